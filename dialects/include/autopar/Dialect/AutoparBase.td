@@ -1,0 +1,87 @@
+//===- AutoparBase.td - autopar dialect definition --------*- tablegen -*-===//
+//
+// The autopar dialect: device meshes, tensor shardings, op strategies, target
+// descriptions and the collectives of SPMD programs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_DIALECT_AUTOPARBASE_TD
+#define AUTOPAR_DIALECT_AUTOPARBASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Autopar_Dialect : Dialect {
+  let name = "autopar";
+  let cppNamespace = "::mlir::autopar";
+  let summary = "Automatic parallelization of DNN training over GPU meshes";
+  let description = [{
+    The autopar dialect describes how a single-device program is spread over
+    a mesh of devices, and the communication of the resulting SPMD program.
+
+    * `autopar.mesh` declares a device mesh: named axes with sizes, for
+      example `nodes = 2, gpus = 8`.
+    * `#autopar.sharding` says, for each dimension of a tensor value, over
+      which mesh axes it is split, and over which axes the value is only a
+      partial result (a sum, max, ... still to be reduced).
+    * `#autopar.strategy` says which loop (iteration) dimensions of an op are
+      split over which mesh axes.
+    * `#autopar.target` describes the machine: GPU, links, nodes.
+    * The collectives (`all_reduce`, `all_gather`, `reduce_scatter`,
+      `all_to_all`, `broadcast`, `permute`) work over a set of mesh axes, on
+      tensors or on memrefs, and bufferize with one-shot-bufferize.
+
+    Discardable attributes the dialect verifies:
+    * `autopar.sharding` on function arguments and results: a
+      `#autopar.sharding` of the argument's or result's rank;
+    * `autopar.shardings` on any op: an array with one `#autopar.sharding`
+      per result;
+    * `autopar.strategy` on any op: a `#autopar.strategy`; on an op with
+      loops (linalg, TilingInterface) one entry per loop;
+    * `autopar.target` on a module: a `#autopar.target`.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let extraClassDeclaration = [{
+    void registerAttributes();
+
+    /// Names of the discardable attributes the dialect verifies.
+    static constexpr ::llvm::StringLiteral kShardingAttrName = "autopar.sharding";
+    static constexpr ::llvm::StringLiteral kShardingsAttrName = "autopar.shardings";
+    static constexpr ::llvm::StringLiteral kStrategyAttrName = "autopar.strategy";
+    static constexpr ::llvm::StringLiteral kTargetAttrName = "autopar.target";
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def Autopar_ReductionKind : I32EnumAttr<"ReductionKind",
+    "how partial results combine", [
+  I32EnumAttrCase<"Sum", 0, "sum">,
+  I32EnumAttrCase<"Product", 1, "prod">,
+  I32EnumAttrCase<"Min", 2, "min">,
+  I32EnumAttrCase<"Max", 3, "max">
+]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::autopar";
+}
+
+def Autopar_LinkTopology : I32EnumAttr<"LinkTopology",
+    "the kind of interconnect between GPUs", [
+  I32EnumAttrCase<"PCIe", 0, "pcie">,
+  I32EnumAttrCase<"NVLink", 1, "nvlink">,
+  I32EnumAttrCase<"NVSwitch", 2, "nvswitch">,
+  I32EnumAttrCase<"InfiniBand", 3, "infiniband">,
+  I32EnumAttrCase<"Ethernet", 4, "ethernet">
+]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::autopar";
+}
+
+#endif // AUTOPAR_DIALECT_AUTOPARBASE_TD

@@ -1,0 +1,45 @@
+//===- AutoparOps.h - autopar operations ------------------------*- C++ -*-===//
+
+#ifndef AUTOPAR_DIALECT_AUTOPAROPS_H
+#define AUTOPAR_DIALECT_AUTOPAROPS_H
+
+#include "autopar/Dialect/AutoparAttrs.h"
+#include "autopar/Dialect/AutoparDialect.h"
+
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::autopar {
+class CollectiveOpInterface;
+
+/// Looks up the mesh `meshRef` from `from`. Emits an error on `from` and
+/// returns null when there is no such symbol or it is not an autopar.mesh.
+MeshAttr lookupMesh(Operation *from, FlatSymbolRefAttr meshRef,
+                    SymbolTableCollection *symbolTables = nullptr);
+
+namespace detail {
+LogicalResult verifyCollectiveOp(Operation *op);
+LogicalResult verifyCollectiveSymbolUses(CollectiveOpInterface op,
+                                         SymbolTableCollection &symbolTables);
+void getCollectiveEffects(
+    CollectiveOpInterface op,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects);
+FailureOr<bufferization::BufferLikeType>
+getCollectiveBufferType(CollectiveOpInterface op, Value value);
+LogicalResult bufferizeCollective(CollectiveOpInterface op,
+                                  RewriterBase &rewriter,
+                                  const bufferization::BufferizationOptions &options,
+                                  bufferization::BufferizationState &state);
+} // namespace detail
+} // namespace mlir::autopar
+
+#include "autopar/Dialect/AutoparInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "autopar/Dialect/AutoparOps.h.inc"
+
+#endif // AUTOPAR_DIALECT_AUTOPAROPS_H

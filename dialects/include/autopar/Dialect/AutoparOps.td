@@ -1,0 +1,248 @@
+//===- AutoparOps.td - autopar operations -----------------*- tablegen -*-===//
+
+#ifndef AUTOPAR_DIALECT_AUTOPAROPS_TD
+#define AUTOPAR_DIALECT_AUTOPAROPS_TD
+
+include "autopar/Dialect/AutoparBase.td"
+include "autopar/Dialect/AutoparAttrs.td"
+include "autopar/Dialect/AutoparInterfaces.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class Autopar_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Autopar_Dialect, mnemonic, traits>;
+
+//===----------------------------------------------------------------------===//
+// Mesh, sharding constraint, device coordinate
+//===----------------------------------------------------------------------===//
+
+def Autopar_MeshOp : Autopar_Op<"mesh", [Symbol]> {
+  let summary = "declares a device mesh";
+  let description = [{
+    Declares a mesh of devices that shardings, strategies and collectives
+    refer to by symbol.
+
+    ```mlir
+    autopar.mesh @mesh <nodes = 2, gpus = 8>
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, Autopar_MeshAttr:$mesh);
+  let assemblyFormat = "$sym_name $mesh attr-dict";
+}
+
+def Autopar_ShardOp : Autopar_Op<"shard", [
+    Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "constrains the sharding of a value (a user's pin)";
+  let description = [{
+    Returns its operand unchanged and states that the value must have the
+    given sharding. The search respects it; partitioning inserts the
+    collectives needed to produce it.
+
+    ```mlir
+    %1 = autopar.shard %0 : tensor<64x128xf32> to #autopar.sharding<@mesh, [[gpus], []]>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, Autopar_ShardingAttr:$sharding);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat =
+      "$input `:` type($result) `to` qualified($sharding) attr-dict";
+}
+
+def Autopar_DeviceCoordOp : Autopar_Op<"device_coord", [
+    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "the coordinate of the executing device along mesh axes";
+  let description = [{
+    The executing device's coordinate along the given mesh axes, linearized
+    row-major when there are several (the last axis varies fastest): a value
+    in `[0, product of the axes' sizes)`.
+
+    ```mlir
+    %i = autopar.device_coord on @mesh axes [gpus] : index
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$mesh, StrArrayAttr:$axes);
+  let results = (outs Index:$result);
+  let assemblyFormat =
+      "`on` $mesh `axes` custom<AxisList>($axes) attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+def AnyRankedTensorOrMemRef : AnyTypeOf<[AnyRankedTensor, AnyMemRef],
+                                        "ranked tensor or memref">;
+
+class Autopar_CollectiveOp<string mnemonic, list<Trait> traits = []>
+    : Autopar_Op<mnemonic, !listconcat(traits, [
+        DeclareOpInterfaceMethods<Autopar_CollectiveOpInterface>,
+        DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+        DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+        DeclareOpInterfaceMethods<BufferizableOpInterface, [
+          "bufferizesToAllocation", "bufferizesToMemoryRead",
+          "bufferizesToMemoryWrite", "getAliasingValues", "getBufferType",
+          "bufferize"]>])> {
+  // Tensor form: `%r = op %input ... : tensor<..> -> tensor<..>`.
+  // Buffer form: `op %input into %output ... : memref<..> -> memref<..>`.
+  dag commonArgs = (ins AnyRankedTensorOrMemRef:$input,
+                        Optional<AnyMemRef>:$output,
+                        FlatSymbolRefAttr:$mesh, StrArrayAttr:$axes);
+  let results = (outs Optional<AnyRankedTensor>:$result);
+  // The interfaces every collective shares are implemented once, in
+  // AutoparOps.cpp and AutoparBufferization.cpp, over CollectiveOpInterface.
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::verifySymbolUses(
+        ::mlir::SymbolTableCollection &symbolTables) {
+      return ::mlir::autopar::detail::verifyCollectiveSymbolUses(
+          *this, symbolTables);
+    }
+    void $cppClass::getEffects(
+        ::llvm::SmallVectorImpl<::mlir::SideEffects::EffectInstance<
+            ::mlir::MemoryEffects::Effect>> &effects) {
+      ::mlir::autopar::detail::getCollectiveEffects(*this, effects);
+    }
+    bool $cppClass::bufferizesToAllocation(::mlir::Value value) {
+      return true;
+    }
+    bool $cppClass::bufferizesToMemoryRead(::mlir::OpOperand &operand,
+        const ::mlir::bufferization::AnalysisState &state) {
+      return true;
+    }
+    bool $cppClass::bufferizesToMemoryWrite(::mlir::OpOperand &operand,
+        const ::mlir::bufferization::AnalysisState &state) {
+      return false;
+    }
+    ::mlir::bufferization::AliasingValueList $cppClass::getAliasingValues(
+        ::mlir::OpOperand &operand,
+        const ::mlir::bufferization::AnalysisState &state) {
+      return {};
+    }
+    ::mlir::FailureOr<::mlir::bufferization::BufferLikeType>
+    $cppClass::getBufferType(::mlir::Value value,
+        const ::mlir::bufferization::BufferizationOptions &options,
+        const ::mlir::bufferization::BufferizationState &state,
+        ::llvm::SmallVector<::mlir::Value> &invocationStack) {
+      return ::mlir::autopar::detail::getCollectiveBufferType(*this, value);
+    }
+    ::llvm::LogicalResult $cppClass::bufferize(::mlir::RewriterBase &rewriter,
+        const ::mlir::bufferization::BufferizationOptions &options,
+        ::mlir::bufferization::BufferizationState &state) {
+      return ::mlir::autopar::detail::bufferizeCollective(
+          *this, rewriter, options, state);
+    }
+  }];
+}
+
+defvar CollectiveHead = "$input (`into` $output^)? `on` $mesh `axes` custom<AxisList>($axes)";
+defvar CollectiveTail = "attr-dict `:` type($input) `->` custom<CollectiveResultType>(type($output), type($result))";
+
+def Autopar_AllReduceOp : Autopar_CollectiveOp<"all_reduce"> {
+  let summary = "combines a value over the devices of a group";
+  let description = [{
+    Every device of each group (the devices that differ only in their
+    coordinates along `axes`) gets the combination (`reduction`) of the
+    group's inputs. Operand and result have the same shape; the element
+    type is the same.
+
+    ```mlir
+    %g = autopar.all_reduce %dw on @mesh axes [gpus] reduction = sum
+        : tensor<4096x9216xf32> -> tensor<4096x9216xf32>
+    ```
+  }];
+  let arguments = !con(commonArgs, (ins EnumProp<Autopar_ReductionKind>:$reduction));
+  let assemblyFormat = !strconcat(CollectiveHead,
+      " `reduction` `=` $reduction ", CollectiveTail);
+}
+
+def Autopar_AllGatherOp : Autopar_CollectiveOp<"all_gather"> {
+  let summary = "concatenates the group's values along a dimension";
+  let description = [{
+    The result is the concatenation, along `gather_dim`, of the inputs of
+    the group's devices in the order of their linearized coordinate: that
+    dimension grows by the product of the sizes of `axes`.
+
+    ```mlir
+    %full = autopar.all_gather %x on @mesh axes [gpus] gather_dim = 0
+        : tensor<32x1000xf32> -> tensor<128x1000xf32>
+    ```
+  }];
+  let arguments = !con(commonArgs, (ins ConfinedAttr<I64Attr, [IntNonNegative]>:$gather_dim));
+  let assemblyFormat = !strconcat(CollectiveHead,
+      " `gather_dim` `=` $gather_dim ", CollectiveTail);
+}
+
+def Autopar_ReduceScatterOp : Autopar_CollectiveOp<"reduce_scatter"> {
+  let summary = "combines the group's values and leaves each device a slice";
+  let description = [{
+    Like `all_reduce`, but device `i` of the group keeps only slice `i` of
+    the combined value along `scatter_dim`, which shrinks by the product of
+    the sizes of `axes` (it must divide the dimension evenly).
+
+    ```mlir
+    %s = autopar.reduce_scatter %x on @mesh axes [gpus] scatter_dim = 0 reduction = sum
+        : tensor<128x64xf32> -> tensor<32x64xf32>
+    ```
+  }];
+  let arguments = !con(commonArgs, (ins ConfinedAttr<I64Attr, [IntNonNegative]>:$scatter_dim,
+                                       EnumProp<Autopar_ReductionKind>:$reduction));
+  let assemblyFormat = !strconcat(CollectiveHead,
+      " `scatter_dim` `=` $scatter_dim `reduction` `=` $reduction ", CollectiveTail);
+}
+
+def Autopar_AllToAllOp : Autopar_CollectiveOp<"all_to_all"> {
+  let summary = "moves a split from one dimension to another";
+  let description = [{
+    Each device splits its input into as many slices along `split_dim` as
+    the group has devices, sends slice `j` to device `j`, and concatenates
+    what it receives along `concat_dim`. `split_dim` shrinks and
+    `concat_dim` grows by the group size.
+
+    ```mlir
+    %y = autopar.all_to_all %x on @mesh axes [gpus] split_dim = 1 concat_dim = 0
+        : tensor<16x64xf32> -> tensor<64x16xf32>
+    ```
+  }];
+  let arguments = !con(commonArgs, (ins ConfinedAttr<I64Attr, [IntNonNegative]>:$split_dim,
+                                       ConfinedAttr<I64Attr, [IntNonNegative]>:$concat_dim));
+  let assemblyFormat = !strconcat(CollectiveHead,
+      " `split_dim` `=` $split_dim `concat_dim` `=` $concat_dim ", CollectiveTail);
+}
+
+def Autopar_BroadcastOp : Autopar_CollectiveOp<"broadcast"> {
+  let summary = "copies the value of one device of the group to all others";
+  let description = [{
+    `root` gives the source device's coordinate along each of `axes`.
+
+    ```mlir
+    %w = autopar.broadcast %w0 on @mesh axes [gpus] root = [0]
+        : tensor<64x64xf32> -> tensor<64x64xf32>
+    ```
+  }];
+  let arguments = !con(commonArgs, (ins DenseI64ArrayAttr:$root));
+  let assemblyFormat = !strconcat(CollectiveHead,
+      " `root` `=` $root ", CollectiveTail);
+}
+
+def Autopar_PermuteOp : Autopar_CollectiveOp<"permute"> {
+  let summary = "point-to-point sends within a group (pipeline send/recv)";
+  let description = [{
+    Each `source -> target` pair (linearized coordinates within the group)
+    sends the source device's value to the target device. A device that is
+    no target gets zeros. Sources and targets are each unique. This is the
+    SPMD form of send/recv between pipeline stages.
+
+    ```mlir
+    %a = autopar.permute %x on @mesh axes [stages] pairs = [0 -> 1, 1 -> 2, 2 -> 3]
+        : tensor<8x512xf32> -> tensor<8x512xf32>
+    ```
+  }];
+  let arguments = !con(commonArgs, (ins DenseI64ArrayAttr:$pairs));
+  let assemblyFormat = !strconcat(CollectiveHead,
+      " `pairs` `=` custom<Pairs>($pairs) ", CollectiveTail);
+}
+
+#endif // AUTOPAR_DIALECT_AUTOPAROPS_TD

@@ -1,0 +1,54 @@
+//===- AutoparBufferization.cpp - bufferization of collectives ------------===//
+//
+// One-shot-bufferize turns `%r = autopar.<collective> %t ...` on tensors into
+// `autopar.<collective> %buf into %new ...` on a freshly allocated buffer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+using namespace mlir::bufferization;
+
+FailureOr<BufferLikeType>
+mlir::autopar::detail::getCollectiveBufferType(CollectiveOpInterface op,
+                                               Value value) {
+  // The result lives in a new allocation with the identity layout.
+  auto tensorType = cast<RankedTensorType>(value.getType());
+  return cast<BufferLikeType>(
+      MemRefType::get(tensorType.getShape(), tensorType.getElementType()));
+}
+
+LogicalResult mlir::autopar::detail::bufferizeCollective(
+    CollectiveOpInterface op, RewriterBase &rewriter,
+    const BufferizationOptions &options, BufferizationState &state) {
+  if (op.hasBufferSemantics())
+    return success();
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  Location loc = op->getLoc();
+
+  FailureOr<Value> input = getBuffer(rewriter, op.getInput(), options, state);
+  if (failed(input))
+    return failure();
+  Value result = op->getResult(0);
+  FailureOr<Value> allocation = allocateTensorForShapedValue(
+      rewriter, loc, result, options, state, /*copy=*/false);
+  if (failed(allocation))
+    return failure();
+  FailureOr<Value> output = getBuffer(rewriter, *allocation, options, state);
+  if (failed(output))
+    return failure();
+
+  // The same op, on buffers: same attributes, the output as second operand.
+  OperationState bufferState(loc, op->getName());
+  bufferState.addOperands({*input, *output});
+  bufferState.addAttributes(op->getAttrs());
+  rewriter.create(bufferState);
+  replaceOpWithBufferizedValues(rewriter, op, *output);
+  return success();
+}

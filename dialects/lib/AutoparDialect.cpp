@@ -1,0 +1,129 @@
+//===- AutoparDialect.cpp - autopar dialect -------------------------------===//
+//
+// Dialect registration and verification of autopar's discardable attributes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparDialect.h"
+#include "autopar/Dialect/AutoparOps.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/TilingInterface.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+#include "autopar/Dialect/AutoparDialect.cpp.inc"
+
+void AutoparDialect::initialize() {
+  registerAttributes();
+  addOperations<
+#define GET_OP_LIST
+#include "autopar/Dialect/AutoparOps.cpp.inc"
+      >();
+}
+
+/// The number of loops of `op`, when it has an iteration space.
+static std::optional<int64_t> getNumLoops(Operation *op) {
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+    return linalgOp.getNumLoops();
+  if (auto tilingOp = dyn_cast<TilingInterface>(op))
+    return static_cast<int64_t>(tilingOp.getLoopIteratorTypes().size());
+  return std::nullopt;
+}
+
+/// Verifies `sharding` for a value of `type`, attached to (or owned by) `op`.
+static LogicalResult verifyShardingOf(Operation *op, Attribute attr, Type type,
+                                      const Twine &what) {
+  auto sharding = dyn_cast<ShardingAttr>(attr);
+  if (!sharding)
+    return op->emitError() << what << " must be a #autopar.sharding, got "
+                           << attr;
+  MeshAttr mesh = lookupMesh(op, sharding.getMesh());
+  if (!mesh)
+    return failure();
+  return sharding.verifyFor(type, mesh, [&] {
+    return op->emitError() << what << ": ";
+  });
+}
+
+LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
+                                                       NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name == kShardingsAttrName) {
+    auto shardings = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!shardings || shardings.size() != op->getNumResults())
+      return op->emitError()
+             << "'" << name << "' must be an array with one #autopar.sharding "
+             << "per result (" << op->getNumResults() << ")";
+    for (auto [index, sharding] : llvm::enumerate(shardings))
+      if (failed(verifyShardingOf(op, sharding, op->getResult(index).getType(),
+                                  "'" + name + "' of result #" + Twine(index))))
+        return failure();
+    return success();
+  }
+  if (name == kStrategyAttrName) {
+    auto strategy = dyn_cast<StrategyAttr>(attr.getValue());
+    if (!strategy)
+      return op->emitError() << "'" << name
+                             << "' must be a #autopar.strategy, got "
+                             << attr.getValue();
+    MeshAttr mesh = lookupMesh(op, strategy.getMesh());
+    if (!mesh)
+      return failure();
+    return strategy.verifyFor(getNumLoops(op), mesh, [&] {
+      return op->emitError() << "'" << name << "': ";
+    });
+  }
+  if (name == kTargetAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a builtin.module";
+    if (!isa<TargetAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' must be a #autopar.target, got "
+                             << attr.getValue();
+    return success();
+  }
+  return op->emitError() << "unknown autopar attribute '" << name
+                         << "'; known: " << kShardingsAttrName << ", "
+                         << kStrategyAttrName << ", " << kTargetAttrName;
+}
+
+/// Verifies an `autopar.sharding` on argument or result `index` of `op`.
+static LogicalResult verifyFunctionValueAttr(Operation *op, NamedAttribute attr,
+                                             Type type, StringRef kind,
+                                             unsigned index) {
+  StringRef name = attr.getName().getValue();
+  if (name != AutoparDialect::kShardingAttrName)
+    return op->emitError() << "unknown autopar " << kind << " attribute '"
+                           << name << "'; known: "
+                           << AutoparDialect::kShardingAttrName;
+  return verifyShardingOf(op, attr.getValue(), type,
+                          "'" + name + "' of " + kind + " #" + Twine(index));
+}
+
+LogicalResult AutoparDialect::verifyRegionArgAttribute(Operation *op,
+                                                       unsigned regionIndex,
+                                                       unsigned argIndex,
+                                                       NamedAttribute attr) {
+  Region &region = op->getRegion(regionIndex);
+  Type type = argIndex < region.getNumArguments()
+                  ? region.getArgument(argIndex).getType()
+                  : Type();
+  if (auto func = dyn_cast<FunctionOpInterface>(op))
+    type = func.getArgumentTypes()[argIndex];
+  return verifyFunctionValueAttr(op, attr, type, "argument", argIndex);
+}
+
+LogicalResult AutoparDialect::verifyRegionResultAttribute(
+    Operation *op, unsigned regionIndex, unsigned resultIndex,
+    NamedAttribute attr) {
+  auto func = dyn_cast<FunctionOpInterface>(op);
+  if (!func)
+    return op->emitError() << "'" << attr.getName().getValue()
+                           << "' on a result needs a function op";
+  return verifyFunctionValueAttr(op, attr, func.getResultTypes()[resultIndex],
+                                 "result", resultIndex);
+}

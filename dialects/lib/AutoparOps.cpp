@@ -1,0 +1,358 @@
+//===- AutoparOps.cpp - autopar operations --------------------------------===//
+//
+// Verifiers and custom syntax of the autopar ops. The shape arithmetic of
+// every collective lives in its `verifyShapes`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/SmallSet.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+//===----------------------------------------------------------------------===//
+// Custom directives
+//===----------------------------------------------------------------------===//
+
+namespace mlir::autopar {
+static void printAxisList(OpAsmPrinter &printer, Operation *, ArrayAttr axes) {
+  printAxisList(printer, axes);
+}
+
+/// `: tensor<..> -> tensor<..>` (result) or `: memref<..> -> memref<..>`
+/// (the `into` buffer): the type after the arrow goes to the result in the
+/// tensor form and to the output operand in the buffer form.
+static ParseResult parseCollectiveResultType(OpAsmParser &parser,
+                                             Type &outputType,
+                                             Type &resultType) {
+  Type type;
+  if (parser.parseType(type))
+    return failure();
+  if (isa<MemRefType>(type))
+    outputType = type;
+  else
+    resultType = type;
+  return success();
+}
+
+static void printCollectiveResultType(OpAsmPrinter &printer, Operation *,
+                                      Type outputType, Type resultType) {
+  printer << (outputType ? outputType : resultType);
+}
+
+/// `[0 -> 1, 1 -> 2]`, stored flat as [0, 1, 1, 2].
+static ParseResult parsePairs(OpAsmParser &parser, DenseI64ArrayAttr &pairs) {
+  SmallVector<int64_t> flat;
+  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+        int64_t source = 0, target = 0;
+        if (parser.parseInteger(source) || parser.parseArrow() ||
+            parser.parseInteger(target))
+          return failure();
+        flat.push_back(source);
+        flat.push_back(target);
+        return success();
+      }))
+    return failure();
+  pairs = parser.getBuilder().getDenseI64ArrayAttr(flat);
+  return success();
+}
+
+static void printPairs(OpAsmPrinter &printer, Operation *,
+                       DenseI64ArrayAttr pairs) {
+  ArrayRef<int64_t> flat = pairs.asArrayRef();
+  printer << '[';
+  for (size_t i = 0; i + 1 < flat.size(); i += 2) {
+    if (i)
+      printer << ", ";
+    printer << flat[i] << " -> " << flat[i + 1];
+  }
+  printer << ']';
+}
+} // namespace mlir::autopar
+
+#include "autopar/Dialect/AutoparInterfaces.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "autopar/Dialect/AutoparOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+MeshAttr mlir::autopar::lookupMesh(Operation *from, FlatSymbolRefAttr meshRef,
+                                   SymbolTableCollection *symbolTables) {
+  Operation *symbol =
+      symbolTables
+          ? symbolTables->lookupNearestSymbolFrom(from, meshRef.getAttr())
+          : SymbolTable::lookupNearestSymbolFrom(from, meshRef.getAttr());
+  if (!symbol) {
+    from->emitError() << "no mesh named " << meshRef
+                      << " (declare it with autopar.mesh)";
+    return {};
+  }
+  auto meshOp = dyn_cast<MeshOp>(symbol);
+  if (!meshOp) {
+    InFlightDiagnostic diag = from->emitError()
+                              << meshRef << " is not an autopar.mesh";
+    diag.attachNote(symbol->getLoc()) << "symbol defined here";
+    return {};
+  }
+  return meshOp.getMesh();
+}
+
+/// Checks that `axes` is a non-empty list of distinct names.
+static LogicalResult verifyAxisNames(Operation *op, ArrayAttr axes) {
+  if (axes.empty())
+    return op->emitOpError("needs at least one mesh axis");
+  llvm::StringSet<> seen;
+  for (Attribute axis : axes) {
+    StringRef name = cast<StringAttr>(axis).getValue();
+    if (!seen.insert(name).second)
+      return op->emitOpError() << "lists mesh axis '" << name << "' twice";
+  }
+  return success();
+}
+
+/// Resolves `axes` on the op's mesh; returns the group size (the product of
+/// the axes' sizes), or failure with a diagnostic.
+static FailureOr<int64_t> resolveGroup(Operation *op, FlatSymbolRefAttr meshRef,
+                                       ArrayAttr axes, MeshAttr &mesh,
+                                       SymbolTableCollection &symbolTables) {
+  mesh = lookupMesh(op, meshRef, &symbolTables);
+  if (!mesh)
+    return failure();
+  int64_t groupSize = 1;
+  for (Attribute axis : axes) {
+    StringRef name = cast<StringAttr>(axis).getValue();
+    if (!mesh.getAxisIndex(name))
+      return op->emitOpError() << "refers to axis '" << name
+                               << "' that mesh " << meshRef << " does not have";
+    groupSize *= mesh.getAxisSize(name);
+  }
+  return groupSize;
+}
+
+//===----------------------------------------------------------------------===//
+// ShardOp, DeviceCoordOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ShardOp::verifySymbolUses(SymbolTableCollection &symbolTables) {
+  MeshAttr mesh = lookupMesh(*this, getSharding().getMesh(), &symbolTables);
+  if (!mesh)
+    return failure();
+  return getSharding().verifyFor(getInput().getType(), mesh,
+                                 [&] { return emitOpError(); });
+}
+
+LogicalResult DeviceCoordOp::verify() {
+  return verifyAxisNames(*this, getAxes());
+}
+
+LogicalResult
+DeviceCoordOp::verifySymbolUses(SymbolTableCollection &symbolTables) {
+  MeshAttr mesh;
+  return resolveGroup(*this, getMeshAttr(), getAxes(), mesh, symbolTables);
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives: shared verification and effects
+//===----------------------------------------------------------------------===//
+
+LogicalResult mlir::autopar::detail::verifyCollectiveOp(Operation *op) {
+  auto collective = cast<CollectiveOpInterface>(op);
+  Value input = collective.getInput();
+  Value output = collective.getOutput();
+  if (isa<RankedTensorType>(input.getType())) {
+    if (output)
+      return op->emitOpError(
+          "takes no 'into' buffer when its input is a tensor");
+    if (op->getNumResults() != 1)
+      return op->emitOpError("needs a tensor result when its input is a "
+                             "tensor");
+  } else {
+    if (!output)
+      return op->emitOpError(
+          "needs an 'into' buffer when its input is a memref");
+    if (op->getNumResults() != 0)
+      return op->emitOpError("has no result when it works on buffers");
+  }
+  ShapedType inType = collective.getInputShapedType();
+  ShapedType outType = collective.getResultShapedType();
+  if (inType.getElementType() != outType.getElementType())
+    return op->emitOpError() << "result element type "
+                             << outType.getElementType()
+                             << " differs from the input element type "
+                             << inType.getElementType();
+  if (inType.getRank() != outType.getRank())
+    return op->emitOpError() << "result rank " << outType.getRank()
+                             << " differs from the input rank "
+                             << inType.getRank();
+  return verifyAxisNames(op, collective.getAxesAttr());
+}
+
+LogicalResult mlir::autopar::detail::verifyCollectiveSymbolUses(
+    CollectiveOpInterface op, SymbolTableCollection &symbolTables) {
+  MeshAttr mesh;
+  FailureOr<int64_t> groupSize = resolveGroup(
+      op, op.getMeshAttr(), op.getAxesAttr(), mesh, symbolTables);
+  if (failed(groupSize))
+    return failure();
+  return op.verifyShapes(*groupSize, mesh);
+}
+
+void mlir::autopar::detail::getCollectiveEffects(
+    CollectiveOpInterface op,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  // The tensor form has value semantics; the buffer form reads its input
+  // buffer and writes its `into` buffer.
+  if (!op.hasBufferSemantics())
+    return;
+  effects.emplace_back(MemoryEffects::Read::get(), &op->getOpOperand(0),
+                       SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &op->getOpOperand(1),
+                       SideEffects::DefaultResource::get());
+}
+
+/// Checks each result dimension against `expected` (ShapedType::kDynamic
+/// where it cannot be known). `why` explains the rule in the diagnostic.
+static LogicalResult checkResultShape(Operation *op, ShapedType inType,
+                                      ShapedType outType,
+                                      ArrayRef<int64_t> expected,
+                                      const Twine &why) {
+  for (auto [dim, want] : llvm::enumerate(expected)) {
+    int64_t got = outType.getDimSize(dim);
+    if (ShapedType::isDynamic(want) || ShapedType::isDynamic(got) ||
+        want == got)
+      continue;
+    return op->emitOpError() << "result dimension " << dim << " is " << got
+                             << " but " << why << " gives " << want
+                             << " (input " << inType << ", result " << outType
+                             << ")";
+  }
+  return success();
+}
+
+static int64_t mulDim(int64_t size, int64_t factor) {
+  return ShapedType::isDynamic(size) ? ShapedType::kDynamic : size * factor;
+}
+
+/// Checks `dim` < rank and, when `divide`, that the input's size along it
+/// divides evenly among `groupSize` devices.
+static LogicalResult checkDim(Operation *op, StringRef attrName, int64_t dim,
+                              ShapedType inType, int64_t groupSize,
+                              bool divide) {
+  if (dim >= inType.getRank())
+    return op->emitOpError() << attrName << " " << dim
+                             << " is out of range for rank "
+                             << inType.getRank();
+  int64_t size = inType.getDimSize(dim);
+  if (divide && !ShapedType::isDynamic(size) && size % groupSize != 0)
+    return op->emitOpError() << "input dimension " << dim << " of size "
+                             << size << " does not divide evenly among "
+                             << groupSize << " devices";
+  return success();
+}
+
+static LogicalResult checkSameShape(Operation *op, ShapedType inType,
+                                    ShapedType outType) {
+  return checkResultShape(op, inType, outType, inType.getShape(),
+                          "this collective keeps the shape, which");
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives: shape arithmetic
+//===----------------------------------------------------------------------===//
+
+LogicalResult AllReduceOp::verifyShapes(int64_t, MeshAttr) {
+  auto self = cast<CollectiveOpInterface>(getOperation());
+  return checkSameShape(*this, self.getInputShapedType(),
+                        self.getResultShapedType());
+}
+
+LogicalResult AllGatherOp::verifyShapes(int64_t groupSize, MeshAttr) {
+  auto self = cast<CollectiveOpInterface>(getOperation());
+  ShapedType inType = self.getInputShapedType();
+  int64_t dim = getGatherDim();
+  if (failed(checkDim(*this, "gather_dim", dim, inType, groupSize, false)))
+    return failure();
+  SmallVector<int64_t> expected(inType.getShape());
+  expected[dim] = mulDim(expected[dim], groupSize);
+  return checkResultShape(*this, inType, self.getResultShapedType(), expected,
+                          "gathering over " + Twine(groupSize) + " devices");
+}
+
+LogicalResult ReduceScatterOp::verifyShapes(int64_t groupSize, MeshAttr) {
+  auto self = cast<CollectiveOpInterface>(getOperation());
+  ShapedType inType = self.getInputShapedType();
+  int64_t dim = getScatterDim();
+  if (failed(checkDim(*this, "scatter_dim", dim, inType, groupSize, true)))
+    return failure();
+  SmallVector<int64_t> expected(inType.getShape());
+  if (!ShapedType::isDynamic(expected[dim]))
+    expected[dim] /= groupSize;
+  return checkResultShape(*this, inType, self.getResultShapedType(), expected,
+                          "scattering over " + Twine(groupSize) + " devices");
+}
+
+LogicalResult AllToAllOp::verifyShapes(int64_t groupSize, MeshAttr) {
+  auto self = cast<CollectiveOpInterface>(getOperation());
+  ShapedType inType = self.getInputShapedType();
+  int64_t split = getSplitDim(), concat = getConcatDim();
+  if (failed(checkDim(*this, "split_dim", split, inType, groupSize, true)) ||
+      failed(checkDim(*this, "concat_dim", concat, inType, groupSize, false)))
+    return failure();
+  SmallVector<int64_t> expected(inType.getShape());
+  if (split != concat) {
+    if (!ShapedType::isDynamic(expected[split]))
+      expected[split] /= groupSize;
+    expected[concat] = mulDim(expected[concat], groupSize);
+  }
+  return checkResultShape(*this, inType, self.getResultShapedType(), expected,
+                          "an all-to-all over " + Twine(groupSize) +
+                              " devices");
+}
+
+LogicalResult BroadcastOp::verifyShapes(int64_t, MeshAttr mesh) {
+  auto self = cast<CollectiveOpInterface>(getOperation());
+  ArrayRef<int64_t> root = getRoot();
+  if (root.size() != getAxes().size())
+    return emitOpError() << "root has " << root.size()
+                         << " coordinates but the op has " << getAxes().size()
+                         << " axes";
+  for (auto [coord, axis] : llvm::zip_equal(root, getAxes())) {
+    StringRef name = cast<StringAttr>(axis).getValue();
+    int64_t size = mesh.getAxisSize(name);
+    if (coord < 0 || coord >= size)
+      return emitOpError() << "root coordinate " << coord << " on axis '"
+                           << name << "' is outside [0, " << size << ")";
+  }
+  return checkSameShape(*this, self.getInputShapedType(),
+                        self.getResultShapedType());
+}
+
+LogicalResult PermuteOp::verifyShapes(int64_t groupSize, MeshAttr) {
+  auto self = cast<CollectiveOpInterface>(getOperation());
+  ArrayRef<int64_t> flat = getPairs();
+  if (flat.size() % 2 != 0)
+    return emitOpError("pairs must come as source -> target");
+  llvm::SmallSet<int64_t, 8> sources, targets;
+  for (size_t i = 0; i < flat.size(); i += 2) {
+    for (int64_t device : {flat[i], flat[i + 1]})
+      if (device < 0 || device >= groupSize)
+        return emitOpError() << "device " << device << " is outside the group "
+                             << "of " << groupSize << " devices";
+    if (!sources.insert(flat[i]).second)
+      return emitOpError() << "device " << flat[i] << " sends more than once";
+    if (!targets.insert(flat[i + 1]).second)
+      return emitOpError() << "device " << flat[i + 1]
+                           << " receives more than once";
+  }
+  return checkSameShape(*this, self.getInputShapedType(),
+                        self.getResultShapedType());
+}

@@ -1,0 +1,25 @@
+# lit configuration of the autopar regression tests.
+import os
+
+import lit.formats
+
+config.name = "autopar"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.autopar_obj_root, "test")
+
+# Tools from the build tree first, then LLVM's FileCheck, not, split-file.
+config.environment["PATH"] = os.pathsep.join(
+    [config.autopar_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
+)
+config.substitutions.append(("%mlir_opt", config.mlir_opt))
+config.substitutions.append(
+    ("%autopar_plugin", os.path.join(config.autopar_lib_dir, "AutoparPlugin.so"))
+)
+config.substitutions.append(("%autopar_src", config.autopar_src_root))
+config.substitutions.append(("%autopar_build", config.autopar_obj_root))
+config.substitutions.append(("%corpus", config.corpus_dir))
+if os.path.isdir(config.corpus_dir):
+    config.available_features.add("corpus")
