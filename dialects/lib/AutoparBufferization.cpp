@@ -44,10 +44,13 @@ LogicalResult mlir::autopar::detail::bufferizeCollective(
   if (failed(output))
     return failure();
 
-  // The same op, on buffers: same attributes, the output as second operand.
+  // The same op, on buffers: same properties and attributes, the output as
+  // second operand.
   OperationState bufferState(loc, op->getName());
   bufferState.addOperands({*input, *output});
-  bufferState.addAttributes(op->getAttrs());
+  bufferState.propertiesAttr = op->getPropertiesAsAttribute();
+  for (NamedAttribute attr : op->getDiscardableAttrs())
+    bufferState.addAttribute(attr.getName(), attr.getValue());
   rewriter.create(bufferState);
   replaceOpWithBufferizedValues(rewriter, op, *output);
   return success();

@@ -27,13 +27,24 @@ static void printAxisList(OpAsmPrinter &printer, Operation *, ArrayAttr axes) {
 /// `: tensor<..> -> tensor<..>` (result) or `: memref<..> -> memref<..>`
 /// (the `into` buffer): the type after the arrow goes to the result in the
 /// tensor form and to the output operand in the buffer form.
-static ParseResult parseCollectiveResultType(OpAsmParser &parser,
-                                             Type &outputType,
-                                             Type &resultType) {
+static ParseResult parseCollectiveResultType(
+    OpAsmParser &parser,
+    std::optional<OpAsmParser::UnresolvedOperand> output, Type &outputType,
+    Type &resultType) {
+  SMLoc loc = parser.getCurrentLocation();
   Type type;
   if (parser.parseType(type))
     return failure();
-  if (isa<MemRefType>(type))
+  bool isBuffer = isa<MemRefType>(type);
+  if (isBuffer && !output)
+    return parser.emitError(loc) << "a collective on buffers needs an "
+                                    "'into' operand for its result "
+                                 << type;
+  if (!isBuffer && output)
+    return parser.emitError(loc)
+           << "the 'into' operand of a collective must be a memref, got "
+           << type;
+  if (isBuffer)
     outputType = type;
   else
     resultType = type;
@@ -41,7 +52,7 @@ static ParseResult parseCollectiveResultType(OpAsmParser &parser,
 }
 
 static void printCollectiveResultType(OpAsmPrinter &printer, Operation *,
-                                      Type outputType, Type resultType) {
+                                      Value, Type outputType, Type resultType) {
   printer << (outputType ? outputType : resultType);
 }
 

@@ -138,7 +138,7 @@ class Autopar_CollectiveOp<string mnemonic, list<Trait> traits = []>
 }
 
 defvar CollectiveHead = "$input (`into` $output^)? `on` $mesh `axes` custom<AxisList>($axes)";
-defvar CollectiveTail = "attr-dict `:` type($input) `->` custom<CollectiveResultType>(type($output), type($result))";
+defvar CollectiveTail = "attr-dict `:` type($input) `->` custom<CollectiveResultType>(ref($output), type($output), type($result))";
 
 def Autopar_AllReduceOp : Autopar_CollectiveOp<"all_reduce"> {
   let summary = "combines a value over the devices of a group";

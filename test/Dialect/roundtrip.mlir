@@ -1,0 +1,100 @@
+// Every autopar attribute and op: parse, print, parse again (custom and
+// generic forms) and check the printed form.
+// RUN: autopar-opt %s | autopar-opt | FileCheck %s
+// RUN: autopar-opt %s -mlir-print-op-generic | autopar-opt | FileCheck %s
+
+// CHECK: module attributes {autopar.target = #autopar.target<name = "paper", nodes = 2, gpus_per_node = 4,
+// CHECK-SAME: gpu = <name = "TITAN Xp", peak_flops = {f16 = 1.9e+11, f32 = 1.215e+13}, memory_bandwidth = 5.477e+11, memory_capacity = 12884901888, power_busy = 250.0, power_idle = 15.0>,
+// CHECK-SAME: intra_node = <topology = pcie, bandwidth = 1.2e+10, latency = 1.0e-05>,
+// CHECK-SAME: inter_node = <topology = ethernet, bandwidth = 1.25e+09, latency = 5.0e-05>>}
+module attributes {autopar.target = #autopar.target<name = "paper", nodes = 2, gpus_per_node = 4,
+    gpu = <name = "TITAN Xp", peak_flops = {f32 = 12.15e12, f16 = 1.9e11},
+           memory_bandwidth = 547.7e9, memory_capacity = 12884901888,
+           power_busy = 250, power_idle = 15.0>,
+    intra_node = <topology = pcie, bandwidth = 12.0e9, latency = 10.0e-6>,
+    inter_node = <topology = ethernet, bandwidth = 1.25e9, latency = 50.0e-6>>} {
+
+// CHECK: autopar.mesh @mesh <nodes = 2, gpus = 4>
+autopar.mesh @mesh <nodes = 2, gpus = 4>
+// CHECK: autopar.mesh @line <"gpu axis" = 8>
+autopar.mesh @line <"gpu axis" = 8>
+
+// CHECK-LABEL: func.func @shardings
+// CHECK-SAME: (%{{.*}}: tensor<8x16xf32> {autopar.sharding = #autopar.sharding<@mesh, {{\[}}[gpus], []]>}
+// CHECK-SAME: %{{.*}}: tensor<f32> {autopar.sharding = #autopar.sharding<@mesh, []>})
+// CHECK-SAME: -> (tensor<8x16xf32> {autopar.sharding = #autopar.sharding<@mesh, {{\[}}[], []], partial = max [nodes, gpus]>})
+func.func @shardings(%x: tensor<8x16xf32> {autopar.sharding = #autopar.sharding<@mesh, [[gpus], []]>},
+                     %s: tensor<f32> {autopar.sharding = #autopar.sharding<@mesh, []>})
+    -> (tensor<8x16xf32> {autopar.sharding = #autopar.sharding<@mesh, [[], []], partial = max [nodes, gpus]>}) {
+  // CHECK: autopar.shard %{{.*}} : tensor<8x16xf32> to #autopar.sharding<@mesh, {{\[}}[nodes, gpus], []]>
+  %0 = autopar.shard %x : tensor<8x16xf32> to #autopar.sharding<@mesh, [[nodes, gpus], []]>
+  // CHECK: autopar.shard %{{.*}} : tensor<8x16xf32> to #autopar.sharding<@mesh, {{\[}}[], [gpus]], partial = sum [nodes]>
+  %1 = autopar.shard %0 : tensor<8x16xf32> to #autopar.sharding<@mesh, [[], [gpus]], partial = sum [nodes]>
+  // CHECK: autopar.shard %{{.*}} : tensor<8x16xf32> to #autopar.sharding<@line, {{\[}}["gpu axis"], []]>
+  %2 = autopar.shard %1 : tensor<8x16xf32> to #autopar.sharding<@line, [["gpu axis"], []]>
+  // CHECK: linalg.add {autopar.shardings = [#autopar.sharding<@mesh, {{\[}}[gpus], []]>]
+  // CHECK-SAME: autopar.strategy = #autopar.strategy<@mesh, {{\[}}[gpus], []]>}
+  %3 = linalg.add {autopar.strategy = #autopar.strategy<@mesh, [[gpus], []]>,
+                   autopar.shardings = [#autopar.sharding<@mesh, [[gpus], []]>]}
+      ins(%2, %2 : tensor<8x16xf32>, tensor<8x16xf32>) outs(%2 : tensor<8x16xf32>) -> tensor<8x16xf32>
+  return %3 : tensor<8x16xf32>
+}
+
+// CHECK-LABEL: func.func @matmul_strategies
+func.func @matmul_strategies(%a: tensor<64x32xf32>, %b: tensor<32x16xf32>, %c: tensor<64x16xf32>) -> tensor<64x16xf32> {
+  // CHECK: linalg.matmul {autopar.strategy = #autopar.strategy<@mesh, {{\[}}[nodes], [], [gpus]]>}
+  %0 = linalg.matmul {autopar.strategy = #autopar.strategy<@mesh, [[nodes], [], [gpus]]>}
+      ins(%a, %b : tensor<64x32xf32>, tensor<32x16xf32>) outs(%c : tensor<64x16xf32>) -> tensor<64x16xf32>
+  return %0 : tensor<64x16xf32>
+}
+
+// CHECK-LABEL: func.func @collectives_on_tensors
+func.func @collectives_on_tensors(%x: tensor<8x16xf32>) -> index {
+  // CHECK: autopar.all_reduce %{{.*}} on @mesh axes [gpus] reduction = sum : tensor<8x16xf32> -> tensor<8x16xf32>
+  %0 = autopar.all_reduce %x on @mesh axes [gpus] reduction = sum : tensor<8x16xf32> -> tensor<8x16xf32>
+  // CHECK: autopar.all_reduce %{{.*}} on @mesh axes [nodes, gpus] reduction = prod
+  %1 = autopar.all_reduce %0 on @mesh axes [nodes, gpus] reduction = prod : tensor<8x16xf32> -> tensor<8x16xf32>
+  // CHECK: autopar.all_gather %{{.*}} on @mesh axes [gpus] gather_dim = 0 : tensor<8x16xf32> -> tensor<32x16xf32>
+  %2 = autopar.all_gather %1 on @mesh axes [gpus] gather_dim = 0 : tensor<8x16xf32> -> tensor<32x16xf32>
+  // CHECK: autopar.all_gather %{{.*}} on @mesh axes [nodes, gpus] gather_dim = 1 : tensor<8x16xf32> -> tensor<8x128xf32>
+  %3 = autopar.all_gather %1 on @mesh axes [nodes, gpus] gather_dim = 1 : tensor<8x16xf32> -> tensor<8x128xf32>
+  // CHECK: autopar.reduce_scatter %{{.*}} on @mesh axes [gpus] scatter_dim = 0 reduction = max : tensor<32x16xf32> -> tensor<8x16xf32>
+  %4 = autopar.reduce_scatter %2 on @mesh axes [gpus] scatter_dim = 0 reduction = max : tensor<32x16xf32> -> tensor<8x16xf32>
+  // CHECK: autopar.reduce_scatter %{{.*}} on @mesh axes [nodes] scatter_dim = 1 reduction = min : tensor<8x16xf32> -> tensor<8x8xf32>
+  %5 = autopar.reduce_scatter %4 on @mesh axes [nodes] scatter_dim = 1 reduction = min : tensor<8x16xf32> -> tensor<8x8xf32>
+  // CHECK: autopar.all_to_all %{{.*}} on @mesh axes [gpus] split_dim = 1 concat_dim = 0 : tensor<8x16xf32> -> tensor<32x4xf32>
+  %6 = autopar.all_to_all %4 on @mesh axes [gpus] split_dim = 1 concat_dim = 0 : tensor<8x16xf32> -> tensor<32x4xf32>
+  // CHECK: autopar.all_to_all %{{.*}} on @mesh axes [gpus] split_dim = 0 concat_dim = 0 : tensor<8x16xf32> -> tensor<8x16xf32>
+  %7 = autopar.all_to_all %4 on @mesh axes [gpus] split_dim = 0 concat_dim = 0 : tensor<8x16xf32> -> tensor<8x16xf32>
+  // CHECK: autopar.broadcast %{{.*}} on @mesh axes [nodes, gpus] root = [1, 3] : tensor<8x16xf32> -> tensor<8x16xf32>
+  %8 = autopar.broadcast %7 on @mesh axes [nodes, gpus] root = [1, 3] : tensor<8x16xf32> -> tensor<8x16xf32>
+  // CHECK: autopar.permute %{{.*}} on @mesh axes [gpus] pairs = [0 -> 1, 1 -> 2, 2 -> 3] : tensor<8x16xf32> -> tensor<8x16xf32>
+  %9 = autopar.permute %8 on @mesh axes [gpus] pairs = [0 -> 1, 1 -> 2, 2 -> 3] : tensor<8x16xf32> -> tensor<8x16xf32>
+  // CHECK: autopar.all_gather %{{.*}} on @mesh axes [gpus] gather_dim = 0 : tensor<?x16xf32> -> tensor<?x16xf32>
+  %d = tensor.cast %9 : tensor<8x16xf32> to tensor<?x16xf32>
+  %10 = autopar.all_gather %d on @mesh axes [gpus] gather_dim = 0 : tensor<?x16xf32> -> tensor<?x16xf32>
+  // CHECK: autopar.device_coord on @mesh axes [gpus] : index
+  %i = autopar.device_coord on @mesh axes [gpus] : index
+  // CHECK: autopar.device_coord on @mesh axes [nodes, gpus] : index
+  %j = autopar.device_coord on @mesh axes [nodes, gpus] : index
+  return %j : index
+}
+
+// CHECK-LABEL: func.func @collectives_on_buffers
+func.func @collectives_on_buffers(%a: memref<8x16xf32>, %b: memref<8x16xf32>, %c: memref<32x16xf32>, %d: memref<16x8xf16>, %e: memref<4x8xf16>) {
+  // CHECK: autopar.all_reduce %{{.*}} into %{{.*}} on @mesh axes [gpus] reduction = sum : memref<8x16xf32> -> memref<8x16xf32>
+  autopar.all_reduce %a into %b on @mesh axes [gpus] reduction = sum : memref<8x16xf32> -> memref<8x16xf32>
+  // CHECK: autopar.all_gather %{{.*}} into %{{.*}} on @mesh axes [gpus] gather_dim = 0 : memref<8x16xf32> -> memref<32x16xf32>
+  autopar.all_gather %a into %c on @mesh axes [gpus] gather_dim = 0 : memref<8x16xf32> -> memref<32x16xf32>
+  // CHECK: autopar.reduce_scatter %{{.*}} into %{{.*}} on @mesh axes [gpus] scatter_dim = 0 reduction = sum : memref<16x8xf16> -> memref<4x8xf16>
+  autopar.reduce_scatter %d into %e on @mesh axes [gpus] scatter_dim = 0 reduction = sum : memref<16x8xf16> -> memref<4x8xf16>
+  // CHECK: autopar.all_to_all %{{.*}} into %{{.*}} on @mesh axes [nodes] split_dim = 0 concat_dim = 1 : memref<8x16xf32> -> memref<4x32xf32>
+  %f = memref.alloc() : memref<4x32xf32>
+  autopar.all_to_all %a into %f on @mesh axes [nodes] split_dim = 0 concat_dim = 1 : memref<8x16xf32> -> memref<4x32xf32>
+  // CHECK: autopar.broadcast %{{.*}} into %{{.*}} on @mesh axes [gpus] root = [2] : memref<8x16xf32> -> memref<8x16xf32>
+  autopar.broadcast %a into %b on @mesh axes [gpus] root = [2] : memref<8x16xf32> -> memref<8x16xf32>
+  // CHECK: autopar.permute %{{.*}} into %{{.*}} on @mesh axes [nodes] pairs = [0 -> 1, 1 -> 0] : memref<8x16xf32> -> memref<8x16xf32>
+  autopar.permute %a into %b on @mesh axes [nodes] pairs = [0 -> 1, 1 -> 0] : memref<8x16xf32> -> memref<8x16xf32>
+  return
+}
+}
