@@ -48,7 +48,8 @@ FailureOr<double> mlir::autopar::parseDouble(AsmParser &parser) {
   return negative ? -value : value;
 }
 
-FailureOr<llvm::APFloat> mlir::autopar::parseDoubleAsAPFloat(AsmParser &parser) {
+FailureOr<llvm::APFloat>
+mlir::autopar::parseDoubleAsAPFloat(AsmParser &parser) {
   FailureOr<double> value = parseDouble(parser);
   if (failed(value))
     return failure();
@@ -144,8 +145,7 @@ verifyAxisLists(function_ref<InFlightDiagnostic()> emitError,
     for (Attribute axis : list) {
       auto name = dyn_cast<StringAttr>(axis);
       if (!name || name.getValue().empty())
-        return emitError() << "mesh axes must be non-empty names, got "
-                           << axis;
+        return emitError() << "mesh axes must be non-empty names, got " << axis;
       if (!seen.insert(name.getValue()).second)
         return emitError() << "mesh axis '" << name.getValue()
                            << "' is used more than once";
@@ -193,12 +193,11 @@ Attribute MeshAttr::parse(AsmParser &parser, Type) {
 
 void MeshAttr::print(AsmPrinter &printer) const {
   printer << '<';
-  llvm::interleaveComma(llvm::zip_equal(getAxisNames(), getAxisSizes()),
-                        printer, [&](auto axis) {
-                          printer.printKeywordOrString(
-                              std::get<0>(axis).getValue());
-                          printer << " = " << std::get<1>(axis);
-                        });
+  llvm::interleaveComma(
+      llvm::zip_equal(getAxisNames(), getAxisSizes()), printer, [&](auto axis) {
+        printer.printKeywordOrString(std::get<0>(axis).getValue());
+        printer << " = " << std::get<1>(axis);
+      });
   printer << '>';
 }
 
@@ -251,8 +250,8 @@ Attribute ShardingAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   FlatSymbolRefAttr mesh;
   SmallVector<ArrayAttr> dims;
-  if (parser.parseLess() || parser.parseAttribute(mesh) || parser.parseComma() ||
-      parseAxisLists(parser, dims))
+  if (parser.parseLess() || parser.parseAttribute(mesh) ||
+      parser.parseComma() || parseAxisLists(parser, dims))
     return {};
   ArrayAttr partial = parser.getBuilder().getArrayAttr({});
   ReductionKind kind = ReductionKind::Sum;
@@ -266,9 +265,8 @@ Attribute ShardingAttr::parse(AsmParser &parser, Type) {
       return {};
     std::optional<ReductionKind> parsedKind = symbolizeReductionKind(kindName);
     if (!parsedKind) {
-      parser.emitError(kindLoc)
-          << "unknown reduction '" << kindName
-          << "', expected one of: sum, prod, min, max";
+      parser.emitError(kindLoc) << "unknown reduction '" << kindName
+                                << "', expected one of: sum, prod, min, max";
       return {};
     }
     kind = *parsedKind;
@@ -292,10 +290,10 @@ void ShardingAttr::print(AsmPrinter &printer) const {
   printer << '>';
 }
 
-LogicalResult
-ShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                     FlatSymbolRefAttr mesh, ArrayRef<ArrayAttr> dimAxes,
-                     ArrayAttr partialAxes, ReductionKind) {
+LogicalResult ShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   FlatSymbolRefAttr mesh,
+                                   ArrayRef<ArrayAttr> dimAxes,
+                                   ArrayAttr partialAxes, ReductionKind) {
   if (!mesh)
     return emitError() << "a sharding needs a mesh symbol";
   SmallVector<ArrayAttr> all(dimAxes);
@@ -305,8 +303,8 @@ ShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 bool ShardingAttr::isReplicated() const {
   return !isPartial() && llvm::all_of(getDimAxes(), [](ArrayAttr axes) {
-           return axes.empty();
-         });
+    return axes.empty();
+  });
 }
 
 LogicalResult
@@ -333,11 +331,11 @@ Attribute StrategyAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   FlatSymbolRefAttr mesh;
   SmallVector<ArrayAttr> loops;
-  if (parser.parseLess() || parser.parseAttribute(mesh) || parser.parseComma() ||
-      parseAxisLists(parser, loops) || parser.parseGreater())
+  if (parser.parseLess() || parser.parseAttribute(mesh) ||
+      parser.parseComma() || parseAxisLists(parser, loops) ||
+      parser.parseGreater())
     return {};
-  return parser.getChecked<StrategyAttr>(loc, parser.getContext(), mesh,
-                                         loops);
+  return parser.getChecked<StrategyAttr>(loc, parser.getContext(), mesh, loops);
 }
 
 void StrategyAttr::print(AsmPrinter &printer) const {
@@ -346,9 +344,9 @@ void StrategyAttr::print(AsmPrinter &printer) const {
   printer << '>';
 }
 
-LogicalResult
-StrategyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                     FlatSymbolRefAttr mesh, ArrayRef<ArrayAttr> loopAxes) {
+LogicalResult StrategyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   FlatSymbolRefAttr mesh,
+                                   ArrayRef<ArrayAttr> loopAxes) {
   if (!mesh)
     return emitError() << "a strategy needs a mesh symbol";
   return verifyAxisLists(emitError, loopAxes, "loop");
@@ -370,8 +368,8 @@ StrategyAttr::verifyFor(std::optional<int64_t> numLoops, MeshAttr mesh,
 
 /// The element types a peak FLOP/s entry may name.
 static bool isKnownFlopsType(StringRef dtype) {
-  return llvm::is_contained(
-      {"f64", "f32", "tf32", "f16", "bf16", "f8", "i8"}, dtype);
+  return llvm::is_contained({"f64", "f32", "tf32", "f16", "bf16", "f8", "i8"},
+                            dtype);
 }
 
 FailureOr<DictionaryAttr> mlir::autopar::parseFlopsTable(AsmParser &parser) {
@@ -396,8 +394,7 @@ void mlir::autopar::printFlopsTable(AsmPrinter &printer, DictionaryAttr table) {
   llvm::interleaveComma(table, printer, [&](NamedAttribute entry) {
     printer.printKeywordOrString(entry.getName().getValue());
     printer << " = ";
-    printDouble(printer,
-                cast<FloatAttr>(entry.getValue()).getValueAsDouble());
+    printDouble(printer, cast<FloatAttr>(entry.getValue()).getValueAsDouble());
   });
   printer << '}';
 }
@@ -435,8 +432,7 @@ LogicalResult GpuAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!(powerBusy > 0.0) || !std::isfinite(powerBusy))
     return emitError() << "gpu 'power_busy' must be positive";
   if (!(powerIdle >= 0.0) || powerIdle > powerBusy)
-    return emitError()
-           << "gpu 'power_idle' must be between 0 and 'power_busy'";
+    return emitError() << "gpu 'power_idle' must be between 0 and 'power_busy'";
   return success();
 }
 

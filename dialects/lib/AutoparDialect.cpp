@@ -44,9 +44,8 @@ static LogicalResult verifyShardingOf(Operation *op, Attribute attr, Type type,
   MeshAttr mesh = lookupMesh(op, sharding.getMesh());
   if (!mesh)
     return failure();
-  return sharding.verifyFor(type, mesh, [&] {
-    return op->emitError() << what << ": ";
-  });
+  return sharding.verifyFor(type, mesh,
+                            [&] { return op->emitError() << what << ": "; });
 }
 
 LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
@@ -67,9 +66,9 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
   if (name == kStrategyAttrName) {
     auto strategy = dyn_cast<StrategyAttr>(attr.getValue());
     if (!strategy)
-      return op->emitError() << "'" << name
-                             << "' must be a #autopar.strategy, got "
-                             << attr.getValue();
+      return op->emitError()
+             << "'" << name << "' must be a #autopar.strategy, got "
+             << attr.getValue();
     MeshAttr mesh = lookupMesh(op, strategy.getMesh());
     if (!mesh)
       return failure();
@@ -81,9 +80,9 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
     if (!isa<ModuleOp>(op))
       return op->emitError() << "'" << name << "' belongs on a builtin.module";
     if (!isa<TargetAttr>(attr.getValue()))
-      return op->emitError() << "'" << name
-                             << "' must be a #autopar.target, got "
-                             << attr.getValue();
+      return op->emitError()
+             << "'" << name << "' must be a #autopar.target, got "
+             << attr.getValue();
     return success();
   }
   return op->emitError() << "unknown autopar attribute '" << name
@@ -98,8 +97,8 @@ static LogicalResult verifyFunctionValueAttr(Operation *op, NamedAttribute attr,
   StringRef name = attr.getName().getValue();
   if (name != AutoparDialect::kShardingAttrName)
     return op->emitError() << "unknown autopar " << kind << " attribute '"
-                           << name << "'; known: "
-                           << AutoparDialect::kShardingAttrName;
+                           << name
+                           << "'; known: " << AutoparDialect::kShardingAttrName;
   return verifyShardingOf(op, attr.getValue(), type,
                           "'" + name + "' of " + kind + " #" + Twine(index));
 }
@@ -117,9 +116,10 @@ LogicalResult AutoparDialect::verifyRegionArgAttribute(Operation *op,
   return verifyFunctionValueAttr(op, attr, type, "argument", argIndex);
 }
 
-LogicalResult AutoparDialect::verifyRegionResultAttribute(
-    Operation *op, unsigned regionIndex, unsigned resultIndex,
-    NamedAttribute attr) {
+LogicalResult AutoparDialect::verifyRegionResultAttribute(Operation *op,
+                                                          unsigned regionIndex,
+                                                          unsigned resultIndex,
+                                                          NamedAttribute attr) {
   auto func = dyn_cast<FunctionOpInterface>(op);
   if (!func)
     return op->emitError() << "'" << attr.getName().getValue()

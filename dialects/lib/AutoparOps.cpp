@@ -27,10 +27,10 @@ static void printAxisList(OpAsmPrinter &printer, Operation *, ArrayAttr axes) {
 /// `: tensor<..> -> tensor<..>` (result) or `: memref<..> -> memref<..>`
 /// (the `into` buffer): the type after the arrow goes to the result in the
 /// tensor form and to the output operand in the buffer form.
-static ParseResult parseCollectiveResultType(
-    OpAsmParser &parser,
-    std::optional<OpAsmParser::UnresolvedOperand> output, Type &outputType,
-    Type &resultType) {
+static ParseResult
+parseCollectiveResultType(OpAsmParser &parser,
+                          std::optional<OpAsmParser::UnresolvedOperand> output,
+                          Type &outputType, Type &resultType) {
   SMLoc loc = parser.getCurrentLocation();
   Type type;
   if (parser.parseType(type))
@@ -51,8 +51,8 @@ static ParseResult parseCollectiveResultType(
   return success();
 }
 
-static void printCollectiveResultType(OpAsmPrinter &printer, Operation *,
-                                      Value, Type outputType, Type resultType) {
+static void printCollectiveResultType(OpAsmPrinter &printer, Operation *, Value,
+                                      Type outputType, Type resultType) {
   printer << (outputType ? outputType : resultType);
 }
 
@@ -141,8 +141,8 @@ static FailureOr<int64_t> resolveGroup(Operation *op, FlatSymbolRefAttr meshRef,
   for (Attribute axis : axes) {
     StringRef name = cast<StringAttr>(axis).getValue();
     if (!mesh.getAxisIndex(name))
-      return op->emitOpError() << "refers to axis '" << name
-                               << "' that mesh " << meshRef << " does not have";
+      return op->emitOpError() << "refers to axis '" << name << "' that mesh "
+                               << meshRef << " does not have";
     groupSize *= mesh.getAxisSize(name);
   }
   return groupSize;
@@ -195,22 +195,22 @@ LogicalResult mlir::autopar::detail::verifyCollectiveOp(Operation *op) {
   ShapedType inType = collective.getInputShapedType();
   ShapedType outType = collective.getResultShapedType();
   if (inType.getElementType() != outType.getElementType())
-    return op->emitOpError() << "result element type "
-                             << outType.getElementType()
-                             << " differs from the input element type "
-                             << inType.getElementType();
+    return op->emitOpError()
+           << "result element type " << outType.getElementType()
+           << " differs from the input element type "
+           << inType.getElementType();
   if (inType.getRank() != outType.getRank())
-    return op->emitOpError() << "result rank " << outType.getRank()
-                             << " differs from the input rank "
-                             << inType.getRank();
+    return op->emitOpError()
+           << "result rank " << outType.getRank()
+           << " differs from the input rank " << inType.getRank();
   return verifyAxisNames(op, collective.getAxesAttr());
 }
 
 LogicalResult mlir::autopar::detail::verifyCollectiveSymbolUses(
     CollectiveOpInterface op, SymbolTableCollection &symbolTables) {
   MeshAttr mesh;
-  FailureOr<int64_t> groupSize = resolveGroup(
-      op, op.getMeshAttr(), op.getAxesAttr(), mesh, symbolTables);
+  FailureOr<int64_t> groupSize =
+      resolveGroup(op, op.getMeshAttr(), op.getAxesAttr(), mesh, symbolTables);
   if (failed(groupSize))
     return failure();
   return op.verifyShapes(*groupSize, mesh);
@@ -241,10 +241,10 @@ static LogicalResult checkResultShape(Operation *op, ShapedType inType,
     if (ShapedType::isDynamic(want) || ShapedType::isDynamic(got) ||
         want == got)
       continue;
-    return op->emitOpError() << "result dimension " << dim << " is " << got
-                             << " but " << why << " gives " << want
-                             << " (input " << inType << ", result " << outType
-                             << ")";
+    return op->emitOpError()
+           << "result dimension " << dim << " is " << got << " but " << why
+           << " gives " << want << " (input " << inType << ", result "
+           << outType << ")";
   }
   return success();
 }
@@ -259,14 +259,14 @@ static LogicalResult checkDim(Operation *op, StringRef attrName, int64_t dim,
                               ShapedType inType, int64_t groupSize,
                               bool divide) {
   if (dim >= inType.getRank())
-    return op->emitOpError() << attrName << " " << dim
-                             << " is out of range for rank "
-                             << inType.getRank();
+    return op->emitOpError()
+           << attrName << " " << dim << " is out of range for rank "
+           << inType.getRank();
   int64_t size = inType.getDimSize(dim);
   if (divide && !ShapedType::isDynamic(size) && size % groupSize != 0)
-    return op->emitOpError() << "input dimension " << dim << " of size "
-                             << size << " does not divide evenly among "
-                             << groupSize << " devices";
+    return op->emitOpError()
+           << "input dimension " << dim << " of size " << size
+           << " does not divide evenly among " << groupSize << " devices";
   return success();
 }
 

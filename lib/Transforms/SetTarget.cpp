@@ -29,8 +29,7 @@ struct SetTargetPass
     }
     TargetAttr attr = getTargetPreset(&getContext(), name);
     if (!attr) {
-      module.emitError() << "unknown target '" << name
-                         << "'; presets: "
+      module.emitError() << "unknown target '" << name << "'; presets: "
                          << llvm::join(getTargetPresetNames(), ", ");
       return signalPassFailure();
     }

@@ -30,10 +30,10 @@ void getCollectiveEffects(
         &effects);
 FailureOr<bufferization::BufferLikeType>
 getCollectiveBufferType(CollectiveOpInterface op, Value value);
-LogicalResult bufferizeCollective(CollectiveOpInterface op,
-                                  RewriterBase &rewriter,
-                                  const bufferization::BufferizationOptions &options,
-                                  bufferization::BufferizationState &state);
+LogicalResult
+bufferizeCollective(CollectiveOpInterface op, RewriterBase &rewriter,
+                    const bufferization::BufferizationOptions &options,
+                    bufferization::BufferizationState &state);
 } // namespace detail
 } // namespace mlir::autopar
 
