@@ -97,10 +97,34 @@ static LogicalResult verifyFunctionValueAttr(Operation *op, NamedAttribute attr,
   StringRef name = attr.getName().getValue();
   if (name != AutoparDialect::kShardingAttrName)
     return op->emitError() << "unknown autopar " << kind << " attribute '"
-                           << name
-                           << "'; known: " << AutoparDialect::kShardingAttrName;
+                           << name << "'; known: "
+                           << AutoparDialect::kShardingAttrName;
   return verifyShardingOf(op, attr.getValue(), type,
                           "'" + name + "' of " + kind + " #" + Twine(index));
+}
+
+/// Verifies `autopar.role` and `autopar.batch_dim` on argument `index`.
+static LogicalResult verifyRoleAttr(Operation *op, NamedAttribute attr,
+                                    Type type, unsigned index) {
+  StringRef name = attr.getName().getValue();
+  if (name == AutoparDialect::kRoleAttrName) {
+    auto role = dyn_cast<StringAttr>(attr.getValue());
+    if (!role || !llvm::is_contained({"input", "label", "param", "state"},
+                                     role.getValue()))
+      return op->emitError()
+             << "'" << name << "' of argument #" << index
+             << " must be one of \"input\", \"label\", \"param\", \"state\", got "
+             << attr.getValue();
+    return success();
+  }
+  auto dim = dyn_cast<IntegerAttr>(attr.getValue());
+  auto shaped = dyn_cast<ShapedType>(type);
+  if (!dim || !shaped || !shaped.hasRank() || dim.getInt() < 0 ||
+      dim.getInt() >= shaped.getRank())
+    return op->emitError() << "'" << name << "' of argument #" << index
+                           << " must be an integer dimension of " << type
+                           << ", got " << attr.getValue();
+  return success();
 }
 
 LogicalResult AutoparDialect::verifyRegionArgAttribute(Operation *op,
@@ -113,6 +137,13 @@ LogicalResult AutoparDialect::verifyRegionArgAttribute(Operation *op,
                   : Type();
   if (auto func = dyn_cast<FunctionOpInterface>(op))
     type = func.getArgumentTypes()[argIndex];
+  StringRef name = attr.getName().getValue();
+  if (name == kRoleAttrName || name == kBatchDimAttrName)
+    return verifyRoleAttr(op, attr, type, argIndex);
+  if (name != kShardingAttrName)
+    return op->emitError() << "unknown autopar argument attribute '" << name
+                           << "'; known: " << kShardingAttrName << ", "
+                           << kRoleAttrName << ", " << kBatchDimAttrName;
   return verifyFunctionValueAttr(op, attr, type, "argument", argIndex);
 }
 

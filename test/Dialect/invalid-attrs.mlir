@@ -70,7 +70,7 @@ func.func private @f(tensor<8xf32> {autopar.sharding = #autopar.sharding<@g, [[g
 // -----
 
 autopar.mesh @m <gpus = 4>
-// expected-error @+1 {{unknown autopar argument attribute 'autopar.shard'; known: autopar.sharding}}
+// expected-error @+1 {{unknown autopar argument attribute 'autopar.shard'; known: autopar.sharding, autopar.role, autopar.batch_dim}}
 func.func private @f(tensor<8xf32> {autopar.shard = #autopar.sharding<@m, [[gpus]]>})
 
 // -----
@@ -230,3 +230,18 @@ module attributes {autopar.target = #autopar.target<name = "", nodes = 1, gpus_p
 
 // expected-error @+1 {{struct is missing required parameter: gpu}}
 module attributes {autopar.target = #autopar.target<name = "t", nodes = 1, gpus_per_node = 4, intra_node = <topology = pcie, bandwidth = 1.0e10, latency = 0.0>>} {}
+
+// -----
+
+// expected-error @+1 {{'autopar.role' of argument #1 must be one of "input", "label", "param", "state", got "weights"}}
+func.func private @f(tensor<8xf32> {autopar.role = "input"}, tensor<8xf32> {autopar.role = "weights"})
+
+// -----
+
+// expected-error @+1 {{'autopar.batch_dim' of argument #0 must be an integer dimension of 'tensor<8x4xf32>', got 2 : i64}}
+func.func private @f(tensor<8x4xf32> {autopar.role = "input", autopar.batch_dim = 2})
+
+// -----
+
+// expected-error @+1 {{unknown autopar result attribute 'autopar.role'; known: autopar.sharding}}
+func.func private @f() -> (tensor<8xf32> {autopar.role = "input"})

@@ -40,6 +40,11 @@ func.func @shardings(%x: tensor<8x16xf32> {autopar.sharding = #autopar.sharding<
   return %3 : tensor<8x16xf32>
 }
 
+// CHECK-LABEL: func.func private @roles
+// CHECK-SAME: (tensor<4x8xf32> {autopar.batch_dim = 1 : i64, autopar.role = "input"}, tensor<8xi64> {autopar.role = "label"}, tensor<4x4xf32> {autopar.role = "param"}, tensor<4xf32> {autopar.role = "state"})
+func.func private @roles(tensor<4x8xf32> {autopar.role = "input", autopar.batch_dim = 1}, tensor<8xi64> {autopar.role = "label"},
+                         tensor<4x4xf32> {autopar.role = "param"}, tensor<4xf32> {autopar.role = "state"})
+
 // CHECK-LABEL: func.func @matmul_strategies
 func.func @matmul_strategies(%a: tensor<64x32xf32>, %b: tensor<32x16xf32>, %c: tensor<64x16xf32>) -> tensor<64x16xf32> {
   // CHECK: linalg.matmul {autopar.strategy = #autopar.strategy<@mesh, {{\[}}[nodes], [], [gpus]]>}

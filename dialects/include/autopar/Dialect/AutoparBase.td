@@ -35,6 +35,11 @@ def Autopar_Dialect : Dialect {
     Discardable attributes the dialect verifies:
     * `autopar.sharding` on function arguments and results: a
       `#autopar.sharding` of the argument's or result's rank;
+    * `autopar.role` on function arguments: `"input"` (a batch input),
+      `"label"` (a batch of labels), `"param"` (a trained parameter) or
+      `"state"` (neither trained nor batched, e.g. running statistics);
+    * `autopar.batch_dim` on a batch input or label argument: the dimension
+      that holds the batch (default 0);
     * `autopar.shardings` on any op: an array with one `#autopar.sharding`
       per result;
     * `autopar.strategy` on any op: a `#autopar.strategy`; on an op with
@@ -54,6 +59,8 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kShardingsAttrName = "autopar.shardings";
     static constexpr ::llvm::StringLiteral kStrategyAttrName = "autopar.strategy";
     static constexpr ::llvm::StringLiteral kTargetAttrName = "autopar.target";
+    static constexpr ::llvm::StringLiteral kRoleAttrName = "autopar.role";
+    static constexpr ::llvm::StringLiteral kBatchDimAttrName = "autopar.batch_dim";
   }];
 }
 
