@@ -404,7 +404,12 @@ LogicalResult GpuAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                               llvm::APFloat memoryBandwidthValue,
                               uint64_t memoryCapacity,
                               llvm::APFloat powerBusyValue,
-                              llvm::APFloat powerIdleValue) {
+                              llvm::APFloat powerIdleValue,
+                              llvm::APFloat computeEfficiency,
+                              llvm::APFloat memoryEfficiency,
+                              llvm::APFloat launchOverhead,
+                              llvm::APFloat saturationFlops,
+                              llvm::APFloat saturationBytes) {
   double memoryBandwidth = memoryBandwidthValue.convertToDouble();
   double powerBusy = powerBusyValue.convertToDouble();
   double powerIdle = powerIdleValue.convertToDouble();
@@ -433,6 +438,22 @@ LogicalResult GpuAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "gpu 'power_busy' must be positive";
   if (!(powerIdle >= 0.0) || powerIdle > powerBusy)
     return emitError() << "gpu 'power_idle' must be between 0 and 'power_busy'";
+  for (auto [field, value] :
+       {std::make_pair("compute_efficiency", computeEfficiency),
+        std::make_pair("memory_efficiency", memoryEfficiency)}) {
+    double fraction = value.convertToDouble();
+    if (!(fraction > 0.0) || fraction > 1.0)
+      return emitError() << "gpu '" << field << "' must be in (0, 1], got "
+                         << fraction;
+  }
+  for (auto [field, value] :
+       {std::make_pair("launch_overhead", launchOverhead),
+        std::make_pair("saturation_flops", saturationFlops),
+        std::make_pair("saturation_bytes", saturationBytes)}) {
+    double amount = value.convertToDouble();
+    if (!(amount >= 0.0) || !std::isfinite(amount))
+      return emitError() << "gpu '" << field << "' must not be negative";
+  }
   return success();
 }
 

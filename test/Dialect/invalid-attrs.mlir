@@ -245,3 +245,13 @@ func.func private @f(tensor<8x4xf32> {autopar.role = "input", autopar.batch_dim 
 
 // expected-error @+1 {{unknown autopar result attribute 'autopar.role'; known: autopar.sharding}}
 func.func private @f() -> (tensor<8xf32> {autopar.role = "input"})
+
+// -----
+
+// expected-error @+1 {{gpu 'compute_efficiency' must be in (0, 1], got 1.5}}
+module attributes {autopar.target = #autopar.gpu<name = "G", peak_flops = {f32 = 1.0e12}, memory_bandwidth = 1.0e11, memory_capacity = 1024, power_busy = 100.0, power_idle = 10.0, compute_efficiency = 1.5>} {}
+
+// -----
+
+// expected-error @+1 {{gpu 'saturation_flops' must not be negative}}
+module attributes {autopar.target = #autopar.gpu<name = "G", peak_flops = {f32 = 1.0e12}, memory_bandwidth = 1.0e11, memory_capacity = 1024, power_busy = 100.0, power_idle = 10.0, saturation_flops = -1.0>} {}

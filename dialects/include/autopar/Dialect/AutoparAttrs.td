@@ -17,6 +17,13 @@ def Autopar_DoubleParameter : APFloatParameter<"a real number"> {
   let printer = "::mlir::autopar::printDouble($_printer, $_self.convertToDouble())";
 }
 
+class Autopar_DefaultDoubleParameter<string value>
+    : APFloatParameter<"a real number, " # value # " when omitted"> {
+  let parser = Autopar_DoubleParameter.parser;
+  let printer = Autopar_DoubleParameter.printer;
+  let defaultValue = "::llvm::APFloat(" # value # ")";
+}
+
 // FLOP/s per element type: `{f16 = 2.4e+13, f32 = 1.2e+13}`.
 def Autopar_FlopsTableParameter
     : AttrParameter<"::mlir::DictionaryAttr", "peak FLOP/s per element type"> {
@@ -162,6 +169,18 @@ def Autopar_GpuAttr : Autopar_Attr<"Gpu", "gpu"> {
     `peak_flops` gives FLOP/s per element type (`f64`, `f32`, `tf32`, `f16`,
     `bf16`, `f8`, `i8`); `memory_bandwidth` is in bytes/s,
     `memory_capacity` in bytes, the powers in watts.
+
+    The optional fields shape the cost model's roofline (see
+    docs/cost-model.md); they are printed only when they differ from their
+    defaults:
+    * `compute_efficiency` (0.7): the fraction of peak FLOP/s that large
+      kernels achieve;
+    * `memory_efficiency` (0.8): the fraction of the memory bandwidth that
+      large streaming kernels achieve;
+    * `launch_overhead` (5.0e-06 s): the fixed cost of one kernel;
+    * `saturation_flops` (1.0e+08): the work at which a kernel runs at half
+      its achievable rate; smaller kernels under-use the GPU;
+    * `saturation_bytes` (1.0e+06): the same for memory traffic.
   }];
   let parameters = (ins
     StringRefParameter<"marketing name">:$name,
@@ -169,7 +188,12 @@ def Autopar_GpuAttr : Autopar_Attr<"Gpu", "gpu"> {
     Autopar_DoubleParameter:$memory_bandwidth,
     "uint64_t":$memory_capacity,
     Autopar_DoubleParameter:$power_busy,
-    Autopar_DoubleParameter:$power_idle);
+    Autopar_DoubleParameter:$power_idle,
+    Autopar_DefaultDoubleParameter<"0.7">:$compute_efficiency,
+    Autopar_DefaultDoubleParameter<"0.8">:$memory_efficiency,
+    Autopar_DefaultDoubleParameter<"5.0e-6">:$launch_overhead,
+    Autopar_DefaultDoubleParameter<"1.0e8">:$saturation_flops,
+    Autopar_DefaultDoubleParameter<"1.0e6">:$saturation_bytes);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
