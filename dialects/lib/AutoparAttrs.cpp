@@ -408,8 +408,7 @@ LogicalResult GpuAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                               llvm::APFloat computeEfficiency,
                               llvm::APFloat memoryEfficiency,
                               llvm::APFloat launchOverhead,
-                              llvm::APFloat saturationFlops,
-                              llvm::APFloat saturationBytes) {
+                              llvm::APFloat saturationThreads) {
   double memoryBandwidth = memoryBandwidthValue.convertToDouble();
   double powerBusy = powerBusyValue.convertToDouble();
   double powerIdle = powerIdleValue.convertToDouble();
@@ -448,8 +447,7 @@ LogicalResult GpuAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   }
   for (auto [field, value] :
        {std::make_pair("launch_overhead", launchOverhead),
-        std::make_pair("saturation_flops", saturationFlops),
-        std::make_pair("saturation_bytes", saturationBytes)}) {
+        std::make_pair("saturation_threads", saturationThreads)}) {
     double amount = value.convertToDouble();
     if (!(amount >= 0.0) || !std::isfinite(amount))
       return emitError() << "gpu '" << field << "' must not be negative";

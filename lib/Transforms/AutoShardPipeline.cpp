@@ -1,7 +1,7 @@
 //===- AutoShardPipeline.cpp - the `auto-shard` pipeline ------------------===//
 //
 // The planning stages of autopar as one pipeline. Stages are appended here
-// as they come to exist: import, target, (analysis, search).
+// as they come to exist: import, target, analysis (search next).
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,12 +29,17 @@ void mlir::autopar::buildAutoShardPipeline(
   SetTargetOptions targetOptions;
   targetOptions.target = options.target;
   pm.addPass(createSetTarget(targetOptions));
+  // 3. Workload and cost analysis, and its report.
+  AnalyzeOptions analyzeOptions;
+  analyzeOptions.report = options.report;
+  analyzeOptions.optimizer = options.optimizer;
+  pm.addPass(createAnalyze(analyzeOptions));
 }
 
 void mlir::autopar::registerAutoShardPipeline() {
   PassPipelineRegistration<AutoShardPipelineOptions>(
       "auto-shard",
-      "Plan the parallelization of a model: import it (TOSA to linalg) and "
-      "attach the target machine",
+      "Plan the parallelization of a model: import it (TOSA to linalg), "
+      "attach the target machine, analyse and report its workload",
       buildAutoShardPipeline);
 }

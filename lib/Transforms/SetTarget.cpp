@@ -1,10 +1,8 @@
 //===- SetTarget.cpp - attach a target description to the module ----------===//
 
 #include "autopar/Dialect/AutoparOps.h"
-#include "autopar/Target/Presets.h"
+#include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
-
-#include "llvm/ADT/StringExtras.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_SETTARGET
@@ -21,19 +19,11 @@ struct SetTargetPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    StringRef name = target;
-    if (name.empty()) {
-      if (module->hasAttr(AutoparDialect::kTargetAttrName))
-        return;
-      name = kDefaultTargetPreset;
-    }
-    TargetAttr attr = getTargetPreset(&getContext(), name);
-    if (!attr) {
-      module.emitError() << "unknown target '" << name << "'; presets: "
-                         << llvm::join(getTargetPresetNames(), ", ");
+    FailureOr<TargetAttr> attr =
+        getModuleTarget(module, target, [&] { return module.emitError(); });
+    if (failed(attr))
       return signalPassFailure();
-    }
-    module->setAttr(AutoparDialect::kTargetAttrName, attr);
+    module->setAttr(AutoparDialect::kTargetAttrName, *attr);
   }
 };
 } // namespace

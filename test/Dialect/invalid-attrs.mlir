@@ -253,5 +253,5 @@ module attributes {autopar.target = #autopar.gpu<name = "G", peak_flops = {f32 =
 
 // -----
 
-// expected-error @+1 {{gpu 'saturation_flops' must not be negative}}
-module attributes {autopar.target = #autopar.gpu<name = "G", peak_flops = {f32 = 1.0e12}, memory_bandwidth = 1.0e11, memory_capacity = 1024, power_busy = 100.0, power_idle = 10.0, saturation_flops = -1.0>} {}
+// expected-error @+1 {{gpu 'saturation_threads' must not be negative}}
+module attributes {autopar.target = #autopar.gpu<name = "G", peak_flops = {f32 = 1.0e12}, memory_bandwidth = 1.0e11, memory_capacity = 1024, power_busy = 100.0, power_idle = 10.0, saturation_threads = -1.0>} {}

@@ -16,10 +16,10 @@ module attributes {autopar.target = #autopar.target<name = "paper", nodes = 2, g
 
 // Optional roofline fields print only when they differ from the defaults.
 // CHECK: test.gpu_examples = [#autopar.gpu<name = "A", peak_flops = {bf16 = 3.12e+14}, memory_bandwidth = 2.039e+12, memory_capacity = 85899345920, power_busy = 400.0, power_idle = 50.0>,
-// CHECK-SAME: #autopar.gpu<name = "B", peak_flops = {f32 = 1.0e+13}, memory_bandwidth = 1.0e+12, memory_capacity = 1024, power_busy = 300.0, power_idle = 0.0, compute_efficiency = 0.5, memory_efficiency = 0.9, launch_overhead = 1.0e-05, saturation_flops = 3.0e+09, saturation_bytes = 0.0>]
+// CHECK-SAME: #autopar.gpu<name = "B", peak_flops = {f32 = 1.0e+13}, memory_bandwidth = 1.0e+12, memory_capacity = 1024, power_busy = 300.0, power_idle = 0.0, compute_efficiency = 0.5, memory_efficiency = 0.9, launch_overhead = 1.0e-05, saturation_threads = 0.0>]
 func.func private @gpus() attributes {test.gpu_examples = [
     #autopar.gpu<name = "A", peak_flops = {bf16 = 312.0e12}, memory_bandwidth = 2039.0e9, memory_capacity = 85899345920, power_busy = 400, power_idle = 50, compute_efficiency = 0.7, launch_overhead = 5.0e-6>,
-    #autopar.gpu<name = "B", saturation_bytes = 0, power_idle = 0, peak_flops = {f32 = 1.0e13}, memory_bandwidth = 1.0e12, memory_capacity = 1024, power_busy = 300, compute_efficiency = 0.5, memory_efficiency = 0.9, launch_overhead = 1.0e-5, saturation_flops = 3.0e9>]}
+    #autopar.gpu<name = "B", saturation_threads = 0, power_idle = 0, peak_flops = {f32 = 1.0e13}, memory_bandwidth = 1.0e12, memory_capacity = 1024, power_busy = 300, compute_efficiency = 0.5, memory_efficiency = 0.9, launch_overhead = 1.0e-5>]}
 
 // CHECK: autopar.mesh @mesh <nodes = 2, gpus = 4>
 autopar.mesh @mesh <nodes = 2, gpus = 4>

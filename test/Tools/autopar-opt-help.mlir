@@ -1,8 +1,14 @@
 // autopar-opt lists each autopar pass and pipeline with its description,
 // next to the upstream ones (passes first, then pipelines).
 // RUN: autopar-opt --help | FileCheck %s
+// CHECK: --autopar-analyze {{.*}}- Report each op's workload and its cost on one GPU of the target
+// CHECK-NEXT: --optimizer=<string>
+// CHECK-NEXT: --report=<string>
+// CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file
 // CHECK: --autopar-set-target {{.*}}- Attach a target-machine description to the module
-// CHECK-NEXT: --target=<string> {{.*}}- Preset name of the target machine
+// CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file
 // CHECK: --one-shot-bufferize
 // CHECK: --auto-shard {{.*}}- Plan the parallelization of a model
-// CHECK-NEXT: --target=<string> {{.*}}- Preset name of the target machine
+// CHECK-NEXT: --optimizer=<string>
+// CHECK-NEXT: --report=<string>
+// CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file

@@ -19,13 +19,22 @@ struct AutoShardPipelineOptions
     : public PassPipelineOptions<AutoShardPipelineOptions> {
   PassOptions::Option<std::string> target{
       *this, "target",
-      llvm::cl::desc("Preset name of the target machine (default: "
-                     "titanxp-pcie-4)"),
+      llvm::cl::desc("Target machine: a preset name or a .json file "
+                     "(default: titanxp-pcie-4)"),
       llvm::cl::init("")};
+  PassOptions::Option<std::string> report{
+      *this, "report",
+      llvm::cl::desc("Where to write the report: a file (JSON when it ends "
+                     "in .json), '-' for stdout, or empty for none"),
+      llvm::cl::init("-")};
+  PassOptions::Option<std::string> optimizer{
+      *this, "optimizer",
+      llvm::cl::desc("Optimizer of the training step: sgd, momentum, adam"),
+      llvm::cl::init("momentum")};
 };
 
-/// Builds the `auto-shard` pipeline: import (TOSA to linalg), then the
-/// planning stages that exist.
+/// Builds the `auto-shard` pipeline: import (TOSA to linalg), target,
+/// workload analysis and report; the search joins it next.
 void buildAutoShardPipeline(OpPassManager &pm,
                             const AutoShardPipelineOptions &options);
 /// Registers `auto-shard` as a pass pipeline.

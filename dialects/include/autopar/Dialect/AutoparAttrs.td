@@ -178,9 +178,9 @@ def Autopar_GpuAttr : Autopar_Attr<"Gpu", "gpu"> {
     * `memory_efficiency` (0.8): the fraction of the memory bandwidth that
       large streaming kernels achieve;
     * `launch_overhead` (5.0e-06 s): the fixed cost of one kernel;
-    * `saturation_flops` (1.0e+08): the work at which a kernel runs at half
-      its achievable rate; smaller kernels under-use the GPU;
-    * `saturation_bytes` (1.0e+06): the same for memory traffic.
+    * `saturation_threads` (16384.0): the number of independent work items
+      (output elements) at which a kernel runs at half its achievable rate;
+      kernels with less parallel work under-use the GPU.
   }];
   let parameters = (ins
     StringRefParameter<"marketing name">:$name,
@@ -192,8 +192,7 @@ def Autopar_GpuAttr : Autopar_Attr<"Gpu", "gpu"> {
     Autopar_DefaultDoubleParameter<"0.7">:$compute_efficiency,
     Autopar_DefaultDoubleParameter<"0.8">:$memory_efficiency,
     Autopar_DefaultDoubleParameter<"5.0e-6">:$launch_overhead,
-    Autopar_DefaultDoubleParameter<"1.0e8">:$saturation_flops,
-    Autopar_DefaultDoubleParameter<"1.0e6">:$saturation_bytes);
+    Autopar_DefaultDoubleParameter<"16384.0">:$saturation_threads);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -1,0 +1,123 @@
+//===- Workload.h - per-op workload of a model ------------------*- C++ -*-===//
+//
+// The workload of every op of a model, derived generically: for linalg ops
+// from the iteration domain (loop bounds), the indexing maps (what is read
+// and written) and the scalar body (FLOPs per iteration, multiply-
+// accumulates, which inputs the backward pass needs); for the tensor data
+// movement ops (pad, slices, concatenation, reshapes) from their shapes.
+// Nothing here depends on the target machine: see Cost/CostModel.h for times.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_ANALYSIS_WORKLOAD_H
+#define AUTOPAR_ANALYSIS_WORKLOAD_H
+
+#include "autopar/Analysis/ArgumentRoles.h"
+
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <memory>
+
+namespace mlir::autopar {
+
+/// The work of one op, forward and backward. Bytes assume every operand is
+/// read once and every result written once (perfect reuse within the op).
+struct OpWorkload {
+  Operation *op = nullptr;
+  /// The number of loop iterations (1 for ops without loops), and of
+  /// independent ones (the parallel loops: output elements).
+  double iterations = 0;
+  double parallelIterations = 0;
+  /// Forward: floating-point operations (a multiply-add is 2), of which
+  /// multiply-accumulate iterations, and memory traffic.
+  double flops = 0;
+  double macs = 0;
+  double bytesRead = 0;
+  double bytesWritten = 0;
+  /// Parameters the op reads (elements and bytes).
+  double paramCount = 0;
+  double paramBytes = 0;
+  /// Activation bytes that training keeps from the forward pass for this op's
+  /// backward (each value counted once, at its first user that needs it).
+  double savedBytes = 0;
+  /// Backward: FLOPs of the gradients with respect to activations (data) and
+  /// parameters (weights), and memory traffic.
+  double bwdDataFlops = 0;
+  double bwdWeightFlops = 0;
+  double bwdBytes = 0;
+  /// The element type the op computes in.
+  Type elementType;
+  /// The op was not understood and its numbers are a conservative estimate.
+  bool estimated = false;
+
+  double bytes() const { return bytesRead + bytesWritten; }
+  double bwdFlops() const { return bwdDataFlops + bwdWeightFlops; }
+  /// FLOPs per byte moved (forward).
+  double intensity() const { return bytes() > 0 ? flops / bytes() : 0.0; }
+};
+
+/// Sums over a function.
+struct WorkloadTotals {
+  double params = 0;
+  double paramBytes = 0;
+  double forwardFlops = 0;
+  double forwardMacs = 0;
+  double backwardFlops = 0;
+  double activationBytes = 0;
+  double bytes = 0;
+};
+
+/// The workload of one function.
+class FunctionWorkload {
+public:
+  explicit FunctionWorkload(FunctionOpInterface func);
+
+  FunctionOpInterface getFunction() const { return func; }
+  const ArgumentRoles &getRoles() const { return roles; }
+  /// Ops that do work, in program order (reshapes and other free ops are
+  /// left out).
+  ArrayRef<OpWorkload> getOps() const { return ops; }
+  const OpWorkload *lookup(Operation *op) const;
+  const WorkloadTotals &getTotals() const { return totals; }
+  int64_t getBatchSize() const { return roles.getBatchSize(); }
+  /// Values whose gradients need synchronising when the batch is split:
+  /// the parameters that some op reads.
+  ArrayRef<Value> getGradientValues() const { return gradientValues; }
+
+private:
+  void analyzeOp(Operation *op);
+
+  FunctionOpInterface func;
+  ArgumentRoles roles;
+  SmallVector<OpWorkload> ops;
+  llvm::DenseMap<Operation *, unsigned> index;
+  WorkloadTotals totals;
+  SmallVector<Value> gradientValues;
+  /// Values that carry a gradient (parameters and what is computed from
+  /// them) and values already counted as saved for the backward.
+  llvm::DenseSet<Value> requiresGrad;
+  llvm::DenseSet<Value> saved;
+};
+
+/// The workload analysis of a module (or of one function): one
+/// FunctionWorkload per function with a body. Ops it does not understand get
+/// a warning and a conservative estimate. Use through
+/// `getAnalysis<WorkloadAnalysis>()` so later passes share the result.
+class WorkloadAnalysis {
+public:
+  explicit WorkloadAnalysis(Operation *op);
+
+  ArrayRef<std::unique_ptr<FunctionWorkload>> getFunctions() const {
+    return functions;
+  }
+  /// The workload of `op`, or null when it does no work.
+  const OpWorkload *lookup(Operation *op) const;
+
+private:
+  SmallVector<std::unique_ptr<FunctionWorkload>> functions;
+};
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_ANALYSIS_WORKLOAD_H

@@ -1,0 +1,104 @@
+//===- CostModel.h - time, communication and memory on a target -*- C++ -*-===//
+//
+// Every formula of the cost model lives in lib/Cost/CostModel.cpp and is
+// derived in docs/cost-model.md. The cost model knows the target machine and
+// workloads; it knows nothing of the search or of lowering.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_COST_COSTMODEL_H
+#define AUTOPAR_COST_COSTMODEL_H
+
+#include "autopar/Dialect/AutoparAttrs.h"
+
+namespace mlir::autopar {
+
+/// The time of one kernel on one GPU.
+struct KernelTime {
+  double seconds = 0;
+  double computeSeconds = 0;
+  double memorySeconds = 0;
+  /// Whether compute (rather than memory traffic) bounds the kernel.
+  bool computeBound = false;
+};
+
+enum class CollectiveKind {
+  AllReduce,
+  AllGather,
+  ReduceScatter,
+  AllToAll,
+  Broadcast,
+  Permute
+};
+StringRef stringifyCollectiveKind(CollectiveKind kind);
+
+enum class CollectiveAlgorithm { Ring, Tree, Hierarchical, Direct };
+StringRef stringifyCollectiveAlgorithm(CollectiveAlgorithm algorithm);
+
+struct CollectiveTime {
+  double seconds = 0;
+  CollectiveAlgorithm algorithm = CollectiveAlgorithm::Ring;
+};
+
+/// A group of devices taking part in a collective: `size` devices spread
+/// over `nodes` nodes (evenly).
+struct DeviceGroup {
+  int64_t size = 1;
+  int64_t nodes = 1;
+};
+
+enum class Optimizer { SGD, Momentum, Adam };
+StringRef stringifyOptimizer(Optimizer optimizer);
+
+/// Memory one GPU holds during a training step.
+struct MemoryBreakdown {
+  double params = 0;
+  double gradients = 0;
+  double optimizerState = 0;
+  double activations = 0;
+  double total() const {
+    return params + gradients + optimizerState + activations;
+  }
+};
+
+class CostModel {
+public:
+  explicit CostModel(TargetAttr target) : target(target) {}
+
+  TargetAttr getTarget() const { return target; }
+
+  /// Peak FLOP/s of one GPU for `elementType` (f32 when the GPU lists no
+  /// rate for it).
+  double peakFlops(Type elementType) const;
+
+  /// The time of a kernel doing `flops` and moving `bytes` on one GPU with
+  /// `parallelism` independent work items (output elements): a roofline over
+  /// achievable rates that fall when there is too little parallel work, plus
+  /// the launch overhead.
+  KernelTime kernelTime(double flops, double bytes, double parallelism,
+                        Type elementType) const;
+
+  /// The time of a collective moving `bytes` (the full, unsplit size of the
+  /// value on one device) among `group`. Chooses the cheapest algorithm.
+  CollectiveTime collectiveTime(CollectiveKind kind, double bytes,
+                                DeviceGroup group) const;
+
+  /// Memory per GPU for a training step: parameters, gradients and optimizer
+  /// state (each divided by its shard factor), plus activations.
+  MemoryBreakdown memoryPerGpu(double paramBytes, double activationBytes,
+                               Optimizer optimizer, double paramShards = 1,
+                               double activationShards = 1) const;
+
+  /// Energy (J) of `gpus` GPUs over `seconds`, each busy for `busySeconds`.
+  double energy(int64_t gpus, double seconds, double busySeconds) const;
+
+private:
+  /// Bandwidth and latency of the link a group uses.
+  std::pair<double, double> linkFor(DeviceGroup group) const;
+
+  TargetAttr target;
+};
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_COST_COSTMODEL_H

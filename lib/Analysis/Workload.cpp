@@ -1,0 +1,470 @@
+//===- Workload.cpp - per-op workload of a model --------------------------===//
+//
+// Linalg ops are analysed from their structure alone:
+//   iterations = product of the static loop ranges;
+//   flops      = iterations x floating-point ops in the scalar body;
+//   macs       = iterations when the body accumulates a product into the
+//                output (matmul, convolution, ...);
+//   bytes      = every input read once (the init too when the body reads it),
+//                every result written once; tensors read with tensor.extract
+//                inside the body (gathers) cost one element per iteration.
+// The backward pass is derived from the same body: the gradient with respect
+// to each differentiable input costs iterations x body flops, and an input
+// must be kept for the backward when the body uses it non-linearly (a product
+// of two variables, a division by a variable, max/min/compare, exp, ...).
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Analysis/Workload.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Interfaces/CastInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SmallBitVector.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+//===----------------------------------------------------------------------===//
+// Sizes
+//===----------------------------------------------------------------------===//
+
+/// Bytes of one element of `type` (at least 1; index counts as 8).
+static double elementBytes(Type type) {
+  if (type.isIndex())
+    return 8;
+  if (auto complex = dyn_cast<ComplexType>(type))
+    return 2 * elementBytes(complex.getElementType());
+  unsigned bits = type.getIntOrFloatBitWidth();
+  return std::max(1u, (bits + 7) / 8);
+}
+
+/// Elements of a ranked tensor or memref (dynamic dimensions count as 1), or
+/// 1 for a scalar.
+static double numElements(Type type) {
+  auto shaped = dyn_cast<ShapedType>(type);
+  if (!shaped)
+    return 1;
+  if (!shaped.hasRank())
+    return 1;
+  double count = 1;
+  for (int64_t dim : shaped.getShape())
+    count *= ShapedType::isDynamic(dim) ? 1 : static_cast<double>(dim);
+  return count;
+}
+
+static Type elementTypeOf(Type type) {
+  if (auto shaped = dyn_cast<ShapedType>(type))
+    return shaped.getElementType();
+  return type;
+}
+
+static double sizeInBytes(Type type) {
+  Type element = elementTypeOf(type);
+  if (!element.isIntOrIndexOrFloat() && !isa<ComplexType>(element))
+    return 0;
+  return numElements(type) * elementBytes(element);
+}
+
+static bool isFloatLike(Type type) {
+  return isa<FloatType, ComplexType>(elementTypeOf(type));
+}
+
+static bool hasStaticShape(Type type) {
+  auto shaped = dyn_cast<ShapedType>(type);
+  return !shaped || shaped.hasStaticShape();
+}
+
+//===----------------------------------------------------------------------===//
+// Scalar bodies
+//===----------------------------------------------------------------------===//
+
+/// FLOPs of one scalar op: 1 for floating-point arithmetic, comparisons and
+/// math functions; 0 for casts, constants, selects and integer or index
+/// arithmetic (address computation).
+static unsigned scalarFlops(Operation *op) {
+  if (isa<CastOpInterface, arith::SelectOp, arith::ConstantOp>(op))
+    return 0;
+  Dialect *dialect = op->getDialect();
+  if (!dialect || !isa<arith::ArithDialect, math::MathDialect>(dialect))
+    return 0;
+  auto anyFloat = [](TypeRange types) {
+    return llvm::any_of(types, [](Type type) { return isFloatLike(type); });
+  };
+  return anyFloat(op->getOperandTypes()) || anyFloat(op->getResultTypes())
+             ? 1
+             : 0;
+}
+
+/// Ops through which the derivative is constant: their inputs need not be
+/// kept for the backward pass.
+static bool isLinearInAllOperands(Operation *op) {
+  return isa<arith::AddFOp, arith::SubFOp, arith::NegFOp, CastOpInterface,
+             linalg::YieldOp, arith::ConstantOp, linalg::IndexOp>(op) ||
+         scalarFlops(op) == 0;
+}
+
+namespace {
+/// What the scalar body of a linalg op does per iteration.
+struct BodySummary {
+  unsigned flops = 0;
+  bool multiplyAccumulate = false;
+  /// Inputs (by DPS input number) whose values the backward needs.
+  llvm::SmallBitVector neededInputs;
+  /// Tensors defined outside the op and read with tensor.extract inside.
+  SmallVector<Value> gathered;
+};
+} // namespace
+
+/// Strips casts (extf, truncf, ...) from `value`.
+static Value stripCasts(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isa<CastOpInterface>(def) || def->getNumOperands() != 1)
+      break;
+    value = def->getOperand(0);
+  }
+  return value;
+}
+
+static BodySummary summarizeBody(linalg::LinalgOp op) {
+  BodySummary summary;
+  unsigned numInputs = op.getNumDpsInputs();
+  summary.neededInputs.resize(numInputs);
+  Block *body = op.getBlock();
+  if (!body)
+    return summary;
+
+  // For each body value, the block arguments it depends on.
+  llvm::DenseMap<Value, llvm::SmallBitVector> deps;
+  unsigned numArgs = body->getNumArguments();
+  for (BlockArgument arg : body->getArguments()) {
+    llvm::SmallBitVector bits(numArgs);
+    bits.set(arg.getArgNumber());
+    deps[arg] = bits;
+  }
+  auto depsOf = [&](Value value) {
+    auto it = deps.find(value);
+    return it == deps.end() ? llvm::SmallBitVector(numArgs) : it->second;
+  };
+  auto markNeeded = [&](const llvm::SmallBitVector &bits) {
+    for (int arg : bits.set_bits())
+      if (static_cast<unsigned>(arg) < numInputs)
+        summary.neededInputs.set(arg);
+  };
+
+  for (Operation &inner : body->without_terminator()) {
+    summary.flops += scalarFlops(&inner);
+    llvm::SmallBitVector resultDeps(numArgs);
+    for (Value operand : inner.getOperands())
+      resultDeps |= depsOf(operand);
+    for (Value result : inner.getResults())
+      deps[result] = resultDeps;
+
+    if (auto extract = dyn_cast<tensor::ExtractOp>(inner))
+      if (extract.getTensor().getParentBlock() != body)
+        summary.gathered.push_back(extract.getTensor());
+
+    if (isLinearInAllOperands(&inner))
+      continue;
+    if (isa<arith::MulFOp>(inner)) {
+      // Linear in each factor: keep both only when both vary.
+      llvm::SmallBitVector lhs = depsOf(inner.getOperand(0));
+      llvm::SmallBitVector rhs = depsOf(inner.getOperand(1));
+      if (lhs.any() && rhs.any()) {
+        markNeeded(lhs);
+        markNeeded(rhs);
+      }
+      continue;
+    }
+    if (isa<arith::DivFOp>(inner)) {
+      if (depsOf(inner.getOperand(1)).any())
+        markNeeded(resultDeps);
+      continue;
+    }
+    markNeeded(resultDeps);
+  }
+
+  // Multiply-accumulate: yield(add(out, mul(...))) up to casts.
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  for (Value yielded : yield.getOperands()) {
+    auto add = stripCasts(yielded).getDefiningOp<arith::AddFOp>();
+    if (!add)
+      continue;
+    for (int side = 0; side < 2; ++side) {
+      Value acc = stripCasts(add->getOperand(side));
+      Value other = stripCasts(add->getOperand(1 - side));
+      auto accArg = dyn_cast<BlockArgument>(acc);
+      if (accArg && accArg.getOwner() == body &&
+          accArg.getArgNumber() >= numInputs &&
+          other.getDefiningOp<arith::MulFOp>())
+        summary.multiplyAccumulate = true;
+    }
+  }
+  return summary;
+}
+
+//===----------------------------------------------------------------------===//
+// FunctionWorkload
+//===----------------------------------------------------------------------===//
+
+FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
+    : func(func), roles(func) {
+  for (Value param : roles.getParameters())
+    requiresGrad.insert(param);
+  Region &body = func.getFunctionBody();
+  for (Block &block : body)
+    for (Operation &op : block)
+      analyzeOp(&op);
+
+  // Parameters that some op reads get gradients to synchronise.
+  llvm::DenseSet<Value> read;
+  for (Block &block : body)
+    block.walk([&](Operation *op) {
+      for (Value operand : op->getOperands())
+        read.insert(roles.getSource(operand));
+    });
+  for (Value param : roles.getParameters()) {
+    if (!read.contains(param))
+      continue;
+    gradientValues.push_back(param);
+    totals.params += numElements(param.getType());
+    totals.paramBytes += sizeInBytes(param.getType());
+  }
+  for (const OpWorkload &work : ops) {
+    totals.forwardFlops += work.flops;
+    totals.forwardMacs += work.macs;
+    totals.backwardFlops += work.bwdFlops();
+    totals.activationBytes += work.savedBytes;
+    totals.bytes += work.bytes();
+  }
+}
+
+const OpWorkload *FunctionWorkload::lookup(Operation *op) const {
+  auto it = index.find(op);
+  return it == index.end() ? nullptr : &ops[it->second];
+}
+
+/// Ops that only relabel data or produce no tensor work.
+static bool isFree(Operation *op) {
+  if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp, tensor::CastOp,
+          tensor::ReshapeOp, tensor::BitcastOp, tensor::EmptyOp,
+          tensor::DimOp, arith::ConstantOp>(op))
+    return true;
+  if (op->hasTrait<OpTrait::IsTerminator>() || isa<func::CallOp>(op))
+    return true;
+  // Scalar computations (shapes, indices, asserts on scalars).
+  auto isTensor = [](Type type) { return isa<ShapedType>(type); };
+  return op->getNumRegions() == 0 &&
+         llvm::none_of(op->getOperandTypes(), isTensor) &&
+         llvm::none_of(op->getResultTypes(), isTensor);
+}
+
+void FunctionWorkload::analyzeOp(Operation *op) {
+  auto anyGradOperand = [&](ValueRange values) {
+    return llvm::any_of(values, [&](Value value) {
+      return requiresGrad.contains(value) && isFloatLike(value.getType());
+    });
+  };
+  auto propagateGrad = [&](ValueRange operands) {
+    if (anyGradOperand(operands))
+      for (Value result : op->getResults())
+        if (isFloatLike(result.getType()))
+          requiresGrad.insert(result);
+  };
+
+  if (isFree(op)) {
+    propagateGrad(op->getOperands());
+    return;
+  }
+
+  OpWorkload work;
+  work.op = op;
+  work.iterations = 1;
+  if (op->getNumResults()) {
+    work.elementType = elementTypeOf(op->getResult(0).getType());
+    work.parallelIterations = numElements(op->getResult(0).getType());
+  }
+
+  auto addParamRead = [&](Value value) {
+    if (roles.isParameter(value)) {
+      work.paramCount += numElements(value.getType());
+      work.paramBytes += sizeInBytes(value.getType());
+    }
+  };
+  auto keepForBackward = [&](Value value) {
+    if (roles.isParameter(value) || !saved.insert(value).second)
+      return;
+    work.savedBytes += sizeInBytes(value.getType());
+  };
+  for (Value result : op->getResults())
+    work.bytesWritten += sizeInBytes(result.getType());
+
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
+    SmallVector<int64_t> ranges = linalgOp.getStaticLoopRanges();
+    SmallVector<utils::IteratorType> iterators =
+        linalgOp.getIteratorTypesArray();
+    work.parallelIterations = 1;
+    for (auto [range, iterator] : llvm::zip_equal(ranges, iterators)) {
+      if (ShapedType::isDynamic(range)) {
+        work.estimated = true;
+        continue;
+      }
+      work.iterations *= static_cast<double>(range);
+      if (iterator == utils::IteratorType::parallel)
+        work.parallelIterations *= static_cast<double>(range);
+    }
+    if (work.estimated)
+      op->emitWarning() << "autopar: dynamic loop bounds; counting each "
+                           "dynamic dimension as 1";
+    BodySummary body = summarizeBody(linalgOp);
+    work.flops = work.iterations * body.flops;
+    work.macs = body.multiplyAccumulate ? work.iterations : 0;
+    if (!linalgOp.getDpsInputs().empty())
+      work.elementType =
+          elementTypeOf(linalgOp.getDpsInputs().front().getType());
+
+    for (OpOperand *input : linalgOp.getDpsInputOperands()) {
+      work.bytesRead += sizeInBytes(input->get().getType());
+      addParamRead(input->get());
+    }
+    for (OpOperand &init : linalgOp.getDpsInitsMutable())
+      if (linalgOp.payloadUsesValueFromOperand(&init))
+        work.bytesRead += sizeInBytes(init.get().getType());
+    for (Value gathered : body.gathered) {
+      double perIteration = elementBytes(elementTypeOf(gathered.getType()));
+      work.bytesRead +=
+          std::min(work.iterations * perIteration, sizeInBytes(gathered.getType()));
+      addParamRead(gathered);
+    }
+
+    // Backward: one gradient per differentiable input.
+    SmallVector<Value> gradInputs;
+    for (Value input : linalgOp.getDpsInputs())
+      gradInputs.push_back(input);
+    llvm::append_range(gradInputs, body.gathered);
+    bool anyGrad = false;
+    double outBytes = work.bytesWritten;
+    for (Value input : gradInputs) {
+      if (!requiresGrad.contains(input) || !isFloatLike(input.getType()))
+        continue;
+      anyGrad = true;
+      // A gather's gradient is a scatter-add: one FLOP per iteration.
+      bool isGather = llvm::is_contained(body.gathered, input);
+      double gradFlops = work.iterations * (isGather ? 1 : body.flops);
+      if (roles.isParameter(input))
+        work.bwdWeightFlops += gradFlops;
+      else
+        work.bwdDataFlops += gradFlops;
+      work.bwdBytes += outBytes + sizeInBytes(input.getType());
+    }
+    if (anyGrad) {
+      for (int input : body.neededInputs.set_bits()) {
+        Value value = linalgOp.getDpsInputs()[input];
+        keepForBackward(value);
+        work.bwdBytes += sizeInBytes(value.getType());
+      }
+    }
+    propagateGrad(gradInputs);
+  } else if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+    work.bytesRead = sizeInBytes(pad.getSource().getType());
+    if (requiresGrad.contains(pad.getSource()))
+      work.bwdBytes = work.bytesRead + work.bytesWritten;
+    propagateGrad(pad.getSource());
+  } else if (isa<tensor::ExtractSliceOp>(op)) {
+    work.bytesRead = work.bytesWritten;
+    if (anyGradOperand(op->getOperands()))
+      work.bwdBytes = 2 * work.bytesWritten;
+    propagateGrad(op->getOperands());
+  } else if (auto insert = dyn_cast<tensor::InsertSliceOp>(op)) {
+    double moved = sizeInBytes(insert.getSource().getType());
+    work.bytesRead = moved;
+    work.bytesWritten = moved;
+    if (anyGradOperand(op->getOperands()))
+      work.bwdBytes = 2 * moved;
+    propagateGrad(op->getOperands());
+  } else if (isa<tensor::ConcatOp, tensor::InsertOp, tensor::ExtractOp,
+                 tensor::FromElementsOp, tensor::SplatOp,
+                 tensor::GenerateOp>(op)) {
+    for (Value operand : op->getOperands())
+      work.bytesRead += sizeInBytes(operand.getType());
+    if (anyGradOperand(op->getOperands()))
+      work.bwdBytes = work.bytesRead + work.bytesWritten;
+    propagateGrad(op->getOperands());
+  } else if (op->hasTrait<OpTrait::Elementwise>() && op->getNumRegions() == 0 &&
+             op->getNumResults() == 1 && hasStaticShape(op->getResultTypes()[0])) {
+    // Elementwise arithmetic on whole tensors.
+    work.iterations = numElements(op->getResult(0).getType());
+    work.flops = work.iterations * scalarFlops(op);
+    for (Value operand : op->getOperands()) {
+      work.bytesRead += sizeInBytes(operand.getType());
+      addParamRead(operand);
+    }
+    for (Value operand : op->getOperands())
+      if (requiresGrad.contains(operand) && isFloatLike(operand.getType())) {
+        double gradFlops = work.iterations * std::max(1u, scalarFlops(op));
+        if (roles.isParameter(operand))
+          work.bwdWeightFlops += gradFlops;
+        else
+          work.bwdDataFlops += gradFlops;
+        work.bwdBytes += work.bytesWritten + sizeInBytes(operand.getType());
+      }
+    if (!isLinearInAllOperands(op) && anyGradOperand(op->getOperands()))
+      for (Value operand : op->getOperands())
+        keepForBackward(operand);
+    propagateGrad(op->getOperands());
+  } else {
+    // Not understood: say so, and assume one FLOP per result element, a
+    // full read of every operand and a backward as costly as the forward.
+    work.estimated = true;
+    for (Value result : op->getResults())
+      work.flops += numElements(result.getType());
+    for (Value operand : op->getOperands()) {
+      work.bytesRead += sizeInBytes(operand.getType());
+      addParamRead(operand);
+    }
+    if (anyGradOperand(op->getOperands())) {
+      work.bwdDataFlops = work.flops;
+      work.bwdBytes = work.bytes();
+    }
+    op->emitWarning() << "autopar: cannot analyse '" << op->getName()
+                      << "'; assuming one FLOP per result element, one read "
+                         "of every operand and a backward as costly as the "
+                         "forward";
+    propagateGrad(op->getOperands());
+  }
+  index[op] = ops.size();
+  ops.push_back(work);
+}
+
+//===----------------------------------------------------------------------===//
+// WorkloadAnalysis
+//===----------------------------------------------------------------------===//
+
+WorkloadAnalysis::WorkloadAnalysis(Operation *op) {
+  auto analyze = [&](FunctionOpInterface func) {
+    if (!func.isExternal())
+      functions.push_back(std::make_unique<FunctionWorkload>(func));
+  };
+  if (auto func = dyn_cast<FunctionOpInterface>(op)) {
+    analyze(func);
+    return;
+  }
+  for (Region &region : op->getRegions())
+    for (Block &block : region)
+      for (Operation &nested : block)
+        if (auto func = dyn_cast<FunctionOpInterface>(nested))
+          analyze(func);
+}
+
+const OpWorkload *WorkloadAnalysis::lookup(Operation *op) const {
+  for (const auto &function : functions)
+    if (const OpWorkload *work = function->lookup(op))
+      return work;
+  return nullptr;
+}

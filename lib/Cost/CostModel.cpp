@@ -1,0 +1,214 @@
+//===- CostModel.cpp - time, communication and memory on a target ---------===//
+//
+// The formulas (derived in docs/cost-model.md):
+//
+// Kernel on one GPU, with W = FLOPs, B = bytes, P = independent work items:
+//   u   = P / (P + P_sat)     occupancy: too little parallel work under-uses
+//                             the GPU (the WAP paper's observation)
+//   t_c = W / (peak * e_c * u)
+//   t_m = B / (bw * e_m * u)
+//   t   = t_launch + max(t_c, t_m)
+//
+// Collectives over p devices, n bytes, link bandwidth b, latency a (the
+// inter-node link when the group spans nodes):
+//   all_reduce     ring  2(p-1)/p * n/b + 2(p-1) a
+//                  tree  2 log2(p) a + 2 n/b
+//                  hierarchical (k nodes of g): reduce_scatter inside,
+//                        all_reduce of n/g across, all_gather inside
+//   all_gather,
+//   reduce_scatter ring  (p-1)/p * n/b + (p-1) a
+//   all_to_all     direct (p-1)/p * n/b + (p-1) a
+//   broadcast      ring (pipelined) n/b + (p-1) a;  tree log2(p) (a + n/b)
+//   permute        direct n/b + a
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Cost/CostModel.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+StringRef mlir::autopar::stringifyCollectiveKind(CollectiveKind kind) {
+  switch (kind) {
+  case CollectiveKind::AllReduce:
+    return "all_reduce";
+  case CollectiveKind::AllGather:
+    return "all_gather";
+  case CollectiveKind::ReduceScatter:
+    return "reduce_scatter";
+  case CollectiveKind::AllToAll:
+    return "all_to_all";
+  case CollectiveKind::Broadcast:
+    return "broadcast";
+  case CollectiveKind::Permute:
+    return "permute";
+  }
+  llvm_unreachable("unknown collective");
+}
+
+StringRef
+mlir::autopar::stringifyCollectiveAlgorithm(CollectiveAlgorithm algorithm) {
+  switch (algorithm) {
+  case CollectiveAlgorithm::Ring:
+    return "ring";
+  case CollectiveAlgorithm::Tree:
+    return "tree";
+  case CollectiveAlgorithm::Hierarchical:
+    return "hierarchical";
+  case CollectiveAlgorithm::Direct:
+    return "direct";
+  }
+  llvm_unreachable("unknown algorithm");
+}
+
+StringRef mlir::autopar::stringifyOptimizer(Optimizer optimizer) {
+  switch (optimizer) {
+  case Optimizer::SGD:
+    return "sgd";
+  case Optimizer::Momentum:
+    return "momentum";
+  case Optimizer::Adam:
+    return "adam";
+  }
+  llvm_unreachable("unknown optimizer");
+}
+
+/// The name of `type` in a GPU's `peak_flops` table.
+static StringRef flopsKey(Type type) {
+  if (type.isF64())
+    return "f64";
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (isa<FloatType>(type) && type.getIntOrFloatBitWidth() == 8)
+    return "f8";
+  if (type.isInteger(8))
+    return "i8";
+  return "f32";
+}
+
+double CostModel::peakFlops(Type elementType) const {
+  GpuAttr gpu = target.getGpu();
+  if (elementType)
+    if (std::optional<double> peak = gpu.getPeakFlopsFor(flopsKey(elementType)))
+      return *peak;
+  if (std::optional<double> peak = gpu.getPeakFlopsFor("f32"))
+    return *peak;
+  // Any rate the GPU lists (the verifier guarantees one).
+  return cast<FloatAttr>(gpu.getPeakFlops().begin()->getValue())
+      .getValueAsDouble();
+}
+
+KernelTime CostModel::kernelTime(double flops, double bytes,
+                                 double parallelism, Type elementType) const {
+  GpuAttr gpu = target.getGpu();
+  KernelTime time;
+  double work = std::max(parallelism, 1.0);
+  double occupancy =
+      work / (work + gpu.getSaturationThreads().convertToDouble());
+  if (flops > 0)
+    time.computeSeconds =
+        flops / (peakFlops(elementType) *
+                 gpu.getComputeEfficiency().convertToDouble() * occupancy);
+  if (bytes > 0)
+    time.memorySeconds =
+        bytes / (gpu.getMemoryBandwidth().convertToDouble() *
+                 gpu.getMemoryEfficiency().convertToDouble() * occupancy);
+  time.computeBound = time.computeSeconds >= time.memorySeconds;
+  time.seconds = gpu.getLaunchOverhead().convertToDouble() +
+                 std::max(time.computeSeconds, time.memorySeconds);
+  return time;
+}
+
+std::pair<double, double> CostModel::linkFor(DeviceGroup group) const {
+  LinkAttr link = group.nodes > 1 && target.getInterNode()
+                      ? target.getInterNode()
+                      : target.getIntraNode();
+  return {link.getBandwidth().convertToDouble(),
+          link.getLatency().convertToDouble()};
+}
+
+CollectiveTime CostModel::collectiveTime(CollectiveKind kind, double bytes,
+                                         DeviceGroup group) const {
+  CollectiveTime best;
+  double p = static_cast<double>(group.size);
+  if (group.size <= 1 || bytes <= 0)
+    return best;
+  auto [bw, latency] = linkFor(group);
+  auto consider = [&](CollectiveAlgorithm algorithm, double seconds) {
+    if (best.seconds == 0 || seconds < best.seconds) {
+      best.seconds = seconds;
+      best.algorithm = algorithm;
+    }
+  };
+  double log2p = std::ceil(std::log2(p));
+  switch (kind) {
+  case CollectiveKind::AllReduce: {
+    consider(CollectiveAlgorithm::Ring,
+             2 * (p - 1) / p * bytes / bw + 2 * (p - 1) * latency);
+    consider(CollectiveAlgorithm::Tree, 2 * log2p * latency + 2 * bytes / bw);
+    if (group.nodes > 1 && group.size > group.nodes) {
+      // Reduce-scatter within each node, all-reduce the node's share across
+      // nodes, all-gather within the node.
+      DeviceGroup inside{group.size / group.nodes, 1};
+      DeviceGroup across{group.nodes, group.nodes};
+      double seconds =
+          collectiveTime(CollectiveKind::ReduceScatter, bytes, inside).seconds +
+          collectiveTime(CollectiveKind::AllReduce,
+                         bytes / static_cast<double>(inside.size), across)
+              .seconds +
+          collectiveTime(CollectiveKind::AllGather, bytes, inside).seconds;
+      consider(CollectiveAlgorithm::Hierarchical, seconds);
+    }
+    break;
+  }
+  case CollectiveKind::AllGather:
+  case CollectiveKind::ReduceScatter:
+    consider(CollectiveAlgorithm::Ring,
+             (p - 1) / p * bytes / bw + (p - 1) * latency);
+    break;
+  case CollectiveKind::AllToAll:
+    consider(CollectiveAlgorithm::Direct,
+             (p - 1) / p * bytes / bw + (p - 1) * latency);
+    break;
+  case CollectiveKind::Broadcast:
+    consider(CollectiveAlgorithm::Ring, bytes / bw + (p - 1) * latency);
+    consider(CollectiveAlgorithm::Tree, log2p * (latency + bytes / bw));
+    break;
+  case CollectiveKind::Permute:
+    consider(CollectiveAlgorithm::Direct, bytes / bw + latency);
+    break;
+  }
+  return best;
+}
+
+MemoryBreakdown CostModel::memoryPerGpu(double paramBytes,
+                                        double activationBytes,
+                                        Optimizer optimizer, double paramShards,
+                                        double activationShards) const {
+  MemoryBreakdown memory;
+  memory.params = paramBytes / paramShards;
+  memory.gradients = memory.params;
+  double states = optimizer == Optimizer::SGD        ? 0
+                  : optimizer == Optimizer::Momentum ? 1
+                                                     : 2;
+  memory.optimizerState = states * memory.params;
+  memory.activations = activationBytes / activationShards;
+  return memory;
+}
+
+double CostModel::energy(int64_t gpus, double seconds,
+                         double busySeconds) const {
+  GpuAttr gpu = target.getGpu();
+  double busy = gpu.getPowerBusy().convertToDouble();
+  double idle = gpu.getPowerIdle().convertToDouble();
+  double busyTime = std::min(busySeconds, seconds);
+  return static_cast<double>(gpus) *
+         (busy * busyTime + idle * (seconds - busyTime));
+}
