@@ -1,5 +1,6 @@
 # lit configuration of the autopar regression tests.
 import os
+import sys
 
 import lit.formats
 
@@ -15,6 +16,7 @@ config.environment["PATH"] = os.pathsep.join(
     [config.autopar_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 )
 config.substitutions.append(("%mlir_opt", config.mlir_opt))
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(
     ("%autopar_plugin", os.path.join(config.autopar_lib_dir, "AutoparPlugin.so"))
 )
