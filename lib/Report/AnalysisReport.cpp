@@ -129,6 +129,23 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
             .seconds;
     report.gradients.push_back(std::move(gradient));
   }
+  // Gradient synchronisation of data parallelism over 2, 4, 8, ... GPUs and
+  // over all of them, nodes filled first.
+  TargetAttr target = costModel.getTarget();
+  SmallVector<int64_t> sizes;
+  for (int64_t gpus = 2; gpus < target.getNumGpus(); gpus *= 2)
+    sizes.push_back(gpus);
+  if (target.getNumGpus() > 1)
+    sizes.push_back(target.getNumGpus());
+  for (int64_t gpus : sizes) {
+    DeviceGroup group{gpus, (gpus + target.getGpusPerNode() - 1) /
+                                target.getGpusPerNode()};
+    CollectiveTime time = costModel.collectiveTime(
+        CollectiveKind::AllReduce, report.totals.paramBytes, group);
+    report.gradientSync.push_back(
+        {gpus, group.nodes, time.seconds,
+         stringifyCollectiveAlgorithm(time.algorithm).str()});
+  }
   report.memory = costModel.memoryPerGpu(report.totals.paramBytes,
                                          report.totals.activationBytes,
                                          optimizer);
@@ -210,6 +227,12 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
                      report.backwardTime * 1e3, report.updateTime * 1e3);
   os << llvm::format("  throughput, 1 GPU    %.1f samples/s\n",
                      report.samplesPerSecond());
+  for (const SyncReport &sync : report.gradientSync)
+    os << llvm::format("  gradient all-reduce  %lld GPUs on %lld node(s): "
+                       "%.3f ms (%s)\n",
+                       static_cast<long long>(sync.gpus),
+                       static_cast<long long>(sync.nodes), sync.seconds * 1e3,
+                       sync.algorithm.c_str());
 }
 
 //===----------------------------------------------------------------------===//
@@ -264,6 +287,15 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
           json.attribute("time_bwd_s", layer.timeBwd);
           json.attribute("bound", layer.computeBound ? "compute" : "memory");
           json.attribute("estimated", layer.estimated);
+        });
+    });
+    json.attributeArray("gradient_sync", [&] {
+      for (const SyncReport &sync : report.gradientSync)
+        json.object([&] {
+          json.attribute("gpus", sync.gpus);
+          json.attribute("nodes", sync.nodes);
+          json.attribute("seconds", sync.seconds);
+          json.attribute("algorithm", sync.algorithm);
         });
     });
     json.attributeArray("gradients", [&] {

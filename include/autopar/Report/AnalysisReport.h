@@ -37,6 +37,14 @@ struct GradientReport {
   double elements = 0, bytes = 0;
 };
 
+/// The data-parallel gradient all-reduce (all gradients in one buffer) over
+/// `gpus` GPUs filling `nodes` nodes.
+struct SyncReport {
+  int64_t gpus = 1, nodes = 1;
+  double seconds = 0;
+  std::string algorithm;
+};
+
 struct AnalysisReport {
   std::string target;
   std::string function;
@@ -44,6 +52,7 @@ struct AnalysisReport {
   Optimizer optimizer = Optimizer::Momentum;
   std::vector<LayerReport> layers;
   std::vector<GradientReport> gradients;
+  std::vector<SyncReport> gradientSync;
   WorkloadTotals totals;
   MemoryBreakdown memory;
   double forwardTime = 0, backwardTime = 0, updateTime = 0;
