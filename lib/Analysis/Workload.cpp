@@ -310,6 +310,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     SmallVector<utils::IteratorType> iterators =
         linalgOp.getIteratorTypesArray();
     work.parallelIterations = 1;
+    double reductionIterations = 1;
     for (auto [range, iterator] : llvm::zip_equal(ranges, iterators)) {
       if (ShapedType::isDynamic(range)) {
         work.estimated = true;
@@ -318,7 +319,11 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.iterations *= static_cast<double>(range);
       if (iterator == utils::IteratorType::parallel)
         work.parallelIterations *= static_cast<double>(range);
+      else
+        reductionIterations *= static_cast<double>(range);
     }
+    work.parallelIterations *=
+        std::min(reductionIterations, OpWorkload::kReductionThreads);
     if (work.estimated)
       op->emitWarning() << "autopar: dynamic loop bounds; counting each "
                            "dynamic dimension as 1";

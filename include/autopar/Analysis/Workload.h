@@ -25,10 +25,13 @@ namespace mlir::autopar {
 /// read once and every result written once (perfect reuse within the op).
 struct OpWorkload {
   Operation *op = nullptr;
-  /// The number of loop iterations (1 for ops without loops), and of
-  /// independent ones (the parallel loops: output elements).
+  /// The number of loop iterations (1 for ops without loops), and how many
+  /// of them can run at once: the parallel loops (output elements) times up
+  /// to kReductionThreads iterations of the reduction loops (a GPU splits a
+  /// reduction across the threads of a block).
   double iterations = 0;
   double parallelIterations = 0;
+  static constexpr double kReductionThreads = 256;
   /// Forward: floating-point operations (a multiply-add is 2), of which
   /// multiply-accumulate iterations, and memory traffic.
   double flops = 0;
