@@ -1,0 +1,76 @@
+//===- Solver.h - minimum-cost labelling of a cost graph --------*- C++ -*-===//
+//
+// The combinatorial core of the search, free of MLIR: every node picks one
+// of its candidates; a node costs its candidate's unary cost, an edge the
+// entry of its matrix for the two candidates. The solver minimises the sum.
+//
+// Method (docs/search.md): OptCNN-style elimination, exact on trees,
+// chains and series-parallel graphs: a node with one neighbour is folded
+// into it, a node with two neighbours becomes an edge between them, parallel
+// edges are summed. What remains (the "core" of a general DAG) is solved
+// exhaustively when it has at most `exhaustiveLimit` labellings, else by
+// iterated conditional modes from a greedy start; the result then carries a
+// lower bound so the gap to the optimum is known.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_SEARCH_SOLVER_H
+#define AUTOPAR_SEARCH_SOLVER_H
+
+#include <cstdint>
+#include <vector>
+
+namespace mlir::autopar {
+
+class CostGraph {
+public:
+  /// Adds a node with one unary cost per candidate; returns its index.
+  unsigned addNode(std::vector<double> costs);
+  /// Adds an edge; `costs` is row-major: costs[i * |to| + j] for candidate i
+  /// of `from` and j of `to`. Parallel edges add up.
+  void addEdge(unsigned from, unsigned to, std::vector<double> costs);
+
+  unsigned getNumNodes() const { return unary.size(); }
+  unsigned getNumCandidates(unsigned node) const { return unary[node].size(); }
+  /// The total cost of a labelling.
+  double evaluate(const std::vector<unsigned> &choice) const;
+
+  struct Edge {
+    unsigned from, to;
+    std::vector<double> costs;
+  };
+  const std::vector<std::vector<double>> &getUnary() const { return unary; }
+  const std::vector<Edge> &getEdges() const { return edges; }
+
+private:
+  std::vector<std::vector<double>> unary;
+  std::vector<Edge> edges;
+};
+
+struct SolverOptions {
+  /// Largest core solved by enumeration.
+  uint64_t exhaustiveLimit = 1u << 20;
+  /// Sweeps of iterated conditional modes on a larger core.
+  unsigned maxSweeps = 100;
+};
+
+struct Solution {
+  std::vector<unsigned> choice;
+  double cost = 0;
+  /// Whether `cost` is the optimum.
+  bool exact = true;
+  /// A lower bound on the optimum (equal to `cost` when exact).
+  double lowerBound = 0;
+  /// Nodes left after elimination (0 for series-parallel graphs).
+  unsigned coreNodes = 0;
+};
+
+/// Minimises the graph's cost. Deterministic: ties go to the lower index.
+Solution solve(const CostGraph &graph, const SolverOptions &options = {});
+
+/// Enumerates every labelling (for tests and tiny graphs).
+Solution solveExhaustive(const CostGraph &graph);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_SEARCH_SOLVER_H
