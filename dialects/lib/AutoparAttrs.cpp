@@ -494,6 +494,35 @@ LogicalResult TargetAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 //===----------------------------------------------------------------------===//
+// PlanAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult PlanAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               FlatSymbolRefAttr mesh, int64_t gpus,
+                               StringRef objective, llvm::APFloat stepTime,
+                               llvm::APFloat samplesPerSecond,
+                               llvm::APFloat speedup, llvm::APFloat efficiency,
+                               llvm::APFloat energyPerSample,
+                               llvm::APFloat memoryPerGpu) {
+  if (!mesh)
+    return emitError() << "a plan needs a mesh";
+  if (gpus < 1)
+    return emitError() << "plan 'gpus' must be at least 1, got " << gpus;
+  for (auto [field, value] :
+       {std::make_pair("step_time", stepTime),
+        std::make_pair("samples_per_second", samplesPerSecond),
+        std::make_pair("speedup", speedup),
+        std::make_pair("efficiency", efficiency),
+        std::make_pair("energy_per_sample", energyPerSample),
+        std::make_pair("memory_per_gpu", memoryPerGpu)}) {
+    double number = value.convertToDouble();
+    if (!(number >= 0.0) || !std::isfinite(number))
+      return emitError() << "plan '" << field << "' must not be negative";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Registration
 //===----------------------------------------------------------------------===//
 

@@ -85,9 +85,19 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
              << attr.getValue();
     return success();
   }
+  if (name == kPlanAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a builtin.module";
+    auto plan = dyn_cast<PlanAttr>(attr.getValue());
+    if (!plan)
+      return op->emitError() << "'" << name << "' must be a #autopar.plan, got "
+                             << attr.getValue();
+    return lookupMesh(op, plan.getMesh()) ? success() : failure();
+  }
   return op->emitError() << "unknown autopar attribute '" << name
                          << "'; known: " << kShardingsAttrName << ", "
-                         << kStrategyAttrName << ", " << kTargetAttrName;
+                         << kStrategyAttrName << ", " << kTargetAttrName
+                         << ", " << kPlanAttrName;
 }
 
 /// Verifies an `autopar.sharding` on argument or result `index` of `op`.

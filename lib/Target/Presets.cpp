@@ -55,7 +55,10 @@ const PresetSpec kPresets[] = {
    {"TITAN Xp", 0.38e12, 12.15e12, 0, 0.19e12, 0, 0, 48.6e12,
     547.7e9, 12 * GiB, 250.0, 15.0,
     1.00, 0.80, 5.0e-6, 15360},
-   {LinkTopology::PCIe, 12.0e9, 10.0e-6},
+   // GeForce cards do not talk peer-to-peer over PCIe here: NCCL stages
+   // through host memory. 6 GB/s of all-reduce bus bandwidth is what the
+   // paper's 4-GPU AlexNet throughputs imply (bench/README.md).
+   {LinkTopology::PCIe, 6.0e9, 10.0e-6},
    {LinkTopology::Ethernet, 1.25e9, 50.0e-6}},
   // DGX-1 with 8x Tesla P100 SXM2 16GB, NVLink 1.0 hybrid cube mesh.
   {"p100-dgx1", 1, 8,

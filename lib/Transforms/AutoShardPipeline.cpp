@@ -1,7 +1,7 @@
 //===- AutoShardPipeline.cpp - the `auto-shard` pipeline ------------------===//
 //
 // The planning stages of autopar as one pipeline. Stages are appended here
-// as they come to exist: import, target, analysis (search next).
+// as they come to exist: import, target, search (with its analysis).
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,17 +29,23 @@ void mlir::autopar::buildAutoShardPipeline(
   SetTargetOptions targetOptions;
   targetOptions.target = options.target;
   pm.addPass(createSetTarget(targetOptions));
-  // 3. Workload and cost analysis, and its report.
-  AnalyzeOptions analyzeOptions;
-  analyzeOptions.report = options.report;
-  analyzeOptions.optimizer = options.optimizer;
-  pm.addPass(createAnalyze(analyzeOptions));
+  // 3. The search (it runs the workload analysis) and its report.
+  PlanOptions planOptions;
+  planOptions.report = options.report;
+  planOptions.trace = options.trace;
+  planOptions.optimizer = options.optimizer;
+  planOptions.objective = options.objective;
+  planOptions.maxGpus = options.maxGpus;
+  planOptions.mesh = options.mesh;
+  planOptions.parallelism = options.parallelism;
+  pm.addPass(createPlan(planOptions));
 }
 
 void mlir::autopar::registerAutoShardPipeline() {
   PassPipelineRegistration<AutoShardPipelineOptions>(
       "auto-shard",
       "Plan the parallelization of a model: import it (TOSA to linalg), "
-      "attach the target machine, analyse and report its workload",
+      "attach the target machine, choose the GPUs and every op's "
+      "strategy, annotate the IR and report the plan",
       buildAutoShardPipeline);
 }

@@ -129,7 +129,7 @@ func.func @f(%a: tensor<8xf32>) -> tensor<8xf32> {
 // -----
 
 func.func @f(%a: tensor<8xf32>) -> tensor<8xf32> {
-  // expected-error @+1 {{unknown autopar attribute 'autopar.bogus'; known: autopar.shardings, autopar.strategy, autopar.target}}
+  // expected-error @+1 {{unknown autopar attribute 'autopar.bogus'; known: autopar.shardings, autopar.strategy, autopar.target, autopar.plan}}
   %0 = arith.addf %a, %a {autopar.bogus} : tensor<8xf32>
   return %0 : tensor<8xf32>
 }
@@ -255,3 +255,13 @@ module attributes {autopar.target = #autopar.gpu<name = "G", peak_flops = {f32 =
 
 // expected-error @+1 {{gpu 'saturation_threads' must not be negative}}
 module attributes {autopar.target = #autopar.gpu<name = "G", peak_flops = {f32 = 1.0e12}, memory_bandwidth = 1.0e11, memory_capacity = 1024, power_busy = 100.0, power_idle = 10.0, saturation_threads = -1.0>} {}
+
+// -----
+
+// expected-error @+1 {{plan 'gpus' must be at least 1, got 0}}
+module attributes {autopar.plan = #autopar.plan<mesh = @m, gpus = 0, objective = "time", step_time = 1.0, samples_per_second = 1.0, speedup = 1.0, efficiency = 1.0, energy_per_sample = 1.0, memory_per_gpu = 1.0>} {}
+
+// -----
+
+// expected-error @+1 {{no mesh named @nomesh (declare it with autopar.mesh)}}
+module attributes {autopar.plan = #autopar.plan<mesh = @nomesh, gpus = 1, objective = "time", step_time = 1.0, samples_per_second = 1.0, speedup = 1.0, efficiency = 1.0, energy_per_sample = 1.0, memory_per_gpu = 1.0>} {}

@@ -3,11 +3,13 @@
 // RUN: autopar-opt %s | autopar-opt | FileCheck %s
 // RUN: autopar-opt %s -mlir-print-op-generic | autopar-opt | FileCheck %s
 
-// CHECK: module attributes {autopar.target = #autopar.target<name = "paper", nodes = 2, gpus_per_node = 4,
+// CHECK: module attributes {autopar.plan = #autopar.plan<mesh = @mesh, gpus = 8, objective = "time", step_time = 0.25, samples_per_second = 512.0, speedup = 6.5, efficiency = 0.8125, energy_per_sample = 0.5, memory_per_gpu = 1.2e+09>,
+// CHECK-SAME: autopar.target = #autopar.target<name = "paper", nodes = 2, gpus_per_node = 4,
 // CHECK-SAME: gpu = <name = "TITAN Xp", peak_flops = {f16 = 1.9e+11, f32 = 1.215e+13}, memory_bandwidth = 5.477e+11, memory_capacity = 12884901888, power_busy = 250.0, power_idle = 15.0>,
 // CHECK-SAME: intra_node = <topology = pcie, bandwidth = 1.2e+10, latency = 1.0e-05>,
 // CHECK-SAME: inter_node = <topology = ethernet, bandwidth = 1.25e+09, latency = 5.0e-05>>}
-module attributes {autopar.target = #autopar.target<name = "paper", nodes = 2, gpus_per_node = 4,
+module attributes {autopar.plan = #autopar.plan<mesh = @mesh, gpus = 8, objective = "time", step_time = 0.25, samples_per_second = 512, speedup = 6.5, efficiency = 0.8125, energy_per_sample = 0.5, memory_per_gpu = 1.2e9>,
+    autopar.target = #autopar.target<name = "paper", nodes = 2, gpus_per_node = 4,
     gpu = <name = "TITAN Xp", peak_flops = {f32 = 12.15e12, f16 = 1.9e11},
            memory_bandwidth = 547.7e9, memory_capacity = 12884901888,
            power_busy = 250, power_idle = 15.0>,

@@ -5,10 +5,14 @@
 // CHECK-NEXT: --optimizer=<string>
 // CHECK-NEXT: --report=<string>
 // CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file
+// CHECK: --autopar-plan {{.*}}- Choose how many GPUs to use and how to split every op
 // CHECK: --autopar-set-target {{.*}}- Attach a target-machine description to the module
 // CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file
 // CHECK: --one-shot-bufferize
 // CHECK: --auto-shard {{.*}}- Plan the parallelization of a model
-// CHECK-NEXT: --optimizer=<string>
-// CHECK-NEXT: --report=<string>
-// CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file
+// CHECK-DAG: --objective=<string>
+// CHECK-DAG: --max-gpus=<long>
+// CHECK-DAG: --mesh=<string>
+// CHECK-DAG: --report=<string>
+// CHECK-DAG: --trace=<string>
+// CHECK-DAG: --target=<string> {{.*}}- Target machine: a preset name or a .json file

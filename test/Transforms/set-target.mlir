@@ -14,7 +14,7 @@
 // TITANXP: autopar.target = #autopar.target<name = "titanxp-pcie-4", nodes = 1, gpus_per_node = 4,
 // TITANXP-SAME: gpu = <name = "TITAN Xp", peak_flops = {f16 = 1.9e+11, f32 = 1.215e+13, f64 = 3.8e+11, i8 = 4.86e+13},
 // TITANXP-SAME: memory_bandwidth = 5.477e+11, memory_capacity = 12884901888, power_busy = 250.0, power_idle = 15.0, compute_efficiency = 1.0, saturation_threads = 15360.0>
-// TITANXP-SAME: intra_node = <topology = pcie, bandwidth = 1.2e+10, latency = 1.0e-05>
+// TITANXP-SAME: intra_node = <topology = pcie, bandwidth = 6.0e+09, latency = 1.0e-05>
 // P100: #autopar.target<name = "p100-dgx1", nodes = 1, gpus_per_node = 8, gpu = <name = "Tesla P100-SXM2-16GB",
 // P100-SAME: intra_node = <topology = nvlink,
 // V100: #autopar.target<name = "v100-dgx1", nodes = 1, gpus_per_node = 8, gpu = <name = "Tesla V100-SXM2-32GB",

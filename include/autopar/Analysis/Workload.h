@@ -87,6 +87,11 @@ public:
   /// Values whose gradients need synchronising when the batch is split:
   /// the parameters that some op reads.
   ArrayRef<Value> getGradientValues() const { return gradientValues; }
+  /// Whether `value` carries a gradient in training (a parameter, or
+  /// computed from one).
+  bool requiresGradient(Value value) const {
+    return requiresGrad.contains(value);
+  }
 
 private:
   void analyzeOp(Operation *op);

@@ -31,10 +31,27 @@ struct AutoShardPipelineOptions
       *this, "optimizer",
       llvm::cl::desc("Optimizer of the training step: sgd, momentum, adam"),
       llvm::cl::init("momentum")};
+  PassOptions::Option<std::string> objective{
+      *this, "objective",
+      llvm::cl::desc("time, energy or efficiency:X"), llvm::cl::init("time")};
+  PassOptions::Option<int64_t> maxGpus{
+      *this, "max-gpus",
+      llvm::cl::desc("Use at most this many GPUs (0: all)"), llvm::cl::init(0)};
+  PassOptions::Option<std::string> mesh{
+      *this, "mesh", llvm::cl::desc("Pin the mesh shape, e.g. 4 or 2x4"),
+      llvm::cl::init("")};
+  PassOptions::Option<std::string> parallelism{
+      *this, "parallelism",
+      llvm::cl::desc("hybrid, or data (the WAP paper's space)"),
+      llvm::cl::init("hybrid")};
+  PassOptions::Option<std::string> trace{
+      *this, "trace",
+      llvm::cl::desc("Write the predicted timeline as Chrome-trace JSON"),
+      llvm::cl::init("")};
 };
 
-/// Builds the `auto-shard` pipeline: import (TOSA to linalg), target,
-/// workload analysis and report; the search joins it next.
+/// Builds the `auto-shard` pipeline: import (TOSA to linalg), target, and
+/// the search with its report.
 void buildAutoShardPipeline(OpPassManager &pm,
                             const AutoShardPipelineOptions &options);
 /// Registers `auto-shard` as a pass pipeline.

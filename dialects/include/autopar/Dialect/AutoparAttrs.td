@@ -241,4 +241,37 @@ def Autopar_TargetAttr : Autopar_Attr<"Target", "target"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// PlanAttr
+//===----------------------------------------------------------------------===//
+
+def Autopar_PlanAttr : Autopar_Attr<"Plan", "plan"> {
+  let summary = "the summary of a parallelization plan";
+  let description = [{
+    Attached to the module as `autopar.plan` by the search: the chosen mesh,
+    how many GPUs it uses, the objective, and the predicted figures of one
+    training step.
+
+    ```mlir
+    #autopar.plan<mesh = @mesh, gpus = 4, objective = "time",
+                  step_time = 0.29, samples_per_second = 7050.0,
+                  speedup = 3.2, efficiency = 0.8,
+                  energy_per_sample = 0.13, memory_per_gpu = 3.1e+09>
+    ```
+    Times in seconds, energy in joules, memory in bytes.
+  }];
+  let parameters = (ins
+    "::mlir::FlatSymbolRefAttr":$mesh,
+    "int64_t":$gpus,
+    StringRefParameter<"objective">:$objective,
+    Autopar_DoubleParameter:$step_time,
+    Autopar_DoubleParameter:$samples_per_second,
+    Autopar_DoubleParameter:$speedup,
+    Autopar_DoubleParameter:$efficiency,
+    Autopar_DoubleParameter:$energy_per_sample,
+    Autopar_DoubleParameter:$memory_per_gpu);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPARATTRS_TD

@@ -44,7 +44,8 @@ def Autopar_Dialect : Dialect {
       per result;
     * `autopar.strategy` on any op: a `#autopar.strategy`; on an op with
       loops (linalg, TilingInterface) one entry per loop;
-    * `autopar.target` on a module: a `#autopar.target`.
+    * `autopar.target` on a module: a `#autopar.target`;
+    * `autopar.plan` on a module: a `#autopar.plan`, the search's summary.
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
   let useDefaultAttributePrinterParser = 1;
@@ -59,6 +60,7 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kShardingsAttrName = "autopar.shardings";
     static constexpr ::llvm::StringLiteral kStrategyAttrName = "autopar.strategy";
     static constexpr ::llvm::StringLiteral kTargetAttrName = "autopar.target";
+    static constexpr ::llvm::StringLiteral kPlanAttrName = "autopar.plan";
     static constexpr ::llvm::StringLiteral kRoleAttrName = "autopar.role";
     static constexpr ::llvm::StringLiteral kBatchDimAttrName = "autopar.batch_dim";
   }];

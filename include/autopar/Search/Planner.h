@@ -1,0 +1,139 @@
+//===- Planner.h - choosing the mesh and every op's strategy ----*- C++ -*-===//
+//
+// For each candidate mesh, builds the cost graph of a function (one node per
+// op with one candidate per strategy; unary costs: local compute forward and
+// backward, gradient all-reduces, optimizer update; edge costs: resharding a
+// value between producer and consumer, forward and backward), solves it, and
+// picks the mesh that is best for the objective within the memory limit.
+// Costs come from the CostModel; the Solver knows nothing of MLIR.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_SEARCH_PLANNER_H
+#define AUTOPAR_SEARCH_PLANNER_H
+
+#include "autopar/Analysis/Workload.h"
+#include "autopar/Cost/CostModel.h"
+#include "autopar/Search/ShardingSpace.h"
+#include "autopar/Search/Solver.h"
+
+namespace mlir::autopar {
+
+enum class Objective { Time, Energy, Efficiency };
+
+/// The loop of `space` along the batch: the one its first result's dim 0
+/// follows, when parallel; -1 otherwise.
+int getBatchLoop(const OpSpace &space);
+
+struct PlannerOptions {
+  Objective objective = Objective::Time;
+  /// For Objective::Efficiency: the least parallel efficiency accepted.
+  double efficiencyFloor = 0;
+  /// At most this many GPUs (0: all of the target's).
+  int64_t maxGpus = 0;
+  /// A fixed mesh shape (empty: search).
+  SmallVector<int64_t> mesh;
+  Optimizer optimizer = Optimizer::Momentum;
+  /// Enumerate every labelling instead of eliminating (small graphs only).
+  bool exhaustive = false;
+  /// Only data parallelism (every op split along its batch loop or
+  /// replicated), the WAP paper's search space.
+  bool dataParallelOnly = false;
+};
+
+/// What a plan costs, per step.
+struct PlanMetrics {
+  double computeSeconds = 0;
+  double commSeconds = 0;
+  double memoryPerGpu = 0;
+  int64_t gpus = 1;
+  int64_t batch = 1;
+  double stepSeconds() const { return computeSeconds + commSeconds; }
+  double samplesPerSecond() const {
+    return stepSeconds() > 0 ? batch / stepSeconds() : 0;
+  }
+};
+
+/// One op of the plan.
+struct PlanNode {
+  OpSpace space;
+  const OpWorkload *work = nullptr;
+  SmallVector<Strategy> strategies;
+  /// Per strategy: compute (forward, backward, update), gradient
+  /// synchronisation, memory; and the forward part of compute.
+  std::vector<double> compute, sync, memory, forward;
+};
+
+/// The best plan on one mesh.
+struct MeshPlan {
+  MeshShape mesh;
+  std::vector<PlanNode> nodes;
+  std::vector<unsigned> choice;
+  PlanMetrics metrics;
+  bool fitsMemory = false;
+  Solution solution;
+  double energyPerSample = 0;
+  /// Per node: time of its incoming edges under the plan.
+  std::vector<double> edgeSeconds;
+};
+
+class Planner {
+public:
+  Planner(const FunctionWorkload &workload, const CostModel &costModel,
+          const PlannerOptions &options);
+
+  /// The meshes to consider, in a fixed order (1 GPU first).
+  SmallVector<MeshShape> getCandidateMeshes() const;
+
+  /// The best plan on `mesh` (respecting the memory limit when possible).
+  /// Fails with a diagnostic when a pin cannot be honoured on `mesh`.
+  FailureOr<MeshPlan> planOnMesh(const MeshShape &mesh);
+
+  /// Data parallelism over `mesh` (each op split along its batch loop where
+  /// it can be, else replicated), for comparison.
+  FailureOr<MeshPlan> dataParallelOnMesh(const MeshShape &mesh);
+
+  /// The energy per sample of a plan: busy power during compute, idle power
+  /// during communication, over the GPUs used.
+  double energyPerSample(const PlanMetrics &metrics) const;
+
+  /// For node `index` of `plan`: the cheapest other strategy with the
+  /// neighbours fixed, and its cost, or std::nullopt when there is none.
+  std::optional<std::pair<unsigned, double>>
+  nextBest(const MeshPlan &plan, unsigned index) const;
+
+  /// The pinned mesh shape and symbol, when the function has pins.
+  std::optional<std::pair<MeshShape, FlatSymbolRefAttr>> getPinnedMesh() const {
+    return pinnedMesh;
+  }
+
+  LogicalResult initialize();
+
+private:
+  /// Builds nodes and the cost graph for `mesh` with memory weight `lambda`.
+  LogicalResult buildNodes(const MeshShape &mesh, std::vector<PlanNode> &nodes);
+  CostGraph buildGraph(const MeshShape &mesh,
+                       const std::vector<PlanNode> &nodes, double lambda) const;
+  void evaluate(MeshPlan &plan);
+  double reshardSeconds(const TensorSharding &from, const TensorSharding &to,
+                        double bytes, const MeshShape &mesh) const;
+  double allReduceSeconds(double bytes, unsigned axes,
+                          const MeshShape &mesh) const;
+
+  const FunctionWorkload &workload;
+  const CostModel &costModel;
+  PlannerOptions options;
+  /// The ops that are nodes, in program order, with their spaces.
+  std::vector<OpSpace> spaces;
+  /// Producer of each value: node index and result binding index.
+  llvm::DenseMap<Value, std::pair<unsigned, unsigned>> producers;
+  /// The node that stores and updates each parameter (its first consumer).
+  llvm::DenseMap<Value, unsigned> paramOwner;
+  /// Values returned by the function.
+  SmallVector<Value> returned;
+  std::optional<std::pair<MeshShape, FlatSymbolRefAttr>> pinnedMesh;
+};
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_SEARCH_PLANNER_H

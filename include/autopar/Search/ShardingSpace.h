@@ -1,0 +1,115 @@
+//===- ShardingSpace.h - the ways an op can be split ------------*- C++ -*-===//
+//
+// For every op, a "sharding space": its loops (for linalg ops the iteration
+// space; for data-layout ops the result dimensions), which loops may be
+// split, and, for each tensor operand and result, which loop each dimension
+// follows. A strategy maps each mesh axis to a loop (or to none); the
+// shardings of operands and results follow from the bindings. Everything is
+// derived from indexing maps, so any structured op gets strategies; the only
+// per-op rules are for reshapes, pads, slices and concatenations, whose
+// dimension correspondence is not an indexing map.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_SEARCH_SHARDINGSPACE_H
+#define AUTOPAR_SEARCH_SHARDINGSPACE_H
+
+#include "autopar/Dialect/AutoparAttrs.h"
+
+#include "mlir/IR/Operation.h"
+
+#include <string>
+
+namespace mlir::autopar {
+
+/// A device mesh under consideration: axis sizes and names, and how the
+/// devices sit on nodes (row-major device numbering, `gpusPerNode` per node).
+struct MeshShape {
+  SmallVector<int64_t, 2> sizes;
+  SmallVector<std::string, 2> names;
+  int64_t gpusPerNode = 1;
+
+  unsigned getRank() const { return sizes.size(); }
+  int64_t getNumDevices() const;
+  /// The number of nodes a group along `axes` (a bit mask) spans.
+  int64_t getNodesSpanned(unsigned axes) const;
+  /// The size of the group along `axes` (a bit mask).
+  int64_t getGroupSize(unsigned axes) const;
+  /// "4", "2x4".
+  std::string str() const;
+};
+
+/// How a tensor is laid out: for each mesh axis, the tensor dimension it
+/// splits, or kReplicated, or kPartial (the value is a partial sum over the
+/// axis).
+struct TensorSharding {
+  static constexpr int kReplicated = -1;
+  static constexpr int kPartial = -2;
+  SmallVector<int, 2> axisDim;
+  bool operator==(const TensorSharding &other) const {
+    return axisDim == other.axisDim;
+  }
+};
+
+/// A tensor operand or result of an op and the loop each dimension follows.
+struct Binding {
+  Value value;
+  /// The operand number, or the result number for results.
+  unsigned number = 0;
+  SmallVector<int64_t> shape;
+  /// Per dimension: the loop it follows, or -1.
+  SmallVector<int> dimLoop;
+  double bytes = 0;
+};
+
+/// Per mesh axis: the loop it splits, or -1.
+using Strategy = SmallVector<int, 2>;
+
+struct OpSpace {
+  Operation *op = nullptr;
+  SmallVector<int64_t> loopSizes;
+  SmallVector<bool> reduction;
+  SmallVector<bool> splittable;
+  SmallVector<Binding> operands;
+  SmallVector<Binding> results;
+  /// A fixed strategy (a user's pin), if any.
+  std::optional<Strategy> pinned;
+  /// Whether the op has a sharding rule (otherwise it runs replicated).
+  bool understood = true;
+
+  unsigned getNumLoops() const { return loopSizes.size(); }
+};
+
+/// Builds the sharding space of `op`, or std::nullopt for ops that are not
+/// nodes of the search (constants, empty tensors, terminators, scalar ops).
+std::optional<OpSpace> buildOpSpace(Operation *op);
+
+/// The strategies of `space` on `mesh`: each axis on a splittable loop (or
+/// none) such that every split divides evenly. Deterministic order; the
+/// first is the replicated strategy when it is allowed.
+SmallVector<Strategy> enumerateStrategies(const OpSpace &space,
+                                          const MeshShape &mesh);
+
+/// The sharding of `binding` under `strategy`; results of split reduction
+/// loops are partial.
+TensorSharding getSharding(const OpSpace &space, const Binding &binding,
+                           const Strategy &strategy, bool isResult);
+
+/// The number of shards `sharding` cuts a tensor into (partial axes do not
+/// cut it).
+int64_t getShardCount(const TensorSharding &sharding, const MeshShape &mesh);
+
+/// `sharding` as a #autopar.sharding on mesh `meshRef`.
+ShardingAttr toShardingAttr(const TensorSharding &sharding,
+                            const MeshShape &mesh, FlatSymbolRefAttr meshRef,
+                            unsigned rank);
+/// `strategy` as a #autopar.strategy on mesh `meshRef`.
+StrategyAttr toStrategyAttr(const OpSpace &space, const Strategy &strategy,
+                            const MeshShape &mesh, FlatSymbolRefAttr meshRef);
+/// A short description: "d0:gpus", "replicated", "d0:x d2:y".
+std::string describeStrategy(const OpSpace &space, const Strategy &strategy,
+                             const MeshShape &mesh);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_SEARCH_SHARDINGSPACE_H

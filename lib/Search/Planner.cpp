@@ -1,0 +1,498 @@
+//===- Planner.cpp - choosing the mesh and every op's strategy ------------===//
+
+#include "autopar/Search/Planner.h"
+#include "autopar/Dialect/AutoparOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+Planner::Planner(const FunctionWorkload &workload, const CostModel &costModel,
+                 const PlannerOptions &options)
+    : workload(workload), costModel(costModel), options(options) {}
+
+LogicalResult Planner::initialize() {
+  FunctionOpInterface func = workload.getFunction();
+  llvm::StringSet<> warned;
+  for (Block &block : func.getFunctionBody())
+    for (Operation &op : block) {
+      if (isa<func::ReturnOp>(op))
+        llvm::append_range(returned, op.getOperands());
+      std::optional<OpSpace> space = buildOpSpace(&op);
+      if (!space)
+        continue;
+      if (!space->understood &&
+          warned.insert(op.getName().getStringRef()).second)
+        op.emitWarning() << "autopar: no sharding rule for '" << op.getName()
+                         << "'; it runs replicated";
+      if (auto shard = dyn_cast<ShardOp>(op)) {
+        ShardingAttr sharding = shard.getSharding();
+        MeshAttr meshAttr = lookupMesh(&op, sharding.getMesh());
+        if (!meshAttr)
+          return failure();
+        if (sharding.isPartial())
+          return op.emitError()
+                 << "autopar: pins with partial axes are not supported";
+        MeshShape shape;
+        shape.sizes.assign(meshAttr.getAxisSizes().begin(),
+                           meshAttr.getAxisSizes().end());
+        for (StringAttr name : meshAttr.getAxisNames())
+          shape.names.push_back(name.str());
+        if (pinnedMesh && (pinnedMesh->second != sharding.getMesh())) {
+          InFlightDiagnostic diag =
+              op.emitError() << "autopar: contradicting pins: this pin uses "
+                                "mesh "
+                             << sharding.getMesh() << " but another uses "
+                             << pinnedMesh->second
+                             << "; pins must share one mesh";
+          return diag;
+        }
+        pinnedMesh = {shape, sharding.getMesh()};
+        // The pin: axis -> the dimension it splits (a result-dim loop).
+        Strategy pinned(shape.getRank(), -1);
+        for (auto [dim, axes] : llvm::enumerate(sharding.getDimAxes()))
+          for (Attribute axis : axes)
+            pinned[*meshAttr.getAxisIndex(cast<StringAttr>(axis))] = dim;
+        space->pinned = pinned;
+      }
+      unsigned index = spaces.size();
+      for (auto [resultIndex, result] : llvm::enumerate(space->results))
+        producers[result.value] = {index, resultIndex};
+      for (const Binding &operand : space->operands) {
+        Value source = workload.getRoles().getSource(operand.value);
+        if (workload.getRoles().isParameter(source) &&
+            !paramOwner.count(source) && source == operand.value)
+          paramOwner[source] = index;
+      }
+      spaces.push_back(std::move(*space));
+    }
+  if (pinnedMesh && !options.mesh.empty() &&
+      ArrayRef<int64_t>(options.mesh) != ArrayRef<int64_t>(pinnedMesh->first.sizes))
+    return func.emitError() << "autopar: mesh=" << [&] {
+      std::string text;
+      for (auto [i, size] : llvm::enumerate(options.mesh))
+        text += (i ? "x" : "") + std::to_string(size);
+      return text;
+    }() << " contradicts the pins, which use mesh "
+        << pinnedMesh->second << " of shape " << pinnedMesh->first.str();
+  return success();
+}
+
+SmallVector<MeshShape> Planner::getCandidateMeshes() const {
+  TargetAttr target = costModel.getTarget();
+  int64_t gpusPerNode = target.getGpusPerNode();
+  SmallVector<MeshShape> meshes;
+  auto make = [&](SmallVector<int64_t, 2> sizes) {
+    MeshShape mesh;
+    mesh.sizes = sizes;
+    mesh.gpusPerNode = gpusPerNode;
+    if (sizes.size() == 1)
+      mesh.names = {"gpus"};
+    else if (sizes[1] == gpusPerNode)
+      mesh.names = {"nodes", "gpus"};
+    else
+      mesh.names = {"x", "y"};
+    return mesh;
+  };
+  if (pinnedMesh) {
+    MeshShape mesh = pinnedMesh->first;
+    mesh.gpusPerNode = gpusPerNode;
+    meshes.push_back(mesh);
+    return meshes;
+  }
+  if (!options.mesh.empty()) {
+    meshes.push_back(make(SmallVector<int64_t, 2>(options.mesh.begin(),
+                                                  options.mesh.end())));
+    return meshes;
+  }
+  int64_t total = target.getNumGpus();
+  if (options.maxGpus > 0)
+    total = std::min(total, options.maxGpus);
+  for (int64_t devices = 1; devices <= total; ++devices) {
+    meshes.push_back(make({devices}));
+    if (options.dataParallelOnly)
+      continue;
+    for (int64_t inner = 2; inner < devices; ++inner)
+      if (gpusPerNode % inner == 0 && devices % inner == 0 &&
+          devices / inner >= 2)
+        meshes.push_back(make({devices / inner, inner}));
+  }
+  return meshes;
+}
+
+double Planner::allReduceSeconds(double bytes, unsigned axes,
+                                 const MeshShape &mesh) const {
+  DeviceGroup group{mesh.getGroupSize(axes), mesh.getNodesSpanned(axes)};
+  return costModel.collectiveTime(CollectiveKind::AllReduce, bytes, group)
+      .seconds;
+}
+
+double Planner::reshardSeconds(const TensorSharding &from,
+                               const TensorSharding &to, double bytes,
+                               const MeshShape &mesh) const {
+  double seconds = 0;
+  double local = bytes / static_cast<double>(getShardCount(from, mesh));
+  for (unsigned axis = 0; axis < mesh.getRank(); ++axis) {
+    int src = from.axisDim[axis], dst = to.axisDim[axis];
+    if (src == dst || dst == TensorSharding::kPartial)
+      continue;
+    DeviceGroup group{mesh.sizes[axis], mesh.getNodesSpanned(1u << axis)};
+    auto time = [&](CollectiveKind kind, double n) {
+      return costModel.collectiveTime(kind, n, group).seconds;
+    };
+    if (src == TensorSharding::kPartial) {
+      seconds += time(dst >= 0 ? CollectiveKind::ReduceScatter
+                               : CollectiveKind::AllReduce,
+                      local);
+      if (dst >= 0)
+        local /= mesh.sizes[axis];
+    } else if (src >= 0) {
+      if (dst == TensorSharding::kReplicated) {
+        local *= mesh.sizes[axis];
+        seconds += time(CollectiveKind::AllGather, local);
+      } else {
+        seconds += time(CollectiveKind::AllToAll, local);
+      }
+    } else {
+      // Replicated to split: each device keeps its slice.
+      local /= mesh.sizes[axis];
+    }
+  }
+  return seconds;
+}
+
+/// FLOPs and bytes per parameter element of one optimizer step.
+static std::pair<double, double> updateCost(Optimizer optimizer) {
+  switch (optimizer) {
+  case Optimizer::SGD:
+    return {2, 3};
+  case Optimizer::Momentum:
+    return {4, 5};
+  case Optimizer::Adam:
+    return {12, 7};
+  }
+  return {4, 5};
+}
+
+LogicalResult Planner::buildNodes(const MeshShape &mesh,
+                                  std::vector<PlanNode> &nodes) {
+  nodes.clear();
+  nodes.reserve(spaces.size());
+  double optimizerStates = options.optimizer == Optimizer::SGD        ? 0
+                           : options.optimizer == Optimizer::Momentum ? 1
+                                                                      : 2;
+  auto [updateFlops, updateBytes] = updateCost(options.optimizer);
+  for (auto [index, space] : llvm::enumerate(spaces)) {
+    PlanNode node;
+    node.space = space;
+    node.work = workload.lookup(space.op);
+    node.strategies = enumerateStrategies(space, mesh);
+    if (options.dataParallelOnly && !space.pinned) {
+      // The paper's space: split along the batch on every axis, or
+      // replicate when the op cannot be split so.
+      int batchLoop = getBatchLoop(space);
+      Strategy dataParallel(mesh.getRank(), batchLoop);
+      bool available =
+          batchLoop >= 0 && llvm::is_contained(node.strategies, dataParallel);
+      node.strategies.assign(
+          1, available ? dataParallel : Strategy(mesh.getRank(), -1));
+    }
+    if (node.strategies.empty()) {
+      if (space.pinned)
+        return space.op->emitError()
+               << "autopar: the pinned sharding does not divide the value "
+                  "evenly on mesh "
+               << mesh.str();
+      node.strategies.push_back(Strategy(mesh.getRank(), -1));
+    }
+    for (const Strategy &strategy : node.strategies) {
+      double compute = 0, sync = 0, memory = 0;
+      int64_t all = 1, parallel = 1;
+      for (auto [axis, loop] : llvm::enumerate(strategy))
+        if (loop >= 0) {
+          all *= mesh.sizes[axis];
+          if (!space.reduction[loop])
+            parallel *= mesh.sizes[axis];
+        }
+      // Local bytes of every operand and result, and of the activations.
+      double fullBytes = 0, localBytes = 0, fullActivations = 0,
+             localActivations = 0;
+      auto account = [&](const Binding &binding, bool isResult) {
+        TensorSharding sharding =
+            getSharding(space, binding, strategy, isResult);
+        double local =
+            binding.bytes / static_cast<double>(getShardCount(sharding, mesh));
+        fullBytes += binding.bytes;
+        localBytes += local;
+        if (!isResult &&
+            !workload.getRoles().isParameter(binding.value)) {
+          fullActivations += binding.bytes;
+          localActivations += local;
+        }
+        return std::make_pair(sharding, local);
+      };
+      for (const Binding &operand : space.operands) {
+        auto [sharding, local] = account(operand, false);
+        // A gradient is a partial sum over the axes that split loops the
+        // operand does not follow: all-reduce it (data parallelism's
+        // gradient all-reduce, tensor parallelism's input-gradient one).
+        if (workload.requiresGradient(operand.value)) {
+          unsigned axes = 0;
+          for (auto [axis, loop] : llvm::enumerate(strategy))
+            if (loop >= 0 &&
+                sharding.axisDim[axis] == TensorSharding::kReplicated)
+              axes |= 1u << axis;
+          if (axes)
+            sync += allReduceSeconds(local, axes, mesh);
+        }
+        Value source = operand.value;
+        auto owner = paramOwner.find(source);
+        if (owner != paramOwner.end() && owner->second == index) {
+          // Parameters, gradients and optimizer state live here.
+          memory += local * (2 + optimizerStates);
+          double elements = local / std::max(1.0, operand.bytes) *
+                            std::max(1.0, static_cast<double>(
+                                              cast<ShapedType>(source.getType())
+                                                  .getNumElements()));
+          compute += costModel
+                         .kernelTime(updateFlops * elements,
+                                     updateBytes * local, elements,
+                                     cast<ShapedType>(source.getType())
+                                         .getElementType())
+                         .seconds;
+        }
+      }
+      for (const Binding &result : space.results) {
+        auto [sharding, local] = account(result, true);
+        // A partial result returned by the function is reduced there.
+        if (llvm::is_contained(returned, result.value)) {
+          unsigned axes = 0;
+          for (auto [axis, dim] : llvm::enumerate(sharding.axisDim))
+            if (dim == TensorSharding::kPartial)
+              axes |= 1u << axis;
+          if (axes)
+            sync += allReduceSeconds(local, axes, mesh);
+        }
+      }
+      double forward = 0;
+      if (const OpWorkload *work = node.work) {
+        double ratio = fullBytes > 0 ? localBytes / fullBytes : 1.0;
+        double par = std::max(1.0, work->parallelIterations / parallel);
+        forward = costModel
+                      .kernelTime(work->flops / all, work->bytes() * ratio,
+                                  par, work->elementType)
+                      .seconds;
+        compute += forward;
+        double bwdFlops = work->bwdFlops();
+        double bwdBytes = work->bwdBytes * ratio;
+        if (bwdFlops > 0) {
+          for (double part : {work->bwdDataFlops, work->bwdWeightFlops})
+            if (part > 0)
+              compute += costModel
+                             .kernelTime(part / all, bwdBytes * part / bwdFlops,
+                                         par, work->elementType)
+                             .seconds;
+        } else if (bwdBytes > 0) {
+          compute +=
+              costModel.kernelTime(0, bwdBytes, par, work->elementType).seconds;
+        }
+        double activationRatio =
+            fullActivations > 0 ? localActivations / fullActivations : 1.0;
+        memory += work->savedBytes * activationRatio;
+      }
+      node.compute.push_back(compute);
+      node.forward.push_back(forward);
+      node.sync.push_back(sync);
+      node.memory.push_back(memory);
+    }
+    nodes.push_back(std::move(node));
+  }
+  return success();
+}
+
+CostGraph Planner::buildGraph(const MeshShape &mesh,
+                              const std::vector<PlanNode> &nodes,
+                              double lambda) const {
+  CostGraph graph;
+  for (const PlanNode &node : nodes) {
+    std::vector<double> unary;
+    for (size_t s = 0; s < node.strategies.size(); ++s)
+      unary.push_back(node.compute[s] + node.sync[s] + lambda * node.memory[s]);
+    graph.addNode(std::move(unary));
+  }
+  for (auto [index, node] : llvm::enumerate(nodes))
+    for (const Binding &operand : node.space.operands) {
+      auto it = producers.find(operand.value);
+      if (it == producers.end())
+        continue;
+      auto [producer, resultIndex] = it->second;
+      if (producer == index)
+        continue;
+      const PlanNode &from = nodes[producer];
+      const Binding &result = from.space.results[resultIndex];
+      bool backward = workload.requiresGradient(operand.value);
+      std::vector<double> costs;
+      costs.reserve(from.strategies.size() * node.strategies.size());
+      SmallVector<TensorSharding> toShardings;
+      for (const Strategy &strategy : node.strategies)
+        toShardings.push_back(
+            getSharding(node.space, operand, strategy, false));
+      for (const Strategy &fromStrategy : from.strategies) {
+        TensorSharding produced =
+            getSharding(from.space, result, fromStrategy, true);
+        // The gradient comes back complete where the value was partial.
+        TensorSharding gradient = produced;
+        for (int &dim : gradient.axisDim)
+          if (dim == TensorSharding::kPartial)
+            dim = TensorSharding::kReplicated;
+        for (const TensorSharding &consumed : toShardings) {
+          double seconds =
+              reshardSeconds(produced, consumed, operand.bytes, mesh);
+          if (backward)
+            seconds += reshardSeconds(consumed, gradient, operand.bytes, mesh);
+          costs.push_back(seconds);
+        }
+      }
+      graph.addEdge(producer, index, std::move(costs));
+    }
+  return graph;
+}
+
+void Planner::evaluate(MeshPlan &plan) {
+  PlanMetrics metrics;
+  metrics.gpus = plan.mesh.getNumDevices();
+  metrics.batch = workload.getBatchSize();
+  plan.edgeSeconds.assign(plan.nodes.size(), 0);
+  for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    unsigned s = plan.choice[index];
+    metrics.computeSeconds += node.compute[s];
+    metrics.commSeconds += node.sync[s];
+    metrics.memoryPerGpu += node.memory[s];
+  }
+  CostGraph edgesOnly = buildGraph(plan.mesh, plan.nodes, 0);
+  for (const CostGraph::Edge &edge : edgesOnly.getEdges()) {
+    double seconds =
+        edge.costs[plan.choice[edge.from] *
+                       edgesOnly.getNumCandidates(edge.to) +
+                   plan.choice[edge.to]];
+    metrics.commSeconds += seconds;
+    plan.edgeSeconds[edge.to] += seconds;
+  }
+  plan.metrics = metrics;
+  plan.fitsMemory =
+      metrics.memoryPerGpu <=
+      static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
+  plan.energyPerSample = energyPerSample(metrics);
+}
+
+double Planner::energyPerSample(const PlanMetrics &metrics) const {
+  GpuAttr gpu = costModel.getTarget().getGpu();
+  double joules = static_cast<double>(metrics.gpus) *
+                  (gpu.getPowerBusy().convertToDouble() *
+                       metrics.computeSeconds +
+                   gpu.getPowerIdle().convertToDouble() * metrics.commSeconds);
+  return joules / static_cast<double>(std::max<int64_t>(metrics.batch, 1));
+}
+
+FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
+  MeshPlan plan;
+  plan.mesh = mesh;
+  if (failed(buildNodes(mesh, plan.nodes)))
+    return failure();
+  SolverOptions solverOptions;
+  auto solveWith = [&](double lambda) {
+    CostGraph graph = buildGraph(mesh, plan.nodes, lambda);
+    plan.solution = options.exhaustive ? solveExhaustive(graph)
+                                       : solve(graph, solverOptions);
+    plan.choice = plan.solution.choice;
+    evaluate(plan);
+  };
+  solveWith(0);
+  if (plan.fitsMemory)
+    return plan;
+  // Trade time for memory: weigh memory by lambda (seconds per byte), the
+  // smallest weight (by bisection) whose plan fits.
+  double capacity =
+      static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
+  double high = plan.metrics.stepSeconds() / capacity;
+  MeshPlan best = plan;
+  bool found = false;
+  for (int step = 0; step < 40 && !found; ++step, high *= 4) {
+    solveWith(high);
+    if (plan.fitsMemory) {
+      found = true;
+      best = plan;
+    }
+  }
+  if (!found)
+    return best; // The least memory found; fitsMemory is false.
+  double low = 0;
+  for (int step = 0; step < 20; ++step) {
+    double middle = (low + high) / 2;
+    solveWith(middle);
+    if (plan.fitsMemory) {
+      high = middle;
+      best = plan;
+    } else {
+      low = middle;
+    }
+  }
+  return best;
+}
+
+int mlir::autopar::getBatchLoop(const OpSpace &space) {
+  if (space.results.empty() || space.results.front().dimLoop.empty())
+    return -1;
+  int loop = space.results.front().dimLoop.front();
+  return loop >= 0 && !space.reduction[loop] ? loop : -1;
+}
+
+FailureOr<MeshPlan> Planner::dataParallelOnMesh(const MeshShape &mesh) {
+  MeshPlan plan;
+  plan.mesh = mesh;
+  if (failed(buildNodes(mesh, plan.nodes)))
+    return failure();
+  for (const PlanNode &node : plan.nodes) {
+    unsigned chosen = 0;
+    int batchLoop = getBatchLoop(node.space);
+    for (auto [index, strategy] : llvm::enumerate(node.strategies))
+      if (batchLoop >= 0 && llvm::all_of(strategy, [&](int loop) {
+            return loop == batchLoop;
+          }))
+        chosen = index;
+    plan.choice.push_back(chosen);
+  }
+  evaluate(plan);
+  return plan;
+}
+
+std::optional<std::pair<unsigned, double>>
+Planner::nextBest(const MeshPlan &plan, unsigned index) const {
+  const PlanNode &node = plan.nodes[index];
+  if (node.strategies.size() < 2)
+    return std::nullopt;
+  // The node's cost for each of its strategies, the others fixed.
+  std::vector<double> cost(node.strategies.size(), 0);
+  for (size_t s = 0; s < node.strategies.size(); ++s)
+    cost[s] = node.compute[s] + node.sync[s];
+  CostGraph graph = buildGraph(plan.mesh, plan.nodes, 0);
+  for (const CostGraph::Edge &edge : graph.getEdges()) {
+    if (edge.from == index)
+      for (size_t s = 0; s < cost.size(); ++s)
+        cost[s] += edge.costs[s * graph.getNumCandidates(edge.to) +
+                              plan.choice[edge.to]];
+    else if (edge.to == index)
+      for (size_t s = 0; s < cost.size(); ++s)
+        cost[s] += edge.costs[plan.choice[edge.from] * cost.size() + s];
+  }
+  std::optional<std::pair<unsigned, double>> best;
+  for (size_t s = 0; s < cost.size(); ++s)
+    if (s != plan.choice[index] && (!best || cost[s] < best->second))
+      best = {static_cast<unsigned>(s), cost[s]};
+  return best;
+}

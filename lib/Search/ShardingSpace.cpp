@@ -1,0 +1,389 @@
+//===- ShardingSpace.cpp - the ways an op can be split --------------------===//
+
+#include "autopar/Search/ShardingSpace.h"
+#include "autopar/Dialect/AutoparOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+//===----------------------------------------------------------------------===//
+// MeshShape
+//===----------------------------------------------------------------------===//
+
+int64_t MeshShape::getNumDevices() const {
+  int64_t devices = 1;
+  for (int64_t size : sizes)
+    devices *= size;
+  return devices;
+}
+
+int64_t MeshShape::getGroupSize(unsigned axes) const {
+  int64_t size = 1;
+  for (unsigned axis = 0; axis < sizes.size(); ++axis)
+    if (axes & (1u << axis))
+      size *= sizes[axis];
+  return size;
+}
+
+int64_t MeshShape::getNodesSpanned(unsigned axes) const {
+  // The group of device 0: every coordinate along `axes`, zero elsewhere.
+  SmallVector<int64_t> strides(sizes.size(), 1);
+  for (int axis = static_cast<int>(sizes.size()) - 2; axis >= 0; --axis)
+    strides[axis] = strides[axis + 1] * sizes[axis + 1];
+  llvm::SmallDenseSet<int64_t> nodes;
+  SmallVector<int64_t> coords(sizes.size(), 0);
+  while (true) {
+    int64_t device = 0;
+    for (unsigned axis = 0; axis < sizes.size(); ++axis)
+      device += coords[axis] * strides[axis];
+    nodes.insert(device / std::max<int64_t>(gpusPerNode, 1));
+    int axis = static_cast<int>(sizes.size()) - 1;
+    for (; axis >= 0; --axis) {
+      if (!(axes & (1u << axis)))
+        continue;
+      if (++coords[axis] < sizes[axis])
+        break;
+      coords[axis] = 0;
+    }
+    if (axis < 0)
+      break;
+  }
+  return nodes.size();
+}
+
+std::string MeshShape::str() const {
+  std::string text;
+  for (auto [index, size] : llvm::enumerate(sizes))
+    text += (index ? "x" : "") + std::to_string(size);
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// Building spaces
+//===----------------------------------------------------------------------===//
+
+static std::optional<Binding> makeBinding(Value value, unsigned number) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type)
+    return std::nullopt;
+  Binding binding;
+  binding.value = value;
+  binding.number = number;
+  binding.shape.assign(type.getShape().begin(), type.getShape().end());
+  binding.dimLoop.assign(type.getRank(), -1);
+  double elements = 1;
+  for (int64_t dim : type.getShape())
+    elements *= ShapedType::isDynamic(dim) ? 1 : static_cast<double>(dim);
+  Type element = type.getElementType();
+  double elementBytes =
+      element.isIntOrIndexOrFloat()
+          ? std::max(1u, element.isIndex() ? 8u
+                                           : (element.getIntOrFloatBitWidth() +
+                                              7) / 8)
+          : 4;
+  binding.bytes = elements * elementBytes;
+  return binding;
+}
+
+/// A space whose loops are the dimensions of `op`'s first result, every
+/// result bound one to one.
+static OpSpace resultDimSpace(Operation *op) {
+  OpSpace space;
+  space.op = op;
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  space.loopSizes.assign(type.getShape().begin(), type.getShape().end());
+  space.reduction.assign(type.getRank(), false);
+  space.splittable.assign(type.getRank(), true);
+  for (auto [index, size] : llvm::enumerate(space.loopSizes))
+    if (ShapedType::isDynamic(size))
+      space.splittable[index] = false;
+  for (OpResult result : op->getResults())
+    if (std::optional<Binding> binding =
+            makeBinding(result, result.getResultNumber())) {
+      if (binding->shape == space.loopSizes)
+        for (unsigned dim = 0; dim < binding->shape.size(); ++dim)
+          binding->dimLoop[dim] = dim;
+      space.results.push_back(*binding);
+    }
+  return space;
+}
+
+/// Binds `operand`'s dimensions to the result-dimension loops where the
+/// sizes agree dimension by dimension, and marks the other loops
+/// unsplittable.
+static void bindSameShape(OpSpace &space, OpOperand &operand,
+                          ArrayRef<bool> boundDims = {}) {
+  std::optional<Binding> binding =
+      makeBinding(operand.get(), operand.getOperandNumber());
+  if (!binding)
+    return;
+  for (unsigned dim = 0; dim < binding->shape.size(); ++dim) {
+    bool allowed = boundDims.empty() || boundDims[dim];
+    if (dim < space.loopSizes.size() && allowed &&
+        binding->shape[dim] == space.loopSizes[dim] &&
+        binding->shape.size() == space.loopSizes.size())
+      binding->dimLoop[dim] = dim;
+    else if (dim < space.splittable.size())
+      space.splittable[dim] = false;
+  }
+  space.operands.push_back(*binding);
+}
+
+static OpSpace linalgSpace(linalg::LinalgOp op) {
+  OpSpace space;
+  space.op = op;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  space.loopSizes = ranges;
+  for (auto [range, iterator] : llvm::zip_equal(ranges, iterators)) {
+    space.reduction.push_back(iterator == utils::IteratorType::reduction);
+    space.splittable.push_back(!ShapedType::isDynamic(range));
+  }
+  // A loop is splittable when every use of it in an indexing map is a bare
+  // dimension: a convolution's output rows (d2 * stride + d5) are not.
+  for (AffineMap map : op.getIndexingMapsArray())
+    for (AffineExpr expr : map.getResults()) {
+      if (isa<AffineDimExpr>(expr))
+        continue;
+      for (unsigned loop = 0; loop < ranges.size(); ++loop)
+        if (expr.isFunctionOfDim(loop))
+          space.splittable[loop] = false;
+    }
+  auto bind = [&](OpOperand *operand) -> std::optional<Binding> {
+    std::optional<Binding> binding =
+        makeBinding(operand->get(), operand->getOperandNumber());
+    if (!binding)
+      return std::nullopt;
+    AffineMap map = op.getMatchingIndexingMap(operand);
+    for (auto [dim, expr] : llvm::enumerate(map.getResults()))
+      if (auto dimExpr = dyn_cast<AffineDimExpr>(expr))
+        binding->dimLoop[dim] = dimExpr.getPosition();
+    return binding;
+  };
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (std::optional<Binding> binding = bind(input))
+      space.operands.push_back(*binding);
+  for (OpOperand &init : op.getDpsInitsMutable())
+    if (std::optional<Binding> binding = bind(&init)) {
+      space.operands.push_back(*binding);
+      Binding result = *binding;
+      Value value = op->getResult(init.getOperandNumber() - op.getNumDpsInputs());
+      result.value = value;
+      result.number = cast<OpResult>(value).getResultNumber();
+      space.results.push_back(result);
+    }
+  return space;
+}
+
+std::optional<OpSpace> mlir::autopar::buildOpSpace(Operation *op) {
+  if (op->hasTrait<OpTrait::IsTerminator>() ||
+      isa<arith::ConstantOp, tensor::EmptyOp>(op))
+    return std::nullopt;
+  bool anyTensorResult = llvm::any_of(op->getResultTypes(), [](Type type) {
+    return isa<RankedTensorType>(type);
+  });
+  if (!anyTensorResult)
+    return std::nullopt;
+
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+    return linalgSpace(linalgOp);
+
+  if (!isa<RankedTensorType>(op->getResult(0).getType()))
+    return std::nullopt;
+  OpSpace space = resultDimSpace(op);
+
+  if (auto shard = dyn_cast<ShardOp>(op)) {
+    bindSameShape(space, shard->getOpOperand(0));
+    return space; // The pin is resolved against a mesh by the planner.
+  }
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
+    // A result dimension follows the first source dimension of its group.
+    std::optional<Binding> source =
+        makeBinding(collapse.getSrc(), 0);
+    for (auto [group, dims] :
+         llvm::enumerate(collapse.getReassociationIndices()))
+      source->dimLoop[dims.front()] = group;
+    space.operands.push_back(*source);
+    return space;
+  }
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
+    // A source dimension follows the first result dimension of its group.
+    std::optional<Binding> source = makeBinding(expand.getSrc(), 0);
+    for (auto [group, dims] :
+         llvm::enumerate(expand.getReassociationIndices()))
+      source->dimLoop[group] = dims.front();
+    space.operands.push_back(*source);
+    return space;
+  }
+  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+    SmallVector<bool> unpadded;
+    for (auto [low, high] :
+         llvm::zip_equal(pad.getStaticLow(), pad.getStaticHigh()))
+      unpadded.push_back(low == 0 && high == 0);
+    bindSameShape(space, pad.getSourceMutable(), unpadded);
+    return space;
+  }
+  if (isa<tensor::ExtractSliceOp, tensor::InsertSliceOp, tensor::ConcatOp,
+          tensor::CastOp>(op) ||
+      (op->hasTrait<OpTrait::Elementwise>() && op->getNumRegions() == 0)) {
+    for (OpOperand &operand : op->getOpOperands())
+      bindSameShape(space, operand);
+    return space;
+  }
+  // No rule: the op runs replicated.
+  space.understood = false;
+  space.splittable.assign(space.getNumLoops(), false);
+  for (Binding &result : space.results)
+    result.dimLoop.assign(result.dimLoop.size(), -1);
+  for (OpOperand &operand : op->getOpOperands())
+    if (std::optional<Binding> binding =
+            makeBinding(operand.get(), operand.getOperandNumber()))
+      space.operands.push_back(*binding);
+  return space;
+}
+
+//===----------------------------------------------------------------------===//
+// Strategies and shardings
+//===----------------------------------------------------------------------===//
+
+/// Whether every dimension that follows a split loop divides evenly.
+static bool dividesEvenly(const OpSpace &space, const Strategy &strategy,
+                          const MeshShape &mesh) {
+  SmallVector<int64_t> factor(space.getNumLoops(), 1);
+  for (auto [axis, loop] : llvm::enumerate(strategy))
+    if (loop >= 0)
+      factor[loop] *= mesh.sizes[axis];
+  for (unsigned loop = 0; loop < space.getNumLoops(); ++loop)
+    if (factor[loop] > 1 && (ShapedType::isDynamic(space.loopSizes[loop]) ||
+                             space.loopSizes[loop] % factor[loop] != 0))
+      return false;
+  auto check = [&](const Binding &binding) {
+    for (auto [dim, loop] : llvm::enumerate(binding.dimLoop))
+      if (loop >= 0 && factor[loop] > 1 &&
+          (ShapedType::isDynamic(binding.shape[dim]) ||
+           binding.shape[dim] % factor[loop] != 0))
+        return false;
+    return true;
+  };
+  return llvm::all_of(space.operands, check) &&
+         llvm::all_of(space.results, check);
+}
+
+SmallVector<Strategy> mlir::autopar::enumerateStrategies(const OpSpace &space,
+                                                         const MeshShape &mesh) {
+  SmallVector<Strategy> strategies;
+  if (space.pinned) {
+    strategies.push_back(*space.pinned);
+    return strategies;
+  }
+  SmallVector<int> choices = {-1};
+  for (unsigned loop = 0; loop < space.getNumLoops(); ++loop)
+    if (space.splittable[loop])
+      choices.push_back(loop);
+  Strategy strategy(mesh.getRank(), -1);
+  std::function<void(unsigned)> recurse = [&](unsigned axis) {
+    if (axis == mesh.getRank()) {
+      if (dividesEvenly(space, strategy, mesh))
+        strategies.push_back(strategy);
+      return;
+    }
+    for (int loop : choices) {
+      if (loop >= 0 && mesh.sizes[axis] == 1)
+        continue;
+      strategy[axis] = loop;
+      recurse(axis + 1);
+    }
+    strategy[axis] = -1;
+  };
+  recurse(0);
+  return strategies;
+}
+
+TensorSharding mlir::autopar::getSharding(const OpSpace &space,
+                                          const Binding &binding,
+                                          const Strategy &strategy,
+                                          bool isResult) {
+  TensorSharding sharding;
+  for (int loop : strategy) {
+    int state = TensorSharding::kReplicated;
+    if (loop >= 0) {
+      for (auto [dim, bound] : llvm::enumerate(binding.dimLoop))
+        if (bound == loop)
+          state = dim;
+      if (state == TensorSharding::kReplicated && isResult &&
+          space.reduction[loop])
+        state = TensorSharding::kPartial;
+    }
+    sharding.axisDim.push_back(state);
+  }
+  return sharding;
+}
+
+int64_t mlir::autopar::getShardCount(const TensorSharding &sharding,
+                                     const MeshShape &mesh) {
+  int64_t count = 1;
+  for (auto [axis, dim] : llvm::enumerate(sharding.axisDim))
+    if (dim >= 0)
+      count *= mesh.sizes[axis];
+  return count;
+}
+
+ShardingAttr mlir::autopar::toShardingAttr(const TensorSharding &sharding,
+                                           const MeshShape &mesh,
+                                           FlatSymbolRefAttr meshRef,
+                                           unsigned rank) {
+  Builder builder(meshRef.getContext());
+  SmallVector<SmallVector<Attribute>> dims(rank);
+  SmallVector<Attribute> partial;
+  for (auto [axis, dim] : llvm::enumerate(sharding.axisDim)) {
+    StringAttr name = builder.getStringAttr(mesh.names[axis]);
+    if (dim >= 0)
+      dims[dim].push_back(name);
+    else if (dim == TensorSharding::kPartial)
+      partial.push_back(name);
+  }
+  SmallVector<ArrayAttr> dimAttrs;
+  for (auto &axes : dims)
+    dimAttrs.push_back(builder.getArrayAttr(axes));
+  return ShardingAttr::get(meshRef.getContext(), meshRef, dimAttrs,
+                           builder.getArrayAttr(partial), ReductionKind::Sum);
+}
+
+StrategyAttr mlir::autopar::toStrategyAttr(const OpSpace &space,
+                                           const Strategy &strategy,
+                                           const MeshShape &mesh,
+                                           FlatSymbolRefAttr meshRef) {
+  Builder builder(meshRef.getContext());
+  SmallVector<SmallVector<Attribute>> loops(space.getNumLoops());
+  for (auto [axis, loop] : llvm::enumerate(strategy))
+    if (loop >= 0)
+      loops[loop].push_back(builder.getStringAttr(mesh.names[axis]));
+  SmallVector<ArrayAttr> loopAttrs;
+  for (auto &axes : loops)
+    loopAttrs.push_back(builder.getArrayAttr(axes));
+  return StrategyAttr::get(meshRef.getContext(), meshRef, loopAttrs);
+}
+
+std::string mlir::autopar::describeStrategy(const OpSpace &space,
+                                            const Strategy &strategy,
+                                            const MeshShape &mesh) {
+  std::string text;
+  for (unsigned loop = 0; loop < space.getNumLoops(); ++loop) {
+    std::string axes;
+    for (auto [axis, assigned] : llvm::enumerate(strategy))
+      if (assigned == static_cast<int>(loop))
+        axes += (axes.empty() ? "" : ",") + mesh.names[axis];
+    if (axes.empty())
+      continue;
+    text += (text.empty() ? "" : " ") + std::string("d") +
+            std::to_string(loop) + (space.reduction[loop] ? "(red)" : "") +
+            ":" + axes;
+  }
+  return text.empty() ? "replicated" : text;
+}
