@@ -78,6 +78,25 @@ StringRef mlir::autopar::stringifyOptimizer(Optimizer optimizer) {
   llvm_unreachable("unknown optimizer");
 }
 
+CostModel::CostModel(TargetAttr target) : target(target) {
+  GpuAttr gpu = target.getGpu();
+  memoryBandwidth = gpu.getMemoryBandwidth().convertToDouble();
+  computeEfficiency = gpu.getComputeEfficiency().convertToDouble();
+  memoryEfficiency = gpu.getMemoryEfficiency().convertToDouble();
+  launchOverhead = gpu.getLaunchOverhead().convertToDouble();
+  saturationThreads = gpu.getSaturationThreads().convertToDouble();
+  powerBusy = gpu.getPowerBusy().convertToDouble();
+  powerIdle = gpu.getPowerIdle().convertToDouble();
+  intraNode = {target.getIntraNode().getBandwidth().convertToDouble(),
+               target.getIntraNode().getLatency().convertToDouble()};
+  hasInterNode = static_cast<bool>(target.getInterNode());
+  if (hasInterNode)
+    interNode = {target.getInterNode().getBandwidth().convertToDouble(),
+                 target.getInterNode().getLatency().convertToDouble()};
+  else
+    interNode = intraNode;
+}
+
 /// The name of `type` in a GPU's `peak_flops` table.
 static StringRef flopsKey(Type type) {
   if (type.isF64())
@@ -107,31 +126,24 @@ double CostModel::peakFlops(Type elementType) const {
 
 KernelTime CostModel::kernelTime(double flops, double bytes,
                                  double parallelism, Type elementType) const {
-  GpuAttr gpu = target.getGpu();
   KernelTime time;
   double work = std::max(parallelism, 1.0);
-  double occupancy =
-      work / (work + gpu.getSaturationThreads().convertToDouble());
+  double occupancy = work / (work + saturationThreads);
   if (flops > 0)
     time.computeSeconds =
-        flops / (peakFlops(elementType) *
-                 gpu.getComputeEfficiency().convertToDouble() * occupancy);
+        flops / (peakFlops(elementType) * computeEfficiency * occupancy);
   if (bytes > 0)
     time.memorySeconds =
-        bytes / (gpu.getMemoryBandwidth().convertToDouble() *
-                 gpu.getMemoryEfficiency().convertToDouble() * occupancy);
+        bytes / (memoryBandwidth * memoryEfficiency * occupancy);
   time.computeBound = time.computeSeconds >= time.memorySeconds;
-  time.seconds = gpu.getLaunchOverhead().convertToDouble() +
-                 std::max(time.computeSeconds, time.memorySeconds);
+  time.seconds =
+      launchOverhead + std::max(time.computeSeconds, time.memorySeconds);
   return time;
 }
 
 std::pair<double, double> CostModel::linkFor(DeviceGroup group) const {
-  LinkAttr link = group.nodes > 1 && target.getInterNode()
-                      ? target.getInterNode()
-                      : target.getIntraNode();
-  return {link.getBandwidth().convertToDouble(),
-          link.getLatency().convertToDouble()};
+  const Link &link = group.nodes > 1 && hasInterNode ? interNode : intraNode;
+  return {link.bandwidth, link.latency};
 }
 
 CollectiveTime CostModel::collectiveTime(CollectiveKind kind, double bytes,
@@ -205,10 +217,7 @@ MemoryBreakdown CostModel::memoryPerGpu(double paramBytes,
 
 double CostModel::energy(int64_t gpus, double seconds,
                          double busySeconds) const {
-  GpuAttr gpu = target.getGpu();
-  double busy = gpu.getPowerBusy().convertToDouble();
-  double idle = gpu.getPowerIdle().convertToDouble();
   double busyTime = std::min(busySeconds, seconds);
   return static_cast<double>(gpus) *
-         (busy * busyTime + idle * (seconds - busyTime));
+         (powerBusy * busyTime + powerIdle * (seconds - busyTime));
 }

@@ -57,6 +57,7 @@ PlanReport mlir::autopar::buildPlanReport(
   report.exact = best.solution.exact;
   report.coreNodes = best.solution.coreNodes;
   report.lowerBound = best.solution.lowerBound;
+  auto nextBest = planner.nextBest(best);
   for (auto [index, node] : llvm::enumerate(best.nodes)) {
     if (!node.work)
       continue;
@@ -68,7 +69,7 @@ PlanReport mlir::autopar::buildPlanReport(
         describeStrategy(node.space, node.strategies[chosen], best.mesh);
     layer.computeSeconds = node.compute[chosen];
     layer.commSeconds = node.sync[chosen] + best.edgeSeconds[index];
-    if (auto next = planner.nextBest(best, index)) {
+    if (auto next = nextBest[index]) {
       layer.hasNextBest = true;
       layer.nextBestStrategy =
           describeStrategy(node.space, node.strategies[next->first], best.mesh);

@@ -316,15 +316,24 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
 }
 
 CostGraph Planner::buildGraph(const MeshShape &mesh,
-                              const std::vector<PlanNode> &nodes,
-                              double lambda) const {
+                              const std::vector<PlanNode> &nodes) const {
   CostGraph graph;
   for (const PlanNode &node : nodes) {
     std::vector<double> unary;
     for (size_t s = 0; s < node.strategies.size(); ++s)
-      unary.push_back(node.compute[s] + node.sync[s] + lambda * node.memory[s]);
+      unary.push_back(node.compute[s] + node.sync[s]);
     graph.addNode(std::move(unary));
   }
+  // Strategies often agree on a value's sharding: price each distinct pair
+  // of shardings once.
+  auto uniqueShardings = [](SmallVectorImpl<TensorSharding> &distinct,
+                            SmallVectorImpl<unsigned> &index,
+                            const TensorSharding &sharding) {
+    auto it = llvm::find(distinct, sharding);
+    index.push_back(it - distinct.begin());
+    if (it == distinct.end())
+      distinct.push_back(sharding);
+  };
   for (auto [index, node] : llvm::enumerate(nodes))
     for (const Binding &operand : node.space.operands) {
       auto it = producers.find(operand.value);
@@ -336,28 +345,33 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
       const PlanNode &from = nodes[producer];
       const Binding &result = from.space.results[resultIndex];
       bool backward = workload.requiresGradient(operand.value);
-      std::vector<double> costs;
-      costs.reserve(from.strategies.size() * node.strategies.size());
-      SmallVector<TensorSharding> toShardings;
+      SmallVector<TensorSharding> produced, consumed;
+      SmallVector<unsigned> fromIndex, toIndex;
+      for (const Strategy &strategy : from.strategies)
+        uniqueShardings(produced, fromIndex,
+                        getSharding(from.space, result, strategy, true));
       for (const Strategy &strategy : node.strategies)
-        toShardings.push_back(
-            getSharding(node.space, operand, strategy, false));
-      for (const Strategy &fromStrategy : from.strategies) {
-        TensorSharding produced =
-            getSharding(from.space, result, fromStrategy, true);
+        uniqueShardings(consumed, toIndex,
+                        getSharding(node.space, operand, strategy, false));
+      std::vector<double> table(produced.size() * consumed.size());
+      for (auto [i, source] : llvm::enumerate(produced)) {
         // The gradient comes back complete where the value was partial.
-        TensorSharding gradient = produced;
+        TensorSharding gradient = source;
         for (int &dim : gradient.axisDim)
           if (dim == TensorSharding::kPartial)
             dim = TensorSharding::kReplicated;
-        for (const TensorSharding &consumed : toShardings) {
-          double seconds =
-              reshardSeconds(produced, consumed, operand.bytes, mesh);
+        for (auto [j, target] : llvm::enumerate(consumed)) {
+          double seconds = reshardSeconds(source, target, operand.bytes, mesh);
           if (backward)
-            seconds += reshardSeconds(consumed, gradient, operand.bytes, mesh);
-          costs.push_back(seconds);
+            seconds += reshardSeconds(target, gradient, operand.bytes, mesh);
+          table[i * consumed.size() + j] = seconds;
         }
       }
+      std::vector<double> costs;
+      costs.reserve(fromIndex.size() * toIndex.size());
+      for (unsigned i : fromIndex)
+        for (unsigned j : toIndex)
+          costs.push_back(table[i * consumed.size() + j]);
       graph.addEdge(producer, index, std::move(costs));
     }
   return graph;
@@ -374,11 +388,10 @@ void Planner::evaluate(MeshPlan &plan) {
     metrics.commSeconds += node.sync[s];
     metrics.memoryPerGpu += node.memory[s];
   }
-  CostGraph edgesOnly = buildGraph(plan.mesh, plan.nodes, 0);
-  for (const CostGraph::Edge &edge : edgesOnly.getEdges()) {
+  for (const CostGraph::Edge &edge : plan.graph.getEdges()) {
     double seconds =
         edge.costs[plan.choice[edge.from] *
-                       edgesOnly.getNumCandidates(edge.to) +
+                       plan.graph.getNumCandidates(edge.to) +
                    plan.choice[edge.to]];
     metrics.commSeconds += seconds;
     plan.edgeSeconds[edge.to] += seconds;
@@ -405,10 +418,18 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   if (failed(buildNodes(mesh, plan.nodes)))
     return failure();
   SolverOptions solverOptions;
+  plan.graph = buildGraph(mesh, plan.nodes);
   auto solveWith = [&](double lambda) {
-    CostGraph graph = buildGraph(mesh, plan.nodes, lambda);
-    plan.solution = options.exhaustive ? solveExhaustive(graph)
-                                       : solve(graph, solverOptions);
+    CostGraph weighted = plan.graph;
+    if (lambda > 0)
+      for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+        std::vector<double> unary = plan.graph.getUnary()[index];
+        for (size_t s = 0; s < unary.size(); ++s)
+          unary[s] += lambda * node.memory[s];
+        weighted.setUnary(index, std::move(unary));
+      }
+    plan.solution = options.exhaustive ? solveExhaustive(weighted)
+                                       : solve(weighted, solverOptions);
     plan.choice = plan.solution.choice;
     evaluate(plan);
   };
@@ -467,32 +488,28 @@ FailureOr<MeshPlan> Planner::dataParallelOnMesh(const MeshShape &mesh) {
         chosen = index;
     plan.choice.push_back(chosen);
   }
+  plan.graph = buildGraph(mesh, plan.nodes);
   evaluate(plan);
   return plan;
 }
 
-std::optional<std::pair<unsigned, double>>
-Planner::nextBest(const MeshPlan &plan, unsigned index) const {
-  const PlanNode &node = plan.nodes[index];
-  if (node.strategies.size() < 2)
-    return std::nullopt;
-  // The node's cost for each of its strategies, the others fixed.
-  std::vector<double> cost(node.strategies.size(), 0);
-  for (size_t s = 0; s < node.strategies.size(); ++s)
-    cost[s] = node.compute[s] + node.sync[s];
-  CostGraph graph = buildGraph(plan.mesh, plan.nodes, 0);
+std::vector<std::optional<std::pair<unsigned, double>>>
+Planner::nextBest(const MeshPlan &plan) const {
+  // Each node's cost for each of its strategies, the neighbours fixed.
+  const CostGraph &graph = plan.graph;
+  std::vector<std::vector<double>> cost = graph.getUnary();
   for (const CostGraph::Edge &edge : graph.getEdges()) {
-    if (edge.from == index)
-      for (size_t s = 0; s < cost.size(); ++s)
-        cost[s] += edge.costs[s * graph.getNumCandidates(edge.to) +
-                              plan.choice[edge.to]];
-    else if (edge.to == index)
-      for (size_t s = 0; s < cost.size(); ++s)
-        cost[s] += edge.costs[plan.choice[edge.from] * cost.size() + s];
+    unsigned toSize = graph.getNumCandidates(edge.to);
+    for (size_t s = 0; s < cost[edge.from].size(); ++s)
+      cost[edge.from][s] += edge.costs[s * toSize + plan.choice[edge.to]];
+    for (size_t s = 0; s < toSize; ++s)
+      cost[edge.to][s] += edge.costs[plan.choice[edge.from] * toSize + s];
   }
-  std::optional<std::pair<unsigned, double>> best;
-  for (size_t s = 0; s < cost.size(); ++s)
-    if (s != plan.choice[index] && (!best || cost[s] < best->second))
-      best = {static_cast<unsigned>(s), cost[s]};
-  return best;
+  std::vector<std::optional<std::pair<unsigned, double>>> result(cost.size());
+  for (auto [index, costs] : llvm::enumerate(cost))
+    for (size_t s = 0; s < costs.size(); ++s)
+      if (s != plan.choice[index] &&
+          (!result[index] || costs[s] < result[index]->second))
+        result[index] = {static_cast<unsigned>(s), costs[s]};
+  return result;
 }

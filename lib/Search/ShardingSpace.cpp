@@ -32,6 +32,11 @@ int64_t MeshShape::getGroupSize(unsigned axes) const {
 }
 
 int64_t MeshShape::getNodesSpanned(unsigned axes) const {
+  if (spanCache.size() != (1u << sizes.size()))
+    spanCache.assign(1u << sizes.size(), 0);
+  int64_t &cached = spanCache[axes];
+  if (cached)
+    return cached;
   // The group of device 0: every coordinate along `axes`, zero elsewhere.
   SmallVector<int64_t> strides(sizes.size(), 1);
   for (int axis = static_cast<int>(sizes.size()) - 2; axis >= 0; --axis)
@@ -54,7 +59,8 @@ int64_t MeshShape::getNodesSpanned(unsigned axes) const {
     if (axis < 0)
       break;
   }
-  return nodes.size();
+  cached = nodes.size();
+  return cached;
 }
 
 std::string MeshShape::str() const {

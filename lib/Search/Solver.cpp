@@ -6,6 +6,7 @@
 #include <cassert>
 #include <limits>
 #include <map>
+#include <set>
 #include <utility>
 
 using namespace mlir::autopar;
@@ -54,6 +55,21 @@ private:
   double edgeCost(unsigned a, unsigned b, unsigned i, unsigned j) const {
     const auto &entry = edgeMap.at(key(a, b));
     return a < b ? entry[i * size(b) + j] : entry[j * size(a) + i];
+  }
+  /// Edge {a, b} viewed as a matrix indexed (candidate of a, of b),
+  /// looked up once.
+  struct Matrix {
+    const double *data;
+    unsigned rowStride, columnStride;
+    double operator()(unsigned i, unsigned j) const {
+      return data[i * rowStride + j * columnStride];
+    }
+  };
+  Matrix matrix(unsigned a, unsigned b) const {
+    const std::vector<double> &entry = edgeMap.at(key(a, b));
+    if (a < b)
+      return {entry.data(), size(b), 1};
+    return {entry.data(), 1, size(a)};
   }
   static std::pair<unsigned, unsigned> key(unsigned a, unsigned b) {
     return a < b ? std::make_pair(a, b) : std::make_pair(b, a);
@@ -120,10 +136,11 @@ void Eliminator::eliminate(unsigned node) {
   } else if (others.size() == 1) {
     unsigned other = others[0];
     record.best.resize(size(other));
+    Matrix edge = matrix(node, other);
     for (unsigned j = 0; j < size(other); ++j) {
       double bestCost = kInf;
       for (unsigned i = 0; i < size(node); ++i) {
-        double cost = unary[node][i] + edgeCost(node, other, i, j);
+        double cost = unary[node][i] + edge(i, j);
         if (cost < bestCost) {
           bestCost = cost;
           record.best[j] = i;
@@ -136,13 +153,14 @@ void Eliminator::eliminate(unsigned node) {
     unsigned a = others[0], b = others[1];
     std::vector<double> merged(size(a) * size(b));
     record.best.resize(merged.size());
+    Matrix left = matrix(a, node), right = matrix(node, b);
+    const std::vector<double> &middle = unary[node];
     for (unsigned i = 0; i < size(a); ++i)
       for (unsigned j = 0; j < size(b); ++j) {
         double bestCost = kInf;
         unsigned best = 0;
         for (unsigned k = 0; k < size(node); ++k) {
-          double cost = edgeCost(a, node, i, k) + unary[node][k] +
-                        edgeCost(node, b, k, j);
+          double cost = left(i, k) + middle[k] + right(k, j);
           if (cost < bestCost) {
             bestCost = cost;
             best = k;
@@ -250,16 +268,22 @@ void Eliminator::solveCore(Solution &solution) {
 Solution Eliminator::run() {
   Solution solution;
   choice.assign(alive.size(), 0);
-  // Eliminate nodes of degree <= 2 until none is left; lowest index first.
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (unsigned node = 0; node < alive.size(); ++node) {
-      if (!alive[node] || neighbours[node].size() > 2)
-        continue;
-      eliminate(node);
-      progress = true;
-    }
+  // Eliminate nodes of degree <= 2 until none is left, lowest index first
+  // (a worklist: eliminating a node only changes its neighbours' degrees).
+  std::set<unsigned> ready;
+  for (unsigned node = 0; node < alive.size(); ++node)
+    if (neighbours[node].size() <= 2)
+      ready.insert(node);
+  while (!ready.empty()) {
+    unsigned node = *ready.begin();
+    ready.erase(ready.begin());
+    if (!alive[node] || neighbours[node].size() > 2)
+      continue;
+    std::vector<unsigned> touched = neighbours[node];
+    eliminate(node);
+    for (unsigned other : touched)
+      if (alive[other] && neighbours[other].size() <= 2)
+        ready.insert(other);
   }
   // The eliminated part contributes exactly; the bound of the core (if not
   // exact) is added to the eliminated part's cost below.

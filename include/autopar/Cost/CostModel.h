@@ -63,7 +63,7 @@ struct MemoryBreakdown {
 
 class CostModel {
 public:
-  explicit CostModel(TargetAttr target) : target(target) {}
+  explicit CostModel(TargetAttr target);
 
   TargetAttr getTarget() const { return target; }
 
@@ -97,6 +97,14 @@ private:
   std::pair<double, double> linkFor(DeviceGroup group) const;
 
   TargetAttr target;
+  /// The target's numbers as doubles (the attribute stores APFloats).
+  struct Link {
+    double bandwidth, latency;
+  };
+  double memoryBandwidth, computeEfficiency, memoryEfficiency;
+  double launchOverhead, saturationThreads, powerBusy, powerIdle;
+  Link intraNode, interNode;
+  bool hasInterNode;
 };
 
 } // namespace mlir::autopar

@@ -75,6 +75,8 @@ struct MeshPlan {
   double energyPerSample = 0;
   /// Per node: time of its incoming edges under the plan.
   std::vector<double> edgeSeconds;
+  /// The cost graph (unary costs without the memory weight).
+  CostGraph graph;
 };
 
 class Planner {
@@ -97,10 +99,10 @@ public:
   /// during communication, over the GPUs used.
   double energyPerSample(const PlanMetrics &metrics) const;
 
-  /// For node `index` of `plan`: the cheapest other strategy with the
+  /// For every node of `plan`: the cheapest other strategy with the
   /// neighbours fixed, and its cost, or std::nullopt when there is none.
-  std::optional<std::pair<unsigned, double>>
-  nextBest(const MeshPlan &plan, unsigned index) const;
+  std::vector<std::optional<std::pair<unsigned, double>>>
+  nextBest(const MeshPlan &plan) const;
 
   /// The pinned mesh shape and symbol, when the function has pins.
   std::optional<std::pair<MeshShape, FlatSymbolRefAttr>> getPinnedMesh() const {
@@ -113,7 +115,7 @@ private:
   /// Builds nodes and the cost graph for `mesh` with memory weight `lambda`.
   LogicalResult buildNodes(const MeshShape &mesh, std::vector<PlanNode> &nodes);
   CostGraph buildGraph(const MeshShape &mesh,
-                       const std::vector<PlanNode> &nodes, double lambda) const;
+                       const std::vector<PlanNode> &nodes) const;
   void evaluate(MeshPlan &plan);
   double reshardSeconds(const TensorSharding &from, const TensorSharding &to,
                         double bytes, const MeshShape &mesh) const;

@@ -37,6 +37,10 @@ struct MeshShape {
   int64_t getGroupSize(unsigned axes) const;
   /// "4", "2x4".
   std::string str() const;
+
+private:
+  /// getNodesSpanned by axis mask, computed on first use.
+  mutable SmallVector<int64_t, 4> spanCache;
 };
 
 /// How a tensor is laid out: for each mesh axis, the tensor dimension it

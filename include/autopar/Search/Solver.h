@@ -30,6 +30,11 @@ public:
   /// of `from` and j of `to`. Parallel edges add up.
   void addEdge(unsigned from, unsigned to, std::vector<double> costs);
 
+  /// Replaces the unary costs of `node` (same number of candidates).
+  void setUnary(unsigned node, std::vector<double> costs) {
+    unary[node] = std::move(costs);
+  }
+
   unsigned getNumNodes() const { return unary.size(); }
   unsigned getNumCandidates(unsigned node) const { return unary[node].size(); }
   /// The total cost of a labelling.
