@@ -97,6 +97,33 @@ CostModel::CostModel(TargetAttr target) : target(target) {
     interNode = intraNode;
 }
 
+std::optional<Optimizer> mlir::autopar::symbolizeOptimizer(StringRef name) {
+  for (Optimizer optimizer :
+       {Optimizer::SGD, Optimizer::Momentum, Optimizer::Adam})
+    if (name == stringifyOptimizer(optimizer))
+      return optimizer;
+  return std::nullopt;
+}
+
+double mlir::autopar::getOptimizerStates(Optimizer optimizer) {
+  return optimizer == Optimizer::SGD        ? 0
+         : optimizer == Optimizer::Momentum ? 1
+                                            : 2;
+}
+
+std::pair<double, double>
+mlir::autopar::getOptimizerUpdateCost(Optimizer optimizer) {
+  switch (optimizer) {
+  case Optimizer::SGD: // p -= lr * g: read p, g; write p.
+    return {2, 3};
+  case Optimizer::Momentum: // v = m v + g; p -= lr v: read p, g, v; write p, v.
+    return {4, 5};
+  case Optimizer::Adam: // two moments, bias correction, sqrt, divide.
+    return {12, 7};
+  }
+  llvm_unreachable("unknown optimizer");
+}
+
 /// The name of `type` in a GPU's `peak_flops` table.
 static StringRef flopsKey(Type type) {
   if (type.isF64())
@@ -207,10 +234,7 @@ MemoryBreakdown CostModel::memoryPerGpu(double paramBytes,
   MemoryBreakdown memory;
   memory.params = paramBytes / paramShards;
   memory.gradients = memory.params;
-  double states = optimizer == Optimizer::SGD        ? 0
-                  : optimizer == Optimizer::Momentum ? 1
-                                                     : 2;
-  memory.optimizerState = states * memory.params;
+  memory.optimizerState = getOptimizerStates(optimizer) * memory.params;
   memory.activations = activationBytes / activationShards;
   return memory;
 }

@@ -46,19 +46,6 @@ mlir::autopar::getEntryFunction(const WorkloadAnalysis &analysis) {
   return analysis.getFunctions().front().get();
 }
 
-/// FLOPs and bytes per parameter element of one optimizer step.
-static std::pair<double, double> updateCostPerElement(Optimizer optimizer) {
-  switch (optimizer) {
-  case Optimizer::SGD: // p -= lr * g: read p, g; write p.
-    return {2, 3};
-  case Optimizer::Momentum: // v = m v + g; p -= lr v: read p, g, v; write p, v.
-    return {4, 5};
-  case Optimizer::Adam: // two moments, bias correction, sqrt, divide.
-    return {12, 7};
-  }
-  llvm_unreachable("unknown optimizer");
-}
-
 AnalysisReport mlir::autopar::buildAnalysisReport(
     const FunctionWorkload &workload, const CostModel &costModel,
     Optimizer optimizer) {
@@ -109,7 +96,7 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     report.layers.push_back(std::move(layer));
   }
 
-  auto [updateFlops, updateBytes] = updateCostPerElement(optimizer);
+  auto [updateFlops, updateBytes] = getOptimizerUpdateCost(optimizer);
   for (Value param : workload.getGradientValues()) {
     GradientReport gradient;
     auto type = cast<ShapedType>(param.getType());

@@ -166,27 +166,12 @@ double Planner::reshardSeconds(const TensorSharding &from,
   return seconds;
 }
 
-/// FLOPs and bytes per parameter element of one optimizer step.
-static std::pair<double, double> updateCost(Optimizer optimizer) {
-  switch (optimizer) {
-  case Optimizer::SGD:
-    return {2, 3};
-  case Optimizer::Momentum:
-    return {4, 5};
-  case Optimizer::Adam:
-    return {12, 7};
-  }
-  return {4, 5};
-}
-
 LogicalResult Planner::buildNodes(const MeshShape &mesh,
                                   std::vector<PlanNode> &nodes) {
   nodes.clear();
   nodes.reserve(spaces.size());
-  double optimizerStates = options.optimizer == Optimizer::SGD        ? 0
-                           : options.optimizer == Optimizer::Momentum ? 1
-                                                                      : 2;
-  auto [updateFlops, updateBytes] = updateCost(options.optimizer);
+  double optimizerStates = getOptimizerStates(options.optimizer);
+  auto [updateFlops, updateBytes] = getOptimizerUpdateCost(options.optimizer);
   for (auto [index, space] : llvm::enumerate(spaces)) {
     PlanNode node;
     node.space = space;

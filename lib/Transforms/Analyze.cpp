@@ -26,11 +26,7 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
     ModuleOp module = getOperation();
     auto emitError = [&] { return module.emitError(); };
     std::optional<Optimizer> parsedOptimizer =
-        llvm::StringSwitch<std::optional<Optimizer>>(optimizer)
-            .Case("sgd", Optimizer::SGD)
-            .Case("momentum", Optimizer::Momentum)
-            .Case("adam", Optimizer::Adam)
-            .Default(std::nullopt);
+        symbolizeOptimizer(optimizer);
     if (!parsedOptimizer) {
       emitError() << "unknown optimizer '" << optimizer
                   << "'; expected sgd, momentum or adam";

@@ -60,11 +60,7 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
                               << "'; expected time, energy or efficiency:X";
   }
   std::optional<Optimizer> parsed =
-      llvm::StringSwitch<std::optional<Optimizer>>(optimizer)
-          .Case("sgd", Optimizer::SGD)
-          .Case("momentum", Optimizer::Momentum)
-          .Case("adam", Optimizer::Adam)
-          .Default(std::nullopt);
+      symbolizeOptimizer(optimizer);
   if (!parsed)
     return module.emitError() << "unknown optimizer '" << optimizer
                               << "'; expected sgd, momentum or adam";

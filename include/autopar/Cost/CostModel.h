@@ -49,6 +49,12 @@ struct DeviceGroup {
 
 enum class Optimizer { SGD, Momentum, Adam };
 StringRef stringifyOptimizer(Optimizer optimizer);
+/// `sgd`, `momentum` or `adam`, or std::nullopt.
+std::optional<Optimizer> symbolizeOptimizer(StringRef name);
+/// Optimizer state per parameter, in parameter sizes (0, 1 or 2).
+double getOptimizerStates(Optimizer optimizer);
+/// FLOPs and element transfers per parameter of one optimizer step.
+std::pair<double, double> getOptimizerUpdateCost(Optimizer optimizer);
 
 /// Memory one GPU holds during a training step.
 struct MemoryBreakdown {
