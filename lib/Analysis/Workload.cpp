@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/Workload.h"
+#include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -255,6 +256,9 @@ static bool isFree(Operation *op) {
   if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp, tensor::CastOp,
           tensor::ReshapeOp, tensor::BitcastOp, tensor::EmptyOp,
           tensor::DimOp, arith::ConstantOp>(op))
+    return true;
+  // Sharding pins only annotate a value; resharding is the search's cost.
+  if (isa<ShardOp>(op))
     return true;
   if (op->hasTrait<OpTrait::IsTerminator>() || isa<func::CallOp>(op))
     return true;

@@ -1,6 +1,7 @@
 //===- AnalysisReport.cpp - the workload report ---------------------------===//
 
 #include "autopar/Report/AnalysisReport.h"
+#include "autopar/Report/Output.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Location.h"
@@ -156,19 +157,6 @@ static std::string humanCount(double value) {
   return text;
 }
 
-static std::string humanBytes(double value) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << llvm::format(unit ? "%.2f %s" : "%.0f %s", value, units[unit]);
-  return text;
-}
-
 void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
                                             const AnalysisReport &report) {
   os << "autopar workload report: @" << report.function << " on "
@@ -185,13 +173,13 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
         "%-4zu %-24s %-26s %-24s %10s %10s %11s %8.1f %10.4f %10.4f %s\n",
         index, layer.op.c_str(), layer.loc.c_str(), layer.shape.c_str(),
         humanCount(layer.flops).c_str(), humanCount(layer.params).c_str(),
-        humanBytes(layer.bytes).c_str(), layer.intensity,
+        formatBytes(layer.bytes).c_str(), layer.intensity,
         layer.timeFwd * 1e3, layer.timeBwd * 1e3, bound.c_str());
   }
   const WorkloadTotals &totals = report.totals;
   os << "\ntotals\n";
   os << llvm::format("  parameters           %.0f (%s)\n", totals.params,
-                     humanBytes(totals.paramBytes).c_str());
+                     formatBytes(totals.paramBytes).c_str());
   os << llvm::format("  forward              %s FLOP, %s MAC (%s MAC/sample)\n",
                      humanCount(totals.forwardFlops).c_str(),
                      humanCount(totals.forwardMacs).c_str(),
@@ -200,14 +188,14 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
                      humanCount(totals.backwardFlops).c_str());
   os << llvm::format("  gradients to sync    %zu tensors, %s\n",
                      report.gradients.size(),
-                     humanBytes(totals.paramBytes).c_str());
+                     formatBytes(totals.paramBytes).c_str());
   os << llvm::format("  memory per GPU       %s (params %s, gradients %s, "
                      "optimizer %s, activations %s)\n",
-                     humanBytes(report.memory.total()).c_str(),
-                     humanBytes(report.memory.params).c_str(),
-                     humanBytes(report.memory.gradients).c_str(),
-                     humanBytes(report.memory.optimizerState).c_str(),
-                     humanBytes(report.memory.activations).c_str());
+                     formatBytes(report.memory.total()).c_str(),
+                     formatBytes(report.memory.params).c_str(),
+                     formatBytes(report.memory.gradients).c_str(),
+                     formatBytes(report.memory.optimizerState).c_str(),
+                     formatBytes(report.memory.activations).c_str());
   os << llvm::format("  step time, 1 GPU     %.3f ms (forward %.3f, backward "
                      "%.3f, update %.3f)\n",
                      report.stepTime() * 1e3, report.forwardTime * 1e3,

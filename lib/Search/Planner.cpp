@@ -19,6 +19,7 @@ Planner::Planner(const FunctionWorkload &workload, const CostModel &costModel,
 LogicalResult Planner::initialize() {
   FunctionOpInterface func = workload.getFunction();
   llvm::StringSet<> warned;
+  DenseMap<Value, ShardOp> pins;
   for (Block &block : func.getFunctionBody())
     for (Operation &op : block) {
       if (isa<func::ReturnOp>(op))
@@ -52,6 +53,27 @@ LogicalResult Planner::initialize() {
                              << "; pins must share one mesh";
           return diag;
         }
+        auto [previous, inserted] =
+            pins.try_emplace(shard.getInput(), shard);
+        if (!inserted && previous->second.getSharding() != sharding) {
+          InFlightDiagnostic diag =
+              op.emitError() << "autopar: contradicting pins: this value is "
+                                "pinned to "
+                             << sharding << " here and to "
+                             << previous->second.getSharding() << " elsewhere";
+          diag.attachNote(previous->second.getLoc()) << "the other pin";
+          return diag;
+        }
+        int64_t available = costModel.getTarget().getNumGpus();
+        if (options.maxGpus > 0)
+          available = std::min(available, options.maxGpus);
+        if (shape.getNumDevices() > available)
+          return op.emitError()
+                 << "autopar: the pin's mesh " << sharding.getMesh() << " has "
+                 << shape.getNumDevices() << " devices but only " << available
+                 << " GPUs are available (target '"
+                 << costModel.getTarget().getName() << "'"
+                 << (options.maxGpus > 0 ? ", max-gpus" : "") << ")";
         pinnedMesh = {shape, sharding.getMesh()};
         // The pin: axis -> the dimension it splits (a result-dim loop).
         Strategy pinned(shape.getRank(), -1);
@@ -73,7 +95,7 @@ LogicalResult Planner::initialize() {
     }
   if (pinnedMesh && !options.mesh.empty() &&
       ArrayRef<int64_t>(options.mesh) != ArrayRef<int64_t>(pinnedMesh->first.sizes))
-    return func.emitError() << "autopar: mesh=" << [&] {
+    return mlir::emitError(func.getLoc()) << "autopar: mesh=" << [&] {
       std::string text;
       for (auto [i, size] : llvm::enumerate(options.mesh))
         text += (i ? "x" : "") + std::to_string(size);
@@ -426,18 +448,20 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   double capacity =
       static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
   double high = plan.metrics.stepSeconds() / capacity;
+  // Is the limit reachable at all? At a huge weight memory dominates and
+  // the plan is the leanest one; if that does not fit, report it.
+  solveWith(high * 1e12);
+  if (!plan.fitsMemory)
+    return plan;
   MeshPlan best = plan;
-  bool found = false;
-  for (int step = 0; step < 40 && !found; ++step, high *= 4) {
+  double low = 0;
+  for (int step = 0; step < 20; ++step, low = high, high *= 4) {
     solveWith(high);
     if (plan.fitsMemory) {
-      found = true;
       best = plan;
+      break;
     }
   }
-  if (!found)
-    return best; // The least memory found; fitsMemory is false.
-  double low = 0;
   for (int step = 0; step < 20; ++step) {
     double middle = (low + high) / 2;
     solveWith(middle);

@@ -3,12 +3,11 @@
 #include "autopar/Analysis/Workload.h"
 #include "autopar/Cost/CostModel.h"
 #include "autopar/Report/AnalysisReport.h"
+#include "autopar/Report/Output.h"
 #include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
 
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_ANALYZE
@@ -24,7 +23,7 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto emitError = [&] { return module.emitError(); };
+    auto emitError = [&] { return mlir::emitError(module.getLoc()); };
     std::optional<Optimizer> parsedOptimizer =
         symbolizeOptimizer(optimizer);
     if (!parsedOptimizer) {
@@ -41,7 +40,7 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
     markAllAnalysesPreserved();
     const FunctionWorkload *entry = getEntryFunction(analysis);
     if (!entry) {
-      module.emitWarning() << "autopar-analyze: no function with a body";
+      mlir::emitWarning(module.getLoc()) << "autopar-analyze: no function with a body";
       return;
     }
     if (report.empty())
@@ -49,19 +48,13 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
     AnalysisReport built =
         buildAnalysisReport(*entry, CostModel(*targetAttr), *parsedOptimizer);
 
-    std::string errorMessage;
-    std::unique_ptr<llvm::ToolOutputFile> file =
-        openOutputFile(report, &errorMessage);
-    if (!file) {
-      emitError() << "cannot write report '" << report
-                  << "': " << errorMessage;
+    if (failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
+          if (StringRef(report).ends_with(".json"))
+            printAnalysisReportJson(os, built);
+          else
+            printAnalysisReportText(os, built);
+        })))
       return signalPassFailure();
-    }
-    if (StringRef(report).ends_with(".json"))
-      printAnalysisReportJson(file->os(), built);
-    else
-      printAnalysisReportText(file->os(), built);
-    file->keep();
   }
 };
 } // namespace

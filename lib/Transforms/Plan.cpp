@@ -8,16 +8,15 @@
 #include "autopar/Analysis/Workload.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Report/AnalysisReport.h"
+#include "autopar/Report/Output.h"
 #include "autopar/Report/PlanReport.h"
 #include "autopar/Search/Planner.h"
 #include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_PLAN
@@ -36,8 +35,6 @@ private:
   LogicalResult parseOptions(ModuleOp module, PlannerOptions &options);
   void annotate(ModuleOp module, const MeshPlan &plan, const Planner &planner,
                 const PlanSummary &summary);
-  LogicalResult writeFile(ModuleOp module, StringRef path,
-                          function_ref<void(raw_ostream &)> write);
 };
 } // namespace
 
@@ -50,23 +47,23 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
   } else if (spec.consume_front("efficiency:")) {
     double floor;
     if (spec.getAsDouble(floor) || floor <= 0 || floor > 1)
-      return module.emitError()
+      return mlir::emitError(module.getLoc())
              << "objective=efficiency:X needs X in (0, 1], got '" << spec
              << "'";
     options.objective = Objective::Efficiency;
     options.efficiencyFloor = floor;
   } else {
-    return module.emitError() << "unknown objective '" << objective
+    return mlir::emitError(module.getLoc()) << "unknown objective '" << objective
                               << "'; expected time, energy or efficiency:X";
   }
   std::optional<Optimizer> parsed =
       symbolizeOptimizer(optimizer);
   if (!parsed)
-    return module.emitError() << "unknown optimizer '" << optimizer
+    return mlir::emitError(module.getLoc()) << "unknown optimizer '" << optimizer
                               << "'; expected sgd, momentum or adam";
   options.optimizer = *parsed;
   if (maxGpus < 0)
-    return module.emitError() << "max-gpus must not be negative";
+    return mlir::emitError(module.getLoc()) << "max-gpus must not be negative";
   options.maxGpus = maxGpus;
   if (!mesh.empty()) {
     SmallVector<StringRef> parts;
@@ -74,33 +71,20 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
     for (StringRef part : parts) {
       int64_t size;
       if (part.getAsInteger(10, size) || size < 1)
-        return module.emitError()
+        return mlir::emitError(module.getLoc())
                << "mesh='" << mesh
                << "' is not a shape such as 4 or 2x4";
       options.mesh.push_back(size);
     }
     if (options.mesh.size() > 2)
-      return module.emitError() << "mesh='" << mesh
+      return mlir::emitError(module.getLoc()) << "mesh='" << mesh
                                 << "': autopar plans on 1-D and 2-D meshes";
   }
   options.exhaustive = exhaustive;
   if (parallelism != "hybrid" && parallelism != "data")
-    return module.emitError() << "unknown parallelism '" << parallelism
+    return mlir::emitError(module.getLoc()) << "unknown parallelism '" << parallelism
                               << "'; expected hybrid or data";
   options.dataParallelOnly = parallelism == "data";
-  return success();
-}
-
-LogicalResult PlanPass::writeFile(ModuleOp module, StringRef path,
-                                  function_ref<void(raw_ostream &)> write) {
-  std::string errorMessage;
-  std::unique_ptr<llvm::ToolOutputFile> file =
-      openOutputFile(path, &errorMessage);
-  if (!file)
-    return module.emitError() << "cannot write '" << path
-                              << "': " << errorMessage;
-  write(file->os());
-  file->keep();
   return success();
 }
 
@@ -196,12 +180,12 @@ void PlanPass::runOnOperation() {
   if (failed(parseOptions(module, options)))
     return signalPassFailure();
   FailureOr<TargetAttr> targetAttr =
-      getModuleTarget(module, target, [&] { return module.emitError(); });
+      getModuleTarget(module, target, [&] { return mlir::emitError(module.getLoc()); });
   if (failed(targetAttr))
     return signalPassFailure();
   int64_t available = targetAttr->getNumGpus();
   if (options.maxGpus > available) {
-    module.emitError() << "max-gpus=" << options.maxGpus << " but target '"
+    mlir::emitError(module.getLoc()) << "max-gpus=" << options.maxGpus << " but target '"
                        << targetAttr->getName() << "' has " << available
                        << " GPUs";
     return signalPassFailure();
@@ -211,7 +195,7 @@ void PlanPass::runOnOperation() {
     for (int64_t size : options.mesh)
       devices *= size;
     if (devices > available) {
-      module.emitError() << "mesh=" << mesh << " needs " << devices
+      mlir::emitError(module.getLoc()) << "mesh=" << mesh << " needs " << devices
                          << " GPUs but target '" << targetAttr->getName()
                          << "' has " << available;
       return signalPassFailure();
@@ -221,7 +205,7 @@ void PlanPass::runOnOperation() {
   const auto &analysis = getAnalysis<WorkloadAnalysis>();
   const FunctionWorkload *entry = getEntryFunction(analysis);
   if (!entry) {
-    module.emitWarning() << "autopar-plan: no function with a body";
+    mlir::emitWarning(module.getLoc()) << "autopar-plan: no function with a body";
     return;
   }
   CostModel costModel(*targetAttr);
@@ -286,17 +270,11 @@ void PlanPass::runOnOperation() {
         leanest = &plan;
     double capacity =
         static_cast<double>(targetAttr->getGpu().getMemoryCapacity());
-    auto gibText = [](double bytes) {
-      std::string text;
-      llvm::raw_string_ostream os(text);
-      os << llvm::format("%.2f", bytes / (1024.0 * 1024.0 * 1024.0));
-      return text;
-    };
-    InFlightDiagnostic diag = module.emitError();
-    diag << "autopar: no plan fits in the " << gibText(capacity)
-         << " GiB of a " << targetAttr->getGpu().getName()
+    InFlightDiagnostic diag = mlir::emitError(module.getLoc());
+    diag << "autopar: no plan fits in the " << formatBytes(capacity)
+         << " of a " << targetAttr->getGpu().getName()
          << ": the least memory per GPU found is "
-         << gibText(leanest->metrics.memoryPerGpu) << " GiB (mesh "
+         << formatBytes(leanest->metrics.memoryPerGpu) << " (mesh "
          << describeMesh(leanest->mesh) << ")";
     if (options.objective == Objective::Efficiency)
       diag << ", or none reaches efficiency " << options.efficiencyFloor;
@@ -323,7 +301,7 @@ void PlanPass::runOnOperation() {
   annotate(module, *best, planner, built.plan);
 
   if (!report.empty() &&
-      failed(writeFile(module, report, [&](raw_ostream &os) {
+      failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
         if (StringRef(report).ends_with(".json"))
           printPlanReportJson(os, built);
         else
@@ -331,7 +309,7 @@ void PlanPass::runOnOperation() {
       })))
     return signalPassFailure();
   if (!trace.empty() &&
-      failed(writeFile(module, trace,
+      failed(writeOutputFile(module.getLoc(), trace,
                        [&](raw_ostream &os) { printPlanTrace(os, *best); })))
     return signalPassFailure();
 }

@@ -20,7 +20,7 @@ struct SetTargetPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     FailureOr<TargetAttr> attr =
-        getModuleTarget(module, target, [&] { return module.emitError(); });
+        getModuleTarget(module, target, [&] { return mlir::emitError(module.getLoc()); });
     if (failed(attr))
       return signalPassFailure();
     module->setAttr(AutoparDialect::kTargetAttrName, *attr);
