@@ -1,6 +1,7 @@
 //===- PlanReport.cpp - explaining a parallelization plan -----------------===//
 
 #include "autopar/Report/PlanReport.h"
+#include "autopar/Report/Output.h"
 #include "autopar/Report/AnalysisReport.h"
 
 #include "llvm/Support/Format.h"
@@ -9,19 +10,11 @@
 using namespace mlir;
 using namespace mlir::autopar;
 
-std::string mlir::autopar::describeMesh(const MeshShape &mesh) {
-  std::string text;
-  for (unsigned axis = 0; axis < mesh.getRank(); ++axis)
-    text += (axis ? "," : "") + mesh.names[axis] + "=" +
-            std::to_string(mesh.sizes[axis]);
-  return text;
-}
-
 PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
                                          const Planner &planner,
                                          double oneGpuStep) {
   PlanSummary summary;
-  summary.mesh = describeMesh(plan.mesh);
+  summary.mesh = plan.mesh.str();
   summary.gpus = plan.metrics.gpus;
   summary.stepSeconds = plan.metrics.stepSeconds();
   summary.samplesPerSecond = plan.metrics.samplesPerSecond();
@@ -55,11 +48,13 @@ PlanReport mlir::autopar::buildPlanReport(
   for (const MeshPlan &plan : considered)
     report.meshes.push_back(summarizePlan(plan, planner, oneStep));
   report.exact = best.solution.exact;
+  report.solverMethod = stringifySolverMethod(best.solution.method).str();
   report.coreNodes = best.solution.coreNodes;
   report.lowerBound = best.solution.lowerBound;
   auto nextBest = planner.nextBest(best);
   for (auto [index, node] : llvm::enumerate(best.nodes)) {
-    if (!node.work)
+    // Ops without work are left out, but pins stay: their resharding shows.
+    if (!node.work && !node.space.pinned)
       continue;
     PlanLayerReport layer;
     unsigned chosen = best.choice[index];
@@ -112,8 +107,8 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
                      report.plan.mesh.c_str(), report.plan.stepSeconds * 1e3,
                      report.plan.samplesPerSecond, report.plan.speedup,
                      report.plan.efficiency, report.plan.energyPerSample,
-                     gib(report.plan.memoryPerGpu).c_str(),
-                     gib(report.memoryCapacity).c_str());
+                     formatBytes(report.plan.memoryPerGpu).c_str(),
+                     formatBytes(report.memoryCapacity).c_str());
   printSummaryLine(os, "plan", report.plan);
   printSummaryLine(os, "1 GPU", report.oneGpu);
   if (report.haveDataParallel)
@@ -137,9 +132,9 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
                        layer.strategy.c_str(), layer.computeSeconds * 1e3,
                        layer.commSeconds * 1e3, next.c_str());
   }
-  os << "\nsolver: "
-     << (report.exact ? "exact" : "heuristic (iterated conditional modes)")
-     << ", " << report.coreNodes << " nodes left after elimination";
+  os << "\nsolver: " << report.solverMethod << ", "
+     << (report.exact ? "exact" : "heuristic") << ", " << report.coreNodes
+     << " nodes left after elimination";
   if (!report.exact)
     os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
   os << "\n";
@@ -176,6 +171,7 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
       json.attributeObject("data_parallel",
                            [&] { writeSummary(json, report.dataParallel); });
     json.attributeObject("solver", [&] {
+      json.attribute("method", report.solverMethod);
       json.attribute("exact", report.exact);
       json.attribute("core_nodes", static_cast<int64_t>(report.coreNodes));
       json.attribute("lower_bound_s", report.lowerBound);

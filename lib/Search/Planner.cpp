@@ -101,7 +101,7 @@ LogicalResult Planner::initialize() {
         text += (i ? "x" : "") + std::to_string(size);
       return text;
     }() << " contradicts the pins, which use mesh "
-        << pinnedMesh->second << " of shape " << pinnedMesh->first.str();
+        << pinnedMesh->second << " (" << pinnedMesh->first.str() << ")";
   return success();
 }
 
@@ -411,13 +411,13 @@ void Planner::evaluate(MeshPlan &plan) {
 }
 
 double Planner::energyPerSample(const PlanMetrics &metrics) const {
-  GpuAttr gpu = costModel.getTarget().getGpu();
-  double joules = static_cast<double>(metrics.gpus) *
-                  (gpu.getPowerBusy().convertToDouble() *
-                       metrics.computeSeconds +
-                   gpu.getPowerIdle().convertToDouble() * metrics.commSeconds);
+  double joules = costModel.energy(metrics.gpus, metrics.stepSeconds(),
+                                   metrics.computeSeconds);
   return joules / static_cast<double>(std::max<int64_t>(metrics.batch, 1));
 }
+
+/// The most labellings `exhaustive=true` enumerates.
+static constexpr uint64_t kExhaustiveLimit = 1ull << 26;
 
 FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   MeshPlan plan;
@@ -426,15 +426,38 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
     return failure();
   SolverOptions solverOptions;
   plan.graph = buildGraph(mesh, plan.nodes);
+  if (options.exhaustive) {
+    uint64_t labellings = countLabellings(plan.graph);
+    if (labellings > kExhaustiveLimit) {
+      InFlightDiagnostic diag =
+          mlir::emitError(workload.getFunction().getLoc())
+          << "autopar: exhaustive=true is for small graphs: mesh "
+          << mesh.str() << " has ";
+      if (labellings == UINT64_MAX)
+        diag << "more than 2^64";
+      else
+        diag << labellings;
+      return diag << " labellings, more than the limit of "
+                  << kExhaustiveLimit;
+    }
+  }
+  // For energy, a second of communication weighs what an idle GPU burns
+  // against a busy one; for time and efficiency every second counts alike.
+  double commWeight = options.objective == Objective::Energy
+                          ? costModel.getCommEnergyWeight()
+                          : 1.0;
   auto solveWith = [&](double lambda) {
     CostGraph weighted = plan.graph;
-    if (lambda > 0)
+    if (lambda > 0 || commWeight != 1.0) {
+      weighted.scaleEdges(commWeight);
       for (auto [index, node] : llvm::enumerate(plan.nodes)) {
-        std::vector<double> unary = plan.graph.getUnary()[index];
+        std::vector<double> unary(node.strategies.size());
         for (size_t s = 0; s < unary.size(); ++s)
-          unary[s] += lambda * node.memory[s];
+          unary[s] = node.compute[s] + commWeight * node.sync[s] +
+                     lambda * node.memory[s];
         weighted.setUnary(index, std::move(unary));
       }
+    }
     plan.solution = options.exhaustive ? solveExhaustive(weighted)
                                        : solve(weighted, solverOptions);
     plan.choice = plan.solution.choice;

@@ -66,7 +66,9 @@ int64_t MeshShape::getNodesSpanned(unsigned axes) const {
 std::string MeshShape::str() const {
   std::string text;
   for (auto [index, size] : llvm::enumerate(sizes))
-    text += (index ? "x" : "") + std::to_string(size);
+    text += (index ? "," : "") +
+            (index < names.size() ? names[index] : "d" + std::to_string(index)) +
+            "=" + std::to_string(size);
   return text;
 }
 
@@ -285,7 +287,10 @@ SmallVector<Strategy> mlir::autopar::enumerateStrategies(const OpSpace &space,
                                                          const MeshShape &mesh) {
   SmallVector<Strategy> strategies;
   if (space.pinned) {
-    strategies.push_back(*space.pinned);
+    // A pin that does not divide its value has no strategy; the planner
+    // reports it.
+    if (dividesEvenly(space, *space.pinned, mesh))
+      strategies.push_back(*space.pinned);
     return strategies;
   }
   SmallVector<int> choices = {-1};

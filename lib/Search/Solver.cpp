@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+using namespace mlir;
 using namespace mlir::autopar;
 
 static constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -202,6 +203,7 @@ void Eliminator::solveCore(Solution &solution) {
       break;
   }
   if (labellings <= options.exhaustiveLimit) {
+    solution.method = SolverMethod::CoreEnumeration;
     std::vector<unsigned> labels(alive.size(), 0), best;
     double bestCost = kInf;
     while (true) {
@@ -228,6 +230,7 @@ void Eliminator::solveCore(Solution &solution) {
 
   // Iterated conditional modes from the unary minima.
   solution.exact = false;
+  solution.method = SolverMethod::LocalSearch;
   std::vector<unsigned> labels(alive.size(), 0);
   for (unsigned node : core)
     labels[node] = std::min_element(unary[node].begin(), unary[node].end()) -
@@ -317,8 +320,34 @@ Solution mlir::autopar::solve(const CostGraph &graph,
   return solution;
 }
 
+StringRef mlir::autopar::stringifySolverMethod(SolverMethod method) {
+  switch (method) {
+  case SolverMethod::Elimination:
+    return "elimination";
+  case SolverMethod::CoreEnumeration:
+    return "elimination+enumeration";
+  case SolverMethod::LocalSearch:
+    return "elimination+icm";
+  case SolverMethod::Exhaustive:
+    return "exhaustive";
+  }
+  llvm_unreachable("unknown solver method");
+}
+
+uint64_t mlir::autopar::countLabellings(const CostGraph &graph) {
+  uint64_t count = 1;
+  for (unsigned node = 0, e = graph.getNumNodes(); node < e; ++node) {
+    uint64_t size = graph.getNumCandidates(node);
+    if (size && count > UINT64_MAX / size)
+      return UINT64_MAX;
+    count *= size;
+  }
+  return count;
+}
+
 Solution mlir::autopar::solveExhaustive(const CostGraph &graph) {
   Solution solution;
+  solution.method = SolverMethod::Exhaustive;
   unsigned n = graph.getNumNodes();
   std::vector<unsigned> labels(n, 0);
   solution.cost = kInf;

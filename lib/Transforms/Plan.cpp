@@ -275,7 +275,7 @@ void PlanPass::runOnOperation() {
          << " of a " << targetAttr->getGpu().getName()
          << ": the least memory per GPU found is "
          << formatBytes(leanest->metrics.memoryPerGpu) << " (mesh "
-         << describeMesh(leanest->mesh) << ")";
+         << leanest->mesh.str() << ")";
     if (options.objective == Objective::Efficiency)
       diag << ", or none reaches efficiency " << options.efficiencyFloor;
     return signalPassFailure();

@@ -97,6 +97,12 @@ public:
 
   /// Energy (J) of `gpus` GPUs over `seconds`, each busy for `busySeconds`.
   double energy(int64_t gpus, double seconds, double busySeconds) const;
+  /// The energy of a second of communication (GPU idle) relative to a
+  /// second of compute (GPU busy): the weight that turns a time-minimal
+  /// search on a fixed mesh into an energy-minimal one.
+  double getCommEnergyWeight() const {
+    return powerBusy > 0 ? powerIdle / powerBusy : 1.0;
+  }
 
 private:
   /// Bandwidth and latency of the link a group uses.

@@ -45,13 +45,11 @@ struct PlanReport {
   bool haveDataParallel = false;
   std::vector<PlanSummary> meshes;
   std::vector<PlanLayerReport> layers;
+  std::string solverMethod;
   bool exact = true;
   unsigned coreNodes = 0;
   double lowerBound = 0;
 };
-
-/// `mesh` as "gpus=4" or "nodes=2,gpus=8".
-std::string describeMesh(const MeshShape &mesh);
 
 PlanSummary summarizePlan(const MeshPlan &plan, const Planner &planner,
                           double oneGpuStep);

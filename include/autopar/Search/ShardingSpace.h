@@ -35,7 +35,7 @@ struct MeshShape {
   int64_t getNodesSpanned(unsigned axes) const;
   /// The size of the group along `axes` (a bit mask).
   int64_t getGroupSize(unsigned axes) const;
-  /// "4", "2x4".
+  /// "gpus=4", "nodes=2,gpus=8": axis names and sizes.
   std::string str() const;
 
 private:

@@ -17,6 +17,10 @@
 #ifndef AUTOPAR_SEARCH_SOLVER_H
 #define AUTOPAR_SEARCH_SOLVER_H
 
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/ErrorHandling.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -30,6 +34,12 @@ public:
   /// of `from` and j of `to`. Parallel edges add up.
   void addEdge(unsigned from, unsigned to, std::vector<double> costs);
 
+  /// Multiplies every edge cost by `factor`.
+  void scaleEdges(double factor) {
+    for (Edge &edge : edges)
+      for (double &cost : edge.costs)
+        cost *= factor;
+  }
   /// Replaces the unary costs of `node` (same number of candidates).
   void setUnary(unsigned node, std::vector<double> costs) {
     unary[node] = std::move(costs);
@@ -59,8 +69,26 @@ struct SolverOptions {
   unsigned maxSweeps = 100;
 };
 
+/// How a solution was found.
+enum class SolverMethod {
+  /// Node and edge elimination left nothing (chains, trees,
+  /// series-parallel graphs): exact.
+  Elimination,
+  /// Elimination, then enumeration of the remaining core: exact.
+  CoreEnumeration,
+  /// Elimination, then iterated conditional modes on a core too large to
+  /// enumerate: a local optimum with a lower bound.
+  LocalSearch,
+  /// Every labelling of the whole graph (`solveExhaustive`): exact.
+  Exhaustive,
+};
+
+/// A short name of `method` for reports ("elimination", ...).
+StringRef stringifySolverMethod(SolverMethod method);
+
 struct Solution {
   std::vector<unsigned> choice;
+  SolverMethod method = SolverMethod::Elimination;
   double cost = 0;
   /// Whether `cost` is the optimum.
   bool exact = true;
@@ -75,6 +103,9 @@ Solution solve(const CostGraph &graph, const SolverOptions &options = {});
 
 /// Enumerates every labelling (for tests and tiny graphs).
 Solution solveExhaustive(const CostGraph &graph);
+
+/// The number of labellings of `graph`, saturating at UINT64_MAX.
+uint64_t countLabellings(const CostGraph &graph);
 
 } // namespace mlir::autopar
 
