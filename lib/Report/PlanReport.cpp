@@ -50,6 +50,7 @@ PlanReport mlir::autopar::buildPlanReport(
   report.exact = best.solution.exact;
   report.solverMethod = stringifySolverMethod(best.solution.method).str();
   report.coreNodes = best.solution.coreNodes;
+  report.width = best.solution.width;
   report.lowerBound = best.solution.lowerBound;
   auto nextBest = planner.nextBest(best);
   for (auto [index, node] : llvm::enumerate(best.nodes)) {
@@ -133,8 +134,8 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
                        layer.commSeconds * 1e3, next.c_str());
   }
   os << "\nsolver: " << report.solverMethod << ", "
-     << (report.exact ? "exact" : "heuristic") << ", " << report.coreNodes
-     << " nodes left after elimination";
+     << (report.exact ? "exact" : "heuristic") << ", width " << report.width
+     << ", " << report.coreNodes << " nodes left after elimination";
   if (!report.exact)
     os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
   os << "\n";
@@ -173,6 +174,7 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
     json.attributeObject("solver", [&] {
       json.attribute("method", report.solverMethod);
       json.attribute("exact", report.exact);
+      json.attribute("width", static_cast<int64_t>(report.width));
       json.attribute("core_nodes", static_cast<int64_t>(report.coreNodes));
       json.attribute("lower_bound_s", report.lowerBound);
     });

@@ -136,6 +136,12 @@ SmallVector<MeshShape> Planner::getCandidateMeshes() const {
   if (options.maxGpus > 0)
     total = std::min(total, options.maxGpus);
   for (int64_t devices = 1; devices <= total; ++devices) {
+    // Beyond one node, meshes take whole nodes (as Alpa's submeshes do): a
+    // partial node adds inter-node traffic without a node's compute. The
+    // largest allowed count is always a candidate.
+    if (devices > gpusPerNode && devices % gpusPerNode != 0 &&
+        devices != total)
+      continue;
     meshes.push_back(make({devices}));
     if (options.dataParallelOnly)
       continue;

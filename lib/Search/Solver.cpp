@@ -2,10 +2,13 @@
 
 #include "autopar/Search/Solver.h"
 
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+
 #include <algorithm>
 #include <cassert>
 #include <limits>
-#include <map>
 #include <set>
 #include <utility>
 
@@ -37,145 +40,213 @@ double CostGraph::evaluate(const std::vector<unsigned> &choice) const {
 }
 
 namespace {
-/// The working state of the elimination.
+/// A cost term over several nodes: `table` is row-major over `vars`
+/// (ascending), the last node's candidate varying fastest.
+struct Factor {
+  SmallVector<unsigned, 4> vars;
+  std::vector<double> table;
+  bool alive = true;
+};
+
+/// The working state of variable elimination.
 class Eliminator {
 public:
-  Eliminator(const CostGraph &graph, const SolverOptions &options)
-      : options(options), unary(graph.getUnary()),
-        alive(graph.getNumNodes(), true),
-        neighbours(graph.getNumNodes()) {
-    for (const CostGraph::Edge &edge : graph.getEdges())
-      addEdge(edge.from, edge.to, edge.costs);
-  }
+  Eliminator(const CostGraph &graph, const SolverOptions &options);
 
   Solution run();
 
 private:
   unsigned size(unsigned node) const { return unary[node].size(); }
-  /// The cost of edge {a, b} for candidates (i of a, j of b).
-  double edgeCost(unsigned a, unsigned b, unsigned i, unsigned j) const {
-    const auto &entry = edgeMap.at(key(a, b));
-    return a < b ? entry[i * size(b) + j] : entry[j * size(a) + i];
-  }
-  /// Edge {a, b} viewed as a matrix indexed (candidate of a, of b),
-  /// looked up once.
-  struct Matrix {
-    const double *data;
-    unsigned rowStride, columnStride;
-    double operator()(unsigned i, unsigned j) const {
-      return data[i * rowStride + j * columnStride];
-    }
-  };
-  Matrix matrix(unsigned a, unsigned b) const {
-    const std::vector<double> &entry = edgeMap.at(key(a, b));
-    if (a < b)
-      return {entry.data(), size(b), 1};
-    return {entry.data(), 1, size(a)};
-  }
-  static std::pair<unsigned, unsigned> key(unsigned a, unsigned b) {
-    return a < b ? std::make_pair(a, b) : std::make_pair(b, a);
-  }
-  void addEdge(unsigned from, unsigned to, const std::vector<double> &costs);
-  void removeEdge(unsigned a, unsigned b) {
-    edgeMap.erase(key(a, b));
-    auto drop = [](std::vector<unsigned> &list, unsigned node) {
-      list.erase(std::find(list.begin(), list.end(), node));
-    };
-    drop(neighbours[a], b);
-    drop(neighbours[b], a);
-  }
+  /// Adds `table` over `vars` (ascending, at least two), summing it into a
+  /// live factor over the same nodes if there is one.
+  void addFactor(ArrayRef<unsigned> vars, std::vector<double> table);
+  /// The live factors touching `node` (dead ones are dropped on the way).
+  ArrayRef<unsigned> liveFactors(unsigned node);
+  /// The nodes sharing a live factor with `node`, ascending.
+  SmallVector<unsigned, 8> scopeOf(unsigned node);
+  /// The work of eliminating `node` (product of the candidate counts of
+  /// it and its scope), saturating; UINT64_MAX when over the limit.
+  uint64_t eliminationWork(unsigned node);
+  void updateKey(unsigned node);
   void eliminate(unsigned node);
+  /// The cost of the live factors and unary terms at `labels`, restricted
+  /// to terms touching `node` when given.
+  double factorValue(const Factor &factor,
+                     const std::vector<unsigned> &labels) const;
   void solveCore(Solution &solution);
 
-  /// How to recover an eliminated node's candidate from its neighbours'.
+  /// How to recover an eliminated node's candidate from its scope's.
   struct Record {
     unsigned node;
-    std::vector<unsigned> others; // 0, 1 or 2 neighbours
-    std::vector<unsigned> best;   // indexed by the neighbours' candidates
+    SmallVector<unsigned, 4> scope;
+    std::vector<unsigned> best; // row-major over the scope's candidates
   };
 
   const SolverOptions &options;
   std::vector<std::vector<double>> unary;
   std::vector<bool> alive;
-  std::vector<std::vector<unsigned>> neighbours;
-  std::map<std::pair<unsigned, unsigned>, std::vector<double>> edgeMap;
+  std::vector<Factor> factors;
+  std::vector<SmallVector<unsigned, 4>> nodeFactors;
+  /// Elimination order: (work, node), smallest first; ties to lower index.
+  std::set<std::pair<uint64_t, unsigned>> queue;
+  std::vector<uint64_t> key;
   std::vector<Record> records;
   std::vector<unsigned> choice;
+  unsigned width = 0;
 };
 } // namespace
 
-void Eliminator::addEdge(unsigned from, unsigned to,
-                         const std::vector<double> &costs) {
-  // Store oriented from the lower index to the higher.
-  std::vector<double> oriented = costs;
-  if (from > to) {
-    oriented.assign(costs.size(), 0);
-    for (unsigned i = 0; i < size(from); ++i)
-      for (unsigned j = 0; j < size(to); ++j)
-        oriented[j * size(from) + i] = costs[i * size(to) + j];
+Eliminator::Eliminator(const CostGraph &graph, const SolverOptions &options)
+    : options(options), unary(graph.getUnary()),
+      alive(graph.getNumNodes(), true), nodeFactors(graph.getNumNodes()),
+      key(graph.getNumNodes(), UINT64_MAX) {
+  for (const CostGraph::Edge &edge : graph.getEdges()) {
+    unsigned a = std::min(edge.from, edge.to), b = std::max(edge.from, edge.to);
+    std::vector<double> table(edge.costs.size());
+    for (unsigned i = 0; i < size(edge.from); ++i)
+      for (unsigned j = 0; j < size(edge.to); ++j) {
+        unsigned index = edge.from == a ? i * size(b) + j : j * size(b) + i;
+        table[index] = edge.costs[i * size(edge.to) + j];
+      }
+    unsigned vars[] = {a, b};
+    addFactor(vars, std::move(table));
   }
-  auto [it, inserted] = edgeMap.try_emplace(key(from, to), oriented);
-  if (inserted) {
-    neighbours[from].push_back(to);
-    neighbours[to].push_back(from);
-    return;
+}
+
+ArrayRef<unsigned> Eliminator::liveFactors(unsigned node) {
+  SmallVector<unsigned, 4> &list = nodeFactors[node];
+  llvm::erase_if(list, [&](unsigned id) { return !factors[id].alive; });
+  return list;
+}
+
+void Eliminator::addFactor(ArrayRef<unsigned> vars,
+                           std::vector<double> table) {
+  for (unsigned id : liveFactors(vars.front())) {
+    Factor &factor = factors[id];
+    if (ArrayRef<unsigned>(factor.vars) == vars) {
+      for (size_t k = 0; k < table.size(); ++k)
+        factor.table[k] += table[k];
+      return;
+    }
   }
-  for (size_t k = 0; k < oriented.size(); ++k)
-    it->second[k] += oriented[k];
+  unsigned id = factors.size();
+  factors.push_back({SmallVector<unsigned, 4>(vars), std::move(table), true});
+  for (unsigned var : vars)
+    nodeFactors[var].push_back(id);
+}
+
+SmallVector<unsigned, 8> Eliminator::scopeOf(unsigned node) {
+  SmallVector<unsigned, 8> scope;
+  for (unsigned id : liveFactors(node))
+    for (unsigned var : factors[id].vars)
+      if (var != node)
+        scope.push_back(var);
+  llvm::sort(scope);
+  scope.erase(std::unique(scope.begin(), scope.end()), scope.end());
+  return scope;
+}
+
+uint64_t Eliminator::eliminationWork(unsigned node) {
+  // A hub (many factors) waits until its neighbours are gone.
+  if (liveFactors(node).size() > 64)
+    return UINT64_MAX;
+  uint64_t work = size(node);
+  for (unsigned other : scopeOf(node)) {
+    work *= size(other);
+    if (work > options.maxEliminationWork)
+      return UINT64_MAX;
+  }
+  return work;
+}
+
+void Eliminator::updateKey(unsigned node) {
+  if (key[node] != UINT64_MAX)
+    queue.erase({key[node], node});
+  key[node] = eliminationWork(node);
+  if (key[node] != UINT64_MAX)
+    queue.insert({key[node], node});
 }
 
 void Eliminator::eliminate(unsigned node) {
-  std::vector<unsigned> others = neighbours[node];
-  std::sort(others.begin(), others.end());
-  Record record{node, others, {}};
-  if (others.empty()) {
-    unsigned best = 0;
-    for (unsigned i = 1; i < size(node); ++i)
-      if (unary[node][i] < unary[node][best])
-        best = i;
-    record.best = {best};
-  } else if (others.size() == 1) {
-    unsigned other = others[0];
-    record.best.resize(size(other));
-    Matrix edge = matrix(node, other);
-    for (unsigned j = 0; j < size(other); ++j) {
-      double bestCost = kInf;
-      for (unsigned i = 0; i < size(node); ++i) {
-        double cost = unary[node][i] + edge(i, j);
-        if (cost < bestCost) {
-          bestCost = cost;
-          record.best[j] = i;
-        }
-      }
-      unary[other][j] += bestCost;
+  SmallVector<unsigned, 8> scope = scopeOf(node);
+  SmallVector<unsigned, 4> ids(liveFactors(node));
+  width = std::max<unsigned>(width, scope.size());
+
+  // Each factor's stride for every scope position and for `node`.
+  size_t rank = scope.size();
+  std::vector<uint64_t> strides(ids.size() * (rank + 1), 0);
+  for (auto [f, id] : llvm::enumerate(ids)) {
+    const Factor &factor = factors[id];
+    uint64_t stride = 1;
+    for (int v = factor.vars.size() - 1; v >= 0; --v) {
+      unsigned var = factor.vars[v];
+      size_t position =
+          var == node ? rank
+                      : llvm::lower_bound(scope, var) - scope.begin();
+      strides[f * (rank + 1) + position] = stride;
+      stride *= size(var);
     }
-    removeEdge(node, other);
-  } else {
-    unsigned a = others[0], b = others[1];
-    std::vector<double> merged(size(a) * size(b));
-    record.best.resize(merged.size());
-    Matrix left = matrix(a, node), right = matrix(node, b);
-    const std::vector<double> &middle = unary[node];
-    for (unsigned i = 0; i < size(a); ++i)
-      for (unsigned j = 0; j < size(b); ++j) {
-        double bestCost = kInf;
-        unsigned best = 0;
-        for (unsigned k = 0; k < size(node); ++k) {
-          double cost = left(i, k) + middle[k] + right(k, j);
-          if (cost < bestCost) {
-            bestCost = cost;
-            best = k;
-          }
-        }
-        merged[i * size(b) + j] = bestCost;
-        record.best[i * size(b) + j] = best;
-      }
-    removeEdge(node, a);
-    removeEdge(node, b);
-    addEdge(a, b, merged);
   }
+  uint64_t entries = 1;
+  for (unsigned other : scope)
+    entries *= size(other);
+
+  Record record{node, SmallVector<unsigned, 4>(scope.begin(), scope.end()), {}};
+  record.best.resize(entries);
+  std::vector<double> merged(entries);
+  SmallVector<unsigned, 8> labels(rank, 0);
+  SmallVector<uint64_t, 4> base(ids.size());
+  for (uint64_t entry = 0; entry < entries; ++entry) {
+    for (size_t f = 0; f < ids.size(); ++f) {
+      uint64_t offset = 0;
+      for (size_t position = 0; position < rank; ++position)
+        offset += strides[f * (rank + 1) + position] * labels[position];
+      base[f] = offset;
+    }
+    double bestCost = kInf;
+    unsigned best = 0;
+    for (unsigned k = 0; k < size(node); ++k) {
+      double cost = unary[node][k];
+      for (size_t f = 0; f < ids.size(); ++f)
+        cost += factors[ids[f]].table[base[f] + strides[f * (rank + 1) + rank] * k];
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = k;
+      }
+    }
+    merged[entry] = bestCost;
+    record.best[entry] = best;
+    // Next assignment, the last position fastest.
+    for (size_t position = rank; position-- > 0;) {
+      if (++labels[position] < size(scope[position]))
+        break;
+      labels[position] = 0;
+    }
+  }
+
+  for (unsigned id : ids)
+    factors[id].alive = false;
   alive[node] = false;
+  if (key[node] != UINT64_MAX)
+    queue.erase({key[node], node});
+  key[node] = UINT64_MAX;
+  if (rank == 1) {
+    for (unsigned k = 0; k < entries; ++k)
+      unary[scope[0]][k] += merged[k];
+  } else if (rank > 1) {
+    addFactor(scope, std::move(merged));
+  }
   records.push_back(std::move(record));
+  for (unsigned other : scope)
+    updateKey(other);
+}
+
+double Eliminator::factorValue(const Factor &factor,
+                               const std::vector<unsigned> &labels) const {
+  uint64_t index = 0;
+  for (unsigned var : factor.vars)
+    index = index * size(var) + labels[var];
+  return factor.table[index];
 }
 
 void Eliminator::solveCore(Solution &solution) {
@@ -186,13 +257,16 @@ void Eliminator::solveCore(Solution &solution) {
   solution.coreNodes = core.size();
   if (core.empty())
     return;
+  std::vector<unsigned> coreFactors;
+  for (auto [id, factor] : llvm::enumerate(factors))
+    if (factor.alive)
+      coreFactors.push_back(id);
   auto coreCost = [&](const std::vector<unsigned> &labels) {
     double total = 0;
     for (unsigned node : core)
       total += unary[node][labels[node]];
-    for (const auto &[edge, costs] : edgeMap)
-      total += costs[labels[edge.first] * size(edge.second) +
-                     labels[edge.second]];
+    for (unsigned id : coreFactors)
+      total += factorValue(factors[id], labels);
     return total;
   };
 
@@ -240,68 +314,59 @@ void Eliminator::solveCore(Solution &solution) {
     for (unsigned node : core) {
       double bestCost = kInf;
       unsigned best = labels[node];
+      unsigned current = labels[node];
       for (unsigned i = 0; i < size(node); ++i) {
+        labels[node] = i;
         double cost = unary[node][i];
-        for (unsigned other : neighbours[node])
-          cost += edgeCost(node, other, i, labels[other]);
+        for (unsigned id : liveFactors(node))
+          cost += factorValue(factors[id], labels);
         if (cost < bestCost - 1e-15) {
           bestCost = cost;
           best = i;
         }
       }
-      if (best != labels[node]) {
-        labels[node] = best;
+      labels[node] = best;
+      if (best != current)
         changed = true;
-      }
     }
     if (!changed)
       break;
   }
   for (unsigned node : core)
     choice[node] = labels[node];
-  // A lower bound: every term at its own minimum.
+  // A lower bound: every term at its own minimum (the eliminated part is
+  // folded exactly into the core's terms).
   double bound = 0;
   for (unsigned node : core)
     bound += *std::min_element(unary[node].begin(), unary[node].end());
-  for (const auto &[edge, costs] : edgeMap)
-    bound += *std::min_element(costs.begin(), costs.end());
+  for (unsigned id : coreFactors)
+    bound += *std::min_element(factors[id].table.begin(),
+                               factors[id].table.end());
   solution.lowerBound = bound;
 }
 
 Solution Eliminator::run() {
   Solution solution;
   choice.assign(alive.size(), 0);
-  // Eliminate nodes of degree <= 2 until none is left, lowest index first
-  // (a worklist: eliminating a node only changes its neighbours' degrees).
-  std::set<unsigned> ready;
   for (unsigned node = 0; node < alive.size(); ++node)
-    if (neighbours[node].size() <= 2)
-      ready.insert(node);
-  while (!ready.empty()) {
-    unsigned node = *ready.begin();
-    ready.erase(ready.begin());
-    if (!alive[node] || neighbours[node].size() > 2)
-      continue;
-    std::vector<unsigned> touched = neighbours[node];
+    updateKey(node);
+  // Eliminate the cheapest node first (its work: its candidates times its
+  // neighbours'); chains, trees and series-parallel parts go at width <= 2,
+  // small cliques such as LayerNorm's statistics at width 3.
+  while (!queue.empty()) {
+    unsigned node = queue.begin()->second;
     eliminate(node);
-    for (unsigned other : touched)
-      if (alive[other] && neighbours[other].size() <= 2)
-        ready.insert(other);
   }
-  // The eliminated part contributes exactly; the bound of the core (if not
-  // exact) is added to the eliminated part's cost below.
   solveCore(solution);
   for (auto it = records.rbegin(); it != records.rend(); ++it) {
     const Record &record = *it;
-    unsigned index = 0;
-    if (record.others.size() == 1)
-      index = choice[record.others[0]];
-    else if (record.others.size() == 2)
-      index = choice[record.others[0]] * size(record.others[1]) +
-              choice[record.others[1]];
+    uint64_t index = 0;
+    for (unsigned other : record.scope)
+      index = index * size(other) + choice[other];
     choice[record.node] = record.best[index];
   }
   solution.choice = choice;
+  solution.width = width;
   return solution;
 }
 

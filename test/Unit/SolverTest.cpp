@@ -58,6 +58,7 @@ void addSeriesParallel(Random &random, CostGraph &graph, unsigned source,
 int main() {
   Random random;
   unsigned graphs = 0, exact = 0, matched = 0, failures = 0;
+  unsigned methods[4] = {0, 0, 0, 0};
   const char *kinds[] = {"chain", "tree", "series-parallel", "dag"};
   for (unsigned kind = 0; kind < 4; ++kind) {
     for (unsigned trial = 0; trial < 250; ++trial) {
@@ -85,10 +86,15 @@ int main() {
         continue;
       ++graphs;
       Solution reference = solveExhaustive(graph);
-      // A tiny enumeration limit forces the heuristic on general cores.
+      // On half the DAGs a tiny elimination budget leaves a core; a tiny
+      // enumeration limit then forces the heuristic on half of those.
       SolverOptions options;
-      options.exhaustiveLimit = kind == 3 && trial % 2 ? 1 : 1u << 20;
+      if (kind == 3 && trial % 2) {
+        options.maxEliminationWork = 8;
+        options.exhaustiveLimit = trial % 4 == 1 ? 1 : 1u << 20;
+      }
       Solution fast = solve(graph, options);
+      ++methods[static_cast<unsigned>(fast.method)];
       bool ok;
       if (fast.exact) {
         ++exact;
@@ -112,5 +118,8 @@ int main() {
   std::printf("graphs: %u, solved exactly: %u, equal to enumeration: %u, "
               "failures: %u\n",
               graphs, exact, matched, failures);
+  std::printf("by elimination: %u, elimination+enumeration: %u, "
+              "elimination+icm: %u\n",
+              methods[0], methods[1], methods[2]);
   return failures ? 1 : 0;
 }

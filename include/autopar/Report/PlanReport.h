@@ -48,6 +48,7 @@ struct PlanReport {
   std::string solverMethod;
   bool exact = true;
   unsigned coreNodes = 0;
+  unsigned width = 0;
   double lowerBound = 0;
 };
 

@@ -4,10 +4,14 @@
 // of its candidates; a node costs its candidate's unary cost, an edge the
 // entry of its matrix for the two candidates. The solver minimises the sum.
 //
-// Method (docs/search.md): OptCNN-style elimination, exact on trees,
-// chains and series-parallel graphs: a node with one neighbour is folded
-// into it, a node with two neighbours becomes an edge between them, parallel
-// edges are summed. What remains (the "core" of a general DAG) is solved
+// Method (docs/search.md): variable elimination (dynamic programming), which
+// generalises OptCNN's node and edge elimination: the cheapest node is
+// minimised out, its terms becoming one term over its neighbours. A node
+// with one neighbour folds into it, one with two becomes an edge (OptCNN),
+// one with three becomes a three-node term, and so on while the work stays
+// under `maxEliminationWork`; so it is exact on trees, chains,
+// series-parallel graphs and any graph of small treewidth (a Transformer
+// block's LayerNorm makes a 4-clique). What remains (the "core") is solved
 // exhaustively when it has at most `exhaustiveLimit` labellings, else by
 // iterated conditional modes from a greedy start; the result then carries a
 // lower bound so the gap to the optimum is known.
@@ -63,6 +67,9 @@ private:
 };
 
 struct SolverOptions {
+  /// The most work (candidates of a node times those of its neighbours) one
+  /// elimination step may do; nodes over it stay in the core.
+  uint64_t maxEliminationWork = 1u << 22;
   /// Largest core solved by enumeration.
   uint64_t exhaustiveLimit = 1u << 20;
   /// Sweeps of iterated conditional modes on a larger core.
@@ -94,8 +101,11 @@ struct Solution {
   bool exact = true;
   /// A lower bound on the optimum (equal to `cost` when exact).
   double lowerBound = 0;
-  /// Nodes left after elimination (0 for series-parallel graphs).
+  /// Nodes left after elimination (0 when elimination solved it all).
   unsigned coreNodes = 0;
+  /// The most neighbours an eliminated node had (2 for series-parallel
+  /// graphs; an upper bound on the treewidth of the eliminated part).
+  unsigned width = 0;
 };
 
 /// Minimises the graph's cost. Deterministic: ties go to the lower index.
