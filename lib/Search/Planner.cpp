@@ -195,7 +195,8 @@ double Planner::reshardSeconds(const TensorSharding &from,
 }
 
 LogicalResult Planner::buildNodes(const MeshShape &mesh,
-                                  std::vector<PlanNode> &nodes) {
+                                  std::vector<PlanNode> &nodes,
+                                  bool dataParallelOnly) {
   nodes.clear();
   nodes.reserve(spaces.size());
   double optimizerStates = getOptimizerStates(options.optimizer);
@@ -205,7 +206,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
     node.space = space;
     node.work = workload.lookup(space.op);
     node.strategies = enumerateStrategies(space, mesh);
-    if (options.dataParallelOnly && !space.pinned) {
+    if (dataParallelOnly && !space.pinned) {
       // The paper's space: split along the batch on every axis, or
       // replicate when the op cannot be split so.
       int batchLoop = getBatchLoop(space);
@@ -428,7 +429,7 @@ static constexpr uint64_t kExhaustiveLimit = 1ull << 26;
 FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   MeshPlan plan;
   plan.mesh = mesh;
-  if (failed(buildNodes(mesh, plan.nodes)))
+  if (failed(buildNodes(mesh, plan.nodes, options.dataParallelOnly)))
     return failure();
   SolverOptions solverOptions;
   plan.graph = buildGraph(mesh, plan.nodes);
@@ -514,18 +515,10 @@ int mlir::autopar::getBatchLoop(const OpSpace &space) {
 FailureOr<MeshPlan> Planner::dataParallelOnMesh(const MeshShape &mesh) {
   MeshPlan plan;
   plan.mesh = mesh;
-  if (failed(buildNodes(mesh, plan.nodes)))
+  // One strategy per node: the batch split, the pin, or replication.
+  if (failed(buildNodes(mesh, plan.nodes, /*dataParallelOnly=*/true)))
     return failure();
-  for (const PlanNode &node : plan.nodes) {
-    unsigned chosen = 0;
-    int batchLoop = getBatchLoop(node.space);
-    for (auto [index, strategy] : llvm::enumerate(node.strategies))
-      if (batchLoop >= 0 && llvm::all_of(strategy, [&](int loop) {
-            return loop == batchLoop;
-          }))
-        chosen = index;
-    plan.choice.push_back(chosen);
-  }
+  plan.choice.assign(plan.nodes.size(), 0);
   plan.graph = buildGraph(mesh, plan.nodes);
   evaluate(plan);
   return plan;

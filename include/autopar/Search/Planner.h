@@ -112,8 +112,10 @@ public:
   LogicalResult initialize();
 
 private:
-  /// Builds nodes and the cost graph for `mesh` with memory weight `lambda`.
-  LogicalResult buildNodes(const MeshShape &mesh, std::vector<PlanNode> &nodes);
+  /// The nodes on `mesh` with their strategies and costs; with
+  /// `dataParallelOnly`, one strategy each (batch split, pin or replicated).
+  LogicalResult buildNodes(const MeshShape &mesh, std::vector<PlanNode> &nodes,
+                           bool dataParallelOnly);
   CostGraph buildGraph(const MeshShape &mesh,
                        const std::vector<PlanNode> &nodes) const;
   void evaluate(MeshPlan &plan);
