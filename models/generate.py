@@ -21,11 +21,11 @@ import sys
 # Element types
 # --------------------------------------------------------------------------
 
-FLOAT_TYPES = ("f32", "f16", "bf16")
+FLOAT_TYPES = ("f32", "f64", "f16", "bf16")
 # Bit patterns of -inf (MLIR accepts hexadecimal float literals).
-NEG_INF = {"f32": "0xFF800000", "f16": "0xFC00", "bf16": "0xFF80"}
+NEG_INF = {"f32": "0xFF800000", "f64": "0xFFF0000000000000", "f16": "0xFC00", "bf16": "0xFF80"}
 # Largest finite value (used by tosa.clamp as "no upper bound").
-FLOAT_MAX = {"f32": "3.4028235e+38", "f16": "65504.0", "bf16": "3.38953139e+38"}
+FLOAT_MAX = {"f32": "3.4028235e+38", "f64": "1.7976931348623157e+308", "f16": "65504.0", "bf16": "3.38953139e+38"}
 
 
 def fmt_float(v):

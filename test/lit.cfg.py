@@ -25,3 +25,20 @@ config.substitutions.append(("%autopar_build", config.autopar_obj_root))
 config.substitutions.append(("%corpus", config.corpus_dir))
 if os.path.isdir(config.corpus_dir):
     config.available_features.add("corpus")
+# Gradient checks: the training step against finite differences, executed
+# on CPU (autopar-lower-to-cpu, then mlir-runner).
+config.substitutions.append(
+    (
+        "%gradcheck",
+        "%s %s --opt %s --runner %s --libs %s"
+        % (
+            sys.executable,
+            os.path.join(config.autopar_src_root, "test", "Training", "Inputs", "gradcheck.py"),
+            os.path.join(config.autopar_tools_dir, "autopar-opt"),
+            os.path.join(config.llvm_tools_dir, "mlir-runner"),
+            config.llvm_lib_dir,
+        ),
+    )
+)
+config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
+config.substitutions.append(("%mlir_libs", config.llvm_lib_dir))

@@ -94,10 +94,20 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                              << attr.getValue();
     return lookupMesh(op, plan.getMesh()) ? success() : failure();
   }
+  if (name == kLayerAttrName || name == kGradOfAttrName) {
+    auto layer = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!layer || layer.getInt() < 0)
+      return op->emitError() << "'" << name
+                             << "' must be a non-negative integer (a layer "
+                                "number), got "
+                             << attr.getValue();
+    return success();
+  }
   return op->emitError() << "unknown autopar attribute '" << name
                          << "'; known: " << kShardingsAttrName << ", "
                          << kStrategyAttrName << ", " << kTargetAttrName
-                         << ", " << kPlanAttrName;
+                         << ", " << kPlanAttrName << ", " << kLayerAttrName
+                         << ", " << kGradOfAttrName;
 }
 
 /// Verifies an `autopar.sharding` on argument or result `index` of `op`.

@@ -56,6 +56,10 @@ void buildAutoShardPipeline(OpPassManager &pm,
                             const AutoShardPipelineOptions &options);
 /// Registers `auto-shard` as a pass pipeline.
 void registerAutoShardPipeline();
+/// `autopar-lower-to-cpu`: linalg on tensors to LLVM for the host CPU.
+void buildLowerToCPUPipeline(OpPassManager &pm);
+void registerLowerToCPUPipeline();
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_TRANSFORMS_PASSES_H

@@ -90,4 +90,62 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }
 
+def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
+  let summary = "Build a training step (forward, backward, update) from a forward function";
+  let description = [{
+    Adds a function `name` (default `train_step`) that runs the forward
+    function `func` (default `forward`), a loss, the reverse-mode backward
+    pass and the parameter update, and returns the new parameters, the new
+    optimizer state and the loss, in that order. Its arguments: the forward
+    function's arguments, then the labels (when the pass adds the loss),
+    then the optimizer state (one tensor per parameter for momentum, two per
+    parameter and a step counter for Adam).
+
+    Parameters are the arguments with `autopar.role = "param"` (without any
+    roles: every argument but the first, see docs/cost-model.md); the
+    gradient is taken with respect to them. The loss: `auto` uses the
+    function's own result, which must be a single-element float tensor;
+    `softmax-cross-entropy` takes logits `[B, C]` and adds an `i64` label
+    argument `[B]`; `mse` adds a label argument of the result's type (mean
+    squared error over all elements).
+
+    Reverse-mode rules come from `ReverseModeOpInterface`
+    (lib/Autodiff/): one generic rule for linalg structured ops with
+    projected-permutation maps (elementwise, broadcasts, reductions,
+    contractions), by differentiating the scalar body; reshapes. An op
+    without a rule is an error naming the op. Forward ops are tagged
+    `autopar.layer = N` and every backward op `autopar.grad_of = N` of the
+    forward op it differentiates.
+  }];
+  let options = [
+    Option<"func", "func", "std::string", /*default=*/"\"forward\"",
+           "The forward function">,
+    Option<"name", "name", "std::string", /*default=*/"\"train_step\"",
+           "Name of the training-step function to add">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"auto\"",
+           "auto (the function returns the loss), softmax-cross-entropy "
+           "or mse">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
+           "sgd, momentum or adam">,
+    Option<"learningRate", "lr", "double", /*default=*/"0.01",
+           "Learning rate">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.9",
+           "Momentum (optimizer=momentum)">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9",
+           "Adam's first-moment decay">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999",
+           "Adam's second-moment decay">,
+    Option<"epsilon", "epsilon", "double", /*default=*/"1e-8",
+           "Adam's epsilon">,
+    Option<"returnGradients", "return-gradients", "bool", /*default=*/"false",
+           "Also return the parameters' gradients, after the loss (for "
+           "gradient checks)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::autopar::AutoparDialect"];
+}
+
 #endif // AUTOPAR_TRANSFORMS_PASSES_TD

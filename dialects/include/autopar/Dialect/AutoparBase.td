@@ -61,6 +61,8 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kStrategyAttrName = "autopar.strategy";
     static constexpr ::llvm::StringLiteral kTargetAttrName = "autopar.target";
     static constexpr ::llvm::StringLiteral kPlanAttrName = "autopar.plan";
+    static constexpr ::llvm::StringLiteral kLayerAttrName = "autopar.layer";
+    static constexpr ::llvm::StringLiteral kGradOfAttrName = "autopar.grad_of";
     static constexpr ::llvm::StringLiteral kRoleAttrName = "autopar.role";
     static constexpr ::llvm::StringLiteral kBatchDimAttrName = "autopar.batch_dim";
   }];

@@ -1,0 +1,127 @@
+//===- ReverseMode.cpp - the backward-pass driver -------------------------===//
+
+#include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Dialect/AutoparDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/ScopeExit.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+#include "autopar/Autodiff/ReverseModeInterface.cpp.inc"
+
+static constexpr StringLiteral kLayerAttrName = AutoparDialect::kLayerAttrName;
+static constexpr StringLiteral kGradOfAttrName = AutoparDialect::kGradOfAttrName;
+
+Value mlir::autopar::createZeros(OpBuilder &builder, Location loc,
+                                 RankedTensorType type) {
+  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                        type.getElementType());
+  Value zero = arith::ConstantOp::create(
+      builder, loc, builder.getZeroAttr(type.getElementType()));
+  return linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
+}
+
+void AdjointState::addAdjoint(OpBuilder &builder, Location loc, Value value,
+                              Value adjoint) {
+  Value &slot = adjoints[value];
+  if (!slot) {
+    slot = adjoint;
+    return;
+  }
+  auto type = cast<RankedTensorType>(adjoint.getType());
+  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                        type.getElementType());
+  slot = linalg::AddOp::create(builder, loc, ValueRange{slot, adjoint},
+                               ValueRange{empty})
+             .getResult(0);
+}
+
+namespace mlir::autopar {
+/// Tags every op created while differentiating one forward op with that
+/// op's layer.
+class ReverseModeDriver : public OpBuilder::Listener {
+public:
+  void notifyOperationInserted(Operation *op,
+                               OpBuilder::InsertPoint) override {
+    if (layer)
+      op->setAttr(kGradOfAttrName, layer);
+  }
+  IntegerAttr layer;
+};
+} // namespace mlir::autopar
+
+static bool isFloatTensor(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  return type && isa<FloatType>(type.getElementType());
+}
+
+FailureOr<SmallVector<Value>>
+mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
+                             Value seed, ArrayRef<Value> wrt) {
+  AdjointState state;
+  for (Value value : wrt)
+    if (isFloatTensor(value))
+      state.active.insert(value);
+  // Activity: forward from the values differentiated against.
+  for (Operation &op : block.without_terminator()) {
+    bool anyActive = llvm::any_of(op.getOperands(), [&](Value operand) {
+      return state.active.contains(operand);
+    });
+    // A gradient must not flow through a value an op's region captures:
+    // no rule sees it.
+    if (op.getNumRegions()) {
+      SetVector<Value> captured;
+      getUsedValuesDefinedAbove(op.getRegions(), captured);
+      for (Value value : captured)
+        if (state.active.contains(value))
+          return op.emitError()
+                 << "autopar-training: cannot differentiate through a value "
+                    "captured by '"
+                 << op.getName() << "' (read inside its body); pass it as "
+                                    "an operand";
+    }
+    if (anyActive)
+      for (Value result : op.getResults())
+        if (isFloatTensor(result))
+          state.active.insert(result);
+  }
+  state.adjoints[output] = seed;
+
+  ReverseModeDriver driver;
+  OpBuilder::Listener *previous = builder.getListener();
+  builder.setListener(&driver);
+  llvm::scope_exit restore([&] { builder.setListener(previous); });
+  for (Operation &op :
+       llvm::make_early_inc_range(llvm::reverse(block.without_terminator()))) {
+    if (llvm::none_of(op.getResults(),
+                      [&](Value result) { return state.getAdjoint(result); }))
+      continue;
+    if (llvm::none_of(op.getOperands(), [&](Value operand) {
+          return state.needsGradient(operand);
+        }))
+      continue;
+    auto rule = dyn_cast<ReverseModeOpInterface>(op);
+    if (!rule)
+      return op.emitError() << "autopar-training: no reverse-mode rule for '"
+                            << op.getName() << "'";
+    driver.layer = op.getAttrOfType<IntegerAttr>(kLayerAttrName);
+    if (failed(rule.buildAdjoints(builder, state)))
+      return failure();
+  }
+  driver.layer = nullptr;
+
+  SmallVector<Value> gradients;
+  for (Value value : wrt) {
+    Value adjoint = state.getAdjoint(value);
+    if (!adjoint && isFloatTensor(value))
+      adjoint = createZeros(builder, value.getLoc(),
+                            cast<RankedTensorType>(value.getType()));
+    gradients.push_back(adjoint);
+  }
+  return gradients;
+}

@@ -1,0 +1,442 @@
+//===- ReverseModeModels.cpp - reverse-mode rules for linalg and tensor ---===//
+//
+// One generic rule covers every linalg structured op whose indexing maps are
+// projected permutations (elementwise ops, broadcasts, reductions,
+// contractions such as matmul and batch_matmul): the adjoint of input k is a
+// linalg.generic over the same loops that reads the result's adjoint and
+// the op's inputs, recomputes the scalar body, differentiates it in reverse
+// with respect to block argument k, and accumulates into a tensor shaped
+// like input k (the loops input k does not follow become reductions: that
+// is where a matmul's input gradient sums over the output columns).
+// Reductions combine with addf (linear) or max/min (the gradient goes to
+// the elements equal to the result). Reshapes are their own inverses.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Autodiff/ReverseMode.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+//===----------------------------------------------------------------------===//
+// Scalar bodies
+//===----------------------------------------------------------------------===//
+
+/// Scalar ops that never carry a gradient (comparisons, integer and index
+/// arithmetic, constants).
+static bool isInactiveScalarOp(Operation *op) {
+  return isa<arith::CmpFOp, arith::CmpIOp, arith::ConstantOp, linalg::IndexOp,
+             arith::IndexCastOp, arith::SIToFPOp, arith::UIToFPOp,
+             arith::FPToSIOp, arith::FPToUIOp>(op) ||
+         llvm::none_of(op->getResultTypes(),
+                       [](Type type) { return isa<FloatType>(type); });
+}
+
+/// Whether the scalar op has a rule below.
+static bool hasScalarRule(Operation *op) {
+  return isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
+             arith::NegFOp, arith::MaximumFOp, arith::MaxNumFOp,
+             arith::MinimumFOp, arith::MinNumFOp, arith::SelectOp,
+             arith::ExtFOp, arith::TruncFOp, math::ExpOp, math::LogOp,
+             math::TanhOp, math::ErfOp, math::SqrtOp, math::RsqrtOp,
+             math::AbsFOp, math::PowFOp>(op);
+}
+
+static Value constantLike(OpBuilder &b, Location loc, Value like,
+                          double value) {
+  return arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(like.getType(), value));
+}
+
+/// Adjoint contributions of `op`'s operands given `g`, the adjoint of its
+/// result: one entry per operand, null where none flows.
+static SmallVector<Value> scalarAdjoints(OpBuilder &b, Operation *op,
+                                         Value g) {
+  Location loc = op->getLoc();
+  SmallVector<Value> out(op->getNumOperands());
+  Value zero;
+  auto getZero = [&] {
+    if (!zero)
+      zero = constantLike(b, loc, g, 0.0);
+    return zero;
+  };
+  auto mul = [&](Value x, Value y) {
+    return arith::MulFOp::create(b, loc, x, y).getResult();
+  };
+  auto div = [&](Value x, Value y) {
+    return arith::DivFOp::create(b, loc, x, y).getResult();
+  };
+  auto neg = [&](Value x) { return arith::NegFOp::create(b, loc, x).getResult(); };
+  // max/min: the gradient goes to the operand that was selected (the first
+  // on ties).
+  auto extremum = [&](arith::CmpFPredicate predicate) {
+    Value a = op->getOperand(0), c = op->getOperand(1);
+    Value first = arith::CmpFOp::create(b, loc, predicate, a, c);
+    out[0] = arith::SelectOp::create(b, loc, first, g, getZero());
+    out[1] = arith::SelectOp::create(b, loc, first, getZero(), g);
+  };
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](arith::AddFOp) { out = {g, g}; })
+      .Case([&](arith::SubFOp) { out = {g, neg(g)}; })
+      .Case([&](arith::MulFOp mulOp) {
+        out = {mul(g, mulOp.getRhs()), mul(g, mulOp.getLhs())};
+      })
+      .Case([&](arith::DivFOp divOp) {
+        Value q = div(g, divOp.getRhs());
+        out = {q, neg(mul(q, divOp.getResult()))};
+      })
+      .Case([&](arith::NegFOp) { out = {neg(g)}; })
+      .Case<arith::MaximumFOp, arith::MaxNumFOp>(
+          [&](Operation *) { extremum(arith::CmpFPredicate::OGE); })
+      .Case<arith::MinimumFOp, arith::MinNumFOp>(
+          [&](Operation *) { extremum(arith::CmpFPredicate::OLE); })
+      .Case([&](arith::SelectOp select) {
+        out[1] = arith::SelectOp::create(b, loc, select.getCondition(), g,
+                                         getZero());
+        out[2] = arith::SelectOp::create(b, loc, select.getCondition(),
+                                         getZero(), g);
+      })
+      .Case([&](arith::ExtFOp ext) {
+        out[0] = arith::TruncFOp::create(b, loc, ext.getIn().getType(), g);
+      })
+      .Case([&](arith::TruncFOp trunc) {
+        out[0] = arith::ExtFOp::create(b, loc, trunc.getIn().getType(), g);
+      })
+      .Case([&](math::ExpOp exp) { out[0] = mul(g, exp.getResult()); })
+      .Case([&](math::LogOp log) { out[0] = div(g, log.getOperand()); })
+      .Case([&](math::TanhOp tanh) {
+        Value t = tanh.getResult();
+        Value one = constantLike(b, loc, t, 1.0);
+        out[0] = mul(g, arith::SubFOp::create(b, loc, one, mul(t, t)));
+      })
+      .Case([&](math::ErfOp erf) {
+        // d erf(x) = 2 / sqrt(pi) * exp(-x^2)
+        Value x = erf.getOperand();
+        Value e = math::ExpOp::create(b, loc, neg(mul(x, x)));
+        out[0] = mul(g, mul(constantLike(b, loc, x, 2.0 / std::sqrt(M_PI)), e));
+      })
+      .Case([&](math::SqrtOp sqrt) {
+        out[0] = div(mul(g, constantLike(b, loc, g, 0.5)), sqrt.getResult());
+      })
+      .Case([&](math::RsqrtOp rsqrt) {
+        Value r = rsqrt.getResult();
+        out[0] = mul(g, mul(constantLike(b, loc, r, -0.5), mul(r, mul(r, r))));
+      })
+      .Case([&](math::AbsFOp abs) {
+        Value nonNegative = arith::CmpFOp::create(
+            b, loc, arith::CmpFPredicate::OGE, abs.getOperand(), getZero());
+        out[0] = arith::SelectOp::create(b, loc, nonNegative, g, neg(g));
+      })
+      .Case([&](math::PowFOp pow) {
+        // d a^c = c a^(c-1) da + log(a) a^c dc
+        Value a = pow.getLhs(), c = pow.getRhs();
+        Value cMinusOne =
+            arith::SubFOp::create(b, loc, c, constantLike(b, loc, c, 1.0));
+        out[0] = mul(g, mul(c, math::PowFOp::create(b, loc, a, cMinusOne)));
+        out[1] = mul(g, mul(math::LogOp::create(b, loc, a), pow.getResult()));
+      });
+  return out;
+}
+
+/// Checks that every op of `body` on a path to the yielded value is
+/// differentiable; errors name the scalar op.
+static LogicalResult checkBody(linalg::LinalgOp op, Block &body) {
+  for (Operation &inner : body.without_terminator()) {
+    if (isInactiveScalarOp(&inner) || hasScalarRule(&inner))
+      continue;
+    return op.emitError() << "autopar-training: cannot differentiate '"
+                          << inner.getName() << "' in the body of '"
+                          << op->getName() << "'";
+  }
+  return success();
+}
+
+/// Reverse mode over the (cloned) scalar ops `ops`, seeded with `seed` at
+/// `root`; returns the adjoint of `target`, or null when none reaches it.
+static Value reverseScalar(OpBuilder &b, ArrayRef<Operation *> ops, Value root,
+                           Value seed, Value target) {
+  DenseMap<Value, Value> adjoint;
+  adjoint[root] = seed;
+  for (Operation *op : llvm::reverse(ops)) {
+    if (isInactiveScalarOp(op) || op->getNumResults() != 1)
+      continue;
+    Value g = adjoint.lookup(op->getResult(0));
+    if (!g)
+      continue;
+    SmallVector<Value> contributions = scalarAdjoints(b, op, g);
+    for (auto [operand, contribution] :
+         llvm::zip(op->getOperands(), contributions)) {
+      if (!contribution || !isa<FloatType>(operand.getType()))
+        continue;
+      Value &slot = adjoint[operand];
+      slot = slot ? arith::AddFOp::create(b, op->getLoc(), slot, contribution)
+                        .getResult()
+                  : contribution;
+    }
+  }
+  return adjoint.lookup(target);
+}
+
+/// Whether `target` (a block argument) reaches `root` within `body`.
+static bool reaches(Block &body, Value target, Value root) {
+  if (target == root)
+    return true;
+  DenseSet<Value> live = {target};
+  for (Operation &inner : body.without_terminator())
+    if (!isInactiveScalarOp(&inner) &&
+        llvm::any_of(inner.getOperands(),
+                     [&](Value v) { return live.contains(v); }))
+      for (Value result : inner.getResults())
+        live.insert(result);
+  return live.contains(root);
+}
+
+//===----------------------------------------------------------------------===//
+// The generic linalg rule
+//===----------------------------------------------------------------------===//
+
+namespace {
+enum class Combiner { None, Add, Extremum };
+} // namespace
+
+static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
+                                         AdjointState &state) {
+  Location loc = op.getLoc();
+  if (op.getNumDpsInits() != 1 || !op.hasPureTensorSemantics())
+    return op.emitError() << "autopar-training: cannot differentiate '"
+                          << op->getName()
+                          << "': only single-result ops on tensors";
+  if (linalg::isaConvolutionOpInterface(op))
+    return op.emitError()
+           << "autopar-training: the convolution rule (data and filter "
+              "gradients) is not implemented yet for '"
+           << op->getName() << "'";
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (AffineMap map : maps)
+    if (!map.isProjectedPermutation())
+      return op.emitError() << "autopar-training: cannot differentiate '"
+                            << op->getName()
+                            << "': an indexing map is not a projected "
+                               "permutation ("
+                            << AffineMapAttr::get(map) << ")";
+  Value result = op->getResult(0);
+  Value dResult = state.getAdjoint(result);
+  if (!dResult)
+    return success();
+
+  Block &body = *op.getBlock();
+  unsigned numInputs = op.getNumDpsInputs();
+  BlockArgument outArg = body.getArgument(numInputs);
+  Value yielded = body.getTerminator()->getOperand(0);
+  Value init = op.getDpsInitOperand(0)->get();
+  AffineMap outMap = maps[numInputs];
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  bool hasReduction = llvm::is_contained(iterators,
+                                         utils::IteratorType::reduction);
+
+  // The value each iteration contributes, and how contributions combine.
+  Combiner combiner = Combiner::None;
+  Value contribution = yielded;
+  Operation *combinerOp = nullptr;
+  if (hasReduction) {
+    combinerOp = yielded.getDefiningOp();
+    if (!combinerOp || combinerOp->getNumOperands() != 2 ||
+        !llvm::is_contained(combinerOp->getOperands(), outArg))
+      return op.emitError() << "autopar-training: cannot differentiate '"
+                            << op->getName()
+                            << "': the reduction does not combine the "
+                               "accumulator with one value";
+    if (isa<arith::AddFOp>(combinerOp))
+      combiner = Combiner::Add;
+    else if (isa<arith::MaximumFOp, arith::MaxNumFOp, arith::MinimumFOp,
+                 arith::MinNumFOp>(combinerOp))
+      combiner = Combiner::Extremum;
+    else
+      return op.emitError() << "autopar-training: cannot differentiate the "
+                               "reduction combiner '"
+                            << combinerOp->getName() << "' of '"
+                            << op->getName() << "'";
+    contribution = combinerOp->getOperand(0) == outArg
+                       ? combinerOp->getOperand(1)
+                       : combinerOp->getOperand(0);
+    if (llvm::any_of(outArg.getUsers(),
+                     [&](Operation *user) { return user != combinerOp; }))
+      return op.emitError() << "autopar-training: cannot differentiate '"
+                            << op->getName()
+                            << "': the accumulator is read outside the "
+                               "combiner";
+  }
+  if (failed(checkBody(op, body)))
+    return failure();
+  bool readsInit = !hasReduction && !outArg.use_empty();
+
+  auto buildAdjointOf = [&](Value operand, BlockArgument target,
+                            AffineMap targetMap) {
+    auto type = cast<RankedTensorType>(operand.getType());
+    SmallVector<Value> inputs = {dResult};
+    SmallVector<AffineMap> newMaps = {outMap};
+    for (unsigned i = 0; i < numInputs; ++i) {
+      inputs.push_back(op.getDpsInputOperand(i)->get());
+      newMaps.push_back(maps[i]);
+    }
+    if (readsInit) {
+      inputs.push_back(init);
+      newMaps.push_back(outMap);
+    }
+    if (combiner == Combiner::Extremum) {
+      inputs.push_back(result);
+      newMaps.push_back(outMap);
+    }
+    newMaps.push_back(targetMap);
+    SmallVector<utils::IteratorType> newIterators;
+    for (unsigned loop = 0; loop < iterators.size(); ++loop)
+      newIterators.push_back(targetMap.isFunctionOfDim(loop)
+                                 ? utils::IteratorType::parallel
+                                 : utils::IteratorType::reduction);
+    Value zeros = createZeros(b, loc, type);
+    auto generic = linalg::GenericOp::create(
+        b, loc, TypeRange{type}, inputs, ValueRange{zeros}, newMaps,
+        newIterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          IRMapping mapping;
+          for (unsigned i = 0; i < numInputs; ++i)
+            mapping.map(body.getArgument(i), args[1 + i]);
+          unsigned next = 1 + numInputs;
+          if (readsInit)
+            mapping.map(outArg, args[next++]);
+          SmallVector<Operation *> cloned;
+          for (Operation &inner : body.without_terminator()) {
+            if (&inner == combinerOp)
+              continue;
+            cloned.push_back(nb.clone(inner, mapping));
+          }
+          Value seed = args[0];
+          if (combiner == Combiner::Extremum) {
+            Value isResult = arith::CmpFOp::create(
+                nb, nloc, arith::CmpFPredicate::OEQ,
+                mapping.lookupOrDefault(contribution), args[next]);
+            seed = arith::SelectOp::create(nb, nloc, isResult, seed,
+                                           constantLike(nb, nloc, seed, 0.0));
+          }
+          Value adjoint =
+              reverseScalar(nb, cloned, mapping.lookupOrDefault(contribution),
+                            seed, mapping.lookupOrDefault(target));
+          Value accumulated =
+              arith::AddFOp::create(nb, nloc, args.back(), adjoint);
+          linalg::YieldOp::create(nb, nloc, accumulated);
+        });
+    state.addAdjoint(b, loc, operand, generic.getResult(0));
+  };
+
+  for (unsigned i = 0; i < numInputs; ++i) {
+    Value operand = op.getDpsInputOperand(i)->get();
+    if (!state.needsGradient(operand) ||
+        !reaches(body, body.getArgument(i), contribution))
+      continue;
+    buildAdjointOf(operand, body.getArgument(i), maps[i]);
+  }
+  if (state.needsGradient(init)) {
+    if (readsInit && reaches(body, outArg, contribution)) {
+      buildAdjointOf(init, outArg, outMap);
+    } else if (combiner == Combiner::Add) {
+      state.addAdjoint(b, loc, init, dResult);
+    } else if (combiner == Combiner::Extremum) {
+      // The initial value wins where it equals the result.
+      auto type = cast<RankedTensorType>(init.getType());
+      AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+      SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                                utils::IteratorType::parallel);
+      auto generic = linalg::GenericOp::create(
+          b, loc, TypeRange{type}, ValueRange{dResult, init, result},
+          ValueRange{createZeros(b, loc, type)},
+          SmallVector<AffineMap>(4, identity), parallel,
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value isResult = arith::CmpFOp::create(
+                nb, nloc, arith::CmpFPredicate::OEQ, args[1], args[2]);
+            linalg::YieldOp::create(
+                nb, nloc,
+                arith::SelectOp::create(nb, nloc, isResult, args[0],
+                                        constantLike(nb, nloc, args[0], 0.0))
+                    .getResult());
+          });
+      state.addAdjoint(b, loc, init, generic.getResult(0));
+    }
+  }
+  return success();
+}
+
+namespace {
+template <typename OpTy>
+struct LinalgReverseModel
+    : public ReverseModeOpInterface::ExternalModel<LinalgReverseModel<OpTy>,
+                                                   OpTy> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    return buildLinalgAdjoints(cast<linalg::LinalgOp>(op), builder, state);
+  }
+};
+
+/// collapse_shape and expand_shape: the adjoint is reshaped back.
+struct CollapseShapeReverseModel
+    : public ReverseModeOpInterface::ExternalModel<CollapseShapeReverseModel,
+                                                   tensor::CollapseShapeOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto collapse = cast<tensor::CollapseShapeOp>(op);
+    Value adjoint = state.getAdjoint(collapse.getResult());
+    if (!adjoint || !state.needsGradient(collapse.getSrc()))
+      return success();
+    Value back = tensor::ExpandShapeOp::create(
+        builder, op->getLoc(), collapse.getSrcType(), adjoint,
+        collapse.getReassociationIndices());
+    state.addAdjoint(builder, op->getLoc(), collapse.getSrc(), back);
+    return success();
+  }
+};
+
+struct ExpandShapeReverseModel
+    : public ReverseModeOpInterface::ExternalModel<ExpandShapeReverseModel,
+                                                   tensor::ExpandShapeOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto expand = cast<tensor::ExpandShapeOp>(op);
+    Value adjoint = state.getAdjoint(expand.getResult());
+    if (!adjoint || !state.needsGradient(expand.getSrc()))
+      return success();
+    Value back = tensor::CollapseShapeOp::create(
+        builder, op->getLoc(), expand.getSrcType(), adjoint,
+        expand.getReassociationIndices());
+    state.addAdjoint(builder, op->getLoc(), expand.getSrc(), back);
+    return success();
+  }
+};
+
+template <typename... OpTys>
+void attachLinalgModels(MLIRContext *context) {
+  (OpTys::template attachInterface<LinalgReverseModel<OpTys>>(*context), ...);
+}
+} // namespace
+
+void mlir::autopar::registerReverseModeExternalModels(
+    DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *context, linalg::LinalgDialect *) {
+    attachLinalgModels<
+#define GET_OP_LIST
+#include "mlir/Dialect/Linalg/IR/LinalgStructuredOps.cpp.inc"
+        >(context);
+  });
+  registry.addExtension(+[](MLIRContext *context, tensor::TensorDialect *) {
+    tensor::CollapseShapeOp::attachInterface<CollapseShapeReverseModel>(
+        *context);
+    tensor::ExpandShapeOp::attachInterface<ExpandShapeReverseModel>(*context);
+  });
+}

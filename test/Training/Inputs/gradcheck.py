@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Checks autopar-training's gradients against finite differences on CPU.
+
+  gradcheck.py --opt autopar-opt --runner mlir-runner --libs DIR MODEL.mlir
+               [--loss auto|softmax-cross-entropy|mse] [--checks 4]
+               [--h 1e-6] [--tol 1e-6] [--seed 1]
+
+Builds the training step of MODEL (f64 recommended) with
+`--autopar-training="... optimizer=sgd lr=0 return-gradients=true"`, then a
+`@main` that fills every argument with seeded random values, calls the step
+once for the analytic gradients and, for `--checks` elements of every
+parameter, twice more with the element moved by +h and -h for the central
+difference (loss(+h) - loss(-h)) / 2h. The relative error
+|g - fd| / max(|g|, |fd|, 1e-8) is computed inside the program (printing
+is only 6 digits) and printed with both values; the module is lowered with
+`--autopar-lower-to-cpu` and run by mlir-runner. Prints one line per
+checked element and the maximum relative error; exits 1 above --tol.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit("failed: %s\n%s%s" % (" ".join(command), result.stdout,
+                                       result.stderr))
+    return result.stdout
+
+
+def split_types(text):
+    """Top-level comma-separated types of a signature fragment."""
+    types, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        if ch == "," and depth == 0:
+            types.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        types.append(current.strip())
+    return types
+
+
+def parse_tensor(type_text):
+    match = re.match(r"tensor<((?:\d+x)*)(\w+)>", type_text)
+    shape = [int(d) for d in match.group(1).split("x") if d]
+    return shape, match.group(2)
+
+
+class Random:
+    def __init__(self, seed):
+        self.state = seed * 2654435761 % 2 ** 32 or 1
+
+    def next(self):
+        self.state = (1103515245 * self.state + 12345) % 2 ** 31
+        return self.state / 2 ** 31
+
+
+def dense(shape, element, values):
+    """A dense literal of `shape` (nested brackets) and its type."""
+    type_text = "tensor<%s%s>" % ("".join("%dx" % d for d in shape), element)
+    fmt = str if element.startswith("i") else (lambda v: "%.17e" % v)
+
+    def nest(dims, flat):
+        if not dims:
+            return fmt(flat[0])
+        step = len(flat) // dims[0]
+        return "[%s]" % ", ".join(nest(dims[1:], flat[i * step:(i + 1) * step])
+                                  for i in range(dims[0]))
+
+    return "dense<%s> : %s" % (nest(shape, values), type_text), type_text
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--opt", required=True)
+    parser.add_argument("--runner", required=True)
+    parser.add_argument("--libs", required=True)
+    parser.add_argument("--loss", default="softmax-cross-entropy")
+    parser.add_argument("--checks", type=int, default=4)
+    parser.add_argument("--h", type=float, default=1e-6)
+    parser.add_argument("--tol", type=float, default=1e-6)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", help="write the harness here")
+    args = parser.parse_args()
+
+    training = run([args.opt, args.model,
+                    "--autopar-training=loss=%s optimizer=sgd lr=0 "
+                    "return-gradients=true" % args.loss])
+    signature = re.search(r"func\.func @train_step\((.*?)\)\s*->\s*\((.*?)\)\s*\{",
+                          training, re.S)
+    arg_types = [re.sub(r"%\w+: ", "", re.sub(r"\{[^}]*\}", "", t)).strip()
+                 for t in split_types(signature.group(1))]
+    result_types = split_types(signature.group(2))
+    # Parameters: the arguments with role "param", in order.
+    arg_texts = split_types(signature.group(1))
+    params = [i for i, t in enumerate(arg_texts) if 'autopar.role = "param"' in t]
+    labels = [i for i, t in enumerate(arg_texts) if 'autopar.role = "label"' in t]
+    num_params = len(params)
+    loss_index = num_params  # sgd: new params, then the loss, then gradients
+    grad_index = loss_index + 1
+
+    random = Random(args.seed)
+    lines = ["func.func @main() {"]
+    values = []
+    for i, type_text in enumerate(arg_types):
+        shape, element = parse_tensor(type_text)
+        count = 1
+        for d in shape:
+            count *= d
+        if element.startswith("i"):
+            data = [int(random.next() * 1000) for _ in range(count)]
+        else:
+            data = [2 * random.next() - 1 for _ in range(count)]
+        values.append((shape, element, data))
+    # Labels index the classes of the logits (the model's output).
+    if labels:
+        logits_shape = None
+        forward = re.search(r"func\.func @forward\((.*?)\)\s*->\s*(tensor<[^>]*>)",
+                            training, re.S)
+        if forward:
+            logits_shape, _ = parse_tensor(forward.group(2))
+        for i in labels:
+            shape, element, data = values[i]
+            if element.startswith("i") and logits_shape:
+                values[i] = (shape, element,
+                             [d % logits_shape[-1] for d in data])
+    for i, (shape, element, data) in enumerate(values):
+        literal, type_text = dense(shape, element, data)
+        lines.append("  %%a%d = arith.constant %s" % (i, literal))
+
+    all_args = ", ".join("%%a%d" % i for i in range(len(arg_types)))
+    signature_text = "(%s) -> (%s)" % (", ".join(arg_types), ", ".join(result_types))
+    n_results = len(result_types)
+    lines.append("  %%r:%d = call @train_step(%s) : %s" % (n_results, all_args,
+                                                          signature_text))
+    lines.append("  %%h = arith.constant %.17e : f64" % args.h)
+    lines.append("  %%two_h = arith.constant %.17e : f64" % (2 * args.h))
+    lines.append("  %tiny = arith.constant 1.0e-8 : f64")
+    checked = []
+    for p, arg in enumerate(params):
+        shape, element, _ = values[arg]
+        count = 1
+        for d in shape:
+            count *= d
+        picks = sorted({int(random.next() * count) for _ in range(args.checks)})
+        for flat in picks:
+            index = []
+            rest = flat
+            for d in reversed(shape):
+                index.append(rest % d)
+                rest //= d
+            index.reverse()
+            tag = "p%d_%d" % (p, flat)
+            idx_names = []
+            for k, v in enumerate(index):
+                lines.append("  %%%s_i%d = arith.constant %d : index" % (tag, k, v))
+                idx_names.append("%%%s_i%d" % (tag, k))
+            idx = ", ".join(idx_names)
+            ptype = arg_types[arg]
+            lines.append("  %%%s_g = tensor.extract %%r#%d[%s] : %s"
+                         % (tag, grad_index + p, idx, ptype))
+            lines.append("  %%%s_v = tensor.extract %%a%d[%s] : %s" % (tag, arg, idx, ptype))
+            for sign, op in (("plus", "addf"), ("minus", "subf")):
+                lines.append("  %%%s_%s_v = arith.%s %%%s_v, %%h : f64" % (tag, sign, op, tag))
+                lines.append("  %%%s_%s_t = tensor.insert %%%s_%s_v into %%a%d[%s] : %s"
+                             % (tag, sign, tag, sign, arg, idx, ptype))
+                call_args = ", ".join(
+                    ("%%%s_%s_t" % (tag, sign)) if i == arg else ("%%a%d" % i)
+                    for i in range(len(arg_types)))
+                lines.append("  %%%s_%s_r:%d = call @train_step(%s) : %s"
+                             % (tag, sign, n_results, call_args, signature_text))
+                lines.append("  %%%s_%s_l = tensor.extract %%%s_%s_r#%d[] : %s"
+                             % (tag, sign, tag, sign, loss_index, result_types[loss_index]))
+            lines.append("  %%%s_d = arith.subf %%%s_plus_l, %%%s_minus_l : f64" % (tag, tag, tag))
+            lines.append("  %%%s_fd = arith.divf %%%s_d, %%two_h : f64" % (tag, tag))
+            lines.append("  %%%s_e = arith.subf %%%s_g, %%%s_fd : f64" % (tag, tag, tag))
+            lines.append("  %%%s_ae = math.absf %%%s_e : f64" % (tag, tag))
+            lines.append("  %%%s_ag = math.absf %%%s_g : f64" % (tag, tag))
+            lines.append("  %%%s_af = math.absf %%%s_fd : f64" % (tag, tag))
+            lines.append("  %%%s_m1 = arith.maximumf %%%s_ag, %%%s_af : f64" % (tag, tag, tag))
+            lines.append("  %%%s_m = arith.maximumf %%%s_m1, %%tiny : f64" % (tag, tag))
+            lines.append("  %%%s_rel = arith.divf %%%s_ae, %%%s_m : f64" % (tag, tag, tag))
+            lines.append("  vector.print %%%s_g : f64" % tag)
+            lines.append("  vector.print %%%s_fd : f64" % tag)
+            lines.append("  vector.print %%%s_rel : f64" % tag)
+            checked.append("param %d element %d" % (p, flat))
+    lines.append("  return")
+    lines.append("}")
+    module = training.rstrip()
+    assert module.endswith("}")
+    module = module[:-1] + "\n".join("  " + l for l in lines) + "\n}\n"
+    if args.keep:
+        with open(args.keep, "w") as f:
+            f.write(module)
+    lowered = run([args.opt, "--autopar-lower-to-cpu"], input=module)
+    libs = ",".join(os.path.join(args.libs, name) for name in
+                    ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
+    output = run([args.runner, "-e", "main", "-entry-point-result=void",
+                  "-shared-libs=" + libs], input=lowered)
+    numbers = [float(x) for x in output.split()]
+    worst = 0.0
+    for k, what in enumerate(checked):
+        g, fd, rel = numbers[3 * k:3 * k + 3]
+        worst = max(worst, rel)
+        print("%-24s analytic %13.6e  finite difference %13.6e  rel %.2e"
+              % (what, g, fd, rel))
+    print("checked %d elements, max relative error %.2e (tolerance %.0e): %s"
+          % (len(checked), worst, args.tol, "PASS" if worst <= args.tol else "FAIL"))
+    sys.exit(0 if worst <= args.tol else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+// What autopar-training cannot differentiate is an error naming the op.
+// RUN: autopar-opt %s -split-input-file -verify-diagnostics --autopar-training=loss=mse -o /dev/null
+// RUN: not autopar-opt %s -split-input-file --autopar-training=loss=hinge -o /dev/null 2>&1 | FileCheck %s --check-prefix=LOSS
+// RUN: not autopar-opt %s -split-input-file --autopar-training="loss=mse optimizer=lamb" -o /dev/null 2>&1 | FileCheck %s --check-prefix=OPT
+// RUN: not autopar-opt %s -split-input-file --autopar-training="loss=mse func=model" -o /dev/null 2>&1 | FileCheck %s --check-prefix=FUNC
+// RUN: not autopar-opt %s -split-input-file --autopar-training -o /dev/null 2>&1 | FileCheck %s --check-prefix=AUTO
+
+// LOSS: error: autopar-training: unknown loss 'hinge'; expected auto, softmax-cross-entropy or mse
+// OPT: error: autopar-training: unknown optimizer 'lamb'; expected sgd, momentum or adam
+// FUNC: error: autopar-training: no function 'model' with a body
+// AUTO: error: autopar-training: loss=auto needs the function to return the loss (one element), it returns 'tensor<1x4x2x2xf32>'; choose loss=softmax-cross-entropy or loss=mse
+
+func.func @forward(%x: tensor<1x3x4x4xf32> {autopar.role = "input"},
+                   %w: tensor<4x3x3x3xf32> {autopar.role = "param"}) -> tensor<1x4x2x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x4x2x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32>
+  // expected-error @+1 {{autopar-training: the convolution rule (data and filter gradients) is not implemented yet for 'linalg.conv_2d_nchw_fchw'}}
+  %y = linalg.conv_2d_nchw_fchw ins(%x, %w : tensor<1x3x4x4xf32>, tensor<4x3x3x3xf32>) outs(%f : tensor<1x4x2x2xf32>) -> tensor<1x4x2x2xf32>
+  return %y : tensor<1x4x2x2xf32>
+}
+
+// -----
+
+#id = affine_map<(d0) -> (d0)>
+func.func @forward(%x: tensor<4xf32> {autopar.role = "input"},
+                   %w: tensor<4xf32> {autopar.role = "param"}) -> tensor<4xf32> {
+  %e = tensor.empty() : tensor<4xf32>
+  // expected-error @+1 {{autopar-training: cannot differentiate 'math.sin' in the body of 'linalg.generic'}}
+  %y = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]}
+      ins(%x, %w : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = math.sin %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+#id = affine_map<(d0) -> (d0)>
+func.func @forward(%x: tensor<4xindex> {autopar.role = "input"},
+                   %table: tensor<8xf32> {autopar.role = "param"}) -> tensor<4xf32> {
+  %e = tensor.empty() : tensor<4xf32>
+  // expected-error @+1 {{autopar-training: cannot differentiate through a value captured by 'linalg.generic' (read inside its body); pass it as an operand}}
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+      ins(%x : tensor<4xindex>) outs(%e : tensor<4xf32>) {
+  ^bb0(%i: index, %o: f32):
+    %v = tensor.extract %table[%i] : tensor<8xf32>
+    linalg.yield %v : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+#id = affine_map<(d0) -> (d0)>
+#none = affine_map<(d0) -> ()>
+func.func @forward(%x: tensor<4xf32> {autopar.role = "input"},
+                   %w: tensor<4xf32> {autopar.role = "param"}) -> tensor<f32> {
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<f32>
+  %f = linalg.fill ins(%one : f32) outs(%e : tensor<f32>) -> tensor<f32>
+  // expected-error @+1 {{autopar-training: cannot differentiate the reduction combiner 'arith.mulf' of 'linalg.generic'}}
+  %y = linalg.generic {indexing_maps = [#id, #id, #none], iterator_types = ["reduction"]}
+      ins(%x, %w : tensor<4xf32>, tensor<4xf32>) outs(%f : tensor<f32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.addf %a, %b : f32
+    %p = arith.mulf %acc, %m : f32
+    linalg.yield %p : f32
+  } -> tensor<f32>
+  return %y : tensor<f32>
+}
+
+// -----
+
+func.func @forward(%x: tensor<4xf32> {autopar.role = "input"},
+                   %w: tensor<4xf32> {autopar.role = "param"}) -> tensor<6xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4xf32>
+  %s = linalg.add ins(%x, %w : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  // expected-error @+1 {{autopar-training: no reverse-mode rule for 'tensor.pad'}}
+  %p = tensor.pad %s low[1] high[1] {
+  ^bb0(%i: index):
+    tensor.yield %zero : f32
+  } : tensor<4xf32> to tensor<6xf32>
+  return %p : tensor<6xf32>
+}
