@@ -205,6 +205,44 @@ static bool reaches(Block &body, Value target, Value root) {
 // The generic linalg rule
 //===----------------------------------------------------------------------===//
 
+/// A window access `o * stride + k * dilation` of one tensor dimension: `o`
+/// a loop of the result (an output position), `k` a loop it does not have
+/// (a window offset).
+struct WindowAccess {
+  unsigned outputLoop, windowLoop;
+  int64_t stride, dilation;
+};
+
+/// Matches `expr` as a window access given the loops of the result's map.
+static std::optional<WindowAccess> matchWindow(AffineExpr expr,
+                                               AffineMap outMap) {
+  auto sum = dyn_cast<AffineBinaryOpExpr>(expr);
+  if (!sum || sum.getKind() != AffineExprKind::Add)
+    return std::nullopt;
+  auto term = [](AffineExpr e) -> std::optional<std::pair<unsigned, int64_t>> {
+    if (auto dim = dyn_cast<AffineDimExpr>(e))
+      return std::make_pair(dim.getPosition(), int64_t(1));
+    auto mul = dyn_cast<AffineBinaryOpExpr>(e);
+    if (!mul || mul.getKind() != AffineExprKind::Mul)
+      return std::nullopt;
+    auto dim = dyn_cast<AffineDimExpr>(mul.getLHS());
+    auto factor = dyn_cast<AffineConstantExpr>(mul.getRHS());
+    if (!dim || !factor || factor.getValue() <= 0)
+      return std::nullopt;
+    return std::make_pair(dim.getPosition(), factor.getValue());
+  };
+  auto a = term(sum.getLHS()), b = term(sum.getRHS());
+  if (!a || !b)
+    return std::nullopt;
+  bool aIsOutput = outMap.isFunctionOfDim(a->first);
+  bool bIsOutput = outMap.isFunctionOfDim(b->first);
+  if (aIsOutput == bIsOutput)
+    return std::nullopt;
+  if (!aIsOutput)
+    std::swap(a, b);
+  return WindowAccess{a->first, b->first, a->second, b->second};
+}
+
 namespace {
 enum class Combiner { None, Add, Extremum };
 } // namespace
@@ -216,19 +254,7 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
     return op.emitError() << "autopar-training: cannot differentiate '"
                           << op->getName()
                           << "': only single-result ops on tensors";
-  if (linalg::isaConvolutionOpInterface(op))
-    return op.emitError()
-           << "autopar-training: the convolution rule (data and filter "
-              "gradients) is not implemented yet for '"
-           << op->getName() << "'";
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  for (AffineMap map : maps)
-    if (!map.isProjectedPermutation())
-      return op.emitError() << "autopar-training: cannot differentiate '"
-                            << op->getName()
-                            << "': an indexing map is not a projected "
-                               "permutation ("
-                            << AffineMapAttr::get(map) << ")";
   Value result = op->getResult(0);
   Value dResult = state.getAdjoint(result);
   if (!dResult)
@@ -280,27 +306,126 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
     return failure();
   bool readsInit = !hasReduction && !outArg.use_empty();
 
+  SmallVector<int64_t> loopRanges = op.getStaticLoopRanges();
+  MLIRContext *context = op.getContext();
+  unsigned numLoops = iterators.size();
+
+  // The adjoint of `operand` (block argument `target`, input `targetInput`
+  // or -1 for the init). When the operand is read through windows
+  // (`o * s + k * d`: a convolution's or pooling's input), the loop of each
+  // output position `o` is re-read as the operand's own position `i`, and
+  // every other operand indexed by `o` is read from a copy dilated by `s`
+  // and shifted by (K - 1) * d, at `i + (K - 1) * d - k * d`: the
+  // transposed convolution, derived from the maps.
   auto buildAdjointOf = [&](Value operand, BlockArgument target,
-                            AffineMap targetMap) {
+                            AffineMap targetMap,
+                            int targetInput) -> LogicalResult {
     auto type = cast<RankedTensorType>(operand.getType());
-    SmallVector<Value> inputs = {dResult};
-    SmallVector<AffineMap> newMaps = {outMap};
+    SmallVector<WindowAccess> windows;
+    SmallVector<unsigned> windowDims;
+    AffineMap newTargetMap = targetMap;
+    if (!targetMap.isProjectedPermutation()) {
+      SmallVector<AffineExpr> exprs;
+      for (auto [dim, expr] : llvm::enumerate(targetMap.getResults())) {
+        if (isa<AffineDimExpr>(expr)) {
+          exprs.push_back(expr);
+          continue;
+        }
+        std::optional<WindowAccess> window = matchWindow(expr, outMap);
+        if (!window || ShapedType::isDynamic(loopRanges[window->windowLoop]))
+          return op.emitError()
+                 << "autopar-training: cannot differentiate '"
+                 << op->getName() << "' with respect to an operand read at "
+                 << AffineMapAttr::get(targetMap)
+                 << ": not a projected permutation nor windows "
+                    "(o * stride + k * dilation)";
+        windows.push_back(*window);
+        windowDims.push_back(dim);
+        exprs.push_back(getAffineDimExpr(window->outputLoop, context));
+      }
+      newTargetMap = AffineMap::get(numLoops, 0, exprs, context);
+      if (!newTargetMap.isProjectedPermutation())
+        return op.emitError() << "autopar-training: cannot differentiate '"
+                              << op->getName()
+                              << "': an output position feeds two windows";
+    }
+    // o -> o + (K - 1) * d - k * d for the other operands.
+    SmallVector<AffineExpr> shifted;
+    for (unsigned loop = 0; loop < numLoops; ++loop)
+      shifted.push_back(getAffineDimExpr(loop, context));
+    for (const WindowAccess &window : windows) {
+      int64_t k = loopRanges[window.windowLoop];
+      shifted[window.outputLoop] =
+          getAffineDimExpr(window.outputLoop, context) +
+          (k - 1) * window.dilation -
+          getAffineDimExpr(window.windowLoop, context) * window.dilation;
+    }
+    auto reindex = [&](Value value, AffineMap map)
+        -> FailureOr<std::pair<Value, AffineMap>> {
+      bool readsWindowLoop = llvm::any_of(windows, [&](const WindowAccess &w) {
+        return map.isFunctionOfDim(w.outputLoop);
+      });
+      if (!readsWindowLoop)
+        return std::make_pair(value, map);
+      auto valueType = cast<RankedTensorType>(value.getType());
+      SmallVector<int64_t> shape(valueType.getShape());
+      SmallVector<OpFoldResult> offsets, sizes, strides;
+      for (auto [position, expr] : llvm::enumerate(map.getResults())) {
+        offsets.push_back(b.getIndexAttr(0));
+        sizes.push_back(b.getIndexAttr(shape[position]));
+        strides.push_back(b.getIndexAttr(1));
+        auto dim = dyn_cast<AffineDimExpr>(expr);
+        if (!dim)
+          return failure();
+        for (auto [w, window] : llvm::enumerate(windows)) {
+          if (window.outputLoop != dim.getPosition())
+            continue;
+          int64_t k = loopRanges[window.windowLoop];
+          int64_t halo = (k - 1) * window.dilation;
+          offsets.back() = b.getIndexAttr(halo);
+          strides.back() = b.getIndexAttr(window.stride);
+          shape[position] = type.getDimSize(windowDims[w]) + halo;
+        }
+      }
+      Value zeros = createZeros(
+          b, loc, RankedTensorType::get(shape, valueType.getElementType()));
+      Value spread = tensor::InsertSliceOp::create(b, loc, value, zeros,
+                                                   offsets, sizes, strides);
+      return std::make_pair(spread, map.compose(AffineMap::get(
+                                        numLoops, 0, shifted, context)));
+    };
+
+    SmallVector<Value> inputs;
+    SmallVector<AffineMap> newMaps;
+    auto add = [&](Value value, AffineMap map) -> LogicalResult {
+      FailureOr<std::pair<Value, AffineMap>> read = reindex(value, map);
+      if (failed(read))
+        return op.emitError() << "autopar-training: cannot differentiate '"
+                              << op->getName()
+                              << "': an operand mixes windows and positions";
+      inputs.push_back(read->first);
+      newMaps.push_back(read->second);
+      return success();
+    };
+    if (failed(add(dResult, outMap)))
+      return failure();
     for (unsigned i = 0; i < numInputs; ++i) {
-      inputs.push_back(op.getDpsInputOperand(i)->get());
-      newMaps.push_back(maps[i]);
+      Value input = op.getDpsInputOperand(i)->get();
+      if (static_cast<int>(i) == targetInput) {
+        inputs.push_back(input);
+        newMaps.push_back(newTargetMap);
+      } else if (failed(add(input, maps[i]))) {
+        return failure();
+      }
     }
-    if (readsInit) {
-      inputs.push_back(init);
-      newMaps.push_back(outMap);
-    }
-    if (combiner == Combiner::Extremum) {
-      inputs.push_back(result);
-      newMaps.push_back(outMap);
-    }
-    newMaps.push_back(targetMap);
+    if (readsInit && failed(add(init, outMap)))
+      return failure();
+    if (combiner == Combiner::Extremum && failed(add(result, outMap)))
+      return failure();
+    newMaps.push_back(newTargetMap);
     SmallVector<utils::IteratorType> newIterators;
-    for (unsigned loop = 0; loop < iterators.size(); ++loop)
-      newIterators.push_back(targetMap.isFunctionOfDim(loop)
+    for (unsigned loop = 0; loop < numLoops; ++loop)
+      newIterators.push_back(newTargetMap.isFunctionOfDim(loop)
                                  ? utils::IteratorType::parallel
                                  : utils::IteratorType::reduction);
     Value zeros = createZeros(b, loc, type);
@@ -335,6 +460,7 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
           linalg::YieldOp::create(nb, nloc, accumulated);
         });
     state.addAdjoint(b, loc, operand, generic.getResult(0));
+    return success();
   };
 
   for (unsigned i = 0; i < numInputs; ++i) {
@@ -342,11 +468,13 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
     if (!state.needsGradient(operand) ||
         !reaches(body, body.getArgument(i), contribution))
       continue;
-    buildAdjointOf(operand, body.getArgument(i), maps[i]);
+    if (failed(buildAdjointOf(operand, body.getArgument(i), maps[i], i)))
+      return failure();
   }
   if (state.needsGradient(init)) {
     if (readsInit && reaches(body, outArg, contribution)) {
-      buildAdjointOf(init, outArg, outMap);
+      if (failed(buildAdjointOf(init, outArg, outMap, -1)))
+        return failure();
     } else if (combiner == Combiner::Add) {
       state.addAdjoint(b, loc, init, dResult);
     } else if (combiner == Combiner::Extremum) {
