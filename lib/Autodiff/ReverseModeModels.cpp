@@ -548,6 +548,116 @@ struct ExpandShapeReverseModel
   }
 };
 
+/// tensor.pad with a constant: the source's adjoint is the interior slice.
+struct PadReverseModel
+    : public ReverseModeOpInterface::ExternalModel<PadReverseModel,
+                                                   tensor::PadOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto pad = cast<tensor::PadOp>(op);
+    Value adjoint = state.getAdjoint(pad.getResult());
+    if (!adjoint || !state.needsGradient(pad.getSource()))
+      return success();
+    if (!pad.getConstantPaddingValue())
+      return op->emitError() << "autopar-training: cannot differentiate a "
+                                "tensor.pad whose padding is not a constant";
+    RankedTensorType sourceType = pad.getSourceType();
+    SmallVector<OpFoldResult> sizes, strides;
+    for (int64_t size : sourceType.getShape()) {
+      sizes.push_back(builder.getIndexAttr(size));
+      strides.push_back(builder.getIndexAttr(1));
+    }
+    Value slice = tensor::ExtractSliceOp::create(
+        builder, op->getLoc(), sourceType, adjoint, pad.getMixedLowPad(),
+        sizes, strides);
+    state.addAdjoint(builder, op->getLoc(), pad.getSource(), slice);
+    return success();
+  }
+};
+
+/// extract_slice: the adjoint is inserted into zeros at the slice.
+struct ExtractSliceReverseModel
+    : public ReverseModeOpInterface::ExternalModel<ExtractSliceReverseModel,
+                                                   tensor::ExtractSliceOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto slice = cast<tensor::ExtractSliceOp>(op);
+    Value adjoint = state.getAdjoint(slice.getResult());
+    if (!adjoint || !state.needsGradient(slice.getSource()))
+      return success();
+    Value zeros = createZeros(builder, op->getLoc(), slice.getSourceType());
+    Value back = tensor::InsertSliceOp::create(
+        builder, op->getLoc(), adjoint, zeros, slice.getMixedOffsets(),
+        slice.getMixedSizes(), slice.getMixedStrides());
+    state.addAdjoint(builder, op->getLoc(), slice.getSource(), back);
+    return success();
+  }
+};
+
+/// insert_slice: the source gets the slice of the adjoint, the destination
+/// the adjoint with the slice zeroed.
+struct InsertSliceReverseModel
+    : public ReverseModeOpInterface::ExternalModel<InsertSliceReverseModel,
+                                                   tensor::InsertSliceOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto insert = cast<tensor::InsertSliceOp>(op);
+    Value adjoint = state.getAdjoint(insert.getResult());
+    if (!adjoint)
+      return success();
+    Location loc = op->getLoc();
+    if (state.needsGradient(insert.getSource())) {
+      Value slice = tensor::ExtractSliceOp::create(
+          builder, loc, insert.getSourceType(), adjoint,
+          insert.getMixedOffsets(), insert.getMixedSizes(),
+          insert.getMixedStrides());
+      state.addAdjoint(builder, loc, insert.getSource(), slice);
+    }
+    if (state.needsGradient(insert.getDest())) {
+      Value zeros = createZeros(builder, loc, insert.getSourceType());
+      Value rest = tensor::InsertSliceOp::create(
+          builder, loc, zeros, adjoint, insert.getMixedOffsets(),
+          insert.getMixedSizes(), insert.getMixedStrides());
+      state.addAdjoint(builder, loc, insert.getDest(), rest);
+    }
+    return success();
+  }
+};
+
+/// concat: each input gets its slice of the adjoint.
+struct ConcatReverseModel
+    : public ReverseModeOpInterface::ExternalModel<ConcatReverseModel,
+                                                   tensor::ConcatOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto concat = cast<tensor::ConcatOp>(op);
+    Value adjoint = state.getAdjoint(concat.getResult());
+    if (!adjoint)
+      return success();
+    int64_t dim = concat.getDim();
+    int64_t offset = 0;
+    for (Value input : concat.getInputs()) {
+      auto type = cast<RankedTensorType>(input.getType());
+      if (!type.hasStaticShape())
+        return op->emitError() << "autopar-training: cannot differentiate a "
+                                  "concatenation of dynamic shapes";
+      if (state.needsGradient(input)) {
+        SmallVector<OpFoldResult> offsets, sizes, strides;
+        for (int64_t d = 0; d < type.getRank(); ++d) {
+          offsets.push_back(builder.getIndexAttr(d == dim ? offset : 0));
+          sizes.push_back(builder.getIndexAttr(type.getDimSize(d)));
+          strides.push_back(builder.getIndexAttr(1));
+        }
+        Value slice = tensor::ExtractSliceOp::create(
+            builder, op->getLoc(), type, adjoint, offsets, sizes, strides);
+        state.addAdjoint(builder, op->getLoc(), input, slice);
+      }
+      offset += type.getDimSize(dim);
+    }
+    return success();
+  }
+};
+
 template <typename... OpTys>
 void attachLinalgModels(MLIRContext *context) {
   (OpTys::template attachInterface<LinalgReverseModel<OpTys>>(*context), ...);
@@ -566,5 +676,10 @@ void mlir::autopar::registerReverseModeExternalModels(
     tensor::CollapseShapeOp::attachInterface<CollapseShapeReverseModel>(
         *context);
     tensor::ExpandShapeOp::attachInterface<ExpandShapeReverseModel>(*context);
+    tensor::PadOp::attachInterface<PadReverseModel>(*context);
+    tensor::ExtractSliceOp::attachInterface<ExtractSliceReverseModel>(
+        *context);
+    tensor::InsertSliceOp::attachInterface<InsertSliceReverseModel>(*context);
+    tensor::ConcatOp::attachInterface<ConcatReverseModel>(*context);
   });
 }

@@ -63,15 +63,11 @@ func.func @forward(%x: tensor<4xf32> {autopar.role = "input"},
 
 // -----
 
-func.func @forward(%x: tensor<4xf32> {autopar.role = "input"},
-                   %w: tensor<4xf32> {autopar.role = "param"}) -> tensor<6xf32> {
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : tensor<4xf32>
-  %s = linalg.add ins(%x, %w : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
-  // expected-error @+1 {{autopar-training: no reverse-mode rule for 'tensor.pad'}}
-  %p = tensor.pad %s low[1] high[1] {
-  ^bb0(%i: index):
-    tensor.yield %zero : f32
-  } : tensor<4xf32> to tensor<6xf32>
-  return %p : tensor<6xf32>
+func.func @forward(%x: tensor<2x4xf32> {autopar.role = "input"},
+                   %w: tensor<2x4xf32> {autopar.role = "param"}) -> tensor<2x4xf32> {
+  %e = tensor.empty() : tensor<2x4xf32>
+  %s = linalg.add ins(%x, %w : tensor<2x4xf32>, tensor<2x4xf32>) outs(%e : tensor<2x4xf32>) -> tensor<2x4xf32>
+  // expected-error @+1 {{autopar-training: no reverse-mode rule for 'linalg.softmax'}}
+  %p = linalg.softmax dimension(1) ins(%s : tensor<2x4xf32>) outs(%e : tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %p : tensor<2x4xf32>
 }
