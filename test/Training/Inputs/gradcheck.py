@@ -92,11 +92,22 @@ def main():
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="write the harness here")
+    parser.add_argument("--train-steps", type=int, default=0,
+                        help="instead of checking gradients, run this many "
+                        "training steps and check that the loss falls")
+    parser.add_argument("--optimizer", default="momentum")
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--fall", type=float, default=0.5,
+                        help="the last loss must be below this fraction of "
+                        "the first")
     args = parser.parse_args()
 
-    training = run([args.opt, args.model,
-                    "--autopar-training=loss=%s optimizer=sgd lr=0 "
-                    "return-gradients=true" % args.loss])
+    if args.train_steps:
+        options = "loss=%s optimizer=%s lr=%r" % (args.loss, args.optimizer,
+                                                  args.lr)
+    else:
+        options = "loss=%s optimizer=sgd lr=0 return-gradients=true" % args.loss
+    training = run([args.opt, args.model, "--autopar-training=" + options])
     signature = re.search(r"func\.func @train_step\((.*?)\)\s*->\s*\((.*?)\)\s*\{",
                           training, re.S)
     arg_types = [re.sub(r"%\w+: ", "", re.sub(r"\{[^}]*\}", "", t)).strip()
@@ -135,6 +146,10 @@ def main():
             if element.startswith("i") and logits_shape:
                 values[i] = (shape, element,
                              [d % logits_shape[-1] for d in data])
+    states = [i for i, t in enumerate(arg_texts) if 'autopar.role = "state"' in t]
+    for i in states:
+        shape, element, data = values[i]
+        values[i] = (shape, element, [0.0] * len(data))
     for i, (shape, element, data) in enumerate(values):
         literal, type_text = dense(shape, element, data)
         lines.append("  %%a%d = arith.constant %s" % (i, literal))
@@ -142,6 +157,9 @@ def main():
     all_args = ", ".join("%%a%d" % i for i in range(len(arg_types)))
     signature_text = "(%s) -> (%s)" % (", ".join(arg_types), ", ".join(result_types))
     n_results = len(result_types)
+    if args.train_steps:
+        return train(args, training, lines, arg_types, result_types, params,
+                     states, signature_text)
     lines.append("  %%r:%d = call @train_step(%s) : %s" % (n_results, all_args,
                                                           signature_text))
     lines.append("  %%h = arith.constant %.17e : f64" % args.h)
@@ -218,6 +236,44 @@ def main():
     print("checked %d elements, max relative error %.2e (tolerance %.0e): %s"
           % (len(checked), worst, args.tol, "PASS" if worst <= args.tol else "FAIL"))
     sys.exit(0 if worst <= args.tol else 1)
+
+
+def train(args, training, lines, arg_types, result_types, params, states,
+          signature_text):
+    """Runs the steps, feeding each step's parameters and state to the next;
+    prints the losses; the last must be below args.fall x the first."""
+    names = ["%%a%d" % i for i in range(len(arg_types))]
+    n_results = len(result_types)
+    loss_type = result_types[-1]
+    for step in range(args.train_steps):
+        lines.append("  %%s%d:%d = call @train_step(%s) : %s"
+                     % (step, n_results, ", ".join(names), signature_text))
+        lines.append("  %%l%d = tensor.extract %%s%d#%d[] : %s"
+                     % (step, step, n_results - 1, loss_type))
+        lines.append("  vector.print %%l%d : %s" % (step, loss_type[7:-1]))
+        # Results: new parameters, new state (and Adam's step), the loss.
+        for k, arg in enumerate(params + states):
+            names[arg] = "%%s%d#%d" % (step, k)
+    lines.append("  return")
+    lines.append("}")
+    module = training.rstrip()
+    module = module[:-1] + "\n".join("  " + l for l in lines) + "\n}\n"
+    if args.keep:
+        with open(args.keep, "w") as f:
+            f.write(module)
+    lowered = run([args.opt, "--autopar-lower-to-cpu"], input=module)
+    libs = ",".join(os.path.join(args.libs, name) for name in
+                    ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
+    output = run([args.runner, "-e", "main", "-entry-point-result=void",
+                  "-shared-libs=" + libs], input=lowered)
+    losses = [float(x) for x in output.split()]
+    for step, loss in enumerate(losses):
+        print("step %d loss %.6f" % (step, loss))
+    ok = losses[-1] < args.fall * losses[0]
+    print("loss %.6f -> %.6f (ratio %.3f, must be below %.2f): %s"
+          % (losses[0], losses[-1], losses[-1] / losses[0], args.fall,
+             "PASS" if ok else "FAIL"))
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
