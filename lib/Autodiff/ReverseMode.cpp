@@ -48,10 +48,12 @@ class ReverseModeDriver : public OpBuilder::Listener {
 public:
   void notifyOperationInserted(Operation *op,
                                OpBuilder::InsertPoint) override {
-    if (layer)
+    // Top-level ops only, not the scalar ops inside their bodies.
+    if (layer && op->getBlock() == block)
       op->setAttr(kGradOfAttrName, layer);
   }
   IntegerAttr layer;
+  Block *block = nullptr;
 };
 } // namespace mlir::autopar
 
@@ -93,6 +95,7 @@ mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
   state.adjoints[output] = seed;
 
   ReverseModeDriver driver;
+  driver.block = &block;
   OpBuilder::Listener *previous = builder.getListener();
   builder.setListener(&driver);
   llvm::scope_exit restore([&] { builder.setListener(previous); });

@@ -14,7 +14,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_TRAINING
@@ -523,4 +525,13 @@ void TrainingPass::runOnOperation() {
     llvm::append_range(results, *gradients);
   ret->setOperands(results);
   step.setType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+
+  // Backward generics clone the whole forward body and take all the forward
+  // op's inputs; drop what the derivative does not read.
+  RewritePatternSet patterns(context);
+  linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+  if (failed(applyPatternsGreedily(step, std::move(patterns)))) {
+    step.emitError() << "autopar-training: clean-up did not converge";
+    return signalPassFailure();
+  }
 }

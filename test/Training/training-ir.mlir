@@ -20,18 +20,20 @@ func.func @forward(%x: tensor<4x8xf32> {autopar.role = "input"},
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[X:.*]]: tensor<4x8xf32> {autopar.role = "input"}, %[[W:.*]]: tensor<8x3xf32> {autopar.role = "param"}, %[[L:.*]]: tensor<4xi64> {autopar.role = "label"}, %[[V:.*]]: tensor<8x3xf32> {autopar.role = "state"})
 // CHECK-SAME: -> (tensor<8x3xf32>, tensor<8x3xf32>, tensor<f32>)
+// CHECK-DAG: %[[LR:.*]] = arith.constant 0.00999999977 : f32
+// CHECK-DAG: %[[MU:.*]] = arith.constant 0.899999976 : f32
 // CHECK: linalg.fill {autopar.layer = 0 : i64}
 // CHECK: %[[Y:.*]] = linalg.matmul {autopar.layer = 1 : i64} ins(%[[X]], %[[W]] :
 // The weight gradient: over the matmul's loops (m, n, k) with m reduced,
 // dW[k, n] += x[m, k] * dY[m, n].
-// CHECK: %[[DW:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["reduction", "parallel", "parallel"]} ins(%{{.*}}, %[[X]], %[[W]] : tensor<4x3xf32>, tensor<4x8xf32>, tensor<8x3xf32>) outs(%{{.*}} : tensor<8x3xf32>) attrs =  {autopar.grad_of = 1 : i64}
+// CHECK: %[[DW:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["reduction", "parallel", "parallel"]} ins(%{{.*}}, %[[X]] : tensor<4x3xf32>, tensor<4x8xf32>) outs(%{{.*}} : tensor<8x3xf32>) attrs =  {autopar.grad_of = 1 : i64}
 // CHECK: arith.mulf
 // CHECK: arith.addf
 // Momentum: v' = 0.9 v + g; w' = w - 0.01 v'.
 // CHECK: %[[NV:.*]] = linalg.generic {{.*}} ins(%[[V]], %[[DW]] :
-// CHECK: arith.constant 0.899999976 : f32
+// CHECK: arith.mulf %{{.*}}, %[[MU]] : f32
 // CHECK: %[[NW:.*]] = linalg.generic {{.*}} ins(%[[W]], %[[NV]] :
-// CHECK: arith.constant 0.00999999977 : f32
+// CHECK: arith.mulf %{{.*}}, %[[LR]] : f32
 // CHECK: return %[[NW]], %[[NV]], %{{.*}} : tensor<8x3xf32>, tensor<8x3xf32>, tensor<f32>
 
 // ADAM: func.func @train_step({{.*}}%{{.*}}: tensor<8x3xf32> {autopar.role = "state"}, %{{.*}}: tensor<8x3xf32> {autopar.role = "state"}, %{{.*}}: tensor<f32> {autopar.role = "state"})
