@@ -664,19 +664,24 @@ def model_mlp(b, a):
     b.ret(x)
 
 
+def scaled(a, width):
+    """A channel or hidden width divided by --width (at least 1)."""
+    return max(1, width // a.width)
+
+
 def model_alexnet(b, a):
     x = b.input("images", [a.batch, 3, a.image, a.image])
-    x = conv(b, x, 64, 11, 4, 0, "conv1")
+    x = conv(b, x, scaled(a, 64), 11, 4, 0, "conv1")
     x = maxpool(b, x, 3, 2, "pool1")
-    x = conv(b, x, 192, 5, 1, 2, "conv2")
+    x = conv(b, x, scaled(a, 192), 5, 1, 2, "conv2")
     x = maxpool(b, x, 3, 2, "pool2")
-    x = conv(b, x, 384, 3, 1, 1, "conv3")
-    x = conv(b, x, 384, 3, 1, 1, "conv4")
-    x = conv(b, x, 256, 3, 1, 1, "conv5")
+    x = conv(b, x, scaled(a, 384), 3, 1, 1, "conv3")
+    x = conv(b, x, scaled(a, 384), 3, 1, 1, "conv4")
+    x = conv(b, x, scaled(a, 256), 3, 1, 1, "conv5")
     x = maxpool(b, x, 3, 2, "pool5")
     x = flatten(b, x, "flatten")
-    x = dense(b, x, 4096, "fc6", "relu")
-    x = dense(b, x, 4096, "fc7", "relu")
+    x = dense(b, x, scaled(a, 4096), "fc6", "relu")
+    x = dense(b, x, scaled(a, 4096), "fc7", "relu")
     x = dense(b, x, a.classes, "fc8")
     b.ret(x)
 
@@ -692,11 +697,11 @@ def model_vgg16(b, a):
             x = maxpool(b, x, 2, 2, "pool%d" % stage)
             stage, idx = stage + 1, 1
         else:
-            x = conv(b, x, v, 3, 1, 1, "conv%d_%d" % (stage, idx))
+            x = conv(b, x, scaled(a, v), 3, 1, 1, "conv%d_%d" % (stage, idx))
             idx += 1
     x = flatten(b, x, "flatten")
-    x = dense(b, x, 4096, "fc6", "relu")
-    x = dense(b, x, 4096, "fc7", "relu")
+    x = dense(b, x, scaled(a, 4096), "fc6", "relu")
+    x = dense(b, x, scaled(a, 4096), "fc7", "relu")
     x = dense(b, x, a.classes, "fc8")
     b.ret(x)
 
@@ -718,12 +723,12 @@ def bottleneck(b, x, planes, stride, name, bn):
 
 def model_resnet50(b, a):
     x = b.input("images", [a.batch, 3, a.image, a.image])
-    x = conv(b, x, 64, 7, 2, 3, "conv1", bias=False)
+    x = conv(b, x, scaled(a, 64), 7, 2, 3, "conv1", bias=False)
     x = batchnorm(b, x, "bn1", a.bn, relu=True)
     x = maxpool(b, x, 3, 2, "maxpool", pad=1)
     for li, (blocks, planes, stride) in enumerate([(3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2)]):
         for bi in range(blocks):
-            x = bottleneck(b, x, planes, stride if bi == 0 else 1, "layer%d.%d" % (li + 1, bi), a.bn)
+            x = bottleneck(b, x, scaled(a, planes), stride if bi == 0 else 1, "layer%d.%d" % (li + 1, bi), a.bn)
     n, c, h, w = x.shape
     s = b.pool("sum", x, h, 1, "avgpool")  # global: window = the whole feature map
     s = flatten(b, s, "avgpool.flatten")
@@ -896,9 +901,9 @@ MODELS = {
 
 DEFAULTS = {
     "mlp": dict(batch=128, layers="784,512,10"),
-    "alexnet": dict(batch=128, image=227, classes=1000),
-    "vgg16": dict(batch=1, image=224, classes=1000),
-    "resnet50": dict(batch=1, image=224, classes=1000),
+    "alexnet": dict(batch=128, image=227, classes=1000, width=1),
+    "vgg16": dict(batch=1, image=224, classes=1000, width=1),
+    "resnet50": dict(batch=1, image=224, classes=1000, width=1),
     "bert": dict(batch=8, seq=128, hidden=768, layers=12, heads=12, ffn=3072, vocab=30522,
                  max_pos=512, type_vocab=2),
     "gpt": dict(batch=8, seq=1024, hidden=768, layers=12, heads=12, ffn=None, vocab=50257,
@@ -908,9 +913,9 @@ DEFAULTS = {
 # Which options each model reads (others are rejected).
 OPTIONS = {
     "mlp": {"batch", "layers"},
-    "alexnet": {"batch", "image", "classes"},
-    "vgg16": {"batch", "image", "classes"},
-    "resnet50": {"batch", "image", "classes", "bn"},
+    "alexnet": {"batch", "image", "classes", "width"},
+    "vgg16": {"batch", "image", "classes", "width"},
+    "resnet50": {"batch", "image", "classes", "bn", "width"},
     "bert": {"batch", "seq", "hidden", "layers", "heads", "ffn", "vocab", "max_pos", "type_vocab"},
     "gpt": {"batch", "seq", "hidden", "layers", "heads", "ffn", "vocab", "max_pos"},
 }
@@ -926,6 +931,9 @@ def parse_args(argv):
     p.add_argument("--layers", help="mlp: comma-separated layer sizes; bert/gpt: number of blocks")
     p.add_argument("--image", type=int, help="image height = width")
     p.add_argument("--classes", type=int, help="number of classes of the classifier")
+    p.add_argument("--width", type=int,
+                   help="alexnet/vgg16/resnet50: divide every channel count and hidden "
+                        "width by this (small models for tests; default 1)")
     p.add_argument("--bn", choices=["running", "batch"], default=None,
                    help="resnet50 BatchNorm: running statistics as state arguments "
                         "(inference form, default) or batch statistics by reductions")
@@ -984,6 +992,8 @@ def config_line(a):
         v = getattr(a, k)
         if isinstance(v, list):
             v = ",".join(map(str, v))
+        if k == "width" and v == 1:
+            continue
         if k == "ffn" and v is None:
             v = "4*hidden"
         parts.append("%s=%s" % (k.replace("_", "-"), v))
