@@ -69,23 +69,37 @@ mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
   for (Value value : wrt)
     if (isFloatTensor(value))
       state.active.insert(value);
-  // Activity: forward from the values differentiated against.
+  // Activity: forward from the values differentiated against, through
+  // operands and through values an op's body reads (captured).
+  DenseMap<Operation *, bool> readsActiveCapture;
   for (Operation &op : block.without_terminator()) {
     bool anyActive = llvm::any_of(op.getOperands(), [&](Value operand) {
       return state.active.contains(operand);
     });
-    // A gradient must not flow through a value an op's region captures:
-    // no rule sees it.
     if (op.getNumRegions()) {
       SetVector<Value> captured;
       getUsedValuesDefinedAbove(op.getRegions(), captured);
-      for (Value value : captured)
-        if (state.active.contains(value))
+      for (Value value : captured) {
+        if (!state.active.contains(value))
+          continue;
+        // Only linalg ops reading the value with tensor.extract in their
+        // body have a rule for it (the table rule).
+        bool extractsOnly =
+            isa<linalg::LinalgOp>(op) &&
+            llvm::all_of(value.getUses(), [&](OpOperand &use) {
+              return !op.isProperAncestor(use.getOwner()) ||
+                     isa<tensor::ExtractOp>(use.getOwner());
+            });
+        if (!extractsOnly)
           return op.emitError()
                  << "autopar-training: cannot differentiate through a value "
                     "captured by '"
-                 << op.getName() << "' (read inside its body); pass it as "
-                                    "an operand";
+                 << op.getName()
+                 << "' other than by tensor.extract in a linalg body; pass "
+                    "it as an operand";
+        readsActiveCapture[&op] = true;
+        anyActive = true;
+      }
     }
     if (anyActive)
       for (Value result : op.getResults())
@@ -104,9 +118,11 @@ mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
     if (llvm::none_of(op.getResults(),
                       [&](Value result) { return state.getAdjoint(result); }))
       continue;
-    if (llvm::none_of(op.getOperands(), [&](Value operand) {
-          return state.needsGradient(operand);
-        }))
+    if (llvm::none_of(op.getOperands(),
+                      [&](Value operand) {
+                        return state.needsGradient(operand);
+                      }) &&
+        !readsActiveCapture.lookup(&op))
       continue;
     auto rule = dyn_cast<ReverseModeOpInterface>(op);
     if (!rule)

@@ -152,7 +152,8 @@ static SmallVector<Value> scalarAdjoints(OpBuilder &b, Operation *op,
 /// differentiable; errors name the scalar op.
 static LogicalResult checkBody(linalg::LinalgOp op, Block &body) {
   for (Operation &inner : body.without_terminator()) {
-    if (isInactiveScalarOp(&inner) || hasScalarRule(&inner))
+    if (isInactiveScalarOp(&inner) || hasScalarRule(&inner) ||
+        isa<tensor::ExtractOp>(inner))
       continue;
     return op.emitError() << "autopar-training: cannot differentiate '"
                           << inner.getName() << "' in the body of '"
@@ -471,6 +472,91 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
     if (failed(buildAdjointOf(operand, body.getArgument(i), maps[i], i)))
       return failure();
   }
+  // Tensors the body reads with tensor.extract (embedding tables, position
+  // tables). An index that is a loop's `linalg.index` becomes that loop in
+  // the table's map; any other (data-dependent) index gets a loop of its
+  // own over the table's dimension, and the contribution is kept where the
+  // index equals it: a scatter-add written as a reduction (exact, and
+  // O(table size x iterations) for data-dependent indices).
+  for (Operation &inner : body.without_terminator()) {
+    auto extract = dyn_cast<tensor::ExtractOp>(inner);
+    if (!extract || !state.needsGradient(extract.getTensor()) ||
+        extract.getTensor().getParentBlock() == &body ||
+        !reaches(body, extract.getResult(), contribution))
+      continue;
+    if (readsInit || combiner == Combiner::Extremum)
+      return op.emitError() << "autopar-training: cannot differentiate a "
+                               "table read in '"
+                            << op->getName()
+                            << "' that also reads its output or takes a "
+                               "max/min";
+    auto tableType = cast<RankedTensorType>(extract.getTensor().getType());
+    SmallVector<AffineExpr> tableExprs;
+    SmallVector<std::pair<Value, unsigned>> dataIndices; // index, new loop
+    unsigned extraLoops = 0;
+    for (auto [dim, index] : llvm::enumerate(extract.getIndices())) {
+      if (auto loopIndex = index.getDefiningOp<linalg::IndexOp>()) {
+        tableExprs.push_back(getAffineDimExpr(loopIndex.getDim(), context));
+        continue;
+      }
+      unsigned loop = numLoops + extraLoops++;
+      dataIndices.push_back({index, loop});
+      tableExprs.push_back(getAffineDimExpr(loop, context));
+    }
+    unsigned totalLoops = numLoops + extraLoops;
+    auto extend = [&](AffineMap map) {
+      return AffineMap::get(totalLoops, 0, map.getResults(), context);
+    };
+    AffineMap tableMap = AffineMap::get(totalLoops, 0, tableExprs, context);
+    if (!tableMap.isProjectedPermutation())
+      return op.emitError() << "autopar-training: cannot differentiate '"
+                            << op->getName()
+                            << "': a table is read twice along one loop";
+    SmallVector<Value> inputs = {dResult};
+    SmallVector<AffineMap> newMaps = {extend(outMap)};
+    for (unsigned i = 0; i < numInputs; ++i) {
+      inputs.push_back(op.getDpsInputOperand(i)->get());
+      newMaps.push_back(extend(maps[i]));
+    }
+    newMaps.push_back(tableMap);
+    SmallVector<utils::IteratorType> newIterators;
+    for (unsigned loop = 0; loop < totalLoops; ++loop)
+      newIterators.push_back(tableMap.isFunctionOfDim(loop)
+                                 ? utils::IteratorType::parallel
+                                 : utils::IteratorType::reduction);
+    Value zeros = createZeros(b, loc, tableType);
+    auto generic = linalg::GenericOp::create(
+        b, loc, TypeRange{tableType}, inputs, ValueRange{zeros}, newMaps,
+        newIterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          IRMapping mapping;
+          for (unsigned i = 0; i < numInputs; ++i)
+            mapping.map(body.getArgument(i), args[1 + i]);
+          SmallVector<Operation *> cloned;
+          for (Operation &bodyOp : body.without_terminator()) {
+            if (&bodyOp == combinerOp)
+              continue;
+            cloned.push_back(nb.clone(bodyOp, mapping));
+          }
+          Value adjoint = reverseScalar(
+              nb, cloned, mapping.lookupOrDefault(contribution), args[0],
+              mapping.lookupOrDefault(extract.getResult()));
+          Value zero = constantLike(nb, nloc, args.back(), 0.0);
+          if (!adjoint)
+            adjoint = zero;
+          for (auto [index, loop] : dataIndices) {
+            Value here = linalg::IndexOp::create(nb, nloc, loop);
+            Value hit = arith::CmpIOp::create(
+                nb, nloc, arith::CmpIPredicate::eq,
+                mapping.lookupOrDefault(index), here);
+            adjoint = arith::SelectOp::create(nb, nloc, hit, adjoint, zero);
+          }
+          linalg::YieldOp::create(
+              nb, nloc, arith::AddFOp::create(nb, nloc, args.back(), adjoint)
+                            .getResult());
+        });
+    state.addAdjoint(b, loc, extract.getTensor(), generic.getResult(0));
+  }
+
   if (state.needsGradient(init)) {
     if (readsInit && reaches(body, outArg, contribution)) {
       if (failed(buildAdjointOf(init, outArg, outMap, -1)))

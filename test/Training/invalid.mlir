@@ -31,11 +31,13 @@ func.func @forward(%x: tensor<4xf32> {autopar.role = "input"},
 func.func @forward(%x: tensor<4xindex> {autopar.role = "input"},
                    %table: tensor<8xf32> {autopar.role = "param"}) -> tensor<4xf32> {
   %e = tensor.empty() : tensor<4xf32>
-  // expected-error @+1 {{autopar-training: cannot differentiate through a value captured by 'linalg.generic' (read inside its body); pass it as an operand}}
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{autopar-training: cannot differentiate through a value captured by 'linalg.generic' other than by tensor.extract in a linalg body; pass it as an operand}}
   %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
       ins(%x : tensor<4xindex>) outs(%e : tensor<4xf32>) {
   ^bb0(%i: index, %o: f32):
-    %v = tensor.extract %table[%i] : tensor<8xf32>
+    %row = tensor.extract_slice %table[%i] [1] [1] : tensor<8xf32> to tensor<1xf32>
+    %v = tensor.extract %row[%c0] : tensor<1xf32>
     linalg.yield %v : f32
   } -> tensor<4xf32>
   return %y : tensor<4xf32>

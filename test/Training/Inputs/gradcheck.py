@@ -93,6 +93,9 @@ def main():
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="write the harness here")
+    parser.add_argument("--int-range", type=int, default=1000,
+                        help="integer inputs (token ids) are drawn from "
+                        "[0, this)")
     parser.add_argument("--max-params", type=int, default=0,
                         help="check at most this many parameters, evenly "
                         "spaced from the first to the last (large models)")
@@ -135,7 +138,7 @@ def main():
         for d in shape:
             count *= d
         if element.startswith("i"):
-            data = [int(random.next() * 1000) for _ in range(count)]
+            data = [int(random.next() * args.int_range) for _ in range(count)]
         else:
             # Parameters scaled by 1/sqrt(fan-in) so that activations stay
             # near 1 and no ReLU or max is within h of a kink by accident.
