@@ -7,6 +7,13 @@
 // RUN: %mlir_opt --load-dialect-plugin=%autopar_plugin --load-pass-plugin=%autopar_plugin \
 // RUN:   %autopar_src/models/mlp-tosa.mlir --pass-pipeline="builtin.module(auto-shard)" \
 // RUN:   | FileCheck %s --check-prefix=PIPELINE
+// The training pass and its reverse-mode rules (interface external models)
+// come with the plugin.
+// RUN: %mlir_opt --load-dialect-plugin=%autopar_plugin --load-pass-plugin=%autopar_plugin \
+// RUN:   %autopar_src/models/mlp.mlir --pass-pipeline="builtin.module(autopar-training{loss=softmax-cross-entropy})" \
+// RUN:   | FileCheck %s --check-prefix=TRAINING
+// TRAINING: func.func @train_step(
+// TRAINING: linalg.generic {{.*}} attrs = {autopar.grad_of = {{[0-9]+}} : i64}
 // The plugin's verifiers run inside mlir-opt too.
 // RUN: not %mlir_opt --load-dialect-plugin=%autopar_plugin %S/Inputs/bad-gather.mlir 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=ERROR

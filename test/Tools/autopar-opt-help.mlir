@@ -8,6 +8,7 @@
 // CHECK: --autopar-plan {{.*}}- Choose how many GPUs to use and how to split every op
 // CHECK: --autopar-set-target {{.*}}- Attach a target-machine description to the module
 // CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file
+// CHECK: --autopar-training {{.*}}- Build a training step (forward, backward, update) from a forward function
 // CHECK: --one-shot-bufferize
 // CHECK: --auto-shard {{.*}}- Plan the parallelization of a model
 // CHECK-DAG: --objective=<string>
@@ -16,3 +17,4 @@
 // CHECK-DAG: --report=<string>
 // CHECK-DAG: --trace=<string>
 // CHECK-DAG: --target=<string> {{.*}}- Target machine: a preset name or a .json file
+// CHECK: --autopar-lower-to-cpu {{.*}}- Lower linalg on tensors to LLVM for the host CPU
