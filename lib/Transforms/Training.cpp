@@ -138,13 +138,24 @@ void TrainingPass::runOnOperation() {
   }
 
   FunctionType forwardType = forward.getFunctionType();
-  if (forwardType.getNumResults() != 1) {
-    forward.emitError() << "autopar-training: the forward function must "
-                           "return one value, it returns "
-                        << forwardType.getNumResults();
+  int64_t resultIndex = result;
+  if (resultIndex < 0) {
+    if (forwardType.getNumResults() != 1) {
+      forward.emitError() << "autopar-training: the forward function returns "
+                          << forwardType.getNumResults()
+                          << " values; choose the model's output with "
+                             "result=N";
+      return signalPassFailure();
+    }
+    resultIndex = 0;
+  } else if (resultIndex >= forwardType.getNumResults()) {
+    forward.emitError() << "autopar-training: result=" << resultIndex
+                        << " but the forward function returns "
+                        << forwardType.getNumResults() << " values";
     return signalPassFailure();
   }
-  auto outputType = dyn_cast<RankedTensorType>(forwardType.getResult(0));
+  auto outputType =
+      dyn_cast<RankedTensorType>(forwardType.getResult(resultIndex));
   if (!outputType || !outputType.hasStaticShape() ||
       !isa<FloatType>(outputType.getElementType())) {
     forward.emitError() << "autopar-training: the forward function must "
@@ -241,7 +252,7 @@ void TrainingPass::runOnOperation() {
   Value output;
   for (Operation &op : forward.getBody().front()) {
     if (auto forwardReturn = dyn_cast<func::ReturnOp>(op)) {
-      output = mapping.lookup(forwardReturn.getOperand(0));
+      output = mapping.lookup(forwardReturn.getOperand(resultIndex));
       continue;
     }
     Operation *clone = builder.clone(op, mapping);

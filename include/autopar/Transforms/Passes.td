@@ -137,6 +137,9 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
            "Adam's second-moment decay">,
     Option<"epsilon", "epsilon", "double", /*default=*/"1e-8",
            "Adam's epsilon">,
+    Option<"result", "result", "int64_t", /*default=*/"-1",
+           "Which result of the forward function is the model's output "
+           "(default: its only result)">,
     Option<"returnGradients", "return-gradients", "bool", /*default=*/"false",
            "Also return the parameters' gradients, after the loss (for "
            "gradient checks)">

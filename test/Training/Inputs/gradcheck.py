@@ -93,6 +93,8 @@ def main():
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="write the harness here")
+    parser.add_argument("--result", type=int,
+                        help="the forward result that is the model's output")
     parser.add_argument("--int-range", type=int, default=1000,
                         help="integer inputs (token ids) are drawn from "
                         "[0, this)")
@@ -114,6 +116,8 @@ def main():
                                                   args.lr)
     else:
         options = "loss=%s optimizer=sgd lr=0 return-gradients=true" % args.loss
+    if args.result is not None:
+        options += " result=%d" % args.result
     training = run([args.opt, args.model, "--autopar-training=" + options])
     signature = re.search(r"func\.func @train_step\((.*?)\)\s*->\s*\((.*?)\)\s*\{",
                           training, re.S)
