@@ -93,6 +93,9 @@ def main():
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="write the harness here")
+    parser.add_argument("--jit-opt", default="O2",
+                        help="mlir-runner's optimisation level (O0 compiles "
+                        "big harnesses faster)")
     parser.add_argument("--result", type=int,
                         help="the forward result that is the model's output")
     parser.add_argument("--int-range", type=int, default=1000,
@@ -248,7 +251,7 @@ def main():
     libs = ",".join(os.path.join(args.libs, name) for name in
                     ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
     output = run([args.runner, "-e", "main", "-entry-point-result=void",
-                  "-shared-libs=" + libs], input=lowered)
+                  "-" + args.jit_opt, "-shared-libs=" + libs], input=lowered)
     numbers = [float(x) for x in output.split()]
     worst = 0.0
     for k, what in enumerate(checked):
@@ -288,7 +291,7 @@ def train(args, training, lines, arg_types, result_types, params, states,
     libs = ",".join(os.path.join(args.libs, name) for name in
                     ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
     output = run([args.runner, "-e", "main", "-entry-point-result=void",
-                  "-shared-libs=" + libs], input=lowered)
+                  "-" + args.jit_opt, "-shared-libs=" + libs], input=lowered)
     losses = [float(x) for x in output.split()]
     for step, loss in enumerate(losses):
         print("step %d loss %.6f" % (step, loss))
