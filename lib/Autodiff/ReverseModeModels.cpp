@@ -322,6 +322,29 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
                             AffineMap targetMap,
                             int targetInput) -> LogicalResult {
     auto type = cast<RankedTensorType>(operand.getType());
+    // Unit dimensions read at the constant 0 (torch-mlir's batch of 1): the
+    // adjoint is built without them and expanded back.
+    RankedTensorType fullType = type;
+    AffineMap fullTargetMap = targetMap;
+    SmallVector<bool> unitConstant;
+    {
+      SmallVector<AffineExpr> kept;
+      SmallVector<int64_t> keptShape;
+      for (auto [dim, expr] : llvm::enumerate(targetMap.getResults())) {
+        auto constant = dyn_cast<AffineConstantExpr>(expr);
+        bool drop =
+            constant && constant.getValue() == 0 && type.getDimSize(dim) == 1;
+        unitConstant.push_back(drop);
+        if (!drop) {
+          kept.push_back(expr);
+          keptShape.push_back(type.getDimSize(dim));
+        }
+      }
+      if (kept.size() != targetMap.getNumResults()) {
+        targetMap = AffineMap::get(numLoops, 0, kept, context);
+        type = RankedTensorType::get(keptShape, type.getElementType());
+      }
+    }
     SmallVector<WindowAccess> windows;
     SmallVector<unsigned> windowDims;
     AffineMap newTargetMap = targetMap;
@@ -413,8 +436,14 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
     for (unsigned i = 0; i < numInputs; ++i) {
       Value input = op.getDpsInputOperand(i)->get();
       if (static_cast<int>(i) == targetInput) {
+        // The operand itself, at its own positions (constants kept).
+        SmallVector<AffineExpr> exprs;
+        unsigned next = 0;
+        for (auto [dim, unit] : llvm::enumerate(unitConstant))
+          exprs.push_back(unit ? fullTargetMap.getResult(dim)
+                               : newTargetMap.getResult(next++));
         inputs.push_back(input);
-        newMaps.push_back(newTargetMap);
+        newMaps.push_back(AffineMap::get(numLoops, 0, exprs, context));
       } else if (failed(add(input, maps[i]))) {
         return failure();
       }
@@ -460,7 +489,24 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
               arith::AddFOp::create(nb, nloc, args.back(), adjoint);
           linalg::YieldOp::create(nb, nloc, accumulated);
         });
-    state.addAdjoint(b, loc, operand, generic.getResult(0));
+    Value adjoint = generic.getResult(0);
+    if (type != fullType) {
+      // Each kept dimension with the unit dimensions before it; trailing
+      // unit dimensions join the last group.
+      SmallVector<ReassociationIndices> groups;
+      ReassociationIndices current;
+      for (auto [dim, unit] : llvm::enumerate(unitConstant)) {
+        current.push_back(dim);
+        if (!unit) {
+          groups.push_back(current);
+          current.clear();
+        }
+      }
+      if (!current.empty() && !groups.empty())
+        llvm::append_range(groups.back(), current);
+      adjoint = tensor::ExpandShapeOp::create(b, loc, fullType, adjoint, groups);
+    }
+    state.addAdjoint(b, loc, operand, adjoint);
     return success();
   };
 

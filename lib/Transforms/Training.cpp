@@ -193,7 +193,17 @@ void TrainingPass::runOnOperation() {
       paramArgs.push_back(arg.getArgNumber());
     }
 
-  // The signature: forward args, labels, optimizer state.
+  // Float tensor constants: lifted to parameters, or counted for the
+  // warning below.
+  SmallVector<arith::ConstantOp> constants;
+  for (Operation &op : forward.getBody().front())
+    if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+      auto type = dyn_cast<RankedTensorType>(constant.getType());
+      if (type && type.getRank() > 0 && isa<FloatType>(type.getElementType()))
+        constants.push_back(constant);
+    }
+
+  // The signature: forward args, lifted constants, labels, optimizer state.
   MLIRContext *context = &getContext();
   Builder attrs(context);
   SmallVector<Type> argTypes(forwardType.getInputs());
@@ -207,6 +217,25 @@ void TrainingPass::runOnOperation() {
         context, {attrs.getNamedAttr(AutoparDialect::kRoleAttrName,
                                      attrs.getStringAttr(role))});
   };
+  DenseMap<Value, unsigned> liftedArg;
+  if (liftConstants)
+    for (arith::ConstantOp constant : constants) {
+      liftedArg[constant.getResult()] = argTypes.size();
+      paramArgs.push_back(argTypes.size());
+      argTypes.push_back(constant.getType());
+      argAttrs.push_back(roleDict("param"));
+    }
+  if (paramArgs.empty()) {
+    InFlightDiagnostic diag = forward.emitWarning()
+                              << "autopar-training: @" << forward.getName()
+                              << " has no parameters (arguments with "
+                                 "autopar.role = \"param\"); the step "
+                                 "trains nothing";
+    if (!constants.empty())
+      diag << "; its " << constants.size()
+           << " float tensor constants (weights, as torch-mlir exports "
+              "them) are trained with lift-constants=true";
+  }
   int labelArg = -1;
   if (lossKind == LossKind::SoftmaxCrossEntropy) {
     labelArg = argTypes.size();
@@ -224,7 +253,7 @@ void TrainingPass::runOnOperation() {
   unsigned firstState = argTypes.size();
   for (unsigned s = 0; s < statesPerParam; ++s)
     for (unsigned param : paramArgs) {
-      argTypes.push_back(forwardType.getInput(param));
+      argTypes.push_back(argTypes[param]);
       argAttrs.push_back(roleDict("state"));
     }
   int stepArg = -1;
@@ -251,6 +280,12 @@ void TrainingPass::runOnOperation() {
   int64_t layer = 0;
   Value output;
   for (Operation &op : forward.getBody().front()) {
+    if (auto constant = dyn_cast<arith::ConstantOp>(op);
+        constant && liftedArg.count(constant.getResult())) {
+      mapping.map(constant.getResult(),
+                  body->getArgument(liftedArg[constant.getResult()]));
+      continue;
+    }
     if (auto forwardReturn = dyn_cast<func::ReturnOp>(op)) {
       output = mapping.lookup(forwardReturn.getOperand(resultIndex));
       continue;

@@ -102,8 +102,11 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
     parameter and a step counter for Adam).
 
     Parameters are the arguments with `autopar.role = "param"` (without any
-    roles: every argument but the first, see docs/cost-model.md); the
-    gradient is taken with respect to them. The loss: `auto` uses the
+    roles: every argument but the first, see docs/cost-model.md), and with
+    `lift-constants=true` the forward function's float tensor constants
+    (each becomes a parameter argument after the forward's arguments); the
+    gradient is taken with respect to them. A step without parameters gets
+    a warning. The loss: `auto` uses the
     function's own result, which must be a single-element float tensor;
     `softmax-cross-entropy` takes logits `[B, C]` and adds an `i64` label
     argument `[B]`; `mse` adds a label argument of the result's type (mean
@@ -137,6 +140,10 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
            "Adam's second-moment decay">,
     Option<"epsilon", "epsilon", "double", /*default=*/"1e-8",
            "Adam's epsilon">,
+    Option<"liftConstants", "lift-constants", "bool", /*default=*/"false",
+           "Train the float tensor constants of the forward function too "
+           "(torch-mlir exports weights as constants): each becomes a "
+           "parameter argument of the step">,
     Option<"result", "result", "int64_t", /*default=*/"-1",
            "Which result of the forward function is the model's output "
            "(default: its only result)">,
