@@ -81,6 +81,25 @@ def dense(shape, element, values):
     return "dense<%s> : %s" % (nest(shape, values), type_text), type_text
 
 
+def execute(args, training, lines):
+    """Appends `lines` (the body of @main) to the training module, lowers it
+    with --autopar-lower-to-cpu, runs it with mlir-runner and returns the
+    numbers it printed."""
+    lines = lines + ["  return", "}"]
+    module = training.rstrip()
+    assert module.endswith("}")
+    module = module[:-1] + "\n".join("  " + l for l in lines) + "\n}\n"
+    if args.keep:
+        with open(args.keep, "w") as f:
+            f.write(module)
+    lowered = run([args.opt, "--autopar-lower-to-cpu"], input=module)
+    libs = ",".join(os.path.join(args.libs, name) for name in
+                    ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
+    output = run([args.runner, "-e", "main", "-entry-point-result=void",
+                  "-" + args.jit_opt, "-shared-libs=" + libs], input=lowered)
+    return [float(x) for x in output.split()]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
@@ -239,20 +258,7 @@ def main():
             lines.append("  vector.print %%%s_fd : f64" % tag)
             lines.append("  vector.print %%%s_rel : f64" % tag)
             checked.append("param %d element %d" % (p, flat))
-    lines.append("  return")
-    lines.append("}")
-    module = training.rstrip()
-    assert module.endswith("}")
-    module = module[:-1] + "\n".join("  " + l for l in lines) + "\n}\n"
-    if args.keep:
-        with open(args.keep, "w") as f:
-            f.write(module)
-    lowered = run([args.opt, "--autopar-lower-to-cpu"], input=module)
-    libs = ",".join(os.path.join(args.libs, name) for name in
-                    ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
-    output = run([args.runner, "-e", "main", "-entry-point-result=void",
-                  "-" + args.jit_opt, "-shared-libs=" + libs], input=lowered)
-    numbers = [float(x) for x in output.split()]
+    numbers = execute(args, training, lines)
     worst = 0.0
     for k, what in enumerate(checked):
         g, fd, rel = numbers[3 * k:3 * k + 3]
@@ -280,19 +286,7 @@ def train(args, training, lines, arg_types, result_types, params, states,
         # Results: new parameters, new state (and Adam's step), the loss.
         for k, arg in enumerate(params + states):
             names[arg] = "%%s%d#%d" % (step, k)
-    lines.append("  return")
-    lines.append("}")
-    module = training.rstrip()
-    module = module[:-1] + "\n".join("  " + l for l in lines) + "\n}\n"
-    if args.keep:
-        with open(args.keep, "w") as f:
-            f.write(module)
-    lowered = run([args.opt, "--autopar-lower-to-cpu"], input=module)
-    libs = ",".join(os.path.join(args.libs, name) for name in
-                    ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
-    output = run([args.runner, "-e", "main", "-entry-point-result=void",
-                  "-" + args.jit_opt, "-shared-libs=" + libs], input=lowered)
-    losses = [float(x) for x in output.split()]
+    losses = execute(args, training, lines)
     for step, loss in enumerate(losses):
         print("step %d loss %.6f" % (step, loss))
     ok = losses[-1] < args.fall * losses[0]
