@@ -17,13 +17,42 @@ using namespace mlir::autopar;
 static constexpr StringLiteral kLayerAttrName = AutoparDialect::kLayerAttrName;
 static constexpr StringLiteral kGradOfAttrName = AutoparDialect::kGradOfAttrName;
 
-Value mlir::autopar::createZeros(OpBuilder &builder, Location loc,
-                                 RankedTensorType type) {
+Value mlir::autopar::createFilled(OpBuilder &builder, Location loc,
+                                  RankedTensorType type, double value) {
   Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(),
                                         type.getElementType());
-  Value zero = arith::ConstantOp::create(
-      builder, loc, builder.getZeroAttr(type.getElementType()));
-  return linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
+  Value fill = arith::ConstantOp::create(
+      builder, loc, builder.getFloatAttr(type.getElementType(), value));
+  return linalg::FillOp::create(builder, loc, fill, empty).getResult(0);
+}
+
+SmallVector<utils::IteratorType>
+mlir::autopar::getIteratorsWritingAt(AffineMap map) {
+  SmallVector<utils::IteratorType> iterators;
+  for (unsigned loop = 0; loop < map.getNumDims(); ++loop)
+    iterators.push_back(map.isFunctionOfDim(loop)
+                            ? utils::IteratorType::parallel
+                            : utils::IteratorType::reduction);
+  return iterators;
+}
+
+Value mlir::autopar::createElementwise(
+    OpBuilder &builder, Location loc, ValueRange inputs, RankedTensorType type,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  AffineMap identity = builder.getMultiDimIdentityMap(type.getRank());
+  SmallVector<AffineMap> maps(inputs.size() + 1, identity);
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  Value init = tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                       type.getElementType());
+  return linalg::GenericOp::create(
+             builder, loc, TypeRange{type}, inputs, ValueRange{init}, maps,
+             iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(nb, nloc,
+                                       body(nb, nloc, args.drop_back()));
+             })
+      .getResult(0);
 }
 
 void AdjointState::addAdjoint(OpBuilder &builder, Location loc, Value value,

@@ -202,6 +202,31 @@ static bool reaches(Block &body, Value target, Value root) {
   return live.contains(root);
 }
 
+/// Clones `body` (but `skip`, a reduction's combiner) with `mapping` at
+/// `builder` and returns the adjoint of `target` seeded with `seed` at
+/// `root` (values of `body`), or null when none reaches it. For a max/min
+/// reduction, `extremumResult` is the op's result: the seed flows only
+/// where the recomputed `root` equals it.
+static Value differentiateBody(OpBuilder &builder, Block &body,
+                               IRMapping &mapping, Operation *skip,
+                               Value root, Value seed, Value target,
+                               Value extremumResult = Value()) {
+  SmallVector<Operation *> cloned;
+  for (Operation &inner : body.without_terminator())
+    if (&inner != skip)
+      cloned.push_back(builder.clone(inner, mapping));
+  Value rootValue = mapping.lookupOrDefault(root);
+  if (extremumResult) {
+    Location loc = body.getParentOp()->getLoc();
+    Value isResult = arith::CmpFOp::create(
+        builder, loc, arith::CmpFPredicate::OEQ, rootValue, extremumResult);
+    seed = arith::SelectOp::create(builder, loc, isResult, seed,
+                                   constantLike(builder, loc, seed, 0.0));
+  }
+  return reverseScalar(builder, cloned, rootValue, seed,
+                       mapping.lookupOrDefault(target));
+}
+
 //===----------------------------------------------------------------------===//
 // The generic linalg rule
 //===----------------------------------------------------------------------===//
@@ -453,38 +478,22 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
     if (combiner == Combiner::Extremum && failed(add(result, outMap)))
       return failure();
     newMaps.push_back(newTargetMap);
-    SmallVector<utils::IteratorType> newIterators;
-    for (unsigned loop = 0; loop < numLoops; ++loop)
-      newIterators.push_back(newTargetMap.isFunctionOfDim(loop)
-                                 ? utils::IteratorType::parallel
-                                 : utils::IteratorType::reduction);
     Value zeros = createZeros(b, loc, type);
     auto generic = linalg::GenericOp::create(
         b, loc, TypeRange{type}, inputs, ValueRange{zeros}, newMaps,
-        newIterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        getIteratorsWritingAt(newTargetMap),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
           IRMapping mapping;
           for (unsigned i = 0; i < numInputs; ++i)
             mapping.map(body.getArgument(i), args[1 + i]);
           unsigned next = 1 + numInputs;
           if (readsInit)
             mapping.map(outArg, args[next++]);
-          SmallVector<Operation *> cloned;
-          for (Operation &inner : body.without_terminator()) {
-            if (&inner == combinerOp)
-              continue;
-            cloned.push_back(nb.clone(inner, mapping));
-          }
-          Value seed = args[0];
-          if (combiner == Combiner::Extremum) {
-            Value isResult = arith::CmpFOp::create(
-                nb, nloc, arith::CmpFPredicate::OEQ,
-                mapping.lookupOrDefault(contribution), args[next]);
-            seed = arith::SelectOp::create(nb, nloc, isResult, seed,
-                                           constantLike(nb, nloc, seed, 0.0));
-          }
-          Value adjoint =
-              reverseScalar(nb, cloned, mapping.lookupOrDefault(contribution),
-                            seed, mapping.lookupOrDefault(target));
+          Value resultValue =
+              combiner == Combiner::Extremum ? args[next] : Value();
+          Value adjoint = differentiateBody(
+              nb, body, mapping, combinerOp, contribution, args[0], target,
+              resultValue);
           Value accumulated =
               arith::AddFOp::create(nb, nloc, args.back(), adjoint);
           linalg::YieldOp::create(nb, nloc, accumulated);
@@ -565,27 +574,17 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
       newMaps.push_back(extend(maps[i]));
     }
     newMaps.push_back(tableMap);
-    SmallVector<utils::IteratorType> newIterators;
-    for (unsigned loop = 0; loop < totalLoops; ++loop)
-      newIterators.push_back(tableMap.isFunctionOfDim(loop)
-                                 ? utils::IteratorType::parallel
-                                 : utils::IteratorType::reduction);
     Value zeros = createZeros(b, loc, tableType);
     auto generic = linalg::GenericOp::create(
         b, loc, TypeRange{tableType}, inputs, ValueRange{zeros}, newMaps,
-        newIterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        getIteratorsWritingAt(tableMap),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
           IRMapping mapping;
           for (unsigned i = 0; i < numInputs; ++i)
             mapping.map(body.getArgument(i), args[1 + i]);
-          SmallVector<Operation *> cloned;
-          for (Operation &bodyOp : body.without_terminator()) {
-            if (&bodyOp == combinerOp)
-              continue;
-            cloned.push_back(nb.clone(bodyOp, mapping));
-          }
-          Value adjoint = reverseScalar(
-              nb, cloned, mapping.lookupOrDefault(contribution), args[0],
-              mapping.lookupOrDefault(extract.getResult()));
+          Value adjoint =
+              differentiateBody(nb, body, mapping, combinerOp, contribution,
+                                args[0], extract.getResult());
           Value zero = constantLike(nb, nloc, args.back(), 0.0);
           if (!adjoint)
             adjoint = zero;
@@ -611,24 +610,17 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
       state.addAdjoint(b, loc, init, dResult);
     } else if (combiner == Combiner::Extremum) {
       // The initial value wins where it equals the result.
-      auto type = cast<RankedTensorType>(init.getType());
-      AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
-      SmallVector<utils::IteratorType> parallel(type.getRank(),
-                                                utils::IteratorType::parallel);
-      auto generic = linalg::GenericOp::create(
-          b, loc, TypeRange{type}, ValueRange{dResult, init, result},
-          ValueRange{createZeros(b, loc, type)},
-          SmallVector<AffineMap>(4, identity), parallel,
+      Value adjoint = createElementwise(
+          b, loc, ValueRange{dResult, init, result},
+          cast<RankedTensorType>(init.getType()),
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value isResult = arith::CmpFOp::create(
                 nb, nloc, arith::CmpFPredicate::OEQ, args[1], args[2]);
-            linalg::YieldOp::create(
-                nb, nloc,
-                arith::SelectOp::create(nb, nloc, isResult, args[0],
-                                        constantLike(nb, nloc, args[0], 0.0))
-                    .getResult());
+            return arith::SelectOp::create(nb, nloc, isResult, args[0],
+                                           constantLike(nb, nloc, args[0], 0.0))
+                .getResult();
           });
-      state.addAdjoint(b, loc, init, generic.getResult(0));
+      state.addAdjoint(b, loc, init, adjoint);
     }
   }
   return success();

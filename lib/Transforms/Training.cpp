@@ -7,6 +7,7 @@
 
 #include "autopar/Analysis/ArgumentRoles.h"
 #include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Cost/CostModel.h"
 #include "autopar/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -26,70 +27,29 @@ namespace mlir::autopar {
 using namespace mlir;
 using namespace mlir::autopar;
 
+/// Reduces `inputs` (read at `inputMaps`) into a tensor written at
+/// `outMap`, starting from `start`, with `body(elements, accumulator)`; the
+/// loops `outMap` does not use are reduced.
+static Value createReduction(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
+    double start,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
+  Value init = createFilled(b, loc, outType, start);
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(outMap);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{outType}, inputs, ValueRange{init}, maps,
+             getIteratorsWritingAt(outMap),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nloc, body(nb, nloc, args.drop_back(), args.back()));
+             })
+      .getResult(0);
+}
+
 namespace {
 enum class LossKind { Auto, SoftmaxCrossEntropy, MeanSquaredError };
-enum class OptimizerKind { SGD, Momentum, Adam };
-
-/// Builds elementwise and reduction generics in the training step.
-struct StepBuilder {
-  OpBuilder &b;
-  Location loc;
-
-  using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-  /// An elementwise op over `inputs` (all of `type`'s shape).
-  Value elementwise(ValueRange inputs, RankedTensorType type, BodyFn body) {
-    AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
-    SmallVector<AffineMap> maps(inputs.size() + 1, identity);
-    SmallVector<utils::IteratorType> iterators(type.getRank(),
-                                               utils::IteratorType::parallel);
-    Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                         type.getElementType());
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{type}, inputs, ValueRange{init}, maps,
-               iterators,
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 linalg::YieldOp::create(nb, nloc,
-                                         body(nb, nloc, args.drop_back()));
-               })
-        .getResult(0);
-  }
-
-  /// A scalar (rank-0) value: constant `value` of `type`.
-  Value scalar(Type type, double value) {
-    return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
-  }
-
-  /// Reduces `inputs` (maps `inputMaps` over `rank` loops) into a tensor
-  /// indexed by `outMap`, starting from `start`, with `body(args, acc)`.
-  Value reduce(ValueRange inputs, ArrayRef<AffineMap> inputMaps,
-               unsigned rank, AffineMap outMap, RankedTensorType outType,
-               double start,
-               function_ref<Value(OpBuilder &, Location, ValueRange, Value)>
-                   body) {
-    Value init = tensor::EmptyOp::create(b, loc, outType.getShape(),
-                                         outType.getElementType());
-    init = linalg::FillOp::create(
-               b, loc, scalar(outType.getElementType(), start), init)
-               .getResult(0);
-    SmallVector<AffineMap> maps(inputMaps);
-    maps.push_back(outMap);
-    SmallVector<utils::IteratorType> iterators;
-    for (unsigned loop = 0; loop < rank; ++loop)
-      iterators.push_back(outMap.isFunctionOfDim(loop)
-                              ? utils::IteratorType::parallel
-                              : utils::IteratorType::reduction);
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{outType}, inputs, ValueRange{init}, maps,
-               iterators,
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 linalg::YieldOp::create(
-                     nb, nloc,
-                     body(nb, nloc, args.drop_back(), args.back()));
-               })
-        .getResult(0);
-  }
-};
 
 struct TrainingPass : public mlir::autopar::impl::TrainingBase<TrainingPass> {
   using Base::Base;
@@ -123,14 +83,8 @@ void TrainingPass::runOnOperation() {
         << "'; expected auto, softmax-cross-entropy or mse";
     return signalPassFailure();
   }
-  OptimizerKind optimizerKind;
-  if (optimizer == "sgd")
-    optimizerKind = OptimizerKind::SGD;
-  else if (optimizer == "momentum")
-    optimizerKind = OptimizerKind::Momentum;
-  else if (optimizer == "adam")
-    optimizerKind = OptimizerKind::Adam;
-  else {
+  std::optional<Optimizer> optimizerKind = symbolizeOptimizer(optimizer);
+  if (!optimizerKind) {
     mlir::emitError(module.getLoc())
         << "autopar-training: unknown optimizer '" << optimizer
         << "'; expected sgd, momentum or adam";
@@ -247,9 +201,8 @@ void TrainingPass::runOnOperation() {
     argTypes.push_back(outputType);
     argAttrs.push_back(roleDict("label"));
   }
-  unsigned statesPerParam = optimizerKind == OptimizerKind::SGD        ? 0
-                            : optimizerKind == OptimizerKind::Momentum ? 1
-                                                                       : 2;
+  auto statesPerParam =
+      static_cast<unsigned>(getOptimizerStates(*optimizerKind));
   unsigned firstState = argTypes.size();
   for (unsigned s = 0; s < statesPerParam; ++s)
     for (unsigned param : paramArgs) {
@@ -257,7 +210,7 @@ void TrainingPass::runOnOperation() {
       argAttrs.push_back(roleDict("state"));
     }
   int stepArg = -1;
-  if (optimizerKind == OptimizerKind::Adam) {
+  if (*optimizerKind == Optimizer::Adam) {
     stepArg = argTypes.size();
     argTypes.push_back(RankedTensorType::get({}, elementType));
     argAttrs.push_back(roleDict("state"));
@@ -299,37 +252,32 @@ void TrainingPass::runOnOperation() {
 
   // The loss and its gradient with respect to the output.
   Location loc = forward.getLoc();
-  StepBuilder sb{builder, loc};
   auto scalarType = RankedTensorType::get({}, elementType);
   Value lossValue, seed;
   if (lossKind == LossKind::Auto) {
     lossValue = output;
-    seed = linalg::FillOp::create(
-               builder, loc, sb.scalar(elementType, 1.0),
-               tensor::EmptyOp::create(builder, loc, outputType.getShape(),
-                                       elementType)
-                   .getResult())
-               .getResult(0);
+    seed = createFilled(builder, loc, outputType, 1.0);
   } else if (lossKind == LossKind::MeanSquaredError) {
     Value labels = body->getArgument(labelArg);
     double count = static_cast<double>(outputType.getNumElements());
     unsigned rank = outputType.getRank();
     AffineMap identity = builder.getMultiDimIdentityMap(rank);
     AffineMap toScalar = AffineMap::get(rank, 0, context);
-    Value sum = sb.reduce(
-        {output, labels}, {identity, identity}, rank, toScalar, scalarType,
+    Value sum = createReduction(
+        builder, loc, {output, labels}, {identity, identity}, toScalar,
+        scalarType,
         0.0, [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
           Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
           Value square = arith::MulFOp::create(nb, nloc, diff, diff);
           return arith::AddFOp::create(nb, nloc, acc, square).getResult();
         });
-    lossValue = sb.elementwise(
+    lossValue = createElementwise(builder, loc, 
         {sum}, scalarType, [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value n = arith::ConstantOp::create(
               nb, nloc, nb.getFloatAttr(elementType, count));
           return arith::DivFOp::create(nb, nloc, args[0], n).getResult();
         });
-    seed = sb.elementwise(
+    seed = createElementwise(builder, loc, 
         {output, labels}, outputType,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
@@ -346,20 +294,20 @@ void TrainingPass::runOnOperation() {
     AffineMap bc = builder.getMultiDimIdentityMap(2);
     AffineMap bOnly = AffineMap::get(2, 0, builder.getAffineDimExpr(0));
     AffineMap none = AffineMap::get(2, 0, context);
-    Value rowMax = sb.reduce(
-        {output}, {bc}, 2, bOnly, rowType,
+    Value rowMax = createReduction(
+        builder, loc, {output}, {bc}, bOnly, rowType,
         -std::numeric_limits<double>::infinity(),
         [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
           return arith::MaximumFOp::create(nb, nloc, acc, args[0]).getResult();
         });
-    Value rowSum = sb.reduce(
-        {output, rowMax}, {bc, bOnly}, 2, bOnly, rowType, 0.0,
+    Value rowSum = createReduction(
+        builder, loc, {output, rowMax}, {bc, bOnly}, bOnly, rowType, 0.0,
         [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
           Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
           Value e = math::ExpOp::create(nb, nloc, shifted);
           return arith::AddFOp::create(nb, nloc, acc, e).getResult();
         });
-    Value logSumExp = sb.elementwise(
+    Value logSumExp = createElementwise(builder, loc, 
         {rowMax, rowSum}, rowType,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value log = math::LogOp::create(nb, nloc, args[1]);
@@ -373,8 +321,9 @@ void TrainingPass::runOnOperation() {
                                    index)
           .getResult();
     };
-    Value total = sb.reduce(
-        {output, logSumExp, labels}, {bc, bOnly, bOnly}, 2, none, scalarType,
+    Value total = createReduction(
+        builder, loc, {output, logSumExp, labels}, {bc, bOnly, bOnly}, none,
+        scalarType,
         0.0, [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
           Value picked = arith::SubFOp::create(nb, nloc, args[1], args[0]);
           Value zero = arith::ConstantOp::create(
@@ -384,7 +333,7 @@ void TrainingPass::runOnOperation() {
           return arith::AddFOp::create(nb, nloc, acc, term).getResult();
         });
     double inverseBatch = 1.0 / static_cast<double>(batch);
-    lossValue = sb.elementwise(
+    lossValue = createElementwise(builder, loc, 
         {total}, scalarType, [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value scale = arith::ConstantOp::create(
               nb, nloc, nb.getFloatAttr(elementType, inverseBatch));
@@ -435,9 +384,9 @@ void TrainingPass::runOnOperation() {
   Value newStep;
   double lr = learningRate;
   Value stepValue, correction1, correction2;
-  if (optimizerKind == OptimizerKind::Adam) {
+  if (*optimizerKind == Optimizer::Adam) {
     // t' = t + 1; the bias corrections 1 - beta^t' as rank-0 tensors.
-    stepValue = sb.elementwise(
+    stepValue = createElementwise(builder, loc, 
         {body->getArgument(stepArg)}, scalarType,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value one = arith::ConstantOp::create(
@@ -446,7 +395,7 @@ void TrainingPass::runOnOperation() {
         });
     newStep = stepValue;
     auto correction = [&](double beta) {
-      return sb.elementwise(
+      return createElementwise(builder, loc, 
           {stepValue}, scalarType,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value base = arith::ConstantOp::create(
@@ -468,9 +417,9 @@ void TrainingPass::runOnOperation() {
       return arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(element, value))
           .getResult();
     };
-    switch (optimizerKind) {
-    case OptimizerKind::SGD:
-      newParams.push_back(sb.elementwise(
+    switch (*optimizerKind) {
+    case Optimizer::SGD:
+      newParams.push_back(createElementwise(builder, loc, 
           {param, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value delta =
@@ -478,11 +427,11 @@ void TrainingPass::runOnOperation() {
             return arith::SubFOp::create(nb, nloc, args[0], delta).getResult();
           }));
       break;
-    case OptimizerKind::Momentum: {
+    case Optimizer::Momentum: {
       // v' = momentum * v + g; p' = p - lr * v'
       Value velocity = body->getArgument(firstState + index);
       double mu = momentum;
-      Value newVelocity = sb.elementwise(
+      Value newVelocity = createElementwise(builder, loc, 
           {velocity, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value kept =
@@ -490,7 +439,7 @@ void TrainingPass::runOnOperation() {
             return arith::AddFOp::create(nb, nloc, kept, args[1]).getResult();
           });
       newStates[index] = newVelocity;
-      newParams.push_back(sb.elementwise(
+      newParams.push_back(createElementwise(builder, loc, 
           {param, newVelocity}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value delta =
@@ -499,13 +448,13 @@ void TrainingPass::runOnOperation() {
           }));
       break;
     }
-    case OptimizerKind::Adam: {
+    case Optimizer::Adam: {
       // m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g^2;
       // p' = p - lr * (m' / c1) / (sqrt(v' / c2) + eps)
       Value m = body->getArgument(firstState + index);
       Value v = body->getArgument(firstState + params.size() + index);
       double b1 = beta1, b2 = beta2, eps = epsilon;
-      Value newM = sb.elementwise(
+      Value newM = createElementwise(builder, loc, 
           {m, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value kept =
@@ -514,7 +463,7 @@ void TrainingPass::runOnOperation() {
                                                 constant(nb, nloc, 1 - b1));
             return arith::AddFOp::create(nb, nloc, kept, added).getResult();
           });
-      Value newV = sb.elementwise(
+      Value newV = createElementwise(builder, loc, 
           {v, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value kept =

@@ -12,7 +12,9 @@
 #ifndef AUTOPAR_AUTODIFF_REVERSEMODE_H
 #define AUTOPAR_AUTODIFF_REVERSEMODE_H
 
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/DenseMap.h"
@@ -55,8 +57,24 @@ FailureOr<SmallVector<Value>> buildBackward(OpBuilder &builder, Block &block,
                                             Value output, Value seed,
                                             ArrayRef<Value> wrt);
 
-/// A zero tensor of `type` (tensor.empty + linalg.fill).
-Value createZeros(OpBuilder &builder, Location loc, RankedTensorType type);
+/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill).
+Value createFilled(OpBuilder &builder, Location loc, RankedTensorType type,
+                   double value);
+/// A zero tensor of `type`.
+inline Value createZeros(OpBuilder &builder, Location loc,
+                         RankedTensorType type) {
+  return createFilled(builder, loc, type, 0.0);
+}
+
+/// The iterators of a linalg.generic writing at `map`: the loops `map` uses
+/// are parallel, every other loop is a reduction.
+SmallVector<utils::IteratorType> getIteratorsWritingAt(AffineMap map);
+
+/// An elementwise linalg.generic over `inputs` (all of `type`'s shape) whose
+/// scalar result is `body(inputs' elements)`.
+Value createElementwise(
+    OpBuilder &builder, Location loc, ValueRange inputs, RankedTensorType type,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// Attaches the reverse-mode rules to linalg and tensor ops.
 void registerReverseModeExternalModels(DialectRegistry &registry);
