@@ -100,7 +100,7 @@ mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
       state.active.insert(value);
   // Activity: forward from the values differentiated against, through
   // operands and through values an op's body reads (captured).
-  DenseMap<Operation *, bool> readsActiveCapture;
+  DenseSet<Operation *> readsActiveCapture;
   for (Operation &op : block.without_terminator()) {
     bool anyActive = llvm::any_of(op.getOperands(), [&](Value operand) {
       return state.active.contains(operand);
@@ -126,7 +126,7 @@ mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
                  << op.getName()
                  << "' other than by tensor.extract in a linalg body; pass "
                     "it as an operand";
-        readsActiveCapture[&op] = true;
+        readsActiveCapture.insert(&op);
         anyActive = true;
       }
     }
@@ -151,7 +151,7 @@ mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
                       [&](Value operand) {
                         return state.needsGradient(operand);
                       }) &&
-        !readsActiveCapture.lookup(&op))
+        !readsActiveCapture.contains(&op))
       continue;
     auto rule = dyn_cast<ReverseModeOpInterface>(op);
     if (!rule)

@@ -454,19 +454,22 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
                           ? costModel.getCommEnergyWeight()
                           : 1.0;
   auto solveWith = [&](double lambda) {
-    CostGraph weighted = plan.graph;
+    // The graph as built is the time objective; copy it only to reweigh.
+    std::optional<CostGraph> weighted;
     if (lambda > 0 || commWeight != 1.0) {
-      weighted.scaleEdges(commWeight);
+      weighted = plan.graph;
+      weighted->scaleEdges(commWeight);
       for (auto [index, node] : llvm::enumerate(plan.nodes)) {
         std::vector<double> unary(node.strategies.size());
         for (size_t s = 0; s < unary.size(); ++s)
           unary[s] = node.compute[s] + commWeight * node.sync[s] +
                      lambda * node.memory[s];
-        weighted.setUnary(index, std::move(unary));
+        weighted->setUnary(index, std::move(unary));
       }
     }
-    plan.solution = options.exhaustive ? solveExhaustive(weighted)
-                                       : solve(weighted, solverOptions);
+    const CostGraph &graph = weighted ? *weighted : plan.graph;
+    plan.solution = options.exhaustive ? solveExhaustive(graph)
+                                       : solve(graph, solverOptions);
     plan.choice = plan.solution.choice;
     evaluate(plan);
   };
