@@ -1,6 +1,7 @@
 //===- Planner.cpp - choosing the mesh and every op's strategy ------------===//
 
 #include "autopar/Search/Planner.h"
+#include "autopar/Search/Resharding.h"
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -164,31 +165,27 @@ double Planner::reshardSeconds(const TensorSharding &from,
                                const TensorSharding &to, double bytes,
                                const MeshShape &mesh) const {
   double seconds = 0;
-  double local = bytes / static_cast<double>(getShardCount(from, mesh));
-  for (unsigned axis = 0; axis < mesh.getRank(); ++axis) {
-    int src = from.axisDim[axis], dst = to.axisDim[axis];
-    if (src == dst || dst == TensorSharding::kPartial)
-      continue;
-    DeviceGroup group{mesh.sizes[axis], mesh.getNodesSpanned(1u << axis)};
+  for (const ReshardStep &step : planResharding(from, to, bytes, mesh)) {
+    DeviceGroup group{mesh.sizes[step.axis],
+                      mesh.getNodesSpanned(1u << step.axis)};
     auto time = [&](CollectiveKind kind, double n) {
       return costModel.collectiveTime(kind, n, group).seconds;
     };
-    if (src == TensorSharding::kPartial) {
-      seconds += time(dst >= 0 ? CollectiveKind::ReduceScatter
-                               : CollectiveKind::AllReduce,
-                      local);
-      if (dst >= 0)
-        local /= mesh.sizes[axis];
-    } else if (src >= 0) {
-      if (dst == TensorSharding::kReplicated) {
-        local *= mesh.sizes[axis];
-        seconds += time(CollectiveKind::AllGather, local);
-      } else {
-        seconds += time(CollectiveKind::AllToAll, local);
-      }
-    } else {
-      // Replicated to split: each device keeps its slice.
-      local /= mesh.sizes[axis];
+    switch (step.kind) {
+    case ReshardKind::AllReduce:
+      seconds += time(CollectiveKind::AllReduce, step.bytesIn);
+      break;
+    case ReshardKind::ReduceScatter:
+      seconds += time(CollectiveKind::ReduceScatter, step.bytesIn);
+      break;
+    case ReshardKind::AllGather:
+      seconds += time(CollectiveKind::AllGather, step.bytesOut);
+      break;
+    case ReshardKind::AllToAll:
+      seconds += time(CollectiveKind::AllToAll, step.bytesIn);
+      break;
+    case ReshardKind::Slice:
+      break;
     }
   }
   return seconds;
