@@ -175,6 +175,25 @@ LogicalResult AutoparDialect::verifyRegionResultAttribute(Operation *op,
   if (!func)
     return op->emitError() << "'" << attr.getName().getValue()
                            << "' on a result needs a function op";
+  if (attr.getName() == kUpdatesAttrName) {
+    // The result is the new value of an argument (a training step's
+    // parameters and optimizer state): same type, fed back next step.
+    auto index = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!index || index.getInt() < 0 ||
+        index.getInt() >= static_cast<int64_t>(func.getNumArguments()))
+      return op->emitError() << "'" << kUpdatesAttrName << "' of result #"
+                             << resultIndex
+                             << " must be an argument number, got "
+                             << attr.getValue();
+    if (func.getArgumentTypes()[index.getInt()] !=
+        func.getResultTypes()[resultIndex])
+      return op->emitError()
+             << "'" << kUpdatesAttrName << "' of result #" << resultIndex
+             << ": argument #" << index.getInt() << " has type "
+             << func.getArgumentTypes()[index.getInt()] << ", the result "
+             << func.getResultTypes()[resultIndex];
+    return success();
+  }
   return verifyFunctionValueAttr(op, attr, func.getResultTypes()[resultIndex],
                                  "result", resultIndex);
 }

@@ -398,3 +398,50 @@ std::string mlir::autopar::describeStrategy(const OpSpace &space,
   }
   return text.empty() ? "replicated" : text;
 }
+
+MeshShape mlir::autopar::getMeshShape(MeshAttr mesh) {
+  MeshShape shape;
+  shape.sizes.assign(mesh.getAxisSizes().begin(), mesh.getAxisSizes().end());
+  for (StringAttr name : mesh.getAxisNames())
+    shape.names.push_back(name.str());
+  return shape;
+}
+
+FailureOr<TensorSharding> mlir::autopar::fromShardingAttr(ShardingAttr sharding,
+                                                          MeshAttr mesh) {
+  TensorSharding result;
+  result.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
+  for (auto [dim, axes] : llvm::enumerate(sharding.getDimAxes())) {
+    int previous = -1;
+    for (Attribute axis : axes) {
+      std::optional<unsigned> index =
+          mesh.getAxisIndex(cast<StringAttr>(axis).getValue());
+      if (!index || static_cast<int>(*index) <= previous)
+        return failure();
+      previous = *index;
+      result.axisDim[*index] = dim;
+    }
+  }
+  for (Attribute axis : sharding.getPartialAxes()) {
+    std::optional<unsigned> index =
+        mesh.getAxisIndex(cast<StringAttr>(axis).getValue());
+    if (!index)
+      return failure();
+    result.axisDim[*index] = TensorSharding::kPartial;
+  }
+  return result;
+}
+
+FailureOr<Strategy> mlir::autopar::fromStrategyAttr(StrategyAttr strategy,
+                                                    MeshAttr mesh) {
+  Strategy result(mesh.getRank(), -1);
+  for (auto [loop, axes] : llvm::enumerate(strategy.getLoopAxes()))
+    for (Attribute axis : axes) {
+      std::optional<unsigned> index =
+          mesh.getAxisIndex(cast<StringAttr>(axis).getValue());
+      if (!index)
+        return failure();
+      result[*index] = loop;
+    }
+  return result;
+}

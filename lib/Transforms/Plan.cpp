@@ -144,8 +144,11 @@ void PlanPass::annotate(ModuleOp module, const MeshPlan &plan,
             getSharding(node.space, operand, strategy, false), plan.mesh,
             meshRef, operand.shape.size());
   }
+  // The planned function's arguments (other functions, such as training
+  // steps, get theirs from autopar-propagate).
   for (auto func : module.getOps<FunctionOpInterface>()) {
-    if (func.isExternal())
+    if (func.isExternal() || plan.nodes.empty() ||
+        !func->isAncestor(plan.nodes.front().space.op))
       continue;
     for (BlockArgument arg : func.getArguments()) {
       auto shaped = dyn_cast<ShapedType>(arg.getType());

@@ -520,6 +520,15 @@ void TrainingPass::runOnOperation() {
     llvm::append_range(results, *gradients);
   ret->setOperands(results);
   step.setType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  // Each new parameter and state names the argument it replaces.
+  SmallVector<unsigned> updated(paramArgs);
+  for (unsigned s = 0; s < newStates.size(); ++s)
+    updated.push_back(firstState + s);
+  if (newStep)
+    updated.push_back(stepArg);
+  for (auto [result, arg] : llvm::enumerate(updated))
+    step.setResultAttr(result, AutoparDialect::kUpdatesAttrName,
+                       builder.getI64IntegerAttr(arg));
 
   // Backward generics clone the whole forward body and take all the forward
   // op's inputs; drop what the derivative does not read.

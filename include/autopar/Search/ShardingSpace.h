@@ -103,6 +103,17 @@ TensorSharding getSharding(const OpSpace &space, const Binding &binding,
 /// cut it).
 int64_t getShardCount(const TensorSharding &sharding, const MeshShape &mesh);
 
+/// The shape of a declared mesh.
+MeshShape getMeshShape(MeshAttr mesh);
+
+/// A #autopar.sharding on `mesh` as a TensorSharding (axes of one
+/// dimension must be listed in increasing mesh order), with the kind of
+/// its partial axes; failure when the axes are out of order.
+FailureOr<TensorSharding> fromShardingAttr(ShardingAttr sharding,
+                                           MeshAttr mesh);
+/// A #autopar.strategy on `mesh` as a Strategy.
+FailureOr<Strategy> fromStrategyAttr(StrategyAttr strategy, MeshAttr mesh);
+
 /// `sharding` as a #autopar.sharding on mesh `meshRef`.
 ShardingAttr toShardingAttr(const TensorSharding &sharding,
                             const MeshShape &mesh, FlatSymbolRefAttr meshRef,

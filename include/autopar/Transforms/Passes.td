@@ -158,4 +158,64 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
                            "::mlir::autopar::AutoparDialect"];
 }
 
+def Propagate : Pass<"autopar-propagate", "::mlir::ModuleOp"> {
+  let summary = "Give the other functions of a planned module (training "
+                "steps) the plan's strategies";
+  let description = [{
+    After `autopar-plan` has annotated the forward function, every other
+    function on the same mesh gets a strategy on each op: ops of a layer
+    (`autopar.layer = N`) take the strategy of the forward op N; their
+    backward ops (`autopar.grad_of = N`) that iterate over the same loops
+    take the same strategy; every other op (losses, optimizer updates,
+    gradient bookkeeping) the strategy that moves the fewest bytes from its
+    operands' shardings (and, for results that become an argument's new
+    value through `autopar.updates`, to that argument's sharding).
+    Arguments of the forward function keep its shardings; the others take
+    the sharding their first consumer asks for. Functions that already
+    carry strategies are left alone.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoparDialect"];
+}
+
+def Partition : Pass<"autopar-partition", "::mlir::ModuleOp"> {
+  let summary = "Rewrite sharded functions into per-device SPMD programs";
+  let description = [{
+    Every function that carries shardings (`autopar.strategy` on ops,
+    `autopar.sharding` on arguments, `autopar.shard` pins) becomes the
+    program that each device of its mesh runs: arguments and results take
+    their local shapes, each op computes its share under its strategy, and
+    autopar collectives (all_reduce, reduce_scatter, all_gather,
+    all_to_all) appear wherever a value's sharding differs from what its
+    consumer needs; slices of replicated values are taken by the device's
+    mesh coordinate (`autopar.device_coord`). Split reductions add their
+    init once. Ops without a sharding rule run replicated with a remark.
+    Splits that do not divide a dimension are refused with an error (the
+    search never proposes them). Results leave complete (partial values are
+    reduced) with the sharding recorded as `autopar.sharding` on the
+    result, or the one the result already asks for.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::autopar::AutoparDialect"];
+}
+
+def LowerCollectivesToMPI : Pass<"autopar-lower-collectives-to-mpi",
+                                 "::mlir::ModuleOp"> {
+  let summary = "Lower bufferized collectives and device coordinates to the "
+                "MPI runtime";
+  let description = [{
+    For the CPU backend: every bufferized autopar collective (`into` form)
+    becomes a call to the MPI runtime (`autopar_rt_all_reduce`, ...,
+    include/autopar/Runtime/CPURuntime.h) on contiguous buffers, and
+    `autopar.device_coord` a call to `autopar_rt_device_coord`; the meshes
+    and the module's plan are then removed. Collectives still on tensors, broadcast and permute are reported as errors. The
+    autopar annotations of function arguments and results (shardings,
+    roles), which describe tensors, are dropped.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // AUTOPAR_TRANSFORMS_PASSES_TD

@@ -1,0 +1,68 @@
+//===- CPURuntime.h - collectives on CPU ranks through MPI ------*- C++ -*-===//
+//
+// The C functions that the CPU lowering of autopar collectives calls
+// (autopar-lower-collectives-to-mpi). One process per mesh device, ranks in
+// row-major mesh order. Buffers are contiguous, passed as addresses.
+//
+// A mesh is passed as `meshCode` (axis sizes, 16 bits each, axis 0 lowest,
+// at most 4 axes) and a group of axes as `axesCode` (axis index + 1 in 4
+// bits each, first listed axis lowest). The group of a device along those
+// axes is the devices that differ from it only there, ordered by their
+// linearized coordinate along the axes (the first listed axis major).
+//
+// Every MPI call is checked: a failure prints the call and the rank and
+// aborts every rank. Collectives poll with a deadline (environment
+// variable AUTOPAR_COLLECTIVE_TIMEOUT, seconds, default 300): a rank that
+// waits longer names the collective and aborts the job.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_RUNTIME_CPURUNTIME_H
+#define AUTOPAR_RUNTIME_CPURUNTIME_H
+
+#include <cstdint>
+
+extern "C" {
+/// Element types: 0 f32, 1 f64, 2 i32, 3 i64. Reductions: the values of
+/// autopar::ReductionKind (0 sum, 1 product, 2 min, 3 max).
+int64_t autopar_rt_device_coord(int64_t meshCode, int64_t axesCode);
+void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,
+                           int32_t dtype, int32_t op, int64_t meshCode,
+                           int64_t axesCode);
+/// Concatenates along a dimension: the local value viewed as
+/// [outer, chunk] becomes [outer, group, chunk].
+void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
+                           int64_t chunk, int32_t dtype, int64_t meshCode,
+                           int64_t axesCode);
+/// The local value viewed as [outer, group, chunk]; device i keeps the
+/// combination of slice i, [outer, chunk].
+void autopar_rt_reduce_scatter(int64_t in, int64_t out, int64_t outer,
+                               int64_t chunk, int32_t dtype, int32_t op,
+                               int64_t meshCode, int64_t axesCode);
+/// The local value viewed as [splitOuter, group, splitChunk]: slice j goes
+/// to device j; the received slices, each viewed as [concatOuter,
+/// concatChunk], are concatenated as [concatOuter, group, concatChunk].
+void autopar_rt_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
+                           int64_t splitChunk, int64_t concatOuter,
+                           int64_t concatChunk, int32_t dtype,
+                           int64_t meshCode, int64_t axesCode);
+/// Step timing for the runner: a barrier, then the wall clock.
+double autopar_rt_wtime();
+/// The runner's check: the largest relative error of result `index`.
+void autopar_rt_report(int64_t index, double error);
+/// The runner's timing: the wall time of step `step`.
+void autopar_rt_report_time(int64_t step, double seconds);
+}
+
+namespace autopar::runtime {
+/// Initialises MPI if the process has not (the runner does it itself).
+void initialize();
+/// What autopar_rt_report recorded, by result index.
+const double *getReported(int64_t &count);
+/// What autopar_rt_report_time recorded, by step.
+const double *getStepTimes(int64_t &count);
+int getRank();
+int getSize();
+} // namespace autopar::runtime
+
+#endif // AUTOPAR_RUNTIME_CPURUNTIME_H

@@ -1,0 +1,338 @@
+//===- LowerCollectivesToMPI.cpp - collectives to the CPU runtime ---------===//
+//
+// Bufferized autopar collectives (the `into` form) and device coordinates
+// become calls to the MPI runtime (lib/Runtime/CPURuntime.cpp, declared in
+// include/autopar/Runtime/CPURuntime.h): contiguous buffers passed by
+// address, the dimension a collective works along turned into the
+// [outer, group, chunk] views the runtime expects.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_LOWERCOLLECTIVESTOMPI
+#include "autopar/Transforms/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+
+/// The runtime's encodings of a mesh and a list of its axes.
+FailureOr<std::pair<int64_t, int64_t>> encodeGroup(Operation *op,
+                                                   FlatSymbolRefAttr meshRef,
+                                                   ArrayAttr axes) {
+  MeshAttr mesh = lookupMesh(op, meshRef);
+  if (!mesh)
+    return failure();
+  if (mesh.getRank() > 4)
+    return op->emitError() << "autopar: the CPU runtime supports meshes of "
+                              "at most 4 axes";
+  int64_t meshCode = 0;
+  for (auto [axis, size] : llvm::enumerate(mesh.getAxisSizes())) {
+    if (size >= (1 << 16))
+      return op->emitError() << "autopar: mesh axis of size " << size
+                             << " is too large for the CPU runtime";
+    meshCode |= size << (16 * axis);
+  }
+  int64_t axesCode = 0;
+  for (auto [position, axis] : llvm::enumerate(axes)) {
+    std::optional<unsigned> index =
+        mesh.getAxisIndex(cast<StringAttr>(axis).getValue());
+    if (!index)
+      return op->emitError() << "autopar: no axis " << axis << " in "
+                             << meshRef;
+    axesCode |= static_cast<int64_t>(*index + 1) << (4 * position);
+  }
+  return std::make_pair(meshCode, axesCode);
+}
+
+FailureOr<int32_t> encodeType(Operation *op, Type element) {
+  if (element.isF32())
+    return 0;
+  if (element.isF64())
+    return 1;
+  if (element.isInteger(32))
+    return 2;
+  if (element.isInteger(64))
+    return 3;
+  return op->emitError() << "autopar: the CPU runtime has no collectives on "
+                         << element;
+}
+
+func::FuncOp declare(Operation *op, PatternRewriter &rewriter, StringRef name,
+                     TypeRange inputs, TypeRange results) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPointToStart(module.getBody());
+  auto func = func::FuncOp::create(rewriter, module.getLoc(), name,
+                                   rewriter.getFunctionType(inputs, results));
+  func.setPrivate();
+  return func;
+}
+
+/// The address of a contiguous buffer holding `value` (a copy when its
+/// layout is not the identity), and the copy to free afterwards.
+std::pair<Value, Value> addressOf(PatternRewriter &rewriter, Location loc,
+                                  Value value) {
+  auto type = cast<MemRefType>(value.getType());
+  Value buffer = value, copy;
+  if (!type.getLayout().isIdentity()) {
+    auto contiguous = MemRefType::get(type.getShape(), type.getElementType());
+    copy = memref::AllocOp::create(rewriter, loc, contiguous);
+    memref::CopyOp::create(rewriter, loc, value, copy);
+    buffer = copy;
+  }
+  Value index =
+      memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, buffer);
+  Value address = arith::IndexCastOp::create(rewriter, loc,
+                                             rewriter.getI64Type(), index);
+  return {address, copy};
+}
+
+int64_t product(ArrayRef<int64_t> shape) {
+  int64_t result = 1;
+  for (int64_t size : shape)
+    result *= size;
+  return result;
+}
+
+/// Emits the runtime call for `op` with `extra` integer arguments after the
+/// two buffers; `extraTypes` gives their widths.
+LogicalResult lowerCollective(CollectiveOpInterface op,
+                              PatternRewriter &rewriter, StringRef callee,
+                              ArrayRef<std::pair<int64_t, unsigned>> extra) {
+  Operation *operation = op.getOperation();
+  Location loc = operation->getLoc();
+  Value input = operation->getOperand(0);
+  Value output = operation->getNumOperands() > 1 ? operation->getOperand(1)
+                                                 : Value();
+  if (!isa<MemRefType>(input.getType()) || !output)
+    return rewriter.notifyMatchFailure(operation, "not bufferized");
+  auto outputType = cast<MemRefType>(output.getType());
+  if (!outputType.hasStaticShape() ||
+      !cast<MemRefType>(input.getType()).hasStaticShape())
+    return operation->emitError()
+           << "autopar: the CPU runtime needs static shapes";
+  FailureOr<std::pair<int64_t, int64_t>> group =
+      encodeGroup(operation, op.getMeshAttr(), op.getAxesAttr());
+  if (failed(group))
+    return failure();
+  auto [in, inCopy] = addressOf(rewriter, loc, input);
+  Value outBuffer = output, outCopy;
+  if (!outputType.getLayout().isIdentity()) {
+    outCopy = memref::AllocOp::create(
+        rewriter, loc,
+        MemRefType::get(outputType.getShape(), outputType.getElementType()));
+    outBuffer = outCopy;
+  }
+  auto [out, unused] = addressOf(rewriter, loc, outBuffer);
+  SmallVector<Value> operands = {in, out};
+  SmallVector<Type> types = {rewriter.getI64Type(), rewriter.getI64Type()};
+  for (auto [value, width] : extra) {
+    Type type = rewriter.getIntegerType(width);
+    operands.push_back(arith::ConstantOp::create(
+        rewriter, loc, rewriter.getIntegerAttr(type, value)));
+    types.push_back(type);
+  }
+  for (int64_t code : {group->first, group->second}) {
+    operands.push_back(arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI64IntegerAttr(code)));
+    types.push_back(rewriter.getI64Type());
+  }
+  func::FuncOp func = declare(operation, rewriter, callee, types, {});
+  func::CallOp::create(rewriter, loc, func, operands);
+  if (outCopy) {
+    memref::CopyOp::create(rewriter, loc, outCopy, output);
+    memref::DeallocOp::create(rewriter, loc, outCopy);
+  }
+  if (inCopy)
+    memref::DeallocOp::create(rewriter, loc, inCopy);
+  rewriter.eraseOp(operation);
+  return success();
+}
+
+/// [outer, chunk] sizes of a row-major shape split before `dim` (outer) and
+/// from `dim` on (chunk).
+std::pair<int64_t, int64_t> outerChunk(ArrayRef<int64_t> shape, int64_t dim) {
+  return {product(shape.take_front(dim)), product(shape.drop_front(dim))};
+}
+
+struct AllReduceLowering : OpRewritePattern<AllReduceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AllReduceOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<MemRefType>(op.getInput().getType());
+    if (!type)
+      return failure();
+    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    if (failed(dtype))
+      return failure();
+    return lowerCollective(op, rewriter, "autopar_rt_all_reduce",
+                           {{product(type.getShape()), 64},
+                            {*dtype, 32},
+                            {static_cast<int32_t>(op.getReduction()), 32}});
+  }
+};
+
+struct AllGatherLowering : OpRewritePattern<AllGatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AllGatherOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<MemRefType>(op.getInput().getType());
+    if (!type)
+      return failure();
+    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    if (failed(dtype))
+      return failure();
+    auto [outer, chunk] = outerChunk(type.getShape(), op.getGatherDim());
+    return lowerCollective(op, rewriter, "autopar_rt_all_gather",
+                           {{outer, 64}, {chunk, 64}, {*dtype, 32}});
+  }
+};
+
+struct ReduceScatterLowering : OpRewritePattern<ReduceScatterOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReduceScatterOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<MemRefType>(op.getOutput() ? op.getOutput().getType()
+                                                    : Type());
+    if (!type || !isa<MemRefType>(op.getInput().getType()))
+      return failure();
+    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    if (failed(dtype))
+      return failure();
+    // The output's [outer, chunk]: the input is [outer, group, chunk].
+    auto [outer, chunk] = outerChunk(type.getShape(), op.getScatterDim());
+    return lowerCollective(op, rewriter, "autopar_rt_reduce_scatter",
+                           {{outer, 64},
+                            {chunk, 64},
+                            {*dtype, 32},
+                            {static_cast<int32_t>(op.getReduction()), 32}});
+  }
+};
+
+struct AllToAllLowering : OpRewritePattern<AllToAllOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AllToAllOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = dyn_cast<MemRefType>(op.getInput().getType());
+    if (!type || !op.getOutput())
+      return failure();
+    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    if (failed(dtype))
+      return failure();
+    FailureOr<std::pair<int64_t, int64_t>> group =
+        encodeGroup(op, op.getMeshAttr(), op.getAxesAttr());
+    if (failed(group))
+      return failure();
+    MeshAttr mesh = lookupMesh(op, op.getMeshAttr());
+    int64_t size = 1;
+    for (Attribute axis : op.getAxes())
+      size *= mesh.getAxisSize(cast<StringAttr>(axis).getValue());
+    // One slice: the input with split_dim divided by the group size.
+    SmallVector<int64_t> piece(type.getShape());
+    piece[op.getSplitDim()] /= size;
+    auto [splitOuter, splitChunk] =
+        outerChunk(piece, op.getSplitDim());
+    auto [concatOuter, concatChunk] = outerChunk(piece, op.getConcatDim());
+    return lowerCollective(op, rewriter, "autopar_rt_all_to_all",
+                           {{splitOuter, 64},
+                            {splitChunk, 64},
+                            {concatOuter, 64},
+                            {concatChunk, 64},
+                            {*dtype, 32}});
+  }
+};
+
+struct DeviceCoordLowering : OpRewritePattern<DeviceCoordOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DeviceCoordOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<std::pair<int64_t, int64_t>> group =
+        encodeGroup(op, op.getMeshAttr(), op.getAxesAttr());
+    if (failed(group))
+      return failure();
+    Location loc = op.getLoc();
+    Type i64 = rewriter.getI64Type();
+    func::FuncOp func = declare(op, rewriter, "autopar_rt_device_coord",
+                                {i64, i64}, {i64});
+    Value mesh = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI64IntegerAttr(group->first));
+    Value axes = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI64IntegerAttr(group->second));
+    auto call = func::CallOp::create(rewriter, loc, func, ValueRange{mesh, axes});
+    rewriter.replaceOpWithNewOp<arith::IndexCastOp>(
+        op, rewriter.getIndexType(), call.getResult(0));
+    return success();
+  }
+};
+
+struct LowerCollectivesToMPIPass
+    : public mlir::autopar::impl::LowerCollectivesToMPIBase<
+          LowerCollectivesToMPIPass> {
+  void runOnOperation() override {
+    // Argument and result annotations describe tensors; the lowered
+    // functions take LLVM structs.
+    for (auto func : getOperation().getOps<FunctionOpInterface>()) {
+      auto strip = [&](DictionaryAttr attrs) {
+        SmallVector<NamedAttribute> kept;
+        for (NamedAttribute attr : attrs)
+          if (!attr.getName().getValue().starts_with("autopar."))
+            kept.push_back(attr);
+        return DictionaryAttr::get(&getContext(), kept);
+      };
+      for (unsigned i = 0; i < func.getNumArguments(); ++i)
+        func.setArgAttrs(i, strip(func.getArgAttrDict(i)
+                                      ? func.getArgAttrDict(i)
+                                      : DictionaryAttr::get(&getContext())));
+      for (unsigned i = 0; i < func.getNumResults(); ++i)
+        func.setResultAttrs(
+            i, strip(func.getResultAttrDict(i)
+                         ? func.getResultAttrDict(i)
+                         : DictionaryAttr::get(&getContext())));
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<AllReduceLowering, AllGatherLowering, ReduceScatterLowering,
+                 AllToAllLowering, DeviceCoordLowering>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    WalkResult left = getOperation().walk([](Operation *op) {
+      if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
+        op->emitError() << "autopar: '" << op->getName()
+                        << "' has no lowering to the CPU runtime"
+                        << (isa<CollectiveOpInterface>(op) &&
+                                    isa<TensorType>(op->getOperand(0).getType())
+                                ? " (bufferize it first)"
+                                : "");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      return signalPassFailure();
+    // Meshes and the plan have served their purpose.
+    for (MeshOp mesh :
+         llvm::make_early_inc_range(getOperation().getOps<MeshOp>()))
+      mesh.erase();
+    SmallVector<StringAttr> names;
+    for (NamedAttribute attr : getOperation()->getDiscardableAttrs())
+      if (attr.getName().getValue().starts_with("autopar."))
+        names.push_back(attr.getName());
+    for (StringAttr name : names)
+      getOperation()->removeDiscardableAttr(name);
+  }
+};
+} // namespace

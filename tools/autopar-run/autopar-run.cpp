@@ -1,0 +1,649 @@
+//===- autopar-run.cpp - compile and run a model on N ranks ---------------===//
+//
+//   autopar-run --backend=cpu -n 4 model.mlir [--training="loss=mse ..."]
+//               [--plan="mesh=2x2 parallelism=data ..."] [--steps K]
+//               [--seed S] [--check] [--tol 1e-5]
+//
+// Started by hand, it runs itself under mpirun (-n N, --oversubscribe, and
+// --allow-run-as-root as root); under mpirun or srun, each rank:
+//  1. optionally builds the training step (autopar-training),
+//  2. plans it on a mesh of N devices, propagates and partitions it
+//     (autopar-plan, autopar-propagate, autopar-partition),
+//  3. builds a driver: seeded random global inputs (identical on every
+//     rank), each rank's slices of them, K calls of the partitioned
+//     function (results that update an argument, `autopar.updates`, feed
+//     the next call), and with --check the same K calls of the unsharded
+//     function on the global data, every result gathered and compared
+//     (largest |a - b| over largest |b|, per result),
+//  4. lowers it for the CPU (collectives to the MPI runtime) and runs it
+//     with MLIR's ExecutionEngine.
+// Rank 0 prints the errors and the step times; every rank exits non-zero
+// when an error is above the tolerance.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/InitAutopar.h"
+#include "autopar/Runtime/CPURuntime.h"
+#include "autopar/Search/ShardingSpace.h"
+#include "autopar/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <cstdlib>
+#include <unistd.h>
+
+using namespace mlir;
+using namespace mlir::autopar;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                                      cl::Required);
+static cl::opt<int> ranks("n", cl::desc("Number of ranks (mesh devices)"),
+                          cl::init(1));
+static cl::opt<std::string> backend("backend",
+                                    cl::desc("cpu (MPI); cuda is not yet "
+                                             "available"),
+                                    cl::init("cpu"));
+static cl::opt<std::string>
+    planOptions("plan", cl::desc("Options of autopar-plan (e.g. "
+                                 "\"mesh=2x2 parallelism=data\"); the mesh "
+                                 "defaults to -n"),
+                cl::init(""));
+static cl::opt<std::string>
+    trainingOptions("training",
+                    cl::desc("Build and run the training step with these "
+                             "autopar-training options (e.g. \"loss=mse "
+                             "optimizer=sgd lr=0.1\")"),
+                    cl::init(""));
+static cl::opt<bool> training("train",
+                              cl::desc("Run the training step (default "
+                                       "options unless --training)"),
+                              cl::init(false));
+static cl::opt<std::string> funcName("func",
+                                     cl::desc("The function to run (default: "
+                                              "train_step or forward)"),
+                                     cl::init(""));
+static cl::opt<int> steps("steps", cl::desc("Calls of the function"),
+                          cl::init(1));
+static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random inputs"),
+                              cl::init(0));
+static cl::opt<bool> check("check",
+                           cl::desc("Compare with an unsharded run on the "
+                                    "same data"),
+                           cl::init(false));
+static cl::opt<double> tolerance("tol",
+                                 cl::desc("Largest relative error accepted"),
+                                 cl::init(1e-5));
+static cl::opt<int64_t>
+    intRange("int-range",
+             cl::desc("Integer inputs are drawn from [0, N) (labels: the "
+                      "number of classes)"),
+             cl::init(2));
+static cl::opt<std::string> dumpIR("dump-ir",
+                                   cl::desc("Write the partitioned driver "
+                                            "module (rank 0) to this file"),
+                                   cl::init(""));
+static cl::opt<std::string> mpirun("mpirun",
+                                   cl::desc("The MPI launcher"),
+                                   cl::init("mpirun"));
+
+static int fail(const Twine &message) {
+  llvm::errs() << "autopar-run: " << message << "\n";
+  return 1;
+}
+
+/// Whether this process was started by an MPI launcher.
+static bool underLauncher() {
+  for (const char *name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
+                           "SLURM_PROCID", "MV2_COMM_WORLD_SIZE"})
+    if (std::getenv(name))
+      return true;
+  return false;
+}
+
+/// Starts `mpirun -n N ... this program` and returns its exit code.
+static int launch(int argc, char **argv) {
+  llvm::ErrorOr<std::string> launcher = llvm::sys::findProgramByName(mpirun);
+  if (!launcher)
+    return fail("cannot find '" + mpirun +
+                "' (install openmpi-bin, or run under your own launcher)");
+  std::string self =
+      llvm::sys::fs::getMainExecutable(argv[0], (void *)&launch);
+  SmallVector<std::string> args = {*launcher, "-n", std::to_string(ranks),
+                                   "--oversubscribe", "--bind-to", "none"};
+  if (geteuid() == 0)
+    args.push_back("--allow-run-as-root");
+  args.push_back(self);
+  for (int i = 1; i < argc; ++i)
+    args.push_back(argv[i]);
+  SmallVector<StringRef> refs(args.begin(), args.end());
+  std::string error;
+  int code = llvm::sys::ExecuteAndWait(*launcher, refs, std::nullopt, {}, 0, 0,
+                                       &error);
+  if (code < 0)
+    return fail("could not run " + *launcher + ": " + error);
+  return code;
+}
+
+//===----------------------------------------------------------------------===//
+// The driver
+//===----------------------------------------------------------------------===//
+
+namespace {
+class DriverBuilder {
+public:
+  DriverBuilder(ModuleOp module, func::FuncOp sharded, func::FuncOp reference)
+      : module(module), sharded(sharded), reference(reference),
+        builder(module.getContext()), loc(builder.getUnknownLoc()) {}
+  LogicalResult build();
+
+private:
+  Value random(RankedTensorType type, int64_t stream, bool zeros);
+  Value coord(MeshAttr mesh, FlatSymbolRefAttr ref, ArrayRef<unsigned> axes);
+  FailureOr<Value> slice(Value global, ShardingAttr sharding);
+  FailureOr<Value> gather(Value local, RankedTensorType global,
+                          ShardingAttr sharding);
+  Value relativeError(Value actual, Value expected);
+  Value constantI64(int64_t value) {
+    return arith::ConstantOp::create(builder, loc,
+                                     builder.getI64IntegerAttr(value));
+  }
+  func::FuncOp declare(StringRef name, TypeRange inputs, TypeRange results);
+
+  ModuleOp module;
+  func::FuncOp sharded, reference;
+  OpBuilder builder;
+  Location loc;
+};
+} // namespace
+
+func::FuncOp DriverBuilder::declare(StringRef name, TypeRange inputs,
+                                    TypeRange results) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+  auto func = func::FuncOp::create(builder, loc, name,
+                                   builder.getFunctionType(inputs, results));
+  func.setPrivate();
+  return func;
+}
+
+/// Seeded values from a hash of (seed, stream, linear index): floats in
+/// [-1, 1), integers in [0, int-range), or zeros.
+Value DriverBuilder::random(RankedTensorType type, int64_t stream,
+                            bool zeros) {
+  Type element = type.getElementType();
+  Value empty =
+      tensor::EmptyOp::create(builder, loc, type.getShape(), element);
+  if (zeros) {
+    Value zero = arith::ConstantOp::create(builder, loc,
+                                           builder.getZeroAttr(element));
+    return linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
+  }
+  unsigned rank = type.getRank();
+  SmallVector<AffineMap> maps = {builder.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  int64_t salt = static_cast<int64_t>(seed) * 1000003 + stream * 7919 + 1;
+  auto generic = linalg::GenericOp::create(
+      builder, loc, TypeRange{type}, ValueRange{}, ValueRange{empty}, maps,
+      iterators, [&](OpBuilder &b, Location l, ValueRange) {
+        Type i64 = b.getI64Type();
+        auto c = [&](uint64_t v) {
+          return arith::ConstantOp::create(
+              b, l, b.getI64IntegerAttr(static_cast<int64_t>(v)));
+        };
+        Value linear = c(0);
+        for (unsigned d = 0; d < rank; ++d) {
+          Value index = linalg::IndexOp::create(b, l, d);
+          Value wide = arith::IndexCastOp::create(b, l, i64, index);
+          linear = arith::MulIOp::create(b, l, linear, c(type.getDimSize(d)));
+          linear = arith::AddIOp::create(b, l, linear, wide);
+        }
+        // splitmix64 of (linear + salt * golden ratio).
+        Value h = arith::AddIOp::create(
+            b, l, linear, c(static_cast<uint64_t>(salt) * 0x9E3779B97F4A7C15ull));
+        auto mix = [&](Value x, uint64_t multiplier, int shift) {
+          Value shifted = arith::ShRUIOp::create(b, l, x, c(shift));
+          Value mixed = arith::XOrIOp::create(b, l, x, shifted);
+          return arith::MulIOp::create(b, l, mixed, c(multiplier)).getResult();
+        };
+        h = mix(h, 0xBF58476D1CE4E5B9ull, 30);
+        h = mix(h, 0x94D049BB133111EBull, 27);
+        h = arith::XOrIOp::create(b, l, h,
+                                  arith::ShRUIOp::create(b, l, h, c(31)));
+        Value result;
+        if (auto floatType = dyn_cast<FloatType>(element)) {
+          Value top = arith::ShRUIOp::create(b, l, h, c(40));
+          Value unit = arith::UIToFPOp::create(b, l, b.getF64Type(), top);
+          Value scaled = arith::MulFOp::create(
+              b, l, unit,
+              arith::ConstantOp::create(b, l, b.getF64FloatAttr(2.0 / (1 << 24))));
+          Value centered = arith::SubFOp::create(
+              b, l, scaled,
+              arith::ConstantOp::create(b, l, b.getF64FloatAttr(1.0)));
+          result = centered;
+          if (floatType.getWidth() < 64)
+            result = arith::TruncFOp::create(b, l, element, centered);
+        } else {
+          Value range = c(std::max<int64_t>(intRange, 1));
+          Value value = arith::RemUIOp::create(b, l, h, range);
+          result = value;
+          if (element.isIndex())
+            result = arith::IndexCastOp::create(b, l, element, value);
+          else if (element.getIntOrFloatBitWidth() < 64)
+            result = arith::TruncIOp::create(b, l, element, value);
+        }
+        linalg::YieldOp::create(b, l, result);
+      });
+  return generic.getResult(0);
+}
+
+Value DriverBuilder::coord(MeshAttr mesh, FlatSymbolRefAttr ref,
+                           ArrayRef<unsigned> axes) {
+  SmallVector<StringRef> names;
+  for (unsigned axis : axes)
+    names.push_back(mesh.getAxisNames()[axis].getValue());
+  return DeviceCoordOp::create(builder, loc, builder.getIndexType(), ref,
+                               builder.getStrArrayAttr(names));
+}
+
+FailureOr<Value> DriverBuilder::slice(Value global, ShardingAttr sharding) {
+  if (!sharding || sharding.isReplicated())
+    return global;
+  MeshAttr mesh = lookupMesh(sharded, sharding.getMesh());
+  if (!mesh)
+    return failure();
+  FailureOr<TensorSharding> layout = fromShardingAttr(sharding, mesh);
+  if (failed(layout))
+    return failure();
+  auto type = cast<RankedTensorType>(global.getType());
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  SmallVector<int64_t> shape;
+  for (int64_t dim = 0; dim < type.getRank(); ++dim) {
+    SmallVector<unsigned> axes;
+    int64_t count = 1;
+    for (auto [axis, split] : llvm::enumerate(layout->axisDim))
+      if (split == dim) {
+        axes.push_back(axis);
+        count *= mesh.getAxisSizes()[axis];
+      }
+    int64_t size = type.getDimSize(dim) / count;
+    shape.push_back(size);
+    sizes.push_back(builder.getIndexAttr(size));
+    strides.push_back(builder.getIndexAttr(1));
+    if (axes.empty()) {
+      offsets.push_back(builder.getIndexAttr(0));
+      continue;
+    }
+    Value index = coord(mesh, sharding.getMesh(), axes);
+    Value step = arith::ConstantIndexOp::create(builder, loc, size);
+    offsets.push_back(arith::MulIOp::create(builder, loc, index, step).getResult());
+  }
+  auto localType = RankedTensorType::get(shape, type.getElementType());
+  return tensor::ExtractSliceOp::create(builder, loc, localType, global,
+                                        offsets, sizes, strides)
+      .getResult();
+}
+
+FailureOr<Value> DriverBuilder::gather(Value local, RankedTensorType global,
+                                       ShardingAttr sharding) {
+  if (!sharding || sharding.isReplicated())
+    return local;
+  MeshAttr mesh = lookupMesh(sharded, sharding.getMesh());
+  FailureOr<TensorSharding> layout = fromShardingAttr(sharding, mesh);
+  if (failed(layout))
+    return failure();
+  Value current = local;
+  SmallVector<int64_t> shape(cast<RankedTensorType>(local.getType()).getShape());
+  // Per dimension, the minor axis first.
+  for (int axis = static_cast<int>(mesh.getRank()) - 1; axis >= 0; --axis) {
+    int dim = layout->axisDim[axis];
+    if (dim < 0)
+      continue;
+    shape[dim] *= mesh.getAxisSizes()[axis];
+    auto type = RankedTensorType::get(shape, global.getElementType());
+    current = AllGatherOp::create(
+                  builder, loc, type, current, Value(), sharding.getMesh(),
+                  builder.getStrArrayAttr({mesh.getAxisNames()[axis].getValue()}),
+                  builder.getI64IntegerAttr(dim))
+                  .getResult();
+  }
+  return current;
+}
+
+/// max |a - b| / max(max |b|, tiny), in f64.
+Value DriverBuilder::relativeError(Value actual, Value expected) {
+  auto type = cast<RankedTensorType>(actual.getType());
+  unsigned rank = type.getRank();
+  Type f64 = builder.getF64Type();
+  auto scalar = RankedTensorType::get({}, f64);
+  Value empty = tensor::EmptyOp::create(builder, loc, ArrayRef<int64_t>{}, f64);
+  Value zero =
+      arith::ConstantOp::create(builder, loc, builder.getF64FloatAttr(0));
+  Value init = linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
+  SmallVector<AffineMap> maps = {builder.getMultiDimIdentityMap(rank),
+                                 builder.getMultiDimIdentityMap(rank),
+                                 AffineMap::get(rank, 0, builder.getContext()),
+                                 AffineMap::get(rank, 0, builder.getContext())};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::reduction);
+  auto generic = linalg::GenericOp::create(
+      builder, loc, TypeRange{scalar, scalar}, ValueRange{actual, expected},
+      ValueRange{init, init}, maps, iterators,
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        auto widen = [&](Value v) -> Value {
+          if (v.getType().isF64())
+            return v;
+          return arith::ExtFOp::create(b, l, f64, v);
+        };
+        Value a = widen(args[0]), e = widen(args[1]);
+        Value diff = math::AbsFOp::create(b, l, arith::SubFOp::create(b, l, a, e));
+        Value size = math::AbsFOp::create(b, l, e);
+        Value maxDiff = arith::MaximumFOp::create(b, l, args[2], diff);
+        Value maxSize = arith::MaximumFOp::create(b, l, args[3], size);
+        linalg::YieldOp::create(b, l, ValueRange{maxDiff, maxSize});
+      });
+  Value diff = tensor::ExtractOp::create(builder, loc, generic.getResult(0),
+                                         ValueRange{});
+  Value size = tensor::ExtractOp::create(builder, loc, generic.getResult(1),
+                                         ValueRange{});
+  Value tiny =
+      arith::ConstantOp::create(builder, loc, builder.getF64FloatAttr(1e-30));
+  Value floor = arith::MaximumFOp::create(builder, loc, size, tiny);
+  return arith::DivFOp::create(builder, loc, diff, floor);
+}
+
+LogicalResult DriverBuilder::build() {
+  Type f64 = builder.getF64Type(), i64 = builder.getI64Type();
+  func::FuncOp report = declare("autopar_rt_report", {i64, f64}, {});
+  func::FuncOp reportTime = declare("autopar_rt_report_time", {i64, f64}, {});
+  func::FuncOp wtime = declare("autopar_rt_wtime", {}, {f64});
+
+  builder.setInsertionPointToEnd(module.getBody());
+  auto main = func::FuncOp::create(builder, loc, "autopar_main",
+                                   builder.getFunctionType({}, {}));
+  builder.setInsertionPointToStart(main.addEntryBlock());
+
+  // Global inputs, the same on every rank; each rank's slices.
+  SmallVector<Value> globals, locals;
+  for (auto [index, type] : llvm::enumerate(reference.getArgumentTypes())) {
+    auto tensorType = dyn_cast<RankedTensorType>(type);
+    if (!tensorType)
+      return reference.emitError() << "autopar-run: argument #" << index
+                                   << " is not a ranked tensor";
+    auto role = reference.getArgAttrOfType<StringAttr>(
+        index, AutoparDialect::kRoleAttrName);
+    bool state = role && role.getValue() == "state";
+    Value global = random(tensorType, index, state);
+    globals.push_back(global);
+    FailureOr<Value> local = slice(
+        global, sharded.getArgAttrOfType<ShardingAttr>(
+                    index, AutoparDialect::kShardingAttrName));
+    if (failed(local))
+      return failure();
+    if (local->getType() != sharded.getArgumentTypes()[index])
+      return sharded.emitError()
+             << "autopar-run: argument #" << index << " of the partitioned "
+             << "function has type " << sharded.getArgumentTypes()[index]
+             << ", its sharding gives " << local->getType();
+    locals.push_back(*local);
+  }
+
+  auto feed = [&](func::FuncOp func, SmallVector<Value> &args,
+                  ValueRange results) {
+    for (unsigned r = 0; r < results.size(); ++r)
+      if (auto updates = func.getResultAttrOfType<IntegerAttr>(
+              r, AutoparDialect::kUpdatesAttrName))
+        args[updates.getInt()] = results[r];
+  };
+  SmallVector<Value> shardedResults, referenceResults;
+  for (int step = 0; step < steps; ++step) {
+    Value start = func::CallOp::create(builder, loc, wtime).getResult(0);
+    auto call = func::CallOp::create(builder, loc, sharded, locals);
+    // Wait for the results before the clock stops: a barrier in wtime
+    // orders it after the call's collectives.
+    Value stop = func::CallOp::create(builder, loc, wtime).getResult(0);
+    Value seconds = arith::SubFOp::create(builder, loc, stop, start);
+    func::CallOp::create(builder, loc, reportTime,
+                         ValueRange{constantI64(step), seconds});
+    shardedResults.assign(call.getResults().begin(), call.getResults().end());
+    feed(sharded, locals, call.getResults());
+    if (check) {
+      auto ref = func::CallOp::create(builder, loc, reference, globals);
+      referenceResults.assign(ref.getResults().begin(),
+                              ref.getResults().end());
+      feed(reference, globals, ref.getResults());
+    }
+  }
+  if (check) {
+    for (auto [index, pair] :
+         llvm::enumerate(llvm::zip_equal(shardedResults, referenceResults))) {
+      auto [local, expected] = pair;
+      auto type = dyn_cast<RankedTensorType>(expected.getType());
+      if (!type || !isa<FloatType>(type.getElementType()))
+        continue;
+      FailureOr<Value> whole = gather(
+          local, type,
+          sharded.getResultAttrOfType<ShardingAttr>(
+              index, AutoparDialect::kShardingAttrName));
+      if (failed(whole))
+        return failure();
+      Value error = relativeError(*whole, expected);
+      func::CallOp::create(builder, loc, report,
+                           ValueRange{constantI64(index), error});
+    }
+  }
+  func::ReturnOp::create(builder, loc);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// main
+//===----------------------------------------------------------------------===//
+
+static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    return failure();
+  if (std::getenv("AUTOPAR_RUN_DEBUG")) {
+    pm.printAsTextualPipeline(llvm::errs());
+    llvm::errs() << "\n";
+  }
+  return pm.run(module);
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAllPasses();
+  registerAllAutoparPasses();
+  cl::ParseCommandLineOptions(argc, argv,
+                              "autopar-run: compile a model for N ranks, run "
+                              "it and check it against one process\n");
+  if (backend != "cpu")
+    return fail("backend '" + backend +
+                "' is not available; this build runs --backend=cpu (MPI)");
+  if (ranks < 1)
+    return fail("-n must be at least 1");
+  if (!underLauncher())
+    return launch(argc, argv);
+
+  ::autopar::runtime::initialize();
+  int rank = ::autopar::runtime::getRank();
+  auto say = [&]() -> llvm::raw_ostream & {
+    return rank == 0 ? llvm::outs() : llvm::nulls();
+  };
+  if (::autopar::runtime::getSize() != ranks)
+    return fail("rank " + Twine(rank) + ": -n " + Twine(ranks) +
+                " but the job has " + Twine(::autopar::runtime::getSize()) + " ranks");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAutoparDialects(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  // Only rank 0 reports diagnostics in full; every rank fails alike.
+  llvm::SourceMgr sourceMgr;
+  std::string errorMessage;
+  auto file = openInputFile(inputFile, &errorMessage);
+  if (!file)
+    return fail(errorMessage);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context,
+                                     rank == 0 ? llvm::errs() : llvm::nulls());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+
+  bool train = training || !trainingOptions.empty();
+  if (train &&
+      failed(runPipeline(*module, "autopar-training{" + trainingOptions + "}")))
+    return 1;
+  std::string name = funcName;
+  if (name.empty())
+    name = train ? "train_step" : "forward";
+  if (!module->lookupSymbol<func::FuncOp>(name)) {
+    if (!funcName.empty() || train)
+      return fail("no function @" + name);
+    for (auto func : module->getOps<func::FuncOp>())
+      if (!func.isExternal()) {
+        name = func.getName().str();
+        break;
+      }
+  }
+  OwningOpRef<ModuleOp> reference = cast<ModuleOp>((*module)->clone());
+
+  std::string plan = planOptions;
+  if (plan.find("mesh=") == std::string::npos)
+    plan += " mesh=" + std::to_string(ranks);
+  if (plan.find("max-gpus=") == std::string::npos)
+    plan += " max-gpus=" + std::to_string(ranks);
+  // The cost model's machine decides the plan, not this CPU: by default a
+  // node of 8 A100s.
+  if (plan.find("target=") == std::string::npos)
+    plan += " target=a100-dgx";
+  if (rank != 0 || plan.find("report=") == std::string::npos)
+    plan += " report=";
+  if (failed(runPipeline(*module, "autopar-plan{" + plan +
+                                      "}, autopar-propagate, "
+                                      "autopar-partition, canonicalize, cse")))
+    return 1;
+
+  // One module: the partitioned function, the reference, the driver.
+  auto sharded = module->lookupSymbol<func::FuncOp>(name);
+  SmallVector<func::FuncOp> others;
+  for (auto func : module->getOps<func::FuncOp>())
+    if (func != sharded)
+      others.push_back(func);
+  for (func::FuncOp func : others)
+    func.erase();
+  auto referenceFunc = reference->lookupSymbol<func::FuncOp>(name);
+  auto copy = cast<func::FuncOp>(referenceFunc->clone());
+  copy.setName(name + "__reference");
+  module->getBody()->push_back(copy);
+  DriverBuilder driver(*module, sharded, copy);
+  if (failed(driver.build()))
+    return 1;
+  if (failed(verify(*module)))
+    return 1;
+  if (!dumpIR.empty() && rank == 0) {
+    std::string error;
+    auto output = openOutputFile(dumpIR, &error);
+    if (!output)
+      return fail(error);
+    module->print(output->os());
+    output->keep();
+  }
+  if (failed(runPipeline(*module, "autopar-lower-to-cpu")))
+    return 1;
+  if (std::getenv("AUTOPAR_RUN_DEBUG"))
+    module->print(llvm::errs());
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  ExecutionEngineOptions options;
+  auto transformer = makeOptimizingTransformer(2, 0, nullptr);
+  options.transformer = transformer;
+  std::string utils = "/usr/lib/llvm-22/lib/libmlir_c_runner_utils.so";
+  SmallVector<StringRef> libs;
+  if (llvm::sys::fs::exists(utils))
+    libs.push_back(utils);
+  options.sharedLibPaths = libs;
+  auto engine = ExecutionEngine::create(*module, options);
+  if (!engine)
+    return fail("JIT compilation failed: " + llvm::toString(engine.takeError()));
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap map;
+    auto add = [&](StringRef symbol, void *address) {
+      map[interner(symbol)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                               llvm::JITSymbolFlags::Exported};
+    };
+    add("autopar_rt_device_coord", (void *)&autopar_rt_device_coord);
+    add("autopar_rt_all_reduce", (void *)&autopar_rt_all_reduce);
+    add("autopar_rt_all_gather", (void *)&autopar_rt_all_gather);
+    add("autopar_rt_reduce_scatter", (void *)&autopar_rt_reduce_scatter);
+    add("autopar_rt_all_to_all", (void *)&autopar_rt_all_to_all);
+    add("autopar_rt_wtime", (void *)&autopar_rt_wtime);
+    add("autopar_rt_report", (void *)&autopar_rt_report);
+    add("autopar_rt_report_time", (void *)&autopar_rt_report_time);
+    return map;
+  });
+  if (llvm::Error error = (*engine)->invokePacked("autopar_main"))
+    return fail("running failed: " + llvm::toString(std::move(error)));
+
+  int64_t count = 0;
+  const double *times = ::autopar::runtime::getStepTimes(count);
+  say() << "autopar-run: @" << name << " on " << ranks << " rank"
+        << (ranks > 1 ? "s" : "") << ", " << steps << " step"
+        << (steps > 1 ? "s" : "") << "\n";
+  for (int64_t step = 0; step < count; ++step)
+    say() << llvm::format("  step %lld: %.3f ms\n", (long long)step,
+                          times[step] * 1e3);
+  int code = 0;
+  if (check) {
+    const double *errors = ::autopar::runtime::getReported(count);
+    double worst = 0;
+    for (int64_t index = 0; index < count; ++index) {
+      say() << llvm::format("  result #%lld: max relative error %.3e\n",
+                            (long long)index, errors[index]);
+      worst = std::max(worst, errors[index]);
+    }
+    bool pass = worst <= tolerance;
+    say() << llvm::format("check: max relative error %.3e (tolerance %.1e): ",
+                          worst, tolerance.getValue())
+          << (pass ? "PASS" : "FAIL") << "\n";
+    code = pass ? 0 : 1;
+  }
+  llvm::outs().flush();
+  return code;
+}
