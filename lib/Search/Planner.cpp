@@ -213,6 +213,17 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       node.strategies.assign(
           1, available ? dataParallel : Strategy(mesh.getRank(), -1));
     }
+    if (options.tensorParallelOnly && !space.pinned && !dataParallelOnly) {
+      int batchLoop = getBatchLoop(space);
+      SmallVector<Strategy> tensorParallel;
+      for (const Strategy &strategy : node.strategies)
+        if (!llvm::is_contained(strategy, batchLoop) &&
+            llvm::any_of(strategy, [](int loop) { return loop >= 0; }))
+          tensorParallel.push_back(strategy);
+      if (tensorParallel.empty())
+        tensorParallel.push_back(Strategy(mesh.getRank(), -1));
+      node.strategies = std::move(tensorParallel);
+    }
     if (node.strategies.empty()) {
       if (space.pinned)
         return space.op->emitError()

@@ -81,10 +81,13 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
                                 << "': autopar plans on 1-D and 2-D meshes";
   }
   options.exhaustive = exhaustive;
-  if (parallelism != "hybrid" && parallelism != "data")
-    return mlir::emitError(module.getLoc()) << "unknown parallelism '" << parallelism
-                              << "'; expected hybrid or data";
+  if (parallelism != "hybrid" && parallelism != "data" &&
+      parallelism != "tensor")
+    return mlir::emitError(module.getLoc())
+           << "unknown parallelism '" << parallelism
+           << "'; expected hybrid, data or tensor";
   options.dataParallelOnly = parallelism == "data";
+  options.tensorParallelOnly = parallelism == "tensor";
   return success();
 }
 

@@ -39,6 +39,10 @@ struct PlannerOptions {
   /// Only data parallelism (every op split along its batch loop or
   /// replicated), the WAP paper's search space.
   bool dataParallelOnly = false;
+  /// Only tensor (model) parallelism: no op is split along its batch loop,
+  /// and ops that can be split along another loop are split (a forced
+  /// plan for testing and comparison).
+  bool tensorParallelOnly = false;
 };
 
 /// What a plan costs, per step.

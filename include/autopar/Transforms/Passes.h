@@ -42,7 +42,7 @@ struct AutoShardPipelineOptions
       llvm::cl::init("")};
   PassOptions::Option<std::string> parallelism{
       *this, "parallelism",
-      llvm::cl::desc("hybrid, or data (the WAP paper's space)"),
+      llvm::cl::desc("hybrid, data (the WAP paper's space) or tensor"),
       llvm::cl::init("hybrid")};
   PassOptions::Option<std::string> trace{
       *this, "trace",

@@ -84,8 +84,10 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
     Option<"exhaustive", "exhaustive", "bool", /*default=*/"false",
            "Enumerate every strategy combination (tiny graphs only)">,
     Option<"parallelism", "parallelism", "std::string", /*default=*/"\"hybrid\"",
-           "hybrid (any loop on any mesh axis) or data (the WAP paper's "
-           "space: batch split or replication only)">
+           "hybrid (any loop on any mesh axis), data (the WAP paper's "
+           "space: batch split or replication only) or tensor (forced model "
+           "parallelism: every op that can be is split along a loop other "
+           "than its batch loop)">
   ];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }
