@@ -213,6 +213,27 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       node.strategies.assign(
           1, available ? dataParallel : Strategy(mesh.getRank(), -1));
     }
+    if (options.dataTensor && !space.pinned && !dataParallelOnly) {
+      // Data parallel along the first axis, tensor parallel along the
+      // others, as far as the op allows: keep the strategies that match
+      // the most of that pattern.
+      int batchLoop = getBatchLoop(space);
+      auto score = [&](const Strategy &strategy) {
+        int points = 0;
+        for (auto [axis, loop] : llvm::enumerate(strategy))
+          points += axis == 0 ? (loop >= 0 && loop == batchLoop)
+                              : (loop >= 0 && loop != batchLoop);
+        return points;
+      };
+      int best = 0;
+      for (const Strategy &strategy : node.strategies)
+        best = std::max(best, score(strategy));
+      SmallVector<Strategy> kept;
+      for (const Strategy &strategy : node.strategies)
+        if (score(strategy) == best)
+          kept.push_back(strategy);
+      node.strategies = std::move(kept);
+    }
     if (options.tensorParallelOnly && !space.pinned && !dataParallelOnly) {
       int batchLoop = getBatchLoop(space);
       SmallVector<Strategy> tensorParallel;

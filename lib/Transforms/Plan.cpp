@@ -82,12 +82,13 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
   }
   options.exhaustive = exhaustive;
   if (parallelism != "hybrid" && parallelism != "data" &&
-      parallelism != "tensor")
+      parallelism != "tensor" && parallelism != "data-tensor")
     return mlir::emitError(module.getLoc())
            << "unknown parallelism '" << parallelism
-           << "'; expected hybrid, data or tensor";
+           << "'; expected hybrid, data, tensor or data-tensor";
   options.dataParallelOnly = parallelism == "data";
   options.tensorParallelOnly = parallelism == "tensor";
+  options.dataTensor = parallelism == "data-tensor";
   return success();
 }
 

@@ -56,6 +56,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <cstdlib>
+#include <map>
 #include <unistd.h>
 
 using namespace mlir;
@@ -109,6 +110,10 @@ static cl::opt<std::string> dumpIR("dump-ir",
                                    cl::desc("Write the partitioned driver "
                                             "module (rank 0) to this file"),
                                    cl::init(""));
+static cl::opt<unsigned> optLevel("O",
+                                  cl::desc("LLVM optimisation level of the "
+                                           "JIT (0-3)"),
+                                  cl::init(2), cl::Prefix);
 static cl::opt<std::string> mpirun("mpirun",
                                    cl::desc("The MPI launcher"),
                                    cl::init("mpirun"));
@@ -578,6 +583,28 @@ int main(int argc, char **argv) {
 
   // One module: the partitioned function, the reference, the driver.
   auto sharded = module->lookupSymbol<func::FuncOp>(name);
+  if (!sharded)
+    return fail("no function @" + name + " after partitioning");
+  // What one step communicates, from the partitioned IR: per kind, the
+  // collectives and the bytes each device sends in (its local operand).
+  std::map<std::string, std::pair<int64_t, int64_t>> communication;
+  sharded.walk([&](CollectiveOpInterface collective) {
+    auto type = cast<RankedTensorType>(collective.getInput().getType());
+    int64_t bytes = type.getNumElements() *
+                    ((type.getElementTypeBitWidth() + 7) / 8);
+    auto &entry =
+        communication[collective->getName().stripDialect().str()];
+    entry.first += 1;
+    entry.second += bytes;
+  });
+  say() << "autopar-run: @" << name << " partitioned for " << ranks
+        << " rank" << (ranks > 1 ? "s" : "") << "; collectives per step:";
+  if (communication.empty())
+    say() << " none";
+  for (auto &[kind, entry] : communication)
+    say() << " " << kind << " " << entry.first << " (" << entry.second
+          << " B)";
+  say() << "\n";
   SmallVector<func::FuncOp> others;
   for (auto func : module->getOps<func::FuncOp>())
     if (func != sharded)
@@ -610,7 +637,10 @@ int main(int argc, char **argv) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   ExecutionEngineOptions options;
-  auto transformer = makeOptimizingTransformer(2, 0, nullptr);
+  auto transformer =
+      makeOptimizingTransformer(std::min(optLevel.getValue(), 3u), 0, nullptr);
+  options.jitCodeGenOptLevel =
+      optLevel == 0 ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Default;
   options.transformer = transformer;
   std::string utils = "/usr/lib/llvm-22/lib/libmlir_c_runner_utils.so";
   SmallVector<StringRef> libs;

@@ -43,6 +43,9 @@ struct PlannerOptions {
   /// and ops that can be split along another loop are split (a forced
   /// plan for testing and comparison).
   bool tensorParallelOnly = false;
+  /// Forced hybrid: the first mesh axis splits batch loops, the others
+  /// other loops, wherever the op allows.
+  bool dataTensor = false;
 };
 
 /// What a plan costs, per step.

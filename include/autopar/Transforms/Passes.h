@@ -42,7 +42,8 @@ struct AutoShardPipelineOptions
       llvm::cl::init("")};
   PassOptions::Option<std::string> parallelism{
       *this, "parallelism",
-      llvm::cl::desc("hybrid, data (the WAP paper's space) or tensor"),
+      llvm::cl::desc("hybrid, data (the WAP paper's space), tensor or "
+                     "data-tensor"),
       llvm::cl::init("hybrid")};
   PassOptions::Option<std::string> trace{
       *this, "trace",

@@ -85,9 +85,10 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Enumerate every strategy combination (tiny graphs only)">,
     Option<"parallelism", "parallelism", "std::string", /*default=*/"\"hybrid\"",
            "hybrid (any loop on any mesh axis), data (the WAP paper's "
-           "space: batch split or replication only) or tensor (forced model "
+           "space: batch split or replication only), tensor (forced model "
            "parallelism: every op that can be is split along a loop other "
-           "than its batch loop)">
+           "than its batch loop) or data-tensor (forced hybrid: batch "
+           "loops on the first mesh axis, other loops on the others)">
   ];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }

@@ -1,0 +1,113 @@
+// RUN: autopar-opt %s --autopar-partition --split-input-file 2>/dev/null | FileCheck %s
+// RUN: autopar-opt %s --autopar-partition --split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=REMARK
+// The SPMD form of annotated functions: local shapes, slices by mesh
+// coordinate, collectives where shardings change, and reductions whose
+// init is added once.
+
+autopar.mesh @mesh <x = 2, y = 2>
+// A matmul split by rows over x and by its reduction over y: each device
+// multiplies a 4x8 block by an 8x4 block; the init (ones) counts on y = 0
+// only; the partial result is all-reduced over y where it leaves.
+// CHECK-LABEL: func.func @reduction_split(
+// CHECK-SAME: %[[A:.*]]: tensor<4x16xf32> {autopar.sharding = #autopar.sharding<@mesh, {{\[\[}}x], []]>}
+// CHECK-SAME: %[[B:.*]]: tensor<16x4xf32>
+// CHECK-SAME: -> (tensor<4x4xf32> {autopar.sharding = #autopar.sharding<@mesh, {{\[\[}}x], []]>})
+// CHECK-DAG: %[[X:.*]] = autopar.device_coord on @mesh axes [x] : index
+// CHECK-DAG: %[[Y:.*]] = autopar.device_coord on @mesh axes [y] : index
+// CHECK: tensor.extract_slice %[[A]][0, %{{.*}}] [4, 8] [1, 1] : tensor<4x16xf32> to tensor<4x8xf32>
+// CHECK: tensor.extract_slice %[[B]][%{{.*}}, 0] [8, 4] [1, 1] : tensor<16x4xf32> to tensor<8x4xf32>
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[Y]], %{{.*}} : index
+// CHECK: %[[INIT:.*]] = arith.select %[[FIRST]], %{{.*}}, %{{.*}} : tensor<4x4xf32>
+// CHECK: %[[M:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<8x4xf32>) outs(%[[INIT]] : tensor<4x4xf32>)
+// CHECK: %[[R:.*]] = autopar.all_reduce %[[M]] on @mesh axes [y] reduction = sum : tensor<4x4xf32> -> tensor<4x4xf32>
+// CHECK: return %[[R]]
+func.func @reduction_split(%a: tensor<8x16xf32> {autopar.sharding = #autopar.sharding<@mesh, [[x], []]>},
+                           %b: tensor<16x4xf32>) -> tensor<8x4xf32> {
+  %cst = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<8x4xf32>
+  %f = linalg.fill ins(%cst : f32) outs(%e : tensor<8x4xf32>) -> tensor<8x4xf32>
+  %m = linalg.matmul {autopar.strategy = #autopar.strategy<@mesh, [[x], [], [y]]>}
+      ins(%a, %b : tensor<8x16xf32>, tensor<16x4xf32>) outs(%f : tensor<8x4xf32>) -> tensor<8x4xf32>
+  return %m : tensor<8x4xf32>
+}
+
+// -----
+
+autopar.mesh @mesh <gpus = 4>
+// A split that moves from rows to columns is one all_to_all; a result
+// leaves with its producer's sharding; a reduction by max over a split loop
+// is combined with max, and its identity fill needs no select.
+// CHECK-LABEL: func.func @moves(
+// CHECK-SAME: %[[A:.*]]: tensor<2x8xf32>
+// CHECK-SAME: -> (tensor<8x2xf32> {autopar.sharding = #autopar.sharding<@mesh, {{\[\[}}], [gpus]]>}, tensor<f32>
+// CHECK: %[[T:.*]] = autopar.all_to_all %[[A]] on @mesh axes [gpus] split_dim = 1 concat_dim = 0 : tensor<2x8xf32> -> tensor<8x2xf32>
+// CHECK: %[[E:.*]] = linalg.generic {{.*}} ins(%[[T]] : tensor<8x2xf32>)
+// CHECK-NOT: arith.select
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%{{.*}} : tensor<2xf32>)
+// CHECK: %[[R:.*]] = autopar.all_reduce %[[MAX]] on @mesh axes [gpus] reduction = max : tensor<f32> -> tensor<f32>
+// CHECK: return %[[E]], %[[R]] : tensor<8x2xf32>, tensor<f32>
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @moves(%a: tensor<8x8xf32> {autopar.sharding = #autopar.sharding<@mesh, [[gpus], []]>},
+                 %v: tensor<8xf32>) -> (tensor<8x8xf32>, tensor<f32>) {
+  %e = tensor.empty() : tensor<8x8xf32>
+  %t = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"],
+                       autopar.strategy = #autopar.strategy<@mesh, [[], [gpus]]>}
+      ins(%a : tensor<8x8xf32>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.negf %in : f32
+    linalg.yield %n : f32
+  } -> tensor<8x8xf32>
+  %ninf = arith.constant 0xFF800000 : f32
+  %s = tensor.empty() : tensor<f32>
+  %init = linalg.fill ins(%ninf : f32) outs(%s : tensor<f32>) -> tensor<f32>
+  %max = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>],
+                         iterator_types = ["reduction"],
+                         autopar.strategy = #autopar.strategy<@mesh, [[gpus]]>}
+      ins(%v : tensor<8xf32>) outs(%init : tensor<f32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %out : f32
+    linalg.yield %m : f32
+  } -> tensor<f32>
+  return %t, %max : tensor<8x8xf32>, tensor<f32>
+}
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// linalg.index of a split loop counts from the device's first row.
+// CHECK-LABEL: func.func @index(
+// CHECK: %[[C:.*]] = autopar.device_coord on @mesh axes [gpus] : index
+// CHECK: %[[OFF:.*]] = arith.muli %[[C]], %c2 : index
+// CHECK: linalg.generic
+// CHECK: %[[I:.*]] = linalg.index 0 : index
+// CHECK: arith.addi %[[I]], %[[OFF]] : index
+func.func @index() -> tensor<4xf32> {
+  %e = tensor.empty() : tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"],
+                       autopar.strategy = #autopar.strategy<@mesh, [[gpus]]>}
+      outs(%e : tensor<4xf32>) {
+  ^bb0(%out: f32):
+    %i = linalg.index 0 : index
+    %w = arith.index_cast %i : index to i32
+    %f = arith.sitofp %w : i32 to f32
+    linalg.yield %f : f32
+  } -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// A pin reshards its value; an op without a sharding rule gets its operand
+// whole and runs replicated.
+// REMARK: remark: autopar-partition: no sharding rule for 'linalg.softmax'; its operands are gathered and it runs replicated on every device
+// CHECK-LABEL: func.func @pin_and_unknown(
+// CHECK: %[[S:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [2, 4] [1, 1] : tensor<4x4xf32> to tensor<2x4xf32>
+// CHECK: %[[G:.*]] = autopar.all_gather %[[S]] on @mesh axes [gpus] gather_dim = 0 : tensor<2x4xf32> -> tensor<4x4xf32>
+// CHECK: linalg.softmax dimension(1) ins(%[[G]] : tensor<4x4xf32>)
+func.func @pin_and_unknown(%a: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %p = autopar.shard %a : tensor<4x4xf32> to #autopar.sharding<@mesh, [[gpus], []]>
+  %e = tensor.empty() : tensor<4x4xf32>
+  %s = linalg.softmax dimension(1) ins(%p : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  return %s : tensor<4x4xf32>
+}
