@@ -42,3 +42,12 @@ config.substitutions.append(
 )
 config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 config.substitutions.append(("%mlir_libs", config.llvm_lib_dir))
+# MPI runs: the launcher, allowed to run as root (CI containers) and on more
+# ranks than cores.
+mpirun = "mpirun --oversubscribe --bind-to none"
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    mpirun += " --allow-run-as-root"
+config.substitutions.append(("%mpirun", mpirun))
+config.substitutions.append(
+    ("%cpu_runtime", os.path.join(config.autopar_lib_dir, "libautopar_cpu_runtime.so"))
+)

@@ -20,7 +20,6 @@ int worldRank = 0;
 int worldSize = 1;
 std::vector<double> reported;
 std::vector<double> stepTimes;
-std::map<std::pair<int64_t, int64_t>, MPI_Comm> groups;
 
 [[noreturn]] void fail(const std::string &message) {
   std::fprintf(stderr, "autopar runtime: rank %d: %s\n", worldRank,
@@ -80,35 +79,35 @@ std::vector<int64_t> coordinates(const std::vector<int64_t> &sizes) {
   return coords;
 }
 
-MPI_Comm groupOf(int64_t meshCode, int64_t axesCode) {
-  auto key = std::make_pair(meshCode, axesCode);
-  auto it = groups.find(key);
-  if (it != groups.end())
-    return it->second;
+/// The world ranks of this rank's group along `axes`, in group order, and
+/// this rank's position in it.
+std::vector<int> groupOf(int64_t meshCode, int64_t axesCode, int &position) {
   std::vector<int64_t> sizes = meshSizes(meshCode);
   std::vector<int64_t> coords = coordinates(sizes);
   std::vector<int> axes = axisList(axesCode);
-  std::vector<bool> inGroup(sizes.size(), false);
-  int64_t key2 = 0;
+  int64_t count = 1;
+  position = 0;
   for (int axis : axes) {
     if (axis >= static_cast<int>(sizes.size()))
       fail("a collective names mesh axis " + std::to_string(axis) +
            " of a mesh with " + std::to_string(sizes.size()) + " axes");
-    inGroup[axis] = true;
-    key2 = key2 * sizes[axis] + coords[axis];
+    count *= sizes[axis];
+    position = static_cast<int>(position * sizes[axis] + coords[axis]);
   }
-  int64_t color = 0;
-  for (size_t axis = 0; axis < sizes.size(); ++axis)
-    if (!inGroup[axis])
-      color = color * sizes[axis] + coords[axis];
-  MPI_Comm comm;
-  check(MPI_Comm_split(MPI_COMM_WORLD, static_cast<int>(color),
-                       static_cast<int>(key2), &comm),
-        "MPI_Comm_split");
-  check(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN),
-        "MPI_Comm_set_errhandler");
-  groups[key] = comm;
-  return comm;
+  std::vector<int> members;
+  for (int64_t member = 0; member < count; ++member) {
+    std::vector<int64_t> at = coords;
+    int64_t rest = member;
+    for (int i = static_cast<int>(axes.size()) - 1; i >= 0; --i) {
+      at[axes[i]] = rest % sizes[axes[i]];
+      rest /= sizes[axes[i]];
+    }
+    int64_t rank = 0;
+    for (size_t axis = 0; axis < sizes.size(); ++axis)
+      rank = rank * sizes[axis] + at[axis];
+    members.push_back(static_cast<int>(rank));
+  }
+  return members;
 }
 
 MPI_Datatype datatype(int32_t dtype, size_t &bytes) {
@@ -129,18 +128,44 @@ MPI_Datatype datatype(int32_t dtype, size_t &bytes) {
   fail("unsupported element type code " + std::to_string(dtype));
 }
 
-MPI_Op reduction(int32_t op) {
-  switch (op) {
-  case 0:
-    return MPI_SUM;
-  case 1:
-    return MPI_PROD;
-  case 2:
-    return MPI_MIN;
-  case 3:
-    return MPI_MAX;
+template <typename T> void combineAs(char *into, const char *from,
+                                     size_t count, int32_t op) {
+  T *a = reinterpret_cast<T *>(into);
+  const T *b = reinterpret_cast<const T *>(from);
+  for (size_t i = 0; i < count; ++i) {
+    switch (op) {
+    case 0:
+      a[i] = a[i] + b[i];
+      break;
+    case 1:
+      a[i] = a[i] * b[i];
+      break;
+    case 2:
+      a[i] = b[i] < a[i] ? b[i] : a[i];
+      break;
+    case 3:
+      a[i] = b[i] > a[i] ? b[i] : a[i];
+      break;
+    default:
+      fail("unsupported reduction code " + std::to_string(op));
+    }
   }
-  fail("unsupported reduction code " + std::to_string(op));
+}
+
+/// into[i] = into[i] (op) from[i], for `count` elements of type `dtype`.
+void combine(char *into, const char *from, size_t count, int32_t dtype,
+             int32_t op) {
+  switch (dtype) {
+  case 0:
+    return combineAs<float>(into, from, count, op);
+  case 1:
+    return combineAs<double>(into, from, count, op);
+  case 2:
+    return combineAs<int32_t>(into, from, count, op);
+  case 3:
+    return combineAs<int64_t>(into, from, count, op);
+  }
+  fail("unsupported element type code " + std::to_string(dtype));
 }
 
 double timeoutSeconds() {
@@ -152,12 +177,15 @@ double timeoutSeconds() {
   return seconds;
 }
 
-/// Waits for `request`, aborting the job after the timeout.
-void wait(MPI_Request &request, const char *name, int64_t axesCode) {
+/// Waits for `requests`, aborting the job after the timeout.
+void waitAll(std::vector<MPI_Request> &requests, const char *name,
+             int64_t axesCode) {
   auto start = std::chrono::steady_clock::now();
   int done = 0;
   while (true) {
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(),
+                      &done, MPI_STATUSES_IGNORE),
+          "MPI_Testall");
     if (done)
       return;
     double waited = std::chrono::duration<double>(
@@ -173,6 +201,38 @@ void wait(MPI_Request &request, const char *name, int64_t axesCode) {
            "diverged");
     }
   }
+}
+
+
+/// Sends `send[j]` to group member j and receives `receive[i]` from member
+/// i (point to point on MPI_COMM_WORLD, so that a collective only some
+/// ranks reach cannot block the others in a communicator split), waiting
+/// at most the timeout.
+void exchange(const std::vector<int> &members, int position,
+              const std::vector<const char *> &send,
+              const std::vector<char *> &receive, size_t bytes,
+              const char *name, int64_t axesCode) {
+  constexpr int kTag = 0x4150;
+  std::vector<MPI_Request> requests;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (static_cast<int>(i) == position) {
+      std::memcpy(receive[i], send[i], bytes);
+      continue;
+    }
+    requests.emplace_back();
+    check(MPI_Irecv(receive[i], static_cast<int>(bytes), MPI_BYTE, members[i],
+                    kTag, MPI_COMM_WORLD, &requests.back()),
+          "MPI_Irecv");
+  }
+  for (size_t j = 0; j < members.size(); ++j) {
+    if (static_cast<int>(j) == position)
+      continue;
+    requests.emplace_back();
+    check(MPI_Isend(send[j], static_cast<int>(bytes), MPI_BYTE, members[j],
+                    kTag, MPI_COMM_WORLD, &requests.back()),
+          "MPI_Isend");
+  }
+  waitAll(requests, name, axesCode);
 }
 
 char *address(int64_t value) { return reinterpret_cast<char *>(value); }
@@ -236,36 +296,42 @@ extern "C" void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,
                                       int32_t dtype, int32_t op,
                                       int64_t meshCode, int64_t axesCode) {
   ensureInitialized();
-  MPI_Comm comm = groupOf(meshCode, axesCode);
+  int position;
+  std::vector<int> members = groupOf(meshCode, axesCode, position);
   size_t bytes;
-  MPI_Datatype type = datatype(dtype, bytes);
-  MPI_Request request;
-  check(MPI_Iallreduce(address(in), address(out), static_cast<int>(count),
-                       type, reduction(op), comm, &request),
-        "MPI_Iallreduce");
-  wait(request, "all_reduce", axesCode);
+  datatype(dtype, bytes);
+  size_t size = static_cast<size_t>(count) * bytes;
+  std::vector<char> received(size * members.size());
+  std::vector<const char *> send(members.size(), address(in));
+  std::vector<char *> receive;
+  for (size_t i = 0; i < members.size(); ++i)
+    receive.push_back(received.data() + i * size);
+  exchange(members, position, send, receive, size, "all_reduce", axesCode);
+  // Every rank combines in group order: identical results everywhere.
+  std::memcpy(address(out), receive[0], size);
+  for (size_t i = 1; i < members.size(); ++i)
+    combine(address(out), receive[i], count, dtype, op);
 }
 
 extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
                                       int64_t chunk, int32_t dtype,
                                       int64_t meshCode, int64_t axesCode) {
   ensureInitialized();
-  MPI_Comm comm = groupOf(meshCode, axesCode);
-  int group;
-  MPI_Comm_size(comm, &group);
+  int position;
+  std::vector<int> members = groupOf(meshCode, axesCode, position);
   size_t bytes;
-  MPI_Datatype type = datatype(dtype, bytes);
+  datatype(dtype, bytes);
   size_t local = static_cast<size_t>(outer * chunk) * bytes;
+  size_t group = members.size();
   std::vector<char> received(local * group);
-  MPI_Request request;
-  check(MPI_Iallgather(address(in), static_cast<int>(outer * chunk), type,
-                       received.data(), static_cast<int>(outer * chunk), type,
-                       comm, &request),
-        "MPI_Iallgather");
-  wait(request, "all_gather", axesCode);
+  std::vector<const char *> send(group, address(in));
+  std::vector<char *> receive;
+  for (size_t i = 0; i < group; ++i)
+    receive.push_back(received.data() + i * local);
+  exchange(members, position, send, receive, local, "all_gather", axesCode);
   // [group, outer, chunk] -> [outer, group, chunk].
   size_t row = static_cast<size_t>(chunk) * bytes;
-  for (int g = 0; g < group; ++g)
+  for (size_t g = 0; g < group; ++g)
     for (int64_t o = 0; o < outer; ++o)
       std::memcpy(address(out) + (o * group + g) * row,
                   received.data() + g * local + o * row, row);
@@ -276,25 +342,30 @@ extern "C" void autopar_rt_reduce_scatter(int64_t in, int64_t out,
                                           int32_t dtype, int32_t op,
                                           int64_t meshCode, int64_t axesCode) {
   ensureInitialized();
-  MPI_Comm comm = groupOf(meshCode, axesCode);
-  int group;
-  MPI_Comm_size(comm, &group);
+  int position;
+  std::vector<int> members = groupOf(meshCode, axesCode, position);
   size_t bytes;
-  MPI_Datatype type = datatype(dtype, bytes);
+  datatype(dtype, bytes);
+  size_t group = members.size();
   size_t row = static_cast<size_t>(chunk) * bytes;
   size_t local = static_cast<size_t>(outer) * row;
-  // [outer, group, chunk] -> [group, outer, chunk].
-  std::vector<char> packed(local * group);
-  for (int g = 0; g < group; ++g)
+  // [outer, group, chunk] -> [group, outer, chunk]: slice j for member j.
+  std::vector<char> packed(local * group), received(local * group);
+  for (size_t g = 0; g < group; ++g)
     for (int64_t o = 0; o < outer; ++o)
       std::memcpy(packed.data() + g * local + o * row,
                   address(in) + (o * group + g) * row, row);
-  MPI_Request request;
-  check(MPI_Ireduce_scatter_block(packed.data(), address(out),
-                                  static_cast<int>(outer * chunk), type,
-                                  reduction(op), comm, &request),
-        "MPI_Ireduce_scatter_block");
-  wait(request, "reduce_scatter", axesCode);
+  std::vector<const char *> send;
+  std::vector<char *> receive;
+  for (size_t i = 0; i < group; ++i) {
+    send.push_back(packed.data() + i * local);
+    receive.push_back(received.data() + i * local);
+  }
+  exchange(members, position, send, receive, local, "reduce_scatter",
+           axesCode);
+  std::memcpy(address(out), receive[0], local);
+  for (size_t i = 1; i < group; ++i)
+    combine(address(out), receive[i], outer * chunk, dtype, op);
 }
 
 extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,
@@ -303,30 +374,31 @@ extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,
                                       int32_t dtype, int64_t meshCode,
                                       int64_t axesCode) {
   ensureInitialized();
-  MPI_Comm comm = groupOf(meshCode, axesCode);
-  int group;
-  MPI_Comm_size(comm, &group);
+  int position;
+  std::vector<int> members = groupOf(meshCode, axesCode, position);
   size_t bytes;
-  MPI_Datatype type = datatype(dtype, bytes);
+  datatype(dtype, bytes);
+  size_t group = members.size();
   size_t piece = static_cast<size_t>(splitOuter * splitChunk) * bytes;
   if (static_cast<size_t>(concatOuter * concatChunk) * bytes != piece)
     fail("all_to_all: inconsistent slice sizes");
   // [splitOuter, group, splitChunk] -> [group, splitOuter, splitChunk].
   std::vector<char> packed(piece * group), received(piece * group);
   size_t splitRow = static_cast<size_t>(splitChunk) * bytes;
-  for (int g = 0; g < group; ++g)
+  for (size_t g = 0; g < group; ++g)
     for (int64_t o = 0; o < splitOuter; ++o)
       std::memcpy(packed.data() + g * piece + o * splitRow,
                   address(in) + (o * group + g) * splitRow, splitRow);
-  MPI_Request request;
-  int count = static_cast<int>(splitOuter * splitChunk);
-  check(MPI_Ialltoall(packed.data(), count, type, received.data(), count,
-                      type, comm, &request),
-        "MPI_Ialltoall");
-  wait(request, "all_to_all", axesCode);
+  std::vector<const char *> send;
+  std::vector<char *> receive;
+  for (size_t i = 0; i < group; ++i) {
+    send.push_back(packed.data() + i * piece);
+    receive.push_back(received.data() + i * piece);
+  }
+  exchange(members, position, send, receive, piece, "all_to_all", axesCode);
   // [group, concatOuter, concatChunk] -> [concatOuter, group, concatChunk].
   size_t concatRow = static_cast<size_t>(concatChunk) * bytes;
-  for (int g = 0; g < group; ++g)
+  for (size_t g = 0; g < group; ++g)
     for (int64_t o = 0; o < concatOuter; ++o)
       std::memcpy(address(out) + (o * group + g) * concatRow,
                   received.data() + g * piece + o * concatRow, concatRow);
@@ -334,7 +406,9 @@ extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,
 
 extern "C" double autopar_rt_wtime() {
   ensureInitialized();
-  check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  std::vector<MPI_Request> requests(1);
+  check(MPI_Ibarrier(MPI_COMM_WORLD, &requests[0]), "MPI_Ibarrier");
+  waitAll(requests, "barrier", 0);
   return MPI_Wtime();
 }
 

@@ -1,0 +1,27 @@
+// RUN: autopar-opt %s --one-shot-bufferize="bufferize-function-boundaries" --autopar-lower-collectives-to-mpi | FileCheck %s
+// Bufferized collectives become MPI runtime calls on contiguous buffers
+// (a strided operand is copied first); mesh <x = 2, y = 2> is encoded as
+// 2 | 2 << 16 = 131074, axis lists as index + 1 per 4 bits (x: 1, y: 2).
+// CHECK-DAG: func.func private @autopar_rt_all_reduce(i64, i64, i64, i32, i32, i64, i64)
+// CHECK-DAG: func.func private @autopar_rt_all_to_all(i64, i64, i64, i64, i64, i64, i32, i64, i64)
+// CHECK-NOT: autopar.mesh
+// CHECK: memref.copy %arg0, %[[IN:.*]] : memref<4x6xf32, strided<[?, ?], offset: ?>> to memref<4x6xf32>
+// CHECK: %[[P:.*]] = memref.extract_aligned_pointer_as_index %[[IN]]
+// The all_reduce: 24 floats (type 0), sum (0), over y.
+// CHECK: call @autopar_rt_all_reduce(%{{.*}}, %{{.*}}, %c24_i64, %c0_i32, %c0_i32, %c131074_i64, %c2_i64)
+// CHECK: memref.dealloc %[[IN]]
+// Gather along dim 0 over x: [outer 1, chunk 24].
+// CHECK: call @autopar_rt_all_gather(%{{.*}}, %{{.*}}, %c1_i64, %c24_i64, %c0_i32, %c131074_i64, %c1_i64)
+// Reduce-scatter along dim 1 by max (3): output [outer 4, chunk 3].
+// CHECK: call @autopar_rt_reduce_scatter(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c0_i32, %c3_i32, %c131074_i64, %c2_i64)
+// All-to-all, split dim 1 / concat dim 0 of a 4x3 slice: [4, 3] and [1, 12].
+// CHECK: call @autopar_rt_all_to_all(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c1_i64, %c12_i64, %c0_i32, %c131074_i64, %c1_i64)
+
+autopar.mesh @mesh <x = 2, y = 2>
+func.func @f(%a: tensor<4x6xf32>) -> (tensor<4x6xf32>, tensor<8x6xf32>, tensor<4x3xf32>, tensor<8x3xf32>) {
+  %r = autopar.all_reduce %a on @mesh axes [y] reduction = sum : tensor<4x6xf32> -> tensor<4x6xf32>
+  %g = autopar.all_gather %a on @mesh axes [x] gather_dim = 0 : tensor<4x6xf32> -> tensor<8x6xf32>
+  %s = autopar.reduce_scatter %a on @mesh axes [y] scatter_dim = 1 reduction = max : tensor<4x6xf32> -> tensor<4x3xf32>
+  %t = autopar.all_to_all %a on @mesh axes [x] split_dim = 1 concat_dim = 0 : tensor<4x6xf32> -> tensor<8x3xf32>
+  return %r, %g, %s, %t : tensor<4x6xf32>, tensor<8x6xf32>, tensor<4x3xf32>, tensor<8x3xf32>
+}
