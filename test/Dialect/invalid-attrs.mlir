@@ -265,3 +265,13 @@ module attributes {autopar.plan = #autopar.plan<mesh = @m, gpus = 0, objective =
 
 // expected-error @+1 {{no mesh named @nomesh (declare it with autopar.mesh)}}
 module attributes {autopar.plan = #autopar.plan<mesh = @nomesh, gpus = 1, objective = "time", step_time = 1.0, samples_per_second = 1.0, speedup = 1.0, efficiency = 1.0, energy_per_sample = 1.0, memory_per_gpu = 1.0>} {}
+
+// -----
+
+// expected-error @+1 {{'autopar.updates' of result #0 must be an argument number, got 3 : i64}}
+func.func private @f(tensor<4xf32>) -> (tensor<4xf32> {autopar.updates = 3})
+
+// -----
+
+// expected-error @+1 {{'autopar.updates' of result #0: argument #0 has type 'tensor<4xf32>', the result 'tensor<8xf32>'}}
+func.func private @f(tensor<4xf32>) -> (tensor<8xf32> {autopar.updates = 0})

@@ -19,7 +19,7 @@ func.func @forward(%x: tensor<4x8xf32> {autopar.role = "input"},
 // CHECK-LABEL: func.func @forward
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[X:.*]]: tensor<4x8xf32> {autopar.role = "input"}, %[[W:.*]]: tensor<8x3xf32> {autopar.role = "param"}, %[[L:.*]]: tensor<4xi64> {autopar.role = "label"}, %[[V:.*]]: tensor<8x3xf32> {autopar.role = "state"})
-// CHECK-SAME: -> (tensor<8x3xf32>, tensor<8x3xf32>, tensor<f32>)
+// CHECK-SAME: -> (tensor<8x3xf32> {autopar.updates = 1 : i64}, tensor<8x3xf32> {autopar.updates = 3 : i64}, tensor<f32>)
 // CHECK-DAG: %[[LR:.*]] = arith.constant 0.00999999977 : f32
 // CHECK-DAG: %[[MU:.*]] = arith.constant 0.899999976 : f32
 // CHECK: linalg.fill {autopar.layer = 0 : i64}
@@ -37,9 +37,10 @@ func.func @forward(%x: tensor<4x8xf32> {autopar.role = "input"},
 // CHECK: return %[[NW]], %[[NV]], %{{.*}} : tensor<8x3xf32>, tensor<8x3xf32>, tensor<f32>
 
 // ADAM: func.func @train_step({{.*}}%{{.*}}: tensor<8x3xf32> {autopar.role = "state"}, %{{.*}}: tensor<8x3xf32> {autopar.role = "state"}, %{{.*}}: tensor<f32> {autopar.role = "state"})
-// ADAM-SAME: -> (tensor<8x3xf32>, tensor<8x3xf32>, tensor<8x3xf32>, tensor<f32>, tensor<f32>)
+// The new parameter, moments and step counter name the arguments they replace.
+// ADAM-SAME: -> (tensor<8x3xf32> {autopar.updates = 1 : i64}, tensor<8x3xf32> {autopar.updates = 3 : i64}, tensor<8x3xf32> {autopar.updates = 4 : i64}, tensor<f32> {autopar.updates = 5 : i64}, tensor<f32>)
 // ADAM: math.powf
 // ADAM: math.sqrt
 
-// SGD: func.func @train_step({{.*}}, %{{.*}}: tensor<4x3xf32> {autopar.role = "label"}) -> (tensor<8x3xf32>, tensor<f32>)
+// SGD: func.func @train_step({{.*}}, %{{.*}}: tensor<4x3xf32> {autopar.role = "label"}) -> (tensor<8x3xf32> {autopar.updates = 1 : i64}, tensor<f32>)
 // SGD: arith.constant 5.000000e-01 : f32

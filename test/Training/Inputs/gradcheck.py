@@ -145,7 +145,8 @@ def main():
                           training, re.S)
     arg_types = [re.sub(r"%\w+: ", "", re.sub(r"\{[^}]*\}", "", t)).strip()
                  for t in split_types(signature.group(1))]
-    result_types = split_types(signature.group(2))
+    result_types = [re.sub(r"\{[^}]*\}", "", t).strip()
+                    for t in split_types(signature.group(2))]
     # Parameters: the arguments with role "param", in order.
     arg_texts = split_types(signature.group(1))
     params = [i for i, t in enumerate(arg_texts) if 'autopar.role = "param"' in t]
