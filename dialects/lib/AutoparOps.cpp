@@ -7,7 +7,11 @@
 
 #include "autopar/Dialect/AutoparOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/SmallSet.h"
 #include "llvm/ADT/StringSet.h"
@@ -366,4 +370,65 @@ LogicalResult PermuteOp::verifyShapes(int64_t groupSize, MeshAttr) {
   }
   return checkSameShape(*this, self.getInputShapedType(),
                         self.getResultShapedType());
+}
+
+//===----------------------------------------------------------------------===//
+// AllGatherOp canonicalization
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// all_gather(extract_slice(%x)) where the slice is the device's own block
+/// along the gathered dimension (offset = its coordinate along the same
+/// axes times the block size, whole elsewhere) is %x: the pair a value
+/// sliced for one consumer and gathered for the next leaves behind.
+struct GatherOfOwnSlice : OpRewritePattern<AllGatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AllGatherOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getOutput())
+      return failure();
+    auto slice = op.getInput().getDefiningOp<tensor::ExtractSliceOp>();
+    if (!slice || slice.getSource().getType() != op.getResult().getType() ||
+        !slice.hasUnitStride())
+      return failure();
+    auto type = cast<RankedTensorType>(op.getResult().getType());
+    int64_t dim = op.getGatherDim();
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      std::optional<int64_t> size =
+          getConstantIntValue(slice.getMixedSizes()[d]);
+      if (!size)
+        return failure();
+      if (d == dim)
+        continue;
+      std::optional<int64_t> offset =
+          getConstantIntValue(slice.getMixedOffsets()[d]);
+      if (!offset || *offset != 0 || *size != type.getDimSize(d))
+        return failure();
+    }
+    int64_t block = *getConstantIntValue(slice.getMixedSizes()[dim]);
+    // offset = device_coord(axes) * block.
+    Value offset = dyn_cast<Value>(slice.getMixedOffsets()[dim]);
+    auto mul = offset ? offset.getDefiningOp<arith::MulIOp>() : nullptr;
+    if (!mul)
+      return failure();
+    for (auto [coordValue, factor] :
+         {std::pair(mul.getLhs(), mul.getRhs()),
+          std::pair(mul.getRhs(), mul.getLhs())}) {
+      auto coord = coordValue.getDefiningOp<DeviceCoordOp>();
+      std::optional<int64_t> constant = getConstantIntValue(factor);
+      if (coord && constant && *constant == block &&
+          coord.getMeshAttr() == op.getMeshAttr() &&
+          coord.getAxesAttr() == op.getAxesAttr()) {
+        rewriter.replaceOp(op, slice.getSource());
+        return success();
+      }
+    }
+    return failure();
+  }
+};
+} // namespace
+
+void AllGatherOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<GatherOfOwnSlice>(context);
 }

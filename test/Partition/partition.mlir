@@ -1,5 +1,6 @@
 // RUN: autopar-opt %s --autopar-partition --split-input-file 2>/dev/null | FileCheck %s
 // RUN: autopar-opt %s --autopar-partition --split-input-file -o /dev/null 2>&1 | FileCheck %s --check-prefix=REMARK
+// RUN: autopar-opt %s --autopar-partition --canonicalize --split-input-file 2>/dev/null | FileCheck %s --check-prefix=CLEAN
 // The SPMD form of annotated functions: local shapes, slices by mesh
 // coordinate, collectives where shardings change, and reductions whose
 // init is added once.
@@ -105,6 +106,10 @@ autopar.mesh @mesh <gpus = 2>
 // CHECK: %[[S:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [2, 4] [1, 1] : tensor<4x4xf32> to tensor<2x4xf32>
 // CHECK: %[[G:.*]] = autopar.all_gather %[[S]] on @mesh axes [gpus] gather_dim = 0 : tensor<2x4xf32> -> tensor<4x4xf32>
 // CHECK: linalg.softmax dimension(1) ins(%[[G]] : tensor<4x4xf32>)
+// Canonicalization removes the pair: gathering a device's own slice.
+// CLEAN-LABEL: func.func @pin_and_unknown(
+// CLEAN-NOT: autopar.all_gather
+// CLEAN: linalg.softmax dimension(1) ins(%arg0 : tensor<4x4xf32>)
 func.func @pin_and_unknown(%a: tensor<4x4xf32>) -> tensor<4x4xf32> {
   %p = autopar.shard %a : tensor<4x4xf32> to #autopar.sharding<@mesh, [[gpus], []]>
   %e = tensor.empty() : tensor<4x4xf32>

@@ -173,6 +173,8 @@ def Autopar_AllGatherOp : Autopar_CollectiveOp<"all_gather"> {
   let arguments = !con(commonArgs, (ins ConfinedAttr<I64Attr, [IntNonNegative]>:$gather_dim));
   let assemblyFormat = !strconcat(CollectiveHead,
       " `gather_dim` `=` $gather_dim ", CollectiveTail);
+  // Gathering the device's own block of a value gives the value back.
+  let hasCanonicalizer = 1;
 }
 
 def Autopar_ReduceScatterOp : Autopar_CollectiveOp<"reduce_scatter"> {
