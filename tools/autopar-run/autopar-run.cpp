@@ -585,6 +585,12 @@ int main(int argc, char **argv) {
   auto sharded = module->lookupSymbol<func::FuncOp>(name);
   if (!sharded)
     return fail("no function @" + name + " after partitioning");
+  for (MeshOp mesh : module->getOps<MeshOp>())
+    if (mesh.getMesh().getNumDevices() != ranks)
+      return fail("the plan's mesh @" + mesh.getSymName() + " has " +
+                  Twine(mesh.getMesh().getNumDevices()) +
+                  " devices but the job runs " + Twine(ranks) +
+                  " ranks (-n)");
   // What one step communicates, from the partitioned IR: per kind, the
   // collectives and the bytes each device sends in (its local operand).
   std::map<std::string, std::pair<int64_t, int64_t>> communication;
