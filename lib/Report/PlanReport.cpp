@@ -40,6 +40,7 @@ PlanReport mlir::autopar::buildPlanReport(
   report.memoryCapacity = memoryCapacity;
   double oneStep = oneGpu.metrics.stepSeconds();
   report.plan = summarizePlan(best, planner, oneStep);
+  report.forwardCommunication = planner.forwardCommunication(best);
   report.oneGpu = summarizePlan(oneGpu, planner, oneStep);
   if (dataParallel) {
     report.haveDataParallel = true;
@@ -138,6 +139,12 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
      << ", " << report.coreNodes << " nodes left after elimination";
   if (!report.exact)
     os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
+  os << "\nforward collectives per step:";
+  if (report.forwardCommunication.empty())
+    os << " none";
+  for (const auto &[kind, entry] : report.forwardCommunication)
+    os << " " << kind << " " << entry.first << " ("
+       << static_cast<int64_t>(entry.second) << " B)";
   os << "\n";
 }
 

@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/StringSet.h"
 
 #include <cmath>
@@ -574,5 +575,98 @@ Planner::nextBest(const MeshPlan &plan) const {
       if (s != plan.choice[index] &&
           (!result[index] || costs[s] < result[index]->second))
         result[index] = {static_cast<unsigned>(s), costs[s]};
+  return result;
+}
+
+std::map<std::string, std::pair<int64_t, double>>
+Planner::forwardCommunication(const MeshPlan &plan) const {
+  std::map<std::string, std::pair<int64_t, double>> result;
+  // Each value's layout as produced, and the layouts already made (targets
+  // and each collective's result on the way, which later targets reuse).
+  llvm::DenseMap<Value, TensorSharding> produced;
+  llvm::DenseMap<Value, SmallVector<TensorSharding>> made;
+  auto count = [&](Value value, const TensorSharding &from,
+                   const TensorSharding &to, double bytes) {
+    SmallVector<TensorSharding> &layouts = made[value];
+    TensorSharding current = from;
+    for (const ReshardStep &step :
+         planResharding(from, to, bytes, plan.mesh)) {
+      if (step.kind == ReshardKind::Slice)
+        continue;
+      current.axisDim[step.axis] =
+          step.kind == ReshardKind::AllReduce ||
+                  step.kind == ReshardKind::AllGather
+              ? TensorSharding::kReplicated
+              : step.dim;
+      if (llvm::is_contained(layouts, current))
+        continue;
+      layouts.push_back(current);
+      auto &entry = result[stringifyReshardKind(step.kind).str()];
+      entry.first += 1;
+      entry.second += step.bytesIn;
+    }
+    if (!llvm::is_contained(layouts, to))
+      layouts.push_back(to);
+  };
+  // Arguments take their first consumer's layout (as autopar-plan
+  // annotates them).
+  for (auto [index, node] : llvm::enumerate(plan.nodes))
+    for (const Binding &operand : node.space.operands)
+      if (isa<BlockArgument>(operand.value) && !produced.count(operand.value))
+        produced[operand.value] = getSharding(
+            node.space, operand, node.strategies[plan.choice[index]], false);
+  for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    const Strategy &strategy = node.strategies[plan.choice[index]];
+    for (const Binding &operand : node.space.operands) {
+      TensorSharding wanted =
+          getSharding(node.space, operand, strategy, false);
+      auto it = produced.find(operand.value);
+      // Values that are not nodes (constants, empty tensors) are sliced
+      // locally.
+      if (it == produced.end())
+        continue;
+      if (it->second == wanted ||
+          llvm::is_contained(made[operand.value], wanted))
+        continue;
+      count(operand.value, it->second, wanted, operand.bytes);
+    }
+    // Tensors read inside the op's body (tables) are read whole.
+    SetVector<Value> captured;
+    getUsedValuesDefinedAbove(node.space.op->getRegions(), captured);
+    for (Value value : captured) {
+      auto it = produced.find(value);
+      auto type = dyn_cast<RankedTensorType>(value.getType());
+      if (it == produced.end() || !type)
+        continue;
+      TensorSharding whole = it->second;
+      for (int &dim : whole.axisDim)
+        dim = TensorSharding::kReplicated;
+      if (it->second == whole || llvm::is_contained(made[value], whole))
+        continue;
+      double bytes = static_cast<double>(type.getNumElements()) *
+                     ((type.getElementTypeBitWidth() + 7) / 8);
+      count(value, it->second, whole, bytes);
+    }
+    for (const Binding &binding : node.space.results)
+      produced[binding.value] =
+          getSharding(node.space, binding, strategy, true);
+  }
+  for (Value value : returned) {
+    auto it = produced.find(value);
+    if (it == produced.end())
+      continue;
+    TensorSharding complete = it->second;
+    for (int &dim : complete.axisDim)
+      if (dim == TensorSharding::kPartial)
+        dim = TensorSharding::kReplicated;
+    if (complete == it->second)
+      continue;
+    double bytes = 0;
+    for (const PlanNode &node : plan.nodes)
+      for (const Binding &binding : node.space.results)
+        if (binding.value == value)
+          bytes = binding.bytes;
+    count(value, it->second, complete, bytes);
+  }
   return result;
 }

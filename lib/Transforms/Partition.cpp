@@ -74,6 +74,13 @@ private:
   FailureOr<RankedTensorType> localType(RankedTensorType type,
                                         const TensorSharding &sharding,
                                         Location loc);
+  /// The local form of `value` with `sharding` built so far, if any.
+  Value lookupResharded(Value value, const TensorSharding &sharding) {
+    for (auto &[made, local] : resharded[value])
+      if (made == sharding)
+        return local;
+    return Value();
+  }
   /// The device's coordinate along `axes`, linearized (cached).
   Value coord(ArrayRef<unsigned> axes, Location loc);
   ArrayAttr axisNames(ArrayRef<unsigned> axes);
@@ -97,7 +104,8 @@ private:
   Block *entry = nullptr;
   /// Global tensor values -> their local form as produced.
   DenseMap<Value, LocalValue> locals;
-  /// Resharded forms already built, per value.
+  /// Resharded forms already built, per value: targets and the layouts
+  /// passed on the way (each collective's result).
   DenseMap<Value, SmallVector<std::pair<TensorSharding, Value>>> resharded;
   /// Non-tensor values (scalars, indices) are the same on every device.
   IRMapping scalars;
@@ -214,9 +222,8 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
     return mlir::emitError(loc)
            << "autopar-partition: internal error: no local form of a value";
   LocalValue &source = found->second;
-  for (auto &[sharding, local] : resharded[value])
-    if (sharding == target)
-      return local;
+  if (Value made = lookupResharded(value, target))
+    return made;
   // An empty tensor has no contents to move: make one of the local shape.
   if (!source.value) {
     FailureOr<RankedTensorType> type = localType(globalType, target, loc);
@@ -258,6 +265,12 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
     case ReshardKind::Slice:
       break;
     }
+    // A layout already made on the way to another target is reused.
+    if (Value made = lookupResharded(value, next)) {
+      current = made;
+      sharding = next;
+      continue;
+    }
     FailureOr<RankedTensorType> type = localType(globalType, next, loc);
     if (failed(type))
       return failure();
@@ -292,6 +305,7 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
       break;
     }
     sharding = next;
+    resharded[value].push_back({sharding, current});
   }
   for (unsigned axis = 0; axis < mesh.getRank(); ++axis)
     if (sharding.axisDim[axis] == TensorSharding::kPartial &&
@@ -333,7 +347,8 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
                   .getResult();
     sharding = next;
   }
-  resharded[value].push_back({target, current});
+  if (!lookupResharded(value, target))
+    resharded[value].push_back({target, current});
   return current;
 }
 

@@ -578,7 +578,7 @@ int main(int argc, char **argv) {
     plan += " report=";
   if (failed(runPipeline(*module, "autopar-plan{" + plan +
                                       "}, autopar-propagate, "
-                                      "autopar-partition, canonicalize, cse")))
+                                      "autopar-partition")))
     return 1;
 
   // One module: the partitioned function, the reference, the driver.
@@ -592,25 +592,33 @@ int main(int argc, char **argv) {
                   " devices but the job runs " + Twine(ranks) +
                   " ranks (-n)");
   // What one step communicates, from the partitioned IR: per kind, the
-  // collectives and the bytes each device sends in (its local operand).
-  std::map<std::string, std::pair<int64_t, int64_t>> communication;
-  sharded.walk([&](CollectiveOpInterface collective) {
-    auto type = cast<RankedTensorType>(collective.getInput().getType());
-    int64_t bytes = type.getNumElements() *
-                    ((type.getElementTypeBitWidth() + 7) / 8);
-    auto &entry =
-        communication[collective->getName().stripDialect().str()];
-    entry.first += 1;
-    entry.second += bytes;
-  });
-  say() << "autopar-run: @" << name << " partitioned for " << ranks
-        << " rank" << (ranks > 1 ? "s" : "") << "; collectives per step:";
-  if (communication.empty())
-    say() << " none";
-  for (auto &[kind, entry] : communication)
-    say() << " " << kind << " " << entry.first << " (" << entry.second
-          << " B)";
-  say() << "\n";
+  // collectives and the bytes each device puts in (its local operand); as
+  // partition emits them (the plan report predicts these for the forward)
+  // and after clean-up (canonicalize, cse: shared and redundant ones go).
+  auto countCollectives = [&](StringRef when) {
+    std::map<std::string, std::pair<int64_t, int64_t>> communication;
+    sharded.walk([&](CollectiveOpInterface collective) {
+      auto type = cast<RankedTensorType>(collective.getInput().getType());
+      int64_t bytes = type.getNumElements() *
+                      ((type.getElementTypeBitWidth() + 7) / 8);
+      auto &entry =
+          communication[collective->getName().stripDialect().str()];
+      entry.first += 1;
+      entry.second += bytes;
+    });
+    say() << "autopar-run: @" << name << " " << when << " for " << ranks
+          << " rank" << (ranks > 1 ? "s" : "") << "; collectives per step:";
+    if (communication.empty())
+      say() << " none";
+    for (auto &[kind, entry] : communication)
+      say() << " " << kind << " " << entry.first << " (" << entry.second
+            << " B)";
+    say() << "\n";
+  };
+  countCollectives("partitioned");
+  if (failed(runPipeline(*module, "canonicalize, cse")))
+    return 1;
+  countCollectives("cleaned up");
   SmallVector<func::FuncOp> others;
   for (auto func : module->getOps<func::FuncOp>())
     if (func != sharded)

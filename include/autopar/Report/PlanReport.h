@@ -15,6 +15,7 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct PlanReport {
   unsigned coreNodes = 0;
   unsigned width = 0;
   double lowerBound = 0;
+  /// The forward pass's collectives under the plan: kind -> (count, bytes
+  /// each device puts in).
+  std::map<std::string, std::pair<int64_t, double>> forwardCommunication;
 };
 
 PlanSummary summarizePlan(const MeshPlan &plan, const Planner &planner,

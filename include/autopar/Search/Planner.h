@@ -17,6 +17,9 @@
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Search/Solver.h"
 
+#include <map>
+#include <string>
+
 namespace mlir::autopar {
 
 enum class Objective { Time, Energy, Efficiency };
@@ -110,6 +113,15 @@ public:
   /// neighbours fixed, and its cost, or std::nullopt when there is none.
   std::vector<std::optional<std::pair<unsigned, double>>>
   nextBest(const MeshPlan &plan) const;
+
+  /// What the forward pass of `plan` communicates, per collective kind
+  /// ("all_reduce", ...): the number of collectives and the bytes each
+  /// device puts in. The steps are planResharding's, counted once per value
+  /// and target sharding, arguments laid out as their first consumer needs
+  /// them, partial results reduced where the function returns them: the
+  /// collectives autopar-partition emits for the planned function.
+  std::map<std::string, std::pair<int64_t, double>>
+  forwardCommunication(const MeshPlan &plan) const;
 
   /// The pinned mesh shape and symbol, when the function has pins.
   std::optional<std::pair<MeshShape, FlatSymbolRefAttr>> getPinnedMesh() const {
