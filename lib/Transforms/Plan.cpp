@@ -207,6 +207,12 @@ void PlanPass::runOnOperation() {
                          << "' has " << available;
       return signalPassFailure();
     }
+    if (options.maxGpus > 0 && devices > options.maxGpus) {
+      mlir::emitError(module.getLoc())
+          << "mesh=" << mesh << " needs " << devices << " GPUs but max-gpus="
+          << options.maxGpus;
+      return signalPassFailure();
+    }
   }
 
   const auto &analysis = getAnalysis<WorkloadAnalysis>();

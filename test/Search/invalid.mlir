@@ -2,6 +2,7 @@
 // RUN: autopar-opt %s -split-input-file -verify-diagnostics --autopar-plan=report= -o /dev/null
 // RUN: not autopar-opt %s -split-input-file --autopar-plan="report= mesh=4x4" -o /dev/null 2>&1 | FileCheck %s --check-prefix=MESH
 // RUN: not autopar-opt %s -split-input-file --autopar-plan="report= max-gpus=8" -o /dev/null 2>&1 | FileCheck %s --check-prefix=MAXGPUS
+// RUN: not autopar-opt %s -split-input-file --autopar-plan="report= mesh=4 max-gpus=2" -o /dev/null 2>&1 | FileCheck %s --check-prefix=MESHMAX
 // RUN: not autopar-opt %s -split-input-file --autopar-plan="report= target=%S/Inputs/tiny-memory.json" -o /dev/null 2>&1 | FileCheck %s --check-prefix=MEMORY
 // RUN: not autopar-opt %autopar_src/models/alexnet.mlir --autopar-plan="report= exhaustive=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXHAUSTIVE
 // RUN: not autopar-opt %s -split-input-file --autopar-plan="report= objective=speed" -o /dev/null 2>&1 | FileCheck %s --check-prefix=OBJECTIVE
@@ -11,6 +12,7 @@
 
 // MESH: error: mesh=4x4 needs 16 GPUs but target 'titanxp-pcie-4' has 4
 // MAXGPUS: error: max-gpus=8 but target 'titanxp-pcie-4' has 4 GPUs
+// MESHMAX: error: mesh=4 needs 4 GPUs but max-gpus=2
 // MEMORY: error: autopar: no plan fits in the 976.56 KiB of a TITAN Xp: the least memory per GPU found is {{.*}} (mesh {{.*}})
 // EXHAUSTIVE: error: autopar: exhaustive=true is for small graphs: mesh gpus=2 has {{[0-9]+}} labellings, more than the limit of 67108864
 // OBJECTIVE: error: unknown objective 'speed'
