@@ -204,35 +204,42 @@ void waitAll(std::vector<MPI_Request> &requests, const char *name,
 }
 
 
-/// Sends `send[j]` to group member j and receives `receive[i]` from member
-/// i (point to point on MPI_COMM_WORLD, so that a collective only some
-/// ranks reach cannot block the others in a communicator split), waiting
-/// at most the timeout.
-void exchange(const std::vector<int> &members, int position,
-              const std::vector<const char *> &send,
-              const std::vector<char *> &receive, size_t bytes,
+/// Sends block j of `send` to group member j and receives member i's block
+/// into block i of `receive` (blocks of `bytes` bytes; `sendStride` 0 sends
+/// the same block to everyone), point to point on MPI_COMM_WORLD, so that a
+/// collective only some ranks reach cannot block the others in a
+/// communicator split; waits at most the timeout.
+void exchange(const std::vector<int> &members, int position, const char *send,
+              size_t sendStride, char *receive, size_t bytes,
               const char *name, int64_t axesCode) {
   constexpr int kTag = 0x4150;
   std::vector<MPI_Request> requests;
   for (size_t i = 0; i < members.size(); ++i) {
     if (static_cast<int>(i) == position) {
-      std::memcpy(receive[i], send[i], bytes);
+      std::memcpy(receive + i * bytes, send + i * sendStride, bytes);
       continue;
     }
     requests.emplace_back();
-    check(MPI_Irecv(receive[i], static_cast<int>(bytes), MPI_BYTE, members[i],
-                    kTag, MPI_COMM_WORLD, &requests.back()),
+    check(MPI_Irecv(receive + i * bytes, static_cast<int>(bytes), MPI_BYTE,
+                    members[i], kTag, MPI_COMM_WORLD, &requests.back()),
           "MPI_Irecv");
   }
   for (size_t j = 0; j < members.size(); ++j) {
     if (static_cast<int>(j) == position)
       continue;
     requests.emplace_back();
-    check(MPI_Isend(send[j], static_cast<int>(bytes), MPI_BYTE, members[j],
-                    kTag, MPI_COMM_WORLD, &requests.back()),
+    check(MPI_Isend(send + j * sendStride, static_cast<int>(bytes), MPI_BYTE,
+                    members[j], kTag, MPI_COMM_WORLD, &requests.back()),
           "MPI_Isend");
   }
   waitAll(requests, name, axesCode);
+}
+
+/// Copies a [a, b, row] array of `row`-byte rows into [b, a, row] order.
+void swapOuter(char *to, const char *from, size_t a, size_t b, size_t row) {
+  for (size_t i = 0; i < a; ++i)
+    for (size_t j = 0; j < b; ++j)
+      std::memcpy(to + (j * a + i) * row, from + (i * b + j) * row, row);
 }
 
 char *address(int64_t value) { return reinterpret_cast<char *>(value); }
@@ -302,15 +309,12 @@ extern "C" void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,
   datatype(dtype, bytes);
   size_t size = static_cast<size_t>(count) * bytes;
   std::vector<char> received(size * members.size());
-  std::vector<const char *> send(members.size(), address(in));
-  std::vector<char *> receive;
-  for (size_t i = 0; i < members.size(); ++i)
-    receive.push_back(received.data() + i * size);
-  exchange(members, position, send, receive, size, "all_reduce", axesCode);
+  exchange(members, position, address(in), 0, received.data(), size,
+           "all_reduce", axesCode);
   // Every rank combines in group order: identical results everywhere.
-  std::memcpy(address(out), receive[0], size);
+  std::memcpy(address(out), received.data(), size);
   for (size_t i = 1; i < members.size(); ++i)
-    combine(address(out), receive[i], count, dtype, op);
+    combine(address(out), received.data() + i * size, count, dtype, op);
 }
 
 extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
@@ -321,20 +325,14 @@ extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
   std::vector<int> members = groupOf(meshCode, axesCode, position);
   size_t bytes;
   datatype(dtype, bytes);
-  size_t local = static_cast<size_t>(outer * chunk) * bytes;
+  size_t row = static_cast<size_t>(chunk) * bytes;
+  size_t local = static_cast<size_t>(outer) * row;
   size_t group = members.size();
   std::vector<char> received(local * group);
-  std::vector<const char *> send(group, address(in));
-  std::vector<char *> receive;
-  for (size_t i = 0; i < group; ++i)
-    receive.push_back(received.data() + i * local);
-  exchange(members, position, send, receive, local, "all_gather", axesCode);
+  exchange(members, position, address(in), 0, received.data(), local,
+           "all_gather", axesCode);
   // [group, outer, chunk] -> [outer, group, chunk].
-  size_t row = static_cast<size_t>(chunk) * bytes;
-  for (size_t g = 0; g < group; ++g)
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(address(out) + (o * group + g) * row,
-                  received.data() + g * local + o * row, row);
+  swapOuter(address(out), received.data(), group, outer, row);
 }
 
 extern "C" void autopar_rt_reduce_scatter(int64_t in, int64_t out,
@@ -351,21 +349,13 @@ extern "C" void autopar_rt_reduce_scatter(int64_t in, int64_t out,
   size_t local = static_cast<size_t>(outer) * row;
   // [outer, group, chunk] -> [group, outer, chunk]: slice j for member j.
   std::vector<char> packed(local * group), received(local * group);
-  for (size_t g = 0; g < group; ++g)
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(packed.data() + g * local + o * row,
-                  address(in) + (o * group + g) * row, row);
-  std::vector<const char *> send;
-  std::vector<char *> receive;
-  for (size_t i = 0; i < group; ++i) {
-    send.push_back(packed.data() + i * local);
-    receive.push_back(received.data() + i * local);
-  }
-  exchange(members, position, send, receive, local, "reduce_scatter",
-           axesCode);
-  std::memcpy(address(out), receive[0], local);
+  swapOuter(packed.data(), address(in), outer, group, row);
+  exchange(members, position, packed.data(), local, received.data(), local,
+           "reduce_scatter", axesCode);
+  std::memcpy(address(out), received.data(), local);
   for (size_t i = 1; i < group; ++i)
-    combine(address(out), receive[i], outer * chunk, dtype, op);
+    combine(address(out), received.data() + i * local, outer * chunk, dtype,
+            op);
 }
 
 extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,
@@ -384,24 +374,13 @@ extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,
     fail("all_to_all: inconsistent slice sizes");
   // [splitOuter, group, splitChunk] -> [group, splitOuter, splitChunk].
   std::vector<char> packed(piece * group), received(piece * group);
-  size_t splitRow = static_cast<size_t>(splitChunk) * bytes;
-  for (size_t g = 0; g < group; ++g)
-    for (int64_t o = 0; o < splitOuter; ++o)
-      std::memcpy(packed.data() + g * piece + o * splitRow,
-                  address(in) + (o * group + g) * splitRow, splitRow);
-  std::vector<const char *> send;
-  std::vector<char *> receive;
-  for (size_t i = 0; i < group; ++i) {
-    send.push_back(packed.data() + i * piece);
-    receive.push_back(received.data() + i * piece);
-  }
-  exchange(members, position, send, receive, piece, "all_to_all", axesCode);
+  swapOuter(packed.data(), address(in), splitOuter, group,
+            static_cast<size_t>(splitChunk) * bytes);
+  exchange(members, position, packed.data(), piece, received.data(), piece,
+           "all_to_all", axesCode);
   // [group, concatOuter, concatChunk] -> [concatOuter, group, concatChunk].
-  size_t concatRow = static_cast<size_t>(concatChunk) * bytes;
-  for (size_t g = 0; g < group; ++g)
-    for (int64_t o = 0; o < concatOuter; ++o)
-      std::memcpy(address(out) + (o * group + g) * concatRow,
-                  received.data() + g * piece + o * concatRow, concatRow);
+  swapOuter(address(out), received.data(), group, concatOuter,
+            static_cast<size_t>(concatChunk) * bytes);
 }
 
 extern "C" double autopar_rt_wtime() {

@@ -69,6 +69,9 @@ private:
   /// `value` (global) as a local value with sharding `target`.
   FailureOr<Value> reshard(Value value, const TensorSharding &target,
                            Location loc);
+  /// Maps the tensors among `values` to their whole (replicated) local
+  /// form in `mapping`.
+  LogicalResult mapWhole(ValueRange values, IRMapping &mapping, Location loc);
   /// The local type of global `type` under `sharding`, or failure when a
   /// split does not divide its dimension.
   FailureOr<RankedTensorType> localType(RankedTensorType type,
@@ -322,7 +325,6 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
     FailureOr<RankedTensorType> type = localType(globalType, next, loc);
     if (failed(type))
       return failure();
-    auto currentType = cast<RankedTensorType>(current.getType());
     SmallVector<OpFoldResult> offsets, sizes, strides;
     for (int64_t dim = 0; dim < globalType.getRank(); ++dim) {
       SmallVector<unsigned> axes;
@@ -341,7 +343,6 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
       offsets.push_back(
           arith::MulIOp::create(builder, loc, index, step).getResult());
     }
-    (void)currentType;
     current = tensor::ExtractSliceOp::create(builder, loc, *type, current,
                                              offsets, sizes, strides)
                   .getResult();
@@ -405,24 +406,29 @@ FailureOr<Value> FunctionPartitioner::initOnce(linalg::LinalgOp op, Value init,
       .getResult();
 }
 
+/// The values `op`'s regions read from above.
+static SmallVector<Value> getCaptured(Operation *op) {
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op->getRegions(), captured);
+  return captured.takeVector();
+}
+
+LogicalResult FunctionPartitioner::mapWhole(ValueRange values,
+                                            IRMapping &mapping, Location loc) {
+  for (Value value : values) {
+    if (!isa<RankedTensorType>(value.getType()))
+      continue;
+    FailureOr<Value> local = reshard(value, replicated(), loc);
+    if (failed(local))
+      return failure();
+    mapping.map(value, *local);
+  }
+  return success();
+}
+
 LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
   Location loc = op->getLoc();
   std::optional<OpSpace> space = buildOpSpace(op);
-
-  // Values read inside the op's regions: whole, on every device.
-  auto mapCaptures = [&]() -> LogicalResult {
-    SetVector<Value> captured;
-    getUsedValuesDefinedAbove(op->getRegions(), captured);
-    for (Value value : captured) {
-      if (isa<RankedTensorType>(value.getType())) {
-        FailureOr<Value> local = reshard(value, replicated(), loc);
-        if (failed(local))
-          return failure();
-        scalars.map(value, *local);
-      }
-    }
-    return success();
-  };
 
   if (!space) {
     // Not a node of the search: constants, empty tensors, scalar ops, and
@@ -432,16 +438,11 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
       locals[op->getResult(0)] = {Value(), replicated()};
       return success();
     }
-    for (Value operand : op->getOperands())
-      if (isa<RankedTensorType>(operand.getType())) {
-        FailureOr<Value> local = reshard(operand, replicated(), loc);
-        if (failed(local))
-          return failure();
-        scalars.map(operand, *local);
-      }
-    if (failed(mapCaptures()))
+    IRMapping mapping = scalars;
+    if (failed(mapWhole(op->getOperands(), mapping, loc)) ||
+        failed(mapWhole(getCaptured(op), mapping, loc)))
       return failure();
-    Operation *clone = builder.clone(*op, scalars);
+    Operation *clone = builder.clone(*op, mapping);
     for (auto [result, local] :
          llvm::zip_equal(op->getResults(), clone->getResults()))
       if (isa<RankedTensorType>(result.getType()))
@@ -512,24 +513,14 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
       return failure();
     mapping.map(binding.value, *local);
   }
+  // Tensor operands without a binding, and tensors read inside the body.
+  SmallVector<Value> unbound;
   for (Value operand : op->getOperands())
-    if (isa<RankedTensorType>(operand.getType()) && !mapping.contains(operand)) {
-      FailureOr<Value> local = reshard(operand, replicated(), loc);
-      if (failed(local))
-        return failure();
-      mapping.map(operand, *local);
-    }
-  {
-    SetVector<Value> captured;
-    getUsedValuesDefinedAbove(op->getRegions(), captured);
-    for (Value value : captured)
-      if (isa<RankedTensorType>(value.getType())) {
-        FailureOr<Value> local = reshard(value, replicated(), loc);
-        if (failed(local))
-          return failure();
-        mapping.map(value, *local);
-      }
-  }
+    if (!mapping.contains(operand))
+      unbound.push_back(operand);
+  if (failed(mapWhole(unbound, mapping, loc)) ||
+      failed(mapWhole(getCaptured(op), mapping, loc)))
+    return failure();
 
   // A split reduction adds its init once.
   if (linalgOp && !reductionAxes.empty()) {
@@ -553,8 +544,7 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
         sharding = getSharding(*space, binding, *strategy, true);
     resultShardings.push_back(sharding);
     if (auto type = dyn_cast<RankedTensorType>(result.getType())) {
-      TensorSharding layout = sharding;
-      FailureOr<RankedTensorType> local = localType(type, layout, loc);
+      FailureOr<RankedTensorType> local = localType(type, sharding, loc);
       if (failed(local))
         return failure();
       clone->getResult(result.getResultNumber()).setType(*local);
