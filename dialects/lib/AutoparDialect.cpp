@@ -103,11 +103,21 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                              << attr.getValue();
     return success();
   }
+  if (name == kSpmdAttrName) {
+    // A function autopar-partition made: the program every device of the
+    // mesh runs.
+    auto mesh = dyn_cast<FlatSymbolRefAttr>(attr.getValue());
+    if (!isa<FunctionOpInterface>(op) || !mesh)
+      return op->emitError() << "'" << name
+                             << "' belongs on a function and names a mesh";
+    return lookupMesh(op, mesh) ? success() : failure();
+  }
   return op->emitError() << "unknown autopar attribute '" << name
                          << "'; known: " << kShardingsAttrName << ", "
                          << kStrategyAttrName << ", " << kTargetAttrName
                          << ", " << kPlanAttrName << ", " << kLayerAttrName
-                         << ", " << kGradOfAttrName;
+                         << ", " << kGradOfAttrName << ", "
+                         << kSpmdAttrName;
 }
 
 /// Verifies an `autopar.sharding` on argument or result `index` of `op`.

@@ -139,13 +139,8 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
      << ", " << report.coreNodes << " nodes left after elimination";
   if (!report.exact)
     os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
-  os << "\nforward collectives per step:";
-  if (report.forwardCommunication.empty())
-    os << " none";
-  for (const auto &[kind, entry] : report.forwardCommunication)
-    os << " " << kind << " " << entry.first << " ("
-       << static_cast<int64_t>(entry.second) << " B)";
-  os << "\n";
+  os << "\nforward collectives per step: "
+     << describeCommunication(report.forwardCommunication) << "\n";
 }
 
 static void writeSummary(llvm::json::OStream &json,
@@ -188,6 +183,14 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
     json.attributeArray("meshes", [&] {
       for (const PlanSummary &mesh : report.meshes)
         json.object([&] { writeSummary(json, mesh); });
+    });
+    json.attributeObject("forward_collectives", [&] {
+      for (const auto &[kind, entry] : report.forwardCommunication)
+        json.attributeObject(kind, [&] {
+          json.attribute("count", entry.count);
+          json.attribute("bytes", static_cast<int64_t>(entry.bytes));
+          json.attribute("time_s", entry.seconds);
+        });
     });
     json.attributeArray("layers", [&] {
       for (const PlanLayerReport &layer : report.layers)

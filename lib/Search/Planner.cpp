@@ -1,7 +1,7 @@
 //===- Planner.cpp - choosing the mesh and every op's strategy ------------===//
 
 #include "autopar/Search/Planner.h"
-#include "autopar/Search/Resharding.h"
+#include "autopar/Search/Communication.h"
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -166,29 +166,8 @@ double Planner::reshardSeconds(const TensorSharding &from,
                                const TensorSharding &to, double bytes,
                                const MeshShape &mesh) const {
   double seconds = 0;
-  for (const ReshardStep &step : planResharding(from, to, bytes, mesh)) {
-    DeviceGroup group{mesh.sizes[step.axis],
-                      mesh.getNodesSpanned(1u << step.axis)};
-    auto time = [&](CollectiveKind kind, double n) {
-      return costModel.collectiveTime(kind, n, group).seconds;
-    };
-    switch (step.kind) {
-    case ReshardKind::AllReduce:
-      seconds += time(CollectiveKind::AllReduce, step.bytesIn);
-      break;
-    case ReshardKind::ReduceScatter:
-      seconds += time(CollectiveKind::ReduceScatter, step.bytesIn);
-      break;
-    case ReshardKind::AllGather:
-      seconds += time(CollectiveKind::AllGather, step.bytesOut);
-      break;
-    case ReshardKind::AllToAll:
-      seconds += time(CollectiveKind::AllToAll, step.bytesIn);
-      break;
-    case ReshardKind::Slice:
-      break;
-    }
-  }
+  for (const ReshardStep &step : planResharding(from, to, bytes, mesh))
+    seconds += getReshardStepSeconds(step, mesh, costModel);
   return seconds;
 }
 
@@ -578,95 +557,55 @@ Planner::nextBest(const MeshPlan &plan) const {
   return result;
 }
 
-std::map<std::string, std::pair<int64_t, double>>
+CommunicationSummary
 Planner::forwardCommunication(const MeshPlan &plan) const {
-  std::map<std::string, std::pair<int64_t, double>> result;
-  // Each value's layout as produced, and the layouts already made (targets
-  // and each collective's result on the way, which later targets reuse).
-  llvm::DenseMap<Value, TensorSharding> produced;
-  llvm::DenseMap<Value, SmallVector<TensorSharding>> made;
-  auto count = [&](Value value, const TensorSharding &from,
-                   const TensorSharding &to, double bytes) {
-    SmallVector<TensorSharding> &layouts = made[value];
-    TensorSharding current = from;
-    for (const ReshardStep &step :
-         planResharding(from, to, bytes, plan.mesh)) {
-      if (step.kind == ReshardKind::Slice)
-        continue;
-      current.axisDim[step.axis] =
-          step.kind == ReshardKind::AllReduce ||
-                  step.kind == ReshardKind::AllGather
-              ? TensorSharding::kReplicated
-              : step.dim;
-      if (llvm::is_contained(layouts, current))
-        continue;
-      layouts.push_back(current);
-      auto &entry = result[stringifyReshardKind(step.kind).str()];
-      entry.first += 1;
-      entry.second += step.bytesIn;
-    }
-    if (!llvm::is_contained(layouts, to))
-      layouts.push_back(to);
-  };
+  CommunicationTally tally(plan.mesh, &costModel);
   // Arguments take their first consumer's layout (as autopar-plan
   // annotates them).
   for (auto [index, node] : llvm::enumerate(plan.nodes))
     for (const Binding &operand : node.space.operands)
-      if (isa<BlockArgument>(operand.value) && !produced.count(operand.value))
-        produced[operand.value] = getSharding(
-            node.space, operand, node.strategies[plan.choice[index]], false);
+      if (isa<BlockArgument>(operand.value) && !tally.lookup(operand.value))
+        tally.produce(operand.value,
+                      getSharding(node.space, operand,
+                                  node.strategies[plan.choice[index]], false));
+  llvm::DenseMap<Value, double> resultBytes;
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
     const Strategy &strategy = node.strategies[plan.choice[index]];
-    for (const Binding &operand : node.space.operands) {
-      TensorSharding wanted =
-          getSharding(node.space, operand, strategy, false);
-      auto it = produced.find(operand.value);
-      // Values that are not nodes (constants, empty tensors) are sliced
-      // locally.
-      if (it == produced.end())
-        continue;
-      if (it->second == wanted ||
-          llvm::is_contained(made[operand.value], wanted))
-        continue;
-      count(operand.value, it->second, wanted, operand.bytes);
-    }
+    // Values that are not nodes (constants, empty tensors) are never
+    // produced: they are made locally.
+    for (const Binding &operand : node.space.operands)
+      tally.require(operand.value,
+                    getSharding(node.space, operand, strategy, false),
+                    operand.bytes);
     // Tensors read inside the op's body (tables) are read whole.
     SetVector<Value> captured;
     getUsedValuesDefinedAbove(node.space.op->getRegions(), captured);
     for (Value value : captured) {
-      auto it = produced.find(value);
       auto type = dyn_cast<RankedTensorType>(value.getType());
-      if (it == produced.end() || !type)
+      if (!type)
         continue;
-      TensorSharding whole = it->second;
-      for (int &dim : whole.axisDim)
-        dim = TensorSharding::kReplicated;
-      if (it->second == whole || llvm::is_contained(made[value], whole))
-        continue;
-      double bytes = static_cast<double>(type.getNumElements()) *
-                     ((type.getElementTypeBitWidth() + 7) / 8);
-      count(value, it->second, whole, bytes);
+      TensorSharding whole;
+      whole.axisDim.assign(plan.mesh.getRank(), TensorSharding::kReplicated);
+      tally.require(value, whole,
+                    static_cast<double>(type.getNumElements()) *
+                        ((type.getElementTypeBitWidth() + 7) / 8));
     }
-    for (const Binding &binding : node.space.results)
-      produced[binding.value] =
-          getSharding(node.space, binding, strategy, true);
+    for (const Binding &binding : node.space.results) {
+      tally.produce(binding.value,
+                    getSharding(node.space, binding, strategy, true));
+      resultBytes[binding.value] = binding.bytes;
+    }
   }
+  // What the function returns leaves complete.
   for (Value value : returned) {
-    auto it = produced.find(value);
-    if (it == produced.end())
+    const TensorSharding *produced = tally.lookup(value);
+    if (!produced)
       continue;
-    TensorSharding complete = it->second;
+    TensorSharding complete = *produced;
     for (int &dim : complete.axisDim)
       if (dim == TensorSharding::kPartial)
         dim = TensorSharding::kReplicated;
-    if (complete == it->second)
-      continue;
-    double bytes = 0;
-    for (const PlanNode &node : plan.nodes)
-      for (const Binding &binding : node.space.results)
-        if (binding.value == value)
-          bytes = binding.bytes;
-    count(value, it->second, complete, bytes);
+    tally.require(value, complete, resultBytes.lookup(value));
   }
-  return result;
+  return tally.getSummary();
 }

@@ -3,6 +3,7 @@
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Dialect/AutoparOps.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -445,3 +446,92 @@ FailureOr<Strategy> mlir::autopar::fromStrategyAttr(StrategyAttr strategy,
     }
   return result;
 }
+
+FailureOr<Strategy> mlir::autopar::getAnnotatedStrategy(
+    Operation *op, const OpSpace &space, MeshAttr mesh,
+    FlatSymbolRefAttr meshRef, StringRef pass) {
+  auto attr = op->getAttrOfType<StrategyAttr>(AutoparDialect::kStrategyAttrName);
+  if (!attr)
+    return Strategy(mesh.getRank(), -1);
+  if (attr.getMesh() != meshRef)
+    return op->emitError() << pass << ": the strategy is on mesh "
+                           << attr.getMesh() << ", the function on "
+                           << meshRef;
+  FailureOr<Strategy> strategy = fromStrategyAttr(attr, mesh);
+  if (failed(strategy) || attr.getLoopAxes().size() != space.getNumLoops())
+    return op->emitError() << pass << ": the strategy " << attr
+                           << " does not fit the op's "
+                           << space.getNumLoops() << " loops";
+  for (int loop : *strategy)
+    if (loop >= 0 && !space.splittable[loop])
+      return op->emitError() << pass << ": loop " << loop
+                             << " of this op cannot be split (strategy "
+                             << attr << ")";
+  return strategy;
+}
+
+static std::optional<ReductionKind> combinerKind(Operation *combiner) {
+  if (isa<arith::AddFOp, arith::AddIOp>(combiner))
+    return ReductionKind::Sum;
+  if (isa<arith::MulFOp, arith::MulIOp>(combiner))
+    return ReductionKind::Product;
+  if (isa<arith::MaximumFOp, arith::MaxNumFOp, arith::MaxSIOp,
+          arith::MaxUIOp>(combiner))
+    return ReductionKind::Max;
+  if (isa<arith::MinimumFOp, arith::MinNumFOp, arith::MinSIOp,
+          arith::MinUIOp>(combiner))
+    return ReductionKind::Min;
+  return std::nullopt;
+}
+
+std::optional<ReductionKind> mlir::autopar::getReductionKind(Operation *op,
+                                                             unsigned result) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp)
+    return std::nullopt;
+  SmallVector<Operation *, 4> combiners;
+  if (!matchReduction(linalgOp.getRegionOutputArgs(), result, combiners) ||
+      combiners.size() != 1)
+    return std::nullopt;
+  return combinerKind(combiners.front());
+}
+
+FailureOr<FlatSymbolRefAttr>
+mlir::autopar::getAnnotatedMesh(FunctionOpInterface func, StringRef pass) {
+  FlatSymbolRefAttr mesh;
+  Operation *first = nullptr;
+  auto consider = [&](FlatSymbolRefAttr ref, Operation *at) -> LogicalResult {
+    if (!mesh) {
+      mesh = ref;
+      first = at;
+      return success();
+    }
+    if (mesh == ref)
+      return success();
+    InFlightDiagnostic diag = at->emitError()
+                              << pass << ": this sharding is on "
+                              << ref << " but the function also uses "
+                              << mesh << "; one mesh per function";
+    diag.attachNote(first->getLoc()) << "the other mesh is used here";
+    return diag;
+  };
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    if (auto attr = func.getArgAttrOfType<ShardingAttr>(
+            i, AutoparDialect::kShardingAttrName))
+      if (failed(consider(attr.getMesh(), func)))
+        return failure();
+  WalkResult walk = func->walk([&](Operation *op) {
+    if (auto attr =
+            op->getAttrOfType<StrategyAttr>(AutoparDialect::kStrategyAttrName))
+      if (failed(consider(attr.getMesh(), op)))
+        return WalkResult::interrupt();
+    if (auto shard = dyn_cast<ShardOp>(op))
+      if (failed(consider(shard.getSharding().getMesh(), op)))
+        return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  return mesh;
+}
+

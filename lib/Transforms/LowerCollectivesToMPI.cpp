@@ -284,8 +284,8 @@ struct LowerCollectivesToMPIPass
     : public mlir::autopar::impl::LowerCollectivesToMPIBase<
           LowerCollectivesToMPIPass> {
   void runOnOperation() override {
-    // Argument and result annotations describe tensors; the lowered
-    // functions take LLVM structs.
+    // Argument and result annotations describe tensors, the function's
+    // names the mesh; the lowered functions take LLVM structs.
     for (auto func : getOperation().getOps<FunctionOpInterface>()) {
       auto strip = [&](DictionaryAttr attrs) {
         SmallVector<NamedAttribute> kept;
@@ -298,6 +298,12 @@ struct LowerCollectivesToMPIPass
         func.setArgAttrs(i, strip(func.getArgAttrDict(i)
                                       ? func.getArgAttrDict(i)
                                       : DictionaryAttr::get(&getContext())));
+      SmallVector<StringAttr> own;
+      for (NamedAttribute attr : func->getDiscardableAttrs())
+        if (attr.getName().getValue().starts_with("autopar."))
+          own.push_back(attr.getName());
+      for (StringAttr name : own)
+        func->removeDiscardableAttr(name);
       for (unsigned i = 0; i < func.getNumResults(); ++i)
         func.setResultAttrs(
             i, strip(func.getResultAttrDict(i)

@@ -117,31 +117,6 @@ private:
 };
 } // namespace
 
-static std::optional<ReductionKind> combinerKind(Operation *combiner) {
-  if (isa<arith::AddFOp, arith::AddIOp>(combiner))
-    return ReductionKind::Sum;
-  if (isa<arith::MulFOp, arith::MulIOp>(combiner))
-    return ReductionKind::Product;
-  if (isa<arith::MaximumFOp, arith::MaxNumFOp, arith::MaxSIOp,
-          arith::MaxUIOp>(combiner))
-    return ReductionKind::Max;
-  if (isa<arith::MinimumFOp, arith::MinNumFOp, arith::MinSIOp,
-          arith::MinUIOp>(combiner))
-    return ReductionKind::Min;
-  return std::nullopt;
-}
-
-/// How output `result` of `op` combines over its reduction loops, or
-/// std::nullopt when the body is not a plain reduction.
-static std::optional<ReductionKind> getReductionKind(linalg::LinalgOp op,
-                                                     unsigned result) {
-  SmallVector<Operation *, 4> combiners;
-  if (!matchReduction(op.getRegionOutputArgs(), result, combiners) ||
-      combiners.size() != 1)
-    return std::nullopt;
-  return combinerKind(combiners.front());
-}
-
 static TypedAttr identityOf(ReductionKind kind, Type element) {
   Builder b(element.getContext());
   if (auto floatType = dyn_cast<FloatType>(element)) {
@@ -355,24 +330,8 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
 
 FailureOr<Strategy> FunctionPartitioner::strategyOf(Operation *op,
                                                     const OpSpace &space) {
-  auto attr = op->getAttrOfType<StrategyAttr>(AutoparDialect::kStrategyAttrName);
-  if (!attr)
-    return Strategy(mesh.getRank(), -1);
-  if (attr.getMesh() != meshRef)
-    return op->emitError() << "autopar-partition: the strategy is on mesh "
-                           << attr.getMesh() << ", the function on "
-                           << meshRef;
-  FailureOr<Strategy> strategy = fromStrategyAttr(attr, meshAttr);
-  if (failed(strategy) || attr.getLoopAxes().size() != space.getNumLoops())
-    return op->emitError() << "autopar-partition: the strategy " << attr
-                           << " does not fit the op's "
-                           << space.getNumLoops() << " loops";
-  for (auto [axis, loop] : llvm::enumerate(*strategy))
-    if (loop >= 0 && !space.splittable[loop])
-      return op->emitError() << "autopar-partition: loop " << loop
-                             << " of this op cannot be split (strategy "
-                             << attr << ")";
-  return strategy;
+  return getAnnotatedStrategy(op, space, meshAttr, meshRef,
+                              "autopar-partition");
 }
 
 FailureOr<Value> FunctionPartitioner::initOnce(linalg::LinalgOp op, Value init,
@@ -486,8 +445,7 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
   SmallVector<ReductionKind> kinds(op->getNumResults(), ReductionKind::Sum);
   if (!reductionAxes.empty()) {
     for (unsigned result = 0; result < op->getNumResults(); ++result) {
-      std::optional<ReductionKind> kind =
-          linalgOp ? getReductionKind(linalgOp, result) : std::nullopt;
+      std::optional<ReductionKind> kind = getReductionKind(op, result);
       if (!kind) {
         op->emitWarning()
             << "autopar-partition: the strategy splits a reduction loop but "
@@ -700,6 +658,7 @@ LogicalResult FunctionPartitioner::run() {
       entry->getTerminator()->getOperandTypes().begin(),
       entry->getTerminator()->getOperandTypes().end());
   func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
+  func->setAttr(AutoparDialect::kSpmdAttrName, meshRef);
   return success();
 }
 
@@ -710,53 +669,16 @@ struct PartitionPass
 };
 } // namespace
 
-/// The mesh a function's shardings refer to, or a null attribute when the
-/// function carries none.
-static FailureOr<FlatSymbolRefAttr> getFunctionMesh(func::FuncOp func) {
-  FlatSymbolRefAttr mesh;
-  Operation *first = nullptr;
-  auto consider = [&](FlatSymbolRefAttr ref, Operation *at) -> LogicalResult {
-    if (!mesh) {
-      mesh = ref;
-      first = at;
-      return success();
-    }
-    if (mesh == ref)
-      return success();
-    InFlightDiagnostic diag = at->emitError()
-                              << "autopar-partition: this sharding is on "
-                              << ref << " but the function also uses "
-                              << mesh << "; one mesh per function";
-    diag.attachNote(first->getLoc()) << "the other mesh is used here";
-    return diag;
-  };
-  for (unsigned i = 0; i < func.getNumArguments(); ++i)
-    if (auto attr = func.getArgAttrOfType<ShardingAttr>(
-            i, AutoparDialect::kShardingAttrName))
-      if (failed(consider(attr.getMesh(), func)))
-        return failure();
-  WalkResult walk = func.walk([&](Operation *op) {
-    if (auto attr =
-            op->getAttrOfType<StrategyAttr>(AutoparDialect::kStrategyAttrName))
-      if (failed(consider(attr.getMesh(), op)))
-        return WalkResult::interrupt();
-    if (auto shard = dyn_cast<ShardOp>(op))
-      if (failed(consider(shard.getSharding().getMesh(), op)))
-        return WalkResult::interrupt();
-    return WalkResult::advance();
-  });
-  if (walk.wasInterrupted())
-    return failure();
-  return mesh;
-}
-
 void PartitionPass::runOnOperation() {
   ModuleOp module = getOperation();
   SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
   for (func::FuncOp func : funcs) {
-    if (func.isExternal())
+    // External functions have nothing to partition; partitioned ones
+    // already are per-device programs.
+    if (func.isExternal() || func->hasAttr(AutoparDialect::kSpmdAttrName))
       continue;
-    FailureOr<FlatSymbolRefAttr> meshRef = getFunctionMesh(func);
+    FailureOr<FlatSymbolRefAttr> meshRef =
+        getAnnotatedMesh(func, "autopar-partition");
     if (failed(meshRef))
       return signalPassFailure();
     if (!*meshRef)

@@ -312,6 +312,9 @@ void PlanPass::runOnOperation() {
       static_cast<double>(targetAttr->getGpu().getMemoryCapacity()));
   built.function = entry->getFunction().getName().str();
   annotate(module, *best, planner, built.plan);
+  // The machine the plan was made for goes with it (later passes price
+  // and report against it).
+  module->setAttr(AutoparDialect::kTargetAttrName, *targetAttr);
 
   if (!report.empty() &&
       failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {

@@ -25,7 +25,9 @@
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/InitAutopar.h"
 #include "autopar/Runtime/CPURuntime.h"
+#include "autopar/Search/Communication.h"
 #include "autopar/Search/ShardingSpace.h"
+#include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -576,44 +578,51 @@ int main(int argc, char **argv) {
     plan += " target=a100-dgx";
   if (rank != 0 || plan.find("report=") == std::string::npos)
     plan += " report=";
-  if (failed(runPipeline(*module, "autopar-plan{" + plan +
-                                      "}, autopar-propagate, "
-                                      "autopar-partition")))
+  if (failed(runPipeline(*module,
+                         "autopar-plan{" + plan + "}, autopar-propagate")))
     return 1;
-
-  // One module: the partitioned function, the reference, the driver.
-  auto sharded = module->lookupSymbol<func::FuncOp>(name);
-  if (!sharded)
-    return fail("no function @" + name + " after partitioning");
   for (MeshOp mesh : module->getOps<MeshOp>())
     if (mesh.getMesh().getNumDevices() != ranks)
       return fail("the plan's mesh @" + mesh.getSymName() + " has " +
                   Twine(mesh.getMesh().getNumDevices()) +
                   " devices but the job runs " + Twine(ranks) +
                   " ranks (-n)");
-  // What one step communicates, from the partitioned IR: per kind, the
-  // collectives and the bytes each device puts in (its local operand); as
-  // partition emits them (the plan report predicts these for the forward)
-  // and after clean-up (canonicalize, cse: shared and redundant ones go).
-  auto countCollectives = [&](StringRef when) {
-    std::map<std::string, std::pair<int64_t, int64_t>> communication;
-    sharded.walk([&](CollectiveOpInterface collective) {
-      auto type = cast<RankedTensorType>(collective.getInput().getType());
-      int64_t bytes = type.getNumElements() *
-                      ((type.getElementTypeBitWidth() + 7) / 8);
-      auto &entry =
-          communication[collective->getName().stripDialect().str()];
-      entry.first += 1;
-      entry.second += bytes;
-    });
+  // What one step communicates: predicted from the annotated step (the
+  // resharding steps the planner prices), then counted in the partitioned
+  // IR as partition emits it, and after clean-up (canonicalize, cse: shared
+  // and redundant collectives go). Per kind: the collectives and the bytes
+  // each device puts in (its local input).
+  FailureOr<TargetAttr> targetAttr = getModuleTarget(
+      *module, "", [&] { return mlir::emitError(module->getLoc()); });
+  if (failed(targetAttr))
+    return 1;
+  CostModel costModel(*targetAttr);
+  auto describe = [&](StringRef when, const CommunicationSummary &summary) {
+    double seconds = 0;
+    for (const auto &[kind, entry] : summary)
+      seconds += entry.seconds;
     say() << "autopar-run: @" << name << " " << when << " for " << ranks
-          << " rank" << (ranks > 1 ? "s" : "") << "; collectives per step:";
-    if (communication.empty())
-      say() << " none";
-    for (auto &[kind, entry] : communication)
-      say() << " " << kind << " " << entry.first << " (" << entry.second
-            << " B)";
-    say() << "\n";
+          << " rank" << (ranks > 1 ? "s" : "")
+          << "; collectives per step: " << describeCommunication(summary)
+          << llvm::format(" (%.4f ms on ", seconds * 1e3)
+          << targetAttr->getName() << ")\n";
+  };
+  if (auto annotated = module->lookupSymbol<func::FuncOp>(name)) {
+    FailureOr<CommunicationSummary> predicted =
+        predictCommunication(annotated, &costModel);
+    if (failed(predicted))
+      return 1;
+    describe("predicted", *predicted);
+  }
+  if (failed(runPipeline(*module, "autopar-partition")))
+    return 1;
+
+  // One module: the partitioned function, the reference, the driver.
+  auto sharded = module->lookupSymbol<func::FuncOp>(name);
+  if (!sharded)
+    return fail("no function @" + name + " after partitioning");
+  auto countCollectives = [&](StringRef when) {
+    describe(when, countCommunication(sharded, &costModel));
   };
   countCollectives("partitioned");
   if (failed(runPipeline(*module, "canonicalize, cse")))

@@ -51,9 +51,9 @@ struct PlanReport {
   unsigned coreNodes = 0;
   unsigned width = 0;
   double lowerBound = 0;
-  /// The forward pass's collectives under the plan: kind -> (count, bytes
-  /// each device puts in).
-  std::map<std::string, std::pair<int64_t, double>> forwardCommunication;
+  /// The forward pass's collectives under the plan: per kind, the count,
+  /// the bytes each device puts in and their time.
+  CommunicationSummary forwardCommunication;
 };
 
 PlanSummary summarizePlan(const MeshPlan &plan, const Planner &planner,

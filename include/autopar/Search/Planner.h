@@ -14,6 +14,7 @@
 
 #include "autopar/Analysis/Workload.h"
 #include "autopar/Cost/CostModel.h"
+#include "autopar/Search/Communication.h"
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Search/Solver.h"
 
@@ -120,8 +121,7 @@ public:
   /// and target sharding, arguments laid out as their first consumer needs
   /// them, partial results reduced where the function returns them: the
   /// collectives autopar-partition emits for the planned function.
-  std::map<std::string, std::pair<int64_t, double>>
-  forwardCommunication(const MeshPlan &plan) const;
+  CommunicationSummary forwardCommunication(const MeshPlan &plan) const;
 
   /// The pinned mesh shape and symbol, when the function has pins.
   std::optional<std::pair<MeshShape, FlatSymbolRefAttr>> getPinnedMesh() const {

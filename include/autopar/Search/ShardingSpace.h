@@ -17,6 +17,7 @@
 #include "autopar/Dialect/AutoparAttrs.h"
 
 #include "mlir/IR/Operation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 #include <string>
 
@@ -113,6 +114,26 @@ FailureOr<TensorSharding> fromShardingAttr(ShardingAttr sharding,
                                            MeshAttr mesh);
 /// A #autopar.strategy on `mesh` as a Strategy.
 FailureOr<Strategy> fromStrategyAttr(StrategyAttr strategy, MeshAttr mesh);
+
+/// The mesh the shardings of `func` refer to (argument shardings,
+/// strategies, pins), or a null attribute when it carries none. Fails with
+/// a diagnostic (prefixed by `pass`) when they use several meshes.
+FailureOr<FlatSymbolRefAttr> getAnnotatedMesh(FunctionOpInterface func,
+                                              StringRef pass);
+
+/// The strategy an op of an annotated function runs under: its
+/// #autopar.strategy on `meshRef`, or replication when it has none. Fails
+/// with a diagnostic (prefixed by `pass`) when the attribute is on another
+/// mesh, does not fit the op's loops, or splits a loop that cannot be split.
+FailureOr<Strategy> getAnnotatedStrategy(Operation *op, const OpSpace &space,
+                                         MeshAttr mesh,
+                                         FlatSymbolRefAttr meshRef,
+                                         StringRef pass);
+
+/// How result `result` of `op` combines over its reduction loops when they
+/// are split (sum, product, max, min), or std::nullopt when `op` is not a
+/// structured op whose body is such a plain reduction.
+std::optional<ReductionKind> getReductionKind(Operation *op, unsigned result);
 
 /// `sharding` as a #autopar.sharding on mesh `meshRef`.
 ShardingAttr toShardingAttr(const TensorSharding &sharding,
