@@ -103,6 +103,14 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                              << attr.getValue();
     return success();
   }
+  if (name == "autopar.axis_names") {
+    // Kept by autopar-export-shard on a shard.grid: the mesh's axis names.
+    auto names = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!names || !llvm::all_of(names, llvm::IsaPred<StringAttr>))
+      return op->emitError() << "'" << name
+                             << "' must be an array of axis names";
+    return success();
+  }
   if (name == kSpmdAttrName) {
     // A function autopar-partition made: the program every device of the
     // mesh runs.
@@ -117,7 +125,7 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                          << kStrategyAttrName << ", " << kTargetAttrName
                          << ", " << kPlanAttrName << ", " << kLayerAttrName
                          << ", " << kGradOfAttrName << ", "
-                         << kSpmdAttrName;
+                         << kSpmdAttrName << ", autopar.axis_names";
 }
 
 /// Verifies an `autopar.sharding` on argument or result `index` of `op`.

@@ -29,6 +29,7 @@
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/ShardInterop.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -74,9 +75,10 @@ static cl::opt<std::string> backend("backend",
                                              "available"),
                                     cl::init("cpu"));
 static cl::opt<std::string>
-    planOptions("plan", cl::desc("Options of autopar-plan (e.g. "
-                                 "\"mesh=2x2 parallelism=data\"); the mesh "
-                                 "defaults to -n"),
+    planOptions("plan",
+                cl::desc("Options of autopar-plan (e.g. "
+                         "\"mesh=2x2 parallelism=data\"); the mesh "
+                         "defaults to -n"),
                 cl::init(""));
 static cl::opt<std::string>
     trainingOptions("training",
@@ -116,8 +118,13 @@ static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level of the "
                                            "JIT (0-3)"),
                                   cl::init(2), cl::Prefix);
-static cl::opt<std::string> mpirun("mpirun",
-                                   cl::desc("The MPI launcher"),
+static cl::opt<std::string> partitioner(
+    "partitioner",
+    cl::desc("autopar (autopar-partition) or upstream (the plan exported "
+             "as shard dialect annotations, partitioned by upstream "
+             "sharding-propagation and shard-partition, imported back)"),
+    cl::init("autopar"));
+static cl::opt<std::string> mpirun("mpirun", cl::desc("The MPI launcher"),
                                    cl::init("mpirun"));
 
 static int fail(const Twine &message) {
@@ -140,10 +147,10 @@ static int launch(int argc, char **argv) {
   if (!launcher)
     return fail("cannot find '" + mpirun +
                 "' (install openmpi-bin, or run under your own launcher)");
-  std::string self =
-      llvm::sys::fs::getMainExecutable(argv[0], (void *)&launch);
-  SmallVector<std::string> args = {*launcher, "-n", std::to_string(ranks),
-                                   "--oversubscribe", "--bind-to", "none"};
+  std::string self = llvm::sys::fs::getMainExecutable(argv[0], (void *)&launch);
+  SmallVector<std::string> args = {
+      *launcher,         "-n",        std::to_string(ranks),
+      "--oversubscribe", "--bind-to", "none"};
   if (geteuid() == 0)
     args.push_back("--allow-run-as-root");
   args.push_back(self);
@@ -207,14 +214,13 @@ func::FuncOp DriverBuilder::declare(StringRef name, TypeRange inputs,
 
 /// Seeded values from a hash of (seed, stream, linear index): floats in
 /// [-1, 1), integers in [0, int-range), or zeros.
-Value DriverBuilder::random(RankedTensorType type, int64_t stream,
-                            bool zeros, int64_t range) {
+Value DriverBuilder::random(RankedTensorType type, int64_t stream, bool zeros,
+                            int64_t range) {
   Type element = type.getElementType();
-  Value empty =
-      tensor::EmptyOp::create(builder, loc, type.getShape(), element);
+  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
   if (zeros) {
-    Value zero = arith::ConstantOp::create(builder, loc,
-                                           builder.getZeroAttr(element));
+    Value zero =
+        arith::ConstantOp::create(builder, loc, builder.getZeroAttr(element));
     return linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
   }
   unsigned rank = type.getRank();
@@ -239,7 +245,8 @@ Value DriverBuilder::random(RankedTensorType type, int64_t stream,
         }
         // splitmix64 of (linear + salt * golden ratio).
         Value h = arith::AddIOp::create(
-            b, l, linear, c(static_cast<uint64_t>(salt) * 0x9E3779B97F4A7C15ull));
+            b, l, linear,
+            c(static_cast<uint64_t>(salt) * 0x9E3779B97F4A7C15ull));
         auto mix = [&](Value x, uint64_t multiplier, int shift) {
           Value shifted = arith::ShRUIOp::create(b, l, x, c(shift));
           Value mixed = arith::XOrIOp::create(b, l, x, shifted);
@@ -255,7 +262,8 @@ Value DriverBuilder::random(RankedTensorType type, int64_t stream,
           Value unit = arith::UIToFPOp::create(b, l, b.getF64Type(), top);
           Value scaled = arith::MulFOp::create(
               b, l, unit,
-              arith::ConstantOp::create(b, l, b.getF64FloatAttr(2.0 / (1 << 24))));
+              arith::ConstantOp::create(b, l,
+                                        b.getF64FloatAttr(2.0 / (1 << 24))));
           Value centered = arith::SubFOp::create(
               b, l, scaled,
               arith::ConstantOp::create(b, l, b.getF64FloatAttr(1.0)));
@@ -263,8 +271,8 @@ Value DriverBuilder::random(RankedTensorType type, int64_t stream,
           if (floatType.getWidth() < 64)
             result = arith::TruncFOp::create(b, l, element, centered);
         } else {
-          Value value = arith::RemUIOp::create(
-              b, l, h, c(std::max<int64_t>(range, 1)));
+          Value value =
+              arith::RemUIOp::create(b, l, h, c(std::max<int64_t>(range, 1)));
           result = value;
           if (element.isIndex())
             result = arith::IndexCastOp::create(b, l, element, value);
@@ -315,7 +323,8 @@ FailureOr<Value> DriverBuilder::slice(Value global, ShardingAttr sharding) {
     }
     Value index = coord(mesh, sharding.getMesh(), axes);
     Value step = arith::ConstantIndexOp::create(builder, loc, size);
-    offsets.push_back(arith::MulIOp::create(builder, loc, index, step).getResult());
+    offsets.push_back(
+        arith::MulIOp::create(builder, loc, index, step).getResult());
   }
   auto localType = RankedTensorType::get(shape, type.getElementType());
   return tensor::ExtractSliceOp::create(builder, loc, localType, global,
@@ -332,7 +341,8 @@ FailureOr<Value> DriverBuilder::gather(Value local, RankedTensorType global,
   if (failed(layout))
     return failure();
   Value current = local;
-  SmallVector<int64_t> shape(cast<RankedTensorType>(local.getType()).getShape());
+  SmallVector<int64_t> shape(
+      cast<RankedTensorType>(local.getType()).getShape());
   // Per dimension, the minor axis first.
   for (int axis = static_cast<int>(mesh.getRank()) - 1; axis >= 0; --axis) {
     int dim = layout->axisDim[axis];
@@ -340,11 +350,12 @@ FailureOr<Value> DriverBuilder::gather(Value local, RankedTensorType global,
       continue;
     shape[dim] *= mesh.getAxisSizes()[axis];
     auto type = RankedTensorType::get(shape, global.getElementType());
-    current = AllGatherOp::create(
-                  builder, loc, type, current, Value(), sharding.getMesh(),
-                  builder.getStrArrayAttr({mesh.getAxisNames()[axis].getValue()}),
-                  builder.getI64IntegerAttr(dim))
-                  .getResult();
+    current =
+        AllGatherOp::create(
+            builder, loc, type, current, Value(), sharding.getMesh(),
+            builder.getStrArrayAttr({mesh.getAxisNames()[axis].getValue()}),
+            builder.getI64IntegerAttr(dim))
+            .getResult();
   }
   return current;
 }
@@ -378,7 +389,8 @@ Value DriverBuilder::relativeError(Value actual, Value expected) {
           return arith::ExtFOp::create(b, l, f64, v);
         };
         Value a = widen(args[0]), e = widen(args[1]);
-        Value diff = math::AbsFOp::create(b, l, arith::SubFOp::create(b, l, a, e));
+        Value diff =
+            math::AbsFOp::create(b, l, arith::SubFOp::create(b, l, a, e));
         Value size = math::AbsFOp::create(b, l, e);
         Value maxDiff = arith::MaximumFOp::create(b, l, args[2], diff);
         Value maxSize = arith::MaximumFOp::create(b, l, args[3], size);
@@ -410,20 +422,20 @@ LogicalResult DriverBuilder::build() {
   for (auto [index, type] : llvm::enumerate(reference.getArgumentTypes())) {
     auto tensorType = dyn_cast<RankedTensorType>(type);
     if (!tensorType)
-      return reference.emitError() << "autopar-run: argument #" << index
-                                   << " is not a ranked tensor";
+      return reference.emitError()
+             << "autopar-run: argument #" << index << " is not a ranked tensor";
     auto role = reference.getArgAttrOfType<StringAttr>(
         index, AutoparDialect::kRoleAttrName);
     bool state = role && role.getValue() == "state";
     int64_t range = intRange;
-    if (role && role.getValue() == "label" && intRange.getNumOccurrences() == 0 &&
-        classes > 0)
+    if (role && role.getValue() == "label" &&
+        intRange.getNumOccurrences() == 0 && classes > 0)
       range = classes;
     Value global = random(tensorType, index, state, range);
     globals.push_back(global);
-    FailureOr<Value> local = slice(
-        global, sharded.getArgAttrOfType<ShardingAttr>(
-                    index, AutoparDialect::kShardingAttrName));
+    FailureOr<Value> local =
+        slice(global, sharded.getArgAttrOfType<ShardingAttr>(
+                          index, AutoparDialect::kShardingAttrName));
     if (failed(local))
       return failure();
     if (local->getType() != sharded.getArgumentTypes()[index])
@@ -455,8 +467,7 @@ LogicalResult DriverBuilder::build() {
     feed(sharded, locals, call.getResults());
     if (check) {
       auto ref = func::CallOp::create(builder, loc, reference, globals);
-      referenceResults.assign(ref.getResults().begin(),
-                              ref.getResults().end());
+      referenceResults.assign(ref.getResults().begin(), ref.getResults().end());
       feed(reference, globals, ref.getResults());
     }
   }
@@ -467,10 +478,10 @@ LogicalResult DriverBuilder::build() {
       auto type = dyn_cast<RankedTensorType>(expected.getType());
       if (!type || !isa<FloatType>(type.getElementType()))
         continue;
-      FailureOr<Value> whole = gather(
-          local, type,
-          sharded.getResultAttrOfType<ShardingAttr>(
-              index, AutoparDialect::kShardingAttrName));
+      FailureOr<Value> whole =
+          gather(local, type,
+                 sharded.getResultAttrOfType<ShardingAttr>(
+                     index, AutoparDialect::kShardingAttrName));
       if (failed(whole))
         return failure();
       Value error = relativeError(*whole, expected);
@@ -519,7 +530,8 @@ int main(int argc, char **argv) {
   };
   if (::autopar::runtime::getSize() != ranks)
     return fail("rank " + Twine(rank) + ": -n " + Twine(ranks) +
-                " but the job has " + Twine(::autopar::runtime::getSize()) + " ranks");
+                " but the job has " + Twine(::autopar::runtime::getSize()) +
+                " ranks");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -585,8 +597,7 @@ int main(int argc, char **argv) {
     if (mesh.getMesh().getNumDevices() != ranks)
       return fail("the plan's mesh @" + mesh.getSymName() + " has " +
                   Twine(mesh.getMesh().getNumDevices()) +
-                  " devices but the job runs " + Twine(ranks) +
-                  " ranks (-n)");
+                  " devices but the job runs " + Twine(ranks) + " ranks (-n)");
   // What one step communicates: predicted from the annotated step (the
   // resharding steps the planner prices), then counted in the partitioned
   // IR as partition emits it, and after clean-up (canonicalize, cse: shared
@@ -614,8 +625,48 @@ int main(int argc, char **argv) {
       return 1;
     describe("predicted", *predicted);
   }
-  if (failed(runPipeline(*module, "autopar-partition")))
+  if (partitioner == "upstream") {
+    // Only the function to run goes through upstream's passes.
+    auto annotated = module->lookupSymbol<func::FuncOp>(name);
+    SmallVector<func::FuncOp> others;
+    for (auto func : module->getOps<func::FuncOp>())
+      if (func != annotated)
+        others.push_back(func);
+    for (func::FuncOp func : others)
+      func.erase();
+    FailureOr<FlatSymbolRefAttr> meshRef =
+        getAnnotatedMesh(annotated, "autopar-run");
+    if (failed(meshRef))
+      return 1;
+    if (!*meshRef)
+      return fail("@" + name + " has no shardings to export");
+    // The per-device function's boundary, as export annotates it.
+    SmallVector<ShardingAttr> argShardings;
+    for (unsigned i = 0; i < annotated.getNumArguments(); ++i)
+      argShardings.push_back(annotated.getArgAttrOfType<ShardingAttr>(
+          i, AutoparDialect::kShardingAttrName));
+    SmallVector<ShardingAttr> resultShardings =
+        getExportedResultShardings(annotated, *meshRef);
+    if (failed(runPipeline(*module, "autopar-export-shard, "
+                                    "func.func(sharding-propagation, "
+                                    "shard-partition), autopar-import-shard")))
+      return 1;
+    auto partitioned = module->lookupSymbol<func::FuncOp>(name);
+    for (auto [index, sharding] : llvm::enumerate(argShardings))
+      if (sharding)
+        partitioned.setArgAttr(index, AutoparDialect::kShardingAttrName,
+                               sharding);
+    for (auto [index, sharding] : llvm::enumerate(resultShardings))
+      if (sharding)
+        partitioned.setResultAttr(index, AutoparDialect::kShardingAttrName,
+                                  sharding);
+    partitioned->setAttr(AutoparDialect::kSpmdAttrName, *meshRef);
+  } else if (partitioner != "autopar") {
+    return fail("unknown --partitioner '" + partitioner +
+                "'; expected autopar or upstream");
+  } else if (failed(runPipeline(*module, "autopar-partition"))) {
     return 1;
+  }
 
   // One module: the partitioned function, the reference, the driver.
   auto sharded = module->lookupSymbol<func::FuncOp>(name);
@@ -624,7 +675,8 @@ int main(int argc, char **argv) {
   auto countCollectives = [&](StringRef when) {
     describe(when, countCommunication(sharded, &costModel));
   };
-  countCollectives("partitioned");
+  countCollectives(partitioner == "upstream" ? "partitioned by upstream"
+                                             : "partitioned");
   if (failed(runPipeline(*module, "canonicalize, cse")))
     return 1;
   countCollectives("cleaned up");
@@ -637,6 +689,11 @@ int main(int argc, char **argv) {
   auto referenceFunc = reference->lookupSymbol<func::FuncOp>(name);
   auto copy = cast<func::FuncOp>(referenceFunc->clone());
   copy.setName(name + "__reference");
+  // On one device a pin is the identity.
+  copy.walk([](ShardOp pin) {
+    pin.replaceAllUsesWith(pin.getInput());
+    pin.erase();
+  });
   module->getBody()->push_back(copy);
   DriverBuilder driver(*module, sharded, copy);
   driver.classes = classes;
@@ -662,8 +719,8 @@ int main(int argc, char **argv) {
   ExecutionEngineOptions options;
   auto transformer =
       makeOptimizingTransformer(std::min(optLevel.getValue(), 3u), 0, nullptr);
-  options.jitCodeGenOptLevel =
-      optLevel == 0 ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Default;
+  options.jitCodeGenOptLevel = optLevel == 0 ? llvm::CodeGenOptLevel::None
+                                             : llvm::CodeGenOptLevel::Default;
   options.transformer = transformer;
   std::string utils = "/usr/lib/llvm-22/lib/libmlir_c_runner_utils.so";
   SmallVector<StringRef> libs;
@@ -672,7 +729,8 @@ int main(int argc, char **argv) {
   options.sharedLibPaths = libs;
   auto engine = ExecutionEngine::create(*module, options);
   if (!engine)
-    return fail("JIT compilation failed: " + llvm::toString(engine.takeError()));
+    return fail("JIT compilation failed: " +
+                llvm::toString(engine.takeError()));
   (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
     llvm::orc::SymbolMap map;
     auto add = [&](StringRef symbol, void *address) {
