@@ -118,6 +118,11 @@ static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level of the "
                                            "JIT (0-3)"),
                                   cl::init(2), cl::Prefix);
+static cl::opt<bool> groupCollectives(
+    "group-collectives",
+    cl::desc("Pack independent all_reduces into one buffer after "
+             "partitioning (autopar-group-collectives; default on)"),
+    cl::init(true));
 static cl::opt<std::string> partitioner(
     "partitioner",
     cl::desc("autopar (autopar-partition) or upstream (the plan exported "
@@ -600,9 +605,9 @@ int main(int argc, char **argv) {
                   " devices but the job runs " + Twine(ranks) + " ranks (-n)");
   // What one step communicates: predicted from the annotated step (the
   // resharding steps the planner prices), then counted in the partitioned
-  // IR as partition emits it, and after clean-up (canonicalize, cse: shared
-  // and redundant collectives go). Per kind: the collectives and the bytes
-  // each device puts in (its local input).
+  // IR as partition emits it, and after clean-up (canonicalize, cse, grouping:
+  // shared and redundant collectives go). Per kind: the collectives and the
+  // bytes each device puts in (its local input).
   FailureOr<TargetAttr> targetAttr = getModuleTarget(
       *module, "", [&] { return mlir::emitError(module->getLoc()); });
   if (failed(targetAttr))
@@ -677,7 +682,10 @@ int main(int argc, char **argv) {
   };
   countCollectives(partitioner == "upstream" ? "partitioned by upstream"
                                              : "partitioned");
-  if (failed(runPipeline(*module, "canonicalize, cse")))
+  if (failed(runPipeline(*module, groupCollectives
+                                      ? "canonicalize, cse, "
+                                        "func.func(autopar-group-collectives)"
+                                      : "canonicalize, cse")))
     return 1;
   countCollectives("cleaned up");
   SmallVector<func::FuncOp> others;

@@ -229,6 +229,26 @@ def ReportCommunication : Pass<"autopar-report-communication",
   ];
 }
 
+def GroupCollectives : Pass<"autopar-group-collectives",
+                            "::mlir::func::FuncOp"> {
+  let summary = "Pack independent all_reduces into one buffer";
+  let description = [{
+    On partitioned functions (tensor form): all_reduces of one group (same
+    mesh, axes, reduction and element type) that do not depend on one
+    another are packed into one flat buffer (`tensor.collapse_shape`,
+    `tensor.insert_slice`), reduced by one all_reduce, and unpacked
+    (`tensor.extract_slice`, `tensor.expand_shape`) just before the first
+    op that reads one of them, as data-parallel trainers bucket gradients:
+    one latency instead of many, the same values (the reduction is element
+    by element). With `max-bytes` > 0, a group holds at most that many bytes.
+  }];
+  let options = [
+    Option<"maxBytes", "max-bytes", "int64_t", /*default=*/"0",
+           "Largest packed buffer in bytes (0: no limit)">,
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 def ExportShard : Pass<"autopar-export-shard", "::mlir::ModuleOp"> {
   let summary = "Write an autopar plan as upstream shard dialect annotations";
   let description = [{
