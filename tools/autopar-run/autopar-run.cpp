@@ -118,6 +118,12 @@ static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level of the "
                                            "JIT (0-3)"),
                                   cl::init(2), cl::Prefix);
+static cl::list<std::string> inputFiles(
+    "input",
+    cl::desc("[N=]FILE.npy: argument N (default: the next one) from a NumPy "
+             "file (little-endian, C order, dtype and shape of the "
+             "argument); other arguments are seeded random"),
+    cl::ZeroOrMore);
 static cl::opt<bool> groupCollectives(
     "group-collectives",
     cl::desc("Pack independent all_reduces into one buffer after "
@@ -171,6 +177,111 @@ static int launch(int argc, char **argv) {
 }
 
 //===----------------------------------------------------------------------===//
+// NumPy inputs
+//===----------------------------------------------------------------------===//
+
+/// The NumPy dtype of `element`, as a little-endian descr ("<f4").
+static std::optional<std::string> getNpyDescr(Type element) {
+  if (element.isF32())
+    return "<f4";
+  if (element.isF64())
+    return "<f8";
+  if (element.isF16())
+    return "<f2";
+  if (element.isInteger(64))
+    return "<i8";
+  if (element.isInteger(32))
+    return "<i4";
+  if (element.isInteger(8))
+    return "|i1";
+  return std::nullopt;
+}
+
+/// The contents of .npy file `path` as a constant of `type`, or an error
+/// naming the file and what does not match.
+static FailureOr<DenseElementsAttr> readNpy(StringRef path,
+                                            RankedTensorType type) {
+  auto error = [&](const Twine &message) {
+    llvm::errs() << "autopar-run: " << path << ": " << message << "\n";
+    return failure();
+  };
+  std::string typeText;
+  llvm::raw_string_ostream(typeText) << type;
+  std::string message;
+  std::unique_ptr<llvm::MemoryBuffer> file = openInputFile(path, &message);
+  if (!file)
+    return error(message);
+  StringRef data = file->getBuffer();
+  if (!data.starts_with("\x93NUMPY") || data.size() < 10)
+    return error("not a NumPy .npy file");
+  unsigned major = static_cast<unsigned char>(data[6]);
+  size_t headerLength, offset;
+  if (major == 1) {
+    headerLength = static_cast<unsigned char>(data[8]) |
+                   static_cast<unsigned char>(data[9]) << 8;
+    offset = 10;
+  } else if (major == 2 || major == 3) {
+    if (data.size() < 12)
+      return error("truncated header");
+    headerLength = 0;
+    for (int i = 0; i < 4; ++i)
+      headerLength |=
+          static_cast<size_t>(static_cast<unsigned char>(data[8 + i]))
+          << (8 * i);
+    offset = 12;
+  } else {
+    return error("unsupported .npy version " + Twine(major));
+  }
+  if (data.size() < offset + headerLength)
+    return error("truncated header");
+  StringRef header = data.substr(offset, headerLength);
+  auto field = [&](StringRef key) -> StringRef {
+    size_t at = header.find("'" + key.str() + "'");
+    if (at == StringRef::npos)
+      return {};
+    StringRef rest = header.substr(at + key.size() + 2).ltrim(" :");
+    if (rest.starts_with("(")) {
+      return rest.substr(0, rest.find(')') + 1);
+    }
+    return rest.substr(0, rest.find_first_of(",}")).trim();
+  };
+  std::string expected = *getNpyDescr(type.getElementType());
+  StringRef descr = field("descr").trim("'\"");
+  if (descr != expected &&
+      !(descr.drop_front() == StringRef(expected).drop_front() &&
+        (descr.front() == '=' || descr.front() == '|')))
+    return error("dtype '" + descr + "' but the argument is " +
+                 Twine(expected) + " (" + typeText + ")");
+  if (field("fortran_order") != "False")
+    return error("Fortran-ordered arrays are not supported");
+  SmallVector<int64_t> shape;
+  StringRef dims = field("shape").trim("()");
+  SmallVector<StringRef> parts;
+  dims.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef part : parts) {
+    int64_t size;
+    if (part.trim().getAsInteger(10, size))
+      return error("cannot read shape (" + dims + ")");
+    shape.push_back(size);
+  }
+  if (ArrayRef<int64_t>(shape) != type.getShape()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvm::interleave(shape, os, "x");
+    return error("shape " + Twine(text.empty() ? "()" : text) +
+                 " but the argument is " + typeText);
+  }
+  StringRef values = data.substr(offset + headerLength);
+  size_t bytes =
+      type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+  if (values.size() != bytes)
+    return error("has " + Twine(values.size()) + " bytes of data, " + typeText +
+                 " needs " + Twine(bytes));
+  return DenseElementsAttr::getFromRawBuffer(
+      type, ArrayRef<char>(values.data(), values.size()));
+}
+
+//===----------------------------------------------------------------------===//
 // The driver
 //===----------------------------------------------------------------------===//
 
@@ -183,6 +294,8 @@ public:
   LogicalResult build();
   /// Integer labels are drawn from [0, classes) when known.
   int64_t classes = 0;
+  /// Arguments read from .npy files.
+  std::map<unsigned, std::string> files;
 
 private:
   Value random(RankedTensorType type, int64_t stream, bool zeros,
@@ -436,7 +549,19 @@ LogicalResult DriverBuilder::build() {
     if (role && role.getValue() == "label" &&
         intRange.getNumOccurrences() == 0 && classes > 0)
       range = classes;
-    Value global = random(tensorType, index, state, range);
+    Value global;
+    if (auto file = files.find(index); file != files.end()) {
+      if (!getNpyDescr(tensorType.getElementType()))
+        return reference.emitError()
+               << "autopar-run: argument #" << index << " (" << tensorType
+               << ") has no NumPy dtype";
+      FailureOr<DenseElementsAttr> values = readNpy(file->second, tensorType);
+      if (failed(values))
+        return failure();
+      global = arith::ConstantOp::create(builder, loc, *values);
+    } else {
+      global = random(tensorType, index, state, range);
+    }
     globals.push_back(global);
     FailureOr<Value> local =
         slice(global, sharded.getArgAttrOfType<ShardingAttr>(
@@ -705,6 +830,21 @@ int main(int argc, char **argv) {
   module->getBody()->push_back(copy);
   DriverBuilder driver(*module, sharded, copy);
   driver.classes = classes;
+  unsigned next = 0;
+  for (const std::string &spec : inputFiles) {
+    StringRef text(spec), number, path = text;
+    unsigned index = next;
+    if (text.contains('=')) {
+      std::tie(number, path) = text.split('=');
+      if (number.getAsInteger(10, index))
+        return fail("--input=" + spec + ": expected [N=]FILE.npy");
+    }
+    if (index >= copy.getNumArguments())
+      return fail("--input=" + spec + ": @" + name + " has " +
+                  Twine(copy.getNumArguments()) + " arguments");
+    driver.files[index] = path.str();
+    next = index + 1;
+  }
   if (failed(driver.build()))
     return 1;
   if (failed(verify(*module)))
