@@ -27,6 +27,7 @@
 #include "autopar/Search/Resharding.h"
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/ReshardingBuilder.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -58,8 +59,8 @@ class FunctionPartitioner {
 public:
   FunctionPartitioner(func::FuncOp func, MeshAttr mesh,
                       FlatSymbolRefAttr meshRef)
-      : func(func), meshAttr(mesh), meshRef(meshRef),
-        mesh(getMeshShape(mesh)), builder(func.getContext()) {}
+      : func(func), meshAttr(mesh), meshRef(meshRef), mesh(getMeshShape(mesh)),
+        builder(func.getContext()) {}
 
   LogicalResult run();
 
@@ -76,22 +77,14 @@ private:
   /// split does not divide its dimension.
   FailureOr<RankedTensorType> localType(RankedTensorType type,
                                         const TensorSharding &sharding,
-                                        Location loc);
-  /// The local form of `value` with `sharding` built so far, if any.
-  Value lookupResharded(Value value, const TensorSharding &sharding) {
-    for (auto &[made, local] : resharded[value])
-      if (made == sharding)
-        return local;
-    return Value();
+                                        Location loc) {
+    return resharding->getLocalType(type, sharding, loc);
   }
   /// The device's coordinate along `axes`, linearized (cached).
-  Value coord(ArrayRef<unsigned> axes, Location loc);
-  ArrayAttr axisNames(ArrayRef<unsigned> axes);
-  TensorSharding replicated() const {
-    TensorSharding sharding;
-    sharding.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
-    return sharding;
+  Value coord(ArrayRef<unsigned> axes, Location loc) {
+    return resharding->getCoord(axes, loc);
   }
+  TensorSharding replicated() const { return resharding->getReplicated(); }
   /// The strategy of `op` on the mesh (replicated when it has none).
   FailureOr<Strategy> strategyOf(Operation *op, const OpSpace &space);
   /// Makes the init of a split reduction count once.
@@ -107,13 +100,13 @@ private:
   Block *entry = nullptr;
   /// Global tensor values -> their local form as produced.
   DenseMap<Value, LocalValue> locals;
+  /// Emits the collectives and slices, device coordinates in `entry`.
+  std::optional<ReshardingBuilder> resharding;
   /// Resharded forms already built, per value: targets and the layouts
   /// passed on the way (each collective's result).
-  DenseMap<Value, SmallVector<std::pair<TensorSharding, Value>>> resharded;
+  DenseMap<Value, ReshardingBuilder::Made> resharded;
   /// Non-tensor values (scalars, indices) are the same on every device.
   IRMapping scalars;
-  std::map<SmallVector<unsigned>, Value> coords;
-  bool remarked = false;
 };
 } // namespace
 
@@ -148,49 +141,6 @@ static TypedAttr identityOf(ReductionKind kind, Type element) {
   return {};
 }
 
-ArrayAttr FunctionPartitioner::axisNames(ArrayRef<unsigned> axes) {
-  SmallVector<Attribute> names;
-  for (unsigned axis : axes)
-    names.push_back(meshAttr.getAxisNames()[axis]);
-  return builder.getArrayAttr(names);
-}
-
-Value FunctionPartitioner::coord(ArrayRef<unsigned> axes, Location loc) {
-  SmallVector<unsigned> key(axes);
-  auto it = coords.find(key);
-  if (it != coords.end())
-    return it->second;
-  OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPointToStart(entry);
-  SmallVector<StringRef> names;
-  for (unsigned axis : axes)
-    names.push_back(meshAttr.getAxisNames()[axis].getValue());
-  Value value = DeviceCoordOp::create(builder, loc, builder.getIndexType(), meshRef,
-                                      builder.getStrArrayAttr(names));
-  coords[key] = value;
-  return value;
-}
-
-FailureOr<RankedTensorType>
-FunctionPartitioner::localType(RankedTensorType type,
-                               const TensorSharding &sharding, Location loc) {
-  SmallVector<int64_t> shape(type.getShape());
-  for (auto [axis, dim] : llvm::enumerate(sharding.axisDim)) {
-    if (dim < 0)
-      continue;
-    if (dim >= type.getRank() || ShapedType::isDynamic(shape[dim]) ||
-        shape[dim] % mesh.sizes[axis] != 0)
-      return mlir::emitError(loc)
-             << "autopar-partition: cannot split dimension " << dim << " of "
-             << type << " over mesh axis '" << mesh.names[axis] << "' of size "
-             << mesh.sizes[axis]
-             << ": uneven or dynamic splits are not supported";
-    shape[dim] /= mesh.sizes[axis];
-  }
-  return RankedTensorType::get(shape, type.getElementType(),
-                               type.getEncoding());
-}
-
 FailureOr<Value> FunctionPartitioner::reshard(Value value,
                                               const TensorSharding &target,
                                               Location loc) {
@@ -200,10 +150,12 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
     return mlir::emitError(loc)
            << "autopar-partition: internal error: no local form of a value";
   LocalValue &source = found->second;
-  if (Value made = lookupResharded(value, target))
-    return made;
-  // An empty tensor has no contents to move: make one of the local shape.
+  // An empty tensor has no contents to move: make one of the local shape
+  // (once per shape).
   if (!source.value) {
+    for (auto &[layout, made] : resharded[value])
+      if (layout == target)
+        return made;
     FailureOr<RankedTensorType> type = localType(globalType, target, loc);
     if (failed(type))
       return failure();
@@ -213,119 +165,8 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
     return local;
   }
 
-  double bytes = 1;
-  for (int64_t size : globalType.getShape())
-    bytes *= static_cast<double>(size);
-  SmallVector<ReshardStep> steps =
-      planResharding(source.sharding, target, bytes, mesh);
-  if (source.sharding == target)
-    return source.value;
-  Value current = source.value;
-  TensorSharding sharding = source.sharding;
-  SmallVector<ReshardStep> slices;
-  for (const ReshardStep &step : steps) {
-    if (step.kind == ReshardKind::Slice) {
-      slices.push_back(step);
-      continue;
-    }
-    TensorSharding next = sharding;
-    switch (step.kind) {
-    case ReshardKind::AllReduce:
-      next.axisDim[step.axis] = TensorSharding::kReplicated;
-      break;
-    case ReshardKind::ReduceScatter:
-    case ReshardKind::AllToAll:
-      next.axisDim[step.axis] = step.dim;
-      break;
-    case ReshardKind::AllGather:
-      next.axisDim[step.axis] = TensorSharding::kReplicated;
-      break;
-    case ReshardKind::Slice:
-      break;
-    }
-    // A layout already made on the way to another target is reused.
-    if (Value made = lookupResharded(value, next)) {
-      current = made;
-      sharding = next;
-      continue;
-    }
-    FailureOr<RankedTensorType> type = localType(globalType, next, loc);
-    if (failed(type))
-      return failure();
-    ArrayAttr axes = axisNames({step.axis});
-    switch (step.kind) {
-    case ReshardKind::AllReduce:
-      current = AllReduceOp::create(builder, loc, *type, current, Value(),
-                                    meshRef, axes, source.partialKind)
-                    .getResult();
-      break;
-    case ReshardKind::ReduceScatter:
-      current = ReduceScatterOp::create(builder, loc, *type, current, Value(),
-                                        meshRef, axes,
-                                        builder.getI64IntegerAttr(step.dim),
-                                        source.partialKind)
-                    .getResult();
-      break;
-    case ReshardKind::AllGather:
-      current = AllGatherOp::create(builder, loc, *type, current, Value(),
-                                    meshRef, axes,
-                                    builder.getI64IntegerAttr(step.dim))
-                    .getResult();
-      break;
-    case ReshardKind::AllToAll:
-      current = AllToAllOp::create(builder, loc, *type, current, Value(),
-                                   meshRef, axes,
-                                   builder.getI64IntegerAttr(step.dim),
-                                   builder.getI64IntegerAttr(step.fromDim))
-                    .getResult();
-      break;
-    case ReshardKind::Slice:
-      break;
-    }
-    sharding = next;
-    resharded[value].push_back({sharding, current});
-  }
-  for (unsigned axis = 0; axis < mesh.getRank(); ++axis)
-    if (sharding.axisDim[axis] == TensorSharding::kPartial &&
-        target.axisDim[axis] != TensorSharding::kPartial)
-      return mlir::emitError(loc)
-             << "autopar-partition: internal error: a partial value left "
-                "unreduced";
-  if (!slices.empty()) {
-    // One extract_slice keeps every slice: per dimension, the block of the
-    // axes newly splitting it (in axis order, the first the major one).
-    TensorSharding next = sharding;
-    for (const ReshardStep &step : slices)
-      next.axisDim[step.axis] = step.dim;
-    FailureOr<RankedTensorType> type = localType(globalType, next, loc);
-    if (failed(type))
-      return failure();
-    SmallVector<OpFoldResult> offsets, sizes, strides;
-    for (int64_t dim = 0; dim < globalType.getRank(); ++dim) {
-      SmallVector<unsigned> axes;
-      for (const ReshardStep &step : slices)
-        if (step.dim == dim)
-          axes.push_back(step.axis);
-      int64_t size = type->getDimSize(dim);
-      sizes.push_back(builder.getIndexAttr(size));
-      strides.push_back(builder.getIndexAttr(1));
-      if (axes.empty()) {
-        offsets.push_back(builder.getIndexAttr(0));
-        continue;
-      }
-      Value index = coord(axes, loc);
-      Value step = arith::ConstantIndexOp::create(builder, loc, size);
-      offsets.push_back(
-          arith::MulIOp::create(builder, loc, index, step).getResult());
-    }
-    current = tensor::ExtractSliceOp::create(builder, loc, *type, current,
-                                             offsets, sizes, strides)
-                  .getResult();
-    sharding = next;
-  }
-  if (!lookupResharded(value, target))
-    resharded[value].push_back({target, current});
-  return current;
+  return resharding->reshard(source.value, globalType, source.sharding, target,
+                             source.partialKind, loc, &resharded[value]);
 }
 
 FailureOr<Strategy> FunctionPartitioner::strategyOf(Operation *op,
@@ -348,8 +189,7 @@ FailureOr<Value> FunctionPartitioner::initOnce(linalg::LinalgOp op, Value init,
   // An init that already is the identity needs nothing.
   Value global = op.getDpsInits()[result];
   if (auto fill = global.getDefiningOp<linalg::FillOp>())
-    if (auto constant =
-            fill.getInputs()[0].getDefiningOp<arith::ConstantOp>())
+    if (auto constant = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>())
       if (constant.getValue() == identity)
         return init;
   Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(),
@@ -361,8 +201,7 @@ FailureOr<Value> FunctionPartitioner::initOnce(linalg::LinalgOp op, Value init,
   Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
   Value first = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq,
                                       index, zero);
-  return arith::SelectOp::create(builder, loc, first, init, filled)
-      .getResult();
+  return arith::SelectOp::create(builder, loc, first, init, filled).getResult();
 }
 
 /// The values `op`'s regions read from above.
@@ -416,8 +255,8 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
     FailureOr<TensorSharding> pinned =
         fromShardingAttr(shard.getSharding(), meshAttr);
     if (failed(pinned) || shard.getSharding().getMesh() != meshRef)
-      return op->emitError() << "autopar-partition: the pin is not on mesh "
-                             << meshRef;
+      return op->emitError()
+             << "autopar-partition: the pin is not on mesh " << meshRef;
     FailureOr<Value> local = reshard(shard.getInput(), *pinned, loc);
     if (failed(local))
       return failure();
@@ -539,8 +378,8 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
         {
           OpBuilder::InsertionGuard guard(builder);
           builder.setInsertionPoint(clone);
-          Value size =
-              arith::ConstantIndexOp::create(builder, loc, ranges[index.getDim()]);
+          Value size = arith::ConstantIndexOp::create(builder, loc,
+                                                      ranges[index.getDim()]);
           offset = arith::MulIOp::create(builder, loc, coord(axes, loc), size);
         }
         OpBuilder inner(index->getContext());
@@ -604,6 +443,7 @@ LogicalResult FunctionPartitioner::run() {
               "blocks are not supported";
   Block &body = func.getBody().front();
   entry = new Block();
+  resharding.emplace(builder, meshAttr, meshRef, entry);
   SmallVector<Type> argTypes;
   for (BlockArgument arg : body.getArguments()) {
     auto type = dyn_cast<RankedTensorType>(arg.getType());

@@ -29,6 +29,7 @@
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/ReshardingBuilder.h"
 #include "autopar/Transforms/ShardInterop.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -300,10 +301,11 @@ public:
 private:
   Value random(RankedTensorType type, int64_t stream, bool zeros,
                int64_t range);
-  Value coord(MeshAttr mesh, FlatSymbolRefAttr ref, ArrayRef<unsigned> axes);
-  FailureOr<Value> slice(Value global, ShardingAttr sharding);
-  FailureOr<Value> gather(Value local, RankedTensorType global,
-                          ShardingAttr sharding);
+  /// A global value's local slice (`toLocal`), or the whole value
+  /// gathered from a local one, under `sharding` (autopar-partition's
+  /// resharding emitter).
+  FailureOr<Value> reshard(Value value, RankedTensorType global,
+                           ShardingAttr sharding, bool toLocal);
   Value relativeError(Value actual, Value expected);
   Value constantI64(int64_t value) {
     return arith::ConstantOp::create(builder, loc,
@@ -402,80 +404,23 @@ Value DriverBuilder::random(RankedTensorType type, int64_t stream, bool zeros,
   return generic.getResult(0);
 }
 
-Value DriverBuilder::coord(MeshAttr mesh, FlatSymbolRefAttr ref,
-                           ArrayRef<unsigned> axes) {
-  SmallVector<StringRef> names;
-  for (unsigned axis : axes)
-    names.push_back(mesh.getAxisNames()[axis].getValue());
-  return DeviceCoordOp::create(builder, loc, builder.getIndexType(), ref,
-                               builder.getStrArrayAttr(names));
-}
-
-FailureOr<Value> DriverBuilder::slice(Value global, ShardingAttr sharding) {
+FailureOr<Value> DriverBuilder::reshard(Value value, RankedTensorType global,
+                                        ShardingAttr sharding, bool toLocal) {
   if (!sharding || sharding.isReplicated())
-    return global;
+    return value;
   MeshAttr mesh = lookupMesh(sharded, sharding.getMesh());
   if (!mesh)
     return failure();
   FailureOr<TensorSharding> layout = fromShardingAttr(sharding, mesh);
   if (failed(layout))
     return failure();
-  auto type = cast<RankedTensorType>(global.getType());
-  SmallVector<OpFoldResult> offsets, sizes, strides;
-  SmallVector<int64_t> shape;
-  for (int64_t dim = 0; dim < type.getRank(); ++dim) {
-    SmallVector<unsigned> axes;
-    int64_t count = 1;
-    for (auto [axis, split] : llvm::enumerate(layout->axisDim))
-      if (split == dim) {
-        axes.push_back(axis);
-        count *= mesh.getAxisSizes()[axis];
-      }
-    int64_t size = type.getDimSize(dim) / count;
-    shape.push_back(size);
-    sizes.push_back(builder.getIndexAttr(size));
-    strides.push_back(builder.getIndexAttr(1));
-    if (axes.empty()) {
-      offsets.push_back(builder.getIndexAttr(0));
-      continue;
-    }
-    Value index = coord(mesh, sharding.getMesh(), axes);
-    Value step = arith::ConstantIndexOp::create(builder, loc, size);
-    offsets.push_back(
-        arith::MulIOp::create(builder, loc, index, step).getResult());
-  }
-  auto localType = RankedTensorType::get(shape, type.getElementType());
-  return tensor::ExtractSliceOp::create(builder, loc, localType, global,
-                                        offsets, sizes, strides)
-      .getResult();
-}
-
-FailureOr<Value> DriverBuilder::gather(Value local, RankedTensorType global,
-                                       ShardingAttr sharding) {
-  if (!sharding || sharding.isReplicated())
-    return local;
-  MeshAttr mesh = lookupMesh(sharded, sharding.getMesh());
-  FailureOr<TensorSharding> layout = fromShardingAttr(sharding, mesh);
-  if (failed(layout))
-    return failure();
-  Value current = local;
-  SmallVector<int64_t> shape(
-      cast<RankedTensorType>(local.getType()).getShape());
-  // Per dimension, the minor axis first.
-  for (int axis = static_cast<int>(mesh.getRank()) - 1; axis >= 0; --axis) {
-    int dim = layout->axisDim[axis];
-    if (dim < 0)
-      continue;
-    shape[dim] *= mesh.getAxisSizes()[axis];
-    auto type = RankedTensorType::get(shape, global.getElementType());
-    current =
-        AllGatherOp::create(
-            builder, loc, type, current, Value(), sharding.getMesh(),
-            builder.getStrArrayAttr({mesh.getAxisNames()[axis].getValue()}),
-            builder.getI64IntegerAttr(dim))
-            .getResult();
-  }
-  return current;
+  ReshardingBuilder resharding(builder, mesh, sharding.getMesh(),
+                               builder.getInsertionBlock());
+  TensorSharding whole = resharding.getReplicated();
+  return toLocal ? resharding.reshard(value, global, whole, *layout,
+                                      ReductionKind::Sum, loc)
+                 : resharding.reshard(value, global, *layout, whole,
+                                      ReductionKind::Sum, loc);
 }
 
 /// max |a - b| / max(max |b|, 1e-3), in f64: relative to the tensor's
@@ -564,8 +509,10 @@ LogicalResult DriverBuilder::build() {
     }
     globals.push_back(global);
     FailureOr<Value> local =
-        slice(global, sharded.getArgAttrOfType<ShardingAttr>(
-                          index, AutoparDialect::kShardingAttrName));
+        reshard(global, tensorType,
+                sharded.getArgAttrOfType<ShardingAttr>(
+                    index, AutoparDialect::kShardingAttrName),
+                /*toLocal=*/true);
     if (failed(local))
       return failure();
     if (local->getType() != sharded.getArgumentTypes()[index])
@@ -609,9 +556,10 @@ LogicalResult DriverBuilder::build() {
       if (!type || !isa<FloatType>(type.getElementType()))
         continue;
       FailureOr<Value> whole =
-          gather(local, type,
-                 sharded.getResultAttrOfType<ShardingAttr>(
-                     index, AutoparDialect::kShardingAttrName));
+          reshard(local, type,
+                  sharded.getResultAttrOfType<ShardingAttr>(
+                      index, AutoparDialect::kShardingAttrName),
+                  /*toLocal=*/false);
       if (failed(whole))
         return failure();
       Value error = relativeError(*whole, expected);
