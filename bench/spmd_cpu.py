@@ -5,7 +5,7 @@ For each model and plan, runs `autopar-run --check` on 1, 2 and 4 MPI
 ranks (training step, K steps, seeded data) and reports
 
   * the collectives of one step counted in the partitioned IR after
-    clean-up (count and bytes each device sends in, per kind), as
+    clean-up and grouping (count and bytes each device sends in, per kind), as
     autopar-run prints them;
   * the median step time over the steps after the first (between barriers,
     so the slowest rank's time);
@@ -41,7 +41,10 @@ MODELS = {
              "--max-pos", "32"],
             "loss=mse optimizer=sgd lr=0.01", ["--int-range", "64"]),
 }
-PLANS = ["parallelism=data", "parallelism=tensor"]
+# (label, autopar-plan options, extra autopar-run options)
+PLANS = [("data", "parallelism=data", []),
+         ("data, ungrouped", "parallelism=data", ["--group-collectives=false"]),
+         ("tensor", "parallelism=tensor", [])]
 
 
 def run(build, model_file, training, extra, ranks, plan, steps):
@@ -77,14 +80,15 @@ def main():
             print("%s (%s), training: %s" % (name, " ".join(generate),
                                               training))
             base = None
-            for plan in PLANS:
+            for label, plan, options in PLANS:
                 for ranks in (1, 2, 4):
                     comm, ms, error = run(args.build, model_file, training,
-                                          extra, ranks, plan, args.steps)
+                                          extra + options, ranks, plan,
+                                          args.steps)
                     if ranks == 1:
                         base = ms
-                    print("  %-20s %d rank%s  step %8.3f ms  (%.2fx of 1)  "
-                          "error %.1e  %s" % (plan, ranks,
+                    print("  %-16s %d rank%s  step %8.3f ms  (%.2fx of 1)  "
+                          "error %.1e  %s" % (label, ranks,
                                               " " if ranks == 1 else "s",
                                               ms, ms / base, error, comm))
             print()

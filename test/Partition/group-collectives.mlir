@@ -9,18 +9,16 @@ autopar.mesh @mesh <x = 2, y = 2>
 // over y are other groups of one and stay as they are.
 // CHECK-LABEL: func.func @buckets(
 // CHECK-SAME: %[[A:[^:]*]]: tensor<2x4xf32>, %[[B:[^:]*]]: tensor<4xf32>, %[[C:[^:]*]]: tensor<f32>
-// CHECK: %[[E:.*]] = tensor.empty() : tensor<13xf32>
-// CHECK: %[[FA:.*]] = tensor.collapse_shape %[[A]] {{\[\[}}0, 1]] : tensor<2x4xf32> into tensor<8xf32>
-// CHECK: %[[P0:.*]] = tensor.insert_slice %[[FA]] into %[[E]][0] [8] [1]
-// CHECK: %[[P1:.*]] = tensor.insert_slice %[[B]] into %[[P0]][8] [4] [1]
-// CHECK: %[[FC:.*]] = tensor.expand_shape %[[C]] [] output_shape [1] : tensor<f32> into tensor<1xf32>
-// CHECK: %[[P2:.*]] = tensor.insert_slice %[[FC]] into %[[P1]][12] [1] [1]
-// CHECK: %[[R:.*]] = autopar.all_reduce %[[P2]] on @mesh axes [x] reduction = sum : tensor<13xf32> -> tensor<13xf32>
-// CHECK: %[[RA:.*]] = tensor.extract_slice %[[R]][0] [8] [1] : tensor<13xf32> to tensor<8xf32>
-// CHECK: tensor.expand_shape %[[RA]] {{\[\[}}0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
-// CHECK: tensor.extract_slice %[[R]][8] [4] [1] : tensor<13xf32> to tensor<4xf32>
-// CHECK: %[[RC:.*]] = tensor.extract_slice %[[R]][12] [1] [1] : tensor<13xf32> to tensor<1xf32>
-// CHECK: tensor.collapse_shape %[[RC]] [] : tensor<1xf32> into tensor<f32>
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<1x13xf32>
+// CHECK: %[[P0:.*]] = tensor.insert_slice %{{.*}} into %[[E]][0, 0] [1, 8] [1, 1]
+// CHECK: %[[P1:.*]] = tensor.insert_slice %{{.*}} into %[[P0]][0, 8] [1, 4] [1, 1]
+// CHECK: %[[P2:.*]] = tensor.insert_slice %{{.*}} into %[[P1]][0, 12] [1, 1] [1, 1]
+// CHECK: %[[R:.*]] = autopar.all_reduce %[[P2]] on @mesh axes [x] reduction = sum : tensor<1x13xf32> -> tensor<1x13xf32>
+// CHECK: tensor.extract_slice %[[R]][0, 0] [1, 8] [1, 1]
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
+// CHECK: tensor.extract_slice %[[R]][0, 8] [1, 4] [1, 1]
+// CHECK: tensor.extract_slice %[[R]][0, 12] [1, 1] [1, 1]
+// CHECK: tensor.collapse_shape %{{.*}} [] : tensor<1xf32> into tensor<f32>
 // CHECK: linalg.generic
 // CHECK-NOT: autopar.all_reduce {{.*}}axes [x] reduction = sum
 // CHECK: autopar.all_reduce %[[B]] on @mesh axes [x] reduction = max
@@ -28,7 +26,7 @@ autopar.mesh @mesh <x = 2, y = 2>
 // With a 48-byte limit, the 32-byte and 16-byte gradients share a buffer
 // and the scalar gets its own.
 // LIMIT-LABEL: func.func @buckets(
-// LIMIT: autopar.all_reduce %{{.*}} on @mesh axes [x] reduction = sum : tensor<12xf32> -> tensor<12xf32>
+// LIMIT: autopar.all_reduce %{{.*}} on @mesh axes [x] reduction = sum : tensor<1x12xf32> -> tensor<1x12xf32>
 // LIMIT: autopar.all_reduce %{{.*}} on @mesh axes [x] reduction = sum : tensor<f32> -> tensor<f32>
 func.func @buckets(%a: tensor<2x4xf32>, %b: tensor<4xf32>, %c: tensor<f32>)
     -> (tensor<2x4xf32>, tensor<4xf32>, tensor<f32>, tensor<4xf32>, tensor<4xf32>) {
@@ -62,4 +60,38 @@ func.func @chain(%a: tensor<4xf32>, %b: tensor<4xf32>) -> (tensor<4xf32>, tensor
   %m = arith.mulf %r1, %r1 : tensor<4xf32>
   %r2 = autopar.all_reduce %m on @mesh axes [gpus] reduction = sum : tensor<4xf32> -> tensor<4xf32>
   return %r1, %r2 : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// A split optimizer update (ZeRO-1): gradients reduce-scattered along dim 0,
+// parameters all-gathered along dim 0. Each gradient becomes [2, n] (row d
+// is device d's block), side by side in [2, 8 + 4]; each device keeps its
+// row. The gathered parameters come back as the rows of their columns.
+// Scatters along another dimension stay.
+// CHECK-LABEL: func.func @zero(
+// CHECK-SAME: %[[G1:[^:]*]]: tensor<4x4xf32>, %[[G2:[^:]*]]: tensor<8xf32>, %[[P1:[^:]*]]: tensor<2x4xf32>, %[[P2:[^:]*]]: tensor<4xf32>, %[[G3:[^:]*]]: tensor<4x4xf32>
+// CHECK: autopar.reduce_scatter %[[G3]] on @mesh axes [gpus] scatter_dim = 1
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [2, 8] : tensor<16xf32> into tensor<2x8xf32>
+// CHECK: tensor.expand_shape %[[G2]] {{\[\[}}0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
+// CHECK: %[[BUF:.*]] = tensor.empty() : tensor<2x12xf32>
+// CHECK: %[[S:.*]] = autopar.reduce_scatter %{{.*}} on @mesh axes [gpus] scatter_dim = 0 reduction = sum : tensor<2x12xf32> -> tensor<1x12xf32>
+// CHECK: tensor.extract_slice %[[S]][0, 0] [1, 8] [1, 1]
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
+// CHECK: tensor.extract_slice %[[S]][0, 8] [1, 4] [1, 1]
+// CHECK: %[[GA:.*]] = autopar.all_gather %{{.*}} on @mesh axes [gpus] gather_dim = 0 : tensor<1x12xf32> -> tensor<2x12xf32>
+// CHECK: tensor.extract_slice %[[GA]][0, 0] [2, 8] [1, 1] : tensor<2x12xf32> to tensor<2x8xf32>
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [4, 4] : tensor<16xf32> into tensor<4x4xf32>
+// CHECK: tensor.extract_slice %[[GA]][0, 8] [2, 4] [1, 1] : tensor<2x12xf32> to tensor<2x4xf32>
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<2x4xf32> into tensor<8xf32>
+// CHECK: return
+func.func @zero(%g1: tensor<4x4xf32>, %g2: tensor<8xf32>, %p1: tensor<2x4xf32>, %p2: tensor<4xf32>, %g3: tensor<4x4xf32>)
+    -> (tensor<2x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<4x2xf32>) {
+  %s1 = autopar.reduce_scatter %g1 on @mesh axes [gpus] scatter_dim = 0 reduction = sum : tensor<4x4xf32> -> tensor<2x4xf32>
+  %s2 = autopar.reduce_scatter %g2 on @mesh axes [gpus] scatter_dim = 0 reduction = sum : tensor<8xf32> -> tensor<4xf32>
+  %s3 = autopar.reduce_scatter %g3 on @mesh axes [gpus] scatter_dim = 1 reduction = sum : tensor<4x4xf32> -> tensor<4x2xf32>
+  %a1 = autopar.all_gather %p1 on @mesh axes [gpus] gather_dim = 0 : tensor<2x4xf32> -> tensor<4x4xf32>
+  %a2 = autopar.all_gather %p2 on @mesh axes [gpus] gather_dim = 0 : tensor<4xf32> -> tensor<8xf32>
+  return %s1, %s2, %a1, %a2, %s3 : tensor<2x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<4x2xf32>
 }

@@ -231,16 +231,18 @@ def ReportCommunication : Pass<"autopar-report-communication",
 
 def GroupCollectives : Pass<"autopar-group-collectives",
                             "::mlir::func::FuncOp"> {
-  let summary = "Pack independent all_reduces into one buffer";
+  let summary = "Pack independent collectives into one buffer";
   let description = [{
-    On partitioned functions (tensor form): all_reduces of one group (same
-    mesh, axes, reduction and element type) that do not depend on one
-    another are packed into one flat buffer (`tensor.collapse_shape`,
-    `tensor.insert_slice`), reduced by one all_reduce, and unpacked
-    (`tensor.extract_slice`, `tensor.expand_shape`) just before the first
-    op that reads one of them, as data-parallel trainers bucket gradients:
-    one latency instead of many, the same values (the reduction is element
-    by element). With `max-bytes` > 0, a group holds at most that many bytes.
+    On partitioned functions (tensor form): collectives of one group (same
+    kind, mesh, axes, reduction and element type) that do not depend on
+    one another become one collective on a packed buffer, emitted just
+    before the first op that reads one of them, as data-parallel trainers
+    bucket gradients: one latency instead of many, the same values.
+    all_reduces are packed flat; reduce_scatters and all_gathers along
+    dimension 0 as [devices, n] blocks side by side (`tensor.expand_shape`,
+    `tensor.insert_slice`, `tensor.extract_slice`), so each device's block
+    stays its own; those along other dimensions are left alone. With
+    `max-bytes` > 0, a group holds at most that many bytes.
   }];
   let options = [
     Option<"maxBytes", "max-bytes", "int64_t", /*default=*/"0",
