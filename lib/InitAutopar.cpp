@@ -6,14 +6,21 @@
 #include "autopar/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void mlir::autopar::registerAutoparDialects(DialectRegistry &registry) {
   registry.insert<AutoparDialect>();
   registerReverseModeExternalModels(registry);
+  // autopar-lower-to-cuda compiles kernels: NVVM targets and the
+  // translations to LLVM IR they serialize through.
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerAllToLLVMIRTranslations(registry);
 }
 
 void mlir::autopar::registerAllAutoparPasses() {
   registerAutoparPasses();
   registerAutoShardPipeline();
   registerLowerToCPUPipeline();
+  registerLowerToCUDAPipeline();
 }

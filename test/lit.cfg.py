@@ -51,3 +51,24 @@ config.substitutions.append(("%mpirun", mpirun))
 config.substitutions.append(
     ("%cpu_runtime", os.path.join(config.autopar_lib_dir, "libautopar_cpu_runtime.so"))
 )
+
+# The CUDA backend: compiling kernels to binaries needs ptxas (a CUDA
+# toolkit) and linking needs libautopar_cuda_runtime; running them needs a
+# GPU (nvidia-smi lists one).
+import shutil
+import subprocess
+
+if config.have_cuda_runtime:
+    config.available_features.add("cuda-toolkit")
+config.substitutions.append(("%llc", config.llc))
+config.substitutions.append(("%cxx", config.cxx))
+config.substitutions.append(
+    ("%cuda_runtime_dir", config.autopar_lib_dir)
+)
+if shutil.which("nvidia-smi"):
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+        if listed.returncode == 0 and "GPU" in listed.stdout:
+            config.available_features.add("cuda-device")
+    except (OSError, subprocess.SubprocessError):
+        pass

@@ -61,6 +61,41 @@ void registerAutoShardPipeline();
 void buildLowerToCPUPipeline(OpPassManager &pm);
 void registerLowerToCPUPipeline();
 
+/// Options of the `autopar-lower-to-cuda` pipeline.
+struct LowerToCUDAPipelineOptions
+    : public PassPipelineOptions<LowerToCUDAPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("The GPU's SM version (sm_80, sm_90, ...)"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features (e.g. +ptx80)"),
+      llvm::cl::init("")};
+  PassOptions::Option<int> optLevel{
+      *this, "opt-level", llvm::cl::desc("Kernel optimization level (0-3)"),
+      llvm::cl::init(2)};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Kernel binaries: fatbin (default), bin (cubin) or isa "
+                     "(PTX text; needs no CUDA toolkit)"),
+      llvm::cl::init("fatbin")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit with ptxas (empty: found as MLIR finds "
+                     "it, e.g. /usr/local/cuda)"),
+      llvm::cl::init("")};
+  PassOptions::Option<int64_t> blockRows{
+      *this, "block-rows",
+      llvm::cl::desc("Threads per block along a kernel's outer loop"),
+      llvm::cl::init(16)};
+  PassOptions::Option<int64_t> blockColumns{
+      *this, "block-columns",
+      llvm::cl::desc("Threads per block along a kernel's second loop"),
+      llvm::cl::init(16)};
+};
+void buildLowerToCUDAPipeline(OpPassManager &pm,
+                              const LowerToCUDAPipelineOptions &options);
+void registerLowerToCUDAPipeline();
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_TRANSFORMS_PASSES_H

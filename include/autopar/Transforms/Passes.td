@@ -294,6 +294,33 @@ def ImportShard : Pass<"autopar-import-shard", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def AllocsToGPU : Pass<"autopar-allocs-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Allocate host buffers in memory the GPU can address";
+  let description = [{
+    For the CUDA backend (`autopar-lower-to-cuda`): every `memref.alloc`
+    outside GPU modules becomes `gpu.alloc host_shared` (CUDA managed
+    memory), so that the host code and the kernels it launches share every
+    buffer, and every `memref.dealloc` a call to `autopar_cuda_free` (the
+    runtime frees it; gpu-to-llvm lowers only asynchronous `gpu.dealloc`). Collectives, which have no CUDA
+    lowering yet, are reported as errors.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def StripCompileTimes : Pass<"autopar-strip-compile-times",
+                             "::mlir::ModuleOp"> {
+  let summary = "Drop compile-time measurements from GPU binaries";
+  let description = [{
+    `gpu-module-to-binary` records how long each step took in the
+    properties of every `#gpu.object` (`LLVMIRToISATimeInMs`,
+    `ISAToBinaryTimeInMs`); this pass removes them so that the same input
+    gives byte-identical IR.
+  }];
+}
+
 def LowerCollectivesToMPI : Pass<"autopar-lower-collectives-to-mpi",
                                  "::mlir::ModuleOp"> {
   let summary = "Lower bufferized collectives and device coordinates to the "

@@ -1,0 +1,57 @@
+//===- CUDARuntime.h - what CUDA programs from autopar call -----*- C++ -*-===//
+//
+// libautopar_cuda_runtime: the entry points the host code of
+// `autopar-lower-to-cuda` calls. The `mgpu*` functions are the ABI that
+// MLIR's gpu-to-llvm lowering and the gpu.binary translation emit (module
+// loading, kernel launches, streams, allocation); `autopar_cuda_*` are
+// autopar's own. Implemented on the CUDA driver API, on the device this
+// process owns (LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID
+// modulo the device count; device 0 otherwise), in its primary context.
+//
+// Every CUDA call is checked: a failure prints the call, the CUDA error
+// and the process's rank, and exits with status 1 (an MPI launcher then
+// stops the other ranks).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_RUNTIME_CUDARUNTIME_H
+#define AUTOPAR_RUNTIME_CUDARUNTIME_H
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" {
+// Modules and kernels.
+void *mgpuModuleLoad(void *data, size_t size);
+void *mgpuModuleLoadJIT(void *data, int optLevel);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedMemBytes, void *stream,
+                      void **params, void **extra, size_t paramsCount);
+// Streams and events.
+void *mgpuStreamCreate();
+void mgpuStreamDestroy(void *stream);
+void mgpuStreamSynchronize(void *stream);
+void mgpuStreamWaitEvent(void *stream, void *event);
+void *mgpuEventCreate();
+void mgpuEventDestroy(void *event);
+void mgpuEventSynchronize(void *event);
+void mgpuEventRecord(void *event, void *stream);
+// Memory: `isHostShared` gives managed memory (host and device).
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared);
+void mgpuMemFree(void *ptr, void *stream);
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream);
+void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream);
+void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream);
+void mgpuSetDefaultDevice(int32_t device);
+
+/// Frees a buffer that `mgpuMemAlloc` returned, by address (the lowering
+/// of `memref.dealloc` in host code).
+void autopar_cuda_free(int64_t address);
+/// The device this process uses.
+int32_t autopar_cuda_device();
+}
+
+#endif // AUTOPAR_RUNTIME_CUDARUNTIME_H

@@ -1,0 +1,200 @@
+//===- CUDARuntime.cpp - what CUDA programs from autopar call -------------===//
+
+#include "autopar/Runtime/CUDARuntime.h"
+
+#include <cuda.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+namespace {
+
+/// This process's rank for messages: the launcher's, or -1.
+int getRank() {
+  for (const char *name :
+       {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "RANK", "SLURM_PROCID"})
+    if (const char *value = std::getenv(name))
+      return std::atoi(value);
+  return -1;
+}
+
+/// This process's rank on its node, to pick the device.
+int getLocalRank() {
+  for (const char *name : {"LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK",
+                           "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char *value = std::getenv(name))
+      return std::atoi(value);
+  return 0;
+}
+
+[[noreturn]] void fail(const char *call, CUresult result) {
+  const char *name = nullptr, *text = nullptr;
+  cuGetErrorName(result, &name);
+  cuGetErrorString(result, &text);
+  std::fprintf(stderr, "autopar CUDA runtime: rank %d: %s failed: %s (%s)\n",
+               getRank(), call, name ? name : "unknown error",
+               text ? text : "no description");
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+#define CHECK(call)                                                            \
+  do {                                                                         \
+    CUresult result_ = (call);                                                 \
+    if (result_ != CUDA_SUCCESS)                                               \
+      fail(#call, result_);                                                    \
+  } while (false)
+
+int defaultDevice = -1;
+
+/// Makes this thread use the process's device (its primary context),
+/// initializing the driver on first use.
+void ensureContext() {
+  static std::once_flag once;
+  static CUcontext context = nullptr;
+  std::call_once(once, [] {
+    CHECK(cuInit(0));
+    int count = 0;
+    CHECK(cuDeviceGetCount(&count));
+    if (count == 0) {
+      std::fprintf(stderr, "autopar CUDA runtime: rank %d: no CUDA device\n",
+                   getRank());
+      std::exit(1);
+    }
+    int ordinal = defaultDevice >= 0 ? defaultDevice : getLocalRank() % count;
+    CUdevice device;
+    CHECK(cuDeviceGet(&device, ordinal));
+    CHECK(cuDevicePrimaryCtxRetain(&context, device));
+    defaultDevice = ordinal;
+  });
+  CHECK(cuCtxSetCurrent(context));
+}
+
+} // namespace
+
+extern "C" {
+
+void *mgpuModuleLoad(void *data, size_t /*size*/) {
+  ensureContext();
+  CUmodule module = nullptr;
+  CHECK(cuModuleLoadData(&module, data));
+  return module;
+}
+
+void *mgpuModuleLoadJIT(void *data, int optLevel) {
+  ensureContext();
+  CUmodule module = nullptr;
+  CUjit_option options[] = {CU_JIT_OPTIMIZATION_LEVEL};
+  void *values[] = {reinterpret_cast<void *>(static_cast<intptr_t>(optLevel))};
+  CHECK(cuModuleLoadDataEx(&module, data, 1, options, values));
+  return module;
+}
+
+void mgpuModuleUnload(void *module) {
+  CHECK(cuModuleUnload(static_cast<CUmodule>(module)));
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  CUfunction function = nullptr;
+  CHECK(cuModuleGetFunction(&function, static_cast<CUmodule>(module), name));
+  return function;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedMemBytes, void *stream,
+                      void **params, void **extra, size_t /*paramsCount*/) {
+  ensureContext();
+  CHECK(cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ,
+                       blockX, blockY, blockZ, sharedMemBytes,
+                       static_cast<CUstream>(stream), params, extra));
+}
+
+void *mgpuStreamCreate() {
+  ensureContext();
+  CUstream stream = nullptr;
+  CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  return stream;
+}
+
+void mgpuStreamDestroy(void *stream) {
+  CHECK(cuStreamDestroy(static_cast<CUstream>(stream)));
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  CHECK(cuStreamSynchronize(static_cast<CUstream>(stream)));
+}
+
+void mgpuStreamWaitEvent(void *stream, void *event) {
+  CHECK(cuStreamWaitEvent(static_cast<CUstream>(stream),
+                          static_cast<CUevent>(event), 0));
+}
+
+void *mgpuEventCreate() {
+  ensureContext();
+  CUevent event = nullptr;
+  CHECK(cuEventCreate(&event, CU_EVENT_DISABLE_TIMING));
+  return event;
+}
+
+void mgpuEventDestroy(void *event) {
+  CHECK(cuEventDestroy(static_cast<CUevent>(event)));
+}
+
+void mgpuEventSynchronize(void *event) {
+  CHECK(cuEventSynchronize(static_cast<CUevent>(event)));
+}
+
+void mgpuEventRecord(void *event, void *stream) {
+  CHECK(cuEventRecord(static_cast<CUevent>(event),
+                      static_cast<CUstream>(stream)));
+}
+
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared) {
+  ensureContext();
+  if (bytes == 0)
+    return nullptr;
+  CUdeviceptr pointer = 0;
+  if (isHostShared)
+    CHECK(cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL));
+  else
+    CHECK(cuMemAlloc(&pointer, bytes));
+  return reinterpret_cast<void *>(pointer);
+}
+
+void mgpuMemFree(void *ptr, void * /*stream*/) {
+  if (!ptr)
+    return;
+  ensureContext();
+  CHECK(cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)));
+}
+
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
+  CHECK(cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                      reinterpret_cast<CUdeviceptr>(src), bytes,
+                      static_cast<CUstream>(stream)));
+}
+
+void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
+  CHECK(cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
+                         static_cast<CUstream>(stream)));
+}
+
+void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
+  CHECK(cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
+                         static_cast<CUstream>(stream)));
+}
+
+void mgpuSetDefaultDevice(int32_t device) { defaultDevice = device; }
+
+void autopar_cuda_free(int64_t address) {
+  mgpuMemFree(reinterpret_cast<void *>(address), nullptr);
+}
+
+int32_t autopar_cuda_device() {
+  ensureContext();
+  return defaultDevice;
+}
+}

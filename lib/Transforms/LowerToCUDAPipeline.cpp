@@ -1,0 +1,198 @@
+//===- LowerToCUDAPipeline.cpp - the `autopar-lower-to-cuda` pipeline -----===//
+//
+// Linalg on tensors to a host program in LLVM that launches GPU kernels,
+// with upstream passes: bufferize (function boundaries included), free
+// buffers, allocate every buffer in memory both host and GPU can address
+// (autopar-allocs-to-gpu), turn each linalg op into parallel loops tiled
+// into blocks of threads (reduction loops run inside a thread), outline
+// the kernels, lower them to NVVM and compile them for the chip
+// (gpu-module-to-binary: the LLVM NVPTX backend, then ptxas from the CUDA
+// toolkit for `format=fatbin` or `bin`; `format=isa` keeps PTX and needs no
+// toolkit), and lower the host code to LLVM. The launches call the
+// `mgpu*` entry points that libautopar_cuda_runtime implements
+// (lib/Runtime/CUDARuntime.cpp).
+//
+// Not yet: matmuls and convolutions through cuBLAS/cuDNN (they run as
+// generic kernels), fusion, collectives through NCCL (a partitioned
+// program's collectives are refused).
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_STRIPCOMPILETIMES
+#define GEN_PASS_DEF_ALLOCSTOGPU
+#include "autopar/Transforms/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+struct AllocsToGPUPass
+    : public mlir::autopar::impl::AllocsToGPUBase<AllocsToGPUPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    // A partitioned program's collectives need NCCL, which is not there yet.
+    WalkResult collectives = module.walk([](CollectiveOpInterface op) {
+      op->emitError() << "autopar-lower-to-cuda: '" << op->getName()
+                      << "' has no CUDA lowering yet (NCCL collectives are "
+                         "not implemented); run partitioned programs with "
+                         "the CPU backend";
+      return WalkResult::interrupt();
+    });
+    if (collectives.wasInterrupted())
+      return signalPassFailure();
+    SmallVector<memref::AllocOp> allocs;
+    SmallVector<memref::DeallocOp> deallocs;
+    module.walk([&](Operation *op) {
+      // Kernels allocate nothing; host code everything.
+      if (op->getParentOfType<gpu::GPUModuleOp>())
+        return;
+      if (auto alloc = dyn_cast<memref::AllocOp>(op))
+        allocs.push_back(alloc);
+      else if (auto dealloc = dyn_cast<memref::DeallocOp>(op))
+        deallocs.push_back(dealloc);
+    });
+    for (memref::AllocOp alloc : allocs) {
+      OpBuilder builder(alloc);
+      auto gpuAlloc = gpu::AllocOp::create(
+          builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
+          /*asyncDependencies=*/ValueRange{}, alloc.getDynamicSizes(),
+          alloc.getSymbolOperands(), /*hostShared=*/true);
+      alloc.replaceAllUsesWith(gpuAlloc.getMemref());
+      alloc.erase();
+    }
+    // gpu-to-llvm lowers only asynchronous gpu.dealloc: free through the
+    // runtime, by the buffer's address.
+    if (deallocs.empty())
+      return;
+    OpBuilder builder(module.getBodyRegion());
+    Type i64 = builder.getI64Type();
+    auto free = module.lookupSymbol<func::FuncOp>("autopar_cuda_free");
+    if (!free) {
+      free = func::FuncOp::create(builder, module.getLoc(), "autopar_cuda_free",
+                                  builder.getFunctionType({i64}, {}));
+      free.setPrivate();
+    }
+    for (memref::DeallocOp dealloc : deallocs) {
+      builder.setInsertionPoint(dealloc);
+      Location loc = dealloc.getLoc();
+      Value index = memref::ExtractAlignedPointerAsIndexOp::create(
+          builder, loc, dealloc.getMemref());
+      Value address = arith::IndexCastOp::create(builder, loc, i64, index);
+      func::CallOp::create(builder, loc, free, ValueRange{address});
+      dealloc.erase();
+    }
+  }
+};
+
+struct StripCompileTimesPass
+    : public mlir::autopar::impl::StripCompileTimesBase<StripCompileTimesPass> {
+  void runOnOperation() override {
+    getOperation().walk([](gpu::BinaryOp binary) {
+      SmallVector<Attribute> objects;
+      for (Attribute attr : binary.getObjectsAttr()) {
+        auto object = dyn_cast<gpu::ObjectAttr>(attr);
+        DictionaryAttr properties =
+            object ? object.getProperties() : DictionaryAttr();
+        if (!properties) {
+          objects.push_back(attr);
+          continue;
+        }
+        SmallVector<NamedAttribute> kept;
+        for (NamedAttribute property : properties)
+          if (!property.getName().getValue().ends_with("TimeInMs"))
+            kept.push_back(property);
+        objects.push_back(gpu::ObjectAttr::get(
+            object.getContext(), object.getTarget(), object.getFormat(),
+            object.getObject(), DictionaryAttr::get(object.getContext(), kept),
+            object.getKernels()));
+      }
+      binary.setObjectsAttr(ArrayAttr::get(binary.getContext(), objects));
+    });
+  }
+};
+} // namespace
+
+void mlir::autopar::buildLowerToCUDAPipeline(
+    OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addPass(createAllocsToGPU());
+
+  // Each linalg op: parallel loops, tiled into blocks of threads (constant
+  // block bounds, a guard for the remainder), mapped to the GPU.
+  OpPassManager &func = pm.nest<func::FuncOp>();
+  func.addPass(createConvertLinalgToParallelLoopsPass());
+  func.addPass(createParallelLoopTilingPass(
+      {options.blockRows, options.blockColumns}, /*noMinMaxBounds=*/true));
+  // (No canonicalization here: it would merge the block and thread loops
+  // into one, which then maps to blocks only.)
+  func.addPass(createGpuMapParallelLoopsPass());
+  func.addPass(createConvertParallelLoopToGpuPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+
+  // Kernels: NVVM, then a binary for the chip.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+
+  // Host: launches and allocations to the mgpu* runtime, the rest to LLVM.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  binary.toolkitPath = options.toolkit;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createStripCompileTimes());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::autopar::registerLowerToCUDAPipeline() {
+  PassPipelineRegistration<LowerToCUDAPipelineOptions>(
+      "autopar-lower-to-cuda",
+      "Lower linalg on tensors to a host program in LLVM that launches "
+      "kernels compiled for an NVIDIA GPU (default sm_90); it calls "
+      "libautopar_cuda_runtime",
+      buildLowerToCUDAPipeline);
+}
