@@ -20,6 +20,7 @@
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_LOWERCOLLECTIVESTOMPI
+#define GEN_PASS_DEF_STRIPANNOTATIONS
 #include "autopar/Transforms/Passes.h.inc"
 } // namespace mlir::autopar
 
@@ -29,9 +30,8 @@ using namespace mlir::autopar;
 namespace {
 
 /// The runtime's encodings of a mesh and a list of its axes.
-FailureOr<std::pair<int64_t, int64_t>> encodeGroup(Operation *op,
-                                                   FlatSymbolRefAttr meshRef,
-                                                   ArrayAttr axes) {
+FailureOr<std::pair<int64_t, int64_t>>
+encodeGroup(Operation *op, FlatSymbolRefAttr meshRef, ArrayAttr axes) {
   MeshAttr mesh = lookupMesh(op, meshRef);
   if (!mesh)
     return failure();
@@ -50,8 +50,8 @@ FailureOr<std::pair<int64_t, int64_t>> encodeGroup(Operation *op,
     std::optional<unsigned> index =
         mesh.getAxisIndex(cast<StringAttr>(axis).getValue());
     if (!index)
-      return op->emitError() << "autopar: no axis " << axis << " in "
-                             << meshRef;
+      return op->emitError()
+             << "autopar: no axis " << axis << " in " << meshRef;
     axesCode |= static_cast<int64_t>(*index + 1) << (4 * position);
   }
   return std::make_pair(meshCode, axesCode);
@@ -97,8 +97,8 @@ std::pair<Value, Value> addressOf(PatternRewriter &rewriter, Location loc,
   }
   Value index =
       memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, buffer);
-  Value address = arith::IndexCastOp::create(rewriter, loc,
-                                             rewriter.getI64Type(), index);
+  Value address =
+      arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), index);
   return {address, copy};
 }
 
@@ -117,8 +117,8 @@ LogicalResult lowerCollective(CollectiveOpInterface op,
   Operation *operation = op.getOperation();
   Location loc = operation->getLoc();
   Value input = operation->getOperand(0);
-  Value output = operation->getNumOperands() > 1 ? operation->getOperand(1)
-                                                 : Value();
+  Value output =
+      operation->getNumOperands() > 1 ? operation->getOperand(1) : Value();
   if (!isa<MemRefType>(input.getType()) || !output)
     return rewriter.notifyMatchFailure(operation, "not bufferized");
   auto outputType = cast<MemRefType>(output.getType());
@@ -245,8 +245,7 @@ struct AllToAllLowering : OpRewritePattern<AllToAllOp> {
     // One slice: the input with split_dim divided by the group size.
     SmallVector<int64_t> piece(type.getShape());
     piece[op.getSplitDim()] /= size;
-    auto [splitOuter, splitChunk] =
-        outerChunk(piece, op.getSplitDim());
+    auto [splitOuter, splitChunk] = outerChunk(piece, op.getSplitDim());
     auto [concatOuter, concatChunk] = outerChunk(piece, op.getConcatDim());
     return lowerCollective(op, rewriter, "autopar_rt_all_to_all",
                            {{splitOuter, 64},
@@ -267,16 +266,35 @@ struct DeviceCoordLowering : OpRewritePattern<DeviceCoordOp> {
       return failure();
     Location loc = op.getLoc();
     Type i64 = rewriter.getI64Type();
-    func::FuncOp func = declare(op, rewriter, "autopar_rt_device_coord",
-                                {i64, i64}, {i64});
+    func::FuncOp func =
+        declare(op, rewriter, "autopar_rt_device_coord", {i64, i64}, {i64});
     Value mesh = arith::ConstantOp::create(
         rewriter, loc, rewriter.getI64IntegerAttr(group->first));
     Value axes = arith::ConstantOp::create(
         rewriter, loc, rewriter.getI64IntegerAttr(group->second));
-    auto call = func::CallOp::create(rewriter, loc, func, ValueRange{mesh, axes});
-    rewriter.replaceOpWithNewOp<arith::IndexCastOp>(
-        op, rewriter.getIndexType(), call.getResult(0));
+    auto call =
+        func::CallOp::create(rewriter, loc, func, ValueRange{mesh, axes});
+    rewriter.replaceOpWithNewOp<arith::IndexCastOp>(op, rewriter.getIndexType(),
+                                                    call.getResult(0));
     return success();
+  }
+};
+
+struct StripAnnotationsPass
+    : public mlir::autopar::impl::StripAnnotationsBase<StripAnnotationsPass> {
+  void runOnOperation() override {
+    WalkResult left = getOperation().walk([](Operation *op) {
+      if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
+        op->emitError() << "autopar: '" << op->getName()
+                        << "' still needs its mesh; lower it before "
+                           "removing the annotations";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      return signalPassFailure();
+    stripAutoparAnnotations(getOperation());
   }
 };
 
@@ -284,32 +302,6 @@ struct LowerCollectivesToMPIPass
     : public mlir::autopar::impl::LowerCollectivesToMPIBase<
           LowerCollectivesToMPIPass> {
   void runOnOperation() override {
-    // Argument and result annotations describe tensors, the function's
-    // names the mesh; the lowered functions take LLVM structs.
-    for (auto func : getOperation().getOps<FunctionOpInterface>()) {
-      auto strip = [&](DictionaryAttr attrs) {
-        SmallVector<NamedAttribute> kept;
-        for (NamedAttribute attr : attrs)
-          if (!attr.getName().getValue().starts_with("autopar."))
-            kept.push_back(attr);
-        return DictionaryAttr::get(&getContext(), kept);
-      };
-      for (unsigned i = 0; i < func.getNumArguments(); ++i)
-        func.setArgAttrs(i, strip(func.getArgAttrDict(i)
-                                      ? func.getArgAttrDict(i)
-                                      : DictionaryAttr::get(&getContext())));
-      SmallVector<StringAttr> own;
-      for (NamedAttribute attr : func->getDiscardableAttrs())
-        if (attr.getName().getValue().starts_with("autopar."))
-          own.push_back(attr.getName());
-      for (StringAttr name : own)
-        func->removeDiscardableAttr(name);
-      for (unsigned i = 0; i < func.getNumResults(); ++i)
-        func.setResultAttrs(
-            i, strip(func.getResultAttrDict(i)
-                         ? func.getResultAttrDict(i)
-                         : DictionaryAttr::get(&getContext())));
-    }
     RewritePatternSet patterns(&getContext());
     patterns.add<AllReduceLowering, AllGatherLowering, ReduceScatterLowering,
                  AllToAllLowering, DeviceCoordLowering>(&getContext());
@@ -329,16 +321,42 @@ struct LowerCollectivesToMPIPass
     });
     if (left.wasInterrupted())
       return signalPassFailure();
-    // Meshes and the plan have served their purpose.
-    for (MeshOp mesh :
-         llvm::make_early_inc_range(getOperation().getOps<MeshOp>()))
-      mesh.erase();
-    SmallVector<StringAttr> names;
-    for (NamedAttribute attr : getOperation()->getDiscardableAttrs())
-      if (attr.getName().getValue().starts_with("autopar."))
-        names.push_back(attr.getName());
-    for (StringAttr name : names)
-      getOperation()->removeDiscardableAttr(name);
+    stripAutoparAnnotations(getOperation());
   }
 };
 } // namespace
+
+void mlir::autopar::stripAutoparAnnotations(ModuleOp module) {
+  MLIRContext *context = module.getContext();
+  // Argument and result annotations describe tensors, the function's
+  // names the mesh; the lowered functions take LLVM structs.
+  auto strip = [&](DictionaryAttr attrs) {
+    SmallVector<NamedAttribute> kept;
+    if (attrs)
+      for (NamedAttribute attr : attrs)
+        if (!attr.getName().getValue().starts_with("autopar."))
+          kept.push_back(attr);
+    return DictionaryAttr::get(context, kept);
+  };
+  for (auto func : module.getOps<FunctionOpInterface>()) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      func.setArgAttrs(i, strip(func.getArgAttrDict(i)));
+    for (unsigned i = 0; i < func.getNumResults(); ++i)
+      func.setResultAttrs(i, strip(func.getResultAttrDict(i)));
+    SmallVector<StringAttr> own;
+    for (NamedAttribute attr : func->getDiscardableAttrs())
+      if (attr.getName().getValue().starts_with("autopar."))
+        own.push_back(attr.getName());
+    for (StringAttr name : own)
+      func->removeDiscardableAttr(name);
+  }
+  // Meshes and the plan have served their purpose.
+  for (MeshOp mesh : llvm::make_early_inc_range(module.getOps<MeshOp>()))
+    mesh.erase();
+  SmallVector<StringAttr> names;
+  for (NamedAttribute attr : module->getDiscardableAttrs())
+    if (attr.getName().getValue().starts_with("autopar."))
+      names.push_back(attr.getName());
+  for (StringAttr name : names)
+    module->removeDiscardableAttr(name);
+}

@@ -36,6 +36,10 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstdlib>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_STRIPCOMPILETIMES
@@ -133,6 +137,25 @@ struct StripCompileTimesPass
 };
 } // namespace
 
+/// libdevice in the CUDA toolkit: `toolkit`, else $CUDA_ROOT, $CUDA_HOME,
+/// $CUDA_PATH, else /usr/local/cuda.
+static std::optional<std::string> findLibdevice(StringRef toolkit) {
+  SmallVector<std::string> roots;
+  if (!toolkit.empty())
+    roots.push_back(toolkit.str());
+  for (const char *name : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *value = std::getenv(name))
+      roots.push_back(value);
+  roots.push_back("/usr/local/cuda");
+  for (const std::string &root : roots) {
+    SmallString<256> path(root);
+    llvm::sys::path::append(path, "nvvm", "libdevice", "libdevice.10.bc");
+    if (llvm::sys::fs::exists(path))
+      return path.str().str();
+  }
+  return std::nullopt;
+}
+
 void mlir::autopar::buildLowerToCUDAPipeline(
     OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -163,6 +186,10 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   target.chip = options.chip;
   target.features = options.features;
   target.optLevel = options.optLevel;
+  // Math functions in kernels (sqrt, exp, tanh, ...) become calls into
+  // libdevice, which is linked from the toolkit.
+  if (std::optional<std::string> libdevice = findLibdevice(options.toolkit))
+    target.linkLibs.push_back(*libdevice);
   pm.addPass(createGpuNVVMAttachTarget(target));
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   kernels.addPass(createConvertGpuOpsToNVVMOps());
@@ -170,6 +197,7 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   kernels.addPass(createReconcileUnrealizedCastsPass());
 
   // Host: launches and allocations to the mgpu* runtime, the rest to LLVM.
+  pm.addPass(createStripAnnotations());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertMathToLLVMPass());

@@ -10,7 +10,7 @@
 // CHECK-DAG: %[[ONE:.*]] = llvm.mlir.constant(1 : index) : i64
 // CHECK: gpu.launch_func  @scale_kernel::@scale_kernel blocks in (%[[BLOCKS]], %[[ONE]], %[[ONE]]) threads in (%[[THREADS]], %[[ONE]], %[[ONE]]) : i64
 // The properties carry no compile times (the output is reproducible).
-// CHECK: gpu.binary @scale_kernel  [#gpu.object<#nvvm.target<chip = "sm_80">, properties = {O = 2 : i32}, assembly = "{{.*}}.version
+// CHECK: gpu.binary @scale_kernel  [#gpu.object<#nvvm.target<chip = "sm_80"{{.*}}>, properties = {O = 2 : i32}, assembly = "{{.*}}.version
 // CHECK-SAME: .target sm_80
 // CHECK-SAME: .visible .entry scale_kernel(
 // CHECK-SAME: mul.rn.f32

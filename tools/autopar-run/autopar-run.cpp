@@ -34,6 +34,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -49,17 +50,23 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/Function.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <cstdlib>
+#include <dlfcn.h>
 #include <map>
 #include <unistd.h>
 
@@ -71,9 +78,18 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
                                       cl::Required);
 static cl::opt<int> ranks("n", cl::desc("Number of ranks (mesh devices)"),
                           cl::init(1));
+static cl::opt<std::string> chip("chip",
+                                 cl::desc("--backend=cuda: the GPU's SM "
+                                          "version"),
+                                 cl::init("sm_90"));
+static cl::opt<bool> compileOnly(
+    "compile-only",
+    cl::desc("Compile (and for CUDA build the kernel binaries) but do not "
+             "run"),
+    cl::init(false));
 static cl::opt<std::string> backend("backend",
-                                    cl::desc("cpu (MPI); cuda is not yet "
-                                             "available"),
+                                    cl::desc("cpu (MPI ranks) or cuda (one GPU "
+                                             "for now)"),
                                     cl::init("cpu"));
 static cl::opt<std::string>
     planOptions("plan",
@@ -586,6 +602,27 @@ static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   return pm.run(module);
 }
 
+/// Why CUDA programs cannot run here, or "" when a device is present.
+static std::string findCUDADevice() {
+  void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!driver)
+    return "no CUDA driver (libcuda.so.1 cannot be loaded)";
+  using InitFn = int (*)(unsigned);
+  using CountFn = int (*)(int *);
+  auto init = reinterpret_cast<InitFn>(dlsym(driver, "cuInit"));
+  auto getCount = reinterpret_cast<CountFn>(dlsym(driver, "cuDeviceGetCount"));
+  int count = 0;
+  if (!init || !getCount)
+    return "the CUDA driver has no cuInit/cuDeviceGetCount";
+  if (int error = init(0))
+    return "cuInit failed with CUDA error " + std::to_string(error);
+  if (int error = getCount(&count))
+    return "cuDeviceGetCount failed with CUDA error " + std::to_string(error);
+  if (count == 0)
+    return "no CUDA device";
+  return "";
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
@@ -593,9 +630,11 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-run: compile a model for N ranks, run "
                               "it and check it against one process\n");
-  if (backend != "cpu")
-    return fail("backend '" + backend +
-                "' is not available; this build runs --backend=cpu (MPI)");
+  if (backend != "cpu" && backend != "cuda")
+    return fail("unknown backend '" + backend + "'; expected cpu or cuda");
+  if (backend == "cuda" && ranks != 1)
+    return fail("--backend=cuda runs on one GPU for now (-n 1): NCCL "
+                "collectives are not implemented yet");
   if (ranks < 1)
     return fail("-n must be at least 1");
   if (!underLauncher())
@@ -805,10 +844,48 @@ int main(int argc, char **argv) {
     module->print(output->os());
     output->keep();
   }
-  if (failed(runPipeline(*module, "autopar-lower-to-cpu")))
+  bool cuda = backend == "cuda";
+  if (failed(
+          runPipeline(*module, cuda ? "autopar-lower-to-cuda{chip=" + chip + "}"
+                                    : std::string("autopar-lower-to-cpu"))))
     return 1;
   if (std::getenv("AUTOPAR_RUN_DEBUG"))
     module->print(llvm::errs());
+  std::string notRun;
+  if (compileOnly)
+    notRun = "--compile-only";
+  else if (cuda)
+    notRun = findCUDADevice();
+  if (!notRun.empty()) {
+    // Compile the host program to machine code (the kernels already are).
+    llvm::LLVMContext llvmContext;
+    std::unique_ptr<llvm::Module> llvmModule =
+        translateModuleToLLVMIR(*module, llvmContext);
+    if (!llvmModule)
+      return fail("translation to LLVM IR failed");
+    int64_t kernels = 0, kernelBytes = 0;
+    module->walk([&](gpu::BinaryOp binary) {
+      for (Attribute object : binary.getObjectsAttr()) {
+        ++kernels;
+        kernelBytes += cast<gpu::ObjectAttr>(object).getObject().size();
+      }
+    });
+    say() << "autopar-run: @" << name << " compiled for "
+          << (cuda ? chip.getValue() : std::string("the host")) << ": "
+          << llvm::count_if(llvmModule->functions(),
+                            [](const llvm::Function &function) {
+                              return !function.isDeclaration();
+                            })
+          << " host functions";
+    if (cuda)
+      say() << ", " << kernels << " kernels (" << kernelBytes
+            << " bytes of GPU binaries)";
+    say() << "; not run: " << notRun << "\n";
+    if (compileOnly)
+      return 0;
+    return fail("cannot run on CUDA: " + notRun +
+                " (--compile-only compiles without running)");
+  }
 
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
@@ -822,6 +899,19 @@ int main(int argc, char **argv) {
   SmallVector<StringRef> libs;
   if (llvm::sys::fs::exists(utils))
     libs.push_back(utils);
+  // The CUDA runtime sits in the build's (or the install's) lib directory.
+  std::string cudaRuntime;
+  if (cuda) {
+    SmallString<256> path(llvm::sys::path::parent_path(
+        llvm::sys::path::parent_path(llvm::sys::fs::getMainExecutable(
+            argv[0], (void *)&findCUDADevice))));
+    llvm::sys::path::append(path, "lib", "libautopar_cuda_runtime.so");
+    cudaRuntime = path.str().str();
+    if (!llvm::sys::fs::exists(cudaRuntime))
+      return fail("no " + cudaRuntime +
+                  " (autopar was built without a CUDA toolkit)");
+    libs.push_back(cudaRuntime);
+  }
   options.sharedLibPaths = libs;
   auto engine = ExecutionEngine::create(*module, options);
   if (!engine)

@@ -58,6 +58,11 @@ void buildAutoShardPipeline(OpPassManager &pm,
 /// Registers `auto-shard` as a pass pipeline.
 void registerAutoShardPipeline();
 /// `autopar-lower-to-cpu`: linalg on tensors to LLVM for the host CPU.
+/// Removes what only the compiler needed once a program is lowered: autopar
+/// argument, result and function attributes, meshes, the module's plan and
+/// target.
+void stripAutoparAnnotations(ModuleOp module);
+
 void buildLowerToCPUPipeline(OpPassManager &pm);
 void registerLowerToCPUPipeline();
 

@@ -321,6 +321,17 @@ def StripCompileTimes : Pass<"autopar-strip-compile-times",
   }];
 }
 
+def StripAnnotations : Pass<"autopar-strip-annotations", "::mlir::ModuleOp"> {
+  let summary = "Remove autopar annotations, meshes and the plan";
+  let description = [{
+    Once a program is lowered, the autopar attributes of functions, their
+    arguments and results (shardings, roles, updates, `autopar.spmd`), the
+    meshes and the module's plan and target have served their purpose; the
+    LLVM lowering does not know them. Collectives and device coordinates,
+    which still need their mesh, are errors.
+  }];
+}
+
 def LowerCollectivesToMPI : Pass<"autopar-lower-collectives-to-mpi",
                                  "::mlir::ModuleOp"> {
   let summary = "Lower bufferized collectives and device coordinates to the "

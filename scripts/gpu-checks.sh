@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every check that needs a GPU, in one run (for a machine lent with one):
+# builds autopar, runs the CUDA lit tests with the GPU present (execution
+# tests included), then runs the zoo's small models through
+# `autopar-run --backend=cuda --check` and prints their step times.
+#   scripts/gpu-checks.sh [build-dir]       (default: build)
+# Writes its log to $OUT/gpu-checks.log when OUT is set.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$root/build}
+log=${OUT:-/tmp}/gpu-checks.log
+exec > >(tee "$log") 2>&1
+nvidia-smi -L || echo "gpu-checks: nvidia-smi lists no GPU"
+"$root/scripts/build.sh" "$build" || exit 1
+status=0
+lit=$(command -v lit || echo /usr/lib/llvm-22/bin/lit)
+"$lit" -v "$build/test/CUDA" || status=1
+models=$(mktemp -d)
+python3 "$root/models/generate.py" mlp --batch 64 --layers 512,1024,1024,16 -o "$models/mlp.mlir"
+python3 "$root/models/generate.py" alexnet --batch 8 --image 67 --width 8 --classes 16 -o "$models/cnn.mlir"
+for model in mlp cnn; do
+  for training in "" "--training=loss=mse optimizer=momentum lr=0.01"; do
+    echo "== $model ${training:-forward}"
+    "$build/bin/autopar-run" -n 1 "$models/$model.mlir" --backend=cuda --steps 5 --check ${training:+"$training"} || status=1
+  done
+done
+exit $status
