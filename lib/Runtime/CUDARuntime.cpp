@@ -2,6 +2,7 @@
 
 #include "autopar/Runtime/CUDARuntime.h"
 
+#include <cublas_v2.h>
 #include <cuda.h>
 
 #include <cstdio>
@@ -47,6 +48,21 @@ int getLocalRank() {
       fail(#call, result_);                                                    \
   } while (false)
 
+[[noreturn]] void failBlas(const char *call, cublasStatus_t status) {
+  std::fprintf(stderr, "autopar CUDA runtime: rank %d: %s failed: %s (%s)\n",
+               getRank(), call, cublasGetStatusName(status),
+               cublasGetStatusString(status));
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+#define CHECK_BLAS(call)                                                       \
+  do {                                                                         \
+    cublasStatus_t status_ = (call);                                           \
+    if (status_ != CUBLAS_STATUS_SUCCESS)                                      \
+      failBlas(#call, status_);                                                \
+  } while (false)
+
 int defaultDevice = -1;
 
 /// Makes this thread use the process's device (its primary context),
@@ -70,6 +86,15 @@ void ensureContext() {
     defaultDevice = ordinal;
   });
   CHECK(cuCtxSetCurrent(context));
+}
+
+/// This process's cuBLAS handle, made on first use.
+cublasHandle_t getBlas() {
+  static std::once_flag once;
+  static cublasHandle_t handle = nullptr;
+  ensureContext();
+  std::call_once(once, [] { CHECK_BLAS(cublasCreate(&handle)); });
+  return handle;
 }
 
 } // namespace
@@ -191,6 +216,26 @@ void mgpuSetDefaultDevice(int32_t device) { defaultDevice = device; }
 
 void autopar_cuda_free(int64_t address) {
   mgpuMemFree(reinterpret_cast<void *>(address), nullptr);
+}
+
+void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
+                       int64_t k, int64_t batch, int32_t transA,
+                       int32_t transB) {
+  // Row-major C[m, n] += A B is column-major C^T = B^T A^T: B comes first.
+  cublasHandle_t handle = getBlas();
+  const float one = 1.0f;
+  cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  int64_t ldb = transB ? k : n, lda = transA ? m : k;
+  CHECK_BLAS(cublasSgemmStridedBatched(
+      handle, opB, opA, static_cast<int>(n), static_cast<int>(m),
+      static_cast<int>(k), &one, reinterpret_cast<const float *>(b),
+      static_cast<int>(ldb), k * n, reinterpret_cast<const float *>(a),
+      static_cast<int>(lda), m * k, &one, reinterpret_cast<float *>(c),
+      static_cast<int>(n), m * n, static_cast<int>(batch)));
+  // The kernels run on their own streams and the host reads managed
+  // memory: finish before returning.
+  CHECK(cuCtxSynchronize());
 }
 
 int32_t autopar_cuda_device() {

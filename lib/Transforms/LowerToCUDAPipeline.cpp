@@ -12,9 +12,10 @@
 // `mgpu*` entry points that libautopar_cuda_runtime implements
 // (lib/Runtime/CUDARuntime.cpp).
 //
-// Not yet: matmuls and convolutions through cuBLAS/cuDNN (they run as
-// generic kernels), fusion, collectives through NCCL (a partitioned
-// program's collectives are refused).
+// Matmul-like contractions go to cuBLAS (autopar-contractions-to-cublas).
+// Not yet: convolutions through cuDNN (they run as generic kernels),
+// fusion, collectives through NCCL (a partitioned program's collectives
+// are refused).
 //
 //===----------------------------------------------------------------------===//
 
@@ -166,6 +167,7 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   pm.addPass(createAllocsToGPU());
+  pm.addPass(createContractionsToCUBLAS());
 
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.

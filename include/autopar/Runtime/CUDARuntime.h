@@ -50,6 +50,12 @@ void mgpuSetDefaultDevice(int32_t device);
 /// Frees a buffer that `mgpuMemAlloc` returned, by address (the lowering
 /// of `memref.dealloc` in host code).
 void autopar_cuda_free(int64_t address);
+/// Row-major C[batch][m, n] += A[batch] B[batch] in f32 through cuBLAS,
+/// A stored [m, k] (or [k, m] with `transA`), B [k, n] (or [n, k] with
+/// `transB`); buffers by address (autopar-contractions-to-cublas).
+void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
+                       int64_t k, int64_t batch, int32_t transA,
+                       int32_t transB);
 /// The device this process uses.
 int32_t autopar_cuda_device();
 }

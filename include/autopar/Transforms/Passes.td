@@ -310,6 +310,26 @@ def AllocsToGPU : Pass<"autopar-allocs-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
+                                "::mlir::ModuleOp"> {
+  let summary = "Run bufferized matmul-like contractions through cuBLAS";
+  let description = [{
+    For the CUDA backend: every structured op on buffers that is a
+    contraction (mul-add body) over one m, one n and one k loop and at most
+    one outermost batch loop, on contiguous f32 buffers, with the left
+    operand stored [m, k] or [k, m], the right one [k, n] or [n, k] and the
+    result [m, n] (or [n, m]: the product with the inputs exchanged),
+    becomes a call to `autopar_cuda_gemm` (cuBLAS strided
+    batched SGEMM, accumulating into the result as linalg does). The
+    contractions are recognized from indexing maps, so matmul, batch_matmul,
+    their transposed forms and the backward pass's generic contractions
+    alike. Others are left to the generated kernels.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def StripCompileTimes : Pass<"autopar-strip-compile-times",
                              "::mlir::ModuleOp"> {
   let summary = "Drop compile-time measurements from GPU binaries";

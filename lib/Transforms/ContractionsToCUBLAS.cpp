@@ -1,0 +1,176 @@
+//===- ContractionsToCUBLAS.cpp - matmuls as cuBLAS calls -----------------===//
+//
+// For the CUDA backend: every bufferized structured op that is a
+// contraction (mul-add body, two inputs, one output) over one m, one n and
+// one k loop, at most one batch loop (outermost), on contiguous f32
+// buffers, becomes a call to `autopar_cuda_gemm`, which runs cuBLAS's
+// strided batched SGEMM. The operands may be stored transposed ([k, m] for
+// the left one, [n, k] for the right one, as the backward pass produces
+// them); a result stored [n, m] is the product with the inputs exchanged.
+// Derived from indexing maps, so linalg.matmul, batch_matmul, their transposed
+// variants and the generic contractions of the backward pass are all covered.
+// Other contractions run as generated kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_CONTRACTIONSTOCUBLAS
+#include "autopar/Transforms/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+/// A contraction as cuBLAS sees it (row-major storage).
+struct Gemm {
+  int64_t m, n, k, batch;
+  bool transA, transB;
+  /// The op's first input is the right operand: the result is stored
+  /// [n, m] for the op's own m and n, i.e. it is the product with the
+  /// inputs in the other order.
+  bool swapped = false;
+};
+} // namespace
+
+/// The loop dimensions an operand's map reads, in order, when each result
+/// is a plain loop dimension.
+static std::optional<SmallVector<unsigned>> getDims(AffineMap map) {
+  SmallVector<unsigned> dims;
+  for (AffineExpr result : map.getResults()) {
+    auto dim = dyn_cast<AffineDimExpr>(result);
+    if (!dim)
+      return std::nullopt;
+    dims.push_back(dim.getPosition());
+  }
+  return dims;
+}
+
+static bool isContiguousF32(Value value) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  return type && type.hasStaticShape() && type.getElementType().isF32() &&
+         type.getLayout().isIdentity();
+}
+
+static std::optional<Gemm> matchGemm(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op))
+    return std::nullopt;
+  for (OpOperand &operand : op->getOpOperands())
+    if (!isContiguousF32(operand.get()))
+      return std::nullopt;
+  FailureOr<linalg::ContractionDimensions> contraction =
+      linalg::inferContractionDims(op);
+  if (failed(contraction) || contraction->m.size() != 1 ||
+      contraction->n.size() != 1 || contraction->k.size() != 1 ||
+      contraction->batch.size() > 1)
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  std::optional<SmallVector<unsigned>> a = getDims(maps[0]),
+                                       b = getDims(maps[1]),
+                                       c = getDims(maps[2]);
+  if (!a || !b || !c)
+    return std::nullopt;
+  unsigned m = contraction->m[0], n = contraction->n[0], k = contraction->k[0];
+  // A batch loop leads every operand.
+  if (!contraction->batch.empty()) {
+    unsigned batch = contraction->batch[0];
+    for (SmallVector<unsigned> *dims : {&*a, &*b, &*c}) {
+      if (dims->empty() || dims->front() != batch)
+        return std::nullopt;
+      dims->erase(dims->begin());
+    }
+  }
+  auto is = [](ArrayRef<unsigned> dims, unsigned first, unsigned second) {
+    return dims.size() == 2 && dims[0] == first && dims[1] == second;
+  };
+  Gemm gemm;
+  if (is(*c, n, m)) {
+    // C[n, m] = sum_k B[., .] A[., .]: the same product with the inputs
+    // exchanged.
+    std::swap(a, b);
+    std::swap(m, n);
+    gemm.swapped = true;
+  }
+  if (!is(*c, m, n))
+    return std::nullopt;
+  if (is(*a, m, k))
+    gemm.transA = false;
+  else if (is(*a, k, m))
+    gemm.transA = true;
+  else
+    return std::nullopt;
+  if (is(*b, k, n))
+    gemm.transB = false;
+  else if (is(*b, n, k))
+    gemm.transB = true;
+  else
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  gemm.m = ranges[m];
+  gemm.n = ranges[n];
+  gemm.k = ranges[k];
+  gemm.batch = contraction->batch.empty() ? 1 : ranges[contraction->batch[0]];
+  return gemm;
+}
+
+namespace {
+struct ContractionsToCUBLASPass
+    : public mlir::autopar::impl::ContractionsToCUBLASBase<
+          ContractionsToCUBLASPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<std::pair<linalg::LinalgOp, Gemm>> found;
+    module.walk([&](linalg::LinalgOp op) {
+      if (op->getParentOfType<gpu::GPUModuleOp>())
+        return;
+      if (std::optional<Gemm> gemm = matchGemm(op))
+        found.push_back({op, *gemm});
+    });
+    if (found.empty())
+      return;
+    OpBuilder builder(module.getBodyRegion());
+    Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
+    auto callee = module.lookupSymbol<func::FuncOp>("autopar_cuda_gemm");
+    if (!callee) {
+      callee = func::FuncOp::create(
+          builder, module.getLoc(), "autopar_cuda_gemm",
+          builder.getFunctionType({i64, i64, i64, i64, i64, i64, i64, i32, i32},
+                                  {}));
+      callee.setPrivate();
+    }
+    for (auto [op, gemm] : found) {
+      builder.setInsertionPoint(op);
+      Location loc = op.getLoc();
+      SmallVector<Value> buffers(op->getOperands());
+      if (gemm.swapped)
+        std::swap(buffers[0], buffers[1]);
+      SmallVector<Value> operands;
+      for (Value buffer : buffers) {
+        Value index = memref::ExtractAlignedPointerAsIndexOp::create(
+            builder, loc, buffer);
+        operands.push_back(
+            arith::IndexCastOp::create(builder, loc, i64, index));
+      }
+      auto constant = [&](Type type, int64_t value) -> Value {
+        return arith::ConstantOp::create(builder, loc,
+                                         builder.getIntegerAttr(type, value));
+      };
+      for (int64_t size : {gemm.m, gemm.n, gemm.k, gemm.batch})
+        operands.push_back(constant(i64, size));
+      operands.push_back(constant(i32, gemm.transA));
+      operands.push_back(constant(i32, gemm.transB));
+      func::CallOp::create(builder, loc, callee, operands);
+      op->erase();
+    }
+  }
+};
+} // namespace

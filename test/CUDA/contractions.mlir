@@ -1,0 +1,98 @@
+// RUN: autopar-opt %s --pass-pipeline="builtin.module(one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},autopar-contractions-to-cublas)" | FileCheck %s
+// RUN: %cxx -x c -shared -fPIC %S/Inputs/gemm_reference.c -o %t.gemm.so
+// RUN: autopar-opt %s --pass-pipeline="builtin.module(one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},autopar-contractions-to-cublas,autopar-lower-to-cpu)" | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_libs/libmlir_c_runner_utils.so,%mlir_libs/libmlir_runner_utils.so,%t.gemm.so | sed "s/base@ = 0x[0-9a-f]*//" > %t.gemm.txt
+// RUN: autopar-opt %s --autopar-lower-to-cpu | %mlir_runner -e main -entry-point-result=void -shared-libs=%mlir_libs/libmlir_c_runner_utils.so,%mlir_libs/libmlir_runner_utils.so | sed "s/base@ = 0x[0-9a-f]*//" > %t.loops.txt
+// RUN: diff %t.gemm.txt %t.loops.txt
+// RUN: FileCheck %s --input-file=%t.gemm.txt --check-prefix=VALUES
+// Which contractions go to cuBLAS, and with which shapes and transposes:
+// the calls run here against a host implementation of autopar_cuda_gemm's
+// contract and must print what the same program prints as plain loops.
+
+// CHECK-LABEL: func.func @main
+// A plain matmul: m=2, n=3, k=4.
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64, %c3_i64, %c4_i64, %c1_i64, %c0_i32, %c0_i32{{.*}})
+// The weight-gradient form sum_b dY[b, j] X[b, i] into W[i, j]: stored
+// [n, m], so the inputs are exchanged and the left one is transposed.
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c4_i64{{.*}}, %c3_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i32{{.*}}, %c0_i32{{.*}})
+// A x B^T with B stored [n, k].
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}})
+// A batch of 2.
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c2_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
+// Not a contraction (a max reduction) stays.
+// CHECK: linalg.generic
+// CHECK-NOT: call @autopar_cuda_gemm
+
+// C = 1 + A B, then the weight-gradient form, A A^T, the batch.
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}2, 14.5, 10],
+// VALUES-NEXT: [10, 32.5, 20]]
+// VALUES: sizes = [4, 3]
+// VALUES-NEXT: {{\[\[}}52, 177, 110],
+// VALUES: sizes = [2, 2]
+// VALUES-NEXT: {{\[\[}}30, 70],
+#a = affine_map<(i, j, p) -> (i, p)>
+#b = affine_map<(i, j, p) -> (p, j)>
+#bt = affine_map<(i, j, p) -> (j, p)>
+#c = affine_map<(i, j, p) -> (i, j)>
+#dy = affine_map<(b, j, i) -> (b, j)>
+#x = affine_map<(b, j, i) -> (b, i)>
+#w = affine_map<(b, j, i) -> (i, j)>
+func.func private @printMemrefF32(tensor<*xf32>)
+func.func @main() {
+  %A = arith.constant dense<[[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]> : tensor<2x4xf32>
+  %B = arith.constant dense<[[1.0, 0.5, -1.0], [2.0, 0.0, 1.0], [0.0, 3.0, 2.0], [-1.0, 1.0, 0.5]]> : tensor<4x3xf32>
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  // C = 1 + A B
+  %e0 = tensor.empty() : tensor<2x3xf32>
+  %f0 = linalg.fill ins(%one : f32) outs(%e0 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %C = linalg.matmul ins(%A, %B : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f0 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  // W[i, j] = sum_b C[b, j] A[b, i]   (W: 4x3)
+  %e1 = tensor.empty() : tensor<4x3xf32>
+  %f1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<4x3xf32>) -> tensor<4x3xf32>
+  %W = linalg.generic {indexing_maps = [#dy, #x, #w], iterator_types = ["reduction", "parallel", "parallel"]}
+      ins(%C, %A : tensor<2x3xf32>, tensor<2x4xf32>) outs(%f1 : tensor<4x3xf32>) {
+  ^bb0(%y: f32, %xx: f32, %acc: f32):
+    %p = arith.mulf %y, %xx : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<4x3xf32>
+  // T = A A^T through a [n, k] right operand: (2x4) x (2x4)^T
+  %e2 = tensor.empty() : tensor<2x2xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %T = linalg.generic {indexing_maps = [#a, #bt, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%A, %A : tensor<2x4xf32>, tensor<2x4xf32>) outs(%f2 : tensor<2x2xf32>) {
+  ^bb0(%x0: f32, %x1: f32, %acc: f32):
+    %p = arith.mulf %x0, %x1 : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x2xf32>
+  // A batch of two products: [A, 2A] x [B, B]
+  %AA = tensor.concat dim(0) %A, %A : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<4x4xf32>
+  %AB = tensor.expand_shape %AA [[0, 1], [2]] output_shape [2, 2, 4] : tensor<4x4xf32> into tensor<2x2x4xf32>
+  %BB = tensor.concat dim(0) %B, %B : (tensor<4x3xf32>, tensor<4x3xf32>) -> tensor<8x3xf32>
+  %BBB = tensor.expand_shape %BB [[0, 1], [2]] output_shape [2, 4, 3] : tensor<8x3xf32> into tensor<2x4x3xf32>
+  %e3 = tensor.empty() : tensor<2x2x3xf32>
+  %f3 = linalg.fill ins(%zero : f32) outs(%e3 : tensor<2x2x3xf32>) -> tensor<2x2x3xf32>
+  %P = linalg.batch_matmul ins(%AB, %BBB : tensor<2x2x4xf32>, tensor<2x4x3xf32>) outs(%f3 : tensor<2x2x3xf32>) -> tensor<2x2x3xf32>
+  // Not a contraction: a row max.
+  %e4 = tensor.empty() : tensor<2xf32>
+  %f4 = linalg.fill ins(%zero : f32) outs(%e4 : tensor<2xf32>) -> tensor<2xf32>
+  %M = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]}
+      ins(%C : tensor<2x3xf32>) outs(%f4 : tensor<2xf32>) {
+  ^bb0(%x0: f32, %acc: f32):
+    %m = arith.maximumf %acc, %x0 : f32
+    linalg.yield %m : f32
+  } -> tensor<2xf32>
+  %u0 = tensor.cast %C : tensor<2x3xf32> to tensor<*xf32>
+  %u1 = tensor.cast %W : tensor<4x3xf32> to tensor<*xf32>
+  %u2 = tensor.cast %T : tensor<2x2xf32> to tensor<*xf32>
+  %u3 = tensor.cast %P : tensor<2x2x3xf32> to tensor<*xf32>
+  %u4 = tensor.cast %M : tensor<2xf32> to tensor<*xf32>
+  call @printMemrefF32(%u0) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u1) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u2) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u3) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u4) : (tensor<*xf32>) -> ()
+  return
+}
