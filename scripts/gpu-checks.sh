@@ -15,6 +15,10 @@ nvidia-smi -L || echo "gpu-checks: nvidia-smi lists no GPU"
 status=0
 lit=$(command -v lit || echo /usr/lib/llvm-22/bin/lit)
 "$lit" -v "$build/test/CUDA" || status=1
+# The GPU measured, as a target the cost model loads.
+out=${OUT:-/tmp}
+"$build/bin/autopar-calibrate" --base=h100-dgx -o "$out/calibrated.json" || status=1
+cat "$out/calibrated.json" 2>/dev/null
 models=$(mktemp -d)
 python3 "$root/models/generate.py" mlp --batch 64 --layers 512,1024,1024,16 -o "$models/mlp.mlir"
 python3 "$root/models/generate.py" alexnet --batch 8 --image 67 --width 8 --classes 16 -o "$models/cnn.mlir"

@@ -5,6 +5,7 @@
 #include <cublas_v2.h>
 #include <cuda.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -236,6 +237,75 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
   // The kernels run on their own streams and the host reads managed
   // memory: finish before returning.
   CHECK(cuCtxSynchronize());
+}
+
+void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
+  ensureContext();
+  *result = AutoparCalibration();
+  result->device = defaultDevice;
+  CUdevice device;
+  CHECK(cuDeviceGet(&device, defaultDevice));
+  CHECK(cuDeviceGetName(result->name, sizeof(result->name) - 1, device));
+  size_t capacity = 0;
+  CHECK(cuDeviceTotalMem(&capacity, device));
+  result->memoryCapacity = capacity;
+  CUevent start, stop;
+  CHECK(cuEventCreate(&start, CU_EVENT_DEFAULT));
+  CHECK(cuEventCreate(&stop, CU_EVENT_DEFAULT));
+  auto time = [&](int times, auto &&work) {
+    work(); // warm up
+    CHECK(cuCtxSynchronize());
+    CHECK(cuEventRecord(start, nullptr));
+    for (int i = 0; i < times; ++i)
+      work();
+    CHECK(cuEventRecord(stop, nullptr));
+    CHECK(cuEventSynchronize(stop));
+    float ms = 0;
+    CHECK(cuEventElapsedTime(&ms, start, stop));
+    return ms * 1e-3 / times;
+  };
+  for (int64_t n : {256, 512, 1024, 2048, 4096, 8192}) {
+    size_t count = static_cast<size_t>(n) * n;
+    void *a = mgpuMemAlloc(count * sizeof(float), nullptr, false);
+    void *b = mgpuMemAlloc(count * sizeof(float), nullptr, false);
+    void *c = mgpuMemAlloc(count * sizeof(float), nullptr, false);
+    CHECK(cuMemsetD32(reinterpret_cast<CUdeviceptr>(a), 0x3f800000u, count));
+    CHECK(cuMemsetD32(reinterpret_cast<CUdeviceptr>(b), 0x3f800000u, count));
+    CHECK(cuMemsetD32(reinterpret_cast<CUdeviceptr>(c), 0, count));
+    int index = result->gemmCount++;
+    result->gemmSizes[index] = n;
+    result->gemmSeconds[index] =
+        time(n >= 4096 ? std::min(repeat, 3) : repeat, [&] {
+          autopar_cuda_gemm(reinterpret_cast<int64_t>(a),
+                            reinterpret_cast<int64_t>(b),
+                            reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0);
+        });
+    mgpuMemFree(a, nullptr);
+    mgpuMemFree(b, nullptr);
+    mgpuMemFree(c, nullptr);
+  }
+  result->copyBytes = 256u << 20;
+  void *from = mgpuMemAlloc(result->copyBytes, nullptr, false);
+  void *to = mgpuMemAlloc(result->copyBytes, nullptr, false);
+  result->copySeconds = time(repeat, [&] {
+    CHECK(cuMemcpyDtoD(reinterpret_cast<CUdeviceptr>(to),
+                       reinterpret_cast<CUdeviceptr>(from), result->copyBytes));
+  });
+  mgpuMemFree(from, nullptr);
+  mgpuMemFree(to, nullptr);
+  // An empty kernel in PTX, loaded by the driver's JIT.
+  static const char kEmpty[] = ".version 7.0\n.target sm_52\n"
+                               ".address_size 64\n"
+                               ".visible .entry empty()\n{\n  ret;\n}\n";
+  void *module = mgpuModuleLoad(const_cast<char *>(kEmpty), sizeof(kEmpty));
+  void *function = mgpuModuleGetFunction(module, "empty");
+  result->launchSeconds = time(1000, [&] {
+    CHECK(cuLaunchKernel(static_cast<CUfunction>(function), 1, 1, 1, 1, 1, 1, 0,
+                         nullptr, nullptr, nullptr));
+  });
+  mgpuModuleUnload(module);
+  CHECK(cuEventDestroy(start));
+  CHECK(cuEventDestroy(stop));
 }
 
 int32_t autopar_cuda_device() {

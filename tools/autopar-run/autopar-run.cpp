@@ -156,7 +156,11 @@ static cl::opt<std::string> mpirun("mpirun", cl::desc("The MPI launcher"),
                                    cl::init("mpirun"));
 
 static int fail(const Twine &message) {
-  llvm::errs() << "autopar-run: " << message << "\n";
+  // One write per message: every rank may fail at once, and their lines
+  // must not interleave.
+  std::string line = ("autopar-run: " + message + "\n").str();
+  llvm::errs().write(line.data(), line.size());
+  llvm::errs().flush();
   return 1;
 }
 
@@ -219,7 +223,7 @@ static std::optional<std::string> getNpyDescr(Type element) {
 static FailureOr<DenseElementsAttr> readNpy(StringRef path,
                                             RankedTensorType type) {
   auto error = [&](const Twine &message) {
-    llvm::errs() << "autopar-run: " << path << ": " << message << "\n";
+    fail(path + ": " + message);
     return failure();
   };
   std::string typeText;

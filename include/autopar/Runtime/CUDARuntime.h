@@ -56,6 +56,24 @@ void autopar_cuda_free(int64_t address);
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA,
                        int32_t transB);
+/// What autopar-calibrate measures (autopar_cuda_calibrate).
+struct AutoparCalibration {
+  char name[256];
+  int32_t device;
+  uint64_t memoryCapacity;
+  /// f32 GEMM through autopar_cuda_gemm, square sizes gemmSizes[i].
+  int32_t gemmCount;
+  int64_t gemmSizes[8];
+  double gemmSeconds[8];
+  /// Device-to-device copy of copyBytes (read and write).
+  uint64_t copyBytes;
+  double copySeconds;
+  /// One launch of an empty kernel, back to back.
+  double launchSeconds;
+};
+/// Measures this process's GPU (each case `repeat` times after a warm-up)
+/// into `result`.
+void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat);
 /// The device this process uses.
 int32_t autopar_cuda_device();
 }

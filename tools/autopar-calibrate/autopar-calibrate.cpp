@@ -1,0 +1,140 @@
+//===- autopar-calibrate.cpp - measure this GPU, write a target -----------===//
+//
+//   autopar-calibrate [--base=h100-dgx] [-o target.json] [--repeat N]
+//
+// Measures the GPU this process sees (device 0, or LOCAL_RANK's) and writes
+// a target JSON (docs/targets.md) that starts from a preset and replaces
+// the GPU's numbers by measured ones (autopar_cuda_calibrate in
+// libautopar_cuda_runtime):
+//
+//  * f32 GEMM throughput through the same cuBLAS call the CUDA backend
+//    makes (autopar_cuda_gemm), over square sizes 256..8192: the best is
+//    written as peak f32 FLOP/s and each size is printed;
+//  * memory bandwidth: device-to-device copies of 256 MiB (read + write);
+//  * kernel launch overhead: back-to-back launches of an empty kernel;
+//  * memory capacity and the GPU's name.
+//
+// Measured rates are achieved rates, so the efficiencies are written as
+// 1.0. Collective bandwidth needs several GPUs and NCCL, which the CUDA
+// backend does not have yet: the links keep the preset's numbers.
+//
+// The tool loads the CUDA driver and the runtime at run time, so that it
+// starts, and says why it cannot measure, on machines without a GPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Runtime/CUDARuntime.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <string>
+
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> base("base",
+                                 cl::desc("The preset the target starts from"),
+                                 cl::init("h100-dgx"));
+static cl::opt<std::string> output("o", cl::desc("Target JSON to write"),
+                                   cl::value_desc("file"), cl::init("-"));
+static cl::opt<int> repeat("repeat", cl::desc("Timed repetitions per case"),
+                           cl::init(10));
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "autopar-calibrate: " << message << "\n";
+  return 1;
+}
+
+/// Why no GPU can be measured, or "".
+static std::string probe() {
+  void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+  if (!driver)
+    return "no CUDA driver (libcuda.so.1 cannot be loaded)";
+  auto init = reinterpret_cast<int (*)(unsigned)>(dlsym(driver, "cuInit"));
+  auto count =
+      reinterpret_cast<int (*)(int *)>(dlsym(driver, "cuDeviceGetCount"));
+  int devices = 0;
+  if (!init || !count)
+    return "the CUDA driver has no cuInit/cuDeviceGetCount";
+  if (int error = init(0))
+    return "cuInit failed with CUDA error " + std::to_string(error);
+  if (count(&devices) != 0 || devices == 0)
+    return "no CUDA device";
+  return "";
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "autopar-calibrate: measure this GPU and write "
+                              "a target JSON for the cost model\n");
+  if (std::string reason = probe(); !reason.empty())
+    return fail("cannot calibrate: " + reason);
+  llvm::SmallString<256> path(llvm::sys::path::parent_path(
+      llvm::sys::path::parent_path(llvm::sys::fs::getMainExecutable(
+          argv[0], reinterpret_cast<void *>(&fail)))));
+  llvm::sys::path::append(path, "lib", "libautopar_cuda_runtime.so");
+  void *runtime = dlopen(path.c_str(), RTLD_NOW);
+  if (!runtime)
+    return fail("cannot load " + path + ": " + dlerror());
+  auto calibrate = reinterpret_cast<void (*)(AutoparCalibration *, int32_t)>(
+      dlsym(runtime, "autopar_cuda_calibrate"));
+  if (!calibrate)
+    return fail(path + " has no autopar_cuda_calibrate");
+
+  AutoparCalibration measured;
+  calibrate(&measured, std::max(1, repeat.getValue()));
+  llvm::outs() << "autopar-calibrate: device " << measured.device << ": "
+               << measured.name << ", "
+               << llvm::format("%.1f", measured.memoryCapacity / 1073741824.0)
+               << " GiB\n";
+  double bestFlops = 0;
+  for (int i = 0; i < measured.gemmCount; ++i) {
+    double n = static_cast<double>(measured.gemmSizes[i]);
+    double flops = 2.0 * n * n * n / measured.gemmSeconds[i];
+    bestFlops = std::max(bestFlops, flops);
+    llvm::outs() << llvm::format(
+        "  gemm f32 %5lld^3: %9.3f ms  %8.2f TFLOP/s\n",
+        static_cast<long long>(measured.gemmSizes[i]),
+        measured.gemmSeconds[i] * 1e3, flops * 1e-12);
+  }
+  double bandwidth = 2.0 * measured.copyBytes / measured.copySeconds;
+  llvm::outs() << llvm::format("  copy 256 MiB: %.3f ms  %.1f GB/s\n",
+                               measured.copySeconds * 1e3, bandwidth * 1e-9);
+  llvm::outs() << llvm::format("  empty kernel launch: %.2f us\n",
+                               measured.launchSeconds * 1e6);
+
+  std::error_code error;
+  auto file = std::make_unique<llvm::ToolOutputFile>(output.getValue(), error,
+                                                     llvm::sys::fs::OF_Text);
+  if (error)
+    return fail("cannot write " + output + ": " + error.message());
+  llvm::json::OStream json(file->os(), 2);
+  json.object([&] {
+    json.attribute("preset", base);
+    json.attribute("name", std::string(measured.name) + " (calibrated)");
+    json.attributeObject("gpu", [&] {
+      json.attribute("name", measured.name);
+      json.attributeObject("peak_flops",
+                           [&] { json.attribute("f32", bestFlops); });
+      json.attribute("memory_bandwidth", bandwidth);
+      json.attribute("memory_capacity",
+                     static_cast<int64_t>(measured.memoryCapacity));
+      json.attribute("compute_efficiency", 1.0);
+      json.attribute("memory_efficiency", 1.0);
+      json.attribute("launch_overhead", measured.launchSeconds);
+    });
+  });
+  file->os() << "\n";
+  file->keep();
+  return 0;
+}
