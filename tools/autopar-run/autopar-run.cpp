@@ -861,7 +861,7 @@ int main(int argc, char **argv) {
   else if (cuda)
     notRun = findCUDADevice();
   if (!notRun.empty()) {
-    // Compile the host program to machine code (the kernels already are).
+    // Translate the program to LLVM IR (the kernels already are binaries).
     llvm::LLVMContext llvmContext;
     std::unique_ptr<llvm::Module> llvmModule =
         translateModuleToLLVMIR(*module, llvmContext);
