@@ -68,6 +68,7 @@ struct AllocsToGPUPass
       return signalPassFailure();
     SmallVector<memref::AllocOp> allocs;
     SmallVector<memref::DeallocOp> deallocs;
+    SmallVector<memref::GetGlobalOp> globals;
     module.walk([&](Operation *op) {
       // Kernels allocate nothing; host code everything.
       if (op->getParentOfType<gpu::GPUModuleOp>())
@@ -76,7 +77,34 @@ struct AllocsToGPUPass
         allocs.push_back(alloc);
       else if (auto dealloc = dyn_cast<memref::DeallocOp>(op))
         deallocs.push_back(dealloc);
+      else if (auto global = dyn_cast<memref::GetGlobalOp>(op))
+        globals.push_back(global);
     });
+    // Constants live in host globals, which kernels cannot read: each use
+    // reads a managed copy, made where the global is taken and freed at
+    // the end of the function.
+    for (memref::GetGlobalOp global : globals) {
+      auto type = cast<MemRefType>(global.getType());
+      auto func = global->getParentOfType<func::FuncOp>();
+      if (!func || !func.getBody().hasOneBlock() ||
+          !type.getLayout().isIdentity()) {
+        global.emitError() << "autopar-lower-to-cuda: a constant used "
+                              "outside a single-block function cannot be "
+                              "moved to GPU memory";
+        return signalPassFailure();
+      }
+      OpBuilder builder(global->getBlock(), ++Block::iterator(global));
+      auto alloc = memref::AllocOp::create(builder, global.getLoc(), type);
+      memref::CopyOp::create(builder, global.getLoc(), global.getResult(),
+                             alloc.getResult());
+      global.getResult().replaceAllUsesExcept(
+          alloc.getResult(),
+          alloc->getNextNode()); // the copy reads the global
+      builder.setInsertionPoint(func.getBody().front().getTerminator());
+      deallocs.push_back(memref::DeallocOp::create(builder, global.getLoc(),
+                                                   alloc.getResult()));
+      allocs.push_back(alloc);
+    }
     for (memref::AllocOp alloc : allocs) {
       OpBuilder builder(alloc);
       auto gpuAlloc = gpu::AllocOp::create(

@@ -301,7 +301,10 @@ def AllocsToGPU : Pass<"autopar-allocs-to-gpu", "::mlir::ModuleOp"> {
     outside GPU modules becomes `gpu.alloc host_shared` (CUDA managed
     memory), so that the host code and the kernels it launches share every
     buffer, and every `memref.dealloc` a call to `autopar_cuda_free` (the
-    runtime frees it; gpu-to-llvm lowers only asynchronous `gpu.dealloc`). Collectives, which have no CUDA
+    runtime frees it; gpu-to-llvm lowers only asynchronous `gpu.dealloc`).
+    Constants (`memref.get_global`), which live in host memory, are copied
+    into managed memory where they are taken and freed at the function's
+    end. Collectives, which have no CUDA
     lowering yet, are reported as errors.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
