@@ -1,8 +1,8 @@
 //===- PlanReport.cpp - explaining a parallelization plan -----------------===//
 
 #include "autopar/Report/PlanReport.h"
-#include "autopar/Report/Output.h"
 #include "autopar/Report/AnalysisReport.h"
+#include "autopar/Report/Output.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
@@ -119,16 +119,14 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
   for (const PlanSummary &mesh : report.meshes)
     printSummaryLine(os, "", mesh);
   os << "\n"
-     << llvm::format("%-4s %-24s %-24s %-28s %10s %10s  %s\n", "#", "op",
-                     "loc", "strategy", "compute ms", "comm ms",
-                     "next best (ms)");
+     << llvm::format("%-4s %-24s %-24s %-28s %10s %10s  %s\n", "#", "op", "loc",
+                     "strategy", "compute ms", "comm ms", "next best (ms)");
   for (auto [index, layer] : llvm::enumerate(report.layers)) {
-    std::string next = layer.hasNextBest
-                           ? layer.nextBestStrategy + " (" +
-                                 std::to_string(layer.nextBestSeconds * 1e3)
-                                     .substr(0, 8) +
-                                 ")"
-                           : "-";
+    std::string next =
+        layer.hasNextBest
+            ? layer.nextBestStrategy + " (" +
+                  std::to_string(layer.nextBestSeconds * 1e3).substr(0, 8) + ")"
+            : "-";
     os << llvm::format("%-4zu %-24s %-24s %-28s %10.4f %10.4f  %s\n", index,
                        layer.op.c_str(), layer.loc.c_str(),
                        layer.strategy.c_str(), layer.computeSeconds * 1e3,
@@ -141,6 +139,16 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
     os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
   os << "\nforward collectives per step: "
      << describeCommunication(report.forwardCommunication) << "\n";
+}
+
+void mlir::autopar::writeCommunicationJson(
+    llvm::json::OStream &json, const CommunicationSummary &summary) {
+  for (const auto &[kind, entry] : summary)
+    json.attributeObject(kind, [&] {
+      json.attribute("count", entry.count);
+      json.attribute("bytes", static_cast<int64_t>(entry.bytes));
+      json.attribute("time_s", entry.seconds);
+    });
 }
 
 static void writeSummary(llvm::json::OStream &json,
@@ -185,12 +193,7 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
         json.object([&] { writeSummary(json, mesh); });
     });
     json.attributeObject("forward_collectives", [&] {
-      for (const auto &[kind, entry] : report.forwardCommunication)
-        json.attributeObject(kind, [&] {
-          json.attribute("count", entry.count);
-          json.attribute("bytes", static_cast<int64_t>(entry.bytes));
-          json.attribute("time_s", entry.seconds);
-        });
+      writeCommunicationJson(json, report.forwardCommunication);
     });
     json.attributeArray("layers", [&] {
       for (const PlanLayerReport &layer : report.layers)

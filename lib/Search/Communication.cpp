@@ -258,6 +258,13 @@ mlir::autopar::countCommunication(func::FuncOp func,
   return summary;
 }
 
+double mlir::autopar::getTotalSeconds(const CommunicationSummary &summary) {
+  double seconds = 0;
+  for (const auto &[kind, entry] : summary)
+    seconds += entry.seconds;
+  return seconds;
+}
+
 std::string
 mlir::autopar::describeCommunication(const CommunicationSummary &summary) {
   if (summary.empty())

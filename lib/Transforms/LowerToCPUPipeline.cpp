@@ -21,7 +21,7 @@
 
 using namespace mlir;
 
-void mlir::autopar::buildLowerToCPUPipeline(OpPassManager &pm) {
+void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -29,6 +29,19 @@ void mlir::autopar::buildLowerToCPUPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+}
+
+void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm) {
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::autopar::buildLowerToCPUPipeline(OpPassManager &pm) {
+  buildBufferizePasses(pm);
   // Collectives of partitioned programs: calls to the MPI runtime.
   pm.addPass(createLowerCollectivesToMPI());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
@@ -41,12 +54,7 @@ void mlir::autopar::buildLowerToCPUPipeline(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertVectorToLLVMPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  buildHostToLLVMPasses(pm);
 }
 
 void mlir::autopar::registerLowerToCPUPipeline() {

@@ -187,13 +187,7 @@ static std::optional<std::string> findLibdevice(StringRef toolkit) {
 
 void mlir::autopar::buildLowerToCUDAPipeline(
     OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::BufferDeallocationPipelineOptions deallocation;
-  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  buildBufferizePasses(pm);
   pm.addPass(createAllocsToGPU());
   pm.addPass(createContractionsToCUBLAS());
 
@@ -238,12 +232,7 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   binary.toolkitPath = options.toolkit;
   pm.addPass(createGpuModuleToBinaryPass(binary));
   pm.addPass(createStripCompileTimes());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  buildHostToLLVMPasses(pm);
 }
 
 void mlir::autopar::registerLowerToCUDAPipeline() {

@@ -2,6 +2,7 @@
 
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Report/Output.h"
+#include "autopar/Report/PlanReport.h"
 #include "autopar/Search/Communication.h"
 #include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
@@ -33,13 +34,6 @@ struct ReportCommunicationPass
   void runOnOperation() override;
 };
 } // namespace
-
-static double totalSeconds(const CommunicationSummary &summary) {
-  double seconds = 0;
-  for (const auto &[kind, entry] : summary)
-    seconds += entry.seconds;
-  return seconds;
-}
 
 void ReportCommunicationPass::runOnOperation() {
   ModuleOp module = getOperation();
@@ -73,7 +67,8 @@ void ReportCommunicationPass::runOnOperation() {
     for (const FunctionCommunication &function : functions)
       os << "@" << function.name << " " << function.how << ": "
          << describeCommunication(function.summary)
-         << llvm::format("; %.4f ms on ", totalSeconds(function.summary) * 1e3)
+         << llvm::format("; %.4f ms on ",
+                         getTotalSeconds(function.summary) * 1e3)
          << targetName << "\n";
   };
   auto writeJson = [&](raw_ostream &os) {
@@ -86,14 +81,9 @@ void ReportCommunicationPass::runOnOperation() {
           json.object([&] {
             json.attribute("function", function.name);
             json.attribute("how", function.how);
-            json.attribute("time_s", totalSeconds(function.summary));
+            json.attribute("time_s", getTotalSeconds(function.summary));
             json.attributeObject("collectives", [&] {
-              for (const auto &[kind, entry] : function.summary)
-                json.attributeObject(kind, [&] {
-                  json.attribute("count", entry.count);
-                  json.attribute("bytes", static_cast<int64_t>(entry.bytes));
-                  json.attribute("time_s", entry.seconds);
-                });
+              writeCommunicationJson(json, function.summary);
             });
           });
       });

@@ -257,7 +257,9 @@ struct ImportShardPass
 };
 } // namespace
 
-static std::optional<ReductionKind> importKind(shard::ReductionKind kind) {
+/// The autopar reduction of an upstream collective `op`, or an error at it.
+static FailureOr<ReductionKind> importKind(Operation *op,
+                                           shard::ReductionKind kind) {
   switch (kind) {
   case shard::ReductionKind::Sum:
     return ReductionKind::Sum;
@@ -268,7 +270,9 @@ static std::optional<ReductionKind> importKind(shard::ReductionKind kind) {
   case shard::ReductionKind::Min:
     return ReductionKind::Min;
   default:
-    return std::nullopt;
+    return op->emitError() << "autopar-import-shard: reduction "
+                           << shard::stringifyReductionKind(kind)
+                           << " is not supported";
   }
 }
 
@@ -372,13 +376,10 @@ void ImportShardPass::runOnOperation() {
     LogicalResult converted =
         llvm::TypeSwitch<Operation *, LogicalResult>(op)
             .Case([&](shard::AllReduceOp reduce) -> LogicalResult {
-              std::optional<ReductionKind> kind =
-                  importKind(reduce.getReduction());
-              if (!kind)
-                return op->emitError()
-                       << "autopar-import-shard: reduction "
-                       << shard::stringifyReductionKind(reduce.getReduction())
-                       << " is not supported";
+              FailureOr<ReductionKind> kind =
+                  importKind(op, reduce.getReduction());
+              if (failed(kind))
+                return failure();
               replacement = AllReduceOp::create(
                                 builder, loc, reduce.getType(),
                                 reduce.getInput(), Value(), attr,
@@ -387,13 +388,10 @@ void ImportShardPass::runOnOperation() {
               return success();
             })
             .Case([&](shard::ReduceScatterOp reduce) -> LogicalResult {
-              std::optional<ReductionKind> kind =
-                  importKind(reduce.getReduction());
-              if (!kind)
-                return op->emitError()
-                       << "autopar-import-shard: reduction "
-                       << shard::stringifyReductionKind(reduce.getReduction())
-                       << " is not supported";
+              FailureOr<ReductionKind> kind =
+                  importKind(op, reduce.getReduction());
+              if (failed(kind))
+                return failure();
               replacement =
                   ReduceScatterOp::create(builder, loc, reduce.getType(),
                                           reduce.getInput(), Value(), attr,

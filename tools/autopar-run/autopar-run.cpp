@@ -730,9 +730,7 @@ int main(int argc, char **argv) {
     return 1;
   CostModel costModel(*targetAttr);
   auto describe = [&](StringRef when, const CommunicationSummary &summary) {
-    double seconds = 0;
-    for (const auto &[kind, entry] : summary)
-      seconds += entry.seconds;
+    double seconds = getTotalSeconds(summary);
     say() << "autopar-run: @" << name << " " << when << " for " << ranks
           << " rank" << (ranks > 1 ? "s" : "")
           << "; collectives per step: " << describeCommunication(summary)

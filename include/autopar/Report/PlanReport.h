@@ -13,6 +13,7 @@
 
 #include "autopar/Search/Planner.h"
 
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -56,15 +57,19 @@ struct PlanReport {
   CommunicationSummary forwardCommunication;
 };
 
+/// `summary` as JSON object members: per kind, {"count", "bytes",
+/// "time_s"} (the plan report's `forward_collectives`, the communication
+/// report's `collectives`).
+void writeCommunicationJson(llvm::json::OStream &json,
+                            const CommunicationSummary &summary);
+
 PlanSummary summarizePlan(const MeshPlan &plan, const Planner &planner,
                           double oneGpuStep);
 
 PlanReport buildPlanReport(const Planner &planner, const MeshPlan &best,
-                           const MeshPlan &oneGpu,
-                           const MeshPlan *dataParallel,
-                           ArrayRef<MeshPlan> considered,
-                           StringRef objective, StringRef target,
-                           double memoryCapacity);
+                           const MeshPlan &oneGpu, const MeshPlan *dataParallel,
+                           ArrayRef<MeshPlan> considered, StringRef objective,
+                           StringRef target, double memoryCapacity);
 
 void printPlanReportText(llvm::raw_ostream &os, const PlanReport &report);
 void printPlanReportJson(llvm::raw_ostream &os, const PlanReport &report);

@@ -87,6 +87,9 @@ predictCommunication(func::FuncOp func, const CostModel *costModel);
 CommunicationSummary countCommunication(func::FuncOp func,
                                         const CostModel *costModel);
 
+/// The cost model's time for all of `summary`'s collectives.
+double getTotalSeconds(const CommunicationSummary &summary);
+
 /// "all_gather 7 (13472 B) reduce_scatter 7 (26944 B)", or "none".
 std::string describeCommunication(const CommunicationSummary &summary);
 

@@ -32,11 +32,11 @@ struct AutoShardPipelineOptions
       llvm::cl::desc("Optimizer of the training step: sgd, momentum, adam"),
       llvm::cl::init("momentum")};
   PassOptions::Option<std::string> objective{
-      *this, "objective",
-      llvm::cl::desc("time, energy or efficiency:X"), llvm::cl::init("time")};
+      *this, "objective", llvm::cl::desc("time, energy or efficiency:X"),
+      llvm::cl::init("time")};
   PassOptions::Option<int64_t> maxGpus{
-      *this, "max-gpus",
-      llvm::cl::desc("Use at most this many GPUs (0: all)"), llvm::cl::init(0)};
+      *this, "max-gpus", llvm::cl::desc("Use at most this many GPUs (0: all)"),
+      llvm::cl::init(0)};
   PassOptions::Option<std::string> mesh{
       *this, "mesh", llvm::cl::desc("Pin the mesh shape, e.g. 4 or 2x4"),
       llvm::cl::init("")};
@@ -62,6 +62,13 @@ void registerAutoShardPipeline();
 /// argument, result and function attributes, meshes, the module's plan and
 /// target.
 void stripAutoparAnnotations(ModuleOp module);
+
+/// What both backends start with: one-shot bufferization (function
+/// boundaries included, identity layouts) and buffer deallocation.
+void buildBufferizePasses(OpPassManager &pm);
+/// What both backends end with: host memrefs, arith, func, control flow
+/// and index to LLVM, casts reconciled.
+void buildHostToLLVMPasses(OpPassManager &pm);
 
 void buildLowerToCPUPipeline(OpPassManager &pm);
 void registerLowerToCPUPipeline();
