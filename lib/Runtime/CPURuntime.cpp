@@ -1,6 +1,7 @@
 //===- CPURuntime.cpp - collectives on CPU ranks through MPI --------------===//
 
 #include "autopar/Runtime/CPURuntime.h"
+#include "autopar/Runtime/MeshGroup.h"
 
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -38,76 +39,15 @@ void check(int code, const char *call) {
   fail(std::string(call) + " failed: " + std::string(text, length));
 }
 
-std::vector<int64_t> meshSizes(int64_t meshCode) {
-  std::vector<int64_t> sizes;
-  for (int axis = 0; axis < 4; ++axis) {
-    int64_t size = (meshCode >> (16 * axis)) & 0xffff;
-    if (size == 0)
-      break;
-    sizes.push_back(size);
-  }
-  return sizes;
-}
-
-std::vector<int> axisList(int64_t axesCode) {
-  std::vector<int> axes;
-  for (int i = 0; i < 16; ++i) {
-    int axis = static_cast<int>((axesCode >> (4 * i)) & 0xf);
-    if (axis == 0)
-      break;
-    axes.push_back(axis - 1);
-  }
-  return axes;
-}
-
-/// This rank's coordinates on the mesh, checking that the job has exactly
-/// one rank per device.
-std::vector<int64_t> coordinates(const std::vector<int64_t> &sizes) {
-  int64_t devices = 1;
-  for (int64_t size : sizes)
-    devices *= size;
-  if (devices != worldSize)
-    fail("the program runs on a mesh of " + std::to_string(devices) +
-         " devices but the job has " + std::to_string(worldSize) +
-         " ranks; run it with -n " + std::to_string(devices));
-  std::vector<int64_t> coords(sizes.size());
-  int64_t rest = worldRank;
-  for (int axis = static_cast<int>(sizes.size()) - 1; axis >= 0; --axis) {
-    coords[axis] = rest % sizes[axis];
-    rest /= sizes[axis];
-  }
-  return coords;
-}
-
-/// The world ranks of this rank's group along `axes`, in group order, and
-/// this rank's position in it.
+/// The group of this rank for a collective over `axesCode` of `meshCode`.
 std::vector<int> groupOf(int64_t meshCode, int64_t axesCode, int &position) {
-  std::vector<int64_t> sizes = meshSizes(meshCode);
-  std::vector<int64_t> coords = coordinates(sizes);
-  std::vector<int> axes = axisList(axesCode);
-  int64_t count = 1;
-  position = 0;
-  for (int axis : axes) {
-    if (axis >= static_cast<int>(sizes.size()))
-      fail("a collective names mesh axis " + std::to_string(axis) +
-           " of a mesh with " + std::to_string(sizes.size()) + " axes");
-    count *= sizes[axis];
-    position = static_cast<int>(position * sizes[axis] + coords[axis]);
-  }
-  std::vector<int> members;
-  for (int64_t member = 0; member < count; ++member) {
-    std::vector<int64_t> at = coords;
-    int64_t rest = member;
-    for (int i = static_cast<int>(axes.size()) - 1; i >= 0; --i) {
-      at[axes[i]] = rest % sizes[axes[i]];
-      rest /= sizes[axes[i]];
-    }
-    int64_t rank = 0;
-    for (size_t axis = 0; axis < sizes.size(); ++axis)
-      rank = rank * sizes[axis] + at[axis];
-    members.push_back(static_cast<int>(rank));
-  }
-  return members;
+  autopar::runtime::MeshGroup group;
+  std::string error = autopar::runtime::getMeshGroup(
+      meshCode, axesCode, worldRank, worldSize, group);
+  if (!error.empty())
+    fail(error);
+  position = group.position;
+  return group.members;
 }
 
 MPI_Datatype datatype(int32_t dtype, size_t &bytes) {
@@ -192,11 +132,8 @@ void waitAll(std::vector<MPI_Request> &requests, const char *name,
                         std::chrono::steady_clock::now() - start)
                         .count();
     if (waited > timeoutSeconds()) {
-      std::string axes;
-      for (int axis : axisList(axesCode))
-        axes += (axes.empty() ? "" : ",") + std::to_string(axis);
-      fail(std::string("collective ") + name + " over mesh axes [" + axes +
-           "] timed out after " + std::to_string(timeoutSeconds()) +
+      fail(std::string("collective ") + name + " over mesh axes " +
+           autopar::runtime::describeAxes(axesCode) + " timed out after " + std::to_string(timeoutSeconds()) +
            " s (AUTOPAR_COLLECTIVE_TIMEOUT); another rank failed or "
            "diverged");
     }
@@ -291,12 +228,12 @@ static void ensureInitialized() {
 extern "C" int64_t autopar_rt_device_coord(int64_t meshCode,
                                            int64_t axesCode) {
   ensureInitialized();
-  std::vector<int64_t> sizes = meshSizes(meshCode);
-  std::vector<int64_t> coords = coordinates(sizes);
-  int64_t linear = 0;
-  for (int axis : axisList(axesCode))
-    linear = linear * sizes[axis] + coords[axis];
-  return linear;
+  int64_t coord = 0;
+  std::string error = autopar::runtime::getDeviceCoord(
+      meshCode, axesCode, worldRank, worldSize, coord);
+  if (!error.empty())
+    fail(error);
+  return coord;
 }
 
 extern "C" void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,

@@ -1,15 +1,24 @@
 //===- CUDARuntime.cpp - what CUDA programs from autopar call -------------===//
 
 #include "autopar/Runtime/CUDARuntime.h"
+#include "autopar/Runtime/MeshGroup.h"
+#include "autopar/Runtime/Rendezvous.h"
 
 #include <cublas_v2.h>
 #include <cuda.h>
+#ifdef AUTOPAR_HAVE_NCCL
+#include <nccl.h>
+#endif
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 
 namespace {
 
@@ -31,15 +40,27 @@ int getLocalRank() {
   return 0;
 }
 
+/// Reports `message` with this process's rank and exits: the launcher
+/// (mpirun, torchrun) then stops the other ranks.
+[[noreturn]] void fail(const std::string &message) {
+  std::fprintf(stderr, "autopar CUDA runtime: rank %d: %s\n", getRank(),
+               message.c_str());
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+/// Reports a failed library call: the call, the error's name and text.
+[[noreturn]] void failCall(const char *call, const char *name,
+                           const char *text) {
+  fail(std::string(call) + " failed: " + (name ? name : "unknown error") +
+       " (" + (text ? text : "no description") + ")");
+}
+
 [[noreturn]] void fail(const char *call, CUresult result) {
   const char *name = nullptr, *text = nullptr;
   cuGetErrorName(result, &name);
   cuGetErrorString(result, &text);
-  std::fprintf(stderr, "autopar CUDA runtime: rank %d: %s failed: %s (%s)\n",
-               getRank(), call, name ? name : "unknown error",
-               text ? text : "no description");
-  std::fflush(stderr);
-  std::exit(1);
+  failCall(call, name, text);
 }
 
 #define CHECK(call)                                                            \
@@ -49,19 +70,12 @@ int getLocalRank() {
       fail(#call, result_);                                                    \
   } while (false)
 
-[[noreturn]] void failBlas(const char *call, cublasStatus_t status) {
-  std::fprintf(stderr, "autopar CUDA runtime: rank %d: %s failed: %s (%s)\n",
-               getRank(), call, cublasGetStatusName(status),
-               cublasGetStatusString(status));
-  std::fflush(stderr);
-  std::exit(1);
-}
-
 #define CHECK_BLAS(call)                                                       \
   do {                                                                         \
     cublasStatus_t status_ = (call);                                           \
     if (status_ != CUBLAS_STATUS_SUCCESS)                                      \
-      failBlas(#call, status_);                                                \
+      failCall(#call, cublasGetStatusName(status_),                            \
+               cublasGetStatusString(status_));                                \
   } while (false)
 
 int defaultDevice = -1;
@@ -75,12 +89,15 @@ void ensureContext() {
     CHECK(cuInit(0));
     int count = 0;
     CHECK(cuDeviceGetCount(&count));
-    if (count == 0) {
-      std::fprintf(stderr, "autopar CUDA runtime: rank %d: no CUDA device\n",
-                   getRank());
-      std::exit(1);
-    }
-    int ordinal = defaultDevice >= 0 ? defaultDevice : getLocalRank() % count;
+    if (count == 0)
+      fail("no CUDA device");
+    int local = getLocalRank();
+    // NCCL needs one GPU per rank.
+    if (defaultDevice < 0 && local >= count)
+      fail("local rank " + std::to_string(local) +
+           " has no GPU of its own: this node has " + std::to_string(count) +
+           "; start at most " + std::to_string(count) + " ranks per node");
+    int ordinal = defaultDevice >= 0 ? defaultDevice : local;
     CUdevice device;
     CHECK(cuDeviceGet(&device, ordinal));
     CHECK(cuDevicePrimaryCtxRetain(&context, device));
@@ -311,5 +328,448 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
 int32_t autopar_cuda_device() {
   ensureContext();
   return defaultDevice;
+}
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives through NCCL
+//===----------------------------------------------------------------------===//
+//
+// The calls autopar-lower-collectives-to-nccl emits, with the CPU runtime's
+// contract (include/autopar/Runtime/CPURuntime.h): buffers by address,
+// [outer, group, chunk] views, mesh and axes codes (MeshGroup.h). One NCCL
+// communicator spans the job (its unique id shared by Rendezvous.cpp); each
+// group of mesh axes gets its own, split from it on first use (every rank
+// runs the same program, so all reach the split together). Communicators are
+// non-blocking: every wait polls NCCL's asynchronous error and gives up after
+// AUTOPAR_COLLECTIVE_TIMEOUT (default 300 s), aborting the communicators and
+// naming the collective. Each collective runs on the runtime's stream and is
+// finished on return, as kernels and cuBLAS calls are.
+
+namespace {
+using autopar::runtime::MeshGroup;
+
+double collectiveTimeout() {
+  static double seconds = [] {
+    const char *text = std::getenv("AUTOPAR_COLLECTIVE_TIMEOUT");
+    double value = text ? std::atof(text) : 0;
+    return value > 0 ? value : 300.0;
+  }();
+  return seconds;
+}
+
+/// The job, as its launcher's environment describes it.
+const autopar::runtime::World &getWorld() {
+  static autopar::runtime::World world = [] {
+    autopar::runtime::World result;
+    std::string error = autopar::runtime::getWorldFromEnvironment(result);
+    if (!error.empty())
+      fail(error);
+    return result;
+  }();
+  return world;
+}
+
+/// The group of this rank for a collective over `axesCode` of `meshCode`.
+MeshGroup getGroup(int64_t meshCode, int64_t axesCode) {
+  const autopar::runtime::World &world = getWorld();
+  MeshGroup group;
+  std::string error = autopar::runtime::getMeshGroup(
+      meshCode, axesCode, world.rank, world.size, group);
+  if (!error.empty())
+    fail(error);
+  return group;
+}
+
+size_t elementBytes(int32_t dtype) {
+  switch (dtype) {
+  case 0:
+  case 2:
+    return 4;
+  case 1:
+  case 3:
+    return 8;
+  }
+  fail("unsupported element type code " + std::to_string(dtype));
+}
+
+CUdeviceptr pointer(int64_t address) {
+  return static_cast<CUdeviceptr>(address);
+}
+
+/// The runtime's stream for collectives and the copies around them.
+CUstream getCollectiveStream() {
+  static std::once_flag once;
+  static CUstream stream = nullptr;
+  ensureContext();
+  std::call_once(once,
+                 [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
+  return stream;
+}
+
+/// A device buffer of at least `bytes` for temporary layouts, kept between
+/// calls (one per `slot`).
+CUdeviceptr getScratch(int slot, size_t bytes) {
+  static CUdeviceptr buffers[2] = {0, 0};
+  static size_t sizes[2] = {0, 0};
+  if (sizes[slot] < bytes) {
+    if (buffers[slot])
+      CHECK(cuMemFree(buffers[slot]));
+    CHECK(cuMemAlloc(&buffers[slot], bytes));
+    sizes[slot] = bytes;
+  }
+  return buffers[slot];
+}
+
+/// Copies an [a, b, row] array of `row`-byte rows into [b, a, row] order on
+/// `stream`.
+void swapOuter(CUdeviceptr to, CUdeviceptr from, size_t a, size_t b,
+               size_t row, CUstream stream) {
+  if (a == 1 || b == 1) {
+    CHECK(cuMemcpyAsync(to, from, a * b * row, stream));
+    return;
+  }
+  for (size_t j = 0; j < b; ++j) {
+    CUDA_MEMCPY2D copy = {};
+    copy.srcMemoryType = CU_MEMORYTYPE_UNIFIED;
+    copy.srcDevice = from + j * row;
+    copy.srcPitch = b * row;
+    copy.dstMemoryType = CU_MEMORYTYPE_UNIFIED;
+    copy.dstDevice = to + j * a * row;
+    copy.dstPitch = row;
+    copy.WidthInBytes = row;
+    copy.Height = a;
+    CHECK(cuMemcpy2DAsync(&copy, stream));
+  }
+}
+
+#ifdef AUTOPAR_HAVE_NCCL
+using Clock = std::chrono::steady_clock;
+
+std::map<std::pair<int64_t, int64_t>, ncclComm_t> &getGroupComms() {
+  static std::map<std::pair<int64_t, int64_t>, ncclComm_t> comms;
+  return comms;
+}
+
+ncclComm_t &getWorldComm() {
+  static ncclComm_t comm = nullptr;
+  return comm;
+}
+
+/// Aborts every communicator (so that no NCCL kernel keeps the GPU) and
+/// fails with `message`.
+[[noreturn]] void abortAll(const std::string &message) {
+  for (auto &[key, comm] : getGroupComms())
+    if (comm && comm != getWorldComm())
+      ncclCommAbort(comm);
+  if (getWorldComm())
+    ncclCommAbort(getWorldComm());
+  fail(message);
+}
+
+#define CHECK_NCCL(call)                                                       \
+  do {                                                                         \
+    ncclResult_t result_ = (call);                                             \
+    if (result_ != ncclSuccess && result_ != ncclInProgress)                   \
+      abortAll(std::string(#call) + " failed: " +                             \
+               ncclGetErrorString(result_) + " (" + ncclGetLastError(nullptr) + \
+               ")");                                                           \
+  } while (false)
+
+bool timedOut(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count() >
+         collectiveTimeout();
+}
+
+std::string timeoutText() {
+  return "timed out after " + std::to_string(int(collectiveTimeout())) +
+         " s (AUTOPAR_COLLECTIVE_TIMEOUT); another rank failed or diverged";
+}
+
+/// Waits until `comm` has no operation in progress; `what` names it.
+void await(ncclComm_t comm, const std::string &what) {
+  auto start = Clock::now();
+  while (true) {
+    ncclResult_t state = ncclInProgress;
+    CHECK_NCCL(ncclCommGetAsyncError(comm, &state));
+    if (state == ncclSuccess)
+      return;
+    if (state != ncclInProgress)
+      abortAll(what + ": NCCL error " + ncclGetErrorString(state) + " (" +
+               ncclGetLastError(comm) + ")");
+    if (timedOut(start))
+      abortAll(what + " " + timeoutText());
+    std::this_thread::yield();
+  }
+}
+
+/// Waits for the collective stream, watching `comm`'s asynchronous errors.
+void finish(ncclComm_t comm, const std::string &what) {
+  await(comm, what);
+  CUstream stream = getCollectiveStream();
+  auto start = Clock::now();
+  while (true) {
+    CUresult result = cuStreamQuery(stream);
+    if (result == CUDA_SUCCESS)
+      return;
+    if (result != CUDA_ERROR_NOT_READY)
+      fail(("cuStreamQuery after " + what).c_str(), result);
+    ncclResult_t state = ncclSuccess;
+    CHECK_NCCL(ncclCommGetAsyncError(comm, &state));
+    if (state != ncclSuccess && state != ncclInProgress)
+      abortAll(what + ": NCCL error " + ncclGetErrorString(state) + " (" +
+               ncclGetLastError(comm) + ")");
+    if (timedOut(start))
+      abortAll(what + " " + timeoutText());
+    std::this_thread::yield();
+  }
+}
+
+ncclConfig_t nonBlocking() {
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  return config;
+}
+
+/// The communicator of the whole job, made on first use.
+ncclComm_t worldComm() {
+  ncclComm_t &comm = getWorldComm();
+  if (comm)
+    return comm;
+  ensureContext();
+  const autopar::runtime::World &world = getWorld();
+  ncclUniqueId id = {};
+  if (world.rank == 0)
+    CHECK_NCCL(ncclGetUniqueId(&id));
+  std::string error = autopar::runtime::broadcastFromRankZero(
+      world, &id, sizeof(id), autopar::runtime::getRendezvousTimeout());
+  if (!error.empty())
+    fail("rendezvous (" +
+         std::string(autopar::runtime::getLauncherName(world.launcher)) +
+         "): " + error);
+  ncclConfig_t config = nonBlocking();
+  CHECK_NCCL(ncclCommInitRankConfig(&comm, world.size, id, world.rank, &config));
+  await(comm, "ncclCommInitRankConfig over " + std::to_string(world.size) +
+                  " ranks");
+  return comm;
+}
+
+/// The communicator of `group` (the job's when it spans the job in order).
+ncclComm_t groupComm(int64_t meshCode, int64_t axesCode,
+                     const MeshGroup &group) {
+  auto key = std::make_pair(meshCode, axesCode);
+  auto &comms = getGroupComms();
+  auto found = comms.find(key);
+  if (found != comms.end())
+    return found->second;
+  ncclComm_t parent = worldComm();
+  bool whole = static_cast<int>(group.members.size()) == getWorld().size;
+  for (size_t i = 0; whole && i < group.members.size(); ++i)
+    whole = group.members[i] == static_cast<int>(i);
+  ncclComm_t comm = parent;
+  if (!whole) {
+    ncclConfig_t config = nonBlocking();
+    CHECK_NCCL(ncclCommSplit(parent, static_cast<int>(group.index),
+                             group.position, &comm, &config));
+    await(parent, "ncclCommSplit for mesh axes " +
+                      autopar::runtime::describeAxes(axesCode));
+    await(comm, "ncclCommSplit for mesh axes " +
+                    autopar::runtime::describeAxes(axesCode));
+  }
+  comms[key] = comm;
+  return comm;
+}
+
+ncclDataType_t ncclType(int32_t dtype) {
+  switch (dtype) {
+  case 0:
+    return ncclFloat32;
+  case 1:
+    return ncclFloat64;
+  case 2:
+    return ncclInt32;
+  case 3:
+    return ncclInt64;
+  }
+  fail("unsupported element type code " + std::to_string(dtype));
+}
+
+ncclRedOp_t ncclReduction(int32_t op) {
+  switch (op) {
+  case 0:
+    return ncclSum;
+  case 1:
+    return ncclProd;
+  case 2:
+    return ncclMin;
+  case 3:
+    return ncclMax;
+  }
+  fail("unsupported reduction code " + std::to_string(op));
+}
+#endif // AUTOPAR_HAVE_NCCL
+
+/// What a collective is, for messages.
+std::string describe(const char *name, int64_t axesCode) {
+  return std::string("collective ") + name + " over mesh axes " +
+         autopar::runtime::describeAxes(axesCode);
+}
+
+/// A group of one: the collective is a copy (or a reordering that is the
+/// identity), done without NCCL.
+bool copyAlone(const MeshGroup &group, int64_t in, int64_t out, size_t bytes) {
+  if (group.members.size() != 1)
+    return false;
+  CUstream stream = getCollectiveStream();
+  if (in != out)
+    CHECK(cuMemcpyAsync(pointer(out), pointer(in), bytes, stream));
+  CHECK(cuStreamSynchronize(stream));
+  return true;
+}
+
+#ifndef AUTOPAR_HAVE_NCCL
+[[noreturn]] void noNCCL(const char *name) {
+  fail(std::string(name) +
+       " across ranks needs NCCL, and this runtime was built without it");
+}
+#endif
+} // namespace
+
+extern "C" {
+
+int64_t autopar_nccl_device_coord(int64_t meshCode, int64_t axesCode) {
+  const autopar::runtime::World &world = getWorld();
+  int64_t coord = 0;
+  std::string error = autopar::runtime::getDeviceCoord(
+      meshCode, axesCode, world.rank, world.size, coord);
+  if (!error.empty())
+    fail(error);
+  return coord;
+}
+
+void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
+                             int32_t dtype, int32_t op, int64_t meshCode,
+                             int64_t axesCode) {
+  ensureContext();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  if (copyAlone(group, in, out, count * elementBytes(dtype)))
+    return;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  CHECK_NCCL(ncclAllReduce(reinterpret_cast<const void *>(in),
+                           reinterpret_cast<void *>(out), count,
+                           ncclType(dtype), ncclReduction(op), comm,
+                           getCollectiveStream()));
+  finish(comm, describe("all_reduce", axesCode));
+#else
+  noNCCL("all_reduce");
+#endif
+}
+
+void autopar_nccl_all_gather(int64_t in, int64_t out, int64_t outer,
+                             int64_t chunk, int32_t dtype, int64_t meshCode,
+                             int64_t axesCode) {
+  ensureContext();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  size_t row = chunk * elementBytes(dtype);
+  if (copyAlone(group, in, out, outer * row))
+    return;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  CUstream stream = getCollectiveStream();
+  size_t members = group.members.size();
+  // NCCL gathers [group, outer, chunk]; the result is [outer, group, chunk].
+  CUdeviceptr gathered =
+      outer == 1 ? pointer(out) : getScratch(0, members * outer * row);
+  CHECK_NCCL(ncclAllGather(reinterpret_cast<const void *>(in),
+                           reinterpret_cast<void *>(gathered), outer * chunk,
+                           ncclType(dtype), comm, stream));
+  await(comm, describe("all_gather", axesCode));
+  if (outer != 1)
+    swapOuter(pointer(out), gathered, members, outer, row, stream);
+  finish(comm, describe("all_gather", axesCode));
+#else
+  noNCCL("all_gather");
+#endif
+}
+
+void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
+                                 int64_t chunk, int32_t dtype, int32_t op,
+                                 int64_t meshCode, int64_t axesCode) {
+  ensureContext();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  size_t row = chunk * elementBytes(dtype);
+  if (copyAlone(group, in, out, outer * row))
+    return;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  CUstream stream = getCollectiveStream();
+  size_t members = group.members.size();
+  // The input is [outer, group, chunk]; NCCL scatters [group, outer, chunk].
+  CUdeviceptr packed = pointer(in);
+  if (outer != 1) {
+    packed = getScratch(0, members * outer * row);
+    swapOuter(packed, pointer(in), outer, members, row, stream);
+  }
+  CHECK_NCCL(ncclReduceScatter(reinterpret_cast<const void *>(packed),
+                               reinterpret_cast<void *>(out), outer * chunk,
+                               ncclType(dtype), ncclReduction(op), comm,
+                               stream));
+  finish(comm, describe("reduce_scatter", axesCode));
+#else
+  noNCCL("reduce_scatter");
+#endif
+}
+
+void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
+                             int64_t splitChunk, int64_t concatOuter,
+                             int64_t concatChunk, int32_t dtype,
+                             int64_t meshCode, int64_t axesCode) {
+  ensureContext();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  size_t bytes = elementBytes(dtype);
+  size_t piece = splitOuter * splitChunk;
+  if (static_cast<size_t>(concatOuter * concatChunk) != piece)
+    fail("all_to_all: inconsistent slice sizes");
+  if (copyAlone(group, in, out, piece * bytes))
+    return;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  CUstream stream = getCollectiveStream();
+  size_t members = group.members.size();
+  // [splitOuter, group, splitChunk] -> [group, splitOuter, splitChunk]:
+  // slot j goes to member j; slot i of the received comes from member i.
+  CUdeviceptr packed = pointer(in), received = pointer(out);
+  if (splitOuter != 1) {
+    packed = getScratch(0, members * piece * bytes);
+    swapOuter(packed, pointer(in), splitOuter, members, splitChunk * bytes,
+              stream);
+  }
+  if (concatOuter != 1)
+    received = getScratch(1, members * piece * bytes);
+  ncclDataType_t type = ncclType(dtype);
+  CHECK_NCCL(ncclGroupStart());
+  for (size_t peer = 0; peer < members; ++peer) {
+    CUdeviceptr sendSlot = packed + peer * piece * bytes;
+    CUdeviceptr receiveSlot = received + peer * piece * bytes;
+    if (static_cast<int>(peer) == group.position) {
+      CHECK(cuMemcpyAsync(receiveSlot, sendSlot, piece * bytes, stream));
+      continue;
+    }
+    CHECK_NCCL(ncclSend(reinterpret_cast<const void *>(sendSlot), piece, type,
+                        static_cast<int>(peer), comm, stream));
+    CHECK_NCCL(ncclRecv(reinterpret_cast<void *>(receiveSlot), piece, type,
+                        static_cast<int>(peer), comm, stream));
+  }
+  CHECK_NCCL(ncclGroupEnd());
+  await(comm, describe("all_to_all", axesCode));
+  // [group, concatOuter, concatChunk] -> [concatOuter, group, concatChunk].
+  if (concatOuter != 1)
+    swapOuter(pointer(out), received, members, concatOuter,
+              concatChunk * bytes, stream);
+  finish(comm, describe("all_to_all", axesCode));
+#else
+  noNCCL("all_to_all");
+#endif
 }
 }

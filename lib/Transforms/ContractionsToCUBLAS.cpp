@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/RuntimeCalls.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -139,14 +140,9 @@ struct ContractionsToCUBLASPass
       return;
     OpBuilder builder(module.getBodyRegion());
     Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
-    auto callee = module.lookupSymbol<func::FuncOp>("autopar_cuda_gemm");
-    if (!callee) {
-      callee = func::FuncOp::create(
-          builder, module.getLoc(), "autopar_cuda_gemm",
-          builder.getFunctionType({i64, i64, i64, i64, i64, i64, i64, i32, i32},
-                                  {}));
-      callee.setPrivate();
-    }
+    func::FuncOp callee = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_gemm",
+        {i64, i64, i64, i64, i64, i64, i64, i32, i32}, {});
     for (auto [op, gemm] : found) {
       builder.setInsertionPoint(op);
       Location loc = op.getLoc();
@@ -154,12 +150,8 @@ struct ContractionsToCUBLASPass
       if (gemm.swapped)
         std::swap(buffers[0], buffers[1]);
       SmallVector<Value> operands;
-      for (Value buffer : buffers) {
-        Value index = memref::ExtractAlignedPointerAsIndexOp::create(
-            builder, loc, buffer);
-        operands.push_back(
-            arith::IndexCastOp::create(builder, loc, i64, index));
-      }
+      for (Value buffer : buffers)
+        operands.push_back(getBufferAddress(builder, loc, buffer));
       auto constant = [&](Type type, int64_t value) -> Value {
         return arith::ConstantOp::create(builder, loc,
                                          builder.getIntegerAttr(type, value));

@@ -12,15 +12,15 @@
 // `mgpu*` entry points that libautopar_cuda_runtime implements
 // (lib/Runtime/CUDARuntime.cpp).
 //
-// Matmul-like contractions go to cuBLAS (autopar-contractions-to-cublas).
-// Not yet: convolutions through cuDNN (they run as generic kernels),
-// fusion, collectives through NCCL (a partitioned program's collectives
-// are refused).
+// Matmul-like contractions go to cuBLAS (autopar-contractions-to-cublas),
+// collectives to NCCL (autopar-lower-collectives-to-nccl). Not yet:
+// convolutions through cuDNN (they run as generic kernels).
 //
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/RuntimeCalls.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -56,16 +56,6 @@ struct AllocsToGPUPass
     : public mlir::autopar::impl::AllocsToGPUBase<AllocsToGPUPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // A partitioned program's collectives need NCCL, which is not there yet.
-    WalkResult collectives = module.walk([](CollectiveOpInterface op) {
-      op->emitError() << "autopar-lower-to-cuda: '" << op->getName()
-                      << "' has no CUDA lowering yet (NCCL collectives are "
-                         "not implemented); run partitioned programs with "
-                         "the CPU backend";
-      return WalkResult::interrupt();
-    });
-    if (collectives.wasInterrupted())
-      return signalPassFailure();
     SmallVector<memref::AllocOp> allocs;
     SmallVector<memref::DeallocOp> deallocs;
     SmallVector<memref::GetGlobalOp> globals;
@@ -120,18 +110,13 @@ struct AllocsToGPUPass
       return;
     OpBuilder builder(module.getBodyRegion());
     Type i64 = builder.getI64Type();
-    auto free = module.lookupSymbol<func::FuncOp>("autopar_cuda_free");
-    if (!free) {
-      free = func::FuncOp::create(builder, module.getLoc(), "autopar_cuda_free",
-                                  builder.getFunctionType({i64}, {}));
-      free.setPrivate();
-    }
+    func::FuncOp free =
+        getOrDeclareRuntimeFunction(builder, module, "autopar_cuda_free",
+                                    {i64}, {});
     for (memref::DeallocOp dealloc : deallocs) {
       builder.setInsertionPoint(dealloc);
       Location loc = dealloc.getLoc();
-      Value index = memref::ExtractAlignedPointerAsIndexOp::create(
-          builder, loc, dealloc.getMemref());
-      Value address = arith::IndexCastOp::create(builder, loc, i64, index);
+      Value address = getBufferAddress(builder, loc, dealloc.getMemref());
       func::CallOp::create(builder, loc, free, ValueRange{address});
       dealloc.erase();
     }
@@ -188,6 +173,9 @@ static std::optional<std::string> findLibdevice(StringRef toolkit) {
 void mlir::autopar::buildLowerToCUDAPipeline(
     OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
   buildBufferizePasses(pm);
+  // Collectives of partitioned programs: NCCL calls on GPU buffers (their
+  // temporary copies are allocated like every other buffer, next).
+  pm.addPass(createLowerCollectivesToNCCL());
   pm.addPass(createAllocsToGPU());
   pm.addPass(createContractionsToCUBLAS());
 

@@ -1,4 +1,13 @@
 // RUN: autopar-opt %s --one-shot-bufferize="bufferize-function-boundaries" --autopar-lower-collectives-to-mpi | FileCheck %s
+// RUN: autopar-opt %s --one-shot-bufferize="bufferize-function-boundaries" --autopar-lower-collectives-to-nccl | FileCheck %s --check-prefix=NCCL
+// The CUDA backend's lowering makes the same calls under the NCCL runtime's
+// prefix.
+// NCCL-DAG: func.func private @autopar_nccl_all_reduce(i64, i64, i64, i32, i32, i64, i64)
+// NCCL-NOT: autopar.mesh
+// NCCL: call @autopar_nccl_all_reduce(%{{.*}}, %{{.*}}, %c24_i64, %c0_i32, %c0_i32, %c131074_i64, %c2_i64)
+// NCCL: call @autopar_nccl_all_gather(%{{.*}}, %{{.*}}, %c1_i64, %c24_i64, %c0_i32, %c131074_i64, %c1_i64)
+// NCCL: call @autopar_nccl_reduce_scatter(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c0_i32, %c3_i32, %c131074_i64, %c2_i64)
+// NCCL: call @autopar_nccl_all_to_all(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c1_i64, %c12_i64, %c0_i32, %c131074_i64, %c1_i64)
 // Bufferized collectives become MPI runtime calls on contiguous buffers
 // (a strided operand is copied first); mesh <x = 2, y = 2> is encoded as
 // 2 | 2 << 16 = 131074, axis lists as index + 1 per 4 bits (x: 1, y: 2).

@@ -15,8 +15,10 @@
 //     the next call), and with --check the same K calls of the unsharded
 //     function on the global data, every result gathered and compared
 //     (largest |a - b| over largest |b|, at least 1e-3, per result),
-//  4. lowers it for the CPU (collectives to the MPI runtime) and runs it
-//     with MLIR's ExecutionEngine.
+//  4. lowers it for the CPU (collectives to the MPI runtime) or, with
+//     --backend=cuda, for the GPU of its local rank (kernels, cuBLAS,
+//     collectives to NCCL; the communicator's id shared through MPI) and
+//     runs it with MLIR's ExecutionEngine.
 // Rank 0 prints the errors and the step times; every rank exits non-zero
 // when an error is above the tolerance.
 //
@@ -30,6 +32,7 @@
 #include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
 #include "autopar/Transforms/ReshardingBuilder.h"
+#include "autopar/Transforms/RuntimeCalls.h"
 #include "autopar/Transforms/ShardInterop.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -88,8 +91,9 @@ static cl::opt<bool> compileOnly(
              "run"),
     cl::init(false));
 static cl::opt<std::string> backend("backend",
-                                    cl::desc("cpu (MPI ranks) or cuda (one GPU "
-                                             "for now)"),
+                                    cl::desc("cpu (MPI ranks on this CPU) or "
+                                             "cuda (one GPU per rank, "
+                                             "collectives through NCCL)"),
                                     cl::init("cpu"));
 static cl::opt<std::string>
     planOptions("plan",
@@ -342,14 +346,7 @@ private:
 
 func::FuncOp DriverBuilder::declare(StringRef name, TypeRange inputs,
                                     TypeRange results) {
-  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
-    return existing;
-  OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPointToEnd(module.getBody());
-  auto func = func::FuncOp::create(builder, loc, name,
-                                   builder.getFunctionType(inputs, results));
-  func.setPrivate();
-  return func;
+  return getOrDeclareRuntimeFunction(builder, module, name, inputs, results);
 }
 
 /// Seeded values from a hash of (seed, stream, linear index): floats in
@@ -636,9 +633,6 @@ int main(int argc, char **argv) {
                               "it and check it against one process\n");
   if (backend != "cpu" && backend != "cuda")
     return fail("unknown backend '" + backend + "'; expected cpu or cuda");
-  if (backend == "cuda" && ranks != 1)
-    return fail("--backend=cuda runs on one GPU for now (-n 1): NCCL "
-                "collectives are not implemented yet");
   if (ranks < 1)
     return fail("-n must be at least 1");
   if (!underLauncher())

@@ -76,6 +76,24 @@ struct AutoparCalibration {
 void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat);
 /// The device this process uses.
 int32_t autopar_cuda_device();
+
+/// Collectives through NCCL, with the MPI runtime's contract
+/// (CPURuntime.h): device buffers by address, mesh and axes codes
+/// (MeshGroup.h). Each returns when its result is complete.
+int64_t autopar_nccl_device_coord(int64_t meshCode, int64_t axesCode);
+void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
+                             int32_t dtype, int32_t op, int64_t meshCode,
+                             int64_t axesCode);
+void autopar_nccl_all_gather(int64_t in, int64_t out, int64_t outer,
+                             int64_t chunk, int32_t dtype, int64_t meshCode,
+                             int64_t axesCode);
+void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
+                                 int64_t chunk, int32_t dtype, int32_t op,
+                                 int64_t meshCode, int64_t axesCode);
+void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
+                             int64_t splitChunk, int64_t concatOuter,
+                             int64_t concatChunk, int32_t dtype,
+                             int64_t meshCode, int64_t axesCode);
 }
 
 #endif // AUTOPAR_RUNTIME_CUDARUNTIME_H

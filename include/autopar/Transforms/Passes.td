@@ -373,4 +373,21 @@ def LowerCollectivesToMPI : Pass<"autopar-lower-collectives-to-mpi",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def LowerCollectivesToNCCL : Pass<"autopar-lower-collectives-to-nccl",
+                                  "::mlir::ModuleOp"> {
+  let summary = "Lower bufferized collectives and device coordinates to the "
+                "NCCL runtime";
+  let description = [{
+    For the CUDA backend, the same lowering as
+    `autopar-lower-collectives-to-mpi` with the CUDA runtime's entry points
+    (`autopar_nccl_all_reduce`, ..., `autopar_nccl_device_coord`,
+    include/autopar/Runtime/CUDARuntime.h), which run the collectives
+    through NCCL on GPU buffers. Run before `autopar-allocs-to-gpu`, so that
+    the contiguous copies it makes of strided buffers live in GPU memory too.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // AUTOPAR_TRANSFORMS_PASSES_TD

@@ -1,15 +1,18 @@
-//===- LowerCollectivesToMPI.cpp - collectives to the CPU runtime ---------===//
+//===- LowerCollectives.cpp - collectives to a runtime's calls ------------===//
 //
 // Bufferized autopar collectives (the `into` form) and device coordinates
-// become calls to the MPI runtime (lib/Runtime/CPURuntime.cpp, declared in
-// include/autopar/Runtime/CPURuntime.h): contiguous buffers passed by
-// address, the dimension a collective works along turned into the
-// [outer, group, chunk] views the runtime expects.
+// become calls to a runtime: contiguous buffers passed by address, the
+// dimension a collective works along turned into the [outer, group, chunk]
+// views the runtime expects. Both runtimes take the same calls under their
+// own prefix: the MPI runtime of the CPU backend (`autopar_rt_*`,
+// lib/Runtime/CPURuntime.cpp) and the NCCL runtime of the CUDA backend
+// (`autopar_nccl_*`, lib/Runtime/CUDARuntime.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/RuntimeCalls.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,6 +23,7 @@
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_LOWERCOLLECTIVESTOMPI
+#define GEN_PASS_DEF_LOWERCOLLECTIVESTONCCL
 #define GEN_PASS_DEF_STRIPANNOTATIONS
 #include "autopar/Transforms/Passes.h.inc"
 } // namespace mlir::autopar
@@ -29,20 +33,28 @@ using namespace mlir::autopar;
 
 namespace {
 
+/// The runtime the calls go to: the prefix of its entry points and its name
+/// for messages.
+struct Runtime {
+  StringRef prefix;
+  StringRef name;
+};
+
 /// The runtime's encodings of a mesh and a list of its axes.
 FailureOr<std::pair<int64_t, int64_t>>
-encodeGroup(Operation *op, FlatSymbolRefAttr meshRef, ArrayAttr axes) {
+encodeGroup(Operation *op, const Runtime &runtime, FlatSymbolRefAttr meshRef,
+            ArrayAttr axes) {
   MeshAttr mesh = lookupMesh(op, meshRef);
   if (!mesh)
     return failure();
   if (mesh.getRank() > 4)
-    return op->emitError() << "autopar: the CPU runtime supports meshes of "
-                              "at most 4 axes";
+    return op->emitError() << "autopar: the " << runtime.name
+                           << " supports meshes of at most 4 axes";
   int64_t meshCode = 0;
   for (auto [axis, size] : llvm::enumerate(mesh.getAxisSizes())) {
     if (size >= (1 << 16))
       return op->emitError() << "autopar: mesh axis of size " << size
-                             << " is too large for the CPU runtime";
+                             << " is too large for the " << runtime.name;
     meshCode |= size << (16 * axis);
   }
   int64_t axesCode = 0;
@@ -57,7 +69,8 @@ encodeGroup(Operation *op, FlatSymbolRefAttr meshRef, ArrayAttr axes) {
   return std::make_pair(meshCode, axesCode);
 }
 
-FailureOr<int32_t> encodeType(Operation *op, Type element) {
+FailureOr<int32_t> encodeType(Operation *op, const Runtime &runtime,
+                              Type element) {
   if (element.isF32())
     return 0;
   if (element.isF64())
@@ -66,21 +79,14 @@ FailureOr<int32_t> encodeType(Operation *op, Type element) {
     return 2;
   if (element.isInteger(64))
     return 3;
-  return op->emitError() << "autopar: the CPU runtime has no collectives on "
-                         << element;
+  return op->emitError() << "autopar: the " << runtime.name
+                         << " has no collectives on " << element;
 }
 
 func::FuncOp declare(Operation *op, PatternRewriter &rewriter, StringRef name,
                      TypeRange inputs, TypeRange results) {
-  auto module = op->getParentOfType<ModuleOp>();
-  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
-    return existing;
-  OpBuilder::InsertionGuard guard(rewriter);
-  rewriter.setInsertionPointToStart(module.getBody());
-  auto func = func::FuncOp::create(rewriter, module.getLoc(), name,
-                                   rewriter.getFunctionType(inputs, results));
-  func.setPrivate();
-  return func;
+  return getOrDeclareRuntimeFunction(
+      rewriter, op->getParentOfType<ModuleOp>(), name, inputs, results);
 }
 
 /// The address of a contiguous buffer holding `value` (a copy when its
@@ -95,11 +101,7 @@ std::pair<Value, Value> addressOf(PatternRewriter &rewriter, Location loc,
     memref::CopyOp::create(rewriter, loc, value, copy);
     buffer = copy;
   }
-  Value index =
-      memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, buffer);
-  Value address =
-      arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), index);
-  return {address, copy};
+  return {getBufferAddress(rewriter, loc, buffer), copy};
 }
 
 int64_t product(ArrayRef<int64_t> shape) {
@@ -112,7 +114,8 @@ int64_t product(ArrayRef<int64_t> shape) {
 /// Emits the runtime call for `op` with `extra` integer arguments after the
 /// two buffers; `extraTypes` gives their widths.
 LogicalResult lowerCollective(CollectiveOpInterface op,
-                              PatternRewriter &rewriter, StringRef callee,
+                              PatternRewriter &rewriter, const Runtime &runtime,
+                              StringRef name,
                               ArrayRef<std::pair<int64_t, unsigned>> extra) {
   Operation *operation = op.getOperation();
   Location loc = operation->getLoc();
@@ -125,9 +128,9 @@ LogicalResult lowerCollective(CollectiveOpInterface op,
   if (!outputType.hasStaticShape() ||
       !cast<MemRefType>(input.getType()).hasStaticShape())
     return operation->emitError()
-           << "autopar: the CPU runtime needs static shapes";
+           << "autopar: the " << runtime.name << " needs static shapes";
   FailureOr<std::pair<int64_t, int64_t>> group =
-      encodeGroup(operation, op.getMeshAttr(), op.getAxesAttr());
+      encodeGroup(operation, runtime, op.getMeshAttr(), op.getAxesAttr());
   if (failed(group))
     return failure();
   auto [in, inCopy] = addressOf(rewriter, loc, input);
@@ -152,7 +155,8 @@ LogicalResult lowerCollective(CollectiveOpInterface op,
         rewriter, loc, rewriter.getI64IntegerAttr(code)));
     types.push_back(rewriter.getI64Type());
   }
-  func::FuncOp func = declare(operation, rewriter, callee, types, {});
+  func::FuncOp func = declare(operation, rewriter,
+                              (runtime.prefix + name).str(), types, {});
   func::CallOp::create(rewriter, loc, func, operands);
   if (outCopy) {
     memref::CopyOp::create(rewriter, loc, outCopy, output);
@@ -171,16 +175,18 @@ std::pair<int64_t, int64_t> outerChunk(ArrayRef<int64_t> shape, int64_t dim) {
 }
 
 struct AllReduceLowering : OpRewritePattern<AllReduceOp> {
-  using OpRewritePattern::OpRewritePattern;
+  AllReduceLowering(MLIRContext *context, Runtime runtime)
+      : OpRewritePattern(context), runtime(runtime) {}
+  Runtime runtime;
   LogicalResult matchAndRewrite(AllReduceOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getInput().getType());
     if (!type)
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
     if (failed(dtype))
       return failure();
-    return lowerCollective(op, rewriter, "autopar_rt_all_reduce",
+    return lowerCollective(op, rewriter, runtime, "all_reduce",
                            {{product(type.getShape()), 64},
                             {*dtype, 32},
                             {static_cast<int32_t>(op.getReduction()), 32}});
@@ -188,35 +194,39 @@ struct AllReduceLowering : OpRewritePattern<AllReduceOp> {
 };
 
 struct AllGatherLowering : OpRewritePattern<AllGatherOp> {
-  using OpRewritePattern::OpRewritePattern;
+  AllGatherLowering(MLIRContext *context, Runtime runtime)
+      : OpRewritePattern(context), runtime(runtime) {}
+  Runtime runtime;
   LogicalResult matchAndRewrite(AllGatherOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getInput().getType());
     if (!type)
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
     if (failed(dtype))
       return failure();
     auto [outer, chunk] = outerChunk(type.getShape(), op.getGatherDim());
-    return lowerCollective(op, rewriter, "autopar_rt_all_gather",
+    return lowerCollective(op, rewriter, runtime, "all_gather",
                            {{outer, 64}, {chunk, 64}, {*dtype, 32}});
   }
 };
 
 struct ReduceScatterLowering : OpRewritePattern<ReduceScatterOp> {
-  using OpRewritePattern::OpRewritePattern;
+  ReduceScatterLowering(MLIRContext *context, Runtime runtime)
+      : OpRewritePattern(context), runtime(runtime) {}
+  Runtime runtime;
   LogicalResult matchAndRewrite(ReduceScatterOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getOutput() ? op.getOutput().getType()
                                                     : Type());
     if (!type || !isa<MemRefType>(op.getInput().getType()))
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
     if (failed(dtype))
       return failure();
     // The output's [outer, chunk]: the input is [outer, group, chunk].
     auto [outer, chunk] = outerChunk(type.getShape(), op.getScatterDim());
-    return lowerCollective(op, rewriter, "autopar_rt_reduce_scatter",
+    return lowerCollective(op, rewriter, runtime, "reduce_scatter",
                            {{outer, 64},
                             {chunk, 64},
                             {*dtype, 32},
@@ -225,17 +235,19 @@ struct ReduceScatterLowering : OpRewritePattern<ReduceScatterOp> {
 };
 
 struct AllToAllLowering : OpRewritePattern<AllToAllOp> {
-  using OpRewritePattern::OpRewritePattern;
+  AllToAllLowering(MLIRContext *context, Runtime runtime)
+      : OpRewritePattern(context), runtime(runtime) {}
+  Runtime runtime;
   LogicalResult matchAndRewrite(AllToAllOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getInput().getType());
     if (!type || !op.getOutput())
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, type.getElementType());
+    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
     if (failed(dtype))
       return failure();
     FailureOr<std::pair<int64_t, int64_t>> group =
-        encodeGroup(op, op.getMeshAttr(), op.getAxesAttr());
+        encodeGroup(op, runtime, op.getMeshAttr(), op.getAxesAttr());
     if (failed(group))
       return failure();
     MeshAttr mesh = lookupMesh(op, op.getMeshAttr());
@@ -247,7 +259,7 @@ struct AllToAllLowering : OpRewritePattern<AllToAllOp> {
     piece[op.getSplitDim()] /= size;
     auto [splitOuter, splitChunk] = outerChunk(piece, op.getSplitDim());
     auto [concatOuter, concatChunk] = outerChunk(piece, op.getConcatDim());
-    return lowerCollective(op, rewriter, "autopar_rt_all_to_all",
+    return lowerCollective(op, rewriter, runtime, "all_to_all",
                            {{splitOuter, 64},
                             {splitChunk, 64},
                             {concatOuter, 64},
@@ -257,17 +269,20 @@ struct AllToAllLowering : OpRewritePattern<AllToAllOp> {
 };
 
 struct DeviceCoordLowering : OpRewritePattern<DeviceCoordOp> {
-  using OpRewritePattern::OpRewritePattern;
+  DeviceCoordLowering(MLIRContext *context, Runtime runtime)
+      : OpRewritePattern(context), runtime(runtime) {}
+  Runtime runtime;
   LogicalResult matchAndRewrite(DeviceCoordOp op,
                                 PatternRewriter &rewriter) const override {
     FailureOr<std::pair<int64_t, int64_t>> group =
-        encodeGroup(op, op.getMeshAttr(), op.getAxesAttr());
+        encodeGroup(op, runtime, op.getMeshAttr(), op.getAxesAttr());
     if (failed(group))
       return failure();
     Location loc = op.getLoc();
     Type i64 = rewriter.getI64Type();
     func::FuncOp func =
-        declare(op, rewriter, "autopar_rt_device_coord", {i64, i64}, {i64});
+        declare(op, rewriter, (runtime.prefix + "device_coord").str(),
+                {i64, i64}, {i64});
     Value mesh = arith::ConstantOp::create(
         rewriter, loc, rewriter.getI64IntegerAttr(group->first));
     Value axes = arith::ConstantOp::create(
@@ -298,30 +313,63 @@ struct StripAnnotationsPass
   }
 };
 
+/// Lowers every collective and device coordinate of `module` to `runtime`'s
+/// calls and removes the annotations; an error at any op left.
+LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
+  // What the runtime cannot take is said once, at the op, before any
+  // rewriting.
+  WalkResult unsupported = module.walk([&](CollectiveOpInterface op) {
+    Type type = op->getOperand(0).getType();
+    if (!isa<MemRefType>(type))
+      return WalkResult::advance();
+    if (failed(encodeType(op, runtime, cast<MemRefType>(type).getElementType())) ||
+        failed(encodeGroup(op, runtime, op.getMeshAttr(), op.getAxesAttr())))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  if (unsupported.wasInterrupted())
+    return failure();
+  MLIRContext *context = module.getContext();
+  RewritePatternSet patterns(context);
+  patterns.add<AllReduceLowering, AllGatherLowering, ReduceScatterLowering,
+               AllToAllLowering, DeviceCoordLowering>(context, runtime);
+  if (failed(applyPatternsGreedily(module, std::move(patterns))))
+    return failure();
+  WalkResult left = module.walk([&](Operation *op) {
+    if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
+      op->emitError() << "autopar: '" << op->getName()
+                      << "' has no lowering to the " << runtime.name
+                      << (isa<CollectiveOpInterface>(op) &&
+                                  isa<TensorType>(op->getOperand(0).getType())
+                              ? " (bufferize it first)"
+                              : "");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (left.wasInterrupted())
+    return failure();
+  stripAutoparAnnotations(module);
+  return success();
+}
+
 struct LowerCollectivesToMPIPass
     : public mlir::autopar::impl::LowerCollectivesToMPIBase<
           LowerCollectivesToMPIPass> {
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<AllReduceLowering, AllGatherLowering, ReduceScatterLowering,
-                 AllToAllLowering, DeviceCoordLowering>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return signalPassFailure();
-    WalkResult left = getOperation().walk([](Operation *op) {
-      if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
-        op->emitError() << "autopar: '" << op->getName()
-                        << "' has no lowering to the CPU runtime"
-                        << (isa<CollectiveOpInterface>(op) &&
-                                    isa<TensorType>(op->getOperand(0).getType())
-                                ? " (bufferize it first)"
-                                : "");
-        return WalkResult::interrupt();
-      }
-      return WalkResult::advance();
-    });
-    if (left.wasInterrupted())
-      return signalPassFailure();
-    stripAutoparAnnotations(getOperation());
+    if (failed(lowerCollectives(getOperation(),
+                                {"autopar_rt_", "CPU runtime"})))
+      signalPassFailure();
+  }
+};
+
+struct LowerCollectivesToNCCLPass
+    : public mlir::autopar::impl::LowerCollectivesToNCCLBase<
+          LowerCollectivesToNCCLPass> {
+  void runOnOperation() override {
+    if (failed(lowerCollectives(getOperation(),
+                                {"autopar_nccl_", "NCCL runtime"})))
+      signalPassFailure();
   }
 };
 } // namespace

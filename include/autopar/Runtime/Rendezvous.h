@@ -1,0 +1,50 @@
+//===- Rendezvous.h - how the ranks of a job find each other ----*- C++ -*-===//
+//
+// A job's processes learn their rank from their launcher's environment and
+// share a small blob that rank 0 makes (NCCL's unique id): through MPI when
+// an MPI launcher started them (mpirun, srun with PMI), through a TCP
+// rendezvous at MASTER_ADDR:MASTER_PORT when a torchrun-style launcher did
+// (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). Used by the
+// CUDA runtime; free of CUDA so that it is tested on any machine.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_RUNTIME_RENDEZVOUS_H
+#define AUTOPAR_RUNTIME_RENDEZVOUS_H
+
+#include <cstddef>
+#include <string>
+
+namespace autopar::runtime {
+
+enum class Launcher { Single, MPI, TorchRun };
+
+struct World {
+  int rank = 0;
+  int size = 1;
+  int localRank = 0;
+  Launcher launcher = Launcher::Single;
+  /// For Launcher::TorchRun.
+  std::string masterAddress, masterPort;
+};
+
+/// "mpi", "torchrun" or "single".
+const char *getLauncherName(Launcher launcher);
+
+/// The job as the environment describes it; an error message for variables
+/// that are malformed or inconsistent.
+std::string getWorldFromEnvironment(World &world);
+
+/// Copies `bytes` bytes at `data` on rank 0 to `data` on every rank of
+/// `world`, returning only when every rank has joined (a barrier); an
+/// error message on failure or when a rank has not joined within
+/// `timeoutSeconds`.
+std::string broadcastFromRankZero(const World &world, void *data,
+                                  size_t bytes, double timeoutSeconds);
+
+/// AUTOPAR_RENDEZVOUS_TIMEOUT, else 300 seconds.
+double getRendezvousTimeout();
+
+} // namespace autopar::runtime
+
+#endif // AUTOPAR_RUNTIME_RENDEZVOUS_H
