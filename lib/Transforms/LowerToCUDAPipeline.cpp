@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -45,6 +46,7 @@
 namespace mlir::autopar {
 #define GEN_PASS_DEF_STRIPCOMPILETIMES
 #define GEN_PASS_DEF_ALLOCSTOGPU
+#define GEN_PASS_DEF_HOSTFUNCTIONSTOLOOPS
 #include "autopar/Transforms/Passes.h.inc"
 } // namespace mlir::autopar
 
@@ -123,6 +125,27 @@ struct AllocsToGPUPass
   }
 };
 
+struct HostFunctionsToLoopsPass
+    : public mlir::autopar::impl::HostFunctionsToLoopsBase<
+          HostFunctionsToLoopsPass> {
+  using HostFunctionsToLoopsBase::HostFunctionsToLoopsBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    for (const std::string &name : functions) {
+      auto func = module.lookupSymbol<func::FuncOp>(name);
+      if (!func) {
+        module.emitError() << "autopar-host-functions-to-loops: no function @"
+                           << name;
+        return signalPassFailure();
+      }
+      OpPassManager loops(func::FuncOp::getOperationName());
+      loops.addPass(createConvertLinalgToLoopsPass());
+      if (failed(runPipeline(loops, func)))
+        return signalPassFailure();
+    }
+  }
+};
+
 struct StripCompileTimesPass
     : public mlir::autopar::impl::StripCompileTimesBase<StripCompileTimesPass> {
   void runOnOperation() override {
@@ -176,6 +199,12 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   // Collectives of partitioned programs: NCCL calls on GPU buffers (their
   // temporary copies are allocated like every other buffer, next).
   pm.addPass(createLowerCollectivesToNCCL());
+  if (!options.hostFunctions.empty()) {
+    HostFunctionsToLoopsOptions host;
+    host.functions.assign(options.hostFunctions.begin(),
+                          options.hostFunctions.end());
+    pm.addPass(createHostFunctionsToLoops(host));
+  }
   pm.addPass(createAllocsToGPU());
   pm.addPass(createContractionsToCUBLAS());
 

@@ -68,6 +68,7 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <map>
@@ -840,10 +841,16 @@ int main(int argc, char **argv) {
     module->print(output->os());
     output->keep();
   }
+  // The plan's prediction, to print beside the measurement.
+  PlanAttr planAttr =
+      (*module)->getAttrOfType<PlanAttr>(AutoparDialect::kPlanAttrName);
   bool cuda = backend == "cuda";
-  if (failed(
-          runPipeline(*module, cuda ? "autopar-lower-to-cuda{chip=" + chip + "}"
-                                    : std::string("autopar-lower-to-cpu"))))
+  // On CUDA the reference runs on the host, compiled as the CPU backend
+  // compiles it: --check compares the GPU program against the CPU path.
+  if (failed(runPipeline(*module, cuda ? "autopar-lower-to-cuda{chip=" + chip +
+                                             " host-functions=" +
+                                             copy.getName().str() + "}"
+                                       : std::string("autopar-lower-to-cpu"))))
     return 1;
   if (std::getenv("AUTOPAR_RUN_DEBUG"))
     module->print(llvm::errs());
@@ -940,6 +947,26 @@ int main(int argc, char **argv) {
   for (int64_t step = 0; step < count; ++step)
     say() << llvm::format("  step %lld: %.3f ms\n", (long long)step,
                           times[step] * 1e3);
+  if (count > 0 && planAttr) {
+    // The first step warms up (module loads, first touches): the median of
+    // the others when there are others.
+    SmallVector<double> steady(times + (count > 1 ? 1 : 0), times + count);
+    llvm::sort(steady);
+    double measured = steady[steady.size() / 2];
+    double predicted = planAttr.getStepTime().convertToDouble();
+    double samples = std::round(
+        planAttr.getSamplesPerSecond().convertToDouble() * predicted);
+    std::string over = count > 1 ? "median of steps 1.." +
+                                       std::to_string(count - 1)
+                                 : std::string("step 0");
+    say() << llvm::format("  step time: %.3f ms measured (%s), %.3f ms "
+                          "predicted on ",
+                          measured * 1e3, over.c_str(), predicted * 1e3)
+          << targetAttr->getName()
+          << (train ? "" : " (for a training step)")
+          << llvm::format("; %.0f samples/s measured, %.0f predicted\n",
+                          samples / measured, samples / predicted);
+  }
   int code = 0;
   if (check) {
     const double *errors = ::autopar::runtime::getReported(count);

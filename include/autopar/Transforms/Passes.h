@@ -103,6 +103,11 @@ struct LowerToCUDAPipelineOptions
       *this, "block-columns",
       llvm::cl::desc("Threads per block along a kernel's second loop"),
       llvm::cl::init(16)};
+  PassOptions::ListOption<std::string> hostFunctions{
+      *this, "host-functions",
+      llvm::cl::desc("Functions to run on the host CPU, compiled as the CPU "
+                     "backend compiles them (e.g. a reference to check the "
+                     "GPU's results against)")};
 };
 void buildLowerToCUDAPipeline(OpPassManager &pm,
                               const LowerToCUDAPipelineOptions &options);

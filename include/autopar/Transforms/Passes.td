@@ -373,6 +373,23 @@ def LowerCollectivesToMPI : Pass<"autopar-lower-collectives-to-mpi",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def HostFunctionsToLoops : Pass<"autopar-host-functions-to-loops",
+                                "::mlir::ModuleOp"> {
+  let summary = "Lower the linalg ops of some functions to sequential loops "
+                "on the host";
+  let description = [{
+    For the CUDA backend: the named functions (bufferized) get the CPU
+    backend's lowering of linalg (`convert-linalg-to-loops`), so that the
+    GPU passes that follow leave them on the host. `autopar-run
+    --backend=cuda` compiles the unsharded reference this way, so that
+    `--check` compares the GPU program against the CPU path.
+  }];
+  let options = [ListOption<"functions", "functions", "std::string",
+                            "Names of the functions to keep on the host">];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def LowerCollectivesToNCCL : Pass<"autopar-lower-collectives-to-nccl",
                                   "::mlir::ModuleOp"> {
   let summary = "Lower bufferized collectives and device coordinates to the "
