@@ -9,6 +9,9 @@
 #ifdef AUTOPAR_HAVE_NCCL
 #include <nccl.h>
 #endif
+#ifdef AUTOPAR_HAVE_CUDNN
+#include <cudnn.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -773,3 +776,144 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
 #endif
 }
 }
+
+//===----------------------------------------------------------------------===//
+// Convolutions through cuDNN
+//===----------------------------------------------------------------------===//
+//
+// autopar_cuda_conv2d (autopar-convolutions-to-cudnn): cuDNN's convolution
+// API (legacy in cuDNN 9, still supported), f32 with FMA math (no TF32, so
+// results stay within the CPU check's tolerance), the algorithm cuDNN's
+// heuristics rank first, the workspace kept between calls.
+
+#ifdef AUTOPAR_HAVE_CUDNN
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+namespace {
+#define CHECK_DNN(call)                                                        \
+  do {                                                                         \
+    cudnnStatus_t status_ = (call);                                            \
+    if (status_ != CUDNN_STATUS_SUCCESS)                                       \
+      failCall(#call, "cuDNN error", cudnnGetErrorString(status_));            \
+  } while (false)
+
+cudnnHandle_t getDnn() {
+  static std::once_flag once;
+  static cudnnHandle_t handle = nullptr;
+  ensureContext();
+  std::call_once(once, [] { CHECK_DNN(cudnnCreate(&handle)); });
+  return handle;
+}
+
+/// A device buffer of at least `bytes` for cuDNN's workspace.
+void *getWorkspace(size_t bytes) {
+  static CUdeviceptr buffer = 0;
+  static size_t size = 0;
+  if (bytes == 0)
+    return nullptr;
+  if (size < bytes) {
+    if (buffer)
+      CHECK(cuMemFree(buffer));
+    CHECK(cuMemAlloc(&buffer, bytes));
+    size = bytes;
+  }
+  return reinterpret_cast<void *>(buffer);
+}
+
+/// The first algorithm of cuDNN's ranking that can run.
+template <typename Perf, typename Find>
+Perf pickAlgorithm(const char *what, Find &&find) {
+  Perf results[16];
+  int count = 0;
+  find(16, &count, results);
+  for (int i = 0; i < count; ++i)
+    if (results[i].status == CUDNN_STATUS_SUCCESS)
+      return results[i];
+  fail(std::string("cuDNN has no algorithm for this ") + what);
+}
+} // namespace
+#endif
+
+extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
+                                    int64_t c, int64_t h, int64_t wd,
+                                    int64_t f, int64_t kh, int64_t kw,
+                                    int64_t padH, int64_t padW,
+                                    int64_t strideH, int64_t strideW,
+                                    int64_t dilationH, int64_t dilationW,
+                                    int32_t mode) {
+#ifdef AUTOPAR_HAVE_CUDNN
+  cudnnHandle_t handle = getDnn();
+  cudnnTensorDescriptor_t xDesc, yDesc;
+  cudnnFilterDescriptor_t wDesc;
+  cudnnConvolutionDescriptor_t convDesc;
+  CHECK_DNN(cudnnCreateTensorDescriptor(&xDesc));
+  CHECK_DNN(cudnnCreateTensorDescriptor(&yDesc));
+  CHECK_DNN(cudnnCreateFilterDescriptor(&wDesc));
+  CHECK_DNN(cudnnCreateConvolutionDescriptor(&convDesc));
+  CHECK_DNN(cudnnSetTensor4dDescriptor(xDesc, CUDNN_TENSOR_NCHW,
+                                       CUDNN_DATA_FLOAT, n, c, h, wd));
+  CHECK_DNN(cudnnSetFilter4dDescriptor(wDesc, CUDNN_DATA_FLOAT,
+                                       CUDNN_TENSOR_NCHW, f, c, kh, kw));
+  CHECK_DNN(cudnnSetConvolution2dDescriptor(
+      convDesc, padH, padW, strideH, strideW, dilationH, dilationW,
+      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  CHECK_DNN(cudnnSetConvolutionMathType(convDesc, CUDNN_FMA_MATH));
+  int on = 0, of = 0, oh = 0, ow = 0;
+  CHECK_DNN(cudnnGetConvolution2dForwardOutputDim(convDesc, xDesc, wDesc, &on,
+                                                  &of, &oh, &ow));
+  CHECK_DNN(cudnnSetTensor4dDescriptor(yDesc, CUDNN_TENSOR_NCHW,
+                                       CUDNN_DATA_FLOAT, on, of, oh, ow));
+  // linalg accumulates into its output: beta = 1.
+  const float one = 1.0f;
+  void *xp = reinterpret_cast<void *>(x), *wp = reinterpret_cast<void *>(w),
+       *yp = reinterpret_cast<void *>(y);
+  switch (mode) {
+  case 0: {
+    auto perf = pickAlgorithm<cudnnConvolutionFwdAlgoPerf_t>(
+        "forward convolution", [&](int max, int *count, auto *results) {
+          CHECK_DNN(cudnnGetConvolutionForwardAlgorithm_v7(
+              handle, xDesc, wDesc, convDesc, yDesc, max, count, results));
+        });
+    CHECK_DNN(cudnnConvolutionForward(
+        handle, &one, xDesc, xp, wDesc, wp, convDesc, perf.algo,
+        getWorkspace(perf.memory), perf.memory, &one, yDesc, yp));
+    break;
+  }
+  case 1: {
+    auto perf = pickAlgorithm<cudnnConvolutionBwdDataAlgoPerf_t>(
+        "data gradient", [&](int max, int *count, auto *results) {
+          CHECK_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+              handle, wDesc, yDesc, convDesc, xDesc, max, count, results));
+        });
+    CHECK_DNN(cudnnConvolutionBackwardData(
+        handle, &one, wDesc, wp, yDesc, yp, convDesc, perf.algo,
+        getWorkspace(perf.memory), perf.memory, &one, xDesc, xp));
+    break;
+  }
+  case 2: {
+    auto perf = pickAlgorithm<cudnnConvolutionBwdFilterAlgoPerf_t>(
+        "filter gradient", [&](int max, int *count, auto *results) {
+          CHECK_DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+              handle, xDesc, yDesc, convDesc, wDesc, max, count, results));
+        });
+    CHECK_DNN(cudnnConvolutionBackwardFilter(
+        handle, &one, xDesc, xp, yDesc, yp, convDesc, perf.algo,
+        getWorkspace(perf.memory), perf.memory, &one, wDesc, wp));
+    break;
+  }
+  default:
+    fail("autopar_cuda_conv2d: unknown mode " + std::to_string(mode));
+  }
+  CHECK_DNN(cudnnDestroyConvolutionDescriptor(convDesc));
+  CHECK_DNN(cudnnDestroyFilterDescriptor(wDesc));
+  CHECK_DNN(cudnnDestroyTensorDescriptor(yDesc));
+  CHECK_DNN(cudnnDestroyTensorDescriptor(xDesc));
+  // Generated kernels and the host read the result next.
+  CHECK(cuCtxSynchronize());
+#else
+  fail("autopar_cuda_conv2d: this runtime was built without cuDNN");
+#endif
+}
+#ifdef AUTOPAR_HAVE_CUDNN
+#pragma GCC diagnostic pop
+#endif

@@ -13,8 +13,9 @@
 // (lib/Runtime/CUDARuntime.cpp).
 //
 // Matmul-like contractions go to cuBLAS (autopar-contractions-to-cublas),
-// collectives to NCCL (autopar-lower-collectives-to-nccl). Not yet:
-// convolutions through cuDNN (they run as generic kernels).
+// 2-D convolutions and their gradients to cuDNN
+// (autopar-convolutions-to-cudnn), collectives to NCCL
+// (autopar-lower-collectives-to-nccl).
 //
 //===----------------------------------------------------------------------===//
 
@@ -207,6 +208,7 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   }
   pm.addPass(createAllocsToGPU());
   pm.addPass(createContractionsToCUBLAS());
+  pm.addPass(createConvolutionsToCUDNN());
 
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.

@@ -77,6 +77,16 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat);
 /// The device this process uses.
 int32_t autopar_cuda_device();
 
+/// A 2-D NCHW convolution through cuDNN, accumulating into its result:
+/// mode 0 y += conv(x, w), 1 x += the data gradient of y, 2 w += the
+/// filter gradient of y; x [n, c, h, wd], w [f, c, kh, kw], y as cuDNN
+/// derives it from the padding, stride and dilation.
+void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
+                         int64_t c, int64_t h, int64_t wd, int64_t f,
+                         int64_t kh, int64_t kw, int64_t padH, int64_t padW,
+                         int64_t strideH, int64_t strideW, int64_t dilationH,
+                         int64_t dilationW, int32_t mode);
+
 /// Collectives through NCCL, with the MPI runtime's contract
 /// (CPURuntime.h): device buffers by address, mesh and axes codes
 /// (MeshGroup.h). Each returns when its result is complete.

@@ -333,6 +333,27 @@ def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def ConvolutionsToCUDNN : Pass<"autopar-convolutions-to-cudnn",
+                               "::mlir::ModuleOp"> {
+  let summary = "Run bufferized 2-D convolutions and their gradients "
+                "through cuDNN";
+  let description = [{
+    For the CUDA backend: every structured op on contiguous f32 buffers
+    that computes a 2-D NCHW convolution (input [n, c, h, w], filter
+    [f, c, kh, kw], output [n, f, oh, ow], any stride and dilation), its
+    filter gradient, or its data gradient in the form autopar-training
+    writes it (the output gradient dilated and padded, read through a
+    flipped window), becomes a call to `autopar_cuda_conv2d` (cuDNN's
+    forward, backward-filter or backward-data convolution, accumulating into
+    the result as linalg does). Recognized from indexing maps and a mul-add
+    body, so named and generic convolutions alike; others are left to the
+    generated kernels.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def StripCompileTimes : Pass<"autopar-strip-compile-times",
                              "::mlir::ModuleOp"> {
   let summary = "Drop compile-time measurements from GPU binaries";
