@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Every check that needs a GPU, in one run (for a machine lent with one):
 # builds autopar, runs the CUDA lit tests with the GPU present (execution
-# tests included), then runs the zoo's small models through
-# `autopar-run --backend=cuda --check` and prints their step times.
+# tests included), calibrates the GPU, runs the zoo's small models through
+# `autopar-run --backend=cuda --check` (against the CPU path; on 2 GPUs or
+# more also partitioned, collectives through NCCL), times a full AlexNet
+# training step beside the calibrated cost model's prediction, and PyTorch
+# eager on the same GPU (bench/gpu/torch_reference.py) when torch is there.
 #   scripts/gpu-checks.sh [build-dir]       (default: build)
 # Writes its log to $OUT/gpu-checks.log when OUT is set.
 set -uo pipefail
@@ -28,4 +31,29 @@ for model in mlp cnn; do
     "$build/bin/autopar-run" -n 1 "$models/$model.mlir" --backend=cuda --steps 5 --check ${training:+"$training"} || status=1
   done
 done
+# Several GPUs: partitioned programs, collectives through NCCL.
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+if [ "${gpus:-0}" -ge 2 ]; then
+  for plan in data tensor; do
+    for model in mlp cnn; do
+      echo "== $model training, 2 GPUs, $plan"
+      "$build/bin/autopar-run" -n 2 "$models/$model.mlir" --backend=cuda --steps 3 --check \
+        --training="loss=mse optimizer=momentum lr=0.01" --plan="parallelism=$plan" || status=1
+    done
+  done
+else
+  echo "== one GPU: NCCL collectives not exercised"
+fi
+# A full AlexNet step (f32, momentum; no --check: the CPU reference would
+# take hours), measured beside the calibrated cost model's prediction.
+python3 "$root/models/generate.py" alexnet --batch 128 -o "$models/alexnet.mlir"
+echo "== alexnet b128 training step, 1 GPU"
+plan="parallelism=data"
+[ -f "$out/calibrated.json" ] && plan="$plan target=$out/calibrated.json"
+"$build/bin/autopar-run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 5 \
+  --training="loss=softmax-cross-entropy optimizer=momentum lr=0.0001" --plan="$plan" || status=1
+if python3 -c "import torch" 2>/dev/null; then
+  echo "== PyTorch eager on the same GPU"
+  python3 "$root/bench/gpu/torch_reference.py" --out "$out/torch_reference.json" || status=1
+fi
 exit $status
