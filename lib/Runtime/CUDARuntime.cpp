@@ -241,19 +241,43 @@ void autopar_cuda_free(int64_t address) {
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA,
-                       int32_t transB) {
+                       int32_t transB, int32_t inputType, int32_t resultType) {
   // Row-major C[m, n] += A B is column-major C^T = B^T A^T: B comes first.
   cublasHandle_t handle = getBlas();
   const float one = 1.0f;
   cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
   int64_t ldb = transB ? k : n, lda = transA ? m : k;
-  CHECK_BLAS(cublasSgemmStridedBatched(
-      handle, opB, opA, static_cast<int>(n), static_cast<int>(m),
-      static_cast<int>(k), &one, reinterpret_cast<const float *>(b),
-      static_cast<int>(ldb), k * n, reinterpret_cast<const float *>(a),
-      static_cast<int>(lda), m * k, &one, reinterpret_cast<float *>(c),
-      static_cast<int>(n), m * n, static_cast<int>(batch)));
+  if (inputType == 0 && resultType == 0) {
+    CHECK_BLAS(cublasSgemmStridedBatched(
+        handle, opB, opA, static_cast<int>(n), static_cast<int>(m),
+        static_cast<int>(k), &one, reinterpret_cast<const float *>(b),
+        static_cast<int>(ldb), k * n, reinterpret_cast<const float *>(a),
+        static_cast<int>(lda), m * k, &one, reinterpret_cast<float *>(c),
+        static_cast<int>(n), m * n, static_cast<int>(batch)));
+  } else {
+    // 16-bit inputs, f32 compute (no TF32), result in its own type.
+    auto dataType = [](int32_t code) {
+      switch (code) {
+      case 0:
+        return CUDA_R_32F;
+      case 1:
+        return CUDA_R_16F;
+      case 2:
+        return CUDA_R_16BF;
+      }
+      fail("autopar_cuda_gemm: unknown element type code " +
+           std::to_string(code));
+    };
+    CHECK_BLAS(cublasGemmStridedBatchedEx(
+        handle, opB, opA, static_cast<int>(n), static_cast<int>(m),
+        static_cast<int>(k), &one, reinterpret_cast<const void *>(b),
+        dataType(inputType), static_cast<int>(ldb), k * n,
+        reinterpret_cast<const void *>(a), dataType(inputType),
+        static_cast<int>(lda), m * k, &one, reinterpret_cast<void *>(c),
+        dataType(resultType), static_cast<int>(n), m * n,
+        static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
   // The kernels run on their own streams and the host reads managed
   // memory: finish before returning.
   CHECK(cuCtxSynchronize());
@@ -298,7 +322,8 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
         time(n >= 4096 ? std::min(repeat, 3) : repeat, [&] {
           autopar_cuda_gemm(reinterpret_cast<int64_t>(a),
                             reinterpret_cast<int64_t>(b),
-                            reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0);
+                            reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, 0,
+                            0);
         });
     mgpuMemFree(a, nullptr);
     mgpuMemFree(b, nullptr);

@@ -2,9 +2,11 @@
 //
 // For the CUDA backend: every bufferized structured op that is a
 // contraction (mul-add body, two inputs, one output) over one m, one n and
-// one k loop, at most one batch loop (outermost), on contiguous f32
-// buffers, becomes a call to `autopar_cuda_gemm`, which runs cuBLAS's
-// strided batched SGEMM. The operands may be stored transposed ([k, m] for
+// one k loop, at most one batch loop (outermost), on contiguous f32, f16 or
+// bf16 buffers (16-bit inputs may accumulate into f32), becomes a call to
+// `autopar_cuda_gemm`, which runs cuBLAS's strided batched GEMM (SGEMM for
+// f32; GemmEx with f32 compute for 16-bit types, which rounds the result
+// once where linalg's loops round after every addition). The operands may be stored transposed ([k, m] for
 // the left one, [n, k] for the right one, as the backward pass produces
 // them); a result stored [n, m] is the product with the inputs exchanged.
 // Derived from indexing maps, so linalg.matmul, batch_matmul, their transposed
@@ -35,6 +37,9 @@ namespace {
 struct Gemm {
   int64_t m, n, k, batch;
   bool transA, transB;
+  /// Element types as autopar_cuda_gemm encodes them: 0 f32, 1 f16, 2 bf16
+  /// (the inputs' and the result's).
+  int32_t inputType, resultType;
   /// The op's first input is the right operand: the result is stored
   /// [n, m] for the op's own m and n, i.e. it is the product with the
   /// inputs in the other order.
@@ -55,19 +60,37 @@ static std::optional<SmallVector<unsigned>> getDims(AffineMap map) {
   return dims;
 }
 
-static bool isContiguousF32(Value value) {
+/// The gemm's code for the element type of a contiguous static buffer.
+static std::optional<int32_t> getGemmType(Value value) {
   auto type = dyn_cast<MemRefType>(value.getType());
-  return type && type.hasStaticShape() && type.getElementType().isF32() &&
-         type.getLayout().isIdentity();
+  if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+    return std::nullopt;
+  Type element = type.getElementType();
+  if (element.isF32())
+    return 0;
+  if (element.isF16())
+    return 1;
+  if (element.isBF16())
+    return 2;
+  return std::nullopt;
 }
 
 static std::optional<Gemm> matchGemm(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op))
     return std::nullopt;
-  for (OpOperand &operand : op->getOpOperands())
-    if (!isContiguousF32(operand.get()))
-      return std::nullopt;
+  // Both inputs of one type (f32, f16 or bf16); the result of that type or
+  // f32. Bodies may widen the inputs (extf): exact, as cuBLAS's f32 compute.
+  std::optional<int32_t> left = getGemmType(op->getOperand(0)),
+                         right = getGemmType(op->getOperand(1)),
+                         result = getGemmType(op->getOperand(2));
+  if (!left || !right || !result || *left != *right ||
+      (*result != *left && *result != 0))
+    return std::nullopt;
+  if (!llvm::all_of(op.getBlock()->without_terminator(), [](Operation &inner) {
+        return isa<arith::MulFOp, arith::AddFOp, arith::ExtFOp>(inner);
+      }))
+    return std::nullopt;
   FailureOr<linalg::ContractionDimensions> contraction =
       linalg::inferContractionDims(op);
   if (failed(contraction) || contraction->m.size() != 1 ||
@@ -94,6 +117,8 @@ static std::optional<Gemm> matchGemm(linalg::LinalgOp op) {
     return dims.size() == 2 && dims[0] == first && dims[1] == second;
   };
   Gemm gemm;
+  gemm.inputType = *left;
+  gemm.resultType = *result;
   if (is(*c, n, m)) {
     // C[n, m] = sum_k B[., .] A[., .]: the same product with the inputs
     // exchanged.
@@ -142,7 +167,7 @@ struct ContractionsToCUBLASPass
     Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
     func::FuncOp callee = getOrDeclareRuntimeFunction(
         builder, module, "autopar_cuda_gemm",
-        {i64, i64, i64, i64, i64, i64, i64, i32, i32}, {});
+        {i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32}, {});
     for (auto [op, gemm] : found) {
       builder.setInsertionPoint(op);
       Location loc = op.getLoc();
@@ -160,6 +185,8 @@ struct ContractionsToCUBLASPass
         operands.push_back(constant(i64, size));
       operands.push_back(constant(i32, gemm.transA));
       operands.push_back(constant(i32, gemm.transB));
+      operands.push_back(constant(i32, gemm.inputType));
+      operands.push_back(constant(i32, gemm.resultType));
       func::CallOp::create(builder, loc, callee, operands);
       op->erase();
     }

@@ -18,6 +18,10 @@
 // CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}})
 // A batch of 2.
 // CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c2_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
+// bf16 inputs and result (element types 2, 2), f16 inputs accumulated in
+// f32 (1, 0).
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c2_i32{{.*}}, %c2_i32{{.*}})
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}, %c0_i32{{.*}})
 // Not a contraction (a max reduction) stays.
 // CHECK: linalg.generic
 // CHECK-NOT: call @autopar_cuda_gemm
@@ -30,6 +34,11 @@
 // VALUES-NEXT: {{\[\[}}52, 177, 110],
 // VALUES: sizes = [2, 2]
 // VALUES-NEXT: {{\[\[}}30, 70],
+// The 16-bit products (integers and halves: exact), widened to print.
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}2, 14.5, 10],
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}2, 14.5, 10],
 #a = affine_map<(i, j, p) -> (i, p)>
 #b = affine_map<(i, j, p) -> (p, j)>
 #bt = affine_map<(i, j, p) -> (j, p)>
@@ -75,6 +84,40 @@ func.func @main() {
   %e3 = tensor.empty() : tensor<2x2x3xf32>
   %f3 = linalg.fill ins(%zero : f32) outs(%e3 : tensor<2x2x3xf32>) -> tensor<2x2x3xf32>
   %P = linalg.batch_matmul ins(%AB, %BBB : tensor<2x2x4xf32>, tensor<2x4x3xf32>) outs(%f3 : tensor<2x2x3xf32>) -> tensor<2x2x3xf32>
+  // The first product in bf16, and with f16 inputs into f32.
+  %Abe = tensor.empty() : tensor<2x4xbf16>
+  %Ab = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%A : tensor<2x4xf32>) outs(%Abe : tensor<2x4xbf16>) {
+  ^bb0(%x0: f32, %o: bf16):
+    %t = arith.truncf %x0 : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x4xbf16>
+  %Bbe = tensor.empty() : tensor<4x3xbf16>
+  %Bb = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%B : tensor<4x3xf32>) outs(%Bbe : tensor<4x3xbf16>) {
+  ^bb0(%x0: f32, %o: bf16):
+    %t = arith.truncf %x0 : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<4x3xbf16>
+  %oneb = arith.constant 1.0 : bf16
+  %e5 = tensor.empty() : tensor<2x3xbf16>
+  %f5 = linalg.fill ins(%oneb : bf16) outs(%e5 : tensor<2x3xbf16>) -> tensor<2x3xbf16>
+  %Cb = linalg.matmul ins(%Ab, %Bb : tensor<2x4xbf16>, tensor<4x3xbf16>) outs(%f5 : tensor<2x3xbf16>) -> tensor<2x3xbf16>
+  %Ahe = tensor.empty() : tensor<2x4xf16>
+  %Ah = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%A : tensor<2x4xf32>) outs(%Ahe : tensor<2x4xf16>) {
+  ^bb0(%x0: f32, %o: f16):
+    %t = arith.truncf %x0 : f32 to f16
+    linalg.yield %t : f16
+  } -> tensor<2x4xf16>
+  %Bhe = tensor.empty() : tensor<4x3xf16>
+  %Bh = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%B : tensor<4x3xf32>) outs(%Bhe : tensor<4x3xf16>) {
+  ^bb0(%x0: f32, %o: f16):
+    %t = arith.truncf %x0 : f32 to f16
+    linalg.yield %t : f16
+  } -> tensor<4x3xf16>
+  %Ch = linalg.matmul ins(%Ah, %Bh : tensor<2x4xf16>, tensor<4x3xf16>) outs(%f0 : tensor<2x3xf32>) -> tensor<2x3xf32>
   // Not a contraction: a row max.
   %e4 = tensor.empty() : tensor<2xf32>
   %f4 = linalg.fill ins(%zero : f32) outs(%e4 : tensor<2xf32>) -> tensor<2xf32>
@@ -89,10 +132,21 @@ func.func @main() {
   %u2 = tensor.cast %T : tensor<2x2xf32> to tensor<*xf32>
   %u3 = tensor.cast %P : tensor<2x2x3xf32> to tensor<*xf32>
   %u4 = tensor.cast %M : tensor<2xf32> to tensor<*xf32>
+  %e6 = tensor.empty() : tensor<2x3xf32>
+  %Cbf = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%Cb : tensor<2x3xbf16>) outs(%e6 : tensor<2x3xf32>) {
+  ^bb0(%x0: bf16, %o: f32):
+    %w = arith.extf %x0 : bf16 to f32
+    linalg.yield %w : f32
+  } -> tensor<2x3xf32>
+  %u5 = tensor.cast %Cbf : tensor<2x3xf32> to tensor<*xf32>
+  %u6 = tensor.cast %Ch : tensor<2x3xf32> to tensor<*xf32>
   call @printMemrefF32(%u0) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u1) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u2) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u3) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u5) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u6) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u4) : (tensor<*xf32>) -> ()
   return
 }

@@ -50,12 +50,14 @@ void mgpuSetDefaultDevice(int32_t device);
 /// Frees a buffer that `mgpuMemAlloc` returned, by address (the lowering
 /// of `memref.dealloc` in host code).
 void autopar_cuda_free(int64_t address);
-/// Row-major C[batch][m, n] += A[batch] B[batch] in f32 through cuBLAS,
-/// A stored [m, k] (or [k, m] with `transA`), B [k, n] (or [n, k] with
-/// `transB`); buffers by address (autopar-contractions-to-cublas).
+/// Row-major C[batch][m, n] += A[batch] B[batch] through cuBLAS, A stored
+/// [m, k] (or [k, m] with `transA`), B [k, n] (or [n, k] with `transB`);
+/// buffers by address (autopar-contractions-to-cublas). Element types (0
+/// f32, 1 f16, 2 bf16): A and B `inputType`, C `resultType` (the same or
+/// f32); computed in f32 (no TF32), C rounded once.
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA,
-                       int32_t transB);
+                       int32_t transB, int32_t inputType, int32_t resultType);
 /// What autopar-calibrate measures (autopar_cuda_calibrate).
 struct AutoparCalibration {
   char name[256];

@@ -1,24 +1,55 @@
 /* What autopar_cuda_gemm computes (include/autopar/Runtime/CUDARuntime.h),
    on the host with plain loops: row-major C[b][m, n] += A[b] B[b], A stored
-   [m, k] or [k, m] (transA), B [k, n] or [n, k] (transB). Lets the CPU check
-   which contractions autopar-contractions-to-cublas hands to cuBLAS and
-   with which arguments. */
+   [m, k] or [k, m] (transA), B [k, n] or [n, k] (transB), elements f32 (0),
+   f16 (1) or bf16 (2), computed in f32 and rounded once into C. Lets the
+   CPU check which contractions autopar-contractions-to-cublas hands to
+   cuBLAS and with which arguments. */
 #include <stdint.h>
+#include <string.h>
+
+static float load(const void *base, int64_t index, int32_t type) {
+  if (type == 1)
+    return (float)((const _Float16 *)base)[index];
+  if (type == 2) {
+    uint32_t bits = (uint32_t)((const uint16_t *)base)[index] << 16;
+    float value;
+    memcpy(&value, &bits, sizeof(value));
+    return value;
+  }
+  return ((const float *)base)[index];
+}
+
+static void store(void *base, int64_t index, int32_t type, float value) {
+  if (type == 1) {
+    ((_Float16 *)base)[index] = (_Float16)value;
+  } else if (type == 2) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof(bits));
+    bits += 0x7fff + ((bits >> 16) & 1); /* round to nearest even */
+    ((uint16_t *)base)[index] = (uint16_t)(bits >> 16);
+  } else {
+    ((float *)base)[index] = value;
+  }
+}
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA,
-                       int32_t transB) {
-  const float *A = (const float *)a, *B = (const float *)b;
-  float *C = (float *)c;
+                       int32_t transB, int32_t inputType,
+                       int32_t resultType) {
+  const void *A = (const void *)a, *B = (const void *)b;
+  void *C = (void *)c;
   for (int64_t s = 0; s < batch; ++s)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
-        float sum = C[s * m * n + i * n + j];
+        int64_t at = s * m * n + i * n + j;
+        float sum = load(C, at, resultType);
         for (int64_t p = 0; p < k; ++p) {
-          float x = transA ? A[s * m * k + p * m + i] : A[s * m * k + i * k + p];
-          float y = transB ? B[s * k * n + j * k + p] : B[s * k * n + p * n + j];
+          float x = load(A, transA ? s * m * k + p * m + i
+                                   : s * m * k + i * k + p, inputType);
+          float y = load(B, transB ? s * k * n + j * k + p
+                                   : s * k * n + p * n + j, inputType);
           sum += x * y;
         }
-        C[s * m * n + i * n + j] = sum;
+        store(C, at, resultType, sum);
       }
 }
