@@ -109,12 +109,27 @@ void ensureContext() {
   CHECK(cuCtxSetCurrent(context));
 }
 
-/// This process's cuBLAS handle, made on first use.
+/// The process's one compute stream: kernels, cuBLAS, cuDNN and NCCL all
+/// run on it, in program order (generated code asks for a stream per
+/// launch: it gets this one, and destroying it is a no-op).
+CUstream getComputeStream() {
+  static std::once_flag once;
+  static CUstream stream = nullptr;
+  ensureContext();
+  std::call_once(once,
+                 [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
+  return stream;
+}
+
+/// This process's cuBLAS handle, made on first use, on the compute stream.
 cublasHandle_t getBlas() {
   static std::once_flag once;
   static cublasHandle_t handle = nullptr;
   ensureContext();
-  std::call_once(once, [] { CHECK_BLAS(cublasCreate(&handle)); });
+  std::call_once(once, [] {
+    CHECK_BLAS(cublasCreate(&handle));
+    CHECK_BLAS(cublasSetStream(handle, getComputeStream()));
+  });
   return handle;
 }
 
@@ -158,15 +173,11 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                        static_cast<CUstream>(stream), params, extra));
 }
 
-void *mgpuStreamCreate() {
-  ensureContext();
-  CUstream stream = nullptr;
-  CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
-  return stream;
-}
+void *mgpuStreamCreate() { return getComputeStream(); }
 
 void mgpuStreamDestroy(void *stream) {
-  CHECK(cuStreamDestroy(static_cast<CUstream>(stream)));
+  if (stream != getComputeStream())
+    CHECK(cuStreamDestroy(static_cast<CUstream>(stream)));
 }
 
 void mgpuStreamSynchronize(void *stream) {
@@ -203,9 +214,27 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared) {
   if (bytes == 0)
     return nullptr;
   CUdeviceptr pointer = 0;
-  if (isHostShared)
+  if (isHostShared) {
     CHECK(cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL));
-  else
+    // Kernels touch these buffers far more than the host does: keep their
+    // pages on the GPU where the device can access managed memory
+    // concurrently (elsewhere they migrate on first touch).
+    static int concurrent = [] {
+      CUdevice device;
+      CHECK(cuDeviceGet(&device, defaultDevice));
+      int value = 0;
+      CHECK(cuDeviceGetAttribute(
+          &value, CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, device));
+      return value;
+    }();
+    if (concurrent) {
+      CUmemLocation location = {};
+      location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+      location.id = defaultDevice;
+      CHECK(cuMemAdvise(pointer, bytes, CU_MEM_ADVISE_SET_PREFERRED_LOCATION,
+                        location));
+    }
+  } else
     CHECK(cuMemAlloc(&pointer, bytes));
   return reinterpret_cast<void *>(pointer);
 }
@@ -278,9 +307,8 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
         dataType(resultType), static_cast<int>(n), m * n,
         static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
-  // The kernels run on their own streams and the host reads managed
-  // memory: finish before returning.
-  CHECK(cuCtxSynchronize());
+  // The host may read the result (managed memory) next: finish.
+  CHECK(cuStreamSynchronize(getComputeStream()));
 }
 
 void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
@@ -299,10 +327,10 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
   auto time = [&](int times, auto &&work) {
     work(); // warm up
     CHECK(cuCtxSynchronize());
-    CHECK(cuEventRecord(start, nullptr));
+    CHECK(cuEventRecord(start, getComputeStream()));
     for (int i = 0; i < times; ++i)
       work();
-    CHECK(cuEventRecord(stop, nullptr));
+    CHECK(cuEventRecord(stop, getComputeStream()));
     CHECK(cuEventSynchronize(stop));
     float ms = 0;
     CHECK(cuEventElapsedTime(&ms, start, stop));
@@ -333,8 +361,9 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
   void *from = mgpuMemAlloc(result->copyBytes, nullptr, false);
   void *to = mgpuMemAlloc(result->copyBytes, nullptr, false);
   result->copySeconds = time(repeat, [&] {
-    CHECK(cuMemcpyDtoD(reinterpret_cast<CUdeviceptr>(to),
-                       reinterpret_cast<CUdeviceptr>(from), result->copyBytes));
+    CHECK(cuMemcpyDtoDAsync(reinterpret_cast<CUdeviceptr>(to),
+                            reinterpret_cast<CUdeviceptr>(from),
+                            result->copyBytes, getComputeStream()));
   });
   mgpuMemFree(from, nullptr);
   mgpuMemFree(to, nullptr);
@@ -346,7 +375,7 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
   void *function = mgpuModuleGetFunction(module, "empty");
   result->launchSeconds = time(1000, [&] {
     CHECK(cuLaunchKernel(static_cast<CUfunction>(function), 1, 1, 1, 1, 1, 1, 0,
-                         nullptr, nullptr, nullptr));
+                         getComputeStream(), nullptr, nullptr));
   });
   mgpuModuleUnload(module);
   CHECK(cuEventDestroy(start));
@@ -371,7 +400,7 @@ int32_t autopar_cuda_device() {
 // runs the same program, so all reach the split together). Communicators are
 // non-blocking: every wait polls NCCL's asynchronous error and gives up after
 // AUTOPAR_COLLECTIVE_TIMEOUT (default 300 s), aborting the communicators and
-// naming the collective. Each collective runs on the runtime's stream and is
+// naming the collective. Each collective runs on the compute stream and is
 // finished on return, as kernels and cuBLAS calls are.
 
 namespace {
@@ -423,16 +452,6 @@ size_t elementBytes(int32_t dtype) {
 
 CUdeviceptr pointer(int64_t address) {
   return static_cast<CUdeviceptr>(address);
-}
-
-/// The runtime's stream for collectives and the copies around them.
-CUstream getCollectiveStream() {
-  static std::once_flag once;
-  static CUstream stream = nullptr;
-  ensureContext();
-  std::call_once(once,
-                 [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
-  return stream;
 }
 
 /// A device buffer of at least `bytes` for temporary layouts, kept between
@@ -534,7 +553,7 @@ void await(ncclComm_t comm, const std::string &what) {
 /// Waits for the collective stream, watching `comm`'s asynchronous errors.
 void finish(ncclComm_t comm, const std::string &what) {
   await(comm, what);
-  CUstream stream = getCollectiveStream();
+  CUstream stream = getComputeStream();
   auto start = Clock::now();
   while (true) {
     CUresult result = cuStreamQuery(stream);
@@ -648,7 +667,7 @@ std::string describe(const char *name, int64_t axesCode) {
 bool copyAlone(const MeshGroup &group, int64_t in, int64_t out, size_t bytes) {
   if (group.members.size() != 1)
     return false;
-  CUstream stream = getCollectiveStream();
+  CUstream stream = getComputeStream();
   if (in != out)
     CHECK(cuMemcpyAsync(pointer(out), pointer(in), bytes, stream));
   CHECK(cuStreamSynchronize(stream));
@@ -687,7 +706,7 @@ void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
   CHECK_NCCL(ncclAllReduce(reinterpret_cast<const void *>(in),
                            reinterpret_cast<void *>(out), count,
                            ncclType(dtype), ncclReduction(op), comm,
-                           getCollectiveStream()));
+                           getComputeStream()));
   finish(comm, describe("all_reduce", axesCode));
 #else
   noNCCL("all_reduce");
@@ -704,7 +723,7 @@ void autopar_nccl_all_gather(int64_t in, int64_t out, int64_t outer,
     return;
 #ifdef AUTOPAR_HAVE_NCCL
   ncclComm_t comm = groupComm(meshCode, axesCode, group);
-  CUstream stream = getCollectiveStream();
+  CUstream stream = getComputeStream();
   size_t members = group.members.size();
   // NCCL gathers [group, outer, chunk]; the result is [outer, group, chunk].
   CUdeviceptr gathered =
@@ -731,7 +750,7 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
     return;
 #ifdef AUTOPAR_HAVE_NCCL
   ncclComm_t comm = groupComm(meshCode, axesCode, group);
-  CUstream stream = getCollectiveStream();
+  CUstream stream = getComputeStream();
   size_t members = group.members.size();
   // The input is [outer, group, chunk]; NCCL scatters [group, outer, chunk].
   CUdeviceptr packed = pointer(in);
@@ -763,7 +782,7 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
     return;
 #ifdef AUTOPAR_HAVE_NCCL
   ncclComm_t comm = groupComm(meshCode, axesCode, group);
-  CUstream stream = getCollectiveStream();
+  CUstream stream = getComputeStream();
   size_t members = group.members.size();
   // [splitOuter, group, splitChunk] -> [group, splitOuter, splitChunk]:
   // slot j goes to member j; slot i of the received comes from member i.
@@ -826,7 +845,10 @@ cudnnHandle_t getDnn() {
   static std::once_flag once;
   static cudnnHandle_t handle = nullptr;
   ensureContext();
-  std::call_once(once, [] { CHECK_DNN(cudnnCreate(&handle)); });
+  std::call_once(once, [] {
+    CHECK_DNN(cudnnCreate(&handle));
+    CHECK_DNN(cudnnSetStream(handle, getComputeStream()));
+  });
   return handle;
 }
 
@@ -933,8 +955,8 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
   CHECK_DNN(cudnnDestroyFilterDescriptor(wDesc));
   CHECK_DNN(cudnnDestroyTensorDescriptor(yDesc));
   CHECK_DNN(cudnnDestroyTensorDescriptor(xDesc));
-  // Generated kernels and the host read the result next.
-  CHECK(cuCtxSynchronize());
+  // The host may read the result (managed memory) next: finish.
+  CHECK(cuStreamSynchronize(getComputeStream()));
 #else
   fail("autopar_cuda_conv2d: this runtime was built without cuDNN");
 #endif
