@@ -21,6 +21,9 @@ int worldRank = 0;
 int worldSize = 1;
 std::vector<double> reported;
 std::vector<double> stepTimes;
+/// autopar_rt_profile's sums: per site, per step.
+std::vector<std::vector<double>> profile;
+size_t currentStep = 0;
 
 [[noreturn]] void fail(const std::string &message) {
   std::fprintf(stderr, "autopar runtime: rank %d: %s\n", worldRank,
@@ -213,6 +216,7 @@ const double *getStepTimes(int64_t &count) {
   count = static_cast<int64_t>(stepTimes.size());
   return stepTimes.data();
 }
+const std::vector<std::vector<double>> &getProfile() { return profile; }
 int getRank() { return worldRank; }
 int getSize() { return worldSize; }
 } // namespace autopar::runtime
@@ -342,4 +346,23 @@ extern "C" void autopar_rt_report_time(int64_t step, double seconds) {
   if (static_cast<size_t>(step) >= stepTimes.size())
     stepTimes.resize(step + 1, 0);
   stepTimes[step] = seconds;
+  currentStep = static_cast<size_t>(step) + 1;
+}
+
+extern "C" double autopar_rt_clock() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+extern "C" void autopar_rt_profile(int64_t site, double start) {
+  double seconds = autopar_rt_clock() - start;
+  if (site < 0)
+    return;
+  if (static_cast<size_t>(site) >= profile.size())
+    profile.resize(site + 1);
+  std::vector<double> &steps = profile[site];
+  if (steps.size() <= currentStep)
+    steps.resize(currentStep + 1, 0);
+  steps[currentStep] += seconds;
 }

@@ -26,11 +26,13 @@
 
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/InitAutopar.h"
+#include "autopar/Report/AnalysisReport.h"
 #include "autopar/Runtime/CPURuntime.h"
 #include "autopar/Search/Communication.h"
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Target/Target.h"
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/ProfileOps.h"
 #include "autopar/Transforms/ReshardingBuilder.h"
 #include "autopar/Transforms/RuntimeCalls.h"
 #include "autopar/Transforms/ShardInterop.h"
@@ -146,6 +148,12 @@ static cl::list<std::string> inputFiles(
              "file (little-endian, C order, dtype and shape of the "
              "argument); other arguments are seeded random"),
     cl::ZeroOrMore);
+static cl::opt<bool> profileOps(
+    "profile",
+    cl::desc("Time every op of the partitioned function (rank 0) and print "
+             "the sums per layer, beside the cost model's per-layer "
+             "prediction (-n 1)"),
+    cl::init(false));
 static cl::opt<bool> groupCollectives(
     "group-collectives",
     cl::desc("Pack independent all_reduces into one buffer after "
@@ -724,6 +732,18 @@ int main(int argc, char **argv) {
   if (failed(targetAttr))
     return 1;
   CostModel costModel(*targetAttr);
+  // --profile on one device: the cost model's time per layer (forward, and
+  // backward for a training step), by the forward op's location.
+  llvm::StringMap<double> predictedPerLayer;
+  if (profileOps && ranks == 1)
+    if (auto forward = reference->lookupSymbol<func::FuncOp>("forward")) {
+      FunctionWorkload workload(forward);
+      AnalysisReport analysis =
+          buildAnalysisReport(workload, costModel, Optimizer::Momentum);
+      for (const LayerReport &layer : analysis.layers)
+        predictedPerLayer[layer.loc] +=
+            layer.timeFwd + (train ? layer.timeBwd : 0.0);
+    }
   auto describe = [&](StringRef when, const CommunicationSummary &summary) {
     double seconds = getTotalSeconds(summary);
     say() << "autopar-run: @" << name << " " << when << " for " << ranks
@@ -841,6 +861,37 @@ int main(int argc, char **argv) {
     module->print(output->os());
     output->keep();
   }
+  // --profile: each timed op's layer, by site (autopar-profile-ops).
+  SmallVector<std::string> siteLayers;
+  if (profileOps) {
+    llvm::DenseMap<int64_t, std::string> layerNames;
+    sharded.walk([&](Operation *op) {
+      if (auto layer =
+              op->getAttrOfType<IntegerAttr>(AutoparDialect::kLayerAttrName))
+        layerNames.try_emplace(layer.getInt(), formatLocation(op->getLoc()));
+    });
+    for (Operation *op : getProfiledOps(sharded)) {
+      std::string name;
+      IntegerAttr layer =
+          op->getAttrOfType<IntegerAttr>(AutoparDialect::kLayerAttrName);
+      if (!layer)
+        layer = op->getAttrOfType<IntegerAttr>(AutoparDialect::kGradOfAttrName);
+      if (isa<CollectiveOpInterface>(op))
+        name = "(collectives)";
+      else if (layer)
+        name = layerNames.lookup(layer.getInt());
+      else if (!train)
+        name = formatLocation(op->getLoc());
+      else
+        name = "(loss and update)";
+      if (name.empty())
+        name = layer ? "layer " + std::to_string(layer.getInt()) : "(other)";
+      siteLayers.push_back(name);
+    }
+    if (failed(runPipeline(*module, "autopar-profile-ops{functions=" +
+                                        sharded.getName().str() + "}")))
+      return 1;
+  }
   // The plan's prediction, to print beside the measurement.
   PlanAttr planAttr =
       (*module)->getAttrOfType<PlanAttr>(AutoparDialect::kPlanAttrName);
@@ -934,6 +985,8 @@ int main(int argc, char **argv) {
     add("autopar_rt_wtime", (void *)&autopar_rt_wtime);
     add("autopar_rt_report", (void *)&autopar_rt_report);
     add("autopar_rt_report_time", (void *)&autopar_rt_report_time);
+    add("autopar_rt_clock", (void *)&autopar_rt_clock);
+    add("autopar_rt_profile", (void *)&autopar_rt_profile);
     return map;
   });
   if (llvm::Error error = (*engine)->invokePacked("autopar_main"))
@@ -966,6 +1019,50 @@ int main(int argc, char **argv) {
           << (train ? "" : " (for a training step)")
           << llvm::format("; %.0f samples/s measured, %.0f predicted\n",
                           samples / measured, samples / predicted);
+  }
+  if (profileOps) {
+    // Per site, the median over the steps after the first (or step 0);
+    // summed per layer in order of first appearance.
+    const std::vector<std::vector<double>> &profile =
+        ::autopar::runtime::getProfile();
+    SmallVector<std::string> order;
+    llvm::StringMap<double> measured;
+    double total = 0;
+    for (auto [site, name] : llvm::enumerate(siteLayers)) {
+      SmallVector<double> perStep;
+      if (site < profile.size())
+        for (size_t step = 0; step < profile[site].size(); ++step)
+          if (step > 0 || profile[site].size() == 1)
+            perStep.push_back(profile[site][step]);
+      llvm::sort(perStep);
+      double seconds = perStep.empty() ? 0 : perStep[perStep.size() / 2];
+      if (!measured.count(name))
+        order.push_back(name);
+      measured[name] += seconds;
+      total += seconds;
+    }
+    say() << "  per layer (" << siteLayers.size() << " ops timed on rank 0"
+          << (steps > 1 ? ", median of steps 1.." + std::to_string(steps - 1)
+                        : std::string(", step 0"))
+          << "; predicted: "
+          << (predictedPerLayer.empty()
+                  ? std::string("only for -n 1")
+                  : "one GPU of " + targetAttr->getName().str())
+          << "):\n";
+    for (const std::string &name : order) {
+      say() << llvm::format("    %-24s %10.3f ms", name.c_str(),
+                            measured[name] * 1e3);
+      auto predicted = predictedPerLayer.find(name);
+      if (predicted != predictedPerLayer.end())
+        say() << llvm::format("  predicted %10.3f ms  (x%.2f)",
+                              predicted->second * 1e3,
+                              predicted->second > 0
+                                  ? measured[name] / predicted->second
+                                  : 0.0);
+      say() << "\n";
+    }
+    say() << llvm::format("    %-24s %10.3f ms\n", "(all timed ops)",
+                          total * 1e3);
   }
   int code = 0;
   if (check) {

@@ -21,6 +21,7 @@
 #define AUTOPAR_RUNTIME_CPURUNTIME_H
 
 #include <cstdint>
+#include <vector>
 
 extern "C" {
 /// Element types: 0 f32, 1 f64, 2 i32, 3 i64. Reductions: the values of
@@ -52,6 +53,11 @@ double autopar_rt_wtime();
 void autopar_rt_report(int64_t index, double error);
 /// The runner's timing: the wall time of step `step`.
 void autopar_rt_report_time(int64_t step, double seconds);
+/// A host clock (seconds), and the time since `start` added to `site`'s sum
+/// for the current step (the steps counted by autopar_rt_report_time):
+/// what autopar-profile-ops calls.
+double autopar_rt_clock();
+void autopar_rt_profile(int64_t site, double start);
 }
 
 namespace autopar::runtime {
@@ -61,6 +67,8 @@ void initialize();
 const double *getReported(int64_t &count);
 /// What autopar_rt_report_time recorded, by step.
 const double *getStepTimes(int64_t &count);
+/// autopar_rt_profile's sums, per site and step.
+const std::vector<std::vector<double>> &getProfile();
 int getRank();
 int getSize();
 } // namespace autopar::runtime

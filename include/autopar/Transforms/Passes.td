@@ -411,6 +411,23 @@ def HostFunctionsToLoops : Pass<"autopar-host-functions-to-loops",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def ProfileOps : Pass<"autopar-profile-ops", "::mlir::ModuleOp"> {
+  let summary = "Time every op that does work in some functions";
+  let description = [{
+    Wraps each structured op, pad, slice insertion and collective at the top
+    level of the named functions with `autopar_rt_clock` (before) and
+    `autopar_rt_profile(site, start)` (after), the site numbering those ops
+    in order. The runtimes' work is synchronous, so the host clock measures
+    each op (kernel, library call or collective included); `autopar-run
+    --profile` prints the sums per layer next to the cost model's
+    prediction.
+  }];
+  let options = [ListOption<"functions", "functions", "std::string",
+                            "Names of the functions to time">];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def LowerCollectivesToNCCL : Pass<"autopar-lower-collectives-to-nccl",
                                   "::mlir::ModuleOp"> {
   let summary = "Lower bufferized collectives and device coordinates to the "

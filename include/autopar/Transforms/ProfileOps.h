@@ -1,0 +1,17 @@
+//===- ProfileOps.h - which ops autopar-profile-ops times -------*- C++ -*-===//
+
+#ifndef AUTOPAR_TRANSFORMS_PROFILEOPS_H
+#define AUTOPAR_TRANSFORMS_PROFILEOPS_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::autopar {
+
+/// The ops of `func` that autopar-profile-ops times, in the order of their
+/// site numbers: the structured ops, pads, slice insertions and collectives
+/// of the function's body (its top level).
+SmallVector<Operation *> getProfiledOps(func::FuncOp func);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_TRANSFORMS_PROFILEOPS_H
