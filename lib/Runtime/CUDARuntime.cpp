@@ -94,8 +94,10 @@ void ensureContext() {
     CHECK(cuDeviceGetCount(&count));
     if (count == 0)
       fail("no CUDA device");
-    int local = getLocalRank();
-    // NCCL needs one GPU per rank.
+    // NCCL needs one GPU per rank: the local rank's, or the only one this
+    // process sees (a launcher that gives each rank its own GPU, e.g.
+    // srun --gpus-per-task=1, makes it device 0).
+    int local = count == 1 ? 0 : getLocalRank();
     if (defaultDevice < 0 && local >= count)
       fail("local rank " + std::to_string(local) +
            " has no GPU of its own: this node has " + std::to_string(count) +
@@ -469,24 +471,34 @@ CUdeviceptr getScratch(int slot, size_t bytes) {
 }
 
 /// Copies an [a, b, row] array of `row`-byte rows into [b, a, row] order on
-/// `stream`.
+/// `stream`: min(a, b) strided 2-D copies.
 void swapOuter(CUdeviceptr to, CUdeviceptr from, size_t a, size_t b,
                size_t row, CUstream stream) {
   if (a == 1 || b == 1) {
     CHECK(cuMemcpyAsync(to, from, a * b * row, stream));
     return;
   }
-  for (size_t j = 0; j < b; ++j) {
+  auto copy2D = [&](CUdeviceptr dst, size_t dstPitch, CUdeviceptr src,
+                    size_t srcPitch, size_t height) {
     CUDA_MEMCPY2D copy = {};
     copy.srcMemoryType = CU_MEMORYTYPE_UNIFIED;
-    copy.srcDevice = from + j * row;
-    copy.srcPitch = b * row;
+    copy.srcDevice = src;
+    copy.srcPitch = srcPitch;
     copy.dstMemoryType = CU_MEMORYTYPE_UNIFIED;
-    copy.dstDevice = to + j * a * row;
-    copy.dstPitch = row;
+    copy.dstDevice = dst;
+    copy.dstPitch = dstPitch;
     copy.WidthInBytes = row;
-    copy.Height = a;
+    copy.Height = height;
     CHECK(cuMemcpy2DAsync(&copy, stream));
+  };
+  if (b <= a) {
+    // Column j of the source ([*, j]) is the contiguous block j of the result.
+    for (size_t j = 0; j < b; ++j)
+      copy2D(to + j * a * row, row, from + j * row, b * row, a);
+  } else {
+    // Block i of the source ([i, *]) is column i of the result.
+    for (size_t i = 0; i < a; ++i)
+      copy2D(to + i * row, a * row, from + i * b * row, row, b);
   }
 }
 
@@ -533,6 +545,16 @@ std::string timeoutText() {
          " s (AUTOPAR_COLLECTIVE_TIMEOUT); another rank failed or diverged";
 }
 
+/// Between two polls: spin for the first millisecond (collectives are often
+/// that short), then sleep, so that a rank waiting for a slow peer does not
+/// hold a core.
+void pause(Clock::time_point start) {
+  if (Clock::now() - start < std::chrono::milliseconds(1))
+    std::this_thread::yield();
+  else
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+}
+
 /// Waits until `comm` has no operation in progress; `what` names it.
 void await(ncclComm_t comm, const std::string &what) {
   auto start = Clock::now();
@@ -546,7 +568,7 @@ void await(ncclComm_t comm, const std::string &what) {
                ncclGetLastError(comm) + ")");
     if (timedOut(start))
       abortAll(what + " " + timeoutText());
-    std::this_thread::yield();
+    pause(start);
   }
 }
 
@@ -568,7 +590,7 @@ void finish(ncclComm_t comm, const std::string &what) {
                ncclGetLastError(comm) + ")");
     if (timedOut(start))
       abortAll(what + " " + timeoutText());
-    std::this_thread::yield();
+    pause(start);
   }
 }
 
@@ -596,6 +618,16 @@ ncclComm_t worldComm() {
          "): " + error);
   ncclConfig_t config = nonBlocking();
   CHECK_NCCL(ncclCommInitRankConfig(&comm, world.size, id, world.rank, &config));
+  // Release NCCL (its threads, its GPU memory) before the driver goes.
+  std::atexit([] {
+    for (auto &[key, group] : getGroupComms())
+      if (group && group != getWorldComm())
+        ncclCommDestroy(group);
+    if (getWorldComm())
+      ncclCommDestroy(getWorldComm());
+    getGroupComms().clear();
+    getWorldComm() = nullptr;
+  });
   await(comm, "ncclCommInitRankConfig over " + std::to_string(world.size) +
                   " ranks");
   return comm;
@@ -921,9 +953,12 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
           CHECK_DNN(cudnnGetConvolutionForwardAlgorithm_v7(
               handle, xDesc, wDesc, convDesc, yDesc, max, count, results));
         });
-    CHECK_DNN(cudnnConvolutionForward(
-        handle, &one, xDesc, xp, wDesc, wp, convDesc, perf.algo,
-        getWorkspace(perf.memory), perf.memory, &one, yDesc, yp));
+    size_t bytes = 0;
+    CHECK_DNN(cudnnGetConvolutionForwardWorkspaceSize(
+        handle, xDesc, wDesc, convDesc, yDesc, perf.algo, &bytes));
+    CHECK_DNN(cudnnConvolutionForward(handle, &one, xDesc, xp, wDesc, wp,
+                                      convDesc, perf.algo, getWorkspace(bytes),
+                                      bytes, &one, yDesc, yp));
     break;
   }
   case 1: {
@@ -932,9 +967,12 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
           CHECK_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
               handle, wDesc, yDesc, convDesc, xDesc, max, count, results));
         });
+    size_t bytes = 0;
+    CHECK_DNN(cudnnGetConvolutionBackwardDataWorkspaceSize(
+        handle, wDesc, yDesc, convDesc, xDesc, perf.algo, &bytes));
     CHECK_DNN(cudnnConvolutionBackwardData(
         handle, &one, wDesc, wp, yDesc, yp, convDesc, perf.algo,
-        getWorkspace(perf.memory), perf.memory, &one, xDesc, xp));
+        getWorkspace(bytes), bytes, &one, xDesc, xp));
     break;
   }
   case 2: {
@@ -943,9 +981,12 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
           CHECK_DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
               handle, xDesc, yDesc, convDesc, wDesc, max, count, results));
         });
+    size_t bytes = 0;
+    CHECK_DNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+        handle, xDesc, yDesc, convDesc, wDesc, perf.algo, &bytes));
     CHECK_DNN(cudnnConvolutionBackwardFilter(
         handle, &one, xDesc, xp, yDesc, yp, convDesc, perf.algo,
-        getWorkspace(perf.memory), perf.memory, &one, wDesc, wp));
+        getWorkspace(bytes), bytes, &one, wDesc, wp));
     break;
   }
   default:

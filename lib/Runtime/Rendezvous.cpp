@@ -1,9 +1,11 @@
 //===- Rendezvous.cpp - how the ranks of a job find each other ------------===//
 //
-// The TCP rendezvous: rank 0 listens on MASTER_PORT; every other rank
-// connects to MASTER_ADDR:MASTER_PORT (retrying while rank 0 starts) and
-// sends a hello with its rank; once all have said hello, rank 0 sends each
-// the blob. Every wait is bounded by the timeout.
+// The TCP rendezvous: rank 0 listens on the rendezvous port; every other
+// rank connects to MASTER_ADDR at that port (retrying while rank 0 starts)
+// and sends a hello with its rank; once all have said hello, rank 0 sends
+// each the blob. The port is AUTOPAR_RENDEZVOUS_PORT, else MASTER_PORT + 1:
+// torchrun's agent serves its own store on MASTER_PORT itself. Every wait
+// is bounded by the timeout.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,12 +15,14 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -105,14 +109,14 @@ bool transfer(int fd, void *data, size_t bytes, bool send,
 
 std::string serve(const World &world, void *data, size_t bytes,
                   double timeout) {
-  std::string where = "port " + world.masterPort;
+  std::string where = "port " + world.port;
   addrinfo hints = {};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo *found = nullptr;
-  if (int code = getaddrinfo(nullptr, world.masterPort.c_str(), &hints, &found))
-    return "MASTER_PORT=" + world.masterPort + ": " + gai_strerror(code);
+  if (int code = getaddrinfo(nullptr, world.port.c_str(), &hints, &found))
+    return "rendezvous port " + world.port + ": " + gai_strerror(code);
   Socket listener(socket(found->ai_family, found->ai_socktype, 0));
   if (listener.fd < 0) {
     freeaddrinfo(found);
@@ -143,10 +147,18 @@ std::string serve(const World &world, void *data, size_t bytes,
              " s (AUTOPAR_RENDEZVOUS_TIMEOUT)";
     }
     Socket peer(accept(listener.fd, nullptr, nullptr));
-    if (peer.fd < 0)
+    if (peer.fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) {
+        ++waiting;
+        continue;
+      }
       return errnoText("accept on " + where);
+    }
+    // A connection that says nothing within a few seconds is not one of
+    // ours: it must not hold the others up.
     uint32_t hello[2] = {0, 0};
-    if (!transfer(peer.fd, hello, sizeof(hello), false, deadline) ||
+    auto helloDeadline = std::min(deadline, Clock::now() + std::chrono::seconds(5));
+    if (!transfer(peer.fd, hello, sizeof(hello), false, helloDeadline) ||
         hello[0] != kHelloMagic || hello[1] >= uint32_t(world.size) ||
         joined[hello[1]]) {
       // Not one of ours (or a duplicate rank): ignore it.
@@ -164,29 +176,50 @@ std::string serve(const World &world, void *data, size_t bytes,
 
 std::string join(const World &world, void *data, size_t bytes,
                  double timeout) {
-  std::string where = world.masterAddress + ":" + world.masterPort;
+  std::string where = world.masterAddress + ":" + world.port;
   addrinfo hints = {};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo *found = nullptr;
   if (int code = getaddrinfo(world.masterAddress.c_str(),
-                             world.masterPort.c_str(), &hints, &found))
-    return "MASTER_ADDR:MASTER_PORT=" + where + ": " + gai_strerror(code);
+                             world.port.c_str(), &hints, &found))
+    return "rendezvous address " + where + ": " + gai_strerror(code);
   auto start = Clock::now();
   auto deadline = start + std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(timeout));
-  // Rank 0 may not listen yet: retry until the deadline.
+  // Rank 0 may not listen yet: retry until the deadline. Connects are
+  // non-blocking, so an unreachable address cannot outlast the deadline.
   Socket connection;
+  int lastError = 0;
   while (true) {
     connection = Socket(socket(found->ai_family, found->ai_socktype, 0));
     if (connection.fd < 0) {
       freeaddrinfo(found);
       return errnoText("socket");
     }
-    if (connect(connection.fd, found->ai_addr, found->ai_addrlen) == 0)
+    int flags = fcntl(connection.fd, F_GETFL, 0);
+    fcntl(connection.fd, F_SETFL, flags | O_NONBLOCK);
+    int result = connect(connection.fd, found->ai_addr, found->ai_addrlen);
+    if (result != 0 && errno == EINPROGRESS) {
+      auto attempt = std::min(deadline, Clock::now() + std::chrono::seconds(2));
+      if (waitFor(connection.fd, POLLOUT, attempt)) {
+        int error = 0;
+        socklen_t length = sizeof(error);
+        getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+        result = error == 0 ? 0 : -1;
+        errno = error;
+      } else {
+        // Cut short by the deadline: the previous attempt's error (if any)
+        // says more than this one's.
+        errno = Clock::now() >= deadline && lastError ? lastError : ETIMEDOUT;
+      }
+    }
+    if (result == 0)
       break;
+    lastError = errno;
     if (Clock::now() >= deadline) {
       freeaddrinfo(found);
+      errno = lastError;
       return errnoText("rendezvous with rank 0 at " + where +
                        ": cannot connect within " +
                        std::to_string(int(timeout)) +
@@ -205,7 +238,7 @@ std::string join(const World &world, void *data, size_t bytes,
   return "";
 }
 
-std::string broadcastByMPI(void *data, size_t bytes) {
+std::string broadcastByMPI(const World &world, void *data, size_t bytes) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
@@ -221,6 +254,16 @@ std::string broadcastByMPI(void *data, size_t bytes) {
     });
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  // The launcher's variables can describe a job that MPI did not start
+  // (srun's variables inside a batch script): MPI must agree.
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (rank != world.rank || size != world.size)
+    return "the environment describes rank " + std::to_string(world.rank) +
+           " of " + std::to_string(world.size) + " but MPI started rank " +
+           std::to_string(rank) + " of " + std::to_string(size) +
+           " (run under mpirun or srun)";
   if (MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD) !=
       MPI_SUCCESS)
     return "MPI_Bcast of the rendezvous blob failed";
@@ -276,7 +319,17 @@ std::string autopar::runtime::getWorldFromEnvironment(World &world) {
       return "RANK and WORLD_SIZE are set but MASTER_ADDR or MASTER_PORT is "
              "not: the TCP rendezvous needs both";
     world.masterAddress = address ? address : "127.0.0.1";
-    world.masterPort = port ? port : "29500";
+    int masterPort = 29500;
+    if (port && !parseInt(port, masterPort))
+      return std::string("MASTER_PORT='") + port + "' is not a port";
+    world.port = std::to_string(masterPort + 1);
+    if (const char *own = std::getenv("AUTOPAR_RENDEZVOUS_PORT")) {
+      int value = 0;
+      if (!parseInt(own, value))
+        return std::string("AUTOPAR_RENDEZVOUS_PORT='") + own +
+               "' is not a port";
+      world.port = own;
+    }
     return "";
   }
   if (std::getenv("OMPI_COMM_WORLD_SIZE")) {
@@ -310,7 +363,7 @@ std::string autopar::runtime::broadcastFromRankZero(const World &world,
   case Launcher::Single:
     return "";
   case Launcher::MPI:
-    return broadcastByMPI(data, bytes);
+    return broadcastByMPI(world, data, bytes);
   case Launcher::TorchRun:
     return world.rank == 0 ? serve(world, data, bytes, timeoutSeconds)
                            : join(world, data, bytes, timeoutSeconds);

@@ -6,7 +6,9 @@
 // bf16 buffers (16-bit inputs may accumulate into f32), becomes a call to
 // `autopar_cuda_gemm`, which runs cuBLAS's strided batched GEMM (SGEMM for
 // f32; GemmEx with f32 compute for 16-bit types, which rounds the result
-// once where linalg's loops round after every addition). The operands may be stored transposed ([k, m] for
+// once where linalg's loops round after every addition, and does not round
+// products to 16 bits where a body widens the product rather than the
+// operands). The operands may be stored transposed ([k, m] for
 // the left one, [n, k] for the right one, as the backward pass produces
 // them); a result stored [n, m] is the product with the inputs exchanged.
 // Derived from indexing maps, so linalg.matmul, batch_matmul, their transposed

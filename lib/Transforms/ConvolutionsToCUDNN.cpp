@@ -261,7 +261,8 @@ std::optional<Conv2D> matchConv2D(linalg::LinalgOp op) {
       for (const Window &window : {windows->first, windows->second}) {
         int64_t dilation = -window.step;
         int64_t k = ranges[window.window];
-        if (window.coefficient != 1 || window.offset != (k - 1) * dilation)
+        if (dilation < 1 || window.coefficient != 1 ||
+            window.offset != (k - 1) * dilation)
           return std::nullopt;
         conv.stride[index] = 1;
         conv.dilation[index] = dilation;

@@ -207,8 +207,10 @@ void mlir::autopar::buildLowerToCUDAPipeline(
     pm.addPass(createHostFunctionsToLoops(host));
   }
   pm.addPass(createAllocsToGPU());
-  pm.addPass(createContractionsToCUBLAS());
-  pm.addPass(createConvolutionsToCUDNN());
+  if (options.cublas)
+    pm.addPass(createContractionsToCUBLAS());
+  if (options.cudnn)
+    pm.addPass(createConvolutionsToCUDNN());
 
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.

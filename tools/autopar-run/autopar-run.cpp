@@ -1000,7 +1000,7 @@ int main(int argc, char **argv) {
   for (int64_t step = 0; step < count; ++step)
     say() << llvm::format("  step %lld: %.3f ms\n", (long long)step,
                           times[step] * 1e3);
-  if (count > 0 && planAttr) {
+  if (count > 0 && planAttr && planAttr.getStepTime().convertToDouble() > 0) {
     // The first step warms up (module loads, first touches): the median of
     // the others when there are others.
     SmallVector<double> steady(times + (count > 1 ? 1 : 0), times + count);

@@ -4,7 +4,8 @@
 // share a small blob that rank 0 makes (NCCL's unique id): through MPI when
 // an MPI launcher started them (mpirun, srun with PMI), through a TCP
 // rendezvous at MASTER_ADDR:MASTER_PORT when a torchrun-style launcher did
-// (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). Used by the
+// (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; the rendezvous
+// uses MASTER_PORT + 1 or AUTOPAR_RENDEZVOUS_PORT). Used by the
 // CUDA runtime; free of CUDA so that it is tested on any machine.
 //
 //===----------------------------------------------------------------------===//
@@ -24,8 +25,10 @@ struct World {
   int size = 1;
   int localRank = 0;
   Launcher launcher = Launcher::Single;
-  /// For Launcher::TorchRun.
-  std::string masterAddress, masterPort;
+  /// For Launcher::TorchRun: where rank 0 listens (MASTER_ADDR) and the
+  /// rendezvous port (AUTOPAR_RENDEZVOUS_PORT, else MASTER_PORT + 1, since
+  /// torchrun's own store holds MASTER_PORT).
+  std::string masterAddress, port;
 };
 
 /// "mpi", "torchrun" or "single".

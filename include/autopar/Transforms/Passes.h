@@ -103,6 +103,15 @@ struct LowerToCUDAPipelineOptions
       *this, "block-columns",
       llvm::cl::desc("Threads per block along a kernel's second loop"),
       llvm::cl::init(16)};
+  PassOptions::Option<bool> cublas{
+      *this, "cublas",
+      llvm::cl::desc("Run contractions through cuBLAS (else as kernels)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> cudnn{
+      *this, "cudnn",
+      llvm::cl::desc("Run 2-D convolutions through cuDNN (else as kernels; "
+                     "for a runtime built without cuDNN)"),
+      llvm::cl::init(true)};
   PassOptions::ListOption<std::string> hostFunctions{
       *this, "host-functions",
       llvm::cl::desc("Functions to run on the host CPU, compiled as the CPU "

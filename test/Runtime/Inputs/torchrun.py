@@ -1,7 +1,9 @@
 """Starts N processes of a command the way torchrun does (RANK, WORLD_SIZE,
 LOCAL_RANK, MASTER_ADDR, MASTER_PORT on a free loopback port), waits for
 all, prints their standard output in rank order and exits with the worst
-exit code. --only R starts only rank R (to test a missing peer)."""
+exit code. Like torchrun's agent, it keeps a listening socket on
+MASTER_PORT while they run (its store lives there), so the processes must
+not take that port. --only R starts only rank R (to test a missing peer)."""
 import argparse
 import os
 import socket
@@ -14,9 +16,19 @@ parser.add_argument("--only", type=int, default=None)
 parser.add_argument("command", nargs=argparse.REMAINDER)
 args = parser.parse_args()
 
-with socket.socket() as probe:
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
+# A free port whose successor (the rendezvous port) is free too.
+store = None
+for attempt in range(50):
+    store = socket.socket()
+    store.bind(("127.0.0.1", 0))
+    port = store.getsockname()[1]
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port + 1))
+            break
+        except OSError:
+            store.close()
+store.listen(8)
 
 procs = []
 for rank in range(args.nproc):
