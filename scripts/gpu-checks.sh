@@ -20,7 +20,9 @@ lit=$(command -v lit || echo /usr/lib/llvm-22/bin/lit)
 "$lit" -v "$build/test/CUDA" || status=1
 # The GPU measured, as a target the cost model loads.
 out=${OUT:-/tmp}
-"$build/bin/autopar-calibrate" --base=h100-dgx -o "$out/calibrated.json" || status=1
+base=h100-dgx
+nvidia-smi -L 2>/dev/null | grep -q H200 && base=h200-dgx
+"$build/bin/autopar-calibrate" --base=$base -o "$out/calibrated.json" || status=1
 cat "$out/calibrated.json" 2>/dev/null
 models=$(mktemp -d)
 python3 "$root/models/generate.py" mlp --batch 64 --layers 512,1024,1024,16 -o "$models/mlp.mlir"
@@ -41,6 +43,8 @@ if [ "${gpus:-0}" -ge 2 ]; then
         --training="loss=mse optimizer=momentum lr=0.01" --plan="parallelism=$plan" || status=1
     done
   done
+  echo "== NCCL links over $gpus GPUs"
+  "$build/bin/autopar-calibrate" -n "$gpus" --base=$base -o "$out/calibrated-links.json" || status=1
 else
   echo "== one GPU: NCCL collectives not exercised"
 fi
@@ -50,7 +54,7 @@ python3 "$root/models/generate.py" alexnet --batch 128 -o "$models/alexnet.mlir"
 echo "== alexnet b128 training step, 1 GPU"
 plan="parallelism=data"
 [ -f "$out/calibrated.json" ] && plan="$plan target=$out/calibrated.json"
-"$build/bin/autopar-run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 5 \
+"$build/bin/autopar-run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 5 --profile \
   --training="loss=softmax-cross-entropy optimizer=momentum lr=0.0001" --plan="$plan" || status=1
 if python3 -c "import torch" 2>/dev/null; then
   echo "== PyTorch eager on the same GPU"

@@ -1005,3 +1005,64 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
 #ifdef AUTOPAR_HAVE_CUDNN
 #pragma GCC diagnostic pop
 #endif
+
+//===----------------------------------------------------------------------===//
+// Link calibration (autopar-calibrate -n N)
+//===----------------------------------------------------------------------===//
+
+extern "C" int32_t autopar_cuda_rank() { return getWorld().rank; }
+
+extern "C" int32_t
+autopar_cuda_calibrate_links(AutoparLinkCalibration *result, int32_t repeat) {
+  *result = AutoparLinkCalibration();
+  const autopar::runtime::World &world = getWorld();
+  result->ranks = world.size;
+  if (world.size < 2)
+    return 0;
+#ifdef AUTOPAR_HAVE_NCCL
+  // Several nodes when the launcher says the node holds fewer ranks.
+  int local = world.size;
+  for (const char *name : {"LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                           "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const char *value = std::getenv(name)) {
+      local = std::atoi(value);
+      break;
+    }
+  result->singleNode = local >= world.size;
+  ncclComm_t comm = worldComm();
+  CUstream stream = getComputeStream();
+  size_t largest = size_t(256) << 20;
+  CUdeviceptr buffer = getScratch(0, largest);
+  CHECK(cuMemsetD8Async(buffer, 0, largest, stream));
+  CUevent start, stop;
+  CHECK(cuEventCreate(&start, CU_EVENT_DEFAULT));
+  CHECK(cuEventCreate(&stop, CU_EVENT_DEFAULT));
+  for (size_t bytes = 8; bytes <= largest; bytes *= 8) {
+    auto allReduce = [&] {
+      CHECK_NCCL(ncclAllReduce(reinterpret_cast<const void *>(buffer),
+                               reinterpret_cast<void *>(buffer), bytes / 4,
+                               ncclFloat32, ncclSum, comm, stream));
+      await(comm, "calibration all_reduce");
+    };
+    allReduce(); // warm up
+    finish(comm, "calibration all_reduce");
+    CHECK(cuEventRecord(start, stream));
+    for (int i = 0; i < repeat; ++i)
+      allReduce();
+    CHECK(cuEventRecord(stop, stream));
+    finish(comm, "calibration all_reduce");
+    float ms = 0;
+    CHECK(cuEventElapsedTime(&ms, start, stop));
+    int index = result->count++;
+    result->sizeBytes[index] = static_cast<int64_t>(bytes);
+    result->seconds[index] = ms * 1e-3 / repeat;
+    if (bytes * 8 > largest && bytes != largest)
+      bytes = largest / 8; // end on the largest size
+  }
+  CHECK(cuEventDestroy(start));
+  CHECK(cuEventDestroy(stop));
+  return 1;
+#else
+  noNCCL("link calibration");
+#endif
+}

@@ -1,6 +1,6 @@
 //===- autopar-calibrate.cpp - measure this GPU, write a target -----------===//
 //
-//   autopar-calibrate [--base=h100-dgx] [-o target.json] [--repeat N]
+//   autopar-calibrate [--base=h100-dgx] [-o target.json] [--repeat N] [-n N]
 //
 // Measures the GPU this process sees (device 0, or LOCAL_RANK's) and writes
 // a target JSON (docs/targets.md) that starts from a preset and replaces
@@ -15,8 +15,12 @@
 //  * memory capacity and the GPU's name.
 //
 // Measured rates are achieved rates, so the efficiencies are written as
-// 1.0. Collective bandwidth needs several GPUs and NCCL, which the CUDA
-// backend does not have yet: the links keep the preset's numbers.
+// 1.0. With -n N (N > 1) it starts itself under mpirun, one rank per GPU
+// (or runs under an existing mpirun/srun/torchrun job), and also times NCCL
+// all-reduces of 8 B to 256 MiB over the job: the bus bandwidth of the
+// largest becomes the link's bandwidth (intra-node, or inter-node when the
+// job spans nodes) and the smallest's time its latency. Alone, the links
+// keep the preset's numbers. Rank 0 prints and writes.
 //
 // The tool loads the CUDA driver and the runtime at run time, so that it
 // starts, and says why it cannot measure, on machines without a GPU.
@@ -34,7 +38,12 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include "llvm/Support/Program.h"
+
+#include <cmath>
+#include <cstdlib>
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -48,6 +57,11 @@ static cl::opt<std::string> output("o", cl::desc("Target JSON to write"),
                                    cl::value_desc("file"), cl::init("-"));
 static cl::opt<int> repeat("repeat", cl::desc("Timed repetitions per case"),
                            cl::init(10));
+
+static cl::opt<int> ranks("n",
+                          cl::desc("Ranks (one GPU each) for the link "
+                                   "measurement; started under mpirun"),
+                          cl::init(1));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "autopar-calibrate: " << message << "\n";
@@ -72,11 +86,48 @@ static std::string probe() {
   return "";
 }
 
+/// Whether a launcher started this process as one rank of a job.
+static bool underLauncher() {
+  for (const char *name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
+                           "SLURM_PROCID", "WORLD_SIZE"})
+    if (std::getenv(name))
+      return true;
+  return false;
+}
+
+/// Runs this program under `mpirun -n ranks` and returns its exit code.
+static int launch(int argc, char **argv) {
+  llvm::ErrorOr<std::string> mpirun = llvm::sys::findProgramByName("mpirun");
+  if (!mpirun)
+    return fail("-n " + llvm::Twine(ranks) +
+                " needs mpirun (install openmpi-bin) or an existing launcher");
+  std::string self = llvm::sys::fs::getMainExecutable(
+      argv[0], reinterpret_cast<void *>(&fail));
+  llvm::SmallVector<std::string> args = {*mpirun, "-n", std::to_string(ranks),
+                                         "--bind-to", "none"};
+  if (geteuid() == 0)
+    args.push_back("--allow-run-as-root");
+  args.push_back(self);
+  for (int i = 1; i < argc; ++i)
+    args.push_back(argv[i]);
+  llvm::SmallVector<llvm::StringRef> refs(args.begin(), args.end());
+  std::string error;
+  int code = llvm::sys::ExecuteAndWait(*mpirun, refs, std::nullopt, {}, 0, 0,
+                                       &error);
+  if (code < 0)
+    return fail("could not run " + *mpirun + ": " + error);
+  return code;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-calibrate: measure this GPU and write "
                               "a target JSON for the cost model\n");
+  if (ranks < 1)
+    return fail("-n must be at least 1");
+  if (ranks > 1 && !underLauncher())
+    return launch(argc, argv);
   if (std::string reason = probe(); !reason.empty())
     return fail("cannot calibrate: " + reason);
   llvm::SmallString<256> path(llvm::sys::path::parent_path(
@@ -91,8 +142,23 @@ int main(int argc, char **argv) {
   if (!calibrate)
     return fail(path + " has no autopar_cuda_calibrate");
 
+  auto calibrateLinks =
+      reinterpret_cast<int32_t (*)(AutoparLinkCalibration *, int32_t)>(
+          dlsym(runtime, "autopar_cuda_calibrate_links"));
+  auto getRank =
+      reinterpret_cast<int32_t (*)()>(dlsym(runtime, "autopar_cuda_rank"));
+  if (!calibrateLinks || !getRank)
+    return fail(path + " has no autopar_cuda_calibrate_links");
+
   AutoparCalibration measured;
   calibrate(&measured, std::max(1, repeat.getValue()));
+  AutoparLinkCalibration links;
+  bool haveLinks = calibrateLinks(&links, std::max(1, repeat.getValue()));
+  if (ranks > 1 && !haveLinks)
+    return fail("-n " + llvm::Twine(ranks) + " but this job has one rank");
+  // Every rank measured; rank 0 reports.
+  if (getRank() != 0)
+    return 0;
   llvm::outs() << "autopar-calibrate: device " << measured.device << ": "
                << measured.name << ", "
                << llvm::format("%.1f", measured.memoryCapacity / 1073741824.0)
@@ -112,6 +178,23 @@ int main(int argc, char **argv) {
                                measured.copySeconds * 1e3, bandwidth * 1e-9);
   llvm::outs() << llvm::format("  empty kernel launch: %.2f us\n",
                                measured.launchSeconds * 1e6);
+
+  double linkBandwidth = 0, linkLatency = 0;
+  if (haveLinks && links.count > 0) {
+    double p = links.ranks;
+    for (int i = 0; i < links.count; ++i) {
+      // NCCL's bus bandwidth: what one GPU pushes into the ring.
+      double bus = 2 * (p - 1) / p * links.sizeBytes[i] / links.seconds[i];
+      llvm::outs() << llvm::format(
+          "  all_reduce %2d ranks %10lld B: %9.3f ms  %8.2f GB/s bus\n",
+          links.ranks, static_cast<long long>(links.sizeBytes[i]),
+          links.seconds[i] * 1e3, bus * 1e-9);
+      if (i == links.count - 1)
+        linkBandwidth = bus;
+    }
+    // The cost model's small-message all-reduce: 2 log2(p) latencies.
+    linkLatency = links.seconds[0] / (2 * std::max(1.0, std::log2(p)));
+  }
 
   std::error_code error;
   auto file = std::make_unique<llvm::ToolOutputFile>(output.getValue(), error,
@@ -133,6 +216,12 @@ int main(int argc, char **argv) {
       json.attribute("memory_efficiency", 1.0);
       json.attribute("launch_overhead", measured.launchSeconds);
     });
+    if (linkBandwidth > 0)
+      json.attributeObject(links.singleNode ? "intra_node" : "inter_node",
+                           [&] {
+                             json.attribute("bandwidth", linkBandwidth);
+                             json.attribute("latency", linkLatency);
+                           });
   });
   file->os() << "\n";
   file->keep();

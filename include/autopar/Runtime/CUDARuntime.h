@@ -78,6 +78,24 @@ struct AutoparCalibration {
 void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat);
 /// The device this process uses.
 int32_t autopar_cuda_device();
+/// What autopar-calibrate measures of the links (autopar_cuda_calibrate_links).
+struct AutoparLinkCalibration {
+  int32_t ranks;
+  /// Whether every rank is on this node (the intra-node link), else the
+  /// job spans nodes (the slowest link, inter-node).
+  int32_t singleNode;
+  /// f32 all-reduce over the whole job of sizeBytes[i] bytes.
+  int32_t count;
+  int64_t sizeBytes[12];
+  double seconds[12];
+};
+/// On every rank of a job of several (one GPU each, NCCL): times all-reduces
+/// of 8 B to 256 MiB (each `repeat` times after a warm-up) into `result`;
+/// returns 0 for a job of one (nothing to measure), 1 otherwise.
+int32_t autopar_cuda_calibrate_links(AutoparLinkCalibration *result,
+                                     int32_t repeat);
+/// This process's rank in the job (0 alone).
+int32_t autopar_cuda_rank();
 
 /// A 2-D NCHW convolution through cuDNN, accumulating into its result:
 /// mode 0 y += conv(x, w), 1 x += the data gradient of y, 2 w += the
