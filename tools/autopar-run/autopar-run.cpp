@@ -64,6 +64,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
@@ -712,11 +714,43 @@ int main(int argc, char **argv) {
   // node of 8 A100s.
   if (plan.find("target=") == std::string::npos)
     plan += " target=a100-dgx";
-  if (rank != 0 || plan.find("report=") == std::string::npos)
+  // --profile on a training step: the plan's own per-layer costs (its
+  // JSON report, to a temporary file) are the prediction per layer.
+  SmallString<128> planJson;
+  if (profileOps && train && rank == 0 &&
+      plan.find("report=") == std::string::npos &&
+      !llvm::sys::fs::createTemporaryFile("autopar-plan", "json", planJson))
+    plan += " report=" + planJson.str().str();
+  else if (rank != 0 || plan.find("report=") == std::string::npos)
     plan += " report=";
   if (failed(runPipeline(*module,
                          "autopar-plan{" + plan + "}, autopar-propagate")))
     return 1;
+  llvm::StringMap<double> predictedPerLayer;
+  std::string predictedWhat;
+  if (!planJson.empty()) {
+    if (auto buffer = llvm::MemoryBuffer::getFile(planJson)) {
+      if (auto json = llvm::json::parse((*buffer)->getBuffer())) {
+        const llvm::json::Object *root = json->getAsObject();
+        if (const llvm::json::Array *layers =
+                root ? root->getArray("layers") : nullptr)
+          for (const llvm::json::Value &entry : *layers)
+            if (const llvm::json::Object *layer = entry.getAsObject())
+              if (auto loc = layer->getString("loc"))
+                predictedPerLayer[*loc] +=
+                    layer->getNumber("compute_s").value_or(0);
+        if (const llvm::json::Object *summary =
+                root ? root->getObject("plan") : nullptr)
+          predictedPerLayer["(collectives)"] =
+              summary->getNumber("comm_s").value_or(0);
+      } else {
+        llvm::consumeError(json.takeError());
+      }
+    }
+    llvm::sys::fs::remove(planJson);
+    predictedWhat = "the plan's compute per layer (forward + backward, per "
+                    "device) and communication";
+  }
   for (MeshOp mesh : module->getOps<MeshOp>())
     if (mesh.getMesh().getNumDevices() != ranks)
       return fail("the plan's mesh @" + mesh.getSymName() + " has " +
@@ -732,17 +766,16 @@ int main(int argc, char **argv) {
   if (failed(targetAttr))
     return 1;
   CostModel costModel(*targetAttr);
-  // --profile on one device: the cost model's time per layer (forward, and
-  // backward for a training step), by the forward op's location.
-  llvm::StringMap<double> predictedPerLayer;
-  if (profileOps && ranks == 1)
+  // --profile of a forward pass on one device: the cost model's forward
+  // time per layer, by the op's location.
+  if (profileOps && !train && ranks == 1)
     if (auto forward = reference->lookupSymbol<func::FuncOp>("forward")) {
       FunctionWorkload workload(forward);
       AnalysisReport analysis =
           buildAnalysisReport(workload, costModel, Optimizer::Momentum);
       for (const LayerReport &layer : analysis.layers)
-        predictedPerLayer[layer.loc] +=
-            layer.timeFwd + (train ? layer.timeBwd : 0.0);
+        predictedPerLayer[layer.loc] += layer.timeFwd;
+      predictedWhat = "the forward time per layer";
     }
   auto describe = [&](StringRef when, const CommunicationSummary &summary) {
     double seconds = getTotalSeconds(summary);
@@ -1046,8 +1079,8 @@ int main(int argc, char **argv) {
                         : std::string(", step 0"))
           << "; predicted: "
           << (predictedPerLayer.empty()
-                  ? std::string("only for -n 1")
-                  : "one GPU of " + targetAttr->getName().str())
+                  ? std::string("for training steps and -n 1 forward passes")
+                  : predictedWhat + " on " + targetAttr->getName().str())
           << "):\n";
     for (const std::string &name : order) {
       say() << llvm::format("    %-24s %10.3f ms", name.c_str(),
