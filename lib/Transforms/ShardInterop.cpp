@@ -362,6 +362,15 @@ void ImportShardPass::runOnOperation() {
                                    builder.getStrArrayAttr(strings))
           .getResult();
     };
+    // An op's axes, or every axis of its grid when it names none.
+    auto axesOrAll = [&](ArrayRef<int16_t> axes) {
+      SmallVector<int16_t> result(axes.begin(), axes.end());
+      if (axes.empty())
+        for (int16_t axis = 0; axis < static_cast<int16_t>(names->size());
+             ++axis)
+          result.push_back(axis);
+      return result;
+    };
     Value replacement;
     SmallVector<Value> replacements;
     // A collective over no axes is a group of one: nothing moves.
@@ -444,13 +453,7 @@ void ImportShardPass::runOnOperation() {
               return success();
             })
             .Case([&](shard::ProcessMultiIndexOp index) {
-              ArrayRef<int16_t> axes = index.getAxes();
-              SmallVector<int16_t> all;
-              if (axes.empty())
-                for (int16_t axis = 0;
-                     axis < static_cast<int16_t>(names->size()); ++axis)
-                  all.push_back(axis);
-              for (int16_t axis : axes.empty() ? ArrayRef<int16_t>(all) : axes)
+              for (int16_t axis : axesOrAll(index.getAxes()))
                 replacements.push_back(coord({axis}));
               return success();
             })
@@ -460,21 +463,13 @@ void ImportShardPass::runOnOperation() {
               if (!grid)
                 return op->emitError()
                        << "autopar-import-shard: no shard.grid " << attr;
-              ArrayRef<int16_t> axes = shape.getAxes();
-              SmallVector<int16_t> all;
-              for (int16_t axis = 0; axis < grid.getRank(); ++axis)
-                all.push_back(axis);
-              for (int16_t axis : axes.empty() ? ArrayRef<int16_t>(all) : axes)
+              for (int16_t axis : axesOrAll(shape.getAxes()))
                 replacements.push_back(arith::ConstantIndexOp::create(
                     builder, loc, grid.getShape()[axis]));
               return success();
             })
             .Case([&](shard::ProcessLinearIndexOp) {
-              SmallVector<int16_t> all;
-              for (int16_t axis = 0; axis < static_cast<int16_t>(names->size());
-                   ++axis)
-                all.push_back(axis);
-              replacement = coord(all);
+              replacement = coord(axesOrAll({}));
               return success();
             })
             .Default([&](Operation *) {

@@ -28,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Runtime/CUDARuntime.h"
+#include "autopar/Tools/Launch.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -38,12 +39,9 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include "llvm/Support/Program.h"
-
 #include <cmath>
 #include <cstdlib>
 #include <dlfcn.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -68,57 +66,6 @@ static int fail(const llvm::Twine &message) {
   return 1;
 }
 
-/// Why no GPU can be measured, or "".
-static std::string probe() {
-  void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
-  if (!driver)
-    return "no CUDA driver (libcuda.so.1 cannot be loaded)";
-  auto init = reinterpret_cast<int (*)(unsigned)>(dlsym(driver, "cuInit"));
-  auto count =
-      reinterpret_cast<int (*)(int *)>(dlsym(driver, "cuDeviceGetCount"));
-  int devices = 0;
-  if (!init || !count)
-    return "the CUDA driver has no cuInit/cuDeviceGetCount";
-  if (int error = init(0))
-    return "cuInit failed with CUDA error " + std::to_string(error);
-  if (count(&devices) != 0 || devices == 0)
-    return "no CUDA device";
-  return "";
-}
-
-/// Whether a launcher started this process as one rank of a job.
-static bool underLauncher() {
-  for (const char *name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
-                           "SLURM_PROCID", "WORLD_SIZE"})
-    if (std::getenv(name))
-      return true;
-  return false;
-}
-
-/// Runs this program under `mpirun -n ranks` and returns its exit code.
-static int launch(int argc, char **argv) {
-  llvm::ErrorOr<std::string> mpirun = llvm::sys::findProgramByName("mpirun");
-  if (!mpirun)
-    return fail("-n " + llvm::Twine(ranks) +
-                " needs mpirun (install openmpi-bin) or an existing launcher");
-  std::string self = llvm::sys::fs::getMainExecutable(
-      argv[0], reinterpret_cast<void *>(&fail));
-  llvm::SmallVector<std::string> args = {*mpirun, "-n", std::to_string(ranks),
-                                         "--bind-to", "none"};
-  if (geteuid() == 0)
-    args.push_back("--allow-run-as-root");
-  args.push_back(self);
-  for (int i = 1; i < argc; ++i)
-    args.push_back(argv[i]);
-  llvm::SmallVector<llvm::StringRef> refs(args.begin(), args.end());
-  std::string error;
-  int code = llvm::sys::ExecuteAndWait(*mpirun, refs, std::nullopt, {}, 0, 0,
-                                       &error);
-  if (code < 0)
-    return fail("could not run " + *mpirun + ": " + error);
-  return code;
-}
-
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
@@ -126,9 +73,13 @@ int main(int argc, char **argv) {
                               "a target JSON for the cost model\n");
   if (ranks < 1)
     return fail("-n must be at least 1");
-  if (ranks > 1 && !underLauncher())
-    return launch(argc, argv);
-  if (std::string reason = probe(); !reason.empty())
+  if (ranks > 1 && !autopar::tools::isUnderLauncher(/*orTorchRun=*/true)) {
+    std::string error;
+    int code = autopar::tools::runUnderMPI(
+        argc, argv, reinterpret_cast<void *>(&fail), ranks, "mpirun", error);
+    return code < 0 ? fail(error) : code;
+  }
+  if (std::string reason = autopar::tools::findCUDADevice(); !reason.empty())
     return fail("cannot calibrate: " + reason);
   llvm::SmallString<256> path(llvm::sys::path::parent_path(
       llvm::sys::path::parent_path(llvm::sys::fs::getMainExecutable(

@@ -31,6 +31,7 @@
 #include "autopar/Search/Communication.h"
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Target/Target.h"
+#include "autopar/Tools/Launch.h"
 #include "autopar/Transforms/Passes.h"
 #include "autopar/Transforms/ProfileOps.h"
 #include "autopar/Transforms/ReshardingBuilder.h"
@@ -67,16 +68,13 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <cmath>
 #include <cstdlib>
-#include <dlfcn.h>
 #include <map>
-#include <unistd.h>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -179,36 +177,13 @@ static int fail(const Twine &message) {
   return 1;
 }
 
-/// Whether this process was started by an MPI launcher.
-static bool underLauncher() {
-  for (const char *name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK",
-                           "SLURM_PROCID", "MV2_COMM_WORLD_SIZE"})
-    if (std::getenv(name))
-      return true;
-  return false;
-}
-
 /// Starts `mpirun -n N ... this program` and returns its exit code.
 static int launch(int argc, char **argv) {
-  llvm::ErrorOr<std::string> launcher = llvm::sys::findProgramByName(mpirun);
-  if (!launcher)
-    return fail("cannot find '" + mpirun +
-                "' (install openmpi-bin, or run under your own launcher)");
-  std::string self = llvm::sys::fs::getMainExecutable(argv[0], (void *)&launch);
-  SmallVector<std::string> args = {
-      *launcher,         "-n",        std::to_string(ranks),
-      "--oversubscribe", "--bind-to", "none"};
-  if (geteuid() == 0)
-    args.push_back("--allow-run-as-root");
-  args.push_back(self);
-  for (int i = 1; i < argc; ++i)
-    args.push_back(argv[i]);
-  SmallVector<StringRef> refs(args.begin(), args.end());
   std::string error;
-  int code = llvm::sys::ExecuteAndWait(*launcher, refs, std::nullopt, {}, 0, 0,
-                                       &error);
+  int code = ::autopar::tools::runUnderMPI(argc, argv, (void *)&launch, ranks,
+                                         mpirun, error);
   if (code < 0)
-    return fail("could not run " + *launcher + ": " + error);
+    return fail(error);
   return code;
 }
 
@@ -614,27 +589,6 @@ static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   return pm.run(module);
 }
 
-/// Why CUDA programs cannot run here, or "" when a device is present.
-static std::string findCUDADevice() {
-  void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (!driver)
-    return "no CUDA driver (libcuda.so.1 cannot be loaded)";
-  using InitFn = int (*)(unsigned);
-  using CountFn = int (*)(int *);
-  auto init = reinterpret_cast<InitFn>(dlsym(driver, "cuInit"));
-  auto getCount = reinterpret_cast<CountFn>(dlsym(driver, "cuDeviceGetCount"));
-  int count = 0;
-  if (!init || !getCount)
-    return "the CUDA driver has no cuInit/cuDeviceGetCount";
-  if (int error = init(0))
-    return "cuInit failed with CUDA error " + std::to_string(error);
-  if (int error = getCount(&count))
-    return "cuDeviceGetCount failed with CUDA error " + std::to_string(error);
-  if (count == 0)
-    return "no CUDA device";
-  return "";
-}
-
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
@@ -646,7 +600,7 @@ int main(int argc, char **argv) {
     return fail("unknown backend '" + backend + "'; expected cpu or cuda");
   if (ranks < 1)
     return fail("-n must be at least 1");
-  if (!underLauncher())
+  if (!::autopar::tools::isUnderLauncher())
     return launch(argc, argv);
 
   ::autopar::runtime::initialize();
@@ -942,7 +896,7 @@ int main(int argc, char **argv) {
   if (compileOnly)
     notRun = "--compile-only";
   else if (cuda)
-    notRun = findCUDADevice();
+    notRun = ::autopar::tools::findCUDADevice();
   if (!notRun.empty()) {
     // Translate the program to LLVM IR (the kernels already are binaries).
     llvm::LLVMContext llvmContext;
@@ -991,7 +945,7 @@ int main(int argc, char **argv) {
   if (cuda) {
     SmallString<256> path(llvm::sys::path::parent_path(
         llvm::sys::path::parent_path(llvm::sys::fs::getMainExecutable(
-            argv[0], (void *)&findCUDADevice))));
+            argv[0], (void *)&launch))));
     llvm::sys::path::append(path, "lib", "libautopar_cuda_runtime.so");
     cudaRuntime = path.str().str();
     if (!llvm::sys::fs::exists(cudaRuntime))
