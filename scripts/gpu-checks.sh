@@ -8,6 +8,7 @@
 # eager on the same GPU (bench/gpu/torch_reference.py) when torch is there.
 #   scripts/gpu-checks.sh [build-dir]       (default: build)
 # Writes its log to $OUT/gpu-checks.log when OUT is set.
+# GPU_CHECKS_SKIP_TORCH=1 leaves out the PyTorch reference (a minute or two).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
@@ -56,7 +57,7 @@ plan="parallelism=data"
 [ -f "$out/calibrated.json" ] && plan="$plan target=$out/calibrated.json"
 "$build/bin/autopar-run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 5 --profile \
   --training="loss=softmax-cross-entropy optimizer=momentum lr=0.0001" --plan="$plan" || status=1
-if python3 -c "import torch" 2>/dev/null; then
+if [ -z "${GPU_CHECKS_SKIP_TORCH:-}" ] && python3 -c "import torch" 2>/dev/null; then
   echo "== PyTorch eager on the same GPU"
   python3 "$root/bench/gpu/torch_reference.py" --out "$out/torch_reference.json" || status=1
 fi

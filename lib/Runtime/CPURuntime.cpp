@@ -2,6 +2,7 @@
 
 #include "autopar/Runtime/CPURuntime.h"
 #include "autopar/Runtime/MeshGroup.h"
+#include "autopar/Runtime/Rendezvous.h"
 
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -187,23 +188,10 @@ char *address(int64_t value) { return reinterpret_cast<char *>(value); }
 
 namespace autopar::runtime {
 void initialize() {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (!initialized) {
-    int provided;
-    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) !=
-        MPI_SUCCESS) {
-      std::fprintf(stderr, "autopar runtime: MPI_Init failed\n");
-      std::exit(3);
-    }
-    std::atexit([] {
-      int finalized = 0;
-      MPI_Finalized(&finalized);
-      if (!finalized)
-        MPI_Finalize();
-    });
+  if (!autopar::runtime::initializeMPI()) {
+    std::fprintf(stderr, "autopar runtime: MPI_Init failed\n");
+    std::exit(3);
   }
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &worldRank);
   MPI_Comm_size(MPI_COMM_WORLD, &worldSize);
 }

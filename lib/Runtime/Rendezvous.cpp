@@ -239,21 +239,8 @@ std::string join(const World &world, void *data, size_t bytes,
 }
 
 std::string broadcastByMPI(const World &world, void *data, size_t bytes) {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (!initialized) {
-    int provided;
-    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) !=
-        MPI_SUCCESS)
-      return "MPI_Init failed";
-    std::atexit([] {
-      int finalized = 0;
-      MPI_Finalized(&finalized);
-      if (!finalized)
-        MPI_Finalize();
-    });
-  }
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  if (!initializeMPI())
+    return "MPI_Init failed";
   // The launcher's variables can describe a job that MPI did not start
   // (srun's variables inside a batch script): MPI must agree.
   int rank = 0, size = 1;
@@ -270,6 +257,25 @@ std::string broadcastByMPI(const World &world, void *data, size_t bytes) {
   return "";
 }
 } // namespace
+
+bool autopar::runtime::initializeMPI() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) !=
+        MPI_SUCCESS)
+      return false;
+    std::atexit([] {
+      int finalized = 0;
+      MPI_Finalized(&finalized);
+      if (!finalized)
+        MPI_Finalize();
+    });
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  return true;
+}
 
 const char *autopar::runtime::getLauncherName(Launcher launcher) {
   switch (launcher) {

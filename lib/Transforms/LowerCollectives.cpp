@@ -174,10 +174,15 @@ std::pair<int64_t, int64_t> outerChunk(ArrayRef<int64_t> shape, int64_t dim) {
   return {product(shape.take_front(dim)), product(shape.drop_front(dim))};
 }
 
-struct AllReduceLowering : OpRewritePattern<AllReduceOp> {
-  AllReduceLowering(MLIRContext *context, Runtime runtime)
-      : OpRewritePattern(context), runtime(runtime) {}
+/// A pattern that lowers `OpTy` to a call into `runtime`.
+template <typename OpTy> struct RuntimeCallPattern : OpRewritePattern<OpTy> {
+  RuntimeCallPattern(MLIRContext *context, Runtime runtime)
+      : OpRewritePattern<OpTy>(context), runtime(runtime) {}
   Runtime runtime;
+};
+
+struct AllReduceLowering : RuntimeCallPattern<AllReduceOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(AllReduceOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getInput().getType());
@@ -193,10 +198,8 @@ struct AllReduceLowering : OpRewritePattern<AllReduceOp> {
   }
 };
 
-struct AllGatherLowering : OpRewritePattern<AllGatherOp> {
-  AllGatherLowering(MLIRContext *context, Runtime runtime)
-      : OpRewritePattern(context), runtime(runtime) {}
-  Runtime runtime;
+struct AllGatherLowering : RuntimeCallPattern<AllGatherOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(AllGatherOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getInput().getType());
@@ -211,10 +214,8 @@ struct AllGatherLowering : OpRewritePattern<AllGatherOp> {
   }
 };
 
-struct ReduceScatterLowering : OpRewritePattern<ReduceScatterOp> {
-  ReduceScatterLowering(MLIRContext *context, Runtime runtime)
-      : OpRewritePattern(context), runtime(runtime) {}
-  Runtime runtime;
+struct ReduceScatterLowering : RuntimeCallPattern<ReduceScatterOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(ReduceScatterOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getOutput() ? op.getOutput().getType()
@@ -234,10 +235,8 @@ struct ReduceScatterLowering : OpRewritePattern<ReduceScatterOp> {
   }
 };
 
-struct AllToAllLowering : OpRewritePattern<AllToAllOp> {
-  AllToAllLowering(MLIRContext *context, Runtime runtime)
-      : OpRewritePattern(context), runtime(runtime) {}
-  Runtime runtime;
+struct AllToAllLowering : RuntimeCallPattern<AllToAllOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(AllToAllOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = dyn_cast<MemRefType>(op.getInput().getType());
@@ -268,10 +267,8 @@ struct AllToAllLowering : OpRewritePattern<AllToAllOp> {
   }
 };
 
-struct DeviceCoordLowering : OpRewritePattern<DeviceCoordOp> {
-  DeviceCoordLowering(MLIRContext *context, Runtime runtime)
-      : OpRewritePattern(context), runtime(runtime) {}
-  Runtime runtime;
+struct DeviceCoordLowering : RuntimeCallPattern<DeviceCoordOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(DeviceCoordOp op,
                                 PatternRewriter &rewriter) const override {
     FailureOr<std::pair<int64_t, int64_t>> group =

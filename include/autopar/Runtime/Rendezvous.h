@@ -45,6 +45,11 @@ std::string getWorldFromEnvironment(World &world);
 std::string broadcastFromRankZero(const World &world, void *data,
                                   size_t bytes, double timeoutSeconds);
 
+/// Initializes MPI once per process (finalized at exit), errors returned
+/// rather than fatal; false when MPI_Init fails. Both runtimes start MPI
+/// through it.
+bool initializeMPI();
+
 /// AUTOPAR_RENDEZVOUS_TIMEOUT, else 300 seconds.
 double getRendezvousTimeout();
 
