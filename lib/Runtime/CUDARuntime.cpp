@@ -1,6 +1,7 @@
 //===- CUDARuntime.cpp - what CUDA programs from autopar call -------------===//
 
 #include "autopar/Runtime/CUDARuntime.h"
+#include "autopar/Runtime/DeviceLayout.h"
 #include "autopar/Runtime/MeshGroup.h"
 #include "autopar/Runtime/Rendezvous.h"
 
@@ -273,19 +274,25 @@ void autopar_cuda_free(int64_t address) {
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA,
                        int32_t transB, int32_t inputType, int32_t resultType) {
-  // Row-major C[m, n] += A B is column-major C^T = B^T A^T: B comes first.
+  // Row-major C[m, n] += A B is column-major C^T = B^T A^T: B comes first
+  // (DeviceLayout.h).
   cublasHandle_t handle = getBlas();
   const float one = 1.0f;
-  cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-  int64_t ldb = transB ? k : n, lda = transA ? m : k;
+  autopar::runtime::ColumnMajorGemm gemm =
+      autopar::runtime::mapRowMajorGemm(m, n, k, transA, transB);
+  const void *first = reinterpret_cast<const void *>(gemm.firstIsB ? b : a);
+  const void *second = reinterpret_cast<const void *>(gemm.firstIsB ? a : b);
+  cublasOperation_t opFirst = gemm.transFirst ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opSecond = gemm.transSecond ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (inputType == 0 && resultType == 0) {
     CHECK_BLAS(cublasSgemmStridedBatched(
-        handle, opB, opA, static_cast<int>(n), static_cast<int>(m),
-        static_cast<int>(k), &one, reinterpret_cast<const float *>(b),
-        static_cast<int>(ldb), k * n, reinterpret_cast<const float *>(a),
-        static_cast<int>(lda), m * k, &one, reinterpret_cast<float *>(c),
-        static_cast<int>(n), m * n, static_cast<int>(batch)));
+        handle, opFirst, opSecond, static_cast<int>(gemm.m),
+        static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one,
+        static_cast<const float *>(first), static_cast<int>(gemm.ldFirst),
+        gemm.strideFirst, static_cast<const float *>(second),
+        static_cast<int>(gemm.ldSecond), gemm.strideSecond, &one,
+        reinterpret_cast<float *>(c), static_cast<int>(gemm.ldc),
+        gemm.strideC, static_cast<int>(batch)));
   } else {
     // 16-bit inputs, f32 compute (no TF32), result in its own type.
     auto dataType = [](int32_t code) {
@@ -301,12 +308,12 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
            std::to_string(code));
     };
     CHECK_BLAS(cublasGemmStridedBatchedEx(
-        handle, opB, opA, static_cast<int>(n), static_cast<int>(m),
-        static_cast<int>(k), &one, reinterpret_cast<const void *>(b),
-        dataType(inputType), static_cast<int>(ldb), k * n,
-        reinterpret_cast<const void *>(a), dataType(inputType),
-        static_cast<int>(lda), m * k, &one, reinterpret_cast<void *>(c),
-        dataType(resultType), static_cast<int>(n), m * n,
+        handle, opFirst, opSecond, static_cast<int>(gemm.m),
+        static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one, first,
+        dataType(inputType), static_cast<int>(gemm.ldFirst), gemm.strideFirst,
+        second, dataType(inputType), static_cast<int>(gemm.ldSecond),
+        gemm.strideSecond, &one, reinterpret_cast<void *>(c),
+        dataType(resultType), static_cast<int>(gemm.ldc), gemm.strideC,
         static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   // The host may read the result (managed memory) next: finish.
@@ -471,34 +478,21 @@ CUdeviceptr getScratch(int slot, size_t bytes) {
 }
 
 /// Copies an [a, b, row] array of `row`-byte rows into [b, a, row] order on
-/// `stream`: min(a, b) strided 2-D copies.
+/// `stream` (the copies planned by DeviceLayout.h).
 void swapOuter(CUdeviceptr to, CUdeviceptr from, size_t a, size_t b,
                size_t row, CUstream stream) {
-  if (a == 1 || b == 1) {
-    CHECK(cuMemcpyAsync(to, from, a * b * row, stream));
-    return;
-  }
-  auto copy2D = [&](CUdeviceptr dst, size_t dstPitch, CUdeviceptr src,
-                    size_t srcPitch, size_t height) {
+  for (const autopar::runtime::Copy2D &plan :
+       autopar::runtime::planSwapOuter(a, b, row)) {
     CUDA_MEMCPY2D copy = {};
     copy.srcMemoryType = CU_MEMORYTYPE_UNIFIED;
-    copy.srcDevice = src;
-    copy.srcPitch = srcPitch;
+    copy.srcDevice = from + plan.srcOffset;
+    copy.srcPitch = plan.srcPitch;
     copy.dstMemoryType = CU_MEMORYTYPE_UNIFIED;
-    copy.dstDevice = dst;
-    copy.dstPitch = dstPitch;
-    copy.WidthInBytes = row;
-    copy.Height = height;
+    copy.dstDevice = to + plan.dstOffset;
+    copy.dstPitch = plan.dstPitch;
+    copy.WidthInBytes = plan.width;
+    copy.Height = plan.height;
     CHECK(cuMemcpy2DAsync(&copy, stream));
-  };
-  if (b <= a) {
-    // Column j of the source ([*, j]) is the contiguous block j of the result.
-    for (size_t j = 0; j < b; ++j)
-      copy2D(to + j * a * row, row, from + j * row, b * row, a);
-  } else {
-    // Block i of the source ([i, *]) is column i of the result.
-    for (size_t i = 0; i < a; ++i)
-      copy2D(to + i * row, a * row, from + i * b * row, row, b);
   }
 }
 
