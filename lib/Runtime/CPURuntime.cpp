@@ -137,7 +137,8 @@ void waitAll(std::vector<MPI_Request> &requests, const char *name,
                         .count();
     if (waited > timeoutSeconds()) {
       fail(std::string("collective ") + name + " over mesh axes " +
-           autopar::runtime::describeAxes(axesCode) + " timed out after " + std::to_string(timeoutSeconds()) +
+           autopar::runtime::describeAxes(axesCode) + " timed out after " +
+           std::to_string(timeoutSeconds()) +
            " s (AUTOPAR_COLLECTIVE_TIMEOUT); another rank failed or "
            "diverged");
     }

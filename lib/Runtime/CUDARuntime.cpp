@@ -119,8 +119,8 @@ CUstream getComputeStream() {
   static std::once_flag once;
   static CUstream stream = nullptr;
   ensureContext();
-  std::call_once(once,
-                 [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
+  std::call_once(
+      once, [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
   return stream;
 }
 
@@ -272,8 +272,8 @@ void autopar_cuda_free(int64_t address) {
 }
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
-                       int64_t k, int64_t batch, int32_t transA,
-                       int32_t transB, int32_t inputType, int32_t resultType) {
+                       int64_t k, int64_t batch, int32_t transA, int32_t transB,
+                       int32_t inputType, int32_t resultType) {
   // Row-major C[m, n] += A B is column-major C^T = B^T A^T: B comes first
   // (DeviceLayout.h).
   cublasHandle_t handle = getBlas();
@@ -291,8 +291,8 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
         static_cast<const float *>(first), static_cast<int>(gemm.ldFirst),
         gemm.strideFirst, static_cast<const float *>(second),
         static_cast<int>(gemm.ldSecond), gemm.strideSecond, &one,
-        reinterpret_cast<float *>(c), static_cast<int>(gemm.ldc),
-        gemm.strideC, static_cast<int>(batch)));
+        reinterpret_cast<float *>(c), static_cast<int>(gemm.ldc), gemm.strideC,
+        static_cast<int>(batch)));
   } else {
     // 16-bit inputs, f32 compute (no TF32), result in its own type.
     auto dataType = [](int32_t code) {
@@ -357,10 +357,9 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
     result->gemmSizes[index] = n;
     result->gemmSeconds[index] =
         time(n >= 4096 ? std::min(repeat, 3) : repeat, [&] {
-          autopar_cuda_gemm(reinterpret_cast<int64_t>(a),
-                            reinterpret_cast<int64_t>(b),
-                            reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, 0,
-                            0);
+          autopar_cuda_gemm(
+              reinterpret_cast<int64_t>(a), reinterpret_cast<int64_t>(b),
+              reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, 0, 0);
         });
     mgpuMemFree(a, nullptr);
     mgpuMemFree(b, nullptr);
@@ -479,8 +478,8 @@ CUdeviceptr getScratch(int slot, size_t bytes) {
 
 /// Copies an [a, b, row] array of `row`-byte rows into [b, a, row] order on
 /// `stream` (the copies planned by DeviceLayout.h).
-void swapOuter(CUdeviceptr to, CUdeviceptr from, size_t a, size_t b,
-               size_t row, CUstream stream) {
+void swapOuter(CUdeviceptr to, CUdeviceptr from, size_t a, size_t b, size_t row,
+               CUstream stream) {
   for (const autopar::runtime::Copy2D &plan :
        autopar::runtime::planSwapOuter(a, b, row)) {
     CUDA_MEMCPY2D copy = {};
@@ -524,9 +523,9 @@ ncclComm_t &getWorldComm() {
   do {                                                                         \
     ncclResult_t result_ = (call);                                             \
     if (result_ != ncclSuccess && result_ != ncclInProgress)                   \
-      abortAll(std::string(#call) + " failed: " +                             \
-               ncclGetErrorString(result_) + " (" + ncclGetLastError(nullptr) + \
-               ")");                                                           \
+      abortAll(std::string(#call) +                                            \
+               " failed: " + ncclGetErrorString(result_) + " (" +              \
+               ncclGetLastError(nullptr) + ")");                               \
   } while (false)
 
 bool timedOut(Clock::time_point start) {
@@ -611,7 +610,8 @@ ncclComm_t worldComm() {
          std::string(autopar::runtime::getLauncherName(world.launcher)) +
          "): " + error);
   ncclConfig_t config = nonBlocking();
-  CHECK_NCCL(ncclCommInitRankConfig(&comm, world.size, id, world.rank, &config));
+  CHECK_NCCL(
+      ncclCommInitRankConfig(&comm, world.size, id, world.rank, &config));
   // Release NCCL (its threads, its GPU memory) before the driver goes.
   std::atexit([] {
     for (auto &[key, group] : getGroupComms())
@@ -622,8 +622,8 @@ ncclComm_t worldComm() {
     getGroupComms().clear();
     getWorldComm() = nullptr;
   });
-  await(comm, "ncclCommInitRankConfig over " + std::to_string(world.size) +
-                  " ranks");
+  await(comm,
+        "ncclCommInitRankConfig over " + std::to_string(world.size) + " ranks");
   return comm;
 }
 
@@ -729,10 +729,9 @@ void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
     return;
 #ifdef AUTOPAR_HAVE_NCCL
   ncclComm_t comm = groupComm(meshCode, axesCode, group);
-  CHECK_NCCL(ncclAllReduce(reinterpret_cast<const void *>(in),
-                           reinterpret_cast<void *>(out), count,
-                           ncclType(dtype), ncclReduction(op), comm,
-                           getComputeStream()));
+  CHECK_NCCL(ncclAllReduce(
+      reinterpret_cast<const void *>(in), reinterpret_cast<void *>(out), count,
+      ncclType(dtype), ncclReduction(op), comm, getComputeStream()));
   finish(comm, describe("all_reduce", axesCode));
 #else
   noNCCL("all_reduce");
@@ -784,10 +783,9 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
     packed = getScratch(0, members * outer * row);
     swapOuter(packed, pointer(in), outer, members, row, stream);
   }
-  CHECK_NCCL(ncclReduceScatter(reinterpret_cast<const void *>(packed),
-                               reinterpret_cast<void *>(out), outer * chunk,
-                               ncclType(dtype), ncclReduction(op), comm,
-                               stream));
+  CHECK_NCCL(ncclReduceScatter(
+      reinterpret_cast<const void *>(packed), reinterpret_cast<void *>(out),
+      outer * chunk, ncclType(dtype), ncclReduction(op), comm, stream));
   finish(comm, describe("reduce_scatter", axesCode));
 #else
   noNCCL("reduce_scatter");
@@ -838,8 +836,8 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
   await(comm, describe("all_to_all", axesCode));
   // [group, concatOuter, concatChunk] -> [concatOuter, group, concatChunk].
   if (concatOuter != 1)
-    swapOuter(pointer(out), received, members, concatOuter,
-              concatChunk * bytes, stream);
+    swapOuter(pointer(out), received, members, concatOuter, concatChunk * bytes,
+              stream);
   finish(comm, describe("all_to_all", axesCode));
 #else
   noNCCL("all_to_all");
@@ -908,12 +906,11 @@ Perf pickAlgorithm(const char *what, Find &&find) {
 #endif
 
 extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
-                                    int64_t c, int64_t h, int64_t wd,
-                                    int64_t f, int64_t kh, int64_t kw,
-                                    int64_t padH, int64_t padW,
-                                    int64_t strideH, int64_t strideW,
-                                    int64_t dilationH, int64_t dilationW,
-                                    int32_t mode) {
+                                    int64_t c, int64_t h, int64_t wd, int64_t f,
+                                    int64_t kh, int64_t kw, int64_t padH,
+                                    int64_t padW, int64_t strideH,
+                                    int64_t strideW, int64_t dilationH,
+                                    int64_t dilationW, int32_t mode) {
 #ifdef AUTOPAR_HAVE_CUDNN
   cudnnHandle_t handle = getDnn();
   cudnnTensorDescriptor_t xDesc, yDesc;
@@ -1006,8 +1003,8 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
 
 extern "C" int32_t autopar_cuda_rank() { return getWorld().rank; }
 
-extern "C" int32_t
-autopar_cuda_calibrate_links(AutoparLinkCalibration *result, int32_t repeat) {
+extern "C" int32_t autopar_cuda_calibrate_links(AutoparLinkCalibration *result,
+                                                int32_t repeat) {
   *result = AutoparLinkCalibration();
   const autopar::runtime::World &world = getWorld();
   result->ranks = world.size;

@@ -95,8 +95,8 @@ bool transfer(int fd, void *data, size_t bytes, bool send,
   while (bytes > 0) {
     if (!waitFor(fd, send ? POLLOUT : POLLIN, deadline))
       return false;
-    ssize_t done = send ? ::send(fd, at, bytes, MSG_NOSIGNAL)
-                        : ::recv(fd, at, bytes, 0);
+    ssize_t done =
+        send ? ::send(fd, at, bytes, MSG_NOSIGNAL) : ::recv(fd, at, bytes, 0);
     if (done < 0 && (errno == EINTR || errno == EAGAIN))
       continue;
     if (done <= 0)
@@ -157,7 +157,8 @@ std::string serve(const World &world, void *data, size_t bytes,
     // A connection that says nothing within a few seconds is not one of
     // ours: it must not hold the others up.
     uint32_t hello[2] = {0, 0};
-    auto helloDeadline = std::min(deadline, Clock::now() + std::chrono::seconds(5));
+    auto helloDeadline =
+        std::min(deadline, Clock::now() + std::chrono::seconds(5));
     if (!transfer(peer.fd, hello, sizeof(hello), false, helloDeadline) ||
         hello[0] != kHelloMagic || hello[1] >= uint32_t(world.size) ||
         joined[hello[1]]) {
@@ -174,15 +175,14 @@ std::string serve(const World &world, void *data, size_t bytes,
   return "";
 }
 
-std::string join(const World &world, void *data, size_t bytes,
-                 double timeout) {
+std::string join(const World &world, void *data, size_t bytes, double timeout) {
   std::string where = world.masterAddress + ":" + world.port;
   addrinfo hints = {};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo *found = nullptr;
-  if (int code = getaddrinfo(world.masterAddress.c_str(),
-                             world.port.c_str(), &hints, &found))
+  if (int code = getaddrinfo(world.masterAddress.c_str(), world.port.c_str(),
+                             &hints, &found))
     return "rendezvous address " + where + ": " + gai_strerror(code);
   auto start = Clock::now();
   auto deadline = start + std::chrono::duration_cast<Clock::duration>(
@@ -220,10 +220,9 @@ std::string join(const World &world, void *data, size_t bytes,
     if (Clock::now() >= deadline) {
       freeaddrinfo(found);
       errno = lastError;
-      return errnoText("rendezvous with rank 0 at " + where +
-                       ": cannot connect within " +
-                       std::to_string(int(timeout)) +
-                       " s (AUTOPAR_RENDEZVOUS_TIMEOUT)");
+      return errnoText(
+          "rendezvous with rank 0 at " + where + ": cannot connect within " +
+          std::to_string(int(timeout)) + " s (AUTOPAR_RENDEZVOUS_TIMEOUT)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -232,8 +231,8 @@ std::string join(const World &world, void *data, size_t bytes,
   if (!transfer(connection.fd, hello, sizeof(hello), true, deadline))
     return "rendezvous with rank 0 at " + where + ": cannot send";
   if (!transfer(connection.fd, data, bytes, false, deadline))
-    return "rendezvous with rank 0 at " + where +
-           ": no answer within " + std::to_string(int(timeout)) +
+    return "rendezvous with rank 0 at " + where + ": no answer within " +
+           std::to_string(int(timeout)) +
            " s (AUTOPAR_RENDEZVOUS_TIMEOUT; did every rank start?)";
   return "";
 }
@@ -296,7 +295,8 @@ std::string autopar::runtime::getWorldFromEnvironment(World &world) {
     if (!text)
       return std::string(name) + " is not set";
     if (!parseInt(text, value))
-      return std::string(name) + "='" + text + "' is not a non-negative integer";
+      return std::string(name) + "='" + text +
+             "' is not a non-negative integer";
     return "";
   };
   auto readPair = [&](const char *rankName, const char *sizeName,

@@ -18,9 +18,8 @@ bool autopar::tools::isUnderLauncher(bool orTorchRun) {
   return orTorchRun && std::getenv("WORLD_SIZE");
 }
 
-int autopar::tools::runUnderMPI(int argc, char **argv, void *anchor,
-                                int ranks, llvm::StringRef mpirun,
-                                std::string &error) {
+int autopar::tools::runUnderMPI(int argc, char **argv, void *anchor, int ranks,
+                                llvm::StringRef mpirun, std::string &error) {
   llvm::ErrorOr<std::string> launcher = llvm::sys::findProgramByName(mpirun);
   if (!launcher) {
     error = "cannot find '" + mpirun.str() +

@@ -37,7 +37,11 @@ using namespace mlir::autopar;
 
 namespace {
 /// Which quantity the op computes, as autopar_cuda_conv2d's `mode`.
-enum class ConvMode : int32_t { Forward = 0, BackwardData = 1, BackwardFilter = 2 };
+enum class ConvMode : int32_t {
+  Forward = 0,
+  BackwardData = 1,
+  BackwardFilter = 2
+};
 
 /// A convolution in cuDNN's terms: X [n, c, h, w], W [f, c, kh, kw],
 /// Y [n, f, oh, ow], symmetric padding, stride, dilation.
@@ -82,10 +86,9 @@ std::optional<Linear> getLinear(AffineExpr expr, unsigned numDims) {
   if (binary.getKind() != AffineExprKind::Mul)
     return std::nullopt;
   // One side is a constant (affine maps guarantee it).
-  const Linear &factor = llvm::all_of(rhs->coefficients,
-                                      [](int64_t c) { return c == 0; })
-                             ? *rhs
-                             : *lhs;
+  const Linear &factor =
+      llvm::all_of(rhs->coefficients, [](int64_t c) { return c == 0; }) ? *rhs
+                                                                        : *lhs;
   const Linear &term = &factor == &*rhs ? *lhs : *rhs;
   for (unsigned i = 0; i < numDims; ++i)
     result.coefficients[i] = term.coefficients[i] * factor.constant;
@@ -193,8 +196,9 @@ std::optional<Conv2D> matchConv2D(linalg::LinalgOp op) {
   AffineMap windowMap = maps[windowed];
   if (windowMap.getNumResults() != 4)
     return std::nullopt;
-  auto windowDims = [&](unsigned loop0, unsigned loop1)
-      -> std::optional<std::pair<Window, Window>> {
+  auto windowDims =
+      [&](unsigned loop0,
+          unsigned loop1) -> std::optional<std::pair<Window, Window>> {
     std::optional<Window> first =
         getWindow(windowMap.getResult(2), numLoops, loop0);
     std::optional<Window> second =
@@ -227,8 +231,7 @@ std::optional<Conv2D> matchConv2D(linalg::LinalgOp op) {
     bool flipped = windows->first.step < 0;
     if (!flipped) {
       // X[n, c, o s + k d] with W[f, c, k] and Y[n, f, o].
-      if ((*t)[0] != n || (*w)[1] != lead1.getPosition() ||
-          (*t)[1] != (*w)[0])
+      if ((*t)[0] != n || (*w)[1] != lead1.getPosition() || (*t)[1] != (*w)[0])
         continue;
       for (const Window &window : {windows->first, windows->second})
         if (window.coefficient < 1 || window.step < 1 || window.offset != 0)
@@ -284,8 +287,8 @@ std::optional<Conv2D> matchConv2D(linalg::LinalgOp op) {
       return std::nullopt;
     int64_t kernel[2] = {conv.kh, conv.kw}, size[2] = {conv.h, conv.wd};
     for (unsigned i = 0; i < 2; ++i) {
-      int64_t span = size[i] + 2 * conv.pad[i] -
-                     (kernel[i] - 1) * conv.dilation[i] - 1;
+      int64_t span =
+          size[i] + 2 * conv.pad[i] - (kernel[i] - 1) * conv.dilation[i] - 1;
       if (span < 0 || span / conv.stride[i] + 1 != dimOf(conv.y, 2 + i))
         return std::nullopt;
     }
@@ -320,10 +323,9 @@ struct ConvolutionsToCUDNNPass
       SmallVector<Value> operands;
       for (Value buffer : {conv.x, conv.w, conv.y})
         operands.push_back(getBufferAddress(builder, loc, buffer));
-      for (int64_t value :
-           {conv.n, conv.c, conv.h, conv.wd, conv.f, conv.kh, conv.kw,
-            conv.pad[0], conv.pad[1], conv.stride[0], conv.stride[1],
-            conv.dilation[0], conv.dilation[1]})
+      for (int64_t value : {conv.n, conv.c, conv.h, conv.wd, conv.f, conv.kh,
+                            conv.kw, conv.pad[0], conv.pad[1], conv.stride[0],
+                            conv.stride[1], conv.dilation[0], conv.dilation[1]})
         operands.push_back(arith::ConstantOp::create(
             builder, loc, builder.getI64IntegerAttr(value)));
       operands.push_back(arith::ConstantOp::create(

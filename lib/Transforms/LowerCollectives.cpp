@@ -41,9 +41,10 @@ struct Runtime {
 };
 
 /// The runtime's encodings of a mesh and a list of its axes.
-FailureOr<std::pair<int64_t, int64_t>>
-encodeGroup(Operation *op, const Runtime &runtime, FlatSymbolRefAttr meshRef,
-            ArrayAttr axes) {
+FailureOr<std::pair<int64_t, int64_t>> encodeGroup(Operation *op,
+                                                   const Runtime &runtime,
+                                                   FlatSymbolRefAttr meshRef,
+                                                   ArrayAttr axes) {
   MeshAttr mesh = lookupMesh(op, meshRef);
   if (!mesh)
     return failure();
@@ -85,8 +86,8 @@ FailureOr<int32_t> encodeType(Operation *op, const Runtime &runtime,
 
 func::FuncOp declare(Operation *op, PatternRewriter &rewriter, StringRef name,
                      TypeRange inputs, TypeRange results) {
-  return getOrDeclareRuntimeFunction(
-      rewriter, op->getParentOfType<ModuleOp>(), name, inputs, results);
+  return getOrDeclareRuntimeFunction(rewriter, op->getParentOfType<ModuleOp>(),
+                                     name, inputs, results);
 }
 
 /// The address of a contiguous buffer holding `value` (a copy when its
@@ -155,8 +156,8 @@ LogicalResult lowerCollective(CollectiveOpInterface op,
         rewriter, loc, rewriter.getI64IntegerAttr(code)));
     types.push_back(rewriter.getI64Type());
   }
-  func::FuncOp func = declare(operation, rewriter,
-                              (runtime.prefix + name).str(), types, {});
+  func::FuncOp func =
+      declare(operation, rewriter, (runtime.prefix + name).str(), types, {});
   func::CallOp::create(rewriter, loc, func, operands);
   if (outCopy) {
     memref::CopyOp::create(rewriter, loc, outCopy, output);
@@ -319,7 +320,8 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
     Type type = op->getOperand(0).getType();
     if (!isa<MemRefType>(type))
       return WalkResult::advance();
-    if (failed(encodeType(op, runtime, cast<MemRefType>(type).getElementType())) ||
+    if (failed(
+            encodeType(op, runtime, cast<MemRefType>(type).getElementType())) ||
         failed(encodeGroup(op, runtime, op.getMeshAttr(), op.getAxesAttr())))
       return WalkResult::interrupt();
     return WalkResult::advance();
@@ -354,8 +356,8 @@ struct LowerCollectivesToMPIPass
     : public mlir::autopar::impl::LowerCollectivesToMPIBase<
           LowerCollectivesToMPIPass> {
   void runOnOperation() override {
-    if (failed(lowerCollectives(getOperation(),
-                                {"autopar_rt_", "CPU runtime"})))
+    if (failed(
+            lowerCollectives(getOperation(), {"autopar_rt_", "CPU runtime"})))
       signalPassFailure();
   }
 };

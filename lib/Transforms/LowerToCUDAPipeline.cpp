@@ -113,9 +113,8 @@ struct AllocsToGPUPass
       return;
     OpBuilder builder(module.getBodyRegion());
     Type i64 = builder.getI64Type();
-    func::FuncOp free =
-        getOrDeclareRuntimeFunction(builder, module, "autopar_cuda_free",
-                                    {i64}, {});
+    func::FuncOp free = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_free", {i64}, {});
     for (memref::DeallocOp dealloc : deallocs) {
       builder.setInsertionPoint(dealloc);
       Location loc = dealloc.getLoc();

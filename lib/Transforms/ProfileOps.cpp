@@ -1,4 +1,5 @@
-//===- ProfileOps.cpp - time each op of a function -------------------------===//
+//===- ProfileOps.cpp - time each op of a function
+//-------------------------===//
 //
 // Wraps every op that does work in the named functions with calls to the
 // runtime's clock: `%t = call @autopar_rt_clock()` before it and
@@ -52,9 +53,8 @@ struct ProfileOpsPass
         module.emitError() << "autopar-profile-ops: no function @" << name;
         return signalPassFailure();
       }
-      func::FuncOp clock =
-          getOrDeclareRuntimeFunction(builder, module, "autopar_rt_clock", {},
-                                      {f64});
+      func::FuncOp clock = getOrDeclareRuntimeFunction(
+          builder, module, "autopar_rt_clock", {}, {f64});
       func::FuncOp profile = getOrDeclareRuntimeFunction(
           builder, module, "autopar_rt_profile", {i64, f64}, {});
       for (auto [site, op] : llvm::enumerate(getProfiledOps(func))) {
@@ -62,8 +62,8 @@ struct ProfileOpsPass
         builder.setInsertionPoint(op);
         Value start = func::CallOp::create(builder, loc, clock).getResult(0);
         builder.setInsertionPointAfter(op);
-        Value id = arith::ConstantOp::create(
-            builder, loc, builder.getI64IntegerAttr(site));
+        Value id = arith::ConstantOp::create(builder, loc,
+                                             builder.getI64IntegerAttr(site));
         func::CallOp::create(builder, loc, profile, ValueRange{id, start});
       }
     }

@@ -66,7 +66,8 @@ void columnMajorGemm(const ColumnMajorGemm &g, const float *x, const float *y,
         float sum = 0;
         for (int64_t p = 0; p < g.k; ++p) {
           const float *xs = x + s * g.strideFirst, *ys = y + s * g.strideSecond;
-          float xv = g.transFirst ? xs[p + i * g.ldFirst] : xs[i + p * g.ldFirst];
+          float xv =
+              g.transFirst ? xs[p + i * g.ldFirst] : xs[i + p * g.ldFirst];
           float yv =
               g.transSecond ? ys[j + p * g.ldSecond] : ys[p + j * g.ldSecond];
           sum += xv * yv;

@@ -65,9 +65,8 @@ void checkMesh(const std::vector<int64_t> &sizes, long &cases) {
     for (int rank = 0; rank < devices; ++rank) {
       ++cases;
       MeshGroup &group = groups[rank];
-      std::string error =
-          getMeshGroup(meshCode, axesCode, rank, static_cast<int>(devices),
-                       group);
+      std::string error = getMeshGroup(meshCode, axesCode, rank,
+                                       static_cast<int>(devices), group);
       expect(error.empty(), "no error", meshCode, axesCode, rank);
       expect(static_cast<int64_t>(group.members.size()) == groupSize,
              "group size", meshCode, axesCode, rank);
@@ -77,8 +76,8 @@ void checkMesh(const std::vector<int64_t> &sizes, long &cases) {
       int64_t coord = -1;
       getDeviceCoord(meshCode, axesCode, rank, static_cast<int>(devices),
                      coord);
-      expect(coord == group.position, "device coordinate = position",
-             meshCode, axesCode, rank);
+      expect(coord == group.position, "device coordinate = position", meshCode,
+             axesCode, rank);
       indices.insert(group.index);
       // Members in row-major order of the group's axes: consecutive
       // members differ in the last axis first.
@@ -86,14 +85,13 @@ void checkMesh(const std::vector<int64_t> &sizes, long &cases) {
         int64_t rest = static_cast<int64_t>(i);
         std::vector<int64_t> coords(sizes.size());
         int64_t linear = group.members[i];
-        for (int axis = static_cast<int>(sizes.size()) - 1; axis >= 0;
-             --axis) {
+        for (int axis = static_cast<int>(sizes.size()) - 1; axis >= 0; --axis) {
           coords[axis] = linear % sizes[axis];
           linear /= sizes[axis];
         }
         for (int j = static_cast<int>(axes.size()) - 1; j >= 0; --j) {
-          expect(coords[axes[j]] == rest % sizes[axes[j]],
-                 "member order", meshCode, axesCode, rank);
+          expect(coords[axes[j]] == rest % sizes[axes[j]], "member order",
+                 meshCode, axesCode, rank);
           rest /= sizes[axes[j]];
         }
       }

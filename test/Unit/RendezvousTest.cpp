@@ -27,8 +27,8 @@ int main(int argc, char **argv) {
   if (world.rank == 0)
     for (unsigned i = 0; i < sizeof(blob); ++i)
       blob[i] = static_cast<unsigned char>((seed * 131 + i * 7) & 0xff);
-  error = broadcastFromRankZero(world, blob, sizeof(blob),
-                                getRendezvousTimeout());
+  error =
+      broadcastFromRankZero(world, blob, sizeof(blob), getRendezvousTimeout());
   if (!error.empty()) {
     std::fprintf(stderr, "error: rank %d: %s\n", world.rank, error.c_str());
     return 1;

@@ -168,11 +168,10 @@ int main(int argc, char **argv) {
       json.attribute("launch_overhead", measured.launchSeconds);
     });
     if (linkBandwidth > 0)
-      json.attributeObject(links.singleNode ? "intra_node" : "inter_node",
-                           [&] {
-                             json.attribute("bandwidth", linkBandwidth);
-                             json.attribute("latency", linkLatency);
-                           });
+      json.attributeObject(links.singleNode ? "intra_node" : "inter_node", [&] {
+        json.attribute("bandwidth", linkBandwidth);
+        json.attribute("latency", linkLatency);
+      });
   });
   file->os() << "\n";
   file->keep();

@@ -181,7 +181,7 @@ static int fail(const Twine &message) {
 static int launch(int argc, char **argv) {
   std::string error;
   int code = ::autopar::tools::runUnderMPI(argc, argv, (void *)&launch, ranks,
-                                         mpirun, error);
+                                           mpirun, error);
   if (code < 0)
     return fail(error);
   return code;
@@ -885,10 +885,10 @@ int main(int argc, char **argv) {
   bool cuda = backend == "cuda";
   // On CUDA the reference runs on the host, compiled as the CPU backend
   // compiles it: --check compares the GPU program against the CPU path.
-  if (failed(runPipeline(*module, cuda ? "autopar-lower-to-cuda{chip=" + chip +
-                                             " host-functions=" +
-                                             copy.getName().str() + "}"
-                                       : std::string("autopar-lower-to-cpu"))))
+  if (failed(runPipeline(
+          *module, cuda ? "autopar-lower-to-cuda{chip=" + chip +
+                              " host-functions=" + copy.getName().str() + "}"
+                        : std::string("autopar-lower-to-cpu"))))
     return 1;
   if (std::getenv("AUTOPAR_RUN_DEBUG"))
     module->print(llvm::errs());
@@ -943,9 +943,9 @@ int main(int argc, char **argv) {
   // The CUDA runtime sits in the build's (or the install's) lib directory.
   std::string cudaRuntime;
   if (cuda) {
-    SmallString<256> path(llvm::sys::path::parent_path(
-        llvm::sys::path::parent_path(llvm::sys::fs::getMainExecutable(
-            argv[0], (void *)&launch))));
+    SmallString<256> path(
+        llvm::sys::path::parent_path(llvm::sys::path::parent_path(
+            llvm::sys::fs::getMainExecutable(argv[0], (void *)&launch))));
     llvm::sys::path::append(path, "lib", "libautopar_cuda_runtime.so");
     cudaRuntime = path.str().str();
     if (!llvm::sys::fs::exists(cudaRuntime))
@@ -996,14 +996,13 @@ int main(int argc, char **argv) {
     double predicted = planAttr.getStepTime().convertToDouble();
     double samples = std::round(
         planAttr.getSamplesPerSecond().convertToDouble() * predicted);
-    std::string over = count > 1 ? "median of steps 1.." +
-                                       std::to_string(count - 1)
-                                 : std::string("step 0");
+    std::string over = count > 1
+                           ? "median of steps 1.." + std::to_string(count - 1)
+                           : std::string("step 0");
     say() << llvm::format("  step time: %.3f ms measured (%s), %.3f ms "
                           "predicted on ",
                           measured * 1e3, over.c_str(), predicted * 1e3)
-          << targetAttr->getName()
-          << (train ? "" : " (for a training step)")
+          << targetAttr->getName() << (train ? "" : " (for a training step)")
           << llvm::format("; %.0f samples/s measured, %.0f predicted\n",
                           samples / measured, samples / predicted);
   }
@@ -1041,11 +1040,9 @@ int main(int argc, char **argv) {
                             measured[name] * 1e3);
       auto predicted = predictedPerLayer.find(name);
       if (predicted != predictedPerLayer.end())
-        say() << llvm::format("  predicted %10.3f ms  (x%.2f)",
-                              predicted->second * 1e3,
-                              predicted->second > 0
-                                  ? measured[name] / predicted->second
-                                  : 0.0);
+        say() << llvm::format(
+            "  predicted %10.3f ms  (x%.2f)", predicted->second * 1e3,
+            predicted->second > 0 ? measured[name] / predicted->second : 0.0);
       say() << "\n";
     }
     say() << llvm::format("    %-24s %10.3f ms\n", "(all timed ops)",

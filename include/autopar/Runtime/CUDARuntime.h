@@ -56,8 +56,8 @@ void autopar_cuda_free(int64_t address);
 /// f32, 1 f16, 2 bf16): A and B `inputType`, C `resultType` (the same or
 /// f32); computed in f32 (no TF32), C rounded once.
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
-                       int64_t k, int64_t batch, int32_t transA,
-                       int32_t transB, int32_t inputType, int32_t resultType);
+                       int64_t k, int64_t batch, int32_t transA, int32_t transB,
+                       int32_t inputType, int32_t resultType);
 /// What autopar-calibrate measures (autopar_cuda_calibrate).
 struct AutoparCalibration {
   char name[256];
@@ -101,9 +101,9 @@ int32_t autopar_cuda_rank();
 /// mode 0 y += conv(x, w), 1 x += the data gradient of y, 2 w += the
 /// filter gradient of y; x [n, c, h, wd], w [f, c, kh, kw], y as cuDNN
 /// derives it from the padding, stride and dilation.
-void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
-                         int64_t c, int64_t h, int64_t wd, int64_t f,
-                         int64_t kh, int64_t kw, int64_t padH, int64_t padW,
+void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n, int64_t c,
+                         int64_t h, int64_t wd, int64_t f, int64_t kh,
+                         int64_t kw, int64_t padH, int64_t padW,
                          int64_t strideH, int64_t strideW, int64_t dilationH,
                          int64_t dilationW, int32_t mode);
 

@@ -64,8 +64,7 @@ struct MeshGroup {
 /// This rank's coordinates on the mesh `sizes`; an error message when the
 /// job does not have exactly one rank per device.
 inline std::string getCoordinates(const std::vector<int64_t> &sizes, int rank,
-                                  int worldSize,
-                                  std::vector<int64_t> &coords) {
+                                  int worldSize, std::vector<int64_t> &coords) {
   int64_t devices = 1;
   for (int64_t size : sizes)
     devices *= size;
@@ -101,8 +100,8 @@ inline std::string getMeshGroup(int64_t meshCode, int64_t axesCode, int rank,
              " of a mesh with " + std::to_string(sizes.size()) + " axes";
     inGroup[axis] = true;
     count *= sizes[axis];
-    group.position = static_cast<int>(group.position * sizes[axis] +
-                                      coords[axis]);
+    group.position =
+        static_cast<int>(group.position * sizes[axis] + coords[axis]);
   }
   group.index = 0;
   for (size_t axis = 0; axis < sizes.size(); ++axis)

@@ -42,8 +42,8 @@ std::string getWorldFromEnvironment(World &world);
 /// `world`, returning only when every rank has joined (a barrier); an
 /// error message on failure or when a rank has not joined within
 /// `timeoutSeconds`.
-std::string broadcastFromRankZero(const World &world, void *data,
-                                  size_t bytes, double timeoutSeconds);
+std::string broadcastFromRankZero(const World &world, void *data, size_t bytes,
+                                  double timeoutSeconds);
 
 /// Initializes MPI once per process (finalized at exit), errors returned
 /// rather than fatal; false when MPI_Init fails. Both runtimes start MPI

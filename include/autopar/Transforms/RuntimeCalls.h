@@ -1,4 +1,4 @@
-//===- RuntimeCalls.h - calls from generated code into a runtime -*- C++ -*-===//
+//===- RuntimeCalls.h - calls from generated code into runtimes -*- C++ -*-===//
 //
 // What every lowering to a runtime library does: declare the runtime's
 // entry points in the module and pass buffers to them by address.

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
-                         int64_t c, int64_t h, int64_t wd, int64_t f,
-                         int64_t kh, int64_t kw, int64_t padH, int64_t padW,
+void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n, int64_t c,
+                         int64_t h, int64_t wd, int64_t f, int64_t kh,
+                         int64_t kw, int64_t padH, int64_t padW,
                          int64_t strideH, int64_t strideW, int64_t dilationH,
                          int64_t dilationW, int32_t mode) {
   float *X = (float *)x, *W = (float *)w, *Y = (float *)y;

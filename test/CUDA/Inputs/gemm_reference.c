@@ -33,9 +33,8 @@ static void store(void *base, int64_t index, int32_t type, float value) {
 }
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
-                       int64_t k, int64_t batch, int32_t transA,
-                       int32_t transB, int32_t inputType,
-                       int32_t resultType) {
+                       int64_t k, int64_t batch, int32_t transA, int32_t transB,
+                       int32_t inputType, int32_t resultType) {
   const void *A = (const void *)a, *B = (const void *)b;
   void *C = (void *)c;
   for (int64_t s = 0; s < batch; ++s)
@@ -44,10 +43,12 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
         int64_t at = s * m * n + i * n + j;
         float sum = load(C, at, resultType);
         for (int64_t p = 0; p < k; ++p) {
-          float x = load(A, transA ? s * m * k + p * m + i
-                                   : s * m * k + i * k + p, inputType);
-          float y = load(B, transB ? s * k * n + j * k + p
-                                   : s * k * n + p * n + j, inputType);
+          float x =
+              load(A, transA ? s * m * k + p * m + i : s * m * k + i * k + p,
+                   inputType);
+          float y =
+              load(B, transB ? s * k * n + j * k + p : s * k * n + p * n + j,
+                   inputType);
           sum += x * y;
         }
         store(C, at, resultType, sum);
