@@ -5,6 +5,7 @@
 #include "autopar/Runtime/MeshGroup.h"
 #include "autopar/Runtime/Rendezvous.h"
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda.h>
 #ifdef AUTOPAR_HAVE_NCCL
@@ -1056,4 +1057,103 @@ extern "C" int32_t autopar_cuda_calibrate_links(AutoparLinkCalibration *result,
 #else
   noNCCL("link calibration");
 #endif
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM with a bias (+ReLU) epilogue through cuBLASLt
+//===----------------------------------------------------------------------===//
+
+namespace {
+#define CHECK_LT(call)                                                         \
+  do {                                                                         \
+    cublasStatus_t status_ = (call);                                           \
+    if (status_ != CUBLAS_STATUS_SUCCESS)                                      \
+      failCall(#call, cublasLtGetStatusName(status_),                          \
+               cublasLtGetStatusString(status_));                              \
+  } while (false)
+
+cublasLtHandle_t getLt() {
+  static std::once_flag once;
+  static cublasLtHandle_t handle = nullptr;
+  ensureContext();
+  std::call_once(once, [] { CHECK_LT(cublasLtCreate(&handle)); });
+  return handle;
+}
+
+/// cuBLASLt's workspace, kept between calls.
+void *getLtWorkspace(size_t bytes) {
+  static CUdeviceptr buffer = 0;
+  if (!buffer && bytes)
+    CHECK(cuMemAlloc(&buffer, bytes));
+  return reinterpret_cast<void *>(buffer);
+}
+} // namespace
+
+extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
+                                           int64_t d, int64_t bias, int64_t m,
+                                           int64_t n, int64_t k,
+                                           int32_t transA, int32_t transB,
+                                           int32_t relu) {
+  // Row-major D[m, n] = act(A B + C + bias[n]) is column-major
+  // D^T = act(B^T A^T + C^T + bias), bias over D^T's rows (DeviceLayout.h).
+  cublasLtHandle_t handle = getLt();
+  autopar::runtime::ColumnMajorGemm gemm =
+      autopar::runtime::mapRowMajorGemm(m, n, k, transA, transB);
+  const void *first = reinterpret_cast<const void *>(gemm.firstIsB ? b : a);
+  const void *second = reinterpret_cast<const void *>(gemm.firstIsB ? a : b);
+  cublasLtMatmulDesc_t desc;
+  CHECK_LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  cublasOperation_t opFirst = gemm.transFirst ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opSecond = gemm.transSecond ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasLtEpilogue_t epilogue =
+      relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  const void *biasPointer = reinterpret_cast<const void *>(bias);
+  CHECK_LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA,
+                                          &opFirst, sizeof(opFirst)));
+  CHECK_LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB,
+                                          &opSecond, sizeof(opSecond)));
+  CHECK_LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                          &epilogue, sizeof(epilogue)));
+  CHECK_LT(cublasLtMatmulDescSetAttribute(
+      desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &biasPointer,
+      sizeof(biasPointer)));
+  // Layouts as stored (column-major rows x columns, leading dimension).
+  cublasLtMatrixLayout_t firstLayout, secondLayout, resultLayout;
+  CHECK_LT(cublasLtMatrixLayoutCreate(&firstLayout, CUDA_R_32F,
+                                      gemm.firstRows(), gemm.firstColumns(),
+                                      gemm.ldFirst));
+  CHECK_LT(cublasLtMatrixLayoutCreate(&secondLayout, CUDA_R_32F,
+                                      gemm.secondRows(), gemm.secondColumns(),
+                                      gemm.ldSecond));
+  CHECK_LT(cublasLtMatrixLayoutCreate(&resultLayout, CUDA_R_32F, gemm.m,
+                                      gemm.n, gemm.ldc));
+  constexpr size_t kWorkspace = size_t(32) << 20;
+  cublasLtMatmulPreference_t preference;
+  CHECK_LT(cublasLtMatmulPreferenceCreate(&preference));
+  CHECK_LT(cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kWorkspace,
+      sizeof(kWorkspace)));
+  cublasLtMatmulHeuristicResult_t heuristic = {};
+  int found = 0;
+  CHECK_LT(cublasLtMatmulAlgoGetHeuristic(
+      handle, desc, firstLayout, secondLayout, resultLayout, resultLayout,
+      preference, 1, &heuristic, &found));
+  if (found == 0)
+    fail("cuBLASLt has no algorithm for a " + std::to_string(m) + "x" +
+         std::to_string(n) + "x" + std::to_string(k) +
+         " product with a bias epilogue");
+  const float one = 1.0f;
+  CHECK_LT(cublasLtMatmul(handle, desc, &one, first, firstLayout, second,
+                          secondLayout, &one, reinterpret_cast<void *>(c),
+                          resultLayout, reinterpret_cast<void *>(d),
+                          resultLayout, &heuristic.algo,
+                          getLtWorkspace(kWorkspace), kWorkspace,
+                          getComputeStream()));
+  CHECK_LT(cublasLtMatmulPreferenceDestroy(preference));
+  CHECK_LT(cublasLtMatrixLayoutDestroy(resultLayout));
+  CHECK_LT(cublasLtMatrixLayoutDestroy(secondLayout));
+  CHECK_LT(cublasLtMatrixLayoutDestroy(firstLayout));
+  CHECK_LT(cublasLtMatmulDescDestroy(desc));
+  // The host may read the result (managed memory) next: finish.
+  CHECK(cuStreamSynchronize(getComputeStream()));
 }

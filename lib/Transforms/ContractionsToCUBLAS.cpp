@@ -13,7 +13,10 @@
 // them); a result stored [n, m] is the product with the inputs exchanged.
 // Derived from indexing maps, so linalg.matmul, batch_matmul, their transposed
 // variants and the generic contractions of the backward pass are all covered.
-// Other contractions run as generated kernels.
+// A following op that only adds a bias over n (and may apply a ReLU) is
+// folded into the product as a cuBLASLt epilogue (`autopar_cuda_gemm_epilogue`)
+// when nothing else can see the product. Other contractions run as
+// generated kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +28,8 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_CONTRACTIONSTOCUBLAS
@@ -150,6 +155,89 @@ static std::optional<Gemm> matchGemm(linalg::LinalgOp op) {
   return gemm;
 }
 
+/// A bias (and ReLU) applied to a gemm's result by the op that follows it,
+/// which cuBLASLt folds into the product as an epilogue.
+struct Epilogue {
+  linalg::GenericOp op;
+  Value bias, output;
+  bool relu;
+};
+
+/// The elementwise op after `gemm` (an f32 product without batch, stored
+/// [m, n]) that adds a bias over n to its result and may apply a ReLU,
+/// when folding it into the product cannot change what any op sees: the
+/// product's buffer is a whole allocation that nothing reads or writes
+/// between the two ops nor after the second (deallocation aside), and
+/// nothing between them writes memory.
+static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
+                                             const Gemm &gemm) {
+  if (gemm.swapped || gemm.batch != 1 || gemm.inputType != 0 ||
+      gemm.resultType != 0)
+    return std::nullopt;
+  Value product = gemmOp.getDpsInits()[0];
+  Operation *alloc = product.getDefiningOp();
+  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc))
+    return std::nullopt;
+  // The next op that is not memory-effect free (allocations aside).
+  Operation *next = gemmOp->getNextNode();
+  while (next && (isa<memref::AllocOp, gpu::AllocOp>(next) ||
+                  (isMemoryEffectFree(next) && next->getNumRegions() == 0)))
+    next = next->getNextNode();
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!generic || generic.getNumDpsInputs() != 2 ||
+      generic.getNumDpsInits() != 1 || generic.getNumLoops() != 2 ||
+      generic.getNumParallelLoops() != 2 ||
+      !generic.hasPureBufferSemantics() ||
+      generic.getDpsInputs()[0] != product)
+    return std::nullopt;
+  MLIRContext *context = generic.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, context);
+  AffineMap overN =
+      AffineMap::get(2, 0, {getAffineDimExpr(1, context)}, context);
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  Value bias = generic.getDpsInputs()[1], output = generic.getDpsInits()[0];
+  auto biasType = dyn_cast<MemRefType>(bias.getType());
+  auto outputType = dyn_cast<MemRefType>(output.getType());
+  if (maps[0] != identity || maps[1] != overN || maps[2] != identity ||
+      !biasType || !biasType.getElementType().isF32() ||
+      !biasType.getLayout().isIdentity() || biasType.getRank() != 1 ||
+      !outputType || outputType != product.getType())
+    return std::nullopt;
+  // Body: yield x + b, or max(x + b, 0).
+  Block &body = *generic.getBlock();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Value result = yield.getOperand(0);
+  bool relu = false;
+  if (auto max = result.getDefiningOp<arith::MaximumFOp>()) {
+    Value zero = max.getRhs(), inner = max.getLhs();
+    if (!matchPattern(zero, m_AnyZeroFloat()))
+      std::swap(zero, inner);
+    if (!matchPattern(zero, m_AnyZeroFloat()))
+      return std::nullopt;
+    relu = true;
+    result = inner;
+  }
+  auto add = result.getDefiningOp<arith::AddFOp>();
+  if (!add || add->getBlock() != &body ||
+      !((add.getLhs() == body.getArgument(0) &&
+         add.getRhs() == body.getArgument(1)) ||
+        (add.getLhs() == body.getArgument(1) &&
+         add.getRhs() == body.getArgument(0))) ||
+      body.getOperations().size() != (relu ? 3u : 2u))
+    return std::nullopt;
+  // The product's buffer: used before the gemm (its initialization), by
+  // the two ops, and otherwise only freed.
+  for (Operation *user : product.getUsers()) {
+    if (user == gemmOp.getOperation() || user == generic.getOperation() ||
+        isa<memref::DeallocOp>(user))
+      continue;
+    if (user->getBlock() != gemmOp->getBlock() ||
+        !user->isBeforeInBlock(gemmOp))
+      return std::nullopt;
+  }
+  return Epilogue{generic, bias, output, relu};
+}
+
 namespace {
 struct ContractionsToCUBLASPass
     : public mlir::autopar::impl::ContractionsToCUBLASBase<
@@ -170,7 +258,34 @@ struct ContractionsToCUBLASPass
     func::FuncOp callee = getOrDeclareRuntimeFunction(
         builder, module, "autopar_cuda_gemm",
         {i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32}, {});
+    auto constant = [&](Location loc, Type type, int64_t value) -> Value {
+      return arith::ConstantOp::create(builder, loc,
+                                       builder.getIntegerAttr(type, value));
+    };
     for (auto [op, gemm] : found) {
+      if (std::optional<Epilogue> epilogue = matchEpilogue(op, gemm)) {
+        // One cuBLASLt call where the epilogue op stood: D = act(A B + C +
+        // bias), C the product's initial buffer, D the epilogue's output.
+        builder.setInsertionPoint(epilogue->op);
+        Location loc = epilogue->op.getLoc();
+        func::FuncOp fused = getOrDeclareRuntimeFunction(
+            builder, module, "autopar_cuda_gemm_epilogue",
+            {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32}, {});
+        SmallVector<Value> operands;
+        for (Value buffer : {op->getOperand(0), op->getOperand(1),
+                             op->getOperand(2), epilogue->output,
+                             epilogue->bias})
+          operands.push_back(getBufferAddress(builder, loc, buffer));
+        for (int64_t size : {gemm.m, gemm.n, gemm.k})
+          operands.push_back(constant(loc, i64, size));
+        operands.push_back(constant(loc, i32, gemm.transA));
+        operands.push_back(constant(loc, i32, gemm.transB));
+        operands.push_back(constant(loc, i32, epilogue->relu));
+        func::CallOp::create(builder, loc, fused, operands);
+        epilogue->op->erase();
+        op->erase();
+        continue;
+      }
       builder.setInsertionPoint(op);
       Location loc = op.getLoc();
       SmallVector<Value> buffers(op->getOperands());
@@ -179,16 +294,12 @@ struct ContractionsToCUBLASPass
       SmallVector<Value> operands;
       for (Value buffer : buffers)
         operands.push_back(getBufferAddress(builder, loc, buffer));
-      auto constant = [&](Type type, int64_t value) -> Value {
-        return arith::ConstantOp::create(builder, loc,
-                                         builder.getIntegerAttr(type, value));
-      };
       for (int64_t size : {gemm.m, gemm.n, gemm.k, gemm.batch})
-        operands.push_back(constant(i64, size));
-      operands.push_back(constant(i32, gemm.transA));
-      operands.push_back(constant(i32, gemm.transB));
-      operands.push_back(constant(i32, gemm.inputType));
-      operands.push_back(constant(i32, gemm.resultType));
+        operands.push_back(constant(loc, i64, size));
+      operands.push_back(constant(loc, i32, gemm.transA));
+      operands.push_back(constant(loc, i32, gemm.transB));
+      operands.push_back(constant(loc, i32, gemm.inputType));
+      operands.push_back(constant(loc, i32, gemm.resultType));
       func::CallOp::create(builder, loc, callee, operands);
       op->erase();
     }

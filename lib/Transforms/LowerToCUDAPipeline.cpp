@@ -205,11 +205,13 @@ void mlir::autopar::buildLowerToCUDAPipeline(
                           options.hostFunctions.end());
     pm.addPass(createHostFunctionsToLoops(host));
   }
-  pm.addPass(createAllocsToGPU());
+  // Library calls first, while buffers are plain allocations with
+  // deallocations (the GEMM epilogue's legality check reads them).
   if (options.cublas)
     pm.addPass(createContractionsToCUBLAS());
   if (options.cudnn)
     pm.addPass(createConvolutionsToCUDNN());
+  pm.addPass(createAllocsToGPU());
 
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.

@@ -22,6 +22,13 @@
 // f32 (1, 0).
 // CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c2_i32{{.*}}, %c2_i32{{.*}})
 // CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}, %c0_i32{{.*}})
+// A dense layer: the bias + ReLU op after the product folds into one
+// cuBLASLt call (relu 1), a bias alone too (relu 0); a product that is also
+// read elsewhere keeps its own gemm and bias kernel.
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}})
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
+// CHECK: call @autopar_cuda_gemm(
+// CHECK-NEXT: linalg.generic
 // Not a contraction (a max reduction) stays.
 // CHECK: linalg.generic
 // CHECK-NOT: call @autopar_cuda_gemm
@@ -34,6 +41,17 @@
 // VALUES-NEXT: {{\[\[}}52, 177, 110],
 // VALUES: sizes = [2, 2]
 // VALUES-NEXT: {{\[\[}}30, 70],
+// The dense layers: relu(A B + bias), A B + bias, and A B with its biased
+// copy.
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}1.5, 0, 9.5],
+// VALUES-NEXT: [9.5, 11.5, 19.5]]
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}1.5, -6.5, 9.5],
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}1, 13.5, 9],
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}1.5, -6.5, 9.5],
 // The 16-bit products (integers and halves: exact), widened to print.
 // VALUES: sizes = [2, 3]
 // VALUES-NEXT: {{\[\[}}2, 14.5, 10],
@@ -118,6 +136,34 @@ func.func @main() {
     linalg.yield %t : f16
   } -> tensor<4x3xf16>
   %Ch = linalg.matmul ins(%Ah, %Bh : tensor<2x4xf16>, tensor<4x3xf16>) outs(%f0 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  // Dense layers: bias over n, with and without ReLU, and one whose
+  // product is read again.
+  %bias = arith.constant dense<[0.5, -20.0, 0.5]> : tensor<3xf32>
+  %e7 = tensor.empty() : tensor<2x3xf32>
+  %f7 = linalg.fill ins(%zero : f32) outs(%e7 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %D1 = linalg.matmul ins(%A, %B : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f7 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %e8 = tensor.empty() : tensor<2x3xf32>
+  %R1 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%D1, %bias : tensor<2x3xf32>, tensor<3xf32>) outs(%e8 : tensor<2x3xf32>) {
+  ^bb0(%x0: f32, %x1: f32, %o: f32):
+    %s = arith.addf %x0, %x1 : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %D2 = linalg.matmul ins(%A, %B : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f7 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %R2 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%D2, %bias : tensor<2x3xf32>, tensor<3xf32>) outs(%e8 : tensor<2x3xf32>) {
+  ^bb0(%x0: f32, %x1: f32, %o: f32):
+    %s = arith.addf %x1, %x0 : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
+  %D3 = linalg.matmul ins(%A, %B : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f7 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %R3 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%D3, %bias : tensor<2x3xf32>, tensor<3xf32>) outs(%e8 : tensor<2x3xf32>) {
+  ^bb0(%x0: f32, %x1: f32, %o: f32):
+    %s = arith.addf %x0, %x1 : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
   // Not a contraction: a row max.
   %e4 = tensor.empty() : tensor<2xf32>
   %f4 = linalg.fill ins(%zero : f32) outs(%e4 : tensor<2xf32>) -> tensor<2xf32>
@@ -139,12 +185,20 @@ func.func @main() {
     %w = arith.extf %x0 : bf16 to f32
     linalg.yield %w : f32
   } -> tensor<2x3xf32>
+  %u7 = tensor.cast %R1 : tensor<2x3xf32> to tensor<*xf32>
+  %u8 = tensor.cast %R2 : tensor<2x3xf32> to tensor<*xf32>
+  %u9 = tensor.cast %D3 : tensor<2x3xf32> to tensor<*xf32>
+  %u10 = tensor.cast %R3 : tensor<2x3xf32> to tensor<*xf32>
   %u5 = tensor.cast %Cbf : tensor<2x3xf32> to tensor<*xf32>
   %u6 = tensor.cast %Ch : tensor<2x3xf32> to tensor<*xf32>
   call @printMemrefF32(%u0) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u1) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u2) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u3) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u7) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u8) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u9) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u10) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u5) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u6) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u4) : (tensor<*xf32>) -> ()

@@ -7,7 +7,8 @@
 //    between pitched addresses) turn [a, b, row] into [b, a, row];
 //  * mapRowMajorGemm's column-major GEMM (cuBLAS: C = op(A) op(B) + C on
 //    column-major storage with leading dimensions and batch strides)
-//    computes the row-major C[m, n] += A B for every storage transpose.
+//    computes the row-major C[m, n] += A B for every storage transpose,
+//    reading only inside the stored layouts it describes (cuBLASLt's).
 // Prints a summary the lit test checks; exits 1 on a mismatch.
 //
 //===----------------------------------------------------------------------===//
@@ -22,6 +23,8 @@ using namespace autopar::runtime;
 
 namespace {
 int failures = 0;
+/// Elements read outside the stored layouts the mapping describes.
+long outside = 0;
 
 /// cuMemcpy2D on host memory.
 void apply(const Copy2D &copy, char *dst, const char *src) {
@@ -66,11 +69,15 @@ void columnMajorGemm(const ColumnMajorGemm &g, const float *x, const float *y,
         float sum = 0;
         for (int64_t p = 0; p < g.k; ++p) {
           const float *xs = x + s * g.strideFirst, *ys = y + s * g.strideSecond;
-          float xv =
-              g.transFirst ? xs[p + i * g.ldFirst] : xs[i + p * g.ldFirst];
-          float yv =
-              g.transSecond ? ys[j + p * g.ldSecond] : ys[p + j * g.ldSecond];
-          sum += xv * yv;
+          // The element of each operand as stored: (row, column) within
+          // the layout cuBLASLt is given.
+          int64_t xr = g.transFirst ? p : i, xc = g.transFirst ? i : p;
+          int64_t yr = g.transSecond ? j : p, yc = g.transSecond ? p : j;
+          if (xr >= g.firstRows() || xc >= g.firstColumns() ||
+              g.firstRows() > g.ldFirst || yr >= g.secondRows() ||
+              yc >= g.secondColumns() || g.secondRows() > g.ldSecond)
+            ++outside;
+          sum += xs[xr + xc * g.ldFirst] * ys[yr + yc * g.ldSecond];
         }
         c[s * g.strideC + i + j * g.ldc] += sum;
       }
@@ -105,11 +112,12 @@ long checkGemms() {
                       expected[s * m * n + i * n + j] += av * bv;
                     }
               ColumnMajorGemm g = mapRowMajorGemm(m, n, k, transA, transB);
+              outside = 0;
               columnMajorGemm(g, g.firstIsB ? b.data() : a.data(),
                               g.firstIsB ? a.data() : b.data(), c.data(),
                               batch);
               ++cases;
-              if (c != expected && failures++ < 10)
+              if ((c != expected || outside) && failures++ < 10)
                 std::printf("FAIL: gemm m=%lld n=%lld k=%lld batch=%lld "
                             "transA=%d transB=%d\n",
                             (long long)m, (long long)n, (long long)k,

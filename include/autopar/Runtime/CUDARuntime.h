@@ -58,6 +58,12 @@ void autopar_cuda_free(int64_t address);
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA, int32_t transB,
                        int32_t inputType, int32_t resultType);
+/// Row-major D[m, n] = act(A B + C + bias[n]) in f32 through cuBLASLt (a
+/// bias epilogue, with ReLU when `relu`); A and B stored as for
+/// autopar_cuda_gemm, C and D [m, n] (possibly the same buffer), bias [n].
+void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
+                                int64_t bias, int64_t m, int64_t n, int64_t k,
+                                int32_t transA, int32_t transB, int32_t relu);
 /// What autopar-calibrate measures (autopar_cuda_calibrate).
 struct AutoparCalibration {
   char name[256];

@@ -54,6 +54,12 @@ struct ColumnMajorGemm {
   int64_t m, n, k;
   bool firstIsB;
   int64_t ldFirst, strideFirst, ldSecond, strideSecond, ldc, strideC;
+  /// The operands as stored (column-major rows x columns), as cuBLASLt's
+  /// matrix layouts describe them.
+  int64_t firstRows() const { return transFirst ? k : m; }
+  int64_t firstColumns() const { return transFirst ? m : k; }
+  int64_t secondRows() const { return transSecond ? n : k; }
+  int64_t secondColumns() const { return transSecond ? k : n; }
 };
 
 /// Row-major C[m, n] += A B (A stored [m, k] or [k, m] with `transA`, B
