@@ -225,16 +225,20 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
          add.getRhs() == body.getArgument(0))) ||
       body.getOperations().size() != (relu ? 3u : 2u))
     return std::nullopt;
-  // The product's buffer: used before the gemm (its initialization), by
-  // the two ops, and otherwise only freed.
+  // The product's buffer: written before the gemm (its initialization, by
+  // ops that make no views of it), used by the two ops, otherwise only
+  // freed. The output must not overlap the product's inputs.
   for (Operation *user : product.getUsers()) {
     if (user == gemmOp.getOperation() || user == generic.getOperation() ||
         isa<memref::DeallocOp>(user))
       continue;
     if (user->getBlock() != gemmOp->getBlock() ||
-        !user->isBeforeInBlock(gemmOp))
+        !user->isBeforeInBlock(gemmOp) || user->getNumResults() != 0)
       return std::nullopt;
   }
+  if (output == gemmOp->getOperand(0) || output == gemmOp->getOperand(1) ||
+      output == bias)
+    return std::nullopt;
   return Epilogue{generic, bias, output, relu};
 }
 
