@@ -1020,6 +1020,9 @@ extern "C" int32_t autopar_cuda_calibrate_links(AutoparLinkCalibration *result,
       local = std::atoi(value);
       break;
     }
+  if (const char *nodes = std::getenv("SLURM_NNODES"))
+    if (std::atoi(nodes) > 1)
+      local = 0;
   result->singleNode = local >= world.size;
   ncclComm_t comm = worldComm();
   CUstream stream = getComputeStream();
@@ -1036,8 +1039,11 @@ extern "C" int32_t autopar_cuda_calibrate_links(AutoparLinkCalibration *result,
                                ncclFloat32, ncclSum, comm, stream));
       await(comm, "calibration all_reduce");
     };
-    allReduce(); // warm up
-    finish(comm, "calibration all_reduce");
+    // Warm up, and time from the GPU's side without a host wait in
+    // between, so that ranks leaving a host wait at different moments do
+    // not count.
+    allReduce();
+    allReduce();
     CHECK(cuEventRecord(start, stream));
     for (int i = 0; i < repeat; ++i)
       allReduce();

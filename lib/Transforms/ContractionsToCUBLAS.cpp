@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Transforms/Passes.h"
+#include "autopar/Transforms/ProfileOps.h"
 #include "autopar/Transforms/RuntimeCalls.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -176,11 +177,15 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
   Operation *alloc = product.getDefiningOp();
-  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc))
+  // A whole allocation of this block (not one a loop around reuses).
+  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
+      alloc->getBlock() != gemmOp->getBlock())
     return std::nullopt;
-  // The next op that is not memory-effect free (allocations aside).
+  // The next op that is not memory-effect free (allocations and
+  // autopar-profile-ops' clock calls aside).
   Operation *next = gemmOp->getNextNode();
   while (next && (isa<memref::AllocOp, gpu::AllocOp>(next) ||
+                  isProfilingCall(next) ||
                   (isMemoryEffectFree(next) && next->getNumRegions() == 0)))
     next = next->getNextNode();
   auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
@@ -236,8 +241,11 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
         !user->isBeforeInBlock(gemmOp) || user->getNumResults() != 0)
       return std::nullopt;
   }
-  if (output == gemmOp->getOperand(0) || output == gemmOp->getOperand(1) ||
-      output == bias)
+  // The output: the product's buffer itself or an allocation of its own
+  // (not a view or an argument that could overlap the inputs).
+  Operation *outputAlloc = output.getDefiningOp();
+  if (output != product &&
+      (!outputAlloc || !isa<memref::AllocOp, gpu::AllocOp>(outputAlloc)))
     return std::nullopt;
   return Epilogue{generic, bias, output, relu};
 }

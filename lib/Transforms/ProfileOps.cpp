@@ -39,6 +39,14 @@ SmallVector<Operation *> mlir::autopar::getProfiledOps(func::FuncOp func) {
   return ops;
 }
 
+static constexpr llvm::StringLiteral kClock = "autopar_rt_clock";
+static constexpr llvm::StringLiteral kProfile = "autopar_rt_profile";
+
+bool mlir::autopar::isProfilingCall(Operation *op) {
+  auto call = dyn_cast<func::CallOp>(op);
+  return call && (call.getCallee() == kClock || call.getCallee() == kProfile);
+}
+
 namespace {
 struct ProfileOpsPass
     : public mlir::autopar::impl::ProfileOpsBase<ProfileOpsPass> {
@@ -55,8 +63,8 @@ struct ProfileOpsPass
       }
       func::FuncOp clock = getOrDeclareRuntimeFunction(
           builder, module, "autopar_rt_clock", {}, {f64});
-      func::FuncOp profile = getOrDeclareRuntimeFunction(
-          builder, module, "autopar_rt_profile", {i64, f64}, {});
+      func::FuncOp profile =
+          getOrDeclareRuntimeFunction(builder, module, kProfile, {i64, f64}, {});
       for (auto [site, op] : llvm::enumerate(getProfiledOps(func))) {
         Location loc = op->getLoc();
         builder.setInsertionPoint(op);

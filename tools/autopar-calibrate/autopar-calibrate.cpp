@@ -105,8 +105,9 @@ int main(int argc, char **argv) {
   calibrate(&measured, std::max(1, repeat.getValue()));
   AutoparLinkCalibration links;
   bool haveLinks = calibrateLinks(&links, std::max(1, repeat.getValue()));
-  if (ranks > 1 && !haveLinks)
-    return fail("-n " + llvm::Twine(ranks) + " but this job has one rank");
+  if (ranks > 1 && (!haveLinks || links.ranks != ranks))
+    return fail("-n " + llvm::Twine(ranks) + " but this job has " +
+                llvm::Twine(haveLinks ? links.ranks : 1) + " rank(s)");
   // Every rank measured; rank 0 reports.
   if (getRank() != 0)
     return 0;
@@ -143,8 +144,8 @@ int main(int argc, char **argv) {
       if (i == links.count - 1)
         linkBandwidth = bus;
     }
-    // The cost model's small-message all-reduce: 2 log2(p) latencies.
-    linkLatency = links.seconds[0] / (2 * std::max(1.0, std::log2(p)));
+    // The cost model's small-message all-reduce: 2 ceil(log2 p) latencies.
+    linkLatency = links.seconds[0] / (2 * std::max(1.0, std::ceil(std::log2(p))));
   }
 
   std::error_code error;

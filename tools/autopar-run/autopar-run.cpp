@@ -63,6 +63,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
@@ -677,6 +678,9 @@ int main(int argc, char **argv) {
     plan += " report=" + planJson.str().str();
   else if (rank != 0 || plan.find("report=") == std::string::npos)
     plan += " report=";
+  std::optional<llvm::FileRemover> removePlanJson;
+  if (!planJson.empty())
+    removePlanJson.emplace(planJson);
   if (failed(runPipeline(*module,
                          "autopar-plan{" + plan + "}, autopar-propagate")))
     return 1;
@@ -701,7 +705,6 @@ int main(int argc, char **argv) {
         llvm::consumeError(json.takeError());
       }
     }
-    llvm::sys::fs::remove(planJson);
     predictedWhat = "the plan's compute per layer (forward + backward, per "
                     "device) and communication";
   }

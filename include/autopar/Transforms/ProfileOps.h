@@ -12,6 +12,10 @@ namespace mlir::autopar {
 /// of the function's body (its top level).
 SmallVector<Operation *> getProfiledOps(func::FuncOp func);
 
+/// Whether `op` is one of the clock calls autopar-profile-ops inserts (they
+/// touch no buffer: passes that look for adjacent ops may step over them).
+bool isProfilingCall(Operation *op);
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_TRANSFORMS_PROFILEOPS_H
