@@ -601,8 +601,16 @@ int main(int argc, char **argv) {
     return fail("unknown backend '" + backend + "'; expected cpu or cuda");
   if (ranks < 1)
     return fail("-n must be at least 1");
-  if (!::autopar::tools::isUnderLauncher())
+  if (!::autopar::tools::isUnderLauncher()) {
+    // A torchrun-style launcher started this process: autopar-run's driver
+    // needs MPI, and a nested mpirun per rank would be wrong.
+    if (std::getenv("WORLD_SIZE") && std::getenv("RANK"))
+      return fail("started by a torchrun-style launcher (RANK, WORLD_SIZE): "
+                  "autopar-run needs MPI; run it under mpirun or srun, or "
+                  "lower with autopar-opt --autopar-lower-to-cuda and launch "
+                  "the program with torchrun");
     return launch(argc, argv);
+  }
 
   ::autopar::runtime::initialize();
   int rank = ::autopar::runtime::getRank();
