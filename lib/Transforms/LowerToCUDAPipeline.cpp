@@ -48,6 +48,7 @@ namespace mlir::autopar {
 #define GEN_PASS_DEF_STRIPCOMPILETIMES
 #define GEN_PASS_DEF_ALLOCSTOGPU
 #define GEN_PASS_DEF_HOSTFUNCTIONSTOLOOPS
+#define GEN_PASS_DEF_MERGEGPUMODULES
 #include "autopar/Transforms/Passes.h.inc"
 } // namespace mlir::autopar
 
@@ -146,6 +147,56 @@ struct HostFunctionsToLoopsPass
   }
 };
 
+struct MergeGpuModulesPass
+    : public mlir::autopar::impl::MergeGpuModulesBase<MergeGpuModulesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<gpu::GPUModuleOp> kernels(module.getOps<gpu::GPUModuleOp>());
+    if (kernels.size() < 2)
+      return;
+    OpBuilder builder(kernels.front());
+    SymbolTable table(module);
+    auto merged =
+        gpu::GPUModuleOp::create(builder, module.getLoc(), "autopar_kernels");
+    table.insert(merged); // made unique if the name is taken
+    SymbolTable mergedTable(merged);
+    // Each kernel renamed after its module (unique in the host module).
+    DenseMap<SymbolRefAttr, SymbolRefAttr> moved;
+    for (gpu::GPUModuleOp kernelModule : kernels) {
+      StringAttr moduleName = kernelModule.getSymNameAttr();
+      for (Operation &op :
+           llvm::make_early_inc_range(kernelModule.getBody()->getOperations())) {
+        auto symbol = dyn_cast<SymbolOpInterface>(op);
+        if (!symbol)
+          continue;
+        auto func = dyn_cast<gpu::GPUFuncOp>(op);
+        if (func && func.isKernel()) {
+          SymbolRefAttr from = SymbolRefAttr::get(
+              moduleName, {FlatSymbolRefAttr::get(func.getNameAttr())});
+          func.setName(moduleName);
+          op.moveBefore(merged.getBody(), merged.getBody()->end());
+          mergedTable.insert(&op);
+          moved[from] = SymbolRefAttr::get(
+              merged.getSymNameAttr(),
+              {FlatSymbolRefAttr::get(func.getNameAttr())});
+          continue;
+        }
+        // A helper copied into several modules: one copy.
+        if (mergedTable.lookup(symbol.getNameAttr()))
+          continue;
+        op.moveBefore(merged.getBody(), merged.getBody()->end());
+        mergedTable.insert(&op);
+      }
+    }
+    module.walk([&](gpu::LaunchFuncOp launch) {
+      if (SymbolRefAttr to = moved.lookup(launch.getKernel()))
+        launch.setKernelAttr(to);
+    });
+    for (gpu::GPUModuleOp kernelModule : kernels)
+      kernelModule.erase();
+  }
+};
+
 struct StripCompileTimesPass
     : public mlir::autopar::impl::StripCompileTimesBase<StripCompileTimesPass> {
   void runOnOperation() override {
@@ -224,6 +275,8 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   func.addPass(createGpuMapParallelLoopsPass());
   func.addPass(createConvertParallelLoopToGpuPass());
   pm.addPass(createGpuKernelOutliningPass());
+  // One kernel module, compiled once (libdevice linked once, one ptxas).
+  pm.addPass(createMergeGpuModules());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
 
@@ -252,6 +305,10 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = options.format;
   binary.toolkitPath = options.toolkit;
+  // ptxas compiles the one kernel module on several threads (0: all CPUs).
+  if (options.ptxasThreads != 1 && options.format != "isa")
+    binary.cmdOptions =
+        "--split-compile=" + std::to_string(std::max<int64_t>(0, options.ptxasThreads));
   pm.addPass(createGpuModuleToBinaryPass(binary));
   pm.addPass(createStripCompileTimes());
   buildHostToLLVMPasses(pm);

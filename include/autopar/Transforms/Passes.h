@@ -103,6 +103,11 @@ struct LowerToCUDAPipelineOptions
       *this, "block-columns",
       llvm::cl::desc("Threads per block along a kernel's second loop"),
       llvm::cl::init(16)};
+  PassOptions::Option<int64_t> ptxasThreads{
+      *this, "ptxas-threads",
+      llvm::cl::desc("Threads ptxas compiles the kernels on (0: all CPUs, "
+                     "1: no --split-compile, for toolkits before CUDA 12)"),
+      llvm::cl::init(0)};
   PassOptions::Option<bool> cublas{
       *this, "cublas",
       llvm::cl::desc("Run contractions through cuBLAS (else as kernels)"),

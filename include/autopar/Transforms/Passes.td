@@ -428,6 +428,20 @@ def ProfileOps : Pass<"autopar-profile-ops", "::mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def MergeGpuModules : Pass<"autopar-merge-gpu-modules", "::mlir::ModuleOp"> {
+  let summary = "Put every outlined kernel into one GPU module";
+  let description = [{
+    Kernel outlining makes one `gpu.module` per kernel, and each is then
+    compiled on its own (libdevice linked, the NVPTX backend and `ptxas` run
+    once per module): a training step with a thousand kernels spends most of
+    its compile time there. This pass moves every kernel into one module,
+    `@autopar_kernels`, each renamed after the module it came from (unique),
+    and points the launches at it; helper symbols that outlining copied into
+    several modules are kept once.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def LowerCollectivesToNCCL : Pass<"autopar-lower-collectives-to-nccl",
                                   "::mlir::ModuleOp"> {
   let summary = "Lower bufferized collectives and device coordinates to the "
