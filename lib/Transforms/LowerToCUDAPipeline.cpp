@@ -276,7 +276,8 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   func.addPass(createConvertParallelLoopToGpuPass());
   pm.addPass(createGpuKernelOutliningPass());
   // One kernel module, compiled once (libdevice linked once, one ptxas).
-  pm.addPass(createMergeGpuModules());
+  if (options.mergeKernels)
+    pm.addPass(createMergeGpuModules());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
 

@@ -103,6 +103,11 @@ struct LowerToCUDAPipelineOptions
       *this, "block-columns",
       llvm::cl::desc("Threads per block along a kernel's second loop"),
       llvm::cl::init(16)};
+  PassOptions::Option<bool> mergeKernels{
+      *this, "merge-kernels",
+      llvm::cl::desc("Compile all kernels as one GPU module "
+                     "(autopar-merge-gpu-modules; else one per kernel)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> ptxasThreads{
       *this, "ptxas-threads",
       llvm::cl::desc("Threads ptxas compiles the kernels on (0: all CPUs, "
