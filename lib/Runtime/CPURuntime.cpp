@@ -112,15 +112,6 @@ void combine(char *into, const char *from, size_t count, int32_t dtype,
   fail("unsupported element type code " + std::to_string(dtype));
 }
 
-double timeoutSeconds() {
-  static double seconds = [] {
-    const char *text = std::getenv("AUTOPAR_COLLECTIVE_TIMEOUT");
-    double value = text ? std::atof(text) : 0;
-    return value > 0 ? value : 300.0;
-  }();
-  return seconds;
-}
-
 /// Waits for `requests`, aborting the job after the timeout.
 void waitAll(std::vector<MPI_Request> &requests, const char *name,
              int64_t axesCode) {
@@ -135,10 +126,10 @@ void waitAll(std::vector<MPI_Request> &requests, const char *name,
     double waited = std::chrono::duration<double>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-    if (waited > timeoutSeconds()) {
+    if (waited > autopar::runtime::getCollectiveTimeout()) {
       fail(std::string("collective ") + name + " over mesh axes " +
            autopar::runtime::describeAxes(axesCode) + " timed out after " +
-           std::to_string(timeoutSeconds()) +
+           std::to_string(autopar::runtime::getCollectiveTimeout()) +
            " s (AUTOPAR_COLLECTIVE_TIMEOUT); another rank failed or "
            "diverged");
     }

@@ -415,15 +415,6 @@ int32_t autopar_cuda_device() {
 namespace {
 using autopar::runtime::MeshGroup;
 
-double collectiveTimeout() {
-  static double seconds = [] {
-    const char *text = std::getenv("AUTOPAR_COLLECTIVE_TIMEOUT");
-    double value = text ? std::atof(text) : 0;
-    return value > 0 ? value : 300.0;
-  }();
-  return seconds;
-}
-
 /// The job, as its launcher's environment describes it.
 const autopar::runtime::World &getWorld() {
   static autopar::runtime::World world = [] {
@@ -531,11 +522,11 @@ ncclComm_t &getWorldComm() {
 
 bool timedOut(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count() >
-         collectiveTimeout();
+         autopar::runtime::getCollectiveTimeout();
 }
 
 std::string timeoutText() {
-  return "timed out after " + std::to_string(int(collectiveTimeout())) +
+  return "timed out after " + std::to_string(int(autopar::runtime::getCollectiveTimeout())) +
          " s (AUTOPAR_COLLECTIVE_TIMEOUT); another rank failed or diverged";
 }
 
@@ -549,24 +540,28 @@ void pause(Clock::time_point start) {
     std::this_thread::sleep_for(std::chrono::microseconds(50));
 }
 
+/// `comm`'s asynchronous state during a wait that began at `start`: fails
+/// (aborting every communicator) on an NCCL error or after the timeout.
+ncclResult_t watch(ncclComm_t comm, const std::string &what,
+                   Clock::time_point start) {
+  ncclResult_t state = ncclInProgress;
+  CHECK_NCCL(ncclCommGetAsyncError(comm, &state));
+  if (state != ncclSuccess && state != ncclInProgress)
+    abortAll(what + ": NCCL error " + ncclGetErrorString(state) + " (" +
+             ncclGetLastError(comm) + ")");
+  if (state == ncclInProgress && timedOut(start))
+    abortAll(what + " " + timeoutText());
+  return state;
+}
+
 /// Waits until `comm` has no operation in progress; `what` names it.
 void await(ncclComm_t comm, const std::string &what) {
   auto start = Clock::now();
-  while (true) {
-    ncclResult_t state = ncclInProgress;
-    CHECK_NCCL(ncclCommGetAsyncError(comm, &state));
-    if (state == ncclSuccess)
-      return;
-    if (state != ncclInProgress)
-      abortAll(what + ": NCCL error " + ncclGetErrorString(state) + " (" +
-               ncclGetLastError(comm) + ")");
-    if (timedOut(start))
-      abortAll(what + " " + timeoutText());
+  while (watch(comm, what, start) != ncclSuccess)
     pause(start);
-  }
 }
 
-/// Waits for the collective stream, watching `comm`'s asynchronous errors.
+/// Waits for the compute stream, watching `comm`'s asynchronous errors.
 void finish(ncclComm_t comm, const std::string &what) {
   await(comm, what);
   CUstream stream = getComputeStream();
@@ -577,11 +572,7 @@ void finish(ncclComm_t comm, const std::string &what) {
       return;
     if (result != CUDA_ERROR_NOT_READY)
       fail(("cuStreamQuery after " + what).c_str(), result);
-    ncclResult_t state = ncclSuccess;
-    CHECK_NCCL(ncclCommGetAsyncError(comm, &state));
-    if (state != ncclSuccess && state != ncclInProgress)
-      abortAll(what + ": NCCL error " + ncclGetErrorString(state) + " (" +
-               ncclGetLastError(comm) + ")");
+    watch(comm, what, start);
     if (timedOut(start))
       abortAll(what + " " + timeoutText());
     pause(start);

@@ -354,10 +354,21 @@ std::string autopar::runtime::getWorldFromEnvironment(World &world) {
   return "";
 }
 
-double autopar::runtime::getRendezvousTimeout() {
-  const char *text = std::getenv("AUTOPAR_RENDEZVOUS_TIMEOUT");
+/// A positive number of seconds from `name`, else 300.
+static double getSeconds(const char *name) {
+  const char *text = std::getenv(name);
   double value = text ? std::atof(text) : 0;
   return value > 0 ? value : 300.0;
+}
+
+double autopar::runtime::getRendezvousTimeout() {
+  static double seconds = getSeconds("AUTOPAR_RENDEZVOUS_TIMEOUT");
+  return seconds;
+}
+
+double autopar::runtime::getCollectiveTimeout() {
+  static double seconds = getSeconds("AUTOPAR_COLLECTIVE_TIMEOUT");
+  return seconds;
 }
 
 std::string autopar::runtime::broadcastFromRankZero(const World &world,

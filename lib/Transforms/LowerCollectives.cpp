@@ -180,21 +180,33 @@ template <typename OpTy> struct RuntimeCallPattern : OpRewritePattern<OpTy> {
   RuntimeCallPattern(MLIRContext *context, Runtime runtime)
       : OpRewritePattern<OpTy>(context), runtime(runtime) {}
   Runtime runtime;
+
+  /// `value`'s buffer type and the runtime's code for its element type;
+  /// failure when it is not bufferized yet or the type has no code.
+  FailureOr<std::pair<MemRefType, int32_t>> getBuffer(Operation *op,
+                                                      Value value) const {
+    auto type = dyn_cast_or_null<MemRefType>(value ? value.getType() : Type());
+    if (!type)
+      return failure();
+    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
+    if (failed(dtype))
+      return failure();
+    return std::make_pair(type, *dtype);
+  }
 };
 
 struct AllReduceLowering : RuntimeCallPattern<AllReduceOp> {
   using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(AllReduceOp op,
                                 PatternRewriter &rewriter) const override {
-    auto type = dyn_cast<MemRefType>(op.getInput().getType());
-    if (!type)
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getInput());
+    if (failed(buffer))
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
-    if (failed(dtype))
-      return failure();
+    auto [type, dtype] = *buffer;
     return lowerCollective(op, rewriter, runtime, "all_reduce",
                            {{product(type.getShape()), 64},
-                            {*dtype, 32},
+                            {dtype, 32},
                             {static_cast<int32_t>(op.getReduction()), 32}});
   }
 };
@@ -203,15 +215,14 @@ struct AllGatherLowering : RuntimeCallPattern<AllGatherOp> {
   using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(AllGatherOp op,
                                 PatternRewriter &rewriter) const override {
-    auto type = dyn_cast<MemRefType>(op.getInput().getType());
-    if (!type)
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getInput());
+    if (failed(buffer))
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
-    if (failed(dtype))
-      return failure();
+    auto [type, dtype] = *buffer;
     auto [outer, chunk] = outerChunk(type.getShape(), op.getGatherDim());
     return lowerCollective(op, rewriter, runtime, "all_gather",
-                           {{outer, 64}, {chunk, 64}, {*dtype, 32}});
+                           {{outer, 64}, {chunk, 64}, {dtype, 32}});
   }
 };
 
@@ -219,19 +230,17 @@ struct ReduceScatterLowering : RuntimeCallPattern<ReduceScatterOp> {
   using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(ReduceScatterOp op,
                                 PatternRewriter &rewriter) const override {
-    auto type = dyn_cast<MemRefType>(op.getOutput() ? op.getOutput().getType()
-                                                    : Type());
-    if (!type || !isa<MemRefType>(op.getInput().getType()))
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getOutput());
+    if (failed(buffer) || !isa<MemRefType>(op.getInput().getType()))
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
-    if (failed(dtype))
-      return failure();
+    auto [type, dtype] = *buffer;
     // The output's [outer, chunk]: the input is [outer, group, chunk].
     auto [outer, chunk] = outerChunk(type.getShape(), op.getScatterDim());
     return lowerCollective(op, rewriter, runtime, "reduce_scatter",
                            {{outer, 64},
                             {chunk, 64},
-                            {*dtype, 32},
+                            {dtype, 32},
                             {static_cast<int32_t>(op.getReduction()), 32}});
   }
 };
@@ -240,17 +249,15 @@ struct AllToAllLowering : RuntimeCallPattern<AllToAllOp> {
   using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(AllToAllOp op,
                                 PatternRewriter &rewriter) const override {
-    auto type = dyn_cast<MemRefType>(op.getInput().getType());
-    if (!type || !op.getOutput())
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getInput());
+    if (failed(buffer) || !op.getOutput())
       return failure();
-    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
-    if (failed(dtype))
-      return failure();
-    FailureOr<std::pair<int64_t, int64_t>> group =
-        encodeGroup(op, runtime, op.getMeshAttr(), op.getAxesAttr());
-    if (failed(group))
-      return failure();
+    auto [type, dtype] = *buffer;
+    // (lowerCollective encodes and checks the group.)
     MeshAttr mesh = lookupMesh(op, op.getMeshAttr());
+    if (!mesh)
+      return failure();
     int64_t size = 1;
     for (Attribute axis : op.getAxes())
       size *= mesh.getAxisSize(cast<StringAttr>(axis).getValue());
@@ -264,7 +271,7 @@ struct AllToAllLowering : RuntimeCallPattern<AllToAllOp> {
                             {splitChunk, 64},
                             {concatOuter, 64},
                             {concatChunk, 64},
-                            {*dtype, 32}});
+                            {dtype, 32}});
   }
 };
 

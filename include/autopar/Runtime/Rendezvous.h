@@ -53,6 +53,10 @@ bool initializeMPI();
 /// AUTOPAR_RENDEZVOUS_TIMEOUT, else 300 seconds.
 double getRendezvousTimeout();
 
+/// AUTOPAR_COLLECTIVE_TIMEOUT, else 300 seconds: how long both runtimes
+/// wait for a collective before aborting the job.
+double getCollectiveTimeout();
+
 } // namespace autopar::runtime
 
 #endif // AUTOPAR_RUNTIME_RENDEZVOUS_H
