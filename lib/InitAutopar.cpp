@@ -3,7 +3,13 @@
 #include "autopar/InitAutopar.h"
 #include "autopar/Autodiff/ReverseMode.h"
 #include "autopar/Dialect/AutoparDialect.h"
-#include "autopar/Transforms/Passes.h"
+#include "autopar/Autodiff/Passes.h"
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Cost/Passes.h"
+#include "autopar/Interop/Passes.h"
+#include "autopar/Partition/Passes.h"
+#include "autopar/Search/Passes.h"
+#include "autopar/Target/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
@@ -19,7 +25,13 @@ void mlir::autopar::registerAutoparDialects(DialectRegistry &registry) {
 }
 
 void mlir::autopar::registerAllAutoparPasses() {
-  registerAutoparPasses();
+  registerAutoparTargetPasses();
+  registerAutoparCostPasses();
+  registerAutoparSearchPasses();
+  registerAutoparAutodiffPasses();
+  registerAutoparPartitionPasses();
+  registerAutoparInteropPasses();
+  registerAutoparConversionPasses();
   registerAutoShardPipeline();
   registerLowerToCPUPipeline();
   registerLowerToCUDAPipeline();

@@ -1,7 +1,7 @@
 // Parses autopar IR and runs an autopar pass from outside the autopar tree.
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/InitAutopar.h"
-#include "autopar/Transforms/Passes.h"
+#include "autopar/Target/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"

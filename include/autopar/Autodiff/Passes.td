@@ -1,0 +1,76 @@
+//===- Passes.td - autopar training-step passes ------------*- tablegen -*-===//
+
+#ifndef AUTOPAR_AUTODIFF_PASSES_TD
+#define AUTOPAR_AUTODIFF_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
+  let summary = "Build a training step (forward, backward, update) from a forward function";
+  let description = [{
+    Adds a function `name` (default `train_step`) that runs the forward
+    function `func` (default `forward`), a loss, the reverse-mode backward
+    pass and the parameter update, and returns the new parameters, the new
+    optimizer state and the loss, in that order. Its arguments: the forward
+    function's arguments, then the labels (when the pass adds the loss),
+    then the optimizer state (one tensor per parameter for momentum, two per
+    parameter and a step counter for Adam).
+
+    Parameters are the arguments with `autopar.role = "param"` (without any
+    roles: every argument but the first, see docs/cost-model.md), and with
+    `lift-constants=true` the forward function's float tensor constants
+    (each becomes a parameter argument after the forward's arguments); the
+    gradient is taken with respect to them. A step without parameters gets
+    a warning. The loss: `auto` uses the
+    function's own result, which must be a single-element float tensor;
+    `softmax-cross-entropy` takes logits `[B, C]` and adds an `i64` label
+    argument `[B]`; `mse` adds a label argument of the result's type (mean
+    squared error over all elements).
+
+    Reverse-mode rules come from `ReverseModeOpInterface`
+    (lib/Autodiff/): one generic rule for linalg structured ops with
+    projected-permutation maps (elementwise, broadcasts, reductions,
+    contractions), by differentiating the scalar body; reshapes. An op
+    without a rule is an error naming the op. Forward ops are tagged
+    `autopar.layer = N` and every backward op `autopar.grad_of = N` of the
+    forward op it differentiates.
+  }];
+  let options = [
+    Option<"func", "func", "std::string", /*default=*/"\"forward\"",
+           "The forward function">,
+    Option<"name", "name", "std::string", /*default=*/"\"train_step\"",
+           "Name of the training-step function to add">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"auto\"",
+           "auto (the function returns the loss), softmax-cross-entropy "
+           "or mse">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
+           "sgd, momentum or adam">,
+    Option<"learningRate", "lr", "double", /*default=*/"0.01",
+           "Learning rate">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.9",
+           "Momentum (optimizer=momentum)">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9",
+           "Adam's first-moment decay">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999",
+           "Adam's second-moment decay">,
+    Option<"epsilon", "epsilon", "double", /*default=*/"1e-8",
+           "Adam's epsilon">,
+    Option<"liftConstants", "lift-constants", "bool", /*default=*/"false",
+           "Train the float tensor constants of the forward function too "
+           "(torch-mlir exports weights as constants): each becomes a "
+           "parameter argument of the step">,
+    Option<"result", "result", "int64_t", /*default=*/"-1",
+           "Which result of the forward function is the model's output "
+           "(default: its only result)">,
+    Option<"returnGradients", "return-gradients", "bool", /*default=*/"false",
+           "Also return the parameters' gradients, after the loss (for "
+           "gradient checks)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::autopar::AutoparDialect"];
+}
+
+#endif // AUTOPAR_AUTODIFF_PASSES_TD

@@ -1,0 +1,94 @@
+//===- Passes.h - autopar lowerings to runtimes and GPU code ----*- C++ -*-===//
+
+#ifndef AUTOPAR_CONVERSION_PASSES_H
+#define AUTOPAR_CONVERSION_PASSES_H
+
+#include "autopar/Dialect/AutoparDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DECL
+#include "autopar/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "autopar/Conversion/Passes.h.inc"
+
+/// `autopar-lower-to-cpu`: linalg on tensors to LLVM for the host CPU.
+/// Removes what only the compiler needed once a program is lowered: autopar
+/// argument, result and function attributes, meshes, the module's plan and
+/// target.
+void stripAutoparAnnotations(ModuleOp module);
+
+/// What both backends start with: one-shot bufferization (function
+/// boundaries included, identity layouts) and buffer deallocation.
+void buildBufferizePasses(OpPassManager &pm);
+/// What both backends end with: host memrefs, arith, func, control flow
+/// and index to LLVM, casts reconciled.
+void buildHostToLLVMPasses(OpPassManager &pm);
+
+void buildLowerToCPUPipeline(OpPassManager &pm);
+void registerLowerToCPUPipeline();
+
+/// Options of the `autopar-lower-to-cuda` pipeline.
+struct LowerToCUDAPipelineOptions
+    : public PassPipelineOptions<LowerToCUDAPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("The GPU's SM version (sm_80, sm_90, ...)"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features (e.g. +ptx80)"),
+      llvm::cl::init("")};
+  PassOptions::Option<int> optLevel{
+      *this, "opt-level", llvm::cl::desc("Kernel optimization level (0-3)"),
+      llvm::cl::init(2)};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Kernel binaries: fatbin (default), bin (cubin) or isa "
+                     "(PTX text; needs no CUDA toolkit)"),
+      llvm::cl::init("fatbin")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit with ptxas (empty: found as MLIR finds "
+                     "it, e.g. /usr/local/cuda)"),
+      llvm::cl::init("")};
+  PassOptions::Option<int64_t> blockRows{
+      *this, "block-rows",
+      llvm::cl::desc("Threads per block along a kernel's outer loop"),
+      llvm::cl::init(16)};
+  PassOptions::Option<int64_t> blockColumns{
+      *this, "block-columns",
+      llvm::cl::desc("Threads per block along a kernel's second loop"),
+      llvm::cl::init(16)};
+  PassOptions::Option<bool> mergeKernels{
+      *this, "merge-kernels",
+      llvm::cl::desc("Compile all kernels as one GPU module "
+                     "(autopar-merge-gpu-modules; else one per kernel)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> ptxasThreads{
+      *this, "ptxas-threads",
+      llvm::cl::desc("Threads ptxas compiles the kernels on (0: all CPUs, "
+                     "1: no --split-compile, for toolkits before CUDA 12)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<bool> cublas{
+      *this, "cublas",
+      llvm::cl::desc("Run contractions through cuBLAS (else as kernels)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> cudnn{
+      *this, "cudnn",
+      llvm::cl::desc("Run 2-D convolutions through cuDNN (else as kernels; "
+                     "for a runtime built without cuDNN)"),
+      llvm::cl::init(true)};
+  PassOptions::ListOption<std::string> hostFunctions{
+      *this, "host-functions",
+      llvm::cl::desc("Functions to run on the host CPU, compiled as the CPU "
+                     "backend compiles them (e.g. a reference to check the "
+                     "GPU's results against)")};
+};
+void buildLowerToCUDAPipeline(OpPassManager &pm,
+                              const LowerToCUDAPipelineOptions &options);
+void registerLowerToCUDAPipeline();
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_CONVERSION_PASSES_H

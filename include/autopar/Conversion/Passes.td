@@ -1,0 +1,173 @@
+//===- Passes.td - autopar lowerings to runtimes and GPU code ---*- tablegen -*-===//
+
+#ifndef AUTOPAR_CONVERSION_PASSES_TD
+#define AUTOPAR_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AllocsToGPU : Pass<"autopar-allocs-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Allocate host buffers in memory the GPU can address";
+  let description = [{
+    For the CUDA backend (`autopar-lower-to-cuda`): every `memref.alloc`
+    outside GPU modules becomes `gpu.alloc host_shared` (CUDA managed
+    memory), so that the host code and the kernels it launches share every
+    buffer, and every `memref.dealloc` a call to `autopar_cuda_free` (the
+    runtime frees it; gpu-to-llvm lowers only asynchronous `gpu.dealloc`).
+    Constants (`memref.get_global`), which live in host memory, are copied
+    into managed memory where they are taken and freed at the function's
+    end. Collectives, which have no CUDA
+    lowering yet, are reported as errors.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
+                                "::mlir::ModuleOp"> {
+  let summary = "Run bufferized matmul-like contractions through cuBLAS";
+  let description = [{
+    For the CUDA backend: every structured op on buffers that is a
+    contraction (mul-add body) over one m, one n and one k loop and at most
+    one outermost batch loop, on contiguous f32 buffers, with the left
+    operand stored [m, k] or [k, m], the right one [k, n] or [n, k] and the
+    result [m, n] (or [n, m]: the product with the inputs exchanged),
+    becomes a call to `autopar_cuda_gemm` (cuBLAS strided
+    batched SGEMM, accumulating into the result as linalg does). The
+    contractions are recognized from indexing maps, so matmul, batch_matmul,
+    their transposed forms and the backward pass's generic contractions
+    alike. Others are left to the generated kernels.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def ConvolutionsToCUDNN : Pass<"autopar-convolutions-to-cudnn",
+                               "::mlir::ModuleOp"> {
+  let summary = "Run bufferized 2-D convolutions and their gradients "
+                "through cuDNN";
+  let description = [{
+    For the CUDA backend: every structured op on contiguous f32 buffers
+    that computes a 2-D NCHW convolution (input [n, c, h, w], filter
+    [f, c, kh, kw], output [n, f, oh, ow], any stride and dilation), its
+    filter gradient, or its data gradient in the form autopar-training
+    writes it (the output gradient dilated and padded, read through a
+    flipped window), becomes a call to `autopar_cuda_conv2d` (cuDNN's
+    forward, backward-filter or backward-data convolution, accumulating into
+    the result as linalg does). Recognized from indexing maps and a mul-add
+    body, so named and generic convolutions alike; others are left to the
+    generated kernels.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def StripCompileTimes : Pass<"autopar-strip-compile-times",
+                             "::mlir::ModuleOp"> {
+  let summary = "Drop compile-time measurements from GPU binaries";
+  let description = [{
+    `gpu-module-to-binary` records how long each step took in the
+    properties of every `#gpu.object` (`LLVMIRToISATimeInMs`,
+    `ISAToBinaryTimeInMs`); this pass removes them so that the same input
+    gives byte-identical IR.
+  }];
+}
+
+def StripAnnotations : Pass<"autopar-strip-annotations", "::mlir::ModuleOp"> {
+  let summary = "Remove autopar annotations, meshes and the plan";
+  let description = [{
+    Once a program is lowered, the autopar attributes of functions, their
+    arguments and results (shardings, roles, updates, `autopar.spmd`), the
+    meshes and the module's plan and target have served their purpose; the
+    LLVM lowering does not know them. Collectives and device coordinates,
+    which still need their mesh, are errors.
+  }];
+}
+
+def LowerCollectivesToMPI : Pass<"autopar-lower-collectives-to-mpi",
+                                 "::mlir::ModuleOp"> {
+  let summary = "Lower bufferized collectives and device coordinates to the "
+                "MPI runtime";
+  let description = [{
+    For the CPU backend: every bufferized autopar collective (`into` form)
+    becomes a call to the MPI runtime (`autopar_rt_all_reduce`, ...,
+    include/autopar/Runtime/CPURuntime.h) on contiguous buffers, and
+    `autopar.device_coord` a call to `autopar_rt_device_coord`; the meshes
+    and the module's plan are then removed. Collectives still on tensors, broadcast and permute are reported as errors. The
+    autopar annotations of function arguments and results (shardings,
+    roles), which describe tensors, are dropped.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def HostFunctionsToLoops : Pass<"autopar-host-functions-to-loops",
+                                "::mlir::ModuleOp"> {
+  let summary = "Lower the linalg ops of some functions to sequential loops "
+                "on the host";
+  let description = [{
+    For the CUDA backend: the named functions (bufferized) get the CPU
+    backend's lowering of linalg (`convert-linalg-to-loops`), so that the
+    GPU passes that follow leave them on the host. `autopar-run
+    --backend=cuda` compiles the unsharded reference this way, so that
+    `--check` compares the GPU program against the CPU path.
+  }];
+  let options = [ListOption<"functions", "functions", "std::string",
+                            "Names of the functions to keep on the host">];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def ProfileOps : Pass<"autopar-profile-ops", "::mlir::ModuleOp"> {
+  let summary = "Time every op that does work in some functions";
+  let description = [{
+    Wraps each structured op, pad, slice insertion and collective at the top
+    level of the named functions with `autopar_rt_clock` (before) and
+    `autopar_rt_profile(site, start)` (after), the site numbering those ops
+    in order. The runtimes' work is synchronous, so the host clock measures
+    each op (kernel, library call or collective included); `autopar-run
+    --profile` prints the sums per layer next to the cost model's
+    prediction.
+  }];
+  let options = [ListOption<"functions", "functions", "std::string",
+                            "Names of the functions to time">];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def MergeGpuModules : Pass<"autopar-merge-gpu-modules", "::mlir::ModuleOp"> {
+  let summary = "Put every outlined kernel into one GPU module";
+  let description = [{
+    Kernel outlining makes one `gpu.module` per kernel, and each is then
+    compiled on its own (libdevice linked, the NVPTX backend and `ptxas` run
+    once per module): a training step with a thousand kernels spends most of
+    its compile time there. This pass moves every kernel into one module,
+    `@autopar_kernels`, each renamed after the module it came from (unique),
+    and points the launches at it; helper symbols that outlining copied into
+    several modules are kept once.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def LowerCollectivesToNCCL : Pass<"autopar-lower-collectives-to-nccl",
+                                  "::mlir::ModuleOp"> {
+  let summary = "Lower bufferized collectives and device coordinates to the "
+                "NCCL runtime";
+  let description = [{
+    For the CUDA backend, the same lowering as
+    `autopar-lower-collectives-to-mpi` with the CUDA runtime's entry points
+    (`autopar_nccl_all_reduce`, ..., `autopar_nccl_device_coord`,
+    include/autopar/Runtime/CUDARuntime.h), which run the collectives
+    through NCCL on GPU buffers. Run before `autopar-allocs-to-gpu`, so that
+    the contiguous copies it makes of strided buffers live in GPU memory too.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+#endif // AUTOPAR_CONVERSION_PASSES_TD

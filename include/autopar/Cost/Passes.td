@@ -1,0 +1,34 @@
+//===- Passes.td - autopar workload and cost analysis passes ---*- tablegen -*-===//
+
+#ifndef AUTOPAR_COST_PASSES_TD
+#define AUTOPAR_COST_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def Analyze : Pass<"autopar-analyze", "::mlir::ModuleOp"> {
+  let summary = "Report each op's workload and its cost on one GPU of the target";
+  let description = [{
+    Runs the workload analysis (FLOPs, bytes, parameters, activations kept
+    for the backward pass, backward FLOPs, gradients to synchronise; derived
+    from linalg indexing maps, loop bounds and scalar bodies) and the cost
+    model (roofline time on one GPU of the target, memory, predicted
+    single-GPU training step) and writes a report: a text table, or JSON
+    when `report` ends in `.json` (schema in docs/reports.md). The IR is
+    not changed. Ops the analysis does not understand get a warning and a
+    conservative estimate.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "Target machine: a preset name or a .json file (default: the "
+           "module's autopar.target, else titanxp-pcie-4)">,
+    Option<"report", "report", "std::string", /*default=*/"\"-\"",
+           "Where to write the report: a file (JSON when it ends in .json), "
+           "'-' for stdout, or empty for none">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
+           "Optimizer whose state and update the step includes: sgd, "
+           "momentum or adam">
+  ];
+  let dependentDialects = ["::mlir::autopar::AutoparDialect"];
+}
+
+#endif // AUTOPAR_COST_PASSES_TD

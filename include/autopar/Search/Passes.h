@@ -1,0 +1,63 @@
+//===- Passes.h - autopar planning passes -----------------------*- C++ -*-===//
+
+#ifndef AUTOPAR_SEARCH_PASSES_H
+#define AUTOPAR_SEARCH_PASSES_H
+
+#include "autopar/Dialect/AutoparDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DECL
+#include "autopar/Search/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "autopar/Search/Passes.h.inc"
+
+/// Options of the `auto-shard` pipeline.
+struct AutoShardPipelineOptions
+    : public PassPipelineOptions<AutoShardPipelineOptions> {
+  PassOptions::Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("Target machine: a preset name or a .json file "
+                     "(default: titanxp-pcie-4)"),
+      llvm::cl::init("")};
+  PassOptions::Option<std::string> report{
+      *this, "report",
+      llvm::cl::desc("Where to write the report: a file (JSON when it ends "
+                     "in .json), '-' for stdout, or empty for none"),
+      llvm::cl::init("-")};
+  PassOptions::Option<std::string> optimizer{
+      *this, "optimizer",
+      llvm::cl::desc("Optimizer of the training step: sgd, momentum, adam"),
+      llvm::cl::init("momentum")};
+  PassOptions::Option<std::string> objective{
+      *this, "objective", llvm::cl::desc("time, energy or efficiency:X"),
+      llvm::cl::init("time")};
+  PassOptions::Option<int64_t> maxGpus{
+      *this, "max-gpus", llvm::cl::desc("Use at most this many GPUs (0: all)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<std::string> mesh{
+      *this, "mesh", llvm::cl::desc("Pin the mesh shape, e.g. 4 or 2x4"),
+      llvm::cl::init("")};
+  PassOptions::Option<std::string> parallelism{
+      *this, "parallelism",
+      llvm::cl::desc("hybrid, data (the WAP paper's space), tensor or "
+                     "data-tensor"),
+      llvm::cl::init("hybrid")};
+  PassOptions::Option<std::string> trace{
+      *this, "trace",
+      llvm::cl::desc("Write the predicted timeline as Chrome-trace JSON"),
+      llvm::cl::init("")};
+};
+
+/// Builds the `auto-shard` pipeline: import (TOSA to linalg), target, and
+/// the search with its report.
+void buildAutoShardPipeline(OpPassManager &pm,
+                            const AutoShardPipelineOptions &options);
+/// Registers `auto-shard` as a pass pipeline.
+void registerAutoShardPipeline();
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_SEARCH_PASSES_H

@@ -1,0 +1,53 @@
+//===- Passes.td - autopar planning passes -----------------*- tablegen -*-===//
+
+#ifndef AUTOPAR_SEARCH_PASSES_TD
+#define AUTOPAR_SEARCH_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
+  let summary = "Choose how many GPUs to use and how to split every op";
+  let description = [{
+    The search. For every candidate mesh (1-D with 1..N GPUs, 2-D meshes that
+    map onto nodes x GPUs), it finds the strategy of every op (which loops
+    are split over which mesh axes: data, tensor, reduction or hybrid
+    parallelism, or replication) that minimises the predicted training step
+    (local compute forward and backward, gradient all-reduces, resharding
+    between ops, optimizer update) within the GPU memory, then picks the mesh
+    that is best for the objective. It annotates the IR with an
+    `autopar.mesh`, `autopar.strategy` and `autopar.shardings` on every op,
+    `autopar.sharding` on the arguments and an `autopar.plan` summary on the
+    module, and explains the decision in a report (docs/search.md).
+    Sharding pins (`autopar.shard`) are respected.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "Target machine: a preset name or a .json file (default: the "
+           "module's autopar.target, else titanxp-pcie-4)">,
+    Option<"objective", "objective", "std::string", /*default=*/"\"time\"",
+           "time (shortest step), energy (least energy per sample) or "
+           "efficiency:X (most throughput with parallel efficiency >= X)">,
+    Option<"maxGpus", "max-gpus", "int64_t", /*default=*/"0",
+           "Use at most this many GPUs (0: all of the target's)">,
+    Option<"mesh", "mesh", "std::string", /*default=*/"\"\"",
+           "Pin the mesh shape, e.g. 4 or 2x4">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
+           "Optimizer of the training step: sgd, momentum or adam">,
+    Option<"report", "report", "std::string", /*default=*/"\"-\"",
+           "Where to write the plan report: a file (JSON when it ends in "
+           ".json), '-' for stdout, or empty for none">,
+    Option<"trace", "trace", "std::string", /*default=*/"\"\"",
+           "Write the predicted timeline per GPU as Chrome-trace JSON here">,
+    Option<"exhaustive", "exhaustive", "bool", /*default=*/"false",
+           "Enumerate every strategy combination (tiny graphs only)">,
+    Option<"parallelism", "parallelism", "std::string", /*default=*/"\"hybrid\"",
+           "hybrid (any loop on any mesh axis), data (the WAP paper's "
+           "space: batch split or replication only), tensor (forced model "
+           "parallelism: every op that can be is split along a loop other "
+           "than its batch loop) or data-tensor (forced hybrid: batch "
+           "loops on the first mesh axis, other loops on the others)">
+  ];
+  let dependentDialects = ["::mlir::autopar::AutoparDialect"];
+}
+
+#endif // AUTOPAR_SEARCH_PASSES_TD

@@ -1,0 +1,82 @@
+//===- PlanReport.h - explaining a parallelization plan ---------*- C++ -*-===//
+//
+// What `autopar-plan` reports: the chosen mesh and its predicted step next
+// to one GPU and to pure data parallelism on all GPUs, every mesh it
+// considered, and per op the chosen strategy, its compute and communication
+// time and the next-best alternative. Text, JSON (docs/reports.md) and a
+// Chrome-trace timeline.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_SEARCH_PLANREPORT_H
+#define AUTOPAR_SEARCH_PLANREPORT_H
+
+#include "autopar/Search/Planner.h"
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlir::autopar {
+
+struct PlanSummary {
+  std::string mesh;
+  int64_t gpus = 1;
+  double stepSeconds = 0, samplesPerSecond = 0, speedup = 0, efficiency = 0;
+  double energyPerSample = 0, memoryPerGpu = 0;
+  double computeSeconds = 0, commSeconds = 0;
+  bool fitsMemory = true;
+};
+
+struct PlanLayerReport {
+  std::string op, loc, strategy;
+  double computeSeconds = 0, commSeconds = 0;
+  bool hasNextBest = false;
+  std::string nextBestStrategy;
+  double nextBestSeconds = 0;
+};
+
+struct PlanReport {
+  std::string target, function, objective;
+  int64_t batch = 1;
+  double memoryCapacity = 0;
+  PlanSummary plan, oneGpu, dataParallel;
+  bool haveDataParallel = false;
+  std::vector<PlanSummary> meshes;
+  std::vector<PlanLayerReport> layers;
+  std::string solverMethod;
+  bool exact = true;
+  unsigned coreNodes = 0;
+  unsigned width = 0;
+  double lowerBound = 0;
+  /// The forward pass's collectives under the plan: per kind, the count,
+  /// the bytes each device puts in and their time.
+  CommunicationSummary forwardCommunication;
+};
+
+/// `summary` as JSON object members: per kind, {"count", "bytes",
+/// "time_s"} (the plan report's `forward_collectives`, the communication
+/// report's `collectives`).
+void writeCommunicationJson(llvm::json::OStream &json,
+                            const CommunicationSummary &summary);
+
+PlanSummary summarizePlan(const MeshPlan &plan, const Planner &planner,
+                          double oneGpuStep);
+
+PlanReport buildPlanReport(const Planner &planner, const MeshPlan &best,
+                           const MeshPlan &oneGpu, const MeshPlan *dataParallel,
+                           ArrayRef<MeshPlan> considered, StringRef objective,
+                           StringRef target, double memoryCapacity);
+
+void printPlanReportText(llvm::raw_ostream &os, const PlanReport &report);
+void printPlanReportJson(llvm::raw_ostream &os, const PlanReport &report);
+/// The predicted timeline of one step on every GPU of `plan`, as
+/// Chrome-trace JSON (chrome://tracing, ui.perfetto.dev).
+void printPlanTrace(llvm::raw_ostream &os, const MeshPlan &plan);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_SEARCH_PLANREPORT_H

@@ -1,0 +1,541 @@
+//===- Training.cpp - a training step from a forward function -------------===//
+//
+// `autopar-training`: clones the forward function into a new one, adds the
+// loss, the backward pass (lib/Autodiff) and the optimizer update.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Analysis/ArgumentRoles.h"
+#include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Cost/CostModel.h"
+#include "autopar/Autodiff/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_TRAINING
+#include "autopar/Autodiff/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+/// Reduces `inputs` (read at `inputMaps`) into a tensor written at
+/// `outMap`, starting from `start`, with `body(elements, accumulator)`; the
+/// loops `outMap` does not use are reduced.
+static Value createReduction(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
+    double start,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
+  Value init = createFilled(b, loc, outType, start);
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(outMap);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{outType}, inputs, ValueRange{init}, maps,
+             getIteratorsWritingAt(outMap),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nloc, body(nb, nloc, args.drop_back(), args.back()));
+             })
+      .getResult(0);
+}
+
+namespace {
+enum class LossKind { Auto, SoftmaxCrossEntropy, MeanSquaredError };
+
+struct TrainingPass : public mlir::autopar::impl::TrainingBase<TrainingPass> {
+  using Base::Base;
+  void runOnOperation() override;
+};
+} // namespace
+
+void TrainingPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  auto forward = module.lookupSymbol<func::FuncOp>(func);
+  if (!forward || forward.isExternal()) {
+    mlir::emitError(module.getLoc())
+        << "autopar-training: no function '" << func << "' with a body";
+    return signalPassFailure();
+  }
+  if (module.lookupSymbol(name)) {
+    mlir::emitError(module.getLoc())
+        << "autopar-training: a symbol '" << name << "' already exists";
+    return signalPassFailure();
+  }
+  LossKind lossKind;
+  if (loss == "auto")
+    lossKind = LossKind::Auto;
+  else if (loss == "softmax-cross-entropy")
+    lossKind = LossKind::SoftmaxCrossEntropy;
+  else if (loss == "mse")
+    lossKind = LossKind::MeanSquaredError;
+  else {
+    mlir::emitError(module.getLoc())
+        << "autopar-training: unknown loss '" << loss
+        << "'; expected auto, softmax-cross-entropy or mse";
+    return signalPassFailure();
+  }
+  std::optional<Optimizer> optimizerKind = symbolizeOptimizer(optimizer);
+  if (!optimizerKind) {
+    mlir::emitError(module.getLoc())
+        << "autopar-training: unknown optimizer '" << optimizer
+        << "'; expected sgd, momentum or adam";
+    return signalPassFailure();
+  }
+
+  FunctionType forwardType = forward.getFunctionType();
+  int64_t resultIndex = result;
+  if (resultIndex < 0) {
+    if (forwardType.getNumResults() != 1) {
+      forward.emitError() << "autopar-training: the forward function returns "
+                          << forwardType.getNumResults()
+                          << " values; choose the model's output with "
+                             "result=N";
+      return signalPassFailure();
+    }
+    resultIndex = 0;
+  } else if (resultIndex >= forwardType.getNumResults()) {
+    forward.emitError() << "autopar-training: result=" << resultIndex
+                        << " but the forward function returns "
+                        << forwardType.getNumResults() << " values";
+    return signalPassFailure();
+  }
+  auto outputType =
+      dyn_cast<RankedTensorType>(forwardType.getResult(resultIndex));
+  if (!outputType || !outputType.hasStaticShape() ||
+      !isa<FloatType>(outputType.getElementType())) {
+    forward.emitError() << "autopar-training: the forward function must "
+                           "return a statically shaped float tensor";
+    return signalPassFailure();
+  }
+  Type elementType = outputType.getElementType();
+  if (lossKind == LossKind::Auto && outputType.getNumElements() != 1) {
+    forward.emitError()
+        << "autopar-training: loss=auto needs the function to return the "
+           "loss (one element), it returns "
+        << outputType << "; choose loss=softmax-cross-entropy or loss=mse";
+    return signalPassFailure();
+  }
+  if (lossKind == LossKind::SoftmaxCrossEntropy && outputType.getRank() != 2) {
+    forward.emitError() << "autopar-training: softmax-cross-entropy needs "
+                           "logits of rank 2 [batch, classes], got "
+                        << outputType;
+    return signalPassFailure();
+  }
+
+  // The parameters: arguments with the param role.
+  ArgumentRoles roles(forward);
+  SmallVector<unsigned> paramArgs;
+  for (BlockArgument arg : forward.getArguments())
+    if (roles.getRole(arg) == ValueRole::Param) {
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      if (!type || !type.hasStaticShape() ||
+          !isa<FloatType>(type.getElementType())) {
+        forward.emitError() << "autopar-training: parameter #"
+                            << arg.getArgNumber()
+                            << " must be a statically shaped float tensor";
+        return signalPassFailure();
+      }
+      paramArgs.push_back(arg.getArgNumber());
+    }
+
+  // Float tensor constants: lifted to parameters, or counted for the
+  // warning below.
+  SmallVector<arith::ConstantOp> constants;
+  for (Operation &op : forward.getBody().front())
+    if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+      auto type = dyn_cast<RankedTensorType>(constant.getType());
+      if (type && type.getRank() > 0 && isa<FloatType>(type.getElementType()))
+        constants.push_back(constant);
+    }
+
+  // The signature: forward args, lifted constants, labels, optimizer state.
+  MLIRContext *context = &getContext();
+  Builder attrs(context);
+  SmallVector<Type> argTypes(forwardType.getInputs());
+  SmallVector<DictionaryAttr> argAttrs;
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i)
+    argAttrs.push_back(forward.getArgAttrDict(i)
+                           ? forward.getArgAttrDict(i)
+                           : DictionaryAttr::get(context));
+  auto roleDict = [&](StringRef role) {
+    return DictionaryAttr::get(
+        context, {attrs.getNamedAttr(AutoparDialect::kRoleAttrName,
+                                     attrs.getStringAttr(role))});
+  };
+  DenseMap<Value, unsigned> liftedArg;
+  if (liftConstants)
+    for (arith::ConstantOp constant : constants) {
+      liftedArg[constant.getResult()] = argTypes.size();
+      paramArgs.push_back(argTypes.size());
+      argTypes.push_back(constant.getType());
+      argAttrs.push_back(roleDict("param"));
+    }
+  if (paramArgs.empty()) {
+    InFlightDiagnostic diag = forward.emitWarning()
+                              << "autopar-training: @" << forward.getName()
+                              << " has no parameters (arguments with "
+                                 "autopar.role = \"param\"); the step "
+                                 "trains nothing";
+    if (!constants.empty())
+      diag << "; its " << constants.size()
+           << " float tensor constants (weights, as torch-mlir exports "
+              "them) are trained with lift-constants=true";
+  }
+  int labelArg = -1;
+  if (lossKind == LossKind::SoftmaxCrossEntropy) {
+    labelArg = argTypes.size();
+    argTypes.push_back(RankedTensorType::get({outputType.getDimSize(0)},
+                                             attrs.getI64Type()));
+    argAttrs.push_back(roleDict("label"));
+  } else if (lossKind == LossKind::MeanSquaredError) {
+    labelArg = argTypes.size();
+    argTypes.push_back(outputType);
+    argAttrs.push_back(roleDict("label"));
+  }
+  auto statesPerParam =
+      static_cast<unsigned>(getOptimizerStates(*optimizerKind));
+  unsigned firstState = argTypes.size();
+  for (unsigned s = 0; s < statesPerParam; ++s)
+    for (unsigned param : paramArgs) {
+      argTypes.push_back(argTypes[param]);
+      argAttrs.push_back(roleDict("state"));
+    }
+  int stepArg = -1;
+  if (*optimizerKind == Optimizer::Adam) {
+    stepArg = argTypes.size();
+    argTypes.push_back(RankedTensorType::get({}, elementType));
+    argAttrs.push_back(roleDict("state"));
+  }
+
+  OpBuilder builder(context);
+  builder.setInsertionPointAfter(forward);
+  auto step = func::FuncOp::create(builder, forward.getLoc(), name,
+                                   builder.getFunctionType(argTypes, {}));
+  step.setAllArgAttrs(argAttrs);
+  Block *body = step.addEntryBlock();
+  builder.setInsertionPointToEnd(body);
+  auto ret = func::ReturnOp::create(builder, forward.getLoc(), ValueRange{});
+  builder.setInsertionPoint(ret);
+
+  // The forward pass, each op tagged with its layer number.
+  IRMapping mapping;
+  for (BlockArgument arg : forward.getArguments())
+    mapping.map(arg, body->getArgument(arg.getArgNumber()));
+  int64_t layer = 0;
+  Value output;
+  for (Operation &op : forward.getBody().front()) {
+    if (auto constant = dyn_cast<arith::ConstantOp>(op);
+        constant && liftedArg.count(constant.getResult())) {
+      mapping.map(constant.getResult(),
+                  body->getArgument(liftedArg[constant.getResult()]));
+      continue;
+    }
+    if (auto forwardReturn = dyn_cast<func::ReturnOp>(op)) {
+      output = mapping.lookup(forwardReturn.getOperand(resultIndex));
+      continue;
+    }
+    Operation *clone = builder.clone(op, mapping);
+    if (!isa<tensor::EmptyOp>(clone) &&
+        llvm::any_of(clone->getResultTypes(),
+                     [](Type type) { return isa<TensorType>(type); }))
+      clone->setAttr("autopar.layer", builder.getI64IntegerAttr(layer++));
+  }
+
+  // The loss and its gradient with respect to the output.
+  Location loc = forward.getLoc();
+  auto scalarType = RankedTensorType::get({}, elementType);
+  Value lossValue, seed;
+  if (lossKind == LossKind::Auto) {
+    lossValue = output;
+    seed = createFilled(builder, loc, outputType, 1.0);
+  } else if (lossKind == LossKind::MeanSquaredError) {
+    Value labels = body->getArgument(labelArg);
+    double count = static_cast<double>(outputType.getNumElements());
+    unsigned rank = outputType.getRank();
+    AffineMap identity = builder.getMultiDimIdentityMap(rank);
+    AffineMap toScalar = AffineMap::get(rank, 0, context);
+    Value sum = createReduction(
+        builder, loc, {output, labels}, {identity, identity}, toScalar,
+        scalarType,
+        0.0, [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
+          Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
+          Value square = arith::MulFOp::create(nb, nloc, diff, diff);
+          return arith::AddFOp::create(nb, nloc, acc, square).getResult();
+        });
+    lossValue = createElementwise(builder, loc, 
+        {sum}, scalarType, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value n = arith::ConstantOp::create(
+              nb, nloc, nb.getFloatAttr(elementType, count));
+          return arith::DivFOp::create(nb, nloc, args[0], n).getResult();
+        });
+    seed = createElementwise(builder, loc, 
+        {output, labels}, outputType,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
+          Value scale = arith::ConstantOp::create(
+              nb, nloc, nb.getFloatAttr(elementType, 2.0 / count));
+          return arith::MulFOp::create(nb, nloc, diff, scale).getResult();
+        });
+  } else {
+    // loss = mean_b (logsumexp(logits[b]) - logits[b, label[b]]),
+    // d loss / d logits = (softmax(logits) - onehot(label)) / B.
+    Value labels = body->getArgument(labelArg);
+    int64_t batch = outputType.getDimSize(0);
+    auto rowType = RankedTensorType::get({batch}, elementType);
+    AffineMap bc = builder.getMultiDimIdentityMap(2);
+    AffineMap bOnly = AffineMap::get(2, 0, builder.getAffineDimExpr(0));
+    AffineMap none = AffineMap::get(2, 0, context);
+    Value rowMax = createReduction(
+        builder, loc, {output}, {bc}, bOnly, rowType,
+        -std::numeric_limits<double>::infinity(),
+        [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
+          return arith::MaximumFOp::create(nb, nloc, acc, args[0]).getResult();
+        });
+    Value rowSum = createReduction(
+        builder, loc, {output, rowMax}, {bc, bOnly}, bOnly, rowType, 0.0,
+        [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
+          Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
+          Value e = math::ExpOp::create(nb, nloc, shifted);
+          return arith::AddFOp::create(nb, nloc, acc, e).getResult();
+        });
+    Value logSumExp = createElementwise(builder, loc, 
+        {rowMax, rowSum}, rowType,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value log = math::LogOp::create(nb, nloc, args[1]);
+          return arith::AddFOp::create(nb, nloc, args[0], log).getResult();
+        });
+    auto isLabel = [&](OpBuilder &nb, Location nloc, Value label) {
+      Value column = linalg::IndexOp::create(nb, nloc, 1);
+      Value index =
+          arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), label);
+      return arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq, column,
+                                   index)
+          .getResult();
+    };
+    Value total = createReduction(
+        builder, loc, {output, logSumExp, labels}, {bc, bOnly, bOnly}, none,
+        scalarType,
+        0.0, [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
+          Value picked = arith::SubFOp::create(nb, nloc, args[1], args[0]);
+          Value zero = arith::ConstantOp::create(
+              nb, nloc, nb.getFloatAttr(elementType, 0.0));
+          Value term = arith::SelectOp::create(
+              nb, nloc, isLabel(nb, nloc, args[2]), picked, zero);
+          return arith::AddFOp::create(nb, nloc, acc, term).getResult();
+        });
+    double inverseBatch = 1.0 / static_cast<double>(batch);
+    lossValue = createElementwise(builder, loc, 
+        {total}, scalarType, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value scale = arith::ConstantOp::create(
+              nb, nloc, nb.getFloatAttr(elementType, inverseBatch));
+          return arith::MulFOp::create(nb, nloc, args[0], scale).getResult();
+        });
+    // The gradient: a generic over [B, C] reading the label by row.
+    Value init =
+        tensor::EmptyOp::create(builder, loc, outputType.getShape(), elementType);
+    seed = linalg::GenericOp::create(
+               builder, loc, TypeRange{outputType},
+               ValueRange{output, logSumExp, labels}, ValueRange{init},
+               SmallVector<AffineMap>{bc, bOnly, bOnly, bc},
+               SmallVector<utils::IteratorType>(2,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                 Value shifted =
+                     arith::SubFOp::create(nb, nloc, args[0], args[1]);
+                 Value softmax = math::ExpOp::create(nb, nloc, shifted);
+                 Value one = arith::ConstantOp::create(
+                     nb, nloc, nb.getFloatAttr(elementType, 1.0));
+                 Value zero = arith::ConstantOp::create(
+                     nb, nloc, nb.getFloatAttr(elementType, 0.0));
+                 Value onehot = arith::SelectOp::create(
+                     nb, nloc, isLabel(nb, nloc, args[2]), one, zero);
+                 Value diff = arith::SubFOp::create(nb, nloc, softmax, onehot);
+                 Value scale = arith::ConstantOp::create(
+                     nb, nloc, nb.getFloatAttr(elementType, inverseBatch));
+                 linalg::YieldOp::create(
+                     nb, nloc,
+                     arith::MulFOp::create(nb, nloc, diff, scale).getResult());
+               })
+               .getResult(0);
+  }
+
+  // The backward pass.
+  SmallVector<Value> params;
+  for (unsigned param : paramArgs)
+    params.push_back(body->getArgument(param));
+  FailureOr<SmallVector<Value>> gradients =
+      buildBackward(builder, *body, output, seed, params);
+  if (failed(gradients)) {
+    step.erase();
+    return signalPassFailure();
+  }
+
+  // The update.
+  SmallVector<Value> newParams, newStates(statesPerParam * params.size());
+  Value newStep;
+  double lr = learningRate;
+  Value stepValue, correction1, correction2;
+  if (*optimizerKind == Optimizer::Adam) {
+    // t' = t + 1; the bias corrections 1 - beta^t' as rank-0 tensors.
+    stepValue = createElementwise(builder, loc, 
+        {body->getArgument(stepArg)}, scalarType,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value one = arith::ConstantOp::create(
+              nb, nloc, nb.getFloatAttr(elementType, 1.0));
+          return arith::AddFOp::create(nb, nloc, args[0], one).getResult();
+        });
+    newStep = stepValue;
+    auto correction = [&](double beta) {
+      return createElementwise(builder, loc, 
+          {stepValue}, scalarType,
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value base = arith::ConstantOp::create(
+                nb, nloc, nb.getFloatAttr(elementType, beta));
+            Value one = arith::ConstantOp::create(
+                nb, nloc, nb.getFloatAttr(elementType, 1.0));
+            Value power = math::PowFOp::create(nb, nloc, base, args[0]);
+            return arith::SubFOp::create(nb, nloc, one, power).getResult();
+          });
+    };
+    correction1 = correction(beta1);
+    correction2 = correction(beta2);
+  }
+  for (auto [index, param] : llvm::enumerate(params)) {
+    auto type = cast<RankedTensorType>(param.getType());
+    Type element = type.getElementType();
+    Value gradient = (*gradients)[index];
+    auto constant = [&](OpBuilder &nb, Location nloc, double value) {
+      return arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(element, value))
+          .getResult();
+    };
+    switch (*optimizerKind) {
+    case Optimizer::SGD:
+      newParams.push_back(createElementwise(builder, loc, 
+          {param, gradient}, type,
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value delta =
+                arith::MulFOp::create(nb, nloc, args[1], constant(nb, nloc, lr));
+            return arith::SubFOp::create(nb, nloc, args[0], delta).getResult();
+          }));
+      break;
+    case Optimizer::Momentum: {
+      // v' = momentum * v + g; p' = p - lr * v'
+      Value velocity = body->getArgument(firstState + index);
+      double mu = momentum;
+      Value newVelocity = createElementwise(builder, loc, 
+          {velocity, gradient}, type,
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value kept =
+                arith::MulFOp::create(nb, nloc, args[0], constant(nb, nloc, mu));
+            return arith::AddFOp::create(nb, nloc, kept, args[1]).getResult();
+          });
+      newStates[index] = newVelocity;
+      newParams.push_back(createElementwise(builder, loc, 
+          {param, newVelocity}, type,
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value delta =
+                arith::MulFOp::create(nb, nloc, args[1], constant(nb, nloc, lr));
+            return arith::SubFOp::create(nb, nloc, args[0], delta).getResult();
+          }));
+      break;
+    }
+    case Optimizer::Adam: {
+      // m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g^2;
+      // p' = p - lr * (m' / c1) / (sqrt(v' / c2) + eps)
+      Value m = body->getArgument(firstState + index);
+      Value v = body->getArgument(firstState + params.size() + index);
+      double b1 = beta1, b2 = beta2, eps = epsilon;
+      Value newM = createElementwise(builder, loc, 
+          {m, gradient}, type,
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value kept =
+                arith::MulFOp::create(nb, nloc, args[0], constant(nb, nloc, b1));
+            Value added = arith::MulFOp::create(nb, nloc, args[1],
+                                                constant(nb, nloc, 1 - b1));
+            return arith::AddFOp::create(nb, nloc, kept, added).getResult();
+          });
+      Value newV = createElementwise(builder, loc, 
+          {v, gradient}, type,
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value kept =
+                arith::MulFOp::create(nb, nloc, args[0], constant(nb, nloc, b2));
+            Value square = arith::MulFOp::create(nb, nloc, args[1], args[1]);
+            Value added = arith::MulFOp::create(nb, nloc, square,
+                                                constant(nb, nloc, 1 - b2));
+            return arith::AddFOp::create(nb, nloc, kept, added).getResult();
+          });
+      newStates[index] = newM;
+      newStates[params.size() + index] = newV;
+      // The corrections are rank-0 tensors: broadcast them in the update.
+      unsigned rank = type.getRank();
+      AffineMap identity = builder.getMultiDimIdentityMap(rank);
+      AffineMap scalarMap = AffineMap::get(rank, 0, context);
+      Value init = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
+      newParams.push_back(
+          linalg::GenericOp::create(
+              builder, loc, TypeRange{type},
+              ValueRange{param, newM, newV, correction1, correction2},
+              ValueRange{init},
+              SmallVector<AffineMap>{identity, identity, identity, scalarMap,
+                                     scalarMap, identity},
+              SmallVector<utils::IteratorType>(rank,
+                                               utils::IteratorType::parallel),
+              [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                Value mHat = arith::DivFOp::create(nb, nloc, args[1], args[3]);
+                Value vHat = arith::DivFOp::create(nb, nloc, args[2], args[4]);
+                Value root = math::SqrtOp::create(nb, nloc, vHat);
+                Value denominator = arith::AddFOp::create(
+                    nb, nloc, root, constant(nb, nloc, eps));
+                Value ratio =
+                    arith::DivFOp::create(nb, nloc, mHat, denominator);
+                Value delta = arith::MulFOp::create(nb, nloc, ratio,
+                                                    constant(nb, nloc, lr));
+                linalg::YieldOp::create(
+                    nb, nloc,
+                    arith::SubFOp::create(nb, nloc, args[0], delta)
+                        .getResult());
+              })
+              .getResult(0));
+      break;
+    }
+    }
+  }
+
+  // Results: new parameters, new optimizer state, the loss.
+  SmallVector<Value> results(newParams);
+  llvm::append_range(results, newStates);
+  if (newStep)
+    results.push_back(newStep);
+  results.push_back(lossValue);
+  if (returnGradients)
+    llvm::append_range(results, *gradients);
+  ret->setOperands(results);
+  step.setType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  // Each new parameter and state names the argument it replaces.
+  SmallVector<unsigned> updated(paramArgs);
+  for (unsigned s = 0; s < newStates.size(); ++s)
+    updated.push_back(firstState + s);
+  if (newStep)
+    updated.push_back(stepArg);
+  for (auto [result, arg] : llvm::enumerate(updated))
+    step.setResultAttr(result, AutoparDialect::kUpdatesAttrName,
+                       builder.getI64IntegerAttr(arg));
+
+  // Backward generics clone the whole forward body and take all the forward
+  // op's inputs; drop what the derivative does not read.
+  RewritePatternSet patterns(context);
+  linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+  if (failed(applyPatternsGreedily(step, std::move(patterns)))) {
+    step.emitError() << "autopar-training: clean-up did not converge";
+    return signalPassFailure();
+  }
+}

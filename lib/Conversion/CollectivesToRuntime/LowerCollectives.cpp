@@ -1,0 +1,416 @@
+//===- LowerCollectives.cpp - collectives to a runtime's calls ------------===//
+//
+// Bufferized autopar collectives (the `into` form) and device coordinates
+// become calls to a runtime: contiguous buffers passed by address, the
+// dimension a collective works along turned into the [outer, group, chunk]
+// views the runtime expects. Both runtimes take the same calls under their
+// own prefix: the MPI runtime of the CPU backend (`autopar_rt_*`,
+// lib/Runtime/CPURuntime.cpp) and the NCCL runtime of the CUDA backend
+// (`autopar_nccl_*`, lib/Runtime/CUDARuntime.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/RuntimeCalls.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_LOWERCOLLECTIVESTOMPI
+#define GEN_PASS_DEF_LOWERCOLLECTIVESTONCCL
+#define GEN_PASS_DEF_STRIPANNOTATIONS
+#include "autopar/Conversion/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+
+/// The runtime the calls go to: the prefix of its entry points and its name
+/// for messages.
+struct Runtime {
+  StringRef prefix;
+  StringRef name;
+};
+
+/// The runtime's encodings of a mesh and a list of its axes.
+FailureOr<std::pair<int64_t, int64_t>> encodeGroup(Operation *op,
+                                                   const Runtime &runtime,
+                                                   FlatSymbolRefAttr meshRef,
+                                                   ArrayAttr axes) {
+  MeshAttr mesh = lookupMesh(op, meshRef);
+  if (!mesh)
+    return failure();
+  if (mesh.getRank() > 4)
+    return op->emitError() << "autopar: the " << runtime.name
+                           << " supports meshes of at most 4 axes";
+  int64_t meshCode = 0;
+  for (auto [axis, size] : llvm::enumerate(mesh.getAxisSizes())) {
+    if (size >= (1 << 16))
+      return op->emitError() << "autopar: mesh axis of size " << size
+                             << " is too large for the " << runtime.name;
+    meshCode |= size << (16 * axis);
+  }
+  int64_t axesCode = 0;
+  for (auto [position, axis] : llvm::enumerate(axes)) {
+    std::optional<unsigned> index =
+        mesh.getAxisIndex(cast<StringAttr>(axis).getValue());
+    if (!index)
+      return op->emitError()
+             << "autopar: no axis " << axis << " in " << meshRef;
+    axesCode |= static_cast<int64_t>(*index + 1) << (4 * position);
+  }
+  return std::make_pair(meshCode, axesCode);
+}
+
+FailureOr<int32_t> encodeType(Operation *op, const Runtime &runtime,
+                              Type element) {
+  if (element.isF32())
+    return 0;
+  if (element.isF64())
+    return 1;
+  if (element.isInteger(32))
+    return 2;
+  if (element.isInteger(64))
+    return 3;
+  return op->emitError() << "autopar: the " << runtime.name
+                         << " has no collectives on " << element;
+}
+
+func::FuncOp declare(Operation *op, PatternRewriter &rewriter, StringRef name,
+                     TypeRange inputs, TypeRange results) {
+  return getOrDeclareRuntimeFunction(rewriter, op->getParentOfType<ModuleOp>(),
+                                     name, inputs, results);
+}
+
+/// The address of a contiguous buffer holding `value` (a copy when its
+/// layout is not the identity), and the copy to free afterwards.
+std::pair<Value, Value> addressOf(PatternRewriter &rewriter, Location loc,
+                                  Value value) {
+  auto type = cast<MemRefType>(value.getType());
+  Value buffer = value, copy;
+  if (!type.getLayout().isIdentity()) {
+    auto contiguous = MemRefType::get(type.getShape(), type.getElementType());
+    copy = memref::AllocOp::create(rewriter, loc, contiguous);
+    memref::CopyOp::create(rewriter, loc, value, copy);
+    buffer = copy;
+  }
+  return {getBufferAddress(rewriter, loc, buffer), copy};
+}
+
+int64_t product(ArrayRef<int64_t> shape) {
+  int64_t result = 1;
+  for (int64_t size : shape)
+    result *= size;
+  return result;
+}
+
+/// Emits the runtime call for `op` with `extra` integer arguments after the
+/// two buffers; `extraTypes` gives their widths.
+LogicalResult lowerCollective(CollectiveOpInterface op,
+                              PatternRewriter &rewriter, const Runtime &runtime,
+                              StringRef name,
+                              ArrayRef<std::pair<int64_t, unsigned>> extra) {
+  Operation *operation = op.getOperation();
+  Location loc = operation->getLoc();
+  Value input = operation->getOperand(0);
+  Value output =
+      operation->getNumOperands() > 1 ? operation->getOperand(1) : Value();
+  if (!isa<MemRefType>(input.getType()) || !output)
+    return rewriter.notifyMatchFailure(operation, "not bufferized");
+  auto outputType = cast<MemRefType>(output.getType());
+  if (!outputType.hasStaticShape() ||
+      !cast<MemRefType>(input.getType()).hasStaticShape())
+    return operation->emitError()
+           << "autopar: the " << runtime.name << " needs static shapes";
+  FailureOr<std::pair<int64_t, int64_t>> group =
+      encodeGroup(operation, runtime, op.getMeshAttr(), op.getAxesAttr());
+  if (failed(group))
+    return failure();
+  auto [in, inCopy] = addressOf(rewriter, loc, input);
+  Value outBuffer = output, outCopy;
+  if (!outputType.getLayout().isIdentity()) {
+    outCopy = memref::AllocOp::create(
+        rewriter, loc,
+        MemRefType::get(outputType.getShape(), outputType.getElementType()));
+    outBuffer = outCopy;
+  }
+  auto [out, unused] = addressOf(rewriter, loc, outBuffer);
+  SmallVector<Value> operands = {in, out};
+  SmallVector<Type> types = {rewriter.getI64Type(), rewriter.getI64Type()};
+  for (auto [value, width] : extra) {
+    Type type = rewriter.getIntegerType(width);
+    operands.push_back(arith::ConstantOp::create(
+        rewriter, loc, rewriter.getIntegerAttr(type, value)));
+    types.push_back(type);
+  }
+  for (int64_t code : {group->first, group->second}) {
+    operands.push_back(arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI64IntegerAttr(code)));
+    types.push_back(rewriter.getI64Type());
+  }
+  func::FuncOp func =
+      declare(operation, rewriter, (runtime.prefix + name).str(), types, {});
+  func::CallOp::create(rewriter, loc, func, operands);
+  if (outCopy) {
+    memref::CopyOp::create(rewriter, loc, outCopy, output);
+    memref::DeallocOp::create(rewriter, loc, outCopy);
+  }
+  if (inCopy)
+    memref::DeallocOp::create(rewriter, loc, inCopy);
+  rewriter.eraseOp(operation);
+  return success();
+}
+
+/// [outer, chunk] sizes of a row-major shape split before `dim` (outer) and
+/// from `dim` on (chunk).
+std::pair<int64_t, int64_t> outerChunk(ArrayRef<int64_t> shape, int64_t dim) {
+  return {product(shape.take_front(dim)), product(shape.drop_front(dim))};
+}
+
+/// A pattern that lowers `OpTy` to a call into `runtime`.
+template <typename OpTy> struct RuntimeCallPattern : OpRewritePattern<OpTy> {
+  RuntimeCallPattern(MLIRContext *context, Runtime runtime)
+      : OpRewritePattern<OpTy>(context), runtime(runtime) {}
+  Runtime runtime;
+
+  /// `value`'s buffer type and the runtime's code for its element type;
+  /// failure when it is not bufferized yet or the type has no code.
+  FailureOr<std::pair<MemRefType, int32_t>> getBuffer(Operation *op,
+                                                      Value value) const {
+    auto type = dyn_cast_or_null<MemRefType>(value ? value.getType() : Type());
+    if (!type)
+      return failure();
+    FailureOr<int32_t> dtype = encodeType(op, runtime, type.getElementType());
+    if (failed(dtype))
+      return failure();
+    return std::make_pair(type, *dtype);
+  }
+};
+
+struct AllReduceLowering : RuntimeCallPattern<AllReduceOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
+  LogicalResult matchAndRewrite(AllReduceOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getInput());
+    if (failed(buffer))
+      return failure();
+    auto [type, dtype] = *buffer;
+    return lowerCollective(op, rewriter, runtime, "all_reduce",
+                           {{product(type.getShape()), 64},
+                            {dtype, 32},
+                            {static_cast<int32_t>(op.getReduction()), 32}});
+  }
+};
+
+struct AllGatherLowering : RuntimeCallPattern<AllGatherOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
+  LogicalResult matchAndRewrite(AllGatherOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getInput());
+    if (failed(buffer))
+      return failure();
+    auto [type, dtype] = *buffer;
+    auto [outer, chunk] = outerChunk(type.getShape(), op.getGatherDim());
+    return lowerCollective(op, rewriter, runtime, "all_gather",
+                           {{outer, 64}, {chunk, 64}, {dtype, 32}});
+  }
+};
+
+struct ReduceScatterLowering : RuntimeCallPattern<ReduceScatterOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
+  LogicalResult matchAndRewrite(ReduceScatterOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getOutput());
+    if (failed(buffer) || !isa<MemRefType>(op.getInput().getType()))
+      return failure();
+    auto [type, dtype] = *buffer;
+    // The output's [outer, chunk]: the input is [outer, group, chunk].
+    auto [outer, chunk] = outerChunk(type.getShape(), op.getScatterDim());
+    return lowerCollective(op, rewriter, runtime, "reduce_scatter",
+                           {{outer, 64},
+                            {chunk, 64},
+                            {dtype, 32},
+                            {static_cast<int32_t>(op.getReduction()), 32}});
+  }
+};
+
+struct AllToAllLowering : RuntimeCallPattern<AllToAllOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
+  LogicalResult matchAndRewrite(AllToAllOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getInput());
+    if (failed(buffer) || !op.getOutput())
+      return failure();
+    auto [type, dtype] = *buffer;
+    // (lowerCollective encodes and checks the group.)
+    MeshAttr mesh = lookupMesh(op, op.getMeshAttr());
+    if (!mesh)
+      return failure();
+    int64_t size = 1;
+    for (Attribute axis : op.getAxes())
+      size *= mesh.getAxisSize(cast<StringAttr>(axis).getValue());
+    // One slice: the input with split_dim divided by the group size.
+    SmallVector<int64_t> piece(type.getShape());
+    piece[op.getSplitDim()] /= size;
+    auto [splitOuter, splitChunk] = outerChunk(piece, op.getSplitDim());
+    auto [concatOuter, concatChunk] = outerChunk(piece, op.getConcatDim());
+    return lowerCollective(op, rewriter, runtime, "all_to_all",
+                           {{splitOuter, 64},
+                            {splitChunk, 64},
+                            {concatOuter, 64},
+                            {concatChunk, 64},
+                            {dtype, 32}});
+  }
+};
+
+struct DeviceCoordLowering : RuntimeCallPattern<DeviceCoordOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
+  LogicalResult matchAndRewrite(DeviceCoordOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<std::pair<int64_t, int64_t>> group =
+        encodeGroup(op, runtime, op.getMeshAttr(), op.getAxesAttr());
+    if (failed(group))
+      return failure();
+    Location loc = op.getLoc();
+    Type i64 = rewriter.getI64Type();
+    func::FuncOp func =
+        declare(op, rewriter, (runtime.prefix + "device_coord").str(),
+                {i64, i64}, {i64});
+    Value mesh = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI64IntegerAttr(group->first));
+    Value axes = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI64IntegerAttr(group->second));
+    auto call =
+        func::CallOp::create(rewriter, loc, func, ValueRange{mesh, axes});
+    rewriter.replaceOpWithNewOp<arith::IndexCastOp>(op, rewriter.getIndexType(),
+                                                    call.getResult(0));
+    return success();
+  }
+};
+
+struct StripAnnotationsPass
+    : public mlir::autopar::impl::StripAnnotationsBase<StripAnnotationsPass> {
+  void runOnOperation() override {
+    WalkResult left = getOperation().walk([](Operation *op) {
+      if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
+        op->emitError() << "autopar: '" << op->getName()
+                        << "' still needs its mesh; lower it before "
+                           "removing the annotations";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      return signalPassFailure();
+    stripAutoparAnnotations(getOperation());
+  }
+};
+
+/// Lowers every collective and device coordinate of `module` to `runtime`'s
+/// calls and removes the annotations; an error at any op left.
+LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
+  // What the runtime cannot take is said once, at the op, before any
+  // rewriting.
+  WalkResult unsupported = module.walk([&](CollectiveOpInterface op) {
+    Type type = op->getOperand(0).getType();
+    if (!isa<MemRefType>(type))
+      return WalkResult::advance();
+    if (failed(
+            encodeType(op, runtime, cast<MemRefType>(type).getElementType())) ||
+        failed(encodeGroup(op, runtime, op.getMeshAttr(), op.getAxesAttr())))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  if (unsupported.wasInterrupted())
+    return failure();
+  MLIRContext *context = module.getContext();
+  RewritePatternSet patterns(context);
+  patterns.add<AllReduceLowering, AllGatherLowering, ReduceScatterLowering,
+               AllToAllLowering, DeviceCoordLowering>(context, runtime);
+  if (failed(applyPatternsGreedily(module, std::move(patterns))))
+    return failure();
+  WalkResult left = module.walk([&](Operation *op) {
+    if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
+      op->emitError() << "autopar: '" << op->getName()
+                      << "' has no lowering to the " << runtime.name
+                      << (isa<CollectiveOpInterface>(op) &&
+                                  isa<TensorType>(op->getOperand(0).getType())
+                              ? " (bufferize it first)"
+                              : "");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (left.wasInterrupted())
+    return failure();
+  stripAutoparAnnotations(module);
+  return success();
+}
+
+struct LowerCollectivesToMPIPass
+    : public mlir::autopar::impl::LowerCollectivesToMPIBase<
+          LowerCollectivesToMPIPass> {
+  void runOnOperation() override {
+    if (failed(
+            lowerCollectives(getOperation(), {"autopar_rt_", "CPU runtime"})))
+      signalPassFailure();
+  }
+};
+
+struct LowerCollectivesToNCCLPass
+    : public mlir::autopar::impl::LowerCollectivesToNCCLBase<
+          LowerCollectivesToNCCLPass> {
+  void runOnOperation() override {
+    if (failed(lowerCollectives(getOperation(),
+                                {"autopar_nccl_", "NCCL runtime"})))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void mlir::autopar::stripAutoparAnnotations(ModuleOp module) {
+  MLIRContext *context = module.getContext();
+  // Argument and result annotations describe tensors, the function's
+  // names the mesh; the lowered functions take LLVM structs.
+  auto strip = [&](DictionaryAttr attrs) {
+    SmallVector<NamedAttribute> kept;
+    if (attrs)
+      for (NamedAttribute attr : attrs)
+        if (!attr.getName().getValue().starts_with("autopar."))
+          kept.push_back(attr);
+    return DictionaryAttr::get(context, kept);
+  };
+  for (auto func : module.getOps<FunctionOpInterface>()) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      func.setArgAttrs(i, strip(func.getArgAttrDict(i)));
+    for (unsigned i = 0; i < func.getNumResults(); ++i)
+      func.setResultAttrs(i, strip(func.getResultAttrDict(i)));
+    SmallVector<StringAttr> own;
+    for (NamedAttribute attr : func->getDiscardableAttrs())
+      if (attr.getName().getValue().starts_with("autopar."))
+        own.push_back(attr.getName());
+    for (StringAttr name : own)
+      func->removeDiscardableAttr(name);
+  }
+  // Meshes and the plan have served their purpose.
+  for (MeshOp mesh : llvm::make_early_inc_range(module.getOps<MeshOp>()))
+    mesh.erase();
+  SmallVector<StringAttr> names;
+  for (NamedAttribute attr : module->getDiscardableAttrs())
+    if (attr.getName().getValue().starts_with("autopar."))
+      names.push_back(attr.getName());
+  for (StringAttr name : names)
+    module->removeDiscardableAttr(name);
+}

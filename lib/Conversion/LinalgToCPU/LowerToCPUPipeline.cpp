@@ -1,0 +1,66 @@
+//===- LowerToCPUPipeline.cpp - the `autopar-lower-to-cpu` pipeline -------===//
+//
+// Linalg on tensors to LLVM for the host CPU, with upstream passes only:
+// bufferize (function boundaries included), free buffers, loops, then every
+// dialect to LLVM. The tests run its output with mlir-runner; the CPU
+// backend of the partitioned program reuses it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+}
+
+void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm) {
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::autopar::buildLowerToCPUPipeline(OpPassManager &pm) {
+  buildBufferizePasses(pm);
+  // Collectives of partitioned programs: calls to the MPI runtime.
+  pm.addPass(createLowerCollectivesToMPI());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  // Math to LLVM intrinsics where they exist (rsqrt among them), the rest
+  // (erf, tanh, pow) to libm calls.
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  buildHostToLLVMPasses(pm);
+}
+
+void mlir::autopar::registerLowerToCPUPipeline() {
+  PassPipelineRegistration<>(
+      "autopar-lower-to-cpu",
+      "Lower linalg on tensors to LLVM for the host CPU (bufferize, free "
+      "buffers, loops, LLVM); run the result with mlir-runner",
+      buildLowerToCPUPipeline);
+}

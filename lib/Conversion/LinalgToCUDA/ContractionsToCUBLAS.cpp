@@ -1,0 +1,320 @@
+//===- ContractionsToCUBLAS.cpp - matmuls as cuBLAS calls -----------------===//
+//
+// For the CUDA backend: every bufferized structured op that is a
+// contraction (mul-add body, two inputs, one output) over one m, one n and
+// one k loop, at most one batch loop (outermost), on contiguous f32, f16 or
+// bf16 buffers (16-bit inputs may accumulate into f32), becomes a call to
+// `autopar_cuda_gemm`, which runs cuBLAS's strided batched GEMM (SGEMM for
+// f32; GemmEx with f32 compute for 16-bit types, which rounds the result
+// once where linalg's loops round after every addition, and does not round
+// products to 16 bits where a body widens the product rather than the
+// operands). The operands may be stored transposed ([k, m] for
+// the left one, [n, k] for the right one, as the backward pass produces
+// them); a result stored [n, m] is the product with the inputs exchanged.
+// Derived from indexing maps, so linalg.matmul, batch_matmul, their transposed
+// variants and the generic contractions of the backward pass are all covered.
+// A following op that only adds a bias over n (and may apply a ReLU) is
+// folded into the product as a cuBLASLt epilogue (`autopar_cuda_gemm_epilogue`)
+// when nothing else can see the product. Other contractions run as
+// generated kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/ProfileOps.h"
+#include "autopar/Conversion/RuntimeCalls.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_CONTRACTIONSTOCUBLAS
+#include "autopar/Conversion/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+/// A contraction as cuBLAS sees it (row-major storage).
+struct Gemm {
+  int64_t m, n, k, batch;
+  bool transA, transB;
+  /// Element types as autopar_cuda_gemm encodes them: 0 f32, 1 f16, 2 bf16
+  /// (the inputs' and the result's).
+  int32_t inputType, resultType;
+  /// The op's first input is the right operand: the result is stored
+  /// [n, m] for the op's own m and n, i.e. it is the product with the
+  /// inputs in the other order.
+  bool swapped = false;
+};
+} // namespace
+
+/// The loop dimensions an operand's map reads, in order, when each result
+/// is a plain loop dimension.
+static std::optional<SmallVector<unsigned>> getDims(AffineMap map) {
+  SmallVector<unsigned> dims;
+  for (AffineExpr result : map.getResults()) {
+    auto dim = dyn_cast<AffineDimExpr>(result);
+    if (!dim)
+      return std::nullopt;
+    dims.push_back(dim.getPosition());
+  }
+  return dims;
+}
+
+/// The gemm's code for the element type of a contiguous static buffer.
+static std::optional<int32_t> getGemmType(Value value) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+    return std::nullopt;
+  Type element = type.getElementType();
+  if (element.isF32())
+    return 0;
+  if (element.isF16())
+    return 1;
+  if (element.isBF16())
+    return 2;
+  return std::nullopt;
+}
+
+static std::optional<Gemm> matchGemm(linalg::LinalgOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op))
+    return std::nullopt;
+  // Both inputs of one type (f32, f16 or bf16); the result of that type or
+  // f32. Bodies may widen the inputs (extf): exact, as cuBLAS's f32 compute.
+  std::optional<int32_t> left = getGemmType(op->getOperand(0)),
+                         right = getGemmType(op->getOperand(1)),
+                         result = getGemmType(op->getOperand(2));
+  if (!left || !right || !result || *left != *right ||
+      (*result != *left && *result != 0))
+    return std::nullopt;
+  if (!llvm::all_of(op.getBlock()->without_terminator(), [](Operation &inner) {
+        return isa<arith::MulFOp, arith::AddFOp, arith::ExtFOp>(inner);
+      }))
+    return std::nullopt;
+  FailureOr<linalg::ContractionDimensions> contraction =
+      linalg::inferContractionDims(op);
+  if (failed(contraction) || contraction->m.size() != 1 ||
+      contraction->n.size() != 1 || contraction->k.size() != 1 ||
+      contraction->batch.size() > 1)
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  std::optional<SmallVector<unsigned>> a = getDims(maps[0]),
+                                       b = getDims(maps[1]),
+                                       c = getDims(maps[2]);
+  if (!a || !b || !c)
+    return std::nullopt;
+  unsigned m = contraction->m[0], n = contraction->n[0], k = contraction->k[0];
+  // A batch loop leads every operand.
+  if (!contraction->batch.empty()) {
+    unsigned batch = contraction->batch[0];
+    for (SmallVector<unsigned> *dims : {&*a, &*b, &*c}) {
+      if (dims->empty() || dims->front() != batch)
+        return std::nullopt;
+      dims->erase(dims->begin());
+    }
+  }
+  auto is = [](ArrayRef<unsigned> dims, unsigned first, unsigned second) {
+    return dims.size() == 2 && dims[0] == first && dims[1] == second;
+  };
+  Gemm gemm;
+  gemm.inputType = *left;
+  gemm.resultType = *result;
+  if (is(*c, n, m)) {
+    // C[n, m] = sum_k B[., .] A[., .]: the same product with the inputs
+    // exchanged.
+    std::swap(a, b);
+    std::swap(m, n);
+    gemm.swapped = true;
+  }
+  if (!is(*c, m, n))
+    return std::nullopt;
+  if (is(*a, m, k))
+    gemm.transA = false;
+  else if (is(*a, k, m))
+    gemm.transA = true;
+  else
+    return std::nullopt;
+  if (is(*b, k, n))
+    gemm.transB = false;
+  else if (is(*b, n, k))
+    gemm.transB = true;
+  else
+    return std::nullopt;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  gemm.m = ranges[m];
+  gemm.n = ranges[n];
+  gemm.k = ranges[k];
+  gemm.batch = contraction->batch.empty() ? 1 : ranges[contraction->batch[0]];
+  return gemm;
+}
+
+/// A bias (and ReLU) applied to a gemm's result by the op that follows it,
+/// which cuBLASLt folds into the product as an epilogue.
+struct Epilogue {
+  linalg::GenericOp op;
+  Value bias, output;
+  bool relu;
+};
+
+/// The elementwise op after `gemm` (an f32 product without batch, stored
+/// [m, n]) that adds a bias over n to its result and may apply a ReLU,
+/// when folding it into the product cannot change what any op sees: the
+/// product's buffer is a whole allocation that nothing reads or writes
+/// between the two ops nor after the second (deallocation aside), and
+/// nothing between them writes memory.
+static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
+                                             const Gemm &gemm) {
+  if (gemm.swapped || gemm.batch != 1 || gemm.inputType != 0 ||
+      gemm.resultType != 0)
+    return std::nullopt;
+  Value product = gemmOp.getDpsInits()[0];
+  Operation *alloc = product.getDefiningOp();
+  // A whole allocation of this block (not one a loop around reuses).
+  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
+      alloc->getBlock() != gemmOp->getBlock())
+    return std::nullopt;
+  // The next op that is not memory-effect free (allocations and
+  // autopar-profile-ops' clock calls aside).
+  Operation *next = gemmOp->getNextNode();
+  while (next && (isa<memref::AllocOp, gpu::AllocOp>(next) ||
+                  isProfilingCall(next) ||
+                  (isMemoryEffectFree(next) && next->getNumRegions() == 0)))
+    next = next->getNextNode();
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!generic || generic.getNumDpsInputs() != 2 ||
+      generic.getNumDpsInits() != 1 || generic.getNumLoops() != 2 ||
+      generic.getNumParallelLoops() != 2 ||
+      !generic.hasPureBufferSemantics() ||
+      generic.getDpsInputs()[0] != product)
+    return std::nullopt;
+  MLIRContext *context = generic.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, context);
+  AffineMap overN =
+      AffineMap::get(2, 0, {getAffineDimExpr(1, context)}, context);
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  Value bias = generic.getDpsInputs()[1], output = generic.getDpsInits()[0];
+  auto biasType = dyn_cast<MemRefType>(bias.getType());
+  auto outputType = dyn_cast<MemRefType>(output.getType());
+  if (maps[0] != identity || maps[1] != overN || maps[2] != identity ||
+      !biasType || !biasType.getElementType().isF32() ||
+      !biasType.getLayout().isIdentity() || biasType.getRank() != 1 ||
+      !outputType || outputType != product.getType())
+    return std::nullopt;
+  // Body: yield x + b, or max(x + b, 0).
+  Block &body = *generic.getBlock();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Value result = yield.getOperand(0);
+  bool relu = false;
+  if (auto max = result.getDefiningOp<arith::MaximumFOp>()) {
+    Value zero = max.getRhs(), inner = max.getLhs();
+    if (!matchPattern(zero, m_AnyZeroFloat()))
+      std::swap(zero, inner);
+    if (!matchPattern(zero, m_AnyZeroFloat()))
+      return std::nullopt;
+    relu = true;
+    result = inner;
+  }
+  auto add = result.getDefiningOp<arith::AddFOp>();
+  if (!add || add->getBlock() != &body ||
+      !((add.getLhs() == body.getArgument(0) &&
+         add.getRhs() == body.getArgument(1)) ||
+        (add.getLhs() == body.getArgument(1) &&
+         add.getRhs() == body.getArgument(0))) ||
+      body.getOperations().size() != (relu ? 3u : 2u))
+    return std::nullopt;
+  // The product's buffer: written before the gemm (its initialization, by
+  // ops that make no views of it), used by the two ops, otherwise only
+  // freed. The output must not overlap the product's inputs.
+  for (Operation *user : product.getUsers()) {
+    if (user == gemmOp.getOperation() || user == generic.getOperation() ||
+        isa<memref::DeallocOp>(user))
+      continue;
+    if (user->getBlock() != gemmOp->getBlock() ||
+        !user->isBeforeInBlock(gemmOp) || user->getNumResults() != 0)
+      return std::nullopt;
+  }
+  // The output: the product's buffer itself or an allocation of its own
+  // (not a view or an argument that could overlap the inputs).
+  Operation *outputAlloc = output.getDefiningOp();
+  if (output != product &&
+      (!outputAlloc || !isa<memref::AllocOp, gpu::AllocOp>(outputAlloc)))
+    return std::nullopt;
+  return Epilogue{generic, bias, output, relu};
+}
+
+namespace {
+struct ContractionsToCUBLASPass
+    : public mlir::autopar::impl::ContractionsToCUBLASBase<
+          ContractionsToCUBLASPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<std::pair<linalg::LinalgOp, Gemm>> found;
+    module.walk([&](linalg::LinalgOp op) {
+      if (op->getParentOfType<gpu::GPUModuleOp>())
+        return;
+      if (std::optional<Gemm> gemm = matchGemm(op))
+        found.push_back({op, *gemm});
+    });
+    if (found.empty())
+      return;
+    OpBuilder builder(module.getBodyRegion());
+    Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
+    func::FuncOp callee = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_gemm",
+        {i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32}, {});
+    auto constant = [&](Location loc, Type type, int64_t value) -> Value {
+      return arith::ConstantOp::create(builder, loc,
+                                       builder.getIntegerAttr(type, value));
+    };
+    for (auto [op, gemm] : found) {
+      if (std::optional<Epilogue> epilogue = matchEpilogue(op, gemm)) {
+        // One cuBLASLt call where the epilogue op stood: D = act(A B + C +
+        // bias), C the product's initial buffer, D the epilogue's output.
+        builder.setInsertionPoint(epilogue->op);
+        Location loc = epilogue->op.getLoc();
+        func::FuncOp fused = getOrDeclareRuntimeFunction(
+            builder, module, "autopar_cuda_gemm_epilogue",
+            {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32}, {});
+        SmallVector<Value> operands;
+        for (Value buffer : {op->getOperand(0), op->getOperand(1),
+                             op->getOperand(2), epilogue->output,
+                             epilogue->bias})
+          operands.push_back(getBufferAddress(builder, loc, buffer));
+        for (int64_t size : {gemm.m, gemm.n, gemm.k})
+          operands.push_back(constant(loc, i64, size));
+        operands.push_back(constant(loc, i32, gemm.transA));
+        operands.push_back(constant(loc, i32, gemm.transB));
+        operands.push_back(constant(loc, i32, epilogue->relu));
+        func::CallOp::create(builder, loc, fused, operands);
+        epilogue->op->erase();
+        op->erase();
+        continue;
+      }
+      builder.setInsertionPoint(op);
+      Location loc = op.getLoc();
+      SmallVector<Value> buffers(op->getOperands());
+      if (gemm.swapped)
+        std::swap(buffers[0], buffers[1]);
+      SmallVector<Value> operands;
+      for (Value buffer : buffers)
+        operands.push_back(getBufferAddress(builder, loc, buffer));
+      for (int64_t size : {gemm.m, gemm.n, gemm.k, gemm.batch})
+        operands.push_back(constant(loc, i64, size));
+      operands.push_back(constant(loc, i32, gemm.transA));
+      operands.push_back(constant(loc, i32, gemm.transB));
+      operands.push_back(constant(loc, i32, gemm.inputType));
+      operands.push_back(constant(loc, i32, gemm.resultType));
+      func::CallOp::create(builder, loc, callee, operands);
+      op->erase();
+    }
+  }
+};
+} // namespace

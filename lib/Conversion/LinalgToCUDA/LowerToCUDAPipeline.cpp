@@ -1,0 +1,325 @@
+//===- LowerToCUDAPipeline.cpp - the `autopar-lower-to-cuda` pipeline -----===//
+//
+// Linalg on tensors to a host program in LLVM that launches GPU kernels,
+// with upstream passes: bufferize (function boundaries included), free
+// buffers, allocate every buffer in memory both host and GPU can address
+// (autopar-allocs-to-gpu), turn each linalg op into parallel loops tiled
+// into blocks of threads (reduction loops run inside a thread), outline
+// the kernels, lower them to NVVM and compile them for the chip
+// (gpu-module-to-binary: the LLVM NVPTX backend, then ptxas from the CUDA
+// toolkit for `format=fatbin` or `bin`; `format=isa` keeps PTX and needs no
+// toolkit), and lower the host code to LLVM. The launches call the
+// `mgpu*` entry points that libautopar_cuda_runtime implements
+// (lib/Runtime/CUDARuntime.cpp).
+//
+// Matmul-like contractions go to cuBLAS (autopar-contractions-to-cublas),
+// 2-D convolutions and their gradients to cuDNN
+// (autopar-convolutions-to-cudnn), collectives to NCCL
+// (autopar-lower-collectives-to-nccl).
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/RuntimeCalls.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstdlib>
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_STRIPCOMPILETIMES
+#define GEN_PASS_DEF_ALLOCSTOGPU
+#define GEN_PASS_DEF_HOSTFUNCTIONSTOLOOPS
+#define GEN_PASS_DEF_MERGEGPUMODULES
+#include "autopar/Conversion/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+struct AllocsToGPUPass
+    : public mlir::autopar::impl::AllocsToGPUBase<AllocsToGPUPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<memref::AllocOp> allocs;
+    SmallVector<memref::DeallocOp> deallocs;
+    SmallVector<memref::GetGlobalOp> globals;
+    module.walk([&](Operation *op) {
+      // Kernels allocate nothing; host code everything.
+      if (op->getParentOfType<gpu::GPUModuleOp>())
+        return;
+      if (auto alloc = dyn_cast<memref::AllocOp>(op))
+        allocs.push_back(alloc);
+      else if (auto dealloc = dyn_cast<memref::DeallocOp>(op))
+        deallocs.push_back(dealloc);
+      else if (auto global = dyn_cast<memref::GetGlobalOp>(op))
+        globals.push_back(global);
+    });
+    // Constants live in host globals, which kernels cannot read: each use
+    // reads a managed copy, made where the global is taken and freed at
+    // the end of the function.
+    for (memref::GetGlobalOp global : globals) {
+      auto type = cast<MemRefType>(global.getType());
+      auto func = global->getParentOfType<func::FuncOp>();
+      if (!func || !func.getBody().hasOneBlock() ||
+          !type.getLayout().isIdentity()) {
+        global.emitError() << "autopar-lower-to-cuda: a constant used "
+                              "outside a single-block function cannot be "
+                              "moved to GPU memory";
+        return signalPassFailure();
+      }
+      OpBuilder builder(global->getBlock(), ++Block::iterator(global));
+      auto alloc = memref::AllocOp::create(builder, global.getLoc(), type);
+      memref::CopyOp::create(builder, global.getLoc(), global.getResult(),
+                             alloc.getResult());
+      global.getResult().replaceAllUsesExcept(
+          alloc.getResult(),
+          alloc->getNextNode()); // the copy reads the global
+      builder.setInsertionPoint(func.getBody().front().getTerminator());
+      deallocs.push_back(memref::DeallocOp::create(builder, global.getLoc(),
+                                                   alloc.getResult()));
+      allocs.push_back(alloc);
+    }
+    for (memref::AllocOp alloc : allocs) {
+      OpBuilder builder(alloc);
+      auto gpuAlloc = gpu::AllocOp::create(
+          builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
+          /*asyncDependencies=*/ValueRange{}, alloc.getDynamicSizes(),
+          alloc.getSymbolOperands(), /*hostShared=*/true);
+      alloc.replaceAllUsesWith(gpuAlloc.getMemref());
+      alloc.erase();
+    }
+    // gpu-to-llvm lowers only asynchronous gpu.dealloc: free through the
+    // runtime, by the buffer's address.
+    if (deallocs.empty())
+      return;
+    OpBuilder builder(module.getBodyRegion());
+    Type i64 = builder.getI64Type();
+    func::FuncOp free = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_free", {i64}, {});
+    for (memref::DeallocOp dealloc : deallocs) {
+      builder.setInsertionPoint(dealloc);
+      Location loc = dealloc.getLoc();
+      Value address = getBufferAddress(builder, loc, dealloc.getMemref());
+      func::CallOp::create(builder, loc, free, ValueRange{address});
+      dealloc.erase();
+    }
+  }
+};
+
+struct HostFunctionsToLoopsPass
+    : public mlir::autopar::impl::HostFunctionsToLoopsBase<
+          HostFunctionsToLoopsPass> {
+  using HostFunctionsToLoopsBase::HostFunctionsToLoopsBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    for (const std::string &name : functions) {
+      auto func = module.lookupSymbol<func::FuncOp>(name);
+      if (!func) {
+        module.emitError() << "autopar-host-functions-to-loops: no function @"
+                           << name;
+        return signalPassFailure();
+      }
+      OpPassManager loops(func::FuncOp::getOperationName());
+      loops.addPass(createConvertLinalgToLoopsPass());
+      if (failed(runPipeline(loops, func)))
+        return signalPassFailure();
+    }
+  }
+};
+
+struct MergeGpuModulesPass
+    : public mlir::autopar::impl::MergeGpuModulesBase<MergeGpuModulesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<gpu::GPUModuleOp> kernels(module.getOps<gpu::GPUModuleOp>());
+    if (kernels.size() < 2)
+      return;
+    OpBuilder builder(kernels.front());
+    SymbolTable table(module);
+    auto merged =
+        gpu::GPUModuleOp::create(builder, module.getLoc(), "autopar_kernels");
+    table.insert(merged); // made unique if the name is taken
+    SymbolTable mergedTable(merged);
+    // Each kernel renamed after its module (unique in the host module).
+    DenseMap<SymbolRefAttr, SymbolRefAttr> moved;
+    for (gpu::GPUModuleOp kernelModule : kernels) {
+      StringAttr moduleName = kernelModule.getSymNameAttr();
+      for (Operation &op :
+           llvm::make_early_inc_range(kernelModule.getBody()->getOperations())) {
+        auto symbol = dyn_cast<SymbolOpInterface>(op);
+        if (!symbol)
+          continue;
+        auto func = dyn_cast<gpu::GPUFuncOp>(op);
+        if (func && func.isKernel()) {
+          SymbolRefAttr from = SymbolRefAttr::get(
+              moduleName, {FlatSymbolRefAttr::get(func.getNameAttr())});
+          func.setName(moduleName);
+          op.moveBefore(merged.getBody(), merged.getBody()->end());
+          mergedTable.insert(&op);
+          moved[from] = SymbolRefAttr::get(
+              merged.getSymNameAttr(),
+              {FlatSymbolRefAttr::get(func.getNameAttr())});
+          continue;
+        }
+        // A helper copied into several modules: one copy.
+        if (mergedTable.lookup(symbol.getNameAttr()))
+          continue;
+        op.moveBefore(merged.getBody(), merged.getBody()->end());
+        mergedTable.insert(&op);
+      }
+    }
+    module.walk([&](gpu::LaunchFuncOp launch) {
+      if (SymbolRefAttr to = moved.lookup(launch.getKernel()))
+        launch.setKernelAttr(to);
+    });
+    for (gpu::GPUModuleOp kernelModule : kernels)
+      kernelModule.erase();
+  }
+};
+
+struct StripCompileTimesPass
+    : public mlir::autopar::impl::StripCompileTimesBase<StripCompileTimesPass> {
+  void runOnOperation() override {
+    getOperation().walk([](gpu::BinaryOp binary) {
+      SmallVector<Attribute> objects;
+      for (Attribute attr : binary.getObjectsAttr()) {
+        auto object = dyn_cast<gpu::ObjectAttr>(attr);
+        DictionaryAttr properties =
+            object ? object.getProperties() : DictionaryAttr();
+        if (!properties) {
+          objects.push_back(attr);
+          continue;
+        }
+        SmallVector<NamedAttribute> kept;
+        for (NamedAttribute property : properties)
+          if (!property.getName().getValue().ends_with("TimeInMs"))
+            kept.push_back(property);
+        objects.push_back(gpu::ObjectAttr::get(
+            object.getContext(), object.getTarget(), object.getFormat(),
+            object.getObject(), DictionaryAttr::get(object.getContext(), kept),
+            object.getKernels()));
+      }
+      binary.setObjectsAttr(ArrayAttr::get(binary.getContext(), objects));
+    });
+  }
+};
+} // namespace
+
+/// libdevice in the CUDA toolkit: `toolkit`, else $CUDA_ROOT, $CUDA_HOME,
+/// $CUDA_PATH, else /usr/local/cuda.
+static std::optional<std::string> findLibdevice(StringRef toolkit) {
+  SmallVector<std::string> roots;
+  if (!toolkit.empty())
+    roots.push_back(toolkit.str());
+  for (const char *name : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *value = std::getenv(name))
+      roots.push_back(value);
+  roots.push_back("/usr/local/cuda");
+  for (const std::string &root : roots) {
+    SmallString<256> path(root);
+    llvm::sys::path::append(path, "nvvm", "libdevice", "libdevice.10.bc");
+    if (llvm::sys::fs::exists(path))
+      return path.str().str();
+  }
+  return std::nullopt;
+}
+
+void mlir::autopar::buildLowerToCUDAPipeline(
+    OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
+  buildBufferizePasses(pm);
+  // Collectives of partitioned programs: NCCL calls on GPU buffers (their
+  // temporary copies are allocated like every other buffer, next).
+  pm.addPass(createLowerCollectivesToNCCL());
+  if (!options.hostFunctions.empty()) {
+    HostFunctionsToLoopsOptions host;
+    host.functions.assign(options.hostFunctions.begin(),
+                          options.hostFunctions.end());
+    pm.addPass(createHostFunctionsToLoops(host));
+  }
+  // Library calls first, while buffers are plain allocations with
+  // deallocations (the GEMM epilogue's legality check reads them).
+  if (options.cublas)
+    pm.addPass(createContractionsToCUBLAS());
+  if (options.cudnn)
+    pm.addPass(createConvolutionsToCUDNN());
+  pm.addPass(createAllocsToGPU());
+
+  // Each linalg op: parallel loops, tiled into blocks of threads (constant
+  // block bounds, a guard for the remainder), mapped to the GPU.
+  OpPassManager &func = pm.nest<func::FuncOp>();
+  func.addPass(createConvertLinalgToParallelLoopsPass());
+  func.addPass(createParallelLoopTilingPass(
+      {options.blockRows, options.blockColumns}, /*noMinMaxBounds=*/true));
+  // (No canonicalization here: it would merge the block and thread loops
+  // into one, which then maps to blocks only.)
+  func.addPass(createGpuMapParallelLoopsPass());
+  func.addPass(createConvertParallelLoopToGpuPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  // One kernel module, compiled once (libdevice linked once, one ptxas).
+  if (options.mergeKernels)
+    pm.addPass(createMergeGpuModules());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+
+  // Kernels: NVVM, then a binary for the chip.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  // Math functions in kernels (sqrt, exp, tanh, ...) become calls into
+  // libdevice, which is linked from the toolkit.
+  if (std::optional<std::string> libdevice = findLibdevice(options.toolkit))
+    target.linkLibs.push_back(*libdevice);
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+
+  // Host: launches and allocations to the mgpu* runtime, the rest to LLVM.
+  pm.addPass(createStripAnnotations());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  binary.toolkitPath = options.toolkit;
+  // ptxas compiles the one kernel module on several threads (0: all CPUs).
+  if (options.ptxasThreads != 1 && options.format != "isa")
+    binary.cmdOptions =
+        "--split-compile=" + std::to_string(std::max<int64_t>(0, options.ptxasThreads));
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createStripCompileTimes());
+  buildHostToLLVMPasses(pm);
+}
+
+void mlir::autopar::registerLowerToCUDAPipeline() {
+  PassPipelineRegistration<LowerToCUDAPipelineOptions>(
+      "autopar-lower-to-cuda",
+      "Lower linalg on tensors to a host program in LLVM that launches "
+      "kernels compiled for an NVIDIA GPU (default sm_90); it calls "
+      "libautopar_cuda_runtime",
+      buildLowerToCUDAPipeline);
+}

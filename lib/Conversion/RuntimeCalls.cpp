@@ -1,0 +1,30 @@
+//===- RuntimeCalls.cpp - calls from generated code into a runtime --------===//
+
+#include "autopar/Conversion/RuntimeCalls.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+using namespace mlir;
+
+func::FuncOp mlir::autopar::getOrDeclareRuntimeFunction(OpBuilder &builder,
+                                                        ModuleOp module,
+                                                        StringRef name,
+                                                        TypeRange inputs,
+                                                        TypeRange results) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(module.getBody());
+  auto func = func::FuncOp::create(builder, module.getLoc(), name,
+                                   builder.getFunctionType(inputs, results));
+  func.setPrivate();
+  return func;
+}
+
+Value mlir::autopar::getBufferAddress(OpBuilder &builder, Location loc,
+                                      Value buffer) {
+  Value index =
+      memref::ExtractAlignedPointerAsIndexOp::create(builder, loc, buffer);
+  return arith::IndexCastOp::create(builder, loc, builder.getI64Type(), index);
+}

@@ -1,0 +1,353 @@
+//===- GroupCollectives.cpp - one collective for many small ones ----------===//
+//
+// A partitioned training step synchronises many small values (a gradient per
+// weight; with a split optimizer update, a reduce_scatter per gradient and
+// an all_gather per parameter); each collective pays a latency. This pass
+// packs independent collectives of one group (same kind, mesh, axes,
+// reduction and element type) into one buffer, runs one collective, and
+// unpacks the pieces, as data-parallel trainers bucket gradients:
+//
+//  * all_reduce: the inputs flattened side by side;
+//  * reduce_scatter along dimension 0: each input as [devices, n_i] (device
+//    d's block is row d), side by side in [devices, sum n_i], scattered
+//    along rows;
+//  * all_gather along dimension 0: the local blocks side by side in
+//    [1, sum n_i], gathered into [devices, sum n_i], each result the rows
+//    of its columns.
+//
+// Reductions are element by element and blocks keep their device order, so
+// the results are the same values. Collectives along other dimensions are
+// left alone.
+//
+// Pure ops whose results are only returned (a training step's new
+// parameters) are first moved to the end of the function, so that the
+// collectives feeding them are all produced before any is consumed.
+//
+// Independence comes from program order: walking a block, a collective
+// joins the open group of its kind when the group can still be emitted at
+// one point after every member's operand is defined and before any
+// member's result is used (so no member feeds another), and within
+// `max-bytes`; otherwise it starts a new group. Each group is emitted just
+// before its first use.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Partition/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
+#include <map>
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_GROUPCOLLECTIVES
+#include "autopar/Partition/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+struct GroupCollectivesPass
+    : public mlir::autopar::impl::GroupCollectivesBase<GroupCollectivesPass> {
+  using GroupCollectivesBase::GroupCollectivesBase;
+  void runOnOperation() override;
+};
+
+/// What must agree for collectives to share a buffer.
+struct GroupKey {
+  OperationName kind;
+  FlatSymbolRefAttr mesh;
+  ArrayAttr axes;
+  uint32_t reduction;
+  Type element;
+  bool operator<(const GroupKey &other) const {
+    auto tuple = [](const GroupKey &key) {
+      return std::make_tuple(key.kind.getAsOpaquePointer(),
+                             key.mesh.getAsOpaquePointer(),
+                             key.axes.getAsOpaquePointer(), key.reduction,
+                             key.element.getAsOpaquePointer());
+    };
+    return tuple(*this) < tuple(other);
+  }
+};
+
+struct Group {
+  SmallVector<CollectiveOpInterface> members;
+  int64_t elements = 0;
+};
+} // namespace
+
+/// The key of a collective that can be grouped: all_reduce, and
+/// reduce_scatter / all_gather along dimension 0 (whose per-device blocks
+/// are contiguous), on static tensors.
+static std::optional<GroupKey> getGroupKey(Operation *op) {
+  auto collective = dyn_cast<CollectiveOpInterface>(op);
+  if (!collective || collective.getOutput() || op->getNumResults() != 1)
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(collective.getInput().getType());
+  if (!type || !type.hasStaticShape())
+    return std::nullopt;
+  uint32_t reduction = 0;
+  if (auto reduce = dyn_cast<AllReduceOp>(op))
+    reduction = static_cast<uint32_t>(reduce.getReduction());
+  else if (auto scatter = dyn_cast<ReduceScatterOp>(op);
+           scatter && scatter.getScatterDim() == 0)
+    reduction = static_cast<uint32_t>(scatter.getReduction());
+  else if (auto gather = dyn_cast<AllGatherOp>(op);
+           !gather || gather.getGatherDim() != 0)
+    return std::nullopt;
+  return GroupKey{op->getName(), collective.getMeshAttr(),
+                  collective.getAxesAttr(), reduction, type.getElementType()};
+}
+
+namespace {
+/// Builds the packing and unpacking around one grouped collective.
+struct Packer {
+  OpBuilder &builder;
+  Location loc;
+  Type element;
+
+  RankedTensorType tensor(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, element);
+  }
+  /// `value` as a 1-D tensor.
+  Value flatten(Value value) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getRank() == 1)
+      return value;
+    if (type.getRank() == 0)
+      return tensor::ExpandShapeOp::create(builder, loc, tensor({1}), value,
+                                           ArrayRef<ReassociationIndices>{})
+          .getResult();
+    ReassociationIndices all;
+    for (int64_t dim = 0; dim < type.getRank(); ++dim)
+      all.push_back(dim);
+    return tensor::CollapseShapeOp::create(builder, loc, value,
+                                           ArrayRef<ReassociationIndices>{all})
+        .getResult();
+  }
+  /// A 1-D `value` as `type` (same number of elements).
+  Value unflatten(Value value, RankedTensorType type) {
+    if (type.getRank() == 1)
+      return value;
+    if (type.getRank() == 0)
+      return tensor::CollapseShapeOp::create(builder, loc, type, value,
+                                             ArrayRef<ReassociationIndices>{})
+          .getResult();
+    ReassociationIndices all;
+    for (int64_t dim = 0; dim < type.getRank(); ++dim)
+      all.push_back(dim);
+    return tensor::ExpandShapeOp::create(builder, loc, type, value,
+                                         ArrayRef<ReassociationIndices>{all})
+        .getResult();
+  }
+  /// `value` ([rows * n] when flat) as [rows, n].
+  Value rows(Value flat, int64_t rows) {
+    int64_t size = cast<RankedTensorType>(flat.getType()).getNumElements();
+    return tensor::ExpandShapeOp::create(builder, loc,
+                                         tensor({rows, size / rows}), flat,
+                                         ArrayRef<ReassociationIndices>{{0, 1}})
+        .getResult();
+  }
+  SmallVector<OpFoldResult> indices(ArrayRef<int64_t> values) {
+    SmallVector<OpFoldResult> result;
+    for (int64_t value : values)
+      result.push_back(builder.getIndexAttr(value));
+    return result;
+  }
+  /// `pieces` ([rows, n_i] each) side by side in one [rows, sum n_i].
+  Value pack(ArrayRef<Value> pieces, int64_t rows) {
+    int64_t total = 0;
+    for (Value piece : pieces)
+      total += cast<RankedTensorType>(piece.getType()).getDimSize(1);
+    Value buffer = tensor::EmptyOp::create(
+        builder, loc, ArrayRef<int64_t>{rows, total}, element);
+    int64_t offset = 0;
+    for (Value piece : pieces) {
+      int64_t size = cast<RankedTensorType>(piece.getType()).getDimSize(1);
+      buffer = tensor::InsertSliceOp::create(
+                   builder, loc, piece, buffer, indices({0, offset}),
+                   indices({rows, size}), indices({1, 1}))
+                   .getResult();
+      offset += size;
+    }
+    return buffer;
+  }
+  /// Columns [offset, offset + size) of a [rows, n] value.
+  Value columns(Value value, int64_t offset, int64_t size) {
+    int64_t rows = cast<RankedTensorType>(value.getType()).getDimSize(0);
+    return tensor::ExtractSliceOp::create(
+               builder, loc, tensor({rows, size}), value, indices({0, offset}),
+               indices({rows, size}), indices({1, 1}))
+        .getResult();
+  }
+};
+} // namespace
+
+/// The number of devices in a group along `axes` of `mesh`.
+static int64_t getGroupSize(Operation *op, FlatSymbolRefAttr meshRef,
+                            ArrayAttr axes) {
+  MeshAttr mesh = lookupMesh(op, meshRef);
+  if (!mesh)
+    return 0;
+  int64_t size = 1;
+  for (Attribute axis : axes)
+    if (std::optional<unsigned> index =
+            mesh.getAxisIndex(cast<StringAttr>(axis).getValue()))
+      size *= mesh.getAxisSizes()[*index];
+  return size;
+}
+
+/// Emits one collective for `members` before `at`, each member's input a
+/// block of columns of a [rows, total] buffer (rows: 1 for all_reduce and
+/// all_gather, the group size for reduce_scatter, whose device d keeps row
+/// d); the result's row(s) are unpacked the same way.
+static void emitGroup(ArrayRef<CollectiveOpInterface> members, Operation *at) {
+  if (members.size() < 2)
+    return;
+  CollectiveOpInterface lead = members.front();
+  Operation *first = lead.getOperation();
+  OpBuilder builder(at);
+  Packer packer{
+      builder, first->getLoc(),
+      cast<RankedTensorType>(lead.getInput().getType()).getElementType()};
+  FlatSymbolRefAttr mesh = lead.getMeshAttr();
+  ArrayAttr axes = lead.getAxesAttr();
+  int64_t devices = getGroupSize(first, mesh, axes);
+  bool scatter = isa<ReduceScatterOp>(first);
+  int64_t rows = scatter ? devices : 1;
+  SmallVector<Value> pieces;
+  for (CollectiveOpInterface member : members)
+    pieces.push_back(packer.rows(
+        packer.flatten(CollectiveOpInterface(member).getInput()), rows));
+  Value buffer = packer.pack(pieces, rows);
+  int64_t total = cast<RankedTensorType>(buffer.getType()).getDimSize(1);
+  Value combined =
+      llvm::TypeSwitch<Operation *, Value>(first)
+          .Case([&](AllReduceOp op) {
+            return AllReduceOp::create(builder, packer.loc, buffer.getType(),
+                                       buffer, Value(), mesh, axes,
+                                       op.getReduction())
+                .getResult();
+          })
+          .Case([&](ReduceScatterOp op) {
+            return ReduceScatterOp::create(
+                       builder, packer.loc, packer.tensor({1, total}), buffer,
+                       Value(), mesh, axes, builder.getI64IntegerAttr(0),
+                       op.getReduction())
+                .getResult();
+          })
+          .Case([&](AllGatherOp) {
+            return AllGatherOp::create(builder, packer.loc,
+                                       packer.tensor({devices, total}), buffer,
+                                       Value(), mesh, axes,
+                                       builder.getI64IntegerAttr(0))
+                .getResult();
+          });
+  int64_t offset = 0;
+  for (auto [collective, piece] : llvm::zip_equal(members, pieces)) {
+    Operation *member = CollectiveOpInterface(collective).getOperation();
+    int64_t size = cast<RankedTensorType>(piece.getType()).getDimSize(1);
+    Value block = packer.columns(combined, offset, size);
+    offset += size;
+    Value result = member->getResult(0);
+    result.replaceAllUsesWith(packer.unflatten(
+        packer.flatten(block), cast<RankedTensorType>(result.getType())));
+    member->erase();
+  }
+}
+
+void GroupCollectivesPass::runOnOperation() {
+  func::FuncOp func = getOperation();
+  // Results that are only returned (a step's new parameters) are computed
+  // last: their collectives' other consumers come first, so collectives
+  // that feed them can share a buffer.
+  for (Block &block : func.getBody()) {
+    Operation *terminator = block.getTerminator();
+    if (!terminator)
+      continue;
+    SmallVector<Operation *> returned;
+    for (Operation &op : block.without_terminator())
+      if (op.getNumResults() > 0 && isMemoryEffectFree(&op) &&
+          llvm::all_of(op.getUsers(),
+                       [&](Operation *user) { return user == terminator; }))
+        returned.push_back(&op);
+    for (Operation *op : returned)
+      op->moveBefore(terminator);
+  }
+  func.walk([&](Block *block) {
+    // Program order; a use inside a nested op counts at that op.
+    DenseMap<Operation *, int64_t> position;
+    for (auto [index, op] : llvm::enumerate(*block))
+      position[&op] = index;
+    constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+    auto at = [&](Operation *op) -> int64_t {
+      Operation *ancestor = op ? block->findAncestorOpInBlock(*op) : nullptr;
+      return ancestor ? position.lookup(ancestor) : -1;
+    };
+    struct Open {
+      Group group;
+      /// The last operand definition and the first use of the members.
+      int64_t defined = -1, used = kNever;
+    };
+    std::map<GroupKey, Open> open;
+    SmallVector<Open> done;
+    for (Operation &op : *block) {
+      std::optional<GroupKey> key = getGroupKey(&op);
+      if (!key)
+        continue;
+      auto collective = cast<CollectiveOpInterface>(op);
+      auto type = cast<RankedTensorType>(collective.getInput().getType());
+      int64_t defined = at(collective.getInput().getDefiningOp());
+      int64_t used = kNever;
+      for (Operation *user : op.getResult(0).getUsers())
+        used = std::min(used, at(user));
+      if (used == kNever)
+        continue; // Unused: nothing to gain.
+      int64_t elementBytes = (type.getElementTypeBitWidth() + 7) / 8;
+      auto it = open.find(*key);
+      // It joins when the group can be emitted after every operand and
+      // before every use, its own included, within the size limit.
+      bool joins =
+          it != open.end() &&
+          std::max(it->second.defined, defined) <
+              std::min(it->second.used, used) &&
+          (maxBytes <= 0 ||
+           (it->second.group.elements + type.getNumElements()) * elementBytes <=
+               maxBytes);
+      if (it != open.end() && !joins) {
+        done.push_back(std::move(it->second));
+        open.erase(it);
+        it = open.end();
+      }
+      if (it == open.end())
+        it = open.emplace(*key, Open()).first;
+      Open &group = it->second;
+      group.group.members.push_back(collective);
+      group.group.elements += type.getNumElements();
+      group.defined = std::max(group.defined, defined);
+      group.used = std::min(group.used, used);
+    }
+    for (auto &[key, group] : open)
+      done.push_back(std::move(group));
+    // Emit in a fixed order: by first use, then by first member.
+    llvm::sort(done, [&](const Open &a, const Open &b) {
+      return std::make_pair(a.used, position.lookup(CollectiveOpInterface(
+                                                        a.group.members.front())
+                                                        .getOperation())) <
+             std::make_pair(b.used, position.lookup(CollectiveOpInterface(
+                                                        b.group.members.front())
+                                                        .getOperation()));
+    });
+    SmallVector<Operation *> ops;
+    for (Operation &op : *block)
+      ops.push_back(&op);
+    for (Open &group : done)
+      emitGroup(group.group.members, ops[group.used]);
+  });
+}

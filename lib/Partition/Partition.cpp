@@ -1,0 +1,533 @@
+//===- Partition.cpp - one SPMD program per device ------------------------===//
+//
+// Rewrites every function that carries shardings into the program one
+// device runs: local tensor shapes, each op computing its share under its
+// strategy, and autopar collectives wherever a value's sharding differs from
+// what its consumer needs. The collectives come from planResharding (the
+// planner prices the same steps); an op's local form is the op itself on
+// local operands, so the split rules are the sharding spaces' bindings:
+//
+//  * an operand is resharded to the sharding its binding asks for under the
+//    op's strategy (slices are local; partial values are reduced);
+//  * results of split reduction loops are partial: the op's init is added
+//    once (on the first device of the reduction group; the others start
+//    from the combiner's identity);
+//  * `linalg.index` of a split loop is offset by the device's first index;
+//  * tensors read inside a body (tables) and operands of ops without a rule
+//    are made whole first (ops without a rule run replicated, with a
+//    remark).
+//
+// A data-parallel weight gradient is a matmul whose batch loop is split:
+// its result is partial and the optimizer update, which needs it whole,
+// gets an all_reduce from the same mechanism as every other value.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Search/Resharding.h"
+#include "autopar/Search/ShardingSpace.h"
+#include "autopar/Partition/Passes.h"
+#include "autopar/Partition/ReshardingBuilder.h"
+
+#include "mlir/Analysis/SliceAnalysis.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_PARTITION
+#include "autopar/Partition/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+
+/// A value of the global program as one device holds it.
+struct LocalValue {
+  Value value;
+  TensorSharding sharding;
+  ReductionKind partialKind = ReductionKind::Sum;
+};
+
+class FunctionPartitioner {
+public:
+  FunctionPartitioner(func::FuncOp func, MeshAttr mesh,
+                      FlatSymbolRefAttr meshRef)
+      : func(func), meshAttr(mesh), meshRef(meshRef), mesh(getMeshShape(mesh)),
+        builder(func.getContext()) {}
+
+  LogicalResult run();
+
+private:
+  LogicalResult partitionOp(Operation *op);
+  LogicalResult partitionReturn(func::ReturnOp op);
+  /// `value` (global) as a local value with sharding `target`.
+  FailureOr<Value> reshard(Value value, const TensorSharding &target,
+                           Location loc);
+  /// Maps the tensors among `values` to their whole (replicated) local
+  /// form in `mapping`.
+  LogicalResult mapWhole(ValueRange values, IRMapping &mapping, Location loc);
+  /// The local type of global `type` under `sharding`, or failure when a
+  /// split does not divide its dimension.
+  FailureOr<RankedTensorType> localType(RankedTensorType type,
+                                        const TensorSharding &sharding,
+                                        Location loc) {
+    return resharding->getLocalType(type, sharding, loc);
+  }
+  /// The device's coordinate along `axes`, linearized (cached).
+  Value coord(ArrayRef<unsigned> axes, Location loc) {
+    return resharding->getCoord(axes, loc);
+  }
+  TensorSharding replicated() const { return resharding->getReplicated(); }
+  /// The strategy of `op` on the mesh (replicated when it has none).
+  FailureOr<Strategy> strategyOf(Operation *op, const OpSpace &space);
+  /// Makes the init of a split reduction count once.
+  FailureOr<Value> initOnce(linalg::LinalgOp op, Value init, unsigned result,
+                            ArrayRef<unsigned> axes, ReductionKind kind,
+                            Location loc);
+
+  func::FuncOp func;
+  MeshAttr meshAttr;
+  FlatSymbolRefAttr meshRef;
+  MeshShape mesh;
+  OpBuilder builder;
+  Block *entry = nullptr;
+  /// Global tensor values -> their local form as produced.
+  DenseMap<Value, LocalValue> locals;
+  /// Emits the collectives and slices, device coordinates in `entry`.
+  std::optional<ReshardingBuilder> resharding;
+  /// Resharded forms already built, per value: targets and the layouts
+  /// passed on the way (each collective's result).
+  DenseMap<Value, ReshardingBuilder::Made> resharded;
+  /// Non-tensor values (scalars, indices) are the same on every device.
+  IRMapping scalars;
+};
+} // namespace
+
+static TypedAttr identityOf(ReductionKind kind, Type element) {
+  Builder b(element.getContext());
+  if (auto floatType = dyn_cast<FloatType>(element)) {
+    const llvm::fltSemantics &semantics = floatType.getFloatSemantics();
+    switch (kind) {
+    case ReductionKind::Sum:
+      return b.getFloatAttr(element, 0.0);
+    case ReductionKind::Product:
+      return b.getFloatAttr(element, 1.0);
+    case ReductionKind::Max:
+      return b.getFloatAttr(element, APFloat::getInf(semantics, true));
+    case ReductionKind::Min:
+      return b.getFloatAttr(element, APFloat::getInf(semantics, false));
+    }
+  }
+  if (auto intType = dyn_cast<IntegerType>(element)) {
+    unsigned width = intType.getWidth();
+    switch (kind) {
+    case ReductionKind::Sum:
+      return b.getIntegerAttr(element, 0);
+    case ReductionKind::Product:
+      return b.getIntegerAttr(element, 1);
+    case ReductionKind::Max:
+      return b.getIntegerAttr(element, APInt::getSignedMinValue(width));
+    case ReductionKind::Min:
+      return b.getIntegerAttr(element, APInt::getSignedMaxValue(width));
+    }
+  }
+  return {};
+}
+
+FailureOr<Value> FunctionPartitioner::reshard(Value value,
+                                              const TensorSharding &target,
+                                              Location loc) {
+  auto globalType = cast<RankedTensorType>(value.getType());
+  auto found = locals.find(value);
+  if (found == locals.end())
+    return mlir::emitError(loc)
+           << "autopar-partition: internal error: no local form of a value";
+  LocalValue &source = found->second;
+  // An empty tensor has no contents to move: make one of the local shape
+  // (once per shape).
+  if (!source.value) {
+    for (auto &[layout, made] : resharded[value])
+      if (layout == target)
+        return made;
+    FailureOr<RankedTensorType> type = localType(globalType, target, loc);
+    if (failed(type))
+      return failure();
+    Value local = tensor::EmptyOp::create(builder, loc, type->getShape(),
+                                          type->getElementType());
+    resharded[value].push_back({target, local});
+    return local;
+  }
+
+  return resharding->reshard(source.value, globalType, source.sharding, target,
+                             source.partialKind, loc, &resharded[value]);
+}
+
+FailureOr<Strategy> FunctionPartitioner::strategyOf(Operation *op,
+                                                    const OpSpace &space) {
+  return getAnnotatedStrategy(op, space, meshAttr, meshRef,
+                              "autopar-partition");
+}
+
+FailureOr<Value> FunctionPartitioner::initOnce(linalg::LinalgOp op, Value init,
+                                               unsigned result,
+                                               ArrayRef<unsigned> axes,
+                                               ReductionKind kind,
+                                               Location loc) {
+  auto type = cast<RankedTensorType>(init.getType());
+  TypedAttr identity = identityOf(kind, type.getElementType());
+  if (!identity)
+    return op->emitError() << "autopar-partition: no identity for a "
+                              "split reduction over "
+                           << type.getElementType();
+  // An init that already is the identity needs nothing.
+  Value global = op.getDpsInits()[result];
+  if (auto fill = global.getDefiningOp<linalg::FillOp>())
+    if (auto constant = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>())
+      if (constant.getValue() == identity)
+        return init;
+  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                        type.getElementType());
+  Value scalar = arith::ConstantOp::create(builder, loc, identity);
+  Value filled =
+      linalg::FillOp::create(builder, loc, scalar, empty).getResult(0);
+  Value index = coord(axes, loc);
+  Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
+  Value first = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::eq,
+                                      index, zero);
+  return arith::SelectOp::create(builder, loc, first, init, filled).getResult();
+}
+
+/// The values `op`'s regions read from above.
+static SmallVector<Value> getCaptured(Operation *op) {
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op->getRegions(), captured);
+  return captured.takeVector();
+}
+
+LogicalResult FunctionPartitioner::mapWhole(ValueRange values,
+                                            IRMapping &mapping, Location loc) {
+  for (Value value : values) {
+    if (!isa<RankedTensorType>(value.getType()))
+      continue;
+    FailureOr<Value> local = reshard(value, replicated(), loc);
+    if (failed(local))
+      return failure();
+    mapping.map(value, *local);
+  }
+  return success();
+}
+
+LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
+  Location loc = op->getLoc();
+  std::optional<OpSpace> space = buildOpSpace(op);
+
+  if (!space) {
+    // Not a node of the search: constants, empty tensors, scalar ops, and
+    // ops reading tensors into scalars. Tensors are read whole.
+    if (isa<tensor::EmptyOp>(op) && op->getNumOperands() == 0) {
+      // Made where needed, in the shape each user needs.
+      locals[op->getResult(0)] = {Value(), replicated()};
+      return success();
+    }
+    IRMapping mapping = scalars;
+    if (failed(mapWhole(op->getOperands(), mapping, loc)) ||
+        failed(mapWhole(getCaptured(op), mapping, loc)))
+      return failure();
+    Operation *clone = builder.clone(*op, mapping);
+    for (auto [result, local] :
+         llvm::zip_equal(op->getResults(), clone->getResults()))
+      if (isa<RankedTensorType>(result.getType()))
+        locals[result] = {local, replicated()};
+      else
+        scalars.map(result, local);
+    return success();
+  }
+
+  // A pin: the value takes the pinned sharding here.
+  if (auto shard = dyn_cast<ShardOp>(op)) {
+    FailureOr<TensorSharding> pinned =
+        fromShardingAttr(shard.getSharding(), meshAttr);
+    if (failed(pinned) || shard.getSharding().getMesh() != meshRef)
+      return op->emitError()
+             << "autopar-partition: the pin is not on mesh " << meshRef;
+    FailureOr<Value> local = reshard(shard.getInput(), *pinned, loc);
+    if (failed(local))
+      return failure();
+    locals[shard.getResult()] = {*local, *pinned};
+    return success();
+  }
+
+  FailureOr<Strategy> strategy = strategyOf(op, *space);
+  if (failed(strategy))
+    return failure();
+  bool split = llvm::any_of(*strategy, [](int loop) { return loop >= 0; });
+  if (!space->understood && mesh.getNumDevices() > 1) {
+    op->emitRemark() << "autopar-partition: no sharding rule for '"
+                     << op->getName()
+                     << "'; its operands are gathered and it runs "
+                        "replicated on every device";
+  }
+
+  // Partial results: which loops reduce over which axes, and how.
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  SmallVector<unsigned> reductionAxes;
+  for (auto [axis, loop] : llvm::enumerate(*strategy))
+    if (loop >= 0 && space->reduction[loop])
+      reductionAxes.push_back(axis);
+  SmallVector<ReductionKind> kinds(op->getNumResults(), ReductionKind::Sum);
+  if (!reductionAxes.empty()) {
+    for (unsigned result = 0; result < op->getNumResults(); ++result) {
+      std::optional<ReductionKind> kind = getReductionKind(op, result);
+      if (!kind) {
+        op->emitWarning()
+            << "autopar-partition: the strategy splits a reduction loop but "
+               "result #"
+            << result
+            << " is not a plain sum, product, max or min; the op runs "
+               "replicated";
+        strategy->assign(mesh.getRank(), -1);
+        reductionAxes.clear();
+        split = false;
+        break;
+      }
+      kinds[result] = *kind;
+    }
+  }
+
+  // Operands under the strategy.
+  IRMapping mapping = scalars;
+  for (const Binding &binding : space->operands) {
+    TensorSharding wanted = getSharding(*space, binding, *strategy, false);
+    FailureOr<Value> local = reshard(binding.value, wanted, loc);
+    if (failed(local))
+      return failure();
+    mapping.map(binding.value, *local);
+  }
+  // Tensor operands without a binding, and tensors read inside the body.
+  SmallVector<Value> unbound;
+  for (Value operand : op->getOperands())
+    if (!mapping.contains(operand))
+      unbound.push_back(operand);
+  if (failed(mapWhole(unbound, mapping, loc)) ||
+      failed(mapWhole(getCaptured(op), mapping, loc)))
+    return failure();
+
+  // A split reduction adds its init once.
+  if (linalgOp && !reductionAxes.empty()) {
+    for (auto [result, init] : llvm::enumerate(linalgOp.getDpsInits())) {
+      FailureOr<Value> once = initOnce(linalgOp, mapping.lookup(init), result,
+                                       reductionAxes, kinds[result], loc);
+      if (failed(once))
+        return failure();
+      mapping.map(init, *once);
+    }
+  }
+
+  Operation *clone = builder.clone(*op, mapping);
+  clone->removeAttr(AutoparDialect::kStrategyAttrName);
+  clone->removeAttr(AutoparDialect::kShardingsAttrName);
+  SmallVector<TensorSharding> resultShardings;
+  for (OpResult result : op->getResults()) {
+    TensorSharding sharding = replicated();
+    for (const Binding &binding : space->results)
+      if (binding.value == result)
+        sharding = getSharding(*space, binding, *strategy, true);
+    resultShardings.push_back(sharding);
+    if (auto type = dyn_cast<RankedTensorType>(result.getType())) {
+      FailureOr<RankedTensorType> local = localType(type, sharding, loc);
+      if (failed(local))
+        return failure();
+      clone->getResult(result.getResultNumber()).setType(*local);
+    }
+  }
+
+  if (split) {
+    // Sizes written into the op: slices and expand_shape.
+    auto localShape = [&](unsigned result) {
+      return cast<RankedTensorType>(clone->getResult(result).getType())
+          .getShape();
+    };
+    if (auto slice = dyn_cast<tensor::ExtractSliceOp>(clone)) {
+      slice.setStaticSizes(localShape(0));
+    } else if (auto insert = dyn_cast<tensor::InsertSliceOp>(clone)) {
+      insert.setStaticSizes(
+          cast<RankedTensorType>(insert.getSource().getType()).getShape());
+    } else if (auto expand = dyn_cast<tensor::ExpandShapeOp>(clone)) {
+      expand.setStaticOutputShape(localShape(0));
+    }
+    // linalg.index of a split loop counts from the device's first index.
+    if (auto local = dyn_cast<linalg::LinalgOp>(clone)) {
+      SmallVector<linalg::IndexOp> indices;
+      clone->walk([&](linalg::IndexOp index) { indices.push_back(index); });
+      SmallVector<int64_t> ranges = local.getStaticLoopRanges();
+      for (linalg::IndexOp index : indices) {
+        SmallVector<unsigned> axes;
+        for (auto [axis, loop] : llvm::enumerate(*strategy))
+          if (loop == static_cast<int>(index.getDim()))
+            axes.push_back(axis);
+        if (axes.empty())
+          continue;
+        Value offset;
+        {
+          OpBuilder::InsertionGuard guard(builder);
+          builder.setInsertionPoint(clone);
+          Value size = arith::ConstantIndexOp::create(builder, loc,
+                                                      ranges[index.getDim()]);
+          offset = arith::MulIOp::create(builder, loc, coord(axes, loc), size);
+        }
+        OpBuilder inner(index->getContext());
+        inner.setInsertionPointAfter(index);
+        auto shifted = arith::AddIOp::create(inner, index.getLoc(),
+                                             index.getResult(), offset);
+        index.getResult().replaceAllUsesExcept(shifted.getResult(),
+                                               shifted.getOperation());
+      }
+    }
+  }
+
+  for (OpResult result : op->getResults()) {
+    Value local = clone->getResult(result.getResultNumber());
+    if (isa<RankedTensorType>(result.getType()))
+      locals[result] = {local, resultShardings[result.getResultNumber()],
+                        kinds[result.getResultNumber()]};
+    else
+      scalars.map(result, local);
+  }
+  return success();
+}
+
+LogicalResult FunctionPartitioner::partitionReturn(func::ReturnOp op) {
+  SmallVector<Value> operands;
+  for (auto [index, operand] : llvm::enumerate(op.getOperands())) {
+    if (!isa<RankedTensorType>(operand.getType())) {
+      operands.push_back(scalars.lookupOrDefault(operand));
+      continue;
+    }
+    TensorSharding target = locals[operand].sharding;
+    if (auto attr = func.getResultAttrOfType<ShardingAttr>(
+            index, AutoparDialect::kShardingAttrName)) {
+      FailureOr<TensorSharding> wanted = fromShardingAttr(attr, meshAttr);
+      if (failed(wanted))
+        return op->emitError() << "autopar-partition: result #" << index
+                               << " has a sharding on another mesh";
+      target = *wanted;
+    }
+    // What leaves the function is complete.
+    for (int &dim : target.axisDim)
+      if (dim == TensorSharding::kPartial)
+        dim = TensorSharding::kReplicated;
+    FailureOr<Value> local = reshard(operand, target, op.getLoc());
+    if (failed(local))
+      return failure();
+    operands.push_back(*local);
+    func.setResultAttr(
+        index, AutoparDialect::kShardingAttrName,
+        toShardingAttr(target, mesh, meshRef,
+                       cast<RankedTensorType>(operand.getType()).getRank()));
+  }
+  func::ReturnOp::create(builder, op.getLoc(), operands);
+  return success();
+}
+
+LogicalResult FunctionPartitioner::run() {
+  if (!func.getBody().hasOneBlock())
+    return func.emitError()
+           << "autopar-partition: functions with control flow between "
+              "blocks are not supported";
+  Block &body = func.getBody().front();
+  entry = new Block();
+  resharding.emplace(builder, meshAttr, meshRef, entry);
+  SmallVector<Type> argTypes;
+  for (BlockArgument arg : body.getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type) {
+      Value local = entry->addArgument(arg.getType(), arg.getLoc());
+      scalars.map(arg, local);
+      argTypes.push_back(arg.getType());
+      continue;
+    }
+    TensorSharding sharding = replicated();
+    if (auto attr = func.getArgAttrOfType<ShardingAttr>(
+            arg.getArgNumber(), AutoparDialect::kShardingAttrName)) {
+      FailureOr<TensorSharding> parsed = fromShardingAttr(attr, meshAttr);
+      if (failed(parsed) || attr.isPartial())
+        return func.emitError()
+               << "autopar-partition: argument #" << arg.getArgNumber()
+               << " has sharding " << attr
+               << ", which is not a whole value on mesh " << meshRef;
+      sharding = *parsed;
+    }
+    FailureOr<RankedTensorType> local = localType(type, sharding, arg.getLoc());
+    if (failed(local)) {
+      delete entry;
+      return failure();
+    }
+    Value value = entry->addArgument(*local, arg.getLoc());
+    locals[arg] = {value, sharding};
+    argTypes.push_back(*local);
+    func.setArgAttr(arg.getArgNumber(), AutoparDialect::kShardingAttrName,
+                    toShardingAttr(sharding, mesh, meshRef, type.getRank()));
+  }
+  builder.setInsertionPointToEnd(entry);
+  LogicalResult result = success();
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      result = partitionReturn(ret);
+    } else {
+      result = partitionOp(&op);
+    }
+    if (failed(result))
+      break;
+  }
+  if (failed(result)) {
+    delete entry;
+    return failure();
+  }
+  // Swap the bodies.
+  body.dropAllDefinedValueUses();
+  body.erase();
+  func.getBody().push_back(entry);
+  SmallVector<Type> resultTypes(
+      entry->getTerminator()->getOperandTypes().begin(),
+      entry->getTerminator()->getOperandTypes().end());
+  func.setType(FunctionType::get(func.getContext(), argTypes, resultTypes));
+  func->setAttr(AutoparDialect::kSpmdAttrName, meshRef);
+  return success();
+}
+
+namespace {
+struct PartitionPass
+    : public mlir::autopar::impl::PartitionBase<PartitionPass> {
+  void runOnOperation() override;
+};
+} // namespace
+
+void PartitionPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+  for (func::FuncOp func : funcs) {
+    // External functions have nothing to partition; partitioned ones
+    // already are per-device programs.
+    if (func.isExternal() || func->hasAttr(AutoparDialect::kSpmdAttrName))
+      continue;
+    FailureOr<FlatSymbolRefAttr> meshRef =
+        getAnnotatedMesh(func, "autopar-partition");
+    if (failed(meshRef))
+      return signalPassFailure();
+    if (!*meshRef)
+      continue;
+    MeshAttr mesh = lookupMesh(func, *meshRef);
+    if (!mesh)
+      return signalPassFailure();
+    FunctionPartitioner partitioner(func, mesh, *meshRef);
+    if (failed(partitioner.run()))
+      return signalPassFailure();
+  }
+}

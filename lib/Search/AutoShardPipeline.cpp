@@ -1,0 +1,52 @@
+//===- AutoShardPipeline.cpp - the `auto-shard` pipeline ------------------===//
+//
+// The planning stages of autopar as one pipeline. Stages are appended here
+// as they come to exist: import, target, search (with its analysis).
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Search/Passes.h"
+#include "autopar/Target/Passes.h"
+
+#include "mlir/Conversion/TosaToArith/TosaToArith.h"
+#include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
+#include "mlir/Conversion/TosaToTensor/TosaToTensor.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+void mlir::autopar::buildAutoShardPipeline(
+    OpPassManager &pm, const AutoShardPipelineOptions &options) {
+  // 1. Import: TOSA models become linalg on tensors (a no-op on linalg).
+  tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
+  OpPassManager &funcPm = pm.nest<func::FuncOp>();
+  funcPm.addPass(createTosaToArithPass());
+  funcPm.addPass(createTosaToTensorPass());
+  // 2. Target: the machine the plan is for.
+  SetTargetOptions targetOptions;
+  targetOptions.target = options.target;
+  pm.addPass(createSetTarget(targetOptions));
+  // 3. The search (it runs the workload analysis) and its report.
+  PlanOptions planOptions;
+  planOptions.report = options.report;
+  planOptions.trace = options.trace;
+  planOptions.optimizer = options.optimizer;
+  planOptions.objective = options.objective;
+  planOptions.maxGpus = options.maxGpus;
+  planOptions.mesh = options.mesh;
+  planOptions.parallelism = options.parallelism;
+  pm.addPass(createPlan(planOptions));
+}
+
+void mlir::autopar::registerAutoShardPipeline() {
+  PassPipelineRegistration<AutoShardPipelineOptions>(
+      "auto-shard",
+      "Plan the parallelization of a model: import it (TOSA to linalg), "
+      "attach the target machine, choose the GPUs and every op's "
+      "strategy, annotate the IR and report the plan",
+      buildAutoShardPipeline);
+}

@@ -1,0 +1,331 @@
+//===- Plan.cpp - the search pass -----------------------------------------===//
+//
+// Runs the planner over the candidate meshes, picks the mesh for the
+// objective, annotates the IR and writes the report and the trace.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Analysis/Workload.h"
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Cost/AnalysisReport.h"
+#include "autopar/Support/Output.h"
+#include "autopar/Search/PlanReport.h"
+#include "autopar/Search/Planner.h"
+#include "autopar/Target/Target.h"
+#include "autopar/Search/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Format.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_PLAN
+#include "autopar/Search/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+struct PlanPass : public mlir::autopar::impl::PlanBase<PlanPass> {
+  using PlanBase::PlanBase;
+  void runOnOperation() override;
+
+private:
+  LogicalResult parseOptions(ModuleOp module, PlannerOptions &options);
+  void annotate(ModuleOp module, const MeshPlan &plan, const Planner &planner,
+                const PlanSummary &summary);
+};
+} // namespace
+
+LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
+  StringRef spec = objective;
+  if (spec == "time") {
+    options.objective = Objective::Time;
+  } else if (spec == "energy") {
+    options.objective = Objective::Energy;
+  } else if (spec.consume_front("efficiency:")) {
+    double floor;
+    if (spec.getAsDouble(floor) || floor <= 0 || floor > 1)
+      return mlir::emitError(module.getLoc())
+             << "objective=efficiency:X needs X in (0, 1], got '" << spec
+             << "'";
+    options.objective = Objective::Efficiency;
+    options.efficiencyFloor = floor;
+  } else {
+    return mlir::emitError(module.getLoc()) << "unknown objective '" << objective
+                              << "'; expected time, energy or efficiency:X";
+  }
+  std::optional<Optimizer> parsed =
+      symbolizeOptimizer(optimizer);
+  if (!parsed)
+    return mlir::emitError(module.getLoc()) << "unknown optimizer '" << optimizer
+                              << "'; expected sgd, momentum or adam";
+  options.optimizer = *parsed;
+  if (maxGpus < 0)
+    return mlir::emitError(module.getLoc()) << "max-gpus must not be negative";
+  options.maxGpus = maxGpus;
+  if (!mesh.empty()) {
+    SmallVector<StringRef> parts;
+    StringRef(mesh).split(parts, 'x');
+    for (StringRef part : parts) {
+      int64_t size;
+      if (part.getAsInteger(10, size) || size < 1)
+        return mlir::emitError(module.getLoc())
+               << "mesh='" << mesh
+               << "' is not a shape such as 4 or 2x4";
+      options.mesh.push_back(size);
+    }
+    if (options.mesh.size() > 2)
+      return mlir::emitError(module.getLoc()) << "mesh='" << mesh
+                                << "': autopar plans on 1-D and 2-D meshes";
+  }
+  options.exhaustive = exhaustive;
+  if (parallelism != "hybrid" && parallelism != "data" &&
+      parallelism != "tensor" && parallelism != "data-tensor")
+    return mlir::emitError(module.getLoc())
+           << "unknown parallelism '" << parallelism
+           << "'; expected hybrid, data, tensor or data-tensor";
+  options.dataParallelOnly = parallelism == "data";
+  options.tensorParallelOnly = parallelism == "tensor";
+  options.dataTensor = parallelism == "data-tensor";
+  return success();
+}
+
+void PlanPass::annotate(ModuleOp module, const MeshPlan &plan,
+                        const Planner &planner, const PlanSummary &summary) {
+  MLIRContext *context = &getContext();
+  Builder builder(context);
+  // The mesh: the pins' mesh, or `@mesh` (replaced if it exists).
+  FlatSymbolRefAttr meshRef;
+  if (auto pinned = planner.getPinnedMesh()) {
+    meshRef = pinned->second;
+  } else {
+    meshRef = FlatSymbolRefAttr::get(context, "mesh");
+    SmallVector<StringAttr> names;
+    for (const std::string &name : plan.mesh.names)
+      names.push_back(builder.getStringAttr(name));
+    auto meshAttr = MeshAttr::get(context, names, plan.mesh.sizes);
+    auto existing = SymbolTable::lookupSymbolIn(module, meshRef.getAttr());
+    if (auto meshOp = dyn_cast_or_null<MeshOp>(existing)) {
+      meshOp.setMeshAttr(meshAttr);
+    } else {
+      OpBuilder opBuilder(module.getBodyRegion());
+      MeshOp::create(opBuilder, module.getLoc(), "mesh", meshAttr);
+    }
+  }
+
+  llvm::DenseMap<Value, ShardingAttr> argShardings;
+  for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    const Strategy &strategy = node.strategies[plan.choice[index]];
+    Operation *op = node.space.op;
+    if (!isa<ShardOp>(op))
+      op->setAttr(AutoparDialect::kStrategyAttrName,
+                  toStrategyAttr(node.space, strategy, plan.mesh, meshRef));
+    SmallVector<Attribute> shardings;
+    for (OpResult result : op->getResults()) {
+      const Binding *binding = nullptr;
+      for (const Binding &candidate : node.space.results)
+        if (candidate.value == result)
+          binding = &candidate;
+      unsigned rank = 0;
+      if (auto shaped = dyn_cast<ShapedType>(result.getType()))
+        rank = shaped.getRank();
+      TensorSharding sharding;
+      if (binding)
+        sharding = getSharding(node.space, *binding, strategy, true);
+      else
+        sharding.axisDim.assign(plan.mesh.getRank(),
+                                TensorSharding::kReplicated);
+      shardings.push_back(toShardingAttr(sharding, plan.mesh, meshRef, rank));
+    }
+    op->setAttr(AutoparDialect::kShardingsAttrName,
+                builder.getArrayAttr(shardings));
+    for (const Binding &operand : node.space.operands)
+      if (isa<BlockArgument>(operand.value) &&
+          !argShardings.count(operand.value))
+        argShardings[operand.value] = toShardingAttr(
+            getSharding(node.space, operand, strategy, false), plan.mesh,
+            meshRef, operand.shape.size());
+  }
+  // The planned function's arguments (other functions, such as training
+  // steps, get theirs from autopar-propagate).
+  for (auto func : module.getOps<FunctionOpInterface>()) {
+    if (func.isExternal() || plan.nodes.empty() ||
+        !func->isAncestor(plan.nodes.front().space.op))
+      continue;
+    for (BlockArgument arg : func.getArguments()) {
+      auto shaped = dyn_cast<ShapedType>(arg.getType());
+      if (!shaped || !shaped.hasRank())
+        continue;
+      ShardingAttr sharding = argShardings.lookup(arg);
+      if (!sharding) {
+        TensorSharding replicated;
+        replicated.axisDim.assign(plan.mesh.getRank(),
+                                  TensorSharding::kReplicated);
+        sharding = toShardingAttr(replicated, plan.mesh, meshRef,
+                                  shaped.getRank());
+      }
+      func.setArgAttr(arg.getArgNumber(), AutoparDialect::kShardingAttrName,
+                      sharding);
+    }
+  }
+  module->setAttr(
+      AutoparDialect::kPlanAttrName,
+      PlanAttr::get(context, meshRef, summary.gpus, objective,
+                    llvm::APFloat(summary.stepSeconds),
+                    llvm::APFloat(summary.samplesPerSecond),
+                    llvm::APFloat(summary.speedup),
+                    llvm::APFloat(summary.efficiency),
+                    llvm::APFloat(summary.energyPerSample),
+                    llvm::APFloat(summary.memoryPerGpu)));
+}
+
+void PlanPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  PlannerOptions options;
+  if (failed(parseOptions(module, options)))
+    return signalPassFailure();
+  FailureOr<TargetAttr> targetAttr =
+      getModuleTarget(module, target, [&] { return mlir::emitError(module.getLoc()); });
+  if (failed(targetAttr))
+    return signalPassFailure();
+  int64_t available = targetAttr->getNumGpus();
+  if (options.maxGpus > available) {
+    mlir::emitError(module.getLoc()) << "max-gpus=" << options.maxGpus << " but target '"
+                       << targetAttr->getName() << "' has " << available
+                       << " GPUs";
+    return signalPassFailure();
+  }
+  if (!options.mesh.empty()) {
+    int64_t devices = 1;
+    for (int64_t size : options.mesh)
+      devices *= size;
+    if (devices > available) {
+      mlir::emitError(module.getLoc()) << "mesh=" << mesh << " needs " << devices
+                         << " GPUs but target '" << targetAttr->getName()
+                         << "' has " << available;
+      return signalPassFailure();
+    }
+    if (options.maxGpus > 0 && devices > options.maxGpus) {
+      mlir::emitError(module.getLoc())
+          << "mesh=" << mesh << " needs " << devices << " GPUs but max-gpus="
+          << options.maxGpus;
+      return signalPassFailure();
+    }
+  }
+
+  const auto &analysis = getAnalysis<WorkloadAnalysis>();
+  const FunctionWorkload *entry = getEntryFunction(analysis);
+  if (!entry) {
+    mlir::emitWarning(module.getLoc()) << "autopar-plan: no function with a body";
+    return;
+  }
+  CostModel costModel(*targetAttr);
+  Planner planner(*entry, costModel, options);
+  if (failed(planner.initialize()))
+    return signalPassFailure();
+
+  // Plan on every candidate mesh; the 1-GPU plan is the reference.
+  SmallVector<MeshShape> meshes = planner.getCandidateMeshes();
+  std::vector<MeshPlan> plans;
+  for (const MeshShape &mesh : meshes) {
+    FailureOr<MeshPlan> plan = planner.planOnMesh(mesh);
+    if (failed(plan))
+      return signalPassFailure();
+    plans.push_back(std::move(*plan));
+  }
+  MeshShape single;
+  single.sizes = {1};
+  single.names = {"gpus"};
+  single.gpusPerNode = targetAttr->getGpusPerNode();
+  MeshPlan oneGpu;
+  if (plans.front().mesh.getNumDevices() == 1) {
+    oneGpu = plans.front();
+  } else {
+    FailureOr<MeshPlan> plan = planner.planOnMesh(single);
+    if (failed(plan))
+      return signalPassFailure();
+    oneGpu = std::move(*plan);
+  }
+  double oneStep = oneGpu.metrics.stepSeconds();
+
+  // Pick the mesh for the objective among the plans that fit in memory;
+  // ties go to fewer GPUs (earlier candidates).
+  const MeshPlan *best = nullptr;
+  auto better = [&](const MeshPlan &a, const MeshPlan &b) {
+    switch (options.objective) {
+    case Objective::Time:
+      return a.metrics.stepSeconds() < b.metrics.stepSeconds() * (1 - 1e-9);
+    case Objective::Energy:
+      return a.energyPerSample < b.energyPerSample * (1 - 1e-9);
+    case Objective::Efficiency:
+      return a.metrics.samplesPerSecond() >
+             b.metrics.samplesPerSecond() * (1 + 1e-9);
+    }
+    return false;
+  };
+  for (const MeshPlan &plan : plans) {
+    if (!plan.fitsMemory)
+      continue;
+    if (options.objective == Objective::Efficiency) {
+      double speedup = oneStep / plan.metrics.stepSeconds();
+      if (speedup / plan.metrics.gpus < options.efficiencyFloor - 1e-12)
+        continue;
+    }
+    if (!best || better(plan, *best))
+      best = &plan;
+  }
+  if (!best) {
+    const MeshPlan *leanest = &plans.front();
+    for (const MeshPlan &plan : plans)
+      if (plan.metrics.memoryPerGpu < leanest->metrics.memoryPerGpu)
+        leanest = &plan;
+    double capacity =
+        static_cast<double>(targetAttr->getGpu().getMemoryCapacity());
+    InFlightDiagnostic diag = mlir::emitError(module.getLoc());
+    diag << "autopar: no plan fits in the " << formatBytes(capacity)
+         << " of a " << targetAttr->getGpu().getName()
+         << ": the least memory per GPU found is "
+         << formatBytes(leanest->metrics.memoryPerGpu) << " (mesh "
+         << leanest->mesh.str() << ")";
+    if (options.objective == Objective::Efficiency)
+      diag << ", or none reaches efficiency " << options.efficiencyFloor;
+    return signalPassFailure();
+  }
+
+  // Pure data parallelism on all GPUs, for comparison.
+  std::optional<MeshPlan> dataParallel;
+  if (!planner.getPinnedMesh()) {
+    MeshShape all;
+    all.sizes = {options.maxGpus > 0 ? options.maxGpus : available};
+    all.names = {"gpus"};
+    all.gpusPerNode = targetAttr->getGpusPerNode();
+    FailureOr<MeshPlan> plan = planner.dataParallelOnMesh(all);
+    if (succeeded(plan))
+      dataParallel = std::move(*plan);
+  }
+
+  PlanReport built = buildPlanReport(
+      planner, *best, oneGpu, dataParallel ? &*dataParallel : nullptr, plans,
+      objective, targetAttr->getName(),
+      static_cast<double>(targetAttr->getGpu().getMemoryCapacity()));
+  built.function = entry->getFunction().getName().str();
+  annotate(module, *best, planner, built.plan);
+  // The machine the plan was made for goes with it (later passes price
+  // and report against it).
+  module->setAttr(AutoparDialect::kTargetAttrName, *targetAttr);
+
+  if (!report.empty() &&
+      failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
+        if (StringRef(report).ends_with(".json"))
+          printPlanReportJson(os, built);
+        else
+          printPlanReportText(os, built);
+      })))
+    return signalPassFailure();
+  if (!trace.empty() &&
+      failed(writeOutputFile(module.getLoc(), trace,
+                       [&](raw_ostream &os) { printPlanTrace(os, *best); })))
+    return signalPassFailure();
+}

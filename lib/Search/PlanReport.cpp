@@ -1,0 +1,279 @@
+//===- PlanReport.cpp - explaining a parallelization plan -----------------===//
+
+#include "autopar/Search/PlanReport.h"
+#include "autopar/Cost/AnalysisReport.h"
+#include "autopar/Support/Output.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
+                                         const Planner &planner,
+                                         double oneGpuStep) {
+  PlanSummary summary;
+  summary.mesh = plan.mesh.str();
+  summary.gpus = plan.metrics.gpus;
+  summary.stepSeconds = plan.metrics.stepSeconds();
+  summary.samplesPerSecond = plan.metrics.samplesPerSecond();
+  summary.speedup =
+      summary.stepSeconds > 0 ? oneGpuStep / summary.stepSeconds : 0;
+  summary.efficiency = summary.speedup / static_cast<double>(summary.gpus);
+  summary.energyPerSample = plan.energyPerSample;
+  summary.memoryPerGpu = plan.metrics.memoryPerGpu;
+  summary.computeSeconds = plan.metrics.computeSeconds;
+  summary.commSeconds = plan.metrics.commSeconds;
+  summary.fitsMemory = plan.fitsMemory;
+  return summary;
+}
+
+PlanReport mlir::autopar::buildPlanReport(
+    const Planner &planner, const MeshPlan &best, const MeshPlan &oneGpu,
+    const MeshPlan *dataParallel, ArrayRef<MeshPlan> considered,
+    StringRef objective, StringRef target, double memoryCapacity) {
+  PlanReport report;
+  report.target = target.str();
+  report.objective = objective.str();
+  report.batch = best.metrics.batch;
+  report.memoryCapacity = memoryCapacity;
+  double oneStep = oneGpu.metrics.stepSeconds();
+  report.plan = summarizePlan(best, planner, oneStep);
+  report.forwardCommunication = planner.forwardCommunication(best);
+  report.oneGpu = summarizePlan(oneGpu, planner, oneStep);
+  if (dataParallel) {
+    report.haveDataParallel = true;
+    report.dataParallel = summarizePlan(*dataParallel, planner, oneStep);
+  }
+  for (const MeshPlan &plan : considered)
+    report.meshes.push_back(summarizePlan(plan, planner, oneStep));
+  report.exact = best.solution.exact;
+  report.solverMethod = stringifySolverMethod(best.solution.method).str();
+  report.coreNodes = best.solution.coreNodes;
+  report.width = best.solution.width;
+  report.lowerBound = best.solution.lowerBound;
+  auto nextBest = planner.nextBest(best);
+  for (auto [index, node] : llvm::enumerate(best.nodes)) {
+    // Ops without work are left out, but pins stay: their resharding shows.
+    if (!node.work && !node.space.pinned)
+      continue;
+    PlanLayerReport layer;
+    unsigned chosen = best.choice[index];
+    layer.op = node.space.op->getName().getStringRef().str();
+    layer.loc = formatLocation(node.space.op->getLoc());
+    layer.strategy =
+        describeStrategy(node.space, node.strategies[chosen], best.mesh);
+    layer.computeSeconds = node.compute[chosen];
+    layer.commSeconds = node.sync[chosen] + best.edgeSeconds[index];
+    if (auto next = nextBest[index]) {
+      layer.hasNextBest = true;
+      layer.nextBestStrategy =
+          describeStrategy(node.space, node.strategies[next->first], best.mesh);
+      layer.nextBestSeconds = next->second;
+    }
+    report.layers.push_back(std::move(layer));
+  }
+  return report;
+}
+
+static std::string gib(double bytes) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::format("%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  return text;
+}
+
+static void printSummaryLine(llvm::raw_ostream &os, StringRef label,
+                             const PlanSummary &summary) {
+  os << llvm::format("  %-16s %-18s %3lld GPUs  step %9.3f ms  %10.1f "
+                     "samples/s  speedup %5.2f  efficiency %4.2f  %9.4g "
+                     "J/sample  %s/GPU%s\n",
+                     label.str().c_str(), summary.mesh.c_str(),
+                     static_cast<long long>(summary.gpus),
+                     summary.stepSeconds * 1e3, summary.samplesPerSecond,
+                     summary.speedup, summary.efficiency,
+                     summary.energyPerSample, gib(summary.memoryPerGpu).c_str(),
+                     summary.fitsMemory ? "" : " (does not fit)");
+}
+
+void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
+                                        const PlanReport &report) {
+  os << "autopar plan: @" << report.function << " on " << report.target
+     << ", batch " << report.batch << ", objective " << report.objective
+     << "\n\n";
+  os << llvm::format("chosen: %lld GPUs, mesh %s; step %.3f ms, %.1f "
+                     "samples/s, speedup %.2f over 1 GPU, efficiency %.2f, "
+                     "%.4g J/sample, %s per GPU of %s\n\n",
+                     static_cast<long long>(report.plan.gpus),
+                     report.plan.mesh.c_str(), report.plan.stepSeconds * 1e3,
+                     report.plan.samplesPerSecond, report.plan.speedup,
+                     report.plan.efficiency, report.plan.energyPerSample,
+                     formatBytes(report.plan.memoryPerGpu).c_str(),
+                     formatBytes(report.memoryCapacity).c_str());
+  printSummaryLine(os, "plan", report.plan);
+  printSummaryLine(os, "1 GPU", report.oneGpu);
+  if (report.haveDataParallel)
+    printSummaryLine(os, "data parallel", report.dataParallel);
+  os << "\nmeshes considered\n";
+  for (const PlanSummary &mesh : report.meshes)
+    printSummaryLine(os, "", mesh);
+  os << "\n"
+     << llvm::format("%-4s %-24s %-24s %-28s %10s %10s  %s\n", "#", "op", "loc",
+                     "strategy", "compute ms", "comm ms", "next best (ms)");
+  for (auto [index, layer] : llvm::enumerate(report.layers)) {
+    std::string next =
+        layer.hasNextBest
+            ? layer.nextBestStrategy + " (" +
+                  std::to_string(layer.nextBestSeconds * 1e3).substr(0, 8) + ")"
+            : "-";
+    os << llvm::format("%-4zu %-24s %-24s %-28s %10.4f %10.4f  %s\n", index,
+                       layer.op.c_str(), layer.loc.c_str(),
+                       layer.strategy.c_str(), layer.computeSeconds * 1e3,
+                       layer.commSeconds * 1e3, next.c_str());
+  }
+  os << "\nsolver: " << report.solverMethod << ", "
+     << (report.exact ? "exact" : "heuristic") << ", width " << report.width
+     << ", " << report.coreNodes << " nodes left after elimination";
+  if (!report.exact)
+    os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
+  os << "\nforward collectives per step: "
+     << describeCommunication(report.forwardCommunication) << "\n";
+}
+
+void mlir::autopar::writeCommunicationJson(
+    llvm::json::OStream &json, const CommunicationSummary &summary) {
+  for (const auto &[kind, entry] : summary)
+    json.attributeObject(kind, [&] {
+      json.attribute("count", entry.count);
+      json.attribute("bytes", static_cast<int64_t>(entry.bytes));
+      json.attribute("time_s", entry.seconds);
+    });
+}
+
+static void writeSummary(llvm::json::OStream &json,
+                         const PlanSummary &summary) {
+  json.attribute("mesh", summary.mesh);
+  json.attribute("gpus", summary.gpus);
+  json.attribute("step_time_s", summary.stepSeconds);
+  json.attribute("samples_per_s", summary.samplesPerSecond);
+  json.attribute("speedup", summary.speedup);
+  json.attribute("efficiency", summary.efficiency);
+  json.attribute("energy_per_sample_j", summary.energyPerSample);
+  json.attribute("memory_per_gpu_bytes", summary.memoryPerGpu);
+  json.attribute("compute_s", summary.computeSeconds);
+  json.attribute("comm_s", summary.commSeconds);
+  json.attribute("fits_memory", summary.fitsMemory);
+}
+
+void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
+                                        const PlanReport &report) {
+  llvm::json::OStream json(os, /*IndentSize=*/2);
+  json.object([&] {
+    json.attribute("schema", "autopar-plan-1");
+    json.attribute("target", report.target);
+    json.attribute("function", report.function);
+    json.attribute("batch", report.batch);
+    json.attribute("objective", report.objective);
+    json.attribute("memory_capacity_bytes", report.memoryCapacity);
+    json.attributeObject("plan", [&] { writeSummary(json, report.plan); });
+    json.attributeObject("one_gpu", [&] { writeSummary(json, report.oneGpu); });
+    if (report.haveDataParallel)
+      json.attributeObject("data_parallel",
+                           [&] { writeSummary(json, report.dataParallel); });
+    json.attributeObject("solver", [&] {
+      json.attribute("method", report.solverMethod);
+      json.attribute("exact", report.exact);
+      json.attribute("width", static_cast<int64_t>(report.width));
+      json.attribute("core_nodes", static_cast<int64_t>(report.coreNodes));
+      json.attribute("lower_bound_s", report.lowerBound);
+    });
+    json.attributeArray("meshes", [&] {
+      for (const PlanSummary &mesh : report.meshes)
+        json.object([&] { writeSummary(json, mesh); });
+    });
+    json.attributeObject("forward_collectives", [&] {
+      writeCommunicationJson(json, report.forwardCommunication);
+    });
+    json.attributeArray("layers", [&] {
+      for (const PlanLayerReport &layer : report.layers)
+        json.object([&] {
+          json.attribute("op", layer.op);
+          json.attribute("loc", layer.loc);
+          json.attribute("strategy", layer.strategy);
+          json.attribute("compute_s", layer.computeSeconds);
+          json.attribute("comm_s", layer.commSeconds);
+          if (layer.hasNextBest)
+            json.attributeObject("next_best", [&] {
+              json.attribute("strategy", layer.nextBestStrategy);
+              json.attribute("cost_s", layer.nextBestSeconds);
+            });
+          else
+            json.attribute("next_best", nullptr);
+        });
+    });
+  });
+  os << "\n";
+}
+
+void mlir::autopar::printPlanTrace(llvm::raw_ostream &os,
+                                   const MeshPlan &plan) {
+  // One step: forward in program order (incoming resharding, then the op),
+  // backward in reverse (the op's gradients, then its all-reduces).
+  struct Event {
+    std::string name, category;
+    double start, duration;
+  };
+  std::vector<Event> events;
+  double clock = 0;
+  auto add = [&](std::string name, StringRef category, double seconds) {
+    if (seconds <= 0)
+      return;
+    events.push_back({std::move(name), category.str(), clock, seconds});
+    clock += seconds;
+  };
+  auto nameOf = [&](const PlanNode &node) {
+    std::string loc = formatLocation(node.space.op->getLoc());
+    return node.space.op->getName().getStringRef().str() +
+           (loc.empty() ? "" : " " + loc);
+  };
+  for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    unsigned s = plan.choice[index];
+    add("reshard -> " + nameOf(node), "comm", plan.edgeSeconds[index]);
+    add("fwd " + nameOf(node), "compute", node.forward[s]);
+  }
+  for (size_t index = plan.nodes.size(); index-- > 0;) {
+    const PlanNode &node = plan.nodes[index];
+    unsigned s = plan.choice[index];
+    add("bwd " + nameOf(node), "compute", node.compute[s] - node.forward[s]);
+    add("all_reduce grads " + nameOf(node), "comm", node.sync[s]);
+  }
+  llvm::json::OStream json(os, /*IndentSize=*/1);
+  json.object([&] {
+    json.attribute("displayTimeUnit", "ms");
+    json.attributeArray("traceEvents", [&] {
+      for (int64_t gpu = 0; gpu < plan.metrics.gpus; ++gpu) {
+        json.object([&] {
+          json.attribute("name", "thread_name");
+          json.attribute("ph", "M");
+          json.attribute("pid", 0);
+          json.attribute("tid", gpu);
+          json.attributeObject("args", [&] {
+            json.attribute("name", "GPU " + std::to_string(gpu));
+          });
+        });
+        for (const Event &event : events)
+          json.object([&] {
+            json.attribute("name", event.name);
+            json.attribute("cat", event.category);
+            json.attribute("ph", "X");
+            json.attribute("pid", 0);
+            json.attribute("tid", gpu);
+            json.attribute("ts", event.start * 1e6);
+            json.attribute("dur", event.duration * 1e6);
+          });
+      }
+    });
+  });
+  os << "\n";
+}
