@@ -87,8 +87,8 @@ def main():
                     opt, model, "--autopar-training=" + training,
                     "--autopar-plan=%s target=%s report=%s" % (plan, TARGET,
                                                                report),
-                    "--autopar-propagate", "--autopar-report-communication",
-                    "--autopar-partition", "--autopar-report-communication",
+                    "--autopar-propagate", "--autopar-report-communication=report=-",
+                    "--autopar-partition", "--autopar-report-communication=report=-",
                     "-o", os.devnull]
                 result = subprocess.run(command, capture_output=True,
                                         text=True)

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Sets everything up, builds autopar and runs the whole test suite.
 #   scripts/test.sh [build-dir]       (default: build)
+# Installs what is missing (Debian packages; the PyTorch importer's venv).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
 "$root/scripts/build.sh" "$build"
+# The PyTorch importer's environment (created once, ~3 GB from PyPI; reused
+# after). AUTOPAR_SKIP_TORCH=1 skips it, and the tests that need it.
+if [ "${AUTOPAR_SKIP_TORCH:-0}" != 1 ]; then
+  "$root/scripts/torch-env.sh" > /dev/null
+fi
 cmake --build "$build" --target check-autopar

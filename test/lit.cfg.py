@@ -72,3 +72,16 @@ if shutil.which("nvidia-smi"):
             config.available_features.add("cuda-device")
     except (OSError, subprocess.SubprocessError):
         pass
+
+# The PyTorch front end (autopar-import-torch): its environment exists once
+# scripts/torch-env.sh has made it (scripts/test.sh does); tests that export
+# models REQUIRE torch.
+torch_venv = os.environ.get(
+    "AUTOPAR_VENV", os.path.join(os.path.expanduser("~"), ".cache", "autopar", "torch-venv")
+)
+if os.path.exists(os.path.join(torch_venv, ".autopar-pins")):
+    config.available_features.add("torch")
+    config.environment["AUTOPAR_VENV"] = torch_venv
+for name in ("HOME",):
+    if name in os.environ:
+        config.environment[name] = os.environ[name]

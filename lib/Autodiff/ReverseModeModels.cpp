@@ -44,12 +44,12 @@ static bool isInactiveScalarOp(Operation *op) {
 
 /// Whether the scalar op has a rule below.
 static bool hasScalarRule(Operation *op) {
-  return isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
-             arith::NegFOp, arith::MaximumFOp, arith::MaxNumFOp,
-             arith::MinimumFOp, arith::MinNumFOp, arith::SelectOp,
-             arith::ExtFOp, arith::TruncFOp, math::ExpOp, math::LogOp,
-             math::TanhOp, math::ErfOp, math::SqrtOp, math::RsqrtOp,
-             math::AbsFOp, math::PowFOp>(op);
+  return isa<
+      arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp, arith::NegFOp,
+      arith::MaximumFOp, arith::MaxNumFOp, arith::MinimumFOp, arith::MinNumFOp,
+      arith::SelectOp, arith::ExtFOp, arith::TruncFOp, math::ExpOp, math::LogOp,
+      math::TanhOp, math::ErfOp, math::SqrtOp, math::RsqrtOp, math::AbsFOp,
+      math::PowFOp, math::FPowIOp, math::SinOp, math::CosOp, math::Log1pOp>(op);
 }
 
 static Value constantLike(OpBuilder &b, Location loc, Value like,
@@ -86,8 +86,12 @@ static SmallVector<Value> scalarAdjoints(OpBuilder &b, Operation *op,
     out[1] = arith::SelectOp::create(b, loc, first, getZero(), g);
   };
   llvm::TypeSwitch<Operation *>(op)
-      .Case([&](arith::AddFOp) { out = {g, g}; })
-      .Case([&](arith::SubFOp) { out = {g, neg(g)}; })
+      .Case([&](arith::AddFOp) {
+        out = {g, g};
+      })
+      .Case([&](arith::SubFOp) {
+        out = {g, neg(g)};
+      })
       .Case([&](arith::MulFOp mulOp) {
         out = {mul(g, mulOp.getRhs()), mul(g, mulOp.getLhs())};
       })
@@ -144,6 +148,27 @@ static SmallVector<Value> scalarAdjoints(OpBuilder &b, Operation *op,
             arith::SubFOp::create(b, loc, c, constantLike(b, loc, c, 1.0));
         out[0] = mul(g, mul(c, math::PowFOp::create(b, loc, a, cMinusOne)));
         out[1] = mul(g, mul(math::LogOp::create(b, loc, a), pow.getResult()));
+      })
+      .Case([&](math::FPowIOp pow) {
+        // d a^n = n a^(n-1) da (torch exports x**2 as fpowi); no adjoint for
+        // the integer exponent.
+        Value a = pow.getLhs(), n = pow.getRhs();
+        Value one =
+            arith::ConstantOp::create(b, loc, b.getIntegerAttr(n.getType(), 1));
+        Value nMinusOne = arith::SubIOp::create(b, loc, n, one);
+        Value nFloat = arith::SIToFPOp::create(b, loc, a.getType(), n);
+        out[0] =
+            mul(g, mul(nFloat, math::FPowIOp::create(b, loc, a, nMinusOne)));
+      })
+      .Case([&](math::SinOp sin) {
+        out[0] = mul(g, math::CosOp::create(b, loc, sin.getOperand()));
+      })
+      .Case([&](math::CosOp cos) {
+        out[0] = neg(mul(g, math::SinOp::create(b, loc, cos.getOperand())));
+      })
+      .Case([&](math::Log1pOp log1p) {
+        Value one = constantLike(b, loc, g, 1.0);
+        out[0] = div(g, arith::AddFOp::create(b, loc, one, log1p.getOperand()));
       });
   return out;
 }

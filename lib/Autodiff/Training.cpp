@@ -48,6 +48,79 @@ static Value createReduction(
       .getResult(0);
 }
 
+/// Drops the results of a multi-result linalg.generic that nothing uses
+/// when the used ones do not depend on them (torch exports max with its
+/// argmax as one op and uses only the max): reverse mode differentiates
+/// single-result ops. Returns the op to use in `generic`'s place.
+static linalg::GenericOp pruneUnusedResults(OpBuilder &b,
+                                            linalg::GenericOp generic) {
+  if (generic.getNumResults() < 2 || !generic.hasPureTensorSemantics())
+    return generic;
+  SmallVector<unsigned> used;
+  for (OpResult result : generic->getResults())
+    if (!result.use_empty())
+      used.push_back(result.getResultNumber());
+  if (used.size() == generic.getNumResults() || used.empty())
+    return generic;
+  // The body ops the used yields need, and whether they read an unused
+  // output's accumulator.
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  llvm::SmallPtrSet<Operation *, 16> needed;
+  SmallVector<Value> work;
+  for (unsigned r : used)
+    work.push_back(yield.getOperand(r));
+  unsigned numInputs = generic.getNumDpsInputs();
+  while (!work.empty()) {
+    Value value = work.pop_back_val();
+    if (auto arg = dyn_cast<BlockArgument>(value)) {
+      if (arg.getOwner() == &body && arg.getArgNumber() >= numInputs &&
+          !llvm::is_contained(used, arg.getArgNumber() - numInputs))
+        return generic;
+      continue;
+    }
+    Operation *def = value.getDefiningOp();
+    if (!def || def->getBlock() != &body || !needed.insert(def).second)
+      continue;
+    if (def->getNumRegions() != 0)
+      return generic;
+    llvm::append_range(work, def->getOperands());
+  }
+  SmallVector<Value> inits;
+  SmallVector<AffineMap> allMaps = generic.getIndexingMapsArray();
+  SmallVector<AffineMap> maps(allMaps.begin(), allMaps.begin() + numInputs);
+  SmallVector<Type> types;
+  for (unsigned r : used) {
+    inits.push_back(generic.getDpsInitOperand(r)->get());
+    maps.push_back(allMaps[numInputs + r]);
+    types.push_back(generic.getResult(r).getType());
+  }
+  b.setInsertionPoint(generic);
+  auto pruned = linalg::GenericOp::create(
+      b, generic.getLoc(), types, generic.getDpsInputs(), inits, maps,
+      generic.getIteratorTypesArray(),
+      [&](OpBuilder &nb, Location loc, ValueRange args) {
+        IRMapping mapping;
+        for (unsigned i = 0; i < numInputs; ++i)
+          mapping.map(body.getArgument(i), args[i]);
+        for (auto [k, r] : llvm::enumerate(used))
+          mapping.map(body.getArgument(numInputs + r), args[numInputs + k]);
+        for (Operation &op : body.without_terminator())
+          if (needed.contains(&op))
+            nb.clone(op, mapping);
+        SmallVector<Value> yielded;
+        for (unsigned r : used)
+          yielded.push_back(mapping.lookup(yield.getOperand(r)));
+        linalg::YieldOp::create(nb, loc, yielded);
+      });
+  for (NamedAttribute attr : generic->getDiscardableAttrs())
+    pruned->setAttr(attr.getName(), attr.getValue());
+  for (auto [k, r] : llvm::enumerate(used))
+    generic.getResult(r).replaceAllUsesWith(pruned.getResult(k));
+  generic.erase();
+  return pruned;
+}
+
 namespace {
 enum class LossKind { Auto, SoftmaxCrossEntropy, MeanSquaredError };
 
@@ -124,9 +197,10 @@ void TrainingPass::runOnOperation() {
         << outputType << "; choose loss=softmax-cross-entropy or loss=mse";
     return signalPassFailure();
   }
-  if (lossKind == LossKind::SoftmaxCrossEntropy && outputType.getRank() != 2) {
+  if (lossKind == LossKind::SoftmaxCrossEntropy && outputType.getRank() < 2) {
     forward.emitError() << "autopar-training: softmax-cross-entropy needs "
-                           "logits of rank 2 [batch, classes], got "
+                           "logits [batch, classes] or [batch, ..., "
+                           "classes] (e.g. [batch, seq, vocab]), got "
                         << outputType;
     return signalPassFailure();
   }
@@ -193,7 +267,9 @@ void TrainingPass::runOnOperation() {
   int labelArg = -1;
   if (lossKind == LossKind::SoftmaxCrossEntropy) {
     labelArg = argTypes.size();
-    argTypes.push_back(RankedTensorType::get({outputType.getDimSize(0)},
+    // One class index per row of logits: [batch] for [batch, classes],
+    // [batch, seq] (tokens) for [batch, seq, vocab].
+    argTypes.push_back(RankedTensorType::get(outputType.getShape().drop_back(),
                                              attrs.getI64Type()));
     argAttrs.push_back(roleDict("label"));
   } else if (lossKind == LossKind::MeanSquaredError) {
@@ -250,6 +326,21 @@ void TrainingPass::runOnOperation() {
       clone->setAttr("autopar.layer", builder.getI64IntegerAttr(layer++));
   }
 
+  // Multi-result generics whose extra results are dead (max with argmax).
+  {
+    SmallVector<linalg::GenericOp> generics;
+    body->walk([&](linalg::GenericOp generic) {
+      if (generic.getNumResults() > 1)
+        generics.push_back(generic);
+    });
+    OpBuilder::InsertionGuard guard(builder);
+    for (linalg::GenericOp generic : generics) {
+      if (llvm::is_contained(generic->getResults(), output))
+        continue;
+      pruneUnusedResults(builder, generic);
+    }
+  }
+
   // The loss and its gradient with respect to the output.
   Location loc = forward.getLoc();
   auto scalarType = RankedTensorType::get({}, elementType);
@@ -286,14 +377,18 @@ void TrainingPass::runOnOperation() {
           return arith::MulFOp::create(nb, nloc, diff, scale).getResult();
         });
   } else {
-    // loss = mean_b (logsumexp(logits[b]) - logits[b, label[b]]),
-    // d loss / d logits = (softmax(logits) - onehot(label)) / B.
+    // loss = mean_r (logsumexp(logits[r]) - logits[r, label[r]]) over the
+    // rows r of the logits (every index but the last: samples, or tokens of
+    // a [batch, seq, vocab] output), d loss / d logits = (softmax(logits) -
+    // onehot(label)) / rows.
     Value labels = body->getArgument(labelArg);
-    int64_t batch = outputType.getDimSize(0);
-    auto rowType = RankedTensorType::get({batch}, elementType);
-    AffineMap bc = builder.getMultiDimIdentityMap(2);
-    AffineMap bOnly = AffineMap::get(2, 0, builder.getAffineDimExpr(0));
-    AffineMap none = AffineMap::get(2, 0, context);
+    unsigned rank = outputType.getRank();
+    int64_t rows = outputType.getNumElements() / outputType.getShape().back();
+    auto rowType =
+        RankedTensorType::get(outputType.getShape().drop_back(), elementType);
+    AffineMap bc = builder.getMultiDimIdentityMap(rank);
+    AffineMap bOnly = bc.getMajorSubMap(rank - 1);
+    AffineMap none = AffineMap::get(rank, 0, context);
     Value rowMax = createReduction(
         builder, loc, {output}, {bc}, bOnly, rowType,
         -std::numeric_limits<double>::infinity(),
@@ -314,7 +409,7 @@ void TrainingPass::runOnOperation() {
           return arith::AddFOp::create(nb, nloc, args[0], log).getResult();
         });
     auto isLabel = [&](OpBuilder &nb, Location nloc, Value label) {
-      Value column = linalg::IndexOp::create(nb, nloc, 1);
+      Value column = linalg::IndexOp::create(nb, nloc, rank - 1);
       Value index =
           arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), label);
       return arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq, column,
@@ -332,21 +427,21 @@ void TrainingPass::runOnOperation() {
               nb, nloc, isLabel(nb, nloc, args[2]), picked, zero);
           return arith::AddFOp::create(nb, nloc, acc, term).getResult();
         });
-    double inverseBatch = 1.0 / static_cast<double>(batch);
+    double inverseBatch = 1.0 / static_cast<double>(rows);
     lossValue = createElementwise(builder, loc, 
         {total}, scalarType, [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value scale = arith::ConstantOp::create(
               nb, nloc, nb.getFloatAttr(elementType, inverseBatch));
           return arith::MulFOp::create(nb, nloc, args[0], scale).getResult();
         });
-    // The gradient: a generic over [B, C] reading the label by row.
+    // The gradient: a generic over the logits reading the label by row.
     Value init =
         tensor::EmptyOp::create(builder, loc, outputType.getShape(), elementType);
     seed = linalg::GenericOp::create(
                builder, loc, TypeRange{outputType},
                ValueRange{output, logSumExp, labels}, ValueRange{init},
                SmallVector<AffineMap>{bc, bOnly, bOnly, bc},
-               SmallVector<utils::IteratorType>(2,
+               SmallVector<utils::IteratorType>(rank,
                                                 utils::IteratorType::parallel),
                [&](OpBuilder &nb, Location nloc, ValueRange args) {
                  Value shifted =

@@ -509,6 +509,33 @@ struct PartitionPass
 };
 } // namespace
 
+/// Local shapes, slices and collectives are computed from static shapes:
+/// a function with a dynamic dimension (a dynamic batch) is refused up
+/// front, at the first value that has one, rather than half-partitioned.
+static LogicalResult checkStaticShapes(func::FuncOp func) {
+  for (BlockArgument arg : func.getArguments())
+    if (auto type = dyn_cast<RankedTensorType>(arg.getType());
+        type && !type.hasStaticShape())
+      return func.emitError()
+             << "autopar-partition: argument #" << arg.getArgNumber() << " of @"
+             << func.getName() << " has the dynamic shape " << type
+             << "; partitioning needs static shapes (export the model "
+                "with a fixed batch and sizes)";
+  WalkResult result = func.walk([&](Operation *op) {
+    for (Type type : op->getResultTypes())
+      if (auto tensor = dyn_cast<RankedTensorType>(type);
+          tensor && !tensor.hasStaticShape()) {
+        op->emitError() << "autopar-partition: '" << op->getName()
+                        << "' has the dynamic shape " << tensor
+                        << "; partitioning needs static shapes (export the "
+                           "model with a fixed batch and sizes)";
+        return WalkResult::interrupt();
+      }
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
 void PartitionPass::runOnOperation() {
   ModuleOp module = getOperation();
   SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
@@ -525,6 +552,8 @@ void PartitionPass::runOnOperation() {
       continue;
     MeshAttr mesh = lookupMesh(func, *meshRef);
     if (!mesh)
+      return signalPassFailure();
+    if (failed(checkStaticShapes(func)))
       return signalPassFailure();
     FunctionPartitioner partitioner(func, mesh, *meshRef);
     if (failed(partitioner.run()))

@@ -9,6 +9,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@ int worldRank = 0;
 int worldSize = 1;
 std::vector<double> reported;
 std::vector<double> stepTimes;
+std::vector<double> stepLosses;
 /// autopar_rt_profile's sums: per site, per step.
 std::vector<std::vector<double>> profile;
 size_t currentStep = 0;
@@ -196,6 +198,10 @@ const double *getStepTimes(int64_t &count) {
   count = static_cast<int64_t>(stepTimes.size());
   return stepTimes.data();
 }
+const double *getStepLosses(int64_t &count) {
+  count = static_cast<int64_t>(stepLosses.size());
+  return stepLosses.data();
+}
 const std::vector<std::vector<double>> &getProfile() { return profile; }
 int getRank() { return worldRank; }
 int getSize() { return worldSize; }
@@ -327,6 +333,14 @@ extern "C" void autopar_rt_report_time(int64_t step, double seconds) {
     stepTimes.resize(step + 1, 0);
   stepTimes[step] = seconds;
   currentStep = static_cast<size_t>(step) + 1;
+}
+
+extern "C" void autopar_rt_report_loss(int64_t step, double loss) {
+  if (step < 0)
+    return;
+  if (static_cast<size_t>(step) >= stepLosses.size())
+    stepLosses.resize(step + 1, std::nan(""));
+  stepLosses[step] = loss;
 }
 
 extern "C" double autopar_rt_clock() {

@@ -18,6 +18,8 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
 
+#include <chrono>
+
 namespace mlir::autopar {
 #define GEN_PASS_DEF_PLAN
 #include "autopar/Search/Passes.h.inc"
@@ -181,8 +183,47 @@ void PlanPass::annotate(ModuleOp module, const MeshPlan &plan,
                     llvm::APFloat(summary.memoryPerGpu)));
 }
 
+/// A module that was planned or partitioned already is refused: the new
+/// plan's @mesh would replace the mesh its shardings and collectives refer
+/// to. Pins (autopar.shard) and their mesh are what a plan honours, so they
+/// pass.
+static LogicalResult checkNotPlanned(ModuleOp module) {
+  if (module->hasAttr(AutoparDialect::kPlanAttrName))
+    return module.emitError()
+           << "autopar-plan: the module is planned already (it has "
+              "autopar.plan); plan the original program";
+  Operation *existing = SymbolTable::lookupSymbolIn(
+      module, StringAttr::get(module.getContext(), "mesh"));
+  if (existing && !isa<MeshOp>(existing))
+    return existing->emitError()
+           << "autopar-plan: '" << existing->getName()
+           << "' already defines @mesh, the symbol of the plan's mesh; "
+              "import upstream shard IR with autopar-import-shard first";
+  WalkResult result = module.walk([&](Operation *op) {
+    if (op->hasAttr(AutoparDialect::kStrategyAttrName) ||
+        op->hasAttr(AutoparDialect::kShardingsAttrName)) {
+      op->emitError() << "autopar-plan: the module has shardings already ("
+                         "this op carries autopar.strategy or "
+                         "autopar.shardings); plan the original program, or "
+                         "pin values with autopar.shard";
+      return WalkResult::interrupt();
+    }
+    if (isa_and_nonnull<AutoparDialect>(op->getDialect()) &&
+        !isa<MeshOp, ShardOp>(op)) {
+      op->emitError() << "autopar-plan: the module holds '" << op->getName()
+                      << "' already: it was partitioned; plan the program "
+                         "before partitioning";
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
 void PlanPass::runOnOperation() {
   ModuleOp module = getOperation();
+  if (failed(checkNotPlanned(module)))
+    return signalPassFailure();
   PlannerOptions options;
   if (failed(parseOptions(module, options)))
     return signalPassFailure();
@@ -229,12 +270,29 @@ void PlanPass::runOnOperation() {
   // Plan on every candidate mesh; the 1-GPU plan is the reference.
   SmallVector<MeshShape> meshes = planner.getCandidateMeshes();
   std::vector<MeshPlan> plans;
-  for (const MeshShape &mesh : meshes) {
+  // A long search shows which mesh it is on, on a terminal only (never in
+  // a pipe or a log), once it has taken over two seconds.
+  bool showProgress = llvm::errs().is_displayed();
+  auto started = std::chrono::steady_clock::now();
+  bool progressShown = false;
+  for (auto [index, mesh] : llvm::enumerate(meshes)) {
+    double elapsed = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+    if (showProgress && elapsed > 2.0) {
+      llvm::errs() << llvm::format("\rautopar-plan: mesh %zu of %zu (",
+                                   index + 1, meshes.size())
+                   << mesh.str() << llvm::format("), %.1f s   ", elapsed);
+      llvm::errs().flush();
+      progressShown = true;
+    }
     FailureOr<MeshPlan> plan = planner.planOnMesh(mesh);
     if (failed(plan))
       return signalPassFailure();
     plans.push_back(std::move(*plan));
   }
+  if (progressShown)
+    llvm::errs() << "\r\033[K";
   MeshShape single;
   single.sizes = {1};
   single.names = {"gpus"};

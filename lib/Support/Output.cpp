@@ -25,6 +25,13 @@ std::string mlir::autopar::formatBytes(double bytes) {
 LogicalResult
 mlir::autopar::writeOutputFile(Location loc, StringRef path,
                                function_ref<void(raw_ostream &)> write) {
+  // Reports go to stderr unless asked for elsewhere: stdout carries the IR,
+  // so that autopar-opt's output pipes into the next tool.
+  if (path == kReportToStderr) {
+    write(llvm::errs());
+    llvm::errs().flush();
+    return success();
+  }
   std::string errorMessage;
   std::unique_ptr<llvm::ToolOutputFile> file =
       openOutputFile(path, &errorMessage);

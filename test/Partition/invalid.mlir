@@ -29,3 +29,13 @@ func.func @two_meshes(%x: tensor<4xf32> {autopar.sharding = #autopar.sharding<@a
   %r = linalg.copy {autopar.strategy = #autopar.strategy<@b, [[gpus]]>} ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
   return %r : tensor<4xf32>
 }
+
+// -----
+
+// A dynamic dimension (a dynamic batch) is refused up front rather than
+// partitioned into slices without their sizes (found by mutation fuzzing).
+autopar.mesh @mesh <gpus = 2>
+// expected-error @+1 {{autopar-partition: argument #0 of @dynamic has the dynamic shape 'tensor<?x4xf32>'; partitioning needs static shapes (export the model with a fixed batch and sizes)}}
+func.func @dynamic(%a: tensor<?x4xf32> {autopar.sharding = #autopar.sharding<@mesh, [[], []]>}) -> tensor<?x4xf32> {
+  return %a : tensor<?x4xf32>
+}

@@ -1,6 +1,11 @@
 // The auto-shard pipeline on the bundled models: import (TOSA to linalg),
-// target, search; the IR comes back annotated and the plan is reported.
-// RUN: autopar-opt %autopar_src/models/mlp.mlir --auto-shard | FileCheck %s --check-prefix=LINALG
+// target, search; the IR comes back annotated on stdout and the plan is
+// reported on stderr (or report=FILE, or report=- for stdout), so that the
+// IR pipes into the next tool.
+// RUN: autopar-opt %autopar_src/models/mlp.mlir --auto-shard 2> %t.report | FileCheck %s --check-prefix=LINALG
+// RUN: FileCheck %s --check-prefix=REPORT < %t.report
+// RUN: autopar-opt %autopar_src/models/mlp.mlir --auto-shard=report=- -o /dev/null | FileCheck %s --check-prefix=REPORT
+// RUN: autopar-opt %autopar_src/models/mlp.mlir --auto-shard 2> /dev/null | %mlir_opt --load-dialect-plugin=%autopar_plugin | FileCheck %s --check-prefix=LINALG
 // RUN: autopar-opt %autopar_src/models/mlp-tosa.mlir --auto-shard=report= | FileCheck %s --check-prefix=TOSA
 // RUN: autopar-opt %autopar_src/models/mlp.mlir --auto-shard="target=h100-dgx report=" | FileCheck %s --check-prefix=H100
 // The output verifies and reads back.
@@ -11,8 +16,9 @@
 // RUN: cmp %t.1 %t.2
 // RUN: cmp %t.r1.json %t.r2.json
 
-// LINALG: autopar plan: @forward on titanxp-pcie-4, batch 128, objective time
-// LINALG: chosen: 1 GPUs, mesh gpus=1
+// REPORT: autopar plan: @forward on titanxp-pcie-4, batch 128, objective time
+// REPORT: chosen: 1 GPUs, mesh gpus=1
+// LINALG-NOT: autopar plan
 // LINALG: module attributes {autopar.plan = #autopar.plan<mesh = @mesh, gpus = 1, objective = "time",
 // LINALG-SAME: autopar.target = #autopar.target<name = "titanxp-pcie-4"
 // LINALG: autopar.mesh @mesh <gpus = 1>

@@ -48,18 +48,22 @@
 
 namespace cl = llvm::cl;
 
+static cl::OptionCategory calibrateCategory("autopar-calibrate options");
+
 static cl::opt<std::string> base("base",
                                  cl::desc("The preset the target starts from"),
-                                 cl::init("h100-dgx"));
+                                 cl::init("h100-dgx"),
+                                 cl::cat(calibrateCategory));
 static cl::opt<std::string> output("o", cl::desc("Target JSON to write"),
-                                   cl::value_desc("file"), cl::init("-"));
+                                   cl::value_desc("file"), cl::init("-"),
+                                   cl::cat(calibrateCategory));
 static cl::opt<int> repeat("repeat", cl::desc("Timed repetitions per case"),
-                           cl::init(10));
+                           cl::init(10), cl::cat(calibrateCategory));
 
 static cl::opt<int> ranks("n",
                           cl::desc("Ranks (one GPU each) for the link "
                                    "measurement; started under mpirun"),
-                          cl::init(1));
+                          cl::init(1), cl::cat(calibrateCategory));
 
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "autopar-calibrate: " << message << "\n";
@@ -68,6 +72,7 @@ static int fail(const llvm::Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(calibrateCategory);
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-calibrate: measure this GPU and write "
                               "a target JSON for the cost model\n");

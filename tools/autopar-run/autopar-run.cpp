@@ -87,93 +87,96 @@ using namespace mlir;
 using namespace mlir::autopar;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory runCategory("autopar-run options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(runCategory));
 static cl::opt<int> ranks("n", cl::desc("Number of ranks (mesh devices)"),
-                          cl::init(1));
+                          cl::init(1), cl::cat(runCategory));
 static cl::opt<std::string> chip("chip",
                                  cl::desc("--backend=cuda: the GPU's SM "
                                           "version"),
-                                 cl::init("sm_90"));
+                                 cl::init("sm_90"), cl::cat(runCategory));
 static cl::opt<bool> compileOnly(
     "compile-only",
     cl::desc("Compile (and for CUDA build the kernel binaries) but do not "
              "run"),
-    cl::init(false));
+    cl::init(false), cl::cat(runCategory));
 static cl::opt<std::string> backend("backend",
                                     cl::desc("cpu (MPI ranks on this CPU) or "
                                              "cuda (one GPU per rank, "
                                              "collectives through NCCL)"),
-                                    cl::init("cpu"));
+                                    cl::init("cpu"), cl::cat(runCategory));
 static cl::opt<std::string>
     planOptions("plan",
                 cl::desc("Options of autopar-plan (e.g. "
                          "\"mesh=2x2 parallelism=data\"); the mesh "
                          "defaults to -n"),
-                cl::init(""));
+                cl::init(""), cl::cat(runCategory));
 static cl::opt<std::string>
     trainingOptions("training",
                     cl::desc("Build and run the training step with these "
                              "autopar-training options (e.g. \"loss=mse "
                              "optimizer=sgd lr=0.1\")"),
-                    cl::init(""));
+                    cl::init(""), cl::cat(runCategory));
 static cl::opt<bool> training("train",
                               cl::desc("Run the training step (default "
                                        "options unless --training)"),
-                              cl::init(false));
+                              cl::init(false), cl::cat(runCategory));
 static cl::opt<std::string> funcName("func",
                                      cl::desc("The function to run (default: "
                                               "train_step or forward)"),
-                                     cl::init(""));
+                                     cl::init(""), cl::cat(runCategory));
 static cl::opt<int> steps("steps", cl::desc("Calls of the function"),
-                          cl::init(1));
+                          cl::init(1), cl::cat(runCategory));
 static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random inputs"),
-                              cl::init(0));
+                              cl::init(0), cl::cat(runCategory));
 static cl::opt<bool> check("check",
                            cl::desc("Compare with an unsharded run on the "
                                     "same data"),
-                           cl::init(false));
+                           cl::init(false), cl::cat(runCategory));
 static cl::opt<double> tolerance("tol",
                                  cl::desc("Largest relative error accepted"),
-                                 cl::init(1e-5));
+                                 cl::init(1e-5), cl::cat(runCategory));
 static cl::opt<int64_t>
     intRange("int-range",
              cl::desc("Integer inputs are drawn from [0, N) (labels: the "
                       "number of classes)"),
-             cl::init(2));
+             cl::init(2), cl::cat(runCategory));
 static cl::opt<std::string> dumpIR("dump-ir",
                                    cl::desc("Write the partitioned driver "
                                             "module (rank 0) to this file"),
-                                   cl::init(""));
+                                   cl::init(""), cl::cat(runCategory));
 static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level of the "
                                            "JIT (0-3)"),
-                                  cl::init(2), cl::Prefix);
+                                  cl::init(2), cl::Prefix,
+                                  cl::cat(runCategory));
 static cl::list<std::string> inputFiles(
     "input",
     cl::desc("[N=]FILE.npy: argument N (default: the next one) from a NumPy "
              "file (little-endian, C order, dtype and shape of the "
              "argument); other arguments are seeded random"),
-    cl::ZeroOrMore);
+    cl::ZeroOrMore, cl::cat(runCategory));
 static cl::opt<bool> profileOps(
     "profile",
     cl::desc("Time every op of the partitioned function (rank 0) and print "
              "the sums per layer, beside the cost model's per-layer "
              "prediction (-n 1)"),
-    cl::init(false));
+    cl::init(false), cl::cat(runCategory));
 static cl::opt<bool> groupCollectives(
     "group-collectives",
     cl::desc("Pack independent all_reduces into one buffer after "
              "partitioning (autopar-group-collectives; default on)"),
-    cl::init(true));
+    cl::init(true), cl::cat(runCategory));
 static cl::opt<std::string> partitioner(
     "partitioner",
     cl::desc("autopar (autopar-partition) or upstream (the plan exported "
              "as shard dialect annotations, partitioned by upstream "
              "sharding-propagation and shard-partition, imported back)"),
-    cl::init("autopar"));
+    cl::init("autopar"), cl::cat(runCategory));
 static cl::opt<std::string> mpirun("mpirun", cl::desc("The MPI launcher"),
-                                   cl::init("mpirun"));
+                                   cl::init("mpirun"), cl::cat(runCategory));
 
 static int fail(const Twine &message) {
   // One write per message: every rank may fail at once, and their lines
@@ -314,10 +317,15 @@ public:
   int64_t classes = 0;
   /// Arguments read from .npy files.
   std::map<unsigned, std::string> files;
+  /// How many leading arguments are the model's (the forward function's; a
+  /// training step's optimizer state follows them): the model's float state
+  /// (buffers such as batch-norm statistics) starts at one, so that a
+  /// normalisation by a running variance stays finite; other state at zero.
+  unsigned modelArgs = 0;
 
 private:
-  Value random(RankedTensorType type, int64_t stream, bool zeros,
-               int64_t range);
+  Value random(RankedTensorType type, int64_t stream, bool zeros, int64_t range,
+               double bound = 1.0);
   /// A global value's local slice (`toLocal`), or the whole value
   /// gathered from a local one, under `sharding` (autopar-partition's
   /// resharding emitter).
@@ -345,7 +353,7 @@ func::FuncOp DriverBuilder::declare(StringRef name, TypeRange inputs,
 /// Seeded values from a hash of (seed, stream, linear index): floats in
 /// [-1, 1), integers in [0, int-range), or zeros.
 Value DriverBuilder::random(RankedTensorType type, int64_t stream, bool zeros,
-                            int64_t range) {
+                            int64_t range, double bound) {
   Type element = type.getElementType();
   Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
   if (zeros) {
@@ -397,6 +405,10 @@ Value DriverBuilder::random(RankedTensorType type, int64_t stream, bool zeros,
           Value centered = arith::SubFOp::create(
               b, l, scaled,
               arith::ConstantOp::create(b, l, b.getF64FloatAttr(1.0)));
+          if (bound != 1.0)
+            centered = arith::MulFOp::create(
+                b, l, centered,
+                arith::ConstantOp::create(b, l, b.getF64FloatAttr(bound)));
           result = centered;
           if (floatType.getWidth() < 64)
             result = arith::TruncFOp::create(b, l, element, centered);
@@ -484,6 +496,20 @@ LogicalResult DriverBuilder::build() {
   func::FuncOp report = declare("autopar_rt_report", {i64, f64}, {});
   func::FuncOp reportTime = declare("autopar_rt_report_time", {i64, f64}, {});
   func::FuncOp wtime = declare("autopar_rt_wtime", {}, {f64});
+  func::FuncOp reportLoss = declare("autopar_rt_report_loss", {i64, f64}, {});
+
+  // A training step's loss: its first result that updates no argument, one
+  // float (the step's result order, docs/training.md).
+  std::optional<unsigned> lossIndex;
+  for (unsigned r = 0; r < reference.getNumResults(); ++r) {
+    if (reference.getResultAttr(r, AutoparDialect::kUpdatesAttrName))
+      continue;
+    auto type = dyn_cast<RankedTensorType>(reference.getResultTypes()[r]);
+    if (r > 0 && type && type.getRank() == 0 &&
+        isa<FloatType>(type.getElementType()))
+      lossIndex = r;
+    break;
+  }
 
   builder.setInsertionPointToEnd(module.getBody());
   auto main = func::FuncOp::create(builder, loc, "autopar_main",
@@ -500,6 +526,8 @@ LogicalResult DriverBuilder::build() {
     auto role = reference.getArgAttrOfType<StringAttr>(
         index, AutoparDialect::kRoleAttrName);
     bool state = role && role.getValue() == "state";
+    bool modelState = state && index < modelArgs &&
+                      isa<FloatType>(tensorType.getElementType());
     int64_t range = intRange;
     if (role && role.getValue() == "label" &&
         intRange.getNumOccurrences() == 0 && classes > 0)
@@ -514,8 +542,23 @@ LogicalResult DriverBuilder::build() {
       if (failed(values))
         return failure();
       global = arith::ConstantOp::create(builder, loc, *values);
+    } else if (modelState) {
+      Value one = arith::ConstantOp::create(
+          builder, loc, builder.getFloatAttr(tensorType.getElementType(), 1.0));
+      Value empty = tensor::EmptyOp::create(builder, loc, tensorType.getShape(),
+                                            tensorType.getElementType());
+      global = linalg::FillOp::create(builder, loc, one, empty).getResult(0);
     } else {
-      global = random(tensorType, index, state, range);
+      // Parameters of rank 2 and more (weights) are uniform in +-1/sqrt(fan
+      // in), fan in = elements per leading index, as PyTorch initialises
+      // layers: deep models keep finite activations.
+      double bound = 1.0;
+      if (role && role.getValue() == "param" && tensorType.getRank() >= 2 &&
+          tensorType.hasStaticShape() && tensorType.getDimSize(0) > 0)
+        bound = 1.0 / std::sqrt(static_cast<double>(
+                          tensorType.getNumElements() /
+                          std::max<int64_t>(tensorType.getDimSize(0), 1)));
+      global = random(tensorType, index, state, range, bound);
     }
     globals.push_back(global);
     FailureOr<Value> local =
@@ -550,6 +593,23 @@ LogicalResult DriverBuilder::build() {
     Value seconds = arith::SubFOp::create(builder, loc, stop, start);
     func::CallOp::create(builder, loc, reportTime,
                          ValueRange{constantI64(step), seconds});
+    if (lossIndex) {
+      auto type =
+          cast<RankedTensorType>(reference.getResultTypes()[*lossIndex]);
+      FailureOr<Value> whole =
+          reshard(call.getResult(*lossIndex), type,
+                  sharded.getResultAttrOfType<ShardingAttr>(
+                      *lossIndex, AutoparDialect::kShardingAttrName),
+                  /*toLocal=*/false);
+      if (failed(whole))
+        return failure();
+      Value loss =
+          tensor::ExtractOp::create(builder, loc, *whole, ValueRange{});
+      if (loss.getType() != f64)
+        loss = arith::ExtFOp::create(builder, loc, f64, loss);
+      func::CallOp::create(builder, loc, reportLoss,
+                           ValueRange{constantI64(step), loss});
+    }
     shardedResults.assign(call.getResults().begin(), call.getResults().end());
     feed(sharded, locals, call.getResults());
     if (check) {
@@ -600,6 +660,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
   registerAllAutoparPasses();
+  cl::HideUnrelatedOptions(runCategory);
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-run: compile a model for N ranks, run "
                               "it and check it against one process\n");
@@ -838,6 +899,8 @@ int main(int argc, char **argv) {
   module->getBody()->push_back(copy);
   DriverBuilder driver(*module, sharded, copy);
   driver.classes = classes;
+  if (auto forward = reference->lookupSymbol<func::FuncOp>("forward"))
+    driver.modelArgs = forward.getNumArguments();
   unsigned next = 0;
   for (const std::string &spec : inputFiles) {
     StringRef text(spec), number, path = text;
@@ -989,6 +1052,7 @@ int main(int argc, char **argv) {
     add("autopar_rt_wtime", (void *)&autopar_rt_wtime);
     add("autopar_rt_report", (void *)&autopar_rt_report);
     add("autopar_rt_report_time", (void *)&autopar_rt_report_time);
+    add("autopar_rt_report_loss", (void *)&autopar_rt_report_loss);
     add("autopar_rt_clock", (void *)&autopar_rt_clock);
     add("autopar_rt_profile", (void *)&autopar_rt_profile);
     return map;
@@ -1001,9 +1065,15 @@ int main(int argc, char **argv) {
   say() << "autopar-run: @" << name << " on " << ranks << " rank"
         << (ranks > 1 ? "s" : "") << ", " << steps << " step"
         << (steps > 1 ? "s" : "") << "\n";
-  for (int64_t step = 0; step < count; ++step)
-    say() << llvm::format("  step %lld: %.3f ms\n", (long long)step,
+  int64_t lossCount = 0;
+  const double *losses = ::autopar::runtime::getStepLosses(lossCount);
+  for (int64_t step = 0; step < count; ++step) {
+    say() << llvm::format("  step %lld: %.3f ms", (long long)step,
                           times[step] * 1e3);
+    if (step < lossCount)
+      say() << llvm::format(", loss %.6g", losses[step]);
+    say() << "\n";
+  }
   if (count > 0 && planAttr && planAttr.getStepTime().convertToDouble() > 0) {
     // The first step warms up (module loads, first touches): the median of
     // the others when there are others.
@@ -1065,6 +1135,19 @@ int main(int argc, char **argv) {
     say() << llvm::format("    %-24s %10.3f ms\n", "(all timed ops)",
                           total * 1e3);
   }
+  // One line to read at a glance: steps, loss from first to last, the
+  // steady step time.
+  if (count > 0) {
+    SmallVector<double> steady(times + (count > 1 ? 1 : 0), times + count);
+    llvm::sort(steady);
+    say() << "summary: " << count << " step" << (count > 1 ? "s" : "") << " on "
+          << ranks << " rank" << (ranks > 1 ? "s" : "");
+    if (lossCount > 0)
+      say() << llvm::format(", loss %.6g -> %.6g", losses[0],
+                            losses[lossCount - 1]);
+    say() << llvm::format(", %.3f ms per step", steady[steady.size() / 2] * 1e3)
+          << (count > 1 ? " (median after the first)" : "") << "\n";
+  }
   int code = 0;
   if (check) {
     const double *errors = ::autopar::runtime::getReported(count);
@@ -1072,7 +1155,9 @@ int main(int argc, char **argv) {
     for (int64_t index = 0; index < count; ++index) {
       say() << llvm::format("  result #%lld: max relative error %.3e\n",
                             (long long)index, errors[index]);
-      worst = std::max(worst, errors[index]);
+      // A NaN error (NaN results) fails the check: max() would drop it.
+      worst =
+          std::isnan(errors[index]) ? INFINITY : std::max(worst, errors[index]);
     }
     bool pass = worst <= tolerance;
     say() << llvm::format("check: max relative error %.3e (tolerance %.1e): ",

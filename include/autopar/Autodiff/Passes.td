@@ -24,7 +24,8 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
     a warning. The loss: `auto` uses the
     function's own result, which must be a single-element float tensor;
     `softmax-cross-entropy` takes logits `[B, C]` and adds an `i64` label
-    argument `[B]`; `mse` adds a label argument of the result's type (mean
+    argument `[B]` (or logits `[B, S, V]` and labels `[B, S]`: the mean
+    over tokens, for language models); `mse` adds a label argument of the result's type (mean
     squared error over all elements).
 
     Reverse-mode rules come from `ReverseModeOpInterface`

@@ -21,9 +21,9 @@ def Analyze : Pass<"autopar-analyze", "::mlir::ModuleOp"> {
     Option<"target", "target", "std::string", /*default=*/"\"\"",
            "Target machine: a preset name or a .json file (default: the "
            "module's autopar.target, else titanxp-pcie-4)">,
-    Option<"report", "report", "std::string", /*default=*/"\"-\"",
-           "Where to write the report: a file (JSON when it ends in .json), "
-           "'-' for stdout, or empty for none">,
+    Option<"report", "report", "std::string", /*default=*/"\"stderr\"",
+           "Where to write the report: stderr (default), '-' (stdout), a "
+           "file (JSON when it ends in .json), or empty for none">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
            "Optimizer whose state and update the step includes: sgd, "
            "momentum or adam">

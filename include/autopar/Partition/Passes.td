@@ -68,8 +68,9 @@ def ReportCommunication : Pass<"autopar-report-communication",
     Option<"target", "target", "std::string", /*default=*/"\"\"",
            "Target to price the collectives on (the module's autopar.target "
            "when empty)">,
-    Option<"report", "report", "std::string", /*default=*/"\"-\"",
-           "Where to write the report (\"-\": stdout; *.json: JSON)">,
+    Option<"report", "report", "std::string", /*default=*/"\"stderr\"",
+           "Where to write the report: stderr (default), '-' (stdout), or a "
+           "file (JSON when it ends in .json)">,
   ];
 }
 

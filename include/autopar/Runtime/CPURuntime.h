@@ -53,6 +53,8 @@ double autopar_rt_wtime();
 void autopar_rt_report(int64_t index, double error);
 /// The runner's timing: the wall time of step `step`.
 void autopar_rt_report_time(int64_t step, double seconds);
+/// The loss a training step returned (the whole value, on every rank).
+void autopar_rt_report_loss(int64_t step, double loss);
 /// A host clock (seconds), and the time since `start` added to `site`'s sum
 /// for the current step (the steps counted by autopar_rt_report_time):
 /// what autopar-profile-ops calls.
@@ -67,6 +69,8 @@ void initialize();
 const double *getReported(int64_t &count);
 /// What autopar_rt_report_time recorded, by step.
 const double *getStepTimes(int64_t &count);
+/// What autopar_rt_report_loss recorded, by step (NaN where none was).
+const double *getStepLosses(int64_t &count);
 /// autopar_rt_profile's sums, per site and step.
 const std::vector<std::vector<double>> &getProfile();
 int getRank();

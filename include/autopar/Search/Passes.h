@@ -24,9 +24,10 @@ struct AutoShardPipelineOptions
       llvm::cl::init("")};
   PassOptions::Option<std::string> report{
       *this, "report",
-      llvm::cl::desc("Where to write the report: a file (JSON when it ends "
-                     "in .json), '-' for stdout, or empty for none"),
-      llvm::cl::init("-")};
+      llvm::cl::desc("Where to write the report: stderr (default), '-' "
+                     "(stdout), a file (JSON when it ends in .json), or "
+                     "empty for none"),
+      llvm::cl::init("stderr")};
   PassOptions::Option<std::string> optimizer{
       *this, "optimizer",
       llvm::cl::desc("Optimizer of the training step: sgd, momentum, adam"),

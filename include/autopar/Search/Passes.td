@@ -33,9 +33,9 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Pin the mesh shape, e.g. 4 or 2x4">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
            "Optimizer of the training step: sgd, momentum or adam">,
-    Option<"report", "report", "std::string", /*default=*/"\"-\"",
-           "Where to write the plan report: a file (JSON when it ends in "
-           ".json), '-' for stdout, or empty for none">,
+    Option<"report", "report", "std::string", /*default=*/"\"stderr\"",
+           "Where to write the plan report: stderr (default), '-' (stdout), a "
+           "file (JSON when it ends in .json), or empty for none">,
     Option<"trace", "trace", "std::string", /*default=*/"\"\"",
            "Write the predicted timeline per GPU as Chrome-trace JSON here">,
     Option<"exhaustive", "exhaustive", "bool", /*default=*/"false",

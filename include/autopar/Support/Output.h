@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Location.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
@@ -19,8 +20,12 @@ namespace mlir::autopar {
 /// `bytes` with a binary unit: "512 B", "1.50 KiB", ..., "2.00 TiB".
 std::string formatBytes(double bytes);
 
-/// Writes `path` ("-" is stdout) with `write`; on failure emits an error at
-/// `loc` naming the file and returns failure.
+/// The `report=` value that means standard error: every report's default.
+inline constexpr llvm::StringLiteral kReportToStderr = "stderr";
+
+/// Writes `path` with `write`: "stderr" (kReportToStderr) is standard error,
+/// "-" is stdout, anything else a file. On failure emits an error at `loc`
+/// naming the file and returns failure.
 LogicalResult writeOutputFile(Location loc, StringRef path,
                               function_ref<void(raw_ostream &)> write);
 
