@@ -6,7 +6,8 @@
 # the same machine share it: $AUTOPAR_VENV, default ~/.cache/autopar/torch-venv.
 # It is about 6 GB installed (torch's CUDA wheels); a second call is instant.
 set -euo pipefail
-venv=${AUTOPAR_VENV:-$HOME/.cache/autopar/torch-venv}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+venv=${AUTOPAR_VENV:-$home/.cache/autopar/torch-venv}
 # Versions measured to work together (../shared/FRONTEND.md): torch-mlir's only
 # PyPI build is 20261001, whose FX importer matches torch 2.14.
 pins=(torch==2.14.1 torchvision==0.29.2 torch-mlir==20261001 transformers==5.24.0)
