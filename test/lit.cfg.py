@@ -82,6 +82,5 @@ torch_venv = os.environ.get(
 if os.path.exists(os.path.join(torch_venv, ".autopar-pins")):
     config.available_features.add("torch")
     config.environment["AUTOPAR_VENV"] = torch_venv
-for name in ("HOME",):
-    if name in os.environ:
-        config.environment[name] = os.environ[name]
+if "HOME" in os.environ:
+    config.environment["HOME"] = os.environ["HOME"]

@@ -51,17 +51,16 @@ static Value createReduction(
 /// Drops the results of a multi-result linalg.generic that nothing uses
 /// when the used ones do not depend on them (torch exports max with its
 /// argmax as one op and uses only the max): reverse mode differentiates
-/// single-result ops. Returns the op to use in `generic`'s place.
-static linalg::GenericOp pruneUnusedResults(OpBuilder &b,
-                                            linalg::GenericOp generic) {
+/// single-result ops. Other generics are left as they are.
+static void pruneUnusedResults(OpBuilder &b, linalg::GenericOp generic) {
   if (generic.getNumResults() < 2 || !generic.hasPureTensorSemantics())
-    return generic;
+    return;
   SmallVector<unsigned> used;
   for (OpResult result : generic->getResults())
     if (!result.use_empty())
       used.push_back(result.getResultNumber());
   if (used.size() == generic.getNumResults() || used.empty())
-    return generic;
+    return;
   // The body ops the used yields need, and whether they read an unused
   // output's accumulator.
   Block &body = generic.getRegion().front();
@@ -76,14 +75,14 @@ static linalg::GenericOp pruneUnusedResults(OpBuilder &b,
     if (auto arg = dyn_cast<BlockArgument>(value)) {
       if (arg.getOwner() == &body && arg.getArgNumber() >= numInputs &&
           !llvm::is_contained(used, arg.getArgNumber() - numInputs))
-        return generic;
+        return;
       continue;
     }
     Operation *def = value.getDefiningOp();
     if (!def || def->getBlock() != &body || !needed.insert(def).second)
       continue;
     if (def->getNumRegions() != 0)
-      return generic;
+      return;
     llvm::append_range(work, def->getOperands());
   }
   SmallVector<Value> inits;
@@ -118,7 +117,6 @@ static linalg::GenericOp pruneUnusedResults(OpBuilder &b,
   for (auto [k, r] : llvm::enumerate(used))
     generic.getResult(r).replaceAllUsesWith(pruned.getResult(k));
   generic.erase();
-  return pruned;
 }
 
 namespace {

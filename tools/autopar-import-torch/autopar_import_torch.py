@@ -78,8 +78,18 @@ def split_spec(spec):
 
 
 # --- Model builders --------------------------------------------------------
-# Each returns (module, example inputs, input names). Inputs are built from
-# the options: batch, image size, sequence length.
+# Each returns (Call, example inputs, input names). Inputs are built from the
+# options: batch, image size, sequence length.
+
+
+class Call:
+    """A model with the keyword arguments it is called with, computed from
+    its inputs (attention masks, no caches, tuples rather than dicts); the
+    export keeps its first output (the logits)."""
+
+    def __init__(self, model, keywords=lambda *inputs: {}):
+        self.model = model
+        self.keywords = keywords
 
 
 def build_torchvision(torch, name, overrides, args):
@@ -100,7 +110,7 @@ def build_torchvision(torch, name, overrides, args):
     model = builder(**kwargs)
     size = args.image_size or (299 if name == "inception_v3" else 224)
     shape = args.input_shape or [args.batch, 3, size, size]
-    return model, [torch.randn(*shape)], ["image"]
+    return Call(model), [torch.randn(*shape)], ["image"]
 
 
 def _token_ids(torch, args, vocab):
@@ -110,14 +120,18 @@ def _token_ids(torch, args, vocab):
                          dtype=torch.int64)
 
 
-class _Select:
-    """A model with the keyword arguments it is called with (computed from
-    its inputs: attention masks, no caches, tuples rather than dicts); the
-    export keeps its first output (the logits)."""
-
-    def __init__(self, torch, model, keywords):
-        self.model = model
-        self.keywords = keywords
+# Language models: (configuration class, model class, configuration
+# defaults, keyword arguments beside the attention mask).
+LANGUAGE_MODELS = {
+    "gpt2": ("GPT2Config", "GPT2LMHeadModel", {}, {"use_cache": False}),
+    "bert": ("BertConfig", "BertForMaskedLM", {}, {}),
+    "llama": ("LlamaConfig", "LlamaForCausalLM",
+              {"hidden_size": 256, "intermediate_size": 688,
+               "num_attention_heads": 4, "num_key_value_heads": 4,
+               "num_hidden_layers": 2, "vocab_size": 32000},
+              {"use_cache": False}),
+    "t5": ("T5Config", "T5ForConditionalGeneration", {}, {"use_cache": False}),
+}
 
 
 def build_hf(torch, arch, overrides, args):
@@ -126,65 +140,48 @@ def build_hf(torch, arch, overrides, args):
     except ImportError:
         fail("the transformers package is missing from the importer's "
              "environment (scripts/torch-env.sh installs it)")
-    # sdpa attention does not export through torch-mlir (FRONTEND.md).
-    common = {"attn_implementation": "eager"}
-    if arch == "gpt2":
-        if "vocab_size" in overrides:
+    tuples = lambda *inputs: {"return_dict": False}
+    if arch in LANGUAGE_MODELS:
+        config_class, model_class, defaults, keywords = LANGUAGE_MODELS[arch]
+        if arch == "gpt2" and "vocab_size" in overrides:
             # GPT-2's special tokens are its last one (50256).
             for key in ("bos_token_id", "eos_token_id"):
                 overrides.setdefault(key, overrides["vocab_size"] - 1)
-        config = transformers.GPT2Config(**overrides)
-        model = transformers.GPT2LMHeadModel(config)
+        config = getattr(transformers, config_class)(
+            **dict(defaults, **overrides))
+        model = getattr(transformers, model_class)(config)
         ids = _token_ids(torch, args, config.vocab_size)
-        call = lambda m: _Select(torch, m, lambda x: {
-            "attention_mask": torch.ones_like(x), "use_cache": False,
-            "return_dict": False})
-        return model, [ids], ["input_ids"], call, common
-    if arch == "bert":
-        config = transformers.BertConfig(**overrides)
-        model = transformers.BertForMaskedLM(config)
-        ids = _token_ids(torch, args, config.vocab_size)
-        call = lambda m: _Select(torch, m, lambda x: {
-            "attention_mask": torch.ones_like(x), "return_dict": False})
-        return model, [ids], ["input_ids"], call, common
-    if arch == "llama":
-        defaults = {"hidden_size": 256, "intermediate_size": 688,
-                    "num_attention_heads": 4, "num_key_value_heads": 4,
-                    "num_hidden_layers": 2, "vocab_size": 32000}
-        defaults.update(overrides)
-        config = transformers.LlamaConfig(**defaults)
-        model = transformers.LlamaForCausalLM(config)
-        ids = _token_ids(torch, args, config.vocab_size)
-        call = lambda m: _Select(torch, m, lambda x: {
-            "attention_mask": torch.ones_like(x), "use_cache": False,
-            "return_dict": False})
-        return model, [ids], ["input_ids"], call, common
-    if arch == "t5":
-        config = transformers.T5Config(**overrides)
-        model = transformers.T5ForConditionalGeneration(config)
-        ids = _token_ids(torch, args, config.vocab_size)
-        call = lambda m: _Select(torch, m, lambda x: {
-            "attention_mask": torch.ones_like(x), "decoder_input_ids": x,
-            "use_cache": False, "return_dict": False})
-        return model, [ids], ["input_ids"], call, common
-    if arch == "vit":
+
+        def call_keywords(x):
+            called = dict(keywords, attention_mask=torch.ones_like(x),
+                          return_dict=False)
+            if arch == "t5":  # the decoder reads the input ids too
+                called["decoder_input_ids"] = x
+            return called
+
+        call, inputs, names = Call(model, call_keywords), [ids], ["input_ids"]
+    elif arch == "vit":
         if args.image_size:
             overrides.setdefault("image_size", args.image_size)
         config = transformers.ViTConfig(**overrides)
         model = transformers.ViTForImageClassification(config)
         shape = args.input_shape or [args.batch, config.num_channels,
                                      config.image_size, config.image_size]
-        call = lambda m: _Select(torch, m, lambda x: {"return_dict": False})
-        return model, [torch.randn(*shape)], ["pixel_values"], call, common
-    if arch == "whisper":
+        call, inputs, names = Call(model, tuples), [torch.randn(*shape)], \
+            ["pixel_values"]
+    elif arch == "whisper":
         config = transformers.WhisperConfig(**overrides)
         model = transformers.WhisperForAudioClassification(config)
         frames = 2 * config.max_source_positions
         shape = args.input_shape or [args.batch, config.num_mel_bins, frames]
-        call = lambda m: _Select(torch, m, lambda x: {"return_dict": False})
-        return model, [torch.randn(*shape)], ["input_features"], call, common
-    fail("unknown Hugging Face architecture '%s': use gpt2, bert, llama, t5, "
-         "vit or whisper" % arch)
+        call, inputs, names = Call(model, tuples), [torch.randn(*shape)], \
+            ["input_features"]
+    else:
+        fail("unknown Hugging Face architecture '%s': use gpt2, bert, llama, "
+             "t5, vit or whisper" % arch)
+    # sdpa attention does not export through torch-mlir (FRONTEND.md).
+    model.config._attn_implementation = "eager"
+    return call, inputs, names
 
 
 def build_file(torch, where, overrides, args):
@@ -198,20 +195,19 @@ def build_file(torch, where, overrides, args):
     if not hasattr(module, cls):
         fail("'%s' defines no '%s'" % (path, cls))
     model = getattr(module, cls)(**overrides)
-    if args.input_shape:
-        shapes = [args.input_shape]
-    elif hasattr(module, "example_inputs"):
-        inputs = module.example_inputs(args.batch)
-        return model, list(inputs), ["input%d" % i for i in range(len(inputs))]
-    else:
-        fail("'%s' has no example_inputs(batch) function: give "
-             "--input-shape" % path)
-    dtype = getattr(torch, DTYPES.get(args.input_dtype, args.input_dtype),
-                    None)
-    if args.input_dtype in ("i64", "int64", "i32", "int32"):
-        dtype = torch.int64 if "64" in args.input_dtype else torch.int32
-        return model, [torch.zeros(*s, dtype=dtype) for s in shapes], ["input"]
-    return model, [torch.randn(*s, dtype=dtype) for s in shapes], ["input"]
+    if not args.input_shape:
+        if not hasattr(module, "example_inputs"):
+            fail("'%s' has no example_inputs(batch) function: give "
+                 "--input-shape" % path)
+        inputs = list(module.example_inputs(args.batch))
+        return Call(model), inputs, ["input%d" % i for i in range(len(inputs))]
+    names = dict(DTYPES, i64="int64", i32="int32")
+    dtype = getattr(torch, names.get(args.input_dtype, args.input_dtype), None)
+    if dtype is not None and not dtype.is_floating_point:
+        return Call(model), [torch.zeros(*args.input_shape, dtype=dtype)], \
+            ["input"]
+    return Call(model), [torch.randn(*args.input_shape, dtype=dtype)], \
+        ["input"]
 
 
 # --- Export ----------------------------------------------------------------
@@ -300,33 +296,25 @@ def main(argv=None):
              "environment" % error)
     torch.manual_seed(args.seed)
 
-    call = None
-    if kind == "torchvision":
-        model, inputs, input_names = build_torchvision(torch, name, overrides,
-                                                       args)
-    elif kind == "hf":
-        try:
-            model, inputs, input_names, make_call, common = build_hf(
-                torch, name, overrides, args)
-        except TypeError as error:
-            fail("hf:%s: %s" % (name, error))
-        model.config._attn_implementation = common["attn_implementation"]
-        call = make_call(model)
-    else:
-        model, inputs, input_names = build_file(torch, name, overrides, args)
+    builders = {"torchvision": build_torchvision, "hf": build_hf,
+                "file": build_file}
+    try:
+        call, inputs, input_names = builders[kind](torch, name, overrides,
+                                                   args)
+    except TypeError as error:  # an override the model does not take
+        if kind != "hf":
+            raise
+        fail("hf:%s: %s" % (name, error))
+    model = call.model
     model.eval()
     dtype = getattr(torch, DTYPES[args.dtype])
     if dtype != torch.float32:
-        model = model.to(dtype)
-        if call is not None:
-            call.model = model
+        model.to(dtype)  # in place
         inputs = [x.to(dtype) if x.is_floating_point() else x
                   for x in inputs]
 
     params = list(model.named_parameters())
     buffers = [(n, b) for n, b in model.named_buffers()]
-    if call is None:
-        call = _Select(torch, model, lambda *x: {})
     if args.params_as_args:
         names = [n for n, _ in params] + [n for n, _ in buffers]
         tensors = [p.detach() for _, p in params] + [b for _, b in buffers]

@@ -324,8 +324,10 @@ public:
   unsigned modelArgs = 0;
 
 private:
-  Value random(RankedTensorType type, int64_t stream, bool zeros, int64_t range,
+  Value random(RankedTensorType type, int64_t stream, int64_t range,
                double bound = 1.0);
+  /// A tensor of `type` filled with `value`.
+  Value filled(RankedTensorType type, double value);
   /// A global value's local slice (`toLocal`), or the whole value
   /// gathered from a local one, under `sharding` (autopar-partition's
   /// resharding emitter).
@@ -350,17 +352,23 @@ func::FuncOp DriverBuilder::declare(StringRef name, TypeRange inputs,
   return getOrDeclareRuntimeFunction(builder, module, name, inputs, results);
 }
 
+Value DriverBuilder::filled(RankedTensorType type, double value) {
+  Type element = type.getElementType();
+  TypedAttr attr = isa<FloatType>(element)
+                       ? TypedAttr(builder.getFloatAttr(element, value))
+                       : TypedAttr(builder.getIntegerAttr(
+                             element, static_cast<int64_t>(value)));
+  Value scalar = arith::ConstantOp::create(builder, loc, attr);
+  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
+  return linalg::FillOp::create(builder, loc, scalar, empty).getResult(0);
+}
+
 /// Seeded values from a hash of (seed, stream, linear index): floats in
-/// [-1, 1), integers in [0, int-range), or zeros.
-Value DriverBuilder::random(RankedTensorType type, int64_t stream, bool zeros,
+/// [-1, 1) times `bound`, integers in [0, range).
+Value DriverBuilder::random(RankedTensorType type, int64_t stream,
                             int64_t range, double bound) {
   Type element = type.getElementType();
   Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
-  if (zeros) {
-    Value zero =
-        arith::ConstantOp::create(builder, loc, builder.getZeroAttr(element));
-    return linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
-  }
   unsigned rank = type.getRank();
   SmallVector<AffineMap> maps = {builder.getMultiDimIdentityMap(rank)};
   SmallVector<utils::IteratorType> iterators(rank,
@@ -542,12 +550,8 @@ LogicalResult DriverBuilder::build() {
       if (failed(values))
         return failure();
       global = arith::ConstantOp::create(builder, loc, *values);
-    } else if (modelState) {
-      Value one = arith::ConstantOp::create(
-          builder, loc, builder.getFloatAttr(tensorType.getElementType(), 1.0));
-      Value empty = tensor::EmptyOp::create(builder, loc, tensorType.getShape(),
-                                            tensorType.getElementType());
-      global = linalg::FillOp::create(builder, loc, one, empty).getResult(0);
+    } else if (state) {
+      global = filled(tensorType, modelState ? 1.0 : 0.0);
     } else {
       // Parameters of rank 2 and more (weights) are uniform in +-1/sqrt(fan
       // in), fan in = elements per leading index, as PyTorch initialises
@@ -555,10 +559,10 @@ LogicalResult DriverBuilder::build() {
       double bound = 1.0;
       if (role && role.getValue() == "param" && tensorType.getRank() >= 2 &&
           tensorType.hasStaticShape() && tensorType.getDimSize(0) > 0)
-        bound = 1.0 / std::sqrt(static_cast<double>(
-                          tensorType.getNumElements() /
-                          std::max<int64_t>(tensorType.getDimSize(0), 1)));
-      global = random(tensorType, index, state, range, bound);
+        bound =
+            1.0 / std::sqrt(static_cast<double>(tensorType.getNumElements() /
+                                                tensorType.getDimSize(0)));
+      global = random(tensorType, index, range, bound);
     }
     globals.push_back(global);
     FailureOr<Value> local =
@@ -1074,12 +1078,15 @@ int main(int argc, char **argv) {
       say() << llvm::format(", loss %.6g", losses[step]);
     say() << "\n";
   }
-  if (count > 0 && planAttr && planAttr.getStepTime().convertToDouble() > 0) {
-    // The first step warms up (module loads, first touches): the median of
-    // the others when there are others.
+  // The first step warms up (module loads, first touches): the median of
+  // the others when there are others.
+  double measured = 0;
+  if (count > 0) {
     SmallVector<double> steady(times + (count > 1 ? 1 : 0), times + count);
     llvm::sort(steady);
-    double measured = steady[steady.size() / 2];
+    measured = steady[steady.size() / 2];
+  }
+  if (count > 0 && planAttr && planAttr.getStepTime().convertToDouble() > 0) {
     double predicted = planAttr.getStepTime().convertToDouble();
     double samples = std::round(
         planAttr.getSamplesPerSecond().convertToDouble() * predicted);
@@ -1138,14 +1145,12 @@ int main(int argc, char **argv) {
   // One line to read at a glance: steps, loss from first to last, the
   // steady step time.
   if (count > 0) {
-    SmallVector<double> steady(times + (count > 1 ? 1 : 0), times + count);
-    llvm::sort(steady);
     say() << "summary: " << count << " step" << (count > 1 ? "s" : "") << " on "
           << ranks << " rank" << (ranks > 1 ? "s" : "");
     if (lossCount > 0)
       say() << llvm::format(", loss %.6g -> %.6g", losses[0],
                             losses[lossCount - 1]);
-    say() << llvm::format(", %.3f ms per step", steady[steady.size() / 2] * 1e3)
+    say() << llvm::format(", %.3f ms per step", measured * 1e3)
           << (count > 1 ? " (median after the first)" : "") << "\n";
   }
   int code = 0;
