@@ -380,6 +380,19 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       }
     }
     propagateGrad(gradInputs);
+  } else if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
+    // Per element: max, subtract, exp, sum, divide; the backward
+    // y * (dy - sum(dy * y)) reads the saved output and costs four.
+    Value input = softmax.getInput();
+    work.iterations = numElements(input.getType());
+    work.flops = 5 * work.iterations;
+    work.bytesRead = sizeInBytes(input.getType());
+    if (anyGradOperand(input)) {
+      work.bwdDataFlops = 4 * work.iterations;
+      work.bwdBytes = 3 * work.bytesWritten;
+      keepForBackward(softmax.getResult()[0]);
+    }
+    propagateGrad(input);
   } else if (auto pad = dyn_cast<tensor::PadOp>(op)) {
     work.bytesRead = sizeInBytes(pad.getSource().getType());
     if (requiresGrad.contains(pad.getSource()))
@@ -398,15 +411,16 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.bwdBytes = 2 * moved;
     propagateGrad(op->getOperands());
   } else if (isa<tensor::ConcatOp, tensor::InsertOp, tensor::ExtractOp,
-                 tensor::FromElementsOp, tensor::SplatOp,
-                 tensor::GenerateOp>(op)) {
+                 tensor::FromElementsOp, tensor::SplatOp, tensor::GenerateOp>(
+                 op)) {
     for (Value operand : op->getOperands())
       work.bytesRead += sizeInBytes(operand.getType());
     if (anyGradOperand(op->getOperands()))
       work.bwdBytes = work.bytesRead + work.bytesWritten;
     propagateGrad(op->getOperands());
   } else if (op->hasTrait<OpTrait::Elementwise>() && op->getNumRegions() == 0 &&
-             op->getNumResults() == 1 && hasStaticShape(op->getResultTypes()[0])) {
+             op->getNumResults() == 1 &&
+             hasStaticShape(op->getResultTypes()[0])) {
     // Elementwise arithmetic on whole tensors.
     work.iterations = numElements(op->getResult(0).getType());
     work.flops = work.iterations * scalarFlops(op);

@@ -807,6 +807,65 @@ struct ConcatReverseModel
   }
 };
 
+/// softmax: dx = y * (dy - sum(dy * y)) along the normalised dimension,
+/// from the saved output y.
+struct SoftmaxReverseModel
+    : public ReverseModeOpInterface::ExternalModel<SoftmaxReverseModel,
+                                                   linalg::SoftmaxOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto softmax = cast<linalg::SoftmaxOp>(op);
+    Value output = softmax.getResult()[0];
+    Value adjoint = state.getAdjoint(output);
+    if (!adjoint || !state.needsGradient(softmax.getInput()))
+      return success();
+    Location loc = op->getLoc();
+    auto type = cast<RankedTensorType>(output.getType());
+    int64_t dim = softmax.getDimension();
+    unsigned rank = type.getRank();
+    Type element = type.getElementType();
+
+    // rowSum = sum over `dim` of dy * y.
+    SmallVector<int64_t> rowShape(type.getShape());
+    rowShape.erase(rowShape.begin() + dim);
+    auto rowType = RankedTensorType::get(rowShape, element);
+    AffineMap identity = builder.getMultiDimIdentityMap(rank);
+    AffineMap row = identity.dropResult(dim);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators[dim] = utils::IteratorType::reduction;
+    Value rowSum =
+        linalg::GenericOp::create(
+            builder, loc, TypeRange{rowType}, ValueRange{adjoint, output},
+            ValueRange{createZeros(builder, loc, rowType)},
+            ArrayRef<AffineMap>{identity, identity, row}, iterators,
+            [](OpBuilder &b, Location l, ValueRange args) {
+              Value product = arith::MulFOp::create(b, l, args[0], args[1]);
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::AddFOp::create(b, l, args[2], product)});
+            })
+            .getResult(0);
+
+    iterators[dim] = utils::IteratorType::parallel;
+    Value grad =
+        linalg::GenericOp::create(
+            builder, loc, TypeRange{type}, ValueRange{adjoint, output, rowSum},
+            ValueRange{tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                               element)},
+            ArrayRef<AffineMap>{identity, identity, row, identity}, iterators,
+            [](OpBuilder &b, Location l, ValueRange args) {
+              Value centred = arith::SubFOp::create(b, l, args[0], args[2]);
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::MulFOp::create(b, l, args[1], centred)});
+            })
+            .getResult(0);
+    state.addAdjoint(builder, loc, softmax.getInput(), grad);
+    return success();
+  }
+};
+
 template <typename... OpTys>
 void attachLinalgModels(MLIRContext *context) {
   (OpTys::template attachInterface<LinalgReverseModel<OpTys>>(*context), ...);
@@ -820,6 +879,7 @@ void mlir::autopar::registerReverseModeExternalModels(
 #define GET_OP_LIST
 #include "mlir/Dialect/Linalg/IR/LinalgStructuredOps.cpp.inc"
         >(context);
+    linalg::SoftmaxOp::attachInterface<SoftmaxReverseModel>(*context);
   });
   registry.addExtension(+[](MLIRContext *context, tensor::TensorDialect *) {
     tensor::CollapseShapeOp::attachInterface<CollapseShapeReverseModel>(

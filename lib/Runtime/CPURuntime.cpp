@@ -70,6 +70,12 @@ MPI_Datatype datatype(int32_t dtype, size_t &bytes) {
   case 3:
     bytes = 8;
     return MPI_INT64_T;
+  case 4:
+    bytes = 1;
+    return MPI_INT8_T;
+  case 5:
+    bytes = 1;
+    return MPI_BYTE;
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }
@@ -110,6 +116,8 @@ void combine(char *into, const char *from, size_t count, int32_t dtype,
     return combineAs<int32_t>(into, from, count, op);
   case 3:
     return combineAs<int64_t>(into, from, count, op);
+  case 4:
+    return combineAs<int8_t>(into, from, count, op);
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }

@@ -446,6 +446,9 @@ size_t elementBytes(int32_t dtype) {
   case 1:
   case 3:
     return 8;
+  case 4:
+  case 5:
+    return 1;
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }
@@ -655,6 +658,10 @@ ncclDataType_t ncclType(int32_t dtype) {
     return ncclInt32;
   case 3:
     return ncclInt64;
+  case 4:
+    return ncclInt8;
+  case 5:
+    return ncclUint8;
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }

@@ -211,23 +211,49 @@ std::optional<OpSpace> mlir::autopar::buildOpSpace(Operation *op) {
     bindSameShape(space, shard->getOpOperand(0));
     return space; // The pin is resolved against a mesh by the planner.
   }
+  // A reshape splits a merged group only through its outermost dimension
+  // that is not a unit: a block of the group's rows is then a block of that
+  // dimension with every inner dimension whole.
+  auto leadingNonUnit = [](ArrayRef<int64_t> shape,
+                           ArrayRef<int64_t> dims) -> int64_t {
+    for (int64_t dim : dims)
+      if (shape[dim] != 1)
+        return dim;
+    return dims.front();
+  };
   if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
-    // A result dimension follows the first source dimension of its group.
-    std::optional<Binding> source =
-        makeBinding(collapse.getSrc(), 0);
+    // A result dimension follows its group's leading non-unit source
+    // dimension.
+    std::optional<Binding> source = makeBinding(collapse.getSrc(), 0);
+    ArrayRef<int64_t> shape = collapse.getSrcType().getShape();
     for (auto [group, dims] :
          llvm::enumerate(collapse.getReassociationIndices()))
-      source->dimLoop[dims.front()] = group;
+      source->dimLoop[leadingNonUnit(shape, dims)] = group;
     space.operands.push_back(*source);
     return space;
   }
   if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
-    // A source dimension follows the first result dimension of its group.
+    // A source dimension follows its group's leading non-unit result
+    // dimension; the group's inner dimensions cannot be split (a block of
+    // them is strided in the source).
     std::optional<Binding> source = makeBinding(expand.getSrc(), 0);
+    ArrayRef<int64_t> shape = expand.getResultType().getShape();
     for (auto [group, dims] :
-         llvm::enumerate(expand.getReassociationIndices()))
-      source->dimLoop[group] = dims.front();
+         llvm::enumerate(expand.getReassociationIndices())) {
+      int64_t lead = leadingNonUnit(shape, dims);
+      source->dimLoop[group] = lead;
+      for (int64_t dim : dims)
+        if (dim != lead)
+          space.splittable[dim] = false;
+    }
     space.operands.push_back(*source);
+    return space;
+  }
+  if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
+    // Rows are independent; the normalised dimension stays whole.
+    bindSameShape(space, softmax.getInputMutable());
+    bindSameShape(space, softmax.getOutputMutable());
+    space.splittable[softmax.getDimension()] = false;
     return space;
   }
   if (auto pad = dyn_cast<tensor::PadOp>(op)) {

@@ -100,19 +100,46 @@ func.func @index() -> tensor<4xf32> {
 
 autopar.mesh @mesh <gpus = 2>
 // A pin reshards its value; an op without a sharding rule gets its operand
-// whole and runs replicated.
-// REMARK: remark: autopar-partition: no sharding rule for 'linalg.softmax'; its operands are gathered and it runs replicated on every device
+// whole and runs replicated. softmax keeps the pin's rows: only its
+// normalised dimension must stay whole.
+// REMARK: remark: autopar-partition: no sharding rule for 'tensor.gather'; its operands are gathered and it runs replicated on every device
 // CHECK-LABEL: func.func @pin_and_unknown(
 // CHECK: %[[S:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [2, 4] [1, 1] : tensor<4x4xf32> to tensor<2x4xf32>
 // CHECK: %[[G:.*]] = autopar.all_gather %[[S]] on @mesh axes [gpus] gather_dim = 0 : tensor<2x4xf32> -> tensor<4x4xf32>
-// CHECK: linalg.softmax dimension(1) ins(%[[G]] : tensor<4x4xf32>)
+// CHECK: tensor.gather %[[G]]
+// CHECK: linalg.softmax dimension(1) ins(%[[S]] : tensor<2x4xf32>)
 // Canonicalization removes the pair: gathering a device's own slice.
 // CLEAN-LABEL: func.func @pin_and_unknown(
 // CLEAN-NOT: autopar.all_gather
-// CLEAN: linalg.softmax dimension(1) ins(%arg0 : tensor<4x4xf32>)
-func.func @pin_and_unknown(%a: tensor<4x4xf32>) -> tensor<4x4xf32> {
+// CLEAN: tensor.gather %arg0
+func.func @pin_and_unknown(%a: tensor<4x4xf32>, %i: tensor<2x1xindex>)
+    -> (tensor<2x4xf32>, tensor<4x4xf32>) {
   %p = autopar.shard %a : tensor<4x4xf32> to #autopar.sharding<@mesh, [[gpus], []]>
+  %g = tensor.gather %p[%i] gather_dims([0]) : (tensor<4x4xf32>, tensor<2x1xindex>) -> tensor<2x4xf32>
   %e = tensor.empty() : tensor<4x4xf32>
-  %s = linalg.softmax dimension(1) ins(%p : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
-  return %s : tensor<4x4xf32>
+  %s = linalg.softmax {autopar.strategy = #autopar.strategy<@mesh, [[gpus], []]>}
+      dimension(1) ins(%p : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  return %g, %s : tensor<2x4xf32>, tensor<4x4xf32>
+}
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// A reshape splits a merged group through its leading dimension that is not
+// a unit: the 16 positions that become dimension 2 of 1x1x16x1 are sliced
+// in the source; collapsing 1x8x4 splits the source's dimension 1.
+// CHECK-LABEL: func.func @reshape_unit_dims(
+// CHECK: %[[S:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}] [8] [1] : tensor<16xi64> to tensor<8xi64>
+// CHECK: tensor.expand_shape %[[S]] {{\[\[}}0, 1, 2, 3]] output_shape [1, 1, 8, 1] : tensor<8xi64> into tensor<1x1x8x1xi64>
+// CHECK: %[[T:.*]] = tensor.extract_slice %{{.*}}[0, %{{.*}}, 0] [1, 4, 4] [1, 1, 1] : tensor<1x8x4xf32> to tensor<1x4x4xf32>
+// CHECK: tensor.collapse_shape %[[T]] {{\[\[}}0, 1, 2]] : tensor<1x4x4xf32> into tensor<16xf32>
+func.func @reshape_unit_dims(%a: tensor<16xi64>, %b: tensor<1x8x4xf32>)
+    -> (tensor<1x1x16x1xi64>, tensor<32xf32>) {
+  %e = tensor.expand_shape %a [[0, 1, 2, 3]] output_shape [1, 1, 16, 1]
+      {autopar.strategy = #autopar.strategy<@mesh, [[], [], [gpus], []]>}
+      : tensor<16xi64> into tensor<1x1x16x1xi64>
+  %c = tensor.collapse_shape %b [[0, 1, 2]]
+      {autopar.strategy = #autopar.strategy<@mesh, [[gpus]]>}
+      : tensor<1x8x4xf32> into tensor<32xf32>
+  return %e, %c : tensor<1x1x16x1xi64>, tensor<32xf32>
 }

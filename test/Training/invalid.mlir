@@ -69,7 +69,8 @@ func.func @forward(%x: tensor<2x4xf32> {autopar.role = "input"},
                    %w: tensor<2x4xf32> {autopar.role = "param"}) -> tensor<2x4xf32> {
   %e = tensor.empty() : tensor<2x4xf32>
   %s = linalg.add ins(%x, %w : tensor<2x4xf32>, tensor<2x4xf32>) outs(%e : tensor<2x4xf32>) -> tensor<2x4xf32>
-  // expected-error @+1 {{autopar-training: no reverse-mode rule for 'linalg.softmax'}}
-  %p = linalg.softmax dimension(1) ins(%s : tensor<2x4xf32>) outs(%e : tensor<2x4xf32>) -> tensor<2x4xf32>
+  %i = arith.constant dense<[[1], [0]]> : tensor<2x1xindex>
+  // expected-error @+1 {{autopar-training: no reverse-mode rule for 'tensor.gather'}}
+  %p = tensor.gather %s[%i] gather_dims([0]) : (tensor<2x4xf32>, tensor<2x1xindex>) -> tensor<2x4xf32>
   return %p : tensor<2x4xf32>
 }

@@ -76,6 +76,25 @@ def StripCompileTimes : Pass<"autopar-strip-compile-times",
   }];
 }
 
+def DecomposeAggregatedOps : Pass<"autopar-decompose-aggregated-ops"> {
+  let summary = "Rewrite aggregated linalg ops (softmax) into the structured "
+                "ops they stand for";
+  let description = [{
+    Ops that implement `linalg::AggregatedOpInterface` (`linalg.softmax`,
+    among others) have no loop lowering of their own: they are replaced by
+    the sequence their `decomposeOperation` builds (for softmax: max, sub
+    and exp, sum, divide as `linalg.generic`s). Both backends run it first,
+    on tensors, so that the planner and autopar-training see the aggregate
+    (one sharding rule, one reverse-mode rule) and code generation sees
+    structured ops. An aggregate that cannot be decomposed is an error at
+    the op.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def StripAnnotations : Pass<"autopar-strip-annotations", "::mlir::ModuleOp"> {
   let summary = "Remove autopar annotations, meshes and the plan";
   let description = [{

@@ -80,6 +80,16 @@ FailureOr<int32_t> encodeType(Operation *op, const Runtime &runtime,
     return 2;
   if (element.isInteger(64))
     return 3;
+  if (element.isInteger(8))
+    return 4;
+  if (element.isInteger(1)) {
+    // Booleans move as bytes; adding them has no one meaning (arith's
+    // i1 add is xor, a runtime's byte sum is not).
+    if (isa<AllReduceOp, ReduceScatterOp>(op))
+      return op->emitError() << "autopar: the " << runtime.name
+                             << " does not reduce 'i1' values";
+    return 5;
+  }
   return op->emitError() << "autopar: the " << runtime.name
                          << " has no collectives on " << element;
 }

@@ -22,6 +22,7 @@
 using namespace mlir;
 
 void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
+  pm.addPass(createDecomposeAggregatedOps());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
