@@ -195,14 +195,9 @@ void Eliminator::eliminate(unsigned node) {
   record.best.resize(entries);
   std::vector<double> merged(entries);
   SmallVector<unsigned, 8> labels(rank, 0);
-  SmallVector<uint64_t, 4> base(ids.size());
+  // Each factor's offset at `labels`, kept up to date as they advance.
+  SmallVector<uint64_t, 4> base(ids.size(), 0);
   for (uint64_t entry = 0; entry < entries; ++entry) {
-    for (size_t f = 0; f < ids.size(); ++f) {
-      uint64_t offset = 0;
-      for (size_t position = 0; position < rank; ++position)
-        offset += strides[f * (rank + 1) + position] * labels[position];
-      base[f] = offset;
-    }
     double bestCost = kInf;
     unsigned best = 0;
     for (unsigned k = 0; k < size(node); ++k) {
@@ -218,8 +213,12 @@ void Eliminator::eliminate(unsigned node) {
     record.best[entry] = best;
     // Next assignment, the last position fastest.
     for (size_t position = rank; position-- > 0;) {
+      for (size_t f = 0; f < ids.size(); ++f)
+        base[f] += strides[f * (rank + 1) + position];
       if (++labels[position] < size(scope[position]))
         break;
+      for (size_t f = 0; f < ids.size(); ++f)
+        base[f] -= strides[f * (rank + 1) + position] * size(scope[position]);
       labels[position] = 0;
     }
   }
@@ -348,8 +347,34 @@ void Eliminator::solveCore(Solution &solution) {
 Solution Eliminator::run() {
   Solution solution;
   choice.assign(alive.size(), 0);
+  // A node with one candidate is decided: condition every factor on it
+  // (the table keeps its layout, a unit dimension dropped), so that it
+  // never joins its neighbours into one wide factor. Ops that only
+  // replicate, and every op on one GPU, go this way.
+  for (unsigned node = 0; node < alive.size(); ++node) {
+    if (size(node) != 1)
+      continue;
+    SmallVector<unsigned, 4> ids(liveFactors(node));
+    for (unsigned id : ids) {
+      Factor &factor = factors[id];
+      factor.alive = false;
+      SmallVector<unsigned, 4> rest;
+      for (unsigned var : factor.vars)
+        if (var != node)
+          rest.push_back(var);
+      if (rest.size() == 1) {
+        for (unsigned k = 0; k < size(rest[0]); ++k)
+          unary[rest[0]][k] += factor.table[k];
+      } else if (rest.size() > 1) {
+        addFactor(rest, std::move(factor.table));
+      }
+    }
+    alive[node] = false;
+    records.push_back({node, {}, {0}});
+  }
   for (unsigned node = 0; node < alive.size(); ++node)
-    updateKey(node);
+    if (alive[node])
+      updateKey(node);
   // Eliminate the cheapest node first (its work: its candidates times its
   // neighbours'); chains, trees and series-parallel parts go at width <= 2,
   // small cliques such as LayerNorm's statistics at width 3.

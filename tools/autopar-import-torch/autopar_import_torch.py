@@ -271,6 +271,10 @@ def main(argv=None):
                         action="store_false",
                         help="keep weights as constants in the IR (large "
                         "files: every weight is written out)")
+    parser.add_argument("--dialect", choices=["linalg", "tosa"],
+                        default="linalg",
+                        help="linalg on tensors (default) or TOSA, as "
+                        "torch-mlir lowers it; autopar imports TOSA itself")
     parser.add_argument("--func-name", default="forward",
                         help="name of the exported function")
     parser.add_argument("--seed", type=int, default=0,
@@ -338,7 +342,9 @@ def main(argv=None):
     with torch.no_grad():
         try:
             module = fx.export_and_import(
-                exported, *example, output_type="linalg-on-tensors",
+                exported, *example,
+                output_type="tosa" if args.dialect == "tosa"
+                else "linalg-on-tensors",
                 func_name=args.func_name)
         except Exception as error:  # torch.export and torch-mlir raise many
             message = str(error).strip().splitlines()
