@@ -1,11 +1,12 @@
 //===- InitAutopar.cpp - register everything autopar provides -------------===//
 
 #include "autopar/InitAutopar.h"
-#include "autopar/Autodiff/ReverseMode.h"
-#include "autopar/Dialect/AutoparDialect.h"
 #include "autopar/Autodiff/Passes.h"
+#include "autopar/Autodiff/ReverseMode.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Cost/Passes.h"
+#include "autopar/Dialect/AutoparDialect.h"
+#include "autopar/Import/Passes.h"
 #include "autopar/Interop/Passes.h"
 #include "autopar/Partition/Passes.h"
 #include "autopar/Search/Passes.h"
@@ -25,6 +26,7 @@ void mlir::autopar::registerAutoparDialects(DialectRegistry &registry) {
 }
 
 void mlir::autopar::registerAllAutoparPasses() {
+  registerAutoparImportPasses();
   registerAutoparTargetPasses();
   registerAutoparCostPasses();
   registerAutoparSearchPasses();

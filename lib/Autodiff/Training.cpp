@@ -6,9 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/ArgumentRoles.h"
+#include "autopar/Autodiff/Passes.h"
 #include "autopar/Autodiff/ReverseMode.h"
 #include "autopar/Cost/CostModel.h"
-#include "autopar/Autodiff/Passes.h"
+#include "autopar/Import/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -124,12 +125,21 @@ enum class LossKind { Auto, SoftmaxCrossEntropy, MeanSquaredError };
 
 struct TrainingPass : public mlir::autopar::impl::TrainingBase<TrainingPass> {
   using Base::Base;
+  void getDependentDialects(DialectRegistry &registry) const override {
+    Base::getDependentDialects(registry);
+    getImportDialects(registry);
+  }
   void runOnOperation() override;
 };
 } // namespace
 
 void TrainingPass::runOnOperation() {
   ModuleOp module = getOperation();
+  // A TOSA model is differentiated as the linalg it imports to.
+  if (failed(importIfNeeded(module, [&](OpPassManager &pm, ModuleOp op) {
+        return runPipeline(pm, op);
+      })))
+    return signalPassFailure();
   auto forward = module.lookupSymbol<func::FuncOp>(func);
   if (!forward || forward.isExternal()) {
     mlir::emitError(module.getLoc())

@@ -5,13 +5,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Import/Passes.h"
 #include "autopar/Search/Passes.h"
 #include "autopar/Target/Passes.h"
 
-#include "mlir/Conversion/TosaToArith/TosaToArith.h"
-#include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
-#include "mlir/Conversion/TosaToTensor/TosaToTensor.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -22,10 +19,7 @@ using namespace mlir::autopar;
 void mlir::autopar::buildAutoShardPipeline(
     OpPassManager &pm, const AutoShardPipelineOptions &options) {
   // 1. Import: TOSA models become linalg on tensors (a no-op on linalg).
-  tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
-  OpPassManager &funcPm = pm.nest<func::FuncOp>();
-  funcPm.addPass(createTosaToArithPass());
-  funcPm.addPass(createTosaToTensorPass());
+  pm.addPass(createImport());
   // 2. Target: the machine the plan is for.
   SetTargetOptions targetOptions;
   targetOptions.target = options.target;

@@ -6,13 +6,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/Workload.h"
-#include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Cost/AnalysisReport.h"
-#include "autopar/Support/Output.h"
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Import/Passes.h"
+#include "autopar/Search/Passes.h"
 #include "autopar/Search/PlanReport.h"
 #include "autopar/Search/Planner.h"
+#include "autopar/Support/Output.h"
 #include "autopar/Target/Target.h"
-#include "autopar/Search/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -31,6 +32,10 @@ using namespace mlir::autopar;
 namespace {
 struct PlanPass : public mlir::autopar::impl::PlanBase<PlanPass> {
   using PlanBase::PlanBase;
+  void getDependentDialects(DialectRegistry &registry) const override {
+    PlanBase::getDependentDialects(registry);
+    getImportDialects(registry);
+  }
   void runOnOperation() override;
 
 private:
@@ -223,6 +228,11 @@ static LogicalResult checkNotPlanned(ModuleOp module) {
 void PlanPass::runOnOperation() {
   ModuleOp module = getOperation();
   if (failed(checkNotPlanned(module)))
+    return signalPassFailure();
+  // A TOSA model is planned as the linalg it imports to.
+  if (failed(importIfNeeded(module, [&](OpPassManager &pm, ModuleOp op) {
+        return runPipeline(pm, op);
+      })))
     return signalPassFailure();
   PlannerOptions options;
   if (failed(parseOptions(module, options)))

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Conversion/Passes.h"
+#include "autopar/Import/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -22,6 +23,7 @@
 using namespace mlir;
 
 void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
+  pm.addPass(createImport());
   pm.addPass(createDecomposeAggregatedOps());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

@@ -1,0 +1,22 @@
+//===- Passes.td - bringing models into linalg on tensors --*- tablegen -*-===//
+
+#ifndef AUTOPAR_IMPORT_PASSES_TD
+#define AUTOPAR_IMPORT_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def Import : Pass<"autopar-import", "::mlir::ModuleOp"> {
+  let summary = "Rewrite a model written in TOSA into linalg on tensors";
+  let description = [{
+    autopar plans, differentiates, partitions and lowers linalg on tensors.
+    A module holding TOSA ops (`autopar-import-torch --dialect tosa`,
+    `models/generate.py --tosa`, TFLite/ONNX exports) is rewritten with
+    upstream's TOSA-to-linalg, -arith and -tensor conversions, and the TOSA
+    shape constants they leave dead are erased. A module without TOSA is
+    left untouched (byte-identical). The auto-shard pipeline, autopar-plan,
+    autopar-training and both lowering pipelines run it first, so a TOSA
+    file goes wherever a linalg file goes.
+  }];
+}
+
+#endif // AUTOPAR_IMPORT_PASSES_TD

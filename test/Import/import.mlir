@@ -1,0 +1,29 @@
+// RUN: autopar-opt %s --autopar-import --split-input-file | FileCheck %s
+// TOSA becomes linalg on tensors with no TOSA left (the shape constants of
+// the reshapes included); a linalg module is left as it is.
+
+// CHECK-LABEL: func.func @tosa_mlp(
+// CHECK-NOT: tosa.
+// CHECK: linalg.batch_matmul
+// CHECK: tensor.collapse_shape
+// CHECK-NOT: tosa.
+func.func @tosa_mlp(%x: tensor<1x8x16xf32>, %w: tensor<1x16x4xf32>, %b: tensor<1x1x4xf32>) -> tensor<8x4xf32> {
+  %zp = "tosa.const"() {values = dense<0.0> : tensor<1xf32>} : () -> tensor<1xf32>
+  %m = tosa.matmul %x, %w, %zp, %zp : (tensor<1x8x16xf32>, tensor<1x16x4xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x8x4xf32>
+  %a = tosa.add %m, %b : (tensor<1x8x4xf32>, tensor<1x1x4xf32>) -> tensor<1x8x4xf32>
+  %s = tosa.const_shape {values = dense<[8, 4]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %r = tosa.reshape %a, %s : (tensor<1x8x4xf32>, !tosa.shape<2>) -> tensor<8x4xf32>
+  return %r : tensor<8x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @linalg_only(
+// CHECK-NEXT: %[[E:.*]] = tensor.empty() : tensor<4xf32>
+// CHECK-NEXT: %[[A:.*]] = linalg.add ins(%arg0, %arg0 : tensor<4xf32>, tensor<4xf32>) outs(%[[E]] : tensor<4xf32>) -> tensor<4xf32>
+// CHECK-NEXT: return %[[A]]
+func.func @linalg_only(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %e = tensor.empty() : tensor<4xf32>
+  %a = linalg.add ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  return %a : tensor<4xf32>
+}
