@@ -299,9 +299,12 @@ static bool dividesEvenly(const OpSpace &space, const Strategy &strategy,
                              space.loopSizes[loop] % factor[loop] != 0))
       return false;
   auto check = [&](const Binding &binding) {
+    // A tensor with no elements stays whole: a slice of it along any
+    // dimension would start out of bounds in the empty one.
+    bool empty = llvm::is_contained(binding.shape, 0);
     for (auto [dim, loop] : llvm::enumerate(binding.dimLoop))
       if (loop >= 0 && factor[loop] > 1 &&
-          (ShapedType::isDynamic(binding.shape[dim]) ||
+          (empty || ShapedType::isDynamic(binding.shape[dim]) ||
            binding.shape[dim] % factor[loop] != 0))
         return false;
     return true;

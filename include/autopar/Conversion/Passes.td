@@ -76,18 +76,24 @@ def StripCompileTimes : Pass<"autopar-strip-compile-times",
   }];
 }
 
-def DecomposeAggregatedOps : Pass<"autopar-decompose-aggregated-ops"> {
-  let summary = "Rewrite aggregated linalg ops (softmax) into the structured "
-                "ops they stand for";
+def PrepareLowering : Pass<"autopar-prepare-lowering"> {
+  let summary = "Rewrite what bufferization and loop lowering cannot take";
   let description = [{
-    Ops that implement `linalg::AggregatedOpInterface` (`linalg.softmax`,
-    among others) have no loop lowering of their own: they are replaced by
-    the sequence their `decomposeOperation` builds (for softmax: max, sub
-    and exp, sum, divide as `linalg.generic`s). Both backends run it first,
-    on tensors, so that the planner and autopar-training see the aggregate
-    (one sharding rule, one reverse-mode rule) and code generation sees
-    structured ops. An aggregate that cannot be decomposed is an error at
-    the op.
+    Both backends run it first, on tensors, after autopar's analyses and
+    transformations have seen the program as written:
+
+    * ops implementing `linalg::AggregatedOpInterface` (`linalg.softmax`
+      among others), which have no loop lowering of their own, are replaced
+      by the structured ops their `decomposeOperation` builds (for softmax:
+      max, subtract and exp, sum, divide), so that the planner and
+      autopar-training see one op (one sharding rule, one reverse-mode
+      rule) and code generation sees generics;
+    * side-effect-free ops whose tensor results all have no elements become
+      `tensor.empty` (there is nothing to compute, and upstream's
+      bufferization of some of them, `tensor.concat` for one, writes
+      subviews that start out of bounds in the empty dimension).
+
+    An aggregate that cannot be decomposed is an error at the op.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",

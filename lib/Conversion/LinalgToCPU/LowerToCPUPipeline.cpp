@@ -24,7 +24,7 @@ using namespace mlir;
 
 void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
   pm.addPass(createImport());
-  pm.addPass(createDecomposeAggregatedOps());
+  pm.addPass(createPrepareLowering());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -32,6 +32,9 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  // Copies the deallocation pipeline keeps (a function returning its
+  // argument) as allocations and copies.
+  pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
 void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm) {
