@@ -2,7 +2,8 @@
 //
 // One place where a model in another dialect becomes linalg on tensors:
 // upstream's TOSA conversions in a nested pipeline, then the dead TOSA
-// shape constants they leave behind are erased.
+// shape constants they leave behind are erased; and where an export's
+// static shapes hidden behind casts are made visible again.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,8 +13,10 @@
 #include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
 #include "mlir/Conversion/TosaToTensor/TosaToTensor.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_IMPORT
@@ -36,12 +39,59 @@ static bool isTosa(Operation *op) {
   return isa_and_nonnull<tosa::TosaDialect>(op->getDialect());
 }
 
+/// The operands `concat` would have with every tensor.cast of a static
+/// tensor looked through, when that leaves its result type as it is (a
+/// static shape hidden from the concatenation, as torch-mlir exports
+/// torch.roll: two slices cast to a dynamic size and concatenated).
+static std::optional<SmallVector<Value>>
+staticConcatInputs(tensor::ConcatOp concat) {
+  SmallVector<Value> inputs;
+  bool changed = false;
+  for (Value input : concat.getInputs()) {
+    auto cast = input.getDefiningOp<tensor::CastOp>();
+    auto source =
+        cast ? dyn_cast<RankedTensorType>(cast.getSource().getType()) : nullptr;
+    if (source && source.hasStaticShape() && !cast.getType().hasStaticShape()) {
+      inputs.push_back(cast.getSource());
+      changed = true;
+    } else {
+      inputs.push_back(input);
+    }
+  }
+  if (!changed || tensor::ConcatOp::inferResultType(
+                      concat.getDim(), ValueRange(inputs).getTypes()) !=
+                      concat.getResultType())
+    return std::nullopt;
+  return inputs;
+}
+
 bool mlir::autopar::needsImport(ModuleOp module) {
   return module
       .walk([](Operation *op) {
-        return isTosa(op) ? WalkResult::interrupt() : WalkResult::advance();
+        auto concat = dyn_cast<tensor::ConcatOp>(op);
+        return isTosa(op) || (concat && staticConcatInputs(concat))
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
       })
       .wasInterrupted();
+}
+
+/// Concatenates the static tensors behind casts (staticConcatInputs) and
+/// erases the casts left unused.
+static void exposeStaticConcatInputs(ModuleOp module) {
+  llvm::SetVector<Operation *> casts;
+  module.walk([&](tensor::ConcatOp concat) {
+    std::optional<SmallVector<Value>> inputs = staticConcatInputs(concat);
+    if (!inputs)
+      return;
+    for (Value input : concat.getInputs())
+      if (auto cast = input.getDefiningOp<tensor::CastOp>())
+        casts.insert(cast);
+    concat.getInputsMutable().assign(*inputs);
+  });
+  for (Operation *cast : casts)
+    if (cast->use_empty())
+      cast->erase();
 }
 
 /// Erases the TOSA ops nothing uses any more (tosa.const_shape operands of
@@ -62,11 +112,20 @@ LogicalResult mlir::autopar::importIfNeeded(
     function_ref<LogicalResult(OpPassManager &, ModuleOp)> runPipeline) {
   if (!needsImport(module))
     return success();
-  OpPassManager pm(ModuleOp::getOperationName());
-  buildConversions(pm);
-  if (failed(runPipeline(pm, module)))
-    return failure();
-  eraseDeadTosa(module);
+  bool hasTosa =
+      module
+          .walk([](Operation *op) {
+            return isTosa(op) ? WalkResult::interrupt() : WalkResult::advance();
+          })
+          .wasInterrupted();
+  if (hasTosa) {
+    OpPassManager pm(ModuleOp::getOperationName());
+    buildConversions(pm);
+    if (failed(runPipeline(pm, module)))
+      return failure();
+    eraseDeadTosa(module);
+  }
+  exposeStaticConcatInputs(module);
   return success();
 }
 

@@ -27,3 +27,22 @@ func.func @linalg_only(%x: tensor<4xf32>) -> tensor<4xf32> {
   %a = linalg.add ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
   return %a : tensor<4xf32>
 }
+
+// -----
+
+// torch-mlir's torch.roll: two slices cast to a dynamic size, then
+// concatenated into a static result. The concatenation takes the static
+// slices; the casts go.
+// CHECK-LABEL: func.func @roll(
+// CHECK-NOT: tensor.cast
+// CHECK: %[[A:.*]] = tensor.extract_slice %arg0[0, 3] [2, 5] [1, 1] : tensor<2x8xf32> to tensor<2x5xf32>
+// CHECK: %[[B:.*]] = tensor.extract_slice %arg0[0, 0] [2, 3] [1, 1] : tensor<2x8xf32> to tensor<2x3xf32>
+// CHECK: tensor.concat dim(1) %[[A]], %[[B]] : (tensor<2x5xf32>, tensor<2x3xf32>) -> tensor<2x8xf32>
+func.func @roll(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
+  %a = tensor.extract_slice %x[0, 3] [2, 5] [1, 1] : tensor<2x8xf32> to tensor<2x5xf32>
+  %ca = tensor.cast %a : tensor<2x5xf32> to tensor<2x?xf32>
+  %b = tensor.extract_slice %x[0, 0] [2, 3] [1, 1] : tensor<2x8xf32> to tensor<2x3xf32>
+  %cb = tensor.cast %b : tensor<2x3xf32> to tensor<2x?xf32>
+  %r = tensor.concat dim(1) %ca, %cb : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x8xf32>
+  return %r : tensor<2x8xf32>
+}

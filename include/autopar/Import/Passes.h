@@ -14,7 +14,8 @@ namespace mlir::autopar {
 #define GEN_PASS_REGISTRATION
 #include "autopar/Import/Passes.h.inc"
 
-/// Whether `module` holds ops that autopar-import rewrites (TOSA).
+/// Whether `module` holds ops that autopar-import rewrites (TOSA, casts
+/// that hide a concatenation's static shapes).
 bool needsImport(ModuleOp module);
 
 /// Runs autopar-import on `module` from inside another pass, through

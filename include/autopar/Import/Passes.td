@@ -6,14 +6,19 @@
 include "mlir/Pass/PassBase.td"
 
 def Import : Pass<"autopar-import", "::mlir::ModuleOp"> {
-  let summary = "Rewrite a model written in TOSA into linalg on tensors";
+  let summary = "Bring a model into the linalg on tensors autopar plans: "
+                "TOSA to linalg, static shapes behind casts exposed";
   let description = [{
     autopar plans, differentiates, partitions and lowers linalg on tensors.
     A module holding TOSA ops (`autopar-import-torch --dialect tosa`,
     `models/generate.py --tosa`, TFLite/ONNX exports) is rewritten with
     upstream's TOSA-to-linalg, -arith and -tensor conversions, and the TOSA
-    shape constants they leave dead are erased. A module without TOSA is
-    left untouched (byte-identical). The auto-shard pipeline, autopar-plan,
+    shape constants they leave dead are erased. A `tensor.concat` whose
+    operands are `tensor.cast`s of static tensors to dynamic sizes
+    (torch-mlir's export of `torch.roll`, in Swin) concatenates the static
+    tensors instead, when its result type stays the same: partitioning and
+    differentiation need static shapes. A module with neither is left
+    untouched (byte-identical). The auto-shard pipeline, autopar-plan,
     autopar-training and both lowering pipelines run it first, so a TOSA
     file goes wherever a linalg file goes.
   }];
