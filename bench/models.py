@@ -75,7 +75,7 @@ def first_error(text):
 
 
 def run(command, output=None):
-    """(seconds, None) or (seconds, error line)."""
+    """(seconds, None or the first error line, stderr)."""
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -84,7 +84,7 @@ def run(command, output=None):
     return seconds, None, result.stderr
 
 
-def export(importer, cache, name, spec):
+def export(importer, cache, spec):
     key = re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec)
     path = os.path.join(cache, key + ".mlir")
     # The export's own time is kept beside it, for the table.
@@ -125,7 +125,7 @@ def main():
             if wanted and not any(w in name for w in wanted):
                 continue
             row = {"model": name, "spec": spec}
-            model, error, seconds = export(importer, cache, name, spec)
+            model, error, seconds = export(importer, cache, spec)
             row["export"] = error or "%.1f" % seconds
             if not error:
                 with open(model) as f:

@@ -65,13 +65,10 @@ staticConcatInputs(tensor::ConcatOp concat) {
   return inputs;
 }
 
-bool mlir::autopar::needsImport(ModuleOp module) {
+static bool hasTosa(ModuleOp module) {
   return module
       .walk([](Operation *op) {
-        auto concat = dyn_cast<tensor::ConcatOp>(op);
-        return isTosa(op) || (concat && staticConcatInputs(concat))
-                   ? WalkResult::interrupt()
-                   : WalkResult::advance();
+        return isTosa(op) ? WalkResult::interrupt() : WalkResult::advance();
       })
       .wasInterrupted();
 }
@@ -110,15 +107,7 @@ static void eraseDeadTosa(ModuleOp module) {
 LogicalResult mlir::autopar::importIfNeeded(
     ModuleOp module,
     function_ref<LogicalResult(OpPassManager &, ModuleOp)> runPipeline) {
-  if (!needsImport(module))
-    return success();
-  bool hasTosa =
-      module
-          .walk([](Operation *op) {
-            return isTosa(op) ? WalkResult::interrupt() : WalkResult::advance();
-          })
-          .wasInterrupted();
-  if (hasTosa) {
+  if (hasTosa(module)) {
     OpPassManager pm(ModuleOp::getOperationName());
     buildConversions(pm);
     if (failed(runPipeline(pm, module)))

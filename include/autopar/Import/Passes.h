@@ -14,12 +14,10 @@ namespace mlir::autopar {
 #define GEN_PASS_REGISTRATION
 #include "autopar/Import/Passes.h.inc"
 
-/// Whether `module` holds ops that autopar-import rewrites (TOSA, casts
-/// that hide a concatenation's static shapes).
-bool needsImport(ModuleOp module);
-
-/// Runs autopar-import on `module` from inside another pass, through
-/// `runPipeline` (the pass's own, a dynamic pipeline), when it needs it.
+/// Runs autopar-import on `module` from inside another pass: the TOSA
+/// conversions through `runPipeline` (the pass's own, a dynamic pipeline)
+/// when the module holds TOSA, then the casts that hide a concatenation's
+/// static shapes; a module with neither is left as it is.
 /// The pass declares the dialects it may create with getImportDialects.
 LogicalResult importIfNeeded(
     ModuleOp module,
