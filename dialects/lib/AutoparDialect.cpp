@@ -94,6 +94,34 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                              << attr.getValue();
     return lookupMesh(op, plan.getMesh()) ? success() : failure();
   }
+  if (name == kStepAttrName) {
+    // How the planned training step runs beyond the shardings:
+    // {microbatches = M, precision = "...", recompute = "...", zero = Z}.
+    auto step = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !step)
+      return op->emitError() << "'" << name
+                             << "' belongs on a builtin.module and is a "
+                                "dictionary";
+    auto zero = step.getAs<IntegerAttr>("zero");
+    auto microbatches = step.getAs<IntegerAttr>("microbatches");
+    auto recompute = step.getAs<StringAttr>("recompute");
+    auto precision = step.getAs<StringAttr>("precision");
+    if (!zero || zero.getInt() < 0 || zero.getInt() > 3 || !microbatches ||
+        microbatches.getInt() < 1 || !recompute ||
+        !llvm::is_contained({"none", "selective", "full"},
+                            recompute.getValue()) ||
+        !precision ||
+        !llvm::is_contained({"model", "f32", "bf16", "fp16"},
+                            precision.getValue()) ||
+        step.size() != 4)
+      return op->emitError()
+             << "'" << name
+             << "' must be {microbatches = M >= 1, precision = "
+                "\"model\"|\"f32\"|\"bf16\"|\"fp16\", recompute = "
+                "\"none\"|\"selective\"|\"full\", zero = 0..3}, got "
+             << attr.getValue();
+    return success();
+  }
   if (name == kLayerAttrName || name == kGradOfAttrName) {
     auto layer = dyn_cast<IntegerAttr>(attr.getValue());
     if (!layer || layer.getInt() < 0)
@@ -122,9 +150,9 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
   }
   return op->emitError() << "unknown autopar attribute '" << name
                          << "'; known: " << kShardingsAttrName << ", "
-                         << kStrategyAttrName << ", " << kTargetAttrName
-                         << ", " << kPlanAttrName << ", " << kLayerAttrName
-                         << ", " << kGradOfAttrName << ", "
+                         << kStrategyAttrName << ", " << kTargetAttrName << ", "
+                         << kPlanAttrName << ", " << kStepAttrName << ", "
+                         << kLayerAttrName << ", " << kGradOfAttrName << ", "
                          << kSpmdAttrName << ", autopar.axis_names";
 }
 

@@ -25,6 +25,8 @@
 
 #include "autopar/Cost/CostModel.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 
 #include <algorithm>
@@ -103,6 +105,67 @@ std::optional<Optimizer> mlir::autopar::symbolizeOptimizer(StringRef name) {
     if (name == stringifyOptimizer(optimizer))
       return optimizer;
   return std::nullopt;
+}
+
+StringRef mlir::autopar::stringifyPrecision(Precision precision) {
+  switch (precision) {
+  case Precision::Model:
+    return "model";
+  case Precision::F32:
+    return "f32";
+  case Precision::BF16:
+    return "bf16";
+  case Precision::FP16:
+    return "fp16";
+  }
+  llvm_unreachable("unknown precision");
+}
+
+std::optional<Precision> mlir::autopar::symbolizePrecision(StringRef name) {
+  return llvm::StringSwitch<std::optional<Precision>>(name)
+      .Case("f32", Precision::F32)
+      .Case("bf16", Precision::BF16)
+      .Cases("fp16", "f16", Precision::FP16)
+      .Default(std::nullopt);
+}
+
+StringRef mlir::autopar::stringifyRecompute(Recompute recompute) {
+  switch (recompute) {
+  case Recompute::None:
+    return "none";
+  case Recompute::Selective:
+    return "selective";
+  case Recompute::Full:
+    return "full";
+  }
+  llvm_unreachable("unknown recomputation");
+}
+
+std::optional<Recompute> mlir::autopar::symbolizeRecompute(StringRef name) {
+  return llvm::StringSwitch<std::optional<Recompute>>(name)
+      .Case("none", Recompute::None)
+      .Case("selective", Recompute::Selective)
+      .Case("full", Recompute::Full)
+      .Default(std::nullopt);
+}
+
+ParameterStateBytes mlir::autopar::getParameterStateBytes(Precision precision,
+                                                          unsigned elementBytes,
+                                                          Optimizer optimizer,
+                                                          unsigned zero,
+                                                          double dataGroup) {
+  ParameterStateBytes state;
+  bool mixed = isMixedPrecision(precision);
+  double working = mixed ? 2 : elementBytes;
+  // The optimizer's states live in the master precision.
+  double master = mixed ? 4 : elementBytes;
+  double group = std::max(1.0, dataGroup);
+  state.params = working / (zero >= 3 ? group : 1);
+  state.gradients = working / (zero >= 2 ? group : 1);
+  state.master = (mixed ? master : 0) / (zero >= 1 ? group : 1);
+  state.optimizer =
+      getOptimizerStates(optimizer) * master / (zero >= 1 ? group : 1);
+  return state;
 }
 
 double mlir::autopar::getOptimizerStates(Optimizer optimizer) {
@@ -237,6 +300,15 @@ MemoryBreakdown CostModel::memoryPerGpu(double paramBytes,
   memory.optimizerState = getOptimizerStates(optimizer) * memory.params;
   memory.activations = activationBytes / activationShards;
   return memory;
+}
+
+bool CostModel::isCheapToRecompute(double flops, double savedBytes,
+                                   Type elementType) const {
+  if (savedBytes <= 0)
+    return false;
+  double ridge = peakFlops(elementType) * computeEfficiency /
+                 (memoryBandwidth * memoryEfficiency);
+  return flops / savedBytes <= ridge;
 }
 
 double CostModel::energy(int64_t gpus, double seconds,

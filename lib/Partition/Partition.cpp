@@ -538,6 +538,23 @@ static LogicalResult checkStaticShapes(func::FuncOp func) {
 
 void PartitionPass::runOnOperation() {
   ModuleOp module = getOperation();
+  // What autopar-plan priced beyond the shardings and this pass does not
+  // build yet is said, not silently dropped.
+  if (auto step = module->getAttrOfType<DictionaryAttr>(
+          AutoparDialect::kStepAttrName)) {
+    auto zero = step.getAs<IntegerAttr>("zero");
+    auto recompute = step.getAs<StringAttr>("recompute");
+    auto microbatches = step.getAs<IntegerAttr>("microbatches");
+    if ((zero && zero.getInt() != 0) ||
+        (recompute && recompute.getValue() != "none") ||
+        (microbatches && microbatches.getInt() != 1))
+      mlir::emitWarning(module.getLoc())
+          << "autopar-partition: the plan was priced with " << step
+          << ", but the partitioned program runs one batch, keeps every "
+             "activation and all-reduces gradients (ZeRO, recomputation and "
+             "microbatches are not built yet); plan with zero=0 "
+             "recompute=none microbatches=1 to price this program";
+  }
   SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
   for (func::FuncOp func : funcs) {
     // External functions have nothing to partition; partitioned ones

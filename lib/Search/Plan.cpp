@@ -40,6 +40,10 @@ struct PlanPass : public mlir::autopar::impl::PlanBase<PlanPass> {
 
 private:
   LogicalResult parseOptions(ModuleOp module, PlannerOptions &options);
+  /// The step's precision, ZeRO stage, recomputation and microbatches,
+  /// checked against the planned function.
+  LogicalResult parseStepOptions(const FunctionWorkload &entry,
+                                 PlannerOptions &options);
   void annotate(ModuleOp module, const MeshPlan &plan, const Planner &planner,
                 const PlanSummary &summary);
 };
@@ -96,6 +100,98 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
   options.dataParallelOnly = parallelism == "data";
   options.tensorParallelOnly = parallelism == "tensor";
   options.dataTensor = parallelism == "data-tensor";
+  return success();
+}
+
+/// The float type the model computes in: its parameters', else its ops'.
+static Type getModelFloatType(const FunctionWorkload &entry) {
+  FunctionOpInterface func = entry.getFunction();
+  for (BlockArgument arg : func.getArguments())
+    if (entry.getRoles().isParameter(arg))
+      if (auto type = dyn_cast<FloatType>(getElementTypeOrSelf(arg.getType())))
+        return type;
+  Type found;
+  func.walk([&](Operation *op) {
+    if (found)
+      return;
+    if (const OpWorkload *work = entry.lookup(op))
+      if (isa_and_nonnull<FloatType>(work->elementType))
+        found = work->elementType;
+  });
+  return found;
+}
+
+LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
+                                         PlannerOptions &options) {
+  FunctionOpInterface func = entry.getFunction();
+  Type modelType = getModelFloatType(entry);
+  auto model16 = [&](Type type) {
+    return type && cast<FloatType>(type).getWidth() == 16;
+  };
+  if (precision.empty()) {
+    options.precision = !modelType           ? Precision::Model
+                        : modelType.isBF16() ? Precision::BF16
+                        : modelType.isF16()  ? Precision::FP16
+                                             : Precision::Model;
+  } else {
+    std::optional<Precision> parsed = symbolizePrecision(precision);
+    if (!parsed)
+      return func.emitError() << "autopar-plan: unknown precision '"
+                              << precision << "'; expected f32, bf16 or fp16";
+    if (!modelType)
+      return func.emitError()
+             << "autopar-plan: precision=" << precision << " but @"
+             << func.getName()
+             << " computes in no float type (an integer model); drop "
+                "precision=";
+    if (*parsed == Precision::F32) {
+      if (!modelType.isF32())
+        return func.emitError()
+               << "autopar-plan: precision=f32 on a model written in "
+               << modelType << "; f32 steps need an f32 model (a 16-bit "
+               << "model trains in mixed precision: drop precision=)";
+      *parsed = Precision::Model;
+    } else if (model16(modelType) &&
+               (modelType.isBF16() != (*parsed == Precision::BF16))) {
+      return func.emitError()
+             << "autopar-plan: precision=" << precision
+             << " on a model written in " << modelType
+             << "; choose precision=" << (modelType.isBF16() ? "bf16" : "fp16")
+             << " or drop precision=";
+    }
+    options.precision = *parsed;
+  }
+  if (zero < -1 || zero > 3)
+    return func.emitError() << "autopar-plan: zero=" << zero
+                            << " is not a ZeRO stage; expected 0, 1, 2 or 3 "
+                               "(or -1 to search)";
+  if (zero >= 0)
+    options.zero = static_cast<unsigned>(zero);
+  if (recompute != "auto") {
+    std::optional<Recompute> parsed = symbolizeRecompute(recompute);
+    if (!parsed)
+      return func.emitError()
+             << "autopar-plan: unknown recompute '" << recompute
+             << "'; expected none, selective, full or auto";
+    options.recompute = *parsed;
+  }
+  int64_t batch = entry.getBatchSize();
+  if (microbatches < 0)
+    return func.emitError() << "autopar-plan: microbatches=" << microbatches
+                            << " must be positive (or 0 to search)";
+  if (microbatches > 0) {
+    if (batch < 1 || batch % microbatches != 0) {
+      InFlightDiagnostic diag = func.emitError()
+                                << "autopar-plan: microbatches=" << microbatches
+                                << " does not divide the batch of " << batch
+                                << "; choose one of";
+      for (int64_t m = 1; m <= batch; ++m)
+        if (batch % m == 0)
+          diag << " " << m;
+      return diag;
+    }
+    options.microbatches = microbatches;
+  }
   return success();
 }
 
@@ -272,6 +368,8 @@ void PlanPass::runOnOperation() {
     mlir::emitWarning(module.getLoc()) << "autopar-plan: no function with a body";
     return;
   }
+  if (failed(parseStepOptions(*entry, options)))
+    return signalPassFailure();
   CostModel costModel(*targetAttr);
   Planner planner(*entry, costModel, options);
   if (failed(planner.initialize()))
@@ -352,14 +450,36 @@ void PlanPass::runOnOperation() {
     double capacity =
         static_cast<double>(targetAttr->getGpu().getMemoryCapacity());
     InFlightDiagnostic diag = mlir::emitError(module.getLoc());
-    diag << "autopar: no plan fits in the " << formatBytes(capacity)
-         << " of a " << targetAttr->getGpu().getName()
+    diag << "autopar: no plan fits in the " << formatBytes(capacity) << " of a "
+         << targetAttr->getGpu().getName()
          << ": the least memory per GPU found is "
          << formatBytes(leanest->metrics.memoryPerGpu) << " (mesh "
-         << leanest->mesh.str() << ")";
+         << leanest->mesh.str() << ", " << leanest->config.str() << ")";
+    if (!options.zero || !options.recompute || !options.microbatches)
+      diag << " with ZeRO, recomputation and microbatches searched";
+    else
+      diag << "; unpin zero=, recompute= or microbatches= to search them";
     if (options.objective == Objective::Efficiency)
       diag << ", or none reaches efficiency " << options.efficiencyFloor;
     return signalPassFailure();
+  }
+
+  // A pinned ZeRO stage shards over data axes: the plan must have one.
+  if (options.zero && *options.zero > 0) {
+    bool sharded = false;
+    for (auto [index, node] : llvm::enumerate(best->nodes))
+      for (const StrategyWork::Param &param :
+           node.works[best->choice[index]].params)
+        sharded |= param.axes != 0;
+    if (!sharded) {
+      mlir::emitError(entry->getFunction().getLoc())
+          << "autopar-plan: zero=" << *options.zero
+          << " shards over the data axes, but the chosen plan (mesh "
+          << best->mesh.str()
+          << ") replicates no parameter over a split batch; use zero=0, or "
+             "a mesh and parallelism with a data axis";
+      return signalPassFailure();
+    }
   }
 
   // Pure data parallelism on all GPUs, for comparison.
@@ -379,7 +499,23 @@ void PlanPass::runOnOperation() {
       objective, targetAttr->getName(),
       static_cast<double>(targetAttr->getGpu().getMemoryCapacity()));
   built.function = entry->getFunction().getName().str();
+  built.precision = stringifyPrecision(options.precision).str();
+  built.optimizer = stringifyOptimizer(options.optimizer).str();
   annotate(module, *best, planner, built.plan);
+  // How the step runs beyond the shardings, for the passes that build it.
+  {
+    Builder b(module.getContext());
+    module->setAttr(
+        AutoparDialect::kStepAttrName,
+        b.getDictionaryAttr(
+            {b.getNamedAttr("microbatches",
+                            b.getI64IntegerAttr(best->config.microbatches)),
+             b.getNamedAttr("precision", b.getStringAttr(stringifyPrecision(
+                                             options.precision))),
+             b.getNamedAttr("recompute", b.getStringAttr(stringifyRecompute(
+                                             best->config.recompute))),
+             b.getNamedAttr("zero", b.getI64IntegerAttr(best->config.zero))}));
+  }
   // The machine the plan was made for goes with it (later passes price
   // and report against it).
   module->setAttr(AutoparDialect::kTargetAttrName, *targetAttr);

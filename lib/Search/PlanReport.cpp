@@ -26,6 +26,9 @@ PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
   summary.computeSeconds = plan.metrics.computeSeconds;
   summary.commSeconds = plan.metrics.commSeconds;
   summary.fitsMemory = plan.fitsMemory;
+  summary.recomputeSeconds = plan.metrics.recomputeSeconds;
+  summary.config = plan.config;
+  summary.memory = plan.metrics.memory;
   return summary;
 }
 
@@ -111,6 +114,24 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
                      report.plan.efficiency, report.plan.energyPerSample,
                      formatBytes(report.plan.memoryPerGpu).c_str(),
                      formatBytes(report.memoryCapacity).c_str());
+  const PlanSummary &plan = report.plan;
+  os << "step: "
+     << (report.precision == "bf16"   ? "mixed bf16 (f32 master parameters)"
+         : report.precision == "fp16" ? "mixed fp16 (f32 master parameters)"
+                                      : "in the model's precision")
+     << ", " << report.optimizer << ", " << plan.config.str() << " of "
+     << report.batch / std::max<int64_t>(1, plan.config.microbatches);
+  if (plan.recomputeSeconds > 0)
+    os << llvm::format("; recomputation %.3f ms", plan.recomputeSeconds * 1e3);
+  os << "\n";
+  const ParameterStateBytes &state = plan.memory.state;
+  os << "memory per GPU: parameters " << formatBytes(state.params)
+     << ", gradients " << formatBytes(state.gradients);
+  if (state.master > 0)
+    os << ", f32 master " << formatBytes(state.master);
+  os << ", optimizer state " << formatBytes(state.optimizer) << ", activations "
+     << formatBytes(plan.memory.activations) << ", transient "
+     << formatBytes(plan.memory.transient) << "\n\n";
   printSummaryLine(os, "plan", report.plan);
   printSummaryLine(os, "1 GPU", report.oneGpu);
   if (report.haveDataParallel)
@@ -164,6 +185,22 @@ static void writeSummary(llvm::json::OStream &json,
   json.attribute("compute_s", summary.computeSeconds);
   json.attribute("comm_s", summary.commSeconds);
   json.attribute("fits_memory", summary.fitsMemory);
+  json.attributeObject("step", [&] {
+    json.attribute("zero", static_cast<int64_t>(summary.config.zero));
+    json.attribute("recompute",
+                   stringifyRecompute(summary.config.recompute).str());
+    json.attribute("microbatches", summary.config.microbatches);
+    json.attribute("recompute_s", summary.recomputeSeconds);
+  });
+  json.attributeObject("memory", [&] {
+    const ParameterStateBytes &state = summary.memory.state;
+    json.attribute("parameters_bytes", state.params);
+    json.attribute("gradients_bytes", state.gradients);
+    json.attribute("master_bytes", state.master);
+    json.attribute("optimizer_state_bytes", state.optimizer);
+    json.attribute("activations_bytes", summary.memory.activations);
+    json.attribute("transient_bytes", summary.memory.transient);
+  });
 }
 
 void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
@@ -174,6 +211,8 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
     json.attribute("target", report.target);
     json.attribute("function", report.function);
     json.attribute("batch", report.batch);
+    json.attribute("precision", report.precision);
+    json.attribute("optimizer", report.optimizer);
     json.attribute("objective", report.objective);
     json.attribute("memory_capacity_bytes", report.memoryCapacity);
     json.attributeObject("plan", [&] { writeSummary(json, report.plan); });

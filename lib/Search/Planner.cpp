@@ -95,6 +95,7 @@ LogicalResult Planner::initialize() {
       }
       spaces.push_back(std::move(*space));
     }
+  computeSegments();
   if (pinnedMesh && !options.mesh.empty() &&
       ArrayRef<int64_t>(options.mesh) != ArrayRef<int64_t>(pinnedMesh->first.sizes))
     return mlir::emitError(func.getLoc()) << "autopar: mesh=" << [&] {
@@ -171,13 +172,253 @@ double Planner::reshardSeconds(const TensorSharding &from,
   return seconds;
 }
 
+std::string StepConfig::str() const {
+  std::string text = "zero " + std::to_string(zero) + ", recompute " +
+                     stringifyRecompute(recompute).str() + ", " +
+                     std::to_string(microbatches) + " microbatch";
+  if (microbatches != 1)
+    text += "es";
+  return text;
+}
+
+Type Planner::computeType(Type type) const {
+  auto floatType = dyn_cast_or_null<FloatType>(type);
+  if (!floatType || floatType.getWidth() <= 16)
+    return type;
+  if (options.precision == Precision::BF16)
+    return BFloat16Type::get(type.getContext());
+  if (options.precision == Precision::FP16)
+    return Float16Type::get(type.getContext());
+  return type;
+}
+
+double Planner::scaleBytes(Type type, double bytes) const {
+  auto floatType = dyn_cast_or_null<FloatType>(type);
+  if (!floatType || floatType.getWidth() <= 16 ||
+      !isMixedPrecision(options.precision))
+    return bytes;
+  return bytes * 16.0 / floatType.getWidth();
+}
+
+void Planner::computeSegments() {
+  // Full recomputation keeps the values that alone cross a point of the
+  // forward (every later op depends on earlier ones only through them):
+  // a transformer's residual stream between sublayers, a ResNet's block
+  // outputs. Count, for each boundary between consecutive nodes, the
+  // activations live across it (produced before, used after); a boundary
+  // crossed by exactly one is a cut. An XOR of value ids names it.
+  unsigned count = spaces.size();
+  std::vector<int> live(count + 1, 0);
+  std::vector<uint64_t> ids(count + 1, 0);
+  llvm::DenseMap<Value, unsigned> lastUse;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    for (const Binding &operand : space.operands)
+      if (producers.count(operand.value)) {
+        unsigned &last = lastUse[operand.value];
+        last = std::max<unsigned>(last, index);
+      }
+  for (auto [value, last] : lastUse) {
+    auto [producer, result] = producers.lookup(value);
+    if (last <= producer || workload.getRoles().isParameter(value))
+      continue;
+    uint64_t id = (static_cast<uint64_t>(producer) << 16 | result) + 1;
+    live[producer] += 1;
+    live[last] -= 1;
+    ids[producer] ^= id;
+    ids[last] ^= id;
+  }
+  segmentOf.assign(count, 0);
+  checkpointResult.clear();
+  int crossing = 0;
+  uint64_t crossingIds = 0;
+  unsigned segment = 0;
+  for (unsigned index = 0; index < count; ++index) {
+    segmentOf[index] = segment;
+    crossing += live[index];
+    crossingIds ^= ids[index];
+    if (crossing == 1 && index + 1 < count) {
+      uint64_t id = crossingIds - 1;
+      checkpointResult[static_cast<unsigned>(id >> 16)] =
+          static_cast<unsigned>(id & 0xffff);
+      ++segment;
+    }
+  }
+  numSegments = segment + 1;
+  cheapToRecompute.assign(count, false);
+  for (auto [index, space] : llvm::enumerate(spaces))
+    if (const OpWorkload *work = workload.lookup(space.op))
+      cheapToRecompute[index] = costModel.isCheapToRecompute(
+          work->flops, scaleBytes(work->elementType, work->savedBytes),
+          computeType(work->elementType));
+}
+
+bool Planner::recomputes(unsigned index, Recompute recompute) const {
+  switch (recompute) {
+  case Recompute::None:
+    return false;
+  case Recompute::Selective:
+    return cheapToRecompute[index];
+  case Recompute::Full:
+    return true;
+  }
+  return false;
+}
+
+/// Seconds added to a strategy that cannot run with the configuration's
+/// microbatches (its batch split does not divide a microbatch): no plan
+/// that chooses it is feasible.
+static constexpr double kInfeasible = 1e6;
+
+Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
+                                       const PlanNode &node, unsigned index,
+                                       const StrategyWork &work,
+                                       const StepConfig &config) const {
+  Priced priced;
+  double m = static_cast<double>(config.microbatches);
+  Type type = computeType(node.work ? node.work->elementType : Type());
+  // Each microbatch runs every kernel on 1/M of the work.
+  auto kernel = [&](const StrategyWork::Kernel &k) {
+    if (k.flops <= 0 && k.bytes <= 0)
+      return 0.0;
+    return m * costModel
+                   .kernelTime(k.flops / m, k.bytes / m,
+                               std::max(1.0, k.parallel / m), type)
+                   .seconds;
+  };
+  priced.forward = kernel(work.forward);
+  priced.compute =
+      priced.forward + kernel(work.backwardData) + kernel(work.backwardWeight);
+  if (recomputes(index, config.recompute)) {
+    priced.recompute = priced.forward;
+    priced.compute += priced.forward;
+  }
+  if (work.batchExtent > 0 &&
+      work.batchExtent % (config.microbatches * work.batchSplit) != 0)
+    priced.compute += kInfeasible;
+  for (auto [bytes, axes] : work.allReduces)
+    priced.sync += m * allReduceSeconds(bytes / m, axes, mesh);
+
+  bool mixed = isMixedPrecision(options.precision);
+  auto [updateFlops, updateBytes] = getOptimizerUpdateCost(options.optimizer);
+  for (const StrategyWork::Param &param : work.params) {
+    DeviceGroup group{mesh.getGroupSize(param.axes),
+                      mesh.getNodesSpanned(param.axes)};
+    unsigned zero = param.axes ? config.zero : 0;
+    unsigned elementBytes =
+        std::max(1u, (param.elementType.getIntOrFloatBitWidth() + 7) / 8);
+    ParameterStateBytes perElement = getParameterStateBytes(
+        options.precision, elementBytes, options.optimizer, zero,
+        static_cast<double>(group.size));
+    priced.state.params += perElement.params * param.elements;
+    priced.state.gradients += perElement.gradients * param.elements;
+    priced.state.master += perElement.master * param.elements;
+    priced.state.optimizer += perElement.optimizer * param.elements;
+    // The gradient (and, sharded, the parameter) moves in the working
+    // precision.
+    double bytes = param.elements * (mixed ? 2.0 : elementBytes);
+    auto collective = [&](CollectiveKind kind) {
+      return costModel.collectiveTime(kind, bytes, group).seconds;
+    };
+    if (param.axes) {
+      switch (zero) {
+      case 0: // All-reduce the accumulated gradient once.
+        priced.sync += collective(CollectiveKind::AllReduce);
+        break;
+      case 1: // Reduce-scatter it once, all-gather the updated shards.
+        priced.sync += collective(CollectiveKind::ReduceScatter) +
+                       collective(CollectiveKind::AllGather);
+        break;
+      case 2: // Each microbatch reduce-scatters into the gradient shard.
+        priced.sync += m * collective(CollectiveKind::ReduceScatter) +
+                       collective(CollectiveKind::AllGather);
+        break;
+      default: // Each microbatch gathers the parameter for the forward
+               // and the backward and reduce-scatters its gradient.
+        priced.sync += m * (collective(CollectiveKind::ReduceScatter) +
+                            2 * collective(CollectiveKind::AllGather));
+        break;
+      }
+    }
+    // The update runs on this GPU's shard, in the master precision.
+    double shard = zero >= 1 ? static_cast<double>(group.size) : 1.0;
+    double elements = param.elements / shard;
+    Type master = mixed ? Float32Type::get(param.elementType.getContext())
+                        : param.elementType;
+    priced.compute +=
+        costModel
+            .kernelTime(updateFlops * elements,
+                        updateBytes * elements * (mixed ? 4.0 : elementBytes),
+                        elements, master)
+            .seconds;
+  }
+  // Activations kept for the backward, per microbatch.
+  if (config.recompute == Recompute::Full)
+    priced.activations =
+        checkpointResult.count(index) ? work.resultBytes / m : 0.0;
+  else if (!recomputes(index, config.recompute))
+    priced.activations = work.savedBytes / m;
+  return priced;
+}
+
+void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
+                    const StepConfig &config) const {
+  for (auto [index, node] : llvm::enumerate(nodes)) {
+    size_t count = node.strategies.size();
+    node.compute.assign(count, 0);
+    node.sync.assign(count, 0);
+    node.memory.assign(count, 0);
+    node.forward.assign(count, 0);
+    for (size_t s = 0; s < count; ++s) {
+      Priced priced = priceStrategy(mesh, node, index, node.works[s], config);
+      node.compute[s] = priced.compute;
+      node.sync[s] = priced.sync;
+      node.forward[s] = priced.forward;
+      node.memory[s] = priced.state.total() + priced.activations;
+    }
+  }
+}
+
+SmallVector<StepConfig> Planner::getCandidateConfigs() const {
+  // The WAP paper's space (parallelism=data) is plain data parallelism:
+  // one batch, every activation kept, gradients all-reduced, unless pinned.
+  bool paper = options.dataParallelOnly;
+  SmallVector<unsigned> zeros;
+  if (options.zero)
+    zeros.push_back(*options.zero);
+  else if (paper)
+    zeros = {0};
+  else
+    zeros = {0, 1, 2, 3};
+  SmallVector<Recompute> recomputes;
+  if (options.recompute)
+    recomputes.push_back(*options.recompute);
+  else if (paper)
+    recomputes = {Recompute::None};
+  else
+    recomputes = {Recompute::None, Recompute::Selective, Recompute::Full};
+  SmallVector<int64_t> counts;
+  int64_t batch = std::max<int64_t>(1, workload.getBatchSize());
+  if (options.microbatches)
+    counts.push_back(*options.microbatches);
+  else if (paper)
+    counts.push_back(1);
+  else
+    for (int64_t m = 1; m <= batch; m *= 2)
+      if (batch % m == 0)
+        counts.push_back(m);
+  SmallVector<StepConfig> configs;
+  for (int64_t m : counts)
+    for (Recompute recompute : recomputes)
+      for (unsigned zero : zeros)
+        configs.push_back({zero, recompute, m});
+  return configs;
+}
+
 LogicalResult Planner::buildNodes(const MeshShape &mesh,
                                   std::vector<PlanNode> &nodes,
                                   bool dataParallelOnly) {
   nodes.clear();
   nodes.reserve(spaces.size());
-  double optimizerStates = getOptimizerStates(options.optimizer);
-  auto [updateFlops, updateBytes] = getOptimizerUpdateCost(options.optimizer);
   for (auto [index, space] : llvm::enumerate(spaces)) {
     PlanNode node;
     node.space = space;
@@ -233,15 +474,20 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
                << mesh.str();
       node.strategies.push_back(Strategy(mesh.getRank(), -1));
     }
+    int batchLoop = getBatchLoop(space);
     for (const Strategy &strategy : node.strategies) {
-      double compute = 0, sync = 0, memory = 0;
+      StrategyWork work;
       int64_t all = 1, parallel = 1;
       for (auto [axis, loop] : llvm::enumerate(strategy))
         if (loop >= 0) {
           all *= mesh.sizes[axis];
           if (!space.reduction[loop])
             parallel *= mesh.sizes[axis];
+          if (loop == batchLoop)
+            work.batchSplit *= mesh.sizes[axis];
         }
+      if (batchLoop >= 0)
+        work.batchExtent = space.loopSizes[batchLoop];
       // Local bytes of every operand and result, and of the activations.
       double fullBytes = 0, localBytes = 0, fullActivations = 0,
              localActivations = 0;
@@ -252,6 +498,10 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
             binding.bytes / static_cast<double>(getShardCount(sharding, mesh));
         fullBytes += binding.bytes;
         localBytes += local;
+        Type element = getElementTypeOrSelf(binding.value.getType());
+        work.workingBytes += scaleBytes(element, local);
+        if (isResult)
+          work.resultBytes += scaleBytes(element, local);
         if (!isResult &&
             !workload.getRoles().isParameter(binding.value)) {
           fullActivations += binding.bytes;
@@ -261,33 +511,34 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       };
       for (const Binding &operand : space.operands) {
         auto [sharding, local] = account(operand, false);
+        Value source = operand.value;
+        auto owner = paramOwner.find(source);
+        bool owned = owner != paramOwner.end() && owner->second == index;
         // A gradient is a partial sum over the axes that split loops the
         // operand does not follow: all-reduce it (data parallelism's
         // gradient all-reduce, tensor parallelism's input-gradient one).
-        if (workload.requiresGradient(operand.value)) {
-          unsigned axes = 0;
+        unsigned axes = 0;
+        if (workload.requiresGradient(operand.value))
           for (auto [axis, loop] : llvm::enumerate(strategy))
             if (loop >= 0 &&
                 sharding.axisDim[axis] == TensorSharding::kReplicated)
               axes |= 1u << axis;
-          if (axes)
-            sync += allReduceSeconds(local, axes, mesh);
-        }
-        Value source = operand.value;
-        auto owner = paramOwner.find(source);
-        if (owner != paramOwner.end() && owner->second == index) {
-          // Parameters, gradients and optimizer state live here.
-          memory += local * (2 + optimizerStates);
-          double elements = local / std::max(1.0, operand.bytes) *
-                            std::max(1.0, static_cast<double>(
-                                              cast<ShapedType>(source.getType())
-                                                  .getNumElements()));
-          compute += costModel
-                         .kernelTime(updateFlops * elements,
-                                     updateBytes * local, elements,
-                                     cast<ShapedType>(source.getType())
-                                         .getElementType())
-                         .seconds;
+        Type element = getElementTypeOrSelf(source.getType());
+        if (owned) {
+          // Parameters, gradients and optimizer state live here; the
+          // gradient's reduction follows the ZeRO stage.
+          StrategyWork::Param param;
+          param.elements =
+              local / std::max(1.0, operand.bytes) *
+              std::max(
+                  1.0,
+                  static_cast<double>(
+                      cast<ShapedType>(source.getType()).getNumElements()));
+          param.elementType = element;
+          param.axes = axes;
+          work.params.push_back(param);
+        } else if (axes) {
+          work.allReduces.push_back({scaleBytes(element, local), axes});
         }
       }
       for (const Binding &result : space.results) {
@@ -299,39 +550,37 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
             if (dim == TensorSharding::kPartial)
               axes |= 1u << axis;
           if (axes)
-            sync += allReduceSeconds(local, axes, mesh);
+            work.allReduces.push_back(
+                {scaleBytes(getElementTypeOrSelf(result.value.getType()),
+                            local),
+                 axes});
         }
       }
-      double forward = 0;
-      if (const OpWorkload *work = node.work) {
+      if (const OpWorkload *opWork = node.work) {
         double ratio = fullBytes > 0 ? localBytes / fullBytes : 1.0;
-        double par = std::max(1.0, work->parallelIterations / parallel);
-        forward = costModel
-                      .kernelTime(work->flops / all, work->bytes() * ratio,
-                                  par, work->elementType)
-                      .seconds;
-        compute += forward;
-        double bwdFlops = work->bwdFlops();
-        double bwdBytes = work->bwdBytes * ratio;
+        double par = std::max(1.0, opWork->parallelIterations / parallel);
+        double scale = scaleBytes(opWork->elementType, 1.0);
+        work.forward = {opWork->flops / all, opWork->bytes() * ratio * scale,
+                        par};
+        double bwdFlops = opWork->bwdFlops();
+        double bwdBytes = opWork->bwdBytes * ratio * scale;
         if (bwdFlops > 0) {
-          for (double part : {work->bwdDataFlops, work->bwdWeightFlops})
-            if (part > 0)
-              compute += costModel
-                             .kernelTime(part / all, bwdBytes * part / bwdFlops,
-                                         par, work->elementType)
-                             .seconds;
+          if (opWork->bwdDataFlops > 0)
+            work.backwardData = {opWork->bwdDataFlops / all,
+                                 bwdBytes * opWork->bwdDataFlops / bwdFlops,
+                                 par};
+          if (opWork->bwdWeightFlops > 0)
+            work.backwardWeight = {opWork->bwdWeightFlops / all,
+                                   bwdBytes * opWork->bwdWeightFlops / bwdFlops,
+                                   par};
         } else if (bwdBytes > 0) {
-          compute +=
-              costModel.kernelTime(0, bwdBytes, par, work->elementType).seconds;
+          work.backwardData = {0, bwdBytes, par};
         }
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
-        memory += work->savedBytes * activationRatio;
+        work.savedBytes = opWork->savedBytes * activationRatio * scale;
       }
-      node.compute.push_back(compute);
-      node.forward.push_back(forward);
-      node.sync.push_back(sync);
-      node.memory.push_back(memory);
+      node.works.push_back(std::move(work));
     }
     nodes.push_back(std::move(node));
   }
@@ -405,12 +654,44 @@ void Planner::evaluate(MeshPlan &plan) {
   metrics.gpus = plan.mesh.getNumDevices();
   metrics.batch = workload.getBatchSize();
   plan.edgeSeconds.assign(plan.nodes.size(), 0);
+  const StepConfig &config = plan.config;
+  double m = static_cast<double>(config.microbatches);
+  bool feasible = true;
+  PlanMemory &memory = metrics.memory;
+  std::vector<double> segmentBytes(numSegments, 0);
+  double working = 0, gathered = 0;
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
     unsigned s = plan.choice[index];
-    metrics.computeSeconds += node.compute[s];
-    metrics.commSeconds += node.sync[s];
-    metrics.memoryPerGpu += node.memory[s];
+    const StrategyWork &work = node.works[s];
+    Priced priced = priceStrategy(plan.mesh, node, index, work, config);
+    feasible &= priced.compute < kInfeasible;
+    metrics.computeSeconds += priced.compute;
+    metrics.recomputeSeconds += priced.recompute;
+    metrics.commSeconds += priced.sync;
+    memory.state.params += priced.state.params;
+    memory.state.gradients += priced.state.gradients;
+    memory.state.master += priced.state.master;
+    memory.state.optimizer += priced.state.optimizer;
+    memory.activations += priced.activations;
+    segmentBytes[segmentOf[index]] += work.savedBytes / m;
+    working = std::max(working, work.workingBytes / m);
+    if (config.zero >= 3) {
+      double bytes = 0;
+      for (const StrategyWork::Param &param : work.params)
+        if (param.axes)
+          bytes += param.elements *
+                   (isMixedPrecision(options.precision)
+                        ? 2.0
+                        : (param.elementType.getIntOrFloatBitWidth() + 7) / 8);
+      gathered = std::max(gathered, bytes);
+    }
   }
+  // Full recomputation re-materialises one segment at a time.
+  if (config.recompute == Recompute::Full)
+    memory.activations +=
+        *std::max_element(segmentBytes.begin(), segmentBytes.end());
+  memory.transient = working + gathered;
+  metrics.memoryPerGpu = memory.total();
   for (const CostGraph::Edge &edge : plan.graph.getEdges()) {
     double seconds =
         edge.costs[plan.choice[edge.from] *
@@ -421,8 +702,9 @@ void Planner::evaluate(MeshPlan &plan) {
   }
   plan.metrics = metrics;
   plan.fitsMemory =
-      metrics.memoryPerGpu <=
-      static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
+      feasible && metrics.memoryPerGpu <=
+                      static_cast<double>(
+                          costModel.getTarget().getGpu().getMemoryCapacity());
   plan.energyPerSample = energyPerSample(metrics);
 }
 
@@ -440,6 +722,9 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   plan.mesh = mesh;
   if (failed(buildNodes(mesh, plan.nodes, options.dataParallelOnly)))
     return failure();
+  SmallVector<StepConfig> configs = getCandidateConfigs();
+  plan.config = configs.front();
+  price(mesh, plan.nodes, plan.config);
   SolverOptions solverOptions;
   plan.graph = buildGraph(mesh, plan.nodes);
   if (options.exhaustive) {
@@ -462,59 +747,150 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   double commWeight = options.objective == Objective::Energy
                           ? costModel.getCommEnergyWeight()
                           : 1.0;
-  auto solveWith = [&](double lambda) {
-    // The graph as built is the time objective; copy it only to reweigh.
+  // Solves the graph of the nodes as priced for `config`, memory weighed
+  // by `lambda` seconds per byte.
+  auto solveWith = [&](const StepConfig &config, double lambda) {
+    if (!(plan.config == config)) {
+      plan.config = config;
+      price(mesh, plan.nodes, config);
+    }
+    // The energy objective reweighs edges on a copy; the plan's graph
+    // keeps seconds (evaluate reads them).
     std::optional<CostGraph> weighted;
-    if (lambda > 0 || commWeight != 1.0) {
+    if (commWeight != 1.0) {
       weighted = plan.graph;
       weighted->scaleEdges(commWeight);
-      for (auto [index, node] : llvm::enumerate(plan.nodes)) {
-        std::vector<double> unary(node.strategies.size());
-        for (size_t s = 0; s < unary.size(); ++s)
-          unary[s] = node.compute[s] + commWeight * node.sync[s] +
-                     lambda * node.memory[s];
-        weighted->setUnary(index, std::move(unary));
-      }
     }
-    const CostGraph &graph = weighted ? *weighted : plan.graph;
+    CostGraph &graph = weighted ? *weighted : plan.graph;
+    for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+      std::vector<double> unary(node.strategies.size());
+      for (size_t s = 0; s < unary.size(); ++s)
+        unary[s] = node.compute[s] + commWeight * node.sync[s] +
+                   lambda * node.memory[s];
+      graph.setUnary(index, std::move(unary));
+    }
     plan.solution = options.exhaustive ? solveExhaustive(graph)
                                        : solve(graph, solverOptions);
     plan.choice = plan.solution.choice;
-    evaluate(plan);
   };
-  solveWith(0);
-  if (plan.fitsMemory)
-    return plan;
-  // Trade time for memory: weigh memory by lambda (seconds per byte), the
-  // smallest weight (by bisection) whose plan fits.
-  double capacity =
-      static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
-  double high = plan.metrics.stepSeconds() / capacity;
-  // Is the limit reachable at all? At a huge weight memory dominates and
-  // the plan is the leanest one; if that does not fit, report it.
-  solveWith(high * 1e12);
-  if (!plan.fitsMemory)
-    return plan;
-  MeshPlan best = plan;
-  double low = 0;
-  for (int step = 0; step < 20; ++step, low = high, high *= 4) {
-    solveWith(high);
-    if (plan.fitsMemory) {
-      best = plan;
-      break;
+  struct Candidate {
+    StepConfig config;
+    std::vector<unsigned> choice;
+    Solution solution;
+    double seconds;
+  };
+  std::optional<Candidate> best;
+  auto consider = [&] {
+    evaluate(plan);
+    if (!plan.fitsMemory)
+      return;
+    double seconds = plan.metrics.stepSeconds();
+    if (!best || seconds < best->seconds * (1 - 1e-9))
+      best = Candidate{plan.config, plan.choice, plan.solution, seconds};
+  };
+
+  // 1. The fastest strategies for the first (least overhead) configuration.
+  solveWith(configs.front(), 0);
+  consider();
+  // 2. Every configuration priced on those strategies; the fastest that
+  //    fit are solved again with their own costs (recomputation, ZeRO and
+  //    microbatches change which strategies pay).
+  if (configs.size() > 1) {
+    std::vector<unsigned> baseChoice = plan.choice;
+    Solution baseSolution = plan.solution;
+    struct Priced {
+      unsigned config;
+      double seconds, memory;
+      bool fits;
+    };
+    std::vector<Priced> priced;
+    for (auto [index, config] : llvm::enumerate(configs)) {
+      plan.config = config;
+      plan.choice = baseChoice;
+      evaluate(plan);
+      priced.push_back({static_cast<unsigned>(index),
+                        plan.metrics.stepSeconds(), plan.metrics.memoryPerGpu,
+                        plan.fitsMemory});
+    }
+    plan.config = configs.front();
+    plan.choice = baseChoice;
+    plan.solution = baseSolution;
+    std::vector<Priced> fitting;
+    for (const Priced &p : priced)
+      if (p.fits)
+        fitting.push_back(p);
+    llvm::stable_sort(fitting, [](const Priced &a, const Priced &b) {
+      return a.seconds < b.seconds;
+    });
+    constexpr unsigned kResolved = 3;
+    for (const Priced &p : ArrayRef<Priced>(fitting).take_front(kResolved)) {
+      if (p.config != 0 || !best) {
+        solveWith(configs[p.config], 0);
+        consider();
+      }
+    }
+    // 3. Nothing fits: trade time for memory in the leanest configuration
+    //    (by bisection on lambda, seconds per byte).
+    if (!best) {
+      const Priced *leanest = &priced.front();
+      for (const Priced &p : priced)
+        if (p.memory < leanest->memory * (1 - 1e-9))
+          leanest = &p;
+      plan.config = configs.front();
+      price(mesh, plan.nodes, plan.config);
+      configs.assign(1, configs[leanest->config]);
     }
   }
-  for (int step = 0; step < 20; ++step) {
-    double middle = (low + high) / 2;
-    solveWith(middle);
-    if (plan.fitsMemory) {
-      high = middle;
-      best = plan;
-    } else {
-      low = middle;
+  if (!best) {
+    const StepConfig config = configs.front();
+    solveWith(config, 0);
+    evaluate(plan);
+    double capacity =
+        static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
+    double high = plan.metrics.stepSeconds() / capacity;
+    // Is the limit reachable at all? At a huge weight memory dominates and
+    // the plan is the leanest one; if that does not fit, report it.
+    solveWith(config, high * 1e12);
+    consider();
+    if (best) {
+      double low = 0;
+      bool found = false;
+      for (int step = 0; step < 20 && !found; ++step, low = high, high *= 4) {
+        solveWith(config, high);
+        evaluate(plan);
+        found = plan.fitsMemory;
+      }
+      for (int step = 0; step < 20 && found; ++step) {
+        double middle = (low + high) / 2;
+        solveWith(config, middle);
+        evaluate(plan);
+        if (plan.fitsMemory)
+          high = middle;
+        else
+          low = middle;
+      }
+      if (found) {
+        solveWith(config, high);
+        consider();
+      }
     }
   }
-  return best;
+  // The plan as chosen (or the leanest, which does not fit), priced for
+  // the time objective.
+  if (best) {
+    plan.config = best->config;
+    plan.choice = best->choice;
+    plan.solution = best->solution;
+  }
+  price(mesh, plan.nodes, plan.config);
+  for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    std::vector<double> unary(node.strategies.size());
+    for (size_t s = 0; s < unary.size(); ++s)
+      unary[s] = node.compute[s] + node.sync[s];
+    plan.graph.setUnary(index, std::move(unary));
+  }
+  evaluate(plan);
+  return plan;
 }
 
 int mlir::autopar::getBatchLoop(const OpSpace &space) {
@@ -530,6 +906,8 @@ FailureOr<MeshPlan> Planner::dataParallelOnMesh(const MeshShape &mesh) {
   // One strategy per node: the batch split, the pin, or replication.
   if (failed(buildNodes(mesh, plan.nodes, /*dataParallelOnly=*/true)))
     return failure();
+  plan.config = getCandidateConfigs().front();
+  price(mesh, plan.nodes, plan.config);
   plan.choice.assign(plan.nodes.size(), 0);
   plan.graph = buildGraph(mesh, plan.nodes);
   evaluate(plan);

@@ -129,7 +129,7 @@ func.func @f(%a: tensor<8xf32>) -> tensor<8xf32> {
 // -----
 
 func.func @f(%a: tensor<8xf32>) -> tensor<8xf32> {
-  // expected-error @+1 {{unknown autopar attribute 'autopar.bogus'; known: autopar.shardings, autopar.strategy, autopar.target, autopar.plan, autopar.layer, autopar.grad_of}}
+  // expected-error @+1 {{unknown autopar attribute 'autopar.bogus'; known: autopar.shardings, autopar.strategy, autopar.target, autopar.plan, autopar.step, autopar.layer, autopar.grad_of}}
   %0 = arith.addf %a, %a {autopar.bogus} : tensor<8xf32>
   return %0 : tensor<8xf32>
 }

@@ -57,6 +57,41 @@ double getOptimizerStates(Optimizer optimizer);
 std::pair<double, double> getOptimizerUpdateCost(Optimizer optimizer);
 
 /// Memory one GPU holds during a training step.
+/// The arithmetic of a training step: the model's own float type, or mixed
+/// precision (16-bit forward and backward with f32 accumulation, f32
+/// master parameters and optimizer state).
+enum class Precision { Model, F32, BF16, FP16 };
+StringRef stringifyPrecision(Precision precision);
+/// "f32", "bf16", "fp16" (also "f16"); std::nullopt for anything else.
+std::optional<Precision> symbolizePrecision(StringRef name);
+/// Whether `precision` trains 16-bit copies of f32 master parameters.
+inline bool isMixedPrecision(Precision precision) {
+  return precision == Precision::BF16 || precision == Precision::FP16;
+}
+
+/// Activation recomputation: keep every saved activation (none), drop the
+/// ones that are cheap to recompute and recompute them in the backward
+/// (selective), or keep only segment inputs and recompute every forward op
+/// (full).
+enum class Recompute { None, Selective, Full };
+StringRef stringifyRecompute(Recompute recompute);
+std::optional<Recompute> symbolizeRecompute(StringRef name);
+
+/// Bytes per parameter element of the training state on one GPU, the ZeRO
+/// paper's accounting: the (working) parameters, their gradients, the f32
+/// master copy (mixed precision only) and the optimizer's states, each
+/// divided over the data-parallel group where the ZeRO stage shards it
+/// (1: master and optimizer states, 2: also gradients, 3: also parameters).
+/// Mixed-precision Adam without ZeRO: 2 + 2 + 4 + 4 + 4 = 16 bytes.
+struct ParameterStateBytes {
+  double params = 0, gradients = 0, master = 0, optimizer = 0;
+  double total() const { return params + gradients + master + optimizer; }
+};
+ParameterStateBytes getParameterStateBytes(Precision precision,
+                                           unsigned elementBytes,
+                                           Optimizer optimizer, unsigned zero,
+                                           double dataGroup);
+
 struct MemoryBreakdown {
   double params = 0;
   double gradients = 0;
@@ -94,6 +129,15 @@ public:
   MemoryBreakdown memoryPerGpu(double paramBytes, double activationBytes,
                                Optimizer optimizer, double paramShards = 1,
                                double activationShards = 1) const;
+
+  /// Whether recomputing a forward op that does `flops` costs less than
+  /// the memory traffic of keeping `savedBytes`: its arithmetic intensity
+  /// per saved byte is below the GPU's ridge point (peak FLOP/s over memory
+  /// bandwidth). Selective recomputation recomputes exactly these ops
+  /// (elementwise ops, normalisations, softmax and attention's score
+  /// products; not the weight GEMMs), as Megatron-LM's does by hand.
+  bool isCheapToRecompute(double flops, double savedBytes,
+                          Type elementType) const;
 
   /// Energy (J) of `gpus` GPUs over `seconds`, each busy for `busySeconds`.
   double energy(int64_t gpus, double seconds, double busySeconds) const;

@@ -45,7 +45,21 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "space: batch split or replication only), tensor (forced model "
            "parallelism: every op that can be is split along a loop other "
            "than its batch loop) or data-tensor (forced hybrid: batch "
-           "loops on the first mesh axis, other loops on the others)">
+           "loops on the first mesh axis, other loops on the others)">,
+    Option<"precision", "precision", "std::string", /*default=*/"\"\"",
+           "Arithmetic of the step: f32, bf16 or fp16 (mixed precision: "
+           "16-bit compute, f32 master parameters and optimizer state); "
+           "default: the model's own type, mixed when it is 16-bit">,
+    Option<"zero", "zero", "int64_t", /*default=*/"-1",
+           "Pin the ZeRO stage over the data axes: 0 (none), 1 (shard "
+           "optimizer state), 2 (and gradients), 3 (and parameters); "
+           "-1: searched">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"auto\"",
+           "Pin activation recomputation: none, selective or full; auto: "
+           "searched">,
+    Option<"microbatches", "microbatches", "int64_t", /*default=*/"0",
+           "Pin the number of microbatches the batch is split into "
+           "(gradient accumulation); 0: searched">
   ];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }

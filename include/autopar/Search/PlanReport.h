@@ -27,8 +27,11 @@ struct PlanSummary {
   int64_t gpus = 1;
   double stepSeconds = 0, samplesPerSecond = 0, speedup = 0, efficiency = 0;
   double energyPerSample = 0, memoryPerGpu = 0;
-  double computeSeconds = 0, commSeconds = 0;
+  double computeSeconds = 0, commSeconds = 0, recomputeSeconds = 0;
   bool fitsMemory = true;
+  /// The step's configuration and its memory.
+  StepConfig config;
+  PlanMemory memory;
 };
 
 struct PlanLayerReport {
@@ -42,6 +45,7 @@ struct PlanLayerReport {
 struct PlanReport {
   std::string target, function, objective;
   int64_t batch = 1;
+  std::string precision, optimizer;
   double memoryCapacity = 0;
   PlanSummary plan, oneGpu, dataParallel;
   bool haveDataParallel = false;

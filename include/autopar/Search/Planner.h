@@ -50,6 +50,39 @@ struct PlannerOptions {
   /// Forced hybrid: the first mesh axis splits batch loops, the others
   /// other loops, wherever the op allows.
   bool dataTensor = false;
+  /// The step's arithmetic (resolved: Model, BF16 or FP16).
+  Precision precision = Precision::Model;
+  /// Pins of the step's configuration; unset: searched.
+  std::optional<unsigned> zero;
+  std::optional<Recompute> recompute;
+  std::optional<int64_t> microbatches;
+};
+
+/// How a training step runs beyond the per-op shardings: ZeRO stage over
+/// the data axes, activation recomputation and the number of microbatches
+/// the batch is split into (gradients accumulated, one update).
+struct StepConfig {
+  unsigned zero = 0;
+  Recompute recompute = Recompute::None;
+  int64_t microbatches = 1;
+  bool operator==(const StepConfig &other) const {
+    return zero == other.zero && recompute == other.recompute &&
+           microbatches == other.microbatches;
+  }
+  /// "zero 1, recompute selective, 4 microbatches".
+  std::string str() const;
+};
+
+/// Peak memory of one GPU under a plan: the training state of the
+/// parameters (ZeRO-sharded), the activations kept for the backward at
+/// their peak (one microbatch; with full recomputation the segment inputs
+/// plus the largest segment recomputed), and the largest transient working
+/// set (an op's operands and results, the parameters ZeRO-3 gathers).
+struct PlanMemory {
+  ParameterStateBytes state; // bytes, not bytes per parameter
+  double activations = 0;
+  double transient = 0;
+  double total() const { return state.total() + activations + transient; }
 };
 
 /// What a plan costs, per step.
@@ -57,6 +90,9 @@ struct PlanMetrics {
   double computeSeconds = 0;
   double commSeconds = 0;
   double memoryPerGpu = 0;
+  /// Of computeSeconds: forward recomputed in the backward.
+  double recomputeSeconds = 0;
+  PlanMemory memory;
   int64_t gpus = 1;
   int64_t batch = 1;
   double stepSeconds() const { return computeSeconds + commSeconds; }
@@ -65,13 +101,45 @@ struct PlanMetrics {
   }
 };
 
+/// What one strategy of an op does on one GPU over a whole step, before
+/// the step's configuration (microbatches, recomputation, ZeRO) prices it.
+struct StrategyWork {
+  struct Kernel {
+    double flops = 0, bytes = 0, parallel = 0;
+  };
+  /// The forward kernel and the backward's data and weight parts, at the
+  /// whole local batch, in the step's precision.
+  Kernel forward, backwardData, backwardWeight;
+  /// All-reduces of activation gradients and of partial results the
+  /// function returns: local bytes and mesh axes.
+  SmallVector<std::pair<double, unsigned>, 2> allReduces;
+  /// Parameters this op stores and updates: local elements, element bytes
+  /// in the model and the axes their gradient is summed over (the data
+  /// axes ZeRO shards over).
+  struct Param {
+    double elements = 0;
+    Type elementType;
+    unsigned axes = 0;
+  };
+  SmallVector<Param, 2> params;
+  /// Local bytes: activations saved for the backward, the op's operands
+  /// and results (its working set), its results.
+  double savedBytes = 0, workingBytes = 0, resultBytes = 0;
+  /// The batch loop's extent and how many ways it is split: microbatches
+  /// must keep it divisible.
+  int64_t batchExtent = 0, batchSplit = 1;
+};
+
 /// One op of the plan.
 struct PlanNode {
   OpSpace space;
   const OpWorkload *work = nullptr;
   SmallVector<Strategy> strategies;
-  /// Per strategy: compute (forward, backward, update), gradient
-  /// synchronisation, memory; and the forward part of compute.
+  std::vector<StrategyWork> works;
+  /// Per strategy, under the plan's step configuration: compute (forward,
+  /// backward, recomputation, update), gradient synchronisation, memory
+  /// (parameter state and kept activations); and the forward part of
+  /// compute.
   std::vector<double> compute, sync, memory, forward;
 };
 
@@ -80,6 +148,7 @@ struct MeshPlan {
   MeshShape mesh;
   std::vector<PlanNode> nodes;
   std::vector<unsigned> choice;
+  StepConfig config;
   PlanMetrics metrics;
   bool fitsMemory = false;
   Solution solution;
@@ -137,7 +206,31 @@ private:
                            bool dataParallelOnly);
   CostGraph buildGraph(const MeshShape &mesh,
                        const std::vector<PlanNode> &nodes) const;
+  /// Fills every node's compute, sync, memory and forward vectors for
+  /// `config`.
+  void price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
+             const StepConfig &config) const;
+  /// One strategy's costs under `config`: compute, sync, forward, state
+  /// bytes and kept activation bytes.
+  struct Priced {
+    double compute = 0, sync = 0, forward = 0, recompute = 0;
+    ParameterStateBytes state;
+    double activations = 0;
+  };
+  Priced priceStrategy(const MeshShape &mesh, const PlanNode &node,
+                       unsigned index, const StrategyWork &work,
+                       const StepConfig &config) const;
+  /// Whether op `index` recomputes its forward under `recompute`.
+  bool recomputes(unsigned index, Recompute recompute) const;
+  /// Full recomputation's segments and selective recomputation's ops.
+  void computeSegments();
+  /// The configurations to consider (the pins, or every combination).
+  SmallVector<StepConfig> getCandidateConfigs() const;
   void evaluate(MeshPlan &plan);
+  /// The element type kernels of `type` run in under the step's precision,
+  /// and the bytes of `bytes` worth of a value of element type `type`.
+  Type computeType(Type type) const;
+  double scaleBytes(Type type, double bytes) const;
   double reshardSeconds(const TensorSharding &from, const TensorSharding &to,
                         double bytes, const MeshShape &mesh) const;
   double allReduceSeconds(double bytes, unsigned axes,
@@ -155,6 +248,14 @@ private:
   /// Values returned by the function.
   SmallVector<Value> returned;
   std::optional<std::pair<MeshShape, FlatSymbolRefAttr>> pinnedMesh;
+  /// Full recomputation's segments: each node's segment, and for the value
+  /// that ends a segment (a checkpoint: the only activation live across
+  /// the boundary) its producer node and result binding.
+  std::vector<unsigned> segmentOf;
+  unsigned numSegments = 1;
+  llvm::DenseMap<unsigned, unsigned> checkpointResult;
+  /// Whether each node is cheap to recompute (selective recomputation).
+  std::vector<bool> cheapToRecompute;
 };
 
 } // namespace mlir::autopar

@@ -61,6 +61,7 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kStrategyAttrName = "autopar.strategy";
     static constexpr ::llvm::StringLiteral kTargetAttrName = "autopar.target";
     static constexpr ::llvm::StringLiteral kPlanAttrName = "autopar.plan";
+    static constexpr ::llvm::StringLiteral kStepAttrName = "autopar.step";
     static constexpr ::llvm::StringLiteral kLayerAttrName = "autopar.layer";
     static constexpr ::llvm::StringLiteral kGradOfAttrName = "autopar.grad_of";
     static constexpr ::llvm::StringLiteral kRoleAttrName = "autopar.role";
