@@ -161,6 +161,7 @@ LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
     }
     options.precision = *parsed;
   }
+  int64_t zero = this->zero, microbatches = this->microbatches;
   if (zero < -1 || zero > 3)
     return func.emitError() << "autopar-plan: zero=" << zero
                             << " is not a ZeRO stage; expected 0, 1, 2 or 3 "
@@ -449,6 +450,17 @@ void PlanPass::runOnOperation() {
         leanest = &plan;
     double capacity =
         static_cast<double>(targetAttr->getGpu().getMemoryCapacity());
+    if (!leanest->feasible) {
+      mlir::emitError(module.getLoc())
+          << "autopar: microbatches=" << leanest->config.microbatches
+          << " leaves microbatches of "
+          << entry->getBatchSize() / leanest->config.microbatches
+          << " samples, which the batch split of the plan on mesh "
+          << leanest->mesh.str()
+          << " does not divide; choose fewer microbatches (microbatches "
+             "slice the global batch before the data axes split it)";
+      return signalPassFailure();
+    }
     InFlightDiagnostic diag = mlir::emitError(module.getLoc());
     diag << "autopar: no plan fits in the " << formatBytes(capacity) << " of a "
          << targetAttr->getGpu().getName()

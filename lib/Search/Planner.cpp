@@ -10,6 +10,7 @@
 #include "llvm/ADT/StringSet.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -374,6 +375,9 @@ void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
       node.sync[s] = priced.sync;
       node.forward[s] = priced.forward;
       node.memory[s] = priced.state.total() + priced.activations;
+      // A strategy the microbatches make impossible is never the leanest.
+      if (priced.compute >= kInfeasible)
+        node.memory[s] += kInfeasible * 1e12;
     }
   }
 }
@@ -701,6 +705,7 @@ void Planner::evaluate(MeshPlan &plan) {
     plan.edgeSeconds[edge.to] += seconds;
   }
   plan.metrics = metrics;
+  plan.feasible = feasible;
   plan.fitsMemory =
       feasible && metrics.memoryPerGpu <=
                       static_cast<double>(
@@ -789,91 +794,140 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
       best = Candidate{plan.config, plan.choice, plan.solution, seconds};
   };
 
-  // 1. The fastest strategies for the first (least overhead) configuration.
-  solveWith(configs.front(), 0);
-  consider();
-  // 2. Every configuration priced on those strategies; the fastest that
-  //    fit are solved again with their own costs (recomputation, ZeRO and
-  //    microbatches change which strategies pay).
-  if (configs.size() > 1) {
-    std::vector<unsigned> baseChoice = plan.choice;
-    Solution baseSolution = plan.solution;
-    struct Priced {
-      unsigned config;
-      double seconds, memory;
-      bool fits;
-    };
-    std::vector<Priced> priced;
-    for (auto [index, config] : llvm::enumerate(configs)) {
-      plan.config = config;
-      plan.choice = baseChoice;
-      evaluate(plan);
-      priced.push_back({static_cast<unsigned>(index),
-                        plan.metrics.stepSeconds(), plan.metrics.memoryPerGpu,
-                        plan.fitsMemory});
-    }
-    plan.config = configs.front();
-    plan.choice = baseChoice;
-    plan.solution = baseSolution;
-    std::vector<Priced> fitting;
-    for (const Priced &p : priced)
-      if (p.fits)
-        fitting.push_back(p);
-    llvm::stable_sort(fitting, [](const Priced &a, const Priced &b) {
-      return a.seconds < b.seconds;
-    });
-    constexpr unsigned kResolved = 3;
-    for (const Priced &p : ArrayRef<Priced>(fitting).take_front(kResolved)) {
-      if (p.config != 0 || !best) {
-        solveWith(configs[p.config], 0);
-        consider();
-      }
-    }
-    // 3. Nothing fits: trade time for memory in the leanest configuration
-    //    (by bisection on lambda, seconds per byte).
-    if (!best) {
-      const Priced *leanest = &priced.front();
-      for (const Priced &p : priced)
-        if (p.memory < leanest->memory * (1 - 1e-9))
-          leanest = &p;
-      plan.config = configs.front();
-      price(mesh, plan.nodes, plan.config);
-      configs.assign(1, configs[leanest->config]);
-    }
-  }
-  if (!best) {
-    const StepConfig config = configs.front();
+  // Trades time for memory in `config`: weighs memory by lambda (seconds
+  // per byte), the smallest weight (by bisection) whose plan fits.
+  auto tradeForMemory = [&](const StepConfig &config) {
     solveWith(config, 0);
     evaluate(plan);
+    if (plan.fitsMemory) {
+      consider();
+      return;
+    }
     double capacity =
         static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
     double high = plan.metrics.stepSeconds() / capacity;
     // Is the limit reachable at all? At a huge weight memory dominates and
-    // the plan is the leanest one; if that does not fit, report it.
+    // the plan is the leanest one.
     solveWith(config, high * 1e12);
+    evaluate(plan);
+    if (!plan.fitsMemory)
+      return;
     consider();
-    if (best) {
-      double low = 0;
-      bool found = false;
-      for (int step = 0; step < 20 && !found; ++step, low = high, high *= 4) {
-        solveWith(config, high);
-        evaluate(plan);
-        found = plan.fitsMemory;
+    double low = 0;
+    bool found = false;
+    for (int step = 0; step < 20 && !found; ++step, low = high, high *= 4) {
+      solveWith(config, high);
+      evaluate(plan);
+      found = plan.fitsMemory;
+    }
+    for (int step = 0; step < 16 && found; ++step) {
+      double middle = (low + high) / 2;
+      solveWith(config, middle);
+      evaluate(plan);
+      if (plan.fitsMemory)
+        high = middle;
+      else
+        low = middle;
+    }
+    if (found) {
+      solveWith(config, high);
+      consider();
+    }
+  };
+
+  // Every configuration's fastest plan ignoring memory is a lower bound on
+  // its fastest plan that fits. In the order of those bounds: a plan that
+  // fits is that configuration's best; one that does not is traded for
+  // memory; stop once the bound reaches the best plan found. Exact up to
+  // the Lagrangian's duality gap (and the cap on how many configurations
+  // are traded for memory).
+  // The first configuration's fastest plan ignoring memory, and for every
+  // other configuration a lower bound on its fastest plan: the edges do
+  // not change, so it is at least that optimum plus, per op, the least
+  // any of its strategies costs more (or less) than under the first.
+  solveWith(configs.front(), 0);
+  evaluate(plan);
+  double baseSeconds = plan.metrics.stepSeconds();
+  consider();
+  std::vector<std::vector<double>> baseUnary;
+  for (const PlanNode &node : plan.nodes) {
+    std::vector<double> unary(node.strategies.size());
+    for (size_t s = 0; s < unary.size(); ++s)
+      unary[s] = node.compute[s] + commWeight * node.sync[s];
+    baseUnary.push_back(std::move(unary));
+  }
+  struct Bound {
+    unsigned config;
+    double seconds;
+  };
+  std::vector<Bound> bounds;
+  for (auto [index, config] : llvm::enumerate(configs)) {
+    if (index == 0)
+      continue;
+    double bound = baseSeconds;
+    for (auto [n, node] : llvm::enumerate(plan.nodes)) {
+      double least = std::numeric_limits<double>::infinity();
+      for (size_t s = 0; s < node.strategies.size(); ++s) {
+        Priced priced = priceStrategy(mesh, node, n, node.works[s], config);
+        least = std::min(least, priced.compute + commWeight * priced.sync -
+                                    baseUnary[n][s]);
       }
-      for (int step = 0; step < 20 && found; ++step) {
-        double middle = (low + high) / 2;
-        solveWith(config, middle);
-        evaluate(plan);
-        if (plan.fitsMemory)
-          high = middle;
-        else
-          low = middle;
-      }
-      if (found) {
-        solveWith(config, high);
-        consider();
+      bound += least;
+    }
+    bounds.push_back({static_cast<unsigned>(index), bound});
+  }
+  llvm::stable_sort(bounds, [](const Bound &a, const Bound &b) {
+    return a.seconds < b.seconds;
+  });
+  // When the fastest plan does not fit: can anything? The leanest plans
+  // (memory weighed above all) of the configurations with the most ZeRO,
+  // one per recomputation and microbatch count, bound the memory from
+  // below.
+  std::optional<StepConfig> leanest;
+  if (!best) {
+    unsigned mostZero = 0;
+    for (const StepConfig &config : configs)
+      mostZero = std::max(mostZero, config.zero);
+    double leanestBytes = std::numeric_limits<double>::infinity();
+    bool possible = false;
+    for (const StepConfig &config : configs) {
+      if (config.zero != mostZero)
+        continue;
+      solveWith(config, 1e30);
+      evaluate(plan);
+      possible |= plan.fitsMemory;
+      if (plan.metrics.memoryPerGpu < leanestBytes) {
+        leanestBytes = plan.metrics.memoryPerGpu;
+        leanest = config;
       }
     }
+    if (!possible)
+      bounds.clear();
+    else
+      tradeForMemory(configs.front());
+  }
+  constexpr unsigned kMaxTraded = 4;
+  unsigned traded = 0;
+  for (const Bound &bound : bounds) {
+    if (best && bound.seconds >= best->seconds * (1 - 1e-9))
+      break;
+    solveWith(configs[bound.config], 0);
+    evaluate(plan);
+    if (plan.fitsMemory) {
+      consider();
+      continue;
+    }
+    if (traded++ < kMaxTraded)
+      tradeForMemory(configs[bound.config]);
+  }
+  // Nothing fits yet: the leanest configuration (the last: most ZeRO,
+  // full recomputation, most microbatches), traded for memory.
+  if (!best) {
+    StepConfig config = leanest ? *leanest : configs.back();
+    if (!bounds.empty())
+      tradeForMemory(config);
+    if (!best) // The leanest plan found, which does not fit.
+      solveWith(config, 1e30);
   }
   // The plan as chosen (or the leanest, which does not fit), priced for
   // the time objective.

@@ -151,6 +151,9 @@ struct MeshPlan {
   StepConfig config;
   PlanMetrics metrics;
   bool fitsMemory = false;
+  /// Whether every op's batch split divides a microbatch (fitsMemory is
+  /// false otherwise).
+  bool feasible = true;
   Solution solution;
   double energyPerSample = 0;
   /// Per node: time of its incoming edges under the plan.
