@@ -125,7 +125,7 @@ std::optional<Precision> mlir::autopar::symbolizePrecision(StringRef name) {
   return llvm::StringSwitch<std::optional<Precision>>(name)
       .Case("f32", Precision::F32)
       .Case("bf16", Precision::BF16)
-      .Cases("fp16", "f16", Precision::FP16)
+      .Cases({"fp16", "f16"}, Precision::FP16)
       .Default(std::nullopt);
 }
 
@@ -156,7 +156,7 @@ ParameterStateBytes mlir::autopar::getParameterStateBytes(Precision precision,
                                                           double dataGroup) {
   ParameterStateBytes state;
   bool mixed = isMixedPrecision(precision);
-  double working = mixed ? 2 : elementBytes;
+  double working = getWorkingBytes(precision, elementBytes);
   // The optimizer's states live in the master precision.
   double master = mixed ? 4 : elementBytes;
   double group = std::max(1.0, dataGroup);

@@ -265,6 +265,11 @@ bool Planner::recomputes(unsigned index, Recompute recompute) const {
   return false;
 }
 
+/// Bytes of one element of `type` as the model stores it.
+static unsigned getElementBytes(Type type) {
+  return std::max(1u, (type.getIntOrFloatBitWidth() + 7) / 8);
+}
+
 /// Seconds added to a strategy that cannot run with the configuration's
 /// microbatches (its batch split does not divide a microbatch): no plan
 /// that chooses it is feasible.
@@ -305,8 +310,7 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
     DeviceGroup group{mesh.getGroupSize(param.axes),
                       mesh.getNodesSpanned(param.axes)};
     unsigned zero = param.axes ? config.zero : 0;
-    unsigned elementBytes =
-        std::max(1u, (param.elementType.getIntOrFloatBitWidth() + 7) / 8);
+    unsigned elementBytes = getElementBytes(param.elementType);
     ParameterStateBytes perElement = getParameterStateBytes(
         options.precision, elementBytes, options.optimizer, zero,
         static_cast<double>(group.size));
@@ -316,7 +320,8 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
     priced.state.optimizer += perElement.optimizer * param.elements;
     // The gradient (and, sharded, the parameter) moves in the working
     // precision.
-    double bytes = param.elements * (mixed ? 2.0 : elementBytes);
+    double bytes =
+        param.elements * getWorkingBytes(options.precision, elementBytes);
     auto collective = [&](CollectiveKind kind) {
       return costModel.collectiveTime(kind, bytes, group).seconds;
     };
@@ -684,9 +689,8 @@ void Planner::evaluate(MeshPlan &plan) {
       for (const StrategyWork::Param &param : work.params)
         if (param.axes)
           bytes += param.elements *
-                   (isMixedPrecision(options.precision)
-                        ? 2.0
-                        : (param.elementType.getIntOrFloatBitWidth() + 7) / 8);
+                   getWorkingBytes(options.precision,
+                                   getElementBytes(param.elementType));
       gathered = std::max(gathered, bytes);
     }
   }
@@ -794,18 +798,13 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
       best = Candidate{plan.config, plan.choice, plan.solution, seconds};
   };
 
-  // Trades time for memory in `config`: weighs memory by lambda (seconds
-  // per byte), the smallest weight (by bisection) whose plan fits.
-  auto tradeForMemory = [&](const StepConfig &config) {
-    solveWith(config, 0);
-    evaluate(plan);
-    if (plan.fitsMemory) {
-      consider();
-      return;
-    }
+  // Trades time for memory in `config`, whose fastest plan (of
+  // `fastestSeconds`) does not fit: weighs memory by lambda (seconds per
+  // byte), the smallest weight (by bisection) whose plan fits.
+  auto tradeForMemory = [&](const StepConfig &config, double fastestSeconds) {
     double capacity =
         static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
-    double high = plan.metrics.stepSeconds() / capacity;
+    double high = fastestSeconds / capacity;
     // Is the limit reachable at all? At a huge weight memory dominates and
     // the plan is the leanest one.
     solveWith(config, high * 1e12);
@@ -904,7 +903,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
     if (!possible)
       bounds.clear();
     else
-      tradeForMemory(configs.front());
+      tradeForMemory(configs.front(), baseSeconds);
   }
   constexpr unsigned kMaxTraded = 4;
   unsigned traded = 0;
@@ -918,14 +917,20 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
       continue;
     }
     if (traded++ < kMaxTraded)
-      tradeForMemory(configs[bound.config]);
+      tradeForMemory(configs[bound.config], plan.metrics.stepSeconds());
   }
-  // Nothing fits yet: the leanest configuration (the last: most ZeRO,
-  // full recomputation, most microbatches), traded for memory.
+  // Nothing fits yet: the configuration of the leanest plan found above,
+  // traded for memory.
   if (!best) {
     StepConfig config = leanest ? *leanest : configs.back();
-    if (!bounds.empty())
-      tradeForMemory(config);
+    if (!bounds.empty()) {
+      solveWith(config, 0);
+      evaluate(plan);
+      if (plan.fitsMemory)
+        consider();
+      else
+        tradeForMemory(config, plan.metrics.stepSeconds());
+    }
     if (!best) // The leanest plan found, which does not fit.
       solveWith(config, 1e30);
   }

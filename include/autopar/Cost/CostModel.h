@@ -77,6 +77,12 @@ enum class Recompute { None, Selective, Full };
 StringRef stringifyRecompute(Recompute recompute);
 std::optional<Recompute> symbolizeRecompute(StringRef name);
 
+/// Bytes of one element of a value of `elementBytes` bytes as the step
+/// computes and communicates it: 2 under mixed precision.
+inline double getWorkingBytes(Precision precision, unsigned elementBytes) {
+  return isMixedPrecision(precision) ? 2.0 : elementBytes;
+}
+
 /// Bytes per parameter element of the training state on one GPU, the ZeRO
 /// paper's accounting: the (working) parameters, their gradients, the f32
 /// master copy (mixed precision only) and the optimizer's states, each
