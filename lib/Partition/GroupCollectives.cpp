@@ -65,12 +65,15 @@ struct GroupKey {
   ArrayAttr axes;
   uint32_t reduction;
   Type element;
+  /// Discardable attributes: a collective tagged with the layer it serves
+  /// (ZeRO-3's gathers) groups only with that layer's.
+  DictionaryAttr tags;
   bool operator<(const GroupKey &other) const {
     auto tuple = [](const GroupKey &key) {
-      return std::make_tuple(key.kind.getAsOpaquePointer(),
-                             key.mesh.getAsOpaquePointer(),
-                             key.axes.getAsOpaquePointer(), key.reduction,
-                             key.element.getAsOpaquePointer());
+      return std::make_tuple(
+          key.kind.getAsOpaquePointer(), key.mesh.getAsOpaquePointer(),
+          key.axes.getAsOpaquePointer(), key.reduction,
+          key.element.getAsOpaquePointer(), key.tags.getAsOpaquePointer());
     };
     return tuple(*this) < tuple(other);
   }
@@ -101,8 +104,12 @@ static std::optional<GroupKey> getGroupKey(Operation *op) {
   else if (auto gather = dyn_cast<AllGatherOp>(op);
            !gather || gather.getGatherDim() != 0)
     return std::nullopt;
-  return GroupKey{op->getName(), collective.getMeshAttr(),
-                  collective.getAxesAttr(), reduction, type.getElementType()};
+  return GroupKey{op->getName(),
+                  collective.getMeshAttr(),
+                  collective.getAxesAttr(),
+                  reduction,
+                  type.getElementType(),
+                  op->getDiscardableAttrDictionary()};
 }
 
 namespace {
@@ -249,6 +256,8 @@ static void emitGroup(ArrayRef<CollectiveOpInterface> members, Operation *at) {
                                        builder.getI64IntegerAttr(0))
                 .getResult();
           });
+  combined.getDefiningOp()->setDiscardableAttrs(
+      first->getDiscardableAttrDictionary());
   int64_t offset = 0;
   for (auto [collective, piece] : llvm::zip_equal(members, pieces)) {
     Operation *member = CollectiveOpInterface(collective).getOperation();

@@ -257,9 +257,33 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
     if (failed(pinned) || shard.getSharding().getMesh() != meshRef)
       return op->emitError()
              << "autopar-partition: the pin is not on mesh " << meshRef;
-    FailureOr<Value> local = reshard(shard.getInput(), *pinned, loc);
+    // Each pin makes its own copy (ZeRO-3 gathers a parameter once for the
+    // forward and once for the backward, so the whole parameter is not
+    // live in between); its users share it.
+    auto found = locals.find(shard.getInput());
+    if (found == locals.end())
+      return op->emitError()
+             << "autopar-partition: internal error: no local form of a value";
+    Operation *before = entry->empty() ? nullptr : &entry->back();
+    FailureOr<Value> local =
+        found->second.value
+            ? resharding->reshard(found->second.value,
+                                  cast<RankedTensorType>(shard.getType()),
+                                  found->second.sharding, *pinned,
+                                  found->second.partialKind, loc)
+            : reshard(shard.getInput(), *pinned, loc);
     if (failed(local))
       return failure();
+    // The pin's tags (the layer whose forward or backward a ZeRO-3 gather
+    // serves) go to its collectives: they stay apart from other layers'.
+    for (Operation &made : llvm::make_range(
+             before ? std::next(before->getIterator()) : entry->begin(),
+             entry->end()))
+      if (isa<CollectiveOpInterface>(made))
+        for (StringRef tag :
+             {AutoparDialect::kLayerAttrName, AutoparDialect::kGradOfAttrName})
+          if (Attribute value = shard->getAttr(tag))
+            made.setAttr(tag, value);
     locals[shard.getResult()] = {*local, *pinned};
     return success();
   }
@@ -542,18 +566,16 @@ void PartitionPass::runOnOperation() {
   // build yet is said, not silently dropped.
   if (auto step = module->getAttrOfType<DictionaryAttr>(
           AutoparDialect::kStepAttrName)) {
-    auto zero = step.getAs<IntegerAttr>("zero");
     auto recompute = step.getAs<StringAttr>("recompute");
     auto microbatches = step.getAs<IntegerAttr>("microbatches");
-    if ((zero && zero.getInt() != 0) ||
-        (recompute && recompute.getValue() != "none") ||
+    if ((recompute && recompute.getValue() != "none") ||
         (microbatches && microbatches.getInt() != 1))
       mlir::emitWarning(module.getLoc())
           << "autopar-partition: the plan was priced with " << step
           << ", but the partitioned program runs one batch, keeps every "
-             "activation and all-reduces gradients (ZeRO, recomputation and "
-             "microbatches are not built yet); plan with zero=0 "
-             "recompute=none microbatches=1 to price this program";
+             "activation (recomputation and microbatches are not built "
+             "yet); plan with recompute=none microbatches=1 to price this "
+             "program";
   }
   SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
   for (func::FuncOp func : funcs) {

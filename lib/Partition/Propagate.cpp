@@ -11,9 +11,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Partition/Passes.h"
+#include "autopar/Partition/Zero.h"
 #include "autopar/Search/Resharding.h"
 #include "autopar/Search/ShardingSpace.h"
-#include "autopar/Partition/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -63,13 +64,15 @@ struct PropagatePass
     : public mlir::autopar::impl::PropagateBase<PropagatePass> {
   void runOnOperation() override;
   LogicalResult propagate(func::FuncOp func, func::FuncOp planned,
-                          MeshAttr meshAttr, FlatSymbolRefAttr meshRef);
+                          MeshAttr meshAttr, FlatSymbolRefAttr meshRef,
+                          unsigned zeroStage);
 };
 } // namespace
 
 LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
                                        MeshAttr meshAttr,
-                                       FlatSymbolRefAttr meshRef) {
+                                       FlatSymbolRefAttr meshRef,
+                                       unsigned zeroStage) {
   MeshShape mesh = getMeshShape(meshAttr);
   TensorSharding whole;
   whole.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
@@ -220,6 +223,9 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
                                      operand.shape.size()));
     }
   }
+  // ZeRO: the update, its state and (stage 3) the parameters sharded over
+  // the data axes.
+  applyZeroSharding(func, meshAttr, meshRef, zeroStage);
   // Results that replace an argument keep its layout.
   for (auto [index, operand] : llvm::enumerate(ret.getOperands())) {
     auto arg = func.getResultAttrOfType<IntegerAttr>(
@@ -253,6 +259,12 @@ void PropagatePass::runOnOperation() {
   }
   if (!planned)
     return; // Nothing planned: nothing to propagate.
+  // The ZeRO stage the plan chose (autopar.step).
+  unsigned zeroStage = 0;
+  if (auto step =
+          module->getAttrOfType<DictionaryAttr>(AutoparDialect::kStepAttrName))
+    if (auto zero = step.getAs<IntegerAttr>("zero"))
+      zeroStage = static_cast<unsigned>(std::max<int64_t>(0, zero.getInt()));
   MeshAttr mesh = lookupMesh(planned, sample.getMesh());
   if (!mesh)
     return signalPassFailure();
@@ -266,7 +278,7 @@ void PropagatePass::runOnOperation() {
     });
     if (annotated)
       continue;
-    if (failed(propagate(func, planned, mesh, sample.getMesh())))
+    if (failed(propagate(func, planned, mesh, sample.getMesh(), zeroStage)))
       return signalPassFailure();
   }
 }

@@ -45,11 +45,12 @@ const TensorSharding *CommunicationTally::lookup(Value value) const {
 }
 
 void CommunicationTally::require(Value value, const TensorSharding &sharding,
-                                 double bytes) {
+                                 double bytes, bool fresh) {
   auto it = produced.find(value);
   if (it == produced.end() || it->second == sharding)
     return;
-  SmallVector<TensorSharding> &layouts = made[value];
+  SmallVector<TensorSharding> ownLayouts;
+  SmallVector<TensorSharding> &layouts = fresh ? ownLayouts : made[value];
   if (llvm::is_contained(layouts, sharding))
     return;
   TensorSharding current = it->second;
@@ -178,7 +179,7 @@ mlir::autopar::predictCommunication(func::FuncOp func,
         return op.emitError()
                << "autopar communication: the pin is not on " << *meshRef;
       tally.require(pin.getInput(), *pinned,
-                    getTensorBytes(pin.getInput().getType()));
+                    getTensorBytes(pin.getInput().getType()), /*fresh=*/true);
       tally.produce(pin.getResult(), *pinned);
       continue;
     }

@@ -744,11 +744,11 @@ int main(int argc, char **argv) {
     plan += " mesh=" + std::to_string(ranks);
   if (plan.find("max-gpus=") == std::string::npos)
     plan += " max-gpus=" + std::to_string(ranks);
-  // The step autopar-training builds and autopar-partition partitions is
-  // one batch, every activation kept, gradients all-reduced: price that
-  // (microbatches, recomputation and ZeRO are planned by autopar-plan but
-  // not yet built; issue 15).
-  for (StringRef pin : {"zero=0", "recompute=none", "microbatches=1"})
+  // The step autopar-training builds is one batch with every activation
+  // kept: price that (microbatches and recomputation are planned by
+  // autopar-plan but not yet built; issue 15). The ZeRO stage is the
+  // plan's: autopar-propagate shards the update by it.
+  for (StringRef pin : {"recompute=none", "microbatches=1"})
     if (plan.find(pin.split('=').first.str() + "=") == std::string::npos)
       plan += " " + pin.str();
   // The cost model's machine decides the plan, not this CPU: by default a

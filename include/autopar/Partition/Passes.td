@@ -20,6 +20,15 @@ def Propagate : Pass<"autopar-propagate", "::mlir::ModuleOp"> {
     Arguments of the forward function keep its shardings; the others take
     the sharding their first consumer asks for. Functions that already
     carry strategies are left alone.
+
+    The optimizer update follows the ZeRO stage the plan chose
+    (`autopar.step`'s `zero`, 0 without one): at stage 0 it runs where its
+    parameter lives and gradients are all-reduced; from stage 1 the update
+    and the optimizer state are split over the parameter's data axes
+    (gradients reduce-scattered, new parameters all-gathered); at stage 3
+    the parameters stay split and `autopar.shard` pins tagged with the
+    layer they serve gather each one before its forward and again before
+    its backward uses.
   }];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }

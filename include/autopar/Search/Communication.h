@@ -59,7 +59,10 @@ public:
   void produce(Value value, const TensorSharding &sharding);
   /// `value` (of `bytes` bytes in all) is needed with `sharding`. Values
   /// never produced (constants, empty tensors) are made locally.
-  void require(Value value, const TensorSharding &sharding, double bytes);
+  /// With `fresh`, the layouts made for other consumers are not reused (a
+  /// pin makes its own copy: autopar-partition's rule).
+  void require(Value value, const TensorSharding &sharding, double bytes,
+               bool fresh = false);
   /// The layout `value` is produced in, if any.
   const TensorSharding *lookup(Value value) const;
 

@@ -1,0 +1,205 @@
+//===- Zero.cpp - ZeRO as shardings of a training step --------------------===//
+//
+// A parameter replicated over mesh axes that split its consumers' batch
+// gets a gradient that is a partial sum over those axes (its data axes).
+// ZeRO keeps one copy of the update's inputs per data group instead of one
+// per device: the update ops, the optimizer state and (stage 3) the
+// parameter take the parameter's sharding with the data axes added on one
+// dimension. What moves follows from the shardings alone: partial ->
+// split is a reduce_scatter, split -> replicated an all_gather.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Partition/Zero.h"
+#include "autopar/Analysis/ArgumentRoles.h"
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Search/ShardingSpace.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+/// The data axes of parameter `param`: the axes along which a forward op
+/// splits a loop while reading the parameter (or a view of it) replicated.
+static unsigned getDataAxes(Block &body, BlockArgument param,
+                            const ArgumentRoles &roles, MeshAttr mesh) {
+  unsigned axes = 0;
+  for (Operation &op : body) {
+    if (!op.hasAttr(AutoparDialect::kLayerAttrName))
+      continue;
+    auto attr =
+        op.getAttrOfType<StrategyAttr>(AutoparDialect::kStrategyAttrName);
+    std::optional<OpSpace> space = buildOpSpace(&op);
+    if (!attr || !space)
+      continue;
+    FailureOr<Strategy> strategy = fromStrategyAttr(attr, mesh);
+    if (failed(strategy) || strategy->size() != getMeshShape(mesh).getRank())
+      continue;
+    for (const Binding &operand : space->operands) {
+      if (roles.getSource(operand.value) != param)
+        continue;
+      TensorSharding sharding = getSharding(*space, operand, *strategy, false);
+      for (auto [axis, loop] : llvm::enumerate(*strategy))
+        if (loop >= 0 && sharding.axisDim[axis] == TensorSharding::kReplicated)
+          axes |= 1u << axis;
+    }
+  }
+  return axes;
+}
+
+/// `own` with `axes` added on a dimension of `type` they divide (one no
+/// axis splits yet first), or std::nullopt.
+static std::optional<TensorSharding> addDataAxes(const TensorSharding &own,
+                                                 unsigned axes,
+                                                 RankedTensorType type,
+                                                 const MeshShape &mesh) {
+  int64_t group = mesh.getGroupSize(axes);
+  for (bool allowSplit : {false, true})
+    for (int64_t dim = 0; dim < type.getRank(); ++dim) {
+      int64_t local = type.getDimSize(dim);
+      bool split = false;
+      for (auto [axis, splitDim] : llvm::enumerate(own.axisDim))
+        if (splitDim == dim) {
+          local /= mesh.sizes[axis];
+          split = true;
+        }
+      if ((split && !allowSplit) || local % group != 0)
+        continue;
+      TensorSharding sharded = own;
+      for (unsigned axis = 0; axis < mesh.getRank(); ++axis)
+        if (axes & (1u << axis))
+          sharded.axisDim[axis] = dim;
+      return sharded;
+    }
+  return std::nullopt;
+}
+
+/// The ops computing the new value `value` of a parameter of type `type`
+/// from the parameter, its gradient and its optimizer state: the untagged
+/// (neither forward nor backward) ops of that type it is computed by.
+static void collectUpdateOps(Value value, Type type, Block &body,
+                             SetVector<Operation *> &ops) {
+  Operation *op = value.getDefiningOp();
+  if (!op || op->getBlock() != &body || value.getType() != type ||
+      op->hasAttr(AutoparDialect::kLayerAttrName) ||
+      op->hasAttr(AutoparDialect::kGradOfAttrName) || !ops.insert(op))
+    return;
+  for (Value operand : op->getOperands())
+    collectUpdateOps(operand, type, body, ops);
+}
+
+void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
+                                      FlatSymbolRefAttr meshRef,
+                                      unsigned stage) {
+  if (!step.getBody().hasOneBlock())
+    return;
+  MeshShape mesh = getMeshShape(meshAttr);
+  Block &body = step.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  ArgumentRoles roles(step);
+  Builder builder(step.getContext());
+  auto shardingOf = [&](unsigned arg) {
+    TensorSharding sharding;
+    sharding.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
+    if (auto attr = step.getArgAttrOfType<ShardingAttr>(
+            arg, AutoparDialect::kShardingAttrName))
+      if (FailureOr<TensorSharding> parsed = fromShardingAttr(attr, meshAttr);
+          succeeded(parsed))
+        sharding = *parsed;
+    return sharding;
+  };
+
+  for (auto [index, operand] : llvm::enumerate(ret.getOperands())) {
+    auto updates = step.getResultAttrOfType<IntegerAttr>(
+        index, AutoparDialect::kUpdatesAttrName);
+    if (!updates)
+      continue;
+    BlockArgument param = body.getArgument(updates.getInt());
+    auto type = dyn_cast<RankedTensorType>(param.getType());
+    if (!type || roles.getRole(param) != ValueRole::Param)
+      continue;
+    unsigned axes = getDataAxes(body, param, roles, meshAttr);
+    if (!axes)
+      continue;
+    TensorSharding own = shardingOf(param.getArgNumber());
+    std::optional<TensorSharding> sharded =
+        stage == 0 ? own : addDataAxes(own, axes, type, mesh);
+    if (!sharded)
+      continue;
+    ShardingAttr shardedAttr =
+        toShardingAttr(*sharded, mesh, meshRef, type.getRank());
+
+    // The update runs on the shard (stage 0: where the parameter is); the
+    // optimizer state it reads is kept there.
+    SetVector<Operation *> updateOps;
+    collectUpdateOps(operand, type, body, updateOps);
+    for (Operation *op : updateOps) {
+      std::optional<OpSpace> space = buildOpSpace(op);
+      if (!space)
+        continue;
+      std::optional<Strategy> chosen;
+      for (const Strategy &strategy : enumerateStrategies(*space, mesh)) {
+        bool matches = llvm::all_of(space->results, [&](const Binding &b) {
+          return b.value.getType() != type ||
+                 getSharding(*space, b, strategy, true) == *sharded;
+        });
+        if (matches) {
+          chosen = strategy;
+          break;
+        }
+      }
+      if (!chosen)
+        continue;
+      op->setAttr(AutoparDialect::kStrategyAttrName,
+                  toStrategyAttr(*space, *chosen, mesh, meshRef));
+      SmallVector<Attribute> resultShardings;
+      for (OpResult result : op->getResults()) {
+        TensorSharding sharding;
+        sharding.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
+        for (const Binding &binding : space->results)
+          if (binding.value == result)
+            sharding = getSharding(*space, binding, *chosen, true);
+        unsigned rank = 0;
+        if (auto shaped = dyn_cast<RankedTensorType>(result.getType()))
+          rank = shaped.getRank();
+        resultShardings.push_back(
+            toShardingAttr(sharding, mesh, meshRef, rank));
+      }
+      op->setAttr(AutoparDialect::kShardingsAttrName,
+                  builder.getArrayAttr(resultShardings));
+      for (Value input : op->getOperands())
+        if (auto state = dyn_cast<BlockArgument>(input);
+            state && state.getOwner() == &body && state.getType() == type &&
+            roles.getRole(state) == ValueRole::State)
+          step.setArgAttr(state.getArgNumber(),
+                          AutoparDialect::kShardingAttrName, shardedAttr);
+    }
+    if (stage < 3)
+      continue;
+
+    // ZeRO-3: the parameter stays sharded; the forward and the backward
+    // each gather it before their first use.
+    step.setArgAttr(param.getArgNumber(), AutoparDialect::kShardingAttrName,
+                    shardedAttr);
+    ShardingAttr ownAttr = toShardingAttr(own, mesh, meshRef, type.getRank());
+    for (StringRef phase :
+         {AutoparDialect::kLayerAttrName, AutoparDialect::kGradOfAttrName}) {
+      SmallVector<OpOperand *> uses;
+      for (OpOperand &use : param.getUses())
+        if (use.getOwner()->hasAttr(phase) &&
+            !updateOps.contains(use.getOwner()))
+          uses.push_back(&use);
+      if (uses.empty())
+        continue;
+      Operation *first = uses.front()->getOwner();
+      for (OpOperand *use : uses)
+        if (use->getOwner()->isBeforeInBlock(first))
+          first = use->getOwner();
+      OpBuilder pinBuilder(first);
+      auto gather =
+          ShardOp::create(pinBuilder, first->getLoc(), type, param, ownAttr);
+      gather->setAttr(phase, first->getAttr(phase));
+      for (OpOperand *use : uses)
+        use->set(gather.getResult());
+    }
+  }
+}
