@@ -240,6 +240,17 @@ LogicalResult AutoparDialect::verifyRegionResultAttribute(Operation *op,
              << func.getResultTypes()[resultIndex];
     return success();
   }
+  if (attr.getName() == kLossScaleAttrName) {
+    // A training step's loss scale for the next step (fp16).
+    // (A tensor, or a buffer once bufferized.)
+    auto type = dyn_cast<ShapedType>(func.getResultTypes()[resultIndex]);
+    if (!isa<UnitAttr>(attr.getValue()) || !type || !type.hasRank() ||
+        type.getRank() != 0 || !isa<FloatType>(type.getElementType()))
+      return op->emitError()
+             << "'" << kLossScaleAttrName << "' of result #" << resultIndex
+             << " must be a unit attribute on a rank-0 float value";
+    return success();
+  }
   return verifyFunctionValueAttr(op, attr, func.getResultTypes()[resultIndex],
                                  "result", resultIndex);
 }

@@ -14,10 +14,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::autopar {
@@ -120,6 +121,199 @@ static void pruneUnusedResults(OpBuilder &b, linalg::GenericOp generic) {
   generic.erase();
 }
 
+/// `value` with float element type `element` (extf or truncf).
+static Value createCast(OpBuilder &b, Location loc, Value value, Type element) {
+  auto type = cast<RankedTensorType>(value.getType());
+  Type from = type.getElementType();
+  if (from == element)
+    return value;
+  return createElementwise(
+      b, loc, {value}, type.clone(element),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+        if (element.getIntOrFloatBitWidth() > from.getIntOrFloatBitWidth())
+          return arith::ExtFOp::create(nb, nloc, element, args[0]);
+        return arith::TruncFOp::create(nb, nloc, element, args[0]);
+      });
+}
+
+/// `value` times the rank-0 f32 `scale`, computed in f32 and stored as
+/// `element`.
+static Value createScaled(OpBuilder &b, Location loc, Value value, Value scale,
+                          Type element) {
+  auto type = cast<RankedTensorType>(value.getType());
+  Type from = type.getElementType();
+  Type f32 = b.getF32Type();
+  unsigned rank = type.getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, b.getContext());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), element);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type.clone(element)}, ValueRange{value, scale},
+             ValueRange{init},
+             SmallVector<AffineMap>{identity, scalar, identity},
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value x = args[0];
+               if (from.getIntOrFloatBitWidth() < 32)
+                 x = arith::ExtFOp::create(nb, nloc, f32, x);
+               Value y = arith::MulFOp::create(nb, nloc, x, args[1]);
+               if (element.getIntOrFloatBitWidth() < 32)
+                 y = arith::TruncFOp::create(nb, nloc, element, y);
+               linalg::YieldOp::create(nb, nloc, y);
+             })
+      .getResult(0);
+}
+
+/// `updated` where the rank-0 flag `ok` is 1, `old` where it is 0.
+static Value createSelect(OpBuilder &b, Location loc, Value ok, Value updated,
+                          Value old) {
+  auto type = cast<RankedTensorType>(updated.getType());
+  unsigned rank = type.getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, b.getContext());
+  Value init =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{ok, updated, old},
+             ValueRange{init},
+             SmallVector<AffineMap>{scalar, identity, identity, identity},
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value zero = arith::ConstantOp::create(
+                   nb, nloc, nb.getFloatAttr(args[0].getType(), 0.0));
+               Value take = arith::CmpFOp::create(
+                   nb, nloc, arith::CmpFPredicate::UNE, args[0], zero);
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   arith::SelectOp::create(nb, nloc, take, args[1], args[2])
+                       .getResult());
+             })
+      .getResult(0);
+}
+
+static bool is16BitFloat(Type type) {
+  auto floatType = dyn_cast<FloatType>(getElementTypeOrSelf(type));
+  return floatType && floatType.getWidth() == 16;
+}
+
+/// Mixed precision's f32 accumulation: `op`, a linalg op with reduction
+/// loops writing 16-bit floats, becomes a generic that computes in f32 and
+/// accumulates into f32 (its inits widened), followed by a rounding of
+/// each widened result to its 16-bit type. Inputs stay 16-bit (storage);
+/// the body extends them. Returns whether `op` was replaced.
+static LogicalResult widenAccumulation(IRRewriter &rewriter,
+                                       linalg::LinalgOp op) {
+  if (!op.hasPureTensorSemantics() || op.getNumReductionLoops() == 0 ||
+      llvm::none_of(op->getResultTypes(), is16BitFloat))
+    return failure();
+  // Tags (the layer) survive generalization.
+  SmallVector<NamedAttribute> tags(op->getDiscardableAttrs());
+  linalg::GenericOp generic = dyn_cast<linalg::GenericOp>(*op);
+  if (!generic) {
+    rewriter.setInsertionPoint(op);
+    FailureOr<linalg::GenericOp> generalized =
+        linalg::generalizeNamedOp(rewriter, op);
+    if (failed(generalized))
+      return failure();
+    generic = *generalized;
+  }
+  Location loc = generic.getLoc();
+  Type f32 = rewriter.getF32Type();
+  rewriter.setInsertionPoint(generic);
+  SmallVector<Value> inits;
+  SmallVector<Type> resultTypes;
+  for (Value init : generic.getDpsInits()) {
+    if (is16BitFloat(init.getType())) {
+      // A constant fill is made in f32 directly.
+      auto fill = init.getDefiningOp<linalg::FillOp>();
+      auto constant =
+          fill ? fill.getInputs()[0].getDefiningOp<arith::ConstantOp>()
+               : arith::ConstantOp();
+      if (constant && isa<FloatAttr>(constant.getValue())) {
+        Value wide = createFilled(
+            rewriter, loc, cast<RankedTensorType>(init.getType()).clone(f32),
+            cast<FloatAttr>(constant.getValue()).getValueAsDouble());
+        wide.getDefiningOp()->setDiscardableAttrs(
+            fill->getDiscardableAttrDictionary());
+        init = wide;
+      } else {
+        init = createCast(rewriter, loc, init, f32);
+      }
+    }
+    inits.push_back(init);
+    resultTypes.push_back(init.getType());
+  }
+  Block &old = generic.getRegion().front();
+  auto widened = linalg::GenericOp::create(
+      rewriter, loc, resultTypes, generic.getDpsInputs(), inits,
+      generic.getIndexingMapsArray(), generic.getIteratorTypesArray(),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        IRMapping mapping;
+        for (auto [from, to] : llvm::zip_equal(old.getArguments(), args)) {
+          Value value = to;
+          if (is16BitFloat(value.getType()))
+            value = arith::ExtFOp::create(nb, nloc, f32, value);
+          mapping.map(from, value);
+        }
+        for (Operation &bodyOp : old.without_terminator()) {
+          // Casts between 16 bits and f32 vanish; constants and results
+          // become f32.
+          if (isa<arith::ExtFOp, arith::TruncFOp>(bodyOp)) {
+            Value in = mapping.lookup(bodyOp.getOperand(0));
+            if (in.getType() == f32 &&
+                (bodyOp.getResult(0).getType() == f32 ||
+                 is16BitFloat(bodyOp.getResult(0).getType()))) {
+              mapping.map(bodyOp.getResult(0), in);
+              continue;
+            }
+          }
+          if (auto constant = dyn_cast<arith::ConstantOp>(bodyOp);
+              constant && is16BitFloat(constant.getType())) {
+            auto value = cast<FloatAttr>(constant.getValue());
+            mapping.map(
+                constant.getResult(),
+                arith::ConstantOp::create(
+                    nb, nloc, nb.getFloatAttr(f32, value.getValueAsDouble())));
+            continue;
+          }
+          // 16-bit scalars from above (constants) are extended too.
+          for (Value operand : bodyOp.getOperands())
+            if (!mapping.contains(operand) &&
+                operand.getParentBlock() != &old &&
+                is16BitFloat(operand.getType()))
+              mapping.map(operand,
+                          arith::ExtFOp::create(nb, nloc, f32, operand));
+          Operation *clone = nb.clone(bodyOp, mapping);
+          for (OpResult result : clone->getResults())
+            if (is16BitFloat(result.getType()))
+              result.setType(f32);
+        }
+        SmallVector<Value> yielded;
+        for (auto [value, type] :
+             llvm::zip_equal(old.getTerminator()->getOperands(), resultTypes)) {
+          Value mapped = mapping.lookup(value);
+          Type element = getElementTypeOrSelf(type);
+          if (mapped.getType() != element)
+            mapped = arith::TruncFOp::create(nb, nloc, element, mapped);
+          yielded.push_back(mapped);
+        }
+        linalg::YieldOp::create(nb, nloc, yielded);
+      });
+  for (NamedAttribute attr : tags)
+    widened->setAttr(attr.getName(), attr.getValue());
+  rewriter.setInsertionPointAfter(widened);
+  for (auto [result, wide] :
+       llvm::zip_equal(generic->getResults(), widened->getResults())) {
+    Value rounded =
+        createCast(rewriter, loc, wide, getElementTypeOrSelf(result.getType()));
+    rewriter.replaceAllUsesWith(result, rounded);
+  }
+  rewriter.eraseOp(generic);
+  return success();
+}
+
 namespace {
 enum class LossKind { Auto, SoftmaxCrossEntropy, MeanSquaredError };
 
@@ -213,6 +407,44 @@ void TrainingPass::runOnOperation() {
     return signalPassFailure();
   }
 
+  // Mixed precision: a 16-bit model trains in its own type with f32 master
+  // parameters, optimizer state and update.
+  MLIRContext *ctx = &getContext();
+  auto modelFloat = cast<FloatType>(elementType);
+  FloatType compute = modelFloat;
+  if (!precision.empty()) {
+    if (precision == "f32")
+      compute = Float32Type::get(ctx);
+    else if (precision == "bf16")
+      compute = BFloat16Type::get(ctx);
+    else if (precision == "fp16")
+      compute = Float16Type::get(ctx);
+    else {
+      mlir::emitError(module.getLoc())
+          << "autopar-training: unknown precision '" << precision
+          << "'; expected f32, bf16 or fp16";
+      return signalPassFailure();
+    }
+  }
+  if (compute != modelFloat) {
+    InFlightDiagnostic diag = forward.emitError()
+                              << "autopar-training: precision=" << precision
+                              << " but the model computes in " << modelFloat;
+    if (modelFloat.getWidth() == 16)
+      diag << "; a 16-bit model trains in its own type with f32 master "
+              "parameters (omit precision=, or export the model in f32)";
+    else
+      diag << "; casting a model to 16-bit is not built yet: export it in "
+              "bf16 or fp16 (models/generate.py --dtype bf16, torch's "
+              ".to(torch.bfloat16)), which trains with f32 masters";
+    return signalPassFailure();
+  }
+  bool mixed = compute.getWidth() == 16;
+  bool scaled = compute.isF16();
+  Type f32 = Float32Type::get(ctx);
+  // The type the update (and the loss) computes in.
+  Type updateElement = mixed ? f32 : elementType;
+
   // The parameters: arguments with the param role.
   ArgumentRoles roles(forward);
   SmallVector<unsigned> paramArgs;
@@ -240,7 +472,7 @@ void TrainingPass::runOnOperation() {
     }
 
   // The signature: forward args, lifted constants, labels, optimizer state.
-  MLIRContext *context = &getContext();
+  MLIRContext *context = ctx;
   Builder attrs(context);
   SmallVector<Type> argTypes(forwardType.getInputs());
   SmallVector<DictionaryAttr> argAttrs;
@@ -272,6 +504,17 @@ void TrainingPass::runOnOperation() {
            << " float tensor constants (weights, as torch-mlir exports "
               "them) are trained with lift-constants=true";
   }
+  // 16-bit parameters are f32 masters in the step's signature; the forward
+  // reads 16-bit working copies cast at the start.
+  DenseMap<unsigned, Type> workingType;
+  if (mixed)
+    for (unsigned param : paramArgs) {
+      auto type = cast<RankedTensorType>(argTypes[param]);
+      if (type.getElementType().getIntOrFloatBitWidth() >= 32)
+        continue;
+      workingType[param] = type.getElementType();
+      argTypes[param] = type.clone(f32);
+    }
   int labelArg = -1;
   if (lossKind == LossKind::SoftmaxCrossEntropy) {
     labelArg = argTypes.size();
@@ -296,8 +539,19 @@ void TrainingPass::runOnOperation() {
   int stepArg = -1;
   if (*optimizerKind == Optimizer::Adam) {
     stepArg = argTypes.size();
-    argTypes.push_back(RankedTensorType::get({}, elementType));
+    argTypes.push_back(RankedTensorType::get({}, updateElement));
     argAttrs.push_back(roleDict("state"));
+  }
+  // fp16's dynamic loss scale: its exponent offset from the initial scale
+  // and the clean steps since it last changed (zeros to start).
+  int scaleArg = -1, cleanArg = -1;
+  if (scaled) {
+    scaleArg = argTypes.size();
+    cleanArg = scaleArg + 1;
+    for (int i = 0; i < 2; ++i) {
+      argTypes.push_back(RankedTensorType::get({}, f32));
+      argAttrs.push_back(roleDict("state"));
+    }
   }
 
   OpBuilder builder(context);
@@ -310,17 +564,29 @@ void TrainingPass::runOnOperation() {
   auto ret = func::ReturnOp::create(builder, forward.getLoc(), ValueRange{});
   builder.setInsertionPoint(ret);
 
+  // The 16-bit working copies of the f32 masters.
+  DenseMap<unsigned, Value> working;
+  for (unsigned param : paramArgs)
+    if (Type type = workingType.lookup(param))
+      working[param] =
+          createCast(builder, forward.getLoc(), body->getArgument(param), type);
+  auto parameterValue = [&](unsigned arg) -> Value {
+    if (Value copy = working.lookup(arg))
+      return copy;
+    return body->getArgument(arg);
+  };
+
   // The forward pass, each op tagged with its layer number.
   IRMapping mapping;
   for (BlockArgument arg : forward.getArguments())
-    mapping.map(arg, body->getArgument(arg.getArgNumber()));
+    mapping.map(arg, parameterValue(arg.getArgNumber()));
   int64_t layer = 0;
   Value output;
   for (Operation &op : forward.getBody().front()) {
     if (auto constant = dyn_cast<arith::ConstantOp>(op);
         constant && liftedArg.count(constant.getResult())) {
       mapping.map(constant.getResult(),
-                  body->getArgument(liftedArg[constant.getResult()]));
+                  parameterValue(liftedArg[constant.getResult()]));
       continue;
     }
     if (auto forwardReturn = dyn_cast<func::ReturnOp>(op)) {
@@ -351,13 +617,43 @@ void TrainingPass::runOnOperation() {
 
   // The loss and its gradient with respect to the output.
   Location loc = forward.getLoc();
+  // fp16: this step's loss scale, initial * 2^offset, and its inverse.
+  Value scale, inverseScale;
+  auto f32Scalar = RankedTensorType::get({}, f32);
+  if (scaled) {
+    double initial = lossScale;
+    scale = createElementwise(
+        builder, loc, {body->getArgument(scaleArg)}, f32Scalar,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value two =
+              arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 2.0));
+          Value start = arith::ConstantOp::create(
+              nb, nloc, nb.getFloatAttr(f32, initial));
+          Value power = math::PowFOp::create(nb, nloc, two, args[0]);
+          return arith::MulFOp::create(nb, nloc, start, power).getResult();
+        });
+    inverseScale = createElementwise(
+        builder, loc, {scale}, f32Scalar,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value one =
+              arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 1.0));
+          return arith::DivFOp::create(nb, nloc, one, args[0]).getResult();
+        });
+  }
+  // Mixed precision computes the loss in f32.
+  Value modelOutput = output;
+  RankedTensorType modelOutputType = outputType;
+  elementType = updateElement;
+  outputType = outputType.clone(updateElement);
+  output = createCast(builder, loc, output, updateElement);
   auto scalarType = RankedTensorType::get({}, elementType);
   Value lossValue, seed;
   if (lossKind == LossKind::Auto) {
     lossValue = output;
     seed = createFilled(builder, loc, outputType, 1.0);
   } else if (lossKind == LossKind::MeanSquaredError) {
-    Value labels = body->getArgument(labelArg);
+    Value labels =
+        createCast(builder, loc, body->getArgument(labelArg), elementType);
     double count = static_cast<double>(outputType.getNumElements());
     unsigned rank = outputType.getRank();
     AffineMap identity = builder.getMultiDimIdentityMap(rank);
@@ -471,15 +767,68 @@ void TrainingPass::runOnOperation() {
                .getResult(0);
   }
 
+  // The seed in the model's type (fp16: scaled first).
+  if (scaled)
+    seed = createScaled(builder, loc, seed, scale,
+                        modelOutputType.getElementType());
+  else
+    seed = createCast(builder, loc, seed, modelOutputType.getElementType());
+  output = modelOutput;
+
   // The backward pass.
-  SmallVector<Value> params;
-  for (unsigned param : paramArgs)
+  SmallVector<Value> params, workingParams;
+  for (unsigned param : paramArgs) {
     params.push_back(body->getArgument(param));
+    workingParams.push_back(parameterValue(param));
+  }
   FailureOr<SmallVector<Value>> gradients =
-      buildBackward(builder, *body, output, seed, params);
+      buildBackward(builder, *body, output, seed, workingParams);
   if (failed(gradients)) {
     step.erase();
     return signalPassFailure();
+  }
+  // The update reads f32 gradients (fp16: unscaled).
+  if (mixed)
+    for (Value &gradient : *gradients)
+      gradient = scaled
+                     ? createScaled(builder, loc, gradient, inverseScale, f32)
+                     : createCast(builder, loc, gradient, f32);
+  // fp16: the step is skipped when a gradient is inf or NaN. Summing g * 0
+  // over every gradient gives NaN exactly then; ok is 1 or 0.
+  Value ok;
+  if (scaled) {
+    Value bad;
+    for (Value gradient : *gradients) {
+      auto type = cast<RankedTensorType>(gradient.getType());
+      unsigned rank = type.getRank();
+      Value sum = createReduction(
+          builder, loc, {gradient}, {builder.getMultiDimIdentityMap(rank)},
+          AffineMap::get(rank, 0, context), f32Scalar, 0.0,
+          [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
+            Value zero =
+                arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 0.0));
+            Value product = arith::MulFOp::create(nb, nloc, args[0], zero);
+            return arith::AddFOp::create(nb, nloc, acc, product).getResult();
+          });
+      bad = bad ? linalg::AddOp::create(
+                      builder, loc, ValueRange{bad, sum},
+                      ValueRange{tensor::EmptyOp::create(
+                          builder, loc, ArrayRef<int64_t>{}, f32)})
+                      .getResult(0)
+                : sum;
+    }
+    ok = createElementwise(
+        builder, loc, {bad}, f32Scalar,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value finite = arith::CmpFOp::create(
+              nb, nloc, arith::CmpFPredicate::ORD, args[0], args[0]);
+          Value one =
+              arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 1.0));
+          Value zero =
+              arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 0.0));
+          return arith::SelectOp::create(nb, nloc, finite, one, zero)
+              .getResult();
+        });
   }
 
   // The update.
@@ -613,12 +962,78 @@ void TrainingPass::runOnOperation() {
     }
   }
 
+  // fp16: a step with an overflow keeps the parameters and the state, and
+  // halves the scale; growth-interval clean steps in a row double it.
+  Value newScale, newClean, nextScale;
+  if (scaled) {
+    for (auto [index, param] : llvm::enumerate(params))
+      newParams[index] =
+          createSelect(builder, loc, ok, newParams[index], param);
+    for (unsigned s = 0; s < newStates.size(); ++s)
+      newStates[s] = createSelect(builder, loc, ok, newStates[s],
+                                  body->getArgument(firstState + s));
+    if (newStep)
+      newStep =
+          createSelect(builder, loc, ok, newStep, body->getArgument(stepArg));
+    double interval = static_cast<double>(growthInterval);
+    auto scaleUpdate = [&](bool exponent) {
+      return createElementwise(
+          builder, loc,
+          {ok, body->getArgument(scaleArg), body->getArgument(cleanArg)},
+          f32Scalar, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            auto constant = [&](double value) {
+              return arith::ConstantOp::create(nb, nloc,
+                                               nb.getFloatAttr(f32, value))
+                  .getResult();
+            };
+            Value clean =
+                arith::AddFOp::create(nb, nloc, args[2], constant(1.0));
+            Value grow = arith::CmpFOp::create(
+                nb, nloc, arith::CmpFPredicate::OGE, clean, constant(interval));
+            Value fine = arith::CmpFOp::create(
+                nb, nloc, arith::CmpFPredicate::UNE, args[0], constant(0.0));
+            if (!exponent) {
+              Value kept =
+                  arith::SelectOp::create(nb, nloc, grow, constant(0.0), clean);
+              return arith::SelectOp::create(nb, nloc, fine, kept,
+                                             constant(0.0))
+                  .getResult();
+            }
+            Value up = arith::AddFOp::create(nb, nloc, args[1], constant(1.0));
+            Value down =
+                arith::SubFOp::create(nb, nloc, args[1], constant(1.0));
+            Value kept = arith::SelectOp::create(nb, nloc, grow, up, args[1]);
+            return arith::SelectOp::create(nb, nloc, fine, kept, down)
+                .getResult();
+          });
+    };
+    newScale = scaleUpdate(true);
+    newClean = scaleUpdate(false);
+    double initial = lossScale;
+    nextScale = createElementwise(
+        builder, loc, {newScale}, f32Scalar,
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value two =
+              arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 2.0));
+          Value start = arith::ConstantOp::create(
+              nb, nloc, nb.getFloatAttr(f32, initial));
+          Value power = math::PowFOp::create(nb, nloc, two, args[0]);
+          return arith::MulFOp::create(nb, nloc, start, power).getResult();
+        });
+  }
+
   // Results: new parameters, new optimizer state, the loss.
   SmallVector<Value> results(newParams);
   llvm::append_range(results, newStates);
   if (newStep)
     results.push_back(newStep);
+  if (scaled) {
+    results.push_back(newScale);
+    results.push_back(newClean);
+  }
   results.push_back(lossValue);
+  if (scaled)
+    results.push_back(nextScale);
   if (returnGradients)
     llvm::append_range(results, *gradients);
   ret->setOperands(results);
@@ -629,9 +1044,16 @@ void TrainingPass::runOnOperation() {
     updated.push_back(firstState + s);
   if (newStep)
     updated.push_back(stepArg);
+  if (scaled) {
+    updated.push_back(scaleArg);
+    updated.push_back(cleanArg);
+  }
   for (auto [result, arg] : llvm::enumerate(updated))
     step.setResultAttr(result, AutoparDialect::kUpdatesAttrName,
                        builder.getI64IntegerAttr(arg));
+  if (scaled)
+    step.setResultAttr(updated.size() + 1, AutoparDialect::kLossScaleAttrName,
+                       builder.getUnitAttr());
 
   // Backward generics clone the whole forward body and take all the forward
   // op's inputs; drop what the derivative does not read.
@@ -640,5 +1062,19 @@ void TrainingPass::runOnOperation() {
   if (failed(applyPatternsGreedily(step, std::move(patterns)))) {
     step.emitError() << "autopar-training: clean-up did not converge";
     return signalPassFailure();
+  }
+  // Mixed precision: contractions and reductions accumulate in f32.
+  if (mixed) {
+    IRRewriter rewriter(context);
+    SmallVector<linalg::LinalgOp> reductions;
+    for (Operation &op : *body)
+      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+        reductions.push_back(linalgOp);
+    for (linalg::LinalgOp op : reductions)
+      (void)widenAccumulation(rewriter, op);
+    // The 16-bit inits the f32 ones replaced.
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*body)))
+      if (isOpTriviallyDead(&op))
+        op.erase();
   }
 }

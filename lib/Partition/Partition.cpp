@@ -288,6 +288,33 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
     return success();
   }
 
+  // Rounding a partial sum: each device rounds its part, the sum is taken
+  // in the narrow type where a consumer needs it whole.
+  if (isRoundingCast(op)) {
+    Value input = op->getOperand(0);
+    auto found = locals.find(input);
+    if (found != locals.end() && found->second.value &&
+        found->second.partialKind == ReductionKind::Sum &&
+        llvm::is_contained(found->second.sharding.axisDim,
+                           TensorSharding::kPartial)) {
+      auto localIn = cast<RankedTensorType>(found->second.value.getType());
+      Type element = getElementTypeOrSelf(op->getResult(0).getType());
+      IRMapping mapping = scalars;
+      mapping.map(input, found->second.value);
+      mapping.map(
+          op->getOperand(1),
+          tensor::EmptyOp::create(builder, loc, localIn.getShape(), element)
+              .getResult());
+      Operation *clone = builder.clone(*op, mapping);
+      clone->removeAttr(AutoparDialect::kStrategyAttrName);
+      clone->removeAttr(AutoparDialect::kShardingsAttrName);
+      clone->getResult(0).setType(localIn.clone(element));
+      locals[op->getResult(0)] = {clone->getResult(0), found->second.sharding,
+                                  ReductionKind::Sum};
+      return success();
+    }
+  }
+
   FailureOr<Strategy> strategy = strategyOf(op, *space);
   if (failed(strategy))
     return failure();

@@ -94,12 +94,17 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
       return std::nullopt;
     return *parsed;
   };
-  // Arguments shared with the forward function keep its shardings.
+  // Arguments shared with the forward function keep its shardings (an f32
+  // master of a 16-bit parameter too: same shape).
+  auto sameShape = [](Type a, Type b) {
+    auto x = dyn_cast<ShapedType>(a), y = dyn_cast<ShapedType>(b);
+    return x && y && x.hasRank() && y.hasRank() && x.getShape() == y.getShape();
+  };
   for (BlockArgument arg : func.getArguments()) {
     unsigned index = arg.getArgNumber();
     if (!func.getArgAttr(index, AutoparDialect::kShardingAttrName) &&
         index < planned.getNumArguments() &&
-        planned.getArgumentTypes()[index] == arg.getType())
+        sameShape(planned.getArgumentTypes()[index], arg.getType()))
       if (Attribute attr = planned.getArgAttr(
               index, AutoparDialect::kShardingAttrName))
         func.setArgAttr(index, AutoparDialect::kShardingAttrName, attr);
@@ -151,7 +156,15 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
     if (op.hasAttr(AutoparDialect::kStrategyAttrName)) {
       adopt(&op);
     } else if (Operation *forward = layerOf(AutoparDialect::kLayerAttrName)) {
-      if (forward->getName() == op.getName())
+      // The same op, or its generic form (mixed precision's f32
+      // accumulation generalizes contractions): the same loops.
+      auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+      auto original = dyn_cast<linalg::LinalgOp>(forward);
+      if (forward->getName() == op.getName() ||
+          (linalgOp && original &&
+           linalgOp.getStaticLoopRanges() == original.getStaticLoopRanges() &&
+           linalgOp.getIteratorTypesArray() ==
+               original.getIteratorTypesArray()))
         adopt(forward);
     } else if (Operation *forward =
                    layerOf(AutoparDialect::kGradOfAttrName)) {

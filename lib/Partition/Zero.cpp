@@ -15,12 +15,34 @@
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Search/ShardingSpace.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
 using namespace mlir;
 using namespace mlir::autopar;
 
-/// The data axes of parameter `param`: the axes along which a forward op
-/// splits a loop while reading the parameter (or a view of it) replicated.
-static unsigned getDataAxes(Block &body, BlockArgument param,
+/// The 16-bit working copy of an f32 master parameter (mixed precision):
+/// the result of an untagged elementwise cast of the parameter, if any.
+static Operation *getWorkingCopy(BlockArgument param) {
+  auto type = cast<RankedTensorType>(param.getType());
+  for (Operation *user : param.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || generic->hasAttr(AutoparDialect::kLayerAttrName) ||
+        generic->hasAttr(AutoparDialect::kGradOfAttrName) ||
+        generic.getNumDpsInputs() != 1 || generic->getNumResults() != 1 ||
+        generic.getNumReductionLoops() != 0)
+      continue;
+    auto result = cast<RankedTensorType>(generic->getResult(0).getType());
+    if (result.getShape() == type.getShape() &&
+        result.getElementType() != type.getElementType())
+      return generic;
+  }
+  return nullptr;
+}
+
+/// The data axes of parameter `param` (read through `working`, its working
+/// copy, or itself): the axes along which a forward op splits a loop while
+/// reading the parameter (or a view of it) replicated.
+static unsigned getDataAxes(Block &body, Value param, Value working,
                             const ArgumentRoles &roles, MeshAttr mesh) {
   unsigned axes = 0;
   for (Operation &op : body) {
@@ -35,7 +57,8 @@ static unsigned getDataAxes(Block &body, BlockArgument param,
     if (failed(strategy) || strategy->size() != getMeshShape(mesh).getRank())
       continue;
     for (const Binding &operand : space->operands) {
-      if (roles.getSource(operand.value) != param)
+      Value source = roles.getSource(operand.value);
+      if (operand.value != working && source != working && source != param)
         continue;
       TensorSharding sharding = getSharding(*space, operand, *strategy, false);
       for (auto [axis, loop] : llvm::enumerate(*strategy))
@@ -117,7 +140,9 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
     auto type = dyn_cast<RankedTensorType>(param.getType());
     if (!type || roles.getRole(param) != ValueRole::Param)
       continue;
-    unsigned axes = getDataAxes(body, param, roles, meshAttr);
+    Operation *copy = getWorkingCopy(param);
+    Value working = copy ? copy->getResult(0) : Value(param);
+    unsigned axes = getDataAxes(body, param, working, roles, meshAttr);
     if (!axes)
       continue;
     TensorSharding own = shardingOf(param.getArgNumber());
@@ -132,14 +157,32 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
     // optimizer state it reads is kept there.
     SetVector<Operation *> updateOps;
     collectUpdateOps(operand, type, body, updateOps);
-    for (Operation *op : updateOps) {
+    // And the ops computing the new values of the optimizer state it reads
+    // (fp16's skipped steps select them apart from the parameter's).
+    for (unsigned i = 0; i < updateOps.size(); ++i)
+      for (Value input : updateOps[i]->getOperands())
+        if (auto state = dyn_cast<BlockArgument>(input);
+            state && state.getOwner() == &body && state.getType() == type &&
+            roles.getRole(state) == ValueRole::State)
+          for (auto [r, value] : llvm::enumerate(ret.getOperands()))
+            if (auto next = step.getResultAttrOfType<IntegerAttr>(
+                    r, AutoparDialect::kUpdatesAttrName);
+                next && next.getInt() == state.getArgNumber())
+              collectUpdateOps(value, type, body, updateOps);
+    // An f32 master of a 16-bit parameter is optimizer state: from stage 1
+    // it is kept on the shard and cast there; the 16-bit copy is gathered.
+    SmallVector<Operation *> placed(updateOps.begin(), updateOps.end());
+    if (copy && stage > 0)
+      placed.push_back(copy);
+    for (Operation *op : placed) {
       std::optional<OpSpace> space = buildOpSpace(op);
       if (!space)
         continue;
       std::optional<Strategy> chosen;
       for (const Strategy &strategy : enumerateStrategies(*space, mesh)) {
         bool matches = llvm::all_of(space->results, [&](const Binding &b) {
-          return b.value.getType() != type ||
+          return cast<ShapedType>(b.value.getType()).getShape() !=
+                     type.getShape() ||
                  getSharding(*space, b, strategy, true) == *sharded;
         });
         if (matches) {
@@ -173,6 +216,9 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
           step.setArgAttr(state.getArgNumber(),
                           AutoparDialect::kShardingAttrName, shardedAttr);
     }
+    if (copy && stage > 0)
+      step.setArgAttr(param.getArgNumber(), AutoparDialect::kShardingAttrName,
+                      shardedAttr);
     if (stage < 3)
       continue;
 
@@ -181,10 +227,11 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
     step.setArgAttr(param.getArgNumber(), AutoparDialect::kShardingAttrName,
                     shardedAttr);
     ShardingAttr ownAttr = toShardingAttr(own, mesh, meshRef, type.getRank());
+    auto workingType = cast<RankedTensorType>(working.getType());
     for (StringRef phase :
          {AutoparDialect::kLayerAttrName, AutoparDialect::kGradOfAttrName}) {
       SmallVector<OpOperand *> uses;
-      for (OpOperand &use : param.getUses())
+      for (OpOperand &use : working.getUses())
         if (use.getOwner()->hasAttr(phase) &&
             !updateOps.contains(use.getOwner()))
           uses.push_back(&use);
@@ -195,8 +242,8 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
         if (use->getOwner()->isBeforeInBlock(first))
           first = use->getOwner();
       OpBuilder pinBuilder(first);
-      auto gather =
-          ShardOp::create(pinBuilder, first->getLoc(), type, param, ownAttr);
+      auto gather = ShardOp::create(pinBuilder, first->getLoc(), workingType,
+                                    working, ownAttr);
       gather->setAttr(phase, first->getAttr(phase));
       for (OpOperand *use : uses)
         use->set(gather.getResult());

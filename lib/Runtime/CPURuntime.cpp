@@ -13,8 +13,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,13 @@ int worldSize = 1;
 std::vector<double> reported;
 std::vector<double> stepTimes;
 std::vector<double> stepLosses;
+std::vector<double> stepLossScales;
+/// Buffers of compiled code (the `_mlir_memref_to_llvm_*` functions) by
+/// address, the bytes they hold, the most held since the last mark, and
+/// per step the most held during it.
+std::unordered_map<void *, size_t> liveBuffers;
+size_t liveBytes = 0, peakBytes = 0, markedBytes = 0;
+std::vector<double> stepPeakBytes;
 /// autopar_rt_profile's sums: per site, per step.
 std::vector<std::vector<double>> profile;
 size_t currentStep = 0;
@@ -76,6 +85,10 @@ MPI_Datatype datatype(int32_t dtype, size_t &bytes) {
   case 5:
     bytes = 1;
     return MPI_BYTE;
+  case 6:
+  case 7:
+    bytes = 2;
+    return MPI_UINT16_T;
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }
@@ -104,6 +117,88 @@ template <typename T> void combineAs(char *into, const char *from,
   }
 }
 
+/// 16-bit floats are combined in f32 and rounded back to nearest even, as
+/// NCCL does: bf16 is the top half of an f32; f16 is converted by hand
+/// (IEEE binary16: 5 exponent bits, 10 fraction bits).
+float fromBF16(uint16_t bits) {
+  uint32_t word = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &word, sizeof(value));
+  return value;
+}
+uint16_t toBF16(float value) {
+  uint32_t word;
+  std::memcpy(&word, &value, sizeof(word));
+  if ((word & 0x7fffffffu) > 0x7f800000u) // NaN stays a (quiet) NaN.
+    return static_cast<uint16_t>((word >> 16) | 0x40);
+  word += 0x7fffu + ((word >> 16) & 1);
+  return static_cast<uint16_t>(word >> 16);
+}
+float fromF16(uint16_t bits) {
+  uint32_t sign = static_cast<uint32_t>(bits & 0x8000) << 16;
+  int exponent = (bits >> 10) & 0x1f;
+  uint32_t fraction = bits & 0x3ff;
+  float magnitude;
+  if (exponent == 0x1f)
+    magnitude = fraction ? std::numeric_limits<float>::quiet_NaN()
+                         : std::numeric_limits<float>::infinity();
+  else if (exponent == 0)
+    magnitude = std::ldexp(static_cast<float>(fraction), -24);
+  else
+    magnitude = std::ldexp(static_cast<float>(fraction | 0x400), exponent - 25);
+  return sign ? -magnitude : magnitude;
+}
+uint16_t toF16(float value) {
+  uint16_t sign = std::signbit(value) ? 0x8000 : 0;
+  float magnitude = std::fabs(value);
+  if (std::isnan(value))
+    return sign | 0x7e00;
+  if (magnitude >= 65520.0f) // Rounds to infinity.
+    return sign | 0x7c00;
+  if (magnitude < std::ldexp(1.0f, -14)) {
+    // Subnormal: multiples of 2^-24, rounded to nearest even.
+    return sign |
+           static_cast<uint16_t>(std::nearbyint(std::ldexp(magnitude, 24)));
+  }
+  int exponent;
+  float mantissa = std::frexp(magnitude, &exponent); // [0.5, 1)
+  // 11 significant bits, rounded to nearest even (may carry into the
+  // exponent, which the addition below handles).
+  auto significand =
+      static_cast<uint32_t>(std::nearbyint(std::ldexp(mantissa, 11)));
+  uint32_t bits =
+      (static_cast<uint32_t>(exponent + 14) << 10) + (significand - 0x400);
+  return sign | static_cast<uint16_t>(bits);
+}
+
+template <float (*From)(uint16_t), uint16_t (*To)(float)>
+void combineHalf(char *into, const char *from, size_t count, int32_t op) {
+  for (size_t i = 0; i < count; ++i) {
+    uint16_t a, b;
+    std::memcpy(&a, into + 2 * i, 2);
+    std::memcpy(&b, from + 2 * i, 2);
+    float x = From(a), y = From(b), r;
+    switch (op) {
+    case 0:
+      r = x + y;
+      break;
+    case 1:
+      r = x * y;
+      break;
+    case 2:
+      r = y < x ? y : x;
+      break;
+    case 3:
+      r = y > x ? y : x;
+      break;
+    default:
+      fail("unsupported reduction code " + std::to_string(op));
+    }
+    uint16_t bits = To(r);
+    std::memcpy(into + 2 * i, &bits, 2);
+  }
+}
+
 /// into[i] = into[i] (op) from[i], for `count` elements of type `dtype`.
 void combine(char *into, const char *from, size_t count, int32_t dtype,
              int32_t op) {
@@ -118,6 +213,10 @@ void combine(char *into, const char *from, size_t count, int32_t dtype,
     return combineAs<int64_t>(into, from, count, op);
   case 4:
     return combineAs<int8_t>(into, from, count, op);
+  case 6:
+    return combineHalf<fromBF16, toBF16>(into, from, count, op);
+  case 7:
+    return combineHalf<fromF16, toF16>(into, from, count, op);
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }
@@ -209,6 +308,14 @@ const double *getStepTimes(int64_t &count) {
 const double *getStepLosses(int64_t &count) {
   count = static_cast<int64_t>(stepLosses.size());
   return stepLosses.data();
+}
+const double *getStepPeakBytes(int64_t &count) {
+  count = static_cast<int64_t>(stepPeakBytes.size());
+  return stepPeakBytes.data();
+}
+const double *getStepLossScales(int64_t &count) {
+  count = static_cast<int64_t>(stepLossScales.size());
+  return stepLossScales.data();
 }
 const std::vector<std::vector<double>> &getProfile() { return profile; }
 int getRank() { return worldRank; }
@@ -349,6 +456,58 @@ extern "C" void autopar_rt_report_loss(int64_t step, double loss) {
   if (static_cast<size_t>(step) >= stepLosses.size())
     stepLosses.resize(step + 1, std::nan(""));
   stepLosses[step] = loss;
+}
+
+extern "C" void autopar_rt_report_loss_scale(int64_t step, double scale) {
+  if (step < 0)
+    return;
+  if (static_cast<size_t>(step) >= stepLossScales.size())
+    stepLossScales.resize(step + 1, std::nan(""));
+  stepLossScales[step] = scale;
+}
+
+namespace {
+void *track(void *buffer, size_t bytes) {
+  if (!buffer)
+    fail("out of memory allocating " + std::to_string(bytes) + " bytes");
+  liveBuffers[buffer] = bytes;
+  liveBytes += bytes;
+  peakBytes = std::max(peakBytes, liveBytes);
+  return buffer;
+}
+} // namespace
+
+extern "C" void *_mlir_memref_to_llvm_alloc(size_t bytes) {
+  return track(std::malloc(bytes), bytes);
+}
+
+extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
+                                                    size_t bytes) {
+  // aligned_alloc wants a multiple of the alignment.
+  size_t rounded = (bytes + alignment - 1) / alignment * alignment;
+  return track(std::aligned_alloc(alignment, rounded), bytes);
+}
+
+extern "C" void _mlir_memref_to_llvm_free(void *buffer) {
+  auto found = liveBuffers.find(buffer);
+  if (found != liveBuffers.end()) {
+    liveBytes -= found->second;
+    liveBuffers.erase(found);
+  }
+  std::free(buffer);
+}
+
+extern "C" void autopar_rt_memory_mark() {
+  markedBytes = liveBytes;
+  peakBytes = liveBytes;
+}
+
+extern "C" void autopar_rt_memory_report(int64_t step) {
+  if (step < 0)
+    return;
+  if (static_cast<size_t>(step) >= stepPeakBytes.size())
+    stepPeakBytes.resize(step + 1, std::nan(""));
+  stepPeakBytes[step] = static_cast<double>(peakBytes - markedBytes);
 }
 
 extern "C" double autopar_rt_clock() {

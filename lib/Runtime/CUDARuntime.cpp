@@ -449,6 +449,9 @@ size_t elementBytes(int32_t dtype) {
   case 4:
   case 5:
     return 1;
+  case 6:
+  case 7:
+    return 2;
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }
@@ -662,6 +665,10 @@ ncclDataType_t ncclType(int32_t dtype) {
     return ncclInt8;
   case 5:
     return ncclUint8;
+  case 6:
+    return ncclBfloat16;
+  case 7:
+    return ncclFloat16;
   }
   fail("unsupported element type code " + std::to_string(dtype));
 }

@@ -183,6 +183,16 @@ mlir::autopar::predictCommunication(func::FuncOp func,
       tally.produce(pin.getResult(), *pinned);
       continue;
     }
+    // A rounding of a partial sum stays partial (autopar-partition's rule).
+    if (isRoundingCast(&op))
+      if (const TensorSharding *input = tally.lookup(op.getOperand(0));
+          input &&
+          llvm::is_contained(input->axisDim, TensorSharding::kPartial)) {
+        // (A copy: producing may move the map's entries.)
+        TensorSharding partial = *input;
+        tally.produce(op.getResult(0), partial);
+        continue;
+      }
     FailureOr<Strategy> strategy = getAnnotatedStrategy(
         &op, *space, meshAttr, *meshRef, "autopar communication");
     if (failed(strategy))

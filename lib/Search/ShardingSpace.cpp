@@ -513,6 +513,22 @@ static std::optional<ReductionKind> combinerKind(Operation *combiner) {
   return std::nullopt;
 }
 
+bool mlir::autopar::isRoundingCast(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 || !generic.hasPureTensorSemantics() ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  Block &body = generic.getRegion().front();
+  if (!llvm::hasSingleElement(body.without_terminator()))
+    return false;
+  auto trunc = dyn_cast<arith::TruncFOp>(body.front());
+  return trunc && trunc.getIn() == body.getArgument(0) &&
+         body.getTerminator()->getOperand(0) == trunc.getResult();
+}
+
 std::optional<ReductionKind> mlir::autopar::getReductionKind(Operation *op,
                                                              unsigned result) {
   auto linalgOp = dyn_cast<linalg::LinalgOp>(op);

@@ -3,8 +3,8 @@
 // not silently dropped.
 
 autopar.mesh @mesh <gpus = 2>
-func.func @sum(%x: tensor<4xf16>) -> tensor<4xf16> {
-  // expected-error @+1 {{autopar: the NCCL runtime has no collectives on 'f16'}}
-  %r = autopar.all_reduce %x on @mesh axes [gpus] reduction = sum : tensor<4xf16> -> tensor<4xf16>
-  return %r : tensor<4xf16>
+func.func @sum(%x: tensor<4xi16>) -> tensor<4xi16> {
+  // expected-error @+1 {{autopar: the NCCL runtime has no collectives on 'i16'}}
+  %r = autopar.all_reduce %x on @mesh axes [gpus] reduction = sum : tensor<4xi16> -> tensor<4xi16>
+  return %r : tensor<4xi16>
 }

@@ -505,6 +505,10 @@ LogicalResult DriverBuilder::build() {
   func::FuncOp reportTime = declare("autopar_rt_report_time", {i64, f64}, {});
   func::FuncOp wtime = declare("autopar_rt_wtime", {}, {f64});
   func::FuncOp reportLoss = declare("autopar_rt_report_loss", {i64, f64}, {});
+  func::FuncOp reportLossScale =
+      declare("autopar_rt_report_loss_scale", {i64, f64}, {});
+  func::FuncOp memoryMark = declare("autopar_rt_memory_mark", {}, {});
+  func::FuncOp memoryReport = declare("autopar_rt_memory_report", {i64}, {});
 
   // A training step's loss: its first result that updates no argument, one
   // float (the step's result order, docs/training.md).
@@ -518,6 +522,11 @@ LogicalResult DriverBuilder::build() {
       lossIndex = r;
     break;
   }
+  // fp16's loss scale for the next step (autopar-training).
+  std::optional<unsigned> lossScaleIndex;
+  for (unsigned r = 0; r < reference.getNumResults(); ++r)
+    if (reference.getResultAttr(r, AutoparDialect::kLossScaleAttrName))
+      lossScaleIndex = r;
 
   builder.setInsertionPointToEnd(module.getBody());
   auto main = func::FuncOp::create(builder, loc, "autopar_main",
@@ -589,8 +598,11 @@ LogicalResult DriverBuilder::build() {
   };
   SmallVector<Value> shardedResults, referenceResults;
   for (int step = 0; step < steps; ++step) {
+    func::CallOp::create(builder, loc, memoryMark, ValueRange{});
     Value start = func::CallOp::create(builder, loc, wtime).getResult(0);
     auto call = func::CallOp::create(builder, loc, sharded, locals);
+    func::CallOp::create(builder, loc, memoryReport,
+                         ValueRange{constantI64(step)});
     // Wait for the results before the clock stops: a barrier in wtime
     // orders it after the call's collectives.
     Value stop = func::CallOp::create(builder, loc, wtime).getResult(0);
@@ -613,6 +625,15 @@ LogicalResult DriverBuilder::build() {
         loss = arith::ExtFOp::create(builder, loc, f64, loss);
       func::CallOp::create(builder, loc, reportLoss,
                            ValueRange{constantI64(step), loss});
+    }
+    if (lossScaleIndex) {
+      // Rank-0 results are whole on every rank.
+      Value scale = tensor::ExtractOp::create(
+          builder, loc, call.getResult(*lossScaleIndex), ValueRange{});
+      if (scale.getType() != f64)
+        scale = arith::ExtFOp::create(builder, loc, f64, scale);
+      func::CallOp::create(builder, loc, reportLossScale,
+                           ValueRange{constantI64(step), scale});
     }
     shardedResults.assign(call.getResults().begin(), call.getResults().end());
     feed(sharded, locals, call.getResults());
@@ -970,6 +991,22 @@ int main(int argc, char **argv) {
                                         sharded.getName().str() + "}")))
       return 1;
   }
+  // The step's own buffers: its arguments (held before it starts) and the
+  // new values of arguments it returns (which an in-place update would
+  // write over the arguments).
+  auto bytesOf = [](Type type) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    return tensor && tensor.hasStaticShape()
+               ? static_cast<double>(tensor.getNumElements()) *
+                     ((tensor.getElementTypeBitWidth() + 7) / 8)
+               : 0.0;
+  };
+  double argumentBytes = 0, updatedBytes = 0;
+  for (Type type : sharded.getArgumentTypes())
+    argumentBytes += bytesOf(type);
+  for (auto [index, type] : llvm::enumerate(sharded.getResultTypes()))
+    if (sharded.getResultAttr(index, AutoparDialect::kUpdatesAttrName))
+      updatedBytes += bytesOf(type);
   // The plan's prediction, to print beside the measurement.
   PlanAttr planAttr =
       (*module)->getAttrOfType<PlanAttr>(AutoparDialect::kPlanAttrName);
@@ -977,9 +1014,10 @@ int main(int argc, char **argv) {
   // On CUDA the reference runs on the host, compiled as the CPU backend
   // compiles it: --check compares the GPU program against the CPU path.
   if (failed(runPipeline(
-          *module, cuda ? "autopar-lower-to-cuda{chip=" + chip +
-                              " host-functions=" + copy.getName().str() + "}"
-                        : std::string("autopar-lower-to-cpu"))))
+          *module,
+          cuda ? "autopar-lower-to-cuda{chip=" + chip +
+                     " host-functions=" + copy.getName().str() + "}"
+               : std::string("autopar-lower-to-cpu{count-allocations=1}"))))
     return 1;
   if (std::getenv("AUTOPAR_RUN_DEBUG"))
     module->print(llvm::errs());
@@ -1063,6 +1101,13 @@ int main(int argc, char **argv) {
     add("autopar_rt_wtime", (void *)&autopar_rt_wtime);
     add("autopar_rt_report", (void *)&autopar_rt_report);
     add("autopar_rt_report_time", (void *)&autopar_rt_report_time);
+    add("autopar_rt_report_loss_scale", (void *)&autopar_rt_report_loss_scale);
+    add("autopar_rt_memory_mark", (void *)&autopar_rt_memory_mark);
+    add("autopar_rt_memory_report", (void *)&autopar_rt_memory_report);
+    add("_mlir_memref_to_llvm_alloc", (void *)&_mlir_memref_to_llvm_alloc);
+    add("_mlir_memref_to_llvm_aligned_alloc",
+        (void *)&_mlir_memref_to_llvm_aligned_alloc);
+    add("_mlir_memref_to_llvm_free", (void *)&_mlir_memref_to_llvm_free);
     add("autopar_rt_report_loss", (void *)&autopar_rt_report_loss);
     add("autopar_rt_clock", (void *)&autopar_rt_clock);
     add("autopar_rt_profile", (void *)&autopar_rt_profile);
@@ -1078,11 +1123,15 @@ int main(int argc, char **argv) {
         << (steps > 1 ? "s" : "") << "\n";
   int64_t lossCount = 0;
   const double *losses = ::autopar::runtime::getStepLosses(lossCount);
+  int64_t scaleCount = 0;
+  const double *scales = ::autopar::runtime::getStepLossScales(scaleCount);
   for (int64_t step = 0; step < count; ++step) {
     say() << llvm::format("  step %lld: %.3f ms", (long long)step,
                           times[step] * 1e3);
     if (step < lossCount)
       say() << llvm::format(", loss %.6g", losses[step]);
+    if (step < scaleCount && !std::isnan(scales[step]))
+      say() << llvm::format(", next loss scale %.6g", scales[step]);
     say() << "\n";
   }
   // The first step warms up (module loads, first touches): the median of
@@ -1106,6 +1155,28 @@ int main(int argc, char **argv) {
           << targetAttr->getName() << (train ? "" : " (for a training step)")
           << llvm::format("; %.0f samples/s measured, %.0f predicted\n",
                           samples / measured, samples / predicted);
+  }
+  // Memory: the most the step held at once on this rank, beside the plan's
+  // peak per GPU (the CPU backend counts its buffers).
+  int64_t memoryCount = 0;
+  const double *peaks = ::autopar::runtime::getStepPeakBytes(memoryCount);
+  if (!cuda && memoryCount > 0 && train) {
+    double peak = 0;
+    for (int64_t step = 0; step < memoryCount; ++step)
+      if (!std::isnan(peaks[step]))
+        peak = std::max(peak, peaks[step]);
+    double held = argumentBytes + peak;
+    double inPlace = held - updatedBytes;
+    say() << llvm::format("  memory: %.0f bytes at the step's peak on rank 0 "
+                          "(arguments %.0f + allocated %.0f); %.0f with the "
+                          "update in place",
+                          held, argumentBytes, peak, inPlace);
+    if (planAttr && planAttr.getMemoryPerGpu().convertToDouble() > 0) {
+      double predicted = planAttr.getMemoryPerGpu().convertToDouble();
+      say() << llvm::format("; %.0f predicted per GPU (x%.2f)", predicted,
+                            inPlace / predicted);
+    }
+    say() << "\n";
   }
   if (profileOps) {
     // Per site, the median over the steps after the first (or step 0);

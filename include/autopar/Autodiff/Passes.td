@@ -35,6 +35,18 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
     without a rule is an error naming the op. Forward ops are tagged
     `autopar.layer = N` and every backward op `autopar.grad_of = N` of the
     forward op it differentiates.
+
+    Mixed precision (`precision=bf16|fp16`, the default for a bf16 or f16
+    model): the step's parameter arguments are f32 masters, cast to the
+    16-bit type at the start; the forward, the backward and the gradients
+    stay 16-bit; the loss is computed in f32; the optimizer state, the
+    update and the new parameters are f32. fp16 adds dynamic loss scaling:
+    two rank-0 state arguments after the optimizer state (the scale's
+    exponent offset from `loss-scale`, and the clean steps counted), the
+    seed multiplied by the scale, gradients divided by it, the update
+    skipped (parameters and state kept) when any gradient is inf or NaN
+    and the scale halved, doubled after `growth-interval` clean steps; the
+    next step's scale is returned after the loss (`autopar.loss_scale`).
   }];
   let options = [
     Option<"func", "func", "std::string", /*default=*/"\"forward\"",
@@ -63,6 +75,17 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
     Option<"result", "result", "int64_t", /*default=*/"-1",
            "Which result of the forward function is the model's output "
            "(default: its only result)">,
+    Option<"precision", "precision", "std::string", /*default=*/"\"\"",
+           "Arithmetic of the forward and backward: f32, bf16 or fp16 "
+           "(default: the model's own type). 16-bit training keeps f32 "
+           "master parameters (the step's parameter arguments), f32 "
+           "optimizer state and an f32 update; fp16 adds dynamic loss "
+           "scaling">,
+    Option<"lossScale", "loss-scale", "double", /*default=*/"65536",
+           "fp16: the initial loss scale (PyTorch's GradScaler: 2^16)">,
+    Option<"growthInterval", "growth-interval", "int64_t",
+           /*default=*/"2000",
+           "fp16: clean steps after which the loss scale doubles">,
     Option<"returnGradients", "return-gradients", "bool", /*default=*/"false",
            "Also return the parameters' gradients, after the loss (for "
            "gradient checks)">

@@ -24,10 +24,25 @@ void stripAutoparAnnotations(ModuleOp module);
 /// boundaries included, identity layouts) and buffer deallocation.
 void buildBufferizePasses(OpPassManager &pm);
 /// What both backends end with: host memrefs, arith, func, control flow
-/// and index to LLVM, casts reconciled.
-void buildHostToLLVMPasses(OpPassManager &pm);
+/// and index to LLVM, casts reconciled. With `countAllocations`, buffers are
+/// allocated and freed through `_mlir_memref_to_llvm_alloc`,
+/// `_aligned_alloc` and `_free`, which the CPU runtime defines to count
+/// the bytes held (autopar-run's peak memory per step).
+void buildHostToLLVMPasses(OpPassManager &pm, bool countAllocations = false);
 
-void buildLowerToCPUPipeline(OpPassManager &pm);
+/// Options of the `autopar-lower-to-cpu` pipeline.
+struct LowerToCPUPipelineOptions
+    : public PassPipelineOptions<LowerToCPUPipelineOptions> {
+  PassOptions::Option<bool> countAllocations{
+      *this, "count-allocations",
+      llvm::cl::desc("Allocate buffers through the CPU runtime's counting "
+                     "functions (_mlir_memref_to_llvm_alloc and free) instead "
+                     "of malloc and free"),
+      llvm::cl::init(false)};
+};
+
+void buildLowerToCPUPipeline(OpPassManager &pm,
+                             const LowerToCPUPipelineOptions &options = {});
 void registerLowerToCPUPipeline();
 
 /// Options of the `autopar-lower-to-cuda` pipeline.

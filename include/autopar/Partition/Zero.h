@@ -29,6 +29,10 @@ namespace mlir::autopar {
 ///    `autopar.shard` pin before its forward uses and another before its
 ///    backward uses gather it where it is needed (twice, as ZeRO-3 does, so
 ///    the whole parameter is not live between the forward and the backward).
+/// Under mixed precision the parameter argument is an f32 master cast to a
+/// 16-bit working copy: from stage 1 the master is kept split (it is
+/// optimizer state, as ZeRO counts it), the cast runs on the shard and the
+/// 16-bit copy is what is gathered.
 /// Parameters no dimension of which divides over their data axes keep the
 /// replicated update. The result updating an argument is not touched: the
 /// caller gives it the argument's sharding.

@@ -20,6 +20,7 @@
 #ifndef AUTOPAR_RUNTIME_CPURUNTIME_H
 #define AUTOPAR_RUNTIME_CPURUNTIME_H
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -55,6 +56,17 @@ void autopar_rt_report(int64_t index, double error);
 void autopar_rt_report_time(int64_t step, double seconds);
 /// The loss a training step returned (the whole value, on every rank).
 void autopar_rt_report_loss(int64_t step, double loss);
+/// Buffers of compiled code, counted (autopar-lower-to-cpu's
+/// count-allocations=true calls these instead of malloc/free).
+void *_mlir_memref_to_llvm_alloc(size_t bytes);
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t bytes);
+void _mlir_memref_to_llvm_free(void *buffer);
+/// The runner's memory measure: the bytes held now become the baseline;
+/// the most held above it until autopar_rt_memory_report is step `step`'s.
+void autopar_rt_memory_mark();
+void autopar_rt_memory_report(int64_t step);
+/// The loss scale a (fp16) training step returned for the next step.
+void autopar_rt_report_loss_scale(int64_t step, double scale);
 /// A host clock (seconds), and the time since `start` added to `site`'s sum
 /// for the current step (the steps counted by autopar_rt_report_time):
 /// what autopar-profile-ops calls.
@@ -71,6 +83,11 @@ const double *getReported(int64_t &count);
 const double *getStepTimes(int64_t &count);
 /// What autopar_rt_report_loss recorded, by step (NaN where none was).
 const double *getStepLosses(int64_t &count);
+/// What autopar_rt_memory_report recorded: per step, the most bytes of
+/// buffers allocated during it beyond those held at its start.
+const double *getStepPeakBytes(int64_t &count);
+/// What autopar_rt_report_loss_scale recorded, by step (NaN where none was).
+const double *getStepLossScales(int64_t &count);
 /// autopar_rt_profile's sums, per site and step.
 const std::vector<std::vector<double>> &getProfile();
 int getRank();

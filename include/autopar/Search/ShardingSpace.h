@@ -135,6 +135,13 @@ FailureOr<Strategy> getAnnotatedStrategy(Operation *op, const OpSpace &space,
 /// structured op whose body is such a plain reduction.
 std::optional<ReductionKind> getReductionKind(Operation *op, unsigned result);
 
+/// Whether `op` only rounds floats to a narrower type, element by element
+/// (mixed precision's f32 -> 16-bit): it may round a partial sum before the
+/// sum is taken, so partial values are reduced in the narrow type (as
+/// data-parallel trainers reduce 16-bit gradients) instead of being made
+/// whole first.
+bool isRoundingCast(Operation *op);
+
 /// `sharding` as a #autopar.sharding on mesh `meshRef`.
 ShardingAttr toShardingAttr(const TensorSharding &sharding,
                             const MeshShape &mesh, FlatSymbolRefAttr meshRef,

@@ -82,6 +82,10 @@ FailureOr<int32_t> encodeType(Operation *op, const Runtime &runtime,
     return 3;
   if (element.isInteger(8))
     return 4;
+  if (element.isBF16())
+    return 6;
+  if (element.isF16())
+    return 7;
   if (element.isInteger(1)) {
     // Booleans move as bytes; adding them has no one meaning (arith's
     // i1 add is xor, a runtime's byte sum is not).

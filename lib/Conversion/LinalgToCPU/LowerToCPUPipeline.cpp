@@ -37,8 +37,11 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
-void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm) {
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,
+                                          bool countAllocations) {
+  FinalizeMemRefToLLVMConversionPassOptions memref;
+  memref.useGenericFunctions = countAllocations;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memref));
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
@@ -46,7 +49,8 @@ void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm) {
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-void mlir::autopar::buildLowerToCPUPipeline(OpPassManager &pm) {
+void mlir::autopar::buildLowerToCPUPipeline(
+    OpPassManager &pm, const LowerToCPUPipelineOptions &options) {
   buildBufferizePasses(pm);
   // Collectives of partitioned programs: calls to the MPI runtime.
   pm.addPass(createLowerCollectivesToMPI());
@@ -60,11 +64,11 @@ void mlir::autopar::buildLowerToCPUPipeline(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertVectorToLLVMPass());
-  buildHostToLLVMPasses(pm);
+  buildHostToLLVMPasses(pm, options.countAllocations);
 }
 
 void mlir::autopar::registerLowerToCPUPipeline() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<LowerToCPUPipelineOptions>(
       "autopar-lower-to-cpu",
       "Lower linalg on tensors to LLVM for the host CPU (bufferize, free "
       "buffers, loops, LLVM); run the result with mlir-runner",

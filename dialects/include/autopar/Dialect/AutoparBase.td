@@ -67,6 +67,7 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kRoleAttrName = "autopar.role";
     static constexpr ::llvm::StringLiteral kBatchDimAttrName = "autopar.batch_dim";
     static constexpr ::llvm::StringLiteral kUpdatesAttrName = "autopar.updates";
+    static constexpr ::llvm::StringLiteral kLossScaleAttrName = "autopar.loss_scale";
     static constexpr ::llvm::StringLiteral kSpmdAttrName = "autopar.spmd";
   }];
 }
