@@ -378,27 +378,45 @@ void PlanPass::runOnOperation() {
 
   // Plan on every candidate mesh; the 1-GPU plan is the reference.
   SmallVector<MeshShape> meshes = planner.getCandidateMeshes();
-  std::vector<MeshPlan> plans;
+  std::vector<MeshPlan> plans(meshes.size());
+  // For the time objective, the most GPUs first: a fast plan found early
+  // bounds the others (planOnMesh stops a mesh whose lower bound reaches
+  // it). The plans keep the candidates' order.
+  SmallVector<size_t> order =
+      llvm::to_vector(llvm::seq<size_t>(0, meshes.size()));
+  bool bounded = options.objective == Objective::Time;
+  if (bounded)
+    llvm::stable_sort(order, [&](size_t a, size_t b) {
+      return meshes[a].getNumDevices() > meshes[b].getNumDevices();
+    });
+  double incumbent = std::numeric_limits<double>::infinity();
   // A long search shows which mesh it is on, on a terminal only (never in
   // a pipe or a log), once it has taken over two seconds.
   bool showProgress = llvm::errs().is_displayed();
   auto started = std::chrono::steady_clock::now();
   bool progressShown = false;
-  for (auto [index, mesh] : llvm::enumerate(meshes)) {
+  for (auto [step, index] : llvm::enumerate(order)) {
+    const MeshShape &mesh = meshes[index];
     double elapsed = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - started)
                          .count();
     if (showProgress && elapsed > 2.0) {
       llvm::errs() << llvm::format("\rautopar-plan: mesh %zu of %zu (",
-                                   index + 1, meshes.size())
+                                   step + 1, meshes.size())
                    << mesh.str() << llvm::format("), %.1f s   ", elapsed);
       llvm::errs().flush();
       progressShown = true;
     }
-    FailureOr<MeshPlan> plan = planner.planOnMesh(mesh);
+    // The one-GPU plan is the reference of speedups: searched in full.
+    FailureOr<MeshPlan> plan =
+        planner.planOnMesh(mesh, mesh.getNumDevices() == 1
+                                     ? std::numeric_limits<double>::infinity()
+                                     : incumbent);
     if (failed(plan))
       return signalPassFailure();
-    plans.push_back(std::move(*plan));
+    if (bounded && plan->fitsMemory)
+      incumbent = std::min(incumbent, plan->metrics.stepSeconds());
+    plans[index] = std::move(*plan);
   }
   if (progressShown)
     llvm::errs() << "\r\033[K";

@@ -26,6 +26,7 @@ PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
   summary.computeSeconds = plan.metrics.computeSeconds;
   summary.commSeconds = plan.metrics.commSeconds;
   summary.fitsMemory = plan.fitsMemory;
+  summary.pruned = plan.pruned;
   summary.recomputeSeconds = plan.metrics.recomputeSeconds;
   summary.config = plan.config;
   summary.memory = plan.metrics.memory;
@@ -89,15 +90,18 @@ static std::string gib(double bytes) {
 
 static void printSummaryLine(llvm::raw_ostream &os, StringRef label,
                              const PlanSummary &summary) {
-  os << llvm::format("  %-16s %-18s %3lld GPUs  step %9.3f ms  %10.1f "
-                     "samples/s  speedup %5.2f  efficiency %4.2f  %9.4g "
-                     "J/sample  %s/GPU%s\n",
-                     label.str().c_str(), summary.mesh.c_str(),
-                     static_cast<long long>(summary.gpus),
-                     summary.stepSeconds * 1e3, summary.samplesPerSecond,
-                     summary.speedup, summary.efficiency,
-                     summary.energyPerSample, gib(summary.memoryPerGpu).c_str(),
-                     summary.fitsMemory ? "" : " (does not fit)");
+  os << llvm::format(
+      "  %-16s %-18s %3lld GPUs  step %9.3f ms  %10.1f "
+      "samples/s  speedup %5.2f  efficiency %4.2f  %9.4g "
+      "J/sample  %s/GPU%s\n",
+      label.str().c_str(), summary.mesh.c_str(),
+      static_cast<long long>(summary.gpus), summary.stepSeconds * 1e3,
+      summary.samplesPerSecond, summary.speedup, summary.efficiency,
+      summary.energyPerSample, gib(summary.memoryPerGpu).c_str(),
+      summary.fitsMemory ? ""
+      : summary.pruned   ? " (does not fit; cannot beat the chosen plan, not "
+                           "searched further)"
+                         : " (does not fit)");
 }
 
 void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
@@ -185,6 +189,8 @@ static void writeSummary(llvm::json::OStream &json,
   json.attribute("compute_s", summary.computeSeconds);
   json.attribute("comm_s", summary.commSeconds);
   json.attribute("fits_memory", summary.fitsMemory);
+  if (summary.pruned)
+    json.attribute("pruned", true);
   json.attributeObject("step", [&] {
     json.attribute("zero", static_cast<int64_t>(summary.config.zero));
     json.attribute("recompute",

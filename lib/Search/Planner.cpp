@@ -726,7 +726,8 @@ double Planner::energyPerSample(const PlanMetrics &metrics) const {
 /// The most labellings `exhaustive=true` enumerates.
 static constexpr uint64_t kExhaustiveLimit = 1ull << 26;
 
-FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
+FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
+                                        double incumbentSeconds) {
   MeshPlan plan;
   plan.mesh = mesh;
   if (failed(buildNodes(mesh, plan.nodes, options.dataParallelOnly)))
@@ -878,6 +879,16 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   llvm::stable_sort(bounds, [](const Bound &a, const Bound &b) {
     return a.seconds < b.seconds;
   });
+  // Nothing on this mesh can beat a plan found on another: the fastest plan
+  // ignoring memory stands for the mesh (it does not fit, or it is best).
+  double meshBound = baseSeconds;
+  if (!bounds.empty())
+    meshBound = std::min(meshBound, bounds.front().seconds);
+  // (Strictly slower only: ties go to fewer GPUs, which may be this mesh.)
+  if (!best && meshBound > incumbentSeconds * (1 + 1e-9)) {
+    plan.pruned = true;
+    return plan;
+  }
   // When the fastest plan does not fit: can anything? The leanest plans
   // (memory weighed above all) of the configurations with the most ZeRO,
   // one per recomputation and microbatch count, bound the memory from
@@ -907,9 +918,14 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   }
   constexpr unsigned kMaxTraded = 4;
   unsigned traded = 0;
+  bool beaten = false;
   for (const Bound &bound : bounds) {
     if (best && bound.seconds >= best->seconds * (1 - 1e-9))
       break;
+    if (bound.seconds > incumbentSeconds * (1 + 1e-9)) {
+      beaten = true;
+      break;
+    }
     solveWith(configs[bound.config], 0);
     evaluate(plan);
     if (plan.fitsMemory) {
@@ -923,7 +939,11 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh) {
   // traded for memory.
   if (!best) {
     StepConfig config = leanest ? *leanest : configs.back();
-    if (!bounds.empty()) {
+    if (beaten) {
+      // Whatever fits here is slower than the incumbent: the leanest plan
+      // stands for the mesh.
+      plan.pruned = true;
+    } else if (!bounds.empty()) {
       solveWith(config, 0);
       evaluate(plan);
       if (plan.fitsMemory)

@@ -14,7 +14,7 @@
 // MAXGPUS: error: max-gpus=8 but target 'titanxp-pcie-4' has 4 GPUs
 // MESHMAX: error: mesh=4 needs 4 GPUs but max-gpus=2
 // MEMORY: error: autopar: no plan fits in the 976.56 KiB of a TITAN Xp: the least memory per GPU found is {{.*}} (mesh {{.*}})
-// EXHAUSTIVE: error: autopar: exhaustive=true is for small graphs: mesh gpus=2 has {{[0-9]+}} labellings, more than the limit of 67108864
+// EXHAUSTIVE: error: autopar: exhaustive=true is for small graphs: mesh gpus={{[0-9]+}} has {{[0-9]+}} labellings, more than the limit of 67108864
 // OBJECTIVE: error: unknown objective 'speed'
 // EFFICIENCY: error: objective=efficiency:X needs X in (0, 1], got '1.5'
 // MESHSYNTAX: error: mesh='2xz'

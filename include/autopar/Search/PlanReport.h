@@ -29,6 +29,8 @@ struct PlanSummary {
   double energyPerSample = 0, memoryPerGpu = 0;
   double computeSeconds = 0, commSeconds = 0, recomputeSeconds = 0;
   bool fitsMemory = true;
+  /// The search stopped early: nothing on this mesh beats the chosen plan.
+  bool pruned = false;
   /// The step's configuration and its memory.
   StepConfig config;
   PlanMemory memory;

@@ -154,6 +154,10 @@ struct MeshPlan {
   /// Whether every op's batch split divides a microbatch (fitsMemory is
   /// false otherwise).
   bool feasible = true;
+  /// Whether the search stopped at the fastest plan ignoring memory, which
+  /// does not fit: no configuration on this mesh could be faster than a
+  /// plan already found on another (planOnMesh's `incumbentSeconds`).
+  bool pruned = false;
   Solution solution;
   double energyPerSample = 0;
   /// Per node: time of its incoming edges under the plan.
@@ -172,7 +176,11 @@ public:
 
   /// The best plan on `mesh` (respecting the memory limit when possible).
   /// Fails with a diagnostic when a pin cannot be honoured on `mesh`.
-  FailureOr<MeshPlan> planOnMesh(const MeshShape &mesh);
+  /// With `incumbentSeconds` (the fastest fitting step found on another
+  /// mesh), configurations whose lower bound reaches it are not searched.
+  FailureOr<MeshPlan>
+  planOnMesh(const MeshShape &mesh,
+             double incumbentSeconds = std::numeric_limits<double>::infinity());
 
   /// Data parallelism over `mesh` (each op split along its batch loop where
   /// it can be, else replicated), for comparison.
