@@ -131,6 +131,13 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                              << attr.getValue();
     return success();
   }
+  if (name == kRecomputedAttrName) {
+    // A forward op cloned into the backward (activation recomputation):
+    // kept apart from the original (CSE would merge them).
+    if (!isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a unit attribute";
+    return success();
+  }
   if (name == "autopar.axis_names") {
     // Kept by autopar-export-shard on a shard.grid: the mesh's axis names.
     auto names = dyn_cast<ArrayAttr>(attr.getValue());
@@ -153,7 +160,8 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                          << kStrategyAttrName << ", " << kTargetAttrName << ", "
                          << kPlanAttrName << ", " << kStepAttrName << ", "
                          << kLayerAttrName << ", " << kGradOfAttrName << ", "
-                         << kSpmdAttrName << ", autopar.axis_names";
+                         << kRecomputedAttrName << ", " << kSpmdAttrName
+                         << ", autopar.axis_names";
 }
 
 /// Verifies an `autopar.sharding` on argument or result `index` of `op`.

@@ -593,16 +593,22 @@ void PartitionPass::runOnOperation() {
   // build yet is said, not silently dropped.
   if (auto step = module->getAttrOfType<DictionaryAttr>(
           AutoparDialect::kStepAttrName)) {
+    // Recomputation is autopar-training's (recompute=): whether the step
+    // holds recomputed ops says whether it was built.
     auto recompute = step.getAs<StringAttr>("recompute");
     auto microbatches = step.getAs<IntegerAttr>("microbatches");
-    if ((recompute && recompute.getValue() != "none") ||
+    bool recomputed = false;
+    module.walk([&](Operation *op) {
+      recomputed |= op->hasAttr(AutoparDialect::kRecomputedAttrName);
+    });
+    if ((recompute && recompute.getValue() != "none" && !recomputed) ||
         (microbatches && microbatches.getInt() != 1))
       mlir::emitWarning(module.getLoc())
           << "autopar-partition: the plan was priced with " << step
-          << ", but the partitioned program runs one batch, keeps every "
-             "activation (recomputation and microbatches are not built "
-             "yet); plan with recompute=none microbatches=1 to price this "
-             "program";
+          << ", but the partitioned program runs one batch and recomputes "
+             "nothing (microbatches are not built yet; recomputation is "
+             "autopar-training's recompute=); plan with recompute=none "
+             "microbatches=1 to price this program";
   }
   SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
   for (func::FuncOp func : funcs) {

@@ -765,11 +765,15 @@ int main(int argc, char **argv) {
     plan += " mesh=" + std::to_string(ranks);
   if (plan.find("max-gpus=") == std::string::npos)
     plan += " max-gpus=" + std::to_string(ranks);
-  // The step autopar-training builds is one batch with every activation
-  // kept: price that (microbatches and recomputation are planned by
-  // autopar-plan but not yet built; issue 15). The ZeRO stage is the
-  // plan's: autopar-propagate shards the update by it.
-  for (StringRef pin : {"recompute=none", "microbatches=1"})
+  // The step autopar-training builds is one batch (microbatches are
+  // planned by autopar-plan but not yet built; issue 15) with the
+  // recomputation its own option asks for: price that. The ZeRO stage is
+  // the plan's: autopar-propagate shards the update by it.
+  std::string recomputePin = "recompute=none";
+  for (StringRef option : llvm::split(StringRef(trainingOptions), ' '))
+    if (option.starts_with("recompute="))
+      recomputePin = option.str();
+  for (StringRef pin : {StringRef(recomputePin), StringRef("microbatches=1")})
     if (plan.find(pin.split('=').first.str() + "=") == std::string::npos)
       plan += " " + pin.str();
   // The cost model's machine decides the plan, not this CPU: by default a

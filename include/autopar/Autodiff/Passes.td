@@ -86,6 +86,12 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
     Option<"growthInterval", "growth-interval", "int64_t",
            /*default=*/"2000",
            "fp16: clean steps after which the loss scale doubles">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"none\"",
+           "Activation recomputation: none, selective (elementwise forward "
+           "ops are recomputed in the backward; outputs of ops with "
+           "reduction loops are kept) or full (only the values that alone "
+           "cross a cut of the forward are kept; each segment's forward is "
+           "recomputed before its backward)">,
     Option<"returnGradients", "return-gradients", "bool", /*default=*/"false",
            "Also return the parameters' gradients, after the loss (for "
            "gradient checks)">

@@ -64,6 +64,7 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kStepAttrName = "autopar.step";
     static constexpr ::llvm::StringLiteral kLayerAttrName = "autopar.layer";
     static constexpr ::llvm::StringLiteral kGradOfAttrName = "autopar.grad_of";
+    static constexpr ::llvm::StringLiteral kRecomputedAttrName = "autopar.recomputed";
     static constexpr ::llvm::StringLiteral kRoleAttrName = "autopar.role";
     static constexpr ::llvm::StringLiteral kBatchDimAttrName = "autopar.batch_dim";
     static constexpr ::llvm::StringLiteral kUpdatesAttrName = "autopar.updates";
