@@ -228,11 +228,21 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
                     shardedAttr);
     ShardingAttr ownAttr = toShardingAttr(own, mesh, meshRef, type.getRank());
     auto workingType = cast<RankedTensorType>(working.getType());
+    // The backward phase: backward ops and forward ops recomputed for it
+    // (autopar.recomputed), tagged by the layer they serve.
+    auto phaseOf = [](Operation *op) -> StringRef {
+      if (op->hasAttr(AutoparDialect::kGradOfAttrName) ||
+          op->hasAttr(AutoparDialect::kRecomputedAttrName))
+        return AutoparDialect::kGradOfAttrName;
+      if (op->hasAttr(AutoparDialect::kLayerAttrName))
+        return AutoparDialect::kLayerAttrName;
+      return {};
+    };
     for (StringRef phase :
          {AutoparDialect::kLayerAttrName, AutoparDialect::kGradOfAttrName}) {
       SmallVector<OpOperand *> uses;
       for (OpOperand &use : working.getUses())
-        if (use.getOwner()->hasAttr(phase) &&
+        if (phaseOf(use.getOwner()) == phase &&
             !updateOps.contains(use.getOwner()))
           uses.push_back(&use);
       if (uses.empty())
@@ -244,7 +254,10 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
       OpBuilder pinBuilder(first);
       auto gather = ShardOp::create(pinBuilder, first->getLoc(), workingType,
                                     working, ownAttr);
-      gather->setAttr(phase, first->getAttr(phase));
+      Attribute layer = first->getAttr(AutoparDialect::kGradOfAttrName);
+      if (!layer)
+        layer = first->getAttr(AutoparDialect::kLayerAttrName);
+      gather->setAttr(phase, layer);
       for (OpOperand *use : uses)
         use->set(gather.getResult());
     }
