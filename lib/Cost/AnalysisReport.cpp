@@ -134,9 +134,20 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
         {gpus, group.nodes, time.seconds,
          stringifyCollectiveAlgorithm(time.algorithm).str()});
   }
-  report.memory = costModel.memoryPerGpu(report.totals.paramBytes,
-                                         report.totals.activationBytes,
-                                         optimizer);
+  // Parameter state as the planner counts it (one place, CostModel.cpp):
+  // a 16-bit parameter trains with an f32 master and f32 optimizer state.
+  for (const GradientReport &gradient : report.gradients) {
+    auto elementBytes = static_cast<unsigned>(gradient.bytes /
+                                              std::max(1.0, gradient.elements));
+    ParameterStateBytes state = getParameterStateBytes(
+        elementBytes == 2 ? Precision::BF16 : Precision::Model, elementBytes,
+        optimizer, /*zero=*/0, /*dataGroup=*/1);
+    report.memory.params += state.params * gradient.elements;
+    report.memory.gradients += state.gradients * gradient.elements;
+    report.memory.master += state.master * gradient.elements;
+    report.memory.optimizerState += state.optimizer * gradient.elements;
+  }
+  report.memory.activations = report.totals.activationBytes;
   return report;
 }
 
@@ -189,11 +200,13 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
   os << llvm::format("  gradients to sync    %zu tensors, %s\n",
                      report.gradients.size(),
                      formatBytes(totals.paramBytes).c_str());
-  os << llvm::format("  memory per GPU       %s (params %s, gradients %s, "
-                     "optimizer %s, activations %s)\n",
+  os << llvm::format("  memory per GPU       %s (params %s, gradients %s, ",
                      formatBytes(report.memory.total()).c_str(),
                      formatBytes(report.memory.params).c_str(),
-                     formatBytes(report.memory.gradients).c_str(),
+                     formatBytes(report.memory.gradients).c_str());
+  if (report.memory.master > 0)
+    os << "f32 master " << formatBytes(report.memory.master) << ", ";
+  os << llvm::format("optimizer %s, activations %s)\n",
                      formatBytes(report.memory.optimizerState).c_str(),
                      formatBytes(report.memory.activations).c_str());
   os << llvm::format("  step time, 1 GPU     %.3f ms (forward %.3f, backward "
@@ -235,6 +248,7 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
       json.attributeObject("memory_per_gpu", [&] {
         json.attribute("params", report.memory.params);
         json.attribute("gradients", report.memory.gradients);
+        json.attribute("master", report.memory.master);
         json.attribute("optimizer_state", report.memory.optimizerState);
         json.attribute("activations", report.memory.activations);
         json.attribute("total", report.memory.total());

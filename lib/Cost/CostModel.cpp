@@ -290,18 +290,6 @@ CollectiveTime CostModel::collectiveTime(CollectiveKind kind, double bytes,
   return best;
 }
 
-MemoryBreakdown CostModel::memoryPerGpu(double paramBytes,
-                                        double activationBytes,
-                                        Optimizer optimizer, double paramShards,
-                                        double activationShards) const {
-  MemoryBreakdown memory;
-  memory.params = paramBytes / paramShards;
-  memory.gradients = memory.params;
-  memory.optimizerState = getOptimizerStates(optimizer) * memory.params;
-  memory.activations = activationBytes / activationShards;
-  return memory;
-}
-
 bool CostModel::isCheapToRecompute(double flops, double savedBytes,
                                    Type elementType) const {
   if (savedBytes <= 0)

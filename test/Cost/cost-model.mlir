@@ -43,6 +43,7 @@
 // MEM: "memory_per_gpu": {
 // MEM-NEXT: "params": 4000000,
 // MEM-NEXT: "gradients": 4000000,
+// MEM-NEXT: "master": 0,
 // MEM-NEXT: "optimizer_state": 0,
 // MEM-NEXT: "activations": 4000000,
 // MEM-NEXT: "total": 12000000

@@ -98,13 +98,17 @@ ParameterStateBytes getParameterStateBytes(Precision precision,
                                            Optimizer optimizer, unsigned zero,
                                            double dataGroup);
 
+/// One GPU's memory for a training step on one GPU (autopar-analyze):
+/// getParameterStateBytes per parameter, plus the saved activations.
 struct MemoryBreakdown {
   double params = 0;
   double gradients = 0;
+  /// The f32 master copy of 16-bit parameters (0 otherwise).
+  double master = 0;
   double optimizerState = 0;
   double activations = 0;
   double total() const {
-    return params + gradients + optimizerState + activations;
+    return params + gradients + master + optimizerState + activations;
   }
 };
 
@@ -129,12 +133,6 @@ public:
   /// value on one device) among `group`. Chooses the cheapest algorithm.
   CollectiveTime collectiveTime(CollectiveKind kind, double bytes,
                                 DeviceGroup group) const;
-
-  /// Memory per GPU for a training step: parameters, gradients and optimizer
-  /// state (each divided by its shard factor), plus activations.
-  MemoryBreakdown memoryPerGpu(double paramBytes, double activationBytes,
-                               Optimizer optimizer, double paramShards = 1,
-                               double activationShards = 1) const;
 
   /// Whether recomputing a forward op that does `flops` costs less than
   /// the memory traffic of keeping `savedBytes`: its arithmetic intensity
