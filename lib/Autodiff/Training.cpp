@@ -174,7 +174,8 @@ void TrainingPass::runOnOperation() {
     return signalPassFailure();
   }
 
-  if (recompute != "none" && recompute != "selective" && recompute != "full") {
+  std::optional<Recompute> recomputeKind = symbolizeRecompute(recompute);
+  if (!recomputeKind) {
     mlir::emitError(module.getLoc())
         << "autopar-training: unknown recompute '" << recompute
         << "'; expected none, selective or full";
@@ -224,22 +225,24 @@ void TrainingPass::runOnOperation() {
 
   // Mixed precision: a 16-bit model trains in its own type with f32 master
   // parameters, optimizer state and update.
-  MLIRContext *ctx = &getContext();
+  // (The planner's vocabulary: symbolizePrecision.)
+  MLIRContext *context = &getContext();
   auto modelFloat = cast<FloatType>(elementType);
   FloatType compute = modelFloat;
   if (!precision.empty()) {
-    if (precision == "f32")
-      compute = Float32Type::get(ctx);
-    else if (precision == "bf16")
-      compute = BFloat16Type::get(ctx);
-    else if (precision == "fp16")
-      compute = Float16Type::get(ctx);
-    else {
+    std::optional<Precision> kind = symbolizePrecision(precision);
+    if (!kind || *kind == Precision::Model) {
       mlir::emitError(module.getLoc())
           << "autopar-training: unknown precision '" << precision
           << "'; expected f32, bf16 or fp16";
       return signalPassFailure();
     }
+    if (*kind == Precision::BF16)
+      compute = BFloat16Type::get(context);
+    else if (*kind == Precision::FP16)
+      compute = Float16Type::get(context);
+    else
+      compute = Float32Type::get(context);
   }
   if (compute != modelFloat) {
     InFlightDiagnostic diag = forward.emitError()
@@ -256,7 +259,7 @@ void TrainingPass::runOnOperation() {
   }
   bool mixed = compute.getWidth() == 16;
   bool scaled = compute.isF16();
-  Type f32 = Float32Type::get(ctx);
+  Type f32 = Float32Type::get(context);
   // The type the update (and the loss) computes in.
   Type updateElement = mixed ? f32 : elementType;
 
@@ -287,7 +290,6 @@ void TrainingPass::runOnOperation() {
     }
 
   // The signature: forward args, lifted constants, labels, optimizer state.
-  MLIRContext *context = ctx;
   Builder attrs(context);
   SmallVector<Type> argTypes(forwardType.getInputs());
   SmallVector<DictionaryAttr> argAttrs;
@@ -432,21 +434,25 @@ void TrainingPass::runOnOperation() {
 
   // The loss and its gradient with respect to the output.
   Location loc = forward.getLoc();
-  // fp16: this step's loss scale, initial * 2^offset, and its inverse.
-  Value scale, inverseScale;
+  // fp16: the loss scale of an exponent offset, initial * 2^offset; this
+  // step's scale and its inverse.
   auto f32Scalar = RankedTensorType::get({}, f32);
-  if (scaled) {
-    double initial = lossScale;
-    scale = createElementwise(
-        builder, loc, {body->getArgument(scaleArg)}, f32Scalar,
+  double initialScale = lossScale;
+  auto scaleOf = [&](Value offset) {
+    return createElementwise(
+        builder, loc, {offset}, f32Scalar,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value two =
               arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 2.0));
           Value start = arith::ConstantOp::create(
-              nb, nloc, nb.getFloatAttr(f32, initial));
+              nb, nloc, nb.getFloatAttr(f32, initialScale));
           Value power = math::PowFOp::create(nb, nloc, two, args[0]);
           return arith::MulFOp::create(nb, nloc, start, power).getResult();
         });
+  };
+  Value scale, inverseScale;
+  if (scaled) {
+    scale = scaleOf(body->getArgument(scaleArg));
     inverseScale = createElementwise(
         builder, loc, {scale}, f32Scalar,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
@@ -824,17 +830,7 @@ void TrainingPass::runOnOperation() {
     };
     newScale = scaleUpdate(true);
     newClean = scaleUpdate(false);
-    double initial = lossScale;
-    nextScale = createElementwise(
-        builder, loc, {newScale}, f32Scalar,
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value two =
-              arith::ConstantOp::create(nb, nloc, nb.getFloatAttr(f32, 2.0));
-          Value start = arith::ConstantOp::create(
-              nb, nloc, nb.getFloatAttr(f32, initial));
-          Value power = math::PowFOp::create(nb, nloc, two, args[0]);
-          return arith::MulFOp::create(nb, nloc, start, power).getResult();
-        });
+    nextScale = scaleOf(newScale);
   }
 
   // Results: new parameters, new optimizer state, the loss.
@@ -892,6 +888,6 @@ void TrainingPass::runOnOperation() {
       if (isOpTriviallyDead(&op))
         op.erase();
   }
-  if (recompute != "none")
-    recomputeForward(*body, recompute == "selective");
+  if (*recomputeKind != Recompute::None)
+    recomputeForward(*body, *recomputeKind == Recompute::Selective);
 }

@@ -67,9 +67,10 @@ public:
 private:
   LogicalResult partitionOp(Operation *op);
   LogicalResult partitionReturn(func::ReturnOp op);
-  /// `value` (global) as a local value with sharding `target`.
+  /// `value` (global) as a local value with sharding `target`; with
+  /// `fresh`, not from (nor into) the forms made for other consumers.
   FailureOr<Value> reshard(Value value, const TensorSharding &target,
-                           Location loc);
+                           Location loc, bool fresh = false);
   /// Maps the tensors among `values` to their whole (replicated) local
   /// form in `mapping`.
   LogicalResult mapWhole(ValueRange values, IRMapping &mapping, Location loc);
@@ -143,7 +144,7 @@ static TypedAttr identityOf(ReductionKind kind, Type element) {
 
 FailureOr<Value> FunctionPartitioner::reshard(Value value,
                                               const TensorSharding &target,
-                                              Location loc) {
+                                              Location loc, bool fresh) {
   auto globalType = cast<RankedTensorType>(value.getType());
   auto found = locals.find(value);
   if (found == locals.end())
@@ -166,7 +167,8 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
   }
 
   return resharding->reshard(source.value, globalType, source.sharding, target,
-                             source.partialKind, loc, &resharded[value]);
+                             source.partialKind, loc,
+                             fresh ? nullptr : &resharded[value]);
 }
 
 FailureOr<Strategy> FunctionPartitioner::strategyOf(Operation *op,
@@ -260,18 +262,9 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
     // Each pin makes its own copy (ZeRO-3 gathers a parameter once for the
     // forward and once for the backward, so the whole parameter is not
     // live in between); its users share it.
-    auto found = locals.find(shard.getInput());
-    if (found == locals.end())
-      return op->emitError()
-             << "autopar-partition: internal error: no local form of a value";
     Operation *before = entry->empty() ? nullptr : &entry->back();
     FailureOr<Value> local =
-        found->second.value
-            ? resharding->reshard(found->second.value,
-                                  cast<RankedTensorType>(shard.getType()),
-                                  found->second.sharding, *pinned,
-                                  found->second.partialKind, loc)
-            : reshard(shard.getInput(), *pinned, loc);
+        reshard(shard.getInput(), *pinned, loc, /*fresh=*/true);
     if (failed(local))
       return failure();
     // The pin's tags (the layer whose forward or backward a ZeRO-3 gather

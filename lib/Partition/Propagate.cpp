@@ -74,8 +74,6 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
                                        FlatSymbolRefAttr meshRef,
                                        unsigned zeroStage) {
   MeshShape mesh = getMeshShape(meshAttr);
-  TensorSharding whole;
-  whole.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
 
   // The planned forward ops by layer number.
   SmallVector<Operation *> layers;
@@ -120,7 +118,6 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
             index, AutoparDialect::kUpdatesAttrName))
       updates[operand].push_back(arg.getInt());
 
-  Builder builder(&getContext());
   for (Operation &op : func.getBody().front()) {
     std::optional<OpSpace> space = buildOpSpace(&op);
     if (!space)
@@ -207,22 +204,9 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
         }
       }
     }
-    op.setAttr(AutoparDialect::kStrategyAttrName,
-               toStrategyAttr(*space, *chosen, mesh, meshRef));
-    SmallVector<Attribute> resultShardings;
-    for (OpResult result : op.getResults()) {
-      TensorSharding sharding = whole;
-      for (const Binding &binding : space->results)
-        if (binding.value == result)
-          sharding = getSharding(*space, binding, *chosen, true);
+    for (auto [result, sharding] : llvm::zip_equal(
+             op.getResults(), annotateStrategy(*space, *chosen, mesh, meshRef)))
       shardings[result] = sharding;
-      unsigned rank = 0;
-      if (auto type = dyn_cast<RankedTensorType>(result.getType()))
-        rank = type.getRank();
-      resultShardings.push_back(toShardingAttr(sharding, mesh, meshRef, rank));
-    }
-    op.setAttr(AutoparDialect::kShardingsAttrName,
-               builder.getArrayAttr(resultShardings));
     // Arguments without a sharding take their first consumer's.
     for (const Binding &operand : space->operands) {
       auto arg = dyn_cast<BlockArgument>(operand.value);

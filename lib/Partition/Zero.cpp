@@ -39,12 +39,14 @@ static Operation *getWorkingCopy(BlockArgument param) {
   return nullptr;
 }
 
-/// The data axes of parameter `param` (read through `working`, its working
-/// copy, or itself): the axes along which a forward op splits a loop while
-/// reading the parameter (or a view of it) replicated.
-static unsigned getDataAxes(Block &body, Value param, Value working,
-                            const ArgumentRoles &roles, MeshAttr mesh) {
-  unsigned axes = 0;
+/// The axes along which a forward op splits a loop while reading a value
+/// replicated, by the value read and by the argument or constant it is a
+/// view of (one pass over the forward; a parameter's data axes are those of
+/// the parameter and of its working copy).
+static DenseMap<Value, unsigned>
+getReadAxes(Block &body, const ArgumentRoles &roles, MeshAttr mesh) {
+  DenseMap<Value, unsigned> axesOf;
+  unsigned rank = getMeshShape(mesh).getRank();
   for (Operation &op : body) {
     if (!op.hasAttr(AutoparDialect::kLayerAttrName))
       continue;
@@ -54,19 +56,19 @@ static unsigned getDataAxes(Block &body, Value param, Value working,
     if (!attr || !space)
       continue;
     FailureOr<Strategy> strategy = fromStrategyAttr(attr, mesh);
-    if (failed(strategy) || strategy->size() != getMeshShape(mesh).getRank())
+    if (failed(strategy) || strategy->size() != rank)
       continue;
     for (const Binding &operand : space->operands) {
-      Value source = roles.getSource(operand.value);
-      if (operand.value != working && source != working && source != param)
-        continue;
       TensorSharding sharding = getSharding(*space, operand, *strategy, false);
+      unsigned axes = 0;
       for (auto [axis, loop] : llvm::enumerate(*strategy))
         if (loop >= 0 && sharding.axisDim[axis] == TensorSharding::kReplicated)
           axes |= 1u << axis;
+      axesOf[operand.value] |= axes;
+      axesOf[roles.getSource(operand.value)] |= axes;
     }
   }
-  return axes;
+  return axesOf;
 }
 
 /// `own` with `axes` added on a dimension of `type` they divide (one no
@@ -119,7 +121,7 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
   Block &body = step.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   ArgumentRoles roles(step);
-  Builder builder(step.getContext());
+  DenseMap<Value, unsigned> readAxes = getReadAxes(body, roles, meshAttr);
   auto shardingOf = [&](unsigned arg) {
     TensorSharding sharding;
     sharding.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
@@ -142,7 +144,7 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
       continue;
     Operation *copy = getWorkingCopy(param);
     Value working = copy ? copy->getResult(0) : Value(param);
-    unsigned axes = getDataAxes(body, param, working, roles, meshAttr);
+    unsigned axes = readAxes.lookup(param) | readAxes.lookup(working);
     if (!axes)
       continue;
     TensorSharding own = shardingOf(param.getArgNumber());
@@ -178,6 +180,8 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
       std::optional<OpSpace> space = buildOpSpace(op);
       if (!space)
         continue;
+      // The strategy whose results of the parameter's shape are laid out
+      // as the update must be.
       std::optional<Strategy> chosen;
       for (const Strategy &strategy : enumerateStrategies(*space, mesh)) {
         bool matches = llvm::all_of(space->results, [&](const Binding &b) {
@@ -192,23 +196,7 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
       }
       if (!chosen)
         continue;
-      op->setAttr(AutoparDialect::kStrategyAttrName,
-                  toStrategyAttr(*space, *chosen, mesh, meshRef));
-      SmallVector<Attribute> resultShardings;
-      for (OpResult result : op->getResults()) {
-        TensorSharding sharding;
-        sharding.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
-        for (const Binding &binding : space->results)
-          if (binding.value == result)
-            sharding = getSharding(*space, binding, *chosen, true);
-        unsigned rank = 0;
-        if (auto shaped = dyn_cast<RankedTensorType>(result.getType()))
-          rank = shaped.getRank();
-        resultShardings.push_back(
-            toShardingAttr(sharding, mesh, meshRef, rank));
-      }
-      op->setAttr(AutoparDialect::kShardingsAttrName,
-                  builder.getArrayAttr(resultShardings));
+      annotateStrategy(*space, *chosen, mesh, meshRef);
       for (Value input : op->getOperands())
         if (auto state = dyn_cast<BlockArgument>(input);
             state && state.getOwner() == &body && state.getType() == type &&

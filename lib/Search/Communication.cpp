@@ -75,7 +75,7 @@ void CommunicationTally::require(Value value, const TensorSharding &sharding,
     layouts.push_back(sharding);
 }
 
-static double getTensorBytes(Type type) {
+double mlir::autopar::getTensorBytes(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (!tensor || !tensor.hasStaticShape())
     return 0;

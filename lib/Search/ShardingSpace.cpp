@@ -411,6 +411,41 @@ StrategyAttr mlir::autopar::toStrategyAttr(const OpSpace &space,
   return StrategyAttr::get(meshRef.getContext(), meshRef, loopAttrs);
 }
 
+SmallVector<TensorSharding> mlir::autopar::getResultShardings(
+    const OpSpace &space, const Strategy &strategy, const MeshShape &mesh) {
+  SmallVector<TensorSharding> shardings;
+  for (OpResult result : space.op->getResults()) {
+    TensorSharding sharding;
+    sharding.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
+    for (const Binding &binding : space.results)
+      if (binding.value == result)
+        sharding = getSharding(space, binding, strategy, true);
+    shardings.push_back(sharding);
+  }
+  return shardings;
+}
+
+SmallVector<TensorSharding>
+mlir::autopar::annotateStrategy(const OpSpace &space, const Strategy &strategy,
+                                const MeshShape &mesh,
+                                FlatSymbolRefAttr meshRef) {
+  Operation *op = space.op;
+  Builder builder(op->getContext());
+  op->setAttr(AutoparDialect::kStrategyAttrName,
+              toStrategyAttr(space, strategy, mesh, meshRef));
+  SmallVector<TensorSharding> shardings =
+      getResultShardings(space, strategy, mesh);
+  SmallVector<Attribute> attrs;
+  for (auto [result, sharding] : llvm::zip_equal(op->getResults(), shardings)) {
+    unsigned rank = 0;
+    if (auto type = dyn_cast<RankedTensorType>(result.getType()))
+      rank = type.getRank();
+    attrs.push_back(toShardingAttr(sharding, mesh, meshRef, rank));
+  }
+  op->setAttr(AutoparDialect::kShardingsAttrName, builder.getArrayAttr(attrs));
+  return shardings;
+}
+
 std::string mlir::autopar::describeStrategy(const OpSpace &space,
                                             const Strategy &strategy,
                                             const MeshShape &mesh) {

@@ -998,19 +998,12 @@ int main(int argc, char **argv) {
   // The step's own buffers: its arguments (held before it starts) and the
   // new values of arguments it returns (which an in-place update would
   // write over the arguments).
-  auto bytesOf = [](Type type) {
-    auto tensor = dyn_cast<RankedTensorType>(type);
-    return tensor && tensor.hasStaticShape()
-               ? static_cast<double>(tensor.getNumElements()) *
-                     ((tensor.getElementTypeBitWidth() + 7) / 8)
-               : 0.0;
-  };
   double argumentBytes = 0, updatedBytes = 0;
   for (Type type : sharded.getArgumentTypes())
-    argumentBytes += bytesOf(type);
+    argumentBytes += getTensorBytes(type);
   for (auto [index, type] : llvm::enumerate(sharded.getResultTypes()))
     if (sharded.getResultAttr(index, AutoparDialect::kUpdatesAttrName))
-      updatedBytes += bytesOf(type);
+      updatedBytes += getTensorBytes(type);
   // The plan's prediction, to print beside the measurement.
   PlanAttr planAttr =
       (*module)->getAttrOfType<PlanAttr>(AutoparDialect::kPlanAttrName);

@@ -45,6 +45,9 @@ using CommunicationSummary = std::map<std::string, CommunicationEntry>;
 double getReshardStepSeconds(const ReshardStep &step, const MeshShape &mesh,
                              const CostModel &costModel);
 
+/// The bytes of a statically shaped ranked tensor type, 0 for any other.
+double getTensorBytes(Type type);
+
 /// Follows values through a program as autopar-partition does: each value
 /// has the layout it is produced in; every layout it is needed in costs
 /// planResharding's collectives, except layouts already made (earlier

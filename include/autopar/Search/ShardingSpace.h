@@ -149,6 +149,17 @@ ShardingAttr toShardingAttr(const TensorSharding &sharding,
 /// `strategy` as a #autopar.strategy on mesh `meshRef`.
 StrategyAttr toStrategyAttr(const OpSpace &space, const Strategy &strategy,
                             const MeshShape &mesh, FlatSymbolRefAttr meshRef);
+/// The sharding of every result of `space.op` under `strategy` (replicated
+/// for a result without a binding).
+SmallVector<TensorSharding> getResultShardings(const OpSpace &space,
+                                               const Strategy &strategy,
+                                               const MeshShape &mesh);
+/// Annotates `space.op` with `strategy` (autopar.strategy) and its result
+/// shardings (autopar.shardings); returns those shardings.
+SmallVector<TensorSharding> annotateStrategy(const OpSpace &space,
+                                             const Strategy &strategy,
+                                             const MeshShape &mesh,
+                                             FlatSymbolRefAttr meshRef);
 /// A short description: "d0:gpus", "replicated", "d0:x d2:y".
 std::string describeStrategy(const OpSpace &space, const Strategy &strategy,
                              const MeshShape &mesh);
