@@ -23,11 +23,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Analysis/ArgumentRoles.h"
 #include "autopar/Dialect/AutoparOps.h"
-#include "autopar/Search/Resharding.h"
-#include "autopar/Search/ShardingSpace.h"
+#include "autopar/Partition/Microbatch.h"
 #include "autopar/Partition/Passes.h"
 #include "autopar/Partition/ReshardingBuilder.h"
+#include "autopar/Search/Resharding.h"
+#include "autopar/Search/ShardingSpace.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -57,10 +59,13 @@ struct LocalValue {
 
 class FunctionPartitioner {
 public:
+  /// With `microbatchAxis`, `mesh` ends with the microbatch axis
+  /// (Microbatch.h): each op's batch loop is split over it too.
   FunctionPartitioner(func::FuncOp func, MeshAttr mesh,
-                      FlatSymbolRefAttr meshRef)
+                      FlatSymbolRefAttr meshRef,
+                      std::optional<unsigned> microbatchAxis = std::nullopt)
       : func(func), meshAttr(mesh), meshRef(meshRef), mesh(getMeshShape(mesh)),
-        builder(func.getContext()) {}
+        microbatchAxis(microbatchAxis), builder(func.getContext()) {}
 
   LogicalResult run();
 
@@ -88,6 +93,9 @@ private:
   TensorSharding replicated() const { return resharding->getReplicated(); }
   /// The strategy of `op` on the mesh (replicated when it has none).
   FailureOr<Strategy> strategyOf(Operation *op, const OpSpace &space);
+  /// Splits the loop of `space` that an operand's microbatch split follows
+  /// over the microbatch axis too (when it divides).
+  void splitMicrobatches(const OpSpace &space, Strategy &strategy);
   /// Makes the init of a split reduction count once.
   FailureOr<Value> initOnce(linalg::LinalgOp op, Value init, unsigned result,
                             ArrayRef<unsigned> axes, ReductionKind kind,
@@ -97,6 +105,13 @@ private:
   MeshAttr meshAttr;
   FlatSymbolRefAttr meshRef;
   MeshShape mesh;
+  std::optional<unsigned> microbatchAxis;
+  /// With microbatches: the batch dimension of each batch input and label
+  /// argument, where the microbatch split starts.
+  DenseMap<Value, int> batchDims;
+  /// The real axes the first batch input's batch dimension is split over:
+  /// every microbatch holds the same samples on every device.
+  SmallVector<unsigned> batchAxes;
   OpBuilder builder;
   Block *entry = nullptr;
   /// Global tensor values -> their local form as produced.
@@ -110,37 +125,6 @@ private:
   IRMapping scalars;
 };
 } // namespace
-
-static TypedAttr identityOf(ReductionKind kind, Type element) {
-  Builder b(element.getContext());
-  if (auto floatType = dyn_cast<FloatType>(element)) {
-    const llvm::fltSemantics &semantics = floatType.getFloatSemantics();
-    switch (kind) {
-    case ReductionKind::Sum:
-      return b.getFloatAttr(element, 0.0);
-    case ReductionKind::Product:
-      return b.getFloatAttr(element, 1.0);
-    case ReductionKind::Max:
-      return b.getFloatAttr(element, APFloat::getInf(semantics, true));
-    case ReductionKind::Min:
-      return b.getFloatAttr(element, APFloat::getInf(semantics, false));
-    }
-  }
-  if (auto intType = dyn_cast<IntegerType>(element)) {
-    unsigned width = intType.getWidth();
-    switch (kind) {
-    case ReductionKind::Sum:
-      return b.getIntegerAttr(element, 0);
-    case ReductionKind::Product:
-      return b.getIntegerAttr(element, 1);
-    case ReductionKind::Max:
-      return b.getIntegerAttr(element, APInt::getSignedMinValue(width));
-    case ReductionKind::Min:
-      return b.getIntegerAttr(element, APInt::getSignedMaxValue(width));
-    }
-  }
-  return {};
-}
 
 FailureOr<Value> FunctionPartitioner::reshard(Value value,
                                               const TensorSharding &target,
@@ -177,13 +161,57 @@ FailureOr<Strategy> FunctionPartitioner::strategyOf(Operation *op,
                               "autopar-partition");
 }
 
+void FunctionPartitioner::splitMicrobatches(const OpSpace &space,
+                                            Strategy &strategy) {
+  unsigned axis = *microbatchAxis;
+  for (const Binding &binding : space.operands) {
+    auto found = locals.find(binding.value);
+    if (found == locals.end())
+      continue;
+    const TensorSharding &sharding = found->second.sharding;
+    int dim = sharding.axisDim[axis];
+    auto batchDim = batchDims.find(binding.value);
+    bool isBatchArgument = batchDim != batchDims.end();
+    if (isBatchArgument)
+      dim = batchDim->second;
+    if (dim < 0)
+      continue;
+    int loop = binding.dimLoop[dim];
+    if (loop < 0 || !space.splittable[loop])
+      continue;
+    // Which samples form microbatch i depends on the devices' split of the
+    // batch (a device's i-th slice): the op splits its batch loop over the
+    // real axes the operand's batch is split over (for a batch argument,
+    // those of the first batch input's, the same for all), and only those,
+    // so no microbatch needs another's samples.
+    Strategy split = strategy;
+    int64_t parts = mesh.sizes[axis];
+    for (unsigned other = 0; other < mesh.getRank(); ++other) {
+      if (other == axis)
+        continue;
+      if (isBatchArgument ? llvm::is_contained(batchAxes, other)
+                          : sharding.axisDim[other] == dim) {
+        split[other] = loop;
+        parts *= mesh.sizes[other];
+      } else if (split[other] == loop) {
+        split[other] = -1;
+      }
+    }
+    if (space.loopSizes[loop] % parts != 0)
+      continue;
+    split[axis] = loop;
+    strategy = split;
+    return;
+  }
+}
+
 FailureOr<Value> FunctionPartitioner::initOnce(linalg::LinalgOp op, Value init,
                                                unsigned result,
                                                ArrayRef<unsigned> axes,
                                                ReductionKind kind,
                                                Location loc) {
   auto type = cast<RankedTensorType>(init.getType());
-  TypedAttr identity = identityOf(kind, type.getElementType());
+  TypedAttr identity = getReductionIdentity(kind, type.getElementType());
   if (!identity)
     return op->emitError() << "autopar-partition: no identity for a "
                               "split reduction over "
@@ -311,8 +339,13 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
   FailureOr<Strategy> strategy = strategyOf(op, *space);
   if (failed(strategy))
     return failure();
+  if (microbatchAxis)
+    splitMicrobatches(*space, *strategy);
   bool split = llvm::any_of(*strategy, [](int loop) { return loop >= 0; });
-  if (!space->understood && mesh.getNumDevices() > 1) {
+  int64_t devices = mesh.getNumDevices();
+  if (microbatchAxis)
+    devices /= mesh.sizes[*microbatchAxis];
+  if (!space->understood && devices > 1) {
     op->emitRemark() << "autopar-partition: no sharding rule for '"
                      << op->getName()
                      << "'; its operands are gathered and it runs "
@@ -463,10 +496,13 @@ LogicalResult FunctionPartitioner::partitionReturn(func::ReturnOp op) {
                                << " has a sharding on another mesh";
       target = *wanted;
     }
-    // What leaves the function is complete.
+    // What leaves the function is complete, and whole over the
+    // microbatches.
     for (int &dim : target.axisDim)
       if (dim == TensorSharding::kPartial)
         dim = TensorSharding::kReplicated;
+    if (microbatchAxis)
+      target.axisDim[*microbatchAxis] = TensorSharding::kReplicated;
     FailureOr<Value> local = reshard(operand, target, op.getLoc());
     if (failed(local))
       return failure();
@@ -486,6 +522,15 @@ LogicalResult FunctionPartitioner::run() {
            << "autopar-partition: functions with control flow between "
               "blocks are not supported";
   Block &body = func.getBody().front();
+  if (microbatchAxis) {
+    ArgumentRoles roles(func);
+    for (BlockArgument arg : body.getArguments()) {
+      ValueRole role = roles.getRole(arg);
+      if (isa<RankedTensorType>(arg.getType()) &&
+          (role == ValueRole::Input || role == ValueRole::Label))
+        batchDims[arg] = roles.getBatchDim(arg);
+    }
+  }
   entry = new Block();
   resharding.emplace(builder, meshAttr, meshRef, entry);
   SmallVector<Type> argTypes;
@@ -518,6 +563,16 @@ LogicalResult FunctionPartitioner::run() {
     argTypes.push_back(*local);
     func.setArgAttr(arg.getArgNumber(), AutoparDialect::kShardingAttrName,
                     toShardingAttr(sharding, mesh, meshRef, type.getRank()));
+  }
+  if (microbatchAxis) {
+    ArgumentRoles roles(func);
+    for (BlockArgument arg : body.getArguments())
+      if (batchDims.contains(arg) && roles.getRole(arg) == ValueRole::Input) {
+        for (auto [axis, dim] : llvm::enumerate(locals[arg].sharding.axisDim))
+          if (dim == batchDims[arg])
+            batchAxes.push_back(axis);
+        break;
+      }
   }
   builder.setInsertionPointToEnd(entry);
   LogicalResult result = success();
@@ -582,26 +637,34 @@ static LogicalResult checkStaticShapes(func::FuncOp func) {
 
 void PartitionPass::runOnOperation() {
   ModuleOp module = getOperation();
-  // What autopar-plan priced beyond the shardings and this pass does not
-  // build yet is said, not silently dropped.
+  // The step autopar-plan priced: microbatches are built here (a loop per
+  // device program); recomputation is autopar-training's (recompute=), and
+  // a plan priced with it is said when the step was built without.
+  int64_t microbatches = 1;
+  unsigned zero = 0;
   if (auto step = module->getAttrOfType<DictionaryAttr>(
           AutoparDialect::kStepAttrName)) {
-    // Recomputation is autopar-training's (recompute=): whether the step
-    // holds recomputed ops says whether it was built.
     auto recompute = step.getAs<StringAttr>("recompute");
-    auto microbatches = step.getAs<IntegerAttr>("microbatches");
     bool recomputed = false;
     module.walk([&](Operation *op) {
       recomputed |= op->hasAttr(AutoparDialect::kRecomputedAttrName);
     });
-    if ((recompute && recompute.getValue() != "none" && !recomputed) ||
-        (microbatches && microbatches.getInt() != 1))
+    if (recompute && recompute.getValue() != "none" && !recomputed)
       mlir::emitWarning(module.getLoc())
-          << "autopar-partition: the plan was priced with " << step
-          << ", but the partitioned program runs one batch and recomputes "
-             "nothing (microbatches are not built yet; recomputation is "
-             "autopar-training's recompute=); plan with recompute=none "
-             "microbatches=1 to price this program";
+          << "autopar-partition: the plan was priced with recompute="
+          << recompute.getValue()
+          << ", but the step recomputes nothing (recomputation is "
+             "autopar-training's recompute=); plan with recompute=none to "
+             "price this program";
+    if (auto attr = step.getAs<IntegerAttr>("microbatches"))
+      microbatches = attr.getInt();
+    if (auto attr = step.getAs<IntegerAttr>("zero"))
+      zero = attr.getInt();
+    if (microbatches < 1)
+      return (void)(mlir::emitError(module.getLoc())
+                    << "autopar-partition: microbatches=" << microbatches
+                    << " in " << step << "; it must be at least 1"),
+             signalPassFailure();
   }
   SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
   for (func::FuncOp func : funcs) {
@@ -620,8 +683,25 @@ void PartitionPass::runOnOperation() {
       return signalPassFailure();
     if (failed(checkStaticShapes(func)))
       return signalPassFailure();
-    FunctionPartitioner partitioner(func, mesh, *meshRef);
-    if (failed(partitioner.run()))
+    if (microbatches == 1) {
+      FunctionPartitioner partitioner(func, mesh, *meshRef);
+      if (failed(partitioner.run()))
+        return signalPassFailure();
+      continue;
+    }
+    if (mesh.getAxisIndex(kMicrobatchAxisName))
+      return (void)(func.emitError()
+                    << "autopar-partition: mesh " << *meshRef
+                    << " has an axis named '" << kMicrobatchAxisName
+                    << "', the name of the microbatch axis"),
+             signalPassFailure();
+    MeshAttr microMesh = getMeshWithMicrobatchAxis(mesh, microbatches);
+    FunctionPartitioner partitioner(func, microMesh, *meshRef,
+                                    microMesh.getRank() - 1);
+    if (failed(partitioner.run()) ||
+        failed(sequentializeMicrobatches(func, *meshRef, microMesh,
+                                         /*scatterEachMicrobatch=*/zero >= 2,
+                                         /*gatherEachMicrobatch=*/zero >= 3)))
       return signalPassFailure();
   }
 }

@@ -10,6 +10,38 @@
 using namespace mlir;
 using namespace mlir::autopar;
 
+TypedAttr mlir::autopar::getReductionIdentity(ReductionKind kind,
+                                              Type element) {
+  Builder b(element.getContext());
+  if (auto floatType = dyn_cast<FloatType>(element)) {
+    const llvm::fltSemantics &semantics = floatType.getFloatSemantics();
+    switch (kind) {
+    case ReductionKind::Sum:
+      return b.getFloatAttr(element, 0.0);
+    case ReductionKind::Product:
+      return b.getFloatAttr(element, 1.0);
+    case ReductionKind::Max:
+      return b.getFloatAttr(element, APFloat::getInf(semantics, true));
+    case ReductionKind::Min:
+      return b.getFloatAttr(element, APFloat::getInf(semantics, false));
+    }
+  }
+  if (auto intType = dyn_cast<IntegerType>(element)) {
+    unsigned width = intType.getWidth();
+    switch (kind) {
+    case ReductionKind::Sum:
+      return b.getIntegerAttr(element, 0);
+    case ReductionKind::Product:
+      return b.getIntegerAttr(element, 1);
+    case ReductionKind::Max:
+      return b.getIntegerAttr(element, APInt::getSignedMinValue(width));
+    case ReductionKind::Min:
+      return b.getIntegerAttr(element, APInt::getSignedMaxValue(width));
+    }
+  }
+  return {};
+}
+
 Value ReshardingBuilder::getCoord(ArrayRef<unsigned> axes, Location loc) {
   SmallVector<unsigned> key(axes);
   auto it = coords.find(key);

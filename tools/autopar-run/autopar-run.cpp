@@ -765,10 +765,10 @@ int main(int argc, char **argv) {
     plan += " mesh=" + std::to_string(ranks);
   if (plan.find("max-gpus=") == std::string::npos)
     plan += " max-gpus=" + std::to_string(ranks);
-  // The step autopar-training builds is one batch (microbatches are
-  // planned by autopar-plan but not yet built; issue 15) with the
-  // recomputation its own option asks for: price that. The ZeRO stage is
-  // the plan's: autopar-propagate shards the update by it.
+  // Price the step autopar-training builds: the recomputation its own
+  // option asks for. Microbatches are the plan's (autopar-partition builds
+  // them): one unless --plan asks for more. The ZeRO stage is the plan's
+  // too: autopar-propagate shards the update by it.
   std::string recomputePin = "recompute=none";
   for (StringRef option : llvm::split(StringRef(trainingOptions), ' '))
     if (option.starts_with("recompute="))

@@ -22,6 +22,10 @@
 
 namespace mlir::autopar {
 
+/// The identity of reduction `kind` on `element` (0 for a sum, -inf for a
+/// max, ...), or null when `element` is neither float nor integer.
+TypedAttr getReductionIdentity(ReductionKind kind, Type element);
+
 class ReshardingBuilder {
 public:
   /// Layouts of one value made so far, with their local values: targets

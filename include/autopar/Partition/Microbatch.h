@@ -1,0 +1,59 @@
+//===- Microbatch.h - a step's batch as a loop of microbatches --*- C++ -*-===//
+//
+// Gradient accumulation without a transform of its own: the microbatches
+// are one more mesh axis, the last, whose "devices" are the iterations of
+// a loop. autopar-partition splits each op's batch loop over that axis as
+// it splits loops over real axes (a device's local batch is cut into M
+// slices; a weight gradient becomes a partial sum over the microbatches),
+// and the collectives it emits over the axis say where the loop ends: an
+// all_reduce over the microbatches is the accumulation of a gradient (or of
+// the loss) across iterations, an all_gather over them the concatenation of
+// a per-sample result. sequentializeMicrobatches then turns the program
+// into that loop.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_PARTITION_MICROBATCH_H
+#define AUTOPAR_PARTITION_MICROBATCH_H
+
+#include "autopar/Dialect/AutoparAttrs.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::autopar {
+
+/// The name of the microbatch axis; it never leaves autopar-partition.
+inline constexpr StringLiteral kMicrobatchAxisName = "#microbatches";
+
+/// `mesh` with the microbatch axis of size `count` added last (its
+/// coordinate varies fastest: a device's local batch is cut into `count`
+/// consecutive slices).
+MeshAttr getMeshWithMicrobatchAxis(MeshAttr mesh, int64_t count);
+
+/// Rewrites `func`, a device's program partitioned on `microMesh` (a mesh
+/// from getMeshWithMicrobatchAxis, referred to as `meshRef`), into one
+/// whose ops that depend on the microbatch run in an `scf.for` over the
+/// microbatches:
+///  * the microbatch coordinate is the loop's induction variable;
+///  * an all_reduce over the axis accumulates its operand across
+///    iterations in a loop-carried value (16-bit floats in f32; a rounding
+///    cast feeding it is applied once after the loop instead of per
+///    microbatch), an all_gather over it inserts each iteration's block;
+///  * the same value's reduction over real axes is taken once, after the
+///    loop, except that with `scatterEachMicrobatch` (ZeRO-2 and 3) a
+///    reduce_scatter stays in the loop so only the gradient's shard is
+///    accumulated; with `gatherEachMicrobatch` (ZeRO-3) a parameter's
+///    all_gather used only in the loop runs in it;
+///  * everything that does not depend on the microbatch runs once, before
+///    the loop (parameter casts, constants) or after it (the update).
+/// Fails with a diagnostic at the op that needs a value combined over the
+/// whole batch before the microbatches end (a statistic over the batch, as
+/// batch normalization takes), which no loop of microbatches can compute.
+LogicalResult sequentializeMicrobatches(func::FuncOp func,
+                                        FlatSymbolRefAttr meshRef,
+                                        MeshAttr microMesh,
+                                        bool scatterEachMicrobatch,
+                                        bool gatherEachMicrobatch);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_PARTITION_MICROBATCH_H

@@ -1,0 +1,493 @@
+//===- Microbatch.cpp - a step's batch as a loop of microbatches ----------===//
+//
+// See Microbatch.h. The program autopar-partition leaves on a mesh with the
+// microbatch axis is straight-line code in which the axis appears in two
+// forms only: device coordinates along it (slices of the batch, offsets of
+// linalg.index, the first-device test of a split reduction's init) and
+// collectives over it. The ops reached from the coordinate, up to those
+// collectives, are one microbatch's work: they become the loop's body, the
+// coordinate its induction variable and the collectives its loop-carried
+// accumulators.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Partition/Microbatch.h"
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Partition/ReshardingBuilder.h"
+#include "autopar/Search/ShardingSpace.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+MeshAttr mlir::autopar::getMeshWithMicrobatchAxis(MeshAttr mesh,
+                                                  int64_t count) {
+  SmallVector<StringAttr> names(mesh.getAxisNames());
+  SmallVector<int64_t> sizes(mesh.getAxisSizes());
+  names.push_back(StringAttr::get(mesh.getContext(), kMicrobatchAxisName));
+  sizes.push_back(count);
+  return MeshAttr::get(mesh.getContext(), names, sizes);
+}
+
+static bool isOnMicrobatchAxis(ArrayAttr axes) {
+  return llvm::any_of(axes, [](Attribute axis) {
+    return cast<StringAttr>(axis).getValue() == kMicrobatchAxisName;
+  });
+}
+
+static bool isMicrobatchCollective(Operation *op) {
+  auto collective = dyn_cast<CollectiveOpInterface>(op);
+  return collective && isOnMicrobatchAxis(collective.getAxesAttr());
+}
+
+/// `lhs` combined with `rhs` by `kind`, element type of `lhs`.
+static Value combine(OpBuilder &b, Location loc, ReductionKind kind, Value lhs,
+                     Value rhs) {
+  bool isFloat = isa<FloatType>(lhs.getType());
+  switch (kind) {
+  case ReductionKind::Sum:
+    return isFloat ? arith::AddFOp::create(b, loc, lhs, rhs).getResult()
+                   : arith::AddIOp::create(b, loc, lhs, rhs).getResult();
+  case ReductionKind::Product:
+    return isFloat ? arith::MulFOp::create(b, loc, lhs, rhs).getResult()
+                   : arith::MulIOp::create(b, loc, lhs, rhs).getResult();
+  case ReductionKind::Max:
+    return isFloat ? arith::MaximumFOp::create(b, loc, lhs, rhs).getResult()
+                   : arith::MaxSIOp::create(b, loc, lhs, rhs).getResult();
+  case ReductionKind::Min:
+    return isFloat ? arith::MinimumFOp::create(b, loc, lhs, rhs).getResult()
+                   : arith::MinSIOp::create(b, loc, lhs, rhs).getResult();
+  }
+  llvm_unreachable("unknown reduction kind");
+}
+
+/// An element-by-element linalg.generic over `input` into `init`: `body`
+/// maps (input element, init element) to the result element.
+static Value
+mapElements(OpBuilder &b, Location loc, Value input, Value init,
+            function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
+  auto type = cast<RankedTensorType>(init.getType());
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{input}, ValueRange{init},
+             ArrayRef<AffineMap>{identity, identity}, iterators,
+             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+               linalg::YieldOp::create(
+                   nested, nestedLoc,
+                   body(nested, nestedLoc, args[0], args[1]));
+             })
+      .getResult(0);
+}
+
+/// A float tensor `value` with element type `element` (extended or
+/// rounded to nearest even).
+static Value castElements(OpBuilder &b, Location loc, Value value,
+                          Type element) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getElementType() == element)
+    return value;
+  Value init =
+      tensor::EmptyOp::create(b, loc, type.getShape(), element).getResult();
+  return mapElements(
+      b, loc, value, init,
+      [&](OpBuilder &nested, Location nestedLoc, Value in, Value) -> Value {
+        if (element.getIntOrFloatBitWidth() >
+            in.getType().getIntOrFloatBitWidth())
+          return arith::ExtFOp::create(nested, nestedLoc, element, in);
+        return arith::TruncFOp::create(nested, nestedLoc, element, in);
+      });
+}
+
+namespace {
+/// One collective over the microbatches: a value the loop carries.
+struct Accumulator {
+  CollectiveOpInterface collective;
+  /// What each iteration contributes (the collective's input, or the f32
+  /// input of a rounding cast feeding it).
+  Value contribution;
+  /// The rounding cast applied after the loop instead of per iteration.
+  Operation *rounding = nullptr;
+  /// The loop-carried value's type.
+  RankedTensorType carried;
+  ReductionKind kind = ReductionKind::Sum;
+};
+
+class Sequentializer {
+public:
+  Sequentializer(func::FuncOp func, FlatSymbolRefAttr meshRef,
+                 MeshAttr microMesh, bool scatterEach, bool gatherEach)
+      : func(func), body(func.front()), meshRef(meshRef), microMesh(microMesh),
+        scatterEach(scatterEach), gatherEach(gatherEach),
+        builder(func.getContext()),
+        count(microMesh.getAxisSize(kMicrobatchAxisName)) {}
+
+  LogicalResult run();
+
+private:
+  /// Replaces the device coordinates involving the microbatch axis by
+  /// arithmetic on one coordinate along it alone (`microbatch`).
+  void isolateCoordinate();
+  /// Moves reductions over real axes after the accumulation over the
+  /// microbatches (one collective per step instead of one per microbatch).
+  void reduceOncePerStep();
+  /// The ops of one microbatch and the collectives that end the loop.
+  LogicalResult collectLoopBody();
+  void buildLoop();
+
+  Operation *ancestor(Operation *op) { return body.findAncestorOpInBlock(*op); }
+
+  func::FuncOp func;
+  Block &body;
+  FlatSymbolRefAttr meshRef;
+  MeshAttr microMesh;
+  bool scatterEach, gatherEach;
+  OpBuilder builder;
+  int64_t count;
+  Value microbatch;
+  DenseSet<Operation *> inLoop, afterLoop;
+  SetVector<Operation *> boundary;
+};
+} // namespace
+
+void Sequentializer::isolateCoordinate() {
+  SmallVector<DeviceCoordOp> coords;
+  for (auto coord : body.getOps<DeviceCoordOp>())
+    if (isOnMicrobatchAxis(coord.getAxes()))
+      coords.push_back(coord);
+  if (coords.empty())
+    return;
+  builder.setInsertionPointToStart(&body);
+  Location loc = func.getLoc();
+  microbatch =
+      DeviceCoordOp::create(builder, loc, builder.getIndexType(), meshRef,
+                            builder.getStrArrayAttr({kMicrobatchAxisName}))
+          .getResult();
+  for (DeviceCoordOp coord : coords) {
+    // The coordinate along (major axes, microbatches, minor axes),
+    // row-major: (major * count + microbatch) * minorSize + minor.
+    SmallVector<StringRef> major, minor;
+    bool seen = false;
+    for (Attribute axis : coord.getAxes()) {
+      StringRef name = cast<StringAttr>(axis).getValue();
+      if (name == kMicrobatchAxisName)
+        seen = true;
+      else
+        (seen ? minor : major).push_back(name);
+    }
+    builder.setInsertionPointAfter(coord);
+    Location coordLoc = coord.getLoc();
+    auto constant = [&](int64_t value) {
+      return arith::ConstantIndexOp::create(builder, coordLoc, value);
+    };
+    auto along = [&](ArrayRef<StringRef> names) {
+      return DeviceCoordOp::create(builder, coordLoc, builder.getIndexType(),
+                                   meshRef, builder.getStrArrayAttr(names))
+          .getResult();
+    };
+    Value linear = microbatch;
+    if (!major.empty())
+      linear = arith::AddIOp::create(builder, coordLoc,
+                                     arith::MulIOp::create(builder, coordLoc,
+                                                           along(major),
+                                                           constant(count)),
+                                     linear);
+    if (!minor.empty()) {
+      int64_t minorSize = 1;
+      for (StringRef name : minor)
+        minorSize *= microMesh.getAxisSize(name);
+      linear = arith::AddIOp::create(
+          builder, coordLoc,
+          arith::MulIOp::create(builder, coordLoc, linear, constant(minorSize)),
+          along(minor));
+    }
+    coord.getResult().replaceAllUsesWith(linear);
+    coord.erase();
+  }
+}
+
+void Sequentializer::reduceOncePerStep() {
+  // all_reduce(microbatches) of a reduction over real axes becomes the
+  // reduction of the all_reduce(microbatches): the same sum, taken once.
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (auto outer : body.getOps<AllReduceOp>()) {
+      if (!isOnMicrobatchAxis(outer.getAxes()))
+        continue;
+      Operation *inner = outer.getInput().getDefiningOp();
+      if (!inner || !inner->hasOneUse() || isMicrobatchCollective(inner))
+        continue;
+      Value input;
+      if (auto reduce = dyn_cast<AllReduceOp>(inner);
+          reduce && reduce.getReduction() == outer.getReduction())
+        input = reduce.getInput();
+      else if (auto scatter = dyn_cast<ReduceScatterOp>(inner);
+               scatter && !scatterEach &&
+               scatter.getReduction() == outer.getReduction())
+        input = scatter.getInput();
+      if (!input)
+        continue;
+      builder.setInsertionPoint(outer);
+      auto accumulated = AllReduceOp::create(
+          builder, outer.getLoc(), input.getType(), input, Value(),
+          outer.getMeshAttr(), outer.getAxesAttr(), outer.getReduction());
+      IRMapping mapping;
+      mapping.map(input, accumulated.getResult());
+      Operation *reduced = builder.clone(*inner, mapping);
+      outer.getResult().replaceAllUsesWith(reduced->getResult(0));
+      outer.erase();
+      inner->erase();
+      changed = true;
+      break;
+    }
+  }
+}
+
+LogicalResult Sequentializer::collectLoopBody() {
+  SmallVector<Operation *> worklist;
+  auto visitUsers = [&](Value value) {
+    for (Operation *user : value.getUsers()) {
+      Operation *op = ancestor(user);
+      if (!op)
+        continue;
+      if (isMicrobatchCollective(op)) {
+        boundary.insert(op);
+        continue;
+      }
+      if (inLoop.insert(op).second)
+        worklist.push_back(op);
+    }
+  };
+  visitUsers(microbatch);
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    for (Value result : op->getResults())
+      visitUsers(result);
+  }
+  // ZeRO-3 gathers a parameter for each microbatch rather than keeping it
+  // whole through the loop.
+  if (gatherEach)
+    for (auto gather : body.getOps<AllGatherOp>())
+      if (!inLoop.contains(gather) && !isMicrobatchCollective(gather) &&
+          !gather->use_empty() &&
+          llvm::all_of(gather->getUsers(), [&](Operation *user) {
+            return inLoop.contains(ancestor(user));
+          }))
+        inLoop.insert(gather);
+
+  if (inLoop.contains(body.getTerminator()))
+    return body.getTerminator()->emitError()
+           << "autopar-partition: internal error: a result of the function "
+              "is not whole over the microbatches";
+  auto fail =
+      [&](Operation *at) {
+        return at->emitError()
+               << "autopar-partition: microbatches=" << count << ": '"
+               << at->getName()
+               << "' needs a value combined over the whole batch before the "
+                  "microbatches end (a statistic over the batch, as batch "
+                  "normalization takes); a step with such an op cannot run one "
+                  "microbatch at a time: plan it with microbatches=1";
+      };
+  for (Operation *op : boundary) {
+    if (!isa<AllReduceOp, AllGatherOp>(op))
+      return fail(op);
+    Operation *producer = op->getOperand(0).getDefiningOp();
+    if (!producer || !inLoop.contains(ancestor(producer)))
+      return op->emitError() << "autopar-partition: internal error: a value "
+                                "combined over the microbatches does not "
+                                "depend on the microbatch";
+  }
+  // What an accumulation feeds runs after the loop; a microbatch's op
+  // among it would need the whole batch first.
+  SmallVector<Operation *> worklist2(boundary.begin(), boundary.end());
+  while (!worklist2.empty()) {
+    Operation *op = worklist2.pop_back_val();
+    for (Operation *user : op->getUsers()) {
+      Operation *userOp = ancestor(user);
+      if (!userOp)
+        continue;
+      if (inLoop.contains(userOp))
+        return fail(userOp);
+      if (afterLoop.insert(userOp).second)
+        worklist2.push_back(userOp);
+    }
+  }
+  return success();
+}
+
+void Sequentializer::buildLoop() {
+  Operation *first = nullptr;
+  SmallVector<Operation *> loopOps, hoisted;
+  for (Operation &op : body) {
+    if (inLoop.contains(&op)) {
+      if (!first)
+        first = &op;
+      loopOps.push_back(&op);
+    } else if (first && !boundary.contains(&op) &&
+               &op != body.getTerminator()) {
+      hoisted.push_back(&op);
+    }
+  }
+  // What does not depend on the microbatch and no accumulation feeds runs
+  // before the loop.
+  for (Operation *op : hoisted)
+    if (!afterLoop.contains(op))
+      op->moveBefore(first);
+
+  // The loop-carried values.
+  SmallVector<Accumulator> accumulators;
+  for (Operation *op : boundary) {
+    Accumulator acc;
+    acc.collective = cast<CollectiveOpInterface>(op);
+    acc.contribution = acc.collective.getInput();
+    if (auto reduce = dyn_cast<AllReduceOp>(op)) {
+      acc.kind = reduce.getReduction();
+      Operation *producer = acc.contribution.getDefiningOp();
+      if (acc.kind == ReductionKind::Sum && producer &&
+          acc.contribution.hasOneUse() && isRoundingCast(producer)) {
+        acc.rounding = producer;
+        acc.contribution = producer->getOperand(0);
+      }
+      auto type = cast<RankedTensorType>(acc.contribution.getType());
+      Type element = type.getElementType();
+      if (acc.kind == ReductionKind::Sum &&
+          isa<Float16Type, BFloat16Type>(element))
+        element = builder.getF32Type();
+      acc.carried = type.clone(element);
+    } else {
+      acc.carried = cast<RankedTensorType>(op->getResult(0).getType());
+    }
+    accumulators.push_back(acc);
+  }
+
+  Location loc = func.getLoc();
+  builder.setInsertionPoint(first);
+  SmallVector<Value> inits;
+  for (Accumulator &acc : accumulators) {
+    Value empty = tensor::EmptyOp::create(builder, loc, acc.carried.getShape(),
+                                          acc.carried.getElementType());
+    if (isa<AllGatherOp>(acc.collective)) {
+      inits.push_back(empty);
+      continue;
+    }
+    Value identity = arith::ConstantOp::create(
+        builder, loc,
+        getReductionIdentity(acc.kind, acc.carried.getElementType()));
+    inits.push_back(
+        linalg::FillOp::create(builder, loc, identity, empty).getResult(0));
+  }
+  Value lower = arith::ConstantIndexOp::create(builder, loc, 0);
+  Value upper = arith::ConstantIndexOp::create(builder, loc, count);
+  Value step = arith::ConstantIndexOp::create(builder, loc, 1);
+  auto loop = scf::ForOp::create(builder, loc, lower, upper, step, inits);
+  Block *block = loop.getBody();
+  // The builder's own terminator (a loop without carried values) is
+  // replaced by the yield made below.
+  if (!block->empty())
+    block->back().erase();
+  Value index = loop.getInductionVar();
+  for (Operation *op : loopOps)
+    op->moveBefore(block, block->end());
+  microbatch.replaceAllUsesWith(index);
+  OpBuilder b = OpBuilder::atBlockEnd(block);
+  SmallVector<Value> next;
+  for (auto [acc, current] :
+       llvm::zip_equal(accumulators, loop.getRegionIterArgs())) {
+    Location accLoc = acc.collective->getLoc();
+    if (auto gather = dyn_cast<AllGatherOp>(*acc.collective)) {
+      // Each microbatch's block at its place along the gathered dimension.
+      auto part = cast<RankedTensorType>(acc.contribution.getType());
+      int64_t dim = gather.getGatherDim();
+      SmallVector<OpFoldResult> offsets(part.getRank(), b.getIndexAttr(0));
+      SmallVector<OpFoldResult> sizes, strides;
+      for (int64_t size : part.getShape()) {
+        sizes.push_back(b.getIndexAttr(size));
+        strides.push_back(b.getIndexAttr(1));
+      }
+      offsets[dim] = arith::MulIOp::create(b, accLoc, index,
+                                           arith::ConstantIndexOp::create(
+                                               b, accLoc, part.getDimSize(dim)))
+                         .getResult();
+      next.push_back(tensor::InsertSliceOp::create(b, accLoc, acc.contribution,
+                                                   current, offsets, sizes,
+                                                   strides)
+                         .getResult());
+      continue;
+    }
+    ReductionKind kind = acc.kind;
+    next.push_back(mapElements(
+        b, accLoc, acc.contribution, current,
+        [&](OpBuilder &nested, Location nestedLoc, Value in,
+            Value sum) -> Value {
+          if (in.getType() != sum.getType())
+            in = arith::ExtFOp::create(nested, nestedLoc, sum.getType(), in);
+          return combine(nested, nestedLoc, kind, sum, in);
+        }));
+  }
+  scf::YieldOp::create(b, loc, next);
+
+  // After the loop: the accumulated values, in the collectives' types.
+  builder.setInsertionPointAfter(loop);
+  for (auto [acc, result] : llvm::zip_equal(accumulators, loop.getResults())) {
+    Operation *op = acc.collective;
+    Value value = result;
+    if (acc.rounding) {
+      // The rounding the microbatches skipped, once.
+      IRMapping mapping;
+      mapping.map(acc.rounding->getOperand(0), value);
+      auto rounded =
+          cast<RankedTensorType>(acc.rounding->getResult(0).getType());
+      mapping.map(acc.rounding->getOperand(1),
+                  tensor::EmptyOp::create(builder, op->getLoc(),
+                                          acc.carried.getShape(),
+                                          rounded.getElementType())
+                      .getResult());
+      Operation *clone = builder.clone(*acc.rounding, mapping);
+      clone->getResult(0).setType(acc.carried.clone(rounded.getElementType()));
+      value = clone->getResult(0);
+    }
+    value = castElements(builder, op->getLoc(), value,
+                         getElementTypeOrSelf(op->getResult(0).getType()));
+    op->getResult(0).replaceAllUsesWith(value);
+  }
+  // Erased last: one may be the op the builder inserts before.
+  for (Accumulator &acc : accumulators) {
+    acc.collective->erase();
+    if (acc.rounding && acc.rounding->use_empty())
+      acc.rounding->erase();
+  }
+  microbatch.getDefiningOp()->erase();
+}
+
+LogicalResult Sequentializer::run() {
+  isolateCoordinate();
+  if (!microbatch)
+    return success();
+  reduceOncePerStep();
+  if (failed(collectLoopBody()))
+    return failure();
+  if (inLoop.empty()) {
+    microbatch.getDefiningOp()->erase();
+    return success();
+  }
+  buildLoop();
+  return success();
+}
+
+LogicalResult mlir::autopar::sequentializeMicrobatches(
+    func::FuncOp func, FlatSymbolRefAttr meshRef, MeshAttr microMesh,
+    bool scatterEachMicrobatch, bool gatherEachMicrobatch) {
+  if (!func.getBody().hasOneBlock())
+    return func.emitError() << "autopar-partition: microbatches need a "
+                               "function of one block";
+  return Sequentializer(func, meshRef, microMesh, scatterEachMicrobatch,
+                        gatherEachMicrobatch)
+      .run();
+}
