@@ -4,6 +4,7 @@
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -235,10 +236,16 @@ mlir::autopar::countCommunication(func::FuncOp func,
   CommunicationSummary summary;
   func.walk([&](CollectiveOpInterface collective) {
     Operation *op = collective.getOperation();
+    // A collective in a loop (a microbatch's) runs once per iteration.
+    int64_t times = 1;
+    for (auto loop = op->getParentOfType<scf::ForOp>(); loop;
+         loop = loop->getParentOfType<scf::ForOp>())
+      if (std::optional<APInt> trips = loop.getStaticTripCount())
+        times *= trips->getSExtValue();
     double in = getTensorBytes(collective.getInput().getType());
     CommunicationEntry &entry = summary[op->getName().stripDialect().str()];
-    entry.count += 1;
-    entry.bytes += in;
+    entry.count += times;
+    entry.bytes += in * times;
     if (!costModel)
       return;
     MeshAttr meshAttr = lookupMesh(op, collective.getMeshAttr());
@@ -264,7 +271,8 @@ mlir::autopar::countCommunication(func::FuncOp func,
     double bytes = *kind == CollectiveKind::AllGather
                        ? getTensorBytes(op->getResult(0).getType())
                        : in;
-    entry.seconds += costModel->collectiveTime(*kind, bytes, group).seconds;
+    entry.seconds +=
+        times * costModel->collectiveTime(*kind, bytes, group).seconds;
   });
   return summary;
 }

@@ -193,6 +193,16 @@ LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
     }
     options.microbatches = microbatches;
   }
+  // Batch statistics change with the microbatches: only one fits.
+  if (Operation *user = findBatchStatisticUse(func)) {
+    if (microbatches > 1)
+      return user->emitError()
+             << "autopar-plan: microbatches=" << microbatches
+             << ", but this op normalizes by a statistic over the whole "
+                "batch (as BatchNorm in training does), which microbatches "
+                "would change; use microbatches=1";
+    options.microbatches = 1;
+  }
   return success();
 }
 

@@ -1,6 +1,7 @@
 //===- ShardingSpace.cpp - the ways an op can be split --------------------===//
 
 #include "autopar/Search/ShardingSpace.h"
+#include "autopar/Analysis/ArgumentRoles.h"
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
@@ -615,3 +616,53 @@ mlir::autopar::getAnnotatedMesh(FunctionOpInterface func, StringRef pass) {
   return mesh;
 }
 
+Operation *mlir::autopar::findBatchStatisticUse(FunctionOpInterface func) {
+  if (func.getFunctionBody().empty())
+    return nullptr;
+  ArgumentRoles roles(func);
+  // Values that carry the batch, with its dimension; values computed from
+  // a reduction over it.
+  DenseMap<Value, int64_t> batchDims;
+  DenseSet<Value> statistics;
+  for (BlockArgument arg : func.getArguments()) {
+    ValueRole role = roles.getRole(arg);
+    if (isa<RankedTensorType>(arg.getType()) &&
+        (role == ValueRole::Input || role == ValueRole::Label))
+      batchDims[arg] = roles.getBatchDim(arg);
+  }
+  for (Operation &op : func.getFunctionBody().front()) {
+    bool readsStatistic = llvm::any_of(op.getOperands(), [&](Value operand) {
+      return statistics.contains(operand);
+    });
+    std::optional<OpSpace> space = buildOpSpace(&op);
+    int batchLoop = -1;
+    if (space)
+      for (const Binding &binding : space->operands) {
+        auto found = batchDims.find(binding.value);
+        if (found == batchDims.end() ||
+            found->second >= static_cast<int64_t>(binding.dimLoop.size()))
+          continue;
+        batchLoop = binding.dimLoop[found->second];
+        if (batchLoop >= 0)
+          break;
+      }
+    if (batchLoop < 0) {
+      if (readsStatistic)
+        statistics.insert(op.result_begin(), op.result_end());
+      continue;
+    }
+    if (space->reduction[batchLoop]) {
+      statistics.insert(op.result_begin(), op.result_end());
+      continue;
+    }
+    if (readsStatistic)
+      return &op;
+    for (const Binding &binding : space->results)
+      for (auto [dim, loop] : llvm::enumerate(binding.dimLoop))
+        if (loop == batchLoop) {
+          batchDims[binding.value] = dim;
+          break;
+        }
+  }
+  return nullptr;
+}

@@ -142,6 +142,13 @@ std::optional<ReductionKind> getReductionKind(Operation *op, unsigned result);
 /// whole first.
 bool isRoundingCast(Operation *op);
 
+/// The first op of `func` that reads a statistic over the batch (a value
+/// reduced over the batch loop of the batch inputs) together with the
+/// batch itself, as BatchNorm in training normalizes each sample by the
+/// batch's mean and variance; null when there is none. Such a function
+/// cannot run its batch as microbatches without changing its result.
+Operation *findBatchStatisticUse(FunctionOpInterface func);
+
 /// `sharding` as a #autopar.sharding on mesh `meshRef`.
 ShardingAttr toShardingAttr(const TensorSharding &sharding,
                             const MeshShape &mesh, FlatSymbolRefAttr meshRef,
