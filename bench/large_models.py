@@ -27,11 +27,11 @@ h100-dgx preset with `nodes`), and print from the plan's JSON report:
 Rows: the default set prices GPT-3 175B as Megatron-LM's Table 2 ZeRO-3
 configuration (384 A100, batch 1536, pinned: data parallelism only,
 zero=3, full recomputation) beside the search's own plan for the same
-batch and cluster, and the search on 8 and 64 nodes at batch 8. Shapes
-named LLaMA are GPT blocks with LLaMA's sizes (a GELU MLP of the same
-width instead of SwiGLU, multi-head attention instead of grouped-query,
-LayerNorm instead of RMSNorm: generate.py has no LLaMA block yet), stated
-so in the output.
+batch and cluster, and the search on 8 and 64 nodes at batch 8. The LLaMA
+rows use generate.py's LLaMA block (grouped-query attention, SwiGLU,
+RMSNorm, untied head; no rotary embedding: elementwise work the counts
+leave out); parameters are the generator's own count (68.98 B and 8.03 B,
+as published).
 
 Usage: bench/large_models.py [--build build] [--rows table2,gpt3-8,gpt3-64]
        [--out DIR]
@@ -50,13 +50,15 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# name: (layers, hidden, heads, ffn, vocab, seq, note)
+# name: (generator model, layers, hidden, heads, kv heads, ffn, vocab, seq,
+# note)
 MODELS = {
-    "gpt3-175b": (96, 12288, 96, 4 * 12288, 51200, 2048, "GPT-3 175B"),
-    "llama2-70b": (80, 8192, 64, 28672, 32000, 4096,
-                   "LLaMA-2 70B sizes as a GPT block (GELU MLP, MHA, LayerNorm)"),
-    "llama3-8b": (32, 4096, 32, 14336, 128256, 8192,
-                  "LLaMA-3 8B sizes as a GPT block (GELU MLP, MHA, LayerNorm)"),
+    "gpt3-175b": ("gpt", 96, 12288, 96, 96, 4 * 12288, 51200, 2048,
+                  "GPT-3 175B"),
+    "llama2-70b": ("llama", 80, 8192, 64, 8, 28672, 32000, 4096,
+                   "LLaMA-2 70B (GQA 8 KV heads, SwiGLU, RMSNorm; no RoPE)"),
+    "llama3-8b": ("llama", 32, 4096, 32, 8, 14336, 128256, 8192,
+                  "LLaMA-3 8B (GQA 8 KV heads, SwiGLU, RMSNorm; no RoPE)"),
 }
 
 # name: (model, batch, preset, nodes, plan options, published TFLOP/s or None)
@@ -74,21 +76,37 @@ ROWS = {
 }
 
 
-def parameters(layers, hidden, ffn, vocab, seq):
-    per_layer = 4 * hidden * hidden + 2 * hidden * ffn + 9 * hidden + ffn
-    return layers * per_layer + (vocab + seq) * hidden + 2 * hidden
+def generator_options(model, batch):
+    kind, layers, hidden, heads, kv_heads, ffn, vocab, seq, _ = MODELS[model]
+    options = [kind, "--layers", str(layers), "--hidden", str(hidden),
+               "--heads", str(heads), "--ffn", str(ffn), "--vocab", str(vocab),
+               "--seq", str(seq), "--batch", str(batch)]
+    if kind == "llama":
+        options += ["--kv-heads", str(kv_heads)]
+    else:
+        options += ["--max-pos", str(seq)]
+    return options
+
+
+def parameters(model):
+    """The generator's own parameter count (--summary)."""
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "models", "generate.py")] +
+        generator_options(model, 1) + ["--summary"],
+        check=True, capture_output=True, text=True)
+    for line in result.stdout.splitlines():
+        if line.startswith("params:"):
+            return int(line.split()[1])
+    raise RuntimeError("generate.py --summary printed no parameter count")
 
 
 def generate(model, batch, directory):
-    layers, hidden, heads, ffn, vocab, seq, _ = MODELS[model]
     path = os.path.join(directory, "%s-b%d.mlir" % (model, batch))
     if not os.path.exists(path):
         subprocess.run(
-            [sys.executable, os.path.join(ROOT, "models", "generate.py"), "gpt",
-             "--layers", str(layers), "--hidden", str(hidden), "--heads",
-             str(heads), "--ffn", str(ffn), "--vocab", str(vocab), "--seq",
-             str(seq), "--max-pos", str(seq), "--batch", str(batch),
-             "--dtype", "bf16", "-o", path], check=True)
+            [sys.executable, os.path.join(ROOT, "models", "generate.py")] +
+            generator_options(model, batch) + ["--dtype", "bf16", "-o", path],
+            check=True)
     return path
 
 
@@ -127,7 +145,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.rows.split(","):
         model, batch, preset, nodes, options, published = ROWS[name]
-        layers, hidden, heads, ffn, vocab, seq, note = MODELS[model]
+        kind, layers, hidden, heads, _, ffn, vocab, seq, note = MODELS[model]
         path = generate(model, batch, directory)
         report, seconds, errors = plan(opt, path, preset, nodes, options,
                                        directory, name)
@@ -139,12 +157,13 @@ def main():
         chosen = report["plan"]
         gpus = chosen["gpus"]
         step = chosen["step_time_s"]
-        params = parameters(layers, hidden, ffn, vocab, seq)
+        params = parameters(model)
         flops = batch * (6 * params * seq + 12 * layers * seq * seq * hidden)
         tflops = flops / step / gpus / 1e12
+        # Megatron's count is for its GPT block.
         megatron = (96 * batch * seq * layers * hidden * hidden *
                     (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden))
-                    / step / gpus / 1e12)
+                    / step / gpus / 1e12) if kind == "gpt" else None
         config = chosen["step"]
         zero = config["zero"]
         # The data-parallel group: the GPUs a replicated parameter's state
@@ -171,7 +190,8 @@ def main():
             "selective": seq * b * hidden * 34 * layers,
             "full": 2 * seq * b * hidden * layers + layer,
         }[config["recompute"]]
-        published_text = "%.0f, %.0f" % (tflops, megatron)
+        published_text = ("%.0f, %.0f" % (tflops, megatron)
+                          if megatron is not None else "%.0f" % tflops)
         if published:
             published_text += " (%d)" % published
         print("| %s | %s | %d | %s | %d GPUs %s, zero %d, recompute %s, "

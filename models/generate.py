@@ -781,6 +781,109 @@ def model_gpt(b, a):
     b.ret(b.expand(logits, [[0, 1], [2]], [a.batch, a.seq, a.vocab], "lm_head"))
 
 
+def rmsnorm(b, x, name, eps):
+    """RMSNorm over the last dim of [B,S,H]: x * rsqrt(mean(x^2) + eps) * gamma."""
+    bsz, s, h = x.shape
+    gamma = b.param(name + ".weight", [h])
+    zero, inv_h, eps_c = b.cst(0.0), b.cst(1.0 / h), b.cst(eps)
+    q = b.reduce([x], [0, 1], zero,
+                 lambda blk, v, acc: blk.op("arith.addf", blk.op("arith.mulf", v, v), acc),
+                 name + ".sumsq")
+
+    def norm(blk, v, q_, g, out):
+        r = blk.op("math.rsqrt", blk.op("arith.addf", blk.op("arith.mulf", q_, inv_h), eps_c))
+        return blk.op("arith.mulf", blk.op("arith.mulf", v, r), g)
+
+    return b.elementwise([x, q, gamma], norm, name, bcast={1: [0, 1], 2: [2]})
+
+
+def linear3(b, x, n_out, name):
+    """A bias-free projection of [B,S,K] to [B,S,N] (collapse, matmul, expand)."""
+    bsz, s, k = x.shape
+    w = b.param(name + ".weight", [k, n_out])
+    y = b.matmul(b.collapse(x, [[0, 1], [2]], name), w, name)
+    return b.expand(y, [[0, 1], [2]], [bsz, s, n_out], name)
+
+
+def gqa_attention(b, x, heads, kv_heads, name):
+    """Causal grouped-query attention (LLaMA) on [B,S,H], no biases: q has
+    `heads` heads, k and v `kv_heads`, each shared by heads/kv_heads query
+    heads. The group's query heads are stacked along the rows: scores are
+    a batch_matmul over B*kv_heads of [g*S, hd] x [hd, S], masked where the
+    key position exceeds the row's position (row mod S). No rotary
+    embedding (position-wise elementwise work, omitted)."""
+    bsz, s, h = x.shape
+    assert h % heads == 0 and heads % kv_heads == 0, (h, heads, kv_heads)
+    hd, g = h // heads, heads // kv_heads
+    q = linear3(b, x, h, name + ".q_proj")
+    k = linear3(b, x, kv_heads * hd, name + ".k_proj")
+    v = linear3(b, x, kv_heads * hd, name + ".v_proj")
+    q5 = b.expand(q, [[0], [1], [2, 3, 4]], [bsz, s, kv_heads, g, hd], name + ".q.split")
+    qt = b.transpose(q5, [0, 2, 3, 1, 4], name + ".q.transpose")  # [B,kvh,g,S,hd]
+    qh = b.collapse(qt, [[0, 1], [2, 3], [4]], name + ".q.groups")  # [B*kvh, g*S, hd]
+    k4 = b.expand(k, [[0], [1], [2, 3]], [bsz, s, kv_heads, hd], name + ".k.split")
+    kt = b.collapse(b.transpose(k4, [0, 2, 3, 1], name + ".k.transpose"),
+                    [[0, 1], [2], [3]], name + ".k.heads")  # [B*kvh, hd, S]
+    v4 = b.expand(v, [[0], [1], [2, 3]], [bsz, s, kv_heads, hd], name + ".v.split")
+    vh = b.collapse(b.transpose(v4, [0, 2, 1, 3], name + ".v.transpose"),
+                    [[0, 1], [2], [3]], name + ".v.heads")  # [B*kvh, S, hd]
+    scores = b.batch_matmul(qh, kt, name + ".scores")  # [B*kvh, g*S, S]
+    sc, ninf = b.cst(1.0 / math.sqrt(hd)), b.neg_inf()
+    seq = b.cst(str(s), "index")
+
+    def scale_mask(blk, v_, out):
+        y = blk.op("arith.mulf", v_, sc)
+        pos = blk.op("arith.remui", blk.index(1), seq, et="index")
+        return blk.select(blk.cmpi("ugt", blk.index(2), pos), ninf, y)
+
+    masked = b.elementwise([scores], scale_mask, name + ".softmax.scale.mask")
+    mx = b.reduce([masked], [0, 1], ninf, lambda blk, v_, acc: blk.op("arith.maximumf", v_, acc),
+                  name + ".softmax.max")
+    e = b.elementwise([masked, mx], lambda blk, v_, m, out: blk.op("math.exp", blk.op("arith.subf", v_, m)),
+                      name + ".softmax.exp", bcast={1: [0, 1]})
+    sm = b.reduce([e], [0, 1], b.cst(0.0), lambda blk, v_, acc: blk.op("arith.addf", v_, acc),
+                  name + ".softmax.sum")
+    p_ = b.elementwise([e, sm], lambda blk, v_, t, out: blk.op("arith.divf", v_, t),
+                       name + ".softmax.div", bcast={1: [0, 1]})
+    ctx = b.batch_matmul(p_, vh, name + ".context")  # [B*kvh, g*S, hd]
+    c5 = b.expand(ctx, [[0, 1], [2, 3], [4]], [bsz, kv_heads, g, s, hd], name + ".context.split")
+    ct = b.transpose(c5, [0, 3, 1, 2, 4], name + ".context.transpose")  # [B,S,kvh,g,hd]
+    c3 = b.collapse(ct, [[0], [1], [2, 3, 4]], name + ".context.merge")
+    return linear3(b, c3, h, name + ".o_proj")
+
+
+def swiglu(b, x, ffn, name):
+    """LLaMA's MLP: down(silu(gate(x)) * up(x)), no biases."""
+    gate = linear3(b, x, ffn, name + ".gate_proj")
+    up = linear3(b, x, ffn, name + ".up_proj")
+    one = b.cst(1.0)
+
+    def body(blk, g_, u, out):
+        sig = blk.op("arith.divf", one,
+                     blk.op("arith.addf", one, blk.op("math.exp", blk.op("arith.negf", g_))))
+        return blk.op("arith.mulf", blk.op("arith.mulf", g_, sig), u)
+
+    h = b.elementwise([gate, up], body, name + ".act")
+    return linear3(b, h, x.shape[2], name + ".down_proj")
+
+
+def model_llama(b, a):
+    ids = b.input("input_ids", [a.batch, a.seq], "i64")
+    embed = b.param("embed_tokens", [a.vocab, a.hidden])
+    x = lookup(b, ids, embed, "embed_tokens")
+    for i in range(a.layers):
+        nm = "layers.%d" % i
+        y = gqa_attention(b, rmsnorm(b, x, nm + ".input_layernorm", 1e-5), a.heads,
+                          a.kv_heads or a.heads, nm + ".self_attn")
+        x = add(b, x, y, nm + ".attn.residual")
+        y = swiglu(b, rmsnorm(b, x, nm + ".post_attention_layernorm", 1e-5), a.ffn, nm + ".mlp")
+        x = add(b, x, y, nm + ".mlp.residual")
+    x = rmsnorm(b, x, "norm", 1e-5)
+    w = b.param("lm_head.weight", [a.hidden, a.vocab])  # not tied
+    logits = b.matmul(b.collapse(x, [[0, 1], [2]], "lm_head"), w, "lm_head")
+    b.ret(b.expand(logits, [[0, 1], [2]], [a.batch, a.seq, a.vocab], "lm_head"))
+
+
 # --------------------------------------------------------------------------
 # TOSA
 # --------------------------------------------------------------------------
@@ -897,6 +1000,7 @@ MODELS = {
     "resnet50": (model_resnet50, None),
     "bert": (model_bert, None),
     "gpt": (model_gpt, None),
+    "llama": (model_llama, None),
 }
 
 DEFAULTS = {
@@ -908,6 +1012,9 @@ DEFAULTS = {
                  max_pos=512, type_vocab=2),
     "gpt": dict(batch=8, seq=1024, hidden=768, layers=12, heads=12, ffn=None, vocab=50257,
                 max_pos=1024),
+    # LLaMA-3 8B's shape at a short sequence.
+    "llama": dict(batch=1, seq=512, hidden=4096, layers=32, heads=32, kv_heads=8, ffn=14336,
+                  vocab=128256),
 }
 
 # Which options each model reads (others are rejected).
@@ -918,6 +1025,7 @@ OPTIONS = {
     "resnet50": {"batch", "image", "classes", "bn", "width"},
     "bert": {"batch", "seq", "hidden", "layers", "heads", "ffn", "vocab", "max_pos", "type_vocab"},
     "gpt": {"batch", "seq", "hidden", "layers", "heads", "ffn", "vocab", "max_pos"},
+    "llama": {"batch", "seq", "hidden", "layers", "heads", "kv_heads", "ffn", "vocab"},
 }
 
 
@@ -940,6 +1048,8 @@ def parse_args(argv):
     p.add_argument("--seq", type=int, help="sequence length")
     p.add_argument("--hidden", type=int, help="hidden size")
     p.add_argument("--heads", type=int, help="attention heads")
+    p.add_argument("--kv-heads", type=int, dest="kv_heads",
+                   help="llama: key/value heads (grouped-query attention; default: --heads)")
     p.add_argument("--ffn", type=int, help="feed-forward inner size (gpt default: 4 x hidden)")
     p.add_argument("--vocab", type=int, help="vocabulary size")
     p.add_argument("--max-pos", type=int, dest="max_pos", help="position-embedding rows")
@@ -952,8 +1062,8 @@ def parse_args(argv):
                    help="print the parameter count and MACs per sample instead of IR")
     a = p.parse_args(argv)
 
-    given = {k for k in ("batch", "layers", "image", "classes", "bn", "seq", "hidden", "heads", "ffn",
-                         "vocab", "max_pos", "type_vocab") if getattr(a, k) is not None}
+    given = {k for k in ("batch", "layers", "image", "classes", "bn", "seq", "hidden", "heads", "kv_heads",
+                         "ffn", "vocab", "max_pos", "type_vocab") if getattr(a, k) is not None}
     bad = given - OPTIONS[a.model]
     if bad:
         p.error("option(s) not used by %s: %s" % (a.model, ", ".join("--" + k.replace("_", "-") for k in sorted(bad))))
@@ -969,14 +1079,16 @@ def parse_args(argv):
             p.error("--layers for mlp is a comma-separated list of sizes, e.g. 784,512,10")
         if len(a.layers) < 2:
             p.error("--layers needs at least two sizes")
-    elif a.model in ("bert", "gpt"):
+    elif a.model in ("bert", "gpt", "llama"):
         try:
             a.layers = int(a.layers)
         except ValueError:
             p.error("--layers for %s is the number of blocks" % a.model)
         if a.hidden % a.heads:
             p.error("--hidden must be divisible by --heads")
-        if a.seq > a.max_pos:
+        if a.model == "llama" and a.heads % a.kv_heads:
+            p.error("--heads must be divisible by --kv-heads")
+        if a.model != "llama" and a.seq > a.max_pos:
             p.error("--seq must not exceed --max-pos")
     if a.tosa and MODELS[a.model][1] is None:
         p.error("--tosa is available for: " + ", ".join(m for m in MODELS if MODELS[m][1]))

@@ -164,6 +164,30 @@ LogicalResult ShardOp::verifySymbolUses(SymbolTableCollection &symbolTables) {
                                  [&] { return emitOpError(); });
 }
 
+LogicalResult ScatterAddOp::verify() {
+  auto updates = getUpdates().getType();
+  auto indices = getIndices().getType();
+  auto dest = getDest().getType();
+  if (!isa<IntegerType, IndexType>(indices.getElementType()))
+    return emitOpError() << "indices must be integers or indices, not "
+                         << indices.getElementType();
+  if (updates.getElementType() != dest.getElementType())
+    return emitOpError() << "updates of " << updates.getElementType()
+                         << " cannot be added to a tensor of "
+                         << dest.getElementType();
+  if (dest.getRank() < 1)
+    return emitOpError() << "the destination must have rows (rank >= 1)";
+  SmallVector<int64_t> expected(indices.getShape());
+  llvm::append_range(expected, dest.getShape().drop_front());
+  if (updates.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError() << "updates " << updates
+                         << " must have the shape of the indices followed by "
+                            "a row of the destination: "
+                         << RankedTensorType::get(expected,
+                                                  updates.getElementType());
+  return success();
+}
+
 LogicalResult DeviceCoordOp::verify() {
   return verifyAxisNames(*this, getAxes());
 }

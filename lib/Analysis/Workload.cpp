@@ -380,6 +380,16 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       }
     }
     propagateGrad(gradInputs);
+  } else if (auto scatter = dyn_cast<ScatterAddOp>(op)) {
+    // One add per update element: the update rows read, the destination
+    // rows they name read and written (a training step's, never
+    // differentiated).
+    double rows = sizeInBytes(scatter.getUpdates().getType());
+    work.iterations = numElements(scatter.getUpdates().getType());
+    work.parallelIterations = work.iterations;
+    work.flops = work.iterations;
+    work.bytesRead = 2 * rows + sizeInBytes(scatter.getIndices().getType());
+    work.bytesWritten = rows;
   } else if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
     // Per element: max, subtract, exp, sum, divide; the backward
     // y * (dy - sum(dy * y)) reads the saved output and costs four.

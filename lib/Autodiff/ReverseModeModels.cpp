@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -250,6 +251,175 @@ static Value differentiateBody(OpBuilder &builder, Block &body,
   }
   return reverseScalar(builder, cloned, rootValue, seed,
                        mapping.lookupOrDefault(target));
+}
+
+/// The gradient of a table read `extract` in `op`'s body whose first index
+/// is data-dependent (computed from the body's inputs over loops N) and
+/// whose other indices are loops R (distinct from N), as an
+/// autopar.scatter_add: the row indices as a tensor over N, each
+/// position's contribution as a tensor over N x R (summed over the op's
+/// other loops), added into zeros at those rows. Null when the read has
+/// another form (the caller then writes the dense reduction).
+static Value buildScatterAdd(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                             Block &body, ArrayRef<AffineMap> maps,
+                             AffineMap outMap, Value dResult,
+                             Operation *combinerOp, Value contribution,
+                             tensor::ExtractOp extract) {
+  MLIRContext *context = op->getContext();
+  unsigned numLoops = op.getNumLoops();
+  unsigned numInputs = op.getNumDpsInputs();
+  auto tableType = cast<RankedTensorType>(extract.getTensor().getType());
+  if (!tableType.hasStaticShape() || extract.getIndices().empty())
+    return Value();
+  // R: the loops of the table's other dimensions.
+  SmallVector<unsigned> rowLoops;
+  for (Value index : extract.getIndices().drop_front()) {
+    auto loopIndex = index.getDefiningOp<linalg::IndexOp>();
+    if (!loopIndex || llvm::is_contained(rowLoops, loopIndex.getDim()))
+      return Value();
+    rowLoops.push_back(loopIndex.getDim());
+  }
+  // N: the loops the row index is computed over, from the body's inputs
+  // (never from the output) and loop indices, by pure ops.
+  Value row = extract.getIndices().front();
+  if (row.getDefiningOp<linalg::IndexOp>())
+    return Value();
+  SetVector<Operation *> slice;
+  SmallVector<Value> worklist = {row};
+  llvm::SmallBitVector positions(numLoops);
+  SmallVector<unsigned> usedInputs;
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    if (auto arg = dyn_cast<BlockArgument>(value)) {
+      if (arg.getOwner() != &body)
+        continue; // defined above the op
+      if (arg.getArgNumber() >= numInputs)
+        return Value();
+      if (!llvm::is_contained(usedInputs, arg.getArgNumber())) {
+        usedInputs.push_back(arg.getArgNumber());
+        for (AffineExpr expr : maps[arg.getArgNumber()].getResults())
+          for (unsigned loop = 0; loop < numLoops; ++loop)
+            if (expr.isFunctionOfDim(loop))
+              positions.set(loop);
+      }
+      continue;
+    }
+    Operation *def = value.getDefiningOp();
+    if (def->getBlock() != &body)
+      continue; // defined above the op
+    if (auto loopIndex = dyn_cast<linalg::IndexOp>(def)) {
+      positions.set(loopIndex.getDim());
+      slice.insert(def);
+      continue;
+    }
+    if (!isPure(def) || def->getNumRegions() != 0)
+      return Value();
+    if (slice.insert(def))
+      llvm::append_range(worklist, def->getOperands());
+  }
+  SmallVector<unsigned> positionLoops;
+  for (unsigned loop : positions.set_bits()) {
+    if (llvm::is_contained(rowLoops, loop))
+      return Value();
+    positionLoops.push_back(loop);
+  }
+  if (positionLoops.empty())
+    return Value();
+  SmallVector<int64_t> loopRanges = op.getStaticLoopRanges();
+  llvm::sort(usedInputs);
+
+  // The row indices over N.
+  SmallVector<AffineExpr> renumber(numLoops, getAffineConstantExpr(0, context));
+  SmallVector<int64_t> positionShape;
+  for (auto [k, loop] : llvm::enumerate(positionLoops)) {
+    renumber[loop] = getAffineDimExpr(k, context);
+    positionShape.push_back(loopRanges[loop]);
+  }
+  unsigned n = positionLoops.size();
+  SmallVector<Value> indexInputs;
+  SmallVector<AffineMap> indexMaps;
+  for (unsigned input : usedInputs) {
+    indexInputs.push_back(op.getDpsInputOperand(input)->get());
+    indexMaps.push_back(maps[input].replaceDimsAndSymbols(renumber, {}, n, 0));
+  }
+  indexMaps.push_back(b.getMultiDimIdentityMap(n));
+  // (i64 rather than index: a tensor that collectives and the runtimes
+  // can move.)
+  auto indexType = RankedTensorType::get(positionShape, b.getI64Type());
+  Value indexInit =
+      tensor::EmptyOp::create(b, loc, positionShape, b.getI64Type());
+  SmallVector<Operation *> ordered = slice.takeVector();
+  llvm::sort(ordered,
+             [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
+  Value indices =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{indexType}, indexInputs, ValueRange{indexInit},
+          indexMaps,
+          SmallVector<utils::IteratorType>(n, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            IRMapping mapping;
+            for (auto [k, input] : llvm::enumerate(usedInputs))
+              mapping.map(body.getArgument(input), args[k]);
+            for (Operation *inner : ordered) {
+              if (auto loopIndex = dyn_cast<linalg::IndexOp>(inner)) {
+                unsigned k = llvm::find(positionLoops, loopIndex.getDim()) -
+                             positionLoops.begin();
+                mapping.map(loopIndex.getResult(),
+                            linalg::IndexOp::create(nb, nloc, k).getResult());
+                continue;
+              }
+              nb.clone(*inner, mapping);
+            }
+            linalg::YieldOp::create(
+                nb, nloc,
+                arith::IndexCastOp::create(nb, nloc, nb.getI64Type(),
+                                           mapping.lookupOrDefault(row))
+                    .getResult());
+          })
+          .getResult(0);
+
+  // Each position's row of the gradient, over N x R.
+  SmallVector<AffineExpr> updateExprs;
+  SmallVector<int64_t> updateShape(positionShape);
+  for (unsigned loop : positionLoops)
+    updateExprs.push_back(getAffineDimExpr(loop, context));
+  for (auto [dim, loop] : llvm::enumerate(rowLoops)) {
+    updateExprs.push_back(getAffineDimExpr(loop, context));
+    updateShape.push_back(tableType.getDimSize(dim + 1));
+  }
+  AffineMap updateMap = AffineMap::get(numLoops, 0, updateExprs, context);
+  auto updateType =
+      RankedTensorType::get(updateShape, tableType.getElementType());
+  SmallVector<Value> inputs = {dResult};
+  SmallVector<AffineMap> newMaps = {outMap};
+  for (unsigned i = 0; i < numInputs; ++i) {
+    inputs.push_back(op.getDpsInputOperand(i)->get());
+    newMaps.push_back(maps[i]);
+  }
+  newMaps.push_back(updateMap);
+  Value updates =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{updateType}, inputs,
+          ValueRange{createZeros(b, loc, updateType)}, newMaps,
+          getIteratorsWritingAt(updateMap),
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            IRMapping mapping;
+            for (unsigned i = 0; i < numInputs; ++i)
+              mapping.map(body.getArgument(i), args[1 + i]);
+            Value adjoint =
+                differentiateBody(nb, body, mapping, combinerOp, contribution,
+                                  args[0], extract.getResult());
+            if (!adjoint)
+              adjoint = constantLike(nb, nloc, args.back(), 0.0);
+            linalg::YieldOp::create(
+                nb, nloc,
+                arith::AddFOp::create(nb, nloc, args.back(), adjoint)
+                    .getResult());
+          })
+          .getResult(0);
+  return ScatterAddOp::create(b, loc, tableType, updates, indices,
+                              createZeros(b, loc, tableType))
+      .getResult();
 }
 
 //===----------------------------------------------------------------------===//
@@ -554,10 +724,11 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
   }
   // Tensors the body reads with tensor.extract (embedding tables, position
   // tables). An index that is a loop's `linalg.index` becomes that loop in
-  // the table's map; any other (data-dependent) index gets a loop of its
-  // own over the table's dimension, and the contribution is kept where the
-  // index equals it: a scatter-add written as a reduction (exact, and
-  // O(table size x iterations) for data-dependent indices).
+  // the table's map. A data-dependent row (the table's first index) makes
+  // an autopar.scatter_add (buildScatterAdd); any other data-dependent
+  // index gets a loop of its own over the table's dimension, and the
+  // contribution is kept where the index equals it: a scatter-add written
+  // as a reduction (exact, and O(table size x iterations)).
   for (Operation &inner : body.without_terminator()) {
     auto extract = dyn_cast<tensor::ExtractOp>(inner);
     if (!extract || !state.needsGradient(extract.getTensor()) ||
@@ -582,6 +753,14 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
       unsigned loop = numLoops + extraLoops++;
       dataIndices.push_back({index, loop});
       tableExprs.push_back(getAffineDimExpr(loop, context));
+    }
+    // One data-dependent row (an embedding lookup): the gradient is a
+    // scatter-add of the per-position rows, O(positions x row).
+    if (Value scattered =
+            buildScatterAdd(b, loc, op, body, maps, outMap, dResult, combinerOp,
+                            contribution, extract)) {
+      state.addAdjoint(b, loc, extract.getTensor(), scattered);
+      continue;
     }
     unsigned totalLoops = numLoops + extraLoops;
     auto extend = [&](AffineMap map) {

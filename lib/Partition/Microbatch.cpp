@@ -270,17 +270,22 @@ LogicalResult Sequentializer::collectLoopBody() {
     for (Value result : op->getResults())
       visitUsers(result);
   }
-  // ZeRO-3 gathers a parameter for each microbatch rather than keeping it
-  // whole through the loop.
-  if (gatherEach)
-    for (auto gather : body.getOps<AllGatherOp>())
-      if (!inLoop.contains(gather) && !isMicrobatchCollective(gather) &&
-          !gather->use_empty() &&
-          llvm::all_of(gather->getUsers(), [&](Operation *user) {
-            return inLoop.contains(ancestor(user));
-          }))
-        inLoop.insert(gather);
-
+  // Buffers made only for a microbatch's ops are made in the loop, where
+  // they live for one iteration, not before it for the whole loop (and
+  // copied per iteration, as an op writes into them): empty tensors and
+  // fills, and at ZeRO-3 a parameter's gather (gathered per microbatch
+  // rather than kept whole through the loop). In reverse order, so a fill
+  // goes in before its empty tensor is considered.
+  for (Operation &op : llvm::reverse(body)) {
+    if (inLoop.contains(&op) || op.use_empty() ||
+        !(isa<tensor::EmptyOp, linalg::FillOp>(op) ||
+          (gatherEach && isa<AllGatherOp>(op) && !isMicrobatchCollective(&op))))
+      continue;
+    if (llvm::all_of(op.getUsers(), [&](Operation *user) {
+          return inLoop.contains(ancestor(user));
+        }))
+      inLoop.insert(&op);
+  }
   if (inLoop.contains(body.getTerminator()))
     return body.getTerminator()->emitError()
            << "autopar-partition: internal error: a result of the function "
@@ -341,9 +346,13 @@ void Sequentializer::buildLoop() {
     if (!afterLoop.contains(op))
       op->moveBefore(first);
 
-  // The loop-carried values.
+  // The loop-carried values, in the order of their collectives.
   SmallVector<Accumulator> accumulators;
-  for (Operation *op : boundary) {
+  SmallVector<Operation *> ends;
+  for (Operation &op : body)
+    if (boundary.contains(&op))
+      ends.push_back(&op);
+  for (Operation *op : ends) {
     Accumulator acc;
     acc.collective = cast<CollectiveOpInterface>(op);
     acc.contribution = acc.collective.getInput();

@@ -97,9 +97,9 @@ private:
   /// over the microbatch axis too (when it divides).
   void splitMicrobatches(const OpSpace &space, Strategy &strategy);
   /// Makes the init of a split reduction count once.
-  FailureOr<Value> initOnce(linalg::LinalgOp op, Value init, unsigned result,
-                            ArrayRef<unsigned> axes, ReductionKind kind,
-                            Location loc);
+  FailureOr<Value> initOnce(DestinationStyleOpInterface op, Value init,
+                            unsigned result, ArrayRef<unsigned> axes,
+                            ReductionKind kind, Location loc);
 
   func::FuncOp func;
   MeshAttr meshAttr;
@@ -123,6 +123,10 @@ private:
   DenseMap<Value, ReshardingBuilder::Made> resharded;
   /// Non-tensor values (scalars, indices) are the same on every device.
   IRMapping scalars;
+  /// Fills of a scalar into an empty tensor: made, like empty tensors, in
+  /// the shape each user needs (a microbatch's or a device's block, not
+  /// the whole value sliced).
+  DenseMap<Value, linalg::FillOp> fills;
 };
 } // namespace
 
@@ -135,8 +139,8 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
     return mlir::emitError(loc)
            << "autopar-partition: internal error: no local form of a value";
   LocalValue &source = found->second;
-  // An empty tensor has no contents to move: make one of the local shape
-  // (once per shape).
+  // An empty tensor (or a constant fill of one) has no contents to move:
+  // make one of the local shape (once per shape).
   if (!source.value) {
     for (auto &[layout, made] : resharded[value])
       if (layout == target)
@@ -146,6 +150,15 @@ FailureOr<Value> FunctionPartitioner::reshard(Value value,
       return failure();
     Value local = tensor::EmptyOp::create(builder, loc, type->getShape(),
                                           type->getElementType());
+    if (linalg::FillOp fill = fills.lookup(value)) {
+      IRMapping mapping = scalars;
+      mapping.map(fill.getOutputs()[0], local);
+      Operation *clone = builder.clone(*fill, mapping);
+      clone->removeAttr(AutoparDialect::kStrategyAttrName);
+      clone->removeAttr(AutoparDialect::kShardingsAttrName);
+      clone->getResult(0).setType(*type);
+      local = clone->getResult(0);
+    }
     resharded[value].push_back({target, local});
     return local;
   }
@@ -205,8 +218,8 @@ void FunctionPartitioner::splitMicrobatches(const OpSpace &space,
   }
 }
 
-FailureOr<Value> FunctionPartitioner::initOnce(linalg::LinalgOp op, Value init,
-                                               unsigned result,
+FailureOr<Value> FunctionPartitioner::initOnce(DestinationStyleOpInterface op,
+                                               Value init, unsigned result,
                                                ArrayRef<unsigned> axes,
                                                ReductionKind kind,
                                                Location loc) {
@@ -258,14 +271,17 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
   Location loc = op->getLoc();
   std::optional<OpSpace> space = buildOpSpace(op);
 
+  // Empty tensors and constant fills: made where needed, in the shape each
+  // user needs.
+  if (isMadeFromScalar(op)) {
+    locals[op->getResult(0)] = {Value(), replicated()};
+    if (auto fill = dyn_cast<linalg::FillOp>(op))
+      fills[fill.getResult(0)] = fill;
+    return success();
+  }
   if (!space) {
-    // Not a node of the search: constants, empty tensors, scalar ops, and
-    // ops reading tensors into scalars. Tensors are read whole.
-    if (isa<tensor::EmptyOp>(op) && op->getNumOperands() == 0) {
-      // Made where needed, in the shape each user needs.
-      locals[op->getResult(0)] = {Value(), replicated()};
-      return success();
-    }
+    // Not a node of the search: constants, scalar ops, and ops reading
+    // tensors into scalars. Tensors are read whole.
     IRMapping mapping = scalars;
     if (failed(mapWhole(op->getOperands(), mapping, loc)) ||
         failed(mapWhole(getCaptured(op), mapping, loc)))
@@ -353,7 +369,7 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
   }
 
   // Partial results: which loops reduce over which axes, and how.
-  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  auto destinationOp = dyn_cast<DestinationStyleOpInterface>(op);
   SmallVector<unsigned> reductionAxes;
   for (auto [axis, loop] : llvm::enumerate(*strategy))
     if (loop >= 0 && space->reduction[loop])
@@ -397,10 +413,11 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
     return failure();
 
   // A split reduction adds its init once.
-  if (linalgOp && !reductionAxes.empty()) {
-    for (auto [result, init] : llvm::enumerate(linalgOp.getDpsInits())) {
-      FailureOr<Value> once = initOnce(linalgOp, mapping.lookup(init), result,
-                                       reductionAxes, kinds[result], loc);
+  if (destinationOp && !reductionAxes.empty()) {
+    for (auto [result, init] : llvm::enumerate(destinationOp.getDpsInits())) {
+      FailureOr<Value> once =
+          initOnce(destinationOp, mapping.lookup(init), result, reductionAxes,
+                   kinds[result], loc);
       if (failed(once))
         return failure();
       mapping.map(init, *once);

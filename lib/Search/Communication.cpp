@@ -160,12 +160,13 @@ mlir::autopar::predictCommunication(func::FuncOp func,
       }
       continue;
     }
+    // Empty tensors and constant fills are made in the shape each user
+    // needs.
+    if (isMadeFromScalar(&op))
+      continue;
     std::optional<OpSpace> space = buildOpSpace(&op);
     if (!space) {
-      // Empty tensors are made in the shape each user needs; other ops
-      // that are not nodes read their tensors whole.
-      if (isa<tensor::EmptyOp>(op) && op.getNumOperands() == 0)
-        continue;
+      // Other ops that are not nodes read their tensors whole.
       requireWhole(op.getOperands());
       requireWhole(captured(&op));
       for (Value result : op.getResults())

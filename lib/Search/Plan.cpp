@@ -320,8 +320,10 @@ static LogicalResult checkNotPlanned(ModuleOp module) {
                          "pin values with autopar.shard";
       return WalkResult::interrupt();
     }
+    // Devices' programs hold coordinates and collectives; a scatter-add
+    // (an embedding's gradient) is a computation like any other.
     if (isa_and_nonnull<AutoparDialect>(op->getDialect()) &&
-        !isa<MeshOp, ShardOp>(op)) {
+        !isa<MeshOp, ShardOp, ScatterAddOp>(op)) {
       op->emitError() << "autopar-plan: the module holds '" << op->getName()
                       << "' already: it was partitioned; plan the program "
                          "before partitioning";

@@ -86,8 +86,11 @@ LogicalResult Planner::initialize() {
         space->pinned = pinned;
       }
       unsigned index = spaces.size();
-      for (auto [resultIndex, result] : llvm::enumerate(space->results))
-        producers[result.value] = {index, resultIndex};
+      // A constant fill is made where needed in the layout each user needs
+      // (autopar-partition): it feeds no edge.
+      if (!isMadeFromScalar(&op))
+        for (auto [resultIndex, result] : llvm::enumerate(space->results))
+          producers[result.value] = {index, resultIndex};
       for (const Binding &operand : space->operands) {
         Value source = workload.getRoles().getSource(operand.value);
         if (workload.getRoles().isParameter(source) &&
@@ -363,6 +366,10 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
         checkpointResult.count(index) ? work.resultBytes / m : 0.0;
   else if (!recomputes(index, config.recompute))
     priced.activations = work.savedBytes / m;
+  // A constant fill is made at its users, in their layout: its write is
+  // theirs (as a GEMM's beta = 0), not a kernel of its own.
+  if (isMadeFromScalar(node.space.op))
+    priced.compute = priced.sync = priced.forward = priced.recompute = 0;
   return priced;
 }
 
@@ -589,6 +596,9 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
       }
+      // A constant fill's buffer is its user's output, counted there.
+      if (isMadeFromScalar(space.op))
+        work.workingBytes = work.savedBytes = 0;
       node.works.push_back(std::move(work));
     }
     nodes.push_back(std::move(node));
@@ -659,6 +669,31 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
 }
 
 void Planner::evaluate(MeshPlan &plan) {
+  // Constant fills cost nothing and are made where needed (no edge reaches
+  // them): each takes the layout its first user reads it in, which is the
+  // layout partitioning makes it in.
+  DenseMap<Value, std::pair<unsigned, const Binding *>> firstUse;
+  for (auto [index, node] : llvm::enumerate(plan.nodes))
+    for (const Binding &operand : node.space.operands)
+      firstUse.try_emplace(operand.value, index, &operand);
+  for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    if (!isMadeFromScalar(node.space.op) || node.space.results.empty())
+      continue;
+    auto use = firstUse.find(node.space.results.front().value);
+    if (use == firstUse.end())
+      continue;
+    auto [user, binding] = use->second;
+    TensorSharding wanted =
+        getSharding(plan.nodes[user].space, *binding,
+                    plan.nodes[user].strategies[plan.choice[user]], false);
+    for (auto [s, strategy] : llvm::enumerate(node.strategies))
+      if (getSharding(node.space, node.space.results.front(), strategy, true) ==
+          wanted) {
+        plan.choice[index] = s;
+        break;
+      }
+  }
+
   PlanMetrics metrics;
   metrics.gpus = plan.mesh.getNumDevices();
   metrics.batch = workload.getBatchSize();
@@ -1047,6 +1082,8 @@ Planner::forwardCommunication(const MeshPlan &plan) const {
                     static_cast<double>(type.getNumElements()) *
                         ((type.getElementTypeBitWidth() + 7) / 8));
     }
+    if (isMadeFromScalar(node.space.op))
+      continue;
     for (const Binding &binding : node.space.results) {
       tally.produce(binding.value,
                     getSharding(node.space, binding, strategy, true));

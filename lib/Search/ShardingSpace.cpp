@@ -191,6 +191,48 @@ static OpSpace linalgSpace(linalg::LinalgOp op) {
   return space;
 }
 
+/// A scatter-add's loops are the dimensions of its updates: the positions
+/// (reductions: positions naming the same row add up, so a split gives
+/// partial sums) and the row's dimensions (parallel, shared with the
+/// destination's trailing dimensions). The destination's rows follow no
+/// loop: which rows a device writes depends on the data.
+static OpSpace scatterAddSpace(ScatterAddOp op) {
+  OpSpace space;
+  space.op = op;
+  auto updates = op.getUpdates().getType();
+  unsigned positions = op.getIndices().getType().getRank();
+  space.loopSizes.assign(updates.getShape().begin(), updates.getShape().end());
+  for (auto [loop, size] : llvm::enumerate(space.loopSizes)) {
+    space.reduction.push_back(loop < positions);
+    space.splittable.push_back(!ShapedType::isDynamic(size));
+  }
+  auto bind = [&](Value value, unsigned number,
+                  function_ref<int(unsigned)> loopOf) {
+    std::optional<Binding> binding = makeBinding(value, number);
+    if (!binding)
+      return binding;
+    for (unsigned dim = 0; dim < binding->dimLoop.size(); ++dim)
+      binding->dimLoop[dim] = loopOf(dim);
+    return binding;
+  };
+  auto identity = [](unsigned dim) { return static_cast<int>(dim); };
+  auto row = [&](unsigned dim) {
+    return dim == 0 ? -1 : static_cast<int>(positions + dim - 1);
+  };
+  if (auto binding = bind(op.getUpdates(), 0, identity))
+    space.operands.push_back(*binding);
+  if (auto binding = bind(op.getIndices(), 1, identity))
+    space.operands.push_back(*binding);
+  if (auto binding = bind(op.getDest(), 2, row)) {
+    space.operands.push_back(*binding);
+    Binding result = *binding;
+    result.value = op.getResult();
+    result.number = 0;
+    space.results.push_back(result);
+  }
+  return space;
+}
+
 std::optional<OpSpace> mlir::autopar::buildOpSpace(Operation *op) {
   if (op->hasTrait<OpTrait::IsTerminator>() ||
       isa<arith::ConstantOp, tensor::EmptyOp>(op))
@@ -203,6 +245,8 @@ std::optional<OpSpace> mlir::autopar::buildOpSpace(Operation *op) {
 
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
     return linalgSpace(linalgOp);
+  if (auto scatter = dyn_cast<ScatterAddOp>(op))
+    return scatterAddSpace(scatter);
 
   if (!isa<RankedTensorType>(op->getResult(0).getType()))
     return std::nullopt;
@@ -567,6 +611,8 @@ bool mlir::autopar::isRoundingCast(Operation *op) {
 
 std::optional<ReductionKind> mlir::autopar::getReductionKind(Operation *op,
                                                              unsigned result) {
+  if (isa<ScatterAddOp>(op))
+    return ReductionKind::Sum;
   auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
   if (!linalgOp)
     return std::nullopt;
@@ -665,4 +711,14 @@ Operation *mlir::autopar::findBatchStatisticUse(FunctionOpInterface func) {
         }
   }
   return nullptr;
+}
+
+bool mlir::autopar::isMadeFromScalar(Operation *op) {
+  if (auto empty = dyn_cast<tensor::EmptyOp>(op))
+    return empty->getNumOperands() == 0;
+  auto fill = dyn_cast<linalg::FillOp>(op);
+  return fill && fill.hasPureTensorSemantics() &&
+         !isa<ShapedType>(fill.getInputs()[0].getType()) &&
+         fill.getOutputs()[0].getDefiningOp<tensor::EmptyOp>() &&
+         isMadeFromScalar(fill.getOutputs()[0].getDefiningOp());
 }

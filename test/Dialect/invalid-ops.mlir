@@ -299,3 +299,27 @@ func.func @f(%x: memref<8xf32>, %y: memref<8xf32>) {
   autopar.all_reduce %x into %y on @m axes [gpus] reduction = sum : memref<8xf32> -> tensor<8xf32>
   return
 }
+
+// -----
+
+func.func @f(%u: tensor<4x8x16xf32>, %i: tensor<4x8xf32>, %d: tensor<50x16xf32>) -> tensor<50x16xf32> {
+  // expected-error @+1 {{indices must be integers or indices, not 'f32'}}
+  %r = autopar.scatter_add %u at %i into %d : tensor<4x8x16xf32>, tensor<4x8xf32> into tensor<50x16xf32>
+  return %r : tensor<50x16xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<4x8x16xf32>, %i: tensor<4x8xi64>, %d: tensor<50x16xf64>) -> tensor<50x16xf64> {
+  // expected-error @+1 {{updates of 'f32' cannot be added to a tensor of 'f64'}}
+  %r = autopar.scatter_add %u at %i into %d : tensor<4x8x16xf32>, tensor<4x8xi64> into tensor<50x16xf64>
+  return %r : tensor<50x16xf64>
+}
+
+// -----
+
+func.func @f(%u: tensor<4x16xf32>, %i: tensor<4x8xi64>, %d: tensor<50x16xf32>) -> tensor<50x16xf32> {
+  // expected-error @+1 {{updates 'tensor<4x16xf32>' must have the shape of the indices followed by a row of the destination: 'tensor<4x8x16xf32>'}}
+  %r = autopar.scatter_add %u at %i into %d : tensor<4x16xf32>, tensor<4x8xi64> into tensor<50x16xf32>
+  return %r : tensor<50x16xf32>
+}

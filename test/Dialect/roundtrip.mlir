@@ -111,4 +111,11 @@ func.func @collectives_on_buffers(%a: memref<8x16xf32>, %b: memref<8x16xf32>, %c
   autopar.permute %a into %b on @mesh axes [nodes] pairs = [0 -> 1, 1 -> 0] : memref<8x16xf32> -> memref<8x16xf32>
   return
 }
+
+// CHECK-LABEL: func.func @scatter_add
+// CHECK: autopar.scatter_add %{{.*}} at %{{.*}} into %{{.*}} : tensor<4x8x16xf32>, tensor<4x8xi64> into tensor<50x16xf32>
+func.func @scatter_add(%u: tensor<4x8x16xf32>, %i: tensor<4x8xi64>, %d: tensor<50x16xf32>) -> tensor<50x16xf32> {
+  %r = autopar.scatter_add %u at %i into %d : tensor<4x8x16xf32>, tensor<4x8xi64> into tensor<50x16xf32>
+  return %r : tensor<50x16xf32>
+}
 }

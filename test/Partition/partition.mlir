@@ -7,18 +7,20 @@
 
 autopar.mesh @mesh <x = 2, y = 2>
 // A matmul split by rows over x and by its reduction over y: each device
-// multiplies a 4x8 block by an 8x4 block; the init (ones) counts on y = 0
-// only; the partial result is all-reduced over y where it leaves.
+// multiplies a 4x8 block by an 8x4 block; the init (ones, a constant fill
+// made in the device's 4x4 block) counts on y = 0 only; the partial result
+// is all-reduced over y where it leaves.
 // CHECK-LABEL: func.func @reduction_split(
 // CHECK-SAME: %[[A:.*]]: tensor<4x16xf32> {autopar.sharding = #autopar.sharding<@mesh, {{\[\[}}x], []]>}
 // CHECK-SAME: %[[B:.*]]: tensor<16x4xf32>
 // CHECK-SAME: -> (tensor<4x4xf32> {autopar.sharding = #autopar.sharding<@mesh, {{\[\[}}x], []]>})
-// CHECK-DAG: %[[X:.*]] = autopar.device_coord on @mesh axes [x] : index
-// CHECK-DAG: %[[Y:.*]] = autopar.device_coord on @mesh axes [y] : index
+// CHECK: %[[Y:.*]] = autopar.device_coord on @mesh axes [y] : index
+// CHECK-NOT: autopar.device_coord
 // CHECK: tensor.extract_slice %[[A]][0, %{{.*}}] [4, 8] [1, 1] : tensor<4x16xf32> to tensor<4x8xf32>
 // CHECK: tensor.extract_slice %[[B]][%{{.*}}, 0] [8, 4] [1, 1] : tensor<16x4xf32> to tensor<8x4xf32>
+// CHECK: %[[ONES:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<4x4xf32>)
 // CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[Y]], %{{.*}} : index
-// CHECK: %[[INIT:.*]] = arith.select %[[FIRST]], %{{.*}}, %{{.*}} : tensor<4x4xf32>
+// CHECK: %[[INIT:.*]] = arith.select %[[FIRST]], %[[ONES]], %{{.*}} : tensor<4x4xf32>
 // CHECK: %[[M:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<8x4xf32>) outs(%[[INIT]] : tensor<4x4xf32>)
 // CHECK: %[[R:.*]] = autopar.all_reduce %[[M]] on @mesh axes [y] reduction = sum : tensor<4x4xf32> -> tensor<4x4xf32>
 // CHECK: return %[[R]]

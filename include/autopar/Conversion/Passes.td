@@ -91,12 +91,16 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
     * side-effect-free ops whose tensor results all have no elements become
       `tensor.empty` (there is nothing to compute, and upstream's
       bufferization of some of them, `tensor.concat` for one, writes
-      subviews that start out of bounds in the empty dimension).
+      subviews that start out of bounds in the empty dimension);
+    * `autopar.scatter_add` becomes an `scf.for` over its positions that
+      adds each update row into the destination row its index names
+      (slices of a loop-carried tensor, which bufferize in place).
 
     An aggregate that cannot be decomposed is an error at the op.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
 }

@@ -142,6 +142,12 @@ std::optional<ReductionKind> getReductionKind(Operation *op, unsigned result);
 /// whole first.
 bool isRoundingCast(Operation *op);
 
+/// Whether `op` makes a tensor from nothing but a scalar: an operand-less
+/// `tensor.empty`, or a `linalg.fill` of a scalar into one. Partitioning
+/// makes such a value where it is needed, in the layout each user needs,
+/// so it never moves between devices.
+bool isMadeFromScalar(Operation *op);
+
 /// The first op of `func` that reads a statistic over the batch (a value
 /// reduced over the batch loop of the batch inputs) together with the
 /// batch itself, as BatchNorm in training normalizes each sample by the

@@ -9,6 +9,7 @@ include "autopar/Dialect/AutoparInterfaces.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 include "mlir/IR/BuiltinAttributes.td"
 include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 class Autopar_Op<string mnemonic, list<Trait> traits = []>
@@ -68,6 +69,46 @@ def Autopar_DeviceCoordOp : Autopar_Op<"device_coord", [
   let assemblyFormat =
       "`on` $mesh `axes` custom<AxisList>($axes) attr-dict `:` type($result)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Scatter-add
+//===----------------------------------------------------------------------===//
+
+def Autopar_ScatterAddOp : Autopar_Op<"scatter_add", [
+    Pure, DestinationStyleOpInterface, AllTypesMatch<["dest", "result"]>]> {
+  let summary = "adds rows of updates into the rows of a tensor that indices name";
+  let description = [{
+    For every position `n` of `indices` (integers or indices), adds
+    `updates[n, r...]` to row `indices[n]` of `dest`: `dest[indices[n],
+    r...]`. `updates` has the shape of `indices` followed by the trailing
+    dimensions of `dest`; positions that name the same row add up, in
+    position order. Out-of-range indices are undefined behaviour, as a
+    `tensor.extract` with them is.
+
+    The gradient of an embedding lookup: `autopar-training` builds it for a
+    table read with a data-dependent row (`tensor.extract` inside a
+    `linalg.generic`), in O(positions x row) work, where a reduction over
+    the whole table would take O(rows x positions x row).
+
+    ```mlir
+    %g = autopar.scatter_add %updates at %ids into %zeros
+        : tensor<4x8x16xf32>, tensor<4x8xi64> into tensor<50x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$updates, AnyRankedTensor:$indices,
+                       AnyRankedTensor:$dest);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $updates `at` $indices `into` $dest attr-dict `:` type($updates) `,`
+    type($indices) `into` type($dest)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getDestMutable();
+    }
+  }];
 }
 
 //===----------------------------------------------------------------------===//
