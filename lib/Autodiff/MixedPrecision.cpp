@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Verifier.h"
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -33,6 +34,54 @@ Value mlir::autopar::createCast(OpBuilder &b, Location loc, Value value,
           return arith::ExtFOp::create(nb, nloc, element, args[0]);
         return arith::TruncFOp::create(nb, nloc, element, args[0]);
       });
+}
+
+LogicalResult mlir::autopar::castFunctionFloats(FunctionOpInterface func,
+                                                FloatType from, FloatType to) {
+  auto convertType = [&](Type type) -> Type {
+    if (type == from)
+      return to;
+    if (auto tensor = dyn_cast<RankedTensorType>(type);
+        tensor && tensor.getElementType() == from)
+      return tensor.clone(to);
+    return type;
+  };
+  auto round = [&](APFloat value) {
+    bool lost = false;
+    value.convert(to.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+    return value;
+  };
+  func->walk([&](Operation *op) {
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          arg.setType(convertType(arg.getType()));
+    for (OpResult result : op->getResults())
+      result.setType(convertType(result.getType()));
+    auto constant = dyn_cast<arith::ConstantOp>(op);
+    if (!constant)
+      return;
+    if (auto scalar = dyn_cast<FloatAttr>(constant.getValue());
+        scalar && scalar.getType() == from)
+      constant.setValueAttr(FloatAttr::get(to, round(scalar.getValue())));
+    else if (auto dense = dyn_cast<DenseFPElementsAttr>(constant.getValue());
+             dense && dense.getElementType() == from)
+      constant.setValueAttr(dense.mapValues(to, [&](const APFloat &value) {
+        return round(value).bitcastToAPInt();
+      }));
+  });
+  SmallVector<Type> inputs, results;
+  for (Type type : func.getArgumentTypes())
+    inputs.push_back(convertType(type));
+  for (Type type : func.getResultTypes())
+    results.push_back(convertType(type));
+  func.setType(FunctionType::get(func->getContext(), inputs, results));
+  if (failed(verify(func)))
+    return func.emitError()
+           << "autopar-training: the model does not verify "
+              "once cast from "
+           << from << " to " << to << "; export it in " << to << " instead";
+  return success();
 }
 
 /// `value` times the rank-0 f32 `scale`, computed in f32 and stored as

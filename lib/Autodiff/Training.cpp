@@ -182,6 +182,24 @@ void TrainingPass::runOnOperation() {
     return signalPassFailure();
   }
 
+  // precision=bf16|fp16 on an f32 model: the model is cast to the 16-bit
+  // type first (arguments, constants, every value), then trains as a model
+  // written in it does, with f32 master parameters.
+  if (std::optional<Precision> kind = symbolizePrecision(precision);
+      kind && (*kind == Precision::BF16 || *kind == Precision::FP16)) {
+    FloatType to = *kind == Precision::BF16
+                       ? FloatType(BFloat16Type::get(&getContext()))
+                       : FloatType(Float16Type::get(&getContext()));
+    Type f32 = Float32Type::get(&getContext());
+    bool computesInF32 =
+        llvm::any_of(forward.getFunctionType().getResults(), [&](Type type) {
+          return getElementTypeOrSelf(type) == f32;
+        });
+    if (computesInF32 &&
+        failed(castFunctionFloats(forward, cast<FloatType>(f32), to)))
+      return signalPassFailure();
+  }
+
   FunctionType forwardType = forward.getFunctionType();
   int64_t resultIndex = result;
   if (resultIndex < 0) {
@@ -252,9 +270,8 @@ void TrainingPass::runOnOperation() {
       diag << "; a 16-bit model trains in its own type with f32 master "
               "parameters (omit precision=, or export the model in f32)";
     else
-      diag << "; casting a model to 16-bit is not built yet: export it in "
-              "bf16 or fp16 (models/generate.py --dtype bf16, torch's "
-              ".to(torch.bfloat16)), which trains with f32 masters";
+      diag << "; only f32 models are cast to 16-bit: export it in f32, "
+              "bf16 or fp16";
     return signalPassFailure();
   }
   bool mixed = compute.getWidth() == 16;

@@ -12,11 +12,19 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 namespace mlir::autopar {
 
 /// `value` with float element type `element` (extf or truncf).
 Value createCast(OpBuilder &b, Location loc, Value value, Type element);
+
+/// `func` computing in `to` wherever it computed in `from`: the types of
+/// its arguments, results, ops and body arguments, and its constants
+/// (rounded to nearest even). Fails with a diagnostic when the result does
+/// not verify.
+LogicalResult castFunctionFloats(FunctionOpInterface func, FloatType from,
+                                 FloatType to);
 
 /// `value` times the rank-0 f32 `scale`, computed in f32 and stored as
 /// `element`.
