@@ -477,8 +477,15 @@ void Sequentializer::buildLoop() {
 
 LogicalResult Sequentializer::run() {
   isolateCoordinate();
-  if (!microbatch)
+  if (!microbatch) {
+    // Nothing reads a microbatch slice (no batch input, or no op could
+    // split its batch loop): the function runs its batch at once.
+    func.emitWarning() << "autopar-partition: microbatches=" << count
+                       << ", but no op of @" << func.getName()
+                       << " splits its batch into microbatches; it runs the "
+                          "whole batch at once";
     return success();
+  }
   reduceOncePerStep();
   if (failed(collectLoopBody()))
     return failure();
