@@ -253,6 +253,60 @@ static Value differentiateBody(OpBuilder &builder, Block &body,
                        mapping.lookupOrDefault(target));
 }
 
+/// The adjoint of the table read `extract` in `op`'s body, accumulated
+/// into zeros of `type` written at `outputMap`: a linalg.generic over
+/// `op`'s loops and the further loops `outputMap` has (one per
+/// data-dependent index in `dataIndices`, paired with the loop standing for
+/// it, where the contribution is kept only when the index equals the loop).
+static Value
+accumulateTableAdjoint(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                       Block &body, ArrayRef<AffineMap> maps, AffineMap outMap,
+                       Value dResult, Operation *combinerOp, Value contribution,
+                       tensor::ExtractOp extract, RankedTensorType type,
+                       AffineMap outputMap,
+                       ArrayRef<std::pair<Value, unsigned>> dataIndices) {
+  unsigned numInputs = op.getNumDpsInputs();
+  auto extend = [&](AffineMap map) {
+    return AffineMap::get(outputMap.getNumDims(), 0, map.getResults(),
+                          op->getContext());
+  };
+  SmallVector<Value> inputs = {dResult};
+  SmallVector<AffineMap> newMaps = {extend(outMap)};
+  for (unsigned i = 0; i < numInputs; ++i) {
+    inputs.push_back(op.getDpsInputOperand(i)->get());
+    newMaps.push_back(extend(maps[i]));
+  }
+  newMaps.push_back(outputMap);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, inputs,
+             ValueRange{createZeros(b, loc, type)}, newMaps,
+             getIteratorsWritingAt(outputMap),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               IRMapping mapping;
+               for (unsigned i = 0; i < numInputs; ++i)
+                 mapping.map(body.getArgument(i), args[1 + i]);
+               Value adjoint = differentiateBody(nb, body, mapping, combinerOp,
+                                                 contribution, args[0],
+                                                 extract.getResult());
+               Value zero = constantLike(nb, nloc, args.back(), 0.0);
+               if (!adjoint)
+                 adjoint = zero;
+               for (auto [index, loop] : dataIndices) {
+                 Value here = linalg::IndexOp::create(nb, nloc, loop);
+                 Value hit = arith::CmpIOp::create(
+                     nb, nloc, arith::CmpIPredicate::eq,
+                     mapping.lookupOrDefault(index), here);
+                 adjoint =
+                     arith::SelectOp::create(nb, nloc, hit, adjoint, zero);
+               }
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   arith::AddFOp::create(nb, nloc, args.back(), adjoint)
+                       .getResult());
+             })
+      .getResult(0);
+}
+
 /// The gradient of a table read `extract` in `op`'s body whose first index
 /// is data-dependent (computed from the body's inputs over loops N) and
 /// whose other indices are loops R (distinct from N), as an
@@ -390,33 +444,9 @@ static Value buildScatterAdd(OpBuilder &b, Location loc, linalg::LinalgOp op,
   AffineMap updateMap = AffineMap::get(numLoops, 0, updateExprs, context);
   auto updateType =
       RankedTensorType::get(updateShape, tableType.getElementType());
-  SmallVector<Value> inputs = {dResult};
-  SmallVector<AffineMap> newMaps = {outMap};
-  for (unsigned i = 0; i < numInputs; ++i) {
-    inputs.push_back(op.getDpsInputOperand(i)->get());
-    newMaps.push_back(maps[i]);
-  }
-  newMaps.push_back(updateMap);
-  Value updates =
-      linalg::GenericOp::create(
-          b, loc, TypeRange{updateType}, inputs,
-          ValueRange{createZeros(b, loc, updateType)}, newMaps,
-          getIteratorsWritingAt(updateMap),
-          [&](OpBuilder &nb, Location nloc, ValueRange args) {
-            IRMapping mapping;
-            for (unsigned i = 0; i < numInputs; ++i)
-              mapping.map(body.getArgument(i), args[1 + i]);
-            Value adjoint =
-                differentiateBody(nb, body, mapping, combinerOp, contribution,
-                                  args[0], extract.getResult());
-            if (!adjoint)
-              adjoint = constantLike(nb, nloc, args.back(), 0.0);
-            linalg::YieldOp::create(
-                nb, nloc,
-                arith::AddFOp::create(nb, nloc, args.back(), adjoint)
-                    .getResult());
-          })
-          .getResult(0);
+  Value updates = accumulateTableAdjoint(
+      b, loc, op, body, maps, outMap, dResult, combinerOp, contribution,
+      extract, updateType, updateMap, /*dataIndices=*/{});
   return ScatterAddOp::create(b, loc, tableType, updates, indices,
                               createZeros(b, loc, tableType))
       .getResult();
@@ -762,48 +792,17 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
       state.addAdjoint(b, loc, extract.getTensor(), scattered);
       continue;
     }
-    unsigned totalLoops = numLoops + extraLoops;
-    auto extend = [&](AffineMap map) {
-      return AffineMap::get(totalLoops, 0, map.getResults(), context);
-    };
-    AffineMap tableMap = AffineMap::get(totalLoops, 0, tableExprs, context);
+    AffineMap tableMap =
+        AffineMap::get(numLoops + extraLoops, 0, tableExprs, context);
     if (!tableMap.isProjectedPermutation())
       return op.emitError() << "autopar-training: cannot differentiate '"
                             << op->getName()
                             << "': a table is read twice along one loop";
-    SmallVector<Value> inputs = {dResult};
-    SmallVector<AffineMap> newMaps = {extend(outMap)};
-    for (unsigned i = 0; i < numInputs; ++i) {
-      inputs.push_back(op.getDpsInputOperand(i)->get());
-      newMaps.push_back(extend(maps[i]));
-    }
-    newMaps.push_back(tableMap);
-    Value zeros = createZeros(b, loc, tableType);
-    auto generic = linalg::GenericOp::create(
-        b, loc, TypeRange{tableType}, inputs, ValueRange{zeros}, newMaps,
-        getIteratorsWritingAt(tableMap),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          IRMapping mapping;
-          for (unsigned i = 0; i < numInputs; ++i)
-            mapping.map(body.getArgument(i), args[1 + i]);
-          Value adjoint =
-              differentiateBody(nb, body, mapping, combinerOp, contribution,
-                                args[0], extract.getResult());
-          Value zero = constantLike(nb, nloc, args.back(), 0.0);
-          if (!adjoint)
-            adjoint = zero;
-          for (auto [index, loop] : dataIndices) {
-            Value here = linalg::IndexOp::create(nb, nloc, loop);
-            Value hit = arith::CmpIOp::create(
-                nb, nloc, arith::CmpIPredicate::eq,
-                mapping.lookupOrDefault(index), here);
-            adjoint = arith::SelectOp::create(nb, nloc, hit, adjoint, zero);
-          }
-          linalg::YieldOp::create(
-              nb, nloc, arith::AddFOp::create(nb, nloc, args.back(), adjoint)
-                            .getResult());
-        });
-    state.addAdjoint(b, loc, extract.getTensor(), generic.getResult(0));
+    state.addAdjoint(b, loc, extract.getTensor(),
+                     accumulateTableAdjoint(b, loc, op, body, maps, outMap,
+                                            dResult, combinerOp, contribution,
+                                            extract, tableType, tableMap,
+                                            dataIndices));
   }
 
   if (state.needsGradient(init)) {

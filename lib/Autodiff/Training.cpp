@@ -182,21 +182,35 @@ void TrainingPass::runOnOperation() {
     return signalPassFailure();
   }
 
-  // precision=bf16|fp16 on an f32 model: the model is cast to the 16-bit
+  // The compute type precision= asks for (the planner's vocabulary:
+  // symbolizePrecision); without it, the model's own.
+  MLIRContext *context = &getContext();
+  FloatType requested;
+  if (!precision.empty()) {
+    std::optional<Precision> kind = symbolizePrecision(precision);
+    if (!kind || *kind == Precision::Model) {
+      mlir::emitError(module.getLoc())
+          << "autopar-training: unknown precision '" << precision
+          << "'; expected f32, bf16 or fp16";
+      return signalPassFailure();
+    }
+    if (*kind == Precision::BF16)
+      requested = BFloat16Type::get(context);
+    else if (*kind == Precision::FP16)
+      requested = Float16Type::get(context);
+    else
+      requested = Float32Type::get(context);
+  }
+  // A 16-bit precision on an f32 model: the model is cast to the 16-bit
   // type first (arguments, constants, every value), then trains as a model
   // written in it does, with f32 master parameters.
-  if (std::optional<Precision> kind = symbolizePrecision(precision);
-      kind && (*kind == Precision::BF16 || *kind == Precision::FP16)) {
-    FloatType to = *kind == Precision::BF16
-                       ? FloatType(BFloat16Type::get(&getContext()))
-                       : FloatType(Float16Type::get(&getContext()));
-    Type f32 = Float32Type::get(&getContext());
+  if (requested && requested.getWidth() == 16) {
+    auto f32 = Float32Type::get(context);
     bool computesInF32 =
         llvm::any_of(forward.getFunctionType().getResults(), [&](Type type) {
           return getElementTypeOrSelf(type) == f32;
         });
-    if (computesInF32 &&
-        failed(castFunctionFloats(forward, cast<FloatType>(f32), to)))
+    if (computesInF32 && failed(castFunctionFloats(forward, f32, requested)))
       return signalPassFailure();
   }
 
@@ -243,25 +257,8 @@ void TrainingPass::runOnOperation() {
 
   // Mixed precision: a 16-bit model trains in its own type with f32 master
   // parameters, optimizer state and update.
-  // (The planner's vocabulary: symbolizePrecision.)
-  MLIRContext *context = &getContext();
   auto modelFloat = cast<FloatType>(elementType);
-  FloatType compute = modelFloat;
-  if (!precision.empty()) {
-    std::optional<Precision> kind = symbolizePrecision(precision);
-    if (!kind || *kind == Precision::Model) {
-      mlir::emitError(module.getLoc())
-          << "autopar-training: unknown precision '" << precision
-          << "'; expected f32, bf16 or fp16";
-      return signalPassFailure();
-    }
-    if (*kind == Precision::BF16)
-      compute = BFloat16Type::get(context);
-    else if (*kind == Precision::FP16)
-      compute = Float16Type::get(context);
-    else
-      compute = Float32Type::get(context);
-  }
+  FloatType compute = requested ? requested : modelFloat;
   if (compute != modelFloat) {
     InFlightDiagnostic diag = forward.emitError()
                               << "autopar-training: precision=" << precision

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Partition/Microbatch.h"
+#include "autopar/Autodiff/StepTransforms.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Partition/ReshardingBuilder.h"
 #include "autopar/Search/ShardingSpace.h"
@@ -83,25 +84,6 @@ mapElements(OpBuilder &b, Location loc, Value input, Value init,
                    body(nested, nestedLoc, args[0], args[1]));
              })
       .getResult(0);
-}
-
-/// A float tensor `value` with element type `element` (extended or
-/// rounded to nearest even).
-static Value castElements(OpBuilder &b, Location loc, Value value,
-                          Type element) {
-  auto type = cast<RankedTensorType>(value.getType());
-  if (type.getElementType() == element)
-    return value;
-  Value init =
-      tensor::EmptyOp::create(b, loc, type.getShape(), element).getResult();
-  return mapElements(
-      b, loc, value, init,
-      [&](OpBuilder &nested, Location nestedLoc, Value in, Value) -> Value {
-        if (element.getIntOrFloatBitWidth() >
-            in.getType().getIntOrFloatBitWidth())
-          return arith::ExtFOp::create(nested, nestedLoc, element, in);
-        return arith::TruncFOp::create(nested, nestedLoc, element, in);
-      });
 }
 
 namespace {
@@ -311,9 +293,9 @@ LogicalResult Sequentializer::collectLoopBody() {
   }
   // What an accumulation feeds runs after the loop; a microbatch's op
   // among it would need the whole batch first.
-  SmallVector<Operation *> worklist2(boundary.begin(), boundary.end());
-  while (!worklist2.empty()) {
-    Operation *op = worklist2.pop_back_val();
+  worklist.assign(boundary.begin(), boundary.end());
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
     for (Operation *user : op->getUsers()) {
       Operation *userOp = ancestor(user);
       if (!userOp)
@@ -321,7 +303,7 @@ LogicalResult Sequentializer::collectLoopBody() {
       if (inLoop.contains(userOp))
         return fail(userOp);
       if (afterLoop.insert(userOp).second)
-        worklist2.push_back(userOp);
+        worklist.push_back(userOp);
     }
   }
   return success();
@@ -462,8 +444,8 @@ void Sequentializer::buildLoop() {
       clone->getResult(0).setType(acc.carried.clone(rounded.getElementType()));
       value = clone->getResult(0);
     }
-    value = castElements(builder, op->getLoc(), value,
-                         getElementTypeOrSelf(op->getResult(0).getType()));
+    value = createCast(builder, op->getLoc(), value,
+                       getElementTypeOrSelf(op->getResult(0).getType()));
     op->getResult(0).replaceAllUsesWith(value);
   }
   // Erased last: one may be the op the builder inserts before.

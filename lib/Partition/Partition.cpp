@@ -539,13 +539,17 @@ LogicalResult FunctionPartitioner::run() {
            << "autopar-partition: functions with control flow between "
               "blocks are not supported";
   Block &body = func.getBody().front();
+  Value firstInput;
   if (microbatchAxis) {
     ArgumentRoles roles(func);
     for (BlockArgument arg : body.getArguments()) {
       ValueRole role = roles.getRole(arg);
-      if (isa<RankedTensorType>(arg.getType()) &&
-          (role == ValueRole::Input || role == ValueRole::Label))
-        batchDims[arg] = roles.getBatchDim(arg);
+      if (!isa<RankedTensorType>(arg.getType()) ||
+          (role != ValueRole::Input && role != ValueRole::Label))
+        continue;
+      batchDims[arg] = roles.getBatchDim(arg);
+      if (!firstInput && role == ValueRole::Input)
+        firstInput = arg;
     }
   }
   entry = new Block();
@@ -581,16 +585,11 @@ LogicalResult FunctionPartitioner::run() {
     func.setArgAttr(arg.getArgNumber(), AutoparDialect::kShardingAttrName,
                     toShardingAttr(sharding, mesh, meshRef, type.getRank()));
   }
-  if (microbatchAxis) {
-    ArgumentRoles roles(func);
-    for (BlockArgument arg : body.getArguments())
-      if (batchDims.contains(arg) && roles.getRole(arg) == ValueRole::Input) {
-        for (auto [axis, dim] : llvm::enumerate(locals[arg].sharding.axisDim))
-          if (dim == batchDims[arg])
-            batchAxes.push_back(axis);
-        break;
-      }
-  }
+  if (firstInput)
+    for (auto [axis, dim] :
+         llvm::enumerate(locals[firstInput].sharding.axisDim))
+      if (dim == batchDims[firstInput])
+        batchAxes.push_back(axis);
   builder.setInsertionPointToEnd(entry);
   LogicalResult result = success();
   for (Operation &op : body) {
