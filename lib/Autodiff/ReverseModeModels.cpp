@@ -798,11 +798,42 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
       return op.emitError() << "autopar-training: cannot differentiate '"
                             << op->getName()
                             << "': a table is read twice along one loop";
-    state.addAdjoint(b, loc, extract.getTensor(),
-                     accumulateTableAdjoint(b, loc, op, body, maps, outMap,
-                                            dResult, combinerOp, contribution,
-                                            extract, tableType, tableMap,
-                                            dataIndices));
+    // A loop may cover only the leading part of the table's dimension (the
+    // positions of a sequence shorter than the position table): the
+    // adjoint is built over the part read and inserted into zeros.
+    SmallVector<int64_t> loopRanges = op.getStaticLoopRanges();
+    SmallVector<int64_t> readShape(tableType.getShape());
+    for (auto [dim, expr] : llvm::enumerate(tableExprs)) {
+      unsigned loop = cast<AffineDimExpr>(expr).getPosition();
+      if (loop >= numLoops)
+        continue;
+      if (ShapedType::isDynamic(loopRanges[loop]) ||
+          ShapedType::isDynamic(readShape[dim]) ||
+          loopRanges[loop] > readShape[dim])
+        return op.emitError()
+               << "autopar-training: cannot differentiate '" << op->getName()
+               << "': table dimension " << dim << " (size " << readShape[dim]
+               << ") is read along a loop of size " << loopRanges[loop]
+               << "; static sizes with the loop no "
+               << "longer than the table are supported";
+      readShape[dim] = loopRanges[loop];
+    }
+    auto readType =
+        RankedTensorType::get(readShape, tableType.getElementType());
+    Value tableAdjoint = accumulateTableAdjoint(
+        b, loc, op, body, maps, outMap, dResult, combinerOp, contribution,
+        extract, readType, tableMap, dataIndices);
+    if (readType != tableType) {
+      SmallVector<OpFoldResult> offsets(readShape.size(), b.getIndexAttr(0));
+      SmallVector<OpFoldResult> sizes,
+          strides(readShape.size(), b.getIndexAttr(1));
+      for (int64_t size : readShape)
+        sizes.push_back(b.getIndexAttr(size));
+      tableAdjoint = tensor::InsertSliceOp::create(
+          b, loc, tableAdjoint, createZeros(b, loc, tableType), offsets, sizes,
+          strides);
+    }
+    state.addAdjoint(b, loc, extract.getTensor(), tableAdjoint);
   }
 
   if (state.needsGradient(init)) {

@@ -74,3 +74,22 @@ func.func @forward(%x: tensor<2x4xf32> {autopar.role = "input"},
   %p = tensor.gather %s[%i] gather_dims([0]) : (tensor<2x4xf32>, tensor<2x1xindex>) -> tensor<2x4xf32>
   return %p : tensor<2x4xf32>
 }
+
+// -----
+
+// A table read along a loop longer than the table's dimension.
+#id = affine_map<(d0) -> (d0)>
+func.func @forward(%x: tensor<8xf32> {autopar.role = "input"},
+                   %table: tensor<4xf32> {autopar.role = "param"}) -> tensor<8xf32> {
+  %e = tensor.empty() : tensor<8xf32>
+  // expected-error @+1 {{autopar-training: cannot differentiate 'linalg.generic': table dimension 0 (size 4) is read along a loop of size 8; static sizes with the loop no longer than the table are supported}}
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+      ins(%x : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 0 : index
+    %t = tensor.extract %table[%i] : tensor<4xf32>
+    %m = arith.mulf %a, %t : f32
+    linalg.yield %m : f32
+  } -> tensor<8xf32>
+  return %y : tensor<8xf32>
+}
