@@ -1,7 +1,9 @@
 //===- AutoparBufferization.cpp - bufferization of collectives ------------===//
 //
 // One-shot-bufferize turns `%r = autopar.<collective> %t ...` on tensors into
-// `autopar.<collective> %buf into %new ...` on a freshly allocated buffer.
+// `autopar.<collective> %buf into %new ...` on a freshly allocated buffer;
+// an all-reduce writes over its input (`%buf into %buf`) where the input is
+// not read after it (the analysis copies it where it is).
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +25,12 @@ mlir::autopar::detail::getCollectiveBufferType(CollectiveOpInterface op,
       MemRefType::get(tensorType.getShape(), tensorType.getElementType()));
 }
 
+bool mlir::autopar::detail::collectiveWritesInPlace(Operation *op) {
+  auto reduce = dyn_cast<AllReduceOp>(op);
+  return reduce && !reduce.hasBufferSemantics() &&
+         reduce.getInput().getType() == reduce->getResult(0).getType();
+}
+
 LogicalResult mlir::autopar::detail::bufferizeCollective(
     CollectiveOpInterface op, RewriterBase &rewriter,
     const BufferizationOptions &options, BufferizationState &state) {
@@ -35,14 +43,18 @@ LogicalResult mlir::autopar::detail::bufferizeCollective(
   FailureOr<Value> input = getBuffer(rewriter, op.getInput(), options, state);
   if (failed(input))
     return failure();
-  Value result = op->getResult(0);
-  FailureOr<Value> allocation = allocateTensorForShapedValue(
-      rewriter, loc, result, options, state, /*copy=*/false);
-  if (failed(allocation))
-    return failure();
-  FailureOr<Value> output = getBuffer(rewriter, *allocation, options, state);
-  if (failed(output))
-    return failure();
+  // In place: the analysis made the input a buffer of its own where it is
+  // read later (a copy), so the result goes over it.
+  FailureOr<Value> output = *input;
+  if (!collectiveWritesInPlace(op)) {
+    FailureOr<Value> allocation = allocateTensorForShapedValue(
+        rewriter, loc, op->getResult(0), options, state, /*copy=*/false);
+    if (failed(allocation))
+      return failure();
+    output = getBuffer(rewriter, *allocation, options, state);
+    if (failed(output))
+      return failure();
+  }
 
   // The same op, on buffers: same properties and attributes, the output as
   // second operand.

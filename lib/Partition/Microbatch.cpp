@@ -100,6 +100,37 @@ struct Accumulator {
   ReductionKind kind = ReductionKind::Sum;
 };
 
+/// When `acc`'s contribution is a sum that its producer starts from zeros
+/// (a weight gradient's contraction over the microbatch's samples), the
+/// producer starts from the running sum `current` instead and its result is
+/// the next sum: the accumulation happens in the reduction itself, with no
+/// per-microbatch buffer (as Megatron-LM's gradient accumulation fusion
+/// does). Null when the contribution has another form.
+static Value accumulateInProducer(const Accumulator &acc, Value current) {
+  auto result = dyn_cast<OpResult>(acc.contribution);
+  if (acc.kind != ReductionKind::Sum || !result ||
+      acc.contribution.getType() != acc.carried ||
+      !acc.contribution.hasOneUse())
+    return nullptr;
+  auto producer = dyn_cast<DestinationStyleOpInterface>(result.getOwner());
+  if (!producer || getReductionKind(producer, result.getResultNumber()) !=
+                       ReductionKind::Sum)
+    return nullptr;
+  OpOperand *init = producer.getTiedOpOperand(result);
+  auto fill = init ? init->get().getDefiningOp<linalg::FillOp>() : nullptr;
+  if (!fill || !matchPattern(fill.value(), m_AnyZeroFloat()))
+    return nullptr;
+  init->set(current);
+  if (fill->use_empty()) {
+    Value empty = fill.getDpsInits()[0];
+    fill->erase();
+    if (Operation *definer = empty.getDefiningOp();
+        definer && isa<tensor::EmptyOp>(definer) && definer->use_empty())
+      definer->erase();
+  }
+  return acc.contribution;
+}
+
 class Sequentializer {
 public:
   Sequentializer(func::FuncOp func, FlatSymbolRefAttr meshRef,
@@ -410,6 +441,10 @@ void Sequentializer::buildLoop() {
                                                    current, offsets, sizes,
                                                    strides)
                          .getResult());
+      continue;
+    }
+    if (Value folded = accumulateInProducer(acc, current)) {
+      next.push_back(folded);
       continue;
     }
     ReductionKind kind = acc.kind;

@@ -33,6 +33,17 @@ std::vector<double> stepLossScales;
 std::unordered_map<void *, size_t> liveBuffers;
 size_t liveBytes = 0, peakBytes = 0, markedBytes = 0;
 std::vector<double> stepPeakBytes;
+/// The buffers holding finished updates of the step's arguments
+/// (autopar_rt_memory_in_place) and their bytes; the most held at once
+/// since the mark with those counted as nothing (written in place).
+std::unordered_map<void *, size_t> inPlaceBuffers;
+size_t inPlaceBytes = 0, inPlacePeakBytes = 0;
+/// The latest allocation while nothing has happened since, and the in-place
+/// peak before it: a buffer named in place right after its allocation was
+/// never held beyond its argument.
+void *lastAllocated = nullptr;
+size_t inPlacePeakBeforeLast = 0;
+std::vector<double> stepInPlacePeakBytes;
 /// autopar_rt_profile's sums: per site, per step.
 std::vector<std::vector<double>> profile;
 size_t currentStep = 0;
@@ -313,6 +324,10 @@ const double *getStepPeakBytes(int64_t &count) {
   count = static_cast<int64_t>(stepPeakBytes.size());
   return stepPeakBytes.data();
 }
+const double *getStepInPlacePeakBytes(int64_t &count) {
+  count = static_cast<int64_t>(stepInPlacePeakBytes.size());
+  return stepInPlacePeakBytes.data();
+}
 const double *getStepLossScales(int64_t &count) {
   count = static_cast<int64_t>(stepLossScales.size());
   return stepLossScales.data();
@@ -473,6 +488,9 @@ void *track(void *buffer, size_t bytes) {
   liveBuffers[buffer] = bytes;
   liveBytes += bytes;
   peakBytes = std::max(peakBytes, liveBytes);
+  lastAllocated = buffer;
+  inPlacePeakBeforeLast = inPlacePeakBytes;
+  inPlacePeakBytes = std::max(inPlacePeakBytes, liveBytes - inPlaceBytes);
   return buffer;
 }
 } // namespace
@@ -490,9 +508,15 @@ extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
 
 extern "C" void _mlir_memref_to_llvm_free(void *buffer) {
   auto found = liveBuffers.find(buffer);
+  lastAllocated = nullptr;
   if (found != liveBuffers.end()) {
     liveBytes -= found->second;
     liveBuffers.erase(found);
+  }
+  if (auto inPlace = inPlaceBuffers.find(buffer);
+      inPlace != inPlaceBuffers.end()) {
+    inPlaceBytes -= inPlace->second;
+    inPlaceBuffers.erase(inPlace);
   }
   std::free(buffer);
 }
@@ -500,14 +524,39 @@ extern "C" void _mlir_memref_to_llvm_free(void *buffer) {
 extern "C" void autopar_rt_memory_mark() {
   markedBytes = liveBytes;
   peakBytes = liveBytes;
+  inPlaceBuffers.clear();
+  inPlaceBytes = 0;
+  inPlacePeakBytes = liveBytes;
+  lastAllocated = nullptr;
+}
+
+extern "C" void autopar_rt_memory_in_place(int64_t address) {
+  // The held buffer the (aligned) address points into.
+  auto at = static_cast<uintptr_t>(address);
+  for (auto [buffer, bytes] : liveBuffers) {
+    auto start = reinterpret_cast<uintptr_t>(buffer);
+    if (at < start || at >= start + bytes)
+      continue;
+    if (inPlaceBuffers.emplace(buffer, bytes).second)
+      inPlaceBytes += bytes;
+    if (buffer == lastAllocated)
+      inPlacePeakBytes =
+          std::max(inPlacePeakBeforeLast, liveBytes - inPlaceBytes);
+    lastAllocated = nullptr;
+    return;
+  }
 }
 
 extern "C" void autopar_rt_memory_report(int64_t step) {
   if (step < 0)
     return;
-  if (static_cast<size_t>(step) >= stepPeakBytes.size())
+  if (static_cast<size_t>(step) >= stepPeakBytes.size()) {
     stepPeakBytes.resize(step + 1, std::nan(""));
+    stepInPlacePeakBytes.resize(step + 1, std::nan(""));
+  }
   stepPeakBytes[step] = static_cast<double>(peakBytes - markedBytes);
+  stepInPlacePeakBytes[step] =
+      static_cast<double>(inPlacePeakBytes - markedBytes);
 }
 
 extern "C" double autopar_rt_clock() {

@@ -30,6 +30,12 @@ PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
   summary.recomputeSeconds = plan.metrics.recomputeSeconds;
   summary.config = plan.config;
   summary.memory = plan.metrics.memory;
+  int64_t peak = summary.memory.peakNode;
+  if (peak >= 0 && static_cast<size_t>(peak) < plan.nodes.size()) {
+    Operation *op = plan.nodes[peak].space.op;
+    summary.peakOp = op->getName().getStringRef().str();
+    summary.peakLoc = formatLocation(op->getLoc());
+  }
   return summary;
 }
 
@@ -128,14 +134,26 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
   if (plan.recomputeSeconds > 0)
     os << llvm::format("; recomputation %.3f ms", plan.recomputeSeconds * 1e3);
   os << "\n";
-  const ParameterStateBytes &state = plan.memory.state;
+  const PlanMemory &memory = plan.memory;
+  const ParameterStateBytes &state = memory.state;
   os << "memory per GPU: parameters " << formatBytes(state.params)
      << ", gradients " << formatBytes(state.gradients);
   if (state.master > 0)
     os << ", f32 master " << formatBytes(state.master);
   os << ", optimizer state " << formatBytes(state.optimizer) << ", activations "
-     << formatBytes(plan.memory.activations) << ", transient "
-     << formatBytes(plan.memory.transient) << "\n\n";
+     << formatBytes(memory.activations) << ", transient "
+     << formatBytes(memory.transient) << "\n";
+  if (memory.peakNode >= 0) {
+    os << "memory peak: " << formatBytes(memory.total())
+       << " in the backward of " << plan.peakOp;
+    if (!plan.peakLoc.empty())
+      os << " at " << plan.peakLoc;
+    os << ", holding gradients " << formatBytes(memory.peakGradients)
+       << ", activations " << formatBytes(memory.peakActivations)
+       << ", transient " << formatBytes(memory.peakTransient)
+       << " with the parameters and optimizer state\n";
+  }
+  os << "\n";
   printSummaryLine(os, "plan", report.plan);
   printSummaryLine(os, "1 GPU", report.oneGpu);
   if (report.haveDataParallel)
@@ -206,6 +224,13 @@ static void writeSummary(llvm::json::OStream &json,
     json.attribute("optimizer_state_bytes", state.optimizer);
     json.attribute("activations_bytes", summary.memory.activations);
     json.attribute("transient_bytes", summary.memory.transient);
+    json.attributeObject("peak", [&] {
+      json.attribute("op", summary.peakOp);
+      json.attribute("loc", summary.peakLoc);
+      json.attribute("gradients_bytes", summary.memory.peakGradients);
+      json.attribute("activations_bytes", summary.memory.peakActivations);
+      json.attribute("transient_bytes", summary.memory.peakTransient);
+    });
   });
 }
 

@@ -515,7 +515,12 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         fullBytes += binding.bytes;
         localBytes += local;
         Type element = getElementTypeOrSelf(binding.value.getType());
-        work.workingBytes += scaleBytes(element, local);
+        // The working set: the results and the activation operands (in the
+        // backward, their gradients); parameters are counted as state.
+        bool parameter =
+            !isResult && workload.getRoles().isParameter(binding.value);
+        if (!parameter)
+          work.workingBytes += scaleBytes(element, local);
         if (isResult)
           work.resultBytes += scaleBytes(element, local);
         if (!isResult &&
@@ -704,6 +709,14 @@ void Planner::evaluate(MeshPlan &plan) {
   PlanMemory &memory = metrics.memory;
   std::vector<double> segmentBytes(numSegments, 0);
   double working = 0, gathered = 0;
+  // Per node: the gradients its backward makes, the activations it keeps,
+  // its working set (with, under ZeRO-3, its gathered parameters).
+  size_t count = plan.nodes.size();
+  std::vector<double> nodeGradients(count, 0), nodeActivations(count, 0),
+      nodeWorking(count, 0);
+  // Per segment, what recomputation makes again before its backward (under
+  // selective recomputation, the values of the ops that keep nothing).
+  std::vector<double> rematerialized(numSegments, 0);
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
     unsigned s = plan.choice[index];
     const StrategyWork &work = node.works[s];
@@ -719,6 +732,12 @@ void Planner::evaluate(MeshPlan &plan) {
     memory.activations += priced.activations;
     segmentBytes[segmentOf[index]] += work.savedBytes / m;
     working = std::max(working, work.workingBytes / m);
+    if (config.recompute == Recompute::Selective &&
+        recomputes(index, config.recompute))
+      rematerialized[segmentOf[index]] += work.savedBytes / m;
+    nodeGradients[index] = priced.state.gradients;
+    nodeActivations[index] = priced.activations;
+    nodeWorking[index] = work.workingBytes / m;
     if (config.zero >= 3) {
       double bytes = 0;
       for (const StrategyWork::Param &param : work.params)
@@ -727,13 +746,40 @@ void Planner::evaluate(MeshPlan &plan) {
                    getWorkingBytes(options.precision,
                                    getElementBytes(param.elementType));
       gathered = std::max(gathered, bytes);
+      nodeWorking[index] += bytes;
     }
   }
   // Full recomputation re-materialises one segment at a time.
   if (config.recompute == Recompute::Full)
-    memory.activations +=
-        *std::max_element(segmentBytes.begin(), segmentBytes.end());
+    rematerialized = segmentBytes;
+  memory.activations +=
+      numSegments > 0
+          ? *std::max_element(rematerialized.begin(), rematerialized.end())
+          : 0.0;
   memory.transient = working + gathered;
+  // The peak: the backward runs the nodes in reverse; at node i it holds
+  // the gradients of nodes i.. (every gradient when microbatches
+  // accumulate into them from the first), the activations nodes ..i kept
+  // (and what recomputation made again for node i's segment) and node i's
+  // working set. The forward holds no more than node 0's backward does.
+  std::vector<double> keptUpTo(count, 0);
+  for (size_t i = 0; i < count; ++i)
+    keptUpTo[i] = (i > 0 ? keptUpTo[i - 1] : 0.0) + nodeActivations[i];
+  double made = 0;
+  for (size_t i = count; i-- > 0;) {
+    made += nodeGradients[i];
+    double gradients = m > 1 ? memory.state.gradients : made;
+    double activations = keptUpTo[i] + rematerialized[segmentOf[i]];
+    double held = gradients + activations + nodeWorking[i];
+    if (memory.peakNode < 0 || held > memory.peakGradients +
+                                          memory.peakActivations +
+                                          memory.peakTransient) {
+      memory.peakNode = static_cast<int64_t>(i);
+      memory.peakGradients = gradients;
+      memory.peakActivations = activations;
+      memory.peakTransient = nodeWorking[i];
+    }
+  }
   metrics.memoryPerGpu = memory.total();
   for (const CostGraph::Edge &edge : plan.graph.getEdges()) {
     double seconds =

@@ -14,11 +14,12 @@
 // CHECK-DAG: func.func private @autopar_rt_all_reduce(i64, i64, i64, i32, i32, i64, i64)
 // CHECK-DAG: func.func private @autopar_rt_all_to_all(i64, i64, i64, i64, i64, i64, i32, i64, i64)
 // CHECK-NOT: autopar.mesh
+// The all_reduce runs in place, on a copy of %a (which the other
+// collectives read after it): 24 floats (type 0), sum (0), over y.
 // CHECK: memref.copy %arg0, %[[IN:.*]] : memref<4x6xf32, strided<[?, ?], offset: ?>> to memref<4x6xf32>
-// CHECK: %[[P:.*]] = memref.extract_aligned_pointer_as_index %[[IN]]
-// The all_reduce: 24 floats (type 0), sum (0), over y.
+// CHECK: memref.extract_aligned_pointer_as_index %[[IN]]
+// CHECK: memref.extract_aligned_pointer_as_index %[[IN]]
 // CHECK: call @autopar_rt_all_reduce(%{{.*}}, %{{.*}}, %c24_i64, %c0_i32, %c0_i32, %c131074_i64, %c2_i64)
-// CHECK: memref.dealloc %[[IN]]
 // Gather along dim 0 over x: [outer 1, chunk 24].
 // CHECK: call @autopar_rt_all_gather(%{{.*}}, %{{.*}}, %c1_i64, %c24_i64, %c0_i32, %c131074_i64, %c1_i64)
 // Reduce-scatter along dim 1 by max (3): output [outer 4, chunk 3].

@@ -765,17 +765,24 @@ int main(int argc, char **argv) {
     plan += " mesh=" + std::to_string(ranks);
   if (plan.find("max-gpus=") == std::string::npos)
     plan += " max-gpus=" + std::to_string(ranks);
-  // Price the step autopar-training builds: the recomputation its own
-  // option asks for. Microbatches are the plan's (autopar-partition builds
-  // them): one unless --plan asks for more. The ZeRO stage is the plan's
-  // too: autopar-propagate shards the update by it.
-  std::string recomputePin = "recompute=none";
+  // Price the step autopar-training builds: the recomputation, optimizer
+  // and precision its own options ask for. Microbatches are the plan's
+  // (autopar-partition builds them): one unless --plan asks for more. The
+  // ZeRO stage is the plan's too: autopar-propagate shards the update by
+  // it.
+  SmallVector<std::string> pins = {"recompute=none", "microbatches=1"};
   for (StringRef option : llvm::split(StringRef(trainingOptions), ' '))
-    if (option.starts_with("recompute="))
-      recomputePin = option.str();
-  for (StringRef pin : {StringRef(recomputePin), StringRef("microbatches=1")})
-    if (plan.find(pin.split('=').first.str() + "=") == std::string::npos)
-      plan += " " + pin.str();
+    for (StringRef key : {"recompute=", "optimizer=", "precision="})
+      if (option.starts_with(key)) {
+        llvm::erase_if(pins, [&](const std::string &pin) {
+          return StringRef(pin).starts_with(key);
+        });
+        pins.push_back(option.str());
+      }
+  for (const std::string &pin : pins)
+    if (plan.find(StringRef(pin).split('=').first.str() + "=") ==
+        std::string::npos)
+      plan += " " + pin;
   // The cost model's machine decides the plan, not this CPU: by default a
   // node of 8 A100s.
   if (plan.find("target=") == std::string::npos)
@@ -995,15 +1002,11 @@ int main(int argc, char **argv) {
                                         sharded.getName().str() + "}")))
       return 1;
   }
-  // The step's own buffers: its arguments (held before it starts) and the
-  // new values of arguments it returns (which an in-place update would
-  // write over the arguments).
-  double argumentBytes = 0, updatedBytes = 0;
+  // The step's arguments, held before it starts (the runtime counts what
+  // it allocates).
+  double argumentBytes = 0;
   for (Type type : sharded.getArgumentTypes())
     argumentBytes += getTensorBytes(type);
-  for (auto [index, type] : llvm::enumerate(sharded.getResultTypes()))
-    if (sharded.getResultAttr(index, AutoparDialect::kUpdatesAttrName))
-      updatedBytes += getTensorBytes(type);
   // The plan's prediction, to print beside the measurement.
   PlanAttr planAttr =
       (*module)->getAttrOfType<PlanAttr>(AutoparDialect::kPlanAttrName);
@@ -1101,6 +1104,7 @@ int main(int argc, char **argv) {
     add("autopar_rt_report_loss_scale", (void *)&autopar_rt_report_loss_scale);
     add("autopar_rt_memory_mark", (void *)&autopar_rt_memory_mark);
     add("autopar_rt_memory_report", (void *)&autopar_rt_memory_report);
+    add("autopar_rt_memory_in_place", (void *)&autopar_rt_memory_in_place);
     add("_mlir_memref_to_llvm_alloc", (void *)&_mlir_memref_to_llvm_alloc);
     add("_mlir_memref_to_llvm_aligned_alloc",
         (void *)&_mlir_memref_to_llvm_aligned_alloc);
@@ -1155,18 +1159,23 @@ int main(int argc, char **argv) {
   }
   // Memory: the most the step held at once on this rank, beside the plan's
   // peak per GPU (the CPU backend counts its buffers).
-  int64_t memoryCount = 0;
+  int64_t memoryCount = 0, inPlaceCount = 0;
   const double *peaks = ::autopar::runtime::getStepPeakBytes(memoryCount);
+  const double *inPlacePeaks =
+      ::autopar::runtime::getStepInPlacePeakBytes(inPlaceCount);
   if (!cuda && memoryCount > 0 && train) {
-    double peak = 0;
+    double peak = 0, inPlacePeak = 0;
     for (int64_t step = 0; step < memoryCount; ++step)
       if (!std::isnan(peaks[step]))
         peak = std::max(peak, peaks[step]);
+    for (int64_t step = 0; step < inPlaceCount; ++step)
+      if (!std::isnan(inPlacePeaks[step]))
+        inPlacePeak = std::max(inPlacePeak, inPlacePeaks[step]);
     double held = argumentBytes + peak;
-    double inPlace = held - updatedBytes;
+    double inPlace = argumentBytes + inPlacePeak;
     say() << llvm::format("  memory: %.0f bytes at the step's peak on rank 0 "
-                          "(arguments %.0f + allocated %.0f); %.0f with the "
-                          "update in place",
+                          "(arguments %.0f + allocated %.0f); %.0f with "
+                          "updates written over their arguments",
                           held, argumentBytes, peak, inPlace);
     if (planAttr && planAttr.getMemoryPerGpu().convertToDouble() > 0) {
       double predicted = planAttr.getMemoryPerGpu().convertToDouble();

@@ -105,6 +105,48 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def FreeBuffersEarly : Pass<"autopar-free-buffers-early"> {
+  let summary = "Free each buffer right after its last use";
+  let description = [{
+    Upstream's ownership-based deallocation frees a buffer at the end of
+    the block that allocates it, so a training step holds every buffer it
+    ever allocates until it returns: its peak is the sum of its buffers,
+    not the most that is live at once. This pass moves each
+    `memref.dealloc` of an allocation of its own block up to just after
+    the last op of that block that uses the buffer or any alias of it
+    (views, casts, values that loops and branches carry:
+    `BufferViewFlowAnalysis`), a use inside a region counting as a use by
+    the op in the block that holds it. A buffer with a use it cannot place
+    (an alias used outside the block, an address taken as an integer for a
+    library call) keeps its deallocation.
+
+    Both backends run it right after bufferization, before any lowering
+    turns buffers into addresses; the frees are synchronous (every kernel,
+    library call and collective has completed when the host moves on).
+  }];
+}
+
+def MarkInPlaceUpdates : Pass<"autopar-mark-in-place-updates",
+                               "::mlir::ModuleOp"> {
+  let summary = "Tell the memory count when each update of an argument is "
+                "written";
+  let description = [{
+    A training step returns the new values of its parameters and optimizer
+    state (results with `autopar.updates`) in buffers of their own, where a
+    GPU program writes them over the arguments. For each such result of a
+    bufferized function, this pass calls
+    `autopar_rt_memory_in_place(address)` right after the last op of the
+    function that may write its buffer (or an alias of it): from then on
+    the CPU runtime's in-place peak counts the buffer as the argument it
+    replaces (nothing more). Reads that follow (the new velocity read by
+    the parameter's update) are reads of the argument in place.
+    autopar-lower-to-cpu runs it with count-allocations=true.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def StripAnnotations : Pass<"autopar-strip-annotations", "::mlir::ModuleOp"> {
   let summary = "Remove autopar annotations, meshes and the plan";
   let description = [{

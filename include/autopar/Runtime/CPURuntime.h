@@ -65,6 +65,11 @@ void _mlir_memref_to_llvm_free(void *buffer);
 /// the most held above it until autopar_rt_memory_report is step `step`'s.
 void autopar_rt_memory_mark();
 void autopar_rt_memory_report(int64_t step);
+/// The buffer at `address` now holds a finished update of one of the
+/// step's arguments (a parameter, optimizer state), which a GPU program
+/// writes over the argument: the in-place peak counts it as nothing from
+/// here (autopar-mark-in-place-updates).
+void autopar_rt_memory_in_place(int64_t address);
 /// The loss scale a (fp16) training step returned for the next step.
 void autopar_rt_report_loss_scale(int64_t step, double scale);
 /// A host clock (seconds), and the time since `start` added to `site`'s sum
@@ -86,6 +91,8 @@ const double *getStepLosses(int64_t &count);
 /// What autopar_rt_memory_report recorded: per step, the most bytes of
 /// buffers allocated during it beyond those held at its start.
 const double *getStepPeakBytes(int64_t &count);
+/// The same with finished updates counted as written over their arguments.
+const double *getStepInPlacePeakBytes(int64_t &count);
 /// What autopar_rt_report_loss_scale recorded, by step (NaN where none was).
 const double *getStepLossScales(int64_t &count);
 /// autopar_rt_profile's sums, per site and step.

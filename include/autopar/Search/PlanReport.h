@@ -34,6 +34,8 @@ struct PlanSummary {
   /// The step's configuration and its memory.
   StepConfig config;
   PlanMemory memory;
+  /// The op whose backward holds the memory peak, and where it is.
+  std::string peakOp, peakLoc;
 };
 
 struct PlanLayerReport {

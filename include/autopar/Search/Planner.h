@@ -79,10 +79,22 @@ struct StepConfig {
 /// plus the largest segment recomputed), and the largest transient working
 /// set (an op's operands and results, the parameters ZeRO-3 gathers).
 struct PlanMemory {
-  ParameterStateBytes state; // bytes, not bytes per parameter
+  /// Over the whole step: the parameters' state (bytes, the ZeRO paper's
+  /// formula), every activation kept for the backward (per microbatch),
+  /// the largest working set.
+  ParameterStateBytes state;
   double activations = 0;
   double transient = 0;
-  double total() const { return state.total() + activations + transient; }
+  /// What is held at the step's peak, the backward of node `peakNode`:
+  /// the gradients made by then (all of them when microbatches accumulate),
+  /// the activations not yet released, that op's working set.
+  double peakGradients = 0, peakActivations = 0, peakTransient = 0;
+  int64_t peakNode = -1;
+  /// The peak: the state whole but for the gradients not made yet.
+  double total() const {
+    return state.total() - state.gradients + peakGradients + peakActivations +
+           peakTransient;
+  }
 };
 
 /// What a plan costs, per step.

@@ -35,6 +35,8 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
   // Copies the deallocation pipeline keeps (a function returning its
   // argument) as allocations and copies.
   pm.addPass(createConvertBufferizationToMemRefPass());
+  // Each buffer freed after its last use, not at the end of its block.
+  pm.addPass(createFreeBuffersEarly());
 }
 
 void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,
@@ -52,6 +54,8 @@ void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,
 void mlir::autopar::buildLowerToCPUPipeline(
     OpPassManager &pm, const LowerToCPUPipelineOptions &options) {
   buildBufferizePasses(pm);
+  if (options.countAllocations)
+    pm.addPass(createMarkInPlaceUpdates());
   // Collectives of partitioned programs: calls to the MPI runtime.
   pm.addPass(createLowerCollectivesToMPI());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());

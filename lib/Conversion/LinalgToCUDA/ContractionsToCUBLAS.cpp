@@ -162,6 +162,9 @@ struct Epilogue {
   linalg::GenericOp op;
   Value bias, output;
   bool relu;
+  /// Buffers freed between the product and the epilogue (the product's
+  /// inputs, freed after their last use): freed after the fused call.
+  SmallVector<memref::DeallocOp> frees;
 };
 
 /// The elementwise op after `gemm` (an f32 product without batch, stored
@@ -181,13 +184,17 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
       alloc->getBlock() != gemmOp->getBlock())
     return std::nullopt;
-  // The next op that is not memory-effect free (allocations and
+  // The next op that is not memory-effect free (allocations, frees and
   // autopar-profile-ops' clock calls aside).
+  SmallVector<memref::DeallocOp> frees;
   Operation *next = gemmOp->getNextNode();
-  while (next && (isa<memref::AllocOp, gpu::AllocOp>(next) ||
+  while (next && (isa<memref::AllocOp, gpu::AllocOp, memref::DeallocOp>(next) ||
                   isProfilingCall(next) ||
-                  (isMemoryEffectFree(next) && next->getNumRegions() == 0)))
+                  (isMemoryEffectFree(next) && next->getNumRegions() == 0))) {
+    if (auto free = dyn_cast<memref::DeallocOp>(next))
+      frees.push_back(free);
     next = next->getNextNode();
+  }
   auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
   if (!generic || generic.getNumDpsInputs() != 2 ||
       generic.getNumDpsInits() != 1 || generic.getNumLoops() != 2 ||
@@ -247,7 +254,11 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   if (output != product &&
       (!outputAlloc || !isa<memref::AllocOp, gpu::AllocOp>(outputAlloc)))
     return std::nullopt;
-  return Epilogue{generic, bias, output, relu};
+  // What is freed in between is none of the epilogue's buffers.
+  for (memref::DeallocOp free : frees)
+    if (llvm::is_contained({product, bias, output}, free.getMemref()))
+      return std::nullopt;
+  return Epilogue{generic, bias, output, relu, std::move(frees)};
 }
 
 namespace {
@@ -293,7 +304,9 @@ struct ContractionsToCUBLASPass
         operands.push_back(constant(loc, i32, gemm.transA));
         operands.push_back(constant(loc, i32, gemm.transB));
         operands.push_back(constant(loc, i32, epilogue->relu));
-        func::CallOp::create(builder, loc, fused, operands);
+        auto call = func::CallOp::create(builder, loc, fused, operands);
+        for (memref::DeallocOp free : llvm::reverse(epilogue->frees))
+          free->moveAfter(call);
         epilogue->op->erase();
         op->erase();
         continue;

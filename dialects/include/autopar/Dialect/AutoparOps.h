@@ -31,6 +31,10 @@ void getCollectiveEffects(
         &effects);
 FailureOr<bufferization::BufferLikeType>
 getCollectiveBufferType(CollectiveOpInterface op, Value value);
+/// Whether the collective's result may be written over its input (an
+/// all-reduce: same type, each element combines the same element of every
+/// device), so that bufferization runs it in place when the input is dead.
+bool collectiveWritesInPlace(Operation *op);
 LogicalResult
 bufferizeCollective(CollectiveOpInterface op, RewriterBase &rewriter,
                     const bufferization::BufferizationOptions &options,

@@ -147,7 +147,7 @@ class Autopar_CollectiveOp<string mnemonic, list<Trait> traits = []>
       ::mlir::autopar::detail::getCollectiveEffects(*this, effects);
     }
     bool $cppClass::bufferizesToAllocation(::mlir::Value value) {
-      return true;
+      return !::mlir::autopar::detail::collectiveWritesInPlace(*this);
     }
     bool $cppClass::bufferizesToMemoryRead(::mlir::OpOperand &operand,
         const ::mlir::bufferization::AnalysisState &state) {
@@ -155,12 +155,15 @@ class Autopar_CollectiveOp<string mnemonic, list<Trait> traits = []>
     }
     bool $cppClass::bufferizesToMemoryWrite(::mlir::OpOperand &operand,
         const ::mlir::bufferization::AnalysisState &state) {
-      return false;
+      return ::mlir::autopar::detail::collectiveWritesInPlace(*this);
     }
     ::mlir::bufferization::AliasingValueList $cppClass::getAliasingValues(
         ::mlir::OpOperand &operand,
         const ::mlir::bufferization::AnalysisState &state) {
-      return {};
+      if (!::mlir::autopar::detail::collectiveWritesInPlace(*this))
+        return {};
+      return {{getOperation()->getResult(0),
+               ::mlir::bufferization::BufferRelation::Equivalent}};
     }
     ::mlir::FailureOr<::mlir::bufferization::BufferLikeType>
     $cppClass::getBufferType(::mlir::Value value,

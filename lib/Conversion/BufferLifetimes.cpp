@@ -1,0 +1,163 @@
+//===- BufferLifetimes.cpp - where buffers stop being used ----------------===//
+//
+// Two passes over bufferized functions that ask one question, the last op
+// of a block that uses a buffer or an alias of it:
+//
+// * autopar-free-buffers-early moves each memref.dealloc of an allocation
+//   up to just after that op;
+// * autopar-mark-in-place-updates calls the runtime's memory count after
+//   the last write of each buffer a function returns as an update of its
+//   arguments.
+//
+// See the pass descriptions in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/RuntimeCalls.h"
+#include "autopar/Dialect/AutoparOps.h"
+
+#include "mlir/Dialect/Bufferization/Transforms/BufferViewFlowAnalysis.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_FREEBUFFERSEARLY
+#define GEN_PASS_DEF_MARKINPLACEUPDATES
+#include "autopar/Conversion/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+/// The last op of `block` that uses `buffer` (defined in `block` or an
+/// argument of its region) or an alias of it in a way `counts` accepts (a
+/// use inside a region counting as a use by the op of `block` that holds
+/// it); ops in `ignored` aside. Null when some use or alias is outside the
+/// block or is its terminator.
+static Operation *
+findLastUse(Block *block, Value buffer, ArrayRef<Operation *> ignored,
+            const BufferViewFlowAnalysis &aliases,
+            function_ref<bool(Operation *user, Value alias)> counts,
+            SmallPtrSetImpl<Operation *> *users = nullptr) {
+  Operation *last = buffer.getDefiningOp();
+  auto consider = [&](Operation *op, bool counted) {
+    Operation *holder = block->findAncestorOpInBlock(*op);
+    if (!holder || holder->hasTrait<OpTrait::IsTerminator>())
+      return false;
+    if (counted && users)
+      users->insert(holder);
+    if (counted && (!last || last->isBeforeInBlock(holder)))
+      last = holder;
+    return true;
+  };
+  for (Value alias : aliases.resolve(buffer)) {
+    for (Operation *user : alias.getUsers())
+      if (!llvm::is_contained(ignored, user) &&
+          !consider(user, counts(user, alias)))
+        return nullptr;
+    // An alias made in the block (a view) is itself a use.
+    if (Operation *definer = alias.getDefiningOp())
+      if (!consider(definer, alias != buffer))
+        return nullptr;
+  }
+  return last;
+}
+
+/// Whether `user` may write `value` (ops that do not say are assumed to).
+static bool mayWrite(Operation *user, Value value) {
+  auto effects = dyn_cast<MemoryEffectOpInterface>(user);
+  if (!effects)
+    return true;
+  SmallVector<MemoryEffects::EffectInstance> onValue;
+  effects.getEffectsOnValue(value, onValue);
+  return llvm::any_of(onValue, [](const MemoryEffects::EffectInstance &e) {
+    return isa<MemoryEffects::Write>(e.getEffect());
+  });
+}
+
+namespace {
+struct FreeBuffersEarlyPass
+    : public mlir::autopar::impl::FreeBuffersEarlyBase<FreeBuffersEarlyPass> {
+  void runOnOperation() override {
+    BufferViewFlowAnalysis aliases(getOperation());
+    SmallVector<memref::DeallocOp> deallocs;
+    getOperation()->walk(
+        [&](memref::DeallocOp dealloc) { deallocs.push_back(dealloc); });
+    for (memref::DeallocOp dealloc : deallocs) {
+      Value buffer = dealloc.getMemref();
+      Block *block = dealloc->getBlock();
+      Operation *alloc = buffer.getDefiningOp();
+      if (!isa_and_nonnull<memref::AllocOp>(alloc) ||
+          alloc->getBlock() != block || !alloc->isBeforeInBlock(dealloc))
+        continue;
+      // A buffer whose address is taken (a library or runtime call reads
+      // it through an integer) is used where that address is: unknown.
+      bool addressTaken =
+          llvm::any_of(aliases.resolve(buffer), [](Value alias) {
+            return llvm::any_of(alias.getUsers(), [](Operation *user) {
+              return isa<memref::ExtractAlignedPointerAsIndexOp,
+                         UnrealizedConversionCastOp>(user);
+            });
+          });
+      if (addressTaken)
+        continue;
+      Operation *last =
+          findLastUse(block, buffer, {dealloc.getOperation()}, aliases,
+                      [](Operation *, Value) { return true; });
+      if (last && last->isBeforeInBlock(dealloc))
+        dealloc->moveAfter(last);
+    }
+  }
+};
+
+struct MarkInPlaceUpdatesPass
+    : public mlir::autopar::impl::MarkInPlaceUpdatesBase<
+          MarkInPlaceUpdatesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    OpBuilder builder(module.getContext());
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs) {
+      if (func.isExternal() || !func.getBody().hasOneBlock())
+        continue;
+      Block *block = &func.getBody().front();
+      auto ret = dyn_cast<func::ReturnOp>(block->getTerminator());
+      if (!ret)
+        continue;
+      BufferViewFlowAnalysis aliases(func);
+      for (auto [index, result] : llvm::enumerate(ret.getOperands())) {
+        if (!func.getResultAttr(index, AutoparDialect::kUpdatesAttrName) ||
+            !isa<MemRefType>(result.getType()))
+          continue;
+        // The buffer the result views, and the last op that writes it:
+        // from there on the update is where a GPU program keeps it. A
+        // buffer allocated for the update alone (one writer) is there from
+        // its allocation: the GPU program writes the argument directly.
+        Value root = result;
+        while (auto view = root.getDefiningOp<ViewLikeOpInterface>())
+          root = view.getViewSource();
+        if (isa<BlockArgument>(root))
+          continue;
+        SmallPtrSet<Operation *, 4> writers;
+        Operation *last = findLastUse(block, root, {ret.getOperation()},
+                                      aliases, mayWrite, &writers);
+        if (!last)
+          continue;
+        Operation *alloc = root.getDefiningOp();
+        if (writers.size() == 1 && isa<memref::AllocOp>(alloc) &&
+            alloc->getBlock() == block)
+          builder.setInsertionPointAfter(alloc);
+        else
+          builder.setInsertionPointAfter(last);
+        Location loc = ret.getLoc();
+        func::FuncOp inPlace = getOrDeclareRuntimeFunction(
+            builder, module, "autopar_rt_memory_in_place",
+            {builder.getI64Type()}, {});
+        func::CallOp::create(builder, loc, inPlace,
+                             getBufferAddress(builder, loc, root));
+      }
+    }
+  }
+};
+} // namespace
