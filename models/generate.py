@@ -127,6 +127,9 @@ class Builder:
     def __init__(self, dtype, roles=True):
         self.dt = dtype
         self.roles = roles
+        # Projections of [B,S,K] activations as one 3-D contraction instead
+        # of collapse + matmul + expand (`--gemm 3d`).
+        self.gemm3d = False
         self.args = []  # (Value, role, loc)
         self.consts = {}  # (literal, type) -> name
         self.const_lines = []
@@ -295,6 +298,32 @@ class Builder:
         self.macs += bb * m * n * k
         return res
 
+    def matmul3(self, x, w, name):
+        """[B,S,K] x [K,N] -> [B,S,N] as one contraction over (b, s, n, k)
+        (`--gemm 3d`): the sequence stays a loop of its own."""
+        bsz, s, k = x.shape
+        assert w.shape[0] == k, (x, w)
+        n = w.shape[1]
+        out = self.fill(self.cst(0.0), [bsz, s, n], name)
+
+        def body(blk, xa, wa, acc):
+            return blk.op("arith.addf", acc, blk.op("arith.mulf", xa, wa))
+        res = self.generic([x, w], out,
+                           [self.amap(4, ["d0", "d1", "d3"]), self.amap(4, ["d3", "d2"]),
+                            self.amap(4, ["d0", "d1", "d2"])],
+                           ["parallel", "parallel", "parallel", "reduction"], body, name)
+        self.macs += bsz * s * n * k
+        return res
+
+    def project3(self, x, w, name):
+        """[B,S,K] x [K,N] -> [B,S,N]: collapse to [B*S,K], matmul, expand
+        (the default), or one 3-D contraction with `--gemm 3d`."""
+        if self.gemm3d:
+            return self.matmul3(x, w, name)
+        bsz, s, _ = x.shape
+        y = self.matmul(self.collapse(x, [[0, 1], [2]], name), w, name)
+        return self.expand(y, [[0, 1], [2]], [bsz, s, w.shape[1]], name)
+
     def pad(self, x, low, high, value, name):
         shape = [d + l + h for d, l, h in zip(x.shape, low, high)]
         res = Value(self.fresh(), shape, x.et)
@@ -435,14 +464,13 @@ def dense(b, x, n_out, name, act=None):
 
 def dense3(b, x, n_out, name, act=None):
     """Fully connected layer on [B,S,K]: collapse to [B*S,K], matmul, expand
-    back to [B,S,N], then bias (+act: 'relu', 'tanh', 'gelu_erf', 'gelu_tanh')
-    on the 3-D value (batch stays dim 0)."""
+    back to [B,S,N] (or one 3-D contraction, `--gemm 3d`), then bias (+act:
+    'relu', 'tanh', 'gelu_erf', 'gelu_tanh') on the 3-D value (batch stays
+    dim 0)."""
     bsz, s, k = x.shape
     w = b.param(name + ".weight", [k, n_out])
     bias = b.param(name + ".bias", [n_out])
-    x2 = b.collapse(x, [[0, 1], [2]], name)
-    y = b.matmul(x2, w, name)
-    y3 = b.expand(y, [[0, 1], [2]], [bsz, s, n_out], name)
+    y3 = b.project3(x, w, name)
     if act in ("gelu_erf", "gelu_tanh"):
         y3 = bias_act(b, y3, bias, 2, None, name)
         return gelu(b, y3, name + ".gelu", act[5:])
@@ -798,11 +826,10 @@ def rmsnorm(b, x, name, eps):
 
 
 def linear3(b, x, n_out, name):
-    """A bias-free projection of [B,S,K] to [B,S,N] (collapse, matmul, expand)."""
-    bsz, s, k = x.shape
-    w = b.param(name + ".weight", [k, n_out])
-    y = b.matmul(b.collapse(x, [[0, 1], [2]], name), w, name)
-    return b.expand(y, [[0, 1], [2]], [bsz, s, n_out], name)
+    """A bias-free projection of [B,S,K] to [B,S,N] (collapse, matmul,
+    expand; or one 3-D contraction, `--gemm 3d`)."""
+    w = b.param(name + ".weight", [x.shape[2], n_out])
+    return b.project3(x, w, name)
 
 
 def gqa_attention(b, x, heads, kv_heads, name):
@@ -1056,6 +1083,10 @@ def parse_args(argv):
     p.add_argument("--type-vocab", type=int, dest="type_vocab", help="bert: token-type rows")
     p.add_argument("--dtype", choices=FLOAT_TYPES, default="f32", help="element type (default f32)")
     p.add_argument("--tosa", action="store_true", help="emit TOSA (mlp, alexnet) instead of linalg")
+    p.add_argument("--gemm", choices=["2d", "3d"], default="2d",
+                   help="bert/gpt/llama: projections of [B,S,K] activations as collapse + "
+                        "matmul + expand (2d, default) or one contraction over (b, s, n, k) (3d), "
+                        "which leaves the sequence a loop of its own")
     p.add_argument("--no-roles", dest="roles", action="store_false",
                    help="omit the autopar.role argument attributes")
     p.add_argument("--summary", action="store_true",
@@ -1090,6 +1121,8 @@ def parse_args(argv):
             p.error("--heads must be divisible by --kv-heads")
         if a.model != "llama" and a.seq > a.max_pos:
             p.error("--seq must not exceed --max-pos")
+    if a.gemm == "3d" and a.model not in ("bert", "gpt", "llama"):
+        p.error("--gemm 3d is available for: bert, gpt, llama")
     if a.tosa and MODELS[a.model][1] is None:
         p.error("--tosa is available for: " + ", ".join(m for m in MODELS if MODELS[m][1]))
     if a.batch is not None and a.batch < 1:
@@ -1109,12 +1142,14 @@ def config_line(a):
         if k == "ffn" and v is None:
             v = "4*hidden"
         parts.append("%s=%s" % (k.replace("_", "-"), v))
-    return " ".join(parts + ["dtype=" + a.dtype] + (["tosa"] if a.tosa else []))
+    return " ".join(parts + ["dtype=" + a.dtype] + (["tosa"] if a.tosa else [])
+                    + (["gemm=3d"] if a.gemm == "3d" else []))
 
 
 def build(a):
     lin, tosa = MODELS[a.model]
     b = TosaBuilder(a.dtype, a.roles) if a.tosa else Builder(a.dtype, a.roles)
+    b.gemm3d = a.gemm == "3d"
     (tosa if a.tosa else lin)(b, a)
     return b
 

@@ -95,11 +95,16 @@ def GroupCollectives : Pass<"autopar-group-collectives",
     all_reduces are packed flat; reduce_scatters and all_gathers along
     dimension 0 as [devices, n] blocks side by side (`tensor.expand_shape`,
     `tensor.insert_slice`, `tensor.extract_slice`), so each device's block
-    stays its own; those along other dimensions are left alone. With
-    `max-bytes` > 0, a group holds at most that many bytes.
+    stays its own; those along other dimensions are left alone.
+
+    A group holds at most `max-bytes` (default 25 MiB, PyTorch DDP's
+    bucket size; 0: no limit): packing copies the members into the pack,
+    so the step holds up to one group's bytes beyond its gradients while
+    the groups are packed one after another (with no limit, a second copy
+    of every gradient).
   }];
   let options = [
-    Option<"maxBytes", "max-bytes", "int64_t", /*default=*/"0",
+    Option<"maxBytes", "max-bytes", "int64_t", /*default=*/"26214400",
            "Largest packed buffer in bytes (0: no limit)">,
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
