@@ -1,6 +1,7 @@
 //===- Communication.cpp - what a sharded program communicates ------------===//
 
 #include "autopar/Search/Communication.h"
+#include "autopar/Analysis/ArgumentRoles.h"
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -46,7 +47,8 @@ const TensorSharding *CommunicationTally::lookup(Value value) const {
 }
 
 void CommunicationTally::require(Value value, const TensorSharding &sharding,
-                                 double bytes, bool fresh) {
+                                 double bytes, bool fresh,
+                                 ReshardRepeat repeat) {
   auto it = produced.find(value);
   if (it == produced.end() || it->second == sharding)
     return;
@@ -66,11 +68,21 @@ void CommunicationTally::require(Value value, const TensorSharding &sharding,
     if (llvm::is_contained(layouts, current))
       continue;
     layouts.push_back(current);
+    // Runs per step, and the part of the value each run moves.
+    int64_t times = repeat.times;
+    double part = repeat.sliced ? 1.0 / static_cast<double>(times) : 1.0;
+    if (step.kind == ReshardKind::ReduceScatter && times == 1)
+      times = repeat.scatterEach;
+    if (step.kind == ReshardKind::AllGather && times == 1)
+      times = repeat.gatherEach;
+    ReshardStep each = step;
+    each.bytesIn *= part;
+    each.bytesOut *= part;
     CommunicationEntry &entry = summary[stringifyReshardKind(step.kind).str()];
-    entry.count += 1;
-    entry.bytes += step.bytesIn;
+    entry.count += times;
+    entry.bytes += times * each.bytesIn;
     if (costModel)
-      entry.seconds += getReshardStepSeconds(step, mesh, *costModel);
+      entry.seconds += times * getReshardStepSeconds(each, mesh, *costModel);
   }
   if (!llvm::is_contained(layouts, sharding))
     layouts.push_back(sharding);
@@ -112,10 +124,57 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   TensorSharding whole;
   whole.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
   CommunicationTally tally(mesh, costModel);
-  auto requireWhole = [&](ValueRange values) {
+
+  // Microbatches (the step autopar-plan priced): autopar-partition runs the
+  // ops that depend on a microbatch's samples in a loop. A value carries
+  // the batch along `batchDim` from the batch arguments through each op's
+  // batch loop, until an op reduces over it (a weight gradient, the loss:
+  // partial sums the loop accumulates, resolved after it; with ZeRO-2 and
+  // 3 their reduce_scatters run per microbatch).
+  int64_t microbatches = 1, zero = 0;
+  if (auto module = func->getParentOfType<ModuleOp>())
+    if (auto step = module->getAttrOfType<DictionaryAttr>(
+            AutoparDialect::kStepAttrName)) {
+      if (auto attr = step.getAs<IntegerAttr>("microbatches"))
+        microbatches = std::max<int64_t>(1, attr.getInt());
+      if (auto attr = step.getAs<IntegerAttr>("zero"))
+        zero = attr.getInt();
+    }
+  DenseSet<Value> parameters;
+  DenseMap<Value, int64_t> batchDim;
+  // Values made inside the loop, and the partial sums over the microbatches
+  // (made inside, accumulated by the loop, read after it).
+  DenseSet<Value> perMicrobatch, accumulated;
+  if (microbatches > 1) {
+    ArgumentRoles roles(func);
+    for (BlockArgument arg : func.getArguments()) {
+      ValueRole role = roles.getRole(arg);
+      if (role == ValueRole::Param)
+        parameters.insert(arg);
+      if (isa<RankedTensorType>(arg.getType()) &&
+          (role == ValueRole::Input || role == ValueRole::Label)) {
+        batchDim[arg] = roles.getBatchDim(arg);
+        perMicrobatch.insert(arg);
+      }
+    }
+  }
+  auto repeatFor = [&](bool inLoop, Value value) {
+    ReshardRepeat repeat;
+    if (inLoop) {
+      repeat.times = microbatches;
+      repeat.sliced = batchDim.count(value) > 0;
+    } else if (zero >= 2 && accumulated.contains(value)) {
+      repeat.scatterEach = microbatches;
+    }
+    if (zero >= 3 && parameters.contains(value))
+      repeat.gatherEach = microbatches;
+    return repeat;
+  };
+  auto requireWhole = [&](ValueRange values, bool inLoop = false) {
     for (Value value : values)
       if (isa<RankedTensorType>(value.getType()))
-        tally.require(value, whole, getTensorBytes(value.getType()));
+        tally.require(value, whole, getTensorBytes(value.getType()),
+                      /*fresh=*/false, repeatFor(inLoop, value));
   };
   auto captured = [](Operation *op) {
     SetVector<Value> values;
@@ -164,15 +223,43 @@ mlir::autopar::predictCommunication(func::FuncOp func,
     // needs.
     if (isMadeFromScalar(&op))
       continue;
+    // In the microbatch loop: an op that reads a value made there.
+    bool inLoop = llvm::any_of(op.getOperands(), [&](Value operand) {
+      return perMicrobatch.contains(operand);
+    });
     std::optional<OpSpace> space = buildOpSpace(&op);
     if (!space) {
       // Other ops that are not nodes read their tensors whole.
-      requireWhole(op.getOperands());
-      requireWhole(captured(&op));
+      requireWhole(op.getOperands(), inLoop);
+      requireWhole(captured(&op), inLoop);
       for (Value result : op.getResults())
-        if (isa<RankedTensorType>(result.getType()))
+        if (isa<RankedTensorType>(result.getType())) {
           tally.produce(result, whole);
+          if (inLoop)
+            perMicrobatch.insert(result);
+        }
       continue;
+    }
+    // The op's batch loop (through its first operand that carries the
+    // batch): its results carry the batch where they follow that loop; a
+    // reduction over it ends the microbatch's part.
+    int batchLoop = -1;
+    for (const Binding &binding : space->operands)
+      if (auto it = batchDim.find(binding.value); it != batchDim.end()) {
+        batchLoop = binding.dimLoop[it->second];
+        break;
+      }
+    for (const Binding &binding : space->results) {
+      if (!inLoop)
+        break;
+      if (batchLoop >= 0 && space->reduction[batchLoop]) {
+        accumulated.insert(binding.value);
+        continue;
+      }
+      perMicrobatch.insert(binding.value);
+      for (auto [dim, loop] : llvm::enumerate(binding.dimLoop))
+        if (loop == batchLoop)
+          batchDim[binding.value] = dim;
     }
     if (auto pin = dyn_cast<ShardOp>(op)) {
       FailureOr<TensorSharding> pinned =
@@ -181,7 +268,8 @@ mlir::autopar::predictCommunication(func::FuncOp func,
         return op.emitError()
                << "autopar communication: the pin is not on " << *meshRef;
       tally.require(pin.getInput(), *pinned,
-                    getTensorBytes(pin.getInput().getType()), /*fresh=*/true);
+                    getTensorBytes(pin.getInput().getType()), /*fresh=*/true,
+                    repeatFor(inLoop, pin.getInput()));
       tally.produce(pin.getResult(), *pinned);
       continue;
     }
@@ -193,6 +281,8 @@ mlir::autopar::predictCommunication(func::FuncOp func,
         // (A copy: producing may move the map's entries.)
         TensorSharding partial = *input;
         tally.produce(op.getResult(0), partial);
+        if (accumulated.contains(op.getOperand(0)))
+          accumulated.insert(op.getResult(0));
         continue;
       }
     FailureOr<Strategy> strategy = getAnnotatedStrategy(
@@ -209,15 +299,15 @@ mlir::autopar::predictCommunication(func::FuncOp func,
           strategy->assign(mesh.getRank(), -1);
     SmallPtrSet<Value, 8> bound;
     for (const Binding &binding : space->operands) {
-      tally.require(binding.value,
-                    getSharding(*space, binding, *strategy, false),
-                    binding.bytes);
+      tally.require(
+          binding.value, getSharding(*space, binding, *strategy, false),
+          binding.bytes, /*fresh=*/false, repeatFor(inLoop, binding.value));
       bound.insert(binding.value);
     }
     for (Value operand : op.getOperands())
       if (!bound.contains(operand))
-        requireWhole(operand);
-    requireWhole(captured(&op));
+        requireWhole(operand, inLoop);
+    requireWhole(captured(&op), inLoop);
     for (Value result : op.getResults()) {
       if (!isa<RankedTensorType>(result.getType()))
         continue;

@@ -52,6 +52,21 @@ double getTensorBytes(Type type);
 /// has the layout it is produced in; every layout it is needed in costs
 /// planResharding's collectives, except layouts already made (earlier
 /// targets and the results of collectives on the way to them).
+/// How often a reshard runs per step: inside autopar-partition's
+/// microbatch loop, once per microbatch, on a microbatch's slice of a
+/// batch-carrying value (`sliced`) or on the whole value (a parameter a
+/// loop op reads); `scatterEach`: a reduce_scatter that resolves a partial
+/// sum over the microbatches runs per microbatch even outside the loop
+/// (ZeRO-2 and 3 keep only the shard of each gradient); `gatherEach`: an
+/// all_gather of a sharded parameter runs per microbatch (ZeRO-3 gathers
+/// each parameter inside the loop).
+struct ReshardRepeat {
+  int64_t times = 1;
+  bool sliced = false;
+  int64_t scatterEach = 1;
+  int64_t gatherEach = 1;
+};
+
 class CommunicationTally {
 public:
   /// Collectives are priced when `costModel` is given.
@@ -65,7 +80,7 @@ public:
   /// With `fresh`, the layouts made for other consumers are not reused (a
   /// pin makes its own copy: autopar-partition's rule).
   void require(Value value, const TensorSharding &sharding, double bytes,
-               bool fresh = false);
+               bool fresh = false, ReshardRepeat repeat = ReshardRepeat());
   /// The layout `value` is produced in, if any.
   const TensorSharding *lookup(Value value) const;
 
@@ -81,7 +96,9 @@ private:
 
 /// What `func`, annotated with shardings and strategies (after autopar-plan
 /// or autopar-propagate), communicates per call once autopar-partition has
-/// partitioned it on the mesh its annotations use. Fails with a diagnostic
+/// partitioned it on the mesh its annotations use (with the module's
+/// `autopar.step` microbatches: the reshards of ops that depend on a
+/// microbatch's samples run once per microbatch). Fails with a diagnostic
 /// on annotations partition would refuse. A function without annotations
 /// communicates nothing.
 FailureOr<CommunicationSummary>
