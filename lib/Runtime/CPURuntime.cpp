@@ -8,6 +8,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -531,20 +532,25 @@ extern "C" void autopar_rt_memory_mark() {
 }
 
 extern "C" void autopar_rt_memory_in_place(int64_t address) {
-  // The held buffer the (aligned) address points into.
+  // The held buffer the (aligned) address points into: the buffer itself
+  // when its allocation was aligned, else the one whose bytes contain it.
   auto at = static_cast<uintptr_t>(address);
-  for (auto [buffer, bytes] : liveBuffers) {
-    auto start = reinterpret_cast<uintptr_t>(buffer);
-    if (at < start || at >= start + bytes)
-      continue;
-    if (inPlaceBuffers.emplace(buffer, bytes).second)
-      inPlaceBytes += bytes;
-    if (buffer == lastAllocated)
-      inPlacePeakBytes =
-          std::max(inPlacePeakBeforeLast, liveBytes - inPlaceBytes);
-    lastAllocated = nullptr;
+  auto held = liveBuffers.find(reinterpret_cast<void *>(at));
+  if (held == liveBuffers.end())
+    held = std::find_if(liveBuffers.begin(), liveBuffers.end(),
+                        [&](const auto &entry) {
+                          auto start = reinterpret_cast<uintptr_t>(entry.first);
+                          return at >= start && at < start + entry.second;
+                        });
+  if (held == liveBuffers.end())
     return;
-  }
+  auto [buffer, bytes] = *held;
+  if (inPlaceBuffers.emplace(buffer, bytes).second)
+    inPlaceBytes += bytes;
+  if (buffer == lastAllocated)
+    inPlacePeakBytes =
+        std::max(inPlacePeakBeforeLast, liveBytes - inPlaceBytes);
+  lastAllocated = nullptr;
 }
 
 extern "C" void autopar_rt_memory_report(int64_t step) {

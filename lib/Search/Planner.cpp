@@ -707,15 +707,15 @@ void Planner::evaluate(MeshPlan &plan) {
   double m = static_cast<double>(config.microbatches);
   bool feasible = true;
   PlanMemory &memory = metrics.memory;
-  std::vector<double> segmentBytes(numSegments, 0);
   double working = 0, gathered = 0;
   // Per node: the gradients its backward makes, the activations it keeps,
   // its working set (with, under ZeRO-3, its gathered parameters).
   size_t count = plan.nodes.size();
   std::vector<double> nodeGradients(count, 0), nodeActivations(count, 0),
       nodeWorking(count, 0);
-  // Per segment, what recomputation makes again before its backward (under
-  // selective recomputation, the values of the ops that keep nothing).
+  // Per segment, what recomputation makes again before its backward: the
+  // values of the ops that recompute (every op under full recomputation,
+  // the ones that keep nothing under selective).
   std::vector<double> rematerialized(numSegments, 0);
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
     unsigned s = plan.choice[index];
@@ -730,10 +730,8 @@ void Planner::evaluate(MeshPlan &plan) {
     memory.state.master += priced.state.master;
     memory.state.optimizer += priced.state.optimizer;
     memory.activations += priced.activations;
-    segmentBytes[segmentOf[index]] += work.savedBytes / m;
     working = std::max(working, work.workingBytes / m);
-    if (config.recompute == Recompute::Selective &&
-        recomputes(index, config.recompute))
+    if (recomputes(index, config.recompute))
       rematerialized[segmentOf[index]] += work.savedBytes / m;
     nodeGradients[index] = priced.state.gradients;
     nodeActivations[index] = priced.activations;
@@ -749,9 +747,7 @@ void Planner::evaluate(MeshPlan &plan) {
       nodeWorking[index] += bytes;
     }
   }
-  // Full recomputation re-materialises one segment at a time.
-  if (config.recompute == Recompute::Full)
-    rematerialized = segmentBytes;
+  // Recomputation re-materialises one segment at a time.
   memory.activations +=
       numSegments > 0
           ? *std::max_element(rematerialized.begin(), rematerialized.end())

@@ -1163,14 +1163,17 @@ int main(int argc, char **argv) {
   const double *peaks = ::autopar::runtime::getStepPeakBytes(memoryCount);
   const double *inPlacePeaks =
       ::autopar::runtime::getStepInPlacePeakBytes(inPlaceCount);
+  // The largest of the steps' figures (NaN where a step reported none).
+  auto largest = [](const double *values, int64_t count) {
+    double most = 0;
+    for (int64_t step = 0; step < count; ++step)
+      if (!std::isnan(values[step]))
+        most = std::max(most, values[step]);
+    return most;
+  };
   if (!cuda && memoryCount > 0 && train) {
-    double peak = 0, inPlacePeak = 0;
-    for (int64_t step = 0; step < memoryCount; ++step)
-      if (!std::isnan(peaks[step]))
-        peak = std::max(peak, peaks[step]);
-    for (int64_t step = 0; step < inPlaceCount; ++step)
-      if (!std::isnan(inPlacePeaks[step]))
-        inPlacePeak = std::max(inPlacePeak, inPlacePeaks[step]);
+    double peak = largest(peaks, memoryCount);
+    double inPlacePeak = largest(inPlacePeaks, inPlaceCount);
     double held = argumentBytes + peak;
     double inPlace = argumentBytes + inPlacePeak;
     say() << llvm::format("  memory: %.0f bytes at the step's peak on rank 0 "

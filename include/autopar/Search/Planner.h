@@ -73,11 +73,12 @@ struct StepConfig {
   std::string str() const;
 };
 
-/// Peak memory of one GPU under a plan: the training state of the
-/// parameters (ZeRO-sharded), the activations kept for the backward at
-/// their peak (one microbatch; with full recomputation the segment inputs
-/// plus the largest segment recomputed), and the largest transient working
-/// set (an op's operands and results, the parameters ZeRO-3 gathers).
+/// Memory of one GPU under a plan: the training state of the parameters
+/// (ZeRO-sharded), the activations kept for the backward (one microbatch;
+/// with recomputation the kept values plus the largest segment made
+/// again), the largest transient working set (an op's results and
+/// activation operands, the parameters ZeRO-3 gathers), and what the
+/// step holds at its peak (Planner::evaluate).
 struct PlanMemory {
   /// Over the whole step: the parameters' state (bytes, the ZeRO paper's
   /// formula), every activation kept for the backward (per microbatch),
