@@ -27,8 +27,11 @@
 // joins the open group of its kind when the group can still be emitted at
 // one point after every member's operand is defined and before any
 // member's result is used (so no member feeds another), and within
-// `max-bytes`; otherwise it starts a new group. Each group is emitted just
-// before its first use.
+// `max-bytes`; otherwise it starts a new group. Each group is emitted as
+// soon as its last member's operand is made, as data-parallel trainers
+// launch a bucket when its last gradient is ready: the reduce-scatters of
+// ZeRO-2/3 then free the whole gradients bucket by bucket during the
+// backward instead of holding all of them until the update.
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,6 +43,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <functional>
 #include <limits>
 #include <map>
 
@@ -344,19 +348,70 @@ void GroupCollectivesPass::runOnOperation() {
     }
     for (auto &[key, group] : open)
       done.push_back(std::move(group));
-    // Emit in a fixed order: by first use, then by first member.
+    // Emit in a fixed order: by last operand, then by first member.
+    auto first = [&](const Open &group) {
+      return position.lookup(
+          CollectiveOpInterface(group.group.members.front()).getOperation());
+    };
     llvm::sort(done, [&](const Open &a, const Open &b) {
-      return std::make_pair(a.used, position.lookup(CollectiveOpInterface(
-                                                        a.group.members.front())
-                                                        .getOperation())) <
-             std::make_pair(b.used, position.lookup(CollectiveOpInterface(
-                                                        b.group.members.front())
-                                                        .getOperation()));
+      return std::make_pair(a.defined, first(a)) <
+             std::make_pair(b.defined, first(b));
     });
-    SmallVector<Operation *> ops;
+    // Each group goes right after the last definition of its members'
+    // operands as they are when it is emitted: a group that reads another
+    // group's results is emitted after it. A group with no such point
+    // before its first use is left ungrouped.
+    DenseMap<Operation *, size_t> groupOf;
+    for (auto [index, group] : llvm::enumerate(done))
+      for (CollectiveOpInterface member : group.group.members)
+        groupOf[member.getOperation()] = index;
+    // The block's ops before any group is emitted: a group goes before the
+    // next of these, after the groups emitted at the same place before it.
+    DenseSet<Operation *> original;
     for (Operation &op : *block)
-      ops.push_back(&op);
-    for (Open &group : done)
-      emitGroup(group.group.members, ops[group.used]);
+      original.insert(&op);
+    std::vector<bool> emitted(done.size(), false);
+    std::function<void(size_t)> emit = [&](size_t index) {
+      if (emitted[index])
+        return;
+      emitted[index] = true;
+      ArrayRef<CollectiveOpInterface> members = done[index].group.members;
+      for (CollectiveOpInterface member : members)
+        if (Operation *definer = member.getInput().getDefiningOp()) {
+          auto producer = groupOf.find(definer);
+          if (producer != groupOf.end() && producer->second != index)
+            emit(producer->second);
+        }
+      Operation *last = nullptr;
+      for (CollectiveOpInterface member : members) {
+        Operation *definer = member.getInput().getDefiningOp();
+        Operation *holder =
+            definer ? block->findAncestorOpInBlock(*definer) : nullptr;
+        if (holder && (!last || last->isBeforeInBlock(holder)))
+          last = holder;
+      }
+      Operation *point = last ? last->getNextNode() : &block->front();
+      // Skip the members still in place (of this or a later group) and
+      // what earlier groups emitted here.
+      while (point && !point->hasTrait<OpTrait::IsTerminator>() &&
+             (groupOf.count(point) || !original.contains(point)))
+        point = point->getNextNode();
+      for (CollectiveOpInterface member : members)
+        for (Operation *user : member->getResult(0).getUsers()) {
+          Operation *holder = block->findAncestorOpInBlock(*user);
+          if (!point || (holder && holder->isBeforeInBlock(point)))
+            return;
+        }
+      // emitGroup erases the members of a group of two or more: forget
+      // them before their memory can be reused.
+      if (members.size() >= 2)
+        for (CollectiveOpInterface member : members) {
+          groupOf.erase(member.getOperation());
+          original.erase(member.getOperation());
+        }
+      emitGroup(members, point);
+    };
+    for (size_t index = 0; index < done.size(); ++index)
+      emit(index);
   });
 }

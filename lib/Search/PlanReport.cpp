@@ -31,7 +31,8 @@ PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
   summary.config = plan.config;
   summary.memory = plan.metrics.memory;
   int64_t peak = summary.memory.peakNode;
-  if (peak >= 0 && static_cast<size_t>(peak) < plan.nodes.size()) {
+  if (!summary.memory.peakAtSync && peak >= 0 &&
+      static_cast<size_t>(peak) < plan.nodes.size()) {
     Operation *op = plan.nodes[peak].space.op;
     summary.peakOp = op->getName().getStringRef().str();
     summary.peakLoc = formatLocation(op->getLoc());
@@ -143,7 +144,13 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
   os << ", optimizer state " << formatBytes(state.optimizer) << ", activations "
      << formatBytes(memory.activations) << ", transient "
      << formatBytes(memory.transient) << "\n";
-  if (memory.peakNode >= 0) {
+  if (memory.peakAtSync) {
+    os << "memory peak: " << formatBytes(memory.total())
+       << " at the gradients' synchronisation, holding gradients "
+       << formatBytes(memory.peakGradients) << ", collective buffers "
+       << formatBytes(memory.collectiveBuffers)
+       << " with the parameters and optimizer state\n";
+  } else if (memory.peakNode >= 0) {
     os << "memory peak: " << formatBytes(memory.total())
        << " in the backward of " << plan.peakOp;
     if (!plan.peakLoc.empty())
@@ -225,8 +232,13 @@ static void writeSummary(llvm::json::OStream &json,
     json.attribute("activations_bytes", summary.memory.activations);
     json.attribute("transient_bytes", summary.memory.transient);
     json.attributeObject("peak", [&] {
+      json.attribute("at", summary.memory.peakAtSync ? "synchronisation"
+                                                     : "backward");
       json.attribute("op", summary.peakOp);
       json.attribute("loc", summary.peakLoc);
+      json.attribute("collective_bytes", summary.memory.peakAtSync
+                                             ? summary.memory.collectiveBuffers
+                                             : 0.0);
       json.attribute("gradients_bytes", summary.memory.peakGradients);
       json.attribute("activations_bytes", summary.memory.peakActivations);
       json.attribute("transient_bytes", summary.memory.peakTransient);

@@ -329,6 +329,9 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
       return costModel.collectiveTime(kind, bytes, group).seconds;
     };
     if (param.axes) {
+      priced.syncedBytes += bytes;
+      priced.syncGroup =
+          std::max(priced.syncGroup, static_cast<double>(group.size));
       switch (zero) {
       case 0: // All-reduce the accumulated gradient once.
         priced.sync += collective(CollectiveKind::AllReduce);
@@ -707,7 +710,7 @@ void Planner::evaluate(MeshPlan &plan) {
   double m = static_cast<double>(config.microbatches);
   bool feasible = true;
   PlanMemory &memory = metrics.memory;
-  double working = 0, gathered = 0;
+  double working = 0, gathered = 0, syncedBytes = 0, syncGroup = 1;
   // Per node: the gradients its backward makes, the activations it keeps,
   // its working set (with, under ZeRO-3, its gathered parameters).
   size_t count = plan.nodes.size();
@@ -733,6 +736,8 @@ void Planner::evaluate(MeshPlan &plan) {
     working = std::max(working, work.workingBytes / m);
     if (recomputes(index, config.recompute))
       rematerialized[segmentOf[index]] += work.savedBytes / m;
+    syncedBytes += priced.syncedBytes;
+    syncGroup = std::max(syncGroup, priced.syncGroup);
     nodeGradients[index] = priced.state.gradients;
     nodeActivations[index] = priced.activations;
     nodeWorking[index] = work.workingBytes / m;
@@ -774,6 +779,26 @@ void Planner::evaluate(MeshPlan &plan) {
       memory.peakGradients = gradients;
       memory.peakActivations = activations;
       memory.peakTransient = nodeWorking[i];
+    }
+  }
+  // The synchronisation of a bucket of gradients (autopar-group-collectives
+  // packs them once the bucket's last one is made): the gradients, no
+  // activation, and the packed buffers: all-reduced in place without ZeRO;
+  // under ZeRO-1 reduce-scattered from the pack into a 1/d share; under
+  // ZeRO-2/3, whose gradient state is that share, the bucket's whole
+  // gradients and their pack are held until it is scattered.
+  if (syncedBytes > 0) {
+    double bucket =
+        std::min(syncedBytes, static_cast<double>(kCollectiveBucketBytes));
+    memory.collectiveBuffers = config.zero == 0   ? bucket
+                               : config.zero == 1 ? bucket * (1 + 1 / syncGroup)
+                                                  : 2 * bucket;
+    double atSync = memory.state.gradients + memory.collectiveBuffers;
+    if (atSync >
+        memory.peakGradients + memory.peakActivations + memory.peakTransient) {
+      memory.peakAtSync = true;
+      memory.peakGradients = memory.state.gradients;
+      memory.peakActivations = memory.peakTransient = 0;
     }
   }
   metrics.memoryPerGpu = memory.total();

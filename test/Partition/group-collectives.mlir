@@ -1,7 +1,7 @@
 // RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives))" --split-input-file | FileCheck %s
 // RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{max-bytes=48}))" --split-input-file | FileCheck %s --check-prefix=LIMIT
-// Independent all_reduces of one kind share one buffer, emitted before the
-// first use; the others stay.
+// Independent all_reduces of one kind share one buffer, emitted once the
+// last of their operands is made; the others stay.
 
 autopar.mesh @mesh <x = 2, y = 2>
 // Three gradients (2-D, 1-D, 0-D) reduced over x: one packed all_reduce of
@@ -72,7 +72,6 @@ autopar.mesh @mesh <gpus = 2>
 // Scatters along another dimension stay.
 // CHECK-LABEL: func.func @zero(
 // CHECK-SAME: %[[G1:[^:]*]]: tensor<4x4xf32>, %[[G2:[^:]*]]: tensor<8xf32>, %[[P1:[^:]*]]: tensor<2x4xf32>, %[[P2:[^:]*]]: tensor<4xf32>, %[[G3:[^:]*]]: tensor<4x4xf32>
-// CHECK: autopar.reduce_scatter %[[G3]] on @mesh axes [gpus] scatter_dim = 1
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [2, 8] : tensor<16xf32> into tensor<2x8xf32>
 // CHECK: tensor.expand_shape %[[G2]] {{\[\[}}0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
 // CHECK: %[[BUF:.*]] = tensor.empty() : tensor<2x12xf32>
@@ -85,6 +84,7 @@ autopar.mesh @mesh <gpus = 2>
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [4, 4] : tensor<16xf32> into tensor<4x4xf32>
 // CHECK: tensor.extract_slice %[[GA]][0, 8] [2, 4] [1, 1] : tensor<2x12xf32> to tensor<2x4xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<2x4xf32> into tensor<8xf32>
+// CHECK: autopar.reduce_scatter %[[G3]] on @mesh axes [gpus] scatter_dim = 1
 // CHECK: return
 func.func @zero(%g1: tensor<4x4xf32>, %g2: tensor<8xf32>, %p1: tensor<2x4xf32>, %p2: tensor<4xf32>, %g3: tensor<4x4xf32>)
     -> (tensor<2x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<4x2xf32>) {

@@ -83,6 +83,13 @@ inline double getWorkingBytes(Precision precision, unsigned elementBytes) {
   return isMixedPrecision(precision) ? 2.0 : elementBytes;
 }
 
+/// Most bytes one packed collective carries: the step's small collectives
+/// of one kind are packed into buffers of at most this size
+/// (autopar-group-collectives max-bytes; PyTorch DDP's bucket size), and
+/// the memory model holds one such buffer at the gradients'
+/// synchronisation.
+constexpr int64_t kCollectiveBucketBytes = 25 << 20;
+
 /// Bytes per parameter element of the training state on one GPU, the ZeRO
 /// paper's accounting: the (working) parameters, their gradients, the f32
 /// master copy (mixed precision only) and the optimizer's states, each

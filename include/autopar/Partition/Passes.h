@@ -3,6 +3,7 @@
 #ifndef AUTOPAR_PARTITION_PASSES_H
 #define AUTOPAR_PARTITION_PASSES_H
 
+#include "autopar/Cost/CostModel.h"
 #include "autopar/Dialect/AutoparDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

@@ -104,7 +104,8 @@ def GroupCollectives : Pass<"autopar-group-collectives",
     of every gradient).
   }];
   let options = [
-    Option<"maxBytes", "max-bytes", "int64_t", /*default=*/"26214400",
+    Option<"maxBytes", "max-bytes", "int64_t",
+           /*default=*/"::mlir::autopar::kCollectiveBucketBytes",
            "Largest packed buffer in bytes (0: no limit)">,
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];

@@ -91,10 +91,16 @@ struct PlanMemory {
   /// the activations not yet released, that op's working set.
   double peakGradients = 0, peakActivations = 0, peakTransient = 0;
   int64_t peakNode = -1;
+  /// The packed buffers of the gradients' synchronisation after the
+  /// backward (one bucket of each collective the ZeRO stage runs) and
+  /// whether the step peaks there rather than in the backward (then with
+  /// every gradient and no activation).
+  double collectiveBuffers = 0;
+  bool peakAtSync = false;
   /// The peak: the state whole but for the gradients not made yet.
   double total() const {
     return state.total() - state.gradients + peakGradients + peakActivations +
-           peakTransient;
+           peakTransient + (peakAtSync ? collectiveBuffers : 0.0);
   }
 };
 
@@ -239,6 +245,8 @@ private:
   struct Priced {
     double compute = 0, sync = 0, forward = 0, recompute = 0;
     ParameterStateBytes state;
+    /// Gradient bytes synchronised over data axes, the largest such group.
+    double syncedBytes = 0, syncGroup = 1;
     double activations = 0;
   };
   Priced priceStrategy(const MeshShape &mesh, const PlanNode &node,
