@@ -1,0 +1,153 @@
+//===- Pipeline.h - pipeline stages: schedules and the stage search -*- C++
+//-*-===//
+//
+// A pipeline splits a training step's ops (in the forward graph's order)
+// into contiguous stages, each on a mesh of its own, and runs M microbatches
+// through them in a schedule:
+//
+//  * GPipe: every microbatch's forward, then every backward; each stage
+//    holds the activations of all M microbatches;
+//  * 1F1B: after P - s warm-up forwards, stage s alternates one forward and
+//    one backward; it holds at most P - s microbatches (PipeDream-Flush,
+//    Megatron-LM's default);
+//  * interleaved 1F1B: each device runs v stages ("virtual stages", the
+//    model cut into P * v chunks, chunk c on device c mod P); the bubble
+//    shrinks by v, the warm-up (and so the activations held) grows.
+//
+// This file holds the schedules' arithmetic (step time, bubble, activations
+// in flight, per-device peak memory) and the search over stage boundaries
+// and stage meshes: dynamic programming over layers that is exact for the
+// pipeline's time under a memory limit (Alpa's inter-operator DP: enumerate
+// the slowest stage's time, minimise the sum under it). It knows nothing of
+// MLIR: its inputs are per-layer costs on each candidate stage mesh, which
+// the Planner measures.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_SEARCH_PIPELINE_H
+#define AUTOPAR_SEARCH_PIPELINE_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::autopar {
+
+enum class PipelineSchedule { GPipe, OneFOneB, Interleaved };
+std::optional<PipelineSchedule> parsePipelineSchedule(llvm::StringRef name);
+/// "gpipe", "1f1b", "interleaved".
+llvm::StringRef stringifyPipelineSchedule(PipelineSchedule schedule);
+
+/// What one stage (or one virtual stage's chunk) does: per microbatch, its
+/// forward and backward compute (recomputation included) and the
+/// point-to-point transfers it waits for (activations from the previous
+/// stage, their gradients from the next); once per step, its gradients'
+/// synchronisation and optimizer update; its memory.
+struct StageWork {
+  double forward = 0, backward = 0;
+  double receiveForward = 0, receiveBackward = 0;
+  double step = 0;
+  /// Parameter state (parameters, gradients, master, optimizer state).
+  double stateBytes = 0;
+  /// Activations kept for the backward, per microbatch.
+  double activationBytes = 0;
+  /// The largest working set.
+  double transientBytes = 0;
+  /// Per microbatch on the device: compute and the transfers it waits for.
+  double perMicrobatch() const {
+    return forward + backward + receiveForward + receiveBackward;
+  }
+};
+
+/// The time and memory of one pipeline.
+struct PipelineTiming {
+  double seconds = 0;
+  /// Of `seconds`: the fill and drain (the bubble), and the step work after
+  /// the last backward that the schedule does not hide.
+  double bubbleSeconds = 0, tailSeconds = 0;
+  /// Per device: microbatch-chunks of activations in flight at most, and
+  /// the peak bytes.
+  std::vector<double> inFlight;
+  std::vector<double> memoryBytes;
+};
+
+/// Microbatch-chunks whose activations device `device` of `devices` holds
+/// at once under `schedule` with `virtualStages` chunks per device and
+/// `microbatches` microbatches (Megatron-LM's warm-up counts plus one).
+double getInFlightMicrobatches(PipelineSchedule schedule, int64_t devices,
+                               int64_t device, int64_t microbatches,
+                               int64_t virtualStages);
+
+/// Runs `chunks` (the stages in forward order; with v virtual stages, P * v
+/// chunks, chunk c on device c mod P) through `microbatches` microbatches:
+///   time = M * max_d c_d + (sum_d c_d - max_d c_d) / v + tail,
+/// c_d the per-microbatch work of device d over its chunks; the tail is
+/// the longest step work that outlasts the backwards still flowing to
+/// device 0 (device d's last backward ends sum_{d' < d} of the devices
+/// before it earlier). Memory per device: its chunks' parameter state, the
+/// activations in flight (getInFlightMicrobatches, over its chunks'
+/// average) and its largest working set.
+PipelineTiming timePipeline(const std::vector<StageWork> &chunks,
+                            int64_t microbatches, PipelineSchedule schedule,
+                            int64_t virtualStages);
+
+/// The stage search's input: K layers (contiguous groups of ops, in forward
+/// order) and, for each candidate stage mesh, every layer's costs on it and
+/// the transfer time of each cut.
+struct StageSearchProblem {
+  struct Layer {
+    double forward = 0, backward = 0, step = 0;
+    double stateBytes = 0, activationBytes = 0, transientBytes = 0;
+  };
+  struct Mesh {
+    std::string name;
+    /// One per layer.
+    std::vector<Layer> layers;
+    /// Seconds per microbatch to move the values live across cut k (between
+    /// layers k - 1 and k) into a stage on this mesh, k = 0..K (0 at the
+    /// ends); the same for their gradients.
+    std::vector<double> cutSeconds;
+  };
+  std::vector<Mesh> meshes;
+  int64_t stages = 1;
+  int64_t microbatches = 1;
+  int64_t virtualStages = 1;
+  PipelineSchedule schedule = PipelineSchedule::OneFOneB;
+  /// Bytes per GPU (0: unlimited).
+  double memoryCapacity = 0;
+};
+
+/// One chunk of a pipeline: layers [begin, end) on mesh `mesh`.
+struct StageAssignment {
+  int64_t begin = 0, end = 0;
+  unsigned mesh = 0;
+};
+
+struct StageSearchResult {
+  bool found = false;
+  std::vector<StageAssignment> chunks;
+  PipelineTiming timing;
+  /// Candidate slowest-stage times tried (the DP's outer loop).
+  int64_t capsTried = 0;
+};
+
+/// The chunk of layers [begin, end) on `mesh` as a stage's work.
+StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
+                       int64_t end, unsigned mesh);
+
+/// The fastest pipeline: P * v chunks of at least one layer each, every
+/// device's chunks on one mesh, each device within the memory capacity.
+/// Exact for v = 1 (the time of timePipeline without its tail, which is
+/// evaluated on the result); for v > 1 the chunks are balanced under the
+/// same outer loop and checked against memory as a whole.
+StageSearchResult searchStages(const StageSearchProblem &problem);
+
+/// Every partition enumerated (small problems only; tests).
+StageSearchResult enumerateStages(const StageSearchProblem &problem);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_SEARCH_PIPELINE_H

@@ -1,0 +1,343 @@
+//===- Pipeline.cpp - pipeline schedules and the stage search -------------===//
+//
+// See Pipeline.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Search/Pipeline.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSwitch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+using namespace mlir::autopar;
+
+std::optional<PipelineSchedule>
+mlir::autopar::parsePipelineSchedule(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<PipelineSchedule>>(name)
+      .Case("gpipe", PipelineSchedule::GPipe)
+      .Case("1f1b", PipelineSchedule::OneFOneB)
+      .Case("interleaved", PipelineSchedule::Interleaved)
+      .Default(std::nullopt);
+}
+
+llvm::StringRef
+mlir::autopar::stringifyPipelineSchedule(PipelineSchedule schedule) {
+  switch (schedule) {
+  case PipelineSchedule::GPipe:
+    return "gpipe";
+  case PipelineSchedule::OneFOneB:
+    return "1f1b";
+  case PipelineSchedule::Interleaved:
+    return "interleaved";
+  }
+  return "";
+}
+
+double mlir::autopar::getInFlightMicrobatches(PipelineSchedule schedule,
+                                              int64_t devices, int64_t device,
+                                              int64_t microbatches,
+                                              int64_t virtualStages) {
+  int64_t v = std::max<int64_t>(virtualStages, 1);
+  int64_t chunks = microbatches * v;
+  switch (schedule) {
+  case PipelineSchedule::GPipe:
+    return static_cast<double>(chunks);
+  case PipelineSchedule::OneFOneB:
+    return static_cast<double>(std::min(devices - device, microbatches));
+  case PipelineSchedule::Interleaved:
+    if (v == 1)
+      return static_cast<double>(std::min(devices - device, microbatches));
+    // Megatron-LM's warm-up of the interleaved schedule, plus the chunk in
+    // its first steady-state forward.
+    return static_cast<double>(
+        std::min((devices - device - 1) * 2 + (v - 1) * devices + 1, chunks));
+  }
+  return static_cast<double>(chunks);
+}
+
+PipelineTiming mlir::autopar::timePipeline(const std::vector<StageWork> &chunks,
+                                           int64_t microbatches,
+                                           PipelineSchedule schedule,
+                                           int64_t virtualStages) {
+  PipelineTiming timing;
+  int64_t v = std::max<int64_t>(virtualStages, 1);
+  int64_t devices = static_cast<int64_t>(chunks.size()) / v;
+  if (devices <= 0)
+    return timing;
+  std::vector<double> perDevice(devices, 0), step(devices, 0),
+      backward(devices, 0), state(devices, 0), activations(devices, 0),
+      transient(devices, 0);
+  for (auto [index, chunk] :
+       llvm::enumerate(llvm::ArrayRef<StageWork>(chunks))) {
+    int64_t d = static_cast<int64_t>(index) % devices;
+    perDevice[d] += chunk.perMicrobatch();
+    step[d] += chunk.step;
+    backward[d] += chunk.backward + chunk.receiveBackward;
+    state[d] += chunk.stateBytes;
+    activations[d] += chunk.activationBytes;
+    transient[d] = std::max(transient[d], chunk.transientBytes);
+  }
+  double slowest = *std::max_element(perDevice.begin(), perDevice.end());
+  double total = 0;
+  for (double c : perDevice)
+    total += c;
+  double m = static_cast<double>(microbatches);
+  timing.bubbleSeconds = (total - slowest) / static_cast<double>(v);
+  // Device d's last backward ends before device 0's by the backwards of
+  // the devices before it: its step work hides behind them.
+  double slack = 0;
+  for (int64_t d = 0; d < devices; ++d) {
+    timing.tailSeconds = std::max(timing.tailSeconds, step[d] - slack);
+    slack += backward[d] / static_cast<double>(v);
+  }
+  timing.seconds = m * slowest + timing.bubbleSeconds + timing.tailSeconds;
+  for (int64_t d = 0; d < devices; ++d) {
+    double inFlight =
+        getInFlightMicrobatches(schedule, devices, d, microbatches, v);
+    timing.inFlight.push_back(inFlight);
+    timing.memoryBytes.push_back(
+        state[d] + inFlight * activations[d] / static_cast<double>(v) +
+        transient[d]);
+  }
+  return timing;
+}
+
+StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
+                                      int64_t begin, int64_t end,
+                                      unsigned mesh) {
+  const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+  StageWork work;
+  for (int64_t k = begin; k < end; ++k) {
+    const StageSearchProblem::Layer &layer = on.layers[k];
+    work.forward += layer.forward;
+    work.backward += layer.backward;
+    work.step += layer.step;
+    work.stateBytes += layer.stateBytes;
+    work.activationBytes += layer.activationBytes;
+    work.transientBytes = std::max(work.transientBytes, layer.transientBytes);
+  }
+  work.receiveForward = on.cutSeconds[begin];
+  work.receiveBackward = on.cutSeconds[end];
+  return work;
+}
+
+namespace {
+/// Range sums of one mesh's layers, for O(1) stage costs.
+struct Prefix {
+  std::vector<double> compute, state, activations;
+  /// transient[i * (K + 1) + j]: the largest working set of layers [i, j).
+  std::vector<double> transient;
+  int64_t layers = 0;
+
+  explicit Prefix(const StageSearchProblem::Mesh &mesh) {
+    layers = static_cast<int64_t>(mesh.layers.size());
+    compute.assign(layers + 1, 0);
+    state.assign(layers + 1, 0);
+    activations.assign(layers + 1, 0);
+    for (int64_t k = 0; k < layers; ++k) {
+      const StageSearchProblem::Layer &layer = mesh.layers[k];
+      compute[k + 1] = compute[k] + layer.forward + layer.backward;
+      state[k + 1] = state[k] + layer.stateBytes;
+      activations[k + 1] = activations[k] + layer.activationBytes;
+    }
+    transient.assign((layers + 1) * (layers + 1), 0);
+    for (int64_t i = 0; i < layers; ++i) {
+      double most = 0;
+      for (int64_t j = i + 1; j <= layers; ++j) {
+        most = std::max(most, mesh.layers[j - 1].transientBytes);
+        transient[i * (layers + 1) + j] = most;
+      }
+    }
+  }
+};
+
+/// The time timePipeline gives a partition, without the tail: what the
+/// search minimises.
+double pipelineSeconds(const StageSearchProblem &problem,
+                       const std::vector<StageAssignment> &chunks,
+                       PipelineTiming &timing) {
+  std::vector<StageWork> works;
+  for (const StageAssignment &chunk : chunks)
+    works.push_back(getStageWork(problem, chunk.begin, chunk.end, chunk.mesh));
+  timing = timePipeline(works, problem.microbatches, problem.schedule,
+                        problem.virtualStages);
+  return timing.seconds - timing.tailSeconds;
+}
+
+bool fits(const StageSearchProblem &problem, const PipelineTiming &timing) {
+  if (problem.memoryCapacity <= 0)
+    return true;
+  return llvm::all_of(timing.memoryBytes, [&](double bytes) {
+    return bytes <= problem.memoryCapacity;
+  });
+}
+} // namespace
+
+StageSearchResult
+mlir::autopar::searchStages(const StageSearchProblem &problem) {
+  StageSearchResult result;
+  if (problem.meshes.empty())
+    return result;
+  int64_t layers = static_cast<int64_t>(problem.meshes.front().layers.size());
+  int64_t v = std::max<int64_t>(problem.virtualStages, 1);
+  int64_t devices = problem.stages;
+  int64_t chunks = devices * v;
+  if (devices <= 0 || chunks > layers)
+    return result;
+  unsigned meshCount = problem.meshes.size();
+  std::vector<Prefix> prefixes;
+  for (const StageSearchProblem::Mesh &mesh : problem.meshes)
+    prefixes.emplace_back(mesh);
+  auto cost = [&](int64_t i, int64_t j, unsigned m) {
+    const Prefix &prefix = prefixes[m];
+    return prefix.compute[j] - prefix.compute[i] +
+           problem.meshes[m].cutSeconds[i] + problem.meshes[m].cutSeconds[j];
+  };
+  // With v = 1, chunk p is device p: its memory is known inside the DP.
+  auto memory = [&](int64_t i, int64_t j, unsigned m, int64_t device) {
+    const Prefix &prefix = prefixes[m];
+    double inFlight = getInFlightMicrobatches(problem.schedule, devices, device,
+                                              problem.microbatches, 1);
+    return prefix.state[j] - prefix.state[i] +
+           inFlight * (prefix.activations[j] - prefix.activations[i]) +
+           prefix.transient[i * (layers + 1) + j];
+  };
+  bool perChunkMemory = v == 1 && problem.memoryCapacity > 0;
+
+  // The outer loop: every stage cost, ascending, as the cap on the slowest
+  // chunk. A partition whose slowest chunk is exactly C takes at least
+  // M * C (v = 1), so the loop stops there.
+  std::vector<double> caps;
+  for (unsigned m = 0; m < meshCount; ++m)
+    for (int64_t i = 0; i < layers; ++i)
+      for (int64_t j = i + 1; j <= layers; ++j) {
+        if (perChunkMemory &&
+            memory(i, j, m, devices - 1) > problem.memoryCapacity)
+          continue;
+        caps.push_back(cost(i, j, m));
+      }
+  llvm::sort(caps);
+  caps.erase(std::unique(caps.begin(), caps.end()), caps.end());
+
+  double best = std::numeric_limits<double>::infinity();
+  constexpr double kNone = std::numeric_limits<double>::infinity();
+  // sum[p * (K + 1) + j]: least sum of chunk costs of layers [0, j) in p
+  // chunks; from[]: the previous boundary and the mesh.
+  std::vector<double> sum((chunks + 1) * (layers + 1));
+  std::vector<std::pair<int64_t, unsigned>> from(sum.size());
+  // With v > 1 every chunk runs on one mesh (its device's): one DP per mesh.
+  std::vector<std::vector<unsigned>> meshSets;
+  if (v == 1) {
+    meshSets.emplace_back();
+    for (unsigned m = 0; m < meshCount; ++m)
+      meshSets.back().push_back(m);
+  } else {
+    for (unsigned m = 0; m < meshCount; ++m)
+      meshSets.push_back({m});
+  }
+  double m = static_cast<double>(problem.microbatches);
+  for (double cap : caps) {
+    if (m * cap >= best * (1 - 1e-12))
+      break;
+    ++result.capsTried;
+    for (const std::vector<unsigned> &allowed : meshSets) {
+      std::fill(sum.begin(), sum.end(), kNone);
+      sum[0] = 0;
+      for (int64_t p = 1; p <= chunks; ++p) {
+        // Chunk p - 1 ends at j; the chunks after it need a layer each.
+        for (int64_t j = p; j <= layers - (chunks - p); ++j) {
+          double least = kNone;
+          std::pair<int64_t, unsigned> arg{-1, 0};
+          for (int64_t i = p - 1; i < j; ++i) {
+            double before = sum[(p - 1) * (layers + 1) + i];
+            if (before == kNone)
+              continue;
+            for (unsigned mesh : allowed) {
+              double c = cost(i, j, mesh);
+              if (c > cap)
+                continue;
+              if (perChunkMemory &&
+                  memory(i, j, mesh, p - 1) > problem.memoryCapacity)
+                continue;
+              if (before + c < least) {
+                least = before + c;
+                arg = {i, mesh};
+              }
+            }
+          }
+          sum[p * (layers + 1) + j] = least;
+          from[p * (layers + 1) + j] = arg;
+        }
+      }
+      if (sum[chunks * (layers + 1) + layers] == kNone)
+        continue;
+      std::vector<StageAssignment> partition(chunks);
+      int64_t j = layers;
+      for (int64_t p = chunks; p >= 1; --p) {
+        auto [i, mesh] = from[p * (layers + 1) + j];
+        partition[p - 1] = {i, j, mesh};
+        j = i;
+      }
+      PipelineTiming timing;
+      double seconds = pipelineSeconds(problem, partition, timing);
+      if (!fits(problem, timing))
+        continue;
+      if (seconds < best * (1 - 1e-12)) {
+        best = seconds;
+        result.found = true;
+        result.chunks = std::move(partition);
+        result.timing = timing;
+      }
+    }
+  }
+  return result;
+}
+
+StageSearchResult
+mlir::autopar::enumerateStages(const StageSearchProblem &problem) {
+  StageSearchResult result;
+  if (problem.meshes.empty())
+    return result;
+  int64_t layers = static_cast<int64_t>(problem.meshes.front().layers.size());
+  int64_t v = std::max<int64_t>(problem.virtualStages, 1);
+  int64_t chunks = problem.stages * v;
+  if (chunks <= 0 || chunks > layers)
+    return result;
+  unsigned meshCount = problem.meshes.size();
+  double best = std::numeric_limits<double>::infinity();
+  std::vector<StageAssignment> partition;
+  std::function<void(int64_t)> extend = [&](int64_t begin) {
+    int64_t p = static_cast<int64_t>(partition.size());
+    if (p == chunks) {
+      if (begin != layers)
+        return;
+      // Chunks of one device share its mesh.
+      for (int64_t c = problem.stages; c < chunks; ++c)
+        if (partition[c].mesh != partition[c % problem.stages].mesh)
+          return;
+      PipelineTiming timing;
+      double seconds = pipelineSeconds(problem, partition, timing);
+      if (fits(problem, timing) && seconds < best * (1 - 1e-12)) {
+        best = seconds;
+        result.found = true;
+        result.chunks = partition;
+        result.timing = timing;
+      }
+      return;
+    }
+    for (int64_t end = begin + 1; end <= layers - (chunks - p - 1); ++end)
+      for (unsigned mesh = 0; mesh < meshCount; ++mesh) {
+        partition.push_back({begin, end, mesh});
+        extend(end);
+        partition.pop_back();
+      }
+  };
+  extend(0);
+  return result;
+}

@@ -1,0 +1,123 @@
+//===- PipelineTest.cpp - schedules' arithmetic, the stage search ---------===//
+//
+// Prints the schedules' time, bubble and activations in flight for P equal
+// stages (the textbook figures: bubble (P - 1) / (v * M) of the ideal time,
+// 1F1B holding P - s microbatches on stage s, GPipe all M), and checks the
+// stage search against enumeration of every partition on random problems
+// (random per-layer costs on two or three stage meshes, memory limits that
+// cut some partitions out): equal times whenever a partition exists, for
+// every schedule, v = 1. Prints a summary line that the lit test checks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Search/Pipeline.h"
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+using namespace mlir::autopar;
+
+namespace {
+void printSchedule(PipelineSchedule schedule, int64_t stages,
+                   int64_t microbatches, int64_t virtualStages) {
+  // Stage work of one microbatch: forward 1, backward 2; each stage's
+  // gradients synchronised in 4 after its last backward.
+  std::vector<StageWork> chunks(stages * virtualStages);
+  for (StageWork &chunk : chunks) {
+    chunk.forward = 1.0 / virtualStages;
+    chunk.backward = 2.0 / virtualStages;
+    chunk.step = 4.0 / virtualStages;
+    chunk.activationBytes = 100.0 / virtualStages;
+  }
+  PipelineTiming timing =
+      timePipeline(chunks, microbatches, schedule, virtualStages);
+  std::printf("%s P=%lld M=%lld v=%lld: time %.2f, bubble %.2f (%.4f of "
+              "%.0f), tail %.2f, in flight",
+              stringifyPipelineSchedule(schedule).str().c_str(),
+              static_cast<long long>(stages),
+              static_cast<long long>(microbatches),
+              static_cast<long long>(virtualStages), timing.seconds,
+              timing.bubbleSeconds,
+              timing.bubbleSeconds / (3.0 * static_cast<double>(microbatches)),
+              3.0 * static_cast<double>(microbatches), timing.tailSeconds);
+  for (double inFlight : timing.inFlight)
+    std::printf(" %.0f", inFlight);
+  std::printf(", activation bytes");
+  for (double bytes : timing.memoryBytes)
+    std::printf(" %.0f", bytes);
+  std::printf("\n");
+}
+
+struct Random {
+  std::mt19937_64 engine{20261202};
+  unsigned below(unsigned n) { return static_cast<unsigned>(engine() % n); }
+  double unit() { return static_cast<double>(engine() % 1000) / 1000.0; }
+};
+} // namespace
+
+int main() {
+  printSchedule(PipelineSchedule::GPipe, 4, 8, 1);
+  printSchedule(PipelineSchedule::OneFOneB, 4, 8, 1);
+  printSchedule(PipelineSchedule::Interleaved, 4, 8, 2);
+  printSchedule(PipelineSchedule::OneFOneB, 4, 2, 1);
+
+  Random random;
+  unsigned problems = 0, found = 0, failures = 0, none = 0;
+  const PipelineSchedule schedules[] = {PipelineSchedule::GPipe,
+                                        PipelineSchedule::OneFOneB};
+  for (unsigned trial = 0; trial < 300; ++trial) {
+    StageSearchProblem problem;
+    int64_t layers = 2 + random.below(6);
+    problem.stages = 1 + random.below(std::min<unsigned>(4, layers));
+    problem.microbatches = 1 + random.below(8);
+    problem.schedule = schedules[random.below(2)];
+    unsigned meshes = 1 + random.below(3);
+    for (unsigned m = 0; m < meshes; ++m) {
+      StageSearchProblem::Mesh mesh;
+      mesh.name = "m" + std::to_string(m);
+      for (int64_t k = 0; k < layers; ++k) {
+        StageSearchProblem::Layer layer;
+        layer.forward = 0.1 + random.unit();
+        layer.backward = 2 * layer.forward * (0.5 + random.unit());
+        layer.step = random.unit();
+        layer.stateBytes = 10 + 100 * random.unit();
+        layer.activationBytes = 10 + 50 * random.unit();
+        layer.transientBytes = 20 * random.unit();
+        mesh.layers.push_back(layer);
+      }
+      mesh.cutSeconds.push_back(0);
+      for (int64_t k = 1; k < layers; ++k)
+        mesh.cutSeconds.push_back(0.2 * random.unit());
+      mesh.cutSeconds.push_back(0);
+      problem.meshes.push_back(std::move(mesh));
+    }
+    // Half the problems get a limit that some partitions break.
+    if (random.below(2))
+      problem.memoryCapacity = 100 + 400 * random.unit();
+    ++problems;
+    StageSearchResult searched = searchStages(problem);
+    StageSearchResult enumerated = enumerateStages(problem);
+    if (searched.found != enumerated.found) {
+      ++failures;
+      std::printf("trial %u: search found %d, enumeration %d\n", trial,
+                  searched.found, enumerated.found);
+      continue;
+    }
+    if (!enumerated.found) {
+      ++none;
+      continue;
+    }
+    ++found;
+    double a = searched.timing.seconds - searched.timing.tailSeconds;
+    double b = enumerated.timing.seconds - enumerated.timing.tailSeconds;
+    if (std::fabs(a - b) > 1e-9 * std::max(1.0, b)) {
+      ++failures;
+      std::printf("trial %u: search %.9f, enumeration %.9f\n", trial, a, b);
+    }
+  }
+  std::printf("problems: %u, partitions found: %u, none fits: %u, "
+              "failures: %u\n",
+              problems, found, none, failures);
+  return failures == 0 ? 0 : 1;
+}
