@@ -122,6 +122,69 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
              << attr.getValue();
     return success();
   }
+  if (name == kPipelineAttrName) {
+    // A pipeline plan: {gpus = N, microbatches = M, schedule = "...",
+    // stages = P, virtual_stages = v}; the planned ops carry their stage.
+    auto pipeline = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op) || !pipeline)
+      return op->emitError() << "'" << name
+                             << "' belongs on a builtin.module and is a "
+                                "dictionary";
+    auto stages = pipeline.getAs<IntegerAttr>("stages");
+    auto chunks = pipeline.getAs<IntegerAttr>("virtual_stages");
+    auto microbatches = pipeline.getAs<IntegerAttr>("microbatches");
+    auto gpus = pipeline.getAs<IntegerAttr>("gpus");
+    auto schedule = pipeline.getAs<StringAttr>("schedule");
+    if (!stages || stages.getInt() < 1 || !chunks || chunks.getInt() < 1 ||
+        !microbatches || microbatches.getInt() < 1 || !gpus ||
+        gpus.getInt() < stages.getInt() || gpus.getInt() % stages.getInt() ||
+        !schedule ||
+        !llvm::is_contained({"gpipe", "1f1b", "interleaved"},
+                            schedule.getValue()) ||
+        pipeline.size() != 5)
+      return op->emitError()
+             << "'" << name
+             << "' must be {gpus = N (a multiple of stages), microbatches = "
+                "M >= 1, schedule = \"gpipe\"|\"1f1b\"|\"interleaved\", "
+                "stages = P >= 1, virtual_stages = v >= 1}, got "
+             << attr.getValue();
+    // Stages follow program order and stay below P * v.
+    int64_t limit = stages.getInt() * chunks.getInt();
+    WalkResult result = op->walk([&](Block *block) {
+      int64_t previous = 0;
+      for (Operation &nested : *block) {
+        auto stage =
+            nested.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName);
+        if (!stage)
+          continue;
+        if (stage.getInt() >= limit) {
+          nested.emitError()
+              << "'" << kStageAttrName << "' is " << stage.getInt()
+              << " but the pipeline has " << limit << " stages";
+          return WalkResult::interrupt();
+        }
+        if (stage.getInt() < previous) {
+          nested.emitError()
+              << "'" << kStageAttrName << "' is " << stage.getInt()
+              << " after an op of stage " << previous
+              << ": stages are contiguous in program order";
+          return WalkResult::interrupt();
+        }
+        previous = stage.getInt();
+      }
+      return WalkResult::advance();
+    });
+    return failure(result.wasInterrupted());
+  }
+  if (name == kStageAttrName) {
+    auto stage = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!stage || stage.getInt() < 0)
+      return op->emitError() << "'" << name
+                             << "' must be a non-negative integer (a pipeline "
+                                "stage), got "
+                             << attr.getValue();
+    return success();
+  }
   if (name == kLayerAttrName || name == kGradOfAttrName) {
     auto layer = dyn_cast<IntegerAttr>(attr.getValue());
     if (!layer || layer.getInt() < 0)

@@ -653,6 +653,13 @@ static LogicalResult checkStaticShapes(func::FuncOp func) {
 
 void PartitionPass::runOnOperation() {
   ModuleOp module = getOperation();
+  if (module->hasAttr(AutoparDialect::kPipelineAttrName)) {
+    module.emitError()
+        << "autopar-partition: the module is planned as a pipeline "
+           "(autopar.pipeline): per-stage programs are not built yet; plan "
+           "it without stages= to partition it";
+    return signalPassFailure();
+  }
   // The step autopar-plan priced: microbatches are built here (a loop per
   // device program); recomputation is autopar-training's (recompute=), and
   // a plan priced with it is said when the step was built without.

@@ -241,9 +241,23 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     for (unsigned m = 0; m < meshCount; ++m)
       meshSets.push_back({m});
   }
+  // The chunks' costs sum to at least every layer on its cheapest mesh:
+  // no chunk can be below that sum's share, and a partition whose slowest
+  // chunk takes C takes at least that sum plus (M - 1) * C.
+  double least = 0;
+  for (int64_t k = 0; k < layers; ++k) {
+    double cheapest = std::numeric_limits<double>::infinity();
+    for (unsigned mesh = 0; mesh < meshCount; ++mesh)
+      cheapest = std::min(cheapest, cost(k, k + 1, mesh) -
+                                        problem.meshes[mesh].cutSeconds[k] -
+                                        problem.meshes[mesh].cutSeconds[k + 1]);
+    least += cheapest;
+  }
   double m = static_cast<double>(problem.microbatches);
   for (double cap : caps) {
-    if (m * cap >= best * (1 - 1e-12))
+    if (cap * static_cast<double>(chunks) < least * (1 - 1e-12))
+      continue;
+    if (least / static_cast<double>(v) + (m - 1) * cap >= best * (1 - 1e-12))
       break;
     ++result.capsTried;
     for (const std::vector<unsigned> &allowed : meshSets) {

@@ -10,6 +10,7 @@
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Import/Passes.h"
 #include "autopar/Search/Passes.h"
+#include "autopar/Search/PipelinePlan.h"
 #include "autopar/Search/PlanReport.h"
 #include "autopar/Search/Planner.h"
 #include "autopar/Support/Output.h"
@@ -46,6 +47,12 @@ private:
                                  PlannerOptions &options);
   void annotate(ModuleOp module, const MeshPlan &plan, const Planner &planner,
                 const PlanSummary &summary);
+  /// stages= P >= 2: the fastest pipeline of P stages, annotated and
+  /// reported.
+  LogicalResult planStages(ModuleOp module, const FunctionWorkload &entry,
+                           Planner &planner, const CostModel &costModel,
+                           const PlannerOptions &options, TargetAttr target,
+                           int64_t available);
 };
 } // namespace
 
@@ -300,10 +307,11 @@ void PlanPass::annotate(ModuleOp module, const MeshPlan &plan,
 /// to. Pins (autopar.shard) and their mesh are what a plan honours, so they
 /// pass.
 static LogicalResult checkNotPlanned(ModuleOp module) {
-  if (module->hasAttr(AutoparDialect::kPlanAttrName))
+  if (module->hasAttr(AutoparDialect::kPlanAttrName) ||
+      module->hasAttr(AutoparDialect::kPipelineAttrName))
     return module.emitError()
            << "autopar-plan: the module is planned already (it has "
-              "autopar.plan); plan the original program";
+              "autopar.plan or autopar.pipeline); plan the original program";
   Operation *existing = SymbolTable::lookupSymbolIn(
       module, StringAttr::get(module.getContext(), "mesh"));
   if (existing && !isa<MeshOp>(existing))
@@ -387,6 +395,12 @@ void PlanPass::runOnOperation() {
   Planner planner(*entry, costModel, options);
   if (failed(planner.initialize()))
     return signalPassFailure();
+  if (stages != 1) {
+    if (failed(planStages(module, *entry, planner, costModel, options,
+                          *targetAttr, available)))
+      return signalPassFailure();
+    return;
+  }
 
   // Plan on every candidate mesh; the 1-GPU plan is the reference.
   SmallVector<MeshShape> meshes = planner.getCandidateMeshes();
@@ -574,4 +588,98 @@ void PlanPass::runOnOperation() {
       failed(writeOutputFile(module.getLoc(), trace,
                        [&](raw_ostream &os) { printPlanTrace(os, *best); })))
     return signalPassFailure();
+}
+
+LogicalResult PlanPass::planStages(ModuleOp module,
+                                   const FunctionWorkload &entry,
+                                   Planner &planner, const CostModel &costModel,
+                                   const PlannerOptions &options,
+                                   TargetAttr target, int64_t available) {
+  Location loc = entry.getFunction().getLoc();
+  int64_t count = stages;
+  if (count < 1)
+    return emitError(loc) << "autopar-plan: stages=" << count
+                          << " must be 1 (no pipeline) or more";
+  std::optional<PipelineSchedule> parsed = parsePipelineSchedule(schedule);
+  if (!parsed)
+    return emitError(loc) << "autopar-plan: unknown schedule '" << schedule
+                          << "'; expected gpipe, 1f1b or interleaved";
+  if (planner.getPinnedMesh())
+    return emitError(loc) << "autopar-plan: stages=" << count
+                          << " with sharding pins (autopar.shard) is not "
+                             "supported; drop the pins or stages=";
+  PipelineRequest request;
+  request.stages = count;
+  request.schedule = *parsed;
+  request.virtualStages = static_cast<int64_t>(virtualStages);
+  request.stageMesh.assign(options.mesh.begin(), options.mesh.end());
+  request.zero = options.zero;
+  request.recompute = options.recompute;
+  request.microbatches = options.microbatches;
+  request.memoryCapacity =
+      static_cast<double>(target.getGpu().getMemoryCapacity());
+  request.gpus = options.maxGpus > 0 ? options.maxGpus : available;
+  if (!options.mesh.empty()) {
+    int64_t devices = 1;
+    for (int64_t size : options.mesh)
+      devices *= size;
+    request.gpus = devices * count;
+    if (request.gpus > available)
+      return emitError(loc)
+             << "autopar-plan: stages=" << count << " x mesh=" << mesh
+             << " needs " << request.gpus << " GPUs but target '"
+             << target.getName() << "' has " << available;
+  }
+  FailureOr<PipelinePlan> plan = planPipeline(planner, costModel, request, loc);
+  if (failed(plan))
+    return failure();
+
+  // The stages on the ops, the pipeline and the step on the module.
+  Builder b(module.getContext());
+  for (auto [index, space] : llvm::enumerate(planner.getSpaces()))
+    space.op->setAttr(AutoparDialect::kStageAttrName,
+                      b.getI64IntegerAttr(plan->chunkOfNode[index]));
+  module->setAttr(
+      AutoparDialect::kPipelineAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("gpus", b.getI64IntegerAttr(plan->gpus)),
+           b.getNamedAttr("microbatches",
+                          b.getI64IntegerAttr(plan->config.microbatches)),
+           b.getNamedAttr("schedule", b.getStringAttr(stringifyPipelineSchedule(
+                                          plan->schedule))),
+           b.getNamedAttr("stages", b.getI64IntegerAttr(plan->stages)),
+           b.getNamedAttr("virtual_stages",
+                          b.getI64IntegerAttr(plan->virtualStages))}));
+  module->setAttr(
+      AutoparDialect::kStepAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("microbatches",
+                          b.getI64IntegerAttr(plan->config.microbatches)),
+           b.getNamedAttr("precision", b.getStringAttr(stringifyPrecision(
+                                           options.precision))),
+           b.getNamedAttr("recompute", b.getStringAttr(stringifyRecompute(
+                                           plan->config.recompute))),
+           b.getNamedAttr("zero", b.getI64IntegerAttr(plan->config.zero))}));
+  module->setAttr(AutoparDialect::kTargetAttrName, target);
+
+  if (!report.empty() &&
+      failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
+        if (StringRef(report).ends_with(".json")) {
+          llvm::json::OStream json(os, /*IndentSize=*/2);
+          json.object([&] {
+            json.attribute("target", target.getName());
+            json.attribute("function", entry.getFunction().getName());
+            json.attribute("batch", entry.getBatchSize());
+            writePipelineJson(json, *plan, planner);
+          });
+          os << "\n";
+        } else {
+          os << "autopar-plan: @" << entry.getFunction().getName()
+             << " on target " << target.getName() << ", batch "
+             << entry.getBatchSize() << "\n";
+          printPipelineReportText(os, *plan, planner);
+        }
+      })))
+    return failure();
+  return success();
 }

@@ -112,22 +112,24 @@ LogicalResult Planner::initialize() {
   return success();
 }
 
+/// A mesh of `sizes`, its axes named for what they span.
+static MeshShape makeMesh(SmallVector<int64_t, 2> sizes, int64_t gpusPerNode) {
+  MeshShape mesh;
+  mesh.sizes = sizes;
+  mesh.gpusPerNode = gpusPerNode;
+  if (sizes.size() == 1)
+    mesh.names = {"gpus"};
+  else if (sizes[1] == gpusPerNode)
+    mesh.names = {"nodes", "gpus"};
+  else
+    mesh.names = {"x", "y"};
+  return mesh;
+}
+
 SmallVector<MeshShape> Planner::getCandidateMeshes() const {
   TargetAttr target = costModel.getTarget();
   int64_t gpusPerNode = target.getGpusPerNode();
   SmallVector<MeshShape> meshes;
-  auto make = [&](SmallVector<int64_t, 2> sizes) {
-    MeshShape mesh;
-    mesh.sizes = sizes;
-    mesh.gpusPerNode = gpusPerNode;
-    if (sizes.size() == 1)
-      mesh.names = {"gpus"};
-    else if (sizes[1] == gpusPerNode)
-      mesh.names = {"nodes", "gpus"};
-    else
-      mesh.names = {"x", "y"};
-    return mesh;
-  };
   if (pinnedMesh) {
     MeshShape mesh = pinnedMesh->first;
     mesh.gpusPerNode = gpusPerNode;
@@ -135,8 +137,9 @@ SmallVector<MeshShape> Planner::getCandidateMeshes() const {
     return meshes;
   }
   if (!options.mesh.empty()) {
-    meshes.push_back(make(SmallVector<int64_t, 2>(options.mesh.begin(),
-                                                  options.mesh.end())));
+    meshes.push_back(makeMesh(
+        SmallVector<int64_t, 2>(options.mesh.begin(), options.mesh.end()),
+        gpusPerNode));
     return meshes;
   }
   int64_t total = target.getNumGpus();
@@ -149,15 +152,107 @@ SmallVector<MeshShape> Planner::getCandidateMeshes() const {
     if (devices > gpusPerNode && devices % gpusPerNode != 0 &&
         devices != total)
       continue;
-    meshes.push_back(make({devices}));
-    if (options.dataParallelOnly)
-      continue;
-    for (int64_t inner = 2; inner < devices; ++inner)
-      if (gpusPerNode % inner == 0 && devices % inner == 0 &&
-          devices / inner >= 2)
-        meshes.push_back(make({devices / inner, inner}));
+    llvm::append_range(meshes, getCandidateMeshes(devices));
   }
   return meshes;
+}
+
+SmallVector<MeshShape> Planner::getCandidateMeshes(int64_t devices) const {
+  int64_t gpusPerNode = costModel.getTarget().getGpusPerNode();
+  SmallVector<MeshShape> meshes;
+  meshes.push_back(makeMesh({devices}, gpusPerNode));
+  if (options.dataParallelOnly)
+    return meshes;
+  for (int64_t inner = 2; inner < devices; ++inner)
+    if (gpusPerNode % inner == 0 && devices % inner == 0 &&
+        devices / inner >= 2)
+      meshes.push_back(makeMesh({devices / inner, inner}, gpusPerNode));
+  return meshes;
+}
+
+FailureOr<std::vector<std::vector<MeshPlan>>>
+Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
+                       ArrayRef<double> memoryWeights) {
+  std::vector<std::vector<MeshPlan>> plans;
+  if (configs.empty())
+    return plans;
+  MeshPlan plan;
+  plan.mesh = mesh;
+  if (failed(buildNodes(mesh, plan.nodes, options.dataParallelOnly)))
+    return failure();
+  plan.config = configs.front();
+  price(mesh, plan.nodes, plan.config);
+  plan.graph = buildGraph(mesh, plan.nodes);
+  double capacity =
+      static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
+  double scale = 0;
+  for (double weight : memoryWeights) {
+    plan.config = configs.front();
+    price(mesh, plan.nodes, plan.config);
+    // The scale of the weights: the fastest plan's seconds per byte.
+    if (weight > 0 && scale == 0) {
+      for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+        std::vector<double> unary(node.strategies.size());
+        for (size_t s = 0; s < unary.size(); ++s)
+          unary[s] = node.compute[s] + node.sync[s];
+        plan.graph.setUnary(index, std::move(unary));
+      }
+      plan.choice = solve(plan.graph, SolverOptions()).choice;
+      evaluate(plan);
+      scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
+    }
+    for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+      std::vector<double> unary(node.strategies.size());
+      for (size_t s = 0; s < unary.size(); ++s)
+        unary[s] =
+            node.compute[s] + node.sync[s] + weight * scale * node.memory[s];
+      plan.graph.setUnary(index, std::move(unary));
+    }
+    plan.solution = solve(plan.graph, SolverOptions());
+    plan.choice = plan.solution.choice;
+    std::vector<MeshPlan> &perConfig = plans.emplace_back();
+    for (const StepConfig &config : configs) {
+      plan.config = config;
+      price(mesh, plan.nodes, plan.config);
+      evaluate(plan);
+      MeshPlan copy;
+      copy.mesh = plan.mesh;
+      copy.choice = plan.choice;
+      copy.config = plan.config;
+      copy.metrics = plan.metrics;
+      copy.feasible = plan.feasible;
+      copy.fitsMemory = plan.fitsMemory;
+      copy.edgeSeconds = plan.edgeSeconds;
+      copy.nodeCosts = plan.nodeCosts;
+      perConfig.push_back(std::move(copy));
+    }
+  }
+  return plans;
+}
+
+std::vector<double> Planner::getCutBytes() const {
+  // A value crosses every cut between its producer and its last consumer.
+  std::vector<double> delta(spaces.size() + 1, 0);
+  DenseMap<Value, unsigned> lastUse;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    for (const Binding &operand : space.operands)
+      if (producers.count(operand.value))
+        lastUse[operand.value] = index;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    for (const Binding &result : space.results) {
+      auto it = lastUse.find(result.value);
+      if (it == lastUse.end() || it->second <= index)
+        continue;
+      delta[index + 1] += result.bytes;
+      delta[it->second + 1] -= result.bytes;
+    }
+  std::vector<double> cuts(spaces.size() + 1, 0);
+  double live = 0;
+  for (size_t k = 0; k <= spaces.size(); ++k) {
+    live += delta[k];
+    cuts[k] = k == 0 || k == spaces.size() ? 0.0 : std::max(0.0, live);
+  }
+  return cuts;
 }
 
 double Planner::allReduceSeconds(double bytes, unsigned axes,
@@ -328,6 +423,7 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
     auto collective = [&](CollectiveKind kind) {
       return costModel.collectiveTime(kind, bytes, group).seconds;
     };
+    double syncBefore = priced.sync;
     if (param.axes) {
       priced.syncedBytes += bytes;
       priced.syncGroup =
@@ -351,17 +447,20 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
         break;
       }
     }
+    priced.paramSync += priced.sync - syncBefore;
     // The update runs on this GPU's shard, in the master precision.
     double shard = zero >= 1 ? static_cast<double>(group.size) : 1.0;
     double elements = param.elements / shard;
     Type master = mixed ? Float32Type::get(param.elementType.getContext())
                         : param.elementType;
-    priced.compute +=
+    double update =
         costModel
             .kernelTime(updateFlops * elements,
                         updateBytes * elements * (mixed ? 4.0 : elementBytes),
                         elements, master)
             .seconds;
+    priced.compute += update;
+    priced.update += update;
   }
   // Activations kept for the backward, per microbatch.
   if (config.recompute == Recompute::Full)
@@ -372,7 +471,8 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
   // A constant fill is made at its users, in their layout: its write is
   // theirs (as a GEMM's beta = 0), not a kernel of its own.
   if (isMadeFromScalar(node.space.op))
-    priced.compute = priced.sync = priced.forward = priced.recompute = 0;
+    priced.compute = priced.sync = priced.forward = priced.recompute =
+        priced.update = priced.paramSync = 0;
   return priced;
 }
 
@@ -706,6 +806,7 @@ void Planner::evaluate(MeshPlan &plan) {
   metrics.gpus = plan.mesh.getNumDevices();
   metrics.batch = workload.getBatchSize();
   plan.edgeSeconds.assign(plan.nodes.size(), 0);
+  plan.nodeCosts.assign(plan.nodes.size(), NodeCost());
   const StepConfig &config = plan.config;
   double m = static_cast<double>(config.microbatches);
   bool feasible = true;
@@ -738,6 +839,15 @@ void Planner::evaluate(MeshPlan &plan) {
       rematerialized[segmentOf[index]] += work.savedBytes / m;
     syncedBytes += priced.syncedBytes;
     syncGroup = std::max(syncGroup, priced.syncGroup);
+    NodeCost &cost = plan.nodeCosts[index];
+    cost.forward = priced.forward;
+    cost.backward = priced.compute - priced.forward - priced.update;
+    cost.update = priced.update;
+    cost.microbatchComm = priced.sync - priced.paramSync;
+    cost.stepComm = priced.paramSync;
+    cost.stateBytes = priced.state.total();
+    cost.activationBytes = priced.activations;
+    cost.workingBytes = work.workingBytes / m;
     nodeGradients[index] = priced.state.gradients;
     nodeActivations[index] = priced.activations;
     nodeWorking[index] = work.workingBytes / m;
@@ -809,6 +919,7 @@ void Planner::evaluate(MeshPlan &plan) {
                    plan.choice[edge.to]];
     metrics.commSeconds += seconds;
     plan.edgeSeconds[edge.to] += seconds;
+    plan.nodeCosts[edge.to].microbatchComm += seconds;
   }
   plan.metrics = metrics;
   plan.feasible = feasible;

@@ -59,7 +59,15 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "searched">,
     Option<"microbatches", "microbatches", "int64_t", /*default=*/"0",
            "Pin the number of microbatches the batch is split into "
-           "(gradient accumulation); 0: searched">
+           "(gradient accumulation); 0: searched">,
+    Option<"stages", "stages", "int64_t", /*default=*/"1",
+           "Pipeline stages: 1 (none), or P >= 2 to plan the model as P "
+           "contiguous stages on meshes of GPUs/P GPUs each (mesh= then pins "
+           "every stage's mesh)">,
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"1f1b\"",
+           "Pipeline schedule: gpipe, 1f1b or interleaved">,
+    Option<"virtualStages", "virtual-stages", "int64_t", /*default=*/"1",
+           "Chunks per device of the interleaved schedule (2 or more)">
   ];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }

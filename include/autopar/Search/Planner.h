@@ -162,6 +162,18 @@ struct PlanNode {
   std::vector<double> compute, sync, memory, forward;
 };
 
+/// One op's share of a plan's step (evaluate fills it): compute of the
+/// forward and of the backward (recomputation included), over the whole
+/// step (all microbatches); communication on the way of each microbatch
+/// (activation all-reduces, reshards into the op) and once per step
+/// (gradient synchronisation, ZeRO's gathers); the optimizer update; the
+/// parameter state, the activations kept per microbatch, the working set.
+struct NodeCost {
+  double forward = 0, backward = 0, update = 0;
+  double microbatchComm = 0, stepComm = 0;
+  double stateBytes = 0, activationBytes = 0, workingBytes = 0;
+};
+
 /// The best plan on one mesh.
 struct MeshPlan {
   MeshShape mesh;
@@ -181,6 +193,8 @@ struct MeshPlan {
   double energyPerSample = 0;
   /// Per node: time of its incoming edges under the plan.
   std::vector<double> edgeSeconds;
+  /// Per node: its costs under the plan.
+  std::vector<NodeCost> nodeCosts;
   /// The cost graph (unary costs without the memory weight).
   CostGraph graph;
 };
@@ -200,6 +214,28 @@ public:
   FailureOr<MeshPlan>
   planOnMesh(const MeshShape &mesh,
              double incumbentSeconds = std::numeric_limits<double>::infinity());
+
+  /// The meshes of exactly `devices` GPUs the search would consider (one
+  /// axis, and data x tensor with the inner axis inside a node).
+  SmallVector<MeshShape> getCandidateMeshes(int64_t devices) const;
+
+  /// Plans on `mesh` for the pipeline search's stage costs: for each of
+  /// `memoryWeights` (0: the fastest plan ignoring memory; w > 0: memory
+  /// weighed at w times the fastest plan's step time per GPU memory
+  /// capacity, leaner as w grows), the plan
+  /// solved under `configs.front()` and evaluated (not re-solved) under
+  /// each of `configs`. result[w][c].
+  FailureOr<std::vector<std::vector<MeshPlan>>>
+  profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
+                ArrayRef<double> memoryWeights);
+
+  /// For each cut between nodes (0..nodes: cut k before node k), the bytes
+  /// of the values made before it and read after it (the whole batch).
+  std::vector<double> getCutBytes() const;
+
+  /// The ops that are nodes, in program order.
+  ArrayRef<OpSpace> getSpaces() const { return spaces; }
+  int64_t getBatchSize() const { return workload.getBatchSize(); }
 
   /// Data parallelism over `mesh` (each op split along its batch loop where
   /// it can be, else replicated), for comparison.
@@ -244,6 +280,9 @@ private:
   /// bytes and kept activation bytes.
   struct Priced {
     double compute = 0, sync = 0, forward = 0, recompute = 0;
+    /// Of compute: the optimizer update; of sync: the parameters'
+    /// collectives (gradient synchronisation, ZeRO's gathers).
+    double update = 0, paramSync = 0;
     ParameterStateBytes state;
     /// Gradient bytes synchronised over data axes, the largest such group.
     double syncedBytes = 0, syncGroup = 1;

@@ -45,7 +45,11 @@ def Autopar_Dialect : Dialect {
     * `autopar.strategy` on any op: a `#autopar.strategy`; on an op with
       loops (linalg, TilingInterface) one entry per loop;
     * `autopar.target` on a module: a `#autopar.target`;
-    * `autopar.plan` on a module: a `#autopar.plan`, the search's summary.
+    * `autopar.plan` on a module: a `#autopar.plan`, the search's summary;
+    * `autopar.pipeline` on a module: a pipeline plan's dictionary
+      (`stages`, `virtual_stages`, `schedule`, `microbatches`, `gpus`);
+      `autopar.stage` on each planned op: the index of its stage (chunk),
+      non-decreasing in program order, below stages x virtual_stages.
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
   let useDefaultAttributePrinterParser = 1;
@@ -62,6 +66,8 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kTargetAttrName = "autopar.target";
     static constexpr ::llvm::StringLiteral kPlanAttrName = "autopar.plan";
     static constexpr ::llvm::StringLiteral kStepAttrName = "autopar.step";
+    static constexpr ::llvm::StringLiteral kPipelineAttrName = "autopar.pipeline";
+    static constexpr ::llvm::StringLiteral kStageAttrName = "autopar.stage";
     static constexpr ::llvm::StringLiteral kLayerAttrName = "autopar.layer";
     static constexpr ::llvm::StringLiteral kGradOfAttrName = "autopar.grad_of";
     static constexpr ::llvm::StringLiteral kRecomputedAttrName = "autopar.recomputed";

@@ -1,0 +1,78 @@
+//===- PipelinePlan.h - pipeline plans of a function ------------*- C++ -*-===//
+//
+// Plans a function as a pipeline: measures every op's costs on each
+// candidate stage mesh (Planner::profileOnMesh: the per-op shardings solved
+// on that mesh), groups the ops into layers (cut where the fewest bytes
+// cross), prices the transfers at each cut on the links between stages,
+// and runs the stage search (Pipeline.h) for each step configuration
+// (ZeRO stage, recomputation, microbatches). Reports the plan per stage.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_SEARCH_PIPELINEPLAN_H
+#define AUTOPAR_SEARCH_PIPELINEPLAN_H
+
+#include "autopar/Search/Pipeline.h"
+#include "autopar/Search/Planner.h"
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::autopar {
+
+/// What the user pinned of a pipeline, and the machine.
+struct PipelineRequest {
+  int64_t stages = 2;
+  PipelineSchedule schedule = PipelineSchedule::OneFOneB;
+  int64_t virtualStages = 1;
+  /// GPUs of the whole pipeline.
+  int64_t gpus = 1;
+  /// Every stage's mesh, when pinned (mesh=); else searched.
+  SmallVector<int64_t> stageMesh;
+  std::optional<unsigned> zero;
+  std::optional<Recompute> recompute;
+  std::optional<int64_t> microbatches;
+  double memoryCapacity = 0;
+};
+
+/// One chunk (a stage, or a virtual stage's chunk) of a pipeline plan.
+struct PipelineChunk {
+  /// Nodes [firstNode, endNode) of the planner.
+  int64_t firstNode = 0, endNode = 0;
+  std::string mesh;
+  StageWork work;
+};
+
+struct PipelinePlan {
+  int64_t stages = 1, virtualStages = 1, gpus = 1, layers = 0;
+  PipelineSchedule schedule = PipelineSchedule::OneFOneB;
+  StepConfig config;
+  PipelineTiming timing;
+  std::vector<PipelineChunk> chunks;
+  /// Per node of the planner: its chunk.
+  std::vector<int64_t> chunkOfNode;
+  /// The search: stage meshes and configurations tried, slowest-stage
+  /// caps the DP ran, seconds (not in the reports, which are
+  /// deterministic).
+  int64_t meshes = 0, configs = 0, capsTried = 0;
+  double searchSeconds = 0;
+};
+
+/// The fastest pipeline of `request.stages` stages that fits, or an error
+/// at `loc` naming what does not hold (stages that do not tile the
+/// cluster, more stages than ops, too few microbatches for the schedule,
+/// nothing that fits and the least memory found).
+FailureOr<PipelinePlan> planPipeline(Planner &planner,
+                                     const CostModel &costModel,
+                                     const PipelineRequest &request,
+                                     Location loc);
+
+void printPipelineReportText(llvm::raw_ostream &os, const PipelinePlan &plan,
+                             const Planner &planner);
+/// The report's "pipeline" member.
+void writePipelineJson(llvm::json::OStream &json, const PipelinePlan &plan,
+                       const Planner &planner);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_SEARCH_PIPELINEPLAN_H

@@ -1,0 +1,460 @@
+//===- PipelinePlan.cpp - pipeline plans of a function --------------------===//
+//
+// See PipelinePlan.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Search/PipelinePlan.h"
+
+#include "autopar/Cost/AnalysisReport.h"
+#include "autopar/Support/Output.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <chrono>
+#include <limits>
+#include <map>
+#include <set>
+#include <tuple>
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+/// Most layers the stage search sees: ops are grouped into at most this
+/// many (the DP is cubic in it).
+constexpr int64_t kMaxLayers = 128;
+
+/// Layer boundaries over `weights` (one per node): about equal weight per
+/// layer, each cut moved within a window to where the fewest bytes cross.
+std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
+                                   const std::vector<double> &cutBytes,
+                                   int64_t layers) {
+  int64_t nodes = static_cast<int64_t>(weights.size());
+  std::vector<int64_t> bounds = {0};
+  if (layers >= nodes) {
+    for (int64_t k = 1; k <= nodes; ++k)
+      bounds.push_back(k);
+    return bounds;
+  }
+  double total = 0;
+  for (double w : weights)
+    total += w;
+  int64_t window = std::max<int64_t>(1, nodes / (4 * layers));
+  double acc = 0;
+  for (int64_t k = 0; k < nodes && static_cast<int64_t>(bounds.size()) < layers;
+       ++k) {
+    acc += weights[k];
+    double target = total * static_cast<double>(bounds.size()) /
+                    static_cast<double>(layers);
+    if (acc < target &&
+        nodes - (k + 1) > layers - static_cast<int64_t>(bounds.size()))
+      continue;
+    // The cut with the fewest crossing bytes near k + 1, after the last.
+    int64_t best = -1;
+    int64_t left = nodes - static_cast<int64_t>(layers - bounds.size());
+    for (int64_t c = std::max(bounds.back() + 1, k + 1 - window);
+         c <= std::min(left, k + 1 + window); ++c)
+      if (best < 0 || cutBytes[c] < cutBytes[best])
+        best = c;
+    if (best < 0)
+      continue;
+    bounds.push_back(best);
+    k = best - 1;
+    acc = 0;
+    for (int64_t j = 0; j < best; ++j)
+      acc += weights[j];
+  }
+  bounds.push_back(nodes);
+  return bounds;
+}
+
+std::string meshText(const MeshShape &mesh) {
+  std::string text;
+  for (auto [i, size] : llvm::enumerate(mesh.sizes))
+    text += (i ? "x" : "") + std::to_string(size);
+  return text;
+}
+} // namespace
+
+FailureOr<PipelinePlan>
+mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
+                            const PipelineRequest &request, Location loc) {
+  auto started = std::chrono::steady_clock::now();
+  int64_t stages = request.stages;
+  int64_t v = request.virtualStages;
+  int64_t nodes = static_cast<int64_t>(planner.getSpaces().size());
+  int64_t gpusPerNode = costModel.getTarget().getGpusPerNode();
+  StringRef schedule = stringifyPipelineSchedule(request.schedule);
+  if (v < 1)
+    return emitError(loc) << "autopar-plan: virtual-stages=" << v
+                          << " must be 1 or more";
+  if (v > 1 && request.schedule != PipelineSchedule::Interleaved)
+    return emitError(loc) << "autopar-plan: virtual-stages=" << v
+                          << " needs schedule=interleaved (schedule="
+                          << schedule << " runs one stage per device)";
+  if (request.schedule == PipelineSchedule::Interleaved && v < 2)
+    return emitError(loc) << "autopar-plan: schedule=interleaved needs "
+                             "virtual-stages=2 or more";
+  if (stages * v > nodes)
+    return emitError(loc) << "autopar-plan: stages=" << stages
+                          << (v > 1 ? " x virtual-stages=" + std::to_string(v)
+                                    : std::string())
+                          << " needs as many ops to split, but the model has "
+                          << nodes;
+  if (request.gpus % stages != 0)
+    return emitError(loc) << "autopar-plan: stages=" << stages
+                          << " does not divide the " << request.gpus
+                          << " GPUs; choose a divisor";
+  int64_t perStage = request.gpus / stages;
+  if (perStage % gpusPerNode != 0 && gpusPerNode % perStage != 0)
+    return emitError(loc)
+           << "autopar-plan: stages=" << stages << " gives stages of "
+           << perStage << " GPUs, which do not tile nodes of " << gpusPerNode
+           << "; a stage takes whole nodes or a divisor of a node";
+
+  // The stage meshes.
+  SmallVector<MeshShape> meshes;
+  if (!request.stageMesh.empty()) {
+    MeshShape mesh;
+    mesh.sizes.assign(request.stageMesh.begin(), request.stageMesh.end());
+    mesh.gpusPerNode = gpusPerNode;
+    if (mesh.sizes.size() == 1)
+      mesh.names = {"gpus"};
+    else
+      mesh.names = {"x", "y"};
+    if (mesh.getNumDevices() != perStage)
+      return emitError(loc)
+             << "autopar-plan: mesh=" << meshText(mesh) << " has "
+             << mesh.getNumDevices() << " GPUs, but each of the " << stages
+             << " stages gets " << perStage << " of the " << request.gpus;
+    meshes.push_back(mesh);
+  } else {
+    meshes = planner.getCandidateMeshes(perStage);
+  }
+
+  // Microbatch counts: at least one per stage for 1F1B (a multiple of the
+  // stages interleaved, as Megatron-LM's schedule needs).
+  int64_t batch = std::max<int64_t>(1, planner.getBatchSize());
+  bool oneFOneB = request.schedule != PipelineSchedule::GPipe;
+  bool interleaved = request.schedule == PipelineSchedule::Interleaved;
+  SmallVector<int64_t> counts;
+  if (request.microbatches) {
+    int64_t m = *request.microbatches;
+    if (batch % m != 0)
+      return emitError(loc) << "autopar-plan: microbatches=" << m
+                            << " does not divide the batch of " << batch;
+    if (oneFOneB && m < stages)
+      return emitError(loc)
+             << "autopar-plan: microbatches=" << m
+             << " is fewer than stages=" << stages << ": schedule=" << schedule
+             << " needs a microbatch per stage (use microbatches=" << stages
+             << " or more, or schedule=gpipe)";
+    if (interleaved && m % stages != 0)
+      return emitError(loc) << "autopar-plan: schedule=interleaved needs "
+                               "microbatches a multiple of stages="
+                            << stages << "; microbatches=" << m << " is not";
+    counts.push_back(m);
+  } else {
+    for (int64_t m = 1; m <= batch; ++m)
+      if (batch % m == 0 && (!oneFOneB || m >= stages) &&
+          (!interleaved || m % stages == 0))
+        counts.push_back(m);
+    if (counts.empty())
+      return emitError(loc)
+             << "autopar-plan: the batch of " << batch
+             << " cannot run as the microbatches schedule=" << schedule
+             << " needs for stages=" << stages;
+  }
+  SmallVector<unsigned> zeros;
+  if (request.zero)
+    zeros.push_back(*request.zero);
+  else
+    zeros = {0, 1};
+  SmallVector<Recompute> recomputes;
+  if (request.recompute)
+    recomputes.push_back(*request.recompute);
+  else
+    recomputes = {Recompute::None, Recompute::Selective, Recompute::Full};
+
+  // Per stage mesh, the microbatch counts it is profiled at: those whose
+  // microbatch its first axis divides (so that axis can split the batch),
+  // at most kMaxCounts of them spread from the fewest to the most; each
+  // count solved once (per-op shardings) and evaluated for every ZeRO stage
+  // and recomputation.
+  constexpr size_t kMaxCounts = 5;
+  // Each stage mesh's plans from the fastest to the leanest (memory
+  // weighed more and more): each is a candidate of the stage search.
+  const double weights[] = {0.0, 1.0 / 32, 1.0 / 8, 0.5, 2.0, 8.0};
+  SmallVector<std::pair<unsigned, unsigned>> candidates; // mesh, weight
+  for (unsigned meshIndex = 0; meshIndex < meshes.size(); ++meshIndex)
+    for (unsigned w = 0; w < std::size(weights); ++w)
+      candidates.push_back({meshIndex, w});
+  using Key = std::tuple<unsigned, int64_t, unsigned, Recompute>;
+  std::map<Key, MeshPlan> profiles;
+  std::set<int64_t> allCounts;
+  for (auto [meshIndex, mesh] : llvm::enumerate(meshes)) {
+    SmallVector<int64_t> usable;
+    for (int64_t m : counts)
+      if ((batch / m) % mesh.sizes.front() == 0)
+        usable.push_back(m);
+    if (usable.empty())
+      usable = counts;
+    SmallVector<int64_t> chosen;
+    for (size_t k = 0; k < std::min(kMaxCounts, usable.size()); ++k) {
+      size_t at = usable.size() == 1
+                      ? 0
+                      : k * (usable.size() - 1) /
+                            (std::min(kMaxCounts, usable.size()) - 1);
+      if (chosen.empty() || chosen.back() != usable[at])
+        chosen.push_back(usable[at]);
+    }
+    for (int64_t m : chosen) {
+      SmallVector<StepConfig> configs;
+      for (unsigned zero : zeros)
+        for (Recompute recompute : recomputes)
+          configs.push_back({zero, recompute, m});
+      FailureOr<std::vector<std::vector<MeshPlan>>> profiled =
+          planner.profileOnMesh(mesh, configs, weights);
+      if (failed(profiled))
+        return failure();
+      for (unsigned w = 0; w < std::size(weights); ++w) {
+        // A weight that changes no op's strategy adds nothing.
+        if (w > 0 &&
+            (*profiled)[w].front().choice == (*profiled)[w - 1].front().choice)
+          continue;
+        for (auto [config, plan] : llvm::zip_equal(configs, (*profiled)[w]))
+          profiles[{static_cast<unsigned>(meshIndex * std::size(weights) + w),
+                    m, config.zero, config.recompute}] = std::move(plan);
+      }
+      allCounts.insert(m);
+    }
+  }
+
+  std::vector<double> cutBytes = planner.getCutBytes();
+  std::vector<int64_t> bounds;
+  {
+    std::vector<double> weights;
+    for (const NodeCost &cost : profiles.begin()->second.nodeCosts)
+      weights.push_back(cost.forward + cost.backward);
+    bounds =
+        cutIntoLayers(weights, cutBytes, std::min<int64_t>(kMaxLayers, nodes));
+  }
+  int64_t layers = static_cast<int64_t>(bounds.size()) - 1;
+  PipelinePlan best;
+  best.stages = stages;
+  best.virtualStages = v;
+  best.gpus = request.gpus;
+  best.schedule = request.schedule;
+  best.meshes = static_cast<int64_t>(meshes.size());
+  best.layers = layers;
+  bool found = false;
+  double leastMemory = std::numeric_limits<double>::infinity();
+  std::string leanest;
+  for (int64_t count : allCounts)
+    for (unsigned zero : zeros)
+      for (Recompute recompute : recomputes) {
+        double m = static_cast<double>(count);
+        StageSearchProblem problem;
+        problem.stages = stages;
+        problem.microbatches = count;
+        problem.virtualStages = v;
+        problem.schedule = request.schedule;
+        problem.memoryCapacity = request.memoryCapacity;
+        for (auto [candidate, key] : llvm::enumerate(candidates)) {
+          const MeshShape &mesh = meshes[key.first];
+          auto it = profiles.find(
+              {static_cast<unsigned>(candidate), count, zero, recompute});
+          if (it == profiles.end() || !it->second.feasible)
+            continue;
+          const MeshPlan &profile = it->second;
+          StageSearchProblem::Mesh entry;
+          entry.name = meshText(mesh);
+          if (key.second > 0)
+            entry.name +=
+                llvm::formatv(" (memory weighed x{0:g})", weights[key.second])
+                    .str();
+          double devices = static_cast<double>(mesh.getNumDevices());
+          DeviceGroup link{2, mesh.getNumDevices() >= gpusPerNode ? 2 : 1};
+          for (int64_t k = 0; k < layers; ++k) {
+            StageSearchProblem::Layer layer;
+            for (int64_t node = bounds[k]; node < bounds[k + 1]; ++node) {
+              const NodeCost &cost = profile.nodeCosts[node];
+              // ZeRO-2/3's collectives run per microbatch.
+              double perMicrobatch =
+                  cost.microbatchComm + (zero >= 2 ? cost.stepComm : 0.0);
+              layer.forward += (cost.forward + perMicrobatch / 2) / m;
+              layer.backward += (cost.backward + perMicrobatch / 2) / m;
+              layer.step += cost.update + (zero >= 2 ? 0.0 : cost.stepComm);
+              layer.stateBytes += cost.stateBytes;
+              layer.activationBytes += cost.activationBytes;
+              layer.transientBytes =
+                  std::max(layer.transientBytes, cost.workingBytes);
+            }
+            entry.layers.push_back(layer);
+          }
+          for (int64_t k = 0; k <= layers; ++k) {
+            double bytes = cutBytes[bounds[k]] / m / devices;
+            entry.cutSeconds.push_back(
+                bytes > 0
+                    ? costModel
+                          .collectiveTime(CollectiveKind::Permute, bytes, link)
+                          .seconds
+                    : 0.0);
+          }
+          problem.meshes.push_back(std::move(entry));
+        }
+        if (problem.meshes.empty())
+          continue;
+        ++best.configs;
+        StageSearchResult result = searchStages(problem);
+        best.capsTried += result.capsTried;
+        if (!result.found) {
+          // The leanest of the fastest pipelines, for the error.
+          StageSearchProblem unlimited = problem;
+          unlimited.memoryCapacity = 0;
+          StageSearchResult any = searchStages(unlimited);
+          if (any.found) {
+            double most = *std::max_element(any.timing.memoryBytes.begin(),
+                                            any.timing.memoryBytes.end());
+            if (most < leastMemory) {
+              leastMemory = most;
+              leanest = StepConfig{zero, recompute, count}.str();
+            }
+          }
+          continue;
+        }
+        if (found && result.timing.seconds >= best.timing.seconds * (1 - 1e-12))
+          continue;
+        found = true;
+        best.config = {zero, recompute, count};
+        best.timing = result.timing;
+        best.chunks.clear();
+        best.chunkOfNode.assign(nodes, 0);
+        for (auto [index, chunk] : llvm::enumerate(result.chunks)) {
+          PipelineChunk entry;
+          entry.firstNode = bounds[chunk.begin];
+          entry.endNode = bounds[chunk.end];
+          entry.mesh = problem.meshes[chunk.mesh].name;
+          entry.work =
+              getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
+          for (int64_t node = entry.firstNode; node < entry.endNode; ++node)
+            best.chunkOfNode[node] = static_cast<int64_t>(index);
+          best.chunks.push_back(std::move(entry));
+        }
+      }
+  best.searchSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
+  if (!found) {
+    InFlightDiagnostic diag = emitError(loc);
+    diag << "autopar-plan: no pipeline of stages=" << stages << " (" << schedule
+         << ") fits in the " << formatBytes(request.memoryCapacity) << " of a "
+         << costModel.getTarget().getGpu().getName();
+    if (leastMemory < std::numeric_limits<double>::infinity())
+      diag << ": the fastest pipelines need at least "
+           << formatBytes(leastMemory) << " on their fullest GPU (" << leanest
+           << "); use more stages, GPUs or recomputation";
+    return diag;
+  }
+  return best;
+}
+
+static std::string opText(const Planner &planner, int64_t node) {
+  Operation *op = planner.getSpaces()[node].op;
+  std::string loc = formatLocation(op->getLoc());
+  return loc.empty() ? op->getName().getStringRef().str() : loc;
+}
+
+void mlir::autopar::printPipelineReportText(llvm::raw_ostream &os,
+                                            const PipelinePlan &plan,
+                                            const Planner &planner) {
+  const PipelineTiming &timing = plan.timing;
+  os << "pipeline: " << plan.stages << " stages";
+  if (plan.virtualStages > 1)
+    os << " x " << plan.virtualStages << " virtual";
+  os << " on " << plan.gpus << " GPUs, "
+     << stringifyPipelineSchedule(plan.schedule) << ", " << plan.config.str()
+     << "\n";
+  os << llvm::format(
+      "step time: %.3f ms (bubble %.3f ms, %.1f%%; step "
+      "work after the last backward %.3f ms)\n",
+      timing.seconds * 1e3, timing.bubbleSeconds * 1e3,
+      timing.seconds > 0 ? 100.0 * timing.bubbleSeconds / timing.seconds : 0.0,
+      timing.tailSeconds * 1e3);
+  for (auto [index, chunk] : llvm::enumerate(plan.chunks)) {
+    int64_t device = static_cast<int64_t>(index) % plan.stages;
+    const StageWork &work = chunk.work;
+    os << llvm::format("stage %zu", index);
+    if (plan.virtualStages > 1)
+      os << llvm::format(" (device %lld)", static_cast<long long>(device));
+    os << ": ops " << chunk.firstNode << ".." << chunk.endNode - 1 << " ("
+       << opText(planner, chunk.firstNode) << " .. "
+       << opText(planner, chunk.endNode - 1) << "), mesh " << chunk.mesh
+       << llvm::format(": per microbatch forward %.3f ms, backward %.3f ms, "
+                       "receive %.3f + %.3f ms; step %.3f ms; ",
+                       work.forward * 1e3, work.backward * 1e3,
+                       work.receiveForward * 1e3, work.receiveBackward * 1e3,
+                       work.step * 1e3)
+       << "state " << formatBytes(work.stateBytes) << ", activations "
+       << formatBytes(work.activationBytes) << " per microbatch\n";
+  }
+  for (auto [device, bytes] : llvm::enumerate(timing.memoryBytes))
+    os << llvm::format("device %zu: %.0f microbatch", device,
+                       timing.inFlight[device])
+       << (plan.virtualStages > 1 ? " chunks" : "es") << " in flight, memory "
+       << formatBytes(bytes) << "\n";
+  os << "search: " << plan.layers << " layers, " << plan.meshes
+     << " stage meshes, " << plan.configs << " configurations, "
+     << plan.capsTried << " slowest-stage caps\n";
+}
+
+void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
+                                      const PipelinePlan &plan,
+                                      const Planner &planner) {
+  json.attributeObject("pipeline", [&] {
+    json.attribute("stages", plan.stages);
+    json.attribute("virtual_stages", plan.virtualStages);
+    json.attribute("gpus", plan.gpus);
+    json.attribute("schedule", stringifyPipelineSchedule(plan.schedule));
+    json.attribute("zero", static_cast<int64_t>(plan.config.zero));
+    json.attribute("recompute",
+                   stringifyRecompute(plan.config.recompute).str());
+    json.attribute("microbatches", plan.config.microbatches);
+    json.attribute("step_time_s", plan.timing.seconds);
+    json.attribute("bubble_s", plan.timing.bubbleSeconds);
+    json.attribute("tail_s", plan.timing.tailSeconds);
+    json.attributeArray("stages_detail", [&] {
+      for (auto [index, chunk] : llvm::enumerate(plan.chunks))
+        json.object([&] {
+          json.attribute("device", static_cast<int64_t>(index) % plan.stages);
+          json.attribute("first_op", chunk.firstNode);
+          json.attribute("end_op", chunk.endNode);
+          json.attribute("first_loc", opText(planner, chunk.firstNode));
+          json.attribute("last_loc", opText(planner, chunk.endNode - 1));
+          json.attribute("mesh", chunk.mesh);
+          json.attribute("forward_s", chunk.work.forward);
+          json.attribute("backward_s", chunk.work.backward);
+          json.attribute("receive_forward_s", chunk.work.receiveForward);
+          json.attribute("receive_backward_s", chunk.work.receiveBackward);
+          json.attribute("step_s", chunk.work.step);
+          json.attribute("state_bytes", chunk.work.stateBytes);
+          json.attribute("activation_bytes", chunk.work.activationBytes);
+        });
+    });
+    json.attributeArray("devices", [&] {
+      for (auto [device, bytes] : llvm::enumerate(plan.timing.memoryBytes))
+        json.object([&] {
+          json.attribute("in_flight", plan.timing.inFlight[device]);
+          json.attribute("memory_bytes", bytes);
+        });
+    });
+    json.attributeObject("search", [&] {
+      json.attribute("layers", plan.layers);
+      json.attribute("meshes", plan.meshes);
+      json.attribute("configs", plan.configs);
+      json.attribute("caps", plan.capsTried);
+    });
+  });
+}
