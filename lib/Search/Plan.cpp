@@ -47,12 +47,23 @@ private:
                                  PlannerOptions &options);
   void annotate(ModuleOp module, const MeshPlan &plan, const Planner &planner,
                 const PlanSummary &summary);
-  /// stages= P >= 2: the fastest pipeline of P stages, annotated and
-  /// reported.
-  LogicalResult planStages(ModuleOp module, const FunctionWorkload &entry,
-                           Planner &planner, const CostModel &costModel,
-                           const PlannerOptions &options, TargetAttr target,
-                           int64_t available);
+  /// The pipeline request of stages= `count` (>= 2) and the other pins.
+  FailureOr<PipelineRequest>
+  makePipelineRequest(int64_t count, const FunctionWorkload &entry,
+                      const Planner &planner, const PlannerOptions &options,
+                      TargetAttr target, int64_t available);
+  /// stages=0: the fastest pipeline of any stage count >= 2 that divides
+  /// the GPUs into stages tiling nodes, or none.
+  std::optional<PipelinePlan>
+  searchStageCounts(const FunctionWorkload &entry, Planner &planner,
+                    const CostModel &costModel, const PlannerOptions &options,
+                    TargetAttr target, int64_t available);
+  /// Annotates and reports `plan`; `unpipelined` (the best plan without
+  /// stages, when searched) is reported beside it.
+  LogicalResult emitPipeline(ModuleOp module, const FunctionWorkload &entry,
+                             const Planner &planner, const PipelinePlan &plan,
+                             const PlannerOptions &options, TargetAttr target,
+                             const MeshPlan *unpipelined);
 };
 } // namespace
 
@@ -395,11 +406,43 @@ void PlanPass::runOnOperation() {
   Planner planner(*entry, costModel, options);
   if (failed(planner.initialize()))
     return signalPassFailure();
-  if (stages != 1) {
-    if (failed(planStages(module, *entry, planner, costModel, options,
-                          *targetAttr, available)))
+  if (stages < 0) {
+    mlir::emitError(entry->getFunction().getLoc())
+        << "autopar-plan: stages=" << static_cast<int64_t>(stages)
+        << " must be 1 (no pipeline), 0 (search) or more";
+    return signalPassFailure();
+  }
+  if (stages >= 2) {
+    FailureOr<PipelineRequest> request = makePipelineRequest(
+        stages, *entry, planner, options, *targetAttr, available);
+    if (failed(request))
+      return signalPassFailure();
+    FailureOr<PipelinePlan> plan = planPipeline(planner, costModel, *request,
+                                                entry->getFunction().getLoc());
+    if (failed(plan) || failed(emitPipeline(module, *entry, planner, *plan,
+                                            options, *targetAttr, nullptr)))
       return signalPassFailure();
     return;
+  }
+  std::optional<PipelinePlan> pipelined;
+  if (stages == 0) {
+    if (planner.getPinnedMesh()) {
+      mlir::emitError(entry->getFunction().getLoc())
+          << "autopar-plan: stages=0 with sharding pins (autopar.shard) is "
+             "not supported; drop the pins or stages=";
+      return signalPassFailure();
+    }
+    // The schedule's name is checked once; mesh= pins the whole mesh of a
+    // plan without stages, so no pipeline is searched beside it.
+    if (!parsePipelineSchedule(schedule)) {
+      mlir::emitError(entry->getFunction().getLoc())
+          << "autopar-plan: unknown schedule '" << schedule
+          << "'; expected gpipe, 1f1b or interleaved";
+      return signalPassFailure();
+    }
+    if (options.mesh.empty())
+      pipelined = searchStageCounts(*entry, planner, costModel, options,
+                                    *targetAttr, available);
   }
 
   // Plan on every candidate mesh; the 1-GPU plan is the reference.
@@ -486,6 +529,14 @@ void PlanPass::runOnOperation() {
     }
     if (!best || better(plan, *best))
       best = &plan;
+  }
+  // stages=0: a pipeline that is faster than every plan without one.
+  if (pipelined && (!best || pipelined->timing.seconds <
+                                 best->metrics.stepSeconds() * (1 - 1e-9))) {
+    if (failed(emitPipeline(module, *entry, planner, *pipelined, options,
+                            *targetAttr, best)))
+      return signalPassFailure();
+    return;
   }
   if (!best) {
     const MeshPlan *leanest = &plans.front();
@@ -590,16 +641,10 @@ void PlanPass::runOnOperation() {
     return signalPassFailure();
 }
 
-LogicalResult PlanPass::planStages(ModuleOp module,
-                                   const FunctionWorkload &entry,
-                                   Planner &planner, const CostModel &costModel,
-                                   const PlannerOptions &options,
-                                   TargetAttr target, int64_t available) {
+FailureOr<PipelineRequest> PlanPass::makePipelineRequest(
+    int64_t count, const FunctionWorkload &entry, const Planner &planner,
+    const PlannerOptions &options, TargetAttr target, int64_t available) {
   Location loc = entry.getFunction().getLoc();
-  int64_t count = stages;
-  if (count < 1)
-    return emitError(loc) << "autopar-plan: stages=" << count
-                          << " must be 1 (no pipeline) or more";
   std::optional<PipelineSchedule> parsed = parsePipelineSchedule(schedule);
   if (!parsed)
     return emitError(loc) << "autopar-plan: unknown schedule '" << schedule
@@ -630,56 +675,95 @@ LogicalResult PlanPass::planStages(ModuleOp module,
              << " needs " << request.gpus << " GPUs but target '"
              << target.getName() << "' has " << available;
   }
-  FailureOr<PipelinePlan> plan = planPipeline(planner, costModel, request, loc);
-  if (failed(plan))
-    return failure();
+  return request;
+}
 
+std::optional<PipelinePlan> PlanPass::searchStageCounts(
+    const FunctionWorkload &entry, Planner &planner, const CostModel &costModel,
+    const PlannerOptions &options, TargetAttr target, int64_t available) {
+  // Stage counts that cannot hold (too few ops, GPUs, microbatches, or
+  // memory) are skipped silently: the search says what it chose.
+  ScopedDiagnosticHandler quiet(entry.getFunction().getContext(),
+                                [](Diagnostic &) { return success(); });
+  std::optional<PipelinePlan> best;
+  int64_t gpus = options.maxGpus > 0 ? options.maxGpus : available;
+  int64_t nodes = static_cast<int64_t>(planner.getSpaces().size());
+  for (int64_t count = 2; count <= std::min(gpus, nodes); ++count) {
+    if (gpus % count != 0)
+      continue;
+    FailureOr<PipelineRequest> request =
+        makePipelineRequest(count, entry, planner, options, target, available);
+    if (failed(request))
+      continue;
+    FailureOr<PipelinePlan> plan = planPipeline(planner, costModel, *request,
+                                                entry.getFunction().getLoc());
+    if (failed(plan))
+      continue;
+    if (!best || plan->timing.seconds < best->timing.seconds * (1 - 1e-9))
+      best = std::move(*plan);
+  }
+  return best;
+}
+
+LogicalResult
+PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
+                       const Planner &planner, const PipelinePlan &plan,
+                       const PlannerOptions &options, TargetAttr target,
+                       const MeshPlan *unpipelined) {
   // The stages on the ops, the pipeline and the step on the module.
   Builder b(module.getContext());
   for (auto [index, space] : llvm::enumerate(planner.getSpaces()))
     space.op->setAttr(AutoparDialect::kStageAttrName,
-                      b.getI64IntegerAttr(plan->chunkOfNode[index]));
+                      b.getI64IntegerAttr(plan.chunkOfNode[index]));
   module->setAttr(
       AutoparDialect::kPipelineAttrName,
       b.getDictionaryAttr(
-          {b.getNamedAttr("gpus", b.getI64IntegerAttr(plan->gpus)),
+          {b.getNamedAttr("gpus", b.getI64IntegerAttr(plan.gpus)),
            b.getNamedAttr("microbatches",
-                          b.getI64IntegerAttr(plan->config.microbatches)),
+                          b.getI64IntegerAttr(plan.config.microbatches)),
            b.getNamedAttr("schedule", b.getStringAttr(stringifyPipelineSchedule(
-                                          plan->schedule))),
-           b.getNamedAttr("stages", b.getI64IntegerAttr(plan->stages)),
+                                          plan.schedule))),
+           b.getNamedAttr("stages", b.getI64IntegerAttr(plan.stages)),
            b.getNamedAttr("virtual_stages",
-                          b.getI64IntegerAttr(plan->virtualStages))}));
+                          b.getI64IntegerAttr(plan.virtualStages))}));
   module->setAttr(
       AutoparDialect::kStepAttrName,
       b.getDictionaryAttr(
           {b.getNamedAttr("microbatches",
-                          b.getI64IntegerAttr(plan->config.microbatches)),
+                          b.getI64IntegerAttr(plan.config.microbatches)),
            b.getNamedAttr("precision", b.getStringAttr(stringifyPrecision(
                                            options.precision))),
            b.getNamedAttr("recompute", b.getStringAttr(stringifyRecompute(
-                                           plan->config.recompute))),
-           b.getNamedAttr("zero", b.getI64IntegerAttr(plan->config.zero))}));
+                                           plan.config.recompute))),
+           b.getNamedAttr("zero", b.getI64IntegerAttr(plan.config.zero))}));
   module->setAttr(AutoparDialect::kTargetAttrName, target);
 
-  if (!report.empty() &&
-      failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
-        if (StringRef(report).ends_with(".json")) {
-          llvm::json::OStream json(os, /*IndentSize=*/2);
-          json.object([&] {
-            json.attribute("target", target.getName());
-            json.attribute("function", entry.getFunction().getName());
-            json.attribute("batch", entry.getBatchSize());
-            writePipelineJson(json, *plan, planner);
+  if (report.empty())
+    return success();
+  return writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
+    if (StringRef(report).ends_with(".json")) {
+      llvm::json::OStream json(os, /*IndentSize=*/2);
+      json.object([&] {
+        json.attribute("target", target.getName());
+        json.attribute("function", entry.getFunction().getName());
+        json.attribute("batch", entry.getBatchSize());
+        writePipelineJson(json, plan, planner);
+        if (unpipelined)
+          json.attributeObject("without_stages", [&] {
+            json.attribute("mesh", unpipelined->mesh.str());
+            json.attribute("step_time_s", unpipelined->metrics.stepSeconds());
+            json.attribute("fits_memory", unpipelined->fitsMemory);
           });
-          os << "\n";
-        } else {
-          os << "autopar-plan: @" << entry.getFunction().getName()
-             << " on target " << target.getName() << ", batch "
-             << entry.getBatchSize() << "\n";
-          printPipelineReportText(os, *plan, planner);
-        }
-      })))
-    return failure();
-  return success();
+      });
+      os << "\n";
+      return;
+    }
+    os << "autopar-plan: @" << entry.getFunction().getName() << " on target "
+       << target.getName() << ", batch " << entry.getBatchSize() << "\n";
+    printPipelineReportText(os, plan, planner);
+    if (unpipelined)
+      os << llvm::format("without stages: %.3f ms on mesh ",
+                         unpipelined->metrics.stepSeconds() * 1e3)
+         << unpipelined->mesh.str() << "\n";
+  });
 }

@@ -4,7 +4,7 @@
 // with an upstream shard.grid @mesh).
 // RUN: autopar-opt %s -split-input-file -verify-diagnostics --autopar-plan=report= -o /dev/null
 // RUN: autopar-opt %autopar_src/models/mlp.mlir --auto-shard=report= | not autopar-opt --auto-shard=report= -o /dev/null 2>&1 | FileCheck %s --check-prefix=TWICE
-// TWICE: error: autopar-plan: the module is planned already (it has autopar.plan); plan the original program
+// TWICE: error: autopar-plan: the module is planned already (it has autopar.plan or autopar.pipeline); plan the original program
 
 // expected-error @+1 {{'shard.grid' already defines @mesh, the symbol of the plan's mesh; import upstream shard IR with autopar-import-shard first}}
 shard.grid @mesh(shape = 2)

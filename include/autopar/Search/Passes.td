@@ -61,9 +61,9 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Pin the number of microbatches the batch is split into "
            "(gradient accumulation); 0: searched">,
     Option<"stages", "stages", "int64_t", /*default=*/"1",
-           "Pipeline stages: 1 (none), or P >= 2 to plan the model as P "
+           "Pipeline stages: 1 (none), P >= 2 to plan the model as P "
            "contiguous stages on meshes of GPUs/P GPUs each (mesh= then pins "
-           "every stage's mesh)">,
+           "every stage's mesh), or 0 to search the count (P = 1 included)">,
     Option<"schedule", "schedule", "std::string", /*default=*/"\"1f1b\"",
            "Pipeline schedule: gpipe, 1f1b or interleaved">,
     Option<"virtualStages", "virtual-stages", "int64_t", /*default=*/"1",
