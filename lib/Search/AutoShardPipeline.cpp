@@ -33,6 +33,13 @@ void mlir::autopar::buildAutoShardPipeline(
   planOptions.maxGpus = options.maxGpus;
   planOptions.mesh = options.mesh;
   planOptions.parallelism = options.parallelism;
+  planOptions.precision = options.precision;
+  planOptions.zero = options.zero;
+  planOptions.recompute = options.recompute;
+  planOptions.microbatches = options.microbatches;
+  planOptions.stages = options.stages;
+  planOptions.schedule = options.schedule;
+  planOptions.virtualStages = options.virtualStages;
   pm.addPass(createPlan(planOptions));
 }
 

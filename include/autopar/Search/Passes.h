@@ -50,6 +50,35 @@ struct AutoShardPipelineOptions
       *this, "trace",
       llvm::cl::desc("Write the predicted timeline as Chrome-trace JSON"),
       llvm::cl::init("")};
+  PassOptions::Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("Arithmetic of the step: f32, bf16 or fp16 (default: "
+                     "the model's own)"),
+      llvm::cl::init("")};
+  PassOptions::Option<int64_t> zero{
+      *this, "zero", llvm::cl::desc("Pin the ZeRO stage (0-3; -1: searched)"),
+      llvm::cl::init(-1)};
+  PassOptions::Option<std::string> recompute{
+      *this, "recompute",
+      llvm::cl::desc("Pin recomputation: none, selective, full; auto: "
+                     "searched"),
+      llvm::cl::init("auto")};
+  PassOptions::Option<int64_t> microbatches{
+      *this, "microbatches",
+      llvm::cl::desc("Pin the number of microbatches (0: searched)"),
+      llvm::cl::init(0)};
+  PassOptions::Option<int64_t> stages{
+      *this, "stages",
+      llvm::cl::desc("Pipeline stages: 1 (none), P >= 2, or 0 (searched)"),
+      llvm::cl::init(1)};
+  PassOptions::Option<std::string> schedule{
+      *this, "schedule",
+      llvm::cl::desc("Pipeline schedule: gpipe, 1f1b or interleaved"),
+      llvm::cl::init("1f1b")};
+  PassOptions::Option<int64_t> virtualStages{
+      *this, "virtual-stages",
+      llvm::cl::desc("Chunks per device of the interleaved schedule"),
+      llvm::cl::init(1)};
 };
 
 /// Builds the `auto-shard` pipeline: import (TOSA to linalg), target, and
