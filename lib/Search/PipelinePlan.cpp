@@ -458,3 +458,129 @@ void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
     });
   });
 }
+
+LogicalResult mlir::autopar::printPipelineTrace(llvm::raw_ostream &os,
+                                                const PipelinePlan &plan,
+                                                Location loc) {
+  if (plan.virtualStages > 1)
+    return emitError(loc) << "autopar-plan: trace= draws the gpipe and 1f1b "
+                             "schedules; the interleaved one is not drawn yet";
+  // Each device's order of forwards (F) and backwards (B) of the
+  // microbatches: GPipe all forwards then all backwards; 1F1B P - s - 1
+  // warm-up forwards, then one forward and one backward at a time.
+  int64_t stages = plan.stages, m = plan.config.microbatches;
+  struct Op {
+    bool backward;
+    int64_t microbatch;
+  };
+  std::vector<std::vector<Op>> order(stages);
+  for (int64_t s = 0; s < stages; ++s) {
+    if (plan.schedule == PipelineSchedule::GPipe) {
+      for (int64_t k = 0; k < m; ++k)
+        order[s].push_back({false, k});
+      for (int64_t k = 0; k < m; ++k)
+        order[s].push_back({true, k});
+      continue;
+    }
+    int64_t warmup = std::min(stages - s - 1, m);
+    for (int64_t k = 0; k < warmup; ++k)
+      order[s].push_back({false, k});
+    for (int64_t k = 0; k < m - warmup; ++k) {
+      order[s].push_back({false, warmup + k});
+      order[s].push_back({true, k});
+    }
+    for (int64_t k = m - warmup; k < m; ++k)
+      order[s].push_back({true, k});
+  }
+  // Start each op when its device is free and its inputs are there: a
+  // forward after the previous stage's forward of the microbatch, a
+  // backward after the next stage's backward of it and its own forward.
+  constexpr double kNotYet = -1;
+  std::vector<std::vector<double>> forwardEnd(stages,
+                                              std::vector<double>(m, kNotYet));
+  std::vector<std::vector<double>> backwardEnd = forwardEnd;
+  struct Event {
+    int64_t device;
+    std::string name, category;
+    double start, duration;
+    int64_t microbatch;
+  };
+  std::vector<Event> events;
+  std::vector<size_t> next(stages, 0);
+  std::vector<double> free(stages, 0);
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (int64_t s = 0; s < stages; ++s) {
+      while (next[s] < order[s].size()) {
+        Op op = order[s][next[s]];
+        const StageWork &work = plan.chunks[s].work;
+        double ready = free[s];
+        if (!op.backward) {
+          if (s > 0) {
+            if (forwardEnd[s - 1][op.microbatch] == kNotYet)
+              break;
+            ready = std::max(ready, forwardEnd[s - 1][op.microbatch]);
+          }
+        } else {
+          if (s + 1 < stages) {
+            if (backwardEnd[s + 1][op.microbatch] == kNotYet)
+              break;
+            ready = std::max(ready, backwardEnd[s + 1][op.microbatch]);
+          }
+          ready = std::max(ready, forwardEnd[s][op.microbatch]);
+        }
+        double duration = op.backward ? work.backward + work.receiveBackward
+                                      : work.forward + work.receiveForward;
+        (op.backward ? backwardEnd : forwardEnd)[s][op.microbatch] =
+            ready + duration;
+        free[s] = ready + duration;
+        events.push_back(
+            {s, (op.backward ? "B" : "F") + std::to_string(op.microbatch),
+             op.backward ? "backward" : "forward", ready, duration,
+             op.microbatch});
+        ++next[s];
+        progress = true;
+      }
+    }
+  }
+  // Each stage's gradient synchronisation and update after its last
+  // backward.
+  for (int64_t s = 0; s < stages; ++s) {
+    events.push_back({s, "step (synchronise, update)", "step", free[s],
+                      plan.chunks[s].work.step, -1});
+  }
+  llvm::json::OStream json(os, /*IndentSize=*/1);
+  json.object([&] {
+    json.attribute("displayTimeUnit", "ms");
+    json.attributeArray("traceEvents", [&] {
+      for (int64_t s = 0; s < stages; ++s)
+        json.object([&] {
+          json.attribute("name", "thread_name");
+          json.attribute("ph", "M");
+          json.attribute("pid", 0);
+          json.attribute("tid", s);
+          json.attributeObject("args", [&] {
+            json.attribute("name", "stage " + std::to_string(s) + " (mesh " +
+                                       plan.chunks[s].mesh + ")");
+          });
+        });
+      for (const Event &event : events)
+        json.object([&] {
+          json.attribute("name", event.name);
+          json.attribute("cat", event.category);
+          json.attribute("ph", "X");
+          json.attribute("pid", 0);
+          json.attribute("tid", event.device);
+          json.attribute("ts", event.start * 1e6);
+          json.attribute("dur", event.duration * 1e6);
+          if (event.microbatch >= 0)
+            json.attributeObject("args", [&] {
+              json.attribute("microbatch", event.microbatch);
+            });
+        });
+    });
+  });
+  os << "\n";
+  return success();
+}

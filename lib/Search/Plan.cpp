@@ -738,6 +738,16 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
            b.getNamedAttr("zero", b.getI64IntegerAttr(plan.config.zero))}));
   module->setAttr(AutoparDialect::kTargetAttrName, target);
 
+  if (!trace.empty()) {
+    LogicalResult traced = success();
+    if (failed(writeOutputFile(module.getLoc(), trace,
+                               [&](raw_ostream &os) {
+                                 traced = printPipelineTrace(
+                                     os, plan, entry.getFunction().getLoc());
+                               })) ||
+        failed(traced))
+      return failure();
+  }
   if (report.empty())
     return success();
   return writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
