@@ -441,6 +441,87 @@ extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,
             static_cast<size_t>(concatChunk) * bytes);
 }
 
+/// A permute's peers for the member at `position`: the member it sends to
+/// and the one it receives from (-1: none), from `count` (source, target)
+/// pairs of group positions.
+static void permutePeers(const int64_t *pairs, int64_t count, int position,
+                         int &target, int &source) {
+  target = source = -1;
+  for (int64_t i = 0; i < count; ++i) {
+    if (pairs[2 * i] == position)
+      target = static_cast<int>(pairs[2 * i + 1]);
+    if (pairs[2 * i + 1] == position)
+      source = static_cast<int>(pairs[2 * i]);
+  }
+}
+
+extern "C" void autopar_rt_permute(int64_t in, int64_t out, int64_t count,
+                                   int32_t dtype, int64_t numPairs,
+                                   int64_t pairs, int64_t meshCode,
+                                   int64_t axesCode) {
+  ensureInitialized();
+  int position;
+  std::vector<int> members = groupOf(meshCode, axesCode, position);
+  size_t bytes;
+  datatype(dtype, bytes);
+  size_t size = static_cast<size_t>(count) * bytes;
+  int target, source;
+  permutePeers(reinterpret_cast<const int64_t *>(pairs), numPairs, position,
+               target, source);
+  // The input stays readable while the output is received (they may be
+  // one buffer).
+  std::vector<char> sent;
+  const char *send = address(in);
+  if (in == out && target >= 0 && source >= 0) {
+    sent.assign(send, send + size);
+    send = sent.data();
+  }
+  constexpr int kTag = 0x5045;
+  std::vector<MPI_Request> requests;
+  if (source == position) {
+    std::memmove(address(out), send, size);
+  } else if (source >= 0) {
+    requests.emplace_back();
+    check(MPI_Irecv(address(out), static_cast<int>(size), MPI_BYTE,
+                    members[source], kTag, MPI_COMM_WORLD, &requests.back()),
+          "MPI_Irecv");
+  }
+  if (target >= 0 && target != position) {
+    requests.emplace_back();
+    check(MPI_Isend(send, static_cast<int>(size), MPI_BYTE, members[target],
+                    kTag, MPI_COMM_WORLD, &requests.back()),
+          "MPI_Isend");
+  }
+  if (source < 0)
+    std::memset(address(out), 0, size);
+  // Waits at most the timeout, naming the peers this rank waits on.
+  auto start = std::chrono::steady_clock::now();
+  int done = 0;
+  while (!requests.empty()) {
+    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
+                      MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+    if (done)
+      break;
+    double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (waited > autopar::runtime::getCollectiveTimeout()) {
+      std::string peers;
+      if (source >= 0 && source != position)
+        peers += "receiving from rank " + std::to_string(members[source]);
+      if (target >= 0 && target != position)
+        peers += std::string(peers.empty() ? "" : ", ") + "sending to rank " +
+                 std::to_string(members[target]);
+      fail("permute over mesh axes " +
+           autopar::runtime::describeAxes(axesCode) + " timed out after " +
+           std::to_string(autopar::runtime::getCollectiveTimeout()) +
+           " s (AUTOPAR_COLLECTIVE_TIMEOUT) " + peers +
+           "; that rank failed or never reached this transfer");
+    }
+  }
+}
+
 extern "C" double autopar_rt_wtime() {
   ensureInitialized();
   std::vector<MPI_Request> requests(1);

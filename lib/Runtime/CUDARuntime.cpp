@@ -798,6 +798,54 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
 #endif
 }
 
+void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
+                          int64_t numPairs, int64_t pairs, int64_t meshCode,
+                          int64_t axesCode) {
+  ensureContext();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  size_t bytes = count * elementBytes(dtype);
+  const int64_t *table = reinterpret_cast<const int64_t *>(pairs);
+  int target = -1, source = -1;
+  for (int64_t i = 0; i < numPairs; ++i) {
+    if (table[2 * i] == group.position)
+      target = static_cast<int>(table[2 * i + 1]);
+    if (table[2 * i + 1] == group.position)
+      source = static_cast<int>(table[2 * i]);
+  }
+  CUstream stream = getComputeStream();
+  // The input stays readable while the output is received.
+  CUdeviceptr send = pointer(in);
+  if (in == out && target >= 0 && source >= 0 && target != group.position) {
+    send = getScratch(0, bytes);
+    CHECK(cuMemcpyAsync(send, pointer(in), bytes, stream));
+  }
+  if (source < 0)
+    CHECK(cuMemsetD8Async(pointer(out), 0, bytes, stream));
+  if (source == group.position && in != out)
+    CHECK(cuMemcpyAsync(pointer(out), send, bytes, stream));
+  bool remote = (source >= 0 && source != group.position) ||
+                (target >= 0 && target != group.position);
+  if (!remote) {
+    CHECK(cuStreamSynchronize(stream));
+    return;
+  }
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  ncclDataType_t type = ncclType(dtype);
+  CHECK_NCCL(ncclGroupStart());
+  if (target >= 0 && target != group.position)
+    CHECK_NCCL(ncclSend(reinterpret_cast<const void *>(send), count, type,
+                        target, comm, stream));
+  if (source >= 0 && source != group.position)
+    CHECK_NCCL(ncclRecv(reinterpret_cast<void *>(pointer(out)), count, type,
+                        source, comm, stream));
+  CHECK_NCCL(ncclGroupEnd());
+  finish(comm, describe("permute", axesCode));
+#else
+  noNCCL("permute");
+#endif
+}
+
 void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
                              int64_t splitChunk, int64_t concatOuter,
                              int64_t concatChunk, int32_t dtype,

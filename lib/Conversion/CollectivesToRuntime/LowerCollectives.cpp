@@ -3,7 +3,8 @@
 // Bufferized autopar collectives (the `into` form) and device coordinates
 // become calls to a runtime: contiguous buffers passed by address, the
 // dimension a collective works along turned into the [outer, group, chunk]
-// views the runtime expects. Both runtimes take the same calls under their
+// views the runtime expects, a permute's (source, target) pairs as a
+// constant table of the module. Both runtimes take the same calls under their
 // own prefix: the MPI runtime of the CPU backend (`autopar_rt_*`,
 // lib/Runtime/CPURuntime.cpp) and the NCCL runtime of the CUDA backend
 // (`autopar_nccl_*`, lib/Runtime/CUDARuntime.cpp).
@@ -126,12 +127,14 @@ int64_t product(ArrayRef<int64_t> shape) {
   return result;
 }
 
-/// Emits the runtime call for `op` with `extra` integer arguments after the
-/// two buffers; `extraTypes` gives their widths.
-LogicalResult lowerCollective(CollectiveOpInterface op,
-                              PatternRewriter &rewriter, const Runtime &runtime,
-                              StringRef name,
-                              ArrayRef<std::pair<int64_t, unsigned>> extra) {
+/// Emits the runtime call for `op` with `extra` integer constants (value,
+/// width) after the two buffers, then the i64 values `addresses` (made by
+/// `makeAddresses` at the call), then the mesh and axes codes.
+LogicalResult
+lowerCollective(CollectiveOpInterface op, PatternRewriter &rewriter,
+                const Runtime &runtime, StringRef name,
+                ArrayRef<std::pair<int64_t, unsigned>> extra,
+                function_ref<SmallVector<Value>()> makeAddresses = nullptr) {
   Operation *operation = op.getOperation();
   Location loc = operation->getLoc();
   Value input = operation->getOperand(0);
@@ -165,6 +168,11 @@ LogicalResult lowerCollective(CollectiveOpInterface op,
         rewriter, loc, rewriter.getIntegerAttr(type, value)));
     types.push_back(type);
   }
+  if (makeAddresses)
+    for (Value address : makeAddresses()) {
+      operands.push_back(address);
+      types.push_back(rewriter.getI64Type());
+    }
   for (int64_t code : {group->first, group->second}) {
     operands.push_back(arith::ConstantOp::create(
         rewriter, loc, rewriter.getI64IntegerAttr(code)));
@@ -289,6 +297,51 @@ struct AllToAllLowering : RuntimeCallPattern<AllToAllOp> {
   }
 };
 
+struct PermuteLowering : RuntimeCallPattern<PermuteOp> {
+  using RuntimeCallPattern::RuntimeCallPattern;
+  LogicalResult matchAndRewrite(PermuteOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<std::pair<MemRefType, int32_t>> buffer =
+        getBuffer(op, op.getInput());
+    if (failed(buffer) || !op.getOutput())
+      return failure();
+    auto [type, dtype] = *buffer;
+    // The (source, target) pairs as a constant table of the module, one per
+    // distinct list.
+    ArrayRef<int64_t> pairs = op.getPairs();
+    auto tableType = MemRefType::get({static_cast<int64_t>(pairs.size())},
+                                     rewriter.getI64Type());
+    auto module = op->getParentOfType<ModuleOp>();
+    auto initial = DenseIntElementsAttr::get(
+        RankedTensorType::get(tableType.getShape(), rewriter.getI64Type()),
+        pairs);
+    memref::GlobalOp table;
+    for (auto global : module.getOps<memref::GlobalOp>())
+      if (global.getSymName().starts_with("__autopar_permute_pairs") &&
+          global.getInitialValueAttr() == initial)
+        table = global;
+    if (!table) {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(module.getBody());
+      table = memref::GlobalOp::create(
+          rewriter, op.getLoc(), "__autopar_permute_pairs",
+          rewriter.getStringAttr("private"), tableType, initial,
+          /*constant=*/true, /*alignment=*/nullptr);
+      SymbolTable(module).insert(table);
+    }
+    return lowerCollective(
+        op, rewriter, runtime, "permute",
+        {{product(type.getShape()), 64},
+         {dtype, 32},
+         {static_cast<int64_t>(pairs.size() / 2), 64}},
+        [&]() -> SmallVector<Value> {
+          Value pairsBuffer = memref::GetGlobalOp::create(
+              rewriter, op.getLoc(), tableType, table.getSymName());
+          return {getBufferAddress(rewriter, op.getLoc(), pairsBuffer)};
+        });
+  }
+};
+
 struct DeviceCoordLowering : RuntimeCallPattern<DeviceCoordOp> {
   using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(DeviceCoordOp op,
@@ -352,7 +405,8 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
   MLIRContext *context = module.getContext();
   RewritePatternSet patterns(context);
   patterns.add<AllReduceLowering, AllGatherLowering, ReduceScatterLowering,
-               AllToAllLowering, DeviceCoordLowering>(context, runtime);
+               AllToAllLowering, PermuteLowering, DeviceCoordLowering>(context,
+                                                                       runtime);
   if (failed(applyPatternsGreedily(module, std::move(patterns))))
     return failure();
   WalkResult left = module.walk([&](Operation *op) {
