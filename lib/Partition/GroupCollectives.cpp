@@ -27,11 +27,13 @@
 // joins the open group of its kind when the group can still be emitted at
 // one point after every member's operand is defined and before any
 // member's result is used (so no member feeds another), and within
-// `max-bytes`; otherwise it starts a new group. Each group is emitted as
-// soon as its last member's operand is made, as data-parallel trainers
-// launch a bucket when its last gradient is ready: the reduce-scatters of
-// ZeRO-2/3 then free the whole gradients bucket by bucket during the
-// backward instead of holding all of them until the update.
+// `max-bytes`; otherwise it starts a new group. A group of all-reduces or
+// reduce-scatters is emitted as soon as its last member's operand is made,
+// as data-parallel trainers launch a bucket when its last gradient is
+// ready: the reduce-scatters of ZeRO-2/3 then free the whole gradients
+// bucket by bucket during the backward instead of holding all of them
+// until the update. A group of all-gathers (ZeRO's parameters) is emitted
+// just before its first use, so that what it gathers is not held longer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -390,12 +392,27 @@ void GroupCollectivesPass::runOnOperation() {
         if (holder && (!last || last->isBeforeInBlock(holder)))
           last = holder;
       }
-      Operation *point = last ? last->getNextNode() : &block->front();
-      // Skip the members still in place (of this or a later group) and
-      // what earlier groups emitted here.
-      while (point && !point->hasTrait<OpTrait::IsTerminator>() &&
-             (groupOf.count(point) || !original.contains(point)))
-        point = point->getNextNode();
+      Operation *point = nullptr;
+      if (isa<AllGatherOp>(
+              CollectiveOpInterface(members.front()).getOperation())) {
+        // Gathers (ZeRO-3's parameters) stay just before their first use:
+        // made early, what they gather would be held all along.
+        for (CollectiveOpInterface member : members)
+          for (Operation *user : member->getResult(0).getUsers()) {
+            Operation *holder = block->findAncestorOpInBlock(*user);
+            if (holder && (!point || holder->isBeforeInBlock(point)))
+              point = holder;
+          }
+        if (!point || (last && !last->isBeforeInBlock(point)))
+          return;
+      } else {
+        point = last ? last->getNextNode() : &block->front();
+        // Skip the members still in place (of this or a later group) and
+        // what earlier groups emitted here.
+        while (point && !point->hasTrait<OpTrait::IsTerminator>() &&
+               (groupOf.count(point) || !original.contains(point)))
+          point = point->getNextNode();
+      }
       for (CollectiveOpInterface member : members)
         for (Operation *user : member->getResult(0).getUsers()) {
           Operation *holder = block->findAncestorOpInBlock(*user);

@@ -468,11 +468,11 @@ extern "C" void autopar_rt_permute(int64_t in, int64_t out, int64_t count,
   int target, source;
   permutePeers(reinterpret_cast<const int64_t *>(pairs), numPairs, position,
                target, source);
-  // The input stays readable while the output is received (they may be
-  // one buffer).
+  // The input stays readable while the output is received or zeroed
+  // (they may be one buffer).
   std::vector<char> sent;
   const char *send = address(in);
-  if (in == out && target >= 0 && source >= 0) {
+  if (in == out && target >= 0 && target != position) {
     sent.assign(send, send + size);
     send = sent.data();
   }

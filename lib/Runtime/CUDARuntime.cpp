@@ -813,9 +813,9 @@ void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
       source = static_cast<int>(table[2 * i]);
   }
   CUstream stream = getComputeStream();
-  // The input stays readable while the output is received.
+  // The input stays readable while the output is received or zeroed.
   CUdeviceptr send = pointer(in);
-  if (in == out && target >= 0 && source >= 0 && target != group.position) {
+  if (in == out && target >= 0 && target != group.position) {
     send = getScratch(0, bytes);
     CHECK(cuMemcpyAsync(send, pointer(in), bytes, stream));
   }

@@ -425,6 +425,12 @@ void PlanPass::runOnOperation() {
     return;
   }
   std::optional<PipelinePlan> pipelined;
+  if (stages == 0 && options.objective != Objective::Time) {
+    mlir::emitError(entry->getFunction().getLoc())
+        << "autopar-plan: stages=0 searches pipelines for objective=time "
+           "only; pin stages= or use objective=time";
+    return signalPassFailure();
+  }
   if (stages == 0) {
     if (planner.getPinnedMesh()) {
       mlir::emitError(entry->getFunction().getLoc())
@@ -738,6 +744,10 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
            b.getNamedAttr("zero", b.getI64IntegerAttr(plan.config.zero))}));
   module->setAttr(AutoparDialect::kTargetAttrName, target);
 
+  if (!trace.empty() && plan.virtualStages > 1)
+    return emitError(entry.getFunction().getLoc())
+           << "autopar-plan: trace= draws the gpipe and 1f1b schedules; the "
+              "interleaved one is not drawn yet";
   if (!trace.empty()) {
     LogicalResult traced = success();
     if (failed(writeOutputFile(module.getLoc(), trace,

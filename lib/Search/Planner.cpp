@@ -847,7 +847,6 @@ void Planner::evaluate(MeshPlan &plan) {
     cost.stepComm = priced.paramSync;
     cost.stateBytes = priced.state.total();
     cost.activationBytes = priced.activations;
-    cost.workingBytes = work.workingBytes / m;
     nodeGradients[index] = priced.state.gradients;
     nodeActivations[index] = priced.activations;
     nodeWorking[index] = work.workingBytes / m;
@@ -861,6 +860,7 @@ void Planner::evaluate(MeshPlan &plan) {
       gathered = std::max(gathered, bytes);
       nodeWorking[index] += bytes;
     }
+    cost.workingBytes = nodeWorking[index];
   }
   // Recomputation re-materialises one segment at a time.
   memory.activations +=

@@ -65,8 +65,9 @@ func.func @chain(%a: tensor<4xf32>, %b: tensor<4xf32>) -> (tensor<4xf32>, tensor
 // -----
 
 autopar.mesh @mesh <gpus = 2>
-// A split optimizer update (ZeRO-1): gradients reduce-scattered along dim 0,
-// parameters all-gathered along dim 0. Each gradient becomes [2, n] (row d
+// A split optimizer update (ZeRO-1): gradients reduce-scattered along dim 0
+// (the group right after its operands), parameters all-gathered along dim 0
+// (the group just before its first use). Each gradient becomes [2, n] (row d
 // is device d's block), side by side in [2, 8 + 4]; each device keeps its
 // row. The gathered parameters come back as the rows of their columns.
 // Scatters along another dimension stay.
@@ -79,12 +80,12 @@ autopar.mesh @mesh <gpus = 2>
 // CHECK: tensor.extract_slice %[[S]][0, 0] [1, 8] [1, 1]
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
 // CHECK: tensor.extract_slice %[[S]][0, 8] [1, 4] [1, 1]
+// CHECK: autopar.reduce_scatter %[[G3]] on @mesh axes [gpus] scatter_dim = 1
 // CHECK: %[[GA:.*]] = autopar.all_gather %{{.*}} on @mesh axes [gpus] gather_dim = 0 : tensor<1x12xf32> -> tensor<2x12xf32>
 // CHECK: tensor.extract_slice %[[GA]][0, 0] [2, 8] [1, 1] : tensor<2x12xf32> to tensor<2x8xf32>
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [4, 4] : tensor<16xf32> into tensor<4x4xf32>
 // CHECK: tensor.extract_slice %[[GA]][0, 8] [2, 4] [1, 1] : tensor<2x12xf32> to tensor<2x4xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<2x4xf32> into tensor<8xf32>
-// CHECK: autopar.reduce_scatter %[[G3]] on @mesh axes [gpus] scatter_dim = 1
 // CHECK: return
 func.func @zero(%g1: tensor<4x4xf32>, %g2: tensor<8xf32>, %p1: tensor<2x4xf32>, %p2: tensor<4xf32>, %g3: tensor<4x4xf32>)
     -> (tensor<2x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<4x2xf32>) {

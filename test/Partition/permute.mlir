@@ -21,6 +21,15 @@
 // IR: memref.extract_aligned_pointer_as_index %[[TABLE]]
 // IR: call @autopar_rt_permute(%{{.*}}, %{{.*}}, %c2_i64, %c0_i32, %c3_i64, %{{.*}}, %c4_i64, %c1_i64) : (i64, i64, i64, i32, i64, i64, i64, i64) -> ()
 //
+// Two pair lists (a pipeline's forward and backward transfers): a table
+// each, named apart, shared by transfers with the same list.
+// RUN: autopar-opt %S/Inputs/permute-two-lists.mlir --one-shot-bufferize="bufferize-function-boundaries" --autopar-lower-collectives-to-mpi | FileCheck %s --check-prefix=TWO
+// TWO-DAG: memref.global "private" constant @[[BACK:__autopar_permute_pairs_0]] : memref<2xi64> = dense<[1, 0]>
+// TWO-DAG: memref.global "private" constant @[[FWD:__autopar_permute_pairs]] : memref<2xi64> = dense<[0, 1]>
+// TWO: memref.get_global @[[FWD]] :
+// TWO: memref.get_global @[[BACK]] :
+// TWO: memref.get_global @[[FWD]] :
+//
 // A stage whose peer never sends times out naming both ranks (stage 0
 // skips the transfer; stage 1 waits on it).
 // RUN: autopar-opt %S/Inputs/permute-missing.mlir --autopar-lower-to-cpu -o %t.missing.mlir

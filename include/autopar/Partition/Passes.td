@@ -89,9 +89,12 @@ def GroupCollectives : Pass<"autopar-group-collectives",
   let description = [{
     On partitioned functions (tensor form): collectives of one group (same
     kind, mesh, axes, reduction and element type) that do not depend on
-    one another become one collective on a packed buffer, emitted just
-    before the first op that reads one of them, as data-parallel trainers
-    bucket gradients: one latency instead of many, the same values.
+    one another become one collective on a packed buffer, as data-parallel
+    trainers bucket gradients: one latency instead of many, the same
+    values. Groups of all-reduces and reduce-scatters are emitted once the
+    last of their operands is made (a bucket launched when its last
+    gradient is ready), groups of all-gathers just before the first op
+    that reads one of them.
     all_reduces are packed flat; reduce_scatters and all_gathers along
     dimension 0 as [devices, n] blocks side by side (`tensor.expand_shape`,
     `tensor.insert_slice`, `tensor.extract_slice`), so each device's block

@@ -7,9 +7,9 @@
 //
 //  * GPipe: every microbatch's forward, then every backward; each stage
 //    holds the activations of all M microbatches;
-//  * 1F1B: after P - s warm-up forwards, stage s alternates one forward and
-//    one backward; it holds at most P - s microbatches (PipeDream-Flush,
-//    Megatron-LM's default);
+//  * 1F1B: after P - s - 1 warm-up forwards, stage s alternates one
+//    forward and one backward; it holds at most P - s microbatches
+//    (PipeDream-Flush, Megatron-LM's default);
 //  * interleaved 1F1B: each device runs v stages ("virtual stages", the
 //    model cut into P * v chunks, chunk c on device c mod P); the bubble
 //    shrinks by v, the warm-up (and so the activations held) grows.
@@ -141,8 +141,9 @@ StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
 /// The fastest pipeline: P * v chunks of at least one layer each, every
 /// device's chunks on one mesh, each device within the memory capacity.
 /// Exact for v = 1 (the time of timePipeline without its tail, which is
-/// evaluated on the result); for v > 1 the chunks are balanced under the
-/// same outer loop and checked against memory as a whole.
+/// evaluated on the result); for v > 1 the chunks, all on one mesh, are
+/// balanced under the same outer loop and checked against memory as a
+/// whole.
 StageSearchResult searchStages(const StageSearchProblem &problem);
 
 /// Every partition enumerated (small problems only; tests).

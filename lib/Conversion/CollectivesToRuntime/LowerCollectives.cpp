@@ -321,13 +321,14 @@ struct PermuteLowering : RuntimeCallPattern<PermuteOp> {
           global.getInitialValueAttr() == initial)
         table = global;
     if (!table) {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(module.getBody());
+      // Made detached and inserted through the symbol table, which gives
+      // each further list a name of its own.
+      OpBuilder detached(op.getContext());
       table = memref::GlobalOp::create(
-          rewriter, op.getLoc(), "__autopar_permute_pairs",
+          detached, op.getLoc(), "__autopar_permute_pairs",
           rewriter.getStringAttr("private"), tableType, initial,
           /*constant=*/true, /*alignment=*/nullptr);
-      SymbolTable(module).insert(table);
+      SymbolTable(module).insert(table, module.getBody()->begin());
     }
     return lowerCollective(
         op, rewriter, runtime, "permute",
