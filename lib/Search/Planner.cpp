@@ -243,8 +243,11 @@ std::vector<double> Planner::getCutBytes() const {
       auto it = lastUse.find(result.value);
       if (it == lastUse.end() || it->second <= index)
         continue;
-      delta[index + 1] += result.bytes;
-      delta[it->second + 1] -= result.bytes;
+      // In the step's precision (an f32 model trained in bf16 sends half).
+      double bytes = scaleBytes(getElementTypeOrSelf(result.value.getType()),
+                                result.bytes);
+      delta[index + 1] += bytes;
+      delta[it->second + 1] -= bytes;
     }
   std::vector<double> cuts(spaces.size() + 1, 0);
   double live = 0;

@@ -230,7 +230,8 @@ public:
                 ArrayRef<double> memoryWeights);
 
   /// For each cut between nodes (0..nodes: cut k before node k), the bytes
-  /// of the values made before it and read after it (the whole batch).
+  /// of the values made before it and read after it (the whole batch, in
+  /// the step's precision).
   std::vector<double> getCutBytes() const;
 
   /// The ops that are nodes, in program order.
