@@ -289,8 +289,11 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
               layer.step += cost.update + (zero >= 2 ? 0.0 : cost.stepComm);
               layer.stateBytes += cost.stateBytes;
               layer.activationBytes += cost.activationBytes;
+              // At its backward an op holds its working set and what
+              // recomputation made again for its segment.
               layer.transientBytes =
-                  std::max(layer.transientBytes, cost.workingBytes);
+                  std::max(layer.transientBytes,
+                           cost.workingBytes + cost.rematerializedBytes);
             }
             entry.layers.push_back(layer);
           }

@@ -865,6 +865,8 @@ void Planner::evaluate(MeshPlan &plan) {
     }
     cost.workingBytes = nodeWorking[index];
   }
+  for (size_t i = 0; i < plan.nodes.size(); ++i)
+    plan.nodeCosts[i].rematerializedBytes = rematerialized[segmentOf[i]];
   // Recomputation re-materialises one segment at a time.
   memory.activations +=
       numSegments > 0

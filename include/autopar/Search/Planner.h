@@ -167,11 +167,14 @@ struct PlanNode {
 /// step (all microbatches); communication on the way of each microbatch
 /// (activation all-reduces, reshards into the op) and once per step
 /// (gradient synchronisation, ZeRO's gathers); the optimizer update; the
-/// parameter state, the activations kept per microbatch, the working set.
+/// parameter state, the activations kept per microbatch, the working set,
+/// and what recomputation makes again for the op's segment before its
+/// backward.
 struct NodeCost {
   double forward = 0, backward = 0, update = 0;
   double microbatchComm = 0, stepComm = 0;
   double stateBytes = 0, activationBytes = 0, workingBytes = 0;
+  double rematerializedBytes = 0;
 };
 
 /// The best plan on one mesh.
