@@ -233,12 +233,13 @@ void combine(char *into, const char *from, size_t count, int32_t dtype,
   fail("unsupported element type code " + std::to_string(dtype));
 }
 
-/// Waits for `requests`, aborting the job after the timeout.
-void waitAll(std::vector<MPI_Request> &requests, const char *name,
-             int64_t axesCode) {
+/// Waits for `requests`, aborting the job after the timeout with
+/// "<what> timed out after T s (AUTOPAR_COLLECTIVE_TIMEOUT)<why>".
+void waitAll(std::vector<MPI_Request> &requests, const std::string &what,
+             const std::string &why) {
   auto start = std::chrono::steady_clock::now();
   int done = 0;
-  while (true) {
+  while (!requests.empty()) {
     check(MPI_Testall(static_cast<int>(requests.size()), requests.data(),
                       &done, MPI_STATUSES_IGNORE),
           "MPI_Testall");
@@ -247,16 +248,21 @@ void waitAll(std::vector<MPI_Request> &requests, const char *name,
     double waited = std::chrono::duration<double>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-    if (waited > autopar::runtime::getCollectiveTimeout()) {
-      fail(std::string("collective ") + name + " over mesh axes " +
-           autopar::runtime::describeAxes(axesCode) + " timed out after " +
+    if (waited > autopar::runtime::getCollectiveTimeout())
+      fail(what + " timed out after " +
            std::to_string(autopar::runtime::getCollectiveTimeout()) +
-           " s (AUTOPAR_COLLECTIVE_TIMEOUT); another rank failed or "
-           "diverged");
-    }
+           " s (AUTOPAR_COLLECTIVE_TIMEOUT)" + why);
   }
 }
 
+/// waitAll for a collective `name` over the axes of `axesCode`.
+void waitAll(std::vector<MPI_Request> &requests, const char *name,
+             int64_t axesCode) {
+  waitAll(requests,
+          std::string("collective ") + name + " over mesh axes " +
+              autopar::runtime::describeAxes(axesCode),
+          "; another rank failed or diverged");
+}
 
 /// Sends block j of `send` to group member j and receives member i's block
 /// into block i of `receive` (blocks of `bytes` bytes; `sendStride` 0 sends
@@ -441,20 +447,6 @@ extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,
             static_cast<size_t>(concatChunk) * bytes);
 }
 
-/// A permute's peers for the member at `position`: the member it sends to
-/// and the one it receives from (-1: none), from `count` (source, target)
-/// pairs of group positions.
-static void permutePeers(const int64_t *pairs, int64_t count, int position,
-                         int &target, int &source) {
-  target = source = -1;
-  for (int64_t i = 0; i < count; ++i) {
-    if (pairs[2 * i] == position)
-      target = static_cast<int>(pairs[2 * i + 1]);
-    if (pairs[2 * i + 1] == position)
-      source = static_cast<int>(pairs[2 * i]);
-  }
-}
-
 extern "C" void autopar_rt_permute(int64_t in, int64_t out, int64_t count,
                                    int32_t dtype, int64_t numPairs,
                                    int64_t pairs, int64_t meshCode,
@@ -466,8 +458,8 @@ extern "C" void autopar_rt_permute(int64_t in, int64_t out, int64_t count,
   datatype(dtype, bytes);
   size_t size = static_cast<size_t>(count) * bytes;
   int target, source;
-  permutePeers(reinterpret_cast<const int64_t *>(pairs), numPairs, position,
-               target, source);
+  autopar::runtime::getPermutePeers(reinterpret_cast<const int64_t *>(pairs),
+                                    numPairs, position, target, source);
   // The input stays readable while the output is received or zeroed
   // (they may be one buffer).
   std::vector<char> sent;
@@ -495,31 +487,15 @@ extern "C" void autopar_rt_permute(int64_t in, int64_t out, int64_t count,
   if (source < 0)
     std::memset(address(out), 0, size);
   // Waits at most the timeout, naming the peers this rank waits on.
-  auto start = std::chrono::steady_clock::now();
-  int done = 0;
-  while (!requests.empty()) {
-    check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
-                      MPI_STATUSES_IGNORE),
-          "MPI_Testall");
-    if (done)
-      break;
-    double waited =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    if (waited > autopar::runtime::getCollectiveTimeout()) {
-      std::string peers;
-      if (source >= 0 && source != position)
-        peers += "receiving from rank " + std::to_string(members[source]);
-      if (target >= 0 && target != position)
-        peers += std::string(peers.empty() ? "" : ", ") + "sending to rank " +
-                 std::to_string(members[target]);
-      fail("permute over mesh axes " +
-           autopar::runtime::describeAxes(axesCode) + " timed out after " +
-           std::to_string(autopar::runtime::getCollectiveTimeout()) +
-           " s (AUTOPAR_COLLECTIVE_TIMEOUT) " + peers +
-           "; that rank failed or never reached this transfer");
-    }
-  }
+  std::string peers;
+  if (source >= 0 && source != position)
+    peers += "receiving from rank " + std::to_string(members[source]);
+  if (target >= 0 && target != position)
+    peers += std::string(peers.empty() ? "" : ", ") + "sending to rank " +
+             std::to_string(members[target]);
+  waitAll(requests,
+          "permute over mesh axes " + autopar::runtime::describeAxes(axesCode),
+          " " + peers + "; that rank failed or never reached this transfer");
 }
 
 extern "C" double autopar_rt_wtime() {

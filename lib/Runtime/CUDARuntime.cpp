@@ -804,14 +804,9 @@ void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
   ensureContext();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t bytes = count * elementBytes(dtype);
-  const int64_t *table = reinterpret_cast<const int64_t *>(pairs);
-  int target = -1, source = -1;
-  for (int64_t i = 0; i < numPairs; ++i) {
-    if (table[2 * i] == group.position)
-      target = static_cast<int>(table[2 * i + 1]);
-    if (table[2 * i + 1] == group.position)
-      source = static_cast<int>(table[2 * i]);
-  }
+  int target, source;
+  autopar::runtime::getPermutePeers(reinterpret_cast<const int64_t *>(pairs),
+                                    numPairs, group.position, target, source);
   CUstream stream = getComputeStream();
   // The input stays readable while the output is received or zeroed.
   CUdeviceptr send = pointer(in);

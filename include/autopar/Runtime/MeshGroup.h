@@ -141,6 +141,20 @@ inline std::string getDeviceCoord(int64_t meshCode, int64_t axesCode, int rank,
   return "";
 }
 
+/// A permute's peers for the group member at `position`: the member it
+/// sends to and the one it receives from (-1: none), from `count`
+/// (source, target) pairs of group positions.
+inline void getPermutePeers(const int64_t *pairs, int64_t count, int position,
+                            int &target, int &source) {
+  target = source = -1;
+  for (int64_t i = 0; i < count; ++i) {
+    if (pairs[2 * i] == position)
+      target = static_cast<int>(pairs[2 * i + 1]);
+    if (pairs[2 * i + 1] == position)
+      source = static_cast<int>(pairs[2 * i]);
+  }
+}
+
 } // namespace autopar::runtime
 
 #endif // AUTOPAR_RUNTIME_MESHGROUP_H
