@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Search/PipelinePlan.h"
+#include "autopar/Search/PlanReport.h"
 
 #include "autopar/Cost/AnalysisReport.h"
 #include "autopar/Support/Output.h"
@@ -558,30 +559,19 @@ LogicalResult mlir::autopar::printPipelineTrace(llvm::raw_ostream &os,
     json.attribute("displayTimeUnit", "ms");
     json.attributeArray("traceEvents", [&] {
       for (int64_t s = 0; s < stages; ++s)
-        json.object([&] {
-          json.attribute("name", "thread_name");
-          json.attribute("ph", "M");
-          json.attribute("pid", 0);
-          json.attribute("tid", s);
-          json.attributeObject("args", [&] {
-            json.attribute("name", "stage " + std::to_string(s) + " (mesh " +
-                                       plan.chunks[s].mesh + ")");
-          });
-        });
-      for (const Event &event : events)
-        json.object([&] {
-          json.attribute("name", event.name);
-          json.attribute("cat", event.category);
-          json.attribute("ph", "X");
-          json.attribute("pid", 0);
-          json.attribute("tid", event.device);
-          json.attribute("ts", event.start * 1e6);
-          json.attribute("dur", event.duration * 1e6);
-          if (event.microbatch >= 0)
-            json.attributeObject("args", [&] {
-              json.attribute("microbatch", event.microbatch);
-            });
-        });
+        writeTraceTrackName(json, s,
+                            "stage " + std::to_string(s) + " (mesh " +
+                                plan.chunks[s].mesh + ")");
+      for (const Event &event : events) {
+        auto microbatch = [&] {
+          json.attribute("microbatch", event.microbatch);
+        };
+        writeTraceEvent(json, event.name, event.category, event.device,
+                        event.start, event.duration,
+                        event.microbatch >= 0
+                            ? llvm::function_ref<void()>(microbatch)
+                            : nullptr);
+      }
     });
   });
   os << "\n";

@@ -47,6 +47,8 @@ private:
                                  PlannerOptions &options);
   void annotate(ModuleOp module, const MeshPlan &plan, const Planner &planner,
                 const PlanSummary &summary);
+  /// The schedule= option, or an error at `loc` naming the choices.
+  FailureOr<PipelineSchedule> parseSchedule(Location loc);
   /// The pipeline request of stages= `count` (>= 2) and the other pins.
   FailureOr<PipelineRequest>
   makePipelineRequest(int64_t count, const FunctionWorkload &entry,
@@ -353,6 +355,25 @@ static LogicalResult checkNotPlanned(ModuleOp module) {
   return failure(result.wasInterrupted());
 }
 
+/// How the planned step runs beyond the shardings (for the passes that
+/// build it) and the machine it was planned for (later passes price and
+/// report against it), on the module.
+static void setStepAndTarget(ModuleOp module, const StepConfig &config,
+                             Precision precision, TargetAttr target) {
+  Builder b(module.getContext());
+  module->setAttr(
+      AutoparDialect::kStepAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("microbatches",
+                          b.getI64IntegerAttr(config.microbatches)),
+           b.getNamedAttr("precision",
+                          b.getStringAttr(stringifyPrecision(precision))),
+           b.getNamedAttr("recompute", b.getStringAttr(stringifyRecompute(
+                                           config.recompute))),
+           b.getNamedAttr("zero", b.getI64IntegerAttr(config.zero))}));
+  module->setAttr(AutoparDialect::kTargetAttrName, target);
+}
+
 void PlanPass::runOnOperation() {
   ModuleOp module = getOperation();
   if (failed(checkNotPlanned(module)))
@@ -440,12 +461,8 @@ void PlanPass::runOnOperation() {
     }
     // The schedule's name is checked once; mesh= pins the whole mesh of a
     // plan without stages, so no pipeline is searched beside it.
-    if (!parsePipelineSchedule(schedule)) {
-      mlir::emitError(entry->getFunction().getLoc())
-          << "autopar-plan: unknown schedule '" << schedule
-          << "'; expected gpipe, 1f1b or interleaved";
+    if (failed(parseSchedule(entry->getFunction().getLoc())))
       return signalPassFailure();
-    }
     if (options.mesh.empty())
       pipelined = searchStageCounts(*entry, planner, costModel, options,
                                     *targetAttr, available);
@@ -615,23 +632,7 @@ void PlanPass::runOnOperation() {
   built.precision = stringifyPrecision(options.precision).str();
   built.optimizer = stringifyOptimizer(options.optimizer).str();
   annotate(module, *best, planner, built.plan);
-  // How the step runs beyond the shardings, for the passes that build it.
-  {
-    Builder b(module.getContext());
-    module->setAttr(
-        AutoparDialect::kStepAttrName,
-        b.getDictionaryAttr(
-            {b.getNamedAttr("microbatches",
-                            b.getI64IntegerAttr(best->config.microbatches)),
-             b.getNamedAttr("precision", b.getStringAttr(stringifyPrecision(
-                                             options.precision))),
-             b.getNamedAttr("recompute", b.getStringAttr(stringifyRecompute(
-                                             best->config.recompute))),
-             b.getNamedAttr("zero", b.getI64IntegerAttr(best->config.zero))}));
-  }
-  // The machine the plan was made for goes with it (later passes price
-  // and report against it).
-  module->setAttr(AutoparDialect::kTargetAttrName, *targetAttr);
+  setStepAndTarget(module, best->config, options.precision, *targetAttr);
 
   if (!report.empty() &&
       failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
@@ -647,14 +648,21 @@ void PlanPass::runOnOperation() {
     return signalPassFailure();
 }
 
-FailureOr<PipelineRequest> PlanPass::makePipelineRequest(
-    int64_t count, const FunctionWorkload &entry, const Planner &planner,
-    const PlannerOptions &options, TargetAttr target, int64_t available) {
-  Location loc = entry.getFunction().getLoc();
+FailureOr<PipelineSchedule> PlanPass::parseSchedule(Location loc) {
   std::optional<PipelineSchedule> parsed = parsePipelineSchedule(schedule);
   if (!parsed)
     return emitError(loc) << "autopar-plan: unknown schedule '" << schedule
                           << "'; expected gpipe, 1f1b or interleaved";
+  return *parsed;
+}
+
+FailureOr<PipelineRequest> PlanPass::makePipelineRequest(
+    int64_t count, const FunctionWorkload &entry, const Planner &planner,
+    const PlannerOptions &options, TargetAttr target, int64_t available) {
+  Location loc = entry.getFunction().getLoc();
+  FailureOr<PipelineSchedule> parsed = parseSchedule(loc);
+  if (failed(parsed))
+    return failure();
   if (planner.getPinnedMesh())
     return emitError(loc) << "autopar-plan: stages=" << count
                           << " with sharding pins (autopar.shard) is not "
@@ -732,17 +740,7 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
            b.getNamedAttr("stages", b.getI64IntegerAttr(plan.stages)),
            b.getNamedAttr("virtual_stages",
                           b.getI64IntegerAttr(plan.virtualStages))}));
-  module->setAttr(
-      AutoparDialect::kStepAttrName,
-      b.getDictionaryAttr(
-          {b.getNamedAttr("microbatches",
-                          b.getI64IntegerAttr(plan.config.microbatches)),
-           b.getNamedAttr("precision", b.getStringAttr(stringifyPrecision(
-                                           options.precision))),
-           b.getNamedAttr("recompute", b.getStringAttr(stringifyRecompute(
-                                           plan.config.recompute))),
-           b.getNamedAttr("zero", b.getI64IntegerAttr(plan.config.zero))}));
-  module->setAttr(AutoparDialect::kTargetAttrName, target);
+  setStepAndTarget(module, plan.config, options.precision, target);
 
   if (!trace.empty() && plan.virtualStages > 1)
     return emitError(entry.getFunction().getLoc())

@@ -298,6 +298,34 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
   os << "\n";
 }
 
+void mlir::autopar::writeTraceTrackName(llvm::json::OStream &json,
+                                        int64_t track, StringRef name) {
+  json.object([&] {
+    json.attribute("name", "thread_name");
+    json.attribute("ph", "M");
+    json.attribute("pid", 0);
+    json.attribute("tid", track);
+    json.attributeObject("args", [&] { json.attribute("name", name); });
+  });
+}
+
+void mlir::autopar::writeTraceEvent(llvm::json::OStream &json, StringRef name,
+                                    StringRef category, int64_t track,
+                                    double start, double seconds,
+                                    llvm::function_ref<void()> args) {
+  json.object([&] {
+    json.attribute("name", name);
+    json.attribute("cat", category);
+    json.attribute("ph", "X");
+    json.attribute("pid", 0);
+    json.attribute("tid", track);
+    json.attribute("ts", start * 1e6);
+    json.attribute("dur", seconds * 1e6);
+    if (args)
+      json.attributeObject("args", args);
+  });
+}
+
 void mlir::autopar::printPlanTrace(llvm::raw_ostream &os,
                                    const MeshPlan &plan) {
   // One step: forward in program order (incoming resharding, then the op),
@@ -335,25 +363,10 @@ void mlir::autopar::printPlanTrace(llvm::raw_ostream &os,
     json.attribute("displayTimeUnit", "ms");
     json.attributeArray("traceEvents", [&] {
       for (int64_t gpu = 0; gpu < plan.metrics.gpus; ++gpu) {
-        json.object([&] {
-          json.attribute("name", "thread_name");
-          json.attribute("ph", "M");
-          json.attribute("pid", 0);
-          json.attribute("tid", gpu);
-          json.attributeObject("args", [&] {
-            json.attribute("name", "GPU " + std::to_string(gpu));
-          });
-        });
+        writeTraceTrackName(json, gpu, "GPU " + std::to_string(gpu));
         for (const Event &event : events)
-          json.object([&] {
-            json.attribute("name", event.name);
-            json.attribute("cat", event.category);
-            json.attribute("ph", "X");
-            json.attribute("pid", 0);
-            json.attribute("tid", gpu);
-            json.attribute("ts", event.start * 1e6);
-            json.attribute("dur", event.duration * 1e6);
-          });
+          writeTraceEvent(json, event.name, event.category, gpu, event.start,
+                          event.duration);
       }
     });
   });

@@ -79,6 +79,15 @@ PlanReport buildPlanReport(const Planner &planner, const MeshPlan &best,
                            ArrayRef<MeshPlan> considered, StringRef objective,
                            StringRef target, double memoryCapacity);
 
+/// Chrome-trace JSON (process 0, one thread per track): the name of track
+/// `track`, and a complete event on it from `start` for `seconds`, with
+/// `args` writing its arguments when given.
+void writeTraceTrackName(llvm::json::OStream &json, int64_t track,
+                         StringRef name);
+void writeTraceEvent(llvm::json::OStream &json, StringRef name,
+                     StringRef category, int64_t track, double start,
+                     double seconds, llvm::function_ref<void()> args = nullptr);
+
 void printPlanReportText(llvm::raw_ostream &os, const PlanReport &report);
 void printPlanReportJson(llvm::raw_ostream &os, const PlanReport &report);
 /// The predicted timeline of one step on every GPU of `plan`, as
