@@ -185,11 +185,12 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
   plan.graph = buildGraph(mesh, plan.nodes);
   double capacity =
       static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
+  // The scale of the weights: the fastest plan's seconds per byte (from
+  // the plan of weight 0 when it comes first).
   double scale = 0;
   for (double weight : memoryWeights) {
     plan.config = configs.front();
     price(mesh, plan.nodes, plan.config);
-    // The scale of the weights: the fastest plan's seconds per byte.
     if (weight > 0 && scale == 0) {
       for (auto [index, node] : llvm::enumerate(plan.nodes)) {
         std::vector<double> unary(node.strategies.size());
@@ -225,6 +226,8 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
       copy.edgeSeconds = plan.edgeSeconds;
       copy.nodeCosts = plan.nodeCosts;
       perConfig.push_back(std::move(copy));
+      if (weight == 0 && scale == 0 && config == configs.front())
+        scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
     }
   }
   return plans;
@@ -233,22 +236,14 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
 std::vector<double> Planner::getCutBytes() const {
   // A value crosses every cut between its producer and its last consumer.
   std::vector<double> delta(spaces.size() + 1, 0);
-  DenseMap<Value, unsigned> lastUse;
-  for (auto [index, space] : llvm::enumerate(spaces))
-    for (const Binding &operand : space.operands)
-      if (producers.count(operand.value))
-        lastUse[operand.value] = index;
-  for (auto [index, space] : llvm::enumerate(spaces))
-    for (const Binding &result : space.results) {
-      auto it = lastUse.find(result.value);
-      if (it == lastUse.end() || it->second <= index)
-        continue;
-      // In the step's precision (an f32 model trained in bf16 sends half).
-      double bytes = scaleBytes(getElementTypeOrSelf(result.value.getType()),
-                                result.bytes);
-      delta[index + 1] += bytes;
-      delta[it->second + 1] -= bytes;
-    }
+  forEachLiveValue(
+      [&](Value value, unsigned producer, unsigned result, unsigned last) {
+        // In the step's precision (an f32 model trained in bf16 sends half).
+        double bytes = scaleBytes(getElementTypeOrSelf(value.getType()),
+                                  spaces[producer].results[result].bytes);
+        delta[producer + 1] += bytes;
+        delta[last + 1] -= bytes;
+      });
   std::vector<double> cuts(spaces.size() + 1, 0);
   double live = 0;
   for (size_t k = 0; k <= spaces.size(); ++k) {
@@ -302,6 +297,23 @@ double Planner::scaleBytes(Type type, double bytes) const {
   return bytes * 16.0 / floatType.getWidth();
 }
 
+void Planner::forEachLiveValue(
+    function_ref<void(Value value, unsigned producer, unsigned result,
+                      unsigned last)>
+        fn) const {
+  DenseMap<Value, unsigned> lastUse;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    for (const Binding &operand : space.operands)
+      if (producers.count(operand.value))
+        lastUse[operand.value] = index;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    for (auto [result, binding] : llvm::enumerate(space.results)) {
+      auto it = lastUse.find(binding.value);
+      if (it != lastUse.end() && it->second > index)
+        fn(binding.value, index, result, it->second);
+    }
+}
+
 void Planner::computeSegments() {
   // Full recomputation keeps the values that alone cross a point of the
   // forward (every later op depends on earlier ones only through them):
@@ -312,23 +324,16 @@ void Planner::computeSegments() {
   unsigned count = spaces.size();
   std::vector<int> live(count + 1, 0);
   std::vector<uint64_t> ids(count + 1, 0);
-  llvm::DenseMap<Value, unsigned> lastUse;
-  for (auto [index, space] : llvm::enumerate(spaces))
-    for (const Binding &operand : space.operands)
-      if (producers.count(operand.value)) {
-        unsigned &last = lastUse[operand.value];
-        last = std::max<unsigned>(last, index);
-      }
-  for (auto [value, last] : lastUse) {
-    auto [producer, result] = producers.lookup(value);
-    if (last <= producer || workload.getRoles().isParameter(value))
-      continue;
-    uint64_t id = (static_cast<uint64_t>(producer) << 16 | result) + 1;
-    live[producer] += 1;
-    live[last] -= 1;
-    ids[producer] ^= id;
-    ids[last] ^= id;
-  }
+  forEachLiveValue(
+      [&](Value value, unsigned producer, unsigned result, unsigned last) {
+        if (workload.getRoles().isParameter(value))
+          return;
+        uint64_t id = (static_cast<uint64_t>(producer) << 16 | result) + 1;
+        live[producer] += 1;
+        live[last] -= 1;
+        ids[producer] ^= id;
+        ids[last] ^= id;
+      });
   segmentOf.assign(count, 0);
   checkpointResult.clear();
   int crossing = 0;

@@ -297,6 +297,11 @@ private:
                        const StepConfig &config) const;
   /// Whether op `index` recomputes its forward under `recompute`.
   bool recomputes(unsigned index, Recompute recompute) const;
+  /// Calls `fn` for each value a node makes and a later node reads, in
+  /// program order: its producer node, result binding and last reader.
+  void forEachLiveValue(function_ref<void(Value value, unsigned producer,
+                                          unsigned result, unsigned last)>
+                            fn) const;
   /// Full recomputation's segments and selective recomputation's ops.
   void computeSegments();
   /// The configurations to consider (the pins, or every combination).
