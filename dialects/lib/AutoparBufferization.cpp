@@ -67,3 +67,65 @@ LogicalResult mlir::autopar::detail::bufferizeCollective(
   replaceOpWithBufferizedValues(rewriter, op, *output);
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Send and recv
+//===----------------------------------------------------------------------===//
+
+bool SendOp::bufferizesToMemoryRead(OpOperand &, const AnalysisState &) {
+  return true;
+}
+
+bool SendOp::bufferizesToMemoryWrite(OpOperand &, const AnalysisState &) {
+  return false;
+}
+
+AliasingValueList SendOp::getAliasingValues(OpOperand &,
+                                            const AnalysisState &) {
+  return {};
+}
+
+LogicalResult SendOp::bufferize(RewriterBase &rewriter,
+                                const BufferizationOptions &options,
+                                BufferizationState &state) {
+  if (isa<MemRefType>(getInput().getType()))
+    return success();
+  FailureOr<Value> input = getBuffer(rewriter, getInput(), options, state);
+  if (failed(input))
+    return failure();
+  rewriter.modifyOpInPlace(*this, [&] { getInputMutable().assign(*input); });
+  return success();
+}
+
+bool RecvOp::bufferizesToAllocation(Value) { return true; }
+
+FailureOr<BufferLikeType> RecvOp::getBufferType(Value value,
+                                                const BufferizationOptions &,
+                                                const BufferizationState &,
+                                                SmallVector<Value> &) {
+  auto tensorType = cast<RankedTensorType>(value.getType());
+  return cast<BufferLikeType>(
+      MemRefType::get(tensorType.getShape(), tensorType.getElementType()));
+}
+
+LogicalResult RecvOp::bufferize(RewriterBase &rewriter,
+                                const BufferizationOptions &options,
+                                BufferizationState &state) {
+  if (getOutput())
+    return success();
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(*this);
+  FailureOr<Value> allocation = allocateTensorForShapedValue(
+      rewriter, getLoc(), getResult(), options, state, /*copy=*/false);
+  if (failed(allocation))
+    return failure();
+  FailureOr<Value> output = getBuffer(rewriter, *allocation, options, state);
+  if (failed(output))
+    return failure();
+  auto received =
+      RecvOp::create(rewriter, getLoc(), Type(), *output, getMeshAttr(),
+                     getAxesAttr(), getPeerAttr(), getTagAttr());
+  received->setDiscardableAttrs(getOperation()->getDiscardableAttrDictionary());
+  replaceOpWithBufferizedValues(rewriter, *this, *output);
+  return success();
+}

@@ -60,6 +60,30 @@ static void printCollectiveResultType(OpAsmPrinter &printer, Operation *, Value,
   printer << (outputType ? outputType : resultType);
 }
 
+/// A recv's type: the result's (tensor form) or the `into` buffer's.
+static ParseResult
+parseRecvType(OpAsmParser &parser,
+              std::optional<OpAsmParser::UnresolvedOperand> output,
+              Type &outputType, Type &resultType) {
+  SMLoc loc = parser.getCurrentLocation();
+  Type type;
+  if (parser.parseType(type))
+    return failure();
+  bool isBuffer = isa<MemRefType>(type);
+  if (isBuffer != output.has_value())
+    return parser.emitError(loc)
+           << (isBuffer ? "a recv into a buffer needs an 'into' operand"
+                        : "the 'into' operand of a recv must be a memref")
+           << ", got " << type;
+  (isBuffer ? outputType : resultType) = type;
+  return success();
+}
+
+static void printRecvType(OpAsmPrinter &printer, Operation *, Value,
+                          Type outputType, Type resultType) {
+  printer << (outputType ? outputType : resultType);
+}
+
 /// `[0 -> 1, 1 -> 2]`, stored flat as [0, 1, 1, 2].
 static ParseResult parsePairs(OpAsmParser &parser, DenseI64ArrayAttr &pairs) {
   SmallVector<int64_t> flat;
@@ -455,4 +479,89 @@ struct GatherOfOwnSlice : OpRewritePattern<AllGatherOp> {
 void AllGatherOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                               MLIRContext *context) {
   results.add<GatherOfOwnSlice>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// SendOp, RecvOp
+//===----------------------------------------------------------------------===//
+
+/// A transfer's axes are distinct and its value has a static shape.
+static LogicalResult verifyTransfer(Operation *op, ShapedType type,
+                                    ArrayAttr axes) {
+  if (failed(verifyAxisNames(op, axes)))
+    return failure();
+  if (!type.hasStaticShape())
+    return op->emitOpError() << "needs a static shape, got " << type;
+  return success();
+}
+
+static LogicalResult verifyTransferPeer(Operation *op,
+                                        FlatSymbolRefAttr meshRef,
+                                        ArrayAttr axes, int64_t peer,
+                                        SymbolTableCollection &symbolTables) {
+  MeshAttr mesh;
+  FailureOr<int64_t> group =
+      resolveGroup(op, meshRef, axes, mesh, symbolTables);
+  if (failed(group))
+    return failure();
+  if (peer >= *group)
+    return op->emitOpError() << "peer " << peer << " is outside the group of "
+                             << *group << " devices along " << axes;
+  return success();
+}
+
+static void getTransferEffects(
+    Operation *op, OpOperand *buffer, bool writes,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  // Transfers stay in program order with each other: both sides must issue
+  // them in the same order.
+  effects.emplace_back(MemoryEffects::Write::get(),
+                       SideEffects::DefaultResource::get());
+  if (buffer && isa<MemRefType>(buffer->get().getType())) {
+    if (writes)
+      effects.emplace_back(MemoryEffects::Write::get(), buffer,
+                           SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), buffer,
+                           SideEffects::DefaultResource::get());
+  }
+}
+
+LogicalResult SendOp::verify() {
+  return verifyTransfer(*this, cast<ShapedType>(getInput().getType()),
+                        getAxes());
+}
+
+LogicalResult SendOp::verifySymbolUses(SymbolTableCollection &symbolTables) {
+  return verifyTransferPeer(*this, getMeshAttr(), getAxes(), getPeer(),
+                            symbolTables);
+}
+
+void SendOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getTransferEffects(*this, &getInputMutable(), /*writes=*/false, effects);
+}
+
+LogicalResult RecvOp::verify() {
+  if (getOutput() && getResult())
+    return emitOpError("has both an 'into' buffer and a result");
+  if (!getOutput() && !getResult())
+    return emitOpError("needs an 'into' buffer or a tensor result");
+  Value value = getOutput() ? Value(getOutput()) : Value(getResult());
+  return verifyTransfer(*this, cast<ShapedType>(value.getType()), getAxes());
+}
+
+LogicalResult RecvOp::verifySymbolUses(SymbolTableCollection &symbolTables) {
+  return verifyTransferPeer(*this, getMeshAttr(), getAxes(), getPeer(),
+                            symbolTables);
+}
+
+void RecvOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getTransferEffects(*this,
+                     getOutput() ? &getOperation()->getOpOperand(0) : nullptr,
+                     /*writes=*/true, effects);
 }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -498,8 +499,124 @@ extern "C" void autopar_rt_permute(int64_t in, int64_t out, int64_t count,
           " " + peers + "; that rank failed or never reached this transfer");
 }
 
+namespace {
+/// Sends still in flight: each holds a copy of its value, so the program
+/// goes on at once (autopar.send does not wait for its receive).
+struct PendingSend {
+  MPI_Request request;
+  std::vector<char> data;
+  std::string what;
+};
+std::vector<std::unique_ptr<PendingSend>> pendingSends;
+/// Values a rank sent to itself, by tag, in order.
+std::multimap<int64_t, std::vector<char>> sentToSelf;
+/// Point-to-point tags live above the collectives' (0x4150, 0x5045).
+constexpr int kTransferTagBase = 0x10000;
+
+/// Frees the sends that completed; with `wait`, waits (at most the timeout)
+/// for all of them.
+void completeSends(bool wait) {
+  auto start = std::chrono::steady_clock::now();
+  while (true) {
+    for (size_t i = 0; i < pendingSends.size();) {
+      int done = 0;
+      check(MPI_Test(&pendingSends[i]->request, &done, MPI_STATUS_IGNORE),
+            "MPI_Test");
+      if (done)
+        pendingSends.erase(pendingSends.begin() + i);
+      else
+        ++i;
+    }
+    if (!wait || pendingSends.empty())
+      return;
+    double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (waited > autopar::runtime::getCollectiveTimeout())
+      fail(pendingSends.front()->what + " timed out after " +
+           std::to_string(autopar::runtime::getCollectiveTimeout()) +
+           " s (AUTOPAR_COLLECTIVE_TIMEOUT); that rank failed or never "
+           "reached the matching recv");
+  }
+}
+
+/// The world rank of the group member at `peer` along `axesCode`, checked.
+int transferPeer(int64_t peer, int64_t meshCode, int64_t axesCode,
+                 const char *what, int &position) {
+  std::vector<int> members = groupOf(meshCode, axesCode, position);
+  if (peer < 0 || peer >= static_cast<int64_t>(members.size()))
+    fail(std::string(what) + ": peer " + std::to_string(peer) +
+         " is outside the group of " + std::to_string(members.size()) +
+         " ranks over mesh axes " + autopar::runtime::describeAxes(axesCode));
+  return members[peer];
+}
+} // namespace
+
+extern "C" void autopar_rt_send(int64_t in, int64_t count, int32_t dtype,
+                                int64_t peer, int64_t tag, int64_t meshCode,
+                                int64_t axesCode) {
+  ensureInitialized();
+  completeSends(/*wait=*/false);
+  int position;
+  int target = transferPeer(peer, meshCode, axesCode, "send", position);
+  size_t bytes;
+  datatype(dtype, bytes);
+  size_t size = static_cast<size_t>(count) * bytes;
+  const char *data = address(in);
+  if (target == worldRank) {
+    sentToSelf.emplace(tag, std::vector<char>(data, data + size));
+    return;
+  }
+  auto pending = std::make_unique<PendingSend>();
+  pending->data.assign(data, data + size);
+  pending->what = "send (tag " + std::to_string(tag) + ") from rank " +
+                  std::to_string(worldRank) + " to rank " +
+                  std::to_string(target) + " over mesh axes " +
+                  autopar::runtime::describeAxes(axesCode);
+  check(MPI_Isend(pending->data.data(), static_cast<int>(size), MPI_BYTE,
+                  target, kTransferTagBase + static_cast<int>(tag),
+                  MPI_COMM_WORLD, &pending->request),
+        "MPI_Isend");
+  pendingSends.push_back(std::move(pending));
+}
+
+extern "C" void autopar_rt_recv(int64_t out, int64_t count, int32_t dtype,
+                                int64_t peer, int64_t tag, int64_t meshCode,
+                                int64_t axesCode) {
+  ensureInitialized();
+  completeSends(/*wait=*/false);
+  int position;
+  int source = transferPeer(peer, meshCode, axesCode, "recv", position);
+  size_t bytes;
+  datatype(dtype, bytes);
+  size_t size = static_cast<size_t>(count) * bytes;
+  if (source == worldRank) {
+    auto it = sentToSelf.find(tag);
+    if (it == sentToSelf.end() || it->second.size() != size)
+      fail("recv (tag " + std::to_string(tag) +
+           ") from itself: nothing of that size was sent");
+    std::memcpy(address(out), it->second.data(), size);
+    sentToSelf.erase(it);
+    return;
+  }
+  std::vector<MPI_Request> requests(1);
+  check(MPI_Irecv(address(out), static_cast<int>(size), MPI_BYTE, source,
+                  kTransferTagBase + static_cast<int>(tag), MPI_COMM_WORLD,
+                  &requests[0]),
+        "MPI_Irecv");
+  waitAll(requests,
+          "recv (tag " + std::to_string(tag) + ") on rank " +
+              std::to_string(worldRank) + " from rank " +
+              std::to_string(source) + " over mesh axes " +
+              autopar::runtime::describeAxes(axesCode),
+          "; rank " + std::to_string(source) +
+              " failed or never reached the matching send");
+}
+
 extern "C" double autopar_rt_wtime() {
   ensureInitialized();
+  // A step's sends are received within it: they end before the clock does.
+  completeSends(/*wait=*/true);
   std::vector<MPI_Request> requests(1);
   check(MPI_Ibarrier(MPI_COMM_WORLD, &requests[0]), "MPI_Ibarrier");
   waitAll(requests, "barrier", 0);

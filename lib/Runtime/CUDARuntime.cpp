@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -706,6 +707,73 @@ bool copyAlone(const MeshGroup &group, int64_t in, int64_t out, size_t bytes) {
   return true;
 }
 
+/// A send not issued yet (autopar_nccl_send): its value copied to a
+/// buffer of its own. NCCL's send waits on the GPU for its receive, so a
+/// pipeline stage that sends an activation and then receives a gradient
+/// from the same peer issues both in one NCCL group (as Megatron-LM's
+/// send_forward_recv_backward does): sends wait for the next recv, the
+/// next collective, or the end of the step, and go with it.
+struct PendingSend {
+  CUdeviceptr data = 0;
+  size_t count = 0;
+  int32_t dtype = 0;
+  int peer = 0;
+  std::string what;
+};
+std::vector<PendingSend> &getPendingSends() {
+  static std::vector<PendingSend> pending;
+  return pending;
+}
+
+#ifdef AUTOPAR_HAVE_NCCL
+/// Issues the pending sends on the world communicator (peers are world
+/// ranks: no communicator is split for a stage pair), with `extra` (a
+/// recv) in the same group, and waits for them.
+void issueTransfers(const std::function<void(ncclComm_t)> &extra,
+                    const std::string &what) {
+  std::vector<PendingSend> &pending = getPendingSends();
+  if (pending.empty() && !extra)
+    return;
+  ncclComm_t comm = worldComm();
+  CUstream stream = getComputeStream();
+  std::string description = what;
+  CHECK_NCCL(ncclGroupStart());
+  for (const PendingSend &send : pending) {
+    CHECK_NCCL(ncclSend(reinterpret_cast<const void *>(send.data), send.count,
+                        ncclType(send.dtype), send.peer, comm, stream));
+    description += (description.empty() ? "" : ", ") + send.what;
+  }
+  if (extra)
+    extra(comm);
+  CHECK_NCCL(ncclGroupEnd());
+  finish(comm, description);
+  for (const PendingSend &send : pending)
+    CHECK(cuMemFree(send.data));
+  pending.clear();
+}
+#endif
+
+void flushSends() {
+  if (getPendingSends().empty())
+    return;
+#ifdef AUTOPAR_HAVE_NCCL
+  issueTransfers(nullptr, "");
+#else
+  fail("send across ranks needs NCCL, and this runtime was built without it");
+#endif
+}
+
+/// The world rank of the member at `peer` of this rank's group.
+int transferPeer(int64_t peer, int64_t meshCode, int64_t axesCode,
+                 const char *what) {
+  MeshGroup group = getGroup(meshCode, axesCode);
+  if (peer < 0 || peer >= static_cast<int64_t>(group.members.size()))
+    fail(std::string(what) + ": peer " + std::to_string(peer) +
+         " is outside the group of " + std::to_string(group.members.size()) +
+         " ranks over mesh axes " + autopar::runtime::describeAxes(axesCode));
+  return group.members[peer];
+}
+
 #ifndef AUTOPAR_HAVE_NCCL
 [[noreturn]] void noNCCL(const char *name) {
   fail(std::string(name) +
@@ -730,6 +798,7 @@ void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
                              int32_t dtype, int32_t op, int64_t meshCode,
                              int64_t axesCode) {
   ensureContext();
+  flushSends();
   MeshGroup group = getGroup(meshCode, axesCode);
   if (copyAlone(group, in, out, count * elementBytes(dtype)))
     return;
@@ -748,6 +817,7 @@ void autopar_nccl_all_gather(int64_t in, int64_t out, int64_t outer,
                              int64_t chunk, int32_t dtype, int64_t meshCode,
                              int64_t axesCode) {
   ensureContext();
+  flushSends();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t row = chunk * elementBytes(dtype);
   if (copyAlone(group, in, out, outer * row))
@@ -775,6 +845,7 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
                                  int64_t chunk, int32_t dtype, int32_t op,
                                  int64_t meshCode, int64_t axesCode) {
   ensureContext();
+  flushSends();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t row = chunk * elementBytes(dtype);
   if (copyAlone(group, in, out, outer * row))
@@ -802,6 +873,7 @@ void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
                           int64_t numPairs, int64_t pairs, int64_t meshCode,
                           int64_t axesCode) {
   ensureContext();
+  flushSends();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t bytes = count * elementBytes(dtype);
   int target, source;
@@ -841,11 +913,70 @@ void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
 #endif
 }
 
+void autopar_nccl_send(int64_t in, int64_t count, int32_t dtype, int64_t peer,
+                       int64_t tag, int64_t meshCode, int64_t axesCode) {
+  ensureContext();
+  int target = transferPeer(peer, meshCode, axesCode, "send");
+  size_t bytes = count * elementBytes(dtype);
+  PendingSend send;
+  CHECK(cuMemAlloc(&send.data, std::max<size_t>(bytes, 1)));
+  CHECK(cuMemcpyAsync(send.data, pointer(in), bytes, getComputeStream()));
+  send.count = static_cast<size_t>(count);
+  send.dtype = dtype;
+  send.peer = target;
+  send.what = "send (tag " + std::to_string(tag) + ") from rank " +
+              std::to_string(getWorld().rank) + " to rank " +
+              std::to_string(target);
+  getPendingSends().push_back(std::move(send));
+}
+
+void autopar_nccl_recv(int64_t out, int64_t count, int32_t dtype, int64_t peer,
+                       int64_t tag, int64_t meshCode, int64_t axesCode) {
+  ensureContext();
+  int source = transferPeer(peer, meshCode, axesCode, "recv");
+  std::string what = "recv (tag " + std::to_string(tag) + ") on rank " +
+                     std::to_string(getWorld().rank) + " from rank " +
+                     std::to_string(source);
+#ifdef AUTOPAR_HAVE_NCCL
+  issueTransfers(
+      [&](ncclComm_t comm) {
+        CHECK_NCCL(ncclRecv(reinterpret_cast<void *>(pointer(out)), count,
+                            ncclType(dtype), source, comm, getComputeStream()));
+      },
+      what);
+#else
+  (void)out;
+  (void)count;
+  (void)dtype;
+  noNCCL("recv");
+#endif
+}
+
+void autopar_nccl_flush_sends() {
+  ensureContext();
+  flushSends();
+}
+
+/// Makes the communicators of `meshCode`'s group over `axesCode` now: the
+/// lowering calls it at a program's entry for every group the program
+/// uses, in one order on every rank (pipeline stages reach their
+/// collectives in different orders, and splitting a communicator is
+/// collective over all ranks).
+void autopar_nccl_prepare_group(int64_t meshCode, int64_t axesCode) {
+  ensureContext();
+#ifdef AUTOPAR_HAVE_NCCL
+  MeshGroup group = getGroup(meshCode, axesCode);
+  if (group.members.size() > 1)
+    groupComm(meshCode, axesCode, group);
+#endif
+}
+
 void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
                              int64_t splitChunk, int64_t concatOuter,
                              int64_t concatChunk, int32_t dtype,
                              int64_t meshCode, int64_t axesCode) {
   ensureContext();
+  flushSends();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t bytes = elementBytes(dtype);
   size_t piece = splitOuter * splitChunk;

@@ -22,6 +22,8 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <set>
+
 namespace mlir::autopar {
 #define GEN_PASS_DEF_LOWERCOLLECTIVESTOMPI
 #define GEN_PASS_DEF_LOWERCOLLECTIVESTONCCL
@@ -343,6 +345,56 @@ struct PermuteLowering : RuntimeCallPattern<PermuteOp> {
   }
 };
 
+/// A send or a recv: `<prefix>send(buffer, count, dtype, peer, tag, mesh,
+/// axes)`, the same for recv (the runtime copies a sent value out before
+/// it returns).
+template <typename OpTy> struct TransferLowering : RuntimeCallPattern<OpTy> {
+  TransferLowering(MLIRContext *context, Runtime runtime, StringRef name)
+      : RuntimeCallPattern<OpTy>(context, runtime), name(name) {}
+  StringRef name;
+
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    Value buffer = op->getNumOperands() ? op->getOperand(0) : Value();
+    FailureOr<std::pair<MemRefType, int32_t>> typed =
+        this->getBuffer(op, buffer);
+    if (failed(typed))
+      return rewriter.notifyMatchFailure(op, "not bufferized");
+    FailureOr<std::pair<int64_t, int64_t>> group =
+        encodeGroup(op, this->runtime, op.getMeshAttr(), op.getAxesAttr());
+    if (failed(group))
+      return failure();
+    Location loc = op.getLoc();
+    bool receives = isa<RecvOp>(op);
+    // A strided view goes through a contiguous copy.
+    auto [address, copy] = addressOf(rewriter, loc, buffer);
+    Type i64 = rewriter.getI64Type(), i32 = rewriter.getI32Type();
+    auto constant = [&](Type type, int64_t value) -> Value {
+      return arith::ConstantOp::create(rewriter, loc,
+                                       rewriter.getIntegerAttr(type, value));
+    };
+    SmallVector<Value> operands = {
+        address,
+        constant(i64, product(typed->first.getShape())),
+        constant(i32, typed->second),
+        constant(i64, op.getPeer()),
+        constant(i64, op.getTag()),
+        constant(i64, group->first),
+        constant(i64, group->second)};
+    func::FuncOp func =
+        declare(op, rewriter, (this->runtime.prefix + name).str(),
+                ValueRange(operands).getTypes(), {});
+    func::CallOp::create(rewriter, loc, func, operands);
+    if (copy) {
+      if (receives)
+        memref::CopyOp::create(rewriter, loc, copy, buffer);
+      memref::DeallocOp::create(rewriter, loc, copy);
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct DeviceCoordLowering : RuntimeCallPattern<DeviceCoordOp> {
   using RuntimeCallPattern::RuntimeCallPattern;
   LogicalResult matchAndRewrite(DeviceCoordOp op,
@@ -372,7 +424,7 @@ struct StripAnnotationsPass
     : public mlir::autopar::impl::StripAnnotationsBase<StripAnnotationsPass> {
   void runOnOperation() override {
     WalkResult left = getOperation().walk([](Operation *op) {
-      if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
+      if (isa<CollectiveOpInterface, DeviceCoordOp, SendOp, RecvOp>(op)) {
         op->emitError() << "autopar: '" << op->getName()
                         << "' still needs its mesh; lower it before "
                            "removing the annotations";
@@ -403,19 +455,75 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
   });
   if (unsupported.wasInterrupted())
     return failure();
+  // NCCL: a program with point-to-point transfers (a pipeline's stages)
+  // makes every communicator it uses at its entry, in one order on every
+  // rank, and issues the sends still pending before it returns
+  // (autopar_nccl_send waits for the next recv or collective).
+  if (runtime.prefix == "autopar_nccl_")
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() || func.walk([](Operation *op) {
+                                     return isa<SendOp, RecvOp>(op)
+                                                ? WalkResult::interrupt()
+                                                : WalkResult::advance();
+                                   }).wasInterrupted() == false)
+        continue;
+      std::set<std::pair<int64_t, int64_t>> groups;
+      func.walk([&](Operation *op) {
+        FlatSymbolRefAttr mesh;
+        ArrayAttr axes;
+        if (auto collective = dyn_cast<CollectiveOpInterface>(op)) {
+          mesh = collective.getMeshAttr();
+          axes = collective.getAxesAttr();
+        } else if (auto send = dyn_cast<SendOp>(op)) {
+          mesh = send.getMeshAttr();
+          axes = send.getAxesAttr();
+        } else if (auto recv = dyn_cast<RecvOp>(op)) {
+          mesh = recv.getMeshAttr();
+          axes = recv.getAxesAttr();
+        }
+        if (!mesh)
+          return;
+        FailureOr<std::pair<int64_t, int64_t>> group =
+            encodeGroup(op, runtime, mesh, axes);
+        if (succeeded(group))
+          groups.insert(*group);
+      });
+      OpBuilder builder(module.getContext());
+      Type i64 = builder.getI64Type();
+      Location loc = func.getLoc();
+      func::FuncOp prepare = getOrDeclareRuntimeFunction(
+          builder, module, "autopar_nccl_prepare_group", {i64, i64}, {});
+      func::FuncOp flush = getOrDeclareRuntimeFunction(
+          builder, module, "autopar_nccl_flush_sends", {}, {});
+      builder.setInsertionPointToStart(&func.getBody().front());
+      for (auto [mesh, axes] : groups)
+        func::CallOp::create(
+            builder, loc, prepare,
+            ValueRange{arith::ConstantOp::create(
+                           builder, loc, builder.getI64IntegerAttr(mesh)),
+                       arith::ConstantOp::create(
+                           builder, loc, builder.getI64IntegerAttr(axes))});
+      func.walk([&](func::ReturnOp ret) {
+        builder.setInsertionPoint(ret);
+        func::CallOp::create(builder, ret.getLoc(), flush, ValueRange{});
+      });
+    }
   MLIRContext *context = module.getContext();
   RewritePatternSet patterns(context);
   patterns.add<AllReduceLowering, AllGatherLowering, ReduceScatterLowering,
                AllToAllLowering, PermuteLowering, DeviceCoordLowering>(context,
                                                                        runtime);
+  patterns.add<TransferLowering<SendOp>>(context, runtime, "send");
+  patterns.add<TransferLowering<RecvOp>>(context, runtime, "recv");
   if (failed(applyPatternsGreedily(module, std::move(patterns))))
     return failure();
   WalkResult left = module.walk([&](Operation *op) {
-    if (isa<CollectiveOpInterface, DeviceCoordOp>(op)) {
+    if (isa<CollectiveOpInterface, DeviceCoordOp, SendOp, RecvOp>(op)) {
       op->emitError() << "autopar: '" << op->getName()
                       << "' has no lowering to the " << runtime.name
-                      << (isa<CollectiveOpInterface>(op) &&
-                                  isa<TensorType>(op->getOperand(0).getType())
+                      << (((isa<CollectiveOpInterface, SendOp>(op) &&
+                            isa<TensorType>(op->getOperand(0).getType())) ||
+                           (isa<RecvOp>(op) && op->getNumResults()))
                               ? " (bufferize it first)"
                               : "");
       return WalkResult::interrupt();

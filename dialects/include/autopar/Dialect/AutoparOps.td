@@ -291,4 +291,73 @@ def Autopar_PermuteOp : Autopar_CollectiveOp<"permute"> {
       " `pairs` `=` custom<Pairs>($pairs) ", CollectiveTail);
 }
 
+//===----------------------------------------------------------------------===//
+// Point-to-point transfers between pipeline stages
+//===----------------------------------------------------------------------===//
+
+def Autopar_SendOp : Autopar_Op<"send", [
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface, [
+      "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+      "getAliasingValues", "bufferize"]>]> {
+  let summary = "sends a value to one device of the executing device's group";
+  let description = [{
+    Sends `input` to the device whose coordinate along `axes` is `peer`
+    (linearized row-major, as `device_coord` counts) and whose other
+    coordinates are the executing device's. The matching `recv` on the peer
+    names this device and the same `tag`; transfers between two devices are
+    received in the order they are sent. The send does not wait for the
+    receive: its value is copied out first, so the program goes on (a
+    pipeline stage sends an activation forward and then waits for a gradient
+    from the same peer without a deadlock).
+
+    Unlike a collective, only the two devices take part: per-stage programs
+    (autopar-partition of a pipeline) run the send on the stage that makes
+    the value and the `recv` on the stage that uses it.
+
+    ```mlir
+    autopar.send %act to 1 on @mesh axes [stages] tag 4 : tensor<8x512xbf16>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensorOrMemRef:$input, FlatSymbolRefAttr:$mesh,
+                       StrArrayAttr:$axes,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$peer,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$tag);
+  let assemblyFormat = [{
+    $input `to` $peer `on` $mesh `axes` custom<AxisList>($axes) `tag` $tag
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def Autopar_RecvOp : Autopar_Op<"recv", [
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface, [
+      "bufferizesToAllocation", "getBufferType", "bufferize"]>]> {
+  let summary = "receives a value a `send` on another device sent";
+  let description = [{
+    Waits for the value that the device at coordinate `peer` along `axes`
+    (the executing device's other coordinates) sent with `tag`. Tensor form:
+    the result has the sent value's type; buffer form: it is written into
+    `output`.
+
+    ```mlir
+    %act = autopar.recv from 0 on @mesh axes [stages] tag 4 : tensor<8x512xbf16>
+    autopar.recv from 0 on @mesh axes [stages] tag 4 into %buf : memref<8x512xbf16>
+    ```
+  }];
+  let arguments = (ins Optional<AnyMemRef>:$output, FlatSymbolRefAttr:$mesh,
+                       StrArrayAttr:$axes,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$peer,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$tag);
+  let results = (outs Optional<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    `from` $peer `on` $mesh `axes` custom<AxisList>($axes) `tag` $tag
+    (`into` $output^)? attr-dict `:` custom<RecvType>(ref($output), type($output), type($result))
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAROPS_TD
