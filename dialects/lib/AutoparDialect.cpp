@@ -148,7 +148,8 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                 "M >= 1, schedule = \"gpipe\"|\"1f1b\"|\"interleaved\", "
                 "stages = P >= 1, virtual_stages = v >= 1}, got "
              << attr.getValue();
-    // Stages follow program order and stay below P * v.
+    // Stages follow program order and stay below P * v; a backward op
+    // (autopar.grad_of) has its forward op's stage and runs in reverse.
     int64_t limit = stages.getInt() * chunks.getInt();
     WalkResult result = op->walk([&](Block *block) {
       int64_t previous = 0;
@@ -157,12 +158,15 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
             nested.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName);
         if (!stage)
           continue;
+        bool backward = nested.hasAttr(AutoparDialect::kGradOfAttrName);
         if (stage.getInt() >= limit) {
           nested.emitError()
               << "'" << kStageAttrName << "' is " << stage.getInt()
               << " but the pipeline has " << limit << " stages";
           return WalkResult::interrupt();
         }
+        if (backward)
+          continue;
         if (stage.getInt() < previous) {
           nested.emitError()
               << "'" << kStageAttrName << "' is " << stage.getInt()

@@ -150,6 +150,13 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
         shardings[pin.getResult()] = *pinned;
       continue;
     }
+    // A pipeline's stages: a forward op's and its backward's are the
+    // planned op's.
+    for (StringRef tag :
+         {AutoparDialect::kLayerAttrName, AutoparDialect::kGradOfAttrName})
+      if (Operation *forward = layerOf(tag))
+        if (Attribute stage = forward->getAttr(AutoparDialect::kStageAttrName))
+          op.setAttr(AutoparDialect::kStageAttrName, stage);
     if (op.hasAttr(AutoparDialect::kStrategyAttrName)) {
       adopt(&op);
     } else if (Operation *forward = layerOf(AutoparDialect::kLayerAttrName)) {

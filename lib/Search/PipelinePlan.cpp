@@ -263,6 +263,8 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         problem.virtualStages = v;
         problem.schedule = request.schedule;
         problem.memoryCapacity = request.memoryCapacity;
+        // Per mesh of the problem: its stage plan.
+        std::vector<const MeshPlan *> problemPlans;
         for (auto [candidate, key] : llvm::enumerate(candidates)) {
           const MeshShape &mesh = meshes[key.first];
           auto it = profiles.find(
@@ -308,6 +310,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
                     : 0.0);
           }
           problem.meshes.push_back(std::move(entry));
+          problemPlans.push_back(&profile);
         }
         if (problem.meshes.empty())
           continue;
@@ -341,6 +344,8 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
           entry.firstNode = bounds[chunk.begin];
           entry.endNode = bounds[chunk.end];
           entry.mesh = problem.meshes[chunk.mesh].name;
+          entry.meshShape = problemPlans[chunk.mesh]->mesh;
+          entry.choice = problemPlans[chunk.mesh]->choice;
           entry.work =
               getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
           for (int64_t node = entry.firstNode; node < entry.endNode; ++node)

@@ -47,6 +47,12 @@ private:
                                  PlannerOptions &options);
   void annotate(ModuleOp module, const MeshPlan &plan, const Planner &planner,
                 const PlanSummary &summary);
+  /// Declares `@mesh` as `mesh` (replacing one that exists).
+  FlatSymbolRefAttr declareMesh(ModuleOp module, const MeshShape &mesh);
+  /// The strategies and result shardings of `plan`'s ops on `meshRef`, and
+  /// the planned function's argument shardings.
+  void annotateOps(ModuleOp module, const MeshPlan &plan,
+                   FlatSymbolRefAttr meshRef);
   /// The schedule= option, or an error at `loc` naming the choices.
   FailureOr<PipelineSchedule> parseSchedule(Location loc);
   /// The pipeline request of stages= `count` (>= 2) and the other pins.
@@ -63,7 +69,7 @@ private:
   /// Annotates and reports `plan`; `unpipelined` (the best plan without
   /// stages, when searched) is reported beside it.
   LogicalResult emitPipeline(ModuleOp module, const FunctionWorkload &entry,
-                             const Planner &planner, const PipelinePlan &plan,
+                             Planner &planner, const PipelinePlan &plan,
                              const PlannerOptions &options, TargetAttr target,
                              const MeshPlan *unpipelined);
 };
@@ -226,29 +232,9 @@ LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
   return success();
 }
 
-void PlanPass::annotate(ModuleOp module, const MeshPlan &plan,
-                        const Planner &planner, const PlanSummary &summary) {
-  MLIRContext *context = &getContext();
-  Builder builder(context);
-  // The mesh: the pins' mesh, or `@mesh` (replaced if it exists).
-  FlatSymbolRefAttr meshRef;
-  if (auto pinned = planner.getPinnedMesh()) {
-    meshRef = pinned->second;
-  } else {
-    meshRef = FlatSymbolRefAttr::get(context, "mesh");
-    SmallVector<StringAttr> names;
-    for (const std::string &name : plan.mesh.names)
-      names.push_back(builder.getStringAttr(name));
-    auto meshAttr = MeshAttr::get(context, names, plan.mesh.sizes);
-    auto existing = SymbolTable::lookupSymbolIn(module, meshRef.getAttr());
-    if (auto meshOp = dyn_cast_or_null<MeshOp>(existing)) {
-      meshOp.setMeshAttr(meshAttr);
-    } else {
-      OpBuilder opBuilder(module.getBodyRegion());
-      MeshOp::create(opBuilder, module.getLoc(), "mesh", meshAttr);
-    }
-  }
-
+void PlanPass::annotateOps(ModuleOp module, const MeshPlan &plan,
+                           FlatSymbolRefAttr meshRef) {
+  Builder builder(&getContext());
   llvm::DenseMap<Value, ShardingAttr> argShardings;
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
     const Strategy &strategy = node.strategies[plan.choice[index]];
@@ -304,6 +290,37 @@ void PlanPass::annotate(ModuleOp module, const MeshPlan &plan,
                       sharding);
     }
   }
+}
+
+FlatSymbolRefAttr PlanPass::declareMesh(ModuleOp module,
+                                        const MeshShape &mesh) {
+  MLIRContext *context = &getContext();
+  Builder builder(context);
+  auto meshRef = FlatSymbolRefAttr::get(context, "mesh");
+  SmallVector<StringAttr> names;
+  for (const std::string &name : mesh.names)
+    names.push_back(builder.getStringAttr(name));
+  auto meshAttr = MeshAttr::get(context, names, mesh.sizes);
+  auto existing = SymbolTable::lookupSymbolIn(module, meshRef.getAttr());
+  if (auto meshOp = dyn_cast_or_null<MeshOp>(existing)) {
+    meshOp.setMeshAttr(meshAttr);
+  } else {
+    OpBuilder opBuilder(module.getBodyRegion());
+    MeshOp::create(opBuilder, module.getLoc(), "mesh", meshAttr);
+  }
+  return meshRef;
+}
+
+void PlanPass::annotate(ModuleOp module, const MeshPlan &plan,
+                        const Planner &planner, const PlanSummary &summary) {
+  MLIRContext *context = &getContext();
+  // The mesh: the pins' mesh, or `@mesh` (replaced if it exists).
+  FlatSymbolRefAttr meshRef;
+  if (auto pinned = planner.getPinnedMesh())
+    meshRef = pinned->second;
+  else
+    meshRef = declareMesh(module, plan.mesh);
+  annotateOps(module, plan, meshRef);
   module->setAttr(
       AutoparDialect::kPlanAttrName,
       PlanAttr::get(context, meshRef, summary.gpus, objective,
@@ -721,7 +738,7 @@ std::optional<PipelinePlan> PlanPass::searchStageCounts(
 
 LogicalResult
 PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
-                       const Planner &planner, const PipelinePlan &plan,
+                       Planner &planner, const PipelinePlan &plan,
                        const PlannerOptions &options, TargetAttr target,
                        const MeshPlan *unpipelined) {
   // The stages on the ops, the pipeline and the step on the module.
@@ -741,6 +758,35 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
            b.getNamedAttr("virtual_stages",
                           b.getI64IntegerAttr(plan.virtualStages))}));
   setStepAndTarget(module, plan.config, options.precision, target);
+
+  // Every op's strategy on its stage's mesh, when the stages have one mesh
+  // shape: @mesh is then the pipeline's, the stages' axis first (no op
+  // splits along it), the stage mesh after it. The stages' programs are
+  // built from these (autopar-partition); stages of different meshes are
+  // planned and priced but not annotated.
+  const MeshShape &stageMesh = plan.chunks.front().meshShape;
+  bool uniform = llvm::all_of(plan.chunks, [&](const PipelineChunk &chunk) {
+    return chunk.meshShape.names == stageMesh.names &&
+           chunk.meshShape.sizes == stageMesh.sizes;
+  });
+  if (uniform && plan.virtualStages == 1 &&
+      !llvm::is_contained(stageMesh.names,
+                          AutoparDialect::kStageAxisName.str())) {
+    MeshShape whole = stageMesh;
+    whole.names.insert(whole.names.begin(),
+                       AutoparDialect::kStageAxisName.str());
+    whole.sizes.insert(whole.sizes.begin(), plan.stages);
+    FailureOr<std::vector<PlanNode>> nodes = planner.getNodesOnMesh(stageMesh);
+    if (failed(nodes))
+      return failure();
+    MeshPlan stagePlan;
+    stagePlan.mesh = stageMesh;
+    stagePlan.nodes = std::move(*nodes);
+    for (size_t node = 0; node < stagePlan.nodes.size(); ++node)
+      stagePlan.choice.push_back(
+          plan.chunks[plan.chunkOfNode[node]].choice[node]);
+    annotateOps(module, stagePlan, declareMesh(module, whole));
+  }
 
   if (!trace.empty() && plan.virtualStages > 1)
     return emitError(entry.getFunction().getLoc())

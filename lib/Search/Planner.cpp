@@ -233,6 +233,14 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
   return plans;
 }
 
+FailureOr<std::vector<PlanNode>>
+Planner::getNodesOnMesh(const MeshShape &mesh) {
+  std::vector<PlanNode> nodes;
+  if (failed(buildNodes(mesh, nodes, options.dataParallelOnly)))
+    return failure();
+  return nodes;
+}
+
 std::vector<double> Planner::getCutBytes() const {
   // A value crosses every cut between its producer and its last consumer.
   std::vector<double> delta(spaces.size() + 1, 0);

@@ -40,6 +40,10 @@ struct PipelineChunk {
   /// Nodes [firstNode, endNode) of the planner.
   int64_t firstNode = 0, endNode = 0;
   std::string mesh;
+  /// The stage's mesh and the strategy of every planner node on it (the
+  /// stage plan it was priced with; only its own nodes' are its).
+  MeshShape meshShape;
+  std::vector<unsigned> choice;
   StageWork work;
 };
 

@@ -262,6 +262,10 @@ public:
   /// collectives autopar-partition emits for the planned function.
   CommunicationSummary forwardCommunication(const MeshPlan &plan) const;
 
+  /// The nodes on `mesh` with their strategies, numbered as every plan on
+  /// `mesh` numbers them (MeshPlan::choice).
+  FailureOr<std::vector<PlanNode>> getNodesOnMesh(const MeshShape &mesh);
+
   /// The pinned mesh shape and symbol, when the function has pins.
   std::optional<std::pair<MeshShape, FlatSymbolRefAttr>> getPinnedMesh() const {
     return pinnedMesh;

@@ -68,6 +68,8 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kStepAttrName = "autopar.step";
     static constexpr ::llvm::StringLiteral kPipelineAttrName = "autopar.pipeline";
     static constexpr ::llvm::StringLiteral kStageAttrName = "autopar.stage";
+    /// The mesh axis a pipeline's stages lie along (the first of @mesh).
+    static constexpr ::llvm::StringLiteral kStageAxisName = "stages";
     static constexpr ::llvm::StringLiteral kLayerAttrName = "autopar.layer";
     static constexpr ::llvm::StringLiteral kGradOfAttrName = "autopar.grad_of";
     static constexpr ::llvm::StringLiteral kRecomputedAttrName = "autopar.recomputed";
