@@ -315,6 +315,18 @@ LogicalResult AutoparDialect::verifyRegionResultAttribute(Operation *op,
              << func.getResultTypes()[resultIndex];
     return success();
   }
+  if (attr.getName() == kStageAttrName) {
+    // The pipeline stage whose devices make the result (a per-stage
+    // program's; the other stages return a placeholder).
+    auto stage = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!stage || stage.getInt() < 0)
+      return op->emitError() << "'" << kStageAttrName << "' of result #"
+                             << resultIndex
+                             << " must be a non-negative integer (the "
+                                "pipeline stage that makes it), got "
+                             << attr.getValue();
+    return success();
+  }
   if (attr.getName() == kLossScaleAttrName) {
     // A training step's loss scale for the next step (fp16).
     // (A tensor, or a buffer once bufferized.)

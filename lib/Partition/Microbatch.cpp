@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Partition/Microbatch.h"
+#include "Sequentializer.h"
 #include "autopar/Autodiff/StepTransforms.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Partition/ReshardingBuilder.h"
@@ -24,6 +25,7 @@
 
 using namespace mlir;
 using namespace mlir::autopar;
+using namespace mlir::autopar::detail;
 
 MeshAttr mlir::autopar::getMeshWithMicrobatchAxis(MeshAttr mesh,
                                                   int64_t count) {
@@ -34,20 +36,20 @@ MeshAttr mlir::autopar::getMeshWithMicrobatchAxis(MeshAttr mesh,
   return MeshAttr::get(mesh.getContext(), names, sizes);
 }
 
-static bool isOnMicrobatchAxis(ArrayAttr axes) {
+bool mlir::autopar::detail::isOnMicrobatchAxis(ArrayAttr axes) {
   return llvm::any_of(axes, [](Attribute axis) {
     return cast<StringAttr>(axis).getValue() == kMicrobatchAxisName;
   });
 }
 
-static bool isMicrobatchCollective(Operation *op) {
+bool mlir::autopar::detail::isMicrobatchCollective(Operation *op) {
   auto collective = dyn_cast<CollectiveOpInterface>(op);
   return collective && isOnMicrobatchAxis(collective.getAxesAttr());
 }
 
 /// `lhs` combined with `rhs` by `kind`, element type of `lhs`.
-static Value combine(OpBuilder &b, Location loc, ReductionKind kind, Value lhs,
-                     Value rhs) {
+Value mlir::autopar::detail::combine(OpBuilder &b, Location loc, ReductionKind kind,
+                      Value lhs, Value rhs) {
   bool isFloat = isa<FloatType>(lhs.getType());
   switch (kind) {
   case ReductionKind::Sum:
@@ -68,8 +70,7 @@ static Value combine(OpBuilder &b, Location loc, ReductionKind kind, Value lhs,
 
 /// An element-by-element linalg.generic over `input` into `init`: `body`
 /// maps (input element, init element) to the result element.
-static Value
-mapElements(OpBuilder &b, Location loc, Value input, Value init,
+Value mlir::autopar::detail::mapElements(OpBuilder &b, Location loc, Value input, Value init,
             function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
   auto type = cast<RankedTensorType>(init.getType());
   AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
@@ -87,26 +88,13 @@ mapElements(OpBuilder &b, Location loc, Value input, Value init,
 }
 
 namespace {
-/// One collective over the microbatches: a value the loop carries.
-struct Accumulator {
-  CollectiveOpInterface collective;
-  /// What each iteration contributes (the collective's input, or the f32
-  /// input of a rounding cast feeding it).
-  Value contribution;
-  /// The rounding cast applied after the loop instead of per iteration.
-  Operation *rounding = nullptr;
-  /// The loop-carried value's type.
-  RankedTensorType carried;
-  ReductionKind kind = ReductionKind::Sum;
-};
-
 /// When `acc`'s contribution is a sum that its producer starts from zeros
 /// (a weight gradient's contraction over the microbatch's samples), the
 /// producer starts from the running sum `current` instead and its result is
 /// the next sum: the accumulation happens in the reduction itself, with no
 /// per-microbatch buffer (as Megatron-LM's gradient accumulation fusion
 /// does). Null when the contribution has another form.
-static Value accumulateInProducer(const Accumulator &acc, Value current) {
+Value accumulateInProducer(const Accumulator &acc, Value current) {
   auto result = dyn_cast<OpResult>(acc.contribution);
   if (acc.kind != ReductionKind::Sum || !result ||
       acc.contribution.getType() != acc.carried ||
@@ -131,41 +119,6 @@ static Value accumulateInProducer(const Accumulator &acc, Value current) {
   return acc.contribution;
 }
 
-class Sequentializer {
-public:
-  Sequentializer(func::FuncOp func, FlatSymbolRefAttr meshRef,
-                 MeshAttr microMesh, bool scatterEach, bool gatherEach)
-      : func(func), body(func.front()), meshRef(meshRef), microMesh(microMesh),
-        scatterEach(scatterEach), gatherEach(gatherEach),
-        builder(func.getContext()),
-        count(microMesh.getAxisSize(kMicrobatchAxisName)) {}
-
-  LogicalResult run();
-
-private:
-  /// Replaces the device coordinates involving the microbatch axis by
-  /// arithmetic on one coordinate along it alone (`microbatch`).
-  void isolateCoordinate();
-  /// Moves reductions over real axes after the accumulation over the
-  /// microbatches (one collective per step instead of one per microbatch).
-  void reduceOncePerStep();
-  /// The ops of one microbatch and the collectives that end the loop.
-  LogicalResult collectLoopBody();
-  void buildLoop();
-
-  Operation *ancestor(Operation *op) { return body.findAncestorOpInBlock(*op); }
-
-  func::FuncOp func;
-  Block &body;
-  FlatSymbolRefAttr meshRef;
-  MeshAttr microMesh;
-  bool scatterEach, gatherEach;
-  OpBuilder builder;
-  int64_t count;
-  Value microbatch;
-  DenseSet<Operation *> inLoop, afterLoop;
-  SetVector<Operation *> boundary;
-};
 } // namespace
 
 void Sequentializer::isolateCoordinate() {
@@ -340,26 +293,7 @@ LogicalResult Sequentializer::collectLoopBody() {
   return success();
 }
 
-void Sequentializer::buildLoop() {
-  Operation *first = nullptr;
-  SmallVector<Operation *> loopOps, hoisted;
-  for (Operation &op : body) {
-    if (inLoop.contains(&op)) {
-      if (!first)
-        first = &op;
-      loopOps.push_back(&op);
-    } else if (first && !boundary.contains(&op) &&
-               &op != body.getTerminator()) {
-      hoisted.push_back(&op);
-    }
-  }
-  // What does not depend on the microbatch and no accumulation feeds runs
-  // before the loop.
-  for (Operation *op : hoisted)
-    if (!afterLoop.contains(op))
-      op->moveBefore(first);
-
-  // The loop-carried values, in the order of their collectives.
+SmallVector<Accumulator> Sequentializer::collectAccumulators() {
   SmallVector<Accumulator> accumulators;
   SmallVector<Operation *> ends;
   for (Operation &op : body)
@@ -388,6 +322,51 @@ void Sequentializer::buildLoop() {
     }
     accumulators.push_back(acc);
   }
+
+  return accumulators;
+}
+
+Value Sequentializer::finishAccumulator(OpBuilder &b, const Accumulator &acc,
+                                        Value value) {
+  Operation *op = acc.collective;
+  if (acc.rounding) {
+    // The rounding the microbatches skipped, once.
+    IRMapping mapping;
+    mapping.map(acc.rounding->getOperand(0), value);
+    auto rounded = cast<RankedTensorType>(acc.rounding->getResult(0).getType());
+    mapping.map(acc.rounding->getOperand(1),
+                tensor::EmptyOp::create(b, op->getLoc(), acc.carried.getShape(),
+                                        rounded.getElementType())
+                    .getResult());
+    Operation *clone = b.clone(*acc.rounding, mapping);
+    clone->getResult(0).setType(
+        RankedTensorType(acc.carried).clone(rounded.getElementType()));
+    value = clone->getResult(0);
+  }
+  return createCast(b, op->getLoc(), value,
+                    getElementTypeOrSelf(op->getResult(0).getType()));
+}
+
+void Sequentializer::buildLoop() {
+  Operation *first = nullptr;
+  SmallVector<Operation *> loopOps, hoisted;
+  for (Operation &op : body) {
+    if (inLoop.contains(&op)) {
+      if (!first)
+        first = &op;
+      loopOps.push_back(&op);
+    } else if (first && !boundary.contains(&op) &&
+               &op != body.getTerminator()) {
+      hoisted.push_back(&op);
+    }
+  }
+  // What does not depend on the microbatch and no accumulation feeds runs
+  // before the loop.
+  for (Operation *op : hoisted)
+    if (!afterLoop.contains(op))
+      op->moveBefore(first);
+
+  SmallVector<Accumulator> accumulators = collectAccumulators();
 
   Location loc = func.getLoc();
   builder.setInsertionPoint(first);
@@ -461,28 +440,9 @@ void Sequentializer::buildLoop() {
 
   // After the loop: the accumulated values, in the collectives' types.
   builder.setInsertionPointAfter(loop);
-  for (auto [acc, result] : llvm::zip_equal(accumulators, loop.getResults())) {
-    Operation *op = acc.collective;
-    Value value = result;
-    if (acc.rounding) {
-      // The rounding the microbatches skipped, once.
-      IRMapping mapping;
-      mapping.map(acc.rounding->getOperand(0), value);
-      auto rounded =
-          cast<RankedTensorType>(acc.rounding->getResult(0).getType());
-      mapping.map(acc.rounding->getOperand(1),
-                  tensor::EmptyOp::create(builder, op->getLoc(),
-                                          acc.carried.getShape(),
-                                          rounded.getElementType())
-                      .getResult());
-      Operation *clone = builder.clone(*acc.rounding, mapping);
-      clone->getResult(0).setType(acc.carried.clone(rounded.getElementType()));
-      value = clone->getResult(0);
-    }
-    value = createCast(builder, op->getLoc(), value,
-                       getElementTypeOrSelf(op->getResult(0).getType()));
-    op->getResult(0).replaceAllUsesWith(value);
-  }
+  for (auto [acc, result] : llvm::zip_equal(accumulators, loop.getResults()))
+    acc.collective->getResult(0).replaceAllUsesWith(
+        finishAccumulator(builder, acc, result));
   // Erased last: one may be the op the builder inserts before.
   for (Accumulator &acc : accumulators) {
     acc.collective->erase();
@@ -494,6 +454,11 @@ void Sequentializer::buildLoop() {
 
 LogicalResult Sequentializer::run() {
   isolateCoordinate();
+  if (!microbatch && pipeline)
+    return func.emitError()
+           << "autopar-partition: no op of @" << func.getName()
+           << " splits its batch into microbatches, which a pipeline's "
+              "stages need";
   if (!microbatch) {
     // Nothing reads a microbatch slice (no batch input, or no op could
     // split its batch loop): the function runs its batch at once.
@@ -506,21 +471,25 @@ LogicalResult Sequentializer::run() {
   reduceOncePerStep();
   if (failed(collectLoopBody()))
     return failure();
-  if (inLoop.empty()) {
+  if (inLoop.empty() && !pipeline) {
     microbatch.getDefiningOp()->erase();
     return success();
   }
+  if (pipeline)
+    return buildStagePrograms();
   buildLoop();
   return success();
 }
 
 LogicalResult mlir::autopar::sequentializeMicrobatches(
     func::FuncOp func, FlatSymbolRefAttr meshRef, MeshAttr microMesh,
-    bool scatterEachMicrobatch, bool gatherEachMicrobatch) {
+    bool scatterEachMicrobatch, bool gatherEachMicrobatch,
+    const PipelineProgramOptions *pipeline) {
   if (!func.getBody().hasOneBlock())
     return func.emitError() << "autopar-partition: microbatches need a "
                                "function of one block";
-  return Sequentializer(func, meshRef, microMesh, scatterEachMicrobatch,
-                        gatherEachMicrobatch)
-      .run();
+  Sequentializer sequentializer(func, meshRef, microMesh,
+                                scatterEachMicrobatch, gatherEachMicrobatch);
+  sequentializer.pipeline = pipeline;
+  return sequentializer.run();
 }

@@ -653,12 +653,31 @@ static LogicalResult checkStaticShapes(func::FuncOp func) {
 
 void PartitionPass::runOnOperation() {
   ModuleOp module = getOperation();
-  if (module->hasAttr(AutoparDialect::kPipelineAttrName)) {
-    module.emitError()
-        << "autopar-partition: the module is planned as a pipeline "
-           "(autopar.pipeline): per-stage programs are not built yet; plan "
-           "it without stages= to partition it";
-    return signalPassFailure();
+  // A pipeline: per-stage programs on its mesh (the stages' axis first).
+  std::optional<PipelineProgramOptions> pipeline;
+  if (auto attr = module->getAttrOfType<DictionaryAttr>(
+          AutoparDialect::kPipelineAttrName)) {
+    pipeline.emplace();
+    pipeline->stages = attr.getAs<IntegerAttr>("stages").getInt();
+    pipeline->schedule = attr.getAs<StringAttr>("schedule").getValue().str();
+    if (attr.getAs<IntegerAttr>("virtual_stages").getInt() > 1)
+      return (void)(module.emitError()
+                    << "autopar-partition: per-stage programs of the "
+                       "interleaved schedule (virtual_stages > 1) are not "
+                       "built yet; plan with schedule=1f1b or gpipe"),
+             signalPassFailure();
+    auto meshOp = dyn_cast_or_null<MeshOp>(SymbolTable::lookupSymbolIn(
+        module, StringAttr::get(module.getContext(), "mesh")));
+    if (!meshOp ||
+        meshOp.getMesh().getAxisNames().front() !=
+            AutoparDialect::kStageAxisName ||
+        meshOp.getMesh().getAxisSizes().front() != pipeline->stages)
+      return (void)(module.emitError()
+                    << "autopar-partition: the pipeline's ops have no "
+                       "shardings on a mesh whose first axis is its "
+                       "stages (autopar-plan annotates them when every "
+                       "stage has the same mesh; pin mesh= for that)"),
+             signalPassFailure();
   }
   // The step autopar-plan priced: microbatches are built here (a loop per
   // device program); recomputation is autopar-training's (recompute=), and
@@ -706,7 +725,7 @@ void PartitionPass::runOnOperation() {
       return signalPassFailure();
     if (failed(checkStaticShapes(func)))
       return signalPassFailure();
-    if (microbatches == 1) {
+    if (microbatches == 1 && !pipeline) {
       FunctionPartitioner partitioner(func, mesh, *meshRef);
       if (failed(partitioner.run()))
         return signalPassFailure();
@@ -722,9 +741,11 @@ void PartitionPass::runOnOperation() {
     FunctionPartitioner partitioner(func, microMesh, *meshRef,
                                     microMesh.getRank() - 1);
     if (failed(partitioner.run()) ||
-        failed(sequentializeMicrobatches(func, *meshRef, microMesh,
-                                         /*scatterEachMicrobatch=*/zero >= 2,
-                                         /*gatherEachMicrobatch=*/zero >= 3)))
+        failed(sequentializeMicrobatches(
+            func, *meshRef, microMesh,
+            /*scatterEachMicrobatch=*/zero >= 2,
+            /*gatherEachMicrobatch=*/zero >= 3,
+            pipeline ? &*pipeline : nullptr)))
       return signalPassFailure();
   }
 }

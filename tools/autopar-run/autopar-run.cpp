@@ -334,6 +334,10 @@ private:
   FailureOr<Value> reshard(Value value, RankedTensorType global,
                            ShardingAttr sharding, bool toLocal);
   Value relativeError(Value actual, Value expected);
+  /// Result `index` of the partitioned function on every rank: a per-stage
+  /// program's result (`autopar.stage`) is its stage's, summed over the
+  /// stages with the others' taken as zeros.
+  Value fromOwner(Value local, unsigned index);
   Value constantI64(int64_t value) {
     return arith::ConstantOp::create(builder, loc,
                                      builder.getI64IntegerAttr(value));
@@ -451,6 +455,26 @@ FailureOr<Value> DriverBuilder::reshard(Value value, RankedTensorType global,
                                       ReductionKind::Sum, loc)
                  : resharding.reshard(value, global, *layout, whole,
                                       ReductionKind::Sum, loc);
+}
+
+Value DriverBuilder::fromOwner(Value local, unsigned index) {
+  auto stage =
+      sharded.getResultAttrOfType<IntegerAttr>(index, AutoparDialect::kStageAttrName);
+  auto type = dyn_cast<RankedTensorType>(local.getType());
+  if (!stage || !type)
+    return local;
+  FlatSymbolRefAttr meshRef = FlatSymbolRefAttr::get(builder.getContext(), "mesh");
+  ArrayAttr axes = builder.getStrArrayAttr({AutoparDialect::kStageAxisName});
+  Value coord = DeviceCoordOp::create(builder, loc, builder.getIndexType(),
+                                      meshRef, axes);
+  Value owner = arith::CmpIOp::create(
+      builder, loc, arith::CmpIPredicate::eq, coord,
+      arith::ConstantIndexOp::create(builder, loc, stage.getInt()));
+  Value kept = arith::SelectOp::create(builder, loc, owner, local,
+                                       filled(type, 0.0));
+  return AllReduceOp::create(builder, loc, type, kept, Value(), meshRef, axes,
+                             ReductionKind::Sum)
+      .getResult();
 }
 
 /// max |a - b| / max(max |b|, 1e-3), in f64: relative to the tensor's
@@ -613,7 +637,7 @@ LogicalResult DriverBuilder::build() {
       auto type =
           cast<RankedTensorType>(reference.getResultTypes()[*lossIndex]);
       FailureOr<Value> whole =
-          reshard(call.getResult(*lossIndex), type,
+          reshard(fromOwner(call.getResult(*lossIndex), *lossIndex), type,
                   sharded.getResultAttrOfType<ShardingAttr>(
                       *lossIndex, AutoparDialect::kShardingAttrName),
                   /*toLocal=*/false);
@@ -629,7 +653,9 @@ LogicalResult DriverBuilder::build() {
     if (lossScaleIndex) {
       // Rank-0 results are whole on every rank.
       Value scale = tensor::ExtractOp::create(
-          builder, loc, call.getResult(*lossScaleIndex), ValueRange{});
+          builder, loc,
+          fromOwner(call.getResult(*lossScaleIndex), *lossScaleIndex),
+          ValueRange{});
       if (scale.getType() != f64)
         scale = arith::ExtFOp::create(builder, loc, f64, scale);
       func::CallOp::create(builder, loc, reportLossScale,
@@ -651,7 +677,7 @@ LogicalResult DriverBuilder::build() {
       if (!type || !isa<FloatType>(type.getElementType()))
         continue;
       FailureOr<Value> whole =
-          reshard(local, type,
+          reshard(fromOwner(local, index), type,
                   sharded.getResultAttrOfType<ShardingAttr>(
                       index, AutoparDialect::kShardingAttrName),
                   /*toLocal=*/false);
@@ -761,8 +787,16 @@ int main(int argc, char **argv) {
           classes = type.getDimSize(type.getRank() - 1);
 
   std::string plan = planOptions;
+  // A pipeline's stages share the ranks: each stage's mesh has N / P.
+  int64_t stages = 1;
+  for (StringRef option : llvm::split(StringRef(planOptions), ' '))
+    if (option.consume_front("stages=") && option.getAsInteger(10, stages))
+      return fail("--plan: stages=" + option + " is not a number");
+  if (stages < 1 || ranks % stages != 0)
+    return fail("--plan: stages=" + Twine(stages) + " does not divide -n " +
+                Twine(ranks));
   if (plan.find("mesh=") == std::string::npos)
-    plan += " mesh=" + std::to_string(ranks);
+    plan += " mesh=" + std::to_string(ranks / stages);
   if (plan.find("max-gpus=") == std::string::npos)
     plan += " max-gpus=" + std::to_string(ranks);
   // Price the step autopar-training builds: the recomputation, optimizer

@@ -19,6 +19,8 @@
 #include "autopar/Dialect/AutoparAttrs.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <string>
+
 namespace mlir::autopar {
 
 /// The name of the microbatch axis; it never leaves autopar-partition.
@@ -48,11 +50,35 @@ MeshAttr getMeshWithMicrobatchAxis(MeshAttr mesh, int64_t count);
 /// Fails with a diagnostic at the op that needs a value combined over the
 /// whole batch before the microbatches end (a statistic over the batch, as
 /// batch normalization takes), which no loop of microbatches can compute.
-LogicalResult sequentializeMicrobatches(func::FuncOp func,
-                                        FlatSymbolRefAttr meshRef,
-                                        MeshAttr microMesh,
-                                        bool scatterEachMicrobatch,
-                                        bool gatherEachMicrobatch);
+///
+/// With `pipeline`, the program becomes the pipeline's per-stage programs
+/// instead (PipelineProgram.cpp): see PipelineProgramOptions.
+struct PipelineProgramOptions;
+LogicalResult
+sequentializeMicrobatches(func::FuncOp func, FlatSymbolRefAttr meshRef,
+                          MeshAttr microMesh, bool scatterEachMicrobatch,
+                          bool gatherEachMicrobatch,
+                          const PipelineProgramOptions *pipeline = nullptr);
+
+/// A pipeline's per-stage programs. The program's ops carry their stage
+/// (`autopar.stage`, from the plan through autopar-propagate; ops without
+/// one take it from what they read: a forward op the latest of its
+/// operands' stages, a backward op the earliest; ops that read no staged
+/// value run on every stage that needs them). The function becomes a
+/// switch on the device's coordinate along the mesh's `stages` axis, one
+/// straight-line program per stage: each microbatch's forward (F) and
+/// backward (B) in the schedule's order, a value another stage made
+/// received (`autopar.recv`) before the microbatch's work and a value
+/// another stage reads sent (`autopar.send`) after it, gradients
+/// accumulated over the microbatches, then the stage's once-per-step work
+/// (synchronisation, the update). A result belongs to the stage that makes
+/// it (result attribute `autopar.stage`): the other stages return its
+/// argument's value (a parameter's update) or zeros.
+struct PipelineProgramOptions {
+  int64_t stages = 1;
+  /// "gpipe" or "1f1b".
+  std::string schedule = "1f1b";
+};
 
 } // namespace mlir::autopar
 

@@ -1,0 +1,93 @@
+//===- Sequentializer.h - a step's microbatches as a loop or stages -*- C++ -*-===//
+//
+// The shared core of Microbatch.cpp (the loop of microbatches) and
+// PipelineProgram.cpp (the per-stage programs of a pipeline): the program
+// autopar-partition leaves on a mesh with the microbatch axis, split into
+// one microbatch's ops, the collectives over the microbatches that end them
+// (accumulators) and what runs before and after.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_LIB_PARTITION_SEQUENTIALIZER_H
+#define AUTOPAR_LIB_PARTITION_SEQUENTIALIZER_H
+
+#include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Partition/Microbatch.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::autopar::detail {
+
+bool isOnMicrobatchAxis(ArrayAttr axes);
+bool isMicrobatchCollective(Operation *op);
+/// `lhs` combined with `rhs` by `kind`, element type of `lhs`.
+Value combine(OpBuilder &b, Location loc, ReductionKind kind, Value lhs,
+              Value rhs);
+/// An element-by-element linalg.generic over `input` into `init`: `body`
+/// maps (input element, init element) to the result element.
+Value mapElements(
+    OpBuilder &b, Location loc, Value input, Value init,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> body);
+
+/// One collective over the microbatches: a value the loop carries.
+struct Accumulator {
+  CollectiveOpInterface collective;
+  /// What each iteration contributes (the collective's input, or the f32
+  /// input of a rounding cast feeding it).
+  Value contribution;
+  /// The rounding cast applied after the loop instead of per iteration.
+  Operation *rounding = nullptr;
+  /// The loop-carried value's type.
+  RankedTensorType carried;
+  ReductionKind kind = ReductionKind::Sum;
+};
+
+class Sequentializer {
+public:
+  Sequentializer(func::FuncOp func, FlatSymbolRefAttr meshRef,
+                 MeshAttr microMesh, bool scatterEach, bool gatherEach)
+      : func(func), body(func.front()), meshRef(meshRef), microMesh(microMesh),
+        scatterEach(scatterEach), gatherEach(gatherEach),
+        builder(func.getContext()),
+        count(microMesh.getAxisSize(kMicrobatchAxisName)) {}
+
+  LogicalResult run();
+  /// With `pipeline`, per-stage programs instead of the loop.
+  const PipelineProgramOptions *pipeline = nullptr;
+
+private:
+  /// Replaces the device coordinates involving the microbatch axis by
+  /// arithmetic on one coordinate along it alone (`microbatch`).
+  void isolateCoordinate();
+  /// Moves reductions over real axes after the accumulation over the
+  /// microbatches (one collective per step instead of one per microbatch).
+  void reduceOncePerStep();
+  /// The ops of one microbatch and the collectives that end the loop.
+  LogicalResult collectLoopBody();
+  void buildLoop();
+  /// The loop-carried values, in the order of their collectives.
+  SmallVector<Accumulator> collectAccumulators();
+  /// `acc`'s collective's value from the accumulated `value` (the rounding
+  /// the microbatches skipped, the collective's element type).
+  Value finishAccumulator(OpBuilder &b, const Accumulator &acc, Value value);
+  /// PipelineProgram.cpp: the stages' programs in a switch on the stage.
+  LogicalResult buildStagePrograms();
+
+  Operation *ancestor(Operation *op) { return body.findAncestorOpInBlock(*op); }
+
+  func::FuncOp func;
+  Block &body;
+  FlatSymbolRefAttr meshRef;
+  MeshAttr microMesh;
+  bool scatterEach, gatherEach;
+  OpBuilder builder;
+  int64_t count;
+  Value microbatch;
+  DenseSet<Operation *> inLoop, afterLoop;
+  SetVector<Operation *> boundary;
+};
+
+} // namespace mlir::autopar::detail
+
+#endif // AUTOPAR_LIB_PARTITION_SEQUENTIALIZER_H
