@@ -46,3 +46,16 @@ func.func @input_is_read_only(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32
   %1 = tensor.insert %f into %x[%c0] : tensor<4xf32>
   return %0, %1 : tensor<4xf32>, tensor<4xf32>
 }
+
+// A send reads its value's buffer; a recv writes a new allocation.
+// CHECK-LABEL: func.func @transfers
+// CHECK-SAME: (%[[X:.*]]: memref<8x16xf32{{.*}}>) -> memref<8x16xf32>
+func.func @transfers(%x: tensor<8x16xf32>) -> tensor<8x16xf32> {
+  // CHECK: autopar.send %[[X]] to 1 on @m axes [gpus] tag 2 : memref<8x16xf32{{.*}}>
+  autopar.send %x to 1 on @m axes [gpus] tag 2 : tensor<8x16xf32>
+  // CHECK: %[[NEW:.*]] = memref.alloc() {{.*}}: memref<8x16xf32>
+  // CHECK: autopar.recv from 3 on @m axes [gpus] tag 4 into %[[NEW]] : memref<8x16xf32>
+  %0 = autopar.recv from 3 on @m axes [gpus] tag 4 : tensor<8x16xf32>
+  // CHECK: return %[[NEW]]
+  return %0 : tensor<8x16xf32>
+}

@@ -323,3 +323,48 @@ func.func @f(%u: tensor<4x16xf32>, %i: tensor<4x8xi64>, %d: tensor<50x16xf32>) -
   %r = autopar.scatter_add %u at %i into %d : tensor<4x16xf32>, tensor<4x8xi64> into tensor<50x16xf32>
   return %r : tensor<50x16xf32>
 }
+
+// -----
+
+autopar.mesh @m <stages = 2, gpus = 4>
+func.func @f(%x: tensor<8xf32>) {
+  // expected-error @+1 {{'autopar.send' op peer 2 is outside the group of 2 devices along ["stages"]}}
+  autopar.send %x to 2 on @m axes [stages] tag 0 : tensor<8xf32>
+  return
+}
+
+// -----
+
+autopar.mesh @m <stages = 2>
+func.func @f() -> tensor<8xf32> {
+  // expected-error @+1 {{'autopar.recv' op refers to axis 'gpus' that mesh @m does not have}}
+  %0 = autopar.recv from 0 on @m axes [gpus] tag 0 : tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+autopar.mesh @m <stages = 2>
+func.func @f(%x: tensor<?xf32>) {
+  // expected-error @+1 {{'autopar.send' op needs a static shape, got 'tensor<?xf32>'}}
+  autopar.send %x to 1 on @m axes [stages] tag 0 : tensor<?xf32>
+  return
+}
+
+// -----
+
+autopar.mesh @m <stages = 2>
+func.func @f(%x: tensor<8xf32>) {
+  // expected-error @+1 {{'autopar.send' op attribute 'tag' failed to satisfy constraint}}
+  autopar.send %x to 1 on @m axes [stages] tag -1 : tensor<8xf32>
+  return
+}
+
+// -----
+
+autopar.mesh @m <stages = 2>
+func.func @f(%b: memref<8xf32>) {
+  // expected-error @+1 {{a recv into a buffer needs an 'into' operand, got 'memref<8xf32>'}}
+  autopar.recv from 0 on @m axes [stages] tag 0 : memref<8xf32>
+  return
+}

@@ -109,7 +109,20 @@ func.func @collectives_on_buffers(%a: memref<8x16xf32>, %b: memref<8x16xf32>, %c
   autopar.broadcast %a into %b on @mesh axes [gpus] root = [2] : memref<8x16xf32> -> memref<8x16xf32>
   // CHECK: autopar.permute %{{.*}} into %{{.*}} on @mesh axes [nodes] pairs = [0 -> 1, 1 -> 0] : memref<8x16xf32> -> memref<8x16xf32>
   autopar.permute %a into %b on @mesh axes [nodes] pairs = [0 -> 1, 1 -> 0] : memref<8x16xf32> -> memref<8x16xf32>
+  // CHECK: autopar.send %{{.*}} to 1 on @mesh axes [nodes] tag 5 : memref<8x16xf32>
+  autopar.send %a to 1 on @mesh axes [nodes] tag 5 : memref<8x16xf32>
+  // CHECK: autopar.recv from 0 on @mesh axes [nodes] tag 5 into %{{.*}} : memref<8x16xf32>
+  autopar.recv from 0 on @mesh axes [nodes] tag 5 into %b : memref<8x16xf32>
   return
+}
+
+// CHECK-LABEL: func.func @transfers
+func.func @transfers(%x: tensor<8x16xbf16>) -> tensor<8x16xbf16> {
+  // CHECK: autopar.send %{{.*}} to 3 on @mesh axes [nodes, gpus] tag 0 : tensor<8x16xbf16>
+  autopar.send %x to 3 on @mesh axes [nodes, gpus] tag 0 : tensor<8x16xbf16>
+  // CHECK: %{{.*}} = autopar.recv from 7 on @mesh axes [nodes, gpus] tag 1 : tensor<8x16xbf16>
+  %0 = autopar.recv from 7 on @mesh axes [nodes, gpus] tag 1 : tensor<8x16xbf16>
+  return %0 : tensor<8x16xbf16>
 }
 
 // CHECK-LABEL: func.func @scatter_add
