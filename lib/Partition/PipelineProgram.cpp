@@ -175,8 +175,11 @@ LogicalResult StagePrograms::classify() {
       continue;
     Phase phase = Phase::Before;
     if (inLoop.contains(&op)) {
+      // Backward: the gradient ops, the forward ops recomputation makes
+      // again for them, and whatever reads either.
       phase = Phase::Forward;
-      if (op.hasAttr(AutoparDialect::kGradOfAttrName))
+      if (op.hasAttr(AutoparDialect::kGradOfAttrName) ||
+          op.hasAttr(AutoparDialect::kRecomputedAttrName))
         phase = Phase::Backward;
       forEachInput(&op, [&](Value value) {
         Operation *def = producer(value);

@@ -792,6 +792,9 @@ int main(int argc, char **argv) {
   for (StringRef option : llvm::split(StringRef(planOptions), ' '))
     if (option.consume_front("stages=") && option.getAsInteger(10, stages))
       return fail("--plan: stages=" + option + " is not a number");
+  if (stages == 0)
+    return fail("--plan: stages=0 searches the stage count, which autopar-run "
+                "does not: pin stages=");
   if (stages < 1 || ranks % stages != 0)
     return fail("--plan: stages=" + Twine(stages) + " does not divide -n " +
                 Twine(ranks));
