@@ -149,7 +149,8 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                 "stages = P >= 1, virtual_stages = v >= 1}, got "
              << attr.getValue();
     // Stages follow program order and stay below P * v; a backward op
-    // (autopar.grad_of) has its forward op's stage and runs in reverse.
+    // (autopar.grad_of, or a forward op recomputed for the backward) has
+    // its forward op's stage and runs in reverse.
     int64_t limit = stages.getInt() * chunks.getInt();
     WalkResult result = op->walk([&](Block *block) {
       int64_t previous = 0;
@@ -158,7 +159,8 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
             nested.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName);
         if (!stage)
           continue;
-        bool backward = nested.hasAttr(AutoparDialect::kGradOfAttrName);
+        bool backward = nested.hasAttr(AutoparDialect::kGradOfAttrName) ||
+                        nested.hasAttr(AutoparDialect::kRecomputedAttrName);
         if (stage.getInt() >= limit) {
           nested.emitError()
               << "'" << kStageAttrName << "' is " << stage.getInt()
