@@ -365,6 +365,28 @@ mlir::autopar::countCommunication(func::FuncOp func,
     entry.seconds +=
         times * costModel->collectiveTime(*kind, bytes, group).seconds;
   });
+  // A pipeline's transfers between stages (every stage's program counted:
+  // a device runs one of them).
+  func.walk([&](SendOp send) {
+    double bytes = getTensorBytes(send.getInput().getType());
+    CommunicationEntry &entry = summary["send"];
+    entry.count += 1;
+    entry.bytes += bytes;
+    if (!costModel)
+      return;
+    MeshAttr meshAttr = lookupMesh(send, send.getMeshAttr());
+    if (!meshAttr)
+      return;
+    MeshShape mesh = getPricedMesh(meshAttr, costModel);
+    unsigned axes = 0;
+    for (Attribute name : send.getAxesAttr())
+      if (std::optional<unsigned> axis =
+              meshAttr.getAxisIndex(cast<StringAttr>(name).getValue()))
+        axes |= 1u << *axis;
+    DeviceGroup pair{2, mesh.getNodesSpanned(axes) > 1 ? 2 : 1};
+    entry.seconds +=
+        costModel->collectiveTime(CollectiveKind::Permute, bytes, pair).seconds;
+  });
   return summary;
 }
 

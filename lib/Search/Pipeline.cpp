@@ -210,9 +210,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   };
   bool perChunkMemory = v == 1 && problem.memoryCapacity > 0;
 
-  // The outer loop: every stage cost, ascending, as the cap on the slowest
-  // chunk. A partition whose slowest chunk is exactly C takes at least
-  // M * C (v = 1), so the loop stops there.
+  // The caps on the slowest chunk: every stage cost that fits.
   std::vector<double> caps;
   for (unsigned m = 0; m < meshCount; ++m)
     for (int64_t i = 0; i < layers; ++i)
@@ -254,6 +252,99 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     least += cheapest;
   }
   double m = static_cast<double>(problem.microbatches);
+  // The least sum of chunk costs with every chunk at most `cap` on the
+  // meshes `allowed` (and within memory), and its partition; false when
+  // none exists.
+  auto solve = [&](double cap, const std::vector<unsigned> &allowed,
+                   std::vector<StageAssignment> &partition, double &total) {
+    std::fill(sum.begin(), sum.end(), kNone);
+    sum[0] = 0;
+    for (int64_t p = 1; p <= chunks; ++p) {
+      // Chunk p - 1 ends at j; the chunks after it need a layer each.
+      for (int64_t j = p; j <= layers - (chunks - p); ++j) {
+        double least = kNone;
+        std::pair<int64_t, unsigned> arg{-1, 0};
+        for (int64_t i = p - 1; i < j; ++i) {
+          double before = sum[(p - 1) * (layers + 1) + i];
+          if (before == kNone)
+            continue;
+          for (unsigned mesh : allowed) {
+            double c = cost(i, j, mesh);
+            if (c > cap)
+              continue;
+            if (perChunkMemory &&
+                memory(i, j, mesh, p - 1) > problem.memoryCapacity)
+              continue;
+            if (before + c < least) {
+              least = before + c;
+              arg = {i, mesh};
+            }
+          }
+        }
+        sum[p * (layers + 1) + j] = least;
+        from[p * (layers + 1) + j] = arg;
+      }
+    }
+    total = sum[chunks * (layers + 1) + layers];
+    if (total == kNone)
+      return false;
+    partition.assign(chunks, StageAssignment());
+    int64_t j = layers;
+    for (int64_t p = chunks; p >= 1; --p) {
+      auto [i, mesh] = from[p * (layers + 1) + j];
+      partition[p - 1] = {i, j, mesh};
+      j = i;
+    }
+    return true;
+  };
+  auto consider = [&](std::vector<StageAssignment> &partition) {
+    PipelineTiming timing;
+    double seconds = pipelineSeconds(problem, partition, timing);
+    if (!fits(problem, timing) || seconds >= best * (1 - 1e-12))
+      return;
+    best = seconds;
+    result.found = true;
+    result.chunks = std::move(partition);
+    result.timing = timing;
+  };
+
+  if (v == 1) {
+    // The pipeline takes the chunks' sum plus (M - 1) times the slowest,
+    // so the best partition is on the frontier of (slowest chunk, least
+    // sum). Walk it from the top: the least sum under a cap, then the
+    // next cap strictly below that partition's slowest chunk (every cap
+    // in between gives the same sum). Each step lowers the slowest chunk
+    // and raises the sum; the walk stops when the sum plus (M - 1) times
+    // the least any chunk can take reaches the best pipeline. Exact: the
+    // best partition's slowest chunk is a cap the walk cannot step over
+    // without finding a partition at least as good.
+    double floor = least / static_cast<double>(chunks);
+    std::vector<StageAssignment> partition;
+    double cap = caps.empty() ? kNone : caps.back();
+    while (!caps.empty()) {
+      ++result.capsTried;
+      double total = 0;
+      if (!solve(cap, meshSets.front(), partition, total))
+        break;
+      double slowest = 0;
+      for (const StageAssignment &chunk : partition)
+        slowest = std::max(slowest, cost(chunk.begin, chunk.end, chunk.mesh));
+      consider(partition);
+      if (total + (m - 1) * floor >= best * (1 - 1e-12))
+        break;
+      auto below = std::lower_bound(caps.begin(), caps.end(), slowest);
+      if (below == caps.begin())
+        break;
+      cap = *std::prev(below);
+      if (cap * static_cast<double>(chunks) < least * (1 - 1e-12))
+        break;
+    }
+    return result;
+  }
+
+  // v > 1: every stage cost, ascending, as the cap on the slowest chunk; a
+  // partition whose slowest chunk is C takes at least the layers' least
+  // total over v plus (M - 1) * C, so the loop stops there.
   for (double cap : caps) {
     if (cap * static_cast<double>(chunks) < least * (1 - 1e-12))
       continue;
@@ -261,53 +352,10 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
       break;
     ++result.capsTried;
     for (const std::vector<unsigned> &allowed : meshSets) {
-      std::fill(sum.begin(), sum.end(), kNone);
-      sum[0] = 0;
-      for (int64_t p = 1; p <= chunks; ++p) {
-        // Chunk p - 1 ends at j; the chunks after it need a layer each.
-        for (int64_t j = p; j <= layers - (chunks - p); ++j) {
-          double least = kNone;
-          std::pair<int64_t, unsigned> arg{-1, 0};
-          for (int64_t i = p - 1; i < j; ++i) {
-            double before = sum[(p - 1) * (layers + 1) + i];
-            if (before == kNone)
-              continue;
-            for (unsigned mesh : allowed) {
-              double c = cost(i, j, mesh);
-              if (c > cap)
-                continue;
-              if (perChunkMemory &&
-                  memory(i, j, mesh, p - 1) > problem.memoryCapacity)
-                continue;
-              if (before + c < least) {
-                least = before + c;
-                arg = {i, mesh};
-              }
-            }
-          }
-          sum[p * (layers + 1) + j] = least;
-          from[p * (layers + 1) + j] = arg;
-        }
-      }
-      if (sum[chunks * (layers + 1) + layers] == kNone)
-        continue;
-      std::vector<StageAssignment> partition(chunks);
-      int64_t j = layers;
-      for (int64_t p = chunks; p >= 1; --p) {
-        auto [i, mesh] = from[p * (layers + 1) + j];
-        partition[p - 1] = {i, j, mesh};
-        j = i;
-      }
-      PipelineTiming timing;
-      double seconds = pipelineSeconds(problem, partition, timing);
-      if (!fits(problem, timing))
-        continue;
-      if (seconds < best * (1 - 1e-12)) {
-        best = seconds;
-        result.found = true;
-        result.chunks = std::move(partition);
-        result.timing = timing;
-      }
+      std::vector<StageAssignment> partition;
+      double total = 0;
+      if (solve(cap, allowed, partition, total))
+        consider(partition);
     }
   }
   return result;
