@@ -203,6 +203,17 @@ static StringRef flopsKey(Type type) {
 }
 
 double CostModel::peakFlops(Type elementType) const {
+  // Asked per op and strategy by the search: the GPU's table is read once
+  // per element type.
+  auto cached = peakFlopsCache.find(elementType);
+  if (cached != peakFlopsCache.end())
+    return cached->second;
+  double peak = lookupPeakFlops(elementType);
+  peakFlopsCache[elementType] = peak;
+  return peak;
+}
+
+double CostModel::lookupPeakFlops(Type elementType) const {
   GpuAttr gpu = target.getGpu();
   if (elementType)
     if (std::optional<double> peak = gpu.getPeakFlopsFor(flopsKey(elementType)))

@@ -486,7 +486,7 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
     priced.activations = work.savedBytes / m;
   // A constant fill is made at its users, in their layout: its write is
   // theirs (as a GEMM's beta = 0), not a kernel of its own.
-  if (isMadeFromScalar(node.space.op))
+  if (node.madeFromScalar)
     priced.compute = priced.sync = priced.forward = priced.recompute =
         priced.update = priced.paramSync = 0;
   return priced;
@@ -557,6 +557,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
   for (auto [index, space] : llvm::enumerate(spaces)) {
     PlanNode node;
     node.space = space;
+    node.madeFromScalar = isMadeFromScalar(space.op);
     node.work = workload.lookup(space.op);
     node.strategies = enumerateStrategies(space, mesh);
     if (dataParallelOnly && !space.pinned) {
@@ -801,7 +802,7 @@ void Planner::evaluate(MeshPlan &plan) {
     for (const Binding &operand : node.space.operands)
       firstUse.try_emplace(operand.value, index, &operand);
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
-    if (!isMadeFromScalar(node.space.op) || node.space.results.empty())
+    if (!node.madeFromScalar || node.space.results.empty())
       continue;
     auto use = firstUse.find(node.space.results.front().value);
     if (use == firstUse.end())
@@ -1278,7 +1279,7 @@ Planner::forwardCommunication(const MeshPlan &plan) const {
                     static_cast<double>(type.getNumElements()) *
                         ((type.getElementTypeBitWidth() + 7) / 8));
     }
-    if (isMadeFromScalar(node.space.op))
+    if (node.madeFromScalar)
       continue;
     for (const Binding &binding : node.space.results) {
       tally.produce(binding.value,

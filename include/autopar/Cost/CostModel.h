@@ -10,6 +10,7 @@
 #define AUTOPAR_COST_COSTMODEL_H
 
 #include "autopar/Dialect/AutoparAttrs.h"
+#include "llvm/ADT/DenseMap.h"
 
 namespace mlir::autopar {
 
@@ -162,6 +163,8 @@ public:
 private:
   /// Bandwidth and latency of the link a group uses.
   std::pair<double, double> linkFor(DeviceGroup group) const;
+  /// peakFlops without the cache.
+  double lookupPeakFlops(Type elementType) const;
 
   TargetAttr target;
   /// The target's numbers as doubles (the attribute stores APFloats).
@@ -172,6 +175,8 @@ private:
   double launchOverhead, saturationThreads, powerBusy, powerIdle;
   Link intraNode, interNode;
   bool hasInterNode;
+  /// peakFlops by element type (a cost model is used by one thread).
+  mutable llvm::DenseMap<Type, double> peakFlopsCache;
 };
 
 } // namespace mlir::autopar

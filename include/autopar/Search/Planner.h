@@ -153,6 +153,9 @@ struct StrategyWork {
 struct PlanNode {
   OpSpace space;
   const OpWorkload *work = nullptr;
+  /// An empty tensor or a fill of one with a scalar (isMadeFromScalar):
+  /// made at its users, costing nothing of its own.
+  bool madeFromScalar = false;
   SmallVector<Strategy> strategies;
   std::vector<StrategyWork> works;
   /// Per strategy, under the plan's step configuration: compute (forward,
