@@ -15,7 +15,15 @@ and TFLOP/s per GPU by Megatron's own count,
 published figure and the relative error. No constant of the cost model
 was fitted to these rows.
 
+With --searched, each row is also planned with nothing pinned but the
+optimizer (`stages=0 optimizer=adam`: stage count, stage mesh, ZeRO,
+recomputation and microbatches searched) and printed beside it: the
+search's plan, its predicted step and TFLOP/s, and how much faster than
+the published configuration as given it predicts (the issue's goal: never
+slower).
+
 Usage: bench/megatron_table1.py [--build build] [--rows 1,5,7] [--out DIR]
+                                [--searched]
 
 One run on the machine at hand; rows with many layers take a minute or
 more each on 2 cores (each candidate microbatch count solves the whole
@@ -54,6 +62,8 @@ def main():
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--rows", default=",".join(str(r) for r in TABLE1))
     parser.add_argument("--out", default=None)
+    parser.add_argument("--searched", action="store_true",
+                        help="also plan each row with everything searched")
     args = parser.parse_args()
     opt = os.path.join(args.build, "bin", "autopar-opt")
     directory = args.out or tempfile.mkdtemp(prefix="autopar-megatron-")
@@ -116,6 +126,39 @@ def main():
               (row, name, t, p, d, gpus, batch, text, step, tflops, published,
                100 * (tflops / published - 1), memory / 1024.0 ** 3,
                seconds))
+        if args.searched:
+            searched_report = os.path.join(directory, "searched-%d.json" % row)
+            start = time.monotonic()
+            result = subprocess.run(
+                [opt, model, "--autopar-plan=target=%s stages=0 "
+                 "optimizer=adam report=%s" % (target, searched_report),
+                 "-o", os.devnull], capture_output=True, text=True)
+            searched_seconds = time.monotonic() - start
+            if result.returncode != 0:
+                print("|   | searched | | | | error: %s | | | | | %.0f s |" %
+                      (result.stderr.strip().splitlines()[0],
+                       searched_seconds))
+                continue
+            with open(searched_report) as f:
+                found = json.load(f)
+            if "pipeline" in found:
+                pipeline = found["pipeline"]
+                searched_step = pipeline["step_time_s"]
+                searched_text = "%d stages, %d microbatches" % (
+                    pipeline["stages"], pipeline["microbatches"])
+                searched_memory = pipeline["devices"][0]["memory_bytes"]
+            else:
+                chosen = found["plan"]
+                searched_step = chosen["step_time_s"]
+                searched_text = "%s, %d microbatches" % (
+                    chosen["mesh"], chosen["step"]["microbatches"])
+                searched_memory = chosen["memory_per_gpu_bytes"]
+            print("|   | searched | | | | %s | %.2f s | %.0f | %+.0f%% vs "
+                  "given | %.1f GiB | %.0f s |" %
+                  (searched_text, searched_step,
+                   flops / searched_step / gpus / 1e12,
+                   100 * (searched_step / step - 1),
+                   searched_memory / 1024.0 ** 3, searched_seconds))
     print("\nmodels and reports in", directory)
 
 
