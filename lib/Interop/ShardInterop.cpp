@@ -216,6 +216,15 @@ LogicalResult ExportShardPass::exportFunction(func::FuncOp func, MeshAttr mesh,
 
 void ExportShardPass::runOnOperation() {
   ModuleOp module = getOperation();
+  // Upstream's shard dialect has no pipeline stages: every device would
+  // run the whole step.
+  if (module->hasAttr(AutoparDialect::kPipelineAttrName)) {
+    module.emitError() << "autopar-export-shard: the module is planned as a "
+                          "pipeline (autopar.pipeline), which upstream's "
+                          "shard dialect cannot express; partition it with "
+                          "autopar-partition";
+    return signalPassFailure();
+  }
   SmallVector<MeshOp> meshes(module.getOps<MeshOp>());
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isExternal())
