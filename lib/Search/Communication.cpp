@@ -321,53 +321,12 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   return tally.getSummary();
 }
 
-CommunicationSummary
-mlir::autopar::countCommunication(func::FuncOp func,
-                                  const CostModel *costModel) {
-  CommunicationSummary summary;
-  func.walk([&](CollectiveOpInterface collective) {
-    Operation *op = collective.getOperation();
-    // A collective in a loop (a microbatch's) runs once per iteration.
-    int64_t times = 1;
-    for (auto loop = op->getParentOfType<scf::ForOp>(); loop;
-         loop = loop->getParentOfType<scf::ForOp>())
-      if (std::optional<APInt> trips = loop.getStaticTripCount())
-        times *= trips->getSExtValue();
-    double in = getTensorBytes(collective.getInput().getType());
-    CommunicationEntry &entry = summary[op->getName().stripDialect().str()];
-    entry.count += times;
-    entry.bytes += in * times;
-    if (!costModel)
-      return;
-    MeshAttr meshAttr = lookupMesh(op, collective.getMeshAttr());
-    if (!meshAttr)
-      return;
-    MeshShape mesh = getPricedMesh(meshAttr, costModel);
-    unsigned axes = 0;
-    for (Attribute name : collective.getAxesAttr())
-      if (std::optional<unsigned> axis =
-              meshAttr.getAxisIndex(cast<StringAttr>(name).getValue()))
-        axes |= 1u << *axis;
-    DeviceGroup group{mesh.getGroupSize(axes), mesh.getNodesSpanned(axes)};
-    std::optional<CollectiveKind> kind =
-        llvm::TypeSwitch<Operation *, std::optional<CollectiveKind>>(op)
-            .Case([](AllReduceOp) { return CollectiveKind::AllReduce; })
-            .Case([](ReduceScatterOp) { return CollectiveKind::ReduceScatter; })
-            .Case([](AllGatherOp) { return CollectiveKind::AllGather; })
-            .Case([](AllToAllOp) { return CollectiveKind::AllToAll; })
-            .Default([](Operation *) { return std::nullopt; });
-    if (!kind)
-      return;
-    // An all_gather is priced by what it gathers, like the planner does.
-    double bytes = *kind == CollectiveKind::AllGather
-                       ? getTensorBytes(op->getResult(0).getType())
-                       : in;
-    entry.seconds +=
-        times * costModel->collectiveTime(*kind, bytes, group).seconds;
-  });
-  // A pipeline's transfers between stages (every stage's program counted:
-  // a device runs one of them).
-  func.walk([&](SendOp send) {
+/// Adds what `op` communicates, when it is a collective or a send, to
+/// `summary`.
+static void countOp(Operation *op, CommunicationSummary &summary,
+                    const CostModel *costModel) {
+  if (auto send = dyn_cast<SendOp>(op)) {
+    // A pipeline's transfer between stages.
     double bytes = getTensorBytes(send.getInput().getType());
     CommunicationEntry &entry = summary["send"];
     entry.count += 1;
@@ -386,7 +345,91 @@ mlir::autopar::countCommunication(func::FuncOp func,
     DeviceGroup pair{2, mesh.getNodesSpanned(axes) > 1 ? 2 : 1};
     entry.seconds +=
         costModel->collectiveTime(CollectiveKind::Permute, bytes, pair).seconds;
+    return;
+  }
+  auto collective = dyn_cast<CollectiveOpInterface>(op);
+  if (!collective)
+    return;
+  // A collective in a loop (a microbatch's) runs once per iteration.
+  int64_t times = 1;
+  for (auto loop = op->getParentOfType<scf::ForOp>(); loop;
+       loop = loop->getParentOfType<scf::ForOp>())
+    if (std::optional<APInt> trips = loop.getStaticTripCount())
+      times *= trips->getSExtValue();
+  double in = getTensorBytes(collective.getInput().getType());
+  CommunicationEntry &entry = summary[op->getName().stripDialect().str()];
+  entry.count += times;
+  entry.bytes += in * times;
+  if (!costModel)
+    return;
+  MeshAttr meshAttr = lookupMesh(op, collective.getMeshAttr());
+  if (!meshAttr)
+    return;
+  MeshShape mesh = getPricedMesh(meshAttr, costModel);
+  unsigned axes = 0;
+  for (Attribute name : collective.getAxesAttr())
+    if (std::optional<unsigned> axis =
+            meshAttr.getAxisIndex(cast<StringAttr>(name).getValue()))
+      axes |= 1u << *axis;
+  DeviceGroup group{mesh.getGroupSize(axes), mesh.getNodesSpanned(axes)};
+  std::optional<CollectiveKind> kind =
+      llvm::TypeSwitch<Operation *, std::optional<CollectiveKind>>(op)
+          .Case([](AllReduceOp) { return CollectiveKind::AllReduce; })
+          .Case([](ReduceScatterOp) { return CollectiveKind::ReduceScatter; })
+          .Case([](AllGatherOp) { return CollectiveKind::AllGather; })
+          .Case([](AllToAllOp) { return CollectiveKind::AllToAll; })
+          .Default([](Operation *) { return std::nullopt; });
+  if (!kind)
+    return;
+  // An all_gather is priced by what it gathers, like the planner does.
+  double bytes = *kind == CollectiveKind::AllGather
+                     ? getTensorBytes(op->getResult(0).getType())
+                     : in;
+  entry.seconds +=
+      times * costModel->collectiveTime(*kind, bytes, group).seconds;
+}
+
+CommunicationSummary
+mlir::autopar::countCommunication(func::FuncOp func,
+                                  const CostModel *costModel) {
+  // A pipeline's per-stage programs (autopar-partition): a device runs one
+  // case of the switch on its stage; the busiest stage's count.
+  scf::IndexSwitchOp stages;
+  if (!func.isExternal())
+    for (auto candidate : func.getBody().front().getOps<scf::IndexSwitchOp>())
+      if (auto coord = candidate.getArg().getDefiningOp<DeviceCoordOp>())
+        if (coord.getAxes().size() == 1 &&
+            cast<StringAttr>(coord.getAxes()[0]).getValue() ==
+                AutoparDialect::kStageAxisName)
+          stages = candidate;
+  CommunicationSummary summary;
+  func.walk([&](Operation *op) {
+    if (!stages || !stages->isProperAncestor(op))
+      countOp(op, summary, costModel);
   });
+  if (!stages)
+    return summary;
+  std::optional<CommunicationSummary> busiest;
+  for (Region &region : stages->getRegions()) {
+    CommunicationSummary stage;
+    region.walk([&](Operation *op) { countOp(op, stage, costModel); });
+    auto bytes = [](const CommunicationSummary &counted) {
+      double total = 0;
+      for (const auto &[kind, entry] : counted)
+        total += entry.bytes;
+      return total;
+    };
+    if (!busiest ||
+        std::make_pair(getTotalSeconds(stage), bytes(stage)) >
+            std::make_pair(getTotalSeconds(*busiest), bytes(*busiest)))
+      busiest = std::move(stage);
+  }
+  for (const auto &[kind, entry] : *busiest) {
+    CommunicationEntry &total = summary[kind];
+    total.count += entry.count;
+    total.bytes += entry.bytes;
+    total.seconds += entry.seconds;
+  }
   return summary;
 }
 

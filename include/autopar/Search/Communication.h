@@ -104,9 +104,10 @@ private:
 FailureOr<CommunicationSummary>
 predictCommunication(func::FuncOp func, const CostModel *costModel);
 
-/// The autopar collectives in `func` (a partitioned function): per kind,
-/// the count and the bytes of their local inputs; priced when `costModel`
-/// is given.
+/// The autopar collectives and sends in `func` (a partitioned function):
+/// per kind, the count and the bytes of their local inputs; priced when
+/// `costModel` is given. Of a pipeline's per-stage programs, the busiest
+/// stage's (a device runs one).
 CommunicationSummary countCommunication(func::FuncOp func,
                                         const CostModel *costModel);
 
