@@ -155,6 +155,14 @@ private:
   std::map<std::pair<void *, int64_t>, size_t> transferOf;
   /// Per result: the stage that makes it (-1: every stage can).
   SmallVector<int64_t> resultOwner;
+  /// Per (sender, receiver): the once-per-step transfers in the order the
+  /// sender's program sends them. A receiver takes them in that order too
+  /// (NCCL matches a pair's transfers in order; MPI's tags would not need
+  /// it).
+  std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> perStepOrder;
+  /// The stage being emitted: per sender, how many of its once-per-step
+  /// transfers it has received.
+  std::map<int64_t, size_t> perStepReceived;
 
   // The stage being emitted.
   int64_t current = 0;
@@ -315,6 +323,25 @@ LogicalResult StagePrograms::collectTransfers() {
   for (Transfer &transfer : transfers)
     if (!transfer.perMicrobatch)
       transfer.index = perStep++;
+  // The order a sender's program sends its once-per-step values
+  // (emitStage): its ops before the microbatches, its accumulated values,
+  // its ops after them.
+  auto sendOrder = [&](Operation *op) {
+    for (Value result : op->getResults())
+      for (auto [index, transfer] : llvm::enumerate(transfers))
+        if (transfer.value == result && !transfer.perMicrobatch)
+          perStepOrder[{transfer.from, transfer.to}].push_back(index);
+  };
+  for (Operation *op : ops)
+    if (stageOf(op) >= 0 && phases.lookup(op) == Phase::Before &&
+        !roundings.contains(op))
+      sendOrder(op);
+  for (const Accumulator &acc : accumulators)
+    sendOrder(acc.collective);
+  for (Operation *op : ops)
+    if (stageOf(op) >= 0 && phases.lookup(op) == Phase::After &&
+        !boundary.contains(op))
+      sendOrder(op);
   return success();
 }
 
@@ -377,15 +404,23 @@ Value StagePrograms::get(Value value, int64_t m) {
   auto it = transferOf.find({value.getAsOpaquePointer(), current});
   if (stage != current && it != transferOf.end() &&
       !transfers[it->second].perMicrobatch) {
-    // Another stage's once-per-step value: received at its first use.
-    const Transfer &transfer = transfers[it->second];
-    auto received = RecvOp::create(
-        builder, def->getLoc(), value.getType(), Value(), meshRef,
-        builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
-        builder.getI64IntegerAttr(transfer.from),
-        builder.getI64IntegerAttr(tagOf(transfer, -1)));
-    mapped[{value, -1}] = received.getResult();
-    return received.getResult();
+    // Another stage's once-per-step value: received at its first use,
+    // with the values that stage sent before it.
+    const std::vector<size_t> &order =
+        perStepOrder[{transfers[it->second].from, current}];
+    size_t &next = perStepReceived[transfers[it->second].from];
+    while (next < order.size() && !mapped.lookup({value, -1})) {
+      const Transfer &transfer = transfers[order[next++]];
+      Operation *sender = producer(transfer.value);
+      auto received = RecvOp::create(
+          builder, sender->getLoc(), transfer.value.getType(), Value(), meshRef,
+          builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
+          builder.getI64IntegerAttr(transfer.from),
+          builder.getI64IntegerAttr(tagOf(transfer, -1)));
+      mapped[{transfer.value, -1}] = received.getResult();
+    }
+    if (Value found = mapped.lookup({value, -1}))
+      return found;
   }
   failedEmit = true;
   def->emitError() << "autopar-partition: internal error: a value of "
@@ -432,6 +467,7 @@ void StagePrograms::sendAfter(Operation *op, int64_t m) {
 LogicalResult StagePrograms::emitStage(int64_t stage) {
   current = stage;
   mapped.clear();
+  perStepReceived.clear();
   Location loc = func.getLoc();
   auto emitPhase = [&](Phase phase, int64_t m) -> LogicalResult {
     for (Operation *op : ops) {
