@@ -57,6 +57,19 @@ SEQ = 2048
 VOCAB = 51200
 
 
+def summarize(report, describe_pipeline):
+    """A plan report's step time, plan text and first-stage (or per-GPU)
+    memory; `describe_pipeline` words a pipeline plan."""
+    if "pipeline" in report:
+        pipeline = report["pipeline"]
+        return (pipeline["step_time_s"], describe_pipeline(pipeline),
+                pipeline["devices"][0]["memory_bytes"])
+    chosen = report["plan"]
+    return (chosen["step_time_s"], "%s, %d microbatches" %
+            (chosen["mesh"], chosen["step"]["microbatches"]),
+            chosen["memory_per_gpu_bytes"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -106,18 +119,10 @@ def main():
                                 seconds))
             continue
         with open(report) as f:
-            plan = json.load(f)
-        if p > 1:
-            pipeline = plan["pipeline"]
-            step = pipeline["step_time_s"]
-            text = "1f1b, %d microbatches" % pipeline["microbatches"]
-            memory = pipeline["devices"][0]["memory_bytes"]
-        else:
-            chosen = plan["plan"]
-            step = chosen["step_time_s"]
-            text = "%s, %d microbatches" % (
-                chosen["mesh"], chosen["step"]["microbatches"])
-            memory = chosen["memory_per_gpu_bytes"]
+            step, text, memory = summarize(
+                json.load(f),
+                lambda pipeline: "1f1b, %d microbatches" %
+                pipeline["microbatches"])
         flops = (96 * batch * SEQ * layers * hidden * hidden *
                  (1 + SEQ / (6 * hidden) + VOCAB / (16 * layers * hidden)))
         tflops = flops / step / gpus / 1e12
@@ -140,19 +145,10 @@ def main():
                        searched_seconds))
                 continue
             with open(searched_report) as f:
-                found = json.load(f)
-            if "pipeline" in found:
-                pipeline = found["pipeline"]
-                searched_step = pipeline["step_time_s"]
-                searched_text = "%d stages, %d microbatches" % (
-                    pipeline["stages"], pipeline["microbatches"])
-                searched_memory = pipeline["devices"][0]["memory_bytes"]
-            else:
-                chosen = found["plan"]
-                searched_step = chosen["step_time_s"]
-                searched_text = "%s, %d microbatches" % (
-                    chosen["mesh"], chosen["step"]["microbatches"])
-                searched_memory = chosen["memory_per_gpu_bytes"]
+                searched_step, searched_text, searched_memory = summarize(
+                    json.load(f),
+                    lambda pipeline: "%d stages, %d microbatches" % (
+                        pipeline["stages"], pipeline["microbatches"]))
             print("|   | searched | | | | %s | %.2f s | %.0f | %+.0f%% vs "
                   "given | %.1f GiB | %.0f s |" %
                   (searched_text, searched_step,

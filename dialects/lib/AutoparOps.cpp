@@ -28,6 +28,31 @@ static void printAxisList(OpAsmPrinter &printer, Operation *, ArrayAttr axes) {
   printAxisList(printer, axes);
 }
 
+/// The type of an op's tensor result, or of its `into` buffer when it has
+/// one: `needsInto` and `notMemref` say which is missing or wrong.
+static ParseResult
+parseResultOrBufferType(OpAsmParser &parser,
+                        std::optional<OpAsmParser::UnresolvedOperand> output,
+                        Type &outputType, Type &resultType, StringRef needsInto,
+                        StringRef notMemref) {
+  SMLoc loc = parser.getCurrentLocation();
+  Type type;
+  if (parser.parseType(type))
+    return failure();
+  bool isBuffer = isa<MemRefType>(type);
+  if (isBuffer && !output)
+    return parser.emitError(loc) << needsInto << type;
+  if (!isBuffer && output)
+    return parser.emitError(loc) << notMemref << type;
+  (isBuffer ? outputType : resultType) = type;
+  return success();
+}
+
+static void printResultOrBufferType(OpAsmPrinter &printer, Type outputType,
+                                    Type resultType) {
+  printer << (outputType ? outputType : resultType);
+}
+
 /// `: tensor<..> -> tensor<..>` (result) or `: memref<..> -> memref<..>`
 /// (the `into` buffer): the type after the arrow goes to the result in the
 /// tensor form and to the output operand in the buffer form.
@@ -35,29 +60,15 @@ static ParseResult
 parseCollectiveResultType(OpAsmParser &parser,
                           std::optional<OpAsmParser::UnresolvedOperand> output,
                           Type &outputType, Type &resultType) {
-  SMLoc loc = parser.getCurrentLocation();
-  Type type;
-  if (parser.parseType(type))
-    return failure();
-  bool isBuffer = isa<MemRefType>(type);
-  if (isBuffer && !output)
-    return parser.emitError(loc) << "a collective on buffers needs an "
-                                    "'into' operand for its result "
-                                 << type;
-  if (!isBuffer && output)
-    return parser.emitError(loc)
-           << "the 'into' operand of a collective must be a memref, got "
-           << type;
-  if (isBuffer)
-    outputType = type;
-  else
-    resultType = type;
-  return success();
+  return parseResultOrBufferType(
+      parser, output, outputType, resultType,
+      "a collective on buffers needs an 'into' operand for its result ",
+      "the 'into' operand of a collective must be a memref, got ");
 }
 
 static void printCollectiveResultType(OpAsmPrinter &printer, Operation *, Value,
                                       Type outputType, Type resultType) {
-  printer << (outputType ? outputType : resultType);
+  printResultOrBufferType(printer, outputType, resultType);
 }
 
 /// A recv's type: the result's (tensor form) or the `into` buffer's.
@@ -65,23 +76,15 @@ static ParseResult
 parseRecvType(OpAsmParser &parser,
               std::optional<OpAsmParser::UnresolvedOperand> output,
               Type &outputType, Type &resultType) {
-  SMLoc loc = parser.getCurrentLocation();
-  Type type;
-  if (parser.parseType(type))
-    return failure();
-  bool isBuffer = isa<MemRefType>(type);
-  if (isBuffer != output.has_value())
-    return parser.emitError(loc)
-           << (isBuffer ? "a recv into a buffer needs an 'into' operand"
-                        : "the 'into' operand of a recv must be a memref")
-           << ", got " << type;
-  (isBuffer ? outputType : resultType) = type;
-  return success();
+  return parseResultOrBufferType(
+      parser, output, outputType, resultType,
+      "a recv into a buffer needs an 'into' operand, got ",
+      "the 'into' operand of a recv must be a memref, got ");
 }
 
 static void printRecvType(OpAsmPrinter &printer, Operation *, Value,
                           Type outputType, Type resultType) {
-  printer << (outputType ? outputType : resultType);
+  printResultOrBufferType(printer, outputType, resultType);
 }
 
 /// `[0 -> 1, 1 -> 2]`, stored flat as [0, 1, 1, 2].

@@ -87,6 +87,53 @@ Value mlir::autopar::detail::mapElements(OpBuilder &b, Location loc, Value input
       .getResult(0);
 }
 
+Value mlir::autopar::detail::startAccumulator(OpBuilder &b, Location loc,
+                                              const Accumulator &acc) {
+  Value empty = tensor::EmptyOp::create(b, loc, acc.carried.getShape(),
+                                        acc.carried.getElementType());
+  if (isa<AllGatherOp>(acc.collective))
+    return empty;
+  Value identity = arith::ConstantOp::create(
+      b, loc, getReductionIdentity(acc.kind, acc.carried.getElementType()));
+  return linalg::FillOp::create(b, loc, identity, empty).getResult(0);
+}
+
+Value mlir::autopar::detail::accumulate(OpBuilder &b, const Accumulator &acc,
+                                        Value sum, Value contribution,
+                                        OpFoldResult microbatch) {
+  Location loc = acc.collective->getLoc();
+  if (auto gather = dyn_cast<AllGatherOp>(*acc.collective)) {
+    // Each microbatch's block at its place along the gathered dimension.
+    auto part = cast<RankedTensorType>(contribution.getType());
+    int64_t dim = gather.getGatherDim();
+    SmallVector<OpFoldResult> offsets(part.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes, strides;
+    for (int64_t size : part.getShape()) {
+      sizes.push_back(b.getIndexAttr(size));
+      strides.push_back(b.getIndexAttr(1));
+    }
+    if (std::optional<int64_t> m = getConstantIntValue(microbatch))
+      offsets[dim] = b.getIndexAttr(*m * part.getDimSize(dim));
+    else
+      offsets[dim] = arith::MulIOp::create(b, loc, cast<Value>(microbatch),
+                                           arith::ConstantIndexOp::create(
+                                               b, loc, part.getDimSize(dim)))
+                         .getResult();
+    return tensor::InsertSliceOp::create(b, loc, contribution, sum, offsets,
+                                         sizes, strides)
+        .getResult();
+  }
+  ReductionKind kind = acc.kind;
+  return mapElements(b, loc, contribution, sum,
+                     [&](OpBuilder &nested, Location nestedLoc, Value in,
+                         Value total) -> Value {
+                       if (in.getType() != total.getType())
+                         in = arith::ExtFOp::create(nested, nestedLoc,
+                                                    total.getType(), in);
+                       return combine(nested, nestedLoc, kind, total, in);
+                     });
+}
+
 namespace {
 /// When `acc`'s contribution is a sum that its producer starts from zeros
 /// (a weight gradient's contraction over the microbatch's samples), the
@@ -371,19 +418,8 @@ void Sequentializer::buildLoop() {
   Location loc = func.getLoc();
   builder.setInsertionPoint(first);
   SmallVector<Value> inits;
-  for (Accumulator &acc : accumulators) {
-    Value empty = tensor::EmptyOp::create(builder, loc, acc.carried.getShape(),
-                                          acc.carried.getElementType());
-    if (isa<AllGatherOp>(acc.collective)) {
-      inits.push_back(empty);
-      continue;
-    }
-    Value identity = arith::ConstantOp::create(
-        builder, loc,
-        getReductionIdentity(acc.kind, acc.carried.getElementType()));
-    inits.push_back(
-        linalg::FillOp::create(builder, loc, identity, empty).getResult(0));
-  }
+  for (Accumulator &acc : accumulators)
+    inits.push_back(startAccumulator(builder, loc, acc));
   Value lower = arith::ConstantIndexOp::create(builder, loc, 0);
   Value upper = arith::ConstantIndexOp::create(builder, loc, count);
   Value step = arith::ConstantIndexOp::create(builder, loc, 1);
@@ -401,40 +437,13 @@ void Sequentializer::buildLoop() {
   SmallVector<Value> next;
   for (auto [acc, current] :
        llvm::zip_equal(accumulators, loop.getRegionIterArgs())) {
-    Location accLoc = acc.collective->getLoc();
-    if (auto gather = dyn_cast<AllGatherOp>(*acc.collective)) {
-      // Each microbatch's block at its place along the gathered dimension.
-      auto part = cast<RankedTensorType>(acc.contribution.getType());
-      int64_t dim = gather.getGatherDim();
-      SmallVector<OpFoldResult> offsets(part.getRank(), b.getIndexAttr(0));
-      SmallVector<OpFoldResult> sizes, strides;
-      for (int64_t size : part.getShape()) {
-        sizes.push_back(b.getIndexAttr(size));
-        strides.push_back(b.getIndexAttr(1));
-      }
-      offsets[dim] = arith::MulIOp::create(b, accLoc, index,
-                                           arith::ConstantIndexOp::create(
-                                               b, accLoc, part.getDimSize(dim)))
-                         .getResult();
-      next.push_back(tensor::InsertSliceOp::create(b, accLoc, acc.contribution,
-                                                   current, offsets, sizes,
-                                                   strides)
-                         .getResult());
-      continue;
-    }
-    if (Value folded = accumulateInProducer(acc, current)) {
+    if (Value folded = isa<AllGatherOp>(acc.collective)
+                           ? Value()
+                           : accumulateInProducer(acc, current)) {
       next.push_back(folded);
       continue;
     }
-    ReductionKind kind = acc.kind;
-    next.push_back(mapElements(
-        b, accLoc, acc.contribution, current,
-        [&](OpBuilder &nested, Location nestedLoc, Value in,
-            Value sum) -> Value {
-          if (in.getType() != sum.getType())
-            in = arith::ExtFOp::create(nested, nestedLoc, sum.getType(), in);
-          return combine(nested, nestedLoc, kind, sum, in);
-        }));
+    next.push_back(accumulate(b, acc, current, acc.contribution, index));
   }
   scf::YieldOp::create(b, loc, next);
 

@@ -32,13 +32,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "Sequentializer.h"
-#include "autopar/Autodiff/StepTransforms.h"
-#include "autopar/Partition/ReshardingBuilder.h"
+#include "autopar/Autodiff/ReverseMode.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/RegionUtils.h"
 
 #include <map>
@@ -115,7 +112,6 @@ private:
   /// Clones `op` into the stage being emitted for microbatch `m`.
   LogicalResult cloneOp(Operation *op, int64_t m);
   void sendAfter(Operation *op, int64_t m);
-  Value zeros(RankedTensorType type);
   int64_t tagOf(const Transfer &transfer, int64_t m) const {
     return transfer.perMicrobatch ? transfer.index * count + m
                                   : perMicrobatchTransfers * count +
@@ -369,17 +365,6 @@ StagePrograms::getActions(int64_t stage) const {
   return actions;
 }
 
-Value StagePrograms::zeros(RankedTensorType type) {
-  Location loc = func.getLoc();
-  Type element = type.getElementType();
-  TypedAttr zero = isa<FloatType>(element)
-                       ? TypedAttr(builder.getFloatAttr(element, 0.0))
-                       : TypedAttr(builder.getIntegerAttr(element, 0));
-  Value scalar = arith::ConstantOp::create(builder, loc, zero);
-  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
-  return linalg::FillOp::create(builder, loc, scalar, empty).getResult(0);
-}
-
 Value StagePrograms::get(Value value, int64_t m) {
   Operation *def = producer(value);
   if (!def)
@@ -491,17 +476,7 @@ LogicalResult StagePrograms::emitStage(int64_t stage) {
     if (stageOf(acc.collective) != stage)
       continue;
     own.push_back(&acc);
-    Value empty = tensor::EmptyOp::create(builder, loc, acc.carried.getShape(),
-                                          acc.carried.getElementType());
-    if (isa<AllGatherOp>(acc.collective)) {
-      sums.push_back(empty);
-      continue;
-    }
-    Value identity = arith::ConstantOp::create(
-        builder, loc,
-        getReductionIdentity(acc.kind, acc.carried.getElementType()));
-    sums.push_back(
-        linalg::FillOp::create(builder, loc, identity, empty).getResult(0));
+    sums.push_back(startAccumulator(builder, loc, acc));
   }
 
   for (auto [phase, m] : getActions(stage)) {
@@ -528,32 +503,8 @@ LogicalResult StagePrograms::emitStage(int64_t stage) {
       Value contribution = get(acc->contribution, m);
       if (!contribution)
         return failure();
-      Location accLoc = acc->collective->getLoc();
-      if (auto gather = dyn_cast<AllGatherOp>(*acc->collective)) {
-        // Each microbatch's block at its place along the gathered dimension.
-        auto part = cast<RankedTensorType>(contribution.getType());
-        int64_t dim = gather.getGatherDim();
-        SmallVector<OpFoldResult> offsets(part.getRank(),
-                                          builder.getIndexAttr(0));
-        SmallVector<OpFoldResult> sizes, strides;
-        for (int64_t size : part.getShape()) {
-          sizes.push_back(builder.getIndexAttr(size));
-          strides.push_back(builder.getIndexAttr(1));
-        }
-        offsets[dim] = builder.getIndexAttr(m * part.getDimSize(dim));
-        sum = tensor::InsertSliceOp::create(builder, accLoc, contribution, sum,
-                                            offsets, sizes, strides)
-                  .getResult();
-        continue;
-      }
-      ReductionKind kind = acc->kind;
-      sum = mapElements(builder, accLoc, contribution, sum,
-                        [&](OpBuilder &b, Location l, Value in, Value total) {
-                          if (in.getType() != total.getType())
-                            in = arith::ExtFOp::create(b, l, total.getType(),
-                                                       in);
-                          return combine(b, l, kind, total, in);
-                        });
+      sum =
+          accumulate(builder, *acc, sum, contribution, builder.getIndexAttr(m));
     }
   }
 
@@ -593,7 +544,7 @@ LogicalResult StagePrograms::emitStage(int64_t stage) {
       return terminator->emitError()
              << "autopar-partition: result #" << index
              << " of a pipeline stage is not a ranked tensor";
-    results.push_back(zeros(type));
+    results.push_back(createZeros(builder, loc, type));
   }
   scf::YieldOp::create(builder, loc, results);
   return success();

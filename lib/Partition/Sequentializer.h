@@ -43,6 +43,14 @@ struct Accumulator {
   ReductionKind kind = ReductionKind::Sum;
 };
 
+/// An accumulator's value before the first microbatch: the reduction's
+/// identity, or an empty tensor the microbatches' blocks fill.
+Value startAccumulator(OpBuilder &b, Location loc, const Accumulator &acc);
+/// `sum` with microbatch `microbatch`'s `contribution` added (16-bit
+/// contributions extended to the carried f32), or its block inserted.
+Value accumulate(OpBuilder &b, const Accumulator &acc, Value sum,
+                 Value contribution, OpFoldResult microbatch);
+
 class Sequentializer {
 public:
   Sequentializer(func::FuncOp func, FlatSymbolRefAttr meshRef,

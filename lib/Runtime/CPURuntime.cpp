@@ -540,28 +540,34 @@ void completeSends(bool wait) {
   }
 }
 
-/// The world rank of the group member at `peer` along `axesCode`, checked.
-int transferPeer(int64_t peer, int64_t meshCode, int64_t axesCode,
-                 const char *what, int &position) {
-  std::vector<int> members = groupOf(meshCode, axesCode, position);
-  if (peer < 0 || peer >= static_cast<int64_t>(members.size()))
-    fail(std::string(what) + ": peer " + std::to_string(peer) +
-         " is outside the group of " + std::to_string(members.size()) +
-         " ranks over mesh axes " + autopar::runtime::describeAxes(axesCode));
-  return members[peer];
+/// What a send and a recv start with: the world rank of the group member at
+/// `peer` along `axesCode` (checked) and the bytes of `count` elements.
+int startTransfer(int64_t peer, int64_t count, int32_t dtype, int64_t meshCode,
+                  int64_t axesCode, const char *what, size_t &size) {
+  ensureInitialized();
+  completeSends(/*wait=*/false);
+  autopar::runtime::MeshGroup group;
+  std::string error = autopar::runtime::getMeshGroup(
+      meshCode, axesCode, worldRank, worldSize, group);
+  int rank = 0;
+  if (error.empty())
+    error =
+        autopar::runtime::getTransferPeer(group, peer, axesCode, what, rank);
+  if (!error.empty())
+    fail(error);
+  size_t bytes;
+  datatype(dtype, bytes);
+  size = static_cast<size_t>(count) * bytes;
+  return rank;
 }
 } // namespace
 
 extern "C" void autopar_rt_send(int64_t in, int64_t count, int32_t dtype,
                                 int64_t peer, int64_t tag, int64_t meshCode,
                                 int64_t axesCode) {
-  ensureInitialized();
-  completeSends(/*wait=*/false);
-  int position;
-  int target = transferPeer(peer, meshCode, axesCode, "send", position);
-  size_t bytes;
-  datatype(dtype, bytes);
-  size_t size = static_cast<size_t>(count) * bytes;
+  size_t size;
+  int target =
+      startTransfer(peer, count, dtype, meshCode, axesCode, "send", size);
   const char *data = address(in);
   if (target == worldRank) {
     sentToSelf.emplace(tag, std::vector<char>(data, data + size));
@@ -583,13 +589,9 @@ extern "C" void autopar_rt_send(int64_t in, int64_t count, int32_t dtype,
 extern "C" void autopar_rt_recv(int64_t out, int64_t count, int32_t dtype,
                                 int64_t peer, int64_t tag, int64_t meshCode,
                                 int64_t axesCode) {
-  ensureInitialized();
-  completeSends(/*wait=*/false);
-  int position;
-  int source = transferPeer(peer, meshCode, axesCode, "recv", position);
-  size_t bytes;
-  datatype(dtype, bytes);
-  size_t size = static_cast<size_t>(count) * bytes;
+  size_t size;
+  int source =
+      startTransfer(peer, count, dtype, meshCode, axesCode, "recv", size);
   if (source == worldRank) {
     auto it = sentToSelf.find(tag);
     if (it == sentToSelf.end() || it->second.size() != size)

@@ -766,12 +766,12 @@ void flushSends() {
 /// The world rank of the member at `peer` of this rank's group.
 int transferPeer(int64_t peer, int64_t meshCode, int64_t axesCode,
                  const char *what) {
-  MeshGroup group = getGroup(meshCode, axesCode);
-  if (peer < 0 || peer >= static_cast<int64_t>(group.members.size()))
-    fail(std::string(what) + ": peer " + std::to_string(peer) +
-         " is outside the group of " + std::to_string(group.members.size()) +
-         " ranks over mesh axes " + autopar::runtime::describeAxes(axesCode));
-  return group.members[peer];
+  int rank = 0;
+  std::string error = autopar::runtime::getTransferPeer(
+      getGroup(meshCode, axesCode), peer, axesCode, what, rank);
+  if (!error.empty())
+    fail(error);
+  return rank;
 }
 
 #ifndef AUTOPAR_HAVE_NCCL

@@ -321,6 +321,16 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   return tally.getSummary();
 }
 
+/// The bit mask of `axes` (names) on `mesh`.
+static unsigned getAxesMask(MeshAttr mesh, ArrayAttr axes) {
+  unsigned mask = 0;
+  for (Attribute name : axes)
+    if (std::optional<unsigned> axis =
+            mesh.getAxisIndex(cast<StringAttr>(name).getValue()))
+      mask |= 1u << *axis;
+  return mask;
+}
+
 /// Adds what `op` communicates, when it is a collective or a send, to
 /// `summary`.
 static void countOp(Operation *op, CommunicationSummary &summary,
@@ -337,11 +347,7 @@ static void countOp(Operation *op, CommunicationSummary &summary,
     if (!meshAttr)
       return;
     MeshShape mesh = getPricedMesh(meshAttr, costModel);
-    unsigned axes = 0;
-    for (Attribute name : send.getAxesAttr())
-      if (std::optional<unsigned> axis =
-              meshAttr.getAxisIndex(cast<StringAttr>(name).getValue()))
-        axes |= 1u << *axis;
+    unsigned axes = getAxesMask(meshAttr, send.getAxesAttr());
     DeviceGroup pair{2, mesh.getNodesSpanned(axes) > 1 ? 2 : 1};
     entry.seconds +=
         costModel->collectiveTime(CollectiveKind::Permute, bytes, pair).seconds;
@@ -366,11 +372,7 @@ static void countOp(Operation *op, CommunicationSummary &summary,
   if (!meshAttr)
     return;
   MeshShape mesh = getPricedMesh(meshAttr, costModel);
-  unsigned axes = 0;
-  for (Attribute name : collective.getAxesAttr())
-    if (std::optional<unsigned> axis =
-            meshAttr.getAxisIndex(cast<StringAttr>(name).getValue()))
-      axes |= 1u << *axis;
+  unsigned axes = getAxesMask(meshAttr, collective.getAxesAttr());
   DeviceGroup group{mesh.getGroupSize(axes), mesh.getNodesSpanned(axes)};
   std::optional<CollectiveKind> kind =
       llvm::TypeSwitch<Operation *, std::optional<CollectiveKind>>(op)

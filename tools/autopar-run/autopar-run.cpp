@@ -24,25 +24,26 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Autodiff/Passes.h"
+#include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/ProfileOps.h"
+#include "autopar/Conversion/RuntimeCalls.h"
+#include "autopar/Cost/AnalysisReport.h"
+#include "autopar/Cost/Passes.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/InitAutopar.h"
-#include "autopar/Cost/AnalysisReport.h"
+#include "autopar/Interop/Passes.h"
+#include "autopar/Interop/ShardInterop.h"
+#include "autopar/Partition/Passes.h"
+#include "autopar/Partition/ReshardingBuilder.h"
 #include "autopar/Runtime/CPURuntime.h"
 #include "autopar/Search/Communication.h"
+#include "autopar/Search/Passes.h"
 #include "autopar/Search/ShardingSpace.h"
+#include "autopar/Target/Passes.h"
 #include "autopar/Target/Target.h"
 #include "autopar/Tools/Launch.h"
-#include "autopar/Autodiff/Passes.h"
-#include "autopar/Conversion/Passes.h"
-#include "autopar/Cost/Passes.h"
-#include "autopar/Interop/Passes.h"
-#include "autopar/Partition/Passes.h"
-#include "autopar/Search/Passes.h"
-#include "autopar/Target/Passes.h"
-#include "autopar/Conversion/ProfileOps.h"
-#include "autopar/Partition/ReshardingBuilder.h"
-#include "autopar/Conversion/RuntimeCalls.h"
-#include "autopar/Interop/ShardInterop.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -357,14 +358,7 @@ func::FuncOp DriverBuilder::declare(StringRef name, TypeRange inputs,
 }
 
 Value DriverBuilder::filled(RankedTensorType type, double value) {
-  Type element = type.getElementType();
-  TypedAttr attr = isa<FloatType>(element)
-                       ? TypedAttr(builder.getFloatAttr(element, value))
-                       : TypedAttr(builder.getIntegerAttr(
-                             element, static_cast<int64_t>(value)));
-  Value scalar = arith::ConstantOp::create(builder, loc, attr);
-  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
-  return linalg::FillOp::create(builder, loc, scalar, empty).getResult(0);
+  return createFilled(builder, loc, type, value);
 }
 
 /// Seeded values from a hash of (seed, stream, linear index): floats in

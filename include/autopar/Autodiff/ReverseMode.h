@@ -57,7 +57,8 @@ FailureOr<SmallVector<Value>> buildBackward(OpBuilder &builder, Block &block,
                                             Value output, Value seed,
                                             ArrayRef<Value> wrt);
 
-/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill).
+/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill; an
+/// integer type takes the value truncated).
 Value createFilled(OpBuilder &builder, Location loc, RankedTensorType type,
                    double value);
 /// A zero tensor of `type`.

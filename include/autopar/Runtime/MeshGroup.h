@@ -155,6 +155,19 @@ inline void getPermutePeers(const int64_t *pairs, int64_t count, int position,
   }
 }
 
+/// A send's or a recv's (`what`) peer: the world rank of `group`'s member
+/// at position `peer`, or an error when the group has no such member.
+inline std::string getTransferPeer(const MeshGroup &group, int64_t peer,
+                                   int64_t axesCode, const char *what,
+                                   int &rank) {
+  if (peer < 0 || peer >= static_cast<int64_t>(group.members.size()))
+    return std::string(what) + ": peer " + std::to_string(peer) +
+           " is outside the group of " + std::to_string(group.members.size()) +
+           " ranks over mesh axes " + describeAxes(axesCode);
+  rank = group.members[peer];
+  return "";
+}
+
 } // namespace autopar::runtime
 
 #endif // AUTOPAR_RUNTIME_MESHGROUP_H
