@@ -118,6 +118,7 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
                                 << "': autopar plans on 1-D and 2-D meshes";
   }
   options.exhaustive = exhaustive;
+  options.reuseBlocks = reuseBlocks;
   if (parallelism != "hybrid" && parallelism != "data" &&
       parallelism != "tensor" && parallelism != "data-tensor")
     return mlir::emitError(module.getLoc())

@@ -7,10 +7,12 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/Hashing.h"
 #include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 #include <limits>
+#include <map>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -100,6 +102,7 @@ LogicalResult Planner::initialize() {
       spaces.push_back(std::move(*space));
     }
   computeSegments();
+  computeRepetition();
   if (pinnedMesh && !options.mesh.empty() &&
       ArrayRef<int64_t>(options.mesh) != ArrayRef<int64_t>(pinnedMesh->first.sizes))
     return mlir::emitError(func.getLoc()) << "autopar: mesh=" << [&] {
@@ -367,6 +370,123 @@ void Planner::computeSegments() {
           computeType(work->elementType));
 }
 
+void Planner::computeRepetition() {
+  repetition = {};
+  unsigned count = spaces.size();
+  representative.resize(count);
+  for (unsigned index = 0; index < count; ++index)
+    representative[index] = index;
+  // Pins make their ops unlike the others.
+  if (!options.reuseBlocks || pinnedMesh || count < 3)
+    return;
+  // A node's signature: everything its strategies and costs are made of.
+  // Values made by nodes are named by their distance back to the producer.
+  DenseMap<Operation *, unsigned> nodeOf;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    nodeOf[space.op] = index;
+  const ArgumentRoles &roles = workload.getRoles();
+  std::vector<uint64_t> signatures(count);
+  for (auto [index, space] : llvm::enumerate(spaces)) {
+    Operation *op = space.op;
+    auto checkpoint = checkpointResult.find(index);
+    llvm::hash_code hash = llvm::hash_combine(
+        op->getName().getAsOpaquePointer(),
+        op->getAttrDictionary().getAsOpaquePointer(), space.understood,
+        isMadeFromScalar(op), static_cast<bool>(cheapToRecompute[index]),
+        checkpoint == checkpointResult.end() ? 0u : checkpoint->second + 1);
+    for (Type type : op->getOperandTypes())
+      hash = llvm::hash_combine(hash, type.getAsOpaquePointer());
+    for (Type type : op->getResultTypes())
+      hash = llvm::hash_combine(hash, type.getAsOpaquePointer());
+    for (const Binding &operand : space.operands) {
+      Value value = operand.value;
+      auto owner = paramOwner.find(roles.getSource(value));
+      hash = llvm::hash_combine(
+          hash, roles.isParameter(value), workload.requiresGradient(value),
+          owner != paramOwner.end() && owner->second == index,
+          paramOwner.lookup(value) == index && paramOwner.count(value));
+      if (auto it = producers.find(value); it != producers.end()) {
+        hash = llvm::hash_combine(hash, 1, index - it->second.first,
+                                  it->second.second);
+      } else if (Operation *def = value.getDefiningOp()) {
+        auto node = nodeOf.find(def);
+        hash = llvm::hash_combine(hash, 2, def->getName().getAsOpaquePointer(),
+                                  node == nodeOf.end()
+                                      ? -1
+                                      : static_cast<int64_t>(index) -
+                                            static_cast<int64_t>(node->second),
+                                  cast<OpResult>(value).getResultNumber());
+      } else {
+        hash = llvm::hash_combine(hash, 3);
+      }
+    }
+    for (const Binding &result : space.results)
+      hash =
+          llvm::hash_combine(hash, llvm::is_contained(returned, result.value));
+    signatures[index] = static_cast<uint64_t>(static_cast<size_t>(hash));
+  }
+  // Candidate periods: the distances back to the last node of the same
+  // signature, the most frequent first.
+  DenseMap<uint64_t, unsigned> lastSeen;
+  std::map<unsigned, unsigned> frequency;
+  for (unsigned index = 0; index < count; ++index) {
+    auto [it, inserted] = lastSeen.try_emplace(signatures[index], index);
+    if (!inserted) {
+      ++frequency[index - it->second];
+      it->second = index;
+    }
+  }
+  std::vector<std::pair<unsigned, unsigned>> periods(frequency.begin(),
+                                                     frequency.end());
+  llvm::stable_sort(periods,
+                    [](auto a, auto b) { return a.second > b.second; });
+  if (periods.size() > 8)
+    periods.resize(8);
+  // The longest periodic stretch [first, last) of each candidate; the one
+  // covering the most nodes in whole copies wins, ties to the shorter.
+  unsigned bestLength = 0, bestFirst = 0, bestEnd = 0, bestCover = 0;
+  for (auto [length, frequencyOf] : periods) {
+    unsigned runStart = 0;
+    for (unsigned index = 0; index + length <= count; ++index) {
+      bool same = index + length < count &&
+                  signatures[index] == signatures[index + length];
+      if (same)
+        continue;
+      // Nodes [runStart, index + length) repeat with this period.
+      unsigned end = index + length;
+      unsigned cover = (end - runStart) / length * length;
+      if (cover > bestCover || (cover == bestCover && length < bestLength)) {
+        bestCover = cover;
+        bestLength = length;
+        bestFirst = runStart;
+        bestEnd = end;
+      }
+      runStart = index + 1;
+    }
+  }
+  if (bestLength == 0 || bestCover / bestLength < 3)
+    return;
+  // Copies begin where the fewest values cross (a residual stream).
+  std::vector<int> live(count + 1, 0);
+  forEachLiveValue([&](Value, unsigned producer, unsigned, unsigned last) {
+    live[producer + 1] += 1;
+    live[last + 1] -= 1;
+  });
+  for (unsigned k = 1; k <= count; ++k)
+    live[k] += live[k - 1];
+  unsigned start = bestFirst;
+  for (unsigned phase = 1; phase < bestLength; ++phase)
+    if (live[bestFirst + phase] < live[start])
+      start = bestFirst + phase;
+  unsigned copies = (bestEnd - start) / bestLength;
+  if (copies < 3)
+    return;
+  repetition = {start, bestLength, copies};
+  for (unsigned index = start + bestLength; index < start + copies * bestLength;
+       ++index)
+    representative[index] = start + (index - start) % bestLength;
+}
+
 bool Planner::recomputes(unsigned index, Recompute recompute) const {
   switch (recompute) {
   case Recompute::None:
@@ -495,6 +615,14 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
 void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
                     const StepConfig &config) const {
   for (auto [index, node] : llvm::enumerate(nodes)) {
+    if (unsigned original = representative[index]; original != index) {
+      const PlanNode &same = nodes[original];
+      node.compute = same.compute;
+      node.sync = same.sync;
+      node.memory = same.memory;
+      node.forward = same.forward;
+      continue;
+    }
     size_t count = node.strategies.size();
     node.compute.assign(count, 0);
     node.sync.assign(count, 0);
@@ -559,6 +687,13 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
     node.space = space;
     node.madeFromScalar = isMadeFromScalar(space.op);
     node.work = workload.lookup(space.op);
+    // A copy of an earlier node has its strategies and their work.
+    if (unsigned original = representative[index]; original != index) {
+      node.strategies = nodes[original].strategies;
+      node.works = nodes[original].works;
+      nodes.push_back(std::move(node));
+      continue;
+    }
     node.strategies = enumerateStrategies(space, mesh);
     if (dataParallelOnly && !space.pinned) {
       // The paper's space: split along the batch on every axis, or
@@ -734,6 +869,8 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
 CostGraph Planner::buildGraph(const MeshShape &mesh,
                               const std::vector<PlanNode> &nodes) const {
   CostGraph graph;
+  if (repetition.count >= 3)
+    graph.setRepetition(repetition);
   for (const PlanNode &node : nodes) {
     std::vector<double> unary;
     for (size_t s = 0; s < node.strategies.size(); ++s)
@@ -750,14 +887,28 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
     if (it == distinct.end())
       distinct.push_back(sharding);
   };
+  // The edges into the repetition's first copy, by operand: the later
+  // copies' edges from within the repetition are the same.
+  unsigned firstCopy = repetition.count >= 3 ? repetition.start : 0;
+  std::vector<std::vector<std::vector<double>>> copyEdges(
+      repetition.count >= 3 ? repetition.length : 0);
   for (auto [index, node] : llvm::enumerate(nodes))
-    for (const Binding &operand : node.space.operands) {
+    for (auto [operandIndex, operand] : llvm::enumerate(node.space.operands)) {
       auto it = producers.find(operand.value);
       if (it == producers.end())
         continue;
       auto [producer, resultIndex] = it->second;
       if (producer == index)
         continue;
+      unsigned original = representative[index];
+      if (original != index && producer >= firstCopy + (index - original)) {
+        const std::vector<std::vector<double>> &edges =
+            copyEdges[original - firstCopy];
+        if (operandIndex < edges.size() && !edges[operandIndex].empty()) {
+          graph.addEdge(producer, index, edges[operandIndex]);
+          continue;
+        }
+      }
       const PlanNode &from = nodes[producer];
       const Binding &result = from.space.results[resultIndex];
       bool backward = workload.requiresGradient(operand.value);
@@ -788,6 +939,11 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
       for (unsigned i : fromIndex)
         for (unsigned j : toIndex)
           costs.push_back(table[i * consumed.size() + j]);
+      if (index >= firstCopy && index - firstCopy < copyEdges.size()) {
+        std::vector<std::vector<double>> &edges = copyEdges[index - firstCopy];
+        edges.resize(node.space.operands.size());
+        edges[operandIndex] = costs;
+      }
       graph.addEdge(producer, index, std::move(costs));
     }
   return graph;
@@ -838,10 +994,17 @@ void Planner::evaluate(MeshPlan &plan) {
   // values of the ops that recompute (every op under full recomputation,
   // the ones that keep nothing under selective).
   std::vector<double> rematerialized(numSegments, 0);
+  // A copy of an earlier node with the same strategy costs what it does.
+  std::vector<Priced> pricedOf(count);
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
     unsigned s = plan.choice[index];
     const StrategyWork &work = node.works[s];
-    Priced priced = priceStrategy(plan.mesh, node, index, work, config);
+    unsigned original = representative[index];
+    Priced &priced = pricedOf[index];
+    if (original != index && plan.choice[original] == s)
+      priced = pricedOf[original];
+    else
+      priced = priceStrategy(plan.mesh, node, index, work, config);
     feasible &= priced.compute < kInfeasible;
     metrics.computeSeconds += priced.compute;
     metrics.recomputeSeconds += priced.recompute;
@@ -1097,14 +1260,20 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
     if (index == 0)
       continue;
     double bound = baseSeconds;
+    std::vector<double> leastOf(plan.nodes.size(), 0);
     for (auto [n, node] : llvm::enumerate(plan.nodes)) {
+      // A copy of an earlier node adds what that one does.
+      if (unsigned original = representative[n]; original != n) {
+        bound += leastOf[n] = leastOf[original];
+        continue;
+      }
       double least = std::numeric_limits<double>::infinity();
       for (size_t s = 0; s < node.strategies.size(); ++s) {
         Priced priced = priceStrategy(mesh, node, n, node.works[s], config);
         least = std::min(least, priced.compute + commWeight * priced.sync -
                                     baseUnary[n][s]);
       }
-      bound += least;
+      bound += leastOf[n] = least;
     }
     bounds.push_back({static_cast<unsigned>(index), bound});
   }

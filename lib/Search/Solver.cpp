@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -40,6 +42,10 @@ double CostGraph::evaluate(const std::vector<unsigned> &choice) const {
 }
 
 namespace {
+/// Cost terms over ascending nodes, with their tables.
+using Terms =
+    std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>>;
+
 /// A cost term over several nodes: `table` is row-major over `vars`
 /// (ascending), the last node's candidate varying fastest.
 struct Factor {
@@ -51,9 +57,24 @@ struct Factor {
 /// The working state of variable elimination.
 class Eliminator {
 public:
-  Eliminator(const CostGraph &graph, const SolverOptions &options);
+  /// A problem of `unary` costs and `factors` (each over ascending nodes).
+  Eliminator(
+      std::vector<std::vector<double>> unary,
+      std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>>
+          terms,
+      const SolverOptions &options);
 
+  /// Eliminates every node, solves the core, and labels every node.
   Solution run();
+
+  /// Eliminates every node but those `keep` marks, as long as the work
+  /// allows; true when only kept nodes are left.
+  bool eliminateAllBut(const std::vector<bool> &keep);
+  /// The remaining cost at `labels` (over the nodes left alive).
+  double remainingCost(const std::vector<unsigned> &labels) const;
+  /// Labels the eliminated nodes from those left alive (set in `labels`).
+  void backSubstitute(std::vector<unsigned> &labels) const;
+  unsigned getWidth() const { return width; }
 
 private:
   unsigned size(unsigned node) const { return unary[node].size(); }
@@ -85,6 +106,8 @@ private:
   const SolverOptions &options;
   std::vector<std::vector<double>> unary;
   std::vector<bool> alive;
+  /// Nodes never eliminated (eliminateAllBut).
+  std::vector<bool> kept;
   std::vector<Factor> factors;
   std::vector<SmallVector<unsigned, 4>> nodeFactors;
   /// Elimination order: (work, node), smallest first; ties to lower index.
@@ -96,21 +119,35 @@ private:
 };
 } // namespace
 
-Eliminator::Eliminator(const CostGraph &graph, const SolverOptions &options)
-    : options(options), unary(graph.getUnary()),
-      alive(graph.getNumNodes(), true), nodeFactors(graph.getNumNodes()),
-      key(graph.getNumNodes(), UINT64_MAX) {
+/// The graph's edges as factors over ascending node pairs.
+static std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>>
+getPairTerms(const CostGraph &graph) {
+  std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>> terms;
   for (const CostGraph::Edge &edge : graph.getEdges()) {
     unsigned a = std::min(edge.from, edge.to), b = std::max(edge.from, edge.to);
+    unsigned fromSize = graph.getNumCandidates(edge.from);
+    unsigned toSize = graph.getNumCandidates(edge.to);
+    unsigned bSize = graph.getNumCandidates(b);
     std::vector<double> table(edge.costs.size());
-    for (unsigned i = 0; i < size(edge.from); ++i)
-      for (unsigned j = 0; j < size(edge.to); ++j) {
-        unsigned index = edge.from == a ? i * size(b) + j : j * size(b) + i;
-        table[index] = edge.costs[i * size(edge.to) + j];
+    for (unsigned i = 0; i < fromSize; ++i)
+      for (unsigned j = 0; j < toSize; ++j) {
+        unsigned index = edge.from == a ? i * bSize + j : j * bSize + i;
+        table[index] = edge.costs[i * toSize + j];
       }
-    unsigned vars[] = {a, b};
-    addFactor(vars, std::move(table));
+    terms.push_back({{a, b}, std::move(table)});
   }
+  return terms;
+}
+
+Eliminator::Eliminator(
+    std::vector<std::vector<double>> unaryCosts,
+    std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>> terms,
+    const SolverOptions &options)
+    : options(options), unary(std::move(unaryCosts)), alive(unary.size(), true),
+      kept(unary.size(), false), nodeFactors(unary.size()),
+      key(unary.size(), UINT64_MAX) {
+  for (auto &[vars, table] : terms)
+    addFactor(vars, std::move(table));
 }
 
 ArrayRef<unsigned> Eliminator::liveFactors(unsigned node) {
@@ -147,6 +184,8 @@ SmallVector<unsigned, 8> Eliminator::scopeOf(unsigned node) {
 }
 
 uint64_t Eliminator::eliminationWork(unsigned node) {
+  if (kept[node])
+    return UINT64_MAX;
   // A hub (many factors) waits until its neighbours are gone.
   if (liveFactors(node).size() > 64)
     return UINT64_MAX;
@@ -344,15 +383,14 @@ void Eliminator::solveCore(Solution &solution) {
   solution.lowerBound = bound;
 }
 
-Solution Eliminator::run() {
-  Solution solution;
-  choice.assign(alive.size(), 0);
+bool Eliminator::eliminateAllBut(const std::vector<bool> &keep) {
+  kept = keep;
   // A node with one candidate is decided: condition every factor on it
   // (the table keeps its layout, a unit dimension dropped), so that it
   // never joins its neighbours into one wide factor. Ops that only
   // replicate, and every op on one GPU, go this way.
   for (unsigned node = 0; node < alive.size(); ++node) {
-    if (size(node) != 1)
+    if (size(node) != 1 || kept[node])
       continue;
     SmallVector<unsigned, 4> ids(liveFactors(node));
     for (unsigned id : ids) {
@@ -382,16 +420,247 @@ Solution Eliminator::run() {
     unsigned node = queue.begin()->second;
     eliminate(node);
   }
-  solveCore(solution);
+  for (unsigned node = 0; node < alive.size(); ++node)
+    if (alive[node] && !kept[node])
+      return false;
+  return true;
+}
+
+double Eliminator::remainingCost(const std::vector<unsigned> &labels) const {
+  double total = 0;
+  for (unsigned node = 0; node < alive.size(); ++node)
+    if (alive[node])
+      total += unary[node][labels[node]];
+  for (const Factor &factor : factors)
+    if (factor.alive)
+      total += factorValue(factor, labels);
+  return total;
+}
+
+void Eliminator::backSubstitute(std::vector<unsigned> &labels) const {
   for (auto it = records.rbegin(); it != records.rend(); ++it) {
     const Record &record = *it;
     uint64_t index = 0;
     for (unsigned other : record.scope)
-      index = index * size(other) + choice[other];
-    choice[record.node] = record.best[index];
+      index = index * size(other) + labels[other];
+    labels[record.node] = record.best[index];
   }
+}
+
+Solution Eliminator::run() {
+  Solution solution;
+  choice.assign(alive.size(), 0);
+  eliminateAllBut(std::vector<bool>(alive.size(), false));
+  solveCore(solution);
+  backSubstitute(choice);
   solution.choice = choice;
   solution.width = width;
+  return solution;
+}
+
+/// The graph's edges as one table per node pair (parallel edges summed in
+/// the order added), keyed by the ascending pair, the second node's
+/// candidate varying fastest.
+static std::map<std::pair<unsigned, unsigned>, std::vector<double>>
+getPairTables(const CostGraph &graph) {
+  std::map<std::pair<unsigned, unsigned>, std::vector<double>> pairs;
+  for (auto &[vars, table] : getPairTerms(graph)) {
+    auto [it, inserted] = pairs.try_emplace({vars[0], vars[1]}, table);
+    if (!inserted)
+      for (size_t k = 0; k < table.size(); ++k)
+        it->second[k] += table[k];
+  }
+  return pairs;
+}
+
+/// Solves a graph whose declared repetition holds (std::nullopt when it
+/// does not, or when one copy cannot be eliminated down to its interface):
+/// copy 1's inside is eliminated once, keeping its interface (the nodes of
+/// which the next copy reads) and a stand-in for the previous copy's; the
+/// remaining table T(previous interface, interface) is what any middle
+/// copy adds. The chain of first copy, interfaces of the middle copies
+/// joined by T, last copy and the rest is then solved as usual, and each
+/// middle copy labelled from its two interfaces.
+static std::optional<Solution> solveRepeated(const CostGraph &graph,
+                                             const SolverOptions &options) {
+  const Repetition &claim = *graph.getRepetition();
+  unsigned n = graph.getNumNodes(), start = claim.start, length = claim.length,
+           count = claim.count;
+  if (count < 3 || length == 0 ||
+      static_cast<uint64_t>(start) + static_cast<uint64_t>(length) * count > n)
+    return std::nullopt;
+  unsigned end = start + length * count;
+  // The copy of a node: -1 before the first, `count` after the last.
+  auto copyOf = [&](unsigned node) -> int64_t {
+    if (node < start)
+      return -1;
+    if (node >= end)
+      return count;
+    return (node - start) / length;
+  };
+  auto base = [&](int64_t copy) {
+    return start + static_cast<unsigned>(copy) * length;
+  };
+  const std::vector<std::vector<double>> &unary = graph.getUnary();
+  for (unsigned copy = 1; copy < count; ++copy)
+    for (unsigned i = 0; i < length; ++i)
+      if (unary[base(copy) + i] != unary[start + i])
+        return std::nullopt;
+
+  // Every pair inside a copy, and from a copy to the next, as in the first.
+  std::map<std::pair<unsigned, unsigned>, std::vector<double>> pairs =
+      getPairTables(graph);
+  using RelativePairs =
+      std::map<std::pair<unsigned, unsigned>, const std::vector<double> *>;
+  RelativePairs inside, across;
+  std::vector<size_t> insideCount(count, 0), acrossCount(count, 0);
+  for (const auto &[key, table] : pairs) {
+    auto [a, b] = key;
+    int64_t copyA = copyOf(a), copyB = copyOf(b);
+    bool inA = copyA >= 0 && copyA < count, inB = copyB >= 0 && copyB < count;
+    if (!inA && !inB)
+      continue;
+    if (!inA) { // From before the first copy: into the first only.
+      if (copyB != 0)
+        return std::nullopt;
+      continue;
+    }
+    if (!inB) { // To after the last copy: from the last only.
+      if (copyA != count - 1)
+        return std::nullopt;
+      continue;
+    }
+    if (copyB > copyA + 1)
+      return std::nullopt;
+    bool within = copyA == copyB;
+    RelativePairs &relative = within ? inside : across;
+    ++(within ? insideCount : acrossCount)[copyA];
+    std::pair<unsigned, unsigned> position = {a - base(copyA), b - base(copyB)};
+    if (copyA == 0) {
+      relative[position] = &table;
+      continue;
+    }
+    auto it = relative.find(position);
+    if (it == relative.end() || *it->second != table)
+      return std::nullopt;
+  }
+  for (unsigned copy = 1; copy < count; ++copy)
+    if (insideCount[copy] != insideCount[0] ||
+        (copy + 1 < count && acrossCount[copy] != acrossCount[0]))
+      return std::nullopt;
+
+  // The interface: the nodes of a copy the next one reads.
+  SmallVector<unsigned, 4> interface;
+  for (const auto &[position, table] : across)
+    if (interface.empty() || interface.back() != position.first)
+      interface.push_back(position.first);
+  llvm::sort(interface);
+  interface.erase(std::unique(interface.begin(), interface.end()),
+                  interface.end());
+  uint64_t labellings = 1;
+  for (unsigned i : interface) {
+    labellings *= unary[start + i].size();
+    if (labellings * labellings > options.maxEliminationWork)
+      return std::nullopt;
+  }
+  unsigned q = interface.size();
+  auto interfaceIndex = [&](unsigned i) {
+    return static_cast<unsigned>(llvm::lower_bound(interface, i) -
+                                 interface.begin());
+  };
+
+  // One copy: a stand-in for the previous copy's interface (nodes 0..q-1,
+  // no cost of their own), then the copy's nodes.
+  std::vector<std::vector<double>> copyUnary;
+  for (unsigned i : interface)
+    copyUnary.push_back(std::vector<double>(unary[start + i].size(), 0.0));
+  for (unsigned i = 0; i < length; ++i)
+    copyUnary.push_back(unary[start + i]);
+  Terms copyTerms;
+  for (const auto &[position, table] : inside)
+    copyTerms.push_back({{q + position.first, q + position.second}, *table});
+  for (const auto &[position, table] : across)
+    copyTerms.push_back(
+        {{interfaceIndex(position.first), q + position.second}, *table});
+  Eliminator copy(std::move(copyUnary), std::move(copyTerms), options);
+  std::vector<bool> keep(q + length, false);
+  for (unsigned k = 0; k < q; ++k)
+    keep[k] = keep[q + interface[k]] = true;
+  if (!copy.eliminateAllBut(keep))
+    return std::nullopt;
+  // T over (previous interface, interface), the last node fastest.
+  std::vector<double> transfer(labellings * labellings);
+  {
+    std::vector<unsigned> labels(q + length, 0);
+    SmallVector<unsigned, 8> vars;
+    for (unsigned k = 0; k < q; ++k)
+      vars.push_back(k);
+    for (unsigned k = 0; k < q; ++k)
+      vars.push_back(q + interface[k]);
+    for (uint64_t entry = 0; entry < transfer.size(); ++entry) {
+      uint64_t rest = entry;
+      for (size_t v = vars.size(); v-- > 0;) {
+        unsigned candidates = unary[start + interface[v % q]].size();
+        labels[vars[v]] = rest % candidates;
+        rest /= candidates;
+      }
+      transfer[entry] = copy.remainingCost(labels);
+    }
+  }
+
+  // The chain: every node but the middle copies', and the middle copies'
+  // interfaces (their costs all in T).
+  auto middle = [&](int64_t c) { return c >= 1 && c + 1 < count; };
+  std::vector<int64_t> reduced(n, -1);
+  std::vector<std::vector<double>> chainUnary;
+  for (unsigned node = 0; node < n; ++node) {
+    int64_t c = copyOf(node);
+    if (!middle(c)) {
+      reduced[node] = chainUnary.size();
+      chainUnary.push_back(unary[node]);
+    } else if (llvm::is_contained(interface, node - base(c))) {
+      reduced[node] = chainUnary.size();
+      chainUnary.push_back(std::vector<double>(unary[node].size(), 0.0));
+    }
+  }
+  Terms chainTerms;
+  for (const auto &[key, table] : pairs) {
+    int64_t copyA = copyOf(key.first), copyB = copyOf(key.second);
+    // Pairs into a middle copy are in its T.
+    if (middle(copyB) || (middle(copyA) && copyB != count - 1))
+      continue;
+    chainTerms.push_back({{static_cast<unsigned>(reduced[key.first]),
+                           static_cast<unsigned>(reduced[key.second])},
+                          table});
+  }
+  for (unsigned c = 1; c + 1 < count; ++c) {
+    SmallVector<unsigned, 4> vars;
+    for (unsigned i : interface)
+      vars.push_back(reduced[base(c - 1) + i]);
+    for (unsigned i : interface)
+      vars.push_back(reduced[base(c) + i]);
+    chainTerms.push_back({vars, transfer});
+  }
+  Eliminator chain(std::move(chainUnary), std::move(chainTerms), options);
+  Solution solution = chain.run();
+
+  std::vector<unsigned> choice(n, 0);
+  for (unsigned node = 0; node < n; ++node)
+    if (reduced[node] >= 0)
+      choice[node] = solution.choice[reduced[node]];
+  for (unsigned c = 1; c + 1 < count; ++c) {
+    std::vector<unsigned> labels(q + length, 0);
+    for (unsigned k = 0; k < q; ++k) {
+      labels[k] = choice[base(c - 1) + interface[k]];
+      labels[q + interface[k]] = choice[base(c) + interface[k]];
+    }
+    copy.backSubstitute(labels);
+    for (unsigned i = 0; i < length; ++i)
+      choice[base(c) + i] = labels[q + i];
+  }
+  solution.choice = std::move(choice);
+  solution.width = std::max(solution.width, copy.getWidth());
+  solution.reusedCopies = count - 2;
   return solution;
 }
 
@@ -399,8 +668,16 @@ Solution mlir::autopar::solve(const CostGraph &graph,
                               const SolverOptions &options) {
   if (graph.getNumNodes() == 0)
     return {};
-  Eliminator eliminator(graph, options);
-  Solution solution = eliminator.run();
+  Solution solution;
+  std::optional<Solution> repeated;
+  if (graph.getRepetition())
+    repeated = solveRepeated(graph, options);
+  if (repeated) {
+    solution = std::move(*repeated);
+  } else {
+    Eliminator eliminator(graph.getUnary(), getPairTerms(graph), options);
+    solution = eliminator.run();
+  }
   solution.cost = graph.evaluate(solution.choice);
   // When the core was not solved exactly, its bound already covers the
   // eliminated part, whose optimal contribution is folded into the core's

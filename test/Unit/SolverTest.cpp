@@ -53,6 +53,64 @@ void addSeriesParallel(Random &random, CostGraph &graph, unsigned source,
     addSeriesParallel(random, graph, source, sink, budget - 1);
   }
 }
+/// A graph of `count` copies of one random block between a random prefix
+/// and suffix, the repetition declared; `perturb` makes one copy's node
+/// cost differ (the claim then does not hold).
+CostGraph makeRepeated(Random &random, unsigned prefix, unsigned length,
+                       unsigned count, bool perturb) {
+  CostGraph graph;
+  for (unsigned k = 0; k < prefix; ++k) {
+    graph.addNode(randomCosts(random, 1 + random.below(3)));
+    if (k > 0)
+      addRandomEdge(random, graph, random.below(k), k);
+  }
+  std::vector<std::vector<double>> unary;
+  for (unsigned i = 0; i < length; ++i)
+    unary.push_back(randomCosts(random, 1 + random.below(3)));
+  struct Pattern {
+    unsigned from, to;
+    bool across;
+    std::vector<double> costs;
+  };
+  std::vector<Pattern> patterns;
+  for (unsigned i = 1; i < length; ++i) {
+    unsigned from = random.below(i);
+    patterns.push_back(
+        {from, i, false,
+         randomCosts(random, unary[from].size() * unary[i].size())});
+  }
+  // One or two values a copy hands the next.
+  for (unsigned k = 0, e = 1 + random.below(2); k < e; ++k) {
+    unsigned from = random.below(length), to = random.below(length);
+    patterns.push_back(
+        {from, to, true,
+         randomCosts(random, unary[from].size() * unary[to].size())});
+  }
+  unsigned start = prefix;
+  for (unsigned c = 0; c < count; ++c)
+    for (unsigned i = 0; i < length; ++i)
+      graph.addNode(unary[i]);
+  if (perturb) {
+    std::vector<double> costs = unary[0];
+    costs[0] += 1;
+    graph.setUnary(start + length * (1 + random.below(count - 1)), costs);
+  }
+  if (prefix > 0)
+    addRandomEdge(random, graph, random.below(prefix), start);
+  for (unsigned c = 0; c < count; ++c)
+    for (const Pattern &pattern : patterns) {
+      if (pattern.across && c + 1 == count)
+        continue;
+      unsigned from = start + c * length + pattern.from;
+      unsigned to = start + (c + pattern.across) * length + pattern.to;
+      graph.addEdge(from, to, pattern.costs);
+    }
+  unsigned suffix = graph.addNode(randomCosts(random, 1 + random.below(3)));
+  addRandomEdge(random, graph, start + (count - 1) * length + length - 1,
+                suffix);
+  graph.setRepetition({start, length, count});
+  return graph;
+}
 } // namespace
 
 int main() {
@@ -115,9 +173,48 @@ int main() {
       }
     }
   }
+  // Repeated blocks: small ones against enumeration, long chains against
+  // the plain elimination; a claim the costs contradict is not used.
+  unsigned repeated = 0, reused = 0, refused = 0;
+  for (unsigned trial = 0; trial < 400; ++trial) {
+    bool small = trial % 2 == 0;
+    bool perturb = trial % 8 == 1;
+    unsigned length = small ? 1 + random.below(2) : 1 + random.below(6);
+    unsigned count = small ? 3 : 3 + random.below(30);
+    CostGraph graph = makeRepeated(random, small ? 1 : 1 + random.below(3),
+                                   length, count, perturb);
+    if (small && graph.getNumNodes() > 9)
+      continue;
+    ++repeated;
+    Solution fast = solve(graph);
+    Solution reference;
+    if (small) {
+      reference = solveExhaustive(graph);
+    } else {
+      CostGraph plain = graph;
+      plain.setRepetition({});
+      reference = solve(plain);
+    }
+    reused += fast.reusedCopies == count - 2;
+    refused += perturb && fast.reusedCopies == 0;
+    bool ok =
+        fast.exact && std::abs(fast.cost - reference.cost) < 1e-9 &&
+        std::abs(graph.evaluate(fast.choice) - fast.cost) < 1e-9 &&
+        (perturb ? fast.reusedCopies == 0 : fast.reusedCopies == count - 2);
+    if (!ok) {
+      ++failures;
+      std::printf("FAIL repeated #%u: fast %.3f (exact %d, reused %u) vs "
+                  "optimum %.3f\n",
+                  trial, fast.cost, fast.exact, fast.reusedCopies,
+                  reference.cost);
+    }
+  }
   std::printf("graphs: %u, solved exactly: %u, equal to enumeration: %u, "
               "failures: %u\n",
               graphs, exact, matched, failures);
+  std::printf("repeated blocks: %u graphs, copies reused in %u, a false "
+              "claim refused in %u\n",
+              repeated, reused, refused);
   std::printf("by elimination: %u, elimination+enumeration: %u, "
               "elimination+icm: %u\n",
               methods[0], methods[1], methods[2]);

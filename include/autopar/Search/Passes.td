@@ -40,6 +40,10 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Write the predicted timeline per GPU as Chrome-trace JSON here">,
     Option<"exhaustive", "exhaustive", "bool", /*default=*/"false",
            "Enumerate every strategy combination (tiny graphs only)">,
+    Option<"reuseBlocks", "reuse-blocks", "bool", /*default=*/"true",
+           "Find runs of identical blocks (a Transformer's layers) and solve "
+           "one copy for all; false solves the whole graph (the same plan, "
+           "slower)">,
     Option<"parallelism", "parallelism", "std::string", /*default=*/"\"hybrid\"",
            "hybrid (any loop on any mesh axis), data (the WAP paper's "
            "space: batch split or replication only), tensor (forced model "

@@ -40,6 +40,9 @@ struct PlannerOptions {
   Optimizer optimizer = Optimizer::Momentum;
   /// Enumerate every labelling instead of eliminating (small graphs only).
   bool exhaustive = false;
+  /// Find repeated identical blocks and solve one for all (off: solve
+  /// every op's strategy in the whole graph; the same plan, slower).
+  bool reuseBlocks = true;
   /// Only data parallelism (every op split along its batch loop or
   /// replicated), the WAP paper's search space.
   bool dataParallelOnly = false;
@@ -276,6 +279,14 @@ public:
 
   LogicalResult initialize();
 
+  /// The run of identical blocks (a Transformer's layers) the nodes hold:
+  /// count >= 3 copies of `length` nodes from `start`, alike op for op
+  /// (same op, types and attributes, same producers relative to the node,
+  /// same parameter and gradient roles); count 0 when there is none or
+  /// reuse is off. Declared to the solver on every cost graph, which
+  /// checks it on the costs and solves one copy for all.
+  const Repetition &getRepetition() const { return repetition; }
+
 private:
   /// The nodes on `mesh` with their strategies and costs; with
   /// `dataParallelOnly`, one strategy each (batch split, pin or replicated).
@@ -311,6 +322,8 @@ private:
                             fn) const;
   /// Full recomputation's segments and selective recomputation's ops.
   void computeSegments();
+  /// Finds `repetition` (after computeSegments).
+  void computeRepetition();
   /// The configurations to consider (the pins, or every combination).
   SmallVector<StepConfig> getCandidateConfigs() const;
   void evaluate(MeshPlan &plan);
@@ -343,6 +356,11 @@ private:
   llvm::DenseMap<unsigned, unsigned> checkpointResult;
   /// Whether each node is cheap to recompute (selective recomputation).
   std::vector<bool> cheapToRecompute;
+  Repetition repetition;
+  /// Per node: the node of the repetition's first copy it is a copy of
+  /// (itself outside the later copies); it has the same strategies and
+  /// costs.
+  std::vector<unsigned> representative;
 };
 
 } // namespace mlir::autopar

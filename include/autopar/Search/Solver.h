@@ -16,6 +16,14 @@
 // iterated conditional modes from a greedy start; the result then carries a
 // lower bound so the gap to the optimum is known.
 //
+// Repeated blocks (a Transformer's layers): a graph may declare that runs of
+// its nodes are copies of one another (CostGraph::setRepetition). The
+// solver checks the claim on the costs themselves, eliminates one copy's
+// inside once, keeping the values one copy hands the next (its interface),
+// and solves the chain of copies on that interface alone; each copy's
+// labels are then read back from the one elimination. Exact whenever the
+// plain elimination would be, and the work of one copy instead of all.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef AUTOPAR_SEARCH_SOLVER_H
@@ -26,9 +34,19 @@
 #include "llvm/Support/ErrorHandling.h"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace mlir::autopar {
+
+/// A claim that nodes [start + k * length, start + (k + 1) * length), for
+/// k < count, are copies of one another: same candidates and unary costs
+/// node for node, the same edges inside each copy, the same edges from one
+/// copy to the next, and no other edge reaching a copy but from the nodes
+/// before the first (into the first) and after the last (from the last).
+struct Repetition {
+  unsigned start = 0, length = 0, count = 0;
+};
 
 class CostGraph {
 public:
@@ -61,9 +79,15 @@ public:
   const std::vector<std::vector<double>> &getUnary() const { return unary; }
   const std::vector<Edge> &getEdges() const { return edges; }
 
+  /// Declares repeated copies (a hint: `solve` checks it and ignores it
+  /// when the costs say otherwise).
+  void setRepetition(Repetition claim) { repetition = claim; }
+  const std::optional<Repetition> &getRepetition() const { return repetition; }
+
 private:
   std::vector<std::vector<double>> unary;
   std::vector<Edge> edges;
+  std::optional<Repetition> repetition;
 };
 
 struct SolverOptions {
@@ -106,6 +130,9 @@ struct Solution {
   /// The most neighbours an eliminated node had (2 for series-parallel
   /// graphs; an upper bound on the treewidth of the eliminated part).
   unsigned width = 0;
+  /// Copies of a repeated block solved through one copy's elimination (0
+  /// when the graph declares none or the costs do not bear it out).
+  unsigned reusedCopies = 0;
 };
 
 /// Minimises the graph's cost. Deterministic: ties go to the lower index.
