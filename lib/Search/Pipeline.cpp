@@ -259,16 +259,34 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
                    std::vector<StageAssignment> &partition, double &total) {
     std::fill(sum.begin(), sum.end(), kNone);
     sum[0] = 0;
+    // A chunk [i, j) on a mesh costs at least its layers' compute, so
+    // under the cap it starts no earlier than where that compute reaches
+    // compute[j] + cut[j] - cap: the first such i per mesh.
+    std::vector<int64_t> firstStart(allowed.size());
     for (int64_t p = 1; p <= chunks; ++p) {
       // Chunk p - 1 ends at j; the chunks after it need a layer each.
       for (int64_t j = p; j <= layers - (chunks - p); ++j) {
         double least = kNone;
         std::pair<int64_t, unsigned> arg{-1, 0};
-        for (int64_t i = p - 1; i < j; ++i) {
+        int64_t earliest = j;
+        for (auto [a, mesh] : llvm::enumerate(allowed)) {
+          const std::vector<double> &compute = prefixes[mesh].compute;
+          double threshold =
+              compute[j] + problem.meshes[mesh].cutSeconds[j] - cap;
+          // (Kept a rounding error lower: a bound, never a cut.)
+          threshold -= 1e-9 * (std::abs(compute[j]) + std::abs(cap));
+          firstStart[a] = std::lower_bound(compute.begin(), compute.begin() + j,
+                                           threshold) -
+                          compute.begin();
+          earliest = std::min(earliest, firstStart[a]);
+        }
+        for (int64_t i = std::max(p - 1, earliest); i < j; ++i) {
           double before = sum[(p - 1) * (layers + 1) + i];
           if (before == kNone)
             continue;
-          for (unsigned mesh : allowed) {
+          for (auto [a, mesh] : llvm::enumerate(allowed)) {
+            if (i < firstStart[a])
+              continue;
             double c = cost(i, j, mesh);
             if (c > cap)
               continue;

@@ -71,6 +71,64 @@ std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
   return bounds;
 }
 
+/// Layer boundaries over all nodes. With repeated blocks, each block is a
+/// layer (or a few blocks, to stay within `maxLayers`), so that stages hold
+/// whole blocks as Megatron-LM's do, and the nodes before and after them
+/// are cut by weight into about as many layers as their weight in blocks;
+/// otherwise the whole function is cut by weight.
+std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
+                                    const std::vector<double> &cutBytes,
+                                    const Repetition &repetition,
+                                    int64_t maxLayers) {
+  int64_t nodes = static_cast<int64_t>(weights.size());
+  if (repetition.count < 3)
+    return cutIntoLayers(weights, cutBytes, std::min(maxLayers, nodes));
+  constexpr int64_t kMaxEndLayers = 8;
+  int64_t start = repetition.start, length = repetition.length,
+          count = repetition.count, end = start + length * count;
+  int64_t room = std::max<int64_t>(1, maxLayers - 2 * kMaxEndLayers);
+  int64_t perLayer = (count + room - 1) / room;
+  // Few blocks: each is cut into as many layers as fit, alike in every
+  // block.
+  std::vector<int64_t> within = {0, length};
+  if (perLayer == 1 && count * 2 <= room) {
+    std::vector<double> slice(weights.begin() + start,
+                              weights.begin() + start + length);
+    std::vector<double> cuts(cutBytes.begin() + start,
+                             cutBytes.begin() + start + length + 1);
+    within = cutIntoLayers(slice, cuts, std::min(room / count, length));
+  }
+  double layerWeight = 0;
+  for (int64_t k = start; k < start + within[1] * perLayer; ++k)
+    layerWeight += weights[k];
+  // Nodes [first, last) as layers of about one repetition layer's weight.
+  auto cutEnd = [&](int64_t first, int64_t last, std::vector<int64_t> &bounds) {
+    if (last <= first)
+      return;
+    std::vector<double> slice(weights.begin() + first, weights.begin() + last);
+    std::vector<double> cuts(cutBytes.begin() + first,
+                             cutBytes.begin() + last + 1);
+    double total = 0;
+    for (double w : slice)
+      total += w;
+    int64_t layers =
+        std::clamp<int64_t>(static_cast<int64_t>(std::llround(
+                                layerWeight > 0 ? total / layerWeight : 1.0)),
+                            1, std::min(kMaxEndLayers, last - first));
+    std::vector<int64_t> local = cutIntoLayers(slice, cuts, layers);
+    for (size_t k = 1; k < local.size(); ++k)
+      bounds.push_back(first + local[k]);
+  };
+  std::vector<int64_t> bounds = {0};
+  cutEnd(0, start, bounds);
+  for (int64_t k = 0; k < count; k += perLayer)
+    for (size_t w = k == 0 ? 1 : 0; w + 1 < within.size(); ++w)
+      bounds.push_back(start + k * length + within[w]);
+  bounds.push_back(end);
+  cutEnd(end, nodes, bounds);
+  return bounds;
+}
+
 std::string meshText(const MeshShape &mesh) {
   std::string text;
   for (auto [i, size] : llvm::enumerate(mesh.sizes))
@@ -240,7 +298,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     for (const NodeCost &cost : profiles.begin()->second.nodeCosts)
       weights.push_back(cost.forward + cost.backward);
     bounds =
-        cutIntoLayers(weights, cutBytes, std::min<int64_t>(kMaxLayers, nodes));
+        getLayerBounds(weights, cutBytes, planner.getRepetition(), kMaxLayers);
   }
   int64_t layers = static_cast<int64_t>(bounds.size()) - 1;
   PipelinePlan best;
@@ -416,7 +474,13 @@ void mlir::autopar::printPipelineReportText(llvm::raw_ostream &os,
        << formatBytes(bytes) << "\n";
   os << "search: " << plan.layers << " layers, " << plan.meshes
      << " stage meshes, " << plan.configs << " configurations, "
-     << plan.capsTried << " slowest-stage caps\n";
+     << plan.capsTried << " slowest-stage caps";
+  const Repetition &repetition = planner.getRepetition();
+  if (repetition.count > 0)
+    os << "; repeated block: " << repetition.count << " copies of "
+       << repetition.length << " ops from op " << repetition.start << " ("
+       << opText(planner, repetition.start) << ")";
+  os << "\n";
 }
 
 void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
@@ -464,6 +528,13 @@ void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
       json.attribute("meshes", plan.meshes);
       json.attribute("configs", plan.configs);
       json.attribute("caps", plan.capsTried);
+      const Repetition &repetition = planner.getRepetition();
+      if (repetition.count > 0)
+        json.attributeObject("repeated_block", [&] {
+          json.attribute("first_op", static_cast<int64_t>(repetition.start));
+          json.attribute("ops", static_cast<int64_t>(repetition.length));
+          json.attribute("copies", static_cast<int64_t>(repetition.count));
+        });
     });
   });
 }

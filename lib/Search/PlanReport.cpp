@@ -64,6 +64,11 @@ PlanReport mlir::autopar::buildPlanReport(
   report.coreNodes = best.solution.coreNodes;
   report.width = best.solution.width;
   report.lowerBound = best.solution.lowerBound;
+  report.reusedCopies = best.solution.reusedCopies;
+  report.repetition = planner.getRepetition();
+  if (report.repetition.count > 0)
+    report.repetitionLoc = formatLocation(
+        planner.getSpaces()[report.repetition.start].op->getLoc());
   auto nextBest = planner.nextBest(best);
   for (auto [index, node] : llvm::enumerate(best.nodes)) {
     // Ops without work are left out, but pins stay: their resharding shows.
@@ -187,6 +192,12 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
      << ", " << report.coreNodes << " nodes left after elimination";
   if (!report.exact)
     os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
+  if (report.reusedCopies > 0)
+    os << "; repeated block: " << report.repetition.count << " copies of "
+       << report.repetition.length << " ops from op " << report.repetition.start
+       << (report.repetitionLoc.empty() ? ""
+                                        : " (" + report.repetitionLoc + ")")
+       << ", solved once";
   os << "\nforward collectives per step: "
      << describeCommunication(report.forwardCommunication) << "\n";
 }
@@ -269,6 +280,14 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
       json.attribute("width", static_cast<int64_t>(report.width));
       json.attribute("core_nodes", static_cast<int64_t>(report.coreNodes));
       json.attribute("lower_bound_s", report.lowerBound);
+      if (report.reusedCopies > 0)
+        json.attributeObject("repeated_block", [&] {
+          json.attribute("first_op",
+                         static_cast<int64_t>(report.repetition.start));
+          json.attribute("ops", static_cast<int64_t>(report.repetition.length));
+          json.attribute("copies",
+                         static_cast<int64_t>(report.repetition.count));
+        });
     });
     json.attributeArray("meshes", [&] {
       for (const PlanSummary &mesh : report.meshes)

@@ -102,6 +102,17 @@ LogicalResult Planner::initialize() {
       spaces.push_back(std::move(*space));
     }
   computeSegments();
+  // Each constant fill's first user, which it is made for.
+  fillUser.assign(spaces.size(), {-1, -1});
+  DenseMap<Value, std::pair<int64_t, int64_t>> firstUse;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    for (auto [operand, binding] : llvm::enumerate(space.operands))
+      firstUse.try_emplace(binding.value, index, operand);
+  for (auto [index, space] : llvm::enumerate(spaces))
+    if (isMadeFromScalar(space.op) && !space.results.empty())
+      if (auto use = firstUse.find(space.results.front().value);
+          use != firstUse.end())
+        fillUser[index] = use->second;
   computeRepetition();
   if (pinnedMesh && !options.mesh.empty() &&
       ArrayRef<int64_t>(options.mesh) != ArrayRef<int64_t>(pinnedMesh->first.sizes))
@@ -377,7 +388,7 @@ void Planner::computeRepetition() {
   for (unsigned index = 0; index < count; ++index)
     representative[index] = index;
   // Pins make their ops unlike the others.
-  if (!options.reuseBlocks || pinnedMesh || count < 3)
+  if (pinnedMesh || count < 3)
     return;
   // A node's signature: everything its strategies and costs are made of.
   // Values made by nodes are named by their distance back to the producer.
@@ -482,6 +493,8 @@ void Planner::computeRepetition() {
   if (copies < 3)
     return;
   repetition = {start, bestLength, copies};
+  if (!options.reuseBlocks)
+    return;
   for (unsigned index = start + bestLength; index < start + copies * bestLength;
        ++index)
     representative[index] = start + (index - start) % bestLength;
@@ -869,7 +882,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
 CostGraph Planner::buildGraph(const MeshShape &mesh,
                               const std::vector<PlanNode> &nodes) const {
   CostGraph graph;
-  if (repetition.count >= 3)
+  if (repetition.count >= 3 && options.reuseBlocks)
     graph.setRepetition(repetition);
   for (const PlanNode &node : nodes) {
     std::vector<double> unary;
@@ -889,9 +902,10 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
   };
   // The edges into the repetition's first copy, by operand: the later
   // copies' edges from within the repetition are the same.
-  unsigned firstCopy = repetition.count >= 3 ? repetition.start : 0;
+  bool reuse = repetition.count >= 3 && options.reuseBlocks;
+  unsigned firstCopy = reuse ? repetition.start : 0;
   std::vector<std::vector<std::vector<double>>> copyEdges(
-      repetition.count >= 3 ? repetition.length : 0);
+      reuse ? repetition.length : 0);
   for (auto [index, node] : llvm::enumerate(nodes))
     for (auto [operandIndex, operand] : llvm::enumerate(node.space.operands)) {
       auto it = producers.find(operand.value);
@@ -953,17 +967,18 @@ void Planner::evaluate(MeshPlan &plan) {
   // Constant fills cost nothing and are made where needed (no edge reaches
   // them): each takes the layout its first user reads it in, which is the
   // layout partitioning makes it in.
-  DenseMap<Value, std::pair<unsigned, const Binding *>> firstUse;
-  for (auto [index, node] : llvm::enumerate(plan.nodes))
-    for (const Binding &operand : node.space.operands)
-      firstUse.try_emplace(operand.value, index, &operand);
   for (auto [index, node] : llvm::enumerate(plan.nodes)) {
-    if (!node.madeFromScalar || node.space.results.empty())
+    auto [user, operand] = fillUser[index];
+    if (user < 0)
       continue;
-    auto use = firstUse.find(node.space.results.front().value);
-    if (use == firstUse.end())
+    // A copy of an earlier fill whose user chose alike chooses alike.
+    unsigned original = representative[index];
+    if (original != index && fillUser[original].first >= 0 &&
+        plan.choice[user] == plan.choice[fillUser[original].first]) {
+      plan.choice[index] = plan.choice[original];
       continue;
-    auto [user, binding] = use->second;
+    }
+    const Binding *binding = &plan.nodes[user].space.operands[operand];
     TensorSharding wanted =
         getSharding(plan.nodes[user].space, *binding,
                     plan.nodes[user].strategies[plan.choice[user]], false);

@@ -21,6 +21,7 @@ static constexpr double kInf = std::numeric_limits<double>::infinity();
 
 unsigned CostGraph::addNode(std::vector<double> costs) {
   assert(!costs.empty() && "a node needs a candidate");
+  edgeAnalysis.reset();
   unary.push_back(std::move(costs));
   return unary.size() - 1;
 }
@@ -28,6 +29,7 @@ unsigned CostGraph::addNode(std::vector<double> costs) {
 void CostGraph::addEdge(unsigned from, unsigned to, std::vector<double> costs) {
   assert(from != to && "no self edges");
   assert(costs.size() == unary[from].size() * unary[to].size());
+  edgeAnalysis.reset();
   edges.push_back({from, to, std::move(costs)});
 }
 
@@ -41,11 +43,11 @@ double CostGraph::evaluate(const std::vector<unsigned> &choice) const {
   return total;
 }
 
-namespace {
 /// Cost terms over ascending nodes, with their tables.
 using Terms =
     std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>>;
 
+namespace {
 /// A cost term over several nodes: `table` is row-major over `vars`
 /// (ascending), the last node's candidate varying fastest.
 struct Factor {
@@ -458,37 +460,43 @@ Solution Eliminator::run() {
   return solution;
 }
 
-/// The graph's edges as one table per node pair (parallel edges summed in
-/// the order added), keyed by the ascending pair, the second node's
-/// candidate varying fastest.
-static std::map<std::pair<unsigned, unsigned>, std::vector<double>>
-getPairTables(const CostGraph &graph) {
-  std::map<std::pair<unsigned, unsigned>, std::vector<double>> pairs;
-  for (auto &[vars, table] : getPairTerms(graph)) {
-    auto [it, inserted] = pairs.try_emplace({vars[0], vars[1]}, table);
-    if (!inserted)
-      for (size_t k = 0; k < table.size(); ++k)
-        it->second[k] += table[k];
-  }
-  return pairs;
-}
+namespace mlir::autopar::detail {
+/// What the solver derives from a graph's edges alone, made once per graph
+/// (CostGraph::getEdgeAnalysis) and reused by every solve, whose unary
+/// costs change: the edges as terms (parallel ones summed), and, when the
+/// declared repetition holds for the edges, the copies' structure.
+struct EdgeAnalysis {
+  /// Every edge as a term over its ascending pair, the second node's
+  /// candidate varying fastest; parallel edges summed in the order added.
+  Terms pairs;
+  /// Whether the edges bear the repetition out (the unary costs are
+  /// checked per solve).
+  bool repeated = false;
+  /// Terms of one copy, relative to it: inside it, and from it to the
+  /// next (the first node in the copy, the second in the next).
+  Terms inside, across;
+  /// The copy's nodes the next copy reads, ascending.
+  SmallVector<unsigned, 4> interface;
+  /// The chain's nodes: per node of the graph, its node in the chain or
+  /// -1 (inside a middle copy); and the chain's terms other than the
+  /// copies' transfer tables.
+  std::vector<int64_t> chainNode;
+  unsigned chainSize = 0;
+  Terms chainTerms;
+};
+} // namespace mlir::autopar::detail
 
-/// Solves a graph whose declared repetition holds (std::nullopt when it
-/// does not, or when one copy cannot be eliminated down to its interface):
-/// copy 1's inside is eliminated once, keeping its interface (the nodes of
-/// which the next copy reads) and a stand-in for the previous copy's; the
-/// remaining table T(previous interface, interface) is what any middle
-/// copy adds. The chain of first copy, interfaces of the middle copies
-/// joined by T, last copy and the rest is then solved as usual, and each
-/// middle copy labelled from its two interfaces.
-static std::optional<Solution> solveRepeated(const CostGraph &graph,
-                                             const SolverOptions &options) {
+using mlir::autopar::detail::EdgeAnalysis;
+
+/// Checks the declared repetition against the edges and records the
+/// copies' structure in `analysis` (left not repeated when it fails).
+static void analyzeRepetition(const CostGraph &graph, EdgeAnalysis &analysis) {
   const Repetition &claim = *graph.getRepetition();
   unsigned n = graph.getNumNodes(), start = claim.start, length = claim.length,
            count = claim.count;
   if (count < 3 || length == 0 ||
       static_cast<uint64_t>(start) + static_cast<uint64_t>(length) * count > n)
-    return std::nullopt;
+    return;
   unsigned end = start + length * count;
   // The copy of a node: -1 before the first, `count` after the last.
   auto copyOf = [&](unsigned node) -> int64_t {
@@ -501,37 +509,35 @@ static std::optional<Solution> solveRepeated(const CostGraph &graph,
   auto base = [&](int64_t copy) {
     return start + static_cast<unsigned>(copy) * length;
   };
-  const std::vector<std::vector<double>> &unary = graph.getUnary();
   for (unsigned copy = 1; copy < count; ++copy)
     for (unsigned i = 0; i < length; ++i)
-      if (unary[base(copy) + i] != unary[start + i])
-        return std::nullopt;
+      if (graph.getNumCandidates(base(copy) + i) !=
+          graph.getNumCandidates(start + i))
+        return;
 
   // Every pair inside a copy, and from a copy to the next, as in the first.
-  std::map<std::pair<unsigned, unsigned>, std::vector<double>> pairs =
-      getPairTables(graph);
   using RelativePairs =
       std::map<std::pair<unsigned, unsigned>, const std::vector<double> *>;
   RelativePairs inside, across;
   std::vector<size_t> insideCount(count, 0), acrossCount(count, 0);
-  for (const auto &[key, table] : pairs) {
-    auto [a, b] = key;
+  for (const auto &[vars, table] : analysis.pairs) {
+    unsigned a = vars[0], b = vars[1];
     int64_t copyA = copyOf(a), copyB = copyOf(b);
     bool inA = copyA >= 0 && copyA < count, inB = copyB >= 0 && copyB < count;
     if (!inA && !inB)
       continue;
     if (!inA) { // From before the first copy: into the first only.
       if (copyB != 0)
-        return std::nullopt;
+        return;
       continue;
     }
     if (!inB) { // To after the last copy: from the last only.
       if (copyA != count - 1)
-        return std::nullopt;
+        return;
       continue;
     }
     if (copyB > copyA + 1)
-      return std::nullopt;
+      return;
     bool within = copyA == copyB;
     RelativePairs &relative = within ? inside : across;
     ++(within ? insideCount : acrossCount)[copyA];
@@ -542,21 +548,95 @@ static std::optional<Solution> solveRepeated(const CostGraph &graph,
     }
     auto it = relative.find(position);
     if (it == relative.end() || *it->second != table)
-      return std::nullopt;
+      return;
   }
   for (unsigned copy = 1; copy < count; ++copy)
     if (insideCount[copy] != insideCount[0] ||
         (copy + 1 < count && acrossCount[copy] != acrossCount[0]))
-      return std::nullopt;
+      return;
 
-  // The interface: the nodes of a copy the next one reads.
-  SmallVector<unsigned, 4> interface;
-  for (const auto &[position, table] : across)
-    if (interface.empty() || interface.back() != position.first)
-      interface.push_back(position.first);
+  for (const auto &[position, table] : inside)
+    analysis.inside.push_back({{position.first, position.second}, *table});
+  for (const auto &[position, table] : across) {
+    analysis.across.push_back({{position.first, position.second}, *table});
+    analysis.interface.push_back(position.first);
+  }
+  SmallVector<unsigned, 4> &interface = analysis.interface;
   llvm::sort(interface);
   interface.erase(std::unique(interface.begin(), interface.end()),
                   interface.end());
+
+  // The chain: every node but the middle copies', and the middle copies'
+  // interfaces (their costs all in the transfer tables).
+  auto middle = [&](int64_t c) { return c >= 1 && c + 1 < count; };
+  analysis.chainNode.assign(n, -1);
+  unsigned size = 0;
+  for (unsigned node = 0; node < n; ++node) {
+    int64_t c = copyOf(node);
+    if (!middle(c) || llvm::is_contained(interface, node - base(c)))
+      analysis.chainNode[node] = size++;
+  }
+  analysis.chainSize = size;
+  for (const auto &[vars, table] : analysis.pairs) {
+    int64_t copyA = copyOf(vars[0]), copyB = copyOf(vars[1]);
+    // Pairs into a middle copy are in its transfer table.
+    if (middle(copyB) || (middle(copyA) && copyB != count - 1))
+      continue;
+    analysis.chainTerms.push_back(
+        {{static_cast<unsigned>(analysis.chainNode[vars[0]]),
+          static_cast<unsigned>(analysis.chainNode[vars[1]])},
+         table});
+  }
+  analysis.repeated = true;
+}
+
+const EdgeAnalysis &CostGraph::getEdgeAnalysis() const {
+  if (edgeAnalysis)
+    return *edgeAnalysis;
+  auto analysis = std::make_shared<EdgeAnalysis>();
+  std::map<std::pair<unsigned, unsigned>, size_t> index;
+  for (auto &[vars, table] : getPairTerms(*this)) {
+    auto [it, inserted] =
+        index.try_emplace({vars[0], vars[1]}, analysis->pairs.size());
+    if (inserted) {
+      analysis->pairs.push_back({vars, std::move(table)});
+      continue;
+    }
+    std::vector<double> &sum = analysis->pairs[it->second].second;
+    for (size_t k = 0; k < table.size(); ++k)
+      sum[k] += table[k];
+  }
+  llvm::sort(analysis->pairs, [](const auto &a, const auto &b) {
+    return std::make_pair(a.first[0], a.first[1]) <
+           std::make_pair(b.first[0], b.first[1]);
+  });
+  if (repetition)
+    analyzeRepetition(*this, *analysis);
+  edgeAnalysis = std::move(analysis);
+  return *edgeAnalysis;
+}
+
+/// Solves a graph whose declared repetition holds (std::nullopt when it
+/// does not, or when one copy cannot be eliminated down to its interface):
+/// copy 1's inside is eliminated once, keeping its interface (the nodes of
+/// which the next copy reads) and a stand-in for the previous copy's; the
+/// remaining table T(previous interface, interface) is what any middle
+/// copy adds. The chain of first copy, interfaces of the middle copies
+/// joined by T, last copy and the rest is then solved as usual, and each
+/// middle copy labelled from its two interfaces.
+static std::optional<Solution> solveRepeated(const CostGraph &graph,
+                                             const EdgeAnalysis &analysis,
+                                             const SolverOptions &options) {
+  const Repetition &claim = *graph.getRepetition();
+  unsigned n = graph.getNumNodes(), start = claim.start, length = claim.length,
+           count = claim.count;
+  auto base = [&](unsigned copy) { return start + copy * length; };
+  const std::vector<std::vector<double>> &unary = graph.getUnary();
+  for (unsigned copy = 1; copy < count; ++copy)
+    for (unsigned i = 0; i < length; ++i)
+      if (unary[base(copy) + i] != unary[start + i])
+        return std::nullopt;
+  const SmallVector<unsigned, 4> &interface = analysis.interface;
   uint64_t labellings = 1;
   for (unsigned i : interface) {
     labellings *= unary[start + i].size();
@@ -577,11 +657,10 @@ static std::optional<Solution> solveRepeated(const CostGraph &graph,
   for (unsigned i = 0; i < length; ++i)
     copyUnary.push_back(unary[start + i]);
   Terms copyTerms;
-  for (const auto &[position, table] : inside)
-    copyTerms.push_back({{q + position.first, q + position.second}, *table});
-  for (const auto &[position, table] : across)
-    copyTerms.push_back(
-        {{interfaceIndex(position.first), q + position.second}, *table});
+  for (const auto &[vars, table] : analysis.inside)
+    copyTerms.push_back({{q + vars[0], q + vars[1]}, table});
+  for (const auto &[vars, table] : analysis.across)
+    copyTerms.push_back({{interfaceIndex(vars[0]), q + vars[1]}, table});
   Eliminator copy(std::move(copyUnary), std::move(copyTerms), options);
   std::vector<bool> keep(q + length, false);
   for (unsigned k = 0; k < q; ++k)
@@ -608,37 +687,23 @@ static std::optional<Solution> solveRepeated(const CostGraph &graph,
     }
   }
 
-  // The chain: every node but the middle copies', and the middle copies'
-  // interfaces (their costs all in T).
-  auto middle = [&](int64_t c) { return c >= 1 && c + 1 < count; };
-  std::vector<int64_t> reduced(n, -1);
-  std::vector<std::vector<double>> chainUnary;
+  // The chain: the middle copies' interfaces have no cost of their own.
+  const std::vector<int64_t> &chainNode = analysis.chainNode;
+  std::vector<std::vector<double>> chainUnary(analysis.chainSize);
   for (unsigned node = 0; node < n; ++node) {
-    int64_t c = copyOf(node);
-    if (!middle(c)) {
-      reduced[node] = chainUnary.size();
-      chainUnary.push_back(unary[node]);
-    } else if (llvm::is_contained(interface, node - base(c))) {
-      reduced[node] = chainUnary.size();
-      chainUnary.push_back(std::vector<double>(unary[node].size(), 0.0));
-    }
-  }
-  Terms chainTerms;
-  for (const auto &[key, table] : pairs) {
-    int64_t copyA = copyOf(key.first), copyB = copyOf(key.second);
-    // Pairs into a middle copy are in its T.
-    if (middle(copyB) || (middle(copyA) && copyB != count - 1))
+    if (chainNode[node] < 0)
       continue;
-    chainTerms.push_back({{static_cast<unsigned>(reduced[key.first]),
-                           static_cast<unsigned>(reduced[key.second])},
-                          table});
+    bool middle = node >= base(1) && node < base(count - 1);
+    chainUnary[chainNode[node]] =
+        middle ? std::vector<double>(unary[node].size(), 0.0) : unary[node];
   }
+  Terms chainTerms = analysis.chainTerms;
   for (unsigned c = 1; c + 1 < count; ++c) {
     SmallVector<unsigned, 4> vars;
     for (unsigned i : interface)
-      vars.push_back(reduced[base(c - 1) + i]);
+      vars.push_back(chainNode[base(c - 1) + i]);
     for (unsigned i : interface)
-      vars.push_back(reduced[base(c) + i]);
+      vars.push_back(chainNode[base(c) + i]);
     chainTerms.push_back({vars, transfer});
   }
   Eliminator chain(std::move(chainUnary), std::move(chainTerms), options);
@@ -646,8 +711,8 @@ static std::optional<Solution> solveRepeated(const CostGraph &graph,
 
   std::vector<unsigned> choice(n, 0);
   for (unsigned node = 0; node < n; ++node)
-    if (reduced[node] >= 0)
-      choice[node] = solution.choice[reduced[node]];
+    if (chainNode[node] >= 0)
+      choice[node] = solution.choice[chainNode[node]];
   for (unsigned c = 1; c + 1 < count; ++c) {
     std::vector<unsigned> labels(q + length, 0);
     for (unsigned k = 0; k < q; ++k) {
@@ -669,13 +734,14 @@ Solution mlir::autopar::solve(const CostGraph &graph,
   if (graph.getNumNodes() == 0)
     return {};
   Solution solution;
+  const EdgeAnalysis &analysis = graph.getEdgeAnalysis();
   std::optional<Solution> repeated;
-  if (graph.getRepetition())
-    repeated = solveRepeated(graph, options);
+  if (analysis.repeated)
+    repeated = solveRepeated(graph, analysis, options);
   if (repeated) {
     solution = std::move(*repeated);
   } else {
-    Eliminator eliminator(graph.getUnary(), getPairTerms(graph), options);
+    Eliminator eliminator(graph.getUnary(), analysis.pairs, options);
     solution = eliminator.run();
   }
   solution.cost = graph.evaluate(solution.choice);

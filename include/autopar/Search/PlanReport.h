@@ -60,6 +60,12 @@ struct PlanReport {
   unsigned coreNodes = 0;
   unsigned width = 0;
   double lowerBound = 0;
+  /// The repeated blocks the solver found (count 0: none), the location of
+  /// the first copy's first op, and how many copies were solved through
+  /// one copy's elimination.
+  Repetition repetition;
+  std::string repetitionLoc;
+  unsigned reusedCopies = 0;
   /// The forward pass's collectives under the plan: per kind, the count,
   /// the bytes each device puts in and their time.
   CommunicationSummary forwardCommunication;

@@ -282,9 +282,10 @@ public:
   /// The run of identical blocks (a Transformer's layers) the nodes hold:
   /// count >= 3 copies of `length` nodes from `start`, alike op for op
   /// (same op, types and attributes, same producers relative to the node,
-  /// same parameter and gradient roles); count 0 when there is none or
-  /// reuse is off. Declared to the solver on every cost graph, which
-  /// checks it on the costs and solves one copy for all.
+  /// same parameter and gradient roles); count 0 when there is none.
+  /// Unless reuse is off (reuseBlocks), declared to the solver on every
+  /// cost graph, which checks it on the costs and solves one copy for all;
+  /// the pipeline search cuts layers at its copies either way.
   const Repetition &getRepetition() const { return repetition; }
 
 private:
@@ -356,6 +357,9 @@ private:
   llvm::DenseMap<unsigned, unsigned> checkpointResult;
   /// Whether each node is cheap to recompute (selective recomputation).
   std::vector<bool> cheapToRecompute;
+  /// Per node made from a scalar: its first user and the operand it is
+  /// read as ({-1, -1} otherwise).
+  std::vector<std::pair<int64_t, int64_t>> fillUser;
   Repetition repetition;
   /// Per node: the node of the repetition's first copy it is a copy of
   /// (itself outside the later copies); it has the same strategies and

@@ -34,6 +34,7 @@
 #include "llvm/Support/ErrorHandling.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -48,6 +49,10 @@ struct Repetition {
   unsigned start = 0, length = 0, count = 0;
 };
 
+namespace detail {
+struct EdgeAnalysis;
+} // namespace detail
+
 class CostGraph {
 public:
   /// Adds a node with one unary cost per candidate; returns its index.
@@ -58,6 +63,7 @@ public:
 
   /// Multiplies every edge cost by `factor`.
   void scaleEdges(double factor) {
+    edgeAnalysis.reset();
     for (Edge &edge : edges)
       for (double &cost : edge.costs)
         cost *= factor;
@@ -81,13 +87,22 @@ public:
 
   /// Declares repeated copies (a hint: `solve` checks it and ignores it
   /// when the costs say otherwise).
-  void setRepetition(Repetition claim) { repetition = claim; }
+  void setRepetition(Repetition claim) {
+    edgeAnalysis.reset();
+    repetition = claim;
+  }
   const std::optional<Repetition> &getRepetition() const { return repetition; }
+
+  /// What the solver derives from the edges (Solver.cpp), made on first
+  /// use and kept until an edge or the repetition changes: every solve of
+  /// the graph under new unary costs reuses it.
+  const detail::EdgeAnalysis &getEdgeAnalysis() const;
 
 private:
   std::vector<std::vector<double>> unary;
   std::vector<Edge> edges;
   std::optional<Repetition> repetition;
+  mutable std::shared_ptr<const detail::EdgeAnalysis> edgeAnalysis;
 };
 
 struct SolverOptions {
