@@ -251,8 +251,45 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     for (unsigned w = 0; w < std::size(weights); ++w)
       candidates.push_back({meshIndex, w});
   using Key = std::tuple<unsigned, int64_t, unsigned, Recompute>;
-  std::map<Key, MeshPlan> profiles;
+  // A stage plan as the stage search sees it: per layer, its costs under
+  // the plan's configuration (the per-op costs are summed as soon as the
+  // plan is made: a long model's per-op costs for every mesh, weight and
+  // configuration would not fit in memory).
+  struct Profile {
+    MeshShape mesh;
+    std::shared_ptr<const std::vector<unsigned>> choice;
+    std::vector<StageSearchProblem::Layer> layers;
+  };
+  std::map<Key, Profile> profiles;
   std::set<int64_t> allCounts;
+  std::vector<double> cutBytes = planner.getCutBytes();
+  std::vector<int64_t> bounds;
+  auto summarize = [&](const MeshPlan &plan) {
+    Profile profile;
+    profile.mesh = plan.mesh;
+    double m = static_cast<double>(plan.config.microbatches);
+    unsigned zero = plan.config.zero;
+    for (size_t k = 0; k + 1 < bounds.size(); ++k) {
+      StageSearchProblem::Layer layer;
+      for (int64_t node = bounds[k]; node < bounds[k + 1]; ++node) {
+        const NodeCost &cost = plan.nodeCosts[node];
+        // ZeRO-2/3's collectives run per microbatch.
+        double perMicrobatch =
+            cost.microbatchComm + (zero >= 2 ? cost.stepComm : 0.0);
+        layer.forward += (cost.forward + perMicrobatch / 2) / m;
+        layer.backward += (cost.backward + perMicrobatch / 2) / m;
+        layer.step += cost.update + (zero >= 2 ? 0.0 : cost.stepComm);
+        layer.stateBytes += cost.stateBytes;
+        layer.activationBytes += cost.activationBytes;
+        // At its backward an op holds its working set and what
+        // recomputation made again for its segment.
+        layer.transientBytes = std::max(
+            layer.transientBytes, cost.workingBytes + cost.rematerializedBytes);
+      }
+      profile.layers.push_back(layer);
+    }
+    return profile;
+  };
   for (auto [meshIndex, mesh] : llvm::enumerate(meshes)) {
     SmallVector<int64_t> usable;
     for (int64_t m : counts)
@@ -278,28 +315,36 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
           planner.profileOnMesh(mesh, configs, weights);
       if (failed(profiled))
         return failure();
+      // The layers: from the first plan's per-op times.
+      if (bounds.empty()) {
+        std::vector<double> times;
+        for (const NodeCost &cost : (*profiled)[0][0].nodeCosts)
+          times.push_back(cost.forward + cost.backward);
+        bounds = getLayerBounds(times, cutBytes, planner.getRepetition(),
+                                kMaxLayers);
+      }
       for (unsigned w = 0; w < std::size(weights); ++w) {
         // A weight that changes no op's strategy adds nothing.
         if (w > 0 &&
             (*profiled)[w].front().choice == (*profiled)[w - 1].front().choice)
           continue;
-        for (auto [config, plan] : llvm::zip_equal(configs, (*profiled)[w]))
+        auto choice = std::make_shared<const std::vector<unsigned>>(
+            (*profiled)[w].front().choice);
+        for (auto [config, plan] : llvm::zip_equal(configs, (*profiled)[w])) {
+          if (!plan.feasible)
+            continue;
+          Profile profile = summarize(plan);
+          profile.choice = choice;
           profiles[{static_cast<unsigned>(meshIndex * std::size(weights) + w),
-                    m, config.zero, config.recompute}] = std::move(plan);
+                    m, config.zero, config.recompute}] = std::move(profile);
+        }
       }
       allCounts.insert(m);
     }
   }
 
-  std::vector<double> cutBytes = planner.getCutBytes();
-  std::vector<int64_t> bounds;
-  {
-    std::vector<double> weights;
-    for (const NodeCost &cost : profiles.begin()->second.nodeCosts)
-      weights.push_back(cost.forward + cost.backward);
-    bounds =
-        getLayerBounds(weights, cutBytes, planner.getRepetition(), kMaxLayers);
-  }
+  if (bounds.empty())
+    bounds = {0, nodes};
   int64_t layers = static_cast<int64_t>(bounds.size()) - 1;
   PipelinePlan best;
   best.stages = stages;
@@ -322,14 +367,14 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         problem.schedule = request.schedule;
         problem.memoryCapacity = request.memoryCapacity;
         // Per mesh of the problem: its stage plan.
-        std::vector<const MeshPlan *> problemPlans;
+        std::vector<const Profile *> problemPlans;
         for (auto [candidate, key] : llvm::enumerate(candidates)) {
           const MeshShape &mesh = meshes[key.first];
           auto it = profiles.find(
               {static_cast<unsigned>(candidate), count, zero, recompute});
-          if (it == profiles.end() || !it->second.feasible)
+          if (it == profiles.end())
             continue;
-          const MeshPlan &profile = it->second;
+          const Profile &profile = it->second;
           StageSearchProblem::Mesh entry;
           entry.name = meshText(mesh);
           if (key.second > 0)
@@ -338,26 +383,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
                     .str();
           double devices = static_cast<double>(mesh.getNumDevices());
           DeviceGroup link{2, mesh.getNumDevices() >= gpusPerNode ? 2 : 1};
-          for (int64_t k = 0; k < layers; ++k) {
-            StageSearchProblem::Layer layer;
-            for (int64_t node = bounds[k]; node < bounds[k + 1]; ++node) {
-              const NodeCost &cost = profile.nodeCosts[node];
-              // ZeRO-2/3's collectives run per microbatch.
-              double perMicrobatch =
-                  cost.microbatchComm + (zero >= 2 ? cost.stepComm : 0.0);
-              layer.forward += (cost.forward + perMicrobatch / 2) / m;
-              layer.backward += (cost.backward + perMicrobatch / 2) / m;
-              layer.step += cost.update + (zero >= 2 ? 0.0 : cost.stepComm);
-              layer.stateBytes += cost.stateBytes;
-              layer.activationBytes += cost.activationBytes;
-              // At its backward an op holds its working set and what
-              // recomputation made again for its segment.
-              layer.transientBytes =
-                  std::max(layer.transientBytes,
-                           cost.workingBytes + cost.rematerializedBytes);
-            }
-            entry.layers.push_back(layer);
-          }
+          entry.layers = profile.layers;
           for (int64_t k = 0; k <= layers; ++k) {
             double bytes = cutBytes[bounds[k]] / m / devices;
             entry.cutSeconds.push_back(
@@ -403,7 +429,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
           entry.endNode = bounds[chunk.end];
           entry.mesh = problem.meshes[chunk.mesh].name;
           entry.meshShape = problemPlans[chunk.mesh]->mesh;
-          entry.choice = problemPlans[chunk.mesh]->choice;
+          entry.choice = *problemPlans[chunk.mesh]->choice;
           entry.work =
               getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
           for (int64_t node = entry.firstNode; node < entry.endNode; ++node)

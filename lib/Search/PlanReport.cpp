@@ -32,8 +32,8 @@ PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
   summary.memory = plan.metrics.memory;
   int64_t peak = summary.memory.peakNode;
   if (!summary.memory.peakAtSync && peak >= 0 &&
-      static_cast<size_t>(peak) < plan.nodes.size()) {
-    Operation *op = plan.nodes[peak].space.op;
+      static_cast<size_t>(peak) < planner.getSpaces().size()) {
+    Operation *op = planner.getSpaces()[peak].op;
     summary.peakOp = op->getName().getStringRef().str();
     summary.peakLoc = formatLocation(op->getLoc());
   }

@@ -90,7 +90,8 @@ LogicalResult Planner::initialize() {
       unsigned index = spaces.size();
       // A constant fill is made where needed in the layout each user needs
       // (autopar-partition): it feeds no edge.
-      if (!isMadeFromScalar(&op))
+      madeFromScalar.push_back(isMadeFromScalar(&op));
+      if (!madeFromScalar.back())
         for (auto [resultIndex, result] : llvm::enumerate(space->results))
           producers[result.value] = {index, resultIndex};
       for (const Binding &operand : space->operands) {
@@ -109,7 +110,7 @@ LogicalResult Planner::initialize() {
     for (auto [operand, binding] : llvm::enumerate(space.operands))
       firstUse.try_emplace(binding.value, index, operand);
   for (auto [index, space] : llvm::enumerate(spaces))
-    if (isMadeFromScalar(space.op) && !space.results.empty())
+    if (madeFromScalar[index] && !space.results.empty())
       if (auto use = firstUse.find(space.results.front().value);
           use != firstUse.end())
         fillUser[index] = use->second;
@@ -207,21 +208,19 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
     price(mesh, plan.nodes, plan.config);
     if (weight > 0 && scale == 0) {
       for (auto [index, node] : llvm::enumerate(plan.nodes)) {
-        std::vector<double> unary(node.strategies.size());
+        std::vector<double> &unary = plan.graph.getUnary(index);
         for (size_t s = 0; s < unary.size(); ++s)
           unary[s] = node.compute[s] + node.sync[s];
-        plan.graph.setUnary(index, std::move(unary));
       }
       plan.choice = solve(plan.graph, SolverOptions()).choice;
       evaluate(plan);
       scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
     }
     for (auto [index, node] : llvm::enumerate(plan.nodes)) {
-      std::vector<double> unary(node.strategies.size());
+      std::vector<double> &unary = plan.graph.getUnary(index);
       for (size_t s = 0; s < unary.size(); ++s)
         unary[s] =
             node.compute[s] + node.sync[s] + weight * scale * node.memory[s];
-      plan.graph.setUnary(index, std::move(unary));
     }
     plan.solution = solve(plan.graph, SolverOptions());
     plan.choice = plan.solution.choice;
@@ -237,7 +236,6 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
       copy.metrics = plan.metrics;
       copy.feasible = plan.feasible;
       copy.fitsMemory = plan.fitsMemory;
-      copy.edgeSeconds = plan.edgeSeconds;
       copy.nodeCosts = plan.nodeCosts;
       perConfig.push_back(std::move(copy));
       if (weight == 0 && scale == 0 && config == configs.front())
@@ -403,7 +401,8 @@ void Planner::computeRepetition() {
     llvm::hash_code hash = llvm::hash_combine(
         op->getName().getAsOpaquePointer(),
         op->getAttrDictionary().getAsOpaquePointer(), space.understood,
-        isMadeFromScalar(op), static_cast<bool>(cheapToRecompute[index]),
+        static_cast<bool>(madeFromScalar[index]),
+        static_cast<bool>(cheapToRecompute[index]),
         checkpoint == checkpointResult.end() ? 0u : checkpoint->second + 1);
     for (Type type : op->getOperandTypes())
       hash = llvm::hash_combine(hash, type.getAsOpaquePointer());
@@ -698,7 +697,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
   for (auto [index, space] : llvm::enumerate(spaces)) {
     PlanNode node;
     node.space = space;
-    node.madeFromScalar = isMadeFromScalar(space.op);
+    node.madeFromScalar = madeFromScalar[index];
     node.work = workload.lookup(space.op);
     // A copy of an earlier node has its strategies and their work.
     if (unsigned original = representative[index]; original != index) {
@@ -870,7 +869,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
       }
       // A constant fill's buffer is its user's output, counted there.
-      if (isMadeFromScalar(space.op))
+      if (madeFromScalar[index])
         work.workingBytes = work.savedBytes = 0;
       node.works.push_back(std::move(work));
     }
@@ -1183,11 +1182,10 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
     }
     CostGraph &graph = weighted ? *weighted : plan.graph;
     for (auto [index, node] : llvm::enumerate(plan.nodes)) {
-      std::vector<double> unary(node.strategies.size());
+      std::vector<double> &unary = graph.getUnary(index);
       for (size_t s = 0; s < unary.size(); ++s)
         unary[s] = node.compute[s] + commWeight * node.sync[s] +
                    lambda * node.memory[s];
-      graph.setUnary(index, std::move(unary));
     }
     plan.solution = options.exhaustive ? solveExhaustive(graph)
                                        : solve(graph, solverOptions);

@@ -206,6 +206,19 @@ struct MeshPlan {
   std::vector<NodeCost> nodeCosts;
   /// The cost graph (unary costs without the memory weight).
   CostGraph graph;
+
+  /// Releases the per-op parts (nodes, choice, graph, per-node costs) of a
+  /// plan that will not be chosen; its figures (metrics, memory, mesh,
+  /// configuration) stay for the reports.
+  void dropOps() {
+    // (Moved-from, not cleared: the buffers go too.)
+    nodes = std::vector<PlanNode>();
+    choice = std::vector<unsigned>();
+    graph = CostGraph();
+    edgeSeconds = std::vector<double>();
+    nodeCosts = std::vector<NodeCost>();
+    solution.choice = std::vector<unsigned>();
+  }
 };
 
 class Planner {
@@ -357,6 +370,8 @@ private:
   llvm::DenseMap<unsigned, unsigned> checkpointResult;
   /// Whether each node is cheap to recompute (selective recomputation).
   std::vector<bool> cheapToRecompute;
+  /// Per node: whether it is made from a scalar (isMadeFromScalar).
+  std::vector<bool> madeFromScalar;
   /// Per node made from a scalar: its first user and the operand it is
   /// read as ({-1, -1} otherwise).
   std::vector<std::pair<int64_t, int64_t>> fillUser;

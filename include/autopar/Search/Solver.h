@@ -72,6 +72,8 @@ public:
   void setUnary(unsigned node, std::vector<double> costs) {
     unary[node] = std::move(costs);
   }
+  /// The unary costs of `node`, to overwrite in place (same number).
+  std::vector<double> &getUnary(unsigned node) { return unary[node]; }
 
   unsigned getNumNodes() const { return unary.size(); }
   unsigned getNumCandidates(unsigned node) const { return unary[node].size(); }
