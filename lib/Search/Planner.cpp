@@ -196,18 +196,22 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
   if (failed(buildNodes(mesh, plan.nodes, options.dataParallelOnly)))
     return failure();
   plan.config = configs.front();
-  price(mesh, plan.nodes, plan.config);
+  price(mesh, plan.nodes, plan.config, /*copies=*/false);
   plan.graph = buildGraph(mesh, plan.nodes);
   double capacity =
       static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
   // The scale of the weights: the fastest plan's seconds per byte (from
   // the plan of weight 0 when it comes first).
   double scale = 0;
+  // (Copies of a repeated block's nodes read their representative's
+  // prices: pricedNode.)
+  // The prices stay configs.front()'s: every plan is solved under it and
+  // only evaluated (priceStrategy) under the others.
   for (double weight : memoryWeights) {
     plan.config = configs.front();
-    price(mesh, plan.nodes, plan.config);
     if (weight > 0 && scale == 0) {
-      for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+      for (unsigned index = 0; index < plan.nodes.size(); ++index) {
+        const PlanNode &node = pricedNode(plan.nodes, index);
         std::vector<double> &unary = plan.graph.getUnary(index);
         for (size_t s = 0; s < unary.size(); ++s)
           unary[s] = node.compute[s] + node.sync[s];
@@ -216,7 +220,8 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
       evaluate(plan);
       scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
     }
-    for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    for (unsigned index = 0; index < plan.nodes.size(); ++index) {
+      const PlanNode &node = pricedNode(plan.nodes, index);
       std::vector<double> &unary = plan.graph.getUnary(index);
       for (size_t s = 0; s < unary.size(); ++s)
         unary[s] =
@@ -227,7 +232,6 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
     std::vector<MeshPlan> &perConfig = plans.emplace_back();
     for (const StepConfig &config : configs) {
       plan.config = config;
-      price(mesh, plan.nodes, plan.config);
       evaluate(plan);
       MeshPlan copy;
       copy.mesh = plan.mesh;
@@ -625,9 +629,11 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
 }
 
 void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
-                    const StepConfig &config) const {
+                    const StepConfig &config, bool copies) const {
   for (auto [index, node] : llvm::enumerate(nodes)) {
     if (unsigned original = representative[index]; original != index) {
+      if (!copies)
+        continue;
       const PlanNode &same = nodes[original];
       node.compute = same.compute;
       node.sync = same.sync;
@@ -883,7 +889,8 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
   CostGraph graph;
   if (repetition.count >= 3 && options.reuseBlocks)
     graph.setRepetition(repetition);
-  for (const PlanNode &node : nodes) {
+  for (unsigned index = 0; index < nodes.size(); ++index) {
+    const PlanNode &node = pricedNode(nodes, index);
     std::vector<double> unary;
     for (size_t s = 0; s < node.strategies.size(); ++s)
       unary.push_back(node.compute[s] + node.sync[s]);
@@ -1143,7 +1150,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
     return failure();
   SmallVector<StepConfig> configs = getCandidateConfigs();
   plan.config = configs.front();
-  price(mesh, plan.nodes, plan.config);
+  price(mesh, plan.nodes, plan.config, /*copies=*/false);
   SolverOptions solverOptions;
   plan.graph = buildGraph(mesh, plan.nodes);
   if (options.exhaustive) {
@@ -1171,7 +1178,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
   auto solveWith = [&](const StepConfig &config, double lambda) {
     if (!(plan.config == config)) {
       plan.config = config;
-      price(mesh, plan.nodes, config);
+      price(mesh, plan.nodes, config, /*copies=*/false);
     }
     // The energy objective reweighs edges on a copy; the plan's graph
     // keeps seconds (evaluate reads them).
@@ -1181,7 +1188,8 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
       weighted->scaleEdges(commWeight);
     }
     CostGraph &graph = weighted ? *weighted : plan.graph;
-    for (auto [index, node] : llvm::enumerate(plan.nodes)) {
+    for (unsigned index = 0; index < plan.nodes.size(); ++index) {
+      const PlanNode &node = pricedNode(plan.nodes, index);
       std::vector<double> &unary = graph.getUnary(index);
       for (size_t s = 0; s < unary.size(); ++s)
         unary[s] = node.compute[s] + commWeight * node.sync[s] +
@@ -1258,7 +1266,8 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
   double baseSeconds = plan.metrics.stepSeconds();
   consider();
   std::vector<std::vector<double>> baseUnary;
-  for (const PlanNode &node : plan.nodes) {
+  for (unsigned index = 0; index < plan.nodes.size(); ++index) {
+    const PlanNode &node = pricedNode(plan.nodes, index);
     std::vector<double> unary(node.strategies.size());
     for (size_t s = 0; s < unary.size(); ++s)
       unary[s] = node.compute[s] + commWeight * node.sync[s];

@@ -309,9 +309,16 @@ private:
   CostGraph buildGraph(const MeshShape &mesh,
                        const std::vector<PlanNode> &nodes) const;
   /// Fills every node's compute, sync, memory and forward vectors for
-  /// `config`.
+  /// `config`; with `copies` false, a copy of a repeated block's node is
+  /// left as it was (read its representative's, pricedNode).
   void price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
-             const StepConfig &config) const;
+             const StepConfig &config, bool copies = true) const;
+  /// The node whose price vectors hold node `index`'s costs (itself, or
+  /// the first copy's node it repeats).
+  const PlanNode &pricedNode(const std::vector<PlanNode> &nodes,
+                             unsigned index) const {
+    return nodes[representative[index]];
+  }
   /// One strategy's costs under `config`: compute, sync, forward, state
   /// bytes and kept activation bytes.
   struct Priced {
