@@ -896,7 +896,13 @@ int main(int argc, char **argv) {
         predictCommunication(annotated, &costModel);
     if (failed(predicted))
       return 1;
-    describe("predicted", *predicted);
+    // A pipeline's prediction comes from the whole annotated step: every
+    // stage's collectives together, and no point-to-point transfers (the
+    // partitioned counts below are one stage's program).
+    describe((*module)->hasAttr(AutoparDialect::kPipelineAttrName)
+                 ? "predicted (all stages together, sends not counted)"
+                 : "predicted",
+             *predicted);
   }
   if (partitioner == "upstream") {
     // Only the function to run goes through upstream's passes.
