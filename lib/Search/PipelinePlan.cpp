@@ -90,14 +90,17 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
   int64_t perLayer = (count + room - 1) / room;
   // Few blocks: each is cut into as many layers as fit, alike in every
   // block.
+  // Nodes [first, last) cut into `layers`, bounds relative to `first`.
+  auto cutRange = [&](int64_t first, int64_t last, int64_t layers) {
+    return cutIntoLayers(
+        std::vector<double>(weights.begin() + first, weights.begin() + last),
+        std::vector<double>(cutBytes.begin() + first,
+                            cutBytes.begin() + last + 1),
+        layers);
+  };
   std::vector<int64_t> within = {0, length};
-  if (perLayer == 1 && count * 2 <= room) {
-    std::vector<double> slice(weights.begin() + start,
-                              weights.begin() + start + length);
-    std::vector<double> cuts(cutBytes.begin() + start,
-                             cutBytes.begin() + start + length + 1);
-    within = cutIntoLayers(slice, cuts, std::min(room / count, length));
-  }
+  if (perLayer == 1 && count * 2 <= room)
+    within = cutRange(start, start + length, std::min(room / count, length));
   double layerWeight = 0;
   for (int64_t k = start; k < start + within[1] * perLayer; ++k)
     layerWeight += weights[k];
@@ -105,17 +108,14 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
   auto cutEnd = [&](int64_t first, int64_t last, std::vector<int64_t> &bounds) {
     if (last <= first)
       return;
-    std::vector<double> slice(weights.begin() + first, weights.begin() + last);
-    std::vector<double> cuts(cutBytes.begin() + first,
-                             cutBytes.begin() + last + 1);
     double total = 0;
-    for (double w : slice)
-      total += w;
+    for (int64_t k = first; k < last; ++k)
+      total += weights[k];
     int64_t layers =
         std::clamp<int64_t>(static_cast<int64_t>(std::llround(
                                 layerWeight > 0 ? total / layerWeight : 1.0)),
                             1, std::min(kMaxEndLayers, last - first));
-    std::vector<int64_t> local = cutIntoLayers(slice, cuts, layers);
+    std::vector<int64_t> local = cutRange(first, last, layers);
     for (size_t k = 1; k < local.size(); ++k)
       bounds.push_back(first + local[k]);
   };
@@ -503,9 +503,7 @@ void mlir::autopar::printPipelineReportText(llvm::raw_ostream &os,
      << plan.capsTried << " slowest-stage caps";
   const Repetition &repetition = planner.getRepetition();
   if (repetition.count > 0)
-    os << "; repeated block: " << repetition.count << " copies of "
-       << repetition.length << " ops from op " << repetition.start << " ("
-       << opText(planner, repetition.start) << ")";
+    printRepeatedBlock(os, repetition, opText(planner, repetition.start));
   os << "\n";
 }
 
@@ -556,11 +554,7 @@ void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
       json.attribute("caps", plan.capsTried);
       const Repetition &repetition = planner.getRepetition();
       if (repetition.count > 0)
-        json.attributeObject("repeated_block", [&] {
-          json.attribute("first_op", static_cast<int64_t>(repetition.start));
-          json.attribute("ops", static_cast<int64_t>(repetition.length));
-          json.attribute("copies", static_cast<int64_t>(repetition.count));
-        });
+        writeRepeatedBlockJson(json, repetition);
     });
   });
 }

@@ -116,6 +116,24 @@ static void printSummaryLine(llvm::raw_ostream &os, StringRef label,
                          : " (does not fit)");
 }
 
+void mlir::autopar::printRepeatedBlock(llvm::raw_ostream &os,
+                                       const Repetition &repetition,
+                                       StringRef loc) {
+  os << "; repeated block: " << repetition.count << " copies of "
+     << repetition.length << " ops from op " << repetition.start;
+  if (!loc.empty())
+    os << " (" << loc << ")";
+}
+
+void mlir::autopar::writeRepeatedBlockJson(llvm::json::OStream &json,
+                                           const Repetition &repetition) {
+  json.attributeObject("repeated_block", [&] {
+    json.attribute("first_op", static_cast<int64_t>(repetition.start));
+    json.attribute("ops", static_cast<int64_t>(repetition.length));
+    json.attribute("copies", static_cast<int64_t>(repetition.count));
+  });
+}
+
 void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
                                         const PlanReport &report) {
   os << "autopar plan: @" << report.function << " on " << report.target
@@ -192,12 +210,10 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
      << ", " << report.coreNodes << " nodes left after elimination";
   if (!report.exact)
     os << llvm::format(", lower bound %.3f ms", report.lowerBound * 1e3);
-  if (report.reusedCopies > 0)
-    os << "; repeated block: " << report.repetition.count << " copies of "
-       << report.repetition.length << " ops from op " << report.repetition.start
-       << (report.repetitionLoc.empty() ? ""
-                                        : " (" + report.repetitionLoc + ")")
-       << ", solved once";
+  if (report.reusedCopies > 0) {
+    printRepeatedBlock(os, report.repetition, report.repetitionLoc);
+    os << ", solved once";
+  }
   os << "\nforward collectives per step: "
      << describeCommunication(report.forwardCommunication) << "\n";
 }
@@ -281,13 +297,7 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
       json.attribute("core_nodes", static_cast<int64_t>(report.coreNodes));
       json.attribute("lower_bound_s", report.lowerBound);
       if (report.reusedCopies > 0)
-        json.attributeObject("repeated_block", [&] {
-          json.attribute("first_op",
-                         static_cast<int64_t>(report.repetition.start));
-          json.attribute("ops", static_cast<int64_t>(report.repetition.length));
-          json.attribute("copies",
-                         static_cast<int64_t>(report.repetition.count));
-        });
+        writeRepeatedBlockJson(json, report.repetition);
     });
     json.attributeArray("meshes", [&] {
       for (const PlanSummary &mesh : report.meshes)

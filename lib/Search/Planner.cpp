@@ -203,10 +203,9 @@ Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
   // The scale of the weights: the fastest plan's seconds per byte (from
   // the plan of weight 0 when it comes first).
   double scale = 0;
-  // (Copies of a repeated block's nodes read their representative's
-  // prices: pricedNode.)
-  // The prices stay configs.front()'s: every plan is solved under it and
-  // only evaluated (priceStrategy) under the others.
+  // The prices stay configs.front()'s (copies of a repeated block's nodes
+  // read their first copy's, pricedNode): every plan is solved under it
+  // and only evaluated (priceStrategy) under the others.
   for (double weight : memoryWeights) {
     plan.config = configs.front();
     if (weight > 0 && scale == 0) {
@@ -258,15 +257,23 @@ Planner::getNodesOnMesh(const MeshShape &mesh) {
 }
 
 std::vector<double> Planner::getCutBytes() const {
+  // In the step's precision (an f32 model trained in bf16 sends half).
+  return sumAcrossCuts([&](Value value, unsigned producer, unsigned result) {
+    return scaleBytes(getElementTypeOrSelf(value.getType()),
+                      spaces[producer].results[result].bytes);
+  });
+}
+
+std::vector<double> Planner::sumAcrossCuts(
+    function_ref<double(Value value, unsigned producer, unsigned result)>
+        weight) const {
   // A value crosses every cut between its producer and its last consumer.
   std::vector<double> delta(spaces.size() + 1, 0);
   forEachLiveValue(
       [&](Value value, unsigned producer, unsigned result, unsigned last) {
-        // In the step's precision (an f32 model trained in bf16 sends half).
-        double bytes = scaleBytes(getElementTypeOrSelf(value.getType()),
-                                  spaces[producer].results[result].bytes);
-        delta[producer + 1] += bytes;
-        delta[last + 1] -= bytes;
+        double w = weight(value, producer, result);
+        delta[producer + 1] += w;
+        delta[last + 1] -= w;
       });
   std::vector<double> cuts(spaces.size() + 1, 0);
   double live = 0;
@@ -414,11 +421,10 @@ void Planner::computeRepetition() {
       hash = llvm::hash_combine(hash, type.getAsOpaquePointer());
     for (const Binding &operand : space.operands) {
       Value value = operand.value;
-      auto owner = paramOwner.find(roles.getSource(value));
+      auto owner = paramOwner.find(value);
       hash = llvm::hash_combine(
           hash, roles.isParameter(value), workload.requiresGradient(value),
-          owner != paramOwner.end() && owner->second == index,
-          paramOwner.lookup(value) == index && paramOwner.count(value));
+          owner != paramOwner.end() && owner->second == index);
       if (auto it = producers.find(value); it != producers.end()) {
         hash = llvm::hash_combine(hash, 1, index - it->second.first,
                                   it->second.second);
@@ -481,13 +487,8 @@ void Planner::computeRepetition() {
   if (bestLength == 0 || bestCover / bestLength < 3)
     return;
   // Copies begin where the fewest values cross (a residual stream).
-  std::vector<int> live(count + 1, 0);
-  forEachLiveValue([&](Value, unsigned producer, unsigned, unsigned last) {
-    live[producer + 1] += 1;
-    live[last + 1] -= 1;
-  });
-  for (unsigned k = 1; k <= count; ++k)
-    live[k] += live[k - 1];
+  std::vector<double> live =
+      sumAcrossCuts([](Value, unsigned, unsigned) { return 1.0; });
   unsigned start = bestFirst;
   for (unsigned phase = 1; phase < bestLength; ++phase)
     if (live[bestFirst + phase] < live[start])
@@ -887,7 +888,8 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
 CostGraph Planner::buildGraph(const MeshShape &mesh,
                               const std::vector<PlanNode> &nodes) const {
   CostGraph graph;
-  if (repetition.count >= 3 && options.reuseBlocks)
+  bool reuse = repetition.count >= 3 && options.reuseBlocks;
+  if (reuse)
     graph.setRepetition(repetition);
   for (unsigned index = 0; index < nodes.size(); ++index) {
     const PlanNode &node = pricedNode(nodes, index);
@@ -908,7 +910,6 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
   };
   // The edges into the repetition's first copy, by operand: the later
   // copies' edges from within the repetition are the same.
-  bool reuse = repetition.count >= 3 && options.reuseBlocks;
   unsigned firstCopy = reuse ? repetition.start : 0;
   std::vector<std::vector<std::vector<double>>> copyEdges(
       reuse ? repetition.length : 0);

@@ -60,11 +60,8 @@ struct Factor {
 class Eliminator {
 public:
   /// A problem of `unary` costs and `factors` (each over ascending nodes).
-  Eliminator(
-      std::vector<std::vector<double>> unary,
-      std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>>
-          terms,
-      const SolverOptions &options);
+  Eliminator(std::vector<std::vector<double>> unary, Terms terms,
+             const SolverOptions &options);
 
   /// Eliminates every node, solves the core, and labels every node.
   Solution run();
@@ -122,9 +119,8 @@ private:
 } // namespace
 
 /// The graph's edges as factors over ascending node pairs.
-static std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>>
-getPairTerms(const CostGraph &graph) {
-  std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>> terms;
+static Terms getPairTerms(const CostGraph &graph) {
+  Terms terms;
   for (const CostGraph::Edge &edge : graph.getEdges()) {
     unsigned a = std::min(edge.from, edge.to), b = std::max(edge.from, edge.to);
     unsigned fromSize = graph.getNumCandidates(edge.from);
@@ -141,10 +137,8 @@ getPairTerms(const CostGraph &graph) {
   return terms;
 }
 
-Eliminator::Eliminator(
-    std::vector<std::vector<double>> unaryCosts,
-    std::vector<std::pair<SmallVector<unsigned, 4>, std::vector<double>>> terms,
-    const SolverOptions &options)
+Eliminator::Eliminator(std::vector<std::vector<double>> unaryCosts, Terms terms,
+                       const SolverOptions &options)
     : options(options), unary(std::move(unaryCosts)), alive(unary.size(), true),
       kept(unary.size(), false), nodeFactors(unary.size()),
       key(unary.size(), UINT64_MAX) {

@@ -94,6 +94,14 @@ void writeTraceEvent(llvm::json::OStream &json, StringRef name,
                      StringRef category, int64_t track, double start,
                      double seconds, llvm::function_ref<void()> args = nullptr);
 
+/// "; repeated block: 96 copies of 66 ops from op 2 (h.0.ln_1.sum)" (the
+/// location when known), and the JSON object {"first_op", "ops",
+/// "copies"} named "repeated_block".
+void printRepeatedBlock(llvm::raw_ostream &os, const Repetition &repetition,
+                        StringRef loc);
+void writeRepeatedBlockJson(llvm::json::OStream &json,
+                            const Repetition &repetition);
+
 void printPlanReportText(llvm::raw_ostream &os, const PlanReport &report);
 void printPlanReportJson(llvm::raw_ostream &os, const PlanReport &report);
 /// The predicted timeline of one step on every GPU of `plan`, as

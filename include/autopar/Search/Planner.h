@@ -341,6 +341,11 @@ private:
   void forEachLiveValue(function_ref<void(Value value, unsigned producer,
                                           unsigned result, unsigned last)>
                             fn) const;
+  /// For each cut between nodes (0..nodes), the sum of `weight` over the
+  /// values made before it and read after it (0 at both ends).
+  std::vector<double> sumAcrossCuts(
+      function_ref<double(Value value, unsigned producer, unsigned result)>
+          weight) const;
   /// Full recomputation's segments and selective recomputation's ops.
   void computeSegments();
   /// Finds `repetition` (after computeSegments).
