@@ -660,12 +660,8 @@ void PartitionPass::runOnOperation() {
     pipeline.emplace();
     pipeline->stages = attr.getAs<IntegerAttr>("stages").getInt();
     pipeline->schedule = attr.getAs<StringAttr>("schedule").getValue().str();
-    if (attr.getAs<IntegerAttr>("virtual_stages").getInt() > 1)
-      return (void)(module.emitError()
-                    << "autopar-partition: per-stage programs of the "
-                       "interleaved schedule (virtual_stages > 1) are not "
-                       "built yet; plan with schedule=1f1b or gpipe"),
-             signalPassFailure();
+    pipeline->virtualStages =
+        attr.getAs<IntegerAttr>("virtual_stages").getInt();
     auto meshOp = dyn_cast_or_null<MeshOp>(SymbolTable::lookupSymbolIn(
         module, StringAttr::get(module.getContext(), "mesh")));
     if (!meshOp ||

@@ -4,35 +4,42 @@
 // Microbatch.cpp's sequentializer sees: a device's program partitioned on
 // the pipeline's mesh with the microbatch axis, its ops split into one
 // microbatch's (the loop body), the collectives over the microbatches that
-// accumulate them, and the ops before and after. Every op gets a stage and
-// a phase (before the microbatches, a microbatch's forward or backward,
-// after them); each stage's program is then emitted straight-line into one
-// case of an `scf.index_switch` on the device's stage coordinate:
+// accumulate them, and the ops before and after. Every op gets a chunk (its
+// `autopar.stage`: a stage, or with v virtual stages one of P * v chunks,
+// chunk c on device c mod P) and a phase (before the microbatches, a
+// microbatch's forward or backward, after them); each device's program is
+// then emitted straight-line into one case of an `scf.index_switch` on the
+// device's stage coordinate:
 //
-//   before:  the stage's once-per-step ops before the microbatches
-//   F<m>/B<m> in the schedule's order (GPipe: every forward, then every
-//            backward; 1F1B: P - s - 1 forwards, then one forward and one
-//            backward alternating, then the remaining backwards):
-//              recv what other stages made for this microbatch's work,
-//              the stage's ops of that phase with the microbatch's slice,
-//              send what other stages read of it,
-//              add the microbatch's share to the stage's accumulators
-//   after:   the accumulated values, the stage's synchronisation and update
-//   yield:   the stage's results
+//   before:  the device's once-per-step ops before the microbatches
+//   F<c,m>/B<c,m> in the schedule's order (getPipelineActions, Pipeline.h:
+//            GPipe every forward, then every backward; 1F1B P - d - 1
+//            forwards, then one forward and one backward alternating;
+//            interleaved Megatron-LM's order over the device's chunks):
+//              recv what other devices made for this chunk's microbatch,
+//              the chunk's ops of that phase with the microbatch's slice,
+//              send what other devices read of it,
+//              add the microbatch's share to the device's accumulators
+//   after:   the accumulated values, the device's synchronisation and
+//            update
+//   yield:   the device's results
 //
 // Values of one microbatch move with the action that makes them: a
-// forward's to a later stage's forward of the same microbatch, a
-// backward's to an earlier stage's backward. Values made once per step
-// (an update that another stage's copy of a tied parameter needs) are sent
-// where they are made and received just before their first use; every
-// stage emits these in program order, so a receive waits only on work that
-// comes earlier in the program on the sender. Sends do not wait
-// (autopar.send), so the schedule's order cannot deadlock.
+// forward's to a later chunk's forward of the same microbatch, a
+// backward's to an earlier chunk's backward; between chunks of one device
+// they are used directly. Values made once per step (an update that
+// another device's copy of a tied parameter needs) are sent where they are
+// made and received just before their first use; every device emits these
+// in program order, so a receive waits only on work that comes earlier in
+// the program on the sender. Sends do not wait (autopar.send), and the
+// schedule's order completes in simulation (test/Unit/pipeline.test), so
+// the programs cannot deadlock.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Sequentializer.h"
 #include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Search/Pipeline.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -61,9 +68,13 @@ StringRef getPhaseName(Phase phase) {
   llvm_unreachable("unknown phase");
 }
 
-/// A value one stage makes and another reads.
+/// A value one device makes and another reads.
 struct Transfer {
   Value value;
+  /// The chunk that makes it and the one whose action receives it: a
+  /// per-microbatch value in the receiving device's earliest action that
+  /// reads it (its lowest reading chunk's forward, or highest reading
+  /// chunk's backward).
   int64_t from = 0, to = 0;
   /// Made per microbatch (sent with its action) or once per step.
   bool perMicrobatch = false;
@@ -96,6 +107,8 @@ public:
       : func(func), body(func.front()), meshRef(meshRef),
         microbatch(microbatch), inLoop(inLoop), boundary(boundary),
         accumulators(accumulators), options(options), count(count),
+        devices(options.stages),
+        chunks(options.stages * std::max<int64_t>(options.virtualStages, 1)),
         finishAccumulator(finishAccumulator), builder(func.getContext()) {}
 
   LogicalResult run();
@@ -103,8 +116,10 @@ public:
 private:
   LogicalResult classify();
   LogicalResult collectTransfers();
-  SmallVector<std::pair<Phase, int64_t>> getActions(int64_t stage) const;
-  LogicalResult emitStage(int64_t stage);
+  LogicalResult emitDevice(int64_t device);
+  /// Moves receives so that each device takes a peer's values in the order
+  /// the peer sends them.
+  LogicalResult orderReceivesAsSent(scf::IndexSwitchOp stageSwitch);
   /// `value` in the stage being emitted, for microbatch `m` (-1: once per
   /// step): cloned when no stage owns its producer, received when another
   /// stage's once-per-step value, null (after a diagnostic) when missing.
@@ -117,12 +132,13 @@ private:
                                   : perMicrobatchTransfers * count +
                                         transfer.index;
   }
-  /// The stage an op runs on, -1 for none (it reads no staged value: it
+  /// The chunk an op runs in, -1 for none (it reads no staged value: it
   /// runs where it is needed).
   int64_t stageOf(Operation *op) const {
     auto it = stages.find(op);
     return it == stages.end() ? -1 : it->second;
   }
+  int64_t deviceOf(int64_t chunk) const { return chunk % devices; }
   Operation *producer(Value value) const {
     Operation *def = value.getDefiningOp();
     return def && def->getBlock() == &body ? def : nullptr;
@@ -137,6 +153,8 @@ private:
   ArrayRef<Accumulator> accumulators;
   const PipelineProgramOptions &options;
   int64_t count;
+  /// P devices along the stages' axis, P * v chunks.
+  int64_t devices, chunks;
   function_ref<Value(OpBuilder &, const Accumulator &, Value)>
       finishAccumulator;
   OpBuilder builder;
@@ -147,20 +165,12 @@ private:
   DenseSet<Operation *> roundings;
   std::vector<Transfer> transfers;
   int64_t perMicrobatchTransfers = 0;
-  /// (value, to) -> transfer.
+  /// (value, receiving device) -> transfer.
   std::map<std::pair<void *, int64_t>, size_t> transferOf;
-  /// Per result: the stage that makes it (-1: every stage can).
+  /// Per result: the chunk that makes it (-1: every device can).
   SmallVector<int64_t> resultOwner;
-  /// Per (sender, receiver): the once-per-step transfers in the order the
-  /// sender's program sends them. A receiver takes them in that order too
-  /// (NCCL matches a pair's transfers in order; MPI's tags would not need
-  /// it).
-  std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> perStepOrder;
-  /// The stage being emitted: per sender, how many of its once-per-step
-  /// transfers it has received.
-  std::map<int64_t, size_t> perStepReceived;
 
-  // The stage being emitted.
+  // The device being emitted.
   int64_t current = 0;
   /// (value, microbatch or -1) -> the value in the stage's program.
   DenseMap<std::pair<Value, int64_t>, Value> mapped;
@@ -204,11 +214,11 @@ LogicalResult StagePrograms::classify() {
     phases[&op] = phase;
     if (auto stage =
             op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName)) {
-      if (stage.getInt() >= options.stages)
-        return op.emitError() << "autopar-partition: '"
-                              << AutoparDialect::kStageAttrName << "' is "
-                              << stage.getInt() << " but the pipeline has "
-                              << options.stages << " stages";
+      if (stage.getInt() >= chunks)
+        return op.emitError()
+               << "autopar-partition: '" << AutoparDialect::kStageAttrName
+               << "' is " << stage.getInt() << " but the pipeline has "
+               << chunks << (chunks > devices ? " chunks" : " stages");
       stages[&op] = stage.getInt();
       continue;
     }
@@ -239,33 +249,42 @@ LogicalResult StagePrograms::classify() {
 }
 
 LogicalResult StagePrograms::collectTransfers() {
-  // What each stage's ops read from other stages' ops, in program order.
+  // What each chunk's ops read from other devices' chunks, in program
+  // order.
+  StringRef unit = chunks > devices ? "chunk" : "stage";
   auto need = [&](Value value, int64_t to, Operation *user) -> LogicalResult {
     Operation *def = producer(value);
     int64_t from = def ? stageOf(def) : -1;
     if (from < 0 || from == to)
       return success();
-    auto key = std::make_pair(value.getAsOpaquePointer(), to);
-    if (transferOf.count(key))
+    Phase phase = phases.lookup(def);
+    bool perMicrobatch = inLoop.contains(def);
+    bool forward = phase == Phase::Forward;
+    // A forward value goes to a later chunk, a backward one to an earlier
+    // chunk.
+    if (perMicrobatch && ((forward && from > to) || (!forward && from < to)))
+      return user->emitError()
+             << "autopar-partition: this op of pipeline " << unit << " " << to
+             << " reads a value that " << unit << " " << from
+             << " makes in its " << getPhaseName(phase)
+             << " of each microbatch: the value would flow against the "
+                "schedule";
+    if (deviceOf(from) == deviceOf(to))
+      return success(); // Used directly.
+    auto key = std::make_pair(value.getAsOpaquePointer(), deviceOf(to));
+    if (auto it = transferOf.find(key); it != transferOf.end()) {
+      // Received for the device's earliest action that reads it.
+      Transfer &transfer = transfers[it->second];
+      transfer.to =
+          forward ? std::min(transfer.to, to) : std::max(transfer.to, to);
       return success();
+    }
     Transfer transfer;
     transfer.value = value;
     transfer.from = from;
     transfer.to = to;
-    transfer.phase = phases.lookup(def);
-    transfer.perMicrobatch = inLoop.contains(def);
-    if (transfer.perMicrobatch) {
-      // A forward value goes to a later stage, a backward one to an
-      // earlier stage.
-      bool forward = transfer.phase == Phase::Forward;
-      if ((forward && from > to) || (!forward && from < to))
-        return user->emitError()
-               << "autopar-partition: this op of pipeline stage " << to
-               << " reads a value that stage " << from << " makes in its "
-               << getPhaseName(transfer.phase)
-               << " of each microbatch: the value would flow against the "
-                  "schedule";
-    }
+    transfer.phase = phase;
+    transfer.perMicrobatch = perMicrobatch;
     transferOf[key] = transfers.size();
     transfers.push_back(transfer);
     return success();
@@ -282,8 +301,8 @@ LogicalResult StagePrograms::collectTransfers() {
     if (failed(result))
       return failure();
   }
-  // A result belongs to the stage that makes it. A parameter's update goes
-  // to the other stages that read the parameter (a tied embedding).
+  // A result belongs to the chunk that makes it. A parameter's update goes
+  // to the other devices that read the parameter (a tied embedding).
   Operation *terminator = body.getTerminator();
   DenseMap<Value, DenseSet<int64_t>> readers;
   for (Operation *op : ops)
@@ -319,50 +338,7 @@ LogicalResult StagePrograms::collectTransfers() {
   for (Transfer &transfer : transfers)
     if (!transfer.perMicrobatch)
       transfer.index = perStep++;
-  // The order a sender's program sends its once-per-step values
-  // (emitStage): its ops before the microbatches, its accumulated values,
-  // its ops after them.
-  auto sendOrder = [&](Operation *op) {
-    for (Value result : op->getResults())
-      for (auto [index, transfer] : llvm::enumerate(transfers))
-        if (transfer.value == result && !transfer.perMicrobatch)
-          perStepOrder[{transfer.from, transfer.to}].push_back(index);
-  };
-  for (Operation *op : ops)
-    if (stageOf(op) >= 0 && phases.lookup(op) == Phase::Before &&
-        !roundings.contains(op))
-      sendOrder(op);
-  for (const Accumulator &acc : accumulators)
-    sendOrder(acc.collective);
-  for (Operation *op : ops)
-    if (stageOf(op) >= 0 && phases.lookup(op) == Phase::After &&
-        !boundary.contains(op))
-      sendOrder(op);
   return success();
-}
-
-SmallVector<std::pair<Phase, int64_t>>
-StagePrograms::getActions(int64_t stage) const {
-  SmallVector<std::pair<Phase, int64_t>> actions;
-  if (options.schedule == "gpipe") {
-    for (int64_t m = 0; m < count; ++m)
-      actions.push_back({Phase::Forward, m});
-    for (int64_t m = 0; m < count; ++m)
-      actions.push_back({Phase::Backward, m});
-    return actions;
-  }
-  // 1F1B: warm-up forwards, then one forward and one backward, then the
-  // backwards left.
-  int64_t warmup = std::min(options.stages - stage - 1, count);
-  for (int64_t m = 0; m < warmup; ++m)
-    actions.push_back({Phase::Forward, m});
-  for (int64_t i = 0; i < count - warmup; ++i) {
-    actions.push_back({Phase::Forward, warmup + i});
-    actions.push_back({Phase::Backward, i});
-  }
-  for (int64_t m = count - warmup; m < count; ++m)
-    actions.push_back({Phase::Backward, m});
-  return actions;
 }
 
 Value StagePrograms::get(Value value, int64_t m) {
@@ -387,30 +363,25 @@ Value StagePrograms::get(Value value, int64_t m) {
     return mapped.lookup({value, key});
   }
   auto it = transferOf.find({value.getAsOpaquePointer(), current});
-  if (stage != current && it != transferOf.end() &&
+  if (deviceOf(stage) != current && it != transferOf.end() &&
       !transfers[it->second].perMicrobatch) {
-    // Another stage's once-per-step value: received at its first use,
-    // with the values that stage sent before it.
-    const std::vector<size_t> &order =
-        perStepOrder[{transfers[it->second].from, current}];
-    size_t &next = perStepReceived[transfers[it->second].from];
-    while (next < order.size() && !mapped.lookup({value, -1})) {
-      const Transfer &transfer = transfers[order[next++]];
-      Operation *sender = producer(transfer.value);
-      auto received = RecvOp::create(
-          builder, sender->getLoc(), transfer.value.getType(), Value(), meshRef,
-          builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
-          builder.getI64IntegerAttr(transfer.from),
-          builder.getI64IntegerAttr(tagOf(transfer, -1)));
-      mapped[{transfer.value, -1}] = received.getResult();
-    }
-    if (Value found = mapped.lookup({value, -1}))
-      return found;
+    // Another device's once-per-step value: received at its first use
+    // (orderReceivesAsSent moves it up behind what that device sent
+    // before it).
+    const Transfer &transfer = transfers[it->second];
+    auto received = RecvOp::create(
+        builder, def->getLoc(), value.getType(), Value(), meshRef,
+        builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
+        builder.getI64IntegerAttr(deviceOf(transfer.from)),
+        builder.getI64IntegerAttr(tagOf(transfer, -1)));
+    mapped[{value, -1}] = received.getResult();
+    return received.getResult();
   }
   failedEmit = true;
   def->emitError() << "autopar-partition: internal error: a value of "
-                      "pipeline stage "
-                   << stage << " is not available on stage " << current;
+                      "pipeline chunk "
+                   << stage << " is not available on the stages' device "
+                   << current;
   return nullptr;
 }
 
@@ -440,24 +411,27 @@ LogicalResult StagePrograms::cloneOp(Operation *op, int64_t m) {
 void StagePrograms::sendAfter(Operation *op, int64_t m) {
   for (Value result : op->getResults())
     for (const Transfer &transfer : transfers)
-      if (transfer.value == result && transfer.from == current)
-        SendOp::create(builder, op->getLoc(),
-                       mapped.lookup({result, transfer.perMicrobatch ? m : -1}),
-                       meshRef,
-                       builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
-                       builder.getI64IntegerAttr(transfer.to),
-                       builder.getI64IntegerAttr(tagOf(transfer, m)));
+      if (transfer.value == result && deviceOf(transfer.from) == current)
+        SendOp::create(
+            builder, op->getLoc(),
+            mapped.lookup({result, transfer.perMicrobatch ? m : -1}), meshRef,
+            builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
+            builder.getI64IntegerAttr(deviceOf(transfer.to)),
+            builder.getI64IntegerAttr(tagOf(transfer, m)));
 }
 
-LogicalResult StagePrograms::emitStage(int64_t stage) {
-  current = stage;
+LogicalResult StagePrograms::emitDevice(int64_t device) {
+  current = device;
   mapped.clear();
-  perStepReceived.clear();
   Location loc = func.getLoc();
-  auto emitPhase = [&](Phase phase, int64_t m) -> LogicalResult {
+  // The ops of `phase`: once per step (m = -1) the device's, per
+  // microbatch the chunk's.
+  auto emitPhase = [&](Phase phase, int64_t m, int64_t chunk) -> LogicalResult {
     for (Operation *op : ops) {
-      if (stageOf(op) != stage || phases.lookup(op) != phase ||
-          roundings.contains(op) || boundary.contains(op))
+      int64_t stage = stageOf(op);
+      if (stage < 0 || (m < 0 ? deviceOf(stage) != device : stage != chunk) ||
+          phases.lookup(op) != phase || roundings.contains(op) ||
+          boundary.contains(op))
         continue;
       if (failed(cloneOp(op, m)) || failedEmit)
         return failure();
@@ -466,39 +440,48 @@ LogicalResult StagePrograms::emitStage(int64_t stage) {
     return success();
   };
 
-  if (failed(emitPhase(Phase::Before, -1)))
+  if (failed(emitPhase(Phase::Before, -1, -1)))
     return failure();
 
-  // The stage's accumulators start at their identity.
+  // The device's accumulators start at their identity.
   SmallVector<const Accumulator *> own;
   SmallVector<Value> sums;
   for (const Accumulator &acc : accumulators) {
-    if (stageOf(acc.collective) != stage)
+    if (deviceOf(stageOf(acc.collective)) != device)
       continue;
     own.push_back(&acc);
     sums.push_back(startAccumulator(builder, loc, acc));
   }
 
-  for (auto [phase, m] : getActions(stage)) {
-    // What other stages made for this microbatch's work.
+  PipelineSchedule schedule = parsePipelineSchedule(options.schedule)
+                                  .value_or(PipelineSchedule::OneFOneB);
+  for (const PipelineAction &action :
+       getPipelineActions(schedule, devices, device, count, chunks / devices)) {
+    Phase phase = action.backward ? Phase::Backward : Phase::Forward;
+    int64_t m = action.microbatch;
+    // What other devices made for this chunk's microbatch.
     for (const Transfer &transfer : transfers) {
-      if (!transfer.perMicrobatch || transfer.to != stage ||
+      if (!transfer.perMicrobatch || transfer.to != action.chunk ||
           transfer.phase != phase)
         continue;
       Operation *def = producer(transfer.value);
       auto received = RecvOp::create(
           builder, def->getLoc(), transfer.value.getType(), Value(), meshRef,
           builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
-          builder.getI64IntegerAttr(transfer.from),
+          builder.getI64IntegerAttr(deviceOf(transfer.from)),
           builder.getI64IntegerAttr(tagOf(transfer, m)));
       mapped[{transfer.value, m}] = received.getResult();
     }
-    if (failed(emitPhase(phase, m)))
+    if (failed(emitPhase(phase, m, action.chunk)))
       return failure();
-    // The microbatch's share of each accumulated value.
+    // The microbatch's share of each value accumulated in this chunk.
     for (auto [acc, sum] : llvm::zip_equal(own, sums)) {
       Operation *def = producer(acc->contribution);
       if (!def || phases.lookup(def) != phase)
+        continue;
+      int64_t chunk =
+          stageOf(def) >= 0 ? stageOf(def) : stageOf(acc->collective);
+      if (chunk != action.chunk)
         continue;
       Value contribution = get(acc->contribution, m);
       if (!contribution)
@@ -508,24 +491,24 @@ LogicalResult StagePrograms::emitStage(int64_t stage) {
     }
   }
 
-  // After the microbatches: the accumulated values, then the stage's
+  // After the microbatches: the accumulated values, then the device's
   // once-per-step work.
   for (auto [acc, sum] : llvm::zip_equal(own, sums)) {
     Value result = acc->collective->getResult(0);
     mapped[{result, -1}] = finishAccumulator(builder, *acc, sum);
     sendAfter(acc->collective, -1);
   }
-  if (failed(emitPhase(Phase::After, -1)))
+  if (failed(emitPhase(Phase::After, -1, -1)))
     return failure();
 
-  // The results: the stage's own, another stage's update of a parameter
-  // this stage reads, the argument of one it does not, zeros otherwise.
+  // The results: the device's own, another device's update of a parameter
+  // this device reads, the argument of one it does not, zeros otherwise.
   Operation *terminator = body.getTerminator();
   SmallVector<Value> results;
   for (auto [index, value] : llvm::enumerate(terminator->getOperands())) {
     int64_t owner = resultOwner[index];
-    auto it = transferOf.find({value.getAsOpaquePointer(), stage});
-    if (owner < 0 || owner == stage || it != transferOf.end()) {
+    auto it = transferOf.find({value.getAsOpaquePointer(), device});
+    if (owner < 0 || deviceOf(owner) == device || it != transferOf.end()) {
       Value local = get(value, -1);
       if (!local)
         return failure();
@@ -551,11 +534,10 @@ LogicalResult StagePrograms::emitStage(int64_t stage) {
 }
 
 LogicalResult StagePrograms::run() {
-  if (options.schedule != "gpipe" && options.schedule != "1f1b")
+  if (!parsePipelineSchedule(options.schedule))
     return func.emitError()
-           << "autopar-partition: the " << options.schedule
-           << " schedule's per-stage programs are not built yet (gpipe and "
-              "1f1b are)";
+           << "autopar-partition: unknown pipeline schedule '"
+           << options.schedule << "'; expected gpipe, 1f1b or interleaved";
   if (failed(classify()) || failed(collectTransfers()))
     return failure();
 
@@ -568,26 +550,90 @@ LogicalResult StagePrograms::run() {
           builder.getStrArrayAttr({AutoparDialect::kStageAxisName}))
           .getResult();
   SmallVector<int64_t> cases;
-  for (int64_t s = 0; s + 1 < options.stages; ++s)
-    cases.push_back(s);
+  for (int64_t d = 0; d + 1 < devices; ++d)
+    cases.push_back(d);
   auto stageSwitch = scf::IndexSwitchOp::create(
       builder, loc, terminator->getOperandTypes(), stage, cases, cases.size());
-  for (int64_t s = 0; s < options.stages; ++s) {
-    Region &region = s + 1 < options.stages ? stageSwitch.getCaseRegions()[s]
-                                            : stageSwitch.getDefaultRegion();
+  for (int64_t d = 0; d < devices; ++d) {
+    Region &region = d + 1 < devices ? stageSwitch.getCaseRegions()[d]
+                                     : stageSwitch.getDefaultRegion();
     builder.setInsertionPointToEnd(&region.emplaceBlock());
-    if (failed(emitStage(s)))
+    if (failed(emitDevice(d)))
       return failure();
   }
   terminator->setOperands(stageSwitch.getResults());
+  if (failed(orderReceivesAsSent(stageSwitch)))
+    return failure();
+  // A result's stage is the device (coordinate along the stages' axis)
+  // that makes it.
   for (auto [index, owner] : llvm::enumerate(resultOwner))
     if (owner >= 0)
       func.setResultAttr(index, AutoparDialect::kStageAttrName,
-                         builder.getI64IntegerAttr(owner));
+                         builder.getI64IntegerAttr(deviceOf(owner)));
   // The single program's ops are all in the stages' programs now.
   for (Operation *op : llvm::reverse(ops)) {
     op->dropAllUses();
     op->erase();
+  }
+  return success();
+}
+
+// A device emits its receives where its actions need them, several per
+// action in the order of the transfers, while the peer sends in the order
+// its actions make the values: two values one action sends, or the
+// interleaved schedule's forward and backward streams between the same two
+// devices, can then be taken in another order than they were sent. MPI
+// matches them by tag; NCCL matches a pair's transfers in order. So each
+// receive of a value the peer sent earlier than the one needed is moved up
+// to just before it: it waits only for a value that the peer sends before
+// the one this device waits for here anyway, and sends do not wait, so a
+// program that completed still completes.
+LogicalResult
+StagePrograms::orderReceivesAsSent(scf::IndexSwitchOp stageSwitch) {
+  auto regionOf = [&](int64_t device) -> Region & {
+    return device + 1 < devices ? stageSwitch.getCaseRegions()[device]
+                                : stageSwitch.getDefaultRegion();
+  };
+  // Per (sender, receiver): the tags in the order sent.
+  std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> sent;
+  for (int64_t d = 0; d < devices; ++d)
+    for (auto send : regionOf(d).front().getOps<SendOp>())
+      sent[{d, static_cast<int64_t>(send.getPeer())}].push_back(
+          static_cast<int64_t>(send.getTag()));
+  for (int64_t d = 0; d < devices; ++d) {
+    SmallVector<RecvOp> receives(regionOf(d).front().getOps<RecvOp>());
+    std::map<std::pair<int64_t, int64_t>, RecvOp> byTag;
+    for (RecvOp recv : receives)
+      byTag[{static_cast<int64_t>(recv.getPeer()),
+             static_cast<int64_t>(recv.getTag())}] = recv;
+    // Per sender: how many of its sends this device has taken.
+    std::map<int64_t, size_t> taken;
+    DenseSet<Operation *> placed;
+    for (RecvOp recv : receives) {
+      if (placed.contains(recv))
+        continue;
+      int64_t peer = recv.getPeer();
+      const std::vector<int64_t> &order = sent[{peer, d}];
+      size_t &next = taken[peer];
+      while (true) {
+        if (next >= order.size())
+          return recv.emitError()
+                 << "autopar-partition: internal error: pipeline device " << d
+                 << " receives tag " << recv.getTag() << " from device " << peer
+                 << ", which never sends it";
+        auto it = byTag.find({peer, order[next++]});
+        if (it == byTag.end())
+          return recv.emitError()
+                 << "autopar-partition: internal error: pipeline device "
+                 << peer << " sends tag " << order[next - 1] << " to device "
+                 << d << ", which never receives it";
+        if (it->second != recv)
+          it->second->moveBefore(recv);
+        placed.insert(it->second);
+        if (it->second == recv)
+          break;
+      }
+    }
   }
   return success();
 }

@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/Sequence.h"
 #include "llvm/ADT/StringSwitch.h"
 
 #include <algorithm>
@@ -106,6 +107,114 @@ PipelineTiming mlir::autopar::timePipeline(const std::vector<StageWork> &chunks,
         transient[d]);
   }
   return timing;
+}
+
+std::vector<PipelineAction>
+mlir::autopar::getPipelineActions(PipelineSchedule schedule, int64_t devices,
+                                  int64_t device, int64_t microbatches,
+                                  int64_t virtualStages) {
+  std::vector<PipelineAction> actions;
+  if (schedule == PipelineSchedule::GPipe) {
+    for (int64_t m = 0; m < microbatches; ++m)
+      actions.push_back({false, device, m});
+    for (int64_t m = 0; m < microbatches; ++m)
+      actions.push_back({true, device, m});
+    return actions;
+  }
+  int64_t v = schedule == PipelineSchedule::Interleaved
+                  ? std::max<int64_t>(virtualStages, 1)
+                  : 1;
+  int64_t total = v * microbatches;
+  // The device's k-th forward or backward.
+  auto nth = [&](int64_t k, bool backward) -> PipelineAction {
+    if (v == 1)
+      return {backward, device, k};
+    int64_t local = (k / devices) % v;
+    if (backward)
+      local = v - 1 - local;
+    return {backward, local * devices + device,
+            (k / (devices * v)) * devices + k % devices};
+  };
+  int64_t warmup = v == 1 ? devices - device - 1
+                          : (devices - device - 1) * 2 + (v - 1) * devices;
+  warmup = std::min(warmup, total);
+  for (int64_t k = 0; k < warmup; ++k)
+    actions.push_back(nth(k, false));
+  for (int64_t k = 0; k < total - warmup; ++k) {
+    actions.push_back(nth(warmup + k, false));
+    actions.push_back(nth(k, true));
+  }
+  for (int64_t k = total - warmup; k < total; ++k)
+    actions.push_back(nth(k, true));
+  return actions;
+}
+
+PipelineSimulation
+mlir::autopar::simulatePipeline(const std::vector<StageWork> &chunks,
+                                int64_t microbatches, PipelineSchedule schedule,
+                                int64_t virtualStages) {
+  PipelineSimulation simulation;
+  int64_t v = schedule == PipelineSchedule::Interleaved
+                  ? std::max<int64_t>(virtualStages, 1)
+                  : 1;
+  int64_t count = static_cast<int64_t>(chunks.size());
+  int64_t devices = count / v;
+  if (devices <= 0 || microbatches <= 0)
+    return simulation;
+  std::vector<std::vector<PipelineAction>> order(devices);
+  for (int64_t d = 0; d < devices; ++d)
+    order[d] = getPipelineActions(schedule, devices, d, microbatches, v);
+  constexpr double kNotYet = -1;
+  // Per chunk and microbatch: when its forward and backward end.
+  std::vector<std::vector<double>> forwardEnd(
+      count, std::vector<double>(microbatches, kNotYet));
+  std::vector<std::vector<double>> backwardEnd = forwardEnd;
+  std::vector<size_t> next(devices, 0);
+  std::vector<int64_t> held(devices, 0);
+  simulation.deviceEnd.assign(devices, 0);
+  simulation.peakInFlight.assign(devices, 0);
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (int64_t d = 0; d < devices; ++d) {
+      while (next[d] < order[d].size()) {
+        PipelineAction action = order[d][next[d]];
+        int64_t c = action.chunk, m = action.microbatch;
+        const StageWork &work = chunks[c];
+        double ready = simulation.deviceEnd[d];
+        if (!action.backward) {
+          if (c > 0) {
+            if (forwardEnd[c - 1][m] == kNotYet)
+              break;
+            ready = std::max(ready, forwardEnd[c - 1][m]);
+          }
+        } else {
+          if (c + 1 < count) {
+            if (backwardEnd[c + 1][m] == kNotYet)
+              break;
+            ready = std::max(ready, backwardEnd[c + 1][m]);
+          }
+          if (forwardEnd[c][m] == kNotYet)
+            break;
+          ready = std::max(ready, forwardEnd[c][m]);
+        }
+        double duration = action.backward ? work.backward + work.receiveBackward
+                                          : work.forward + work.receiveForward;
+        (action.backward ? backwardEnd : forwardEnd)[c][m] = ready + duration;
+        simulation.deviceEnd[d] = ready + duration;
+        held[d] += action.backward ? -1 : 1;
+        simulation.peakInFlight[d] =
+            std::max(simulation.peakInFlight[d], held[d]);
+        simulation.entries.push_back({action, d, ready, duration});
+        ++next[d];
+        progress = true;
+      }
+    }
+  }
+  simulation.complete =
+      llvm::all_of(llvm::seq<int64_t>(0, devices),
+                   [&](int64_t d) { return next[d] == order[d].size(); });
+  return simulation;
 }
 
 StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,

@@ -562,105 +562,65 @@ void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
 LogicalResult mlir::autopar::printPipelineTrace(llvm::raw_ostream &os,
                                                 const PipelinePlan &plan,
                                                 Location loc) {
-  if (plan.virtualStages > 1)
-    return emitError(loc) << "autopar-plan: trace= draws the gpipe and 1f1b "
-                             "schedules; the interleaved one is not drawn yet";
-  // Each device's order of forwards (F) and backwards (B) of the
-  // microbatches: GPipe all forwards then all backwards; 1F1B P - s - 1
-  // warm-up forwards, then one forward and one backward at a time.
-  int64_t stages = plan.stages, m = plan.config.microbatches;
-  struct Op {
-    bool backward;
-    int64_t microbatch;
-  };
-  std::vector<std::vector<Op>> order(stages);
-  for (int64_t s = 0; s < stages; ++s) {
-    if (plan.schedule == PipelineSchedule::GPipe) {
-      for (int64_t k = 0; k < m; ++k)
-        order[s].push_back({false, k});
-      for (int64_t k = 0; k < m; ++k)
-        order[s].push_back({true, k});
-      continue;
-    }
-    int64_t warmup = std::min(stages - s - 1, m);
-    for (int64_t k = 0; k < warmup; ++k)
-      order[s].push_back({false, k});
-    for (int64_t k = 0; k < m - warmup; ++k) {
-      order[s].push_back({false, warmup + k});
-      order[s].push_back({true, k});
-    }
-    for (int64_t k = m - warmup; k < m; ++k)
-      order[s].push_back({true, k});
-  }
-  // Start each op when its device is free and its inputs are there: a
-  // forward after the previous stage's forward of the microbatch, a
-  // backward after the next stage's backward of it and its own forward.
-  constexpr double kNotYet = -1;
-  std::vector<std::vector<double>> forwardEnd(stages,
-                                              std::vector<double>(m, kNotYet));
-  std::vector<std::vector<double>> backwardEnd = forwardEnd;
+  // Each device runs its chunks' forwards (F) and backwards (B) in the
+  // schedule's order (getPipelineActions), each when its inputs are there.
+  int64_t devices = plan.stages, v = plan.virtualStages;
+  std::vector<StageWork> works;
+  for (const PipelineChunk &chunk : plan.chunks)
+    works.push_back(chunk.work);
+  PipelineSimulation simulation =
+      simulatePipeline(works, plan.config.microbatches, plan.schedule, v);
+  if (!simulation.complete)
+    return emitError(loc) << "autopar-plan: internal error: the "
+                          << stringifyPipelineSchedule(plan.schedule)
+                          << " schedule does not complete in simulation";
   struct Event {
     int64_t device;
     std::string name, category;
     double start, duration;
-    int64_t microbatch;
+    int64_t microbatch, chunk;
   };
   std::vector<Event> events;
-  std::vector<size_t> next(stages, 0);
-  std::vector<double> free(stages, 0);
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (int64_t s = 0; s < stages; ++s) {
-      while (next[s] < order[s].size()) {
-        Op op = order[s][next[s]];
-        const StageWork &work = plan.chunks[s].work;
-        double ready = free[s];
-        if (!op.backward) {
-          if (s > 0) {
-            if (forwardEnd[s - 1][op.microbatch] == kNotYet)
-              break;
-            ready = std::max(ready, forwardEnd[s - 1][op.microbatch]);
-          }
-        } else {
-          if (s + 1 < stages) {
-            if (backwardEnd[s + 1][op.microbatch] == kNotYet)
-              break;
-            ready = std::max(ready, backwardEnd[s + 1][op.microbatch]);
-          }
-          ready = std::max(ready, forwardEnd[s][op.microbatch]);
-        }
-        double duration = op.backward ? work.backward + work.receiveBackward
-                                      : work.forward + work.receiveForward;
-        (op.backward ? backwardEnd : forwardEnd)[s][op.microbatch] =
-            ready + duration;
-        free[s] = ready + duration;
-        events.push_back(
-            {s, (op.backward ? "B" : "F") + std::to_string(op.microbatch),
-             op.backward ? "backward" : "forward", ready, duration,
-             op.microbatch});
-        ++next[s];
-        progress = true;
-      }
-    }
+  for (const PipelineSimulation::Entry &entry : simulation.entries) {
+    const PipelineAction &action = entry.action;
+    std::string name =
+        (action.backward ? "B" : "F") + std::to_string(action.microbatch);
+    if (v > 1)
+      name += " chunk " + std::to_string(action.chunk);
+    events.push_back({entry.device, name,
+                      action.backward ? "backward" : "forward", entry.start,
+                      entry.duration, action.microbatch, action.chunk});
   }
-  // Each stage's gradient synchronisation and update after its last
+  // Each device's gradient synchronisation and update after its last
   // backward.
-  for (int64_t s = 0; s < stages; ++s) {
-    events.push_back({s, "step (synchronise, update)", "step", free[s],
-                      plan.chunks[s].work.step, -1});
+  for (int64_t d = 0; d < devices; ++d) {
+    double step = 0;
+    for (int64_t c = d; c < static_cast<int64_t>(plan.chunks.size());
+         c += devices)
+      step += plan.chunks[c].work.step;
+    events.push_back({d, "step (synchronise, update)", "step",
+                      simulation.deviceEnd[d], step, -1, -1});
   }
   llvm::json::OStream json(os, /*IndentSize=*/1);
   json.object([&] {
     json.attribute("displayTimeUnit", "ms");
     json.attributeArray("traceEvents", [&] {
-      for (int64_t s = 0; s < stages; ++s)
-        writeTraceTrackName(json, s,
-                            "stage " + std::to_string(s) + " (mesh " +
-                                plan.chunks[s].mesh + ")");
+      for (int64_t d = 0; d < devices; ++d) {
+        std::string name = "stage " + std::to_string(d) + " (";
+        if (v > 1) {
+          name += "chunks";
+          for (int64_t k = 0; k < v; ++k)
+            name += " " + std::to_string(k * devices + d);
+          name += ", ";
+        }
+        writeTraceTrackName(json, d,
+                            name + "mesh " + plan.chunks[d].mesh + ")");
+      }
       for (const Event &event : events) {
         auto microbatch = [&] {
           json.attribute("microbatch", event.microbatch);
+          if (v > 1)
+            json.attribute("chunk", event.chunk);
         };
         writeTraceEvent(json, event.name, event.category, event.device,
                         event.start, event.duration,

@@ -778,9 +778,8 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
     return chunk.meshShape.names == stageMesh.names &&
            chunk.meshShape.sizes == stageMesh.sizes;
   });
-  if (uniform && plan.virtualStages == 1 &&
-      !llvm::is_contained(stageMesh.names,
-                          AutoparDialect::kStageAxisName.str())) {
+  if (uniform && !llvm::is_contained(stageMesh.names,
+                                     AutoparDialect::kStageAxisName.str())) {
     MeshShape whole = stageMesh;
     whole.names.insert(whole.names.begin(),
                        AutoparDialect::kStageAxisName.str());
@@ -797,10 +796,6 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
     annotateOps(module, stagePlan, declareMesh(module, whole));
   }
 
-  if (!trace.empty() && plan.virtualStages > 1)
-    return emitError(entry.getFunction().getLoc())
-           << "autopar-plan: trace= draws the gpipe and 1f1b schedules; the "
-              "interleaved one is not drawn yet";
   if (!trace.empty()) {
     LogicalResult traced = success();
     if (failed(writeOutputFile(module.getLoc(), trace,

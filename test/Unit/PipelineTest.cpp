@@ -46,7 +46,12 @@ void printSchedule(PipelineSchedule schedule, int64_t stages,
   std::printf(", activation bytes");
   for (double bytes : timing.memoryBytes)
     std::printf(" %.0f", bytes);
-  std::printf("\n");
+  PipelineSimulation simulation =
+      simulatePipeline(chunks, microbatches, schedule, virtualStages);
+  double end = 0;
+  for (double deviceEnd : simulation.deviceEnd)
+    end = std::max(end, deviceEnd);
+  std::printf("; simulated: last backward %.2f\n", end);
 }
 
 struct Random {
@@ -54,6 +59,72 @@ struct Random {
   unsigned below(unsigned n) { return static_cast<unsigned>(engine() % n); }
   double unit() { return static_cast<double>(engine() % 1000) / 1000.0; }
 };
+
+/// Every schedule's order (getPipelineActions) for P = 1..6 devices, v =
+/// 2..4 chunks per device (interleaved), M microbatches: each device runs
+/// each of its chunks' forward and backward of every microbatch once, a
+/// backward after its forward; the devices, simulated with random chunk
+/// times, all finish (the order cannot deadlock); the activations a device
+/// holds at most are what the memory model prices
+/// (getInFlightMicrobatches). Returns the failures.
+unsigned checkSchedules(Random &random, unsigned &orders) {
+  unsigned failures = 0;
+  const PipelineSchedule schedules[] = {PipelineSchedule::GPipe,
+                                        PipelineSchedule::OneFOneB,
+                                        PipelineSchedule::Interleaved};
+  for (PipelineSchedule schedule : schedules)
+    for (int64_t p = 1; p <= 6; ++p)
+      for (int64_t v = 1; v <= 4; ++v) {
+        bool interleaved = schedule == PipelineSchedule::Interleaved;
+        if (interleaved != (v > 1))
+          continue;
+        for (int64_t m = 1; m <= 3 * p; ++m) {
+          if (interleaved && m % p != 0)
+            continue;
+          ++orders;
+          std::vector<StageWork> chunks(p * v);
+          for (StageWork &chunk : chunks) {
+            chunk.forward = 0.1 + random.unit();
+            chunk.backward = 0.1 + 2 * random.unit();
+            chunk.receiveForward = 0.1 * random.unit();
+          }
+          bool ok = true;
+          for (int64_t d = 0; d < p; ++d) {
+            std::vector<PipelineAction> actions =
+                getPipelineActions(schedule, p, d, m, v);
+            std::vector<int> seen(p * v * m * 2, 0);
+            for (const PipelineAction &action : actions) {
+              int64_t c = action.chunk, k = action.microbatch;
+              if (c % p != d || c >= p * v || k < 0 || k >= m ||
+                  (action.backward && seen[(c * m + k) * 2] == 0)) {
+                ok = false;
+                break;
+              }
+              ++seen[(c * m + k) * 2 + action.backward];
+            }
+            for (int64_t c = d; c < p * v; c += p)
+              for (int64_t k = 0; k < m; ++k)
+                ok &= seen[(c * m + k) * 2] == 1 &&
+                      seen[(c * m + k) * 2 + 1] == 1;
+          }
+          PipelineSimulation simulation =
+              simulatePipeline(chunks, m, schedule, v);
+          ok &= simulation.complete;
+          for (int64_t d = 0; ok && d < p; ++d)
+            ok &= static_cast<double>(simulation.peakInFlight[d]) ==
+                  getInFlightMicrobatches(schedule, p, d, m, v);
+          if (!ok) {
+            ++failures;
+            std::printf("schedule %s P=%lld v=%lld M=%lld: wrong order, "
+                        "deadlock or in-flight count\n",
+                        stringifyPipelineSchedule(schedule).str().c_str(),
+                        static_cast<long long>(p), static_cast<long long>(v),
+                        static_cast<long long>(m));
+          }
+        }
+      }
+  return failures;
+}
 } // namespace
 
 int main() {
@@ -63,7 +134,10 @@ int main() {
   printSchedule(PipelineSchedule::OneFOneB, 4, 2, 1);
 
   Random random;
-  unsigned problems = 0, found = 0, failures = 0, none = 0;
+  unsigned orders = 0;
+  unsigned failures = checkSchedules(random, orders);
+  std::printf("schedule orders: %u, failures: %u\n", orders, failures);
+  unsigned problems = 0, found = 0, none = 0;
   const PipelineSchedule schedules[] = {PipelineSchedule::GPipe,
                                         PipelineSchedule::OneFOneB};
   for (unsigned trial = 0; trial < 300; ++trial) {

@@ -60,24 +60,31 @@ sequentializeMicrobatches(func::FuncOp func, FlatSymbolRefAttr meshRef,
                           bool gatherEachMicrobatch,
                           const PipelineProgramOptions *pipeline = nullptr);
 
-/// A pipeline's per-stage programs. The program's ops carry their stage
-/// (`autopar.stage`, from the plan through autopar-propagate; ops without
-/// one take it from what they read: a forward op the latest of its
-/// operands' stages, a backward op the earliest; ops that read no staged
-/// value run on every stage that needs them). The function becomes a
-/// switch on the device's coordinate along the mesh's `stages` axis, one
-/// straight-line program per stage: each microbatch's forward (F) and
-/// backward (B) in the schedule's order, a value another stage made
-/// received (`autopar.recv`) before the microbatch's work and a value
-/// another stage reads sent (`autopar.send`) after it, gradients
-/// accumulated over the microbatches, then the stage's once-per-step work
-/// (synchronisation, the update). A result belongs to the stage that makes
-/// it (result attribute `autopar.stage`): the other stages return its
+/// A pipeline's per-device programs. The program's ops carry their chunk
+/// (`autopar.stage`, from the plan through autopar-propagate: a stage, or
+/// one of P * v chunks of the interleaved schedule, chunk c on device
+/// c mod P; ops without one take it from what they read: a forward op the
+/// latest of its operands' chunks, a backward op the earliest; ops that
+/// read no staged value run on every device that needs them). The function
+/// becomes a switch on the device's coordinate along the mesh's `stages`
+/// axis, one straight-line program per device: its chunks' forward (F) and
+/// backward (B) of each microbatch in the schedule's order
+/// (getPipelineActions), a value another device made received
+/// (`autopar.recv`) before the work that reads it and a value another
+/// device reads sent (`autopar.send`) after it, each device taking a
+/// peer's values in the order the peer sends them, gradients accumulated
+/// over the microbatches, then the device's once-per-step work
+/// (synchronisation, the update). A result belongs to the device that makes
+/// it (result attribute `autopar.stage`): the other devices return its
 /// argument's value (a parameter's update) or zeros.
 struct PipelineProgramOptions {
+  /// Devices along the stages' axis (P).
   int64_t stages = 1;
-  /// "gpipe" or "1f1b".
+  /// "gpipe", "1f1b" or "interleaved" (getPipelineActions, Pipeline.h).
   std::string schedule = "1f1b";
+  /// Chunks per device (v): the ops' `autopar.stage` is a chunk below
+  /// P * v, chunk c on device c mod P.
+  int64_t virtualStages = 1;
 };
 
 } // namespace mlir::autopar

@@ -94,6 +94,54 @@ PipelineTiming timePipeline(const std::vector<StageWork> &chunks,
                             int64_t microbatches, PipelineSchedule schedule,
                             int64_t virtualStages);
 
+/// One entry of a device's program: a chunk's forward or backward of one
+/// microbatch.
+struct PipelineAction {
+  bool backward = false;
+  int64_t chunk = 0, microbatch = 0;
+};
+
+/// The order in which device `device` of `devices` runs its chunks'
+/// forwards and backwards (chunk c on device c mod P), Megatron-LM's:
+///  * gpipe: every microbatch's forward, then every backward;
+///  * 1f1b: min(P - d - 1, M) warm-up forwards, then one forward and one
+///    backward at a time, then the backwards left;
+///  * interleaved (M a multiple of P): the device's k-th forward is chunk
+///    (k / P mod v) * P + d of microbatch (k / (P v)) P + k mod P, its
+///    k-th backward the same with the chunks in reverse; min((P - d - 1) * 2
+///    + (v - 1) * P, v M) warm-up forwards, then as 1f1b.
+/// The schedule's one definition: the stages' programs
+/// (autopar-partition) and the trace (simulatePipeline) both follow it.
+std::vector<PipelineAction> getPipelineActions(PipelineSchedule schedule,
+                                               int64_t devices, int64_t device,
+                                               int64_t microbatches,
+                                               int64_t virtualStages);
+
+/// Every device's actions run in order, each as soon as its device is free
+/// and its inputs are there: a forward after the previous chunk's forward
+/// of the microbatch, a backward after the next chunk's backward of it and
+/// the chunk's own forward; a chunk's action takes its StageWork's forward
+/// (or backward) time plus what it waits to receive.
+struct PipelineSimulation {
+  struct Entry {
+    PipelineAction action;
+    int64_t device = 0;
+    double start = 0, duration = 0;
+  };
+  /// In the order they were started.
+  std::vector<Entry> entries;
+  /// Per device: when its last action ends, and the most chunk-microbatches
+  /// whose forward had run and backward not (activations held).
+  std::vector<double> deviceEnd;
+  std::vector<int64_t> peakInFlight;
+  /// False when some device waits for ever (the order deadlocks).
+  bool complete = false;
+};
+PipelineSimulation simulatePipeline(const std::vector<StageWork> &chunks,
+                                    int64_t microbatches,
+                                    PipelineSchedule schedule,
+                                    int64_t virtualStages);
+
 /// The stage search's input: K layers (contiguous groups of ops, in forward
 /// order) and, for each candidate stage mesh, every layer's costs on it and
 /// the transfer time of each cut.

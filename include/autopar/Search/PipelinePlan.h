@@ -73,10 +73,10 @@ FailureOr<PipelinePlan> planPipeline(Planner &planner,
 
 void printPipelineReportText(llvm::raw_ostream &os, const PipelinePlan &plan,
                              const Planner &planner);
-/// The schedule as a Chrome trace: one track per stage, each microbatch's
-/// forward (F<k>) and backward (B<k>) where the schedule runs it (the
-/// devices simulated op by op with their dependencies), then the stage's
-/// step work. GPipe and 1F1B only (an error at `loc` otherwise).
+/// The schedule as a Chrome trace: one track per device, each microbatch's
+/// forward (F<k>) and backward (B<k>) of each of its chunks where the
+/// schedule runs it (simulatePipeline), then the device's step work. An
+/// error at `loc` if the simulation does not complete (an internal error).
 LogicalResult printPipelineTrace(llvm::raw_ostream &os,
                                  const PipelinePlan &plan, Location loc);
 /// The report's "pipeline" member.
