@@ -620,6 +620,7 @@ LogicalResult FunctionPartitioner::run() {
 namespace {
 struct PartitionPass
     : public mlir::autopar::impl::PartitionBase<PartitionPass> {
+  using PartitionBase::PartitionBase;
   void runOnOperation() override;
 };
 } // namespace
@@ -662,6 +663,7 @@ void PartitionPass::runOnOperation() {
     pipeline->schedule = attr.getAs<StringAttr>("schedule").getValue().str();
     pipeline->virtualStages =
         attr.getAs<IntegerAttr>("virtual_stages").getInt();
+    pipeline->loops = pipelineLoops;
     auto meshOp = dyn_cast_or_null<MeshOp>(SymbolTable::lookupSymbolIn(
         module, StringAttr::get(module.getContext(), "mesh")));
     if (!meshOp ||

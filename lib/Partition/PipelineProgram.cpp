@@ -42,7 +42,10 @@
 #include "autopar/Search/Pipeline.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/RegionUtils.h"
 
 #include <map>
@@ -117,6 +120,18 @@ private:
   LogicalResult classify();
   LogicalResult collectTransfers();
   LogicalResult emitDevice(int64_t device);
+  /// Emits `action` for microbatch `m` (a constant when unrolled, the loop's
+  /// index plus an offset in a loop) under the mapping key `key`: the
+  /// receives of what other devices made for it, the activations it reads
+  /// from the stash (a backward) or keeps there (a forward), the chunk's
+  /// ops, the device's accumulated values.
+  LogicalResult emitAction(const PipelineAction &action, int64_t key,
+                           OpFoldResult m, SmallVectorImpl<Value> &sums,
+                           SmallVectorImpl<Value> &stashes);
+  /// The per-microbatch values device `device`'s backwards read from its
+  /// forwards (made there or received), kept across actions when the
+  /// schedule runs as loops; failure when one is not a static tensor.
+  FailureOr<SetVector<Value>> getCarried(int64_t device);
   /// Moves receives so that each device takes a peer's values in the order
   /// the peer sends them.
   LogicalResult orderReceivesAsSent(scf::IndexSwitchOp stageSwitch);
@@ -127,7 +142,13 @@ private:
   /// Clones `op` into the stage being emitted for microbatch `m`.
   LogicalResult cloneOp(Operation *op, int64_t m);
   void sendAfter(Operation *op, int64_t m);
+  /// Unrolled, each microbatch's transfer has its own tag; in loops a
+  /// transfer has one tag for all microbatches, which MPI matches in the
+  /// order sent (messages of one sender and tag do not overtake).
   int64_t tagOf(const Transfer &transfer, int64_t m) const {
+    if (looped)
+      return transfer.perMicrobatch ? transfer.index
+                                    : perMicrobatchTransfers + transfer.index;
     return transfer.perMicrobatch ? transfer.index * count + m
                                   : perMicrobatchTransfers * count +
                                         transfer.index;
@@ -170,8 +191,23 @@ private:
   /// Per result: the chunk that makes it (-1: every device can).
   SmallVector<int64_t> resultOwner;
 
+  /// The schedule as loops (getPipelineLoops) on every device.
+  bool looped = false;
+  /// The device being emitted's accumulators.
+  SmallVector<const Accumulator *> own;
+  /// Per device: the values its loops keep across actions, and the
+  /// microbatches its stash holds.
+  std::vector<SetVector<Value>> carried;
+  /// Per op: its position in the program (receives of one action are
+  /// taken in the order the sender makes the values).
+  DenseMap<Operation *, size_t> position;
+
   // The device being emitted.
   int64_t current = 0;
+  /// In a loop: the loop (values made once per step go before it) and the
+  /// action's microbatch.
+  Operation *loopAnchor = nullptr;
+  Value loopMicrobatch;
   /// (value, microbatch or -1) -> the value in the stage's program.
   DenseMap<std::pair<Value, int64_t>, Value> mapped;
   bool failedEmit = false;
@@ -184,6 +220,7 @@ LogicalResult StagePrograms::classify() {
       roundings.insert(acc.rounding);
   Operation *coord = microbatch.getDefiningOp();
   for (Operation &op : body.without_terminator()) {
+    position[&op] = ops.size();
     ops.push_back(&op);
     if (&op == coord)
       continue;
@@ -346,6 +383,8 @@ Value StagePrograms::get(Value value, int64_t m) {
   if (!def)
     return value; // An argument, or a value of an enclosing region.
   if (value == microbatch) {
+    if (loopMicrobatch)
+      return loopMicrobatch;
     auto key = std::make_pair(value, m);
     if (Value found = mapped.lookup(key))
       return found;
@@ -356,6 +395,11 @@ Value StagePrograms::get(Value value, int64_t m) {
   int64_t key = inLoop.contains(def) ? m : -1;
   if (Value found = mapped.lookup({value, key}))
     return found;
+  // A value made once per step, first needed inside a loop: made before
+  // the loop.
+  OpBuilder::InsertionGuard guard(builder);
+  if (key < 0 && loopAnchor)
+    builder.setInsertionPoint(loopAnchor);
   int64_t stage = stageOf(def);
   if (stage < 0) {
     if (failed(cloneOp(def, key)))
@@ -420,31 +464,151 @@ void StagePrograms::sendAfter(Operation *op, int64_t m) {
             builder.getI64IntegerAttr(tagOf(transfer, m)));
 }
 
+FailureOr<SetVector<Value>> StagePrograms::getCarried(int64_t device) {
+  SetVector<Value> values;
+  for (Operation *op : ops) {
+    int64_t stage = stageOf(op);
+    if (stage < 0 || deviceOf(stage) != device ||
+        phases.lookup(op) != Phase::Backward || roundings.contains(op) ||
+        boundary.contains(op))
+      continue;
+    forEachInput(op, [&](Value value) {
+      Operation *def = producer(value);
+      if (def && stageOf(def) >= 0 && inLoop.contains(def) &&
+          phases.lookup(def) == Phase::Forward)
+        values.insert(value);
+    });
+  }
+  for (Value value : values) {
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    if (!type || !type.hasStaticShape())
+      return failure();
+  }
+  return values;
+}
+
+LogicalResult StagePrograms::emitAction(const PipelineAction &action,
+                                        int64_t key, OpFoldResult m,
+                                        SmallVectorImpl<Value> &sums,
+                                        SmallVectorImpl<Value> &stashes) {
+  Phase phase = action.backward ? Phase::Backward : Phase::Forward;
+  Location loc = func.getLoc();
+  std::optional<int64_t> constant = getConstantIntValue(m);
+  // What other devices made for this chunk's microbatch, in the order each
+  // sender makes them.
+  SmallVector<const Transfer *> incoming;
+  for (const Transfer &transfer : transfers)
+    if (transfer.perMicrobatch && transfer.to == action.chunk &&
+        transfer.phase == phase)
+      incoming.push_back(&transfer);
+  llvm::stable_sort(incoming, [&](const Transfer *a, const Transfer *b) {
+    return std::make_pair(position.lookup(producer(a->value)),
+                          cast<OpResult>(a->value).getResultNumber()) <
+           std::make_pair(position.lookup(producer(b->value)),
+                          cast<OpResult>(b->value).getResultNumber());
+  });
+  for (const Transfer *transfer : incoming) {
+    Operation *def = producer(transfer->value);
+    auto received = RecvOp::create(
+        builder, def->getLoc(), transfer->value.getType(), Value(), meshRef,
+        builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
+        builder.getI64IntegerAttr(deviceOf(transfer->from)),
+        builder.getI64IntegerAttr(tagOf(*transfer, constant.value_or(0))));
+    mapped[{transfer->value, key}] = received.getResult();
+  }
+  // The stash slot of this microbatch: m mod the microbatches in flight.
+  static const SetVector<Value> none;
+  const SetVector<Value> &kept = looped ? carried[current] : none;
+  auto slotSlice = [&](RankedTensorType type, Value slot,
+                       SmallVectorImpl<OpFoldResult> &offsets,
+                       SmallVectorImpl<OpFoldResult> &sizes,
+                       SmallVectorImpl<OpFoldResult> &strides) {
+    offsets.assign(type.getRank() + 1, builder.getIndexAttr(0));
+    offsets[0] = slot;
+    sizes.push_back(builder.getIndexAttr(1));
+    for (int64_t size : type.getShape())
+      sizes.push_back(builder.getIndexAttr(size));
+    strides.assign(type.getRank() + 1, builder.getIndexAttr(1));
+  };
+  Value slot;
+  if (!kept.empty()) {
+    Value mValue = getValueOrCreateConstantIndexOp(builder, loc, m);
+    Value depth = arith::ConstantIndexOp::create(
+        builder, loc,
+        cast<RankedTensorType>(stashes.front().getType()).getDimSize(0));
+    slot = arith::RemUIOp::create(builder, loc, mValue, depth);
+  }
+  if (action.backward)
+    for (auto [value, stash] : llvm::zip_equal(kept, stashes)) {
+      auto type = cast<RankedTensorType>(value.getType());
+      SmallVector<OpFoldResult> offsets, sizes, strides;
+      slotSlice(type, slot, offsets, sizes, strides);
+      mapped[{value, key}] = tensor::ExtractSliceOp::create(
+          builder, loc, type, stash, offsets, sizes, strides);
+    }
+  for (Operation *op : ops) {
+    if (stageOf(op) != action.chunk || phases.lookup(op) != phase ||
+        roundings.contains(op) || boundary.contains(op))
+      continue;
+    if (failed(cloneOp(op, key)) || failedEmit)
+      return failure();
+    sendAfter(op, key);
+  }
+  if (!action.backward)
+    for (auto [value, stash] : llvm::zip_equal(kept, stashes)) {
+      Value local = mapped.lookup({value, key});
+      if (!local)
+        return producer(value)->emitError()
+               << "autopar-partition: internal error: an activation the "
+                  "backward reads is not made by the forward of pipeline "
+                  "device "
+               << current;
+      auto type = cast<RankedTensorType>(value.getType());
+      SmallVector<OpFoldResult> offsets, sizes, strides;
+      slotSlice(type, slot, offsets, sizes, strides);
+      stash = tensor::InsertSliceOp::create(builder, loc, local, stash, offsets,
+                                            sizes, strides);
+    }
+  // The microbatch's share of each value accumulated in this chunk.
+  for (auto [acc, sum] : llvm::zip_equal(own, sums)) {
+    Operation *def = producer(acc->contribution);
+    if (!def || phases.lookup(def) != phase)
+      continue;
+    int64_t chunk = stageOf(def) >= 0 ? stageOf(def) : stageOf(acc->collective);
+    if (chunk != action.chunk)
+      continue;
+    Value contribution = get(acc->contribution, key);
+    if (!contribution)
+      return failure();
+    sum = accumulate(builder, *acc, sum, contribution, m);
+  }
+  return success();
+}
+
 LogicalResult StagePrograms::emitDevice(int64_t device) {
   current = device;
   mapped.clear();
   Location loc = func.getLoc();
-  // The ops of `phase`: once per step (m = -1) the device's, per
-  // microbatch the chunk's.
-  auto emitPhase = [&](Phase phase, int64_t m, int64_t chunk) -> LogicalResult {
+  // The device's ops of a once-per-step phase.
+  auto emitPhase = [&](Phase phase) -> LogicalResult {
     for (Operation *op : ops) {
       int64_t stage = stageOf(op);
-      if (stage < 0 || (m < 0 ? deviceOf(stage) != device : stage != chunk) ||
+      if (stage < 0 || deviceOf(stage) != device ||
           phases.lookup(op) != phase || roundings.contains(op) ||
           boundary.contains(op))
         continue;
-      if (failed(cloneOp(op, m)) || failedEmit)
+      if (failed(cloneOp(op, -1)) || failedEmit)
         return failure();
-      sendAfter(op, m);
+      sendAfter(op, -1);
     }
     return success();
   };
 
-  if (failed(emitPhase(Phase::Before, -1, -1)))
+  if (failed(emitPhase(Phase::Before)))
     return failure();
 
   // The device's accumulators start at their identity.
-  SmallVector<const Accumulator *> own;
+  own.clear();
   SmallVector<Value> sums;
   for (const Accumulator &acc : accumulators) {
     if (deviceOf(stageOf(acc.collective)) != device)
@@ -455,39 +619,70 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
 
   PipelineSchedule schedule = parsePipelineSchedule(options.schedule)
                                   .value_or(PipelineSchedule::OneFOneB);
-  for (const PipelineAction &action :
-       getPipelineActions(schedule, devices, device, count, chunks / devices)) {
-    Phase phase = action.backward ? Phase::Backward : Phase::Forward;
-    int64_t m = action.microbatch;
-    // What other devices made for this chunk's microbatch.
-    for (const Transfer &transfer : transfers) {
-      if (!transfer.perMicrobatch || transfer.to != action.chunk ||
-          transfer.phase != phase)
-        continue;
-      Operation *def = producer(transfer.value);
-      auto received = RecvOp::create(
-          builder, def->getLoc(), transfer.value.getType(), Value(), meshRef,
-          builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
-          builder.getI64IntegerAttr(deviceOf(transfer.from)),
-          builder.getI64IntegerAttr(tagOf(transfer, m)));
-      mapped[{transfer.value, m}] = received.getResult();
-    }
-    if (failed(emitPhase(phase, m, action.chunk)))
-      return failure();
-    // The microbatch's share of each value accumulated in this chunk.
-    for (auto [acc, sum] : llvm::zip_equal(own, sums)) {
-      Operation *def = producer(acc->contribution);
-      if (!def || phases.lookup(def) != phase)
-        continue;
-      int64_t chunk =
-          stageOf(def) >= 0 ? stageOf(def) : stageOf(acc->collective);
-      if (chunk != action.chunk)
-        continue;
-      Value contribution = get(acc->contribution, m);
-      if (!contribution)
+  SmallVector<Value> stashes;
+  if (!looped) {
+    for (const PipelineAction &action :
+         getPipelineActions(schedule, devices, device, count, chunks / devices))
+      if (failed(emitAction(action, action.microbatch,
+                            builder.getIndexAttr(action.microbatch), sums,
+                            stashes)))
         return failure();
-      sum =
-          accumulate(builder, *acc, sum, contribution, builder.getIndexAttr(m));
+  } else {
+    // The activations in flight: one slot per microbatch the device holds
+    // (1F1B: P - d; GPipe: M), each forward's in slot m mod that.
+    int64_t depth = static_cast<int64_t>(
+        getInFlightMicrobatches(schedule, devices, device, count, 1));
+    for (Value value : carried[device]) {
+      auto type = cast<RankedTensorType>(value.getType());
+      SmallVector<int64_t> shape = {depth};
+      llvm::append_range(shape, type.getShape());
+      stashes.push_back(
+          tensor::EmptyOp::create(builder, loc, shape, type.getElementType()));
+    }
+    int64_t key = 0;
+    std::vector<PipelineLoop> loops =
+        *getPipelineLoops(schedule, devices, device, count);
+    for (const PipelineLoop &loopSpec : loops) {
+      if (loopSpec.count == 0)
+        continue;
+      SmallVector<Value> inits(sums);
+      llvm::append_range(inits, stashes);
+      Value lower = arith::ConstantIndexOp::create(builder, loc, 0);
+      Value upper =
+          arith::ConstantIndexOp::create(builder, loc, loopSpec.count);
+      Value step = arith::ConstantIndexOp::create(builder, loc, 1);
+      auto loop = scf::ForOp::create(builder, loc, lower, upper, step, inits);
+      Block *block = loop.getBody();
+      if (!block->empty())
+        block->back().erase();
+      builder.setInsertionPointToEnd(block);
+      loopAnchor = loop;
+      SmallVector<Value> loopSums(
+          loop.getRegionIterArgs().take_front(sums.size()));
+      SmallVector<Value> loopStashes(
+          loop.getRegionIterArgs().drop_front(sums.size()));
+      for (const PipelineAction &action : loopSpec.body) {
+        Value m = loop.getInductionVar();
+        if (action.microbatch != 0)
+          m = arith::AddIOp::create(
+              builder, loc, m,
+              arith::ConstantIndexOp::create(builder, loc, action.microbatch));
+        loopMicrobatch = m;
+        if (failed(emitAction(action, key++, m, loopSums, loopStashes)))
+          return failure();
+      }
+      SmallVector<Value> next(loopSums);
+      llvm::append_range(next, loopStashes);
+      scf::YieldOp::create(builder, loc, next);
+      loopAnchor = nullptr;
+      loopMicrobatch = nullptr;
+      builder.setInsertionPointAfter(loop);
+      for (auto [index, result] : llvm::enumerate(loop.getResults())) {
+        if (index < sums.size())
+          sums[index] = result;
+        else
+          stashes[index - sums.size()] = result;
+      }
     }
   }
 
@@ -498,7 +693,7 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
     mapped[{result, -1}] = finishAccumulator(builder, *acc, sum);
     sendAfter(acc->collective, -1);
   }
-  if (failed(emitPhase(Phase::After, -1, -1)))
+  if (failed(emitPhase(Phase::After)))
     return failure();
 
   // The results: the device's own, another device's update of a parameter
@@ -540,6 +735,18 @@ LogicalResult StagePrograms::run() {
            << options.schedule << "'; expected gpipe, 1f1b or interleaved";
   if (failed(classify()) || failed(collectTransfers()))
     return failure();
+  // Loops when the schedule has them and every device's kept activations
+  // are static tensors (else unrolled: correct, larger).
+  PipelineSchedule schedule = *parsePipelineSchedule(options.schedule);
+  looped = options.loops && chunks == devices &&
+           getPipelineLoops(schedule, devices, 0, count).has_value();
+  for (int64_t d = 0; looped && d < devices; ++d) {
+    FailureOr<SetVector<Value>> values = getCarried(d);
+    if (failed(values))
+      looped = false;
+    else
+      carried.push_back(std::move(*values));
+  }
 
   Operation *terminator = body.getTerminator();
   Location loc = func.getLoc();

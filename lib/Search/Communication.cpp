@@ -335,12 +335,20 @@ static unsigned getAxesMask(MeshAttr mesh, ArrayAttr axes) {
 /// `summary`.
 static void countOp(Operation *op, CommunicationSummary &summary,
                     const CostModel *costModel) {
+  if (!isa<SendOp, CollectiveOpInterface>(op))
+    return;
+  // An op in a loop (a microbatch's) runs once per iteration.
+  int64_t times = 1;
+  for (auto loop = op->getParentOfType<scf::ForOp>(); loop;
+       loop = loop->getParentOfType<scf::ForOp>())
+    if (std::optional<APInt> trips = loop.getStaticTripCount())
+      times *= trips->getSExtValue();
   if (auto send = dyn_cast<SendOp>(op)) {
     // A pipeline's transfer between stages.
     double bytes = getTensorBytes(send.getInput().getType());
     CommunicationEntry &entry = summary["send"];
-    entry.count += 1;
-    entry.bytes += bytes;
+    entry.count += times;
+    entry.bytes += times * bytes;
     if (!costModel)
       return;
     MeshAttr meshAttr = lookupMesh(send, send.getMeshAttr());
@@ -350,18 +358,11 @@ static void countOp(Operation *op, CommunicationSummary &summary,
     unsigned axes = getAxesMask(meshAttr, send.getAxesAttr());
     DeviceGroup pair{2, mesh.getNodesSpanned(axes) > 1 ? 2 : 1};
     entry.seconds +=
+        times *
         costModel->collectiveTime(CollectiveKind::Permute, bytes, pair).seconds;
     return;
   }
-  auto collective = dyn_cast<CollectiveOpInterface>(op);
-  if (!collective)
-    return;
-  // A collective in a loop (a microbatch's) runs once per iteration.
-  int64_t times = 1;
-  for (auto loop = op->getParentOfType<scf::ForOp>(); loop;
-       loop = loop->getParentOfType<scf::ForOp>())
-    if (std::optional<APInt> trips = loop.getStaticTripCount())
-      times *= trips->getSExtValue();
+  auto collective = cast<CollectiveOpInterface>(op);
   double in = getTensorBytes(collective.getInput().getType());
   CommunicationEntry &entry = summary[op->getName().stripDialect().str()];
   entry.count += times;

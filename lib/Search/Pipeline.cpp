@@ -149,6 +149,22 @@ mlir::autopar::getPipelineActions(PipelineSchedule schedule, int64_t devices,
   return actions;
 }
 
+std::optional<std::vector<PipelineLoop>>
+mlir::autopar::getPipelineLoops(PipelineSchedule schedule, int64_t devices,
+                                int64_t device, int64_t microbatches) {
+  if (schedule == PipelineSchedule::Interleaved)
+    return std::nullopt;
+  int64_t warmup = schedule == PipelineSchedule::GPipe
+                       ? microbatches
+                       : std::min(devices - device - 1, microbatches);
+  std::vector<PipelineLoop> loops;
+  loops.push_back({warmup, {{false, device, 0}}});
+  loops.push_back(
+      {microbatches - warmup, {{false, device, warmup}, {true, device, 0}}});
+  loops.push_back({warmup, {{true, device, microbatches - warmup}}});
+  return loops;
+}
+
 PipelineSimulation
 mlir::autopar::simulatePipeline(const std::vector<StageWork> &chunks,
                                 int64_t microbatches, PipelineSchedule schedule,

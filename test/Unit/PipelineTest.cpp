@@ -66,7 +66,8 @@ struct Random {
 /// backward after its forward; the devices, simulated with random chunk
 /// times, all finish (the order cannot deadlock); the activations a device
 /// holds at most are what the memory model prices
-/// (getInFlightMicrobatches). Returns the failures.
+/// (getInFlightMicrobatches); the loops (getPipelineLoops) expand to the
+/// same order. Returns the failures.
 unsigned checkSchedules(Random &random, unsigned &orders) {
   unsigned failures = 0;
   const PipelineSchedule schedules[] = {PipelineSchedule::GPipe,
@@ -106,6 +107,29 @@ unsigned checkSchedules(Random &random, unsigned &orders) {
               for (int64_t k = 0; k < m; ++k)
                 ok &= seen[(c * m + k) * 2] == 1 &&
                       seen[(c * m + k) * 2 + 1] == 1;
+          }
+          // The loops, expanded, are the same order.
+          for (int64_t d = 0; d < p; ++d) {
+            std::optional<std::vector<PipelineLoop>> loops =
+                getPipelineLoops(schedule, p, d, m);
+            if (!loops) {
+              ok &= interleaved;
+              continue;
+            }
+            std::vector<PipelineAction> expanded;
+            for (const PipelineLoop &loop : *loops)
+              for (int64_t i = 0; i < loop.count; ++i)
+                for (PipelineAction action : loop.body) {
+                  action.microbatch += i;
+                  expanded.push_back(action);
+                }
+            std::vector<PipelineAction> actions =
+                getPipelineActions(schedule, p, d, m, v);
+            ok &= expanded.size() == actions.size();
+            for (size_t i = 0; ok && i < actions.size(); ++i)
+              ok &= expanded[i].backward == actions[i].backward &&
+                    expanded[i].chunk == actions[i].chunk &&
+                    expanded[i].microbatch == actions[i].microbatch;
           }
           PipelineSimulation simulation =
               simulatePipeline(chunks, m, schedule, v);

@@ -50,8 +50,23 @@ def Partition : Pass<"autopar-partition", "::mlir::ModuleOp"> {
     reduced) with the sharding recorded as `autopar.sharding` on the
     result, or the one the result already asks for. A partitioned function
     is marked `autopar.spmd = @mesh` and is left alone by later runs.
+
+    A module planned as a pipeline (`autopar.pipeline`) becomes one program
+    per device along its mesh's `stages` axis, the microbatches' forwards
+    and backwards in the schedule's order with sends and receives between
+    the devices: loops over the microbatches for GPipe and 1F1B (the
+    activations a backward reads kept in a buffer of as many microbatches
+    as the device holds), unrolled for the interleaved schedule or with
+    `pipeline-loops=false`.
   }];
+  let options = [
+    Option<"pipelineLoops", "pipeline-loops", "bool", /*default=*/"true",
+           "Run a pipeline's GPipe and 1F1B schedules as loops over the "
+           "microbatches (false: one copy of each forward and backward per "
+           "microbatch)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::autopar::AutoparDialect"];

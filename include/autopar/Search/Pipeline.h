@@ -117,6 +117,21 @@ std::vector<PipelineAction> getPipelineActions(PipelineSchedule schedule,
                                                int64_t microbatches,
                                                int64_t virtualStages);
 
+/// The same order as loops: each loop runs `count` times the actions of
+/// its body, an action's microbatch being its `microbatch` plus the
+/// iteration. GPipe: M forwards, then M backwards; 1F1B: W warm-up
+/// forwards, M - W times one forward (microbatch W + i) and one backward
+/// (i), W backwards. Expanded, they give getPipelineActions. None for the
+/// interleaved schedule (its chunks change with the iteration: its
+/// programs stay unrolled).
+struct PipelineLoop {
+  int64_t count = 0;
+  std::vector<PipelineAction> body;
+};
+std::optional<std::vector<PipelineLoop>>
+getPipelineLoops(PipelineSchedule schedule, int64_t devices, int64_t device,
+                 int64_t microbatches);
+
 /// Every device's actions run in order, each as soon as its device is free
 /// and its inputs are there: a forward after the previous chunk's forward
 /// of the microbatch, a backward after the next chunk's backward of it and
