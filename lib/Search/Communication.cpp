@@ -104,6 +104,32 @@ static MeshShape getPricedMesh(MeshAttr meshAttr, const CostModel *costModel) {
   return mesh;
 }
 
+/// The seconds of a point-to-point transfer of `bytes` along `axes` (a
+/// bit mask) of `mesh`: a pair of devices, inter-node when the axes span
+/// nodes.
+static double getSendSeconds(double bytes, const MeshShape &mesh, unsigned axes,
+                             const CostModel &costModel) {
+  DeviceGroup pair{2, mesh.getNodesSpanned(axes) > 1 ? 2 : 1};
+  return costModel.collectiveTime(CollectiveKind::Permute, bytes, pair).seconds;
+}
+
+/// Of a pipeline's devices, the one that communicates most (seconds, then
+/// bytes): a device runs one stage's program.
+static const CommunicationSummary &
+getBusiest(ArrayRef<CommunicationSummary> devices) {
+  auto weigh = [](const CommunicationSummary &summary) {
+    double bytes = 0;
+    for (const auto &[kind, entry] : summary)
+      bytes += entry.bytes;
+    return std::make_pair(getTotalSeconds(summary), bytes);
+  };
+  const CommunicationSummary *busiest = &devices.front();
+  for (const CommunicationSummary &device : devices.drop_front())
+    if (weigh(device) > weigh(*busiest))
+      busiest = &device;
+  return *busiest;
+}
+
 FailureOr<CommunicationSummary>
 mlir::autopar::predictCommunication(func::FuncOp func,
                                     const CostModel *costModel) {
@@ -123,7 +149,119 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   MeshShape mesh = getPricedMesh(meshAttr, costModel);
   TensorSharding whole;
   whole.axisDim.assign(mesh.getRank(), TensorSharding::kReplicated);
-  CommunicationTally tally(mesh, costModel);
+
+  // A pipeline (`autopar.pipeline`, the mesh's first axis its stages): each
+  // device along that axis runs its stages' ops (an op's `autopar.stage`
+  // is its chunk, on device chunk mod P; an op without one takes the chunk
+  // of what it reads, as autopar-partition places it, or, reading no
+  // staged value, runs on every device that uses it). Each device's
+  // reshards are tallied apart, with the sends of the values another
+  // device reads (the local value, once per microbatch when made per
+  // microbatch), and the busiest device is reported, as
+  // countCommunication counts the partitioned programs.
+  int64_t devices = 1;
+  std::optional<unsigned> stageAxis;
+  if (auto module = func->getParentOfType<ModuleOp>())
+    if (module->hasAttr(AutoparDialect::kPipelineAttrName))
+      if ((stageAxis = meshAttr.getAxisIndex(AutoparDialect::kStageAxisName)))
+        devices = mesh.sizes[*stageAxis];
+  std::vector<CommunicationTally> tallies(devices,
+                                          CommunicationTally(mesh, costModel));
+  std::vector<CommunicationSummary> sent(devices);
+  Block &entryBlock = func.getBody().front();
+  DenseMap<Operation *, int64_t> chunkOf;
+  auto chunkOfValue = [&](Value value) -> int64_t {
+    Operation *def = value.getDefiningOp();
+    auto it = def ? chunkOf.find(def) : chunkOf.end();
+    return it == chunkOf.end() ? -1 : it->second;
+  };
+  // Per op: the devices it runs on (none listed: every device).
+  DenseMap<Operation *, SmallVector<int64_t, 2>> devicesOf;
+  if (devices > 1) {
+    for (Operation &op : entryBlock) {
+      int64_t chosen = -1;
+      if (auto stage =
+              op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName)) {
+        chosen = stage.getInt();
+      } else {
+        bool backward = op.hasAttr(AutoparDialect::kGradOfAttrName) ||
+                        op.hasAttr(AutoparDialect::kRecomputedAttrName);
+        for (Value operand : op.getOperands()) {
+          int64_t chunk = chunkOfValue(operand);
+          if (chunk >= 0)
+            chosen = chosen < 0 ? chunk
+                     : backward ? std::min(chosen, chunk)
+                                : std::max(chosen, chunk);
+        }
+      }
+      if (chosen >= 0) {
+        chunkOf[&op] = chosen;
+        devicesOf[&op].push_back(chosen % devices);
+      }
+    }
+    for (Operation &op : llvm::reverse(entryBlock)) {
+      if (chunkOf.count(&op))
+        continue;
+      SmallVector<int64_t, 2> &on = devicesOf[&op];
+      for (Operation *user : op.getUsers())
+        if (Operation *inBlock = entryBlock.findAncestorOpInBlock(*user))
+          for (int64_t device : devicesOf.lookup(inBlock))
+            if (!llvm::is_contained(on, device))
+              on.push_back(device);
+      llvm::sort(on);
+    }
+  }
+  DenseSet<std::pair<Value, int64_t>> sentTo;
+  DenseSet<Value> perMicrobatch;
+  DenseMap<Value, int64_t> batchDim;
+  int64_t microbatches = 1;
+  // `value` needed by `user` (on the devices it runs on).
+  auto require = [&](Operation *user, Value value,
+                     const TensorSharding &sharding, double bytes,
+                     bool fresh = false,
+                     ReshardRepeat repeat = ReshardRepeat()) {
+    ArrayRef<int64_t> on;
+    if (auto it = devicesOf.find(user); it != devicesOf.end())
+      on = it->second;
+    if (on.empty()) {
+      for (CommunicationTally &tally : tallies)
+        tally.require(value, sharding, bytes, fresh, repeat);
+      return;
+    }
+    for (int64_t device : on)
+      tallies[device].require(value, sharding, bytes, fresh, repeat);
+    int64_t from = chunkOfValue(value);
+    if (from < 0)
+      return;
+    for (int64_t device : on) {
+      if (from % devices == device || !sentTo.insert({value, device}).second)
+        continue;
+      // Sent as its producer left it, a microbatch's slice at a time: the
+      // local share of each device.
+      double local = getTensorBytes(value.getType());
+      if (const TensorSharding *made = tallies.front().lookup(value))
+        for (auto [axis, dim] : llvm::enumerate(made->axisDim))
+          if (dim >= 0)
+            local /= static_cast<double>(mesh.sizes[axis]);
+      int64_t times = 1;
+      if (perMicrobatch.contains(value)) {
+        times = microbatches;
+        if (batchDim.count(value))
+          local /= static_cast<double>(microbatches);
+      }
+      CommunicationEntry &entry = sent[from % devices]["send"];
+      entry.count += times;
+      entry.bytes += static_cast<double>(times) * local;
+      if (costModel)
+        entry.seconds +=
+            static_cast<double>(times) *
+            getSendSeconds(local, mesh, 1u << *stageAxis, *costModel);
+    }
+  };
+  auto produce = [&](Value value, const TensorSharding &sharding) {
+    for (CommunicationTally &tally : tallies)
+      tally.produce(value, sharding);
+  };
 
   // Microbatches (the step autopar-plan priced): autopar-partition runs the
   // ops that depend on a microbatch's samples in a loop. A value carries
@@ -131,7 +269,7 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   // batch loop, until an op reduces over it (a weight gradient, the loss:
   // partial sums the loop accumulates, resolved after it; with ZeRO-2 and
   // 3 their reduce_scatters run per microbatch).
-  int64_t microbatches = 1, zero = 0;
+  int64_t zero = 0;
   if (auto module = func->getParentOfType<ModuleOp>())
     if (auto step = module->getAttrOfType<DictionaryAttr>(
             AutoparDialect::kStepAttrName)) {
@@ -141,10 +279,10 @@ mlir::autopar::predictCommunication(func::FuncOp func,
         zero = attr.getInt();
     }
   DenseSet<Value> parameters;
-  DenseMap<Value, int64_t> batchDim;
-  // Values made inside the loop, and the partial sums over the microbatches
-  // (made inside, accumulated by the loop, read after it).
-  DenseSet<Value> perMicrobatch, accumulated;
+  // Values made inside the loop (perMicrobatch, above), and the partial
+  // sums over the microbatches (made inside, accumulated by the loop, read
+  // after it).
+  DenseSet<Value> accumulated;
   if (microbatches > 1) {
     ArgumentRoles roles(func);
     for (BlockArgument arg : func.getArguments()) {
@@ -170,11 +308,12 @@ mlir::autopar::predictCommunication(func::FuncOp func,
       repeat.gatherEach = microbatches;
     return repeat;
   };
-  auto requireWhole = [&](ValueRange values, bool inLoop = false) {
+  auto requireWhole = [&](Operation *user, ValueRange values,
+                          bool inLoop = false) {
     for (Value value : values)
       if (isa<RankedTensorType>(value.getType()))
-        tally.require(value, whole, getTensorBytes(value.getType()),
-                      /*fresh=*/false, repeatFor(inLoop, value));
+        require(user, value, whole, getTensorBytes(value.getType()),
+                /*fresh=*/false, repeatFor(inLoop, value));
   };
   auto captured = [](Operation *op) {
     SetVector<Value> values;
@@ -195,14 +334,14 @@ mlir::autopar::predictCommunication(func::FuncOp func,
                << " has sharding " << attr << ", not one on " << *meshRef;
       sharding = *parsed;
     }
-    tally.produce(arg, sharding);
+    produce(arg, sharding);
   }
 
   for (Operation &op : func.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       // What leaves the function is complete, in the result's layout.
       for (auto [index, operand] : llvm::enumerate(ret.getOperands())) {
-        const TensorSharding *current = tally.lookup(operand);
+        const TensorSharding *current = tallies.front().lookup(operand);
         if (!current)
           continue;
         TensorSharding target = *current;
@@ -215,7 +354,9 @@ mlir::autopar::predictCommunication(func::FuncOp func,
         for (int &dim : target.axisDim)
           if (dim == TensorSharding::kPartial)
             dim = TensorSharding::kReplicated;
-        tally.require(operand, target, getTensorBytes(operand.getType()));
+        // On the device that makes it.
+        require(operand.getDefiningOp(), operand, target,
+                getTensorBytes(operand.getType()));
       }
       continue;
     }
@@ -230,11 +371,11 @@ mlir::autopar::predictCommunication(func::FuncOp func,
     std::optional<OpSpace> space = buildOpSpace(&op);
     if (!space) {
       // Other ops that are not nodes read their tensors whole.
-      requireWhole(op.getOperands(), inLoop);
-      requireWhole(captured(&op), inLoop);
+      requireWhole(&op, op.getOperands(), inLoop);
+      requireWhole(&op, captured(&op), inLoop);
       for (Value result : op.getResults())
         if (isa<RankedTensorType>(result.getType())) {
-          tally.produce(result, whole);
+          produce(result, whole);
           if (inLoop)
             perMicrobatch.insert(result);
         }
@@ -267,20 +408,21 @@ mlir::autopar::predictCommunication(func::FuncOp func,
       if (failed(pinned))
         return op.emitError()
                << "autopar communication: the pin is not on " << *meshRef;
-      tally.require(pin.getInput(), *pinned,
-                    getTensorBytes(pin.getInput().getType()), /*fresh=*/true,
-                    repeatFor(inLoop, pin.getInput()));
-      tally.produce(pin.getResult(), *pinned);
+      require(&op, pin.getInput(), *pinned,
+              getTensorBytes(pin.getInput().getType()), /*fresh=*/true,
+              repeatFor(inLoop, pin.getInput()));
+      produce(pin.getResult(), *pinned);
       continue;
     }
     // A rounding of a partial sum stays partial (autopar-partition's rule).
     if (isRoundingCast(&op))
-      if (const TensorSharding *input = tally.lookup(op.getOperand(0));
+      if (const TensorSharding *input =
+              tallies.front().lookup(op.getOperand(0));
           input &&
           llvm::is_contained(input->axisDim, TensorSharding::kPartial)) {
         // (A copy: producing may move the map's entries.)
         TensorSharding partial = *input;
-        tally.produce(op.getResult(0), partial);
+        produce(op.getResult(0), partial);
         if (accumulated.contains(op.getOperand(0)))
           accumulated.insert(op.getResult(0));
         continue;
@@ -299,15 +441,15 @@ mlir::autopar::predictCommunication(func::FuncOp func,
           strategy->assign(mesh.getRank(), -1);
     SmallPtrSet<Value, 8> bound;
     for (const Binding &binding : space->operands) {
-      tally.require(
-          binding.value, getSharding(*space, binding, *strategy, false),
-          binding.bytes, /*fresh=*/false, repeatFor(inLoop, binding.value));
+      require(&op, binding.value,
+              getSharding(*space, binding, *strategy, false), binding.bytes,
+              /*fresh=*/false, repeatFor(inLoop, binding.value));
       bound.insert(binding.value);
     }
     for (Value operand : op.getOperands())
       if (!bound.contains(operand))
-        requireWhole(operand, inLoop);
-    requireWhole(captured(&op), inLoop);
+        requireWhole(&op, operand, inLoop);
+    requireWhole(&op, captured(&op), inLoop);
     for (Value result : op.getResults()) {
       if (!isa<RankedTensorType>(result.getType()))
         continue;
@@ -315,10 +457,23 @@ mlir::autopar::predictCommunication(func::FuncOp func,
       for (const Binding &binding : space->results)
         if (binding.value == result)
           sharding = getSharding(*space, binding, *strategy, true);
-      tally.produce(result, sharding);
+      produce(result, sharding);
     }
   }
-  return tally.getSummary();
+  if (devices == 1)
+    return tallies.front().getSummary();
+  std::vector<CommunicationSummary> perDevice;
+  for (auto [tally, sends] : llvm::zip_equal(tallies, sent)) {
+    CommunicationSummary summary = tally.getSummary();
+    for (const auto &[kind, entry] : sends) {
+      CommunicationEntry &total = summary[kind];
+      total.count += entry.count;
+      total.bytes += entry.bytes;
+      total.seconds += entry.seconds;
+    }
+    perDevice.push_back(std::move(summary));
+  }
+  return getBusiest(perDevice);
 }
 
 /// The bit mask of `axes` (names) on `mesh`.
@@ -354,12 +509,10 @@ static void countOp(Operation *op, CommunicationSummary &summary,
     MeshAttr meshAttr = lookupMesh(send, send.getMeshAttr());
     if (!meshAttr)
       return;
-    MeshShape mesh = getPricedMesh(meshAttr, costModel);
-    unsigned axes = getAxesMask(meshAttr, send.getAxesAttr());
-    DeviceGroup pair{2, mesh.getNodesSpanned(axes) > 1 ? 2 : 1};
     entry.seconds +=
-        times *
-        costModel->collectiveTime(CollectiveKind::Permute, bytes, pair).seconds;
+        times * getSendSeconds(bytes, getPricedMesh(meshAttr, costModel),
+                               getAxesMask(meshAttr, send.getAxesAttr()),
+                               *costModel);
     return;
   }
   auto collective = cast<CollectiveOpInterface>(op);
@@ -412,22 +565,12 @@ mlir::autopar::countCommunication(func::FuncOp func,
   });
   if (!stages)
     return summary;
-  std::optional<CommunicationSummary> busiest;
+  std::vector<CommunicationSummary> perStage;
   for (Region &region : stages->getRegions()) {
-    CommunicationSummary stage;
+    CommunicationSummary &stage = perStage.emplace_back();
     region.walk([&](Operation *op) { countOp(op, stage, costModel); });
-    auto bytes = [](const CommunicationSummary &counted) {
-      double total = 0;
-      for (const auto &[kind, entry] : counted)
-        total += entry.bytes;
-      return total;
-    };
-    if (!busiest ||
-        std::make_pair(getTotalSeconds(stage), bytes(stage)) >
-            std::make_pair(getTotalSeconds(*busiest), bytes(*busiest)))
-      busiest = std::move(stage);
   }
-  for (const auto &[kind, entry] : *busiest) {
+  for (const auto &[kind, entry] : getBusiest(perStage)) {
     CommunicationEntry &total = summary[kind];
     total.count += entry.count;
     total.bytes += entry.bytes;

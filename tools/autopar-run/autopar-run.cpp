@@ -896,11 +896,10 @@ int main(int argc, char **argv) {
         predictCommunication(annotated, &costModel);
     if (failed(predicted))
       return 1;
-    // A pipeline's prediction comes from the whole annotated step: every
-    // stage's collectives together, and no point-to-point transfers (the
-    // partitioned counts below are one stage's program).
+    // A pipeline's prediction, as the partitioned count below, is the
+    // busiest stage's program (a device runs one), its sends included.
     describe((*module)->hasAttr(AutoparDialect::kPipelineAttrName)
-                 ? "predicted (all stages together, sends not counted)"
+                 ? "predicted (busiest stage)"
                  : "predicted",
              *predicted);
   }
