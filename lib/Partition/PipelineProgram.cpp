@@ -8,8 +8,8 @@
 // `autopar.stage`: a stage, or with v virtual stages one of P * v chunks,
 // chunk c on device c mod P) and a phase (before the microbatches, a
 // microbatch's forward or backward, after them); each device's program is
-// then emitted straight-line into one case of an `scf.index_switch` on the
-// device's stage coordinate:
+// then emitted into one case of an `scf.index_switch` on the device's stage
+// coordinate:
 //
 //   before:  the device's once-per-step ops before the microbatches
 //   F<c,m>/B<c,m> in the schedule's order (getPipelineActions, Pipeline.h:
@@ -23,6 +23,14 @@
 //   after:   the accumulated values, the device's synchronisation and
 //            update
 //   yield:   the device's results
+//
+// GPipe and 1F1B run their actions as loops (getPipelineLoops): the
+// activations a backward reads of its microbatch's forward are kept in a
+// tensor of one slot per microbatch in flight, carried by the loops with
+// the accumulators, and a transfer has one tag for every microbatch. The
+// interleaved schedule (or pipeline-loops=false) is emitted straight-line,
+// one copy of each action per microbatch, each transfer's microbatch with
+// its own tag.
 //
 // Values of one microbatch move with the action that makes them: a
 // forward's to a later chunk's forward of the same microbatch, a
