@@ -110,11 +110,26 @@ def generate(model, batch, directory):
     return path
 
 
-def plan(opt, model_path, preset, nodes, options, directory, name):
-    target = os.path.join(directory, "%s-%d.json" % (preset, nodes))
+def megatron_flops(batch, seq, layers, hidden, vocab):
+    """Megatron-LM's FLOPs per step of its GPT (SC'21, with the recomputed
+    forward): 96 B s l h^2 (1 + s/(6h) + V/(16 l h))."""
+    return (96 * batch * seq * layers * hidden * hidden *
+            (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden)))
+
+
+def plan(opt, model_path, preset, nodes, options, directory, name,
+         memory_capacity=None):
+    """Plans on `nodes` of `preset` (with `memory_capacity` bytes per GPU
+    when given): the JSON report, the seconds, the first error lines."""
+    spec = {"preset": preset, "name": "%s-x%d" % (preset, nodes),
+            "nodes": nodes}
+    suffix = ""
+    if memory_capacity is not None:
+        spec["gpu"] = {"memory_capacity": memory_capacity}
+        suffix = "-%d" % memory_capacity
+    target = os.path.join(directory, "%s-%d%s.json" % (preset, nodes, suffix))
     with open(target, "w") as f:
-        json.dump({"preset": preset, "name": "%s-x%d" % (preset, nodes),
-                   "nodes": nodes}, f)
+        json.dump(spec, f)
     report = os.path.join(directory, name + ".json")
     command = [opt, model_path, "--autopar-plan=target=%s report=%s %s" %
                (target, report, options), "-o", os.devnull]
@@ -161,9 +176,8 @@ def main():
         flops = batch * (6 * params * seq + 12 * layers * seq * seq * hidden)
         tflops = flops / step / gpus / 1e12
         # Megatron's count is for its GPT block.
-        megatron = (96 * batch * seq * layers * hidden * hidden *
-                    (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden))
-                    / step / gpus / 1e12) if kind == "gpt" else None
+        megatron = (megatron_flops(batch, seq, layers, hidden, vocab) / step /
+                    gpus / 1e12) if kind == "gpt" else None
         config = chosen["step"]
         zero = config["zero"]
         # The data-parallel group: the GPUs a replicated parameter's state

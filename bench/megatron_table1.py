@@ -38,6 +38,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from large_models import megatron_flops  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # row: (parameters B, heads, hidden, layers, t, p, GPUs, batch, TFLOP/s)
@@ -123,8 +126,7 @@ def main():
                 json.load(f),
                 lambda pipeline: "1f1b, %d microbatches" %
                 pipeline["microbatches"])
-        flops = (96 * batch * SEQ * layers * hidden * hidden *
-                 (1 + SEQ / (6 * hidden) + VOCAB / (16 * layers * hidden)))
+        flops = megatron_flops(batch, SEQ, layers, hidden, VOCAB)
         tflops = flops / step / gpus / 1e12
         print("| %d | %s | %d, %d, %d | %d | %d | %s | %.2f s | %.0f (%d) | "
               "%+.0f%% | %.1f GiB | %.0f s |" %

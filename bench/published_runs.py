@@ -40,12 +40,9 @@ minute on 2 cores, each searched row up to a few minutes.
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import large_models  # noqa: E402  (the generator and planner helpers)
@@ -88,30 +85,6 @@ ROWS["titan-70b-256"] = (
     "FSDP 32 x TP 8, local batch 16, full")
 
 
-def plan(opt, path, preset, nodes, options, directory, name, capacity=None):
-    """large_models.plan on a target whose GPU memory is `capacity` bytes
-    (None: the preset's)."""
-    if capacity is None:
-        return large_models.plan(opt, path, preset, nodes, options, directory,
-                                 name)
-    target = os.path.join(directory, "%s-%d-%d.json" % (preset, nodes,
-                                                        capacity))
-    with open(target, "w") as f:
-        json.dump({"preset": preset, "name": "%s-x%d" % (preset, nodes),
-                   "nodes": nodes, "gpu": {"memory_capacity": capacity}}, f)
-    report = os.path.join(directory, name + ".json")
-    start = time.monotonic()
-    result = subprocess.run(
-        [opt, path, "--autopar-plan=target=%s report=%s %s" %
-         (target, report, options), "-o", os.devnull],
-        capture_output=True, text=True)
-    seconds = time.monotonic() - start
-    if result.returncode != 0:
-        return None, seconds, result.stderr.strip().splitlines()[:3]
-    with open(report) as f:
-        return json.load(f), seconds, []
-
-
 def describe(report):
     """Step time, plan in words and the most memory a GPU holds."""
     if "pipeline" in report:
@@ -135,8 +108,7 @@ def metric(kind, model, batch, gpus, step):
     _, layers, hidden, _, _, _, vocab, seq, _ = large_models.MODELS[model]
     if kind == "tokens":
         return batch * seq / step / gpus
-    return (96 * batch * seq * layers * hidden * hidden *
-            (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden)) /
+    return (large_models.megatron_flops(batch, seq, layers, hidden, vocab) /
             step / gpus / 1e12)
 
 
@@ -164,14 +136,14 @@ def main():
             runs.append(("searched", "stages=0 optimizer=adam"))
         given_step = None
         for label, options in runs:
-            report, seconds, errors = plan(
+            report, seconds, errors = large_models.plan(
                 opt, path, preset, nodes, options, directory,
                 "%s-%s" % (name, label.replace(" ", "-")), CAPACITY.get(name))
             if report is None and label == "as given":
                 # The published configuration ran: priced with the memory
                 # limit lifted when the model predicts more than the GPUs
                 # hold (the per-op strategies then need not save memory).
-                report, more, errors = plan(
+                report, more, errors = large_models.plan(
                     opt, path, preset, nodes, options, directory,
                     "%s-lifted" % name, 1024 ** 4)
                 seconds += more

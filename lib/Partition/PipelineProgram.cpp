@@ -150,6 +150,17 @@ private:
   /// Clones `op` into the stage being emitted for microbatch `m`.
   LogicalResult cloneOp(Operation *op, int64_t m);
   void sendAfter(Operation *op, int64_t m);
+  /// Receives `transfer`'s value (of microbatch `m`, -1: once per step)
+  /// from the device that makes it.
+  Value receive(const Transfer &transfer, int64_t m) {
+    return RecvOp::create(
+               builder, producer(transfer.value)->getLoc(),
+               transfer.value.getType(), Value(), meshRef,
+               builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
+               builder.getI64IntegerAttr(deviceOf(transfer.from)),
+               builder.getI64IntegerAttr(tagOf(transfer, m)))
+        .getResult();
+  }
   /// Unrolled, each microbatch's transfer has its own tag; in loops a
   /// transfer has one tag for all microbatches, which MPI matches in the
   /// order sent (messages of one sender and tag do not overtake).
@@ -184,6 +195,8 @@ private:
   int64_t count;
   /// P devices along the stages' axis, P * v chunks.
   int64_t devices, chunks;
+  /// options.schedule, parsed (run()).
+  PipelineSchedule schedule = PipelineSchedule::OneFOneB;
   function_ref<Value(OpBuilder &, const Accumulator &, Value)>
       finishAccumulator;
   OpBuilder builder;
@@ -267,22 +280,14 @@ LogicalResult StagePrograms::classify() {
       stages[&op] = stage.getInt();
       continue;
     }
-    // Forward work goes to the latest stage it reads from, backward work
-    // to the earliest: values then flow the schedule's way.
-    std::optional<int64_t> chosen;
+    SmallVector<int64_t> inputChunks;
     forEachInput(&op, [&](Value value) {
-      Operation *def = producer(value);
-      if (!def || stageOf(def) < 0)
-        return;
-      int64_t stage = stageOf(def);
-      if (!chosen)
-        chosen = stage;
-      else
-        chosen = phase == Phase::Backward ? std::min(*chosen, stage)
-                                          : std::max(*chosen, stage);
+      if (Operation *def = producer(value))
+        inputChunks.push_back(stageOf(def));
     });
-    if (chosen)
-      stages[&op] = *chosen;
+    int64_t chosen = chooseChunk(inputChunks, phase == Phase::Backward);
+    if (chosen >= 0)
+      stages[&op] = chosen;
   }
   for (const Accumulator &acc : accumulators)
     if (stageOf(acc.collective) < 0)
@@ -420,14 +425,9 @@ Value StagePrograms::get(Value value, int64_t m) {
     // Another device's once-per-step value: received at its first use
     // (orderReceivesAsSent moves it up behind what that device sent
     // before it).
-    const Transfer &transfer = transfers[it->second];
-    auto received = RecvOp::create(
-        builder, def->getLoc(), value.getType(), Value(), meshRef,
-        builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
-        builder.getI64IntegerAttr(deviceOf(transfer.from)),
-        builder.getI64IntegerAttr(tagOf(transfer, -1)));
-    mapped[{value, -1}] = received.getResult();
-    return received.getResult();
+    Value received = receive(transfers[it->second], -1);
+    mapped[{value, -1}] = received;
+    return received;
   }
   failedEmit = true;
   def->emitError() << "autopar-partition: internal error: a value of "
@@ -501,7 +501,6 @@ LogicalResult StagePrograms::emitAction(const PipelineAction &action,
                                         SmallVectorImpl<Value> &stashes) {
   Phase phase = action.backward ? Phase::Backward : Phase::Forward;
   Location loc = func.getLoc();
-  std::optional<int64_t> constant = getConstantIntValue(m);
   // What other devices made for this chunk's microbatch, in the order each
   // sender makes them.
   SmallVector<const Transfer *> incoming;
@@ -515,15 +514,9 @@ LogicalResult StagePrograms::emitAction(const PipelineAction &action,
            std::make_pair(position.lookup(producer(b->value)),
                           cast<OpResult>(b->value).getResultNumber());
   });
-  for (const Transfer *transfer : incoming) {
-    Operation *def = producer(transfer->value);
-    auto received = RecvOp::create(
-        builder, def->getLoc(), transfer->value.getType(), Value(), meshRef,
-        builder.getStrArrayAttr({AutoparDialect::kStageAxisName}),
-        builder.getI64IntegerAttr(deviceOf(transfer->from)),
-        builder.getI64IntegerAttr(tagOf(*transfer, constant.value_or(0))));
-    mapped[{transfer->value, key}] = received.getResult();
-  }
+  // (Unrolled, the key is the microbatch, as sendAfter's tags use it.)
+  for (const Transfer *transfer : incoming)
+    mapped[{transfer->value, key}] = receive(*transfer, key);
   // The stash slot of this microbatch: m mod the microbatches in flight.
   static const SetVector<Value> none;
   const SetVector<Value> &kept = looped ? carried[current] : none;
@@ -625,8 +618,6 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
     sums.push_back(startAccumulator(builder, loc, acc));
   }
 
-  PipelineSchedule schedule = parsePipelineSchedule(options.schedule)
-                                  .value_or(PipelineSchedule::OneFOneB);
   SmallVector<Value> stashes;
   if (!looped) {
     for (const PipelineAction &action :
@@ -745,7 +736,7 @@ LogicalResult StagePrograms::run() {
     return failure();
   // Loops when the schedule has them and every device's kept activations
   // are static tensors (else unrolled: correct, larger).
-  PipelineSchedule schedule = *parsePipelineSchedule(options.schedule);
+  schedule = *parsePipelineSchedule(options.schedule);
   looped = options.loops && chunks == devices &&
            getPipelineLoops(schedule, devices, 0, count).has_value();
   for (int64_t d = 0; looped && d < devices; ++d) {

@@ -3,6 +3,7 @@
 #include "autopar/Search/Communication.h"
 #include "autopar/Analysis/ArgumentRoles.h"
 #include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Search/Pipeline.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -153,8 +154,8 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   // A pipeline (`autopar.pipeline`, the mesh's first axis its stages): each
   // device along that axis runs its stages' ops (an op's `autopar.stage`
   // is its chunk, on device chunk mod P; an op without one takes the chunk
-  // of what it reads, as autopar-partition places it, or, reading no
-  // staged value, runs on every device that uses it). Each device's
+  // of what it reads (chooseChunk, autopar-partition's rule), or, reading
+  // no staged value, runs on every device that uses it). Each device's
   // reshards are tallied apart, with the sends of the values another
   // device reads (the local value, once per microbatch when made per
   // microbatch), and the busiest device is reported, as
@@ -184,15 +185,17 @@ mlir::autopar::predictCommunication(func::FuncOp func,
               op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName)) {
         chosen = stage.getInt();
       } else {
-        bool backward = op.hasAttr(AutoparDialect::kGradOfAttrName) ||
-                        op.hasAttr(AutoparDialect::kRecomputedAttrName);
-        for (Value operand : op.getOperands()) {
-          int64_t chunk = chunkOfValue(operand);
-          if (chunk >= 0)
-            chosen = chosen < 0 ? chunk
-                     : backward ? std::min(chosen, chunk)
-                                : std::max(chosen, chunk);
-        }
+        SetVector<Value> inputs(op.getOperands().begin(),
+                                op.getOperands().end());
+        getUsedValuesDefinedAbove(op.getRegions(), inputs);
+        SmallVector<int64_t> inputChunks;
+        for (Value input : inputs)
+          inputChunks.push_back(chunkOfValue(input));
+        // Backward work: the gradient ops and what recomputation makes
+        // again (autopar-partition also counts what reads them).
+        chosen = chooseChunk(
+            inputChunks, op.hasAttr(AutoparDialect::kGradOfAttrName) ||
+                             op.hasAttr(AutoparDialect::kRecomputedAttrName));
       }
       if (chosen >= 0) {
         chunkOf[&op] = chosen;

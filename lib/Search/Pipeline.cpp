@@ -40,26 +40,30 @@ mlir::autopar::stringifyPipelineSchedule(PipelineSchedule schedule) {
   return "";
 }
 
+/// The forwards device `device` runs before its first backward, of its
+/// v * M (Megatron-LM's warm-up): all of them under GPipe, P - d - 1 under
+/// 1F1B, (P - d - 1) * 2 + (v - 1) * P interleaved.
+static int64_t getWarmup(PipelineSchedule schedule, int64_t devices,
+                         int64_t device, int64_t microbatches, int64_t v) {
+  int64_t total = v * microbatches;
+  if (schedule == PipelineSchedule::GPipe)
+    return total;
+  int64_t warmup = v == 1 ? devices - device - 1
+                          : (devices - device - 1) * 2 + (v - 1) * devices;
+  return std::min(warmup, total);
+}
+
 double mlir::autopar::getInFlightMicrobatches(PipelineSchedule schedule,
                                               int64_t devices, int64_t device,
                                               int64_t microbatches,
                                               int64_t virtualStages) {
-  int64_t v = std::max<int64_t>(virtualStages, 1);
-  int64_t chunks = microbatches * v;
-  switch (schedule) {
-  case PipelineSchedule::GPipe:
-    return static_cast<double>(chunks);
-  case PipelineSchedule::OneFOneB:
-    return static_cast<double>(std::min(devices - device, microbatches));
-  case PipelineSchedule::Interleaved:
-    if (v == 1)
-      return static_cast<double>(std::min(devices - device, microbatches));
-    // Megatron-LM's warm-up of the interleaved schedule, plus the chunk in
-    // its first steady-state forward.
-    return static_cast<double>(
-        std::min((devices - device - 1) * 2 + (v - 1) * devices + 1, chunks));
-  }
-  return static_cast<double>(chunks);
+  int64_t v = schedule == PipelineSchedule::OneFOneB
+                  ? 1
+                  : std::max<int64_t>(virtualStages, 1);
+  // The warm-up's forwards, plus the one of the first steady-state step.
+  return static_cast<double>(
+      std::min(getWarmup(schedule, devices, device, microbatches, v) + 1,
+               v * microbatches));
 }
 
 PipelineTiming mlir::autopar::timePipeline(const std::vector<StageWork> &chunks,
@@ -109,18 +113,22 @@ PipelineTiming mlir::autopar::timePipeline(const std::vector<StageWork> &chunks,
   return timing;
 }
 
+int64_t mlir::autopar::chooseChunk(llvm::ArrayRef<int64_t> inputChunks,
+                                   bool backward) {
+  int64_t chosen = -1;
+  for (int64_t chunk : inputChunks)
+    if (chunk >= 0)
+      chosen = chosen < 0 ? chunk
+               : backward ? std::min(chosen, chunk)
+                          : std::max(chosen, chunk);
+  return chosen;
+}
+
 std::vector<PipelineAction>
 mlir::autopar::getPipelineActions(PipelineSchedule schedule, int64_t devices,
                                   int64_t device, int64_t microbatches,
                                   int64_t virtualStages) {
   std::vector<PipelineAction> actions;
-  if (schedule == PipelineSchedule::GPipe) {
-    for (int64_t m = 0; m < microbatches; ++m)
-      actions.push_back({false, device, m});
-    for (int64_t m = 0; m < microbatches; ++m)
-      actions.push_back({true, device, m});
-    return actions;
-  }
   int64_t v = schedule == PipelineSchedule::Interleaved
                   ? std::max<int64_t>(virtualStages, 1)
                   : 1;
@@ -135,9 +143,7 @@ mlir::autopar::getPipelineActions(PipelineSchedule schedule, int64_t devices,
     return {backward, local * devices + device,
             (k / (devices * v)) * devices + k % devices};
   };
-  int64_t warmup = v == 1 ? devices - device - 1
-                          : (devices - device - 1) * 2 + (v - 1) * devices;
-  warmup = std::min(warmup, total);
+  int64_t warmup = getWarmup(schedule, devices, device, microbatches, v);
   for (int64_t k = 0; k < warmup; ++k)
     actions.push_back(nth(k, false));
   for (int64_t k = 0; k < total - warmup; ++k) {
@@ -154,9 +160,7 @@ mlir::autopar::getPipelineLoops(PipelineSchedule schedule, int64_t devices,
                                 int64_t device, int64_t microbatches) {
   if (schedule == PipelineSchedule::Interleaved)
     return std::nullopt;
-  int64_t warmup = schedule == PipelineSchedule::GPipe
-                       ? microbatches
-                       : std::min(devices - device - 1, microbatches);
+  int64_t warmup = getWarmup(schedule, devices, device, microbatches, 1);
   std::vector<PipelineLoop> loops;
   loops.push_back({warmup, {{false, device, 0}}});
   loops.push_back(

@@ -27,6 +27,7 @@
 #ifndef AUTOPAR_SEARCH_PIPELINE_H
 #define AUTOPAR_SEARCH_PIPELINE_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -93,6 +94,14 @@ double getInFlightMicrobatches(PipelineSchedule schedule, int64_t devices,
 PipelineTiming timePipeline(const std::vector<StageWork> &chunks,
                             int64_t microbatches, PipelineSchedule schedule,
                             int64_t virtualStages);
+
+/// The chunk an op the plan did not place runs in, from the chunks of the
+/// values it reads (`inputChunks`, -1 for a value of no chunk): forward
+/// work the latest, backward work the earliest, so values flow the
+/// schedule's way; -1 when it reads no staged value (it runs wherever it
+/// is needed). autopar-partition places ops so and predictCommunication
+/// counts them so.
+int64_t chooseChunk(llvm::ArrayRef<int64_t> inputChunks, bool backward);
 
 /// One entry of a device's program: a chunk's forward or backward of one
 /// microbatch.
