@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/Workload.h"
+#include "autopar/Analysis/Fusion.h"
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -338,8 +339,18 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.elementType =
           elementTypeOf(linalgOp.getDpsInputs().front().getType());
 
+    // A value made by a fused producer is never written: a user reads the
+    // producer's inputs instead (and gets no gradient of it written).
+    auto readBytes = [&](Value value) {
+      auto it = fusedReads.find(value.getDefiningOp());
+      return it != fusedReads.end() ? it->second : sizeInBytes(value.getType());
+    };
+    auto isFusedValue = [&](Value value) {
+      return fusedReads.contains(value.getDefiningOp());
+    };
+    work.fused = isFusedIntoUsers(op);
     for (OpOperand *input : linalgOp.getDpsInputOperands()) {
-      work.bytesRead += sizeInBytes(input->get().getType());
+      work.bytesRead += readBytes(input->get());
       addParamRead(input->get());
     }
     for (OpOperand &init : linalgOp.getDpsInitsMutable())
@@ -370,16 +381,25 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         work.bwdWeightFlops += gradFlops;
       else
         work.bwdDataFlops += gradFlops;
-      work.bwdBytes += outBytes + sizeInBytes(input.getType());
+      // The output's gradient, read (made in the users' fused backward
+      // when this op is fused), and the input's, written (unless its
+      // producer is fused: then it is the producer's backward's input).
+      work.bwdBytes +=
+          (work.fused ? 0.0 : outBytes) +
+          (isFusedValue(input) ? 0.0 : sizeInBytes(input.getType()));
     }
     if (anyGrad) {
       for (int input : body.neededInputs.set_bits()) {
         Value value = linalgOp.getDpsInputs()[input];
         keepForBackward(value);
-        work.bwdBytes += sizeInBytes(value.getType());
+        work.bwdBytes += readBytes(value);
       }
     }
     propagateGrad(gradInputs);
+    if (work.fused) {
+      fusedReads[op] = work.bytesRead;
+      work.bytesRead = work.bytesWritten = 0;
+    }
   } else if (auto scatter = dyn_cast<ScatterAddOp>(op)) {
     // One add per update element: the update rows read, the destination
     // rows they name read and written (a training step's, never

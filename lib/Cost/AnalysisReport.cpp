@@ -71,8 +71,10 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     layer.savedBytes = work.savedBytes;
     layer.bwdFlops = work.bwdFlops();
     layer.estimated = work.estimated;
-    KernelTime forward = costModel.kernelTime(
-        work.flops, work.bytes(), work.parallelIterations, work.elementType);
+    layer.fused = work.fused;
+    KernelTime forward =
+        costModel.kernelTime(work.flops, work.bytes(), work.parallelIterations,
+                             work.elementType, work.launches());
     layer.timeFwd = forward.seconds;
     layer.computeBound = forward.computeBound;
     // The data and weight gradients are separate kernels; their bytes are
@@ -84,12 +86,13 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
           layer.timeBwd +=
               costModel
                   .kernelTime(part, work.bwdBytes * part / bwdFlops,
-                              work.parallelIterations, work.elementType)
+                              work.parallelIterations, work.elementType,
+                              work.launches())
                   .seconds;
     } else if (work.bwdBytes > 0) {
       layer.timeBwd = costModel
                           .kernelTime(0, work.bwdBytes, work.parallelIterations,
-                                      work.elementType)
+                                      work.elementType, work.launches())
                           .seconds;
     }
     report.forwardTime += layer.timeFwd;
@@ -178,6 +181,8 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
                      "FLOP/B", "fwd ms", "bwd ms", "bound");
   for (auto [index, layer] : llvm::enumerate(report.layers)) {
     std::string bound = layer.computeBound ? "compute" : "memory";
+    if (layer.fused)
+      bound = "fused into users";
     if (layer.estimated)
       bound += " (estimated)";
     os << llvm::format(
@@ -276,6 +281,7 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
           json.attribute("time_bwd_s", layer.timeBwd);
           json.attribute("bound", layer.computeBound ? "compute" : "memory");
           json.attribute("estimated", layer.estimated);
+          json.attribute("fused", layer.fused);
         });
     });
     json.attributeArray("gradient_sync", [&] {

@@ -225,8 +225,8 @@ double CostModel::lookupPeakFlops(Type elementType) const {
       .getValueAsDouble();
 }
 
-KernelTime CostModel::kernelTime(double flops, double bytes,
-                                 double parallelism, Type elementType) const {
+KernelTime CostModel::kernelTime(double flops, double bytes, double parallelism,
+                                 Type elementType, double launches) const {
   KernelTime time;
   double work = std::max(parallelism, 1.0);
   double occupancy = work / (work + saturationThreads);
@@ -237,8 +237,8 @@ KernelTime CostModel::kernelTime(double flops, double bytes,
     time.memorySeconds =
         bytes / (memoryBandwidth * memoryEfficiency * occupancy);
   time.computeBound = time.computeSeconds >= time.memorySeconds;
-  time.seconds =
-      launchOverhead + std::max(time.computeSeconds, time.memorySeconds);
+  time.seconds = launches * launchOverhead +
+                 std::max(time.computeSeconds, time.memorySeconds);
   return time;
 }
 

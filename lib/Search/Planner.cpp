@@ -9,6 +9,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/Hashing.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/bit.h"
 
 #include <cmath>
 #include <limits>
@@ -419,6 +420,14 @@ void Planner::computeRepetition() {
       hash = llvm::hash_combine(hash, type.getAsOpaquePointer());
     for (Type type : op->getResultTypes())
       hash = llvm::hash_combine(hash, type.getAsOpaquePointer());
+    // The workload, which fusion makes depend on the neighbours (a user
+    // reads a fused producer's inputs).
+    if (const OpWorkload *work = workload.lookup(op))
+      hash = llvm::hash_combine(hash, work->fused,
+                                llvm::bit_cast<uint64_t>(work->bytes()),
+                                llvm::bit_cast<uint64_t>(work->bwdBytes),
+                                llvm::bit_cast<uint64_t>(work->flops),
+                                llvm::bit_cast<uint64_t>(work->savedBytes));
     for (const Binding &operand : space.operands) {
       Value value = operand.value;
       auto owner = paramOwner.find(value);
@@ -539,7 +548,7 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
       return 0.0;
     return m * costModel
                    .kernelTime(k.flops / m, k.bytes / m,
-                               std::max(1.0, k.parallel / m), type)
+                               std::max(1.0, k.parallel / m), type, k.launches)
                    .seconds;
   };
   priced.forward = kernel(work.forward);
@@ -871,6 +880,9 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         } else if (bwdBytes > 0) {
           work.backwardData = {0, bwdBytes, par};
         }
+        for (StrategyWork::Kernel *kernel :
+             {&work.forward, &work.backwardData, &work.backwardWeight})
+          kernel->launches = opWork->launches();
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
         work.savedBytes = opWork->savedBytes * activationRatio * scale;

@@ -49,19 +49,23 @@ func.func @forward(%x: tensor<8x16xf32> {autopar.role = "input"},
   %init = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32> loc("fill")
   %mm = linalg.matmul ins(%x, %w : tensor<8x16xf32>, tensor<16x32xf32>) outs(%init : tensor<8x32xf32>) -> tensor<8x32xf32> loc("matmul")
 
-  // Bias add then ReLU: 2 FLOP per element of 8x32 = 512 FLOP; reads 1024 +
-  // 128 B, writes 1024 B. The ReLU (max) keeps its input: the matmul result.
-  // The backward: data gradient (2 FLOP x 256) + bias gradient (2 x 256).
+  // Bias add then ReLU: 2 FLOP per element of 8x32 = 512 FLOP. The ReLU
+  // (max) keeps its input: the matmul result. The backward: data gradient
+  // (2 FLOP x 256) + bias gradient (2 x 256). Its one user, the row sum,
+  // runs it (Analysis/Fusion.h): it moves no bytes of its own (its 1024 +
+  // 128 B are read by the row sum, its 1024 B never written) and launches
+  // no kernel.
   // CHECK: "op": "linalg.generic",
   // CHECK-NEXT: "loc": "bias_relu",
   // CHECK-NEXT: "shape": "tensor<8x32xf32>",
   // CHECK-NEXT: "flops": 512,
   // CHECK-NEXT: "macs": 0,
   // CHECK-NEXT: "params": 32,
-  // CHECK-NEXT: "bytes": 2176,
+  // CHECK-NEXT: "bytes": 0,
   // CHECK-NEXT: "intensity":
   // CHECK-NEXT: "saved_bytes": 1024,
   // CHECK-NEXT: "bwd_flops": 1024,
+  // CHECK: "fused": true
   %act = linalg.generic {indexing_maps = [#id2, #col, #id2], iterator_types = ["parallel", "parallel"]}
       ins(%mm, %b : tensor<8x32xf32>, tensor<32xf32>) outs(%e : tensor<8x32xf32>) {
   ^bb0(%v: f32, %bias: f32, %out: f32):
@@ -71,18 +75,20 @@ func.func @forward(%x: tensor<8x16xf32> {autopar.role = "input"},
   } -> tensor<8x32xf32> loc("bias_relu")
 
   // Row sum: a reduction over 32 columns, 1 FLOP per iteration = 256 FLOP;
-  // reads the input (1024 B) and the init (32 B), writes 32 B. Sums are
-  // linear: nothing is kept for the backward.
+  // reads the fused bias_relu's inputs (1024 + 128 B) in place of its input
+  // and the init (32 B), writes 32 B. Sums are linear: nothing is kept for
+  // the backward.
   // CHECK: "op": "linalg.generic",
   // CHECK-NEXT: "loc": "rowsum",
   // CHECK-NEXT: "shape": "tensor<8xf32>",
   // CHECK-NEXT: "flops": 256,
   // CHECK-NEXT: "macs": 0,
   // CHECK-NEXT: "params": 0,
-  // CHECK-NEXT: "bytes": 1088,
+  // CHECK-NEXT: "bytes": 1216,
   // CHECK-NEXT: "intensity":
   // CHECK-NEXT: "saved_bytes": 0,
   // CHECK-NEXT: "bwd_flops": 256,
+  // CHECK: "fused": false
   %e8 = tensor.empty() : tensor<8xf32>
   %z8 = linalg.fill ins(%zero : f32) outs(%e8 : tensor<8xf32>) -> tensor<8xf32> loc("rowsum.init")
   %sum = linalg.generic {indexing_maps = [#id2, #row], iterator_types = ["parallel", "reduction"]}

@@ -53,6 +53,13 @@ struct OpWorkload {
   Type elementType;
   /// The op was not understood and its numbers are a conservative estimate.
   bool estimated = false;
+  /// The op runs inside its users' kernels (Analysis/Fusion.h): it moves no
+  /// bytes of its own (its users read its inputs instead of its result, in
+  /// the forward and, as the chain fuses there too, in the backward) and
+  /// launches no kernel.
+  bool fused = false;
+  /// Kernels the op launches, forward and backward (0 when fused).
+  double launches() const { return fused ? 0.0 : 1.0; }
 
   double bytes() const { return bytesRead + bytesWritten; }
   double bwdFlops() const { return bwdDataFlops + bwdWeightFlops; }
@@ -106,6 +113,9 @@ private:
   /// them) and values already counted as saved for the backward.
   llvm::DenseSet<Value> requiresGrad;
   llvm::DenseSet<Value> saved;
+  /// Per fused op, the bytes a user reads in place of its result: the
+  /// op's own reads (its inputs, fused producers' inputs in turn).
+  llvm::DenseMap<Operation *, double> fusedReads;
 };
 
 /// The workload analysis of a module (or of one function): one

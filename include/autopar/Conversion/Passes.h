@@ -20,9 +20,16 @@ namespace mlir::autopar {
 /// target.
 void stripAutoparAnnotations(ModuleOp module);
 
-/// What both backends start with: one-shot bufferization (function
-/// boundaries included, identity layouts) and buffer deallocation.
-void buildBufferizePasses(OpPassManager &pm);
+/// What both backends start with: ops bufferization cannot take rewritten,
+/// elementwise producers fused into their users (`fuse`), one-shot
+/// bufferization (function boundaries included, identity layouts) and
+/// buffer deallocation.
+void buildBufferizePasses(OpPassManager &pm, bool fuse = true);
+/// Both backends' loops: each linalg op on buffers as a nest of parallel
+/// loops (reductions inside), nests that line up fused (upstream's
+/// scf-parallel-loop-fusion) when `fuse`. The CUDA backend maps each nest
+/// left to a kernel; the CPU backend runs them in sequence.
+void buildParallelLoopPasses(OpPassManager &pm, bool fuse);
 /// What both backends end with: host memrefs, arith, func, control flow
 /// and index to LLVM, casts reconciled. With `countAllocations`, buffers are
 /// allocated and freed through `_mlir_memref_to_llvm_alloc`,
@@ -39,6 +46,12 @@ struct LowerToCPUPipelineOptions
                      "functions (_mlir_memref_to_llvm_alloc and free) instead "
                      "of malloc and free"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> fuse{
+      *this, "fuse",
+      llvm::cl::desc("Fuse: elementwise producers inside their users' loops "
+                     "(autopar-fuse-elementwise), loop nests that line up "
+                     "(scf-parallel-loop-fusion)"),
+      llvm::cl::init(true)};
 };
 
 void buildLowerToCPUPipeline(OpPassManager &pm,
@@ -85,6 +98,12 @@ struct LowerToCUDAPipelineOptions
       llvm::cl::desc("Threads ptxas compiles the kernels on (0: all CPUs, "
                      "1: no --split-compile, for toolkits before CUDA 12)"),
       llvm::cl::init(0)};
+  PassOptions::Option<bool> fuse{
+      *this, "fuse",
+      llvm::cl::desc("Fuse: elementwise producers inside their users' "
+                     "kernels (autopar-fuse-elementwise), loop nests that "
+                     "line up (scf-parallel-loop-fusion)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> cublas{
       *this, "cublas",
       llvm::cl::desc("Run contractions through cuBLAS (else as kernels)"),

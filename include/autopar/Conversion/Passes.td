@@ -105,6 +105,28 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def FuseElementwise : Pass<"autopar-fuse-elementwise"> {
+  let summary = "Run elementwise producers inside their users' kernels";
+  let description = [{
+    Fuses every op that the fusion rule (include/autopar/Analysis/Fusion.h)
+    says runs inside its users: a `linalg.generic` with parallel loops only
+    and one result, whose every use (at most four) is an input of a generic
+    in the same block that upstream's elementwise fusion accepts and that
+    is neither a contraction nor a convolution. Each user gets the
+    producer's body and reads the producer's inputs (upstream's
+    `linalg::fuseElementwiseOps`); the producer is erased, so its result is
+    never written and its kernel never launched. Chains fuse to the end
+    (a scale, a subtraction and an exponential into the reduction that sums
+    them). The workload analysis prices the same ops the same way, so the
+    cost model's kernels are the ones built.
+
+    Both backends run it after `autopar-prepare-lowering`, on tensors
+    (`autopar-lower-to-cpu` and `autopar-lower-to-cuda`, option `fuse`,
+    default true).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def FreeBuffersEarly : Pass<"autopar-free-buffers-early"> {
   let summary = "Free each buffer right after its last use";
   let description = [{

@@ -29,6 +29,8 @@ struct LayerReport {
   double timeFwd = 0, timeBwd = 0;
   bool computeBound = false;
   bool estimated = false;
+  /// Runs inside its users' kernels (Analysis/Fusion.h).
+  bool fused = false;
 };
 
 struct GradientReport {

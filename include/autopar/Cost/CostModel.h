@@ -133,9 +133,10 @@ public:
   /// The time of a kernel doing `flops` and moving `bytes` on one GPU with
   /// `parallelism` independent work items (output elements): a roofline over
   /// achievable rates that fall when there is too little parallel work, plus
-  /// the launch overhead.
+  /// the launch overhead of `launches` kernels (0 for work fused into
+  /// another op's kernel, Analysis/Fusion.h).
   KernelTime kernelTime(double flops, double bytes, double parallelism,
-                        Type elementType) const;
+                        Type elementType, double launches = 1) const;
 
   /// The time of a collective moving `bytes` (the full, unsplit size of the
   /// value on one device) among `group`. Chooses the cheapest algorithm.

@@ -128,6 +128,8 @@ struct PlanMetrics {
 struct StrategyWork {
   struct Kernel {
     double flops = 0, bytes = 0, parallel = 0;
+    /// 0 when the op runs inside its users' kernels (Analysis/Fusion.h).
+    double launches = 1;
   };
   /// The forward kernel and the backward's data and weight parts, at the
   /// whole local batch, in the step's precision.

@@ -16,15 +16,18 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
-void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
+void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
   pm.addPass(createImport());
   pm.addPass(createPrepareLowering());
+  if (fuse)
+    pm.addPass(createFuseElementwise());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -37,6 +40,17 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
   // Each buffer freed after its last use, not at the end of its block.
   pm.addPass(createFreeBuffersEarly());
+}
+
+void mlir::autopar::buildParallelLoopPasses(OpPassManager &pm, bool fuse) {
+  OpPassManager &func = pm.nest<func::FuncOp>();
+  func.addPass(createConvertLinalgToParallelLoopsPass());
+  if (!fuse)
+    return;
+  // Neighbouring loop nests over the same bounds whose accesses line up
+  // become one: a fill and the reduction that accumulates into it, an
+  // elementwise op and the next one reading its result at the same index.
+  func.addPass(createParallelLoopFusionPass());
 }
 
 void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,
@@ -53,12 +67,13 @@ void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,
 
 void mlir::autopar::buildLowerToCPUPipeline(
     OpPassManager &pm, const LowerToCPUPipelineOptions &options) {
-  buildBufferizePasses(pm);
+  buildBufferizePasses(pm, options.fuse);
   if (options.countAllocations)
     pm.addPass(createMarkInPlaceUpdates());
   // Collectives of partitioned programs: calls to the MPI runtime.
   pm.addPass(createLowerCollectivesToMPI());
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // The loops the CUDA backend makes kernels of, run in sequence.
+  buildParallelLoopPasses(pm, options.fuse);
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

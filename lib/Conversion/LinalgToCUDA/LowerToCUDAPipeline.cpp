@@ -246,7 +246,7 @@ static std::optional<std::string> findLibdevice(StringRef toolkit) {
 
 void mlir::autopar::buildLowerToCUDAPipeline(
     OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
-  buildBufferizePasses(pm);
+  buildBufferizePasses(pm, options.fuse);
   // Collectives of partitioned programs: NCCL calls on GPU buffers (their
   // temporary copies are allocated like every other buffer, next).
   pm.addPass(createLowerCollectivesToNCCL());
@@ -266,8 +266,8 @@ void mlir::autopar::buildLowerToCUDAPipeline(
 
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.
+  buildParallelLoopPasses(pm, options.fuse);
   OpPassManager &func = pm.nest<func::FuncOp>();
-  func.addPass(createConvertLinalgToParallelLoopsPass());
   func.addPass(createParallelLoopTilingPass(
       {options.blockRows, options.blockColumns}, /*noMinMaxBounds=*/true));
   // (No canonicalization here: it would merge the block and thread loops

@@ -1,0 +1,53 @@
+//===- Fusion.h - which ops run inside their users' kernels -----*- C++ -*-===//
+//
+// The one rule of producer-consumer fusion, shared by the code generators
+// (autopar-fuse-elementwise, which both backends run before bufferization)
+// and the cost model (the workload analysis prices a fused op's memory
+// traffic and launch where its users run it). Both ask the same question of
+// each op, so the kernels priced are the kernels built.
+//
+// An op is fused into its users when it is a `linalg.generic` on tensors
+// (or a named elementwise op such as `linalg.add`, as the generic it stands
+// for) with one result and parallel loops only (elementwise work,
+// broadcasts, transposes), and every use of its result is an input of such
+// an op with a parallel loop (a reduction to a scalar runs as host code) in
+// the same block that upstream's elementwise fusion accepts
+// (`linalg::areElementwiseOpsFusable`) and that is neither a contraction,
+// a convolution nor any reduction whose body is a multiply-accumulate (those
+// go to cuBLAS and cuDNN, whose calls take no prologue), and the producer's
+// body does not read its result's initial value. It has at most
+// kMaxFusedUsers users, and with more than one its inputs are at most
+// kMaxFusedInputRatio times its result's size: each user runs the
+// producer's body again on the producer's inputs, so the producer's result
+// is never written or read, and its kernel is never launched.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_ANALYSIS_FUSION_H
+#define AUTOPAR_ANALYSIS_FUSION_H
+
+#include "mlir/IR/Operation.h"
+
+namespace mlir::autopar {
+
+/// Users a fused producer's body may be repeated in.
+constexpr unsigned kMaxFusedUsers = 4;
+/// A producer with several users is repeated in each only when its inputs
+/// are together at most this many times the size of its result.
+constexpr double kMaxFusedInputRatio = 1.25;
+
+/// A generic on tensors, or a named elementwise op on tensors (linalg.add,
+/// linalg.exp, ...), which fuses as the generic it stands for.
+bool isFusionCandidate(Operation *op);
+
+/// Whether the producer of `use`'s value can run inside `use`'s owner:
+/// the pair is elementwise-fusable as above.
+bool canFuseIntoUser(OpOperand &use);
+
+/// Whether `op` runs inside its users' kernels: canFuseIntoUser holds for
+/// every use of its one result, and there are 1 to kMaxFusedUsers of them.
+bool isFusedIntoUsers(Operation *op);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_ANALYSIS_FUSION_H

@@ -1,0 +1,179 @@
+// RUN: autopar-opt %s --autopar-fuse-elementwise -split-input-file | FileCheck %s
+
+// Softmax as the frontends write it: the scale runs inside both users (the
+// max and the exponential), the exponential inside the sum and the
+// division. Four kernels become three.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @softmax
+func.func @softmax(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  %c = arith.constant 0.125 : f32
+  %e = tensor.empty() : tensor<4x8xf32>
+  %r = tensor.empty() : tensor<4xf32>
+  %scaled = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %c : f32
+    linalg.yield %m : f32
+  } -> tensor<4x8xf32>
+  %minit = linalg.fill ins(%ninf : f32) outs(%r : tensor<4xf32>) -> tensor<4xf32>
+  %max = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%scaled : tensor<4x8xf32>) outs(%minit : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.maximumf %a, %o : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%scaled, %max : tensor<4x8xf32>, tensor<4xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    %x2 = math.exp %d : f32
+    linalg.yield %x2 : f32
+  } -> tensor<4x8xf32>
+  %sinit = linalg.fill ins(%zero : f32) outs(%r : tensor<4xf32>) -> tensor<4xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<4x8xf32>) outs(%sinit : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %a, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  %div = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<4x8xf32>, tensor<4xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %q = arith.divf %a, %b : f32
+    linalg.yield %q : f32
+  } -> tensor<4x8xf32>
+  return %div : tensor<4x8xf32>
+}
+// The max: the scale inside.
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%arg0 : tensor<4x8xf32>)
+// CHECK:   arith.mulf
+// CHECK:   arith.maximumf
+// The sum: scale, subtraction and exponential inside, reading x and the max.
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%arg0, %[[MAX]] : tensor<4x8xf32>, tensor<4xf32>)
+// CHECK:   arith.mulf
+// CHECK:   arith.subf
+// CHECK:   math.exp
+// CHECK:   arith.addf
+// The division: the same again, over x, the max and the sum.
+// CHECK: %[[DIV:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]} ins(%arg0, %[[MAX]], %[[SUM]] :
+// CHECK:   math.exp
+// CHECK:   arith.divf
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[DIV]]
+
+// -----
+
+// Not fused: a producer whose result a contraction reads (cuBLAS takes it
+// from memory), one the function returns, one a loop's body reads, and
+// one with five users.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @kept
+func.func @kept(%x: tensor<4x4xf32>, %w: tensor<4x4xf32>, %n: index) -> (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>) {
+  %e = tensor.empty() : tensor<4x4xf32>
+  // CHECK: %[[RELU:.*]] = linalg.generic
+  // CHECK-SAME: ins(%arg0 :
+  %relu = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %z = arith.constant 0.0 : f32
+    %r = arith.maximumf %v, %z : f32
+    linalg.yield %r : f32
+  } -> tensor<4x4xf32>
+  // CHECK: linalg.generic {{.*}} ins(%[[RELU]], %arg1 :
+  %mm = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%relu, %w : tensor<4x4xf32>, tensor<4x4xf32>) outs(%x : tensor<4x4xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x4xf32>
+  // CHECK: %[[NEG:.*]] = linalg.generic
+  %neg = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = arith.negf %v : f32
+    linalg.yield %r : f32
+  } -> tensor<4x4xf32>
+  // CHECK: scf.for
+  // CHECK:   linalg.add ins(%{{.*}}, %[[NEG]] :
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %loop = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %x) -> tensor<4x4xf32> {
+    %next = linalg.add ins(%acc, %neg : tensor<4x4xf32>, tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+    scf.yield %next : tensor<4x4xf32>
+  }
+  // CHECK: %[[SQ:.*]] = linalg.generic
+  %sq = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = arith.mulf %v, %v : f32
+    linalg.yield %r : f32
+  } -> tensor<4x4xf32>
+  // CHECK-COUNT-5: linalg.exp ins(%[[SQ]] :
+  %u1 = linalg.exp ins(%sq : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %u2 = linalg.exp ins(%sq : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %u3 = linalg.exp ins(%sq : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %u4 = linalg.exp ins(%sq : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %u5 = linalg.exp ins(%sq : tensor<4x4xf32>) outs(%e : tensor<4x4xf32>) -> tensor<4x4xf32>
+  return %mm, %relu, %loop, %u1, %u2, %u3, %u4, %u5 : tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>
+}
+
+// -----
+
+// A gradient accumulated into zeros (autopar-training's form) is the value
+// itself, and then fuses; a producer that reads its own initial value (an
+// accumulation into something else) is kept: fused under the consumer's
+// broadcast it would add once per broadcast element.
+#id1 = affine_map<(d0) -> (d0)>
+#bcast = affine_map<(d0, d1) -> (d0)>
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @accumulations
+func.func @accumulations(%x: tensor<6xf32>, %acc: tensor<6xf32>, %y: tensor<6x2xf32>) -> (tensor<6x2xf32>, tensor<6x2xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e1 = tensor.empty() : tensor<6xf32>
+  %e2 = tensor.empty() : tensor<6x2xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e1 : tensor<6xf32>) -> tensor<6xf32>
+  %g = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%x : tensor<6xf32>) outs(%z : tensor<6xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %t = arith.mulf %v, %v : f32
+    %s = arith.addf %o, %t : f32
+    linalg.yield %s : f32
+  } -> tensor<6xf32>
+  %use1 = linalg.generic {indexing_maps = [#bcast, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%g, %y : tensor<6xf32>, tensor<6x2xf32>) outs(%e2 : tensor<6x2xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<6x2xf32>
+  %a = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%x : tensor<6xf32>) outs(%acc : tensor<6xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %s = arith.addf %o, %v : f32
+    linalg.yield %s : f32
+  } -> tensor<6xf32>
+  %use2 = linalg.generic {indexing_maps = [#bcast, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%a, %y : tensor<6xf32>, tensor<6x2xf32>) outs(%e2 : tensor<6x2xf32>) {
+  ^bb0(%a2: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a2, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<6x2xf32>
+  return %use1, %use2 : tensor<6x2xf32>, tensor<6x2xf32>
+}
+// The squared gradient inside its user: no fill, no accumulation.
+// CHECK-NOT: linalg.fill
+// CHECK: %[[USE1:.*]] = linalg.generic {{.*}} ins(%arg0, %arg2 : tensor<6xf32>, tensor<6x2xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.mulf
+// CHECK-NEXT: arith.mulf
+// CHECK-NEXT: linalg.yield
+// The accumulation into %acc kept, and read by its user.
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<6xf32>) outs(%arg1 : tensor<6xf32>)
+// CHECK: %[[USE2:.*]] = linalg.generic {{.*}} ins(%[[ACC]], %arg2 :
+// CHECK: return %[[USE1]], %[[USE2]]
