@@ -7,7 +7,7 @@ import lit.formats
 config.name = "autopar"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "main.cpp", "SolverTest.cpp", "PipelineTest.cpp", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["Inputs", "CMakeLists.txt", "main.cpp", "SolverTest.cpp", "PipelineTest.cpp", "OverlapTest.cpp", "lit.cfg.py", "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.autopar_obj_root, "test")
 

@@ -221,8 +221,13 @@ static int64_t getGroupSize(Operation *op, FlatSymbolRefAttr meshRef,
 /// all_gather, the group size for reduce_scatter, whose device d keeps row
 /// d); the result's row(s) are unpacked the same way.
 static void emitGroup(ArrayRef<CollectiveOpInterface> members, Operation *at) {
-  if (members.size() < 2)
+  // A group of one is the collective itself, moved to the group's point.
+  if (members.size() < 2) {
+    Operation *only = CollectiveOpInterface(members.front()).getOperation();
+    if (only != at && only->getBlock() == at->getBlock())
+      only->moveBefore(at);
     return;
+  }
   CollectiveOpInterface lead = members.front();
   Operation *first = lead.getOperation();
   OpBuilder builder(at);

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -265,14 +266,17 @@ void waitAll(std::vector<MPI_Request> &requests, const char *name,
           "; another rank failed or diverged");
 }
 
-/// Sends block j of `send` to group member j and receives member i's block
-/// into block i of `receive` (blocks of `bytes` bytes; `sendStride` 0 sends
-/// the same block to everyone), point to point on MPI_COMM_WORLD, so that a
-/// collective only some ranks reach cannot block the others in a
-/// communicator split; waits at most the timeout.
-void exchange(const std::vector<int> &members, int position, const char *send,
-              size_t sendStride, char *receive, size_t bytes,
-              const char *name, int64_t axesCode) {
+/// Posts the sends of block j of `send` to group member j and the receives
+/// of member i's block into block i of `receive` (blocks of `bytes` bytes;
+/// `sendStride` 0 sends the same block to everyone), point to point on
+/// MPI_COMM_WORLD, so that a collective only some ranks reach cannot block
+/// the others in a communicator split. Every rank posts its collectives in
+/// one program order, and MPI keeps a sender's messages of one tag in
+/// order: collectives still in flight match up.
+std::vector<MPI_Request> postExchange(const std::vector<int> &members,
+                                      int position, const char *send,
+                                      size_t sendStride, char *receive,
+                                      size_t bytes) {
   constexpr int kTag = 0x4150;
   std::vector<MPI_Request> requests;
   for (size_t i = 0; i < members.size(); ++i) {
@@ -293,7 +297,35 @@ void exchange(const std::vector<int> &members, int position, const char *send,
                     members[j], kTag, MPI_COMM_WORLD, &requests.back()),
           "MPI_Isend");
   }
+  return requests;
+}
+
+/// postExchange, then waits at most the timeout.
+void exchange(const std::vector<int> &members, int position, const char *send,
+              size_t sendStride, char *receive, size_t bytes, const char *name,
+              int64_t axesCode) {
+  std::vector<MPI_Request> requests =
+      postExchange(members, position, send, sendStride, receive, bytes);
   waitAll(requests, name, axesCode);
+}
+
+/// A collective started and not yet waited for (autopar_rt_*_start): its
+/// requests, the buffers they use, and what completes it.
+struct Pending {
+  std::vector<MPI_Request> requests;
+  std::vector<char> packed, received;
+  const char *name = "";
+  int64_t axesCode = 0;
+  std::function<void(Pending &)> finish;
+};
+std::map<int64_t, Pending> &getPending() {
+  static std::map<int64_t, Pending> pending;
+  return pending;
+}
+int64_t addPending(Pending pending) {
+  static int64_t next = 0;
+  getPending().emplace(++next, std::move(pending));
+  return next;
 }
 
 /// Copies a [a, b, row] array of `row`-byte rows into [b, a, row] order.
@@ -364,22 +396,47 @@ extern "C" int64_t autopar_rt_device_coord(int64_t meshCode,
   return coord;
 }
 
-extern "C" void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,
-                                      int32_t dtype, int32_t op,
-                                      int64_t meshCode, int64_t axesCode) {
+extern "C" int64_t autopar_rt_all_reduce_start(int64_t in, int64_t out,
+                                               int64_t count, int32_t dtype,
+                                               int32_t op, int64_t meshCode,
+                                               int64_t axesCode) {
   ensureInitialized();
   int position;
   std::vector<int> members = groupOf(meshCode, axesCode, position);
   size_t bytes;
   datatype(dtype, bytes);
   size_t size = static_cast<size_t>(count) * bytes;
-  std::vector<char> received(size * members.size());
-  exchange(members, position, address(in), 0, received.data(), size,
-           "all_reduce", axesCode);
+  Pending pending;
+  pending.name = "all_reduce";
+  pending.axesCode = axesCode;
+  pending.received.resize(size * members.size());
+  pending.requests = postExchange(members, position, address(in), 0,
+                                  pending.received.data(), size);
   // Every rank combines in group order: identical results everywhere.
-  std::memcpy(address(out), received.data(), size);
-  for (size_t i = 1; i < members.size(); ++i)
-    combine(address(out), received.data() + i * size, count, dtype, op);
+  pending.finish = [=, group = members.size()](Pending &done) {
+    std::memcpy(address(out), done.received.data(), size);
+    for (size_t i = 1; i < group; ++i)
+      combine(address(out), done.received.data() + i * size, count, dtype, op);
+  };
+  return addPending(std::move(pending));
+}
+
+extern "C" void autopar_rt_wait(int64_t handle) {
+  auto it = getPending().find(handle);
+  if (it == getPending().end())
+    fail("autopar_rt_wait: no collective in flight with handle " +
+         std::to_string(handle));
+  Pending &pending = it->second;
+  waitAll(pending.requests, pending.name, pending.axesCode);
+  pending.finish(pending);
+  getPending().erase(it);
+}
+
+extern "C" void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,
+                                      int32_t dtype, int32_t op,
+                                      int64_t meshCode, int64_t axesCode) {
+  autopar_rt_wait(autopar_rt_all_reduce_start(in, out, count, dtype, op,
+                                              meshCode, axesCode));
 }
 
 extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
@@ -400,10 +457,11 @@ extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
   swapOuter(address(out), received.data(), group, outer, row);
 }
 
-extern "C" void autopar_rt_reduce_scatter(int64_t in, int64_t out,
-                                          int64_t outer, int64_t chunk,
-                                          int32_t dtype, int32_t op,
-                                          int64_t meshCode, int64_t axesCode) {
+extern "C" int64_t autopar_rt_reduce_scatter_start(int64_t in, int64_t out,
+                                                   int64_t outer, int64_t chunk,
+                                                   int32_t dtype, int32_t op,
+                                                   int64_t meshCode,
+                                                   int64_t axesCode) {
   ensureInitialized();
   int position;
   std::vector<int> members = groupOf(meshCode, axesCode, position);
@@ -412,15 +470,30 @@ extern "C" void autopar_rt_reduce_scatter(int64_t in, int64_t out,
   size_t group = members.size();
   size_t row = static_cast<size_t>(chunk) * bytes;
   size_t local = static_cast<size_t>(outer) * row;
+  Pending pending;
+  pending.name = "reduce_scatter";
+  pending.axesCode = axesCode;
   // [outer, group, chunk] -> [group, outer, chunk]: slice j for member j.
-  std::vector<char> packed(local * group), received(local * group);
-  swapOuter(packed.data(), address(in), outer, group, row);
-  exchange(members, position, packed.data(), local, received.data(), local,
-           "reduce_scatter", axesCode);
-  std::memcpy(address(out), received.data(), local);
-  for (size_t i = 1; i < group; ++i)
-    combine(address(out), received.data() + i * local, outer * chunk, dtype,
-            op);
+  pending.packed.resize(local * group);
+  pending.received.resize(local * group);
+  swapOuter(pending.packed.data(), address(in), outer, group, row);
+  pending.requests = postExchange(members, position, pending.packed.data(),
+                                  local, pending.received.data(), local);
+  pending.finish = [=](Pending &done) {
+    std::memcpy(address(out), done.received.data(), local);
+    for (size_t i = 1; i < group; ++i)
+      combine(address(out), done.received.data() + i * local, outer * chunk,
+              dtype, op);
+  };
+  return addPending(std::move(pending));
+}
+
+extern "C" void autopar_rt_reduce_scatter(int64_t in, int64_t out,
+                                          int64_t outer, int64_t chunk,
+                                          int32_t dtype, int32_t op,
+                                          int64_t meshCode, int64_t axesCode) {
+  autopar_rt_wait(autopar_rt_reduce_scatter_start(in, out, outer, chunk, dtype,
+                                                  op, meshCode, axesCode));
 }
 
 extern "C" void autopar_rt_all_to_all(int64_t in, int64_t out,

@@ -753,7 +753,67 @@ void issueTransfers(const std::function<void(ncclComm_t)> &extra,
 }
 #endif
 
+/// A collective started on the communication stream and not yet waited
+/// for (autopar_nccl_*_start): the event its completion records, its
+/// communicator, what it is, and a buffer of its own to free.
+struct InFlight {
+  CUevent done = nullptr;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = nullptr;
+#endif
+  std::string what;
+  CUdeviceptr scratch = 0;
+};
+std::map<int64_t, InFlight> &getInFlight() {
+  static std::map<int64_t, InFlight> inFlight;
+  return inFlight;
+}
+
+/// The stream started collectives run on, beside the compute stream.
+CUstream getCommStream() {
+  static std::once_flag once;
+  static CUstream stream = nullptr;
+  ensureContext();
+  std::call_once(
+      once, [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
+  return stream;
+}
+
+/// Waits for started collective `handle` (the host returns once it is
+/// done, watching its communicator and the timeout) and forgets it.
+void waitInFlight(int64_t handle) {
+  auto it = getInFlight().find(handle);
+  if (it == getInFlight().end())
+    fail("autopar_nccl_wait: no collective in flight with handle " +
+         std::to_string(handle));
+  InFlight flight = std::move(it->second);
+  getInFlight().erase(it);
+#ifdef AUTOPAR_HAVE_NCCL
+  auto start = Clock::now();
+  while (true) {
+    CUresult result = cuEventQuery(flight.done);
+    if (result == CUDA_SUCCESS)
+      break;
+    if (result != CUDA_ERROR_NOT_READY)
+      fail(("cuEventQuery after " + flight.what).c_str(), result);
+    watch(flight.comm, flight.what, start);
+    pause(start);
+  }
+#endif
+  CHECK(cuEventDestroy(flight.done));
+  if (flight.scratch)
+    CHECK(cuMemFree(flight.scratch));
+}
+
+/// Every started collective waited for: NCCL work is then issued on one
+/// stream at a time, in program order on every rank.
+void drainInFlight() {
+  while (!getInFlight().empty())
+    waitInFlight(getInFlight().begin()->first);
+}
+
 void flushSends() {
+  drainInFlight();
   if (getPendingSends().empty())
     return;
 #ifdef AUTOPAR_HAVE_NCCL
@@ -773,6 +833,33 @@ int transferPeer(int64_t peer, int64_t meshCode, int64_t axesCode,
     fail(error);
   return rank;
 }
+
+#ifdef AUTOPAR_HAVE_NCCL
+/// Enqueues a collective on the communication stream once the compute
+/// stream's work so far is done, records its completion and returns its
+/// handle for autopar_nccl_wait (`scratch`, if any, freed there).
+int64_t startOnCommStream(ncclComm_t comm, const std::string &what,
+                          CUdeviceptr scratch,
+                          const std::function<void(CUstream)> &enqueue) {
+  static int64_t next = 0;
+  CUstream compute = getComputeStream(), stream = getCommStream();
+  CUevent ready = nullptr;
+  CHECK(cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING));
+  CHECK(cuEventRecord(ready, compute));
+  CHECK(cuStreamWaitEvent(stream, ready, 0));
+  CHECK(cuEventDestroy(ready));
+  enqueue(stream);
+  await(comm, what);
+  InFlight flight;
+  CHECK(cuEventCreate(&flight.done, CU_EVENT_DISABLE_TIMING));
+  CHECK(cuEventRecord(flight.done, stream));
+  flight.comm = comm;
+  flight.what = what;
+  flight.scratch = scratch;
+  getInFlight().emplace(++next, std::move(flight));
+  return next;
+}
+#endif
 
 #ifndef AUTOPAR_HAVE_NCCL
 [[noreturn]] void noNCCL(const char *name) {
@@ -867,6 +954,66 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
 #else
   noNCCL("reduce_scatter");
 #endif
+}
+
+int64_t autopar_nccl_all_reduce_start(int64_t in, int64_t out, int64_t count,
+                                      int32_t dtype, int32_t op,
+                                      int64_t meshCode, int64_t axesCode) {
+  ensureContext();
+  if (!getPendingSends().empty())
+    flushSends();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  if (copyAlone(group, in, out, count * elementBytes(dtype)))
+    return 0;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  return startOnCommStream(
+      comm, describe("all_reduce", axesCode), 0, [&](CUstream stream) {
+        CHECK_NCCL(ncclAllReduce(
+            reinterpret_cast<const void *>(in), reinterpret_cast<void *>(out),
+            count, ncclType(dtype), ncclReduction(op), comm, stream));
+      });
+#else
+  noNCCL("all_reduce");
+#endif
+}
+
+int64_t autopar_nccl_reduce_scatter_start(int64_t in, int64_t out,
+                                          int64_t outer, int64_t chunk,
+                                          int32_t dtype, int32_t op,
+                                          int64_t meshCode, int64_t axesCode) {
+  ensureContext();
+  if (!getPendingSends().empty())
+    flushSends();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  size_t row = chunk * elementBytes(dtype);
+  if (copyAlone(group, in, out, outer * row))
+    return 0;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  size_t members = group.members.size();
+  // The input is [outer, group, chunk]; NCCL scatters [group, outer,
+  // chunk], packed into a buffer of this collective's own.
+  CUdeviceptr packed = 0;
+  if (outer != 1)
+    CHECK(cuMemAlloc(&packed, members * outer * row));
+  return startOnCommStream(
+      comm, describe("reduce_scatter", axesCode), packed, [&](CUstream stream) {
+        if (packed)
+          swapOuter(packed, pointer(in), outer, members, row, stream);
+        CHECK_NCCL(ncclReduceScatter(
+            reinterpret_cast<const void *>(packed ? packed : pointer(in)),
+            reinterpret_cast<void *>(out), outer * chunk, ncclType(dtype),
+            ncclReduction(op), comm, stream));
+      });
+#else
+  noNCCL("reduce_scatter");
+#endif
+}
+
+void autopar_nccl_wait(int64_t handle) {
+  if (handle != 0)
+    waitInFlight(handle);
 }
 
 void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,

@@ -40,6 +40,7 @@ void mlir::autopar::buildAutoShardPipeline(
   planOptions.stages = options.stages;
   planOptions.schedule = options.schedule;
   planOptions.virtualStages = options.virtualStages;
+  planOptions.overlap = options.overlap;
   pm.addPass(createPlan(planOptions));
 }
 

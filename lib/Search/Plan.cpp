@@ -119,6 +119,7 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
   }
   options.exhaustive = exhaustive;
   options.reuseBlocks = reuseBlocks;
+  options.overlap = overlap;
   if (parallelism != "hybrid" && parallelism != "data" &&
       parallelism != "tensor" && parallelism != "data-tensor")
     return mlir::emitError(module.getLoc())

@@ -25,6 +25,7 @@ PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
   summary.memoryPerGpu = plan.metrics.memoryPerGpu;
   summary.computeSeconds = plan.metrics.computeSeconds;
   summary.commSeconds = plan.metrics.commSeconds;
+  summary.hiddenCommSeconds = plan.metrics.hiddenCommSeconds;
   summary.fitsMemory = plan.fitsMemory;
   summary.pruned = plan.pruned;
   summary.recomputeSeconds = plan.metrics.recomputeSeconds;
@@ -157,6 +158,10 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
      << report.batch / std::max<int64_t>(1, plan.config.microbatches);
   if (plan.recomputeSeconds > 0)
     os << llvm::format("; recomputation %.3f ms", plan.recomputeSeconds * 1e3);
+  if (plan.hiddenCommSeconds >= 5e-7)
+    os << llvm::format("; %.3f ms of gradient synchronisation hidden behind "
+                       "the backward",
+                       plan.hiddenCommSeconds * 1e3);
   os << "\n";
   const PlanMemory &memory = plan.memory;
   const ParameterStateBytes &state = memory.state;
@@ -240,6 +245,7 @@ static void writeSummary(llvm::json::OStream &json,
   json.attribute("memory_per_gpu_bytes", summary.memoryPerGpu);
   json.attribute("compute_s", summary.computeSeconds);
   json.attribute("comm_s", summary.commSeconds);
+  json.attribute("hidden_comm_s", summary.hiddenCommSeconds);
   json.attribute("fits_memory", summary.fitsMemory);
   if (summary.pruned)
     json.attribute("pruned", true);

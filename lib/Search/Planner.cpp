@@ -1,8 +1,9 @@
 //===- Planner.cpp - choosing the mesh and every op's strategy ------------===//
 
 #include "autopar/Search/Planner.h"
-#include "autopar/Search/Communication.h"
+#include "autopar/Cost/Overlap.h"
 #include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Search/Communication.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -590,22 +591,24 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
       priced.syncedBytes += bytes;
       priced.syncGroup =
           std::max(priced.syncGroup, static_cast<double>(group.size));
+      // The gradient's reduction, which overlaps the backward.
+      double reduce = collective(zero == 0 ? CollectiveKind::AllReduce
+                                           : CollectiveKind::ReduceScatter);
+      priced.gradientReduce += reduce;
+      priced.gradientReduceBytes += bytes;
       switch (zero) {
       case 0: // All-reduce the accumulated gradient once.
-        priced.sync += collective(CollectiveKind::AllReduce);
+        priced.sync += reduce;
         break;
       case 1: // Reduce-scatter it once, all-gather the updated shards.
-        priced.sync += collective(CollectiveKind::ReduceScatter) +
-                       collective(CollectiveKind::AllGather);
+        priced.sync += reduce + collective(CollectiveKind::AllGather);
         break;
       case 2: // Each microbatch reduce-scatters into the gradient shard.
-        priced.sync += m * collective(CollectiveKind::ReduceScatter) +
-                       collective(CollectiveKind::AllGather);
+        priced.sync += m * reduce + collective(CollectiveKind::AllGather);
         break;
       default: // Each microbatch gathers the parameter for the forward
                // and the backward and reduce-scatters its gradient.
-        priced.sync += m * (collective(CollectiveKind::ReduceScatter) +
-                            2 * collective(CollectiveKind::AllGather));
+        priced.sync += m * (reduce + 2 * collective(CollectiveKind::AllGather));
         break;
       }
     }
@@ -634,7 +637,8 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
   // theirs (as a GEMM's beta = 0), not a kernel of its own.
   if (node.madeFromScalar)
     priced.compute = priced.sync = priced.forward = priced.recompute =
-        priced.update = priced.paramSync = 0;
+        priced.update = priced.paramSync = priced.gradientReduce =
+            priced.gradientReduceBytes = 0;
   return priced;
 }
 
@@ -1078,6 +1082,29 @@ void Planner::evaluate(MeshPlan &plan) {
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i)
     plan.nodeCosts[i].rematerializedBytes = rematerialized[segmentOf[i]];
+  // Gradient synchronisation behind the backward (Cost/Overlap.h): ZeRO 0-1
+  // reduce once, behind the last microbatch's backward; ZeRO 2-3 reduce
+  // each microbatch's gradients behind its backward, and what is left
+  // hides behind the next microbatch's forward (but the last one's).
+  {
+    std::vector<BackwardStep> steps(count);
+    double reduceSeconds = 0, forward = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const Priced &priced = pricedOf[i];
+      steps[i] = {plan.nodeCosts[i].backward / m, priced.gradientReduce,
+                  priced.gradientReduceBytes};
+      reduceSeconds += priced.gradientReduce;
+      forward += plan.nodeCosts[i].forward / m;
+    }
+    if (reduceSeconds > 0 && options.overlap) {
+      double exposed = getExposedSync(steps);
+      double reductions = config.zero >= 2 ? m : 1.0;
+      double exposedAll =
+          exposed + (reductions - 1) * std::max(0.0, exposed - forward);
+      metrics.hiddenCommSeconds =
+          std::max(0.0, reductions * reduceSeconds - exposedAll);
+    }
+  }
   // Recomputation re-materialises one segment at a time.
   memory.activations +=
       numSegments > 0

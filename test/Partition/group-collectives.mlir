@@ -6,7 +6,8 @@
 autopar.mesh @mesh <x = 2, y = 2>
 // Three gradients (2-D, 1-D, 0-D) reduced over x: one packed all_reduce of
 // 8 + 4 + 1 elements before the first update; the max over x and the sum
-// over y are other groups of one and stay as they are.
+// over y are other groups of one, emitted likewise as soon as their operand
+// is made (here at once: it is an argument).
 // CHECK-LABEL: func.func @buckets(
 // CHECK-SAME: %[[A:[^:]*]]: tensor<2x4xf32>, %[[B:[^:]*]]: tensor<4xf32>, %[[C:[^:]*]]: tensor<f32>
 // CHECK: %[[E:.*]] = tensor.empty() : tensor<1x13xf32>
@@ -19,10 +20,10 @@ autopar.mesh @mesh <x = 2, y = 2>
 // CHECK: tensor.extract_slice %[[R]][0, 8] [1, 4] [1, 1]
 // CHECK: tensor.extract_slice %[[R]][0, 12] [1, 1] [1, 1]
 // CHECK: tensor.collapse_shape %{{.*}} [] : tensor<1xf32> into tensor<f32>
-// CHECK: linalg.generic
-// CHECK-NOT: autopar.all_reduce {{.*}}axes [x] reduction = sum
 // CHECK: autopar.all_reduce %[[B]] on @mesh axes [x] reduction = max
 // CHECK: autopar.all_reduce %[[B]] on @mesh axes [y] reduction = sum
+// CHECK: linalg.generic
+// CHECK-NOT: autopar.all_reduce
 // With a 48-byte limit, the 32-byte and 16-byte gradients share a buffer
 // and the scalar gets its own.
 // LIMIT-LABEL: func.func @buckets(

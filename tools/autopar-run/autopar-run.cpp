@@ -170,6 +170,12 @@ static cl::opt<bool> groupCollectives(
     cl::desc("Pack independent all_reduces into one buffer after "
              "partitioning (autopar-group-collectives; default on)"),
     cl::init(true), cl::cat(runCategory));
+static cl::opt<int64_t> bucketBytes(
+    "bucket-bytes",
+    cl::desc("Most bytes one packed collective carries "
+             "(autopar-group-collectives max-bytes; default 25 MiB, the "
+             "cost model's bucket)"),
+    cl::init(0), cl::cat(runCategory));
 static cl::opt<std::string> partitioner(
     "partitioner",
     cl::desc("autopar (autopar-partition) or upstream (the plan exported "
@@ -955,10 +961,13 @@ int main(int argc, char **argv) {
   };
   countCollectives(partitioner == "upstream" ? "partitioned by upstream"
                                              : "partitioned");
+  std::string grouping = "func.func(autopar-group-collectives";
+  if (bucketBytes > 0)
+    grouping += "{max-bytes=" + std::to_string(bucketBytes) + "}";
+  grouping += ")";
   if (failed(runPipeline(*module, groupCollectives
-                                      ? "canonicalize, cse, "
-                                        "func.func(autopar-group-collectives)"
-                                      : "canonicalize, cse")))
+                                      ? "canonicalize, cse, " + grouping
+                                      : std::string("canonicalize, cse"))))
     return 1;
   countCollectives("cleaned up");
   SmallVector<func::FuncOp> others;

@@ -79,6 +79,11 @@ struct AutoShardPipelineOptions
       *this, "virtual-stages",
       llvm::cl::desc("Chunks per device of the interleaved schedule"),
       llvm::cl::init(1)};
+  PassOptions::Option<bool> overlap{
+      *this, "overlap",
+      llvm::cl::desc("Price gradient synchronisation behind the backward "
+                     "(false: after it, the WAP paper's assumption)"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the `auto-shard` pipeline: import (TOSA to linalg), target, and

@@ -44,6 +44,11 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Find runs of identical blocks (a Transformer's layers) and solve "
            "one copy for all; false solves the whole graph (the same plan, "
            "slower)">,
+    Option<"overlap", "overlap", "bool", /*default=*/"true",
+           "Price gradient synchronisation behind the backward, as autopar's "
+           "backends run it (docs/cost-model.md, \"Overlap\"); false: after "
+           "it, as the WAP paper assumed and as frameworks without overlap "
+           "run it">,
     Option<"parallelism", "parallelism", "std::string", /*default=*/"\"hybrid\"",
            "hybrid (any loop on any mesh axis), data (the WAP paper's "
            "space: batch split or replication only), tensor (forced model "

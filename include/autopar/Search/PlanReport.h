@@ -28,6 +28,8 @@ struct PlanSummary {
   double stepSeconds = 0, samplesPerSecond = 0, speedup = 0, efficiency = 0;
   double energyPerSample = 0, memoryPerGpu = 0;
   double computeSeconds = 0, commSeconds = 0, recomputeSeconds = 0;
+  /// Of commSeconds: gradient synchronisation hidden behind the backward.
+  double hiddenCommSeconds = 0;
   bool fitsMemory = true;
   /// The search stopped early: nothing on this mesh beats the chosen plan.
   bool pruned = false;

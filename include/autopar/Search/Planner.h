@@ -43,6 +43,9 @@ struct PlannerOptions {
   /// Find repeated identical blocks and solve one for all (off: solve
   /// every op's strategy in the whole graph; the same plan, slower).
   bool reuseBlocks = true;
+  /// Gradient synchronisation behind the backward (Cost/Overlap.h); off:
+  /// all of it after the backward.
+  bool overlap = true;
   /// Only data parallelism (every op split along its batch loop or
   /// replicated), the WAP paper's search space.
   bool dataParallelOnly = false;
@@ -117,7 +120,12 @@ struct PlanMetrics {
   PlanMemory memory;
   int64_t gpus = 1;
   int64_t batch = 1;
-  double stepSeconds() const { return computeSeconds + commSeconds; }
+  /// Of commSeconds: gradient synchronisation hidden behind the backward
+  /// (Cost/Overlap.h).
+  double hiddenCommSeconds = 0;
+  double stepSeconds() const {
+    return computeSeconds + commSeconds - hiddenCommSeconds;
+  }
   double samplesPerSecond() const {
     return stepSeconds() > 0 ? batch / stepSeconds() : 0;
   }
@@ -332,6 +340,11 @@ private:
     /// Gradient bytes synchronised over data axes, the largest such group.
     double syncedBytes = 0, syncGroup = 1;
     double activations = 0;
+    /// Of sync: the collective that reduces the gradients (all-reduce, or
+    /// ZeRO's reduce-scatter), per reduction (once a step for ZeRO 0-1,
+    /// once a microbatch for ZeRO 2-3), and its bytes: what overlaps the
+    /// backward (Cost/Overlap.h).
+    double gradientReduce = 0, gradientReduceBytes = 0;
   };
   Priced priceStrategy(const MeshShape &mesh, const PlanNode &node,
                        unsigned index, const StrategyWork &work,

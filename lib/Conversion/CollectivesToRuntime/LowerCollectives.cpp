@@ -16,6 +16,7 @@
 #include "autopar/Conversion/RuntimeCalls.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/Transforms/BufferViewFlowAnalysis.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/PatternMatch.h"
@@ -180,9 +181,24 @@ lowerCollective(CollectiveOpInterface op, PatternRewriter &rewriter,
         rewriter, loc, rewriter.getI64IntegerAttr(code)));
     types.push_back(rewriter.getI64Type());
   }
-  func::FuncOp func =
-      declare(operation, rewriter, (runtime.prefix + name).str(), types, {});
-  func::CallOp::create(rewriter, loc, func, operands);
+  // All-reduces and reduce-scatters start here and are waited for right
+  // after; sinkWaits then moves each wait down to where its buffers are
+  // next touched (gradient buckets run behind the rest of the backward).
+  if (isa<AllReduceOp, ReduceScatterOp>(operation)) {
+    Type i64 = rewriter.getI64Type();
+    func::FuncOp start =
+        declare(operation, rewriter, (runtime.prefix + name + "_start").str(),
+                types, {i64});
+    Value handle =
+        func::CallOp::create(rewriter, loc, start, operands).getResult(0);
+    func::FuncOp wait = declare(operation, rewriter,
+                                (runtime.prefix + "wait").str(), {i64}, {});
+    func::CallOp::create(rewriter, loc, wait, ValueRange{handle});
+  } else {
+    func::FuncOp func =
+        declare(operation, rewriter, (runtime.prefix + name).str(), types, {});
+    func::CallOp::create(rewriter, loc, func, operands);
+  }
   if (outCopy) {
     memref::CopyOp::create(rewriter, loc, outCopy, output);
     memref::DeallocOp::create(rewriter, loc, outCopy);
@@ -438,6 +454,81 @@ struct StripAnnotationsPass
   }
 };
 
+/// The buffer whose address `value` is (getBufferAddress's
+/// extract_aligned_pointer_as_index and index_cast), or null.
+Value getAddressedBuffer(Value value) {
+  auto cast = value.getDefiningOp<arith::IndexCastOp>();
+  if (!cast)
+    return {};
+  auto extract =
+      cast.getIn().getDefiningOp<memref::ExtractAlignedPointerAsIndexOp>();
+  return extract ? extract.getSource() : Value();
+}
+
+/// Moves each `runtime`'s wait of a started collective down its block to
+/// just before the first op that touches the collective's buffers or a
+/// view of them (a use anywhere inside the op counts), a profiling call
+/// (autopar-run --profile times each op whole) or the terminator; the
+/// buffers' deallocations on the way move below the wait.
+void sinkWaits(ModuleOp module, const Runtime &runtime) {
+  std::string waitName = (runtime.prefix + "wait").str();
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    SmallVector<func::CallOp> waits;
+    func.walk([&](func::CallOp call) {
+      if (call.getCallee() == waitName)
+        waits.push_back(call);
+    });
+    if (waits.empty())
+      continue;
+    BufferViewFlowAnalysis aliases(func);
+    for (func::CallOp wait : waits) {
+      auto start = wait.getOperand(0).getDefiningOp<func::CallOp>();
+      if (!start)
+        continue;
+      DenseSet<Value> touched;
+      for (Value operand : start.getOperands())
+        if (Value buffer = getAddressedBuffer(operand))
+          for (Value alias : aliases.resolve(buffer))
+            touched.insert(alias);
+      auto touches = [&](Operation *op) {
+        return op
+            ->walk([&](Operation *inner) {
+              for (Value operand : inner->getOperands())
+                if (touched.contains(operand))
+                  return WalkResult::interrupt();
+              return WalkResult::advance();
+            })
+            .wasInterrupted();
+      };
+      Operation *stop = wait->getNextNode();
+      SmallVector<Operation *> deallocs;
+      for (; stop && !stop->hasTrait<OpTrait::IsTerminator>();
+           stop = stop->getNextNode()) {
+        if (auto call = dyn_cast<func::CallOp>(stop);
+            call && call.getCallee().starts_with("autopar_rt_profile"))
+          break;
+        if (!touches(stop))
+          continue;
+        if (isa<memref::DeallocOp>(stop)) {
+          deallocs.push_back(stop);
+          continue;
+        }
+        break;
+      }
+      if (!stop)
+        continue;
+      wait->moveBefore(stop);
+      Operation *after = wait;
+      for (Operation *dealloc : deallocs) {
+        dealloc->moveAfter(after);
+        after = dealloc;
+      }
+    }
+  }
+}
+
 /// Lowers every collective and device coordinate of `module` to `runtime`'s
 /// calls and removes the annotations; an error at any op left.
 LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
@@ -532,6 +623,7 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
   });
   if (left.wasInterrupted())
     return failure();
+  sinkWaits(module, runtime);
   stripAutoparAnnotations(module);
   return success();
 }
