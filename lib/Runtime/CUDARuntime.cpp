@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -114,17 +115,23 @@ void ensureContext() {
   CHECK(cuCtxSetCurrent(context));
 }
 
-/// The process's one compute stream: kernels, cuBLAS, cuDNN and NCCL all
-/// run on it, in program order (generated code asks for a stream per
-/// launch: it gets this one, and destroying it is a no-op).
-CUstream getComputeStream() {
-  static std::once_flag once;
-  static CUstream stream = nullptr;
+/// This process's streams, each made on first use. The compute stream:
+/// kernels, cuBLAS, cuDNN and the blocking NCCL calls run on it, in
+/// program order (generated code asks for a stream per launch: it gets this
+/// one, and destroying it is a no-op). The communication stream: started
+/// collectives (autopar_nccl_*_start), beside it.
+enum StreamKind { kComputeStream, kCommStream };
+CUstream getStream(StreamKind kind) {
+  static std::once_flag once[2];
+  static CUstream streams[2] = {nullptr, nullptr};
   ensureContext();
-  std::call_once(
-      once, [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
-  return stream;
+  std::call_once(once[kind], [kind] {
+    CHECK(cuStreamCreate(&streams[kind], CU_STREAM_NON_BLOCKING));
+  });
+  return streams[kind];
 }
+
+CUstream getComputeStream() { return getStream(kComputeStream); }
 
 /// This process's cuBLAS handle, made on first use, on the compute stream.
 cublasHandle_t getBlas() {
@@ -770,14 +777,7 @@ std::map<int64_t, InFlight> &getInFlight() {
 }
 
 /// The stream started collectives run on, beside the compute stream.
-CUstream getCommStream() {
-  static std::once_flag once;
-  static CUstream stream = nullptr;
-  ensureContext();
-  std::call_once(
-      once, [] { CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING)); });
-  return stream;
-}
+CUstream getCommStream() { return getStream(kCommStream); }
 
 /// Waits for started collective `handle` (the host returns once it is
 /// done, watching its communicator and the timeout) and forgets it.
@@ -860,6 +860,19 @@ int64_t startOnCommStream(ncclComm_t comm, const std::string &what,
   return next;
 }
 #endif
+
+/// What starting a collective does first: the sends still pending go out,
+/// and a group of one is a copy, done here (std::nullopt).
+std::optional<MeshGroup> beginStart(int64_t meshCode, int64_t axesCode,
+                                    int64_t in, int64_t out, size_t bytes) {
+  ensureContext();
+  if (!getPendingSends().empty())
+    flushSends();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  if (copyAlone(group, in, out, bytes))
+    return std::nullopt;
+  return group;
+}
 
 #ifndef AUTOPAR_HAVE_NCCL
 [[noreturn]] void noNCCL(const char *name) {
@@ -959,14 +972,12 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
 int64_t autopar_nccl_all_reduce_start(int64_t in, int64_t out, int64_t count,
                                       int32_t dtype, int32_t op,
                                       int64_t meshCode, int64_t axesCode) {
-  ensureContext();
-  if (!getPendingSends().empty())
-    flushSends();
-  MeshGroup group = getGroup(meshCode, axesCode);
-  if (copyAlone(group, in, out, count * elementBytes(dtype)))
+  std::optional<MeshGroup> group =
+      beginStart(meshCode, axesCode, in, out, count * elementBytes(dtype));
+  if (!group)
     return 0;
 #ifdef AUTOPAR_HAVE_NCCL
-  ncclComm_t comm = groupComm(meshCode, axesCode, group);
+  ncclComm_t comm = groupComm(meshCode, axesCode, *group);
   return startOnCommStream(
       comm, describe("all_reduce", axesCode), 0, [&](CUstream stream) {
         CHECK_NCCL(ncclAllReduce(
@@ -982,16 +993,14 @@ int64_t autopar_nccl_reduce_scatter_start(int64_t in, int64_t out,
                                           int64_t outer, int64_t chunk,
                                           int32_t dtype, int32_t op,
                                           int64_t meshCode, int64_t axesCode) {
-  ensureContext();
-  if (!getPendingSends().empty())
-    flushSends();
-  MeshGroup group = getGroup(meshCode, axesCode);
   size_t row = chunk * elementBytes(dtype);
-  if (copyAlone(group, in, out, outer * row))
+  std::optional<MeshGroup> group =
+      beginStart(meshCode, axesCode, in, out, outer * row);
+  if (!group)
     return 0;
 #ifdef AUTOPAR_HAVE_NCCL
-  ncclComm_t comm = groupComm(meshCode, axesCode, group);
-  size_t members = group.members.size();
+  ncclComm_t comm = groupComm(meshCode, axesCode, *group);
+  size_t members = group->members.size();
   // The input is [outer, group, chunk]; NCCL scatters [group, outer,
   // chunk], packed into a buffer of this collective's own.
   CUdeviceptr packed = 0;
