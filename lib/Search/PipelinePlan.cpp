@@ -119,9 +119,23 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
     for (size_t k = 1; k < local.size(); ++k)
       bounds.push_back(first + local[k]);
   };
+  // With several blocks a layer, the first layer takes fewer when the
+  // nodes before the blocks weigh about that many blocks, so that layer
+  // bounds fall every perLayer blocks from the function's start.
+  int64_t lead = perLayer;
+  if (perLayer > 1) {
+    double before = 0, block = 0;
+    for (int64_t k = 0; k < start; ++k)
+      before += weights[k];
+    for (int64_t k = start; k < start + length; ++k)
+      block += weights[k];
+    if (block > 0)
+      lead = std::clamp<int64_t>(perLayer - std::llround(before / block), 1,
+                                 perLayer);
+  }
   std::vector<int64_t> bounds = {0};
   cutEnd(0, start, bounds);
-  for (int64_t k = 0; k < count; k += perLayer)
+  for (int64_t k = 0; k < count; k = k == 0 ? lead : k + perLayer)
     for (size_t w = k == 0 ? 1 : 0; w + 1 < within.size(); ++w)
       bounds.push_back(start + k * length + within[w]);
   bounds.push_back(end);

@@ -496,13 +496,33 @@ void Planner::computeRepetition() {
   }
   if (bestLength == 0 || bestCover / bestLength < 3)
     return;
-  // Copies begin where the fewest values cross (a residual stream).
+  // Copies begin where the fewest values cross (a residual stream). Of
+  // several such places, the one where the ops before the first copy do
+  // the closest to a whole number of copies' forward work: pipeline
+  // stages of whole copies then balance (a GPT whose first block runs the
+  // fused embeddings differs from the others in its first half; its copies
+  // start at the second block, not at its first block's second half).
   std::vector<double> live =
       sumAcrossCuts([](Value, unsigned, unsigned) { return 1.0; });
+  std::vector<double> workBefore(count + 1, 0);
+  for (unsigned index = 0; index < count; ++index) {
+    const OpWorkload *work = workload.lookup(spaces[index].op);
+    workBefore[index + 1] = workBefore[index] + (work ? work->flops : 0.0);
+  }
+  auto misfit = [&](unsigned first) {
+    double copy = workBefore[first + bestLength] - workBefore[first];
+    if (copy <= 0)
+      return 0.0;
+    double copiesBefore = workBefore[first] / copy;
+    return std::abs(copiesBefore - std::round(copiesBefore));
+  };
   unsigned start = bestFirst;
-  for (unsigned phase = 1; phase < bestLength; ++phase)
-    if (live[bestFirst + phase] < live[start])
-      start = bestFirst + phase;
+  for (unsigned phase = 1; phase < bestLength; ++phase) {
+    unsigned first = bestFirst + phase;
+    if (live[first] < live[start] ||
+        (live[first] == live[start] && misfit(first) < misfit(start) - 1e-3))
+      start = first;
+  }
   unsigned copies = (bestEnd - start) / bestLength;
   if (copies < 3)
     return;
