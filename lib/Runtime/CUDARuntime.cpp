@@ -1021,7 +1021,9 @@ int64_t autopar_nccl_reduce_scatter_start(int64_t in, int64_t out,
 }
 
 void autopar_nccl_wait(int64_t handle) {
-  if (handle != 0)
+  // 0: a group of one, copied at the start; a handle no longer in flight:
+  // an NCCL call since then waited for it (drainInFlight).
+  if (handle != 0 && getInFlight().count(handle))
     waitInFlight(handle);
 }
 

@@ -134,7 +134,8 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
 /// once the compute stream's work so far is done; the handle's
 /// autopar_nccl_wait returns when it is complete (the collective lowering
 /// waits where the buffers are next used). Every other NCCL call first
-/// waits for the collectives still in flight.
+/// waits for the collectives still in flight (their handles' waits then
+/// return at once).
 int64_t autopar_nccl_all_reduce_start(int64_t in, int64_t out, int64_t count,
                                       int32_t dtype, int32_t op,
                                       int64_t meshCode, int64_t axesCode);
