@@ -53,9 +53,9 @@ static void dropZeroAccumulation(RewriterBase &rewriter, linalg::GenericOp op) {
     auto add = yield.getOperand(position).getDefiningOp<arith::AddFOp>();
     if (!add || !out.hasOneUse() || add->getBlock() != op.getBody())
       continue;
-    Value value = add.getLhs() == out ? add.getRhs() : add.getLhs();
-    if (value == out || !add->hasOneUse())
+    if ((add.getLhs() == out) == (add.getRhs() == out) || !add->hasOneUse())
       continue;
+    Value value = add.getLhs() == out ? add.getRhs() : add.getLhs();
     auto fill = init.get().getDefiningOp<linalg::FillOp>();
     rewriter.modifyOpInPlace(op, [&] {
       yield->setOperand(position, value);

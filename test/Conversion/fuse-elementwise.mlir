@@ -177,3 +177,26 @@ func.func @accumulations(%x: tensor<6xf32>, %acc: tensor<6xf32>, %y: tensor<6x2x
 // CHECK: %[[ACC:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<6xf32>) outs(%arg1 : tensor<6xf32>)
 // CHECK: %[[USE2:.*]] = linalg.generic {{.*}} ins(%[[ACC]], %arg2 :
 // CHECK: return %[[USE1]], %[[USE2]]
+
+// -----
+
+// Not an accumulation into zeros: the sum does not add the init (which
+// another op of the body reads), so the body stays as it is.
+#id = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func @not_accumulating
+// CHECK: linalg.fill
+// CHECK: arith.mulf %{{.*}}, %out
+// CHECK: arith.addf
+func.func @not_accumulating(%x: tensor<6xf32>, %y: tensor<6xf32>) -> tensor<6xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<6xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<6xf32>) -> tensor<6xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]}
+      ins(%x, %y : tensor<6xf32>, tensor<6xf32>) outs(%z : tensor<6xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %m = arith.mulf %a, %out : f32
+    %s = arith.addf %m, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<6xf32>
+  return %r : tensor<6xf32>
+}
