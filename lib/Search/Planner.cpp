@@ -1104,25 +1104,21 @@ void Planner::evaluate(MeshPlan &plan) {
     plan.nodeCosts[i].rematerializedBytes = rematerialized[segmentOf[i]];
   // Gradient synchronisation behind the backward (Cost/Overlap.h): ZeRO 0-1
   // reduce once, behind the last microbatch's backward; ZeRO 2-3 reduce
-  // each microbatch's gradients behind its backward, and what is left
-  // hides behind the next microbatch's forward (but the last one's).
+  // each microbatch's gradients behind its backward (the microbatch loop's
+  // iteration waits for them before the next one starts).
   {
     std::vector<BackwardStep> steps(count);
-    double reduceSeconds = 0, forward = 0;
+    double reduceSeconds = 0;
     for (size_t i = 0; i < count; ++i) {
       const Priced &priced = pricedOf[i];
       steps[i] = {plan.nodeCosts[i].backward / m, priced.gradientReduce,
                   priced.gradientReduceBytes};
       reduceSeconds += priced.gradientReduce;
-      forward += plan.nodeCosts[i].forward / m;
     }
     if (reduceSeconds > 0 && options.overlap) {
-      double exposed = getExposedSync(steps);
       double reductions = config.zero >= 2 ? m : 1.0;
-      double exposedAll =
-          exposed + (reductions - 1) * std::max(0.0, exposed - forward);
       metrics.hiddenCommSeconds =
-          std::max(0.0, reductions * reduceSeconds - exposedAll);
+          std::max(0.0, reductions * (reduceSeconds - getExposedSync(steps)));
     }
   }
   // Recomputation re-materialises one segment at a time.
