@@ -215,6 +215,17 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                              << "' must be an array of axis names";
     return success();
   }
+  if (name == "autopar.stream_ordered") {
+    // On a runtime function's declaration (Conversion/RuntimeCalls.h): it
+    // works on the GPU in stream order and never touches a buffer from the
+    // host.
+    auto func = dyn_cast<FunctionOpInterface>(op);
+    if (!func || !func.isExternal() || !isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' is a unit attribute on a function "
+                                "declaration (a runtime entry point)";
+    return success();
+  }
   if (name == kSpmdAttrName) {
     // A function autopar-partition made: the program every device of the
     // mesh runs.
@@ -230,7 +241,7 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                          << kPlanAttrName << ", " << kStepAttrName << ", "
                          << kLayerAttrName << ", " << kGradOfAttrName << ", "
                          << kRecomputedAttrName << ", " << kSpmdAttrName
-                         << ", autopar.axis_names";
+                         << ", autopar.axis_names, autopar.stream_ordered";
 }
 
 /// Verifies an `autopar.sharding` on argument or result `index` of `op`.

@@ -28,3 +28,16 @@ Value mlir::autopar::getBufferAddress(OpBuilder &builder, Location loc,
       memref::ExtractAlignedPointerAsIndexOp::create(builder, loc, buffer);
   return arith::IndexCastOp::create(builder, loc, builder.getI64Type(), index);
 }
+
+void mlir::autopar::setStreamOrdered(func::FuncOp func) {
+  func->setAttr(kStreamOrderedAttrName, UnitAttr::get(func.getContext()));
+}
+
+bool mlir::autopar::isStreamOrderedCall(Operation *op) {
+  auto call = dyn_cast<func::CallOp>(op);
+  if (!call)
+    return false;
+  auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+      call, call.getCalleeAttr());
+  return callee && callee->hasAttr(kStreamOrderedAttrName);
+}

@@ -133,6 +133,66 @@ CUstream getStream(StreamKind kind) {
 
 CUstream getComputeStream() { return getStream(kComputeStream); }
 
+/// AUTOPAR_CUDA_BLOCKING=1: the host waits for every kernel and library
+/// call, so that a failure is reported at the call that failed (as
+/// CUDA_LAUNCH_BLOCKING does); else only where the host reads a buffer.
+bool isBlocking() {
+  static const bool blocking = [] {
+    const char *value = std::getenv("AUTOPAR_CUDA_BLOCKING");
+    return value && *value && std::string(value) != "0";
+  }();
+  return blocking;
+}
+
+/// In blocking mode, waits for the compute stream and names `what` when
+/// it failed.
+void checkpoint(const std::string &what) {
+  if (!isBlocking())
+    return;
+  CUresult result = cuStreamSynchronize(getComputeStream());
+  if (result != CUDA_SUCCESS)
+    fail(what.c_str(), result);
+}
+
+/// The device's stream-ordered memory pool, keeping what is freed for the
+/// next allocations (the default release threshold would hand it back to
+/// the driver at every synchronisation).
+CUmemoryPool getPool() {
+  static std::once_flag once;
+  static CUmemoryPool pool = nullptr;
+  ensureContext();
+  std::call_once(once, [] {
+    CUdevice device;
+    CHECK(cuDeviceGet(&device, defaultDevice));
+    CHECK(cuDeviceGetDefaultMemPool(&pool, device));
+    cuuint64_t threshold = ~cuuint64_t(0);
+    CHECK(cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                                &threshold));
+  });
+  return pool;
+}
+
+/// `bytes` of device memory from the pool, in `stream`'s order; running
+/// out is an error that says how much was asked and how much is held.
+CUdeviceptr allocDevice(size_t bytes, CUstream stream, const char *what) {
+  CUdeviceptr pointer = 0;
+  CUresult result = cuMemAllocFromPoolAsync(
+      &pointer, std::max<size_t>(bytes, 1), getPool(), stream);
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    cuuint64_t used = 0;
+    cuMemPoolGetAttribute(getPool(), CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used);
+    size_t free = 0, total = 0;
+    cuMemGetInfo(&free, &total);
+    fail(std::string("out of GPU memory: ") + what + " needs " +
+         std::to_string(bytes) + " bytes; the program holds " +
+         std::to_string(used) + " bytes, the GPU has " + std::to_string(free) +
+         " of " + std::to_string(total) + " free");
+  }
+  if (result != CUDA_SUCCESS)
+    fail("cuMemAllocFromPoolAsync", result);
+  return pointer;
+}
+
 /// This process's cuBLAS handle, made on first use, on the compute stream.
 cublasHandle_t getBlas() {
   static std::once_flag once;
@@ -180,9 +240,23 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t blockZ, int32_t sharedMemBytes, void *stream,
                       void **params, void **extra, size_t /*paramsCount*/) {
   ensureContext();
-  CHECK(cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY, gridZ,
-                       blockX, blockY, blockZ, sharedMemBytes,
-                       static_cast<CUstream>(stream), params, extra));
+  auto kernel = static_cast<CUfunction>(function);
+  CUresult result = cuLaunchKernel(
+      kernel, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedMemBytes,
+      static_cast<CUstream>(stream), params, extra);
+  if (result == CUDA_SUCCESS && !isBlocking())
+    return;
+  const char *name = nullptr;
+  if (cuFuncGetName(&name, kernel) != CUDA_SUCCESS)
+    name = nullptr;
+  std::string what = std::string("kernel ") + (name ? name : "(unnamed)") +
+                     " on a grid of " + std::to_string(gridX) + "x" +
+                     std::to_string(gridY) + "x" + std::to_string(gridZ) +
+                     " blocks of " + std::to_string(blockX) + "x" +
+                     std::to_string(blockY) + "x" + std::to_string(blockZ);
+  if (result != CUDA_SUCCESS)
+    fail(("launching " + what).c_str(), result);
+  checkpoint(what);
 }
 
 void *mgpuStreamCreate() { return getComputeStream(); }
@@ -246,16 +320,16 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared) {
       CHECK(cuMemAdvise(pointer, bytes, CU_MEM_ADVISE_SET_PREFERRED_LOCATION,
                         location));
     }
-  } else
-    CHECK(cuMemAlloc(&pointer, bytes));
+  } else {
+    pointer = allocDevice(
+        bytes, stream ? static_cast<CUstream>(stream) : getComputeStream(),
+        "a buffer");
+  }
   return reinterpret_cast<void *>(pointer);
 }
 
 void mgpuMemFree(void *ptr, void * /*stream*/) {
-  if (!ptr)
-    return;
-  ensureContext();
-  CHECK(cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)));
+  autopar_cuda_free(reinterpret_cast<int64_t>(ptr));
 }
 
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
@@ -277,7 +351,21 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
 void mgpuSetDefaultDevice(int32_t device) { defaultDevice = device; }
 
 void autopar_cuda_free(int64_t address) {
-  mgpuMemFree(reinterpret_cast<void *>(address), nullptr);
+  if (!address)
+    return;
+  ensureContext();
+  CUdeviceptr pointer = static_cast<CUdeviceptr>(address);
+  unsigned managed = 0;
+  CHECK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED,
+                              pointer));
+  if (!managed) {
+    // Pool memory: reusable once the stream's work so far is done.
+    CHECK(cuMemFreeAsync(pointer, getComputeStream()));
+    return;
+  }
+  // Managed memory: freed once nothing on the GPU reads it any more.
+  autopar_cuda_synchronize();
+  CHECK(cuMemFree(pointer));
 }
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
@@ -325,8 +413,8 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
         dataType(resultType), static_cast<int>(gemm.ldc), gemm.strideC,
         static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
-  // The host may read the result (managed memory) next: finish.
-  CHECK(cuStreamSynchronize(getComputeStream()));
+  checkpoint("autopar_cuda_gemm (" + std::to_string(m) + "x" +
+             std::to_string(n) + "x" + std::to_string(k) + ")");
 }
 
 void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
@@ -474,9 +562,10 @@ CUdeviceptr getScratch(int slot, size_t bytes) {
   static CUdeviceptr buffers[2] = {0, 0};
   static size_t sizes[2] = {0, 0};
   if (sizes[slot] < bytes) {
+    // Replaced in stream order: earlier calls may still be using it.
     if (buffers[slot])
-      CHECK(cuMemFree(buffers[slot]));
-    CHECK(cuMemAlloc(&buffers[slot], bytes));
+      CHECK(cuMemFreeAsync(buffers[slot], getComputeStream()));
+    buffers[slot] = allocDevice(bytes, getComputeStream(), "a collective");
     sizes[slot] = bytes;
   }
   return buffers[slot];
@@ -575,22 +664,31 @@ void await(ncclComm_t comm, const std::string &what) {
     pause(start);
 }
 
-/// Waits for the compute stream, watching `comm`'s asynchronous errors.
-void finish(ncclComm_t comm, const std::string &what) {
+/// NCCL work enqueued since the host last waited for the GPU: its
+/// communicator and what it is, watched (errors, the timeout) and named
+/// when the host waits (autopar_cuda_synchronize).
+struct Outstanding {
+  ncclComm_t comm = nullptr;
+  std::string what;
+};
+std::vector<Outstanding> &getOutstanding() {
+  static std::vector<Outstanding> outstanding;
+  return outstanding;
+}
+
+/// After enqueuing NCCL work on `comm`: waits until NCCL has taken it
+/// (a non-blocking communicator may still be issuing it) and remembers it
+/// for the next host synchronisation; the GPU runs it in stream order.
+void enqueued(ncclComm_t comm, const std::string &what) {
   await(comm, what);
-  CUstream stream = getComputeStream();
-  auto start = Clock::now();
-  while (true) {
-    CUresult result = cuStreamQuery(stream);
-    if (result == CUDA_SUCCESS)
+  std::vector<Outstanding> &outstanding = getOutstanding();
+  // One entry per communicator: the latest names what is waited for.
+  for (Outstanding &entry : outstanding)
+    if (entry.comm == comm) {
+      entry.what = what;
       return;
-    if (result != CUDA_ERROR_NOT_READY)
-      fail(("cuStreamQuery after " + what).c_str(), result);
-    watch(comm, what, start);
-    if (timedOut(start))
-      abortAll(what + " " + timeoutText());
-    pause(start);
-  }
+    }
+  outstanding.push_back({comm, what});
 }
 
 ncclConfig_t nonBlocking() {
@@ -710,7 +808,6 @@ bool copyAlone(const MeshGroup &group, int64_t in, int64_t out, size_t bytes) {
   CUstream stream = getComputeStream();
   if (in != out)
     CHECK(cuMemcpyAsync(pointer(out), pointer(in), bytes, stream));
-  CHECK(cuStreamSynchronize(stream));
   return true;
 }
 
@@ -753,9 +850,9 @@ void issueTransfers(const std::function<void(ncclComm_t)> &extra,
   if (extra)
     extra(comm);
   CHECK_NCCL(ncclGroupEnd());
-  finish(comm, description);
+  enqueued(comm, description);
   for (const PendingSend &send : pending)
-    CHECK(cuMemFree(send.data));
+    CHECK(cuMemFreeAsync(send.data, stream));
   pending.clear();
 }
 #endif
@@ -779,8 +876,9 @@ std::map<int64_t, InFlight> &getInFlight() {
 /// The stream started collectives run on, beside the compute stream.
 CUstream getCommStream() { return getStream(kCommStream); }
 
-/// Waits for started collective `handle` (the host returns once it is
-/// done, watching its communicator and the timeout) and forgets it.
+/// Makes the compute stream wait for started collective `handle` (on the
+/// GPU: the host goes on) and forgets it; its buffer goes back to the pool
+/// after it, and the next host synchronisation watches its communicator.
 void waitInFlight(int64_t handle) {
   auto it = getInFlight().find(handle);
   if (it == getInFlight().end())
@@ -788,25 +886,18 @@ void waitInFlight(int64_t handle) {
          std::to_string(handle));
   InFlight flight = std::move(it->second);
   getInFlight().erase(it);
+  CUstream compute = getComputeStream();
+  CHECK(cuStreamWaitEvent(compute, flight.done, 0));
 #ifdef AUTOPAR_HAVE_NCCL
-  auto start = Clock::now();
-  while (true) {
-    CUresult result = cuEventQuery(flight.done);
-    if (result == CUDA_SUCCESS)
-      break;
-    if (result != CUDA_ERROR_NOT_READY)
-      fail(("cuEventQuery after " + flight.what).c_str(), result);
-    watch(flight.comm, flight.what, start);
-    pause(start);
-  }
+  enqueued(flight.comm, flight.what);
 #endif
   CHECK(cuEventDestroy(flight.done));
   if (flight.scratch)
-    CHECK(cuMemFree(flight.scratch));
+    CHECK(cuMemFreeAsync(flight.scratch, compute));
 }
 
-/// Every started collective waited for: NCCL work is then issued on one
-/// stream at a time, in program order on every rank.
+/// Every started collective joined back to the compute stream: NCCL work
+/// then runs one collective at a time, in program order on every rank.
 void drainInFlight() {
   while (!getInFlight().empty())
     waitInFlight(getInFlight().begin()->first);
@@ -880,9 +971,54 @@ std::optional<MeshGroup> beginStart(int64_t meshCode, int64_t axesCode,
        " across ranks needs NCCL, and this runtime was built without it");
 }
 #endif
+#ifdef AUTOPAR_HAVE_NCCL
+/// The NCCL work the host waits for, for messages.
+std::string describeOutstanding() {
+  std::string text;
+  for (const Outstanding &entry : getOutstanding())
+    text += (text.empty() ? "" : ", ") + entry.what;
+  return text;
+}
+#endif
 } // namespace
 
 extern "C" {
+
+void autopar_cuda_synchronize() {
+  ensureContext();
+  CUstream stream = getComputeStream();
+#ifdef AUTOPAR_HAVE_NCCL
+  std::vector<Outstanding> &outstanding = getOutstanding();
+  if (!outstanding.empty()) {
+    // A peer that fails or never arrives leaves the stream waiting: poll
+    // it, watching the communicators, up to the collective timeout.
+    auto start = Clock::now();
+    while (true) {
+      CUresult result = cuStreamQuery(stream);
+      if (result == CUDA_SUCCESS)
+        break;
+      if (result != CUDA_ERROR_NOT_READY)
+        fail(("waiting for the GPU (" + describeOutstanding() +
+              " among its work)")
+                 .c_str(),
+             result);
+      for (const Outstanding &entry : outstanding)
+        watch(entry.comm, entry.what, start);
+      if (timedOut(start))
+        abortAll("rank " + std::to_string(getWorld().rank) + " waiting for " +
+                 describeOutstanding() + ": " + timeoutText());
+      pause(start);
+    }
+    outstanding.clear();
+    return;
+  }
+#endif
+  CUresult result = cuStreamSynchronize(stream);
+  if (result != CUDA_SUCCESS)
+    fail("waiting for the GPU (a kernel or library call since the host last "
+         "waited; AUTOPAR_CUDA_BLOCKING=1 names it)",
+         result);
+}
 
 int64_t autopar_nccl_device_coord(int64_t meshCode, int64_t axesCode) {
   const autopar::runtime::World &world = getWorld();
@@ -907,7 +1043,7 @@ void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
   CHECK_NCCL(ncclAllReduce(
       reinterpret_cast<const void *>(in), reinterpret_cast<void *>(out), count,
       ncclType(dtype), ncclReduction(op), comm, getComputeStream()));
-  finish(comm, describe("all_reduce", axesCode));
+  enqueued(comm, describe("all_reduce", axesCode));
 #else
   noNCCL("all_reduce");
 #endif
@@ -935,7 +1071,7 @@ void autopar_nccl_all_gather(int64_t in, int64_t out, int64_t outer,
   await(comm, describe("all_gather", axesCode));
   if (outer != 1)
     swapOuter(pointer(out), gathered, members, outer, row, stream);
-  finish(comm, describe("all_gather", axesCode));
+  enqueued(comm, describe("all_gather", axesCode));
 #else
   noNCCL("all_gather");
 #endif
@@ -963,7 +1099,7 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
   CHECK_NCCL(ncclReduceScatter(
       reinterpret_cast<const void *>(packed), reinterpret_cast<void *>(out),
       outer * chunk, ncclType(dtype), ncclReduction(op), comm, stream));
-  finish(comm, describe("reduce_scatter", axesCode));
+  enqueued(comm, describe("reduce_scatter", axesCode));
 #else
   noNCCL("reduce_scatter");
 #endif
@@ -1005,7 +1141,8 @@ int64_t autopar_nccl_reduce_scatter_start(int64_t in, int64_t out,
   // chunk], packed into a buffer of this collective's own.
   CUdeviceptr packed = 0;
   if (outer != 1)
-    CHECK(cuMemAlloc(&packed, members * outer * row));
+    packed = allocDevice(members * outer * row, getComputeStream(),
+                         "a reduce_scatter");
   return startOnCommStream(
       comm, describe("reduce_scatter", axesCode), packed, [&](CUstream stream) {
         if (packed)
@@ -1050,10 +1187,8 @@ void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
     CHECK(cuMemcpyAsync(pointer(out), send, bytes, stream));
   bool remote = (source >= 0 && source != group.position) ||
                 (target >= 0 && target != group.position);
-  if (!remote) {
-    CHECK(cuStreamSynchronize(stream));
+  if (!remote)
     return;
-  }
 #ifdef AUTOPAR_HAVE_NCCL
   ncclComm_t comm = groupComm(meshCode, axesCode, group);
   ncclDataType_t type = ncclType(dtype);
@@ -1065,7 +1200,7 @@ void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
     CHECK_NCCL(ncclRecv(reinterpret_cast<void *>(pointer(out)), count, type,
                         source, comm, stream));
   CHECK_NCCL(ncclGroupEnd());
-  finish(comm, describe("permute", axesCode));
+  enqueued(comm, describe("permute", axesCode));
 #else
   noNCCL("permute");
 #endif
@@ -1077,7 +1212,7 @@ void autopar_nccl_send(int64_t in, int64_t count, int32_t dtype, int64_t peer,
   int target = transferPeer(peer, meshCode, axesCode, "send");
   size_t bytes = count * elementBytes(dtype);
   PendingSend send;
-  CHECK(cuMemAlloc(&send.data, std::max<size_t>(bytes, 1)));
+  send.data = allocDevice(bytes, getComputeStream(), "a send");
   CHECK(cuMemcpyAsync(send.data, pointer(in), bytes, getComputeStream()));
   send.count = static_cast<size_t>(count);
   send.dtype = dtype;
@@ -1176,7 +1311,7 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
   if (concatOuter != 1)
     swapOuter(pointer(out), received, members, concatOuter, concatChunk * bytes,
               stream);
-  finish(comm, describe("all_to_all", axesCode));
+  enqueued(comm, describe("all_to_all", axesCode));
 #else
   noNCCL("all_to_all");
 #endif
@@ -1221,9 +1356,10 @@ void *getWorkspace(size_t bytes) {
   if (bytes == 0)
     return nullptr;
   if (size < bytes) {
+    // Replaced in stream order: earlier calls may still be using it.
     if (buffer)
-      CHECK(cuMemFree(buffer));
-    CHECK(cuMemAlloc(&buffer, bytes));
+      CHECK(cuMemFreeAsync(buffer, getComputeStream()));
+    buffer = allocDevice(bytes, getComputeStream(), "cuDNN's workspace");
     size = bytes;
   }
   return reinterpret_cast<void *>(buffer);
@@ -1325,8 +1461,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
   CHECK_DNN(cudnnDestroyFilterDescriptor(wDesc));
   CHECK_DNN(cudnnDestroyTensorDescriptor(yDesc));
   CHECK_DNN(cudnnDestroyTensorDescriptor(xDesc));
-  // The host may read the result (managed memory) next: finish.
-  CHECK(cuStreamSynchronize(getComputeStream()));
+  checkpoint("autopar_cuda_conv2d (mode " + std::to_string(mode) + ")");
 #else
   fail("autopar_cuda_conv2d: this runtime was built without cuDNN");
 #endif
@@ -1385,7 +1520,8 @@ extern "C" int32_t autopar_cuda_calibrate_links(AutoparLinkCalibration *result,
     for (int i = 0; i < repeat; ++i)
       allReduce();
     CHECK(cuEventRecord(stop, stream));
-    finish(comm, "calibration all_reduce");
+    enqueued(comm, "calibration all_reduce");
+    autopar_cuda_synchronize();
     float ms = 0;
     CHECK(cuEventElapsedTime(&ms, start, stop));
     int index = result->count++;
@@ -1427,7 +1563,7 @@ cublasLtHandle_t getLt() {
 void *getLtWorkspace(size_t bytes) {
   static CUdeviceptr buffer = 0;
   if (!buffer && bytes)
-    CHECK(cuMemAlloc(&buffer, bytes));
+    buffer = allocDevice(bytes, getComputeStream(), "cuBLASLt's workspace");
   return reinterpret_cast<void *>(buffer);
 }
 } // namespace
@@ -1497,6 +1633,6 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
   CHECK_LT(cublasLtMatrixLayoutDestroy(secondLayout));
   CHECK_LT(cublasLtMatrixLayoutDestroy(firstLayout));
   CHECK_LT(cublasLtMatmulDescDestroy(desc));
-  // The host may read the result (managed memory) next: finish.
-  CHECK(cuStreamSynchronize(getComputeStream()));
+  checkpoint("autopar_cuda_gemm_epilogue (" + std::to_string(m) + "x" +
+             std::to_string(n) + "x" + std::to_string(k) + ")");
 }

@@ -1,34 +1,63 @@
 // RUN: autopar-opt %s --autopar-allocs-to-gpu | FileCheck %s
-// Host buffers in managed memory, freed through the runtime; a constant is
-// copied into managed memory where it is taken (kernels cannot read host
-// globals) and freed at the function's end.
+// Where each host buffer lives: device memory from the stream-ordered pool
+// when only the GPU touches it (kernels, stream-ordered runtime calls by
+// address, views of it), managed memory when the host does (a load, a
+// copy, a result of the function). Every buffer is freed through the
+// runtime; a constant is copied into managed memory where it is taken
+// (kernels cannot read host globals) and freed at the function's end.
 
-memref.global "private" constant @weights : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
-
-// CHECK: func.func private @autopar_cuda_free(i64)
-// CHECK-LABEL: func.func @scale(
-// CHECK: %[[G:.*]] = memref.get_global @weights : memref<4xf32>
-// CHECK: %[[W:.*]] = gpu.alloc  host_shared () : memref<4xf32>
-// CHECK: memref.copy %[[G]], %[[W]]
-// CHECK: %[[T:.*]] = gpu.alloc  host_shared () : memref<4xf32>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[W]] : {{.*}}) outs(%[[T]] : memref<4xf32>)
-// CHECK: %[[P:.*]] = memref.extract_aligned_pointer_as_index %[[T]]
-// CHECK: %[[A:.*]] = arith.index_cast %[[P]] : index to i64
-// CHECK: call @autopar_cuda_free(%[[A]])
-// CHECK: %[[Q:.*]] = memref.extract_aligned_pointer_as_index %[[W]]
-// CHECK: %[[B:.*]] = arith.index_cast %[[Q]] : index to i64
-// CHECK: call @autopar_cuda_free(%[[B]])
-// CHECK-NEXT: return
-func.func @scale(%x: memref<4xf32>, %out: memref<4xf32>) {
-  %w = memref.get_global @weights : memref<4xf32>
-  %t = memref.alloc() : memref<4xf32>
-  linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
-      ins(%x, %w : memref<4xf32>, memref<4xf32>) outs(%t : memref<4xf32>) {
-  ^bb0(%a: f32, %b: f32, %c: f32):
-    %m = arith.mulf %a, %b : f32
-    linalg.yield %m : f32
+module attributes {gpu.container_module} {
+  memref.global "private" constant @weights : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+  gpu.module @kernels {
+    gpu.func @scale(%a: memref<4xf32>, %b: memref<4xf32>, %c: memref<4xf32>) kernel {
+      gpu.return
+    }
   }
-  memref.copy %t, %out : memref<4xf32> to memref<4xf32>
-  memref.dealloc %t : memref<4xf32>
-  return
+  func.func private @library(i64) attributes {autopar.stream_ordered}
+  func.func private @host_reader(i64)
+
+  // CHECK: func.func private @autopar_cuda_free(i64) attributes {autopar.stream_ordered}
+  // CHECK-LABEL: func.func @place(
+  // CHECK: %[[STREAM:.*]] = gpu.wait async
+  // CHECK: %[[G:.*]] = memref.get_global @weights : memref<4xf32>
+  // CHECK: %[[W:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+  // CHECK: memref.copy %[[G]], %[[W]]
+  // A kernel's operand and a stream-ordered call's (through a view):
+  // device memory, on the stream.
+  // CHECK: %[[T:.*]], %{{.*}} = gpu.alloc async [%[[STREAM]]] () : memref<4xf32>
+  // Read by host code: managed.
+  // CHECK: %[[H:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+  // Its address given to a function that is not stream-ordered: managed.
+  // CHECK: %[[X:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+  // Returned: managed.
+  // CHECK: %[[R:.*]] = gpu.alloc  host_shared () : memref<4xf32>
+  // CHECK: gpu.launch_func  @kernels::@scale {{.*}} args(%[[W]] : memref<4xf32>, %[[T]] : memref<4xf32>, %[[H]] : memref<4xf32>)
+  // CHECK: memref.load %[[H]]
+  // CHECK: call @autopar_cuda_free
+  // CHECK: call @autopar_cuda_free
+  // CHECK: call @autopar_cuda_free
+  // CHECK: call @autopar_cuda_free
+  // CHECK-NEXT: return %[[R]]
+  func.func @place(%i: index) -> (memref<4xf32>, f32) {
+    %c1 = arith.constant 1 : index
+    %w = memref.get_global @weights : memref<4xf32>
+    %t = memref.alloc() : memref<4xf32>
+    %h = memref.alloc() : memref<4xf32>
+    %x = memref.alloc() : memref<4xf32>
+    %r = memref.alloc() : memref<4xf32>
+    gpu.launch_func @kernels::@scale blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1)
+        args(%w : memref<4xf32>, %t : memref<4xf32>, %h : memref<4xf32>)
+    %view = memref.subview %t[1] [2] [1] : memref<4xf32> to memref<2xf32, strided<[1], offset: 1>>
+    %p = memref.extract_aligned_pointer_as_index %view : memref<2xf32, strided<[1], offset: 1>> -> index
+    %a = arith.index_cast %p : index to i64
+    call @library(%a) : (i64) -> ()
+    %q = memref.extract_aligned_pointer_as_index %x : memref<4xf32> -> index
+    %b = arith.index_cast %q : index to i64
+    call @host_reader(%b) : (i64) -> ()
+    %v = memref.load %h[%i] : memref<4xf32>
+    memref.dealloc %t : memref<4xf32>
+    memref.dealloc %h : memref<4xf32>
+    memref.dealloc %x : memref<4xf32>
+    return %r, %v : memref<4xf32>, f32
+  }
 }

@@ -8,7 +8,8 @@
 // CHECK-DAG: %[[BLOCKS:.*]] = llvm.mlir.constant(16 : index) : i64
 // CHECK-DAG: %[[THREADS:.*]] = llvm.mlir.constant(64 : index) : i64
 // CHECK-DAG: %[[ONE:.*]] = llvm.mlir.constant(1 : index) : i64
-// CHECK: gpu.launch_func  @scale_kernel::@scale_kernel blocks in (%[[BLOCKS]], %[[ONE]], %[[ONE]]) threads in (%[[THREADS]], %[[ONE]], %[[ONE]]) : i64
+// CHECK: %[[STREAM:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK: gpu.launch_func <%[[STREAM]] : !llvm.ptr> @scale_kernel::@scale_kernel blocks in (%[[BLOCKS]], %[[ONE]], %[[ONE]]) threads in (%[[THREADS]], %[[ONE]], %[[ONE]]) : i64
 // The properties carry no compile times (the output is reproducible).
 // CHECK: gpu.binary @scale_kernel  [#gpu.object<#nvvm.target<chip = "sm_80"{{.*}}>, properties = {O = 2 : i32}, assembly = "{{.*}}.version
 // CHECK-SAME: .target sm_80

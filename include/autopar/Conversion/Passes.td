@@ -6,22 +6,61 @@
 include "mlir/Pass/PassBase.td"
 
 def AllocsToGPU : Pass<"autopar-allocs-to-gpu", "::mlir::ModuleOp"> {
-  let summary = "Allocate host buffers in memory the GPU can address";
+  let summary = "Place host buffers in device memory or managed memory";
   let description = [{
-    For the CUDA backend (`autopar-lower-to-cuda`): every `memref.alloc`
-    outside GPU modules becomes `gpu.alloc host_shared` (CUDA managed
-    memory), so that the host code and the kernels it launches share every
-    buffer, and every `memref.dealloc` a call to `autopar_cuda_free` (the
-    runtime frees it; gpu-to-llvm lowers only asynchronous `gpu.dealloc`).
-    Constants (`memref.get_global`), which live in host memory, are copied
-    into managed memory where they are taken and freed at the function's
-    end. Collectives, which have no CUDA
-    lowering yet, are reported as errors.
+    For the CUDA backend (`autopar-lower-to-cuda`, after kernel outlining):
+    every `memref.alloc` outside GPU modules becomes GPU memory. A buffer
+    that only the GPU touches (its uses, and those of its views, are kernel
+    launches, runtime calls marked `autopar.stream_ordered`, which take
+    buffers by address, and its deallocation) comes from the device's
+    stream-ordered pool: `gpu.alloc async` on the compute stream. A buffer
+    the host touches (host loops, `memref.copy`, a result of the function, an
+    argument of another function) is `gpu.alloc host_shared`, CUDA managed
+    memory, readable by both. Every `memref.dealloc` becomes a call to
+    `autopar_cuda_free` (stream-ordered: the runtime returns pool memory to
+    the pool on the compute stream and frees managed memory once the stream
+    is done with it). Constants (`memref.get_global`), which live in host
+    memory, are copied into managed memory where they are taken and freed
+    at the function's end.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect"];
+}
+
+def CopiesToKernels : Pass<"autopar-copies-to-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn host buffer copies into linalg copies (GPU kernels)";
+  let description = [{
+    For the CUDA backend, before linalg becomes parallel loops: every
+    `memref.copy` outside GPU modules whose source is not a host constant
+    (`memref.get_global`, or a view of one) becomes `linalg.copy`, so that
+    it runs as a kernel in stream order and its buffers can live in device
+    memory (a `memref.copy` is a host `memcpy`).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def OrderOnStream : Pass<"autopar-order-on-stream", "::mlir::ModuleOp"> {
+  let summary = "Run kernel launches asynchronously on the compute stream; "
+                "synchronise the host only where it touches buffers";
+  let description = [{
+    For the CUDA backend, after `autopar-allocs-to-gpu`: every kernel launch
+    in host code becomes `gpu.launch_func async` on the function's compute
+    stream (one `gpu.wait async` at the function's entry: the runtime has
+    one compute stream, in-order, so the tokens carry no ordering of their
+    own), so the host does not wait for it. cuBLAS, cuDNN and NCCL calls
+    (runtime functions marked `autopar.stream_ordered`) are enqueued on the
+    same stream. A call to `autopar_cuda_synchronize` is inserted before
+    each host operation that reads or writes memory (a load, a store, a
+    host copy, a call to any other external function, the return of a
+    public function) when GPU work may still be in flight: after a launch,
+    a stream-ordered call or a call into another function, and at a
+    function's or a loop body's entry. A loop nest that touches memory and
+    launches nothing is synchronised once, before it.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::func::FuncDialect"];
 }
 
 def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
@@ -255,8 +294,10 @@ def LowerCollectivesToNCCL : Pass<"autopar-lower-collectives-to-nccl",
     `autopar-lower-collectives-to-mpi` with the CUDA runtime's entry points
     (`autopar_nccl_all_reduce`, ..., `autopar_nccl_device_coord`,
     include/autopar/Runtime/CUDARuntime.h), which run the collectives
-    through NCCL on GPU buffers. Run before `autopar-allocs-to-gpu`, so that
-    the contiguous copies it makes of strided buffers live in GPU memory too.
+    through NCCL on GPU buffers; every entry point is marked
+    `autopar.stream_ordered` (enqueued on the compute stream). Run before
+    `autopar-allocs-to-gpu`, so that the contiguous copies it makes of
+    strided buffers live in GPU memory too.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

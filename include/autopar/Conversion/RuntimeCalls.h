@@ -23,6 +23,21 @@ func::FuncOp getOrDeclareRuntimeFunction(OpBuilder &builder, ModuleOp module,
 /// The aligned address of the memref `buffer` as an i64.
 Value getBufferAddress(OpBuilder &builder, Location loc, Value buffer);
 
+/// The unit attribute on a runtime function's declaration saying that it
+/// does its work on the GPU in the order of the CUDA runtime's compute
+/// stream (enqueued there, or on the communication stream and joined back)
+/// and never reads or writes a buffer from the host: code that calls it
+/// need not wait for the GPU first (autopar-order-on-stream), and the
+/// buffers it is given may live in device memory (autopar-allocs-to-gpu).
+inline constexpr StringLiteral kStreamOrderedAttrName =
+    "autopar.stream_ordered";
+
+/// Marks the runtime function `func` stream-ordered.
+void setStreamOrdered(func::FuncOp func);
+
+/// Whether `op` calls a runtime function marked stream-ordered.
+bool isStreamOrderedCall(Operation *op);
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_CONVERSION_RUNTIMECALLS_H

@@ -8,9 +8,19 @@
 // process owns (LOCAL_RANK, OMPI_COMM_WORLD_LOCAL_RANK or SLURM_LOCALID
 // modulo the device count; device 0 otherwise), in its primary context.
 //
+// Stream order: kernels, cuBLAS, cuDNN and NCCL calls are enqueued on one
+// in-order compute stream (NCCL's started collectives on a communication
+// stream, joined back by event) and return without waiting for the GPU;
+// the host waits only in autopar_cuda_synchronize, which the lowering calls
+// before host code touches a buffer (autopar-order-on-stream). Device
+// buffers come from the device's stream-ordered memory pool, host-visible
+// ones are managed memory.
+//
 // Every CUDA call is checked: a failure prints the call, the CUDA error
 // and the process's rank, and exits with status 1 (an MPI launcher then
-// stops the other ranks).
+// stops the other ranks). A kernel that fails is reported where the host
+// next waits; AUTOPAR_CUDA_BLOCKING=1 waits after every launch and library
+// call, so that the failure names the kernel or call.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,7 +49,9 @@ void *mgpuEventCreate();
 void mgpuEventDestroy(void *event);
 void mgpuEventSynchronize(void *event);
 void mgpuEventRecord(void *event, void *stream);
-// Memory: `isHostShared` gives managed memory (host and device).
+// Memory: `isHostShared` gives managed memory (host and device); else
+// device memory from the pool, in `stream`'s order (the compute stream's
+// when null). Running out is an error naming the bytes asked and held.
 void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared);
 void mgpuMemFree(void *ptr, void *stream);
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream);
@@ -48,8 +60,14 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream);
 void mgpuSetDefaultDevice(int32_t device);
 
 /// Frees a buffer that `mgpuMemAlloc` returned, by address (the lowering
-/// of `memref.dealloc` in host code).
+/// of `memref.dealloc` in host code): pool memory in the compute stream's
+/// order, managed memory once the GPU is done (the host waits).
 void autopar_cuda_free(int64_t address);
+/// Waits until the GPU has done everything enqueued so far, watching the
+/// NCCL communicators with work in it (an error or the collective timeout,
+/// AUTOPAR_COLLECTIVE_TIMEOUT, ends the job with a message naming the
+/// collective and the rank).
+void autopar_cuda_synchronize();
 /// Row-major C[batch][m, n] += A[batch] B[batch] through cuBLAS, A stored
 /// [m, k] (or [k, m] with `transA`), B [k, n] (or [n, k] with `transB`);
 /// buffers by address (autopar-contractions-to-cublas). Element types (0
@@ -115,7 +133,8 @@ void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n, int64_t c,
 
 /// Collectives through NCCL, with the MPI runtime's contract
 /// (CPURuntime.h): device buffers by address, mesh and axes codes
-/// (MeshGroup.h). Each returns when its result is complete.
+/// (MeshGroup.h). Each is enqueued on the compute stream and returns at
+/// once.
 int64_t autopar_nccl_device_coord(int64_t meshCode, int64_t axesCode);
 void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
                              int32_t dtype, int32_t op, int64_t meshCode,
@@ -132,10 +151,10 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
                              int64_t meshCode, int64_t axesCode);
 /// The all-reduce and reduce-scatter started on the communication stream
 /// once the compute stream's work so far is done; the handle's
-/// autopar_nccl_wait returns when it is complete (the collective lowering
-/// waits where the buffers are next used). Every other NCCL call first
-/// waits for the collectives still in flight (their handles' waits then
-/// return at once).
+/// autopar_nccl_wait makes the compute stream wait for it (the collective
+/// lowering waits where the buffers are next used). Every other NCCL call
+/// first joins the collectives still in flight to the compute stream (their
+/// handles' waits then return at once).
 int64_t autopar_nccl_all_reduce_start(int64_t in, int64_t out, int64_t count,
                                       int32_t dtype, int32_t op,
                                       int64_t meshCode, int64_t axesCode);

@@ -642,9 +642,14 @@ struct LowerCollectivesToNCCLPass
     : public mlir::autopar::impl::LowerCollectivesToNCCLBase<
           LowerCollectivesToNCCLPass> {
   void runOnOperation() override {
-    if (failed(lowerCollectives(getOperation(),
-                                {"autopar_nccl_", "NCCL runtime"})))
-      signalPassFailure();
+    ModuleOp module = getOperation();
+    if (failed(lowerCollectives(module, {"autopar_nccl_", "NCCL runtime"})))
+      return signalPassFailure();
+    // Every NCCL entry point enqueues its work on the GPU's streams
+    // (docs/cuda.md, "Stream order").
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func.isExternal() && func.getName().starts_with("autopar_nccl_"))
+        setStreamOrdered(func);
   }
 };
 } // namespace

@@ -281,6 +281,7 @@ struct ContractionsToCUBLASPass
     func::FuncOp callee = getOrDeclareRuntimeFunction(
         builder, module, "autopar_cuda_gemm",
         {i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32}, {});
+    setStreamOrdered(callee);
     auto constant = [&](Location loc, Type type, int64_t value) -> Value {
       return arith::ConstantOp::create(builder, loc,
                                        builder.getIntegerAttr(type, value));
@@ -294,6 +295,7 @@ struct ContractionsToCUBLASPass
         func::FuncOp fused = getOrDeclareRuntimeFunction(
             builder, module, "autopar_cuda_gemm_epilogue",
             {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32}, {});
+        setStreamOrdered(fused);
         SmallVector<Value> operands;
         for (Value buffer : {op->getOperand(0), op->getOperand(1),
                              op->getOperand(2), epilogue->output,

@@ -317,6 +317,7 @@ struct ConvolutionsToCUDNNPass
     inputs.push_back(i32);
     func::FuncOp callee = getOrDeclareRuntimeFunction(
         builder, module, "autopar_cuda_conv2d", inputs, {});
+    setStreamOrdered(callee);
     for (auto [op, conv] : found) {
       builder.setInsertionPoint(op);
       Location loc = op.getLoc();

@@ -46,7 +46,6 @@
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_STRIPCOMPILETIMES
-#define GEN_PASS_DEF_ALLOCSTOGPU
 #define GEN_PASS_DEF_HOSTFUNCTIONSTOLOOPS
 #define GEN_PASS_DEF_MERGEGPUMODULES
 #include "autopar/Conversion/Passes.h.inc"
@@ -56,76 +55,6 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
-struct AllocsToGPUPass
-    : public mlir::autopar::impl::AllocsToGPUBase<AllocsToGPUPass> {
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
-    SmallVector<memref::AllocOp> allocs;
-    SmallVector<memref::DeallocOp> deallocs;
-    SmallVector<memref::GetGlobalOp> globals;
-    module.walk([&](Operation *op) {
-      // Kernels allocate nothing; host code everything.
-      if (op->getParentOfType<gpu::GPUModuleOp>())
-        return;
-      if (auto alloc = dyn_cast<memref::AllocOp>(op))
-        allocs.push_back(alloc);
-      else if (auto dealloc = dyn_cast<memref::DeallocOp>(op))
-        deallocs.push_back(dealloc);
-      else if (auto global = dyn_cast<memref::GetGlobalOp>(op))
-        globals.push_back(global);
-    });
-    // Constants live in host globals, which kernels cannot read: each use
-    // reads a managed copy, made where the global is taken and freed at
-    // the end of the function.
-    for (memref::GetGlobalOp global : globals) {
-      auto type = cast<MemRefType>(global.getType());
-      auto func = global->getParentOfType<func::FuncOp>();
-      if (!func || !func.getBody().hasOneBlock() ||
-          !type.getLayout().isIdentity()) {
-        global.emitError() << "autopar-lower-to-cuda: a constant used "
-                              "outside a single-block function cannot be "
-                              "moved to GPU memory";
-        return signalPassFailure();
-      }
-      OpBuilder builder(global->getBlock(), ++Block::iterator(global));
-      auto alloc = memref::AllocOp::create(builder, global.getLoc(), type);
-      memref::CopyOp::create(builder, global.getLoc(), global.getResult(),
-                             alloc.getResult());
-      global.getResult().replaceAllUsesExcept(
-          alloc.getResult(),
-          alloc->getNextNode()); // the copy reads the global
-      builder.setInsertionPoint(func.getBody().front().getTerminator());
-      deallocs.push_back(memref::DeallocOp::create(builder, global.getLoc(),
-                                                   alloc.getResult()));
-      allocs.push_back(alloc);
-    }
-    for (memref::AllocOp alloc : allocs) {
-      OpBuilder builder(alloc);
-      auto gpuAlloc = gpu::AllocOp::create(
-          builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
-          /*asyncDependencies=*/ValueRange{}, alloc.getDynamicSizes(),
-          alloc.getSymbolOperands(), /*hostShared=*/true);
-      alloc.replaceAllUsesWith(gpuAlloc.getMemref());
-      alloc.erase();
-    }
-    // gpu-to-llvm lowers only asynchronous gpu.dealloc: free through the
-    // runtime, by the buffer's address.
-    if (deallocs.empty())
-      return;
-    OpBuilder builder(module.getBodyRegion());
-    Type i64 = builder.getI64Type();
-    func::FuncOp free = getOrDeclareRuntimeFunction(
-        builder, module, "autopar_cuda_free", {i64}, {});
-    for (memref::DeallocOp dealloc : deallocs) {
-      builder.setInsertionPoint(dealloc);
-      Location loc = dealloc.getLoc();
-      Value address = getBufferAddress(builder, loc, dealloc.getMemref());
-      func::CallOp::create(builder, loc, free, ValueRange{address});
-      dealloc.erase();
-    }
-  }
-};
-
 struct HostFunctionsToLoopsPass
     : public mlir::autopar::impl::HostFunctionsToLoopsBase<
           HostFunctionsToLoopsPass> {
@@ -250,6 +179,9 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   // Collectives of partitioned programs: NCCL calls on GPU buffers (their
   // temporary copies are allocated like every other buffer, next).
   pm.addPass(createLowerCollectivesToNCCL());
+  // Host copies as kernels (stream order, device memory); the reference's
+  // then become host loops with the rest of it.
+  pm.addPass(createCopiesToKernels());
   if (!options.hostFunctions.empty()) {
     HostFunctionsToLoopsOptions host;
     host.functions.assign(options.hostFunctions.begin(),
@@ -262,7 +194,6 @@ void mlir::autopar::buildLowerToCUDAPipeline(
     pm.addPass(createContractionsToCUBLAS());
   if (options.cudnn)
     pm.addPass(createConvolutionsToCUDNN());
-  pm.addPass(createAllocsToGPU());
 
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.
@@ -278,6 +209,12 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   // One kernel module, compiled once (libdevice linked once, one ptxas).
   if (options.mergeKernels)
     pm.addPass(createMergeGpuModules());
+  // Host code, once it only launches kernels and calls libraries: each
+  // buffer in device memory (the stream-ordered pool) or managed memory,
+  // launches in stream order, the host waiting only where it touches a
+  // buffer.
+  pm.addPass(createAllocsToGPU());
+  pm.addPass(createOrderOnStream());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
 

@@ -1,0 +1,376 @@
+//===- StreamOrder.cpp - GPU memory and stream order of host code ---------===//
+//
+// How the CUDA backend's host code uses the GPU (docs/cuda.md, "Stream
+// order"): the runtime has one in-order compute stream; kernels, cuBLAS,
+// cuDNN and NCCL are enqueued on it and the host goes on. Buffers only the
+// GPU touches come from the device's stream-ordered memory pool; buffers
+// the host touches too are managed memory, and the host waits for the
+// stream before it touches one.
+//
+//  - autopar-copies-to-kernels: host copies become kernels;
+//  - autopar-allocs-to-gpu: each allocation placed (device or managed);
+//  - autopar-order-on-stream: launches asynchronous, host synchronisation
+//    only before host accesses.
+//
+// What counts as GPU work in stream order and what as a host access is
+// decided here, once (isStreamOp, isHostAccess, isDeviceOnly).
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/RuntimeCalls.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_ALLOCSTOGPU
+#define GEN_PASS_DEF_COPIESTOKERNELS
+#define GEN_PASS_DEF_ORDERONSTREAM
+#include "autopar/Conversion/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+
+/// Whether `op` is host code (not inside a GPU module).
+bool isHostCode(Operation *op) {
+  return !op->getParentOfType<gpu::GPUModuleOp>();
+}
+
+/// A call to a function of this module that has a body (its own host code
+/// decides what it waits for).
+bool isCallToDefinedFunction(Operation *op) {
+  auto call = dyn_cast<func::CallOp>(op);
+  if (!call)
+    return false;
+  auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+      call, call.getCalleeAttr());
+  return callee && !callee.isExternal();
+}
+
+/// GPU work enqueued in stream order: a kernel launch, an asynchronous GPU
+/// operation, a call to a stream-ordered runtime function.
+bool isStreamOp(Operation *op) {
+  if (isa<gpu::LaunchFuncOp>(op))
+    return true;
+  if (isa<gpu::WaitOp>(op))
+    return false;
+  if (auto async = dyn_cast<gpu::AsyncOpInterface>(op))
+    return async.getAsyncToken() != nullptr;
+  return isStreamOrderedCall(op);
+}
+
+/// An operation by which the host reads or writes a buffer: a memory read
+/// or write effect (load, store, host copy), a call to an external function
+/// that is not stream-ordered, the return of a public function (its caller
+/// may read the results), or any operation whose effects are unknown.
+bool isHostAccess(Operation *op) {
+  if (isStreamOp(op) || isa<gpu::WaitOp>(op))
+    return false;
+  if (isa<func::CallOp>(op))
+    return !isCallToDefinedFunction(op);
+  if (isa<func::ReturnOp>(op)) {
+    auto func = op->getParentOfType<func::FuncOp>();
+    return func && func.isPublic() && op->getParentOp() == func;
+  }
+  if (auto effects = dyn_cast<MemoryEffectOpInterface>(op)) {
+    SmallVector<MemoryEffects::EffectInstance> instances;
+    effects.getEffects(instances);
+    return llvm::any_of(instances, [](const MemoryEffects::EffectInstance &e) {
+      return isa<MemoryEffects::Read, MemoryEffects::Write>(e.getEffect());
+    });
+  }
+  if (op->getNumRegions() > 0 &&
+      op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+    return false; // its nested operations say
+  return !isMemoryEffectFree(op);
+}
+
+/// Whether only the GPU touches the buffer `buffer` and the views of it:
+/// kernels, asynchronous GPU copies, stream-ordered runtime calls (which
+/// take it by address, through integer arithmetic), its deallocation.
+bool isDeviceOnly(Value buffer) {
+  SmallVector<Value> work = {buffer};
+  DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value value = work.pop_back_val();
+    if (!seen.insert(value).second)
+      continue;
+    for (OpOperand &use : value.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<gpu::LaunchFuncOp, gpu::MemcpyOp, gpu::MemsetOp,
+              memref::DeallocOp, memref::DimOp>(user) ||
+          isStreamOrderedCall(user))
+        continue;
+      auto view = dyn_cast<ViewLikeOpInterface>(user);
+      if ((view && view.getViewSource() == value) ||
+          isa<memref::ExtractAlignedPointerAsIndexOp,
+              memref::ExtractStridedMetadataOp>(user) ||
+          (user->getDialect() &&
+           isa<arith::ArithDialect>(user->getDialect()))) {
+        llvm::append_range(work, user->getResults());
+        continue;
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+struct CopiesToKernelsPass
+    : public mlir::autopar::impl::CopiesToKernelsBase<CopiesToKernelsPass> {
+  void runOnOperation() override {
+    SmallVector<memref::CopyOp> copies;
+    getOperation().walk([&](memref::CopyOp copy) {
+      if (!isHostCode(copy))
+        return;
+      // A constant lives in host memory, which kernels cannot read.
+      Value source = copy.getSource();
+      while (auto view = source.getDefiningOp<ViewLikeOpInterface>())
+        source = view.getViewSource();
+      if (source.getDefiningOp<memref::GetGlobalOp>())
+        return;
+      copies.push_back(copy);
+    });
+    for (memref::CopyOp copy : copies) {
+      OpBuilder builder(copy);
+      linalg::CopyOp::create(builder, copy.getLoc(), copy.getSource(),
+                             copy.getTarget());
+      copy.erase();
+    }
+  }
+};
+
+struct AllocsToGPUPass
+    : public mlir::autopar::impl::AllocsToGPUBase<AllocsToGPUPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<memref::AllocOp> allocs;
+    SmallVector<memref::DeallocOp> deallocs;
+    SmallVector<memref::GetGlobalOp> globals;
+    module.walk([&](Operation *op) {
+      // Kernels allocate nothing; host code everything.
+      if (!isHostCode(op))
+        return;
+      if (auto alloc = dyn_cast<memref::AllocOp>(op))
+        allocs.push_back(alloc);
+      else if (auto dealloc = dyn_cast<memref::DeallocOp>(op))
+        deallocs.push_back(dealloc);
+      else if (auto global = dyn_cast<memref::GetGlobalOp>(op))
+        globals.push_back(global);
+    });
+    // Constants live in host globals, which kernels cannot read: each use
+    // reads a managed copy, made where the global is taken and freed at
+    // the end of the function.
+    for (memref::GetGlobalOp global : globals) {
+      auto type = cast<MemRefType>(global.getType());
+      auto func = global->getParentOfType<func::FuncOp>();
+      if (!func || !func.getBody().hasOneBlock() ||
+          !type.getLayout().isIdentity()) {
+        global.emitError() << "autopar-lower-to-cuda: a constant used "
+                              "outside a single-block function cannot be "
+                              "moved to GPU memory";
+        return signalPassFailure();
+      }
+      OpBuilder builder(global->getBlock(), ++Block::iterator(global));
+      auto alloc = memref::AllocOp::create(builder, global.getLoc(), type);
+      memref::CopyOp::create(builder, global.getLoc(), global.getResult(),
+                             alloc.getResult());
+      global.getResult().replaceAllUsesExcept(
+          alloc.getResult(),
+          alloc->getNextNode()); // the copy reads the global
+      builder.setInsertionPoint(func.getBody().front().getTerminator());
+      deallocs.push_back(memref::DeallocOp::create(builder, global.getLoc(),
+                                                   alloc.getResult()));
+      allocs.push_back(alloc);
+    }
+    // Each function's compute stream, taken at its entry (device memory is
+    // allocated in stream order on it).
+    DenseMap<func::FuncOp, Value> streams;
+    auto getStream = [&](func::FuncOp func) {
+      Value &stream = streams[func];
+      if (!stream) {
+        OpBuilder builder(&func.getBody().front(),
+                          func.getBody().front().begin());
+        stream = gpu::WaitOp::create(builder, func.getLoc(),
+                                     builder.getType<gpu::AsyncTokenType>(),
+                                     ValueRange{})
+                     .getAsyncToken();
+      }
+      return stream;
+    };
+    // Placement is decided on the uses before any allocation is rewritten
+    // (a device buffer's deallocation becomes a stream-ordered call below).
+    SmallVector<bool> onDevice;
+    for (memref::AllocOp alloc : allocs)
+      onDevice.push_back(isDeviceOnly(alloc.getResult()));
+    for (auto [alloc, device] : llvm::zip_equal(allocs, onDevice)) {
+      OpBuilder builder(alloc);
+      auto func = alloc->getParentOfType<func::FuncOp>();
+      Value gpuMemref;
+      if (device && func) {
+        auto gpuAlloc = gpu::AllocOp::create(
+            builder, alloc.getLoc(), alloc.getType(),
+            builder.getType<gpu::AsyncTokenType>(), ValueRange{getStream(func)},
+            alloc.getDynamicSizes(), alloc.getSymbolOperands(),
+            /*hostShared=*/false);
+        gpuMemref = gpuAlloc.getMemref();
+      } else {
+        auto gpuAlloc = gpu::AllocOp::create(
+            builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
+            /*asyncDependencies=*/ValueRange{}, alloc.getDynamicSizes(),
+            alloc.getSymbolOperands(), /*hostShared=*/true);
+        gpuMemref = gpuAlloc.getMemref();
+      }
+      alloc.replaceAllUsesWith(gpuMemref);
+      alloc.erase();
+    }
+    // Every buffer freed through the runtime, by its address: pool memory
+    // goes back to the pool in stream order, managed memory once the
+    // stream is done with it.
+    if (deallocs.empty())
+      return;
+    OpBuilder builder(module.getBodyRegion());
+    Type i64 = builder.getI64Type();
+    func::FuncOp free = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_free", {i64}, {});
+    setStreamOrdered(free);
+    for (memref::DeallocOp dealloc : deallocs) {
+      builder.setInsertionPoint(dealloc);
+      Location loc = dealloc.getLoc();
+      Value address = getBufferAddress(builder, loc, dealloc.getMemref());
+      func::CallOp::create(builder, loc, free, ValueRange{address});
+      dealloc.erase();
+    }
+  }
+};
+
+/// What the operations nested in an operation do: enqueue GPU work, touch
+/// buffers from the host.
+struct NestedWork {
+  bool stream = false;
+  bool host = false;
+};
+
+NestedWork getNestedWork(Operation *op) {
+  NestedWork work;
+  op->walk([&](Operation *nested) {
+    if (nested == op)
+      return;
+    bool call = isCallToDefinedFunction(nested);
+    work.stream |= call || isStreamOp(nested);
+    work.host |= call || isHostAccess(nested);
+  });
+  return work;
+}
+
+struct OrderOnStreamPass
+    : public mlir::autopar::impl::OrderOnStreamBase<OrderOnStreamPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    OpBuilder builder(module.getContext());
+    synchronize = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_synchronize", {}, {});
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      makeLaunchesAsync(func);
+      // A caller (or the last loop iteration) may have left work in
+      // flight.
+      for (Block &block : func.getBody())
+        orderBlock(block, /*inFlight=*/true);
+    }
+  }
+
+private:
+  /// Every launch of `func` on its compute stream, without waiting.
+  void makeLaunchesAsync(func::FuncOp func) {
+    SmallVector<gpu::LaunchFuncOp> launches;
+    func.walk([&](gpu::LaunchFuncOp launch) {
+      if (!launch.getAsyncToken())
+        launches.push_back(launch);
+    });
+    if (launches.empty())
+      return;
+    Block &entry = func.getBody().front();
+    Value stream;
+    if (auto wait = dyn_cast<gpu::WaitOp>(entry.front());
+        wait && wait.getAsyncToken() && wait.getAsyncDependencies().empty())
+      stream = wait.getAsyncToken(); // autopar-allocs-to-gpu's
+    OpBuilder builder(&entry, entry.begin());
+    if (!stream)
+      stream = gpu::WaitOp::create(builder, func.getLoc(),
+                                   builder.getType<gpu::AsyncTokenType>(),
+                                   ValueRange{})
+                   .getAsyncToken();
+    for (gpu::LaunchFuncOp launch : launches) {
+      builder.setInsertionPoint(launch);
+      std::optional<gpu::KernelDim3> cluster;
+      if (launch.hasClusterSize())
+        cluster = launch.getClusterSizeOperandValues();
+      gpu::LaunchFuncOp::create(
+          builder, launch.getLoc(), launch.getKernelAttr(),
+          launch.getGridSizeOperandValues(), launch.getBlockSizeOperandValues(),
+          launch.getDynamicSharedMemorySize(), launch.getKernelOperands(),
+          builder.getType<gpu::AsyncTokenType>(), ValueRange{stream}, cluster);
+      launch.erase();
+    }
+  }
+
+  /// Inserts host synchronisation in `block`, where GPU work may be in
+  /// flight at its start when `inFlight`; returns whether it may be at its
+  /// end.
+  bool orderBlock(Block &block, bool inFlight) {
+    for (Operation &op : llvm::make_early_inc_range(block)) {
+      if (isStreamOp(&op)) {
+        inFlight = true;
+        continue;
+      }
+      if (op.getNumRegions() > 0) {
+        NestedWork work = getNestedWork(&op);
+        if (!work.host) {
+          inFlight |= work.stream;
+          continue;
+        }
+        if (!work.stream) {
+          // Host loops only (a reduction to a scalar): one wait before.
+          if (inFlight)
+            synchronizeBefore(&op);
+          inFlight = false;
+          continue;
+        }
+        // Both: each region on its own, entered with work in flight (an
+        // earlier iteration's).
+        for (Region &region : op.getRegions())
+          for (Block &nested : region)
+            orderBlock(nested, /*inFlight=*/true);
+        inFlight = true;
+        continue;
+      }
+      if (isHostAccess(&op)) {
+        if (inFlight)
+          synchronizeBefore(&op);
+        inFlight = false;
+      }
+      if (isCallToDefinedFunction(&op))
+        inFlight = true;
+    }
+    return inFlight;
+  }
+
+  void synchronizeBefore(Operation *op) {
+    OpBuilder builder(op);
+    func::CallOp::create(builder, op->getLoc(), synchronize, ValueRange{});
+  }
+
+  func::FuncOp synchronize;
+};
+} // namespace

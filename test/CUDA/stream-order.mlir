@@ -1,0 +1,86 @@
+// RUN: autopar-opt %s --autopar-order-on-stream | FileCheck %s
+// Kernel launches run on the function's compute stream without the host
+// waiting; the host waits (autopar_cuda_synchronize) only before it touches
+// a buffer while GPU work may be in flight.
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @fill(%a: memref<8xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func private @gemm(i64) attributes {autopar.stream_ordered}
+  func.func private @wtime() -> f64
+
+  // CHECK-LABEL: func.func @step(
+  // CHECK: %[[STREAM:.*]] = gpu.wait async
+  // CHECK: gpu.launch_func async [%[[STREAM]]] @kernels::@fill
+  // A stream-ordered library call: no wait.
+  // CHECK-NEXT: call @gemm
+  // The host reads a buffer: one wait before the loop nest, none inside.
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: scf.for
+  // CHECK-NOT: autopar_cuda_synchronize
+  // CHECK: memref.load
+  // CHECK: memref.store
+  // CHECK: }
+  // Nothing launched since: the store after the loop does not wait.
+  // CHECK-NEXT: memref.store
+  // A loop that launches and reads: each iteration waits before its read
+  // (the previous iteration's launch may still run).
+  // CHECK-NEXT: scf.for
+  // CHECK-NEXT: gpu.launch_func async [%[[STREAM]]] @kernels::@fill
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: memref.load
+  // CHECK: }
+  // An external function that is not stream-ordered (a clock, a report):
+  // the host waits first.
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: call @wtime()
+  // A call into a function with a body: its host code waits for itself,
+  // but what it launched may still run after it returns.
+  // CHECK-NEXT: call @helper
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: memref.load
+  // A public function's results are ready when it returns.
+  // CHECK-NEXT: gpu.launch_func async [%[[STREAM]]] @kernels::@fill
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: return
+  func.func @step(%x: memref<8xf32>, %acc: memref<f32>, %address: i64) -> memref<8xf32> {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c8 = arith.constant 8 : index
+    %zero = arith.constant 0.0 : f32
+    gpu.launch_func @kernels::@fill blocks in (%c1, %c1, %c1) threads in (%c8, %c1, %c1) args(%x : memref<8xf32>)
+    call @gemm(%address) : (i64) -> ()
+    scf.for %i = %c0 to %c8 step %c1 {
+      %v = memref.load %x[%i] : memref<8xf32>
+      %s = memref.load %acc[] : memref<f32>
+      %t = arith.addf %s, %v : f32
+      memref.store %t, %acc[] : memref<f32>
+    }
+    memref.store %zero, %x[%c0] : memref<8xf32>
+    scf.for %i = %c0 to %c8 step %c1 {
+      gpu.launch_func @kernels::@fill blocks in (%c1, %c1, %c1) threads in (%c8, %c1, %c1) args(%x : memref<8xf32>)
+      %v = memref.load %x[%i] : memref<8xf32>
+      memref.store %v, %acc[] : memref<f32>
+    }
+    %clock = call @wtime() : () -> f64
+    call @helper(%x) : (memref<8xf32>) -> ()
+    %w = memref.load %x[%c0] : memref<8xf32>
+    gpu.launch_func @kernels::@fill blocks in (%c1, %c1, %c1) threads in (%c8, %c1, %c1) args(%x : memref<8xf32>)
+    return %x : memref<8xf32>
+  }
+
+  // A private function: its caller waits where it needs to, not its return.
+  // CHECK-LABEL: func.func private @helper(
+  // CHECK-NEXT: %[[S:.*]] = gpu.wait async
+  // CHECK: gpu.launch_func async [%[[S]]] @kernels::@fill
+  // CHECK-NEXT: return
+  func.func private @helper(%x: memref<8xf32>) {
+    %c1 = arith.constant 1 : index
+    %c8 = arith.constant 8 : index
+    gpu.launch_func @kernels::@fill blocks in (%c1, %c1, %c1) threads in (%c8, %c1, %c1) args(%x : memref<8xf32>)
+    return
+  }
+}
