@@ -9,13 +9,18 @@ the default `fuse=true` (autopar-fuse-elementwise: elementwise producers
 inside their users, gradients accumulated into zeros written directly; then
 scf-parallel-loop-fusion: a fill inside the reduction that accumulates into
 it, neighbouring loop nests over the same bounds as one). Counts the
-kernel launches of the step (`gpu.launch_func`) and the cuBLAS/cuBLASLt
-and cuDNN calls, and prints a table with the ratio.
+kernels of the step (`gpu.launch_func` ops) and the cuBLAS/cuBLASLt and
+cuDNN calls, and prints a table with the ratio. Then, for the fused
+program, what one step runs (from the host code after
+autopar-order-on-stream, each op counted as many times as the host loops
+around it iterate): kernel launches, library calls, and the host's waits
+for the GPU (autopar_cuda_synchronize).
 
     python3 bench/kernel_counts.py [--build build] [--models mlp,gpt,...]
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -56,6 +61,43 @@ def count(text):
     }
 
 
+def per_step(dump, func="train_step"):
+    """Launches, library calls and host waits one call of `func` runs, from
+    the IR dump after autopar-order-on-stream: each op times the trip
+    counts of the host loops (constant bounds) around it."""
+    start = dump.index("func.func @%s(" % func)
+    body = dump[start:]
+    end = re.search(r"\n  }\n", body)
+    body = body[:end.start()] if end else body
+    constants = {m.group(1): int(m.group(2)) for m in re.finditer(
+        r"(%c[\w]*) = arith.constant (-?\d+) : index", body)}
+    totals = {"launches": 0, "library": 0, "waits": 0}
+    stack = [1]
+    for line in body.splitlines()[1:]:
+        text = line.strip()
+        if text.startswith("}"):
+            stack.pop()
+            if text.endswith("{"):
+                stack.append(stack[-1])
+            continue
+        times = stack[-1]
+        if "gpu.launch_func" in text:
+            totals["launches"] += times
+        if re.search(r"call @autopar_(cuda_gemm|cuda_conv2d)", text):
+            totals["library"] += times
+        if "call @autopar_cuda_synchronize" in text:
+            totals["waits"] += times
+        if text.endswith("{"):
+            loop = re.search(r"scf\.for %\S+ = (%\S+) to (%\S+) step (%\S+)",
+                             text)
+            trip = 1
+            if loop and all(v in constants for v in loop.groups()):
+                lo, hi, step = (constants[v] for v in loop.groups())
+                trip = max(0, -(-(hi - lo) // step))
+            stack.append(times * trip)
+    return totals
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -73,8 +115,12 @@ def main():
             run([opt, model, "--autopar-training=" + training, "-o", step])
             counts = {}
             for fuse in ("false", "true"):
-                lowered = run([opt, step, "--autopar-lower-to-cuda=format=isa fuse=" + fuse])
-                counts[fuse] = count(lowered)
+                lowered = subprocess.run(
+                    [opt, step, "--autopar-lower-to-cuda=format=isa fuse=" + fuse,
+                     "--mlir-print-ir-after=autopar-order-on-stream"],
+                    check=True, capture_output=True, text=True)
+                counts[fuse] = count(lowered.stdout)
+                counts[fuse].update(per_step(lowered.stderr))
             rows.append((name, counts["false"], counts["true"]))
     print("| model (training step) | kernels, fuse=false | kernels, fused | ratio "
           "| cuBLAS calls | cuDNN calls |")
@@ -84,6 +130,13 @@ def main():
         print("| %s | %d | %d | %.2f | %d | %d |" % (
             name, before["kernels"], after["kernels"], ratio, after["cublas"],
             after["cudnn"]))
+    print()
+    print("| model (training step) | launches per step | library calls | "
+          "host waits |")
+    print("|---|---|---|---|")
+    for name, _, after in rows:
+        print("| %s | %d | %d | %d |" % (name, after["launches"],
+                                         after["library"], after["waits"]))
     return 0
 
 

@@ -144,6 +144,24 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def ReductionsInner : Pass<"autopar-reductions-inner"> {
+  let summary = "Put every generic op's parallel loops outside its "
+                "reduction loops";
+  let description = [{
+    Both backends, on buffers, before linalg becomes parallel loops: a
+    `linalg.generic` whose iterators put a reduction before a parallel loop
+    (a bias gradient summed over the batch, `[reduction, parallel]`) is
+    interchanged so that its parallel loops come first, in their order,
+    then its reductions, in theirs. `convert-linalg-to-parallel-loops` makes
+    the outer parallel loops one `scf.parallel`; before, a leading reduction
+    became a host `scf.for` around it, on the GPU one kernel launch per
+    reduced index (a GPT bias gradient: one per token). Each result element
+    still accumulates over the reduction in the same order: the values are
+    unchanged.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def FuseElementwise : Pass<"autopar-fuse-elementwise"> {
   let summary = "Run elementwise producers inside their users' kernels";
   let description = [{

@@ -44,6 +44,9 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
 
 void mlir::autopar::buildParallelLoopPasses(OpPassManager &pm, bool fuse) {
   OpPassManager &func = pm.nest<func::FuncOp>();
+  // Parallel loops first: one scf.parallel (the GPU's blocks and threads)
+  // around each op's reductions, never a host loop around it.
+  func.addPass(createReductionsInner());
   func.addPass(createConvertLinalgToParallelLoopsPass());
   if (!fuse)
     return;
