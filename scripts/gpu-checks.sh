@@ -34,6 +34,18 @@ for model in mlp cnn; do
     "$build/bin/autopar-run" -n 1 "$models/$model.mlir" --backend=cuda --steps 5 --check ${training:+"$training"} || status=1
   done
 done
+# The same training step with the host waiting after every launch and
+# library call (a failure then names the kernel or call), and a bf16 CNN
+# (cuDNN and cuBLASLt on tensor cores), against the CPU path.
+echo "== mlp training, AUTOPAR_CUDA_BLOCKING=1"
+AUTOPAR_CUDA_BLOCKING=1 "$build/bin/autopar-run" -n 1 "$models/mlp.mlir" --backend=cuda --steps 3 --check \
+  --training="loss=mse optimizer=momentum lr=0.01" || status=1
+python3 "$root/models/generate.py" alexnet --batch 8 --image 67 --width 8 --classes 16 --dtype bf16 -o "$models/cnn-bf16.mlir"
+echo "== cnn bf16 training"
+# (cuDNN and cuBLAS round once per sum, the CPU loops after every bf16
+# addition: bf16's 8-bit significand sets the tolerance.)
+"$build/bin/autopar-run" -n 1 "$models/cnn-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
+  --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01" || status=1
 # Several GPUs: partitioned programs, collectives through NCCL.
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 if [ "${gpus:-0}" -ge 2 ]; then

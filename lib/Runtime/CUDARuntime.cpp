@@ -193,6 +193,21 @@ CUdeviceptr allocDevice(size_t bytes, CUstream stream, const char *what) {
   return pointer;
 }
 
+/// The CUDA data type of the runtime's element type code (0 f32, 1 f16, 2
+/// bf16); `what` names the call for the error.
+cudaDataType dataType(int32_t code, const char *what) {
+  switch (code) {
+  case 0:
+    return CUDA_R_32F;
+  case 1:
+    return CUDA_R_16F;
+  case 2:
+    return CUDA_R_16BF;
+  }
+  fail(std::string(what) + ": unknown element type code " +
+       std::to_string(code));
+}
+
 /// This process's cuBLAS handle, made on first use, on the compute stream.
 cublasHandle_t getBlas() {
   static std::once_flag once;
@@ -391,27 +406,18 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
         reinterpret_cast<float *>(c), static_cast<int>(gemm.ldc), gemm.strideC,
         static_cast<int>(batch)));
   } else {
-    // 16-bit inputs, f32 compute (no TF32), result in its own type.
-    auto dataType = [](int32_t code) {
-      switch (code) {
-      case 0:
-        return CUDA_R_32F;
-      case 1:
-        return CUDA_R_16F;
-      case 2:
-        return CUDA_R_16BF;
-      }
-      fail("autopar_cuda_gemm: unknown element type code " +
-           std::to_string(code));
-    };
+    // 16-bit inputs, f32 compute (no TF32; tensor cores for 16-bit
+    // inputs), result in its own type.
     CHECK_BLAS(cublasGemmStridedBatchedEx(
         handle, opFirst, opSecond, static_cast<int>(gemm.m),
         static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one, first,
-        dataType(inputType), static_cast<int>(gemm.ldFirst), gemm.strideFirst,
-        second, dataType(inputType), static_cast<int>(gemm.ldSecond),
-        gemm.strideSecond, &one, reinterpret_cast<void *>(c),
-        dataType(resultType), static_cast<int>(gemm.ldc), gemm.strideC,
-        static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        dataType(inputType, "autopar_cuda_gemm"),
+        static_cast<int>(gemm.ldFirst), gemm.strideFirst, second,
+        dataType(inputType, "autopar_cuda_gemm"),
+        static_cast<int>(gemm.ldSecond), gemm.strideSecond, &one,
+        reinterpret_cast<void *>(c), dataType(resultType, "autopar_cuda_gemm"),
+        static_cast<int>(gemm.ldc), gemm.strideC, static_cast<int>(batch),
+        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   checkpoint("autopar_cuda_gemm (" + std::to_string(m) + "x" +
              std::to_string(n) + "x" + std::to_string(k) + ")");
@@ -1384,9 +1390,28 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
                                     int64_t kh, int64_t kw, int64_t padH,
                                     int64_t padW, int64_t strideH,
                                     int64_t strideW, int64_t dilationH,
-                                    int64_t dilationW, int32_t mode) {
+                                    int64_t dilationW, int32_t mode,
+                                    int32_t dtype) {
 #ifdef AUTOPAR_HAVE_CUDNN
   cudnnHandle_t handle = getDnn();
+  // 16-bit data on tensor cores with f32 accumulation (cuDNN's
+  // pseudo-half configurations); f32 with FMA math (no TF32), so that
+  // results stay within the CPU check's tolerance.
+  cudnnDataType_t data;
+  switch (dtype) {
+  case 0:
+    data = CUDNN_DATA_FLOAT;
+    break;
+  case 1:
+    data = CUDNN_DATA_HALF;
+    break;
+  case 2:
+    data = CUDNN_DATA_BFLOAT16;
+    break;
+  default:
+    fail("autopar_cuda_conv2d: unknown element type code " +
+         std::to_string(dtype));
+  }
   cudnnTensorDescriptor_t xDesc, yDesc;
   cudnnFilterDescriptor_t wDesc;
   cudnnConvolutionDescriptor_t convDesc;
@@ -1394,19 +1419,20 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
   CHECK_DNN(cudnnCreateTensorDescriptor(&yDesc));
   CHECK_DNN(cudnnCreateFilterDescriptor(&wDesc));
   CHECK_DNN(cudnnCreateConvolutionDescriptor(&convDesc));
-  CHECK_DNN(cudnnSetTensor4dDescriptor(xDesc, CUDNN_TENSOR_NCHW,
-                                       CUDNN_DATA_FLOAT, n, c, h, wd));
-  CHECK_DNN(cudnnSetFilter4dDescriptor(wDesc, CUDNN_DATA_FLOAT,
-                                       CUDNN_TENSOR_NCHW, f, c, kh, kw));
+  CHECK_DNN(
+      cudnnSetTensor4dDescriptor(xDesc, CUDNN_TENSOR_NCHW, data, n, c, h, wd));
+  CHECK_DNN(
+      cudnnSetFilter4dDescriptor(wDesc, data, CUDNN_TENSOR_NCHW, f, c, kh, kw));
   CHECK_DNN(cudnnSetConvolution2dDescriptor(
       convDesc, padH, padW, strideH, strideW, dilationH, dilationW,
       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  CHECK_DNN(cudnnSetConvolutionMathType(convDesc, CUDNN_FMA_MATH));
+  CHECK_DNN(cudnnSetConvolutionMathType(
+      convDesc, dtype == 0 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   int on = 0, of = 0, oh = 0, ow = 0;
   CHECK_DNN(cudnnGetConvolution2dForwardOutputDim(convDesc, xDesc, wDesc, &on,
                                                   &of, &oh, &ow));
-  CHECK_DNN(cudnnSetTensor4dDescriptor(yDesc, CUDNN_TENSOR_NCHW,
-                                       CUDNN_DATA_FLOAT, on, of, oh, ow));
+  CHECK_DNN(cudnnSetTensor4dDescriptor(yDesc, CUDNN_TENSOR_NCHW, data, on, of,
+                                       oh, ow));
   // linalg accumulates into its output: beta = 1.
   const float one = 1.0f;
   void *xp = reinterpret_cast<void *>(x), *wp = reinterpret_cast<void *>(w),
@@ -1570,9 +1596,9 @@ void *getLtWorkspace(size_t bytes) {
 
 extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
                                            int64_t d, int64_t bias, int64_t m,
-                                           int64_t n, int64_t k,
-                                           int32_t transA, int32_t transB,
-                                           int32_t relu) {
+                                           int64_t n, int64_t k, int32_t transA,
+                                           int32_t transB, int32_t relu,
+                                           int32_t dtype) {
   // Row-major D[m, n] = act(A B + C + bias[n]) is column-major
   // D^T = act(B^T A^T + C^T + bias), bias over D^T's rows (DeviceLayout.h).
   cublasLtHandle_t handle = getLt();
@@ -1581,6 +1607,8 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
   const void *first = reinterpret_cast<const void *>(gemm.firstIsB ? b : a);
   const void *second = reinterpret_cast<const void *>(gemm.firstIsB ? a : b);
   cublasLtMatmulDesc_t desc;
+  // f32 compute and scaling (no TF32); 16-bit data on tensor cores.
+  cudaDataType type = dataType(dtype, "autopar_cuda_gemm_epilogue");
   CHECK_LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   cublasOperation_t opFirst = gemm.transFirst ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opSecond = gemm.transSecond ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -1598,14 +1626,12 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
       sizeof(biasPointer)));
   // Layouts as stored (column-major rows x columns, leading dimension).
   cublasLtMatrixLayout_t firstLayout, secondLayout, resultLayout;
-  CHECK_LT(cublasLtMatrixLayoutCreate(&firstLayout, CUDA_R_32F,
-                                      gemm.firstRows(), gemm.firstColumns(),
-                                      gemm.ldFirst));
-  CHECK_LT(cublasLtMatrixLayoutCreate(&secondLayout, CUDA_R_32F,
-                                      gemm.secondRows(), gemm.secondColumns(),
-                                      gemm.ldSecond));
-  CHECK_LT(cublasLtMatrixLayoutCreate(&resultLayout, CUDA_R_32F, gemm.m,
-                                      gemm.n, gemm.ldc));
+  CHECK_LT(cublasLtMatrixLayoutCreate(&firstLayout, type, gemm.firstRows(),
+                                      gemm.firstColumns(), gemm.ldFirst));
+  CHECK_LT(cublasLtMatrixLayoutCreate(&secondLayout, type, gemm.secondRows(),
+                                      gemm.secondColumns(), gemm.ldSecond));
+  CHECK_LT(cublasLtMatrixLayoutCreate(&resultLayout, type, gemm.m, gemm.n,
+                                      gemm.ldc));
   constexpr size_t kWorkspace = size_t(32) << 20;
   cublasLtMatmulPreference_t preference;
   CHECK_LT(cublasLtMatmulPreferenceCreate(&preference));

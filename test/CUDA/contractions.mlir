@@ -29,6 +29,8 @@
 // CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
 // CHECK: call @autopar_cuda_gemm(
 // CHECK-NEXT: linalg.generic
+// A bf16 dense layer: its bias and ReLU fold too (element type 2).
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}, %c2_i32{{.*}})
 // Not a contraction (a max reduction) stays.
 // CHECK: linalg.generic
 // CHECK-NOT: call @autopar_cuda_gemm
@@ -57,6 +59,11 @@
 // VALUES-NEXT: {{\[\[}}2, 14.5, 10],
 // VALUES: sizes = [2, 3]
 // VALUES-NEXT: {{\[\[}}2, 14.5, 10],
+// The bf16 dense layer (exact), widened, after the row max.
+// VALUES: sizes = [2]
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}1.5, 0, 9.5],
+// VALUES-NEXT: [9.5, 11.5, 19.5]]
 #a = affine_map<(i, j, p) -> (i, p)>
 #b = affine_map<(i, j, p) -> (p, j)>
 #bt = affine_map<(i, j, p) -> (j, p)>
@@ -164,6 +171,18 @@ func.func @main() {
     %s = arith.addf %x0, %x1 : f32
     linalg.yield %s : f32
   } -> tensor<2x3xf32>
+  // The ReLU layer again in bf16.
+  %zerob = arith.constant 0.0 : bf16
+  %biasb = arith.constant dense<[0.5, -20.0, 0.5]> : tensor<3xbf16>
+  %f9 = linalg.fill ins(%zerob : bf16) outs(%e5 : tensor<2x3xbf16>) -> tensor<2x3xbf16>
+  %D4 = linalg.matmul ins(%Ab, %Bb : tensor<2x4xbf16>, tensor<4x3xbf16>) outs(%f9 : tensor<2x3xbf16>) -> tensor<2x3xbf16>
+  %R4 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%D4, %biasb : tensor<2x3xbf16>, tensor<3xbf16>) outs(%e5 : tensor<2x3xbf16>) {
+  ^bb0(%x0: bf16, %x1: bf16, %o: bf16):
+    %s = arith.addf %x0, %x1 : bf16
+    %r = arith.maximumf %s, %zerob : bf16
+    linalg.yield %r : bf16
+  } -> tensor<2x3xbf16>
   // Not a contraction: a row max.
   %e4 = tensor.empty() : tensor<2xf32>
   %f4 = linalg.fill ins(%zero : f32) outs(%e4 : tensor<2xf32>) -> tensor<2xf32>
@@ -185,6 +204,13 @@ func.func @main() {
     %w = arith.extf %x0 : bf16 to f32
     linalg.yield %w : f32
   } -> tensor<2x3xf32>
+  %R4f = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%R4 : tensor<2x3xbf16>) outs(%e6 : tensor<2x3xf32>) {
+  ^bb0(%x0: bf16, %o: f32):
+    %w = arith.extf %x0 : bf16 to f32
+    linalg.yield %w : f32
+  } -> tensor<2x3xf32>
+  %u11 = tensor.cast %R4f : tensor<2x3xf32> to tensor<*xf32>
   %u7 = tensor.cast %R1 : tensor<2x3xf32> to tensor<*xf32>
   %u8 = tensor.cast %R2 : tensor<2x3xf32> to tensor<*xf32>
   %u9 = tensor.cast %D3 : tensor<2x3xf32> to tensor<*xf32>
@@ -202,5 +228,6 @@ func.func @main() {
   call @printMemrefF32(%u5) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u6) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u4) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u11) : (tensor<*xf32>) -> ()
   return
 }

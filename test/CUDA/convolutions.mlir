@@ -143,3 +143,4 @@ func.func @main() {
   call @printMemrefF32(%u4) : (tensor<*xf32>) -> ()
   return
 }
+

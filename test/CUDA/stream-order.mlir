@@ -72,6 +72,50 @@ module attributes {gpu.container_module} {
     return %x : memref<8xf32>
   }
 
+  // The host waits only for work on the buffers it touches: a fresh
+  // allocation is written while a kernel runs on another; a loop that reads
+  // indices on the host and launches a kernel per index on other buffers
+  // waits once, before it (the scatter of an embedding's gradient).
+  // CHECK-LABEL: func.func private @apart(
+  // CHECK: %[[S:.*]] = gpu.wait async
+  // CHECK: gpu.launch_func async [%[[S]]] @kernels::@fill {{.*}} args(%[[A:.*]] : memref<8xf32>)
+  // CHECK-NEXT: memref.store %{{.*}}, %[[FRESH:.*]][]
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: scf.for
+  // CHECK-NEXT: memref.load %[[IDX:.*]][
+  // CHECK-NOT: autopar_cuda_synchronize
+  // CHECK: gpu.launch_func async
+  // CHECK: }
+  // The wait before the loop covered the kernel on %a; the loop's kernels
+  // write %b.
+  // CHECK-NEXT: memref.load %[[FRESH]][]
+  // CHECK-NEXT: memref.load %[[A]][
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: memref.load %[[B:.*]][
+  func.func private @apart(%idx: memref<8xindex>) -> f32 {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c8 = arith.constant 8 : index
+    %one = arith.constant 1.0 : f32
+    %a = memref.alloc() : memref<8xf32>
+    %b = memref.alloc() : memref<8x8xf32>
+    %fresh = memref.alloc() : memref<f32>
+    gpu.launch_func @kernels::@fill blocks in (%c1, %c1, %c1) threads in (%c8, %c1, %c1) args(%a : memref<8xf32>)
+    memref.store %one, %fresh[] : memref<f32>
+    scf.for %i = %c0 to %c8 step %c1 {
+      %row = memref.load %idx[%i] : memref<8xindex>
+      %view = memref.subview %b[%row, 0] [1, 8] [1, 1] : memref<8x8xf32> to memref<8xf32, strided<[1], offset: ?>>
+      %cast = memref.cast %view : memref<8xf32, strided<[1], offset: ?>> to memref<8xf32, strided<[1], offset: ?>>
+      gpu.launch_func @kernels::@fill blocks in (%c1, %c1, %c1) threads in (%c8, %c1, %c1) args(%cast : memref<8xf32, strided<[1], offset: ?>>)
+    }
+    %f = memref.load %fresh[] : memref<f32>
+    %v = memref.load %a[%c0] : memref<8xf32>
+    %w = memref.load %b[%c0, %c0] : memref<8x8xf32>
+    %fv = arith.addf %f, %v : f32
+    %sum = arith.addf %fv, %w : f32
+    return %sum : f32
+  }
+
   // A private function: its caller waits where it needs to, not its return.
   // CHECK-LABEL: func.func private @helper(
   // CHECK-NEXT: %[[S:.*]] = gpu.wait async

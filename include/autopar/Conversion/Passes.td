@@ -88,8 +88,8 @@ def ConvolutionsToCUDNN : Pass<"autopar-convolutions-to-cudnn",
   let summary = "Run bufferized 2-D convolutions and their gradients "
                 "through cuDNN";
   let description = [{
-    For the CUDA backend: every structured op on contiguous f32 buffers
-    that computes a 2-D NCHW convolution (input [n, c, h, w], filter
+    For the CUDA backend: every structured op on contiguous buffers that
+    computes a 2-D NCHW convolution (input [n, c, h, w], filter
     [f, c, kh, kw], output [n, f, oh, ow], any stride and dilation), its
     filter gradient, or its data gradient in the form autopar-training
     writes it (the output gradient dilated and padded, read through a
@@ -97,10 +97,16 @@ def ConvolutionsToCUDNN : Pass<"autopar-convolutions-to-cudnn",
     forward, backward-filter or backward-data convolution, accumulating into
     the result as linalg does). Recognized from indexing maps and a mul-add
     body, so named and generic convolutions alike; others are left to the
-    generated kernels.
+    generated kernels. The three buffers are all f32 (FMA math), all f16 or
+    all bf16 (tensor cores, f32 accumulation); 16-bit inputs accumulated
+    into an f32 result (the mixed-precision step's form, widening in its
+    body) are first widened into f32 buffers of their own (a kernel each,
+    exact), then convolved in f32: cuDNN's legacy API has one data type for
+    all three.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
                            "::mlir::memref::MemRefDialect"];
 }
 
@@ -158,8 +164,20 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
     reduced index (a GPT bias gradient: one per token). Each result element
     still accumulates over the reduction in the same order: the values are
     unchanged.
+
+    A generic with no parallel loop that adds values into one float (a
+    loss: `out + x` into a rank-0 buffer) had no parallel loop to map: the
+    host summed the whole input (a GPT loss: batch x sequence x
+    vocabulary elements, read from managed memory). Its leading loops
+    become parallel loops over partial sums in a buffer of their own (at
+    least 1024 partials, or all loops but the last), a kernel, and a second
+    generic adds the partials to the output (on the host, a few thousand
+    values). The total is then summed in another order: it rounds
+    differently.
   }];
-  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def FuseElementwise : Pass<"autopar-fuse-elementwise"> {

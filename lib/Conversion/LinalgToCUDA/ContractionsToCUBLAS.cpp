@@ -167,16 +167,17 @@ struct Epilogue {
   SmallVector<memref::DeallocOp> frees;
 };
 
-/// The elementwise op after `gemm` (an f32 product without batch, stored
-/// [m, n]) that adds a bias over n to its result and may apply a ReLU,
+/// The elementwise op after `gemm` (a product without batch, stored [m, n],
+/// whose inputs and result are of one type: f32, or f16 or bf16 on tensor
+/// cores) that adds a bias over n of that type to its result and may apply
+/// a ReLU,
 /// when folding it into the product cannot change what any op sees: the
 /// product's buffer is a whole allocation that nothing reads or writes
 /// between the two ops nor after the second (deallocation aside), and
 /// nothing between them writes memory.
 static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
                                              const Gemm &gemm) {
-  if (gemm.swapped || gemm.batch != 1 || gemm.inputType != 0 ||
-      gemm.resultType != 0)
+  if (gemm.swapped || gemm.batch != 1 || gemm.inputType != gemm.resultType)
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
   Operation *alloc = product.getDefiningOp();
@@ -211,7 +212,9 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   auto biasType = dyn_cast<MemRefType>(bias.getType());
   auto outputType = dyn_cast<MemRefType>(output.getType());
   if (maps[0] != identity || maps[1] != overN || maps[2] != identity ||
-      !biasType || !biasType.getElementType().isF32() ||
+      !biasType ||
+      biasType.getElementType() !=
+          cast<MemRefType>(product.getType()).getElementType() ||
       !biasType.getLayout().isIdentity() || biasType.getRank() != 1 ||
       !outputType || outputType != product.getType())
     return std::nullopt;
@@ -239,10 +242,14 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
     return std::nullopt;
   // The product's buffer: written before the gemm (its initialization, by
   // ops that make no views of it), used by the two ops, otherwise only
-  // freed. The output must not overlap the product's inputs.
+  // freed; when the epilogue writes its result there, read after it too.
+  // The output must not overlap the product's inputs.
   for (Operation *user : product.getUsers()) {
     if (user == gemmOp.getOperation() || user == generic.getOperation() ||
         isa<memref::DeallocOp>(user))
+      continue;
+    if (output == product && user->getBlock() == generic->getBlock() &&
+        generic->isBeforeInBlock(user))
       continue;
     if (user->getBlock() != gemmOp->getBlock() ||
         !user->isBeforeInBlock(gemmOp) || user->getNumResults() != 0)
@@ -294,7 +301,7 @@ struct ContractionsToCUBLASPass
         Location loc = epilogue->op.getLoc();
         func::FuncOp fused = getOrDeclareRuntimeFunction(
             builder, module, "autopar_cuda_gemm_epilogue",
-            {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32}, {});
+            {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32}, {});
         setStreamOrdered(fused);
         SmallVector<Value> operands;
         for (Value buffer : {op->getOperand(0), op->getOperand(1),
@@ -306,6 +313,7 @@ struct ContractionsToCUBLASPass
         operands.push_back(constant(loc, i32, gemm.transA));
         operands.push_back(constant(loc, i32, gemm.transB));
         operands.push_back(constant(loc, i32, epilogue->relu));
+        operands.push_back(constant(loc, i32, gemm.resultType));
         auto call = func::CallOp::create(builder, loc, fused, operands);
         for (memref::DeallocOp free : llvm::reverse(epilogue->frees))
           free->moveAfter(call);

@@ -51,6 +51,12 @@ struct Conv2D {
   Value x, w, y;
   int64_t n, c, h, wd, f, kh, kw;
   int64_t pad[2], stride[2], dilation[2];
+  /// The element type of all three, as autopar_cuda_conv2d's `dtype`: 0
+  /// f32, 1 f16, 2 bf16.
+  int32_t dtype;
+  /// 16-bit inputs into an f32 result: the inputs are widened into f32
+  /// buffers of their own first.
+  bool widen;
 };
 
 /// An affine expression as sum_i coefficient_i * d_i + constant.
@@ -139,27 +145,53 @@ std::optional<SmallVector<unsigned>> getDims(AffineMap map) {
   return dims;
 }
 
-bool isContiguousF32(Value value) {
+/// A contiguous static 4-D buffer's element type code (0 f32, 1 f16, 2
+/// bf16), or none.
+std::optional<int32_t> getContiguousType(Value value) {
   auto type = dyn_cast<MemRefType>(value.getType());
-  return type && type.hasStaticShape() && type.getRank() == 4 &&
-         type.getElementType().isF32() && type.getLayout().isIdentity();
+  if (!type || !type.hasStaticShape() || type.getRank() != 4 ||
+      !type.getLayout().isIdentity())
+    return std::nullopt;
+  Type element = type.getElementType();
+  if (element.isF32())
+    return 0;
+  if (element.isF16())
+    return 1;
+  if (element.isBF16())
+    return 2;
+  return std::nullopt;
 }
 
-/// out += in0 * in1, nothing else.
+/// out += in0 * in1, the inputs possibly widened first (extf), nothing
+/// else.
 bool isMulAdd(Block &body) {
-  if (body.getOperations().size() != 3 || body.getNumArguments() != 3)
+  if (body.getNumArguments() != 3)
     return false;
-  auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
   auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
-  if (!mul || !add || !yield || yield->getOperand(0) != add.getResult())
+  auto add = yield ? yield->getOperand(0).getDefiningOp<arith::AddFOp>()
+                   : arith::AddFOp();
+  if (!add || add->getBlock() != &body)
     return false;
-  auto pair = [](Value a, Value b, Value x, Value y) {
-    return (a == x && b == y) || (a == y && b == x);
+  auto mul = add.getRhs().getDefiningOp<arith::MulFOp>();
+  Value acc = add.getLhs();
+  if (!mul) {
+    mul = add.getLhs().getDefiningOp<arith::MulFOp>();
+    acc = add.getRhs();
+  }
+  if (!mul || acc != body.getArgument(2))
+    return false;
+  // An input, or its widening.
+  auto input = [&](Value value) -> Value {
+    if (auto ext = value.getDefiningOp<arith::ExtFOp>())
+      return ext.getIn();
+    return value;
   };
-  return pair(mul.getLhs(), mul.getRhs(), body.getArgument(0),
-              body.getArgument(1)) &&
-         pair(add.getLhs(), add.getRhs(), body.getArgument(2), mul.getResult());
+  Value a = input(mul.getLhs()), b = input(mul.getRhs());
+  size_t widenings = (a != mul.getLhs()) + (b != mul.getRhs());
+  if (body.getOperations().size() != 3 + widenings)
+    return false;
+  return (a == body.getArgument(0) && b == body.getArgument(1)) ||
+         (a == body.getArgument(1) && b == body.getArgument(0));
 }
 
 int64_t dimOf(Value value, unsigned dim) {
@@ -171,9 +203,15 @@ std::optional<Conv2D> matchConv2D(linalg::LinalgOp op) {
       op.getNumDpsInits() != 1 || op.getNumLoops() != 7 ||
       !isMulAdd(*op.getBlock()))
     return std::nullopt;
-  for (OpOperand &operand : op->getOpOperands())
-    if (!isContiguousF32(operand.get()))
-      return std::nullopt;
+  // One element type for the three (cuDNN's legacy API: 16-bit data with
+  // f32 accumulation), or 16-bit inputs accumulated into f32 (widened to
+  // f32 first: the legacy API has one data type for all three).
+  std::optional<int32_t> dtype = getContiguousType(op->getOperand(0));
+  std::optional<int32_t> result = getContiguousType(op->getOperand(2));
+  if (!dtype || getContiguousType(op->getOperand(1)) != dtype || !result ||
+      (*result != *dtype && *result != 0))
+    return std::nullopt;
+  bool widen = *result != *dtype;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   unsigned numLoops = op.getNumLoops();
   // The windowed operand: the only one whose last two indices are not
@@ -228,6 +266,8 @@ std::optional<Conv2D> matchConv2D(linalg::LinalgOp op) {
     unsigned n = lead0.getPosition();
     int output = static_cast<int>(maps.size()) - 1;
     Conv2D conv;
+    conv.dtype = *result;
+    conv.widen = widen;
     bool flipped = windows->first.step < 0;
     if (!flipped) {
       // X[n, c, o s + k d] with W[f, c, k] and Y[n, f, o].
@@ -314,16 +354,39 @@ struct ConvolutionsToCUDNNPass
     OpBuilder builder(module.getBodyRegion());
     Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
     SmallVector<Type> inputs(16, i64);
-    inputs.push_back(i32);
+    inputs.append({i32, i32});
     func::FuncOp callee = getOrDeclareRuntimeFunction(
         builder, module, "autopar_cuda_conv2d", inputs, {});
     setStreamOrdered(callee);
     for (auto [op, conv] : found) {
       builder.setInsertionPoint(op);
       Location loc = op.getLoc();
+      // 16-bit inputs of an f32 result: f32 copies (exact), freed after.
+      SmallVector<Value> widened;
+      auto widenInput = [&](Value buffer) -> Value {
+        if (!conv.widen || buffer == op.getDpsInits()[0])
+          return buffer;
+        auto type = cast<MemRefType>(buffer.getType());
+        auto wide = MemRefType::get(type.getShape(), builder.getF32Type());
+        Value copy = memref::AllocOp::create(builder, loc, wide);
+        AffineMap identity = builder.getMultiDimIdentityMap(type.getRank());
+        SmallVector<utils::IteratorType> parallel(
+            type.getRank(), utils::IteratorType::parallel);
+        linalg::GenericOp::create(
+            builder, loc, TypeRange{}, ValueRange{buffer}, ValueRange{copy},
+            ArrayRef<AffineMap>{identity, identity}, parallel,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l,
+                  arith::ExtFOp::create(b, l, b.getF32Type(), args[0])
+                      .getResult());
+            });
+        widened.push_back(copy);
+        return copy;
+      };
       SmallVector<Value> operands;
       for (Value buffer : {conv.x, conv.w, conv.y})
-        operands.push_back(getBufferAddress(builder, loc, buffer));
+        operands.push_back(getBufferAddress(builder, loc, widenInput(buffer)));
       for (int64_t value : {conv.n, conv.c, conv.h, conv.wd, conv.f, conv.kh,
                             conv.kw, conv.pad[0], conv.pad[1], conv.stride[0],
                             conv.stride[1], conv.dilation[0], conv.dilation[1]})
@@ -332,7 +395,11 @@ struct ConvolutionsToCUDNNPass
       operands.push_back(arith::ConstantOp::create(
           builder, loc,
           builder.getIntegerAttr(i32, static_cast<int32_t>(conv.mode))));
+      operands.push_back(arith::ConstantOp::create(
+          builder, loc, builder.getIntegerAttr(i32, conv.dtype)));
       func::CallOp::create(builder, loc, callee, operands);
+      for (Value copy : widened)
+        memref::DeallocOp::create(builder, loc, copy);
       op->erase();
     }
   }

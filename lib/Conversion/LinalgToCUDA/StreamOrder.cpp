@@ -253,11 +253,125 @@ struct AllocsToGPUPass
   }
 };
 
-/// What the operations nested in an operation do: enqueue GPU work, touch
-/// buffers from the host.
+/// The buffer `buffer` is a view of (itself when it is none).
+Value getRoot(Value buffer) {
+  while (auto view = buffer.getDefiningOp<ViewLikeOpInterface>())
+    buffer = view.getViewSource();
+  return buffer;
+}
+
+/// Whether two root buffers may share memory: the same buffer, or two
+/// that this function did not allocate (arguments may be one buffer twice).
+bool mayAlias(Value a, Value b) {
+  auto allocated = [](Value root) {
+    return isa_and_nonnull<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(
+        root.getDefiningOp());
+  };
+  return a == b || (!allocated(a) && !allocated(b));
+}
+
+/// The root buffer whose address the integer `value` is computed from
+/// (memref.extract_aligned_pointer_as_index, then integer arithmetic), a
+/// null value for a constant, failure when neither is known.
+FailureOr<Value> traceAddress(Value value) {
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return failure();
+  if (auto pointer = dyn_cast<memref::ExtractAlignedPointerAsIndexOp>(def))
+    return getRoot(pointer.getSource());
+  if (isa<arith::ConstantOp>(def))
+    return Value();
+  if (!isa<arith::ArithDialect>(def->getDialect()))
+    return failure();
+  Value found;
+  for (Value operand : def->getOperands()) {
+    FailureOr<Value> traced = traceAddress(operand);
+    if (failed(traced) || (found && *traced && *traced != found))
+      return failure();
+    if (*traced)
+      found = *traced;
+  }
+  return found;
+}
+
+/// The root buffers GPU work `op` reads or writes, failure when not known.
+FailureOr<SmallVector<Value>> getStreamBuffers(Operation *op) {
+  SmallVector<Value> buffers;
+  if (isa<gpu::AllocOp>(op))
+    return buffers; // a new buffer, only the GPU's
+  for (Value operand : op->getOperands()) {
+    if (isa<MemRefType>(operand.getType())) {
+      buffers.push_back(getRoot(operand));
+      continue;
+    }
+    if (isa<gpu::AsyncTokenType>(operand.getType()))
+      continue;
+    if (!isStreamOrderedCall(op)) // launch sizes and scalar arguments
+      continue;
+    FailureOr<Value> address = traceAddress(operand);
+    if (failed(address))
+      return failure();
+    if (*address)
+      buffers.push_back(*address);
+  }
+  return buffers;
+}
+
+/// The root buffers host access `op` reads or writes; failure when they
+/// are not known (a call, a return).
+FailureOr<SmallVector<Value>> getHostBuffers(Operation *op) {
+  if (!isa<memref::LoadOp, memref::StoreOp, memref::CopyOp>(op))
+    return failure();
+  SmallVector<Value> buffers;
+  for (Value operand : op->getOperands())
+    if (isa<MemRefType>(operand.getType()))
+      buffers.push_back(getRoot(operand));
+  return buffers;
+}
+
+/// GPU work that may still be running when the host reaches a point: on
+/// which buffers.
+struct InFlight {
+  /// On any buffer.
+  bool any = false;
+  /// On any buffer the function did not allocate (its caller's work).
+  bool external = false;
+  /// On these root buffers.
+  SmallVector<Value> roots;
+
+  bool empty() const { return !any && !external && roots.empty(); }
+  void clear() { *this = InFlight(); }
+  void add(Operation *streamOp) {
+    FailureOr<SmallVector<Value>> buffers = getStreamBuffers(streamOp);
+    if (failed(buffers))
+      any = true;
+    else
+      llvm::append_range(roots, *buffers);
+  }
+  void merge(const InFlight &other) {
+    any |= other.any;
+    external |= other.external;
+    llvm::append_range(roots, other.roots);
+  }
+  /// Whether the host must wait before it touches `root`.
+  bool touches(Value root) const {
+    auto allocated =
+        isa_and_nonnull<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(
+            root.getDefiningOp());
+    return any || (external && !allocated) ||
+           llvm::any_of(roots, [&](Value r) { return mayAlias(root, r); });
+  }
+};
+
+/// What the operations nested in an operation do: the GPU work they
+/// enqueue, the buffers the host touches (`hostKnown` false when some
+/// host access's buffers are not known).
 struct NestedWork {
   bool stream = false;
   bool host = false;
+  bool hostKnown = true;
+  SmallVector<Value> hostRoots;
+  InFlight enqueued;
 };
 
 NestedWork getNestedWork(Operation *op) {
@@ -265,9 +379,25 @@ NestedWork getNestedWork(Operation *op) {
   op->walk([&](Operation *nested) {
     if (nested == op)
       return;
-    bool call = isCallToDefinedFunction(nested);
-    work.stream |= call || isStreamOp(nested);
-    work.host |= call || isHostAccess(nested);
+    if (isCallToDefinedFunction(nested)) {
+      work.stream = work.host = true;
+      work.hostKnown = false;
+      work.enqueued.any = true;
+      return;
+    }
+    if (isStreamOp(nested)) {
+      work.stream = true;
+      work.enqueued.add(nested);
+      return;
+    }
+    if (nested->getNumRegions() > 0 || !isHostAccess(nested))
+      return;
+    work.host = true;
+    FailureOr<SmallVector<Value>> buffers = getHostBuffers(nested);
+    if (failed(buffers))
+      work.hostKnown = false;
+    else
+      llvm::append_range(work.hostRoots, *buffers);
   });
   return work;
 }
@@ -283,10 +413,14 @@ struct OrderOnStreamPass
       if (func.isExternal())
         continue;
       makeLaunchesAsync(func);
-      // A caller (or the last loop iteration) may have left work in
-      // flight.
+      // The caller may have left work in flight on the arguments; a block
+      // other than the entry may be reached with anything in flight.
+      InFlight entry;
+      entry.external = true;
+      InFlight unknown;
+      unknown.any = true;
       for (Block &block : func.getBody())
-        orderBlock(block, /*inFlight=*/true);
+        orderBlock(block, block.isEntryBlock() ? entry : unknown);
     }
   }
 
@@ -325,43 +459,66 @@ private:
     }
   }
 
-  /// Inserts host synchronisation in `block`, where GPU work may be in
-  /// flight at its start when `inFlight`; returns whether it may be at its
-  /// end.
-  bool orderBlock(Block &block, bool inFlight) {
+  /// Inserts host synchronisation in `block`, where `inFlight` may run at
+  /// its start; returns what may run at its end.
+  InFlight orderBlock(Block &block, InFlight inFlight) {
     for (Operation &op : llvm::make_early_inc_range(block)) {
       if (isStreamOp(&op)) {
-        inFlight = true;
+        inFlight.add(&op);
         continue;
       }
       if (op.getNumRegions() > 0) {
         NestedWork work = getNestedWork(&op);
         if (!work.host) {
-          inFlight |= work.stream;
+          inFlight.merge(work.enqueued);
           continue;
         }
-        if (!work.stream) {
-          // Host loops only (a reduction to a scalar): one wait before.
-          if (inFlight)
+        auto mustWait = [&] {
+          if (!work.hostKnown)
+            return !inFlight.empty();
+          return llvm::any_of(work.hostRoots, [&](Value root) {
+            return inFlight.touches(root);
+          });
+        };
+        bool apart =
+            work.hostKnown && llvm::none_of(work.hostRoots, [&](Value root) {
+              return work.enqueued.touches(root);
+            });
+        if (!work.stream || apart) {
+          // Host loops only (a reduction to a scalar), or host work on
+          // buffers apart from the loop's GPU work (a loop that reads
+          // indices on the host and launches a kernel per index): one wait
+          // before, if any.
+          if (mustWait()) {
             synchronizeBefore(&op);
-          inFlight = false;
+            inFlight.clear();
+          }
+          inFlight.merge(work.enqueued);
           continue;
         }
-        // Both: each region on its own, entered with work in flight (an
-        // earlier iteration's).
+        // Both, on shared buffers: each region on its own, entered with
+        // anything in flight (an earlier iteration's work).
+        InFlight unknown;
+        unknown.any = true;
         for (Region &region : op.getRegions())
           for (Block &nested : region)
-            orderBlock(nested, /*inFlight=*/true);
-        inFlight = true;
+            orderBlock(nested, unknown);
+        inFlight = unknown;
         continue;
       }
       if (isHostAccess(&op)) {
-        if (inFlight)
+        FailureOr<SmallVector<Value>> buffers = getHostBuffers(&op);
+        bool wait = failed(buffers) ? !inFlight.empty()
+                                    : llvm::any_of(*buffers, [&](Value root) {
+                                        return inFlight.touches(root);
+                                      });
+        if (wait) {
           synchronizeBefore(&op);
-        inFlight = false;
+          inFlight.clear();
+        }
       }
       if (isCallToDefinedFunction(&op))
-        inFlight = true;
+        inFlight.any = true;
     }
     return inFlight;
   }

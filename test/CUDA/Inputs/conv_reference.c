@@ -11,8 +11,13 @@ void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n, int64_t c,
                          int64_t h, int64_t wd, int64_t f, int64_t kh,
                          int64_t kw, int64_t padH, int64_t padW,
                          int64_t strideH, int64_t strideW, int64_t dilationH,
-                         int64_t dilationW, int32_t mode) {
+                         int64_t dilationW, int32_t mode, int32_t dtype) {
   float *X = (float *)x, *W = (float *)w, *Y = (float *)y;
+  if (dtype != 0) {
+    fprintf(stderr, "conv_reference: f32 only, got element type code %d\n",
+            dtype);
+    exit(1);
+  }
   int64_t oh = (h + 2 * padH - (kh - 1) * dilationH - 1) / strideH + 1;
   int64_t ow = (wd + 2 * padW - (kw - 1) * dilationW - 1) / strideW + 1;
   if (mode < 0 || mode > 2) {

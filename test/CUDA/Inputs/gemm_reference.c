@@ -56,20 +56,22 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
 }
 
 /* autopar_cuda_gemm_epilogue: row-major D[m, n] = act(C + A B + bias[n]),
-   f32, act a ReLU when `relu`; C and D may be the same buffer. */
+   all of `type`, computed in f32 and rounded once into D, act a ReLU when
+   `relu`; C and D may be the same buffer. */
 void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                                 int64_t bias, int64_t m, int64_t n, int64_t k,
-                                int32_t transA, int32_t transB, int32_t relu) {
-  const float *A = (const float *)a, *B = (const float *)b;
-  const float *C = (const float *)c, *bv = (const float *)bias;
-  float *D = (float *)d;
+                                int32_t transA, int32_t transB, int32_t relu,
+                                int32_t type) {
+  const void *A = (const void *)a, *B = (const void *)b;
+  const void *C = (const void *)c, *bv = (const void *)bias;
+  void *D = (void *)d;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      float sum = C[i * n + j];
+      float sum = load(C, i * n + j, type);
       for (int64_t p = 0; p < k; ++p)
-        sum += (transA ? A[p * m + i] : A[i * k + p]) *
-               (transB ? B[j * k + p] : B[p * n + j]);
-      sum += bv[j];
-      D[i * n + j] = relu && sum < 0 ? 0 : sum;
+        sum += load(A, transA ? p * m + i : i * k + p, type) *
+               load(B, transB ? j * k + p : p * n + j, type);
+      sum += load(bv, j, type);
+      store(D, i * n + j, type, relu && sum < 0 ? 0 : sum);
     }
 }
