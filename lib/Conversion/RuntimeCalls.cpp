@@ -41,3 +41,17 @@ bool mlir::autopar::isStreamOrderedCall(Operation *op) {
       call, call.getCalleeAttr());
   return callee && callee->hasAttr(kStreamOrderedAttrName);
 }
+
+std::optional<int32_t> mlir::autopar::getLibraryElementType(Value buffer) {
+  auto type = dyn_cast<MemRefType>(buffer.getType());
+  if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+    return std::nullopt;
+  Type element = type.getElementType();
+  if (element.isF32())
+    return 0;
+  if (element.isF16())
+    return 1;
+  if (element.isBF16())
+    return 2;
+  return std::nullopt;
+}

@@ -12,6 +12,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
+#include <optional>
+
 namespace mlir::autopar {
 
 /// The private function `name` of `module`, declared with `inputs` ->
@@ -22,6 +24,11 @@ func::FuncOp getOrDeclareRuntimeFunction(OpBuilder &builder, ModuleOp module,
 
 /// The aligned address of the memref `buffer` as an i64.
 Value getBufferAddress(OpBuilder &builder, Location loc, Value buffer);
+
+/// The CUDA runtime's code for the element type of a contiguous static
+/// buffer (identity layout) that its library calls take: 0 f32, 1 f16, 2
+/// bf16 (include/autopar/Runtime/CUDARuntime.h); none otherwise.
+std::optional<int32_t> getLibraryElementType(Value buffer);
 
 /// The unit attribute on a runtime function's declaration saying that it
 /// does its work on the GPU in the order of the CUDA runtime's compute

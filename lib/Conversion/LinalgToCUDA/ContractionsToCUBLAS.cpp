@@ -68,30 +68,15 @@ static std::optional<SmallVector<unsigned>> getDims(AffineMap map) {
   return dims;
 }
 
-/// The gemm's code for the element type of a contiguous static buffer.
-static std::optional<int32_t> getGemmType(Value value) {
-  auto type = dyn_cast<MemRefType>(value.getType());
-  if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
-    return std::nullopt;
-  Type element = type.getElementType();
-  if (element.isF32())
-    return 0;
-  if (element.isF16())
-    return 1;
-  if (element.isBF16())
-    return 2;
-  return std::nullopt;
-}
-
 static std::optional<Gemm> matchGemm(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op))
     return std::nullopt;
   // Both inputs of one type (f32, f16 or bf16); the result of that type or
   // f32. Bodies may widen the inputs (extf): exact, as cuBLAS's f32 compute.
-  std::optional<int32_t> left = getGemmType(op->getOperand(0)),
-                         right = getGemmType(op->getOperand(1)),
-                         result = getGemmType(op->getOperand(2));
+  std::optional<int32_t> left = getLibraryElementType(op->getOperand(0)),
+                         right = getLibraryElementType(op->getOperand(1)),
+                         result = getLibraryElementType(op->getOperand(2));
   if (!left || !right || !result || *left != *right ||
       (*result != *left && *result != 0))
     return std::nullopt;

@@ -149,17 +149,9 @@ std::optional<SmallVector<unsigned>> getDims(AffineMap map) {
 /// bf16), or none.
 std::optional<int32_t> getContiguousType(Value value) {
   auto type = dyn_cast<MemRefType>(value.getType());
-  if (!type || !type.hasStaticShape() || type.getRank() != 4 ||
-      !type.getLayout().isIdentity())
+  if (!type || type.getRank() != 4)
     return std::nullopt;
-  Type element = type.getElementType();
-  if (element.isF32())
-    return 0;
-  if (element.isF16())
-    return 1;
-  if (element.isBF16())
-    return 2;
-  return std::nullopt;
+  return getLibraryElementType(value);
 }
 
 /// out += in0 * in1, the inputs possibly widened first (extf), nothing
