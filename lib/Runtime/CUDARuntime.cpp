@@ -172,12 +172,20 @@ CUmemoryPool getPool() {
   return pool;
 }
 
+void releaseManagedCache();
+
 /// `bytes` of device memory from the pool, in `stream`'s order; running
-/// out is an error that says how much was asked and how much is held.
+/// out releases the managed buffers kept for reuse and tries again, then
+/// is an error that says how much was asked and how much is held.
 CUdeviceptr allocDevice(size_t bytes, CUstream stream, const char *what) {
   CUdeviceptr pointer = 0;
   CUresult result = cuMemAllocFromPoolAsync(
       &pointer, std::max<size_t>(bytes, 1), getPool(), stream);
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    releaseManagedCache();
+    result = cuMemAllocFromPoolAsync(&pointer, std::max<size_t>(bytes, 1),
+                                     getPool(), stream);
+  }
   if (result == CUDA_ERROR_OUT_OF_MEMORY) {
     cuuint64_t used = 0;
     cuMemPoolGetAttribute(getPool(), CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used);
@@ -206,6 +214,102 @@ cudaDataType dataType(int32_t code, const char *what) {
   }
   fail(std::string(what) + ": unknown element type code " +
        std::to_string(code));
+}
+
+/// Managed buffers freed and kept for reuse, by size. A training step
+/// returns its new parameters and optimizer state in managed memory and
+/// the caller frees the previous step's: handing those back keeps their
+/// pages on the GPU (a new managed buffer faults its pages in when first
+/// touched). At most half the GPU's memory is kept; all of it is released
+/// when an allocation runs out.
+struct ManagedCache {
+  std::multimap<size_t, CUdeviceptr> buffers;
+  size_t bytes = 0;
+  /// Every managed buffer allocated, by address: the size asked for.
+  std::map<CUdeviceptr, size_t> sizes;
+};
+ManagedCache &getManagedCache() {
+  static ManagedCache cache;
+  return cache;
+}
+
+void releaseManagedCache() {
+  ManagedCache &cache = getManagedCache();
+  for (auto &[size, pointer] : cache.buffers) {
+    CHECK(cuMemFree(pointer));
+    cache.sizes.erase(pointer);
+  }
+  cache.buffers.clear();
+  cache.bytes = 0;
+}
+
+/// `bytes` of managed memory, preferably on the GPU.
+CUdeviceptr allocManaged(size_t bytes) {
+  ManagedCache &cache = getManagedCache();
+  if (auto it = cache.buffers.find(bytes); it != cache.buffers.end()) {
+    CUdeviceptr pointer = it->second;
+    cache.buffers.erase(it);
+    cache.bytes -= bytes;
+    return pointer;
+  }
+  CUdeviceptr pointer = 0;
+  CUresult result = cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL);
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    // What the pool keeps for reuse and the cache, given back.
+    releaseManagedCache();
+    CHECK(cuStreamSynchronize(getComputeStream()));
+    CHECK(cuMemPoolTrimTo(getPool(), 0));
+    result = cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL);
+  }
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    size_t free = 0, total = 0;
+    cuMemGetInfo(&free, &total);
+    fail("out of GPU memory: a host-visible buffer needs " +
+         std::to_string(bytes) + " bytes, the GPU has " + std::to_string(free) +
+         " of " + std::to_string(total) + " free");
+  }
+  if (result != CUDA_SUCCESS)
+    fail("cuMemAllocManaged", result);
+  // Kernels touch these buffers far more than the host does: keep their
+  // pages on the GPU where the device can access managed memory
+  // concurrently (elsewhere they migrate on first touch).
+  static int concurrent = [] {
+    CUdevice device;
+    CHECK(cuDeviceGet(&device, defaultDevice));
+    int value = 0;
+    CHECK(cuDeviceGetAttribute(
+        &value, CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, device));
+    return value;
+  }();
+  if (concurrent) {
+    CUmemLocation location = {};
+    location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    location.id = defaultDevice;
+    CHECK(cuMemAdvise(pointer, bytes, CU_MEM_ADVISE_SET_PREFERRED_LOCATION,
+                      location));
+  }
+  cache.sizes[pointer] = bytes;
+  return pointer;
+}
+
+/// Frees managed buffer `pointer` (the GPU is done with it) into the cache.
+void freeManaged(CUdeviceptr pointer) {
+  static size_t limit = [] {
+    size_t free = 0, total = 0;
+    CHECK(cuMemGetInfo(&free, &total));
+    return total / 2;
+  }();
+  ManagedCache &cache = getManagedCache();
+  auto known = cache.sizes.find(pointer);
+  if (known == cache.sizes.end() || cache.bytes + known->second > limit) {
+    if (known != cache.sizes.end())
+      cache.sizes.erase(known);
+    CHECK(cuMemFree(pointer));
+    return;
+  }
+  size_t bytes = known->second;
+  cache.buffers.emplace(bytes, pointer);
+  cache.bytes += bytes;
 }
 
 /// This process's cuBLAS handle, made on first use, on the compute stream.
@@ -316,25 +420,7 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared) {
     return nullptr;
   CUdeviceptr pointer = 0;
   if (isHostShared) {
-    CHECK(cuMemAllocManaged(&pointer, bytes, CU_MEM_ATTACH_GLOBAL));
-    // Kernels touch these buffers far more than the host does: keep their
-    // pages on the GPU where the device can access managed memory
-    // concurrently (elsewhere they migrate on first touch).
-    static int concurrent = [] {
-      CUdevice device;
-      CHECK(cuDeviceGet(&device, defaultDevice));
-      int value = 0;
-      CHECK(cuDeviceGetAttribute(
-          &value, CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, device));
-      return value;
-    }();
-    if (concurrent) {
-      CUmemLocation location = {};
-      location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-      location.id = defaultDevice;
-      CHECK(cuMemAdvise(pointer, bytes, CU_MEM_ADVISE_SET_PREFERRED_LOCATION,
-                        location));
-    }
+    pointer = allocManaged(bytes);
   } else {
     pointer = allocDevice(
         bytes, stream ? static_cast<CUstream>(stream) : getComputeStream(),
@@ -378,9 +464,10 @@ void autopar_cuda_free(int64_t address) {
     CHECK(cuMemFreeAsync(pointer, getComputeStream()));
     return;
   }
-  // Managed memory: freed once nothing on the GPU reads it any more.
+  // Managed memory: freed (kept for reuse) once nothing on the GPU reads it
+  // any more.
   autopar_cuda_synchronize();
-  CHECK(cuMemFree(pointer));
+  freeManaged(pointer);
 }
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
