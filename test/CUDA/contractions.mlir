@@ -29,6 +29,9 @@
 // CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
 // CHECK: call @autopar_cuda_gemm(
 // CHECK-NEXT: linalg.generic
+// A 3-D dense layer (the bias added to the [1, 2, 3] view of the [2, 3]
+// product) folds too.
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
 // A bf16 dense layer: its bias and ReLU fold too (element type 2).
 // CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}, %c2_i32{{.*}})
 // Not a contraction (a max reduction) stays.
@@ -64,6 +67,9 @@
 // VALUES: sizes = [2, 3]
 // VALUES-NEXT: {{\[\[}}1.5, 0, 9.5],
 // VALUES-NEXT: [9.5, 11.5, 19.5]]
+// The 3-D dense layer.
+// VALUES: sizes = [1, 2, 3]
+// VALUES-NEXT: {{\[\[\[}}1.5, -6.5, 9.5],
 #a = affine_map<(i, j, p) -> (i, p)>
 #b = affine_map<(i, j, p) -> (p, j)>
 #bt = affine_map<(i, j, p) -> (j, p)>
@@ -171,6 +177,16 @@ func.func @main() {
     %s = arith.addf %x0, %x1 : f32
     linalg.yield %s : f32
   } -> tensor<2x3xf32>
+  // The bias layer again, on a 3-D view of the product.
+  %D5 = linalg.matmul ins(%A, %B : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f7 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %D5e = tensor.expand_shape %D5 [[0, 1], [2]] output_shape [1, 2, 3] : tensor<2x3xf32> into tensor<1x2x3xf32>
+  %e10 = tensor.empty() : tensor<1x2x3xf32>
+  %R5 = linalg.generic {indexing_maps = [affine_map<(b, i, j) -> (b, i, j)>, affine_map<(b, i, j) -> (j)>, affine_map<(b, i, j) -> (b, i, j)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%D5e, %bias : tensor<1x2x3xf32>, tensor<3xf32>) outs(%e10 : tensor<1x2x3xf32>) {
+  ^bb0(%x0: f32, %x1: f32, %o: f32):
+    %s = arith.addf %x0, %x1 : f32
+    linalg.yield %s : f32
+  } -> tensor<1x2x3xf32>
   // The ReLU layer again in bf16.
   %zerob = arith.constant 0.0 : bf16
   %biasb = arith.constant dense<[0.5, -20.0, 0.5]> : tensor<3xbf16>
@@ -211,6 +227,7 @@ func.func @main() {
     linalg.yield %w : f32
   } -> tensor<2x3xf32>
   %u11 = tensor.cast %R4f : tensor<2x3xf32> to tensor<*xf32>
+  %u12 = tensor.cast %R5 : tensor<1x2x3xf32> to tensor<*xf32>
   %u7 = tensor.cast %R1 : tensor<2x3xf32> to tensor<*xf32>
   %u8 = tensor.cast %R2 : tensor<2x3xf32> to tensor<*xf32>
   %u9 = tensor.cast %D3 : tensor<2x3xf32> to tensor<*xf32>
@@ -229,5 +246,6 @@ func.func @main() {
   call @printMemrefF32(%u6) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u4) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u11) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u12) : (tensor<*xf32>) -> ()
   return
 }

@@ -150,13 +150,16 @@ struct Epilogue {
   /// Buffers freed between the product and the epilogue (the product's
   /// inputs, freed after their last use): freed after the fused call.
   SmallVector<memref::DeallocOp> frees;
+  /// The view of the product the epilogue reads, if any.
+  memref::ExpandShapeOp view;
 };
 
 /// The elementwise op after `gemm` (a product without batch, stored [m, n],
 /// whose inputs and result are of one type: f32, or f16 or bf16 on tensor
-/// cores) that adds a bias over n of that type to its result and may apply
-/// a ReLU,
-/// when folding it into the product cannot change what any op sees: the
+/// cores) that adds a bias over n of that type to its result, or to the
+/// result's rows split into leading dimensions ([b, s, n] of m = b * s),
+/// and may apply a ReLU, when folding it into the product cannot change
+/// what any op sees: the
 /// product's buffer is a whole allocation that nothing reads or writes
 /// between the two ops nor after the second (deallocation aside), and
 /// nothing between them writes memory.
@@ -183,15 +186,34 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   }
   auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
   if (!generic || generic.getNumDpsInputs() != 2 ||
-      generic.getNumDpsInits() != 1 || generic.getNumLoops() != 2 ||
-      generic.getNumParallelLoops() != 2 ||
-      !generic.hasPureBufferSemantics() ||
-      generic.getDpsInputs()[0] != product)
+      generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return std::nullopt;
+  // The epilogue reads the product, or the product with its rows split
+  // into leading dimensions (a 3-D dense layer's [b, s, n] view of the
+  // [b * s, n] product: the same memory, row after row).
+  Value read = generic.getDpsInputs()[0];
+  memref::ExpandShapeOp view;
+  if (read != product) {
+    view = read.getDefiningOp<memref::ExpandShapeOp>();
+    if (!view || view.getSrc() != product)
+      return std::nullopt;
+    SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
+    int64_t rank = view.getResultType().getRank();
+    if (groups.size() != 2 || groups[1].size() != 1 ||
+        groups[1].front() != rank - 1 ||
+        !llvm::all_of(view->getUsers(), [&](Operation *user) {
+          return user == generic.getOperation();
+        }))
+      return std::nullopt;
+  }
+  unsigned rank = cast<MemRefType>(read.getType()).getRank();
+  if (generic.getNumLoops() != rank)
     return std::nullopt;
   MLIRContext *context = generic.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, context);
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
   AffineMap overN =
-      AffineMap::get(2, 0, {getAffineDimExpr(1, context)}, context);
+      AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context);
   SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
   Value bias = generic.getDpsInputs()[1], output = generic.getDpsInits()[0];
   auto biasType = dyn_cast<MemRefType>(bias.getType());
@@ -201,7 +223,7 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
       biasType.getElementType() !=
           cast<MemRefType>(product.getType()).getElementType() ||
       !biasType.getLayout().isIdentity() || biasType.getRank() != 1 ||
-      !outputType || outputType != product.getType())
+      !outputType || outputType != read.getType() || (view && output == read))
     return std::nullopt;
   // Body: yield x + b, or max(x + b, 0).
   Block &body = *generic.getBlock();
@@ -231,7 +253,7 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   // The output must not overlap the product's inputs.
   for (Operation *user : product.getUsers()) {
     if (user == gemmOp.getOperation() || user == generic.getOperation() ||
-        isa<memref::DeallocOp>(user))
+        user == view.getOperation() || isa<memref::DeallocOp>(user))
       continue;
     if (output == product && user->getBlock() == generic->getBlock() &&
         generic->isBeforeInBlock(user))
@@ -250,7 +272,7 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   for (memref::DeallocOp free : frees)
     if (llvm::is_contained({product, bias, output}, free.getMemref()))
       return std::nullopt;
-  return Epilogue{generic, bias, output, relu, std::move(frees)};
+  return Epilogue{generic, bias, output, relu, std::move(frees), view};
 }
 
 namespace {
@@ -303,6 +325,8 @@ struct ContractionsToCUBLASPass
         for (memref::DeallocOp free : llvm::reverse(epilogue->frees))
           free->moveAfter(call);
         epilogue->op->erase();
+        if (epilogue->view)
+          epilogue->view->erase();
         op->erase();
         continue;
       }
