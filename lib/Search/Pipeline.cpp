@@ -157,15 +157,64 @@ mlir::autopar::getPipelineActions(PipelineSchedule schedule, int64_t devices,
 
 std::optional<std::vector<PipelineLoop>>
 mlir::autopar::getPipelineLoops(PipelineSchedule schedule, int64_t devices,
-                                int64_t device, int64_t microbatches) {
-  if (schedule == PipelineSchedule::Interleaved)
-    return std::nullopt;
-  int64_t warmup = getWarmup(schedule, devices, device, microbatches, 1);
+                                int64_t device, int64_t microbatches,
+                                int64_t virtualStages) {
   std::vector<PipelineLoop> loops;
-  loops.push_back({warmup, {{false, device, 0}}});
+  if (schedule != PipelineSchedule::Interleaved) {
+    int64_t warmup = getWarmup(schedule, devices, device, microbatches, 1);
+    loops.push_back({warmup, {{false, device, 0}}});
+    loops.push_back(
+        {microbatches - warmup, {{false, device, warmup}, {true, device, 0}}});
+    loops.push_back({warmup, {{true, device, microbatches - warmup}}});
+    return loops;
+  }
+  // The longest run of actions that each recur one period later, P
+  // microbatches on: the steady state, as whole periods.
+  int64_t v = std::max<int64_t>(virtualStages, 1);
+  std::vector<PipelineAction> actions =
+      getPipelineActions(schedule, devices, device, microbatches, v);
+  int64_t n = static_cast<int64_t>(actions.size());
+  int64_t period = 2 * devices * v;
+  auto recurs = [&](int64_t k) {
+    const PipelineAction &a = actions[k], &b = actions[k + period];
+    return a.backward == b.backward && a.chunk == b.chunk &&
+           a.microbatch + devices == b.microbatch;
+  };
+  int64_t bestStart = 0, bestLength = 0;
+  for (int64_t k = 0; k + period < n;) {
+    if (!recurs(k)) {
+      ++k;
+      continue;
+    }
+    int64_t end = k;
+    while (end + period < n && recurs(end))
+      ++end;
+    if (end - k > bestLength) {
+      bestStart = k;
+      bestLength = end - k;
+    }
+    k = end;
+  }
+  // [start, start + length + period) repeats: that many whole periods.
+  int64_t periods = bestLength > 0 ? (bestLength + period) / period : 0;
+  auto once = [&](int64_t begin, int64_t end) {
+    if (begin < end)
+      loops.push_back({1,
+                       std::vector<PipelineAction>(actions.begin() + begin,
+                                                   actions.begin() + end),
+                       1});
+  };
+  if (periods < 2) {
+    once(0, n);
+    return loops;
+  }
+  once(0, bestStart);
   loops.push_back(
-      {microbatches - warmup, {{false, device, warmup}, {true, device, 0}}});
-  loops.push_back({warmup, {{true, device, microbatches - warmup}}});
+      {periods,
+       std::vector<PipelineAction>(actions.begin() + bestStart,
+                                   actions.begin() + bestStart + period),
+       devices});
+  once(bestStart + periods * period, n);
   return loops;
 }
 

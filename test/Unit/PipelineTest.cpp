@@ -111,18 +111,26 @@ unsigned checkSchedules(Random &random, unsigned &orders) {
           // The loops, expanded, are the same order.
           for (int64_t d = 0; d < p; ++d) {
             std::optional<std::vector<PipelineLoop>> loops =
-                getPipelineLoops(schedule, p, d, m);
+                getPipelineLoops(schedule, p, d, m, v);
             if (!loops) {
-              ok &= interleaved;
+              ok = false;
               continue;
             }
             std::vector<PipelineAction> expanded;
-            for (const PipelineLoop &loop : *loops)
+            size_t written = 0;
+            for (const PipelineLoop &loop : *loops) {
+              written += loop.body.size();
               for (int64_t i = 0; i < loop.count; ++i)
                 for (PipelineAction action : loop.body) {
-                  action.microbatch += i;
+                  action.microbatch += loop.stride * i;
                   expanded.push_back(action);
                 }
+            }
+            // Interleaved, the loops' bodies hold O(P v) actions whatever
+            // M: at most the warm-up, two periods and the cool-down.
+            if (interleaved && m >= 3 * p)
+              ok &= static_cast<int64_t>(written) <=
+                    2 * (2 * (p - 1) + (v - 1) * p) + 2 * (2 * p * v);
             std::vector<PipelineAction> actions =
                 getPipelineActions(schedule, p, d, m, v);
             ok &= expanded.size() == actions.size();
@@ -156,6 +164,20 @@ int main() {
   printSchedule(PipelineSchedule::OneFOneB, 4, 8, 1);
   printSchedule(PipelineSchedule::Interleaved, 4, 8, 2);
   printSchedule(PipelineSchedule::OneFOneB, 4, 2, 1);
+  // The interleaved schedule as loops: the same program size at M = 16
+  // and M = 64.
+  for (int64_t m : {16, 64})
+    for (int64_t d : {0, 3}) {
+      std::printf("interleaved P=4 M=%lld v=2 device %lld loops:",
+                  static_cast<long long>(m), static_cast<long long>(d));
+      std::optional<std::vector<PipelineLoop>> loops =
+          getPipelineLoops(PipelineSchedule::Interleaved, 4, d, m, 2);
+      for (const PipelineLoop &loop : *loops)
+        std::printf(" %lld x %zu (stride %lld)",
+                    static_cast<long long>(loop.count), loop.body.size(),
+                    static_cast<long long>(loop.stride));
+      std::printf("\n");
+    }
 
   Random random;
   unsigned orders = 0;

@@ -127,19 +127,25 @@ std::vector<PipelineAction> getPipelineActions(PipelineSchedule schedule,
                                                int64_t virtualStages);
 
 /// The same order as loops: each loop runs `count` times the actions of
-/// its body, an action's microbatch being its `microbatch` plus the
-/// iteration. GPipe: M forwards, then M backwards; 1F1B: W warm-up
-/// forwards, M - W times one forward (microbatch W + i) and one backward
-/// (i), W backwards. Expanded, they give getPipelineActions. None for the
-/// interleaved schedule (its chunks change with the iteration: its
-/// programs stay unrolled).
+/// its body, an action's microbatch being its `microbatch` plus `stride`
+/// times the iteration. GPipe: M forwards, then M backwards; 1F1B: W
+/// warm-up forwards, M - W times one forward (microbatch W + i) and one
+/// backward (i), W backwards. Interleaved: its order repeats every 2 P v
+/// actions with the microbatches P further on (the k-th forward and the
+/// (k + P v)-th are one chunk's, P microbatches apart): the actions before
+/// that steady state, once; as many whole periods as fit, a loop of stride
+/// P; the rest, once; O(P v) actions in all, whatever M. Expanded, they
+/// give getPipelineActions (test/Unit/pipeline.test). autopar-partition
+/// runs GPipe's and 1F1B's as loops; its interleaved programs stay
+/// unrolled (the interleaved loops' emission is not done).
 struct PipelineLoop {
   int64_t count = 0;
   std::vector<PipelineAction> body;
+  int64_t stride = 1;
 };
 std::optional<std::vector<PipelineLoop>>
 getPipelineLoops(PipelineSchedule schedule, int64_t devices, int64_t device,
-                 int64_t microbatches);
+                 int64_t microbatches, int64_t virtualStages = 1);
 
 /// Every device's actions run in order, each as soon as its device is free
 /// and its inputs are there: a forward after the previous chunk's forward
