@@ -24,13 +24,14 @@
 //            update
 //   yield:   the device's results
 //
-// GPipe and 1F1B run their actions as loops (getPipelineLoops): the
-// activations a backward reads of its microbatch's forward are kept in a
-// tensor of one slot per microbatch in flight, carried by the loops with
-// the accumulators, and a transfer has one tag for every microbatch. The
-// interleaved schedule (or pipeline-loops=false) is emitted straight-line,
-// one copy of each action per microbatch, each transfer's microbatch with
-// its own tag.
+// Every schedule runs its actions as loops (getPipelineLoops; interleaved:
+// loops over groups of P microbatches): the values one of a device's
+// actions reads from another (a backward from its forward, a chunk from an
+// earlier chunk of the device) are kept in a tensor of one slot per
+// chunk-microbatch in flight, carried by the loops with the accumulators,
+// and a transfer has one tag for every microbatch. With
+// pipeline-loops=false the actions are emitted straight-line, one copy of
+// each action per microbatch, each transfer's microbatch with its own tag.
 //
 // Values of one microbatch move with the action that makes them: a
 // forward's to a later chunk's forward of the same microbatch, a
@@ -51,12 +52,16 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/RegionUtils.h"
 
+#include "llvm/ADT/MapVector.h"
+
 #include <map>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -106,6 +111,17 @@ void forEachInput(Operation *op, function_ref<void(Value)> fn) {
     fn(value);
 }
 
+/// One action of a device: a chunk's forward (false) or backward (true).
+using ActionKey = std::pair<bool, int64_t>;
+using llvm::MapVector;
+
+/// A per-microbatch value a device's loops keep across its actions: the
+/// action that makes or receives it, and the actions that read it.
+struct Carried {
+  ActionKey available;
+  std::set<ActionKey> readers;
+};
+
 class StagePrograms {
 public:
   StagePrograms(func::FuncOp func, FlatSymbolRefAttr meshRef, Value microbatch,
@@ -136,10 +152,12 @@ private:
   LogicalResult emitAction(const PipelineAction &action, int64_t key,
                            OpFoldResult m, SmallVectorImpl<Value> &sums,
                            SmallVectorImpl<Value> &stashes);
-  /// The per-microbatch values device `device`'s backwards read from its
-  /// forwards (made there or received), kept across actions when the
-  /// schedule runs as loops; failure when one is not a static tensor.
-  FailureOr<SetVector<Value>> getCarried(int64_t device);
+  /// The per-microbatch values device `device`'s actions read from another
+  /// of its actions (a backward from its forward, interleaved a chunk from
+  /// another chunk of the device), made there or received there, kept
+  /// across actions when the schedule runs as loops; failure when one is
+  /// not a static tensor.
+  FailureOr<MapVector<Value, Carried>> getCarried(int64_t device);
   /// Moves receives so that each device takes a peer's values in the order
   /// the peer sends them.
   LogicalResult orderReceivesAsSent(scf::IndexSwitchOp stageSwitch);
@@ -216,9 +234,9 @@ private:
   bool looped = false;
   /// The device being emitted's accumulators.
   SmallVector<const Accumulator *> own;
-  /// Per device: the values its loops keep across actions, and the
-  /// microbatches its stash holds.
-  std::vector<SetVector<Value>> carried;
+  /// Per device: the values its loops keep across actions, each in a stash
+  /// of one slot per microbatch in flight.
+  std::vector<MapVector<Value, Carried>> carried;
   /// Per op: its position in the program (receives of one action are
   /// taken in the order the sender makes the values).
   DenseMap<Operation *, size_t> position;
@@ -472,22 +490,41 @@ void StagePrograms::sendAfter(Operation *op, int64_t m) {
             builder.getI64IntegerAttr(tagOf(transfer, m)));
 }
 
-FailureOr<SetVector<Value>> StagePrograms::getCarried(int64_t device) {
-  SetVector<Value> values;
+FailureOr<MapVector<Value, Carried>> StagePrograms::getCarried(int64_t device) {
+  MapVector<Value, Carried> values;
   for (Operation *op : ops) {
     int64_t stage = stageOf(op);
+    Phase phase = phases.lookup(op);
     if (stage < 0 || deviceOf(stage) != device ||
-        phases.lookup(op) != Phase::Backward || roundings.contains(op) ||
-        boundary.contains(op))
+        (phase != Phase::Forward && phase != Phase::Backward) ||
+        roundings.contains(op) || boundary.contains(op))
       continue;
+    ActionKey reader = {phase == Phase::Backward, stage};
     forEachInput(op, [&](Value value) {
       Operation *def = producer(value);
-      if (def && stageOf(def) >= 0 && inLoop.contains(def) &&
-          phases.lookup(def) == Phase::Forward)
-        values.insert(value);
+      if (!def || stageOf(def) < 0 || !inLoop.contains(def))
+        return;
+      Phase made = phases.lookup(def);
+      if (made != Phase::Forward && made != Phase::Backward)
+        return;
+      // Where the device has it: the action that makes it, or the one its
+      // transfer from another device arrives in.
+      int64_t chunk = stageOf(def);
+      if (deviceOf(chunk) != device) {
+        auto it = transferOf.find({value.getAsOpaquePointer(), device});
+        if (it == transferOf.end())
+          return;
+        chunk = transfers[it->second].to;
+      }
+      ActionKey available = {made == Phase::Backward, chunk};
+      if (available == reader)
+        return;
+      Carried &entry = values[value];
+      entry.available = available;
+      entry.readers.insert(reader);
     });
   }
-  for (Value value : values) {
+  for (auto &[value, entry] : values) {
     auto type = dyn_cast<RankedTensorType>(value.getType());
     if (!type || !type.hasStaticShape())
       return failure();
@@ -518,8 +555,11 @@ LogicalResult StagePrograms::emitAction(const PipelineAction &action,
   for (const Transfer *transfer : incoming)
     mapped[{transfer->value, key}] = receive(*transfer, key);
   // The stash slot of this microbatch: m mod the microbatches in flight.
-  static const SetVector<Value> none;
-  const SetVector<Value> &kept = looped ? carried[current] : none;
+  // Values another of the device's actions made are taken from their
+  // stashes; the ones this action makes or receives for others are kept.
+  ActionKey self = {action.backward, action.chunk};
+  static const MapVector<Value, Carried> none;
+  const MapVector<Value, Carried> &kept = looped ? carried[current] : none;
   auto slotSlice = [&](RankedTensorType type, Value slot,
                        SmallVectorImpl<OpFoldResult> &offsets,
                        SmallVectorImpl<OpFoldResult> &sizes,
@@ -539,14 +579,16 @@ LogicalResult StagePrograms::emitAction(const PipelineAction &action,
         cast<RankedTensorType>(stashes.front().getType()).getDimSize(0));
     slot = arith::RemUIOp::create(builder, loc, mValue, depth);
   }
-  if (action.backward)
-    for (auto [value, stash] : llvm::zip_equal(kept, stashes)) {
-      auto type = cast<RankedTensorType>(value.getType());
-      SmallVector<OpFoldResult> offsets, sizes, strides;
-      slotSlice(type, slot, offsets, sizes, strides);
-      mapped[{value, key}] = tensor::ExtractSliceOp::create(
-          builder, loc, type, stash, offsets, sizes, strides);
-    }
+  for (auto [entry, stash] : llvm::zip_equal(kept, stashes)) {
+    auto &[value, carriedValue] = entry;
+    if (!carriedValue.readers.count(self))
+      continue;
+    auto type = cast<RankedTensorType>(value.getType());
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    slotSlice(type, slot, offsets, sizes, strides);
+    mapped[{value, key}] = tensor::ExtractSliceOp::create(
+        builder, loc, type, stash, offsets, sizes, strides);
+  }
   for (Operation *op : ops) {
     if (stageOf(op) != action.chunk || phases.lookup(op) != phase ||
         roundings.contains(op) || boundary.contains(op))
@@ -555,21 +597,23 @@ LogicalResult StagePrograms::emitAction(const PipelineAction &action,
       return failure();
     sendAfter(op, key);
   }
-  if (!action.backward)
-    for (auto [value, stash] : llvm::zip_equal(kept, stashes)) {
-      Value local = mapped.lookup({value, key});
-      if (!local)
-        return producer(value)->emitError()
-               << "autopar-partition: internal error: an activation the "
-                  "backward reads is not made by the forward of pipeline "
-                  "device "
-               << current;
-      auto type = cast<RankedTensorType>(value.getType());
-      SmallVector<OpFoldResult> offsets, sizes, strides;
-      slotSlice(type, slot, offsets, sizes, strides);
-      stash = tensor::InsertSliceOp::create(builder, loc, local, stash, offsets,
-                                            sizes, strides);
-    }
+  for (auto [entry, stash] : llvm::zip_equal(kept, stashes)) {
+    auto &[value, carriedValue] = entry;
+    if (carriedValue.available != self)
+      continue;
+    Value local = mapped.lookup({value, key});
+    if (!local)
+      return producer(value)->emitError()
+             << "autopar-partition: internal error: a value pipeline device "
+             << current << " keeps across its actions is not made by the "
+             << (action.backward ? "backward" : "forward") << " of chunk "
+             << action.chunk;
+    auto type = cast<RankedTensorType>(value.getType());
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    slotSlice(type, slot, offsets, sizes, strides);
+    stash = tensor::InsertSliceOp::create(builder, loc, local, stash, offsets,
+                                          sizes, strides);
+  }
   // The microbatch's share of each value accumulated in this chunk.
   for (auto [acc, sum] : llvm::zip_equal(own, sums)) {
     Operation *def = producer(acc->contribution);
@@ -628,19 +672,24 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
         return failure();
   } else {
     // The activations in flight: one slot per microbatch the device holds
-    // (1F1B: P - d; GPipe: M), each forward's in slot m mod that.
-    int64_t depth = static_cast<int64_t>(
-        getInFlightMicrobatches(schedule, devices, device, count, 1));
-    for (Value value : carried[device]) {
+    // (1F1B: P - d; GPipe: M; interleaved: its warm-up plus one, in chunks),
+    // each forward's in slot m mod that. A chunk's microbatches in flight
+    // are consecutive and at most that many, so no two share a slot.
+    int64_t depth = static_cast<int64_t>(getInFlightMicrobatches(
+        schedule, devices, device, count, chunks / devices));
+    for (auto &[value, entry] : carried[device]) {
       auto type = cast<RankedTensorType>(value.getType());
       SmallVector<int64_t> shape = {depth};
       llvm::append_range(shape, type.getShape());
-      stashes.push_back(
-          tensor::EmptyOp::create(builder, loc, shape, type.getElementType()));
+      // A buffer of its own (not a tensor.empty: CSE would make the
+      // stashes of one type one value, and the loops' iter_args share it).
+      stashes.push_back(bufferization::AllocTensorOp::create(
+          builder, loc, RankedTensorType::get(shape, type.getElementType()),
+          ValueRange{}));
     }
     int64_t key = 0;
     std::vector<PipelineLoop> loops =
-        *getPipelineLoops(schedule, devices, device, count);
+        *getPipelineLoops(schedule, devices, device, count, chunks / devices);
     for (const PipelineLoop &loopSpec : loops) {
       if (loopSpec.count == 0)
         continue;
@@ -661,7 +710,12 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
       SmallVector<Value> loopStashes(
           loop.getRegionIterArgs().drop_front(sums.size()));
       for (const PipelineAction &action : loopSpec.body) {
+        // Microbatch stride * i + offset.
         Value m = loop.getInductionVar();
+        if (loopSpec.stride != 1)
+          m = arith::MulIOp::create(
+              builder, loc, m,
+              arith::ConstantIndexOp::create(builder, loc, loopSpec.stride));
         if (action.microbatch != 0)
           m = arith::AddIOp::create(
               builder, loc, m,
@@ -737,10 +791,11 @@ LogicalResult StagePrograms::run() {
   // Loops when the schedule has them and every device's kept activations
   // are static tensors (else unrolled: correct, larger).
   schedule = *parsePipelineSchedule(options.schedule);
-  looped = options.loops && chunks == devices &&
-           getPipelineLoops(schedule, devices, 0, count).has_value();
+  looped = options.loops &&
+           getPipelineLoops(schedule, devices, 0, count, chunks / devices)
+               .has_value();
   for (int64_t d = 0; looped && d < devices; ++d) {
-    FailureOr<SetVector<Value>> values = getCarried(d);
+    FailureOr<MapVector<Value, Carried>> values = getCarried(d);
     if (failed(values))
       looped = false;
     else

@@ -85,8 +85,8 @@ struct PipelineProgramOptions {
   /// Chunks per device (v): the ops' `autopar.stage` is a chunk below
   /// P * v, chunk c on device c mod P.
   int64_t virtualStages = 1;
-  /// GPipe and 1F1B as loops over the microbatches (getPipelineLoops); the
-  /// interleaved schedule, or false here, unrolls them.
+  /// The schedule's actions as loops over the microbatches
+  /// (getPipelineLoops); false unrolls them.
   bool loops = true;
 };
 

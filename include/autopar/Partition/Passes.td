@@ -66,6 +66,7 @@ def Partition : Pass<"autopar-partition", "::mlir::ModuleOp"> {
            "microbatch)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::linalg::LinalgDialect",

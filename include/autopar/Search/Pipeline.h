@@ -135,9 +135,8 @@ std::vector<PipelineAction> getPipelineActions(PipelineSchedule schedule,
 /// (k + P v)-th are one chunk's, P microbatches apart): the actions before
 /// that steady state, once; as many whole periods as fit, a loop of stride
 /// P; the rest, once; O(P v) actions in all, whatever M. Expanded, they
-/// give getPipelineActions (test/Unit/pipeline.test). autopar-partition
-/// runs GPipe's and 1F1B's as loops; its interleaved programs stay
-/// unrolled (the interleaved loops' emission is not done).
+/// give getPipelineActions (test/Unit/pipeline.test); autopar-partition's
+/// stage programs run them.
 struct PipelineLoop {
   int64_t count = 0;
   std::vector<PipelineAction> body;
