@@ -260,14 +260,17 @@ Value getRoot(Value buffer) {
   return buffer;
 }
 
+/// Whether the root buffer `root` is one this function allocates (or a
+/// constant it takes), not one it was given.
+bool isAllocated(Value root) {
+  return isa_and_nonnull<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(
+      root.getDefiningOp());
+}
+
 /// Whether two root buffers may share memory: the same buffer, or two
 /// that this function did not allocate (arguments may be one buffer twice).
 bool mayAlias(Value a, Value b) {
-  auto allocated = [](Value root) {
-    return isa_and_nonnull<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(
-        root.getDefiningOp());
-  };
-  return a == b || (!allocated(a) && !allocated(b));
+  return a == b || (!isAllocated(a) && !isAllocated(b));
 }
 
 /// The root buffer whose address the integer `value` is computed from
@@ -355,10 +358,7 @@ struct InFlight {
   }
   /// Whether the host must wait before it touches `root`.
   bool touches(Value root) const {
-    auto allocated =
-        isa_and_nonnull<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(
-            root.getDefiningOp());
-    return any || (external && !allocated) ||
+    return any || (external && !isAllocated(root)) ||
            llvm::any_of(roots, [&](Value r) { return mayAlias(root, r); });
   }
 };
