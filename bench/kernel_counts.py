@@ -7,8 +7,10 @@ For each model: the training step (`--autopar-training`), lowered with
 `fuse=false` (every linalg op its own kernel, as before fusion) and with
 the default `fuse=true` (autopar-fuse-elementwise: elementwise producers
 inside their users, gradients accumulated into zeros written directly; then
-scf-parallel-loop-fusion: a fill inside the reduction that accumulates into
-it, neighbouring loop nests over the same bounds as one). Counts the
+autopar-fuse-parallel-loops: neighbouring loop nests over the same bounds
+whose accesses line up as one, a fill inside the reduction that
+accumulates into it; neighbouring nests on disjoint buffers, such as the
+optimizer's update of each parameter, as one). Counts the
 kernels of the step (`gpu.launch_func` ops) and the cuBLAS/cuBLASLt and
 cuDNN calls, and prints a table with the ratio. Then, for the fused
 program, what one step runs (from the host code after

@@ -11,6 +11,9 @@
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+#include <algorithm>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -120,4 +123,17 @@ bool mlir::autopar::isFusedIntoUsers(Operation *op) {
     inputs += *bytes;
   }
   return inputs <= kMaxFusedInputRatio * *result;
+}
+
+int64_t mlir::autopar::getKernelArgumentBytes(Type type) {
+  if (auto memref = dyn_cast<MemRefType>(type))
+    return 8 * (3 + 2 * memref.getRank());
+  return 8;
+}
+
+unsigned mlir::autopar::getLoopsPerMergedKernel(unsigned buffers,
+                                                unsigned rank) {
+  int64_t perLoop = std::max<int64_t>(1, buffers) * 8 * (3 + 2 * rank);
+  return static_cast<unsigned>(std::clamp<int64_t>(
+      kMaxMergedArgumentBytes / perLoop, 1, kMaxMergedLoops));
 }

@@ -116,7 +116,8 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
         costModel
             .kernelTime(updateFlops * gradient.elements,
                         updateBytes * gradient.bytes, gradient.elements,
-                        type.getElementType())
+                        type.getElementType(),
+                        getOptimizerUpdateLaunches(optimizer, type.getRank()))
             .seconds;
     report.gradients.push_back(std::move(gradient));
   }

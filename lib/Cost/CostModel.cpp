@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Cost/CostModel.h"
+#include "autopar/Analysis/Fusion.h"
 
 #include "llvm/ADT/StringSwitch.h"
 
@@ -185,6 +186,15 @@ mlir::autopar::getOptimizerUpdateCost(Optimizer optimizer) {
     return {12, 7};
   }
   llvm_unreachable("unknown optimizer");
+}
+
+double mlir::autopar::getOptimizerUpdateLaunches(Optimizer optimizer,
+                                                 unsigned rank) {
+  // Each element transfer is a buffer of its own: read p, g, states; write
+  // p, states.
+  unsigned buffers =
+      static_cast<unsigned>(getOptimizerUpdateCost(optimizer).second);
+  return 1.0 / getLoopsPerMergedKernel(buffers, rank);
 }
 
 /// The name of `type` in a GPU's `peak_flops` table.

@@ -640,9 +640,11 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
                         : param.elementType;
     double update =
         costModel
-            .kernelTime(updateFlops * elements,
-                        updateBytes * elements * (mixed ? 4.0 : elementBytes),
-                        elements, master)
+            .kernelTime(
+                updateFlops * elements,
+                updateBytes * elements * (mixed ? 4.0 : elementBytes), elements,
+                master,
+                getOptimizerUpdateLaunches(options.optimizer, param.rank))
             .seconds;
     priced.compute += update;
     priced.update += update;
@@ -864,6 +866,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
                       cast<ShapedType>(source.getType()).getNumElements()));
           param.elementType = element;
           param.axes = axes;
+          param.rank = cast<ShapedType>(source.getType()).getRank();
           work.params.push_back(param);
         } else if (axes) {
           work.allReduces.push_back({scaleBytes(element, local), axes});

@@ -1,4 +1,4 @@
-// RUN: autopar-opt %s --autopar-lower-to-cuda="format=isa chip=sm_80 block-rows=64 block-columns=1" | FileCheck %s
+// RUN: autopar-opt %s --autopar-lower-to-cuda="format=isa chip=sm_80 block-threads=64" | FileCheck %s
 // Kernels as PTX text (format=isa: the LLVM NVPTX backend only, no CUDA
 // toolkit needed): a 1-D elementwise op becomes one kernel of 64-thread
 // blocks, guarded for the remainder.

@@ -21,12 +21,22 @@
 // producer's body again on the producer's inputs, so the producer's result
 // is never written or read, and its kernel is never launched.
 //
+// The second rule, horizontal (autopar-fuse-parallel-loops, after the loops
+// are built; the cost model's optimizer update): neighbouring loop nests
+// that touch disjoint buffers run as one kernel over their iteration spaces
+// one after another, as many as fit in kMaxMergedLoops nests and
+// kMaxMergedArgumentBytes of kernel arguments (each buffer passes its
+// memref descriptor: two pointers, an offset, a size and a stride per
+// dimension). The optimizer's update of every parameter (a nest over its
+// parameter, gradient and states each) is the case it is made for.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef AUTOPAR_ANALYSIS_FUSION_H
 #define AUTOPAR_ANALYSIS_FUSION_H
 
 #include "mlir/IR/Operation.h"
+#include "mlir/IR/Types.h"
 
 namespace mlir::autopar {
 
@@ -47,6 +57,20 @@ bool canFuseIntoUser(OpOperand &use);
 /// Whether `op` runs inside its users' kernels: canFuseIntoUser holds for
 /// every use of its one result, and there are 1 to kMaxFusedUsers of them.
 bool isFusedIntoUsers(Operation *op);
+
+/// Loop nests one merged kernel runs at most.
+constexpr unsigned kMaxMergedLoops = 64;
+/// Kernel argument bytes a merged kernel takes at most: under the 4 KiB
+/// every CUDA device and driver accepts.
+constexpr int64_t kMaxMergedArgumentBytes = 4000;
+
+/// Bytes `type` takes as a kernel argument: a memref its descriptor (8
+/// bytes a field), any other value 8.
+int64_t getKernelArgumentBytes(Type type);
+
+/// Loop nests over `buffers` distinct buffers of rank `rank` each that one
+/// merged kernel runs (at least 1).
+unsigned getLoopsPerMergedKernel(unsigned buffers, unsigned rank);
 
 } // namespace mlir::autopar
 

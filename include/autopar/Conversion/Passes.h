@@ -26,10 +26,11 @@ void stripAutoparAnnotations(ModuleOp module);
 /// buffer deallocation.
 void buildBufferizePasses(OpPassManager &pm, bool fuse = true);
 /// Both backends' loops: each linalg op on buffers as a nest of parallel
-/// loops (reductions inside), nests that line up fused (upstream's
-/// scf-parallel-loop-fusion) when `fuse`. The CUDA backend maps each nest
-/// left to a kernel; the CPU backend runs them in sequence.
-void buildParallelLoopPasses(OpPassManager &pm, bool fuse);
+/// loops (reductions inside), nests fused (autopar-fuse-parallel-loops,
+/// merged parts starting at multiples of `align`) when `fuse`. The CUDA
+/// backend maps each nest left to a kernel; the CPU backend runs them in
+/// sequence.
+void buildParallelLoopPasses(OpPassManager &pm, bool fuse, int64_t align = 1);
 /// What both backends end with: host memrefs, arith, func, control flow
 /// and index to LLVM, casts reconciled. With `countAllocations`, buffers are
 /// allocated and freed through `_mlir_memref_to_llvm_alloc`,
@@ -80,14 +81,11 @@ struct LowerToCUDAPipelineOptions
       llvm::cl::desc("CUDA toolkit with ptxas (empty: found as MLIR finds "
                      "it, e.g. /usr/local/cuda)"),
       llvm::cl::init("")};
-  PassOptions::Option<int64_t> blockRows{
-      *this, "block-rows",
-      llvm::cl::desc("Threads per block along a kernel's outer loop"),
-      llvm::cl::init(16)};
-  PassOptions::Option<int64_t> blockColumns{
-      *this, "block-columns",
-      llvm::cl::desc("Threads per block along a kernel's second loop"),
-      llvm::cl::init(16)};
+  PassOptions::Option<int64_t> blockThreads{
+      *this, "block-threads",
+      llvm::cl::desc("Threads per block of every kernel (each loop nest "
+                     "collapsed to one dimension, then tiled by this)"),
+      llvm::cl::init(256)};
   PassOptions::Option<bool> mergeKernels{
       *this, "merge-kernels",
       llvm::cl::desc("Compile all kernels as one GPU module "
@@ -102,7 +100,8 @@ struct LowerToCUDAPipelineOptions
       *this, "fuse",
       llvm::cl::desc("Fuse: elementwise producers inside their users' "
                      "kernels (autopar-fuse-elementwise), loop nests that "
-                     "line up (scf-parallel-loop-fusion)"),
+                     "line up or touch disjoint buffers "
+                     "(autopar-fuse-parallel-loops)"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> cublas{
       *this, "cublas",

@@ -202,6 +202,44 @@ def FuseElementwise : Pass<"autopar-fuse-elementwise"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def FuseParallelLoops : Pass<"autopar-fuse-parallel-loops"> {
+  let summary = "Fuse neighbouring parallel loop nests, vertically and "
+                "horizontally";
+  let description = [{
+    Both backends, once every linalg op is an `scf.parallel` nest (on the
+    GPU a kernel each; `buildParallelLoopPasses`, option `fuse`).
+
+    Vertically, neighbouring nests over the same iteration space whose
+    accesses line up become one (upstream's `naivelyFuseParallelOps`: a
+    fill and the reduction that accumulates into it, an elementwise op and
+    the next one reading its result at the same index). The buffers
+    bufferization allocates and frees between two such nests would stop
+    it: the allocations move before the first nest and the frees after the
+    second.
+
+    Horizontally, neighbouring nests with constant bounds that touch
+    disjoint buffers (by root buffer: two allocations never alias, two
+    arguments may) become one one-dimensional nest over their iteration
+    spaces one after another. Each nest's part starts at a multiple of
+    `align` (the GPU backend passes its threads per block, so that a block
+    runs one part), a binary search over the parts' starts selects the
+    body, and the index is split back into the nest's own induction
+    variables (last one fastest). A group holds at most 64 nests and 4000
+    bytes of kernel arguments (include/autopar/Analysis/Fusion.h; the cost
+    model prices the optimizer update by the same rule). The optimizer's
+    update is the case it is made for: one kernel updates many parameters
+    and their states.
+  }];
+  let options = [
+    Option<"horizontal", "horizontal", "bool", /*default=*/"true",
+           "Also merge independent neighbouring nests of any bounds">,
+    Option<"align", "align", "int64_t", /*default=*/"1",
+           "Each merged nest's part starts at a multiple of this">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def FreeBuffersEarly : Pass<"autopar-free-buffers-early"> {
   let summary = "Free each buffer right after its last use";
   let description = [{
@@ -305,6 +343,25 @@ def ProfileOps : Pass<"autopar-profile-ops", "::mlir::ModuleOp"> {
                             "Names of the functions to time">];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect"];
+}
+
+def CollapseParallelLoops : Pass<"autopar-collapse-parallel-loops"> {
+  let summary = "Make every outermost parallel loop nest one-dimensional";
+  let description = [{
+    The CUDA backend, before tiling: every outermost `scf.parallel` of more
+    than one dimension (and no reductions) becomes one loop over the
+    product of its trip counts (upstream's `collapseParallelLoops`; the
+    body recovers each induction variable, the last one fastest). Tiling
+    by the block size then gives every kernel full blocks of threads along
+    `x`, consecutive threads on consecutive elements of the innermost
+    dimension (coalesced loads and stores), and as many blocks as the work
+    needs: before, a nest's first two dimensions were tiled 16 x 16 and
+    mapped outermost-first, so neighbouring threads read addresses a row
+    apart, a nest of one dimension ran 16 threads a block, and a leading
+    dimension shorter than 16 left threads idle.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 def MergeGpuModules : Pass<"autopar-merge-gpu-modules", "::mlir::ModuleOp"> {

@@ -56,6 +56,11 @@ std::optional<Optimizer> symbolizeOptimizer(StringRef name);
 double getOptimizerStates(Optimizer optimizer);
 /// FLOPs and element transfers per parameter of one optimizer step.
 std::pair<double, double> getOptimizerUpdateCost(Optimizer optimizer);
+/// Kernel launches one parameter's update takes (a fraction): the code
+/// generators update many parameters of rank `rank` in one kernel, as many
+/// as their buffers' descriptors fit (getLoopsPerMergedKernel,
+/// include/autopar/Analysis/Fusion.h).
+double getOptimizerUpdateLaunches(Optimizer optimizer, unsigned rank);
 
 /// Memory one GPU holds during a training step.
 /// The arithmetic of a training step: the model's own float type, or mixed

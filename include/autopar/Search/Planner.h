@@ -152,6 +152,7 @@ struct StrategyWork {
     double elements = 0;
     Type elementType;
     unsigned axes = 0;
+    unsigned rank = 1;
   };
   SmallVector<Param, 2> params;
   /// Local bytes: activations saved for the backward, the op's operands

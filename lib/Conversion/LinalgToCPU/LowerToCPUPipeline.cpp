@@ -42,7 +42,8 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
   pm.addPass(createFreeBuffersEarly());
 }
 
-void mlir::autopar::buildParallelLoopPasses(OpPassManager &pm, bool fuse) {
+void mlir::autopar::buildParallelLoopPasses(OpPassManager &pm, bool fuse,
+                                            int64_t align) {
   OpPassManager &func = pm.nest<func::FuncOp>();
   // Parallel loops first: one scf.parallel (the GPU's blocks and threads)
   // around each op's reductions, never a host loop around it.
@@ -53,7 +54,11 @@ void mlir::autopar::buildParallelLoopPasses(OpPassManager &pm, bool fuse) {
   // Neighbouring loop nests over the same bounds whose accesses line up
   // become one: a fill and the reduction that accumulates into it, an
   // elementwise op and the next one reading its result at the same index.
-  func.addPass(createParallelLoopFusionPass());
+  // Neighbouring nests on disjoint buffers (the optimizer's update of each
+  // parameter) run as one.
+  FuseParallelLoopsOptions loops;
+  loops.align = align;
+  func.addPass(createFuseParallelLoops(loops));
 }
 
 void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,

@@ -36,6 +36,7 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -43,11 +44,13 @@
 #include "llvm/Support/Path.h"
 
 #include <cstdlib>
+#include <numeric>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_STRIPCOMPILETIMES
 #define GEN_PASS_DEF_HOSTFUNCTIONSTOLOOPS
 #define GEN_PASS_DEF_MERGEGPUMODULES
+#define GEN_PASS_DEF_COLLAPSEPARALLELLOOPS
 #include "autopar/Conversion/Passes.h.inc"
 } // namespace mlir::autopar
 
@@ -126,6 +129,26 @@ struct MergeGpuModulesPass
   }
 };
 
+struct CollapseParallelLoopsPass
+    : public mlir::autopar::impl::CollapseParallelLoopsBase<
+          CollapseParallelLoopsPass> {
+  void runOnOperation() override {
+    SmallVector<scf::ParallelOp> loops;
+    getOperation()->walk([&](scf::ParallelOp loop) {
+      if (loop.getNumLoops() > 1 && loop.getNumResults() == 0 &&
+          !loop->getParentOfType<scf::ParallelOp>())
+        loops.push_back(loop);
+    });
+    IRRewriter rewriter(&getContext());
+    for (scf::ParallelOp loop : loops) {
+      std::vector<unsigned> dimensions(loop.getNumLoops());
+      std::iota(dimensions.begin(), dimensions.end(), 0);
+      rewriter.setInsertionPoint(loop);
+      collapseParallelLoops(rewriter, loop, {dimensions});
+    }
+  }
+};
+
 struct StripCompileTimesPass
     : public mlir::autopar::impl::StripCompileTimesBase<StripCompileTimesPass> {
   void runOnOperation() override {
@@ -197,10 +220,15 @@ void mlir::autopar::buildLowerToCUDAPipeline(
 
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.
-  buildParallelLoopPasses(pm, options.fuse);
+  int64_t threads = std::max<int64_t>(1, options.blockThreads);
+  buildParallelLoopPasses(pm, options.fuse, threads);
   OpPassManager &func = pm.nest<func::FuncOp>();
-  func.addPass(createParallelLoopTilingPass(
-      {options.blockRows, options.blockColumns}, /*noMinMaxBounds=*/true));
+  func.addPass(createCollapseParallelLoops());
+  // The collapsed trip counts and strides as constants (kernels then split
+  // the index by constants, not by arguments).
+  func.addPass(createCanonicalizerPass());
+  func.addPass(
+      createParallelLoopTilingPass({threads}, /*noMinMaxBounds=*/true));
   // (No canonicalization here: it would merge the block and thread loops
   // into one, which then maps to blocks only.)
   func.addPass(createGpuMapParallelLoopsPass());

@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Conversion/RuntimeCalls.h"
 
@@ -133,10 +134,7 @@ struct CopiesToKernelsPass
       if (!isHostCode(copy))
         return;
       // A constant lives in host memory, which kernels cannot read.
-      Value source = copy.getSource();
-      while (auto view = source.getDefiningOp<ViewLikeOpInterface>())
-        source = view.getViewSource();
-      if (source.getDefiningOp<memref::GetGlobalOp>())
+      if (getRootBuffer(copy.getSource()).getDefiningOp<memref::GetGlobalOp>())
         return;
       copies.push_back(copy);
     });
@@ -253,26 +251,6 @@ struct AllocsToGPUPass
   }
 };
 
-/// The buffer `buffer` is a view of (itself when it is none).
-Value getRoot(Value buffer) {
-  while (auto view = buffer.getDefiningOp<ViewLikeOpInterface>())
-    buffer = view.getViewSource();
-  return buffer;
-}
-
-/// Whether the root buffer `root` is one this function allocates (or a
-/// constant it takes), not one it was given.
-bool isAllocated(Value root) {
-  return isa_and_nonnull<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(
-      root.getDefiningOp());
-}
-
-/// Whether two root buffers may share memory: the same buffer, or two
-/// that this function did not allocate (arguments may be one buffer twice).
-bool mayAlias(Value a, Value b) {
-  return a == b || (!isAllocated(a) && !isAllocated(b));
-}
-
 /// The root buffer whose address the integer `value` is computed from
 /// (memref.extract_aligned_pointer_as_index, then integer arithmetic), a
 /// null value for a constant, failure when neither is known.
@@ -281,7 +259,7 @@ FailureOr<Value> traceAddress(Value value) {
   if (!def)
     return failure();
   if (auto pointer = dyn_cast<memref::ExtractAlignedPointerAsIndexOp>(def))
-    return getRoot(pointer.getSource());
+    return getRootBuffer(pointer.getSource());
   if (isa<arith::ConstantOp>(def))
     return Value();
   if (!isa<arith::ArithDialect>(def->getDialect()))
@@ -304,7 +282,7 @@ FailureOr<SmallVector<Value>> getStreamBuffers(Operation *op) {
     return buffers; // a new buffer, only the GPU's
   for (Value operand : op->getOperands()) {
     if (isa<MemRefType>(operand.getType())) {
-      buffers.push_back(getRoot(operand));
+      buffers.push_back(getRootBuffer(operand));
       continue;
     }
     if (isa<gpu::AsyncTokenType>(operand.getType()))
@@ -328,7 +306,7 @@ FailureOr<SmallVector<Value>> getHostBuffers(Operation *op) {
   SmallVector<Value> buffers;
   for (Value operand : op->getOperands())
     if (isa<MemRefType>(operand.getType()))
-      buffers.push_back(getRoot(operand));
+      buffers.push_back(getRootBuffer(operand));
   return buffers;
 }
 
@@ -358,8 +336,9 @@ struct InFlight {
   }
   /// Whether the host must wait before it touches `root`.
   bool touches(Value root) const {
-    return any || (external && !isAllocated(root)) ||
-           llvm::any_of(roots, [&](Value r) { return mayAlias(root, r); });
+    return any || (external && !isAllocatedBuffer(root)) ||
+           llvm::any_of(roots,
+                        [&](Value r) { return mayAliasBuffers(root, r); });
   }
 };
 
