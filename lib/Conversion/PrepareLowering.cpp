@@ -2,7 +2,8 @@
 //
 // Before bufferization: aggregated linalg ops (softmax) become the
 // structured ops they stand for, ops that produce only empty tensors
-// become tensor.empty, and scatter-adds become loops over their positions.
+// become tensor.empty, and scatter-adds become a parallel loop over a row's
+// elements around a loop over their positions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,8 +37,12 @@ static bool producesOnlyEmptyTensors(Operation *op) {
   });
 }
 
-/// `op` as an scf.for over its positions (flattened) that adds each update
-/// row into the destination row its index names.
+/// `op` as an scf.forall over the elements of a row (the GPU's threads),
+/// each running an scf.for over the positions (flattened) that adds the
+/// position's update element into the destination row its index names.
+/// Each destination element takes its updates in position order, as a
+/// sequential loop would; the indices are read where the work runs (on the
+/// GPU, no host wait), and the loop is one kernel, not one per position.
 static Value expandScatterAdd(RewriterBase &rewriter, ScatterAddOp op) {
   Location loc = op.getLoc();
   RankedTensorType indicesType = op.getIndices().getType();
@@ -60,53 +65,59 @@ static Value expandScatterAdd(RewriterBase &rewriter, ScatterAddOp op) {
         tensor::CollapseShapeOp::create(rewriter, loc, updates, updateGroups);
   }
   ArrayRef<int64_t> rowShape = destType.getShape().drop_front();
-  auto rowType = RankedTensorType::get(rowShape, destType.getElementType());
-  SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(1)};
+  int64_t rows = destType.getDimSize(0);
+  // One thread per row element (one in all for rows of scalars).
+  SmallVector<OpFoldResult> threads;
+  for (int64_t size : rowShape)
+    threads.push_back(rewriter.getIndexAttr(size));
+  if (threads.empty())
+    threads.push_back(rewriter.getIndexAttr(1));
+  auto forall = scf::ForallOp::create(rewriter, loc, threads,
+                                      ValueRange{op.getDest()}, std::nullopt);
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(forall.getTerminator());
+  SmallVector<Value> element(forall.getInductionVars());
+  // The thread's column of the destination: [rows, 1, ...].
+  SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(rows)};
   SmallVector<OpFoldResult> strides(destType.getRank(),
                                     rewriter.getIndexAttr(1));
-  for (int64_t size : rowShape)
-    sizes.push_back(rewriter.getIndexAttr(size));
-  auto at = [&](Value first) {
-    SmallVector<OpFoldResult> offsets(destType.getRank(),
-                                      rewriter.getIndexAttr(0));
-    offsets[0] = first;
-    return offsets;
-  };
-  Value lower = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  for (size_t dim = 0; dim < rowShape.size(); ++dim) {
+    offsets.push_back(element[dim]);
+    sizes.push_back(rewriter.getIndexAttr(1));
+  }
+  Value out = forall.getRegionIterArgs().front();
+  Value column = tensor::ExtractSliceOp::create(rewriter, loc, out, offsets,
+                                                sizes, strides);
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value upper = arith::ConstantIndexOp::create(rewriter, loc, positions);
   Value step = arith::ConstantIndexOp::create(rewriter, loc, 1);
   auto loop = scf::ForOp::create(
-      rewriter, loc, lower, upper, step, ValueRange{op.getDest()},
+      rewriter, loc, zero, upper, step, ValueRange{column},
       [&](OpBuilder &b, Location bodyLoc, Value position, ValueRange acc) {
         Value row = tensor::ExtractOp::create(b, bodyLoc, indices, position);
         if (!row.getType().isIndex())
           row = arith::IndexCastOp::create(b, bodyLoc, b.getIndexType(), row);
-        Value update = tensor::ExtractSliceOp::create(
-            b, bodyLoc, rowType, updates, at(position), sizes, strides);
-        Value current = tensor::ExtractSliceOp::create(
-            b, bodyLoc, rowType, acc[0], at(row), sizes, strides);
-        AffineMap identity = b.getMultiDimIdentityMap(rowType.getRank());
+        SmallVector<Value> at = {position};
+        SmallVector<Value> into = {row};
+        for (size_t dim = 0; dim < rowShape.size(); ++dim) {
+          at.push_back(element[dim]);
+          into.push_back(zero);
+        }
+        Value update = tensor::ExtractOp::create(b, bodyLoc, updates, at);
+        Value current = tensor::ExtractOp::create(b, bodyLoc, acc[0], into);
         Value sum =
-            linalg::GenericOp::create(
-                b, bodyLoc, TypeRange{rowType}, ValueRange{update},
-                ValueRange{current}, ArrayRef<AffineMap>{identity, identity},
-                SmallVector<utils::IteratorType>(rowType.getRank(),
-                                                 utils::IteratorType::parallel),
-                [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                  Value added =
-                      isa<FloatType>(args[0].getType())
-                          ? arith::AddFOp::create(nb, nloc, args[1], args[0])
-                                .getResult()
-                          : arith::AddIOp::create(nb, nloc, args[1], args[0])
-                                .getResult();
-                  linalg::YieldOp::create(nb, nloc, added);
-                })
-                .getResult(0);
-        Value next = tensor::InsertSliceOp::create(b, bodyLoc, sum, acc[0],
-                                                   at(row), sizes, strides);
+            isa<FloatType>(update.getType())
+                ? arith::AddFOp::create(b, bodyLoc, current, update).getResult()
+                : arith::AddIOp::create(b, bodyLoc, current, update)
+                      .getResult();
+        Value next = tensor::InsertOp::create(b, bodyLoc, sum, acc[0], into);
         scf::YieldOp::create(b, bodyLoc, next);
       });
-  return loop.getResult(0);
+  rewriter.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(rewriter, loc, loop.getResult(0), out,
+                                        offsets, sizes, strides);
+  return forall.getResult(0);
 }
 
 namespace {

@@ -137,9 +137,14 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
       `tensor.empty` (there is nothing to compute, and upstream's
       bufferization of some of them, `tensor.concat` for one, writes
       subviews that start out of bounds in the empty dimension);
-    * `autopar.scatter_add` becomes an `scf.for` over its positions that
-      adds each update row into the destination row its index names
-      (slices of a loop-carried tensor, which bufferize in place).
+    * `autopar.scatter_add` becomes an `scf.forall` over the elements of
+      a destination row, each running an `scf.for` over the positions
+      that adds the position's update element into the row its index
+      names (a column of the destination, carried by the loop, which
+      bufferizes in place). Every destination element takes its updates in
+      position order, as one sequential loop would; on the GPU it is one
+      kernel that reads the indices itself (it was a host loop reading
+      them, one launch per position).
 
     An aggregate that cannot be decomposed is an error at the op.
   }];

@@ -49,6 +49,8 @@ void mlir::autopar::buildParallelLoopPasses(OpPassManager &pm, bool fuse,
   // around each op's reductions, never a host loop around it.
   func.addPass(createReductionsInner());
   func.addPass(createConvertLinalgToParallelLoopsPass());
+  // scf.forall loops (a scatter-add's) as scf.parallel, mapped alike.
+  func.addPass(createForallToParallelLoopPass());
   if (!fuse)
     return;
   // Neighbouring loop nests over the same bounds whose accesses line up

@@ -257,6 +257,10 @@ void mlir::autopar::buildLowerToCUDAPipeline(
     target.linkLibs.push_back(*libdevice);
   pm.addPass(createGpuNVVMAttachTarget(target));
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  // Views made inside a kernel (a scatter-add's column of its destination)
+  // as address arithmetic NVVM's conversion takes.
+  kernels.addPass(memref::createExpandStridedMetadataPass());
+  kernels.addPass(createLowerAffinePass());
   kernels.addPass(createConvertGpuOpsToNVVMOps());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
