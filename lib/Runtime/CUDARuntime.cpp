@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -227,13 +228,44 @@ struct ManagedCache {
   size_t bytes = 0;
   /// Every managed buffer allocated, by address: the size asked for.
   std::map<CUdeviceptr, size_t> sizes;
+  /// Buffers freed in stream order: each usable once its event (recorded on
+  /// the compute stream at the free) has completed, oldest first.
+  std::deque<std::pair<CUevent, CUdeviceptr>> pending;
+  /// Events of retired frees, for reuse.
+  std::vector<CUevent> events;
 };
 ManagedCache &getManagedCache() {
   static ManagedCache cache;
   return cache;
 }
 
+void freeManaged(CUdeviceptr pointer);
+
+/// Moves the stream-ordered frees whose GPU work has completed into the
+/// cache; with `all`, waits for every one (the caller has waited for the
+/// stream, or is about to release everything).
+void retireManagedFrees(bool all) {
+  ManagedCache &cache = getManagedCache();
+  while (!cache.pending.empty()) {
+    auto [event, pointer] = cache.pending.front();
+    CUresult result = cuEventQuery(event);
+    if (result == CUDA_ERROR_NOT_READY) {
+      if (!all)
+        return; // later frees were recorded later on the same stream
+      result = cuEventSynchronize(event);
+    }
+    if (result != CUDA_SUCCESS)
+      fail("waiting for the GPU before reusing a freed buffer (a kernel or "
+           "library call before the free; AUTOPAR_CUDA_BLOCKING=1 names it)",
+           result);
+    cache.pending.pop_front();
+    cache.events.push_back(event);
+    freeManaged(pointer);
+  }
+}
+
 void releaseManagedCache() {
+  retireManagedFrees(/*all=*/true);
   ManagedCache &cache = getManagedCache();
   for (auto &[size, pointer] : cache.buffers) {
     CHECK(cuMemFree(pointer));
@@ -246,6 +278,7 @@ void releaseManagedCache() {
 /// `bytes` of managed memory, preferably on the GPU.
 CUdeviceptr allocManaged(size_t bytes) {
   ManagedCache &cache = getManagedCache();
+  retireManagedFrees(/*all=*/false);
   if (auto it = cache.buffers.find(bytes); it != cache.buffers.end()) {
     CUdeviceptr pointer = it->second;
     cache.buffers.erase(it);
@@ -464,10 +497,23 @@ void autopar_cuda_free(int64_t address) {
     CHECK(cuMemFreeAsync(pointer, getComputeStream()));
     return;
   }
-  // Managed memory: freed (kept for reuse) once nothing on the GPU reads it
-  // any more.
-  autopar_cuda_synchronize();
-  freeManaged(pointer);
+  // Managed memory: freed (kept for reuse) once the GPU work enqueued so
+  // far, which may read it, has completed; the host does not wait here.
+  if (isBlocking()) {
+    autopar_cuda_synchronize();
+    freeManaged(pointer);
+    return;
+  }
+  ManagedCache &cache = getManagedCache();
+  CUevent event = nullptr;
+  if (!cache.events.empty()) {
+    event = cache.events.back();
+    cache.events.pop_back();
+  } else {
+    CHECK(cuEventCreate(&event, CU_EVENT_DISABLE_TIMING));
+  }
+  CHECK(cuEventRecord(event, getComputeStream()));
+  cache.pending.emplace_back(event, pointer);
 }
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
@@ -1103,6 +1149,7 @@ void autopar_cuda_synchronize() {
       pause(start);
     }
     outstanding.clear();
+    retireManagedFrees(/*all=*/true);
     return;
   }
 #endif
@@ -1111,6 +1158,7 @@ void autopar_cuda_synchronize() {
     fail("waiting for the GPU (a kernel or library call since the host last "
          "waited; AUTOPAR_CUDA_BLOCKING=1 names it)",
          result);
+  retireManagedFrees(/*all=*/true);
 }
 
 int64_t autopar_nccl_device_coord(int64_t meshCode, int64_t axesCode) {

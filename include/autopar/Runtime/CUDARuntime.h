@@ -61,7 +61,9 @@ void mgpuSetDefaultDevice(int32_t device);
 
 /// Frees a buffer that `mgpuMemAlloc` returned, by address (the lowering
 /// of `memref.dealloc` in host code): pool memory in the compute stream's
-/// order, managed memory once the GPU is done (the host waits).
+/// order; managed memory kept for reuse once an event recorded on the
+/// compute stream at the free has completed (the host does not wait; with
+/// AUTOPAR_CUDA_BLOCKING=1 it does).
 void autopar_cuda_free(int64_t address);
 /// Waits until the GPU has done everything enqueued so far, watching the
 /// NCCL communicators with work in it (an error or the collective timeout,
