@@ -484,19 +484,19 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream) {
 
 void mgpuSetDefaultDevice(int32_t device) { defaultDevice = device; }
 
-void autopar_cuda_free(int64_t address) {
+void autopar_cuda_free_device(int64_t address) {
+  if (!address)
+    return;
+  ensureContext();
+  // Pool memory: reusable once the stream's work so far is done.
+  CHECK(cuMemFreeAsync(static_cast<CUdeviceptr>(address), getComputeStream()));
+}
+
+void autopar_cuda_free_managed(int64_t address) {
   if (!address)
     return;
   ensureContext();
   CUdeviceptr pointer = static_cast<CUdeviceptr>(address);
-  unsigned managed = 0;
-  CHECK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED,
-                              pointer));
-  if (!managed) {
-    // Pool memory: reusable once the stream's work so far is done.
-    CHECK(cuMemFreeAsync(pointer, getComputeStream()));
-    return;
-  }
   // Managed memory: freed (kept for reuse) once the GPU work enqueued so
   // far, which may read it, has completed; the host does not wait here.
   if (isBlocking()) {
@@ -514,6 +514,19 @@ void autopar_cuda_free(int64_t address) {
   }
   CHECK(cuEventRecord(event, getComputeStream()));
   cache.pending.emplace_back(event, pointer);
+}
+
+void autopar_cuda_free(int64_t address) {
+  if (!address)
+    return;
+  ensureContext();
+  unsigned managed = 0;
+  CHECK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED,
+                              static_cast<CUdeviceptr>(address)));
+  if (managed)
+    autopar_cuda_free_managed(address);
+  else
+    autopar_cuda_free_device(address);
 }
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,

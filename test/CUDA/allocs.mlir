@@ -16,7 +16,8 @@ module attributes {gpu.container_module} {
   func.func private @library(i64) attributes {autopar.stream_ordered}
   func.func private @host_reader(i64)
 
-  // CHECK: func.func private @autopar_cuda_free(i64) attributes {autopar.stream_ordered}
+  // CHECK-DAG: func.func private @autopar_cuda_free_device(i64) attributes {autopar.stream_ordered}
+  // CHECK-DAG: func.func private @autopar_cuda_free_managed(i64) attributes {autopar.stream_ordered}
   // CHECK-LABEL: func.func @place(
   // CHECK: %[[STREAM:.*]] = gpu.wait async
   // CHECK: %[[G:.*]] = memref.get_global @weights : memref<4xf32>
@@ -33,10 +34,12 @@ module attributes {gpu.container_module} {
   // CHECK: %[[R:.*]] = gpu.alloc  host_shared () : memref<4xf32>
   // CHECK: gpu.launch_func  @kernels::@scale {{.*}} args(%[[W]] : memref<4xf32>, %[[T]] : memref<4xf32>, %[[H]] : memref<4xf32>)
   // CHECK: memref.load %[[H]]
-  // CHECK: call @autopar_cuda_free
-  // CHECK: call @autopar_cuda_free
-  // CHECK: call @autopar_cuda_free
-  // CHECK: call @autopar_cuda_free
+  // Freed by placement (no driver query): the device buffer to the pool,
+  // the managed ones through the reuse cache, the constant's copy last.
+  // CHECK: call @autopar_cuda_free_device
+  // CHECK: call @autopar_cuda_free_managed
+  // CHECK: call @autopar_cuda_free_managed
+  // CHECK: call @autopar_cuda_free_managed
   // CHECK-NEXT: return %[[R]]
   func.func @place(%i: index) -> (memref<4xf32>, f32) {
     %c1 = arith.constant 1 : index

@@ -65,6 +65,12 @@ void mgpuSetDefaultDevice(int32_t device);
 /// compute stream at the free has completed (the host does not wait; with
 /// AUTOPAR_CUDA_BLOCKING=1 it does).
 void autopar_cuda_free(int64_t address);
+/// autopar_cuda_free of a buffer known to come from the device pool
+/// (`gpu.alloc` without host_shared): no driver query.
+void autopar_cuda_free_device(int64_t address);
+/// autopar_cuda_free of a buffer known to be managed memory (`gpu.alloc
+/// host_shared`): no driver query.
+void autopar_cuda_free_managed(int64_t address);
 /// Waits until the GPU has done everything enqueued so far, watching the
 /// NCCL communicators with work in it (an error or the collective timeout,
 /// AUTOPAR_COLLECTIVE_TIMEOUT, ends the job with a message naming the

@@ -233,15 +233,26 @@ struct AllocsToGPUPass
     }
     // Every buffer freed through the runtime, by its address: pool memory
     // goes back to the pool in stream order, managed memory once the
-    // stream is done with it.
+    // stream is done with it. The placement decided here names the entry
+    // point; a buffer of unknown origin goes to the one that asks the
+    // driver.
     if (deallocs.empty())
       return;
     OpBuilder builder(module.getBodyRegion());
     Type i64 = builder.getI64Type();
-    func::FuncOp free = getOrDeclareRuntimeFunction(
-        builder, module, "autopar_cuda_free", {i64}, {});
-    setStreamOrdered(free);
+    auto declare = [&](StringRef name) {
+      func::FuncOp free =
+          getOrDeclareRuntimeFunction(builder, module, name, {i64}, {});
+      setStreamOrdered(free);
+      return free;
+    };
     for (memref::DeallocOp dealloc : deallocs) {
+      auto gpuAlloc =
+          getRootBuffer(dealloc.getMemref()).getDefiningOp<gpu::AllocOp>();
+      StringRef name = !gpuAlloc                  ? "autopar_cuda_free"
+                       : gpuAlloc.getHostShared() ? "autopar_cuda_free_managed"
+                                                  : "autopar_cuda_free_device";
+      func::FuncOp free = declare(name);
       builder.setInsertionPoint(dealloc);
       Location loc = dealloc.getLoc();
       Value address = getBufferAddress(builder, loc, dealloc.getMemref());
