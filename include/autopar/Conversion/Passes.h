@@ -51,7 +51,7 @@ struct LowerToCPUPipelineOptions
       *this, "fuse",
       llvm::cl::desc("Fuse: elementwise producers inside their users' loops "
                      "(autopar-fuse-elementwise), loop nests that line up "
-                     "(scf-parallel-loop-fusion)"),
+                     "or touch disjoint buffers (autopar-fuse-parallel-loops)"),
       llvm::cl::init(true)};
 };
 
