@@ -125,15 +125,19 @@ bool mlir::autopar::isFusedIntoUsers(Operation *op) {
   return inputs <= kMaxFusedInputRatio * *result;
 }
 
+/// Bytes of a rank-`rank` memref descriptor: allocated and aligned
+/// pointers, offset, a size and a stride per dimension, 8 bytes each.
+static int64_t getDescriptorBytes(int64_t rank) { return 8 * (3 + 2 * rank); }
+
 int64_t mlir::autopar::getKernelArgumentBytes(Type type) {
   if (auto memref = dyn_cast<MemRefType>(type))
-    return 8 * (3 + 2 * memref.getRank());
+    return getDescriptorBytes(memref.getRank());
   return 8;
 }
 
 unsigned mlir::autopar::getLoopsPerMergedKernel(unsigned buffers,
                                                 unsigned rank) {
-  int64_t perLoop = std::max<int64_t>(1, buffers) * 8 * (3 + 2 * rank);
+  int64_t perLoop = std::max<int64_t>(1, buffers) * getDescriptorBytes(rank);
   return static_cast<unsigned>(std::clamp<int64_t>(
       kMaxMergedArgumentBytes / perLoop, 1, kMaxMergedLoops));
 }

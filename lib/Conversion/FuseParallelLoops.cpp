@@ -51,6 +51,12 @@ bool isAvailableBefore(Value value, Operation *op) {
   return !def || def->isBeforeInBlock(op);
 }
 
+/// An op a fusion steps over where it stands: no memory effects, no
+/// regions.
+bool isInert(Operation *op) {
+  return isMemoryEffectFree(op) && op->getNumRegions() == 0;
+}
+
 /// The ops between two nests that a fusion can move or step over:
 /// allocations (moved before `first` when their sizes are known there),
 /// frees (moved after the last nest) and ops without memory effects.
@@ -71,7 +77,7 @@ bool collectGap(scf::ParallelOp first, Operation *from, Operation *to,
       allocs.push_back(op);
       continue;
     }
-    if (!isMemoryEffectFree(op) || op->getNumRegions() != 0)
+    if (!isInert(op))
       return false;
   }
   return true;
@@ -100,8 +106,7 @@ scf::ParallelOp getNextLoop(Operation *op) {
   for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
     if (auto loop = dyn_cast<scf::ParallelOp>(next))
       return loop;
-    if (!isa<memref::AllocOp, memref::DeallocOp>(next) &&
-        (!isMemoryEffectFree(next) || next->getNumRegions() != 0))
+    if (!isa<memref::AllocOp, memref::DeallocOp>(next) && !isInert(next))
       return {};
   }
   return {};
@@ -179,11 +184,10 @@ Accesses getAccesses(scf::ParallelOp loop) {
         accesses.unknown = true;
         continue;
       }
-      // Buffers of the nest's own iterations are its business.
-      if (loop->isAncestor(
-              getRootBuffer(value).getParentBlock()->getParentOp()))
-        continue;
       Value root = getRootBuffer(value);
+      // Buffers of the nest's own iterations are its business.
+      if (loop->isAncestor(root.getParentBlock()->getParentOp()))
+        continue;
       if (isa<MemoryEffects::Read>(effect.getEffect()))
         accesses.reads.push_back(root);
       else
@@ -219,6 +223,17 @@ struct Part {
   scf::ParallelOp loop;
   SmallVector<int64_t> trips;
   int64_t start = 0, size = 1;
+};
+
+/// A run of neighbouring nests to merge, with what the grouping found: the
+/// ops between them to move, the buffers they touch, the values they take
+/// from above (their kernel's arguments) and those values' bytes.
+struct Group {
+  SmallVector<Part> parts;
+  SmallVector<Operation *> allocs, frees;
+  Accesses touched;
+  llvm::SetVector<Value> arguments;
+  int64_t argumentBytes = 0;
 };
 
 /// Emits, at `builder`'s point, the body of the part of `parts` that the
@@ -285,29 +300,17 @@ void emitParts(OpBuilder &builder, Location loc, Value index,
 
 /// Replaces `group`'s nests (neighbours, independent) by one at the last
 /// one's place.
-void merge(ArrayRef<scf::ParallelOp> group, int64_t align) {
-  scf::ParallelOp first = group.front(), last = group.back();
-  SmallVector<Operation *> allocs, frees;
-  for (auto [a, b] : llvm::zip(group.drop_back(), group.drop_front())) {
-    bool cleared = collectGap(first, a, b, allocs, frees);
-    assert(cleared && "the group's gaps were checked");
-    (void)cleared;
-  }
-  clearGaps(first, last, allocs, frees);
+void merge(Group &group, int64_t align) {
+  scf::ParallelOp first = group.parts.front().loop;
+  scf::ParallelOp last = group.parts.back().loop;
+  clearGaps(first, last, group.allocs, group.frees);
 
-  SmallVector<Part> parts;
   SmallVector<Location> locs;
   int64_t end = 0;
-  for (scf::ParallelOp loop : group) {
-    Part part;
-    part.loop = loop;
-    part.trips = *getTripCounts(loop);
-    for (int64_t trip : part.trips)
-      part.size *= trip;
+  for (Part &part : group.parts) {
     part.start = llvm::alignTo(end, align);
     end = part.start + part.size;
-    parts.push_back(std::move(part));
-    locs.push_back(loop.getLoc());
+    locs.push_back(part.loop.getLoc());
   }
   OpBuilder builder(last);
   Location loc = builder.getFusedLoc(locs);
@@ -317,61 +320,71 @@ void merge(ArrayRef<scf::ParallelOp> group, int64_t align) {
   scf::ParallelOp::create(builder, loc, ValueRange{zero}, ValueRange{total},
                           ValueRange{one},
                           [&](OpBuilder &b, Location l, ValueRange ivs) {
-                            emitParts(b, l, ivs.front(), parts, end);
+                            emitParts(b, l, ivs.front(), group.parts, end);
                           });
-  for (scf::ParallelOp loop : group)
-    loop.erase();
+  for (Part &part : group.parts)
+    part.loop.erase();
 }
 
 /// Horizontal fusion over the nests of `block`: greedily, each run of
 /// neighbouring nests that are independent and fit the limits.
 void fuseHorizontally(Block &block, int64_t align) {
-  SmallVector<SmallVector<scf::ParallelOp>> groups;
-  SmallVector<scf::ParallelOp> group;
-  Accesses touched;
-  llvm::SetVector<Value> arguments;
+  SmallVector<Group, 0> groups;
+  Group group;
   auto close = [&] {
-    if (group.size() > 1)
-      groups.push_back(group);
-    group.clear();
-    touched = Accesses();
-    arguments.clear();
+    if (group.parts.size() > 1)
+      groups.push_back(std::move(group));
+    group = Group();
+  };
+  // Kernel argument bytes `used` adds to the group's.
+  auto addedBytes = [&](const llvm::SetVector<Value> &used) {
+    int64_t bytes = 0;
+    for (Value value : used)
+      if (!group.arguments.contains(value) &&
+          !matchPattern(value, m_Constant()))
+        bytes += getKernelArgumentBytes(value.getType());
+    return bytes;
   };
   for (Operation &op : block) {
     auto loop = dyn_cast<scf::ParallelOp>(op);
     if (!loop)
       continue;
-    if (!getTripCounts(loop)) {
+    std::optional<SmallVector<int64_t>> trips = getTripCounts(loop);
+    if (!trips) {
       close();
       continue;
     }
     Accesses accesses = getAccesses(loop);
     llvm::SetVector<Value> used;
     getUsedValuesDefinedAbove(loop.getRegion(), used);
-    auto argumentBytes = [](const llvm::SetVector<Value> &values) {
-      int64_t bytes = 0;
-      for (Value value : values)
-        if (!matchPattern(value, m_Constant()))
-          bytes += getKernelArgumentBytes(value.getType());
-      return bytes;
-    };
-    if (!group.empty()) {
-      llvm::SetVector<Value> joined = arguments;
-      joined.insert(used.begin(), used.end());
+    int64_t bytes = addedBytes(used);
+    if (!group.parts.empty()) {
       SmallVector<Operation *> allocs, frees;
-      bool fits = group.size() < kMaxMergedLoops &&
-                  argumentBytes(joined) <= kMaxMergedArgumentBytes &&
-                  accesses.isIndependentOf(touched) &&
-                  collectGap(group.front(), group.back(), loop, allocs, frees);
-      if (!fits)
+      bool fits = group.parts.size() < kMaxMergedLoops &&
+                  group.argumentBytes + bytes <= kMaxMergedArgumentBytes &&
+                  accesses.isIndependentOf(group.touched) &&
+                  collectGap(group.parts.front().loop, group.parts.back().loop,
+                             loop, allocs, frees);
+      if (fits) {
+        llvm::append_range(group.allocs, allocs);
+        llvm::append_range(group.frees, frees);
+      } else {
         close();
+        bytes = addedBytes(used);
+      }
     }
-    group.push_back(loop);
-    touched.add(accesses);
-    arguments.insert(used.begin(), used.end());
+    Part part;
+    part.loop = loop;
+    part.trips = std::move(*trips);
+    for (int64_t trip : part.trips)
+      part.size *= trip;
+    group.parts.push_back(std::move(part));
+    group.touched.add(accesses);
+    group.arguments.insert(used.begin(), used.end());
+    group.argumentBytes += bytes;
   }
   close();
-  for (ArrayRef<scf::ParallelOp> merged : groups)
+  for (Group &merged : groups)
     merge(merged, align);
 }
 

@@ -28,6 +28,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_ALLOCSTOGPU
@@ -240,10 +241,13 @@ struct AllocsToGPUPass
       return;
     OpBuilder builder(module.getBodyRegion());
     Type i64 = builder.getI64Type();
+    llvm::StringMap<func::FuncOp> declared;
     auto declare = [&](StringRef name) {
-      func::FuncOp free =
-          getOrDeclareRuntimeFunction(builder, module, name, {i64}, {});
-      setStreamOrdered(free);
+      func::FuncOp &free = declared[name];
+      if (!free) {
+        free = getOrDeclareRuntimeFunction(builder, module, name, {i64}, {});
+        setStreamOrdered(free);
+      }
       return free;
     };
     for (memref::DeallocOp dealloc : deallocs) {
