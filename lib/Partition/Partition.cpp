@@ -673,8 +673,9 @@ void PartitionPass::runOnOperation() {
       return (void)(module.emitError()
                     << "autopar-partition: the pipeline's ops have no "
                        "shardings on a mesh whose first axis is its "
-                       "stages (autopar-plan annotates them when every "
-                       "stage has the same mesh; pin mesh= for that)"),
+                       "stages (autopar-plan annotates them unless the "
+                       "stages' meshes have no common refinement; pin "
+                       "mesh= for that)"),
              signalPassFailure();
   }
   // The step autopar-plan priced: microbatches are built here (a loop per

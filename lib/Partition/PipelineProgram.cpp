@@ -370,14 +370,32 @@ LogicalResult StagePrograms::collectTransfers() {
       return failure();
   }
   // A result belongs to the chunk that makes it. A parameter's update goes
-  // to the other devices that read the parameter (a tied embedding).
+  // to the other devices that read the parameter (a tied embedding),
+  // directly or through ops of no chunk (a resharding of the argument,
+  // made where it is needed).
   Operation *terminator = body.getTerminator();
+  DenseMap<Operation *, SmallVector<Value>> argumentsOf; // unstaged ops
+  for (Operation *op : ops) {
+    if (stageOf(op) >= 0)
+      continue;
+    SetVector<Value> read;
+    forEachInput(op, [&](Value value) {
+      if (isa<BlockArgument>(value))
+        read.insert(value);
+      else if (Operation *def = producer(value); def && stageOf(def) < 0)
+        read.insert_range(argumentsOf.lookup(def));
+    });
+    argumentsOf[op] = read.takeVector();
+  }
   DenseMap<Value, DenseSet<int64_t>> readers;
   for (Operation *op : ops)
     if (stageOf(op) >= 0)
       forEachInput(op, [&](Value value) {
         if (isa<BlockArgument>(value))
           readers[value].insert(stageOf(op));
+        else if (Operation *def = producer(value); def && stageOf(def) < 0)
+          for (Value argument : argumentsOf.lookup(def))
+            readers[argument].insert(stageOf(op));
       });
   for (auto [index, value] : llvm::enumerate(terminator->getOperands())) {
     Operation *def = producer(value);

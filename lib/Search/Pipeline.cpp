@@ -387,6 +387,11 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
            prefix.transient[i * (layers + 1) + j];
   };
   bool perChunkMemory = v == 1 && problem.memoryCapacity > 0;
+  auto allowsMesh = [&](int64_t chunk, unsigned mesh) {
+    return problem.stageShapes.empty() ||
+           problem.meshes[mesh].shape ==
+               problem.stageShapes[chunk % problem.stages];
+  };
 
   // The caps on the slowest chunk: every stage cost that fits.
   std::vector<double> caps;
@@ -463,7 +468,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
           if (before == kNone)
             continue;
           for (auto [a, mesh] : llvm::enumerate(allowed)) {
-            if (i < firstStart[a])
+            if (i < firstStart[a] || !allowsMesh(p - 1, mesh))
               continue;
             double c = cost(i, j, mesh);
             if (c > cap)
@@ -591,6 +596,10 @@ mlir::autopar::enumerateStages(const StageSearchProblem &problem) {
     }
     for (int64_t end = begin + 1; end <= layers - (chunks - p - 1); ++end)
       for (unsigned mesh = 0; mesh < meshCount; ++mesh) {
+        if (!problem.stageShapes.empty() &&
+            problem.meshes[mesh].shape !=
+                problem.stageShapes[p % problem.stages])
+          continue;
         partition.push_back({begin, end, mesh});
         extend(end);
         partition.pop_back();

@@ -176,6 +176,19 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
                                     : std::string())
                           << " needs as many ops to split, but the model has "
                           << nodes;
+  // Stages hold equal shares of the GPUs (the plan's device numbering).
+  for (ArrayRef<int64_t> sizes : request.stageMeshes) {
+    int64_t devices = 1, first = 1;
+    for (int64_t size : sizes)
+      devices *= size;
+    for (int64_t size : request.stageMeshes.front())
+      first *= size;
+    if (devices != first)
+      return emitError(loc)
+             << "autopar-plan: the stages' meshes hold " << first << " and "
+             << devices
+             << " GPUs; every stage of a pipeline holds the same number";
+  }
   if (request.gpus % stages != 0)
     return emitError(loc) << "autopar-plan: stages=" << stages
                           << " does not divide the " << request.gpus
@@ -187,11 +200,13 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
            << perStage << " GPUs, which do not tile nodes of " << gpusPerNode
            << "; a stage takes whole nodes or a divisor of a node";
 
-  // The stage meshes.
+  // The stage meshes: pinned (one shape for all, or one per stage; a
+  // stage's mesh is then meshes[stageMesh[stage]]) or every candidate.
   SmallVector<MeshShape> meshes;
-  if (!request.stageMesh.empty()) {
+  SmallVector<unsigned> stageMesh;
+  for (ArrayRef<int64_t> sizes : request.stageMeshes) {
     MeshShape mesh;
-    mesh.sizes.assign(request.stageMesh.begin(), request.stageMesh.end());
+    mesh.sizes.assign(sizes.begin(), sizes.end());
     mesh.gpusPerNode = gpusPerNode;
     if (mesh.sizes.size() == 1)
       mesh.names = {"gpus"};
@@ -202,10 +217,22 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
              << "autopar-plan: mesh=" << meshText(mesh) << " has "
              << mesh.getNumDevices() << " GPUs, but each of the " << stages
              << " stages gets " << perStage << " of the " << request.gpus;
-    meshes.push_back(mesh);
-  } else {
-    meshes = planner.getCandidateMeshes(perStage);
+    auto same = llvm::find_if(meshes, [&](const MeshShape &other) {
+      return other.sizes == mesh.sizes;
+    });
+    stageMesh.push_back(same - meshes.begin());
+    if (same == meshes.end())
+      meshes.push_back(mesh);
   }
+  if (meshes.size() > 1 && v > 1)
+    return emitError(loc) << "autopar-plan: schedule=interleaved runs "
+                             "chunks of several stages on each device, so "
+                             "the stages need one mesh; mesh= pins "
+                          << meshes.size() << " shapes";
+  if (request.stageMeshes.size() <= 1)
+    stageMesh.clear();
+  if (meshes.empty())
+    meshes = planner.getCandidateMeshes(perStage);
 
   // Microbatch counts: at least one per stage for 1F1B (a multiple of the
   // stages interleaved, as Megatron-LM's schedule needs).
@@ -380,6 +407,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         problem.virtualStages = v;
         problem.schedule = request.schedule;
         problem.memoryCapacity = request.memoryCapacity;
+        problem.stageShapes.assign(stageMesh.begin(), stageMesh.end());
         // Per mesh of the problem: its stage plan.
         std::vector<const Profile *> problemPlans;
         for (auto [candidate, key] : llvm::enumerate(candidates)) {
@@ -390,6 +418,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
             continue;
           const Profile &profile = it->second;
           StageSearchProblem::Mesh entry;
+          entry.shape = key.first;
           entry.name = meshText(mesh);
           if (key.second > 0)
             entry.name +=

@@ -21,6 +21,7 @@
 #include "llvm/Support/Format.h"
 
 #include <chrono>
+#include <map>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_PLAN
@@ -40,6 +41,9 @@ struct PlanPass : public mlir::autopar::impl::PlanBase<PlanPass> {
   void runOnOperation() override;
 
 private:
+  /// mesh=, parsed: one shape, or one per pipeline stage.
+  SmallVector<SmallVector<int64_t>> stageMeshes;
+
   LogicalResult parseOptions(ModuleOp module, PlannerOptions &options);
   /// The step's precision, ZeRO stage, recomputation and microbatches,
   /// checked against the planned function.
@@ -102,20 +106,31 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
   if (maxGpus < 0)
     return mlir::emitError(module.getLoc()) << "max-gpus must not be negative";
   options.maxGpus = maxGpus;
+  // mesh=: one shape (every stage's, with stages=), or one per stage.
+  stageMeshes.clear();
   if (!mesh.empty()) {
-    SmallVector<StringRef> parts;
-    StringRef(mesh).split(parts, 'x');
-    for (StringRef part : parts) {
-      int64_t size;
-      if (part.getAsInteger(10, size) || size < 1)
+    SmallVector<StringRef> shapes;
+    StringRef(mesh).split(shapes, ',');
+    for (StringRef shape : shapes) {
+      SmallVector<StringRef> parts;
+      shape.split(parts, 'x');
+      SmallVector<int64_t> sizes;
+      for (StringRef part : parts) {
+        int64_t size;
+        if (part.getAsInteger(10, size) || size < 1)
+          return mlir::emitError(module.getLoc())
+                 << "mesh='" << mesh
+                 << "' is not a shape such as 4 or 2x4 (or one per stage: "
+                    "4,2x2)";
+        sizes.push_back(size);
+      }
+      if (sizes.size() > 2)
         return mlir::emitError(module.getLoc())
-               << "mesh='" << mesh
-               << "' is not a shape such as 4 or 2x4";
-      options.mesh.push_back(size);
+               << "mesh='" << mesh << "': autopar plans on 1-D and 2-D meshes";
+      stageMeshes.push_back(std::move(sizes));
     }
-    if (options.mesh.size() > 2)
-      return mlir::emitError(module.getLoc()) << "mesh='" << mesh
-                                << "': autopar plans on 1-D and 2-D meshes";
+    if (stageMeshes.size() == 1)
+      options.mesh = stageMeshes.front();
   }
   options.exhaustive = exhaustive;
   options.reuseBlocks = reuseBlocks;
@@ -416,10 +431,15 @@ void PlanPass::runOnOperation() {
                        << " GPUs";
     return signalPassFailure();
   }
-  if (!options.mesh.empty()) {
-    int64_t devices = 1;
-    for (int64_t size : options.mesh)
-      devices *= size;
+  if (!stageMeshes.empty()) {
+    // One shape per stage: the stages' GPUs together.
+    int64_t devices = 0;
+    for (ArrayRef<int64_t> shape : stageMeshes) {
+      int64_t count = 1;
+      for (int64_t size : shape)
+        count *= size;
+      devices += count;
+    }
     if (devices > available) {
       mlir::emitError(module.getLoc()) << "mesh=" << mesh << " needs " << devices
                          << " GPUs but target '" << targetAttr->getName()
@@ -450,6 +470,14 @@ void PlanPass::runOnOperation() {
     mlir::emitError(entry->getFunction().getLoc())
         << "autopar-plan: stages=" << static_cast<int64_t>(stages)
         << " must be 1 (no pipeline), 0 (search) or more";
+    return signalPassFailure();
+  }
+  if (stageMeshes.size() > 1 &&
+      static_cast<int64_t>(stageMeshes.size()) != stages) {
+    mlir::emitError(entry->getFunction().getLoc())
+        << "autopar-plan: mesh=" << mesh << " lists " << stageMeshes.size()
+        << " shapes, one per pipeline stage, but stages="
+        << static_cast<int64_t>(stages);
     return signalPassFailure();
   }
   if (stages >= 2) {
@@ -698,18 +726,24 @@ FailureOr<PipelineRequest> PlanPass::makePipelineRequest(
   request.stages = count;
   request.schedule = *parsed;
   request.virtualStages = static_cast<int64_t>(virtualStages);
-  request.stageMesh.assign(options.mesh.begin(), options.mesh.end());
+  for (ArrayRef<int64_t> shape : stageMeshes)
+    request.stageMeshes.emplace_back(shape.begin(), shape.end());
   request.zero = options.zero;
   request.recompute = options.recompute;
   request.microbatches = options.microbatches;
   request.memoryCapacity =
       static_cast<double>(target.getGpu().getMemoryCapacity());
   request.gpus = options.maxGpus > 0 ? options.maxGpus : available;
-  if (!options.mesh.empty()) {
-    int64_t devices = 1;
-    for (int64_t size : options.mesh)
-      devices *= size;
-    request.gpus = devices * count;
+  if (!stageMeshes.empty()) {
+    request.gpus = 0;
+    for (ArrayRef<int64_t> shape : stageMeshes) {
+      int64_t devices = 1;
+      for (int64_t size : shape)
+        devices *= size;
+      request.gpus += devices;
+    }
+    if (stageMeshes.size() == 1)
+      request.gpus *= count;
     if (request.gpus > available)
       return emitError(loc)
              << "autopar-plan: stages=" << count << " x mesh=" << mesh
@@ -769,31 +803,61 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
                           b.getI64IntegerAttr(plan.virtualStages))}));
   setStepAndTarget(module, plan.config, options.precision, target);
 
-  // Every op's strategy on its stage's mesh, when the stages have one mesh
-  // shape: @mesh is then the pipeline's, the stages' axis first (no op
-  // splits along it), the stage mesh after it. The stages' programs are
-  // built from these (autopar-partition); stages of different meshes are
-  // planned and priced but not annotated.
-  const MeshShape &stageMesh = plan.chunks.front().meshShape;
-  bool uniform = llvm::all_of(plan.chunks, [&](const PipelineChunk &chunk) {
-    return chunk.meshShape.names == stageMesh.names &&
-           chunk.meshShape.sizes == stageMesh.sizes;
+  // Every op's strategy on its stage's mesh. @mesh is the pipeline's: the
+  // stages' axis first (no op splits along it), then the stage mesh; when
+  // the stages' meshes differ in shape, their refinement (m0, m1, ...:
+  // each stage's axes are runs of its axes, in the same device order), so
+  // that every stage's strategies are shardings of one mesh. The stages'
+  // programs are built from these (autopar-partition).
+  SmallVector<MeshShape> chunkMeshes;
+  for (const PipelineChunk &chunk : plan.chunks)
+    chunkMeshes.push_back(chunk.meshShape);
+  const MeshShape &stageMesh = chunkMeshes.front();
+  bool uniform = llvm::all_of(chunkMeshes, [&](const MeshShape &mesh) {
+    return mesh.names == stageMesh.names && mesh.sizes == stageMesh.sizes;
   });
-  if (uniform && !llvm::is_contained(stageMesh.names,
-                                     AutoparDialect::kStageAxisName.str())) {
-    MeshShape whole = stageMesh;
+  std::optional<MeshRefinement> refinement;
+  if (!uniform)
+    refinement = refineMeshes(chunkMeshes);
+  if (!uniform && !refinement) {
+    mlir::emitWarning(entry.getFunction().getLoc())
+        << "autopar-plan: the stages' meshes have no common refinement (their "
+           "axes' prefix products do not divide one another); the ops carry "
+           "their stages but no shardings, and cannot be partitioned (pin "
+           "one shape for every stage, mesh=AxB, or shapes that refine one "
+           "another, mesh=4,2x2)";
+  } else if (!llvm::is_contained(stageMesh.names,
+                                 AutoparDialect::kStageAxisName.str())) {
+    MeshPlan stagePlan;
+    stagePlan.mesh = uniform ? stageMesh : refinement->mesh;
+    // The nodes of each stage mesh, numbered as its choices are.
+    std::map<std::string, std::vector<PlanNode>> nodesOn;
+    for (const MeshShape &mesh : chunkMeshes) {
+      if (nodesOn.count(mesh.str()))
+        continue;
+      FailureOr<std::vector<PlanNode>> nodes = planner.getNodesOnMesh(mesh);
+      if (failed(nodes))
+        return failure();
+      nodesOn[mesh.str()] = std::move(*nodes);
+    }
+    for (int64_t node = 0,
+                 count = static_cast<int64_t>(plan.chunkOfNode.size());
+         node < count; ++node) {
+      int64_t chunk = plan.chunkOfNode[node];
+      const PlanNode &onStage = nodesOn[chunkMeshes[chunk].str()][node];
+      const Strategy &strategy =
+          onStage.strategies[plan.chunks[chunk].choice[node]];
+      PlanNode &annotated = stagePlan.nodes.emplace_back();
+      annotated.space = onStage.space;
+      annotated.strategies.push_back(
+          uniform ? strategy
+                  : refineStrategy(strategy, refinement->axisOf[chunk]));
+      stagePlan.choice.push_back(0);
+    }
+    MeshShape whole = stagePlan.mesh;
     whole.names.insert(whole.names.begin(),
                        AutoparDialect::kStageAxisName.str());
     whole.sizes.insert(whole.sizes.begin(), plan.stages);
-    FailureOr<std::vector<PlanNode>> nodes = planner.getNodesOnMesh(stageMesh);
-    if (failed(nodes))
-      return failure();
-    MeshPlan stagePlan;
-    stagePlan.mesh = stageMesh;
-    stagePlan.nodes = std::move(*nodes);
-    for (size_t node = 0; node < stagePlan.nodes.size(); ++node)
-      stagePlan.choice.push_back(
-          plan.chunks[plan.chunkOfNode[node]].choice[node]);
     annotateOps(module, stagePlan, declareMesh(module, whole));
   }
 

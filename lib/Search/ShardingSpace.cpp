@@ -11,6 +11,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 
+#include <set>
+
 using namespace mlir;
 using namespace mlir::autopar;
 
@@ -507,6 +509,53 @@ std::string mlir::autopar::describeStrategy(const OpSpace &space,
             ":" + axes;
   }
   return text.empty() ? "replicated" : text;
+}
+
+std::optional<MeshRefinement>
+mlir::autopar::refineMeshes(ArrayRef<MeshShape> meshes) {
+  if (meshes.empty())
+    return std::nullopt;
+  int64_t devices = meshes.front().getNumDevices();
+  // Every prefix product of every mesh; they must form a chain.
+  std::set<int64_t> cuts = {1};
+  for (const MeshShape &mesh : meshes) {
+    if (mesh.getNumDevices() != devices)
+      return std::nullopt;
+    int64_t prefix = 1;
+    for (int64_t size : mesh.sizes)
+      cuts.insert(prefix *= size);
+  }
+  MeshRefinement refined;
+  refined.mesh.gpusPerNode = meshes.front().gpusPerNode;
+  SmallVector<int64_t> ends; // the prefix product at each refined axis' end
+  for (auto it = std::next(cuts.begin()); it != cuts.end(); ++it) {
+    int64_t before = *std::prev(it);
+    if (*it % before != 0)
+      return std::nullopt;
+    refined.mesh.names.push_back("m" + std::to_string(ends.size()));
+    refined.mesh.sizes.push_back(*it / before);
+    ends.push_back(*it);
+  }
+  for (const MeshShape &mesh : meshes) {
+    SmallVector<unsigned, 4> &axisOf = refined.axisOf.emplace_back();
+    unsigned axis = 0;
+    int64_t prefix = 1;
+    for (int64_t end : ends) {
+      // The first axis of `mesh` whose prefix product reaches `end`.
+      while (axis < mesh.sizes.size() && prefix * mesh.sizes[axis] < end)
+        prefix *= mesh.sizes[axis++];
+      axisOf.push_back(axis);
+    }
+  }
+  return refined;
+}
+
+Strategy mlir::autopar::refineStrategy(const Strategy &strategy,
+                                       ArrayRef<unsigned> axisOf) {
+  Strategy refined;
+  for (unsigned axis : axisOf)
+    refined.push_back(strategy[axis]);
+  return refined;
 }
 
 MeshShape mlir::autopar::getMeshShape(MeshAttr mesh) {

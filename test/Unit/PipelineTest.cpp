@@ -183,7 +183,7 @@ int main() {
   unsigned orders = 0;
   unsigned failures = checkSchedules(random, orders);
   std::printf("schedule orders: %u, failures: %u\n", orders, failures);
-  unsigned problems = 0, found = 0, none = 0;
+  unsigned problems = 0, found = 0, none = 0, pinned = 0;
   const PipelineSchedule schedules[] = {PipelineSchedule::GPipe,
                                         PipelineSchedule::OneFOneB};
   for (unsigned trial = 0; trial < 300; ++trial) {
@@ -210,12 +210,18 @@ int main() {
       for (int64_t k = 1; k < layers; ++k)
         mesh.cutSeconds.push_back(0.2 * random.unit());
       mesh.cutSeconds.push_back(0);
+      mesh.shape = random.below(2);
       problem.meshes.push_back(std::move(mesh));
     }
+    // A third of the problems pin each stage's mesh shape (mesh=4,2x2).
+    if (random.below(3) == 0)
+      for (int64_t p = 0; p < problem.stages; ++p)
+        problem.stageShapes.push_back(random.below(2));
     // Half the problems get a limit that some partitions break.
     if (random.below(2))
       problem.memoryCapacity = 100 + 400 * random.unit();
     ++problems;
+    pinned += !problem.stageShapes.empty();
     StageSearchResult searched = searchStages(problem);
     StageSearchResult enumerated = enumerateStages(problem);
     if (searched.found != enumerated.found) {
@@ -229,6 +235,13 @@ int main() {
       continue;
     }
     ++found;
+    if (!problem.stageShapes.empty())
+      for (auto [p, chunk] : llvm::enumerate(searched.chunks))
+        if (problem.meshes[chunk.mesh].shape != problem.stageShapes[p]) {
+          ++failures;
+          std::printf("trial %u: stage %zu on a mesh of another shape\n", trial,
+                      p);
+        }
     double a = searched.timing.seconds - searched.timing.tailSeconds;
     double b = enumerated.timing.seconds - enumerated.timing.tailSeconds;
     if (std::fabs(a - b) > 1e-9 * std::max(1.0, b)) {
@@ -236,8 +249,8 @@ int main() {
       std::printf("trial %u: search %.9f, enumeration %.9f\n", trial, a, b);
     }
   }
-  std::printf("problems: %u, partitions found: %u, none fits: %u, "
-              "failures: %u\n",
-              problems, found, none, failures);
+  std::printf("problems: %u (stage shapes pinned: %u), partitions found: "
+              "%u, none fits: %u, failures: %u\n",
+              problems, pinned, found, none, failures);
   return failures == 0 ? 0 : 1;
 }

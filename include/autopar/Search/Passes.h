@@ -39,7 +39,9 @@ struct AutoShardPipelineOptions
       *this, "max-gpus", llvm::cl::desc("Use at most this many GPUs (0: all)"),
       llvm::cl::init(0)};
   PassOptions::Option<std::string> mesh{
-      *this, "mesh", llvm::cl::desc("Pin the mesh shape, e.g. 4 or 2x4"),
+      *this, "mesh",
+      llvm::cl::desc("Pin the mesh shape, e.g. 4 or 2x4 (with stages: one per "
+                     "stage, e.g. 4,2x2)"),
       llvm::cl::init("")};
   PassOptions::Option<std::string> parallelism{
       *this, "parallelism",

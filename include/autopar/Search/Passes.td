@@ -30,7 +30,7 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
     Option<"maxGpus", "max-gpus", "int64_t", /*default=*/"0",
            "Use at most this many GPUs (0: all of the target's)">,
     Option<"mesh", "mesh", "std::string", /*default=*/"\"\"",
-           "Pin the mesh shape, e.g. 4 or 2x4">,
+           "Pin the mesh shape, e.g. 4 or 2x4 (with stages: one per stage, e.g. 4,2x2)">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
            "Optimizer of the training step: sgd, momentum or adam">,
     Option<"report", "report", "std::string", /*default=*/"\"stderr\"",

@@ -187,8 +187,12 @@ struct StageSearchProblem {
     /// layers k - 1 and k) into a stage on this mesh, k = 0..K (0 at the
     /// ends); the same for their gradients.
     std::vector<double> cutSeconds;
+    /// The mesh shape this plan is on (stageShapes refers to it).
+    unsigned shape = 0;
   };
   std::vector<Mesh> meshes;
+  /// Per stage (v = 1), the shape its mesh must have; empty: any.
+  std::vector<unsigned> stageShapes;
   int64_t stages = 1;
   int64_t microbatches = 1;
   int64_t virtualStages = 1;

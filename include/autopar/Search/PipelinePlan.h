@@ -27,8 +27,9 @@ struct PipelineRequest {
   int64_t virtualStages = 1;
   /// GPUs of the whole pipeline.
   int64_t gpus = 1;
-  /// Every stage's mesh, when pinned (mesh=); else searched.
-  SmallVector<int64_t> stageMesh;
+  /// The stages' meshes when pinned (mesh=): one shape for every stage, or
+  /// one per stage; empty: searched.
+  SmallVector<SmallVector<int64_t>> stageMeshes;
   std::optional<unsigned> zero;
   std::optional<Recompute> recompute;
   std::optional<int64_t> microbatches;

@@ -107,6 +107,26 @@ int64_t getShardCount(const TensorSharding &sharding, const MeshShape &mesh);
 /// The shape of a declared mesh.
 MeshShape getMeshShape(MeshAttr mesh);
 
+/// Meshes of the same devices with different shapes (pipeline stages) as
+/// one: `mesh` has an axis per factor between consecutive prefix products
+/// of the meshes' sizes (named m0, m1, ...), so each axis of each mesh is
+/// one or more consecutive axes of it in the same row-major numbering;
+/// `axisOf[m][k]` is the axis of meshes[m] that axis k of `mesh` belongs
+/// to.
+struct MeshRefinement {
+  MeshShape mesh;
+  SmallVector<SmallVector<unsigned, 4>> axisOf;
+};
+
+/// The refinement of `meshes`, or std::nullopt when they hold different
+/// device counts or their prefix products do not divide one another (2x6
+/// and 3x4: no axis order splits both).
+std::optional<MeshRefinement> refineMeshes(ArrayRef<MeshShape> meshes);
+
+/// `strategy` (on `from`, one of the refined meshes) on the refinement:
+/// every axis splits the loop its axis of `from` splits.
+Strategy refineStrategy(const Strategy &strategy, ArrayRef<unsigned> axisOf);
+
 /// A #autopar.sharding on `mesh` as a TensorSharding (axes of one
 /// dimension must be listed in increasing mesh order), with the kind of
 /// its partial axes; failure when the axes are out of order.
