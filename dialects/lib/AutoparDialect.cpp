@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Interfaces/CallInterfaces.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
 
@@ -226,6 +227,19 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                                 "declaration (a runtime entry point)";
     return success();
   }
+  if (name == "autopar.writes") {
+    // On a call to a stream-ordered runtime function (Conversion/
+    // RuntimeCalls.h): the operands whose buffers it writes.
+    auto written = dyn_cast<DenseI32ArrayAttr>(attr.getValue());
+    if (!written || !isa<CallOpInterface>(op) ||
+        llvm::any_of(written.asArrayRef(), [&](int32_t index) {
+          return index < 0 ||
+                 static_cast<unsigned>(index) >= op->getNumOperands();
+        }))
+      return op->emitError()
+             << "'" << name << "' is an array of operand numbers on a call";
+    return success();
+  }
   if (name == kSpmdAttrName) {
     // A function autopar-partition made: the program every device of the
     // mesh runs.
@@ -241,7 +255,8 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                          << kPlanAttrName << ", " << kStepAttrName << ", "
                          << kLayerAttrName << ", " << kGradOfAttrName << ", "
                          << kRecomputedAttrName << ", " << kSpmdAttrName
-                         << ", autopar.axis_names, autopar.stream_ordered";
+                         << ", autopar.axis_names, autopar.stream_ordered, "
+                            "autopar.writes";
 }
 
 /// Verifies an `autopar.sharding` on argument or result `index` of `op`.

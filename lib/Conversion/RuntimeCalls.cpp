@@ -42,6 +42,18 @@ bool mlir::autopar::isStreamOrderedCall(Operation *op) {
   return callee && callee->hasAttr(kStreamOrderedAttrName);
 }
 
+void mlir::autopar::setWrittenOperands(Operation *call,
+                                       ArrayRef<int32_t> operands) {
+  call->setAttr(kWritesAttrName,
+                DenseI32ArrayAttr::get(call->getContext(), operands));
+}
+
+bool mlir::autopar::mayWriteOperand(Operation *call, unsigned index) {
+  auto written = call->getAttrOfType<DenseI32ArrayAttr>(kWritesAttrName);
+  return !written ||
+         llvm::is_contained(written.asArrayRef(), static_cast<int32_t>(index));
+}
+
 std::optional<int32_t> mlir::autopar::getLibraryElementType(Value buffer) {
   auto type = dyn_cast<MemRefType>(buffer.getType());
   if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())

@@ -10,7 +10,7 @@
 
 // CHECK-LABEL: func.func @main
 // A plain matmul: m=2, n=3, k=4.
-// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64, %c3_i64, %c4_i64, %c1_i64, %c0_i32, %c0_i32{{.*}})
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64, %c3_i64, %c4_i64, %c1_i64, %c0_i32, %c0_i32{{.*}}) {autopar.writes = array<i32: 2>}
 // The weight-gradient form sum_b dY[b, j] X[b, i] into W[i, j]: stored
 // [n, m], so the inputs are exchanged and the left one is transposed.
 // CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c4_i64{{.*}}, %c3_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i32{{.*}}, %c0_i32{{.*}})
@@ -25,7 +25,7 @@
 // A dense layer: the bias + ReLU op after the product folds into one
 // cuBLASLt call (relu 1), a bias alone too (relu 0); a product that is also
 // read elsewhere keeps its own gemm and bias kernel.
-// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}})
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}) {autopar.writes = array<i32: 3>}
 // CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
 // CHECK: call @autopar_cuda_gemm(
 // CHECK-NEXT: linalg.generic

@@ -5,20 +5,21 @@
 // RUN: diff %t.conv.txt %t.loops.txt
 // RUN: FileCheck %s --input-file=%t.conv.txt --check-prefix=VALUES
 // Which convolutions go to cuDNN, with which geometry (x, w, y; n, c, h, w,
-// f, kh, kw, pads, strides, dilations, mode): the calls run here against a
+// f, kh, kw, pads, strides, dilations, mode; the one of x, w, y the mode
+// writes, for autopar-order-on-stream): the calls run here against a
 // host implementation of autopar_cuda_conv2d's contract and must print what
 // the same program prints as plain loops (integer data: exact sums).
 
 // CHECK-LABEL: func.func @main
 // Named forward convolution, stride 2: x 1x2x7x7, w 3x2x3x3.
-// CHECK: call @autopar_cuda_conv2d({{.*}}, %c1_i64{{.*}}, %c2_i64{{.*}}, %c7_i64{{.*}}, %c7_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}})
+// CHECK: call @autopar_cuda_conv2d({{.*}}, %c1_i64{{.*}}, %c2_i64{{.*}}, %c7_i64{{.*}}, %c7_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}) {autopar.writes = array<i32: 2>}
 // Dilation 2 (a generic with the same maps as the named op).
-// CHECK: call @autopar_cuda_conv2d({{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c0_i32{{.*}})
+// CHECK: call @autopar_cuda_conv2d({{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c0_i32{{.*}}) {autopar.writes = array<i32: 2>}
 // Filter gradient of the stride-2 convolution (mode 2).
-// CHECK: call @autopar_cuda_conv2d({{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c2_i32{{.*}})
+// CHECK: call @autopar_cuda_conv2d({{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c2_i32{{.*}}) {autopar.writes = array<i32: 1>}
 // Data gradient as autopar-training writes it: x 1x2x5x5, dY padded to
 // 7x7, pads 2 = (K - 1) d, stride 1 (mode 1).
-// CHECK: call @autopar_cuda_conv2d({{.*}}, %c1_i64{{.*}}, %c2_i64{{.*}}, %c5_i64{{.*}}, %c5_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c1_i32{{.*}})
+// CHECK: call @autopar_cuda_conv2d({{.*}}, %c1_i64{{.*}}, %c2_i64{{.*}}, %c5_i64{{.*}}, %c5_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c3_i64{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c1_i32{{.*}}) {autopar.writes = array<i32: 0>}
 // Not a convolution cuDNN takes (max pooling) stays.
 // CHECK: linalg.pooling_nchw_max
 // CHECK-NOT: call @autopar_cuda_conv2d

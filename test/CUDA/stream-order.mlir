@@ -6,10 +6,20 @@
 module attributes {gpu.container_module} {
   gpu.module @kernels {
     gpu.func @fill(%a: memref<8xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %zero = arith.constant 0.0 : f32
+      memref.store %zero, %a[%c0] : memref<8xf32>
+      gpu.return
+    }
+    gpu.func @sum(%a: memref<8xf32>, %out: memref<f32>) kernel {
+      %c0 = arith.constant 0 : index
+      %v = memref.load %a[%c0] : memref<8xf32>
+      memref.store %v, %out[] : memref<f32>
       gpu.return
     }
   }
   func.func private @gemm(i64) attributes {autopar.stream_ordered}
+  func.func private @gemm2(i64, i64) attributes {autopar.stream_ordered}
   func.func private @wtime() -> f64
 
   // CHECK-LABEL: func.func @step(
@@ -114,6 +124,51 @@ module attributes {gpu.container_module} {
     %fv = arith.addf %f, %v : f32
     %sum = arith.addf %fv, %w : f32
     return %sum : f32
+  }
+
+  // Reads and writes apart: the host reads a buffer that work in flight
+  // only reads without waiting (a kernel whose body only loads from it, a
+  // library call whose lowering lists the operands it writes), and waits
+  // before it reads what they write or writes what they read. Arguments
+  // may be one buffer twice, so %w's reads and writes count for %p too.
+  // CHECK-LABEL: func.func @reads(
+  // The caller's work on the arguments: one wait at the first read.
+  // CHECK: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: memref.load
+  // CHECK: gpu.launch_func async [%{{.*}}] @kernels::@sum
+  // CHECK-NEXT: call @gemm2
+  // CHECK-NEXT: memref.load %[[P:.*]][
+  // CHECK-NEXT: memref.load %[[A:.*]][
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: memref.load %[[OUT:.*]][]
+  // CHECK-NEXT: gpu.launch_func async [%{{.*}}] @kernels::@sum
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: memref.store %{{.*}}, %[[P]][
+  // CHECK-NEXT: gpu.launch_func async [%{{.*}}] @kernels::@fill
+  // CHECK-NEXT: call @autopar_cuda_synchronize()
+  // CHECK-NEXT: memref.load %[[P]][
+  func.func @reads(%p: memref<8xf32>, %w: memref<8xf32>) {
+    %c0 = arith.constant 0 : index
+    %one = arith.constant 1.0 : f32
+    %out = memref.alloc() : memref<f32>
+    %a = memref.alloc() : memref<8xf32>
+    %c = memref.alloc() : memref<8xf32>
+    %pa = memref.extract_aligned_pointer_as_index %a : memref<8xf32> -> index
+    %ai = arith.index_cast %pa : index to i64
+    %pc = memref.extract_aligned_pointer_as_index %c : memref<8xf32> -> index
+    %ci = arith.index_cast %pc : index to i64
+    %c1 = arith.constant 1 : index
+    %first = memref.load %p[%c0] : memref<8xf32>
+    gpu.launch_func @kernels::@sum blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%p : memref<8xf32>, %out : memref<f32>)
+    call @gemm2(%ai, %ci) {autopar.writes = array<i32: 1>} : (i64, i64) -> ()
+    %x = memref.load %p[%c0] : memref<8xf32>
+    %y = memref.load %a[%c0] : memref<8xf32>
+    %z = memref.load %out[] : memref<f32>
+    gpu.launch_func @kernels::@sum blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%p : memref<8xf32>, %out : memref<f32>)
+    memref.store %one, %p[%c0] : memref<8xf32>
+    gpu.launch_func @kernels::@fill blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%w : memref<8xf32>)
+    %u = memref.load %p[%c0] : memref<8xf32>
+    return
   }
 
   // A private function: its caller waits where it needs to, not its return.

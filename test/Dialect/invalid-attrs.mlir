@@ -275,3 +275,12 @@ func.func private @f(tensor<4xf32>) -> (tensor<4xf32> {autopar.updates = 3})
 
 // expected-error @+1 {{'autopar.updates' of result #0: argument #0 has type 'tensor<4xf32>', the result 'tensor<8xf32>'}}
 func.func private @f(tensor<4xf32>) -> (tensor<8xf32> {autopar.updates = 0})
+
+// -----
+
+func.func private @gemm(i64, i64) attributes {autopar.stream_ordered}
+func.func @f(%a: i64) {
+  // expected-error @+1 {{'autopar.writes' is an array of operand numbers on a call}}
+  call @gemm(%a, %a) {autopar.writes = array<i32: 2>} : (i64, i64) -> ()
+  return
+}

@@ -45,6 +45,18 @@ void setStreamOrdered(func::FuncOp func);
 /// Whether `op` calls a runtime function marked stream-ordered.
 bool isStreamOrderedCall(Operation *op);
 
+/// The operands (buffer addresses) a runtime call writes, when its lowering
+/// says: the others it only reads (autopar-order-on-stream lets the host
+/// read a buffer that work in flight only reads).
+inline constexpr StringLiteral kWritesAttrName = "autopar.writes";
+
+/// Records that `call` writes the buffers of `operands` and reads the rest.
+void setWrittenOperands(Operation *call, ArrayRef<int32_t> operands);
+
+/// Whether `call` may write the buffer passed as operand `index`: listed
+/// by setWrittenOperands, or every operand of a call not described.
+bool mayWriteOperand(Operation *call, unsigned index);
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_CONVERSION_RUNTIMECALLS_H

@@ -322,6 +322,7 @@ struct ContractionsToCUBLASPass
         operands.push_back(constant(loc, i32, epilogue->relu));
         operands.push_back(constant(loc, i32, gemm.resultType));
         auto call = func::CallOp::create(builder, loc, fused, operands);
+        setWrittenOperands(call, {3}); // D
         for (memref::DeallocOp free : llvm::reverse(epilogue->frees))
           free->moveAfter(call);
         epilogue->op->erase();
@@ -344,7 +345,8 @@ struct ContractionsToCUBLASPass
       operands.push_back(constant(loc, i32, gemm.transB));
       operands.push_back(constant(loc, i32, gemm.inputType));
       operands.push_back(constant(loc, i32, gemm.resultType));
-      func::CallOp::create(builder, loc, callee, operands);
+      auto call = func::CallOp::create(builder, loc, callee, operands);
+      setWrittenOperands(call, {2}); // C
       op->erase();
     }
   }

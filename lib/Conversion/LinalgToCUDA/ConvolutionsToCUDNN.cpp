@@ -389,7 +389,11 @@ struct ConvolutionsToCUDNNPass
           builder.getIntegerAttr(i32, static_cast<int32_t>(conv.mode))));
       operands.push_back(arith::ConstantOp::create(
           builder, loc, builder.getIntegerAttr(i32, conv.dtype)));
-      func::CallOp::create(builder, loc, callee, operands);
+      auto call = func::CallOp::create(builder, loc, callee, operands);
+      // The one of X, W, Y the mode computes.
+      setWrittenOperands(call, {conv.mode == ConvMode::Forward        ? 2
+                                : conv.mode == ConvMode::BackwardData ? 0
+                                                                      : 1});
       for (Value copy : widened)
         memref::DeallocOp::create(builder, loc, copy);
       op->erase();

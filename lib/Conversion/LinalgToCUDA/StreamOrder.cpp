@@ -290,14 +290,61 @@ FailureOr<Value> traceAddress(Value value) {
   return found;
 }
 
+/// A root buffer some work touches, and whether it may write it (reads
+/// only: work that reads it too need not wait for it).
+struct Touched {
+  Value root;
+  bool written = true;
+};
+
+/// Whether kernel `kernel` may write through its argument `index` (or a
+/// view of it): an op with a write effect on it, or with effects not known.
+bool kernelMayWrite(gpu::GPUFuncOp kernel, unsigned index) {
+  Value argument = kernel.getArgument(index);
+  WalkResult result = kernel.walk([&](Operation *op) {
+    if (op == kernel)
+      return WalkResult::advance();
+    if (auto effects = dyn_cast<MemoryEffectOpInterface>(op)) {
+      SmallVector<MemoryEffects::EffectInstance> instances;
+      effects.getEffects(instances);
+      for (const MemoryEffects::EffectInstance &effect : instances) {
+        if (!isa<MemoryEffects::Write>(effect.getEffect()))
+          continue;
+        Value target = effect.getValue();
+        if (!target || getRootBuffer(target) == argument)
+          return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    }
+    if (op->getNumRegions() > 0 &&
+        op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+      return WalkResult::advance(); // its nested operations say
+    return isMemoryEffectFree(op) ? WalkResult::advance()
+                                  : WalkResult::interrupt();
+  });
+  return result.wasInterrupted();
+}
+
 /// The root buffers GPU work `op` reads or writes, failure when not known.
-FailureOr<SmallVector<Value>> getStreamBuffers(Operation *op) {
-  SmallVector<Value> buffers;
+/// A kernel writes the buffers its body writes; a runtime call those its
+/// lowering lists (cuBLAS, cuDNN: the output), or any it is given (NCCL).
+FailureOr<SmallVector<Touched>> getStreamBuffers(Operation *op) {
+  SmallVector<Touched> buffers;
   if (isa<gpu::AllocOp>(op))
     return buffers; // a new buffer, only the GPU's
-  for (Value operand : op->getOperands()) {
+  if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
+    auto kernel = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+        launch, launch.getKernel());
+    for (auto [index, operand] : llvm::enumerate(launch.getKernelOperands()))
+      if (isa<MemRefType>(operand.getType()))
+        buffers.push_back(
+            {getRootBuffer(operand),
+             !kernel || kernelMayWrite(kernel, static_cast<unsigned>(index))});
+    return buffers;
+  }
+  for (auto [index, operand] : llvm::enumerate(op->getOperands())) {
     if (isa<MemRefType>(operand.getType())) {
-      buffers.push_back(getRootBuffer(operand));
+      buffers.push_back({getRootBuffer(operand)});
       continue;
     }
     if (isa<gpu::AsyncTokenType>(operand.getType()))
@@ -308,21 +355,23 @@ FailureOr<SmallVector<Value>> getStreamBuffers(Operation *op) {
     if (failed(address))
       return failure();
     if (*address)
-      buffers.push_back(*address);
+      buffers.push_back(
+          {*address, mayWriteOperand(op, static_cast<unsigned>(index))});
   }
   return buffers;
 }
 
 /// The root buffers host access `op` reads or writes; failure when they
 /// are not known (a call, a return).
-FailureOr<SmallVector<Value>> getHostBuffers(Operation *op) {
-  if (!isa<memref::LoadOp, memref::StoreOp, memref::CopyOp>(op))
-    return failure();
-  SmallVector<Value> buffers;
-  for (Value operand : op->getOperands())
-    if (isa<MemRefType>(operand.getType()))
-      buffers.push_back(getRootBuffer(operand));
-  return buffers;
+FailureOr<SmallVector<Touched>> getHostBuffers(Operation *op) {
+  if (auto load = dyn_cast<memref::LoadOp>(op))
+    return SmallVector<Touched>{{getRootBuffer(load.getMemRef()), false}};
+  if (auto store = dyn_cast<memref::StoreOp>(op))
+    return SmallVector<Touched>{{getRootBuffer(store.getMemRef()), true}};
+  if (auto copy = dyn_cast<memref::CopyOp>(op))
+    return SmallVector<Touched>{{getRootBuffer(copy.getSource()), false},
+                                {getRootBuffer(copy.getTarget()), true}};
+  return failure();
 }
 
 /// GPU work that may still be running when the host reaches a point: on
@@ -333,12 +382,12 @@ struct InFlight {
   /// On any buffer the function did not allocate (its caller's work).
   bool external = false;
   /// On these root buffers.
-  SmallVector<Value> roots;
+  SmallVector<Touched> roots;
 
   bool empty() const { return !any && !external && roots.empty(); }
   void clear() { *this = InFlight(); }
   void add(Operation *streamOp) {
-    FailureOr<SmallVector<Value>> buffers = getStreamBuffers(streamOp);
+    FailureOr<SmallVector<Touched>> buffers = getStreamBuffers(streamOp);
     if (failed(buffers))
       any = true;
     else
@@ -349,11 +398,14 @@ struct InFlight {
     external |= other.external;
     llvm::append_range(roots, other.roots);
   }
-  /// Whether the host must wait before it touches `root`.
-  bool touches(Value root) const {
-    return any || (external && !isAllocatedBuffer(root)) ||
-           llvm::any_of(roots,
-                        [&](Value r) { return mayAliasBuffers(root, r); });
+  /// Whether the host must wait before it touches `access` (a read waits
+  /// for work that may write the buffer, a write for any work on it).
+  bool touches(const Touched &access) const {
+    return any || (external && !isAllocatedBuffer(access.root)) ||
+           llvm::any_of(roots, [&](const Touched &work) {
+             return (access.written || work.written) &&
+                    mayAliasBuffers(access.root, work.root);
+           });
   }
 };
 
@@ -364,7 +416,7 @@ struct NestedWork {
   bool stream = false;
   bool host = false;
   bool hostKnown = true;
-  SmallVector<Value> hostRoots;
+  SmallVector<Touched> hostRoots;
   InFlight enqueued;
 };
 
@@ -387,7 +439,7 @@ NestedWork getNestedWork(Operation *op) {
     if (nested->getNumRegions() > 0 || !isHostAccess(nested))
       return;
     work.host = true;
-    FailureOr<SmallVector<Value>> buffers = getHostBuffers(nested);
+    FailureOr<SmallVector<Touched>> buffers = getHostBuffers(nested);
     if (failed(buffers))
       work.hostKnown = false;
     else
@@ -470,14 +522,14 @@ private:
         auto mustWait = [&] {
           if (!work.hostKnown)
             return !inFlight.empty();
-          return llvm::any_of(work.hostRoots, [&](Value root) {
-            return inFlight.touches(root);
+          return llvm::any_of(work.hostRoots, [&](const Touched &access) {
+            return inFlight.touches(access);
           });
         };
-        bool apart =
-            work.hostKnown && llvm::none_of(work.hostRoots, [&](Value root) {
-              return work.enqueued.touches(root);
-            });
+        bool apart = work.hostKnown &&
+                     llvm::none_of(work.hostRoots, [&](const Touched &access) {
+                       return work.enqueued.touches(access);
+                     });
         if (!work.stream || apart) {
           // Host loops only (a reduction to a scalar), or host work on
           // buffers apart from the loop's GPU work (a loop that reads
@@ -501,11 +553,12 @@ private:
         continue;
       }
       if (isHostAccess(&op)) {
-        FailureOr<SmallVector<Value>> buffers = getHostBuffers(&op);
-        bool wait = failed(buffers) ? !inFlight.empty()
-                                    : llvm::any_of(*buffers, [&](Value root) {
-                                        return inFlight.touches(root);
-                                      });
+        FailureOr<SmallVector<Touched>> buffers = getHostBuffers(&op);
+        bool wait = failed(buffers)
+                        ? !inFlight.empty()
+                        : llvm::any_of(*buffers, [&](const Touched &access) {
+                            return inFlight.touches(access);
+                          });
         if (wait) {
           synchronizeBefore(&op);
           inFlight.clear();
