@@ -41,6 +41,30 @@ def CopiesToKernels : Pass<"autopar-copies-to-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def HostComputeToKernels : Pass<"autopar-host-compute-to-kernels",
+                                "::mlir::ModuleOp"> {
+  let summary = "Run the host's scalar compute on buffers as one-thread "
+                "kernels";
+  let description = [{
+    For the CUDA backend, after parallel loops are tiled and before they
+    are mapped to the GPU: each run of consecutive top-level operations of
+    a function that only load, store and compute on scalars (arith, math,
+    and `scf.for`/`scf.if` of them; constants may sit in between) and
+    store at least once becomes a one-iteration block and thread loop
+    nest, so a kernel of one thread. What linalg leaves without parallel
+    loops (the final sum of a loss's partials, a 0-d optimizer update
+    such as Adam's bias corrections) then runs in stream order, its
+    buffers can live in device memory, and the host no longer waits for
+    the GPU to do it. A run whose values are used after it stays on the
+    host. The functions named in `functions` (a reference kept on the
+    host) are left alone.
+  }];
+  let options = [ListOption<"functions", "functions", "std::string",
+                            "Names of the functions to leave on the host">];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def OrderOnStream : Pass<"autopar-order-on-stream", "::mlir::ModuleOp"> {
   let summary = "Run kernel launches asynchronously on the compute stream; "
                 "synchronise the host only where it touches buffers";

@@ -229,10 +229,17 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   func.addPass(createCanonicalizerPass());
   func.addPass(
       createParallelLoopTilingPass({threads}, /*noMinMaxBounds=*/true));
+  // What is left on the host of a function's compute (scalar loops and
+  // 0-d updates) as one-thread kernels, in stream order.
+  HostComputeToKernelsOptions hostCompute;
+  hostCompute.functions.assign(options.hostFunctions.begin(),
+                               options.hostFunctions.end());
+  pm.addPass(createHostComputeToKernels(hostCompute));
+  OpPassManager &mapping = pm.nest<func::FuncOp>();
   // (No canonicalization here: it would merge the block and thread loops
   // into one, which then maps to blocks only.)
-  func.addPass(createGpuMapParallelLoopsPass());
-  func.addPass(createConvertParallelLoopToGpuPass());
+  mapping.addPass(createGpuMapParallelLoopsPass());
+  mapping.addPass(createConvertParallelLoopToGpuPass());
   pm.addPass(createGpuKernelOutliningPass());
   // One kernel module, compiled once (libdevice linked once, one ptxas).
   if (options.mergeKernels)

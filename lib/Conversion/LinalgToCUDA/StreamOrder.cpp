@@ -8,6 +8,8 @@
 // stream before it touches one.
 //
 //  - autopar-copies-to-kernels: host copies become kernels;
+//  - autopar-host-compute-to-kernels: the host's scalar compute on buffers
+//    becomes one-thread kernels;
 //  - autopar-allocs-to-gpu: each allocation placed (device or managed);
 //  - autopar-order-on-stream: launches asynchronous, host synchronisation
 //    only before host accesses.
@@ -25,7 +27,9 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/StringMap.h"
@@ -33,6 +37,7 @@
 namespace mlir::autopar {
 #define GEN_PASS_DEF_ALLOCSTOGPU
 #define GEN_PASS_DEF_COPIESTOKERNELS
+#define GEN_PASS_DEF_HOSTCOMPUTETOKERNELS
 #define GEN_PASS_DEF_ORDERONSTREAM
 #include "autopar/Conversion/Passes.h.inc"
 } // namespace mlir::autopar
@@ -145,6 +150,139 @@ struct CopiesToKernelsPass
                              copy.getTarget());
       copy.erase();
     }
+  }
+};
+
+/// Whether `op` can run in a one-thread kernel as it is: a load, a store,
+/// scalar arithmetic, or a loop or branch of those.
+bool isScalarCompute(Operation *op) {
+  if (isa<memref::LoadOp, memref::StoreOp>(op))
+    return true;
+  if (isa<scf::ForOp, scf::IfOp>(op)) {
+    WalkResult result = op->walk([&](Operation *nested) {
+      if (nested == op || isa<scf::YieldOp>(nested) || isScalarCompute(nested))
+        return WalkResult::advance();
+      return WalkResult::interrupt();
+    });
+    return !result.wasInterrupted();
+  }
+  Dialect *dialect = op->getDialect();
+  return dialect && isa<arith::ArithDialect, math::MathDialect>(dialect) &&
+         op->getNumRegions() == 0;
+}
+
+struct HostComputeToKernelsPass
+    : public mlir::autopar::impl::HostComputeToKernelsBase<
+          HostComputeToKernelsPass> {
+  using HostComputeToKernelsBase::HostComputeToKernelsBase;
+
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal() || llvm::is_contained(functions, func.getName()))
+        continue;
+      for (Block &block : func.getBody())
+        moveRuns(block);
+    }
+  }
+
+private:
+  /// Each run of scalar compute in `block` into a one-thread kernel placed
+  /// after the run. Constants, allocations and pure arithmetic on values
+  /// from before the run (a tiled loop's bounds) stay where they are
+  /// (before the kernel), deallocations move after it.
+  void moveRuns(Block &block) {
+    SmallVector<Operation *> run, frees;
+    DenseSet<Operation *> inRun;
+    auto flush = [&] {
+      if (!run.empty())
+        moveToKernel(run, frees);
+      run.clear();
+      frees.clear();
+      inRun.clear();
+    };
+    auto readsRun = [&](Operation &op) {
+      return llvm::any_of(op.getOperands(), [&](Value operand) {
+        Operation *def = operand.getDefiningOp();
+        return def && inRun.contains(def);
+      });
+    };
+    for (Operation &op : llvm::make_early_inc_range(block)) {
+      if (isa<arith::ConstantOp, memref::AllocOp>(op) ||
+          (isMemoryEffectFree(&op) && op.getNumRegions() == 0 && !readsRun(op)))
+        continue;
+      if (isa<memref::DeallocOp>(op) && !run.empty()) {
+        frees.push_back(&op);
+        continue;
+      }
+      if (isScalarCompute(&op) && !op.hasTrait<OpTrait::IsTerminator>()) {
+        run.push_back(&op);
+        inRun.insert(&op);
+        continue;
+      }
+      flush();
+    }
+    flush();
+  }
+
+  void moveToKernel(ArrayRef<Operation *> run, ArrayRef<Operation *> frees) {
+    // The host keeps what makes a value it uses after the run, and what
+    // follows the first such op; the ops before it make the kernel.
+    size_t count = run.size();
+    while (count > 0) {
+      DenseSet<Operation *> inKernel(run.begin(), run.begin() + count);
+      SmallVector<Operation *> kept;
+      for (Operation *op : run.take_front(count))
+        for (Operation *user : op->getUsers()) {
+          Operation *top = op->getBlock()->findAncestorOpInBlock(*user);
+          if (!top || !inKernel.contains(top)) {
+            kept.push_back(op);
+            break;
+          }
+        }
+      if (kept.empty())
+        break;
+      // With the ops in the run they read, transitively.
+      DenseSet<Operation *> keep;
+      while (!kept.empty()) {
+        Operation *op = kept.pop_back_val();
+        if (!keep.insert(op).second)
+          continue;
+        op->walk([&](Operation *nested) {
+          for (Value operand : nested->getOperands())
+            if (Operation *def = operand.getDefiningOp();
+                def && inKernel.contains(def))
+              kept.push_back(def);
+        });
+      }
+      count = llvm::find_if(run.take_front(count),
+                            [&](Operation *op) { return keep.contains(op); }) -
+              run.begin();
+    }
+    ArrayRef<Operation *> kernel = run.take_front(count);
+    bool stores = false;
+    for (Operation *op : kernel)
+      op->walk([&](memref::StoreOp) { stores = true; });
+    if (!stores)
+      return;
+    Operation *last = kernel.back();
+    Location loc = kernel.front()->getLoc();
+    OpBuilder builder(last->getBlock(), ++Block::iterator(last));
+    Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
+    Value one = arith::ConstantIndexOp::create(builder, loc, 1);
+    // A block loop and a thread loop of one iteration each (what tiling
+    // makes of other loops), mapped to one block of one thread.
+    auto blocks = scf::ParallelOp::create(builder, loc, ValueRange{zero},
+                                          ValueRange{one}, ValueRange{one});
+    builder.setInsertionPointToStart(blocks.getBody());
+    auto threads = scf::ParallelOp::create(builder, loc, ValueRange{zero},
+                                           ValueRange{one}, ValueRange{one});
+    Operation *end = threads.getBody()->getTerminator();
+    for (Operation *op : kernel)
+      op->moveBefore(end);
+    // A buffer freed between the kernel's ops lives until it is done.
+    for (Operation *free : llvm::reverse(frees))
+      if (free->isBeforeInBlock(blocks))
+        free->moveAfter(blocks);
   }
 };
 
