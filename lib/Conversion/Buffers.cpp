@@ -3,7 +3,9 @@
 #include "autopar/Conversion/Buffers.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
@@ -21,4 +23,45 @@ bool mlir::autopar::isAllocatedBuffer(Value root) {
 
 bool mlir::autopar::mayAliasBuffers(Value a, Value b) {
   return a == b || (!isAllocatedBuffer(a) && !isAllocatedBuffer(b));
+}
+
+Operation *mlir::autopar::getZeroFillBefore(Operation *op, Value output) {
+  Value root = mlir::autopar::getRootBuffer(output);
+  // Whether `between` (or an op nested in it) takes a buffer that may be
+  // `output`'s.
+  auto touches = [&](Operation *between) {
+    WalkResult result = between->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (isa<BaseMemRefType>(operand.getType()) &&
+            mlir::autopar::mayAliasBuffers(
+                mlir::autopar::getRootBuffer(operand), root))
+          return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    return result.wasInterrupted();
+  };
+  // The op's own inputs must not read the zeros.
+  for (Value operand : op->getOperands())
+    if (operand != output && isa<BaseMemRefType>(operand.getType()) &&
+        mlir::autopar::mayAliasBuffers(mlir::autopar::getRootBuffer(operand),
+                                       root))
+      return nullptr;
+  for (Operation *before = op->getPrevNode(); before;
+       before = before->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(before);
+        fill && fill.hasPureBufferSemantics() &&
+        fill.getDpsInits()[0] == output) {
+      Attribute value;
+      if (matchPattern(fill.getInputs()[0], m_Constant(&value)) &&
+          ((isa<FloatAttr>(value) &&
+            cast<FloatAttr>(value).getValue().isZero()) ||
+           (isa<IntegerAttr>(value) &&
+            cast<IntegerAttr>(value).getValue().isZero())))
+        return fill;
+      return nullptr;
+    }
+    if (touches(before))
+      return nullptr;
+  }
+  return nullptr;
 }

@@ -531,11 +531,14 @@ void autopar_cuda_free(int64_t address) {
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA, int32_t transB,
-                       int32_t inputType, int32_t resultType) {
+                       int32_t inputType, int32_t resultType,
+                       int32_t accumulate) {
   // Row-major C[m, n] += A B is column-major C^T = B^T A^T: B comes first
   // (DeviceLayout.h).
   cublasHandle_t handle = getBlas();
   const float one = 1.0f;
+  // beta: C's previous contents added (linalg's accumulation) or ignored.
+  const float beta = accumulate ? 1.0f : 0.0f;
   autopar::runtime::ColumnMajorGemm gemm =
       autopar::runtime::mapRowMajorGemm(m, n, k, transA, transB);
   const void *first = reinterpret_cast<const void *>(gemm.firstIsB ? b : a);
@@ -548,7 +551,7 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
         static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one,
         static_cast<const float *>(first), static_cast<int>(gemm.ldFirst),
         gemm.strideFirst, static_cast<const float *>(second),
-        static_cast<int>(gemm.ldSecond), gemm.strideSecond, &one,
+        static_cast<int>(gemm.ldSecond), gemm.strideSecond, &beta,
         reinterpret_cast<float *>(c), static_cast<int>(gemm.ldc), gemm.strideC,
         static_cast<int>(batch)));
   } else {
@@ -560,7 +563,7 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
         dataType(inputType, "autopar_cuda_gemm"),
         static_cast<int>(gemm.ldFirst), gemm.strideFirst, second,
         dataType(inputType, "autopar_cuda_gemm"),
-        static_cast<int>(gemm.ldSecond), gemm.strideSecond, &one,
+        static_cast<int>(gemm.ldSecond), gemm.strideSecond, &beta,
         reinterpret_cast<void *>(c), dataType(resultType, "autopar_cuda_gemm"),
         static_cast<int>(gemm.ldc), gemm.strideC, static_cast<int>(batch),
         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -608,7 +611,7 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
         time(n >= 4096 ? std::min(repeat, 3) : repeat, [&] {
           autopar_cuda_gemm(
               reinterpret_cast<int64_t>(a), reinterpret_cast<int64_t>(b),
-              reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, 0, 0);
+              reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, 0, 0, 1);
         });
     mgpuMemFree(a, nullptr);
     mgpuMemFree(b, nullptr);
@@ -1539,7 +1542,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
                                     int64_t padW, int64_t strideH,
                                     int64_t strideW, int64_t dilationH,
                                     int64_t dilationW, int32_t mode,
-                                    int32_t dtype) {
+                                    int32_t dtype, int32_t accumulate) {
 #ifdef AUTOPAR_HAVE_CUDNN
   cudnnHandle_t handle = getDnn();
   // 16-bit data on tensor cores with f32 accumulation (cuDNN's
@@ -1581,8 +1584,10 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
                                                   &of, &oh, &ow));
   CHECK_DNN(cudnnSetTensor4dDescriptor(yDesc, CUDNN_TENSOR_NCHW, data, on, of,
                                        oh, ow));
-  // linalg accumulates into its output: beta = 1.
+  // linalg accumulates into its output: beta = 1 (0 when the zero fill
+  // before it was dropped).
   const float one = 1.0f;
+  const float beta = accumulate ? 1.0f : 0.0f;
   void *xp = reinterpret_cast<void *>(x), *wp = reinterpret_cast<void *>(w),
        *yp = reinterpret_cast<void *>(y);
   switch (mode) {
@@ -1597,7 +1602,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
         handle, xDesc, wDesc, convDesc, yDesc, perf.algo, &bytes));
     CHECK_DNN(cudnnConvolutionForward(handle, &one, xDesc, xp, wDesc, wp,
                                       convDesc, perf.algo, getWorkspace(bytes),
-                                      bytes, &one, yDesc, yp));
+                                      bytes, &beta, yDesc, yp));
     break;
   }
   case 1: {
@@ -1611,7 +1616,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
         handle, wDesc, yDesc, convDesc, xDesc, perf.algo, &bytes));
     CHECK_DNN(cudnnConvolutionBackwardData(
         handle, &one, wDesc, wp, yDesc, yp, convDesc, perf.algo,
-        getWorkspace(bytes), bytes, &one, xDesc, xp));
+        getWorkspace(bytes), bytes, &beta, xDesc, xp));
     break;
   }
   case 2: {
@@ -1625,7 +1630,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
         handle, xDesc, yDesc, convDesc, wDesc, perf.algo, &bytes));
     CHECK_DNN(cudnnConvolutionBackwardFilter(
         handle, &one, xDesc, xp, yDesc, yp, convDesc, perf.algo,
-        getWorkspace(bytes), bytes, &one, wDesc, wp));
+        getWorkspace(bytes), bytes, &beta, wDesc, wp));
     break;
   }
   default:
@@ -1746,7 +1751,7 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
                                            int64_t d, int64_t bias, int64_t m,
                                            int64_t n, int64_t k, int32_t transA,
                                            int32_t transB, int32_t relu,
-                                           int32_t dtype) {
+                                           int32_t dtype, int32_t accumulate) {
   // Row-major D[m, n] = act(A B + C + bias[n]) is column-major
   // D^T = act(B^T A^T + C^T + bias), bias over D^T's rows (DeviceLayout.h).
   cublasLtHandle_t handle = getLt();
@@ -1796,12 +1801,12 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
          std::to_string(n) + "x" + std::to_string(k) +
          " product with a bias epilogue");
   const float one = 1.0f;
-  CHECK_LT(cublasLtMatmul(handle, desc, &one, first, firstLayout, second,
-                          secondLayout, &one, reinterpret_cast<void *>(c),
-                          resultLayout, reinterpret_cast<void *>(d),
-                          resultLayout, &heuristic.algo,
-                          getLtWorkspace(kWorkspace), kWorkspace,
-                          getComputeStream()));
+  const float beta = accumulate ? 1.0f : 0.0f; // C read or not
+  CHECK_LT(cublasLtMatmul(
+      handle, desc, &one, first, firstLayout, second, secondLayout, &beta,
+      reinterpret_cast<void *>(c), resultLayout, reinterpret_cast<void *>(d),
+      resultLayout, &heuristic.algo, getLtWorkspace(kWorkspace), kWorkspace,
+      getComputeStream()));
   CHECK_LT(cublasLtMatmulPreferenceDestroy(preference));
   CHECK_LT(cublasLtMatrixLayoutDestroy(resultLayout));
   CHECK_LT(cublasLtMatrixLayoutDestroy(secondLayout));

@@ -9,11 +9,15 @@
 // contract and must print what the same program prints as plain loops.
 
 // CHECK-LABEL: func.func @main
-// A plain matmul: m=2, n=3, k=4.
-// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64, %c3_i64, %c4_i64, %c1_i64, %c0_i32, %c0_i32{{.*}}) {autopar.writes = array<i32: 2>}
+// A plain matmul: m=2, n=3, k=4, accumulating into its result filled with
+// ones (accumulate 1, the fill kept).
+// CHECK: linalg.fill
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64, %c3_i64, %c4_i64, %c1_i64, %c0_i32, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c1_i32{{[_0-9]*}}) {autopar.writes = array<i32: 2>}
 // The weight-gradient form sum_b dY[b, j] X[b, i] into W[i, j]: stored
-// [n, m], so the inputs are exchanged and the left one is transposed.
-// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c4_i64{{.*}}, %c3_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i32{{.*}}, %c0_i32{{.*}})
+// [n, m], so the inputs are exchanged and the left one is transposed. Its
+// result starts at zero: written (accumulate 0), the fill dropped.
+// CHECK-NOT: linalg.fill
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c4_i64{{.*}}, %c3_i64{{.*}}, %c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i32{{.*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}})
 // A x B^T with B stored [n, k].
 // CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c2_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}})
 // A batch of 2.

@@ -80,19 +80,23 @@ void autopar_cuda_synchronize();
 /// [m, k] (or [k, m] with `transA`), B [k, n] (or [n, k] with `transB`);
 /// buffers by address (autopar-contractions-to-cublas). Element types (0
 /// f32, 1 f16, 2 bf16): A and B `inputType`, C `resultType` (the same or
-/// f32); computed in f32 (no TF32), C rounded once.
+/// f32); computed in f32 (no TF32), C rounded once. `accumulate` 0: C =
+/// A B, its previous contents ignored (beta = 0: the zero fill before the
+/// product was dropped).
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA, int32_t transB,
-                       int32_t inputType, int32_t resultType);
+                       int32_t inputType, int32_t resultType,
+                       int32_t accumulate);
 /// Row-major D[m, n] = act(A B + C + bias[n]) through cuBLASLt (a bias
 /// epilogue, with ReLU when `relu`); A and B stored as for
 /// autopar_cuda_gemm, C and D [m, n] (possibly the same buffer), bias [n],
 /// all of `dtype` (0 f32, no TF32; 1 f16 or 2 bf16 on tensor cores),
-/// computed in f32 and rounded once into D.
+/// computed in f32 and rounded once into D; `accumulate` 0: C is not read
+/// (taken as zeros).
 void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                                 int64_t bias, int64_t m, int64_t n, int64_t k,
                                 int32_t transA, int32_t transB, int32_t relu,
-                                int32_t dtype);
+                                int32_t dtype, int32_t accumulate);
 /// What autopar-calibrate measures (autopar_cuda_calibrate).
 struct AutoparCalibration {
   char name[256];
@@ -137,12 +141,13 @@ int32_t autopar_cuda_rank();
 /// filter gradient of y; x [n, c, h, wd], w [f, c, kh, kw], y as cuDNN
 /// derives it from the padding, stride and dilation; all three of `dtype`
 /// (0 f32 with FMA math, 1 f16 or 2 bf16 on tensor cores, accumulating in
-/// f32).
+/// f32). `accumulate` 0: the result is written, not added to (beta = 0).
 void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n, int64_t c,
                          int64_t h, int64_t wd, int64_t f, int64_t kh,
                          int64_t kw, int64_t padH, int64_t padW,
                          int64_t strideH, int64_t strideW, int64_t dilationH,
-                         int64_t dilationW, int32_t mode, int32_t dtype);
+                         int64_t dilationW, int32_t mode, int32_t dtype,
+                         int32_t accumulate);
 
 /// Collectives through NCCL, with the MPI runtime's contract
 /// (CPURuntime.h): device buffers by address, mesh and axes codes

@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Conversion/ProfileOps.h"
 #include "autopar/Conversion/RuntimeCalls.h"
@@ -294,13 +295,19 @@ struct ContractionsToCUBLASPass
     Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
     func::FuncOp callee = getOrDeclareRuntimeFunction(
         builder, module, "autopar_cuda_gemm",
-        {i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32}, {});
+        {i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32, i32}, {});
     setStreamOrdered(callee);
     auto constant = [&](Location loc, Type type, int64_t value) -> Value {
       return arith::ConstantOp::create(builder, loc,
                                        builder.getIntegerAttr(type, value));
     };
     for (auto [op, gemm] : found) {
+      // A product into a buffer just filled with zeros writes it instead
+      // (beta = 0): the fill goes.
+      Operation *zeroFill = getZeroFillBefore(op, op->getOperand(2));
+      auto accumulate = [&](Location loc) {
+        return constant(loc, i32, zeroFill ? 0 : 1);
+      };
       if (std::optional<Epilogue> epilogue = matchEpilogue(op, gemm)) {
         // One cuBLASLt call where the epilogue op stood: D = act(A B + C +
         // bias), C the product's initial buffer, D the epilogue's output.
@@ -308,7 +315,8 @@ struct ContractionsToCUBLASPass
         Location loc = epilogue->op.getLoc();
         func::FuncOp fused = getOrDeclareRuntimeFunction(
             builder, module, "autopar_cuda_gemm_epilogue",
-            {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32}, {});
+            {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32, i32},
+            {});
         setStreamOrdered(fused);
         SmallVector<Value> operands;
         for (Value buffer : {op->getOperand(0), op->getOperand(1),
@@ -321,6 +329,7 @@ struct ContractionsToCUBLASPass
         operands.push_back(constant(loc, i32, gemm.transB));
         operands.push_back(constant(loc, i32, epilogue->relu));
         operands.push_back(constant(loc, i32, gemm.resultType));
+        operands.push_back(accumulate(loc));
         auto call = func::CallOp::create(builder, loc, fused, operands);
         setWrittenOperands(call, {3}); // D
         for (memref::DeallocOp free : llvm::reverse(epilogue->frees))
@@ -329,6 +338,8 @@ struct ContractionsToCUBLASPass
         if (epilogue->view)
           epilogue->view->erase();
         op->erase();
+        if (zeroFill)
+          zeroFill->erase();
         continue;
       }
       builder.setInsertionPoint(op);
@@ -345,9 +356,12 @@ struct ContractionsToCUBLASPass
       operands.push_back(constant(loc, i32, gemm.transB));
       operands.push_back(constant(loc, i32, gemm.inputType));
       operands.push_back(constant(loc, i32, gemm.resultType));
+      operands.push_back(accumulate(loc));
       auto call = func::CallOp::create(builder, loc, callee, operands);
       setWrittenOperands(call, {2}); // C
       op->erase();
+      if (zeroFill)
+        zeroFill->erase();
     }
   }
 };

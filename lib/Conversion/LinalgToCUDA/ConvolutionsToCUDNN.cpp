@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Conversion/RuntimeCalls.h"
 
@@ -346,13 +347,16 @@ struct ConvolutionsToCUDNNPass
     OpBuilder builder(module.getBodyRegion());
     Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
     SmallVector<Type> inputs(16, i64);
-    inputs.append({i32, i32});
+    inputs.append({i32, i32, i32});
     func::FuncOp callee = getOrDeclareRuntimeFunction(
         builder, module, "autopar_cuda_conv2d", inputs, {});
     setStreamOrdered(callee);
     for (auto [op, conv] : found) {
       builder.setInsertionPoint(op);
       Location loc = op.getLoc();
+      // Into a buffer just filled with zeros: written, not added to (beta
+      // = 0), and the fill goes.
+      Operation *zeroFill = getZeroFillBefore(op, op.getDpsInits()[0]);
       // 16-bit inputs of an f32 result: f32 copies (exact), freed after.
       SmallVector<Value> widened;
       auto widenInput = [&](Value buffer) -> Value {
@@ -389,6 +393,8 @@ struct ConvolutionsToCUDNNPass
           builder.getIntegerAttr(i32, static_cast<int32_t>(conv.mode))));
       operands.push_back(arith::ConstantOp::create(
           builder, loc, builder.getIntegerAttr(i32, conv.dtype)));
+      operands.push_back(arith::ConstantOp::create(
+          builder, loc, builder.getIntegerAttr(i32, zeroFill ? 0 : 1)));
       auto call = func::CallOp::create(builder, loc, callee, operands);
       // The one of X, W, Y the mode computes.
       setWrittenOperands(call, {conv.mode == ConvMode::Forward        ? 2
@@ -397,6 +403,8 @@ struct ConvolutionsToCUDNNPass
       for (Value copy : widened)
         memref::DeallocOp::create(builder, loc, copy);
       op->erase();
+      if (zeroFill)
+        zeroFill->erase();
     }
   }
 };

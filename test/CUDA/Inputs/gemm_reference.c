@@ -1,7 +1,8 @@
 /* What autopar_cuda_gemm computes (include/autopar/Runtime/CUDARuntime.h),
    on the host with plain loops: row-major C[b][m, n] += A[b] B[b], A stored
    [m, k] or [k, m] (transA), B [k, n] or [n, k] (transB), elements f32 (0),
-   f16 (1) or bf16 (2), computed in f32 and rounded once into C. Lets the
+   f16 (1) or bf16 (2), computed in f32 and rounded once into C (C's
+   previous contents not read when `accumulate` is 0). Lets the
    CPU check which contractions autopar-contractions-to-cublas hands to
    cuBLAS and with which arguments. */
 #include <stdint.h>
@@ -34,14 +35,15 @@ static void store(void *base, int64_t index, int32_t type, float value) {
 
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA, int32_t transB,
-                       int32_t inputType, int32_t resultType) {
+                       int32_t inputType, int32_t resultType,
+                       int32_t accumulate) {
   const void *A = (const void *)a, *B = (const void *)b;
   void *C = (void *)c;
   for (int64_t s = 0; s < batch; ++s)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         int64_t at = s * m * n + i * n + j;
-        float sum = load(C, at, resultType);
+        float sum = accumulate ? load(C, at, resultType) : 0.0f;
         for (int64_t p = 0; p < k; ++p) {
           float x =
               load(A, transA ? s * m * k + p * m + i : s * m * k + i * k + p,
@@ -57,17 +59,18 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
 
 /* autopar_cuda_gemm_epilogue: row-major D[m, n] = act(C + A B + bias[n]),
    all of `type`, computed in f32 and rounded once into D, act a ReLU when
-   `relu`; C and D may be the same buffer. */
+   `relu`; C and D may be the same buffer; C not read when `accumulate` is
+   0. */
 void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                                 int64_t bias, int64_t m, int64_t n, int64_t k,
                                 int32_t transA, int32_t transB, int32_t relu,
-                                int32_t type) {
+                                int32_t type, int32_t accumulate) {
   const void *A = (const void *)a, *B = (const void *)b;
   const void *C = (const void *)c, *bv = (const void *)bias;
   void *D = (void *)d;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      float sum = load(C, i * n + j, type);
+      float sum = accumulate ? load(C, i * n + j, type) : 0.0f;
       for (int64_t p = 0; p < k; ++p)
         sum += load(A, transA ? p * m + i : i * k + p, type) *
                load(B, transB ? j * k + p : p * n + j, type);
