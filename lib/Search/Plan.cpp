@@ -805,10 +805,10 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
 
   // Every op's strategy on its stage's mesh. @mesh is the pipeline's: the
   // stages' axis first (no op splits along it), then the stage mesh; when
-  // the stages' meshes differ in shape, their refinement (m0, m1, ...:
-  // each stage's axes are runs of its axes, in the same device order), so
-  // that every stage's strategies are shardings of one mesh. The stages'
-  // programs are built from these (autopar-partition).
+  // the stages' meshes differ in shape, their refinement (m0, m1, ...; each
+  // axis of each stage mesh is a run of them, in the same device order),
+  // so that every stage's strategies are shardings of one mesh. The
+  // stages' programs are built from these (autopar-partition).
   SmallVector<MeshShape> chunkMeshes;
   for (const PipelineChunk &chunk : plan.chunks)
     chunkMeshes.push_back(chunk.meshShape);
