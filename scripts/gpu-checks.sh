@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check that needs a GPU, in one run (for a machine lent with one):
 # builds autopar, runs the CUDA lit tests with the GPU present (execution
-# tests included), calibrates the GPU, runs the zoo's small models through
+# tests included), calibrates the GPU, runs the zoo's small models (an
+# MLP, a CNN, a 2-block GPT) through
 # `autopar-run --backend=cuda --check` (against the CPU path; on 2 GPUs or
 # more also partitioned, collectives through NCCL), times a full AlexNet
 # training step beside the calibrated cost model's prediction, and PyTorch
@@ -46,6 +47,17 @@ echo "== cnn bf16 training"
 # addition: bf16's 8-bit significand sets the tolerance.)
 "$build/bin/autopar-run" -n 1 "$models/cnn-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
   --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01" || status=1
+# A transformer: a 2-block GPT forward and Adam training step (the
+# scatter-add kernel, merged optimizer kernels near the 4 KiB parameter
+# limit, the one-thread kernels of the loss sum and Adam's bias
+# corrections, 3-D cuBLASLt epilogues) against the CPU path.
+python3 "$root/models/generate.py" gpt --batch 4 --layers 2 --seq 64 --hidden 128 --heads 4 \
+  --ffn 512 --vocab 512 --max-pos 64 -o "$models/gpt.mlir"
+for training in "" "--training=loss=softmax-cross-entropy optimizer=adam lr=0.001"; do
+  echo "== gpt ${training:-forward}"
+  "$build/bin/autopar-run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 \
+    ${training:+"$training"} || status=1
+done
 # Several GPUs: partitioned programs, collectives through NCCL.
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 if [ "${gpus:-0}" -ge 2 ]; then

@@ -13,8 +13,12 @@
 // The properties carry no compile times (the output is reproducible).
 // CHECK: gpu.binary @scale_kernel  [#gpu.object<#nvvm.target<chip = "sm_80"{{.*}}>, properties = {O = 2 : i32}, assembly = "{{.*}}.version
 // CHECK-SAME: .target sm_80
+// The constants sit in the kernel (gpu-launch-sink-index-computations):
+// its parameters are the two buffers' descriptors and the block size, the
+// bound 999 is an immediate, and x * 2 folds to x + x.
 // CHECK-SAME: .visible .entry scale_kernel(
-// CHECK-SAME: mul.rn.f32
+// CHECK-SAME: setp.gt.u64 {{.*}}, 999;
+// CHECK-SAME: add.rn.f32
 func.func @scale(%x: tensor<1000xf32>) -> tensor<1000xf32> {
   %c = arith.constant 2.0 : f32
   %e = tensor.empty() : tensor<1000xf32>

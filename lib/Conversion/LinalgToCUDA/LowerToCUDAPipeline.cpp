@@ -240,6 +240,10 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   // into one, which then maps to blocks only.)
   mapping.addPass(createGpuMapParallelLoopsPass());
   mapping.addPass(createConvertParallelLoopToGpuPass());
+  // Constants and index arithmetic into the launches, so that a kernel's
+  // parameters are its buffers and the values it computes from (the
+  // merged kernels' budget in Analysis/Fusion.h counts only those).
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   // One kernel module, compiled once (libdevice linked once, one ptxas).
   if (options.mergeKernels)

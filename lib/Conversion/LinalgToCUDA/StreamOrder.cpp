@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Analysis/Fusion.h"
 #include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Conversion/RuntimeCalls.h"
@@ -193,12 +194,34 @@ private:
   void moveRuns(Block &block) {
     SmallVector<Operation *> run, frees;
     DenseSet<Operation *> inRun;
+    // The values the kernel would take as arguments, and their bytes: a
+    // run ends before an op that would take it past the limit.
+    DenseSet<Value> captured;
+    int64_t argumentBytes = 0;
     auto flush = [&] {
       if (!run.empty())
         moveToKernel(run, frees);
       run.clear();
       frees.clear();
       inRun.clear();
+      captured.clear();
+      argumentBytes = 0;
+    };
+    // The values `op` reads from outside it and the run, not yet captured.
+    auto capturedBy = [&](Operation *op) {
+      SetVector<Value> values;
+      op->walk([&](Operation *nested) {
+        for (Value operand : nested->getOperands()) {
+          Operation *def = operand.getDefiningOp();
+          Region *region = operand.getParentRegion();
+          if ((def && inRun.contains(def)) || captured.contains(operand) ||
+              (region && op->isProperAncestor(region->getParentOp())) ||
+              (region && region->getParentOp() == op))
+            continue;
+          values.insert(operand);
+        }
+      });
+      return values.takeVector();
     };
     auto readsRun = [&](Operation &op) {
       return llvm::any_of(op.getOperands(), [&](Value operand) {
@@ -215,8 +238,16 @@ private:
         continue;
       }
       if (isScalarCompute(&op) && !op.hasTrait<OpTrait::IsTerminator>()) {
+        SmallVector<Value> values = capturedBy(&op);
+        int64_t bytes = 0;
+        for (Value value : values)
+          bytes += getKernelArgumentBytes(value.getType());
+        if (!run.empty() && argumentBytes + bytes > kMaxMergedArgumentBytes)
+          flush();
         run.push_back(&op);
         inRun.insert(&op);
+        captured.insert(values.begin(), values.end());
+        argumentBytes += bytes;
         continue;
       }
       flush();
