@@ -51,14 +51,10 @@ Operation *mlir::autopar::getZeroFillBefore(Operation *op, Value output) {
     if (auto fill = dyn_cast<linalg::FillOp>(before);
         fill && fill.hasPureBufferSemantics() &&
         fill.getDpsInits()[0] == output) {
-      Attribute value;
-      if (matchPattern(fill.getInputs()[0], m_Constant(&value)) &&
-          ((isa<FloatAttr>(value) &&
-            cast<FloatAttr>(value).getValue().isZero()) ||
-           (isa<IntegerAttr>(value) &&
-            cast<IntegerAttr>(value).getValue().isZero())))
-        return fill;
-      return nullptr;
+      Value value = fill.getInputs()[0];
+      bool zero = matchPattern(value, m_AnyZeroFloat()) ||
+                  matchPattern(value, m_Zero());
+      return zero ? fill.getOperation() : nullptr;
     }
     if (touches(before))
       return nullptr;

@@ -387,11 +387,6 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
            prefix.transient[i * (layers + 1) + j];
   };
   bool perChunkMemory = v == 1 && problem.memoryCapacity > 0;
-  auto allowsMesh = [&](int64_t chunk, unsigned mesh) {
-    return problem.stageShapes.empty() ||
-           problem.meshes[mesh].shape ==
-               problem.stageShapes[chunk % problem.stages];
-  };
 
   // The caps on the slowest chunk: every stage cost that fits.
   std::vector<double> caps;
@@ -468,7 +463,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
           if (before == kNone)
             continue;
           for (auto [a, mesh] : llvm::enumerate(allowed)) {
-            if (i < firstStart[a] || !allowsMesh(p - 1, mesh))
+            if (i < firstStart[a] || !problem.allowsMesh(p - 1, mesh))
               continue;
             double c = cost(i, j, mesh);
             if (c > cap)
@@ -596,9 +591,7 @@ mlir::autopar::enumerateStages(const StageSearchProblem &problem) {
     }
     for (int64_t end = begin + 1; end <= layers - (chunks - p - 1); ++end)
       for (unsigned mesh = 0; mesh < meshCount; ++mesh) {
-        if (!problem.stageShapes.empty() &&
-            problem.meshes[mesh].shape !=
-                problem.stageShapes[p % problem.stages])
+        if (!problem.allowsMesh(p, mesh))
           continue;
         partition.push_back({begin, end, mesh});
         extend(end);

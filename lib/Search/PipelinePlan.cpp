@@ -177,12 +177,15 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
                           << " needs as many ops to split, but the model has "
                           << nodes;
   // Stages hold equal shares of the GPUs (the plan's device numbering).
-  for (ArrayRef<int64_t> sizes : request.stageMeshes) {
-    int64_t devices = 1, first = 1;
+  auto product = [](ArrayRef<int64_t> sizes) {
+    int64_t devices = 1;
     for (int64_t size : sizes)
       devices *= size;
-    for (int64_t size : request.stageMeshes.front())
-      first *= size;
+    return devices;
+  };
+  for (ArrayRef<int64_t> sizes : request.stageMeshes) {
+    int64_t devices = product(sizes),
+            first = product(request.stageMeshes.front());
     if (devices != first)
       return emitError(loc)
              << "autopar-plan: the stages' meshes hold " << first << " and "

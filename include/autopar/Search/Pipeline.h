@@ -193,6 +193,12 @@ struct StageSearchProblem {
   std::vector<Mesh> meshes;
   /// Per stage (v = 1), the shape its mesh must have; empty: any.
   std::vector<unsigned> stageShapes;
+
+  /// Whether chunk `chunk` may run on mesh plan `mesh` (stageShapes).
+  bool allowsMesh(int64_t chunk, unsigned mesh) const {
+    return stageShapes.empty() ||
+           meshes[mesh].shape == stageShapes[chunk % stages];
+  }
   int64_t stages = 1;
   int64_t microbatches = 1;
   int64_t virtualStages = 1;

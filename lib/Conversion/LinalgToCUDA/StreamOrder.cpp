@@ -33,6 +33,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::autopar {
@@ -209,19 +211,15 @@ private:
     };
     // The values `op` reads from outside it and the run, not yet captured.
     auto capturedBy = [&](Operation *op) {
-      SetVector<Value> values;
-      op->walk([&](Operation *nested) {
-        for (Value operand : nested->getOperands()) {
-          Operation *def = operand.getDefiningOp();
-          Region *region = operand.getParentRegion();
-          if ((def && inRun.contains(def)) || captured.contains(operand) ||
-              (region && op->isProperAncestor(region->getParentOp())) ||
-              (region && region->getParentOp() == op))
-            continue;
-          values.insert(operand);
-        }
-      });
-      return values.takeVector();
+      SetVector<Value> used(op->operand_begin(), op->operand_end());
+      getUsedValuesDefinedAbove(op->getRegions(), used);
+      SmallVector<Value> values;
+      for (Value value : used) {
+        Operation *def = value.getDefiningOp();
+        if (!(def && inRun.contains(def)) && !captured.contains(value))
+          values.push_back(value);
+      }
+      return values;
     };
     auto readsRun = [&](Operation &op) {
       return llvm::any_of(op.getOperands(), [&](Value operand) {
@@ -466,10 +464,11 @@ struct Touched {
   bool written = true;
 };
 
-/// Whether kernel `kernel` may write through its argument `index` (or a
-/// view of it): an op with a write effect on it, or with effects not known.
-bool kernelMayWrite(gpu::GPUFuncOp kernel, unsigned index) {
-  Value argument = kernel.getArgument(index);
+/// Per argument of kernel `kernel`, whether it may write through it (or a
+/// view of it): an op with a write effect on it, or with effects not known
+/// (then every argument).
+BitVector getWrittenArguments(gpu::GPUFuncOp kernel) {
+  BitVector written(kernel.getNumArguments());
   WalkResult result = kernel.walk([&](Operation *op) {
     if (op == kernel)
       return WalkResult::advance();
@@ -480,8 +479,11 @@ bool kernelMayWrite(gpu::GPUFuncOp kernel, unsigned index) {
         if (!isa<MemoryEffects::Write>(effect.getEffect()))
           continue;
         Value target = effect.getValue();
-        if (!target || getRootBuffer(target) == argument)
+        if (!target)
           return WalkResult::interrupt();
+        if (auto argument = dyn_cast<BlockArgument>(getRootBuffer(target));
+            argument && argument.getOwner()->getParentOp() == kernel)
+          written.set(argument.getArgNumber());
       }
       return WalkResult::advance();
     }
@@ -491,7 +493,9 @@ bool kernelMayWrite(gpu::GPUFuncOp kernel, unsigned index) {
     return isMemoryEffectFree(op) ? WalkResult::advance()
                                   : WalkResult::interrupt();
   });
-  return result.wasInterrupted();
+  if (result.wasInterrupted())
+    written.set();
+  return written;
 }
 
 /// The root buffers GPU work `op` reads or writes, failure when not known.
@@ -504,11 +508,11 @@ FailureOr<SmallVector<Touched>> getStreamBuffers(Operation *op) {
   if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
     auto kernel = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
         launch, launch.getKernel());
+    BitVector written = kernel ? getWrittenArguments(kernel)
+                               : BitVector(launch.getNumKernelOperands(), true);
     for (auto [index, operand] : llvm::enumerate(launch.getKernelOperands()))
       if (isa<MemRefType>(operand.getType()))
-        buffers.push_back(
-            {getRootBuffer(operand),
-             !kernel || kernelMayWrite(kernel, static_cast<unsigned>(index))});
+        buffers.push_back({getRootBuffer(operand), written.test(index)});
     return buffers;
   }
   for (auto [index, operand] : llvm::enumerate(op->getOperands())) {
