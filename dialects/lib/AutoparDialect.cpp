@@ -136,18 +136,40 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
     auto microbatches = pipeline.getAs<IntegerAttr>("microbatches");
     auto gpus = pipeline.getAs<IntegerAttr>("gpus");
     auto schedule = pipeline.getAs<StringAttr>("schedule");
+    // Optionally, each stage's own ZeRO stage and recomputation (both or
+    // neither; one entry per stage, virtual stages included).
+    Attribute zeroAttr = pipeline.get("zero"),
+              recomputeAttr = pipeline.get("recompute");
+    auto zeros = dyn_cast_or_null<DenseI64ArrayAttr>(zeroAttr);
+    auto recomputes = dyn_cast_or_null<ArrayAttr>(recomputeAttr);
+    bool perStage = zeroAttr || recomputeAttr;
+    int64_t stageCount =
+        stages && chunks ? stages.getInt() * chunks.getInt() : 0;
+    bool perStageValid =
+        !perStage ||
+        (zeros && recomputes && zeros.size() == stageCount &&
+         static_cast<int64_t>(recomputes.size()) == stageCount &&
+         llvm::all_of(zeros.asArrayRef(),
+                      [](int64_t zero) { return zero >= 0 && zero <= 3; }) &&
+         llvm::all_of(recomputes, [](Attribute kind) {
+           auto name = dyn_cast<StringAttr>(kind);
+           return name && llvm::is_contained({"none", "selective", "full"},
+                                             name.getValue());
+         }));
     if (!stages || stages.getInt() < 1 || !chunks || chunks.getInt() < 1 ||
         !microbatches || microbatches.getInt() < 1 || !gpus ||
         gpus.getInt() < stages.getInt() || gpus.getInt() % stages.getInt() ||
         !schedule ||
         !llvm::is_contained({"gpipe", "1f1b", "interleaved"},
                             schedule.getValue()) ||
-        pipeline.size() != 5)
+        pipeline.size() != (perStage ? 7u : 5u) || !perStageValid)
       return op->emitError()
              << "'" << name
              << "' must be {gpus = N (a multiple of stages), microbatches = "
                 "M >= 1, schedule = \"gpipe\"|\"1f1b\"|\"interleaved\", "
-                "stages = P >= 1, virtual_stages = v >= 1}, got "
+                "stages = P >= 1, virtual_stages = v >= 1} and optionally "
+                "recompute = [\"none\"|\"selective\"|\"full\", ...] and "
+                "zero = array<i64: 0..3, ...> with P * v entries each, got "
              << attr.getValue();
     // Stages follow program order and stay below P * v; a backward op
     // (autopar.grad_of, or a forward op recomputed for the backward) has

@@ -126,6 +126,30 @@ static void printPairs(OpAsmPrinter &printer, Operation *,
 // Helpers
 //===----------------------------------------------------------------------===//
 
+StageStep mlir::autopar::getStageStep(ModuleOp module, int64_t stage) {
+  StageStep step;
+  if (auto attr = module->getAttrOfType<DictionaryAttr>(
+          AutoparDialect::kStepAttrName)) {
+    if (auto zero = attr.getAs<IntegerAttr>("zero"))
+      step.zero = zero.getInt();
+    if (auto recompute = attr.getAs<StringAttr>("recompute"))
+      step.recompute = recompute.getValue();
+  }
+  auto pipeline =
+      module->getAttrOfType<DictionaryAttr>(AutoparDialect::kPipelineAttrName);
+  if (!pipeline || stage < 0)
+    return step;
+  // The verifier checked that each holds one entry per stage.
+  if (auto zeros = pipeline.getAs<DenseI64ArrayAttr>("zero");
+      zeros && stage < zeros.size())
+    step.zero = zeros[stage];
+  if (auto recomputes = pipeline.getAs<ArrayAttr>("recompute");
+      recomputes && stage < static_cast<int64_t>(recomputes.size()))
+    if (auto kind = dyn_cast<StringAttr>(recomputes[stage]))
+      step.recompute = kind.getValue();
+  return step;
+}
+
 MeshAttr mlir::autopar::lookupMesh(Operation *from, FlatSymbolRefAttr meshRef,
                                    SymbolTableCollection *symbolTables) {
   Operation *symbol =

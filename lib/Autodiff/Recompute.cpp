@@ -1,8 +1,11 @@
 //===- Recompute.cpp - activation recomputation in a training step --------===//
 
+#include "autopar/Autodiff/Passes.h"
 #include "autopar/Autodiff/StepTransforms.h"
 #include "autopar/Dialect/AutoparDialect.h"
+#include "autopar/Dialect/AutoparOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -11,19 +14,26 @@
 #include <functional>
 #include <map>
 
+namespace mlir::autopar {
+#define GEN_PASS_DEF_PLANNEDRECOMPUTE
+#include "autopar/Autodiff/Passes.h.inc"
+} // namespace mlir::autopar
+
 using namespace mlir;
 using namespace mlir::autopar;
 
 /// Activation recomputation: backward ops read recomputed clones of the
 /// forward values that are not kept, so that those die after the forward.
 /// Kept (checkpoints): the values that alone cross a cut of the forward
-/// (in op order), and with `selective` also every value of a forward op
-/// with reduction loops (contractions, reductions: costly to recompute);
-/// `full` recomputes every other forward value, `selective` only those of
-/// elementwise ops. A clone is made once per segment (between two
-/// single-value cuts), before the first backward op of that segment that
-/// reads it, tagged `autopar.recomputed` (and its forward op's layer).
-void mlir::autopar::recomputeForward(Block &body, bool selective) {
+/// (in op order); the values of a forward op whose kind is `none`; under
+/// `selective` also every value of a forward op with reduction loops
+/// (contractions, reductions: costly to recompute). `full` recomputes
+/// every other forward value, `selective` only those of elementwise ops.
+/// A clone is made once per segment (between two single-value cuts),
+/// before the first backward op of that segment that reads it, tagged
+/// `autopar.recomputed` (and its forward op's layer).
+void mlir::autopar::recomputeForward(
+    Block &body, function_ref<Recompute(Operation *)> kindOf) {
   SmallVector<Operation *> forward;
   DenseMap<Operation *, unsigned> position;
   for (Operation &op : body)
@@ -62,12 +72,15 @@ void mlir::autopar::recomputeForward(Block &body, bool selective) {
       ++segment[i];
     }
   }
-  if (selective)
-    for (Operation *op : forward)
-      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-          !linalgOp || linalgOp.getNumReductionLoops() > 0)
-        for (Value result : op->getResults())
-          kept.insert(result);
+  for (Operation *op : forward) {
+    Recompute kind = kindOf(op);
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    if (kind == Recompute::None ||
+        (kind == Recompute::Selective &&
+         (!linalgOp || linalgOp.getNumReductionLoops() > 0)))
+      for (Value result : op->getResults())
+        kept.insert(result);
+  }
   auto isRecomputed = [&](Value value) {
     Operation *def = value.getDefiningOp();
     return def && position.count(def) && !kept.contains(value);
@@ -122,3 +135,34 @@ void mlir::autopar::recomputeForward(Block &body, bool selective) {
     }
   }
 }
+
+namespace {
+struct PlannedRecomputePass
+    : public mlir::autopar::impl::PlannedRecomputeBase<PlannedRecomputePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    // Each stage's recomputation, as the plan wrote it.
+    auto kindOf = [&](Operation *op) {
+      auto stage =
+          op->getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName);
+      StringRef name =
+          getStageStep(module, stage ? stage.getInt() : -1).recompute;
+      return symbolizeRecompute(name).value_or(Recompute::None);
+    };
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() || !func.getBody().hasOneBlock())
+        continue;
+      Block &body = func.getBody().front();
+      bool backward = false, recomputed = false, any = false;
+      for (Operation &op : body) {
+        backward |= op.hasAttr(AutoparDialect::kGradOfAttrName);
+        recomputed |= op.hasAttr(AutoparDialect::kRecomputedAttrName);
+        if (op.hasAttr(AutoparDialect::kLayerAttrName))
+          any |= kindOf(&op) != Recompute::None;
+      }
+      if (backward && !recomputed && any)
+        recomputeForward(body, kindOf);
+    }
+  }
+};
+} // namespace

@@ -903,5 +903,5 @@ void TrainingPass::runOnOperation() {
         op.erase();
   }
   if (*recomputeKind != Recompute::None)
-    recomputeForward(*body, *recomputeKind == Recompute::Selective);
+    recomputeForward(*body, [&](Operation *) { return *recomputeKind; });
 }

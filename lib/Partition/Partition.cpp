@@ -701,6 +701,20 @@ void PartitionPass::runOnOperation() {
       microbatches = attr.getInt();
     if (auto attr = step.getAs<IntegerAttr>("zero"))
       zero = attr.getInt();
+    // ZeRO-2/3 change the microbatch loop of every stage's program (a
+    // reduce-scatter, a gather per microbatch): one stage for all.
+    if (auto attr = module->getAttrOfType<DictionaryAttr>(
+            AutoparDialect::kPipelineAttrName))
+      if (auto zeros = attr.getAs<DenseI64ArrayAttr>("zero"))
+        for (int64_t stageZero : zeros.asArrayRef())
+          if ((stageZero >= 2 || zero >= 2) && stageZero != zero)
+            return (void)(mlir::emitError(module.getLoc())
+                          << "autopar-partition: the pipeline's stages run "
+                             "ZeRO stages "
+                          << zeros
+                          << "; stages 2 and 3 are supported only for every "
+                             "stage at once"),
+                   signalPassFailure();
     if (microbatches < 1)
       return (void)(mlir::emitError(module.getLoc())
                     << "autopar-partition: microbatches=" << microbatches

@@ -228,8 +228,27 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
     }
   }
   // ZeRO: the update, its state and (stage 3) the parameters sharded over
-  // the data axes.
-  applyZeroSharding(func, meshAttr, meshRef, zeroStage);
+  // the data axes; a parameter of a pipeline whose stages differ in ZeRO
+  // stage takes the most of the stages that read it (directly or through
+  // its 16-bit working copy).
+  auto module = func->getParentOfType<ModuleOp>();
+  auto stageOf = [&](Value param) {
+    std::optional<unsigned> most;
+    SmallVector<Value> values = {param};
+    for (Operation *user : param.getUsers())
+      if (user->getNumResults() == 1 &&
+          !user->hasAttr(AutoparDialect::kStageAttrName))
+        values.push_back(user->getResult(0));
+    for (Value value : values)
+      for (Operation *user : value.getUsers())
+        if (auto stage = user->getAttrOfType<IntegerAttr>(
+                AutoparDialect::kStageAttrName))
+          most = std::max<unsigned>(
+              most.value_or(0),
+              std::max<int64_t>(0, getStageStep(module, stage.getInt()).zero));
+    return most.value_or(zeroStage);
+  };
+  applyZeroSharding(func, meshAttr, meshRef, stageOf);
   // Results that replace an argument keep its layout.
   for (auto [index, operand] : llvm::enumerate(ret.getOperands())) {
     auto arg = func.getResultAttrOfType<IntegerAttr>(

@@ -114,7 +114,7 @@ static void collectUpdateOps(Value value, Type type, Block &body,
 
 void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
                                       FlatSymbolRefAttr meshRef,
-                                      unsigned stage) {
+                                      function_ref<unsigned(Value)> stageOf) {
   if (!step.getBody().hasOneBlock())
     return;
   MeshShape mesh = getMeshShape(meshAttr);
@@ -144,6 +144,7 @@ void mlir::autopar::applyZeroSharding(func::FuncOp step, MeshAttr meshAttr,
       continue;
     Operation *copy = getWorkingCopy(param);
     Value working = copy ? copy->getResult(0) : Value(param);
+    unsigned stage = stageOf(param);
     unsigned axes = readAxes.lookup(param) | readAxes.lookup(working);
     if (!axes)
       continue;

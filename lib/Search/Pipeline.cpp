@@ -308,7 +308,7 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
 namespace {
 /// Range sums of one mesh's layers, for O(1) stage costs.
 struct Prefix {
-  std::vector<double> compute, state, activations;
+  std::vector<double> compute, state, activations, step;
   /// transient[i * (K + 1) + j]: the largest working set of layers [i, j).
   std::vector<double> transient;
   int64_t layers = 0;
@@ -318,11 +318,13 @@ struct Prefix {
     compute.assign(layers + 1, 0);
     state.assign(layers + 1, 0);
     activations.assign(layers + 1, 0);
+    step.assign(layers + 1, 0);
     for (int64_t k = 0; k < layers; ++k) {
       const StageSearchProblem::Layer &layer = mesh.layers[k];
       compute[k + 1] = compute[k] + layer.forward + layer.backward;
       state[k + 1] = state[k] + layer.stateBytes;
       activations[k + 1] = activations[k] + layer.activationBytes;
+      step[k + 1] = step[k] + layer.step;
     }
     transient.assign((layers + 1) * (layers + 1), 0);
     for (int64_t i = 0; i < layers; ++i) {
@@ -444,7 +446,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     for (int64_t p = 1; p <= chunks; ++p) {
       // Chunk p - 1 ends at j; the chunks after it need a layer each.
       for (int64_t j = p; j <= layers - (chunks - p); ++j) {
-        double least = kNone;
+        double least = kNone, leastStep = kNone;
         std::pair<int64_t, unsigned> arg{-1, 0};
         int64_t earliest = j;
         for (auto [a, mesh] : llvm::enumerate(allowed)) {
@@ -471,8 +473,16 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
             if (perChunkMemory &&
                 memory(i, j, mesh, p - 1) > problem.memoryCapacity)
               continue;
-            if (before + c < least) {
-              least = before + c;
+            // Plans of the same chunk at equal sums (differing only in
+            // their step work, as ZeRO-0 and ZeRO-1 do): the least step
+            // work.
+            double total = before + c;
+            if (total > least)
+              continue;
+            double step = prefixes[mesh].step[j] - prefixes[mesh].step[i];
+            if (total < least || (i == arg.first && step < leastStep)) {
+              least = total;
+              leastStep = step;
               arg = {i, mesh};
             }
           }

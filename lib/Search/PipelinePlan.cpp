@@ -143,6 +143,33 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
   return bounds;
 }
 
+/// The step configuration of a pipeline's chunks: one StepConfig::str()
+/// when they agree, else the microbatches and each stage's ZeRO stage and
+/// recomputation ("4 microbatches; per stage: zero 1 recompute full, ...").
+std::string describeStageConfigs(ArrayRef<StepConfig> configs) {
+  if (configs.empty())
+    return "";
+  bool uniform = llvm::all_of(configs, [&](const StepConfig &config) {
+    return config == configs.front();
+  });
+  if (uniform)
+    return configs.front().str();
+  int64_t m = configs.front().microbatches;
+  std::string text =
+      std::to_string(m) + " microbatch" + (m != 1 ? "es" : "") + "; per stage:";
+  for (auto [index, config] : llvm::enumerate(configs))
+    text += std::string(index ? "," : "") + " zero " +
+            std::to_string(config.zero) + " recompute " +
+            stringifyRecompute(config.recompute).str();
+  return text;
+}
+
+/// A stage plan's kind for StageSearchProblem::stageKinds: its ZeRO stage
+/// and recomputation.
+unsigned stageKind(unsigned zero, Recompute recompute) {
+  return zero * 3 + static_cast<unsigned>(recompute);
+}
+
 std::string meshText(const MeshShape &mesh) {
   std::string text;
   for (auto [i, size] : llvm::enumerate(mesh.sizes))
@@ -271,12 +298,47 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
              << " needs for stages=" << stages;
   }
   SmallVector<unsigned> zeros;
-  if (request.zero)
+  if (!request.stageZero.empty()) {
+    if (static_cast<int64_t>(request.stageZero.size()) != stages)
+      return emitError(loc)
+             << "autopar-plan: zero= pins " << request.stageZero.size()
+             << " ZeRO stages for stages=" << stages
+             << "; pin one for every stage, or one for all";
+    for (unsigned zero : request.stageZero)
+      if (!llvm::is_contained(zeros, zero))
+        zeros.push_back(zero);
+    if (zeros.size() > 1 &&
+        llvm::any_of(zeros, [](unsigned zero) { return zero >= 2; }))
+      return emitError(loc)
+             << "autopar-plan: zero= pins ZeRO-2 or 3 for some stages "
+                "only; those change every stage's microbatch loop, so pin "
+                "them for every stage (per stage: 0 or 1)";
+    if (zeros.size() > 1 && v > 1)
+      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
+                               "chunks of several stages on each device, so "
+                               "the stages need one ZeRO stage; zero= pins "
+                            << zeros.size() << " different ones";
+  } else if (request.zero)
     zeros.push_back(*request.zero);
   else
     zeros = {0, 1};
   SmallVector<Recompute> recomputes;
-  if (request.recompute)
+  if (!request.stageRecompute.empty()) {
+    if (static_cast<int64_t>(request.stageRecompute.size()) != stages)
+      return emitError(loc)
+             << "autopar-plan: recompute= pins "
+             << request.stageRecompute.size() << " kinds for stages=" << stages
+             << "; pin one for every stage, or one for all";
+    for (Recompute recompute : request.stageRecompute)
+      if (!llvm::is_contained(recomputes, recompute))
+        recomputes.push_back(recompute);
+    if (recomputes.size() > 1 && v > 1)
+      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
+                               "chunks of several stages on each device, so "
+                               "the stages need one recomputation; recompute= "
+                               "pins "
+                            << recomputes.size() << " kinds";
+  } else if (request.recompute)
     recomputes.push_back(*request.recompute);
   else
     recomputes = {Recompute::None, Recompute::Selective, Recompute::Full};
@@ -400,89 +462,137 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   bool found = false;
   double leastMemory = std::numeric_limits<double>::infinity();
   std::string leanest;
-  for (int64_t count : allCounts)
-    for (unsigned zero : zeros)
-      for (Recompute recompute : recomputes) {
-        double m = static_cast<double>(count);
-        StageSearchProblem problem;
-        problem.stages = stages;
-        problem.microbatches = count;
-        problem.virtualStages = v;
-        problem.schedule = request.schedule;
-        problem.memoryCapacity = request.memoryCapacity;
-        problem.stageShapes.assign(stageMesh.begin(), stageMesh.end());
-        // Per mesh of the problem: its stage plan.
-        std::vector<const Profile *> problemPlans;
-        for (auto [candidate, key] : llvm::enumerate(candidates)) {
-          const MeshShape &mesh = meshes[key.first];
+  // One stage search per microbatch count: every stage picks its own mesh
+  // plan, ZeRO stage and recomputation (one per device's chunks when
+  // interleaved), so a stage that holds more microbatches (1F1B's first)
+  // can recompute while the last does not.
+  for (int64_t count : allCounts) {
+    double m = static_cast<double>(count);
+    StageSearchProblem problem;
+    problem.stages = stages;
+    problem.microbatches = count;
+    problem.virtualStages = v;
+    problem.schedule = request.schedule;
+    problem.memoryCapacity = request.memoryCapacity;
+    problem.stageShapes.assign(stageMesh.begin(), stageMesh.end());
+    // A plan's kind: its ZeRO stage and recomputation (stageKind); each
+    // stage may run those its pins allow.
+    if (!request.stageZero.empty() || !request.stageRecompute.empty())
+      for (int64_t stage = 0; stage < stages; ++stage) {
+        uint64_t allowed = 0;
+        for (unsigned zero : zeros)
+          for (Recompute recompute : recomputes)
+            if ((request.stageZero.empty() ||
+                 request.stageZero[stage] == zero) &&
+                (request.stageRecompute.empty() ||
+                 request.stageRecompute[stage] == recompute))
+              allowed |= uint64_t(1) << stageKind(zero, recompute);
+        problem.stageKinds.push_back(allowed);
+      }
+    // Per plan of the problem: its profile and step configuration.
+    std::vector<const Profile *> problemPlans;
+    std::vector<StepConfig> problemConfigs;
+    for (auto [candidate, key] : llvm::enumerate(candidates)) {
+      const MeshShape &mesh = meshes[key.first];
+      double devices = static_cast<double>(mesh.getNumDevices());
+      DeviceGroup link{2, mesh.getNumDevices() >= gpusPerNode ? 2 : 1};
+      std::vector<double> cutSeconds;
+      for (int64_t k = 0; k <= layers; ++k) {
+        double bytes = cutBytes[bounds[k]] / m / devices;
+        cutSeconds.push_back(
+            bytes > 0
+                ? costModel.collectiveTime(CollectiveKind::Permute, bytes, link)
+                      .seconds
+                : 0.0);
+      }
+      for (unsigned zero : zeros)
+        for (Recompute recompute : recomputes) {
           auto it = profiles.find(
               {static_cast<unsigned>(candidate), count, zero, recompute});
           if (it == profiles.end())
             continue;
-          const Profile &profile = it->second;
           StageSearchProblem::Mesh entry;
           entry.shape = key.first;
+          entry.kind = stageKind(zero, recompute);
           entry.name = meshText(mesh);
           if (key.second > 0)
             entry.name +=
                 llvm::formatv(" (memory weighed x{0:g})", weights[key.second])
                     .str();
-          double devices = static_cast<double>(mesh.getNumDevices());
-          DeviceGroup link{2, mesh.getNumDevices() >= gpusPerNode ? 2 : 1};
-          entry.layers = profile.layers;
-          for (int64_t k = 0; k <= layers; ++k) {
-            double bytes = cutBytes[bounds[k]] / m / devices;
-            entry.cutSeconds.push_back(
-                bytes > 0
-                    ? costModel
-                          .collectiveTime(CollectiveKind::Permute, bytes, link)
-                          .seconds
-                    : 0.0);
-          }
+          entry.layers = it->second.layers;
+          entry.cutSeconds = cutSeconds;
           problem.meshes.push_back(std::move(entry));
-          problemPlans.push_back(&profile);
+          problemPlans.push_back(&it->second);
+          problemConfigs.push_back({zero, recompute, count});
         }
-        if (problem.meshes.empty())
-          continue;
-        ++best.configs;
-        StageSearchResult result = searchStages(problem);
-        best.capsTried += result.capsTried;
-        if (!result.found) {
-          // The leanest of the fastest pipelines, for the error.
+    }
+    if (problem.meshes.empty())
+      continue;
+    ++best.configs;
+    StageSearchResult result = searchStages(problem);
+    best.capsTried += result.capsTried;
+    auto chunkConfigs = [&](const StageSearchResult &found) {
+      std::vector<StepConfig> configs;
+      for (const StageAssignment &chunk : found.chunks)
+        configs.push_back(problemConfigs[chunk.mesh]);
+      return configs;
+    };
+    if (!result.found) {
+      // For the error: the leanest of the fastest pipelines of each ZeRO
+      // stage and recomputation (every stage the same).
+      for (unsigned zero : zeros)
+        for (Recompute recompute : recomputes) {
           StageSearchProblem unlimited = problem;
           unlimited.memoryCapacity = 0;
-          StageSearchResult any = searchStages(unlimited);
-          if (any.found) {
-            double most = *std::max_element(any.timing.memoryBytes.begin(),
-                                            any.timing.memoryBytes.end());
-            if (most < leastMemory) {
-              leastMemory = most;
-              leanest = StepConfig{zero, recompute, count}.str();
+          unlimited.meshes.clear();
+          std::vector<StepConfig> kept;
+          for (auto [entry, config] :
+               llvm::zip_equal(problem.meshes, problemConfigs))
+            if (config.zero == zero && config.recompute == recompute) {
+              unlimited.meshes.push_back(entry);
+              kept.push_back(config);
             }
+          StageSearchResult any = searchStages(unlimited);
+          if (!any.found)
+            continue;
+          double most = *std::max_element(any.timing.memoryBytes.begin(),
+                                          any.timing.memoryBytes.end());
+          if (most < leastMemory) {
+            leastMemory = most;
+            std::vector<StepConfig> configs;
+            for (const StageAssignment &chunk : any.chunks)
+              configs.push_back(kept[chunk.mesh]);
+            leanest = describeStageConfigs(configs);
           }
-          continue;
         }
-        if (found && result.timing.seconds >= best.timing.seconds * (1 - 1e-12))
-          continue;
-        found = true;
-        best.config = {zero, recompute, count};
-        best.timing = result.timing;
-        best.chunks.clear();
-        best.chunkOfNode.assign(nodes, 0);
-        for (auto [index, chunk] : llvm::enumerate(result.chunks)) {
-          PipelineChunk entry;
-          entry.firstNode = bounds[chunk.begin];
-          entry.endNode = bounds[chunk.end];
-          entry.mesh = problem.meshes[chunk.mesh].name;
-          entry.meshShape = problemPlans[chunk.mesh]->mesh;
-          entry.choice = *problemPlans[chunk.mesh]->choice;
-          entry.work =
-              getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
-          for (int64_t node = entry.firstNode; node < entry.endNode; ++node)
-            best.chunkOfNode[node] = static_cast<int64_t>(index);
-          best.chunks.push_back(std::move(entry));
-        }
-      }
+      continue;
+    }
+    if (found && result.timing.seconds >= best.timing.seconds * (1 - 1e-12))
+      continue;
+    found = true;
+    std::vector<StepConfig> configs = chunkConfigs(result);
+    best.config = {0, Recompute::None, count};
+    for (const StepConfig &config : configs) {
+      best.config.zero = std::max(best.config.zero, config.zero);
+      best.config.recompute = std::max(best.config.recompute, config.recompute);
+    }
+    best.timing = result.timing;
+    best.chunks.clear();
+    best.chunkOfNode.assign(nodes, 0);
+    for (auto [index, chunk] : llvm::enumerate(result.chunks)) {
+      PipelineChunk entry;
+      entry.firstNode = bounds[chunk.begin];
+      entry.endNode = bounds[chunk.end];
+      entry.mesh = problem.meshes[chunk.mesh].name;
+      entry.meshShape = problemPlans[chunk.mesh]->mesh;
+      entry.choice = *problemPlans[chunk.mesh]->choice;
+      entry.config = configs[index];
+      entry.work = getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
+      for (int64_t node = entry.firstNode; node < entry.endNode; ++node)
+        best.chunkOfNode[node] = static_cast<int64_t>(index);
+      best.chunks.push_back(std::move(entry));
+    }
+  }
   best.searchSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
@@ -500,6 +610,12 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   return best;
 }
 
+bool PipelinePlan::uniformConfig() const {
+  return llvm::all_of(chunks, [&](const PipelineChunk &chunk) {
+    return chunk.config == chunks.front().config;
+  });
+}
+
 static std::string opText(const Planner &planner, int64_t node) {
   Operation *op = planner.getSpaces()[node].op;
   std::string loc = formatLocation(op->getLoc());
@@ -514,8 +630,14 @@ void mlir::autopar::printPipelineReportText(llvm::raw_ostream &os,
   if (plan.virtualStages > 1)
     os << " x " << plan.virtualStages << " virtual";
   os << " on " << plan.gpus << " GPUs, "
-     << stringifyPipelineSchedule(plan.schedule) << ", " << plan.config.str()
-     << "\n";
+     << stringifyPipelineSchedule(plan.schedule) << ", ";
+  bool uniform = plan.uniformConfig();
+  if (uniform)
+    os << plan.config.str() << "\n";
+  else
+    os << plan.config.microbatches << " microbatch"
+       << (plan.config.microbatches != 1 ? "es" : "")
+       << ", ZeRO and recomputation per stage\n";
   os << llvm::format(
       "step time: %.3f ms (bubble %.3f ms, %.1f%%; step "
       "work after the last backward %.3f ms)\n",
@@ -530,8 +652,11 @@ void mlir::autopar::printPipelineReportText(llvm::raw_ostream &os,
       os << llvm::format(" (device %lld)", static_cast<long long>(device));
     os << ": ops " << chunk.firstNode << ".." << chunk.endNode - 1 << " ("
        << opText(planner, chunk.firstNode) << " .. "
-       << opText(planner, chunk.endNode - 1) << "), mesh " << chunk.mesh
-       << llvm::format(": per microbatch forward %.3f ms, backward %.3f ms, "
+       << opText(planner, chunk.endNode - 1) << "), mesh " << chunk.mesh;
+    if (!uniform)
+      os << ", zero " << chunk.config.zero << ", recompute "
+         << stringifyRecompute(chunk.config.recompute);
+    os << llvm::format(": per microbatch forward %.3f ms, backward %.3f ms, "
                        "receive %.3f + %.3f ms; step %.3f ms; ",
                        work.forward * 1e3, work.backward * 1e3,
                        work.receiveForward * 1e3, work.receiveBackward * 1e3,
@@ -584,6 +709,9 @@ void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
           json.attribute("step_s", chunk.work.step);
           json.attribute("state_bytes", chunk.work.stateBytes);
           json.attribute("activation_bytes", chunk.work.activationBytes);
+          json.attribute("zero", static_cast<int64_t>(chunk.config.zero));
+          json.attribute("recompute",
+                         stringifyRecompute(chunk.config.recompute).str());
         });
     });
     json.attributeArray("devices", [&] {

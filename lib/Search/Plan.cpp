@@ -43,6 +43,9 @@ struct PlanPass : public mlir::autopar::impl::PlanBase<PlanPass> {
 private:
   /// mesh=, parsed: one shape, or one per pipeline stage.
   SmallVector<SmallVector<int64_t>> stageMeshes;
+  /// recompute= and zero=, parsed: one each, or one per pipeline stage.
+  SmallVector<Recompute> stageRecomputes;
+  SmallVector<unsigned> stageZeros;
 
   LogicalResult parseOptions(ModuleOp module, PlannerOptions &options);
   /// The step's precision, ZeRO stage, recomputation and microbatches,
@@ -204,20 +207,50 @@ LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
     }
     options.precision = *parsed;
   }
-  int64_t zero = this->zero, microbatches = this->microbatches;
-  if (zero < -1 || zero > 3)
-    return func.emitError() << "autopar-plan: zero=" << zero
-                            << " is not a ZeRO stage; expected 0, 1, 2 or 3 "
-                               "(or -1 to search)";
-  if (zero >= 0)
-    options.zero = static_cast<unsigned>(zero);
-  if (recompute != "auto") {
-    std::optional<Recompute> parsed = symbolizeRecompute(recompute);
-    if (!parsed)
+  int64_t microbatches = this->microbatches;
+  // zero=: one ZeRO stage (every pipeline stage's), or one per stage.
+  stageZeros.clear();
+  if (zero != "auto" && zero != "-1") {
+    SmallVector<StringRef> values;
+    StringRef(zero).split(values, ',');
+    for (StringRef value : values) {
+      unsigned parsed;
+      if (value.getAsInteger(10, parsed) || parsed > 3)
+        return func.emitError()
+               << "autopar-plan: zero=" << value
+               << " is not a ZeRO stage; expected 0, 1, 2 or 3 (or auto to "
+                  "search; with stages=, one per stage: 1,0)";
+      stageZeros.push_back(parsed);
+    }
+    if (stageZeros.size() == 1)
+      options.zero = stageZeros.front();
+    else if (stages < 2)
       return func.emitError()
-             << "autopar-plan: unknown recompute '" << recompute
-             << "'; expected none, selective, full or auto";
-    options.recompute = *parsed;
+             << "autopar-plan: zero=" << zero
+             << " gives one ZeRO stage per pipeline stage, which needs "
+                "stages=P (P >= 2)";
+  }
+  // recompute=: one kind (every stage's), or one per pipeline stage.
+  stageRecomputes.clear();
+  if (recompute != "auto") {
+    SmallVector<StringRef> kinds;
+    StringRef(recompute).split(kinds, ',');
+    for (StringRef kind : kinds) {
+      std::optional<Recompute> parsed = symbolizeRecompute(kind);
+      if (!parsed)
+        return func.emitError()
+               << "autopar-plan: unknown recompute '" << kind
+               << "'; expected none, selective, full or auto (or one of the "
+                  "first three per stage: full,none)";
+      stageRecomputes.push_back(*parsed);
+    }
+    if (stageRecomputes.size() == 1)
+      options.recompute = stageRecomputes.front();
+    else if (stages < 2)
+      return func.emitError()
+             << "autopar-plan: recompute=" << recompute
+             << " gives one kind per pipeline stage, which needs stages=P "
+                "(P >= 2)";
   }
   int64_t batch = entry.getBatchSize();
   if (microbatches < 0)
@@ -730,6 +763,10 @@ FailureOr<PipelineRequest> PlanPass::makePipelineRequest(
     request.stageMeshes.emplace_back(shape.begin(), shape.end());
   request.zero = options.zero;
   request.recompute = options.recompute;
+  if (stageRecomputes.size() > 1)
+    request.stageRecompute = stageRecomputes;
+  if (stageZeros.size() > 1)
+    request.stageZero = stageZeros;
   request.microbatches = options.microbatches;
   request.memoryCapacity =
       static_cast<double>(target.getGpu().getMemoryCapacity());
@@ -790,17 +827,30 @@ PlanPass::emitPipeline(ModuleOp module, const FunctionWorkload &entry,
   for (auto [index, space] : llvm::enumerate(planner.getSpaces()))
     space.op->setAttr(AutoparDialect::kStageAttrName,
                       b.getI64IntegerAttr(plan.chunkOfNode[index]));
-  module->setAttr(
-      AutoparDialect::kPipelineAttrName,
-      b.getDictionaryAttr(
-          {b.getNamedAttr("gpus", b.getI64IntegerAttr(plan.gpus)),
-           b.getNamedAttr("microbatches",
-                          b.getI64IntegerAttr(plan.config.microbatches)),
-           b.getNamedAttr("schedule", b.getStringAttr(stringifyPipelineSchedule(
-                                          plan.schedule))),
-           b.getNamedAttr("stages", b.getI64IntegerAttr(plan.stages)),
-           b.getNamedAttr("virtual_stages",
-                          b.getI64IntegerAttr(plan.virtualStages))}));
+  SmallVector<NamedAttribute> pipeline = {
+      b.getNamedAttr("gpus", b.getI64IntegerAttr(plan.gpus)),
+      b.getNamedAttr("microbatches",
+                     b.getI64IntegerAttr(plan.config.microbatches)),
+      b.getNamedAttr("schedule",
+                     b.getStringAttr(stringifyPipelineSchedule(plan.schedule))),
+      b.getNamedAttr("stages", b.getI64IntegerAttr(plan.stages)),
+      b.getNamedAttr("virtual_stages",
+                     b.getI64IntegerAttr(plan.virtualStages))};
+  // Stages that differ in ZeRO stage or recomputation: each stage's (the
+  // step's are then the most any stage uses).
+  if (!plan.uniformConfig()) {
+    SmallVector<int64_t> zeros;
+    SmallVector<Attribute> recomputes;
+    for (const PipelineChunk &chunk : plan.chunks) {
+      zeros.push_back(chunk.config.zero);
+      recomputes.push_back(
+          b.getStringAttr(stringifyRecompute(chunk.config.recompute)));
+    }
+    pipeline.push_back(b.getNamedAttr("recompute", b.getArrayAttr(recomputes)));
+    pipeline.push_back(b.getNamedAttr("zero", b.getDenseI64ArrayAttr(zeros)));
+  }
+  module->setAttr(AutoparDialect::kPipelineAttrName,
+                  b.getDictionaryAttr(pipeline));
   setStepAndTarget(module, plan.config, options.precision, target);
 
   // Every op's strategy on its stage's mesh. @mesh is the pipeline's: the

@@ -32,3 +32,28 @@ func.func @f(%a: tensor<4xf32>) -> tensor<4xf32> {
   %0 = arith.addf %a, %a {autopar.stage = -1 : i64} : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// Each stage's recomputation and ZeRO stage: one entry per stage.
+// expected-error @+1 {{and optionally recompute = ["none"|"selective"|"full", ...] and zero = array<i64: 0..3, ...> with P * v entries each}}
+module attributes {autopar.pipeline = {gpus = 4 : i64, microbatches = 4 : i64, recompute = ["full", "none"], schedule = "1f1b", stages = 2 : i64, virtual_stages = 1 : i64, zero = array<i64: 1>}} {
+}
+
+// -----
+
+// expected-error @+1 {{and optionally recompute}}
+module attributes {autopar.pipeline = {gpus = 4 : i64, microbatches = 4 : i64, recompute = ["full", "some"], schedule = "1f1b", stages = 2 : i64, virtual_stages = 1 : i64, zero = array<i64: 1, 0>}} {
+}
+
+// -----
+
+// expected-error @+1 {{and optionally recompute}}
+module attributes {autopar.pipeline = {gpus = 4 : i64, microbatches = 4 : i64, recompute = ["full", "none"], schedule = "1f1b", stages = 2 : i64, virtual_stages = 1 : i64}} {
+}
+
+// -----
+
+// Valid: each stage its own.
+module attributes {autopar.pipeline = {gpus = 4 : i64, microbatches = 4 : i64, recompute = ["full", "none"], schedule = "1f1b", stages = 2 : i64, virtual_stages = 1 : i64, zero = array<i64: 1, 0>}} {
+}

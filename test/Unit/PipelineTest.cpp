@@ -183,7 +183,7 @@ int main() {
   unsigned orders = 0;
   unsigned failures = checkSchedules(random, orders);
   std::printf("schedule orders: %u, failures: %u\n", orders, failures);
-  unsigned problems = 0, found = 0, none = 0, pinned = 0;
+  unsigned problems = 0, found = 0, none = 0, pinned = 0, kinds = 0;
   const PipelineSchedule schedules[] = {PipelineSchedule::GPipe,
                                         PipelineSchedule::OneFOneB};
   for (unsigned trial = 0; trial < 300; ++trial) {
@@ -211,17 +211,34 @@ int main() {
         mesh.cutSeconds.push_back(0.2 * random.unit());
       mesh.cutSeconds.push_back(0);
       mesh.shape = random.below(2);
+      mesh.kind = random.below(3);
       problem.meshes.push_back(std::move(mesh));
     }
-    // A third of the problems pin each stage's mesh shape (mesh=4,2x2).
+    // A quarter get a copy of the first plan whose step work is half
+    // (ZeRO-1 beside ZeRO-0): equal per-microbatch costs, so no chunk may
+    // be left on the first plan.
+    bool lighter = random.below(4) == 0;
+    if (lighter) {
+      StageSearchProblem::Mesh copy = problem.meshes.front();
+      copy.name += " (half the step)";
+      for (StageSearchProblem::Layer &layer : copy.layers)
+        layer.step /= 2;
+      problem.meshes.push_back(std::move(copy));
+    }
+    // A third of the problems pin each stage's mesh shape (mesh=4,2x2), a
+    // third the kinds of step each stage may run (recompute=full,none).
     if (random.below(3) == 0)
       for (int64_t p = 0; p < problem.stages; ++p)
         problem.stageShapes.push_back(random.below(2));
+    if (random.below(3) == 0)
+      for (int64_t p = 0; p < problem.stages; ++p)
+        problem.stageKinds.push_back(1 + random.below(7));
     // Half the problems get a limit that some partitions break.
     if (random.below(2))
       problem.memoryCapacity = 100 + 400 * random.unit();
     ++problems;
     pinned += !problem.stageShapes.empty();
+    kinds += !problem.stageKinds.empty();
     StageSearchResult searched = searchStages(problem);
     StageSearchResult enumerated = enumerateStages(problem);
     if (searched.found != enumerated.found) {
@@ -242,6 +259,17 @@ int main() {
           std::printf("trial %u: stage %zu on a mesh of another shape\n", trial,
                       p);
         }
+    for (auto [p, chunk] : llvm::enumerate(searched.chunks)) {
+      if (!problem.allowsMesh(p, chunk.mesh)) {
+        ++failures;
+        std::printf("trial %u: stage %zu runs a kind it may not\n", trial, p);
+      }
+      if (lighter && chunk.mesh == 0) {
+        ++failures;
+        std::printf("trial %u: stage %zu on the plan with more step work\n",
+                    trial, p);
+      }
+    }
     double a = searched.timing.seconds - searched.timing.tailSeconds;
     double b = enumerated.timing.seconds - enumerated.timing.tailSeconds;
     if (std::fabs(a - b) > 1e-9 * std::max(1.0, b)) {
@@ -249,8 +277,8 @@ int main() {
       std::printf("trial %u: search %.9f, enumeration %.9f\n", trial, a, b);
     }
   }
-  std::printf("problems: %u (stage shapes pinned: %u), partitions found: "
-              "%u, none fits: %u, failures: %u\n",
-              problems, pinned, found, none, failures);
+  std::printf("problems: %u (stage shapes pinned: %u, step kinds pinned: "
+              "%u), partitions found: %u, none fits: %u, failures: %u\n",
+              problems, pinned, kinds, found, none, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -803,10 +803,11 @@ int main(int argc, char **argv) {
   if (plan.find("max-gpus=") == std::string::npos)
     plan += " max-gpus=" + std::to_string(ranks);
   // Price the step autopar-training builds: the recomputation, optimizer
-  // and precision its own options ask for. Microbatches are the plan's
-  // (autopar-partition builds them): one unless --plan asks for more. The
-  // ZeRO stage is the plan's too: autopar-propagate shards the update by
-  // it.
+  // and precision its own options ask for (a recompute= of --plan alone is
+  // the plan's to choose, and autopar-recompute builds it). Microbatches are
+  // the plan's (autopar-partition builds them): one unless --plan asks for
+  // more. The ZeRO stage is the plan's too: autopar-propagate shards the update
+  // by it.
   SmallVector<std::string> pins = {"recompute=none", "microbatches=1"};
   for (StringRef option : llvm::split(StringRef(trainingOptions), ' '))
     for (StringRef key : {"recompute=", "optimizer=", "precision="})
@@ -836,8 +837,11 @@ int main(int argc, char **argv) {
   std::optional<llvm::FileRemover> removePlanJson;
   if (!planJson.empty())
     removePlanJson.emplace(planJson);
-  if (failed(runPipeline(*module,
-                         "autopar-plan{" + plan + "}, autopar-propagate")))
+  // A recomputation the plan chose (recompute= in --plan, not in
+  // --training: one per stage, say) is applied to the step here.
+  if (failed(runPipeline(*module, "autopar-plan{" + plan +
+                                      "}, autopar-propagate, "
+                                      "autopar-recompute")))
     return 1;
   llvm::StringMap<double> predictedPerLayer;
   std::string predictedWhat;

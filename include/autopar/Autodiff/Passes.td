@@ -103,4 +103,23 @@ def Training : Pass<"autopar-training", "::mlir::ModuleOp"> {
                            "::mlir::autopar::AutoparDialect"];
 }
 
+def PlannedRecompute : Pass<"autopar-recompute", "::mlir::ModuleOp"> {
+  let summary = "Apply the plan's activation recomputation to the training step";
+  let description = [{
+    Recomputes the training step's forward values as the plan priced it:
+    each forward op (`autopar.layer`) as its pipeline stage's recomputation
+    (`autopar.pipeline`'s `recompute`, one kind per stage), else the
+    step's (`autopar.step`'s `recompute`); the rule is autopar-training's
+    `recompute=` (docs/training.md). Runs after autopar-propagate, which
+    gives the step's ops their stages and strategies; the clones keep
+    both. A function that recomputes already (built with
+    autopar-training's `recompute=`) is left as it is; one whose plan
+    recomputes nothing too. This is how a pipeline whose stages recompute
+    differently is built: autopar-training without `recompute=`, then
+    autopar-plan (which picks each stage's), autopar-propagate and this
+    pass.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoparDialect"];
+}
+
 #endif // AUTOPAR_AUTODIFF_PASSES_TD

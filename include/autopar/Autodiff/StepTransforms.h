@@ -9,6 +9,8 @@
 #ifndef AUTOPAR_AUTODIFF_STEPTRANSFORMS_H
 #define AUTOPAR_AUTODIFF_STEPTRANSFORMS_H
 
+#include "autopar/Cost/CostModel.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
@@ -44,8 +46,9 @@ LogicalResult widenAccumulation(IRRewriter &rewriter, linalg::LinalgOp op);
 
 /// Activation recomputation over the forward (`autopar.layer`) and backward
 /// (`autopar.grad_of`) ops of `body`: backward ops read clones of the
-/// forward values that are not kept (docs/training.md).
-void recomputeForward(Block &body, bool selective);
+/// forward values that are not kept, each forward op recomputed as
+/// `kindOf` says (docs/training.md).
+void recomputeForward(Block &body, function_ref<Recompute(Operation *)> kindOf);
 
 } // namespace mlir::autopar
 

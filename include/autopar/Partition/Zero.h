@@ -35,9 +35,11 @@ namespace mlir::autopar {
 /// 16-bit copy is what is gathered.
 /// Parameters no dimension of which divides over their data axes keep the
 /// replicated update. The result updating an argument is not touched: the
-/// caller gives it the argument's sharding.
+/// caller gives it the argument's sharding. `stageOf` gives each
+/// parameter's ZeRO stage (a pipeline's stages may differ).
 void applyZeroSharding(func::FuncOp step, MeshAttr mesh,
-                       FlatSymbolRefAttr meshRef, unsigned stage);
+                       FlatSymbolRefAttr meshRef,
+                       function_ref<unsigned(Value)> stageOf);
 
 } // namespace mlir::autopar
 

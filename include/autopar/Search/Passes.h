@@ -57,13 +57,15 @@ struct AutoShardPipelineOptions
       llvm::cl::desc("Arithmetic of the step: f32, bf16 or fp16 (default: "
                      "the model's own)"),
       llvm::cl::init("")};
-  PassOptions::Option<int64_t> zero{
-      *this, "zero", llvm::cl::desc("Pin the ZeRO stage (0-3; -1: searched)"),
-      llvm::cl::init(-1)};
+  PassOptions::Option<std::string> zero{
+      *this, "zero",
+      llvm::cl::desc("Pin the ZeRO stage (0-3, or one per pipeline stage: "
+                     "1,0; auto or -1: searched)"),
+      llvm::cl::init("auto")};
   PassOptions::Option<std::string> recompute{
       *this, "recompute",
-      llvm::cl::desc("Pin recomputation: none, selective, full; auto: "
-                     "searched"),
+      llvm::cl::desc("Pin recomputation: none, selective, full (or one per "
+                     "pipeline stage: full,none); auto: searched"),
       llvm::cl::init("auto")};
   PassOptions::Option<int64_t> microbatches{
       *this, "microbatches",

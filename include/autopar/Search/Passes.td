@@ -59,13 +59,15 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Arithmetic of the step: f32, bf16 or fp16 (mixed precision: "
            "16-bit compute, f32 master parameters and optimizer state); "
            "default: the model's own type, mixed when it is 16-bit">,
-    Option<"zero", "zero", "int64_t", /*default=*/"-1",
+    Option<"zero", "zero", "std::string", /*default=*/"\"auto\"",
            "Pin the ZeRO stage over the data axes: 0 (none), 1 (shard "
-           "optimizer state), 2 (and gradients), 3 (and parameters); "
-           "-1: searched">,
+           "optimizer state), 2 (and gradients), 3 (and parameters), or "
+           "with stages= one per stage (1,0; 2 and 3 only for every "
+           "stage); auto or -1: searched (with stages=, 0 or 1 per stage)">,
     Option<"recompute", "recompute", "std::string", /*default=*/"\"auto\"",
-           "Pin activation recomputation: none, selective or full; auto: "
-           "searched">,
+           "Pin activation recomputation: none, selective or full, or with "
+           "stages= one per stage (full,none); auto: searched (with "
+           "stages=, per stage)">,
     Option<"microbatches", "microbatches", "int64_t", /*default=*/"0",
            "Pin the number of microbatches the batch is split into "
            "(gradient accumulation); 0: searched">,

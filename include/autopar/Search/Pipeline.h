@@ -187,17 +187,28 @@ struct StageSearchProblem {
     /// layers k - 1 and k) into a stage on this mesh, k = 0..K (0 at the
     /// ends); the same for their gradients.
     std::vector<double> cutSeconds;
-    /// The mesh shape this plan is on (stageShapes refers to it).
-    unsigned shape = 0;
+    /// The mesh shape this plan is on (stageShapes refers to it), and the
+    /// kind of step it runs (the caller's numbering, e.g. a recomputation;
+    /// stageKinds refers to it).
+    unsigned shape = 0, kind = 0;
   };
+  /// The stage plans: each a mesh and a step configuration (a stage picks
+  /// one; plans of equal per-microbatch time are told apart by their step
+  /// work, the least first).
   std::vector<Mesh> meshes;
   /// Per stage (v = 1), the shape its mesh must have; empty: any.
   std::vector<unsigned> stageShapes;
+  /// Per stage, the kinds of step it may run (bit k: kind k, k < 64);
+  /// empty: any.
+  std::vector<uint64_t> stageKinds;
 
-  /// Whether chunk `chunk` may run on mesh plan `mesh` (stageShapes).
+  /// Whether chunk `chunk` may run on mesh plan `mesh` (stageShapes,
+  /// stageKinds).
   bool allowsMesh(int64_t chunk, unsigned mesh) const {
-    return stageShapes.empty() ||
-           meshes[mesh].shape == stageShapes[chunk % stages];
+    return (stageShapes.empty() ||
+            meshes[mesh].shape == stageShapes[chunk % stages]) &&
+           (stageKinds.empty() ||
+            ((stageKinds[chunk % stages] >> meshes[mesh].kind) & 1));
   }
   int64_t stages = 1;
   int64_t microbatches = 1;
@@ -226,7 +237,9 @@ StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
                        int64_t end, unsigned mesh);
 
 /// The fastest pipeline: P * v chunks of at least one layer each, every
-/// device's chunks on one mesh, each device within the memory capacity.
+/// device's chunks on one mesh plan, each device within the memory
+/// capacity. Of two chunks' plans that take the same time per microbatch,
+/// the one with less step work (synchronisation, update) is chosen.
 /// Exact for v = 1 (the time of timePipeline without its tail, which is
 /// evaluated on the result); for v > 1 the chunks, all on one mesh, are
 /// balanced under the same outer loop and checked against memory as a

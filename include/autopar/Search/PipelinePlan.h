@@ -30,8 +30,16 @@ struct PipelineRequest {
   /// The stages' meshes when pinned (mesh=): one shape for every stage, or
   /// one per stage; empty: searched.
   SmallVector<SmallVector<int64_t>> stageMeshes;
+  /// Pinned for every stage; unpinned, each stage's own is searched (ZeRO
+  /// 0 or 1, any recomputation).
   std::optional<unsigned> zero;
   std::optional<Recompute> recompute;
+  /// The recomputation of each stage when pinned per stage (recompute=
+  /// with one kind per stage); overrides `recompute`.
+  SmallVector<Recompute> stageRecompute;
+  /// The ZeRO stage of each stage when pinned per stage (zero=1,0): 0 or 1
+  /// (2 and 3 change every stage's microbatch loop: one for all).
+  SmallVector<unsigned> stageZero;
   std::optional<int64_t> microbatches;
   double memoryCapacity = 0;
 };
@@ -45,13 +53,20 @@ struct PipelineChunk {
   /// stage plan it was priced with; only its own nodes' are its).
   MeshShape meshShape;
   std::vector<unsigned> choice;
+  /// The stage's own ZeRO stage and recomputation (its microbatches are
+  /// the pipeline's).
+  StepConfig config;
   StageWork work;
 };
 
 struct PipelinePlan {
   int64_t stages = 1, virtualStages = 1, gpus = 1, layers = 0;
   PipelineSchedule schedule = PipelineSchedule::OneFOneB;
+  /// The microbatches; ZeRO and recomputation when every stage has the
+  /// same, else the most any stage uses (each chunk's config has its own).
   StepConfig config;
+  /// Whether every chunk has the same ZeRO stage and recomputation.
+  bool uniformConfig() const;
   PipelineTiming timing;
   std::vector<PipelineChunk> chunks;
   /// Per node of the planner: its chunk.

@@ -21,6 +21,16 @@ class CollectiveOpInterface;
 MeshAttr lookupMesh(Operation *from, FlatSymbolRefAttr meshRef,
                     SymbolTableCollection *symbolTables = nullptr);
 
+/// How pipeline stage `stage` (a value of autopar.stage; -1: an op of no
+/// stage) runs its training step beyond the shardings: its own ZeRO stage
+/// and recomputation when autopar.pipeline gives them per stage, else the
+/// step's (autopar.step); ZeRO 0 and "none" when the module has neither.
+struct StageStep {
+  int64_t zero = 0;
+  StringRef recompute = "none";
+};
+StageStep getStageStep(ModuleOp module, int64_t stage);
+
 namespace detail {
 LogicalResult verifyCollectiveOp(Operation *op);
 LogicalResult verifyCollectiveSymbolUses(CollectiveOpInterface op,
