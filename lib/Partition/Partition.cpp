@@ -189,31 +189,19 @@ void FunctionPartitioner::splitMicrobatches(const OpSpace &space,
       dim = batchDim->second;
     if (dim < 0)
       continue;
-    int loop = binding.dimLoop[dim];
-    if (loop < 0 || !space.splittable[loop])
+    // The op splits its batch loop over the real axes the operand's batch
+    // is split over (for a batch argument, those of the first batch
+    // input's, the same for all), so no microbatch needs another's
+    // samples.
+    std::optional<Strategy> split = splitBatchLoopPerMicrobatch(
+        space, strategy, binding.dimLoop[dim], mesh, mesh.sizes[axis], axis,
+        [&](unsigned other) {
+          return isBatchArgument ? llvm::is_contained(batchAxes, other)
+                                 : sharding.axisDim[other] == dim;
+        });
+    if (!split)
       continue;
-    // Which samples form microbatch i depends on the devices' split of the
-    // batch (a device's i-th slice): the op splits its batch loop over the
-    // real axes the operand's batch is split over (for a batch argument,
-    // those of the first batch input's, the same for all), and only those,
-    // so no microbatch needs another's samples.
-    Strategy split = strategy;
-    int64_t parts = mesh.sizes[axis];
-    for (unsigned other = 0; other < mesh.getRank(); ++other) {
-      if (other == axis)
-        continue;
-      if (isBatchArgument ? llvm::is_contained(batchAxes, other)
-                          : sharding.axisDim[other] == dim) {
-        split[other] = loop;
-        parts *= mesh.sizes[other];
-      } else if (split[other] == loop) {
-        split[other] = -1;
-      }
-    }
-    if (space.loopSizes[loop] % parts != 0)
-      continue;
-    split[axis] = loop;
-    strategy = split;
+    strategy = *split;
     return;
   }
 }

@@ -286,6 +286,9 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   // sums over the microbatches (made inside, accumulated by the loop, read
   // after it).
   DenseSet<Value> accumulated;
+  // The batch arguments, and the first input's.
+  DenseSet<Value> batchArguments;
+  Value firstInput;
   if (microbatches > 1) {
     ArgumentRoles roles(func);
     for (BlockArgument arg : func.getArguments()) {
@@ -296,12 +299,19 @@ mlir::autopar::predictCommunication(func::FuncOp func,
           (role == ValueRole::Input || role == ValueRole::Label)) {
         batchDim[arg] = roles.getBatchDim(arg);
         perMicrobatch.insert(arg);
+        batchArguments.insert(arg);
+        if (!firstInput && role == ValueRole::Input)
+          firstInput = arg;
       }
     }
   }
+  // A value the loop reads but does not make is resharded once, before it
+  // (autopar-partition's loop takes what does not depend on the
+  // microbatch out of it); ZeRO-3's gathers of a parameter run per
+  // microbatch.
   auto repeatFor = [&](bool inLoop, Value value) {
     ReshardRepeat repeat;
-    if (inLoop) {
+    if (inLoop && perMicrobatch.contains(value)) {
       repeat.times = microbatches;
       repeat.sliced = batchDim.count(value) > 0;
     } else if (zero >= 2 && accumulated.contains(value)) {
@@ -434,6 +444,29 @@ mlir::autopar::predictCommunication(func::FuncOp func,
         &op, *space, meshAttr, *meshRef, "autopar communication");
     if (failed(strategy))
       return failure();
+    // In the microbatch loop the op splits its batch loop over the axes
+    // its operand's batch is split over, as autopar-partition makes it
+    // (for a batch argument, those of the first input's).
+    if (inLoop && microbatches > 1)
+      for (const Binding &binding : space->operands) {
+        auto dim = batchDim.find(binding.value);
+        const TensorSharding *sharding = tallies.front().lookup(
+            batchArguments.contains(binding.value) ? firstInput
+                                                   : binding.value);
+        if (dim == batchDim.end() || !sharding)
+          continue;
+        int64_t along = batchArguments.contains(binding.value)
+                            ? batchDim.lookup(firstInput)
+                            : dim->second;
+        std::optional<Strategy> split = splitBatchLoopPerMicrobatch(
+            *space, *strategy, binding.dimLoop[dim->second], mesh, microbatches,
+            std::nullopt,
+            [&](unsigned axis) { return sharding->axisDim[axis] == along; });
+        if (!split)
+          continue;
+        *strategy = *split;
+        break;
+      }
     // A split reduction that is not a plain one runs replicated.
     bool splitsReduction = llvm::any_of(*strategy, [&](int loop) {
       return loop >= 0 && space->reduction[loop];

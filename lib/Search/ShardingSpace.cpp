@@ -393,6 +393,32 @@ SmallVector<Strategy> mlir::autopar::enumerateStrategies(const OpSpace &space,
   return strategies;
 }
 
+std::optional<Strategy> mlir::autopar::splitBatchLoopPerMicrobatch(
+    const OpSpace &space, const Strategy &strategy, int loop,
+    const MeshShape &mesh, int64_t microbatches,
+    std::optional<unsigned> microbatchAxis,
+    llvm::function_ref<bool(unsigned)> splitsBatch) {
+  if (loop < 0 || !space.splittable[loop])
+    return std::nullopt;
+  Strategy split = strategy;
+  int64_t parts = microbatches;
+  for (unsigned axis = 0; axis < mesh.getRank(); ++axis) {
+    if (axis == microbatchAxis)
+      continue;
+    if (splitsBatch(axis)) {
+      split[axis] = loop;
+      parts *= mesh.sizes[axis];
+    } else if (split[axis] == loop) {
+      split[axis] = -1;
+    }
+  }
+  if (space.loopSizes[loop] % parts != 0)
+    return std::nullopt;
+  if (microbatchAxis)
+    split[*microbatchAxis] = loop;
+  return split;
+}
+
 TensorSharding mlir::autopar::getSharding(const OpSpace &space,
                                           const Binding &binding,
                                           const Strategy &strategy,

@@ -95,6 +95,21 @@ std::optional<OpSpace> buildOpSpace(Operation *op);
 SmallVector<Strategy> enumerateStrategies(const OpSpace &space,
                                           const MeshShape &mesh);
 
+/// How an op that runs once per microbatch splits its batch loop `loop`
+/// (autopar-partition's rule; predictCommunication follows it): which
+/// samples form microbatch i depends on the devices' split of the batch (a
+/// device's i-th slice), so the op splits `loop` over exactly the mesh
+/// axes `splitsBatch` names (those its operand's batch is split over), no
+/// other axis, and `microbatchAxis` when the mesh has one. The strategy,
+/// or nothing when the loop cannot split so (not splittable, or its size
+/// not a multiple of `microbatches` times those axes' sizes).
+std::optional<Strategy>
+splitBatchLoopPerMicrobatch(const OpSpace &space, const Strategy &strategy,
+                            int loop, const MeshShape &mesh,
+                            int64_t microbatches,
+                            std::optional<unsigned> microbatchAxis,
+                            llvm::function_ref<bool(unsigned)> splitsBatch);
+
 /// The sharding of `binding` under `strategy`; results of split reduction
 /// loops are partial.
 TensorSharding getSharding(const OpSpace &space, const Binding &binding,
