@@ -787,8 +787,13 @@ LogicalResult mlir::autopar::printPipelineTrace(llvm::raw_ostream &os,
             name += " " + std::to_string(k * devices + d);
           name += ", ";
         }
-        writeTraceTrackName(json, d,
-                            name + "mesh " + plan.chunks[d].mesh + ")");
+        // Stages that differ in ZeRO stage or recomputation say theirs.
+        name += "mesh " + plan.chunks[d].mesh;
+        if (!plan.uniformConfig())
+          name += ", zero " + std::to_string(plan.chunks[d].config.zero) +
+                  ", recompute " +
+                  stringifyRecompute(plan.chunks[d].config.recompute).str();
+        writeTraceTrackName(json, d, name + ")");
       }
       for (const Event &event : events) {
         auto microbatch = [&] {
