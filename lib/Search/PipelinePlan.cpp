@@ -143,27 +143,6 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
   return bounds;
 }
 
-/// The step configuration of a pipeline's chunks: one StepConfig::str()
-/// when they agree, else the microbatches and each stage's ZeRO stage and
-/// recomputation ("4 microbatches; per stage: zero 1 recompute full, ...").
-std::string describeStageConfigs(ArrayRef<StepConfig> configs) {
-  if (configs.empty())
-    return "";
-  bool uniform = llvm::all_of(configs, [&](const StepConfig &config) {
-    return config == configs.front();
-  });
-  if (uniform)
-    return configs.front().str();
-  int64_t m = configs.front().microbatches;
-  std::string text =
-      std::to_string(m) + " microbatch" + (m != 1 ? "es" : "") + "; per stage:";
-  for (auto [index, config] : llvm::enumerate(configs))
-    text += std::string(index ? "," : "") + " zero " +
-            std::to_string(config.zero) + " recompute " +
-            stringifyRecompute(config.recompute).str();
-  return text;
-}
-
 /// A stage plan's kind for StageSearchProblem::stageKinds: its ZeRO stage
 /// and recomputation.
 unsigned stageKind(unsigned zero, Recompute recompute) {
@@ -531,48 +510,46 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     ++best.configs;
     StageSearchResult result = searchStages(problem);
     best.capsTried += result.capsTried;
-    auto chunkConfigs = [&](const StageSearchResult &found) {
-      std::vector<StepConfig> configs;
-      for (const StageAssignment &chunk : found.chunks)
-        configs.push_back(problemConfigs[chunk.mesh]);
-      return configs;
-    };
     if (!result.found) {
       // For the error: the leanest of the fastest pipelines of each ZeRO
-      // stage and recomputation (every stage the same).
+      // stage and recomputation (every stage the same), or of the pinned
+      // ones per stage.
+      auto consider = [&](StageSearchProblem unlimited, std::string what) {
+        unlimited.memoryCapacity = 0;
+        StageSearchResult any = searchStages(unlimited);
+        if (!any.found)
+          return;
+        double most = *std::max_element(any.timing.memoryBytes.begin(),
+                                        any.timing.memoryBytes.end());
+        if (most < leastMemory) {
+          leastMemory = most;
+          leanest = std::move(what);
+        }
+      };
+      if (!problem.stageKinds.empty()) {
+        consider(problem, "the pinned ZeRO stages and recomputations, " +
+                              std::to_string(count) + " microbatches");
+        continue;
+      }
       for (unsigned zero : zeros)
         for (Recompute recompute : recomputes) {
-          StageSearchProblem unlimited = problem;
-          unlimited.memoryCapacity = 0;
-          unlimited.meshes.clear();
-          std::vector<StepConfig> kept;
+          StageSearchProblem uniform = problem;
+          uniform.meshes.clear();
           for (auto [entry, config] :
                llvm::zip_equal(problem.meshes, problemConfigs))
-            if (config.zero == zero && config.recompute == recompute) {
-              unlimited.meshes.push_back(entry);
-              kept.push_back(config);
-            }
-          StageSearchResult any = searchStages(unlimited);
-          if (!any.found)
-            continue;
-          double most = *std::max_element(any.timing.memoryBytes.begin(),
-                                          any.timing.memoryBytes.end());
-          if (most < leastMemory) {
-            leastMemory = most;
-            std::vector<StepConfig> configs;
-            for (const StageAssignment &chunk : any.chunks)
-              configs.push_back(kept[chunk.mesh]);
-            leanest = describeStageConfigs(configs);
-          }
+            if (config.zero == zero && config.recompute == recompute)
+              uniform.meshes.push_back(entry);
+          consider(std::move(uniform),
+                   StepConfig{zero, recompute, count}.str());
         }
       continue;
     }
     if (found && result.timing.seconds >= best.timing.seconds * (1 - 1e-12))
       continue;
     found = true;
-    std::vector<StepConfig> configs = chunkConfigs(result);
     best.config = {0, Recompute::None, count};
-    for (const StepConfig &config : configs) {
+    for (const StageAssignment &chunk : result.chunks) {
+      const StepConfig &config = problemConfigs[chunk.mesh];
       best.config.zero = std::max(best.config.zero, config.zero);
       best.config.recompute = std::max(best.config.recompute, config.recompute);
     }
@@ -586,7 +563,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
       entry.mesh = problem.meshes[chunk.mesh].name;
       entry.meshShape = problemPlans[chunk.mesh]->mesh;
       entry.choice = *problemPlans[chunk.mesh]->choice;
-      entry.config = configs[index];
+      entry.config = problemConfigs[chunk.mesh];
       entry.work = getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
       for (int64_t node = entry.firstNode; node < entry.endNode; ++node)
         best.chunkOfNode[node] = static_cast<int64_t>(index);
