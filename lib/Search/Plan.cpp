@@ -167,6 +167,38 @@ static Type getModelFloatType(const FunctionWorkload &entry) {
   return found;
 }
 
+/// A pin given once or once per pipeline stage (`name`=`text`: "1" or
+/// "1,0"), each entry read by `parse`; empty when `text` is one of
+/// `searched`. An entry `parse` rejects is an error `bad` words; several
+/// entries without stages=P (P >= 2), an error naming `what` an entry is.
+template <typename T>
+static FailureOr<SmallVector<T>>
+parsePerStagePin(FunctionOpInterface func, StringRef name, StringRef text,
+                 ArrayRef<StringRef> searched, StringRef what, int64_t stages,
+                 function_ref<std::optional<T>(StringRef)> parse,
+                 function_ref<void(InFlightDiagnostic &, StringRef)> bad) {
+  SmallVector<T> values;
+  if (llvm::is_contained(searched, text))
+    return values;
+  SmallVector<StringRef> entries;
+  text.split(entries, ',');
+  for (StringRef entry : entries) {
+    std::optional<T> parsed = parse(entry);
+    if (!parsed) {
+      InFlightDiagnostic diag = func.emitError();
+      bad(diag, entry);
+      return diag;
+    }
+    values.push_back(*parsed);
+  }
+  if (values.size() > 1 && stages < 2)
+    return func.emitError()
+           << "autopar-plan: " << name << "=" << text << " gives one " << what
+           << " per pipeline stage, which needs stages=P "
+              "(P >= 2)";
+  return values;
+}
+
 LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
                                          PlannerOptions &options) {
   FunctionOpInterface func = entry.getFunction();
@@ -208,50 +240,39 @@ LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
     options.precision = *parsed;
   }
   int64_t microbatches = this->microbatches;
-  // zero=: one ZeRO stage (every pipeline stage's), or one per stage.
-  stageZeros.clear();
-  if (zero != "auto" && zero != "-1") {
-    SmallVector<StringRef> values;
-    StringRef(zero).split(values, ',');
-    for (StringRef value : values) {
-      unsigned parsed;
-      if (value.getAsInteger(10, parsed) || parsed > 3)
-        return func.emitError()
-               << "autopar-plan: zero=" << value
-               << " is not a ZeRO stage; expected 0, 1, 2 or 3 (or auto to "
-                  "search; with stages=, one per stage: 1,0)";
-      stageZeros.push_back(parsed);
-    }
-    if (stageZeros.size() == 1)
-      options.zero = stageZeros.front();
-    else if (stages < 2)
-      return func.emitError()
-             << "autopar-plan: zero=" << zero
-             << " gives one ZeRO stage per pipeline stage, which needs "
-                "stages=P (P >= 2)";
-  }
-  // recompute=: one kind (every stage's), or one per pipeline stage.
-  stageRecomputes.clear();
-  if (recompute != "auto") {
-    SmallVector<StringRef> kinds;
-    StringRef(recompute).split(kinds, ',');
-    for (StringRef kind : kinds) {
-      std::optional<Recompute> parsed = symbolizeRecompute(kind);
-      if (!parsed)
-        return func.emitError()
-               << "autopar-plan: unknown recompute '" << kind
-               << "'; expected none, selective, full or auto (or one of the "
-                  "first three per stage: full,none)";
-      stageRecomputes.push_back(*parsed);
-    }
-    if (stageRecomputes.size() == 1)
-      options.recompute = stageRecomputes.front();
-    else if (stages < 2)
-      return func.emitError()
-             << "autopar-plan: recompute=" << recompute
-             << " gives one kind per pipeline stage, which needs stages=P "
-                "(P >= 2)";
-  }
+  // zero= and recompute=: one value (every pipeline stage's), or one per
+  // stage.
+  FailureOr<SmallVector<unsigned>> zeros = parsePerStagePin<unsigned>(
+      func, "zero", zero, {"auto", "-1"}, "ZeRO stage", stages,
+      [](StringRef value) -> std::optional<unsigned> {
+        unsigned parsed;
+        if (value.getAsInteger(10, parsed) || parsed > 3)
+          return std::nullopt;
+        return parsed;
+      },
+      [](InFlightDiagnostic &diag, StringRef value) {
+        diag << "autopar-plan: zero=" << value
+             << " is not a ZeRO stage; expected 0, 1, 2 or 3 (or auto to "
+                "search; with stages=, one per stage: 1,0)";
+      });
+  if (failed(zeros))
+    return failure();
+  stageZeros = std::move(*zeros);
+  if (stageZeros.size() == 1)
+    options.zero = stageZeros.front();
+  FailureOr<SmallVector<Recompute>> recomputes = parsePerStagePin<Recompute>(
+      func, "recompute", recompute, {"auto"}, "kind", stages,
+      [](StringRef kind) { return symbolizeRecompute(kind); },
+      [](InFlightDiagnostic &diag, StringRef kind) {
+        diag << "autopar-plan: unknown recompute '" << kind
+             << "'; expected none, selective, full or auto (or one of the "
+                "first three per stage: full,none)";
+      });
+  if (failed(recomputes))
+    return failure();
+  stageRecomputes = std::move(*recomputes);
+  if (stageRecomputes.size() == 1)
+    options.recompute = stageRecomputes.front();
   int64_t batch = entry.getBatchSize();
   if (microbatches < 0)
     return func.emitError() << "autopar-plan: microbatches=" << microbatches
