@@ -390,9 +390,9 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   };
   bool perChunkMemory = v == 1 && problem.memoryCapacity > 0;
 
-  // The caps on the slowest chunk: every stage cost that fits.
+  // The caps on the slowest chunk (v = 1): every stage cost that fits.
   std::vector<double> caps;
-  for (unsigned m = 0; m < meshCount; ++m)
+  for (unsigned m = 0; m < meshCount && v == 1; ++m)
     for (int64_t i = 0; i < layers; ++i)
       for (int64_t j = i + 1; j <= layers; ++j) {
         if (perChunkMemory &&
@@ -409,16 +409,6 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   // chunks; from[]: the previous boundary and the mesh.
   std::vector<double> sum((chunks + 1) * (layers + 1));
   std::vector<std::pair<int64_t, unsigned>> from(sum.size());
-  // With v > 1 every chunk runs on one mesh (its device's): one DP per mesh.
-  std::vector<std::vector<unsigned>> meshSets;
-  if (v == 1) {
-    meshSets.emplace_back();
-    for (unsigned m = 0; m < meshCount; ++m)
-      meshSets.back().push_back(m);
-  } else {
-    for (unsigned m = 0; m < meshCount; ++m)
-      meshSets.push_back({m});
-  }
   // The chunks' costs sum to at least every layer on its cheapest mesh:
   // no chunk can be below that sum's share, and a partition whose slowest
   // chunk takes C takes at least that sum plus (M - 1) * C.
@@ -525,12 +515,15 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     // best partition's slowest chunk is a cap the walk cannot step over
     // without finding a partition at least as good.
     double floor = least / static_cast<double>(chunks);
+    std::vector<unsigned> allMeshes(meshCount);
+    for (unsigned mesh = 0; mesh < meshCount; ++mesh)
+      allMeshes[mesh] = mesh;
     std::vector<StageAssignment> partition;
     double cap = caps.empty() ? kNone : caps.back();
     while (!caps.empty()) {
       ++result.capsTried;
       double total = 0;
-      if (!solve(cap, meshSets.front(), partition, total))
+      if (!solve(cap, allMeshes, partition, total))
         break;
       double slowest = 0;
       for (const StageAssignment &chunk : partition)
@@ -548,20 +541,57 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     return result;
   }
 
-  // v > 1: every stage cost, ascending, as the cap on the slowest chunk; a
-  // partition whose slowest chunk is C takes at least the layers' least
-  // total over v plus (M - 1) * C, so the loop stops there.
-  for (double cap : caps) {
-    if (cap * static_cast<double>(chunks) < least * (1 - 1e-12))
-      continue;
-    if (least / static_cast<double>(v) + (m - 1) * cap >= best * (1 - 1e-12))
+  // v > 1: every chunk on one mesh plan (a DP per plan). Device d runs
+  // chunks d, d + P, ...; the pipeline takes (M - 1/v) times the busiest
+  // device's load plus the chunks' sum over v, so with a sum of at least S
+  // it takes at least S ((M - 1/v) / P + 1/v). Per plan, the walk of the
+  // (slowest chunk, least sum) frontier from the top as for v = 1, each
+  // partition timed as it runs (the busiest device decides, not the
+  // slowest chunk: the walk is a heuristic there), until that bound
+  // reaches the best pipeline; plans are taken in the order of the bound
+  // on their layers' sum, and a plan whose bound reaches the best is not
+  // walked.
+  double vd = static_cast<double>(v);
+  auto bound = [&](double sum) {
+    return sum * ((m - 1 / vd) / static_cast<double>(devices) + 1 / vd);
+  };
+  std::vector<unsigned> order(meshCount);
+  for (unsigned mesh = 0; mesh < meshCount; ++mesh)
+    order[mesh] = mesh;
+  llvm::stable_sort(order, [&](unsigned a, unsigned b) {
+    return prefixes[a].compute[layers] < prefixes[b].compute[layers];
+  });
+  for (unsigned mesh : order) {
+    double layersSum = prefixes[mesh].compute[layers];
+    if (bound(layersSum) >= best * (1 - 1e-12))
       break;
-    ++result.capsTried;
-    for (const std::vector<unsigned> &allowed : meshSets) {
+    std::vector<double> meshCaps;
+    for (int64_t i = 0; i < layers; ++i)
+      for (int64_t j = i + 1; j <= layers; ++j)
+        meshCaps.push_back(cost(i, j, mesh));
+    llvm::sort(meshCaps);
+    meshCaps.erase(std::unique(meshCaps.begin(), meshCaps.end()),
+                   meshCaps.end());
+    const std::vector<unsigned> allowed = {mesh};
+    double cap = meshCaps.back();
+    while (true) {
+      ++result.capsTried;
       std::vector<StageAssignment> partition;
       double total = 0;
-      if (solve(cap, allowed, partition, total))
-        consider(partition);
+      if (!solve(cap, allowed, partition, total))
+        break;
+      double slowest = 0;
+      for (const StageAssignment &chunk : partition)
+        slowest = std::max(slowest, cost(chunk.begin, chunk.end, chunk.mesh));
+      consider(partition);
+      if (bound(total) >= best * (1 - 1e-12))
+        break;
+      auto below = std::lower_bound(meshCaps.begin(), meshCaps.end(), slowest);
+      if (below == meshCaps.begin())
+        break;
+      cap = *std::prev(below);
+      if (cap * static_cast<double>(chunks) < layersSum * (1 - 1e-12))
+        break;
     }
   }
   return result;
