@@ -3,7 +3,8 @@
 
 Issue 16's goals, on this 2-core machine: GPT-3 175B (96 blocks, batch
 1536, bf16, Adam) over 64 DGX A100 nodes (512 GPUs), everything searched
-(`stages=0`: stage count, stage boundaries and meshes, per-op shardings,
+(`stages=0`: stage count, schedule and chunks per device, stage
+boundaries and meshes, per-op shardings,
 ZeRO, recomputation, microbatches, and every mesh without stages), in
 under 60 s; a 1,000-layer model in under 5 min. The 1,000-layer model is
 a GPT of 1,000 blocks (hidden 1024, 16 heads, sequence 1024, batch 512,

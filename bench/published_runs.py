@@ -11,7 +11,8 @@ Rows (the figures as shared/DESIGN.md transcribes them):
     TFLOP/s per GPU, pinned `mesh=N parallelism=data zero=3 recompute=full
     microbatches=1`; PTD-P with t x p = 96 (taken as t = 8, p = 12, 1F1B,
     microbatch 1: batch / d microbatches) at 153 / 149 / 141, pinned
-    `stages=12 mesh=dx8 zero=0 recompute=full microbatches=1536/d`.
+    `stages=12 schedule=1f1b mesh=dx8 zero=0 recompute=full
+    microbatches=1536/d`.
     TFLOP/s by Megatron's count, 96 B s l h^2 (1 + s/(6h) + V/(16 l h)).
   * torchtitan (PyTorch), Llama 3.1 8B on 8 H100, FSDP, local batch 2,
     sequence 8192, selective recomputation: 5,762 tokens/s per GPU; 70B on
@@ -28,7 +29,8 @@ with the limit lifted: the configuration ran; the predicted memory is
 printed, beside the measured one where published), the predicted step
 and the row's metric beside the published one (error: predicted /
 published - 1); with --searched also the plan with
-nothing pinned but the optimizer (`stages=0 optimizer=adam`) and how much
+nothing pinned but the optimizer (`stages=0 optimizer=adam`: the stage
+count, schedule, meshes, ZeRO, recomputation and microbatches searched) and how much
 faster than the published configuration it predicts. No cost-model
 constant was fitted to any of these rows.
 
@@ -72,8 +74,8 @@ for gpus, tflops in ((384, 153), (768, 149), (1536, 141)):
     d = gpus // 96
     ROWS["t2-ptdp-%d" % gpus] = (
         "gpt3-175b", 1536, "a100-dgx", gpus // 8,
-        "stages=12 mesh=%dx8 zero=0 recompute=full microbatches=%d" %
-        (d, 1536 // d), "tflops", tflops,
+        "stages=12 schedule=1f1b mesh=%dx8 zero=0 recompute=full "
+        "microbatches=%d" % (d, 1536 // d), "tflops", tflops,
         "PTD-P t=8 p=12 d=%d, microbatch 1" % d)
 ROWS["titan-8b-8"] = (
     "llama31-8b", 16, "h100-dgx", 1,

@@ -403,7 +403,8 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   llvm::sort(caps);
   caps.erase(std::unique(caps.begin(), caps.end()), caps.end());
 
-  double best = std::numeric_limits<double>::infinity();
+  // Only pipelines faster than the incumbent count.
+  double best = problem.incumbent;
   constexpr double kNone = std::numeric_limits<double>::infinity();
   // sum[p * (K + 1) + j]: least sum of chunk costs of layers [0, j) in p
   // chunks; from[]: the previous boundary and the mesh.
@@ -543,14 +544,63 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
 
   // v > 1: every chunk on one mesh plan (a DP per plan). Device d runs
   // chunks d, d + P, ...; the pipeline takes (M - 1/v) times the busiest
-  // device's load plus the chunks' sum over v, so with a sum of at least S
-  // it takes at least S ((M - 1/v) / P + 1/v). Per plan, the walk of the
-  // (slowest chunk, least sum) frontier from the top as for v = 1, each
-  // partition timed as it runs (the busiest device decides, not the
-  // slowest chunk: the walk is a heuristic there), until that bound
-  // reaches the best pipeline; plans are taken in the order of the bound
-  // on their layers' sum, and a plan whose bound reaches the best is not
-  // walked.
+  // device's load plus the chunks' sum over v. The busiest load is at least
+  // the slowest chunk and at least the sum over P, so with a sum of at
+  // least S it takes at least S ((M - 1/v) / P + 1/v): plans are taken in
+  // the order of that bound on their layers' sum, and one whose bound
+  // reaches the best pipeline is not searched. Per plan, caps on the
+  // slowest chunk ascending from the balanced one: the least-sum partition
+  // under each, timed as it runs, until a cap C gives (M - 1/v) C plus the
+  // sum over v at least the best, or kPatience partitions in a row bring
+  // nothing faster (a heuristic: the DP balances chunks, not devices; a
+  // larger cap makes chunks, and so devices, less even).
+  constexpr int64_t kPatience = 8;
+  // The DP's partition, then boundaries moved a layer at a time while
+  // that makes the pipeline faster (or makes it fit): the busiest device
+  // sheds a layer to a neighbouring chunk. Returns the time.
+  auto refine = [&](std::vector<StageAssignment> &partition) {
+    auto score = [&](const std::vector<StageAssignment> &candidate) {
+      PipelineTiming timing;
+      double seconds = pipelineSeconds(problem, candidate, timing);
+      return std::make_pair(!fits(problem, timing), seconds);
+    };
+    std::pair<bool, double> current = score(partition);
+    for (int64_t round = 0; round < layers * chunks; ++round) {
+      std::pair<bool, double> bestMove = current;
+      int64_t bestBoundary = -1, bestShift = 0;
+      int64_t bestWidth = 1;
+      // Boundaries k .. k + width - 1 shifted by one layer together (one
+      // boundary, or a whole chunk moved along).
+      auto shiftBoundaries = [&](int64_t k, int64_t width, int64_t shift) {
+        for (int64_t b = k; b < k + width; ++b)
+          partition[b - 1].end = partition[b].begin += shift;
+      };
+      for (int64_t width = 1; width <= 2; ++width)
+        for (int64_t k = 1; k + width - 1 < chunks; ++k)
+          for (int64_t shift : {-1, 1}) {
+            shiftBoundaries(k, width, shift);
+            // Every chunk keeps a layer.
+            bool legal = true;
+            for (int64_t c = k - 1; c < k + width; ++c)
+              legal &= partition[c].begin < partition[c].end;
+            std::pair<bool, double> moved = legal ? score(partition) : bestMove;
+            shiftBoundaries(k, width, -shift);
+            if (moved.first < bestMove.first ||
+                (moved.first == bestMove.first &&
+                 moved.second < bestMove.second * (1 - 1e-12))) {
+              bestMove = moved;
+              bestBoundary = k;
+              bestShift = shift;
+              bestWidth = width;
+            }
+          }
+      if (bestBoundary < 0)
+        break;
+      shiftBoundaries(bestBoundary, bestWidth, bestShift);
+      current = bestMove;
+    }
+    return current.second;
+  };
   double vd = static_cast<double>(v);
   auto bound = [&](double sum) {
     return sum * ((m - 1 / vd) / static_cast<double>(devices) + 1 / vd);
@@ -573,25 +623,41 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     meshCaps.erase(std::unique(meshCaps.begin(), meshCaps.end()),
                    meshCaps.end());
     const std::vector<unsigned> allowed = {mesh};
-    double cap = meshCaps.back();
-    while (true) {
+    double found = std::numeric_limits<double>::infinity();
+    int64_t stale = 0;
+    // The least cap with a partition: by bisection (a larger cap allows
+    // every partition a smaller one does).
+    std::vector<StageAssignment> scratch;
+    double scratchTotal = 0;
+    auto first =
+        std::lower_bound(meshCaps.begin(), meshCaps.end(),
+                         layersSum / static_cast<double>(chunks) * (1 - 1e-12));
+    auto last = meshCaps.end();
+    while (first < last) {
+      auto middle = first + (last - first) / 2;
+      ++result.capsTried;
+      if (solve(*middle, allowed, scratch, scratchTotal))
+        last = middle;
+      else
+        first = middle + 1;
+    }
+    for (auto it = first; it != meshCaps.end() && stale < kPatience; ++it) {
+      double cap = *it;
+      if ((m - 1 / vd) * cap + layersSum / vd >= best * (1 - 1e-12))
+        break;
       ++result.capsTried;
       std::vector<StageAssignment> partition;
       double total = 0;
       if (!solve(cap, allowed, partition, total))
-        break;
-      double slowest = 0;
-      for (const StageAssignment &chunk : partition)
-        slowest = std::max(slowest, cost(chunk.begin, chunk.end, chunk.mesh));
+        continue;
+      double seconds = refine(partition);
+      if (seconds < found * (1 - 1e-12)) {
+        found = seconds;
+        stale = 0;
+      } else {
+        ++stale;
+      }
       consider(partition);
-      if (bound(total) >= best * (1 - 1e-12))
-        break;
-      auto below = std::lower_bound(meshCaps.begin(), meshCaps.end(), slowest);
-      if (below == meshCaps.begin())
-        break;
-      cap = *std::prev(below);
-      if (cap * static_cast<double>(chunks) < layersSum * (1 - 1e-12))
-        break;
     }
   }
   return result;

@@ -24,8 +24,11 @@ using namespace mlir::autopar;
 
 namespace {
 /// Most layers the stage search sees: ops are grouped into at most this
-/// many (the DP is cubic in it).
+/// many (the DP is cubic in it), or a block each when a pipeline has more
+/// chunks.
 constexpr int64_t kMaxLayers = 128;
+/// Most layers the nodes before and after the repeated blocks are cut into.
+constexpr int64_t kMaxEndLayers = 8;
 
 /// Layer boundaries over `weights` (one per node): about equal weight per
 /// layer, each cut moved within a window to where the fewest bytes cross.
@@ -83,7 +86,6 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
   int64_t nodes = static_cast<int64_t>(weights.size());
   if (repetition.count < 3)
     return cutIntoLayers(weights, cutBytes, std::min(maxLayers, nodes));
-  constexpr int64_t kMaxEndLayers = 8;
   int64_t start = repetition.start, length = repetition.length,
           count = repetition.count, end = start + length * count;
   int64_t room = std::max<int64_t>(1, maxLayers - 2 * kMaxEndLayers);
@@ -165,21 +167,69 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   int64_t v = request.virtualStages;
   int64_t nodes = static_cast<int64_t>(planner.getSpaces().size());
   int64_t gpusPerNode = costModel.getTarget().getGpusPerNode();
-  StringRef schedule = stringifyPipelineSchedule(request.schedule);
-  if (v < 1)
+  std::string schedule =
+      request.schedule ? stringifyPipelineSchedule(*request.schedule).str()
+                       : std::string("1f1b or interleaved");
+  if (v < 0)
     return emitError(loc) << "autopar-plan: virtual-stages=" << v
-                          << " must be 1 or more";
-  if (v > 1 && request.schedule != PipelineSchedule::Interleaved)
+                          << " must be 0 (searched) or more";
+  if (v > 1 && request.schedule &&
+      *request.schedule != PipelineSchedule::Interleaved)
     return emitError(loc) << "autopar-plan: virtual-stages=" << v
                           << " needs schedule=interleaved (schedule="
                           << schedule << " runs one stage per device)";
-  if (request.schedule == PipelineSchedule::Interleaved && v < 2)
+  if (request.schedule == PipelineSchedule::Interleaved && v == 1)
     return emitError(loc) << "autopar-plan: schedule=interleaved needs "
-                             "virtual-stages=2 or more";
-  if (stages * v > nodes)
+                             "virtual-stages=2 or more (0: searched)";
+  // The schedules to search, each with its chunks per device: a pinned
+  // one; or 1F1B and the interleaved schedule (v = 0 until the model's
+  // layers are known: then every v from 2 to kMaxVirtualStages that gives
+  // each chunk a layer).
+  struct Candidate {
+    PipelineSchedule schedule;
+    int64_t v;
+  };
+  SmallVector<Candidate> schedules;
+  if (request.schedule && *request.schedule != PipelineSchedule::Interleaved)
+    schedules.push_back({*request.schedule, 1});
+  else if (!request.schedule && v <= 1)
+    schedules.push_back({PipelineSchedule::OneFOneB, 1});
+  if (v >= 2 || (v == 0 && request.schedule != PipelineSchedule::GPipe &&
+                 request.schedule != PipelineSchedule::OneFOneB))
+    schedules.push_back({PipelineSchedule::Interleaved, v});
+  // Errors below that only the interleaved schedule raises are errors
+  // when it was asked for; when searched, it is dropped instead.
+  bool interleavedOnly = llvm::all_of(schedules, [](const Candidate &c) {
+    return c.schedule == PipelineSchedule::Interleaved;
+  });
+  auto dropInterleaved = [&] {
+    llvm::erase_if(schedules, [](const Candidate &c) {
+      return c.schedule == PipelineSchedule::Interleaved;
+    });
+  };
+  // Searched beside 1F1B, the interleaved schedule is tried while its
+  // layers stay within twice those the stage search otherwise sees (the
+  // DP is cubic in them).
+  if (!request.schedule && v == 0 &&
+      stages * 2 + 2 * kMaxEndLayers > 2 * kMaxLayers)
+    dropInterleaved();
+  // The most chunks asked for (P v; 2 P when v is searched: the layers are
+  // cut so that there are at least those, and the search adds what they
+  // hold), and the fewest.
+  int64_t mostChunks = 0, fewestChunks = 0;
+  for (const Candidate &candidate : schedules) {
+    int64_t chunks =
+        stages * (candidate.v == 0 ? 2 : std::max<int64_t>(candidate.v, 1));
+    mostChunks = std::max(mostChunks, chunks);
+    fewestChunks = fewestChunks ? std::min(fewestChunks, chunks) : chunks;
+  }
+  v = mostChunks / stages;
+  if (fewestChunks > nodes)
     return emitError(loc) << "autopar-plan: stages=" << stages
-                          << (v > 1 ? " x virtual-stages=" + std::to_string(v)
-                                    : std::string())
+                          << (fewestChunks > stages
+                                  ? " x virtual-stages=" +
+                                        std::to_string(fewestChunks / stages)
+                                  : std::string())
                           << " needs as many ops to split, but the model has "
                           << nodes;
   // Stages hold equal shares of the GPUs (the plan's device numbering).
@@ -233,11 +283,15 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     if (same == meshes.end())
       meshes.push_back(mesh);
   }
-  if (meshes.size() > 1 && v > 1)
-    return emitError(loc) << "autopar-plan: schedule=interleaved runs "
-                             "chunks of several stages on each device, so "
-                             "the stages need one mesh; mesh= pins "
-                          << meshes.size() << " shapes";
+  if (meshes.size() > 1 && v > 1) {
+    if (interleavedOnly)
+      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
+                               "chunks of several stages on each device, so "
+                               "the stages need one mesh; mesh= pins "
+                            << meshes.size() << " shapes";
+    dropInterleaved();
+    v = 1;
+  }
   if (request.stageMeshes.size() <= 1)
     stageMesh.clear();
   if (meshes.empty())
@@ -247,7 +301,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   // stages interleaved, as Megatron-LM's schedule needs).
   int64_t batch = std::max<int64_t>(1, planner.getBatchSize());
   bool oneFOneB = request.schedule != PipelineSchedule::GPipe;
-  bool interleaved = request.schedule == PipelineSchedule::Interleaved;
+  bool interleaved = interleavedOnly;
   SmallVector<int64_t> counts;
   if (request.microbatches) {
     int64_t m = *request.microbatches;
@@ -260,10 +314,14 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
              << " is fewer than stages=" << stages << ": schedule=" << schedule
              << " needs a microbatch per stage (use microbatches=" << stages
              << " or more, or schedule=gpipe)";
-    if (interleaved && m % stages != 0)
-      return emitError(loc) << "autopar-plan: schedule=interleaved needs "
-                               "microbatches a multiple of stages="
-                            << stages << "; microbatches=" << m << " is not";
+    if (m % stages != 0) {
+      if (interleaved)
+        return emitError(loc) << "autopar-plan: schedule=interleaved needs "
+                                 "microbatches a multiple of stages="
+                              << stages << "; microbatches=" << m << " is not";
+      dropInterleaved();
+      v = 1;
+    }
     counts.push_back(m);
   } else {
     for (int64_t m = 1; m <= batch; ++m)
@@ -292,11 +350,16 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
              << "autopar-plan: zero= pins ZeRO-2 or 3 for some stages "
                 "only; those change every stage's microbatch loop, so pin "
                 "them for every stage (per stage: 0 or 1)";
-    if (zeros.size() > 1 && v > 1)
-      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
-                               "chunks of several stages on each device, so "
-                               "the stages need one ZeRO stage; zero= pins "
-                            << zeros.size() << " different ones";
+    if (zeros.size() > 1 && v > 1) {
+      if (interleavedOnly)
+        return emitError(loc) << "autopar-plan: schedule=interleaved runs "
+                                 "chunks of several stages on each device, "
+                                 "so the stages need one ZeRO stage; zero= "
+                                 "pins "
+                              << zeros.size() << " different ones";
+      dropInterleaved();
+      v = 1;
+    }
   } else if (request.zero)
     zeros.push_back(*request.zero);
   else
@@ -311,12 +374,16 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     for (Recompute recompute : request.stageRecompute)
       if (!llvm::is_contained(recomputes, recompute))
         recomputes.push_back(recompute);
-    if (recomputes.size() > 1 && v > 1)
-      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
-                               "chunks of several stages on each device, so "
-                               "the stages need one recomputation; recompute= "
-                               "pins "
-                            << recomputes.size() << " kinds";
+    if (recomputes.size() > 1 && v > 1) {
+      if (interleavedOnly)
+        return emitError(loc) << "autopar-plan: schedule=interleaved runs "
+                                 "chunks of several stages on each device, "
+                                 "so the stages need one recomputation; "
+                                 "recompute= pins "
+                              << recomputes.size() << " kinds";
+      dropInterleaved();
+      v = 1;
+    }
   } else if (request.recompute)
     recomputes.push_back(*request.recompute);
   else
@@ -382,15 +449,21 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         usable.push_back(m);
     if (usable.empty())
       usable = counts;
+    // Spread over `from` (searched beside 1F1B, the interleaved schedule
+    // runs those of them that are multiples of the stages: profiling more
+    // counts would cost as much as the rest of the search).
     SmallVector<int64_t> chosen;
-    for (size_t k = 0; k < std::min(kMaxCounts, usable.size()); ++k) {
-      size_t at = usable.size() == 1
-                      ? 0
-                      : k * (usable.size() - 1) /
-                            (std::min(kMaxCounts, usable.size()) - 1);
-      if (chosen.empty() || chosen.back() != usable[at])
-        chosen.push_back(usable[at]);
-    }
+    auto spread = [&](ArrayRef<int64_t> from) {
+      for (size_t k = 0; k < std::min(kMaxCounts, from.size()); ++k) {
+        size_t at = from.size() == 1
+                        ? 0
+                        : k * (from.size() - 1) /
+                              (std::min(kMaxCounts, from.size()) - 1);
+        if (!llvm::is_contained(chosen, from[at]))
+          chosen.push_back(from[at]);
+      }
+    };
+    spread(usable);
     for (int64_t m : chosen) {
       SmallVector<StepConfig> configs;
       for (unsigned zero : zeros)
@@ -405,8 +478,21 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         std::vector<double> times;
         for (const NodeCost &cost : (*profiled)[0][0].nodeCosts)
           times.push_back(cost.forward + cost.backward);
-        bounds = getLayerBounds(times, cutBytes, planner.getRepetition(),
-                                kMaxLayers);
+        // At least a layer per chunk; many repeated blocks go a few to a
+        // layer, unless the chunks need one each.
+        int64_t maxLayers = kMaxLayers;
+        int64_t count = planner.getRepetition().count;
+        if (v > 1)
+          maxLayers = std::max(kMaxLayers, mostChunks + 2 * kMaxEndLayers);
+        if (v > 1 && count >= 3 &&
+            mostChunks > kMaxLayers - 2 * kMaxEndLayers) {
+          // As many blocks a layer as still leave a layer per chunk.
+          int64_t perLayer = std::max<int64_t>(1, count / mostChunks);
+          maxLayers = std::max(maxLayers, (count + perLayer - 1) / perLayer +
+                                              2 * kMaxEndLayers);
+        }
+        bounds =
+            getLayerBounds(times, cutBytes, planner.getRepetition(), maxLayers);
       }
       for (unsigned w = 0; w < std::size(weights); ++w) {
         // A weight that changes no op's strategy adds nothing.
@@ -431,11 +517,28 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   if (bounds.empty())
     bounds = {0, nodes};
   int64_t layers = static_cast<int64_t>(bounds.size()) - 1;
+  if (schedules.back().v == 0) {
+    schedules.pop_back();
+    for (int64_t k = 2; k <= kMaxVirtualStages && stages * k <= layers; ++k)
+      schedules.push_back({PipelineSchedule::Interleaved, k});
+    if (schedules.empty())
+      return emitError(loc) << "autopar-plan: schedule=interleaved needs "
+                               "two layers or more per stage, but the "
+                               "model's ops group into "
+                            << layers << " layers for stages=" << stages
+                            << "; use fewer stages or schedule=1f1b";
+  }
+  if (llvm::all_of(schedules, [&](const Candidate &candidate) {
+        return stages * candidate.v > layers;
+      }))
+    return emitError(loc) << "autopar-plan: stages=" << stages
+                          << " x virtual-stages=" << v << " needs "
+                          << stages * v
+                          << " layers to split, but the model's ops group into "
+                          << layers;
   PipelinePlan best;
   best.stages = stages;
-  best.virtualStages = v;
   best.gpus = request.gpus;
-  best.schedule = request.schedule;
   best.meshes = static_cast<int64_t>(meshes.size());
   best.layers = layers;
   bool found = false;
@@ -450,8 +553,6 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     StageSearchProblem problem;
     problem.stages = stages;
     problem.microbatches = count;
-    problem.virtualStages = v;
-    problem.schedule = request.schedule;
     problem.memoryCapacity = request.memoryCapacity;
     problem.stageShapes.assign(stageMesh.begin(), stageMesh.end());
     // A plan's kind: its ZeRO stage and recomputation (stageKind); each
@@ -507,67 +608,88 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     }
     if (problem.meshes.empty())
       continue;
-    ++best.configs;
-    StageSearchResult result = searchStages(problem);
-    best.capsTried += result.capsTried;
-    if (!result.found) {
-      // For the error: the leanest of the fastest pipelines of each ZeRO
-      // stage and recomputation (every stage the same), or of the pinned
-      // ones per stage.
-      auto consider = [&](StageSearchProblem unlimited, std::string what) {
-        unlimited.memoryCapacity = 0;
-        StageSearchResult any = searchStages(unlimited);
-        if (!any.found)
-          return;
-        double most = *std::max_element(any.timing.memoryBytes.begin(),
-                                        any.timing.memoryBytes.end());
-        if (most < leastMemory) {
-          leastMemory = most;
-          leanest = std::move(what);
+    for (const Candidate &candidate : schedules) {
+      if ((candidate.schedule == PipelineSchedule::Interleaved &&
+           count % stages != 0) ||
+          stages * candidate.v > layers)
+        continue;
+      problem.schedule = candidate.schedule;
+      problem.virtualStages = candidate.v;
+      std::string scheduleText =
+          candidate.v > 1 ? ", interleaved x" + std::to_string(candidate.v)
+                          : std::string();
+      problem.incumbent = std::min(
+          request.incumbent, found ? best.timing.seconds
+                                   : std::numeric_limits<double>::infinity());
+      ++best.configs;
+      StageSearchResult result = searchStages(problem);
+      best.capsTried += result.capsTried;
+      if (!result.found) {
+        // Nothing faster than a pipeline found before: no error to word.
+        if (problem.incumbent < std::numeric_limits<double>::infinity())
+          continue;
+        // For the error: the leanest of the fastest pipelines of each ZeRO
+        // stage and recomputation (every stage the same), or of the pinned
+        // ones per stage.
+        auto consider = [&](StageSearchProblem unlimited, std::string what) {
+          unlimited.memoryCapacity = 0;
+          StageSearchResult any = searchStages(unlimited);
+          if (!any.found)
+            return;
+          double most = *std::max_element(any.timing.memoryBytes.begin(),
+                                          any.timing.memoryBytes.end());
+          if (most < leastMemory) {
+            leastMemory = most;
+            leanest = std::move(what);
+          }
+        };
+        if (!problem.stageKinds.empty()) {
+          consider(problem, "the pinned ZeRO stages and recomputations, " +
+                                std::to_string(count) + " microbatches" +
+                                scheduleText);
+          continue;
         }
-      };
-      if (!problem.stageKinds.empty()) {
-        consider(problem, "the pinned ZeRO stages and recomputations, " +
-                              std::to_string(count) + " microbatches");
+        for (unsigned zero : zeros)
+          for (Recompute recompute : recomputes) {
+            StageSearchProblem uniform = problem;
+            uniform.meshes.clear();
+            for (auto [entry, config] :
+                 llvm::zip_equal(problem.meshes, problemConfigs))
+              if (config.zero == zero && config.recompute == recompute)
+                uniform.meshes.push_back(entry);
+            consider(std::move(uniform),
+                     StepConfig{zero, recompute, count}.str() + scheduleText);
+          }
         continue;
       }
-      for (unsigned zero : zeros)
-        for (Recompute recompute : recomputes) {
-          StageSearchProblem uniform = problem;
-          uniform.meshes.clear();
-          for (auto [entry, config] :
-               llvm::zip_equal(problem.meshes, problemConfigs))
-            if (config.zero == zero && config.recompute == recompute)
-              uniform.meshes.push_back(entry);
-          consider(std::move(uniform),
-                   StepConfig{zero, recompute, count}.str());
-        }
-      continue;
-    }
-    if (found && result.timing.seconds >= best.timing.seconds * (1 - 1e-12))
-      continue;
-    found = true;
-    best.config = {0, Recompute::None, count};
-    for (const StageAssignment &chunk : result.chunks) {
-      const StepConfig &config = problemConfigs[chunk.mesh];
-      best.config.zero = std::max(best.config.zero, config.zero);
-      best.config.recompute = std::max(best.config.recompute, config.recompute);
-    }
-    best.timing = result.timing;
-    best.chunks.clear();
-    best.chunkOfNode.assign(nodes, 0);
-    for (auto [index, chunk] : llvm::enumerate(result.chunks)) {
-      PipelineChunk entry;
-      entry.firstNode = bounds[chunk.begin];
-      entry.endNode = bounds[chunk.end];
-      entry.mesh = problem.meshes[chunk.mesh].name;
-      entry.meshShape = problemPlans[chunk.mesh]->mesh;
-      entry.choice = *problemPlans[chunk.mesh]->choice;
-      entry.config = problemConfigs[chunk.mesh];
-      entry.work = getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
-      for (int64_t node = entry.firstNode; node < entry.endNode; ++node)
-        best.chunkOfNode[node] = static_cast<int64_t>(index);
-      best.chunks.push_back(std::move(entry));
+      if (found && result.timing.seconds >= best.timing.seconds * (1 - 1e-12))
+        continue;
+      found = true;
+      best.config = {0, Recompute::None, count};
+      for (const StageAssignment &chunk : result.chunks) {
+        const StepConfig &config = problemConfigs[chunk.mesh];
+        best.config.zero = std::max(best.config.zero, config.zero);
+        best.config.recompute =
+            std::max(best.config.recompute, config.recompute);
+      }
+      best.schedule = candidate.schedule;
+      best.virtualStages = candidate.v;
+      best.timing = result.timing;
+      best.chunks.clear();
+      best.chunkOfNode.assign(nodes, 0);
+      for (auto [index, chunk] : llvm::enumerate(result.chunks)) {
+        PipelineChunk entry;
+        entry.firstNode = bounds[chunk.begin];
+        entry.endNode = bounds[chunk.end];
+        entry.mesh = problem.meshes[chunk.mesh].name;
+        entry.meshShape = problemPlans[chunk.mesh]->mesh;
+        entry.choice = *problemPlans[chunk.mesh]->choice;
+        entry.config = problemConfigs[chunk.mesh];
+        entry.work = getStageWork(problem, chunk.begin, chunk.end, chunk.mesh);
+        for (int64_t node = entry.firstNode; node < entry.endNode; ++node)
+          best.chunkOfNode[node] = static_cast<int64_t>(index);
+        best.chunks.push_back(std::move(entry));
+      }
     }
   }
   best.searchSeconds =

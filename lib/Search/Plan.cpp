@@ -61,7 +61,8 @@ private:
   void annotateOps(ModuleOp module, const MeshPlan &plan,
                    FlatSymbolRefAttr meshRef);
   /// The schedule= option, or an error at `loc` naming the choices.
-  FailureOr<PipelineSchedule> parseSchedule(Location loc);
+  /// The schedule= option: a schedule, or none for auto (searched).
+  FailureOr<std::optional<PipelineSchedule>> parseSchedule(Location loc);
   /// The pipeline request of stages= `count` (>= 2) and the other pins.
   FailureOr<PipelineRequest>
   makePipelineRequest(int64_t count, const FunctionWorkload &entry,
@@ -757,19 +758,22 @@ void PlanPass::runOnOperation() {
     return signalPassFailure();
 }
 
-FailureOr<PipelineSchedule> PlanPass::parseSchedule(Location loc) {
+FailureOr<std::optional<PipelineSchedule>>
+PlanPass::parseSchedule(Location loc) {
+  if (schedule == "auto")
+    return std::optional<PipelineSchedule>();
   std::optional<PipelineSchedule> parsed = parsePipelineSchedule(schedule);
   if (!parsed)
     return emitError(loc) << "autopar-plan: unknown schedule '" << schedule
-                          << "'; expected gpipe, 1f1b or interleaved";
-  return *parsed;
+                          << "'; expected gpipe, 1f1b, interleaved or auto";
+  return parsed;
 }
 
 FailureOr<PipelineRequest> PlanPass::makePipelineRequest(
     int64_t count, const FunctionWorkload &entry, const Planner &planner,
     const PlannerOptions &options, TargetAttr target, int64_t available) {
   Location loc = entry.getFunction().getLoc();
-  FailureOr<PipelineSchedule> parsed = parseSchedule(loc);
+  FailureOr<std::optional<PipelineSchedule>> parsed = parseSchedule(loc);
   if (failed(parsed))
     return failure();
   if (planner.getPinnedMesh())
@@ -828,6 +832,8 @@ std::optional<PipelinePlan> PlanPass::searchStageCounts(
         makePipelineRequest(count, entry, planner, options, target, available);
     if (failed(request))
       continue;
+    if (best)
+      request->incumbent = best->timing.seconds;
     FailureOr<PipelinePlan> plan = planPipeline(planner, costModel, *request,
                                                 entry.getFunction().getLoc());
     if (failed(plan))

@@ -60,6 +60,31 @@ struct Random {
   double unit() { return static_cast<double>(engine() % 1000) / 1000.0; }
 };
 
+/// A random stage plan of `layers` layers named m<index>: compute, step
+/// work and cuts, and with `memory` the layers' bytes.
+StageSearchProblem::Mesh randomMesh(Random &random, unsigned index,
+                                    int64_t layers, bool memory) {
+  StageSearchProblem::Mesh mesh;
+  mesh.name = "m" + std::to_string(index);
+  for (int64_t k = 0; k < layers; ++k) {
+    StageSearchProblem::Layer layer;
+    layer.forward = 0.1 + random.unit();
+    layer.backward = 2 * layer.forward * (0.5 + random.unit());
+    layer.step = random.unit();
+    if (memory) {
+      layer.stateBytes = 10 + 100 * random.unit();
+      layer.activationBytes = 10 + 50 * random.unit();
+      layer.transientBytes = 20 * random.unit();
+    }
+    mesh.layers.push_back(layer);
+  }
+  mesh.cutSeconds.push_back(0);
+  for (int64_t k = 1; k < layers; ++k)
+    mesh.cutSeconds.push_back(0.2 * random.unit());
+  mesh.cutSeconds.push_back(0);
+  return mesh;
+}
+
 /// Every schedule's order (getPipelineActions) for P = 1..6 devices, v =
 /// 2..4 chunks per device (interleaved), M microbatches: each device runs
 /// each of its chunks' forward and backward of every microbatch once, a
@@ -194,22 +219,7 @@ int main() {
     problem.schedule = schedules[random.below(2)];
     unsigned meshes = 1 + random.below(3);
     for (unsigned m = 0; m < meshes; ++m) {
-      StageSearchProblem::Mesh mesh;
-      mesh.name = "m" + std::to_string(m);
-      for (int64_t k = 0; k < layers; ++k) {
-        StageSearchProblem::Layer layer;
-        layer.forward = 0.1 + random.unit();
-        layer.backward = 2 * layer.forward * (0.5 + random.unit());
-        layer.step = random.unit();
-        layer.stateBytes = 10 + 100 * random.unit();
-        layer.activationBytes = 10 + 50 * random.unit();
-        layer.transientBytes = 20 * random.unit();
-        mesh.layers.push_back(layer);
-      }
-      mesh.cutSeconds.push_back(0);
-      for (int64_t k = 1; k < layers; ++k)
-        mesh.cutSeconds.push_back(0.2 * random.unit());
-      mesh.cutSeconds.push_back(0);
+      StageSearchProblem::Mesh mesh = randomMesh(random, m, layers, true);
       mesh.shape = random.below(2);
       mesh.kind = random.below(3);
       problem.meshes.push_back(std::move(mesh));
@@ -276,9 +286,65 @@ int main() {
       ++failures;
       std::printf("trial %u: search %.9f, enumeration %.9f\n", trial, a, b);
     }
+    // An incumbent just above the best changes nothing; just below it,
+    // nothing is faster.
+    StageSearchProblem bounded = problem;
+    bounded.incumbent = b * (1 + 1e-6);
+    StageSearchResult above = searchStages(bounded);
+    bounded.incumbent = b * (1 - 1e-6);
+    StageSearchResult below = searchStages(bounded);
+    if (!above.found ||
+        std::fabs(above.timing.seconds - above.timing.tailSeconds - b) >
+            1e-9 * std::max(1.0, b) ||
+        below.found) {
+      ++failures;
+      std::printf("trial %u: with an incumbent the search finds %d / %d\n",
+                  trial, above.found, below.found);
+    }
   }
   std::printf("problems: %u (stage shapes pinned: %u, step kinds pinned: "
               "%u), partitions found: %u, none fits: %u, failures: %u\n",
               problems, pinned, kinds, found, none, failures);
+
+  // The interleaved search (a heuristic: its DP balances chunks, the
+  // schedule's time follows the busiest device) against enumeration on
+  // random problems without a memory limit: it finds a pipeline whenever
+  // one exists, never one faster than the best (which would be a timing
+  // bug), and how often it finds the best and how far it is from it at
+  // worst are printed.
+  unsigned interleaved = 0, best = 0;
+  double worst = 1;
+  for (unsigned trial = 0; trial < 200; ++trial) {
+    StageSearchProblem problem;
+    problem.schedule = PipelineSchedule::Interleaved;
+    problem.stages = 2 + random.below(2);
+    problem.virtualStages = 2 + random.below(2);
+    int64_t chunks = problem.stages * problem.virtualStages;
+    int64_t layers = chunks + random.below(4);
+    problem.microbatches = problem.stages * (1 + random.below(4));
+    // One stage plan: the search runs every chunk of a pipeline on one.
+    problem.meshes.push_back(randomMesh(random, 0, layers, false));
+    ++interleaved;
+    StageSearchResult searched = searchStages(problem);
+    StageSearchResult enumerated = enumerateStages(problem);
+    if (!searched.found || !enumerated.found) {
+      ++failures;
+      std::printf("interleaved trial %u: search found %d, enumeration %d\n",
+                  trial, searched.found, enumerated.found);
+      continue;
+    }
+    double a = searched.timing.seconds - searched.timing.tailSeconds;
+    double b = enumerated.timing.seconds - enumerated.timing.tailSeconds;
+    if (a < b * (1 - 1e-9)) {
+      ++failures;
+      std::printf("interleaved trial %u: search %.9f below enumeration %.9f\n",
+                  trial, a, b);
+    }
+    best += a <= b * (1 + 1e-9);
+    worst = std::max(worst, a / b);
+  }
+  std::printf("interleaved problems: %u, the best found: %u, worst %.4f of "
+              "the best, failures: %u\n",
+              interleaved, best, worst, failures);
   return failures == 0 ? 0 : 1;
 }

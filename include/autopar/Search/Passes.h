@@ -77,12 +77,13 @@ struct AutoShardPipelineOptions
       llvm::cl::init(1)};
   PassOptions::Option<std::string> schedule{
       *this, "schedule",
-      llvm::cl::desc("Pipeline schedule: gpipe, 1f1b or interleaved"),
-      llvm::cl::init("1f1b")};
+      llvm::cl::desc("Pipeline schedule: gpipe, 1f1b, interleaved or auto"),
+      llvm::cl::init("auto")};
   PassOptions::Option<int64_t> virtualStages{
       *this, "virtual-stages",
-      llvm::cl::desc("Chunks per device of the interleaved schedule"),
-      llvm::cl::init(1)};
+      llvm::cl::desc("Chunks per device of the interleaved schedule (0: "
+                     "searched)"),
+      llvm::cl::init(0)};
   PassOptions::Option<bool> overlap{
       *this, "overlap",
       llvm::cl::desc("Price gradient synchronisation behind the backward "

@@ -75,10 +75,12 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Pipeline stages: 1 (none), P >= 2 to plan the model as P "
            "contiguous stages on meshes of GPUs/P GPUs each (mesh= then pins "
            "every stage's mesh), or 0 to search the count (P = 1 included)">,
-    Option<"schedule", "schedule", "std::string", /*default=*/"\"1f1b\"",
-           "Pipeline schedule: gpipe, 1f1b or interleaved">,
-    Option<"virtualStages", "virtual-stages", "int64_t", /*default=*/"1",
-           "Chunks per device of the interleaved schedule (2 or more)">
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"auto\"",
+           "Pipeline schedule: gpipe, 1f1b, interleaved, or auto (1f1b and "
+           "interleaved searched)">,
+    Option<"virtualStages", "virtual-stages", "int64_t", /*default=*/"0",
+           "Chunks per device of the interleaved schedule: 2 or more, or 0 "
+           "to search them">
   ];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }

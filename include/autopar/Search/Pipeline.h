@@ -29,6 +29,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
+#include <limits>
 
 #include <cstdint>
 #include <optional>
@@ -216,6 +217,9 @@ struct StageSearchProblem {
   PipelineSchedule schedule = PipelineSchedule::OneFOneB;
   /// Bytes per GPU (0: unlimited).
   double memoryCapacity = 0;
+  /// Seconds of a pipeline found elsewhere: the search finds only faster
+  /// ones (its bounds stop it sooner); infinity: any.
+  double incumbent = std::numeric_limits<double>::infinity();
 };
 
 /// One chunk of a pipeline: layers [begin, end) on mesh `mesh`.

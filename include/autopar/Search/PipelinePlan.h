@@ -14,6 +14,7 @@
 
 #include "autopar/Search/Pipeline.h"
 #include "autopar/Search/Planner.h"
+#include <limits>
 
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
@@ -21,10 +22,19 @@
 namespace mlir::autopar {
 
 /// What the user pinned of a pipeline, and the machine.
+/// The most chunks per device the search tries for the interleaved
+/// schedule (each halves the bubble less, and adds point-to-point
+/// transfers and in-flight activations).
+constexpr int64_t kMaxVirtualStages = 8;
+
 struct PipelineRequest {
   int64_t stages = 2;
-  PipelineSchedule schedule = PipelineSchedule::OneFOneB;
-  int64_t virtualStages = 1;
+  /// The schedule; none: searched (1F1B and interleaved; GPipe takes as
+  /// long as 1F1B and holds more).
+  std::optional<PipelineSchedule> schedule = PipelineSchedule::OneFOneB;
+  /// Chunks per device of the interleaved schedule; 0: searched (2 to
+  /// kMaxVirtualStages, P v chunks at most the model's layers).
+  int64_t virtualStages = 0;
   /// GPUs of the whole pipeline.
   int64_t gpus = 1;
   /// The stages' meshes when pinned (mesh=): one shape for every stage, or
@@ -42,6 +52,10 @@ struct PipelineRequest {
   SmallVector<unsigned> stageZero;
   std::optional<int64_t> microbatches;
   double memoryCapacity = 0;
+  /// Seconds of a plan found elsewhere (another stage count): only faster
+  /// pipelines are searched for; none is then an error like nothing
+  /// fitting. Infinity: any.
+  double incumbent = std::numeric_limits<double>::infinity();
 };
 
 /// One chunk (a stage, or a virtual stage's chunk) of a pipeline plan.
