@@ -197,8 +197,8 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   if (v >= 2 || (v == 0 && request.schedule != PipelineSchedule::GPipe &&
                  request.schedule != PipelineSchedule::OneFOneB))
     schedules.push_back({PipelineSchedule::Interleaved, v});
-  // Errors below that only the interleaved schedule raises are errors
-  // when it was asked for; when searched, it is dropped instead.
+  // What only the interleaved schedule cannot run is an error when it
+  // was asked for; when searched beside 1F1B, it is dropped instead.
   bool interleavedOnly = llvm::all_of(schedules, [](const Candidate &c) {
     return c.schedule == PipelineSchedule::Interleaved;
   });
@@ -206,6 +206,18 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     llvm::erase_if(schedules, [](const Candidate &c) {
       return c.schedule == PipelineSchedule::Interleaved;
     });
+    v = 1;
+  };
+  // The stages differ in what a device's chunks must share (`what`: "one
+  // mesh; mesh= pins 2 shapes").
+  auto needsOneForAll = [&](const Twine &what) -> LogicalResult {
+    if (interleavedOnly)
+      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
+                               "chunks of several stages on each device, so "
+                               "the stages need "
+                            << what;
+    dropInterleaved();
+    return success();
   };
   // Searched beside 1F1B, the interleaved schedule is tried while its
   // layers stay within twice those the stage search otherwise sees (the
@@ -283,15 +295,10 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     if (same == meshes.end())
       meshes.push_back(mesh);
   }
-  if (meshes.size() > 1 && v > 1) {
-    if (interleavedOnly)
-      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
-                               "chunks of several stages on each device, so "
-                               "the stages need one mesh; mesh= pins "
-                            << meshes.size() << " shapes";
-    dropInterleaved();
-    v = 1;
-  }
+  if (meshes.size() > 1 && v > 1 &&
+      failed(needsOneForAll("one mesh; mesh= pins " + Twine(meshes.size()) +
+                            " shapes")))
+    return failure();
   if (request.stageMeshes.size() <= 1)
     stageMesh.clear();
   if (meshes.empty())
@@ -301,7 +308,6 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   // stages interleaved, as Megatron-LM's schedule needs).
   int64_t batch = std::max<int64_t>(1, planner.getBatchSize());
   bool oneFOneB = request.schedule != PipelineSchedule::GPipe;
-  bool interleaved = interleavedOnly;
   SmallVector<int64_t> counts;
   if (request.microbatches) {
     int64_t m = *request.microbatches;
@@ -315,18 +321,17 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
              << " needs a microbatch per stage (use microbatches=" << stages
              << " or more, or schedule=gpipe)";
     if (m % stages != 0) {
-      if (interleaved)
+      if (interleavedOnly)
         return emitError(loc) << "autopar-plan: schedule=interleaved needs "
                                  "microbatches a multiple of stages="
                               << stages << "; microbatches=" << m << " is not";
       dropInterleaved();
-      v = 1;
     }
     counts.push_back(m);
   } else {
     for (int64_t m = 1; m <= batch; ++m)
       if (batch % m == 0 && (!oneFOneB || m >= stages) &&
-          (!interleaved || m % stages == 0))
+          (!interleavedOnly || m % stages == 0))
         counts.push_back(m);
     if (counts.empty())
       return emitError(loc)
@@ -350,16 +355,10 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
              << "autopar-plan: zero= pins ZeRO-2 or 3 for some stages "
                 "only; those change every stage's microbatch loop, so pin "
                 "them for every stage (per stage: 0 or 1)";
-    if (zeros.size() > 1 && v > 1) {
-      if (interleavedOnly)
-        return emitError(loc) << "autopar-plan: schedule=interleaved runs "
-                                 "chunks of several stages on each device, "
-                                 "so the stages need one ZeRO stage; zero= "
-                                 "pins "
-                              << zeros.size() << " different ones";
-      dropInterleaved();
-      v = 1;
-    }
+    if (zeros.size() > 1 && v > 1 &&
+        failed(needsOneForAll("one ZeRO stage; zero= pins " +
+                              Twine(zeros.size()) + " different ones")))
+      return failure();
   } else if (request.zero)
     zeros.push_back(*request.zero);
   else
@@ -374,16 +373,10 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     for (Recompute recompute : request.stageRecompute)
       if (!llvm::is_contained(recomputes, recompute))
         recomputes.push_back(recompute);
-    if (recomputes.size() > 1 && v > 1) {
-      if (interleavedOnly)
-        return emitError(loc) << "autopar-plan: schedule=interleaved runs "
-                                 "chunks of several stages on each device, "
-                                 "so the stages need one recomputation; "
-                                 "recompute= pins "
-                              << recomputes.size() << " kinds";
-      dropInterleaved();
-      v = 1;
-    }
+    if (recomputes.size() > 1 && v > 1 &&
+        failed(needsOneForAll("one recomputation; recompute= pins " +
+                              Twine(recomputes.size()) + " kinds")))
+      return failure();
   } else if (request.recompute)
     recomputes.push_back(*request.recompute);
   else
@@ -449,21 +442,18 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         usable.push_back(m);
     if (usable.empty())
       usable = counts;
-    // Spread over `from` (searched beside 1F1B, the interleaved schedule
-    // runs those of them that are multiples of the stages: profiling more
-    // counts would cost as much as the rest of the search).
+    // (Searched beside 1F1B, the interleaved schedule runs those of them
+    // that are multiples of the stages: profiling more counts would cost
+    // as much as the rest of the search.)
     SmallVector<int64_t> chosen;
-    auto spread = [&](ArrayRef<int64_t> from) {
-      for (size_t k = 0; k < std::min(kMaxCounts, from.size()); ++k) {
-        size_t at = from.size() == 1
-                        ? 0
-                        : k * (from.size() - 1) /
-                              (std::min(kMaxCounts, from.size()) - 1);
-        if (!llvm::is_contained(chosen, from[at]))
-          chosen.push_back(from[at]);
-      }
-    };
-    spread(usable);
+    for (size_t k = 0; k < std::min(kMaxCounts, usable.size()); ++k) {
+      size_t at = usable.size() == 1
+                      ? 0
+                      : k * (usable.size() - 1) /
+                            (std::min(kMaxCounts, usable.size()) - 1);
+      if (chosen.empty() || chosen.back() != usable[at])
+        chosen.push_back(usable[at]);
+    }
     for (int64_t m : chosen) {
       SmallVector<StepConfig> configs;
       for (unsigned zero : zeros)
@@ -532,8 +522,9 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         return stages * candidate.v > layers;
       }))
     return emitError(loc) << "autopar-plan: stages=" << stages
-                          << " x virtual-stages=" << v << " needs "
-                          << stages * v
+                          << (v > 1 ? " x virtual-stages=" + std::to_string(v)
+                                    : std::string())
+                          << " needs " << stages * v
                           << " layers to split, but the model's ops group into "
                           << layers;
   PipelinePlan best;

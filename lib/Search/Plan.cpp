@@ -60,8 +60,8 @@ private:
   /// the planned function's argument shardings.
   void annotateOps(ModuleOp module, const MeshPlan &plan,
                    FlatSymbolRefAttr meshRef);
-  /// The schedule= option, or an error at `loc` naming the choices.
-  /// The schedule= option: a schedule, or none for auto (searched).
+  /// The schedule= option: a schedule, or none for auto (searched); an
+  /// error at `loc` naming the choices.
   FailureOr<std::optional<PipelineSchedule>> parseSchedule(Location loc);
   /// The pipeline request of stages= `count` (>= 2) and the other pins.
   FailureOr<PipelineRequest>

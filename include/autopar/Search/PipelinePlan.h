@@ -14,19 +14,20 @@
 
 #include "autopar/Search/Pipeline.h"
 #include "autopar/Search/Planner.h"
-#include <limits>
 
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <limits>
+
 namespace mlir::autopar {
 
-/// What the user pinned of a pipeline, and the machine.
 /// The most chunks per device the search tries for the interleaved
 /// schedule (each halves the bubble less, and adds point-to-point
 /// transfers and in-flight activations).
 constexpr int64_t kMaxVirtualStages = 8;
 
+/// What the user pinned of a pipeline, and the machine.
 struct PipelineRequest {
   int64_t stages = 2;
   /// The schedule; none: searched (1F1B and interleaved; GPipe takes as
