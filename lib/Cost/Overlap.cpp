@@ -1,4 +1,4 @@
-//===- Overlap.cpp - gradient synchronisation behind the backward ---------===//
+//===- Overlap.cpp - communication behind compute -------------------------===//
 //
 // The rule documented in include/autopar/Cost/Overlap.h.
 //
@@ -6,35 +6,99 @@
 
 #include "autopar/Cost/Overlap.h"
 
+#include "llvm/ADT/STLExtras.h"
+
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 using namespace mlir;
 using namespace mlir::autopar;
 
-double mlir::autopar::getExposedSync(ArrayRef<BackwardStep> steps,
-                                     double bucketBytes) {
-  double now = 0;        // the backward's clock
-  double streamFree = 0; // when the communication stream is next idle
-  double bucketSeconds = 0, bucketFill = 0, bucketReady = 0;
-  bool open = false;
-  auto launch = [&] {
-    if (!open)
-      return;
-    streamFree = std::max(streamFree, bucketReady) + bucketSeconds;
-    bucketSeconds = bucketFill = 0;
-    open = false;
-  };
-  for (const BackwardStep &step : llvm::reverse(steps)) {
-    now += step.backwardSeconds;
+SmallVector<unsigned> mlir::autopar::getGatherUnits(ArrayRef<double> bytes,
+                                                    double unitBytes) {
+  SmallVector<unsigned> units;
+  unsigned unit = 0;
+  double held = 0;
+  for (double each : bytes) {
+    units.push_back(unit);
+    held += each;
+    if (held >= unitBytes) {
+      ++unit;
+      held = 0;
+    }
+  }
+  return units;
+}
+
+double mlir::autopar::getExposedCommunication(ArrayRef<PassStep> steps,
+                                              bool prefetch, double bucketBytes,
+                                              double unitBytes) {
+  size_t count = steps.size();
+  // The buckets: the seconds of the one whose last gradient step i makes.
+  std::vector<double> bucketAfter(count, 0);
+  double fill = 0;
+  std::optional<size_t> last;
+  for (size_t i = 0; i < count; ++i) {
+    const PassStep &step = steps[i];
     if (step.syncSeconds <= 0 && step.syncBytes <= 0)
       continue;
-    if (open && bucketFill + step.syncBytes > bucketBytes)
-      launch();
-    bucketSeconds += step.syncSeconds;
-    bucketFill += step.syncBytes;
-    bucketReady = now;
-    open = true;
+    if (last && fill + step.syncBytes > bucketBytes) {
+      fill = 0;
+      last.reset();
+    }
+    if (last) {
+      bucketAfter[i] = bucketAfter[*last];
+      bucketAfter[*last] = 0;
+    }
+    bucketAfter[i] += step.syncSeconds;
+    fill += step.syncBytes;
+    last = i;
   }
-  launch();
-  return std::max(0.0, streamFree - now);
+  // The gather units: the step whose compute first waits for each, and
+  // the seconds of its gathers.
+  SmallVector<double> gatherBytes;
+  SmallVector<size_t> gathering;
+  for (size_t i = 0; i < count; ++i)
+    if (steps[i].gatherSeconds > 0 || steps[i].gatherBytes > 0) {
+      gathering.push_back(i);
+      gatherBytes.push_back(steps[i].gatherBytes);
+    }
+  SmallVector<unsigned> unitOf = getGatherUnits(gatherBytes, unitBytes);
+  size_t units = unitOf.empty() ? 0 : unitOf.back() + 1;
+  std::vector<size_t> head(units, count);
+  std::vector<double> unitSeconds(units, 0);
+  for (auto [k, step] : llvm::enumerate(gathering)) {
+    head[unitOf[k]] = std::min(head[unitOf[k]], step);
+    unitSeconds[unitOf[k]] += steps[step].gatherSeconds;
+  }
+  std::vector<int64_t> unitAt(count, -1); // the unit step i heads
+  for (size_t u = 0; u < units; ++u)
+    unitAt[head[u]] = static_cast<int64_t>(u);
+
+  double computeFree = 0; // when the compute stream is next idle
+  double commFree = 0;    // when the communication stream is next idle
+  double computeTotal = 0;
+  std::vector<double> gathered(units, -1); // when each unit's gathers end
+  auto issue = [&](size_t u) {
+    if (u >= units || gathered[u] >= 0)
+      return;
+    commFree = std::max(commFree, computeFree) + unitSeconds[u];
+    gathered[u] = commFree;
+  };
+  for (size_t i = 0; i < count; ++i) {
+    const PassStep &step = steps[i];
+    double start = computeFree;
+    if (int64_t u = unitAt[i]; u >= 0) {
+      issue(u);
+      if (prefetch)
+        issue(u + 1);
+      start = std::max(start, gathered[u]);
+    }
+    computeFree = start + step.computeSeconds;
+    computeTotal += step.computeSeconds;
+    if (bucketAfter[i] > 0)
+      commFree = std::max(commFree, computeFree) + bucketAfter[i];
+  }
+  return std::max(0.0, std::max(computeFree, commFree) - computeTotal);
 }

@@ -32,11 +32,17 @@
 // as data-parallel trainers launch a bucket when its last gradient is
 // ready: the reduce-scatters of ZeRO-2/3 then free the whole gradients
 // bucket by bucket during the backward instead of holding all of them
-// until the update. A group of all-gathers (ZeRO's parameters) is emitted
-// just before its first use, so that what it gathers is not held longer.
+// until the update. A group of all-gathers is emitted just before its
+// first use, so that what it gathers is not held longer. ZeRO-3's
+// parameter gathers go by units of `unit-bytes` (as FSDP wraps modules by
+// size), each unit's groups emitted together before its first use or,
+// with `prefetch`, one unit earlier, where they run behind the previous
+// unit's compute, as DeepSpeed and FSDP prefetch; gathered values are
+// unpacked at their own first use.
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Cost/Overlap.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Partition/Passes.h"
 
@@ -72,14 +78,17 @@ struct GroupKey {
   uint32_t reduction;
   Type element;
   /// Discardable attributes: a collective tagged with the layer it serves
-  /// (ZeRO-3's gathers) groups only with that layer's.
+  /// groups only with that layer's...
   DictionaryAttr tags;
+  /// ...except ZeRO-3's parameter gathers, which group by gather unit.
+  int64_t unit = -1;
   bool operator<(const GroupKey &other) const {
     auto tuple = [](const GroupKey &key) {
-      return std::make_tuple(
-          key.kind.getAsOpaquePointer(), key.mesh.getAsOpaquePointer(),
-          key.axes.getAsOpaquePointer(), key.reduction,
-          key.element.getAsOpaquePointer(), key.tags.getAsOpaquePointer());
+      return std::make_tuple(key.kind.getAsOpaquePointer(),
+                             key.mesh.getAsOpaquePointer(),
+                             key.axes.getAsOpaquePointer(), key.reduction,
+                             key.element.getAsOpaquePointer(),
+                             key.tags.getAsOpaquePointer(), key.unit);
     };
     return tuple(*this) < tuple(other);
   }
@@ -219,14 +228,26 @@ static int64_t getGroupSize(Operation *op, FlatSymbolRefAttr meshRef,
 /// Emits one collective for `members` before `at`, each member's input a
 /// block of columns of a [rows, total] buffer (rows: 1 for all_reduce and
 /// all_gather, the group size for reduce_scatter, whose device d keeps row
-/// d); the result's row(s) are unpacked the same way.
-static void emitGroup(ArrayRef<CollectiveOpInterface> members, Operation *at) {
-  // A group of one is the collective itself, moved to the group's point.
+/// d); the result's row(s) are unpacked the same way, right after the
+/// collective, or with `unpackAtUse` (gathers) just before each member's
+/// first user: the collective lowering waits for a collective where its
+/// result is first read, a prefetched gather's at its layer. Returns the
+/// first op that reads the collective's result.
+static Operation *emitGroup(ArrayRef<CollectiveOpInterface> members,
+                            Operation *at, bool unpackAtUse) {
+  Block *block = at->getBlock();
+  // A group of one is the collective itself, moved to the group's point;
+  // its result is read where it is used.
   if (members.size() < 2) {
     Operation *only = CollectiveOpInterface(members.front()).getOperation();
-    if (only != at && only->getBlock() == at->getBlock())
+    if (only != at && only->getBlock() == block)
       only->moveBefore(at);
-    return;
+    Operation *firstUse = nullptr;
+    for (Operation *user : only->getResult(0).getUsers())
+      if (Operation *holder = block->findAncestorOpInBlock(*user);
+          holder && (!firstUse || holder->isBeforeInBlock(firstUse)))
+        firstUse = holder;
+    return firstUse;
   }
   CollectiveOpInterface lead = members.front();
   Operation *first = lead.getOperation();
@@ -270,16 +291,31 @@ static void emitGroup(ArrayRef<CollectiveOpInterface> members, Operation *at) {
   combined.getDefiningOp()->setDiscardableAttrs(
       first->getDiscardableAttrDictionary());
   int64_t offset = 0;
+  Operation *firstRead = nullptr;
   for (auto [collective, piece] : llvm::zip_equal(members, pieces)) {
     Operation *member = CollectiveOpInterface(collective).getOperation();
     int64_t size = cast<RankedTensorType>(piece.getType()).getDimSize(1);
-    Value block = packer.columns(combined, offset, size);
+    OpBuilder::InsertionGuard guard(builder);
+    if (unpackAtUse) {
+      Operation *firstUse = nullptr;
+      for (Operation *user : member->getResult(0).getUsers())
+        if (Operation *holder = block->findAncestorOpInBlock(*user);
+            holder && (!firstUse || holder->isBeforeInBlock(firstUse)))
+          firstUse = holder;
+      if (firstUse)
+        builder.setInsertionPoint(firstUse);
+    }
+    Value columns = packer.columns(combined, offset, size);
+    if (Operation *read = columns.getDefiningOp();
+        read && (!firstRead || read->isBeforeInBlock(firstRead)))
+      firstRead = read;
     offset += size;
     Value result = member->getResult(0);
     result.replaceAllUsesWith(packer.unflatten(
-        packer.flatten(block), cast<RankedTensorType>(result.getType())));
+        packer.flatten(columns), cast<RankedTensorType>(result.getType())));
     member->erase();
   }
+  return firstRead;
 }
 
 void GroupCollectivesPass::runOnOperation() {
@@ -310,6 +346,56 @@ void GroupCollectivesPass::runOnOperation() {
       Operation *ancestor = op ? block->findAncestorOpInBlock(*op) : nullptr;
       return ancestor ? position.lookup(ancestor) : -1;
     };
+    // ZeRO-3's parameter gathers (tagged with the layer whose forward or
+    // backward they serve) go by units (Cost/Overlap.h, getGatherUnits):
+    // in the order they are first used, each phase's split where a unit
+    // reaches `unit-bytes`.
+    DenseMap<Operation *, int64_t> unitOf;
+    DenseSet<int64_t> firstOfPhase; // a pass's first unit: not prefetched
+    {
+      struct Tagged {
+        int64_t used;
+        Operation *op;
+        StringRef phase;
+        double bytes;
+      };
+      SmallVector<Tagged> tagged;
+      for (Operation &op : *block) {
+        if (!isa<AllGatherOp>(op) || !getGroupKey(&op))
+          continue;
+        StringRef phase;
+        if (op.hasAttr(AutoparDialect::kGradOfAttrName))
+          phase = AutoparDialect::kGradOfAttrName;
+        else if (op.hasAttr(AutoparDialect::kLayerAttrName))
+          phase = AutoparDialect::kLayerAttrName;
+        int64_t used = kNever;
+        for (Operation *user : op.getResult(0).getUsers())
+          used = std::min(used, at(user));
+        if (phase.empty() || used == kNever)
+          continue;
+        auto type = cast<RankedTensorType>(op.getResult(0).getType());
+        tagged.push_back({used, &op, phase,
+                          static_cast<double>(type.getNumElements()) *
+                              ((type.getElementTypeBitWidth() + 7) / 8)});
+      }
+      llvm::stable_sort(tagged, [](const Tagged &a, const Tagged &b) {
+        return a.used < b.used;
+      });
+      int64_t next = 0;
+      for (size_t begin = 0; begin < tagged.size();) {
+        size_t end = begin;
+        SmallVector<double> bytes;
+        while (end < tagged.size() && tagged[end].phase == tagged[begin].phase)
+          bytes.push_back(tagged[end++].bytes);
+        SmallVector<unsigned> units =
+            getGatherUnits(bytes, static_cast<double>(unitBytes));
+        for (size_t k = begin; k < end; ++k)
+          unitOf[tagged[k].op] = next + units[k - begin];
+        firstOfPhase.insert(next);
+        next += units.back() + 1;
+        begin = end;
+      }
+    }
     struct Open {
       Group group;
       /// The last operand definition and the first use of the members.
@@ -321,6 +407,10 @@ void GroupCollectivesPass::runOnOperation() {
       std::optional<GroupKey> key = getGroupKey(&op);
       if (!key)
         continue;
+      if (auto unit = unitOf.find(&op); unit != unitOf.end()) {
+        key->tags = DictionaryAttr::get(op.getContext());
+        key->unit = unit->second;
+      }
       auto collective = cast<CollectiveOpInterface>(op);
       auto type = cast<RankedTensorType>(collective.getInput().getType());
       int64_t defined = at(collective.getInput().getDefiningOp());
@@ -377,6 +467,23 @@ void GroupCollectivesPass::runOnOperation() {
     DenseSet<Operation *> original;
     for (Operation &op : *block)
       original.insert(&op);
+    // Each unit's groups, and where the first is used.
+    std::map<int64_t, SmallVector<size_t>> unitGroups;
+    std::map<int64_t, int64_t> unitUsed;
+    for (auto [index, group] : llvm::enumerate(done)) {
+      auto unit = unitOf.find(
+          CollectiveOpInterface(group.group.members.front()).getOperation());
+      if (unit == unitOf.end())
+        continue;
+      unitGroups[unit->second].push_back(index);
+      auto [it, inserted] = unitUsed.try_emplace(unit->second, group.used);
+      it->second = std::min(it->second, group.used);
+    }
+    SmallVector<Operation *> ops;
+    for (Operation &op : *block)
+      ops.push_back(&op);
+    // Each emitted group's first read of its result.
+    std::vector<Operation *> firstReadOf(done.size(), nullptr);
     std::vector<bool> emitted(done.size(), false);
     std::function<void(size_t)> emit = [&](size_t index) {
       if (emitted[index])
@@ -400,16 +507,42 @@ void GroupCollectivesPass::runOnOperation() {
       Operation *point = nullptr;
       if (isa<AllGatherOp>(
               CollectiveOpInterface(members.front()).getOperation())) {
-        // Gathers (ZeRO-3's parameters) stay just before their first use:
-        // made early, what they gather would be held all along.
-        for (CollectiveOpInterface member : members)
-          for (Operation *user : member->getResult(0).getUsers()) {
-            Operation *holder = block->findAncestorOpInBlock(*user);
-            if (holder && (!point || holder->isBeforeInBlock(point)))
-              point = holder;
-          }
+        // Gathers stay just before their first use (made early, what they
+        // gather would be held all along); a unit's (ZeRO-3's parameters)
+        // before the unit's first use or, prefetched, just before the
+        // first read of the unit before it in its pass (the forward's or
+        // the backward's), if this group's operands are made by then: it
+        // then runs behind that unit's compute.
+        auto unit =
+            unitOf.find(CollectiveOpInterface(members.front()).getOperation());
+        if (unit != unitOf.end()) {
+          point = ops[unitUsed[unit->second]];
+        } else {
+          for (CollectiveOpInterface member : members)
+            for (Operation *user : member->getResult(0).getUsers()) {
+              Operation *holder = block->findAncestorOpInBlock(*user);
+              if (holder && (!point || holder->isBeforeInBlock(point)))
+                point = holder;
+            }
+        }
         if (!point || (last && !last->isBeforeInBlock(point)))
           return;
+        if (unit != unitOf.end() && prefetch &&
+            !firstOfPhase.contains(unit->second)) {
+          auto previous = unitGroups.find(unit->second - 1);
+          Operation *early = nullptr;
+          if (previous != unitGroups.end())
+            for (size_t group : previous->second) {
+              emit(group);
+              Operation *read = firstReadOf[group];
+              if (read && read->getBlock() == block &&
+                  (!early || read->isBeforeInBlock(early)))
+                early = read;
+            }
+          if (early && early->isBeforeInBlock(point) &&
+              (!last || last->isBeforeInBlock(early)))
+            point = early;
+        }
       } else {
         point = last ? last->getNextNode() : &block->front();
         // Skip the members still in place (of this or a later group) and
@@ -431,7 +564,11 @@ void GroupCollectivesPass::runOnOperation() {
           groupOf.erase(member.getOperation());
           original.erase(member.getOperation());
         }
-      emitGroup(members, point);
+      firstReadOf[index] =
+          emitGroup(members, point,
+                    /*unpackAtUse=*/
+                    isa<AllGatherOp>(
+                        CollectiveOpInterface(members.front()).getOperation()));
     };
     for (size_t index = 0; index < done.size(); ++index)
       emit(index);

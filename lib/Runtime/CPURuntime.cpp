@@ -439,9 +439,10 @@ extern "C" void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,
                                               meshCode, axesCode));
 }
 
-extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
-                                      int64_t chunk, int32_t dtype,
-                                      int64_t meshCode, int64_t axesCode) {
+extern "C" int64_t autopar_rt_all_gather_start(int64_t in, int64_t out,
+                                               int64_t outer, int64_t chunk,
+                                               int32_t dtype, int64_t meshCode,
+                                               int64_t axesCode) {
   ensureInitialized();
   int position;
   std::vector<int> members = groupOf(meshCode, axesCode, position);
@@ -450,11 +451,24 @@ extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
   size_t row = static_cast<size_t>(chunk) * bytes;
   size_t local = static_cast<size_t>(outer) * row;
   size_t group = members.size();
-  std::vector<char> received(local * group);
-  exchange(members, position, address(in), 0, received.data(), local,
-           "all_gather", axesCode);
+  Pending pending;
+  pending.name = "all_gather";
+  pending.axesCode = axesCode;
+  pending.received.resize(local * group);
+  pending.requests = postExchange(members, position, address(in), 0,
+                                  pending.received.data(), local);
   // [group, outer, chunk] -> [outer, group, chunk].
-  swapOuter(address(out), received.data(), group, outer, row);
+  pending.finish = [=](Pending &done) {
+    swapOuter(address(out), done.received.data(), group, outer, row);
+  };
+  return addPending(std::move(pending));
+}
+
+extern "C" void autopar_rt_all_gather(int64_t in, int64_t out, int64_t outer,
+                                      int64_t chunk, int32_t dtype,
+                                      int64_t meshCode, int64_t axesCode) {
+  autopar_rt_wait(autopar_rt_all_gather_start(in, out, outer, chunk, dtype,
+                                              meshCode, axesCode));
 }
 
 extern "C" int64_t autopar_rt_reduce_scatter_start(int64_t in, int64_t out,

@@ -1314,6 +1314,37 @@ int64_t autopar_nccl_reduce_scatter_start(int64_t in, int64_t out,
 #endif
 }
 
+int64_t autopar_nccl_all_gather_start(int64_t in, int64_t out, int64_t outer,
+                                      int64_t chunk, int32_t dtype,
+                                      int64_t meshCode, int64_t axesCode) {
+  size_t row = chunk * elementBytes(dtype);
+  std::optional<MeshGroup> group =
+      beginStart(meshCode, axesCode, in, out, outer * row);
+  if (!group)
+    return 0;
+#ifdef AUTOPAR_HAVE_NCCL
+  ncclComm_t comm = groupComm(meshCode, axesCode, *group);
+  size_t members = group->members.size();
+  // NCCL gathers [group, outer, chunk], into a buffer of this collective's
+  // own when the result is [outer, group, chunk].
+  CUdeviceptr gathered = 0;
+  if (outer != 1)
+    gathered =
+        allocDevice(members * outer * row, getComputeStream(), "an all_gather");
+  return startOnCommStream(
+      comm, describe("all_gather", axesCode), gathered, [&](CUstream stream) {
+        CHECK_NCCL(ncclAllGather(
+            reinterpret_cast<const void *>(in),
+            reinterpret_cast<void *>(gathered ? gathered : pointer(out)),
+            outer * chunk, ncclType(dtype), comm, stream));
+        if (gathered)
+          swapOuter(pointer(out), gathered, members, outer, row, stream);
+      });
+#else
+  noNCCL("all_gather");
+#endif
+}
+
 void autopar_nccl_wait(int64_t handle) {
   // 0: a group of one, copied at the start; a handle no longer in flight:
   // an NCCL call since then waited for it (drainInFlight).

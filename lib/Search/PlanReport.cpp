@@ -159,8 +159,7 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
   if (plan.recomputeSeconds > 0)
     os << llvm::format("; recomputation %.3f ms", plan.recomputeSeconds * 1e3);
   if (plan.hiddenCommSeconds >= 5e-7)
-    os << llvm::format("; %.3f ms of gradient synchronisation hidden behind "
-                       "the backward",
+    os << llvm::format("; %.3f ms of communication hidden behind compute",
                        plan.hiddenCommSeconds * 1e3);
   os << "\n";
   const PlanMemory &memory = plan.memory;

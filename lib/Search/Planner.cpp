@@ -626,10 +626,14 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
       case 2: // Each microbatch reduce-scatters into the gradient shard.
         priced.sync += m * reduce + collective(CollectiveKind::AllGather);
         break;
-      default: // Each microbatch gathers the parameter for the forward
-               // and the backward and reduce-scatters its gradient.
-        priced.sync += m * (reduce + 2 * collective(CollectiveKind::AllGather));
+      default: { // Each microbatch gathers the parameter for the forward
+                 // and the backward and reduce-scatters its gradient.
+        double gather = collective(CollectiveKind::AllGather);
+        priced.paramGather += gather;
+        priced.paramGatherBytes += bytes;
+        priced.sync += m * (reduce + 2 * gather);
         break;
+      }
       }
     }
     priced.paramSync += priced.sync - syncBefore;
@@ -660,7 +664,8 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
   if (node.madeFromScalar)
     priced.compute = priced.sync = priced.forward = priced.recompute =
         priced.update = priced.paramSync = priced.gradientReduce =
-            priced.gradientReduceBytes = 0;
+            priced.gradientReduceBytes = priced.paramGather =
+                priced.paramGatherBytes = 0;
   return priced;
 }
 
@@ -1091,37 +1096,69 @@ void Planner::evaluate(MeshPlan &plan) {
     nodeGradients[index] = priced.state.gradients;
     nodeActivations[index] = priced.activations;
     nodeWorking[index] = work.workingBytes / m;
-    if (config.zero >= 3) {
-      double bytes = 0;
-      for (const StrategyWork::Param &param : work.params)
-        if (param.axes)
-          bytes += param.elements *
-                   getWorkingBytes(options.precision,
-                                   getElementBytes(param.elementType));
-      gathered = std::max(gathered, bytes);
-      nodeWorking[index] += bytes;
-    }
     cost.workingBytes = nodeWorking[index];
+  }
+  // ZeRO-3: the parameters are gathered by units (Cost/Overlap.h), one
+  // unit ahead: an op holds its unit's and the next unit's gathered
+  // parameters (the forward's next, the backward's previous). The
+  // backward's pair is in the op's working set (the peak below is the
+  // backward's).
+  if (config.zero >= 3) {
+    SmallVector<size_t> gathering;
+    SmallVector<double> bytes;
+    for (size_t i = count; i-- > 0;)
+      if (pricedOf[i].paramGatherBytes > 0) {
+        gathering.push_back(i);
+        bytes.push_back(pricedOf[i].paramGatherBytes);
+      }
+    SmallVector<unsigned> unitOf = getGatherUnits(bytes);
+    SmallVector<double> unitBytes(unitOf.empty() ? 0 : unitOf.back() + 2, 0);
+    for (auto [k, unit] : llvm::enumerate(unitOf))
+      unitBytes[unit] += bytes[k];
+    for (size_t u = 0; u + 1 < unitBytes.size(); ++u)
+      gathered = std::max(gathered, unitBytes[u] + unitBytes[u + 1]);
+    // Backward order: from its first gathering op on, a unit and the next
+    // are held.
+    double held = 0;
+    size_t k = 0;
+    for (size_t i = count; i-- > 0;) {
+      if (k < gathering.size() && gathering[k] == i) {
+        held = unitBytes[unitOf[k]] + unitBytes[unitOf[k] + 1];
+        ++k;
+      }
+      nodeWorking[i] += held;
+      plan.nodeCosts[i].workingBytes = nodeWorking[i];
+    }
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i)
     plan.nodeCosts[i].rematerializedBytes = rematerialized[segmentOf[i]];
-  // Gradient synchronisation behind the backward (Cost/Overlap.h): ZeRO 0-1
-  // reduce once, behind the last microbatch's backward; ZeRO 2-3 reduce
-  // each microbatch's gradients behind its backward (the microbatch loop's
-  // iteration waits for them before the next one starts).
-  {
-    std::vector<BackwardStep> steps(count);
-    double reduceSeconds = 0;
+  // Communication behind compute (Cost/Overlap.h): ZeRO 0-1 reduce the
+  // gradients once, behind the last microbatch's backward; ZeRO 2-3 reduce
+  // each microbatch's behind its backward (the microbatch loop's iteration
+  // waits for them before the next one starts), and ZeRO-3 gathers each
+  // op's parameters for its forward and its backward, one op ahead.
+  if (options.overlap) {
+    std::vector<PassStep> forward, backward;
+    double communication = 0;
     for (size_t i = 0; i < count; ++i) {
       const Priced &priced = pricedOf[i];
-      steps[i] = {plan.nodeCosts[i].backward / m, priced.gradientReduce,
-                  priced.gradientReduceBytes};
-      reduceSeconds += priced.gradientReduce;
+      forward.push_back({plan.nodeCosts[i].forward / m, priced.paramGather,
+                         priced.paramGatherBytes});
+      communication += priced.gradientReduce + 2 * priced.paramGather;
     }
-    if (reduceSeconds > 0 && options.overlap) {
-      double reductions = config.zero >= 2 ? m : 1.0;
+    for (size_t i = count; i-- > 0;) {
+      const Priced &priced = pricedOf[i];
+      backward.push_back({plan.nodeCosts[i].backward / m, priced.paramGather,
+                          priced.paramGatherBytes, priced.gradientReduce,
+                          priced.gradientReduceBytes});
+    }
+    if (communication > 0) {
+      double exposed = getExposedCommunication(backward);
+      if (config.zero >= 3)
+        exposed += getExposedCommunication(forward);
+      double passes = config.zero >= 2 ? m : 1.0;
       metrics.hiddenCommSeconds =
-          std::max(0.0, reductions * (reduceSeconds - getExposedSync(steps)));
+          std::max(0.0, passes * (communication - exposed));
     }
   }
   // Recomputation re-materialises one segment at a time.

@@ -6,10 +6,11 @@
 // NCCL-DAG: func.func private @autopar_nccl_wait(i64)
 // NCCL-NOT: autopar.mesh
 // NCCL: %[[H:.*]] = call @autopar_nccl_all_reduce_start(%{{.*}}, %{{.*}}, %c24_i64, %c0_i32, %c0_i32, %c131074_i64, %c2_i64)
-// NCCL: call @autopar_nccl_all_gather(%{{.*}}, %{{.*}}, %c1_i64, %c24_i64, %c0_i32, %c131074_i64, %c1_i64)
+// NCCL: %[[G:.*]] = call @autopar_nccl_all_gather_start(%{{.*}}, %{{.*}}, %c1_i64, %c24_i64, %c0_i32, %c131074_i64, %c1_i64)
 // NCCL: call @autopar_nccl_reduce_scatter_start(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c0_i32, %c3_i32, %c131074_i64, %c2_i64)
 // NCCL: call @autopar_nccl_all_to_all(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c1_i64, %c12_i64, %c0_i32, %c131074_i64, %c1_i64)
 // NCCL: call @autopar_nccl_wait(%[[H]])
+// NCCL-NEXT: call @autopar_nccl_wait(%[[G]])
 // Bufferized collectives become MPI runtime calls on contiguous buffers
 // (a strided operand is copied first); mesh <x = 2, y = 2> is encoded as
 // 2 | 2 << 16 = 131074, axis lists as index + 1 per 4 bits (x: 1, y: 2).
@@ -19,22 +20,24 @@
 // CHECK-NOT: autopar.mesh
 // The all_reduce runs in place, on a copy of %a (which the other
 // collectives read after it): 24 floats (type 0), sum (0), over y. All-
-// reduces and reduce-scatters start, and are waited for where their
-// buffers are next touched: here nothing touches the results before the
-// return, so both waits are there, after the other collectives, and the
-// reduce-scatter's input copy is freed after its wait (overlap.mlir: a
-// gradient's wait).
+// reduces, all-gathers and reduce-scatters start, and are waited for where
+// their buffers are next touched: here nothing touches the results before
+// the return, so the three waits are there, after the all-to-all, and the
+// gather's and reduce-scatter's input copies are freed after their waits
+// (overlap.mlir: a gradient's wait).
 // CHECK: memref.copy %arg0, %[[IN:.*]] : memref<4x6xf32, strided<[?, ?], offset: ?>> to memref<4x6xf32>
 // CHECK: memref.extract_aligned_pointer_as_index %[[IN]]
 // CHECK: memref.extract_aligned_pointer_as_index %[[IN]]
 // CHECK: %[[H:.*]] = call @autopar_rt_all_reduce_start(%{{.*}}, %{{.*}}, %c24_i64, %c0_i32, %c0_i32, %c131074_i64, %c2_i64)
 // Gather along dim 0 over x: [outer 1, chunk 24].
-// CHECK: call @autopar_rt_all_gather(%{{.*}}, %{{.*}}, %c1_i64, %c24_i64, %c0_i32, %c131074_i64, %c1_i64)
+// CHECK: %[[G:.*]] = call @autopar_rt_all_gather_start(%{{.*}}, %{{.*}}, %c1_i64, %c24_i64, %c0_i32, %c131074_i64, %c1_i64)
 // Reduce-scatter along dim 1 by max (3): output [outer 4, chunk 3].
 // CHECK: %[[S:.*]] = call @autopar_rt_reduce_scatter_start(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c0_i32, %c3_i32, %c131074_i64, %c2_i64)
 // All-to-all, split dim 1 / concat dim 0 of a 4x3 slice: [4, 3] and [1, 12].
 // CHECK: call @autopar_rt_all_to_all(%{{.*}}, %{{.*}}, %c4_i64, %c3_i64, %c1_i64, %c12_i64, %c0_i32, %c131074_i64, %c1_i64)
 // CHECK: call @autopar_rt_wait(%[[H]])
+// CHECK-NEXT: call @autopar_rt_wait(%[[G]])
+// CHECK-NEXT: memref.dealloc
 // CHECK-NEXT: call @autopar_rt_wait(%[[S]])
 // CHECK-NEXT: memref.dealloc
 // CHECK-NEXT: return

@@ -1,5 +1,7 @@
 // RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives))" --split-input-file | FileCheck %s
 // RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{max-bytes=48}))" --split-input-file | FileCheck %s --check-prefix=LIMIT
+// RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{unit-bytes=32}))" --split-input-file | FileCheck %s --check-prefix=UNIT
+// RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{unit-bytes=32 prefetch=false}))" --split-input-file | FileCheck %s --check-prefix=NOPF
 // Independent all_reduces of one kind share one buffer, emitted once the
 // last of their operands is made; the others stay.
 
@@ -96,4 +98,52 @@ func.func @zero(%g1: tensor<4x4xf32>, %g2: tensor<8xf32>, %p1: tensor<2x4xf32>, 
   %a1 = autopar.all_gather %p1 on @mesh axes [gpus] gather_dim = 0 : tensor<2x4xf32> -> tensor<4x4xf32>
   %a2 = autopar.all_gather %p2 on @mesh axes [gpus] gather_dim = 0 : tensor<4xf32> -> tensor<8xf32>
   return %s1, %s2, %a1, %a2, %s3 : tensor<2x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<4x2xf32>
+}
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// ZeRO-3's gathers, tagged with the layer they serve, go by units of
+// consecutive parameters in the order of their first use, a unit closing
+// once it holds unit-bytes. By default (25 MiB) the four parameters are one
+// unit: one packed gather of 4 x 2 floats before the first use.
+// CHECK-LABEL: func.func @prefetch(
+// CHECK: autopar.all_gather %{{.*}} on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 1 : i64} : tensor<1x8xf32> -> tensor<2x8xf32>
+// CHECK-NOT: autopar.all_gather
+// CHECK: return
+// With units of 32 bytes each layer's weight and bias (16 gathered bytes
+// each) are a unit, and units are prefetched: layer 2's pack and gather go
+// just before the first read of layer 1's gathered parameters, so they run
+// behind layer 1's compute; every gather's pieces are unpacked at their
+// own first use (where the collective lowering then waits). The first
+// unit stays at its first use; with prefetch=false (prefix NOPF) every
+// unit does.
+// UNIT-LABEL: func.func @prefetch(
+// UNIT: %[[L1:.*]] = autopar.all_gather %{{.*}} on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 1 : i64} : tensor<1x4xf32> -> tensor<2x4xf32>
+// UNIT-NOT: arith.mulf
+// UNIT: %[[L2:.*]] = autopar.all_gather %{{.*}} on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 2 : i64} : tensor<1x4xf32> -> tensor<2x4xf32>
+// UNIT-NEXT: tensor.extract_slice %[[L1]][0, 0] [2, 2]
+// UNIT-NEXT: tensor.collapse_shape
+// UNIT-NEXT: %[[Y:.*]] = arith.mulf
+// UNIT-NEXT: tensor.extract_slice %[[L1]][0, 2] [2, 2]
+// UNIT-NEXT: tensor.collapse_shape
+// UNIT-NEXT: %[[Z:.*]] = arith.addf %[[Y]]
+// UNIT-NEXT: tensor.extract_slice %[[L2]][0, 0] [2, 2]
+// UNIT-NEXT: tensor.collapse_shape
+// UNIT-NEXT: arith.mulf %[[Z]]
+// NOPF-LABEL: func.func @prefetch(
+// NOPF: autopar.all_gather {{.*}} {autopar.layer = 1 : i64}
+// NOPF: arith.addf
+// NOPF: autopar.all_gather {{.*}} {autopar.layer = 2 : i64}
+// NOPF: arith.mulf
+func.func @prefetch(%x: tensor<4xf32>, %w1: tensor<2xf32>, %b1: tensor<2xf32>, %w2: tensor<2xf32>, %b2: tensor<2xf32>) -> tensor<4xf32> {
+  %gw1 = autopar.all_gather %w1 on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 1 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %gb1 = autopar.all_gather %b1 on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 1 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %y = arith.mulf %x, %gw1 : tensor<4xf32>
+  %z = arith.addf %y, %gb1 : tensor<4xf32>
+  %gw2 = autopar.all_gather %w2 on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 2 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %gb2 = autopar.all_gather %b2 on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 2 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %u = arith.mulf %z, %gw2 : tensor<4xf32>
+  %v = arith.addf %u, %gb2 : tensor<4xf32>
+  return %v : tensor<4xf32>
 }

@@ -176,6 +176,12 @@ static cl::opt<int64_t> bucketBytes(
              "(autopar-group-collectives max-bytes; default 25 MiB, the "
              "cost model's bucket)"),
     cl::init(0), cl::cat(runCategory));
+static cl::opt<int64_t> gatherUnitBytes(
+    "gather-unit-bytes",
+    cl::desc("Bytes at which a unit of ZeRO-3's parameter gathers closes "
+             "(autopar-group-collectives unit-bytes; default 25 MiB, the "
+             "cost model's unit)"),
+    cl::init(0), cl::cat(runCategory));
 static cl::opt<std::string> partitioner(
     "partitioner",
     cl::desc("autopar (autopar-partition) or upstream (the plan exported "
@@ -965,10 +971,12 @@ int main(int argc, char **argv) {
   };
   countCollectives(partitioner == "upstream" ? "partitioned by upstream"
                                              : "partitioned");
-  std::string grouping = "func.func(autopar-group-collectives";
+  std::string grouping = "func.func(autopar-group-collectives{";
   if (bucketBytes > 0)
-    grouping += "{max-bytes=" + std::to_string(bucketBytes) + "}";
-  grouping += ")";
+    grouping += "max-bytes=" + std::to_string(bucketBytes) + " ";
+  if (gatherUnitBytes > 0)
+    grouping += "unit-bytes=" + std::to_string(gatherUnitBytes);
+  grouping += "})";
   if (failed(runPipeline(*module, groupCollectives
                                       ? "canonicalize, cse, " + grouping
                                       : std::string("canonicalize, cse"))))

@@ -96,6 +96,13 @@ inline double getWorkingBytes(Precision precision, unsigned elementBytes) {
 /// synchronisation.
 constexpr int64_t kCollectiveBucketBytes = 25 << 20;
 
+/// ZeRO-3 gathers a pass's parameters by units, as FSDP's size-based
+/// wrapping does: consecutive parameters in the order the pass first reads
+/// them, a unit closing once it holds this many bytes or more
+/// (getGatherUnits, Cost/Overlap.h; autopar-group-collectives
+/// unit-bytes). A unit is gathered at once, one unit ahead of its use.
+constexpr int64_t kGatherUnitBytes = 25 << 20;
+
 /// Bytes per parameter element of the training state on one GPU, the ZeRO
 /// paper's accounting: the (working) parameters, their gradients, the f32
 /// master copy (mixed precision only) and the optimizer's states, each

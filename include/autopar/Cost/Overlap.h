@@ -1,11 +1,13 @@
-//===- Overlap.h - gradient synchronisation behind the backward -*- C++ -*-===//
+//===- Overlap.h - communication behind compute -----------------*- C++ -*-===//
 //
 // The one rule of compute/communication overlap (issue 17, item 4), used by
-// the planner's step time; the backends run what it prices: autopar-group-
-// collectives packs gradients into buckets and emits each bucket's
-// collective as soon as its last gradient is made, and the collective
-// lowering starts each all-reduce and reduce-scatter there and waits for it
-// only where its buffers are next touched (docs/cost-model.md, "Overlap").
+// the planner's step time; the backends run what it prices:
+// autopar-group-collectives packs gradients into buckets and emits each
+// bucket's collective as soon as its last gradient is made, and emits
+// ZeRO-3's parameter gathers one layer ahead of their use; the collective
+// lowering starts each all-reduce, reduce-scatter and all-gather there and
+// waits for it only where its buffers are next touched (docs/cost-model.md,
+// "Overlap").
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,27 +16,47 @@
 
 #include "autopar/Cost/CostModel.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 
 namespace mlir::autopar {
 
-/// One op of the forward graph as its backward sees it: the seconds of its
-/// backward (of one microbatch), and the seconds and bytes of the
-/// collective that reduces its parameters' gradients (0 when none).
-struct BackwardStep {
-  double backwardSeconds = 0;
+/// The gather units of a pass (kGatherUnitBytes): for each of its
+/// parameter gathers, in the order the pass first reads them, the index of
+/// its unit; a unit closes once its `bytes` reach `unitBytes`.
+SmallVector<unsigned> getGatherUnits(ArrayRef<double> bytes,
+                                     double unitBytes = kGatherUnitBytes);
+
+/// One op of a pass over the model (a microbatch's forward, or its
+/// backward) as the communication stream sees it: the seconds of its
+/// compute; of the gather of its parameters (ZeRO-3; 0 when none) and
+/// their bytes; of the collective that reduces the gradients its compute
+/// makes, and their bytes (0 when none).
+struct PassStep {
+  double computeSeconds = 0;
+  double gatherSeconds = 0;
+  double gatherBytes = 0;
   double syncSeconds = 0;
   double syncBytes = 0;
 };
 
-/// The seconds of gradient synchronisation left after the backward of one
-/// microbatch ends. The backward runs `steps` last to first; a gradient
-/// joins the open bucket when its op's backward is done, unless the bucket
-/// would pass `bucketBytes`: then a new bucket opens. Each bucket is
-/// synchronised from the time its last gradient was made (where
-/// autopar-group-collectives emits it), one after another on a
-/// communication stream, while the backward runs on.
-double getExposedSync(ArrayRef<BackwardStep> steps,
-                      double bucketBytes = kCollectiveBucketBytes);
+/// The seconds of communication not hidden behind compute in a pass that
+/// runs `steps` in order on one compute stream, its collectives one after
+/// another on one communication stream, each started no earlier than the
+/// compute issued before it:
+///
+///  * the ops' gathers go by units (getGatherUnits over their bytes): a
+///    unit's gathers are issued just before the compute of its first op
+///    that gathers, or with `prefetch` just before that of the previous
+///    unit (one unit ahead), and that op's compute waits for all of them;
+///  * a gradient joins the open bucket when its op's compute is done,
+///    unless the bucket would pass `bucketBytes`: then a new bucket opens;
+///    each bucket is issued when its last gradient is made.
+///
+/// The result is the time from the end of the pass's compute to the end
+/// of its last collective, plus the time compute waited for gathers.
+double getExposedCommunication(ArrayRef<PassStep> steps, bool prefetch = true,
+                               double bucketBytes = kCollectiveBucketBytes,
+                               double unitBytes = kGatherUnitBytes);
 
 } // namespace mlir::autopar
 

@@ -110,7 +110,17 @@ def GroupCollectives : Pass<"autopar-group-collectives",
     values. Groups of all-reduces and reduce-scatters are emitted once the
     last of their operands is made (a bucket launched when its last
     gradient is ready), groups of all-gathers just before the first op
-    that reads one of them.
+    that reads one of them. ZeRO-3's parameter gathers (tagged with the
+    layer whose forward or backward they serve) go by units, as FSDP wraps
+    modules by size: in the order they are first used, consecutive
+    parameters of one phase until the unit holds `unit-bytes` (default 25
+    MiB); a unit's gathers group together (within `max-bytes`) and are
+    emitted together, before the unit's first use or, with `prefetch`
+    (default on), just before the first read of the unit before it, so
+    that they run behind that unit's compute (the collective lowering
+    waits for each where its result is first read). The step then holds
+    two units' gathered parameters. The planner prices the same units
+    (docs/cost-model.md, "Overlap").
     all_reduces are packed flat; reduce_scatters and all_gathers along
     dimension 0 as [devices, n] blocks side by side (`tensor.expand_shape`,
     `tensor.insert_slice`, `tensor.extract_slice`), so each device's block
@@ -126,6 +136,13 @@ def GroupCollectives : Pass<"autopar-group-collectives",
     Option<"maxBytes", "max-bytes", "int64_t",
            /*default=*/"::mlir::autopar::kCollectiveBucketBytes",
            "Largest packed buffer in bytes (0: no limit)">,
+    Option<"unitBytes", "unit-bytes", "int64_t",
+           /*default=*/"::mlir::autopar::kGatherUnitBytes",
+           "ZeRO-3's parameter gathers go by units of consecutive "
+           "parameters that close once they hold this many bytes">,
+    Option<"prefetch", "prefetch", "bool", /*default=*/"true",
+           "Emit each gather unit one unit ahead, before the first read of "
+           "the unit before it, so that it runs behind that unit's compute">,
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }

@@ -31,12 +31,13 @@ int64_t autopar_rt_device_coord(int64_t meshCode, int64_t axesCode);
 void autopar_rt_all_reduce(int64_t in, int64_t out, int64_t count,
                            int32_t dtype, int32_t op, int64_t meshCode,
                            int64_t axesCode);
-/// The all-reduce and reduce-scatter started: the messages posted, a
-/// handle returned; autopar_rt_wait(handle) completes it (the input must
-/// not be written, nor the output touched, before). The collective
-/// lowering starts every all-reduce and reduce-scatter this way and waits
-/// where its buffers are next used, so that gradient synchronisation runs
-/// behind the rest of the backward.
+/// The all-reduce, reduce-scatter and all-gather started: the messages
+/// posted, a handle returned; autopar_rt_wait(handle) completes it (the
+/// input must not be written, nor the output touched, before). The
+/// collective lowering starts these three this way and waits where their
+/// buffers are next used, so that gradient synchronisation runs behind the
+/// rest of the backward and ZeRO-3's prefetched parameter gathers behind
+/// the layer before theirs.
 int64_t autopar_rt_all_reduce_start(int64_t in, int64_t out, int64_t count,
                                     int32_t dtype, int32_t op, int64_t meshCode,
                                     int64_t axesCode);
@@ -44,6 +45,9 @@ int64_t autopar_rt_reduce_scatter_start(int64_t in, int64_t out, int64_t outer,
                                         int64_t chunk, int32_t dtype,
                                         int32_t op, int64_t meshCode,
                                         int64_t axesCode);
+int64_t autopar_rt_all_gather_start(int64_t in, int64_t out, int64_t outer,
+                                    int64_t chunk, int32_t dtype,
+                                    int64_t meshCode, int64_t axesCode);
 void autopar_rt_wait(int64_t handle);
 /// Concatenates along a dimension: the local value viewed as
 /// [outer, chunk] becomes [outer, group, chunk].

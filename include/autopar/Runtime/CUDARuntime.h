@@ -167,12 +167,12 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
                              int64_t splitChunk, int64_t concatOuter,
                              int64_t concatChunk, int32_t dtype,
                              int64_t meshCode, int64_t axesCode);
-/// The all-reduce and reduce-scatter started on the communication stream
-/// once the compute stream's work so far is done; the handle's
-/// autopar_nccl_wait makes the compute stream wait for it (the collective
-/// lowering waits where the buffers are next used). Every other NCCL call
-/// first joins the collectives still in flight to the compute stream (their
-/// handles' waits then return at once).
+/// The all-reduce, reduce-scatter and all-gather started on the
+/// communication stream once the compute stream's work so far is done; the
+/// handle's autopar_nccl_wait makes the compute stream wait for it (the
+/// collective lowering waits where the buffers are next used). Every other NCCL
+/// call first joins the collectives still in flight to the compute stream
+/// (their handles' waits then return at once).
 int64_t autopar_nccl_all_reduce_start(int64_t in, int64_t out, int64_t count,
                                       int32_t dtype, int32_t op,
                                       int64_t meshCode, int64_t axesCode);
@@ -180,6 +180,9 @@ int64_t autopar_nccl_reduce_scatter_start(int64_t in, int64_t out,
                                           int64_t outer, int64_t chunk,
                                           int32_t dtype, int32_t op,
                                           int64_t meshCode, int64_t axesCode);
+int64_t autopar_nccl_all_gather_start(int64_t in, int64_t out, int64_t outer,
+                                      int64_t chunk, int32_t dtype,
+                                      int64_t meshCode, int64_t axesCode);
 void autopar_nccl_wait(int64_t handle);
 }
 

@@ -43,8 +43,9 @@ struct PlannerOptions {
   /// Find repeated identical blocks and solve one for all (off: solve
   /// every op's strategy in the whole graph; the same plan, slower).
   bool reuseBlocks = true;
-  /// Gradient synchronisation behind the backward (Cost/Overlap.h); off:
-  /// all of it after the backward.
+  /// Gradient synchronisation behind the backward and ZeRO-3's parameter
+  /// gathers behind the op before (Cost/Overlap.h); off: all of it
+  /// exposed.
   bool overlap = true;
   /// Only data parallelism (every op split along its batch loop or
   /// replicated), the WAP paper's search space.
@@ -120,8 +121,8 @@ struct PlanMetrics {
   PlanMemory memory;
   int64_t gpus = 1;
   int64_t batch = 1;
-  /// Of commSeconds: gradient synchronisation hidden behind the backward
-  /// (Cost/Overlap.h).
+  /// Of commSeconds: gradient synchronisation and ZeRO-3's gathers hidden
+  /// behind compute (Cost/Overlap.h).
   double hiddenCommSeconds = 0;
   double stepSeconds() const {
     return computeSeconds + commSeconds - hiddenCommSeconds;
@@ -346,6 +347,10 @@ private:
     /// once a microbatch for ZeRO 2-3), and its bytes: what overlaps the
     /// backward (Cost/Overlap.h).
     double gradientReduce = 0, gradientReduceBytes = 0;
+    /// Of sync, under ZeRO-3: one gather of the op's parameters (run for
+    /// the forward and for the backward of every microbatch), and its
+    /// bytes (what it holds while its op runs).
+    double paramGather = 0, paramGatherBytes = 0;
   };
   Priced priceStrategy(const MeshShape &mesh, const PlanNode &node,
                        unsigned index, const StrategyWork &work,

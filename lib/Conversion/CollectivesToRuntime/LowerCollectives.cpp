@@ -21,6 +21,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <set>
@@ -181,10 +182,11 @@ lowerCollective(CollectiveOpInterface op, PatternRewriter &rewriter,
         rewriter, loc, rewriter.getI64IntegerAttr(code)));
     types.push_back(rewriter.getI64Type());
   }
-  // All-reduces and reduce-scatters start here and are waited for right
-  // after; sinkWaits then moves each wait down to where its buffers are
-  // next touched (gradient buckets run behind the rest of the backward).
-  if (isa<AllReduceOp, ReduceScatterOp>(operation)) {
+  // All-reduces, reduce-scatters and all-gathers start here and are
+  // waited for right after; sinkWaits then moves each wait down to where
+  // its buffers are next touched (gradient buckets run behind the rest of
+  // the backward, ZeRO-3's prefetched gathers behind the layer before).
+  if (isa<AllReduceOp, ReduceScatterOp, AllGatherOp>(operation)) {
     Type i64 = rewriter.getI64Type();
     func::FuncOp start =
         declare(operation, rewriter, (runtime.prefix + name + "_start").str(),
@@ -466,8 +468,9 @@ Value getAddressedBuffer(Value value) {
 }
 
 /// Moves each `runtime`'s wait of a started collective down its block to
-/// just before the first op that touches the collective's buffers or a
-/// view of them (a use anywhere inside the op counts), a profiling call
+/// just before the first op that touches the collective's buffers, the
+/// buffers they are views of or a view of those (a use anywhere inside the
+/// op counts), a profiling call
 /// (autopar-run --profile times each op whole) or the terminator; the
 /// buffers' deallocations on the way move below the wait.
 void sinkWaits(ModuleOp module, const Runtime &runtime) {
@@ -487,11 +490,17 @@ void sinkWaits(ModuleOp module, const Runtime &runtime) {
       auto start = wait.getOperand(0).getDefiningOp<func::CallOp>();
       if (!start)
         continue;
+      // The collective's buffers, the buffers they are views of, and
+      // every view of those: a write into the whole buffer, or another
+      // view of it, reaches the collective's part.
       DenseSet<Value> touched;
       for (Value operand : start.getOperands())
-        if (Value buffer = getAddressedBuffer(operand))
+        if (Value buffer = getAddressedBuffer(operand)) {
+          while (auto view = buffer.getDefiningOp<ViewLikeOpInterface>())
+            buffer = view.getViewSource();
           for (Value alias : aliases.resolve(buffer))
             touched.insert(alias);
+        }
       auto touches = [&](Operation *op) {
         return op
             ->walk([&](Operation *inner) {
