@@ -371,7 +371,8 @@ void GroupCollectivesPass::runOnOperation() {
         int64_t used = kNever;
         for (Operation *user : op.getResult(0).getUsers())
           used = std::min(used, at(user));
-        if (phase.empty() || used == kNever)
+        // (A use outside the block's ops: not a unit's.)
+        if (phase.empty() || used == kNever || used < 0)
           continue;
         auto type = cast<RankedTensorType>(op.getResult(0).getType());
         tagged.push_back({used, &op, phase,
@@ -467,24 +468,41 @@ void GroupCollectivesPass::runOnOperation() {
     DenseSet<Operation *> original;
     for (Operation &op : *block)
       original.insert(&op);
-    // Each unit's groups, and where the first is used.
+    // Each unit's groups.
     std::map<int64_t, SmallVector<size_t>> unitGroups;
-    std::map<int64_t, int64_t> unitUsed;
     for (auto [index, group] : llvm::enumerate(done)) {
       auto unit = unitOf.find(
           CollectiveOpInterface(group.group.members.front()).getOperation());
-      if (unit == unitOf.end())
-        continue;
-      unitGroups[unit->second].push_back(index);
-      auto [it, inserted] = unitUsed.try_emplace(unit->second, group.used);
-      it->second = std::min(it->second, group.used);
+      if (unit != unitOf.end())
+        unitGroups[unit->second].push_back(index);
     }
-    SmallVector<Operation *> ops;
-    for (Operation &op : *block)
-      ops.push_back(&op);
     // Each emitted group's first read of its result.
     std::vector<Operation *> firstReadOf(done.size(), nullptr);
     std::vector<bool> emitted(done.size(), false);
+    // The first op of the block that reads a unit's gathered values, as
+    // the block is now: an emitted group's first read, or the first user
+    // of a member still in place.
+    auto firstReadOfUnit = [&](int64_t unit) -> Operation * {
+      Operation *first = nullptr;
+      auto consider = [&](Operation *op) {
+        if (op && op->getBlock() == block &&
+            (!first || op->isBeforeInBlock(first)))
+          first = op;
+      };
+      auto groups = unitGroups.find(unit);
+      if (groups == unitGroups.end())
+        return nullptr;
+      for (size_t group : groups->second) {
+        if (firstReadOf[group]) {
+          consider(firstReadOf[group]);
+          continue;
+        }
+        for (CollectiveOpInterface member : done[group].group.members)
+          for (Operation *user : member->getResult(0).getUsers())
+            consider(block->findAncestorOpInBlock(*user));
+      }
+      return first;
+    };
     std::function<void(size_t)> emit = [&](size_t index) {
       if (emitted[index])
         return;
@@ -516,7 +534,9 @@ void GroupCollectivesPass::runOnOperation() {
         auto unit =
             unitOf.find(CollectiveOpInterface(members.front()).getOperation());
         if (unit != unitOf.end()) {
-          point = ops[unitUsed[unit->second]];
+          // All of a unit's groups go before its first read: the later
+          // ones before the earlier ones' unpacking.
+          point = firstReadOfUnit(unit->second);
         } else {
           for (CollectiveOpInterface member : members)
             for (Operation *user : member->getResult(0).getUsers()) {
@@ -530,15 +550,10 @@ void GroupCollectivesPass::runOnOperation() {
         if (unit != unitOf.end() && prefetch &&
             !firstOfPhase.contains(unit->second)) {
           auto previous = unitGroups.find(unit->second - 1);
-          Operation *early = nullptr;
           if (previous != unitGroups.end())
-            for (size_t group : previous->second) {
+            for (size_t group : previous->second)
               emit(group);
-              Operation *read = firstReadOf[group];
-              if (read && read->getBlock() == block &&
-                  (!early || read->isBeforeInBlock(early)))
-                early = read;
-            }
+          Operation *early = firstReadOfUnit(unit->second - 1);
           if (early && early->isBeforeInBlock(point) &&
               (!last || last->isBeforeInBlock(early)))
             point = early;

@@ -2,6 +2,7 @@
 // RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{max-bytes=48}))" --split-input-file | FileCheck %s --check-prefix=LIMIT
 // RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{unit-bytes=32}))" --split-input-file | FileCheck %s --check-prefix=UNIT
 // RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{unit-bytes=32 prefetch=false}))" --split-input-file | FileCheck %s --check-prefix=NOPF
+// RUN: autopar-opt %s --pass-pipeline="builtin.module(func.func(autopar-group-collectives{unit-bytes=48 max-bytes=16}))" --split-input-file | FileCheck %s --check-prefix=SPLIT
 // Independent all_reduces of one kind share one buffer, emitted once the
 // last of their operands is made; the others stay.
 
@@ -146,4 +147,30 @@ func.func @prefetch(%x: tensor<4xf32>, %w1: tensor<2xf32>, %b1: tensor<2xf32>, %
   %u = arith.mulf %z, %gw2 : tensor<4xf32>
   %v = arith.addf %u, %gb2 : tensor<4xf32>
   return %v : tensor<4xf32>
+}
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// A unit of two groups (unit-bytes=48: w, b and c, 16 gathered bytes
+// each; max-bytes=16: w and b packed, c alone): both of its groups go
+// before either is unpacked, then the next unit's prefetched gather, so
+// the communication stream runs the whole unit before the next.
+// SPLIT-LABEL: func.func @prefetch_split(
+// SPLIT-SAME: %{{[^:]*}}: tensor<4xf32>, %{{[^:]*}}: tensor<2xf32>, %{{[^:]*}}: tensor<2xf32>, %[[C:[^:]*]]: tensor<2xf32>, %[[W2:[^:]*]]: tensor<2xf32>
+// SPLIT: autopar.all_gather %{{.*}} {autopar.layer = 1 : i64} : tensor<1x4xf32> -> tensor<2x4xf32>
+// SPLIT-NEXT: autopar.all_gather %[[C]] {{.*}} {autopar.layer = 1 : i64}
+// SPLIT-NEXT: autopar.all_gather %[[W2]] {{.*}} {autopar.layer = 2 : i64}
+// SPLIT-NEXT: tensor.extract_slice
+// SPLIT: arith.mulf
+func.func @prefetch_split(%x: tensor<4xf32>, %w: tensor<2xf32>, %b: tensor<2xf32>, %c: tensor<2xf32>, %w2: tensor<2xf32>) -> tensor<4xf32> {
+  %gw = autopar.all_gather %w on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 1 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %gb = autopar.all_gather %b on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 1 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %gc = autopar.all_gather %c on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 1 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %y = arith.mulf %x, %gw : tensor<4xf32>
+  %z = arith.addf %y, %gb : tensor<4xf32>
+  %z2 = arith.subf %z, %gc : tensor<4xf32>
+  %gw2 = autopar.all_gather %w2 on @mesh axes [gpus] gather_dim = 0 {autopar.layer = 2 : i64} : tensor<2xf32> -> tensor<4xf32>
+  %u = arith.mulf %z2, %gw2 : tensor<4xf32>
+  return %u : tensor<4xf32>
 }
