@@ -139,6 +139,11 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
   options.exhaustive = exhaustive;
   options.reuseBlocks = reuseBlocks;
   options.overlap = overlap;
+  if (gatherUnitBytes <= 0)
+    return mlir::emitError(module.getLoc())
+           << "autopar-plan: gather-unit-bytes=" << gatherUnitBytes.getValue()
+           << ": a gather unit needs a positive size";
+  options.gatherUnitBytes = static_cast<double>(gatherUnitBytes);
   if (parallelism != "hybrid" && parallelism != "data" &&
       parallelism != "tensor" && parallelism != "data-tensor")
     return mlir::emitError(module.getLoc())

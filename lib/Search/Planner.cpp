@@ -1111,7 +1111,8 @@ void Planner::evaluate(MeshPlan &plan) {
         gathering.push_back(i);
         bytes.push_back(pricedOf[i].paramGatherBytes);
       }
-    SmallVector<unsigned> unitOf = getGatherUnits(bytes);
+    SmallVector<unsigned> unitOf =
+        getGatherUnits(bytes, options.gatherUnitBytes);
     SmallVector<double> unitBytes(unitOf.empty() ? 0 : unitOf.back() + 2, 0);
     for (auto [k, unit] : llvm::enumerate(unitOf))
       unitBytes[unit] += bytes[k];
@@ -1153,9 +1154,13 @@ void Planner::evaluate(MeshPlan &plan) {
                           priced.gradientReduceBytes});
     }
     if (communication > 0) {
-      double exposed = getExposedCommunication(backward);
+      double exposed = getExposedCommunication(backward, /*prefetch=*/true,
+                                               kCollectiveBucketBytes,
+                                               options.gatherUnitBytes);
       if (config.zero >= 3)
-        exposed += getExposedCommunication(forward);
+        exposed += getExposedCommunication(forward, /*prefetch=*/true,
+                                           kCollectiveBucketBytes,
+                                           options.gatherUnitBytes);
       double passes = config.zero >= 2 ? m : 1.0;
       metrics.hiddenCommSeconds =
           std::max(0.0, passes * (communication - exposed));

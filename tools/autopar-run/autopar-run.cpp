@@ -179,8 +179,8 @@ static cl::opt<int64_t> bucketBytes(
 static cl::opt<int64_t> gatherUnitBytes(
     "gather-unit-bytes",
     cl::desc("Bytes at which a unit of ZeRO-3's parameter gathers closes "
-             "(autopar-group-collectives unit-bytes; default 25 MiB, the "
-             "cost model's unit)"),
+             "(autopar-group-collectives unit-bytes and the plan's "
+             "gather-unit-bytes; default 25 MiB)"),
     cl::init(0), cl::cat(runCategory));
 static cl::opt<std::string> partitioner(
     "partitioner",
@@ -827,6 +827,10 @@ int main(int argc, char **argv) {
     if (plan.find(StringRef(pin).split('=').first.str() + "=") ==
         std::string::npos)
       plan += " " + pin;
+  // The plan prices the gather units the grouping pass builds.
+  if (gatherUnitBytes > 0 &&
+      plan.find("gather-unit-bytes=") == std::string::npos)
+    plan += " gather-unit-bytes=" + std::to_string(gatherUnitBytes);
   // The cost model's machine decides the plan, not this CPU: by default a
   // node of 8 A100s.
   if (plan.find("target=") == std::string::npos)

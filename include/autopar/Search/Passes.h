@@ -3,6 +3,7 @@
 #ifndef AUTOPAR_SEARCH_PASSES_H
 #define AUTOPAR_SEARCH_PASSES_H
 
+#include "autopar/Cost/CostModel.h"
 #include "autopar/Dialect/AutoparDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

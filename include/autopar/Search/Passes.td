@@ -45,10 +45,15 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "one copy for all; false solves the whole graph (the same plan, "
            "slower)">,
     Option<"overlap", "overlap", "bool", /*default=*/"true",
-           "Price gradient synchronisation behind the backward, as autopar's "
-           "backends run it (docs/cost-model.md, \"Overlap\"); false: after "
-           "it, as the WAP paper assumed and as frameworks without overlap "
-           "run it">,
+           "Price gradient synchronisation behind the backward and ZeRO-3's "
+           "parameter gathers behind the unit before, as autopar's backends "
+           "run them (docs/cost-model.md, \"Overlap\"); false: all of it "
+           "exposed, as the WAP paper assumed and as frameworks without "
+           "overlap run it">,
+    Option<"gatherUnitBytes", "gather-unit-bytes", "int64_t",
+           /*default=*/"::mlir::autopar::kGatherUnitBytes",
+           "Bytes at which a unit of ZeRO-3's parameter gathers closes, as "
+           "autopar-group-collectives unit-bytes builds them">,
     Option<"parallelism", "parallelism", "std::string", /*default=*/"\"hybrid\"",
            "hybrid (any loop on any mesh axis), data (the WAP paper's "
            "space: batch split or replication only), tensor (forced model "

@@ -47,6 +47,8 @@ struct PlannerOptions {
   /// gathers behind the op before (Cost/Overlap.h); off: all of it
   /// exposed.
   bool overlap = true;
+  /// ZeRO-3's gather unit (kGatherUnitBytes; Cost/Overlap.h).
+  double gatherUnitBytes = kGatherUnitBytes;
   /// Only data parallelism (every op split along its batch loop or
   /// replicated), the WAP paper's search space.
   bool dataParallelOnly = false;
