@@ -45,6 +45,7 @@
 #include "autopar/Cost/Overlap.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Partition/Passes.h"
+#include "autopar/Search/Communication.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -225,16 +226,31 @@ static int64_t getGroupSize(Operation *op, FlatSymbolRefAttr meshRef,
   return size;
 }
 
+/// The first op of `block` that holds a use of `value`, or null.
+static Operation *getFirstUserIn(Block *block, Value value) {
+  Operation *first = nullptr;
+  for (Operation *user : value.getUsers())
+    if (Operation *holder = block->findAncestorOpInBlock(*user);
+        holder && (!first || holder->isBeforeInBlock(first)))
+      first = holder;
+  return first;
+}
+
+/// The earlier of two ops of one block (either may be null).
+static Operation *getEarlier(Operation *a, Operation *b) {
+  return !a || (b && b->isBeforeInBlock(a)) ? b : a;
+}
+
 /// Emits one collective for `members` before `at`, each member's input a
 /// block of columns of a [rows, total] buffer (rows: 1 for all_reduce and
 /// all_gather, the group size for reduce_scatter, whose device d keeps row
 /// d); the result's row(s) are unpacked the same way, right after the
-/// collective, or with `unpackAtUse` (gathers) just before each member's
-/// first user: the collective lowering waits for a collective where its
-/// result is first read, a prefetched gather's at its layer. Returns the
-/// first op that reads the collective's result.
+/// collective, or for gathers just before each member's first user: the
+/// collective lowering waits for a collective where its result is first
+/// read, a prefetched gather's at its unit. Returns the first op that
+/// reads the collective's result.
 static Operation *emitGroup(ArrayRef<CollectiveOpInterface> members,
-                            Operation *at, bool unpackAtUse) {
+                            Operation *at) {
   Block *block = at->getBlock();
   // A group of one is the collective itself, moved to the group's point;
   // its result is read where it is used.
@@ -242,12 +258,7 @@ static Operation *emitGroup(ArrayRef<CollectiveOpInterface> members,
     Operation *only = CollectiveOpInterface(members.front()).getOperation();
     if (only != at && only->getBlock() == block)
       only->moveBefore(at);
-    Operation *firstUse = nullptr;
-    for (Operation *user : only->getResult(0).getUsers())
-      if (Operation *holder = block->findAncestorOpInBlock(*user);
-          holder && (!firstUse || holder->isBeforeInBlock(firstUse)))
-        firstUse = holder;
-    return firstUse;
+    return getFirstUserIn(block, only->getResult(0));
   }
   CollectiveOpInterface lead = members.front();
   Operation *first = lead.getOperation();
@@ -291,24 +302,17 @@ static Operation *emitGroup(ArrayRef<CollectiveOpInterface> members,
   combined.getDefiningOp()->setDiscardableAttrs(
       first->getDiscardableAttrDictionary());
   int64_t offset = 0;
+  bool unpackAtUse = isa<AllGatherOp>(first);
   Operation *firstRead = nullptr;
   for (auto [collective, piece] : llvm::zip_equal(members, pieces)) {
     Operation *member = CollectiveOpInterface(collective).getOperation();
     int64_t size = cast<RankedTensorType>(piece.getType()).getDimSize(1);
     OpBuilder::InsertionGuard guard(builder);
-    if (unpackAtUse) {
-      Operation *firstUse = nullptr;
-      for (Operation *user : member->getResult(0).getUsers())
-        if (Operation *holder = block->findAncestorOpInBlock(*user);
-            holder && (!firstUse || holder->isBeforeInBlock(firstUse)))
-          firstUse = holder;
-      if (firstUse)
-        builder.setInsertionPoint(firstUse);
-    }
+    if (Operation *firstUse =
+            unpackAtUse ? getFirstUserIn(block, member->getResult(0)) : nullptr)
+      builder.setInsertionPoint(firstUse);
     Value columns = packer.columns(combined, offset, size);
-    if (Operation *read = columns.getDefiningOp();
-        read && (!firstRead || read->isBeforeInBlock(firstRead)))
-      firstRead = read;
+    firstRead = getEarlier(firstRead, columns.getDefiningOp());
     offset += size;
     Value result = member->getResult(0);
     result.replaceAllUsesWith(packer.unflatten(
@@ -374,10 +378,8 @@ void GroupCollectivesPass::runOnOperation() {
         // (A use outside the block's ops: not a unit's.)
         if (phase.empty() || used == kNever || used < 0)
           continue;
-        auto type = cast<RankedTensorType>(op.getResult(0).getType());
-        tagged.push_back({used, &op, phase,
-                          static_cast<double>(type.getNumElements()) *
-                              ((type.getElementTypeBitWidth() + 7) / 8)});
+        tagged.push_back(
+            {used, &op, phase, getTensorBytes(op.getResult(0).getType())});
       }
       llvm::stable_sort(tagged, [](const Tagged &a, const Tagged &b) {
         return a.used < b.used;
@@ -484,22 +486,17 @@ void GroupCollectivesPass::runOnOperation() {
     // of a member still in place.
     auto firstReadOfUnit = [&](int64_t unit) -> Operation * {
       Operation *first = nullptr;
-      auto consider = [&](Operation *op) {
-        if (op && op->getBlock() == block &&
-            (!first || op->isBeforeInBlock(first)))
-          first = op;
-      };
       auto groups = unitGroups.find(unit);
       if (groups == unitGroups.end())
         return nullptr;
       for (size_t group : groups->second) {
         if (firstReadOf[group]) {
-          consider(firstReadOf[group]);
+          first = getEarlier(first, firstReadOf[group]);
           continue;
         }
         for (CollectiveOpInterface member : done[group].group.members)
-          for (Operation *user : member->getResult(0).getUsers())
-            consider(block->findAncestorOpInBlock(*user));
+          first =
+              getEarlier(first, getFirstUserIn(block, member->getResult(0)));
       }
       return first;
     };
@@ -539,11 +536,8 @@ void GroupCollectivesPass::runOnOperation() {
           point = firstReadOfUnit(unit->second);
         } else {
           for (CollectiveOpInterface member : members)
-            for (Operation *user : member->getResult(0).getUsers()) {
-              Operation *holder = block->findAncestorOpInBlock(*user);
-              if (holder && (!point || holder->isBeforeInBlock(point)))
-                point = holder;
-            }
+            point =
+                getEarlier(point, getFirstUserIn(block, member->getResult(0)));
         }
         if (!point || (last && !last->isBeforeInBlock(point)))
           return;
@@ -579,11 +573,7 @@ void GroupCollectivesPass::runOnOperation() {
           groupOf.erase(member.getOperation());
           original.erase(member.getOperation());
         }
-      firstReadOf[index] =
-          emitGroup(members, point,
-                    /*unpackAtUse=*/
-                    isa<AllGatherOp>(
-                        CollectiveOpInterface(members.front()).getOperation()));
+      firstReadOf[index] = emitGroup(members, point);
     };
     for (size_t index = 0; index < done.size(); ++index)
       emit(index);

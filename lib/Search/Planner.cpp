@@ -1136,8 +1136,8 @@ void Planner::evaluate(MeshPlan &plan) {
   // Communication behind compute (Cost/Overlap.h): ZeRO 0-1 reduce the
   // gradients once, behind the last microbatch's backward; ZeRO 2-3 reduce
   // each microbatch's behind its backward (the microbatch loop's iteration
-  // waits for them before the next one starts), and ZeRO-3 gathers each
-  // op's parameters for its forward and its backward, one op ahead.
+  // waits for them before the next one starts), and ZeRO-3 gathers the
+  // parameters for each forward and backward by units, one unit ahead.
   if (options.overlap) {
     std::vector<PassStep> forward, backward;
     double communication = 0;
