@@ -224,6 +224,36 @@ void Sequentializer::isolateCoordinate() {
   }
 }
 
+/// A ZeRO-3 parameter gather: an all_gather of a pin autopar's ZeRO
+/// sharding tagged with the layer whose forward or backward it serves.
+static bool isZeroGather(Operation *op) {
+  return op->hasAttr(AutoparDialect::kLayerAttrName) ||
+         op->hasAttr(AutoparDialect::kGradOfAttrName);
+}
+
+int64_t Sequentializer::getZeroStage(Operation *op) {
+  auto module = func->getParentOfType<ModuleOp>();
+  StageStep step = getStageStep(module, -1);
+  auto pipeline =
+      module->getAttrOfType<DictionaryAttr>(AutoparDialect::kPipelineAttrName);
+  if (!pipeline || !pipeline.get("zero"))
+    return step.zero;
+  SmallVector<Operation *> worklist = {op};
+  DenseSet<Operation *> visited;
+  while (!worklist.empty()) {
+    Operation *at = worklist.pop_back_val();
+    if (!visited.insert(at).second)
+      continue;
+    if (auto stage =
+            at->getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName))
+      return getStageStep(module, stage.getInt()).zero;
+    for (Value operand : at->getOperands())
+      if (Operation *def = operand.getDefiningOp(); def && ancestor(def))
+        worklist.push_back(ancestor(def));
+  }
+  return step.zero;
+}
+
 void Sequentializer::reduceOncePerStep() {
   // all_reduce(microbatches) of a reduction over real axes becomes the
   // reduction of the all_reduce(microbatches): the same sum, taken once.
@@ -241,7 +271,7 @@ void Sequentializer::reduceOncePerStep() {
           reduce && reduce.getReduction() == outer.getReduction())
         input = reduce.getInput();
       else if (auto scatter = dyn_cast<ReduceScatterOp>(inner);
-               scatter && !scatterEach &&
+               scatter && getZeroStage(scatter) < 2 &&
                scatter.getReduction() == outer.getReduction())
         input = scatter.getInput();
       if (!input)
@@ -292,7 +322,8 @@ LogicalResult Sequentializer::collectLoopBody() {
   for (Operation &op : llvm::reverse(body)) {
     if (inLoop.contains(&op) || op.use_empty() ||
         !(isa<tensor::EmptyOp, linalg::FillOp>(op) ||
-          (gatherEach && isa<AllGatherOp>(op) && !isMicrobatchCollective(&op))))
+          (isa<AllGatherOp>(op) && !isMicrobatchCollective(&op) &&
+           isZeroGather(&op))))
       continue;
     if (llvm::all_of(op.getUsers(), [&](Operation *user) {
           return inLoop.contains(ancestor(user));
@@ -492,13 +523,11 @@ LogicalResult Sequentializer::run() {
 
 LogicalResult mlir::autopar::sequentializeMicrobatches(
     func::FuncOp func, FlatSymbolRefAttr meshRef, MeshAttr microMesh,
-    bool scatterEachMicrobatch, bool gatherEachMicrobatch,
     const PipelineProgramOptions *pipeline) {
   if (!func.getBody().hasOneBlock())
     return func.emitError() << "autopar-partition: microbatches need a "
                                "function of one block";
-  Sequentializer sequentializer(func, meshRef, microMesh,
-                                scatterEachMicrobatch, gatherEachMicrobatch);
+  Sequentializer sequentializer(func, meshRef, microMesh);
   sequentializer.pipeline = pipeline;
   return sequentializer.run();
 }

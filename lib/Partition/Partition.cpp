@@ -670,7 +670,6 @@ void PartitionPass::runOnOperation() {
   // device program); recomputation is autopar-training's (recompute=), and
   // a plan priced with it is said when the step was built without.
   int64_t microbatches = 1;
-  unsigned zero = 0;
   if (auto step = module->getAttrOfType<DictionaryAttr>(
           AutoparDialect::kStepAttrName)) {
     auto recompute = step.getAs<StringAttr>("recompute");
@@ -687,22 +686,6 @@ void PartitionPass::runOnOperation() {
              "price this program";
     if (auto attr = step.getAs<IntegerAttr>("microbatches"))
       microbatches = attr.getInt();
-    if (auto attr = step.getAs<IntegerAttr>("zero"))
-      zero = attr.getInt();
-    // ZeRO-2/3 change the microbatch loop of every stage's program (a
-    // reduce-scatter, a gather per microbatch): one stage for all.
-    if (auto attr = module->getAttrOfType<DictionaryAttr>(
-            AutoparDialect::kPipelineAttrName))
-      if (auto zeros = attr.getAs<DenseI64ArrayAttr>("zero"))
-        for (int64_t stageZero : zeros.asArrayRef())
-          if ((stageZero >= 2 || zero >= 2) && stageZero != zero)
-            return (void)(mlir::emitError(module.getLoc())
-                          << "autopar-partition: the pipeline's stages run "
-                             "ZeRO stages "
-                          << zeros
-                          << "; stages 2 and 3 are supported only for every "
-                             "stage at once"),
-                   signalPassFailure();
     if (microbatches < 1)
       return (void)(mlir::emitError(module.getLoc())
                     << "autopar-partition: microbatches=" << microbatches
@@ -742,11 +725,8 @@ void PartitionPass::runOnOperation() {
     FunctionPartitioner partitioner(func, microMesh, *meshRef,
                                     microMesh.getRank() - 1);
     if (failed(partitioner.run()) ||
-        failed(sequentializeMicrobatches(
-            func, *meshRef, microMesh,
-            /*scatterEachMicrobatch=*/zero >= 2,
-            /*gatherEachMicrobatch=*/zero >= 3,
-            pipeline ? &*pipeline : nullptr)))
+        failed(sequentializeMicrobatches(func, *meshRef, microMesh,
+                                         pipeline ? &*pipeline : nullptr)))
       return signalPassFailure();
   }
 }

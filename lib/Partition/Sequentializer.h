@@ -54,9 +54,8 @@ Value accumulate(OpBuilder &b, const Accumulator &acc, Value sum,
 class Sequentializer {
 public:
   Sequentializer(func::FuncOp func, FlatSymbolRefAttr meshRef,
-                 MeshAttr microMesh, bool scatterEach, bool gatherEach)
+                 MeshAttr microMesh)
       : func(func), body(func.front()), meshRef(meshRef), microMesh(microMesh),
-        scatterEach(scatterEach), gatherEach(gatherEach),
         builder(func.getContext()),
         count(microMesh.getAxisSize(kMicrobatchAxisName)) {}
 
@@ -83,12 +82,15 @@ private:
   LogicalResult buildStagePrograms();
 
   Operation *ancestor(Operation *op) { return body.findAncestorOpInBlock(*op); }
+  /// The ZeRO stage `op` runs at: its pipeline stage's (getStageStep), the
+  /// stage of the nearest op it is computed from that has one; the step's
+  /// when the stages do not differ or none does.
+  int64_t getZeroStage(Operation *op);
 
   func::FuncOp func;
   Block &body;
   FlatSymbolRefAttr meshRef;
   MeshAttr microMesh;
-  bool scatterEach, gatherEach;
   OpBuilder builder;
   int64_t count;
   Value microbatch;

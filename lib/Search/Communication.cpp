@@ -309,15 +309,20 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   // (autopar-partition's loop takes what does not depend on the
   // microbatch out of it); ZeRO-3's gathers of a parameter run per
   // microbatch.
-  auto repeatFor = [&](bool inLoop, Value value) {
+  // (A pipeline's stages may each run their own ZeRO stage: the user's.)
+  auto repeatFor = [&](Operation *user, bool inLoop, Value value) {
     ReshardRepeat repeat;
+    int64_t zeroAt = zero;
+    if (auto chunk = chunkOf.find(user); chunk != chunkOf.end())
+      if (auto module = func->getParentOfType<ModuleOp>())
+        zeroAt = getStageStep(module, chunk->second).zero;
     if (inLoop && perMicrobatch.contains(value)) {
       repeat.times = microbatches;
       repeat.sliced = batchDim.count(value) > 0;
-    } else if (zero >= 2 && accumulated.contains(value)) {
+    } else if (zeroAt >= 2 && accumulated.contains(value)) {
       repeat.scatterEach = microbatches;
     }
-    if (zero >= 3 && parameters.contains(value))
+    if (zeroAt >= 3 && parameters.contains(value))
       repeat.gatherEach = microbatches;
     return repeat;
   };
@@ -326,7 +331,7 @@ mlir::autopar::predictCommunication(func::FuncOp func,
     for (Value value : values)
       if (isa<RankedTensorType>(value.getType()))
         require(user, value, whole, getTensorBytes(value.getType()),
-                /*fresh=*/false, repeatFor(inLoop, value));
+                /*fresh=*/false, repeatFor(user, inLoop, value));
   };
   auto captured = [](Operation *op) {
     SetVector<Value> values;
@@ -423,7 +428,7 @@ mlir::autopar::predictCommunication(func::FuncOp func,
                << "autopar communication: the pin is not on " << *meshRef;
       require(&op, pin.getInput(), *pinned,
               getTensorBytes(pin.getInput().getType()), /*fresh=*/true,
-              repeatFor(inLoop, pin.getInput()));
+              repeatFor(&op, inLoop, pin.getInput()));
       produce(pin.getResult(), *pinned);
       continue;
     }
@@ -479,7 +484,7 @@ mlir::autopar::predictCommunication(func::FuncOp func,
     for (const Binding &binding : space->operands) {
       require(&op, binding.value,
               getSharding(*space, binding, *strategy, false), binding.bytes,
-              /*fresh=*/false, repeatFor(inLoop, binding.value));
+              /*fresh=*/false, repeatFor(&op, inLoop, binding.value));
       bound.insert(binding.value);
     }
     for (Value operand : op.getOperands())

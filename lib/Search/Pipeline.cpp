@@ -291,6 +291,7 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
                                       unsigned mesh) {
   const StageSearchProblem::Mesh &on = problem.meshes[mesh];
   StageWork work;
+  double gathered = 0;
   for (int64_t k = begin; k < end; ++k) {
     const StageSearchProblem::Layer &layer = on.layers[k];
     work.forward += layer.forward;
@@ -299,7 +300,9 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
     work.stateBytes += layer.stateBytes;
     work.activationBytes += layer.activationBytes;
     work.transientBytes = std::max(work.transientBytes, layer.transientBytes);
+    gathered += layer.gatherBytes;
   }
+  work.transientBytes += std::min(on.gatherHoldBytes, gathered);
   work.receiveForward = on.cutSeconds[begin];
   work.receiveBackward = on.cutSeconds[end];
   return work;
@@ -309,7 +312,8 @@ namespace {
 /// Range sums of one mesh's layers, for O(1) stage costs.
 struct Prefix {
   std::vector<double> compute, state, activations, step;
-  /// transient[i * (K + 1) + j]: the largest working set of layers [i, j).
+  /// transient[i * (K + 1) + j]: the largest working set of layers [i, j)
+  /// and the ZeRO-3 gathered parameters they hold (getStageWork).
   std::vector<double> transient;
   int64_t layers = 0;
 
@@ -319,19 +323,22 @@ struct Prefix {
     state.assign(layers + 1, 0);
     activations.assign(layers + 1, 0);
     step.assign(layers + 1, 0);
+    std::vector<double> gathered(layers + 1, 0);
     for (int64_t k = 0; k < layers; ++k) {
       const StageSearchProblem::Layer &layer = mesh.layers[k];
       compute[k + 1] = compute[k] + layer.forward + layer.backward;
       state[k + 1] = state[k] + layer.stateBytes;
       activations[k + 1] = activations[k] + layer.activationBytes;
       step[k + 1] = step[k] + layer.step;
+      gathered[k + 1] = gathered[k] + layer.gatherBytes;
     }
     transient.assign((layers + 1) * (layers + 1), 0);
     for (int64_t i = 0; i < layers; ++i) {
       double most = 0;
       for (int64_t j = i + 1; j <= layers; ++j) {
         most = std::max(most, mesh.layers[j - 1].transientBytes);
-        transient[i * (layers + 1) + j] = most;
+        transient[i * (layers + 1) + j] =
+            most + std::min(mesh.gatherHoldBytes, gathered[j] - gathered[i]);
       }
     }
   }

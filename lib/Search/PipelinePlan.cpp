@@ -349,12 +349,6 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     for (unsigned zero : request.stageZero)
       if (!llvm::is_contained(zeros, zero))
         zeros.push_back(zero);
-    if (zeros.size() > 1 &&
-        llvm::any_of(zeros, [](unsigned zero) { return zero >= 2; }))
-      return emitError(loc)
-             << "autopar-plan: zero= pins ZeRO-2 or 3 for some stages "
-                "only; those change every stage's microbatch loop, so pin "
-                "them for every stage (per stage: 0 or 1)";
     if (zeros.size() > 1 && v > 1 &&
         failed(needsOneForAll("one ZeRO stage; zero= pins " +
                               Twine(zeros.size()) + " different ones")))
@@ -362,7 +356,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   } else if (request.zero)
     zeros.push_back(*request.zero);
   else
-    zeros = {0, 1};
+    zeros = {0, 1, 2, 3};
   SmallVector<Recompute> recomputes;
   if (!request.stageRecompute.empty()) {
     if (static_cast<int64_t>(request.stageRecompute.size()) != stages)
@@ -404,6 +398,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     MeshShape mesh;
     std::shared_ptr<const std::vector<unsigned>> choice;
     std::vector<StageSearchProblem::Layer> layers;
+    double gatherHoldBytes = 0;
   };
   std::map<Key, Profile> profiles;
   std::set<int64_t> allCounts;
@@ -428,8 +423,13 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         layer.activationBytes += cost.activationBytes;
         // At its backward an op holds its working set and what
         // recomputation made again for its segment.
+        // (ZeRO-3's gathered units apart: a stage holds at most its own.)
         layer.transientBytes = std::max(
-            layer.transientBytes, cost.workingBytes + cost.rematerializedBytes);
+            layer.transientBytes, cost.workingBytes - cost.heldGatherBytes +
+                                      cost.rematerializedBytes);
+        layer.gatherBytes += cost.gatherBytes;
+        profile.gatherHoldBytes =
+            std::max(profile.gatherHoldBytes, cost.heldGatherBytes);
       }
       profile.layers.push_back(layer);
     }
@@ -591,6 +591,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
                 llvm::formatv(" (memory weighed x{0:g})", weights[key.second])
                     .str();
           entry.layers = it->second.layers;
+          entry.gatherHoldBytes = it->second.gatherHoldBytes;
           entry.cutSeconds = cutSeconds;
           problem.meshes.push_back(std::move(entry));
           problemPlans.push_back(&it->second);

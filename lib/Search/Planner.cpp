@@ -1129,6 +1129,8 @@ void Planner::evaluate(MeshPlan &plan) {
       }
       nodeWorking[i] += held;
       plan.nodeCosts[i].workingBytes = nodeWorking[i];
+      plan.nodeCosts[i].gatherBytes = pricedOf[i].paramGatherBytes;
+      plan.nodeCosts[i].heldGatherBytes = held;
     }
   }
   for (size_t i = 0; i < plan.nodes.size(); ++i)

@@ -75,9 +75,16 @@ StageSearchProblem::Mesh randomMesh(Random &random, unsigned index,
       layer.stateBytes = 10 + 100 * random.unit();
       layer.activationBytes = 10 + 50 * random.unit();
       layer.transientBytes = 20 * random.unit();
+      // Plans m1 (ZeRO-3's) gather parameters of a quarter of the state's
+      // bytes, and hold at most 30 of them at once (no random draw: the
+      // problems after these stay the same).
+      if (index == 1)
+        layer.gatherBytes = layer.stateBytes / 2;
     }
     mesh.layers.push_back(layer);
   }
+  if (memory && index == 1)
+    mesh.gatherHoldBytes = 40;
   mesh.cutSeconds.push_back(0);
   for (int64_t k = 1; k < layers; ++k)
     mesh.cutSeconds.push_back(0.2 * random.unit());
@@ -203,6 +210,36 @@ int main() {
                     static_cast<long long>(loop.stride));
       std::printf("\n");
     }
+  // ZeRO-3's gathered parameters in a stage's memory: three layers of 50
+  // gathered bytes each (working set 10), two units at most 60: a stage of
+  // one layer holds its 50, of two or three the 60.
+  {
+    StageSearchProblem problem;
+    problem.stages = 1;
+    problem.microbatches = 1;
+    StageSearchProblem::Mesh mesh;
+    mesh.name = "zero3";
+    for (int k = 0; k < 3; ++k) {
+      StageSearchProblem::Layer layer;
+      layer.transientBytes = 10;
+      layer.gatherBytes = 50;
+      mesh.layers.push_back(layer);
+    }
+    mesh.cutSeconds.assign(4, 0);
+    mesh.gatherHoldBytes = 60;
+    problem.meshes.push_back(mesh);
+    std::printf("zero-3 stage working sets:");
+    for (int64_t end = 1; end <= 3; ++end)
+      std::printf(" %g", getStageWork(problem, 0, end, 0).transientBytes);
+    // The search's own prefix sums agree: one stage of all three layers
+    // fits in 70 bytes, not in 69.
+    for (double capacity : {70.0, 69.0}) {
+      problem.memoryCapacity = capacity;
+      std::printf("; in %g: %s", capacity,
+                  searchStages(problem).found ? "fits" : "does not fit");
+    }
+    std::printf("\n");
+  }
 
   Random random;
   unsigned orders = 0;

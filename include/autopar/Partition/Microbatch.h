@@ -41,10 +41,12 @@ MeshAttr getMeshWithMicrobatchAxis(MeshAttr mesh, int64_t count);
 ///    cast feeding it is applied once after the loop instead of per
 ///    microbatch), an all_gather over it inserts each iteration's block;
 ///  * the same value's reduction over real axes is taken once, after the
-///    loop, except that with `scatterEachMicrobatch` (ZeRO-2 and 3) a
-///    reduce_scatter stays in the loop so only the gradient's shard is
-///    accumulated; with `gatherEachMicrobatch` (ZeRO-3) a parameter's
-///    all_gather used only in the loop runs in it;
+///    loop, except that a reduce_scatter of ops at ZeRO-2 or 3 stays in
+///    the loop so only the gradient's shard is accumulated (the ZeRO stage
+///    of the ops' pipeline stage, getStageStep, else the step's), and a
+///    ZeRO-3 parameter's all_gather (tagged autopar.layer or
+///    autopar.grad_of by the ZeRO sharding) used only in the loop runs in
+///    it;
 ///  * everything that does not depend on the microbatch runs once, before
 ///    the loop (parameter casts, constants) or after it (the update).
 /// Fails with a diagnostic at the op that needs a value combined over the
@@ -56,8 +58,7 @@ MeshAttr getMeshWithMicrobatchAxis(MeshAttr mesh, int64_t count);
 struct PipelineProgramOptions;
 LogicalResult
 sequentializeMicrobatches(func::FuncOp func, FlatSymbolRefAttr meshRef,
-                          MeshAttr microMesh, bool scatterEachMicrobatch,
-                          bool gatherEachMicrobatch,
+                          MeshAttr microMesh,
                           const PipelineProgramOptions *pipeline = nullptr);
 
 /// A pipeline's per-device programs. The program's ops carry their chunk

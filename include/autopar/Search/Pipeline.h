@@ -179,6 +179,8 @@ struct StageSearchProblem {
   struct Layer {
     double forward = 0, backward = 0, step = 0;
     double stateBytes = 0, activationBytes = 0, transientBytes = 0;
+    /// ZeRO-3: the bytes of the parameters the layer's ops gather.
+    double gatherBytes = 0;
   };
   struct Mesh {
     std::string name;
@@ -188,6 +190,10 @@ struct StageSearchProblem {
     /// layers k - 1 and k) into a stage on this mesh, k = 0..K (0 at the
     /// ends); the same for their gradients.
     std::vector<double> cutSeconds;
+    /// ZeRO-3: the most gathered parameter bytes a stage holds at once (two
+    /// gather units, Cost/Overlap.h), or all its layers' gatherBytes when
+    /// they are fewer; 0 without ZeRO-3.
+    double gatherHoldBytes = 0;
     /// The mesh shape this plan is on (stageShapes refers to it), and the
     /// kind of step it runs (the caller's numbering, e.g. a recomputation;
     /// stageKinds refers to it).

@@ -41,15 +41,14 @@ struct PipelineRequest {
   /// The stages' meshes when pinned (mesh=): one shape for every stage, or
   /// one per stage; empty: searched.
   SmallVector<SmallVector<int64_t>> stageMeshes;
-  /// Pinned for every stage; unpinned, each stage's own is searched (ZeRO
-  /// 0 or 1, any recomputation).
+  /// Pinned for every stage; unpinned, each stage's own is searched (any
+  /// ZeRO stage and recomputation).
   std::optional<unsigned> zero;
   std::optional<Recompute> recompute;
   /// The recomputation of each stage when pinned per stage (recompute=
   /// with one kind per stage); overrides `recompute`.
   SmallVector<Recompute> stageRecompute;
-  /// The ZeRO stage of each stage when pinned per stage (zero=1,0): 0 or 1
-  /// (2 and 3 change every stage's microbatch loop: one for all).
+  /// The ZeRO stage of each stage when pinned per stage (zero=3,1).
   SmallVector<unsigned> stageZero;
   std::optional<int64_t> microbatches;
   double memoryCapacity = 0;

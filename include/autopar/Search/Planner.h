@@ -195,6 +195,9 @@ struct NodeCost {
   double microbatchComm = 0, stepComm = 0;
   double stateBytes = 0, activationBytes = 0, workingBytes = 0;
   double rematerializedBytes = 0;
+  /// ZeRO-3: the bytes of the parameters the node gathers, and of the
+  /// gathered units held at its backward (in `workingBytes`).
+  double gatherBytes = 0, heldGatherBytes = 0;
 };
 
 /// The best plan on one mesh.
