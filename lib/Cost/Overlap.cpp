@@ -102,3 +102,31 @@ double mlir::autopar::getExposedCommunication(ArrayRef<PassStep> steps,
   }
   return std::max(0.0, std::max(computeFree, commFree) - computeTotal);
 }
+
+SmallVector<GroupExposure> mlir::autopar::getGroupExposure(
+    ArrayRef<PassStep> steps, ArrayRef<size_t> bounds, unsigned history,
+    bool prefetch, double bucketBytes, double unitBytes) {
+  size_t groups = bounds.empty() ? 0 : bounds.size() - 1;
+  size_t h = std::max<size_t>(history, 1);
+  // E(a..b): groups [a, b) run by themselves.
+  auto exposed = [&](size_t a, size_t b) {
+    if (a >= b)
+      return 0.0;
+    return getExposedCommunication(
+        steps.slice(bounds[a], bounds[b] - bounds[a]), prefetch, bucketBytes,
+        unitBytes);
+  };
+  SmallVector<GroupExposure> result(groups);
+  for (size_t k = 0; k < groups; ++k) {
+    size_t from = k >= h ? k - h : 0;
+    result[k].marginal = exposed(from, k + 1) - exposed(from, k);
+  }
+  for (size_t k = 0; k < groups; ++k) {
+    size_t end = std::min(groups, k + h);
+    double lead = exposed(k, end);
+    for (size_t l = k; l < end; ++l)
+      lead -= result[l].marginal;
+    result[k].lead = lead;
+  }
+  return result;
+}

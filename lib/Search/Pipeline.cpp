@@ -303,6 +303,10 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
     gathered += layer.gatherBytes;
   }
   work.transientBytes += std::min(on.gatherHoldBytes, gathered);
+  if (begin < end) {
+    work.forward += on.layers[begin].leadSeconds;
+    work.backward += on.layers[end - 1].trailSeconds;
+  }
   work.receiveForward = on.cutSeconds[begin];
   work.receiveBackward = on.cutSeconds[end];
   return work;
@@ -383,8 +387,10 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     prefixes.emplace_back(mesh);
   auto cost = [&](int64_t i, int64_t j, unsigned m) {
     const Prefix &prefix = prefixes[m];
-    return prefix.compute[j] - prefix.compute[i] +
-           problem.meshes[m].cutSeconds[i] + problem.meshes[m].cutSeconds[j];
+    const std::vector<StageSearchProblem::Layer> &on = problem.meshes[m].layers;
+    return prefix.compute[j] - prefix.compute[i] + on[i].leadSeconds +
+           on[j - 1].trailSeconds + problem.meshes[m].cutSeconds[i] +
+           problem.meshes[m].cutSeconds[j];
   };
   // With v = 1, chunk p is device p: its memory is known inside the DP.
   auto memory = [&](int64_t i, int64_t j, unsigned m, int64_t device) {
@@ -424,9 +430,8 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   for (int64_t k = 0; k < layers; ++k) {
     double cheapest = std::numeric_limits<double>::infinity();
     for (unsigned mesh = 0; mesh < meshCount; ++mesh)
-      cheapest = std::min(cheapest, cost(k, k + 1, mesh) -
-                                        problem.meshes[mesh].cutSeconds[k] -
-                                        problem.meshes[mesh].cutSeconds[k + 1]);
+      cheapest = std::min(cheapest, prefixes[mesh].compute[k + 1] -
+                                        prefixes[mesh].compute[k]);
     least += cheapest;
   }
   double m = static_cast<double>(problem.microbatches);

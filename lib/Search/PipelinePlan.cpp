@@ -409,16 +409,61 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     profile.mesh = plan.mesh;
     double m = static_cast<double>(plan.config.microbatches);
     unsigned zero = plan.config.zero;
-    for (size_t k = 0; k + 1 < bounds.size(); ++k) {
+    // ZeRO-2/3's collectives run per microbatch, behind the stage's compute
+    // as its program runs them: priced by the one rule (Cost/Overlap.h)
+    // made additive over layers (getGroupExposure, kExposureHistory layers
+    // of history): a layer adds its marginal exposure, the stage's first
+    // layer its forward's lead (its first unit is gathered at its use), its
+    // last layer its backward's (the backward's first; its last reduction
+    // has no later compute to hide behind). Leads below 0 are taken as 0
+    // (the stage search needs a stage to cost at least its layers). Without
+    // overlap, all of it exposed.
+    size_t layers = bounds.empty() ? 0 : bounds.size() - 1;
+    SmallVector<GroupExposure> forwardExposure, backwardExposure;
+    bool overlapped = zero >= 2 && planner.getOptions().overlap;
+    if (overlapped) {
+      std::vector<PassStep> forward, backward;
+      getPassSteps(plan.nodeCosts, m, forward, backward);
+      size_t nodes = plan.nodeCosts.size();
+      SmallVector<size_t> forwardBounds(bounds.begin(), bounds.end()),
+          backwardBounds;
+      for (int64_t bound : llvm::reverse(bounds))
+        backwardBounds.push_back(nodes - static_cast<size_t>(bound));
+      double unitBytes = planner.getOptions().gatherUnitBytes;
+      forwardExposure =
+          getGroupExposure(forward, forwardBounds, kExposureHistory, true,
+                           kCollectiveBucketBytes, unitBytes);
+      backwardExposure =
+          getGroupExposure(backward, backwardBounds, kExposureHistory, true,
+                           kCollectiveBucketBytes, unitBytes);
+    }
+    for (size_t k = 0; k < layers; ++k) {
       StageSearchProblem::Layer layer;
+      if (overlapped) {
+        const GroupExposure &forward = forwardExposure[k];
+        const GroupExposure &backward = backwardExposure[layers - 1 - k];
+        layer.forward += forward.marginal;
+        layer.backward += backward.marginal;
+        layer.leadSeconds = std::max(0.0, forward.lead);
+        layer.trailSeconds = std::max(0.0, backward.lead);
+      }
       for (int64_t node = bounds[k]; node < bounds[k + 1]; ++node) {
         const NodeCost &cost = plan.nodeCosts[node];
-        // ZeRO-2/3's collectives run per microbatch.
-        double perMicrobatch =
-            cost.microbatchComm + (zero >= 2 ? cost.stepComm : 0.0);
+        // ZeRO-2/3's collectives run per microbatch (priced above when
+        // they overlap): of the step's, once a step only what follows the
+        // update (ZeRO-2's gather of the updated shards).
+        double perMicrobatch = cost.microbatchComm;
+        double step = cost.stepComm;
+        if (zero >= 2) {
+          double each =
+              cost.reduceSeconds + (zero >= 3 ? 2 : 0) * cost.gatherSeconds;
+          step = std::max(0.0, cost.stepComm - m * each);
+          if (!overlapped)
+            perMicrobatch += m * each;
+        }
         layer.forward += (cost.forward + perMicrobatch / 2) / m;
         layer.backward += (cost.backward + perMicrobatch / 2) / m;
-        layer.step += cost.update + (zero >= 2 ? 0.0 : cost.stepComm);
+        layer.step += cost.update + step;
         layer.stateBytes += cost.stateBytes;
         layer.activationBytes += cost.activationBytes;
         // At its backward an op holds its working set and what

@@ -1097,6 +1097,10 @@ void Planner::evaluate(MeshPlan &plan) {
     nodeActivations[index] = priced.activations;
     nodeWorking[index] = work.workingBytes / m;
     cost.workingBytes = nodeWorking[index];
+    cost.gatherBytes = priced.paramGatherBytes;
+    cost.gatherSeconds = priced.paramGather;
+    cost.reduceSeconds = priced.gradientReduce;
+    cost.reduceBytes = priced.gradientReduceBytes;
   }
   // ZeRO-3: the parameters are gathered by units (Cost/Overlap.h), one
   // unit ahead: an op holds its unit's and the next unit's gathered
@@ -1129,7 +1133,6 @@ void Planner::evaluate(MeshPlan &plan) {
       }
       nodeWorking[i] += held;
       plan.nodeCosts[i].workingBytes = nodeWorking[i];
-      plan.nodeCosts[i].gatherBytes = pricedOf[i].paramGatherBytes;
       plan.nodeCosts[i].heldGatherBytes = held;
     }
   }
@@ -1142,19 +1145,10 @@ void Planner::evaluate(MeshPlan &plan) {
   // parameters for each forward and backward by units, one unit ahead.
   if (options.overlap) {
     std::vector<PassStep> forward, backward;
+    getPassSteps(plan.nodeCosts, m, forward, backward);
     double communication = 0;
-    for (size_t i = 0; i < count; ++i) {
-      const Priced &priced = pricedOf[i];
-      forward.push_back({plan.nodeCosts[i].forward / m, priced.paramGather,
-                         priced.paramGatherBytes});
-      communication += priced.gradientReduce + 2 * priced.paramGather;
-    }
-    for (size_t i = count; i-- > 0;) {
-      const Priced &priced = pricedOf[i];
-      backward.push_back({plan.nodeCosts[i].backward / m, priced.paramGather,
-                          priced.paramGatherBytes, priced.gradientReduce,
-                          priced.gradientReduceBytes});
-    }
+    for (const NodeCost &cost : plan.nodeCosts)
+      communication += cost.reduceSeconds + 2 * cost.gatherSeconds;
     if (communication > 0) {
       double exposed = getExposedCommunication(backward, /*prefetch=*/true,
                                                kCollectiveBucketBytes,
@@ -1593,4 +1587,18 @@ Planner::forwardCommunication(const MeshPlan &plan) const {
     tally.require(value, complete, resultBytes.lookup(value));
   }
   return tally.getSummary();
+}
+
+void mlir::autopar::getPassSteps(ArrayRef<NodeCost> costs, double microbatches,
+                                 std::vector<PassStep> &forward,
+                                 std::vector<PassStep> &backward) {
+  forward.clear();
+  backward.clear();
+  for (const NodeCost &cost : costs)
+    forward.push_back(
+        {cost.forward / microbatches, cost.gatherSeconds, cost.gatherBytes});
+  for (const NodeCost &cost : llvm::reverse(costs))
+    backward.push_back({cost.backward / microbatches, cost.gatherSeconds,
+                        cost.gatherBytes, cost.reduceSeconds,
+                        cost.reduceBytes});
 }

@@ -58,6 +58,30 @@ double getExposedCommunication(ArrayRef<PassStep> steps, bool prefetch = true,
                                double bucketBytes = kCollectiveBucketBytes,
                                double unitBytes = kGatherUnitBytes);
 
+/// getExposedCommunication made additive over runs of consecutive groups
+/// of a pass's steps (a pipeline stage's layers, which the stage search
+/// sums): group k is steps [bounds[k], bounds[k + 1]) in pass order. With
+/// E(a..b) the exposure of groups a..b run by themselves and h =
+/// `history`, `marginal` is what group k adds after the h groups before
+/// it, E(k-h..k) - E(k-h..k-1), and `lead` what a run starting at k adds
+/// to its groups' marginals, E(k..k+h-1) - marginal(k) - ... -
+/// marginal(k+h-1). Groups a..b are priced lead(a) + marginal(a) + ... +
+/// marginal(b): the rule's own number when the collectives a group starts
+/// end within the compute of the h groups after it.
+struct GroupExposure {
+  double marginal = 0, lead = 0;
+};
+/// The history the planner prices pipeline stages with: one group. Longer
+/// histories price more long runs exactly but runs shorter than the
+/// history badly (their lead spans groups past their end);
+/// test/Unit/overlap.test measures each.
+constexpr unsigned kExposureHistory = 1;
+SmallVector<GroupExposure>
+getGroupExposure(ArrayRef<PassStep> steps, ArrayRef<size_t> bounds,
+                 unsigned history = kExposureHistory, bool prefetch = true,
+                 double bucketBytes = kCollectiveBucketBytes,
+                 double unitBytes = kGatherUnitBytes);
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_COST_OVERLAP_H

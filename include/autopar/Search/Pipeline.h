@@ -181,6 +181,10 @@ struct StageSearchProblem {
     double stateBytes = 0, activationBytes = 0, transientBytes = 0;
     /// ZeRO-3: the bytes of the parameters the layer's ops gather.
     double gatherBytes = 0;
+    /// Per microbatch, what the layer adds as the first layer of its stage
+    /// (its forward's collectives start no earlier) and as the last (its
+    /// backward's have no later compute to hide behind); >= 0.
+    double leadSeconds = 0, trailSeconds = 0;
   };
   struct Mesh {
     std::string name;
@@ -242,7 +246,8 @@ struct StageSearchResult {
   int64_t capsTried = 0;
 };
 
-/// The chunk of layers [begin, end) on `mesh` as a stage's work.
+/// The chunk of layers [begin, end) on `mesh` as a stage's work: its
+/// layers' sums, its first layer's lead and its last layer's trail.
 StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
                        int64_t end, unsigned mesh);
 

@@ -14,6 +14,7 @@
 
 #include "autopar/Analysis/Workload.h"
 #include "autopar/Cost/CostModel.h"
+#include "autopar/Cost/Overlap.h"
 #include "autopar/Search/Communication.h"
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Search/Solver.h"
@@ -198,7 +199,17 @@ struct NodeCost {
   /// ZeRO-3: the bytes of the parameters the node gathers, and of the
   /// gathered units held at its backward (in `workingBytes`).
   double gatherBytes = 0, heldGatherBytes = 0;
+  /// What overlaps compute (Cost/Overlap.h): one gather of the node's
+  /// parameters (ZeRO-3), one reduction of its gradients and their bytes.
+  double gatherSeconds = 0, reduceSeconds = 0, reduceBytes = 0;
 };
+
+/// One microbatch's forward and backward (the nodes in reverse) as the
+/// communication stream sees them (Cost/Overlap.h), from a plan's
+/// `costs` at `microbatches` microbatches.
+void getPassSteps(ArrayRef<NodeCost> costs, double microbatches,
+                  std::vector<PassStep> &forward,
+                  std::vector<PassStep> &backward);
 
 /// The best plan on one mesh.
 struct MeshPlan {
@@ -276,6 +287,7 @@ public:
   /// The ops that are nodes, in program order.
   ArrayRef<OpSpace> getSpaces() const { return spaces; }
   int64_t getBatchSize() const { return workload.getBatchSize(); }
+  const PlannerOptions &getOptions() const { return options; }
 
   /// Data parallelism over `mesh` (each op split along its batch loop where
   /// it can be, else replicated), for comparison.
