@@ -238,20 +238,33 @@ int64_t Sequentializer::getZeroStage(Operation *op) {
       module->getAttrOfType<DictionaryAttr>(AutoparDialect::kPipelineAttrName);
   if (!pipeline || !pipeline.get("zero"))
     return step.zero;
-  SmallVector<Operation *> worklist = {op};
-  DenseSet<Operation *> visited;
-  while (!worklist.empty()) {
-    Operation *at = worklist.pop_back_val();
-    if (!visited.insert(at).second)
-      continue;
+  // Breadth first: the nearest.
+  SmallVector<Operation *> queue = {op};
+  DenseSet<Operation *> visited = {op};
+  for (size_t next = 0; next < queue.size(); ++next) {
+    Operation *at = queue[next];
     if (auto stage =
             at->getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName))
       return getStageStep(module, stage.getInt()).zero;
     for (Value operand : at->getOperands())
       if (Operation *def = operand.getDefiningOp(); def && ancestor(def))
-        worklist.push_back(ancestor(def));
+        if (visited.insert(ancestor(def)).second)
+          queue.push_back(ancestor(def));
   }
   return step.zero;
+}
+
+bool Sequentializer::isGatheredEachMicrobatch(Operation *op) {
+  if (!isa<AllGatherOp>(op) || isMicrobatchCollective(op))
+    return false;
+  if (isZeroGather(op))
+    return true;
+  // Another gather of a parameter (a table an op's body reads, a pin's
+  // value resharded again): at ZeRO-3 where every reader's stage is.
+  return !op->use_empty() && llvm::all_of(op->getUsers(), [&](Operation *user) {
+    Operation *reader = ancestor(user);
+    return reader && getZeroStage(reader) >= 3;
+  });
 }
 
 void Sequentializer::reduceOncePerStep() {
@@ -322,8 +335,7 @@ LogicalResult Sequentializer::collectLoopBody() {
   for (Operation &op : llvm::reverse(body)) {
     if (inLoop.contains(&op) || op.use_empty() ||
         !(isa<tensor::EmptyOp, linalg::FillOp>(op) ||
-          (isa<AllGatherOp>(op) && !isMicrobatchCollective(&op) &&
-           isZeroGather(&op))))
+          isGatheredEachMicrobatch(&op)))
       continue;
     if (llvm::all_of(op.getUsers(), [&](Operation *user) {
           return inLoop.contains(ancestor(user));

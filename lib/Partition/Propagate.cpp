@@ -232,6 +232,8 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
   // stage takes the most of the stages that read it (directly or through
   // its 16-bit working copy).
   auto module = func->getParentOfType<ModuleOp>();
+  // (A read inside an op's body, as an embedding lookup's, is the op's.)
+  Block &entry = func.getBody().front();
   auto stageOf = [&](Value param) {
     std::optional<unsigned> most;
     SmallVector<Value> values = {param};
@@ -240,12 +242,14 @@ LogicalResult PropagatePass::propagate(func::FuncOp func, func::FuncOp planned,
           !user->hasAttr(AutoparDialect::kStageAttrName))
         values.push_back(user->getResult(0));
     for (Value value : values)
-      for (Operation *user : value.getUsers())
-        if (auto stage = user->getAttrOfType<IntegerAttr>(
-                AutoparDialect::kStageAttrName))
-          most = std::max<unsigned>(
-              most.value_or(0),
-              std::max<int64_t>(0, getStageStep(module, stage.getInt()).zero));
+      for (Operation *nested : value.getUsers())
+        if (Operation *user = entry.findAncestorOpInBlock(*nested))
+          if (auto stage = user->getAttrOfType<IntegerAttr>(
+                  AutoparDialect::kStageAttrName))
+            most = std::max<unsigned>(
+                most.value_or(0),
+                std::max<int64_t>(0,
+                                  getStageStep(module, stage.getInt()).zero));
     return most.value_or(zeroStage);
   };
   applyZeroSharding(func, meshAttr, meshRef, stageOf);

@@ -86,6 +86,11 @@ private:
   /// stage of the nearest op it is computed from that has one; the step's
   /// when the stages do not differ or none does.
   int64_t getZeroStage(Operation *op);
+  /// Whether the all_gather `op` runs in each microbatch rather than once
+  /// before them, when only microbatches read it: ZeRO-3's gathers of a
+  /// parameter (tagged with their layer), and any other gather read only
+  /// by ops at ZeRO-3.
+  bool isGatheredEachMicrobatch(Operation *op);
 
   func::FuncOp func;
   Block &body;

@@ -412,11 +412,12 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     // ZeRO-2/3's collectives run per microbatch, behind the stage's compute
     // as its program runs them: priced by the one rule (Cost/Overlap.h)
     // made additive over layers (getGroupExposure, kExposureHistory layers
-    // of history): a layer adds its marginal exposure, the stage's first
-    // layer its forward's lead (its first unit is gathered at its use), its
-    // last layer its backward's (the backward's first; its last reduction
-    // has no later compute to hide behind). Leads below 0 are taken as 0
-    // (the stage search needs a stage to cost at least its layers). Without
+    // of history): a layer adds its marginal exposure; the first layer of
+    // each pass in the stage (the stage's first layer in the forward, its
+    // last in the backward) adds its lead, for having no layer before it in
+    // that pass (its first unit gathered at its use, no earlier compute
+    // behind which it was prefetched). Leads below 0 are taken as 0 (the
+    // stage search needs a stage to cost at least its layers). Without
     // overlap, all of it exposed.
     size_t layers = bounds.empty() ? 0 : bounds.size() - 1;
     SmallVector<GroupExposure> forwardExposure, backwardExposure;

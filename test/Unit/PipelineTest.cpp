@@ -75,11 +75,15 @@ StageSearchProblem::Mesh randomMesh(Random &random, unsigned index,
       layer.stateBytes = 10 + 100 * random.unit();
       layer.activationBytes = 10 + 50 * random.unit();
       layer.transientBytes = 20 * random.unit();
-      // Plans m1 (ZeRO-3's) gather parameters of a quarter of the state's
-      // bytes, and hold at most 30 of them at once (no random draw: the
-      // problems after these stay the same).
-      if (index == 1)
+      // Plans m1 (ZeRO-3's) gather parameters of half the state's bytes
+      // and hold at most 40 of them at once; a stage's first layer adds a
+      // lead of 30% of its forward, its last a trail of 20% of its
+      // backward (no random draw: the problems after these stay the same).
+      if (index == 1) {
         layer.gatherBytes = layer.stateBytes / 2;
+        layer.leadSeconds = 0.3 * layer.forward;
+        layer.trailSeconds = 0.2 * layer.backward;
+      }
     }
     mesh.layers.push_back(layer);
   }

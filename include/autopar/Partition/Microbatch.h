@@ -45,8 +45,8 @@ MeshAttr getMeshWithMicrobatchAxis(MeshAttr mesh, int64_t count);
 ///    the loop so only the gradient's shard is accumulated (the ZeRO stage
 ///    of the ops' pipeline stage, getStageStep, else the step's), and a
 ///    ZeRO-3 parameter's all_gather (tagged autopar.layer or
-///    autopar.grad_of by the ZeRO sharding) used only in the loop runs in
-///    it;
+///    autopar.grad_of by the ZeRO sharding, or read only by ops at ZeRO-3)
+///    used only in the loop runs in it;
 ///  * everything that does not depend on the microbatch runs once, before
 ///    the loop (parameter casts, constants) or after it (the update).
 /// Fails with a diagnostic at the op that needs a value combined over the

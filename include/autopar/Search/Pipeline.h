@@ -182,8 +182,9 @@ struct StageSearchProblem {
     /// ZeRO-3: the bytes of the parameters the layer's ops gather.
     double gatherBytes = 0;
     /// Per microbatch, what the layer adds as the first layer of its stage
-    /// (its forward's collectives start no earlier) and as the last (its
-    /// backward's have no later compute to hide behind); >= 0.
+    /// (the forward's first) and as the last (the backward's first): the
+    /// first layer of a pass has no layer before it to prefetch behind
+    /// (Cost/Overlap.h, getGroupExposure's lead); >= 0.
     double leadSeconds = 0, trailSeconds = 0;
   };
   struct Mesh {
