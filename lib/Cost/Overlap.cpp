@@ -9,6 +9,7 @@
 #include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -108,13 +109,18 @@ SmallVector<GroupExposure> mlir::autopar::getGroupExposure(
     bool prefetch, double bucketBytes, double unitBytes) {
   size_t groups = bounds.empty() ? 0 : bounds.size() - 1;
   size_t h = std::max<size_t>(history, 1);
-  // E(a..b): groups [a, b) run by themselves.
+  // E(a..b): groups [a, b) run by themselves (each run once: the marginals
+  // and the leads share them).
+  std::map<std::pair<size_t, size_t>, double> runs;
   auto exposed = [&](size_t a, size_t b) {
     if (a >= b)
       return 0.0;
-    return getExposedCommunication(
-        steps.slice(bounds[a], bounds[b] - bounds[a]), prefetch, bucketBytes,
-        unitBytes);
+    auto [it, inserted] = runs.try_emplace({a, b}, 0.0);
+    if (inserted)
+      it->second =
+          getExposedCommunication(steps.slice(bounds[a], bounds[b] - bounds[a]),
+                                  prefetch, bucketBytes, unitBytes);
+    return it->second;
   };
   SmallVector<GroupExposure> result(groups);
   for (size_t k = 0; k < groups; ++k) {

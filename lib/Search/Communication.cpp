@@ -162,7 +162,8 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   // countCommunication counts the partitioned programs.
   int64_t devices = 1;
   std::optional<unsigned> stageAxis;
-  if (auto module = func->getParentOfType<ModuleOp>())
+  auto module = func->getParentOfType<ModuleOp>();
+  if (module)
     if (module->hasAttr(AutoparDialect::kPipelineAttrName))
       if ((stageAxis = meshAttr.getAxisIndex(AutoparDialect::kStageAxisName)))
         devices = mesh.sizes[*stageAxis];
@@ -273,7 +274,7 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   // partial sums the loop accumulates, resolved after it; with ZeRO-2 and
   // 3 their reduce_scatters run per microbatch).
   int64_t zero = 0;
-  if (auto module = func->getParentOfType<ModuleOp>())
+  if (module)
     if (auto step = module->getAttrOfType<DictionaryAttr>(
             AutoparDialect::kStepAttrName)) {
       if (auto attr = step.getAs<IntegerAttr>("microbatches"))
@@ -313,9 +314,8 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   auto repeatFor = [&](Operation *user, bool inLoop, Value value) {
     ReshardRepeat repeat;
     int64_t zeroAt = zero;
-    if (auto chunk = chunkOf.find(user); chunk != chunkOf.end())
-      if (auto module = func->getParentOfType<ModuleOp>())
-        zeroAt = getStageStep(module, chunk->second).zero;
+    if (auto chunk = chunkOf.find(user); module && chunk != chunkOf.end())
+      zeroAt = getStageStep(module, chunk->second).zero;
     if (inLoop && perMicrobatch.contains(value)) {
       repeat.times = microbatches;
       repeat.sliced = batchDim.count(value) > 0;
