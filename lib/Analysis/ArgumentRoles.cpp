@@ -113,3 +113,17 @@ ValueRole ArgumentRoles::getRole(Value value) const {
   auto it = roots.find(getSource(value));
   return it == roots.end() ? ValueRole::Activation : it->second;
 }
+
+bool mlir::autopar::isWorkingCopy(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic->hasAttr(AutoparDialect::kLayerAttrName) ||
+      generic->hasAttr(AutoparDialect::kGradOfAttrName) ||
+      generic.getNumDpsInputs() != 1 || generic->getNumResults() != 1 ||
+      generic.getNumReductionLoops() != 0)
+    return false;
+  auto input = dyn_cast<RankedTensorType>(
+      generic.getDpsInputOperand(0)->get().getType());
+  auto result = dyn_cast<RankedTensorType>(generic->getResult(0).getType());
+  return input && result && result.getShape() == input.getShape() &&
+         result.getElementType() != input.getElementType();
+}

@@ -25,6 +25,9 @@ struct FunctionCommunication {
   /// "predicted" (annotated) or "counted" (partitioned).
   StringRef how;
   CommunicationSummary summary;
+  /// Of a pipeline: each device's along the stages' axis (`summary` is
+  /// the busiest's).
+  std::vector<CommunicationSummary> devices;
 };
 
 struct ReportCommunicationPass
@@ -51,10 +54,10 @@ void ReportCommunicationPass::runOnOperation() {
     entry.name = func.getName().str();
     if (func->hasAttr(AutoparDialect::kSpmdAttrName)) {
       entry.how = "counted";
-      entry.summary = countCommunication(func, &costModel);
+      entry.summary = countCommunication(func, &costModel, &entry.devices);
     } else {
       FailureOr<CommunicationSummary> predicted =
-          predictCommunication(func, &costModel);
+          predictCommunication(func, &costModel, &entry.devices);
       if (failed(predicted))
         return signalPassFailure();
       entry.how = "predicted";
@@ -64,12 +67,18 @@ void ReportCommunicationPass::runOnOperation() {
   }
   std::string targetName = targetAttr->getName().str();
   auto writeText = [&](raw_ostream &os) {
-    for (const FunctionCommunication &function : functions)
+    for (const FunctionCommunication &function : functions) {
       os << "@" << function.name << " " << function.how << ": "
          << describeCommunication(function.summary)
          << llvm::format("; %.4f ms on ",
                          getTotalSeconds(function.summary) * 1e3)
          << targetName << "\n";
+      for (auto [device, summary] : llvm::enumerate(function.devices))
+        os << "@" << function.name << " " << function.how << ", "
+           << AutoparDialect::kStageAxisName << "=" << device << ": "
+           << describeCommunication(summary)
+           << llvm::format("; %.4f ms\n", getTotalSeconds(summary) * 1e3);
+    }
   };
   auto writeJson = [&](raw_ostream &os) {
     llvm::json::OStream json(os, /*IndentSize=*/2);
@@ -85,6 +94,16 @@ void ReportCommunicationPass::runOnOperation() {
             json.attributeObject("collectives", [&] {
               writeCommunicationJson(json, function.summary);
             });
+            if (!function.devices.empty())
+              json.attributeArray("devices", [&] {
+                for (const CommunicationSummary &summary : function.devices)
+                  json.object([&] {
+                    json.attribute("time_s", getTotalSeconds(summary));
+                    json.attributeObject("collectives", [&] {
+                      writeCommunicationJson(json, summary);
+                    });
+                  });
+              });
           });
       });
     });

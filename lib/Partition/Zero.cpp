@@ -20,22 +20,12 @@
 using namespace mlir;
 using namespace mlir::autopar;
 
-/// The 16-bit working copy of an f32 master parameter (mixed precision):
-/// the result of an untagged elementwise cast of the parameter, if any.
+/// The 16-bit working copy of an f32 master parameter (mixed precision),
+/// if any.
 static Operation *getWorkingCopy(BlockArgument param) {
-  auto type = cast<RankedTensorType>(param.getType());
-  for (Operation *user : param.getUsers()) {
-    auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (!generic || generic->hasAttr(AutoparDialect::kLayerAttrName) ||
-        generic->hasAttr(AutoparDialect::kGradOfAttrName) ||
-        generic.getNumDpsInputs() != 1 || generic->getNumResults() != 1 ||
-        generic.getNumReductionLoops() != 0)
-      continue;
-    auto result = cast<RankedTensorType>(generic->getResult(0).getType());
-    if (result.getShape() == type.getShape() &&
-        result.getElementType() != type.getElementType())
-      return generic;
-  }
+  for (Operation *user : param.getUsers())
+    if (isWorkingCopy(user))
+      return user;
   return nullptr;
 }
 

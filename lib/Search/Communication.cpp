@@ -131,9 +131,9 @@ getBusiest(ArrayRef<CommunicationSummary> devices) {
   return *busiest;
 }
 
-FailureOr<CommunicationSummary>
-mlir::autopar::predictCommunication(func::FuncOp func,
-                                    const CostModel *costModel) {
+FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
+    func::FuncOp func, const CostModel *costModel,
+    std::vector<CommunicationSummary> *perDeviceOut) {
   FailureOr<FlatSymbolRefAttr> meshRef =
       getAnnotatedMesh(func, "autopar communication");
   if (failed(meshRef))
@@ -219,41 +219,41 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   DenseSet<Value> perMicrobatch;
   DenseMap<Value, int64_t> batchDim;
   int64_t microbatches = 1;
-  // `value` needed by `user` (on the devices it runs on).
-  auto require = [&](Operation *user, Value value,
-                     const TensorSharding &sharding, double bytes,
-                     bool fresh = false,
-                     ReshardRepeat repeat = ReshardRepeat()) {
-    ArrayRef<int64_t> on;
-    if (auto it = devicesOf.find(user); it != devicesOf.end())
-      on = it->second;
-    if (on.empty()) {
+  // `value` needed by `user` (on the devices it runs on) with `sharding`.
+  // The reshard runs where the value is made (autopar-partition places
+  // the collectives with the chunk of what they read, chooseChunk), and a
+  // device of another stage is sent the resharded value: its local share.
+  auto requireOn = [&](ArrayRef<int64_t> on, Value value,
+                       const TensorSharding &sharding, double bytes, bool fresh,
+                       ReshardRepeat repeat) {
+    int64_t from = chunkOfValue(value);
+    if (on.empty() && from < 0) {
       for (CommunicationTally &tally : tallies)
         tally.require(value, sharding, bytes, fresh, repeat);
       return;
     }
-    for (int64_t device : on)
-      tallies[device].require(value, sharding, bytes, fresh, repeat);
-    int64_t from = chunkOfValue(value);
-    if (from < 0)
+    if (from < 0) {
+      for (int64_t device : on)
+        tallies[device].require(value, sharding, bytes, fresh, repeat);
       return;
+    }
+    int64_t maker = from % devices;
+    tallies[maker].require(value, sharding, bytes, fresh, repeat);
     for (int64_t device : on) {
-      if (from % devices == device || !sentTo.insert({value, device}).second)
+      if (device == maker || !sentTo.insert({value, device}).second)
         continue;
-      // Sent as its producer left it, a microbatch's slice at a time: the
-      // local share of each device.
+      // A microbatch's slice at a time when made per microbatch.
       double local = getTensorBytes(value.getType());
-      if (const TensorSharding *made = tallies.front().lookup(value))
-        for (auto [axis, dim] : llvm::enumerate(made->axisDim))
-          if (dim >= 0)
-            local /= static_cast<double>(mesh.sizes[axis]);
+      for (auto [axis, dim] : llvm::enumerate(sharding.axisDim))
+        if (dim >= 0 && axis != *stageAxis)
+          local /= static_cast<double>(mesh.sizes[axis]);
       int64_t times = 1;
       if (perMicrobatch.contains(value)) {
         times = microbatches;
         if (batchDim.count(value))
           local /= static_cast<double>(microbatches);
       }
-      CommunicationEntry &entry = sent[from % devices]["send"];
+      CommunicationEntry &entry = sent[maker]["send"];
       entry.count += times;
       entry.bytes += static_cast<double>(times) * local;
       if (costModel)
@@ -261,6 +261,15 @@ mlir::autopar::predictCommunication(func::FuncOp func,
             static_cast<double>(times) *
             getSendSeconds(local, mesh, 1u << *stageAxis, *costModel);
     }
+  };
+  auto require = [&](Operation *user, Value value,
+                     const TensorSharding &sharding, double bytes,
+                     bool fresh = false,
+                     ReshardRepeat repeat = ReshardRepeat()) {
+    ArrayRef<int64_t> on;
+    if (auto it = devicesOf.find(user); it != devicesOf.end())
+      on = it->second;
+    requireOn(on, value, sharding, bytes, fresh, repeat);
   };
   auto produce = [&](Value value, const TensorSharding &sharding) {
     for (CommunicationTally &tally : tallies)
@@ -282,7 +291,14 @@ mlir::autopar::predictCommunication(func::FuncOp func,
       if (auto attr = step.getAs<IntegerAttr>("zero"))
         zero = attr.getInt();
     }
-  DenseSet<Value> parameters;
+  // Parameters, and their views and working copies (ZeRO-3 gathers
+  // whichever of them is read, per microbatch).
+  ArgumentRoles roles(func);
+  auto isParameter = [&](Value value) {
+    if (Operation *def = value.getDefiningOp(); def && isWorkingCopy(def))
+      value = def->getOperand(0);
+    return microbatches > 1 && roles.isParameter(value);
+  };
   // Values made inside the loop (perMicrobatch, above), and the partial
   // sums over the microbatches (made inside, accumulated by the loop, read
   // after it).
@@ -291,11 +307,8 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   DenseSet<Value> batchArguments;
   Value firstInput;
   if (microbatches > 1) {
-    ArgumentRoles roles(func);
     for (BlockArgument arg : func.getArguments()) {
       ValueRole role = roles.getRole(arg);
-      if (role == ValueRole::Param)
-        parameters.insert(arg);
       if (isa<RankedTensorType>(arg.getType()) &&
           (role == ValueRole::Input || role == ValueRole::Label)) {
         batchDim[arg] = roles.getBatchDim(arg);
@@ -310,19 +323,26 @@ mlir::autopar::predictCommunication(func::FuncOp func,
   // (autopar-partition's loop takes what does not depend on the
   // microbatch out of it); ZeRO-3's gathers of a parameter run per
   // microbatch.
-  // (A pipeline's stages may each run their own ZeRO stage: the user's.)
+  // (A pipeline's stages may each run their own ZeRO stage: a gradient's
+  // reduce-scatter runs at its maker's, which reshards it; a parameter's
+  // gather at its reader's.)
+  auto zeroOfChunk = [&](int64_t chunk) {
+    return module && chunk >= 0 ? getStageStep(module, chunk).zero : zero;
+  };
   auto repeatFor = [&](Operation *user, bool inLoop, Value value) {
     ReshardRepeat repeat;
-    int64_t zeroAt = zero;
-    if (auto chunk = chunkOf.find(user); module && chunk != chunkOf.end())
-      zeroAt = getStageStep(module, chunk->second).zero;
+    auto userChunk = chunkOf.find(user);
+    int64_t userZero =
+        zeroOfChunk(userChunk == chunkOf.end() ? -1 : userChunk->second);
+    int64_t maker = chunkOfValue(value);
+    int64_t makerZero = maker >= 0 ? zeroOfChunk(maker) : userZero;
     if (inLoop && perMicrobatch.contains(value)) {
       repeat.times = microbatches;
       repeat.sliced = batchDim.count(value) > 0;
-    } else if (zeroAt >= 2 && accumulated.contains(value)) {
+    } else if (makerZero >= 2 && accumulated.contains(value)) {
       repeat.scatterEach = microbatches;
     }
-    if (zeroAt >= 3 && parameters.contains(value))
+    if (userZero >= 3 && isParameter(value))
       repeat.gatherEach = microbatches;
     return repeat;
   };
@@ -372,9 +392,22 @@ mlir::autopar::predictCommunication(func::FuncOp func,
         for (int &dim : target.axisDim)
           if (dim == TensorSharding::kPartial)
             dim = TensorSharding::kReplicated;
-        // On the device that makes it.
-        require(operand.getDefiningOp(), operand, target,
-                getTensorBytes(operand.getType()));
+        // On the device that makes it; a parameter's update also on the
+        // other devices that read the parameter (autopar-partition sends
+        // it to them: each returns the parameters it holds).
+        SmallVector<int64_t, 2> on;
+        if (Operation *def = operand.getDefiningOp())
+          on.append(devicesOf.lookup(def));
+        if (auto updates = func.getResultAttrOfType<IntegerAttr>(
+                index, AutoparDialect::kUpdatesAttrName);
+            updates && !on.empty())
+          for (Operation *user : func.getArgument(updates.getInt()).getUsers())
+            if (Operation *reader = entryBlock.findAncestorOpInBlock(*user))
+              for (int64_t device : devicesOf.lookup(reader))
+                if (!llvm::is_contained(on, device))
+                  on.push_back(device);
+        requireOn(on, operand, target, getTensorBytes(operand.getType()),
+                  /*fresh=*/false, ReshardRepeat());
       }
       continue;
     }
@@ -514,7 +547,10 @@ mlir::autopar::predictCommunication(func::FuncOp func,
     }
     perDevice.push_back(std::move(summary));
   }
-  return getBusiest(perDevice);
+  CommunicationSummary busiest = getBusiest(perDevice);
+  if (perDeviceOut)
+    *perDeviceOut = std::move(perDevice);
+  return busiest;
 }
 
 /// The bit mask of `axes` (names) on `mesh`.
@@ -586,9 +622,9 @@ static void countOp(Operation *op, CommunicationSummary &summary,
       times * costModel->collectiveTime(*kind, bytes, group).seconds;
 }
 
-CommunicationSummary
-mlir::autopar::countCommunication(func::FuncOp func,
-                                  const CostModel *costModel) {
+CommunicationSummary mlir::autopar::countCommunication(
+    func::FuncOp func, const CostModel *costModel,
+    std::vector<CommunicationSummary> *perDeviceOut) {
   // A pipeline's per-stage programs (autopar-partition): a device runs one
   // case of the switch on its stage; the busiest stage's count.
   scf::IndexSwitchOp stages;
@@ -606,18 +642,28 @@ mlir::autopar::countCommunication(func::FuncOp func,
   });
   if (!stages)
     return summary;
+  // By coordinate: the cases', and the default region's the one no case
+  // names.
+  size_t devices = stages.getNumCases() + 1;
+  std::vector<Region *> regionOf(devices, nullptr);
+  for (auto [index, value] : llvm::enumerate(stages.getCases()))
+    if (value >= 0 && static_cast<size_t>(value) < devices)
+      regionOf[value] = &stages.getCaseRegions()[index];
+  for (Region *&region : regionOf)
+    if (!region) {
+      region = &stages.getDefaultRegion();
+      break;
+    }
   std::vector<CommunicationSummary> perStage;
-  for (Region &region : stages->getRegions()) {
-    CommunicationSummary &stage = perStage.emplace_back();
-    region.walk([&](Operation *op) { countOp(op, stage, costModel); });
+  for (Region *region : regionOf) {
+    CommunicationSummary &stage = perStage.emplace_back(summary);
+    if (region)
+      region->walk([&](Operation *op) { countOp(op, stage, costModel); });
   }
-  for (const auto &[kind, entry] : getBusiest(perStage)) {
-    CommunicationEntry &total = summary[kind];
-    total.count += entry.count;
-    total.bytes += entry.bytes;
-    total.seconds += entry.seconds;
-  }
-  return summary;
+  CommunicationSummary busiest = getBusiest(perStage);
+  if (perDeviceOut)
+    *perDeviceOut = std::move(perStage);
+  return busiest;
 }
 
 double mlir::autopar::getTotalSeconds(const CommunicationSummary &summary) {

@@ -57,6 +57,13 @@ private:
   bool inferred = true;
 };
 
+/// Whether `op` makes the 16-bit working copy of an f32 master parameter
+/// (mixed precision): an untagged (neither forward nor backward)
+/// elementwise `linalg.generic` with one input and one result of the
+/// input's shape and another element type. autopar-partition's ZeRO
+/// shards the parameter, its working copy and their gathers alike.
+bool isWorkingCopy(Operation *op);
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_ANALYSIS_ARGUMENTROLES_H

@@ -100,16 +100,22 @@ private:
 /// `autopar.step` microbatches: the reshards of ops that depend on a
 /// microbatch's samples run once per microbatch). Fails with a diagnostic
 /// on annotations partition would refuse. A function without annotations
-/// communicates nothing.
+/// communicates nothing. Of a pipeline, the busiest device along the
+/// stages' axis (each runs its stages' program); with `perDevice`, every
+/// device's in order.
 FailureOr<CommunicationSummary>
-predictCommunication(func::FuncOp func, const CostModel *costModel);
+predictCommunication(func::FuncOp func, const CostModel *costModel,
+                     std::vector<CommunicationSummary> *perDevice = nullptr);
 
 /// The autopar collectives and sends in `func` (a partitioned function):
 /// per kind, the count and the bytes of their local inputs; priced when
 /// `costModel` is given. Of a pipeline's per-stage programs, the busiest
-/// stage's (a device runs one).
-CommunicationSummary countCommunication(func::FuncOp func,
-                                        const CostModel *costModel);
+/// stage's (a device runs one); with `perDevice`, each device's program's
+/// (with what runs outside the stages' switch), by the device's
+/// coordinate along the stages' axis.
+CommunicationSummary
+countCommunication(func::FuncOp func, const CostModel *costModel,
+                   std::vector<CommunicationSummary> *perDevice = nullptr);
 
 /// The cost model's time for all of `summary`'s collectives.
 double getTotalSeconds(const CommunicationSummary &summary);
