@@ -226,7 +226,10 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
   auto requireOn = [&](ArrayRef<int64_t> on, Value value,
                        const TensorSharding &sharding, double bytes, bool fresh,
                        ReshardRepeat repeat) {
+    // Empty tensors and constant fills are made where they are used.
     int64_t from = chunkOfValue(value);
+    if (Operation *def = value.getDefiningOp(); def && isMadeFromScalar(def))
+      from = -1;
     if (on.empty() && from < 0) {
       for (CommunicationTally &tally : tallies)
         tally.require(value, sharding, bytes, fresh, repeat);
