@@ -49,6 +49,7 @@
 #include "Sequentializer.h"
 #include "autopar/Autodiff/ReverseMode.h"
 #include "autopar/Search/Pipeline.h"
+#include "autopar/Search/ShardingSpace.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -288,6 +289,10 @@ LogicalResult StagePrograms::classify() {
       });
     }
     phases[&op] = phase;
+    // An empty tensor or a constant fill is made by each device that reads
+    // it (never sent), whatever chunk the plan put it in.
+    if (isMadeFromScalar(&op))
+      continue;
     if (auto stage =
             op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName)) {
       if (stage.getInt() >= chunks)

@@ -181,6 +181,10 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
   DenseMap<Operation *, SmallVector<int64_t, 2>> devicesOf;
   if (devices > 1) {
     for (Operation &op : entryBlock) {
+      // Empty tensors and constant fills are made where they are used
+      // (autopar-partition's rule), whatever chunk the plan put them in.
+      if (isMadeFromScalar(&op))
+        continue;
       int64_t chosen = -1;
       if (auto stage =
               op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName)) {
@@ -226,10 +230,7 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
   auto requireOn = [&](ArrayRef<int64_t> on, Value value,
                        const TensorSharding &sharding, double bytes, bool fresh,
                        ReshardRepeat repeat) {
-    // Empty tensors and constant fills are made where they are used.
     int64_t from = chunkOfValue(value);
-    if (Operation *def = value.getDefiningOp(); def && isMadeFromScalar(def))
-      from = -1;
     if (on.empty() && from < 0) {
       for (CommunicationTally &tally : tallies)
         tally.require(value, sharding, bytes, fresh, repeat);
