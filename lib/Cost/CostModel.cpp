@@ -264,6 +264,18 @@ CollectiveTime CostModel::collectiveTime(CollectiveKind kind, double bytes,
   if (group.size <= 1 || bytes <= 0)
     return best;
   auto [bw, latency] = linkFor(group);
+  // A ring's steps each pay one hop's latency: of its p - 1 steps around a
+  // group on k nodes (filled evenly), k - 1 cross to another node and the
+  // others stay inside one (NCCL's own tuning model: (nsteps -
+  // nInterSteps) intra + nInterSteps inter). A tree climbs p/k - 1 levels
+  // inside each node and ceil(log2 k) across nodes.
+  double k = static_cast<double>(std::max<int64_t>(group.nodes, 1));
+  double intraLatency = intraNode.latency;
+  auto ringLatency = [&](double rounds) {
+    if (k <= 1 || !hasInterNode)
+      return rounds * (p - 1) * latency;
+    return rounds * ((p - k) * intraLatency + (k - 1) * latency);
+  };
   auto consider = [&](CollectiveAlgorithm algorithm, double seconds) {
     if (best.seconds == 0 || seconds < best.seconds) {
       best.seconds = seconds;
@@ -271,11 +283,15 @@ CollectiveTime CostModel::collectiveTime(CollectiveKind kind, double bytes,
     }
   };
   double log2p = std::ceil(std::log2(p));
+  double treeLatency =
+      k <= 1 || !hasInterNode
+          ? log2p * latency
+          : (p / k - 1) * intraLatency + std::ceil(std::log2(k)) * latency;
   switch (kind) {
   case CollectiveKind::AllReduce: {
     consider(CollectiveAlgorithm::Ring,
-             2 * (p - 1) / p * bytes / bw + 2 * (p - 1) * latency);
-    consider(CollectiveAlgorithm::Tree, 2 * log2p * latency + 2 * bytes / bw);
+             2 * (p - 1) / p * bytes / bw + ringLatency(2));
+    consider(CollectiveAlgorithm::Tree, 2 * treeLatency + 2 * bytes / bw);
     if (group.nodes > 1 && group.size > group.nodes) {
       // Reduce-scatter within each node, all-reduce the node's share across
       // nodes, all-gather within the node.
@@ -294,14 +310,14 @@ CollectiveTime CostModel::collectiveTime(CollectiveKind kind, double bytes,
   case CollectiveKind::AllGather:
   case CollectiveKind::ReduceScatter:
     consider(CollectiveAlgorithm::Ring,
-             (p - 1) / p * bytes / bw + (p - 1) * latency);
+             (p - 1) / p * bytes / bw + ringLatency(1));
     break;
   case CollectiveKind::AllToAll:
     consider(CollectiveAlgorithm::Direct,
              (p - 1) / p * bytes / bw + (p - 1) * latency);
     break;
   case CollectiveKind::Broadcast:
-    consider(CollectiveAlgorithm::Ring, bytes / bw + (p - 1) * latency);
+    consider(CollectiveAlgorithm::Ring, bytes / bw + ringLatency(1));
     consider(CollectiveAlgorithm::Tree, log2p * (latency + bytes / bw));
     break;
   case CollectiveKind::Permute:

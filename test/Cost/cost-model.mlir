@@ -30,7 +30,8 @@
 // CHECK-NEXT: "seconds": {{0\.0006(06|0599)}}
 // CHECK-NEXT: "algorithm": "ring"
 // 8 GPUs on 2 nodes: a flat ring over InfiniBand would take
-// 2(7/8) n/1e9 + 14e-5 = 7.14 ms; hierarchical: reduce-scatter inside
+// 2(7/8) n/1e9 + 2(6 x 1e-6 + 1 x 1e-5) = 7.03 ms (ring-latency.test);
+// hierarchical: reduce-scatter inside
 // ((3/4) n/1e10 + 3e-6 = 303 us), all-reduce of n/4 across the 2 nodes
 // (ring: 1 ms + 20 us = 1020 us), all-gather inside (303 us) = 1.626 ms.
 // CHECK: "gpus": 8,
