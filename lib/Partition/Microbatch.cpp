@@ -16,6 +16,7 @@
 #include "autopar/Autodiff/StepTransforms.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Partition/ReshardingBuilder.h"
+#include "autopar/Search/ChunkAssignment.h"
 #include "autopar/Search/ShardingSpace.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -238,20 +239,15 @@ int64_t Sequentializer::getZeroStage(Operation *op) {
       module->getAttrOfType<DictionaryAttr>(AutoparDialect::kPipelineAttrName);
   if (!pipeline || !pipeline.get("zero"))
     return step.zero;
-  // Breadth first: the nearest.
-  SmallVector<Operation *> queue = {op};
-  DenseSet<Operation *> visited = {op};
-  for (size_t next = 0; next < queue.size(); ++next) {
-    Operation *at = queue[next];
-    if (auto stage =
-            at->getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName))
-      return getStageStep(module, stage.getInt()).zero;
-    for (Value operand : at->getOperands())
-      if (Operation *def = operand.getDefiningOp(); def && ancestor(def))
-        if (visited.insert(ancestor(def)).second)
-          queue.push_back(ancestor(def));
-  }
-  return step.zero;
+  if (!chunks)
+    chunks = assignChunks(body, [](Operation *op) {
+      return op->hasAttr(AutoparDialect::kGradOfAttrName) ||
+             op->hasAttr(AutoparDialect::kRecomputedAttrName);
+    });
+  Operation *inBody = ancestor(op);
+  auto it = inBody ? chunks->find(inBody) : chunks->end();
+  return it == chunks->end() ? step.zero
+                             : getStageStep(module, it->second).zero;
 }
 
 bool Sequentializer::isGatheredEachMicrobatch(Operation *op) {
@@ -297,6 +293,15 @@ void Sequentializer::reduceOncePerStep() {
       mapping.map(input, accumulated.getResult());
       Operation *reduced = builder.clone(*inner, mapping);
       outer.getResult().replaceAllUsesWith(reduced->getResult(0));
+      if (chunks) {
+        // The two new ops run where the reduction they replace ran.
+        if (auto it = chunks->find(inner); it != chunks->end()) {
+          (*chunks)[accumulated] = it->second;
+          (*chunks)[reduced] = it->second;
+        }
+        chunks->erase(inner);
+        chunks->erase(outer);
+      }
       outer.erase();
       inner->erase();
       changed = true;

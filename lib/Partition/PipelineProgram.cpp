@@ -48,8 +48,8 @@
 
 #include "Sequentializer.h"
 #include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Search/ChunkAssignment.h"
 #include "autopar/Search/Pipeline.h"
-#include "autopar/Search/ShardingSpace.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -289,29 +289,18 @@ LogicalResult StagePrograms::classify() {
       });
     }
     phases[&op] = phase;
-    // An empty tensor or a constant fill is made by each device that reads
-    // it (never sent), whatever chunk the plan put it in.
-    if (isMadeFromScalar(&op))
-      continue;
     if (auto stage =
-            op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName)) {
+            op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName))
       if (stage.getInt() >= chunks)
         return op.emitError()
                << "autopar-partition: '" << AutoparDialect::kStageAttrName
                << "' is " << stage.getInt() << " but the pipeline has "
                << chunks << (chunks > devices ? " chunks" : " stages");
-      stages[&op] = stage.getInt();
-      continue;
-    }
-    SmallVector<int64_t> inputChunks;
-    forEachInput(&op, [&](Value value) {
-      if (Operation *def = producer(value))
-        inputChunks.push_back(stageOf(def));
-    });
-    int64_t chosen = chooseChunk(inputChunks, phase == Phase::Backward);
-    if (chosen >= 0)
-      stages[&op] = chosen;
   }
+  stages = assignChunks(body, [](Operation *op) {
+    return op->hasAttr(AutoparDialect::kGradOfAttrName) ||
+           op->hasAttr(AutoparDialect::kRecomputedAttrName);
+  });
   for (const Accumulator &acc : accumulators)
     if (stageOf(acc.collective) < 0)
       return acc.collective->emitError()

@@ -82,9 +82,9 @@ private:
   LogicalResult buildStagePrograms();
 
   Operation *ancestor(Operation *op) { return body.findAncestorOpInBlock(*op); }
-  /// The ZeRO stage `op` runs at: its pipeline stage's (getStageStep), the
-  /// stage of the nearest op it is computed from that has one; the step's
-  /// when the stages do not differ or none does.
+  /// The ZeRO stage `op` runs at: its pipeline chunk's (getStageStep; the
+  /// chunk assignChunks gives it, Search/ChunkAssignment.h); the step's
+  /// when the stages do not differ or it has no chunk.
   int64_t getZeroStage(Operation *op);
   /// Whether the all_gather `op` runs in each microbatch rather than once
   /// before them, when only microbatches read it: ZeRO-3's gathers of a
@@ -101,6 +101,10 @@ private:
   Value microbatch;
   DenseSet<Operation *> inLoop, afterLoop;
   SetVector<Operation *> boundary;
+  /// getZeroStage's chunks (assignChunks), made when first asked for;
+  /// reduceOncePerStep keeps them up to date. Only reduceOncePerStep and
+  /// collectLoopBody ask.
+  std::optional<DenseMap<Operation *, int64_t>> chunks;
 };
 
 } // namespace mlir::autopar::detail

@@ -3,6 +3,7 @@
 #include "autopar/Search/Communication.h"
 #include "autopar/Analysis/ArgumentRoles.h"
 #include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Search/ChunkAssignment.h"
 #include "autopar/Search/Pipeline.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -11,6 +12,10 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <set>
+#include <tuple>
+#include <vector>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -154,7 +159,7 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
   // A pipeline (`autopar.pipeline`, the mesh's first axis its stages): each
   // device along that axis runs its stages' ops (an op's `autopar.stage`
   // is its chunk, on device chunk mod P; an op without one takes the chunk
-  // of what it reads (chooseChunk, autopar-partition's rule), or, reading
+  // of what it reads (assignChunks, autopar-partition's rule), or, reading
   // no staged value, runs on every device that uses it). Each device's
   // reshards are tallied apart, with the sends of the values another
   // device reads (the local value, once per microbatch when made per
@@ -180,33 +185,14 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
   // Per op: the devices it runs on (none listed: every device).
   DenseMap<Operation *, SmallVector<int64_t, 2>> devicesOf;
   if (devices > 1) {
-    for (Operation &op : entryBlock) {
-      // Empty tensors and constant fills are made where they are used
-      // (autopar-partition's rule), whatever chunk the plan put them in.
-      if (isMadeFromScalar(&op))
-        continue;
-      int64_t chosen = -1;
-      if (auto stage =
-              op.getAttrOfType<IntegerAttr>(AutoparDialect::kStageAttrName)) {
-        chosen = stage.getInt();
-      } else {
-        SetVector<Value> inputs(op.getOperands().begin(),
-                                op.getOperands().end());
-        getUsedValuesDefinedAbove(op.getRegions(), inputs);
-        SmallVector<int64_t> inputChunks;
-        for (Value input : inputs)
-          inputChunks.push_back(chunkOfValue(input));
-        // Backward work: the gradient ops and what recomputation makes
-        // again (autopar-partition also counts what reads them).
-        chosen = chooseChunk(
-            inputChunks, op.hasAttr(AutoparDialect::kGradOfAttrName) ||
-                             op.hasAttr(AutoparDialect::kRecomputedAttrName));
-      }
-      if (chosen >= 0) {
-        chunkOf[&op] = chosen;
-        devicesOf[&op].push_back(chosen % devices);
-      }
-    }
+    // Backward work: the gradient ops and what recomputation makes again
+    // for them (autopar-partition also counts what reads them).
+    chunkOf = assignChunks(entryBlock, [](Operation *op) {
+      return op->hasAttr(AutoparDialect::kGradOfAttrName) ||
+             op->hasAttr(AutoparDialect::kRecomputedAttrName);
+    });
+    for (auto [op, chunk] : chunkOf)
+      devicesOf[op].push_back(chunk % devices);
     for (Operation &op : llvm::reverse(entryBlock)) {
       if (chunkOf.count(&op))
         continue;
@@ -219,7 +205,9 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
       llvm::sort(on);
     }
   }
-  DenseSet<std::pair<Value, int64_t>> sentTo;
+  // (value, device, layout) sent: one transfer per layout a device reads
+  // (each resharding is its own value in the program).
+  std::set<std::tuple<const void *, int64_t, std::vector<int>>> sentTo;
   DenseSet<Value> perMicrobatch;
   DenseMap<Value, int64_t> batchDim;
   int64_t microbatches = 1;
@@ -244,7 +232,12 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
     int64_t maker = from % devices;
     tallies[maker].require(value, sharding, bytes, fresh, repeat);
     for (int64_t device : on) {
-      if (device == maker || !sentTo.insert({value, device}).second)
+      if (device == maker)
+        continue;
+      // A pin makes its own copy (`fresh`): sent again.
+      std::vector<int> layout(sharding.axisDim.begin(), sharding.axisDim.end());
+      if (!fresh &&
+          !sentTo.insert({value.getAsOpaquePointer(), device, layout}).second)
         continue;
       // A microbatch's slice at a time when made per microbatch.
       double local = getTensorBytes(value.getType());

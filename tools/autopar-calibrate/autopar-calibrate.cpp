@@ -149,7 +149,12 @@ int main(int argc, char **argv) {
       if (i == links.count - 1)
         linkBandwidth = bus;
     }
-    // The cost model's small-message all-reduce: 2 ceil(log2 p) latencies.
+    // The cost model's small-message all-reduce on one node: 2 ceil(log2
+    // p) latencies. Across k nodes the model's tree takes p/k - 1
+    // intra-node levels and ceil(log2 k) inter-node ones; the job does not
+    // know k or the intra-node latency here, so a job spanning nodes
+    // writes every level at the inter-node latency (an over-estimate of
+    // it; docs/targets.md).
     linkLatency = links.seconds[0] / (2 * std::max(1.0, std::ceil(std::log2(p))));
   }
 
