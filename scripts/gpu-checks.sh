@@ -53,11 +53,15 @@ echo "== cnn bf16 training"
 # corrections, 3-D cuBLASLt epilogues) against the CPU path.
 python3 "$root/models/generate.py" gpt --batch 4 --layers 2 --seq 64 --hidden 128 --heads 4 \
   --ffn 512 --vocab 512 --max-pos 64 -o "$models/gpt.mlir"
-for training in "" "--training=loss=softmax-cross-entropy optimizer=adam lr=0.001"; do
-  echo "== gpt ${training:-forward}"
-  "$build/bin/autopar-run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 \
-    ${training:+"$training"} || status=1
-done
+# (Adam divides by the square root of the squared gradients: where a
+# gradient is tiny, cuBLAS's summation order, not the CPU loops', moves the
+# update; under emulation with sums in double precision this step differed
+# by 1.6e-4 relative, and by 0 with the CPU's order: hence 1e-3 for Adam.)
+echo "== gpt forward"
+"$build/bin/autopar-run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 || status=1
+echo "== gpt adam"
+"$build/bin/autopar-run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 --tol 1e-3 \
+  --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" || status=1
 # Several GPUs: partitioned programs, collectives through NCCL.
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 if [ "${gpus:-0}" -ge 2 ]; then

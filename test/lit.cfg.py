@@ -60,6 +60,10 @@ import subprocess
 
 if config.have_cuda_runtime:
     config.available_features.add("cuda-toolkit")
+# The CUDA runtime against host implementations of the CUDA libraries
+# (autopar-run --emulate-gpu): the CUDA backend's programs run here.
+if config.have_cuda_emulator:
+    config.available_features.add("cuda-emulator")
 config.substitutions.append(("%llc", config.llc))
 config.substitutions.append(("%cxx", config.cxx))
 config.substitutions.append(

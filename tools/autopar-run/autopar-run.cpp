@@ -108,6 +108,13 @@ static cl::opt<std::string> backend("backend",
                                              "cuda (one GPU per rank, "
                                              "collectives through NCCL)"),
                                     cl::init("cpu"), cl::cat(runCategory));
+static cl::opt<bool> emulateGpu(
+    "emulate-gpu",
+    cl::desc("--backend=cuda without a GPU: the kernels run as host code "
+             "and the CUDA libraries by host implementations "
+             "(libautopar_cuda_emulated_runtime); checks the program, not "
+             "the GPU's speed"),
+    cl::init(false), cl::cat(runCategory));
 static cl::opt<std::string>
     planOptions("plan",
                 cl::desc("Options of autopar-plan (e.g. "
@@ -725,6 +732,9 @@ int main(int argc, char **argv) {
     return fail("unknown backend '" + backend + "'; expected cpu or cuda");
   if (ranks < 1)
     return fail("-n must be at least 1");
+  if (emulateGpu && backend != "cuda")
+    return fail("--emulate-gpu emulates the CUDA backend: use it with "
+                "--backend=cuda");
   if (!::autopar::tools::isUnderLauncher()) {
     // A torchrun-style launcher started this process: autopar-run's driver
     // needs MPI, and a nested mpirun per rank would be wrong.
@@ -1077,6 +1087,7 @@ int main(int argc, char **argv) {
   if (failed(runPipeline(
           *module,
           cuda ? "autopar-lower-to-cuda{chip=" + chip +
+                     (emulateGpu ? " emulate=1" : "") +
                      " host-functions=" + copy.getName().str() + "}"
                : std::string("autopar-lower-to-cpu{count-allocations=1}"))))
     return 1;
@@ -1085,7 +1096,7 @@ int main(int argc, char **argv) {
   std::string notRun;
   if (compileOnly)
     notRun = "--compile-only";
-  else if (cuda)
+  else if (cuda && !emulateGpu)
     notRun = ::autopar::tools::findCUDADevice();
   if (!notRun.empty()) {
     // Translate the program to LLVM IR (the kernels already are binaries).
@@ -1136,11 +1147,14 @@ int main(int argc, char **argv) {
     SmallString<256> path(
         llvm::sys::path::parent_path(llvm::sys::path::parent_path(
             llvm::sys::fs::getMainExecutable(argv[0], (void *)&launch))));
-    llvm::sys::path::append(path, "lib", "libautopar_cuda_runtime.so");
+    llvm::sys::path::append(path, "lib",
+                            emulateGpu ? "libautopar_cuda_emulated_runtime.so"
+                                       : "libautopar_cuda_runtime.so");
     cudaRuntime = path.str().str();
     if (!llvm::sys::fs::exists(cudaRuntime))
-      return fail("no " + cudaRuntime +
-                  " (autopar was built without a CUDA toolkit)");
+      return fail(
+          "no " + cudaRuntime + " (autopar was built without a CUDA toolkit" +
+          (emulateGpu ? ", or without cuDNN's and NCCL's headers" : "") + ")");
     libs.push_back(cudaRuntime);
   }
   options.sharedLibPaths = libs;
@@ -1182,7 +1196,12 @@ int main(int argc, char **argv) {
   const double *times = ::autopar::runtime::getStepTimes(count);
   say() << "autopar-run: @" << name << " on " << ranks << " rank"
         << (ranks > 1 ? "s" : "") << ", " << steps << " step"
-        << (steps > 1 ? "s" : "") << "\n";
+        << (steps > 1 ? "s" : "")
+        << (emulateGpu ? ", CUDA emulated on the host (kernels as host "
+                         "code, CUDA libraries by host implementations; "
+                         "times are not GPU times)"
+                       : "")
+        << "\n";
   int64_t lossCount = 0;
   const double *losses = ::autopar::runtime::getStepLosses(lossCount);
   int64_t scaleCount = 0;

@@ -112,6 +112,14 @@ struct LowerToCUDAPipelineOptions
       llvm::cl::desc("Run 2-D convolutions through cuDNN (else as kernels; "
                      "for a runtime built without cuDNN)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> emulate{
+      *this, "emulate",
+      llvm::cl::desc(
+          "Run the kernels on the host (autopar-emulate-gpu-kernels) "
+          "instead of compiling them for the GPU: for the CUDA "
+          "runtime built against host implementations of the "
+          "CUDA libraries (libautopar_cuda_emulated_runtime)"),
+      llvm::cl::init(false)};
   PassOptions::ListOption<std::string> hostFunctions{
       *this, "host-functions",
       llvm::cl::desc("Functions to run on the host CPU, compiled as the CPU "

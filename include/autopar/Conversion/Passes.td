@@ -393,6 +393,29 @@ def CollapseParallelLoops : Pass<"autopar-collapse-parallel-loops"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def EmulateGpuKernels : Pass<"autopar-emulate-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Run the outlined GPU kernels on the host, for checking the "
+                "CUDA backend without a GPU";
+  let description = [{
+    Each kernel of a `gpu.module` becomes a host function
+    `@__autopar_emulated_<module>_<kernel>` taking the kernel's arguments
+    and then its block and thread indices and the block and grid sizes
+    (x, y, z each); each `gpu.launch_func` becomes loops over the grid and
+    the block that call it, in program order (the host code's stream
+    order is then the order the host runs it in); the GPU modules go. The
+    kernels' bodies are those the GPU would compile: only what makes a
+    kernel a GPU program (the index operations) is replaced. A kernel that
+    synchronises its threads (`gpu.barrier`, shuffles) or uses shared or
+    private memory cannot be run one thread after another: an error names
+    it. autopar-run --emulate-gpu runs the result with the CUDA runtime
+    built against host implementations of the driver, cuBLAS(Lt), cuDNN
+    and NCCL (docs/cuda.md, "Emulation on the CPU").
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::gpu::GPUDialect"];
+}
+
 def MergeGpuModules : Pass<"autopar-merge-gpu-modules", "::mlir::ModuleOp"> {
   let summary = "Put every outlined kernel into one GPU module";
   let description = [{

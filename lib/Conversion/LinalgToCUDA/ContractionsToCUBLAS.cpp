@@ -269,6 +269,12 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   if (output != product &&
       (!outputAlloc || !isa<memref::AllocOp, gpu::AllocOp>(outputAlloc)))
     return std::nullopt;
+  // Nor the buffer of an input: unfused, the epilogue may write in place
+  // into a product's input that dies there; fused, the product would read
+  // what it writes.
+  for (Value input : gemmOp.getDpsInputs())
+    if (mayAliasBuffers(getRootBuffer(output), getRootBuffer(input)))
+      return std::nullopt;
   // What is freed in between is none of the epilogue's buffers.
   for (memref::DeallocOp free : frees)
     if (llvm::is_contained({product, bias, output}, free.getMemref()))

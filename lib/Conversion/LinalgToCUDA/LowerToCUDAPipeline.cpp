@@ -196,6 +196,9 @@ static std::optional<std::string> findLibdevice(StringRef toolkit) {
   return std::nullopt;
 }
 
+static void buildKernelToNVVMPasses(OpPassManager &pm,
+                                    const LowerToCUDAPipelineOptions &options);
+
 void mlir::autopar::buildLowerToCUDAPipeline(
     OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
   buildBufferizePasses(pm, options.fuse);
@@ -254,10 +257,43 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   // buffer.
   pm.addPass(createAllocsToGPU());
   pm.addPass(createOrderOnStream());
+  // Emulation: the kernels as host functions, launched by loops, for the
+  // runtime built against host implementations of the CUDA libraries.
+  if (options.emulate)
+    pm.addPass(createEmulateGpuKernels());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
 
   // Kernels: NVVM, then a binary for the chip.
+  if (!options.emulate)
+    buildKernelToNVVMPasses(pm, options);
+
+  // Host: launches and allocations to the mgpu* runtime, the rest to LLVM.
+  pm.addPass(createStripAnnotations());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  if (!options.emulate) {
+    GpuModuleToBinaryPassOptions binary;
+    binary.compilationTarget = options.format;
+    binary.toolkitPath = options.toolkit;
+    // ptxas compiles the one kernel module on several threads (0: all
+    // CPUs).
+    if (options.ptxasThreads != 1 && options.format != "isa")
+      binary.cmdOptions =
+          "--split-compile=" +
+          std::to_string(std::max<int64_t>(0, options.ptxasThreads));
+    pm.addPass(createGpuModuleToBinaryPass(binary));
+    pm.addPass(createStripCompileTimes());
+  }
+  buildHostToLLVMPasses(pm);
+}
+
+/// The kernel modules to NVVM, for the chip `options` names.
+static void buildKernelToNVVMPasses(OpPassManager &pm,
+                                    const LowerToCUDAPipelineOptions &options) {
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;
@@ -275,24 +311,6 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   kernels.addPass(createConvertGpuOpsToNVVMOps());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
-
-  // Host: launches and allocations to the mgpu* runtime, the rest to LLVM.
-  pm.addPass(createStripAnnotations());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createGpuToLLVMConversionPass());
-  GpuModuleToBinaryPassOptions binary;
-  binary.compilationTarget = options.format;
-  binary.toolkitPath = options.toolkit;
-  // ptxas compiles the one kernel module on several threads (0: all CPUs).
-  if (options.ptxasThreads != 1 && options.format != "isa")
-    binary.cmdOptions =
-        "--split-compile=" + std::to_string(std::max<int64_t>(0, options.ptxasThreads));
-  pm.addPass(createGpuModuleToBinaryPass(binary));
-  pm.addPass(createStripCompileTimes());
-  buildHostToLLVMPasses(pm);
 }
 
 void mlir::autopar::registerLowerToCUDAPipeline() {
