@@ -61,6 +61,7 @@
 
 #include "llvm/ADT/MapVector.h"
 
+#include <deque>
 #include <map>
 #include <set>
 
@@ -875,10 +876,14 @@ StagePrograms::orderReceivesAsSent(scf::IndexSwitchOp stageSwitch) {
           static_cast<int64_t>(send.getTag()));
   for (int64_t d = 0; d < devices; ++d) {
     SmallVector<RecvOp> receives(regionOf(d).front().getOps<RecvOp>());
-    std::map<std::pair<int64_t, int64_t>, RecvOp> byTag;
+    // Per (sender, tag): the receives not yet placed, in program order (a
+    // tag recurs once per microbatch: the k-th receive of a tag takes the
+    // k-th send of it).
+    std::map<std::pair<int64_t, int64_t>, std::deque<RecvOp>> byTag;
     for (RecvOp recv : receives)
       byTag[{static_cast<int64_t>(recv.getPeer()),
-             static_cast<int64_t>(recv.getTag())}] = recv;
+             static_cast<int64_t>(recv.getTag())}]
+          .push_back(recv);
     // Per sender: how many of its sends this device has taken.
     std::map<int64_t, size_t> taken;
     DenseSet<Operation *> placed;
@@ -895,15 +900,17 @@ StagePrograms::orderReceivesAsSent(scf::IndexSwitchOp stageSwitch) {
                  << " receives tag " << recv.getTag() << " from device " << peer
                  << ", which never sends it";
         auto it = byTag.find({peer, order[next++]});
-        if (it == byTag.end())
+        if (it == byTag.end() || it->second.empty())
           return recv.emitError()
                  << "autopar-partition: internal error: pipeline device "
                  << peer << " sends tag " << order[next - 1] << " to device "
-                 << d << ", which never receives it";
-        if (it->second != recv)
-          it->second->moveBefore(recv);
-        placed.insert(it->second);
-        if (it->second == recv)
+                 << d << " more often than it receives it";
+        RecvOp taken = it->second.front();
+        it->second.pop_front();
+        if (taken != recv)
+          taken->moveBefore(recv);
+        placed.insert(taken);
+        if (taken == recv)
           break;
       }
     }

@@ -71,6 +71,10 @@ struct cudnnConvolutionStruct {
 struct ncclComm {
   MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0, size = 1;
+  /// Sends and receives issued and not yet complete: a non-blocking
+  /// communicator's operations in progress (ncclCommGetAsyncError says
+  /// ncclInProgress until they complete).
+  std::vector<MPI_Request> pending;
 };
 
 namespace {
@@ -339,9 +343,22 @@ bool &inGroup() {
   return group;
 }
 
-std::vector<MPI_Request> &getRequests() {
-  static std::vector<MPI_Request> requests;
-  return requests;
+/// The communicators of the sends and receives of the open group.
+std::vector<ncclComm_t> &getGroupComms() {
+  static std::vector<ncclComm_t> comms;
+  return comms;
+}
+
+/// Whether `comm`'s sends and receives have completed (forgotten then).
+bool progress(ncclComm_t comm) {
+  if (comm->pending.empty())
+    return true;
+  int done = 0;
+  MPI_Testall(static_cast<int>(comm->pending.size()), comm->pending.data(),
+              &done, MPI_STATUSES_IGNORE);
+  if (done)
+    comm->pending.clear();
+  return done != 0;
 }
 
 std::string &getLastError() {
@@ -1337,12 +1354,27 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   return ncclSuccess;
 }
 ncclResult_t ncclCommAbort(ncclComm_t comm) {
-  freeComm(comm);
+  // The peers may be stuck: no collective MPI_Comm_free; transfers in
+  // progress are cancelled.
+  if (comm)
+    for (MPI_Request &request : comm->pending)
+      MPI_Cancel(&request);
   return ncclSuccess;
 }
-ncclResult_t ncclCommGetAsyncError(ncclComm_t, ncclResult_t *state) {
-  *state = ncclSuccess;
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *state) {
+  *state = progress(comm) ? ncclSuccess : ncclInProgress;
   return ncclSuccess;
+}
+
+/// A collective on `comm` after transfers still in progress on it: NCCL
+/// runs a communicator's operations in order, and so does the emulator,
+/// which cannot leave a collective in progress.
+static bool transfersDone(ncclComm_t comm) {
+  if (progress(comm))
+    return true;
+  getLastError() = "emulated NCCL: a collective on a communicator whose "
+                   "sends and receives are still in progress";
+  return false;
 }
 
 ncclResult_t ncclAllReduce(const void *in, void *out, size_t count,
@@ -1350,6 +1382,8 @@ ncclResult_t ncclAllReduce(const void *in, void *out, size_t count,
                            cudaStream_t) {
   if (inGroup())
     return ncclError("emulated NCCL: collectives inside a group");
+  if (!transfersDone(comm))
+    return ncclInvalidUsage;
   trace("all_reduce of %zu elements over %d ranks", count, comm->size);
   return reduceRows(in, out, count, 0, count, type, op, comm);
 }
@@ -1358,6 +1392,8 @@ ncclResult_t ncclReduceScatter(const void *in, void *out, size_t count,
                                ncclComm_t comm, cudaStream_t) {
   if (inGroup())
     return ncclError("emulated NCCL: collectives inside a group");
+  if (!transfersDone(comm))
+    return ncclInvalidUsage;
   // Rank r's `count` elements are block r of each rank's input: gather
   // the whole inputs, reduce block r.
   size_t bytes = 0;
@@ -1391,14 +1427,17 @@ ncclResult_t ncclGroupStart() {
   return ncclSuccess;
 }
 ncclResult_t ncclGroupEnd() {
+  // A non-blocking communicator: the group's transfers are issued and
+  // complete when their peers take part (the caller polls
+  // ncclCommGetAsyncError, with its own timeout); a peer that never
+  // posts the matching operation leaves them in progress, as on a GPU.
   inGroup() = false;
-  std::vector<MPI_Request> &requests = getRequests();
-  trace("group end: waiting for %zu transfers", requests.size());
-  if (!requests.empty())
-    MPI_Waitall(static_cast<int>(requests.size()), requests.data(),
-                MPI_STATUSES_IGNORE);
-  requests.clear();
-  return ncclSuccess;
+  bool done = true;
+  for (ncclComm_t comm : getGroupComms())
+    done = progress(comm) && done;
+  trace("group end: %s", done ? "complete" : "in progress");
+  getGroupComms().clear();
+  return done ? ncclSuccess : ncclInProgress;
 }
 ncclResult_t ncclSend(const void *data, size_t count, ncclDataType_t type,
                       int peer, ncclComm_t comm, cudaStream_t) {
@@ -1411,7 +1450,8 @@ ncclResult_t ncclSend(const void *data, size_t count, ncclDataType_t type,
   MPI_Request request;
   MPI_Isend(data, static_cast<int>(count * bytes), MPI_BYTE, peer, 7,
             comm->comm, &request);
-  getRequests().push_back(request);
+  comm->pending.push_back(request);
+  getGroupComms().push_back(comm);
   return inGroup() ? ncclSuccess : ncclGroupEnd();
 }
 ncclResult_t ncclRecv(void *data, size_t count, ncclDataType_t type, int peer,
@@ -1425,7 +1465,8 @@ ncclResult_t ncclRecv(void *data, size_t count, ncclDataType_t type, int peer,
   MPI_Request request;
   MPI_Irecv(data, static_cast<int>(count * bytes), MPI_BYTE, peer, 7,
             comm->comm, &request);
-  getRequests().push_back(request);
+  comm->pending.push_back(request);
+  getGroupComms().push_back(comm);
   return inGroup() ? ncclSuccess : ncclGroupEnd();
 }
 
