@@ -163,6 +163,10 @@ private:
   /// Moves receives so that each device takes a peer's values in the order
   /// the peer sends them.
   LogicalResult orderReceivesAsSent(scf::IndexSwitchOp stageSwitch);
+  /// Whether every device takes each peer's values in the order the peer
+  /// sends them, loops expanded (false when a transfer is in a loop whose
+  /// trip count is not a constant, or in another region).
+  bool receivedAsSent(scf::IndexSwitchOp stageSwitch);
   /// `value` in the stage being emitted, for microbatch `m` (-1: once per
   /// step): cloned when no stage owns its producer, received when another
   /// stage's once-per-step value, null (after a diagnostic) when missing.
@@ -817,27 +821,49 @@ LogicalResult StagePrograms::run() {
 
   Operation *terminator = body.getTerminator();
   Location loc = func.getLoc();
-  builder.setInsertionPoint(terminator);
-  Value stage =
-      DeviceCoordOp::create(
-          builder, loc, builder.getIndexType(), meshRef,
-          builder.getStrArrayAttr({AutoparDialect::kStageAxisName}))
-          .getResult();
-  SmallVector<int64_t> cases;
-  for (int64_t d = 0; d + 1 < devices; ++d)
-    cases.push_back(d);
-  auto stageSwitch = scf::IndexSwitchOp::create(
-      builder, loc, terminator->getOperandTypes(), stage, cases, cases.size());
-  for (int64_t d = 0; d < devices; ++d) {
-    Region &region = d + 1 < devices ? stageSwitch.getCaseRegions()[d]
-                                     : stageSwitch.getDefaultRegion();
-    builder.setInsertionPointToEnd(&region.emplaceBlock());
-    if (failed(emitDevice(d)))
+  auto emitSwitch = [&]() -> FailureOr<scf::IndexSwitchOp> {
+    builder.setInsertionPoint(terminator);
+    Value stage = DeviceCoordOp::create(
+                      builder, loc, builder.getIndexType(), meshRef,
+                      builder.getStrArrayAttr({AutoparDialect::kStageAxisName}))
+                      .getResult();
+    SmallVector<int64_t> cases;
+    for (int64_t d = 0; d + 1 < devices; ++d)
+      cases.push_back(d);
+    auto stageSwitch =
+        scf::IndexSwitchOp::create(builder, loc, terminator->getOperandTypes(),
+                                   stage, cases, cases.size());
+    for (int64_t d = 0; d < devices; ++d) {
+      Region &region = d + 1 < devices ? stageSwitch.getCaseRegions()[d]
+                                       : stageSwitch.getDefaultRegion();
+      builder.setInsertionPointToEnd(&region.emplaceBlock());
+      if (failed(emitDevice(d)))
+        return failure();
+    }
+    if (failed(orderReceivesAsSent(stageSwitch)))
+      return failure();
+    return stageSwitch;
+  };
+  FailureOr<scf::IndexSwitchOp> emitted = emitSwitch();
+  if (failed(emitted))
+    return failure();
+  // In loops, a device's receives can only be moved within one block: when
+  // some device still takes a peer's values in another order than they
+  // are sent (NCCL would match them in order), the schedule is emitted
+  // straight-line instead, where every receive can be moved.
+  if (looped && !receivedAsSent(*emitted)) {
+    Operation *stage = emitted->getArg().getDefiningOp();
+    emitted->erase();
+    stage->erase();
+    looped = false;
+    mapped.clear();
+    own.clear();
+    emitted = emitSwitch();
+    if (failed(emitted))
       return failure();
   }
+  scf::IndexSwitchOp stageSwitch = *emitted;
   terminator->setOperands(stageSwitch.getResults());
-  if (failed(orderReceivesAsSent(stageSwitch)))
-    return failure();
   // A result's stage is the device (coordinate along the stages' axis)
   // that makes it.
   for (auto [index, owner] : llvm::enumerate(resultOwner))
@@ -916,6 +942,72 @@ StagePrograms::orderReceivesAsSent(scf::IndexSwitchOp stageSwitch) {
     }
   }
   return success();
+}
+
+namespace {
+/// A transfer as a device runs it: (peer, tag).
+using TransferEvent = std::pair<int64_t, int64_t>;
+
+/// The sends and receives `block` runs, in order, loops of constant trip
+/// count expanded; failure when a transfer is under another region.
+LogicalResult collectTransferEvents(Block &block,
+                                    std::vector<TransferEvent> &sends,
+                                    std::vector<TransferEvent> &receives) {
+  for (Operation &op : block) {
+    if (auto send = dyn_cast<SendOp>(op)) {
+      sends.push_back({static_cast<int64_t>(send.getPeer()),
+                       static_cast<int64_t>(send.getTag())});
+      continue;
+    }
+    if (auto recv = dyn_cast<RecvOp>(op)) {
+      receives.push_back({static_cast<int64_t>(recv.getPeer()),
+                          static_cast<int64_t>(recv.getTag())});
+      continue;
+    }
+    if (op.getNumRegions() == 0)
+      continue;
+    bool hasTransfers = false;
+    op.walk([&](Operation *inner) {
+      if (isa<SendOp, RecvOp>(inner))
+        hasTransfers = true;
+    });
+    if (!hasTransfers)
+      continue;
+    auto loop = dyn_cast<scf::ForOp>(op);
+    if (!loop)
+      return failure();
+    std::optional<int64_t> lower = getConstantIntValue(loop.getLowerBound()),
+                           upper = getConstantIntValue(loop.getUpperBound()),
+                           step = getConstantIntValue(loop.getStep());
+    if (!lower || !upper || !step || *step <= 0)
+      return failure();
+    std::vector<TransferEvent> bodySends, bodyReceives;
+    if (failed(collectTransferEvents(*loop.getBody(), bodySends, bodyReceives)))
+      return failure();
+    for (int64_t i = *lower; i < *upper; i += *step) {
+      sends.insert(sends.end(), bodySends.begin(), bodySends.end());
+      receives.insert(receives.end(), bodyReceives.begin(), bodyReceives.end());
+    }
+  }
+  return success();
+}
+} // namespace
+
+bool StagePrograms::receivedAsSent(scf::IndexSwitchOp stageSwitch) {
+  // Per (sender, receiver): the tags sent, and the tags received.
+  std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> sent, received;
+  for (int64_t d = 0; d < devices; ++d) {
+    Region &region = d + 1 < devices ? stageSwitch.getCaseRegions()[d]
+                                     : stageSwitch.getDefaultRegion();
+    std::vector<TransferEvent> sends, receives;
+    if (failed(collectTransferEvents(region.front(), sends, receives)))
+      return false;
+    for (auto [peer, tag] : sends)
+      sent[{d, peer}].push_back(tag);
+    for (auto [peer, tag] : receives)
+      received[{peer, d}].push_back(tag);
+  }
+  return sent == received;
 }
 
 LogicalResult Sequentializer::buildStagePrograms() {
