@@ -48,7 +48,12 @@
 
 // The handles the headers leave opaque.
 struct CUctx_st {};
-struct CUstream_st {};
+struct CUstream_st {
+  /// Sends enqueued on this stream and not known to be complete (their
+  /// buffers' stream-ordered frees wait for them).
+  std::vector<MPI_Request> sends;
+  std::vector<CUdeviceptr> frees;
+};
 struct CUevent_st {
   double seconds = 0;
 };
@@ -133,6 +138,29 @@ CUresult release(CUdeviceptr pointer) {
 }
 
 void *at(CUdeviceptr pointer) { return reinterpret_cast<void *>(pointer); }
+
+/// Whether `stream`'s sends have completed (waiting for them with
+/// `wait`); then the frees enqueued behind them happen.
+bool progressStream(CUstream stream, bool wait) {
+  if (!stream->sends.empty()) {
+    int done = 0;
+    if (wait) {
+      MPI_Waitall(static_cast<int>(stream->sends.size()), stream->sends.data(),
+                  MPI_STATUSES_IGNORE);
+      done = 1;
+    } else {
+      MPI_Testall(static_cast<int>(stream->sends.size()), stream->sends.data(),
+                  &done, MPI_STATUSES_IGNORE);
+    }
+    if (!done)
+      return false;
+    stream->sends.clear();
+  }
+  for (CUdeviceptr pointer : stream->frees)
+    release(pointer);
+  stream->frees.clear();
+  return true;
+}
 
 //===--------------------------------------------------------------------===//
 // Element types
@@ -512,7 +540,6 @@ double now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-CUstream_st theStream;
 CUctx_st theContext;
 CUmemPoolHandle_st thePool;
 cublasContext theBlas;
@@ -596,13 +623,24 @@ CUresult cuGetErrorString(CUresult result, const char **text) {
   return CUDA_SUCCESS;
 }
 
+// Streams: everything but sends runs when it is enqueued; a send stays in
+// progress on its stream until its receive takes it (a peer that never
+// receives leaves the stream busy, as on a GPU).
 CUresult cuStreamCreate(CUstream *stream, unsigned int) {
-  *stream = &theStream;
+  *stream = new CUstream_st();
   return CUDA_SUCCESS;
 }
 CUresult cuStreamDestroy(CUstream) { return CUDA_SUCCESS; }
-CUresult cuStreamSynchronize(CUstream) { return CUDA_SUCCESS; }
-CUresult cuStreamQuery(CUstream) { return CUDA_SUCCESS; }
+CUresult cuStreamQuery(CUstream stream) {
+  return stream && !progressStream(stream, /*wait=*/false)
+             ? CUDA_ERROR_NOT_READY
+             : CUDA_SUCCESS;
+}
+CUresult cuStreamSynchronize(CUstream stream) {
+  if (stream)
+    progressStream(stream, /*wait=*/true);
+  return CUDA_SUCCESS;
+}
 CUresult cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
   return CUDA_SUCCESS;
 }
@@ -647,10 +685,15 @@ CUresult cuMemAllocFromPoolAsync(CUdeviceptr *pointer, size_t bytes,
                                  CUmemoryPool, CUstream) {
   return allocate(pointer, bytes, /*managed=*/false);
 }
-CUresult cuMemFreeAsync(CUdeviceptr pointer, CUstream) {
+CUresult cuMemFreeAsync(CUdeviceptr pointer, CUstream stream) {
   auto it = getAllocations().find(static_cast<uintptr_t>(pointer));
-  if (it != getAllocations().end() && it->second.managed)
+  if (it == getAllocations().end() || it->second.managed)
     return CUDA_ERROR_INVALID_VALUE; // managed memory is freed with cuMemFree
+  // In stream order: after the stream's sends in progress.
+  if (stream && !progressStream(stream, /*wait=*/false)) {
+    stream->frees.push_back(pointer);
+    return CUDA_SUCCESS;
+  }
   return release(pointer);
 }
 CUresult cuMemAllocManaged(CUdeviceptr *pointer, size_t bytes, unsigned int) {
@@ -1440,7 +1483,7 @@ ncclResult_t ncclGroupEnd() {
   return done ? ncclSuccess : ncclInProgress;
 }
 ncclResult_t ncclSend(const void *data, size_t count, ncclDataType_t type,
-                      int peer, ncclComm_t comm, cudaStream_t) {
+                      int peer, ncclComm_t comm, cudaStream_t stream) {
   size_t bytes = 0;
   bool floating = false;
   Element element = Element::F32;
@@ -1450,7 +1493,12 @@ ncclResult_t ncclSend(const void *data, size_t count, ncclDataType_t type,
   MPI_Request request;
   MPI_Isend(data, static_cast<int>(count * bytes), MPI_BYTE, peer, 7,
             comm->comm, &request);
-  comm->pending.push_back(request);
+  // In progress on its stream until the peer receives it: the host goes
+  // on (NCCL enqueues it); the stream's later frees wait for it.
+  if (stream)
+    stream->sends.push_back(request);
+  else
+    comm->pending.push_back(request);
   getGroupComms().push_back(comm);
   return inGroup() ? ncclSuccess : ncclGroupEnd();
 }

@@ -758,9 +758,48 @@ ncclComm_t &getWorldComm() {
   return comm;
 }
 
+/// The communicator and stream of one direction between two coordinates
+/// along a group's axes (a pipeline's stages): the sender only sends on
+/// it, from a stream of its own, the receiver only receives, on the
+/// compute stream. NCCL runs a communicator's operations in order and a
+/// group's transfers together, so sends that shared a communicator (or a
+/// group) with the receives coming back could wait for each other: a
+/// send here holds up nothing but later sends in its direction, which the
+/// peer receives in that order (autopar-partition's order).
+struct Direction {
+  ncclComm_t comm = nullptr;
+  CUstream stream = nullptr;
+  /// Sends enqueued since the host last waited for this stream.
+  bool busy = false;
+};
+/// (mesh, axes, from, to) -> its direction, this rank being one end.
+using DirectionKey = std::tuple<int64_t, int64_t, int64_t, int64_t>;
+std::map<DirectionKey, Direction> &getDirections() {
+  // Never destroyed: the exit handler that destroys the communicators
+  // (registered before the first direction is made) runs after static
+  // destructors of later-constructed objects.
+  static auto *directions = new std::map<DirectionKey, Direction>();
+  return *directions;
+}
+
+/// The direction from `from` to `to` along `axesCode`; an error that says
+/// the program did not make it at its entry otherwise.
+Direction &getDirection(int64_t meshCode, int64_t axesCode, int64_t from,
+                        int64_t to, const char *what) {
+  auto it = getDirections().find({meshCode, axesCode, from, to});
+  if (it == getDirections().end())
+    fail(std::string(what) + " from coordinate " + std::to_string(from) +
+         " to " + std::to_string(to) + " along mesh axes " +
+         autopar::runtime::describeAxes(axesCode) +
+         ": no communicator for this direction (the program makes one per "
+         "direction it uses at its entry: autopar_nccl_prepare_transfer)");
+  return it->second;
+}
 /// Aborts every communicator (so that no NCCL kernel keeps the GPU) and
 /// fails with `message`.
 [[noreturn]] void abortAll(const std::string &message) {
+  for (auto &[key, direction] : getDirections())
+    ncclCommAbort(direction.comm);
   for (auto &[key, comm] : getGroupComms())
     if (comm && comm != getWorldComm())
       ncclCommAbort(comm);
@@ -873,6 +912,9 @@ ncclComm_t worldComm() {
       ncclCommInitRankConfig(&comm, world.size, id, world.rank, &config));
   // Release NCCL (its threads, its GPU memory) before the driver goes.
   std::atexit([] {
+    for (auto &[key, direction] : getDirections())
+      ncclCommDestroy(direction.comm);
+    getDirections().clear();
     for (auto &[key, group] : getGroupComms())
       if (group && group != getWorldComm())
         ncclCommDestroy(group);
@@ -966,52 +1008,6 @@ bool copyAlone(const MeshGroup &group, int64_t in, int64_t out, size_t bytes) {
   return true;
 }
 
-/// A send not issued yet (autopar_nccl_send): its value copied to a
-/// buffer of its own. NCCL's send waits on the GPU for its receive, so a
-/// pipeline stage that sends an activation and then receives a gradient
-/// from the same peer issues both in one NCCL group (as Megatron-LM's
-/// send_forward_recv_backward does): sends wait for the next recv, the
-/// next collective, or the end of the step, and go with it.
-struct PendingSend {
-  CUdeviceptr data = 0;
-  size_t count = 0;
-  int32_t dtype = 0;
-  int peer = 0;
-  std::string what;
-};
-std::vector<PendingSend> &getPendingSends() {
-  static std::vector<PendingSend> pending;
-  return pending;
-}
-
-#ifdef AUTOPAR_HAVE_NCCL
-/// Issues the pending sends on the world communicator (peers are world
-/// ranks: no communicator is split for a stage pair), with `extra` (a
-/// recv) in the same group, and waits for them.
-void issueTransfers(const std::function<void(ncclComm_t)> &extra,
-                    const std::string &what) {
-  std::vector<PendingSend> &pending = getPendingSends();
-  if (pending.empty() && !extra)
-    return;
-  ncclComm_t comm = worldComm();
-  CUstream stream = getComputeStream();
-  std::string description = what;
-  CHECK_NCCL(ncclGroupStart());
-  for (const PendingSend &send : pending) {
-    CHECK_NCCL(ncclSend(reinterpret_cast<const void *>(send.data), send.count,
-                        ncclType(send.dtype), send.peer, comm, stream));
-    description += (description.empty() ? "" : ", ") + send.what;
-  }
-  if (extra)
-    extra(comm);
-  CHECK_NCCL(ncclGroupEnd());
-  enqueued(comm, description);
-  for (const PendingSend &send : pending)
-    CHECK(cuMemFreeAsync(send.data, stream));
-  pending.clear();
-}
-#endif
-
 /// A collective started on the communication stream and not yet waited
 /// for (autopar_nccl_*_start): the event its completion records, its
 /// communicator, what it is, and a buffer of its own to free.
@@ -1058,16 +1054,7 @@ void drainInFlight() {
     waitInFlight(getInFlight().begin()->first);
 }
 
-void flushSends() {
-  drainInFlight();
-  if (getPendingSends().empty())
-    return;
-#ifdef AUTOPAR_HAVE_NCCL
-  issueTransfers(nullptr, "");
-#else
-  fail("send across ranks needs NCCL, and this runtime was built without it");
-#endif
-}
+void flushSends() { drainInFlight(); }
 
 /// The world rank of the member at `peer` of this rank's group.
 int transferPeer(int64_t peer, int64_t meshCode, int64_t axesCode,
@@ -1112,8 +1099,7 @@ int64_t startOnCommStream(ncclComm_t comm, const std::string &what,
 std::optional<MeshGroup> beginStart(int64_t meshCode, int64_t axesCode,
                                     int64_t in, int64_t out, size_t bytes) {
   ensureContext();
-  if (!getPendingSends().empty())
-    flushSends();
+  flushSends();
   MeshGroup group = getGroup(meshCode, axesCode);
   if (copyAlone(group, in, out, bytes))
     return std::nullopt;
@@ -1147,9 +1133,19 @@ void autopar_cuda_synchronize() {
   if (!outstanding.empty()) {
     // A peer that fails or never arrives leaves the stream waiting: poll
     // it, watching the communicators, up to the collective timeout.
+    // The sends' streams too: the step is done when its sends are.
+    std::vector<CUstream> streams = {stream};
+    for (auto &[key, direction] : getDirections())
+      if (direction.busy)
+        streams.push_back(direction.stream);
     auto start = Clock::now();
     while (true) {
-      CUresult result = cuStreamQuery(stream);
+      CUresult result = CUDA_SUCCESS;
+      for (CUstream waited : streams) {
+        result = cuStreamQuery(waited);
+        if (result != CUDA_SUCCESS)
+          break;
+      }
       if (result == CUDA_SUCCESS)
         break;
       if (result != CUDA_ERROR_NOT_READY)
@@ -1165,6 +1161,8 @@ void autopar_cuda_synchronize() {
       pause(start);
     }
     outstanding.clear();
+    for (auto &[key, direction] : getDirections())
+      direction.busy = false;
     retireManagedFrees(/*all=*/true);
     return;
   }
@@ -1398,17 +1396,38 @@ void autopar_nccl_send(int64_t in, int64_t count, int32_t dtype, int64_t peer,
                        int64_t tag, int64_t meshCode, int64_t axesCode) {
   ensureContext();
   int target = transferPeer(peer, meshCode, axesCode, "send");
+  std::string what = "send (tag " + std::to_string(tag) + ") from rank " +
+                     std::to_string(getWorld().rank) + " to rank " +
+                     std::to_string(target);
+#ifdef AUTOPAR_HAVE_NCCL
+  drainInFlight();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  Direction &direction =
+      getDirection(meshCode, axesCode, group.position, peer, "send");
+  // The value as it is now (the program may overwrite its buffer), sent
+  // on the direction's stream once the compute stream has made it; the
+  // copy goes back to the pool after the send.
   size_t bytes = count * elementBytes(dtype);
-  PendingSend send;
-  send.data = allocDevice(bytes, getComputeStream(), "a send");
-  CHECK(cuMemcpyAsync(send.data, pointer(in), bytes, getComputeStream()));
-  send.count = static_cast<size_t>(count);
-  send.dtype = dtype;
-  send.peer = target;
-  send.what = "send (tag " + std::to_string(tag) + ") from rank " +
-              std::to_string(getWorld().rank) + " to rank " +
-              std::to_string(target);
-  getPendingSends().push_back(std::move(send));
+  CUstream compute = getComputeStream();
+  CUdeviceptr data = allocDevice(bytes, compute, "a send");
+  CHECK(cuMemcpyAsync(data, pointer(in), bytes, compute));
+  CUevent ready = nullptr;
+  CHECK(cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING));
+  CHECK(cuEventRecord(ready, compute));
+  CHECK(cuStreamWaitEvent(direction.stream, ready, 0));
+  CHECK(cuEventDestroy(ready));
+  CHECK_NCCL(ncclSend(reinterpret_cast<const void *>(data), count,
+                      ncclType(dtype), /*peer=*/1, direction.comm,
+                      direction.stream));
+  enqueued(direction.comm, what);
+  CHECK(cuMemFreeAsync(data, direction.stream));
+  direction.busy = true;
+#else
+  (void)in;
+  (void)count;
+  (void)dtype;
+  noNCCL("send");
+#endif
 }
 
 void autopar_nccl_recv(int64_t out, int64_t count, int32_t dtype, int64_t peer,
@@ -1419,17 +1438,59 @@ void autopar_nccl_recv(int64_t out, int64_t count, int32_t dtype, int64_t peer,
                      std::to_string(getWorld().rank) + " from rank " +
                      std::to_string(source);
 #ifdef AUTOPAR_HAVE_NCCL
-  issueTransfers(
-      [&](ncclComm_t comm) {
-        CHECK_NCCL(ncclRecv(reinterpret_cast<void *>(pointer(out)), count,
-                            ncclType(dtype), source, comm, getComputeStream()));
-      },
-      what);
+  drainInFlight();
+  MeshGroup group = getGroup(meshCode, axesCode);
+  Direction &direction =
+      getDirection(meshCode, axesCode, peer, group.position, "recv");
+  CHECK_NCCL(ncclRecv(reinterpret_cast<void *>(pointer(out)), count,
+                      ncclType(dtype), /*peer=*/0, direction.comm,
+                      getComputeStream()));
+  enqueued(direction.comm, what);
 #else
   (void)out;
   (void)count;
   (void)dtype;
   noNCCL("recv");
+#endif
+}
+
+/// Makes the communicator of one direction of transfers along `axesCode`,
+/// from coordinate `from` to `to`: the lowering calls it at a program's
+/// entry for every direction the program's sends use, in one order on
+/// every rank (splitting is collective over all ranks).
+void autopar_nccl_prepare_transfer(int64_t meshCode, int64_t axesCode,
+                                   int64_t from, int64_t to) {
+  ensureContext();
+#ifdef AUTOPAR_HAVE_NCCL
+  DirectionKey key{meshCode, axesCode, from, to};
+  if (getDirections().count(key))
+    return;
+  MeshGroup group = getGroup(meshCode, axesCode);
+  bool member = group.position == from || group.position == to;
+  ncclComm_t parent = worldComm(), comm = nullptr;
+  ncclConfig_t config = nonBlocking();
+  // One communicator per group along the axes: the sender is its rank 0,
+  // the receiver its rank 1.
+  CHECK_NCCL(ncclCommSplit(
+      parent, member ? static_cast<int>(group.index) : NCCL_SPLIT_NOCOLOR,
+      group.position == from ? 0 : 1, &comm, &config));
+  std::string what = "ncclCommSplit for transfers from " +
+                     std::to_string(from) + " to " + std::to_string(to) +
+                     " along mesh axes " +
+                     autopar::runtime::describeAxes(axesCode);
+  await(parent, what);
+  if (!member)
+    return;
+  await(comm, what);
+  Direction direction;
+  direction.comm = comm;
+  CHECK(cuStreamCreate(&direction.stream, CU_STREAM_NON_BLOCKING));
+  getDirections()[key] = direction;
+#else
+  (void)meshCode;
+  (void)axesCode;
+  (void)from;
+  (void)to;
 #endif
 }
 

@@ -19,11 +19,14 @@
 // IR: call @autopar_rt_recv(%{{.*}}, %c262144_i64, %c0_i32, %c1_i64, %c8_i64, %c2_i64, %c1_i64) : (i64, i64, i32, i64, i64, i64, i64) -> ()
 //
 // With NCCL the program makes its communicators at its entry (every rank in
-// one order) and issues the sends still pending before it returns.
+// one order): its group's, and one per direction of its transfers (stage 0
+// to 1 from the sends in case 0, 1 to 0 from its receives).
 // RUN: autopar-opt %s --one-shot-bufferize="bufferize-function-boundaries" --autopar-lower-collectives-to-nccl | FileCheck %s --check-prefix=NCCL
 // NCCL-LABEL: func.func @main()
 // NCCL-NOT: call @autopar_nccl_send
 // NCCL: call @autopar_nccl_prepare_group(%c2_i64, %c1_i64)
+// NCCL-NEXT: call @autopar_nccl_prepare_transfer(%c2_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c1_i64{{.*}})
+// NCCL-NEXT: call @autopar_nccl_prepare_transfer(%c2_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}})
 // NCCL: {{(func.)?}}call @autopar_nccl_send(
 // NCCL: {{(func.)?}}call @autopar_nccl_recv(
 // NCCL: call @autopar_nccl_flush_sends() : () -> ()

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/BufferViewFlowAnalysis.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -588,6 +589,62 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
         if (succeeded(group))
           groups.insert(*group);
       });
+      // Each direction of transfers (the coordinates of sender and
+      // receiver along the transfer's axes) gets a communicator of its
+      // own: a send in the case of a switch on the device's coordinate
+      // gives its direction, so does a receive (the default case's
+      // coordinate is known from the other end's).
+      std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>> directions;
+      WalkResult outside = func.walk([&](Operation *op) -> WalkResult {
+        bool isSend = isa<SendOp>(op);
+        if (!isSend && !isa<RecvOp>(op))
+          return WalkResult::advance();
+        FlatSymbolRefAttr mesh = isSend ? cast<SendOp>(op).getMeshAttr()
+                                        : cast<RecvOp>(op).getMeshAttr();
+        ArrayAttr axes = isSend ? cast<SendOp>(op).getAxesAttr()
+                                : cast<RecvOp>(op).getAxesAttr();
+        int64_t peer = isSend
+                           ? static_cast<int64_t>(cast<SendOp>(op).getPeer())
+                           : static_cast<int64_t>(cast<RecvOp>(op).getPeer());
+        // The innermost switch on this device's coordinate along the axes.
+        std::optional<int64_t> self;
+        bool inDefault = false;
+        for (Operation *parent = op->getParentOp();
+             parent && !self && !inDefault; parent = parent->getParentOp()) {
+          auto stageSwitch = dyn_cast<scf::IndexSwitchOp>(parent);
+          if (!stageSwitch)
+            continue;
+          auto coord = stageSwitch.getArg().getDefiningOp<DeviceCoordOp>();
+          if (!coord || coord.getMeshAttr() != mesh ||
+              coord.getAxesAttr() != axes)
+            continue;
+          Region *region = op->getParentRegion();
+          while (region->getParentOp() != stageSwitch)
+            region = region->getParentOp()->getParentRegion();
+          if (region == &stageSwitch.getDefaultRegion())
+            inDefault = true;
+          else
+            self = stageSwitch.getCases()[region->getRegionNumber() - 1];
+        }
+        if (!self && !inDefault)
+          return op->emitError()
+                 << "autopar-lower-collectives-to-nccl: a transfer outside a "
+                    "switch on the device's coordinate along its axes: NCCL "
+                    "needs each direction's communicator made at the "
+                    "program's entry, and its sender is not known here";
+        if (!self)
+          return WalkResult::advance();
+        FailureOr<std::pair<int64_t, int64_t>> group =
+            encodeGroup(op, runtime, mesh, axes);
+        if (failed(group))
+          return WalkResult::interrupt();
+        directions.insert(
+            isSend ? std::make_tuple(group->first, group->second, *self, peer)
+                   : std::make_tuple(group->first, group->second, peer, *self));
+        return WalkResult::advance();
+      });
+      if (outside.wasInterrupted())
+        return failure();
       OpBuilder builder(module.getContext());
       Type i64 = builder.getI64Type();
       Location loc = func.getLoc();
@@ -603,6 +660,19 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
                            builder, loc, builder.getI64IntegerAttr(mesh)),
                        arith::ConstantOp::create(
                            builder, loc, builder.getI64IntegerAttr(axes))});
+      auto constant = [&](int64_t value) -> Value {
+        return arith::ConstantOp::create(builder, loc,
+                                         builder.getI64IntegerAttr(value));
+      };
+      if (!directions.empty()) {
+        func::FuncOp prepareTransfer = getOrDeclareRuntimeFunction(
+            builder, module, "autopar_nccl_prepare_transfer",
+            {i64, i64, i64, i64}, {});
+        for (auto [mesh, axes, from, to] : directions)
+          func::CallOp::create(builder, loc, prepareTransfer,
+                               ValueRange{constant(mesh), constant(axes),
+                                          constant(from), constant(to)});
+      }
       func.walk([&](func::ReturnOp ret) {
         builder.setInsertionPoint(ret);
         func::CallOp::create(builder, ret.getLoc(), flush, ValueRange{});
