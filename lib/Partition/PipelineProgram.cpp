@@ -124,6 +124,14 @@ struct Carried {
   std::set<ActionKey> readers;
 };
 
+/// Device `device`'s program in the switch on the stage coordinate: case
+/// `device`, the last device's the default.
+Region &getDeviceRegion(scf::IndexSwitchOp stageSwitch, int64_t device) {
+  return device < static_cast<int64_t>(stageSwitch.getNumCases())
+             ? stageSwitch.getCaseRegions()[device]
+             : stageSwitch.getDefaultRegion();
+}
+
 class StagePrograms {
 public:
   StagePrograms(func::FuncOp func, FlatSymbolRefAttr meshRef, Value microbatch,
@@ -834,9 +842,8 @@ LogicalResult StagePrograms::run() {
         scf::IndexSwitchOp::create(builder, loc, terminator->getOperandTypes(),
                                    stage, cases, cases.size());
     for (int64_t d = 0; d < devices; ++d) {
-      Region &region = d + 1 < devices ? stageSwitch.getCaseRegions()[d]
-                                       : stageSwitch.getDefaultRegion();
-      builder.setInsertionPointToEnd(&region.emplaceBlock());
+      builder.setInsertionPointToEnd(
+          &getDeviceRegion(stageSwitch, d).emplaceBlock());
       if (failed(emitDevice(d)))
         return failure();
     }
@@ -890,18 +897,15 @@ LogicalResult StagePrograms::run() {
 // program that completed still completes.
 LogicalResult
 StagePrograms::orderReceivesAsSent(scf::IndexSwitchOp stageSwitch) {
-  auto regionOf = [&](int64_t device) -> Region & {
-    return device + 1 < devices ? stageSwitch.getCaseRegions()[device]
-                                : stageSwitch.getDefaultRegion();
-  };
   // Per (sender, receiver): the tags in the order sent.
   std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> sent;
   for (int64_t d = 0; d < devices; ++d)
-    for (auto send : regionOf(d).front().getOps<SendOp>())
+    for (auto send : getDeviceRegion(stageSwitch, d).front().getOps<SendOp>())
       sent[{d, static_cast<int64_t>(send.getPeer())}].push_back(
           static_cast<int64_t>(send.getTag()));
   for (int64_t d = 0; d < devices; ++d) {
-    SmallVector<RecvOp> receives(regionOf(d).front().getOps<RecvOp>());
+    SmallVector<RecvOp> receives(
+        getDeviceRegion(stageSwitch, d).front().getOps<RecvOp>());
     // Per (sender, tag): the receives not yet placed, in program order (a
     // tag recurs once per microbatch: the k-th receive of a tag takes the
     // k-th send of it).
@@ -997,10 +1001,9 @@ bool StagePrograms::receivedAsSent(scf::IndexSwitchOp stageSwitch) {
   // Per (sender, receiver): the tags sent, and the tags received.
   std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> sent, received;
   for (int64_t d = 0; d < devices; ++d) {
-    Region &region = d + 1 < devices ? stageSwitch.getCaseRegions()[d]
-                                     : stageSwitch.getDefaultRegion();
     std::vector<TransferEvent> sends, receives;
-    if (failed(collectTransferEvents(region.front(), sends, receives)))
+    if (failed(collectTransferEvents(getDeviceRegion(stageSwitch, d).front(),
+                                     sends, receives)))
       return false;
     for (auto [peer, tag] : sends)
       sent[{d, peer}].push_back(tag);

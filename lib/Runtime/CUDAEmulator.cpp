@@ -43,6 +43,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -456,6 +457,16 @@ bool ncclElement(ncclDataType_t type, size_t &bytes, bool &floating,
   default:
     return false;
   }
+}
+
+/// The size of one element of `type`, if the emulator knows the type.
+std::optional<size_t> ncclBytes(ncclDataType_t type) {
+  size_t bytes = 0;
+  bool floating = false;
+  Element element = Element::F32;
+  if (!ncclElement(type, bytes, floating, element))
+    return std::nullopt;
+  return bytes;
 }
 
 /// The integer element `index` of `base`, `bytes` wide (signed except
@@ -1439,11 +1450,6 @@ ncclResult_t ncclReduceScatter(const void *in, void *out, size_t count,
     return ncclInvalidUsage;
   // Rank r's `count` elements are block r of each rank's input: gather
   // the whole inputs, reduce block r.
-  size_t bytes = 0;
-  bool floating = false;
-  Element element = Element::F32;
-  if (!ncclElement(type, bytes, floating, element))
-    return ncclError("emulated NCCL: unsupported data type");
   trace("reduce_scatter of %zu elements over %d ranks", count, comm->size);
   return reduceRows(in, out, count, comm->rank * count, count * comm->size,
                     type, op, comm);
@@ -1452,16 +1458,16 @@ ncclResult_t ncclAllGather(const void *in, void *out, size_t count,
                            ncclDataType_t type, ncclComm_t comm, cudaStream_t) {
   if (inGroup())
     return ncclError("emulated NCCL: collectives inside a group");
-  size_t bytes = 0;
-  bool floating = false;
-  Element element = Element::F32;
-  if (!ncclElement(type, bytes, floating, element))
+  if (!transfersDone(comm))
+    return ncclInvalidUsage;
+  std::optional<size_t> bytes = ncclBytes(type);
+  if (!bytes)
     return ncclError("emulated NCCL: unsupported data type");
   trace("all_gather of %zu elements over %d ranks", count, comm->size);
   std::vector<char> copy(static_cast<const char *>(in),
-                         static_cast<const char *>(in) + count * bytes);
-  MPI_Allgather(copy.data(), static_cast<int>(count * bytes), MPI_BYTE, out,
-                static_cast<int>(count * bytes), MPI_BYTE, comm->comm);
+                         static_cast<const char *>(in) + count * *bytes);
+  MPI_Allgather(copy.data(), static_cast<int>(count * *bytes), MPI_BYTE, out,
+                static_cast<int>(count * *bytes), MPI_BYTE, comm->comm);
   return ncclSuccess;
 }
 ncclResult_t ncclGroupStart() {
@@ -1484,14 +1490,12 @@ ncclResult_t ncclGroupEnd() {
 }
 ncclResult_t ncclSend(const void *data, size_t count, ncclDataType_t type,
                       int peer, ncclComm_t comm, cudaStream_t stream) {
-  size_t bytes = 0;
-  bool floating = false;
-  Element element = Element::F32;
-  if (!ncclElement(type, bytes, floating, element))
+  std::optional<size_t> bytes = ncclBytes(type);
+  if (!bytes)
     return ncclError("emulated NCCL: unsupported data type");
-  trace("send of %zu bytes to %d", count * bytes, peer);
+  trace("send of %zu bytes to %d", count * *bytes, peer);
   MPI_Request request;
-  MPI_Isend(data, static_cast<int>(count * bytes), MPI_BYTE, peer, 7,
+  MPI_Isend(data, static_cast<int>(count * *bytes), MPI_BYTE, peer, 7,
             comm->comm, &request);
   // In progress on its stream until the peer receives it: the host goes
   // on (NCCL enqueues it); the stream's later frees wait for it.
@@ -1504,14 +1508,12 @@ ncclResult_t ncclSend(const void *data, size_t count, ncclDataType_t type,
 }
 ncclResult_t ncclRecv(void *data, size_t count, ncclDataType_t type, int peer,
                       ncclComm_t comm, cudaStream_t) {
-  size_t bytes = 0;
-  bool floating = false;
-  Element element = Element::F32;
-  if (!ncclElement(type, bytes, floating, element))
+  std::optional<size_t> bytes = ncclBytes(type);
+  if (!bytes)
     return ncclError("emulated NCCL: unsupported data type");
-  trace("recv of %zu bytes from %d", count * bytes, peer);
+  trace("recv of %zu bytes from %d", count * *bytes, peer);
   MPI_Request request;
-  MPI_Irecv(data, static_cast<int>(count * bytes), MPI_BYTE, peer, 7,
+  MPI_Irecv(data, static_cast<int>(count * *bytes), MPI_BYTE, peer, 7,
             comm->comm, &request);
   comm->pending.push_back(request);
   getGroupComms().push_back(comm);

@@ -134,6 +134,15 @@ CUstream getStream(StreamKind kind) {
 
 CUstream getComputeStream() { return getStream(kComputeStream); }
 
+/// Makes `stream` wait (on the GPU) for the compute stream's work so far.
+void waitForComputeStream(CUstream stream) {
+  CUevent ready = nullptr;
+  CHECK(cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING));
+  CHECK(cuEventRecord(ready, getComputeStream()));
+  CHECK(cuStreamWaitEvent(stream, ready, 0));
+  CHECK(cuEventDestroy(ready));
+}
+
 /// AUTOPAR_CUDA_BLOCKING=1: the host waits for every kernel and library
 /// call, so that a failure is reported at the call that failed (as
 /// CUDA_LAUNCH_BLOCKING does); else only where the host reads a buffer.
@@ -1054,8 +1063,6 @@ void drainInFlight() {
     waitInFlight(getInFlight().begin()->first);
 }
 
-void flushSends() { drainInFlight(); }
-
 /// The world rank of the member at `peer` of this rank's group.
 int transferPeer(int64_t peer, int64_t meshCode, int64_t axesCode,
                  const char *what) {
@@ -1075,12 +1082,8 @@ int64_t startOnCommStream(ncclComm_t comm, const std::string &what,
                           CUdeviceptr scratch,
                           const std::function<void(CUstream)> &enqueue) {
   static int64_t next = 0;
-  CUstream compute = getComputeStream(), stream = getCommStream();
-  CUevent ready = nullptr;
-  CHECK(cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING));
-  CHECK(cuEventRecord(ready, compute));
-  CHECK(cuStreamWaitEvent(stream, ready, 0));
-  CHECK(cuEventDestroy(ready));
+  CUstream stream = getCommStream();
+  waitForComputeStream(stream);
   enqueue(stream);
   await(comm, what);
   InFlight flight;
@@ -1094,12 +1097,11 @@ int64_t startOnCommStream(ncclComm_t comm, const std::string &what,
 }
 #endif
 
-/// What starting a collective does first: the sends still pending go out,
-/// and a group of one is a copy, done here (std::nullopt).
+/// What starting a collective does first: a group of one is a copy, done
+/// here (std::nullopt).
 std::optional<MeshGroup> beginStart(int64_t meshCode, int64_t axesCode,
                                     int64_t in, int64_t out, size_t bytes) {
   ensureContext();
-  flushSends();
   MeshGroup group = getGroup(meshCode, axesCode);
   if (copyAlone(group, in, out, bytes))
     return std::nullopt;
@@ -1189,7 +1191,7 @@ void autopar_nccl_all_reduce(int64_t in, int64_t out, int64_t count,
                              int32_t dtype, int32_t op, int64_t meshCode,
                              int64_t axesCode) {
   ensureContext();
-  flushSends();
+  drainInFlight();
   MeshGroup group = getGroup(meshCode, axesCode);
   if (copyAlone(group, in, out, count * elementBytes(dtype)))
     return;
@@ -1208,7 +1210,7 @@ void autopar_nccl_all_gather(int64_t in, int64_t out, int64_t outer,
                              int64_t chunk, int32_t dtype, int64_t meshCode,
                              int64_t axesCode) {
   ensureContext();
-  flushSends();
+  drainInFlight();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t row = chunk * elementBytes(dtype);
   if (copyAlone(group, in, out, outer * row))
@@ -1236,7 +1238,7 @@ void autopar_nccl_reduce_scatter(int64_t in, int64_t out, int64_t outer,
                                  int64_t chunk, int32_t dtype, int32_t op,
                                  int64_t meshCode, int64_t axesCode) {
   ensureContext();
-  flushSends();
+  drainInFlight();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t row = chunk * elementBytes(dtype);
   if (copyAlone(group, in, out, outer * row))
@@ -1354,7 +1356,7 @@ void autopar_nccl_permute(int64_t in, int64_t out, int64_t count, int32_t dtype,
                           int64_t numPairs, int64_t pairs, int64_t meshCode,
                           int64_t axesCode) {
   ensureContext();
-  flushSends();
+  drainInFlight();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t bytes = count * elementBytes(dtype);
   int target, source;
@@ -1400,7 +1402,6 @@ void autopar_nccl_send(int64_t in, int64_t count, int32_t dtype, int64_t peer,
                      std::to_string(getWorld().rank) + " to rank " +
                      std::to_string(target);
 #ifdef AUTOPAR_HAVE_NCCL
-  drainInFlight();
   MeshGroup group = getGroup(meshCode, axesCode);
   Direction &direction =
       getDirection(meshCode, axesCode, group.position, peer, "send");
@@ -1411,11 +1412,7 @@ void autopar_nccl_send(int64_t in, int64_t count, int32_t dtype, int64_t peer,
   CUstream compute = getComputeStream();
   CUdeviceptr data = allocDevice(bytes, compute, "a send");
   CHECK(cuMemcpyAsync(data, pointer(in), bytes, compute));
-  CUevent ready = nullptr;
-  CHECK(cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING));
-  CHECK(cuEventRecord(ready, compute));
-  CHECK(cuStreamWaitEvent(direction.stream, ready, 0));
-  CHECK(cuEventDestroy(ready));
+  waitForComputeStream(direction.stream);
   CHECK_NCCL(ncclSend(reinterpret_cast<const void *>(data), count,
                       ncclType(dtype), /*peer=*/1, direction.comm,
                       direction.stream));
@@ -1438,7 +1435,6 @@ void autopar_nccl_recv(int64_t out, int64_t count, int32_t dtype, int64_t peer,
                      std::to_string(getWorld().rank) + " from rank " +
                      std::to_string(source);
 #ifdef AUTOPAR_HAVE_NCCL
-  drainInFlight();
   MeshGroup group = getGroup(meshCode, axesCode);
   Direction &direction =
       getDirection(meshCode, axesCode, peer, group.position, "recv");
@@ -1496,7 +1492,7 @@ void autopar_nccl_prepare_transfer(int64_t meshCode, int64_t axesCode,
 
 void autopar_nccl_flush_sends() {
   ensureContext();
-  flushSends();
+  drainInFlight();
 }
 
 /// Makes the communicators of `meshCode`'s group over `axesCode` now: the
@@ -1518,7 +1514,7 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
                              int64_t concatChunk, int32_t dtype,
                              int64_t meshCode, int64_t axesCode) {
   ensureContext();
-  flushSends();
+  drainInFlight();
   MeshGroup group = getGroup(meshCode, axesCode);
   size_t bytes = elementBytes(dtype);
   size_t piece = splitOuter * splitChunk;

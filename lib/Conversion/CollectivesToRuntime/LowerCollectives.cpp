@@ -558,8 +558,10 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
     return failure();
   // NCCL: a program with point-to-point transfers (a pipeline's stages)
   // makes every communicator it uses at its entry, in one order on every
-  // rank, and issues the sends still pending before it returns
-  // (autopar_nccl_send waits for the next recv or collective).
+  // rank: its groups', and one per direction of its transfers (the
+  // coordinates of sender and receiver along the transfer's axes), since
+  // a stage reaches them at its own time and splitting is collective.
+  // Before it returns it joins the collectives it started.
   if (runtime.prefix == "autopar_nccl_")
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || func.walk([](Operation *op) {
@@ -569,44 +571,38 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
                                    }).wasInterrupted() == false)
         continue;
       std::set<std::pair<int64_t, int64_t>> groups;
-      func.walk([&](Operation *op) {
+      std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>> directions;
+      WalkResult walked = func.walk([&](Operation *op) -> WalkResult {
         FlatSymbolRefAttr mesh;
         ArrayAttr axes;
+        // A transfer's peer, and whether this device sends.
+        std::optional<int64_t> peer;
+        bool isSend = false;
         if (auto collective = dyn_cast<CollectiveOpInterface>(op)) {
           mesh = collective.getMeshAttr();
           axes = collective.getAxesAttr();
         } else if (auto send = dyn_cast<SendOp>(op)) {
           mesh = send.getMeshAttr();
           axes = send.getAxesAttr();
+          peer = send.getPeer();
+          isSend = true;
         } else if (auto recv = dyn_cast<RecvOp>(op)) {
           mesh = recv.getMeshAttr();
           axes = recv.getAxesAttr();
+          peer = recv.getPeer();
         }
         if (!mesh)
-          return;
+          return WalkResult::advance();
         FailureOr<std::pair<int64_t, int64_t>> group =
             encodeGroup(op, runtime, mesh, axes);
-        if (succeeded(group))
-          groups.insert(*group);
-      });
-      // Each direction of transfers (the coordinates of sender and
-      // receiver along the transfer's axes) gets a communicator of its
-      // own: a send in the case of a switch on the device's coordinate
-      // gives its direction, so does a receive (the default case's
-      // coordinate is known from the other end's).
-      std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>> directions;
-      WalkResult outside = func.walk([&](Operation *op) -> WalkResult {
-        bool isSend = isa<SendOp>(op);
-        if (!isSend && !isa<RecvOp>(op))
+        if (failed(group))
+          return peer ? WalkResult::interrupt() : WalkResult::advance();
+        groups.insert(*group);
+        if (!peer)
           return WalkResult::advance();
-        FlatSymbolRefAttr mesh = isSend ? cast<SendOp>(op).getMeshAttr()
-                                        : cast<RecvOp>(op).getMeshAttr();
-        ArrayAttr axes = isSend ? cast<SendOp>(op).getAxesAttr()
-                                : cast<RecvOp>(op).getAxesAttr();
-        int64_t peer = isSend
-                           ? static_cast<int64_t>(cast<SendOp>(op).getPeer())
-                           : static_cast<int64_t>(cast<RecvOp>(op).getPeer());
-        // The innermost switch on this device's coordinate along the axes.
+        // This device's coordinate: the case of the innermost switch on
+        // it that holds the transfer (the default case's coordinate is
+        // known from the other end's transfer).
         std::optional<int64_t> self;
         bool inDefault = false;
         for (Operation *parent = op->getParentOp();
@@ -632,47 +628,37 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
                     "switch on the device's coordinate along its axes: NCCL "
                     "needs each direction's communicator made at the "
                     "program's entry, and its sender is not known here";
-        if (!self)
-          return WalkResult::advance();
-        FailureOr<std::pair<int64_t, int64_t>> group =
-            encodeGroup(op, runtime, mesh, axes);
-        if (failed(group))
-          return WalkResult::interrupt();
-        directions.insert(
-            isSend ? std::make_tuple(group->first, group->second, *self, peer)
-                   : std::make_tuple(group->first, group->second, peer, *self));
+        if (self)
+          directions.insert(
+              isSend
+                  ? std::make_tuple(group->first, group->second, *self, *peer)
+                  : std::make_tuple(group->first, group->second, *peer, *self));
         return WalkResult::advance();
       });
-      if (outside.wasInterrupted())
+      if (walked.wasInterrupted())
         return failure();
       OpBuilder builder(module.getContext());
       Type i64 = builder.getI64Type();
       Location loc = func.getLoc();
-      func::FuncOp prepare = getOrDeclareRuntimeFunction(
-          builder, module, "autopar_nccl_prepare_group", {i64, i64}, {});
-      func::FuncOp flush = getOrDeclareRuntimeFunction(
-          builder, module, "autopar_nccl_flush_sends", {}, {});
-      builder.setInsertionPointToStart(&func.getBody().front());
-      for (auto [mesh, axes] : groups)
-        func::CallOp::create(
-            builder, loc, prepare,
-            ValueRange{arith::ConstantOp::create(
-                           builder, loc, builder.getI64IntegerAttr(mesh)),
-                       arith::ConstantOp::create(
-                           builder, loc, builder.getI64IntegerAttr(axes))});
       auto constant = [&](int64_t value) -> Value {
         return arith::ConstantOp::create(builder, loc,
                                          builder.getI64IntegerAttr(value));
       };
-      if (!directions.empty()) {
-        func::FuncOp prepareTransfer = getOrDeclareRuntimeFunction(
-            builder, module, "autopar_nccl_prepare_transfer",
-            {i64, i64, i64, i64}, {});
-        for (auto [mesh, axes, from, to] : directions)
-          func::CallOp::create(builder, loc, prepareTransfer,
-                               ValueRange{constant(mesh), constant(axes),
-                                          constant(from), constant(to)});
-      }
+      func::FuncOp prepare = getOrDeclareRuntimeFunction(
+          builder, module, "autopar_nccl_prepare_group", {i64, i64}, {});
+      func::FuncOp prepareTransfer = getOrDeclareRuntimeFunction(
+          builder, module, "autopar_nccl_prepare_transfer",
+          {i64, i64, i64, i64}, {});
+      func::FuncOp flush = getOrDeclareRuntimeFunction(
+          builder, module, "autopar_nccl_flush_sends", {}, {});
+      builder.setInsertionPointToStart(&func.getBody().front());
+      for (auto [mesh, axes] : groups)
+        func::CallOp::create(builder, loc, prepare,
+                             ValueRange{constant(mesh), constant(axes)});
+      for (auto [mesh, axes, from, to] : directions)
+        func::CallOp::create(builder, loc, prepareTransfer,
+                             ValueRange{constant(mesh), constant(axes),
+                                        constant(from), constant(to)});
       func.walk([&](func::ReturnOp ret) {
         builder.setInsertionPoint(ret);
         func::CallOp::create(builder, ret.getLoc(), flush, ValueRange{});

@@ -143,16 +143,16 @@ struct EmulateGpuKernelsPass
         StringAttr oldName = symbol.getNameAttr();
         op.moveBefore(module.getBody(), module.getBody()->end());
         StringAttr newName = table.insert(&op);
-        if (newName != oldName)
-          for (auto &[name, func] : emulated[moduleName])
-            if (failed(
-                    SymbolTable::replaceAllSymbolUses(oldName, newName, func)))
-              return signalPassFailure();
-        // Kernels later in the module: renamed when they are emulated.
-        if (newName != oldName)
-          if (failed(SymbolTable::replaceAllSymbolUses(oldName, newName,
-                                                       kernelModule)))
+        if (newName == oldName)
+          continue;
+        // Renamed: in the kernels emulated so far and in those still in the
+        // module.
+        for (auto &[name, func] : emulated[moduleName])
+          if (failed(SymbolTable::replaceAllSymbolUses(oldName, newName, func)))
             return signalPassFailure();
+        if (failed(SymbolTable::replaceAllSymbolUses(oldName, newName,
+                                                     kernelModule)))
+          return signalPassFailure();
       }
     }
 
@@ -161,8 +161,10 @@ struct EmulateGpuKernelsPass
     SmallVector<gpu::LaunchFuncOp> launches;
     module.walk([&](gpu::LaunchFuncOp launch) { launches.push_back(launch); });
     for (gpu::LaunchFuncOp launch : launches) {
-      func::FuncOp func = emulated.lookup(launch.getKernelModuleName())
-                              .lookup(launch.getKernelName());
+      func::FuncOp func;
+      auto kernels = emulated.find(launch.getKernelModuleName());
+      if (kernels != emulated.end())
+        func = kernels->second.lookup(launch.getKernelName());
       if (!func) {
         launch.emitError() << "autopar-emulate-gpu-kernels: no kernel "
                            << launch.getKernel();
