@@ -1,92 +1,193 @@
 #!/usr/bin/env bash
 # Every check that needs a GPU, in one run (for a machine lent with one):
-# builds autopar, runs the CUDA lit tests with the GPU present (execution
-# tests included), calibrates the GPU, runs the zoo's small models (an
-# MLP, a CNN, a 2-block GPT) through
-# `autopar-run --backend=cuda --check` (against the CPU path; on 2 GPUs or
-# more also partitioned, collectives through NCCL), times a full AlexNet
-# training step beside the calibrated cost model's prediction, and PyTorch
-# eager on the same GPU (bench/gpu/torch_reference.py) when torch is there.
-#   scripts/gpu-checks.sh [build-dir]       (default: build)
-# Writes its log to $OUT/gpu-checks.log when OUT is set.
-# GPU_CHECKS_SKIP_TORCH=1 leaves out the PyTorch reference (a minute or two).
+# runs the CUDA backend's programs on the GPU against the CPU path
+# (`autopar-run --backend=cuda --check`: an MLP, a CNN, a bf16 CNN and a
+# 2-block GPT, forward and training), calibrates the GPU, times a full
+# AlexNet training step beside the calibrated cost model's prediction, and
+# PyTorch eager on the same GPU (bench/gpu/torch_reference.py) when torch
+# is there. On 2 GPUs or more also partitioned programs (NCCL).
+#   scripts/gpu-checks.sh [build-dir]    builds autopar (scripts/build.sh),
+#                                        runs the CUDA lit tests too
+#   scripts/gpu-checks.sh --bundle DIR   a machine that cannot build autopar
+#                                        (no LLVM 22, MPI or package
+#                                        archive): uses DIR/bundle.tar.xz of
+#                                        scripts/gpu-bundle.sh
+# Writes its log to $OUT/gpu-checks.log when OUT is set, and a summary of
+# every check last. Each check has a time limit (GPU_CHECKS_LIMIT seconds,
+# default 90; GPU_CHECKS_DEADLINE seconds for all of them); a failed check is run again with AUTOPAR_CUDA_BLOCKING=1
+# (the host waits after every launch and library call, so the error names
+# it). GPU_CHECKS_SKIP_TORCH=1 leaves out the PyTorch reference.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${1:-$root/build}
-log=${OUT:-/tmp}/gpu-checks.log
-exec > >(tee "$log") 2>&1
-nvidia-smi -L || echo "gpu-checks: nvidia-smi lists no GPU"
-"$root/scripts/build.sh" "$build" || exit 1
-status=0
-lit=$(command -v lit || echo /usr/lib/llvm-22/bin/lit)
-"$lit" -v "$build/test/CUDA" || status=1
-# The GPU measured, as a target the cost model loads.
 out=${OUT:-/tmp}
-base=h100-dgx
-nvidia-smi -L 2>/dev/null | grep -q H200 && base=h200-dgx
-"$build/bin/autopar-calibrate" --base=$base -o "$out/calibrated.json" || status=1
-cat "$out/calibrated.json" 2>/dev/null
-models=$(mktemp -d)
-python3 "$root/models/generate.py" mlp --batch 64 --layers 512,1024,1024,16 -o "$models/mlp.mlir"
-python3 "$root/models/generate.py" alexnet --batch 8 --image 67 --width 8 --classes 16 -o "$models/cnn.mlir"
-for model in mlp cnn; do
-  for training in "" "--training=loss=mse optimizer=momentum lr=0.01"; do
-    echo "== $model ${training:-forward}"
-    "$build/bin/autopar-run" -n 1 "$models/$model.mlir" --backend=cuda --steps 5 --check ${training:+"$training"} || status=1
+log=$out/gpu-checks.log
+exec > >(tee "$log") 2>&1
+start=$(date +%s)
+limit=${GPU_CHECKS_LIMIT:-90}
+# Past this many seconds the remaining checks are skipped (a lent machine's
+# time is short): the summary says which.
+deadline=${GPU_CHECKS_DEADLINE:-100000}
+summary=()
+status=0
+
+bundle=
+if [ "${1:-}" = "--bundle" ]; then
+  bundle=$(cd "$2" && pwd)
+fi
+nvidia-smi -L || echo "gpu-checks: nvidia-smi lists no GPU"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>/dev/null
+
+if [ -n "$bundle" ]; then
+  # Unpack: LLVM/MLIR where autopar's binaries look for them, the fallback
+  # libraries only where the machine lacks them, and the one-rank MPI.
+  unpack=/tmp/autopar-bundle
+  rm -rf "$unpack" && mkdir -p "$unpack"
+  if ! tar -C "$unpack" -xJf "$bundle/bundle.tar.xz" 2>/dev/null; then
+    python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" \
+      "$bundle/bundle.tar.xz" "$unpack" || { echo "gpu-checks: cannot unpack the bundle"; exit 1; }
+  fi
+  mkdir -p /usr/lib/llvm-22/lib
+  for lib in "$unpack"/usr/lib/llvm-22/lib/*; do
+    cmp -s "$lib" "/usr/lib/llvm-22/lib/$(basename "$lib")" || cp -a "$lib" /usr/lib/llvm-22/lib/
   done
+  mkdir -p "$unpack/use"
+  for lib in "$unpack"/fallback/*; do
+    name=$(basename "$lib")
+    ldconfig -p | grep -q "^[[:space:]]*$name " || cp "$lib" "$unpack/use/"
+  done
+  echo "gpu-checks: libraries taken from the bundle: $(ls "$unpack/use" | tr '\n' ' ')"
+  # The CUDA libraries: where the dynamic linker or a Python package has them.
+  cudadirs=
+  for name in libcuda.so.1 libcublas.so.13 libcublasLt.so.13 libcudnn.so.9 libnccl.so.2; do
+    path=$(ldconfig -p | awk -v n="$name" '$1 == n {print $NF; exit}')
+    [ -z "$path" ] && path=$(find /usr/local/cuda/ /usr/local/nvidia/ /opt/ /usr/lib/ -name "$name" 2>/dev/null | head -1)
+    echo "gpu-checks: $name: ${path:-not found}"
+    [ -n "$path" ] && cudadirs="$cudadirs:$(dirname "$path")"
+  done
+  export LD_LIBRARY_PATH="$unpack/mpi:$unpack/build/lib:$unpack/use$cudadirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # One rank, no launcher: autopar-run runs in this process.
+  export OMPI_COMM_WORLD_SIZE=1 OMPI_COMM_WORLD_RANK=0
+  build=$unpack/build
+  command -v ptxas >/dev/null || export PATH="$PATH:/usr/local/cuda/bin"
+  echo "gpu-checks: ptxas: $(command -v ptxas || echo missing)"
+  ldd "$build/bin/autopar-run" "$build/lib/libautopar_cuda_runtime.so" | grep -i "not found" &&
+    echo "gpu-checks: libraries missing (above)"
+else
+  build=${1:-$root/build}
+  "$root/scripts/build.sh" "$build" || exit 1
+  lit=$(command -v lit || echo /usr/lib/llvm-22/bin/lit)
+  "$lit" -v "$build/test/CUDA" && summary+=("PASS lit test/CUDA") || { summary+=("FAIL lit test/CUDA"); status=1; }
+fi
+run=$build/bin/autopar-run
+
+# check NAME COMMAND...: runs one check under the time limit; a failure is
+# run again with the host waiting after every launch.
+check() {
+  local name=$1
+  shift
+  local t0=$(date +%s)
+  if [ $((t0 - start)) -ge "$deadline" ]; then
+    summary+=("SKIP (deadline) $name")
+    return 1
+  fi
+  echo "== $name"
+  timeout "$limit" "$@"
+  local rc=$?
+  local took=$(($(date +%s) - t0))
+  if [ $rc -eq 0 ]; then
+    summary+=("PASS ${took}s $name")
+    return 0
+  fi
+  summary+=("FAIL(rc=$rc) ${took}s $name")
+  status=1
+  echo "== $name, again with AUTOPAR_CUDA_BLOCKING=1"
+  AUTOPAR_CUDA_BLOCKING=1 timeout 45 "$@" 2>&1 | tail -40
+  return $rc
+}
+
+models=$(mktemp -d)
+gen() { python3 "$root/models/generate.py" "$@"; }
+gen mlp --batch 8 --layers 16,32,4 -o "$models/tiny.mlir"
+gen mlp --batch 64 --layers 512,1024,1024,16 -o "$models/mlp.mlir"
+gen alexnet --batch 8 --image 67 --width 8 --classes 16 -o "$models/cnn.mlir"
+gen alexnet --batch 8 --image 67 --width 8 --classes 16 --dtype bf16 -o "$models/cnn-bf16.mlir"
+gen gpt --batch 4 --layers 2 --seq 64 --hidden 128 --heads 4 --ffn 512 --vocab 512 --max-pos 64 -o "$models/gpt.mlir"
+gen alexnet --batch 128 -o "$models/alexnet.mlir"
+gen alexnet --batch 2 --image 67 --width 16 --classes 8 -o "$models/tiny-cnn.mlir"
+gen gpt --batch 8 -o "$models/gpt2.mlir"
+gen gpt --batch 8 --dtype bf16 -o "$models/gpt2-bf16.mlir"
+momentum="loss=mse optimizer=momentum lr=0.01"
+
+# The smallest program first: if the runtime cannot start, this says why.
+check "tiny mlp forward" "$run" -n 1 "$models/tiny.mlir" --backend=cuda --check
+if [ $? -ne 0 ] && command -v compute-sanitizer >/dev/null; then
+  echo "== tiny mlp forward under compute-sanitizer"
+  timeout 90 compute-sanitizer --tool memcheck "$run" -n 1 "$models/tiny.mlir" --backend=cuda --check 2>&1 | tail -60
+fi
+# test/CUDA/run-device.test's programs.
+check "run-device.test: tiny mlp training" "$run" -n 1 "$models/tiny.mlir" --backend=cuda --check \
+  --training="loss=mse optimizer=momentum lr=0.1" --steps 3
+check "run-device.test: tiny cnn forward" "$run" -n 1 "$models/tiny-cnn.mlir" --backend=cuda --check
+check "run-device.test: tiny cnn training" "$run" -n 1 "$models/tiny-cnn.mlir" --backend=cuda --check \
+  --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01" --steps 2
+for model in mlp cnn; do
+  check "$model forward" "$run" -n 1 "$models/$model.mlir" --backend=cuda --steps 5 --check
+  check "$model training (momentum)" "$run" -n 1 "$models/$model.mlir" --backend=cuda --steps 5 --check --training="$momentum"
 done
-# The same training step with the host waiting after every launch and
-# library call (a failure then names the kernel or call), and a bf16 CNN
-# (cuDNN and cuBLASLt on tensor cores), against the CPU path.
-echo "== mlp training, AUTOPAR_CUDA_BLOCKING=1"
-AUTOPAR_CUDA_BLOCKING=1 "$build/bin/autopar-run" -n 1 "$models/mlp.mlir" --backend=cuda --steps 3 --check \
-  --training="loss=mse optimizer=momentum lr=0.01" || status=1
-python3 "$root/models/generate.py" alexnet --batch 8 --image 67 --width 8 --classes 16 --dtype bf16 -o "$models/cnn-bf16.mlir"
-echo "== cnn bf16 training"
 # (cuDNN and cuBLAS round once per sum, the CPU loops after every bf16
 # addition: bf16's 8-bit significand sets the tolerance.)
-"$build/bin/autopar-run" -n 1 "$models/cnn-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
-  --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01" || status=1
-# A transformer: a 2-block GPT forward and Adam training step (the
-# scatter-add kernel, merged optimizer kernels near the 4 KiB parameter
-# limit, the one-thread kernels of the loss sum and Adam's bias
-# corrections, 3-D cuBLASLt epilogues) against the CPU path.
-python3 "$root/models/generate.py" gpt --batch 4 --layers 2 --seq 64 --hidden 128 --heads 4 \
-  --ffn 512 --vocab 512 --max-pos 64 -o "$models/gpt.mlir"
+check "cnn bf16 training" "$run" -n 1 "$models/cnn-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
+  --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01"
+# A transformer: the scatter-add kernel, merged optimizer kernels near the
+# 4 KiB parameter limit, one-thread kernels, 3-D cuBLASLt epilogues.
 # (Adam divides by the square root of the squared gradients: where a
-# gradient is tiny, cuBLAS's summation order, not the CPU loops', moves the
-# update; under emulation with sums in double precision this step differed
-# by 1.6e-4 relative, and by 0 with the CPU's order: hence 1e-3 for Adam.)
-echo "== gpt forward"
-"$build/bin/autopar-run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 || status=1
-echo "== gpt adam"
-"$build/bin/autopar-run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 --tol 1e-3 \
-  --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" || status=1
+# gradient is tiny, cuBLAS's summation order moves the update: 1e-3.)
+check "gpt forward" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512
+check "gpt adam" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 --tol 1e-3 \
+  --training="loss=softmax-cross-entropy optimizer=adam lr=0.001"
+check "gpt adam, 2 microbatches" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 2 --check \
+  --int-range 512 --tol 1e-3 --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" --plan="microbatches=2"
+
+# The GPU measured, as a target the cost model loads.
+base=h100-dgx
+nvidia-smi -L 2>/dev/null | grep -q H200 && base=h200-dgx
+check "calibrate" "$build/bin/autopar-calibrate" --base=$base --repeat 3 -o "$out/calibrated.json"
+cat "$out/calibrated.json" 2>/dev/null
+
 # Several GPUs: partitioned programs, collectives through NCCL.
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
-if [ "${gpus:-0}" -ge 2 ]; then
+if [ "${gpus:-0}" -ge 2 ] && [ -z "$bundle" ]; then
   for plan in data tensor; do
     for model in mlp cnn; do
-      echo "== $model training, 2 GPUs, $plan"
-      "$build/bin/autopar-run" -n 2 "$models/$model.mlir" --backend=cuda --steps 3 --check \
-        --training="loss=mse optimizer=momentum lr=0.01" --plan="parallelism=$plan" || status=1
+      check "$model training, 2 GPUs, $plan" "$run" -n 2 "$models/$model.mlir" --backend=cuda --steps 3 --check \
+        --training="$momentum" --plan="parallelism=$plan"
     done
   done
-  echo "== NCCL links over $gpus GPUs"
-  "$build/bin/autopar-calibrate" -n "$gpus" --base=$base -o "$out/calibrated-links.json" || status=1
+  check "NCCL links over $gpus GPUs" "$build/bin/autopar-calibrate" -n "$gpus" --base=$base -o "$out/calibrated-links.json"
 else
-  echo "== one GPU: NCCL collectives not exercised"
+  echo "== NCCL collectives between GPUs not exercised (${gpus:-0} GPU(s)${bundle:+, one-rank MPI})"
 fi
-# A full AlexNet step (f32, momentum; no --check: the CPU reference would
-# take hours), measured beside the calibrated cost model's prediction.
-python3 "$root/models/generate.py" alexnet --batch 128 -o "$models/alexnet.mlir"
-echo "== alexnet b128 training step, 1 GPU"
-plan="parallelism=data"
-[ -f "$out/calibrated.json" ] && plan="$plan target=$out/calibrated.json"
-"$build/bin/autopar-run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 5 --profile \
-  --training="loss=softmax-cross-entropy optimizer=momentum lr=0.0001" --plan="$plan" || status=1
+
+# Full steps (no --check: the CPU reference would take hours), against
+# PyTorch eager on the same GPU (bench/gpu/results/h200-torch-2.11.json:
+# AlexNet b128 13.1 ms; GPT-2 small b8x1024 191 ms f32, 55 ms bf16): the
+# step time alone, then AlexNet per layer (--profile) beside the calibrated
+# cost model's prediction.
+plan="parallelism=data target=$base"
+[ -s "$out/calibrated.json" ] && plan="parallelism=data target=$out/calibrated.json"
+sgd="loss=softmax-cross-entropy optimizer=momentum lr=0.0001"
+check "alexnet b128 training step (timed)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 6 \
+  --training="$sgd" --plan="$plan"
+check "gpt-2 small b8x1024 f32 training step (timed)" "$run" -n 1 "$models/gpt2.mlir" --backend=cuda --steps 4 \
+  --int-range 50257 --training="$sgd" --plan="$plan"
+check "alexnet b128 per layer (--profile)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 4 --profile \
+  --training="$sgd" --plan="$plan"
+check "gpt-2 small b8x1024 bf16 training step (timed)" "$run" -n 1 "$models/gpt2-bf16.mlir" --backend=cuda --steps 4 \
+  --int-range 50257 --training="$sgd" --plan="$plan"
+
 if [ -z "${GPU_CHECKS_SKIP_TORCH:-}" ] && python3 -c "import torch" 2>/dev/null; then
-  echo "== PyTorch eager on the same GPU"
-  python3 "$root/bench/gpu/torch_reference.py" --out "$out/torch_reference.json" || status=1
+  limit=150 check "PyTorch eager reference" python3 "$root/bench/gpu/torch_reference.py" --out "$out/torch_reference.json"
 fi
+echo "== summary ($(($(date +%s) - start)) s)"
+printf '%s\n' "${summary[@]}"
 exit $status
