@@ -28,10 +28,16 @@ namespace {
 /// leading loops as it takes, all but the last at most).
 constexpr int64_t kMinPartials = 1024;
 
+/// A kernel launch and its partials written and read again (about 7 us on
+/// an H200: the launch alone took 3.6 us) in elements of a thread's chain
+/// of dependent loads (about 0.44 us each there): what the second generic
+/// of a split reduction costs beyond its chains.
+constexpr int64_t kLaunchElements = 16;
+
 /// Interchanges `generic`'s loops: parallel ones first, in their order,
-/// then the others.
-LogicalResult putParallelFirst(IRRewriter &rewriter,
-                               linalg::GenericOp generic) {
+/// then the others. Returns the generic with its loops in that order.
+FailureOr<linalg::GenericOp> putParallelFirst(IRRewriter &rewriter,
+                                              linalg::GenericOp generic) {
   SmallVector<unsigned> order;
   SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
   for (auto [index, iterator] : llvm::enumerate(iterators))
@@ -42,87 +48,355 @@ LogicalResult putParallelFirst(IRRewriter &rewriter,
       order.push_back(index);
   if (llvm::all_of(llvm::enumerate(order),
                    [](auto pair) { return pair.index() == pair.value(); }))
-    return success();
+    return generic;
   rewriter.setInsertionPoint(generic);
   return linalg::interchangeGenericOp(rewriter, generic, order);
 }
 
-/// A generic on buffers that adds values into one float (no parallel loop,
-/// one rank-0 output that its body reads once, yielding `out + x`): its
-/// leading loops become parallel loops over partial sums in a buffer of
-/// their own (at least kMinPartials, or all loops but the last), and a
-/// second generic adds the partials to the output. On the GPU the first is
-/// a kernel and the host sums the partials only; on the CPU the same loops
-/// run in sequence. Each partial adds its elements in the original order;
-/// the total is summed in a different order (rounding differs).
-void splitScalarSum(IRRewriter &rewriter, linalg::GenericOp generic) {
-  if (generic.getNumParallelLoops() != 0 || generic.getNumDpsInits() != 1 ||
-      !generic.hasPureBufferSemantics() || generic.getNumLoops() < 2)
-    return;
-  OpOperand *init = generic.getDpsInitOperand(0);
-  auto outType = dyn_cast<MemRefType>(init->get().getType());
-  if (!outType || outType.getRank() != 0 ||
-      !isa<FloatType>(outType.getElementType()))
-    return;
+/// How a generic's reduction is split: its first `converted` reduction
+/// loops (right after the parallel ones) become parallel loops, and the
+/// next one, when `chunks` > 1, a parallel loop over `chunks` chunks around
+/// a reduction loop within each.
+struct ReductionSplit {
+  unsigned converted = 0;
+  int64_t chunks = 1;
+};
+
+/// The combiner of output `index` of `generic`: the op yielding
+/// `combiner(x, out)` where `out` is the output's block argument, read
+/// there only, and `combiner` an associative and commutative arith op with
+/// a neutral element. Null when the body has another shape.
+Operation *getCombiner(linalg::GenericOp generic, unsigned index) {
+  OpOperand *init = generic.getDpsInitOperand(index);
   BlockArgument outArg = generic.getMatchingBlockArgument(init);
   auto yield = cast<linalg::YieldOp>(generic.getBody()->getTerminator());
-  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
-  if (!add || !outArg.hasOneUse() ||
-      (add.getLhs() != outArg && add.getRhs() != outArg))
-    return;
-  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return;
-  unsigned loops = ranges.size(), split = 0;
-  int64_t partials = 1;
-  while (split + 1 < loops && partials < kMinPartials)
-    partials *= ranges[split++];
-  if (partials < 2)
-    return;
+  Operation *combiner = yield.getOperand(index).getDefiningOp();
+  if (!combiner || !outArg.hasOneUse() || combiner->getNumOperands() != 2 ||
+      (combiner->getOperand(0) != outArg && combiner->getOperand(1) != outArg))
+    return nullptr;
+  if (!isa<arith::AddFOp, arith::AddIOp, arith::MaxNumFOp, arith::MinNumFOp,
+           arith::MaximumFOp, arith::MinimumFOp, arith::MaxSIOp, arith::MinSIOp,
+           arith::MaxUIOp, arith::MinUIOp, arith::MulFOp, arith::MulIOp>(
+          combiner))
+    return nullptr;
+  return combiner;
+}
 
+/// The value partial results start from: 0 for sums (+0.0: the scalar
+/// sums' partials always began there), else the combiner's neutral
+/// element.
+Value getNeutral(OpBuilder &b, Location loc, Operation *combiner,
+                 Type element) {
+  if (isa<arith::AddFOp>(combiner))
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
+  std::optional<TypedAttr> neutral = arith::getNeutralElement(combiner);
+  return neutral ? arith::ConstantOp::create(b, loc, *neutral).getResult()
+                 : Value();
+}
+
+/// For each input of `generic`, the dimension that loop `loop` indexes
+/// alone (-1: none), so that cutting the loop in chunks expands that
+/// dimension; failure when the loop appears in an input's indexing in any
+/// other form (a convolution window's `h + kh`), in more than one
+/// dimension, or in an input that is not a memref.
+FailureOr<SmallVector<int64_t>> getChunkedDims(linalg::GenericOp generic,
+                                               unsigned loop) {
+  SmallVector<int64_t> dims;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    AffineMap map = generic.getMatchingIndexingMap(input);
+    int64_t found = -1;
+    for (auto [position, result] : llvm::enumerate(map.getResults())) {
+      if (!result.isFunctionOfDim(loop))
+        continue;
+      auto dim = dyn_cast<AffineDimExpr>(result);
+      if (!dim || found >= 0 || !isa<MemRefType>(input->get().getType()))
+        return failure();
+      found = position;
+    }
+    dims.push_back(found);
+  }
+  return dims;
+}
+
+/// `type` with dimension `dim` expanded to (`chunks`, the rest), and the
+/// reassociation that does it.
+FailureOr<MemRefType> expandDim(MemRefType type, int64_t dim, int64_t chunks,
+                                SmallVectorImpl<ReassociationIndices> &groups) {
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    ReassociationIndices group = {static_cast<int64_t>(shape.size())};
+    if (d == dim) {
+      shape.push_back(chunks);
+      shape.push_back(type.getDimSize(d) / chunks);
+      group.push_back(shape.size() - 1);
+    } else {
+      shape.push_back(type.getDimSize(d));
+    }
+    groups.push_back(group);
+  }
+  return memref::ExpandShapeOp::computeExpandedType(type, shape, groups);
+}
+
+/// Splits `generic` (parallel loops first, static ranges, every output a
+/// combiner over the reductions): the first generic combines each part of
+/// the reduction into partial results in buffers of their own (one per
+/// output: the output's shape, then one dimension per loop made parallel),
+/// started at the combiner's neutral element; a second generic per output
+/// combines the partials into it. Each partial combines its elements in the
+/// original order; the whole is combined in a different order (sums round
+/// differently).
+void applySplit(IRRewriter &rewriter, linalg::GenericOp generic,
+                ReductionSplit split) {
   MLIRContext *context = generic.getContext();
   Location loc = generic.getLoc();
-  Type element = outType.getElementType();
+  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+  unsigned loops = ranges.size();
+  unsigned parallel = generic.getNumParallelLoops();
+  // The loop split in chunks, if any, and the new loops: chunk index
+  // (parallel) then index within the chunk (reduction).
+  unsigned splitLoop = parallel + split.converted;
+  bool chunked = split.chunks > 1;
+  unsigned newLoops = loops + (chunked ? 1 : 0);
+  SmallVector<AffineExpr> replacement;
+  for (unsigned d = 0; d < loops; ++d) {
+    if (chunked && d == splitLoop) {
+      int64_t inner = ranges[d] / split.chunks;
+      replacement.push_back(getAffineDimExpr(d, context) * inner +
+                            getAffineDimExpr(d + 1, context));
+      continue;
+    }
+    replacement.push_back(
+        getAffineDimExpr(chunked && d > splitLoop ? d + 1 : d, context));
+  }
+  unsigned parallelAfter = splitLoop + (chunked ? 1 : 0);
+  SmallVector<AffineExpr> extra;
+  for (unsigned d = parallel; d < parallelAfter; ++d)
+    extra.push_back(getAffineDimExpr(d, context));
+  SmallVector<int64_t> extraSizes(ranges.begin() + parallel,
+                                  ranges.begin() + splitLoop);
+  if (chunked)
+    extraSizes.push_back(split.chunks);
+
   rewriter.setInsertionPoint(generic);
-  auto partialType =
-      MemRefType::get(ArrayRef<int64_t>(ranges).take_front(split), element);
-  Value partial = memref::AllocOp::create(rewriter, loc, partialType);
-  Value zero = arith::ConstantOp::create(rewriter, loc,
-                                         rewriter.getFloatAttr(element, 0.0));
-  linalg::FillOp::create(rewriter, loc, ValueRange{zero}, ValueRange{partial});
-  // The inner loops' sum for each index of the leading ones.
-  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
-  SmallVector<AffineExpr> leading;
-  for (unsigned d = 0; d < split; ++d)
-    leading.push_back(getAffineDimExpr(d, context));
-  maps.back() = AffineMap::get(loops, 0, leading, context);
-  SmallVector<utils::IteratorType> iterators(loops,
+  SmallVector<AffineMap> maps;
+  for (AffineMap map : generic.getIndexingMapsArray())
+    maps.push_back(map.replaceDimsAndSymbols(replacement, {}, newLoops, 0));
+  // The inputs the chunked loop indexes: that dimension expanded to
+  // (chunks, elements per chunk), indexed by the two new loops.
+  SmallVector<Value> inputs(generic.getDpsInputs());
+  if (chunked) {
+    SmallVector<int64_t> dims = *getChunkedDims(generic, splitLoop);
+    for (auto [i, dim] : llvm::enumerate(dims)) {
+      if (dim < 0)
+        continue;
+      SmallVector<ReassociationIndices> groups;
+      FailureOr<MemRefType> expanded = expandDim(
+          cast<MemRefType>(inputs[i].getType()), dim, split.chunks, groups);
+      inputs[i] = memref::ExpandShapeOp::create(rewriter, loc, *expanded,
+                                                inputs[i], groups);
+      SmallVector<AffineExpr> results;
+      for (auto [position, result] :
+           llvm::enumerate(generic.getIndexingMapsArray()[i].getResults())) {
+        if (static_cast<int64_t>(position) == dim) {
+          results.push_back(getAffineDimExpr(splitLoop, context));
+          results.push_back(getAffineDimExpr(splitLoop + 1, context));
+        } else {
+          results.push_back(maps[i].getResult(position));
+        }
+      }
+      maps[i] = AffineMap::get(newLoops, 0, results, context);
+    }
+  }
+  SmallVector<Value> partials;
+  SmallVector<Operation *> combiners;
+  for (unsigned i = 0, e = generic.getNumDpsInits(); i < e; ++i) {
+    OpOperand *init = generic.getDpsInitOperand(i);
+    auto outType = cast<MemRefType>(init->get().getType());
+    SmallVector<int64_t> shape(outType.getShape());
+    shape.append(extraSizes);
+    Value partial = memref::AllocOp::create(
+        rewriter, loc, MemRefType::get(shape, outType.getElementType()));
+    Operation *combiner = getCombiner(generic, i);
+    Value neutral =
+        getNeutral(rewriter, loc, combiner, outType.getElementType());
+    linalg::FillOp::create(rewriter, loc, ValueRange{neutral},
+                           ValueRange{partial});
+    AffineMap &map = maps[generic.getNumDpsInputs() + i];
+    SmallVector<AffineExpr> results(map.getResults());
+    results.append(extra);
+    map = AffineMap::get(newLoops, 0, results, context);
+    partials.push_back(partial);
+    combiners.push_back(combiner);
+  }
+  SmallVector<utils::IteratorType> iterators(newLoops,
                                              utils::IteratorType::reduction);
-  std::fill_n(iterators.begin(), split, utils::IteratorType::parallel);
-  auto sums = linalg::GenericOp::create(rewriter, loc, TypeRange{},
-                                        generic.getDpsInputs(),
-                                        ValueRange{partial}, maps, iterators);
-  rewriter.cloneRegionBefore(generic.getRegion(), sums.getRegion(),
-                             sums.getRegion().end());
-  // The partials added to the output.
-  SmallVector<AffineMap> totalMaps = {
-      rewriter.getMultiDimIdentityMap(split),
-      AffineMap::get(split, 0, ArrayRef<AffineExpr>{}, context)};
-  SmallVector<utils::IteratorType> totalIterators(
-      split, utils::IteratorType::reduction);
-  linalg::GenericOp::create(
-      rewriter, loc, TypeRange{}, ValueRange{partial}, ValueRange{init->get()},
-      totalMaps, totalIterators,
-      [&](OpBuilder &b, Location l, ValueRange args) {
-        linalg::YieldOp::create(
-            b, l, arith::AddFOp::create(b, l, args[1], args[0]).getResult());
-      });
-  memref::DeallocOp::create(rewriter, loc, partial);
+  std::fill_n(iterators.begin(), parallelAfter, utils::IteratorType::parallel);
+  auto parts = linalg::GenericOp::create(rewriter, loc, TypeRange{}, inputs,
+                                         partials, maps, iterators);
+  rewriter.cloneRegionBefore(generic.getRegion(), parts.getRegion(),
+                             parts.getRegion().end());
+  // The partials combined into each output.
+  for (auto [i, partial] : llvm::enumerate(partials)) {
+    Value out = generic.getDpsInitOperand(i)->get();
+    unsigned rank = cast<MemRefType>(out.getType()).getRank();
+    unsigned dims = rank + extraSizes.size();
+    SmallVector<AffineExpr> outDims;
+    for (unsigned d = 0; d < rank; ++d)
+      outDims.push_back(getAffineDimExpr(d, context));
+    SmallVector<AffineMap> totalMaps = {
+        rewriter.getMultiDimIdentityMap(dims),
+        AffineMap::get(dims, 0, outDims, context)};
+    SmallVector<utils::IteratorType> totalIterators(
+        dims, utils::IteratorType::reduction);
+    std::fill_n(totalIterators.begin(), rank, utils::IteratorType::parallel);
+    Operation *combiner = combiners[i];
+    linalg::GenericOp::create(rewriter, loc, TypeRange{}, ValueRange{partial},
+                              ValueRange{out}, totalMaps, totalIterators,
+                              [&](OpBuilder &b, Location l, ValueRange args) {
+                                OperationState state(l, combiner->getName());
+                                state.addOperands({args[1], args[0]});
+                                state.addTypes(args[0].getType());
+                                state.addAttributes(combiner->getAttrs());
+                                linalg::YieldOp::create(
+                                    b, l, b.create(state)->getResult(0));
+                              });
+  }
+  for (Value partial : partials)
+    memref::DeallocOp::create(rewriter, loc, partial);
   rewriter.eraseOp(generic);
+}
+
+/// Whether `generic` can be split: on buffers, static ranges, parallel
+/// loops first, no index ops, every output indexed by parallel loops only
+/// and combined by getCombiner with a neutral element.
+bool canSplit(linalg::GenericOp generic) {
+  if (!generic.hasPureBufferSemantics() ||
+      generic.getNumReductionLoops() == 0 || generic.getNumDpsInits() == 0 ||
+      generic.hasIndexSemantics())
+    return false;
+  if (llvm::any_of(generic.getStaticLoopRanges(), ShapedType::isDynamic))
+    return false;
+  unsigned parallel = generic.getNumParallelLoops();
+  SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
+  for (unsigned d = 0; d < iterators.size(); ++d)
+    if ((d < parallel) != (iterators[d] == utils::IteratorType::parallel))
+      return false;
+  for (unsigned i = 0, e = generic.getNumDpsInits(); i < e; ++i) {
+    OpOperand *init = generic.getDpsInitOperand(i);
+    if (!isa<MemRefType>(init->get().getType()))
+      return false;
+    for (unsigned d = parallel; d < iterators.size(); ++d)
+      if (generic.getMatchingIndexingMap(init).isFunctionOfDim(d))
+        return false;
+    Operation *combiner = getCombiner(generic, i);
+    if (!combiner ||
+        (!isa<arith::AddFOp>(combiner) && !arith::getNeutralElement(combiner)))
+      return false;
+  }
+  return true;
+}
+/// A sum into one float (no parallel loop, one rank-0 output, `out + x`):
+/// as many leading loops as make kMinPartials partials, all but the last
+/// at most. On the GPU the first generic is a kernel and the host combines
+/// the partials only; on the CPU the same loops run in sequence.
+std::optional<ReductionSplit> chooseScalarSplit(linalg::GenericOp generic) {
+  if (generic.getNumParallelLoops() != 0 || generic.getNumDpsInits() != 1 ||
+      generic.getNumLoops() < 2 || !canSplit(generic))
+    return std::nullopt;
+  auto outType =
+      cast<MemRefType>(generic.getDpsInitOperand(0)->get().getType());
+  if (outType.getRank() != 0 || !isa<FloatType>(outType.getElementType()) ||
+      !isa<arith::AddFOp>(getCombiner(generic, 0)))
+    return std::nullopt;
+  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+  ReductionSplit split;
+  int64_t partials = 1;
+  while (split.converted + 1 < ranges.size() && partials < kMinPartials)
+    partials *= ranges[split.converted++];
+  if (partials < 2)
+    return std::nullopt;
+  return split;
+}
+
+/// A reduction whose GPU threads (one per parallel iteration) each combine
+/// a long chain of elements, one dependent load after another: a conv bias
+/// gradient, 64 channels each summing batch x height x width elements,
+/// took 171 ms on an H200 (about 0.44 us per element). Its time is taken
+/// as the chain's length times the waves of `threads` resident threads
+/// that the parallel iterations need; the split's as the first generic's
+/// (more parallel iterations, shorter chains) plus the second's (one
+/// thread per output, a chain of its partials). Reduction loops, outermost
+/// first, become parallel whole, and the next one is cut into chunks (a
+/// divisor of its range), in the way that costs least; chosen when that
+/// halves the time or better, with each partial still combining
+/// `minChunk` elements or more.
+std::optional<ReductionSplit> chooseSplit(linalg::GenericOp generic,
+                                          int64_t threads, int64_t minChunk) {
+  if (threads <= 0 || generic.getNumParallelLoops() == 0 || !canSplit(generic))
+    return std::nullopt;
+  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+  unsigned parallel = generic.getNumParallelLoops();
+  int64_t outputs = 1, reduced = 1;
+  for (unsigned d = 0; d < ranges.size(); ++d)
+    (d < parallel ? outputs : reduced) *= ranges[d];
+  auto waves = [&](int64_t iterations) {
+    return (iterations + threads - 1) / threads;
+  };
+  // (The second generic's launch, a few microseconds, counts as
+  // kLaunchElements elements of a chain.)
+  auto cost = [&](int64_t partials, int64_t chain) {
+    return waves(outputs * partials) * chain +
+           (partials > 1 ? waves(outputs) * partials + kLaunchElements : 0);
+  };
+  int64_t unsplit = cost(1, reduced);
+  std::optional<ReductionSplit> best;
+  int64_t bestCost = unsplit;
+  ReductionSplit candidate;
+  int64_t partials = 1, chain = reduced;
+  for (unsigned d = parallel; d < ranges.size(); ++d) {
+    int64_t range = ranges[d];
+    // Loop d cut into chunks (all divisors; a whole loop is `range` chunks
+    // of one, taken below as a parallel loop).
+    FailureOr<SmallVector<int64_t>> chunkedDims = getChunkedDims(generic, d);
+    for (int64_t chunks = 2; succeeded(chunkedDims) && chunks < range;
+         ++chunks) {
+      if (range % chunks != 0 || chain / chunks < minChunk)
+        continue;
+      int64_t value = cost(partials * chunks, chain / chunks);
+      if (value >= bestCost)
+        continue;
+      bool expandable = true;
+      for (auto [input, dim] :
+           llvm::zip(generic.getDpsInputs(), *chunkedDims)) {
+        SmallVector<ReassociationIndices> groups;
+        if (dim >= 0 && failed(expandDim(cast<MemRefType>(input.getType()), dim,
+                                         chunks, groups)))
+          expandable = false;
+      }
+      if (!expandable)
+        continue;
+      bestCost = value;
+      best = ReductionSplit{candidate.converted, chunks};
+    }
+    // Loop d parallel as a whole.
+    if (chain / range < minChunk)
+      break;
+    partials *= range;
+    chain /= range;
+    ++candidate.converted;
+    if (int64_t value = cost(partials, chain); value < bestCost) {
+      bestCost = value;
+      best = candidate;
+    }
+  }
+  if (!best || bestCost * 2 > unsplit)
+    return std::nullopt;
+  return best;
 }
 
 struct ReductionsInnerPass
     : public mlir::autopar::impl::ReductionsInnerBase<ReductionsInnerPass> {
+  using ReductionsInnerBase::ReductionsInnerBase;
   void runOnOperation() override {
     SmallVector<linalg::GenericOp> generics;
     getOperation()->walk(
@@ -130,14 +404,20 @@ struct ReductionsInnerPass
     IRRewriter rewriter(&getContext());
     for (linalg::GenericOp generic : generics) {
       if (generic.getNumParallelLoops() == 0) {
-        splitScalarSum(rewriter, generic);
+        if (std::optional<ReductionSplit> split = chooseScalarSplit(generic))
+          applySplit(rewriter, generic, *split);
         continue;
       }
-      if (failed(putParallelFirst(rewriter, generic))) {
+      FailureOr<linalg::GenericOp> interchanged =
+          putParallelFirst(rewriter, generic);
+      if (failed(interchanged)) {
         generic.emitError() << "autopar-reductions-inner: cannot interchange "
                                "the loops";
         return signalPassFailure();
       }
+      if (std::optional<ReductionSplit> split =
+              chooseSplit(*interchanged, gpuThreads, minChunk))
+        applySplit(rewriter, *interchanged, *split);
     }
   }
 };

@@ -1260,6 +1260,31 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(
     cudnnConvolutionBwdFilterAlgoPerf_t *results) {
   return oneAlgorithm(requested, returned, results);
 }
+// Timed choices (cuDNN's Find): one algorithm, as above; nothing is run.
+cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(
+    cudnnHandle_t, const cudnnTensorDescriptor_t, const void *,
+    const cudnnFilterDescriptor_t, const void *,
+    const cudnnConvolutionDescriptor_t, const cudnnTensorDescriptor_t, void *,
+    const int requested, int *returned, cudnnConvolutionFwdAlgoPerf_t *results,
+    void *, size_t) {
+  return oneAlgorithm(requested, returned, results);
+}
+cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithmEx(
+    cudnnHandle_t, const cudnnFilterDescriptor_t, const void *,
+    const cudnnTensorDescriptor_t, const void *,
+    const cudnnConvolutionDescriptor_t, const cudnnTensorDescriptor_t, void *,
+    const int requested, int *returned,
+    cudnnConvolutionBwdDataAlgoPerf_t *results, void *, size_t) {
+  return oneAlgorithm(requested, returned, results);
+}
+cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithmEx(
+    cudnnHandle_t, const cudnnTensorDescriptor_t, const void *,
+    const cudnnTensorDescriptor_t, const void *,
+    const cudnnConvolutionDescriptor_t, const cudnnFilterDescriptor_t, void *,
+    const int requested, int *returned,
+    cudnnConvolutionBwdFilterAlgoPerf_t *results, void *, size_t) {
+  return oneAlgorithm(requested, returned, results);
+}
 cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(
     cudnnHandle_t, const cudnnTensorDescriptor_t, const cudnnFilterDescriptor_t,
     const cudnnConvolutionDescriptor_t, const cudnnTensorDescriptor_t,

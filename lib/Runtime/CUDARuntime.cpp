@@ -16,6 +16,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -1569,8 +1570,10 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
 //
 // autopar_cuda_conv2d (autopar-convolutions-to-cudnn): cuDNN's convolution
 // API (legacy in cuDNN 9, still supported), f32 with FMA math (no TF32, so
-// results stay within the CPU check's tolerance), the algorithm cuDNN's
-// heuristics rank first, the workspace kept between calls.
+// results stay within the CPU check's tolerance). Each shape's descriptors
+// and algorithm are made once: the algorithm by timing every candidate
+// (cuDNN's Find, on a scratch output; AUTOPAR_CUDNN_BENCHMARK=0: the one
+// its heuristics rank first), the workspace kept between calls.
 
 #ifdef AUTOPAR_HAVE_CUDNN
 #pragma GCC diagnostic push
@@ -1610,7 +1613,8 @@ void *getWorkspace(size_t bytes) {
   return reinterpret_cast<void *>(buffer);
 }
 
-/// The first algorithm of cuDNN's ranking that can run.
+/// The first algorithm of a ranking (cuDNN's heuristics, or its timed
+/// runs, fastest first) that can run.
 template <typename Perf, typename Find>
 Perf pickAlgorithm(const char *what, Find &&find) {
   Perf results[16];
@@ -1620,6 +1624,68 @@ Perf pickAlgorithm(const char *what, Find &&find) {
     if (results[i].status == CUDNN_STATUS_SUCCESS)
       return results[i];
   fail(std::string("cuDNN has no algorithm for this ") + what);
+}
+
+/// Workspace the timed runs may use, at most: candidates needing more are
+/// not tried.
+constexpr size_t kFindWorkspace = size_t(1) << 30;
+
+/// The algorithm for one convolution: cuDNN's heuristics' first, or with
+/// `timed` the fastest of cuDNN's timed runs (`find`, writing into a
+/// scratch result), given a workspace of their own as large as the
+/// heuristics' candidates need (1 GiB and half the free memory at most).
+template <typename Perf, typename Heuristics, typename Find>
+Perf chooseAlgorithm(const char *what, bool timed, Heuristics &&heuristics,
+                     Find &&find) {
+  if (!timed)
+    return pickAlgorithm<Perf>(what, heuristics);
+  Perf ranked[16];
+  int count = 0;
+  heuristics(16, &count, ranked);
+  size_t bytes = 0;
+  for (int i = 0; i < count; ++i)
+    if (ranked[i].status == CUDNN_STATUS_SUCCESS)
+      bytes = std::max(bytes, ranked[i].memory);
+  size_t freeBytes = 0, totalBytes = 0;
+  CHECK(cuMemGetInfo(&freeBytes, &totalBytes));
+  bytes = std::min({bytes, kFindWorkspace, freeBytes / 2});
+  CUdeviceptr workspace =
+      bytes ? allocDevice(bytes, getComputeStream(),
+                          "a convolution's timed runs' workspace")
+            : 0;
+  Perf chosen =
+      pickAlgorithm<Perf>(what, [&](int max, int *found, Perf *results) {
+        find(max, found, results, reinterpret_cast<void *>(workspace), bytes);
+      });
+  if (workspace)
+    CHECK(cuMemFreeAsync(workspace, getComputeStream()));
+  return chosen;
+}
+
+/// Whether convolutions pick their algorithms by timing every candidate
+/// once per shape (cuDNN's Find, as PyTorch's cudnn.benchmark), the
+/// default, or by cuDNN's heuristics alone (AUTOPAR_CUDNN_BENCHMARK=0).
+bool benchmarkConvolutions() {
+  static bool on = [] {
+    const char *value = std::getenv("AUTOPAR_CUDNN_BENCHMARK");
+    return !value || std::string(value) != "0";
+  }();
+  return on;
+}
+
+/// One convolution shape, mode and element type: its descriptors and the
+/// algorithm chosen the first time (kept for the process).
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  int algo = 0;
+  size_t workspace = 0;
+};
+
+std::map<std::array<int64_t, 15>, ConvPlan> &getConvPlans() {
+  static std::map<std::array<int64_t, 15>, ConvPlan> plans;
+  return plans;
 }
 } // namespace
 #endif
@@ -1651,83 +1717,124 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
     fail("autopar_cuda_conv2d: unknown element type code " +
          std::to_string(dtype));
   }
-  cudnnTensorDescriptor_t xDesc, yDesc;
-  cudnnFilterDescriptor_t wDesc;
-  cudnnConvolutionDescriptor_t convDesc;
-  CHECK_DNN(cudnnCreateTensorDescriptor(&xDesc));
-  CHECK_DNN(cudnnCreateTensorDescriptor(&yDesc));
-  CHECK_DNN(cudnnCreateFilterDescriptor(&wDesc));
-  CHECK_DNN(cudnnCreateConvolutionDescriptor(&convDesc));
-  CHECK_DNN(
-      cudnnSetTensor4dDescriptor(xDesc, CUDNN_TENSOR_NCHW, data, n, c, h, wd));
-  CHECK_DNN(
-      cudnnSetFilter4dDescriptor(wDesc, data, CUDNN_TENSOR_NCHW, f, c, kh, kw));
-  CHECK_DNN(cudnnSetConvolution2dDescriptor(
-      convDesc, padH, padW, strideH, strideW, dilationH, dilationW,
-      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  CHECK_DNN(cudnnSetConvolutionMathType(
-      convDesc, dtype == 0 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
-  int on = 0, of = 0, oh = 0, ow = 0;
-  CHECK_DNN(cudnnGetConvolution2dForwardOutputDim(convDesc, xDesc, wDesc, &on,
-                                                  &of, &oh, &ow));
-  CHECK_DNN(cudnnSetTensor4dDescriptor(yDesc, CUDNN_TENSOR_NCHW, data, on, of,
-                                       oh, ow));
+  if (mode < 0 || mode > 2)
+    fail("autopar_cuda_conv2d: unknown mode " + std::to_string(mode));
   // linalg accumulates into its output: beta = 1 (0 when the zero fill
   // before it was dropped).
   const float one = 1.0f;
   const float beta = accumulate ? 1.0f : 0.0f;
   void *xp = reinterpret_cast<void *>(x), *wp = reinterpret_cast<void *>(w),
        *yp = reinterpret_cast<void *>(y);
+  std::array<int64_t, 15> key = {n,       c,         h,         wd,   f,
+                                 kh,      kw,        padH,      padW, strideH,
+                                 strideW, dilationH, dilationW, mode, dtype};
+  auto [found, fresh] = getConvPlans().try_emplace(key);
+  ConvPlan &plan = found->second;
+  if (fresh) {
+    CHECK_DNN(cudnnCreateTensorDescriptor(&plan.x));
+    CHECK_DNN(cudnnCreateTensorDescriptor(&plan.y));
+    CHECK_DNN(cudnnCreateFilterDescriptor(&plan.w));
+    CHECK_DNN(cudnnCreateConvolutionDescriptor(&plan.conv));
+    CHECK_DNN(cudnnSetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NCHW, data, n, c,
+                                         h, wd));
+    CHECK_DNN(cudnnSetFilter4dDescriptor(plan.w, data, CUDNN_TENSOR_NCHW, f, c,
+                                         kh, kw));
+    CHECK_DNN(cudnnSetConvolution2dDescriptor(
+        plan.conv, padH, padW, strideH, strideW, dilationH, dilationW,
+        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    CHECK_DNN(cudnnSetConvolutionMathType(
+        plan.conv, dtype == 0 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+    int on = 0, of = 0, oh = 0, ow = 0;
+    CHECK_DNN(cudnnGetConvolution2dForwardOutputDim(plan.conv, plan.x, plan.w,
+                                                    &on, &of, &oh, &ow));
+    CHECK_DNN(cudnnSetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NCHW, data, on,
+                                         of, oh, ow));
+    // Timed runs write their result: into a scratch buffer of the
+    // result's size, so that an accumulating call's output is kept.
+    size_t element = dtype == 0 ? 4 : 2;
+    size_t resultBytes = element * size_t(mode == 0 ? int64_t(on) * of * oh * ow
+                                          : mode == 1 ? n * c * h * wd
+                                                      : f * c * kh * kw);
+    bool timed = benchmarkConvolutions();
+    CUdeviceptr scratch = timed ? allocDevice(resultBytes, getComputeStream(),
+                                              "a convolution's timed runs")
+                                : 0;
+    void *out = reinterpret_cast<void *>(scratch);
+    const cudnnHandle_t dnn = handle;
+    const ConvPlan &p = plan;
+    if (mode == 0) {
+      auto perf = chooseAlgorithm<cudnnConvolutionFwdAlgoPerf_t>(
+          "forward convolution", timed,
+          [&](int max, int *count, auto *results) {
+            CHECK_DNN(cudnnGetConvolutionForwardAlgorithm_v7(
+                dnn, p.x, p.w, p.conv, p.y, max, count, results));
+          },
+          [&](int max, int *count, auto *results, void *space, size_t bytes) {
+            CHECK_DNN(cudnnFindConvolutionForwardAlgorithmEx(
+                dnn, p.x, xp, p.w, wp, p.conv, p.y, out, max, count, results,
+                space, bytes));
+          });
+      plan.algo = perf.algo;
+      CHECK_DNN(cudnnGetConvolutionForwardWorkspaceSize(
+          handle, plan.x, plan.w, plan.conv, plan.y, perf.algo,
+          &plan.workspace));
+    } else if (mode == 1) {
+      auto perf = chooseAlgorithm<cudnnConvolutionBwdDataAlgoPerf_t>(
+          "data gradient", timed,
+          [&](int max, int *count, auto *results) {
+            CHECK_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                dnn, p.w, p.y, p.conv, p.x, max, count, results));
+          },
+          [&](int max, int *count, auto *results, void *space, size_t bytes) {
+            CHECK_DNN(cudnnFindConvolutionBackwardDataAlgorithmEx(
+                dnn, p.w, wp, p.y, yp, p.conv, p.x, out, max, count, results,
+                space, bytes));
+          });
+      plan.algo = perf.algo;
+      CHECK_DNN(cudnnGetConvolutionBackwardDataWorkspaceSize(
+          handle, plan.w, plan.y, plan.conv, plan.x, perf.algo,
+          &plan.workspace));
+    } else {
+      auto perf = chooseAlgorithm<cudnnConvolutionBwdFilterAlgoPerf_t>(
+          "filter gradient", timed,
+          [&](int max, int *count, auto *results) {
+            CHECK_DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                dnn, p.x, p.y, p.conv, p.w, max, count, results));
+          },
+          [&](int max, int *count, auto *results, void *space, size_t bytes) {
+            CHECK_DNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                dnn, p.x, xp, p.y, yp, p.conv, p.w, out, max, count, results,
+                space, bytes));
+          });
+      plan.algo = perf.algo;
+      CHECK_DNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+          handle, plan.x, plan.y, plan.conv, plan.w, perf.algo,
+          &plan.workspace));
+    }
+    if (scratch)
+      CHECK(cuMemFreeAsync(scratch, getComputeStream()));
+  }
+  void *workspace = getWorkspace(plan.workspace);
   switch (mode) {
-  case 0: {
-    auto perf = pickAlgorithm<cudnnConvolutionFwdAlgoPerf_t>(
-        "forward convolution", [&](int max, int *count, auto *results) {
-          CHECK_DNN(cudnnGetConvolutionForwardAlgorithm_v7(
-              handle, xDesc, wDesc, convDesc, yDesc, max, count, results));
-        });
-    size_t bytes = 0;
-    CHECK_DNN(cudnnGetConvolutionForwardWorkspaceSize(
-        handle, xDesc, wDesc, convDesc, yDesc, perf.algo, &bytes));
-    CHECK_DNN(cudnnConvolutionForward(handle, &one, xDesc, xp, wDesc, wp,
-                                      convDesc, perf.algo, getWorkspace(bytes),
-                                      bytes, &beta, yDesc, yp));
+  case 0:
+    CHECK_DNN(cudnnConvolutionForward(
+        handle, &one, plan.x, xp, plan.w, wp, plan.conv,
+        static_cast<cudnnConvolutionFwdAlgo_t>(plan.algo), workspace,
+        plan.workspace, &beta, plan.y, yp));
     break;
-  }
-  case 1: {
-    auto perf = pickAlgorithm<cudnnConvolutionBwdDataAlgoPerf_t>(
-        "data gradient", [&](int max, int *count, auto *results) {
-          CHECK_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-              handle, wDesc, yDesc, convDesc, xDesc, max, count, results));
-        });
-    size_t bytes = 0;
-    CHECK_DNN(cudnnGetConvolutionBackwardDataWorkspaceSize(
-        handle, wDesc, yDesc, convDesc, xDesc, perf.algo, &bytes));
+  case 1:
     CHECK_DNN(cudnnConvolutionBackwardData(
-        handle, &one, wDesc, wp, yDesc, yp, convDesc, perf.algo,
-        getWorkspace(bytes), bytes, &beta, xDesc, xp));
+        handle, &one, plan.w, wp, plan.y, yp, plan.conv,
+        static_cast<cudnnConvolutionBwdDataAlgo_t>(plan.algo), workspace,
+        plan.workspace, &beta, plan.x, xp));
     break;
-  }
-  case 2: {
-    auto perf = pickAlgorithm<cudnnConvolutionBwdFilterAlgoPerf_t>(
-        "filter gradient", [&](int max, int *count, auto *results) {
-          CHECK_DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-              handle, xDesc, yDesc, convDesc, wDesc, max, count, results));
-        });
-    size_t bytes = 0;
-    CHECK_DNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-        handle, xDesc, yDesc, convDesc, wDesc, perf.algo, &bytes));
-    CHECK_DNN(cudnnConvolutionBackwardFilter(
-        handle, &one, xDesc, xp, yDesc, yp, convDesc, perf.algo,
-        getWorkspace(bytes), bytes, &beta, wDesc, wp));
-    break;
-  }
   default:
-    fail("autopar_cuda_conv2d: unknown mode " + std::to_string(mode));
+    CHECK_DNN(cudnnConvolutionBackwardFilter(
+        handle, &one, plan.x, xp, plan.y, yp, plan.conv,
+        static_cast<cudnnConvolutionBwdFilterAlgo_t>(plan.algo), workspace,
+        plan.workspace, &beta, plan.w, wp));
+    break;
   }
-  CHECK_DNN(cudnnDestroyConvolutionDescriptor(convDesc));
-  CHECK_DNN(cudnnDestroyFilterDescriptor(wDesc));
-  CHECK_DNN(cudnnDestroyTensorDescriptor(yDesc));
-  CHECK_DNN(cudnnDestroyTensorDescriptor(xDesc));
   checkpoint("autopar_cuda_conv2d (mode " + std::to_string(mode) + ")");
 #else
   fail("autopar_cuda_conv2d: this runtime was built without cuDNN");

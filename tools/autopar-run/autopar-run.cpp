@@ -80,6 +80,7 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -725,6 +726,9 @@ int main(int argc, char **argv) {
   registerAllPasses();
   registerAllAutoparPasses();
   cl::HideUnrelatedOptions(runCategory);
+  // Each line as it is said (a run stopped at a time limit keeps what it
+  // printed; the output is a few dozen lines).
+  llvm::outs().SetUnbuffered();
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-run: compile a model for N ranks, run "
                               "it and check it against one process\n");
@@ -1044,6 +1048,9 @@ int main(int argc, char **argv) {
   }
   // --profile: each timed op's layer, by site (autopar-profile-ops).
   SmallVector<std::string> siteLayers;
+  // Each site's op as the per-op list shows it: name, iterators
+  // (p/r: parallel/reduction), result type.
+  SmallVector<std::string> siteOps;
   if (profileOps) {
     llvm::DenseMap<int64_t, std::string> layerNames;
     sharded.walk([&](Operation *op) {
@@ -1068,6 +1075,18 @@ int main(int argc, char **argv) {
       if (name.empty())
         name = layer ? "layer " + std::to_string(layer.getInt()) : "(other)";
       siteLayers.push_back(name);
+      std::string description;
+      llvm::raw_string_ostream os(description);
+      os << op->getName();
+      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
+        os << " [";
+        for (utils::IteratorType iterator : linalgOp.getIteratorTypesArray())
+          os << (iterator == utils::IteratorType::parallel ? "p" : "r");
+        os << "]";
+      }
+      if (op->getNumResults() > 0)
+        os << " -> " << op->getResult(0).getType();
+      siteOps.push_back(description);
     }
     if (failed(runPipeline(*module, "autopar-profile-ops{functions=" +
                                         sharded.getName().str() + "}")))
@@ -1084,6 +1103,7 @@ int main(int argc, char **argv) {
   bool cuda = backend == "cuda";
   // On CUDA the reference runs on the host, compiled as the CPU backend
   // compiles it: --check compares the GPU program against the CPU path.
+  auto lowerStart = std::chrono::steady_clock::now();
   if (failed(runPipeline(
           *module,
           cuda ? "autopar-lower-to-cuda{chip=" + chip +
@@ -1091,6 +1111,14 @@ int main(int argc, char **argv) {
                      " host-functions=" + copy.getName().str() + "}"
                : std::string("autopar-lower-to-cpu{count-allocations=1}"))))
     return 1;
+  auto secondsSince = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  say() << llvm::format("autopar-run: @%s lowered%s in %.1f s\n", name.c_str(),
+                        cuda && !emulateGpu ? " and its kernels compiled" : "",
+                        secondsSince(lowerStart));
   if (std::getenv("AUTOPAR_RUN_DEBUG"))
     module->print(llvm::errs());
   std::string notRun;
@@ -1158,6 +1186,7 @@ int main(int argc, char **argv) {
     libs.push_back(cudaRuntime);
   }
   options.sharedLibPaths = libs;
+  auto jitStart = std::chrono::steady_clock::now();
   auto engine = ExecutionEngine::create(*module, options);
   if (!engine)
     return fail("JIT compilation failed: " +
@@ -1189,8 +1218,15 @@ int main(int argc, char **argv) {
     add("autopar_rt_profile", (void *)&autopar_rt_profile);
     return map;
   });
-  if (llvm::Error error = (*engine)->invokePacked("autopar_main"))
-    return fail("running failed: " + llvm::toString(std::move(error)));
+  // Compiling the host program happens at the first lookup: timed apart
+  // from the run.
+  auto entry = (*engine)->lookupPacked("autopar_main");
+  if (!entry)
+    return fail("JIT compilation failed: " + llvm::toString(entry.takeError()));
+  say() << llvm::format("autopar-run: host program JIT-compiled (-O%u) in "
+                        "%.1f s\n",
+                        optLevel.getValue(), secondsSince(jitStart));
+  (*entry)(nullptr);
 
   int64_t count = 0;
   const double *times = ::autopar::runtime::getStepTimes(count);
@@ -1274,6 +1310,7 @@ int main(int argc, char **argv) {
         ::autopar::runtime::getProfile();
     SmallVector<std::string> order;
     llvm::StringMap<double> measured;
+    SmallVector<std::pair<double, size_t>> perSite;
     double total = 0;
     for (auto [site, name] : llvm::enumerate(siteLayers)) {
       SmallVector<double> perStep;
@@ -1286,6 +1323,7 @@ int main(int argc, char **argv) {
       if (!measured.count(name))
         order.push_back(name);
       measured[name] += seconds;
+      perSite.push_back({seconds, site});
       total += seconds;
     }
     say() << "  per layer (" << siteLayers.size() << " ops timed on rank 0"
@@ -1308,6 +1346,16 @@ int main(int argc, char **argv) {
     }
     say() << llvm::format("    %-24s %10.3f ms\n", "(all timed ops)",
                           total * 1e3);
+    // The slowest ops one by one (ties in site order).
+    llvm::stable_sort(perSite, [](const auto &a, const auto &b) {
+      return a.first > b.first;
+    });
+    size_t shown = std::min<size_t>(perSite.size(), 12);
+    say() << "  slowest " << shown << " ops:\n";
+    for (auto [seconds, site] : ArrayRef(perSite).take_front(shown))
+      say() << llvm::format("    %10.3f ms  %-20s ", seconds * 1e3,
+                            siteLayers[site].c_str())
+            << siteOps[site] << "\n";
   }
   // One line to read at a glance: steps, loss from first to last, the
   // steady step time.

@@ -30,7 +30,8 @@ void buildBufferizePasses(OpPassManager &pm, bool fuse = true);
 /// merged parts starting at multiples of `align`) when `fuse`. The CUDA
 /// backend maps each nest left to a kernel; the CPU backend runs them in
 /// sequence.
-void buildParallelLoopPasses(OpPassManager &pm, bool fuse, int64_t align = 1);
+void buildParallelLoopPasses(OpPassManager &pm, bool fuse, int64_t align = 1,
+                             int64_t gpuThreads = 0);
 /// What both backends end with: host memrefs, arith, func, control flow
 /// and index to LLVM, casts reconciled. With `countAllocations`, buffers are
 /// allocated and freed through `_mlir_memref_to_llvm_alloc`,
@@ -86,6 +87,13 @@ struct LowerToCUDAPipelineOptions
       llvm::cl::desc("Threads per block of every kernel (each loop nest "
                      "collapsed to one dimension, then tiled by this)"),
       llvm::cl::init(256)};
+  PassOptions::Option<int64_t> gpuThreads{
+      *this, "gpu-threads",
+      llvm::cl::desc("Threads the GPU runs at once (SMs x 2048: 132 x 2048 "
+                     "on an H100 or H200); reductions whose threads would "
+                     "each combine long chains are split to use them "
+                     "(autopar-reductions-inner; 0: off)"),
+      llvm::cl::init(270336)};
   PassOptions::Option<bool> mergeKernels{
       *this, "merge-kernels",
       llvm::cl::desc("Compile all kernels as one GPU module "

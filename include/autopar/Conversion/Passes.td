@@ -203,7 +203,28 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
     generic adds the partials to the output (on the host, a few thousand
     values). The total is then summed in another order: it rounds
     differently.
+
+    With `gpu-threads` (the CUDA backend), a reduction whose threads (one
+    per parallel iteration) would each combine a long chain of elements (a
+    convolution's bias gradient: 64 channels, each summing batch x height x
+    width elements, 171 ms on an H200) is split the same way when that
+    halves its time by this measure: chain length times the waves of
+    `gpu-threads` threads the parallel iterations need, for the split's two
+    generics together. Its outer reduction loops become parallel loops
+    whole, the next is cut into chunks (a divisor of its range; the inputs
+    it indexes are expanded), each partial combining `min-chunk` elements
+    or more. Every output must be combined by one associative op (add, mul,
+    max, min) with a neutral element, which the partials start from; a
+    second generic per output combines its partials into it in a fixed
+    order (deterministic; sums round differently).
   }];
+  let options = [
+    Option<"gpuThreads", "gpu-threads", "int64_t", "0",
+           "Threads the GPU runs at once; reductions are split to use them "
+           "(0: only sums into one value are split)">,
+    Option<"minChunk", "min-chunk", "int64_t", "16",
+           "Elements each partial of a split reduction combines, at least">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect"];

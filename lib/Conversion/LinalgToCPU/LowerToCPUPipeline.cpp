@@ -43,11 +43,13 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
 }
 
 void mlir::autopar::buildParallelLoopPasses(OpPassManager &pm, bool fuse,
-                                            int64_t align) {
+                                            int64_t align, int64_t gpuThreads) {
   OpPassManager &func = pm.nest<func::FuncOp>();
   // Parallel loops first: one scf.parallel (the GPU's blocks and threads)
   // around each op's reductions, never a host loop around it.
-  func.addPass(createReductionsInner());
+  ReductionsInnerOptions reductions;
+  reductions.gpuThreads = gpuThreads;
+  func.addPass(createReductionsInner(reductions));
   func.addPass(createConvertLinalgToParallelLoopsPass());
   // scf.forall loops (a scatter-add's) as scf.parallel, mapped alike.
   func.addPass(createForallToParallelLoopPass());

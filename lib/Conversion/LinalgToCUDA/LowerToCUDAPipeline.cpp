@@ -224,7 +224,7 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.
   int64_t threads = std::max<int64_t>(1, options.blockThreads);
-  buildParallelLoopPasses(pm, options.fuse, threads);
+  buildParallelLoopPasses(pm, options.fuse, threads, options.gpuThreads);
   OpPassManager &func = pm.nest<func::FuncOp>();
   func.addPass(createCollapseParallelLoops());
   // The collapsed trip counts and strides as constants (kernels then split

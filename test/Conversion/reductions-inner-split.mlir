@@ -1,0 +1,93 @@
+// RUN: autopar-opt %s --autopar-reductions-inner="gpu-threads=270336" | FileCheck %s
+// RUN: autopar-opt %s --autopar-reductions-inner | FileCheck %s --check-prefix=OFF
+
+// The CUDA backend's split of reductions with few parallel iterations
+// (autopar-reductions-inner's gpu-threads, which autopar-lower-to-cuda
+// sets): one GPU thread per output element would sum a whole batch, one
+// dependent load after another. Off (the CPU backend), the loops are only
+// interchanged.
+
+// A convolution's bias gradient: 64 channels, each summing 128 x 55 x 55
+// values in one thread. The batch loop becomes parallel (64 x 128 = 8192
+// iterations); the next, 55 rows, is cut into 5 chunks of 11 (40960
+// threads, each summing 11 x 55 = 605 values; the second generic's threads
+// add 128 x 5 = 640 partials: the two chains balance). The input is
+// expanded so that the indexing stays a permutation. The partials are
+// started at 0 and added to the output in a second generic.
+// CHECK-LABEL: func.func @bias_grad
+// CHECK: %[[IN:.*]] = memref.expand_shape %arg0 {{\[}}[0], [1], [2, 3], [4]] output_shape [128, 64, 5, 11, 55]
+// CHECK: %[[PART:.*]] = memref.alloc() : memref<64x128x5xf32>
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: linalg.fill ins(%[[ZERO]] : f32) outs(%[[PART]] : memref<64x128x5xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[IN5:.*]], #[[OUT5:.*]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[IN]] : memref<128x64x5x11x55xf32>) outs(%[[PART]] : memref<64x128x5xf32>)
+// CHECK: arith.addf
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "reduction", "reduction"]} ins(%[[PART]] : memref<64x128x5xf32>) outs(%arg1 : memref<64xf32>)
+// CHECK: arith.addf
+// CHECK: memref.dealloc %[[PART]]
+// OFF-LABEL: func.func @bias_grad
+// OFF-NOT: memref.alloc
+// OFF: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "reduction", "reduction", "reduction"]} ins(%arg0 : memref<128x64x55x55xf32>) outs(%arg1 : memref<64xf32>)
+#in4 = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#out4 = affine_map<(n, c, h, w) -> (c)>
+func.func @bias_grad(%g: memref<128x64x55x55xf32>, %out: memref<64xf32>) {
+  linalg.generic {indexing_maps = [#in4, #out4], iterator_types = ["reduction", "parallel", "reduction", "reduction"]}
+      ins(%g : memref<128x64x55x55xf32>) outs(%out : memref<64xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.addf %acc, %x : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// A maximum over rows: 16 rows of 4096 become 16 x 64 chunks of 64,
+// started at -inf, the maximum's neutral element.
+// CHECK-LABEL: func.func @row_max
+// CHECK: memref.expand_shape %arg0 {{\[}}[0], [1, 2]] output_shape [16, 64, 64]
+// CHECK: %[[PART:.*]] = memref.alloc() : memref<16x64xf32>
+// CHECK: %[[NEG:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: linalg.fill ins(%[[NEG]] : f32) outs(%[[PART]] : memref<16x64xf32>)
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.maximumf
+// CHECK: iterator_types = ["parallel", "reduction"]} ins(%[[PART]] : memref<16x64xf32>) outs(%arg1 : memref<16xf32>)
+// CHECK: arith.maximumf
+#rows = affine_map<(r, k) -> (r, k)>
+#row = affine_map<(r, k) -> (r)>
+func.func @row_max(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
+  linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<16x4096xf32>) outs(%out : memref<16xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %a, %acc : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
+// Short chains (rows of 64): splitting would not halve the time once the
+// second launch counts: unchanged.
+// CHECK-LABEL: func.func @many_rows
+// CHECK-NOT: memref.alloc
+// CHECK: linalg.generic {{.*}} ins(%arg0 : memref<65536x64xf32>) outs(%arg1 : memref<65536xf32>)
+func.func @many_rows(%x: memref<65536x64xf32>, %out: memref<65536xf32>) {
+  linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<65536x64xf32>) outs(%out : memref<65536xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %a, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// An output the body reads twice is no combiner: unchanged.
+// CHECK-LABEL: func.func @not_a_combiner
+// CHECK-NOT: memref.alloc
+// CHECK: return
+func.func @not_a_combiner(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
+  linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<16x4096xf32>) outs(%out : memref<16xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %p = arith.mulf %acc, %acc : f32
+    %s = arith.addf %a, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
