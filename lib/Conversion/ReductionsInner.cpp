@@ -394,6 +394,31 @@ std::optional<ReductionSplit> chooseSplit(linalg::GenericOp generic,
   return best;
 }
 
+/// The remark of option `report`: "threads T chain C", and with a split
+/// "split T1 x C1 then T2 x C2" (the two generics' threads and chains).
+void reportChains(linalg::GenericOp generic,
+                  std::optional<ReductionSplit> split) {
+  if (generic.getNumReductionLoops() == 0)
+    return;
+  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return;
+  unsigned parallel = generic.getNumParallelLoops();
+  int64_t outputs = 1, chain = 1;
+  for (unsigned d = 0; d < ranges.size(); ++d)
+    (d < parallel ? outputs : chain) *= ranges[d];
+  InFlightDiagnostic remark = generic.emitRemark()
+                              << "reduction: threads " << outputs << " chain "
+                              << chain;
+  if (!split)
+    return;
+  int64_t partials = split->chunks;
+  for (unsigned d = parallel; d < parallel + split->converted; ++d)
+    partials *= ranges[d];
+  remark << "; split " << outputs * partials << " x " << chain / partials
+         << " then " << outputs << " x " << partials;
+}
+
 struct ReductionsInnerPass
     : public mlir::autopar::impl::ReductionsInnerBase<ReductionsInnerPass> {
   using ReductionsInnerBase::ReductionsInnerBase;
@@ -415,8 +440,11 @@ struct ReductionsInnerPass
                                "the loops";
         return signalPassFailure();
       }
-      if (std::optional<ReductionSplit> split =
-              chooseSplit(*interchanged, gpuThreads, minChunk))
+      std::optional<ReductionSplit> split =
+          chooseSplit(*interchanged, gpuThreads, minChunk);
+      if (report)
+        reportChains(*interchanged, split);
+      if (split)
         applySplit(rewriter, *interchanged, *split);
     }
   }

@@ -224,6 +224,10 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
            "(0: only sums into one value are split)">,
     Option<"minChunk", "min-chunk", "int64_t", "16",
            "Elements each partial of a split reduction combines, at least">,
+    Option<"report", "report", "bool", "false",
+           "A remark at each reduction with parallel loops: its threads "
+           "and chain length, and those of its split (bench/"
+           "reduction_chains.py)">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
