@@ -235,6 +235,33 @@ void applySplit(IRRewriter &rewriter, linalg::GenericOp generic,
                                          partials, maps, iterators);
   rewriter.cloneRegionBefore(generic.getRegion(), parts.getRegion(),
                              parts.getRegion().end());
+  // Index ops (a causal mask's): loops after the chunked one moved up by
+  // one; the chunked loop's index is chunk x elements per chunk + index
+  // within the chunk.
+  if (chunked) {
+    SmallVector<linalg::IndexOp> indices;
+    parts.getBody()->walk(
+        [&](linalg::IndexOp index) { indices.push_back(index); });
+    for (linalg::IndexOp index : indices) {
+      uint64_t dim = index.getDim();
+      if (dim < splitLoop)
+        continue;
+      if (dim > splitLoop) {
+        rewriter.modifyOpInPlace(index, [&] { index.setDim(dim + 1); });
+        continue;
+      }
+      rewriter.setInsertionPoint(index);
+      Location at = index.getLoc();
+      Value chunk = linalg::IndexOp::create(rewriter, at, splitLoop);
+      Value within = linalg::IndexOp::create(rewriter, at, splitLoop + 1);
+      Value size = arith::ConstantIndexOp::create(
+          rewriter, at, ranges[splitLoop] / split.chunks);
+      Value scaled = arith::MulIOp::create(rewriter, at, chunk, size);
+      rewriter.replaceOp(index,
+                         arith::AddIOp::create(rewriter, at, scaled, within));
+    }
+    rewriter.setInsertionPointAfter(parts);
+  }
   // The partials combined into each output.
   for (auto [i, partial] : llvm::enumerate(partials)) {
     Value out = generic.getDpsInitOperand(i)->get();
@@ -267,12 +294,11 @@ void applySplit(IRRewriter &rewriter, linalg::GenericOp generic,
 }
 
 /// Whether `generic` can be split: on buffers, static ranges, parallel
-/// loops first, no index ops, every output indexed by parallel loops only
+/// loops first, every output indexed by parallel loops only
 /// and combined by getCombiner with a neutral element.
 bool canSplit(linalg::GenericOp generic) {
   if (!generic.hasPureBufferSemantics() ||
-      generic.getNumReductionLoops() == 0 || generic.getNumDpsInits() == 0 ||
-      generic.hasIndexSemantics())
+      generic.getNumReductionLoops() == 0 || generic.getNumDpsInits() == 0)
     return false;
   if (llvm::any_of(generic.getStaticLoopRanges(), ShapedType::isDynamic))
     return false;

@@ -91,3 +91,30 @@ func.func @not_a_combiner(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
   }
   return
 }
+
+// Index ops (a causal mask): in the split, the chunked loop's index is
+// chunk x 64 + index within the chunk.
+// CHECK-LABEL: func.func @masked_sum
+// CHECK: memref.expand_shape %arg0 {{\[}}[0], [1, 2]] output_shape [16, 64, 64]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-DAG: %[[ROW:.*]] = linalg.index 0 : index
+// CHECK-DAG: %[[CHUNK:.*]] = linalg.index 1 : index
+// CHECK-DAG: %[[WITHIN:.*]] = linalg.index 2 : index
+// CHECK-DAG: %[[SIZE:.*]] = arith.constant 64 : index
+// CHECK: %[[SCALED:.*]] = arith.muli %[[CHUNK]], %[[SIZE]] : index
+// CHECK: %[[COLUMN:.*]] = arith.addi %[[SCALED]], %[[WITHIN]] : index
+// CHECK: arith.cmpi ule, %[[COLUMN]], %[[ROW]] : index
+func.func @masked_sum(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
+  linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<16x4096xf32>) outs(%out : memref<16xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = linalg.index 0 : index
+    %k = linalg.index 1 : index
+    %keep = arith.cmpi ule, %k, %r : index
+    %zero = arith.constant 0.0 : f32
+    %v = arith.select %keep, %a, %zero : f32
+    %s = arith.addf %v, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
