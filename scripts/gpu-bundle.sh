@@ -9,7 +9,7 @@
 #                          the float16 utilities it loads)
 #   fallback/              the shared libraries those need beyond libc and
 #                          libstdc++ (used only where the machine lacks them)
-#   mpi/libmpi.so.40       the one-rank MPI of scripts/gpu/mpi_single_rank.c
+#   mpi/libmpi.so.40       the one-rank MPI (lib/Runtime/MPISingleRank)
 #   build/bin, build/lib   autopar-run, autopar-calibrate and
 #                          the CPU and CUDA runtimes
 # scripts/gpu-checks.sh --bundle out-dir unpacks and uses it. Add out-dir to
@@ -34,10 +34,7 @@ ldd "${objects[@]}" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u |
     -e "$llvm" -e "$build" -e 'openmpi' -e '/libmpi' -e '/libopen-' \
     -e '/libhwloc' -e '/libevent' -e '/libudev' -e '/cuda' |
   while read -r lib; do cp -L "$lib" "$stage/fallback/"; done
-gcc -O2 -shared -fPIC -Wall -Wextra -Werror \
-  -I/usr/lib/x86_64-linux-gnu/openmpi/include -Wl,-soname,libmpi.so.40 \
-  -o "$stage/mpi/libmpi.so.40" "$root/scripts/gpu/mpi_single_rank.c" \
-  "$root/scripts/gpu/mpi_single_rank_handles.c"
+cp "$build/lib/mpi-single-rank/libmpi.so.40" "$stage/mpi/"
 cp "$build"/bin/autopar-run "$build"/bin/autopar-calibrate "$stage/build/bin/"
 cp "$build"/lib/libautopar_cpu_runtime.so "$build"/lib/libautopar_cuda_runtime.so "$stage/build/lib/"
 ls "$stage/fallback"

@@ -1,6 +1,6 @@
 // A one-rank stand-in for Open MPI's libmpi.so.40, for running autopar-run
-// on a machine that has a GPU but no MPI (the lent device machine of
-// scripts/gpu-checks.sh --prebuilt). It implements the calls that
+// on a machine that has a GPU but no MPI (scripts/gpu-bundle.sh, for
+// scripts/gpu-checks.sh --bundle). It implements the calls that
 // autopar's runtimes make, with the semantics MPI gives them in a job of
 // one rank: rank 0 of 1, broadcasts and barriers complete at once, and a
 // send to oneself is buffered until the matching receive (same tag, in
