@@ -1049,9 +1049,13 @@ int main(int argc, char **argv) {
   // --profile: each timed op's layer, by site (autopar-profile-ops).
   SmallVector<std::string> siteLayers;
   // Each site's op as the per-op list shows it: name, iterators
-  // (p/r: parallel/reduction), result type.
+  // (p/r: parallel/reduction), result type; and its FLOPs and bytes
+  // (Analysis/Workload.h: each operand read once, each result written
+  // once), for the rates it achieved.
   SmallVector<std::string> siteOps;
+  SmallVector<std::pair<double, double>> siteWork;
   if (profileOps) {
+    FunctionWorkload workload(sharded);
     llvm::DenseMap<int64_t, std::string> layerNames;
     sharded.walk([&](Operation *op) {
       if (auto layer =
@@ -1087,6 +1091,9 @@ int main(int argc, char **argv) {
       if (op->getNumResults() > 0)
         os << " -> " << op->getResult(0).getType();
       siteOps.push_back(description);
+      const OpWorkload *work = workload.lookup(op);
+      siteWork.push_back(work ? std::make_pair(work->flops, work->bytes())
+                              : std::make_pair(0.0, 0.0));
     }
     if (failed(runPipeline(*module, "autopar-profile-ops{functions=" +
                                         sharded.getName().str() + "}")))
@@ -1351,11 +1358,18 @@ int main(int argc, char **argv) {
       return a.first > b.first;
     });
     size_t shown = std::min<size_t>(perSite.size(), 12);
-    say() << "  slowest " << shown << " ops:\n";
-    for (auto [seconds, site] : ArrayRef(perSite).take_front(shown))
-      say() << llvm::format("    %10.3f ms  %-20s ", seconds * 1e3,
+    say() << "  slowest " << shown
+          << " ops (achieved FLOP/s and bytes/s: each operand read once, "
+             "each result written once):\n";
+    for (auto [seconds, site] : ArrayRef(perSite).take_front(shown)) {
+      auto [flops, bytes] = siteWork[site];
+      say() << llvm::format("    %10.3f ms  %9.1f GFLOP/s  %7.1f GB/s  %-20s ",
+                            seconds * 1e3,
+                            seconds > 0 ? flops / seconds * 1e-9 : 0.0,
+                            seconds > 0 ? bytes / seconds * 1e-9 : 0.0,
                             siteLayers[site].c_str())
             << siteOps[site] << "\n";
+    }
   }
   // One line to read at a glance: steps, loss from first to last, the
   // steady step time.
