@@ -6,7 +6,7 @@
 #   scripts/gpu-bundle.sh [build-dir] [out-dir]     (default: build .gpu)
 # writes out-dir/bundle.tar.xz with
 #   usr/lib/llvm-22/lib/   libLLVM, libMLIR, libmlir_c_runner_utils (and
-#                          the float16 utilities it loads)
+#                          the float16 and APFloat libraries it loads)
 #   fallback/              the shared libraries those need beyond libc and
 #                          libstdc++ (used only where the machine lacks them)
 #   mpi/libmpi.so.40       the one-rank MPI (lib/Runtime/MPISingleRank)
@@ -24,7 +24,8 @@ trap 'rm -rf "$stage"' EXIT
 llvm=/usr/lib/llvm-22/lib
 mkdir -p "$stage$llvm" "$stage/fallback" "$stage/mpi" "$stage/build/bin" "$stage/build/lib"
 cp -L "$llvm"/libLLVM.so.22.1 "$llvm"/libMLIR.so.22.1 "$stage$llvm/"
-cp -a "$llvm"/libmlir_c_runner_utils.so* "$llvm"/libmlir_float16_utils.so* "$stage$llvm/"
+cp -a "$llvm"/libmlir_c_runner_utils.so* "$llvm"/libmlir_float16_utils.so* \
+  "$llvm"/libmlir_apfloat_wrappers.so* "$stage$llvm/"
 # Every library the LLVM, MLIR and autopar objects load, but the C and C++
 # runtimes, which the target machine has (newer).
 objects=("$llvm/libLLVM.so.22.1" "$llvm/libMLIR.so.22.1" "$build/bin/autopar-run")

@@ -1233,6 +1233,10 @@ int main(int argc, char **argv) {
   say() << llvm::format("autopar-run: host program JIT-compiled (-O%u) in "
                         "%.1f s\n",
                         optLevel.getValue(), secondsSince(jitStart));
+  // The global constructors first (on a GPU they load the kernels'
+  // modules: without them every launch fails with an invalid handle, as a
+  // run on the H200 did), then the program.
+  (*engine)->initialize();
   (*entry)(nullptr);
 
   int64_t count = 0;
