@@ -565,7 +565,25 @@ extern "C" {
 // Driver
 //===----------------------------------------------------------------------===//
 
-CUresult cuInit(unsigned int) { return CUDA_SUCCESS; }
+/// Whether the program's global constructors ran: on a GPU they load the
+/// kernels' modules (autopar-emulate-gpu-kernels adds one that calls
+/// autopar_cuda_emulated_load), so a driver that skips them fails here as
+/// every launch would fail there.
+static bool &constructorsRan() {
+  static bool ran = false;
+  return ran;
+}
+void autopar_cuda_emulated_load() { constructorsRan() = true; }
+
+CUresult cuInit(unsigned int) {
+  if (!constructorsRan()) {
+    std::fprintf(stderr, "CUDA emulator: cuInit before the program's global "
+                         "constructors ran (on a GPU they load the kernels' "
+                         "modules: every launch would fail)\n");
+    return CUDA_ERROR_NOT_INITIALIZED;
+  }
+  return CUDA_SUCCESS;
+}
 CUresult cuDeviceGetCount(int *count) {
   *count = 1;
   return CUDA_SUCCESS;

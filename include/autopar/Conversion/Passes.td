@@ -432,13 +432,17 @@ def EmulateGpuKernels : Pass<"autopar-emulate-gpu-kernels", "::mlir::ModuleOp"> 
     kernel a GPU program (the index operations) is replaced. A kernel that
     synchronises its threads (`gpu.barrier`, shuffles) or uses shared or
     private memory cannot be run one thread after another: an error names
-    it. autopar-run --emulate-gpu runs the result with the CUDA runtime
-    built against host implementations of the driver, cuBLAS(Lt), cuDNN
-    and NCCL (docs/cuda.md, "Emulation on the CPU").
+    it. A global constructor calling `autopar_cuda_emulated_load` stands
+    for the real path's, which load the kernels' modules: the emulated
+    runtime refuses to start if it did not run. autopar-run --emulate-gpu
+    runs the result with the CUDA runtime built against host
+    implementations of the driver, cuBLAS(Lt), cuDNN and NCCL
+    (docs/cuda.md, "Emulation on the CPU").
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::scf::SCFDialect",
-                           "::mlir::gpu::GPUDialect"];
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect"];
 }
 
 def MergeGpuModules : Pass<"autopar-merge-gpu-modules", "::mlir::ModuleOp"> {

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
@@ -223,6 +224,33 @@ struct EmulateGpuKernelsPass
     }
     for (gpu::GPUModuleOp kernelModule : kernelModules)
       kernelModule.erase();
+
+    // The real path loads the kernels' modules in global constructors
+    // (gpu.binary's); the emulated runtime insists that the program's
+    // constructors ran too (autopar_cuda_emulated_load before the first
+    // CUDA call), so that a driver skipping them fails here as it would
+    // on a GPU.
+    MLIRContext *context = module.getContext();
+    if (!table.lookup("__autopar_emulated_load")) {
+      Location loc = module.getLoc();
+      OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+      auto type =
+          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(context), {});
+      auto load = LLVM::LLVMFuncOp::create(builder, loc,
+                                           "autopar_cuda_emulated_load", type);
+      auto ctor = LLVM::LLVMFuncOp::create(builder, loc,
+                                           "__autopar_emulated_load", type);
+      {
+        OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPointToStart(ctor.addEntryBlock(builder));
+        LLVM::CallOp::create(builder, loc, load, ValueRange{});
+        LLVM::ReturnOp::create(builder, loc, ValueRange{});
+      }
+      LLVM::GlobalCtorsOp::create(
+          builder, loc, builder.getArrayAttr({FlatSymbolRefAttr::get(ctor)}),
+          builder.getI32ArrayAttr({0}),
+          builder.getArrayAttr({LLVM::ZeroAttr::get(context)}));
+    }
   }
 };
 } // namespace
