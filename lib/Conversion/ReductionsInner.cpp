@@ -321,6 +321,7 @@ bool canSplit(linalg::GenericOp generic) {
   }
   return true;
 }
+
 /// A sum into one float (no parallel loop, one rank-0 output, `out + x`):
 /// as many leading loops as make kMinPartials partials, all but the last
 /// at most. On the GPU the first generic is a kernel and the host combines
@@ -377,7 +378,8 @@ std::optional<ReductionSplit> chooseSplit(linalg::GenericOp generic,
   int64_t unsplit = cost(1, reduced);
   std::optional<ReductionSplit> best;
   int64_t bestCost = unsplit;
-  ReductionSplit candidate;
+  // Loops made parallel whole so far, and what that leaves.
+  unsigned converted = 0;
   int64_t partials = 1, chain = reduced;
   for (unsigned d = parallel; d < ranges.size(); ++d) {
     int64_t range = ranges[d];
@@ -402,17 +404,17 @@ std::optional<ReductionSplit> chooseSplit(linalg::GenericOp generic,
       if (!expandable)
         continue;
       bestCost = value;
-      best = ReductionSplit{candidate.converted, chunks};
+      best = ReductionSplit{converted, chunks};
     }
     // Loop d parallel as a whole.
     if (chain / range < minChunk)
       break;
     partials *= range;
     chain /= range;
-    ++candidate.converted;
+    ++converted;
     if (int64_t value = cost(partials, chain); value < bestCost) {
       bestCost = value;
-      best = candidate;
+      best = ReductionSplit{converted, 1};
     }
   }
   if (!best || bestCost * 2 > unsplit)

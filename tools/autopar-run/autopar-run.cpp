@@ -1047,13 +1047,17 @@ int main(int argc, char **argv) {
     output->keep();
   }
   // --profile: each timed op's layer, by site (autopar-profile-ops).
-  SmallVector<std::string> siteLayers;
-  // Each site's op as the per-op list shows it: name, iterators
-  // (p/r: parallel/reduction), result type; and its FLOPs and bytes
+  // Each site: its layer; its op as the per-op list shows it (name,
+  // iterators p/r: parallel/reduction, result type); its FLOPs and bytes
   // (Analysis/Workload.h: each operand read once, each result written
   // once), for the rates it achieved.
-  SmallVector<std::string> siteOps;
-  SmallVector<std::pair<double, double>> siteWork;
+  struct Site {
+    std::string layer;
+    std::string op;
+    double flops = 0;
+    double bytes = 0;
+  };
+  SmallVector<Site> sites;
   if (profileOps) {
     FunctionWorkload workload(sharded);
     llvm::DenseMap<int64_t, std::string> layerNames;
@@ -1078,7 +1082,8 @@ int main(int argc, char **argv) {
         name = "(loss and update)";
       if (name.empty())
         name = layer ? "layer " + std::to_string(layer.getInt()) : "(other)";
-      siteLayers.push_back(name);
+      Site &site = sites.emplace_back();
+      site.layer = name;
       std::string description;
       llvm::raw_string_ostream os(description);
       os << op->getName();
@@ -1090,10 +1095,11 @@ int main(int argc, char **argv) {
       }
       if (op->getNumResults() > 0)
         os << " -> " << op->getResult(0).getType();
-      siteOps.push_back(description);
-      const OpWorkload *work = workload.lookup(op);
-      siteWork.push_back(work ? std::make_pair(work->flops, work->bytes())
-                              : std::make_pair(0.0, 0.0));
+      site.op = description;
+      if (const OpWorkload *work = workload.lookup(op)) {
+        site.flops = work->flops;
+        site.bytes = work->bytes();
+      }
     }
     if (failed(runPipeline(*module, "autopar-profile-ops{functions=" +
                                         sharded.getName().str() + "}")))
@@ -1233,11 +1239,11 @@ int main(int argc, char **argv) {
   say() << llvm::format("autopar-run: host program JIT-compiled (-O%u) in "
                         "%.1f s\n",
                         optLevel.getValue(), secondsSince(jitStart));
-  // The global constructors first (on a GPU they load the kernels'
-  // modules: without them every launch fails with an invalid handle, as a
-  // run on the H200 did), then the program.
-  (*engine)->initialize();
-  (*entry)(nullptr);
+  // invokePacked runs the global constructors first (on a GPU they load
+  // the kernels' modules: calling the entry directly skipped them and every
+  // launch failed with an invalid handle on the H200), then the program.
+  if (llvm::Error error = (*engine)->invokePacked("autopar_main"))
+    return fail("running failed: " + llvm::toString(std::move(error)));
 
   int64_t count = 0;
   const double *times = ::autopar::runtime::getStepTimes(count);
@@ -1323,7 +1329,8 @@ int main(int argc, char **argv) {
     llvm::StringMap<double> measured;
     SmallVector<std::pair<double, size_t>> perSite;
     double total = 0;
-    for (auto [site, name] : llvm::enumerate(siteLayers)) {
+    for (auto [site, info] : llvm::enumerate(sites)) {
+      const std::string &name = info.layer;
       SmallVector<double> perStep;
       if (site < profile.size())
         for (size_t step = 0; step < profile[site].size(); ++step)
@@ -1337,7 +1344,7 @@ int main(int argc, char **argv) {
       perSite.push_back({seconds, site});
       total += seconds;
     }
-    say() << "  per layer (" << siteLayers.size() << " ops timed on rank 0"
+    say() << "  per layer (" << sites.size() << " ops timed on rank 0"
           << (steps > 1 ? ", median of steps 1.." + std::to_string(steps - 1)
                         : std::string(", step 0"))
           << "; predicted: "
@@ -1366,13 +1373,13 @@ int main(int argc, char **argv) {
           << " ops (achieved FLOP/s and bytes/s: each operand read once, "
              "each result written once):\n";
     for (auto [seconds, site] : ArrayRef(perSite).take_front(shown)) {
-      auto [flops, bytes] = siteWork[site];
+      const Site &info = sites[site];
       say() << llvm::format("    %10.3f ms  %9.1f GFLOP/s  %7.1f GB/s  %-20s ",
                             seconds * 1e3,
-                            seconds > 0 ? flops / seconds * 1e-9 : 0.0,
-                            seconds > 0 ? bytes / seconds * 1e-9 : 0.0,
-                            siteLayers[site].c_str())
-            << siteOps[site] << "\n";
+                            seconds > 0 ? info.flops / seconds * 1e-9 : 0.0,
+                            seconds > 0 ? info.bytes / seconds * 1e-9 : 0.0,
+                            info.layer.c_str())
+            << info.op << "\n";
     }
   }
   // One line to read at a glance: steps, loss from first to last, the
