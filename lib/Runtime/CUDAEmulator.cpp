@@ -878,6 +878,28 @@ cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t transA,
                      Element::F32, ldc, strideC, batchCount);
 }
 
+cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transA,
+                              cublasOperation_t transB, int m, int n, int k,
+                              const float *alpha, const float *a, int lda,
+                              const float *b, int ldb, const float *beta,
+                              float *c, int ldc) {
+  return cublasSgemmStridedBatched(handle, transA, transB, m, n, k, alpha, a,
+                                   lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transA,
+                            cublasOperation_t transB, int m, int n, int k,
+                            const void *alpha, const void *a,
+                            cudaDataType aType, int lda, const void *b,
+                            cudaDataType bType, int ldb, const void *beta,
+                            void *c, cudaDataType cType, int ldc,
+                            cublasComputeType_t computeType,
+                            cublasGemmAlgo_t algo) {
+  return cublasGemmStridedBatchedEx(handle, transA, transB, m, n, k, alpha, a,
+                                    aType, lda, 0, b, bType, ldb, 0, beta, c,
+                                    cType, ldc, 0, 1, computeType, algo);
+}
+
 cublasStatus_t cublasGemmStridedBatchedEx(
     cublasHandle_t, cublasOperation_t transA, cublasOperation_t transB, int m,
     int n, int k, const void *alpha, const void *a, cudaDataType aType, int lda,

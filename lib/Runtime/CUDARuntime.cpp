@@ -555,7 +555,28 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
   const void *second = reinterpret_cast<const void *>(gemm.firstIsB ? a : b);
   cublasOperation_t opFirst = gemm.transFirst ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opSecond = gemm.transSecond ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (inputType == 0 && resultType == 0) {
+  // One product goes to the plain GEMM, as PyTorch's 2-D matmul does: the
+  // batched entry points' heuristics may choose other kernels (a batch of
+  // one small-M product, AlexNet's fc layers at batch 128, gets few tiles
+  // and no split-K where the plain GEMM's heuristics would split K).
+  if (batch == 1 && inputType == 0 && resultType == 0) {
+    CHECK_BLAS(cublasSgemm(
+        handle, opFirst, opSecond, static_cast<int>(gemm.m),
+        static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one,
+        static_cast<const float *>(first), static_cast<int>(gemm.ldFirst),
+        static_cast<const float *>(second), static_cast<int>(gemm.ldSecond),
+        &beta, reinterpret_cast<float *>(c), static_cast<int>(gemm.ldc)));
+  } else if (batch == 1) {
+    CHECK_BLAS(cublasGemmEx(
+        handle, opFirst, opSecond, static_cast<int>(gemm.m),
+        static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one, first,
+        dataType(inputType, "autopar_cuda_gemm"),
+        static_cast<int>(gemm.ldFirst), second,
+        dataType(inputType, "autopar_cuda_gemm"),
+        static_cast<int>(gemm.ldSecond), &beta, reinterpret_cast<void *>(c),
+        dataType(resultType, "autopar_cuda_gemm"), static_cast<int>(gemm.ldc),
+        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  } else if (inputType == 0 && resultType == 0) {
     CHECK_BLAS(cublasSgemmStridedBatched(
         handle, opFirst, opSecond, static_cast<int>(gemm.m),
         static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one,
