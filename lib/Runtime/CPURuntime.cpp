@@ -47,6 +47,9 @@ size_t inPlaceBytes = 0, inPlacePeakBytes = 0;
 void *lastAllocated = nullptr;
 size_t inPlacePeakBeforeLast = 0;
 std::vector<double> stepInPlacePeakBytes;
+/// autopar_rt_report_device_memory's figures, by step.
+std::vector<double> stepDevicePoolPeaks, stepDeviceManagedPeaks,
+    stepDeviceWorkspaces;
 /// autopar_rt_profile's sums: per site, per step.
 std::vector<std::vector<double>> profile;
 size_t currentStep = 0;
@@ -367,6 +370,18 @@ const double *getStepPeakBytes(int64_t &count) {
 const double *getStepInPlacePeakBytes(int64_t &count) {
   count = static_cast<int64_t>(stepInPlacePeakBytes.size());
   return stepInPlacePeakBytes.data();
+}
+const double *getStepDevicePoolPeaks(int64_t &count) {
+  count = static_cast<int64_t>(stepDevicePoolPeaks.size());
+  return stepDevicePoolPeaks.data();
+}
+const double *getStepDeviceManagedPeaks(int64_t &count) {
+  count = static_cast<int64_t>(stepDeviceManagedPeaks.size());
+  return stepDeviceManagedPeaks.data();
+}
+const double *getStepDeviceWorkspaces(int64_t &count) {
+  count = static_cast<int64_t>(stepDeviceWorkspaces.size());
+  return stepDeviceWorkspaces.data();
 }
 const double *getStepLossScales(int64_t &count) {
   count = static_cast<int64_t>(stepLossScales.size());
@@ -826,6 +841,21 @@ extern "C" void autopar_rt_memory_report(int64_t step) {
   stepPeakBytes[step] = static_cast<double>(peakBytes - markedBytes);
   stepInPlacePeakBytes[step] =
       static_cast<double>(inPlacePeakBytes - markedBytes);
+}
+
+extern "C" void autopar_rt_report_device_memory(int64_t step, double pool,
+                                                double managed,
+                                                double workspaces) {
+  if (step < 0)
+    return;
+  if (static_cast<size_t>(step) >= stepDevicePoolPeaks.size()) {
+    stepDevicePoolPeaks.resize(step + 1, std::nan(""));
+    stepDeviceManagedPeaks.resize(step + 1, std::nan(""));
+    stepDeviceWorkspaces.resize(step + 1, std::nan(""));
+  }
+  stepDevicePoolPeaks[step] = pool;
+  stepDeviceManagedPeaks[step] = managed;
+  stepDeviceWorkspaces[step] = workspaces;
 }
 
 extern "C" double autopar_rt_clock() {

@@ -110,6 +110,16 @@ size_t &getHeld() {
   return held;
 }
 
+/// The stream-ordered pool's bytes in use (its allocations; not managed
+/// memory) and their high watermark, as the pool's attributes report them.
+struct PoolUse {
+  size_t used = 0, high = 0;
+};
+PoolUse &getPoolUse() {
+  static PoolUse use;
+  return use;
+}
+
 CUresult allocate(CUdeviceptr *pointer, size_t bytes, bool managed) {
   if (!pointer)
     return CUDA_ERROR_INVALID_VALUE;
@@ -123,6 +133,11 @@ CUresult allocate(CUdeviceptr *pointer, size_t bytes, bool managed) {
   uintptr_t address = reinterpret_cast<uintptr_t>(memory);
   getAllocations()[address] = {size, managed};
   getHeld() += size;
+  if (!managed) {
+    PoolUse &pool = getPoolUse();
+    pool.used += size;
+    pool.high = std::max(pool.high, pool.used);
+  }
   *pointer = static_cast<CUdeviceptr>(address);
   return CUDA_SUCCESS;
 }
@@ -133,6 +148,8 @@ CUresult release(CUdeviceptr pointer) {
   if (it == allocations.end())
     return CUDA_ERROR_INVALID_VALUE;
   getHeld() -= it->second.bytes;
+  if (!it->second.managed)
+    getPoolUse().used -= it->second.bytes;
   allocations.erase(it);
   std::free(reinterpret_cast<void *>(pointer));
   return CUDA_SUCCESS;
@@ -697,16 +714,27 @@ CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool, CUdevice) {
   *pool = &thePool;
   return CUDA_SUCCESS;
 }
-CUresult cuMemPoolSetAttribute(CUmemoryPool, CUmemPool_attribute, void *) {
+CUresult cuMemPoolSetAttribute(CUmemoryPool, CUmemPool_attribute attribute,
+                               void *value) {
+  // The high watermarks can only be reset (to what the pool holds now).
+  if (attribute == CU_MEMPOOL_ATTR_USED_MEM_HIGH ||
+      attribute == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH) {
+    if (*static_cast<cuuint64_t *>(value) != 0)
+      return CUDA_ERROR_INVALID_VALUE;
+    getPoolUse().high = getPoolUse().used;
+  }
   return CUDA_SUCCESS;
 }
 CUresult cuMemPoolGetAttribute(CUmemoryPool, CUmemPool_attribute attribute,
                                void *value) {
+  cuuint64_t result = 0;
   if (attribute == CU_MEMPOOL_ATTR_USED_MEM_CURRENT ||
       attribute == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT)
-    *static_cast<cuuint64_t *>(value) = getHeld();
-  else
-    *static_cast<cuuint64_t *>(value) = 0;
+    result = getPoolUse().used;
+  else if (attribute == CU_MEMPOOL_ATTR_USED_MEM_HIGH ||
+           attribute == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH)
+    result = getPoolUse().high;
+  *static_cast<cuuint64_t *>(value) = result;
   return CUDA_SUCCESS;
 }
 CUresult cuMemPoolTrimTo(CUmemoryPool, size_t) { return CUDA_SUCCESS; }

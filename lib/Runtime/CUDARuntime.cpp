@@ -185,6 +185,13 @@ CUmemoryPool getPool() {
 
 void releaseManagedCache();
 
+/// Bytes of the pool the libraries' workspaces (cuDNN's, cuBLASLt's) hold
+/// for the rest of the run.
+size_t &getWorkspaceBytes() {
+  static size_t bytes = 0;
+  return bytes;
+}
+
 /// `bytes` of device memory from the pool, in `stream`'s order; running
 /// out releases the managed buffers kept for reuse and tries again, then
 /// is an error that says how much was asked and how much is held.
@@ -249,6 +256,22 @@ ManagedCache &getManagedCache() {
   return cache;
 }
 
+/// Managed bytes the program holds (allocated and not yet freed by it,
+/// whether or not the cache keeps them afterwards), and the most since
+/// autopar_cuda_memory_mark.
+struct ManagedHeld {
+  size_t bytes = 0, peak = 0;
+  void add(size_t size) {
+    bytes += size;
+    peak = std::max(peak, bytes);
+  }
+  void remove(size_t size) { bytes -= std::min(bytes, size); }
+};
+ManagedHeld &getManagedHeld() {
+  static ManagedHeld held;
+  return held;
+}
+
 void freeManaged(CUdeviceptr pointer);
 
 /// Moves the stream-ordered frees whose GPU work has completed into the
@@ -293,6 +316,7 @@ CUdeviceptr allocManaged(size_t bytes) {
     CUdeviceptr pointer = it->second;
     cache.buffers.erase(it);
     cache.bytes -= bytes;
+    getManagedHeld().add(bytes);
     return pointer;
   }
   CUdeviceptr pointer = 0;
@@ -332,6 +356,7 @@ CUdeviceptr allocManaged(size_t bytes) {
                       location));
   }
   cache.sizes[pointer] = bytes;
+  getManagedHeld().add(bytes);
   return pointer;
 }
 
@@ -507,6 +532,9 @@ void autopar_cuda_free_managed(int64_t address) {
     return;
   ensureContext();
   CUdeviceptr pointer = static_cast<CUdeviceptr>(address);
+  if (auto known = getManagedCache().sizes.find(pointer);
+      known != getManagedCache().sizes.end())
+    getManagedHeld().remove(known->second);
   // Managed memory: freed (kept for reuse) once the GPU work enqueued so
   // far, which may read it, has completed; the host does not wait here.
   if (isBlocking()) {
@@ -676,6 +704,31 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
 int32_t autopar_cuda_device() {
   ensureContext();
   return defaultDevice;
+}
+
+void autopar_cuda_memory_mark() {
+  ensureContext();
+  // Setting the high watermark to 0 resets it to what the pool holds now.
+  cuuint64_t zero = 0;
+  CHECK(cuMemPoolSetAttribute(getPool(), CU_MEMPOOL_ATTR_USED_MEM_HIGH, &zero));
+  ManagedHeld &managed = getManagedHeld();
+  managed.peak = managed.bytes;
+}
+
+double autopar_cuda_memory_pool_peak() {
+  ensureContext();
+  CHECK(cuStreamSynchronize(getComputeStream()));
+  cuuint64_t high = 0;
+  CHECK(cuMemPoolGetAttribute(getPool(), CU_MEMPOOL_ATTR_USED_MEM_HIGH, &high));
+  return static_cast<double>(high);
+}
+
+double autopar_cuda_memory_managed_peak() {
+  return static_cast<double>(getManagedHeld().peak);
+}
+
+double autopar_cuda_memory_workspaces() {
+  return static_cast<double>(getWorkspaceBytes());
 }
 }
 
@@ -1629,6 +1682,7 @@ void *getWorkspace(size_t bytes) {
     if (buffer)
       CHECK(cuMemFreeAsync(buffer, getComputeStream()));
     buffer = allocDevice(bytes, getComputeStream(), "cuDNN's workspace");
+    getWorkspaceBytes() += bytes - size;
     size = bytes;
   }
   return reinterpret_cast<void *>(buffer);
@@ -1957,8 +2011,10 @@ cublasLtHandle_t getLt() {
 /// cuBLASLt's workspace, kept between calls.
 void *getLtWorkspace(size_t bytes) {
   static CUdeviceptr buffer = 0;
-  if (!buffer && bytes)
+  if (!buffer && bytes) {
     buffer = allocDevice(bytes, getComputeStream(), "cuBLASLt's workspace");
+    getWorkspaceBytes() += bytes;
+  }
   return reinterpret_cast<void *>(buffer);
 }
 } // namespace

@@ -347,6 +347,9 @@ public:
   /// (buffers such as batch-norm statistics) starts at one, so that a
   /// normalisation by a running variance stays finite; other state at zero.
   unsigned modelArgs = 0;
+  /// The CUDA backend's: the step's device memory measured by its runtime
+  /// (autopar_cuda_memory_*) and reported to this one's.
+  bool cuda = false;
 
 private:
   Value random(RankedTensorType type, int64_t stream, int64_t range,
@@ -551,6 +554,15 @@ LogicalResult DriverBuilder::build() {
       declare("autopar_rt_report_loss_scale", {i64, f64}, {});
   func::FuncOp memoryMark = declare("autopar_rt_memory_mark", {}, {});
   func::FuncOp memoryReport = declare("autopar_rt_memory_report", {i64}, {});
+  func::FuncOp deviceMark, poolPeak, managedPeak, workspaces, reportDevice;
+  if (cuda) {
+    deviceMark = declare("autopar_cuda_memory_mark", {}, {});
+    poolPeak = declare("autopar_cuda_memory_pool_peak", {}, {f64});
+    managedPeak = declare("autopar_cuda_memory_managed_peak", {}, {f64});
+    workspaces = declare("autopar_cuda_memory_workspaces", {}, {f64});
+    reportDevice =
+        declare("autopar_rt_report_device_memory", {i64, f64, f64, f64}, {});
+  }
 
   // A training step's loss: its first result that updates no argument, one
   // float (the step's result order, docs/training.md).
@@ -641,10 +653,20 @@ LogicalResult DriverBuilder::build() {
   SmallVector<Value> shardedResults, referenceResults;
   for (int step = 0; step < steps; ++step) {
     func::CallOp::create(builder, loc, memoryMark, ValueRange{});
+    if (cuda)
+      func::CallOp::create(builder, loc, deviceMark, ValueRange{});
     Value start = func::CallOp::create(builder, loc, wtime).getResult(0);
     auto call = func::CallOp::create(builder, loc, sharded, locals);
     func::CallOp::create(builder, loc, memoryReport,
                          ValueRange{constantI64(step)});
+    if (cuda) {
+      Value pool = func::CallOp::create(builder, loc, poolPeak).getResult(0);
+      Value managed =
+          func::CallOp::create(builder, loc, managedPeak).getResult(0);
+      Value held = func::CallOp::create(builder, loc, workspaces).getResult(0);
+      func::CallOp::create(builder, loc, reportDevice,
+                           ValueRange{constantI64(step), pool, managed, held});
+    }
     // Wait for the results before the clock stops: a barrier in wtime
     // orders it after the call's collectives.
     Value stop = func::CallOp::create(builder, loc, wtime).getResult(0);
@@ -1021,6 +1043,7 @@ int main(int argc, char **argv) {
   module->getBody()->push_back(copy);
   DriverBuilder driver(*module, sharded, copy);
   driver.classes = classes;
+  driver.cuda = backend == "cuda";
   if (auto forward = reference->lookupSymbol<func::FuncOp>("forward"))
     driver.modelArgs = forward.getNumArguments();
   unsigned next = 0;
@@ -1273,6 +1296,8 @@ int main(int argc, char **argv) {
     add("autopar_rt_memory_mark", (void *)&autopar_rt_memory_mark);
     add("autopar_rt_memory_report", (void *)&autopar_rt_memory_report);
     add("autopar_rt_memory_in_place", (void *)&autopar_rt_memory_in_place);
+    add("autopar_rt_report_device_memory",
+        (void *)&autopar_rt_report_device_memory);
     add("_mlir_memref_to_llvm_alloc", (void *)&_mlir_memref_to_llvm_alloc);
     add("_mlir_memref_to_llvm_aligned_alloc",
         (void *)&_mlir_memref_to_llvm_aligned_alloc);
@@ -1368,6 +1393,34 @@ int main(int argc, char **argv) {
       double predicted = planAttr.getMemoryPerGpu().convertToDouble();
       say() << llvm::format("; %.0f predicted per GPU (x%.2f)", predicted,
                             inPlace / predicted);
+    }
+    say() << "\n";
+  }
+  // On CUDA: what the runtime measured on the device. The step's results
+  // are new managed buffers beside its arguments (not written over them as
+  // the plan's prediction assumes), and the pool's peak is the GPU's count
+  // in stream order; the sum bounds what the step held at once.
+  int64_t poolCount = 0, managedCount = 0;
+  const double *poolPeaks =
+      ::autopar::runtime::getStepDevicePoolPeaks(poolCount);
+  const double *managedPeaks =
+      ::autopar::runtime::getStepDeviceManagedPeaks(managedCount);
+  int64_t workspaceCount = 0;
+  const double *workspaceBytes =
+      ::autopar::runtime::getStepDeviceWorkspaces(workspaceCount);
+  if (cuda && poolCount > 0) {
+    double pool = largest(poolPeaks, poolCount);
+    double managed = largest(managedPeaks, managedCount);
+    double held = largest(workspaceBytes, workspaceCount);
+    say() << llvm::format("  device memory: %.0f bytes at most on rank 0 "
+                          "(managed %.0f: the step's arguments and results; "
+                          "stream-ordered pool %.0f at its peak, %.0f of it "
+                          "library workspaces)",
+                          pool + managed, managed, pool, held);
+    if (train && planAttr && planAttr.getMemoryPerGpu().convertToDouble() > 0) {
+      double predicted = planAttr.getMemoryPerGpu().convertToDouble();
+      say() << llvm::format("; %.0f predicted per GPU (x%.2f)", predicted,
+                            (pool + managed) / predicted);
     }
     say() << "\n";
   }

@@ -88,6 +88,12 @@ void autopar_rt_memory_report(int64_t step);
 /// writes over the argument: the in-place peak counts it as nothing from
 /// here (autopar-mark-in-place-updates).
 void autopar_rt_memory_in_place(int64_t address);
+/// Step `step`'s device memory as the CUDA runtime measured it: the most
+/// bytes its stream-ordered pool held at once, and the most managed bytes
+/// held (arguments and results), and the pool's bytes held by library
+/// workspaces.
+void autopar_rt_report_device_memory(int64_t step, double pool, double managed,
+                                     double workspaces);
 /// The loss scale a (fp16) training step returned for the next step.
 void autopar_rt_report_loss_scale(int64_t step, double scale);
 /// A host clock (seconds), and the time since `start` added to `site`'s sum
@@ -111,6 +117,11 @@ const double *getStepLosses(int64_t &count);
 const double *getStepPeakBytes(int64_t &count);
 /// The same with finished updates counted as written over their arguments.
 const double *getStepInPlacePeakBytes(int64_t &count);
+/// What autopar_rt_report_device_memory recorded, by step: pool and
+/// managed peaks and workspaces (NaN where none was).
+const double *getStepDevicePoolPeaks(int64_t &count);
+const double *getStepDeviceManagedPeaks(int64_t &count);
+const double *getStepDeviceWorkspaces(int64_t &count);
 /// What autopar_rt_report_loss_scale recorded, by step (NaN where none was).
 const double *getStepLossScales(int64_t &count);
 /// autopar_rt_profile's sums, per site and step.

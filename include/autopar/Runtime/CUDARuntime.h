@@ -117,6 +117,20 @@ struct AutoparCalibration {
 void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat);
 /// The device this process uses.
 int32_t autopar_cuda_device();
+/// Device memory over a training step, for autopar-run's memory report:
+/// autopar_cuda_memory_mark starts the measure (the stream-ordered pool's
+/// high watermark reset to what it holds, the managed bytes held then
+/// kept); after the step, autopar_cuda_memory_pool_peak waits for the
+/// stream and returns the most bytes the pool held at once since the mark
+/// (the GPU's own count: allocations and frees in stream order), and
+/// autopar_cuda_memory_managed_peak the most managed bytes held at once
+/// (the step's arguments and results; counted at the host's allocate and
+/// free calls). autopar_cuda_memory_workspaces: the pool's bytes the
+/// libraries' workspaces (cuDNN's, cuBLASLt's) hold, kept between steps.
+void autopar_cuda_memory_mark();
+double autopar_cuda_memory_pool_peak();
+double autopar_cuda_memory_managed_peak();
+double autopar_cuda_memory_workspaces();
 /// What autopar-calibrate measures of the links (autopar_cuda_calibrate_links).
 struct AutoparLinkCalibration {
   int32_t ranks;
