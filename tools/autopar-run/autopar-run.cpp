@@ -50,6 +50,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -651,28 +652,32 @@ LogicalResult DriverBuilder::build() {
         args[updates.getInt()] = results[r];
   };
   SmallVector<Value> shardedResults, referenceResults;
-  for (int step = 0; step < steps; ++step) {
+  // One step, reported as step `stepIndex` (i64): the partitioned function
+  // on `args` (and with --check the reference on `refArgs`), its time,
+  // memory, loss and loss scale; then the arguments it updates replaced by
+  // its results.
+  auto emitStep = [&](Value stepIndex, SmallVector<Value> &args,
+                      SmallVector<Value> &refArgs) -> LogicalResult {
     func::CallOp::create(builder, loc, memoryMark, ValueRange{});
     if (cuda)
       func::CallOp::create(builder, loc, deviceMark, ValueRange{});
     Value start = func::CallOp::create(builder, loc, wtime).getResult(0);
-    auto call = func::CallOp::create(builder, loc, sharded, locals);
-    func::CallOp::create(builder, loc, memoryReport,
-                         ValueRange{constantI64(step)});
+    auto call = func::CallOp::create(builder, loc, sharded, args);
+    func::CallOp::create(builder, loc, memoryReport, ValueRange{stepIndex});
     if (cuda) {
       Value pool = func::CallOp::create(builder, loc, poolPeak).getResult(0);
       Value managed =
           func::CallOp::create(builder, loc, managedPeak).getResult(0);
       Value held = func::CallOp::create(builder, loc, workspaces).getResult(0);
       func::CallOp::create(builder, loc, reportDevice,
-                           ValueRange{constantI64(step), pool, managed, held});
+                           ValueRange{stepIndex, pool, managed, held});
     }
     // Wait for the results before the clock stops: a barrier in wtime
     // orders it after the call's collectives.
     Value stop = func::CallOp::create(builder, loc, wtime).getResult(0);
     Value seconds = arith::SubFOp::create(builder, loc, stop, start);
     func::CallOp::create(builder, loc, reportTime,
-                         ValueRange{constantI64(step), seconds});
+                         ValueRange{stepIndex, seconds});
     if (lossIndex) {
       auto type =
           cast<RankedTensorType>(reference.getResultTypes()[*lossIndex]);
@@ -688,7 +693,7 @@ LogicalResult DriverBuilder::build() {
       if (loss.getType() != f64)
         loss = arith::ExtFOp::create(builder, loc, f64, loss);
       func::CallOp::create(builder, loc, reportLoss,
-                           ValueRange{constantI64(step), loss});
+                           ValueRange{stepIndex, loss});
     }
     if (lossScaleIndex) {
       // Rank-0 results are whole on every rank.
@@ -699,16 +704,72 @@ LogicalResult DriverBuilder::build() {
       if (scale.getType() != f64)
         scale = arith::ExtFOp::create(builder, loc, f64, scale);
       func::CallOp::create(builder, loc, reportLossScale,
-                           ValueRange{constantI64(step), scale});
+                           ValueRange{stepIndex, scale});
     }
     shardedResults.assign(call.getResults().begin(), call.getResults().end());
-    feed(sharded, locals, call.getResults());
+    feed(sharded, args, call.getResults());
     if (check) {
-      auto ref = func::CallOp::create(builder, loc, reference, globals);
+      auto ref = func::CallOp::create(builder, loc, reference, refArgs);
       referenceResults.assign(ref.getResults().begin(), ref.getResults().end());
-      feed(reference, globals, ref.getResults());
+      feed(reference, refArgs, ref.getResults());
     }
+    return success();
+  };
+  // Every step but the last in a loop that carries the arguments the steps
+  // update: each iteration's inputs are freed once its step has replaced
+  // them (unrolled, the driver held every step's results until it
+  // returned: one more copy of the training state per step, and on CUDA
+  // fresh managed pages for every step's updates). The last step follows
+  // the loop, its results kept for --check. Unrolled where an update's
+  // type differs from its argument's.
+  auto keepsTypes = [](func::FuncOp func) {
+    for (unsigned r = 0; r < func.getNumResults(); ++r)
+      if (auto updates = func.getResultAttrOfType<IntegerAttr>(
+              r, AutoparDialect::kUpdatesAttrName))
+        if (updates.getInt() < 0 ||
+            updates.getInt() >= static_cast<int64_t>(func.getNumArguments()) ||
+            func.getArgumentTypes()[updates.getInt()] !=
+                func.getResultTypes()[r])
+          return false;
+    return true;
+  };
+  int loopSteps = steps - 1;
+  if (loopSteps > 0 && keepsTypes(sharded) &&
+      (!check || keepsTypes(reference))) {
+    SmallVector<Value> init(locals);
+    if (check)
+      llvm::append_range(init, globals);
+    Value lower = arith::ConstantIndexOp::create(builder, loc, 0);
+    Value upper = arith::ConstantIndexOp::create(builder, loc, loopSteps);
+    Value one = arith::ConstantIndexOp::create(builder, loc, 1);
+    auto loop = scf::ForOp::create(builder, loc, lower, upper, one, init);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      Block *body = loop.getBody();
+      if (!body->empty() && body->back().hasTrait<OpTrait::IsTerminator>())
+        body->back().erase();
+      builder.setInsertionPointToEnd(body);
+      ValueRange carried = loop.getRegionIterArgs();
+      SmallVector<Value> args(carried.take_front(locals.size()));
+      SmallVector<Value> refArgs(carried.drop_front(locals.size()));
+      Value index =
+          arith::IndexCastOp::create(builder, loc, i64, loop.getInductionVar());
+      if (failed(emitStep(index, args, refArgs)))
+        return failure();
+      SmallVector<Value> yielded(args);
+      llvm::append_range(yielded, refArgs);
+      scf::YieldOp::create(builder, loc, yielded);
+    }
+    ValueRange results = loop.getResults();
+    locals.assign(results.begin(), results.begin() + locals.size());
+    if (check)
+      globals.assign(results.begin() + locals.size(), results.end());
+  } else {
+    loopSteps = 0;
   }
+  for (int step = loopSteps; step < steps; ++step)
+    if (failed(emitStep(constantI64(step), locals, globals)))
+      return failure();
   if (check) {
     for (auto [index, pair] :
          llvm::enumerate(llvm::zip_equal(shardedResults, referenceResults))) {

@@ -32,6 +32,10 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // A loop may carry values its body makes anew (autopar-run's driver
+  // carries a training step's state from step to step; each iteration's
+  // inputs are then freed when the next ones exist).
+  bufferize.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
