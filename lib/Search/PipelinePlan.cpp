@@ -31,9 +31,10 @@ constexpr int64_t kMaxLayers = 128;
 constexpr int64_t kMaxEndLayers = 8;
 
 /// Layer boundaries over `weights` (one per node): about equal weight per
-/// layer, each cut moved within a window to where the fewest bytes cross.
+/// layer, each cut moved within a window to where crossing costs least
+/// (`cutCosts`, one per cut).
 std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
-                                   const std::vector<double> &cutBytes,
+                                   const std::vector<double> &cutCosts,
                                    int64_t layers) {
   int64_t nodes = static_cast<int64_t>(weights.size());
   std::vector<int64_t> bounds = {0};
@@ -55,12 +56,12 @@ std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
     if (acc < target &&
         nodes - (k + 1) > layers - static_cast<int64_t>(bounds.size()))
       continue;
-    // The cut with the fewest crossing bytes near k + 1, after the last.
+    // The cheapest cut near k + 1, after the last.
     int64_t best = -1;
     int64_t left = nodes - static_cast<int64_t>(layers - bounds.size());
     for (int64_t c = std::max(bounds.back() + 1, k + 1 - window);
          c <= std::min(left, k + 1 + window); ++c)
-      if (best < 0 || cutBytes[c] < cutBytes[best])
+      if (best < 0 || cutCosts[c] < cutCosts[best])
         best = c;
     if (best < 0)
       continue;
@@ -80,12 +81,12 @@ std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
 /// are cut by weight into about as many layers as their weight in blocks;
 /// otherwise the whole function is cut by weight.
 std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
-                                    const std::vector<double> &cutBytes,
+                                    const std::vector<double> &cutCosts,
                                     const Repetition &repetition,
                                     int64_t maxLayers) {
   int64_t nodes = static_cast<int64_t>(weights.size());
   if (repetition.count < 3)
-    return cutIntoLayers(weights, cutBytes, std::min(maxLayers, nodes));
+    return cutIntoLayers(weights, cutCosts, std::min(maxLayers, nodes));
   int64_t start = repetition.start, length = repetition.length,
           count = repetition.count, end = start + length * count;
   int64_t room = std::max<int64_t>(1, maxLayers - 2 * kMaxEndLayers);
@@ -96,8 +97,8 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
   auto cutRange = [&](int64_t first, int64_t last, int64_t layers) {
     return cutIntoLayers(
         std::vector<double>(weights.begin() + first, weights.begin() + last),
-        std::vector<double>(cutBytes.begin() + first,
-                            cutBytes.begin() + last + 1),
+        std::vector<double>(cutCosts.begin() + first,
+                            cutCosts.begin() + last + 1),
         layers);
   };
   std::vector<int64_t> within = {0, length};
@@ -403,6 +404,22 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   std::map<Key, Profile> profiles;
   std::set<int64_t> allCounts;
   std::vector<double> cutBytes = planner.getCutBytes();
+  std::vector<double> cutValues = planner.getCutValues();
+  // Where layers are cut: each cut by the time its values take to cross
+  // between two GPUs of a node, one message per value (the stage
+  // programs' sends), so that a cut where one value crosses (between
+  // blocks) beats one where many small ones do.
+  std::vector<double> cutCosts;
+  for (auto [bytes, values] : llvm::zip_equal(cutBytes, cutValues)) {
+    double messages = std::max(1.0, values);
+    cutCosts.push_back(
+        bytes > 0 ? messages * costModel
+                                   .collectiveTime(CollectiveKind::Permute,
+                                                   bytes / messages,
+                                                   DeviceGroup{2, 1})
+                                   .seconds
+                  : 0.0);
+  }
   std::vector<int64_t> bounds;
   auto summarize = [&](const MeshPlan &plan) {
     Profile profile;
@@ -528,7 +545,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
                                               2 * kMaxEndLayers);
         }
         bounds =
-            getLayerBounds(times, cutBytes, planner.getRepetition(), maxLayers);
+            getLayerBounds(times, cutCosts, planner.getRepetition(), maxLayers);
       }
       for (unsigned w = 0; w < std::size(weights); ++w) {
         // A weight that changes no op's strategy adds nothing.
@@ -614,13 +631,18 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
       double devices = static_cast<double>(mesh.getNumDevices());
       DeviceGroup link{2, mesh.getNumDevices() >= gpusPerNode ? 2 : 1};
       std::vector<double> cutSeconds;
+      // Each value crossing the cut is its own message (the stage
+      // programs send a value right after its producer, receive it at its
+      // first use): each pays the link's latency.
       for (int64_t k = 0; k <= layers; ++k) {
         double bytes = cutBytes[bounds[k]] / m / devices;
+        double values = std::max(1.0, cutValues[bounds[k]]);
         cutSeconds.push_back(
-            bytes > 0
-                ? costModel.collectiveTime(CollectiveKind::Permute, bytes, link)
-                      .seconds
-                : 0.0);
+            bytes > 0 ? values * costModel
+                                     .collectiveTime(CollectiveKind::Permute,
+                                                     bytes / values, link)
+                                     .seconds
+                      : 0.0);
       }
       for (unsigned zero : zeros)
         for (Recompute recompute : recomputes) {

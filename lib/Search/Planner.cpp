@@ -266,6 +266,10 @@ std::vector<double> Planner::getCutBytes() const {
   });
 }
 
+std::vector<double> Planner::getCutValues() const {
+  return sumAcrossCuts([](Value, unsigned, unsigned) { return 1.0; });
+}
+
 std::vector<double> Planner::sumAcrossCuts(
     function_ref<double(Value value, unsigned producer, unsigned result)>
         weight) const {

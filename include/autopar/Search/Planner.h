@@ -283,6 +283,9 @@ public:
   /// of the values made before it and read after it (the whole batch, in
   /// the step's precision).
   std::vector<double> getCutBytes() const;
+  /// For each cut, how many values cross it: the stage programs send each
+  /// one as its own message, once per microbatch.
+  std::vector<double> getCutValues() const;
 
   /// The ops that are nodes, in program order.
   ArrayRef<OpSpace> getSpaces() const { return spaces; }
