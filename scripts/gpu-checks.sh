@@ -191,6 +191,18 @@ limit=150 check "gpt-2 small b8x1024 f32 training step (--profile)" "$run" -n 1 
 limit=150 check "gpt-2 small b8x1024 bf16 training step (timed)" "$run" -n 1 -O0 "$models/gpt2-bf16.mlir" \
   --backend=cuda --steps 3 --int-range 50257 --training="$sgd" --plan="$plan"
 
+# A/B in the same run, for the last sessions' candidates behind AlexNet's
+# fc layers (5.5x their prediction on the first run) and its "loss and
+# update" (12.8 ms): one product through cuBLAS's strided batched entry
+# point as before (AUTOPAR_CUBLAS_BATCHED=1), and the unrolled driver that
+# held every step's results, so that each step's updates landed in fresh
+# managed memory (--unroll-steps). Compare their per-layer lines with the
+# profile above.
+check "alexnet b128 per layer, batched GEMM for one product (A/B)" env AUTOPAR_CUBLAS_BATCHED=1 "$run" -n 1 \
+  "$models/alexnet.mlir" --backend=cuda --steps 4 --profile --training="$sgd" --plan="$plan"
+check "alexnet b128 per layer, unrolled driver (A/B)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 4 \
+  --profile --unroll-steps --training="$sgd" --plan="$plan"
+
 if [ -z "${GPU_CHECKS_SKIP_TORCH:-}" ] && python3 -c "import torch" 2>/dev/null; then
   limit=150 check "PyTorch eager reference" python3 "$root/bench/gpu/torch_reference.py" --out "$out/torch_reference.json"
 fi

@@ -567,6 +567,19 @@ void autopar_cuda_free(int64_t address) {
     autopar_cuda_free_device(address);
 }
 
+namespace {
+/// Whether one product goes through the strided batched entry points as a
+/// batch of one (AUTOPAR_CUBLAS_BATCHED=1, what the runtime did before;
+/// kept to compare the two in one run) instead of the plain GEMM.
+bool batchedForOneProduct() {
+  static bool on = [] {
+    const char *value = std::getenv("AUTOPAR_CUBLAS_BATCHED");
+    return value && std::string(value) == "1";
+  }();
+  return on;
+}
+} // namespace
+
 void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int64_t k, int64_t batch, int32_t transA, int32_t transB,
                        int32_t inputType, int32_t resultType,
@@ -587,14 +600,15 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
   // batched entry points' heuristics may choose other kernels (a batch of
   // one small-M product, AlexNet's fc layers at batch 128, gets few tiles
   // and no split-K where the plain GEMM's heuristics would split K).
-  if (batch == 1 && inputType == 0 && resultType == 0) {
+  bool plain = batch == 1 && !batchedForOneProduct();
+  if (plain && inputType == 0 && resultType == 0) {
     CHECK_BLAS(cublasSgemm(
         handle, opFirst, opSecond, static_cast<int>(gemm.m),
         static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one,
         static_cast<const float *>(first), static_cast<int>(gemm.ldFirst),
         static_cast<const float *>(second), static_cast<int>(gemm.ldSecond),
         &beta, reinterpret_cast<float *>(c), static_cast<int>(gemm.ldc)));
-  } else if (batch == 1) {
+  } else if (plain) {
     CHECK_BLAS(cublasGemmEx(
         handle, opFirst, opSecond, static_cast<int>(gemm.m),
         static_cast<int>(gemm.n), static_cast<int>(gemm.k), &one, first,

@@ -142,6 +142,12 @@ static cl::opt<std::string> funcName("func",
                                      cl::init(""), cl::cat(runCategory));
 static cl::opt<int> steps("steps", cl::desc("Calls of the function"),
                           cl::init(1), cl::cat(runCategory));
+static cl::opt<bool> unrollSteps(
+    "unroll-steps",
+    cl::desc("Emit every step's call in sequence instead of a loop over all "
+             "but the last (the driver then holds every step's results to the "
+             "end, as it did before the loop; kept to compare the two)"),
+    cl::init(false), cl::cat(runCategory));
 static cl::opt<uint64_t> seed("seed", cl::desc("Seed of the random inputs"),
                               cl::init(0), cl::cat(runCategory));
 static cl::opt<bool> check("check",
@@ -733,7 +739,7 @@ LogicalResult DriverBuilder::build() {
     return true;
   };
   int loopSteps = steps - 1;
-  if (loopSteps > 0 && keepsTypes(sharded) &&
+  if (loopSteps > 0 && !unrollSteps && keepsTypes(sharded) &&
       (!check || keepsTypes(reference))) {
     SmallVector<Value> init(locals);
     if (check)
