@@ -405,21 +405,25 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   std::set<int64_t> allCounts;
   std::vector<double> cutBytes = planner.getCutBytes();
   std::vector<double> cutValues = planner.getCutValues();
-  // Where layers are cut: each cut by the time its values take to cross
-  // between two GPUs of a node, one message per value (the stage
-  // programs' sends), so that a cut where one value crosses (between
-  // blocks) beats one where many small ones do.
-  std::vector<double> cutCosts;
-  for (auto [bytes, values] : llvm::zip_equal(cutBytes, cutValues)) {
+  // The time `bytes` take to cross a cut that `values` values cross, on
+  // `link`: each value is its own message (the stage programs send a value
+  // right after its producer, receive it at its first use), so each pays
+  // the link's latency.
+  auto crossingSeconds = [&](double bytes, double values, DeviceGroup link) {
+    if (bytes <= 0)
+      return 0.0;
     double messages = std::max(1.0, values);
-    cutCosts.push_back(
-        bytes > 0 ? messages * costModel
-                                   .collectiveTime(CollectiveKind::Permute,
-                                                   bytes / messages,
-                                                   DeviceGroup{2, 1})
-                                   .seconds
-                  : 0.0);
-  }
+    return messages *
+           costModel
+               .collectiveTime(CollectiveKind::Permute, bytes / messages, link)
+               .seconds;
+  };
+  // Where layers are cut: each cut priced between two GPUs of a node, so
+  // that a cut where one value crosses (between blocks) beats one where
+  // many small ones do.
+  std::vector<double> cutCosts;
+  for (auto [bytes, values] : llvm::zip_equal(cutBytes, cutValues))
+    cutCosts.push_back(crossingSeconds(bytes, values, DeviceGroup{2, 1}));
   std::vector<int64_t> bounds;
   auto summarize = [&](const MeshPlan &plan) {
     Profile profile;
@@ -631,19 +635,9 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
       double devices = static_cast<double>(mesh.getNumDevices());
       DeviceGroup link{2, mesh.getNumDevices() >= gpusPerNode ? 2 : 1};
       std::vector<double> cutSeconds;
-      // Each value crossing the cut is its own message (the stage
-      // programs send a value right after its producer, receive it at its
-      // first use): each pays the link's latency.
-      for (int64_t k = 0; k <= layers; ++k) {
-        double bytes = cutBytes[bounds[k]] / m / devices;
-        double values = std::max(1.0, cutValues[bounds[k]]);
-        cutSeconds.push_back(
-            bytes > 0 ? values * costModel
-                                     .collectiveTime(CollectiveKind::Permute,
-                                                     bytes / values, link)
-                                     .seconds
-                      : 0.0);
-      }
+      for (int64_t k = 0; k <= layers; ++k)
+        cutSeconds.push_back(crossingSeconds(cutBytes[bounds[k]] / m / devices,
+                                             cutValues[bounds[k]], link));
       for (unsigned zero : zeros)
         for (Recompute recompute : recomputes) {
           auto it = profiles.find(

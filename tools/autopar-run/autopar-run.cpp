@@ -168,7 +168,9 @@ static cl::opt<std::string> dumpIR("dump-ir",
                                    cl::init(""), cl::cat(runCategory));
 static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level of the "
-                                           "JIT (0-3)"),
+                                           "host program (0-3; default 2, "
+                                           "0 for a CUDA program without "
+                                           "--check)"),
                                   cl::init(2), cl::Prefix,
                                   cl::cat(runCategory));
 static cl::list<std::string> inputFiles(
