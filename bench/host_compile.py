@@ -3,7 +3,9 @@
 enqueues its kernels and library calls) at each LLVM level, as autopar-run
 JIT-compiles it (same target machine, same level; `--compile-only` compiles
 it to an object in memory, so no GPU is needed). Also the lowering with
-ptxas, for scale. One run, the levels of a model back to back.
+ptxas, for scale. One run, the levels of a model back to back. Three
+steps, as scripts/gpu-checks.sh runs them: the driver's step loop (and
+its deallocations) is part of the host program.
 
     python3 bench/host_compile.py [--build build] [--levels 0,2] [--models gpt2,alexnet]
 
@@ -43,7 +45,7 @@ def main():
                            ["-o", model], check=True)
             for level in args.levels.split(","):
                 out = subprocess.run([run, "-n", "1", "-O" + level, model, "--backend=cuda",
-                                      "--compile-only", "--training=" + TRAINING] + extra,
+                                      "--compile-only", "--steps", "3", "--training=" + TRAINING] + extra,
                                      capture_output=True, text=True)
                 text = out.stdout + out.stderr
                 if out.returncode != 0:

@@ -16,7 +16,9 @@
 # every check last. Each check has a time limit (GPU_CHECKS_LIMIT seconds,
 # default 90; GPU_CHECKS_DEADLINE seconds for all of them); a failed check is run again with AUTOPAR_CUDA_BLOCKING=1
 # (the host waits after every launch and library call, so the error names
-# it). GPU_CHECKS_SKIP_TORCH=1 leaves out the PyTorch reference.
+# it). GPU_CHECKS_SKIP_TORCH=1 leaves out the PyTorch reference;
+# GPU_CHECKS_ONLY=REGEX runs only the checks whose names match (a rerun of
+# some on a machine's last minutes: GPU_CHECKS_ONLY='calibrate|gpt-2').
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${OUT:-/tmp}
@@ -86,6 +88,10 @@ check() {
   local name=$1
   shift
   local t0=$(date +%s)
+  if [ -n "${GPU_CHECKS_ONLY:-}" ] && ! [[ $name =~ $GPU_CHECKS_ONLY ]]; then
+    summary+=("SKIP (not in GPU_CHECKS_ONLY) $name")
+    return 0
+  fi
   if [ $((t0 - start)) -ge "$deadline" ]; then
     summary+=("SKIP (deadline) $name")
     return 1

@@ -271,12 +271,21 @@ LogicalResult AutoparDialect::verifyOperationAttribute(Operation *op,
                              << "' belongs on a function and names a mesh";
     return lookupMesh(op, mesh) ? success() : failure();
   }
+  if (name == kRuntimeDeallocationAttrName) {
+    // A function whose deallocations keep their run-time alias checks
+    // (autopar-run's driver: see autopar-simplify-deallocations).
+    if (!isa<FunctionOpInterface>(op) || !isa<UnitAttr>(attr.getValue()))
+      return op->emitError()
+             << "'" << name << "' is a unit attribute on a function";
+    return success();
+  }
   return op->emitError() << "unknown autopar attribute '" << name
                          << "'; known: " << kShardingsAttrName << ", "
                          << kStrategyAttrName << ", " << kTargetAttrName << ", "
                          << kPlanAttrName << ", " << kStepAttrName << ", "
                          << kLayerAttrName << ", " << kGradOfAttrName << ", "
-                         << kRecomputedAttrName << ", " << kSpmdAttrName
+                         << kRecomputedAttrName << ", " << kSpmdAttrName << ", "
+                         << kRuntimeDeallocationAttrName
                          << ", autopar.axis_names, autopar.stream_ordered, "
                             "autopar.writes";
 }

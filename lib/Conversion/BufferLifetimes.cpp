@@ -9,6 +9,9 @@
 //   the last write of each buffer a function returns as an update of its
 //   arguments.
 //
+// And autopar-simplify-deallocations, upstream's simplification of the
+// deallocations ownership-based deallocation inserts, where it is affordable.
+//
 // See the pass descriptions in Passes.td.
 //
 //===----------------------------------------------------------------------===//
@@ -18,12 +21,16 @@
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Bufferization/Transforms/BufferViewFlowAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Pass/PassManager.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_FREEBUFFERSEARLY
 #define GEN_PASS_DEF_MARKINPLACEUPDATES
+#define GEN_PASS_DEF_SIMPLIFYDEALLOCATIONS
 #include "autopar/Conversion/Passes.h.inc"
 } // namespace mlir::autopar
 
@@ -108,6 +115,21 @@ struct FreeBuffersEarlyPass
       if (last && last->isBeforeInBlock(dealloc))
         dealloc->moveAfter(last);
     }
+  }
+};
+
+struct SimplifyDeallocationsPass
+    : public mlir::autopar::impl::SimplifyDeallocationsBase<
+          SimplifyDeallocationsPass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func->hasAttr(AutoparDialect::kRuntimeDeallocationAttrName))
+      return;
+    OpPassManager simplify(func::FuncOp::getOperationName());
+    simplify.addPass(
+        bufferization::createBufferDeallocationSimplificationPass());
+    if (failed(runPipeline(simplify, func)))
+      signalPassFailure();
   }
 };
 

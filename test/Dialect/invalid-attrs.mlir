@@ -284,3 +284,16 @@ func.func @f(%a: i64) {
   call @gemm(%a, %a) {autopar.writes = array<i32: 2>} : (i64, i64) -> ()
   return
 }
+
+// -----
+
+func.func @f(%a: tensor<8xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{'autopar.runtime_deallocation' is a unit attribute on a function}}
+  %0 = arith.addf %a, %a {autopar.runtime_deallocation} : tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'autopar.runtime_deallocation' is a unit attribute on a function}}
+func.func private @g() attributes {autopar.runtime_deallocation = 1 : i64}

@@ -593,6 +593,11 @@ LogicalResult DriverBuilder::build() {
   builder.setInsertionPointToEnd(module.getBody());
   auto main = func::FuncOp::create(builder, loc, "autopar_main",
                                    builder.getFunctionType({}, {}));
+  // The step loop frees the state it carries while retaining the state a
+  // step returns, hundreds of buffers the analysis cannot tell apart:
+  // checked at run time, not simplified (autopar-simplify-deallocations).
+  main->setAttr(AutoparDialect::kRuntimeDeallocationAttrName,
+                builder.getUnitAttr());
   builder.setInsertionPointToStart(main.addEntryBlock());
 
   // Global inputs, the same on every rank; each rank's slices.

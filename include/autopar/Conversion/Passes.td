@@ -294,6 +294,31 @@ def FuseParallelLoops : Pass<"autopar-fuse-parallel-loops"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def SimplifyDeallocations
+    : Pass<"autopar-simplify-deallocations", "func::FuncOp"> {
+  let summary = "Upstream's dealloc simplification, except in functions "
+                "that keep run-time alias checks";
+  let description = [{
+    Runs upstream's `buffer-deallocation-simplification` on the function it
+    is given unless the function carries `autopar.runtime_deallocation`.
+    The simplification proves, at compile time, which of a
+    `bufferization.dealloc`'s buffers cannot alias the values it retains;
+    its patterns compare operands pairwise, and each split of a dealloc
+    starts the comparisons again, so a dealloc with N buffers whose origin
+    it cannot tell apart from N retained values costs on the order of N^3
+    queries. autopar-run's driver has such a dealloc: its loop over the
+    training steps frees the N buffers of the state it carries (GPT-2
+    small: 136) while retaining the N a step returned, all of unknown
+    origin to the analysis. GPT-2's driver took 500 s to simplify. The
+    driver is marked; its deallocations are lowered with the run-time
+    checks (`bufferization-lower-deallocations`' helper: about N x 2N
+    pointer comparisons a step on the host).
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def FreeBuffersEarly : Pass<"autopar-free-buffers-early"> {
   let summary = "Free each buffer right after its last use";
   let description = [{

@@ -11,7 +11,6 @@
 #include "autopar/Import/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -37,8 +36,20 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
   // inputs are then freed when the next ones exist).
   bufferize.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::BufferDeallocationPipelineOptions deallocation;
-  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  // Upstream's buffer-deallocation-pipeline, but for its simplification:
+  // a function marked autopar.runtime_deallocation (autopar-run's driver)
+  // keeps its deallocations' run-time alias checks.
+  OpPassManager &funcs = pm.nest<func::FuncOp>();
+  memref::ExpandReallocPassOptions realloc;
+  realloc.emitDeallocs = false;
+  funcs.addPass(memref::createExpandReallocPass(realloc));
+  funcs.addPass(createCanonicalizerPass());
+  funcs.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
+  funcs.addPass(createCanonicalizerPass());
+  funcs.addPass(createSimplifyDeallocations());
+  pm.addPass(bufferization::createLowerDeallocationsPass());
+  pm.addNestedPass<func::FuncOp>(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   // Copies the deallocation pipeline keeps (a function returning its
   // argument) as allocations and copies.
   pm.addPass(createConvertBufferizationToMemRefPass());

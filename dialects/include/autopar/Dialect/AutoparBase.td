@@ -49,7 +49,10 @@ def Autopar_Dialect : Dialect {
     * `autopar.pipeline` on a module: a pipeline plan's dictionary
       (`stages`, `virtual_stages`, `schedule`, `microbatches`, `gpus`);
       `autopar.stage` on each planned op: the index of its stage (chunk),
-      non-decreasing in program order, below stages x virtual_stages.
+      non-decreasing in program order, below stages x virtual_stages;
+    * `autopar.runtime_deallocation` (unit) on a function: its
+      `bufferization.dealloc` ops keep their run-time alias checks
+      (`autopar-simplify-deallocations` leaves them as they are).
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
   let useDefaultAttributePrinterParser = 1;
@@ -78,6 +81,8 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kUpdatesAttrName = "autopar.updates";
     static constexpr ::llvm::StringLiteral kLossScaleAttrName = "autopar.loss_scale";
     static constexpr ::llvm::StringLiteral kSpmdAttrName = "autopar.spmd";
+    static constexpr ::llvm::StringLiteral kRuntimeDeallocationAttrName =
+        "autopar.runtime_deallocation";
   }];
 }
 
