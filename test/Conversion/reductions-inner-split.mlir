@@ -11,15 +11,20 @@
 // values in one thread. The batch loop becomes parallel (64 x 128 = 8192
 // iterations); the next, 55 rows, is cut into 5 chunks of 11 (40960
 // threads, each summing 11 x 55 = 605 values; the second generic's threads
-// add 128 x 5 = 640 partials: the two chains balance). The input is
+// add 128 x 5 = 640 partials: the two chains balance). The chunks are
+// interleaved: chunk c sums rows c, c + 5, ..., c + 50 (the input's rows
+// expanded to 11 x 5, the chunk the innermost parallel loop, so that
+// neighbouring GPU threads read neighbouring rows). The input is
 // expanded so that the indexing stays a permutation. The partials are
 // started at 0 and added to the output in a second generic.
+// CHECK-DAG: #[[IN5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d0, d3, d2, d4)>
+// CHECK-DAG: #[[ROWS3:.*]] = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
 // CHECK-LABEL: func.func @bias_grad
-// CHECK: %[[IN:.*]] = memref.expand_shape %arg0 {{\[}}[0], [1], [2, 3], [4]] output_shape [128, 64, 5, 11, 55]
+// CHECK: %[[IN:.*]] = memref.expand_shape %arg0 {{\[}}[0], [1], [2, 3], [4]] output_shape [128, 64, 11, 5, 55]
 // CHECK: %[[PART:.*]] = memref.alloc() : memref<64x128x5xf32>
 // CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK: linalg.fill ins(%[[ZERO]] : f32) outs(%[[PART]] : memref<64x128x5xf32>)
-// CHECK: linalg.generic {indexing_maps = [#[[IN5:.*]], #[[OUT5:.*]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[IN]] : memref<128x64x5x11x55xf32>) outs(%[[PART]] : memref<64x128x5xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[IN5]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[IN]] : memref<128x64x11x5x55xf32>) outs(%[[PART]] : memref<64x128x5xf32>)
 // CHECK: arith.addf
 // CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "reduction", "reduction"]} ins(%[[PART]] : memref<64x128x5xf32>) outs(%arg1 : memref<64xf32>)
 // CHECK: arith.addf
@@ -46,7 +51,7 @@ func.func @bias_grad(%g: memref<128x64x55x55xf32>, %out: memref<64xf32>) {
 // CHECK: %[[PART:.*]] = memref.alloc() : memref<16x64xf32>
 // CHECK: %[[NEG:.*]] = arith.constant 0xFF800000 : f32
 // CHECK: linalg.fill ins(%[[NEG]] : f32) outs(%[[PART]] : memref<16x64xf32>)
-// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: linalg.generic {indexing_maps = [#[[ROWS3]], #{{.*}}], iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK: arith.maximumf
 // CHECK: iterator_types = ["parallel", "reduction"]} ins(%[[PART]] : memref<16x64xf32>) outs(%arg1 : memref<16xf32>)
 // CHECK: arith.maximumf
@@ -93,16 +98,16 @@ func.func @not_a_combiner(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
 }
 
 // Index ops (a causal mask): in the split, the chunked loop's index is
-// chunk x 64 + index within the chunk.
+// index within the chunk x 64 + chunk.
 // CHECK-LABEL: func.func @masked_sum
 // CHECK: memref.expand_shape %arg0 {{\[}}[0], [1, 2]] output_shape [16, 64, 64]
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK-DAG: %[[ROW:.*]] = linalg.index 0 : index
 // CHECK-DAG: %[[CHUNK:.*]] = linalg.index 1 : index
 // CHECK-DAG: %[[WITHIN:.*]] = linalg.index 2 : index
-// CHECK-DAG: %[[SIZE:.*]] = arith.constant 64 : index
-// CHECK: %[[SCALED:.*]] = arith.muli %[[CHUNK]], %[[SIZE]] : index
-// CHECK: %[[COLUMN:.*]] = arith.addi %[[SCALED]], %[[WITHIN]] : index
+// CHECK-DAG: %[[CHUNKS:.*]] = arith.constant 64 : index
+// CHECK: %[[SCALED:.*]] = arith.muli %[[WITHIN]], %[[CHUNKS]] : index
+// CHECK: %[[COLUMN:.*]] = arith.addi %[[SCALED]], %[[CHUNK]] : index
 // CHECK: arith.cmpi ule, %[[COLUMN]], %[[ROW]] : index
 func.func @masked_sum(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
   linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]}
@@ -114,6 +119,36 @@ func.func @masked_sum(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
     %zero = arith.constant 0.0 : f32
     %v = arith.select %keep, %a, %zero : f32
     %s = arith.addf %v, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// A sum into one value (a loss over batch x sequence x vocabulary): the
+// leading loops become 4 x 64 = 256 parallel partials, and with
+// gpu-threads the last is cut into 256 interleaved chunks of 16 (65536
+// threads, at most gpu-threads); those partials are summed once more
+// without chunks (256 threads of 256), and the host adds 256. Off (the
+// CPU backend), only the leading loops: 256 partials of 4096.
+// CHECK-LABEL: func.func @scalar_sum
+// CHECK: memref.expand_shape %arg0 {{\[}}[0], [1], [2, 3]] output_shape [4, 64, 16, 256]
+// CHECK: %[[PART:.*]] = memref.alloc() : memref<4x64x256xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK: %[[PART2:.*]] = memref.alloc() : memref<4x64xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PART]] : memref<4x64x256xf32>) outs(%[[PART2]] : memref<4x64xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[PART2]] : memref<4x64xf32>) outs(%arg1 : memref<f32>)
+// OFF-LABEL: func.func @scalar_sum
+// OFF-NOT: expand_shape
+// OFF: %[[PART:.*]] = memref.alloc() : memref<4x64xf32>
+// OFF: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0 : memref<4x64x4096xf32>) outs(%[[PART]] : memref<4x64xf32>)
+// OFF: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[PART]] : memref<4x64xf32>) outs(%arg1 : memref<f32>)
+#all3 = affine_map<(b, s, v) -> (b, s, v)>
+#none3 = affine_map<(b, s, v) -> ()>
+func.func @scalar_sum(%x: memref<4x64x4096xf32>, %out: memref<f32>) {
+  linalg.generic {indexing_maps = [#all3, #none3], iterator_types = ["reduction", "reduction", "reduction"]}
+      ins(%x : memref<4x64x4096xf32>) outs(%out : memref<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %a, %acc : f32
     linalg.yield %s : f32
   }
   return

@@ -201,8 +201,12 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
     become parallel loops over partial sums in a buffer of their own (at
     least 1024 partials, or all loops but the last), a kernel, and a second
     generic adds the partials to the output (on the host, a few thousand
-    values). The total is then summed in another order: it rounds
-    differently.
+    values). With `gpu-threads`, the next loop is also cut into chunks
+    (as many as fit in that many threads, each combining `min-chunk`
+    elements or more), and those partials are summed once more the same
+    way without chunks (a GPT-2 loss: 8192 partials of 50257 elements, 21
+    ms on an H200; now 237568 of 1733, then 8192 of 29). The total is then
+    summed in another order: it rounds differently.
 
     With `gpu-threads` (the CUDA backend), a reduction whose threads (one
     per parallel iteration) would each combine a long chain of elements (a
@@ -213,10 +217,13 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
     generics together. Its outer reduction loops become parallel loops
     whole, the next is cut into chunks (a divisor of its range; the inputs
     it indexes are expanded), each partial combining `min-chunk` elements
-    or more. Every output must be combined by one associative op (add, mul,
-    max, min) with a neutral element, which the partials start from; a
-    second generic per output combines its partials into it in a fixed
-    order (deterministic; sums round differently).
+    or more. Chunks are interleaved (chunk c of C combines elements c,
+    c + C, c + 2C, ...) and the chunk is the innermost parallel loop, so
+    that neighbouring GPU threads read neighbouring elements of a row. Every output must be combined by one associative op (add, mul,
+    max, min) with a neutral element, which the partials start from;
+    a second generic per output combines its partials into it in a fixed order(
+        deterministic; sums round differently)
+        .
   }];
   let options = [
     Option<"gpuThreads", "gpu-threads", "int64_t", "0",
