@@ -144,6 +144,34 @@ FailureOr<MemRefType> expandDim(MemRefType type, int64_t dim, int64_t chunks,
   return memref::ExpandShapeOp::computeExpandedType(type, shape, groups);
 }
 
+/// The parallel loop of `generic` (parallel loops first) that indexes the
+/// innermost dimension of its largest input, when that dimension is
+/// contiguous: the loop whose neighbouring iterations read neighbouring
+/// elements (a bias gradient's column). None when a reduction loop indexes
+/// it (a row's sum: the split's interleaved chunks read it instead).
+std::optional<unsigned> getContiguousParallelLoop(linalg::GenericOp generic) {
+  OpOperand *largest = nullptr;
+  int64_t most = 0;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    auto type = dyn_cast<MemRefType>(input->get().getType());
+    if (type && type.getRank() > 0 && type.hasStaticShape() &&
+        type.getNumElements() > most) {
+      most = type.getNumElements();
+      largest = input;
+    }
+  }
+  if (!largest)
+    return std::nullopt;
+  auto [strides, offset] =
+      cast<MemRefType>(largest->get().getType()).getStridesAndOffset();
+  auto dim = dyn_cast<AffineDimExpr>(
+      generic.getMatchingIndexingMap(largest).getResults().back());
+  if (strides.back() != 1 || !dim ||
+      dim.getPosition() >= generic.getNumParallelLoops())
+    return std::nullopt;
+  return dim.getPosition();
+}
+
 /// Splits `generic` (parallel loops first, static ranges, every output a
 /// combiner over the reductions): the first generic combines each part of
 /// the reduction into partial results in buffers of their own (one per
@@ -151,7 +179,12 @@ FailureOr<MemRefType> expandDim(MemRefType type, int64_t dim, int64_t chunks,
 /// started at the combiner's neutral element; a second generic per output
 /// combines the partials into it. Each partial combines its elements in the
 /// original order; the whole is combined in a different order (sums round
-/// differently). Returns the second generics.
+/// differently). Where a parallel loop reads the largest input's contiguous
+/// dimension (getContiguousParallelLoop), it becomes the first generic's
+/// innermost parallel loop (the fastest thread index) and the partials'
+/// last dimension, so that neighbouring threads read, write and, in the
+/// second generic, combine neighbouring elements. Returns the second
+/// generics.
 SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
                                           linalg::GenericOp generic,
                                           ReductionSplit split) {
@@ -177,6 +210,9 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
         getAffineDimExpr(chunked && d > splitLoop ? d + 1 : d, context));
   }
   unsigned parallelAfter = splitLoop + (chunked ? 1 : 0);
+  std::optional<unsigned> inner = getContiguousParallelLoop(generic);
+  if (parallelAfter == parallel)
+    inner.reset();
   SmallVector<AffineExpr> extra;
   for (unsigned d = parallel; d < parallelAfter; ++d)
     extra.push_back(getAffineDimExpr(d, context));
@@ -222,6 +258,9 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
     auto outType = cast<MemRefType>(init->get().getType());
     SmallVector<int64_t> shape(outType.getShape());
     shape.append(extraSizes);
+    if (inner)
+      std::rotate(shape.begin(), shape.begin() + outType.getRank(),
+                  shape.end());
     Value partial = memref::AllocOp::create(
         rewriter, loc, MemRefType::get(shape, outType.getElementType()));
     Operation *combiner = getCombiner(generic, i);
@@ -232,6 +271,9 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
     AffineMap &map = maps[generic.getNumDpsInputs() + i];
     SmallVector<AffineExpr> results(map.getResults());
     results.append(extra);
+    if (inner)
+      std::rotate(results.begin(), results.begin() + outType.getRank(),
+                  results.end());
     map = AffineMap::get(newLoops, 0, results, context);
     partials.push_back(partial);
     combiners.push_back(combiner);
@@ -267,8 +309,20 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
       rewriter.replaceOp(index,
                          arith::AddIOp::create(rewriter, at, scaled, chunk));
     }
-    rewriter.setInsertionPointAfter(parts);
   }
+  // The contiguous parallel loop innermost.
+  if (inner) {
+    SmallVector<unsigned> order;
+    for (unsigned d = 0; d < newLoops; ++d)
+      if (d != *inner)
+        order.push_back(d);
+    order.insert(order.begin() + parallelAfter - 1, *inner);
+    FailureOr<linalg::GenericOp> interchanged =
+        linalg::interchangeGenericOp(rewriter, parts, order);
+    if (succeeded(interchanged))
+      parts = *interchanged;
+  }
+  rewriter.setInsertionPointAfter(parts);
   // The partials combined into each output.
   SmallVector<linalg::GenericOp> totals;
   for (auto [i, partial] : llvm::enumerate(partials)) {
@@ -278,8 +332,14 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
     SmallVector<AffineExpr> outDims;
     for (unsigned d = 0; d < rank; ++d)
       outDims.push_back(getAffineDimExpr(d, context));
+    SmallVector<AffineExpr> partialDims;
+    for (unsigned d = 0; d < dims; ++d)
+      partialDims.push_back(getAffineDimExpr(d, context));
+    if (inner)
+      std::rotate(partialDims.begin(), partialDims.begin() + rank,
+                  partialDims.end());
     SmallVector<AffineMap> totalMaps = {
-        rewriter.getMultiDimIdentityMap(dims),
+        AffineMap::get(dims, 0, partialDims, context),
         AffineMap::get(dims, 0, outDims, context)};
     SmallVector<utils::IteratorType> totalIterators(
         dims, utils::IteratorType::reduction);

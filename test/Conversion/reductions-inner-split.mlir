@@ -19,6 +19,9 @@
 // started at 0 and added to the output in a second generic.
 // CHECK-DAG: #[[IN5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d0, d3, d2, d4)>
 // CHECK-DAG: #[[ROWS3:.*]] = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
+// CHECK-DAG: #[[COLS:.*]] = affine_map<(d0, d1, d2) -> (d2, d0, d1)>
+// CHECK-DAG: #[[PARTS:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[TOTAL:.*]] = affine_map<(d0, d1) -> (d1, d0)>
 // CHECK-LABEL: func.func @bias_grad
 // CHECK: %[[IN:.*]] = memref.expand_shape %arg0 {{\[}}[0], [1], [2, 3], [4]] output_shape [128, 64, 11, 5, 55]
 // CHECK: %[[PART:.*]] = memref.alloc() : memref<64x128x5xf32>
@@ -147,6 +150,29 @@ func.func @masked_sum(%x: memref<16x4096xf32>, %out: memref<16xf32>) {
 func.func @scalar_sum(%x: memref<4x64x4096xf32>, %out: memref<f32>) {
   linalg.generic {indexing_maps = [#all3, #none3], iterator_types = ["reduction", "reduction", "reduction"]}
       ins(%x : memref<4x64x4096xf32>) outs(%out : memref<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %a, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// A dense layer's bias gradient: 768 columns, each summing 8192 rows. The
+// column indexes the input's contiguous dimension: it becomes the innermost
+// parallel loop (the fastest thread index) after the 64 interleaved chunks
+// of rows, and the partials' last dimension, so that neighbouring threads
+// read and write neighbouring columns, and the second generic's threads
+// (a column each) read neighbouring partials.
+// CHECK-LABEL: func.func @column_sum
+// CHECK: %[[IN:.*]] = memref.expand_shape %arg0 {{\[}}[0, 1], [2]] output_shape [128, 64, 768]
+// CHECK: %[[PART:.*]] = memref.alloc() : memref<64x768xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[COLS]], #[[PARTS]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[IN]] : memref<128x64x768xf32>) outs(%[[PART]] : memref<64x768xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[TOTAL]], #{{.*}}], iterator_types = ["parallel", "reduction"]} ins(%[[PART]] : memref<64x768xf32>) outs(%arg1 : memref<768xf32>)
+#xt = affine_map<(c, r) -> (r, c)>
+#col = affine_map<(c, r) -> (c)>
+func.func @column_sum(%g: memref<8192x768xf32>, %out: memref<768xf32>) {
+  linalg.generic {indexing_maps = [#xt, #col], iterator_types = ["parallel", "reduction"]}
+      ins(%g : memref<8192x768xf32>) outs(%out : memref<768xf32>) {
   ^bb0(%a: f32, %acc: f32):
     %s = arith.addf %a, %acc : f32
     linalg.yield %s : f32

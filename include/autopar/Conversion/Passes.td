@@ -219,7 +219,10 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
     it indexes are expanded), each partial combining `min-chunk` elements
     or more. Chunks are interleaved (chunk c of C combines elements c,
     c + C, c + 2C, ...) and the chunk is the innermost parallel loop, so
-    that neighbouring GPU threads read neighbouring elements of a row.
+    that neighbouring GPU threads read neighbouring elements of a row;
+    where a parallel loop reads the largest input's contiguous dimension
+    instead (a bias gradient's columns), that loop is the innermost and
+    the partials' last dimension.
     Every output must be combined by one associative op (add, mul, max,
     min) with a neutral element, which the partials start from; a second
     generic per output combines its partials into it in a fixed order
