@@ -1161,6 +1161,11 @@ int main(int argc, char **argv) {
     std::string op;
     double flops = 0;
     double bytes = 0;
+    /// The time at the target's peak: a product's FLOPs at its element
+    /// type's peak, an elementwise op's bytes at the memory bandwidth (0:
+    /// neither kind).
+    double productSeconds = 0;
+    double elementwiseSeconds = 0;
   };
   SmallVector<Site> sites;
   if (profileOps) {
@@ -1204,6 +1209,17 @@ int main(int argc, char **argv) {
       if (const OpWorkload *work = workload.lookup(op)) {
         site.flops = work->flops;
         site.bytes = work->bytes();
+        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
+          if (linalg::isaContractionOpInterface(linalgOp) &&
+              linalgOp.getNumDpsInputs() > 0)
+            site.productSeconds =
+                site.flops / costModel.peakFlops(getElementTypeOrSelf(
+                                 linalgOp.getDpsInputs()[0].getType()));
+          else if (linalgOp.getNumReductionLoops() == 0)
+            site.elementwiseSeconds =
+                site.bytes /
+                targetAttr->getGpu().getMemoryBandwidth().convertToDouble();
+        }
       }
     }
     if (failed(runPipeline(*module, "autopar-profile-ops{functions=" +
@@ -1541,6 +1557,36 @@ int main(int argc, char **argv) {
     }
     say() << llvm::format("    %-24s %10.3f ms\n", "(all timed ops)",
                           total * 1e3);
+    // Issue 17's goals: products at 90% of the GPU's peak or more,
+    // elementwise ops at 80% of its memory bandwidth. Each kind's share of
+    // its ideal time (at the target's rates: autopar-calibrate's when the
+    // target is calibrated) and how many ops reach the goal.
+    auto rollUp = [&](StringRef kind, double Site::*ideal, double goal,
+                      StringRef rate) {
+      double time = 0, best = 0;
+      int count = 0, reaching = 0;
+      for (auto [seconds, site] : perSite) {
+        double at = sites[site].*ideal;
+        if (at <= 0)
+          continue;
+        ++count;
+        time += seconds;
+        best += at;
+        if (seconds > 0 && at / seconds >= goal)
+          ++reaching;
+      }
+      if (count == 0)
+        return;
+      say() << llvm::format("    %-11s %4d ops %10.3f ms: %5.1f%% of %s; "
+                            "%d of %d at %.0f%% or more\n",
+                            kind.str().c_str(), count, time * 1e3,
+                            time > 0 ? best / time * 100 : 0.0,
+                            rate.str().c_str(), reaching, count, goal * 100);
+    };
+    say() << "  against " << targetAttr->getName()
+          << "'s rates (time at the rate over time measured):\n";
+    rollUp("products", &Site::productSeconds, 0.9, "peak FLOP/s");
+    rollUp("elementwise", &Site::elementwiseSeconds, 0.8, "memory bandwidth");
     // The slowest ops one by one (ties in site order).
     llvm::stable_sort(perSite, [](const auto &a, const auto &b) {
       return a.first > b.first;
