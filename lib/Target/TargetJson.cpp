@@ -181,16 +181,19 @@ FailureOr<GpuAttr> TargetReader::readGpu(const json::Object &object,
     if (!entries)
       return fail(fieldPath(path, "peak_flops"),
                   "expected an object of element type to FLOP/s");
-    SmallVector<NamedAttribute> flops;
+    // Entries override the base GPU's; its other element types stay (a
+    // calibrated f32 rate keeps the preset's bf16 one).
+    NamedAttrList flops(peakFlops ? peakFlops.getValue()
+                                  : ArrayRef<NamedAttribute>());
     for (const auto &entry : *entries) {
       std::optional<double> rate = entry.second.getAsNumber();
       if (!rate)
         return fail(fieldPath(fieldPath(path, "peak_flops"), StringRef(entry.first)),
                     "expected a number");
-      flops.emplace_back(builder.getStringAttr(StringRef(entry.first)),
-                         builder.getF64FloatAttr(*rate));
+      flops.set(builder.getStringAttr(StringRef(entry.first)),
+                builder.getF64FloatAttr(*rate));
     }
-    peakFlops = builder.getDictionaryAttr(flops);
+    peakFlops = flops.getDictionary(builder.getContext());
   } else if (!peakFlops) {
     return fail(fieldPath(path, "peak_flops"), "missing required object");
   }
