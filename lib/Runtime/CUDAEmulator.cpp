@@ -821,6 +821,9 @@ CUresult cuMemsetD32Async(CUdeviceptr to, unsigned int value, size_t count,
 CUresult cuMemsetD32(CUdeviceptr to, unsigned int value, size_t count) {
   return cuMemsetD32Async(to, value, count, nullptr);
 }
+CUresult cuMemsetD16(CUdeviceptr to, unsigned short value, size_t count) {
+  return cuMemsetD16Async(to, value, count, nullptr);
+}
 
 // Kernels run as host code (autopar-emulate-gpu-kernels): nothing is loaded
 // or launched through the driver.

@@ -102,10 +102,13 @@ struct AutoparCalibration {
   char name[256];
   int32_t device;
   uint64_t memoryCapacity;
-  /// f32 GEMM through autopar_cuda_gemm, square sizes gemmSizes[i].
+  /// f32 GEMM through autopar_cuda_gemm, square sizes gemmSizes[i]; and
+  /// bf16 (bf16 inputs and result, f32 compute: a bf16 model's products)
+  /// at the same sizes.
   int32_t gemmCount;
   int64_t gemmSizes[8];
   double gemmSeconds[8];
+  double gemmBf16Seconds[8];
   /// Device-to-device copy of copyBytes (read and write).
   uint64_t copyBytes;
   double copySeconds;
