@@ -162,8 +162,11 @@ std::optional<unsigned> getContiguousParallelLoop(linalg::GenericOp generic) {
   }
   if (!largest)
     return std::nullopt;
-  auto [strides, offset] =
-      cast<MemRefType>(largest->get().getType()).getStridesAndOffset();
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(cast<MemRefType>(largest->get().getType())
+                 .getStridesAndOffset(strides, offset)))
+    return std::nullopt;
   auto dim = dyn_cast<AffineDimExpr>(
       generic.getMatchingIndexingMap(largest).getResults().back());
   if (strides.back() != 1 || !dim ||
