@@ -1557,6 +1557,54 @@ int main(int argc, char **argv) {
     }
     say() << llvm::format("    %-24s %10.3f ms\n", "(all timed ops)",
                           total * 1e3);
+    // Repeated blocks (a transformer's `h.0.attn.q` ... `h.11.attn.q`):
+    // the layers whose names differ only in their numbers, summed under
+    // the name with each number as `*`, largest first.
+    {
+      auto kindOf = [](StringRef name) {
+        std::string kind;
+        for (size_t i = 0; i < name.size(); ++i) {
+          if (!llvm::isDigit(name[i])) {
+            kind += name[i];
+            continue;
+          }
+          kind += '*';
+          while (i + 1 < name.size() && llvm::isDigit(name[i + 1]))
+            ++i;
+        }
+        return kind;
+      };
+      SmallVector<std::string> kinds;
+      llvm::StringMap<std::tuple<double, double, int>> byKind;
+      for (const std::string &name : order) {
+        std::string kind = kindOf(name);
+        auto [it, inserted] = byKind.try_emplace(kind, 0.0, 0.0, 0);
+        if (inserted)
+          kinds.push_back(kind);
+        std::get<0>(it->second) += measured[name];
+        auto predicted = predictedPerLayer.find(name);
+        if (predicted != predictedPerLayer.end())
+          std::get<1>(it->second) += predicted->second;
+        ++std::get<2>(it->second);
+      }
+      if (kinds.size() < order.size()) {
+        llvm::stable_sort(
+            kinds, [&](const std::string &a, const std::string &b) {
+              return std::get<0>(byKind[a]) > std::get<0>(byKind[b]);
+            });
+        say() << "  per layer kind (numbers in layer names as *; largest "
+                 "first):\n";
+        for (const std::string &kind : kinds) {
+          auto [seconds, predicted, count] = byKind[kind];
+          say() << llvm::format("    %-28s %3d x %10.3f ms", kind.c_str(),
+                                count, seconds * 1e3);
+          if (predicted > 0)
+            say() << llvm::format("  predicted %10.3f ms  (x%.2f)",
+                                  predicted * 1e3, seconds / predicted);
+          say() << "\n";
+        }
+      }
+    }
     // Issue 17's goals: products at 90% of the GPU's peak or more,
     // elementwise ops at 80% of its memory bandwidth. Each kind's share of
     // its ideal time (at the target's rates: autopar-calibrate's when the
