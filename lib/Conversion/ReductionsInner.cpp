@@ -216,6 +216,12 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
   std::optional<unsigned> inner = getContiguousParallelLoop(generic);
   if (parallelAfter == parallel)
     inner.reset();
+  // With `inner`, a partial's dimensions (or its map's results): the
+  // output's `rank` first turned last.
+  auto outputLast = [&](auto &list, unsigned rank) {
+    if (inner)
+      std::rotate(list.begin(), list.begin() + rank, list.end());
+  };
   SmallVector<AffineExpr> extra;
   for (unsigned d = parallel; d < parallelAfter; ++d)
     extra.push_back(getAffineDimExpr(d, context));
@@ -261,9 +267,7 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
     auto outType = cast<MemRefType>(init->get().getType());
     SmallVector<int64_t> shape(outType.getShape());
     shape.append(extraSizes);
-    if (inner)
-      std::rotate(shape.begin(), shape.begin() + outType.getRank(),
-                  shape.end());
+    outputLast(shape, outType.getRank());
     Value partial = memref::AllocOp::create(
         rewriter, loc, MemRefType::get(shape, outType.getElementType()));
     Operation *combiner = getCombiner(generic, i);
@@ -274,9 +278,7 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
     AffineMap &map = maps[generic.getNumDpsInputs() + i];
     SmallVector<AffineExpr> results(map.getResults());
     results.append(extra);
-    if (inner)
-      std::rotate(results.begin(), results.begin() + outType.getRank(),
-                  results.end());
+    outputLast(results, outType.getRank());
     map = AffineMap::get(newLoops, 0, results, context);
     partials.push_back(partial);
     combiners.push_back(combiner);
@@ -338,9 +340,7 @@ SmallVector<linalg::GenericOp> applySplit(IRRewriter &rewriter,
     SmallVector<AffineExpr> partialDims;
     for (unsigned d = 0; d < dims; ++d)
       partialDims.push_back(getAffineDimExpr(d, context));
-    if (inner)
-      std::rotate(partialDims.begin(), partialDims.begin() + rank,
-                  partialDims.end());
+    outputLast(partialDims, rank);
     SmallVector<AffineMap> totalMaps = {
         AffineMap::get(dims, 0, partialDims, context),
         AffineMap::get(dims, 0, outDims, context)};

@@ -678,24 +678,22 @@ void autopar_cuda_calibrate(AutoparCalibration *result, int32_t repeat) {
     CHECK(cuMemsetD32(reinterpret_cast<CUdeviceptr>(a), 0x3f800000u, count));
     CHECK(cuMemsetD32(reinterpret_cast<CUdeviceptr>(b), 0x3f800000u, count));
     CHECK(cuMemsetD32(reinterpret_cast<CUdeviceptr>(c), 0, count));
+    // C = A B, inputs and result of element type `type` (0 f32, 2 bf16).
+    auto timeGemm = [&](int32_t type) {
+      return time(n >= 4096 ? std::min(repeat, 3) : repeat, [&] {
+        autopar_cuda_gemm(
+            reinterpret_cast<int64_t>(a), reinterpret_cast<int64_t>(b),
+            reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, type, type, 1);
+      });
+    };
     int index = result->gemmCount++;
     result->gemmSizes[index] = n;
-    result->gemmSeconds[index] =
-        time(n >= 4096 ? std::min(repeat, 3) : repeat, [&] {
-          autopar_cuda_gemm(
-              reinterpret_cast<int64_t>(a), reinterpret_cast<int64_t>(b),
-              reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, 0, 0, 1);
-        });
+    result->gemmSeconds[index] = timeGemm(0);
     // The same product in bf16 (1.0 is 0x3f80), in the first half of the
     // same buffers.
     CHECK(cuMemsetD16(reinterpret_cast<CUdeviceptr>(a), 0x3f80u, count));
     CHECK(cuMemsetD16(reinterpret_cast<CUdeviceptr>(b), 0x3f80u, count));
-    result->gemmBf16Seconds[index] =
-        time(n >= 4096 ? std::min(repeat, 3) : repeat, [&] {
-          autopar_cuda_gemm(
-              reinterpret_cast<int64_t>(a), reinterpret_cast<int64_t>(b),
-              reinterpret_cast<int64_t>(c), n, n, n, 1, 0, 0, 2, 2, 1);
-        });
+    result->gemmBf16Seconds[index] = timeGemm(2);
     mgpuMemFree(a, nullptr);
     mgpuMemFree(b, nullptr);
     mgpuMemFree(c, nullptr);

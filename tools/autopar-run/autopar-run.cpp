@@ -1545,14 +1545,17 @@ int main(int argc, char **argv) {
                   ? std::string("for training steps and -n 1 forward passes")
                   : predictedWhat + " on " + targetAttr->getName().str())
           << "):\n";
+    // A row's prediction and the measured time's ratio to it.
+    auto sayPredicted = [&](double seconds, double predicted) {
+      say() << llvm::format("  predicted %10.3f ms  (x%.2f)", predicted * 1e3,
+                            predicted > 0 ? seconds / predicted : 0.0);
+    };
     for (const std::string &name : order) {
       say() << llvm::format("    %-24s %10.3f ms", name.c_str(),
                             measured[name] * 1e3);
       auto predicted = predictedPerLayer.find(name);
       if (predicted != predictedPerLayer.end())
-        say() << llvm::format(
-            "  predicted %10.3f ms  (x%.2f)", predicted->second * 1e3,
-            predicted->second > 0 ? measured[name] / predicted->second : 0.0);
+        sayPredicted(measured[name], predicted->second);
       say() << "\n";
     }
     say() << llvm::format("    %-24s %10.3f ms\n", "(all timed ops)",
@@ -1574,33 +1577,34 @@ int main(int argc, char **argv) {
         }
         return kind;
       };
+      struct Kind {
+        double seconds = 0, predicted = 0;
+        int layers = 0;
+      };
       SmallVector<std::string> kinds;
-      llvm::StringMap<std::tuple<double, double, int>> byKind;
+      llvm::StringMap<Kind> byKind;
       for (const std::string &name : order) {
         std::string kind = kindOf(name);
-        auto [it, inserted] = byKind.try_emplace(kind, 0.0, 0.0, 0);
+        auto [it, inserted] = byKind.try_emplace(kind);
         if (inserted)
           kinds.push_back(kind);
-        std::get<0>(it->second) += measured[name];
-        auto predicted = predictedPerLayer.find(name);
-        if (predicted != predictedPerLayer.end())
-          std::get<1>(it->second) += predicted->second;
-        ++std::get<2>(it->second);
+        it->second.seconds += measured[name];
+        it->second.predicted += predictedPerLayer.lookup(name);
+        ++it->second.layers;
       }
       if (kinds.size() < order.size()) {
-        llvm::stable_sort(
-            kinds, [&](const std::string &a, const std::string &b) {
-              return std::get<0>(byKind[a]) > std::get<0>(byKind[b]);
-            });
+        llvm::stable_sort(kinds,
+                          [&](const std::string &a, const std::string &b) {
+                            return byKind[a].seconds > byKind[b].seconds;
+                          });
         say() << "  per layer kind (numbers in layer names as *; largest "
                  "first):\n";
         for (const std::string &kind : kinds) {
-          auto [seconds, predicted, count] = byKind[kind];
+          const Kind &sum = byKind[kind];
           say() << llvm::format("    %-28s %3d x %10.3f ms", kind.c_str(),
-                                count, seconds * 1e3);
-          if (predicted > 0)
-            say() << llvm::format("  predicted %10.3f ms  (x%.2f)",
-                                  predicted * 1e3, seconds / predicted);
+                                sum.layers, sum.seconds * 1e3);
+          if (sum.predicted > 0)
+            sayPredicted(sum.seconds, sum.predicted);
           say() << "\n";
         }
       }
