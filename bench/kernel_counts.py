@@ -10,7 +10,9 @@ inside their users, gradients accumulated into zeros written directly; then
 autopar-fuse-parallel-loops: neighbouring loop nests over the same bounds
 whose accesses line up as one, a fill inside the reduction that
 accumulates into it; neighbouring nests on disjoint buffers, such as the
-optimizer's update of each parameter, as one). Counts the
+optimizer's update of each parameter, as one), both without and with
+autopar-row-kernels (a block per row for long row reductions and the
+ops over the same rows that read them: a softmax in one kernel). Counts the
 kernels of the step (`gpu.launch_func` ops) and the cuBLAS/cuBLASLt and
 cuDNN calls, and prints a table with the ratio. Then, for the fused
 program, what one step runs (from the host code after
@@ -19,6 +21,8 @@ around it iterate): kernel launches, library calls, and the host's waits
 for the GPU (autopar_cuda_synchronize).
 
     python3 bench/kernel_counts.py [--build build] [--models mlp,gpt,...]
+
+(`--models gpt2` adds GPT-2 small b8 x 1024, about a minute.)
 """
 import argparse
 import os
@@ -47,6 +51,16 @@ MODELS = {
                "--hidden", "128", "--heads", "4", "--kv-heads", "2", "--ffn",
                "344", "--vocab", "512"],
               "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
+    "gpt2": ("GPT-2 small b8 x 1024, Adam",
+             ["gpt", "--batch", "8"],
+             "loss=softmax-cross-entropy optimizer=adam lr=0.0001"),
+}
+DEFAULT_MODELS = "mlp,alexnet,gpt,llama"
+
+CONFIGS = {
+    "unfused": "fuse=false",
+    "fused": "fuse=true row-kernels=0",
+    "rows": "fuse=true",
 }
 
 
@@ -103,7 +117,7 @@ def per_step(dump, func="train_step"):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=DEFAULT_MODELS)
     args = parser.parse_args()
     opt = os.path.join(args.build, "bin", "autopar-opt")
     rows = []
@@ -116,29 +130,32 @@ def main():
                 + generator + ["-o", model])
             run([opt, model, "--autopar-training=" + training, "-o", step])
             counts = {}
-            for fuse in ("false", "true"):
+            for config, options in CONFIGS.items():
                 lowered = subprocess.run(
-                    [opt, step, "--autopar-lower-to-cuda=format=isa fuse=" + fuse,
+                    [opt, step, "--autopar-lower-to-cuda=format=isa " + options,
                      "--mlir-print-ir-after=autopar-order-on-stream"],
                     check=True, capture_output=True, text=True)
-                counts[fuse] = count(lowered.stdout)
-                counts[fuse].update(per_step(lowered.stderr))
-            rows.append((name, counts["false"], counts["true"]))
-    print("| model (training step) | kernels, fuse=false | kernels, fused | ratio "
-          "| cuBLAS calls | cuDNN calls |")
-    print("|---|---|---|---|---|---|")
-    for name, before, after in rows:
+                counts[config] = count(lowered.stdout)
+                counts[config].update(per_step(lowered.stderr))
+            rows.append((name, counts["unfused"], counts["fused"],
+                         counts["rows"]))
+    print("| model (training step) | kernels, fuse=false | fused, "
+          "row-kernels=0 | fused with row kernels | ratio | cuBLAS calls "
+          "| cuDNN calls |")
+    print("|---|---|---|---|---|---|---|")
+    for name, before, fused, after in rows:
         ratio = after["kernels"] / before["kernels"] if before["kernels"] else 0
-        print("| %s | %d | %d | %.2f | %d | %d |" % (
-            name, before["kernels"], after["kernels"], ratio, after["cublas"],
-            after["cudnn"]))
+        print("| %s | %d | %d | %d | %.2f | %d | %d |" % (
+            name, before["kernels"], fused["kernels"], after["kernels"], ratio,
+            after["cublas"], after["cudnn"]))
     print()
-    print("| model (training step) | launches per step | library calls | "
-          "host waits |")
-    print("|---|---|---|---|")
-    for name, _, after in rows:
-        print("| %s | %d | %d | %d |" % (name, after["launches"],
-                                         after["library"], after["waits"]))
+    print("| model (training step) | launches per step, row-kernels=0 | "
+          "launches per step | library calls | host waits |")
+    print("|---|---|---|---|---|")
+    for name, _, fused, after in rows:
+        print("| %s | %d | %d | %d | %d |" % (
+            name, fused["launches"], after["launches"], after["library"],
+            after["waits"]))
     return 0
 
 

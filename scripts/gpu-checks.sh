@@ -153,6 +153,13 @@ check "gpt adam" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check
   --training="loss=softmax-cross-entropy optimizer=adam lr=0.001"
 check "gpt adam, 2 microbatches" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 2 --check \
   --int-range 512 --tol 1e-3 --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" --plan="microbatches=2"
+# Row kernels (a block per row, shared memory, barriers: what emulation
+# runs one thread after another cannot race) on every row of the small GPT
+# (its softmax alone qualifies at the default sizes), momentum so that the
+# tolerance is tight.
+check "gpt training, every row a row kernel" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check \
+  --int-range 512 --tol 1e-4 --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01" \
+  --cuda-options="row-min-rows=1 row-min-length=8"
 
 # The GPU measured, as a target the cost model loads.
 base=h100-dgx
@@ -197,6 +204,10 @@ limit=150 check "gpt-2 small b8x1024 f32 training step (timed)" "$run" -n 1 -O0 
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan"
 limit=150 check "gpt-2 small b8x1024 bf16 training step (timed)" "$run" -n 1 -O0 "$models/gpt2-bf16.mlir" \
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan"
+# A/B: without row kernels (autopar-row-kernels: each softmax, LayerNorm
+# and the loss one kernel with a block per row; docs/cuda.md).
+limit=150 check "gpt-2 small b8x1024 f32 training step, row-kernels=0 (timed)" "$run" -n 1 -O0 "$models/gpt2.mlir" \
+  --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan" --cuda-options="row-kernels=0"
 limit=150 check "gpt-2 small b8x1024 f32 per op (--profile)" "$run" -n 1 -O0 "$models/gpt2.mlir" \
   --backend=cuda --steps 5 --profile --int-range 50257 --training="$sgd" --plan="$plan"
 limit=150 check "gpt-2 small b8x1024 bf16 per op (--profile)" "$run" -n 1 -O0 "$models/gpt2-bf16.mlir" \

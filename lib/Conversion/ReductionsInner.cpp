@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/Reductions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -22,6 +23,7 @@ namespace mlir::autopar {
 } // namespace mlir::autopar
 
 using namespace mlir;
+using namespace mlir::autopar;
 
 namespace {
 /// Partial sums a sum to one value is split into, at least (as many
@@ -67,38 +69,6 @@ struct ReductionSplit {
   unsigned converted = 0;
   int64_t chunks = 1;
 };
-
-/// The combiner of output `index` of `generic`: the op yielding
-/// `combiner(x, out)` where `out` is the output's block argument, read
-/// there only, and `combiner` an associative and commutative arith op with
-/// a neutral element. Null when the body has another shape.
-Operation *getCombiner(linalg::GenericOp generic, unsigned index) {
-  OpOperand *init = generic.getDpsInitOperand(index);
-  BlockArgument outArg = generic.getMatchingBlockArgument(init);
-  auto yield = cast<linalg::YieldOp>(generic.getBody()->getTerminator());
-  Operation *combiner = yield.getOperand(index).getDefiningOp();
-  if (!combiner || !outArg.hasOneUse() || combiner->getNumOperands() != 2 ||
-      (combiner->getOperand(0) != outArg && combiner->getOperand(1) != outArg))
-    return nullptr;
-  if (!isa<arith::AddFOp, arith::AddIOp, arith::MaxNumFOp, arith::MinNumFOp,
-           arith::MaximumFOp, arith::MinimumFOp, arith::MaxSIOp, arith::MinSIOp,
-           arith::MaxUIOp, arith::MinUIOp, arith::MulFOp, arith::MulIOp>(
-          combiner))
-    return nullptr;
-  return combiner;
-}
-
-/// The value partial results start from: 0 for sums (+0.0: the scalar
-/// sums' partials always began there), else the combiner's neutral
-/// element.
-Value getNeutral(OpBuilder &b, Location loc, Operation *combiner,
-                 Type element) {
-  if (isa<arith::AddFOp>(combiner))
-    return arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
-  std::optional<TypedAttr> neutral = arith::getNeutralElement(combiner);
-  return neutral ? arith::ConstantOp::create(b, loc, *neutral).getResult()
-                 : Value();
-}
 
 /// For each input of `generic`, the dimension that loop `loop` indexes
 /// alone (-1: none), so that cutting the loop in chunks expands that

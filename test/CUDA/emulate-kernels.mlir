@@ -1,9 +1,11 @@
 // RUN: autopar-opt %s -split-input-file -autopar-emulate-gpu-kernels -verify-diagnostics | FileCheck %s
 
-// A launch becomes loops over the grid (z, y, x) and the block (z, y, x)
-// calling the kernel, now a host function whose index operations read its
-// trailing arguments (block index, thread index, block size, grid size);
-// the launch's token is its dependency's; the kernel module is gone.
+// A launch becomes loops over the grid (z, y, x) calling the kernel, now a
+// host function that runs one block: its body in loops over the block's
+// threads (z, y, x), the thread index their induction variables, the other
+// index operations its trailing arguments (block index, block size, grid
+// size); the launch's token is its dependency's; the kernel module is
+// gone.
 
 module attributes {gpu.container_module} {
   gpu.module @kernels {
@@ -45,24 +47,98 @@ module attributes {gpu.container_module} {
 // CHECK: scf.for %[[GZ:.*]] = %{{.*}} to %[[C1]]
 // CHECK-NEXT: scf.for %[[GY:.*]] = %{{.*}} to %[[C1]]
 // CHECK-NEXT: scf.for %[[GX:.*]] = %{{.*}} to %[[C2]]
-// CHECK-NEXT: scf.for %[[TZ:.*]] = %{{.*}} to %[[C1]]
-// CHECK-NEXT: scf.for %[[TY:.*]] = %{{.*}} to %[[C1]]
-// CHECK-NEXT: scf.for %[[TX:.*]] = %{{.*}} to %[[C4]]
-// CHECK-NEXT: func.call @__autopar_emulated_kernels_scale(%[[BUF]], %[[F]], %[[GX]], %[[GY]], %[[GZ]], %[[TX]], %[[TY]], %[[TZ]], %[[C4]], %[[C1]], %[[C1]], %[[C2]], %[[C1]], %[[C1]])
+// CHECK-NEXT: func.call @__autopar_emulated_kernels_scale(%[[BUF]], %[[F]], %[[GX]], %[[GY]], %[[GZ]], %[[C4]], %[[C1]], %[[C1]], %[[C2]], %[[C1]], %[[C1]])
 // CHECK: gpu.wait [%[[S]]]
-// CHECK: func.func private @__autopar_emulated_kernels_scale(%{{.*}}: memref<8xf32>, %{{.*}}: f32, %[[BX:[^:]*]]: index, %{{[^:]*}}: index, %{{[^:]*}}: index, %[[TX2:[^:]*]]: index, %{{[^:]*}}: index, %{{[^:]*}}: index, %[[DX:[^:]*]]: index,
+// CHECK: func.func private @__autopar_emulated_kernels_scale(%{{.*}}: memref<8xf32>, %{{.*}}: f32, %[[BX:[^:]*]]: index, %{{[^:]*}}: index, %{{[^:]*}}: index, %[[DX:[^:]*]]: index, %[[DY:[^:]*]]: index, %[[DZ:[^:]*]]: index,
 // CHECK-NOT: gpu.
-// CHECK: arith.muli %[[BX]], %[[DX]]
+// CHECK: scf.for %{{.*}} to %[[DZ]]
+// CHECK-NEXT: scf.for %{{.*}} to %[[DY]]
+// CHECK-NEXT: scf.for %[[TX:.*]] = %{{.*}} to %[[DX]]
+// CHECK-NEXT: %[[BASE:.*]] = arith.muli %[[BX]], %[[DX]]
+// CHECK-NEXT: arith.addi %[[BASE]], %[[TX]]
 // CHECK: return
 
 // -----
 
-// Threads that synchronise cannot run one after another.
+// A block that synchronises (a row's sum, autopar-row-kernels): the body is
+// cut at each barrier into parts that run for every thread of the block
+// before the next; shared memory is a host buffer per block; a value of an
+// earlier part without side effects (the row index) is recomputed.
 module attributes {gpu.container_module} {
   gpu.module @kernels {
-    gpu.func @sync(%buffer: memref<8xf32>) kernel {
-      // expected-error @below {{autopar-emulate-gpu-kernels: 'gpu.barrier' in kernel @sync cannot run on the host one thread after another}}
+    gpu.func @row_sum(%x: memref<4x8xf32>, %out: memref<4xf32>) workgroup(%partials: memref<8xf32, #gpu.address_space<workgroup>>) kernel {
+      %row = gpu.block_id x
+      %thread = gpu.thread_id x
+      %value = memref.load %x[%row, %thread] : memref<4x8xf32>
+      memref.store %value, %partials[%thread] : memref<8xf32, #gpu.address_space<workgroup>>
       gpu.barrier
+      %c0 = arith.constant 0 : index
+      %first = arith.cmpi eq, %thread, %c0 : index
+      scf.if %first {
+        %zero = arith.constant 0.0 : f32
+        %sum = affine.for %i = 0 to 8 iter_args(%acc = %zero) -> f32 {
+          %p = memref.load %partials[%i] : memref<8xf32, #gpu.address_space<workgroup>>
+          %next = arith.addf %acc, %p : f32
+          affine.yield %next : f32
+        }
+        memref.store %sum, %out[%row] : memref<4xf32>
+      }
+      gpu.return
+    }
+  }
+  func.func @step(%x: memref<4x8xf32>, %out: memref<4xf32>) {
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    gpu.launch_func @kernels::@row_sum blocks in (%c4, %c1, %c1) threads in (%c8, %c1, %c1)
+        args(%x : memref<4x8xf32>, %out : memref<4xf32>)
+    return
+  }
+}
+
+// CHECK-LABEL: func.func private @__autopar_emulated_kernels_row_sum(
+// CHECK-SAME: %[[X:[^:]*]]: memref<4x8xf32>, %[[OUT:[^:]*]]: memref<4xf32>, %[[BX:[^:]*]]: index,
+// CHECK: %[[SHARED:.*]] = memref.alloca() : memref<8xf32>
+// CHECK: scf.for
+// CHECK-NEXT: scf.for
+// CHECK-NEXT: scf.for %[[T1:.*]] =
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]][%[[BX]], %[[T1]]]
+// CHECK-NEXT: memref.store %[[V]], %[[SHARED]][%[[T1]]]
+// CHECK: scf.for
+// CHECK-NEXT: scf.for
+// CHECK-NEXT: scf.for %[[T2:.*]] =
+// CHECK: arith.cmpi eq, %[[T2]]
+// CHECK: memref.load %[[SHARED]]
+// CHECK: memref.store %{{.*}}, %[[OUT]][%[[BX]]]
+// CHECK-NOT: gpu.barrier
+
+// -----
+
+// Threads cannot meet at a barrier some of them skip.
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @sync(%buffer: memref<8xf32>, %flag: i1) kernel {
+      scf.if %flag {
+        // expected-error @below {{autopar-emulate-gpu-kernels: 'gpu.barrier' inside control flow or across threads in kernel @sync}}
+        gpu.barrier
+      }
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+// A thread's loaded value cannot outlive its part: the next part runs the
+// threads again.
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @carried(%buffer: memref<8xf32>) kernel {
+      %thread = gpu.thread_id x
+      // expected-error @below {{autopar-emulate-gpu-kernels: a value from before a barrier with side effects in kernel @carried}}
+      %value = memref.load %buffer[%thread] : memref<8xf32>
+      gpu.barrier
+      memref.store %value, %buffer[%thread] : memref<8xf32>
       gpu.return
     }
   }
@@ -72,8 +148,14 @@ module attributes {gpu.container_module} {
 
 module attributes {gpu.container_module} {
   gpu.module @kernels {
-    // expected-error @below {{autopar-emulate-gpu-kernels: kernel @shared uses shared or private memory attributions; its threads cannot run one after another}}
-    gpu.func @shared(%buffer: memref<8xf32>) workgroup(%tile: memref<8xf32, #gpu.address_space<workgroup>>) kernel {
+    gpu.func @shuffle(%buffer: memref<8xf32>) kernel {
+      %thread = gpu.thread_id x
+      %value = memref.load %buffer[%thread] : memref<8xf32>
+      %c1 = arith.constant 1 : i32
+      %c32 = arith.constant 32 : i32
+      // expected-error @below {{autopar-emulate-gpu-kernels: 'gpu.shuffle' inside control flow or across threads in kernel @shuffle}}
+      %other, %valid = gpu.shuffle xor %value, %c1, %c32 : f32
+      memref.store %other, %buffer[%thread] : memref<8xf32>
       gpu.return
     }
   }

@@ -103,6 +103,12 @@ static cl::opt<std::string> chip("chip",
                                  cl::desc("--backend=cuda: the GPU's SM "
                                           "version"),
                                  cl::init("sm_90"), cl::cat(runCategory));
+static cl::opt<std::string> cudaOptions(
+    "cuda-options",
+    cl::desc("--backend=cuda: more autopar-lower-to-cuda options, as its "
+             "pipeline takes them (e.g. \"row-kernels=0\" or "
+             "\"row-min-rows=1 row-min-length=8\")"),
+    cl::init(""), cl::cat(runCategory));
 static cl::opt<bool> compileOnly(
     "compile-only",
     cl::desc("Compile (and for CUDA build the kernel binaries) but do not "
@@ -1242,6 +1248,7 @@ int main(int argc, char **argv) {
           *module,
           cuda ? "autopar-lower-to-cuda{chip=" + chip +
                      (emulateGpu ? " emulate=1" : "") +
+                     (cudaOptions.empty() ? std::string() : " " + cudaOptions) +
                      (keepReference ? " host-functions=" + name + "__reference"
                                     : std::string()) +
                      "}"

@@ -94,6 +94,25 @@ struct LowerToCUDAPipelineOptions
                      "each combine long chains are split to use them "
                      "(autopar-reductions-inner; 0: off)"),
       llvm::cl::init(270336)};
+  PassOptions::Option<bool> rowKernels{
+      *this, "row-kernels",
+      llvm::cl::desc("A block per row for long row reductions and the "
+                     "elementwise ops over the same rows that read them "
+                     "(autopar-row-kernels)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> rowMinRows{
+      *this, "row-min-rows",
+      llvm::cl::desc("Rows a reduction needs to become a row kernel"),
+      llvm::cl::init(1024)};
+  PassOptions::Option<int64_t> rowMinLength{
+      *this, "row-min-length",
+      llvm::cl::desc("Elements a row needs to become a row kernel"),
+      llvm::cl::init(64)};
+  PassOptions::Option<bool> rowReport{
+      *this, "row-report",
+      llvm::cl::desc("A remark at each row kernel (autopar-row-kernels' "
+                     "report)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> mergeKernels{
       *this, "merge-kernels",
       llvm::cl::desc("Compile all kernels as one GPU module "

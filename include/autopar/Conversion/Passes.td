@@ -453,21 +453,78 @@ def CollapseParallelLoops : Pass<"autopar-collapse-parallel-loops"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def RowKernels : Pass<"autopar-row-kernels", "::mlir::func::FuncOp"> {
+  let summary = "A block of GPU threads per row: a row's reductions and the "
+                "elementwise ops that read them as one kernel";
+  let description = [{
+    The CUDA backend, on buffers, before linalg becomes parallel loops. A
+    `linalg.generic` whose leading loops are parallel and the rest
+    reductions (a softmax's row maximum and sum, a LayerNorm's mean and
+    variance), each output indexed by the parallel loops alone and
+    combined by one associative op with a neutral element, whose reduced
+    rows are long (`min-length`) and contiguous in its largest input, and
+    whose rows are many (`min-rows`: fewer would leave SMs idle, which a
+    split reduction uses better), becomes a `gpu.launch` with a block per
+    row: the block's threads read the row in turn (thread t elements t,
+    t + T, t + 2T, ...: neighbouring threads read neighbouring elements),
+    each combining its own partial, then combine the partials in shared
+    memory as a tree (`gpu.barrier` between levels) and thread 0 writes
+    the row's value. The generics that follow it over the same rows (the
+    same leading loop ranges) and read its results join the kernel, after
+    a barrier: an elementwise op over the row (softmax's division, a
+    LayerNorm's normalisation) or another row reduction (the variance
+    after the mean). A softmax's max, sum and division run as one kernel,
+    each reading the row from cache after the first.
+
+    Only buffers the function allocates, accessed by every member at its
+    own row (the leading loops in their order), are written: a block
+    never reads another's row. The kernel runs where its first member
+    was: allocations, constants and fills between the members move before
+    it; other linalg ops between them (a LayerNorm gradient's column sums)
+    stay, now after the later members, which must then not write a buffer
+    such an op touches nor touch one it writes; anything else ends the
+    kernel. Partials combine in another order than the loops': sums round
+    differently.
+  }];
+  let options = [
+    Option<"minRows", "min-rows", "int64_t", "1024",
+           "Rows (blocks) a reduction needs, at least, to become a row "
+           "kernel">,
+    Option<"minLength", "min-length", "int64_t", "64",
+           "Elements each row needs, at least">,
+    Option<"maxThreads", "max-threads", "int64_t", "1024",
+           "Threads a row's block has, at most (a power of two)">,
+    Option<"report", "report", "bool", "false",
+           "A remark at each row kernel: its rows, their length, the "
+           "block's threads and the ops it runs">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def EmulateGpuKernels : Pass<"autopar-emulate-gpu-kernels", "::mlir::ModuleOp"> {
   let summary = "Run the outlined GPU kernels on the host, for checking the "
                 "CUDA backend without a GPU";
   let description = [{
     Each kernel of a `gpu.module` becomes a host function
-    `@__autopar_emulated_<module>_<kernel>` taking the kernel's arguments
-    and then its block and thread indices and the block and grid sizes
-    (x, y, z each); each `gpu.launch_func` becomes loops over the grid and
-    the block that call it, in program order (the host code's stream
-    order is then the order the host runs it in); the GPU modules go. The
-    kernels' bodies are those the GPU would compile: only what makes a
-    kernel a GPU program (the index operations) is replaced. A kernel that
-    synchronises its threads (`gpu.barrier`, shuffles) or uses shared or
-    private memory cannot be run one thread after another: an error names
-    it. A global constructor calling `autopar_cuda_emulated_load` stands
+    `@__autopar_emulated_<module>_<kernel>` that runs one block: it takes
+    the kernel's arguments and then its block index and the block and grid
+    sizes (x, y, z each), and runs the kernel's body in loops over the
+    block's threads; each `gpu.launch_func` becomes loops over the grid
+    that call it, in program order (the host code's stream order is then
+    the order the host runs it in); the GPU modules go. The kernels' bodies
+    are those the GPU would compile: only what makes a kernel a GPU
+    program (the index operations) is replaced. A body with `gpu.barrier`s
+    (autopar-row-kernels') is cut at each into parts, each run for all the
+    block's threads before the next; shared memory (workgroup
+    attributions) is a host buffer per block; a value a part uses from an
+    earlier one is recomputed there when it has no side effects. A barrier
+    inside a loop or branch, a value with side effects used across a
+    barrier, shuffles and private memory cannot be run so: an error names
+    the kernel. A global constructor calling `autopar_cuda_emulated_load` stands
     for the real path's, which load the kernels' modules: the emulated
     runtime refuses to start if it did not run. autopar-run --emulate-gpu
     runs the result with the CUDA runtime built against host

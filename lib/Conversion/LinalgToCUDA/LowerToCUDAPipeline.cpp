@@ -221,6 +221,15 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   if (options.cudnn)
     pm.addPass(createConvolutionsToCUDNN());
 
+  // Long row reductions (softmax, LayerNorm) and the elementwise ops over
+  // their rows that read them: a kernel with a block per row.
+  if (options.rowKernels && options.fuse) {
+    RowKernelsOptions rows;
+    rows.minRows = options.rowMinRows;
+    rows.minLength = options.rowMinLength;
+    rows.report = options.rowReport;
+    pm.addNestedPass<func::FuncOp>(createRowKernels(rows));
+  }
   // Each linalg op: parallel loops, tiled into blocks of threads (constant
   // block bounds, a guard for the remainder), mapped to the GPU.
   int64_t threads = std::max<int64_t>(1, options.blockThreads);
