@@ -2,7 +2,8 @@
 
 // A launch becomes loops over the grid (z, y, x) calling the kernel, now a
 // host function that runs one block: its body in loops over the block's
-// threads (z, y, x), the thread index their induction variables, the other
+// threads (z, y, x), the thread index their induction variables (and the
+// linear index computed from them first), the other
 // index operations its trailing arguments (block index, block size, grid
 // size); the launch's token is its dependency's; the kernel module is
 // gone.
@@ -54,7 +55,7 @@ module attributes {gpu.container_module} {
 // CHECK: scf.for %{{.*}} to %[[DZ]]
 // CHECK-NEXT: scf.for %{{.*}} to %[[DY]]
 // CHECK-NEXT: scf.for %[[TX:.*]] = %{{.*}} to %[[DX]]
-// CHECK-NEXT: %[[BASE:.*]] = arith.muli %[[BX]], %[[DX]]
+// CHECK: %[[BASE:.*]] = arith.muli %[[BX]], %[[DX]]
 // CHECK-NEXT: arith.addi %[[BASE]], %[[TX]]
 // CHECK: return
 
@@ -102,7 +103,7 @@ module attributes {gpu.container_module} {
 // CHECK: scf.for
 // CHECK-NEXT: scf.for
 // CHECK-NEXT: scf.for %[[T1:.*]] =
-// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]][%[[BX]], %[[T1]]]
+// CHECK: %[[V:.*]] = memref.load %[[X]][%[[BX]], %[[T1]]]
 // CHECK-NEXT: memref.store %[[V]], %[[SHARED]][%[[T1]]]
 // CHECK: scf.for
 // CHECK-NEXT: scf.for
@@ -129,15 +130,51 @@ module attributes {gpu.container_module} {
 
 // -----
 
-// A thread's loaded value cannot outlive its part: the next part runs the
-// threads again.
+// A thread's loaded value outlives its part in a host buffer of one
+// value per thread (written where it is loaded, read where it is used);
+// a shuffle reads its partner's from that buffer: lane ^ 1 of the warp.
 module attributes {gpu.container_module} {
   gpu.module @kernels {
-    gpu.func @carried(%buffer: memref<8xf32>) kernel {
+    gpu.func @carried(%buffer: memref<64xf32>) kernel {
       %thread = gpu.thread_id x
-      // expected-error @below {{autopar-emulate-gpu-kernels: a value from before a barrier with side effects in kernel @carried}}
-      %value = memref.load %buffer[%thread] : memref<8xf32>
+      %value = memref.load %buffer[%thread] : memref<64xf32>
       gpu.barrier
+      %c1 = arith.constant 1 : i32
+      %c32 = arith.constant 32 : i32
+      %other, %valid = gpu.shuffle xor %value, %c1, %c32 : f32
+      %sum = arith.addf %value, %other : f32
+      memref.store %sum, %buffer[%thread] : memref<64xf32>
+      gpu.return
+    }
+  }
+}
+
+// CHECK-LABEL: func.func private @__autopar_emulated_kernels_carried(
+// CHECK-SAME: %[[BUF:[^:]*]]: memref<64xf32>
+// CHECK: %[[SLOT:.*]] = memref.alloca(%{{.*}}) : memref<?xf32>
+// CHECK: scf.for
+// CHECK: %[[V:.*]] = memref.load %[[BUF]]
+// CHECK-NEXT: memref.store %[[V]], %[[SLOT]][%{{.*}}]
+// CHECK: scf.for
+// CHECK: %[[MINE:.*]] = memref.load %[[SLOT]][%[[T2:.*]]]
+// CHECK: %[[LANE:.*]] = arith.remui %[[T2]]
+// CHECK: %[[PARTNER_LANE:.*]] = arith.xori %[[LANE]]
+// CHECK: %[[FROM:.*]] = arith.select
+// CHECK: %[[THEIRS:.*]] = memref.load %[[SLOT]][%[[FROM]]]
+// CHECK: arith.addf %[[MINE]], %[[THEIRS]]
+// CHECK-NOT: gpu.
+
+// -----
+
+// A buffer made before a barrier cannot be kept per thread.
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @buffer(%buffer: memref<8xf32>) kernel {
+      %thread = gpu.thread_id x
+      // expected-error @below {{autopar-emulate-gpu-kernels: a value that is not a scalar, from before a barrier or shuffle, in kernel @buffer}}
+      %local = memref.alloca() : memref<8xf32>
+      gpu.barrier
+      %value = memref.load %local[%thread] : memref<8xf32>
       memref.store %value, %buffer[%thread] : memref<8xf32>
       gpu.return
     }
@@ -146,15 +183,16 @@ module attributes {gpu.container_module} {
 
 // -----
 
+// Shuffles other than xor, or inside control flow, are not emulated.
 module attributes {gpu.container_module} {
   gpu.module @kernels {
-    gpu.func @shuffle(%buffer: memref<8xf32>) kernel {
+    gpu.func @shuffle_down(%buffer: memref<8xf32>) kernel {
       %thread = gpu.thread_id x
       %value = memref.load %buffer[%thread] : memref<8xf32>
       %c1 = arith.constant 1 : i32
       %c32 = arith.constant 32 : i32
-      // expected-error @below {{autopar-emulate-gpu-kernels: 'gpu.shuffle' inside control flow or across threads in kernel @shuffle}}
-      %other, %valid = gpu.shuffle xor %value, %c1, %c32 : f32
+      // expected-error @below {{autopar-emulate-gpu-kernels: 'gpu.shuffle' inside control flow or across threads in kernel @shuffle_down}}
+      %other, %valid = gpu.shuffle down %value, %c1, %c32 : f32
       memref.store %other, %buffer[%thread] : memref<8xf32>
       gpu.return
     }

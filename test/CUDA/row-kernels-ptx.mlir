@@ -1,9 +1,10 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda="format=isa chip=sm_80" | FileCheck %s
 // A row kernel (autopar-row-kernels) through the whole CUDA lowering to PTX:
 // a row sum of exponentials and the division that reads it, one kernel of
-// 2048 blocks (a row each) of 256 threads, its partials in 1 KiB of shared
-// memory: a barrier once they are stored, one after each of the tree's 8
-// levels, one after thread 0 wrote the row's sum, before the division
+// 2048 blocks (a row each) of 256 threads: each warp's partials combined
+// by butterfly shuffles (5), each warp's sum put in 32 bytes of shared
+// memory, a barrier, the 8 warp sums combined by shuffles again (3);
+// another barrier after thread 0 wrote the row's sum, before the division
 // reads it. The sum's zero fill is folded into it: the step's only
 // kernel.
 // CHECK-DAG: %[[ONE:.*]] = llvm.mlir.constant(1 : index) : i64
@@ -13,9 +14,13 @@
 // CHECK-NOT: gpu.launch_func
 // CHECK: gpu.binary @softmax_rows_kernel
 // CHECK-SAME: .visible .entry softmax_rows_kernel(
-// CHECK-SAME: .shared .align 4 .b8 __wg_softmax_rows_kernel_0[1024];
-// CHECK-COUNT-10: bar.sync
+// CHECK-SAME: .shared .align 4 .b8 __wg_softmax_rows_kernel_0[32];
+// CHECK-COUNT-5: shfl.sync.bfly.b32
+// CHECK-SAME: bar.sync
+// CHECK-COUNT-3: shfl.sync.bfly.b32
+// CHECK-SAME: bar.sync
 // CHECK-NOT: bar.sync
+// CHECK-NOT: shfl.sync
 // CHECK-SAME: div.rn.f32
 func.func @softmax_rows(%x: tensor<2048x1024xf32>) -> tensor<2048x1024xf32> {
   %zero = arith.constant 0.0 : f32

@@ -16,22 +16,33 @@
 // CHECK-NOT: linalg.fill
 // CHECK-DAG: %[[ROWS:.*]] = arith.constant 2048 : index
 // CHECK-DAG: %[[THREADS:.*]] = arith.constant 256 : index
-// CHECK: gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], {{.*}} threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[THREADS]], {{.*}} workgroup(%[[SHARED:.*]] : memref<256xf32, #gpu.address_space<workgroup>>)
+// CHECK: gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], {{.*}} threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[THREADS]], {{.*}} workgroup(%[[SHARED:.*]] : memref<8xf32, #gpu.address_space<workgroup>>)
 // CHECK: %[[I:.*]] = arith.remui %[[B]], %{{.*}} : index
 // CHECK: %[[N:.*]] = arith.divui %[[B]], %{{.*}} : index
 // The maximum: each thread's partial over its elements of the row...
 // CHECK: %[[PART:.*]] = scf.for %[[J:.*]] = %[[T]] to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (f32)
 // CHECK: %[[V:.*]] = memref.load %[[X]][%[[N]], %[[I]], %[[J]]]
 // CHECK: arith.maxnumf %[[V]], %[[ACC]]
-// ... then a tree over the block's 256 partials: 8 levels, a barrier after each ...
-// CHECK: memref.store %[[PART]], %[[SHARED]][%[[T]]]
+// ... then each warp's by shuffles (xor 16, 8, 4, 2, 1); lane 0 of each of
+// the 8 warps puts its warp's maximum in shared memory; after a barrier,
+// the first 8 threads of every warp read them (the others the neutral
+// element) and shuffle again (xor 4, 2, 1) ...
+// CHECK: %[[W16:.*]], %{{.*}} = gpu.shuffle {{ *}}xor %[[PART]], %{{.*}}, %{{.*}} : f32
+// CHECK: arith.maxnumf %[[W16]], %[[PART]]
+// CHECK-COUNT-4: gpu.shuffle {{ *}}xor
+// CHECK: %[[LANE:.*]] = arith.remui %[[T]]
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[SHARED]]
+// CHECK-NEXT: }
 // CHECK-NEXT: gpu.barrier
-// CHECK-COUNT-8: gpu.barrier
+// CHECK: scf.if
+// CHECK-NEXT: memref.load %[[SHARED]][%[[T]]]
+// CHECK-COUNT-3: gpu.shuffle {{ *}}xor
+// CHECK-NOT: gpu.shuffle
 // ... thread 0 combining the row's maximum into the output.
 // CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[T]]
 // CHECK: scf.if %[[FIRST]]
-// CHECK-NEXT: %[[ROWMAX:.*]] = memref.load %[[SHARED]]
-// CHECK-NEXT: %[[NEW:.*]] = arith.maxnumf %[[ROWMAX]], %[[NINF]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.maxnumf %{{.*}}, %[[NINF]]
 // CHECK-NEXT: memref.store %[[NEW]], %[[MAX]][%[[N]], %[[I]]]
 // The sum reads the maximum after a barrier.
 // CHECK: gpu.barrier
@@ -39,7 +50,7 @@
 // CHECK: memref.load %[[MAX]][%[[N]], %[[I]]]
 // CHECK: math.exp
 // CHECK: arith.addf
-// CHECK-COUNT-9: gpu.barrier
+// CHECK-COUNT-8: gpu.shuffle
 // CHECK: arith.addf %{{.*}}, %[[ZERO]]
 // CHECK-NEXT: memref.store %{{.*}}, %[[SUM]][%[[N]], %[[I]]]
 // The division: each thread writes its elements.
@@ -93,9 +104,9 @@ func.func @softmax(%x: memref<4x512x1024xf32>) -> memref<4x512x1024xf32> {
 // -----
 
 // Rows of 50257 (a loss over GPT-2's vocabulary): the largest block, 1024
-// threads of 50 elements each.
+// threads of 50 elements each, 32 warps.
 // CHECK-LABEL: func.func @vocabulary(
-// CHECK: gpu.launch {{.*}} workgroup(%{{.*}} : memref<1024xf32, #gpu.address_space<workgroup>>)
+// CHECK: gpu.launch {{.*}} workgroup(%{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>)
 func.func @vocabulary(%x: memref<8192x50257xf32>, %sum: memref<8192xf32>) {
   %s = memref.alloc() : memref<8192xf32>
   // expected-remark @below {{row kernel: 8192 rows of 50257, 1024 threads a row; reduction}}
@@ -261,4 +272,27 @@ func.func @past_columns(%x: memref<2048x512xf32>) -> (memref<2048x512xf32>, memr
     linalg.yield %q : f32
   }
   return %y, %col, %z : memref<2048x512xf32>, memref<512xf32>, memref<2048x512xf32>
+}
+
+// -----
+
+// bf16 partials (which `gpu.shuffle` does not take) combine as a tree in
+// shared memory: a partial per thread, 7 levels for 128 threads.
+// CHECK-LABEL: func.func @bf16_rows(
+// CHECK: gpu.launch {{.*}} workgroup(%[[TREE:.*]] : memref<128xbf16, #gpu.address_space<workgroup>>)
+// CHECK-NOT: gpu.shuffle
+// CHECK: memref.store %{{.*}}, %[[TREE]]
+// CHECK-COUNT-8: gpu.barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: gpu.terminator
+func.func @bf16_rows(%x: memref<2048x512xbf16>) -> memref<2048xbf16> {
+  %s = memref.alloc() : memref<2048xbf16>
+  // expected-remark @below {{row kernel: 2048 rows of 512, 128 threads a row; reduction}}
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<2048x512xbf16>) outs(%s : memref<2048xbf16>) {
+  ^bb0(%in: bf16, %out: bf16):
+    %a = arith.addf %in, %out : bf16
+    linalg.yield %a : bf16
+  }
+  return %s : memref<2048xbf16>
 }

@@ -467,9 +467,11 @@ def RowKernels : Pass<"autopar-row-kernels", "::mlir::func::FuncOp"> {
     split reduction uses better), becomes a `gpu.launch` with a block per
     row: the block's threads read the row in turn (thread t elements t,
     t + T, t + 2T, ...: neighbouring threads read neighbouring elements),
-    each combining its own partial, then combine the partials in shared
-    memory as a tree (`gpu.barrier` between levels) and thread 0 writes
-    the row's value. The generics that follow it over the same rows (the
+    each combining its own partial; each warp combines its partials by
+    `gpu.shuffle xor`, lane 0 of each puts the warp's value in shared
+    memory, and after a `gpu.barrier` the warps' values are combined by
+    shuffles again (bf16 partials, which shuffles do not take, by a tree
+    in shared memory); thread 0 writes the row's value. The generics that follow it over the same rows (the
     same leading loop ranges) and read its results join the kernel, after
     a barrier: an elementwise op over the row (softmax's division, a
     LayerNorm's normalisation) or another row reduction (the variance
@@ -518,13 +520,15 @@ def EmulateGpuKernels : Pass<"autopar-emulate-gpu-kernels", "::mlir::ModuleOp"> 
     the order the host runs it in); the GPU modules go. The kernels' bodies
     are those the GPU would compile: only what makes a kernel a GPU
     program (the index operations) is replaced. A body with `gpu.barrier`s
-    (autopar-row-kernels') is cut at each into parts, each run for all the
-    block's threads before the next; shared memory (workgroup
-    attributions) is a host buffer per block; a value a part uses from an
-    earlier one is recomputed there when it has no side effects. A barrier
-    inside a loop or branch, a value with side effects used across a
-    barrier, shuffles and private memory cannot be run so: an error names
-    the kernel. A global constructor calling `autopar_cuda_emulated_load` stands
+    and `gpu.shuffle`s (autopar-row-kernels') is cut at each into parts,
+    each run for all the block's threads before the next; shared memory
+    (workgroup attributions) is a host buffer per block; a value a part
+    uses from an earlier one is recomputed there when it has no side
+    effects, else (a scalar) kept in a host buffer of one value per
+    thread; an xor shuffle reads its partner's value from that buffer. A
+    barrier or shuffle inside a loop or branch, other shuffle modes,
+    non-scalar values across parts and private memory cannot be run so:
+    an error names the kernel. A global constructor calling `autopar_cuda_emulated_load` stands
     for the real path's, which load the kernels' modules: the emulated
     runtime refuses to start if it did not run. autopar-run --emulate-gpu
     runs the result with the CUDA runtime built against host

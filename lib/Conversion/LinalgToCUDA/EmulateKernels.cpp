@@ -62,11 +62,13 @@ void mergeBranches(Region &region) {
 }
 
 /// Makes `kernel` a host function in `module` running one block: its body
-/// moved, cut at each `gpu.barrier` into parts that each run for all the
-/// block's threads (loops over z, y, x) before the next; shared memory
-/// (workgroup attributions) a host buffer per call. A value a part uses
-/// from an earlier one is recomputed when its ops have no side effects,
-/// else refused (a thread's value would need storage of its own).
+/// moved, cut at each `gpu.barrier` and each `gpu.shuffle` into parts that
+/// each run for all the block's threads (loops over z, y, x) before the
+/// next; shared memory (workgroup attributions) a host buffer per call. A
+/// value a part uses from an earlier one is recomputed there when its ops
+/// have no side effects, else (a scalar) kept per thread in a host buffer
+/// of the block's size, written where it is made and read where it is
+/// used; a shuffle reads its partner's value from that buffer.
 FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
                                       StringRef moduleName, ModuleOp module,
                                       SymbolTable &table) {
@@ -98,23 +100,30 @@ FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
   Block &body = func.getBody().front();
   Location loc = kernel.getLoc();
 
-  // The parts between barriers.
+  // The parts: a barrier ends one (and goes), a shuffle starts one.
   SmallVector<SmallVector<Operation *>> parts(1);
-  for (Operation &op : body) {
-    if (isa<gpu::BarrierOp>(op)) {
-      parts.emplace_back();
-      continue;
-    }
-    parts.back().push_back(&op);
-  }
   Operation *terminator = body.getTerminator();
   if (!isa<gpu::ReturnOp>(terminator))
     return fail(terminator, "a terminator other than gpu.return");
-  parts.back().pop_back();
+  SmallVector<gpu::BarrierOp> barriers;
+  for (Operation &op : body.without_terminator()) {
+    if (auto barrier = dyn_cast<gpu::BarrierOp>(op)) {
+      barriers.push_back(barrier);
+      parts.emplace_back();
+      continue;
+    }
+    if (isa<gpu::ShuffleOp>(op) && !parts.back().empty())
+      parts.emplace_back();
+    parts.back().push_back(&op);
+  }
   WalkResult nested = func.walk([&](Operation *op) {
-    if ((isa<gpu::BarrierOp>(op) && op->getBlock() != &body) ||
+    bool topLevel = op->getBlock() == &body;
+    auto shuffle = dyn_cast<gpu::ShuffleOp>(op);
+    if ((isa<gpu::BarrierOp>(op) && !topLevel) ||
         (isa<gpu::ReturnOp>(op) && op != terminator) ||
-        isa<gpu::ShuffleOp, gpu::SubgroupReduceOp, gpu::AllReduceOp>(op)) {
+        (shuffle &&
+         (!topLevel || shuffle.getMode() != gpu::ShuffleMode::XOR)) ||
+        isa<gpu::SubgroupReduceOp, gpu::AllReduceOp>(op)) {
       (void)fail(op, "'" + op->getName().getStringRef() +
                          "' inside control flow or across threads");
       return WalkResult::interrupt();
@@ -123,51 +132,12 @@ FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
   });
   if (nested.wasInterrupted())
     return failure();
-
-  // Values a part takes from an earlier one: recomputed at its start.
+  for (gpu::BarrierOp barrier : barriers)
+    barrier.erase();
   DenseMap<Operation *, unsigned> partOf;
   for (auto [number, ops] : llvm::enumerate(parts))
     for (Operation *op : ops)
       partOf[op] = number;
-  for (auto [number, ops] : llvm::enumerate(parts)) {
-    if (number == 0 || ops.empty())
-      continue;
-    IRMapping recomputed;
-    SmallVector<Operation *> clones;
-    OpBuilder at(ops.front());
-    std::function<FailureOr<Value>(Value)> recompute =
-        [&](Value value) -> FailureOr<Value> {
-      Operation *def = value.getDefiningOp();
-      if (!def || def->getBlock() != &body || partOf.lookup(def) >= number)
-        return value;
-      if (Value done = recomputed.lookupOrNull(value))
-        return done;
-      if (!isMemoryEffectFree(def) || def->getNumRegions())
-        return fail(def, "a value from before a barrier with side effects");
-      for (Value operand : def->getOperands()) {
-        FailureOr<Value> mapped = recompute(operand);
-        if (failed(mapped))
-          return failure();
-        recomputed.map(operand, *mapped);
-      }
-      clones.push_back(at.clone(*def, recomputed));
-      return recomputed.lookup(value);
-    };
-    for (Operation *op : ops) {
-      WalkResult result = op->walk([&](Operation *user) {
-        for (OpOperand &operand : user->getOpOperands()) {
-          FailureOr<Value> mapped = recompute(operand.get());
-          if (failed(mapped))
-            return WalkResult::interrupt();
-          operand.set(*mapped);
-        }
-        return WalkResult::advance();
-      });
-      if (result.wasInterrupted())
-        return failure();
-    }
-    ops.insert(ops.begin(), clones.begin(), clones.end());
-  }
 
   // The arguments: the kernel's, then the indices; shared memory a host
   // buffer of the same shape.
@@ -183,14 +153,26 @@ FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
   }
   body.eraseArguments(numArguments, numShared);
   SmallVector<Value> args(body.getArguments().take_back(kIndexArgs));
-
-  // Each part in loops over the block's threads, in order.
   Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
   Value one = arith::ConstantIndexOp::create(builder, loc, 1);
+  Value blockSize = arith::MulIOp::create(
+      builder, loc,
+      arith::MulIOp::create(builder, loc, args[kBlockDim], args[kBlockDim + 1]),
+      args[kBlockDim + 2]);
+
+  // Each part in loops over the block's threads, in order; the thread's
+  // linear index first in each.
+  struct Part {
+    SmallVector<Value> threads;
+    Value linear;
+    OpBuilder at; // where values from earlier parts are made
+    scf::ForOp outer;
+  };
+  SmallVector<Part> built;
+  // Per-thread values' buffers go before the first part's loops.
+  OpBuilder entry(context);
   builder.setInsertionPoint(terminator);
   for (ArrayRef<Operation *> ops : parts) {
-    if (ops.empty())
-      continue;
     OpBuilder::InsertionGuard guard(builder);
     SmallVector<Value> threads(3);
     scf::ForOp outer;
@@ -202,8 +184,147 @@ FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
       builder.setInsertionPoint(loop.getBody()->getTerminator());
       threads[d] = loop.getInductionVar();
     }
+    if (built.empty())
+      entry.setInsertionPoint(outer);
+    Value linear = arith::AddIOp::create(
+        builder, loc, threads[0],
+        arith::MulIOp::create(
+            builder, loc, args[kBlockDim],
+            arith::AddIOp::create(builder, loc, threads[1],
+                                  arith::MulIOp::create(builder, loc,
+                                                        args[kBlockDim + 1],
+                                                        threads[2]))));
+    OpBuilder at(builder.getInsertionBlock(), builder.getInsertionPoint());
     for (Operation *op : ops)
       op->moveBefore(builder.getInsertionBlock(), builder.getInsertionPoint());
+    if (!ops.empty())
+      at.setInsertionPoint(ops.front());
+    built.push_back(Part{threads, linear, at, outer});
+  }
+
+  // A scalar kept per thread: its buffer, written right after it is made.
+  DenseMap<Value, Value> slots;
+  auto getSlot = [&](Value value) -> Value {
+    if (Value slot = slots.lookup(value))
+      return slot;
+    auto type = MemRefType::get({ShapedType::kDynamic}, value.getType());
+    Value slot = memref::AllocaOp::create(entry, loc, type, blockSize);
+    Operation *def = value.getDefiningOp();
+    OpBuilder after(def->getBlock(), std::next(def->getIterator()));
+    memref::StoreOp::create(after, loc, value, slot,
+                            built[partOf.lookup(def)].linear);
+    slots[value] = slot;
+    return slot;
+  };
+  auto isScalar = [](Type type) { return type.isIntOrIndexOrFloat(); };
+
+  // The value each shuffle exchanges, when an earlier part makes it: kept
+  // per thread (a copy made again would be the thread's own).
+  DenseMap<Operation *, Value> exchanged;
+  for (auto [number, ops] : llvm::enumerate(parts)) {
+    auto shuffle =
+        ops.empty() ? nullptr : dyn_cast<gpu::ShuffleOp>(ops.front());
+    if (!shuffle)
+      continue;
+    Value value = shuffle.getValue();
+    Operation *def = value.getDefiningOp();
+    if (!def || !partOf.count(def))
+      continue; // the same in every thread
+    if (!isScalar(value.getType()))
+      return fail(shuffle, "a shuffle of a value that is not a scalar");
+    exchanged[shuffle] = getSlot(value);
+  }
+
+  // Values a part takes from an earlier one.
+  for (auto [number, ops] : llvm::enumerate(parts)) {
+    if (number == 0)
+      continue;
+    Part &part = built[number];
+    IRMapping made;
+    std::function<FailureOr<Value>(Value)> materialize =
+        [&](Value value) -> FailureOr<Value> {
+      Operation *def = value.getDefiningOp();
+      auto found = def ? partOf.find(def) : partOf.end();
+      if (found == partOf.end() || found->second >= number)
+        return value;
+      if (Value done = made.lookupOrNull(value))
+        return done;
+      if (isMemoryEffectFree(def) && !def->getNumRegions() &&
+          !isa<gpu::ShuffleOp>(def)) {
+        for (Value operand : def->getOperands()) {
+          FailureOr<Value> mapped = materialize(operand);
+          if (failed(mapped))
+            return failure();
+          made.map(operand, *mapped);
+        }
+        partOf[part.at.clone(*def, made)] = number;
+        return made.lookup(value);
+      }
+      if (!isScalar(value.getType()))
+        return fail(def, "a value that is not a scalar, from before a "
+                         "barrier or shuffle,");
+      auto loaded =
+          memref::LoadOp::create(part.at, loc, getSlot(value), part.linear);
+      partOf[loaded] = number;
+      made.map(value, loaded.getResult());
+      return loaded.getResult();
+    };
+    for (Operation *op : ops) {
+      WalkResult result = op->walk([&](Operation *user) {
+        for (OpOperand &operand : user->getOpOperands()) {
+          if (exchanged.count(user) &&
+              operand.get() == cast<gpu::ShuffleOp>(user).getValue())
+            continue;
+          FailureOr<Value> mapped = materialize(operand.get());
+          if (failed(mapped))
+            return WalkResult::interrupt();
+          operand.set(*mapped);
+        }
+        return WalkResult::advance();
+      });
+      if (result.wasInterrupted())
+        return failure();
+    }
+  }
+
+  // Each shuffle (xor, the first op of its part) reads its partner's
+  // value, written by the part before; out of range, its own (CUDA's).
+  for (auto [number, ops] : llvm::enumerate(parts)) {
+    auto shuffle =
+        ops.empty() ? nullptr : dyn_cast<gpu::ShuffleOp>(ops.front());
+    if (!shuffle)
+      continue;
+    Part &part = built[number];
+    OpBuilder at(shuffle);
+    Value value = shuffle.getValue();
+    Value result = value,
+          valid = arith::ConstantIntOp::create(at, loc, at.getI1Type(), 1);
+    if (Value slot = exchanged.lookup(shuffle)) {
+      auto toIndex = [&](Value v) {
+        return arith::IndexCastOp::create(at, loc, at.getIndexType(), v);
+      };
+      Value width = toIndex(shuffle.getWidth());
+      Value lane = arith::RemUIOp::create(at, loc, part.linear, width);
+      Value other =
+          arith::XOrIOp::create(at, loc, lane, toIndex(shuffle.getOffset()));
+      valid = arith::CmpIOp::create(at, loc, arith::CmpIPredicate::ult, other,
+                                    width);
+      Value partner = arith::AddIOp::create(
+          at, loc, arith::SubIOp::create(at, loc, part.linear, lane), other);
+      Value from =
+          arith::SelectOp::create(at, loc, valid, partner, part.linear);
+      result = memref::LoadOp::create(at, loc, slot, from);
+    }
+    shuffle.getShuffleResult().replaceAllUsesWith(result);
+    shuffle.getValid().replaceAllUsesWith(valid);
+    shuffle.erase();
+  }
+
+  // The thread indices (made again in each part that uses them): the
+  // part's loops'.
+  for (Part &part : built) {
+    SmallVector<Value> &threads = part.threads;
+    scf::ForOp outer = part.outer;
     outer.walk([&](Operation *op) {
       if (auto id = dyn_cast<gpu::ThreadIdOp>(op)) {
         id.replaceAllUsesWith(threads[getDimension(id.getDimension())]);
@@ -220,8 +341,7 @@ FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
       }
     });
   }
-  for (auto barrier : llvm::make_early_inc_range(body.getOps<gpu::BarrierOp>()))
-    barrier.erase();
+
   builder.setInsertionPoint(terminator);
   func::ReturnOp::create(builder, terminator->getLoc());
   terminator->erase();

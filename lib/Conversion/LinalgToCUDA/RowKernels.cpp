@@ -46,7 +46,8 @@ namespace {
 constexpr int64_t kElementsPerThread = 4;
 
 /// The smallest block: one warp.
-constexpr int64_t kMinThreads = 32;
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kMinThreads = kWarpSize;
 
 /// Ops the later members of a kernel may move past, at most (a LayerNorm
 /// gradient's column sums and copies between its row sums: 5).
@@ -149,6 +150,13 @@ bool readsRowsContiguously(linalg::GenericOp generic) {
   auto type = cast<MemRefType>(largest->get().getType());
   return succeeded(type.getStridesAndOffset(strides, offset)) &&
          !strides.empty() && strides.back() == 1;
+}
+
+/// Whether a reduction over `element`s combines within warps by shuffles
+/// (the types `gpu.shuffle` takes), else by a tree in shared memory.
+bool isShuffled(Type element) {
+  return isa<Float32Type, Float64Type>(element) || element.isInteger(32) ||
+         element.isInteger(64);
 }
 
 /// Whether `value` is defined before `op` in its block, in an enclosing
@@ -516,7 +524,10 @@ private:
       if (member.reduction)
         for (Value init : member.op.getDpsInits()) {
           Type element = cast<MemRefType>(init.getType()).getElementType();
-          auto type = MemRefType::get({threads}, element,
+          int64_t size = isShuffled(element)
+                             ? std::max<int64_t>(1, threads / kWarpSize)
+                             : threads;
+          auto type = MemRefType::get({size}, element,
                                       MemRefLayoutAttrInterface(), workgroup);
           if (!llvm::is_contained(sharedTypes, type))
             sharedTypes.push_back(type);
@@ -618,27 +629,77 @@ private:
       for (BlockArgument buffer : launch.getWorkgroupAttributions())
         if (cast<MemRefType>(buffer.getType()).getElementType() == element)
           shared = buffer;
-      memref::StoreOp::create(b, loc, loop.getResult(index), shared, thread);
-      gpu::BarrierOp::create(b, loc);
-      for (int64_t half = threads / 2; half >= 1; half /= 2) {
-        Value halfValue = arith::ConstantIndexOp::create(b, loc, half);
-        Value lower = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                            thread, halfValue);
-        auto level = scf::IfOp::create(b, loc, lower, /*withElse=*/false);
-        OpBuilder then = level.getThenBodyBuilder();
-        Value other = arith::AddIOp::create(then, loc, thread, halfValue);
-        Value mine = memref::LoadOp::create(then, loc, shared, thread);
-        Value theirs = memref::LoadOp::create(then, loc, shared, other);
-        memref::StoreOp::create(
-            then, loc, emitCombine(then, combiner, outArg, theirs, mine),
-            shared, thread);
+      Value row = loop.getResult(index);
+      if (isShuffled(element)) {
+        // Each warp's partials by shuffles, then warp 0 over the warps'
+        // results, which lane 0 of each put in shared memory.
+        auto warpReduce = [&](Value value, int64_t lanes) {
+          Value width =
+              arith::ConstantIntOp::create(b, loc, b.getI32Type(), kWarpSize);
+          for (int64_t offset = lanes / 2; offset >= 1; offset /= 2) {
+            Value distance =
+                arith::ConstantIntOp::create(b, loc, b.getI32Type(), offset);
+            Value other = gpu::ShuffleOp::create(b, loc, value, distance, width,
+                                                 gpu::ShuffleMode::XOR)
+                              .getShuffleResult();
+            value = emitCombine(b, combiner, outArg, other, value);
+          }
+          return value;
+        };
+        row = warpReduce(row, std::min(threads, kWarpSize));
+        if (threads > kWarpSize) {
+          Value warpSize = arith::ConstantIndexOp::create(b, loc, kWarpSize);
+          if (index > 0)
+            gpu::BarrierOp::create(b, loc); // the last output's reads done
+          Value lane = arith::RemUIOp::create(b, loc, thread, warpSize);
+          Value laneZero = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::eq, lane, zero);
+          auto put = scf::IfOp::create(b, loc, laneZero, /*withElse=*/false);
+          OpBuilder then = put.getThenBodyBuilder();
+          memref::StoreOp::create(
+              then, loc, row, shared,
+              ValueRange{arith::DivUIOp::create(then, loc, thread, warpSize)});
+          gpu::BarrierOp::create(b, loc);
+          int64_t warps = threads / kWarpSize;
+          Value isWarp = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ult, thread,
+              arith::ConstantIndexOp::create(b, loc, warps));
+          auto get = scf::IfOp::create(b, loc, TypeRange{element}, isWarp,
+                                       /*withElse=*/true);
+          OpBuilder getThen = get.getThenBodyBuilder();
+          scf::YieldOp::create(
+              getThen, loc,
+              ValueRange{memref::LoadOp::create(getThen, loc, shared, thread)});
+          OpBuilder getElse = get.getElseBodyBuilder();
+          scf::YieldOp::create(getElse, loc, ValueRange{neutrals[index]});
+          row = warpReduce(get.getResult(0), warps);
+        }
+      } else {
+        // A tree in shared memory (types shuffles do not take: bf16).
+        memref::StoreOp::create(b, loc, row, shared, thread);
         gpu::BarrierOp::create(b, loc);
+        for (int64_t half = threads / 2; half >= 1; half /= 2) {
+          Value halfValue = arith::ConstantIndexOp::create(b, loc, half);
+          Value lower = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                              thread, halfValue);
+          auto level = scf::IfOp::create(b, loc, lower, /*withElse=*/false);
+          OpBuilder then = level.getThenBodyBuilder();
+          Value other = arith::AddIOp::create(then, loc, thread, halfValue);
+          Value mine = memref::LoadOp::create(then, loc, shared, thread);
+          Value theirs = memref::LoadOp::create(then, loc, shared, other);
+          memref::StoreOp::create(
+              then, loc, emitCombine(then, combiner, outArg, theirs, mine),
+              shared, thread);
+          gpu::BarrierOp::create(b, loc);
+        }
+        row = nullptr;
       }
       Value first =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread, zero);
       auto write = scf::IfOp::create(b, loc, first, /*withElse=*/false);
       OpBuilder then = write.getThenBodyBuilder();
-      Value row = memref::LoadOp::create(then, loc, shared, zero);
+      if (!row)
+        row = memref::LoadOp::create(then, loc, shared, zero);
       SmallVector<Value> indices =
           applyMap(then, loc, generic.getMatchingIndexingMap(&init),
                    SmallVector<Value>(rowIvs));
