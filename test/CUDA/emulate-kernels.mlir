@@ -191,9 +191,28 @@ module attributes {gpu.container_module} {
       %value = memref.load %buffer[%thread] : memref<8xf32>
       %c1 = arith.constant 1 : i32
       %c32 = arith.constant 32 : i32
-      // expected-error @below {{autopar-emulate-gpu-kernels: 'gpu.shuffle' inside control flow or across threads in kernel @shuffle_down}}
+      // expected-error @below {{autopar-emulate-gpu-kernels: a shuffle other than xor in kernel @shuffle_down}}
       %other, %valid = gpu.shuffle down %value, %c1, %c32 : f32
       memref.store %other, %buffer[%thread] : memref<8xf32>
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @shuffle_branch(%buffer: memref<8xf32>, %flag: i1) kernel {
+      %thread = gpu.thread_id x
+      %value = memref.load %buffer[%thread] : memref<8xf32>
+      scf.if %flag {
+        %c1 = arith.constant 1 : i32
+        %c32 = arith.constant 32 : i32
+        // expected-error @below {{autopar-emulate-gpu-kernels: 'gpu.shuffle' inside control flow or across threads in kernel @shuffle_branch}}
+        %other, %valid = gpu.shuffle xor %value, %c1, %c32 : f32
+        memref.store %other, %buffer[%thread] : memref<8xf32>
+      }
       gpu.return
     }
   }

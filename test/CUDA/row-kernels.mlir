@@ -296,3 +296,44 @@ func.func @bf16_rows(%x: memref<2048x512xbf16>) -> memref<2048xbf16> {
   }
   return %s : memref<2048xbf16>
 }
+
+// -----
+
+// Under autopar-run --profile, autopar-profile-ops' clock calls around each
+// op stay where they are: the kernel runs in the seed's interval (its
+// layer is charged the whole kernel), the division's interval is empty.
+// CHECK-LABEL: func.func @profiled(
+// CHECK: call @autopar_rt_clock()
+// CHECK-NOT: call
+// CHECK: gpu.launch
+// CHECK: gpu.terminator
+// CHECK: call @autopar_rt_profile
+// CHECK-NEXT: call @autopar_rt_clock()
+// CHECK-NEXT: call @autopar_rt_profile
+// CHECK-NOT: linalg.generic
+func.func private @autopar_rt_clock() -> f64
+func.func private @autopar_rt_profile(i64, f64)
+func.func @profiled(%x: memref<2048x512xf32>) -> memref<2048x512xf32> {
+  %s = memref.alloc() : memref<2048xf32>
+  %y = memref.alloc() : memref<2048x512xf32>
+  %c0 = arith.constant 0 : i64
+  %c1 = arith.constant 1 : i64
+  %t0 = func.call @autopar_rt_clock() : () -> f64
+  // expected-remark @below {{row kernel: 2048 rows of 512, 128 threads a row; reduction elementwise}}
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<2048x512xf32>) outs(%s : memref<2048xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %in, %out : f32
+    linalg.yield %a : f32
+  }
+  func.call @autopar_rt_profile(%c0, %t0) : (i64, f64) -> ()
+  %t1 = func.call @autopar_rt_clock() : () -> f64
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %s : memref<2048x512xf32>, memref<2048xf32>) outs(%y : memref<2048x512xf32>) {
+  ^bb0(%in: f32, %t: f32, %out: f32):
+    %q = arith.divf %in, %t : f32
+    linalg.yield %q : f32
+  }
+  func.call @autopar_rt_profile(%c1, %t1) : (i64, f64) -> ()
+  return %y : memref<2048x512xf32>
+}

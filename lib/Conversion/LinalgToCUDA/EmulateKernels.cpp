@@ -119,10 +119,12 @@ FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
   WalkResult nested = func.walk([&](Operation *op) {
     bool topLevel = op->getBlock() == &body;
     auto shuffle = dyn_cast<gpu::ShuffleOp>(op);
-    if ((isa<gpu::BarrierOp>(op) && !topLevel) ||
+    if (shuffle && shuffle.getMode() != gpu::ShuffleMode::XOR) {
+      (void)fail(op, "a shuffle other than xor");
+      return WalkResult::interrupt();
+    }
+    if ((isa<gpu::BarrierOp, gpu::ShuffleOp>(op) && !topLevel) ||
         (isa<gpu::ReturnOp>(op) && op != terminator) ||
-        (shuffle &&
-         (!topLevel || shuffle.getMode() != gpu::ShuffleMode::XOR)) ||
         isa<gpu::SubgroupReduceOp, gpu::AllReduceOp>(op)) {
       (void)fail(op, "'" + op->getName().getStringRef() +
                          "' inside control flow or across threads");

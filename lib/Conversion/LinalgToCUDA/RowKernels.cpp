@@ -14,6 +14,7 @@
 
 #include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
+#include "autopar/Conversion/ProfileOps.h"
 #include "autopar/Conversion/Reductions.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -400,7 +401,9 @@ private:
       return linalgOp && linalgOp.hasPureBufferSemantics();
     };
     for (Operation *op = seed->getNextNode(); op; op = op->getNextNode()) {
-      if (isa<memref::DeallocOp>(op))
+      // (autopar-profile-ops' clock calls stay: the kernel's time is the
+      // seed's layer's, the later members' layers take none.)
+      if (isa<memref::DeallocOp>(op) || isProfilingCall(op))
         continue;
       if (auto fill = dyn_cast<linalg::FillOp>(op)) {
         if (fill.hasPureBufferSemantics() &&
