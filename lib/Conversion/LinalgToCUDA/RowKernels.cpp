@@ -8,7 +8,7 @@
 // sums read at 190 GB/s on an H200), or a split reduction with a second
 // kernel for the partials. Here the block's threads read the row together,
 // neighbouring threads neighbouring elements, and combine their partials
-// in shared memory.
+// by warp shuffles, the warps' values meeting in shared memory.
 //
 //===----------------------------------------------------------------------===//
 
