@@ -25,7 +25,7 @@ bool mlir::autopar::mayAliasBuffers(Value a, Value b) {
   return a == b || (!isAllocatedBuffer(a) && !isAllocatedBuffer(b));
 }
 
-Operation *mlir::autopar::getZeroFillBefore(Operation *op, Value output) {
+Operation *mlir::autopar::getFillBefore(Operation *op, Value output) {
   Value root = mlir::autopar::getRootBuffer(output);
   // Whether `between` (or an op nested in it) takes a buffer that may be
   // `output`'s.
@@ -40,7 +40,7 @@ Operation *mlir::autopar::getZeroFillBefore(Operation *op, Value output) {
     });
     return result.wasInterrupted();
   };
-  // The op's own inputs must not read the zeros.
+  // The op's own inputs must not read the fill.
   for (Value operand : op->getOperands())
     if (operand != output && isa<BaseMemRefType>(operand.getType()) &&
         mlir::autopar::mayAliasBuffers(mlir::autopar::getRootBuffer(operand),
@@ -50,14 +50,20 @@ Operation *mlir::autopar::getZeroFillBefore(Operation *op, Value output) {
        before = before->getPrevNode()) {
     if (auto fill = dyn_cast<linalg::FillOp>(before);
         fill && fill.hasPureBufferSemantics() &&
-        fill.getDpsInits()[0] == output) {
-      Value value = fill.getInputs()[0];
-      bool zero = matchPattern(value, m_AnyZeroFloat()) ||
-                  matchPattern(value, m_Zero());
-      return zero ? fill.getOperation() : nullptr;
-    }
+        fill.getDpsInits()[0] == output)
+      return fill;
     if (touches(before))
       return nullptr;
   }
   return nullptr;
+}
+
+Operation *mlir::autopar::getZeroFillBefore(Operation *op, Value output) {
+  auto fill = dyn_cast_or_null<linalg::FillOp>(getFillBefore(op, output));
+  if (!fill)
+    return nullptr;
+  Value value = fill.getInputs()[0];
+  bool zero =
+      matchPattern(value, m_AnyZeroFloat()) || matchPattern(value, m_Zero());
+  return zero ? fill.getOperation() : nullptr;
 }

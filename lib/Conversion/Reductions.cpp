@@ -3,6 +3,7 @@
 #include "autopar/Conversion/Reductions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 using namespace mlir;
 
@@ -30,4 +31,30 @@ Value mlir::autopar::getNeutral(OpBuilder &b, Location loc, Operation *combiner,
   std::optional<TypedAttr> neutral = arith::getNeutralElement(combiner);
   return neutral ? arith::ConstantOp::create(b, loc, *neutral).getResult()
                  : Value();
+}
+
+std::optional<unsigned>
+mlir::autopar::getContiguousLoop(linalg::GenericOp generic) {
+  OpOperand *largest = nullptr;
+  int64_t most = 0;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    auto type = dyn_cast<MemRefType>(input->get().getType());
+    if (type && type.getRank() > 0 && type.hasStaticShape() &&
+        type.getNumElements() > most) {
+      most = type.getNumElements();
+      largest = input;
+    }
+  }
+  if (!largest)
+    return std::nullopt;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(cast<MemRefType>(largest->get().getType())
+                 .getStridesAndOffset(strides, offset)))
+    return std::nullopt;
+  auto dim = dyn_cast<AffineDimExpr>(
+      generic.getMatchingIndexingMap(largest).getResults().back());
+  if (strides.back() != 1 || !dim)
+    return std::nullopt;
+  return dim.getPosition();
 }

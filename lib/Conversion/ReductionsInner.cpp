@@ -120,29 +120,10 @@ FailureOr<MemRefType> expandDim(MemRefType type, int64_t dim, int64_t chunks,
 /// elements (a bias gradient's column). None when a reduction loop indexes
 /// it (a row's sum: the split's interleaved chunks read it instead).
 std::optional<unsigned> getContiguousParallelLoop(linalg::GenericOp generic) {
-  OpOperand *largest = nullptr;
-  int64_t most = 0;
-  for (OpOperand *input : generic.getDpsInputOperands()) {
-    auto type = dyn_cast<MemRefType>(input->get().getType());
-    if (type && type.getRank() > 0 && type.hasStaticShape() &&
-        type.getNumElements() > most) {
-      most = type.getNumElements();
-      largest = input;
-    }
-  }
-  if (!largest)
+  std::optional<unsigned> loop = getContiguousLoop(generic);
+  if (!loop || *loop >= generic.getNumParallelLoops())
     return std::nullopt;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(cast<MemRefType>(largest->get().getType())
-                 .getStridesAndOffset(strides, offset)))
-    return std::nullopt;
-  auto dim = dyn_cast<AffineDimExpr>(
-      generic.getMatchingIndexingMap(largest).getResults().back());
-  if (strides.back() != 1 || !dim ||
-      dim.getPosition() >= generic.getNumParallelLoops())
-    return std::nullopt;
-  return dim.getPosition();
+  return loop;
 }
 
 /// Splits `generic` (parallel loops first, static ranges, every output a

@@ -27,12 +27,15 @@ bool isAllocatedBuffer(Value root);
 /// this function did not allocate (arguments may be one buffer twice).
 bool mayAliasBuffers(Value a, Value b);
 
-/// The fill with zero of `output` that a library call replacing `op` (a
-/// linalg op accumulating into `output`) makes redundant when it writes
-/// instead of adding (beta = 0): a `linalg.fill` of a zero constant into
-/// `output` itself, earlier in `op`'s block, with no op in between touching
-/// a buffer that may alias it and no other operand of `op` that may. Null
-/// when there is none.
+/// The fill that starts `op`'s accumulation into `output` and nothing else
+/// sees: a `linalg.fill` into `output` itself, earlier in `op`'s block, with
+/// no op in between touching a buffer that may alias it and no other
+/// operand of `op` that may. Null when there is none.
+Operation *getFillBefore(Operation *op, Value output);
+
+/// getFillBefore's fill when it fills with zero: the fill a library call
+/// replacing `op` (a linalg op accumulating into `output`) makes redundant
+/// when it writes instead of adding (beta = 0).
 Operation *getZeroFillBefore(Operation *op, Value output);
 
 } // namespace mlir::autopar

@@ -4,8 +4,9 @@
 // The shape of a linalg reduction the lowerings may reorder: each output
 // combined by one associative and commutative op with a neutral element,
 // so that partial results (split chunks, a block's threads) can start at
-// that element and be combined in any order (autopar-reductions-inner,
-// autopar-row-kernels).
+// that element and be combined in any order; and the loop whose
+// iterations read memory contiguously, which decides how they share the
+// work out (autopar-reductions-inner, autopar-row-kernels).
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +23,13 @@ namespace mlir::autopar {
 /// there only, and `combiner` an associative and commutative arith op with
 /// a neutral element. Null when the body has another shape.
 Operation *getCombiner(linalg::GenericOp generic, unsigned index);
+
+/// The loop of `generic` that indexes the innermost dimension of its
+/// largest input (static shape, rank 1 or more), when that dimension is
+/// contiguous: the loop whose neighbouring iterations read neighbouring
+/// elements, which GPU threads should share out to read coalesced. None
+/// when that dimension is strided or indexed otherwise.
+std::optional<unsigned> getContiguousLoop(linalg::GenericOp generic);
 
 /// The value partial results start from: 0 for sums (+0.0: the scalar
 /// sums' partials always began there), else the combiner's neutral

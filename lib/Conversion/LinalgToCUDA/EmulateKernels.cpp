@@ -223,7 +223,7 @@ FailureOr<func::FuncOp> emulateKernel(gpu::GPUFuncOp kernel,
   // The value each shuffle exchanges, when an earlier part makes it: kept
   // per thread (a copy made again would be the thread's own).
   DenseMap<Operation *, Value> exchanged;
-  for (auto [number, ops] : llvm::enumerate(parts)) {
+  for (ArrayRef<Operation *> ops : parts) {
     auto shuffle =
         ops.empty() ? nullptr : dyn_cast<gpu::ShuffleOp>(ops.front());
     if (!shuffle)

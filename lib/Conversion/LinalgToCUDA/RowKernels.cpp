@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -61,13 +62,6 @@ struct Member {
   bool reduction;
   SmallVector<int64_t> ranges;
 };
-
-int64_t product(ArrayRef<int64_t> values) {
-  int64_t result = 1;
-  for (int64_t value : values)
-    result *= value;
-  return result;
-}
 
 /// The loop ranges of `generic` when all are static and the op works on
 /// buffers.
@@ -116,41 +110,6 @@ std::optional<unsigned> getRowReductionLoops(linalg::GenericOp generic) {
       return std::nullopt;
   }
   return rowLoops;
-}
-
-bool isElementwise(linalg::GenericOp generic) {
-  return llvm::all_of(generic.getIteratorTypesArray(),
-                      [](utils::IteratorType iterator) {
-                        return iterator == utils::IteratorType::parallel;
-                      });
-}
-
-/// Whether the rows' elements are neighbours in memory: `generic`'s
-/// largest input indexes the last loop in its last, unit-stride dimension.
-bool readsRowsContiguously(linalg::GenericOp generic) {
-  OpOperand *largest = nullptr;
-  int64_t largestElements = -1;
-  for (OpOperand *input : generic.getDpsInputOperands()) {
-    auto type = dyn_cast<MemRefType>(input->get().getType());
-    if (!type || !type.hasStaticShape())
-      continue;
-    if (type.getNumElements() > largestElements) {
-      largest = input;
-      largestElements = type.getNumElements();
-    }
-  }
-  if (!largest || largestElements <= 0)
-    return false;
-  AffineMap map = generic.getMatchingIndexingMap(largest);
-  auto last = dyn_cast_or_null<AffineDimExpr>(
-      map.getNumResults() ? map.getResults().back() : AffineExpr());
-  if (!last || last.getPosition() != generic.getNumLoops() - 1)
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  auto type = cast<MemRefType>(largest->get().getType());
-  return succeeded(type.getStridesAndOffset(strides, offset)) &&
-         !strides.empty() && strides.back() == 1;
 }
 
 /// Whether a reduction over `element`s combines within warps by shuffles
@@ -291,9 +250,9 @@ private:
     if (!ranges || !rowLoops)
       return false;
     ArrayRef<int64_t> all = *ranges;
-    return product(all.take_front(*rowLoops)) >= minRows &&
-           product(all.drop_front(*rowLoops)) >= minLength &&
-           readsRowsContiguously(generic);
+    return computeProduct(all.take_front(*rowLoops)) >= minRows &&
+           computeProduct(all.drop_front(*rowLoops)) >= minLength &&
+           getContiguousLoop(generic) == generic.getNumLoops() - 1;
   }
 
   /// The member `generic` would be of a kernel over `rowRanges`, if it can
@@ -309,7 +268,7 @@ private:
         return std::nullopt;
       return Member{generic, true, *ranges};
     }
-    if (!isElementwise(generic))
+    if (generic.getNumParallelLoops() != generic.getNumLoops())
       return std::nullopt;
     return Member{generic, false, *ranges};
   }
@@ -463,7 +422,8 @@ private:
         auto type = cast<MemRefType>(init.getType());
         if (!type.hasStaticShape() || type.getShape() != ArrayRef(rowRanges))
           continue;
-        if (linalg::FillOp fill = getFillOnlyBefore(init, member.op)) {
+        if (auto fill = dyn_cast_or_null<linalg::FillOp>(
+                getFillBefore(member.op, init))) {
           Value value = fill.getInputs()[0];
           if (!isAvailableBefore(value, seed, before))
             continue;
@@ -484,27 +444,6 @@ private:
       fill->erase();
   }
 
-  /// The fill writing `init` before `user` (in its block) with no op
-  /// between them touching a buffer that may be `init`'s.
-  static linalg::FillOp getFillOnlyBefore(Value init, Operation *user) {
-    Value root = getRootBuffer(init);
-    for (Operation *op = user->getPrevNode(); op; op = op->getPrevNode()) {
-      auto fill = dyn_cast<linalg::FillOp>(op);
-      if (fill && fill.hasPureBufferSemantics() && fill.getOutputs()[0] == init)
-        return fill;
-      bool touches = false;
-      op->walk([&](Operation *nested) {
-        for (Value operand : nested->getOperands())
-          if (isa<MemRefType>(operand.getType()) &&
-              mayAliasBuffers(root, getRootBuffer(operand)))
-            touches = true;
-      });
-      if (touches)
-        return nullptr;
-    }
-    return nullptr;
-  }
-
   /// The kernel, before the first member.
   void emitKernel(ArrayRef<Member> members, ArrayRef<int64_t> rowRanges,
                   const DenseMap<Value, Value> &initialValues) {
@@ -512,8 +451,8 @@ private:
     int64_t longest = 1;
     for (const Member &member : members)
       longest = std::max(
-          longest,
-          product(ArrayRef<int64_t>(member.ranges).drop_front(rowLoops)));
+          longest, computeProduct(
+                       ArrayRef<int64_t>(member.ranges).drop_front(rowLoops)));
     int64_t threads =
         llvm::PowerOf2Ceil(llvm::divideCeil(longest, kElementsPerThread));
     threads = std::clamp<int64_t>(threads, kMinThreads, maxBlock);
@@ -542,7 +481,7 @@ private:
     Location loc = FusedLoc::get(&getContext(), locations);
     if (report) {
       InFlightDiagnostic remark = emitRemark(members.front().op.getLoc())
-                                  << "row kernel: " << product(rowRanges)
+                                  << "row kernel: " << computeProduct(rowRanges)
                                   << " rows of " << longest << ", " << threads
                                   << " threads a row;";
       for (const Member &member : members)
@@ -550,7 +489,8 @@ private:
     }
     OpBuilder b(members.front().op);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    Value grid = arith::ConstantIndexOp::create(b, loc, product(rowRanges));
+    Value grid =
+        arith::ConstantIndexOp::create(b, loc, computeProduct(rowRanges));
     Value block = arith::ConstantIndexOp::create(b, loc, threads);
     auto launch = gpu::LaunchOp::create(b, loc, grid, one, one, block, one, one,
                                         /*dynamicSharedMemorySize=*/nullptr,
@@ -569,7 +509,8 @@ private:
       linalg::GenericOp generic = member.op;
       ArrayRef<int64_t> inner =
           ArrayRef<int64_t>(member.ranges).drop_front(rowLoops);
-      Value count = arith::ConstantIndexOp::create(b, loc, product(inner));
+      Value count =
+          arith::ConstantIndexOp::create(b, loc, computeProduct(inner));
       auto iterationIvs = [&](OpBuilder &nested, Value linear) {
         SmallVector<Value> ivs(rowIvs);
         llvm::append_range(ivs, delinearize(nested, loc, linear, inner));
