@@ -54,6 +54,14 @@ MODELS = {
     "gpt2": ("GPT-2 small b8 x 1024, Adam",
              ["gpt", "--batch", "8"],
              "loss=softmax-cross-entropy optimizer=adam lr=0.0001"),
+    "gpt-bf16": ("GPT 2 blocks as gpt, bf16 model, Adam",
+                 ["gpt", "--batch", "4", "--layers", "2", "--seq", "64",
+                  "--hidden", "128", "--heads", "4", "--ffn", "512",
+                  "--vocab", "512", "--max-pos", "64", "--dtype", "bf16"],
+                 "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
+    "gpt2-bf16": ("GPT-2 small b8 x 1024, bf16 model, Adam",
+                  ["gpt", "--batch", "8", "--dtype", "bf16"],
+                  "loss=softmax-cross-entropy optimizer=adam lr=0.0001"),
 }
 DEFAULT_MODELS = "mlp,alexnet,gpt,llama"
 

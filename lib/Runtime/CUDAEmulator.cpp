@@ -73,6 +73,10 @@ struct cudnnFilterStruct {
 struct cudnnConvolutionStruct {
   int padH = 0, padW = 0, strideH = 1, strideW = 1, dilationH = 1,
       dilationW = 1;
+  /// Whether f32 data is multiplied on TF32 tensor cores: every math type
+  /// but CUDNN_FMA_MATH allows it on the GPUs autopar targets (cuDNN's
+  /// default included), so the emulator rounds f32 operands to TF32 then.
+  bool tf32 = true;
 };
 struct ncclComm {
   MPI_Comm comm = MPI_COMM_NULL;
@@ -1202,11 +1206,17 @@ cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t desc,
   if (mode != CUDNN_CROSS_CORRELATION || padH < 0 || padW < 0 || strideH <= 0 ||
       strideW <= 0 || dilationH <= 0 || dilationW <= 0)
     return CUDNN_STATUS_BAD_PARAM;
-  *desc = {padH, padW, strideH, strideW, dilationH, dilationW};
+  desc->padH = padH;
+  desc->padW = padW;
+  desc->strideH = strideH;
+  desc->strideW = strideW;
+  desc->dilationH = dilationH;
+  desc->dilationW = dilationW;
   return CUDNN_STATUS_SUCCESS;
 }
-cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t,
-                                          cudnnMathType_t) {
+cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t desc,
+                                          cudnnMathType_t math) {
+  desc->tf32 = math != CUDNN_FMA_MATH;
   return CUDNN_STATUS_SUCCESS;
 }
 
@@ -1276,6 +1286,22 @@ static void forEachTap(const cudnnTensorStruct &x, const cudnnFilterStruct &w,
                 visit(xi, wi, yi);
               }
             }
+}
+
+/// An operand of a convolution's products as the GPU's units read it: f32
+/// data under a math type that allows tensor cores is rounded to TF32 (10
+/// significand bits, to nearest with ties away from zero, as the `cvt.rna`
+/// conversion), exact for values widened from f16 or bf16.
+static float convOperand(const void *base, size_t index, Element type,
+                         const cudnnConvolutionStruct &conv) {
+  float value = static_cast<float>(load(base, index, type));
+  if (type != Element::F32 || !conv.tf32 || !std::isfinite(value))
+    return value;
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  bits = (bits + 0x1000u) & ~0x1FFFu;
+  std::memcpy(&value, &bits, sizeof(bits));
+  return value;
 }
 
 extern "C" {
@@ -1393,8 +1419,8 @@ cudnnStatus_t cudnnConvolutionForward(
             *static_cast<const float *>(beta));
   forEachTap(*xDesc, *wDesc, *convDesc, *yDesc,
              [&](size_t xi, size_t wi, size_t yi) {
-               sums[yi] += static_cast<float>(scale * load(x, xi, type)) *
-                           static_cast<float>(load(w, wi, type));
+               sums[yi] += scale * convOperand(x, xi, type, *convDesc) *
+                           convOperand(w, wi, type, *convDesc);
              });
   finish(y, type, sums);
   return CUDNN_STATUS_SUCCESS;
@@ -1415,8 +1441,8 @@ cudnnStatus_t cudnnConvolutionBackwardData(
             *static_cast<const float *>(beta));
   forEachTap(*dxDesc, *wDesc, *convDesc, *dyDesc,
              [&](size_t xi, size_t wi, size_t yi) {
-               sums[xi] += static_cast<float>(scale * load(dy, yi, type)) *
-                           static_cast<float>(load(w, wi, type));
+               sums[xi] += scale * convOperand(dy, yi, type, *convDesc) *
+                           convOperand(w, wi, type, *convDesc);
              });
   finish(dx, type, sums);
   return CUDNN_STATUS_SUCCESS;
@@ -1437,8 +1463,8 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(
             *static_cast<const float *>(beta));
   forEachTap(*xDesc, *dwDesc, *convDesc, *dyDesc,
              [&](size_t xi, size_t wi, size_t yi) {
-               sums[wi] += static_cast<float>(scale * load(x, xi, type)) *
-                           static_cast<float>(load(dy, yi, type));
+               sums[wi] += scale * convOperand(x, xi, type, *convDesc) *
+                           convOperand(dy, yi, type, *convDesc);
              });
   finish(dw, type, sums);
   return CUDNN_STATUS_SUCCESS;

@@ -1666,10 +1666,11 @@ void autopar_nccl_all_to_all(int64_t in, int64_t out, int64_t splitOuter,
 //
 // autopar_cuda_conv2d (autopar-convolutions-to-cudnn): cuDNN's convolution
 // API (legacy in cuDNN 9, still supported), f32 with FMA math (no TF32, so
-// results stay within the CPU check's tolerance). Each shape's descriptors
-// and algorithm are made once: the algorithm by timing every candidate
-// (cuDNN's Find, on a scratch output; AUTOPAR_CUDNN_BENCHMARK=0: the one
-// its heuristics rank first), the workspace kept between calls.
+// results stay within the CPU check's tolerance) unless the inputs are
+// widened 16-bit values, which TF32 tensor cores multiply exactly. Each shape's
+// descriptors and algorithm are made once: the algorithm by timing every
+// candidate (cuDNN's Find, on a scratch output; AUTOPAR_CUDNN_BENCHMARK=0: the
+// one its heuristics rank first), the workspace kept between calls.
 
 #ifdef AUTOPAR_HAVE_CUDNN
 #pragma GCC diagnostic push
@@ -1798,10 +1799,14 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
   cudnnHandle_t handle = getDnn();
   // 16-bit data on tensor cores with f32 accumulation (cuDNN's
   // pseudo-half configurations); f32 with FMA math (no TF32), so that
-  // results stay within the CPU check's tolerance.
+  // results stay within the CPU check's tolerance; f32 buffers holding
+  // widened 16-bit inputs with tensor-op math, which on f32 data is TF32:
+  // its 10-bit significand holds f16's and bf16's whole, so the products
+  // are exact and the sums f32, as the 16-bit configurations'.
   cudnnDataType_t data;
   switch (dtype) {
   case 0:
+  case 3:
     data = CUDNN_DATA_FLOAT;
     break;
   case 1:
@@ -1848,7 +1853,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
                                          of, oh, ow));
     // Timed runs write their result: into a scratch buffer of the
     // result's size, so that an accumulating call's output is kept.
-    size_t element = dtype == 0 ? 4 : 2;
+    size_t element = data == CUDNN_DATA_FLOAT ? 4 : 2;
     size_t resultBytes = element * size_t(mode == 0 ? int64_t(on) * of * oh * ow
                                           : mode == 1 ? n * c * h * wd
                                                       : f * c * kh * kw);

@@ -4,7 +4,9 @@
 // needs a GPU).
 // 16-bit convolutions go to cuDNN with their element type (1 f16, 2 bf16:
 // tensor cores, f32 accumulation); 16-bit inputs into an f32 result are
-// widened into f32 copies first (exact) and convolved in f32 (0).
+// widened into f32 copies first (exact) and convolved in f32 on TF32 tensor
+// cores (3), which keep the widened values whole (f32 data is otherwise 0,
+// FMA math).
 // CHECK-LABEL: func.func @sixteen_bit
 // CHECK: call @autopar_cuda_conv2d({{.*}}, %c0_i32{{.*}}, %c2_i32{{.*}})
 // CHECK: call @autopar_cuda_conv2d({{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}})
@@ -13,7 +15,7 @@
 // CHECK: arith.extf
 // CHECK: %[[W:.*]] = memref.alloc() : memref<3x2x3x3xf32>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : memref<3x2x3x3xbf16>) outs(%[[W]] : memref<3x2x3x3xf32>)
-// CHECK: call @autopar_cuda_conv2d({{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
+// CHECK: call @autopar_cuda_conv2d({{.*}}, %c0_i32{{.*}}, %c3_i32{{.*}})
 // CHECK-NEXT: memref.dealloc %[[X]]
 // CHECK-NEXT: memref.dealloc %[[W]]
 // CHECK-NOT: linalg.conv_2d_nchw_fchw

@@ -125,8 +125,9 @@ def ConvolutionsToCUDNN : Pass<"autopar-convolutions-to-cudnn",
     all bf16 (tensor cores, f32 accumulation); 16-bit inputs accumulated
     into an f32 result (the mixed-precision step's form, widening in its
     body) are first widened into f32 buffers of their own (a kernel each,
-    exact), then convolved in f32: cuDNN's legacy API has one data type for
-    all three.
+    exact), then convolved in f32 (cuDNN's legacy API has one data type for
+    all three) with tensor-op math: TF32 tensor cores, whose operands keep
+    f16's and bf16's significands whole, so the products are exact.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -158,7 +158,10 @@ int32_t autopar_cuda_rank();
 /// filter gradient of y; x [n, c, h, wd], w [f, c, kh, kw], y as cuDNN
 /// derives it from the padding, stride and dilation; all three of `dtype`
 /// (0 f32 with FMA math, 1 f16 or 2 bf16 on tensor cores, accumulating in
-/// f32). `accumulate` 0: the result is written, not added to (beta = 0).
+/// f32; 3 f32 buffers whose inputs hold 16-bit values, on TF32 tensor
+/// cores, which is exact for them: a TF32 operand keeps f16's and bf16's
+/// significands whole). `accumulate` 0: the result is written, not added
+/// to (beta = 0).
 void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n, int64_t c,
                          int64_t h, int64_t wd, int64_t f, int64_t kh,
                          int64_t kw, int64_t padH, int64_t padW,

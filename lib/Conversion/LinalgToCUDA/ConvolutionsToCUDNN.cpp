@@ -53,7 +53,8 @@ struct Conv2D {
   int64_t n, c, h, wd, f, kh, kw;
   int64_t pad[2], stride[2], dilation[2];
   /// The element type of all three, as autopar_cuda_conv2d's `dtype`: 0
-  /// f32, 1 f16, 2 bf16.
+  /// f32, 1 f16, 2 bf16; 3 f32 holding widened 16-bit inputs (TF32 tensor
+  /// cores, exact for them).
   int32_t dtype;
   /// 16-bit inputs into an f32 result: the inputs are widened into f32
   /// buffers of their own first.
@@ -259,7 +260,9 @@ std::optional<Conv2D> matchConv2D(linalg::LinalgOp op) {
     unsigned n = lead0.getPosition();
     int output = static_cast<int>(maps.size()) - 1;
     Conv2D conv;
-    conv.dtype = *result;
+    // Widened inputs are 16-bit values in f32 buffers: TF32 tensor cores
+    // multiply them exactly.
+    conv.dtype = widen ? 3 : *result;
     conv.widen = widen;
     bool flipped = windows->first.step < 0;
     if (!flipped) {
