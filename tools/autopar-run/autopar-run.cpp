@@ -1142,6 +1142,11 @@ int main(int argc, char **argv) {
   }
   if (failed(driver.build()))
     return 1;
+  // Only the driver calls the steps: private, so that each writes its
+  // updates over the arguments they replace (autopar-update-in-place), and
+  // the driver holds one copy of the training state.
+  sharded.setPrivate();
+  copy.setPrivate();
   // Without --check the driver never calls the reference: it is not
   // compiled (on CUDA it is a third of GPT-2's host program).
   bool keepReference = !copy.symbolKnownUseEmpty(*module);

@@ -372,6 +372,26 @@ def MarkInPlaceUpdates : Pass<"autopar-mark-in-place-updates",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def UpdateInPlace : Pass<"autopar-update-in-place", "::mlir::ModuleOp"> {
+  let summary = "Compute a private function's updates of its arguments "
+                "into those arguments";
+  let description = [{
+    Before bufferization: in every private function, each result that
+    replaces an argument (`autopar.updates`, the new parameters and
+    optimizer state of a training step) and is made by a destination-style
+    op writing into a `tensor.empty` of the argument's type gets the
+    argument as that op's destination. One-shot bufferization then writes
+    the update over the argument's buffer where nothing reads the argument
+    afterwards (copying where something does), and
+    drop-equivalent-buffer-results removes the result: the caller's buffer
+    holds the new value. A step so compiled holds one copy of its state, as
+    PyTorch's in-place optimizers do; autopar-run makes its step functions
+    private for this. Public functions keep their calling convention. Both
+    backends run it before bufferization.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 def StripAnnotations : Pass<"autopar-strip-annotations", "::mlir::ModuleOp"> {
   let summary = "Remove autopar annotations, meshes and the plan";
   let description = [{

@@ -27,6 +27,10 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
   pm.addPass(createPrepareLowering());
   if (fuse)
     pm.addPass(createFuseElementwise());
+  // A private step's updates computed into the arguments they replace:
+  // written in place where bufferization finds nothing reading the
+  // argument after them, the results then dropped (below).
+  pm.addPass(createUpdateInPlace());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
@@ -36,6 +40,10 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
   // inputs are then freed when the next ones exist).
   bufferize.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // Results that are their function's argument (the updates above) go:
+  // the callers use the argument's buffer, and the deallocation pipeline
+  // does not copy them into buffers the callers own.
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   // Upstream's buffer-deallocation-pipeline, but for its simplification:
   // a function marked autopar.runtime_deallocation (autopar-run's driver)
   // keeps its deallocations' run-time alias checks.

@@ -1,0 +1,73 @@
+//===- UpdateInPlace.cpp - training-step updates over their arguments -----===//
+//
+// autopar-update-in-place: a private function's result that replaces one of
+// its arguments (`autopar.updates`), made by an op that writes into an
+// empty tensor, is made into that argument instead. Bufferization then
+// writes the update over the argument's buffer wherever nothing reads the
+// argument afterwards (and copies where something does: its own analysis
+// decides), upstream's drop-equivalent-buffer-results removes the result,
+// and the caller keeps using the argument's buffer: a training step holds
+// one copy of the parameters and optimizer state, as PyTorch's in-place
+// optimizers do, instead of the old and the new. Public functions keep
+// their calling convention (each update in a buffer of its own).
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Conversion/Passes.h"
+#include "autopar/Dialect/AutoparOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_UPDATEINPLACE
+#include "autopar/Conversion/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+struct UpdateInPlacePass
+    : public mlir::autopar::impl::UpdateInPlaceBase<UpdateInPlacePass> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal() || !func.isPrivate() ||
+          !func.getBody().hasOneBlock())
+        continue;
+      auto ret = dyn_cast<func::ReturnOp>(func.getBody().front().back());
+      if (!ret)
+        continue;
+      llvm::SmallDenseSet<unsigned> taken;
+      for (auto [index, result] : llvm::enumerate(ret.getOperands())) {
+        auto updates = func.getResultAttrOfType<IntegerAttr>(
+            index, AutoparDialect::kUpdatesAttrName);
+        if (!updates || updates.getInt() < 0 ||
+            updates.getInt() >= func.getNumArguments() ||
+            !taken.insert(updates.getInt()).second)
+          continue;
+        BlockArgument argument = func.getArgument(updates.getInt());
+        auto opResult = dyn_cast<OpResult>(result);
+        if (!opResult || argument.getType() != result.getType())
+          continue;
+        auto producer =
+            dyn_cast<DestinationStyleOpInterface>(opResult.getOwner());
+        if (!producer || !producer.hasPureTensorSemantics())
+          continue;
+        OpOperand *init = producer.getTiedOpOperand(opResult);
+        if (!init || !init->get().getDefiningOp<tensor::EmptyOp>())
+          continue;
+        // The empty tensor's elements are never read (a linalg body that
+        // read them would read undefined values): the argument's in their
+        // place change nothing the op computes.
+        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(*producer))
+          if (linalgOp.payloadUsesValueFromOperand(init))
+            continue;
+        init->set(argument);
+      }
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,109 @@
+// RUN: autopar-opt %s -split-input-file -autopar-update-in-place | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --pass-pipeline="builtin.module(autopar-update-in-place,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},drop-equivalent-buffer-results)" | FileCheck %s --check-prefix=BUF
+
+// A private step's update of argument 0 is computed into that argument;
+// once bufferized it is written over the argument's buffer, the result is
+// gone and the caller keeps passing the same buffer. The loss (no
+// autopar.updates) stays a result.
+#id = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func private @step(
+// CHECK-SAME: %[[P:[^:]*]]: tensor<4xf32>, %[[G:[^:]*]]: tensor<4xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[P]], %[[G]] : tensor<4xf32>, tensor<4xf32>) outs(%[[P]] : tensor<4xf32>)
+// BUF-LABEL: func.func private @step(
+// BUF-SAME: %[[P:[^:]*]]: memref<4xf32>, %[[G:[^:]*]]: memref<4xf32>) -> memref<f32>
+// BUF: linalg.generic {{.*}} ins(%[[P]], %[[G]] : memref<4xf32>, memref<4xf32>) outs(%[[P]] : memref<4xf32>)
+// BUF-NOT: memref.copy
+// BUF: return %{{.*}} : memref<f32>
+// BUF-LABEL: func.func @main(
+// BUF-SAME: %[[P0:[^:]*]]: memref<4xf32>
+// BUF: call @step(%[[P0]], %{{.*}}) : (memref<4xf32>, memref<4xf32>) -> memref<f32>
+// BUF-NOT: memref.alloc
+// BUF: call @step(%[[P0]], %{{.*}}) : (memref<4xf32>, memref<4xf32>) -> memref<f32>
+func.func private @step(%p: tensor<4xf32>, %g: tensor<4xf32>)
+    -> (tensor<4xf32> {autopar.updates = 0 : i64}, tensor<f32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]}
+      ins(%p, %g : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.subf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  %z = arith.constant dense<0.0> : tensor<f32>
+  return %r, %z : tensor<4xf32>, tensor<f32>
+}
+func.func @main(%p0: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<4xf32>, tensor<f32>) {
+  %p1, %l1 = func.call @step(%p0, %g) : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<f32>)
+  %p2, %l2 = func.call @step(%p1, %g) : (tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<f32>)
+  return %p2, %l2 : tensor<4xf32>, tensor<f32>
+}
+
+// -----
+
+// The argument is read after its update: bufferization keeps the update
+// out of place (a buffer of its own, still returned), so the later read
+// sees the old value.
+#id = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func private @read_after(
+// CHECK-SAME: %[[P:[^:]*]]: tensor<4xf32>
+// CHECK: linalg.generic {{.*}} outs(%[[P]] : tensor<4xf32>)
+// BUF-LABEL: func.func private @read_after(
+// BUF-SAME: %[[P:[^:]*]]: memref<4xf32>) -> (memref<4xf32> {autopar.updates = 0 : i64}, memref<4xf32>)
+// BUF: %[[NEW:.*]] = memref.alloc() {{.*}} : memref<4xf32>
+// BUF: linalg.generic {{.*}} ins(%[[P]] : memref<4xf32>) outs(%[[NEW]] : memref<4xf32>)
+// BUF: linalg.generic {{.*}} ins(%[[P]] : memref<4xf32>)
+// BUF: return %[[NEW]], %{{.*}} : memref<4xf32>, memref<4xf32>
+func.func private @read_after(%p: tensor<4xf32>)
+    -> (tensor<4xf32> {autopar.updates = 0 : i64}, tensor<4xf32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+      ins(%p : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %a, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  %e2 = tensor.empty() : tensor<4xf32>
+  %old = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+      ins(%p : tensor<4xf32>) outs(%e2 : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.mulf %a, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  return %r, %old : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Left alone: a public function (its callers may be outside the module:
+// its calling convention stays), a result whose op reads its empty
+// destination, a result that is not an op's (the argument itself).
+#id = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func @public(
+// CHECK: outs(%{{.*}} : tensor<4xf32>)
+// CHECK-NOT: outs(%arg0
+func.func @public(%p: tensor<4xf32>) -> (tensor<4xf32> {autopar.updates = 0 : i64}) {
+  %e = tensor.empty() : tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+      ins(%p : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+// CHECK-LABEL: func.func private @reads_init(
+// CHECK: %[[E:.*]] = tensor.empty
+// CHECK: outs(%[[E]] : tensor<4xf32>)
+func.func private @reads_init(%p: tensor<4xf32>) -> (tensor<4xf32> {autopar.updates = 0 : i64}) {
+  %e = tensor.empty() : tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]}
+      ins(%p : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %a, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+// CHECK-LABEL: func.func private @same(
+// CHECK-NEXT: return %arg0
+func.func private @same(%p: tensor<4xf32>) -> (tensor<4xf32> {autopar.updates = 0 : i64}) {
+  return %p : tensor<4xf32>
+}
