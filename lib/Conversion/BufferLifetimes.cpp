@@ -1,13 +1,8 @@
 //===- BufferLifetimes.cpp - where buffers stop being used ----------------===//
 //
-// Two passes over bufferized functions that ask one question, the last op
-// of a block that uses a buffer or an alias of it:
-//
-// * autopar-free-buffers-early moves each memref.dealloc of an allocation
-//   up to just after that op;
-// * autopar-mark-in-place-updates calls the runtime's memory count after
-//   the last write of each buffer a function returns as an update of its
-//   arguments.
+// autopar-free-buffers-early, over bufferized functions: each memref.dealloc
+// of an allocation moves up to just after the last op of its block that
+// uses the buffer or an alias of it.
 //
 // And autopar-simplify-deallocations, upstream's simplification of the
 // deallocations ownership-based deallocation inserts, where it is affordable.
@@ -29,7 +24,6 @@
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_FREEBUFFERSEARLY
-#define GEN_PASS_DEF_MARKINPLACEUPDATES
 #define GEN_PASS_DEF_SIMPLIFYDEALLOCATIONS
 #include "autopar/Conversion/Passes.h.inc"
 } // namespace mlir::autopar
@@ -133,53 +127,4 @@ struct SimplifyDeallocationsPass
   }
 };
 
-struct MarkInPlaceUpdatesPass
-    : public mlir::autopar::impl::MarkInPlaceUpdatesBase<
-          MarkInPlaceUpdatesPass> {
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
-    OpBuilder builder(module.getContext());
-    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
-    for (func::FuncOp func : funcs) {
-      if (func.isExternal() || !func.getBody().hasOneBlock())
-        continue;
-      Block *block = &func.getBody().front();
-      auto ret = dyn_cast<func::ReturnOp>(block->getTerminator());
-      if (!ret)
-        continue;
-      BufferViewFlowAnalysis aliases(func);
-      for (auto [index, result] : llvm::enumerate(ret.getOperands())) {
-        if (!func.getResultAttr(index, AutoparDialect::kUpdatesAttrName) ||
-            !isa<MemRefType>(result.getType()))
-          continue;
-        // The buffer the result views, and the last op that writes it:
-        // from there on the update is where a GPU program keeps it. A
-        // buffer allocated for the update alone (one writer) is there from
-        // its allocation: the GPU program writes the argument directly.
-        Value root = result;
-        while (auto view = root.getDefiningOp<ViewLikeOpInterface>())
-          root = view.getViewSource();
-        if (isa<BlockArgument>(root))
-          continue;
-        SmallPtrSet<Operation *, 4> writers;
-        Operation *last = findLastUse(block, root, {ret.getOperation()},
-                                      aliases, mayWrite, &writers);
-        if (!last)
-          continue;
-        Operation *alloc = root.getDefiningOp();
-        if (writers.size() == 1 && isa<memref::AllocOp>(alloc) &&
-            alloc->getBlock() == block)
-          builder.setInsertionPointAfter(alloc);
-        else
-          builder.setInsertionPointAfter(last);
-        Location loc = ret.getLoc();
-        func::FuncOp inPlace = getOrDeclareRuntimeFunction(
-            builder, module, "autopar_rt_memory_in_place",
-            {builder.getI64Type()}, {});
-        func::CallOp::create(builder, loc, inPlace,
-                             getBufferAddress(builder, loc, root));
-      }
-    }
-  }
-};
 } // namespace

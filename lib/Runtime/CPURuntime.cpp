@@ -36,17 +36,6 @@ std::vector<double> stepLossScales;
 std::unordered_map<void *, size_t> liveBuffers;
 size_t liveBytes = 0, peakBytes = 0, markedBytes = 0;
 std::vector<double> stepPeakBytes;
-/// The buffers holding finished updates of the step's arguments
-/// (autopar_rt_memory_in_place) and their bytes; the most held at once
-/// since the mark with those counted as nothing (written in place).
-std::unordered_map<void *, size_t> inPlaceBuffers;
-size_t inPlaceBytes = 0, inPlacePeakBytes = 0;
-/// The latest allocation while nothing has happened since, and the in-place
-/// peak before it: a buffer named in place right after its allocation was
-/// never held beyond its argument.
-void *lastAllocated = nullptr;
-size_t inPlacePeakBeforeLast = 0;
-std::vector<double> stepInPlacePeakBytes;
 /// autopar_rt_report_device_memory's figures, by step.
 std::vector<double> stepDevicePoolPeaks, stepDeviceManagedPeaks,
     stepDeviceWorkspaces;
@@ -366,10 +355,6 @@ const double *getStepLosses(int64_t &count) {
 const double *getStepPeakBytes(int64_t &count) {
   count = static_cast<int64_t>(stepPeakBytes.size());
   return stepPeakBytes.data();
-}
-const double *getStepInPlacePeakBytes(int64_t &count) {
-  count = static_cast<int64_t>(stepInPlacePeakBytes.size());
-  return stepInPlacePeakBytes.data();
 }
 const double *getStepDevicePoolPeaks(int64_t &count) {
   count = static_cast<int64_t>(stepDevicePoolPeaks.size());
@@ -767,9 +752,6 @@ void *track(void *buffer, size_t bytes) {
   liveBuffers[buffer] = bytes;
   liveBytes += bytes;
   peakBytes = std::max(peakBytes, liveBytes);
-  lastAllocated = buffer;
-  inPlacePeakBeforeLast = inPlacePeakBytes;
-  inPlacePeakBytes = std::max(inPlacePeakBytes, liveBytes - inPlaceBytes);
   return buffer;
 }
 } // namespace
@@ -787,15 +769,9 @@ extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
 
 extern "C" void _mlir_memref_to_llvm_free(void *buffer) {
   auto found = liveBuffers.find(buffer);
-  lastAllocated = nullptr;
   if (found != liveBuffers.end()) {
     liveBytes -= found->second;
     liveBuffers.erase(found);
-  }
-  if (auto inPlace = inPlaceBuffers.find(buffer);
-      inPlace != inPlaceBuffers.end()) {
-    inPlaceBytes -= inPlace->second;
-    inPlaceBuffers.erase(inPlace);
   }
   std::free(buffer);
 }
@@ -803,44 +779,14 @@ extern "C" void _mlir_memref_to_llvm_free(void *buffer) {
 extern "C" void autopar_rt_memory_mark() {
   markedBytes = liveBytes;
   peakBytes = liveBytes;
-  inPlaceBuffers.clear();
-  inPlaceBytes = 0;
-  inPlacePeakBytes = liveBytes;
-  lastAllocated = nullptr;
-}
-
-extern "C" void autopar_rt_memory_in_place(int64_t address) {
-  // The held buffer the (aligned) address points into: the buffer itself
-  // when its allocation was aligned, else the one whose bytes contain it.
-  auto at = static_cast<uintptr_t>(address);
-  auto held = liveBuffers.find(reinterpret_cast<void *>(at));
-  if (held == liveBuffers.end())
-    held = std::find_if(liveBuffers.begin(), liveBuffers.end(),
-                        [&](const auto &entry) {
-                          auto start = reinterpret_cast<uintptr_t>(entry.first);
-                          return at >= start && at < start + entry.second;
-                        });
-  if (held == liveBuffers.end())
-    return;
-  auto [buffer, bytes] = *held;
-  if (inPlaceBuffers.emplace(buffer, bytes).second)
-    inPlaceBytes += bytes;
-  if (buffer == lastAllocated)
-    inPlacePeakBytes =
-        std::max(inPlacePeakBeforeLast, liveBytes - inPlaceBytes);
-  lastAllocated = nullptr;
 }
 
 extern "C" void autopar_rt_memory_report(int64_t step) {
   if (step < 0)
     return;
-  if (static_cast<size_t>(step) >= stepPeakBytes.size()) {
+  if (static_cast<size_t>(step) >= stepPeakBytes.size())
     stepPeakBytes.resize(step + 1, std::nan(""));
-    stepInPlacePeakBytes.resize(step + 1, std::nan(""));
-  }
   stepPeakBytes[step] = static_cast<double>(peakBytes - markedBytes);
-  stepInPlacePeakBytes[step] =
-      static_cast<double>(inPlacePeakBytes - markedBytes);
 }
 
 extern "C" void autopar_rt_report_device_memory(int64_t step, double pool,

@@ -1396,7 +1396,6 @@ int main(int argc, char **argv) {
     add("autopar_rt_report_loss_scale", (void *)&autopar_rt_report_loss_scale);
     add("autopar_rt_memory_mark", (void *)&autopar_rt_memory_mark);
     add("autopar_rt_memory_report", (void *)&autopar_rt_memory_report);
-    add("autopar_rt_memory_in_place", (void *)&autopar_rt_memory_in_place);
     add("autopar_rt_report_device_memory",
         (void *)&autopar_rt_report_device_memory);
     add("_mlir_memref_to_llvm_alloc", (void *)&_mlir_memref_to_llvm_alloc);
@@ -1467,12 +1466,11 @@ int main(int argc, char **argv) {
           << llvm::format("; %.0f samples/s measured, %.0f predicted\n",
                           samples / measured, samples / predicted);
   }
-  // Memory: the most the step held at once on this rank, beside the plan's
+  // Memory: the most the step held at once on this rank (its updates
+  // written over its arguments: autopar-update-in-place), beside the plan's
   // peak per GPU (the CPU backend counts its buffers).
-  int64_t memoryCount = 0, inPlaceCount = 0;
+  int64_t memoryCount = 0;
   const double *peaks = ::autopar::runtime::getStepPeakBytes(memoryCount);
-  const double *inPlacePeaks =
-      ::autopar::runtime::getStepInPlacePeakBytes(inPlaceCount);
   // The largest of the steps' figures (NaN where a step reported none).
   auto largest = [](const double *values, int64_t count) {
     double most = 0;
@@ -1483,17 +1481,14 @@ int main(int argc, char **argv) {
   };
   if (!cuda && memoryCount > 0 && train) {
     double peak = largest(peaks, memoryCount);
-    double inPlacePeak = largest(inPlacePeaks, inPlaceCount);
     double held = argumentBytes + peak;
-    double inPlace = argumentBytes + inPlacePeak;
     say() << llvm::format("  memory: %.0f bytes at the step's peak on rank 0 "
-                          "(arguments %.0f + allocated %.0f); %.0f with "
-                          "updates written over their arguments",
-                          held, argumentBytes, peak, inPlace);
+                          "(arguments %.0f + allocated %.0f)",
+                          held, argumentBytes, peak);
     if (planAttr && planAttr.getMemoryPerGpu().convertToDouble() > 0) {
       double predicted = planAttr.getMemoryPerGpu().convertToDouble();
       say() << llvm::format("; %.0f predicted per GPU (x%.2f)", predicted,
-                            inPlace / predicted);
+                            held / predicted);
     }
     say() << "\n";
   }

@@ -351,27 +351,6 @@ def FreeBuffersEarly : Pass<"autopar-free-buffers-early"> {
   }];
 }
 
-def MarkInPlaceUpdates : Pass<"autopar-mark-in-place-updates",
-                               "::mlir::ModuleOp"> {
-  let summary = "Tell the memory count when each update of an argument is "
-                "written";
-  let description = [{
-    A training step returns the new values of its parameters and optimizer
-    state (results with `autopar.updates`) in buffers of their own, where a
-    GPU program writes them over the arguments. For each such result of a
-    bufferized function, this pass calls
-    `autopar_rt_memory_in_place(address)` right after the last op of the
-    function that may write its buffer (or an alias of it): from then on
-    the CPU runtime's in-place peak counts the buffer as the argument it
-    replaces (nothing more). Reads that follow (the new velocity read by
-    the parameter's update) are reads of the argument in place.
-    autopar-lower-to-cpu runs it with count-allocations=true.
-  }];
-  let dependentDialects = ["::mlir::arith::ArithDialect",
-                           "::mlir::func::FuncDialect",
-                           "::mlir::memref::MemRefDialect"];
-}
-
 def UpdateInPlace : Pass<"autopar-update-in-place", "::mlir::ModuleOp"> {
   let summary = "Compute a private function's updates of its arguments "
                 "into those arguments";

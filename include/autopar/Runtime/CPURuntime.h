@@ -83,11 +83,6 @@ void _mlir_memref_to_llvm_free(void *buffer);
 /// the most held above it until autopar_rt_memory_report is step `step`'s.
 void autopar_rt_memory_mark();
 void autopar_rt_memory_report(int64_t step);
-/// The buffer at `address` now holds a finished update of one of the
-/// step's arguments (a parameter, optimizer state), which a GPU program
-/// writes over the argument: the in-place peak counts it as nothing from
-/// here (autopar-mark-in-place-updates).
-void autopar_rt_memory_in_place(int64_t address);
 /// Step `step`'s device memory as the CUDA runtime measured it: the most
 /// bytes its stream-ordered pool held at once, and the most managed bytes
 /// held (arguments and results), and the pool's bytes held by library
@@ -115,8 +110,6 @@ const double *getStepLosses(int64_t &count);
 /// What autopar_rt_memory_report recorded: per step, the most bytes of
 /// buffers allocated during it beyond those held at its start.
 const double *getStepPeakBytes(int64_t &count);
-/// The same with finished updates counted as written over their arguments.
-const double *getStepInPlacePeakBytes(int64_t &count);
 /// What autopar_rt_report_device_memory recorded, by step: pool and
 /// managed peaks and workspaces (NaN where none was).
 const double *getStepDevicePoolPeaks(int64_t &count);

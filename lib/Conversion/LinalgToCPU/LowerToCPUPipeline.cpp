@@ -103,8 +103,6 @@ void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,
 void mlir::autopar::buildLowerToCPUPipeline(
     OpPassManager &pm, const LowerToCPUPipelineOptions &options) {
   buildBufferizePasses(pm, options.fuse);
-  if (options.countAllocations)
-    pm.addPass(createMarkInPlaceUpdates());
   // Collectives of partitioned programs: calls to the MPI runtime.
   pm.addPass(createLowerCollectivesToMPI());
   // The loops the CUDA backend makes kernels of, run in sequence.
