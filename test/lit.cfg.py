@@ -43,8 +43,12 @@ config.substitutions.append(
 config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 config.substitutions.append(("%mlir_libs", config.llvm_lib_dir))
 # MPI runs: the launcher, allowed to run as root (CI containers) and on more
-# ranks than cores.
-mpirun = "mpirun --oversubscribe --bind-to none"
+# ranks than cores, under a time limit: Open MPI's mpirun once stayed after
+# both ranks of a failing job had exited (send-recv.mlir's timeout case, 18
+# minutes, on a loaded 2-core machine); the limit turns such a hang into a
+# killed launcher (exit 124) instead of a suite that never ends. No test
+# runs near it.
+mpirun = "timeout -k 30 900 mpirun --oversubscribe --bind-to none"
 if hasattr(os, "geteuid") and os.geteuid() == 0:
     mpirun += " --allow-run-as-root"
 config.substitutions.append(("%mpirun", mpirun))
