@@ -7,7 +7,8 @@ times and whole training steps (forward, backward, SGD with momentum) of
 the models that models/generate.py emits, built layer for layer the same:
 
   * AlexNet (tf_cnn_benchmarks: 227x227, 64-192-384-384-256, no LRN or
-    dropout), f32 with TF32 off, mini-batch 128 and 512;
+    dropout), f32 with TF32 off, mini-batch 128 and 512; mini-batch 128
+    in bf16 (parameters and activations);
   * GPT-2 small (12 blocks, hidden 768, 12 heads, sequence 1024, tied
     embedding), batch 8, f32 (TF32 off) and bf16 (parameters and
     activations in bf16).
@@ -188,7 +189,11 @@ def main():
         result["alexnet_%d_layers_fwd_s" % batch] = layer_times(alexnet, images)
         result["alexnet_%d_step_s" % batch] = train_step_time(alexnet, images)
         print("alexnet", batch, result["alexnet_%d_step_s" % batch], flush=True)
-    del alexnet
+    alexnet = alexnet.to(torch.bfloat16)
+    images = torch.randn(128, 3, 227, 227, device="cuda", dtype=torch.bfloat16)
+    result["alexnet_128_bf16_step_s"] = train_step_time(alexnet, images)
+    print("alexnet 128 bf16", result["alexnet_128_bf16_step_s"], flush=True)
+    del alexnet, images
     torch.cuda.empty_cache()
 
     for dtype, name in ((torch.float32, "f32"), (torch.bfloat16, "bf16")):
