@@ -340,10 +340,17 @@ LogicalResult AutoparDialect::verifyRegionArgAttribute(Operation *op,
   StringRef name = attr.getName().getValue();
   if (name == kRoleAttrName || name == kBatchDimAttrName)
     return verifyRoleAttr(op, attr, type, argIndex);
+  if (name == kInPlaceAttrName) {
+    if (!isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << kInPlaceAttrName
+                             << "' takes no value, got " << attr.getValue();
+    return success();
+  }
   if (name != kShardingAttrName)
     return op->emitError() << "unknown autopar argument attribute '" << name
                            << "'; known: " << kShardingAttrName << ", "
-                           << kRoleAttrName << ", " << kBatchDimAttrName;
+                           << kRoleAttrName << ", " << kBatchDimAttrName << ", "
+                           << kInPlaceAttrName;
   return verifyFunctionValueAttr(op, attr, type, "argument", argIndex);
 }
 

@@ -12,14 +12,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Conversion/Passes.h"
-#include "autopar/Conversion/RuntimeCalls.h"
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Bufferization/Transforms/BufferViewFlowAnalysis.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Pass/PassManager.h"
 
 namespace mlir::autopar {
@@ -39,15 +37,12 @@ using namespace mlir::autopar;
 static Operation *
 findLastUse(Block *block, Value buffer, ArrayRef<Operation *> ignored,
             const BufferViewFlowAnalysis &aliases,
-            function_ref<bool(Operation *user, Value alias)> counts,
-            SmallPtrSetImpl<Operation *> *users = nullptr) {
+            function_ref<bool(Operation *user, Value alias)> counts) {
   Operation *last = buffer.getDefiningOp();
   auto consider = [&](Operation *op, bool counted) {
     Operation *holder = block->findAncestorOpInBlock(*op);
     if (!holder || holder->hasTrait<OpTrait::IsTerminator>())
       return false;
-    if (counted && users)
-      users->insert(holder);
     if (counted && (!last || last->isBeforeInBlock(holder)))
       last = holder;
     return true;
@@ -63,18 +58,6 @@ findLastUse(Block *block, Value buffer, ArrayRef<Operation *> ignored,
         return nullptr;
   }
   return last;
-}
-
-/// Whether `user` may write `value` (ops that do not say are assumed to).
-static bool mayWrite(Operation *user, Value value) {
-  auto effects = dyn_cast<MemoryEffectOpInterface>(user);
-  if (!effects)
-    return true;
-  SmallVector<MemoryEffects::EffectInstance> onValue;
-  effects.getEffectsOnValue(value, onValue);
-  return llvm::any_of(onValue, [](const MemoryEffects::EffectInstance &e) {
-    return isa<MemoryEffects::Write>(e.getEffect());
-  });
 }
 
 namespace {

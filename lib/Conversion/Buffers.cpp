@@ -1,11 +1,13 @@
 //===- Buffers.cpp - which buffers a lowering may tell apart --------------===//
 
 #include "autopar/Conversion/Buffers.h"
+#include "autopar/Dialect/AutoparDialect.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
@@ -21,8 +23,28 @@ bool mlir::autopar::isAllocatedBuffer(Value root) {
       root.getDefiningOp());
 }
 
+/// Whether `value` is an argument of a function marked autopar.in_place:
+/// its callers pass it a buffer no other argument shares.
+static bool isInPlaceArgument(Value value) {
+  auto argument = dyn_cast<BlockArgument>(value);
+  if (!argument || !argument.getOwner()->isEntryBlock())
+    return false;
+  auto func = dyn_cast<FunctionOpInterface>(argument.getOwner()->getParentOp());
+  return func && func.getArgAttr(argument.getArgNumber(),
+                                 autopar::AutoparDialect::kInPlaceAttrName);
+}
+
 bool mlir::autopar::mayAliasBuffers(Value a, Value b) {
-  return a == b || (!isAllocatedBuffer(a) && !isAllocatedBuffer(b));
+  if (a == b)
+    return true;
+  if (isAllocatedBuffer(a) || isAllocatedBuffer(b))
+    return false;
+  // Two arguments of one function, one written in place by it.
+  auto argA = dyn_cast<BlockArgument>(a), argB = dyn_cast<BlockArgument>(b);
+  if (argA && argB && argA.getOwner() == argB.getOwner() &&
+      (isInPlaceArgument(a) || isInPlaceArgument(b)))
+    return false;
+  return true;
 }
 
 Operation *mlir::autopar::getFillBefore(Operation *op, Value output) {

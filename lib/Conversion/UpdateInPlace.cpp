@@ -1,13 +1,14 @@
 //===- UpdateInPlace.cpp - training-step updates over their arguments -----===//
 //
 // autopar-update-in-place: a private function's result that replaces one of
-// its arguments (`autopar.updates`), made by an op that writes into an
-// empty tensor, is made into that argument instead. Bufferization then
-// writes the update over the argument's buffer wherever nothing reads the
-// argument afterwards (and copies where something does: its own analysis
-// decides), upstream's drop-equivalent-buffer-results removes the result,
-// and the caller keeps using the argument's buffer: a training step holds
-// one copy of the parameters and optimizer state, as PyTorch's in-place
+// its arguments (`autopar.updates`), made by a linalg op that writes into
+// an empty tensor (static shape, its body not reading it), is made into
+// that argument instead, and the argument is marked `autopar.in_place`.
+// Bufferization then writes the update over the argument's buffer wherever
+// nothing reads the argument afterwards (and copies where something does: its
+// own analysis decides), upstream's drop-equivalent-buffer-results removes the
+// result, and the caller keeps using the argument's buffer: a training step
+// holds one copy of the parameters and optimizer state, as PyTorch's in-place
 // optimizers do, instead of the old and the new. Public functions keep
 // their calling convention (each update in a buffer of its own).
 //
@@ -19,7 +20,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_UPDATEINPLACE
@@ -50,22 +50,33 @@ struct UpdateInPlacePass
           continue;
         BlockArgument argument = func.getArgument(updates.getInt());
         auto opResult = dyn_cast<OpResult>(result);
-        if (!opResult || argument.getType() != result.getType())
+        auto type = dyn_cast<RankedTensorType>(argument.getType());
+        // Static shapes: an empty tensor of a dynamic shape might not have
+        // the argument's sizes.
+        if (!opResult || !type || !type.hasStaticShape() ||
+            type != result.getType())
           continue;
-        auto producer =
-            dyn_cast<DestinationStyleOpInterface>(opResult.getOwner());
+        // A linalg op (whose body says whether it reads its destination);
+        // other destination-style ops keep theirs.
+        auto producer = dyn_cast<linalg::LinalgOp>(opResult.getOwner());
         if (!producer || !producer.hasPureTensorSemantics())
           continue;
-        OpOperand *init = producer.getTiedOpOperand(opResult);
-        if (!init || !init->get().getDefiningOp<tensor::EmptyOp>())
+        OpOperand *init =
+            producer.getDpsInitOperand(opResult.getResultNumber());
+        if (!init->get().getDefiningOp<tensor::EmptyOp>())
           continue;
-        // The empty tensor's elements are never read (a linalg body that
-        // read them would read undefined values): the argument's in their
-        // place change nothing the op computes.
-        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(*producer))
-          if (linalgOp.payloadUsesValueFromOperand(init))
-            continue;
+        // The empty tensor's elements are never read (a body that read them
+        // would read undefined values): the argument's in their place
+        // change nothing the op computes.
+        if (producer.payloadUsesValueFromOperand(init))
+          continue;
         init->set(argument);
+        // Callers now pass a buffer the step writes: bufferization gives
+        // it one no other argument shares, which later passes may rely on
+        // (Buffers.h, mayAliasBuffers).
+        func.setArgAttr(argument.getArgNumber(),
+                        AutoparDialect::kInPlaceAttrName,
+                        UnitAttr::get(func.getContext()));
       }
     }
   }

@@ -1711,17 +1711,41 @@ void *getWorkspace(size_t bytes) {
   return reinterpret_cast<void *>(buffer);
 }
 
+/// Whether an algorithm multiplies transforms of the inputs (FFT,
+/// Winograd) rather than the inputs themselves (the GEMM forms): under
+/// TF32 math the transforms are rounded, so widened 16-bit inputs are
+/// exact only in the GEMM forms.
+bool transformsInputs(cudnnConvolutionFwdAlgo_t algo) {
+  return algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD ||
+         algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transformsInputs(cudnnConvolutionBwdDataAlgo_t algo) {
+  return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT ||
+         algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+         algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD ||
+         algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transformsInputs(cudnnConvolutionBwdFilterAlgo_t algo) {
+  return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT ||
+         algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+         algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+
 /// The first algorithm of a ranking (cuDNN's heuristics, or its timed
-/// runs, fastest first) that can run.
+/// runs, fastest first) that can run; with `gemmOnly`, of the GEMM forms.
 template <typename Perf, typename Find>
-Perf pickAlgorithm(const char *what, Find &&find) {
+Perf pickAlgorithm(const char *what, bool gemmOnly, Find &&find) {
   Perf results[16];
   int count = 0;
   find(16, &count, results);
   for (int i = 0; i < count; ++i)
-    if (results[i].status == CUDNN_STATUS_SUCCESS)
+    if (results[i].status == CUDNN_STATUS_SUCCESS &&
+        !(gemmOnly && transformsInputs(results[i].algo)))
       return results[i];
-  fail(std::string("cuDNN has no algorithm for this ") + what);
+  fail(std::string("cuDNN has no algorithm for this ") + what +
+       (gemmOnly ? " in a GEMM form (TF32 on widened 16-bit inputs)" : ""));
 }
 
 /// Workspace the timed runs may use, at most: candidates needing more are
@@ -1733,16 +1757,17 @@ constexpr size_t kFindWorkspace = size_t(1) << 30;
 /// scratch result), given a workspace of their own as large as the
 /// heuristics' candidates need (1 GiB and half the free memory at most).
 template <typename Perf, typename Heuristics, typename Find>
-Perf chooseAlgorithm(const char *what, bool timed, Heuristics &&heuristics,
-                     Find &&find) {
+Perf chooseAlgorithm(const char *what, bool timed, bool gemmOnly,
+                     Heuristics &&heuristics, Find &&find) {
   if (!timed)
-    return pickAlgorithm<Perf>(what, heuristics);
+    return pickAlgorithm<Perf>(what, gemmOnly, heuristics);
   Perf ranked[16];
   int count = 0;
   heuristics(16, &count, ranked);
   size_t bytes = 0;
   for (int i = 0; i < count; ++i)
-    if (ranked[i].status == CUDNN_STATUS_SUCCESS)
+    if (ranked[i].status == CUDNN_STATUS_SUCCESS &&
+        !(gemmOnly && transformsInputs(ranked[i].algo)))
       bytes = std::max(bytes, ranked[i].memory);
   size_t freeBytes = 0, totalBytes = 0;
   CHECK(cuMemGetInfo(&freeBytes, &totalBytes));
@@ -1751,8 +1776,8 @@ Perf chooseAlgorithm(const char *what, bool timed, Heuristics &&heuristics,
       bytes ? allocDevice(bytes, getComputeStream(),
                           "a convolution's timed runs' workspace")
             : 0;
-  Perf chosen =
-      pickAlgorithm<Perf>(what, [&](int max, int *found, Perf *results) {
+  Perf chosen = pickAlgorithm<Perf>(
+      what, gemmOnly, [&](int max, int *found, Perf *results) {
         find(max, found, results, reinterpret_cast<void *>(workspace), bytes);
       });
   if (workspace)
@@ -1858,6 +1883,9 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
                                           : mode == 1 ? n * c * h * wd
                                                       : f * c * kh * kw);
     bool timed = benchmarkConvolutions();
+    // Widened 16-bit inputs are exact in TF32 only where they are multiplied
+    // as they are: not through FFT or Winograd transforms.
+    bool gemmOnly = dtype == 3;
     CUdeviceptr scratch = timed ? allocDevice(resultBytes, getComputeStream(),
                                               "a convolution's timed runs")
                                 : 0;
@@ -1866,7 +1894,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
     const ConvPlan &p = plan;
     if (mode == 0) {
       auto perf = chooseAlgorithm<cudnnConvolutionFwdAlgoPerf_t>(
-          "forward convolution", timed,
+          "forward convolution", timed, gemmOnly,
           [&](int max, int *count, auto *results) {
             CHECK_DNN(cudnnGetConvolutionForwardAlgorithm_v7(
                 dnn, p.x, p.w, p.conv, p.y, max, count, results));
@@ -1882,7 +1910,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
           &plan.workspace));
     } else if (mode == 1) {
       auto perf = chooseAlgorithm<cudnnConvolutionBwdDataAlgoPerf_t>(
-          "data gradient", timed,
+          "data gradient", timed, gemmOnly,
           [&](int max, int *count, auto *results) {
             CHECK_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
                 dnn, p.w, p.y, p.conv, p.x, max, count, results));
@@ -1898,7 +1926,7 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
           &plan.workspace));
     } else {
       auto perf = chooseAlgorithm<cudnnConvolutionBwdFilterAlgoPerf_t>(
-          "filter gradient", timed,
+          "filter gradient", timed, gemmOnly,
           [&](int max, int *count, auto *results) {
             CHECK_DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
                 dnn, p.x, p.y, p.conv, p.w, max, count, results));

@@ -129,6 +129,73 @@ func.func @update(%p0: memref<4x3xf32>, %g0: memref<4x3xf32>, %p1: memref<5xf32>
 
 // -----
 
+// The same update written over the parameters, as autopar-update-in-place
+// makes a private step's (each updated argument marked autopar.in_place:
+// bufferization passes it a buffer no other argument shares), merges as
+// well: one nest of 12 + 5 elements. Unmarked, two written arguments may be
+// one buffer, and the nests stay apart.
+// CHECK-LABEL: func.func private @update_in_place
+// CHECK: %[[C17:.*]] = arith.constant 17 : index
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[C17]])
+// CHECK-NOT: scf.parallel
+// CHECK: return
+// CHECK-LABEL: func.func private @update_unmarked
+// CHECK-COUNT-2: scf.parallel
+// CHECK-NOT: scf.parallel
+// CHECK: return
+func.func private @update_in_place(%p0: memref<4x3xf32> {autopar.in_place}, %g0: memref<4x3xf32>, %p1: memref<5xf32> {autopar.in_place}, %g1: memref<5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %c5 = arith.constant 5 : index
+  %lr = arith.constant 0.5 : f32
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c4, %c3) step (%c1, %c1) {
+    %p = memref.load %p0[%i, %j] : memref<4x3xf32>
+    %g = memref.load %g0[%i, %j] : memref<4x3xf32>
+    %s = arith.mulf %g, %lr : f32
+    %n = arith.subf %p, %s : f32
+    memref.store %n, %p0[%i, %j] : memref<4x3xf32>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c5) step (%c1) {
+    %p = memref.load %p1[%i] : memref<5xf32>
+    %g = memref.load %g1[%i] : memref<5xf32>
+    %s = arith.mulf %g, %lr : f32
+    %n = arith.subf %p, %s : f32
+    memref.store %n, %p1[%i] : memref<5xf32>
+    scf.reduce
+  }
+  return
+}
+func.func private @update_unmarked(%p0: memref<4x3xf32>, %g0: memref<4x3xf32>, %p1: memref<5xf32>, %g1: memref<5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %c5 = arith.constant 5 : index
+  %lr = arith.constant 0.5 : f32
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c4, %c3) step (%c1, %c1) {
+    %p = memref.load %p0[%i, %j] : memref<4x3xf32>
+    %g = memref.load %g0[%i, %j] : memref<4x3xf32>
+    %s = arith.mulf %g, %lr : f32
+    %n = arith.subf %p, %s : f32
+    memref.store %n, %p0[%i, %j] : memref<4x3xf32>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c5) step (%c1) {
+    %p = memref.load %p1[%i] : memref<5xf32>
+    %g = memref.load %g1[%i] : memref<5xf32>
+    %s = arith.mulf %g, %lr : f32
+    %n = arith.subf %p, %s : f32
+    memref.store %n, %p1[%i] : memref<5xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
 // Not merged: the second nest reads what the first writes (over other
 // bounds); the third writes an argument and the second another, which may
 // be the same buffer (one buffer may be passed twice); a call stands

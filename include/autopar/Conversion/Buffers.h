@@ -24,7 +24,10 @@ Value getRootBuffer(Value buffer);
 bool isAllocatedBuffer(Value root);
 
 /// Whether two root buffers may share memory: the same buffer, or two that
-/// this function did not allocate (arguments may be one buffer twice).
+/// this function did not allocate (arguments may be one buffer twice),
+/// except two arguments one of which is marked autopar.in_place (the
+/// function writes its update over it: bufferization gives it a buffer of
+/// its own at every call).
 bool mayAliasBuffers(Value a, Value b);
 
 /// The fill that starts `op`'s accumulation into `output` and nothing else

@@ -17,8 +17,10 @@ namespace mlir::autopar {
 /// `autopar-lower-to-cpu`: linalg on tensors to LLVM for the host CPU.
 /// Removes what only the compiler needed once a program is lowered: autopar
 /// argument, result and function attributes, meshes, the module's plan and
-/// target.
-void stripAutoparAnnotations(ModuleOp module);
+/// target. With `keepBufferFacts`, the arguments' `autopar.in_place` stays
+/// (what later buffer passes still ask, Buffers.h; the last strip before
+/// LLVM removes it).
+void stripAutoparAnnotations(ModuleOp module, bool keepBufferFacts = false);
 
 /// What both backends start with: ops bufferization cannot take rewritten,
 /// elementwise producers fused into their users (`fuse`), one-shot

@@ -357,9 +357,13 @@ def UpdateInPlace : Pass<"autopar-update-in-place", "::mlir::ModuleOp"> {
   let description = [{
     Before bufferization: in every private function, each result that
     replaces an argument (`autopar.updates`, the new parameters and
-    optimizer state of a training step) and is made by a destination-style
-    op writing into a `tensor.empty` of the argument's type gets the
-    argument as that op's destination. One-shot bufferization then writes
+    optimizer state of a training step) and is made by a linalg op writing
+    into a `tensor.empty` of the argument's (static) type, which its body
+    does not read, gets the argument as that op's destination, and the
+    argument is marked `autopar.in_place`: bufferization gives it a buffer
+    no other argument shares at every call, so the buffer passes may tell
+    it apart from the other arguments (Buffers.h: the optimizer's updates
+    still merge into one kernel). One-shot bufferization then writes
     the update over the argument's buffer where nothing reads the argument
     afterwards (copying where something does), and
     drop-equivalent-buffer-results removes the result: the caller's buffer

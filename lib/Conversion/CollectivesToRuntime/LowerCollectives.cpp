@@ -689,7 +689,7 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
   if (left.wasInterrupted())
     return failure();
   sinkWaits(module, runtime);
-  stripAutoparAnnotations(module);
+  stripAutoparAnnotations(module, /*keepBufferFacts=*/true);
   return success();
 }
 
@@ -719,7 +719,8 @@ struct LowerCollectivesToNCCLPass
 };
 } // namespace
 
-void mlir::autopar::stripAutoparAnnotations(ModuleOp module) {
+void mlir::autopar::stripAutoparAnnotations(ModuleOp module,
+                                            bool keepBufferFacts) {
   MLIRContext *context = module.getContext();
   // Argument and result annotations describe tensors, the function's
   // names the mesh; the lowered functions take LLVM structs.
@@ -727,7 +728,9 @@ void mlir::autopar::stripAutoparAnnotations(ModuleOp module) {
     SmallVector<NamedAttribute> kept;
     if (attrs)
       for (NamedAttribute attr : attrs)
-        if (!attr.getName().getValue().starts_with("autopar."))
+        if (!attr.getName().getValue().starts_with("autopar.") ||
+            (keepBufferFacts &&
+             attr.getName() == AutoparDialect::kInPlaceAttrName))
           kept.push_back(attr);
     return DictionaryAttr::get(context, kept);
   };

@@ -107,6 +107,8 @@ void mlir::autopar::buildLowerToCPUPipeline(
   pm.addPass(createLowerCollectivesToMPI());
   // The loops the CUDA backend makes kernels of, run in sequence.
   buildParallelLoopPasses(pm, options.fuse);
+  // What the buffer passes still read (autopar.in_place) goes.
+  pm.addPass(createStripAnnotations());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

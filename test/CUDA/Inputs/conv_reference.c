@@ -15,7 +15,8 @@ void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n, int64_t c,
                          int64_t dilationW, int32_t mode, int32_t dtype,
                          int32_t accumulate) {
   float *X = (float *)x, *W = (float *)w, *Y = (float *)y;
-  if (dtype != 0) {
+  /* f32 buffers: 0, or 3 (widened 16-bit values, exact products). */
+  if (dtype != 0 && dtype != 3) {
     fprintf(stderr, "conv_reference: f32 only, got element type code %d\n",
             dtype);
     exit(1);

@@ -79,6 +79,10 @@ def Autopar_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kRoleAttrName = "autopar.role";
     static constexpr ::llvm::StringLiteral kBatchDimAttrName = "autopar.batch_dim";
     static constexpr ::llvm::StringLiteral kUpdatesAttrName = "autopar.updates";
+    /// On an argument of a private function that writes its update over it
+    /// (autopar-update-in-place): bufferization gives such an argument a
+    /// buffer of its own at every call, shared with no other argument.
+    static constexpr ::llvm::StringLiteral kInPlaceAttrName = "autopar.in_place";
     static constexpr ::llvm::StringLiteral kLossScaleAttrName = "autopar.loss_scale";
     static constexpr ::llvm::StringLiteral kSpmdAttrName = "autopar.spmd";
     static constexpr ::llvm::StringLiteral kRuntimeDeallocationAttrName =
