@@ -46,6 +46,7 @@
 #include "autopar/Tools/Launch.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -660,6 +661,21 @@ LogicalResult DriverBuilder::build() {
              << "function has type " << sharded.getArgumentTypes()[index]
              << ", its sharding gives " << local->getType();
     locals.push_back(*local);
+  }
+
+  // --check: the reference takes its own copy of each argument the
+  // partitioned step takes as is (replicated on one rank), made here: the
+  // steps write their updates over their arguments, and bufferization
+  // would otherwise copy it at the first step's call, inside that step's
+  // memory mark and clock.
+  if (check) {
+    module.getContext()
+        ->getOrLoadDialect<bufferization::BufferizationDialect>();
+    for (auto [global, local] : llvm::zip_equal(globals, locals))
+      if (global == local)
+        global = bufferization::AllocTensorOp::create(
+            builder, loc, cast<RankedTensorType>(global.getType()),
+            ValueRange{}, local);
   }
 
   auto feed = [&](func::FuncOp func, SmallVector<Value> &args,
