@@ -18,7 +18,10 @@ cuDNN calls, and prints a table with the ratio. Then, for the fused
 program, what one step runs (from the host code after
 autopar-order-on-stream, each op counted as many times as the host loops
 around it iterate): kernel launches, library calls, and the host's waits
-for the GPU (autopar_cuda_synchronize).
+for the GPU (autopar_cuda_synchronize); and the same for the step as
+autopar-run builds it (`--compile-only --dump-ir`: planned for one GPU,
+partitioned, private to its driver, its updates written over its
+arguments; the host's one wait is then the driver's, after the step).
 
     python3 bench/kernel_counts.py [--build build] [--models mlp,gpt,...]
 
@@ -89,7 +92,8 @@ def per_step(dump, func="train_step"):
     """Launches, library calls and host waits one call of `func` runs, from
     the IR dump after autopar-order-on-stream: each op times the trip
     counts of the host loops (constant bounds) around it."""
-    start = dump.index("func.func @%s(" % func)
+    match = re.search(r"func\.func (private )?@%s\(" % func, dump)
+    start = match.start()
     body = dump[start:]
     end = re.search(r"\n  }\n", body)
     body = body[:end.start()] if end else body
@@ -145,25 +149,38 @@ def main():
                     check=True, capture_output=True, text=True)
                 counts[config] = count(lowered.stdout)
                 counts[config].update(per_step(lowered.stderr))
+            # The step as autopar-run builds and runs it.
+            driver = os.path.join(tmp, key + ".driver.mlir")
+            run([os.path.join(args.build, "bin", "autopar-run"), "-n", "1",
+                 model, "--backend=cuda", "--compile-only", "--steps", "2",
+                 "--training=" + training, "--dump-ir=" + driver])
+            lowered = subprocess.run(
+                [opt, driver, "--autopar-lower-to-cuda=format=isa",
+                 "--mlir-print-ir-after=autopar-order-on-stream",
+                 "-o", os.devnull],
+                check=True, capture_output=True, text=True)
+            counts["run"] = per_step(lowered.stderr)
             rows.append((name, counts["unfused"], counts["fused"],
-                         counts["rows"]))
+                         counts["rows"], counts["run"]))
     print("| model (training step) | kernels, fuse=false | fused, "
           "row-kernels=0 | fused with row kernels | ratio | cuBLAS calls "
           "| cuDNN calls |")
     print("|---|---|---|---|---|---|---|")
-    for name, before, fused, after in rows:
+    for name, before, fused, after, _ in rows:
         ratio = after["kernels"] / before["kernels"] if before["kernels"] else 0
         print("| %s | %d | %d | %d | %.2f | %d | %d |" % (
             name, before["kernels"], fused["kernels"], after["kernels"], ratio,
             after["cublas"], after["cudnn"]))
     print()
     print("| model (training step) | launches per step, row-kernels=0 | "
-          "launches per step | library calls | host waits |")
-    print("|---|---|---|---|---|")
-    for name, _, fused, after in rows:
-        print("| %s | %d | %d | %d | %d |" % (
+          "launches per step | library calls | host waits | autopar-run's "
+          "step: launches, library calls, waits inside it |")
+    print("|---|---|---|---|---|---|")
+    for name, _, fused, after, built in rows:
+        print("| %s | %d | %d | %d | %d | %d, %d, %d |" % (
             name, fused["launches"], after["launches"], after["library"],
-            after["waits"]))
+            after["waits"], built["launches"], built["library"],
+            built["waits"]))
     return 0
 
 
