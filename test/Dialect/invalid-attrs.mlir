@@ -70,8 +70,13 @@ func.func private @f(tensor<8xf32> {autopar.sharding = #autopar.sharding<@g, [[g
 // -----
 
 autopar.mesh @m <gpus = 4>
-// expected-error @+1 {{unknown autopar argument attribute 'autopar.shard'; known: autopar.sharding, autopar.role, autopar.batch_dim}}
+// expected-error @+1 {{unknown autopar argument attribute 'autopar.shard'; known: autopar.sharding, autopar.role, autopar.batch_dim, autopar.in_place}}
 func.func private @f(tensor<8xf32> {autopar.shard = #autopar.sharding<@m, [[gpus]]>})
+
+// -----
+
+// expected-error @+1 {{'autopar.in_place' takes no value, got true}}
+func.func private @f(tensor<8xf32> {autopar.in_place = true})
 
 // -----
 
