@@ -157,6 +157,43 @@ func.func @scalar_sum(%x: memref<4x64x4096xf32>, %out: memref<f32>) {
   return
 }
 
+// GPT-2's loss shape, shortened (8 x 1024 x 58): 8192 partials, the last
+// loop cut in 2 chunks of 29, summed once more without chunks (8192
+// threads of 2): that would leave one GPU thread a chain of 8192
+// partials. While the last level is longer than 256, its partials are
+// summed once more in chunks: 8 x 64 chunks of 16, then 8 x 4 chunks of
+// 16; the last thread adds 32. Off: 8192 partials of 58, then 8192.
+// CHECK-LABEL: func.func @loss_sum
+// CHECK: %[[P1:.*]] = memref.alloc() : memref<8x1024x2xf32>
+// CHECK: %[[P2:.*]] = memref.alloc() : memref<8x1024xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[P1]] : memref<8x1024x2xf32>) outs(%[[P2]] : memref<8x1024xf32>)
+// CHECK: memref.expand_shape %[[P2]] {{\[}}[0], [1, 2]] output_shape [8, 16, 64]
+// CHECK: %[[P3:.*]] = memref.alloc() : memref<8x64xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%[[P3]] : memref<8x64xf32>)
+// CHECK: memref.expand_shape %[[P3]] {{\[}}[0], [1, 2]] output_shape [8, 16, 4]
+// CHECK: %[[P4:.*]] = memref.alloc() : memref<8x4xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%[[P4]] : memref<8x4xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[P4]] : memref<8x4xf32>) outs(%arg1 : memref<f32>)
+// OFF-LABEL: func.func @loss_sum
+// OFF: %[[PART:.*]] = memref.alloc() : memref<8x1024xf32>
+// OFF: linalg.generic {{.*}} outs(%[[PART]] : memref<8x1024xf32>)
+// OFF: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[PART]] : memref<8x1024xf32>) outs(%arg1 : memref<f32>)
+// OFF-NEXT: ^bb0
+// OFF-NEXT: arith.addf
+// OFF-NEXT: linalg.yield
+// OFF-NEXT: }
+// OFF-NEXT: memref.dealloc %[[PART]]
+// OFF-NEXT: return
+func.func @loss_sum(%x: memref<8x1024x58xf32>, %out: memref<f32>) {
+  linalg.generic {indexing_maps = [#all3, #none3], iterator_types = ["reduction", "reduction", "reduction"]}
+      ins(%x : memref<8x1024x58xf32>) outs(%out : memref<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %a, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
 // A dense layer's bias gradient: 768 columns, each summing 8192 rows. The
 // column indexes the input's contiguous dimension: it becomes the innermost
 // parallel loop (the fastest thread index) after the 64 interleaved chunks

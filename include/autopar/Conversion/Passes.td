@@ -206,8 +206,10 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
     (as many as fit in that many threads, each combining `min-chunk`
     elements or more), and those partials are summed once more the same
     way without chunks (a GPT-2 loss: 8192 partials of 50257 elements, 21
-    ms on an H200; now 237568 of 1733, then 8192 of 29). The total is then
-    summed in another order: it rounds differently.
+    ms on an H200; now 237568 of 1733, then 8192 of 29). While the last
+    level would leave one GPU thread more than 256 partials to add, they
+    are summed once more in chunks (GPT-2: 512 of 16, then 32 of 16). The
+    total is then summed in another order: it rounds differently.
 
     With `gpu-threads` (the CUDA backend), a reduction whose threads (one
     per parallel iteration) would each combine a long chain of elements (a
