@@ -6,8 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
 
-packages=(cmake ninja-build python3 llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
-          libopenmpi-dev openmpi-bin)
+# python3-psutil: lit's per-test time limit (test/lit.cfg.py).
+packages=(cmake ninja-build python3 python3-psutil llvm-22-dev libmlir-22-dev mlir-22-tools
+          llvm-22-tools libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -49,6 +49,16 @@ config.substitutions.append(("%mlir_libs", config.llvm_lib_dir))
 # killed launcher (exit 124) instead of a suite that never ends. No test
 # runs near it.
 mpirun = "timeout -k 30 900 mpirun --oversubscribe --bind-to none"
+# And every test under a limit (lit kills the test's processes; it needs
+# psutil for that, which scripts/build.sh installs): a hang anywhere, an
+# MPI launch inside autopar-run included, fails its test, not the suite.
+# The slowest test takes about 90 s on 2 cores.
+try:
+    import psutil  # noqa: F401
+
+    lit_config.maxIndividualTestTime = 1200
+except ImportError:
+    lit_config.note("python3-psutil is missing: tests run without a time limit")
 if hasattr(os, "geteuid") and os.geteuid() == 0:
     mpirun += " --allow-run-as-root"
 config.substitutions.append(("%mpirun", mpirun))
