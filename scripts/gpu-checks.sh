@@ -152,6 +152,12 @@ check "cnn bf16 training" "$run" -n 1 "$models/cnn-bf16.mlir" --backend=cuda --s
 check "gpt forward" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512
 check "gpt adam" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check --int-range 512 --tol 1e-3 \
   --training="loss=softmax-cross-entropy optimizer=adam lr=0.001"
+# --cuda-graph: step 1 captured, steps 2 and 3 replayed from the graph
+# (the emulator cannot replay: this is the replay's only check).
+check "gpt adam, CUDA graph replayed" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 4 --check --int-range 512 \
+  --tol 1e-3 --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" --cuda-graph
+check "cnn training (momentum), CUDA graph replayed" "$run" -n 1 "$models/cnn.mlir" --backend=cuda --steps 4 --check \
+  --training="$momentum" --cuda-graph
 check "gpt adam, 2 microbatches" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 2 --check \
   --int-range 512 --tol 1e-3 --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" --plan="microbatches=2"
 # Row kernels (a block per row, shared memory, barriers: what emulation
@@ -192,6 +198,8 @@ plan="parallelism=data target=$base"
 sgd="loss=softmax-cross-entropy optimizer=momentum lr=0.0001"
 check "alexnet b128 training step (timed)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 6 \
   --training="$sgd" --plan="$plan"
+check "alexnet b128 training step, CUDA graph (timed)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 6 \
+  --training="$sgd" --plan="$plan" --cuda-graph
 check "alexnet b128 per layer (--profile)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 4 --profile \
   --training="$sgd" --plan="$plan"
 # bf16: its 14 training-step convolutions read bf16 into f32 results, widened
@@ -210,6 +218,8 @@ check "alexnet b128 bf16 training step (timed)" "$run" -n 1 "$models/alexnet-bf1
 # steps.
 limit=150 check "gpt-2 small b8x1024 f32 training step (timed)" "$run" -n 1 -O0 "$models/gpt2.mlir" \
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan"
+limit=150 check "gpt-2 small b8x1024 f32 training step, CUDA graph (timed)" "$run" -n 1 -O0 "$models/gpt2.mlir" \
+  --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan" --cuda-graph
 limit=150 check "gpt-2 small b8x1024 bf16 training step (timed)" "$run" -n 1 -O0 "$models/gpt2-bf16.mlir" \
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan"
 # A/B: without row kernels (autopar-row-kernels: each softmax, LayerNorm

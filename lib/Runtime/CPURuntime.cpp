@@ -30,6 +30,8 @@ std::vector<double> reported;
 std::vector<double> stepTimes;
 std::vector<double> stepLosses;
 std::vector<double> stepLossScales;
+/// autopar_rt_report_graphs's counts (-1: not reported).
+int64_t graphCaptures = -1, graphReplays = -1;
 /// Buffers of compiled code (the `_mlir_memref_to_llvm_*` functions) by
 /// address, the bytes they hold, the most held since the last mark, and
 /// per step the most held during it.
@@ -371,6 +373,11 @@ const double *getStepDeviceWorkspaces(int64_t &count) {
 const double *getStepLossScales(int64_t &count) {
   count = static_cast<int64_t>(stepLossScales.size());
   return stepLossScales.data();
+}
+bool getGraphCounts(int64_t &captures, int64_t &replays) {
+  captures = graphCaptures;
+  replays = graphReplays;
+  return graphCaptures >= 0;
 }
 const std::vector<std::vector<double>> &getProfile() { return profile; }
 int getRank() { return worldRank; }
@@ -735,6 +742,11 @@ extern "C" void autopar_rt_report_loss(int64_t step, double loss) {
   if (static_cast<size_t>(step) >= stepLosses.size())
     stepLosses.resize(step + 1, std::nan(""));
   stepLosses[step] = loss;
+}
+
+extern "C" void autopar_rt_report_graphs(int64_t captures, int64_t replays) {
+  graphCaptures = captures;
+  graphReplays = replays;
 }
 
 extern "C" void autopar_rt_report_loss_scale(int64_t step, double scale) {

@@ -59,6 +59,13 @@ struct CUevent_st {
   double seconds = 0;
 };
 struct CUmemPoolHandle_st {};
+/// A captured graph: its work ran as it was captured (kernels are host
+/// code here, not launches the emulator could record), so its first launch
+/// has nothing left to do and a second cannot be emulated.
+struct CUgraph_st {};
+struct CUgraphExec_st {
+  bool launched = false;
+};
 struct cublasContext {};
 struct cublasLtContext {};
 struct cudnnContext {};
@@ -578,6 +585,29 @@ cublasContext theBlas;
 cublasLtContext theLt;
 cudnnContext theDnn;
 
+// Stream capture (CUDA graphs), in CU_STREAM_CAPTURE_MODE_THREAD_LOCAL's
+// rules (the only mode the runtime uses): while a stream is being captured,
+// this thread may not wait for the GPU or allocate, free or set memory
+// outside stream order; such a call fails and invalidates the capture,
+// which cuStreamEndCapture then reports, as the driver does. The captured
+// work itself runs at once, as all work here does.
+struct Capture {
+  CUstream stream = nullptr;
+  bool invalidated = false;
+};
+Capture &getCapture() {
+  static Capture capture;
+  return capture;
+}
+/// CUDA_SUCCESS, or the error of an operation that capture forbids.
+CUresult checkNotCapturing() {
+  Capture &capture = getCapture();
+  if (!capture.stream)
+    return CUDA_SUCCESS;
+  capture.invalidated = true;
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 } // namespace
 
 extern "C" {
@@ -620,7 +650,7 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice) {
   return CUDA_SUCCESS;
 }
 CUresult cuCtxSetCurrent(CUcontext) { return CUDA_SUCCESS; }
-CUresult cuCtxSynchronize() { return CUDA_SUCCESS; }
+CUresult cuCtxSynchronize() { return checkNotCapturing(); }
 CUresult cuDeviceGetName(char *name, int length, CUdevice) {
   std::snprintf(name, length, "CUDA emulated on the host CPU");
   return CUDA_SUCCESS;
@@ -652,6 +682,15 @@ CUresult cuGetErrorName(CUresult result, const char **name) {
   case CUDA_ERROR_NOT_SUPPORTED:
     *name = "CUDA_ERROR_NOT_SUPPORTED";
     break;
+  case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED:
+    *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED";
+    break;
+  case CUDA_ERROR_STREAM_CAPTURE_INVALIDATED:
+    *name = "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
+    break;
+  case CUDA_ERROR_ILLEGAL_STATE:
+    *name = "CUDA_ERROR_ILLEGAL_STATE";
+    break;
   default:
     *name = "CUDA_ERROR";
   }
@@ -665,12 +704,74 @@ CUresult cuGetErrorString(CUresult result, const char **text) {
     break;
   case CUDA_ERROR_NOT_SUPPORTED:
     *text = "emulated: not supported by the CUDA emulator (kernels run as "
-            "host code; modules cannot be loaded)";
+            "host code; modules cannot be loaded; graphs cannot be "
+            "replayed)";
+    break;
+  case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED:
+    *text = "emulated: the operation is not permitted while a stream is "
+            "being captured";
+    break;
+  case CUDA_ERROR_STREAM_CAPTURE_INVALIDATED:
+    *text = "emulated: the capture was invalidated by an operation that "
+            "cannot be captured";
     break;
   default:
     *text = "emulated error";
   }
   return CUDA_SUCCESS;
+}
+
+CUresult cuStreamBeginCapture(CUstream stream, CUstreamCaptureMode mode) {
+  if (!stream || getCapture().stream)
+    return CUDA_ERROR_ILLEGAL_STATE;
+  if (mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+    return CUDA_ERROR_NOT_SUPPORTED;
+  getCapture() = {stream, false};
+  return CUDA_SUCCESS;
+}
+CUresult cuStreamEndCapture(CUstream stream, CUgraph *graph) {
+  Capture &capture = getCapture();
+  if (!stream || capture.stream != stream)
+    return CUDA_ERROR_ILLEGAL_STATE;
+  bool invalidated = capture.invalidated;
+  capture = {};
+  *graph = invalidated ? nullptr : new CUgraph_st();
+  return invalidated ? CUDA_ERROR_STREAM_CAPTURE_INVALIDATED : CUDA_SUCCESS;
+}
+CUresult cuGraphInstantiate(CUgraphExec *exec, CUgraph graph,
+                            unsigned long long) {
+  if (!graph)
+    return CUDA_ERROR_INVALID_VALUE;
+  *exec = new CUgraphExec_st();
+  return CUDA_SUCCESS;
+}
+CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  if (!exec || !stream || getCapture().stream)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (exec->launched)
+    return CUDA_ERROR_NOT_SUPPORTED;
+  exec->launched = true;
+  return CUDA_SUCCESS;
+}
+CUresult cuGraphExecDestroy(CUgraphExec exec) {
+  delete exec;
+  return CUDA_SUCCESS;
+}
+CUresult cuGraphDestroy(CUgraph graph) {
+  delete graph;
+  return CUDA_SUCCESS;
+}
+/// Captured allocations come from the pool here (the pool's watermark
+/// counts them): graphs hold no memory of their own.
+CUresult cuDeviceGetGraphMemAttribute(CUdevice, CUgraphMem_attribute,
+                                      void *value) {
+  *static_cast<cuuint64_t *>(value) = 0;
+  return CUDA_SUCCESS;
+}
+CUresult cuDeviceSetGraphMemAttribute(CUdevice, CUgraphMem_attribute,
+                                      void *value) {
+  return *static_cast<cuuint64_t *>(value) == 0 ? CUDA_SUCCESS
+                                                : CUDA_ERROR_INVALID_VALUE;
 }
 
 // Streams: everything but sends runs when it is enqueued; a send stays in
@@ -682,11 +783,15 @@ CUresult cuStreamCreate(CUstream *stream, unsigned int) {
 }
 CUresult cuStreamDestroy(CUstream) { return CUDA_SUCCESS; }
 CUresult cuStreamQuery(CUstream stream) {
+  if (stream && stream == getCapture().stream)
+    return checkNotCapturing();
   return stream && !progressStream(stream, /*wait=*/false)
              ? CUDA_ERROR_NOT_READY
              : CUDA_SUCCESS;
 }
 CUresult cuStreamSynchronize(CUstream stream) {
+  if (CUresult result = checkNotCapturing())
+    return result;
   if (stream)
     progressStream(stream, /*wait=*/true);
   return CUDA_SUCCESS;
@@ -707,7 +812,7 @@ CUresult cuEventRecord(CUevent event, CUstream) {
   event->seconds = now();
   return CUDA_SUCCESS;
 }
-CUresult cuEventSynchronize(CUevent) { return CUDA_SUCCESS; }
+CUresult cuEventSynchronize(CUevent) { return checkNotCapturing(); }
 CUresult cuEventQuery(CUevent) { return CUDA_SUCCESS; }
 CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent stop) {
   *ms = static_cast<float>((stop->seconds - start->seconds) * 1e3);
@@ -758,9 +863,15 @@ CUresult cuMemFreeAsync(CUdeviceptr pointer, CUstream stream) {
   return release(pointer);
 }
 CUresult cuMemAllocManaged(CUdeviceptr *pointer, size_t bytes, unsigned int) {
+  if (CUresult result = checkNotCapturing())
+    return result;
   return allocate(pointer, bytes, /*managed=*/true);
 }
-CUresult cuMemFree(CUdeviceptr pointer) { return release(pointer); }
+CUresult cuMemFree(CUdeviceptr pointer) {
+  if (CUresult result = checkNotCapturing())
+    return result;
+  return release(pointer);
+}
 CUresult cuMemAdvise(CUdeviceptr, size_t, CUmem_advise, CUmemLocation) {
   return CUDA_SUCCESS;
 }
@@ -823,9 +934,13 @@ CUresult cuMemsetD32Async(CUdeviceptr to, unsigned int value, size_t count,
   return CUDA_SUCCESS;
 }
 CUresult cuMemsetD32(CUdeviceptr to, unsigned int value, size_t count) {
+  if (CUresult result = checkNotCapturing())
+    return result;
   return cuMemsetD32Async(to, value, count, nullptr);
 }
 CUresult cuMemsetD16(CUdeviceptr to, unsigned short value, size_t count) {
+  if (CUresult result = checkNotCapturing())
+    return result;
   return cuMemsetD16Async(to, value, count, nullptr);
 }
 
@@ -862,6 +977,11 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t *handle) {
 }
 cublasStatus_t cublasSetStream_v2(cublasHandle_t, cudaStream_t) {
   return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t, void *workspace,
+                                     size_t bytes) {
+  return workspace || bytes == 0 ? CUBLAS_STATUS_SUCCESS
+                                 : CUBLAS_STATUS_INVALID_VALUE;
 }
 const char *cublasGetStatusName(cublasStatus_t status) {
   return status == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS"

@@ -219,6 +219,33 @@ CUdeviceptr allocDevice(size_t bytes, CUstream stream, const char *what) {
   return pointer;
 }
 
+/// CUDA graphs (autopar_cuda_graph_*): whether the compute stream is being
+/// captured, and how many times a buffer that captured work uses across
+/// calls (a library's workspace, a collective's scratch) has been replaced:
+/// a graph captured before a replacement would still use the old one.
+struct GraphState {
+  bool capturing = false;
+  uint64_t generation = 0;
+};
+GraphState &getGraphState() {
+  static GraphState state;
+  return state;
+}
+
+/// Before a kept buffer (`what`) is made or replaced: graphs captured
+/// before are out of date. During a capture it is an error: the new buffer
+/// would belong to the graph (the step ran once before it was captured, so
+/// its buffers should have their sizes by then).
+void replacingKeptBuffer(const char *what) {
+  GraphState &state = getGraphState();
+  if (state.capturing)
+    fail(std::string(what) +
+         " had to grow while a step was being captured into a CUDA graph "
+         "(it should have its size from the step's first, uncaptured run); "
+         "run without --cuda-graph");
+  ++state.generation;
+}
+
 /// The CUDA data type of the runtime's element type code (0 f32, 1 f16, 2
 /// bf16); `what` names the call for the error.
 cudaDataType dataType(int32_t code, const char *what) {
@@ -488,6 +515,11 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool isHostShared) {
     return nullptr;
   CUdeviceptr pointer = 0;
   if (isHostShared) {
+    if (getGraphState().capturing)
+      fail("a host-visible (managed) buffer of " + std::to_string(bytes) +
+           " bytes allocated while a step is being captured into a CUDA "
+           "graph (a replay would not allocate it again); run without "
+           "--cuda-graph");
     pointer = allocManaged(bytes);
   } else {
     pointer = allocDevice(
@@ -733,6 +765,11 @@ void autopar_cuda_memory_mark() {
   // Setting the high watermark to 0 resets it to what the pool holds now.
   cuuint64_t zero = 0;
   CHECK(cuMemPoolSetAttribute(getPool(), CU_MEMPOOL_ATTR_USED_MEM_HIGH, &zero));
+  // CUDA graphs allocate from memory of their own.
+  CUdevice device;
+  CHECK(cuDeviceGet(&device, defaultDevice));
+  CHECK(cuDeviceSetGraphMemAttribute(device, CU_GRAPH_MEM_ATTR_USED_MEM_HIGH,
+                                     &zero));
   ManagedHeld &managed = getManagedHeld();
   managed.peak = managed.bytes;
 }
@@ -742,7 +779,14 @@ double autopar_cuda_memory_pool_peak() {
   CHECK(cuStreamSynchronize(getComputeStream()));
   cuuint64_t high = 0;
   CHECK(cuMemPoolGetAttribute(getPool(), CU_MEMPOOL_ATTR_USED_MEM_HIGH, &high));
-  return static_cast<double>(high);
+  // A step launched as a CUDA graph allocates its buffers from the graphs'
+  // memory, which it keeps between launches.
+  CUdevice device;
+  CHECK(cuDeviceGet(&device, defaultDevice));
+  cuuint64_t graphs = 0;
+  CHECK(cuDeviceGetGraphMemAttribute(device, CU_GRAPH_MEM_ATTR_USED_MEM_HIGH,
+                                     &graphs));
+  return static_cast<double>(high + graphs);
 }
 
 double autopar_cuda_memory_managed_peak() {
@@ -823,6 +867,7 @@ CUdeviceptr getScratch(int slot, size_t bytes) {
   static CUdeviceptr buffers[2] = {0, 0};
   static size_t sizes[2] = {0, 0};
   if (sizes[slot] < bytes) {
+    replacingKeptBuffer("a collective's scratch buffer");
     // Replaced in stream order: earlier calls may still be using it.
     if (buffers[slot])
       CHECK(cuMemFreeAsync(buffers[slot], getComputeStream()));
@@ -1226,6 +1271,10 @@ extern "C" {
 
 void autopar_cuda_synchronize() {
   ensureContext();
+  if (getGraphState().capturing)
+    fail("the host waits for the GPU while a step is being captured into a "
+         "CUDA graph (a captured step cannot wait: its host code does not "
+         "run when the graph is replayed); run without --cuda-graph");
   CUstream stream = getComputeStream();
 #ifdef AUTOPAR_HAVE_NCCL
   std::vector<Outstanding> &outstanding = getOutstanding();
@@ -1701,6 +1750,7 @@ void *getWorkspace(size_t bytes) {
   if (bytes == 0)
     return nullptr;
   if (size < bytes) {
+    replacingKeptBuffer("cuDNN's workspace");
     // Replaced in stream order: earlier calls may still be using it.
     if (buffer)
       CHECK(cuMemFreeAsync(buffer, getComputeStream()));
@@ -2067,6 +2117,7 @@ cublasLtHandle_t getLt() {
 void *getLtWorkspace(size_t bytes) {
   static CUdeviceptr buffer = 0;
   if (!buffer && bytes) {
+    replacingKeptBuffer("cuBLASLt's workspace");
     buffer = allocDevice(bytes, getComputeStream(), "cuBLASLt's workspace");
     getWorkspaceBytes() += bytes;
   }
@@ -2142,3 +2193,154 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
   checkpoint("autopar_cuda_gemm_epilogue (" + std::to_string(m) + "x" +
              std::to_string(n) + "x" + std::to_string(k) + ")");
 }
+
+//===----------------------------------------------------------------------===//
+// CUDA graphs
+//===----------------------------------------------------------------------===//
+//
+// A function autopar-capture-graphs wrapped (a training step whose work is
+// all on the compute stream) passes its buffers' addresses, one
+// autopar_cuda_graph_key call each, then asks autopar_cuda_graph_begin what
+// to do. Per key (the function and those addresses): the first call runs
+// as usual (the libraries choose their algorithms and size their
+// workspaces, the kernels' modules load); the second is captured into a
+// graph (cuStreamBeginCapture), instantiated and launched at
+// autopar_cuda_graph_end; every later call launches that graph and skips
+// the function's host code. A kept buffer replaced since (a workspace that
+// grew) makes the graph out of date: it is captured again. The emulator
+// runs captured work as it is captured and cannot replay a graph: there
+// every call after the first is captured anew.
+
+namespace {
+#ifdef AUTOPAR_CUDA_EMULATED
+constexpr bool kCanReplay = false;
+#else
+constexpr bool kCanReplay = true;
+#endif
+
+struct Graph {
+  CUgraphExec exec = nullptr;
+  uint64_t generation = 0;
+#ifdef AUTOPAR_HAVE_NCCL
+  /// The NCCL work in it, watched at the host's next wait after a launch.
+  std::vector<Outstanding> outstanding;
+#endif
+};
+struct Graphs {
+  /// The key autopar_cuda_graph_key calls are building.
+  std::vector<int64_t> pending;
+  /// The key being captured.
+  std::vector<int64_t> capturing;
+  std::map<std::vector<int64_t>, Graph> graphs;
+  /// Calls run without a graph, per key.
+  std::map<std::vector<int64_t>, int64_t> runs;
+  int64_t captures = 0, replays = 0;
+};
+Graphs &getGraphs() {
+  static Graphs graphs;
+  return graphs;
+}
+
+/// What captured library calls need of their handles: cuBLAS a workspace
+/// of its own (it would otherwise allocate one inside the capture).
+void prepareLibrariesForCapture() {
+  static bool prepared = false;
+  if (prepared)
+    return;
+  prepared = true;
+  constexpr size_t kBlasWorkspace = size_t(32) << 20;
+  replacingKeptBuffer("cuBLAS's workspace");
+  CUdeviceptr workspace =
+      allocDevice(kBlasWorkspace, getComputeStream(), "cuBLAS's workspace");
+  getWorkspaceBytes() += kBlasWorkspace;
+  CHECK_BLAS(cublasSetWorkspace(getBlas(), reinterpret_cast<void *>(workspace),
+                                kBlasWorkspace));
+}
+
+enum GraphAction : int32_t { kRunAsIs = 0, kCapture = 1, kReplayed = 2 };
+} // namespace
+
+extern "C" void autopar_cuda_graph_key(int64_t address) {
+  getGraphs().pending.push_back(address);
+}
+
+extern "C" int32_t autopar_cuda_graph_begin(const char *name) {
+  ensureContext();
+  Graphs &graphs = getGraphs();
+  GraphState &state = getGraphState();
+  std::vector<int64_t> key = std::move(graphs.pending);
+  graphs.pending.clear();
+  key.insert(key.begin(),
+             static_cast<int64_t>(reinterpret_cast<intptr_t>(name)));
+  if (state.capturing)
+    fail(std::string("@") + name +
+         " called while another step is being captured into a CUDA graph");
+  // Blocking mode waits after every call: nothing to capture.
+  if (isBlocking())
+    return kRunAsIs;
+  if (auto found = graphs.graphs.find(key); found != graphs.graphs.end()) {
+    if (kCanReplay && found->second.generation == state.generation) {
+      CHECK(cuGraphLaunch(found->second.exec, getComputeStream()));
+#ifdef AUTOPAR_HAVE_NCCL
+      for (const Outstanding &entry : found->second.outstanding)
+        enqueued(entry.comm, entry.what);
+#endif
+      ++graphs.replays;
+      return kReplayed;
+    }
+    CHECK(cuGraphExecDestroy(found->second.exec));
+    graphs.graphs.erase(found);
+  }
+  if (graphs.runs[key]++ == 0)
+    return kRunAsIs;
+  prepareLibrariesForCapture();
+  CUresult result = cuStreamBeginCapture(getComputeStream(),
+                                         CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+  if (result != CUDA_SUCCESS)
+    fail((std::string("capturing @") + name + " into a CUDA graph").c_str(),
+         result);
+  state.capturing = true;
+  graphs.capturing = std::move(key);
+  return kCapture;
+}
+
+extern "C" void autopar_cuda_graph_end(const char *name) {
+  GraphState &state = getGraphState();
+  if (!state.capturing)
+    return; // run as is
+  Graphs &graphs = getGraphs();
+  CUstream stream = getComputeStream();
+  // Every stream the capture forked must join it before it ends: the
+  // collectives started on the communication stream join the compute
+  // stream here if the step did not wait for them.
+  drainInFlight();
+  CUgraph graph = nullptr;
+  CUresult result = cuStreamEndCapture(stream, &graph);
+  state.capturing = false;
+  if (result != CUDA_SUCCESS)
+    fail((std::string("capturing @") + name +
+          " into a CUDA graph (an operation in it cannot be captured; run "
+          "without --cuda-graph)")
+             .c_str(),
+         result);
+  Graph entry;
+  entry.generation = state.generation;
+  // A buffer the graph allocates and does not free (none should) is freed
+  // before its next launch.
+  CHECK(cuGraphInstantiate(&entry.exec, graph,
+                           CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH));
+  CHECK(cuGraphDestroy(graph));
+  CHECK(cuGraphLaunch(entry.exec, stream));
+#ifdef AUTOPAR_HAVE_NCCL
+  entry.outstanding = getOutstanding();
+#endif
+  graphs.graphs[std::move(graphs.capturing)] = std::move(entry);
+  graphs.capturing.clear();
+  ++graphs.captures;
+}
+
+extern "C" int64_t autopar_cuda_graph_captures() {
+  return getGraphs().captures;
+}
+
+extern "C" int64_t autopar_cuda_graph_replays() { return getGraphs().replays; }

@@ -110,6 +110,13 @@ static cl::opt<std::string> cudaOptions(
              "pipeline takes them (e.g. \"row-kernels=0\" or "
              "\"row-min-rows=1 row-min-length=8\")"),
     cl::init(""), cl::cat(runCategory));
+static cl::opt<bool> cudaGraph(
+    "cuda-graph",
+    cl::desc("--backend=cuda: capture the step's GPU work into a CUDA graph "
+             "at its second call and replay it at the others (its results "
+             "are then written into buffers the driver passes; a step that "
+             "cannot be captured runs as is, with a warning)"),
+    cl::init(false), cl::cat(runCategory));
 static cl::opt<bool> compileOnly(
     "compile-only",
     cl::desc("Compile (and for CUDA build the kernel binaries) but do not "
@@ -365,6 +372,9 @@ public:
   /// The CUDA backend's: the step's device memory measured by its runtime
   /// (autopar_cuda_memory_*) and reported to this one's.
   bool cuda = false;
+  /// The step is replayed as a CUDA graph: the graphs captured and replayed
+  /// are reported after the steps (autopar_cuda_graph_*).
+  bool graphs = false;
 
 private:
   Value random(RankedTensorType type, int64_t stream, int64_t range,
@@ -663,6 +673,15 @@ LogicalResult DriverBuilder::build() {
     locals.push_back(*local);
   }
 
+  // The partitioned step's arguments beyond the reference's: buffers its
+  // results are written into (addOutputArguments), made here once and
+  // carried from step to step like the state.
+  for (Type type : sharded.getArgumentTypes().drop_front(locals.size())) {
+    auto tensorType = cast<RankedTensorType>(type);
+    locals.push_back(tensor::EmptyOp::create(
+        builder, loc, tensorType.getShape(), tensorType.getElementType()));
+  }
+
   // --check: the reference takes its own copy of each argument the
   // partitioned step takes as is (replicated on one rank), made here: the
   // steps write their updates over their arguments, and bufferization
@@ -671,7 +690,8 @@ LogicalResult DriverBuilder::build() {
   if (check) {
     module.getContext()
         ->getOrLoadDialect<bufferization::BufferizationDialect>();
-    for (auto [global, local] : llvm::zip_equal(globals, locals))
+    for (auto [global, local] :
+         llvm::zip(globals, ArrayRef(locals).take_front(globals.size())))
       if (global == local)
         global = bufferization::AllocTensorOp::create(
             builder, loc, cast<RankedTensorType>(global.getType()),
@@ -823,6 +843,19 @@ LogicalResult DriverBuilder::build() {
                            ValueRange{constantI64(index), error});
     }
   }
+  if (graphs) {
+    Value captures =
+        func::CallOp::create(builder, loc,
+                             declare("autopar_cuda_graph_captures", {}, {i64}))
+            .getResult(0);
+    Value replays =
+        func::CallOp::create(builder, loc,
+                             declare("autopar_cuda_graph_replays", {}, {i64}))
+            .getResult(0);
+    func::CallOp::create(builder, loc,
+                         declare("autopar_rt_report_graphs", {i64, i64}, {}),
+                         ValueRange{captures, replays});
+  }
   func::ReturnOp::create(builder, loc);
   return success();
 }
@@ -830,6 +863,32 @@ LogicalResult DriverBuilder::build() {
 //===----------------------------------------------------------------------===//
 // main
 //===----------------------------------------------------------------------===//
+
+/// For a step replayed as a CUDA graph: each result that replaces no
+/// argument (the loss) gets an argument of its own that it replaces
+/// (`autopar.updates`), so that autopar-update-in-place can write it there
+/// and the step returns nothing a replay would have to make.
+static LogicalResult addOutputArguments(func::FuncOp func) {
+  MLIRContext *context = func.getContext();
+  for (unsigned r = 0; r < func.getNumResults(); ++r) {
+    if (func.getResultAttr(r, AutoparDialect::kUpdatesAttrName))
+      continue;
+    auto type = dyn_cast<RankedTensorType>(func.getResultTypes()[r]);
+    if (!type || !type.hasStaticShape())
+      continue;
+    unsigned index = func.getNumArguments();
+    SmallVector<NamedAttribute> attrs;
+    if (Attribute sharding =
+            func.getResultAttr(r, AutoparDialect::kShardingAttrName))
+      attrs.emplace_back(AutoparDialect::kShardingAttrName, sharding);
+    if (failed(func.insertArgument(
+            index, type, DictionaryAttr::get(context, attrs), func.getLoc())))
+      return failure();
+    func.setResultAttr(r, AutoparDialect::kUpdatesAttrName,
+                       IntegerAttr::get(IntegerType::get(context, 64), index));
+  }
+  return success();
+}
 
 static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
@@ -1136,9 +1195,17 @@ int main(int argc, char **argv) {
     pin.erase();
   });
   module->getBody()->push_back(copy);
+  bool graphs = cudaGraph && backend == "cuda";
+  if (cudaGraph && !graphs)
+    return fail("--cuda-graph needs --backend=cuda");
+  if (graphs && failed(addOutputArguments(sharded)))
+    return fail("@" + name +
+                ": cannot add the arguments its results are "
+                "written into (--cuda-graph)");
   DriverBuilder driver(*module, sharded, copy);
   driver.classes = classes;
   driver.cuda = backend == "cuda";
+  driver.graphs = graphs;
   if (auto forward = reference->lookupSymbol<func::FuncOp>("forward"))
     driver.modelArgs = forward.getNumArguments();
   unsigned next = 0;
@@ -1272,7 +1339,7 @@ int main(int argc, char **argv) {
                      (cudaOptions.empty() ? std::string() : " " + cudaOptions) +
                      (keepReference ? " host-functions=" + name + "__reference"
                                     : std::string()) +
-                     "}"
+                     (graphs ? " graph-functions=" + name : std::string()) + "}"
                : std::string("autopar-lower-to-cpu{count-allocations=1}"))))
     return 1;
   auto secondsSince = [](std::chrono::steady_clock::time_point start) {
@@ -1410,6 +1477,7 @@ int main(int argc, char **argv) {
     add("autopar_rt_report", (void *)&autopar_rt_report);
     add("autopar_rt_report_time", (void *)&autopar_rt_report_time);
     add("autopar_rt_report_loss_scale", (void *)&autopar_rt_report_loss_scale);
+    add("autopar_rt_report_graphs", (void *)&autopar_rt_report_graphs);
     add("autopar_rt_memory_mark", (void *)&autopar_rt_memory_mark);
     add("autopar_rt_memory_report", (void *)&autopar_rt_memory_report);
     add("autopar_rt_report_device_memory",
@@ -1535,6 +1603,21 @@ int main(int argc, char **argv) {
                             (pool + managed) / predicted);
     }
     say() << "\n";
+  }
+  int64_t captures = 0, replays = 0;
+  if (::autopar::runtime::getGraphCounts(captures, replays)) {
+    if (captures == 0)
+      say() << "  CUDA graph: none captured (the step runs as is: see the "
+               "warning above)\n";
+    else if (emulateGpu)
+      say() << "  CUDA graph: @" << name << " captured " << captures
+            << " time(s) after its first step (the emulator runs captured "
+               "work as it is captured and cannot replay a graph: each "
+               "later step is captured anew)\n";
+    else
+      say() << "  CUDA graph: @" << name << " captured " << captures
+            << " time(s) after its first step, replayed " << replays
+            << " time(s)\n";
   }
   if (profileOps) {
     // Per site, the median over the steps after the first (or step 0);

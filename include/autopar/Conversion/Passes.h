@@ -154,6 +154,11 @@ struct LowerToCUDAPipelineOptions
       llvm::cl::desc("Functions to run on the host CPU, compiled as the CPU "
                      "backend compiles them (e.g. a reference to check the "
                      "GPU's results against)")};
+  PassOptions::ListOption<std::string> graphFunctions{
+      *this, "graph-functions",
+      llvm::cl::desc("Functions whose GPU work is captured once into a CUDA "
+                     "graph and replayed at later calls "
+                     "(autopar-capture-graphs)")};
 };
 void buildLowerToCUDAPipeline(OpPassManager &pm,
                               const LowerToCUDAPipelineOptions &options);

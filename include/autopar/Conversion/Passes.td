@@ -87,6 +87,32 @@ def OrderOnStream : Pass<"autopar-order-on-stream", "::mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def CaptureGraphs : Pass<"autopar-capture-graphs", "::mlir::ModuleOp"> {
+  let summary = "Replay the named functions' GPU work as CUDA graphs";
+  let description = [{
+    For the CUDA backend, after `autopar-order-on-stream`: each function
+    named in `functions` whose host code only enqueues work on the compute
+    stream (kernel launches, stream-ordered runtime calls, allocations from
+    the stream-ordered pool and their frees: no host access to a buffer, no
+    wait for the GPU, no managed allocation, no call to another function of
+    the module) and returns nothing (its results written over its
+    arguments) is wrapped so that the CUDA runtime captures its work into a
+    graph and replays it: the function passes its buffers' addresses
+    (`autopar_cuda_graph_key`, the graph's key), asks
+    `autopar_cuda_graph_begin` whether to run (the key's first call runs
+    as is, its second is captured) or to skip its host code (the graph was
+    launched), and runs `autopar_cuda_graph_end` after its work. A step of
+    hundreds of kernels then costs one launch from the host. A named
+    function that cannot be captured keeps running as is, with a warning
+    that says why; a name that is not a function of the module is an error.
+  }];
+  let options = [ListOption<"functions", "functions", "std::string",
+                            "Names of the functions to replay as graphs">];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
 def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
                                 "::mlir::ModuleOp"> {
   let summary = "Run bufferized matmul-like contractions through cuBLAS";

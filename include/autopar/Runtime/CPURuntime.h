@@ -91,6 +91,9 @@ void autopar_rt_report_device_memory(int64_t step, double pool, double managed,
                                      double workspaces);
 /// The loss scale a (fp16) training step returned for the next step.
 void autopar_rt_report_loss_scale(int64_t step, double scale);
+/// The CUDA graphs the run captured and the launches that replayed one
+/// (autopar_cuda_graph_captures, _replays), reported after the steps.
+void autopar_rt_report_graphs(int64_t captures, int64_t replays);
 /// A host clock (seconds), and the time since `start` added to `site`'s sum
 /// for the current step (the steps counted by autopar_rt_report_time):
 /// what autopar-profile-ops calls.
@@ -117,6 +120,8 @@ const double *getStepDeviceManagedPeaks(int64_t &count);
 const double *getStepDeviceWorkspaces(int64_t &count);
 /// What autopar_rt_report_loss_scale recorded, by step (NaN where none was).
 const double *getStepLossScales(int64_t &count);
+/// What autopar_rt_report_graphs recorded: false when it was not called.
+bool getGraphCounts(int64_t &captures, int64_t &replays);
 /// autopar_rt_profile's sums, per site and step.
 const std::vector<std::vector<double>> &getProfile();
 int getRank();

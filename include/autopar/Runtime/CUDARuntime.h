@@ -125,11 +125,13 @@ int32_t autopar_cuda_device();
 /// high watermark reset to what it holds, the managed bytes held then
 /// kept); after the step, autopar_cuda_memory_pool_peak waits for the
 /// stream and returns the most bytes the pool held at once since the mark
-/// (the GPU's own count: allocations and frees in stream order), and
+/// (the GPU's own count: allocations and frees in stream order; with the
+/// graphs' memory, which a step launched as a CUDA graph holds), and
 /// autopar_cuda_memory_managed_peak the most managed bytes held at once
 /// (the step's arguments and results; counted at the host's allocate and
 /// free calls). autopar_cuda_memory_workspaces: the pool's bytes the
-/// libraries' workspaces (cuDNN's, cuBLASLt's) hold, kept between steps.
+/// libraries' workspaces (cuDNN's, cuBLASLt's, cuBLAS's) hold, kept between
+/// steps.
 void autopar_cuda_memory_mark();
 double autopar_cuda_memory_pool_peak();
 double autopar_cuda_memory_managed_peak();
@@ -204,6 +206,23 @@ int64_t autopar_nccl_all_gather_start(int64_t in, int64_t out, int64_t outer,
                                       int64_t chunk, int32_t dtype,
                                       int64_t meshCode, int64_t axesCode);
 void autopar_nccl_wait(int64_t handle);
+
+/// CUDA graphs for a function autopar-capture-graphs wrapped: its key (the
+/// function and its buffers' addresses, one autopar_cuda_graph_key call per
+/// buffer), then autopar_cuda_graph_begin(name), which returns 0: run the
+/// function as is (the key's first call, or AUTOPAR_CUDA_BLOCKING); 1: run
+/// it, its work is being captured; 2: its graph was launched, skip it.
+/// autopar_cuda_graph_end(name) after the function's work ends a capture:
+/// the graph is instantiated, launched, and kept for the key. A capture
+/// that fails (an operation that cannot be captured) is an error naming the
+/// function. The emulated runtime cannot replay: every call after the
+/// first is captured again.
+void autopar_cuda_graph_key(int64_t address);
+int32_t autopar_cuda_graph_begin(const char *name);
+void autopar_cuda_graph_end(const char *name);
+/// Graphs captured and launches that replayed one, since the start.
+int64_t autopar_cuda_graph_captures();
+int64_t autopar_cuda_graph_replays();
 }
 
 #endif // AUTOPAR_RUNTIME_CUDARUNTIME_H

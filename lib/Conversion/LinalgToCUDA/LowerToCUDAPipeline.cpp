@@ -266,6 +266,12 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   // buffer.
   pm.addPass(createAllocsToGPU());
   pm.addPass(createOrderOnStream());
+  if (!options.graphFunctions.empty()) {
+    CaptureGraphsOptions graphs;
+    graphs.functions.assign(options.graphFunctions.begin(),
+                            options.graphFunctions.end());
+    pm.addPass(createCaptureGraphs(graphs));
+  }
   // Emulation: the kernels as host functions, launched by loops, for the
   // runtime built against host implementations of the CUDA libraries.
   if (options.emulate)

@@ -12,7 +12,9 @@
 //    becomes one-thread kernels;
 //  - autopar-allocs-to-gpu: each allocation placed (device or managed);
 //  - autopar-order-on-stream: launches asynchronous, host synchronisation
-//    only before host accesses.
+//    only before host accesses;
+//  - autopar-capture-graphs: a function whose host code only enqueues
+//    work replayed as a CUDA graph.
 //
 // What counts as GPU work in stream order and what as a host access is
 // decided here, once (isStreamOp, isHostAccess, isDeviceOnly).
@@ -27,6 +29,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -42,6 +45,7 @@ namespace mlir::autopar {
 #define GEN_PASS_DEF_COPIESTOKERNELS
 #define GEN_PASS_DEF_HOSTCOMPUTETOKERNELS
 #define GEN_PASS_DEF_ORDERONSTREAM
+#define GEN_PASS_DEF_CAPTUREGRAPHS
 #include "autopar/Conversion/Passes.h.inc"
 } // namespace mlir::autopar
 
@@ -749,5 +753,133 @@ private:
   }
 
   func::FuncOp synchronize;
+};
+
+/// Why the host code of `func` (after autopar-order-on-stream) cannot be
+/// captured into a CUDA graph and replayed in its place, and the operation
+/// that stops it (null: the function as a whole); success when it can.
+struct NotCapturable {
+  std::string reason;
+  Operation *op = nullptr;
+};
+std::optional<NotCapturable> whyNotCapturable(func::FuncOp func) {
+  if (func.getNumResults() > 0)
+    return NotCapturable{"it returns " + std::to_string(func.getNumResults()) +
+                         " buffer(s) that a replay would not make (results "
+                         "must be written over its arguments)"};
+  if (!func.getBody().hasOneBlock())
+    return NotCapturable{"its body has several blocks"};
+  for (BlockArgument argument : func.getArguments()) {
+    auto type = dyn_cast<MemRefType>(argument.getType());
+    if (!type)
+      return NotCapturable{"argument #" +
+                           std::to_string(argument.getArgNumber()) +
+                           " is not a buffer (a replay would keep its first "
+                           "value)"};
+    if (!type.hasStaticShape())
+      return NotCapturable{"argument #" +
+                           std::to_string(argument.getArgNumber()) +
+                           " has a dynamic shape"};
+  }
+  std::optional<NotCapturable> found;
+  func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (op == func.getOperation())
+      return WalkResult::advance();
+    if (auto alloc = dyn_cast<gpu::AllocOp>(op); alloc && alloc.getHostShared())
+      found = NotCapturable{"it allocates managed memory (a buffer the host "
+                            "touches)",
+                            op};
+    else if (auto wait = dyn_cast<gpu::WaitOp>(op);
+             wait && !wait.getAsyncToken())
+      found = NotCapturable{"it waits for the GPU", op};
+    else if (auto call = dyn_cast<func::CallOp>(op)) {
+      if (call.getCallee() == "autopar_cuda_synchronize")
+        found = NotCapturable{"it waits for the GPU before the host touches a "
+                              "buffer",
+                              op};
+      else if (isCallToDefinedFunction(op))
+        found = NotCapturable{"it calls @" + call.getCallee().str() +
+                                  ", whose host code is not checked",
+                              op};
+      else if (!isStreamOrderedCall(op))
+        found = NotCapturable{
+            "it calls @" + call.getCallee().str() + " on the host", op};
+    } else if (isHostAccess(op)) {
+      found = NotCapturable{"the host touches a buffer ('" +
+                                op->getName().getStringRef().str() + "')",
+                            op};
+    }
+    return found ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return found;
+}
+
+struct CaptureGraphsPass
+    : public mlir::autopar::impl::CaptureGraphsBase<CaptureGraphsPass> {
+  using CaptureGraphsBase::CaptureGraphsBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    for (const std::string &name : functions) {
+      auto func = module.lookupSymbol<func::FuncOp>(name);
+      if (!func || func.isExternal()) {
+        module.emitError() << "autopar-capture-graphs: no function @" << name
+                           << " with a body";
+        return signalPassFailure();
+      }
+      if (std::optional<NotCapturable> why = whyNotCapturable(func)) {
+        InFlightDiagnostic warning =
+            func.emitWarning() << "autopar-capture-graphs: @" << name
+                               << " runs without a CUDA graph: " << why->reason;
+        if (why->op)
+          warning.attachNote(why->op->getLoc()) << "here";
+        continue;
+      }
+      wrap(module, func);
+    }
+  }
+
+private:
+  /// `func`'s body behind the runtime's graph calls: the key (its buffers'
+  /// addresses), then the body only where autopar_cuda_graph_begin did not
+  /// replay it, ended by autopar_cuda_graph_end.
+  void wrap(ModuleOp module, func::FuncOp func) {
+    OpBuilder builder(module.getContext());
+    Type i32 = builder.getI32Type(), i64 = builder.getI64Type();
+    Type pointer = LLVM::LLVMPointerType::get(module.getContext());
+    func::FuncOp key = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_graph_key", {i64}, {});
+    func::FuncOp begin = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_graph_begin", {pointer}, {i32});
+    func::FuncOp end = getOrDeclareRuntimeFunction(
+        builder, module, "autopar_cuda_graph_end", {pointer}, {});
+    Block &body = func.getBody().front();
+    Operation *ret = body.getTerminator();
+    SmallVector<Operation *> work;
+    for (Operation &op : body.without_terminator())
+      work.push_back(&op);
+    Location loc = func.getLoc();
+    builder.setInsertionPointToStart(&body);
+    for (BlockArgument argument : func.getArguments())
+      func::CallOp::create(builder, loc, key,
+                           getBufferAddress(builder, loc, argument));
+    // The function's name, NUL-terminated, for the runtime's messages (its
+    // address is part of the key).
+    std::string text = func.getSymName().str();
+    text.push_back('\0');
+    Value name = LLVM::createGlobalString(
+        loc, builder, ("autopar_graph_name_" + func.getSymName()).str(), text,
+        LLVM::Linkage::Internal);
+    Value action = func::CallOp::create(builder, loc, begin, name).getResult(0);
+    Value replayed =
+        arith::ConstantOp::create(builder, loc, builder.getI32IntegerAttr(2));
+    Value run = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ne,
+                                      action, replayed);
+    auto ifOp = scf::IfOp::create(builder, loc, run, /*withElseRegion=*/false);
+    Block *then = ifOp.thenBlock();
+    for (Operation *op : work)
+      op->moveBefore(then->getTerminator());
+    builder.setInsertionPoint(then->getTerminator());
+    func::CallOp::create(builder, ret->getLoc(), end, name);
+  }
 };
 } // namespace
