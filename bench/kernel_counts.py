@@ -21,7 +21,10 @@ around it iterate): kernel launches, library calls, and the host's waits
 for the GPU (autopar_cuda_synchronize); and the same for the step as
 autopar-run builds it (`--compile-only --dump-ir`: planned for one GPU,
 partitioned, private to its driver, its updates written over its
-arguments; the host's one wait is then the driver's, after the step).
+arguments; the host's one wait is then the driver's, after the step),
+and whether `--cuda-graph` captures that step into a CUDA graph (its
+launches then one graph launch a step from the host; else the reason
+autopar-capture-graphs gives).
 
     python3 bench/kernel_counts.py [--build build] [--models mlp,gpt,...]
 
@@ -160,6 +163,15 @@ def main():
                  "-o", os.devnull],
                 check=True, capture_output=True, text=True)
             counts["run"] = per_step(lowered.stderr)
+            # The same with --cuda-graph: captured, or why not.
+            graphed = subprocess.run(
+                [os.path.join(args.build, "bin", "autopar-run"), "-n", "1",
+                 model, "--backend=cuda", "--compile-only", "--steps", "2",
+                 "--training=" + training, "--cuda-graph"],
+                check=True, capture_output=True, text=True)
+            why = re.search(r"runs without a CUDA graph: ([^\n]*)",
+                            graphed.stderr)
+            counts["run"]["graph"] = ("no: " + why.group(1)) if why else "yes"
             rows.append((name, counts["unfused"], counts["fused"],
                          counts["rows"], counts["run"]))
     print("| model (training step) | kernels, fuse=false | fused, "
@@ -174,13 +186,14 @@ def main():
     print()
     print("| model (training step) | launches per step, row-kernels=0 | "
           "launches per step | library calls | host waits | autopar-run's "
-          "step: launches, library calls, waits inside it |")
-    print("|---|---|---|---|---|---|")
+          "step: launches, library calls, waits inside it | captured by "
+          "--cuda-graph |")
+    print("|---|---|---|---|---|---|---|")
     for name, _, fused, after, built in rows:
-        print("| %s | %d | %d | %d | %d | %d, %d, %d |" % (
+        print("| %s | %d | %d | %d | %d | %d, %d, %d | %s |" % (
             name, fused["launches"], after["launches"], after["library"],
             after["waits"], built["launches"], built["library"],
-            built["waits"]))
+            built["waits"], built["graph"]))
     return 0
 
 
