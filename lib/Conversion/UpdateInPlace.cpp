@@ -9,8 +9,12 @@
 // own analysis decides), upstream's drop-equivalent-buffer-results removes the
 // result, and the caller keeps using the argument's buffer: a training step
 // holds one copy of the parameters and optimizer state, as PyTorch's in-place
-// optimizers do, instead of the old and the new. Public functions keep
-// their calling convention (each update in a buffer of its own).
+// optimizers do, instead of the old and the new. An update that a region
+// of an `scf.index_switch` or `scf.if` yields (a pipeline stage's program:
+// each stage's case updates its own parameters and passes the others'
+// arguments through) is made into the argument in each region. Public
+// functions keep their calling convention (each update in a buffer of its
+// own).
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +23,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::autopar {
@@ -30,6 +35,41 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
+/// Makes `value`, which replaces `argument`, into the argument where a
+/// linalg op writes it into an empty tensor (static shape, its body not
+/// reading it), looking through the regions of `scf.index_switch` and
+/// `scf.if`; returns whether it changed anything. Always the same values:
+/// an empty tensor's elements are never read, so the argument's in their
+/// place change nothing the op computes (bufferization then writes over
+/// the argument where nothing reads it afterwards, and copies where
+/// something does).
+bool writeInto(Value value, BlockArgument argument) {
+  auto opResult = dyn_cast<OpResult>(value);
+  if (!opResult || value.getType() != argument.getType())
+    return false;
+  Operation *owner = opResult.getOwner();
+  if (isa<scf::IndexSwitchOp, scf::IfOp>(owner)) {
+    bool changed = false;
+    for (Region &region : owner->getRegions())
+      if (!region.empty())
+        changed |= writeInto(region.front().getTerminator()->getOperand(
+                                 opResult.getResultNumber()),
+                             argument);
+    return changed;
+  }
+  // A linalg op (whose body says whether it reads its destination); other
+  // destination-style ops keep theirs.
+  auto producer = dyn_cast<linalg::LinalgOp>(owner);
+  if (!producer || !producer.hasPureTensorSemantics())
+    return false;
+  OpOperand *init = producer.getDpsInitOperand(opResult.getResultNumber());
+  if (!init->get().getDefiningOp<tensor::EmptyOp>() ||
+      producer.payloadUsesValueFromOperand(init))
+    return false;
+  init->set(argument);
+  return true;
+}
+
 struct UpdateInPlacePass
     : public mlir::autopar::impl::UpdateInPlaceBase<UpdateInPlacePass> {
   void runOnOperation() override {
@@ -49,28 +89,11 @@ struct UpdateInPlacePass
             !taken.insert(updates.getInt()).second)
           continue;
         BlockArgument argument = func.getArgument(updates.getInt());
-        auto opResult = dyn_cast<OpResult>(result);
         auto type = dyn_cast<RankedTensorType>(argument.getType());
         // Static shapes: an empty tensor of a dynamic shape might not have
         // the argument's sizes.
-        if (!opResult || !type || !type.hasStaticShape() ||
-            type != result.getType())
+        if (!type || !type.hasStaticShape() || !writeInto(result, argument))
           continue;
-        // A linalg op (whose body says whether it reads its destination);
-        // other destination-style ops keep theirs.
-        auto producer = dyn_cast<linalg::LinalgOp>(opResult.getOwner());
-        if (!producer || !producer.hasPureTensorSemantics())
-          continue;
-        OpOperand *init =
-            producer.getDpsInitOperand(opResult.getResultNumber());
-        if (!init->get().getDefiningOp<tensor::EmptyOp>())
-          continue;
-        // The empty tensor's elements are never read (a body that read them
-        // would read undefined values): the argument's in their place
-        // change nothing the op computes.
-        if (producer.payloadUsesValueFromOperand(init))
-          continue;
-        init->set(argument);
         // Callers now pass a buffer the step writes: bufferization gives
         // it one no other argument shares, which later passes may rely on
         // (Buffers.h, mayAliasBuffers).

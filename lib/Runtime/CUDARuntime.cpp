@@ -25,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -184,12 +185,31 @@ CUmemoryPool getPool() {
 }
 
 void releaseManagedCache();
+/// Destroys the CUDA graphs captured (before the communicators whose work
+/// they hold).
+void destroyGraphs();
 
 /// Bytes of the pool the libraries' workspaces (cuDNN's, cuBLASLt's) hold
 /// for the rest of the run.
 size_t &getWorkspaceBytes() {
   static size_t bytes = 0;
   return bytes;
+}
+
+/// CUDA graphs (autopar_cuda_graph_*): whether the compute stream is being
+/// captured, and how many times a buffer that captured work uses across
+/// calls (a library's workspace, a collective's scratch) has been replaced:
+/// a graph captured before a replacement would still use the old one.
+struct GraphState {
+  bool capturing = false;
+  uint64_t generation = 0;
+  /// The device buffers allocated during the capture (the graph's own):
+  /// the only ones a captured step may free.
+  std::set<CUdeviceptr> allocated;
+};
+GraphState &getGraphState() {
+  static GraphState state;
+  return state;
 }
 
 /// `bytes` of device memory from the pool, in `stream`'s order; running
@@ -199,6 +219,17 @@ CUdeviceptr allocDevice(size_t bytes, CUstream stream, const char *what) {
   CUdeviceptr pointer = 0;
   CUresult result = cuMemAllocFromPoolAsync(
       &pointer, std::max<size_t>(bytes, 1), getPool(), stream);
+  GraphState &graph = getGraphState();
+  if (graph.capturing) {
+    // A graph's own memory: nothing to release and retry inside a capture.
+    if (result == CUDA_ERROR_OUT_OF_MEMORY)
+      fail(std::string("out of GPU memory while capturing a step into a CUDA "
+                       "graph: ") +
+           what + " needs " + std::to_string(bytes) +
+           " bytes; run without --cuda-graph");
+    if (result == CUDA_SUCCESS)
+      graph.allocated.insert(pointer);
+  }
   if (result == CUDA_ERROR_OUT_OF_MEMORY) {
     releaseManagedCache();
     result = cuMemAllocFromPoolAsync(&pointer, std::max<size_t>(bytes, 1),
@@ -219,19 +250,6 @@ CUdeviceptr allocDevice(size_t bytes, CUstream stream, const char *what) {
   return pointer;
 }
 
-/// CUDA graphs (autopar_cuda_graph_*): whether the compute stream is being
-/// captured, and how many times a buffer that captured work uses across
-/// calls (a library's workspace, a collective's scratch) has been replaced:
-/// a graph captured before a replacement would still use the old one.
-struct GraphState {
-  bool capturing = false;
-  uint64_t generation = 0;
-};
-GraphState &getGraphState() {
-  static GraphState state;
-  return state;
-}
-
 /// Before a kept buffer (`what`) is made or replaced: graphs captured
 /// before are out of date. During a capture it is an error: the new buffer
 /// would belong to the graph (the step ran once before it was captured, so
@@ -244,6 +262,18 @@ void replacingKeptBuffer(const char *what) {
          "(it should have its size from the step's first, uncaptured run); "
          "run without --cuda-graph");
   ++state.generation;
+}
+
+/// During a capture, a free of a buffer the capture did not allocate is an
+/// error: the graph would free it at every replay (and managed memory's
+/// free waits on an event the host queries later).
+void checkCapturedFree(int64_t address) {
+  GraphState &state = getGraphState();
+  if (state.capturing &&
+      !state.allocated.count(static_cast<CUdeviceptr>(address)))
+    fail("a buffer the step did not allocate is freed while it is being "
+         "captured into a CUDA graph (a replay would free it again); run "
+         "without --cuda-graph");
 }
 
 /// The CUDA data type of the runtime's element type code (0 f32, 1 f16, 2
@@ -555,6 +585,7 @@ void autopar_cuda_free_device(int64_t address) {
   if (!address)
     return;
   ensureContext();
+  checkCapturedFree(address);
   // Pool memory: reusable once the stream's work so far is done.
   CHECK(cuMemFreeAsync(static_cast<CUdeviceptr>(address), getComputeStream()));
 }
@@ -563,6 +594,7 @@ void autopar_cuda_free_managed(int64_t address) {
   if (!address)
     return;
   ensureContext();
+  checkCapturedFree(address);
   CUdeviceptr pointer = static_cast<CUdeviceptr>(address);
   if (auto known = getManagedCache().sizes.find(pointer);
       known != getManagedCache().sizes.end())
@@ -590,6 +622,12 @@ void autopar_cuda_free(int64_t address) {
   if (!address)
     return;
   ensureContext();
+  // During a capture the only buffers freed are the graph's own (device
+  // memory, not yet backed: no pointer query).
+  if (getGraphState().capturing) {
+    autopar_cuda_free_device(address);
+    return;
+  }
   unsigned managed = 0;
   CHECK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED,
                               static_cast<CUdeviceptr>(address)));
@@ -949,6 +987,9 @@ Direction &getDirection(int64_t meshCode, int64_t axesCode, int64_t from,
 /// Aborts every communicator (so that no NCCL kernel keeps the GPU) and
 /// fails with `message`.
 [[noreturn]] void abortAll(const std::string &message) {
+  // NCCL waits for the CUDA graphs that hold a communicator's work to go
+  // before it aborts or destroys it.
+  destroyGraphs();
   for (auto &[key, direction] : getDirections())
     ncclCommAbort(direction.comm);
   for (auto &[key, comm] : getGroupComms())
@@ -1063,6 +1104,7 @@ ncclComm_t worldComm() {
       ncclCommInitRankConfig(&comm, world.size, id, world.rank, &config));
   // Release NCCL (its threads, its GPU memory) before the driver goes.
   std::atexit([] {
+    destroyGraphs();
     for (auto &[key, direction] : getDirections())
       ncclCommDestroy(direction.comm);
     getDirections().clear();
@@ -1639,6 +1681,23 @@ void autopar_nccl_prepare_transfer(int64_t meshCode, int64_t axesCode,
 void autopar_nccl_flush_sends() {
   ensureContext();
   drainInFlight();
+#ifdef AUTOPAR_HAVE_NCCL
+  // The sends join the compute stream (on the GPU): the step is done when
+  // they are, and a CUDA graph capturing the step takes them in whole
+  // (every stream a capture forks must join it).
+  CUstream compute = getComputeStream();
+  for (auto &[key, direction] : getDirections()) {
+    // (Busy: a send since the host last waited, so within this step; a
+    // capture joins only the streams it forked.)
+    if (!direction.busy)
+      continue;
+    CUevent sent = nullptr;
+    CHECK(cuEventCreate(&sent, CU_EVENT_DISABLE_TIMING));
+    CHECK(cuEventRecord(sent, direction.stream));
+    CHECK(cuStreamWaitEvent(compute, sent, 0));
+    CHECK(cuEventDestroy(sent));
+  }
+#endif
 }
 
 /// Makes the communicators of `meshCode`'s group over `axesCode` now: the
@@ -2229,8 +2288,10 @@ struct Graph {
 struct Graphs {
   /// The key autopar_cuda_graph_key calls are building.
   std::vector<int64_t> pending;
-  /// The key being captured.
+  /// The key being captured, and how much NCCL work was outstanding when
+  /// its capture began.
   std::vector<int64_t> capturing;
+  size_t outstandingBefore = 0;
   std::map<std::vector<int64_t>, Graph> graphs;
   /// Calls run without a graph, per key.
   std::map<std::vector<int64_t>, int64_t> runs;
@@ -2241,8 +2302,27 @@ Graphs &getGraphs() {
   return graphs;
 }
 
+/// Launches `graph` on the compute stream; running out of memory for the
+/// graph's own buffers (mapped at its first launch) is an error naming it.
+void launchGraph(CUgraphExec graph, const char *name) {
+  CUresult result = cuGraphLaunch(graph, getComputeStream());
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    size_t free = 0, total = 0;
+    cuMemGetInfo(&free, &total);
+    fail(std::string("out of GPU memory launching the CUDA graph of @") + name +
+         " (its buffers are its own, beside the pool's " +
+         std::to_string(total - free) +
+         " bytes in use); run without "
+         "--cuda-graph");
+  }
+  if (result != CUDA_SUCCESS)
+    fail((std::string("launching the CUDA graph of @") + name).c_str(), result);
+}
+
 /// What captured library calls need of their handles: cuBLAS a workspace
-/// of its own (it would otherwise allocate one inside the capture).
+/// of its own (it would otherwise allocate one inside the capture), from a
+/// wrapped step's first call on, so that the run as is and the captured
+/// one choose the same kernels.
 void prepareLibrariesForCapture() {
   static bool prepared = false;
   if (prepared)
@@ -2278,9 +2358,22 @@ extern "C" int32_t autopar_cuda_graph_begin(const char *name) {
   // Blocking mode waits after every call: nothing to capture.
   if (isBlocking())
     return kRunAsIs;
+  prepareLibrariesForCapture();
   if (auto found = graphs.graphs.find(key); found != graphs.graphs.end()) {
+#ifdef AUTOPAR_HAVE_NCCL
+    // Every rank must capture the same collectives: a recapture on one
+    // rank alone would hang them.
+    if (found->second.generation != state.generation &&
+        !found->second.outstanding.empty())
+      fail(std::string("a library workspace or collective buffer grew after "
+                       "@") +
+           name +
+           " was captured into a CUDA graph with NCCL work in it; "
+           "capturing it again would need every rank to; run without "
+           "--cuda-graph");
+#endif
     if (kCanReplay && found->second.generation == state.generation) {
-      CHECK(cuGraphLaunch(found->second.exec, getComputeStream()));
+      launchGraph(found->second.exec, name);
 #ifdef AUTOPAR_HAVE_NCCL
       for (const Outstanding &entry : found->second.outstanding)
         enqueued(entry.comm, entry.what);
@@ -2293,7 +2386,13 @@ extern "C" int32_t autopar_cuda_graph_begin(const char *name) {
   }
   if (graphs.runs[key]++ == 0)
     return kRunAsIs;
-  prepareLibrariesForCapture();
+  // Collectives started before the capture join the compute stream
+  // before it (a capture may wait only on its own work).
+  drainInFlight();
+#ifdef AUTOPAR_HAVE_NCCL
+  graphs.outstandingBefore = getOutstanding().size();
+#endif
+  state.allocated.clear();
   CUresult result = cuStreamBeginCapture(getComputeStream(),
                                          CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
   if (result != CUDA_SUCCESS)
@@ -2323,6 +2422,7 @@ extern "C" void autopar_cuda_graph_end(const char *name) {
           "without --cuda-graph)")
              .c_str(),
          result);
+  state.allocated.clear();
   Graph entry;
   entry.generation = state.generation;
   // A buffer the graph allocates and does not free (none should) is freed
@@ -2330,14 +2430,30 @@ extern "C" void autopar_cuda_graph_end(const char *name) {
   CHECK(cuGraphInstantiate(&entry.exec, graph,
                            CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH));
   CHECK(cuGraphDestroy(graph));
-  CHECK(cuGraphLaunch(entry.exec, stream));
+  // The graph's buffers are its own memory: what the pool kept of the
+  // step's first run goes back to the device first.
+  CHECK(cuStreamSynchronize(stream));
+  CHECK(cuMemPoolTrimTo(getPool(), 0));
+  launchGraph(entry.exec, name);
 #ifdef AUTOPAR_HAVE_NCCL
-  entry.outstanding = getOutstanding();
+  const std::vector<Outstanding> &outstanding = getOutstanding();
+  entry.outstanding.assign(
+      outstanding.begin() +
+          std::min(graphs.outstandingBefore, outstanding.size()),
+      outstanding.end());
 #endif
   graphs.graphs[std::move(graphs.capturing)] = std::move(entry);
   graphs.capturing.clear();
   ++graphs.captures;
 }
+
+namespace {
+void destroyGraphs() {
+  for (auto &[key, graph] : getGraphs().graphs)
+    cuGraphExecDestroy(graph.exec);
+  getGraphs().graphs.clear();
+}
+} // namespace
 
 extern "C" int64_t autopar_cuda_graph_captures() {
   return getGraphs().captures;

@@ -1607,8 +1607,11 @@ int main(int argc, char **argv) {
   int64_t captures = 0, replays = 0;
   if (::autopar::runtime::getGraphCounts(captures, replays)) {
     if (captures == 0)
-      say() << "  CUDA graph: none captured (the step runs as is: see the "
-               "warning above)\n";
+      say() << "  CUDA graph: none captured ("
+            << (steps < 2 ? "a step is captured at its second call"
+                          : "the step ran as is: see the warning above, or "
+                            "AUTOPAR_CUDA_BLOCKING is set")
+            << ")\n";
     else if (emulateGpu)
       say() << "  CUDA graph: @" << name << " captured " << captures
             << " time(s) after its first step (the emulator runs captured "

@@ -47,8 +47,10 @@ def HostComputeToKernels : Pass<"autopar-host-compute-to-kernels",
                 "kernels";
   let description = [{
     For the CUDA backend, after parallel loops are tiled and before they
-    are mapped to the GPU: each run of consecutive top-level operations of
-    a function that only load, store and compute on scalars (arith, math,
+    are mapped to the GPU: each run of consecutive operations of a
+    function's body, or of a block of its host control flow (a pipeline
+    stage's case of an `scf.index_switch`, a loop body), that only load,
+    store and compute on scalars (arith, math,
     and `scf.for`/`scf.if` of them; constants may sit in between) and
     store at least once becomes a one-iteration block and thread loop
     nest, so a kernel of one thread. What linalg leaves without parallel
@@ -93,7 +95,8 @@ def CaptureGraphs : Pass<"autopar-capture-graphs", "::mlir::ModuleOp"> {
     For the CUDA backend, after `autopar-order-on-stream`: each function
     named in `functions` whose host code only enqueues work on the compute
     stream (kernel launches, stream-ordered runtime calls, allocations from
-    the stream-ordered pool and their frees: no host access to a buffer, no
+    the stream-ordered pool and their frees, setup calls that do nothing
+    after their first (`autopar.host_setup`): no host access to a buffer, no
     wait for the GPU, no managed allocation, no call to another function of
     the module) and returns nothing (its results written over its
     arguments) is wrapped so that the CUDA runtime captures its work into a

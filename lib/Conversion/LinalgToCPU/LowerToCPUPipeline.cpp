@@ -40,6 +40,10 @@ void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
   // inputs are then freed when the next ones exist).
   bufferize.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // A pipeline stage's updates come out of a switch over the stages whose
+  // every case yields the argument's buffer (updated there in place, or
+  // passed through): canonicalization forwards the argument.
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   // Results that are their function's argument (the updates above) go:
   // the callers use the argument's buffer, and the deallocation pipeline
   // does not copy them into buffers the callers own.

@@ -188,11 +188,25 @@ struct HostComputeToKernelsPass
       if (func.isExternal() || llvm::is_contained(functions, func.getName()))
         continue;
       for (Block &block : func.getBody())
-        moveRuns(block);
+        moveRunsNested(block);
     }
   }
 
 private:
+  /// moveRuns in `block` and in the blocks of the host control flow in it
+  /// (a pipeline stage's case of an `scf.index_switch`, a microbatch loop's
+  /// body; not the parallel loops and launches that become kernels, nor a
+  /// loop that is scalar compute itself, which a run takes whole).
+  void moveRunsNested(Block &block) {
+    for (Operation &op : block)
+      if (isa<scf::IndexSwitchOp, scf::IfOp, scf::ForOp, scf::WhileOp>(op) &&
+          !isScalarCompute(&op))
+        for (Region &region : op.getRegions())
+          for (Block &nested : region)
+            moveRunsNested(nested);
+    moveRuns(block);
+  }
+
   /// Each run of scalar compute in `block` into a one-thread kernel placed
   /// after the run. Constants, allocations and pure arithmetic on values
   /// from before the run (a tiled loop's bounds) stay where they are
@@ -776,10 +790,11 @@ std::optional<NotCapturable> whyNotCapturable(func::FuncOp func) {
                            std::to_string(argument.getArgNumber()) +
                            " is not a buffer (a replay would keep its first "
                            "value)"};
-    if (!type.hasStaticShape())
+    // The key is the aligned address: the layout must hold no offset.
+    if (!type.hasStaticShape() || !type.getLayout().isIdentity())
       return NotCapturable{"argument #" +
                            std::to_string(argument.getArgNumber()) +
-                           " has a dynamic shape"};
+                           " has a dynamic shape or a layout of its own"};
   }
   std::optional<NotCapturable> found;
   func.walk<WalkOrder::PreOrder>([&](Operation *op) {
@@ -801,7 +816,7 @@ std::optional<NotCapturable> whyNotCapturable(func::FuncOp func) {
         found = NotCapturable{"it calls @" + call.getCallee().str() +
                                   ", whose host code is not checked",
                               op};
-      else if (!isStreamOrderedCall(op))
+      else if (!isStreamOrderedCall(op) && !isHostSetupCall(op))
         found = NotCapturable{
             "it calls @" + call.getCallee().str() + " on the host", op};
     } else if (isHostAccess(op)) {
