@@ -699,7 +699,18 @@ void PlanPass::runOnOperation() {
          << targetAttr->getGpu().getName()
          << ": the least memory per GPU found is "
          << formatBytes(leanest->metrics.memoryPerGpu) << " (mesh "
-         << leanest->mesh.str() << ", " << leanest->config.str() << ")";
+         << leanest->mesh.str() << ", " << leanest->config.str()
+         << "; parameter state "
+         << formatBytes(leanest->metrics.memory.state.total() -
+                        leanest->metrics.memory.state.gradients)
+         << ", gradients " << formatBytes(leanest->metrics.memory.peakGradients)
+         << ", activations "
+         << formatBytes(leanest->metrics.memory.peakActivations) << ", working "
+         << formatBytes(leanest->metrics.memory.peakTransient);
+    if (leanest->metrics.memory.peakAtSync)
+      diag << ", collective buffers "
+           << formatBytes(leanest->metrics.memory.collectiveBuffers);
+    diag << ")";
     if (!options.zero || !options.recompute || !options.microbatches)
       diag << " with ZeRO, recomputation and microbatches searched";
     else

@@ -683,6 +683,7 @@ void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
       node.compute = same.compute;
       node.sync = same.sync;
       node.memory = same.memory;
+      node.peakMemory = same.peakMemory;
       node.forward = same.forward;
       continue;
     }
@@ -690,6 +691,7 @@ void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
     node.compute.assign(count, 0);
     node.sync.assign(count, 0);
     node.memory.assign(count, 0);
+    node.peakMemory.assign(count, 0);
     node.forward.assign(count, 0);
     for (size_t s = 0; s < count; ++s) {
       Priced priced = priceStrategy(mesh, node, index, node.works[s], config);
@@ -697,9 +699,18 @@ void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
       node.sync[s] = priced.sync;
       node.forward[s] = priced.forward;
       node.memory[s] = priced.state.total() + priced.activations;
+      // Summed although the peak takes the largest: the strategy's working
+      // set and what recomputation makes again of its segment.
+      const StrategyWork &work = node.works[s];
+      double m = static_cast<double>(config.microbatches);
+      node.peakMemory[s] =
+          node.memory[s] + work.workingBytes / m +
+          (recomputes(index, config.recompute) ? work.savedBytes / m : 0.0);
       // A strategy the microbatches make impossible is never the leanest.
-      if (priced.compute >= kInfeasible)
+      if (priced.compute >= kInfeasible) {
         node.memory[s] += kInfeasible * 1e12;
+        node.peakMemory[s] += kInfeasible * 1e12;
+      }
     }
   }
 }
@@ -1275,8 +1286,10 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
                           ? costModel.getCommEnergyWeight()
                           : 1.0;
   // Solves the graph of the nodes as priced for `config`, memory weighed
-  // by `lambda` seconds per byte.
-  auto solveWith = [&](const StepConfig &config, double lambda) {
+  // by `lambda` seconds per byte: the kept state and activations, or with
+  // `peak`, the working sets and recomputed segments too (PlanNode).
+  auto solveWith = [&](const StepConfig &config, double lambda,
+                       bool peak = false) {
     if (!(plan.config == config)) {
       plan.config = config;
       price(mesh, plan.nodes, config, /*copies=*/false);
@@ -1294,7 +1307,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
       std::vector<double> &unary = graph.getUnary(index);
       for (size_t s = 0; s < unary.size(); ++s)
         unary[s] = node.compute[s] + commWeight * node.sync[s] +
-                   lambda * node.memory[s];
+                   lambda * (peak ? node.peakMemory[s] : node.memory[s]);
     }
     plan.solution = options.exhaustive ? solveExhaustive(graph)
                                        : solve(graph, solverOptions);
@@ -1324,22 +1337,30 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
         static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
     double high = fastestSeconds / capacity;
     // Is the limit reachable at all? At a huge weight memory dominates and
-    // the plan is the leanest one.
+    // the plan is the leanest one. Kept state and activations weighed
+    // first; when that leaves a plan whose working sets do not fit, the
+    // peak's proxy instead.
+    bool peak = false;
     solveWith(config, high * 1e12);
     evaluate(plan);
-    if (!plan.fitsMemory)
-      return;
+    if (!plan.fitsMemory) {
+      peak = true;
+      solveWith(config, high * 1e12, peak);
+      evaluate(plan);
+      if (!plan.fitsMemory)
+        return;
+    }
     consider();
     double low = 0;
     bool found = false;
     for (int step = 0; step < 20 && !found; ++step, low = high, high *= 4) {
-      solveWith(config, high);
+      solveWith(config, high, peak);
       evaluate(plan);
       found = plan.fitsMemory;
     }
     for (int step = 0; step < 16 && found; ++step) {
       double middle = (low + high) / 2;
-      solveWith(config, middle);
+      solveWith(config, middle, peak);
       evaluate(plan);
       if (plan.fitsMemory)
         high = middle;
@@ -1347,7 +1368,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
         low = middle;
     }
     if (found) {
-      solveWith(config, high);
+      solveWith(config, high, peak);
       consider();
     }
   };
@@ -1418,6 +1439,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
   // one per recomputation and microbatch count, bound the memory from
   // below.
   std::optional<StepConfig> leanest;
+  bool leanestByPeak = false;
   if (!best) {
     unsigned mostZero = 0;
     for (const StepConfig &config : configs)
@@ -1427,12 +1449,15 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
     for (const StepConfig &config : configs) {
       if (config.zero != mostZero)
         continue;
-      solveWith(config, 1e30);
-      evaluate(plan);
-      possible |= plan.fitsMemory;
-      if (plan.metrics.memoryPerGpu < leanestBytes) {
-        leanestBytes = plan.metrics.memoryPerGpu;
-        leanest = config;
+      for (bool peak : {false, true}) {
+        solveWith(config, 1e30, peak);
+        evaluate(plan);
+        possible |= plan.fitsMemory;
+        if (plan.metrics.memoryPerGpu < leanestBytes) {
+          leanestBytes = plan.metrics.memoryPerGpu;
+          leanest = config;
+          leanestByPeak = peak;
+        }
       }
     }
     if (!possible)
@@ -1476,7 +1501,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
         tradeForMemory(config, plan.metrics.stepSeconds());
     }
     if (!best) // The leanest plan found, which does not fit.
-      solveWith(config, 1e30);
+      solveWith(config, 1e30, leanest && leanestByPeak);
   }
   // The plan as chosen (or the leanest, which does not fit), priced for
   // the time objective.

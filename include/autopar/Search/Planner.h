@@ -181,6 +181,11 @@ struct PlanNode {
   /// (parameter state and kept activations); and the forward part of
   /// compute.
   std::vector<double> compute, sync, memory, forward;
+  /// Per strategy, memory with the working set and what recomputation
+  /// makes again of the op's segment added: the proxy of its share of the
+  /// peak a memory-weighed solve falls back on when `memory` alone leaves
+  /// the peak to working sets (Planner::planOnMesh).
+  std::vector<double> peakMemory;
 };
 
 /// One op's share of a plan's step (evaluate fills it): compute of the
