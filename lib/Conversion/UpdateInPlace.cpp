@@ -14,7 +14,9 @@
 // each stage's case updates its own parameters and passes the others'
 // arguments through) is made into the argument in each region. Public
 // functions keep their calling convention (each update in a buffer of its
-// own).
+// own). A value received from another stage or made by a collective
+// (`autopar.recv`, ZeRO's all-gather: no destination at the tensor level)
+// is copied into the argument.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,6 +58,26 @@ bool writeInto(Value value, BlockArgument argument) {
                                  opResult.getResultNumber()),
                              argument);
     return changed;
+  }
+  // A value received from another stage (a tied weight's update, made on
+  // the stage that owns it) or made by a collective (ZeRO's all-gather of
+  // the updated shards): copied into the argument, so that the step returns
+  // no buffer of its own (the communication's is freed after the copy;
+  // these ops have no destination to write into at the tensor level).
+  // (Through the slices and reshapes that unpack a grouped collective's
+  // value and lay it out as the argument.)
+  Operation *root = owner;
+  while (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+             tensor::ExtractSliceOp>(root))
+    if (!(root = root->getOperand(0).getDefiningOp()))
+      return false;
+  if (isa<RecvOp, CollectiveOpInterface>(root)) {
+    OpBuilder builder(owner->getContext());
+    builder.setInsertionPointAfter(owner);
+    auto copy =
+        linalg::CopyOp::create(builder, owner->getLoc(), value, argument);
+    value.replaceAllUsesExcept(copy.getResult(0), copy);
+    return true;
   }
   // A linalg op (whose body says whether it reads its destination); other
   // destination-style ops keep theirs.

@@ -1,5 +1,6 @@
 // RUN: autopar-opt %s -split-input-file -autopar-update-in-place | FileCheck %s
 // RUN: autopar-opt %s -split-input-file --pass-pipeline="builtin.module(autopar-update-in-place,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},drop-equivalent-buffer-results)" | FileCheck %s --check-prefix=BUF
+// RUN: autopar-opt %s -split-input-file --pass-pipeline="builtin.module(autopar-update-in-place,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},func.func(canonicalize),drop-equivalent-buffer-results)" | FileCheck %s --check-prefix=CANON
 
 // A private step's update of argument 0 is computed into that argument;
 // once bufferized it is written over the argument's buffer, the result is
@@ -108,4 +109,73 @@ func.func private @reads_init(%p: tensor<4xf32>) -> (tensor<4xf32> {autopar.upda
 // CHECK-NEXT: return %arg0
 func.func private @same(%p: tensor<4xf32>) -> (tensor<4xf32> {autopar.updates = 0 : i64}) {
   return %p : tensor<4xf32>
+}
+
+// -----
+
+// A pipeline stage's program: each case of the switch over stages updates
+// its own parameter (computed into the argument) and passes the other's
+// argument through. Once bufferized every case yields the argument's
+// buffer; canonicalization forwards it and the results go.
+#id = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func private @stages(
+// CHECK-SAME: %[[S:[^:]*]]: index, %[[P:[^:]*]]: tensor<4xf32> {autopar.in_place}, %[[Q:[^:]*]]: tensor<4xf32> {autopar.in_place}, %[[G:[^:]*]]: tensor<4xf32>)
+// CHECK: case 0 {
+// CHECK: %[[U:.*]] = linalg.generic {{.*}} outs(%[[P]] : tensor<4xf32>)
+// CHECK: scf.yield %[[U]], %[[Q]]
+// CHECK: default {
+// CHECK: %[[V:.*]] = linalg.generic {{.*}} outs(%[[Q]] : tensor<4xf32>)
+// CHECK: scf.yield %[[P]], %[[V]]
+// CANON-LABEL: func.func private @stages(
+// CANON-SAME: -> memref<f32>
+func.func private @stages(%stage: index, %p: tensor<4xf32>, %q: tensor<4xf32>, %g: tensor<4xf32>)
+    -> (tensor<4xf32> {autopar.updates = 1 : i64}, tensor<4xf32> {autopar.updates = 2 : i64}, tensor<f32>) {
+  %r:2 = scf.index_switch %stage -> tensor<4xf32>, tensor<4xf32>
+  case 0 {
+    %e = tensor.empty() : tensor<4xf32>
+    %u = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]}
+        ins(%p, %g : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) {
+    ^bb0(%a: f32, %b: f32, %o: f32):
+      %s = arith.subf %a, %b : f32
+      linalg.yield %s : f32
+    } -> tensor<4xf32>
+    scf.yield %u, %q : tensor<4xf32>, tensor<4xf32>
+  }
+  default {
+    %e = tensor.empty() : tensor<4xf32>
+    %v = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]}
+        ins(%q, %g : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) {
+    ^bb0(%a: f32, %b: f32, %o: f32):
+      %s = arith.subf %a, %b : f32
+      linalg.yield %s : f32
+    } -> tensor<4xf32>
+    scf.yield %p, %v : tensor<4xf32>, tensor<4xf32>
+  }
+  %z = arith.constant dense<0.0> : tensor<f32>
+  return %r#0, %r#1, %z : tensor<4xf32>, tensor<4xf32>, tensor<f32>
+}
+
+// -----
+
+// An update that arrives from another stage (a tied weight) or from a
+// collective (ZeRO's all-gather of the updated shards, unpacked by slices
+// and reshapes) has no destination at the tensor level: it is copied into
+// the argument.
+autopar.mesh @mesh <gpus = 2>
+// CHECK-LABEL: func.func private @communicated(
+// CHECK-SAME: %[[P:[^:]*]]: tensor<4xf32> {autopar.in_place}, %[[W:[^:]*]]: tensor<2x2xf32> {autopar.in_place}, %[[S:[^:]*]]: tensor<1x4xf32>)
+// CHECK: %[[R:.*]] = autopar.recv from 0
+// CHECK: %[[RC:.*]] = linalg.copy ins(%[[R]] : tensor<4xf32>) outs(%[[P]] : tensor<4xf32>)
+// CHECK: %[[G:.*]] = autopar.all_gather
+// CHECK: %[[X:.*]] = tensor.extract_slice %[[G]]
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[X]]
+// CHECK: %[[EC:.*]] = linalg.copy ins(%[[E]] : tensor<2x2xf32>) outs(%[[W]] : tensor<2x2xf32>)
+// CHECK: return %[[RC]], %[[EC]]
+func.func private @communicated(%p: tensor<4xf32>, %w: tensor<2x2xf32>, %shard: tensor<1x4xf32>)
+    -> (tensor<4xf32> {autopar.updates = 0 : i64}, tensor<2x2xf32> {autopar.updates = 1 : i64}) {
+  %r = autopar.recv from 0 on @mesh axes [gpus] tag 3 : tensor<4xf32>
+  %g = autopar.all_gather %shard on @mesh axes [gpus] gather_dim = 0 : tensor<1x4xf32> -> tensor<2x4xf32>
+  %x = tensor.extract_slice %g[0, 0] [1, 4] [1, 1] : tensor<2x4xf32> to tensor<4xf32>
+  %e = tensor.expand_shape %x [[0, 1]] output_shape [2, 2] : tensor<4xf32> into tensor<2x2xf32>
+  return %r, %e : tensor<4xf32>, tensor<2x2xf32>
 }
