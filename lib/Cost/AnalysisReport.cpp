@@ -80,13 +80,17 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     // The data and weight gradients are separate kernels; their bytes are
     // split in proportion to their FLOPs.
     double bwdFlops = work.bwdFlops();
+    Type gradientType =
+        work.convolution
+            ? CostModel::getConvolutionGradientType(work.elementType)
+            : work.elementType;
     if (bwdFlops > 0) {
       for (double part : {work.bwdDataFlops, work.bwdWeightFlops})
         if (part > 0)
           layer.timeBwd +=
               costModel
                   .kernelTime(part, work.bwdBytes * part / bwdFlops,
-                              work.parallelIterations, work.elementType,
+                              work.parallelIterations, gradientType,
                               work.launches())
                   .seconds;
     } else if (work.bwdBytes > 0) {

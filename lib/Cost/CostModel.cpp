@@ -201,6 +201,8 @@ double mlir::autopar::getOptimizerUpdateLaunches(Optimizer optimizer,
 static StringRef flopsKey(Type type) {
   if (type.isF64())
     return "f64";
+  if (type.isTF32())
+    return "tf32";
   if (type.isF16())
     return "f16";
   if (type.isBF16())
@@ -210,6 +212,13 @@ static StringRef flopsKey(Type type) {
   if (type.isInteger(8))
     return "i8";
   return "f32";
+}
+
+Type CostModel::getConvolutionGradientType(Type computeType) {
+  auto floatType = dyn_cast_or_null<FloatType>(computeType);
+  if (floatType && floatType.getWidth() == 16)
+    return FloatTF32Type::get(computeType.getContext());
+  return computeType;
 }
 
 double CostModel::peakFlops(Type elementType) const {

@@ -567,18 +567,24 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
   Priced priced;
   double m = static_cast<double>(config.microbatches);
   Type type = computeType(node.work ? node.work->elementType : Type());
+  // A 16-bit convolution's gradients run at the TF32 rate on the CUDA
+  // backend (CostModel::getConvolutionGradientType).
+  Type gradientType = node.work && node.work->convolution
+                          ? CostModel::getConvolutionGradientType(type)
+                          : type;
   // Each microbatch runs every kernel on 1/M of the work.
-  auto kernel = [&](const StrategyWork::Kernel &k) {
+  auto kernel = [&](const StrategyWork::Kernel &k, Type kernelType) {
     if (k.flops <= 0 && k.bytes <= 0)
       return 0.0;
     return m * costModel
                    .kernelTime(k.flops / m, k.bytes / m,
-                               std::max(1.0, k.parallel / m), type, k.launches)
+                               std::max(1.0, k.parallel / m), kernelType,
+                               k.launches)
                    .seconds;
   };
-  priced.forward = kernel(work.forward);
-  priced.compute =
-      priced.forward + kernel(work.backwardData) + kernel(work.backwardWeight);
+  priced.forward = kernel(work.forward, type);
+  priced.compute = priced.forward + kernel(work.backwardData, gradientType) +
+                   kernel(work.backwardWeight, gradientType);
   if (recomputes(index, config.recompute)) {
     priced.recompute = priced.forward;
     priced.compute += priced.forward;

@@ -51,6 +51,9 @@ struct OpWorkload {
   double bwdBytes = 0;
   /// The element type the op computes in.
   Type elementType;
+  /// A convolution (its gradients' rate: CostModel::
+  /// getConvolutionGradientType).
+  bool convolution = false;
   /// The op was not understood and its numbers are a conservative estimate.
   bool estimated = false;
   /// The op runs inside its users' kernels (Analysis/Fusion.h): it moves no

@@ -139,8 +139,17 @@ public:
   TargetAttr getTarget() const { return target; }
 
   /// Peak FLOP/s of one GPU for `elementType` (f32 when the GPU lists no
-  /// rate for it).
+  /// rate for it; TF32, `tf32`, where the GPU lists one).
   double peakFlops(Type elementType) const;
+
+  /// The type whose rate a convolution's gradients run at when its forward
+  /// computes in `computeType`: cuDNN has no 16-bit convolution into an
+  /// f32 result, so the CUDA backend runs a 16-bit convolution's gradients
+  /// (accumulated in f32) on widened inputs with TF32 tensor cores
+  /// (autopar_cuda_conv2d dtype 3, exact for 16-bit values): TF32 for 16-bit
+  /// float types, `computeType` otherwise. (Its forward keeps the 16-bit
+  /// rate: its result is 16-bit.)
+  static Type getConvolutionGradientType(Type computeType);
 
   /// The time of a kernel doing `flops` and moving `bytes` on one GPU with
   /// `parallelism` independent work items (output elements): a roofline over
