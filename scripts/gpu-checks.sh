@@ -111,6 +111,23 @@ check() {
   return $rc
 }
 
+# expect_replays N COMMAND...: COMMAND (an autopar-run with --cuda-graph)
+# passes only if its step's CUDA graph was replayed N times.
+expect_replays() {
+  local want=$1
+  shift
+  local log
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] || return "$rc"
+  if ! grep -q "replayed $want time(s)" "$log"; then
+    echo "== expected the CUDA graph replayed $want time(s)"
+    return 3
+  fi
+}
+export -f expect_replays
+
 models=$(mktemp -d)
 gen() { python3 "$root/models/generate.py" "$@"; }
 gen mlp --batch 8 --layers 16,32,4 -o "$models/tiny.mlir"
@@ -154,9 +171,9 @@ check "gpt adam" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 3 --check
   --training="loss=softmax-cross-entropy optimizer=adam lr=0.001"
 # --cuda-graph: step 1 captured, steps 2 and 3 replayed from the graph
 # (the emulator cannot replay: this is the replay's only check).
-check "gpt adam, CUDA graph replayed" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 4 --check --int-range 512 \
+check "gpt adam, CUDA graph replayed" bash -c 'expect_replays "$@"' _ 2 "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 4 --check --int-range 512 \
   --tol 1e-3 --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" --cuda-graph
-check "cnn training (momentum), CUDA graph replayed" "$run" -n 1 "$models/cnn.mlir" --backend=cuda --steps 4 --check \
+check "cnn training (momentum), CUDA graph replayed" bash -c 'expect_replays "$@"' _ 2 "$run" -n 1 "$models/cnn.mlir" --backend=cuda --steps 4 --check \
   --training="$momentum" --cuda-graph
 check "gpt adam, 2 microbatches" "$run" -n 1 "$models/gpt.mlir" --backend=cuda --steps 2 --check \
   --int-range 512 --tol 1e-3 --training="loss=softmax-cross-entropy optimizer=adam lr=0.001" --plan="microbatches=2"
@@ -198,7 +215,7 @@ plan="parallelism=data target=$base"
 sgd="loss=softmax-cross-entropy optimizer=momentum lr=0.0001"
 check "alexnet b128 training step (timed)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 6 \
   --training="$sgd" --plan="$plan"
-check "alexnet b128 training step, CUDA graph (timed)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 6 \
+check "alexnet b128 training step, CUDA graph (timed)" bash -c 'expect_replays "$@"' _ 4 "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 6 \
   --training="$sgd" --plan="$plan" --cuda-graph
 check "alexnet b128 per layer (--profile)" "$run" -n 1 "$models/alexnet.mlir" --backend=cuda --steps 4 --profile \
   --training="$sgd" --plan="$plan"
@@ -218,7 +235,7 @@ check "alexnet b128 bf16 training step (timed)" "$run" -n 1 "$models/alexnet-bf1
 # steps.
 limit=150 check "gpt-2 small b8x1024 f32 training step (timed)" "$run" -n 1 -O0 "$models/gpt2.mlir" \
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan"
-limit=150 check "gpt-2 small b8x1024 f32 training step, CUDA graph (timed)" "$run" -n 1 -O0 "$models/gpt2.mlir" \
+limit=150 check "gpt-2 small b8x1024 f32 training step, CUDA graph (timed)" bash -c 'expect_replays "$@"' _ 3 "$run" -n 1 -O0 "$models/gpt2.mlir" \
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan" --cuda-graph
 limit=150 check "gpt-2 small b8x1024 bf16 training step (timed)" "$run" -n 1 -O0 "$models/gpt2-bf16.mlir" \
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan"
