@@ -338,7 +338,8 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     if (!linalgOp.getDpsInputs().empty())
       work.elementType =
           elementTypeOf(linalgOp.getDpsInputs().front().getType());
-    work.convolution = linalg::isaConvolutionOpInterface(linalgOp);
+    work.convolution = linalg::isaConvolutionOpInterface(linalgOp) &&
+                       linalgOp.getNumLoops() == 7;
 
     // A value made by a fused producer is never written: a user reads the
     // producer's inputs instead (and gets no gradient of it written).

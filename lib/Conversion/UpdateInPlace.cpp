@@ -45,7 +45,8 @@ namespace {
 /// place change nothing the op computes (bufferization then writes over
 /// the argument where nothing reads it afterwards, and copies where
 /// something does).
-bool writeInto(Value value, BlockArgument argument) {
+bool writeInto(OpOperand &use, BlockArgument argument) {
+  Value value = use.get();
   auto opResult = dyn_cast<OpResult>(value);
   if (!opResult || value.getType() != argument.getType())
     return false;
@@ -54,7 +55,7 @@ bool writeInto(Value value, BlockArgument argument) {
     bool changed = false;
     for (Region &region : owner->getRegions())
       if (!region.empty())
-        changed |= writeInto(region.front().getTerminator()->getOperand(
+        changed |= writeInto(region.front().getTerminator()->getOpOperand(
                                  opResult.getResultNumber()),
                              argument);
     return changed;
@@ -71,12 +72,13 @@ bool writeInto(Value value, BlockArgument argument) {
              tensor::ExtractSliceOp>(root))
     if (!(root = root->getOperand(0).getDefiningOp()))
       return false;
+  // The copy goes where the value is returned (or yielded), after every
+  // other use, so that nothing reads the argument after it is written.
   if (isa<RecvOp, CollectiveOpInterface>(root)) {
-    OpBuilder builder(owner->getContext());
-    builder.setInsertionPointAfter(owner);
+    OpBuilder builder(use.getOwner());
     auto copy =
         linalg::CopyOp::create(builder, owner->getLoc(), value, argument);
-    value.replaceAllUsesExcept(copy.getResult(0), copy);
+    use.set(copy.getResult(0));
     return true;
   }
   // A linalg op (whose body says whether it reads its destination); other
@@ -114,7 +116,8 @@ struct UpdateInPlacePass
         auto type = dyn_cast<RankedTensorType>(argument.getType());
         // Static shapes: an empty tensor of a dynamic shape might not have
         // the argument's sizes.
-        if (!type || !type.hasStaticShape() || !writeInto(result, argument))
+        if (!type || !type.hasStaticShape() ||
+            !writeInto(ret->getOpOperand(index), argument))
           continue;
         // Callers now pass a buffer the step writes: bufferization gives
         // it one no other argument shares, which later passes may rely on

@@ -214,7 +214,7 @@ static StringRef flopsKey(Type type) {
   return "f32";
 }
 
-Type CostModel::getConvolutionGradientType(Type computeType) {
+Type CostModel::getConvolutionComputeType(Type computeType) {
   auto floatType = dyn_cast_or_null<FloatType>(computeType);
   if (floatType && floatType.getWidth() == 16)
     return FloatTF32Type::get(computeType.getContext());

@@ -1647,7 +1647,11 @@ void autopar_nccl_prepare_transfer(int64_t meshCode, int64_t axesCode,
   ensureContext();
 #ifdef AUTOPAR_HAVE_NCCL
   DirectionKey key{meshCode, axesCode, from, to};
-  if (getDirections().count(key))
+  // Every rank takes part in the split once, the pair's two ends and the
+  // others alike (only the ends keep a direction): a rank that split again
+  // at the next step would wait for the ends, which do not.
+  static std::set<DirectionKey> prepared;
+  if (!prepared.insert(key).second)
     return;
   MeshGroup group = getGroup(meshCode, axesCode);
   bool member = group.position == from || group.position == to;

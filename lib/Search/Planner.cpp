@@ -567,11 +567,10 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
   Priced priced;
   double m = static_cast<double>(config.microbatches);
   Type type = computeType(node.work ? node.work->elementType : Type());
-  // A 16-bit convolution's gradients run at the TF32 rate on the CUDA
-  // backend (CostModel::getConvolutionGradientType).
-  Type gradientType = node.work && node.work->convolution
-                          ? CostModel::getConvolutionGradientType(type)
-                          : type;
+  // A 16-bit 2-D convolution runs at the TF32 rate on the CUDA backend
+  // (CostModel::getConvolutionComputeType).
+  if (node.work && node.work->convolution)
+    type = CostModel::getConvolutionComputeType(type);
   // Each microbatch runs every kernel on 1/M of the work.
   auto kernel = [&](const StrategyWork::Kernel &k, Type kernelType) {
     if (k.flops <= 0 && k.bytes <= 0)
@@ -583,8 +582,8 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
                    .seconds;
   };
   priced.forward = kernel(work.forward, type);
-  priced.compute = priced.forward + kernel(work.backwardData, gradientType) +
-                   kernel(work.backwardWeight, gradientType);
+  priced.compute = priced.forward + kernel(work.backwardData, type) +
+                   kernel(work.backwardWeight, type);
   if (recomputes(index, config.recompute)) {
     priced.recompute = priced.forward;
     priced.compute += priced.forward;

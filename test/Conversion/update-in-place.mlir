@@ -165,17 +165,23 @@ autopar.mesh @mesh <gpus = 2>
 // CHECK-LABEL: func.func private @communicated(
 // CHECK-SAME: %[[P:[^:]*]]: tensor<4xf32> {autopar.in_place}, %[[W:[^:]*]]: tensor<2x2xf32> {autopar.in_place}, %[[S:[^:]*]]: tensor<1x4xf32>)
 // CHECK: %[[R:.*]] = autopar.recv from 0
-// CHECK: %[[RC:.*]] = linalg.copy ins(%[[R]] : tensor<4xf32>) outs(%[[P]] : tensor<4xf32>)
 // CHECK: %[[G:.*]] = autopar.all_gather
 // CHECK: %[[X:.*]] = tensor.extract_slice %[[G]]
 // CHECK: %[[E:.*]] = tensor.expand_shape %[[X]]
+// The copies go where the values are returned: the received value's other
+// use (the sum) still reads it, and nothing reads the argument after it is
+// written.
+// CHECK: %[[SUM:.*]] = linalg.add ins(%[[R]], %[[P]] : tensor<4xf32>, tensor<4xf32>)
+// CHECK: %[[RC:.*]] = linalg.copy ins(%[[R]] : tensor<4xf32>) outs(%[[P]] : tensor<4xf32>)
 // CHECK: %[[EC:.*]] = linalg.copy ins(%[[E]] : tensor<2x2xf32>) outs(%[[W]] : tensor<2x2xf32>)
-// CHECK: return %[[RC]], %[[EC]]
+// CHECK: return %[[RC]], %[[EC]], %[[SUM]]
 func.func private @communicated(%p: tensor<4xf32>, %w: tensor<2x2xf32>, %shard: tensor<1x4xf32>)
-    -> (tensor<4xf32> {autopar.updates = 0 : i64}, tensor<2x2xf32> {autopar.updates = 1 : i64}) {
+    -> (tensor<4xf32> {autopar.updates = 0 : i64}, tensor<2x2xf32> {autopar.updates = 1 : i64}, tensor<4xf32>) {
   %r = autopar.recv from 0 on @mesh axes [gpus] tag 3 : tensor<4xf32>
   %g = autopar.all_gather %shard on @mesh axes [gpus] gather_dim = 0 : tensor<1x4xf32> -> tensor<2x4xf32>
   %x = tensor.extract_slice %g[0, 0] [1, 4] [1, 1] : tensor<2x4xf32> to tensor<4xf32>
   %e = tensor.expand_shape %x [[0, 1]] output_shape [2, 2] : tensor<4xf32> into tensor<2x2xf32>
-  return %r, %e : tensor<4xf32>, tensor<2x2xf32>
+  %z = tensor.empty() : tensor<4xf32>
+  %sum = linalg.add ins(%r, %p : tensor<4xf32>, tensor<4xf32>) outs(%z : tensor<4xf32>) -> tensor<4xf32>
+  return %r, %e, %sum : tensor<4xf32>, tensor<2x2xf32>, tensor<4xf32>
 }

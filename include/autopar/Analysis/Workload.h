@@ -51,8 +51,8 @@ struct OpWorkload {
   double bwdBytes = 0;
   /// The element type the op computes in.
   Type elementType;
-  /// A convolution (its gradients' rate: CostModel::
-  /// getConvolutionGradientType).
+  /// A 2-D convolution, as cuDNN takes them (seven loops: its rate in a
+  /// training step, CostModel::getConvolutionComputeType).
   bool convolution = false;
   /// The op was not understood and its numbers are a conservative estimate.
   bool estimated = false;

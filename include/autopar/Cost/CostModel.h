@@ -142,14 +142,15 @@ public:
   /// rate for it; TF32, `tf32`, where the GPU lists one).
   double peakFlops(Type elementType) const;
 
-  /// The type whose rate a convolution's gradients run at when its forward
-  /// computes in `computeType`: cuDNN has no 16-bit convolution into an
-  /// f32 result, so the CUDA backend runs a 16-bit convolution's gradients
-  /// (accumulated in f32) on widened inputs with TF32 tensor cores
+  /// The type whose rate a 2-D convolution of a training step runs at when
+  /// its model computes in `computeType`: a training step accumulates
+  /// every 16-bit reduction in f32, and cuDNN has no 16-bit convolution
+  /// into an f32 result, so the CUDA backend runs 16-bit convolutions,
+  /// forward and gradients, on widened inputs with TF32 tensor cores
   /// (autopar_cuda_conv2d dtype 3, exact for 16-bit values): TF32 for 16-bit
-  /// float types, `computeType` otherwise. (Its forward keeps the 16-bit
-  /// rate: its result is 16-bit.)
-  static Type getConvolutionGradientType(Type computeType);
+  /// float types, `computeType` otherwise. (The widening kernels are not
+  /// priced.)
+  static Type getConvolutionComputeType(Type computeType);
 
   /// The time of a kernel doing `flops` and moving `bytes` on one GPU with
   /// `parallelism` independent work items (output elements): a roofline over
