@@ -42,19 +42,6 @@ bool mlir::autopar::isStreamOrderedCall(Operation *op) {
   return callee && callee->hasAttr(kStreamOrderedAttrName);
 }
 
-void mlir::autopar::setHostSetup(func::FuncOp func) {
-  func->setAttr(kHostSetupAttrName, UnitAttr::get(func.getContext()));
-}
-
-bool mlir::autopar::isHostSetupCall(Operation *op) {
-  auto call = dyn_cast<func::CallOp>(op);
-  if (!call)
-    return false;
-  auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
-      call, call.getCalleeAttr());
-  return callee && callee->hasAttr(kHostSetupAttrName);
-}
-
 void mlir::autopar::setWrittenOperands(Operation *call,
                                        ArrayRef<int32_t> operands) {
   call->setAttr(kWritesAttrName,

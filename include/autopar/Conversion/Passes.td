@@ -95,8 +95,9 @@ def CaptureGraphs : Pass<"autopar-capture-graphs", "::mlir::ModuleOp"> {
     For the CUDA backend, after `autopar-order-on-stream`: each function
     named in `functions` whose host code only enqueues work on the compute
     stream (kernel launches, stream-ordered runtime calls, allocations from
-    the stream-ordered pool and their frees, setup calls that do nothing
-    after their first (`autopar.host_setup`): no host access to a buffer, no
+    the stream-ordered pool and their frees; the NCCL entry points are
+    stream-ordered, their communicators' preparation doing nothing after
+    its first call): no host access to a buffer, no
     wait for the GPU, no managed allocation, no call to another function of
     the module) and returns nothing (its results written over its
     arguments) is wrapped so that the CUDA runtime captures its work into a

@@ -45,19 +45,6 @@ void setStreamOrdered(func::FuncOp func);
 /// Whether `op` calls a runtime function marked stream-ordered.
 bool isStreamOrderedCall(Operation *op);
 
-/// The unit attribute on a runtime function's declaration saying that it
-/// only sets up host state on its first call (a communicator) and does
-/// nothing on later calls with the same arguments, on the host or the GPU:
-/// a CUDA graph captured after the first call may leave it out
-/// (autopar-capture-graphs).
-inline constexpr StringLiteral kHostSetupAttrName = "autopar.host_setup";
-
-/// Marks the runtime function `func` host setup.
-void setHostSetup(func::FuncOp func);
-
-/// Whether `op` calls a runtime function marked host setup.
-bool isHostSetupCall(Operation *op);
-
 /// The operands (buffer addresses) a runtime call writes, when its lowering
 /// says: the others it only reads (autopar-order-on-stream lets the host
 /// read a buffer that work in flight only reads).

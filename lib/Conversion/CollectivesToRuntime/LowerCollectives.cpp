@@ -651,11 +651,6 @@ LogicalResult lowerCollectives(ModuleOp module, const Runtime &runtime) {
           {i64, i64, i64, i64}, {});
       func::FuncOp flush = getOrDeclareRuntimeFunction(
           builder, module, "autopar_nccl_flush_sends", {}, {});
-      // Communicators made on the first call; the sends joined back to the
-      // compute stream, on the GPU.
-      setHostSetup(prepare);
-      setHostSetup(prepareTransfer);
-      setStreamOrdered(flush);
       builder.setInsertionPointToStart(&func.getBody().front());
       for (auto [mesh, axes] : groups)
         func::CallOp::create(builder, loc, prepare,

@@ -816,7 +816,7 @@ std::optional<NotCapturable> whyNotCapturable(func::FuncOp func) {
         found = NotCapturable{"it calls @" + call.getCallee().str() +
                                   ", whose host code is not checked",
                               op};
-      else if (!isStreamOrderedCall(op) && !isHostSetupCall(op))
+      else if (!isStreamOrderedCall(op))
         found = NotCapturable{
             "it calls @" + call.getCallee().str() + " on the host", op};
     } else if (isHostAccess(op)) {
