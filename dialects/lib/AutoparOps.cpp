@@ -8,11 +8,14 @@
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/SmallSet.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -237,6 +240,250 @@ LogicalResult ScatterAddOp::verify() {
                          << RankedTensorType::get(expected,
                                                   updates.getElementType());
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  RankedTensorType query = getQuery().getType(), key = getKey().getType(),
+                   value = getValue().getType(), output = getOutput().getType(),
+                   lse = getLseInit().getType();
+  for (RankedTensorType type : {query, key, value, output})
+    if (type.getRank() != 3)
+      return emitOpError() << "query, key, value and output must be rank 3 "
+                              "([batch, rows, columns]), got "
+                           << type;
+  if (lse.getRank() != 2)
+    return emitOpError() << "lse must be rank 2 ([batch, query rows]), got "
+                         << lse;
+  Type element = query.getElementType();
+  if (!isa<FloatType>(element) || key.getElementType() != element ||
+      value.getElementType() != element || output.getElementType() != element)
+    return emitOpError() << "query, key, value and output must have one "
+                            "floating-point element type";
+  if (!isa<FloatType>(lse.getElementType()))
+    return emitOpError() << "lse must have a floating-point element type";
+  if (getResult().getType() != output || getLse().getType() != lse)
+    return emitOpError() << "results must have the types of the outs";
+  // Each pair must agree where both sizes are static.
+  auto agree = [&](RankedTensorType a, int64_t dimA, RankedTensorType b,
+                   int64_t dimB, StringRef what) -> LogicalResult {
+    int64_t x = a.getDimSize(dimA), y = b.getDimSize(dimB);
+    if (!ShapedType::isDynamic(x) && !ShapedType::isDynamic(y) && x != y)
+      return emitOpError() << what << " sizes differ: " << x << " and " << y;
+    return success();
+  };
+  if (failed(agree(query, 0, key, 0, "batch")) ||
+      failed(agree(query, 0, value, 0, "batch")) ||
+      failed(agree(query, 0, output, 0, "batch")) ||
+      failed(agree(query, 0, lse, 0, "batch")) ||
+      failed(agree(query, 2, key, 1, "query and key depth")) ||
+      failed(agree(key, 2, value, 1, "key and value row")) ||
+      failed(agree(query, 1, output, 1, "query and output row")) ||
+      failed(agree(query, 1, lse, 1, "query and lse row")) ||
+      failed(agree(value, 2, output, 2, "value and output column")))
+    return failure();
+  if (!hasMask()) {
+    if (getMasked())
+      return emitOpError() << "has a masked value but no mask";
+    return success();
+  }
+  if (!getMasked())
+    return emitOpError() << "has a mask but no masked value";
+  Region &mask = getMask();
+  if (!mask.hasOneBlock())
+    return emitOpError() << "mask must have one block";
+  Block &block = mask.front();
+  if (block.getNumArguments() != 3 ||
+      !llvm::all_of(block.getArgumentTypes(),
+                    [](Type type) { return type.isIndex(); }))
+    return emitOpError() << "mask block must take three indices (batch, "
+                            "query row, key row)";
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield || yield.getValues().size() != 1 ||
+      !yield.getValues()[0].getType().isInteger(1))
+    return emitOpError() << "mask must yield one i1";
+  for (Operation &op : block.without_terminator())
+    if (op.getNumRegions() != 0 || !isMemoryEffectFree(&op))
+      return op.emitOpError()
+             << "in an attention mask must be free of memory effects and "
+                "regions";
+  return success();
+}
+
+Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
+                                        AttentionOp op) {
+  if (!op.hasMask())
+    return {};
+  Block &mask = op.getMask().front();
+  IRMapping mapping;
+  for (unsigned dim = 0; dim < 3; ++dim)
+    mapping.map(mask.getArgument(dim), linalg::IndexOp::create(b, loc, dim));
+  for (Operation &inner : mask.without_terminator())
+    b.clone(inner, mapping);
+  return mapping.lookupOrDefault(mask.getTerminator()->getOperand(0));
+}
+
+Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
+                                          AttentionOp op) {
+  RankedTensorType query = op.getQuery().getType();
+  RankedTensorType key = op.getKey().getType();
+  Type element = query.getElementType();
+  auto scoresType = RankedTensorType::get(
+      {query.getDimSize(0), query.getDimSize(1), key.getDimSize(2)}, element);
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
+  Value empty = tensor::EmptyOp::create(b, loc, scoresType.getShape(), element);
+  Value filled = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  Value scores = linalg::BatchMatmulOp::create(
+                     b, loc, TypeRange{scoresType},
+                     ValueRange{op.getQuery(), op.getKey()}, ValueRange{filled})
+                     .getResult(0);
+  double scale = op.getScale().convertToDouble();
+  if (scale == 1.0 && !op.hasMask())
+    return scores;
+  AffineMap identity = b.getMultiDimIdentityMap(3);
+  SmallVector<utils::IteratorType> parallel(3, utils::IteratorType::parallel);
+  Value out = tensor::EmptyOp::create(b, loc, scoresType.getShape(), element);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{scoresType}, ValueRange{scores}, ValueRange{out},
+             ArrayRef<AffineMap>{identity, identity}, parallel,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value score = args[0];
+               if (scale != 1.0)
+                 score = arith::MulFOp::create(
+                     nb, nl, score,
+                     arith::ConstantOp::create(
+                         nb, nl, nb.getFloatAttr(element, scale)));
+               if (Value masked = buildAttentionMask(nb, nl, op)) {
+                 Value fill = arith::ConstantOp::create(
+                     nb, nl,
+                     nb.getFloatAttr(element,
+                                     op.getMasked()->convertToDouble()));
+                 score = arith::SelectOp::create(nb, nl, masked, fill, score);
+               }
+               linalg::YieldOp::create(nb, nl, score);
+             })
+      .getResult(0);
+}
+
+/// A row reduction of `input` ([B, I, J] -> [B, I]) from `init` combining
+/// with `combine`.
+static Value
+reduceRows(OpBuilder &b, Location loc, Value input, double init,
+           function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  auto type = cast<RankedTensorType>(input.getType());
+  Type element = type.getElementType();
+  auto rowType = RankedTensorType::get(type.getShape().take_front(2), element);
+  Value start =
+      arith::ConstantOp::create(b, loc, b.getFloatAttr(element, init));
+  Value filled = linalg::FillOp::create(b, loc, start,
+                                        tensor::EmptyOp::create(
+                                            b, loc, rowType.getShape(), element)
+                                            .getResult())
+                     .getResult(0);
+  MLIRContext *context = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(3, context);
+  AffineMap row = AffineMap::get(
+      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
+      context);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{rowType}, ValueRange{input}, ValueRange{filled},
+             ArrayRef<AffineMap>{identity, row},
+             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction},
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl,
+                                       combine(nb, nl, args[0], args[1]));
+             })
+      .getResult(0);
+}
+
+/// `body(x[b, i, j], row[b, i])` over [B, I, J].
+static Value
+withRows(OpBuilder &b, Location loc, Value x, Value row,
+         function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
+  auto type = cast<RankedTensorType>(x.getType());
+  MLIRContext *context = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(3, context);
+  AffineMap rowMap = AffineMap::get(
+      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
+      context);
+  Value out =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{x, row}, ValueRange{out},
+             ArrayRef<AffineMap>{identity, rowMap, identity},
+             SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, body(nb, nl, args[0], args[1]));
+             })
+      .getResult(0);
+}
+
+/// `value` converted to the float type `to` (extended or truncated).
+static Value convertFloat(OpBuilder &b, Location loc, Value value, Type to) {
+  unsigned from = value.getType().getIntOrFloatBitWidth();
+  unsigned width = to.getIntOrFloatBitWidth();
+  if (value.getType() == to)
+    return value;
+  if (from < width)
+    return arith::ExtFOp::create(b, loc, to, value);
+  return arith::TruncFOp::create(b, loc, to, value);
+}
+
+FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
+  Location loc = getLoc();
+  Value scores = buildAttentionScores(b, loc, *this);
+  Value maxima =
+      reduceRows(b, loc, scores, -std::numeric_limits<double>::infinity(),
+                 [](OpBuilder &nb, Location nl, Value x, Value acc) -> Value {
+                   return arith::MaximumFOp::create(nb, nl, x, acc);
+                 });
+  Value exps = withRows(
+      b, loc, scores, maxima, [](OpBuilder &nb, Location nl, Value x, Value m) {
+        Value shifted = arith::SubFOp::create(nb, nl, x, m);
+        return math::ExpOp::create(nb, nl, shifted).getResult();
+      });
+  Value sums =
+      reduceRows(b, loc, exps, 0.0,
+                 [](OpBuilder &nb, Location nl, Value x, Value acc) -> Value {
+                   return arith::AddFOp::create(nb, nl, x, acc);
+                 });
+  Value probabilities =
+      withRows(b, loc, exps, sums,
+               [](OpBuilder &nb, Location nl, Value x, Value s) -> Value {
+                 return arith::DivFOp::create(nb, nl, x, s);
+               });
+  RankedTensorType outputType = getOutput().getType();
+  Type element = outputType.getElementType();
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
+  Value filled = linalg::FillOp::create(b, loc, zero, getOutput()).getResult(0);
+  Value context = linalg::BatchMatmulOp::create(
+                      b, loc, TypeRange{outputType},
+                      ValueRange{probabilities, getValue()}, ValueRange{filled})
+                      .getResult(0);
+  // lse = max + log(sum), in lse's type.
+  RankedTensorType lseType = getLseInit().getType();
+  MLIRContext *ctx = b.getContext();
+  AffineMap rows = AffineMap::getMultiDimIdentityMap(2, ctx);
+  Type lseElement = lseType.getElementType();
+  Value lse =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{lseType}, ValueRange{maxima, sums},
+          ValueRange{getLseInit()}, ArrayRef<AffineMap>{rows, rows, rows},
+          SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value m = convertFloat(nb, nl, args[0], lseElement);
+            Value s = convertFloat(nb, nl, args[1], lseElement);
+            Value log = math::LogOp::create(nb, nl, s);
+            linalg::YieldOp::create(
+                nb, nl, ValueRange{arith::AddFOp::create(nb, nl, m, log)});
+          })
+          .getResult(0);
+  return SmallVector<Value>{context, lse};
 }
 
 LogicalResult DeviceCoordOp::verify() {

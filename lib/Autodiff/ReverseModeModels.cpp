@@ -1075,6 +1075,185 @@ struct SoftmaxReverseModel
   }
 };
 
+/// autopar.attention, as FlashAttention's backward: the probabilities
+/// recomputed from the saved query, keys and row log-sum-exp
+/// (P = exp(S' - lse)), then dV = P^T dO, dP = dO V^T, the row terms
+/// r = sum_e dO * O (minus lse's adjoint, when it has one), dS' = P (dP - r)
+/// and through the scale and mask dS = masked ? 0 : scale * dS';
+/// dQ = dS K, dK' = Q^T dS. Nothing B x I x J is kept from the forward.
+struct AttentionReverseModel
+    : public ReverseModeOpInterface::ExternalModel<AttentionReverseModel,
+                                                   AttentionOp> {
+  LogicalResult buildAdjoints(Operation *op, OpBuilder &builder,
+                              AdjointState &state) const {
+    auto attention = cast<AttentionOp>(op);
+    Value dOutput = state.getAdjoint(attention.getResult());
+    Value dLse = state.getAdjoint(attention.getLse());
+    bool anyInput = state.needsGradient(attention.getQuery()) ||
+                    state.needsGradient(attention.getKey()) ||
+                    state.needsGradient(attention.getValue());
+    if ((!dOutput && !dLse) || !anyInput)
+      return success();
+    Location loc = op->getLoc();
+    MLIRContext *context = op->getContext();
+    RankedTensorType queryType = attention.getQuery().getType();
+    RankedTensorType keyType = attention.getKey().getType();
+    RankedTensorType valueType = attention.getValue().getType();
+    RankedTensorType outputType = attention.getOutput().getType();
+    Type element = queryType.getElementType();
+    if (!dOutput)
+      dOutput = createZeros(builder, loc, outputType);
+    auto dims = [&](std::initializer_list<unsigned> positions) {
+      SmallVector<AffineExpr> exprs;
+      for (unsigned position : positions)
+        exprs.push_back(getAffineDimExpr(position, context));
+      return AffineMap::get(4, 0, exprs, context);
+    };
+    // sum over loop 3 of lhs * rhs into a tensor of `shape` at (d0, d1, d2).
+    auto contract = [&](Value lhs, AffineMap lhsMap, Value rhs,
+                        AffineMap rhsMap, ArrayRef<int64_t> shape) {
+      auto type = RankedTensorType::get(shape, element);
+      return linalg::GenericOp::create(
+                 builder, loc, TypeRange{type}, ValueRange{lhs, rhs},
+                 ValueRange{createZeros(builder, loc, type)},
+                 ArrayRef<AffineMap>{lhsMap, rhsMap, dims({0, 1, 2})},
+                 ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                               utils::IteratorType::parallel,
+                                               utils::IteratorType::parallel,
+                                               utils::IteratorType::reduction},
+                 [](OpBuilder &b, Location l, ValueRange args) {
+                   Value product =
+                       arith::MulFOp::create(b, l, args[0], args[1]);
+                   linalg::YieldOp::create(b, l,
+                                           ValueRange{arith::AddFOp::create(
+                                               b, l, args[2], product)});
+                 })
+          .getResult(0);
+    };
+    AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
+    AffineMap rows3 = AffineMap::get(
+        3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
+        context);
+    auto parallel3 =
+        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel);
+    int64_t batch = queryType.getDimSize(0), rows = queryType.getDimSize(1),
+            keys = keyType.getDimSize(2);
+    auto scoresType = RankedTensorType::get({batch, rows, keys}, element);
+    auto convert = [](OpBuilder &b, Location l, Value value, Type to) {
+      if (value.getType() == to)
+        return value;
+      if (value.getType().getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+        return arith::ExtFOp::create(b, l, to, value).getResult();
+      return arith::TruncFOp::create(b, l, to, value).getResult();
+    };
+
+    // P = exp(S' - lse), in lse's type, back to the element type.
+    Value scores = buildAttentionScores(builder, loc, attention);
+    Value lse = attention.getLse();
+    Type lseElement = attention.getLseInit().getType().getElementType();
+    Value probabilities =
+        linalg::GenericOp::create(
+            builder, loc, TypeRange{scoresType}, ValueRange{scores, lse},
+            ValueRange{tensor::EmptyOp::create(builder, loc,
+                                               scoresType.getShape(), element)},
+            ArrayRef<AffineMap>{all3, rows3, all3}, parallel3,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value shifted = arith::SubFOp::create(
+                  b, l, convert(b, l, args[0], lseElement), args[1]);
+              Value exp = math::ExpOp::create(b, l, shifted);
+              linalg::YieldOp::create(b, l,
+                                      ValueRange{convert(b, l, exp, element)});
+            })
+            .getResult(0);
+
+    // dV[b, j, e] = sum_i P[b, i, j] dO[b, i, e].
+    if (state.needsGradient(attention.getValue()))
+      state.addAdjoint(builder, loc, attention.getValue(),
+                       contract(probabilities, dims({0, 3, 1}), dOutput,
+                                dims({0, 3, 2}), valueType.getShape()));
+    if (!state.needsGradient(attention.getQuery()) &&
+        !state.needsGradient(attention.getKey()))
+      return success();
+
+    // dP[b, i, j] = sum_e dO[b, i, e] V[b, j, e].
+    Value dProbabilities =
+        contract(dOutput, dims({0, 1, 3}), attention.getValue(),
+                 dims({0, 2, 3}), scoresType.getShape());
+    // r[b, i] = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i].
+    auto rowType = RankedTensorType::get({batch, rows}, element);
+    Value rowTerms =
+        linalg::GenericOp::create(
+            builder, loc, TypeRange{rowType},
+            ValueRange{dOutput, attention.getResult()},
+            ValueRange{createZeros(builder, loc, rowType)},
+            ArrayRef<AffineMap>{all3, all3, rows3},
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::parallel,
+                                          utils::IteratorType::reduction},
+            [](OpBuilder &b, Location l, ValueRange args) {
+              Value product = arith::MulFOp::create(b, l, args[0], args[1]);
+              linalg::YieldOp::create(
+                  b, l,
+                  ValueRange{arith::AddFOp::create(b, l, args[2], product)});
+            })
+            .getResult(0);
+    if (dLse) {
+      AffineMap all2 = AffineMap::getMultiDimIdentityMap(2, context);
+      rowTerms =
+          linalg::GenericOp::create(
+              builder, loc, TypeRange{rowType}, ValueRange{rowTerms, dLse},
+              ValueRange{tensor::EmptyOp::create(builder, loc,
+                                                 rowType.getShape(), element)},
+              ArrayRef<AffineMap>{all2, all2, all2},
+              SmallVector<utils::IteratorType>(2,
+                                               utils::IteratorType::parallel),
+              [&](OpBuilder &b, Location l, ValueRange args) {
+                Value dl = convert(b, l, args[1], element);
+                linalg::YieldOp::create(
+                    b, l, ValueRange{arith::SubFOp::create(b, l, args[0], dl)});
+              })
+              .getResult(0);
+    }
+    // dS = masked ? 0 : scale * P (dP - r).
+    double scale = attention.getScale().convertToDouble();
+    Value dScores =
+        linalg::GenericOp::create(
+            builder, loc, TypeRange{scoresType},
+            ValueRange{probabilities, dProbabilities, rowTerms},
+            ValueRange{tensor::EmptyOp::create(builder, loc,
+                                               scoresType.getShape(), element)},
+            ArrayRef<AffineMap>{all3, all3, rows3, all3}, parallel3,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value centred = arith::SubFOp::create(b, l, args[1], args[2]);
+              Value grad = arith::MulFOp::create(b, l, args[0], centred);
+              if (scale != 1.0)
+                grad = arith::MulFOp::create(
+                    b, l, grad,
+                    arith::ConstantOp::create(b, l,
+                                              b.getFloatAttr(element, scale)));
+              if (Value masked = buildAttentionMask(b, l, attention))
+                grad = arith::SelectOp::create(
+                    b, l, masked,
+                    arith::ConstantOp::create(b, l,
+                                              b.getFloatAttr(element, 0.0)),
+                    grad);
+              linalg::YieldOp::create(b, l, ValueRange{grad});
+            })
+            .getResult(0);
+    // dQ[b, i, d] = sum_j dS[b, i, j] K'[b, d, j].
+    if (state.needsGradient(attention.getQuery()))
+      state.addAdjoint(builder, loc, attention.getQuery(),
+                       contract(dScores, dims({0, 1, 3}), attention.getKey(),
+                                dims({0, 2, 3}), queryType.getShape()));
+    // dK'[b, d, j] = sum_i Q[b, i, d] dS[b, i, j].
+    if (state.needsGradient(attention.getKey()))
+      state.addAdjoint(builder, loc, attention.getKey(),
+                       contract(attention.getQuery(), dims({0, 3, 1}), dScores,
+                                dims({0, 3, 2}), keyType.getShape()));
+    return success();
+  }
+};
+
 template <typename... OpTys>
 void attachLinalgModels(MLIRContext *context) {
   (OpTys::template attachInterface<LinalgReverseModel<OpTys>>(*context), ...);
@@ -1089,6 +1268,9 @@ void mlir::autopar::registerReverseModeExternalModels(
 #include "mlir/Dialect/Linalg/IR/LinalgStructuredOps.cpp.inc"
         >(context);
     linalg::SoftmaxOp::attachInterface<SoftmaxReverseModel>(*context);
+  });
+  registry.addExtension(+[](MLIRContext *context, AutoparDialect *) {
+    AttentionOp::attachInterface<AttentionReverseModel>(*context);
   });
   registry.addExtension(+[](MLIRContext *context, tensor::TensorDialect *) {
     tensor::CollapseShapeOp::attachInterface<CollapseShapeReverseModel>(

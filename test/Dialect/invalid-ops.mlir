@@ -368,3 +368,36 @@ func.func @f(%b: memref<8xf32>) {
   autopar.recv from 0 on @m axes [stages] tag 0 : memref<8xf32>
   return
 }
+
+// -----
+
+func.func @attention_depth(%q: tensor<2x8x4xf32>, %k: tensor<2x3x8xf32>, %v: tensor<2x8x4xf32>) -> tensor<2x8x4xf32> {
+  %o = tensor.empty() : tensor<2x8x4xf32>
+  %l = tensor.empty() : tensor<2x8xf32>
+  // expected-error @+1 {{'autopar.attention' op query and key depth sizes differ: 4 and 3}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x3x8xf32>, tensor<2x8x4xf32>) outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>) scale 1.0 -> tensor<2x8x4xf32>, tensor<2x8xf32>
+  return %r : tensor<2x8x4xf32>
+}
+
+// -----
+
+func.func @attention_mask_type(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>) -> tensor<2x8x4xf32> {
+  %o = tensor.empty() : tensor<2x8x4xf32>
+  %l = tensor.empty() : tensor<2x8xf32>
+  // expected-error @+1 {{'autopar.attention' op mask must yield one i1}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>) scale 1.0 masked -1.0e4 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    autopar.yield %j : index
+  } -> tensor<2x8x4xf32>, tensor<2x8xf32>
+  return %r : tensor<2x8x4xf32>
+}
+
+// -----
+
+func.func @attention_masked_without_mask(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>) -> tensor<2x8x4xf32> {
+  %o = tensor.empty() : tensor<2x8x4xf32>
+  %l = tensor.empty() : tensor<2x8xf32>
+  // expected-error @+1 {{'autopar.attention' op has a masked value but no mask}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>) scale 1.0 masked -1.0e4 -> tensor<2x8x4xf32>, tensor<2x8xf32>
+  return %r : tensor<2x8x4xf32>
+}

@@ -131,4 +131,23 @@ func.func @scatter_add(%u: tensor<4x8x16xf32>, %i: tensor<4x8xi64>, %d: tensor<5
   %r = autopar.scatter_add %u at %i into %d : tensor<4x8x16xf32>, tensor<4x8xi64> into tensor<50x16xf32>
   return %r : tensor<50x16xf32>
 }
+
+// CHECK-LABEL: func.func @attention
+// CHECK: autopar.attention ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) outs(%{{.*}}, %{{.*}} : tensor<2x8x4xbf16>, tensor<2x8xf32>) scale 1.250000e-01 masked -1.000000e+04 mask {
+// CHECK: ^bb0(%{{.*}}: index, %[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK: arith.cmpi ugt, %[[J]], %[[I]] : index
+// CHECK: autopar.yield %{{.*}} : i1
+// CHECK: } -> tensor<2x8x4xbf16>, tensor<2x8xf32>
+// CHECK: autopar.attention {{.*}} scale 1.000000e+00 -> tensor<2x8x4xbf16>, tensor<2x8xf32>
+func.func @attention(%q: tensor<2x8x4xbf16>, %k: tensor<2x4x8xbf16>, %v: tensor<2x8x4xbf16>) -> (tensor<2x8x4xbf16>, tensor<2x8x4xbf16>) {
+  %o = tensor.empty() : tensor<2x8x4xbf16>
+  %l = tensor.empty() : tensor<2x8xf32>
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) outs(%o, %l : tensor<2x8x4xbf16>, tensor<2x8xf32>) scale 0.125 masked -1.0e4 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<2x8x4xbf16>, tensor<2x8xf32>
+  %r2, %lse2 = autopar.attention ins(%q, %k, %v : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) outs(%o, %l : tensor<2x8x4xbf16>, tensor<2x8xf32>) scale 1.0 -> tensor<2x8x4xbf16>, tensor<2x8xf32>
+  return %r, %r2 : tensor<2x8x4xbf16>, tensor<2x8x4xbf16>
+}
 }

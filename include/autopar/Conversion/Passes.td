@@ -299,6 +299,39 @@ def FuseElementwise : Pass<"autopar-fuse-elementwise"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def FuseAttention : Pass<"autopar-fuse-attention"> {
+  let summary = "Form autopar.attention from the linalg chain it stands for";
+  let description = [{
+    Finds, from the ops' structure alone, the chain of scaled dot-product
+    attention in linalg on tensors and replaces it with one
+    `autopar.attention`:
+
+      1. scores: a `linalg.batch_matmul` of Q [B, I, D] and K' [B, D, J]
+         into a zero fill;
+      2. optionally a scale and mask: an elementwise `linalg.generic` of the
+         scores alone whose body multiplies by a constant and/or selects a
+         constant where a predicate of the loop indices (`linalg.index`,
+         index arithmetic, comparisons) holds;
+      3. a softmax over J: a max reduction from -inf, `exp(x - max)`, a sum
+         reduction from 0 and the division by the sum;
+      4. context: a `linalg.batch_matmul` of the probabilities and V
+         [B, J, E] into a zero fill;
+
+    every intermediate used only inside the chain. The op decomposes back
+    into exactly these ops when lowered (so the forward computes the same
+    values); what changes is the training step: the backward recomputes
+    the probabilities from Q, K' and the row log-sum-exp the op returns,
+    so the step keeps B x I values per attention instead of B x I x J.
+    A chain the rule does not match stays as it is (`report=1` prints one
+    remark per fused attention).
+  }];
+  let options = [Option<"report", "report", "bool", "false",
+                        "emit a remark at each attention formed">];
+  let dependentDialects = ["::mlir::autopar::AutoparDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 def FuseParallelLoops : Pass<"autopar-fuse-parallel-loops"> {
   let summary = "Fuse neighbouring parallel loop nests, vertically and "
                 "horizontally";

@@ -7,6 +7,7 @@
 #include "autopar/Dialect/AutoparDialect.h"
 
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/SymbolTable.h"
@@ -56,5 +57,18 @@ bufferizeCollective(CollectiveOpInterface op, RewriterBase &rewriter,
 
 #define GET_OP_CLASSES
 #include "autopar/Dialect/AutoparOps.h.inc"
+
+namespace mlir::autopar {
+/// The masked, scaled scores S' of `op` ([B, I, J]): a zero-filled
+/// linalg.batch_matmul of query and key, then (when the scale is not 1 or
+/// there is a mask) a linalg.generic multiplying by the scale and selecting
+/// the masked value where the mask holds. Shared by the decomposition and
+/// the backward, which recomputes them.
+Value buildAttentionScores(OpBuilder &b, Location loc, AttentionOp op);
+/// Inside the body of a linalg op over [B, I, J] (before its yield): the
+/// mask of `op` at the op's loop indices (linalg.index 0, 1, 2), or null
+/// when `op` has no mask.
+Value buildAttentionMask(OpBuilder &b, Location loc, AttentionOp op);
+} // namespace mlir::autopar
 
 #endif // AUTOPAR_DIALECT_AUTOPAROPS_H

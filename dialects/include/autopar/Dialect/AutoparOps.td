@@ -7,6 +7,7 @@ include "autopar/Dialect/AutoparBase.td"
 include "autopar/Dialect/AutoparAttrs.td"
 include "autopar/Dialect/AutoparInterfaces.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "mlir/Dialect/Linalg/IR/LinalgInterfaces.td"
 include "mlir/IR/BuiltinAttributes.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
@@ -109,6 +110,76 @@ def Autopar_ScatterAddOp : Autopar_Op<"scatter_add", [
       return getDestMutable();
     }
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def Autopar_AttentionOp : Autopar_Op<"attention", [
+    Pure, DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<AggregatedOpInterface, ["decomposeOperation"]>]> {
+  let summary = "scaled dot-product attention with an index mask";
+  let description = [{
+    For each batch `b` (batch and heads flattened) and query row `i`:
+
+        S[b, i, j]  = scale * sum_d query[b, i, d] * key[b, d, j]
+        S'[b, i, j] = mask(b, i, j) ? masked : S[b, i, j]
+        P[b, i, :]  = softmax(S'[b, i, :])
+        result[b, i, e] = sum_j P[b, i, j] * value[b, j, e]
+        lse[b, i]   = max_j S'[b, i, j] + log(sum_j exp(S' - max))
+
+    `key` is the scores' right operand ([B, D, J], keys transposed), as the
+    `linalg.batch_matmul` it stands for takes it. `mask` is an optional
+    region of the three loop indices yielding `i1` (true: the score is
+    replaced by `masked`, typically -inf); without it nothing is masked.
+    The scale is applied only when it is not 1.
+
+    `autopar-fuse-attention` forms it from the linalg chain it stands for
+    (scores, scale and mask, softmax, context) so that the training step
+    keeps `lse` (B x I) for the backward instead of the probabilities
+    (B x I x J): the backward recomputes P = exp(S' - lse). Lowering
+    decomposes it (`linalg::AggregatedOpInterface`) into exactly that chain.
+
+    ```mlir
+    %o, %lse = autopar.attention
+        ins(%q, %kt, %v : tensor<12x64x64xf32>, tensor<12x64x64xf32>,
+                          tensor<12x64x64xf32>)
+        outs(%oi, %li : tensor<12x64x64xf32>, tensor<12x64xf32>)
+        scale 1.250000e-01 masked 0xFFF0000000000000 mask {
+      ^bb0(%b: index, %i: index, %j: index):
+        %c = arith.cmpi ugt, %j, %i : index
+        autopar.yield %c : i1
+      } -> tensor<12x64x64xf32>, tensor<12x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
+                       AnyRankedTensor:$value, AnyRankedTensor:$output,
+                       AnyRankedTensor:$lse_init, F64Attr:$scale,
+                       OptionalAttr<F64Attr>:$masked);
+  let results = (outs AnyRankedTensor:$result, AnyRankedTensor:$lse);
+  let regions = (region AnyRegion:$mask);
+  let assemblyFormat = [{
+    `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
+    type($value) `)` `outs` `(` $output `,` $lse_init `:` type($output) `,`
+    type($lse_init) `)` `scale` $scale (`masked` $masked^)?
+    (`mask` $mask^)? attr-dict `->` type($result) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return ::mlir::MutableOperandRange(getOperation(), 3, 2);
+    }
+    /// Whether a mask region is present.
+    bool hasMask() { return !getMask().empty(); }
+  }];
+}
+
+def Autopar_YieldOp : Autopar_Op<"yield", [
+    Pure, Terminator, HasParent<"AttentionOp">]> {
+  let summary = "yields the mask of an autopar.attention";
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
 }
 
 //===----------------------------------------------------------------------===//
