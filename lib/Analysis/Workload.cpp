@@ -412,6 +412,54 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     work.flops = work.iterations;
     work.bytesRead = 2 * rows + sizeInBytes(scatter.getIndices().getType());
     work.bytesWritten = rows;
+  } else if (auto attention = dyn_cast<AttentionOp>(op)) {
+    // Priced as the chain it decomposes into (autopar.attention's
+    // description): per score (B x I x J) the scores' and context's
+    // multiply-accumulates (D + E), and 6 FLOPs of scale, mask and softmax;
+    // the scores written, read by the maximum, the sum and the division
+    // (the scale, mask and exponential fused into those), the
+    // probabilities written and read by the context. The backward
+    // recomputes the scores and probabilities from the saved query, keys
+    // and row log-sum-exp, then makes dV, dP, dS, dQ and dK': 3D + 2E
+    // multiply-accumulates and about 8 FLOPs per score, about 10 score-sized
+    // passes. Kept: query, keys, values, output and lse, nothing per score.
+    RankedTensorType query = attention.getQuery().getType();
+    RankedTensorType value = attention.getValue().getType();
+    double b = query.getDimSize(0), i = query.getDimSize(1),
+           j = value.getDimSize(1), d = query.getDimSize(2),
+           e = value.getDimSize(2);
+    double scores = b * i * j;
+    double scoreBytes = scores * elementBytes(query.getElementType());
+    work.elementType = query.getElementType();
+    work.iterations = scores * (d + e);
+    work.parallelIterations =
+        b * i * std::min(j, OpWorkload::kReductionThreads);
+    work.macs = scores * (d + e);
+    work.flops = 2 * work.macs + 6 * scores;
+    double inputBytes = 0;
+    for (Value input :
+         {attention.getQuery(), attention.getKey(), attention.getValue()}) {
+      inputBytes += sizeInBytes(input.getType());
+      addParamRead(input);
+    }
+    work.bytesRead = inputBytes + 4 * scoreBytes;
+    work.bytesWritten += 2 * scoreBytes;
+    work.internalBytes = 2 * scoreBytes;
+    SmallVector<Value> inputs = {attention.getQuery(), attention.getKey(),
+                                 attention.getValue()};
+    if (anyGradOperand(inputs)) {
+      work.bwdDataFlops = 2 * scores * (3 * d + 2 * e) + 8 * scores;
+      // Inputs read twice and their gradients written, the output and its
+      // gradient read.
+      work.bwdBytes = 10 * scoreBytes + 3 * inputBytes +
+                      2 * sizeInBytes(attention.getResult().getType());
+      work.internalBytes = 4 * scoreBytes;
+      for (Value input : inputs)
+        keepForBackward(input);
+      keepForBackward(attention.getResult());
+      keepForBackward(attention.getLse());
+    }
+    propagateGrad(inputs);
   } else if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
     // Per element: max, subtract, exp, sum, divide; the backward
     // y * (dy - sum(dy * y)) reads the saved output and costs four.

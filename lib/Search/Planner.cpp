@@ -938,6 +938,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
+        work.workingBytes += opWork->internalBytes * ratio * scale;
       }
       // A constant fill's buffer is its user's output, counted there.
       if (madeFromScalar[index])

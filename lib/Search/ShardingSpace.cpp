@@ -193,6 +193,40 @@ static OpSpace linalgSpace(linalg::LinalgOp op) {
   return space;
 }
 
+/// An attention's loops: batch b, query row i, key row j, depth d, value
+/// column e. Only b and i split (rows are independent); j is the softmax's
+/// and the context's reduction, d the scores', and e stays whole.
+static OpSpace attentionSpace(AttentionOp op) {
+  OpSpace space;
+  space.op = op;
+  RankedTensorType query = op.getQuery().getType();
+  RankedTensorType value = op.getValue().getType();
+  space.loopSizes = {query.getDimSize(0), query.getDimSize(1),
+                     value.getDimSize(1), query.getDimSize(2),
+                     value.getDimSize(2)};
+  space.reduction = {false, false, true, true, false};
+  space.splittable = {!ShapedType::isDynamic(space.loopSizes[0]),
+                      !ShapedType::isDynamic(space.loopSizes[1]), false, false,
+                      false};
+  auto bind = [&](Value v, unsigned number, ArrayRef<int> loops) {
+    std::optional<Binding> binding = makeBinding(v, number);
+    if (binding)
+      for (auto [dim, loop] : llvm::enumerate(loops))
+        binding->dimLoop[dim] = loop;
+    return binding;
+  };
+  const int b = 0, i = 1, j = 2, d = 3, e = 4;
+  for (auto [number, loops] : llvm::enumerate(SmallVector<SmallVector<int>>{
+           {b, i, d}, {b, d, j}, {b, j, e}, {b, i, e}, {b, i}}))
+    if (auto binding = bind(op->getOperand(number), number, loops))
+      space.operands.push_back(*binding);
+  for (auto [number, loops] :
+       llvm::enumerate(SmallVector<SmallVector<int>>{{b, i, e}, {b, i}}))
+    if (auto binding = bind(op->getResult(number), number, loops))
+      space.results.push_back(*binding);
+  return space;
+}
+
 /// A scatter-add's loops are the dimensions of its updates: the positions
 /// (reductions: positions naming the same row add up, so a split gives
 /// partial sums) and the row's dimensions (parallel, shared with the
@@ -249,6 +283,8 @@ std::optional<OpSpace> mlir::autopar::buildOpSpace(Operation *op) {
     return linalgSpace(linalgOp);
   if (auto scatter = dyn_cast<ScatterAddOp>(op))
     return scatterAddSpace(scatter);
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    return attentionSpace(attention);
 
   if (!isa<RankedTensorType>(op->getResult(0).getType()))
     return std::nullopt;

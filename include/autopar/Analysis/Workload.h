@@ -49,6 +49,10 @@ struct OpWorkload {
   double bwdDataFlops = 0;
   double bwdWeightFlops = 0;
   double bwdBytes = 0;
+  /// Bytes the op holds while it runs beyond its operands and results (an
+  /// attention's scores and probabilities, B x I x J each, in the larger of
+  /// its forward and backward): part of its working set.
+  double internalBytes = 0;
   /// The element type the op computes in.
   Type elementType;
   /// A 2-D convolution, as cuDNN takes them (seven loops: its rate in a
