@@ -8,6 +8,7 @@
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -423,17 +424,6 @@ withRows(OpBuilder &b, Location loc, Value x, Value row,
       .getResult(0);
 }
 
-/// `value` converted to the float type `to` (extended or truncated).
-static Value convertFloat(OpBuilder &b, Location loc, Value value, Type to) {
-  unsigned from = value.getType().getIntOrFloatBitWidth();
-  unsigned width = to.getIntOrFloatBitWidth();
-  if (value.getType() == to)
-    return value;
-  if (from < width)
-    return arith::ExtFOp::create(b, loc, to, value);
-  return arith::TruncFOp::create(b, loc, to, value);
-}
-
 FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
   Location loc = getLoc();
   Value scores = buildAttentionScores(b, loc, *this);
@@ -476,8 +466,10 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
           ValueRange{getLseInit()}, ArrayRef<AffineMap>{rows, rows, rows},
           SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
           [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value m = convertFloat(nb, nl, args[0], lseElement);
-            Value s = convertFloat(nb, nl, args[1], lseElement);
+            Value m = convertScalarToDtype(nb, nl, args[0], lseElement,
+                                           /*isUnsignedCast=*/false);
+            Value s = convertScalarToDtype(nb, nl, args[1], lseElement,
+                                           /*isUnsignedCast=*/false);
             Value log = math::LogOp::create(nb, nl, s);
             linalg::YieldOp::create(
                 nb, nl, ValueRange{arith::AddFOp::create(nb, nl, m, log)});

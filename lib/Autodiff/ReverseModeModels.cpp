@@ -17,6 +17,7 @@
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -1016,6 +1017,24 @@ struct ConcatReverseModel
   }
 };
 
+/// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
+/// `maps` and `iterators` give (a contraction or a row sum of products).
+static Value createProductSum(OpBuilder &builder, Location loc, Value lhs,
+                              Value rhs, RankedTensorType type,
+                              ArrayRef<AffineMap> maps,
+                              ArrayRef<utils::IteratorType> iterators) {
+  return linalg::GenericOp::create(
+             builder, loc, TypeRange{type}, ValueRange{lhs, rhs},
+             ValueRange{createZeros(builder, loc, type)}, maps, iterators,
+             [](OpBuilder &b, Location l, ValueRange args) {
+               Value product = arith::MulFOp::create(b, l, args[0], args[1]);
+               linalg::YieldOp::create(
+                   b, l,
+                   ValueRange{arith::AddFOp::create(b, l, args[2], product)});
+             })
+      .getResult(0);
+}
+
 /// softmax: dx = y * (dy - sum(dy * y)) along the normalised dimension,
 /// from the saved output y.
 struct SoftmaxReverseModel
@@ -1043,18 +1062,8 @@ struct SoftmaxReverseModel
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
     iterators[dim] = utils::IteratorType::reduction;
-    Value rowSum =
-        linalg::GenericOp::create(
-            builder, loc, TypeRange{rowType}, ValueRange{adjoint, output},
-            ValueRange{createZeros(builder, loc, rowType)},
-            ArrayRef<AffineMap>{identity, identity, row}, iterators,
-            [](OpBuilder &b, Location l, ValueRange args) {
-              Value product = arith::MulFOp::create(b, l, args[0], args[1]);
-              linalg::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::AddFOp::create(b, l, args[2], product)});
-            })
-            .getResult(0);
+    Value rowSum = createProductSum(builder, loc, adjoint, output, rowType,
+                                    {identity, identity, row}, iterators);
 
     iterators[dim] = utils::IteratorType::parallel;
     Value grad =
@@ -1112,23 +1121,11 @@ struct AttentionReverseModel
     // sum over loop 3 of lhs * rhs into a tensor of `shape` at (d0, d1, d2).
     auto contract = [&](Value lhs, AffineMap lhsMap, Value rhs,
                         AffineMap rhsMap, ArrayRef<int64_t> shape) {
-      auto type = RankedTensorType::get(shape, element);
-      return linalg::GenericOp::create(
-                 builder, loc, TypeRange{type}, ValueRange{lhs, rhs},
-                 ValueRange{createZeros(builder, loc, type)},
-                 ArrayRef<AffineMap>{lhsMap, rhsMap, dims({0, 1, 2})},
-                 ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                               utils::IteratorType::parallel,
-                                               utils::IteratorType::parallel,
-                                               utils::IteratorType::reduction},
-                 [](OpBuilder &b, Location l, ValueRange args) {
-                   Value product =
-                       arith::MulFOp::create(b, l, args[0], args[1]);
-                   linalg::YieldOp::create(b, l,
-                                           ValueRange{arith::AddFOp::create(
-                                               b, l, args[2], product)});
-                 })
-          .getResult(0);
+      return createProductSum(
+          builder, loc, lhs, rhs, RankedTensorType::get(shape, element),
+          {lhsMap, rhsMap, dims({0, 1, 2})},
+          {utils::IteratorType::parallel, utils::IteratorType::parallel,
+           utils::IteratorType::parallel, utils::IteratorType::reduction});
     };
     AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
     AffineMap rows3 = AffineMap::get(
@@ -1140,11 +1137,7 @@ struct AttentionReverseModel
             keys = keyType.getDimSize(2);
     auto scoresType = RankedTensorType::get({batch, rows, keys}, element);
     auto convert = [](OpBuilder &b, Location l, Value value, Type to) {
-      if (value.getType() == to)
-        return value;
-      if (value.getType().getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-        return arith::ExtFOp::create(b, l, to, value).getResult();
-      return arith::TruncFOp::create(b, l, to, value).getResult();
+      return convertScalarToDtype(b, l, value, to, /*isUnsignedCast=*/false);
     };
 
     // P = exp(S' - lse), in lse's type, back to the element type.
@@ -1181,22 +1174,11 @@ struct AttentionReverseModel
                  dims({0, 2, 3}), scoresType.getShape());
     // r[b, i] = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i].
     auto rowType = RankedTensorType::get({batch, rows}, element);
-    Value rowTerms =
-        linalg::GenericOp::create(
-            builder, loc, TypeRange{rowType},
-            ValueRange{dOutput, attention.getResult()},
-            ValueRange{createZeros(builder, loc, rowType)},
-            ArrayRef<AffineMap>{all3, all3, rows3},
-            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                          utils::IteratorType::parallel,
-                                          utils::IteratorType::reduction},
-            [](OpBuilder &b, Location l, ValueRange args) {
-              Value product = arith::MulFOp::create(b, l, args[0], args[1]);
-              linalg::YieldOp::create(
-                  b, l,
-                  ValueRange{arith::AddFOp::create(b, l, args[2], product)});
-            })
-            .getResult(0);
+    Value rowTerms = createProductSum(
+        builder, loc, dOutput, attention.getResult(), rowType,
+        {all3, all3, rows3},
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::reduction});
     if (dLse) {
       AffineMap all2 = AffineMap::getMultiDimIdentityMap(2, context);
       rowTerms =

@@ -119,8 +119,7 @@ template <typename OpTy> bool isRowReduction(linalg::GenericOp op) {
          (combine.getLhs() == acc && combine.getRhs() == in);
 }
 
-/// Whether `op` is `f(in0, in1)` elementwise with `OpTy` as f, (and for
-/// exps, exp(in0 - in1)), its output's value unread.
+/// Whether `op`'s body is exp(in0 - in1), its output's value unread.
 bool isExpOfDifference(linalg::GenericOp op) {
   auto exp = getYielded(op).getDefiningOp<math::ExpOp>();
   if (!exp || op.getBody()->getOperations().size() != 3)
@@ -131,6 +130,7 @@ bool isExpOfDifference(linalg::GenericOp op) {
          sub.getRhs() == body->getArgument(1);
 }
 
+/// Whether `op`'s body is in0 / in1, its output's value unread.
 bool isQuotient(linalg::GenericOp op) {
   auto div = getYielded(op).getDefiningOp<arith::DivFOp>();
   Block *body = op.getBody();
@@ -204,6 +204,33 @@ bool matchScaleMask(linalg::GenericOp op, Chain &chain) {
   return scaled(value) && chain.scale != 1.0;
 }
 
+/// The two users of `x`, when they are a row reduction combining by
+/// `CombineOp` from a fill of `init`, and an elementwise op of x and that
+/// reduction (its only user) whose body `isBody` accepts: a softmax's
+/// maximum and exponential, or its sum and division.
+template <typename CombineOp>
+std::optional<std::pair<linalg::GenericOp, linalg::GenericOp>>
+matchRowReductionAndUser(Value x, double init,
+                         function_ref<bool(linalg::GenericOp)> isBody) {
+  if (!llvm::hasNItems(x.getUses(), 2))
+    return std::nullopt;
+  linalg::GenericOp reduction, user;
+  for (Operation *use : x.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(use);
+    if (hasShape(generic, {false}, true, true) &&
+        isRowReduction<CombineOp>(generic) && generic.getDpsInputs()[0] == x &&
+        isFilledWith(generic.getDpsInits()[0], init))
+      reduction = generic;
+    else if (hasShape(generic, {false, true}, false, false) &&
+             isBody(generic) && generic.getDpsInputs()[0] == x)
+      user = generic;
+  }
+  if (!reduction || !user || user.getDpsInputs()[1] != reduction.getResult(0) ||
+      !reduction.getResult(0).hasOneUse())
+    return std::nullopt;
+  return std::make_pair(reduction, user);
+}
+
 /// The chain whose scores are `scores`, if every part matches.
 std::optional<Chain> matchChain(linalg::BatchMatmulOp scores) {
   Chain chain;
@@ -219,42 +246,18 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores) {
     chain.scaleMask = generic;
     x = generic.getResult(0);
   }
-  // x feeds the row maxima and the exponentials.
-  if (!llvm::hasNItems(x.getUses(), 2))
+  // x feeds the row maxima and the exponentials, which feed the row sums
+  // and the division.
+  auto maxima = matchRowReductionAndUser<arith::MaximumFOp>(
+      x, -std::numeric_limits<double>::infinity(), isExpOfDifference);
+  if (!maxima)
     return std::nullopt;
-  for (Operation *use : x.getUsers()) {
-    auto generic = dyn_cast<linalg::GenericOp>(use);
-    if (hasShape(generic, {false}, true, true) &&
-        isRowReduction<arith::MaximumFOp>(generic) &&
-        generic.getDpsInputs()[0] == x &&
-        isFilledWith(generic.getDpsInits()[0],
-                     -std::numeric_limits<double>::infinity()))
-      chain.maxima = generic;
-    else if (hasShape(generic, {false, true}, false, false) &&
-             isExpOfDifference(generic) && generic.getDpsInputs()[0] == x)
-      chain.exps = generic;
-  }
-  if (!chain.maxima || !chain.exps ||
-      chain.exps.getDpsInputs()[1] != chain.maxima.getResult(0) ||
-      !chain.maxima.getResult(0).hasOneUse())
+  std::tie(chain.maxima, chain.exps) = *maxima;
+  auto sums = matchRowReductionAndUser<arith::AddFOp>(chain.exps.getResult(0),
+                                                      0.0, isQuotient);
+  if (!sums)
     return std::nullopt;
-  Value exps = chain.exps.getResult(0);
-  if (!llvm::hasNItems(exps.getUses(), 2))
-    return std::nullopt;
-  for (Operation *use : exps.getUsers()) {
-    auto generic = dyn_cast<linalg::GenericOp>(use);
-    if (hasShape(generic, {false}, true, true) &&
-        isRowReduction<arith::AddFOp>(generic) &&
-        isFilledWith(generic.getDpsInits()[0], 0.0))
-      chain.sums = generic;
-    else if (hasShape(generic, {false, true}, false, false) &&
-             isQuotient(generic) && generic.getDpsInputs()[0] == exps)
-      chain.division = generic;
-  }
-  if (!chain.sums || !chain.division ||
-      chain.division.getDpsInputs()[1] != chain.sums.getResult(0) ||
-      !chain.sums.getResult(0).hasOneUse())
-    return std::nullopt;
+  std::tie(chain.sums, chain.division) = *sums;
   chain.context = dyn_cast_or_null<linalg::BatchMatmulOp>(
       getOnlyUser(chain.division.getResult(0)));
   if (!isPlainProduct(chain.context) ||
