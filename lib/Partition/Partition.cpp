@@ -444,33 +444,55 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
     } else if (auto expand = dyn_cast<tensor::ExpandShapeOp>(clone)) {
       expand.setStaticOutputShape(localShape(0));
     }
-    // linalg.index of a split loop counts from the device's first index.
+    // Indices of split loops count from the device's first index: a
+    // body's linalg.index, an attention mask's (b, i, j) arguments.
+    struct LoopIndex {
+      Value value;
+      unsigned loop;
+      int64_t localSize;
+    };
+    SmallVector<LoopIndex> indices;
     if (auto local = dyn_cast<linalg::LinalgOp>(clone)) {
-      SmallVector<linalg::IndexOp> indices;
-      clone->walk([&](linalg::IndexOp index) { indices.push_back(index); });
       SmallVector<int64_t> ranges = local.getStaticLoopRanges();
-      for (linalg::IndexOp index : indices) {
-        SmallVector<unsigned> axes;
-        for (auto [axis, loop] : llvm::enumerate(*strategy))
-          if (loop == static_cast<int>(index.getDim()))
-            axes.push_back(axis);
-        if (axes.empty())
-          continue;
-        Value offset;
-        {
-          OpBuilder::InsertionGuard guard(builder);
-          builder.setInsertionPoint(clone);
-          Value size = arith::ConstantIndexOp::create(builder, loc,
-                                                      ranges[index.getDim()]);
-          offset = arith::MulIOp::create(builder, loc, coord(axes, loc), size);
-        }
-        OpBuilder inner(index->getContext());
-        inner.setInsertionPointAfter(index);
-        auto shifted = arith::AddIOp::create(inner, index.getLoc(),
-                                             index.getResult(), offset);
-        index.getResult().replaceAllUsesExcept(shifted.getResult(),
-                                               shifted.getOperation());
+      clone->walk([&](linalg::IndexOp index) {
+        indices.push_back({index.getResult(),
+                           static_cast<unsigned>(index.getDim()),
+                           ranges[index.getDim()]});
+      });
+    } else if (auto attention = dyn_cast<AttentionOp>(clone)) {
+      if (attention.hasMask()) {
+        Block &mask = attention.getMask().front();
+        int64_t sizes[] = {attention.getQuery().getType().getDimSize(0),
+                           attention.getQuery().getType().getDimSize(1),
+                           attention.getValue().getType().getDimSize(1)};
+        for (unsigned loop = 0; loop < 3; ++loop)
+          indices.push_back({mask.getArgument(loop), loop, sizes[loop]});
       }
+    }
+    for (LoopIndex &index : indices) {
+      SmallVector<unsigned> axes;
+      for (auto [axis, loop] : llvm::enumerate(*strategy))
+        if (loop == static_cast<int>(index.loop))
+          axes.push_back(axis);
+      if (axes.empty())
+        continue;
+      Value offset;
+      {
+        OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPoint(clone);
+        Value size =
+            arith::ConstantIndexOp::create(builder, loc, index.localSize);
+        offset = arith::MulIOp::create(builder, loc, coord(axes, loc), size);
+      }
+      OpBuilder inner(clone->getContext());
+      if (Operation *def = index.value.getDefiningOp())
+        inner.setInsertionPointAfter(def);
+      else
+        inner.setInsertionPointToStart(
+            cast<BlockArgument>(index.value).getOwner());
+      auto shifted = arith::AddIOp::create(inner, loc, index.value, offset);
+      index.value.replaceAllUsesExcept(shifted.getResult(),
+                                       shifted.getOperation());
     }
   }
 

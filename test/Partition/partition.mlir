@@ -145,3 +145,32 @@ func.func @reshape_unit_dims(%a: tensor<16xi64>, %b: tensor<1x8x4xf32>)
       : tensor<1x8x4xf32> into tensor<32xf32>
   return %e, %c : tensor<1x1x16x1xi64>, tensor<32xf32>
 }
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// An attention split by query rows: each device takes 4 of the 8 rows
+// (keys and values whole), and its causal mask compares the key row with
+// the global query row, the local one offset by the device's first row.
+// CHECK-LABEL: func.func @attention_rows(
+// CHECK: %[[C:.*]] = autopar.device_coord on @mesh axes [gpus] : index
+// CHECK: %[[Q:.*]] = tensor.extract_slice %{{.*}}[0, %{{.*}}, 0] [2, 4, 4] [1, 1, 1] : tensor<2x8x4xf32> to tensor<2x4x4xf32>
+// CHECK: %[[OFFSET:.*]] = arith.muli %[[C]], %{{.*}} : index
+// CHECK: autopar.attention ins(%[[Q]], %{{.*}}, %{{.*}} : tensor<2x4x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) outs(%{{.*}}, %{{.*}} : tensor<2x4x4xf32>, tensor<2x4xf32>)
+// CHECK-NEXT: ^bb0(%{{.*}}: index, %[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK-NEXT: %[[ROW:.*]] = arith.addi %[[I]], %[[OFFSET]] : index
+// CHECK-NEXT: arith.cmpi ugt, %[[J]], %[[ROW]] : index
+func.func @attention_rows(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>) -> tensor<2x8x4xf32> {
+  %o = tensor.empty() : tensor<2x8x4xf32>
+  %l = tensor.empty() : tensor<2x8xf32>
+  %r, %lse = autopar.attention
+      ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>)
+      outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>)
+      scale 5.000000e-01 masked 0xFFF0000000000000 mask {
+    ^bb0(%b: index, %i: index, %j: index):
+      %c = arith.cmpi ugt, %j, %i : index
+      autopar.yield %c : i1
+    } {autopar.strategy = #autopar.strategy<@mesh, [[], [gpus], [], [], []]>} -> tensor<2x8x4xf32>, tensor<2x8xf32>
+  return %r : tensor<2x8x4xf32>
+}
+
