@@ -247,78 +247,126 @@ LogicalResult ScatterAddOp::verify() {
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult AttentionOp::verify() {
-  RankedTensorType query = getQuery().getType(), key = getKey().getType(),
-                   value = getValue().getType(), output = getOutput().getType(),
-                   lse = getLseInit().getType();
-  for (RankedTensorType type : {query, key, value, output})
+/// Whether the sizes of a.dimA and b.dimB agree where both are static.
+static LogicalResult agreeSizes(Operation *op, RankedTensorType a, int64_t dimA,
+                                RankedTensorType b, int64_t dimB,
+                                StringRef what) {
+  int64_t x = a.getDimSize(dimA), y = b.getDimSize(dimB);
+  if (!ShapedType::isDynamic(x) && !ShapedType::isDynamic(y) && x != y)
+    return op->emitOpError() << what << " sizes differ: " << x << " and " << y;
+  return success();
+}
+
+LogicalResult mlir::autopar::detail::verifyAttentionOp(Operation *op) {
+  auto attention = cast<AttentionOpInterface>(op);
+  RankedTensorType query = attention.getQuery().getType(),
+                   key = attention.getKey().getType(),
+                   value = attention.getValue().getType();
+  for (RankedTensorType type : {query, key, value})
     if (type.getRank() != 3)
-      return emitOpError() << "query, key, value and output must be rank 3 "
-                              "([batch, rows, columns]), got "
-                           << type;
-  if (lse.getRank() != 2)
-    return emitOpError() << "lse must be rank 2 ([batch, query rows]), got "
-                         << lse;
+      return op->emitOpError() << "query, key and value must be rank 3 "
+                                  "([batch, rows, columns]), got "
+                               << type;
   Type element = query.getElementType();
   if (!isa<FloatType>(element) || key.getElementType() != element ||
-      value.getElementType() != element || output.getElementType() != element)
-    return emitOpError() << "query, key, value and output must have one "
-                            "floating-point element type";
-  if (!isa<FloatType>(lse.getElementType()))
-    return emitOpError() << "lse must have a floating-point element type";
-  if (getResult().getType() != output || getLse().getType() != lse)
-    return emitOpError() << "results must have the types of the outs";
-  // Each pair must agree where both sizes are static.
-  auto agree = [&](RankedTensorType a, int64_t dimA, RankedTensorType b,
-                   int64_t dimB, StringRef what) -> LogicalResult {
-    int64_t x = a.getDimSize(dimA), y = b.getDimSize(dimB);
-    if (!ShapedType::isDynamic(x) && !ShapedType::isDynamic(y) && x != y)
-      return emitOpError() << what << " sizes differ: " << x << " and " << y;
-    return success();
-  };
-  if (failed(agree(query, 0, key, 0, "batch")) ||
-      failed(agree(query, 0, value, 0, "batch")) ||
-      failed(agree(query, 0, output, 0, "batch")) ||
-      failed(agree(query, 0, lse, 0, "batch")) ||
-      failed(agree(query, 2, key, 1, "query and key depth")) ||
-      failed(agree(key, 2, value, 1, "key and value row")) ||
-      failed(agree(query, 1, output, 1, "query and output row")) ||
-      failed(agree(query, 1, lse, 1, "query and lse row")) ||
-      failed(agree(value, 2, output, 2, "value and output column")))
+      value.getElementType() != element)
+    return op->emitOpError() << "query, key and value must have one "
+                                "floating-point element type";
+  if (failed(agreeSizes(op, query, 0, key, 0, "batch")) ||
+      failed(agreeSizes(op, query, 0, value, 0, "batch")) ||
+      failed(agreeSizes(op, query, 2, key, 1, "query and key depth")) ||
+      failed(agreeSizes(op, key, 2, value, 1, "key and value row")))
     return failure();
-  if (!hasMask()) {
-    if (getMasked())
-      return emitOpError() << "has a masked value but no mask";
+  if (!attention.hasMask()) {
+    if (attention.getMaskedValue())
+      return op->emitOpError() << "has a masked value but no mask";
     return success();
   }
-  if (!getMasked())
-    return emitOpError() << "has a mask but no masked value";
-  Region &mask = getMask();
+  if (!attention.getMaskedValue())
+    return op->emitOpError() << "has a mask but no masked value";
+  Region &mask = attention.getMaskRegion();
   if (!mask.hasOneBlock())
-    return emitOpError() << "mask must have one block";
+    return op->emitOpError() << "mask must have one block";
   Block &block = mask.front();
   if (block.getNumArguments() != 3 ||
       !llvm::all_of(block.getArgumentTypes(),
                     [](Type type) { return type.isIndex(); }))
-    return emitOpError() << "mask block must take three indices (batch, "
-                            "query row, key row)";
+    return op->emitOpError() << "mask block must take three indices (batch, "
+                                "query row, key row)";
   auto yield = dyn_cast<YieldOp>(block.getTerminator());
   if (!yield || yield.getValues().size() != 1 ||
       !yield.getValues()[0].getType().isInteger(1))
-    return emitOpError() << "mask must yield one i1";
-  for (Operation &op : block.without_terminator())
-    if (op.getNumRegions() != 0 || !isMemoryEffectFree(&op))
-      return op.emitOpError()
+    return op->emitOpError() << "mask must yield one i1";
+  for (Operation &inner : block.without_terminator())
+    if (inner.getNumRegions() != 0 || !isMemoryEffectFree(&inner))
+      return inner.emitOpError()
              << "in an attention mask must be free of memory effects and "
                 "regions";
   return success();
 }
 
+/// The attention's output [B, I, E] and lse [B, I] against its operands.
+static LogicalResult verifyOutputAndLse(AttentionOpInterface attention,
+                                        RankedTensorType output,
+                                        RankedTensorType lse) {
+  Operation *op = attention;
+  RankedTensorType query = attention.getQuery().getType(),
+                   value = attention.getValue().getType();
+  if (output.getRank() != 3)
+    return op->emitOpError() << "output must be rank 3 ([batch, rows, "
+                                "columns]), got "
+                             << output;
+  if (lse.getRank() != 2)
+    return op->emitOpError()
+           << "lse must be rank 2 ([batch, query rows]), got " << lse;
+  if (output.getElementType() != query.getElementType())
+    return op->emitOpError() << "output must have the query's element type";
+  if (!isa<FloatType>(lse.getElementType()))
+    return op->emitOpError() << "lse must have a floating-point element type";
+  if (failed(agreeSizes(op, query, 0, output, 0, "batch")) ||
+      failed(agreeSizes(op, query, 0, lse, 0, "batch")) ||
+      failed(agreeSizes(op, query, 1, output, 1, "query and output row")) ||
+      failed(agreeSizes(op, query, 1, lse, 1, "query and lse row")) ||
+      failed(agreeSizes(op, value, 2, output, 2, "value and output column")))
+    return failure();
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifyOutputAndLse(*this, getOutput().getType(),
+                                getLseInit().getType())))
+    return failure();
+  if (getResult().getType() != getOutput().getType() ||
+      getLse().getType() != getLseInit().getType())
+    return emitOpError() << "results must have the types of the outs";
+  return success();
+}
+
+LogicalResult AttentionGradOp::verify() {
+  if (failed(
+          verifyOutputAndLse(*this, getOutput().getType(), getLse().getType())))
+    return failure();
+  if (getOutputGrad().getType() != getOutput().getType() ||
+      getLseGrad().getType() != getLse().getType())
+    return emitOpError() << "the adjoints must have the types of output and "
+                            "lse";
+  if (getQueryGradInit().getType() != getQuery().getType() ||
+      getKeyGradInit().getType() != getKey().getType() ||
+      getValueGradInit().getType() != getValue().getType())
+    return emitOpError() << "the outs must have the types of query, key and "
+                            "value";
+  if (getQueryGrad().getType() != getQueryGradInit().getType() ||
+      getKeyGrad().getType() != getKeyGradInit().getType() ||
+      getValueGrad().getType() != getValueGradInit().getType())
+    return emitOpError() << "results must have the types of the outs";
+  return success();
+}
+
 Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
-                                        AttentionOp op) {
+                                        AttentionOpInterface op) {
   if (!op.hasMask())
     return {};
-  Block &mask = op.getMask().front();
+  Block &mask = op.getMaskRegion().front();
   IRMapping mapping;
   for (unsigned dim = 0; dim < 3; ++dim)
     mapping.map(mask.getArgument(dim), linalg::IndexOp::create(b, loc, dim));
@@ -328,7 +376,7 @@ Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
 }
 
 Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
-                                          AttentionOp op) {
+                                          AttentionOpInterface op) {
   RankedTensorType query = op.getQuery().getType();
   RankedTensorType key = op.getKey().getType();
   Type element = query.getElementType();
@@ -341,7 +389,7 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                      b, loc, TypeRange{scoresType},
                      ValueRange{op.getQuery(), op.getKey()}, ValueRange{filled})
                      .getResult(0);
-  double scale = op.getScale().convertToDouble();
+  double scale = op.getScaleValue();
   if (scale == 1.0 && !op.hasMask())
     return scores;
   AffineMap identity = b.getMultiDimIdentityMap(3);
@@ -359,9 +407,7 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                          nb, nl, nb.getFloatAttr(element, scale)));
                if (Value masked = buildAttentionMask(nb, nl, op)) {
                  Value fill = arith::ConstantOp::create(
-                     nb, nl,
-                     nb.getFloatAttr(element,
-                                     op.getMasked()->convertToDouble()));
+                     nb, nl, nb.getFloatAttr(element, *op.getMaskedValue()));
                  score = arith::SelectOp::create(nb, nl, masked, fill, score);
                }
                linalg::YieldOp::create(nb, nl, score);
@@ -476,6 +522,158 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
           })
           .getResult(0);
   return SmallVector<Value>{context, lse};
+}
+
+int64_t mlir::autopar::getAttentionBatchBlock(AttentionOpInterface op,
+                                              int64_t budgetBytes) {
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  if (budgetBytes <= 0 ||
+      llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
+    return loops[0];
+  Type element = op.getQuery().getType().getElementType();
+  int64_t perBatch = loops[1] * loops[2] *
+                     std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+  int64_t block = 1;
+  for (int64_t divisor = 1; divisor <= loops[0]; ++divisor)
+    if (loops[0] % divisor == 0 && divisor * perBatch <= budgetBytes)
+      block = divisor;
+  return block;
+}
+
+Value mlir::autopar::buildProductSum(OpBuilder &b, Location loc, Value lhs,
+                                     Value rhs, RankedTensorType type,
+                                     ArrayRef<AffineMap> maps,
+                                     ArrayRef<utils::IteratorType> iterators) {
+  Type element = type.getElementType();
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
+  Value zeros =
+      linalg::FillOp::create(
+          b, loc, zero,
+          tensor::EmptyOp::create(b, loc, type.getShape(), element).getResult())
+          .getResult(0);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{lhs, rhs}, ValueRange{zeros},
+             maps, iterators,
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               Value product = arith::MulFOp::create(nb, nl, args[0], args[1]);
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{arith::AddFOp::create(nb, nl, args[2], product)});
+             })
+      .getResult(0);
+}
+
+FailureOr<SmallVector<Value>>
+AttentionGradOp::decomposeOperation(OpBuilder &b) {
+  Location loc = getLoc();
+  MLIRContext *context = b.getContext();
+  RankedTensorType queryType = getQuery().getType();
+  RankedTensorType keyType = getKey().getType();
+  RankedTensorType valueType = getValue().getType();
+  Type element = queryType.getElementType();
+  auto dims = [&](std::initializer_list<unsigned> positions) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned position : positions)
+      exprs.push_back(getAffineDimExpr(position, context));
+    return AffineMap::get(4, 0, exprs, context);
+  };
+  // sum over loop 3 of lhs * rhs into a tensor of `shape` at (d0, d1, d2).
+  auto contract = [&](Value lhs, AffineMap lhsMap, Value rhs, AffineMap rhsMap,
+                      ArrayRef<int64_t> shape) {
+    return buildProductSum(
+        b, loc, lhs, rhs, RankedTensorType::get(shape, element),
+        {lhsMap, rhsMap, dims({0, 1, 2})},
+        {utils::IteratorType::parallel, utils::IteratorType::parallel,
+         utils::IteratorType::parallel, utils::IteratorType::reduction});
+  };
+  AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
+  AffineMap rows3 = AffineMap::get(
+      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
+      context);
+  auto parallel3 =
+      SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel);
+  int64_t batch = queryType.getDimSize(0), rows = queryType.getDimSize(1),
+          keys = keyType.getDimSize(2);
+  auto scoresType = RankedTensorType::get({batch, rows, keys}, element);
+  auto convert = [](OpBuilder &nb, Location l, Value value, Type to) {
+    return convertScalarToDtype(nb, l, value, to, /*isUnsignedCast=*/false);
+  };
+  auto empty = [&](RankedTensorType type) -> Value {
+    return tensor::EmptyOp::create(b, loc, type.getShape(), element);
+  };
+
+  // P = exp(S' - lse), in lse's type, back to the element type.
+  Value scores = buildAttentionScores(b, loc, *this);
+  Type lseElement = getLse().getType().getElementType();
+  Value probabilities =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{scoresType}, ValueRange{scores, getLse()},
+          ValueRange{empty(scoresType)}, ArrayRef<AffineMap>{all3, rows3, all3},
+          parallel3,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value shifted = arith::SubFOp::create(
+                nb, l, convert(nb, l, args[0], lseElement), args[1]);
+            Value exp = math::ExpOp::create(nb, l, shifted);
+            linalg::YieldOp::create(nb, l,
+                                    ValueRange{convert(nb, l, exp, element)});
+          })
+          .getResult(0);
+  // dV[b, j, e] = sum_i P[b, i, j] dO[b, i, e].
+  Value dValue = contract(probabilities, dims({0, 3, 1}), getOutputGrad(),
+                          dims({0, 3, 2}), valueType.getShape());
+  // dP[b, i, j] = sum_e dO[b, i, e] V[b, j, e].
+  Value dProbabilities = contract(getOutputGrad(), dims({0, 1, 3}), getValue(),
+                                  dims({0, 2, 3}), scoresType.getShape());
+  // r[b, i] = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i].
+  auto rowType = RankedTensorType::get({batch, rows}, element);
+  Value rowTerms = buildProductSum(
+      b, loc, getOutputGrad(), getOutput(), rowType, {all3, all3, rows3},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel,
+       utils::IteratorType::reduction});
+  AffineMap all2 = AffineMap::getMultiDimIdentityMap(2, context);
+  rowTerms =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{rowType}, ValueRange{rowTerms, getLseGrad()},
+          ValueRange{empty(rowType)}, ArrayRef<AffineMap>{all2, all2, all2},
+          SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value dl = convert(nb, l, args[1], element);
+            linalg::YieldOp::create(
+                nb, l, ValueRange{arith::SubFOp::create(nb, l, args[0], dl)});
+          })
+          .getResult(0);
+  // dS = masked ? 0 : scale * P (dP - r).
+  double scale = getScaleValue();
+  Value dScores =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{scoresType},
+          ValueRange{probabilities, dProbabilities, rowTerms},
+          ValueRange{empty(scoresType)},
+          ArrayRef<AffineMap>{all3, all3, rows3, all3}, parallel3,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value centred = arith::SubFOp::create(nb, l, args[1], args[2]);
+            Value grad = arith::MulFOp::create(nb, l, args[0], centred);
+            if (scale != 1.0)
+              grad = arith::MulFOp::create(
+                  nb, l, grad,
+                  arith::ConstantOp::create(nb, l,
+                                            nb.getFloatAttr(element, scale)));
+            if (Value masked = buildAttentionMask(nb, l, *this))
+              grad = arith::SelectOp::create(
+                  nb, l, masked,
+                  arith::ConstantOp::create(nb, l,
+                                            nb.getFloatAttr(element, 0.0)),
+                  grad);
+            linalg::YieldOp::create(nb, l, ValueRange{grad});
+          })
+          .getResult(0);
+  // dQ[b, i, d] = sum_j dS[b, i, j] K'[b, d, j].
+  Value dQuery = contract(dScores, dims({0, 1, 3}), getKey(), dims({0, 2, 3}),
+                          queryType.getShape());
+  // dK'[b, d, j] = sum_i Q[b, i, d] dS[b, i, j].
+  Value dKey = contract(getQuery(), dims({0, 3, 1}), dScores, dims({0, 3, 2}),
+                        keyType.getShape());
+  return SmallVector<Value>{dQuery, dKey, dValue};
 }
 
 LogicalResult DeviceCoordOp::verify() {

@@ -74,6 +74,45 @@ static double sizeInBytes(Type type) {
   return numElements(type) * elementBytes(element);
 }
 
+namespace {
+/// An attention's backward (autopar.attention_grad's decomposition): the
+/// scores and probabilities recomputed from the saved query, keys and row
+/// log-sum-exp, then dV, dP, dS, dQ and dK': 3D + 2E multiply-accumulates
+/// and about 8 FLOPs per score (B x I x J), about 10 score-sized passes;
+/// query, keys and values read twice and their gradients written, the
+/// output and its gradient read; four score-sized buffers live at once.
+struct AttentionBackward {
+  double macs = 0, flops = 0, bytes = 0, inputBytes = 0, internalBytes = 0,
+         internalBytesLimit = 0;
+};
+} // namespace
+
+/// The most bytes one score-sized buffer of an attention takes when
+/// lowered, on any device: a block of whole batches within
+/// kAttentionBlockBytes, at least one batch's (`batchBytes`, I x J).
+static double getAttentionBlockBytes(double batchBytes) {
+  return std::max<double>(kAttentionBlockBytes, batchBytes);
+}
+
+static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
+  Type element = op.getQuery().getType().getElementType();
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
+  double scores = b * i * j;
+  double scoreBytes = scores * elementBytes(element);
+  AttentionBackward backward;
+  backward.macs = scores * (3 * d + 2 * e);
+  backward.flops = 2 * backward.macs + 8 * scores;
+  for (Value input : {op.getQuery(), op.getKey(), op.getValue()})
+    backward.inputBytes += sizeInBytes(input.getType());
+  double outputBytes = b * i * e * elementBytes(element);
+  backward.bytes = 10 * scoreBytes + 3 * backward.inputBytes + 2 * outputBytes;
+  backward.internalBytes = 4 * scoreBytes;
+  backward.internalBytesLimit =
+      4 * getAttentionBlockBytes(i * j * elementBytes(element));
+  return backward;
+}
+
 static bool isFloatLike(Type type) {
   return isa<FloatType, ComplexType>(elementTypeOf(type));
 }
@@ -445,21 +484,38 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     work.bytesRead = inputBytes + 4 * scoreBytes;
     work.bytesWritten += 2 * scoreBytes;
     work.internalBytes = 2 * scoreBytes;
+    work.internalBytesLimit = 2 * getAttentionBlockBytes(scoreBytes / b);
     SmallVector<Value> inputs = {attention.getQuery(), attention.getKey(),
                                  attention.getValue()};
     if (anyGradOperand(inputs)) {
-      work.bwdDataFlops = 2 * scores * (3 * d + 2 * e) + 8 * scores;
-      // Inputs read twice and their gradients written, the output and its
-      // gradient read.
-      work.bwdBytes = 10 * scoreBytes + 3 * inputBytes +
-                      2 * sizeInBytes(attention.getResult().getType());
-      work.internalBytes = 4 * scoreBytes;
+      AttentionBackward backward = getAttentionBackward(attention);
+      work.bwdDataFlops = backward.flops;
+      work.bwdBytes = backward.bytes;
+      work.internalBytes = backward.internalBytes;
+      work.internalBytesLimit = backward.internalBytesLimit;
       for (Value input : inputs)
         keepForBackward(input);
       keepForBackward(attention.getResult());
       keepForBackward(attention.getLse());
     }
     propagateGrad(inputs);
+  } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
+    // A training step's backward of an attention, priced as the
+    // attention's backward estimate (never differentiated itself).
+    AttentionBackward backward = getAttentionBackward(grad);
+    SmallVector<int64_t, 5> loops = grad.getLoopSizes();
+    work.elementType = grad.getQuery().getType().getElementType();
+    work.macs = backward.macs;
+    work.iterations = backward.macs;
+    work.parallelIterations =
+        loops[0] * loops[1] *
+        std::min<double>(loops[2], OpWorkload::kReductionThreads);
+    work.flops = backward.flops;
+    // The gradients (shaped like the inputs) written, the rest read.
+    work.bytesWritten = backward.inputBytes;
+    work.bytesRead = backward.bytes - backward.inputBytes;
+    work.internalBytes = backward.internalBytes;
+    work.internalBytesLimit = backward.internalBytesLimit;
   } else if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
     // Per element: max, subtract, exp, sum, divide; the backward
     // y * (dy - sum(dy * y)) reads the saved output and costs four.

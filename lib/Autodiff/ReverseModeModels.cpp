@@ -1017,24 +1017,6 @@ struct ConcatReverseModel
   }
 };
 
-/// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
-/// `maps` and `iterators` give (a contraction or a row sum of products).
-static Value createProductSum(OpBuilder &builder, Location loc, Value lhs,
-                              Value rhs, RankedTensorType type,
-                              ArrayRef<AffineMap> maps,
-                              ArrayRef<utils::IteratorType> iterators) {
-  return linalg::GenericOp::create(
-             builder, loc, TypeRange{type}, ValueRange{lhs, rhs},
-             ValueRange{createZeros(builder, loc, type)}, maps, iterators,
-             [](OpBuilder &b, Location l, ValueRange args) {
-               Value product = arith::MulFOp::create(b, l, args[0], args[1]);
-               linalg::YieldOp::create(
-                   b, l,
-                   ValueRange{arith::AddFOp::create(b, l, args[2], product)});
-             })
-      .getResult(0);
-}
-
 /// softmax: dx = y * (dy - sum(dy * y)) along the normalised dimension,
 /// from the saved output y.
 struct SoftmaxReverseModel
@@ -1062,8 +1044,8 @@ struct SoftmaxReverseModel
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
     iterators[dim] = utils::IteratorType::reduction;
-    Value rowSum = createProductSum(builder, loc, adjoint, output, rowType,
-                                    {identity, identity, row}, iterators);
+    Value rowSum = buildProductSum(builder, loc, adjoint, output, rowType,
+                                   {identity, identity, row}, iterators);
 
     iterators[dim] = utils::IteratorType::parallel;
     Value grad =
@@ -1084,12 +1066,9 @@ struct SoftmaxReverseModel
   }
 };
 
-/// autopar.attention, as FlashAttention's backward: the probabilities
-/// recomputed from the saved query, keys and row log-sum-exp
-/// (P = exp(S' - lse)), then dV = P^T dO, dP = dO V^T, the row terms
-/// r = sum_e dO * O (minus lse's adjoint, when it has one), dS' = P (dP - r)
-/// and through the scale and mask dS = masked ? 0 : scale * dS';
-/// dQ = dS K, dK' = Q^T dS. Nothing B x I x J is kept from the forward.
+/// autopar.attention: an autopar.attention_grad of its operands, output
+/// and lse (FlashAttention's backward: the probabilities recomputed from
+/// the saved lse, nothing B x I x J kept from the forward).
 struct AttentionReverseModel
     : public ReverseModeOpInterface::ExternalModel<AttentionReverseModel,
                                                    AttentionOp> {
@@ -1098,140 +1077,33 @@ struct AttentionReverseModel
     auto attention = cast<AttentionOp>(op);
     Value dOutput = state.getAdjoint(attention.getResult());
     Value dLse = state.getAdjoint(attention.getLse());
-    bool anyInput = state.needsGradient(attention.getQuery()) ||
-                    state.needsGradient(attention.getKey()) ||
-                    state.needsGradient(attention.getValue());
-    if ((!dOutput && !dLse) || !anyInput)
+    Value query = attention.getQuery(), key = attention.getKey(),
+          value = attention.getValue();
+    SmallVector<Value, 3> inputs = {query, key, value};
+    if ((!dOutput && !dLse) ||
+        !llvm::any_of(inputs, [&](Value v) { return state.needsGradient(v); }))
       return success();
     Location loc = op->getLoc();
-    MLIRContext *context = op->getContext();
-    RankedTensorType queryType = attention.getQuery().getType();
-    RankedTensorType keyType = attention.getKey().getType();
-    RankedTensorType valueType = attention.getValue().getType();
-    RankedTensorType outputType = attention.getOutput().getType();
-    Type element = queryType.getElementType();
     if (!dOutput)
-      dOutput = createZeros(builder, loc, outputType);
-    auto dims = [&](std::initializer_list<unsigned> positions) {
-      SmallVector<AffineExpr> exprs;
-      for (unsigned position : positions)
-        exprs.push_back(getAffineDimExpr(position, context));
-      return AffineMap::get(4, 0, exprs, context);
+      dOutput = createZeros(builder, loc, attention.getResult().getType());
+    if (!dLse)
+      dLse = createZeros(builder, loc, attention.getLse().getType());
+    auto empty = [&](Value like) -> Value {
+      auto type = cast<RankedTensorType>(like.getType());
+      return tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                     type.getElementType());
     };
-    // sum over loop 3 of lhs * rhs into a tensor of `shape` at (d0, d1, d2).
-    auto contract = [&](Value lhs, AffineMap lhsMap, Value rhs,
-                        AffineMap rhsMap, ArrayRef<int64_t> shape) {
-      return createProductSum(
-          builder, loc, lhs, rhs, RankedTensorType::get(shape, element),
-          {lhsMap, rhsMap, dims({0, 1, 2})},
-          {utils::IteratorType::parallel, utils::IteratorType::parallel,
-           utils::IteratorType::parallel, utils::IteratorType::reduction});
-    };
-    AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
-    AffineMap rows3 = AffineMap::get(
-        3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
-        context);
-    auto parallel3 =
-        SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel);
-    int64_t batch = queryType.getDimSize(0), rows = queryType.getDimSize(1),
-            keys = keyType.getDimSize(2);
-    auto scoresType = RankedTensorType::get({batch, rows, keys}, element);
-    auto convert = [](OpBuilder &b, Location l, Value value, Type to) {
-      return convertScalarToDtype(b, l, value, to, /*isUnsignedCast=*/false);
-    };
-
-    // P = exp(S' - lse), in lse's type, back to the element type.
-    Value scores = buildAttentionScores(builder, loc, attention);
-    Value lse = attention.getLse();
-    Type lseElement = attention.getLseInit().getType().getElementType();
-    Value probabilities =
-        linalg::GenericOp::create(
-            builder, loc, TypeRange{scoresType}, ValueRange{scores, lse},
-            ValueRange{tensor::EmptyOp::create(builder, loc,
-                                               scoresType.getShape(), element)},
-            ArrayRef<AffineMap>{all3, rows3, all3}, parallel3,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value shifted = arith::SubFOp::create(
-                  b, l, convert(b, l, args[0], lseElement), args[1]);
-              Value exp = math::ExpOp::create(b, l, shifted);
-              linalg::YieldOp::create(b, l,
-                                      ValueRange{convert(b, l, exp, element)});
-            })
-            .getResult(0);
-
-    // dV[b, j, e] = sum_i P[b, i, j] dO[b, i, e].
-    if (state.needsGradient(attention.getValue()))
-      state.addAdjoint(builder, loc, attention.getValue(),
-                       contract(probabilities, dims({0, 3, 1}), dOutput,
-                                dims({0, 3, 2}), valueType.getShape()));
-    if (!state.needsGradient(attention.getQuery()) &&
-        !state.needsGradient(attention.getKey()))
-      return success();
-
-    // dP[b, i, j] = sum_e dO[b, i, e] V[b, j, e].
-    Value dProbabilities =
-        contract(dOutput, dims({0, 1, 3}), attention.getValue(),
-                 dims({0, 2, 3}), scoresType.getShape());
-    // r[b, i] = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i].
-    auto rowType = RankedTensorType::get({batch, rows}, element);
-    Value rowTerms = createProductSum(
-        builder, loc, dOutput, attention.getResult(), rowType,
-        {all3, all3, rows3},
-        {utils::IteratorType::parallel, utils::IteratorType::parallel,
-         utils::IteratorType::reduction});
-    if (dLse) {
-      AffineMap all2 = AffineMap::getMultiDimIdentityMap(2, context);
-      rowTerms =
-          linalg::GenericOp::create(
-              builder, loc, TypeRange{rowType}, ValueRange{rowTerms, dLse},
-              ValueRange{tensor::EmptyOp::create(builder, loc,
-                                                 rowType.getShape(), element)},
-              ArrayRef<AffineMap>{all2, all2, all2},
-              SmallVector<utils::IteratorType>(2,
-                                               utils::IteratorType::parallel),
-              [&](OpBuilder &b, Location l, ValueRange args) {
-                Value dl = convert(b, l, args[1], element);
-                linalg::YieldOp::create(
-                    b, l, ValueRange{arith::SubFOp::create(b, l, args[0], dl)});
-              })
-              .getResult(0);
-    }
-    // dS = masked ? 0 : scale * P (dP - r).
-    double scale = attention.getScale().convertToDouble();
-    Value dScores =
-        linalg::GenericOp::create(
-            builder, loc, TypeRange{scoresType},
-            ValueRange{probabilities, dProbabilities, rowTerms},
-            ValueRange{tensor::EmptyOp::create(builder, loc,
-                                               scoresType.getShape(), element)},
-            ArrayRef<AffineMap>{all3, all3, rows3, all3}, parallel3,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value centred = arith::SubFOp::create(b, l, args[1], args[2]);
-              Value grad = arith::MulFOp::create(b, l, args[0], centred);
-              if (scale != 1.0)
-                grad = arith::MulFOp::create(
-                    b, l, grad,
-                    arith::ConstantOp::create(b, l,
-                                              b.getFloatAttr(element, scale)));
-              if (Value masked = buildAttentionMask(b, l, attention))
-                grad = arith::SelectOp::create(
-                    b, l, masked,
-                    arith::ConstantOp::create(b, l,
-                                              b.getFloatAttr(element, 0.0)),
-                    grad);
-              linalg::YieldOp::create(b, l, ValueRange{grad});
-            })
-            .getResult(0);
-    // dQ[b, i, d] = sum_j dS[b, i, j] K'[b, d, j].
-    if (state.needsGradient(attention.getQuery()))
-      state.addAdjoint(builder, loc, attention.getQuery(),
-                       contract(dScores, dims({0, 1, 3}), attention.getKey(),
-                                dims({0, 2, 3}), queryType.getShape()));
-    // dK'[b, d, j] = sum_i Q[b, i, d] dS[b, i, j].
-    if (state.needsGradient(attention.getKey()))
-      state.addAdjoint(builder, loc, attention.getKey(),
-                       contract(attention.getQuery(), dims({0, 3, 1}), dScores,
-                                dims({0, 3, 2}), keyType.getShape()));
+    auto grad = AttentionGradOp::create(
+        builder, loc,
+        TypeRange{query.getType(), key.getType(), value.getType()}, query, key,
+        value, attention.getResult(), attention.getLse(), dOutput, dLse,
+        empty(query), empty(key), empty(value), attention.getScaleAttr(),
+        attention.getMaskedAttr());
+    IRMapping mapping;
+    attention.getMask().cloneInto(&grad.getMask(), mapping);
+    for (auto [input, adjoint] : llvm::zip_equal(inputs, grad.getResults()))
+      if (state.needsGradient(input))
+        state.addAdjoint(builder, loc, input, adjoint);
     return success();
   }
 };

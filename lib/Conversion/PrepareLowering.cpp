@@ -120,9 +120,87 @@ static Value expandScatterAdd(RewriterBase &rewriter, ScatterAddOp op) {
   return forall.getResult(0);
 }
 
+/// `op` (an attention or its gradient) computed `block` batches at a time:
+/// an scf.for over the batch carrying the outs, whose body decomposes the
+/// op on that block of every operand (each has the batch first; the mask
+/// sees the global batch index) and inserts the results into the outs.
+/// Exact (batches are independent); score-sized buffers hold `block`
+/// batches instead of all of them.
+static FailureOr<SmallVector<Value>>
+decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
+                       int64_t block) {
+  Location loc = op.getLoc();
+  auto destination = cast<DestinationStyleOpInterface>(op.getOperation());
+  int64_t batch = op.getLoopSizes()[0];
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, value);
+  };
+  auto loop = scf::ForOp::create(rewriter, loc, constant(0), constant(batch),
+                                 constant(block),
+                                 ValueRange(destination.getDpsInits()));
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPointToStart(loop.getBody());
+  Value first = loop.getInductionVar();
+  auto blockShape = [&](Type type) {
+    auto tensor = cast<RankedTensorType>(type);
+    SmallVector<int64_t> shape(tensor.getShape());
+    shape[0] = block;
+    return tensor.clone(shape);
+  };
+  auto sliceArguments = [&](RankedTensorType type) {
+    SmallVector<OpFoldResult> offsets(type.getRank(), rewriter.getIndexAttr(0));
+    offsets[0] = first;
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t size : blockShape(type).getShape())
+      sizes.push_back(rewriter.getIndexAttr(size));
+    SmallVector<OpFoldResult> strides(type.getRank(), rewriter.getIndexAttr(1));
+    return std::make_tuple(offsets, sizes, strides);
+  };
+  SmallVector<Value> operands;
+  for (OpOperand &operand : op->getOpOperands()) {
+    Value whole = operand.get();
+    if (destination.isDpsInit(&operand))
+      whole = loop.getRegionIterArgs()[destination.getTiedOpResult(&operand)
+                                           .getResultNumber()];
+    auto type = cast<RankedTensorType>(whole.getType());
+    auto [offsets, sizes, strides] = sliceArguments(type);
+    operands.push_back(tensor::ExtractSliceOp::create(
+        rewriter, loc, blockShape(type), whole, offsets, sizes, strides));
+  }
+  Operation *blockOp = rewriter.clone(*op);
+  blockOp->setOperands(operands);
+  for (OpResult result : blockOp->getResults())
+    result.setType(blockShape(result.getType()));
+  auto blockAttention = cast<AttentionOpInterface>(blockOp);
+  if (blockAttention.hasMask()) {
+    Block &mask = blockAttention.getMaskRegion().front();
+    OpBuilder inner = OpBuilder::atBlockBegin(&mask);
+    Value index = mask.getArgument(0);
+    auto global = arith::AddIOp::create(inner, loc, index, first);
+    index.replaceAllUsesExcept(global.getResult(), global.getOperation());
+  }
+  rewriter.setInsertionPoint(blockOp);
+  FailureOr<SmallVector<Value>> parts =
+      cast<linalg::AggregatedOpInterface>(blockOp).decomposeOperation(rewriter);
+  rewriter.eraseOp(blockOp);
+  if (failed(parts))
+    return failure();
+  SmallVector<Value> updated;
+  for (auto [part, carried] :
+       llvm::zip_equal(*parts, loop.getRegionIterArgs())) {
+    auto [offsets, sizes, strides] =
+        sliceArguments(cast<RankedTensorType>(carried.getType()));
+    updated.push_back(tensor::InsertSliceOp::create(
+        rewriter, loc, part, carried, offsets, sizes, strides));
+  }
+  scf::YieldOp::create(rewriter, loc, updated);
+  return SmallVector<Value>(loop.getResults());
+}
+
 namespace {
 struct PrepareLoweringPass
     : public mlir::autopar::impl::PrepareLoweringBase<PrepareLoweringPass> {
+  using Base::Base;
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
     SmallVector<Operation *> empties;
@@ -154,8 +232,15 @@ struct PrepareLoweringPass
         [&](linalg::AggregatedOpInterface op) { aggregates.push_back(op); });
     for (linalg::AggregatedOpInterface op : aggregates) {
       rewriter.setInsertionPoint(op);
-      FailureOr<SmallVector<Value>> replacements =
-          op.decomposeOperation(rewriter);
+      FailureOr<SmallVector<Value>> replacements;
+      auto attention = dyn_cast<AttentionOpInterface>(op.getOperation());
+      int64_t block =
+          attention ? getAttentionBatchBlock(attention, attentionBlockBytes)
+                    : 0;
+      if (attention && block < attention.getLoopSizes()[0])
+        replacements = decomposeInBatchBlocks(rewriter, attention, block);
+      else
+        replacements = op.decomposeOperation(rewriter);
       if (failed(replacements)) {
         op->emitError() << "autopar: cannot decompose '" << op->getName()
                         << "' into structured ops";

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 
 using namespace mlir;
 
@@ -26,6 +27,17 @@ Value mlir::autopar::getBufferAddress(OpBuilder &builder, Location loc,
                                       Value buffer) {
   Value index =
       memref::ExtractAlignedPointerAsIndexOp::create(builder, loc, buffer);
+  auto type = cast<MemRefType>(buffer.getType());
+  if (!type.getLayout().isIdentity()) {
+    Value offset =
+        memref::ExtractStridedMetadataOp::create(builder, loc, buffer)
+            .getOffset();
+    int64_t bytes = std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+    Value scaled = arith::MulIOp::create(
+        builder, loc, offset,
+        arith::ConstantIndexOp::create(builder, loc, bytes));
+    index = arith::AddIOp::create(builder, loc, index, scaled);
+  }
   return arith::IndexCastOp::create(builder, loc, builder.getI64Type(), index);
 }
 
@@ -56,7 +68,7 @@ bool mlir::autopar::mayWriteOperand(Operation *call, unsigned index) {
 
 std::optional<int32_t> mlir::autopar::getLibraryElementType(Value buffer) {
   auto type = dyn_cast<MemRefType>(buffer.getType());
-  if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+  if (!type || !memref::isStaticShapeAndContiguousRowMajor(type))
     return std::nullopt;
   Type element = type.getElementType();
   if (element.isF32())

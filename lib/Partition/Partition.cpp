@@ -217,8 +217,11 @@ FailureOr<Value> FunctionPartitioner::initOnce(DestinationStyleOpInterface op,
     return op->emitError() << "autopar-partition: no identity for a "
                               "split reduction over "
                            << type.getElementType();
-  // An init that already is the identity needs nothing.
+  // An init that already is the identity needs nothing; nor does an empty
+  // one (a destination only, as autopar.attention_grad's outs are).
   Value global = op.getDpsInits()[result];
+  if (global.getDefiningOp<tensor::EmptyOp>())
+    return init;
   if (auto fill = global.getDefiningOp<linalg::FillOp>())
     if (auto constant = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>())
       if (constant.getValue() == identity)
@@ -459,12 +462,10 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
                            static_cast<unsigned>(index.getDim()),
                            ranges[index.getDim()]});
       });
-    } else if (auto attention = dyn_cast<AttentionOp>(clone)) {
+    } else if (auto attention = dyn_cast<AttentionOpInterface>(clone)) {
       if (attention.hasMask()) {
-        Block &mask = attention.getMask().front();
-        int64_t sizes[] = {attention.getQuery().getType().getDimSize(0),
-                           attention.getQuery().getType().getDimSize(1),
-                           attention.getValue().getType().getDimSize(1)};
+        Block &mask = attention.getMaskRegion().front();
+        SmallVector<int64_t, 5> sizes = attention.getLoopSizes();
         for (unsigned loop = 0; loop < 3; ++loop)
           indices.push_back({mask.getArgument(loop), loop, sizes[loop]});
       }

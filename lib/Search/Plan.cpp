@@ -438,7 +438,8 @@ static LogicalResult checkNotPlanned(ModuleOp module) {
     // Devices' programs hold coordinates and collectives; a scatter-add
     // (an embedding's gradient) is a computation like any other.
     if (isa_and_nonnull<AutoparDialect>(op->getDialect()) &&
-        !isa<MeshOp, ShardOp, ScatterAddOp, AttentionOp, YieldOp>(op)) {
+        !isa<MeshOp, ShardOp, ScatterAddOp, AttentionOp, AttentionGradOp,
+             YieldOp>(op)) {
       op->emitError() << "autopar-plan: the module holds '" << op->getName()
                       << "' already: it was partitioned; plan the program "
                          "before partitioning";

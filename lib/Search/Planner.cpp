@@ -938,7 +938,10 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
-        work.workingBytes += opWork->internalBytes * ratio * scale;
+        double internal = opWork->internalBytes * ratio;
+        if (opWork->internalBytesLimit > 0)
+          internal = std::min(internal, opWork->internalBytesLimit);
+        work.workingBytes += internal * scale;
       }
       // A constant fill's buffer is its user's output, counted there.
       if (madeFromScalar[index])

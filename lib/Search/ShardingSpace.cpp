@@ -195,34 +195,42 @@ static OpSpace linalgSpace(linalg::LinalgOp op) {
 
 /// An attention's loops: batch b, query row i, key row j, depth d, value
 /// column e. Only b and i split (rows are independent); j is the softmax's
-/// and the context's reduction, d the scores', and e stays whole.
-static OpSpace attentionSpace(AttentionOp op) {
+/// and the context's reduction, d the scores', and e stays whole. Its
+/// gradient has the same loops; split by query rows, the key and value
+/// gradients (which sum over them) are partial.
+static OpSpace attentionSpace(AttentionOpInterface op) {
   OpSpace space;
   space.op = op;
-  RankedTensorType query = op.getQuery().getType();
-  RankedTensorType value = op.getValue().getType();
-  space.loopSizes = {query.getDimSize(0), query.getDimSize(1),
-                     value.getDimSize(1), query.getDimSize(2),
-                     value.getDimSize(2)};
-  space.reduction = {false, false, true, true, false};
-  space.splittable = {!ShapedType::isDynamic(space.loopSizes[0]),
-                      !ShapedType::isDynamic(space.loopSizes[1]), false, false,
-                      false};
-  auto bind = [&](Value v, unsigned number, ArrayRef<int> loops) {
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  space.loopSizes.assign(loops.begin(), loops.end());
+  bool isGrad = isa<AttentionGradOp>(op);
+  space.reduction = {false, isGrad, true, true, false};
+  space.splittable = {!ShapedType::isDynamic(loops[0]),
+                      !ShapedType::isDynamic(loops[1]), false, false, false};
+  auto bind = [&](Value v, unsigned number, ArrayRef<int> dims) {
     std::optional<Binding> binding = makeBinding(v, number);
     if (binding)
-      for (auto [dim, loop] : llvm::enumerate(loops))
+      for (auto [dim, loop] : llvm::enumerate(dims))
         binding->dimLoop[dim] = loop;
     return binding;
   };
   const int b = 0, i = 1, j = 2, d = 3, e = 4;
-  for (auto [number, loops] : llvm::enumerate(SmallVector<SmallVector<int>>{
-           {b, i, d}, {b, d, j}, {b, j, e}, {b, i, e}, {b, i}}))
-    if (auto binding = bind(op->getOperand(number), number, loops))
+  SmallVector<SmallVector<int>> operands = {{b, i, d}, {b, d, j}, {b, j, e}};
+  SmallVector<SmallVector<int>> results;
+  if (isGrad) {
+    // output, lse, their adjoints; the outs like query, key and value.
+    operands.append({{b, i, e}, {b, i}, {b, i, e}, {b, i}});
+    operands.append({{b, i, d}, {b, d, j}, {b, j, e}});
+    results = {{b, i, d}, {b, d, j}, {b, j, e}};
+  } else {
+    operands.append({{b, i, e}, {b, i}});
+    results = {{b, i, e}, {b, i}};
+  }
+  for (auto [number, dims] : llvm::enumerate(operands))
+    if (auto binding = bind(op->getOperand(number), number, dims))
       space.operands.push_back(*binding);
-  for (auto [number, loops] :
-       llvm::enumerate(SmallVector<SmallVector<int>>{{b, i, e}, {b, i}}))
-    if (auto binding = bind(op->getResult(number), number, loops))
+  for (auto [number, dims] : llvm::enumerate(results))
+    if (auto binding = bind(op->getResult(number), number, dims))
       space.results.push_back(*binding);
   return space;
 }
@@ -283,7 +291,7 @@ std::optional<OpSpace> mlir::autopar::buildOpSpace(Operation *op) {
     return linalgSpace(linalgOp);
   if (auto scatter = dyn_cast<ScatterAddOp>(op))
     return scatterAddSpace(scatter);
-  if (auto attention = dyn_cast<AttentionOp>(op))
+  if (auto attention = dyn_cast<AttentionOpInterface>(op))
     return attentionSpace(attention);
 
   if (!isa<RankedTensorType>(op->getResult(0).getType()))
@@ -722,7 +730,9 @@ bool mlir::autopar::isRoundingCast(Operation *op) {
 
 std::optional<ReductionKind> mlir::autopar::getReductionKind(Operation *op,
                                                              unsigned result) {
-  if (isa<ScatterAddOp>(op))
+  // A scatter-add's rows and an attention gradient's key and value
+  // gradients (over query rows) are sums.
+  if (isa<ScatterAddOp, AttentionGradOp>(op))
     return ReductionKind::Sum;
   auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
   if (!linalgOp)

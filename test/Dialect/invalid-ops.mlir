@@ -401,3 +401,25 @@ func.func @attention_masked_without_mask(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8
   %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>) scale 1.0 masked -1.0e4 -> tensor<2x8x4xf32>, tensor<2x8xf32>
   return %r : tensor<2x8x4xf32>
 }
+
+// -----
+
+func.func @attention_grad_adjoint_type(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>, %o: tensor<2x8x4xf32>, %l: tensor<2x8xf32>, %do: tensor<2x8x4xf32>, %dl: tensor<2x4xf32>) -> tensor<2x4x8xf32> {
+  %eq = tensor.empty() : tensor<2x8x4xf32>
+  %ek = tensor.empty() : tensor<2x4x8xf32>
+  %ev = tensor.empty() : tensor<2x8x4xf32>
+  // expected-error @+1 {{'autopar.attention_grad' op the adjoints must have the types of output and lse}}
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>, tensor<2x8x4xf32>, tensor<2x4xf32>) outs(%eq, %ek, %ev : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) scale 1.0 -> tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>
+  return %dk : tensor<2x4x8xf32>
+}
+
+// -----
+
+func.func @attention_grad_key_rows(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x6x4xf32>, %o: tensor<2x8x4xf32>, %l: tensor<2x8xf32>, %do: tensor<2x8x4xf32>, %dl: tensor<2x8xf32>) -> tensor<2x4x8xf32> {
+  %eq = tensor.empty() : tensor<2x8x4xf32>
+  %ek = tensor.empty() : tensor<2x4x8xf32>
+  %ev = tensor.empty() : tensor<2x6x4xf32>
+  // expected-error @+1 {{'autopar.attention_grad' op key and value row sizes differ: 8 and 6}}
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x6x4xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>) outs(%eq, %ek, %ev : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x6x4xf32>) scale 1.0 -> tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x6x4xf32>
+  return %dk : tensor<2x4x8xf32>
+}

@@ -150,4 +150,21 @@ func.func @attention(%q: tensor<2x8x4xbf16>, %k: tensor<2x4x8xbf16>, %v: tensor<
   %r2, %lse2 = autopar.attention ins(%q, %k, %v : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) outs(%o, %l : tensor<2x8x4xbf16>, tensor<2x8xf32>) scale 1.0 -> tensor<2x8x4xbf16>, tensor<2x8xf32>
   return %r, %r2 : tensor<2x8x4xbf16>, tensor<2x8x4xbf16>
 }
+
+// CHECK-LABEL: func.func @attention_grad
+// CHECK: autopar.attention_grad ins(%{{.*}} : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>, tensor<2x8x4xbf16>, tensor<2x8xf32>, tensor<2x8x4xbf16>, tensor<2x8xf32>) outs(%{{.*}} : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) scale 1.250000e-01 masked -1.000000e+04 mask {
+// CHECK: ^bb0(%{{.*}}: index, %[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK: arith.cmpi ugt, %[[J]], %[[I]] : index
+// CHECK: } -> tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>
+func.func @attention_grad(%q: tensor<2x8x4xbf16>, %k: tensor<2x4x8xbf16>, %v: tensor<2x8x4xbf16>, %o: tensor<2x8x4xbf16>, %l: tensor<2x8xf32>, %do: tensor<2x8x4xbf16>, %dl: tensor<2x8xf32>) -> tensor<2x4x8xbf16> {
+  %eq = tensor.empty() : tensor<2x8x4xbf16>
+  %ek = tensor.empty() : tensor<2x4x8xbf16>
+  %ev = tensor.empty() : tensor<2x8x4xbf16>
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>, tensor<2x8x4xbf16>, tensor<2x8xf32>, tensor<2x8x4xbf16>, tensor<2x8xf32>) outs(%eq, %ek, %ev : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) scale 0.125 masked -1.0e4 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>
+  return %dk : tensor<2x4x8xbf16>
+}
 }

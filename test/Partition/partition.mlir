@@ -174,3 +174,38 @@ func.func @attention_rows(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tens
   return %r : tensor<2x8x4xf32>
 }
 
+
+// -----
+
+autopar.mesh @mesh <gpus = 2>
+// Its gradient split the same way: the query gradient comes out split by
+// rows, the key and value gradients (sums over the query rows) partial and
+// all-reduced where they leave; the outs are destinations only (empty), so
+// nothing is added once.
+// CHECK-LABEL: func.func @attention_grad_rows(
+// CHECK: %[[C:.*]] = autopar.device_coord on @mesh axes [gpus] : index
+// CHECK-NOT: arith.select
+// CHECK: tensor.empty() : tensor<2x8x4xf32>
+// CHECK-NEXT: arith.constant 4 : index
+// CHECK-NEXT: %[[OFFSET:.*]] = arith.muli %[[C]], %{{.*}} : index
+// CHECK-NEXT: %[[DQ:.*]], %[[DK:.*]], %[[DV:.*]] = autopar.attention_grad ins(%{{.*}} : tensor<2x4x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>, tensor<2x4x4xf32>, tensor<2x4xf32>, tensor<2x4x4xf32>, tensor<2x4xf32>)
+// CHECK-NEXT: ^bb0(%{{.*}}: index, %[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK-NEXT: %[[ROW:.*]] = arith.addi %[[I]], %[[OFFSET]] : index
+// CHECK-NEXT: arith.cmpi ugt, %[[J]], %[[ROW]] : index
+// CHECK: %[[SK:.*]] = autopar.all_reduce %[[DK]] on @mesh axes [gpus] reduction = sum : tensor<2x4x8xf32>
+// CHECK: %[[SV:.*]] = autopar.all_reduce %[[DV]] on @mesh axes [gpus] reduction = sum : tensor<2x8x4xf32>
+// CHECK: return %[[DQ]], %[[SK]], %[[SV]]
+func.func @attention_grad_rows(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>, %o: tensor<2x8x4xf32>, %l: tensor<2x8xf32>, %do: tensor<2x8x4xf32>, %dl: tensor<2x8xf32>) -> (tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) {
+  %eq = tensor.empty() : tensor<2x8x4xf32>
+  %ek = tensor.empty() : tensor<2x4x8xf32>
+  %ev = tensor.empty() : tensor<2x8x4xf32>
+  %dq, %dk, %dv = autopar.attention_grad
+      ins(%q, %k, %v, %o, %l, %do, %dl : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>)
+      outs(%eq, %ek, %ev : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>)
+      scale 5.000000e-01 masked 0xFFF0000000000000 mask {
+    ^bb0(%b: index, %i: index, %j: index):
+      %c = arith.cmpi ugt, %j, %i : index
+      autopar.yield %c : i1
+    } {autopar.strategy = #autopar.strategy<@mesh, [[], [gpus], [], [], []]>} -> tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>
+  return %dq, %dk, %dv : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>
+}

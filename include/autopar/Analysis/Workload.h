@@ -53,6 +53,10 @@ struct OpWorkload {
   /// attention's scores and probabilities, B x I x J each, in the larger of
   /// its forward and backward): part of its working set.
   double internalBytes = 0;
+  /// At most this many of them on a device, whatever its share (an
+  /// attention's lowering computes a block of its batch at a time,
+  /// getAttentionBatchBlock); 0: no such bound.
+  double internalBytesLimit = 0;
   /// The element type the op computes in.
   Type elementType;
   /// A 2-D convolution, as cuDNN takes them (seven loops: its rate in a

@@ -4,6 +4,7 @@
 #define AUTOPAR_CONVERSION_PASSES_H
 
 #include "autopar/Dialect/AutoparDialect.h"
+#include "autopar/Dialect/AutoparOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
@@ -26,7 +27,8 @@ void stripAutoparAnnotations(ModuleOp module, bool keepBufferFacts = false);
 /// elementwise producers fused into their users (`fuse`), one-shot
 /// bufferization (function boundaries included, identity layouts) and
 /// buffer deallocation.
-void buildBufferizePasses(OpPassManager &pm, bool fuse = true);
+void buildBufferizePasses(OpPassManager &pm, bool fuse = true,
+                          int64_t attentionBlockBytes = kAttentionBlockBytes);
 /// Both backends' loops: each linalg op on buffers as a nest of parallel
 /// loops (reductions inside), nests fused (autopar-fuse-parallel-loops,
 /// merged parts starting at multiples of `align`) when `fuse`. The CUDA
@@ -56,6 +58,11 @@ struct LowerToCPUPipelineOptions
                      "(autopar-fuse-elementwise), loop nests that line up "
                      "or touch disjoint buffers (autopar-fuse-parallel-loops)"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> attentionBlockBytes{
+      *this, "attention-block-bytes",
+      llvm::cl::desc("Bytes one score-sized buffer of an attention may take "
+                     "(autopar-prepare-lowering; 0: no limit)"),
+      llvm::cl::init(kAttentionBlockBytes)};
 };
 
 void buildLowerToCPUPipeline(OpPassManager &pm,
@@ -132,6 +139,11 @@ struct LowerToCUDAPipelineOptions
                      "line up or touch disjoint buffers "
                      "(autopar-fuse-parallel-loops)"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> attentionBlockBytes{
+      *this, "attention-block-bytes",
+      llvm::cl::desc("Bytes one score-sized buffer of an attention may take "
+                     "(autopar-prepare-lowering; 0: no limit)"),
+      llvm::cl::init(kAttentionBlockBytes)};
   PassOptions::Option<bool> cublas{
       *this, "cublas",
       llvm::cl::desc("Run contractions through cuBLAS (else as kernels)"),

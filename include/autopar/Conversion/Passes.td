@@ -201,8 +201,22 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
       kernel that reads the indices itself (it was a host loop reading
       them, one launch per position).
 
+    An `autopar.attention` or `autopar.attention_grad` whose score-sized
+    buffers ([B, I, J]) would exceed `attention-block-bytes` is decomposed
+    inside an `scf.for` over blocks of its batch (the largest divisor of B
+    that fits, at least one batch): the same chain on each block's slices,
+    inserted into the outs the loop carries. Exact (batches are
+    independent); the scores, probabilities and their gradients then hold
+    one block at a time.
+
     An aggregate that cannot be decomposed is an error at the op.
   }];
+  let options = [
+    Option<"attentionBlockBytes", "attention-block-bytes", "int64_t",
+           /*default=*/"::mlir::autopar::kAttentionBlockBytes",
+           "Bytes one score-sized buffer of an attention may take (0: no "
+           "limit, the whole batch at once)">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::scf::SCFDialect",

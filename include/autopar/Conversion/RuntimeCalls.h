@@ -22,11 +22,14 @@ func::FuncOp getOrDeclareRuntimeFunction(OpBuilder &builder, ModuleOp module,
                                          StringRef name, TypeRange inputs,
                                          TypeRange results);
 
-/// The aligned address of the memref `buffer` as an i64.
+/// The address of the memref `buffer`'s first element as an i64: its
+/// aligned pointer, plus its offset when its layout has one (a view into a
+/// larger buffer).
 Value getBufferAddress(OpBuilder &builder, Location loc, Value buffer);
 
 /// The CUDA runtime's code for the element type of a contiguous static
-/// buffer (identity layout) that its library calls take: 0 f32, 1 f16, 2
+/// buffer (row-major, possibly a view at an offset into a larger one) that
+/// its library calls take: 0 f32, 1 f16, 2
 /// bf16 (include/autopar/Runtime/CUDARuntime.h); none otherwise.
 std::optional<int32_t> getLibraryElementType(Value buffer);
 

@@ -22,9 +22,12 @@
 
 using namespace mlir;
 
-void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse) {
+void mlir::autopar::buildBufferizePasses(OpPassManager &pm, bool fuse,
+                                         int64_t attentionBlockBytes) {
   pm.addPass(createImport());
-  pm.addPass(createPrepareLowering());
+  PrepareLoweringOptions prepare;
+  prepare.attentionBlockBytes = attentionBlockBytes;
+  pm.addPass(createPrepareLowering(prepare));
   if (fuse)
     pm.addPass(createFuseElementwise());
   // A private step's updates computed into the arguments they replace:
@@ -106,7 +109,7 @@ void mlir::autopar::buildHostToLLVMPasses(OpPassManager &pm,
 
 void mlir::autopar::buildLowerToCPUPipeline(
     OpPassManager &pm, const LowerToCPUPipelineOptions &options) {
-  buildBufferizePasses(pm, options.fuse);
+  buildBufferizePasses(pm, options.fuse, options.attentionBlockBytes);
   // Collectives of partitioned programs: calls to the MPI runtime.
   pm.addPass(createLowerCollectivesToMPI());
   // The loops the CUDA backend makes kernels of, run in sequence.

@@ -201,7 +201,7 @@ static void buildKernelToNVVMPasses(OpPassManager &pm,
 
 void mlir::autopar::buildLowerToCUDAPipeline(
     OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
-  buildBufferizePasses(pm, options.fuse);
+  buildBufferizePasses(pm, options.fuse, options.attentionBlockBytes);
   // Collectives of partitioned programs: NCCL calls on GPU buffers (their
   // temporary copies are allocated like every other buffer, next).
   pm.addPass(createLowerCollectivesToNCCL());

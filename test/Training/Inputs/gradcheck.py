@@ -92,7 +92,10 @@ def execute(args, training, lines):
     if args.keep:
         with open(args.keep, "w") as f:
             f.write(module)
-    lowered = run([args.opt, "--autopar-lower-to-cpu"], input=module)
+    pipeline = "--autopar-lower-to-cpu"
+    if args.lower_options:
+        pipeline += "=" + args.lower_options
+    lowered = run([args.opt, pipeline], input=module)
     libs = ",".join(os.path.join(args.libs, name) for name in
                     ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))
     output = run([args.runner, "-e", "main", "-entry-point-result=void",
@@ -112,6 +115,9 @@ def main():
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="write the harness here")
+    parser.add_argument("--lower-options", default="",
+                        help="options of autopar-lower-to-cpu, e.g. "
+                             "attention-block-bytes=256")
     parser.add_argument("--jit-opt", default="O2",
                         help="mlir-runner's optimisation level (O0 compiles "
                         "big harnesses faster)")

@@ -47,4 +47,47 @@ def Autopar_CollectiveOpInterface : OpInterface<"CollectiveOpInterface"> {
   let verify = [{ return ::mlir::autopar::detail::verifyCollectiveOp($_op); }];
 }
 
+def Autopar_AttentionOpInterface : OpInterface<"AttentionOpInterface"> {
+  let cppNamespace = "::mlir::autopar";
+  let description = [{
+    An attention or its gradient: loops (b, i, j, d, e) over `query`
+    [B, I, D], `key` [B, D, J] (keys transposed) and `value` [B, J, E],
+    scores scaled by `scale`, and an optional `mask` region of (b, i, j)
+    yielding `i1` (true: the score is replaced by `masked`). The interface
+    verifies what both ops share (ranks, sizes, one floating-point type,
+    the mask's form); each op checks its other operands.
+  }];
+  let methods = [
+    InterfaceMethod<"The queries [B, I, D].", "::mlir::TypedValue<::mlir::RankedTensorType>",
+      "getQuery", (ins), [{}], [{ return $_op.getQuery(); }]>,
+    InterfaceMethod<"The transposed keys [B, D, J].", "::mlir::TypedValue<::mlir::RankedTensorType>",
+      "getKey", (ins), [{}], [{ return $_op.getKey(); }]>,
+    InterfaceMethod<"The values [B, J, E].", "::mlir::TypedValue<::mlir::RankedTensorType>",
+      "getValue", (ins), [{}], [{ return $_op.getValue(); }]>,
+    InterfaceMethod<"The scores' scale.", "double", "getScaleValue", (ins),
+      [{}], [{ return $_op.getScale().convertToDouble(); }]>,
+    InterfaceMethod<"The masked scores' value, when there is a mask.",
+      "std::optional<double>", "getMaskedValue", (ins), [{}], [{
+        if (std::optional<::llvm::APFloat> masked = $_op.getMasked())
+          return masked->convertToDouble();
+        return std::nullopt;
+      }]>,
+    InterfaceMethod<"The mask region (empty when nothing is masked).",
+      "::mlir::Region &", "getMaskRegion", (ins), [{}],
+      [{ return $_op.getMask(); }]>,
+  ];
+  let extraSharedClassDeclaration = [{
+    /// Whether a mask region is present.
+    bool hasMask() { return !$_op.getMaskRegion().empty(); }
+    /// The loop sizes (b, i, j, d, e).
+    ::llvm::SmallVector<int64_t, 5> getLoopSizes() {
+      ::mlir::RankedTensorType query = $_op.getQuery().getType();
+      ::mlir::RankedTensorType value = $_op.getValue().getType();
+      return {query.getDimSize(0), query.getDimSize(1), value.getDimSize(1),
+              query.getDimSize(2), value.getDimSize(2)};
+    }
+  }];
+  let verify = [{ return ::mlir::autopar::detail::verifyAttentionOp($_op); }];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPARINTERFACES_TD

@@ -33,6 +33,7 @@ struct StageStep {
 StageStep getStageStep(ModuleOp module, int64_t stage);
 
 namespace detail {
+LogicalResult verifyAttentionOp(Operation *op);
 LogicalResult verifyCollectiveOp(Operation *op);
 LogicalResult verifyCollectiveSymbolUses(CollectiveOpInterface op,
                                          SymbolTableCollection &symbolTables);
@@ -62,13 +63,26 @@ namespace mlir::autopar {
 /// The masked, scaled scores S' of `op` ([B, I, J]): a zero-filled
 /// linalg.batch_matmul of query and key, then (when the scale is not 1 or
 /// there is a mask) a linalg.generic multiplying by the scale and selecting
-/// the masked value where the mask holds. Shared by the decomposition and
-/// the backward, which recomputes them.
-Value buildAttentionScores(OpBuilder &b, Location loc, AttentionOp op);
+/// the masked value where the mask holds. Shared by the attention's
+/// decomposition and its gradient's, which recomputes them.
+Value buildAttentionScores(OpBuilder &b, Location loc, AttentionOpInterface op);
 /// Inside the body of a linalg op over [B, I, J] (before its yield): the
 /// mask of `op` at the op's loop indices (linalg.index 0, 1, 2), or null
 /// when `op` has no mask.
-Value buildAttentionMask(OpBuilder &b, Location loc, AttentionOp op);
+Value buildAttentionMask(OpBuilder &b, Location loc, AttentionOpInterface op);
+/// The bytes one score-sized buffer ([b, I, J]) of an attention or its
+/// gradient may take when lowered, unless told otherwise.
+constexpr int64_t kAttentionBlockBytes = int64_t(64) << 20;
+/// How many batches (b) of `op` lowering computes at once: the largest
+/// divisor of B whose score-sized buffers take at most `budgetBytes`
+/// (at least 1); all of B when the budget is 0 or the sizes are dynamic.
+int64_t getAttentionBatchBlock(AttentionOpInterface op,
+                               int64_t budgetBytes = kAttentionBlockBytes);
+/// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
+/// `maps` and `iterators` give (a contraction or a row sum of products).
+Value buildProductSum(OpBuilder &b, Location loc, Value lhs, Value rhs,
+                      RankedTensorType type, ArrayRef<AffineMap> maps,
+                      ArrayRef<utils::IteratorType> iterators);
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_DIALECT_AUTOPAROPS_H

@@ -117,7 +117,7 @@ def Autopar_ScatterAddOp : Autopar_Op<"scatter_add", [
 //===----------------------------------------------------------------------===//
 
 def Autopar_AttentionOp : Autopar_Op<"attention", [
-    Pure, DestinationStyleOpInterface,
+    Pure, DestinationStyleOpInterface, Autopar_AttentionOpInterface,
     DeclareOpInterfaceMethods<AggregatedOpInterface, ["decomposeOperation"]>]> {
   let summary = "scaled dot-product attention with an index mask";
   let description = [{
@@ -170,14 +170,64 @@ def Autopar_AttentionOp : Autopar_Op<"attention", [
     ::mlir::MutableOperandRange getDpsInitsMutable() {
       return ::mlir::MutableOperandRange(getOperation(), 3, 2);
     }
-    /// Whether a mask region is present.
-    bool hasMask() { return !getMask().empty(); }
+  }];
+}
+
+def Autopar_AttentionGradOp : Autopar_Op<"attention_grad", [
+    Pure, DestinationStyleOpInterface, Autopar_AttentionOpInterface,
+    DeclareOpInterfaceMethods<AggregatedOpInterface, ["decomposeOperation"]>]> {
+  let summary = "the gradients of an autopar.attention";
+  let description = [{
+    Given an `autopar.attention`'s operands, scale and mask, its `output`
+    O and `lse`, and their adjoints `output_grad` dO and `lse_grad` dlse,
+    the adjoints of query, key and value, as FlashAttention's backward
+    computes them from nothing larger than the inputs:
+
+        P  = exp(S' - lse)                   (S' as the attention's)
+        dV[b, j, e] = sum_i P[b, i, j] dO[b, i, e]
+        dP[b, i, j] = sum_e dO[b, i, e] value[b, j, e]
+        r[b, i]     = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i]
+        dS[b, i, j] = mask(b, i, j) ? 0 : scale * P (dP - r)
+        dQ[b, i, d] = sum_j dS[b, i, j] key[b, d, j]
+        dK[b, d, j] = sum_i query[b, i, d] dS[b, i, j]
+
+    Reverse mode emits it for every attention; lowering decomposes it
+    (`linalg::AggregatedOpInterface`) into that chain of linalg ops. Every
+    operand and result has the batch `b` first and each batch is
+    independent; split by query rows, dK and dV are partial sums.
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
+                       AnyRankedTensor:$value, AnyRankedTensor:$output,
+                       AnyRankedTensor:$lse, AnyRankedTensor:$output_grad,
+                       AnyRankedTensor:$lse_grad,
+                       AnyRankedTensor:$query_grad_init,
+                       AnyRankedTensor:$key_grad_init,
+                       AnyRankedTensor:$value_grad_init, F64Attr:$scale,
+                       OptionalAttr<F64Attr>:$masked);
+  let results = (outs AnyRankedTensor:$query_grad, AnyRankedTensor:$key_grad,
+                      AnyRankedTensor:$value_grad);
+  let regions = (region AnyRegion:$mask);
+  let assemblyFormat = [{
+    `ins` `(` $query `,` $key `,` $value `,` $output `,` $lse `,`
+    $output_grad `,` $lse_grad `:` type($query) `,` type($key) `,`
+    type($value) `,` type($output) `,` type($lse) `,` type($output_grad) `,`
+    type($lse_grad) `)` `outs` `(` $query_grad_init `,` $key_grad_init `,`
+    $value_grad_init `:` type($query_grad_init) `,` type($key_grad_init) `,`
+    type($value_grad_init) `)` `scale` $scale (`masked` $masked^)?
+    (`mask` $mask^)? attr-dict `->` type($query_grad) `,` type($key_grad) `,`
+    type($value_grad)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return ::mlir::MutableOperandRange(getOperation(), 7, 3);
+    }
   }];
 }
 
 def Autopar_YieldOp : Autopar_Op<"yield", [
-    Pure, Terminator, HasParent<"AttentionOp">]> {
-  let summary = "yields the mask of an autopar.attention";
+    Pure, Terminator, ParentOneOf<["AttentionOp", "AttentionGradOp"]>]> {
+  let summary = "yields the mask of an autopar.attention or attention_grad";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
 }

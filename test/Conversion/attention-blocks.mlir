@@ -1,0 +1,56 @@
+// RUN: autopar-opt %s --autopar-prepare-lowering=attention-block-bytes=512 -split-input-file | FileCheck %s
+// RUN: autopar-opt %s --autopar-prepare-lowering -split-input-file | FileCheck %s --check-prefix=WHOLE
+// autopar-prepare-lowering decomposes an attention and its gradient a
+// block of batches at a time when a score-sized buffer (4 x 8 x 8 f32 here,
+// 256 bytes per batch) would exceed attention-block-bytes: 512 bytes take 2
+// of the 4 batches per iteration. The mask reads the global batch index
+// (the loop's first batch added to the block's own).
+
+// CHECK-LABEL: func.func @attention(
+// CHECK: %[[C0:.*]] = arith.constant 0 : index
+// CHECK: %[[R:.*]]:2 = scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[O:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}) -> (tensor<4x8x4xf32>, tensor<4x8xf32>)
+// CHECK: %[[Q:.*]] = tensor.extract_slice %{{.*}}[%[[B]], 0, 0] [2, 8, 4] [1, 1, 1] : tensor<4x8x4xf32> to tensor<2x8x4xf32>
+// CHECK: linalg.batch_matmul ins(%[[Q]], %{{.*}} : tensor<2x8x4xf32>, tensor<2x4x8xf32>) outs(%{{.*}} : tensor<2x8x8xf32>)
+// CHECK: %[[BI:.*]] = linalg.index 0 : index
+// CHECK: %[[GLOBAL:.*]] = arith.addi %[[BI]], %[[B]] : index
+// CHECK: arith.cmpi eq, %[[GLOBAL]], %{{.*}} : index
+// CHECK: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<2x8x8xf32>, tensor<2x8x4xf32>) outs(%{{.*}} : tensor<2x8x4xf32>)
+// CHECK: %[[IO:.*]] = tensor.insert_slice %{{.*}} into %[[O]][%[[B]], 0, 0] [2, 8, 4] [1, 1, 1] : tensor<2x8x4xf32> into tensor<4x8x4xf32>
+// CHECK: %[[IL:.*]] = tensor.insert_slice %{{.*}} into %[[L]][%[[B]], 0] [2, 8] [1, 1] : tensor<2x8xf32> into tensor<4x8xf32>
+// CHECK: scf.yield %[[IO]], %[[IL]] : tensor<4x8x4xf32>, tensor<4x8xf32>
+// CHECK: return %[[R]]#0
+// WHOLE-LABEL: func.func @attention(
+// WHOLE-NOT: scf.for
+// WHOLE: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<4x8x4xf32>, tensor<4x4x8xf32>) outs(%{{.*}} : tensor<4x8x8xf32>)
+func.func @attention(%q: tensor<4x8x4xf32>, %k: tensor<4x4x8xf32>, %v: tensor<4x8x4xf32>) -> tensor<4x8x4xf32> {
+  %o = tensor.empty() : tensor<4x8x4xf32>
+  %l = tensor.empty() : tensor<4x8xf32>
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) outs(%o, %l : tensor<4x8x4xf32>, tensor<4x8xf32>) scale 1.0 masked 0xFF800000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    // The first batch masks every score (a mask that reads b).
+    %c0 = arith.constant 0 : index
+    %c = arith.cmpi eq, %b, %c0 : index
+    autopar.yield %c : i1
+  } -> tensor<4x8x4xf32>, tensor<4x8xf32>
+  return %r : tensor<4x8x4xf32>
+}
+
+// -----
+
+// The gradient the same way: its seven operands and three outs sliced by
+// the batch, the three gradients inserted into the outs the loop carries.
+// CHECK-LABEL: func.func @attention_grad(
+// CHECK: %[[R:.*]]:3 = scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>)
+// CHECK-COUNT-10: tensor.extract_slice %{{.*}}[%[[B]],
+// CHECK-NOT: tensor.extract_slice
+// CHECK: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<2x8x4xf32>, tensor<2x4x8xf32>) outs(%{{.*}} : tensor<2x8x8xf32>)
+// CHECK-COUNT-3: tensor.insert_slice
+// CHECK: scf.yield
+// CHECK: return %[[R]]#1
+func.func @attention_grad(%q: tensor<4x8x4xf32>, %k: tensor<4x4x8xf32>, %v: tensor<4x8x4xf32>, %o: tensor<4x8x4xf32>, %l: tensor<4x8xf32>, %do: tensor<4x8x4xf32>, %dl: tensor<4x8xf32>) -> tensor<4x4x8xf32> {
+  %eq = tensor.empty() : tensor<4x8x4xf32>
+  %ek = tensor.empty() : tensor<4x4x8xf32>
+  %ev = tensor.empty() : tensor<4x8x4xf32>
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>, tensor<4x8x4xf32>, tensor<4x8xf32>, tensor<4x8x4xf32>, tensor<4x8xf32>) outs(%eq, %ek, %ev : tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) scale 5.000000e-01 -> tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>
+  return %dk : tensor<4x4x8xf32>
+}
