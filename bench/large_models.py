@@ -118,9 +118,11 @@ def megatron_flops(batch, seq, layers, hidden, vocab):
 
 
 def plan(opt, model_path, preset, nodes, options, directory, name,
-         memory_capacity=None):
+         memory_capacity=None, fuse_attention=True):
     """Plans on `nodes` of `preset` (with `memory_capacity` bytes per GPU
-    when given): the JSON report, the seconds, the first error lines."""
+    when given), the attention chains fused first (autopar-fuse-attention,
+    as auto-shard and autopar-run do) unless `fuse_attention` is false: the
+    JSON report, the seconds, the first error lines."""
     spec = {"preset": preset, "name": "%s-x%d" % (preset, nodes),
             "nodes": nodes}
     suffix = ""
@@ -131,8 +133,10 @@ def plan(opt, model_path, preset, nodes, options, directory, name,
     with open(target, "w") as f:
         json.dump(spec, f)
     report = os.path.join(directory, name + ".json")
-    command = [opt, model_path, "--autopar-plan=target=%s report=%s %s" %
-               (target, report, options), "-o", os.devnull]
+    command = [opt, model_path] + (
+        ["--autopar-fuse-attention"] if fuse_attention else []) + [
+        "--autopar-plan=target=%s report=%s %s" % (target, report, options),
+        "-o", os.devnull]
     start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.monotonic() - start

@@ -23,7 +23,9 @@ Rows (the figures as shared/DESIGN.md transcribes them):
     used 96 GB H100s at 500 W; the preset's clocks are the 700 W part's).
 
 For each row: the model generated at the row's global batch (bf16, Adam:
-f32 masters), `autopar-opt --autopar-plan` with the row's pins on its
+f32 masters), its attention chains fused (`autopar-fuse-attention`, as
+auto-shard and autopar-run do; --unfused plans them as written),
+`autopar-opt --autopar-plan` with the row's pins on its
 cluster (when the model predicts more memory than the GPUs hold, again
 with the limit lifted: the configuration ran; the predicted memory is
 printed, beside the measured one where published), the predicted step
@@ -35,7 +37,7 @@ faster than the published configuration it predicts. No cost-model
 constant was fitted to any of these rows.
 
 Usage: bench/published_runs.py [--build build] [--rows t2-zero3-384,...]
-                               [--searched] [--out DIR]
+                               [--searched] [--unfused] [--out DIR]
 
 One run on the machine at hand; each as-given row takes seconds to a
 minute on 2 cores, each searched row up to a few minutes.
@@ -120,6 +122,9 @@ def main():
     parser.add_argument("--rows", default=",".join(ROWS))
     parser.add_argument("--searched", action="store_true",
                         help="also plan each row with everything searched")
+    parser.add_argument("--unfused", action="store_true",
+                        help="plan the attention chains as written (no "
+                             "autopar-fuse-attention)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     opt = os.path.join(args.build, "bin", "autopar-opt")
@@ -140,14 +145,16 @@ def main():
         for label, options in runs:
             report, seconds, errors = large_models.plan(
                 opt, path, preset, nodes, options, directory,
-                "%s-%s" % (name, label.replace(" ", "-")), CAPACITY.get(name))
+                "%s-%s" % (name, label.replace(" ", "-")), CAPACITY.get(name),
+                fuse_attention=not args.unfused)
             if report is None and label == "as given":
                 # The published configuration ran: priced with the memory
                 # limit lifted when the model predicts more than the GPUs
                 # hold (the per-op strategies then need not save memory).
                 report, more, errors = large_models.plan(
                     opt, path, preset, nodes, options, directory,
-                    "%s-lifted" % name, 1024 ** 4)
+                    "%s-lifted" % name, 1024 ** 4,
+                    fuse_attention=not args.unfused)
                 seconds += more
                 label = "as given, memory limit lifted"
             if report is None:

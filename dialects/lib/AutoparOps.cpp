@@ -624,22 +624,52 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
   // dP[b, i, j] = sum_e dO[b, i, e] V[b, j, e].
   Value dProbabilities = contract(getOutputGrad(), dims({0, 1, 3}), getValue(),
                                   dims({0, 2, 3}), scoresType.getShape());
-  // r[b, i] = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i].
-  auto rowType = RankedTensorType::get({batch, rows}, element);
-  Value rowTerms = buildProductSum(
-      b, loc, getOutputGrad(), getOutput(), rowType, {all3, all3, rows3},
-      {utils::IteratorType::parallel, utils::IteratorType::parallel,
-       utils::IteratorType::reduction});
+  // r[b, i] = sum_j P[b, i, j] dP[b, i, j] - dlse[b, i]: from the
+  // probabilities recomputed here rather than as sum_e dO O (equal in exact
+  // arithmetic; FlashAttention's choice, which avoids a pass over P and dP
+  // that this decomposition holds anyway), so that each row of dS sums to
+  // zero to rounding as the unfused softmax's gradient does. From the
+  // forward's O, the forward's rounding enters it: the zero gradient of a
+  // key bias came out twice as noisy.
+  // The row terms and dS in lse's type (f32 for 16-bit elements): a row
+  // sum of J products rounded to 16 bits at every addition would lose the
+  // cancellation dS relies on.
+  auto rowType = RankedTensorType::get({batch, rows}, lseElement);
+  Value zero =
+      arith::ConstantOp::create(b, loc, b.getFloatAttr(lseElement, 0.0));
+  Value rowTerms =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{rowType}, ValueRange{probabilities, dProbabilities},
+          ValueRange{
+              linalg::FillOp::create(b, loc, zero,
+                                     tensor::EmptyOp::create(
+                                         b, loc, rowType.getShape(), lseElement)
+                                         .getResult())
+                  .getResult(0)},
+          ArrayRef<AffineMap>{all3, all3, rows3},
+          {utils::IteratorType::parallel, utils::IteratorType::parallel,
+           utils::IteratorType::reduction},
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value product = arith::MulFOp::create(
+                nb, l, convert(nb, l, args[0], lseElement),
+                convert(nb, l, args[1], lseElement));
+            linalg::YieldOp::create(
+                nb, l,
+                ValueRange{arith::AddFOp::create(nb, l, args[2], product)});
+          })
+          .getResult(0);
   AffineMap all2 = AffineMap::getMultiDimIdentityMap(2, context);
   rowTerms =
       linalg::GenericOp::create(
           b, loc, TypeRange{rowType}, ValueRange{rowTerms, getLseGrad()},
-          ValueRange{empty(rowType)}, ArrayRef<AffineMap>{all2, all2, all2},
+          ValueRange{
+              tensor::EmptyOp::create(b, loc, rowType.getShape(), lseElement)},
+          ArrayRef<AffineMap>{all2, all2, all2},
           SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value dl = convert(nb, l, args[1], element);
             linalg::YieldOp::create(
-                nb, l, ValueRange{arith::SubFOp::create(nb, l, args[0], dl)});
+                nb, l,
+                ValueRange{arith::SubFOp::create(nb, l, args[0], args[1])});
           })
           .getResult(0);
   // dS = masked ? 0 : scale * P (dP - r).
@@ -651,13 +681,16 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
           ValueRange{empty(scoresType)},
           ArrayRef<AffineMap>{all3, all3, rows3, all3}, parallel3,
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value centred = arith::SubFOp::create(nb, l, args[1], args[2]);
-            Value grad = arith::MulFOp::create(nb, l, args[0], centred);
+            Value centred = arith::SubFOp::create(
+                nb, l, convert(nb, l, args[1], lseElement), args[2]);
+            Value grad = arith::MulFOp::create(
+                nb, l, convert(nb, l, args[0], lseElement), centred);
             if (scale != 1.0)
               grad = arith::MulFOp::create(
                   nb, l, grad,
-                  arith::ConstantOp::create(nb, l,
-                                            nb.getFloatAttr(element, scale)));
+                  arith::ConstantOp::create(
+                      nb, l, nb.getFloatAttr(lseElement, scale)));
+            grad = convert(nb, l, grad, element);
             if (Value masked = buildAttentionMask(nb, l, *this))
               grad = arith::SelectOp::create(
                   nb, l, masked,

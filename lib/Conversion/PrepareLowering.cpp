@@ -185,6 +185,7 @@ decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   rewriter.eraseOp(blockOp);
   if (failed(parts))
     return failure();
+  rewriter.setInsertionPointToEnd(loop.getBody());
   SmallVector<Value> updated;
   for (auto [part, carried] :
        llvm::zip_equal(*parts, loop.getRegionIterArgs())) {

@@ -1,10 +1,12 @@
 //===- AutoShardPipeline.cpp - the `auto-shard` pipeline ------------------===//
 //
 // The planning stages of autopar as one pipeline. Stages are appended here
-// as they come to exist: import, target, search (with its analysis).
+// as they come to exist: import (and attention fusion), target, search
+// (with its analysis).
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Conversion/Passes.h"
 #include "autopar/Import/Passes.h"
 #include "autopar/Search/Passes.h"
 #include "autopar/Target/Passes.h"
@@ -20,6 +22,10 @@ void mlir::autopar::buildAutoShardPipeline(
     OpPassManager &pm, const AutoShardPipelineOptions &options) {
   // 1. Import: TOSA models become linalg on tensors (a no-op on linalg).
   pm.addPass(createImport());
+  // Attention chains as autopar.attention: the plan then prices, and the
+  // training step keeps, the row log-sum-exp rather than B x I x J scores.
+  if (options.fuseAttention)
+    pm.addPass(createFuseAttention());
   // 2. Target: the machine the plan is for.
   SetTargetOptions targetOptions;
   targetOptions.target = options.target;

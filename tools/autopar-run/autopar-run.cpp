@@ -6,7 +6,9 @@
 //
 // Started by hand, it runs itself under mpirun (-n N, --oversubscribe, and
 // --allow-run-as-root as root); under mpirun or srun, each rank:
-//  1. optionally builds the training step (autopar-training),
+//  1. forms fused attentions (autopar-fuse-attention; --fuse-attention=0
+//     keeps the chains) and optionally builds the training step
+//     (autopar-training),
 //  2. plans it on a mesh of N devices, propagates and partitions it
 //     (autopar-plan, autopar-propagate, autopar-partition),
 //  3. builds a driver: seeded random global inputs (identical on every
@@ -146,6 +148,11 @@ static cl::opt<std::string>
                              "autopar-training options (e.g. \"loss=mse "
                              "optimizer=sgd lr=0.1\")"),
                     cl::init(""), cl::cat(runCategory));
+static cl::opt<bool> fuseAttention(
+    "fuse-attention",
+    cl::desc("Form autopar.attention from the model's attention chains "
+             "first (autopar-fuse-attention), as auto-shard does"),
+    cl::init(true), cl::cat(runCategory));
 static cl::opt<bool> training("train",
                               cl::desc("Run the training step (default "
                                        "options unless --training)"),
@@ -961,6 +968,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  if (fuseAttention && failed(runPipeline(*module, "autopar-fuse-attention")))
+    return 1;
   bool train = training || !trainingOptions.empty();
   if (train &&
       failed(runPipeline(*module, "autopar-training{" + trainingOptions + "}")))

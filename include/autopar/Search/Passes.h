@@ -29,6 +29,11 @@ struct AutoShardPipelineOptions
                      "(stdout), a file (JSON when it ends in .json), or "
                      "empty for none"),
       llvm::cl::init("stderr")};
+  PassOptions::Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Form autopar.attention from scaled dot-product "
+                     "attention chains first (autopar-fuse-attention)"),
+      llvm::cl::init(true)};
   PassOptions::Option<std::string> optimizer{
       *this, "optimizer",
       llvm::cl::desc("Optimizer of the training step: sgd, momentum, adam"),
