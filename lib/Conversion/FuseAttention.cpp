@@ -231,12 +231,42 @@ matchRowReductionAndUser(Value x, double init,
   return std::make_pair(reduction, user);
 }
 
-/// The chain whose scores are `scores`, if every part matches.
-std::optional<Chain> matchChain(linalg::BatchMatmulOp scores) {
+/// Whether a softmax seems to read `scores`: within a few single-user steps
+/// (reshapes, elementwise ops) a row reduction by maximum. Only then does
+/// report=1 say why no attention was formed.
+bool looksLikeAttention(Value scores) {
+  SmallVector<Value> frontier = {scores};
+  for (int depth = 0; depth < 4 && !frontier.empty(); ++depth) {
+    SmallVector<Value> next;
+    for (Value value : frontier)
+      for (Operation *user : value.getUsers()) {
+        auto generic = dyn_cast<linalg::GenericOp>(user);
+        if (generic && generic.getNumReductionLoops() > 0 &&
+            llvm::any_of(generic.getBody()->getOperations(), [](Operation &op) {
+              return isa<arith::MaximumFOp, arith::MaxNumFOp>(op);
+            }))
+          return true;
+        if (isa<linalg::GenericOp, tensor::ExpandShapeOp,
+                tensor::CollapseShapeOp>(user))
+          llvm::append_range(next, user->getResults());
+      }
+    frontier = std::move(next);
+  }
+  return false;
+}
+
+/// The chain whose scores are `scores`, if every part matches; else the
+/// first part that does not, in `reason`.
+std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
+                                std::string &reason) {
   Chain chain;
   chain.scores = scores;
-  if (!isPlainProduct(scores))
+  auto fail = [&](const Twine &why) -> std::optional<Chain> {
+    reason = why.str();
     return std::nullopt;
+  };
+  if (!isPlainProduct(scores))
+    return fail("the scores are not a zero-filled product");
   Type element = getElementTypeOrSelf(scores.getResult(0).getType());
   Value x = scores.getResult(0);
   Operation *user = getOnlyUser(x);
@@ -250,29 +280,41 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores) {
   // and the division.
   auto maxima = matchRowReductionAndUser<arith::MaximumFOp>(
       x, -std::numeric_limits<double>::infinity(), isExpOfDifference);
-  if (!maxima)
-    return std::nullopt;
+  if (!maxima) {
+    Operation *next = getOnlyUser(x);
+    if (next && !isa<linalg::GenericOp>(next))
+      return fail("the scores pass through '" + next->getName().getStringRef() +
+                  "' before the softmax (the rows must stay [batch, rows, "
+                  "keys])");
+    if (auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+        generic && generic.getNumDpsInputs() > 1)
+      return fail("the op after the scores reads a tensor (a mask or bias "
+                  "given as data), which a mask region cannot rebuild");
+    return fail("no row maximum (from -inf, one result) and exp(x - max) "
+                "read the scores");
+  }
   std::tie(chain.maxima, chain.exps) = *maxima;
   auto sums = matchRowReductionAndUser<arith::AddFOp>(chain.exps.getResult(0),
                                                       0.0, isQuotient);
   if (!sums)
-    return std::nullopt;
+    return fail("no row sum (from 0) and division follow the exponentials");
   std::tie(chain.sums, chain.division) = *sums;
   chain.context = dyn_cast_or_null<linalg::BatchMatmulOp>(
       getOnlyUser(chain.division.getResult(0)));
   if (!isPlainProduct(chain.context) ||
       chain.context.getDpsInputs()[0] != chain.division.getResult(0))
-    return std::nullopt;
+    return fail("the probabilities are not the left operand of one "
+                "zero-filled product (and nothing else)");
   // One element type throughout.
   for (Operation *op :
        {chain.maxima.getOperation(), chain.exps.getOperation(),
         chain.sums.getOperation(), chain.division.getOperation(),
         chain.context.getOperation()})
     if (getElementTypeOrSelf(op->getResult(0).getType()) != element)
-      return std::nullopt;
+      return fail("the element type changes along the chain");
   if (chain.scaleMask &&
       getElementTypeOrSelf(chain.scaleMask.getResult(0).getType()) != element)
-    return std::nullopt;
+    return fail("the element type changes along the chain");
   return chain;
 }
 
@@ -380,9 +422,14 @@ struct FuseAttentionPass
     for (linalg::BatchMatmulOp scores : candidates) {
       if (erased.contains(scores))
         continue;
-      std::optional<Chain> chain = matchChain(scores);
-      if (!chain)
+      std::string reason;
+      std::optional<Chain> chain = matchChain(scores, reason);
+      if (!chain) {
+        if (report && looksLikeAttention(scores.getResult(0)))
+          scores->emitRemark()
+              << "autopar-fuse-attention: no attention formed: " << reason;
         continue;
+      }
       // A predicate the mask region cannot rebuild (it reads something
       // other than indices and constants) was refused by matchScaleMask.
       if (report)

@@ -86,7 +86,8 @@ func.func @causal(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4
 
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #row = affine_map<(d0, d1, d2) -> (d0, d1)>
-// The probabilities are returned too: the chain stays.
+// The probabilities are returned too: the chain stays, and report=1 says
+// why.
 // CHECK-LABEL: func.func @probabilities_used
 // CHECK-NOT: autopar.attention
 // CHECK: linalg.batch_matmul
@@ -97,6 +98,7 @@ func.func @probabilities_used(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: 
   %ninf = arith.constant 0xFFF0000000000000 : f64
   %e = tensor.empty() : tensor<1x4x4xf64>
   %z = linalg.fill ins(%zero : f64) outs(%e : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
+  // expected-remark @+1 {{no attention formed: the probabilities are not the left operand of one zero-filled product (and nothing else)}}
   %s = linalg.batch_matmul ins(%q, %k : tensor<1x4x2xf64>, tensor<1x2x4xf64>) outs(%z : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
   %er = tensor.empty() : tensor<1x4xf64>
   %mi = linalg.fill ins(%ninf : f64) outs(%er : tensor<1x4xf64>) -> tensor<1x4xf64>
@@ -126,4 +128,55 @@ func.func @probabilities_used(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: 
   %zo = linalg.fill ins(%zero : f64) outs(%eo : tensor<1x4x2xf64>) -> tensor<1x4x2xf64>
   %o = linalg.batch_matmul ins(%p, %v : tensor<1x4x4xf64>, tensor<1x4x2xf64>) outs(%zo : tensor<1x4x2xf64>) -> tensor<1x4x2xf64>
   return %o, %p : tensor<1x4x2xf64>, tensor<1x4x4xf64>
+}
+
+// -----
+
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row = affine_map<(d0, d1, d2) -> (d0, d1)>
+// A mask added from a tensor (as PyTorch exports pass an attention mask)
+// is data a mask region cannot rebuild: the chain stays, and report=1
+// says so at the scores.
+// CHECK-LABEL: func.func @tensor_mask
+// CHECK-NOT: autopar.attention
+func.func @tensor_mask(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: tensor<1x4x2xf64>, %bias: tensor<1x4x4xf64>) -> tensor<1x4x2xf64> {
+  %zero = arith.constant 0.0 : f64
+  %ninf = arith.constant 0xFFF0000000000000 : f64
+  %e = tensor.empty() : tensor<1x4x4xf64>
+  %z = linalg.fill ins(%zero : f64) outs(%e : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
+  // expected-remark @+1 {{no attention formed: the op after the scores reads a tensor (a mask or bias given as data), which a mask region cannot rebuild}}
+  %s = linalg.batch_matmul ins(%q, %k : tensor<1x4x2xf64>, tensor<1x2x4xf64>) outs(%z : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
+  %b = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s, %bias : tensor<1x4x4xf64>, tensor<1x4x4xf64>) outs(%e : tensor<1x4x4xf64>) {
+  ^bb0(%in: f64, %m: f64, %out: f64):
+    %y = arith.addf %in, %m : f64
+    linalg.yield %y : f64
+  } -> tensor<1x4x4xf64>
+  %er = tensor.empty() : tensor<1x4xf64>
+  %mi = linalg.fill ins(%ninf : f64) outs(%er : tensor<1x4xf64>) -> tensor<1x4xf64>
+  %mx = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%b : tensor<1x4x4xf64>) outs(%mi : tensor<1x4xf64>) {
+  ^bb0(%in: f64, %out: f64):
+    %y = arith.maximumf %in, %out : f64
+    linalg.yield %y : f64
+  } -> tensor<1x4xf64>
+  %ex = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%b, %mx : tensor<1x4x4xf64>, tensor<1x4xf64>) outs(%e : tensor<1x4x4xf64>) {
+  ^bb0(%in: f64, %mm: f64, %out: f64):
+    %d = arith.subf %in, %mm : f64
+    %y = math.exp %d : f64
+    linalg.yield %y : f64
+  } -> tensor<1x4x4xf64>
+  %si = linalg.fill ins(%zero : f64) outs(%er : tensor<1x4xf64>) -> tensor<1x4xf64>
+  %sm = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%ex : tensor<1x4x4xf64>) outs(%si : tensor<1x4xf64>) {
+  ^bb0(%in: f64, %out: f64):
+    %y = arith.addf %in, %out : f64
+    linalg.yield %y : f64
+  } -> tensor<1x4xf64>
+  %p = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<1x4x4xf64>, tensor<1x4xf64>) outs(%e : tensor<1x4x4xf64>) {
+  ^bb0(%in: f64, %ss: f64, %out: f64):
+    %y = arith.divf %in, %ss : f64
+    linalg.yield %y : f64
+  } -> tensor<1x4x4xf64>
+  %eo = tensor.empty() : tensor<1x4x2xf64>
+  %zo = linalg.fill ins(%zero : f64) outs(%eo : tensor<1x4x2xf64>) -> tensor<1x4x2xf64>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<1x4x4xf64>, tensor<1x4x2xf64>) outs(%zo : tensor<1x4x2xf64>) -> tensor<1x4x2xf64>
+  return %o : tensor<1x4x2xf64>
 }

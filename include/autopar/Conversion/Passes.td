@@ -336,11 +336,17 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
     values); what changes is the training step: the backward recomputes
     the probabilities from Q, K' and the row log-sum-exp the op returns,
     so the step keeps B x I values per attention instead of B x I x J.
-    A chain the rule does not match stays as it is (`report=1` prints one
-    remark per fused attention).
+    A chain the rule does not match stays as it is. `report=1` prints one
+    remark per fused attention, and one at each scores product that a
+    softmax seems to read (a row maximum within a few reshapes or
+    elementwise ops) saying which part did not match: PyTorch exports
+    (torch-mlir) reshape the scores to [batch, heads, rows, keys] before
+    the softmax and add their mask from a tensor, which this rule does not
+    take yet.
   }];
   let options = [Option<"report", "report", "bool", "false",
-                        "emit a remark at each attention formed">];
+                        "emit a remark at each attention formed, and at "
+                        "each near miss with the reason">];
   let dependentDialects = ["::mlir::autopar::AutoparDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect"];
