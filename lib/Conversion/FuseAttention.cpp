@@ -419,15 +419,26 @@ struct FuseAttentionPass
         [&](linalg::BatchMatmulOp op) { candidates.push_back(op); });
     IRRewriter rewriter(&getContext());
     DenseSet<Operation *> erased;
+    // Near misses: without report=1, one warning for all of them.
+    Operation *firstMiss = nullptr;
+    std::string firstReason;
+    int64_t misses = 0;
     for (linalg::BatchMatmulOp scores : candidates) {
       if (erased.contains(scores))
         continue;
       std::string reason;
       std::optional<Chain> chain = matchChain(scores, reason);
       if (!chain) {
-        if (report && looksLikeAttention(scores.getResult(0)))
+        if (!looksLikeAttention(scores.getResult(0)))
+          continue;
+        if (report)
           scores->emitRemark()
               << "autopar-fuse-attention: no attention formed: " << reason;
+        if (!firstMiss) {
+          firstMiss = scores;
+          firstReason = reason;
+        }
+        ++misses;
         continue;
       }
       // A predicate the mask region cannot rebuild (it reads something
@@ -439,6 +450,12 @@ struct FuseAttentionPass
       erased.insert(chain->context);
       fuse(rewriter, *chain);
     }
+    if (misses > 0 && !report)
+      firstMiss->emitWarning()
+          << "autopar-fuse-attention: " << misses
+          << " softmax-attention chain(s) not fused, so their training "
+             "steps keep the B x I x J probabilities; here: "
+          << firstReason << " (report=1 lists each)";
   }
 };
 

@@ -342,7 +342,8 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
     elementwise ops) saying which part did not match: PyTorch exports
     (torch-mlir) reshape the scores to [batch, heads, rows, keys] before
     the softmax and add their mask from a tensor, which this rule does not
-    take yet.
+    take yet. Without `report=1`, near misses are one warning at the first
+    (their count and its reason).
   }];
   let options = [Option<"report", "report", "bool", "false",
                         "emit a remark at each attention formed, and at "
