@@ -83,7 +83,7 @@ namespace {
 /// output and its gradient read; four score-sized buffers live at once.
 struct AttentionBackward {
   double macs = 0, flops = 0, bytes = 0, inputBytes = 0, internalBytes = 0,
-         internalBytesLimit = 0;
+         internalBytesLimit = 0, kernels = 0;
 };
 } // namespace
 
@@ -108,6 +108,9 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
   double outputBytes = b * i * e * elementBytes(element);
   backward.bytes = 10 * scoreBytes + 3 * backward.inputBytes + 2 * outputBytes;
   backward.internalBytes = 4 * scoreBytes;
+  // The decomposition's products and generics: scores, their scale and
+  // mask, P, dV, dP, the row terms (two), dS, dQ, dK (fills not counted).
+  backward.kernels = op.hasMask() || op.getScaleValue() != 1.0 ? 10 : 9;
   backward.internalBytesLimit =
       4 * getAttentionBlockBytes(i * j * elementBytes(element));
   return backward;
@@ -485,6 +488,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     work.bytesWritten += 2 * scoreBytes;
     work.internalBytes = 2 * scoreBytes;
     work.internalBytesLimit = 2 * getAttentionBlockBytes(scoreBytes / b);
+    // Scores, scale and mask, max, exp, sum, division, context, lse.
+    work.kernels =
+        attention.hasMask() || attention.getScaleValue() != 1.0 ? 8 : 7;
     SmallVector<Value> inputs = {attention.getQuery(), attention.getKey(),
                                  attention.getValue()};
     if (anyGradOperand(inputs)) {
@@ -493,6 +499,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.bwdBytes = backward.bytes;
       work.internalBytes = backward.internalBytes;
       work.internalBytesLimit = backward.internalBytesLimit;
+      work.bwdKernels = backward.kernels;
       for (Value input : inputs)
         keepForBackward(input);
       keepForBackward(attention.getResult());
@@ -516,6 +523,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     work.bytesRead = backward.bytes - backward.inputBytes;
     work.internalBytes = backward.internalBytes;
     work.internalBytesLimit = backward.internalBytesLimit;
+    work.kernels = backward.kernels;
   } else if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
     // Per element: max, subtract, exp, sum, divide; the backward
     // y * (dy - sum(dy * y)) reads the saved output and costs four.

@@ -932,16 +932,23 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         } else if (bwdBytes > 0) {
           work.backwardData = {0, bwdBytes, par};
         }
-        for (StrategyWork::Kernel *kernel :
-             {&work.forward, &work.backwardData, &work.backwardWeight})
-          kernel->launches = opWork->launches();
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
+        // An op whose internal buffers are bounded (an attention lowered
+        // a block of its batch at a time) holds one block's and launches
+        // its kernels once per block.
         double internal = opWork->internalBytes * ratio;
-        if (opWork->internalBytesLimit > 0)
+        double blocks = 1;
+        if (opWork->internalBytesLimit > 0) {
+          blocks =
+              std::max(1.0, std::ceil(internal / opWork->internalBytesLimit));
           internal = std::min(internal, opWork->internalBytesLimit);
+        }
         work.workingBytes += internal * scale;
+        work.forward.launches = opWork->launches() * blocks;
+        work.backwardData.launches = work.backwardWeight.launches =
+            opWork->bwdLaunches() * blocks;
       }
       // A constant fill's buffer is its user's output, counted there.
       if (madeFromScalar[index])

@@ -69,8 +69,15 @@ struct OpWorkload {
   /// the forward and, as the chain fuses there too, in the backward) and
   /// launches no kernel.
   bool fused = false;
+  /// Kernels the op's forward and its backward each launch when it is not
+  /// fused: one, but an attention's decomposition runs several (and once
+  /// per block of its batch: the planner multiplies by the blocks,
+  /// internalBytesLimit).
+  double kernels = 1;
+  double bwdKernels = 1;
   /// Kernels the op launches, forward and backward (0 when fused).
-  double launches() const { return fused ? 0.0 : 1.0; }
+  double launches() const { return fused ? 0.0 : kernels; }
+  double bwdLaunches() const { return fused ? 0.0 : bwdKernels; }
 
   double bytes() const { return bytesRead + bytesWritten; }
   double bwdFlops() const { return bwdDataFlops + bwdWeightFlops; }
