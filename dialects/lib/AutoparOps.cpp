@@ -362,6 +362,23 @@ LogicalResult AttentionGradOp::verify() {
   return success();
 }
 
+/// `type` filled with `value` (a linalg.fill of a tensor.empty).
+static Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                         double value) {
+  Type element = type.getElementType();
+  Value constant =
+      arith::ConstantOp::create(b, loc, b.getFloatAttr(element, value));
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), element);
+  return linalg::FillOp::create(b, loc, constant, empty).getResult(0);
+}
+
+/// (b, i, j) -> (b, i): a row's value over [B, I, J].
+static AffineMap getRowMap(MLIRContext *context) {
+  return AffineMap::get(
+      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
+      context);
+}
+
 Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
                                         AttentionOpInterface op) {
   if (!op.hasMask())
@@ -382,9 +399,7 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
   Type element = query.getElementType();
   auto scoresType = RankedTensorType::get(
       {query.getDimSize(0), query.getDimSize(1), key.getDimSize(2)}, element);
-  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
-  Value empty = tensor::EmptyOp::create(b, loc, scoresType.getShape(), element);
-  Value filled = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  Value filled = buildFilled(b, loc, scoresType, 0.0);
   Value scores = linalg::BatchMatmulOp::create(
                      b, loc, TypeRange{scoresType},
                      ValueRange{op.getQuery(), op.getKey()}, ValueRange{filled})
@@ -423,18 +438,10 @@ reduceRows(OpBuilder &b, Location loc, Value input, double init,
   auto type = cast<RankedTensorType>(input.getType());
   Type element = type.getElementType();
   auto rowType = RankedTensorType::get(type.getShape().take_front(2), element);
-  Value start =
-      arith::ConstantOp::create(b, loc, b.getFloatAttr(element, init));
-  Value filled = linalg::FillOp::create(b, loc, start,
-                                        tensor::EmptyOp::create(
-                                            b, loc, rowType.getShape(), element)
-                                            .getResult())
-                     .getResult(0);
+  Value filled = buildFilled(b, loc, rowType, init);
   MLIRContext *context = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(3, context);
-  AffineMap row = AffineMap::get(
-      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
-      context);
+  AffineMap row = getRowMap(context);
   return linalg::GenericOp::create(
              b, loc, TypeRange{rowType}, ValueRange{input}, ValueRange{filled},
              ArrayRef<AffineMap>{identity, row},
@@ -455,9 +462,7 @@ withRows(OpBuilder &b, Location loc, Value x, Value row,
   auto type = cast<RankedTensorType>(x.getType());
   MLIRContext *context = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(3, context);
-  AffineMap rowMap = AffineMap::get(
-      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
-      context);
+  AffineMap rowMap = getRowMap(context);
   Value out =
       tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
   return linalg::GenericOp::create(
@@ -545,17 +550,17 @@ Value mlir::autopar::buildProductSum(OpBuilder &b, Location loc, Value lhs,
                                      ArrayRef<AffineMap> maps,
                                      ArrayRef<utils::IteratorType> iterators) {
   Type element = type.getElementType();
-  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
-  Value zeros =
-      linalg::FillOp::create(
-          b, loc, zero,
-          tensor::EmptyOp::create(b, loc, type.getShape(), element).getResult())
-          .getResult(0);
+  Value zeros = buildFilled(b, loc, type, 0.0);
   return linalg::GenericOp::create(
              b, loc, TypeRange{type}, ValueRange{lhs, rhs}, ValueRange{zeros},
              maps, iterators,
-             [](OpBuilder &nb, Location nl, ValueRange args) {
-               Value product = arith::MulFOp::create(nb, nl, args[0], args[1]);
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               auto widen = [&](Value x) {
+                 return convertScalarToDtype(nb, nl, x, element,
+                                             /*isUnsignedCast=*/false);
+               };
+               Value product = arith::MulFOp::create(nb, nl, widen(args[0]),
+                                                     widen(args[1]));
                linalg::YieldOp::create(
                    nb, nl,
                    ValueRange{arith::AddFOp::create(nb, nl, args[2], product)});
@@ -587,9 +592,7 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
          utils::IteratorType::parallel, utils::IteratorType::reduction});
   };
   AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
-  AffineMap rows3 = AffineMap::get(
-      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
-      context);
+  AffineMap rows3 = getRowMap(context);
   auto parallel3 =
       SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel);
   int64_t batch = queryType.getDimSize(0), rows = queryType.getDimSize(1),
@@ -635,29 +638,10 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
   // sum of J products rounded to 16 bits at every addition would lose the
   // cancellation dS relies on.
   auto rowType = RankedTensorType::get({batch, rows}, lseElement);
-  Value zero =
-      arith::ConstantOp::create(b, loc, b.getFloatAttr(lseElement, 0.0));
-  Value rowTerms =
-      linalg::GenericOp::create(
-          b, loc, TypeRange{rowType}, ValueRange{probabilities, dProbabilities},
-          ValueRange{
-              linalg::FillOp::create(b, loc, zero,
-                                     tensor::EmptyOp::create(
-                                         b, loc, rowType.getShape(), lseElement)
-                                         .getResult())
-                  .getResult(0)},
-          ArrayRef<AffineMap>{all3, all3, rows3},
-          {utils::IteratorType::parallel, utils::IteratorType::parallel,
-           utils::IteratorType::reduction},
-          [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value product = arith::MulFOp::create(
-                nb, l, convert(nb, l, args[0], lseElement),
-                convert(nb, l, args[1], lseElement));
-            linalg::YieldOp::create(
-                nb, l,
-                ValueRange{arith::AddFOp::create(nb, l, args[2], product)});
-          })
-          .getResult(0);
+  Value rowTerms = buildProductSum(
+      b, loc, probabilities, dProbabilities, rowType, {all3, all3, rows3},
+      {utils::IteratorType::parallel, utils::IteratorType::parallel,
+       utils::IteratorType::reduction});
   AffineMap all2 = AffineMap::getMultiDimIdentityMap(2, context);
   rowTerms =
       linalg::GenericOp::create(

@@ -466,10 +466,8 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // multiply-accumulates and about 8 FLOPs per score, about 10 score-sized
     // passes. Kept: query, keys, values, output and lse, nothing per score.
     RankedTensorType query = attention.getQuery().getType();
-    RankedTensorType value = attention.getValue().getType();
-    double b = query.getDimSize(0), i = query.getDimSize(1),
-           j = value.getDimSize(1), d = query.getDimSize(2),
-           e = value.getDimSize(2);
+    SmallVector<int64_t, 5> loops = attention.getLoopSizes();
+    double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
     double scores = b * i * j;
     double scoreBytes = scores * elementBytes(query.getElementType());
     work.elementType = query.getElementType();

@@ -79,7 +79,8 @@ constexpr int64_t kAttentionBlockBytes = int64_t(64) << 20;
 int64_t getAttentionBatchBlock(AttentionOpInterface op,
                                int64_t budgetBytes = kAttentionBlockBytes);
 /// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
-/// `maps` and `iterators` give (a contraction or a row sum of products).
+/// `maps` and `iterators` give (a contraction or a row sum of products);
+/// operands of another float type are converted to `type`'s first.
 Value buildProductSum(OpBuilder &b, Location loc, Value lhs, Value rhs,
                       RankedTensorType type, ArrayRef<AffineMap> maps,
                       ArrayRef<utils::IteratorType> iterators);
