@@ -18,6 +18,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_FUSEATTENTION
@@ -29,18 +30,29 @@ using namespace mlir::autopar;
 
 namespace {
 
+/// The attention a chain computes: B (batch and heads flattened), I query
+/// rows, J keys.
+struct Dims {
+  int64_t batch, rows, keys;
+};
+
 /// The ops of one attention chain and what the op takes from them.
 struct Chain {
   linalg::BatchMatmulOp scores, context;
-  linalg::GenericOp scaleMask, maxima, exps, sums, division;
+  Dims dims;
+  /// Every op the attention replaces, producers before users (the scores
+  /// product, reshapes, elementwise ops, reductions, the context product).
+  llvm::SetVector<Operation *> ops;
   double scale = 1.0;
   std::optional<double> masked;
-  /// The predicate (in scaleMask's body) and whether a true value keeps
-  /// the score (select(p, score, masked)) instead of masking it.
-  Value predicate;
-  bool predicateKeeps = false;
-  /// The ops of scaleMask's body computing the predicate, in order.
-  SmallVector<Operation *> predicateOps;
+  /// The mask: `maskValue` in `maskOwner`'s body (or an argument of it) is
+  /// a predicate, or with `maskIsBias` the additive bias select(p, a, b)
+  /// whose predicate p the region yields; the score is masked where the
+  /// predicate equals `maskedWhen`.
+  linalg::GenericOp maskOwner;
+  Value maskValue;
+  bool maskIsBias = false;
+  bool maskedWhen = true;
 };
 
 /// Whether `value` is a linalg.fill of the floating-point constant `expected`.
@@ -73,162 +85,734 @@ Operation *getOnlyUser(Value value) {
   return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
 }
 
-/// A generic over [B, I, J] with `maps` (identity or rows [B, I]) for its
-/// inputs and output, the given iterators, on tensors.
-bool hasShape(linalg::GenericOp op, ArrayRef<bool> inputIsRow, bool outIsRow,
-              bool reduces) {
-  if (!op || !op.hasPureTensorSemantics() || op.getNumLoops() != 3 ||
-      op.getNumDpsInputs() != inputIsRow.size() || op.getNumDpsInits() != 1)
+bool isReshape(Operation *op) {
+  return isa_and_nonnull<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
+}
+
+/// Follows `value` through reshapes that are its only users (a reshape
+/// keeps the row-major order, so [B*H, I, J] and [B, H, I, J] hold the
+/// same scores), adding them to `ops`.
+Value skipReshapesForward(Value value, llvm::SetVector<Operation *> &ops) {
+  while (Operation *user = getOnlyUser(value)) {
+    if (!isReshape(user))
+      break;
+    ops.insert(user);
+    value = user->getResult(0);
+  }
+  return value;
+}
+
+/// The value that `value` reshapes, through single-use reshapes, which are
+/// added to `reshapes` (users first).
+Value skipReshapesBackward(Value value,
+                           SmallVectorImpl<Operation *> &reshapes) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isReshape(def) || !value.hasOneUse())
+      break;
+    reshapes.push_back(def);
+    value = def->getOperand(0);
+  }
+  return value;
+}
+
+/// Whether `op` is a generic on tensors over the scores' loops
+/// [b..., I, J] (the b's multiplying to B), every loop parallel but, with
+/// `reduces`, the last (J).
+bool isOverScores(linalg::GenericOp op, const Dims &dims, bool reduces) {
+  if (!op || !op.hasPureTensorSemantics() || op.getNumLoops() < 3)
     return false;
-  MLIRContext *context = op.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(3, context);
-  AffineMap row = AffineMap::get(
-      3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
-      context);
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  for (auto [index, isRow] : llvm::enumerate(inputIsRow))
-    if (maps[index] != (isRow ? row : identity))
-      return false;
-  if (maps.back() != (outIsRow ? row : identity))
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
     return false;
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  for (unsigned loop = 0; loop < 3; ++loop) {
-    bool reduction = iterators[loop] == utils::IteratorType::reduction;
-    if (reduction != (reduces && loop == 2))
+  unsigned loops = ranges.size();
+  int64_t batch = 1;
+  for (int64_t range : ArrayRef(ranges).drop_back(2))
+    batch *= range;
+  if (batch != dims.batch || ranges[loops - 2] != dims.rows ||
+      ranges[loops - 1] != dims.keys)
+    return false;
+  for (auto [loop, iterator] : llvm::enumerate(op.getIteratorTypesArray()))
+    if ((iterator == utils::IteratorType::reduction) !=
+        (reduces && loop + 1 == loops))
       return false;
+  return true;
+}
+
+/// Whether `map` (over `loops` loops) reads a row: (d0, ..., d_{n-2}), or
+/// the same with a trailing 0 (PyTorch's keepdim [..., I, 1]).
+bool isRowMap(AffineMap map, unsigned loops) {
+  if (map.getNumDims() != loops || map.getNumSymbols() != 0)
+    return false;
+  unsigned results = map.getNumResults();
+  if (results != loops - 1 && results != loops)
+    return false;
+  for (unsigned loop = 0; loop + 1 < loops; ++loop)
+    if (map.getResult(loop) != getAffineDimExpr(loop, map.getContext()))
+      return false;
+  if (results == loops) {
+    auto zero = dyn_cast<AffineConstantExpr>(map.getResult(loops - 1));
+    return zero && zero.getValue() == 0;
   }
   return true;
 }
 
-/// The value a generic yields, when its body yields one.
-Value getYielded(linalg::GenericOp op) {
+/// The value a generic yields as its result `index`.
+Value getYielded(linalg::GenericOp op, unsigned index = 0) {
   Operation *terminator = op.getBody()->getTerminator();
-  return terminator->getNumOperands() == 1 ? terminator->getOperand(0)
-                                           : Value();
+  return index < terminator->getNumOperands() ? terminator->getOperand(index)
+                                              : Value();
 }
 
-/// Whether `op`'s body combines its input with the accumulator by `OpTy`
-/// and nothing else.
-template <typename OpTy> bool isRowReduction(linalg::GenericOp op) {
-  auto combine = getYielded(op).getDefiningOp<OpTy>();
-  if (!combine || op.getBody()->getOperations().size() != 2)
+/// An elementwise generic over the scores: identity output, and `x` its
+/// input at `score` with the identity map.
+bool isElementwiseOf(linalg::GenericOp op, Value x, const Dims &dims,
+                     unsigned &score) {
+  if (!isOverScores(op, dims, false) || op.getNumDpsInits() != 1 ||
+      !op.getIndexingMapsArray().back().isIdentity())
     return false;
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (input->get() == x && op.getMatchingIndexingMap(input).isIdentity()) {
+      score = input->getOperandNumber();
+      return true;
+    }
+  return false;
+}
+
+/// A binary elementwise generic over the scores reading `x` (identity map)
+/// and a row (row map) whose body yields `OpTy(x, row)` and nothing else;
+/// the row's value in `row`.
+template <typename OpTy>
+bool isRowwise(linalg::GenericOp op, Value x, const Dims &dims, Value &row) {
+  unsigned score;
+  if (!isElementwiseOf(op, x, dims, score) || op.getNumDpsInputs() != 2 ||
+      op.getBody()->getOperations().size() != 2)
+    return false;
+  OpOperand *other = op.getDpsInputOperand(1 - score);
+  if (!isRowMap(op.getMatchingIndexingMap(other), op.getNumLoops()))
+    return false;
+  auto combine = getYielded(op).getDefiningOp<OpTy>();
+  Block *body = op.getBody();
+  if (!combine || combine.getLhs() != body->getArgument(score) ||
+      combine.getRhs() != body->getArgument(1 - score))
+    return false;
+  row = other->get();
+  return true;
+}
+
+/// The old one-op form of the softmax's numerator: exp(x - row).
+bool isExpOfDifference(linalg::GenericOp op, Value x, const Dims &dims,
+                       Value &row) {
+  unsigned score;
+  if (!isElementwiseOf(op, x, dims, score) || op.getNumDpsInputs() != 2 ||
+      op.getBody()->getOperations().size() != 3 || score != 0 ||
+      !isRowMap(op.getIndexingMapsArray()[1], op.getNumLoops()))
+    return false;
+  auto exp = getYielded(op).getDefiningOp<math::ExpOp>();
+  auto sub = exp ? exp.getOperand().getDefiningOp<arith::SubFOp>() : nullptr;
+  Block *body = op.getBody();
+  if (!sub || sub.getLhs() != body->getArgument(0) ||
+      sub.getRhs() != body->getArgument(1))
+    return false;
+  row = op.getDpsInputs()[1];
+  return true;
+}
+
+/// A row reduction of `x` over J combining by `OpTy`, from a fill of
+/// `init`: its first result's yield is OpTy(in, acc) (either order); more
+/// results (an argmax) are allowed when unused.
+template <typename OpTy>
+bool isRowReduction(linalg::GenericOp op, Value x, const Dims &dims,
+                    double init) {
+  if (!isOverScores(op, dims, true) || op.getNumDpsInputs() != 1 ||
+      op.getDpsInputs()[0] != x || !op.getIndexingMapsArray()[0].isIdentity() ||
+      !isRowMap(op.getIndexingMapsArray()[1], op.getNumLoops()) ||
+      !isFilledWith(op.getDpsInits()[0], init))
+    return false;
+  for (OpResult result : op->getResults().drop_front())
+    if (!result.use_empty())
+      return false;
+  auto combine = getYielded(op).getDefiningOp<OpTy>();
   Block *body = op.getBody();
   Value in = body->getArgument(0), acc = body->getArgument(1);
-  return (combine.getLhs() == in && combine.getRhs() == acc) ||
-         (combine.getLhs() == acc && combine.getRhs() == in);
+  return combine && ((combine.getLhs() == in && combine.getRhs() == acc) ||
+                     (combine.getLhs() == acc && combine.getRhs() == in));
 }
 
-/// Whether `op`'s body is exp(in0 - in1), its output's value unread.
-bool isExpOfDifference(linalg::GenericOp op) {
-  auto exp = getYielded(op).getDefiningOp<math::ExpOp>();
-  if (!exp || op.getBody()->getOperations().size() != 3)
+/// Whether `row` (an operand of a rowwise op) is `reduced` (a reduction's
+/// first result, used once) through single-use reshapes; those join `ops`.
+bool isReshapeOf(Value row, Value reduced, llvm::SetVector<Operation *> &ops) {
+  SmallVector<Operation *> reshapes;
+  if (skipReshapesBackward(row, reshapes) != reduced || !reduced.hasOneUse())
     return false;
-  auto sub = exp.getOperand().getDefiningOp<arith::SubFOp>();
-  Block *body = op.getBody();
-  return sub && sub.getLhs() == body->getArgument(0) &&
-         sub.getRhs() == body->getArgument(1);
+  ops.insert(reshapes.rbegin(), reshapes.rend());
+  return true;
 }
 
-/// Whether `op`'s body is in0 / in1, its output's value unread.
-bool isQuotient(linalg::GenericOp op) {
-  auto div = getYielded(op).getDefiningOp<arith::DivFOp>();
-  Block *body = op.getBody();
-  return div && op.getBody()->getOperations().size() == 2 &&
-         div.getLhs() == body->getArgument(0) &&
-         div.getRhs() == body->getArgument(1);
+//===----------------------------------------------------------------------===//
+// Masks that are functions of the indices
+//===----------------------------------------------------------------------===//
+
+/// Builds the scalar values of tensors computed from loop indices and
+/// constants alone (iotas, comparisons, broadcasts, reshapes: the causal and
+/// padding masks PyTorch exports compute), as ops at a builder's insertion
+/// point, folding as it goes. Without a builder it only checks that it
+/// could, and says why not in `reason`.
+class IndexFunction {
+public:
+  IndexFunction(OpBuilder *builder, Location loc)
+      : builder(builder), loc(loc) {}
+
+  /// `tensor`'s element at `indices` (index values).
+  FailureOr<Value> element(Value tensor, ArrayRef<Value> indices);
+  /// `value`, in `op`'s body or an argument of it, at the loop values
+  /// `loops`.
+  FailureOr<Value> bodyValue(linalg::GenericOp op, Value value,
+                             ArrayRef<Value> loops);
+  /// The loop values of `op` (loops [b..., I, J]) at the attention's
+  /// flattened batch index, row and key, whose sizes are `dims`.
+  SmallVector<Value> delinearize(linalg::GenericOp op, ValueRange bij,
+                                 const Dims &dims);
+
+  std::string reason;
+
+private:
+  LogicalResult fail(const Twine &why) {
+    if (reason.empty())
+      reason = why.str();
+    return failure();
+  }
+  Value index(int64_t value) {
+    return builder ? arith::ConstantIndexOp::create(*builder, loc, value)
+                   : Value();
+  }
+  template <typename OpTy> Value binary(Value lhs, Value rhs) {
+    return builder ? builder->createOrFold<OpTy>(loc, lhs, rhs) : Value();
+  }
+  /// Clones `op` with `mapping`, folding it when it folds, and deciding
+  /// integer comparisons that the indices' ranges decide.
+  void cloneAndFold(Operation &op, IRMapping &mapping);
+  /// The range [low, high] a built integer value lies in, when known: the
+  /// indices' from their sizes, through casts, quotients and remainders
+  /// by constants, sums and products.
+  std::optional<std::pair<int64_t, int64_t>> getRange(Value value,
+                                                      int depth = 0);
+  /// Whether `cmp`'s operands' ranges decide it; its value if so.
+  std::optional<bool> decide(arith::CmpIOp cmp);
+
+  DenseMap<Value, std::pair<int64_t, int64_t>> indexRanges;
+
+  OpBuilder *builder;
+  Location loc;
+  /// Steps taken: the walk revisits shared producers, so it is bounded.
+  int64_t steps = 0;
+  static constexpr int64_t kMaxSteps = 4096;
+};
+
+void IndexFunction::cloneAndFold(Operation &op, IRMapping &mapping) {
+  Operation *copy = builder->clone(op, mapping);
+  SmallVector<Value> folded;
+  if (succeeded(builder->tryFold(copy, folded)) && !folded.empty()) {
+    for (auto [result, value] : llvm::zip(op.getResults(), folded))
+      mapping.map(result, value);
+    copy->erase();
+    return;
+  }
+  auto cmp = dyn_cast<arith::CmpIOp>(copy);
+  if (!cmp || !cmp.getType().isInteger(1))
+    return;
+  if (std::optional<bool> value = decide(cmp)) {
+    mapping.map(
+        op.getResult(0),
+        arith::ConstantOp::create(*builder, loc, builder->getBoolAttr(*value)));
+    copy->erase();
+  }
 }
 
-/// Reads the scale and mask of `op` (an elementwise generic of the scores
-/// alone) into `chain`: the yielded value is the score, a product of the
-/// score and a constant, or a select between one of those and a constant
-/// whose predicate depends on the loop indices only.
-bool matchScaleMask(linalg::GenericOp op, Chain &chain) {
+std::optional<std::pair<int64_t, int64_t>> IndexFunction::getRange(Value value,
+                                                                   int depth) {
+  if (auto known = indexRanges.find(value); known != indexRanges.end())
+    return known->second;
+  APInt constant;
+  if (matchPattern(value, m_ConstantInt(&constant)) &&
+      constant.getSignificantBits() <= 62)
+    return std::make_pair(constant.getSExtValue(), constant.getSExtValue());
+  Operation *def = value.getDefiningOp();
+  if (!def || depth > 8)
+    return std::nullopt;
+  if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp,
+          arith::ExtUIOp>(def))
+    return getRange(def->getOperand(0), depth + 1);
+  if (!isa<arith::DivUIOp, arith::RemUIOp, arith::AddIOp, arith::MulIOp>(def))
+    return std::nullopt;
+  auto lhs = getRange(def->getOperand(0), depth + 1);
+  auto rhs = getRange(def->getOperand(1), depth + 1);
+  // Small non-negative ranges only: nothing here overflows.
+  constexpr int64_t kLimit = int64_t(1) << 30;
+  if (!lhs || !rhs || lhs->first < 0 || rhs->first < 0 ||
+      lhs->second > kLimit || rhs->second > kLimit)
+    return std::nullopt;
+  if (isa<arith::AddIOp>(def))
+    return std::make_pair(lhs->first + rhs->first, lhs->second + rhs->second);
+  if (isa<arith::MulIOp>(def))
+    return std::make_pair(lhs->first * rhs->first, lhs->second * rhs->second);
+  if (rhs->first != rhs->second || rhs->first == 0)
+    return std::nullopt;
+  int64_t divisor = rhs->first;
+  if (isa<arith::DivUIOp>(def))
+    return std::make_pair(lhs->first / divisor, lhs->second / divisor);
+  if (lhs->second < divisor)
+    return lhs;
+  return std::make_pair(int64_t(0), divisor - 1);
+}
+
+std::optional<bool> IndexFunction::decide(arith::CmpIOp cmp) {
+  auto lhs = getRange(cmp.getLhs()), rhs = getRange(cmp.getRhs());
+  if (!lhs || !rhs)
+    return std::nullopt;
+  auto [a, b] = *lhs;
+  auto [c, d] = *rhs;
+  using P = arith::CmpIPredicate;
+  P predicate = cmp.getPredicate();
+  bool isUnsigned = predicate == P::ult || predicate == P::ule ||
+                    predicate == P::ugt || predicate == P::uge;
+  if (isUnsigned && (a < 0 || c < 0))
+    return std::nullopt;
+  switch (predicate) {
+  case P::slt:
+  case P::ult:
+    return b < c    ? std::optional(true)
+           : a >= d ? std::optional(false)
+                    : std::nullopt;
+  case P::sle:
+  case P::ule:
+    return b <= c  ? std::optional(true)
+           : a > d ? std::optional(false)
+                   : std::nullopt;
+  case P::sgt:
+  case P::ugt:
+    return a > d    ? std::optional(true)
+           : b <= c ? std::optional(false)
+                    : std::nullopt;
+  case P::sge:
+  case P::uge:
+    return a >= d  ? std::optional(true)
+           : b < c ? std::optional(false)
+                   : std::nullopt;
+  case P::eq:
+    return (a == b && b == c && c == d) ? std::optional(true)
+           : (b < c || d < a)           ? std::optional(false)
+                                        : std::nullopt;
+  case P::ne:
+    return (a == b && b == c && c == d) ? std::optional(false)
+           : (b < c || d < a)           ? std::optional(true)
+                                        : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+SmallVector<Value> IndexFunction::delinearize(linalg::GenericOp op,
+                                              ValueRange bij,
+                                              const Dims &dims) {
+  indexRanges[bij[0]] = {0, dims.batch - 1};
+  indexRanges[bij[1]] = {0, dims.rows - 1};
+  indexRanges[bij[2]] = {0, dims.keys - 1};
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  ArrayRef<int64_t> batch = ArrayRef(ranges).drop_back(2);
+  SmallVector<Value> loops(batch.size());
+  int64_t stride = 1;
+  for (int64_t dim = batch.size() - 1; dim >= 0; --dim) {
+    Value value = binary<arith::DivUIOp>(bij[0], index(stride));
+    // The outermost needs no remainder: b < B.
+    loops[dim] =
+        dim == 0 ? value : binary<arith::RemUIOp>(value, index(batch[dim]));
+    stride *= batch[dim];
+  }
+  loops.append({bij[1], bij[2]});
+  return loops;
+}
+
+FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
+  if (++steps > kMaxSteps)
+    return fail("the mask's computation is too large to rebuild");
+  if (auto argument = dyn_cast<BlockArgument>(tensor))
+    return fail("the mask reads argument #" + Twine(argument.getArgNumber()) +
+                " (a mask given as data), which a mask region cannot "
+                "rebuild");
+  Operation *def = tensor.getDefiningOp();
+  auto type = dyn_cast<RankedTensorType>(tensor.getType());
+  if (!type || !type.hasStaticShape())
+    return fail("the mask has a dynamic shape");
+  // A unit dimension's index is 0 (whatever expression reached it).
+  SmallVector<Value> unit(indices);
+  for (auto [dim, size] : llvm::enumerate(type.getShape()))
+    if (size == 1)
+      unit[dim] = index(0);
+  indices = unit;
+  DenseElementsAttr dense;
+  if (matchPattern(tensor, m_Constant(&dense))) {
+    if (!dense.isSplat())
+      return fail("the mask reads a constant tensor that is not a splat");
+    if (!builder)
+      return Value();
+    return arith::ConstantOp::create(
+               *builder, loc, cast<TypedAttr>(dense.getSplatValue<Attribute>()))
+        .getResult();
+  }
+  if (auto fill = dyn_cast<linalg::FillOp>(def)) {
+    Attribute constant;
+    if (!fill.hasPureTensorSemantics() ||
+        !matchPattern(fill.getInputs()[0], m_Constant(&constant)))
+      return fail("the mask fills a value that is not a constant");
+    if (!builder)
+      return Value();
+    return builder->clone(*fill.getInputs()[0].getDefiningOp())->getResult(0);
+  }
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(def)) {
+    // Each source index is its group's indices in row-major order.
+    SmallVector<Value> source;
+    for (ReassociationIndices group : expand.getReassociationIndices()) {
+      Value linear = indices[group.front()];
+      for (int64_t dim : ArrayRef(group).drop_front())
+        linear = binary<arith::AddIOp>(
+            binary<arith::MulIOp>(linear, index(type.getDimSize(dim))),
+            indices[dim]);
+      source.push_back(linear);
+    }
+    return element(expand.getSrc(), source);
+  }
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(def)) {
+    auto sourceType = collapse.getSrcType();
+    if (!sourceType.hasStaticShape())
+      return fail("the mask has a dynamic shape");
+    SmallVector<Value> source(sourceType.getRank());
+    for (auto [result, group] :
+         llvm::enumerate(collapse.getReassociationIndices())) {
+      int64_t stride = 1;
+      for (int64_t dim : llvm::reverse(group)) {
+        Value value = binary<arith::DivUIOp>(indices[result], index(stride));
+        source[dim] = dim == group.front()
+                          ? value
+                          : binary<arith::RemUIOp>(
+                                value, index(sourceType.getDimSize(dim)));
+        stride *= sourceType.getDimSize(dim);
+      }
+    }
+    return element(collapse.getSrc(), source);
+  }
+  if (auto generic = dyn_cast<linalg::GenericOp>(def)) {
+    if (!generic.hasPureTensorSemantics() ||
+        generic.getNumReductionLoops() != 0)
+      return fail("the mask is computed by a reduction");
+    auto result = cast<OpResult>(tensor);
+    AffineMap map = generic.getIndexingMapMatchingResult(result);
+    if (!map.isPermutation())
+      return fail("the mask's generic writes through a map that is not a "
+                  "permutation");
+    SmallVector<Value> loops(generic.getNumLoops());
+    for (unsigned dim = 0; dim < map.getNumResults(); ++dim)
+      loops[map.getDimPosition(dim)] = indices[dim];
+    return bodyValue(generic, getYielded(generic, result.getResultNumber()),
+                     loops);
+  }
+  return fail("the mask reads '" + def->getName().getStringRef() + "'");
+}
+
+FailureOr<Value> IndexFunction::bodyValue(linalg::GenericOp op, Value value,
+                                          ArrayRef<Value> loops) {
   Block *body = op.getBody();
-  Value score = body->getArgument(0);
-  if (!body->getArgument(1).use_empty())
-    return false;
-  Value value = getYielded(op);
-  auto scaled = [&](Value v) -> bool {
-    if (v == score)
-      return true;
-    auto mul = v.getDefiningOp<arith::MulFOp>();
-    if (!mul)
-      return false;
-    Value other = mul.getLhs() == score   ? mul.getRhs()
-                  : mul.getRhs() == score ? mul.getLhs()
-                                          : Value();
-    std::optional<double> constant =
-        other ? getFloatConstant(other) : std::nullopt;
-    if (!constant)
-      return false;
-    chain.scale = *constant;
-    return true;
+  IRMapping mapping;
+  // Block arguments: the inputs' elements at their maps of the loops.
+  auto argument = [&](BlockArgument arg) -> LogicalResult {
+    if (mapping.contains(arg))
+      return success();
+    OpOperand *operand = op.getMatchingOpOperand(arg);
+    if (!op.isDpsInput(operand))
+      return fail("the mask reads its generic's output");
+    AffineMap map = op.getMatchingIndexingMap(operand);
+    SmallVector<Value> indices;
+    for (AffineExpr expr : map.getResults()) {
+      if (auto dim = dyn_cast<AffineDimExpr>(expr))
+        indices.push_back(loops[dim.getPosition()]);
+      else if (auto constant = dyn_cast<AffineConstantExpr>(expr))
+        indices.push_back(index(constant.getValue()));
+      else
+        return fail("the mask reads through an index map with arithmetic");
+    }
+    FailureOr<Value> element = this->element(operand->get(), indices);
+    if (failed(element))
+      return failure();
+    mapping.map(arg, *element);
+    return success();
   };
-  if (auto select = value.getDefiningOp<arith::SelectOp>()) {
+  // Values from above: constants only.
+  auto outside = [&](Value operand) -> LogicalResult {
+    if (mapping.contains(operand))
+      return success();
+    if (!matchPattern(operand, m_Constant()))
+      return fail("the mask reads a value from outside its generic that is "
+                  "not a constant");
+    if (builder)
+      mapping.map(operand,
+                  builder->clone(*operand.getDefiningOp())->getResult(0));
+    else
+      mapping.map(operand, operand);
+    return success();
+  };
+  if (auto arg = dyn_cast<BlockArgument>(value)) {
+    if (arg.getOwner() != body)
+      return fail("the mask reads a value from another region");
+    if (failed(argument(arg)))
+      return failure();
+    return mapping.lookup(value);
+  }
+  Operation *def = value.getDefiningOp();
+  if (def->getBlock() != body) {
+    if (failed(outside(value)))
+      return failure();
+    return mapping.lookup(value);
+  }
+  SetVector<Operation *> slice;
+  BackwardSliceOptions options;
+  options.filter = [&](Operation *inner) { return inner->getBlock() == body; };
+  if (failed(getBackwardSlice(def, &slice, options)))
+    return fail("the mask's computation cannot be sliced");
+  slice.insert(def);
+  for (Operation *inner : slice) {
+    if (++steps > kMaxSteps)
+      return fail("the mask's computation is too large to rebuild");
+    if (inner->getNumRegions() != 0 || !isMemoryEffectFree(inner))
+      return fail("the mask's computation has side effects ('" +
+                  inner->getName().getStringRef() + "')");
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      mapping.map(index.getResult(), loops[index.getDim()]);
+      continue;
+    }
+    for (Value operand : inner->getOperands()) {
+      auto arg = dyn_cast<BlockArgument>(operand);
+      if (arg && arg.getOwner() == body) {
+        if (failed(argument(arg)))
+          return failure();
+      } else if (arg) {
+        return fail("the mask reads a value from another region");
+      } else if (operand.getDefiningOp()->getBlock() != body) {
+        if (failed(outside(operand)))
+          return failure();
+      }
+    }
+    if (builder)
+      cloneAndFold(*inner, mapping);
+    else
+      for (Value result : inner->getResults())
+        mapping.map(result, result);
+  }
+  return builder ? mapping.lookup(value) : Value();
+}
+
+/// The two constants of the additive bias `value` (in or an argument of
+/// `owner`'s body), when it is select(p, a, b) of constants a and b, seen
+/// through the generics and reshapes IndexFunction rebuilds.
+std::optional<std::pair<double, double>>
+getSelectedConstants(linalg::GenericOp owner, Value value, int depth = 0);
+
+/// The float constant `value` (in or an argument of `owner`'s body) holds.
+std::optional<double> getConstantThrough(linalg::GenericOp owner, Value value,
+                                         int depth = 0);
+
+/// The generic result, reshapes looked through, that `tensor` is.
+std::optional<std::pair<linalg::GenericOp, unsigned>>
+getGenericSource(Value tensor) {
+  SmallVector<Operation *> reshapes;
+  while (Operation *def = tensor.getDefiningOp()) {
+    if (!isReshape(def))
+      break;
+    tensor = def->getOperand(0);
+  }
+  auto result = dyn_cast<OpResult>(tensor);
+  auto generic =
+      result ? dyn_cast<linalg::GenericOp>(result.getOwner()) : nullptr;
+  if (!generic)
+    return std::nullopt;
+  return std::make_pair(generic, result.getResultNumber());
+}
+
+/// The input tensor that `value`, an argument of `owner`'s body, reads.
+Value getInputTensor(linalg::GenericOp owner, Value value) {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || arg.getOwner() != owner.getBody() ||
+      arg.getArgNumber() >= owner.getNumDpsInputs())
+    return Value();
+  return owner.getDpsInputs()[arg.getArgNumber()];
+}
+
+std::optional<double> getConstantThrough(linalg::GenericOp owner, Value value,
+                                         int depth) {
+  if (std::optional<double> constant = getFloatConstant(value))
+    return constant;
+  Value tensor = getInputTensor(owner, value);
+  if (!tensor || depth > 16)
+    return std::nullopt;
+  while (Operation *def = tensor.getDefiningOp()) {
+    if (!isReshape(def))
+      break;
+    tensor = def->getOperand(0);
+  }
+  DenseFPElementsAttr dense;
+  if (matchPattern(tensor, m_Constant(&dense)) && dense.isSplat())
+    return dense.getSplatValue<APFloat>().convertToDouble();
+  if (auto fill = tensor.getDefiningOp<linalg::FillOp>())
+    return getFloatConstant(fill.getInputs()[0]);
+  if (auto source = getGenericSource(tensor))
+    return getConstantThrough(
+        source->first, getYielded(source->first, source->second), depth + 1);
+  return std::nullopt;
+}
+
+std::optional<std::pair<double, double>>
+getSelectedConstants(linalg::GenericOp owner, Value value, int depth) {
+  if (depth > 16)
+    return std::nullopt;
+  if (auto select = value.getDefiningOp<arith::SelectOp>();
+      select && select->getBlock() == owner.getBody()) {
+    std::optional<double> onTrue =
+        getConstantThrough(owner, select.getTrueValue());
+    std::optional<double> onFalse =
+        getConstantThrough(owner, select.getFalseValue());
+    if (!onTrue || !onFalse)
+      return std::nullopt;
+    return std::make_pair(*onTrue, *onFalse);
+  }
+  Value tensor = getInputTensor(owner, value);
+  if (!tensor)
+    return std::nullopt;
+  if (auto source = getGenericSource(tensor))
+    return getSelectedConstants(
+        source->first, getYielded(source->first, source->second), depth + 1);
+  return std::nullopt;
+}
+
+/// Whether `value` (in `body`) depends on the block argument `arg`.
+bool dependsOn(Value value, BlockArgument arg) {
+  if (value == arg)
+    return true;
+  Operation *def = value.getDefiningOp();
+  if (!def || def->getBlock() != arg.getOwner())
+    return false;
+  SetVector<Operation *> slice;
+  BackwardSliceOptions options;
+  options.filter = [&](Operation *inner) {
+    return inner->getBlock() == arg.getOwner();
+  };
+  if (failed(getBackwardSlice(def, &slice, options)))
+    return true;
+  slice.insert(def);
+  return llvm::any_of(slice, [&](Operation *inner) {
+    return llvm::is_contained(inner->getOperands(), Value(arg));
+  });
+}
+
+/// The smallest magnitude an additive mask's constant must have for
+/// "score + C" to be "C" for any score that matters (it rounds to C for
+/// |score| below 2^-24 |C| in f32).
+constexpr double kBiasMagnitude = 1e30;
+
+/// Reads the scale and mask that `value` (in `op`'s body) applies to the
+/// score argument `score` into `chain`: the score, a product with (or a
+/// quotient by) a constant, a select between that and a constant where a
+/// predicate of the indices holds, or its sum with an additive mask
+/// select(p, 0, C) of large negative C, nested.
+LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
+                             Value value, Chain &chain, std::string &reason) {
+  auto fail = [&](const Twine &why) {
+    reason = why.str();
+    return failure();
+  };
+  if (value == score)
+    return success();
+  Operation *def = value.getDefiningOp();
+  if (!def || def->getBlock() != op.getBody())
+    return fail("the op after the scores yields something else than the "
+                "scores scaled and masked");
+  auto setMask = [&](Value predicate, bool isBias, bool maskedWhen,
+                     double masked) -> LogicalResult {
+    if (chain.masked)
+      return fail("the scores are masked twice");
+    IndexFunction check(nullptr, op.getLoc());
+    SmallVector<Value> loops(op.getNumLoops());
+    if (failed(check.bodyValue(op, predicate, loops)))
+      return fail(check.reason);
+    chain.maskOwner = op;
+    chain.maskValue = predicate;
+    chain.maskIsBias = isBias;
+    chain.maskedWhen = maskedWhen;
+    chain.masked = masked;
+    return success();
+  };
+  // A scale: x * c, c * x or x / c, before any mask.
+  if (isa<arith::MulFOp, arith::DivFOp>(def)) {
+    Value lhs = def->getOperand(0), rhs = def->getOperand(1);
+    bool divides = isa<arith::DivFOp>(def);
+    std::optional<double> constant = getFloatConstant(rhs);
+    Value scaled = lhs;
+    if (!constant && !divides) {
+      constant = getFloatConstant(lhs);
+      scaled = rhs;
+    }
+    if (!constant)
+      return fail("the scores are multiplied by something other than a "
+                  "constant");
+    if (failed(matchScaleMask(op, score, scaled, chain, reason)))
+      return failure();
+    if (chain.masked)
+      return fail("the scale follows the mask");
+    chain.scale *= divides ? 1.0 / *constant : *constant;
+    return success();
+  }
+  // A mask: select(p, C, x) or select(p, x, C).
+  if (auto select = dyn_cast<arith::SelectOp>(def)) {
     std::optional<double> onTrue = getFloatConstant(select.getTrueValue());
     std::optional<double> onFalse = getFloatConstant(select.getFalseValue());
-    if (onTrue && scaled(select.getFalseValue())) {
-      chain.masked = onTrue;
-    } else if (onFalse && scaled(select.getTrueValue())) {
-      chain.masked = onFalse;
-      chain.predicateKeeps = true;
-    } else {
-      return false;
-    }
-    chain.predicate = select.getCondition();
-    // The predicate reads loop indices and constants only.
-    SetVector<Operation *> slice;
-    BackwardSliceOptions options;
-    options.filter = [&](Operation *inner) {
-      return inner->getBlock() == body;
-    };
-    if (Operation *def = chain.predicate.getDefiningOp()) {
-      if (def->getBlock() != body)
-        return false;
-      if (failed(getBackwardSlice(def, &slice, options)))
-        return false;
-      slice.insert(def);
-    }
-    for (Operation *inner : slice) {
-      if (inner->getNumRegions() != 0 || !isMemoryEffectFree(inner))
-        return false;
-      for (Value operand : inner->getOperands())
-        if (isa<BlockArgument>(operand) &&
-            cast<BlockArgument>(operand).getOwner() == body)
-          return false;
-    }
-    chain.predicateOps.assign(slice.begin(), slice.end());
-    return !isa<BlockArgument>(chain.predicate);
+    bool masksWhenTrue = onTrue.has_value();
+    Value kept = masksWhenTrue ? select.getFalseValue() : select.getTrueValue();
+    if (!onTrue && !onFalse)
+      return fail("the scores are selected against something other than a "
+                  "constant");
+    if (dependsOn(select.getCondition(), score))
+      return fail("the mask's predicate reads the scores");
+    if (failed(matchScaleMask(op, score, kept, chain, reason)))
+      return failure();
+    return setMask(select.getCondition(), /*isBias=*/false, masksWhenTrue,
+                   masksWhenTrue ? *onTrue : *onFalse);
   }
-  return scaled(value) && chain.scale != 1.0;
-}
-
-/// The two users of `x`, when they are a row reduction combining by
-/// `CombineOp` from a fill of `init`, and an elementwise op of x and that
-/// reduction (its only user) whose body `isBody` accepts: a softmax's
-/// maximum and exponential, or its sum and division.
-template <typename CombineOp>
-std::optional<std::pair<linalg::GenericOp, linalg::GenericOp>>
-matchRowReductionAndUser(Value x, double init,
-                         function_ref<bool(linalg::GenericOp)> isBody) {
-  if (!llvm::hasNItems(x.getUses(), 2))
-    return std::nullopt;
-  linalg::GenericOp reduction, user;
-  for (Operation *use : x.getUsers()) {
-    auto generic = dyn_cast<linalg::GenericOp>(use);
-    if (hasShape(generic, {false}, true, true) &&
-        isRowReduction<CombineOp>(generic) && generic.getDpsInputs()[0] == x &&
-        isFilledWith(generic.getDpsInits()[0], init))
-      reduction = generic;
-    else if (hasShape(generic, {false, true}, false, false) &&
-             isBody(generic) && generic.getDpsInputs()[0] == x)
-      user = generic;
+  // An additive mask: x + select(p, 0, C) (PyTorch's attention masks).
+  if (auto add = dyn_cast<arith::AddFOp>(def)) {
+    bool left = dependsOn(add.getLhs(), score);
+    if (left == dependsOn(add.getRhs(), score))
+      return fail("the scores are added to something that is not a mask");
+    Value bias = left ? add.getRhs() : add.getLhs();
+    IndexFunction check(nullptr, op.getLoc());
+    SmallVector<Value> loops(op.getNumLoops());
+    if (failed(check.bodyValue(op, bias, loops)))
+      return fail(check.reason);
+    std::optional<std::pair<double, double>> selected =
+        getSelectedConstants(op, bias);
+    if (!selected)
+      return fail("the scores are added to something other than a mask "
+                  "select(p, 0, C) of the indices");
+    auto [onTrue, onFalse] = *selected;
+    bool masksWhenTrue = onFalse == 0.0;
+    double masked = masksWhenTrue ? onTrue : onFalse;
+    if ((masksWhenTrue ? onFalse : onTrue) != 0.0 ||
+        !(masked <= -kBiasMagnitude))
+      return fail("the additive mask is not select(p, 0, C) with C <= -1e30 "
+                  "or -inf");
+    if (failed(matchScaleMask(op, score, left ? add.getLhs() : add.getRhs(),
+                              chain, reason)))
+      return failure();
+    return setMask(bias, /*isBias=*/true, masksWhenTrue, masked);
   }
-  if (!reduction || !user || user.getDpsInputs()[1] != reduction.getResult(0) ||
-      !reduction.getResult(0).hasOneUse())
-    return std::nullopt;
-  return std::make_pair(reduction, user);
+  return fail("the op after the scores computes '" +
+              def->getName().getStringRef() +
+              "', not a scale or a mask of them");
 }
 
 /// Whether a softmax seems to read `scores`: within a few single-user steps
@@ -267,67 +851,188 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
   };
   if (!isPlainProduct(scores))
     return fail("the scores are not a zero-filled product");
-  Type element = getElementTypeOrSelf(scores.getResult(0).getType());
-  Value x = scores.getResult(0);
-  Operation *user = getOnlyUser(x);
-  if (auto generic = dyn_cast_or_null<linalg::GenericOp>(user);
-      generic && hasShape(generic, {false}, false, false) &&
-      matchScaleMask(generic, chain)) {
-    chain.scaleMask = generic;
-    x = generic.getResult(0);
+  auto scoresType = cast<RankedTensorType>(scores.getResult(0).getType());
+  if (!scoresType.hasStaticShape())
+    return fail("the scores have a dynamic shape");
+  chain.dims = {scoresType.getDimSize(0), scoresType.getDimSize(1),
+                scoresType.getDimSize(2)};
+  const Dims &dims = chain.dims;
+  Type element = scoresType.getElementType();
+  chain.ops.insert(scores);
+  auto sameElement = [&](Operation *op) {
+    return llvm::all_of(op->getResultTypes(), [&](Type type) {
+      return getElementTypeOrSelf(type) == element ||
+             getElementTypeOrSelf(type).isInteger();
+    });
+  };
+
+  // The scale and mask: elementwise ops of the scores alone (but for an
+  // additive mask), each the scores' only user, through reshapes.
+  Value x = skipReshapesForward(scores.getResult(0), chain.ops);
+  while (auto generic = dyn_cast_or_null<linalg::GenericOp>(getOnlyUser(x))) {
+    unsigned score;
+    if (!isElementwiseOf(generic, x, dims, score))
+      return fail("the op after the scores is not elementwise over "
+                  "[batch..., rows, keys]");
+    if (failed(matchScaleMask(generic, generic.getBody()->getArgument(score),
+                              getYielded(generic), chain, reason)))
+      return std::nullopt;
+    if (!sameElement(generic))
+      return fail("the element type changes along the chain");
+    chain.ops.insert(generic);
+    x = skipReshapesForward(generic.getResult(0), chain.ops);
   }
-  // x feeds the row maxima and the exponentials, which feed the row sums
-  // and the division.
-  auto maxima = matchRowReductionAndUser<arith::MaximumFOp>(
-      x, -std::numeric_limits<double>::infinity(), isExpOfDifference);
-  if (!maxima) {
-    Operation *next = getOnlyUser(x);
-    if (next && !isa<linalg::GenericOp>(next))
-      return fail("the scores pass through '" + next->getName().getStringRef() +
-                  "' before the softmax (the rows must stay [batch, rows, "
-                  "keys])");
-    if (auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
-        generic && generic.getNumDpsInputs() > 1)
-      return fail("the op after the scores reads a tensor (a mask or bias "
-                  "given as data), which a mask region cannot rebuild");
-    return fail("no row maximum (from -inf, one result) and exp(x - max) "
-                "read the scores");
+
+  // x feeds the row maxima and exp(x - max): one op, or a subtraction and
+  // an exponential.
+  if (Operation *next = getOnlyUser(x))
+    return fail("the scores pass through '" + next->getName().getStringRef() +
+                "' before the softmax");
+  if (!llvm::hasNItems(x.getUses(), 2))
+    return fail("no row maximum (from -inf) and exp(x - max) read the scores");
+  linalg::GenericOp maxima, numerator;
+  Value maxRow;
+  for (Operation *user : x.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    Value row;
+    if (isRowReduction<arith::MaximumFOp>(
+            generic, x, dims, -std::numeric_limits<double>::infinity()))
+      maxima = generic;
+    else if (isExpOfDifference(generic, x, dims, row) ||
+             isRowwise<arith::SubFOp>(generic, x, dims, row))
+      numerator = generic, maxRow = row;
   }
-  std::tie(chain.maxima, chain.exps) = *maxima;
-  auto sums = matchRowReductionAndUser<arith::AddFOp>(chain.exps.getResult(0),
-                                                      0.0, isQuotient);
-  if (!sums)
+  if (!maxima || !numerator)
+    return fail("no row maximum (from -inf) and exp(x - max) read the scores");
+  chain.ops.insert(maxima);
+  if (!isReshapeOf(maxRow, maxima.getResult(0), chain.ops))
+    return fail("no row maximum (from -inf) and exp(x - max) read the scores");
+  chain.ops.insert(numerator);
+  Value exps = numerator.getResult(0);
+  if (!isExpOfDifference(numerator, x, dims, maxRow)) {
+    // A separate exponential of the difference.
+    auto exp = dyn_cast_or_null<linalg::GenericOp>(getOnlyUser(exps));
+    unsigned score;
+    if (!exp || !isElementwiseOf(exp, exps, dims, score) ||
+        exp.getNumDpsInputs() != 1 ||
+        exp.getBody()->getOperations().size() != 2 ||
+        !isa_and_nonnull<math::ExpOp>(getYielded(exp).getDefiningOp()) ||
+        getYielded(exp).getDefiningOp()->getOperand(0) !=
+            exp.getBody()->getArgument(0))
+      return fail("no exponential follows the scores minus their row maximum");
+    chain.ops.insert(exp);
+    exps = exp.getResult(0);
+  }
+
+  // The exponentials feed the row sums and the division by them.
+  linalg::GenericOp sums, division;
+  Value sumRow;
+  if (llvm::hasNItems(exps.getUses(), 2))
+    for (Operation *user : exps.getUsers()) {
+      auto generic = dyn_cast<linalg::GenericOp>(user);
+      Value row;
+      if (isRowReduction<arith::AddFOp>(generic, exps, dims, 0.0))
+        sums = generic;
+      else if (isRowwise<arith::DivFOp>(generic, exps, dims, row))
+        division = generic, sumRow = row;
+    }
+  if (!sums || !division)
     return fail("no row sum (from 0) and division follow the exponentials");
-  std::tie(chain.sums, chain.division) = *sums;
-  chain.context = dyn_cast_or_null<linalg::BatchMatmulOp>(
-      getOnlyUser(chain.division.getResult(0)));
+  chain.ops.insert(sums);
+  if (!isReshapeOf(sumRow, sums.getResult(0), chain.ops))
+    return fail("no row sum (from 0) and division follow the exponentials");
+  chain.ops.insert(division);
+
+  // The probabilities, through reshapes back to [B, I, J], are the left
+  // operand of the context product and nothing else.
+  Value probabilities = skipReshapesForward(division.getResult(0), chain.ops);
+  chain.context =
+      dyn_cast_or_null<linalg::BatchMatmulOp>(getOnlyUser(probabilities));
   if (!isPlainProduct(chain.context) ||
-      chain.context.getDpsInputs()[0] != chain.division.getResult(0))
+      chain.context.getDpsInputs()[0] != probabilities ||
+      probabilities.getType() != scoresType)
     return fail("the probabilities are not the left operand of one "
                 "zero-filled product (and nothing else)");
-  // One element type throughout.
-  for (Operation *op :
-       {chain.maxima.getOperation(), chain.exps.getOperation(),
-        chain.sums.getOperation(), chain.division.getOperation(),
-        chain.context.getOperation()})
-    if (getElementTypeOrSelf(op->getResult(0).getType()) != element)
+  chain.ops.insert(chain.context);
+  for (Operation *op : chain.ops)
+    if (!sameElement(op))
       return fail("the element type changes along the chain");
-  if (chain.scaleMask &&
-      getElementTypeOrSelf(chain.scaleMask.getResult(0).getType()) != element)
-    return fail("the element type changes along the chain");
   return chain;
 }
 
-/// Replaces `chain` with one autopar.attention.
-void fuse(RewriterBase &rewriter, Chain &chain) {
+/// Builds `chain`'s mask predicate into `block` (arguments b, i, j): true
+/// where the score is masked. Failure (with `reason`) leaves ops behind in
+/// the block, for the caller to drop with it.
+LogicalResult buildMask(OpBuilder &builder, Block *block, Chain &chain,
+                        std::string &reason) {
+  Location loc = chain.maskOwner.getLoc();
+  builder.setInsertionPointToStart(block);
+  IndexFunction function(&builder, loc);
+  SmallVector<Value> loops =
+      function.delinearize(chain.maskOwner, block->getArguments(), chain.dims);
+  FailureOr<Value> value =
+      function.bodyValue(chain.maskOwner, chain.maskValue, loops);
+  if (failed(value)) {
+    reason = function.reason;
+    return failure();
+  }
+  Value predicate = *value;
+  bool maskedWhen = chain.maskedWhen;
+  if (chain.maskIsBias) {
+    // The bias select(p, a, b) folds to a constant where the indices'
+    // ranges decide p: masked where it is C (not 0).
+    FloatAttr constant;
+    if (auto select = predicate.getDefiningOp<arith::SelectOp>()) {
+      predicate = select.getCondition();
+    } else if (matchPattern(predicate, m_Constant(&constant))) {
+      predicate = arith::ConstantOp::create(
+          builder, loc, builder.getBoolAttr(!constant.getValue().isZero()));
+      maskedWhen = true;
+    } else {
+      reason = "the additive mask did not rebuild as a select";
+      return failure();
+    }
+  }
+  if (!maskedWhen) {
+    Value one =
+        arith::ConstantOp::create(builder, loc, builder.getBoolAttr(true));
+    predicate = builder.createOrFold<arith::XOrIOp>(loc, predicate, one);
+  }
+  YieldOp::create(builder, loc, ValueRange{predicate});
+  // What the predicate does not read goes (the bias's select, folded
+  // constants).
+  SmallVector<Operation *> built;
+  for (Operation &op : block->without_terminator())
+    built.push_back(&op);
+  for (Operation *op : llvm::reverse(built))
+    if (op->use_empty() && isMemoryEffectFree(op))
+      op->erase();
+  return success();
+}
+
+/// The ops defining what `op` reads: its operands, and the values its
+/// regions read from above (a generic body's constants).
+SmallVector<Operation *> getProducers(Operation *op) {
+  llvm::SetVector<Value> used(op->getOperands().begin(),
+                              op->getOperands().end());
+  for (Region &region : op->getRegions())
+    getUsedValuesDefinedAbove(region, used);
+  SmallVector<Operation *> producers;
+  for (Value value : used)
+    if (Operation *def = value.getDefiningOp())
+      producers.push_back(def);
+  return producers;
+}
+
+/// Replaces `chain` with one autopar.attention, returned; failure (with
+/// `reason`) leaves the chain as it was. Every op erased joins `erased`.
+FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
+                            std::string &reason,
+                            DenseSet<Operation *> &erased) {
   linalg::BatchMatmulOp context = chain.context;
   rewriter.setInsertionPoint(context);
   SmallVector<Location> locations;
-  SmallVector<Operation *> ops = {chain.scores};
-  if (chain.scaleMask)
-    ops.push_back(chain.scaleMask);
-  ops.append({chain.maxima, chain.exps, chain.sums, chain.division, context});
-  for (Operation *op : ops)
+  for (Operation *op : chain.ops)
     locations.push_back(op->getLoc());
   Location loc = rewriter.getFusedLoc(locations);
 
@@ -351,59 +1056,49 @@ void fuse(RewriterBase &rewriter, Chain &chain) {
       rewriter.getF64FloatAttr(chain.scale),
       chain.masked ? rewriter.getF64FloatAttr(*chain.masked) : FloatAttr());
   if (chain.masked) {
-    // The predicate's ops, with the loop indices as the block's arguments.
-    Block *block =
-        rewriter.createBlock(&attention.getMask(), {},
-                             {rewriter.getIndexType(), rewriter.getIndexType(),
-                              rewriter.getIndexType()},
-                             {loc, loc, loc});
-    IRMapping mapping;
-    for (Operation *inner : chain.predicateOps) {
-      if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
-        mapping.map(index.getResult(), block->getArgument(index.getDim()));
-        continue;
-      }
-      // Constants from above come along: the region reads only its
-      // indices.
-      for (Value operand : inner->getOperands())
-        if (Operation *def = operand.getDefiningOp();
-            def && def->getBlock() != chain.scaleMask.getBody() &&
-            !mapping.contains(operand) && matchPattern(operand, m_Constant()))
-          rewriter.clone(*def, mapping);
-      rewriter.clone(*inner, mapping);
+    Type indexType = rewriter.getIndexType();
+    Block *block = rewriter.createBlock(&attention.getMask(), {},
+                                        {indexType, indexType, indexType},
+                                        {loc, loc, loc});
+    OpBuilder builder(rewriter.getContext());
+    if (failed(buildMask(builder, block, chain, reason))) {
+      rewriter.eraseOp(attention);
+      rewriter.eraseOp(output.getDefiningOp());
+      rewriter.eraseOp(lseInit.getDefiningOp());
+      return failure();
     }
-    Value predicate = mapping.lookupOrNull(chain.predicate);
-    if (chain.predicateKeeps) {
-      Value one =
-          arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(true));
-      predicate = arith::XOrIOp::create(rewriter, loc, predicate, one);
+    // A mask that never masks (the padding mask of an unpadded batch)
+    // goes.
+    Value predicate = block->getTerminator()->getOperand(0);
+    if (matchPattern(predicate, m_Zero())) {
+      rewriter.eraseBlock(block);
+      attention.removeMaskedAttr();
     }
-    YieldOp::create(rewriter, loc, ValueRange{predicate});
   }
-  // The fills and empty tensors the chain used go with it when nothing
-  // else uses them.
-  llvm::SetVector<Operation *> inits;
-  for (Operation *op : ops)
-    for (Value operand : op->getOperands())
-      if (Operation *def = operand.getDefiningOp();
-          def && isa<linalg::FillOp, tensor::EmptyOp>(def))
-        inits.insert(def);
+  // The chain goes, and then whatever only it used (fills, empty tensors,
+  // the mask's producers once no attention reads them).
+  llvm::SetVector<Operation *> producers;
+  for (Operation *op : chain.ops)
+    for (Operation *def : getProducers(op))
+      if (!chain.ops.contains(def))
+        producers.insert(def);
   rewriter.replaceOp(context, attention.getResult());
-  for (Operation *op : llvm::reverse(ops))
-    if (op != context.getOperation())
+  erased.insert(context);
+  for (Operation *op : llvm::reverse(chain.ops))
+    if (op != context.getOperation()) {
+      erased.insert(op);
       rewriter.eraseOp(op);
-  for (size_t i = 0; i < inits.size(); ++i) {
-    Operation *def = inits[i];
-    if (!def->use_empty())
+    }
+  SmallVector<Operation *> worklist(producers.begin(), producers.end());
+  while (!worklist.empty()) {
+    Operation *def = worklist.pop_back_val();
+    if (erased.contains(def) || !def->use_empty() || !isMemoryEffectFree(def))
       continue;
-    for (Value operand : def->getOperands())
-      if (Operation *inner = operand.getDefiningOp();
-          inner && isa<tensor::EmptyOp>(inner))
-        inits.insert(inner);
+    llvm::append_range(worklist, getProducers(def));
+    erased.insert(def);
+    rewriter.eraseOp(def);
   }
-  for (Operation *def : inits)
-    if (def->use_empty())
-      rewriter.eraseOp(def);
+  return attention;
 }
 
 } // namespace
@@ -441,14 +1136,24 @@ struct FuseAttentionPass
         ++misses;
         continue;
       }
-      // A predicate the mask region cannot rebuild (it reads something
-      // other than indices and constants) was refused by matchScaleMask.
+      // The remark goes where the context product was.
+      Location at = chain->context->getLoc();
+      FailureOr<AttentionOp> attention = fuse(rewriter, *chain, reason, erased);
+      if (failed(attention)) {
+        if (report)
+          emitRemark(at) << "autopar-fuse-attention: no attention formed: "
+                         << reason;
+        if (!firstMiss) {
+          firstMiss = scores;
+          firstReason = reason;
+        }
+        ++misses;
+        continue;
+      }
       if (report)
-        chain->context->emitRemark()
-            << "autopar-fuse-attention: attention formed (scale "
-            << chain->scale << (chain->masked ? ", masked" : "") << ")";
-      erased.insert(chain->context);
-      fuse(rewriter, *chain);
+        emitRemark(at) << "autopar-fuse-attention: attention formed (scale "
+                       << attention->getScaleValue()
+                       << (attention->getMaskedAttr() ? ", masked" : "") << ")";
     }
     if (misses > 0 && !report)
       firstMiss->emitWarning()

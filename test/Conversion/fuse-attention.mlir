@@ -1,7 +1,10 @@
 // autopar-fuse-attention: the scores, scale and causal mask, softmax and
 // context of an attention become one autopar.attention (the mask's index
-// predicate moved into its region); a chain whose probabilities are used
-// elsewhere stays. Decomposed again (autopar-prepare-lowering), it is the
+// predicate moved into its region), in the one-op-per-step form and in the
+// form PyTorch exports (scores reshaped to [batch, heads, rows, keys], an
+// additive mask tensor computed from iotas, an argmax beside the row
+// maximum, keepdim rows); a chain whose probabilities are used elsewhere,
+// or whose mask is data, stays. Decomposed again (autopar-prepare-lowering), it is the
 // same chain, plus the row log-sum-exp, which nothing reads here.
 // RUN: autopar-opt %s --autopar-fuse-attention=report=1 -split-input-file -verify-diagnostics | FileCheck %s
 // RUN: autopar-opt %s --autopar-fuse-attention --autopar-prepare-lowering -split-input-file | FileCheck %s --check-prefix=DECOMPOSED
@@ -134,8 +137,8 @@ func.func @probabilities_used(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: 
 
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #row = affine_map<(d0, d1, d2) -> (d0, d1)>
-// A mask added from a tensor (as PyTorch exports pass an attention mask)
-// is data a mask region cannot rebuild: the chain stays, and report=1
+// A mask added from a function argument (a padding mask given as data)
+// is something a mask region cannot rebuild: the chain stays, and report=1
 // says so at the scores.
 // CHECK-LABEL: func.func @tensor_mask
 // CHECK-NOT: autopar.attention
@@ -144,7 +147,7 @@ func.func @tensor_mask(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: tensor<
   %ninf = arith.constant 0xFFF0000000000000 : f64
   %e = tensor.empty() : tensor<1x4x4xf64>
   %z = linalg.fill ins(%zero : f64) outs(%e : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
-  // expected-remark @+1 {{no attention formed: the op after the scores reads a tensor (a mask or bias given as data), which a mask region cannot rebuild}}
+  // expected-remark @+1 {{no attention formed: the mask reads argument #3 (a mask given as data), which a mask region cannot rebuild}}
   %s = linalg.batch_matmul ins(%q, %k : tensor<1x4x2xf64>, tensor<1x2x4xf64>) outs(%z : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
   %b = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s, %bias : tensor<1x4x4xf64>, tensor<1x4x4xf64>) outs(%e : tensor<1x4x4xf64>) {
   ^bb0(%in: f64, %m: f64, %out: f64):
@@ -179,4 +182,213 @@ func.func @tensor_mask(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: tensor<
   %zo = linalg.fill ins(%zero : f64) outs(%eo : tensor<1x4x2xf64>) -> tensor<1x4x2xf64>
   %o = linalg.batch_matmul ins(%p, %v : tensor<1x4x4xf64>, tensor<1x4x2xf64>) outs(%zo : tensor<1x4x2xf64>) -> tensor<1x4x2xf64>
   return %o : tensor<1x4x2xf64>
+}
+
+// -----
+
+// The form torch-mlir exports (Hugging Face GPT-2, BERT, LLaMA): batch 1,
+// 2 heads, 4 positions. The scores are reshaped to [1, 2, 4, 4], scaled,
+// and added to a [1, 1, 4, 4] mask that iotas compute (0 where the key is
+// at or before the query, -3.4e38 elsewhere); the row maximum also
+// returns its argmax (unused); subtraction and exponential are two ops;
+// the sums keep their dimension. The mask becomes the region (the iotas
+// rebuilt at the region's indices), and every op of the chain and of the
+// mask goes.
+#i4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#bias = affine_map<(d0, d1, d2, d3) -> (d0, 0, d2, d3)>
+#rows = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+#col = affine_map<(d0, d1, d2, d3) -> (d0, d1, 0, d3)>
+#scalar = affine_map<(d0, d1, d2, d3) -> ()>
+#iota = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func @exported
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x4x2xf32>, %[[K:.*]]: tensor<2x2x4xf32>, %[[V:.*]]: tensor<2x4x2xf32>)
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor.expand_shape
+// CHECK: %[[O:.*]], %{{.*}} = autopar.attention ins(%[[Q]], %[[K]], %[[V]] : {{.*}}) scale 5.000000e-01 masked -3.4028234663852886E+38 mask {
+// CHECK-NEXT: ^bb0(%{{.*}}: index, %[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK-NEXT: %[[JJ:.*]] = arith.index_cast %[[J]] : index to i64
+// CHECK-NEXT: %[[II:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK-NEXT: %[[KEEP:.*]] = arith.cmpi sle, %[[JJ]], %[[II]] : i64
+// CHECK-NEXT: %[[TRUE:.*]] = arith.constant true
+// CHECK-NEXT: %[[P:.*]] = arith.xori %[[KEEP]], %[[TRUE]] : i1
+// CHECK-NEXT: autopar.yield %[[P]] : i1
+// CHECK-NEXT: } -> tensor<2x4x2xf32>, tensor<2x4xf32>
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor.
+// CHECK: return %[[O]]
+func.func @exported(%q: tensor<2x4x2xf32>, %k: tensor<2x2x4xf32>, %v: tensor<2x4x2xf32>) -> tensor<2x4x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %half = arith.constant 0.5 : f32
+  %c0 = arith.constant 0 : i64
+  %min = arith.constant dense<-3.40282347E+38> : tensor<f32>
+  %zt = arith.constant dense<0.0> : tensor<f32>
+  // The mask: iota(4) as [1, 1, 1, 4] (keys) and [1, 1, 4, 1] (queries).
+  %ie = tensor.empty() : tensor<4xi64>
+  %iota = linalg.generic {indexing_maps = [#iota], iterator_types = ["parallel"]} outs(%ie : tensor<4xi64>) {
+  ^bb0(%out: i64):
+    %x = linalg.index 0 : index
+    %y = arith.index_cast %x : index to i64
+    linalg.yield %y : i64
+  } -> tensor<4xi64>
+  %keys = tensor.expand_shape %iota [[0, 1, 2, 3]] output_shape [1, 1, 1, 4] : tensor<4xi64> into tensor<1x1x1x4xi64>
+  %queries = tensor.expand_shape %iota [[0, 1, 2, 3]] output_shape [1, 1, 4, 1] : tensor<4xi64> into tensor<1x1x4x1xi64>
+  %be = tensor.empty() : tensor<1x1x4x4xi1>
+  %causal = linalg.generic {indexing_maps = [#col, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%keys, %queries : tensor<1x1x1x4xi64>, tensor<1x1x4x1xi64>) outs(%be : tensor<1x1x4x4xi1>) {
+  ^bb0(%kk: i64, %qq: i64, %out: i1):
+    %c = arith.cmpi sle, %kk, %qq : i64
+    linalg.yield %c : i1
+  } -> tensor<1x1x4x4xi1>
+  %fe = tensor.empty() : tensor<1x1x4x4xf32>
+  %mask = linalg.generic {indexing_maps = [#i4, #scalar, #scalar, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%causal, %zt, %min : tensor<1x1x4x4xi1>, tensor<f32>, tensor<f32>) outs(%fe : tensor<1x1x4x4xf32>) {
+  ^bb0(%p: i1, %a: f32, %b: f32, %out: f32):
+    %y = arith.select %p, %a, %b : f32
+    linalg.yield %y : f32
+  } -> tensor<1x1x4x4xf32>
+  // The chain.
+  %e = tensor.empty() : tensor<2x4x4xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<2x4x2xf32>, tensor<2x2x4xf32>) outs(%z : tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 4, 4] : tensor<2x4x4xf32> into tensor<1x2x4x4xf32>
+  %e4 = tensor.empty() : tensor<1x2x4x4xf32>
+  %scaled = linalg.generic {indexing_maps = [#i4, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s4 : tensor<1x2x4x4xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.mulf %in, %half : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %masked = linalg.generic {indexing_maps = [#i4, #bias, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%scaled, %mask : tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %y = arith.addf %in, %m : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %ae = tensor.empty() : tensor<1x2x4xi64>
+  %ai = linalg.fill ins(%c0 : i64) outs(%ae : tensor<1x2x4xi64>) -> tensor<1x2x4xi64>
+  %re = tensor.empty() : tensor<1x2x4xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%re : tensor<1x2x4xf32>) -> tensor<1x2x4xf32>
+  %mx:2 = linalg.generic {indexing_maps = [#i4, #rows, #rows], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%masked : tensor<1x2x4x4xf32>) outs(%mi, %ai : tensor<1x2x4xf32>, tensor<1x2x4xi64>) {
+  ^bb0(%in: f32, %out: f32, %arg: i64):
+    %j = linalg.index 3 : index
+    %jj = arith.index_cast %j : index to i64
+    %y = arith.maximumf %in, %out : f32
+    %gt = arith.cmpf ogt, %in, %out : f32
+    %a = arith.select %gt, %jj, %arg : i64
+    linalg.yield %y, %a : f32, i64
+  } -> (tensor<1x2x4xf32>, tensor<1x2x4xi64>)
+  %mk = tensor.expand_shape %mx#0 [[0], [1], [2, 3]] output_shape [1, 2, 4, 1] : tensor<1x2x4xf32> into tensor<1x2x4x1xf32>
+  %d = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%masked, %mk : tensor<1x2x4x4xf32>, tensor<1x2x4x1xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %mm: f32, %out: f32):
+    %y = arith.subf %in, %mm : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %ex = linalg.generic {indexing_maps = [#i4, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%d : tensor<1x2x4x4xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = math.exp %in : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %se = tensor.empty() : tensor<1x2x4x1xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%se : tensor<1x2x4x1xf32>) -> tensor<1x2x4x1xf32>
+  %sm = linalg.generic {indexing_maps = [#i4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%ex : tensor<1x2x4x4xf32>) outs(%si : tensor<1x2x4x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.addf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x1xf32>
+  %p = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<1x2x4x4xf32>, tensor<1x2x4x1xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %ss: f32, %out: f32):
+    %y = arith.divf %in, %ss : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<1x2x4x4xf32> into tensor<2x4x4xf32>
+  %eo = tensor.empty() : tensor<2x4x2xf32>
+  %zo = linalg.fill ins(%zero : f32) outs(%eo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
+  // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 5.000000e-01, masked)}}
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<2x4x4xf32>, tensor<2x4x2xf32>) outs(%zo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
+  return %o : tensor<2x4x2xf32>
+}
+
+// -----
+
+// BERT's export adds a padding mask that iotas compute too; with no
+// padding it holds 0 everywhere (the query index is >= 0), which the
+// indices' ranges decide: the attention forms unmasked, and the mask's
+// ops go. The scale is a division here.
+#i4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#bias = affine_map<(d0, d1, d2, d3) -> (d0, 0, d2, d3)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+#scalar = affine_map<(d0, d1, d2, d3) -> ()>
+#q = affine_map<(d0, d1, d2, d3) -> (0, 0, d2, 0)>
+#iota = affine_map<(d0) -> (d0)>
+// CHECK-LABEL: func.func @unpadded
+// CHECK-NOT: linalg.
+// CHECK: autopar.attention ins({{.*}}) scale 2.500000e-01 ->
+// CHECK-NOT: linalg.
+// CHECK: return
+func.func @unpadded(%q: tensor<2x4x2xf32>, %k: tensor<2x2x4xf32>, %v: tensor<2x4x2xf32>) -> tensor<2x4x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %four = arith.constant 4.0 : f32
+  %c0 = arith.constant 0 : i64
+  %min = arith.constant dense<-3.40282347E+38> : tensor<f32>
+  %zt = arith.constant dense<0.0> : tensor<f32>
+  %ie = tensor.empty() : tensor<4xi64>
+  %iota = linalg.generic {indexing_maps = [#iota], iterator_types = ["parallel"]} outs(%ie : tensor<4xi64>) {
+  ^bb0(%out: i64):
+    %x = linalg.index 0 : index
+    %y = arith.index_cast %x : index to i64
+    linalg.yield %y : i64
+  } -> tensor<4xi64>
+  %queries = tensor.expand_shape %iota [[0, 1, 2, 3]] output_shape [1, 1, 4, 1] : tensor<4xi64> into tensor<1x1x4x1xi64>
+  %be = tensor.empty() : tensor<1x1x4x4xi1>
+  %pad = linalg.generic {indexing_maps = [#q, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%queries : tensor<1x1x4x1xi64>) outs(%be : tensor<1x1x4x4xi1>) {
+  ^bb0(%qq: i64, %out: i1):
+    %c = arith.cmpi sge, %qq, %c0 : i64
+    linalg.yield %c : i1
+  } -> tensor<1x1x4x4xi1>
+  %fe = tensor.empty() : tensor<1x1x4x4xf32>
+  %mask = linalg.generic {indexing_maps = [#i4, #scalar, #scalar, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%pad, %zt, %min : tensor<1x1x4x4xi1>, tensor<f32>, tensor<f32>) outs(%fe : tensor<1x1x4x4xf32>) {
+  ^bb0(%p: i1, %a: f32, %b: f32, %out: f32):
+    %y = arith.select %p, %a, %b : f32
+    linalg.yield %y : f32
+  } -> tensor<1x1x4x4xf32>
+  %e = tensor.empty() : tensor<2x4x4xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<2x4x2xf32>, tensor<2x2x4xf32>) outs(%z : tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 4, 4] : tensor<2x4x4xf32> into tensor<1x2x4x4xf32>
+  %e4 = tensor.empty() : tensor<1x2x4x4xf32>
+  %masked = linalg.generic {indexing_maps = [#i4, #bias, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s4, %mask : tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %x = arith.divf %in, %four : f32
+    %y = arith.addf %x, %m : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %se = tensor.empty() : tensor<1x2x4x1xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%se : tensor<1x2x4x1xf32>) -> tensor<1x2x4x1xf32>
+  %mx = linalg.generic {indexing_maps = [#i4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%masked : tensor<1x2x4x4xf32>) outs(%mi : tensor<1x2x4x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.maximumf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x1xf32>
+  %ex = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%masked, %mx : tensor<1x2x4x4xf32>, tensor<1x2x4x1xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %mm: f32, %out: f32):
+    %d = arith.subf %in, %mm : f32
+    %y = math.exp %d : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%se : tensor<1x2x4x1xf32>) -> tensor<1x2x4x1xf32>
+  %sm = linalg.generic {indexing_maps = [#i4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%ex : tensor<1x2x4x4xf32>) outs(%si : tensor<1x2x4x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.addf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x1xf32>
+  %p = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<1x2x4x4xf32>, tensor<1x2x4x1xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %ss: f32, %out: f32):
+    %y = arith.divf %in, %ss : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<1x2x4x4xf32> into tensor<2x4x4xf32>
+  %eo = tensor.empty() : tensor<2x4x2xf32>
+  %zo = linalg.fill ins(%zero : f32) outs(%eo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
+  // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 2.500000e-01)}}
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<2x4x4xf32>, tensor<2x4x2xf32>) outs(%zo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
+  return %o : tensor<2x4x2xf32>
 }

@@ -322,33 +322,42 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
 
       1. scores: a `linalg.batch_matmul` of Q [B, I, D] and K' [B, D, J]
          into a zero fill;
-      2. optionally a scale and mask: an elementwise `linalg.generic` of the
-         scores alone whose body multiplies by a constant and/or selects a
-         constant where a predicate of the loop indices (`linalg.index`,
-         index arithmetic, comparisons) holds;
-      3. a softmax over J: a max reduction from -inf, `exp(x - max)`, a sum
-         reduction from 0 and the division by the sum;
+      2. optionally scales and a mask: elementwise `linalg.generic`s of
+         the scores (each their only user) whose bodies multiply or divide
+         by a constant, and select a constant where a predicate of the
+         indices holds or add a mask select(p, 0, C) (C <= -1e30) that a
+         tensor computed from indices and constants alone holds;
+      3. a softmax over J: a max reduction from -inf (further results,
+         such as an argmax, unused), `exp(x - max)` (one generic or a
+         subtraction and an exponential), a sum reduction from 0 and the
+         division by the sum;
       4. context: a `linalg.batch_matmul` of the probabilities and V
          [B, J, E] into a zero fill;
 
-    every intermediate used only inside the chain. The op decomposes back
-    into exactly these ops when lowered (so the forward computes the same
-    values); what changes is the training step: the backward recomputes
-    the probabilities from Q, K' and the row log-sum-exp the op returns,
-    so the step keeps B x I values per attention instead of B x I x J.
-    A chain the rule does not match stays as it is. `report=1` prints one
+    every intermediate used only inside the chain. Between the products
+    the chain may run over [b..., I, J] with the b's multiplying to B
+    (PyTorch exports reshape the scores to [batch, heads, rows, keys]),
+    reshapes in between, and keep the rows as [b..., I, 1]. A mask tensor
+    is rebuilt at the region's indices from the ops computing it (iotas,
+    comparisons, selects, broadcasts, reshapes, splat constants), folded,
+    comparisons decided from the indices' ranges; a mask that never masks
+    is dropped. The op decomposes back into the 3-D chain when lowered;
+    what changes is the training step: the backward recomputes the
+    probabilities from Q, K' and the row log-sum-exp the op returns, so the
+    step keeps B x I values per attention instead of B x I x J. The
+    chain's ops, and the mask's once no attention reads it, are erased. A
+    chain the rule does not match stays as it is (a mask given as data, a
+    chain whose probabilities have other users). `report=1` prints one
     remark per fused attention, and one at each scores product that a
     softmax seems to read (a row maximum within a few reshapes or
-    elementwise ops) saying which part did not match: PyTorch exports
-    (torch-mlir) reshape the scores to [batch, heads, rows, keys] before
-    the softmax and add their mask from a tensor, which this rule does not
-    take yet. Without `report=1`, near misses are one warning at the first
-    (their count and its reason).
+    elementwise ops) saying which part did not match. Without `report=1`,
+    near misses are one warning at the first (their count and its reason).
   }];
   let options = [Option<"report", "report", "bool", "false",
                         "emit a remark at each attention formed, and at "
                         "each near miss with the reason">];
   let dependentDialects = ["::mlir::autopar::AutoparDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect"];
 }
