@@ -571,14 +571,16 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
   // (CostModel::getConvolutionComputeType).
   if (node.work && node.work->convolution)
     type = CostModel::getConvolutionComputeType(type);
-  // Each microbatch runs every kernel on 1/M of the work.
+  // Each microbatch runs every kernel on 1/M of the work, an op with
+  // bounded internal buffers once per block of its microbatch.
+  double blocks = work.getBlocks(m);
   auto kernel = [&](const StrategyWork::Kernel &k, Type kernelType) {
     if (k.flops <= 0 && k.bytes <= 0)
       return 0.0;
     return m * costModel
                    .kernelTime(k.flops / m, k.bytes / m,
                                std::max(1.0, k.parallel / m), kernelType,
-                               k.launches)
+                               k.launches * blocks)
                    .seconds;
   };
   priced.forward = kernel(work.forward, type);
@@ -709,7 +711,7 @@ void Planner::price(const MeshShape &mesh, std::vector<PlanNode> &nodes,
       const StrategyWork &work = node.works[s];
       double m = static_cast<double>(config.microbatches);
       node.peakMemory[s] =
-          node.memory[s] + work.workingBytes / m +
+          node.memory[s] + work.getWorkingBytes(m) +
           (recomputes(index, config.recompute) ? work.savedBytes / m : 0.0);
       // A strategy the microbatches make impossible is never the leanest.
       if (priced.compute >= kInfeasible) {
@@ -935,24 +937,17 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
-        // An op whose internal buffers are bounded (an attention lowered
-        // a block of its batch at a time) holds one block's and launches
-        // its kernels once per block.
-        double internal = opWork->internalBytes * ratio;
-        double blocks = 1;
-        if (opWork->internalBytesLimit > 0) {
-          blocks =
-              std::max(1.0, std::ceil(internal / opWork->internalBytesLimit));
-          internal = std::min(internal, opWork->internalBytesLimit);
-        }
-        work.workingBytes += internal * scale;
-        work.forward.launches = opWork->launches() * blocks;
+        // Internal buffers, bounded per microbatch when priced
+        // (StrategyWork::getWorkingBytes, getBlocks).
+        work.internalBytes = opWork->internalBytes * ratio * scale;
+        work.internalBytesLimit = opWork->internalBytesLimit;
+        work.forward.launches = opWork->launches();
         work.backwardData.launches = work.backwardWeight.launches =
-            opWork->bwdLaunches() * blocks;
+            opWork->bwdLaunches();
       }
       // A constant fill's buffer is its user's output, counted there.
       if (madeFromScalar[index])
-        work.workingBytes = work.savedBytes = 0;
+        work.workingBytes = work.savedBytes = work.internalBytes = 0;
       node.works.push_back(std::move(work));
     }
     nodes.push_back(std::move(node));
@@ -1111,7 +1106,7 @@ void Planner::evaluate(MeshPlan &plan) {
     memory.state.master += priced.state.master;
     memory.state.optimizer += priced.state.optimizer;
     memory.activations += priced.activations;
-    working = std::max(working, work.workingBytes / m);
+    working = std::max(working, work.getWorkingBytes(m));
     if (recomputes(index, config.recompute))
       rematerialized[segmentOf[index]] += work.savedBytes / m;
     syncedBytes += priced.syncedBytes;
@@ -1126,7 +1121,7 @@ void Planner::evaluate(MeshPlan &plan) {
     cost.activationBytes = priced.activations;
     nodeGradients[index] = priced.state.gradients;
     nodeActivations[index] = priced.activations;
-    nodeWorking[index] = work.workingBytes / m;
+    nodeWorking[index] = work.getWorkingBytes(m);
     cost.workingBytes = nodeWorking[index];
     cost.gatherBytes = priced.paramGatherBytes;
     cost.gatherSeconds = priced.paramGather;

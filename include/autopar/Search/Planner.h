@@ -19,6 +19,8 @@
 #include "autopar/Search/ShardingSpace.h"
 #include "autopar/Search/Solver.h"
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 
@@ -160,8 +162,27 @@ struct StrategyWork {
   };
   SmallVector<Param, 2> params;
   /// Local bytes: activations saved for the backward, the op's operands
-  /// and results (its working set), its results.
+  /// and results (its working set, internal buffers aside), its results.
   double savedBytes = 0, workingBytes = 0, resultBytes = 0;
+  /// Local bytes of the op's internal buffers at the whole local batch,
+  /// in the step's precision, and the bound its lowering holds them to (0:
+  /// none): an attention lowered a block of its batch at a time holds one
+  /// block's and launches its kernels once per block.
+  double internalBytes = 0, internalBytesLimit = 0;
+  /// The working set of one microbatch of `microbatches`.
+  double getWorkingBytes(double microbatches) const {
+    double internal = internalBytes / microbatches;
+    if (internalBytesLimit > 0)
+      internal = std::min(internal, internalBytesLimit);
+    return workingBytes / microbatches + internal;
+  }
+  /// The blocks one microbatch's internal buffers are computed in.
+  double getBlocks(double microbatches) const {
+    if (internalBytesLimit <= 0)
+      return 1;
+    return std::max(
+        1.0, std::ceil(internalBytes / microbatches / internalBytesLimit));
+  }
   /// The batch loop's extent and how many ways it is split: microbatches
   /// must keep it divisible.
   int64_t batchExtent = 0, batchSplit = 1;
