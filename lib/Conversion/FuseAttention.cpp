@@ -436,8 +436,8 @@ FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
     return fail("the mask's computation is too large to rebuild");
   if (auto argument = dyn_cast<BlockArgument>(tensor))
     return fail("the mask reads argument #" + Twine(argument.getArgNumber()) +
-                " (a mask given as data), which a mask region cannot "
-                "rebuild");
+                " (data, not a function of the indices), which a mask "
+                "region cannot rebuild");
   Operation *def = tensor.getDefiningOp();
   auto type = dyn_cast<RankedTensorType>(tensor.getType());
   if (!type || !type.hasStaticShape())
@@ -498,6 +498,21 @@ FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
       }
     }
     return element(collapse.getSrc(), source);
+  }
+  if (auto transpose = dyn_cast<linalg::TransposeOp>(def)) {
+    // Result dimension k is the input's dimension permutation[k].
+    SmallVector<Value> source(indices.size());
+    for (auto [dim, from] : llvm::enumerate(transpose.getPermutation()))
+      source[from] = indices[dim];
+    return element(transpose.getInput(), source);
+  }
+  if (auto broadcast = dyn_cast<linalg::BroadcastOp>(def)) {
+    // The input's indices are the result's without the added dimensions.
+    SmallVector<Value> source;
+    for (auto [dim, value] : llvm::enumerate(indices))
+      if (!llvm::is_contained(broadcast.getDimensions(), int64_t(dim)))
+        source.push_back(value);
+    return element(broadcast.getInput(), source);
   }
   if (auto generic = dyn_cast<linalg::GenericOp>(def)) {
     if (!generic.hasPureTensorSemantics() ||
@@ -593,7 +608,9 @@ FailureOr<Value> IndexFunction::bodyValue(linalg::GenericOp op, Value value,
         if (failed(argument(arg)))
           return failure();
       } else if (arg) {
-        return fail("the mask reads a value from another region");
+        return fail("the mask reads argument #" + Twine(arg.getArgNumber()) +
+                    " (data, not a function of the indices), which a mask "
+                    "region cannot rebuild");
       } else if (operand.getDefiningOp()->getBlock() != body) {
         if (failed(outside(operand)))
           return failure();
@@ -889,7 +906,11 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
     return fail("the scores pass through '" + next->getName().getStringRef() +
                 "' before the softmax");
   if (!llvm::hasNItems(x.getUses(), 2))
-    return fail("no row maximum (from -inf) and exp(x - max) read the scores");
+    return fail(llvm::hasNItemsOrMore(x.getUses(), 3)
+                    ? "the scaled and masked scores have users besides the "
+                      "softmax"
+                    : "no row maximum (from -inf) and exp(x - max) read the "
+                      "scores");
   linalg::GenericOp maxima, numerator;
   Value maxRow;
   for (Operation *user : x.getUsers()) {

@@ -147,7 +147,7 @@ func.func @tensor_mask(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: tensor<
   %ninf = arith.constant 0xFFF0000000000000 : f64
   %e = tensor.empty() : tensor<1x4x4xf64>
   %z = linalg.fill ins(%zero : f64) outs(%e : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
-  // expected-remark @+1 {{no attention formed: the mask reads argument #3 (a mask given as data), which a mask region cannot rebuild}}
+  // expected-remark @+1 {{no attention formed: the mask reads argument #3 (data, not a function of the indices), which a mask region cannot rebuild}}
   %s = linalg.batch_matmul ins(%q, %k : tensor<1x4x2xf64>, tensor<1x2x4xf64>) outs(%z : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
   %b = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s, %bias : tensor<1x4x4xf64>, tensor<1x4x4xf64>) outs(%e : tensor<1x4x4xf64>) {
   ^bb0(%in: f64, %m: f64, %out: f64):
