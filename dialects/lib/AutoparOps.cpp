@@ -545,6 +545,24 @@ int64_t mlir::autopar::getAttentionBatchBlock(AttentionOpInterface op,
   return block;
 }
 
+int64_t mlir::autopar::getAttentionRowBlock(AttentionOpInterface op,
+                                            int64_t budgetBytes) {
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  if (budgetBytes <= 0 ||
+      llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
+    return loops[1];
+  Type element = op.getQuery().getType().getElementType();
+  int64_t perRow =
+      loops[2] * std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+  if (loops[1] * perRow <= budgetBytes)
+    return loops[1];
+  int64_t rows = 1;
+  for (int64_t divisor = 1; divisor <= loops[1]; ++divisor)
+    if (loops[1] % divisor == 0 && divisor * perRow <= budgetBytes)
+      rows = divisor;
+  return rows;
+}
+
 Value mlir::autopar::buildProductSum(OpBuilder &b, Location loc, Value lhs,
                                      Value rhs, RankedTensorType type,
                                      ArrayRef<AffineMap> maps,

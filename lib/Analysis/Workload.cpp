@@ -88,10 +88,11 @@ struct AttentionBackward {
 } // namespace
 
 /// The most bytes one score-sized buffer of an attention takes when
-/// lowered, on any device: a block of whole batches within
-/// kAttentionBlockBytes, at least one batch's (`batchBytes`, I x J).
-static double getAttentionBlockBytes(double batchBytes) {
-  return std::max<double>(kAttentionBlockBytes, batchBytes);
+/// lowered, on any device: a block of whole batches, or of one batch's
+/// query rows, within kAttentionBlockBytes, at least one row's (`rowBytes`,
+/// J).
+static double getAttentionBlockBytes(double rowBytes) {
+  return std::max<double>(kAttentionBlockBytes, rowBytes);
 }
 
 static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
@@ -112,7 +113,7 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
   // mask, P, dV, dP, the row terms (two), dS, dQ, dK (fills not counted).
   backward.kernels = op.hasMask() || op.getScaleValue() != 1.0 ? 10 : 9;
   backward.internalBytesLimit =
-      4 * getAttentionBlockBytes(i * j * elementBytes(element));
+      4 * getAttentionBlockBytes(j * elementBytes(element));
   return backward;
 }
 
@@ -485,7 +486,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     work.bytesRead = inputBytes + 4 * scoreBytes;
     work.bytesWritten += 2 * scoreBytes;
     work.internalBytes = 2 * scoreBytes;
-    work.internalBytesLimit = 2 * getAttentionBlockBytes(scoreBytes / b);
+    work.internalBytesLimit = 2 * getAttentionBlockBytes(scoreBytes / (b * i));
     // Scores, scale and mask, max, exp, sum, division, context, lse.
     work.kernels =
         attention.hasMask() || attention.getScaleValue() != 1.0 ? 8 : 7;

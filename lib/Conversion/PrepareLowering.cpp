@@ -198,6 +198,147 @@ decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   return SmallVector<Value>(loop.getResults());
 }
 
+/// `op` computed `rows` query rows of one batch at a time, for when even
+/// one batch's score-sized buffers exceed the budget (long sequences): an
+/// scf.for over the batches around one over blocks of rows. The operands
+/// indexed by query row (queries, outputs, lse, their adjoints, dQ) are
+/// sliced by batch and rows, the keys and values (and dK, dV) by batch
+/// alone. The forward's rows are independent; the gradient's dK and dV sum
+/// over the rows, so each block's are added to the batch's, zeroed first.
+/// The mask sees the global batch and row.
+static FailureOr<SmallVector<Value>>
+decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
+                     int64_t rows) {
+  Location loc = op.getLoc();
+  auto destination = cast<DestinationStyleOpInterface>(op.getOperation());
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  bool isGradient = isa<AttentionGradOp>(op.getOperation());
+  // Keys and values are operands 1 and 2 of both ops; of the gradient's
+  // outs only dQ (the first) has rows.
+  auto hasRows = [&](OpOperand &operand) {
+    unsigned number = operand.getOperandNumber();
+    if (destination.isDpsInit(&operand))
+      return !isGradient ||
+             destination.getTiedOpResult(&operand).getResultNumber() == 0;
+    return number != 1 && number != 2;
+  };
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, value);
+  };
+  // `whole` sliced at batch `batch` (when given) and rows `row` (when
+  // given); inserted back by `insert`.
+  auto bounds = [&](Value whole, Value batch, Value row) {
+    auto type = cast<RankedTensorType>(whole.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    SmallVector<OpFoldResult> offsets(type.getRank(), rewriter.getIndexAttr(0));
+    if (batch) {
+      offsets[0] = batch;
+      shape[0] = 1;
+    }
+    if (row) {
+      offsets[1] = row;
+      shape[1] = rows;
+    }
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t size : shape)
+      sizes.push_back(rewriter.getIndexAttr(size));
+    SmallVector<OpFoldResult> strides(type.getRank(), rewriter.getIndexAttr(1));
+    return std::make_tuple(type.clone(shape), offsets, sizes, strides);
+  };
+  auto slice = [&](Value whole, Value batch, Value row) -> Value {
+    auto [type, offsets, sizes, strides] = bounds(whole, batch, row);
+    return tensor::ExtractSliceOp::create(rewriter, loc, type, whole, offsets,
+                                          sizes, strides);
+  };
+  auto insert = [&](Value part, Value into, Value batch, Value row) -> Value {
+    auto [type, offsets, sizes, strides] = bounds(into, batch, row);
+    return tensor::InsertSliceOp::create(rewriter, loc, part, into, offsets,
+                                         sizes, strides);
+  };
+
+  auto outer =
+      scf::ForOp::create(rewriter, loc, constant(0), constant(loops[0]),
+                         constant(1), ValueRange(destination.getDpsInits()));
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPointToStart(outer.getBody());
+  Value batch = outer.getInductionVar();
+  SmallVector<Value> batchOuts;
+  for (OpOperand &init : destination.getDpsInitsMutable()) {
+    unsigned number = destination.getTiedOpResult(&init).getResultNumber();
+    Value part = slice(outer.getRegionIterArgs()[number], batch, Value());
+    if (!hasRows(init)) {
+      auto type = cast<RankedTensorType>(part.getType());
+      Value zero = arith::ConstantOp::create(
+          rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
+      part = linalg::FillOp::create(rewriter, loc, zero, part).getResult(0);
+    }
+    batchOuts.push_back(part);
+  }
+  auto inner =
+      scf::ForOp::create(rewriter, loc, constant(0), constant(loops[1]),
+                         constant(rows), batchOuts);
+  rewriter.setInsertionPointToStart(inner.getBody());
+  Value row = inner.getInductionVar();
+  SmallVector<Value> operands;
+  for (OpOperand &operand : op->getOpOperands()) {
+    bool rowed = hasRows(operand);
+    if (destination.isDpsInit(&operand)) {
+      Value carried =
+          inner.getRegionIterArgs()[destination.getTiedOpResult(&operand)
+                                        .getResultNumber()];
+      operands.push_back(rowed ? slice(carried, Value(), row) : carried);
+      continue;
+    }
+    operands.push_back(slice(operand.get(), batch, rowed ? row : Value()));
+  }
+  Operation *blockOp = rewriter.clone(*op);
+  blockOp->setOperands(operands);
+  for (auto [result, init] : llvm::zip_equal(
+           blockOp->getResults(),
+           cast<DestinationStyleOpInterface>(blockOp).getDpsInitsMutable()))
+    result.setType(init.get().getType());
+  auto blockAttention = cast<AttentionOpInterface>(blockOp);
+  if (blockAttention.hasMask()) {
+    Block &mask = blockAttention.getMaskRegion().front();
+    OpBuilder builder = OpBuilder::atBlockBegin(&mask);
+    Value offsets[] = {batch, row};
+    for (auto [index, offset] :
+         llvm::zip(mask.getArguments().take_front(2), offsets)) {
+      auto global = arith::AddIOp::create(builder, loc, index, offset);
+      index.replaceAllUsesExcept(global.getResult(), global.getOperation());
+    }
+  }
+  rewriter.setInsertionPoint(blockOp);
+  FailureOr<SmallVector<Value>> parts =
+      cast<linalg::AggregatedOpInterface>(blockOp).decomposeOperation(rewriter);
+  rewriter.eraseOp(blockOp);
+  if (failed(parts))
+    return failure();
+  rewriter.setInsertionPointToEnd(inner.getBody());
+  SmallVector<Value> updated;
+  for (auto [part, carried, init] :
+       llvm::zip_equal(*parts, inner.getRegionIterArgs(),
+                       destination.getDpsInitsMutable())) {
+    if (hasRows(init)) {
+      updated.push_back(insert(part, carried, Value(), row));
+      continue;
+    }
+    // dK, dV: the block's share added to the batch's.
+    updated.push_back(linalg::AddOp::create(rewriter, loc,
+                                            ValueRange{carried, part},
+                                            ValueRange{carried})
+                          .getResult(0));
+  }
+  scf::YieldOp::create(rewriter, loc, updated);
+  rewriter.setInsertionPointToEnd(outer.getBody());
+  SmallVector<Value> whole;
+  for (auto [part, carried] :
+       llvm::zip_equal(inner.getResults(), outer.getRegionIterArgs()))
+    whole.push_back(insert(part, carried, batch, Value()));
+  scf::YieldOp::create(rewriter, loc, whole);
+  return SmallVector<Value>(outer.getResults());
+}
+
 namespace {
 struct PrepareLoweringPass
     : public mlir::autopar::impl::PrepareLoweringBase<PrepareLoweringPass> {
@@ -238,7 +379,11 @@ struct PrepareLoweringPass
       int64_t block =
           attention ? getAttentionBatchBlock(attention, attentionBlockBytes)
                     : 0;
-      if (attention && block < attention.getLoopSizes()[0])
+      int64_t rows =
+          attention ? getAttentionRowBlock(attention, attentionBlockBytes) : 0;
+      if (attention && rows < attention.getLoopSizes()[1])
+        replacements = decomposeInRowBlocks(rewriter, attention, rows);
+      else if (attention && block < attention.getLoopSizes()[0])
         replacements = decomposeInBatchBlocks(rewriter, attention, block);
       else
         replacements = op.decomposeOperation(rewriter);

@@ -1,5 +1,6 @@
 // RUN: autopar-opt %s --autopar-prepare-lowering=attention-block-bytes=512 -split-input-file | FileCheck %s
 // RUN: autopar-opt %s --autopar-prepare-lowering -split-input-file | FileCheck %s --check-prefix=WHOLE
+// RUN: autopar-opt %s --autopar-prepare-lowering=attention-block-bytes=64 -split-input-file | FileCheck %s --check-prefix=ROWS
 // autopar-prepare-lowering decomposes an attention and its gradient a
 // block of batches at a time when a score-sized buffer (4 x 8 x 8 f32 here,
 // 256 bytes per batch) would exceed attention-block-bytes: 512 bytes take 2
@@ -19,6 +20,26 @@
 // CHECK: %[[IL:.*]] = tensor.insert_slice %{{.*}} into %[[L]][%[[B]], 0] [2, 8] [1, 1] : tensor<2x8xf32> into tensor<4x8xf32>
 // CHECK: scf.yield %[[IO]], %[[IL]] : tensor<4x8x4xf32>, tensor<4x8xf32>
 // CHECK: return %[[R]]#0
+// Below one batch's 256 bytes, a loop over the batches runs one over
+// blocks of query rows (64 bytes: 2 rows of 8 keys): the queries, output
+// and lse sliced by batch and rows, keys and values by batch; the mask
+// reads the global batch (and row).
+// ROWS-LABEL: func.func @attention(
+// ROWS: %[[R:.*]]:2 = scf.for %[[B:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[O:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}) -> (tensor<4x8x4xf32>, tensor<4x8xf32>)
+// ROWS: %[[BO:.*]] = tensor.extract_slice %[[O]][%[[B]], 0, 0] [1, 8, 4] [1, 1, 1] : tensor<4x8x4xf32> to tensor<1x8x4xf32>
+// ROWS: %[[BL:.*]] = tensor.extract_slice %[[L]][%[[B]], 0] [1, 8] [1, 1] : tensor<4x8xf32> to tensor<1x8xf32>
+// ROWS: %[[IR:.*]]:2 = scf.for %[[I:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[IO:.*]] = %[[BO]], %[[IL:.*]] = %[[BL]]) -> (tensor<1x8x4xf32>, tensor<1x8xf32>)
+// ROWS: %[[Q:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[I]], 0] [1, 2, 4] [1, 1, 1] : tensor<4x8x4xf32> to tensor<1x2x4xf32>
+// ROWS: %[[K:.*]] = tensor.extract_slice %{{.*}}[%[[B]], 0, 0] [1, 4, 8] [1, 1, 1] : tensor<4x4x8xf32> to tensor<1x4x8xf32>
+// ROWS: linalg.batch_matmul ins(%[[Q]], %[[K]] : tensor<1x2x4xf32>, tensor<1x4x8xf32>) outs(%{{.*}} : tensor<1x2x8xf32>)
+// ROWS: %[[BI:.*]] = linalg.index 0 : index
+// ROWS: %[[GLOBAL:.*]] = arith.addi %[[BI]], %[[B]] : index
+// ROWS: arith.cmpi eq, %[[GLOBAL]], %{{.*}} : index
+// ROWS: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<1x2x8xf32>, tensor<1x8x4xf32>) outs(%{{.*}} : tensor<1x2x4xf32>)
+// ROWS: tensor.insert_slice %{{.*}} into %[[IO]][0, %[[I]], 0] [1, 2, 4] [1, 1, 1] : tensor<1x2x4xf32> into tensor<1x8x4xf32>
+// ROWS: tensor.insert_slice %{{.*}} into %[[IL]][0, %[[I]]] [1, 2] [1, 1] : tensor<1x2xf32> into tensor<1x8xf32>
+// ROWS: tensor.insert_slice %[[IR]]#0 into %[[O]][%[[B]], 0, 0] [1, 8, 4] [1, 1, 1] : tensor<1x8x4xf32> into tensor<4x8x4xf32>
+// ROWS: return %[[R]]#0
 // WHOLE-LABEL: func.func @attention(
 // WHOLE-NOT: scf.for
 // WHOLE: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<4x8x4xf32>, tensor<4x4x8xf32>) outs(%{{.*}} : tensor<4x8x8xf32>)
@@ -39,6 +60,19 @@ func.func @attention(%q: tensor<4x8x4xf32>, %k: tensor<4x4x8xf32>, %v: tensor<4x
 
 // The gradient the same way: its seven operands and three outs sliced by
 // the batch, the three gradients inserted into the outs the loop carries.
+// By rows: dK and dV sum over the rows, so each batch's are zeroed and
+// every row block's added; dQ's rows are inserted.
+// ROWS-LABEL: func.func @attention_grad(
+// ROWS: scf.for %[[B:[a-z0-9_]+]] =
+// ROWS: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x4x8xf32>)
+// ROWS: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x8x4xf32>)
+// ROWS: scf.for %[[I:[a-z0-9_]+]] = {{.*}} -> (tensor<1x8x4xf32>, tensor<1x4x8xf32>, tensor<1x8x4xf32>)
+// ROWS: linalg.batch_matmul ins(%{{.*}}, %{{.*}} : tensor<1x2x4xf32>, tensor<1x4x8xf32>) outs(%{{.*}} : tensor<1x2x8xf32>)
+// ROWS: tensor.insert_slice %{{.*}} into %{{.*}}[0, %[[I]], 0] [1, 2, 4]
+// ROWS: linalg.add ins(%{{.*}}, %{{.*}} : tensor<1x4x8xf32>, tensor<1x4x8xf32>)
+// ROWS: linalg.add ins(%{{.*}}, %{{.*}} : tensor<1x8x4xf32>, tensor<1x8x4xf32>)
+// ROWS: scf.yield
+// ROWS-COUNT-3: tensor.insert_slice %{{.*}} into %{{.*}}[%[[B]], 0, 0]
 // CHECK-LABEL: func.func @attention_grad(
 // CHECK: %[[R:.*]]:3 = scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>)
 // CHECK-COUNT-10: tensor.extract_slice %{{.*}}[%[[B]],

@@ -207,7 +207,12 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
     that fits, at least one batch): the same chain on each block's slices,
     inserted into the outs the loop carries. Exact (batches are
     independent); the scores, probabilities and their gradients then hold
-    one block at a time.
+    one block at a time. When even one batch exceeds it (long sequences),
+    an `scf.for` over the batches runs one over blocks of query rows (the
+    largest divisor of I that fits, at least one row): the operands indexed
+    by row are sliced by batch and rows, keys and values by batch; the
+    gradient's dK and dV, sums over the rows, are zeroed per batch and
+    each row block's added. Exact up to the order of those sums.
 
     An aggregate that cannot be decomposed is an error at the op.
   }];

@@ -78,6 +78,12 @@ constexpr int64_t kAttentionBlockBytes = int64_t(64) << 20;
 /// (at least 1); all of B when the budget is 0 or the sizes are dynamic.
 int64_t getAttentionBatchBlock(AttentionOpInterface op,
                                int64_t budgetBytes = kAttentionBlockBytes);
+/// How many query rows (i) of one batch lowering computes at once: all of
+/// I when one batch's score-sized buffers fit `budgetBytes` (or the budget
+/// is 0, or the sizes are dynamic); else the largest divisor of I whose
+/// rows take at most `budgetBytes` (at least 1).
+int64_t getAttentionRowBlock(AttentionOpInterface op,
+                             int64_t budgetBytes = kAttentionBlockBytes);
 /// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
 /// `maps` and `iterators` give (a contraction or a row sum of products);
 /// operands of another float type are converted to `type`'s first.
