@@ -392,20 +392,29 @@ Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
   return mapping.lookupOrDefault(mask.getTerminator()->getOperand(0));
 }
 
+Type mlir::autopar::getAttentionAccumulatorType(AttentionOpInterface op) {
+  Type element = op.getQuery().getType().getElementType();
+  if (element.getIntOrFloatBitWidth() >= 32)
+    return element;
+  return Float32Type::get(op->getContext());
+}
+
 Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                                           AttentionOpInterface op) {
   RankedTensorType query = op.getQuery().getType();
   RankedTensorType key = op.getKey().getType();
   Type element = query.getElementType();
+  Type accumulator = getAttentionAccumulatorType(op);
   auto scoresType = RankedTensorType::get(
       {query.getDimSize(0), query.getDimSize(1), key.getDimSize(2)}, element);
-  Value filled = buildFilled(b, loc, scoresType, 0.0);
+  auto productType = scoresType.clone(accumulator);
+  Value filled = buildFilled(b, loc, productType, 0.0);
   Value scores = linalg::BatchMatmulOp::create(
-                     b, loc, TypeRange{scoresType},
+                     b, loc, TypeRange{productType},
                      ValueRange{op.getQuery(), op.getKey()}, ValueRange{filled})
                      .getResult(0);
   double scale = op.getScaleValue();
-  if (scale == 1.0 && !op.hasMask())
+  if (scale == 1.0 && !op.hasMask() && accumulator == element)
     return scores;
   AffineMap identity = b.getMultiDimIdentityMap(3);
   SmallVector<utils::IteratorType> parallel(3, utils::IteratorType::parallel);
@@ -419,7 +428,9 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                  score = arith::MulFOp::create(
                      nb, nl, score,
                      arith::ConstantOp::create(
-                         nb, nl, nb.getFloatAttr(element, scale)));
+                         nb, nl, nb.getFloatAttr(accumulator, scale)));
+               score = convertScalarToDtype(nb, nl, score, element,
+                                            /*isUnsignedCast=*/false);
                if (Value masked = buildAttentionMask(nb, nl, op)) {
                  Value fill = arith::ConstantOp::create(
                      nb, nl, nb.getFloatAttr(element, *op.getMaskedValue()));
@@ -431,13 +442,14 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
 }
 
 /// A row reduction of `input` ([B, I, J] -> [B, I]) from `init` combining
-/// with `combine`.
+/// with `combine`, accumulated in `accumulator` (the input widened to it).
 static Value
 reduceRows(OpBuilder &b, Location loc, Value input, double init,
+           Type accumulator,
            function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   auto type = cast<RankedTensorType>(input.getType());
-  Type element = type.getElementType();
-  auto rowType = RankedTensorType::get(type.getShape().take_front(2), element);
+  auto rowType =
+      RankedTensorType::get(type.getShape().take_front(2), accumulator);
   Value filled = buildFilled(b, loc, rowType, init);
   MLIRContext *context = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(3, context);
@@ -449,8 +461,9 @@ reduceRows(OpBuilder &b, Location loc, Value input, double init,
                                            utils::IteratorType::parallel,
                                            utils::IteratorType::reduction},
              [&](OpBuilder &nb, Location nl, ValueRange args) {
-               linalg::YieldOp::create(nb, nl,
-                                       combine(nb, nl, args[0], args[1]));
+               Value x = convertScalarToDtype(nb, nl, args[0], accumulator,
+                                              /*isUnsignedCast=*/false);
+               linalg::YieldOp::create(nb, nl, combine(nb, nl, x, args[1]));
              })
       .getResult(0);
 }
@@ -475,37 +488,74 @@ withRows(OpBuilder &b, Location loc, Value x, Value row,
       .getResult(0);
 }
 
+/// `value` with element type `element` (an elementwise conversion; `value`
+/// itself when it has it).
+static Value convertElements(OpBuilder &b, Location loc, Value value,
+                             Type element) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getElementType() == element)
+    return value;
+  auto result = type.clone(element);
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  Value out = tensor::EmptyOp::create(b, loc, type.getShape(), element);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{result}, ValueRange{value}, ValueRange{out},
+             ArrayRef<AffineMap>{identity, identity},
+             SmallVector<utils::IteratorType>(type.getRank(),
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nl,
+                   ValueRange{convertScalarToDtype(nb, nl, args[0], element,
+                                                   /*isUnsignedCast=*/false)});
+             })
+      .getResult(0);
+}
+
 FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
   Location loc = getLoc();
+  RankedTensorType outputType = getOutput().getType();
+  Type element = outputType.getElementType();
+  Type accumulator = getAttentionAccumulatorType(*this);
+  // Each step computes in the accumulator type and stores the queries'.
+  auto widen = [&](OpBuilder &nb, Location nl, Value x) {
+    return convertScalarToDtype(nb, nl, x, accumulator,
+                                /*isUnsignedCast=*/false);
+  };
+  auto store = [&](OpBuilder &nb, Location nl, Value x) {
+    return convertScalarToDtype(nb, nl, x, element, /*isUnsignedCast=*/false);
+  };
   Value scores = buildAttentionScores(b, loc, *this);
-  Value maxima =
-      reduceRows(b, loc, scores, -std::numeric_limits<double>::infinity(),
-                 [](OpBuilder &nb, Location nl, Value x, Value acc) -> Value {
-                   return arith::MaximumFOp::create(nb, nl, x, acc);
-                 });
-  Value exps = withRows(
-      b, loc, scores, maxima, [](OpBuilder &nb, Location nl, Value x, Value m) {
-        Value shifted = arith::SubFOp::create(nb, nl, x, m);
-        return math::ExpOp::create(nb, nl, shifted).getResult();
+  Value maxima = reduceRows(
+      b, loc, scores, -std::numeric_limits<double>::infinity(), accumulator,
+      [](OpBuilder &nb, Location nl, Value x, Value acc) -> Value {
+        return arith::MaximumFOp::create(nb, nl, x, acc);
       });
+  Value exps =
+      withRows(b, loc, scores, maxima,
+               [&](OpBuilder &nb, Location nl, Value x, Value m) {
+                 Value shifted =
+                     arith::SubFOp::create(nb, nl, widen(nb, nl, x), m);
+                 return store(nb, nl, math::ExpOp::create(nb, nl, shifted));
+               });
   Value sums =
-      reduceRows(b, loc, exps, 0.0,
+      reduceRows(b, loc, exps, 0.0, accumulator,
                  [](OpBuilder &nb, Location nl, Value x, Value acc) -> Value {
                    return arith::AddFOp::create(nb, nl, x, acc);
                  });
-  Value probabilities =
-      withRows(b, loc, exps, sums,
-               [](OpBuilder &nb, Location nl, Value x, Value s) -> Value {
-                 return arith::DivFOp::create(nb, nl, x, s);
-               });
-  RankedTensorType outputType = getOutput().getType();
-  Type element = outputType.getElementType();
-  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0.0));
-  Value filled = linalg::FillOp::create(b, loc, zero, getOutput()).getResult(0);
+  Value probabilities = withRows(
+      b, loc, exps, sums, [&](OpBuilder &nb, Location nl, Value x, Value s) {
+        return store(nb, nl,
+                     arith::DivFOp::create(nb, nl, widen(nb, nl, x), s));
+      });
+  // The context accumulated in the accumulator type, then rounded.
+  auto accumulatorType = outputType.clone(accumulator);
+  Value filled = buildFilled(b, loc, accumulatorType, 0.0);
   Value context = linalg::BatchMatmulOp::create(
-                      b, loc, TypeRange{outputType},
+                      b, loc, TypeRange{accumulatorType},
                       ValueRange{probabilities, getValue()}, ValueRange{filled})
                       .getResult(0);
+  context = convertElements(b, loc, context, element);
   // lse = max + log(sum), in lse's type.
   RankedTensorType lseType = getLseInit().getType();
   MLIRContext *ctx = b.getContext();
@@ -600,14 +650,17 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
       exprs.push_back(getAffineDimExpr(position, context));
     return AffineMap::get(4, 0, exprs, context);
   };
-  // sum over loop 3 of lhs * rhs into a tensor of `shape` at (d0, d1, d2).
+  // sum over loop 3 of lhs * rhs into a tensor of `shape` at (d0, d1, d2),
+  // accumulated in the accumulator type, then rounded to the element type.
   auto contract = [&](Value lhs, AffineMap lhsMap, Value rhs, AffineMap rhsMap,
                       ArrayRef<int64_t> shape) {
-    return buildProductSum(
-        b, loc, lhs, rhs, RankedTensorType::get(shape, element),
+    Value sum = buildProductSum(
+        b, loc, lhs, rhs,
+        RankedTensorType::get(shape, getAttentionAccumulatorType(*this)),
         {lhsMap, rhsMap, dims({0, 1, 2})},
         {utils::IteratorType::parallel, utils::IteratorType::parallel,
          utils::IteratorType::parallel, utils::IteratorType::reduction});
+    return convertElements(b, loc, sum, element);
   };
   AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
   AffineMap rows3 = getRowMap(context);
@@ -620,10 +673,11 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
     return convertScalarToDtype(nb, l, value, to, /*isUnsignedCast=*/false);
   };
   auto empty = [&](RankedTensorType type) -> Value {
-    return tensor::EmptyOp::create(b, loc, type.getShape(), element);
+    return tensor::EmptyOp::create(b, loc, type.getShape(),
+                                   type.getElementType());
   };
 
-  // P = exp(S' - lse), in lse's type, back to the element type.
+  // P = exp(S' - lse), in lse's type, stored in the element type.
   Value scores = buildAttentionScores(b, loc, *this);
   Type lseElement = getLse().getType().getElementType();
   Value probabilities =

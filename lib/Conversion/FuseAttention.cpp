@@ -39,6 +39,9 @@ struct Dims {
 /// The ops of one attention chain and what the op takes from them.
 struct Chain {
   linalg::BatchMatmulOp scores, context;
+  /// What the attention's result replaces: the context product, or the
+  /// rounding of its f32 result to the queries' 16-bit type.
+  Operation *last = nullptr;
   Dims dims;
   /// Every op the attention replaces, producers before users (the scores
   /// product, reshapes, elementwise ops, reductions, the context product).
@@ -246,6 +249,21 @@ bool isReshapeOf(Value row, Value reduced, llvm::SetVector<Operation *> &ops) {
     return false;
   ops.insert(reshapes.rbegin(), reshapes.rend());
   return true;
+}
+
+/// Whether `op` only converts `x` to another float type: an all-parallel
+/// generic with identity maps whose body is one extf or truncf of it.
+bool isFloatCastOf(linalg::GenericOp op, Value x) {
+  if (!op || !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op.getDpsInputs()[0] != x ||
+      op.getNumReductionLoops() != 0 ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }) ||
+      op.getBody()->getOperations().size() != 2)
+    return false;
+  Operation *cast = getYielded(op).getDefiningOp();
+  return isa_and_nonnull<arith::ExtFOp, arith::TruncFOp>(cast) &&
+         cast->getOperand(0) == op.getBody()->getArgument(0);
 }
 
 //===----------------------------------------------------------------------===//
@@ -764,6 +782,11 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
     chain.masked = masked;
     return success();
   };
+  // A rounding or widening of the scores (16-bit exports round the f32
+  // product and widen again for the softmax): the attention computes its
+  // scores in f32 either way (getAttentionAccumulatorType).
+  if (isa<arith::ExtFOp, arith::TruncFOp>(def))
+    return matchScaleMask(op, score, def->getOperand(0), chain, reason);
   // A scale: x * c, c * x or x / c, before any mask.
   if (isa<arith::MulFOp, arith::DivFOp>(def)) {
     Value lhs = def->getOperand(0), rhs = def->getOperand(1);
@@ -874,12 +897,18 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
   chain.dims = {scoresType.getDimSize(0), scoresType.getDimSize(1),
                 scoresType.getDimSize(2)};
   const Dims &dims = chain.dims;
-  Type element = scoresType.getElementType();
+  // One element type for the queries, keys and values; the chain between
+  // the products may round and widen (16-bit exports compute the softmax
+  // in f32), and the context's f32 result may be rounded back.
+  Type element = getElementTypeOrSelf(scores.getDpsInputs()[0].getType());
+  if (!isa<FloatType>(element) ||
+      getElementTypeOrSelf(scores.getDpsInputs()[1].getType()) != element)
+    return fail("the queries and keys differ in element type");
   chain.ops.insert(scores);
-  auto sameElement = [&](Operation *op) {
+  auto floatsOnly = [&](Operation *op) {
     return llvm::all_of(op->getResultTypes(), [&](Type type) {
-      return getElementTypeOrSelf(type) == element ||
-             getElementTypeOrSelf(type).isInteger();
+      Type inner = getElementTypeOrSelf(type);
+      return isa<FloatType>(inner) || inner.isInteger();
     });
   };
 
@@ -894,8 +923,6 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
     if (failed(matchScaleMask(generic, generic.getBody()->getArgument(score),
                               getYielded(generic), chain, reason)))
       return std::nullopt;
-    if (!sameElement(generic))
-      return fail("the element type changes along the chain");
     chain.ops.insert(generic);
     x = skipReshapesForward(generic.getResult(0), chain.ops);
   }
@@ -964,20 +991,46 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
     return fail("no row sum (from 0) and division follow the exponentials");
   chain.ops.insert(division);
 
-  // The probabilities, through reshapes back to [B, I, J], are the left
-  // operand of the context product and nothing else.
+  // The probabilities, through reshapes and a rounding back to [B, I, J]
+  // of the values' type, are the left operand of the context product and
+  // nothing else.
   Value probabilities = skipReshapesForward(division.getResult(0), chain.ops);
+  while (auto cast =
+             dyn_cast_or_null<linalg::GenericOp>(getOnlyUser(probabilities))) {
+    if (!isFloatCastOf(cast, probabilities))
+      break;
+    chain.ops.insert(cast);
+    probabilities = skipReshapesForward(cast.getResult(0), chain.ops);
+  }
   chain.context =
       dyn_cast_or_null<linalg::BatchMatmulOp>(getOnlyUser(probabilities));
   if (!isPlainProduct(chain.context) ||
       chain.context.getDpsInputs()[0] != probabilities ||
-      probabilities.getType() != scoresType)
+      cast<RankedTensorType>(probabilities.getType()).getShape() !=
+          scoresType.getShape())
     return fail("the probabilities are not the left operand of one "
                 "zero-filled product (and nothing else)");
+  if (getElementTypeOrSelf(probabilities.getType()) != element ||
+      getElementTypeOrSelf(chain.context.getDpsInputs()[1].getType()) !=
+          element)
+    return fail("the probabilities or the values differ in element type "
+                "from the queries");
   chain.ops.insert(chain.context);
+  chain.last = chain.context;
+  // A wider context rounded to the queries' type (a 16-bit export's f32
+  // product): the rounding is the chain's end.
+  Value context = chain.context.getResult(0);
+  if (getElementTypeOrSelf(context.getType()) != element) {
+    auto cast = dyn_cast_or_null<linalg::GenericOp>(getOnlyUser(context));
+    if (!isFloatCastOf(cast, context) ||
+        getElementTypeOrSelf(cast.getResult(0).getType()) != element)
+      return fail("the context's element type is not the queries'");
+    chain.ops.insert(cast);
+    chain.last = cast;
+  }
   for (Operation *op : chain.ops)
-    if (!sameElement(op))
-      return fail("the element type changes along the chain");
+    if (!floatsOnly(op))
+      return fail("the chain computes in a type that is not a float");
   return chain;
 }
 
@@ -1051,13 +1104,13 @@ FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
                             std::string &reason,
                             DenseSet<Operation *> &erased) {
   linalg::BatchMatmulOp context = chain.context;
-  rewriter.setInsertionPoint(context);
+  rewriter.setInsertionPoint(chain.last);
   SmallVector<Location> locations;
   for (Operation *op : chain.ops)
     locations.push_back(op->getLoc());
   Location loc = rewriter.getFusedLoc(locations);
 
-  auto outputType = cast<RankedTensorType>(context.getResult(0).getType());
+  auto outputType = cast<RankedTensorType>(chain.last->getResult(0).getType());
   Type element = outputType.getElementType();
   // The row log-sum-exp in at least f32 (the backward subtracts it from
   // the scores before the exponential).
@@ -1103,10 +1156,10 @@ FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
     for (Operation *def : getProducers(op))
       if (!chain.ops.contains(def))
         producers.insert(def);
-  rewriter.replaceOp(context, attention.getResult());
-  erased.insert(context);
+  rewriter.replaceOp(chain.last, attention.getResult());
+  erased.insert(chain.last);
   for (Operation *op : llvm::reverse(chain.ops))
-    if (op != context.getOperation()) {
+    if (op != chain.last) {
       erased.insert(op);
       rewriter.eraseOp(op);
     }

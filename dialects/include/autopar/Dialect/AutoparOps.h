@@ -60,11 +60,19 @@ bufferizeCollective(CollectiveOpInterface op, RewriterBase &rewriter,
 #include "autopar/Dialect/AutoparOps.h.inc"
 
 namespace mlir::autopar {
-/// The masked, scaled scores S' of `op` ([B, I, J]): a zero-filled
-/// linalg.batch_matmul of query and key, then (when the scale is not 1 or
-/// there is a mask) a linalg.generic multiplying by the scale and selecting
-/// the masked value where the mask holds. Shared by the attention's
-/// decomposition and its gradient's, which recomputes them.
+/// The type `op`'s decomposition accumulates and computes in: the
+/// queries', but f32 for 16-bit queries. Its products, row maxima, row sums
+/// and row terms accumulate in it and its elementwise steps compute in it;
+/// each score-sized buffer is stored in the queries' type (as PyTorch's
+/// eager 16-bit attention: a row sum of J exponentials rounded to 8 or 11
+/// bits at every addition would lose the row).
+Type getAttentionAccumulatorType(AttentionOpInterface op);
+/// The masked, scaled scores S' of `op` ([B, I, J], the queries' type): a
+/// zero-filled linalg.batch_matmul of query and key (accumulated in
+/// getAttentionAccumulatorType), then (when the scale is not 1, there is a
+/// mask or the product must be rounded) a linalg.generic multiplying by the
+/// scale and selecting the masked value where the mask holds. Shared by the
+/// attention's decomposition and its gradient's, which recomputes them.
 Value buildAttentionScores(OpBuilder &b, Location loc, AttentionOpInterface op);
 /// Inside the body of a linalg op over [B, I, J] (before its yield): the
 /// mask of `op` at the op's loop indices (linalg.index 0, 1, 2), or null
