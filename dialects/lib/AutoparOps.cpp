@@ -16,9 +16,11 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
+
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/SmallSet.h"
 #include "llvm/ADT/StringSet.h"
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -392,6 +394,22 @@ Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
   return mapping.lookupOrDefault(mask.getTerminator()->getOperand(0));
 }
 
+/// The masked value `value` in `element`: a finite value beyond the type's
+/// range (f32's lowest in bf16, -1e30 in f16) becomes its lowest finite
+/// value, not -inf, so that a row masked everywhere stays uniform as it
+/// was, not NaN.
+static FloatAttr getMaskedAttr(OpBuilder &b, Type element, double value) {
+  auto floatType = cast<FloatType>(element);
+  APFloat converted(value);
+  bool lost = false;
+  converted.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                    &lost);
+  if (converted.isInfinity() && std::isfinite(value))
+    converted = APFloat::getLargest(floatType.getFloatSemantics(),
+                                    /*Negative=*/value < 0);
+  return b.getFloatAttr(element, converted);
+}
+
 Type mlir::autopar::getAttentionAccumulatorType(AttentionOpInterface op) {
   Type element = op.getQuery().getType().getElementType();
   if (element.getIntOrFloatBitWidth() >= 32)
@@ -433,7 +451,7 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                                             /*isUnsignedCast=*/false);
                if (Value masked = buildAttentionMask(nb, nl, op)) {
                  Value fill = arith::ConstantOp::create(
-                     nb, nl, nb.getFloatAttr(element, *op.getMaskedValue()));
+                     nb, nl, getMaskedAttr(nb, element, *op.getMaskedValue()));
                  score = arith::SelectOp::create(nb, nl, masked, fill, score);
                }
                linalg::YieldOp::create(nb, nl, score);
@@ -585,7 +603,8 @@ int64_t mlir::autopar::getAttentionBatchBlock(AttentionOpInterface op,
   if (budgetBytes <= 0 ||
       llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
     return loops[0];
-  Type element = op.getQuery().getType().getElementType();
+  // The largest score-sized buffer: the product, in the accumulator type.
+  Type element = getAttentionAccumulatorType(op);
   int64_t perBatch = loops[1] * loops[2] *
                      std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
   int64_t block = 1;
@@ -601,7 +620,7 @@ int64_t mlir::autopar::getAttentionRowBlock(AttentionOpInterface op,
   if (budgetBytes <= 0 ||
       llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
     return loops[1];
-  Type element = op.getQuery().getType().getElementType();
+  Type element = getAttentionAccumulatorType(op);
   int64_t perRow =
       loops[2] * std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
   if (loops[1] * perRow <= budgetBytes)

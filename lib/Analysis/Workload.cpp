@@ -101,6 +101,9 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
   double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
   double scores = b * i * j;
   double scoreBytes = scores * elementBytes(element);
+  // The score-sized buffers held: their largest (the products) in the
+  // accumulator type (f32 for a 16-bit attention).
+  double heldBytes = scores * elementBytes(getAttentionAccumulatorType(op));
   AttentionBackward backward;
   backward.macs = scores * (3 * d + 2 * e);
   backward.flops = 2 * backward.macs + 8 * scores;
@@ -108,12 +111,11 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
     backward.inputBytes += sizeInBytes(input.getType());
   double outputBytes = b * i * e * elementBytes(element);
   backward.bytes = 10 * scoreBytes + 3 * backward.inputBytes + 2 * outputBytes;
-  backward.internalBytes = 4 * scoreBytes;
+  backward.internalBytes = 4 * heldBytes;
   // The decomposition's products and generics: scores, their scale and
   // mask, P, dV, dP, the row terms (two), dS, dQ, dK (fills not counted).
   backward.kernels = op.hasMask() || op.getScaleValue() != 1.0 ? 10 : 9;
-  backward.internalBytesLimit =
-      4 * getAttentionBlockBytes(j * elementBytes(element));
+  backward.internalBytesLimit = 4 * getAttentionBlockBytes(heldBytes / (b * i));
   return backward;
 }
 
@@ -485,8 +487,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     }
     work.bytesRead = inputBytes + 4 * scoreBytes;
     work.bytesWritten += 2 * scoreBytes;
-    work.internalBytes = 2 * scoreBytes;
-    work.internalBytesLimit = 2 * getAttentionBlockBytes(scoreBytes / (b * i));
+    double heldBytes =
+        scores * elementBytes(getAttentionAccumulatorType(attention));
+    work.internalBytes = 2 * heldBytes;
+    work.internalBytesLimit = 2 * getAttentionBlockBytes(heldBytes / (b * i));
     // Scores, scale and mask, max, exp, sum, division, context, lse.
     work.kernels =
         attention.hasMask() || attention.getScaleValue() != 1.0 ? 8 : 7;

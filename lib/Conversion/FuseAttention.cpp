@@ -314,6 +314,8 @@ private:
   /// by constants, sums and products.
   std::optional<std::pair<int64_t, int64_t>> getRange(Value value,
                                                       int depth = 0);
+  std::optional<std::pair<int64_t, int64_t>> getRangeUnchecked(Value value,
+                                                               int depth);
   /// Whether `cmp`'s operands' ranges decide it; its value if so.
   std::optional<bool> decide(arith::CmpIOp cmp);
 
@@ -348,6 +350,26 @@ void IndexFunction::cloneAndFold(Operation &op, IRMapping &mapping) {
 
 std::optional<std::pair<int64_t, int64_t>> IndexFunction::getRange(Value value,
                                                                    int depth) {
+  // Only a range that the value's type holds (signed) is a range: a
+  // narrowing cast or an overflowing sum wraps.
+  Type type = value.getType();
+  unsigned width = type.isIndex()     ? 64
+                   : type.isInteger() ? type.getIntOrFloatBitWidth()
+                                      : 0;
+  if (width < 2)
+    return std::nullopt;
+  std::optional<std::pair<int64_t, int64_t>> range =
+      getRangeUnchecked(value, depth);
+  if (!range || width >= 63)
+    return range;
+  int64_t bound = int64_t(1) << (width - 1);
+  if (range->first < -bound || range->second > bound - 1)
+    return std::nullopt;
+  return range;
+}
+
+std::optional<std::pair<int64_t, int64_t>>
+IndexFunction::getRangeUnchecked(Value value, int depth) {
   if (auto known = indexRanges.find(value); known != indexRanges.end())
     return known->second;
   APInt constant;
@@ -357,14 +379,21 @@ std::optional<std::pair<int64_t, int64_t>> IndexFunction::getRange(Value value,
   Operation *def = value.getDefiningOp();
   if (!def || depth > 8)
     return std::nullopt;
-  if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp,
-          arith::ExtUIOp>(def))
+  if (isa<arith::IndexCastOp, arith::ExtSIOp>(def))
     return getRange(def->getOperand(0), depth + 1);
+  if (isa<arith::IndexCastUIOp, arith::ExtUIOp>(def)) {
+    // Unsigned: a negative operand would come out large.
+    auto operand = getRange(def->getOperand(0), depth + 1);
+    if (!operand || operand->first < 0)
+      return std::nullopt;
+    return operand;
+  }
   if (!isa<arith::DivUIOp, arith::RemUIOp, arith::AddIOp, arith::MulIOp>(def))
     return std::nullopt;
   auto lhs = getRange(def->getOperand(0), depth + 1);
   auto rhs = getRange(def->getOperand(1), depth + 1);
-  // Small non-negative ranges only: nothing here overflows.
+  // Small non-negative ranges only: nothing here overflows 64 bits (the
+  // result's own width is checked by getRange).
   constexpr int64_t kLimit = int64_t(1) << 30;
   if (!lhs || !rhs || lhs->first < 0 || rhs->first < 0 ||
       lhs->second > kLimit || rhs->second > kLimit)
@@ -481,6 +510,8 @@ FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
     if (!fill.hasPureTensorSemantics() ||
         !matchPattern(fill.getInputs()[0], m_Constant(&constant)))
       return fail("the mask fills a value that is not a constant");
+    if (fill.getInputs()[0].getType() != type.getElementType())
+      return fail("the mask fills a value of another type than its own");
     if (!builder)
       return Value();
     return builder->clone(*fill.getInputs()[0].getDefiningOp())->getResult(0);
@@ -596,13 +627,13 @@ FailureOr<Value> IndexFunction::bodyValue(linalg::GenericOp op, Value value,
       return fail("the mask reads a value from another region");
     if (failed(argument(arg)))
       return failure();
-    return mapping.lookup(value);
+    return builder ? mapping.lookup(value) : Value();
   }
   Operation *def = value.getDefiningOp();
   if (def->getBlock() != body) {
     if (failed(outside(value)))
       return failure();
-    return mapping.lookup(value);
+    return builder ? mapping.lookup(value) : Value();
   }
   SetVector<Operation *> slice;
   BackwardSliceOptions options;
@@ -653,15 +684,27 @@ getSelectedConstants(linalg::GenericOp owner, Value value, int depth = 0);
 std::optional<double> getConstantThrough(linalg::GenericOp owner, Value value,
                                          int depth = 0);
 
-/// The generic result, reshapes looked through, that `tensor` is.
+/// The tensor whose elements `tensor` holds, rearranged: reshapes,
+/// transposes and broadcasts looked through (as IndexFunction follows
+/// them).
+Value skipDataMovement(Value tensor) {
+  while (Operation *def = tensor.getDefiningOp()) {
+    if (isReshape(def))
+      tensor = def->getOperand(0);
+    else if (auto transpose = dyn_cast<linalg::TransposeOp>(def))
+      tensor = transpose.getInput();
+    else if (auto broadcast = dyn_cast<linalg::BroadcastOp>(def))
+      tensor = broadcast.getInput();
+    else
+      break;
+  }
+  return tensor;
+}
+
+/// The generic result, data movement looked through, that `tensor` is.
 std::optional<std::pair<linalg::GenericOp, unsigned>>
 getGenericSource(Value tensor) {
-  SmallVector<Operation *> reshapes;
-  while (Operation *def = tensor.getDefiningOp()) {
-    if (!isReshape(def))
-      break;
-    tensor = def->getOperand(0);
-  }
+  tensor = skipDataMovement(tensor);
   auto result = dyn_cast<OpResult>(tensor);
   auto generic =
       result ? dyn_cast<linalg::GenericOp>(result.getOwner()) : nullptr;
@@ -686,11 +729,7 @@ std::optional<double> getConstantThrough(linalg::GenericOp owner, Value value,
   Value tensor = getInputTensor(owner, value);
   if (!tensor || depth > 16)
     return std::nullopt;
-  while (Operation *def = tensor.getDefiningOp()) {
-    if (!isReshape(def))
-      break;
-    tensor = def->getOperand(0);
-  }
+  tensor = skipDataMovement(tensor);
   DenseFPElementsAttr dense;
   if (matchPattern(tensor, m_Constant(&dense)) && dense.isSplat())
     return dense.getSplatValue<APFloat>().convertToDouble();
@@ -1015,6 +1054,9 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
           element)
     return fail("the probabilities or the values differ in element type "
                 "from the queries");
+  if (!cast<RankedTensorType>(chain.context.getResult(0).getType())
+           .hasStaticShape())
+    return fail("the context has a dynamic shape");
   chain.ops.insert(chain.context);
   chain.last = chain.context;
   // A wider context rounded to the queries' type (a 16-bit export's f32
@@ -1103,6 +1145,7 @@ SmallVector<Operation *> getProducers(Operation *op) {
 FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
                             std::string &reason,
                             DenseSet<Operation *> &erased) {
+  OpBuilder::InsertionGuard guard(rewriter);
   linalg::BatchMatmulOp context = chain.context;
   rewriter.setInsertionPoint(chain.last);
   SmallVector<Location> locations;
@@ -1189,7 +1232,7 @@ struct FuseAttentionPass
     IRRewriter rewriter(&getContext());
     DenseSet<Operation *> erased;
     // Near misses: without report=1, one warning for all of them.
-    Operation *firstMiss = nullptr;
+    std::optional<Location> firstMiss;
     std::string firstReason;
     int64_t misses = 0;
     for (linalg::BatchMatmulOp scores : candidates) {
@@ -1204,7 +1247,7 @@ struct FuseAttentionPass
           scores->emitRemark()
               << "autopar-fuse-attention: no attention formed: " << reason;
         if (!firstMiss) {
-          firstMiss = scores;
+          firstMiss = scores.getLoc();
           firstReason = reason;
         }
         ++misses;
@@ -1218,7 +1261,7 @@ struct FuseAttentionPass
           emitRemark(at) << "autopar-fuse-attention: no attention formed: "
                          << reason;
         if (!firstMiss) {
-          firstMiss = scores;
+          firstMiss = scores.getLoc();
           firstReason = reason;
         }
         ++misses;
@@ -1230,7 +1273,7 @@ struct FuseAttentionPass
                        << (attention->getMaskedAttr() ? ", masked" : "") << ")";
     }
     if (misses > 0 && !report)
-      firstMiss->emitWarning()
+      emitWarning(*firstMiss)
           << "autopar-fuse-attention: " << misses
           << " softmax-attention chain(s) not fused, so their training "
              "steps keep the B x I x J probabilities; here: "

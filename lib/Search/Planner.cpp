@@ -326,6 +326,14 @@ Type Planner::computeType(Type type) const {
   return type;
 }
 
+double Planner::getAccumulatorScale(Type type) const {
+  auto floatType = dyn_cast_or_null<FloatType>(type);
+  if (!floatType || floatType.getWidth() <= 32 ||
+      !isMixedPrecision(options.precision))
+    return 1.0;
+  return 32.0 / floatType.getWidth();
+}
+
 double Planner::scaleBytes(Type type, double bytes) const {
   auto floatType = dyn_cast_or_null<FloatType>(type);
   if (!floatType || floatType.getWidth() <= 16 ||
@@ -939,7 +947,10 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
         // Internal buffers, bounded per microbatch when priced
         // (StrategyWork::getWorkingBytes, getBlocks).
-        work.internalBytes = opWork->internalBytes * ratio * scale;
+        // Internal buffers are in the accumulator type (f32 under a 16-bit
+        // precision): only a wider model's shrink (to f32).
+        work.internalBytes = opWork->internalBytes * ratio *
+                             getAccumulatorScale(opWork->elementType);
         work.internalBytesLimit = opWork->internalBytesLimit;
         work.forward.launches = opWork->launches();
         work.backwardData.launches = work.backwardWeight.launches =

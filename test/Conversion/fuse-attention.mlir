@@ -392,3 +392,63 @@ func.func @unpadded(%q: tensor<2x4x2xf32>, %k: tensor<2x2x4xf32>, %v: tensor<2x4
   %o = linalg.batch_matmul ins(%p3, %v : tensor<2x4x4xf32>, tensor<2x4x2xf32>) outs(%zo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
   return %o : tensor<2x4x2xf32>
 }
+
+// -----
+
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row = affine_map<(d0, d1, d2) -> (d0, d1)>
+// A predicate on a narrowed index: keys 128 to 255 wrap negative in i8, so
+// `j8 < 0` masks half the row; the indices' ranges ([0, 255]) do not fit
+// i8 and decide nothing (they once decided it false and dropped the mask).
+// CHECK-LABEL: func.func @narrowed
+// CHECK: autopar.attention {{.*}} masked 0xFFF0000000000000 mask {
+// CHECK: arith.index_cast %{{.*}} : index to i8
+// CHECK: arith.cmpi slt
+func.func @narrowed(%q: tensor<1x2x4xf32>, %k: tensor<1x4x256xf32>, %v: tensor<1x256x4xf32>) -> tensor<1x2x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %half = arith.constant 0.5 : f32
+  %c4 = arith.constant 4 : index
+  %e = tensor.empty() : tensor<1x2x256xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x256xf32>) -> tensor<1x2x256xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<1x2x4xf32>, tensor<1x4x256xf32>) outs(%z : tensor<1x2x256xf32>) -> tensor<1x2x256xf32>
+  %m = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<1x2x256xf32>) outs(%e : tensor<1x2x256xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %x = arith.mulf %in, %half : f32
+    %j = linalg.index 2 : index
+    %j8 = arith.index_cast %j : index to i8
+    %c0i8 = arith.constant 0 : i8
+    %c = arith.cmpi slt, %j8, %c0i8 : i8
+    %y = arith.select %c, %ninf, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x256xf32>
+  %er = tensor.empty() : tensor<1x2xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%er : tensor<1x2xf32>) -> tensor<1x2xf32>
+  %mx = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%m : tensor<1x2x256xf32>) outs(%mi : tensor<1x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.maximumf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2xf32>
+  %ex = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%m, %mx : tensor<1x2x256xf32>, tensor<1x2xf32>) outs(%e : tensor<1x2x256xf32>) {
+  ^bb0(%in: f32, %mm: f32, %out: f32):
+    %d = arith.subf %in, %mm : f32
+    %y = math.exp %d : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x256xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%er : tensor<1x2xf32>) -> tensor<1x2xf32>
+  %sm = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%ex : tensor<1x2x256xf32>) outs(%si : tensor<1x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.addf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2xf32>
+  %p = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<1x2x256xf32>, tensor<1x2xf32>) outs(%e : tensor<1x2x256xf32>) {
+  ^bb0(%in: f32, %ss: f32, %out: f32):
+    %y = arith.divf %in, %ss : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x256xf32>
+  %eo = tensor.empty() : tensor<1x2x4xf32>
+  %zo = linalg.fill ins(%zero : f32) outs(%eo : tensor<1x2x4xf32>) -> tensor<1x2x4xf32>
+  // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 5.000000e-01, masked)}}
+  %o = linalg.batch_matmul ins(%p, %v : tensor<1x2x256xf32>, tensor<1x256x4xf32>) outs(%zo : tensor<1x2x4xf32>) -> tensor<1x2x4xf32>
+  return %o : tensor<1x2x4xf32>
+}

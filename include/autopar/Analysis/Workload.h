@@ -51,7 +51,9 @@ struct OpWorkload {
   double bwdBytes = 0;
   /// Bytes the op holds while it runs beyond its operands and results (an
   /// attention's scores and probabilities, B x I x J each, in the larger of
-  /// its forward and backward): part of its working set.
+  /// its forward and backward, counted in its accumulator type, f32 for a
+  /// 16-bit attention, whatever the plan's precision): part of its working
+  /// set.
   double internalBytes = 0;
   /// At most this many of them on a device, whatever its share (an
   /// attention's lowering computes a block of its batch at a time,

@@ -424,6 +424,10 @@ private:
   /// and the bytes of `bytes` worth of a value of element type `type`.
   Type computeType(Type type) const;
   double scaleBytes(Type type, double bytes) const;
+  /// The factor on bytes of an op of `type` held in an accumulator type
+  /// (OpWorkload::internalBytes: f32 under a 16-bit precision), so only a
+  /// wider type's shrink.
+  double getAccumulatorScale(Type type) const;
   double reshardSeconds(const TensorSharding &from, const TensorSharding &to,
                         double bytes, const MeshShape &mesh) const;
   double allReduceSeconds(double bytes, unsigned axes,
