@@ -506,10 +506,8 @@ withRows(OpBuilder &b, Location loc, Value x, Value row,
       .getResult(0);
 }
 
-/// `value` with element type `element` (an elementwise conversion; `value`
-/// itself when it has it).
-static Value convertElements(OpBuilder &b, Location loc, Value value,
-                             Type element) {
+Value mlir::autopar::buildConverted(OpBuilder &b, Location loc, Value value,
+                                    Type element) {
   auto type = cast<RankedTensorType>(value.getType());
   if (type.getElementType() == element)
     return value;
@@ -573,7 +571,7 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
                       b, loc, TypeRange{accumulatorType},
                       ValueRange{probabilities, getValue()}, ValueRange{filled})
                       .getResult(0);
-  context = convertElements(b, loc, context, element);
+  context = buildConverted(b, loc, context, element);
   // lse = max + log(sum), in lse's type.
   RankedTensorType lseType = getLseInit().getType();
   MLIRContext *ctx = b.getContext();
@@ -597,21 +595,32 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
   return SmallVector<Value>{context, lse};
 }
 
+/// The largest divisor of `extent` whose items, `itemBytes` each, take at
+/// most `budgetBytes` (at least 1).
+static int64_t getLargestBlock(int64_t extent, int64_t itemBytes,
+                               int64_t budgetBytes) {
+  int64_t block = 1;
+  for (int64_t divisor = 1; divisor <= extent; ++divisor)
+    if (extent % divisor == 0 && divisor * itemBytes <= budgetBytes)
+      block = divisor;
+  return block;
+}
+
+/// Bytes of one key's score in the largest score-sized buffer of `op`: the
+/// product, in the accumulator type.
+static int64_t getScoreBytes(AttentionOpInterface op) {
+  Type element = getAttentionAccumulatorType(op);
+  return std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+}
+
 int64_t mlir::autopar::getAttentionBatchBlock(AttentionOpInterface op,
                                               int64_t budgetBytes) {
   SmallVector<int64_t, 5> loops = op.getLoopSizes();
   if (budgetBytes <= 0 ||
       llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
     return loops[0];
-  // The largest score-sized buffer: the product, in the accumulator type.
-  Type element = getAttentionAccumulatorType(op);
-  int64_t perBatch = loops[1] * loops[2] *
-                     std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
-  int64_t block = 1;
-  for (int64_t divisor = 1; divisor <= loops[0]; ++divisor)
-    if (loops[0] % divisor == 0 && divisor * perBatch <= budgetBytes)
-      block = divisor;
-  return block;
+  return getLargestBlock(loops[0], loops[1] * loops[2] * getScoreBytes(op),
+                         budgetBytes);
 }
 
 int64_t mlir::autopar::getAttentionRowBlock(AttentionOpInterface op,
@@ -620,16 +629,10 @@ int64_t mlir::autopar::getAttentionRowBlock(AttentionOpInterface op,
   if (budgetBytes <= 0 ||
       llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
     return loops[1];
-  Type element = getAttentionAccumulatorType(op);
-  int64_t perRow =
-      loops[2] * std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+  int64_t perRow = loops[2] * getScoreBytes(op);
   if (loops[1] * perRow <= budgetBytes)
     return loops[1];
-  int64_t rows = 1;
-  for (int64_t divisor = 1; divisor <= loops[1]; ++divisor)
-    if (loops[1] % divisor == 0 && divisor * perRow <= budgetBytes)
-      rows = divisor;
-  return rows;
+  return getLargestBlock(loops[1], perRow, budgetBytes);
 }
 
 Value mlir::autopar::buildProductSum(OpBuilder &b, Location loc, Value lhs,
@@ -679,7 +682,7 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
         {lhsMap, rhsMap, dims({0, 1, 2})},
         {utils::IteratorType::parallel, utils::IteratorType::parallel,
          utils::IteratorType::parallel, utils::IteratorType::reduction});
-    return convertElements(b, loc, sum, element);
+    return buildConverted(b, loc, sum, element);
   };
   AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
   AffineMap rows3 = getRowMap(context);

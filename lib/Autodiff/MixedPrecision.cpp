@@ -9,6 +9,7 @@
 
 #include "autopar/Autodiff/ReverseMode.h"
 #include "autopar/Autodiff/StepTransforms.h"
+#include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -23,17 +24,7 @@ using namespace mlir::autopar;
 /// `value` with float element type `element` (extf or truncf).
 Value mlir::autopar::createCast(OpBuilder &b, Location loc, Value value,
                                 Type element) {
-  auto type = cast<RankedTensorType>(value.getType());
-  Type from = type.getElementType();
-  if (from == element)
-    return value;
-  return createElementwise(
-      b, loc, {value}, type.clone(element),
-      [&](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
-        if (element.getIntOrFloatBitWidth() > from.getIntOrFloatBitWidth())
-          return arith::ExtFOp::create(nb, nloc, element, args[0]);
-        return arith::TruncFOp::create(nb, nloc, element, args[0]);
-      });
+  return buildConverted(b, loc, value, element);
 }
 
 LogicalResult mlir::autopar::castFunctionFloats(FunctionOpInterface func,

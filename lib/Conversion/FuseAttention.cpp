@@ -266,6 +266,37 @@ bool isFloatCastOf(linalg::GenericOp op, Value x) {
          cast->getOperand(0) == op.getBody()->getArgument(0);
 }
 
+/// The two users of `x`, when they are a row reduction combining by
+/// `CombineOp` from a fill of `init` and an op `isUser` accepts (a
+/// softmax's numerator, or its division), which reads that reduction's row
+/// (returned in its argument) through single-use reshapes. The reduction,
+/// the reshapes and the user join `ops`, in that order.
+template <typename CombineOp>
+std::optional<std::pair<linalg::GenericOp, linalg::GenericOp>>
+matchRowReductionAndUser(Value x, const Dims &dims, double init,
+                         function_ref<bool(linalg::GenericOp, Value &)> isUser,
+                         llvm::SetVector<Operation *> &ops) {
+  if (!llvm::hasNItems(x.getUses(), 2))
+    return std::nullopt;
+  linalg::GenericOp reduction, user;
+  Value row;
+  for (Operation *use : x.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(use);
+    Value read;
+    if (isRowReduction<CombineOp>(generic, x, dims, init))
+      reduction = generic;
+    else if (isUser(generic, read))
+      user = generic, row = read;
+  }
+  if (!reduction || !user)
+    return std::nullopt;
+  ops.insert(reduction);
+  if (!isReshapeOf(row, reduction.getResult(0), ops))
+    return std::nullopt;
+  ops.insert(user);
+  return std::make_pair(reduction, user);
+}
+
 //===----------------------------------------------------------------------===//
 // Masks that are functions of the indices
 //===----------------------------------------------------------------------===//
@@ -806,14 +837,21 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
   if (!def || def->getBlock() != op.getBody())
     return fail("the op after the scores yields something else than the "
                 "scores scaled and masked");
-  auto setMask = [&](Value predicate, bool isBias, bool maskedWhen,
-                     double masked) -> LogicalResult {
-    if (chain.masked)
-      return fail("the scores are masked twice");
+  // Whether the mask region can rebuild `value` (a dry run).
+  auto canRebuild = [&](Value value) -> LogicalResult {
     IndexFunction check(nullptr, op.getLoc());
     SmallVector<Value> loops(op.getNumLoops());
-    if (failed(check.bodyValue(op, predicate, loops)))
+    if (failed(check.bodyValue(op, value, loops)))
       return fail(check.reason);
+    return success();
+  };
+  // `checked`: canRebuild(predicate) already succeeded.
+  auto setMask = [&](Value predicate, bool isBias, bool maskedWhen,
+                     double masked, bool checked) -> LogicalResult {
+    if (chain.masked)
+      return fail("the scores are masked twice");
+    if (!checked && failed(canRebuild(predicate)))
+      return failure();
     chain.maskOwner = op;
     chain.maskValue = predicate;
     chain.maskIsBias = isBias;
@@ -860,7 +898,7 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
     if (failed(matchScaleMask(op, score, kept, chain, reason)))
       return failure();
     return setMask(select.getCondition(), /*isBias=*/false, masksWhenTrue,
-                   masksWhenTrue ? *onTrue : *onFalse);
+                   masksWhenTrue ? *onTrue : *onFalse, /*checked=*/false);
   }
   // An additive mask: x + select(p, 0, C) (PyTorch's attention masks).
   if (auto add = dyn_cast<arith::AddFOp>(def)) {
@@ -868,10 +906,8 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
     if (left == dependsOn(add.getRhs(), score))
       return fail("the scores are added to something that is not a mask");
     Value bias = left ? add.getRhs() : add.getLhs();
-    IndexFunction check(nullptr, op.getLoc());
-    SmallVector<Value> loops(op.getNumLoops());
-    if (failed(check.bodyValue(op, bias, loops)))
-      return fail(check.reason);
+    if (failed(canRebuild(bias)))
+      return failure();
     std::optional<std::pair<double, double>> selected =
         getSelectedConstants(op, bias);
     if (!selected)
@@ -887,7 +923,8 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
     if (failed(matchScaleMask(op, score, left ? add.getLhs() : add.getRhs(),
                               chain, reason)))
       return failure();
-    return setMask(bias, /*isBias=*/true, masksWhenTrue, masked);
+    return setMask(bias, /*isBias=*/true, masksWhenTrue, masked,
+                   /*checked=*/true);
   }
   return fail("the op after the scores computes '" +
               def->getName().getStringRef() +
@@ -977,26 +1014,18 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
                       "softmax"
                     : "no row maximum (from -inf) and exp(x - max) read the "
                       "scores");
-  linalg::GenericOp maxima, numerator;
-  Value maxRow;
-  for (Operation *user : x.getUsers()) {
-    auto generic = dyn_cast<linalg::GenericOp>(user);
-    Value row;
-    if (isRowReduction<arith::MaximumFOp>(
-            generic, x, dims, -std::numeric_limits<double>::infinity()))
-      maxima = generic;
-    else if (isExpOfDifference(generic, x, dims, row) ||
-             isRowwise<arith::SubFOp>(generic, x, dims, row))
-      numerator = generic, maxRow = row;
-  }
-  if (!maxima || !numerator)
+  auto maxima = matchRowReductionAndUser<arith::MaximumFOp>(
+      x, dims, -std::numeric_limits<double>::infinity(),
+      [&](linalg::GenericOp op, Value &row) {
+        return isExpOfDifference(op, x, dims, row) ||
+               isRowwise<arith::SubFOp>(op, x, dims, row);
+      },
+      chain.ops);
+  if (!maxima)
     return fail("no row maximum (from -inf) and exp(x - max) read the scores");
-  chain.ops.insert(maxima);
-  if (!isReshapeOf(maxRow, maxima.getResult(0), chain.ops))
-    return fail("no row maximum (from -inf) and exp(x - max) read the scores");
-  chain.ops.insert(numerator);
+  linalg::GenericOp numerator = maxima->second;
   Value exps = numerator.getResult(0);
-  if (!isExpOfDifference(numerator, x, dims, maxRow)) {
+  if (Value row; !isExpOfDifference(numerator, x, dims, row)) {
     // A separate exponential of the difference.
     auto exp = dyn_cast_or_null<linalg::GenericOp>(getOnlyUser(exps));
     unsigned score;
@@ -1012,23 +1041,15 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
   }
 
   // The exponentials feed the row sums and the division by them.
-  linalg::GenericOp sums, division;
-  Value sumRow;
-  if (llvm::hasNItems(exps.getUses(), 2))
-    for (Operation *user : exps.getUsers()) {
-      auto generic = dyn_cast<linalg::GenericOp>(user);
-      Value row;
-      if (isRowReduction<arith::AddFOp>(generic, exps, dims, 0.0))
-        sums = generic;
-      else if (isRowwise<arith::DivFOp>(generic, exps, dims, row))
-        division = generic, sumRow = row;
-    }
-  if (!sums || !division)
+  auto sums = matchRowReductionAndUser<arith::AddFOp>(
+      exps, dims, 0.0,
+      [&](linalg::GenericOp op, Value &row) {
+        return isRowwise<arith::DivFOp>(op, exps, dims, row);
+      },
+      chain.ops);
+  if (!sums)
     return fail("no row sum (from 0) and division follow the exponentials");
-  chain.ops.insert(sums);
-  if (!isReshapeOf(sumRow, sums.getResult(0), chain.ops))
-    return fail("no row sum (from 0) and division follow the exponentials");
-  chain.ops.insert(division);
+  linalg::GenericOp division = sums->second;
 
   // The probabilities, through reshapes and a rounding back to [B, I, J]
   // of the values' type, are the left operand of the context product and

@@ -120,6 +120,36 @@ static Value expandScatterAdd(RewriterBase &rewriter, ScatterAddOp op) {
   return forall.getResult(0);
 }
 
+/// The decomposition of `op` (an attention or its gradient) on a block:
+/// `operands` are its slices (outs included), `offsets` the block's first
+/// index along the mask's leading indices (batch, then row), so that the
+/// mask sees global indices. The results have the sliced outs' types.
+static FailureOr<SmallVector<Value>> decomposeBlock(RewriterBase &rewriter,
+                                                    AttentionOpInterface op,
+                                                    ValueRange operands,
+                                                    ValueRange offsets) {
+  Operation *blockOp = rewriter.clone(*op);
+  blockOp->setOperands(operands);
+  for (auto [result, init] : llvm::zip_equal(
+           blockOp->getResults(),
+           cast<DestinationStyleOpInterface>(blockOp).getDpsInitsMutable()))
+    result.setType(init.get().getType());
+  auto blockAttention = cast<AttentionOpInterface>(blockOp);
+  if (blockAttention.hasMask()) {
+    Block &mask = blockAttention.getMaskRegion().front();
+    OpBuilder builder = OpBuilder::atBlockBegin(&mask);
+    for (auto [index, offset] : llvm::zip(mask.getArguments(), offsets)) {
+      auto global = arith::AddIOp::create(builder, op.getLoc(), index, offset);
+      index.replaceAllUsesExcept(global.getResult(), global.getOperation());
+    }
+  }
+  rewriter.setInsertionPoint(blockOp);
+  FailureOr<SmallVector<Value>> parts =
+      cast<linalg::AggregatedOpInterface>(blockOp).decomposeOperation(rewriter);
+  rewriter.eraseOp(blockOp);
+  return parts;
+}
+
 /// `op` (an attention or its gradient) computed `block` batches at a time:
 /// an scf.for over the batch carrying the outs, whose body decomposes the
 /// op on that block of every operand (each has the batch first; the mask
@@ -167,22 +197,8 @@ decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     operands.push_back(tensor::ExtractSliceOp::create(
         rewriter, loc, blockShape(type), whole, offsets, sizes, strides));
   }
-  Operation *blockOp = rewriter.clone(*op);
-  blockOp->setOperands(operands);
-  for (OpResult result : blockOp->getResults())
-    result.setType(blockShape(result.getType()));
-  auto blockAttention = cast<AttentionOpInterface>(blockOp);
-  if (blockAttention.hasMask()) {
-    Block &mask = blockAttention.getMaskRegion().front();
-    OpBuilder inner = OpBuilder::atBlockBegin(&mask);
-    Value index = mask.getArgument(0);
-    auto global = arith::AddIOp::create(inner, loc, index, first);
-    index.replaceAllUsesExcept(global.getResult(), global.getOperation());
-  }
-  rewriter.setInsertionPoint(blockOp);
   FailureOr<SmallVector<Value>> parts =
-      cast<linalg::AggregatedOpInterface>(blockOp).decomposeOperation(rewriter);
-  rewriter.eraseOp(blockOp);
+      decomposeBlock(rewriter, op, operands, ValueRange{first});
   if (failed(parts))
     return failure();
   rewriter.setInsertionPointToEnd(loop.getBody());
@@ -291,27 +307,8 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     }
     operands.push_back(slice(operand.get(), batch, rowed ? row : Value()));
   }
-  Operation *blockOp = rewriter.clone(*op);
-  blockOp->setOperands(operands);
-  for (auto [result, init] : llvm::zip_equal(
-           blockOp->getResults(),
-           cast<DestinationStyleOpInterface>(blockOp).getDpsInitsMutable()))
-    result.setType(init.get().getType());
-  auto blockAttention = cast<AttentionOpInterface>(blockOp);
-  if (blockAttention.hasMask()) {
-    Block &mask = blockAttention.getMaskRegion().front();
-    OpBuilder builder = OpBuilder::atBlockBegin(&mask);
-    Value offsets[] = {batch, row};
-    for (auto [index, offset] :
-         llvm::zip(mask.getArguments().take_front(2), offsets)) {
-      auto global = arith::AddIOp::create(builder, loc, index, offset);
-      index.replaceAllUsesExcept(global.getResult(), global.getOperation());
-    }
-  }
-  rewriter.setInsertionPoint(blockOp);
   FailureOr<SmallVector<Value>> parts =
-      cast<linalg::AggregatedOpInterface>(blockOp).decomposeOperation(rewriter);
-  rewriter.eraseOp(blockOp);
+      decomposeBlock(rewriter, op, operands, ValueRange{batch, row});
   if (failed(parts))
     return failure();
   rewriter.setInsertionPointToEnd(inner.getBody());

@@ -67,6 +67,11 @@ namespace mlir::autopar {
 /// eager 16-bit attention: a row sum of J exponentials rounded to 8 or 11
 /// bits at every addition would lose the row).
 Type getAttentionAccumulatorType(AttentionOpInterface op);
+/// `value` (a ranked tensor) with float element type `element`: an
+/// elementwise linalg.generic of extf or truncf; `value` itself when it has
+/// it. The attention's decompositions round with it, and so do training
+/// steps (createCast).
+Value buildConverted(OpBuilder &b, Location loc, Value value, Type element);
 /// The masked, scaled scores S' of `op` ([B, I, J], the queries' type): a
 /// zero-filled linalg.batch_matmul of query and key (accumulated in
 /// getAttentionAccumulatorType), then (when the scale is not 1, there is a
