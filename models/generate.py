@@ -26,6 +26,8 @@ FLOAT_TYPES = ("f32", "f64", "f16", "bf16")
 NEG_INF = {"f32": "0xFF800000", "f64": "0xFFF0000000000000", "f16": "0xFC00", "bf16": "0xFF80"}
 # Largest finite value (used by tosa.clamp as "no upper bound").
 FLOAT_MAX = {"f32": "3.4028235e+38", "f64": "1.7976931348623157e+308", "f16": "65504.0", "bf16": "3.38953139e+38"}
+# Lowest finite value (torch.finfo(dtype).min: PyTorch's additive masks).
+FLOAT_LOWEST = {t: "-" + v for t, v in FLOAT_MAX.items()}
 
 
 def fmt_float(v):
@@ -600,19 +602,32 @@ def gelu(b, x, name, form):
     return b.elementwise([x], body, name)
 
 
-def softmax(b, scores, name, scale, causal):
+def softmax(b, scores, name, scale, causal, padding=None, heads=1):
     """Row softmax of [N,S,S] scores (scaled; causal-masked with -inf above
-    the diagonal): max reduction, exp(x - max), sum reduction, divide."""
+    the diagonal): max reduction, exp(x - max), sum reduction, divide.
+    With `padding` (an i64 [batch, S] input, N = batch x heads) the mask is
+    additive, as PyTorch's models apply an attention_mask: the lowest finite
+    value added where the key is padding (0) or, causal, in the future."""
     sc, ninf = b.cst(scale), b.neg_inf()
 
     def scale_mask(blk, v, out):
         y = blk.op("arith.mulf", v, sc)
+        if padding is not None:
+            j = blk.index(2)
+            seq = blk.op("arith.divui", blk.index(0), b.cst(str(heads), "index"), et="index")
+            keep = blk.extract(padding, [seq, j])
+            masked = blk.cmpi("eq", keep, b.cst("0", "i64"), et="i64")
+            if causal:
+                future = blk.cmpi("ugt", j, blk.index(1))
+                masked = blk.op("arith.ori", masked, future, et="i1")
+            bias = blk.select(masked, b.cst(FLOAT_LOWEST[b.dt]), b.cst(0.0))
+            return blk.op("arith.addf", y, bias)
         if causal:
             i, j = blk.index(1), blk.index(2)
             y = blk.select(blk.cmpi("ugt", j, i), ninf, y)
         return y
 
-    s = b.elementwise([scores], scale_mask, name + ".scale" + (".mask" if causal else ""))
+    s = b.elementwise([scores], scale_mask, name + ".scale" + (".mask" if causal or padding is not None else ""))
     mx = b.reduce([s], [0, 1], ninf, lambda blk, v, acc: blk.op("arith.maximumf", v, acc), name + ".max")
     e = b.elementwise([s, mx], lambda blk, v, m, out: blk.op("math.exp", blk.op("arith.subf", v, m)),
                       name + ".exp", bcast={1: [0, 1]})
@@ -621,9 +636,10 @@ def softmax(b, scores, name, scale, causal):
                          name + ".div", bcast={1: [0, 1]})
 
 
-def attention(b, x, heads, name, causal):
+def attention(b, x, heads, name, causal, padding=None):
     """Multi-head self-attention on [B,S,H]: Q/K/V projections with bias,
-    per-head batch_matmuls on [B*heads, S, head_dim], softmax, output dense."""
+    per-head batch_matmuls on [B*heads, S, head_dim], softmax (masked by
+    the `padding` input when given), output dense."""
     bsz, s, h = x.shape
     assert h % heads == 0, "hidden size must be divisible by heads"
     hd = h // heads
@@ -640,7 +656,7 @@ def attention(b, x, heads, name, causal):
     kt = split(k, [0, 2, 3, 1], name + ".k")  # [B*nh, hd, S]
     vh = split(v, [0, 2, 1, 3], name + ".v")  # [B*nh, S, hd]
     scores = b.batch_matmul(qh, kt, name + ".scores")
-    p = softmax(b, scores, name + ".softmax", 1.0 / math.sqrt(hd), causal)
+    p = softmax(b, scores, name + ".softmax", 1.0 / math.sqrt(hd), causal, padding, heads)
     ctx = b.batch_matmul(p, vh, name + ".context")
     c4 = b.expand(ctx, [[0, 1], [2], [3]], [bsz, heads, s, hd], name + ".context.split")
     ct = b.transpose(c4, [0, 2, 1, 3], name + ".context.transpose")
@@ -769,6 +785,7 @@ def model_resnet50(b, a):
 def model_bert(b, a):
     ids = b.input("input_ids", [a.batch, a.seq], "i64")
     tids = b.input("token_type_ids", [a.batch, a.seq], "i64")
+    pad = b.input("attention_mask", [a.batch, a.seq], "i64") if a.padding_mask else None
     assert a.seq <= a.max_pos, "--seq exceeds --max-pos"
     word = b.param("embeddings.word_embeddings", [a.vocab, a.hidden])
     pos = b.param("embeddings.position_embeddings", [a.max_pos, a.hidden])
@@ -779,7 +796,7 @@ def model_bert(b, a):
     x = layernorm(b, x, "embeddings.layernorm", 1e-12)
     for i in range(a.layers):
         nm = "encoder.%d" % i
-        y = attention(b, x, a.heads, nm + ".attn", causal=False)
+        y = attention(b, x, a.heads, nm + ".attn", causal=False, padding=pad)
         x = layernorm(b, add(b, y, x, nm + ".attn.residual"), nm + ".attn.layernorm", 1e-12)
         y = dense3(b, x, a.ffn, nm + ".ffn.in", act="gelu_erf")
         y = dense3(b, y, a.hidden, nm + ".ffn.out")
@@ -791,6 +808,7 @@ def model_bert(b, a):
 
 def model_gpt(b, a):
     ids = b.input("input_ids", [a.batch, a.seq], "i64")
+    pad = b.input("attention_mask", [a.batch, a.seq], "i64") if a.padding_mask else None
     assert a.seq <= a.max_pos, "--seq exceeds --max-pos"
     wte = b.param("wte", [a.vocab, a.hidden])
     wpe = b.param("wpe", [a.max_pos, a.hidden])
@@ -798,7 +816,8 @@ def model_gpt(b, a):
     x = position_add(b, x, wpe, "wpe")
     for i in range(a.layers):
         nm = "h.%d" % i
-        y = attention(b, layernorm(b, x, nm + ".ln_1", 1e-5), a.heads, nm + ".attn", causal=True)
+        y = attention(b, layernorm(b, x, nm + ".ln_1", 1e-5), a.heads, nm + ".attn", causal=True,
+                      padding=pad)
         x = add(b, x, y, nm + ".attn.residual")
         y = dense3(b, layernorm(b, x, nm + ".ln_2", 1e-5), a.ffn or 4 * a.hidden, nm + ".mlp.fc", act="gelu_tanh")
         y = dense3(b, y, a.hidden, nm + ".mlp.proj")
@@ -1082,6 +1101,9 @@ def parse_args(argv):
     p.add_argument("--max-pos", type=int, dest="max_pos", help="position-embedding rows")
     p.add_argument("--type-vocab", type=int, dest="type_vocab", help="bert: token-type rows")
     p.add_argument("--dtype", choices=FLOAT_TYPES, default="f32", help="element type (default f32)")
+    p.add_argument("--padding-mask", dest="padding_mask", action="store_true",
+                   help="bert/gpt: an attention_mask input (i64, batch x seq; 0 = padding) added to the "
+                        "scores as PyTorch's models add it")
     p.add_argument("--tosa", action="store_true", help="emit TOSA (mlp, alexnet) instead of linalg")
     p.add_argument("--gemm", choices=["2d", "3d"], default="2d",
                    help="bert/gpt/llama: projections of [B,S,K] activations as collapse + "
@@ -1103,6 +1125,8 @@ def parse_args(argv):
             setattr(a, k, v)
     if a.model == "resnet50" and a.bn is None:
         a.bn = "running"
+    if a.padding_mask and a.model not in ("bert", "gpt"):
+        p.error("--padding-mask is for bert and gpt")
     if a.model == "mlp":
         try:
             a.layers = [int(s) for s in a.layers.split(",")]

@@ -279,9 +279,14 @@ LogicalResult mlir::autopar::detail::verifyAttentionOp(Operation *op) {
       failed(agreeSizes(op, query, 2, key, 1, "query and key depth")) ||
       failed(agreeSizes(op, key, 2, value, 1, "key and value row")))
     return failure();
+  OperandRange maskInputs = attention.getMaskInputsMutable();
   if (!attention.hasMask()) {
     if (attention.getMaskedValue())
       return op->emitOpError() << "has a masked value but no mask";
+    if (!maskInputs.empty())
+      return op->emitOpError() << "reads mask inputs but has no mask";
+    if (attention.isAdditiveMask())
+      return op->emitOpError() << "has an additive mask but no mask";
     return success();
   }
   if (!attention.getMaskedValue())
@@ -290,11 +295,14 @@ LogicalResult mlir::autopar::detail::verifyAttentionOp(Operation *op) {
   if (!mask.hasOneBlock())
     return op->emitOpError() << "mask must have one block";
   Block &block = mask.front();
-  if (block.getNumArguments() != 3 ||
-      !llvm::all_of(block.getArgumentTypes(),
-                    [](Type type) { return type.isIndex(); }))
-    return op->emitOpError() << "mask block must take three indices (batch, "
-                                "query row, key row)";
+  ValueRange arguments = block.getArguments();
+  if (arguments.size() != 3 + maskInputs.size() ||
+      !llvm::all_of(arguments.take_front(3).getTypes(),
+                    [](Type type) { return type.isIndex(); }) ||
+      arguments.drop_front(3).getTypes() != maskInputs.getTypes())
+    return op->emitOpError()
+           << "mask block must take three indices (batch, query row, key "
+              "row) and then each mask input, of its type";
   auto yield = dyn_cast<YieldOp>(block.getTerminator());
   if (!yield || yield.getValues().size() != 1 ||
       !yield.getValues()[0].getType().isInteger(1))
@@ -389,6 +397,11 @@ Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
   IRMapping mapping;
   for (unsigned dim = 0; dim < 3; ++dim)
     mapping.map(mask.getArgument(dim), linalg::IndexOp::create(b, loc, dim));
+  // The inputs are read whole, from above the generic.
+  for (auto [argument, input] :
+       llvm::zip_equal(mask.getArguments().drop_front(3),
+                       OperandRange(op.getMaskInputsMutable())))
+    mapping.map(argument, input);
   for (Operation &inner : mask.without_terminator())
     b.clone(inner, mapping);
   return mapping.lookupOrDefault(mask.getTerminator()->getOperand(0));
@@ -452,6 +465,8 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                if (Value masked = buildAttentionMask(nb, nl, op)) {
                  Value fill = arith::ConstantOp::create(
                      nb, nl, getMaskedAttr(nb, element, *op.getMaskedValue()));
+                 if (op.isAdditiveMask())
+                   fill = arith::AddFOp::create(nb, nl, score, fill);
                  score = arith::SelectOp::create(nb, nl, masked, fill, score);
                }
                linalg::YieldOp::create(nb, nl, score);
@@ -702,6 +717,14 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
   // P = exp(S' - lse), in lse's type, stored in the element type.
   Value scores = buildAttentionScores(b, loc, *this);
   Type lseElement = getLse().getType().getElementType();
+  // A row masked everywhere by a huge finite value C has every score equal
+  // to C (S + C rounds to C), so probabilities 1/J, but its lse, C + log J,
+  // rounds to C and exp(S' - lse) would give 1: a row whose lse lies below
+  // C / 2, which no unmasked score reaches, gets 1/J.
+  std::optional<double> maskedEverywhereBelow;
+  if (std::optional<double> masked = getMaskedValue();
+      masked && std::isfinite(*masked) && *masked <= -kHugeMaskedValue)
+    maskedEverywhereBelow = *masked / 2;
   Value probabilities =
       linalg::GenericOp::create(
           b, loc, TypeRange{scoresType}, ValueRange{scores, getLse()},
@@ -711,6 +734,17 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
             Value shifted = arith::SubFOp::create(
                 nb, l, convert(nb, l, args[0], lseElement), args[1]);
             Value exp = math::ExpOp::create(nb, l, shifted);
+            if (maskedEverywhereBelow) {
+              auto constant = [&](double value) -> Value {
+                return arith::ConstantOp::create(
+                    nb, l, nb.getFloatAttr(lseElement, value));
+              };
+              Value everywhere = arith::CmpFOp::create(
+                  nb, l, arith::CmpFPredicate::OLT, args[1],
+                  constant(*maskedEverywhereBelow));
+              exp = arith::SelectOp::create(nb, l, everywhere,
+                                            constant(1.0 / keys), exp);
+            }
             linalg::YieldOp::create(nb, l,
                                     ValueRange{convert(nb, l, exp, element)});
           })
@@ -750,7 +784,7 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
                 ValueRange{arith::SubFOp::create(nb, l, args[0], args[1])});
           })
           .getResult(0);
-  // dS = masked ? 0 : scale * P (dP - r).
+  // dS = masked (and not additive) ? 0 : scale * P (dP - r).
   double scale = getScaleValue();
   Value dScores =
       linalg::GenericOp::create(
@@ -769,7 +803,9 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
                   arith::ConstantOp::create(
                       nb, l, nb.getFloatAttr(lseElement, scale)));
             grad = convert(nb, l, grad, element);
-            if (Value masked = buildAttentionMask(nb, l, *this))
+            Value masked =
+                isAdditiveMask() ? Value() : buildAttentionMask(nb, l, *this);
+            if (masked)
               grad = arith::SelectOp::create(
                   nb, l, masked,
                   arith::ConstantOp::create(nb, l,

@@ -111,6 +111,8 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
     backward.inputBytes += sizeInBytes(input.getType());
   double outputBytes = b * i * e * elementBytes(element);
   backward.bytes = 10 * scoreBytes + 3 * backward.inputBytes + 2 * outputBytes;
+  for (Value input : OperandRange(op.getMaskInputsMutable()))
+    backward.bytes += sizeInBytes(input.getType());
   backward.internalBytes = 4 * heldBytes;
   // The decomposition's products and generics: scores, their scale and
   // mask, P, dV, dP, the row terms (two), dS, dQ, dK (fills not counted).
@@ -485,6 +487,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       inputBytes += sizeInBytes(input.getType());
       addParamRead(input);
     }
+    // The mask's inputs (a padding mask: batch x keys) read once.
+    for (Value input : attention.getMaskInputs())
+      inputBytes += sizeInBytes(input.getType());
     work.bytesRead = inputBytes + 4 * scoreBytes;
     work.bytesWritten += 2 * scoreBytes;
     double heldBytes =

@@ -1080,6 +1080,13 @@ struct AttentionReverseModel
     Value query = attention.getQuery(), key = attention.getKey(),
           value = attention.getValue();
     SmallVector<Value, 3> inputs = {query, key, value};
+    if (dOutput || dLse)
+      for (Value input : attention.getMaskInputs())
+        if (state.needsGradient(input))
+          return op->emitError()
+                 << "the attention's mask reads a value that needs a "
+                    "gradient; its mask inputs get none (a learned bias "
+                    "stays unfused)";
     if ((!dOutput && !dLse) ||
         !llvm::any_of(inputs, [&](Value v) { return state.needsGradient(v); }))
       return success();
@@ -1098,7 +1105,8 @@ struct AttentionReverseModel
         TypeRange{query.getType(), key.getType(), value.getType()}, query, key,
         value, attention.getResult(), attention.getLse(), dOutput, dLse,
         empty(query), empty(key), empty(value), attention.getScaleAttr(),
-        attention.getMaskedAttr());
+        attention.getMaskedAttr(), attention.getAdditiveAttr(),
+        attention.getMaskInputs());
     IRMapping mapping;
     attention.getMask().cloneInto(&grad.getMask(), mapping);
     for (auto [input, adjoint] : llvm::zip_equal(inputs, grad.getResults()))

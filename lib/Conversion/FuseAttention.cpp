@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -302,14 +303,19 @@ matchRowReductionAndUser(Value x, const Dims &dims, double init,
 //===----------------------------------------------------------------------===//
 
 /// Builds the scalar values of tensors computed from loop indices and
-/// constants alone (iotas, comparisons, broadcasts, reshapes: the causal and
+/// constants (iotas, comparisons, broadcasts, reshapes: the causal and
 /// padding masks PyTorch exports compute), as ops at a builder's insertion
-/// point, folding as it goes. Without a builder it only checks that it
-/// could, and says why not in `reason`.
+/// point, folding as it goes. What is data (an integer tensor such as a
+/// padding mask given as input, or a constant that is not a splat) it reads
+/// with tensor.extract from a further argument of the mask's `region`, the
+/// tensor joining `inputs`, when the tensor is defined before `anchor` (the
+/// scores product). Without a builder it only checks that it could, and
+/// says why not in `reason`.
 class IndexFunction {
 public:
-  IndexFunction(OpBuilder *builder, Location loc)
-      : builder(builder), loc(loc) {}
+  IndexFunction(OpBuilder *builder, Location loc, Operation *anchor,
+                Block *region = nullptr)
+      : builder(builder), loc(loc), anchor(anchor), region(region) {}
 
   /// `tensor`'s element at `indices` (index values).
   FailureOr<Value> element(Value tensor, ArrayRef<Value> indices);
@@ -323,8 +329,16 @@ public:
                                  const Dims &dims);
 
   std::string reason;
+  /// The tensors read as data, in the order of the region's arguments
+  /// after (b, i, j).
+  SmallVector<Value> inputs;
 
 private:
+  /// `tensor`'s element at `indices` read as data, when it may be: integer
+  /// elements (nothing to differentiate) or a constant, defined before the
+  /// anchor; else failure with `why` and the rule it breaks.
+  FailureOr<Value> dataElement(Value tensor, ArrayRef<Value> indices,
+                               const Twine &why);
   LogicalResult fail(const Twine &why) {
     if (reason.empty())
       reason = why.str();
@@ -354,6 +368,10 @@ private:
 
   OpBuilder *builder;
   Location loc;
+  Operation *anchor;
+  Block *region;
+  /// The region's argument reading each input.
+  DenseMap<Value, Value> inputArguments;
   /// Steps taken: the walk revisits shared producers, so it is bounded.
   int64_t steps = 0;
   static constexpr int64_t kMaxSteps = 4096;
@@ -512,11 +530,6 @@ SmallVector<Value> IndexFunction::delinearize(linalg::GenericOp op,
 FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
   if (++steps > kMaxSteps)
     return fail("the mask's computation is too large to rebuild");
-  if (auto argument = dyn_cast<BlockArgument>(tensor))
-    return fail("the mask reads argument #" + Twine(argument.getArgNumber()) +
-                " (data, not a function of the indices), which a mask "
-                "region cannot rebuild");
-  Operation *def = tensor.getDefiningOp();
   auto type = dyn_cast<RankedTensorType>(tensor.getType());
   if (!type || !type.hasStaticShape())
     return fail("the mask has a dynamic shape");
@@ -526,10 +539,17 @@ FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
     if (size == 1)
       unit[dim] = index(0);
   indices = unit;
+  if (auto argument = dyn_cast<BlockArgument>(tensor))
+    return dataElement(tensor, indices,
+                       "the mask reads argument #" +
+                           Twine(argument.getArgNumber()));
+  Operation *def = tensor.getDefiningOp();
   DenseElementsAttr dense;
   if (matchPattern(tensor, m_Constant(&dense))) {
     if (!dense.isSplat())
-      return fail("the mask reads a constant tensor that is not a splat");
+      return dataElement(tensor, indices,
+                         "the mask reads a constant tensor that is not a "
+                         "splat");
     if (!builder)
       return Value();
     return arith::ConstantOp::create(
@@ -597,19 +617,43 @@ FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
   if (auto generic = dyn_cast<linalg::GenericOp>(def)) {
     if (!generic.hasPureTensorSemantics() ||
         generic.getNumReductionLoops() != 0)
-      return fail("the mask is computed by a reduction");
+      return dataElement(tensor, indices,
+                         "the mask is computed by a reduction");
     auto result = cast<OpResult>(tensor);
     AffineMap map = generic.getIndexingMapMatchingResult(result);
     if (!map.isPermutation())
-      return fail("the mask's generic writes through a map that is not a "
-                  "permutation");
+      return dataElement(tensor, indices,
+                         "the mask's generic writes through a map that is "
+                         "not a permutation");
     SmallVector<Value> loops(generic.getNumLoops());
     for (unsigned dim = 0; dim < map.getNumResults(); ++dim)
       loops[map.getDimPosition(dim)] = indices[dim];
     return bodyValue(generic, getYielded(generic, result.getResultNumber()),
                      loops);
   }
-  return fail("the mask reads '" + def->getName().getStringRef() + "'");
+  return dataElement(tensor, indices,
+                     "the mask reads '" + def->getName().getStringRef() + "'");
+}
+
+FailureOr<Value> IndexFunction::dataElement(Value tensor,
+                                            ArrayRef<Value> indices,
+                                            const Twine &why) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (!type.getElementType().isIntOrIndex() &&
+      !matchPattern(tensor, m_Constant()))
+    return fail(why + ", data of a float type (which may need a gradient the "
+                      "fused attention does not give)");
+  if (!anchor || !DominanceInfo().properlyDominates(tensor, anchor))
+    return fail(why + ", data not defined before the attention's scores");
+  if (!llvm::is_contained(inputs, tensor))
+    inputs.push_back(tensor);
+  if (!builder)
+    return Value();
+  Value &argument = inputArguments[tensor];
+  if (!argument)
+    argument = region->addArgument(type, loc);
+  return tensor::ExtractOp::create(*builder, loc, argument, indices)
+      .getResult();
 }
 
 FailureOr<Value> IndexFunction::bodyValue(linalg::GenericOp op, Value value,
@@ -682,7 +726,15 @@ FailureOr<Value> IndexFunction::bodyValue(linalg::GenericOp op, Value value,
       mapping.map(index.getResult(), loops[index.getDim()]);
       continue;
     }
+    // An element of a tensor from above (PyTorch's indexing of a mask):
+    // that tensor's element, rebuilt or read as data.
+    auto extract = dyn_cast<tensor::ExtractOp>(inner);
+    Value above = extract && extract.getTensor().getParentBlock() != body
+                      ? extract.getTensor()
+                      : Value();
     for (Value operand : inner->getOperands()) {
+      if (operand == above)
+        continue;
       auto arg = dyn_cast<BlockArgument>(operand);
       if (arg && arg.getOwner() == body) {
         if (failed(argument(arg)))
@@ -695,6 +747,17 @@ FailureOr<Value> IndexFunction::bodyValue(linalg::GenericOp op, Value value,
         if (failed(outside(operand)))
           return failure();
       }
+    }
+    if (above) {
+      SmallVector<Value> indices;
+      for (Value index : extract.getIndices())
+        indices.push_back(builder ? mapping.lookup(index) : Value());
+      FailureOr<Value> element = this->element(above, indices);
+      if (failed(element))
+        return failure();
+      mapping.map(extract.getResult(),
+                  builder ? *element : extract.getResult());
+      continue;
     }
     if (builder)
       cloneAndFold(*inner, mapping);
@@ -815,11 +878,6 @@ bool dependsOn(Value value, BlockArgument arg) {
   });
 }
 
-/// The smallest magnitude an additive mask's constant must have for
-/// "score + C" to be "C" for any score that matters (it rounds to C for
-/// |score| below 2^-24 |C| in f32).
-constexpr double kBiasMagnitude = 1e30;
-
 /// Reads the scale and mask that `value` (in `op`'s body) applies to the
 /// score argument `score` into `chain`: the score, a product with (or a
 /// quotient by) a constant, a select between that and a constant where a
@@ -839,7 +897,7 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
                 "scores scaled and masked");
   // Whether the mask region can rebuild `value` (a dry run).
   auto canRebuild = [&](Value value) -> LogicalResult {
-    IndexFunction check(nullptr, op.getLoc());
+    IndexFunction check(nullptr, op.getLoc(), chain.scores);
     SmallVector<Value> loops(op.getNumLoops());
     if (failed(check.bodyValue(op, value, loops)))
       return fail(check.reason);
@@ -917,7 +975,7 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
     bool masksWhenTrue = onFalse == 0.0;
     double masked = masksWhenTrue ? onTrue : onFalse;
     if ((masksWhenTrue ? onFalse : onTrue) != 0.0 ||
-        !(masked <= -kBiasMagnitude))
+        !(masked <= -kHugeMaskedValue))
       return fail("the additive mask is not select(p, 0, C) with C <= -1e30 "
                   "or -inf");
     if (failed(matchScaleMask(op, score, left ? add.getLhs() : add.getRhs(),
@@ -1097,16 +1155,17 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
   return chain;
 }
 
-/// Builds `chain`'s mask predicate into `block` (arguments b, i, j): true
-/// where the score is masked. Failure (with `reason`) leaves ops behind in
-/// the block, for the caller to drop with it.
+/// Builds `chain`'s mask predicate into `block` (arguments b, i, j, then one
+/// per tensor the mask reads as data, which `inputs` receives): true where
+/// the score is masked. Failure (with `reason`) leaves ops behind in the
+/// block, for the caller to drop with it.
 LogicalResult buildMask(OpBuilder &builder, Block *block, Chain &chain,
-                        std::string &reason) {
+                        SmallVectorImpl<Value> &inputs, std::string &reason) {
   Location loc = chain.maskOwner.getLoc();
   builder.setInsertionPointToStart(block);
-  IndexFunction function(&builder, loc);
-  SmallVector<Value> loops =
-      function.delinearize(chain.maskOwner, block->getArguments(), chain.dims);
+  IndexFunction function(&builder, loc, chain.scores, block);
+  SmallVector<Value> loops = function.delinearize(
+      chain.maskOwner, block->getArguments().take_front(3), chain.dims);
   FailureOr<Value> value =
       function.bodyValue(chain.maskOwner, chain.maskValue, loops);
   if (failed(value)) {
@@ -1144,6 +1203,13 @@ LogicalResult buildMask(OpBuilder &builder, Block *block, Chain &chain,
   for (Operation *op : llvm::reverse(built))
     if (op->use_empty() && isMemoryEffectFree(op))
       op->erase();
+  // So do the inputs nothing reads any more.
+  inputs.assign(function.inputs);
+  for (unsigned number = block->getNumArguments(); number-- > 3;)
+    if (block->getArgument(number).use_empty()) {
+      block->eraseArgument(number);
+      inputs.erase(inputs.begin() + (number - 3));
+    }
   return success();
 }
 
@@ -1192,14 +1258,17 @@ FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
       chain.scores.getDpsInputs()[0], chain.scores.getDpsInputs()[1],
       context.getDpsInputs()[1], output, lseInit,
       rewriter.getF64FloatAttr(chain.scale),
-      chain.masked ? rewriter.getF64FloatAttr(*chain.masked) : FloatAttr());
+      chain.masked ? rewriter.getF64FloatAttr(*chain.masked) : FloatAttr(),
+      chain.masked && chain.maskIsBias ? rewriter.getUnitAttr() : UnitAttr(),
+      ValueRange());
   if (chain.masked) {
     Type indexType = rewriter.getIndexType();
     Block *block = rewriter.createBlock(&attention.getMask(), {},
                                         {indexType, indexType, indexType},
                                         {loc, loc, loc});
     OpBuilder builder(rewriter.getContext());
-    if (failed(buildMask(builder, block, chain, reason))) {
+    SmallVector<Value> inputs;
+    if (failed(buildMask(builder, block, chain, inputs, reason))) {
       rewriter.eraseOp(attention);
       rewriter.eraseOp(output.getDefiningOp());
       rewriter.eraseOp(lseInit.getDefiningOp());
@@ -1211,6 +1280,9 @@ FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
     if (matchPattern(predicate, m_Zero())) {
       rewriter.eraseBlock(block);
       attention.removeMaskedAttr();
+      attention.removeAdditiveAttr();
+    } else {
+      attention.getMaskInputsMutable().assign(inputs);
     }
   }
   // The chain goes, and then whatever only it used (fills, empty tensors,

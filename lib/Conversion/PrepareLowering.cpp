@@ -121,9 +121,10 @@ static Value expandScatterAdd(RewriterBase &rewriter, ScatterAddOp op) {
 }
 
 /// The decomposition of `op` (an attention or its gradient) on a block:
-/// `operands` are its slices (outs included), `offsets` the block's first
-/// index along the mask's leading indices (batch, then row), so that the
-/// mask sees global indices. The results have the sliced outs' types.
+/// `operands` are its slices (outs included; the mask's inputs whole),
+/// `offsets` the block's first index along the mask's leading indices
+/// (batch, then row), so that the mask sees global indices. The results
+/// have the sliced outs' types.
 static FailureOr<SmallVector<Value>> decomposeBlock(RewriterBase &rewriter,
                                                     AttentionOpInterface op,
                                                     ValueRange operands,
@@ -189,6 +190,10 @@ decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   SmallVector<Value> operands;
   for (OpOperand &operand : op->getOpOperands()) {
     Value whole = operand.get();
+    if (op.isMaskInput(operand)) {
+      operands.push_back(whole);
+      continue;
+    }
     if (destination.isDpsInit(&operand))
       whole = loop.getRegionIterArgs()[destination.getTiedOpResult(&operand)
                                            .getResultNumber()];
@@ -297,6 +302,10 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   Value row = inner.getInductionVar();
   SmallVector<Value> operands;
   for (OpOperand &operand : op->getOpOperands()) {
+    if (op.isMaskInput(operand)) {
+      operands.push_back(operand.get());
+      continue;
+    }
     bool rowed = hasRows(operand);
     if (destination.isDpsInit(&operand)) {
       Value carried =

@@ -197,7 +197,8 @@ static OpSpace linalgSpace(linalg::LinalgOp op) {
 /// column e. Only b and i split (rows are independent); j is the softmax's
 /// and the context's reduction, d the scores', and e stays whole. Its
 /// gradient has the same loops; split by query rows, the key and value
-/// gradients (which sum over them) are partial.
+/// gradients (which sum over them) are partial. The mask's inputs are read
+/// whole.
 static OpSpace attentionSpace(AttentionOpInterface op) {
   OpSpace space;
   space.op = op;
@@ -228,6 +229,10 @@ static OpSpace attentionSpace(AttentionOpInterface op) {
   }
   for (auto [number, dims] : llvm::enumerate(operands))
     if (auto binding = bind(op->getOperand(number), number, dims))
+      space.operands.push_back(*binding);
+  // The mask's inputs follow no loop: whole on every device.
+  for (OpOperand &input : op.getMaskInputsMutable())
+    if (auto binding = makeBinding(input.get(), input.getOperandNumber()))
       space.operands.push_back(*binding);
   for (auto [number, dims] : llvm::enumerate(results))
     if (auto binding = bind(op->getResult(number), number, dims))

@@ -3,9 +3,11 @@
 // predicate moved into its region), in the one-op-per-step form and in the
 // form PyTorch exports (scores reshaped to [batch, heads, rows, keys], an
 // additive mask tensor computed from iotas, an argmax beside the row
-// maximum, keepdim rows); a chain whose probabilities are used elsewhere,
-// or whose mask is data, stays. Decomposed again (autopar-prepare-lowering), it is the
-// same chain, plus the row log-sum-exp, which nothing reads here.
+// maximum, keepdim rows; a padding mask given as integer data, which the
+// op reads as a mask input); a chain whose probabilities are used
+// elsewhere, or whose mask is float data, stays. Decomposed again
+// (autopar-prepare-lowering), it is the same chain, plus the row
+// log-sum-exp, which nothing reads here.
 // RUN: autopar-opt %s --autopar-fuse-attention=report=1 -split-input-file -verify-diagnostics | FileCheck %s
 // RUN: autopar-opt %s --autopar-fuse-attention --autopar-prepare-lowering -split-input-file | FileCheck %s --check-prefix=DECOMPOSED
 
@@ -137,8 +139,8 @@ func.func @probabilities_used(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: 
 
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #row = affine_map<(d0, d1, d2) -> (d0, d1)>
-// A mask added from a function argument (a padding mask given as data)
-// is something a mask region cannot rebuild: the chain stays, and report=1
+// A bias added from a float function argument (a learned bias, say) is
+// data the fused op would not differentiate: the chain stays, and report=1
 // says so at the scores.
 // CHECK-LABEL: func.func @tensor_mask
 // CHECK-NOT: autopar.attention
@@ -147,7 +149,7 @@ func.func @tensor_mask(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: tensor<
   %ninf = arith.constant 0xFFF0000000000000 : f64
   %e = tensor.empty() : tensor<1x4x4xf64>
   %z = linalg.fill ins(%zero : f64) outs(%e : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
-  // expected-remark @+1 {{no attention formed: the mask reads argument #3 (data, not a function of the indices), which a mask region cannot rebuild}}
+  // expected-remark @+1 {{no attention formed: the mask reads argument #3, data of a float type (which may need a gradient the fused attention does not give)}}
   %s = linalg.batch_matmul ins(%q, %k : tensor<1x4x2xf64>, tensor<1x2x4xf64>) outs(%z : tensor<1x4x4xf64>) -> tensor<1x4x4xf64>
   %b = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s, %bias : tensor<1x4x4xf64>, tensor<1x4x4xf64>) outs(%e : tensor<1x4x4xf64>) {
   ^bb0(%in: f64, %m: f64, %out: f64):
@@ -205,7 +207,7 @@ func.func @tensor_mask(%q: tensor<1x4x2xf64>, %k: tensor<1x2x4xf64>, %v: tensor<
 // CHECK-SAME: (%[[Q:.*]]: tensor<2x4x2xf32>, %[[K:.*]]: tensor<2x2x4xf32>, %[[V:.*]]: tensor<2x4x2xf32>)
 // CHECK-NOT: linalg.
 // CHECK-NOT: tensor.expand_shape
-// CHECK: %[[O:.*]], %{{.*}} = autopar.attention ins(%[[Q]], %[[K]], %[[V]] : {{.*}}) scale 5.000000e-01 masked -3.4028234663852886E+38 mask {
+// CHECK: %[[O:.*]], %{{.*}} = autopar.attention ins(%[[Q]], %[[K]], %[[V]] : {{.*}}) scale 5.000000e-01 masked -3.4028234663852886E+38 additive mask {
 // CHECK-NEXT: ^bb0(%{{.*}}: index, %[[I:.*]]: index, %[[J:.*]]: index):
 // CHECK-NEXT: %[[JJ:.*]] = arith.index_cast %[[J]] : index to i64
 // CHECK-NEXT: %[[II:.*]] = arith.index_cast %[[I]] : index to i64
@@ -451,4 +453,112 @@ func.func @narrowed(%q: tensor<1x2x4xf32>, %k: tensor<1x4x256xf32>, %v: tensor<1
   // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 5.000000e-01, masked)}}
   %o = linalg.batch_matmul ins(%p, %v : tensor<1x2x256xf32>, tensor<1x256x4xf32>) outs(%zo : tensor<1x2x4xf32>) -> tensor<1x2x4xf32>
   return %o : tensor<1x2x4xf32>
+}
+
+// -----
+
+// A padding mask given as data (BERT's and GPT-2's attention_mask input,
+// [batch, keys] of 0 and 1): PyTorch turns it into booleans and indexes
+// them with tensor.extract at (batch, key); the region does the same on
+// the input itself, which the op reads whole (2 sequences of 2 heads: the
+// sequence is b / 2). The additive mask stays additive.
+#i4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#i2 = affine_map<(d0, d1) -> (d0, d1)>
+#bias = affine_map<(d0, d1, d2, d3) -> (d0, 0, 0, d3)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+#scalar = affine_map<(d0, d1, d2, d3) -> ()>
+// CHECK-LABEL: func.func @padded
+// CHECK-SAME: %[[PAD:[a-z0-9]*]]: tensor<2x4xi64>)
+// CHECK-NOT: linalg.
+// CHECK: autopar.attention ins({{.*}}) scale 5.000000e-01 masked -3.4028234663852886E+38 additive reading(%[[PAD]] : tensor<2x4xi64>) mask {
+// CHECK-NEXT: ^bb0(%[[B:.*]]: index, %{{.*}}: index, %[[J:.*]]: index, %[[M:.*]]: tensor<2x4xi64>):
+// CHECK: %[[SEQ:.*]] = arith.divui %[[B]], %{{.*}} : index
+// CHECK-NEXT: %[[KEEP:.*]] = tensor.extract %[[M]][%[[SEQ]], %[[J]]] : tensor<2x4xi64>
+// CHECK: arith.cmpi ne, %[[KEEP]]
+// CHECK: autopar.yield
+// CHECK-NOT: linalg.
+// CHECK: return
+// The decomposition reads the input in the scores' generic, adds the
+// masked value where the mask holds.
+// DECOMPOSED-LABEL: func.func @padded
+// DECOMPOSED-SAME: %[[PAD:[a-z0-9]*]]: tensor<2x4xi64>)
+// DECOMPOSED: linalg.batch_matmul
+// DECOMPOSED: linalg.generic
+// DECOMPOSED: tensor.extract %[[PAD]]
+// DECOMPOSED: %[[SUM:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// DECOMPOSED-NEXT: arith.select %{{.*}}, %[[SUM]], %{{.*}} : f32
+func.func @padded(%q: tensor<4x4x2xf32>, %k: tensor<4x2x4xf32>, %v: tensor<4x4x2xf32>, %pad: tensor<2x4xi64>) -> tensor<4x4x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %half = arith.constant 0.5 : f32
+  %c0 = arith.constant 0 : i64
+  %min = arith.constant dense<-3.40282347E+38> : tensor<f32>
+  %zt = arith.constant dense<0.0> : tensor<f32>
+  // The mask: the input as booleans, indexed at (batch, key).
+  %pe = tensor.empty() : tensor<2x4xi1>
+  %ok = linalg.generic {indexing_maps = [#i2, #i2], iterator_types = ["parallel", "parallel"]} ins(%pad : tensor<2x4xi64>) outs(%pe : tensor<2x4xi1>) {
+  ^bb0(%in: i64, %out: i1):
+    %y = arith.cmpi ne, %in, %c0 : i64
+    linalg.yield %y : i1
+  } -> tensor<2x4xi1>
+  %be = tensor.empty() : tensor<2x1x1x4xi1>
+  %keep = linalg.generic {indexing_maps = [#i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} outs(%be : tensor<2x1x1x4xi1>) {
+  ^bb0(%out: i1):
+    %b = linalg.index 0 : index
+    %j = linalg.index 3 : index
+    %y = tensor.extract %ok[%b, %j] : tensor<2x4xi1>
+    linalg.yield %y : i1
+  } -> tensor<2x1x1x4xi1>
+  %fe = tensor.empty() : tensor<2x1x1x4xf32>
+  %mask = linalg.generic {indexing_maps = [#i4, #scalar, #scalar, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%keep, %zt, %min : tensor<2x1x1x4xi1>, tensor<f32>, tensor<f32>) outs(%fe : tensor<2x1x1x4xf32>) {
+  ^bb0(%p: i1, %a: f32, %b: f32, %out: f32):
+    %y = arith.select %p, %a, %b : f32
+    linalg.yield %y : f32
+  } -> tensor<2x1x1x4xf32>
+  // The chain.
+  %e = tensor.empty() : tensor<4x4x4xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4x4x4xf32>) -> tensor<4x4x4xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<4x4x2xf32>, tensor<4x2x4xf32>) outs(%z : tensor<4x4x4xf32>) -> tensor<4x4x4xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [2, 2, 4, 4] : tensor<4x4x4xf32> into tensor<2x2x4x4xf32>
+  %e4 = tensor.empty() : tensor<2x2x4x4xf32>
+  %scaled = linalg.generic {indexing_maps = [#i4, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s4 : tensor<2x2x4x4xf32>) outs(%e4 : tensor<2x2x4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.mulf %in, %half : f32
+    linalg.yield %y : f32
+  } -> tensor<2x2x4x4xf32>
+  %masked = linalg.generic {indexing_maps = [#i4, #bias, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%scaled, %mask : tensor<2x2x4x4xf32>, tensor<2x1x1x4xf32>) outs(%e4 : tensor<2x2x4x4xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %y = arith.addf %in, %m : f32
+    linalg.yield %y : f32
+  } -> tensor<2x2x4x4xf32>
+  %re = tensor.empty() : tensor<2x2x4x1xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%re : tensor<2x2x4x1xf32>) -> tensor<2x2x4x1xf32>
+  %mx = linalg.generic {indexing_maps = [#i4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%masked : tensor<2x2x4x4xf32>) outs(%mi : tensor<2x2x4x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.maximumf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<2x2x4x1xf32>
+  %ex = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%masked, %mx : tensor<2x2x4x4xf32>, tensor<2x2x4x1xf32>) outs(%e4 : tensor<2x2x4x4xf32>) {
+  ^bb0(%in: f32, %mm: f32, %out: f32):
+    %d = arith.subf %in, %mm : f32
+    %y = math.exp %d : f32
+    linalg.yield %y : f32
+  } -> tensor<2x2x4x4xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%re : tensor<2x2x4x1xf32>) -> tensor<2x2x4x1xf32>
+  %sm = linalg.generic {indexing_maps = [#i4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%ex : tensor<2x2x4x4xf32>) outs(%si : tensor<2x2x4x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.addf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<2x2x4x1xf32>
+  %p = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<2x2x4x4xf32>, tensor<2x2x4x1xf32>) outs(%e4 : tensor<2x2x4x4xf32>) {
+  ^bb0(%in: f32, %ss: f32, %out: f32):
+    %y = arith.divf %in, %ss : f32
+    linalg.yield %y : f32
+  } -> tensor<2x2x4x4xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<2x2x4x4xf32> into tensor<4x4x4xf32>
+  %eo = tensor.empty() : tensor<4x4x2xf32>
+  %zo = linalg.fill ins(%zero : f32) outs(%eo : tensor<4x4x2xf32>) -> tensor<4x4x2xf32>
+  // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 5.000000e-01, masked)}}
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<4x4x4xf32>, tensor<4x4x2xf32>) outs(%zo : tensor<4x4x2xf32>) -> tensor<4x4x2xf32>
+  return %o : tensor<4x4x2xf32>
 }

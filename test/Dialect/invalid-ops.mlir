@@ -404,6 +404,30 @@ func.func @attention_masked_without_mask(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8
 
 // -----
 
+func.func @attention_mask_input_type(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>, %pad: tensor<1x8xi64>) -> tensor<2x8x4xf32> {
+  %o = tensor.empty() : tensor<2x8x4xf32>
+  %l = tensor.empty() : tensor<2x8xf32>
+  // expected-error @+1 {{'autopar.attention' op mask block must take three indices (batch, query row, key row) and then each mask input, of its type}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>) scale 1.0 masked -1.0e4 reading(%pad : tensor<1x8xi64>) mask {
+  ^bb0(%b: index, %i: index, %j: index, %m: tensor<1x8xi32>):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<2x8x4xf32>, tensor<2x8xf32>
+  return %r : tensor<2x8x4xf32>
+}
+
+// -----
+
+func.func @attention_additive_without_mask(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>) -> tensor<2x8x4xf32> {
+  %o = tensor.empty() : tensor<2x8x4xf32>
+  %l = tensor.empty() : tensor<2x8xf32>
+  // expected-error @+1 {{'autopar.attention' op has an additive mask but no mask}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>) scale 1.0 additive -> tensor<2x8x4xf32>, tensor<2x8xf32>
+  return %r : tensor<2x8x4xf32>
+}
+
+// -----
+
 func.func @attention_grad_adjoint_type(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>, %o: tensor<2x8x4xf32>, %l: tensor<2x8xf32>, %do: tensor<2x8x4xf32>, %dl: tensor<2x4xf32>) -> tensor<2x4x8xf32> {
   %eq = tensor.empty() : tensor<2x8x4xf32>
   %ek = tensor.empty() : tensor<2x4x8xf32>

@@ -151,6 +151,35 @@ func.func @attention(%q: tensor<2x8x4xbf16>, %k: tensor<2x4x8xbf16>, %v: tensor<
   return %r, %r2 : tensor<2x8x4xbf16>, tensor<2x8x4xbf16>
 }
 
+// A padding mask read as data, added to the scores.
+// CHECK-LABEL: func.func @attention_padded
+// CHECK: autopar.attention {{.*}} scale 1.250000e-01 masked -3.000000e+38 additive reading(%{{.*}} : tensor<1x8xi64>) mask {
+// CHECK: ^bb0(%{{.*}}: index, %{{.*}}: index, %[[J:.*]]: index, %[[M:.*]]: tensor<1x8xi64>):
+// CHECK: tensor.extract %[[M]][%{{.*}}, %[[J]]] : tensor<1x8xi64>
+// CHECK: autopar.attention_grad {{.*}} scale 1.250000e-01 masked -3.000000e+38 additive reading(%{{.*}} : tensor<1x8xi64>) mask {
+func.func @attention_padded(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>, %pad: tensor<1x8xi64>, %do: tensor<2x8x4xf32>, %dl: tensor<2x8xf32>) -> tensor<2x8x4xf32> {
+  %o = tensor.empty() : tensor<2x8x4xf32>
+  %l = tensor.empty() : tensor<2x8xf32>
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) outs(%o, %l : tensor<2x8x4xf32>, tensor<2x8xf32>) scale 0.125 masked -3.0e38 additive reading(%pad : tensor<1x8xi64>) mask {
+  ^bb0(%b: index, %i: index, %j: index, %m: tensor<1x8xi64>):
+    %c0 = arith.constant 0 : index
+    %zero = arith.constant 0 : i64
+    %keep = tensor.extract %m[%c0, %j] : tensor<1x8xi64>
+    %c = arith.cmpi eq, %keep, %zero : i64
+    autopar.yield %c : i1
+  } -> tensor<2x8x4xf32>, tensor<2x8xf32>
+  %ek = tensor.empty() : tensor<2x4x8xf32>
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %r, %lse, %do, %dl : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>) outs(%o, %ek, %o : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) scale 0.125 masked -3.0e38 additive reading(%pad : tensor<1x8xi64>) mask {
+  ^bb0(%b: index, %i: index, %j: index, %m: tensor<1x8xi64>):
+    %c0 = arith.constant 0 : index
+    %zero = arith.constant 0 : i64
+    %keep = tensor.extract %m[%c0, %j] : tensor<1x8xi64>
+    %c = arith.cmpi eq, %keep, %zero : i64
+    autopar.yield %c : i1
+  } -> tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>
+  return %dq : tensor<2x8x4xf32>
+}
+
 // CHECK-LABEL: func.func @attention_grad
 // CHECK: autopar.attention_grad ins(%{{.*}} : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>, tensor<2x8x4xbf16>, tensor<2x8xf32>, tensor<2x8x4xbf16>, tensor<2x8xf32>) outs(%{{.*}} : tensor<2x8x4xbf16>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) scale 1.250000e-01 masked -1.000000e+04 mask {
 // CHECK: ^bb0(%{{.*}}: index, %[[I:.*]]: index, %[[J:.*]]: index):

@@ -87,9 +87,19 @@ class Call:
     its inputs (attention masks, no caches, tuples rather than dicts); the
     export keeps its first output (the logits)."""
 
-    def __init__(self, model, keywords=lambda *inputs: {}):
+    def __init__(self, model, keywords=lambda *inputs: {}, positional=None):
         self.model = model
         self.keywords = keywords
+        # How many of the inputs the model takes positionally (all when
+        # None); the rest reach it through `keywords` only.
+        self.positional = positional
+
+    def __call__(self, model, inputs):
+        """`model` (this call's model or a functional stand-in for it)
+        called on `inputs` as this call calls its model."""
+        positional = inputs if self.positional is None \
+            else inputs[:self.positional]
+        return model(*positional, **self.keywords(*inputs))
 
 
 def build_torchvision(torch, name, overrides, args):
@@ -152,14 +162,24 @@ def build_hf(torch, arch, overrides, args):
         model = getattr(transformers, model_class)(config)
         ids = _token_ids(torch, args, config.vocab_size)
 
-        def call_keywords(x):
-            called = dict(keywords, attention_mask=torch.ones_like(x),
-                          return_dict=False)
+        def call_keywords(x, mask=None):
+            called = dict(keywords, return_dict=False, attention_mask=(
+                torch.ones_like(x) if mask is None else mask))
             if arch == "t5":  # the decoder reads the input ids too
                 called["decoder_input_ids"] = x
             return called
 
-        call, inputs, names = Call(model, call_keywords), [ids], ["input_ids"]
+        call = Call(model, call_keywords, positional=1)
+        inputs, names = [ids], ["input_ids"]
+        if args.padding_mask:
+            # Each sequence padded at its end: row r keeps its first
+            # S - r * S / (2 * batch) tokens (at least one).
+            mask = torch.ones_like(ids)
+            batch, seq = ids.shape[0], ids.shape[-1]
+            for row in range(batch):
+                mask[row, max(1, seq - row * seq // (2 * batch)):] = 0
+            inputs.append(mask)
+            names.append("attention_mask")
     elif arch == "vit":
         if args.image_size:
             overrides.setdefault("image_size", args.image_size)
@@ -223,8 +243,9 @@ def params_as_args(torch, select, names):
         def forward(self, *args):
             state = dict(zip(names, args[:len(names)]))
             inputs = tuple(args[len(names):])
-            return first_output(torch.func.functional_call(
-                select.model, state, inputs, select.keywords(*inputs)))
+            return first_output(select(
+                lambda *positional, **keywords: torch.func.functional_call(
+                    select.model, state, positional, keywords), inputs))
 
     return ParamsAsArgs()
 
@@ -277,6 +298,10 @@ def main(argv=None):
                         "torch-mlir lowers it; autopar imports TOSA itself")
     parser.add_argument("--func-name", default="forward",
                         help="name of the exported function")
+    parser.add_argument("--padding-mask", action="store_true",
+                        help="hf language models: the attention mask is an "
+                        "input (int64, batch x seq; the example pads each "
+                        "sequence at its end) instead of all ones")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the random initialisation")
     args = parser.parse_args(argv)
@@ -290,6 +315,9 @@ def main(argv=None):
         fail("--batch, --seq-len and --image-size must be positive")
 
     kind, name, overrides = split_spec(args.model)
+    if args.padding_mask and (kind != "hf" or name not in LANGUAGE_MODELS):
+        fail("--padding-mask is for Hugging Face language models (hf:%s)"
+             % ", hf:".join(sorted(LANGUAGE_MODELS)))
     start = time.time()
     try:
         import torch
@@ -333,7 +361,7 @@ def main(argv=None):
                 self.inner = model
 
             def forward(self, *x):
-                return first_output(self.inner(*x, **call.keywords(*x)))
+                return first_output(call(self.inner, x))
 
         exported = WeightsAsConstants()
         example = tuple(inputs)

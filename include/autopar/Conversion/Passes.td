@@ -331,7 +331,7 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
          the scores (each their only user) whose bodies multiply or divide
          by a constant, and select a constant where a predicate of the
          indices holds or add a mask select(p, 0, C) (C <= -1e30) that a
-         tensor computed from indices and constants alone holds;
+         tensor computed from indices, constants and integer data holds;
       3. a softmax over J: a max reduction from -inf (further results,
          such as an argmax, unused), `exp(x - max)` (one generic or a
          subtraction and an exponential), a sum reduction from 0 and the
@@ -346,13 +346,18 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
     is rebuilt at the region's indices from the ops computing it (iotas,
     comparisons, selects, broadcasts, reshapes, splat constants), folded,
     comparisons decided from the indices' ranges; a mask that never masks
-    is dropped. The op decomposes back into the 3-D chain when lowered;
+    is dropped. What is data (an integer tensor defined before the scores,
+    such as a padding mask passed as input, or a constant that is not a
+    splat) the region reads with `tensor.extract` from the op's mask
+    inputs; float data (a learned bias, which would need a gradient)
+    stays. An added mask stays additive (`additive`: the gradient passes
+    it). The op decomposes back into the 3-D chain when lowered;
     what changes is the training step: the backward recomputes the
     probabilities from Q, K' and the row log-sum-exp the op returns, so the
     step keeps B x I values per attention instead of B x I x J. The
     chain's ops, and the mask's once no attention reads it, are erased. A
-    chain the rule does not match stays as it is (a mask given as data, a
-    chain whose probabilities have other users). `report=1` prints one
+    chain the rule does not match stays as it is (a bias given as float
+    data, a chain whose probabilities have other users). `report=1` prints one
     remark per fused attention, and one at each scores product that a
     softmax seems to read (a row maximum within a few reshapes or
     elementwise ops) saying which part did not match. Without `report=1`,

@@ -53,7 +53,8 @@ def Autopar_AttentionOpInterface : OpInterface<"AttentionOpInterface"> {
     An attention or its gradient: loops (b, i, j, d, e) over `query`
     [B, I, D], `key` [B, D, J] (keys transposed) and `value` [B, J, E],
     scores scaled by `scale`, and an optional `mask` region of (b, i, j)
-    yielding `i1` (true: the score is replaced by `masked`). The interface
+    and the `mask_inputs` it reads yielding `i1` (true: the score is
+    replaced by `masked`). The interface
     verifies what both ops share (ranks, sizes, one floating-point type,
     the mask's form); each op checks its other operands.
   }];
@@ -72,13 +73,27 @@ def Autopar_AttentionOpInterface : OpInterface<"AttentionOpInterface"> {
           return masked->convertToDouble();
         return std::nullopt;
       }]>,
+    InterfaceMethod<"Whether the masked value is added to the score "
+      "(the gradient passing) rather than replacing it.", "bool",
+      "isAdditiveMask", (ins), [{}], [{ return $_op.getAdditive(); }]>,
     InterfaceMethod<"The mask region (empty when nothing is masked).",
       "::mlir::Region &", "getMaskRegion", (ins), [{}],
       [{ return $_op.getMask(); }]>,
+    InterfaceMethod<"The tensors the mask reads (its region's arguments "
+      "after b, i, j).", "::mlir::MutableOperandRange", "getMaskInputsMutable",
+      (ins), [{}], [{ return $_op.getMaskInputsMutable(); }]>,
   ];
   let extraSharedClassDeclaration = [{
     /// Whether a mask region is present.
     bool hasMask() { return !$_op.getMaskRegion().empty(); }
+    /// Whether `operand` is one the mask reads (whole on every device and
+    /// in every block, never differentiated).
+    bool isMaskInput(::mlir::OpOperand &operand) {
+      return ::llvm::any_of($_op.getMaskInputsMutable(),
+                            [&](::mlir::OpOperand &input) {
+                              return &input == &operand;
+                            });
+    }
     /// The loop sizes (b, i, j, d, e).
     ::llvm::SmallVector<int64_t, 5> getLoopSizes() {
       ::mlir::RankedTensorType query = $_op.getQuery().getType();

@@ -60,6 +60,12 @@ bufferizeCollective(CollectiveOpInterface op, RewriterBase &rewriter,
 #include "autopar/Dialect/AutoparOps.h.inc"
 
 namespace mlir::autopar {
+/// The smallest magnitude of a huge masked value C: "score + C" is C for
+/// any score that matters (it rounds to C for |score| below 2^-24 |C| in
+/// f32), and no unmasked row's log-sum-exp comes near C / 2. An additive
+/// mask must be this large to fuse; a row masked everywhere by such a value
+/// is recognised by its lse in the backward.
+constexpr double kHugeMaskedValue = 1e30;
 /// The type `op`'s decomposition accumulates and computes in: the
 /// queries', but f32 for 16-bit queries. Its products, row maxima, row sums
 /// and row terms accumulate in it and its elementwise steps compute in it;

@@ -133,7 +133,15 @@ def Autopar_AttentionOp : Autopar_Op<"attention", [
     `linalg.batch_matmul` it stands for takes it. `mask` is an optional
     region of the three loop indices yielding `i1` (true: the score is
     replaced by `masked`, typically -inf); without it nothing is masked.
-    The scale is applied only when it is not 1.
+    With `additive` the masked value is added to the score instead
+    (S' = S + masked: PyTorch's additive masks, through which the gradient
+    passes, so that a row masked everywhere gets the uniform probabilities'
+    gradient as PyTorch gives it; elsewhere the same values).
+    The scale is applied only when it is not 1. A mask given as data (a
+    padding mask, batch x keys) is read through `mask_inputs`: the region
+    takes each as a further argument and reads it with `tensor.extract` at
+    indices it computes from (b, i, j). The inputs are whole on every
+    device (the region sees global indices) and get no gradient.
 
     `autopar-fuse-attention` forms it from the linalg chain it stands for
     (scores, scale and mask, softmax, context) so that the training step
@@ -152,17 +160,38 @@ def Autopar_AttentionOp : Autopar_Op<"attention", [
         autopar.yield %c : i1
       } -> tensor<12x64x64xf32>, tensor<12x64xf32>
     ```
+
+    A padding mask of 2 sequences (12 heads each) read as data:
+
+    ```mlir
+    %o, %lse = autopar.attention
+        ins(%q, %kt, %v : tensor<24x64x64xf32>, tensor<24x64x64xf32>,
+                          tensor<24x64x64xf32>)
+        outs(%oi, %li : tensor<24x64x64xf32>, tensor<24x64xf32>)
+        scale 1.250000e-01 masked -3.40282347E+38
+        reading(%pad : tensor<2x64xi64>) mask {
+      ^bb0(%b: index, %i: index, %j: index, %m: tensor<2x64xi64>):
+        %c12 = arith.constant 12 : index
+        %c0 = arith.constant 0 : i64
+        %seq = arith.divui %b, %c12 : index
+        %keep = tensor.extract %m[%seq, %j] : tensor<2x64xi64>
+        %c = arith.cmpi eq, %keep, %c0 : i64
+        autopar.yield %c : i1
+      } -> tensor<24x64x64xf32>, tensor<24x64xf32>
+    ```
   }];
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
                        AnyRankedTensor:$value, AnyRankedTensor:$output,
                        AnyRankedTensor:$lse_init, F64Attr:$scale,
-                       OptionalAttr<F64Attr>:$masked);
+                       OptionalAttr<F64Attr>:$masked, UnitAttr:$additive,
+                       Variadic<AnyRankedTensor>:$mask_inputs);
   let results = (outs AnyRankedTensor:$result, AnyRankedTensor:$lse);
   let regions = (region AnyRegion:$mask);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
     type($value) `)` `outs` `(` $output `,` $lse_init `:` type($output) `,`
-    type($lse_init) `)` `scale` $scale (`masked` $masked^)?
+    type($lse_init) `)` `scale` $scale (`masked` $masked^)? (`additive` $additive^)?
+    (`reading` `(` $mask_inputs^ `:` type($mask_inputs) `)`)?
     (`mask` $mask^)? attr-dict `->` type($result) `,` type($lse)
   }];
   let hasVerifier = 1;
@@ -187,7 +216,7 @@ def Autopar_AttentionGradOp : Autopar_Op<"attention_grad", [
         dV[b, j, e] = sum_i P[b, i, j] dO[b, i, e]
         dP[b, i, j] = sum_e dO[b, i, e] value[b, j, e]
         r[b, i]     = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i]
-        dS[b, i, j] = mask(b, i, j) ? 0 : scale * P (dP - r)
+        dS[b, i, j] = mask(b, i, j) && !additive ? 0 : scale * P (dP - r)
         dQ[b, i, d] = sum_j dS[b, i, j] key[b, d, j]
         dK[b, d, j] = sum_i query[b, i, d] dS[b, i, j]
 
@@ -203,7 +232,8 @@ def Autopar_AttentionGradOp : Autopar_Op<"attention_grad", [
                        AnyRankedTensor:$query_grad_init,
                        AnyRankedTensor:$key_grad_init,
                        AnyRankedTensor:$value_grad_init, F64Attr:$scale,
-                       OptionalAttr<F64Attr>:$masked);
+                       OptionalAttr<F64Attr>:$masked, UnitAttr:$additive,
+                       Variadic<AnyRankedTensor>:$mask_inputs);
   let results = (outs AnyRankedTensor:$query_grad, AnyRankedTensor:$key_grad,
                       AnyRankedTensor:$value_grad);
   let regions = (region AnyRegion:$mask);
@@ -213,7 +243,8 @@ def Autopar_AttentionGradOp : Autopar_Op<"attention_grad", [
     type($value) `,` type($output) `,` type($lse) `,` type($output_grad) `,`
     type($lse_grad) `)` `outs` `(` $query_grad_init `,` $key_grad_init `,`
     $value_grad_init `:` type($query_grad_init) `,` type($key_grad_init) `,`
-    type($value_grad_init) `)` `scale` $scale (`masked` $masked^)?
+    type($value_grad_init) `)` `scale` $scale (`masked` $masked^)? (`additive` $additive^)?
+    (`reading` `(` $mask_inputs^ `:` type($mask_inputs) `)`)?
     (`mask` $mask^)? attr-dict `->` type($query_grad) `,` type($key_grad) `,`
     type($value_grad)
   }];
