@@ -60,15 +60,21 @@ struct Chain {
 };
 
 /// Whether `value` is a linalg.fill of the floating-point constant `expected`.
-bool isFilledWith(Value value, double expected) {
+bool isFilledWith(Value value, function_ref<bool(double)> expected) {
   auto fill = value.getDefiningOp<linalg::FillOp>();
   if (!fill)
     return false;
   FloatAttr constant;
   if (!matchPattern(fill.getInputs()[0], m_Constant(&constant)))
     return false;
-  return constant.getValueAsDouble() == expected;
+  return expected(constant.getValueAsDouble());
 }
+
+bool isZero(double value) { return value == 0.0; }
+
+/// The start of a row maximum: -inf, or a finite value no score that
+/// matters lies below (TOSA exports start from the lowest finite float).
+bool isLowest(double value) { return value <= -kHugeMaskedValue; }
 
 /// A float constant's value.
 std::optional<double> getFloatConstant(Value value) {
@@ -81,7 +87,7 @@ std::optional<double> getFloatConstant(Value value) {
 /// A batch_matmul on tensors with the default maps into a zero fill.
 bool isPlainProduct(linalg::BatchMatmulOp op) {
   return op && op.hasPureTensorSemantics() && !op.hasUserDefinedMaps() &&
-         isFilledWith(op.getDpsInits()[0], 0.0);
+         isFilledWith(op.getDpsInits()[0], isZero);
 }
 
 /// The one user of `value`, if it has exactly one use.
@@ -122,7 +128,7 @@ Value skipReshapesBackward(Value value,
 /// Whether `op` is a generic on tensors over the scores' loops
 /// [b..., I, J] (the b's multiplying to B), every loop parallel but, with
 /// `reduces`, the last (J).
-bool isOverScores(linalg::GenericOp op, const Dims &dims, bool reduces) {
+bool isOverScores(linalg::LinalgOp op, const Dims &dims, bool reduces) {
   if (!op || !op.hasPureTensorSemantics() || op.getNumLoops() < 3)
     return false;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -161,8 +167,8 @@ bool isRowMap(AffineMap map, unsigned loops) {
 }
 
 /// The value a generic yields as its result `index`.
-Value getYielded(linalg::GenericOp op, unsigned index = 0) {
-  Operation *terminator = op.getBody()->getTerminator();
+Value getYielded(linalg::LinalgOp op, unsigned index = 0) {
+  Operation *terminator = op.getBlock()->getTerminator();
   return index < terminator->getNumOperands() ? terminator->getOperand(index)
                                               : Value();
 }
@@ -221,34 +227,60 @@ bool isExpOfDifference(linalg::GenericOp op, Value x, const Dims &dims,
   return true;
 }
 
-/// A row reduction of `x` over J combining by `OpTy`, from a fill of
-/// `init`: its first result's yield is OpTy(in, acc) (either order); more
+/// A row reduction of `x` over J combining by `OpTy`, from a fill of a
+/// value `isInit` accepts: a generic or a linalg.reduce (TOSA exports)
+/// whose first result's yield is OpTy(in, acc) (either order); more
 /// results (an argmax) are allowed when unused.
 template <typename OpTy>
-bool isRowReduction(linalg::GenericOp op, Value x, const Dims &dims,
-                    double init) {
-  if (!isOverScores(op, dims, true) || op.getNumDpsInputs() != 1 ||
+bool isRowReduction(linalg::LinalgOp op, Value x, const Dims &dims,
+                    function_ref<bool(double)> isInit) {
+  if (!op || !isa<linalg::GenericOp, linalg::ReduceOp>(op.getOperation()) ||
+      !isOverScores(op, dims, true) || op.getNumDpsInputs() != 1 ||
       op.getDpsInputs()[0] != x || !op.getIndexingMapsArray()[0].isIdentity() ||
       !isRowMap(op.getIndexingMapsArray()[1], op.getNumLoops()) ||
-      !isFilledWith(op.getDpsInits()[0], init))
+      !isFilledWith(op.getDpsInits()[0], isInit))
     return false;
   for (OpResult result : op->getResults().drop_front())
     if (!result.use_empty())
       return false;
   auto combine = getYielded(op).getDefiningOp<OpTy>();
-  Block *body = op.getBody();
+  Block *body = op.getBlock();
   Value in = body->getArgument(0), acc = body->getArgument(1);
   return combine && ((combine.getLhs() == in && combine.getRhs() == acc) ||
                      (combine.getLhs() == acc && combine.getRhs() == in));
 }
 
-/// Whether `row` (an operand of a rowwise op) is `reduced` (a reduction's
-/// first result, used once) through single-use reshapes; those join `ops`.
-bool isReshapeOf(Value row, Value reduced, llvm::SetVector<Operation *> &ops) {
-  SmallVector<Operation *> reshapes;
-  if (skipReshapesBackward(row, reshapes) != reduced || !reduced.hasOneUse())
+/// Whether `op` is 1 / x of its one input, elementwise.
+bool isReciprocal(linalg::GenericOp op) {
+  if (!op || !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0 ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
     return false;
-  ops.insert(reshapes.rbegin(), reshapes.rend());
+  auto divide = getYielded(op).getDefiningOp<arith::DivFOp>();
+  std::optional<double> one =
+      divide ? getFloatConstant(divide.getLhs()) : std::nullopt;
+  return one && *one == 1.0 && divide.getRhs() == op.getBody()->getArgument(0);
+}
+
+/// Whether `row` (an operand of a rowwise op) is `reduced` (a reduction's
+/// first result, used once) through single-use reshapes and, with
+/// `reciprocal`, one single-use reciprocal (TOSA's softmax multiplies by
+/// 1 / sum); those join `ops`.
+bool isRowOf(Value row, Value reduced, bool reciprocal,
+             llvm::SetVector<Operation *> &ops) {
+  SmallVector<Operation *> between;
+  Value source = skipReshapesBackward(row, between);
+  if (reciprocal) {
+    auto inverse = source.getDefiningOp<linalg::GenericOp>();
+    if (!isReciprocal(inverse) || !source.hasOneUse())
+      return false;
+    between.push_back(inverse);
+    source = skipReshapesBackward(inverse.getDpsInputs()[0], between);
+  }
+  if (source != reduced || !reduced.hasOneUse())
+    return false;
+  ops.insert(between.rbegin(), between.rend());
   return true;
 }
 
@@ -268,39 +300,58 @@ bool isFloatCastOf(linalg::GenericOp op, Value x) {
 }
 
 /// The two users of `x`, when they are a row reduction combining by
-/// `CombineOp` from a fill of `init` and an op `isUser` accepts (a
-/// softmax's numerator, or its division), which reads that reduction's row
-/// (returned in its argument) through single-use reshapes. The reduction,
-/// the reshapes and the user join `ops`, in that order.
+/// `CombineOp` from a fill of a value `isInit` accepts and an op `isUser`
+/// accepts (a softmax's numerator, or its division), which reads that
+/// reduction's row (returned in its argument) through single-use reshapes
+/// (and a reciprocal, when `isUser` says so in its last argument). The
+/// reduction, what lies between and the user join `ops`, in that order.
 template <typename CombineOp>
-std::optional<std::pair<linalg::GenericOp, linalg::GenericOp>>
-matchRowReductionAndUser(Value x, const Dims &dims, double init,
-                         function_ref<bool(linalg::GenericOp, Value &)> isUser,
-                         llvm::SetVector<Operation *> &ops) {
+std::optional<linalg::GenericOp> matchRowReductionAndUser(
+    Value x, const Dims &dims, function_ref<bool(double)> isInit,
+    function_ref<bool(linalg::GenericOp, Value &, bool &)> isUser,
+    llvm::SetVector<Operation *> &ops) {
   if (!llvm::hasNItems(x.getUses(), 2))
     return std::nullopt;
-  linalg::GenericOp reduction, user;
+  linalg::LinalgOp reduction;
+  linalg::GenericOp user;
   Value row;
+  bool reciprocal = false;
   for (Operation *use : x.getUsers()) {
-    auto generic = dyn_cast<linalg::GenericOp>(use);
     Value read;
-    if (isRowReduction<CombineOp>(generic, x, dims, init))
-      reduction = generic;
-    else if (isUser(generic, read))
-      user = generic, row = read;
+    bool inverse = false;
+    if (isRowReduction<CombineOp>(dyn_cast<linalg::LinalgOp>(use), x, dims,
+                                  isInit))
+      reduction = cast<linalg::LinalgOp>(use);
+    else if (auto generic = dyn_cast<linalg::GenericOp>(use);
+             generic && isUser(generic, read, inverse))
+      user = generic, row = read, reciprocal = inverse;
   }
   if (!reduction || !user)
     return std::nullopt;
   ops.insert(reduction);
-  if (!isReshapeOf(row, reduction.getResult(0), ops))
+  if (!isRowOf(row, reduction->getResult(0), reciprocal, ops))
     return std::nullopt;
   ops.insert(user);
-  return std::make_pair(reduction, user);
+  return user;
 }
 
 //===----------------------------------------------------------------------===//
 // Masks that are functions of the indices
 //===----------------------------------------------------------------------===//
+
+/// Whether `dense` is 0, 1, ..., n - 1 of an integer type (at least 2 of
+/// them).
+bool isIota(DenseElementsAttr dense) {
+  auto type = dense.getType();
+  if (type.getRank() != 1 || type.getNumElements() < 2 ||
+      !isa<IntegerType>(type.getElementType()))
+    return false;
+  int64_t expected = 0;
+  for (const APInt &value : dense.getValues<APInt>())
+    if (value.getSExtValue() != expected++)
+      return false;
+  return true;
+}
 
 /// Builds the scalar values of tensors computed from loop indices and
 /// constants (iotas, comparisons, broadcasts, reshapes: the causal and
@@ -428,7 +479,8 @@ IndexFunction::getRangeUnchecked(Value value, int depth) {
   Operation *def = value.getDefiningOp();
   if (!def || depth > 8)
     return std::nullopt;
-  if (isa<arith::IndexCastOp, arith::ExtSIOp>(def))
+  // Signed casts keep the value when it fits the result (getRange checks).
+  if (isa<arith::IndexCastOp, arith::ExtSIOp, arith::TruncIOp>(def))
     return getRange(def->getOperand(0), depth + 1);
   if (isa<arith::IndexCastUIOp, arith::ExtUIOp>(def)) {
     // Unsigned: a negative operand would come out large.
@@ -546,6 +598,13 @@ FailureOr<Value> IndexFunction::element(Value tensor, ArrayRef<Value> indices) {
   Operation *def = tensor.getDefiningOp();
   DenseElementsAttr dense;
   if (matchPattern(tensor, m_Constant(&dense))) {
+    // An iota given as a constant (TOSA exports' positions): its index.
+    if (isIota(dense)) {
+      if (!builder)
+        return Value();
+      return builder->createOrFold<arith::IndexCastOp>(
+          loc, type.getElementType(), indices[0]);
+    }
     if (!dense.isSplat())
       return dataElement(tensor, indices,
                          "the mask reads a constant tensor that is not a "
@@ -926,10 +985,11 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
   if (isa<arith::MulFOp, arith::DivFOp>(def)) {
     Value lhs = def->getOperand(0), rhs = def->getOperand(1);
     bool divides = isa<arith::DivFOp>(def);
-    std::optional<double> constant = getFloatConstant(rhs);
+    // A constant, or an input holding one (TOSA's [1, 1, 1, 1] tensor).
+    std::optional<double> constant = getConstantThrough(op, rhs);
     Value scaled = lhs;
     if (!constant && !divides) {
-      constant = getFloatConstant(lhs);
+      constant = getConstantThrough(op, lhs);
       scaled = rhs;
     }
     if (!constant)
@@ -1073,15 +1133,15 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
                     : "no row maximum (from -inf) and exp(x - max) read the "
                       "scores");
   auto maxima = matchRowReductionAndUser<arith::MaximumFOp>(
-      x, dims, -std::numeric_limits<double>::infinity(),
-      [&](linalg::GenericOp op, Value &row) {
+      x, dims, isLowest,
+      [&](linalg::GenericOp op, Value &row, bool &) {
         return isExpOfDifference(op, x, dims, row) ||
                isRowwise<arith::SubFOp>(op, x, dims, row);
       },
       chain.ops);
   if (!maxima)
     return fail("no row maximum (from -inf) and exp(x - max) read the scores");
-  linalg::GenericOp numerator = maxima->second;
+  linalg::GenericOp numerator = *maxima;
   Value exps = numerator.getResult(0);
   if (Value row; !isExpOfDifference(numerator, x, dims, row)) {
     // A separate exponential of the difference.
@@ -1098,16 +1158,20 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
     exps = exp.getResult(0);
   }
 
-  // The exponentials feed the row sums and the division by them.
+  // The exponentials feed the row sums and the division by them (or the
+  // product with their reciprocals).
   auto sums = matchRowReductionAndUser<arith::AddFOp>(
-      exps, dims, 0.0,
-      [&](linalg::GenericOp op, Value &row) {
-        return isRowwise<arith::DivFOp>(op, exps, dims, row);
+      exps, dims, isZero,
+      [&](linalg::GenericOp op, Value &row, bool &reciprocal) {
+        if (isRowwise<arith::DivFOp>(op, exps, dims, row))
+          return true;
+        reciprocal = true;
+        return isRowwise<arith::MulFOp>(op, exps, dims, row);
       },
       chain.ops);
   if (!sums)
     return fail("no row sum (from 0) and division follow the exponentials");
-  linalg::GenericOp division = sums->second;
+  linalg::GenericOp division = *sums;
 
   // The probabilities, through reshapes and a rounding back to [B, I, J]
   // of the values' type, are the left operand of the context product and

@@ -4,7 +4,8 @@
 // form PyTorch exports (scores reshaped to [batch, heads, rows, keys], an
 // additive mask tensor computed from iotas, an argmax beside the row
 // maximum, keepdim rows; a padding mask given as integer data, which the
-// op reads as a mask input); a chain whose probabilities are used
+// op reads as a mask input; TOSA's reductions and reciprocal); a chain
+// whose probabilities are used
 // elsewhere, or whose mask is float data, stays. Decomposed again
 // (autopar-prepare-lowering), it is the same chain, plus the row
 // log-sum-exp, which nothing reads here.
@@ -561,4 +562,101 @@ func.func @padded(%q: tensor<4x4x2xf32>, %k: tensor<4x2x4xf32>, %v: tensor<4x4x2
   // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 5.000000e-01, masked)}}
   %o = linalg.batch_matmul ins(%p3, %v : tensor<4x4x4xf32>, tensor<4x4x2xf32>) outs(%zo : tensor<4x4x2xf32>) -> tensor<4x4x2xf32>
   return %o : tensor<4x4x2xf32>
+}
+
+// -----
+
+// The form TOSA exports lower to (`autopar-import-torch --dialect tosa`,
+// then autopar-import): the scale a product with a [1, 1, 1, 1] constant
+// tensor, the row maximum and sum `linalg.reduce`s (the maximum from the
+// lowest finite float), the division a product with the sums'
+// reciprocals; BERT's padding mask of an unpadded batch reads a constant
+// iota [0, 1, 2, 3] narrowed to i32, which the indices' ranges decide: the
+// attention forms unmasked.
+#i4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#one = affine_map<(d0, d1, d2, d3) -> (0, 0, 0, 0)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+#bias = affine_map<(d0, d1, d2, d3) -> (0, 0, 0, d3)>
+#key = affine_map<(d0, d1, d2, d3) -> (d3)>
+#scalar = affine_map<(d0, d1, d2, d3) -> ()>
+// CHECK-LABEL: func.func @tosa
+// CHECK-NOT: linalg.
+// CHECK: autopar.attention ins({{.*}}) scale 2.500000e-01 ->
+// CHECK-NOT: linalg.
+// CHECK: return
+func.func @tosa(%q: tensor<2x4x2xf32>, %k: tensor<2x2x4xf32>, %v: tensor<2x4x2xf32>) -> tensor<2x4x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %lowest = arith.constant -3.40282347E+38 : f32
+  %c0 = arith.constant 0 : i64
+  %quarter = arith.constant dense<0.25> : tensor<1x1x1x1xf32>
+  %positions = arith.constant dense<[0, 1, 2, 3]> : tensor<4xi64>
+  %min = arith.constant dense<-3.40282347E+38> : tensor<f32>
+  %zt = arith.constant dense<0.0> : tensor<f32>
+  %fe = tensor.empty() : tensor<1x1x1x4xf32>
+  %mask = linalg.generic {indexing_maps = [#key, #scalar, #scalar, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%positions, %zt, %min : tensor<4xi64>, tensor<f32>, tensor<f32>) outs(%fe : tensor<1x1x1x4xf32>) {
+  ^bb0(%p: i64, %a: f32, %b: f32, %out: f32):
+    %n = arith.trunci %p : i64 to i32
+    %w = arith.extsi %n : i32 to i64
+    %kept = arith.cmpi sge, %w, %c0 : i64
+    %y = arith.select %kept, %a, %b : f32
+    linalg.yield %y : f32
+  } -> tensor<1x1x1x4xf32>
+  %e = tensor.empty() : tensor<2x4x4xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<2x4x2xf32>, tensor<2x2x4xf32>) outs(%z : tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 4, 4] : tensor<2x4x4xf32> into tensor<1x2x4x4xf32>
+  %e4 = tensor.empty() : tensor<1x2x4x4xf32>
+  %scaled = linalg.generic {indexing_maps = [#i4, #one, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s4, %quarter : tensor<1x2x4x4xf32>, tensor<1x1x1x1xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %c: f32, %out: f32):
+    %y = arith.mulf %in, %c : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %masked = linalg.generic {indexing_maps = [#i4, #bias, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%scaled, %mask : tensor<1x2x4x4xf32>, tensor<1x1x1x4xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %y = arith.addf %in, %m : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %re = tensor.empty() : tensor<1x2x4xf32>
+  %mi = linalg.fill ins(%lowest : f32) outs(%re : tensor<1x2x4xf32>) -> tensor<1x2x4xf32>
+  %mx = linalg.reduce ins(%masked : tensor<1x2x4x4xf32>) outs(%mi : tensor<1x2x4xf32>) dimensions = [3]
+    (%in: f32, %init: f32) {
+      %y = arith.maximumf %in, %init : f32
+      linalg.yield %y : f32
+    }
+  %mk = tensor.expand_shape %mx [[0], [1], [2, 3]] output_shape [1, 2, 4, 1] : tensor<1x2x4xf32> into tensor<1x2x4x1xf32>
+  %d = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%masked, %mk : tensor<1x2x4x4xf32>, tensor<1x2x4x1xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %mm: f32, %out: f32):
+    %y = arith.subf %in, %mm : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %ex = linalg.generic {indexing_maps = [#i4, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%d : tensor<1x2x4x4xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = math.exp %in : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%re : tensor<1x2x4xf32>) -> tensor<1x2x4xf32>
+  %sm = linalg.reduce ins(%ex : tensor<1x2x4x4xf32>) outs(%si : tensor<1x2x4xf32>) dimensions = [3]
+    (%in: f32, %init: f32) {
+      %y = arith.addf %in, %init : f32
+      linalg.yield %y : f32
+    }
+  %sk = tensor.expand_shape %sm [[0], [1], [2, 3]] output_shape [1, 2, 4, 1] : tensor<1x2x4xf32> into tensor<1x2x4x1xf32>
+  %ie = tensor.empty() : tensor<1x2x4x1xf32>
+  %inv = linalg.generic {indexing_maps = [#i4, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%sk : tensor<1x2x4x1xf32>) outs(%ie : tensor<1x2x4x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %one = arith.constant 1.0 : f32
+    %y = arith.divf %one, %in : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x1xf32>
+  %p = linalg.generic {indexing_maps = [#i4, #keep, #i4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%ex, %inv : tensor<1x2x4x4xf32>, tensor<1x2x4x1xf32>) outs(%e4 : tensor<1x2x4x4xf32>) {
+  ^bb0(%in: f32, %r: f32, %out: f32):
+    %y = arith.mulf %in, %r : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x4x4xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<1x2x4x4xf32> into tensor<2x4x4xf32>
+  %eo = tensor.empty() : tensor<2x4x2xf32>
+  %zo = linalg.fill ins(%zero : f32) outs(%eo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
+  // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 2.500000e-01)}}
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<2x4x4xf32>, tensor<2x4x2xf32>) outs(%zo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
+  return %o : tensor<2x4x2xf32>
 }

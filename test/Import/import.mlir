@@ -46,3 +46,22 @@ func.func @roll(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
   %r = tensor.concat dim(1) %ca, %cb : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x8xf32>
   return %r : tensor<2x8xf32>
 }
+
+// -----
+
+// f64 (torch-mlir's TOSA export of a LayerNorm computes its statistics in
+// f64) is outside every TOSA profile, which does not matter to a lowering
+// to linalg: no profile validation runs, the f64 ops lower.
+// CHECK-LABEL: func.func @tosa_f64(
+// CHECK-NOT: tosa.
+// CHECK: arith.extf %{{.*}} : f32 to f64
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : f64
+// CHECK: arith.truncf %{{.*}} : f64 to f32
+func.func @tosa_f64(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %c = "tosa.const"() {values = dense<2.5e-01> : tensor<1x1xf64>} : () -> tensor<1x1xf64>
+  %s = "tosa.const"() {values = dense<0> : tensor<1xi8>} : () -> tensor<1xi8>
+  %w = tosa.cast %x : (tensor<2x4xf32>) -> tensor<2x4xf64>
+  %m = tosa.mul %w, %c, %s : (tensor<2x4xf64>, tensor<1x1xf64>, tensor<1xi8>) -> tensor<2x4xf64>
+  %n = tosa.cast %m : (tensor<2x4xf64>) -> tensor<2x4xf32>
+  return %n : tensor<2x4xf32>
+}

@@ -329,13 +329,15 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
          into a zero fill;
       2. optionally scales and a mask: elementwise `linalg.generic`s of
          the scores (each their only user) whose bodies multiply or divide
-         by a constant, and select a constant where a predicate of the
+         by a constant (or by an input holding a splat constant), and select a constant where a predicate of the
          indices holds or add a mask select(p, 0, C) (C <= -1e30) that a
          tensor computed from indices, constants and integer data holds;
-      3. a softmax over J: a max reduction from -inf (further results,
-         such as an argmax, unused), `exp(x - max)` (one generic or a
+      3. a softmax over J: a max reduction from -inf or the lowest finite
+         float (a generic, whose further results such as an argmax are
+         unused, or a `linalg.reduce`), `exp(x - max)` (one generic or a
          subtraction and an exponential), a sum reduction from 0 and the
-         division by the sum;
+         division by the sum (or the product with its reciprocal, as TOSA
+         exports lower);
       4. context: a `linalg.batch_matmul` of the probabilities and V
          [B, J, E] into a zero fill;
 
