@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Analysis/ArgumentRoles.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoparOps.h"
 
@@ -40,6 +41,8 @@ struct Dims {
 /// The ops of one attention chain and what the op takes from them.
 struct Chain {
   linalg::BatchMatmulOp scores, context;
+  /// The roles of the function's values: which data gets no gradient.
+  const ArgumentRoles *roles = nullptr;
   /// What the attention's result replaces: the context product, or the
   /// rounding of its f32 result to the queries' 16-bit type.
   Operation *last = nullptr;
@@ -356,17 +359,19 @@ bool isIota(DenseElementsAttr dense) {
 /// Builds the scalar values of tensors computed from loop indices and
 /// constants (iotas, comparisons, broadcasts, reshapes: the causal and
 /// padding masks PyTorch exports compute), as ops at a builder's insertion
-/// point, folding as it goes. What is data (an integer tensor such as a
-/// padding mask given as input, or a constant that is not a splat) it reads
-/// with tensor.extract from a further argument of the mask's `region`, the
-/// tensor joining `inputs`, when the tensor is defined before `anchor` (the
-/// scores product). Without a builder it only checks that it could, and
-/// says why not in `reason`.
+/// point, folding as it goes. What is data that gets no gradient (an
+/// integer tensor such as a padding mask given as input, or a float one
+/// whose `roles` are input or state) it reads with tensor.extract from a
+/// further argument of the mask's `region`, the tensor joining `inputs`,
+/// when the tensor is defined before `anchor` (the scores product).
+/// Without a builder it only checks that it could, and says why not in
+/// `reason`.
 class IndexFunction {
 public:
   IndexFunction(OpBuilder *builder, Location loc, Operation *anchor,
-                Block *region = nullptr)
-      : builder(builder), loc(loc), anchor(anchor), region(region) {}
+                const ArgumentRoles *roles, Block *region = nullptr)
+      : builder(builder), loc(loc), anchor(anchor), roles(roles),
+        region(region) {}
 
   /// `tensor`'s element at `indices` (index values).
   FailureOr<Value> element(Value tensor, ArrayRef<Value> indices);
@@ -386,8 +391,8 @@ public:
 
 private:
   /// `tensor`'s element at `indices` read as data, when it may be: integer
-  /// elements (nothing to differentiate) or a constant, defined before the
-  /// anchor; else failure with `why` and the rule it breaks.
+  /// elements (nothing to differentiate) or a float input or state, defined
+  /// before the anchor; else failure with `why` and the rule it breaks.
   FailureOr<Value> dataElement(Value tensor, ArrayRef<Value> indices,
                                const Twine &why);
   LogicalResult fail(const Twine &why) {
@@ -420,6 +425,7 @@ private:
   OpBuilder *builder;
   Location loc;
   Operation *anchor;
+  const ArgumentRoles *roles;
   Block *region;
   /// The region's argument reading each input.
   DenseMap<Value, Value> inputArguments;
@@ -698,8 +704,9 @@ FailureOr<Value> IndexFunction::dataElement(Value tensor,
                                             ArrayRef<Value> indices,
                                             const Twine &why) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  if (!type.getElementType().isIntOrIndex() &&
-      !matchPattern(tensor, m_Constant()))
+  ValueRole role = roles ? roles->getRole(tensor) : ValueRole::Activation;
+  if (!type.getElementType().isIntOrIndex() && role != ValueRole::Input &&
+      role != ValueRole::State)
     return fail(why + ", data of a float type (which may need a gradient the "
                       "fused attention does not give)");
   if (!anchor || !DominanceInfo().properlyDominates(tensor, anchor))
@@ -956,7 +963,7 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
                 "scores scaled and masked");
   // Whether the mask region can rebuild `value` (a dry run).
   auto canRebuild = [&](Value value) -> LogicalResult {
-    IndexFunction check(nullptr, op.getLoc(), chain.scores);
+    IndexFunction check(nullptr, op.getLoc(), chain.scores, chain.roles);
     SmallVector<Value> loops(op.getNumLoops());
     if (failed(check.bodyValue(op, value, loops)))
       return fail(check.reason);
@@ -1076,9 +1083,11 @@ bool looksLikeAttention(Value scores) {
 /// The chain whose scores are `scores`, if every part matches; else the
 /// first part that does not, in `reason`.
 std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
+                                const ArgumentRoles &roles,
                                 std::string &reason) {
   Chain chain;
   chain.scores = scores;
+  chain.roles = &roles;
   auto fail = [&](const Twine &why) -> std::optional<Chain> {
     reason = why.str();
     return std::nullopt;
@@ -1227,7 +1236,7 @@ LogicalResult buildMask(OpBuilder &builder, Block *block, Chain &chain,
                         SmallVectorImpl<Value> &inputs, std::string &reason) {
   Location loc = chain.maskOwner.getLoc();
   builder.setInsertionPointToStart(block);
-  IndexFunction function(&builder, loc, chain.scores, block);
+  IndexFunction function(&builder, loc, chain.scores, chain.roles, block);
   SmallVector<Value> loops = function.delinearize(
       chain.maskOwner, block->getArguments().take_front(3), chain.dims);
   FailureOr<Value> value =
@@ -1396,7 +1405,9 @@ struct FuseAttentionPass
       if (erased.contains(scores))
         continue;
       std::string reason;
-      std::optional<Chain> chain = matchChain(scores, reason);
+      // Per chain: an earlier fusion may have erased constants it knew.
+      ArgumentRoles roles(scores->getParentOfType<FunctionOpInterface>());
+      std::optional<Chain> chain = matchChain(scores, roles, reason);
       if (!chain) {
         if (!looksLikeAttention(scores.getResult(0)))
           continue;

@@ -660,3 +660,63 @@ func.func @tosa(%q: tensor<2x4x2xf32>, %k: tensor<2x2x4xf32>, %v: tensor<2x4x2xf
   %o = linalg.batch_matmul ins(%p3, %v : tensor<2x4x4xf32>, tensor<2x4x2xf32>) outs(%zo : tensor<2x4x2xf32>) -> tensor<2x4x2xf32>
   return %o : tensor<2x4x2xf32>
 }
+
+// -----
+
+// A float padding mask fuses when its role says it gets no gradient (an
+// input, as a user's module passing a 0/1 float mask exports it); the
+// same mask read from a parameter stays (see @tensor_mask).
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row = affine_map<(d0, d1, d2) -> (d0, d1)>
+#key = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @float_input
+// CHECK: autopar.attention {{.*}} masked -1.0000000150474662E+30 additive reading(%{{.*}} : tensor<1x4xf32>) mask {
+// CHECK: arith.cmpf oeq
+func.func @float_input(%q: tensor<1x4x2xf32> {autopar.role = "input"}, %k: tensor<1x2x4xf32> {autopar.role = "input"}, %v: tensor<1x4x2xf32> {autopar.role = "input"}, %pad: tensor<1x4xf32> {autopar.role = "input"}) -> tensor<1x4x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %big = arith.constant -1.0e30 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<1x4x4xf32>
+  %bias = linalg.generic {indexing_maps = [#key, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%pad : tensor<1x4xf32>) outs(%e : tensor<1x4x4xf32>) {
+  ^bb0(%p: f32, %out: f32):
+    %padded = arith.cmpf oeq, %p, %zero : f32
+    %y = arith.select %padded, %big, %zero : f32
+    linalg.yield %y : f32
+  } -> tensor<1x4x4xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<1x4x2xf32>, tensor<1x2x4xf32>) outs(%z : tensor<1x4x4xf32>) -> tensor<1x4x4xf32>
+  %b = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s, %bias : tensor<1x4x4xf32>, tensor<1x4x4xf32>) outs(%e : tensor<1x4x4xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %y = arith.addf %in, %m : f32
+    linalg.yield %y : f32
+  } -> tensor<1x4x4xf32>
+  %er = tensor.empty() : tensor<1x4xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%er : tensor<1x4xf32>) -> tensor<1x4xf32>
+  %mx = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%b : tensor<1x4x4xf32>) outs(%mi : tensor<1x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.maximumf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<1x4xf32>
+  %ex = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%b, %mx : tensor<1x4x4xf32>, tensor<1x4xf32>) outs(%e : tensor<1x4x4xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %d = arith.subf %in, %m : f32
+    %y = math.exp %d : f32
+    linalg.yield %y : f32
+  } -> tensor<1x4x4xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%er : tensor<1x4xf32>) -> tensor<1x4xf32>
+  %sm = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%ex : tensor<1x4x4xf32>) outs(%si : tensor<1x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.addf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<1x4xf32>
+  %p = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<1x4x4xf32>, tensor<1x4xf32>) outs(%e : tensor<1x4x4xf32>) {
+  ^bb0(%in: f32, %t: f32, %out: f32):
+    %y = arith.divf %in, %t : f32
+    linalg.yield %y : f32
+  } -> tensor<1x4x4xf32>
+  %eo = tensor.empty() : tensor<1x4x2xf32>
+  %zo = linalg.fill ins(%zero : f32) outs(%eo : tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+  // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 1.000000e+00, masked)}}
+  %o = linalg.batch_matmul ins(%p, %v : tensor<1x4x4xf32>, tensor<1x4x2xf32>) outs(%zo : tensor<1x4x2xf32>) -> tensor<1x4x2xf32>
+  return %o : tensor<1x4x2xf32>
+}

@@ -348,13 +348,13 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
     is rebuilt at the region's indices from the ops computing it (iotas,
     comparisons, selects, broadcasts, reshapes, splat constants), folded,
     comparisons decided from the indices' ranges; a mask that never masks
-    is dropped. What is data (an integer tensor defined before the scores,
-    such as a padding mask passed as input, or a constant that is not a
-    splat) the region reads with `tensor.extract` from the op's mask
-    inputs; float data (a learned bias, which would need a gradient)
-    stays. An added mask stays additive (`additive`: the gradient passes
-    it). The op decomposes back into the 3-D chain when lowered;
-    what changes is the training step: the backward recomputes the
+    is dropped. What is data defined before the scores (an integer
+    tensor, such as a padding mask passed as input or a constant that is
+    not a splat, or float data whose role is input or state) the region
+    reads with `tensor.extract` from the op's mask inputs; other float data
+    (a learned bias, which would need a gradient) stays. An added mask
+    stays additive (`additive`: the gradient passes it). The op decomposes
+    back into the 3-D chain when lowered; what changes is the training step: the backward recomputes the
     probabilities from Q, K' and the row log-sum-exp the op returns, so the
     step keeps B x I values per attention instead of B x I x J. The
     chain's ops, and the mask's once no attention reads it, are erased. A
