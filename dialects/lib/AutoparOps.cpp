@@ -279,7 +279,7 @@ LogicalResult mlir::autopar::detail::verifyAttentionOp(Operation *op) {
       failed(agreeSizes(op, query, 2, key, 1, "query and key depth")) ||
       failed(agreeSizes(op, key, 2, value, 1, "key and value row")))
     return failure();
-  OperandRange maskInputs = attention.getMaskInputsMutable();
+  OperandRange maskInputs = attention.getMaskInputs();
   if (!attention.hasMask()) {
     if (attention.getMaskedValue())
       return op->emitOpError() << "has a masked value but no mask";
@@ -399,8 +399,7 @@ Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
     mapping.map(mask.getArgument(dim), linalg::IndexOp::create(b, loc, dim));
   // The inputs are read whole, from above the generic.
   for (auto [argument, input] :
-       llvm::zip_equal(mask.getArguments().drop_front(3),
-                       OperandRange(op.getMaskInputsMutable())))
+       llvm::zip_equal(mask.getArguments().drop_front(3), op.getMaskInputs()))
     mapping.map(argument, input);
   for (Operation &inner : mask.without_terminator())
     b.clone(inner, mapping);
@@ -411,7 +410,7 @@ Value mlir::autopar::buildAttentionMask(OpBuilder &b, Location loc,
 /// range (f32's lowest in bf16, -1e30 in f16) becomes its lowest finite
 /// value, not -inf, so that a row masked everywhere stays uniform as it
 /// was, not NaN.
-static FloatAttr getMaskedAttr(OpBuilder &b, Type element, double value) {
+static FloatAttr getHeldMaskedAttr(OpBuilder &b, Type element, double value) {
   auto floatType = cast<FloatType>(element);
   APFloat converted(value);
   bool lost = false;
@@ -464,7 +463,8 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                                             /*isUnsignedCast=*/false);
                if (Value masked = buildAttentionMask(nb, nl, op)) {
                  Value fill = arith::ConstantOp::create(
-                     nb, nl, getMaskedAttr(nb, element, *op.getMaskedValue()));
+                     nb, nl,
+                     getHeldMaskedAttr(nb, element, *op.getMaskedValue()));
                  if (op.isAdditiveMask())
                    fill = arith::AddFOp::create(nb, nl, score, fill);
                  score = arith::SelectOp::create(nb, nl, masked, fill, score);
@@ -717,14 +717,20 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
   // P = exp(S' - lse), in lse's type, stored in the element type.
   Value scores = buildAttentionScores(b, loc, *this);
   Type lseElement = getLse().getType().getElementType();
-  // A row masked everywhere by a huge finite value C has every score equal
-  // to C (S + C rounds to C), so probabilities 1/J, but its lse, C + log J,
-  // rounds to C and exp(S' - lse) would give 1: a row whose lse lies below
-  // C / 2, which no unmasked score reaches, gets 1/J.
+  // A row masked everywhere by a large finite value C (as the scores hold
+  // it: clamped to the element type) has every score equal to C, so
+  // probabilities 1/J; but its lse, C + log J, rounds to about C once the
+  // spacing of floats at C exceeds log J (|C| >= 2^20 in f32), and
+  // exp(S' - lse) would give about 1: a row whose lse lies below C / 2,
+  // which no unmasked score reaches, gets 1/J. An additive C is constant
+  // along the row (S + C rounds to C) only when it is huge.
   std::optional<double> maskedEverywhereBelow;
-  if (std::optional<double> masked = getMaskedValue();
-      masked && std::isfinite(*masked) && *masked <= -kHugeMaskedValue)
-    maskedEverywhereBelow = *masked / 2;
+  if (std::optional<double> masked = getMaskedValue()) {
+    double held = getHeldMaskedAttr(b, element, *masked).getValueAsDouble();
+    double large = isAdditiveMask() ? kHugeMaskedValue : kLargeMaskedValue;
+    if (std::isfinite(held) && held <= -large)
+      maskedEverywhereBelow = held / 2;
+  }
   Value probabilities =
       linalg::GenericOp::create(
           b, loc, TypeRange{scoresType}, ValueRange{scores, getLse()},

@@ -111,7 +111,7 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
     backward.inputBytes += sizeInBytes(input.getType());
   double outputBytes = b * i * e * elementBytes(element);
   backward.bytes = 10 * scoreBytes + 3 * backward.inputBytes + 2 * outputBytes;
-  for (Value input : OperandRange(op.getMaskInputsMutable()))
+  for (Value input : op.getMaskInputs())
     backward.bytes += sizeInBytes(input.getType());
   backward.internalBytes = 4 * heldBytes;
   // The decomposition's products and generics: scores, their scale and
@@ -509,6 +509,8 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.internalBytesLimit = backward.internalBytesLimit;
       work.bwdKernels = backward.kernels;
       for (Value input : inputs)
+        keepForBackward(input);
+      for (Value input : attention.getMaskInputs())
         keepForBackward(input);
       keepForBackward(attention.getResult());
       keepForBackward(attention.getLse());

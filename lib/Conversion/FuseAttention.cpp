@@ -41,8 +41,10 @@ struct Dims {
 /// The ops of one attention chain and what the op takes from them.
 struct Chain {
   linalg::BatchMatmulOp scores, context;
-  /// The roles of the function's values: which data gets no gradient.
+  /// The roles of the function's values (which data gets no gradient) and
+  /// its dominance (which data the attention can read).
   const ArgumentRoles *roles = nullptr;
+  DominanceInfo *dominance = nullptr;
   /// What the attention's result replaces: the context product, or the
   /// rounding of its f32 result to the queries' 16-bit type.
   Operation *last = nullptr;
@@ -62,22 +64,26 @@ struct Chain {
   bool maskedWhen = true;
 };
 
-/// Whether `value` is a linalg.fill of the floating-point constant `expected`.
-bool isFilledWith(Value value, function_ref<bool(double)> expected) {
+/// Whether `value` is a linalg.fill of a floating-point constant that
+/// `expected` accepts.
+bool isFilledWith(Value value, function_ref<bool(const APFloat &)> expected) {
   auto fill = value.getDefiningOp<linalg::FillOp>();
   if (!fill)
     return false;
   FloatAttr constant;
   if (!matchPattern(fill.getInputs()[0], m_Constant(&constant)))
     return false;
-  return expected(constant.getValueAsDouble());
+  return expected(constant.getValue());
 }
 
-bool isZero(double value) { return value == 0.0; }
+bool isZero(const APFloat &value) { return value.isZero(); }
 
-/// The start of a row maximum: -inf, or a finite value no score that
-/// matters lies below (TOSA exports start from the lowest finite float).
-bool isLowest(double value) { return value <= -kHugeMaskedValue; }
+/// The start of a row maximum: -inf, or the type's lowest finite value
+/// (TOSA exports start there), below which no score but -inf lies.
+bool isLowest(const APFloat &value) {
+  return (value.isInfinity() && value.isNegative()) ||
+         value == APFloat::getLargest(value.getSemantics(), /*Negative=*/true);
+}
 
 /// A float constant's value.
 std::optional<double> getFloatConstant(Value value) {
@@ -128,9 +134,9 @@ Value skipReshapesBackward(Value value,
   return value;
 }
 
-/// Whether `op` is a generic on tensors over the scores' loops
-/// [b..., I, J] (the b's multiplying to B), every loop parallel but, with
-/// `reduces`, the last (J).
+/// Whether `op` (a generic, or a linalg.reduce) is on tensors over the
+/// scores' loops [b..., I, J] (the b's multiplying to B), every loop
+/// parallel but, with `reduces`, the last (J).
 bool isOverScores(linalg::LinalgOp op, const Dims &dims, bool reduces) {
   if (!op || !op.hasPureTensorSemantics() || op.getNumLoops() < 3)
     return false;
@@ -236,7 +242,7 @@ bool isExpOfDifference(linalg::GenericOp op, Value x, const Dims &dims,
 /// results (an argmax) are allowed when unused.
 template <typename OpTy>
 bool isRowReduction(linalg::LinalgOp op, Value x, const Dims &dims,
-                    function_ref<bool(double)> isInit) {
+                    function_ref<bool(const APFloat &)> isInit) {
   if (!op || !isa<linalg::GenericOp, linalg::ReduceOp>(op.getOperation()) ||
       !isOverScores(op, dims, true) || op.getNumDpsInputs() != 1 ||
       op.getDpsInputs()[0] != x || !op.getIndexingMapsArray()[0].isIdentity() ||
@@ -253,12 +259,18 @@ bool isRowReduction(linalg::LinalgOp op, Value x, const Dims &dims,
                      (combine.getLhs() == acc && combine.getRhs() == in));
 }
 
+/// Whether `op` is an elementwise function of its one input: a generic on
+/// tensors with one input and one output, identity maps, no reduction.
+bool isUnaryElementwise(linalg::GenericOp op) {
+  return op && op.hasPureTensorSemantics() && op.getNumDpsInputs() == 1 &&
+         op.getNumDpsInits() == 1 && op.getNumReductionLoops() == 0 &&
+         llvm::all_of(op.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isIdentity(); });
+}
+
 /// Whether `op` is 1 / x of its one input, elementwise.
 bool isReciprocal(linalg::GenericOp op) {
-  if (!op || !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 1 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0 ||
-      !llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
+  if (!isUnaryElementwise(op))
     return false;
   auto divide = getYielded(op).getDefiningOp<arith::DivFOp>();
   std::optional<double> one =
@@ -290,11 +302,7 @@ bool isRowOf(Value row, Value reduced, bool reciprocal,
 /// Whether `op` only converts `x` to another float type: an all-parallel
 /// generic with identity maps whose body is one extf or truncf of it.
 bool isFloatCastOf(linalg::GenericOp op, Value x) {
-  if (!op || !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 1 ||
-      op.getNumDpsInits() != 1 || op.getDpsInputs()[0] != x ||
-      op.getNumReductionLoops() != 0 ||
-      !llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }) ||
+  if (!isUnaryElementwise(op) || op.getDpsInputs()[0] != x ||
       op.getBody()->getOperations().size() != 2)
     return false;
   Operation *cast = getYielded(op).getDefiningOp();
@@ -309,12 +317,12 @@ bool isFloatCastOf(linalg::GenericOp op, Value x) {
 /// (and a reciprocal, when `isUser` says so in its last argument). The
 /// reduction, what lies between and the user join `ops`, in that order.
 template <typename CombineOp>
-std::optional<linalg::GenericOp> matchRowReductionAndUser(
-    Value x, const Dims &dims, function_ref<bool(double)> isInit,
+linalg::GenericOp matchRowReductionAndUser(
+    Value x, const Dims &dims, function_ref<bool(const APFloat &)> isInit,
     function_ref<bool(linalg::GenericOp, Value &, bool &)> isUser,
     llvm::SetVector<Operation *> &ops) {
   if (!llvm::hasNItems(x.getUses(), 2))
-    return std::nullopt;
+    return {};
   linalg::LinalgOp reduction;
   linalg::GenericOp user;
   Value row;
@@ -330,10 +338,10 @@ std::optional<linalg::GenericOp> matchRowReductionAndUser(
       user = generic, row = read, reciprocal = inverse;
   }
   if (!reduction || !user)
-    return std::nullopt;
+    return {};
   ops.insert(reduction);
   if (!isRowOf(row, reduction->getResult(0), reciprocal, ops))
-    return std::nullopt;
+    return {};
   ops.insert(user);
   return user;
 }
@@ -347,7 +355,8 @@ std::optional<linalg::GenericOp> matchRowReductionAndUser(
 bool isIota(DenseElementsAttr dense) {
   auto type = dense.getType();
   if (type.getRank() != 1 || type.getNumElements() < 2 ||
-      !isa<IntegerType>(type.getElementType()))
+      !type.getElementType().isSignlessInteger() ||
+      type.getElementType().getIntOrFloatBitWidth() > 64)
     return false;
   int64_t expected = 0;
   for (const APInt &value : dense.getValues<APInt>())
@@ -362,16 +371,14 @@ bool isIota(DenseElementsAttr dense) {
 /// point, folding as it goes. What is data that gets no gradient (an
 /// integer tensor such as a padding mask given as input, or a float one
 /// whose `roles` are input or state) it reads with tensor.extract from a
-/// further argument of the mask's `region`, the tensor joining `inputs`,
-/// when the tensor is defined before `anchor` (the scores product).
-/// Without a builder it only checks that it could, and says why not in
-/// `reason`.
+/// further argument of `maskBlock`, the tensor joining `inputs`, when the
+/// tensor is defined before `chain`'s scores product. Without a builder it
+/// only checks that it could, and says why not in `reason`.
 class IndexFunction {
 public:
-  IndexFunction(OpBuilder *builder, Location loc, Operation *anchor,
-                const ArgumentRoles *roles, Block *region = nullptr)
-      : builder(builder), loc(loc), anchor(anchor), roles(roles),
-        region(region) {}
+  IndexFunction(OpBuilder *builder, Location loc, const Chain &chain,
+                Block *maskBlock = nullptr)
+      : builder(builder), loc(loc), chain(chain), maskBlock(maskBlock) {}
 
   /// `tensor`'s element at `indices` (index values).
   FailureOr<Value> element(Value tensor, ArrayRef<Value> indices);
@@ -424,9 +431,8 @@ private:
 
   OpBuilder *builder;
   Location loc;
-  Operation *anchor;
-  const ArgumentRoles *roles;
-  Block *region;
+  const Chain &chain;
+  Block *maskBlock;
   /// The region's argument reading each input.
   DenseMap<Value, Value> inputArguments;
   /// Steps taken: the walk revisits shared producers, so it is bounded.
@@ -704,12 +710,12 @@ FailureOr<Value> IndexFunction::dataElement(Value tensor,
                                             ArrayRef<Value> indices,
                                             const Twine &why) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  ValueRole role = roles ? roles->getRole(tensor) : ValueRole::Activation;
+  ValueRole role = chain.roles->getRole(tensor);
   if (!type.getElementType().isIntOrIndex() && role != ValueRole::Input &&
       role != ValueRole::State)
     return fail(why + ", data of a float type (which may need a gradient the "
                       "fused attention does not give)");
-  if (!anchor || !DominanceInfo().properlyDominates(tensor, anchor))
+  if (!chain.dominance->properlyDominates(tensor, chain.scores))
     return fail(why + ", data not defined before the attention's scores");
   if (!llvm::is_contained(inputs, tensor))
     inputs.push_back(tensor);
@@ -717,7 +723,7 @@ FailureOr<Value> IndexFunction::dataElement(Value tensor,
     return Value();
   Value &argument = inputArguments[tensor];
   if (!argument)
-    argument = region->addArgument(type, loc);
+    argument = maskBlock->addArgument(type, loc);
   return tensor::ExtractOp::create(*builder, loc, argument, indices)
       .getResult();
 }
@@ -963,7 +969,7 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
                 "scores scaled and masked");
   // Whether the mask region can rebuild `value` (a dry run).
   auto canRebuild = [&](Value value) -> LogicalResult {
-    IndexFunction check(nullptr, op.getLoc(), chain.scores, chain.roles);
+    IndexFunction check(nullptr, op.getLoc(), chain);
     SmallVector<Value> loops(op.getNumLoops());
     if (failed(check.bodyValue(op, value, loops)))
       return fail(check.reason);
@@ -1011,8 +1017,10 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
   }
   // A mask: select(p, C, x) or select(p, x, C).
   if (auto select = dyn_cast<arith::SelectOp>(def)) {
-    std::optional<double> onTrue = getFloatConstant(select.getTrueValue());
-    std::optional<double> onFalse = getFloatConstant(select.getFalseValue());
+    std::optional<double> onTrue =
+        getConstantThrough(op, select.getTrueValue());
+    std::optional<double> onFalse =
+        getConstantThrough(op, select.getFalseValue());
     bool masksWhenTrue = onTrue.has_value();
     Value kept = masksWhenTrue ? select.getFalseValue() : select.getTrueValue();
     if (!onTrue && !onFalse)
@@ -1041,10 +1049,13 @@ LogicalResult matchScaleMask(linalg::GenericOp op, BlockArgument score,
     auto [onTrue, onFalse] = *selected;
     bool masksWhenTrue = onFalse == 0.0;
     double masked = masksWhenTrue ? onTrue : onFalse;
+    // The op adds C exactly; only a row masked everywhere needs C either
+    // huge (constant along the row) or small enough for its lse to keep
+    // log J (the backward recomputes the probabilities from it).
     if ((masksWhenTrue ? onFalse : onTrue) != 0.0 ||
-        !(masked <= -kHugeMaskedValue))
-      return fail("the additive mask is not select(p, 0, C) with C <= -1e30 "
-                  "or -inf");
+        !(masked <= -kHugeMaskedValue || std::abs(masked) < kLargeMaskedValue))
+      return fail("the additive mask is not select(p, 0, C) with C <= -1e30, "
+                  "-inf or |C| < 2^20");
     if (failed(matchScaleMask(op, score, left ? add.getLhs() : add.getRhs(),
                               chain, reason)))
       return failure();
@@ -1065,11 +1076,13 @@ bool looksLikeAttention(Value scores) {
     SmallVector<Value> next;
     for (Value value : frontier)
       for (Operation *user : value.getUsers()) {
-        auto generic = dyn_cast<linalg::GenericOp>(user);
-        if (generic && generic.getNumReductionLoops() > 0 &&
-            llvm::any_of(generic.getBody()->getOperations(), [](Operation &op) {
-              return isa<arith::MaximumFOp, arith::MaxNumFOp>(op);
-            }))
+        auto reduction = dyn_cast<linalg::LinalgOp>(user);
+        if (reduction && isa<linalg::GenericOp, linalg::ReduceOp>(user) &&
+            reduction.getNumReductionLoops() > 0 &&
+            llvm::any_of(reduction.getBlock()->getOperations(),
+                         [](Operation &op) {
+                           return isa<arith::MaximumFOp, arith::MaxNumFOp>(op);
+                         }))
           return true;
         if (isa<linalg::GenericOp, tensor::ExpandShapeOp,
                 tensor::CollapseShapeOp>(user))
@@ -1084,10 +1097,11 @@ bool looksLikeAttention(Value scores) {
 /// first part that does not, in `reason`.
 std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
                                 const ArgumentRoles &roles,
-                                std::string &reason) {
+                                DominanceInfo &dominance, std::string &reason) {
   Chain chain;
   chain.scores = scores;
   chain.roles = &roles;
+  chain.dominance = &dominance;
   auto fail = [&](const Twine &why) -> std::optional<Chain> {
     reason = why.str();
     return std::nullopt;
@@ -1139,18 +1153,18 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
     return fail(llvm::hasNItemsOrMore(x.getUses(), 3)
                     ? "the scaled and masked scores have users besides the "
                       "softmax"
-                    : "no row maximum (from -inf) and exp(x - max) read the "
-                      "scores");
-  auto maxima = matchRowReductionAndUser<arith::MaximumFOp>(
+                    : "no row maximum (from -inf or the lowest float) and "
+                      "exp(x - max) read the scores");
+  linalg::GenericOp numerator = matchRowReductionAndUser<arith::MaximumFOp>(
       x, dims, isLowest,
       [&](linalg::GenericOp op, Value &row, bool &) {
         return isExpOfDifference(op, x, dims, row) ||
                isRowwise<arith::SubFOp>(op, x, dims, row);
       },
       chain.ops);
-  if (!maxima)
-    return fail("no row maximum (from -inf) and exp(x - max) read the scores");
-  linalg::GenericOp numerator = *maxima;
+  if (!numerator)
+    return fail("no row maximum (from -inf or the lowest float) and "
+                "exp(x - max) read the scores");
   Value exps = numerator.getResult(0);
   if (Value row; !isExpOfDifference(numerator, x, dims, row)) {
     // A separate exponential of the difference.
@@ -1169,7 +1183,7 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
 
   // The exponentials feed the row sums and the division by them (or the
   // product with their reciprocals).
-  auto sums = matchRowReductionAndUser<arith::AddFOp>(
+  linalg::GenericOp division = matchRowReductionAndUser<arith::AddFOp>(
       exps, dims, isZero,
       [&](linalg::GenericOp op, Value &row, bool &reciprocal) {
         if (isRowwise<arith::DivFOp>(op, exps, dims, row))
@@ -1178,9 +1192,9 @@ std::optional<Chain> matchChain(linalg::BatchMatmulOp scores,
         return isRowwise<arith::MulFOp>(op, exps, dims, row);
       },
       chain.ops);
-  if (!sums)
-    return fail("no row sum (from 0) and division follow the exponentials");
-  linalg::GenericOp division = *sums;
+  if (!division)
+    return fail("no row sum (from 0) and division (or product with its "
+                "reciprocal) follow the exponentials");
 
   // The probabilities, through reshapes and a rounding back to [B, I, J]
   // of the values' type, are the left operand of the context product and
@@ -1236,7 +1250,7 @@ LogicalResult buildMask(OpBuilder &builder, Block *block, Chain &chain,
                         SmallVectorImpl<Value> &inputs, std::string &reason) {
   Location loc = chain.maskOwner.getLoc();
   builder.setInsertionPointToStart(block);
-  IndexFunction function(&builder, loc, chain.scores, chain.roles, block);
+  IndexFunction function(&builder, loc, chain, block);
   SmallVector<Value> loops = function.delinearize(
       chain.maskOwner, block->getArguments().take_front(3), chain.dims);
   FailureOr<Value> value =
@@ -1396,6 +1410,8 @@ struct FuseAttentionPass
     getOperation()->walk(
         [&](linalg::BatchMatmulOp op) { candidates.push_back(op); });
     IRRewriter rewriter(&getContext());
+    // Valid throughout: fusion erases ops, never blocks of the functions.
+    DominanceInfo &dominance = getAnalysis<DominanceInfo>();
     DenseSet<Operation *> erased;
     // Near misses: without report=1, one warning for all of them.
     std::optional<Location> firstMiss;
@@ -1407,7 +1423,7 @@ struct FuseAttentionPass
       std::string reason;
       // Per chain: an earlier fusion may have erased constants it knew.
       ArgumentRoles roles(scores->getParentOfType<FunctionOpInterface>());
-      std::optional<Chain> chain = matchChain(scores, roles, reason);
+      std::optional<Chain> chain = matchChain(scores, roles, dominance, reason);
       if (!chain) {
         if (!looksLikeAttention(scores.getResult(0)))
           continue;

@@ -329,9 +329,10 @@ def FuseAttention : Pass<"autopar-fuse-attention"> {
          into a zero fill;
       2. optionally scales and a mask: elementwise `linalg.generic`s of
          the scores (each their only user) whose bodies multiply or divide
-         by a constant (or by an input holding a splat constant), and select a constant where a predicate of the
-         indices holds or add a mask select(p, 0, C) (C <= -1e30) that a
-         tensor computed from indices, constants and integer data holds;
+         by a constant (or by an input holding a splat constant), and
+         select a constant where a predicate of the indices holds or add a
+         mask select(p, 0, C) (C <= -1e30 or |C| < 2^20) that a tensor
+         computed from indices, constants and data without gradient holds;
       3. a softmax over J: a max reduction from -inf or the lowest finite
          float (a generic, whose further results such as an argmax are
          unused, or a `linalg.reduce`), `exp(x - max)` (one generic or a

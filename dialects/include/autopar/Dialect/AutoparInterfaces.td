@@ -80,8 +80,11 @@ def Autopar_AttentionOpInterface : OpInterface<"AttentionOpInterface"> {
       "::mlir::Region &", "getMaskRegion", (ins), [{}],
       [{ return $_op.getMask(); }]>,
     InterfaceMethod<"The tensors the mask reads (its region's arguments "
-      "after b, i, j).", "::mlir::MutableOperandRange", "getMaskInputsMutable",
-      (ins), [{}], [{ return $_op.getMaskInputsMutable(); }]>,
+      "after b, i, j).", "::mlir::OperandRange", "getMaskInputs", (ins), [{}],
+      [{ return $_op.getMaskInputs(); }]>,
+    InterfaceMethod<"The mask inputs, to change them.",
+      "::mlir::MutableOperandRange", "getMaskInputsMutable", (ins), [{}],
+      [{ return $_op.getMaskInputsMutable(); }]>,
   ];
   let extraSharedClassDeclaration = [{
     /// Whether a mask region is present.
@@ -89,10 +92,12 @@ def Autopar_AttentionOpInterface : OpInterface<"AttentionOpInterface"> {
     /// Whether `operand` is one the mask reads (whole on every device and
     /// in every block, never differentiated).
     bool isMaskInput(::mlir::OpOperand &operand) {
-      return ::llvm::any_of($_op.getMaskInputsMutable(),
-                            [&](::mlir::OpOperand &input) {
-                              return &input == &operand;
-                            });
+      ::mlir::OperandRange inputs = $_op.getMaskInputs();
+      if (inputs.empty() || operand.getOwner() != $_op.getOperation())
+        return false;
+      unsigned first = inputs.getBeginOperandIndex();
+      unsigned number = operand.getOperandNumber();
+      return number >= first && number < first + inputs.size();
     }
     /// The loop sizes (b, i, j, d, e).
     ::llvm::SmallVector<int64_t, 5> getLoopSizes() {

@@ -62,10 +62,14 @@ bufferizeCollective(CollectiveOpInterface op, RewriterBase &rewriter,
 namespace mlir::autopar {
 /// The smallest magnitude of a huge masked value C: "score + C" is C for
 /// any score that matters (it rounds to C for |score| below 2^-24 |C| in
-/// f32), and no unmasked row's log-sum-exp comes near C / 2. An additive
-/// mask must be this large to fuse; a row masked everywhere by such a value
-/// is recognised by its lse in the backward.
+/// f32), so that an additive mask of it holds a row masked everywhere
+/// uniform, and no unmasked row's log-sum-exp comes near C / 2.
 constexpr double kHugeMaskedValue = 1e30;
+/// The smallest magnitude of a masked value from which a row masked
+/// everywhere is recognised by its lse in the backward (its lse, C + log J,
+/// loses log J to rounding in f32 from about 2^20): no unmasked row's
+/// log-sum-exp comes near C / 2.
+constexpr double kLargeMaskedValue = 1 << 20;
 /// The type `op`'s decomposition accumulates and computes in: the
 /// queries', but f32 for 16-bit queries. Its products, row maxima, row sums
 /// and row terms accumulate in it and its elementwise steps compute in it;

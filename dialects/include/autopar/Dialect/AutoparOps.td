@@ -212,7 +212,9 @@ def Autopar_AttentionGradOp : Autopar_Op<"attention_grad", [
     the adjoints of query, key and value, as FlashAttention's backward
     computes them from nothing larger than the inputs:
 
-        P  = exp(S' - lse)                   (S' as the attention's)
+        P  = exp(S' - lse)                   (S' as the attention's; 1/J in
+                                             a row masked everywhere by a
+                                             large C, lse < C / 2)
         dV[b, j, e] = sum_i P[b, i, j] dO[b, i, e]
         dP[b, i, j] = sum_e dO[b, i, e] value[b, j, e]
         r[b, i]     = sum_e dO[b, i, e] O[b, i, e] - dlse[b, i]
