@@ -2,7 +2,7 @@
 """Real PyTorch models through every stage of autopar, one row per model:
 
   export   autopar-import-torch (torchvision at its own image size, batch 8;
-           transformers from small configurations; two TOSA exports)
+           transformers from small configurations; four TOSA exports)
   plan     autopar-opt --auto-shard (target a100-dgx): the search over every
            mesh of 1-8 GPUs
   train    autopar-opt --autopar-training (softmax cross-entropy, SGD)
@@ -59,6 +59,11 @@ MODELS += [
      "decoder_attention_heads=4 --batch 8"),
     ("resnet18 (TOSA)", "torchvision:resnet18 --batch 8 --dialect tosa"),
     ("mobilenet_v2 (TOSA)", "torchvision:mobilenet_v2 --batch 8 --dialect tosa"),
+    ("gpt2 (4 layers, 256, TOSA)", "hf:gpt2:n_layer=4,n_embd=256,n_head=4 "
+     + SMALL_LM + " --dialect tosa"),
+    ("bert (4 layers, 256, TOSA)", "hf:bert:num_hidden_layers=4,"
+     "hidden_size=256,num_attention_heads=4,intermediate_size=1024 "
+     + SMALL_LM + " --dialect tosa"),
 ]
 STAGES = ["plan", "train", "split", "cuda"]
 # The ops that do tensor work in an export (its size, for the table).
