@@ -628,26 +628,30 @@ static int64_t getScoreBytes(AttentionOpInterface op) {
   return std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
 }
 
-int64_t mlir::autopar::getAttentionBatchBlock(AttentionOpInterface op,
-                                              int64_t budgetBytes) {
+/// How many of loop `loop` (b or i) of `op` lowering computes at once: the
+/// largest divisor of it whose score-sized buffers (over the loops after
+/// it, up to j) take at most `budgetBytes`; all of it without a budget or
+/// with dynamic sizes.
+static int64_t getAttentionBlock(AttentionOpInterface op, unsigned loop,
+                                 int64_t budgetBytes) {
   SmallVector<int64_t, 5> loops = op.getLoopSizes();
   if (budgetBytes <= 0 ||
       llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
-    return loops[0];
-  return getLargestBlock(loops[0], loops[1] * loops[2] * getScoreBytes(op),
-                         budgetBytes);
+    return loops[loop];
+  int64_t itemBytes = getScoreBytes(op);
+  for (unsigned inner = loop + 1; inner < 3; ++inner)
+    itemBytes *= loops[inner];
+  return getLargestBlock(loops[loop], itemBytes, budgetBytes);
+}
+
+int64_t mlir::autopar::getAttentionBatchBlock(AttentionOpInterface op,
+                                              int64_t budgetBytes) {
+  return getAttentionBlock(op, /*loop=*/0, budgetBytes);
 }
 
 int64_t mlir::autopar::getAttentionRowBlock(AttentionOpInterface op,
                                             int64_t budgetBytes) {
-  SmallVector<int64_t, 5> loops = op.getLoopSizes();
-  if (budgetBytes <= 0 ||
-      llvm::any_of(ArrayRef(loops).take_front(3), ShapedType::isDynamic))
-    return loops[1];
-  int64_t perRow = loops[2] * getScoreBytes(op);
-  if (loops[1] * perRow <= budgetBytes)
-    return loops[1];
-  return getLargestBlock(loops[1], perRow, budgetBytes);
+  return getAttentionBlock(op, /*loop=*/1, budgetBytes);
 }
 
 Value mlir::autopar::buildProductSum(OpBuilder &b, Location loc, Value lhs,

@@ -95,15 +95,24 @@ static double getAttentionBlockBytes(double rowBytes) {
   return std::max<double>(kAttentionBlockBytes, rowBytes);
 }
 
+/// The bytes `buffers` score-sized buffers of `op` hold at once (each in
+/// the accumulator type, as the largest of them, the products, are: f32 for
+/// a 16-bit attention), and what lowering's blocks bound them to per device
+/// (OpWorkload::internalBytes and internalBytesLimit).
+static std::pair<double, double> getAttentionHeldBytes(AttentionOpInterface op,
+                                                       double buffers) {
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  double rows = static_cast<double>(loops[0]) * loops[1];
+  double held = rows * loops[2] * elementBytes(getAttentionAccumulatorType(op));
+  return {buffers * held, buffers * getAttentionBlockBytes(held / rows)};
+}
+
 static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
   Type element = op.getQuery().getType().getElementType();
   SmallVector<int64_t, 5> loops = op.getLoopSizes();
   double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
   double scores = b * i * j;
   double scoreBytes = scores * elementBytes(element);
-  // The score-sized buffers held: their largest (the products) in the
-  // accumulator type (f32 for a 16-bit attention).
-  double heldBytes = scores * elementBytes(getAttentionAccumulatorType(op));
   AttentionBackward backward;
   backward.macs = scores * (3 * d + 2 * e);
   backward.flops = 2 * backward.macs + 8 * scores;
@@ -113,11 +122,11 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
   backward.bytes = 10 * scoreBytes + 3 * backward.inputBytes + 2 * outputBytes;
   for (Value input : op.getMaskInputs())
     backward.bytes += sizeInBytes(input.getType());
-  backward.internalBytes = 4 * heldBytes;
+  std::tie(backward.internalBytes, backward.internalBytesLimit) =
+      getAttentionHeldBytes(op, 4);
   // The decomposition's products and generics: scores, their scale and
   // mask, P, dV, dP, the row terms (two), dS, dQ, dK (fills not counted).
   backward.kernels = op.hasMask() || op.getScaleValue() != 1.0 ? 10 : 9;
-  backward.internalBytesLimit = 4 * getAttentionBlockBytes(heldBytes / (b * i));
   return backward;
 }
 
@@ -492,10 +501,8 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       inputBytes += sizeInBytes(input.getType());
     work.bytesRead = inputBytes + 4 * scoreBytes;
     work.bytesWritten += 2 * scoreBytes;
-    double heldBytes =
-        scores * elementBytes(getAttentionAccumulatorType(attention));
-    work.internalBytes = 2 * heldBytes;
-    work.internalBytesLimit = 2 * getAttentionBlockBytes(heldBytes / (b * i));
+    std::tie(work.internalBytes, work.internalBytesLimit) =
+        getAttentionHeldBytes(attention, 2);
     // Scores, scale and mask, max, exp, sum, division, context, lse.
     work.kernels =
         attention.hasMask() || attention.getScaleValue() != 1.0 ? 8 : 7;
