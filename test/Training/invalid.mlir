@@ -93,3 +93,25 @@ func.func @forward(%x: tensor<8xf32> {autopar.role = "input"},
   } -> tensor<8xf32>
   return %y : tensor<8xf32>
 }
+
+// -----
+
+// A mask input that needs a gradient (a learned bias read as data, which
+// autopar-fuse-attention never forms) is refused: mask inputs get none.
+func.func @forward(%q: tensor<1x4x2xf32> {autopar.role = "param"},
+                   %k: tensor<1x2x4xf32> {autopar.role = "input"},
+                   %v: tensor<1x4x2xf32> {autopar.role = "input"},
+                   %bias: tensor<1x4xf32> {autopar.role = "param"}) -> tensor<1x4x2xf32> {
+  %o = tensor.empty() : tensor<1x4x2xf32>
+  %l = tensor.empty() : tensor<1x4xf32>
+  // expected-error @+1 {{the attention's mask reads a value that needs a gradient; its mask inputs get none (a learned bias stays unfused)}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<1x4x2xf32>, tensor<1x2x4xf32>, tensor<1x4x2xf32>) outs(%o, %l : tensor<1x4x2xf32>, tensor<1x4xf32>) scale 1.0 masked -1.0e4 reading(%bias : tensor<1x4xf32>) mask {
+  ^bb0(%b: index, %i: index, %j: index, %m: tensor<1x4xf32>):
+    %zero = arith.constant 0.0 : f32
+    %c0 = arith.constant 0 : index
+    %x = tensor.extract %m[%c0, %j] : tensor<1x4xf32>
+    %c = arith.cmpf olt, %x, %zero : f32
+    autopar.yield %c : i1
+  } -> tensor<1x4x2xf32>, tensor<1x4xf32>
+  return %r : tensor<1x4x2xf32>
+}
