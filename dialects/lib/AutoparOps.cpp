@@ -679,6 +679,11 @@ Value mlir::autopar::buildProductSum(OpBuilder &b, Location loc, Value lhs,
 
 FailureOr<SmallVector<Value>>
 AttentionGradOp::decomposeOperation(OpBuilder &b) {
+  return buildGradients(b, /*keysInAccumulator=*/false);
+}
+
+SmallVector<Value> AttentionGradOp::buildGradients(OpBuilder &b,
+                                                   bool keysInAccumulator) {
   Location loc = getLoc();
   MLIRContext *context = b.getContext();
   RankedTensorType queryType = getQuery().getType();
@@ -694,14 +699,14 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
   // sum over loop 3 of lhs * rhs into a tensor of `shape` at (d0, d1, d2),
   // accumulated in the accumulator type, then rounded to the element type.
   auto contract = [&](Value lhs, AffineMap lhsMap, Value rhs, AffineMap rhsMap,
-                      ArrayRef<int64_t> shape) {
+                      ArrayRef<int64_t> shape, bool round = true) {
     Value sum = buildProductSum(
         b, loc, lhs, rhs,
         RankedTensorType::get(shape, getAttentionAccumulatorType(*this)),
         {lhsMap, rhsMap, dims({0, 1, 2})},
         {utils::IteratorType::parallel, utils::IteratorType::parallel,
          utils::IteratorType::parallel, utils::IteratorType::reduction});
-    return buildConverted(b, loc, sum, element);
+    return round ? buildConverted(b, loc, sum, element) : sum;
   };
   AffineMap all3 = AffineMap::getMultiDimIdentityMap(3, context);
   AffineMap rows3 = getRowMap(context);
@@ -760,8 +765,9 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
           })
           .getResult(0);
   // dV[b, j, e] = sum_i P[b, i, j] dO[b, i, e].
-  Value dValue = contract(probabilities, dims({0, 3, 1}), getOutputGrad(),
-                          dims({0, 3, 2}), valueType.getShape());
+  Value dValue =
+      contract(probabilities, dims({0, 3, 1}), getOutputGrad(), dims({0, 3, 2}),
+               valueType.getShape(), !keysInAccumulator);
   // dP[b, i, j] = sum_e dO[b, i, e] V[b, j, e].
   Value dProbabilities = contract(getOutputGrad(), dims({0, 1, 3}), getValue(),
                                   dims({0, 2, 3}), scoresType.getShape());
@@ -829,7 +835,7 @@ AttentionGradOp::decomposeOperation(OpBuilder &b) {
                           queryType.getShape());
   // dK'[b, d, j] = sum_i Q[b, i, d] dS[b, i, j].
   Value dKey = contract(getQuery(), dims({0, 3, 1}), dScores, dims({0, 3, 2}),
-                        keyType.getShape());
+                        keyType.getShape(), !keysInAccumulator);
   return SmallVector<Value>{dQuery, dKey, dValue};
 }
 

@@ -124,11 +124,12 @@ static Value expandScatterAdd(RewriterBase &rewriter, ScatterAddOp op) {
 /// `operands` are its slices (outs included; the mask's inputs whole),
 /// `offsets` the block's first index along the mask's leading indices
 /// (batch, then row), so that the mask sees global indices. The results
-/// have the sliced outs' types.
-static FailureOr<SmallVector<Value>> decomposeBlock(RewriterBase &rewriter,
-                                                    AttentionOpInterface op,
-                                                    ValueRange operands,
-                                                    ValueRange offsets) {
+/// have the sliced outs' types, but a gradient's dK and dV stay in its
+/// accumulator type with `keysInAccumulator`.
+static FailureOr<SmallVector<Value>>
+decomposeBlock(RewriterBase &rewriter, AttentionOpInterface op,
+               ValueRange operands, ValueRange offsets,
+               bool keysInAccumulator = false) {
   Operation *blockOp = rewriter.clone(*op);
   blockOp->setOperands(operands);
   for (auto [result, init] : llvm::zip_equal(
@@ -146,7 +147,10 @@ static FailureOr<SmallVector<Value>> decomposeBlock(RewriterBase &rewriter,
   }
   rewriter.setInsertionPoint(blockOp);
   FailureOr<SmallVector<Value>> parts =
-      cast<linalg::AggregatedOpInterface>(blockOp).decomposeOperation(rewriter);
+      keysInAccumulator
+          ? cast<AttentionGradOp>(blockOp).buildGradients(rewriter, true)
+          : cast<linalg::AggregatedOpInterface>(blockOp).decomposeOperation(
+                rewriter);
   rewriter.eraseOp(blockOp);
   return parts;
 }
@@ -225,8 +229,10 @@ decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
 /// indexed by query row (queries, outputs, lse, their adjoints, dQ) are
 /// sliced by batch and rows, the keys and values (and dK, dV) by batch
 /// alone. The forward's rows are independent; the gradient's dK and dV sum
-/// over the rows, so each block's are added to the batch's, zeroed first.
-/// The mask sees the global batch and row.
+/// over the rows, so each block's are added to the batch's, zeroed first,
+/// in the accumulator type (f32 for a 16-bit attention: a sum over many
+/// blocks rounded to 8 bits at each would lose the small ones), rounded
+/// once after the last block. The mask sees the global batch and row.
 static FailureOr<SmallVector<Value>>
 decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
                      int64_t rows) {
@@ -283,10 +289,21 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPointToStart(outer.getBody());
   Value batch = outer.getInductionVar();
+  Type accumulator = getAttentionAccumulatorType(op);
+  bool keysInAccumulator =
+      isGradient && accumulator != op.getQuery().getType().getElementType();
   SmallVector<Value> batchOuts;
   for (OpOperand &init : destination.getDpsInitsMutable()) {
     unsigned number = destination.getTiedOpResult(&init).getResultNumber();
-    Value part = slice(outer.getRegionIterArgs()[number], batch, Value());
+    Value carried = outer.getRegionIterArgs()[number];
+    Value part;
+    if (hasRows(init) || !keysInAccumulator) {
+      part = slice(carried, batch, Value());
+    } else {
+      auto [type, offsets, sizes, strides] = bounds(carried, batch, Value());
+      part =
+          tensor::EmptyOp::create(rewriter, loc, type.getShape(), accumulator);
+    }
     if (!hasRows(init)) {
       auto type = cast<RankedTensorType>(part.getType());
       Value zero = arith::ConstantOp::create(
@@ -316,8 +333,8 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     }
     operands.push_back(slice(operand.get(), batch, rowed ? row : Value()));
   }
-  FailureOr<SmallVector<Value>> parts =
-      decomposeBlock(rewriter, op, operands, ValueRange{batch, row});
+  FailureOr<SmallVector<Value>> parts = decomposeBlock(
+      rewriter, op, operands, ValueRange{batch, row}, keysInAccumulator);
   if (failed(parts))
     return failure();
   rewriter.setInsertionPointToEnd(inner.getBody());
@@ -340,7 +357,11 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   SmallVector<Value> whole;
   for (auto [part, carried] :
        llvm::zip_equal(inner.getResults(), outer.getRegionIterArgs()))
-    whole.push_back(insert(part, carried, batch, Value()));
+    whole.push_back(
+        insert(buildConverted(
+                   rewriter, loc, part,
+                   cast<RankedTensorType>(carried.getType()).getElementType()),
+               carried, batch, Value()));
   scf::YieldOp::create(rewriter, loc, whole);
   return SmallVector<Value>(outer.getResults());
 }

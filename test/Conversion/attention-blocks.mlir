@@ -88,3 +88,34 @@ func.func @attention_grad(%q: tensor<4x8x4xf32>, %k: tensor<4x4x8xf32>, %v: tens
   %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>, tensor<4x8x4xf32>, tensor<4x8xf32>, tensor<4x8x4xf32>, tensor<4x8xf32>) outs(%eq, %ek, %ev : tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>) scale 5.000000e-01 -> tensor<4x8x4xf32>, tensor<4x4x8xf32>, tensor<4x8x4xf32>
   return %dk : tensor<4x4x8xf32>
 }
+
+// -----
+
+// A bf16 gradient by rows sums dK and dV over the row blocks in f32 (its
+// accumulator type) and rounds them to bf16 once, after the last block:
+// summed in bf16, each block's share would be rounded to 8 bits at every
+// addition. dQ's rows are computed whole in each block and stay bf16. The
+// score-sized buffers are f32 products (64 bytes: 2 rows of 8 keys).
+// ROWS-LABEL: func.func @attention_grad_bf16(
+// ROWS: scf.for %[[B:[a-z0-9_]+]] =
+// ROWS: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x4x8xf32>)
+// ROWS: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<1x8x4xf32>)
+// ROWS: %[[INNER:.*]]:3 = scf.for %[[I:[a-z0-9_]+]] = {{.*}} -> (tensor<1x8x4xbf16>, tensor<1x4x8xf32>, tensor<1x8x4xf32>)
+// ROWS: tensor.insert_slice %{{.*}} into %{{.*}}[0, %[[I]], 0] [1, 2, 4] {{.*}} : tensor<1x2x4xbf16> into tensor<1x8x4xbf16>
+// ROWS: linalg.add ins(%{{.*}}, %{{.*}} : tensor<1x4x8xf32>, tensor<1x4x8xf32>)
+// ROWS: linalg.add ins(%{{.*}}, %{{.*}} : tensor<1x8x4xf32>, tensor<1x8x4xf32>)
+// ROWS: scf.yield
+// ROWS: tensor.insert_slice %[[INNER]]#0 into %{{.*}}[%[[B]], 0, 0] [1, 8, 4] {{.*}} : tensor<1x8x4xbf16> into tensor<4x8x4xbf16>
+// ROWS: linalg.generic {{.*}} ins(%[[INNER]]#1 : tensor<1x4x8xf32>) outs(%{{.*}} : tensor<1x4x8xbf16>)
+// ROWS: arith.truncf %{{.*}} : f32 to bf16
+// ROWS: tensor.insert_slice %{{.*}} into %{{.*}}[%[[B]], 0, 0] [1, 4, 8] {{.*}} : tensor<1x4x8xbf16> into tensor<4x4x8xbf16>
+// ROWS: linalg.generic {{.*}} ins(%[[INNER]]#2 : tensor<1x8x4xf32>) outs(%{{.*}} : tensor<1x8x4xbf16>)
+// ROWS: arith.truncf %{{.*}} : f32 to bf16
+// ROWS: tensor.insert_slice %{{.*}} into %{{.*}}[%[[B]], 0, 0] [1, 8, 4] {{.*}} : tensor<1x8x4xbf16> into tensor<4x8x4xbf16>
+func.func @attention_grad_bf16(%q: tensor<4x8x4xbf16>, %k: tensor<4x4x8xbf16>, %v: tensor<4x8x4xbf16>, %o: tensor<4x8x4xbf16>, %l: tensor<4x8xf32>, %do: tensor<4x8x4xbf16>, %dl: tensor<4x8xf32>) -> tensor<4x4x8xbf16> {
+  %eq = tensor.empty() : tensor<4x8x4xbf16>
+  %ek = tensor.empty() : tensor<4x4x8xbf16>
+  %ev = tensor.empty() : tensor<4x8x4xbf16>
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<4x8x4xbf16>, tensor<4x4x8xbf16>, tensor<4x8x4xbf16>, tensor<4x8x4xbf16>, tensor<4x8xf32>, tensor<4x8x4xbf16>, tensor<4x8xf32>) outs(%eq, %ek, %ev : tensor<4x8x4xbf16>, tensor<4x4x8xbf16>, tensor<4x8x4xbf16>) scale 5.000000e-01 -> tensor<4x8x4xbf16>, tensor<4x4x8xbf16>, tensor<4x8x4xbf16>
+  return %dk : tensor<4x4x8xbf16>
+}

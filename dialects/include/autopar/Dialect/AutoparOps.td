@@ -255,6 +255,12 @@ def Autopar_AttentionGradOp : Autopar_Op<"attention_grad", [
     ::mlir::MutableOperandRange getDpsInitsMutable() {
       return ::mlir::MutableOperandRange(getOperation(), 7, 3);
     }
+    /// The decomposition's dQ, dK and dV (decomposeOperation); with
+    /// `keysInAccumulator`, dK and dV are left in the accumulator type
+    /// (getAttentionAccumulatorType) instead of rounded to the keys' and
+    /// values', for a caller that sums them over blocks of query rows.
+    ::llvm::SmallVector<::mlir::Value> buildGradients(
+        ::mlir::OpBuilder &b, bool keysInAccumulator);
   }];
 }
 
