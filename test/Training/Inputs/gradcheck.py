@@ -81,11 +81,12 @@ def dense(shape, element, values):
     return "dense<%s> : %s" % (nest(shape, values), type_text), type_text
 
 
-def execute(args, training, lines):
-    """Appends `lines` (the body of @main) to the training module, lowers it
-    with --autopar-lower-to-cpu, runs it with mlir-runner and returns the
+def execute(args, training, lines, functions=()):
+    """Appends `functions` (lines of whole functions) and `lines` (the body
+    of @main) to the training module, lowers it with
+    --autopar-lower-to-cpu, runs it with mlir-runner and returns the
     numbers it printed."""
-    lines = lines + ["  return", "}"]
+    lines = list(functions) + lines + ["  return", "}"]
     module = training.rstrip()
     assert module.endswith("}")
     module = module[:-1] + "\n".join("  " + l for l in lines) + "\n}\n"
@@ -212,6 +213,14 @@ def main():
     lines.append("  %%two_h = arith.constant %.17e : f64" % (2 * args.h))
     lines.append("  %tiny = arith.constant 1.0e-3 : f64")
     checked = []
+    # One @probe_<p> per checked parameter: the step's loss with one element
+    # of the parameter set to a value. Main calls it twice per checked
+    # element, so that the step has one call site per parameter (each call
+    # site's argument and result plumbing is code the JIT compiles: calling
+    # the step itself twice per element made main most of the program).
+    functions = []
+    arg_list = ", ".join("%%a%d: %s" % (i, t) for i, t in enumerate(arg_types))
+    loss_element = result_types[loss_index][7:-1]
     chosen = list(range(len(params)))
     if args.max_params and len(params) > args.max_params:
         n = args.max_params
@@ -224,6 +233,23 @@ def main():
         for d in shape:
             count *= d
         picks = sorted({int(random.next() * count) for _ in range(args.checks)})
+        ptype = arg_types[arg]
+        rank_indices = ", ".join("%%i%d" % k for k in range(len(shape)))
+        functions.append("func.func @probe_%d(%s%s, %%v: f64) -> %s {"
+                         % (p, arg_list,
+                            "".join(", %%i%d: index" % k
+                                    for k in range(len(shape))),
+                            loss_element))
+        functions.append("  %%t = tensor.insert %%v into %%a%d[%s] : %s"
+                         % (arg, rank_indices, ptype))
+        functions.append("  %%r:%d = call @train_step(%s) : %s"
+                         % (n_results, ", ".join(
+                             "%t" if i == arg else "%%a%d" % i
+                             for i in range(len(arg_types))), signature_text))
+        functions.append("  %%l = tensor.extract %%r#%d[] : %s"
+                         % (loss_index, result_types[loss_index]))
+        functions.append("  return %%l : %s" % loss_element)
+        functions.append("}")
         for flat in picks:
             index = []
             rest = flat
@@ -241,17 +267,14 @@ def main():
             lines.append("  %%%s_g = tensor.extract %%r#%d[%s] : %s"
                          % (tag, grad_index + p, idx, ptype))
             lines.append("  %%%s_v = tensor.extract %%a%d[%s] : %s" % (tag, arg, idx, ptype))
+            probe_type = "(%s%s, f64) -> %s" % (
+                ", ".join(arg_types), ", index" * len(shape), loss_element)
             for sign, op in (("plus", "addf"), ("minus", "subf")):
                 lines.append("  %%%s_%s_v = arith.%s %%%s_v, %%h : f64" % (tag, sign, op, tag))
-                lines.append("  %%%s_%s_t = tensor.insert %%%s_%s_v into %%a%d[%s] : %s"
-                             % (tag, sign, tag, sign, arg, idx, ptype))
-                call_args = ", ".join(
-                    ("%%%s_%s_t" % (tag, sign)) if i == arg else ("%%a%d" % i)
-                    for i in range(len(arg_types)))
-                lines.append("  %%%s_%s_r:%d = call @train_step(%s) : %s"
-                             % (tag, sign, n_results, call_args, signature_text))
-                lines.append("  %%%s_%s_l = tensor.extract %%%s_%s_r#%d[] : %s"
-                             % (tag, sign, tag, sign, loss_index, result_types[loss_index]))
+                lines.append("  %%%s_%s_l = call @probe_%d(%s) : %s"
+                             % (tag, sign, p, ", ".join(
+                                 [all_args] + idx_names +
+                                 ["%%%s_%s_v" % (tag, sign)]), probe_type))
             lines.append("  %%%s_d = arith.subf %%%s_plus_l, %%%s_minus_l : f64" % (tag, tag, tag))
             lines.append("  %%%s_fd = arith.divf %%%s_d, %%two_h : f64" % (tag, tag))
             lines.append("  %%%s_e = arith.subf %%%s_g, %%%s_fd : f64" % (tag, tag, tag))
@@ -265,7 +288,7 @@ def main():
             lines.append("  vector.print %%%s_fd : f64" % tag)
             lines.append("  vector.print %%%s_rel : f64" % tag)
             checked.append("param %d element %d" % (p, flat))
-    numbers = execute(args, training, lines)
+    numbers = execute(args, training, lines, functions)
     worst = 0.0
     for k, what in enumerate(checked):
         g, fd, rel = numbers[3 * k:3 * k + 3]
