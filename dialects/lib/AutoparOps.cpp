@@ -610,15 +610,20 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
   return SmallVector<Value>{context, lse};
 }
 
-/// The largest divisor of `extent` whose items, `itemBytes` each, take at
-/// most `budgetBytes` (at least 1).
+/// How many of `extent` items, `itemBytes` each, one block takes within
+/// `budgetBytes` (at least 1): the most that fit, or the largest divisor of
+/// `extent` when it is more than half of that (equal blocks, no smaller
+/// last one, at most twice the blocks); else the blocks are the most that
+/// fit and the last takes what remains (a prime extent: not 1-item blocks).
 static int64_t getLargestBlock(int64_t extent, int64_t itemBytes,
                                int64_t budgetBytes) {
-  int64_t block = 1;
-  for (int64_t divisor = 1; divisor <= extent; ++divisor)
-    if (extent % divisor == 0 && divisor * itemBytes <= budgetBytes)
-      block = divisor;
-  return block;
+  int64_t fitting =
+      std::clamp<int64_t>(budgetBytes / std::max<int64_t>(itemBytes, 1), 1,
+                          std::max<int64_t>(extent, 1));
+  for (int64_t divisor = fitting; 2 * divisor > fitting; --divisor)
+    if (extent % divisor == 0)
+      return divisor;
+  return fitting;
 }
 
 /// Bytes of one key's score in the largest score-sized buffer of `op`: the

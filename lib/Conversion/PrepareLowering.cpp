@@ -130,6 +130,8 @@ static FailureOr<SmallVector<Value>>
 decomposeBlock(RewriterBase &rewriter, AttentionOpInterface op,
                ValueRange operands, ValueRange offsets,
                bool keysInAccumulator = false) {
+  // The parts go where the block's clone went; later ops after them.
+  OpBuilder::InsertionGuard guard(rewriter);
   Operation *blockOp = rewriter.clone(*op);
   blockOp->setOperands(operands);
   for (auto [result, init] : llvm::zip_equal(
@@ -155,10 +157,44 @@ decomposeBlock(RewriterBase &rewriter, AttentionOpInterface op,
   return parts;
 }
 
+/// Blocks of `block` items from 0 to `extent`: an scf.for over the whole
+/// blocks carrying `inits`, then, when `block` does not divide `extent`, the
+/// last block's `extent mod block` items after it (straight-line code).
+/// `body(first, size, carried)` builds one block at the insertion point and
+/// returns the carried values it updates. The results: the last ones.
+static FailureOr<SmallVector<Value>> buildBlocks(
+    RewriterBase &rewriter, Location loc, int64_t extent, int64_t block,
+    ValueRange inits,
+    function_ref<FailureOr<SmallVector<Value>>(Value, int64_t, ValueRange)>
+        body) {
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, value);
+  };
+  int64_t whole = extent / block * block;
+  SmallVector<Value> results(inits);
+  if (whole > 0) {
+    auto loop = scf::ForOp::create(rewriter, loc, constant(0), constant(whole),
+                                   constant(block), inits);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    FailureOr<SmallVector<Value>> updated =
+        body(loop.getInductionVar(), block, loop.getRegionIterArgs());
+    if (failed(updated))
+      return failure();
+    rewriter.setInsertionPointToEnd(loop.getBody());
+    scf::YieldOp::create(rewriter, loc, *updated);
+    results.assign(loop.getResults().begin(), loop.getResults().end());
+  }
+  if (whole == extent)
+    return results;
+  return body(constant(whole), extent - whole, results);
+}
+
 /// `op` (an attention or its gradient) computed `block` batches at a time:
 /// an scf.for over the batch carrying the outs, whose body decomposes the
 /// op on that block of every operand (each has the batch first; the mask
-/// sees the global batch index) and inserts the results into the outs.
+/// sees the global batch index) and inserts the results into the outs; a
+/// smaller last block after it when `block` does not divide the batch.
 /// Exact (batches are independent); score-sized buffers hold `block`
 /// batches instead of all of them.
 static FailureOr<SmallVector<Value>>
@@ -167,65 +203,61 @@ decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   Location loc = op.getLoc();
   auto destination = cast<DestinationStyleOpInterface>(op.getOperation());
   int64_t batch = op.getLoopSizes()[0];
-  auto constant = [&](int64_t value) -> Value {
-    return arith::ConstantIndexOp::create(rewriter, loc, value);
-  };
-  auto loop = scf::ForOp::create(rewriter, loc, constant(0), constant(batch),
-                                 constant(block),
-                                 ValueRange(destination.getDpsInits()));
-  OpBuilder::InsertionGuard guard(rewriter);
-  rewriter.setInsertionPointToStart(loop.getBody());
-  Value first = loop.getInductionVar();
-  auto blockShape = [&](Type type) {
-    auto tensor = cast<RankedTensorType>(type);
-    SmallVector<int64_t> shape(tensor.getShape());
-    shape[0] = block;
-    return tensor.clone(shape);
-  };
-  auto sliceArguments = [&](RankedTensorType type) {
-    SmallVector<OpFoldResult> offsets(type.getRank(), rewriter.getIndexAttr(0));
-    offsets[0] = first;
-    SmallVector<OpFoldResult> sizes;
-    for (int64_t size : blockShape(type).getShape())
-      sizes.push_back(rewriter.getIndexAttr(size));
-    SmallVector<OpFoldResult> strides(type.getRank(), rewriter.getIndexAttr(1));
-    return std::make_tuple(offsets, sizes, strides);
-  };
-  SmallVector<Value> operands;
-  for (OpOperand &operand : op->getOpOperands()) {
-    Value whole = operand.get();
-    if (op.isMaskInput(operand)) {
-      operands.push_back(whole);
-      continue;
+  auto body = [&](Value first, int64_t size,
+                  ValueRange carried) -> FailureOr<SmallVector<Value>> {
+    auto blockShape = [&](Type type) {
+      auto tensor = cast<RankedTensorType>(type);
+      SmallVector<int64_t> shape(tensor.getShape());
+      shape[0] = size;
+      return tensor.clone(shape);
+    };
+    auto sliceArguments = [&](RankedTensorType type) {
+      SmallVector<OpFoldResult> offsets(type.getRank(),
+                                        rewriter.getIndexAttr(0));
+      offsets[0] = first;
+      SmallVector<OpFoldResult> sizes;
+      for (int64_t extent : blockShape(type).getShape())
+        sizes.push_back(rewriter.getIndexAttr(extent));
+      SmallVector<OpFoldResult> strides(type.getRank(),
+                                        rewriter.getIndexAttr(1));
+      return std::make_tuple(offsets, sizes, strides);
+    };
+    SmallVector<Value> operands;
+    for (OpOperand &operand : op->getOpOperands()) {
+      Value whole = operand.get();
+      if (op.isMaskInput(operand)) {
+        operands.push_back(whole);
+        continue;
+      }
+      if (destination.isDpsInit(&operand))
+        whole =
+            carried[destination.getTiedOpResult(&operand).getResultNumber()];
+      auto type = cast<RankedTensorType>(whole.getType());
+      auto [offsets, sizes, strides] = sliceArguments(type);
+      operands.push_back(tensor::ExtractSliceOp::create(
+          rewriter, loc, blockShape(type), whole, offsets, sizes, strides));
     }
-    if (destination.isDpsInit(&operand))
-      whole = loop.getRegionIterArgs()[destination.getTiedOpResult(&operand)
-                                           .getResultNumber()];
-    auto type = cast<RankedTensorType>(whole.getType());
-    auto [offsets, sizes, strides] = sliceArguments(type);
-    operands.push_back(tensor::ExtractSliceOp::create(
-        rewriter, loc, blockShape(type), whole, offsets, sizes, strides));
-  }
-  FailureOr<SmallVector<Value>> parts =
-      decomposeBlock(rewriter, op, operands, ValueRange{first});
-  if (failed(parts))
-    return failure();
-  rewriter.setInsertionPointToEnd(loop.getBody());
-  SmallVector<Value> updated;
-  for (auto [part, carried] :
-       llvm::zip_equal(*parts, loop.getRegionIterArgs())) {
-    auto [offsets, sizes, strides] =
-        sliceArguments(cast<RankedTensorType>(carried.getType()));
-    updated.push_back(tensor::InsertSliceOp::create(
-        rewriter, loc, part, carried, offsets, sizes, strides));
-  }
-  scf::YieldOp::create(rewriter, loc, updated);
-  return SmallVector<Value>(loop.getResults());
+    FailureOr<SmallVector<Value>> parts =
+        decomposeBlock(rewriter, op, operands, ValueRange{first});
+    if (failed(parts))
+      return failure();
+    SmallVector<Value> updated;
+    for (auto [part, into] : llvm::zip_equal(*parts, carried)) {
+      auto [offsets, sizes, strides] =
+          sliceArguments(cast<RankedTensorType>(into.getType()));
+      updated.push_back(tensor::InsertSliceOp::create(rewriter, loc, part, into,
+                                                      offsets, sizes, strides));
+    }
+    return updated;
+  };
+  return buildBlocks(rewriter, loc, batch, block,
+                     ValueRange(destination.getDpsInits()), body);
 }
 
 /// `op` computed `rows` query rows of one batch at a time, for when even
 /// one batch's score-sized buffers exceed the budget (long sequences): an
-/// scf.for over the batches around one over blocks of rows. The operands
+/// scf.for over the batches around one over blocks of rows (and a smaller
+/// last block after it when `rows` does not divide I). The operands
 /// indexed by query row (queries, outputs, lse, their adjoints, dQ) are
 /// sliced by batch and rows, the keys and values (and dK, dV) by batch
 /// alone. The forward's rows are independent; the gradient's dK and dV sum
@@ -252,9 +284,9 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   auto constant = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, value);
   };
-  // `whole` sliced at batch `batch` (when given) and rows `row` (when
-  // given); inserted back by `insert`.
-  auto bounds = [&](Value whole, Value batch, Value row) {
+  // `whole` sliced at batch `batch` (when given) and `size` rows from `row`
+  // (when given); inserted back by `insert`.
+  auto bounds = [&](Value whole, Value batch, Value row, int64_t size) {
     auto type = cast<RankedTensorType>(whole.getType());
     SmallVector<int64_t> shape(type.getShape());
     SmallVector<OpFoldResult> offsets(type.getRank(), rewriter.getIndexAttr(0));
@@ -264,7 +296,7 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     }
     if (row) {
       offsets[1] = row;
-      shape[1] = rows;
+      shape[1] = size;
     }
     SmallVector<OpFoldResult> sizes;
     for (int64_t size : shape)
@@ -272,13 +304,15 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     SmallVector<OpFoldResult> strides(type.getRank(), rewriter.getIndexAttr(1));
     return std::make_tuple(type.clone(shape), offsets, sizes, strides);
   };
-  auto slice = [&](Value whole, Value batch, Value row) -> Value {
-    auto [type, offsets, sizes, strides] = bounds(whole, batch, row);
+  auto slice = [&](Value whole, Value batch, Value row = Value(),
+                   int64_t size = 0) -> Value {
+    auto [type, offsets, sizes, strides] = bounds(whole, batch, row, size);
     return tensor::ExtractSliceOp::create(rewriter, loc, type, whole, offsets,
                                           sizes, strides);
   };
-  auto insert = [&](Value part, Value into, Value batch, Value row) -> Value {
-    auto [type, offsets, sizes, strides] = bounds(into, batch, row);
+  auto insert = [&](Value part, Value into, Value batch, Value row = Value(),
+                    int64_t size = 0) -> Value {
+    auto [type, offsets, sizes, strides] = bounds(into, batch, row, size);
     return tensor::InsertSliceOp::create(rewriter, loc, part, into, offsets,
                                          sizes, strides);
   };
@@ -298,9 +332,9 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     Value carried = outer.getRegionIterArgs()[number];
     Value part;
     if (hasRows(init) || !keysInAccumulator) {
-      part = slice(carried, batch, Value());
+      part = slice(carried, batch);
     } else {
-      auto [type, offsets, sizes, strides] = bounds(carried, batch, Value());
+      auto [type, offsets, sizes, strides] = bounds(carried, batch, {}, 0);
       part =
           tensor::EmptyOp::create(rewriter, loc, type.getShape(), accumulator);
     }
@@ -312,56 +346,56 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     }
     batchOuts.push_back(part);
   }
-  auto inner =
-      scf::ForOp::create(rewriter, loc, constant(0), constant(loops[1]),
-                         constant(rows), batchOuts);
-  rewriter.setInsertionPointToStart(inner.getBody());
-  Value row = inner.getInductionVar();
-  SmallVector<Value> operands;
-  for (OpOperand &operand : op->getOpOperands()) {
-    if (op.isMaskInput(operand)) {
-      operands.push_back(operand.get());
-      continue;
+  auto body = [&](Value row, int64_t size,
+                  ValueRange carried) -> FailureOr<SmallVector<Value>> {
+    SmallVector<Value> operands;
+    for (OpOperand &operand : op->getOpOperands()) {
+      if (op.isMaskInput(operand)) {
+        operands.push_back(operand.get());
+        continue;
+      }
+      bool rowed = hasRows(operand);
+      if (destination.isDpsInit(&operand)) {
+        Value into =
+            carried[destination.getTiedOpResult(&operand).getResultNumber()];
+        operands.push_back(rowed ? slice(into, Value(), row, size) : into);
+        continue;
+      }
+      operands.push_back(rowed ? slice(operand.get(), batch, row, size)
+                               : slice(operand.get(), batch));
     }
-    bool rowed = hasRows(operand);
-    if (destination.isDpsInit(&operand)) {
-      Value carried =
-          inner.getRegionIterArgs()[destination.getTiedOpResult(&operand)
-                                        .getResultNumber()];
-      operands.push_back(rowed ? slice(carried, Value(), row) : carried);
-      continue;
+    FailureOr<SmallVector<Value>> parts = decomposeBlock(
+        rewriter, op, operands, ValueRange{batch, row}, keysInAccumulator);
+    if (failed(parts))
+      return failure();
+    SmallVector<Value> updated;
+    for (auto [part, into, init] :
+         llvm::zip_equal(*parts, carried, destination.getDpsInitsMutable())) {
+      if (hasRows(init)) {
+        updated.push_back(insert(part, into, Value(), row, size));
+        continue;
+      }
+      // dK, dV: the block's share added to the batch's.
+      updated.push_back(linalg::AddOp::create(rewriter, loc,
+                                              ValueRange{into, part},
+                                              ValueRange{into})
+                            .getResult(0));
     }
-    operands.push_back(slice(operand.get(), batch, rowed ? row : Value()));
-  }
-  FailureOr<SmallVector<Value>> parts = decomposeBlock(
-      rewriter, op, operands, ValueRange{batch, row}, keysInAccumulator);
-  if (failed(parts))
+    return updated;
+  };
+  FailureOr<SmallVector<Value>> batchResults =
+      buildBlocks(rewriter, loc, loops[1], rows, batchOuts, body);
+  if (failed(batchResults))
     return failure();
-  rewriter.setInsertionPointToEnd(inner.getBody());
-  SmallVector<Value> updated;
-  for (auto [part, carried, init] :
-       llvm::zip_equal(*parts, inner.getRegionIterArgs(),
-                       destination.getDpsInitsMutable())) {
-    if (hasRows(init)) {
-      updated.push_back(insert(part, carried, Value(), row));
-      continue;
-    }
-    // dK, dV: the block's share added to the batch's.
-    updated.push_back(linalg::AddOp::create(rewriter, loc,
-                                            ValueRange{carried, part},
-                                            ValueRange{carried})
-                          .getResult(0));
-  }
-  scf::YieldOp::create(rewriter, loc, updated);
   rewriter.setInsertionPointToEnd(outer.getBody());
   SmallVector<Value> whole;
   for (auto [part, carried] :
-       llvm::zip_equal(inner.getResults(), outer.getRegionIterArgs()))
+       llvm::zip_equal(*batchResults, outer.getRegionIterArgs()))
     whole.push_back(
         insert(buildConverted(
                    rewriter, loc, part,
                    cast<RankedTensorType>(carried.getType()).getElementType()),
-               carried, batch, Value()));
+               carried, batch));
   scf::YieldOp::create(rewriter, loc, whole);
   return SmallVector<Value>(outer.getResults());
 }

@@ -119,3 +119,42 @@ func.func @attention_grad_bf16(%q: tensor<4x8x4xbf16>, %k: tensor<4x4x8xbf16>, %
   %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<4x8x4xbf16>, tensor<4x4x8xbf16>, tensor<4x8x4xbf16>, tensor<4x8x4xbf16>, tensor<4x8xf32>, tensor<4x8x4xbf16>, tensor<4x8xf32>) outs(%eq, %ek, %ev : tensor<4x8x4xbf16>, tensor<4x4x8xbf16>, tensor<4x8x4xbf16>) scale 5.000000e-01 -> tensor<4x8x4xbf16>, tensor<4x4x8xbf16>, tensor<4x8x4xbf16>
   return %dk : tensor<4x4x8xbf16>
 }
+
+// -----
+
+// Blocks that do not divide the loop: 3 batches of 7 x 7 f32 scores (196
+// bytes each) in 512 bytes take 2 batches a block, and the last batch
+// runs alone after the loop; by rows (64 bytes: 2 rows of 7 keys), 7 rows
+// are 3 blocks of 2 and a last row, not 7 blocks of one row (the largest
+// divisor). Each block's mask sees its global batch and row.
+// CHECK-LABEL: func.func @uneven(
+// CHECK: %[[LOOP:.*]]:2 = scf.for %[[B:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK: tensor.extract_slice %{{.*}}[%[[B]], 0, 0] [2, 7, 4]
+// CHECK: scf.yield
+// CHECK: %[[LAST:.*]] = arith.constant 2 : index
+// CHECK: tensor.extract_slice %{{.*}}[%[[LAST]], 0, 0] [1, 7, 4]
+// CHECK: arith.addi %{{.*}}, %[[LAST]] : index
+// CHECK: %[[R:.*]] = tensor.insert_slice %{{.*}} into %[[LOOP]]#0[%[[LAST]], 0, 0] [1, 7, 4]
+// CHECK: return %[[R]]
+// ROWS-LABEL: func.func @uneven(
+// ROWS: scf.for %[[B:[a-z0-9_]+]] =
+// ROWS: %[[INNER:.*]]:2 = scf.for %[[I:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// ROWS: tensor.extract_slice %{{.*}}[%[[B]], %[[I]], 0] [1, 2, 4]
+// ROWS: scf.yield
+// ROWS: %[[LAST:.*]] = arith.constant 6 : index
+// ROWS: tensor.extract_slice %{{.*}}[%[[B]], %[[LAST]], 0] [1, 1, 4]
+// ROWS: tensor.insert_slice %{{.*}} into %[[INNER]]#0[0, %[[LAST]], 0] [1, 1, 4]
+// ROWS: scf.yield
+// WHOLE-LABEL: func.func @uneven(
+// WHOLE-NOT: scf.for
+// WHOLE: return
+func.func @uneven(%q: tensor<3x7x4xf32>, %k: tensor<3x4x7xf32>, %v: tensor<3x7x4xf32>) -> tensor<3x7x4xf32> {
+  %o = tensor.empty() : tensor<3x7x4xf32>
+  %l = tensor.empty() : tensor<3x7xf32>
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<3x7x4xf32>, tensor<3x4x7xf32>, tensor<3x7x4xf32>) outs(%o, %l : tensor<3x7x4xf32>, tensor<3x7xf32>) scale 5.000000e-01 masked -1.000000e+04 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %m = arith.cmpi ugt, %j, %i : index
+    autopar.yield %m : i1
+  } -> tensor<3x7x4xf32>, tensor<3x7xf32>
+  return %r : tensor<3x7x4xf32>
+}

@@ -96,15 +96,17 @@ Value buildAttentionMask(OpBuilder &b, Location loc, AttentionOpInterface op);
 /// The bytes one score-sized buffer ([b, I, J]) of an attention or its
 /// gradient may take when lowered, unless told otherwise.
 constexpr int64_t kAttentionBlockBytes = int64_t(64) << 20;
-/// How many batches (b) of `op` lowering computes at once: the largest
-/// divisor of B whose score-sized buffers take at most `budgetBytes`
-/// (at least 1); all of B when the budget is 0 or the sizes are dynamic.
+/// How many batches (b) of `op` lowering computes at once: the most
+/// whose score-sized buffers take at most `budgetBytes` (at least 1), or
+/// the largest divisor of B if it is more than half of that; when it does
+/// not divide B, a last block takes the rest. All of B when the budget is
+/// 0 or the sizes are dynamic.
 int64_t getAttentionBatchBlock(AttentionOpInterface op,
                                int64_t budgetBytes = kAttentionBlockBytes);
 /// How many query rows (i) of one batch lowering computes at once: all of
 /// I when one batch's score-sized buffers fit `budgetBytes` (or the budget
-/// is 0, or the sizes are dynamic); else the largest divisor of I whose
-/// rows take at most `budgetBytes` (at least 1).
+/// is 0, or the sizes are dynamic); else chosen from I's rows as
+/// getAttentionBatchBlock chooses from B's batches.
 int64_t getAttentionRowBlock(AttentionOpInterface op,
                              int64_t budgetBytes = kAttentionBlockBytes);
 /// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
