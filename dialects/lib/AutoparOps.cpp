@@ -372,12 +372,14 @@ LogicalResult AttentionGradOp::verify() {
   return success();
 }
 
-/// `type` filled with `value` (a linalg.fill of a tensor.empty).
-static Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
-                         double value) {
+Value mlir::autopar::buildFilled(OpBuilder &b, Location loc,
+                                 RankedTensorType type, double value) {
   Type element = type.getElementType();
-  Value constant =
-      arith::ConstantOp::create(b, loc, b.getFloatAttr(element, value));
+  TypedAttr scalar =
+      isa<FloatType>(element)
+          ? TypedAttr(b.getFloatAttr(element, value))
+          : TypedAttr(b.getIntegerAttr(element, static_cast<int64_t>(value)));
+  Value constant = arith::ConstantOp::create(b, loc, scalar);
   Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), element);
   return linalg::FillOp::create(b, loc, constant, empty).getResult(0);
 }

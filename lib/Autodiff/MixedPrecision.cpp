@@ -171,7 +171,7 @@ LogicalResult mlir::autopar::widenAccumulation(IRRewriter &rewriter,
           fill ? fill.getInputs()[0].getDefiningOp<arith::ConstantOp>()
                : arith::ConstantOp();
       if (constant && isa<FloatAttr>(constant.getValue())) {
-        Value wide = createFilled(
+        Value wide = buildFilled(
             rewriter, loc, cast<RankedTensorType>(init.getType()).clone(f32),
             cast<FloatAttr>(constant.getValue()).getValueAsDouble());
         wide.getDefiningOp()->setDiscardableAttrs(

@@ -17,18 +17,6 @@ using namespace mlir::autopar;
 static constexpr StringLiteral kLayerAttrName = AutoparDialect::kLayerAttrName;
 static constexpr StringLiteral kGradOfAttrName = AutoparDialect::kGradOfAttrName;
 
-Value mlir::autopar::createFilled(OpBuilder &builder, Location loc,
-                                  RankedTensorType type, double value) {
-  Type element = type.getElementType();
-  Value empty = tensor::EmptyOp::create(builder, loc, type.getShape(), element);
-  TypedAttr scalar = isa<FloatType>(element)
-                         ? TypedAttr(builder.getFloatAttr(element, value))
-                         : TypedAttr(builder.getIntegerAttr(
-                               element, static_cast<int64_t>(value)));
-  Value fill = arith::ConstantOp::create(builder, loc, scalar);
-  return linalg::FillOp::create(builder, loc, fill, empty).getResult(0);
-}
-
 SmallVector<utils::IteratorType>
 mlir::autopar::getIteratorsWritingAt(AffineMap map) {
   SmallVector<utils::IteratorType> iterators;

@@ -38,7 +38,7 @@ static Value createReduction(
     ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
     double start,
     function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
-  Value init = createFilled(b, loc, outType, start);
+  Value init = buildFilled(b, loc, outType, start);
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(outMap);
   return linalg::GenericOp::create(
@@ -485,7 +485,7 @@ void TrainingPass::runOnOperation() {
   Value lossValue, seed;
   if (lossKind == LossKind::Auto) {
     lossValue = output;
-    seed = createFilled(builder, loc, outputType, 1.0);
+    seed = buildFilled(builder, loc, outputType, 1.0);
   } else if (lossKind == LossKind::MeanSquaredError) {
     Value labels =
         createCast(builder, loc, body->getArgument(labelArg), elementType);

@@ -417,7 +417,7 @@ func::FuncOp DriverBuilder::declare(StringRef name, TypeRange inputs,
 }
 
 Value DriverBuilder::filled(RankedTensorType type, double value) {
-  return createFilled(builder, loc, type, value);
+  return buildFilled(builder, loc, type, value);
 }
 
 /// Seeded values from a hash of (seed, stream, linear index): floats in

@@ -12,6 +12,8 @@
 #ifndef AUTOPAR_AUTODIFF_REVERSEMODE_H
 #define AUTOPAR_AUTODIFF_REVERSEMODE_H
 
+#include "autopar/Dialect/AutoparOps.h"
+
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -57,14 +59,10 @@ FailureOr<SmallVector<Value>> buildBackward(OpBuilder &builder, Block &block,
                                             Value output, Value seed,
                                             ArrayRef<Value> wrt);
 
-/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill; an
-/// integer type takes the value truncated).
-Value createFilled(OpBuilder &builder, Location loc, RankedTensorType type,
-                   double value);
-/// A zero tensor of `type`.
+/// A zero tensor of `type` (buildFilled, AutoparOps.h).
 inline Value createZeros(OpBuilder &builder, Location loc,
                          RankedTensorType type) {
-  return createFilled(builder, loc, type, 0.0);
+  return buildFilled(builder, loc, type, 0.0);
 }
 
 /// The iterators of a linalg.generic writing at `map`: the loops `map` uses

@@ -77,6 +77,12 @@ constexpr double kLargeMaskedValue = 1 << 20;
 /// eager 16-bit attention: a row sum of J exponentials rounded to 8 or 11
 /// bits at every addition would lose the row).
 Type getAttentionAccumulatorType(AttentionOpInterface op);
+/// A tensor of `type` filled with `value` (tensor.empty + linalg.fill; an
+/// integer type takes the value truncated): the attention's
+/// decompositions' accumulators, and every zero or seed autopar-training
+/// builds.
+Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                  double value);
 /// `value` (a ranked tensor) with float element type `element`: an
 /// elementwise linalg.generic of extf or truncf; `value` itself when it has
 /// it. The attention's decompositions round with it, and so do training
