@@ -635,10 +635,10 @@ static int64_t getScoreBytes(AttentionOpInterface op) {
   return std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
 }
 
-/// How many of loop `loop` (b or i) of `op` lowering computes at once: the
-/// largest divisor of it whose score-sized buffers (over the loops after
-/// it, up to j) take at most `budgetBytes`; all of it without a budget or
-/// with dynamic sizes.
+/// How many of loop `loop` (b or i) of `op` lowering computes at once, as
+/// getLargestBlock chooses them from the bytes of the score-sized buffers
+/// over the loops after it (up to j); all of it without a budget or with
+/// dynamic sizes.
 static int64_t getAttentionBlock(AttentionOpInterface op, unsigned loop,
                                  int64_t budgetBytes) {
   SmallVector<int64_t, 5> loops = op.getLoopSizes();

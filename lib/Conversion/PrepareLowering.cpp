@@ -330,21 +330,25 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   for (OpOperand &init : destination.getDpsInitsMutable()) {
     unsigned number = destination.getTiedOpResult(&init).getResultNumber();
     Value carried = outer.getRegionIterArgs()[number];
-    Value part;
-    if (hasRows(init) || !keysInAccumulator) {
-      part = slice(carried, batch);
-    } else {
-      auto [type, offsets, sizes, strides] = bounds(carried, batch, {}, 0);
-      part =
-          tensor::EmptyOp::create(rewriter, loc, type.getShape(), accumulator);
+    if (hasRows(init)) {
+      batchOuts.push_back(slice(carried, batch));
+      continue;
     }
-    if (!hasRows(init)) {
-      auto type = cast<RankedTensorType>(part.getType());
-      Value zero = arith::ConstantOp::create(
-          rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
-      part = linalg::FillOp::create(rewriter, loc, zero, part).getResult(0);
+    // dK, dV start at zero: in the batch's slice (written in place), or,
+    // summed in the accumulator type, in a tensor of their own.
+    if (keysInAccumulator) {
+      RankedTensorType type = std::get<0>(bounds(carried, batch, Value(), 0));
+      batchOuts.push_back(
+          buildFilled(rewriter, loc, type.clone(accumulator), 0.0));
+      continue;
     }
-    batchOuts.push_back(part);
+    Value part = slice(carried, batch);
+    Value zero = arith::ConstantOp::create(
+        rewriter, loc,
+        rewriter.getZeroAttr(
+            cast<RankedTensorType>(part.getType()).getElementType()));
+    batchOuts.push_back(
+        linalg::FillOp::create(rewriter, loc, zero, part).getResult(0));
   }
   auto body = [&](Value row, int64_t size,
                   ValueRange carried) -> FailureOr<SmallVector<Value>> {

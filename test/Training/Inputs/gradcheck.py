@@ -250,6 +250,8 @@ def main():
                          % (loss_index, result_types[loss_index]))
         functions.append("  return %%l : %s" % loss_element)
         functions.append("}")
+        probe_type = "(%s%s, f64) -> %s" % (
+            ", ".join(arg_types), ", index" * len(shape), loss_element)
         for flat in picks:
             index = []
             rest = flat
@@ -263,12 +265,9 @@ def main():
                 lines.append("  %%%s_i%d = arith.constant %d : index" % (tag, k, v))
                 idx_names.append("%%%s_i%d" % (tag, k))
             idx = ", ".join(idx_names)
-            ptype = arg_types[arg]
             lines.append("  %%%s_g = tensor.extract %%r#%d[%s] : %s"
                          % (tag, grad_index + p, idx, ptype))
             lines.append("  %%%s_v = tensor.extract %%a%d[%s] : %s" % (tag, arg, idx, ptype))
-            probe_type = "(%s%s, f64) -> %s" % (
-                ", ".join(arg_types), ", index" * len(shape), loss_element)
             for sign, op in (("plus", "addf"), ("minus", "subf")):
                 lines.append("  %%%s_%s_v = arith.%s %%%s_v, %%h : f64" % (tag, sign, op, tag))
                 lines.append("  %%%s_%s_l = call @probe_%d(%s) : %s"
