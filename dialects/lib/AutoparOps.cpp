@@ -435,22 +435,22 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                                           AttentionOpInterface op) {
   RankedTensorType query = op.getQuery().getType();
   RankedTensorType key = op.getKey().getType();
-  Type element = query.getElementType();
   Type accumulator = getAttentionAccumulatorType(op);
   auto scoresType = RankedTensorType::get(
-      {query.getDimSize(0), query.getDimSize(1), key.getDimSize(2)}, element);
-  auto productType = scoresType.clone(accumulator);
-  Value filled = buildFilled(b, loc, productType, 0.0);
+      {query.getDimSize(0), query.getDimSize(1), key.getDimSize(2)},
+      accumulator);
+  Value filled = buildFilled(b, loc, scoresType, 0.0);
   Value scores = linalg::BatchMatmulOp::create(
-                     b, loc, TypeRange{productType},
+                     b, loc, TypeRange{scoresType},
                      ValueRange{op.getQuery(), op.getKey()}, ValueRange{filled})
                      .getResult(0);
   double scale = op.getScaleValue();
-  if (scale == 1.0 && !op.hasMask() && accumulator == element)
+  if (scale == 1.0 && !op.hasMask())
     return scores;
   AffineMap identity = b.getMultiDimIdentityMap(3);
   SmallVector<utils::IteratorType> parallel(3, utils::IteratorType::parallel);
-  Value out = tensor::EmptyOp::create(b, loc, scoresType.getShape(), element);
+  Value out =
+      tensor::EmptyOp::create(b, loc, scoresType.getShape(), accumulator);
   return linalg::GenericOp::create(
              b, loc, TypeRange{scoresType}, ValueRange{scores}, ValueRange{out},
              ArrayRef<AffineMap>{identity, identity}, parallel,
@@ -461,12 +461,10 @@ Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                      nb, nl, score,
                      arith::ConstantOp::create(
                          nb, nl, nb.getFloatAttr(accumulator, scale)));
-               score = convertScalarToDtype(nb, nl, score, element,
-                                            /*isUnsignedCast=*/false);
                if (Value masked = buildAttentionMask(nb, nl, op)) {
                  Value fill = arith::ConstantOp::create(
                      nb, nl,
-                     getHeldMaskedAttr(nb, element, *op.getMaskedValue()));
+                     getHeldMaskedAttr(nb, accumulator, *op.getMaskedValue()));
                  if (op.isAdditiveMask())
                    fill = arith::AddFOp::create(nb, nl, score, fill);
                  score = arith::SelectOp::create(nb, nl, masked, fill, score);
@@ -503,11 +501,12 @@ reduceRows(OpBuilder &b, Location loc, Value input, double init,
       .getResult(0);
 }
 
-/// `body(x[b, i, j], row[b, i])` over [B, I, J].
+/// `body(x[b, i, j], row[b, i])` over [B, I, J], of element type
+/// `element`.
 static Value
-withRows(OpBuilder &b, Location loc, Value x, Value row,
+withRows(OpBuilder &b, Location loc, Value x, Value row, Type element,
          function_ref<Value(OpBuilder &, Location, Value, Value)> body) {
-  auto type = cast<RankedTensorType>(x.getType());
+  auto type = cast<RankedTensorType>(x.getType()).clone(element);
   MLIRContext *context = b.getContext();
   AffineMap identity = AffineMap::getMultiDimIdentityMap(3, context);
   AffineMap rowMap = getRowMap(context);
@@ -564,12 +563,14 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
       [](OpBuilder &nb, Location nl, Value x, Value acc) -> Value {
         return arith::MaximumFOp::create(nb, nl, x, acc);
       });
+  // The exponentials in the accumulator type too: fused into the sum and
+  // the division (Analysis/Fusion.h), they are never stored.
   Value exps =
-      withRows(b, loc, scores, maxima,
+      withRows(b, loc, scores, maxima, accumulator,
                [&](OpBuilder &nb, Location nl, Value x, Value m) {
                  Value shifted =
                      arith::SubFOp::create(nb, nl, widen(nb, nl, x), m);
-                 return store(nb, nl, math::ExpOp::create(nb, nl, shifted));
+                 return math::ExpOp::create(nb, nl, shifted).getResult();
                });
   Value sums =
       reduceRows(b, loc, exps, 0.0, accumulator,
@@ -577,19 +578,14 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
                    return arith::AddFOp::create(nb, nl, x, acc);
                  });
   Value probabilities = withRows(
-      b, loc, exps, sums, [&](OpBuilder &nb, Location nl, Value x, Value s) {
+      b, loc, exps, sums, element,
+      [&](OpBuilder &nb, Location nl, Value x, Value s) {
         return store(nb, nl,
                      arith::DivFOp::create(nb, nl, widen(nb, nl, x), s));
       });
-  // The context accumulated in the accumulator type, then rounded.
-  auto accumulatorType = outputType.clone(accumulator);
-  Value filled = buildFilled(b, loc, accumulatorType, 0.0);
-  Value context = linalg::BatchMatmulOp::create(
-                      b, loc, TypeRange{accumulatorType},
-                      ValueRange{probabilities, getValue()}, ValueRange{filled})
-                      .getResult(0);
-  context = buildConverted(b, loc, context, element);
-  // lse = max + log(sum), in lse's type.
+  // lse = max + log(sum), in lse's type; before the context's product, so
+  // that a row kernel (autopar-row-kernels) computes it with the rows'
+  // maximum and sum instead of a kernel of its own after the library call.
   RankedTensorType lseType = getLseInit().getType();
   MLIRContext *ctx = b.getContext();
   AffineMap rows = AffineMap::getMultiDimIdentityMap(2, ctx);
@@ -609,6 +605,14 @@ FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
                 nb, nl, ValueRange{arith::AddFOp::create(nb, nl, m, log)});
           })
           .getResult(0);
+  // The context accumulated in the accumulator type, then rounded.
+  auto accumulatorType = outputType.clone(accumulator);
+  Value filled = buildFilled(b, loc, accumulatorType, 0.0);
+  Value context = linalg::BatchMatmulOp::create(
+                      b, loc, TypeRange{accumulatorType},
+                      ValueRange{probabilities, getValue()}, ValueRange{filled})
+                      .getResult(0);
+  context = buildConverted(b, loc, context, element);
   return SmallVector<Value>{context, lse};
 }
 
@@ -742,7 +746,9 @@ SmallVector<Value> AttentionGradOp::buildGradients(OpBuilder &b,
   // along the row (S + C rounds to C) only when it is huge.
   std::optional<double> maskedEverywhereBelow;
   if (std::optional<double> masked = getMaskedValue()) {
-    double held = getHeldMaskedAttr(b, element, *masked).getValueAsDouble();
+    double held =
+        getHeldMaskedAttr(b, getAttentionAccumulatorType(*this), *masked)
+            .getValueAsDouble();
     double large = isAdditiveMask() ? kHugeMaskedValue : kLargeMaskedValue;
     if (std::isfinite(held) && held <= -large)
       maskedEverywhereBelow = held / 2;

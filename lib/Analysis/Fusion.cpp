@@ -141,3 +141,8 @@ unsigned mlir::autopar::getLoopsPerMergedKernel(unsigned buffers,
   return static_cast<unsigned>(std::clamp<int64_t>(
       kMaxMergedArgumentBytes / perLoop, 1, kMaxMergedLoops));
 }
+
+bool mlir::autopar::formsRowKernel(double rows, double length) {
+  return rows >= static_cast<double>(kRowKernelMinRows) &&
+         length >= static_cast<double>(kRowKernelMinLength);
+}

@@ -75,12 +75,35 @@ static double sizeInBytes(Type type) {
 }
 
 namespace {
+/// The score-sized traffic (bytes per score, B x I x J) and kernels of an
+/// attention's decomposition as the CUDA lowering builds it: products (a
+/// cuBLAS call each) computed in the accumulator type and written in the
+/// stored type (a 16-bit attention's rounding folds into the call), but the
+/// scores, kept in the accumulator type (buildAttentionScores); the
+/// softmax's maximum, sum, division and lse one row kernel when its blocks'
+/// rows are enough for one (Analysis/Fusion.h: formsRowKernel), reading the
+/// scores from memory once, else kernels of their own (the maximum and the
+/// sum split in two each) that read them three times.
+///
+/// Forward: S = Q K^T written, read by the row kernel (which scales and
+/// masks it), which writes P; P read by the context product.
+/// Backward: S recomputed, written and read by the kernel that makes P
+/// (scale, mask, exponential); dV = P^T dO reads P; dP = dO V^T written;
+/// the row term sum(dP * P) and dS = P (dP - row) read dP and P and write
+/// dS (one row kernel, or two kernels reading both twice); dQ's and dK's
+/// products read dS.
+struct AttentionPasses {
+  double fwdReadPerScore = 0, fwdWrittenPerScore = 0, fwdKernels = 0;
+  double bwdPerScore = 0, bwdKernels = 0;
+};
+
 /// An attention's backward (autopar.attention_grad's decomposition): the
 /// scores and probabilities recomputed from the saved query, keys and row
 /// log-sum-exp, then dV, dP, dS, dQ and dK': 3D + 2E multiply-accumulates
-/// and about 8 FLOPs per score (B x I x J), about 10 score-sized passes;
-/// query, keys and values read twice and their gradients written, the
-/// output and its gradient read; four score-sized buffers live at once.
+/// and about 8 FLOPs per score (B x I x J), its score-sized traffic and
+/// kernels as AttentionPasses counts them; query, keys and values read
+/// twice and their gradients written, the output and its gradient read;
+/// four score-sized buffers live at once.
 struct AttentionBackward {
   double macs = 0, flops = 0, bytes = 0, inputBytes = 0, internalBytes = 0,
          internalBytesLimit = 0, kernels = 0;
@@ -107,26 +130,48 @@ static std::pair<double, double> getAttentionHeldBytes(AttentionOpInterface op,
   return {buffers * held, buffers * getAttentionBlockBytes(held / rows)};
 }
 
+static AttentionPasses getAttentionPasses(AttentionOpInterface op) {
+  AttentionPasses passes;
+  double a = elementBytes(getAttentionAccumulatorType(op));
+  double s = elementBytes(op.getQuery().getType().getElementType());
+  // The rows of one block lowering computes at once, each of J keys.
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  double blockRows = static_cast<double>(getAttentionBatchBlock(op)) *
+                     static_cast<double>(getAttentionRowBlock(op));
+  bool rowKernel = formsRowKernel(blockRows, static_cast<double>(loops[2]));
+  // S written, read (three times without a row kernel); P written and
+  // read.
+  double rowReads = rowKernel ? 1.0 : 3.0;
+  passes.fwdReadPerScore = rowReads * a + s;
+  passes.fwdWrittenPerScore = a + s;
+  passes.fwdKernels = rowKernel ? 3.0 : 7.0;
+  // S written and read; P written and read; dP written; dP and P read by
+  // the row term and dS (twice each without a row kernel); dS written and
+  // read twice.
+  passes.bwdPerScore = 2 * a + 3 * s + (rowKernel ? 2.0 : 4.0) * s + 3 * s;
+  passes.bwdKernels = rowKernel ? 7.0 : 9.0;
+  return passes;
+}
+
 static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
-  Type element = op.getQuery().getType().getElementType();
   SmallVector<int64_t, 5> loops = op.getLoopSizes();
   double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
   double scores = b * i * j;
-  double scoreBytes = scores * elementBytes(element);
+  AttentionPasses passes = getAttentionPasses(op);
   AttentionBackward backward;
   backward.macs = scores * (3 * d + 2 * e);
   backward.flops = 2 * backward.macs + 8 * scores;
   for (Value input : {op.getQuery(), op.getKey(), op.getValue()})
     backward.inputBytes += sizeInBytes(input.getType());
-  double outputBytes = b * i * e * elementBytes(element);
-  backward.bytes = 10 * scoreBytes + 3 * backward.inputBytes + 2 * outputBytes;
+  double outputBytes =
+      b * i * e * elementBytes(op.getQuery().getType().getElementType());
+  backward.bytes =
+      scores * passes.bwdPerScore + 3 * backward.inputBytes + 2 * outputBytes;
   for (Value input : op.getMaskInputs())
     backward.bytes += sizeInBytes(input.getType());
   std::tie(backward.internalBytes, backward.internalBytesLimit) =
       getAttentionHeldBytes(op, 4);
-  // The decomposition's products and generics: scores, their scale and
-  // mask, P, dV, dP, the row terms (two), dS, dQ, dK (fills not counted).
-  backward.kernels = op.hasMask() || op.getScaleValue() != 1.0 ? 10 : 9;
+  backward.kernels = passes.bwdKernels;
   return backward;
 }
 
@@ -472,18 +517,17 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // Priced as the chain it decomposes into (autopar.attention's
     // description): per score (B x I x J) the scores' and context's
     // multiply-accumulates (D + E), and 6 FLOPs of scale, mask and softmax;
-    // the scores written, read by the maximum, the sum and the division
-    // (the scale, mask and exponential fused into those), the
-    // probabilities written and read by the context. The backward
-    // recomputes the scores and probabilities from the saved query, keys
-    // and row log-sum-exp, then makes dV, dP, dS, dQ and dK': 3D + 2E
-    // multiply-accumulates and about 8 FLOPs per score, about 10 score-sized
-    // passes. Kept: query, keys, values, output and lse, nothing per score.
+    // the score-sized traffic and kernels as lowering builds them
+    // (getAttentionPasses). The backward recomputes the scores and
+    // probabilities from the saved query, keys and row log-sum-exp, then
+    // makes dV, dP, dS, dQ and dK': 3D + 2E multiply-accumulates and about
+    // 8 FLOPs per score (getAttentionBackward). Kept: query, keys, values,
+    // output and lse, nothing per score.
     RankedTensorType query = attention.getQuery().getType();
     SmallVector<int64_t, 5> loops = attention.getLoopSizes();
     double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
     double scores = b * i * j;
-    double scoreBytes = scores * elementBytes(query.getElementType());
+    AttentionPasses passes = getAttentionPasses(attention);
     work.elementType = query.getElementType();
     work.iterations = scores * (d + e);
     work.parallelIterations =
@@ -499,13 +543,11 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // The mask's inputs (a padding mask: batch x keys) read once.
     for (Value input : attention.getMaskInputs())
       inputBytes += sizeInBytes(input.getType());
-    work.bytesRead = inputBytes + 4 * scoreBytes;
-    work.bytesWritten += 2 * scoreBytes;
+    work.bytesRead = inputBytes + scores * passes.fwdReadPerScore;
+    work.bytesWritten += scores * passes.fwdWrittenPerScore;
     std::tie(work.internalBytes, work.internalBytesLimit) =
         getAttentionHeldBytes(attention, 2);
-    // Scores, scale and mask, max, exp, sum, division, context, lse.
-    work.kernels =
-        attention.hasMask() || attention.getScaleValue() != 1.0 ? 8 : 7;
+    work.kernels = passes.fwdKernels;
     SmallVector<Value> inputs = {attention.getQuery(), attention.getKey(),
                                  attention.getValue()};
     if (anyGradOperand(inputs)) {

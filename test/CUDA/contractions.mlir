@@ -38,6 +38,11 @@
 // CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
 // A bf16 dense layer: its bias and ReLU fold too (element type 2).
 // CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}, %c2_i32{{.*}})
+// bf16 inputs into f32 zeros, then rounded to bf16 by the next op (a
+// 16-bit attention's products): one call writes the rounded product
+// (element types 2, 2; accumulate 0), the rounding's op goes.
+// CHECK: call @autopar_cuda_gemm(%{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}}, %c2_i32{{.*}}, %c2_i32{{.*}}, %c0_i32{{.*}})
+// CHECK-NOT: arith.truncf
 // Not a contraction (a max reduction) stays.
 // CHECK: linalg.generic
 // CHECK-NOT: call @autopar_cuda_gemm
@@ -74,6 +79,10 @@
 // The 3-D dense layer.
 // VALUES: sizes = [1, 2, 3]
 // VALUES-NEXT: {{\[\[\[}}1.5, -6.5, 9.5],
+// The bf16 product rounded by the call.
+// VALUES: sizes = [2, 3]
+// VALUES-NEXT: {{\[\[}}1, 13.5, 9],
+// VALUES-NEXT: [9, 31.5, 19]]
 #a = affine_map<(i, j, p) -> (i, p)>
 #b = affine_map<(i, j, p) -> (p, j)>
 #bt = affine_map<(i, j, p) -> (j, p)>
@@ -203,6 +212,17 @@ func.func @main() {
     %r = arith.maximumf %s, %zerob : bf16
     linalg.yield %r : bf16
   } -> tensor<2x3xbf16>
+  // A bf16 product into f32 zeros, rounded to bf16.
+  %e11 = tensor.empty() : tensor<2x3xf32>
+  %f11 = linalg.fill ins(%zero : f32) outs(%e11 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %D6 = linalg.matmul ins(%Ab, %Bb : tensor<2x4xbf16>, tensor<4x3xbf16>) outs(%f11 : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %e12 = tensor.empty() : tensor<2x3xbf16>
+  %R6 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%D6 : tensor<2x3xf32>) outs(%e12 : tensor<2x3xbf16>) {
+  ^bb0(%x0: f32, %o: bf16):
+    %t = arith.truncf %x0 : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x3xbf16>
   // Not a contraction: a row max.
   %e4 = tensor.empty() : tensor<2xf32>
   %f4 = linalg.fill ins(%zero : f32) outs(%e4 : tensor<2xf32>) -> tensor<2xf32>
@@ -230,6 +250,13 @@ func.func @main() {
     %w = arith.extf %x0 : bf16 to f32
     linalg.yield %w : f32
   } -> tensor<2x3xf32>
+  %R6f = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%R6 : tensor<2x3xbf16>) outs(%e6 : tensor<2x3xf32>) {
+  ^bb0(%x0: bf16, %o: f32):
+    %w = arith.extf %x0 : bf16 to f32
+    linalg.yield %w : f32
+  } -> tensor<2x3xf32>
+  %u13 = tensor.cast %R6f : tensor<2x3xf32> to tensor<*xf32>
   %u11 = tensor.cast %R4f : tensor<2x3xf32> to tensor<*xf32>
   %u12 = tensor.cast %R5 : tensor<1x2x3xf32> to tensor<*xf32>
   %u7 = tensor.cast %R1 : tensor<2x3xf32> to tensor<*xf32>
@@ -251,5 +278,6 @@ func.func @main() {
   call @printMemrefF32(%u4) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u11) : (tensor<*xf32>) -> ()
   call @printMemrefF32(%u12) : (tensor<*xf32>) -> ()
+  call @printMemrefF32(%u13) : (tensor<*xf32>) -> ()
   return
 }

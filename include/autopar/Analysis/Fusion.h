@@ -30,6 +30,15 @@
 // dimension). The optimizer's update of every parameter (a nest over its
 // parameter, gradient and states each) is the case it is made for.
 //
+// The third, rows (autopar-row-kernels, the CUDA backend's): a reduction
+// over the trailing loops of kRowKernelMinRows rows or more, each of
+// kRowKernelMinLength elements or more, and the generics after it over the
+// same rows that read it run as one kernel with a block of threads per row,
+// each member after the first reading the row from cache. The cost model
+// asks formsRowKernel of an attention's decomposition (its rows per block,
+// its keys per row): the softmax's maximum, sum, division and lse one
+// kernel, the backward's row term and dS another.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef AUTOPAR_ANALYSIS_FUSION_H
@@ -71,6 +80,15 @@ int64_t getKernelArgumentBytes(Type type);
 /// Loop nests over `buffers` distinct buffers of rank `rank` each that one
 /// merged kernel runs (at least 1).
 unsigned getLoopsPerMergedKernel(unsigned buffers, unsigned rank);
+
+/// Rows a row reduction needs, at least, to become a row kernel (fewer
+/// leave the GPU's blocks idle), and elements each row needs.
+constexpr int64_t kRowKernelMinRows = 1024;
+constexpr int64_t kRowKernelMinLength = 64;
+
+/// Whether a row reduction over `rows` rows of `length` elements becomes a
+/// row kernel (the defaults of autopar-row-kernels' options).
+bool formsRowKernel(double rows, double length);
 
 } // namespace mlir::autopar
 

@@ -3,6 +3,7 @@
 #ifndef AUTOPAR_CONVERSION_PASSES_H
 #define AUTOPAR_CONVERSION_PASSES_H
 
+#include "autopar/Analysis/Fusion.h"
 #include "autopar/Dialect/AutoparDialect.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -112,11 +113,11 @@ struct LowerToCUDAPipelineOptions
   PassOptions::Option<int64_t> rowMinRows{
       *this, "row-min-rows",
       llvm::cl::desc("Rows a reduction needs to become a row kernel"),
-      llvm::cl::init(1024)};
+      llvm::cl::init(kRowKernelMinRows)};
   PassOptions::Option<int64_t> rowMinLength{
       *this, "row-min-length",
       llvm::cl::desc("Elements a row needs to become a row kernel"),
-      llvm::cl::init(64)};
+      llvm::cl::init(kRowKernelMinLength)};
   PassOptions::Option<bool> rowReport{
       *this, "row-report",
       llvm::cl::desc("A remark at each row kernel (autopar-row-kernels' "

@@ -601,10 +601,12 @@ def RowKernels : Pass<"autopar-row-kernels", "::mlir::func::FuncOp"> {
     differently.
   }];
   let options = [
-    Option<"minRows", "min-rows", "int64_t", "1024",
+    Option<"minRows", "min-rows", "int64_t",
+           "::mlir::autopar::kRowKernelMinRows",
            "Rows (blocks) a reduction needs, at least, to become a row "
            "kernel">,
-    Option<"minLength", "min-length", "int64_t", "64",
+    Option<"minLength", "min-length", "int64_t",
+           "::mlir::autopar::kRowKernelMinLength",
            "Elements each row needs, at least">,
     Option<"maxThreads", "max-threads", "int64_t", "1024",
            "Threads a row's block has, at most (a power of two)">,

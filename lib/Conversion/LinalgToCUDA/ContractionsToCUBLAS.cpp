@@ -155,6 +155,55 @@ struct Epilogue {
   memref::ExpandShapeOp view;
 };
 
+/// The op after `gemmOp` that is not memory-effect free (allocations,
+/// frees and autopar-profile-ops' clock calls aside); `frees` collects the
+/// frees before it.
+static Operation *
+getNextEffectingOp(Operation *gemmOp,
+                   SmallVectorImpl<memref::DeallocOp> &frees) {
+  Operation *next = gemmOp->getNextNode();
+  while (next && (isa<memref::AllocOp, gpu::AllocOp, memref::DeallocOp>(next) ||
+                  isProfilingCall(next) ||
+                  (isMemoryEffectFree(next) && next->getNumRegions() == 0))) {
+    if (auto free = dyn_cast<memref::DeallocOp>(next))
+      frees.push_back(free);
+    next = next->getNextNode();
+  }
+  return next;
+}
+
+/// Whether the product's buffer `product` is used by `gemmOp`, `follower`
+/// (the op folded into the call) and `view` (a view of it `follower`
+/// reads), otherwise only freed or written before the gemm (its
+/// initialization, by ops that make no views of it); when `output` is the
+/// product's buffer, read after `follower` too. And whether `output` is
+/// the product's buffer or an allocation of its own that cannot overlap
+/// the product's inputs (unfused, `follower` may write in place into an
+/// input that dies there; fused, the product would read what it writes).
+static bool isFoldableProduct(linalg::LinalgOp gemmOp, Operation *follower,
+                              Operation *view, Value output) {
+  Value product = gemmOp.getDpsInits()[0];
+  for (Operation *user : product.getUsers()) {
+    if (user == gemmOp.getOperation() || user == follower || user == view ||
+        isa<memref::DeallocOp>(user))
+      continue;
+    if (output == product && user->getBlock() == follower->getBlock() &&
+        follower->isBeforeInBlock(user))
+      continue;
+    if (user->getBlock() != gemmOp->getBlock() ||
+        !user->isBeforeInBlock(gemmOp) || user->getNumResults() != 0)
+      return false;
+  }
+  Operation *outputAlloc = output.getDefiningOp();
+  if (output != product &&
+      (!outputAlloc || !isa<memref::AllocOp, gpu::AllocOp>(outputAlloc)))
+    return false;
+  for (Value input : gemmOp.getDpsInputs())
+    if (mayAliasBuffers(getRootBuffer(output), getRootBuffer(input)))
+      return false;
+  return true;
+}
+
 /// The elementwise op after `gemm` (a product without batch, stored [m, n],
 /// whose inputs and result are of one type: f32, or f16 or bf16 on tensor
 /// cores) that adds a bias over n of that type to its result, or to the
@@ -174,18 +223,9 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
       alloc->getBlock() != gemmOp->getBlock())
     return std::nullopt;
-  // The next op that is not memory-effect free (allocations, frees and
-  // autopar-profile-ops' clock calls aside).
   SmallVector<memref::DeallocOp> frees;
-  Operation *next = gemmOp->getNextNode();
-  while (next && (isa<memref::AllocOp, gpu::AllocOp, memref::DeallocOp>(next) ||
-                  isProfilingCall(next) ||
-                  (isMemoryEffectFree(next) && next->getNumRegions() == 0))) {
-    if (auto free = dyn_cast<memref::DeallocOp>(next))
-      frees.push_back(free);
-    next = next->getNextNode();
-  }
-  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  auto generic =
+      dyn_cast_or_null<linalg::GenericOp>(getNextEffectingOp(gemmOp, frees));
   if (!generic || generic.getNumDpsInputs() != 2 ||
       generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
       generic.getNumParallelLoops() != generic.getNumLoops())
@@ -248,38 +288,67 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
          add.getRhs() == body.getArgument(0))) ||
       body.getOperations().size() != (relu ? 3u : 2u))
     return std::nullopt;
-  // The product's buffer: written before the gemm (its initialization, by
-  // ops that make no views of it), used by the two ops, otherwise only
-  // freed; when the epilogue writes its result there, read after it too.
-  // The output must not overlap the product's inputs.
-  for (Operation *user : product.getUsers()) {
-    if (user == gemmOp.getOperation() || user == generic.getOperation() ||
-        user == view.getOperation() || isa<memref::DeallocOp>(user))
-      continue;
-    if (output == product && user->getBlock() == generic->getBlock() &&
-        generic->isBeforeInBlock(user))
-      continue;
-    if (user->getBlock() != gemmOp->getBlock() ||
-        !user->isBeforeInBlock(gemmOp) || user->getNumResults() != 0)
-      return std::nullopt;
-  }
-  // The output: the product's buffer itself or an allocation of its own
-  // (not a view or an argument that could overlap the inputs).
-  Operation *outputAlloc = output.getDefiningOp();
-  if (output != product &&
-      (!outputAlloc || !isa<memref::AllocOp, gpu::AllocOp>(outputAlloc)))
+  if (!isFoldableProduct(gemmOp, generic, view.getOperation(), output))
     return std::nullopt;
-  // Nor the buffer of an input: unfused, the epilogue may write in place
-  // into a product's input that dies there; fused, the product would read
-  // what it writes.
-  for (Value input : gemmOp.getDpsInputs())
-    if (mayAliasBuffers(getRootBuffer(output), getRootBuffer(input)))
-      return std::nullopt;
   // What is freed in between is none of the epilogue's buffers.
   for (memref::DeallocOp free : frees)
     if (llvm::is_contained({product, bias, output}, free.getMemref()))
       return std::nullopt;
   return Epilogue{generic, bias, output, relu, std::move(frees), view};
+}
+
+/// The op after `gemm` (a product of 16-bit inputs into an f32 buffer it
+/// writes whole, beta = 0) that only rounds the product to the inputs'
+/// type, into an allocation of the same shape (a 16-bit attention's
+/// products, its context and gradients): cuBLAS writes the rounded product
+/// directly (it computes in f32 and rounds once, the values the two ops
+/// make), without the f32 buffer's write and read and the rounding's
+/// kernel. Folded under matchEpilogue's conditions.
+struct Rounding {
+  linalg::GenericOp op;
+  Value output;
+  SmallVector<memref::DeallocOp> frees;
+};
+
+static std::optional<Rounding> matchRounding(linalg::LinalgOp gemmOp,
+                                             const Gemm &gemm) {
+  if (gemm.inputType == 0 || gemm.resultType != 0)
+    return std::nullopt;
+  Value product = gemmOp.getDpsInits()[0];
+  Operation *alloc = product.getDefiningOp();
+  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
+      alloc->getBlock() != gemmOp->getBlock())
+    return std::nullopt;
+  SmallVector<memref::DeallocOp> frees;
+  auto generic =
+      dyn_cast_or_null<linalg::GenericOp>(getNextEffectingOp(gemmOp, frees));
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
+      generic.getDpsInputs()[0] != product ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return std::nullopt;
+  Value output = generic.getDpsInits()[0];
+  auto productType = cast<MemRefType>(product.getType());
+  auto outputType = dyn_cast<MemRefType>(output.getType());
+  if (!outputType || outputType.getShape() != productType.getShape() ||
+      !outputType.getLayout().isIdentity() ||
+      !productType.getLayout().isIdentity() ||
+      getLibraryElementType(output) != gemm.inputType ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return std::nullopt;
+  // Body: yield truncf(x).
+  Block &body = *generic.getBlock();
+  auto truncate =
+      body.getTerminator()->getOperand(0).getDefiningOp<arith::TruncFOp>();
+  if (!truncate || truncate.getIn() != body.getArgument(0) ||
+      body.getOperations().size() != 2 || output == product ||
+      !isFoldableProduct(gemmOp, generic, nullptr, output))
+    return std::nullopt;
+  for (memref::DeallocOp free : frees)
+    if (free.getMemref() == output)
+      return std::nullopt;
+  return Rounding{generic, output, std::move(frees)};
 }
 
 namespace {
@@ -348,11 +417,21 @@ struct ContractionsToCUBLASPass
           zeroFill->erase();
         continue;
       }
-      builder.setInsertionPoint(op);
+      // A product into zeros rounded to its inputs' type by the next op:
+      // one call writing the rounded result where the rounding stood.
+      std::optional<Rounding> rounding;
+      if (zeroFill)
+        rounding = matchRounding(op, gemm);
+      builder.setInsertionPoint(rounding ? rounding->op.getOperation()
+                                         : op.getOperation());
       Location loc = op.getLoc();
       SmallVector<Value> buffers(op->getOperands());
       if (gemm.swapped)
         std::swap(buffers[0], buffers[1]);
+      if (rounding) {
+        buffers[2] = rounding->output;
+        gemm.resultType = gemm.inputType;
+      }
       SmallVector<Value> operands;
       for (Value buffer : buffers)
         operands.push_back(getBufferAddress(builder, loc, buffer));
@@ -365,6 +444,11 @@ struct ContractionsToCUBLASPass
       operands.push_back(accumulate(loc));
       auto call = func::CallOp::create(builder, loc, callee, operands);
       setWrittenOperands(call, {2}); // C
+      if (rounding) {
+        for (memref::DeallocOp free : llvm::reverse(rounding->frees))
+          free->moveAfter(call);
+        rounding->op->erase();
+      }
       op->erase();
       if (zeroFill)
         zeroFill->erase();

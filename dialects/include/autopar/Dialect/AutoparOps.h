@@ -88,12 +88,15 @@ Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
 /// it. The attention's decompositions round with it, and so do training
 /// steps (createCast).
 Value buildConverted(OpBuilder &b, Location loc, Value value, Type element);
-/// The masked, scaled scores S' of `op` ([B, I, J], the queries' type): a
-/// zero-filled linalg.batch_matmul of query and key (accumulated in
-/// getAttentionAccumulatorType), then (when the scale is not 1, there is a
-/// mask or the product must be rounded) a linalg.generic multiplying by the
-/// scale and selecting the masked value where the mask holds. Shared by the
-/// attention's decomposition and its gradient's, which recomputes them.
+/// The masked, scaled scores S' of `op` ([B, I, J], in
+/// getAttentionAccumulatorType: f32 for a 16-bit attention, never rounded
+/// to 16 bits, so that no kernel of its own rounds them and the softmax
+/// reads them as the product made them): a zero-filled
+/// linalg.batch_matmul of query and key, then (when the scale is not 1 or
+/// there is a mask) a linalg.generic multiplying by the scale and
+/// selecting the masked value where the mask holds, which fuses into the
+/// softmax's kernels. Shared by the attention's decomposition and its
+/// gradient's, which recomputes them.
 Value buildAttentionScores(OpBuilder &b, Location loc, AttentionOpInterface op);
 /// Inside the body of a linalg op over [B, I, J] (before its yield): the
 /// mask of `op` at the op's loop indices (linalg.index 0, 1, 2), or null
