@@ -33,7 +33,7 @@
 // A stage whose peer never sends times out naming both ranks (stage 0
 // skips the transfer; stage 1 waits on it).
 // RUN: autopar-opt %S/Inputs/permute-missing.mlir --autopar-lower-to-cpu -o %t.missing.mlir
-// RUN: env AUTOPAR_COLLECTIVE_TIMEOUT=2 not %mpirun -n 2 %mlir_runner %t.missing.mlir -e main -entry-point-result=void -shared-libs=%cpu_runtime,%mlir_libs/libmlir_c_runner_utils.so 2>&1 | FileCheck %s --check-prefix=TIMEOUT
+// RUN: env AUTOPAR_COLLECTIVE_TIMEOUT=2 not %mpirun_failing -n 2 %mlir_runner %t.missing.mlir -e main -entry-point-result=void -shared-libs=%cpu_runtime,%mlir_libs/libmlir_c_runner_utils.so 2>&1 | FileCheck %s --check-prefix=TIMEOUT
 // TIMEOUT: autopar runtime: rank 1: permute over mesh axes [0] timed out after 2.000000 s (AUTOPAR_COLLECTIVE_TIMEOUT) receiving from rank 0; that rank failed or never reached this transfer
 
 autopar.mesh @mesh <stages = 4>

@@ -34,7 +34,7 @@
 //
 // A stage whose peer never sends times out naming both ranks.
 // RUN: autopar-opt %S/Inputs/recv-missing.mlir --autopar-lower-to-cpu -o %t.missing.mlir
-// RUN: env AUTOPAR_COLLECTIVE_TIMEOUT=2 not %mpirun -n 2 %mlir_runner %t.missing.mlir -e main -entry-point-result=void -shared-libs=%cpu_runtime,%mlir_libs/libmlir_c_runner_utils.so 2>&1 | FileCheck %s --check-prefix=TIMEOUT
+// RUN: env AUTOPAR_COLLECTIVE_TIMEOUT=2 not %mpirun_failing -n 2 %mlir_runner %t.missing.mlir -e main -entry-point-result=void -shared-libs=%cpu_runtime,%mlir_libs/libmlir_c_runner_utils.so 2>&1 | FileCheck %s --check-prefix=TIMEOUT
 // TIMEOUT: autopar runtime: rank 1: recv (tag 3) on rank 1 from rank 0 over mesh axes [0] timed out after 2.000000 s (AUTOPAR_COLLECTIVE_TIMEOUT); rank 0 failed or never reached the matching send
 
 autopar.mesh @mesh <stages = 2>
