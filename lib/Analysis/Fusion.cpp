@@ -5,15 +5,20 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/Fusion.h"
+#include "autopar/Analysis/Reductions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <algorithm>
+#include <functional>
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -53,6 +58,21 @@ bool mlir::autopar::isFusionCandidate(Operation *op) {
   return static_cast<bool>(getFusionCandidate(op));
 }
 
+/// Contractions and convolutions, which become library calls (cuBLAS,
+/// cuDNN) that take their operands from memory: any reduction whose body is
+/// a multiply-accumulate (the backward's generic products and convolution
+/// gradients among them, whatever their maps).
+static bool isLibraryCandidate(linalg::LinalgOp op) {
+  return linalg::isaContractionOpInterface(op) ||
+         linalg::isaConvolutionOpInterface(op) ||
+         (op.getNumReductionLoops() > 0 &&
+          linalg::detail::isContractionBody(
+              *op.getBlock(), [](Operation *multiply, Operation *add) {
+                return isa<arith::MulFOp, arith::MulIOp>(multiply) &&
+                       isa<arith::AddFOp, arith::AddIOp>(add);
+              }));
+}
+
 bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   linalg::LinalgOp producer = getElementwiseProducer(use.get().getDefiningOp());
   if (!producer)
@@ -67,17 +87,8 @@ bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   if (consumer.getNumParallelLoops() == 0)
     return false;
   // Contractions and convolutions become library calls (cuBLAS, cuDNN)
-  // that take their operands from memory: any reduction whose body is a
-  // multiply-accumulate (the backward's generic products and convolution
-  // gradients among them, whatever their maps).
-  if (linalg::isaContractionOpInterface(consumer) ||
-      linalg::isaConvolutionOpInterface(consumer) ||
-      (consumer.getNumReductionLoops() > 0 &&
-       linalg::detail::isContractionBody(
-           *consumer.getBlock(), [](Operation *multiply, Operation *add) {
-             return isa<arith::MulFOp, arith::MulIOp>(multiply) &&
-                    isa<arith::AddFOp, arith::AddIOp>(add);
-           })))
+  // that take their operands from memory.
+  if (isLibraryCandidate(consumer))
     return false;
   // A named elementwise op on either side maps every operand by the
   // identity: its generic form fuses (upstream's conditions hold).
@@ -145,4 +156,112 @@ unsigned mlir::autopar::getLoopsPerMergedKernel(unsigned buffers,
 bool mlir::autopar::formsRowKernel(double rows, double length) {
   return rows >= static_cast<double>(kRowKernelMinRows) &&
          length >= static_cast<double>(kRowKernelMinLength);
+}
+
+/// The static loop ranges of a generic on tensors.
+static std::optional<SmallVector<int64_t>>
+getTensorRanges(linalg::GenericOp generic) {
+  if (!generic.hasPureTensorSemantics())
+    return std::nullopt;
+  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return std::nullopt;
+  return ranges;
+}
+
+/// A row reduction that starts a row kernel: rows enough, long enough and
+/// read contiguously (RowKernels.cpp's isSeed).
+static bool isRowKernelSeed(linalg::GenericOp generic) {
+  std::optional<SmallVector<int64_t>> ranges = getTensorRanges(generic);
+  std::optional<unsigned> rowLoops = getRowReductionLoops(generic);
+  if (!ranges || !rowLoops)
+    return false;
+  ArrayRef<int64_t> all = *ranges;
+  return formsRowKernel(
+             static_cast<double>(computeProduct(all.take_front(*rowLoops))),
+             static_cast<double>(computeProduct(all.drop_front(*rowLoops)))) &&
+         getContiguousLoop(generic) == generic.getNumLoops() - 1;
+}
+
+/// Ops a row kernel passes over: they move before it (allocations,
+/// constants, fills, reshapes) or run inside their users.
+static bool isPassedOver(Operation *op) {
+  return isa<linalg::FillOp>(op) || isFusedIntoUsers(op) ||
+         (isMemoryEffectFree(op) && op->getNumRegions() == 0);
+}
+
+llvm::DenseMap<Operation *, Operation *>
+mlir::autopar::findRowKernels(Block &block) {
+  llvm::DenseMap<Operation *, Operation *> seedOf;
+  for (Operation &candidate : block) {
+    auto seed = dyn_cast<linalg::GenericOp>(&candidate);
+    if (!seed || seedOf.contains(seed) || isFusedIntoUsers(seed) ||
+        !isRowKernelSeed(seed))
+      continue;
+    unsigned rowLoops = *getRowReductionLoops(seed);
+    SmallVector<int64_t> rowRanges(
+        ArrayRef<int64_t>(*getTensorRanges(seed)).take_front(rowLoops));
+    llvm::SetVector<Value> written(seed->result_begin(), seed->result_end());
+    llvm::SmallPtrSet<Operation *, 8> members = {seed}, stayed;
+    // Whether `value` is ready where the seed runs: made before it, by a
+    // member, or by ops that move before it (or run inside their users)
+    // from values that are.
+    std::function<bool(Value)> isReady = [&](Value value) {
+      Operation *def = value.getDefiningOp();
+      if (!def || def->getBlock() != &block || def->isBeforeInBlock(seed) ||
+          members.contains(def))
+        return true;
+      if (stayed.contains(def) || !isPassedOver(def))
+        return false;
+      return llvm::all_of(def->getOperands(), isReady);
+    };
+    // Whether `value` (through the producers fused into its reader) holds
+    // what the kernel wrote.
+    std::function<bool(Value)> readsWritten = [&](Value value) {
+      if (written.contains(value))
+        return true;
+      Operation *def = value.getDefiningOp();
+      return def && def->getBlock() == &block && isFusedIntoUsers(def) &&
+             llvm::any_of(def->getOperands(), readsWritten);
+    };
+    for (Operation *op = seed->getNextNode(); op; op = op->getNextNode()) {
+      if (op->hasTrait<OpTrait::IsTerminator>())
+        break;
+      if (isPassedOver(op))
+        continue;
+      auto generic = dyn_cast<linalg::GenericOp>(op);
+      std::optional<SmallVector<int64_t>> ranges;
+      if (generic)
+        ranges = getTensorRanges(generic);
+      if (ranges && ranges->size() >= rowLoops &&
+          ArrayRef<int64_t>(*ranges).take_front(rowLoops) ==
+              ArrayRef<int64_t>(rowRanges)) {
+        std::optional<unsigned> reduces = getRowReductionLoops(generic);
+        bool shaped =
+            reduces ? *reduces == rowLoops
+                    : generic.getNumParallelLoops() == generic.getNumLoops();
+        bool dependent = false, atRows = true;
+        for (OpOperand &operand : generic->getOpOperands()) {
+          if (!readsWritten(operand.get()))
+            continue;
+          dependent = true;
+          atRows &=
+              indexesRow(generic.getMatchingIndexingMap(&operand), rowLoops);
+        }
+        if (shaped && (dependent || reduces) && atRows &&
+            llvm::all_of(generic->getOperands(), isReady)) {
+          members.insert(generic);
+          seedOf[generic] = seed;
+          written.insert(generic->result_begin(), generic->result_end());
+          continue;
+        }
+      }
+      auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+      if (!linalgOp || isLibraryCandidate(linalgOp) ||
+          stayed.size() == kRowKernelMaxStayed)
+        break;
+      stayed.insert(op);
+    }
+  }
+  return seedOf;
 }

@@ -17,6 +17,7 @@
 
 #include "autopar/Analysis/Workload.h"
 #include "autopar/Analysis/Fusion.h"
+#include "autopar/Analysis/Reductions.h"
 #include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -321,9 +322,14 @@ FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
   for (Value param : roles.getParameters())
     requiresGrad.insert(param);
   Region &body = func.getFunctionBody();
-  for (Block &block : body)
+  for (Block &block : body) {
+    rowKernelSeeds = findRowKernels(block);
+    rowKernelValues.clear();
+    for (auto [member, seed] : rowKernelSeeds)
+      rowKernelValues.try_emplace(seed);
     for (Operation &op : block)
       analyzeOp(&op);
+  }
 
   // Parameters that some op reads get gradients to synchronise.
   llvm::DenseSet<Value> read;
@@ -351,6 +357,33 @@ FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
 const OpWorkload *FunctionWorkload::lookup(Operation *op) const {
   auto it = index.find(op);
   return it == index.end() ? nullptr : &ops[it->second];
+}
+
+void FunctionWorkload::collectLoaded(Value value,
+                                     SmallVectorImpl<Value> &loaded) const {
+  Operation *def = value.getDefiningOp();
+  auto producer = dyn_cast_or_null<linalg::LinalgOp>(def);
+  if (!producer || !fusedReads.contains(def)) {
+    loaded.push_back(value);
+    return;
+  }
+  for (Value input : producer.getDpsInputs())
+    if (isa<ShapedType>(input.getType()))
+      collectLoaded(input, loaded);
+}
+
+/// The bytes of one row of a row reduction's largest input.
+static double getRowBytes(linalg::GenericOp reduction) {
+  std::optional<unsigned> rowLoops = getRowReductionLoops(reduction);
+  SmallVector<int64_t> ranges = reduction.getStaticLoopRanges();
+  double rows = 1;
+  for (int64_t range :
+       ArrayRef<int64_t>(ranges).take_front(rowLoops.value_or(ranges.size())))
+    rows *= static_cast<double>(range);
+  double bytes = 0;
+  for (Value input : reduction.getDpsInputs())
+    bytes = std::max(bytes, sizeInBytes(input.getType()));
+  return bytes / std::max(rows, 1.0);
 }
 
 /// Ops that only relabel data or produce no tensor work.
@@ -452,9 +485,41 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       return fusedReads.contains(value.getDefiningOp());
     };
     work.fused = isFusedIntoUsers(op);
+    // A later member of a row kernel (Analysis/Fusion.h) launches nothing of
+    // its own and reads again from cache what the kernel read or wrote
+    // before it, while the kernel's rows fit (kRowKernelCacheBytes).
+    auto seed = rowKernelSeeds.find(op);
+    bool member = seed != rowKernelSeeds.end();
+    const llvm::DenseSet<Value> *cached = nullptr;
+    if (member) {
+      work.kernels = 0;
+      work.inRowKernel = true;
+      if (getRowBytes(cast<linalg::GenericOp>(seed->second)) <=
+          kRowKernelCacheBytes)
+        cached = &rowKernelValues[seed->second];
+    }
     for (OpOperand *input : linalgOp.getDpsInputOperands()) {
-      work.bytesRead += readBytes(input->get());
+      if (cached) {
+        // What the member loads (a fused producer's inputs for its result),
+        // less what the kernel already holds.
+        SmallVector<Value> loaded;
+        collectLoaded(input->get(), loaded);
+        for (Value value : loaded)
+          if (!cached->contains(value))
+            work.bytesRead += sizeInBytes(value.getType());
+      } else {
+        work.bytesRead += readBytes(input->get());
+      }
       addParamRead(input->get());
+    }
+    if (auto values = rowKernelValues.find(member ? seed->second : op);
+        values != rowKernelValues.end()) {
+      for (Value input : linalgOp.getDpsInputs()) {
+        SmallVector<Value> loaded;
+        collectLoaded(input, loaded);
+        values->second.insert(loaded.begin(), loaded.end());
+      }
+      values->second.insert(op->result_begin(), op->result_end());
     }
     for (OpOperand &init : linalgOp.getDpsInitsMutable())
       if (linalgOp.payloadUsesValueFromOperand(&init))

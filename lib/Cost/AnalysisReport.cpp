@@ -72,6 +72,8 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     layer.bwdFlops = work.bwdFlops();
     layer.estimated = work.estimated;
     layer.fused = work.fused;
+    layer.inRowKernel = work.inRowKernel;
+    layer.launches = work.launches();
     // A 16-bit 2-D convolution runs at the TF32 rate on the CUDA backend.
     Type type = work.convolution
                     ? CostModel::getConvolutionComputeType(work.elementType)
@@ -90,12 +92,12 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
           layer.timeBwd +=
               costModel
                   .kernelTime(part, work.bwdBytes * part / bwdFlops,
-                              work.parallelIterations, type, work.launches())
+                              work.parallelIterations, type, work.bwdLaunches())
                   .seconds;
     } else if (work.bwdBytes > 0) {
       layer.timeBwd = costModel
                           .kernelTime(0, work.bwdBytes, work.parallelIterations,
-                                      work.elementType, work.launches())
+                                      work.elementType, work.bwdLaunches())
                           .seconds;
     }
     report.forwardTime += layer.timeFwd;
@@ -187,6 +189,8 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
     std::string bound = layer.computeBound ? "compute" : "memory";
     if (layer.fused)
       bound = "fused into users";
+    else if (layer.inRowKernel)
+      bound += " (in a row kernel)";
     if (layer.estimated)
       bound += " (estimated)";
     os << llvm::format(
@@ -286,6 +290,8 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
           json.attribute("bound", layer.computeBound ? "compute" : "memory");
           json.attribute("estimated", layer.estimated);
           json.attribute("fused", layer.fused);
+          json.attribute("in_row_kernel", layer.inRowKernel);
+          json.attribute("launches", layer.launches);
         });
     });
     json.attributeArray("gradient_sync", [&] {

@@ -37,15 +37,20 @@
 // each member after the first reading the row from cache. The cost model
 // asks formsRowKernel of an attention's decomposition (its rows per block,
 // its keys per row): the softmax's maximum, sum, division and lse one
-// kernel, the backward's row term and dS another.
+// kernel, the backward's row term and dS another; and findRowKernels of a
+// forward's ops on tensors (an unfused softmax, a LayerNorm, the loss),
+// which restates the pass's grouping (lib/Conversion/LinalgToCUDA/
+// RowKernels.cpp, on buffers) before bufferization.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef AUTOPAR_ANALYSIS_FUSION_H
 #define AUTOPAR_ANALYSIS_FUSION_H
 
+#include "mlir/IR/Block.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Types.h"
+#include "llvm/ADT/DenseMap.h"
 
 namespace mlir::autopar {
 
@@ -89,6 +94,29 @@ constexpr int64_t kRowKernelMinLength = 64;
 /// Whether a row reduction over `rows` rows of `length` elements becomes a
 /// row kernel (the defaults of autopar-row-kernels' options).
 bool formsRowKernel(double rows, double length);
+
+/// The bytes of one row a row kernel's later members read again from
+/// cache, at most: a block's share of an SM's L1 (256 KiB on an H100, 8
+/// blocks of 256 threads). Longer rows (a loss over 50257 classes) are
+/// priced as read from memory by each member. Not yet measured on a GPU.
+constexpr double kRowKernelCacheBytes = 32 * 1024;
+
+/// Ops the later members of a row kernel may move past, at most (a
+/// LayerNorm gradient's column sums and copies between its row sums: 5).
+constexpr unsigned kRowKernelMaxStayed = 16;
+
+/// The row kernels autopar-row-kernels makes of `block`'s linalg ops on
+/// tensors, as the cost model predicts them: for each op that runs inside
+/// an earlier op's row kernel (a later member), that kernel's first op (its
+/// seed, a row reduction for which formsRowKernel holds, reading its rows
+/// contiguously). A later member is a generic over the same leading row
+/// ranges, elementwise or reducing the same rows, that reads what the
+/// kernel wrote (or is another reduction of those rows), every such read at
+/// its own row, and whose operands are ready where the seed runs; ops fused
+/// into their users, fills and ops without memory effects are passed over,
+/// other linalg ops stay behind (at most kRowKernelMaxStayed), anything
+/// else (a library call) ends the kernel.
+llvm::DenseMap<Operation *, Operation *> findRowKernels(Block &block);
 
 } // namespace mlir::autopar
 

@@ -71,6 +71,10 @@ struct OpWorkload {
   /// the forward and, as the chain fuses there too, in the backward) and
   /// launches no kernel.
   bool fused = false;
+  /// The op runs inside an earlier op's row kernel (Analysis/Fusion.h,
+  /// findRowKernels): its forward launches nothing of its own (kernels 0)
+  /// and reads from cache what the kernel read or wrote before it.
+  bool inRowKernel = false;
   /// Kernels the op's forward and its backward each launch when it is not
   /// fused: one, but an attention's decomposition runs several (and once
   /// per block of its batch: the planner multiplies by the blocks,
@@ -136,6 +140,14 @@ private:
   /// Per fused op, the bytes a user reads in place of its result: the
   /// op's own reads (its inputs, fused producers' inputs in turn).
   llvm::DenseMap<Operation *, double> fusedReads;
+  /// The block's row kernels (findRowKernels: each later member's first
+  /// op), and per kernel the values its members have loaded or written so
+  /// far (read again from cache).
+  llvm::DenseMap<Operation *, Operation *> rowKernelSeeds;
+  llvm::DenseMap<Operation *, llvm::DenseSet<Value>> rowKernelValues;
+  /// The values a read of `value` loads: its own, or a fused producer's
+  /// inputs (in turn).
+  void collectLoaded(Value value, SmallVectorImpl<Value> &loaded) const;
 };
 
 /// The workload analysis of a module (or of one function): one

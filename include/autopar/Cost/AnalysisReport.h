@@ -31,6 +31,10 @@ struct LayerReport {
   bool estimated = false;
   /// Runs inside its users' kernels (Analysis/Fusion.h).
   bool fused = false;
+  /// Runs inside an earlier op's row kernel (Analysis/Fusion.h).
+  bool inRowKernel = false;
+  /// Kernels its forward launches.
+  double launches = 0;
 };
 
 struct GradientReport {

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Analysis/Fusion.h"
 #include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Conversion/ProfileOps.h"
@@ -51,10 +52,6 @@ constexpr int64_t kElementsPerThread = 4;
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kMinThreads = kWarpSize;
 
-/// Ops the later members of a kernel may move past, at most (a LayerNorm
-/// gradient's column sums and copies between its row sums: 5).
-constexpr size_t kMaxStayed = 16;
-
 /// A generic of a row kernel: it reduces its loops after the first
 /// `rowLoops` into one value per row (`reduction`), or is elementwise.
 struct Member {
@@ -72,44 +69,6 @@ std::optional<SmallVector<int64_t>> getRanges(linalg::GenericOp generic) {
   if (llvm::any_of(ranges, ShapedType::isDynamic))
     return std::nullopt;
   return ranges;
-}
-
-/// Whether `map`'s first `rowLoops` results are the loops 0, 1, ... in
-/// order: the access stays within the row the leading loops name.
-bool indexesRow(AffineMap map, unsigned rowLoops) {
-  if (map.getNumResults() < rowLoops)
-    return false;
-  for (unsigned i = 0; i < rowLoops; ++i) {
-    auto dim = dyn_cast<AffineDimExpr>(map.getResult(i));
-    if (!dim || dim.getPosition() != i)
-      return false;
-  }
-  return true;
-}
-
-/// The rows `generic` reduces over: its leading parallel loops, when the
-/// others are all reductions and each output is indexed by exactly those
-/// loops and combined by an op partials can be combined by.
-std::optional<unsigned> getRowReductionLoops(linalg::GenericOp generic) {
-  SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
-  unsigned rowLoops = 0;
-  while (rowLoops < iterators.size() &&
-         iterators[rowLoops] == utils::IteratorType::parallel)
-    ++rowLoops;
-  if (rowLoops == 0 || rowLoops == iterators.size())
-    return std::nullopt;
-  for (unsigned i = rowLoops; i < iterators.size(); ++i)
-    if (iterators[i] != utils::IteratorType::reduction)
-      return std::nullopt;
-  for (auto [index, init] : llvm::enumerate(generic.getDpsInitsMutable())) {
-    AffineMap map = generic.getMatchingIndexingMap(&init);
-    if (map.getNumResults() != rowLoops || !indexesRow(map, rowLoops))
-      return std::nullopt;
-    Operation *combiner = getCombiner(generic, index);
-    if (!combiner || !arith::getNeutralElement(combiner))
-      return std::nullopt;
-  }
-  return rowLoops;
 }
 
 /// Whether a reduction over `element`s combines within warps by shuffles
@@ -405,7 +364,7 @@ private:
         }
         members.pop_back();
       }
-      if (!canStay(op) || stayed.size() == kMaxStayed)
+      if (!canStay(op) || stayed.size() == kRowKernelMaxStayed)
         break;
       stayed.push_back(op);
     }

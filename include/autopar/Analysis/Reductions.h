@@ -1,0 +1,48 @@
+//===- Reductions.h - the shape of a reduction ------------------*- C++ -*-===//
+//
+// The shape of a linalg reduction that the lowerings may reorder and that
+// the cost model prices as they do: each output combined by one
+// associative and commutative op with a neutral element, so that partial
+// results (split chunks, a block's threads) can start at that element and
+// be combined in any order; the loop whose iterations read memory
+// contiguously, which decides how they share the work out
+// (autopar-reductions-inner, autopar-row-kernels); and the rows a row
+// reduction reduces over (its leading parallel loops). On buffers and on
+// tensors alike (a tensor is read contiguously along its last dimension).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_ANALYSIS_REDUCTIONS_H
+#define AUTOPAR_ANALYSIS_REDUCTIONS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace mlir::autopar {
+
+/// The combiner of output `index` of `generic`: the op yielding
+/// `combiner(x, out)` where `out` is the output's block argument, read
+/// there only, and `combiner` an associative and commutative arith op with
+/// a neutral element. Null when the body has another shape.
+Operation *getCombiner(linalg::GenericOp generic, unsigned index);
+
+/// The loop of `generic` that indexes the innermost dimension of its
+/// largest input (static shape, rank 1 or more), when that dimension is
+/// contiguous (a tensor's always is; a memref's when its stride is 1): the
+/// loop whose neighbouring iterations read neighbouring elements, which GPU
+/// threads should share out to read coalesced. None when that dimension is
+/// strided or indexed otherwise.
+std::optional<unsigned> getContiguousLoop(linalg::GenericOp generic);
+
+/// The rows `generic` reduces over: its leading parallel loops, when the
+/// others are all reductions and each output is indexed by exactly those
+/// loops, in order, and combined by an op partials can be combined by (a
+/// combiner with a neutral element).
+std::optional<unsigned> getRowReductionLoops(linalg::GenericOp generic);
+
+/// Whether `map`'s first `rowLoops` results are the loops 0, 1, ... in
+/// order: the access stays within the row the leading loops name.
+bool indexesRow(AffineMap map, unsigned rowLoops);
+
+} // namespace mlir::autopar
+
+#endif // AUTOPAR_ANALYSIS_REDUCTIONS_H

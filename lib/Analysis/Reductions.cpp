@@ -1,0 +1,93 @@
+//===- Reductions.cpp - the shape of a reduction --------------------------===//
+//
+// The rules documented in include/autopar/Analysis/Reductions.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Analysis/Reductions.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+Operation *mlir::autopar::getCombiner(linalg::GenericOp generic,
+                                      unsigned index) {
+  OpOperand *init = generic.getDpsInitOperand(index);
+  BlockArgument outArg = generic.getMatchingBlockArgument(init);
+  auto yield = cast<linalg::YieldOp>(generic.getBody()->getTerminator());
+  Operation *combiner = yield.getOperand(index).getDefiningOp();
+  if (!combiner || !outArg.hasOneUse() || combiner->getNumOperands() != 2 ||
+      (combiner->getOperand(0) != outArg && combiner->getOperand(1) != outArg))
+    return nullptr;
+  if (!isa<arith::AddFOp, arith::AddIOp, arith::MaxNumFOp, arith::MinNumFOp,
+           arith::MaximumFOp, arith::MinimumFOp, arith::MaxSIOp, arith::MinSIOp,
+           arith::MaxUIOp, arith::MinUIOp, arith::MulFOp, arith::MulIOp>(
+          combiner))
+    return nullptr;
+  return combiner;
+}
+
+std::optional<unsigned>
+mlir::autopar::getContiguousLoop(linalg::GenericOp generic) {
+  OpOperand *largest = nullptr;
+  int64_t most = 0;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    auto type = dyn_cast<ShapedType>(input->get().getType());
+    if (type && isa<MemRefType, RankedTensorType>(type) && type.hasRank() &&
+        type.getRank() > 0 && type.hasStaticShape() &&
+        type.getNumElements() > most) {
+      most = type.getNumElements();
+      largest = input;
+    }
+  }
+  if (!largest)
+    return std::nullopt;
+  if (auto memref = dyn_cast<MemRefType>(largest->get().getType())) {
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(memref.getStridesAndOffset(strides, offset)) ||
+        strides.back() != 1)
+      return std::nullopt;
+  }
+  auto dim = dyn_cast<AffineDimExpr>(
+      generic.getMatchingIndexingMap(largest).getResults().back());
+  if (!dim)
+    return std::nullopt;
+  return dim.getPosition();
+}
+
+bool mlir::autopar::indexesRow(AffineMap map, unsigned rowLoops) {
+  if (map.getNumResults() < rowLoops)
+    return false;
+  for (unsigned i = 0; i < rowLoops; ++i) {
+    auto dim = dyn_cast<AffineDimExpr>(map.getResult(i));
+    if (!dim || dim.getPosition() != i)
+      return false;
+  }
+  return true;
+}
+
+std::optional<unsigned>
+mlir::autopar::getRowReductionLoops(linalg::GenericOp generic) {
+  SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
+  unsigned rowLoops = 0;
+  while (rowLoops < iterators.size() &&
+         iterators[rowLoops] == utils::IteratorType::parallel)
+    ++rowLoops;
+  if (rowLoops == 0 || rowLoops == iterators.size())
+    return std::nullopt;
+  for (unsigned i = rowLoops; i < iterators.size(); ++i)
+    if (iterators[i] != utils::IteratorType::reduction)
+      return std::nullopt;
+  for (auto [index, init] : llvm::enumerate(generic.getDpsInitsMutable())) {
+    AffineMap map = generic.getMatchingIndexingMap(&init);
+    if (map.getNumResults() != rowLoops || !indexesRow(map, rowLoops))
+      return std::nullopt;
+    Operation *combiner = getCombiner(generic, index);
+    if (!combiner || !arith::getNeutralElement(combiner))
+      return std::nullopt;
+  }
+  return rowLoops;
+}

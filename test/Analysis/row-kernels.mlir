@@ -1,0 +1,139 @@
+// RUN: split-file %s %t
+// RUN: autopar-opt %t/layernorm.mlir --autopar-analyze=report=%t/layernorm.json -o /dev/null
+// RUN: FileCheck %s < %t/layernorm.json
+// RUN: autopar-opt %t/few-rows.mlir --autopar-analyze=report=%t/few-rows.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=FEW < %t/few-rows.json
+// RUN: autopar-opt %t/library-call.mlir --autopar-analyze=report=%t/library-call.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=CALL < %t/library-call.json
+// The workload prices the row kernels autopar-row-kernels makes
+// (findRowKernels, Analysis/Fusion.h): a LayerNorm's mean starts a kernel
+// over its 1024 rows of 64; the variance (another reduction of the rows,
+// reading the mean) and the normalisation (elementwise over the rows,
+// reading both) join it. They launch nothing of their own and read x and
+// the row values from cache: the variance moves only its initial value
+// and its result (4 KiB each), the normalisation only its result.
+
+//--- layernorm.mlir
+#id = affine_map<(r, c) -> (r, c)>
+#row = affine_map<(r, c) -> (r)>
+
+// CHECK: "loc": "mean",
+// CHECK: "bytes": 270336,
+// CHECK: "in_row_kernel": false,
+// CHECK-NEXT: "launches": 1
+// CHECK: "loc": "var",
+// CHECK: "bytes": 8192,
+// CHECK: "in_row_kernel": true,
+// CHECK-NEXT: "launches": 0
+// CHECK: "loc": "norm",
+// CHECK: "bytes": 262144,
+// CHECK: "in_row_kernel": true,
+// CHECK-NEXT: "launches": 0
+func.func @forward(%x: tensor<1024x64xf32>) -> tensor<1024x64xf32> {
+  %zero = arith.constant 0.0 : f32
+  %n = arith.constant 64.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %e = tensor.empty() : tensor<1024xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<1024xf32>) -> tensor<1024xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<1024x64xf32>) outs(%z : tensor<1024xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  } -> tensor<1024xf32> loc("mean")
+  %z2 = linalg.fill ins(%zero : f32) outs(%e : tensor<1024xf32>) -> tensor<1024xf32>
+  %sq = linalg.generic {indexing_maps = [#id, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %sum : tensor<1024x64xf32>, tensor<1024xf32>) outs(%z2 : tensor<1024xf32>) {
+  ^bb0(%v: f32, %s: f32, %acc: f32):
+    %m = arith.divf %s, %n : f32
+    %d = arith.subf %v, %m : f32
+    %p = arith.mulf %d, %d : f32
+    %a = arith.addf %acc, %p : f32
+    linalg.yield %a : f32
+  } -> tensor<1024xf32> loc("var")
+  %ex = tensor.empty() : tensor<1024x64xf32>
+  %out = linalg.generic {indexing_maps = [#id, #row, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum, %sq : tensor<1024x64xf32>, tensor<1024xf32>, tensor<1024xf32>) outs(%ex : tensor<1024x64xf32>) {
+  ^bb0(%v: f32, %s: f32, %q: f32, %o: f32):
+    %m = arith.divf %s, %n : f32
+    %d = arith.subf %v, %m : f32
+    %var = arith.divf %q, %n : f32
+    %ve = arith.addf %var, %eps : f32
+    %r = math.rsqrt %ve : f32
+    %y = arith.mulf %d, %r : f32
+    linalg.yield %y : f32
+  } -> tensor<1024x64xf32> loc("norm")
+  return %out : tensor<1024x64xf32>
+}
+
+//--- few-rows.mlir
+#id = affine_map<(r, c) -> (r, c)>
+#row = affine_map<(r, c) -> (r)>
+
+// 512 rows are too few for a row kernel (kRowKernelMinRows, 1024): each
+// op its own kernel, reading x from memory (the variance: x, the sums,
+// its initial value, its result: 137216 bytes).
+// FEW: "loc": "mean512",
+// FEW: "in_row_kernel": false,
+// FEW-NEXT: "launches": 1
+// FEW: "loc": "var512",
+// FEW: "bytes": 137216,
+// FEW: "in_row_kernel": false,
+// FEW-NEXT: "launches": 1
+func.func @forward(%x: tensor<512x64xf32>) -> tensor<512xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<512xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<512xf32>) -> tensor<512xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<512x64xf32>) outs(%z : tensor<512xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  } -> tensor<512xf32> loc("mean512")
+  %z2 = linalg.fill ins(%zero : f32) outs(%e : tensor<512xf32>) -> tensor<512xf32>
+  %sq = linalg.generic {indexing_maps = [#id, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %sum : tensor<512x64xf32>, tensor<512xf32>) outs(%z2 : tensor<512xf32>) {
+  ^bb0(%v: f32, %s: f32, %acc: f32):
+    %d = arith.subf %v, %s : f32
+    %p = arith.mulf %d, %d : f32
+    %a = arith.addf %acc, %p : f32
+    linalg.yield %a : f32
+  } -> tensor<512xf32> loc("var512")
+  return %sq : tensor<512xf32>
+}
+
+//--- library-call.mlir
+#id = affine_map<(r, c) -> (r, c)>
+#row = affine_map<(r, c) -> (r)>
+
+// A product between two row reductions ends the kernel: it is a library
+// call (cuBLAS), which the kernel cannot move past.
+// CALL: "loc": "max",
+// CALL: "in_row_kernel": false,
+// CALL-NEXT: "launches": 1
+// CALL: "loc": "after",
+// CALL: "in_row_kernel": false,
+// CALL-NEXT: "launches": 1
+func.func @forward(%x: tensor<1024x64xf32>, %w: tensor<64x64xf32>) -> tensor<1024xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1024xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<1024xf32>) -> tensor<1024xf32>
+  %mx = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<1024x64xf32>) outs(%z : tensor<1024xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.maximumf %acc, %v : f32
+    linalg.yield %s : f32
+  } -> tensor<1024xf32> loc("max")
+  %em = tensor.empty() : tensor<1024x64xf32>
+  %zm = linalg.fill ins(%zero : f32) outs(%em : tensor<1024x64xf32>) -> tensor<1024x64xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<1024x64xf32>, tensor<64x64xf32>) outs(%zm : tensor<1024x64xf32>) -> tensor<1024x64xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e : tensor<1024xf32>) -> tensor<1024xf32>
+  %r = linalg.generic {indexing_maps = [#id, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%y, %mx : tensor<1024x64xf32>, tensor<1024xf32>) outs(%z2 : tensor<1024xf32>) {
+  ^bb0(%v: f32, %m: f32, %acc: f32):
+    %d = arith.subf %v, %m : f32
+    %a = arith.addf %acc, %d : f32
+    linalg.yield %a : f32
+  } -> tensor<1024xf32> loc("after")
+  return %r : tensor<1024xf32>
+}
