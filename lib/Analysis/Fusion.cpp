@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -184,10 +185,18 @@ static bool isRowKernelSeed(linalg::GenericOp generic) {
 }
 
 /// Ops a row kernel passes over: they move before it (allocations,
-/// constants, fills, reshapes) or run inside their users.
+/// constants, fills), become views or nothing once bufferized (reshapes,
+/// slices, scalar arithmetic), or run inside their users. Other tensor ops
+/// become copies, which end a kernel.
 static bool isPassedOver(Operation *op) {
-  return isa<linalg::FillOp>(op) || isFusedIntoUsers(op) ||
-         (isMemoryEffectFree(op) && op->getNumRegions() == 0);
+  if (isa<linalg::FillOp>(op) || isFusedIntoUsers(op))
+    return true;
+  if (!isMemoryEffectFree(op) || op->getNumRegions() != 0)
+    return false;
+  return isa<tensor::EmptyOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+             tensor::ExtractSliceOp, tensor::CastOp, arith::ConstantOp>(op) ||
+         llvm::none_of(op->getResultTypes(),
+                       [](Type type) { return isa<ShapedType>(type); });
 }
 
 llvm::DenseMap<Operation *, Operation *>

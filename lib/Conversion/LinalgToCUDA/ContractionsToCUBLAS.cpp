@@ -449,9 +449,20 @@ struct ContractionsToCUBLASPass
           free->moveAfter(call);
         rounding->op->erase();
       }
+      Value product = op->getOperand(2);
       op->erase();
       if (zeroFill)
         zeroFill->erase();
+      // The f32 product's buffer, now only allocated and freed, goes.
+      Operation *alloc = product.getDefiningOp();
+      if (rounding && alloc &&
+          llvm::all_of(product.getUsers(), [](Operation *user) {
+            return isa<memref::DeallocOp, gpu::DeallocOp>(user);
+          })) {
+        for (Operation *user : llvm::make_early_inc_range(product.getUsers()))
+          user->erase();
+        alloc->erase();
+      }
     }
   }
 };
