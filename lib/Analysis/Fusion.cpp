@@ -170,17 +170,15 @@ getTensorRanges(linalg::GenericOp generic) {
   return ranges;
 }
 
-/// A row reduction that starts a row kernel: rows enough, long enough and
-/// read contiguously (RowKernels.cpp's isSeed).
-static bool isRowKernelSeed(linalg::GenericOp generic) {
-  std::optional<SmallVector<int64_t>> ranges = getTensorRanges(generic);
+bool mlir::autopar::isRowKernelSeed(linalg::GenericOp generic, int64_t minRows,
+                                    int64_t minLength) {
+  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
   std::optional<unsigned> rowLoops = getRowReductionLoops(generic);
-  if (!ranges || !rowLoops)
+  if (!rowLoops || llvm::any_of(ranges, ShapedType::isDynamic))
     return false;
-  ArrayRef<int64_t> all = *ranges;
-  return formsRowKernel(
-             static_cast<double>(computeProduct(all.take_front(*rowLoops))),
-             static_cast<double>(computeProduct(all.drop_front(*rowLoops)))) &&
+  ArrayRef<int64_t> all = ranges;
+  return computeProduct(all.take_front(*rowLoops)) >= minRows &&
+         computeProduct(all.drop_front(*rowLoops)) >= minLength &&
          getContiguousLoop(generic) == generic.getNumLoops() - 1;
 }
 
@@ -204,8 +202,8 @@ mlir::autopar::findRowKernels(Block &block) {
   llvm::DenseMap<Operation *, Operation *> seedOf;
   for (Operation &candidate : block) {
     auto seed = dyn_cast<linalg::GenericOp>(&candidate);
-    if (!seed || seedOf.contains(seed) || isFusedIntoUsers(seed) ||
-        !isRowKernelSeed(seed))
+    if (!seed || !seed.hasPureTensorSemantics() || seedOf.contains(seed) ||
+        isFusedIntoUsers(seed) || !isRowKernelSeed(seed))
       continue;
     unsigned rowLoops = *getRowReductionLoops(seed);
     SmallVector<int64_t> rowRanges(

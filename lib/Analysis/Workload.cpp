@@ -317,6 +317,20 @@ static BodySummary summarizeBody(linalg::LinalgOp op) {
 // FunctionWorkload
 //===----------------------------------------------------------------------===//
 
+/// The bytes of one row of a row reduction's largest input.
+static double getRowBytes(linalg::GenericOp reduction) {
+  std::optional<unsigned> rowLoops = getRowReductionLoops(reduction);
+  SmallVector<int64_t> ranges = reduction.getStaticLoopRanges();
+  double rows = 1;
+  for (int64_t range :
+       ArrayRef<int64_t>(ranges).take_front(rowLoops.value_or(ranges.size())))
+    rows *= static_cast<double>(range);
+  double bytes = 0;
+  for (Value input : reduction.getDpsInputs())
+    bytes = std::max(bytes, sizeInBytes(input.getType()));
+  return bytes / std::max(rows, 1.0);
+}
+
 FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
     : func(func), roles(func) {
   for (Value param : roles.getParameters())
@@ -324,9 +338,12 @@ FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
   Region &body = func.getFunctionBody();
   for (Block &block : body) {
     rowKernelSeeds = findRowKernels(block);
+    // The kernels whose rows stay in cache (kRowKernelCacheBytes) track
+    // what their members have read or written.
     rowKernelValues.clear();
     for (auto [member, seed] : rowKernelSeeds)
-      rowKernelValues.try_emplace(seed);
+      if (getRowBytes(cast<linalg::GenericOp>(seed)) <= kRowKernelCacheBytes)
+        rowKernelValues.try_emplace(seed);
     for (Operation &op : block)
       analyzeOp(&op);
   }
@@ -370,20 +387,6 @@ void FunctionWorkload::collectLoaded(Value value,
   for (Value input : producer.getDpsInputs())
     if (isa<ShapedType>(input.getType()))
       collectLoaded(input, loaded);
-}
-
-/// The bytes of one row of a row reduction's largest input.
-static double getRowBytes(linalg::GenericOp reduction) {
-  std::optional<unsigned> rowLoops = getRowReductionLoops(reduction);
-  SmallVector<int64_t> ranges = reduction.getStaticLoopRanges();
-  double rows = 1;
-  for (int64_t range :
-       ArrayRef<int64_t>(ranges).take_front(rowLoops.value_or(ranges.size())))
-    rows *= static_cast<double>(range);
-  double bytes = 0;
-  for (Value input : reduction.getDpsInputs())
-    bytes = std::max(bytes, sizeInBytes(input.getType()));
-  return bytes / std::max(rows, 1.0);
 }
 
 /// Ops that only relabel data or produce no tensor work.
@@ -494,9 +497,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     if (member) {
       work.kernels = 0;
       work.inRowKernel = true;
-      if (getRowBytes(cast<linalg::GenericOp>(seed->second)) <=
-          kRowKernelCacheBytes)
-        cached = &rowKernelValues[seed->second];
+      if (auto values = rowKernelValues.find(seed->second);
+          values != rowKernelValues.end())
+        cached = &values->second;
     }
     for (OpOperand *input : linalgOp.getDpsInputOperands()) {
       if (cached) {

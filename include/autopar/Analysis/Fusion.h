@@ -47,6 +47,7 @@
 #ifndef AUTOPAR_ANALYSIS_FUSION_H
 #define AUTOPAR_ANALYSIS_FUSION_H
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Block.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Types.h"
@@ -94,6 +95,15 @@ constexpr int64_t kRowKernelMinLength = 64;
 /// Whether a row reduction over `rows` rows of `length` elements becomes a
 /// row kernel (the defaults of autopar-row-kernels' options).
 bool formsRowKernel(double rows, double length);
+
+/// Whether `generic` (on tensors or buffers, with static loop ranges)
+/// starts a row kernel: a row reduction (getRowReductionLoops) over
+/// `minRows` rows or more of `minLength` elements or more, read along its
+/// rows (getContiguousLoop is its last loop). autopar-row-kernels asks it
+/// with its options, findRowKernels with the defaults.
+bool isRowKernelSeed(linalg::GenericOp generic,
+                     int64_t minRows = kRowKernelMinRows,
+                     int64_t minLength = kRowKernelMinLength);
 
 /// The bytes of one row a row kernel's later members read again from
 /// cache, at most: a block's share of an SM's L1 (256 KiB on an H100, 8

@@ -141,8 +141,8 @@ private:
   /// op's own reads (its inputs, fused producers' inputs in turn).
   llvm::DenseMap<Operation *, double> fusedReads;
   /// The block's row kernels (findRowKernels: each later member's first
-  /// op), and per kernel the values its members have loaded or written so
-  /// far (read again from cache).
+  /// op), and per kernel whose rows fit in cache the values its members
+  /// have loaded or written so far (read again from cache).
   llvm::DenseMap<Operation *, Operation *> rowKernelSeeds;
   llvm::DenseMap<Operation *, llvm::DenseSet<Value>> rowKernelValues;
   /// The values a read of `value` loads: its own, or a fused producer's

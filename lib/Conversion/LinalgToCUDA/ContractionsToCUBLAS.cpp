@@ -155,12 +155,19 @@ struct Epilogue {
   memref::ExpandShapeOp view;
 };
 
-/// The op after `gemmOp` that is not memory-effect free (allocations,
-/// frees and autopar-profile-ops' clock calls aside); `frees` collects the
-/// frees before it.
-static Operation *
-getNextEffectingOp(Operation *gemmOp,
-                   SmallVectorImpl<memref::DeallocOp> &frees) {
+/// The op after `gemmOp` that a fold may take into the call: when the
+/// product's buffer is a whole allocation of the gemm's block (not one a
+/// loop around reuses), the next op that is not memory-effect free
+/// (allocations, frees and autopar-profile-ops' clock calls aside; `frees`
+/// collects the frees before it), if it is an elementwise generic on
+/// buffers with `inputs` inputs and one output.
+static linalg::GenericOp
+getFollowingElementwise(linalg::LinalgOp gemmOp, unsigned inputs,
+                        SmallVectorImpl<memref::DeallocOp> &frees) {
+  Operation *alloc = gemmOp.getDpsInits()[0].getDefiningOp();
+  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
+      alloc->getBlock() != gemmOp->getBlock())
+    return {};
   Operation *next = gemmOp->getNextNode();
   while (next && (isa<memref::AllocOp, gpu::AllocOp, memref::DeallocOp>(next) ||
                   isProfilingCall(next) ||
@@ -169,7 +176,12 @@ getNextEffectingOp(Operation *gemmOp,
       frees.push_back(free);
     next = next->getNextNode();
   }
-  return next;
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!generic || generic.getNumDpsInputs() != inputs ||
+      generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return {};
+  return generic;
 }
 
 /// Whether the product's buffer `product` is used by `gemmOp`, `follower`
@@ -218,17 +230,9 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
   if (gemm.swapped || gemm.batch != 1 || gemm.inputType != gemm.resultType)
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
-  Operation *alloc = product.getDefiningOp();
-  // A whole allocation of this block (not one a loop around reuses).
-  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
-      alloc->getBlock() != gemmOp->getBlock())
-    return std::nullopt;
   SmallVector<memref::DeallocOp> frees;
-  auto generic =
-      dyn_cast_or_null<linalg::GenericOp>(getNextEffectingOp(gemmOp, frees));
-  if (!generic || generic.getNumDpsInputs() != 2 ||
-      generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
-      generic.getNumParallelLoops() != generic.getNumLoops())
+  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 2, frees);
+  if (!generic)
     return std::nullopt;
   // The epilogue reads the product, or the product with its rows split
   // into leading dimensions (a 3-D dense layer's [b, s, n] view of the
@@ -315,17 +319,9 @@ static std::optional<Rounding> matchRounding(linalg::LinalgOp gemmOp,
   if (gemm.inputType == 0 || gemm.resultType != 0)
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
-  Operation *alloc = product.getDefiningOp();
-  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
-      alloc->getBlock() != gemmOp->getBlock())
-    return std::nullopt;
   SmallVector<memref::DeallocOp> frees;
-  auto generic =
-      dyn_cast_or_null<linalg::GenericOp>(getNextEffectingOp(gemmOp, frees));
-  if (!generic || generic.getNumDpsInputs() != 1 ||
-      generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
-      generic.getDpsInputs()[0] != product ||
-      generic.getNumParallelLoops() != generic.getNumLoops())
+  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 1, frees);
+  if (!generic || generic.getDpsInputs()[0] != product)
     return std::nullopt;
   Value output = generic.getDpsInits()[0];
   auto productType = cast<MemRefType>(product.getType());

@@ -201,17 +201,11 @@ struct RowKernelsPass
 private:
   int64_t maxBlock = 1024;
 
-  /// A row reduction that starts a kernel: rows enough, long enough and
-  /// contiguous.
+  /// A row reduction on buffers that starts a kernel (isRowKernelSeed,
+  /// Analysis/Fusion.h, with this pass's bounds).
   bool isSeed(linalg::GenericOp generic) {
-    std::optional<SmallVector<int64_t>> ranges = getRanges(generic);
-    std::optional<unsigned> rowLoops = getRowReductionLoops(generic);
-    if (!ranges || !rowLoops)
-      return false;
-    ArrayRef<int64_t> all = *ranges;
-    return computeProduct(all.take_front(*rowLoops)) >= minRows &&
-           computeProduct(all.drop_front(*rowLoops)) >= minLength &&
-           getContiguousLoop(generic) == generic.getNumLoops() - 1;
+    return generic.hasPureBufferSemantics() &&
+           isRowKernelSeed(generic, minRows, minLength);
   }
 
   /// The member `generic` would be of a kernel over `rowRanges`, if it can
