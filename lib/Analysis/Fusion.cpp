@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -182,12 +183,11 @@ bool mlir::autopar::isRowKernelSeed(linalg::GenericOp generic, int64_t minRows,
          getContiguousLoop(generic) == generic.getNumLoops() - 1;
 }
 
-/// Ops a row kernel passes over: they move before it (allocations,
-/// constants, fills), become views or nothing once bufferized (reshapes,
-/// slices, scalar arithmetic), or run inside their users. Other tensor ops
-/// become copies, which end a kernel.
-static bool isPassedOver(Operation *op) {
-  if (isa<linalg::FillOp>(op) || isFusedIntoUsers(op))
+/// Ops that touch no memory once bufferized: allocations, constants,
+/// views (reshapes, slices), scalar arithmetic, and ops that run inside
+/// their users. Other tensor ops become copies or kernels.
+static bool isBufferizedAway(Operation *op) {
+  if (isFusedIntoUsers(op))
     return true;
   if (!isMemoryEffectFree(op) || op->getNumRegions() != 0)
     return false;
@@ -195,6 +195,12 @@ static bool isPassedOver(Operation *op) {
              tensor::ExtractSliceOp, tensor::CastOp, arith::ConstantOp>(op) ||
          llvm::none_of(op->getResultTypes(),
                        [](Type type) { return isa<ShapedType>(type); });
+}
+
+/// Ops a row kernel passes over: those that touch no memory, and fills
+/// (they move before it). Others (copies, library calls) end a kernel.
+static bool isPassedOver(Operation *op) {
+  return isa<linalg::FillOp>(op) || isBufferizedAway(op);
 }
 
 llvm::DenseMap<Operation *, Operation *>
@@ -271,4 +277,104 @@ mlir::autopar::findRowKernels(Block &block) {
     }
   }
   return seedOf;
+}
+
+bool mlir::autopar::isBiasEpilogue(linalg::GenericOp generic, bool *relu) {
+  if (generic.getNumDpsInputs() != 2 || generic.getNumDpsInits() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return false;
+  unsigned rank = generic.getNumLoops();
+  MLIRContext *context = generic.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
+  AffineMap overN =
+      AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context);
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  if (rank == 0 || maps[0] != identity || maps[1] != overN ||
+      maps[2] != identity)
+    return false;
+  // Body: yield x + b, or max(x + b, 0).
+  Block &body = *generic.getBlock();
+  Value result = body.getTerminator()->getOperand(0);
+  bool isRelu = false;
+  if (auto max = result.getDefiningOp<arith::MaximumFOp>()) {
+    Value zero = max.getRhs(), inner = max.getLhs();
+    if (!matchPattern(zero, m_AnyZeroFloat()))
+      std::swap(zero, inner);
+    if (!matchPattern(zero, m_AnyZeroFloat()))
+      return false;
+    isRelu = true;
+    result = inner;
+  }
+  auto add = result.getDefiningOp<arith::AddFOp>();
+  if (!add || add->getBlock() != &body ||
+      !((add.getLhs() == body.getArgument(0) &&
+         add.getRhs() == body.getArgument(1)) ||
+        (add.getLhs() == body.getArgument(1) &&
+         add.getRhs() == body.getArgument(0))) ||
+      body.getOperations().size() != (isRelu ? 3u : 2u))
+    return false;
+  if (relu)
+    *relu = isRelu;
+  return true;
+}
+
+Operation *mlir::autopar::getEpilogueProduct(linalg::GenericOp generic) {
+  if (!generic.hasPureTensorSemantics() || !isBiasEpilogue(generic) ||
+      isFusedIntoUsers(generic))
+    return nullptr;
+  // The product, or the product with its rows split into leading
+  // dimensions (a 3-D dense layer's [b, s, n] view of [b * s, n]).
+  Value read = generic.getDpsInputs()[0];
+  if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>()) {
+    SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
+    int64_t rank = view.getResultType().getRank();
+    if (groups.size() != 2 || groups[1].size() != 1 ||
+        groups[1].front() != rank - 1 || !view->hasOneUse())
+      return nullptr;
+    read = view.getSrc();
+  }
+  // The fold takes the op after the product: nothing between them may
+  // touch memory.
+  auto product = read.getDefiningOp<linalg::LinalgOp>();
+  if (!product || product->getBlock() != generic->getBlock())
+    return nullptr;
+  for (Operation *between = product->getNextNode(); between != generic;
+       between = between->getNextNode())
+    if (!isBufferizedAway(between))
+      return nullptr;
+  if (!read.hasOneUse() || product.getNumDpsInputs() != 2 ||
+      product->getNumResults() != 1 ||
+      !linalg::isaContractionOpInterface(product))
+    return nullptr;
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(product);
+  if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
+      dims->n.size() != 1 || dims->k.size() != 1)
+    return nullptr;
+  // Stored [m, n], the bias over n.
+  AffineMap resultMap = product.getIndexingMapsArray()[2];
+  if (resultMap.getNumResults() != 2 ||
+      resultMap.getResult(0) !=
+          getAffineDimExpr(dims->m[0], product.getContext()) ||
+      resultMap.getResult(1) !=
+          getAffineDimExpr(dims->n[0], product.getContext()))
+    return nullptr;
+  Type type = getElementTypeOrSelf(read.getType());
+  auto isOfType = [&](Value value) {
+    return getElementTypeOrSelf(value.getType()) == type;
+  };
+  if (!llvm::all_of(product.getDpsInputs(), isOfType) ||
+      !isOfType(generic.getDpsInputs()[1]))
+    return nullptr;
+  return product;
+}
+
+bool mlir::autopar::isMadeFromScalar(Operation *op) {
+  if (auto empty = dyn_cast<tensor::EmptyOp>(op))
+    return empty->getNumOperands() == 0;
+  auto fill = dyn_cast<linalg::FillOp>(op);
+  return fill && fill.hasPureTensorSemantics() &&
+         !isa<ShapedType>(fill.getInputs()[0].getType()) &&
+         fill.getOutputs()[0].getDefiningOp<tensor::EmptyOp>() &&
+         isMadeFromScalar(fill.getOutputs()[0].getDefiningOp());
 }

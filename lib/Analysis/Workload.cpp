@@ -497,6 +497,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     if (member) {
       work.kernels = 0;
       work.inRowKernel = true;
+      work.runsIn = seed->second;
       if (auto values = rowKernelValues.find(seed->second);
           values != rowKernelValues.end())
         cached = &values->second;
@@ -524,9 +525,24 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       }
       values->second.insert(op->result_begin(), op->result_end());
     }
-    for (OpOperand &init : linalgOp.getDpsInitsMutable())
-      if (linalgOp.payloadUsesValueFromOperand(&init))
+    // An initial value made from a scalar is made in the kernel (a GEMM's
+    // beta = 0, a reduction's start in registers), not read.
+    for (OpOperand &init : linalgOp.getDpsInitsMutable()) {
+      Operation *def = init.get().getDefiningOp();
+      if (linalgOp.payloadUsesValueFromOperand(&init) &&
+          !(def && isMadeFromScalar(def)))
         work.bytesRead += sizeInBytes(init.get().getType());
+    }
+    // A bias added in the product's cuBLASLt call (Analysis/Fusion.h)
+    // reads the bias; the product's write is its result, priced there.
+    auto generic = dyn_cast<linalg::GenericOp>(op);
+    if (Operation *product = generic ? getEpilogueProduct(generic) : nullptr) {
+      work.inEpilogue = true;
+      work.runsIn = product;
+      work.kernels = 0;
+      work.bytesRead = sizeInBytes(generic.getDpsInputs()[1].getType());
+      work.bytesWritten = 0;
+    }
     for (Value gathered : body.gathered) {
       double perIteration = elementBytes(elementTypeOf(gathered.getType()));
       work.bytesRead +=
@@ -540,7 +556,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       gradInputs.push_back(input);
     llvm::append_range(gradInputs, body.gathered);
     bool anyGrad = false;
-    double outBytes = work.bytesWritten;
+    double outBytes = 0;
+    for (Value result : op->getResults())
+      outBytes += sizeInBytes(result.getType());
     for (Value input : gradInputs) {
       if (!requiresGrad.contains(input) || !isFloatLike(input.getType()))
         continue;
@@ -567,6 +585,12 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       }
     }
     propagateGrad(gradInputs);
+    // A tensor made from a scalar is made in its users' kernels: no bytes,
+    // no launch, nothing its users read (Analysis/Fusion.h).
+    if (isMadeFromScalar(op)) {
+      work.fused = true;
+      work.bytesRead = 0;
+    }
     if (work.fused) {
       fusedReads[op] = work.bytesRead;
       work.bytesRead = work.bytesWritten = 0;

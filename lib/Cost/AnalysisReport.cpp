@@ -73,6 +73,7 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     layer.estimated = work.estimated;
     layer.fused = work.fused;
     layer.inRowKernel = work.inRowKernel;
+    layer.inEpilogue = work.inEpilogue;
     layer.launches = work.launches();
     // A 16-bit 2-D convolution runs at the TF32 rate on the CUDA backend.
     Type type = work.convolution
@@ -191,6 +192,8 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
       bound = "fused into users";
     else if (layer.inRowKernel)
       bound += " (in a row kernel)";
+    else if (layer.inEpilogue)
+      bound += " (in the GEMM's epilogue)";
     if (layer.estimated)
       bound += " (estimated)";
     os << llvm::format(
@@ -291,6 +294,7 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
           json.attribute("estimated", layer.estimated);
           json.attribute("fused", layer.fused);
           json.attribute("in_row_kernel", layer.inRowKernel);
+          json.attribute("in_gemm_epilogue", layer.inEpilogue);
           json.attribute("launches", layer.launches);
         });
     });

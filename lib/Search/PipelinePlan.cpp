@@ -14,6 +14,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <set>
@@ -30,12 +31,12 @@ constexpr int64_t kMaxLayers = 128;
 /// Most layers the nodes before and after the repeated blocks are cut into.
 constexpr int64_t kMaxEndLayers = 8;
 
-/// Layer boundaries over `weights` (one per node): about equal weight per
+/// Layer boundaries over `weights` (one per unit): about equal weight per
 /// layer, each cut moved within a window to where crossing costs least
 /// (`cutCosts`, one per cut).
-std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
-                                   const std::vector<double> &cutCosts,
-                                   int64_t layers) {
+std::vector<int64_t> cutUnitsIntoLayers(const std::vector<double> &weights,
+                                        const std::vector<double> &cutCosts,
+                                        int64_t layers) {
   int64_t nodes = static_cast<int64_t>(weights.size());
   std::vector<int64_t> bounds = {0};
   if (layers >= nodes) {
@@ -75,6 +76,33 @@ std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
   return bounds;
 }
 
+/// Layer boundaries over `weights` (one per node), as cutUnitsIntoLayers,
+/// where a cut of infinite cost (inside a kernel) is never taken: the nodes
+/// between two cuts that may be taken are one unit.
+std::vector<int64_t> cutIntoLayers(const std::vector<double> &weights,
+                                   const std::vector<double> &cutCosts,
+                                   int64_t layers) {
+  int64_t nodes = static_cast<int64_t>(weights.size());
+  std::vector<int64_t> starts = {0};
+  for (int64_t k = 1; k < nodes; ++k)
+    if (std::isfinite(cutCosts[k]))
+      starts.push_back(k);
+  int64_t units = static_cast<int64_t>(starts.size());
+  std::vector<double> unitWeights(units, 0), unitCuts(units + 1, 0);
+  for (int64_t u = 0; u < units; ++u) {
+    int64_t end = u + 1 < units ? starts[u + 1] : nodes;
+    for (int64_t k = starts[u]; k < end; ++k)
+      unitWeights[u] += weights[k];
+    unitCuts[u] = cutCosts[starts[u]];
+  }
+  unitCuts[units] = cutCosts[nodes];
+  std::vector<int64_t> bounds =
+      cutUnitsIntoLayers(unitWeights, unitCuts, std::min(layers, units));
+  for (int64_t &bound : bounds)
+    bound = bound < units ? starts[bound] : nodes;
+  return bounds;
+}
+
 /// Layer boundaries over all nodes. With repeated blocks, each block is a
 /// layer (or a few blocks, to stay within `maxLayers`), so that stages hold
 /// whole blocks as Megatron-LM's do, and the nodes before and after them
@@ -85,10 +113,34 @@ std::vector<int64_t> getLayerBounds(const std::vector<double> &weights,
                                     const Repetition &repetition,
                                     int64_t maxLayers) {
   int64_t nodes = static_cast<int64_t>(weights.size());
-  if (repetition.count < 3)
-    return cutIntoLayers(weights, cutCosts, std::min(maxLayers, nodes));
   int64_t start = repetition.start, length = repetition.length,
-          count = repetition.count, end = start + length * count;
+          count = repetition.count;
+  // Blocks start where a cut may fall. When the repetition starts right
+  // after ops of no weight (the constant fills its first op reads, made at
+  // their users: the previous block's last ops), the blocks start before
+  // them; when its first op runs in the kernel of the op before it (a
+  // GEMM's epilogue), from the first op after that can start one, one
+  // block fewer.
+  int64_t back = 0;
+  while (back < std::min(length - 1, start) &&
+         !std::isfinite(cutCosts[start - back]) &&
+         weights[start - back - 1] == 0)
+    ++back;
+  if (back > 0 && std::isfinite(cutCosts[start - back])) {
+    start -= back;
+  } else {
+    int64_t shift = 0;
+    while (count >= 3 && shift < length &&
+           !std::isfinite(cutCosts[start + shift]))
+      ++shift;
+    if (shift > 0) {
+      start += shift;
+      count = shift < length ? count - 1 : 0;
+    }
+  }
+  if (count < 3)
+    return cutIntoLayers(weights, cutCosts, std::min(maxLayers, nodes));
+  int64_t end = start + length * count;
   int64_t room = std::max<int64_t>(1, maxLayers - 2 * kMaxEndLayers);
   int64_t perLayer = (count + room - 1) / room;
   // Few blocks: each is cut into as many layers as fit, alike in every
@@ -421,9 +473,15 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   // Where layers are cut: each cut priced between two GPUs of a node, so
   // that a cut where one value crosses (between blocks) beats one where
   // many small ones do.
+  // A cut inside a kernel (a row kernel's, a product and its epilogue) is
+  // never taken: the ops after it are priced as running in that kernel.
+  std::vector<bool> kernelCuts = planner.getKernelCuts();
   std::vector<double> cutCosts;
-  for (auto [bytes, values] : llvm::zip_equal(cutBytes, cutValues))
-    cutCosts.push_back(crossingSeconds(bytes, values, DeviceGroup{2, 1}));
+  for (auto [bytes, values, inside] :
+       llvm::zip_equal(cutBytes, cutValues, kernelCuts))
+    cutCosts.push_back(inside
+                           ? std::numeric_limits<double>::infinity()
+                           : crossingSeconds(bytes, values, DeviceGroup{2, 1}));
   std::vector<int64_t> bounds;
   auto summarize = [&](const MeshPlan &plan) {
     Profile profile;

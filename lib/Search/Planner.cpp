@@ -270,6 +270,34 @@ std::vector<double> Planner::getCutValues() const {
   return sumAcrossCuts([](Value, unsigned, unsigned) { return 1.0; });
 }
 
+std::vector<bool> Planner::getKernelCuts() const {
+  DenseMap<Operation *, size_t> nodeOf;
+  for (auto [index, space] : llvm::enumerate(spaces))
+    nodeOf[space.op] = index;
+  // Each op that runs in an earlier op's kernel marks the cuts between.
+  std::vector<int> delta(spaces.size() + 1, 0);
+  for (auto [index, space] : llvm::enumerate(spaces)) {
+    const OpWorkload *work = workload.lookup(space.op);
+    auto start =
+        work && work->runsIn ? nodeOf.find(work->runsIn) : nodeOf.end();
+    if (start == nodeOf.end() || start->second >= index)
+      continue;
+    ++delta[start->second + 1];
+    --delta[index + 1];
+  }
+  // A cut right after a constant fill is the cut before it (the fill is
+  // made at its users, wherever they run): taken there instead, so that
+  // no stage ends in, or holds only, fills.
+  std::vector<bool> cuts(spaces.size() + 1, false);
+  int inside = 0;
+  for (size_t k = 0; k <= spaces.size(); ++k) {
+    inside += delta[k];
+    cuts[k] =
+        inside > 0 || (k > 0 && k < spaces.size() && madeFromScalar[k - 1]);
+  }
+  return cuts;
+}
+
 std::vector<double> Planner::sumAcrossCuts(
     function_ref<double(Value value, unsigned producer, unsigned result)>
         weight) const {
@@ -437,6 +465,8 @@ void Planner::computeRepetition() {
     // reads a fused producer's inputs).
     if (const OpWorkload *work = workload.lookup(op))
       hash = llvm::hash_combine(hash, work->fused,
+                                llvm::bit_cast<uint64_t>(work->launches()),
+                                llvm::bit_cast<uint64_t>(work->bwdLaunches()),
                                 llvm::bit_cast<uint64_t>(work->bytes()),
                                 llvm::bit_cast<uint64_t>(work->bwdBytes),
                                 llvm::bit_cast<uint64_t>(work->flops),

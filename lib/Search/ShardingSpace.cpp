@@ -838,13 +838,3 @@ Operation *mlir::autopar::findBatchStatisticUse(FunctionOpInterface func) {
   }
   return nullptr;
 }
-
-bool mlir::autopar::isMadeFromScalar(Operation *op) {
-  if (auto empty = dyn_cast<tensor::EmptyOp>(op))
-    return empty->getNumOperands() == 0;
-  auto fill = dyn_cast<linalg::FillOp>(op);
-  return fill && fill.hasPureTensorSemantics() &&
-         !isa<ShapedType>(fill.getInputs()[0].getType()) &&
-         fill.getOutputs()[0].getDefiningOp<tensor::EmptyOp>() &&
-         isMadeFromScalar(fill.getOutputs()[0].getDefiningOp());
-}

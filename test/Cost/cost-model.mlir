@@ -7,11 +7,11 @@
 // RUN: FileCheck %s --check-prefix=MEM < %t.json
 
 // Kernel time = max(FLOP / 1e13, bytes / 1e12). The matmul: 2e9 FLOP ->
-// 200 us; it reads x, w and the init and writes the result, 4 x 4 MB ->
-// 16 us: compute bound.
+// 200 us; it reads x and w and writes the result, 3 x 4 MB -> 12 us (the
+// init, a zero fill, is made in the call: beta = 0): compute bound.
 // CHECK: "op": "linalg.matmul",
 // CHECK: "flops": 2000000000,
-// CHECK: "bytes": 16000000,
+// CHECK: "bytes": 12000000,
 // CHECK: "time_fwd_s": {{0\.0002(0*1)?}},
 // Backward: only the weight gradient (x is an input): 2e9 FLOP, 200 us.
 // CHECK: "time_bwd_s": {{0\.0002(0*1)?}},

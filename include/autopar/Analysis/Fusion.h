@@ -42,6 +42,19 @@
 // which restates the pass's grouping (lib/Conversion/LinalgToCUDA/
 // RowKernels.cpp, on buffers) before bufferization.
 //
+// The fourth, GEMM epilogues (autopar-contractions-to-cublas, the CUDA
+// backend's): an elementwise op that only adds a bias over the last loop
+// to a product (and may apply a ReLU) runs inside the product's cuBLASLt
+// call. The pass and the cost model share the op's form
+// (isBiasEpilogue); the cost model restates on tensors the pass's
+// conditions on buffers (getEpilogueProduct).
+//
+// Last, constants: a tensor made from nothing but a scalar
+// (isMadeFromScalar) is made inside its users' kernels, never as a kernel
+// of its own or a buffer they read: a GEMM writes with beta = 0, a row
+// kernel or a reduction starts from the value in registers, a fill runs in
+// the loop nest that accumulates into it (autopar-fuse-parallel-loops).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef AUTOPAR_ANALYSIS_FUSION_H
@@ -127,6 +140,28 @@ constexpr unsigned kRowKernelMaxStayed = 16;
 /// other linalg ops stay behind (at most kRowKernelMaxStayed), anything
 /// else (a library call) ends the kernel.
 llvm::DenseMap<Operation *, Operation *> findRowKernels(Block &block);
+
+/// Whether `generic` (on tensors or buffers) has a GEMM epilogue's form:
+/// two inputs and one output, parallel loops only, the first input and the
+/// output indexed by the loops, the second (the bias, rank 1) by the last
+/// loop alone, and a body that yields x + b or max(x + b, 0) (`relu`).
+bool isBiasEpilogue(linalg::GenericOp generic, bool *relu = nullptr);
+
+/// The product in whose call `generic`, on tensors, runs as its epilogue
+/// (the lowering's fold, as the cost model predicts it), or null: `generic`
+/// has a bias epilogue's form, is not fused into its users, and its first
+/// input is the result of a contraction without batch loops stored [m, n]
+/// (or that result with its rows split into leading dimensions), used by
+/// nothing else, whose inputs, result and bias are of one type, with
+/// nothing that touches memory between the two.
+Operation *getEpilogueProduct(linalg::GenericOp generic);
+
+/// Whether `op` makes a tensor from nothing but a scalar: an operand-less
+/// `tensor.empty`, or a `linalg.fill` of a scalar into one. Partitioning
+/// makes such a value where it is needed, in the layout each user needs,
+/// so it never moves between devices; the lowerings make it inside its
+/// users' kernels.
+bool isMadeFromScalar(Operation *op);
 
 } // namespace mlir::autopar
 

@@ -66,7 +66,8 @@ struct OpWorkload {
   bool convolution = false;
   /// The op was not understood and its numbers are a conservative estimate.
   bool estimated = false;
-  /// The op runs inside its users' kernels (Analysis/Fusion.h): it moves no
+  /// The op runs inside its users' kernels (Analysis/Fusion.h; a tensor
+  /// made from a scalar, isMadeFromScalar, too): it moves no
   /// bytes of its own (its users read its inputs instead of its result, in
   /// the forward and, as the chain fuses there too, in the backward) and
   /// launches no kernel.
@@ -75,6 +76,15 @@ struct OpWorkload {
   /// findRowKernels): its forward launches nothing of its own (kernels 0)
   /// and reads from cache what the kernel read or wrote before it.
   bool inRowKernel = false;
+  /// The op runs in the call of the product before it, as its cuBLASLt
+  /// epilogue (Analysis/Fusion.h, getEpilogueProduct): its forward launches
+  /// nothing and reads only the bias.
+  bool inEpilogue = false;
+  /// The earlier op whose kernel or library call this op runs in (a row
+  /// kernel's first op, an epilogue's product); null when it runs its own.
+  /// A cut between the two (a pipeline stage boundary) would break that
+  /// kernel.
+  Operation *runsIn = nullptr;
   /// Kernels the op's forward and its backward each launch when it is not
   /// fused: one, but an attention's decomposition runs several (and once
   /// per block of its batch: the planner multiplies by the blocks,

@@ -33,6 +33,8 @@ struct LayerReport {
   bool fused = false;
   /// Runs inside an earlier op's row kernel (Analysis/Fusion.h).
   bool inRowKernel = false;
+  /// Runs in the call of the product before it (its cuBLASLt epilogue).
+  bool inEpilogue = false;
   /// Kernels its forward launches.
   double launches = 0;
 };

@@ -312,6 +312,11 @@ public:
   /// For each cut, how many values cross it: the stage programs send each
   /// one as its own message, once per microbatch.
   std::vector<double> getCutValues() const;
+  /// For each cut, whether it falls inside a kernel: between an op and a
+  /// later op that runs in its kernel or library call (OpWorkload::runsIn:
+  /// a row kernel, a GEMM's epilogue), which a stage boundary there would
+  /// break (the op after it would run as its own kernel, unpriced).
+  std::vector<bool> getKernelCuts() const;
 
   /// The ops that are nodes, in program order.
   ArrayRef<OpSpace> getSpaces() const { return spaces; }

@@ -14,6 +14,7 @@
 #ifndef AUTOPAR_SEARCH_SHARDINGSPACE_H
 #define AUTOPAR_SEARCH_SHARDINGSPACE_H
 
+#include "autopar/Analysis/Fusion.h"
 #include "autopar/Dialect/AutoparAttrs.h"
 
 #include "mlir/IR/Operation.h"
@@ -176,12 +177,6 @@ std::optional<ReductionKind> getReductionKind(Operation *op, unsigned result);
 /// data-parallel trainers reduce 16-bit gradients) instead of being made
 /// whole first.
 bool isRoundingCast(Operation *op);
-
-/// Whether `op` makes a tensor from nothing but a scalar: an operand-less
-/// `tensor.empty`, or a `linalg.fill` of a scalar into one. Partitioning
-/// makes such a value where it is needed, in the layout each user needs,
-/// so it never moves between devices.
-bool isMadeFromScalar(Operation *op);
 
 /// The first op of `func` that reads a statistic over the batch (a value
 /// reduced over the batch loop of the batch inputs) together with the

@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Analysis/Fusion.h"
 #include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Conversion/ProfileOps.h"
@@ -252,45 +253,20 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
         }))
       return std::nullopt;
   }
-  unsigned rank = cast<MemRefType>(read.getType()).getRank();
-  if (generic.getNumLoops() != rank)
+  // The form (Analysis/Fusion.h, which the cost model asks too): x + b or
+  // max(x + b, 0), the bias over the last loop.
+  bool relu = false;
+  if (generic.getNumLoops() != cast<MemRefType>(read.getType()).getRank() ||
+      !isBiasEpilogue(generic, &relu))
     return std::nullopt;
-  MLIRContext *context = generic.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
-  AffineMap overN =
-      AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context);
-  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
   Value bias = generic.getDpsInputs()[1], output = generic.getDpsInits()[0];
   auto biasType = dyn_cast<MemRefType>(bias.getType());
   auto outputType = dyn_cast<MemRefType>(output.getType());
-  if (maps[0] != identity || maps[1] != overN || maps[2] != identity ||
-      !biasType ||
+  if (!biasType ||
       biasType.getElementType() !=
           cast<MemRefType>(product.getType()).getElementType() ||
-      !biasType.getLayout().isIdentity() || biasType.getRank() != 1 ||
-      !outputType || outputType != read.getType() || (view && output == read))
-    return std::nullopt;
-  // Body: yield x + b, or max(x + b, 0).
-  Block &body = *generic.getBlock();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  Value result = yield.getOperand(0);
-  bool relu = false;
-  if (auto max = result.getDefiningOp<arith::MaximumFOp>()) {
-    Value zero = max.getRhs(), inner = max.getLhs();
-    if (!matchPattern(zero, m_AnyZeroFloat()))
-      std::swap(zero, inner);
-    if (!matchPattern(zero, m_AnyZeroFloat()))
-      return std::nullopt;
-    relu = true;
-    result = inner;
-  }
-  auto add = result.getDefiningOp<arith::AddFOp>();
-  if (!add || add->getBlock() != &body ||
-      !((add.getLhs() == body.getArgument(0) &&
-         add.getRhs() == body.getArgument(1)) ||
-        (add.getLhs() == body.getArgument(1) &&
-         add.getRhs() == body.getArgument(0))) ||
-      body.getOperations().size() != (relu ? 3u : 2u))
+      !biasType.getLayout().isIdentity() || !outputType ||
+      outputType != read.getType() || (view && output == read))
     return std::nullopt;
   if (!isFoldableProduct(gemmOp, generic, view.getOperation(), output))
     return std::nullopt;

@@ -1,0 +1,88 @@
+// RUN: split-file %s %t
+// RUN: autopar-opt %t/epilogue.mlir --autopar-analyze=report=%t/epilogue.json -o /dev/null
+// RUN: FileCheck %s < %t/epilogue.json
+// RUN: autopar-opt %t/not-epilogue.mlir --autopar-analyze=report=%t/not-epilogue.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=NOT < %t/not-epilogue.json
+// RUN: %python %autopar_src/models/generate.py mlp --layers 16,32,8 --batch 8 -o %t/mlp.mlir
+// RUN: autopar-opt %t/mlp.mlir --autopar-training="loss=mse" --autopar-plan="target=a100-dgx stages=2 schedule=1f1b mesh=1 microbatches=2 max-gpus=2 report=-" -o /dev/null | FileCheck %s --check-prefix=STAGES
+
+// The workload prices what autopar-lower-to-cuda builds (Analysis/
+// Fusion.h): a bias added to a product's rows, split into [b, s, n] and
+// read by no elementwise op (a transpose), runs in the product's cuBLASLt
+// call (getEpilogueProduct, the lowering's matchEpilogue on tensors):
+// no launch, only the bias read (128 B), the product's write its result.
+// The product's initial value, a zero fill, is made in the call (beta =
+// 0): the fill moves nothing and launches nothing, and the product reads
+// only x and w (2048 B each) and writes 4096 B.
+
+//--- epilogue.mlir
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+#bias = affine_map<(b, s, n) -> (n)>
+
+// CHECK: "op": "linalg.fill",
+// CHECK: "bytes": 0,
+// CHECK: "fused": true,
+// CHECK-NEXT: "in_row_kernel": false,
+// CHECK-NEXT: "in_gemm_epilogue": false,
+// CHECK-NEXT: "launches": 0
+// CHECK: "loc": "proj",
+// CHECK: "bytes": 8192,
+// CHECK: "launches": 1
+// CHECK: "loc": "proj.bias",
+// CHECK: "bytes": 128,
+// CHECK: "fused": false,
+// CHECK-NEXT: "in_row_kernel": false,
+// CHECK-NEXT: "in_gemm_epilogue": true,
+// CHECK-NEXT: "launches": 0
+// CHECK: "loc": "split",
+// CHECK: "launches": 1
+func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x32xf32> {autopar.role = "param"},
+                   %b: tensor<32xf32> {autopar.role = "param"}) -> tensor<2x32x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<32x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<32x16xf32>, tensor<16x32xf32>) outs(%z : tensor<32x32xf32>) -> tensor<32x32xf32> loc("proj")
+  %v = tensor.expand_shape %p [[0, 1], [2]] output_shape [2, 16, 32] : tensor<32x32xf32> into tensor<2x16x32xf32>
+  %eb = tensor.empty() : tensor<2x16x32xf32>
+  %y = linalg.generic {indexing_maps = [#id3, #bias, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %b : tensor<2x16x32xf32>, tensor<32xf32>) outs(%eb : tensor<2x16x32xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<2x16x32xf32> loc("proj.bias")
+  %et = tensor.empty() : tensor<2x32x16xf32>
+  %t = linalg.transpose ins(%y : tensor<2x16x32xf32>) outs(%et : tensor<2x32x16xf32>) permutation = [0, 2, 1] loc("split")
+  return %t : tensor<2x32x16xf32>
+}
+
+//--- not-epilogue.mlir
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// Not folded: the product has a second user (it must be written), so the
+// bias add is a kernel of its own, reading the product and the bias and
+// writing its result (4096 + 128 + 4096 B).
+// NOT: "loc": "bias.shared",
+// NOT: "bytes": 8320,
+// NOT: "in_gemm_epilogue": false,
+// NOT-NEXT: "launches": 1
+func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x32xf32> {autopar.role = "param"},
+                   %b: tensor<32xf32> {autopar.role = "param"}) -> (tensor<32x32xf32>, tensor<32x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<32x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<32x16xf32>, tensor<16x32xf32>) outs(%z : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x32xf32>, tensor<32xf32>) outs(%e : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<32x32xf32> loc("bias.shared")
+  return %y, %p : tensor<32x32xf32>, tensor<32x32xf32>
+}
+
+// A pipeline stage boundary never falls inside a kernel (docs/pipeline.md,
+// Planner::getKernelCuts): the 2-layer MLP's stages are its layers, each
+// product with its bias and ReLU epilogue (a fill, a matmul, a bias add).
+// STAGES: stage 0: ops 0..2 (fc1 .. fc1.bias_relu)
+// STAGES-NEXT: stage 1: ops 3..5 (fc2 .. fc2.bias_add)
