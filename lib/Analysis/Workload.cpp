@@ -318,17 +318,21 @@ static BodySummary summarizeBody(linalg::LinalgOp op) {
 //===----------------------------------------------------------------------===//
 
 /// The bytes of one row of a row reduction's largest input.
-static double getRowBytes(linalg::GenericOp reduction) {
+static double getRowCount(linalg::GenericOp reduction) {
   std::optional<unsigned> rowLoops = getRowReductionLoops(reduction);
   SmallVector<int64_t> ranges = reduction.getStaticLoopRanges();
   double rows = 1;
   for (int64_t range :
        ArrayRef<int64_t>(ranges).take_front(rowLoops.value_or(ranges.size())))
     rows *= static_cast<double>(range);
+  return rows;
+}
+
+static double getRowBytes(linalg::GenericOp reduction) {
   double bytes = 0;
   for (Value input : reduction.getDpsInputs())
     bytes = std::max(bytes, sizeInBytes(input.getType()));
-  return bytes / std::max(rows, 1.0);
+  return bytes / std::max(getRowCount(reduction), 1.0);
 }
 
 FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
@@ -341,6 +345,9 @@ FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
     // The kernels whose rows stay in cache (kRowKernelCacheBytes) track
     // what their members have read or written.
     rowKernelValues.clear();
+    rowKernelStarts.clear();
+    for (auto [member, seed] : rowKernelSeeds)
+      rowKernelStarts.insert(seed);
     for (auto [member, seed] : rowKernelSeeds)
       if (getRowBytes(cast<linalg::GenericOp>(seed)) <= kRowKernelCacheBytes)
         rowKernelValues.try_emplace(seed);
@@ -502,7 +509,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
           values != rowKernelValues.end())
         cached = &values->second;
     }
+    // What the inputs cost read from memory (outside a row kernel).
+    double readAlone = 0;
     for (OpOperand *input : linalgOp.getDpsInputOperands()) {
+      readAlone += readBytes(input->get());
       if (cached) {
         // What the member loads (a fused producer's inputs for its result),
         // less what the kernel already holds.
@@ -530,8 +540,17 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     for (OpOperand &init : linalgOp.getDpsInitsMutable()) {
       Operation *def = init.get().getDefiningOp();
       if (linalgOp.payloadUsesValueFromOperand(&init) &&
-          !(def && isMadeFromScalar(def)))
+          !(def && isMadeFromScalar(def))) {
         work.bytesRead += sizeInBytes(init.get().getType());
+        readAlone += sizeInBytes(init.get().getType());
+      }
+    }
+    // In a row kernel, its rows and the op's bytes as a kernel of its own.
+    if (Operation *first =
+            member ? seed->second
+                   : (rowKernelStarts.contains(op) ? op : nullptr)) {
+      work.rowKernelRows = getRowCount(cast<linalg::GenericOp>(first));
+      work.bytesAlone = readAlone + work.bytesWritten;
     }
     // A bias added in the product's cuBLASLt call (Analysis/Fusion.h)
     // reads the bias; the product's write is its result, priced there.

@@ -621,7 +621,12 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
                                k.launches * blocks)
                    .seconds;
   };
-  priced.forward = kernel(work.forward, type);
+  // A microbatch's share of a row kernel's rows may be too few for one
+  // (Analysis/Fusion.h): its members then run as kernels of their own.
+  bool rowKernel =
+      work.rowKernelRows <= 0 ||
+      work.rowKernelRows / m >= static_cast<double>(kRowKernelMinRows);
+  priced.forward = kernel(rowKernel ? work.forward : work.forwardAlone, type);
   priced.compute = priced.forward + kernel(work.backwardData, type) +
                    kernel(work.backwardWeight, type);
   if (recomputes(index, config.recompute)) {
@@ -983,6 +988,15 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
                              getAccumulatorScale(opWork->elementType);
         work.internalBytesLimit = opWork->internalBytesLimit;
         work.forward.launches = opWork->launches();
+        // The rows a device holds: the kernel's, split as the op's parallel
+        // loops are (the rows lead them).
+        if (opWork->rowKernelRows > 0) {
+          work.rowKernelRows =
+              opWork->rowKernelRows / static_cast<double>(parallel);
+          work.forwardAlone = {opWork->flops / all,
+                               opWork->bytesAlone * ratio * scale, par};
+          work.forwardAlone.launches = opWork->fused ? 0.0 : 1.0;
+        }
         work.backwardData.launches = work.backwardWeight.launches =
             opWork->bwdLaunches();
       }

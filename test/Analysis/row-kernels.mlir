@@ -5,6 +5,10 @@
 // RUN: FileCheck %s --check-prefix=FEW < %t/few-rows.json
 // RUN: autopar-opt %t/library-call.mlir --autopar-analyze=report=%t/library-call.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=CALL < %t/library-call.json
+// RUN: autopar-opt %t/share.mlir --autopar-plan="target=a100-dgx mesh=2 parallelism=data microbatches=1 report=-" -o /dev/null | FileCheck %s --check-prefix=SHARE2
+// RUN: autopar-opt %t/share.mlir --autopar-plan="target=a100-dgx mesh=4 parallelism=data microbatches=1 report=-" -o /dev/null | FileCheck %s --check-prefix=SHARE4
+// RUN: autopar-opt %t/share.mlir --autopar-plan="target=a100-dgx mesh=1 microbatches=2 report=-" -o /dev/null | FileCheck %s --check-prefix=MICRO2
+// RUN: autopar-opt %t/share.mlir --autopar-plan="target=a100-dgx mesh=1 microbatches=4 report=-" -o /dev/null | FileCheck %s --check-prefix=MICRO4
 // The workload prices the row kernels autopar-row-kernels makes
 // (findRowKernels, Analysis/Fusion.h): a LayerNorm's mean starts a kernel
 // over its 1024 rows of 64; the variance (another reduction of the rows,
@@ -144,4 +148,44 @@ func.func @forward(%x: tensor<1024x64xf32>, %w: tensor<64x64xf32>) -> tensor<102
     linalg.yield %a : f32
   } -> tensor<1024xf32> loc("after")
   return %r : tensor<1024xf32>
+}
+
+//--- share.mlir
+#id = affine_map<(r, c) -> (r, c)>
+#row = affine_map<(r, c) -> (r)>
+
+// The planner asks the rule again of a microbatch's share on a device (the
+// lowering sees the local shapes): a LayerNorm of 2048 rows split over 2
+// GPUs, or run as 2 microbatches, keeps its row kernel (1024 rows: the
+// variance launches nothing, reads from cache); over 4 GPUs, or as 4
+// microbatches (512 rows), the variance is a kernel of its own, reading x
+// and the sums from memory (a launch, 4 us, and its bytes: 4 x 4.2 us a
+// step as 4 microbatches).
+// SHARE2: {{[0-9]+}} linalg.generic var d0:gpus 0.0000
+// SHARE4: {{[0-9]+}} linalg.generic var d0:gpus 0.0042
+// MICRO2: step: {{.*}}2 microbatches of 1024
+// MICRO2: {{[0-9]+}} linalg.generic var replicated 0.0001
+// MICRO4: step: {{.*}}4 microbatches of 512
+// MICRO4: {{[0-9]+}} linalg.generic var replicated 0.0169
+func.func @forward(%x: tensor<2048x64xf32> {autopar.role = "input"}) -> tensor<2048xf32> {
+  %zero = arith.constant 0.0 : f32
+  %n = arith.constant 64.0 : f32
+  %e = tensor.empty() : tensor<2048xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<2048xf32>) -> tensor<2048xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<2048x64xf32>) outs(%z : tensor<2048xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  } -> tensor<2048xf32> loc("mean")
+  %sq = linalg.generic {indexing_maps = [#id, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %sum : tensor<2048x64xf32>, tensor<2048xf32>) outs(%z : tensor<2048xf32>) {
+  ^bb0(%v: f32, %s: f32, %acc: f32):
+    %m = arith.divf %s, %n : f32
+    %d = arith.subf %v, %m : f32
+    %p = arith.mulf %d, %d : f32
+    %a = arith.addf %acc, %p : f32
+    linalg.yield %a : f32
+  } -> tensor<2048xf32> loc("var")
+  return %sq : tensor<2048xf32>
 }

@@ -80,6 +80,13 @@ struct OpWorkload {
   /// epilogue (Analysis/Fusion.h, getEpilogueProduct): its forward launches
   /// nothing and reads only the bias.
   bool inEpilogue = false;
+  /// For an op in a row kernel (its first op or a later member): the
+  /// kernel's rows, and the bytes the op's forward moves as a kernel of its
+  /// own (reading everything from memory), which it is where a device's
+  /// share of the rows falls under kRowKernelMinRows (a sharded or
+  /// microbatched batch: the planner asks formsRowKernel of the share).
+  double rowKernelRows = 0;
+  double bytesAlone = 0;
   /// The earlier op whose kernel or library call this op runs in (a row
   /// kernel's first op, an epilogue's product); null when it runs its own.
   /// A cut between the two (a pipeline stage boundary) would break that
@@ -154,6 +161,7 @@ private:
   /// op), and per kernel whose rows fit in cache the values its members
   /// have loaded or written so far (read again from cache).
   llvm::DenseMap<Operation *, Operation *> rowKernelSeeds;
+  llvm::DenseSet<Operation *> rowKernelStarts;
   llvm::DenseMap<Operation *, llvm::DenseSet<Value>> rowKernelValues;
   /// The values a read of `value` loads: its own, or a fused producer's
   /// inputs (in turn).

@@ -148,6 +148,11 @@ struct StrategyWork {
   /// The forward kernel and the backward's data and weight parts, at the
   /// whole local batch, in the step's precision.
   Kernel forward, backwardData, backwardWeight;
+  /// For an op in a row kernel: the kernel's local rows at the whole local
+  /// batch, and the forward as a kernel of its own, which it runs as where
+  /// a microbatch's rows are too few for a row kernel (formsRowKernel).
+  double rowKernelRows = 0;
+  Kernel forwardAlone;
   /// All-reduces of activation gradients and of partial results the
   /// function returns: local bytes and mesh axes.
   SmallVector<std::pair<double, unsigned>, 2> allReduces;
