@@ -553,11 +553,17 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.bytesAlone = readAlone + work.bytesWritten;
     }
     // A bias added in the product's cuBLASLt call (Analysis/Fusion.h)
-    // reads the bias; the product's write is its result, priced there.
+    // reads the bias; the product's write is its result, priced there. A
+    // 16-bit product is trained accumulating in f32 and rounded
+    // (autopar-training's mixed precision): the rounding folds into the
+    // call instead, and the bias add stays a kernel.
     auto generic = dyn_cast<linalg::GenericOp>(op);
-    if (Operation *product = generic ? getEpilogueProduct(generic) : nullptr) {
+    Operation *product = generic ? getEpilogueProduct(generic) : nullptr;
+    if (product &&
+        elementBytes(elementTypeOf(op->getResult(0).getType())) >= 4) {
       work.inEpilogue = true;
       work.runsIn = product;
+      work.bytesAlone = work.bytes();
       work.kernels = 0;
       work.bytesRead = sizeInBytes(generic.getDpsInputs()[1].getType());
       work.bytesWritten = 0;

@@ -988,6 +988,13 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
                              getAccumulatorScale(opWork->elementType);
         work.internalBytesLimit = opWork->internalBytesLimit;
         work.forward.launches = opWork->launches();
+        // An f32 product's epilogue trained in 16 bits: the product
+        // accumulates in f32 and is rounded, the bias add a kernel.
+        if (opWork->inEpilogue && isMixedPrecision(options.precision)) {
+          work.forward = {opWork->flops / all,
+                          opWork->bytesAlone * ratio * scale, par};
+          work.forward.launches = 1;
+        }
         // The rows a device holds: the kernel's, split as the op's parallel
         // loops are (the rows lead them).
         if (opWork->rowKernelRows > 0) {

@@ -3,6 +3,10 @@
 // RUN: FileCheck %s < %t/epilogue.json
 // RUN: autopar-opt %t/not-epilogue.mlir --autopar-analyze=report=%t/not-epilogue.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=NOT < %t/not-epilogue.json
+// RUN: autopar-opt %t/bf16.mlir --autopar-analyze=report=%t/bf16.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=BF16 < %t/bf16.json
+// RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
+// RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 precision=bf16 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-BF16
 // RUN: %python %autopar_src/models/generate.py mlp --layers 16,32,8 --batch 8 -o %t/mlp.mlir
 // RUN: autopar-opt %t/mlp.mlir --autopar-training="loss=mse" --autopar-plan="target=a100-dgx stages=2 schedule=1f1b mesh=1 microbatches=2 max-gpus=2 report=-" -o /dev/null | FileCheck %s --check-prefix=STAGES
 
@@ -80,6 +84,39 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x32xf32> {autopar.role = 
   } -> tensor<32x32xf32> loc("bias.shared")
   return %y, %p : tensor<32x32xf32>, tensor<32x32xf32>
 }
+
+//--- bf16.mlir
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// A 16-bit product is trained accumulating in f32 and rounded (autopar-
+// training's mixed precision): the rounding folds into its call, the bias
+// add stays a kernel (reading the product and the bias, 2048 + 64 B,
+// writing 2048 B).
+// BF16: "loc": "bias16",
+// BF16: "bytes": 4160,
+// BF16: "in_gemm_epilogue": false,
+// BF16-NEXT: "launches": 1
+func.func @forward(%x: tensor<32x16xbf16>, %w: tensor<16x32xbf16> {autopar.role = "param"},
+                   %b: tensor<32xbf16> {autopar.role = "param"}) -> tensor<32x32xbf16> {
+  %zero = arith.constant 0.0 : bf16
+  %e = tensor.empty() : tensor<32x32xbf16>
+  %z = linalg.fill ins(%zero : bf16) outs(%e : tensor<32x32xbf16>) -> tensor<32x32xbf16>
+  %p = linalg.matmul ins(%x, %w : tensor<32x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<32x32xbf16>) -> tensor<32x32xbf16>
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x32xbf16>, tensor<32xbf16>) outs(%e : tensor<32x32xbf16>) {
+  ^bb0(%a: bf16, %c: bf16, %o: bf16):
+    %s = arith.addf %a, %c : bf16
+    linalg.yield %s : bf16
+  } -> tensor<32x32xbf16> loc("bias16")
+  return %y : tensor<32x32xbf16>
+}
+
+// Planned in f32 the epilogue model's bias add costs its backward only (its
+// forward runs in the product's call); under a bf16 step precision it is a
+// kernel again (a launch more).
+// PLAN-F32: linalg.generic proj.bias replicated 0.0093
+// PLAN-BF16: linalg.generic proj.bias replicated 0.0132
 
 // A pipeline stage boundary never falls inside a kernel (docs/pipeline.md,
 // Planner::getKernelCuts): the 2-layer MLP's stages are its layers, each

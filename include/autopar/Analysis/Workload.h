@@ -77,15 +77,18 @@ struct OpWorkload {
   /// and reads from cache what the kernel read or wrote before it.
   bool inRowKernel = false;
   /// The op runs in the call of the product before it, as its cuBLASLt
-  /// epilogue (Analysis/Fusion.h, getEpilogueProduct): its forward launches
-  /// nothing and reads only the bias.
+  /// epilogue (Analysis/Fusion.h, getEpilogueProduct; f32 products only: a
+  /// 16-bit one is trained in f32 and rounded, and the rounding folds
+  /// instead): its forward launches nothing and reads only the bias. Under
+  /// a 16-bit step precision the planner prices it as its own kernel
+  /// (bytesAlone).
   bool inEpilogue = false;
   /// For an op in a row kernel (its first op or a later member): the
-  /// kernel's rows, and the bytes the op's forward moves as a kernel of its
-  /// own (reading everything from memory), which it is where a device's
-  /// share of the rows falls under kRowKernelMinRows (a sharded or
-  /// microbatched batch: the planner asks formsRowKernel of the share).
+  /// kernel's rows, which a device's share may leave too few for one (a
+  /// sharded or microbatched batch: the planner asks again of the share).
   double rowKernelRows = 0;
+  /// For an op in a row kernel or a GEMM's epilogue: the bytes its forward
+  /// moves as a kernel of its own, reading everything from memory.
   double bytesAlone = 0;
   /// The earlier op whose kernel or library call this op runs in (a row
   /// kernel's first op, an epilogue's product); null when it runs its own.
