@@ -165,19 +165,16 @@ static std::optional<SmallVector<int64_t>>
 getTensorRanges(linalg::GenericOp generic) {
   if (!generic.hasPureTensorSemantics())
     return std::nullopt;
-  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return std::nullopt;
-  return ranges;
+  return getStaticRanges(generic);
 }
 
 bool mlir::autopar::isRowKernelSeed(linalg::GenericOp generic, int64_t minRows,
                                     int64_t minLength) {
-  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+  std::optional<SmallVector<int64_t>> ranges = getStaticRanges(generic);
   std::optional<unsigned> rowLoops = getRowReductionLoops(generic);
-  if (!rowLoops || llvm::any_of(ranges, ShapedType::isDynamic))
+  if (!rowLoops || !ranges)
     return false;
-  ArrayRef<int64_t> all = ranges;
+  ArrayRef<int64_t> all = *ranges;
   return computeProduct(all.take_front(*rowLoops)) >= minRows &&
          computeProduct(all.drop_front(*rowLoops)) >= minLength &&
          getContiguousLoop(generic) == generic.getNumLoops() - 1;

@@ -58,6 +58,14 @@ mlir::autopar::getContiguousLoop(linalg::GenericOp generic) {
   return dim.getPosition();
 }
 
+std::optional<SmallVector<int64_t>>
+mlir::autopar::getStaticRanges(linalg::LinalgOp op) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
+    return std::nullopt;
+  return ranges;
+}
+
 bool mlir::autopar::indexesRow(AffineMap map, unsigned rowLoops) {
   if (map.getNumResults() < rowLoops)
     return false;

@@ -453,6 +453,8 @@ void FunctionWorkload::analyzeOp(Operation *op) {
   };
   for (Value result : op->getResults())
     work.bytesWritten += sizeInBytes(result.getType());
+  // What the op writes as a kernel of its own (a fold below may drop it).
+  const double resultBytes = work.bytesWritten;
 
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
     SmallVector<int64_t> ranges = linalgOp.getStaticLoopRanges();
@@ -581,9 +583,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       gradInputs.push_back(input);
     llvm::append_range(gradInputs, body.gathered);
     bool anyGrad = false;
-    double outBytes = 0;
-    for (Value result : op->getResults())
-      outBytes += sizeInBytes(result.getType());
+    double outBytes = resultBytes;
     for (Value input : gradInputs) {
       if (!requiresGrad.contains(input) || !isFloatLike(input.getType()))
         continue;

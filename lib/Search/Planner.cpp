@@ -988,21 +988,20 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
                              getAccumulatorScale(opWork->elementType);
         work.internalBytesLimit = opWork->internalBytesLimit;
         work.forward.launches = opWork->launches();
+        // The forward as a kernel of its own (one launch, everything read
+        // from memory), for an op that may run in another's kernel.
+        StrategyWork::Kernel alone = {opWork->flops / all,
+                                      opWork->bytesAlone * ratio * scale, par};
         // An f32 product's epilogue trained in 16 bits: the product
         // accumulates in f32 and is rounded, the bias add a kernel.
-        if (opWork->inEpilogue && isMixedPrecision(options.precision)) {
-          work.forward = {opWork->flops / all,
-                          opWork->bytesAlone * ratio * scale, par};
-          work.forward.launches = 1;
-        }
+        if (opWork->inEpilogue && isMixedPrecision(options.precision))
+          work.forward = alone;
         // The rows a device holds: the kernel's, split as the op's parallel
         // loops are (the rows lead them).
         if (opWork->rowKernelRows > 0) {
           work.rowKernelRows =
               opWork->rowKernelRows / static_cast<double>(parallel);
-          work.forwardAlone = {opWork->flops / all,
-                               opWork->bytesAlone * ratio * scale, par};
-          work.forwardAlone.launches = opWork->fused ? 0.0 : 1.0;
+          work.forwardAlone = alone;
         }
         work.backwardData.launches = work.backwardWeight.launches =
             opWork->bwdLaunches();

@@ -39,6 +39,9 @@ std::optional<unsigned> getContiguousLoop(linalg::GenericOp generic);
 /// combiner with a neutral element).
 std::optional<unsigned> getRowReductionLoops(linalg::GenericOp generic);
 
+/// `op`'s loop ranges, when every one is static.
+std::optional<SmallVector<int64_t>> getStaticRanges(linalg::LinalgOp op);
+
 /// Whether `map`'s first `rowLoops` results are the loops 0, 1, ... in
 /// order: the access stays within the row the leading loops name.
 bool indexesRow(AffineMap map, unsigned rowLoops);

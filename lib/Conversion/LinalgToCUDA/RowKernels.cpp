@@ -65,10 +65,7 @@ struct Member {
 std::optional<SmallVector<int64_t>> getRanges(linalg::GenericOp generic) {
   if (!generic.hasPureBufferSemantics())
     return std::nullopt;
-  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return std::nullopt;
-  return ranges;
+  return getStaticRanges(generic);
 }
 
 /// Whether a reduction over `element`s combines within warps by shuffles
