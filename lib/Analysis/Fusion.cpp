@@ -12,14 +12,18 @@
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 using namespace mlir;
@@ -276,94 +280,311 @@ mlir::autopar::findRowKernels(Block &block) {
   return seedOf;
 }
 
-bool mlir::autopar::isBiasEpilogue(linalg::GenericOp generic, bool *relu) {
-  if (generic.getNumDpsInputs() != 2 || generic.getNumDpsInits() != 1 ||
-      generic.getNumParallelLoops() != generic.getNumLoops())
-    return false;
-  unsigned rank = generic.getNumLoops();
-  MLIRContext *context = generic.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
-  AffineMap overN =
-      AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context);
-  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
-  if (rank == 0 || maps[0] != identity || maps[1] != overN ||
-      maps[2] != identity)
-    return false;
-  // Body: yield x + b, or max(x + b, 0).
-  Block &body = *generic.getBlock();
-  Value result = body.getTerminator()->getOperand(0);
-  bool isRelu = false;
-  if (auto max = result.getDefiningOp<arith::MaximumFOp>()) {
-    Value zero = max.getRhs(), inner = max.getLhs();
-    if (!matchPattern(zero, m_AnyZeroFloat()))
-      std::swap(zero, inner);
-    if (!matchPattern(zero, m_AnyZeroFloat()))
-      return false;
-    isRelu = true;
-    result = inner;
+namespace {
+/// A scalar of an epilogue's body: a value in the body of the op matched
+/// or of an elementwise producer fused into it, with the map from the
+/// matched op's loops to the loops of the op whose body holds it.
+struct Scalar {
+  Value value;
+  AffineMap loops;
+  bool operator==(const Scalar &other) const {
+    return value == other.value && loops == other.loops;
   }
-  auto add = result.getDefiningOp<arith::AddFOp>();
-  if (!add || add->getBlock() != &body ||
-      !((add.getLhs() == body.getArgument(0) &&
-         add.getRhs() == body.getArgument(1)) ||
-        (add.getLhs() == body.getArgument(1) &&
-         add.getRhs() == body.getArgument(0))) ||
-      body.getOperations().size() != (isRelu ? 3u : 2u))
-    return false;
-  if (relu)
-    *relu = isRelu;
+};
+
+/// Reads an elementwise op's body as a scalar expression of its operands,
+/// through the single-use elementwise producers fused into it (on tensors).
+class EpilogueReader {
+public:
+  explicit EpilogueReader(linalg::GenericOp root) : root(root) {}
+
+  /// The form, or nothing.
+  std::optional<EpilogueForm> read();
+
+private:
+  /// What `scalar` stands for: itself when an op in a body defines it,
+  /// else the operand its block argument reads (`leaf`, with its map in
+  /// the root's loops), or what a fused producer of that operand yields.
+  struct Resolved {
+    Scalar scalar;
+    Value leaf;
+    AffineMap leafMap;
+    bool valid = true;
+  };
+  Resolved resolve(Scalar scalar);
+  /// The operands a tree of additions rooted at `scalar` sums (each a
+  /// leaf), or failure.
+  LogicalResult collectSum(Scalar scalar,
+                           SmallVectorImpl<std::pair<Value, AffineMap>> &sum);
+  /// `scalar` as a function of `sum` alone, at `x`, in double precision.
+  std::optional<double> evaluate(Scalar scalar, const Scalar &sum, double x,
+                                 unsigned depth = 0);
+  /// Whether `result` is tanh-GELU of `sum`.
+  bool isGeluTanh(Scalar result, const Scalar &sum);
+
+  linalg::GenericOp root;
+  SmallVector<Operation *, 2> through;
+};
+} // namespace
+
+EpilogueReader::Resolved EpilogueReader::resolve(Scalar scalar) {
+  auto arg = dyn_cast<BlockArgument>(scalar.value);
+  if (!arg)
+    return {scalar, {}, {}};
+  auto owner = dyn_cast<linalg::LinalgOp>(arg.getOwner()->getParentOp());
+  if (!owner || arg.getOwner() != owner.getBlock() ||
+      arg.getArgNumber() >= owner.getNumDpsInputs())
+    return {scalar, {}, {}, /*valid=*/false}; // an output, or not linalg's
+  OpOperand *operand = owner.getDpsInputOperand(arg.getArgNumber());
+  AffineMap map = owner.getMatchingIndexingMap(operand).compose(scalar.loops);
+  // A producer fused into this op (its one user), whose result the op reads
+  // at its own loops' permutation: its body is part of the expression.
+  linalg::LinalgOp producer =
+      getElementwiseProducer(operand->get().getDefiningOp());
+  if (producer && operand->get().hasOneUse() && map.isPermutation() &&
+      producer.getMatchingIndexingMap(producer.getDpsInitOperand(0))
+          .isIdentity() &&
+      isFusedIntoUsers(producer)) {
+    if (!llvm::is_contained(through, producer.getOperation()))
+      through.push_back(producer);
+    Value yielded = producer.getBlock()->getTerminator()->getOperand(0);
+    return resolve({yielded, map});
+  }
+  return {scalar, operand->get(), map};
+}
+
+LogicalResult
+EpilogueReader::collectSum(Scalar scalar,
+                           SmallVectorImpl<std::pair<Value, AffineMap>> &sum) {
+  Resolved resolved = resolve(scalar);
+  if (!resolved.valid)
+    return failure();
+  if (resolved.leaf) {
+    sum.push_back({resolved.leaf, resolved.leafMap});
+    return success();
+  }
+  auto add = resolved.scalar.value.getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return failure();
+  AffineMap loops = resolved.scalar.loops;
+  return success(succeeded(collectSum({add.getLhs(), loops}, sum)) &&
+                 succeeded(collectSum({add.getRhs(), loops}, sum)));
+}
+
+std::optional<double> EpilogueReader::evaluate(Scalar scalar, const Scalar &sum,
+                                               double x, unsigned depth) {
+  Resolved resolved = resolve(scalar);
+  if (!resolved.valid || resolved.leaf || depth > 64)
+    return std::nullopt; // another operand, or too deep to be an activation
+  if (resolved.scalar == sum)
+    return x;
+  Value value = resolved.scalar.value;
+  FloatAttr constant;
+  if (matchPattern(value, m_Constant(&constant)))
+    return constant.getValueAsDouble();
+  Operation *op = value.getDefiningOp();
+  if (!op || op->getNumResults() != 1 || op->getNumRegions() != 0)
+    return std::nullopt;
+  SmallVector<double, 3> args;
+  for (Value operand : op->getOperands()) {
+    std::optional<double> arg =
+        evaluate({operand, resolved.scalar.loops}, sum, x, depth + 1);
+    if (!arg)
+      return std::nullopt;
+    args.push_back(*arg);
+  }
+  // The arithmetic an activation is written with.
+  return llvm::TypeSwitch<Operation *, std::optional<double>>(op)
+      .Case([&](arith::AddFOp) { return args[0] + args[1]; })
+      .Case([&](arith::SubFOp) { return args[0] - args[1]; })
+      .Case([&](arith::MulFOp) { return args[0] * args[1]; })
+      .Case([&](arith::DivFOp) { return args[0] / args[1]; })
+      .Case([&](arith::NegFOp) { return -args[0]; })
+      .Case([&](math::TanhOp) { return std::tanh(args[0]); })
+      .Case([&](math::ExpOp) { return std::exp(args[0]); })
+      .Case([&](math::ErfOp) { return std::erf(args[0]); })
+      .Case([&](math::SqrtOp) { return std::sqrt(args[0]); })
+      .Case([&](math::PowFOp) { return std::pow(args[0], args[1]); })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+bool EpilogueReader::isGeluTanh(Scalar result, const Scalar &sum) {
+  // Points across GELU's bend and tails; erf-GELU differs from the tanh
+  // form by 1.7e-5 at 0.5 and 4.7e-4 at 2.7.
+  constexpr double kPoints[] = {-6.0, -3.3, -2.7, -1.9, -1.1, -0.7, -0.3, 0.0,
+                                0.2,  0.5,  1.05, 1.7,  2.7,  4.1,  7.0};
+  for (double x : kPoints) {
+    std::optional<double> value = evaluate(result, sum, x);
+    double expected =
+        0.5 * x *
+        (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    if (!value ||
+        !(std::abs(*value - expected) <= 1e-6 * std::max(1.0, std::abs(x))))
+      return false;
+  }
   return true;
 }
 
-Operation *mlir::autopar::getEpilogueProduct(linalg::GenericOp generic) {
-  if (!generic.hasPureTensorSemantics() || !isBiasEpilogue(generic) ||
-      isFusedIntoUsers(generic))
-    return nullptr;
-  // The product, or the product with its rows split into leading
-  // dimensions (a 3-D dense layer's [b, s, n] view of [b * s, n]).
-  Value read = generic.getDpsInputs()[0];
-  if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>()) {
-    SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
-    int64_t rank = view.getResultType().getRank();
-    if (groups.size() != 2 || groups[1].size() != 1 ||
-        groups[1].front() != rank - 1 || !view->hasOneUse())
-      return nullptr;
-    read = view.getSrc();
+std::optional<EpilogueForm> EpilogueReader::read() {
+  if (root.getNumDpsInits() != 1 || root->getNumResults() > 1 ||
+      root.getNumParallelLoops() != root.getNumLoops() ||
+      root.getNumLoops() == 0 ||
+      !root.getMatchingIndexingMap(root.getDpsInitOperand(0)).isIdentity())
+    return std::nullopt;
+  unsigned rank = root.getNumLoops();
+  MLIRContext *context = root.getContext();
+  Scalar result = {root.getBlock()->getTerminator()->getOperand(0),
+                   AffineMap::getMultiDimIdentityMap(rank, context)};
+  EpilogueForm form;
+  SmallVector<std::pair<Value, AffineMap>> sum;
+  // act(s): s itself, max(s, 0), or tanh-GELU of s, s the first sum of
+  // operands met from the result (depth first).
+  if (succeeded(collectSum(result, sum))) {
+    form.activation = EpilogueActivation::None;
+  } else {
+    sum.clear();
+    Resolved resolved = resolve(result);
+    auto max = resolved.valid && !resolved.leaf
+                   ? resolved.scalar.value.getDefiningOp<arith::MaximumFOp>()
+                   : arith::MaximumFOp();
+    if (max) {
+      Value zero = max.getRhs(), inner = max.getLhs();
+      if (!matchPattern(zero, m_AnyZeroFloat()))
+        std::swap(zero, inner);
+      if (!matchPattern(zero, m_AnyZeroFloat()) ||
+          failed(collectSum({inner, resolved.scalar.loops}, sum)))
+        return std::nullopt;
+      form.activation = EpilogueActivation::Relu;
+    } else {
+      // Candidate sums: the additions met from the result, depth first.
+      SmallVector<Scalar> stack = {result};
+      llvm::DenseSet<Operation *> seen;
+      bool found = false;
+      while (!stack.empty() && !found) {
+        Resolved next = resolve(stack.pop_back_val());
+        if (!next.valid || next.leaf)
+          continue;
+        Operation *op = next.scalar.value.getDefiningOp();
+        if (!op || op->getNumRegions() != 0 || !seen.insert(op).second)
+          continue;
+        if (isa<arith::AddFOp>(op)) {
+          sum.clear();
+          if (succeeded(collectSum(next.scalar, sum)) &&
+              isGeluTanh(result, next.scalar)) {
+            found = true;
+            break;
+          }
+        }
+        for (Value operand : llvm::reverse(op->getOperands()))
+          stack.push_back({operand, next.scalar.loops});
+      }
+      if (!found)
+        return std::nullopt;
+      form.activation = EpilogueActivation::GeluTanh;
+    }
   }
-  // The fold takes the op after the product: nothing between them may
-  // touch memory.
-  auto product = read.getDefiningOp<linalg::LinalgOp>();
-  if (!product || product->getBlock() != generic->getBlock())
-    return nullptr;
-  for (Operation *between = product->getNextNode(); between != generic;
-       between = between->getNextNode())
-    if (!isBufferizedAway(between))
-      return nullptr;
-  if (!read.hasOneUse() || product.getNumDpsInputs() != 2 ||
-      product->getNumResults() != 1 ||
-      !linalg::isaContractionOpInterface(product))
-    return nullptr;
-  FailureOr<linalg::ContractionDimensions> dims =
-      linalg::inferContractionDims(product);
-  if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
-      dims->n.size() != 1 || dims->k.size() != 1)
-    return nullptr;
-  // Stored [m, n], the bias over n.
-  AffineMap resultMap = product.getIndexingMapsArray()[2];
-  if (resultMap.getNumResults() != 2 ||
-      resultMap.getResult(0) !=
-          getAffineDimExpr(dims->m[0], product.getContext()) ||
-      resultMap.getResult(1) !=
-          getAffineDimExpr(dims->n[0], product.getContext()))
-    return nullptr;
-  Type type = getElementTypeOrSelf(read.getType());
+  // The summed operands: one bias over the last loop, one or two indexed by
+  // the loops, each once.
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
+  AffineMap overN =
+      AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context);
+  for (auto [value, map] : sum) {
+    if (map == overN && !form.bias &&
+        cast<ShapedType>(value.getType()).getRank() == 1)
+      form.bias = value;
+    else if (map == identity && !llvm::is_contained(form.terms, value))
+      form.terms.push_back(value);
+    else
+      return std::nullopt;
+  }
+  if (!form.bias || form.terms.empty() || form.terms.size() > 2)
+    return std::nullopt;
+  form.through = through;
+  return form;
+}
+
+std::optional<EpilogueForm>
+mlir::autopar::matchEpilogueForm(linalg::GenericOp generic) {
+  return EpilogueReader(generic).read();
+}
+
+std::optional<GemmEpilogue>
+mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
+  if (!generic.hasPureTensorSemantics() || isFusedIntoUsers(generic))
+    return std::nullopt;
+  std::optional<EpilogueForm> form = matchEpilogueForm(generic);
+  if (!form)
+    return std::nullopt;
+  // The product, or the product with its rows split into leading
+  // dimensions (a 3-D dense layer's [b, s, n] view of [b * s, n]), read by
+  // the op or the producer fused into it (its one user).
+  auto getProduct = [&](Value read) -> linalg::LinalgOp {
+    if (!read.hasOneUse())
+      return {};
+    if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>()) {
+      SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
+      int64_t rank = view.getResultType().getRank();
+      if (groups.size() != 2 || groups[1].size() != 1 ||
+          groups[1].front() != rank - 1)
+        return {};
+      read = view.getSrc();
+      if (!read.hasOneUse())
+        return {};
+    }
+    auto product = read.getDefiningOp<linalg::LinalgOp>();
+    if (!product || product->getBlock() != generic->getBlock() ||
+        product.getNumDpsInputs() != 2 || product->getNumResults() != 1 ||
+        !linalg::isaContractionOpInterface(product))
+      return {};
+    FailureOr<linalg::ContractionDimensions> dims =
+        linalg::inferContractionDims(product);
+    if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
+        dims->n.size() != 1 || dims->k.size() != 1)
+      return {};
+    // Stored [m, n], the bias over n.
+    AffineMap resultMap = product.getIndexingMapsArray()[2];
+    MLIRContext *context = product.getContext();
+    if (resultMap.getNumResults() != 2 ||
+        resultMap.getResult(0) != getAffineDimExpr(dims->m[0], context) ||
+        resultMap.getResult(1) != getAffineDimExpr(dims->n[0], context))
+      return {};
+    // The fold takes the op after the product: nothing between them may
+    // touch memory but what the fold takes too.
+    for (Operation *between = product->getNextNode(); between != generic;
+         between = between->getNextNode())
+      if (!between || (!isBufferizedAway(between) &&
+                       !llvm::is_contained(form->through, between)))
+        return {};
+    return product;
+  };
+  GemmEpilogue epilogue;
+  for (auto [index, term] : llvm::enumerate(form->terms)) {
+    if (linalg::LinalgOp product = getProduct(term)) {
+      epilogue.product = product;
+      if (form->terms.size() == 2)
+        epilogue.residual = form->terms[1 - index];
+      break;
+    }
+  }
+  if (!epilogue.product)
+    return std::nullopt;
+  // A residual is C (beta = 1): the product must start from zeros.
+  auto product = cast<linalg::LinalgOp>(epilogue.product);
+  if (epilogue.residual) {
+    Operation *init = product.getDpsInits()[0].getDefiningOp();
+    if (!init || !isMadeFromScalar(init))
+      return std::nullopt;
+  }
+  Type type = getElementTypeOrSelf(product->getResult(0).getType());
   auto isOfType = [&](Value value) {
-    return getElementTypeOrSelf(value.getType()) == type;
+    return !value || getElementTypeOrSelf(value.getType()) == type;
   };
   if (!llvm::all_of(product.getDpsInputs(), isOfType) ||
-      !isOfType(generic.getDpsInputs()[1]))
-    return nullptr;
-  return product;
+      !isOfType(form->bias) || !isOfType(epilogue.residual) ||
+      !isOfType(generic->getResult(0)))
+    return std::nullopt;
+  epilogue.form = std::move(*form);
+  return epilogue;
 }
 
 bool mlir::autopar::isMadeFromScalar(Operation *op) {

@@ -554,20 +554,27 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.rowKernelRows = getRowCount(cast<linalg::GenericOp>(first));
       work.bytesAlone = readAlone + work.bytesWritten;
     }
-    // A bias added in the product's cuBLASLt call (Analysis/Fusion.h)
-    // reads the bias; the product's write is its result, priced there. A
-    // 16-bit product is trained accumulating in f32 and rounded
+    // A bias (and a residual) added in the product's cuBLASLt call
+    // (Analysis/Fusion.h) reads the bias (and the residual, C); the
+    // product's write is its result, priced there. An activation's
+    // gradient needs the sum, so a training step keeps the product and the
+    // activation stays a kernel (the lowering folds it in a forward pass
+    // alone). A 16-bit product is trained accumulating in f32 and rounded
     // (autopar-training's mixed precision): the rounding folds into the
     // call instead, and the bias add stays a kernel.
     auto generic = dyn_cast<linalg::GenericOp>(op);
-    Operation *product = generic ? getEpilogueProduct(generic) : nullptr;
-    if (product &&
+    std::optional<GemmEpilogue> epilogue =
+        generic ? getGemmEpilogue(generic) : std::nullopt;
+    if (epilogue && epilogue->form.activation == EpilogueActivation::None &&
         elementBytes(elementTypeOf(op->getResult(0).getType())) >= 4) {
       work.inEpilogue = true;
-      work.runsIn = product;
+      work.runsIn = epilogue->product;
       work.bytesAlone = work.bytes();
       work.kernels = 0;
-      work.bytesRead = sizeInBytes(generic.getDpsInputs()[1].getType());
+      work.bytesRead =
+          sizeInBytes(epilogue->form.bias.getType()) +
+          (epilogue->residual ? sizeInBytes(epilogue->residual.getType())
+                              : 0.0);
       work.bytesWritten = 0;
     }
     for (Value gathered : body.gathered) {

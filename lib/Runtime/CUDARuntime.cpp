@@ -2191,7 +2191,7 @@ void *getLtWorkspace(size_t bytes) {
 extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
                                            int64_t d, int64_t bias, int64_t m,
                                            int64_t n, int64_t k, int32_t transA,
-                                           int32_t transB, int32_t relu,
+                                           int32_t transB, int32_t activation,
                                            int32_t dtype, int32_t accumulate) {
   // Row-major D[m, n] = act(A B + C + bias[n]) is column-major
   // D^T = act(B^T A^T + C^T + bias), bias over D^T's rows (DeviceLayout.h).
@@ -2206,8 +2206,23 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
   CHECK_LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   cublasOperation_t opFirst = gemm.transFirst ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opSecond = gemm.transSecond ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasLtEpilogue_t epilogue =
-      relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  // The activation as autopar-contractions-to-cublas numbers it
+  // (EpilogueActivation): none, ReLU, GELU (cuBLASLt's is the tanh form).
+  cublasLtEpilogue_t epilogue;
+  switch (activation) {
+  case 0:
+    epilogue = CUBLASLT_EPILOGUE_BIAS;
+    break;
+  case 1:
+    epilogue = CUBLASLT_EPILOGUE_RELU_BIAS;
+    break;
+  case 2:
+    epilogue = CUBLASLT_EPILOGUE_GELU_BIAS;
+    break;
+  default:
+    fail("autopar_cuda_gemm_epilogue: unknown activation " +
+         std::to_string(activation));
+  }
   const void *biasPointer = reinterpret_cast<const void *>(bias);
   CHECK_LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA,
                                           &opFirst, sizeof(opFirst)));

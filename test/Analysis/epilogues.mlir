@@ -5,6 +5,10 @@
 // RUN: FileCheck %s --check-prefix=NOT < %t/not-epilogue.json
 // RUN: autopar-opt %t/bf16.mlir --autopar-analyze=report=%t/bf16.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=BF16 < %t/bf16.json
+// RUN: autopar-opt %t/residual.mlir --autopar-analyze=report=%t/residual.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=RESIDUAL < %t/residual.json
+// RUN: autopar-opt %t/gelu.mlir --autopar-analyze=report=%t/gelu.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=GELU < %t/gelu.json
 // RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
 // RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 precision=bf16 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-BF16
 // RUN: %python %autopar_src/models/generate.py mlp --layers 16,32,8 --batch 8 -o %t/mlp.mlir
@@ -83,6 +87,90 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x32xf32> {autopar.role = 
     linalg.yield %s : f32
   } -> tensor<32x32xf32> loc("bias.shared")
   return %y, %p : tensor<32x32xf32>, tensor<32x32xf32>
+}
+
+//--- residual.mlir
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// A transformer's output projection, x + (x w + b): the bias add is fused
+// into the residual add (autopar-fuse-elementwise makes them one op), and
+// that op is the product's epilogue with the residual as C (beta = 1):
+// it launches nothing and reads the bias and the residual (64 + 2048 B).
+// RESIDUAL: "loc": "out.bias",
+// RESIDUAL: "bytes": 0,
+// RESIDUAL: "fused": true,
+// RESIDUAL: "loc": "residual",
+// RESIDUAL: "bytes": 2112,
+// RESIDUAL: "fused": false,
+// RESIDUAL-NEXT: "in_row_kernel": false,
+// RESIDUAL-NEXT: "in_gemm_epilogue": true,
+// RESIDUAL-NEXT: "launches": 0
+func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
+                   %b: tensor<16xf32> {autopar.role = "param"}) -> tensor<32x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<32x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<32x16xf32>, tensor<16x16xf32>) outs(%z : tensor<32x16xf32>) -> tensor<32x16xf32> loc("out")
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x16xf32>, tensor<16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32> loc("out.bias")
+  %r = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %y : tensor<32x16xf32>, tensor<32x16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32> loc("residual")
+  return %r : tensor<32x16xf32>
+}
+
+//--- gelu.mlir
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// GPT-2's MLP, a bias add fused into tanh-GELU: the lowering folds the pair
+// into the product's call in a forward pass alone, but a training step
+// keeps the product for GELU's gradient (which needs the sum), so the cost
+// model, pricing training steps, prices a kernel reading the product and
+// the bias and writing the result (2048 + 64 + 2048 B).
+// GELU: "loc": "fc.gelu",
+// GELU: "bytes": 4160,
+// GELU: "in_gemm_epilogue": false,
+// GELU-NEXT: "launches": 1
+func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
+                   %b: tensor<16xf32> {autopar.role = "param"}) -> tensor<32x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %k = arith.constant 0.797884583 : f32
+  %c3 = arith.constant 0.044715 : f32
+  %e = tensor.empty() : tensor<32x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<32x16xf32>, tensor<16x16xf32>) outs(%z : tensor<32x16xf32>) -> tensor<32x16xf32> loc("fc")
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x16xf32>, tensor<16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32> loc("fc.bias")
+  %g = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%y : tensor<32x16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %s2 = arith.mulf %s, %s : f32
+    %s3 = arith.mulf %s2, %s : f32
+    %t0 = arith.mulf %s3, %c3 : f32
+    %t1 = arith.addf %s, %t0 : f32
+    %t2 = arith.mulf %t1, %k : f32
+    %t3 = math.tanh %t2 : f32
+    %h = arith.mulf %s, %half : f32
+    %t4 = arith.addf %t3, %one : f32
+    %r = arith.mulf %h, %t4 : f32
+    linalg.yield %r : f32
+  } -> tensor<32x16xf32> loc("fc.gelu")
+  return %g : tensor<32x16xf32>
 }
 
 //--- bf16.mlir

@@ -43,11 +43,11 @@
 // RowKernels.cpp, on buffers) before bufferization.
 //
 // The fourth, GEMM epilogues (autopar-contractions-to-cublas, the CUDA
-// backend's): an elementwise op that only adds a bias over the last loop
-// to a product (and may apply a ReLU) runs inside the product's cuBLASLt
-// call. The pass and the cost model share the op's form
-// (isBiasEpilogue); the cost model restates on tensors the pass's
-// conditions on buffers (getEpilogueProduct).
+// backend's): an elementwise op that adds a bias over the last loop to a
+// product (and a residual, C; and may apply a ReLU or tanh-GELU) runs
+// inside the product's cuBLASLt call. The pass and the cost model share
+// the op's form (matchEpilogueForm); the cost model restates on tensors
+// the pass's conditions on buffers (getGemmEpilogue).
 //
 // Last, constants: a tensor made from nothing but a scalar
 // (isMadeFromScalar) is made inside its users' kernels, never as a kernel
@@ -141,20 +141,54 @@ constexpr unsigned kRowKernelMaxStayed = 16;
 /// else (a library call) ends the kernel.
 llvm::DenseMap<Operation *, Operation *> findRowKernels(Block &block);
 
-/// Whether `generic` (on tensors or buffers) has a GEMM epilogue's form:
-/// two inputs and one output, parallel loops only, the first input and the
-/// output indexed by the loops, the second (the bias, rank 1) by the last
-/// loop alone, and a body that yields x + b or max(x + b, 0) (`relu`).
-bool isBiasEpilogue(linalg::GenericOp generic, bool *relu = nullptr);
+/// The activation a GEMM epilogue applies to its sum (cuBLASLt's bias
+/// epilogues: none, ReLU, and GELU, which cuBLASLt computes in its tanh
+/// form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))).
+enum class EpilogueActivation { None = 0, Relu = 1, GeluTanh = 2 };
 
-/// The product in whose call `generic`, on tensors, runs as its epilogue
-/// (the lowering's fold, as the cost model predicts it), or null: `generic`
-/// has a bias epilogue's form, is not fused into its users, and its first
-/// input is the result of a contraction without batch loops stored [m, n]
-/// (or that result with its rows split into leading dimensions), used by
-/// nothing else, whose inputs, result and bias are of one type, with
-/// nothing that touches memory between the two.
-Operation *getEpilogueProduct(linalg::GenericOp generic);
+/// An elementwise op in a GEMM epilogue's form: act(x + b [+ r]).
+struct EpilogueForm {
+  /// The bias: a rank-1 operand indexed by the last loop alone.
+  Value bias;
+  /// The summed operands indexed by the loops (identity maps): the product
+  /// and, if there are two, a residual (C of cuBLASLt's D = act(A B + C +
+  /// bias)).
+  SmallVector<Value, 2> terms;
+  EpilogueActivation activation = EpilogueActivation::None;
+  /// On tensors, the elementwise producers fused into the op (their one
+  /// user) that the form was read through: a bias add fused into the
+  /// residual add or the GELU after it, as autopar-fuse-elementwise merges
+  /// them before the lowering sees one op.
+  SmallVector<Operation *, 2> through;
+};
+
+/// Whether `generic` (on tensors or buffers) has a GEMM epilogue's form:
+/// parallel loops only, one output indexed by the loops and not read, and
+/// a body (with, on tensors, the bodies of the single-use elementwise
+/// producers fused into it) that yields act(t1 + ... + tn) of its operands,
+/// each once: one bias (EpilogueForm::bias), one or two operands indexed by
+/// the loops, and nothing else. The activation is max(s, 0) (ReLU) or a
+/// function of the sum alone that equals tanh-GELU's to 1e-6 at fixed
+/// points, evaluated in double precision (any way of writing it: x^3 as a
+/// power or products, tanh or 2 sigmoid - 1); erf-GELU, 1e-4 from it, is
+/// no epilogue cuBLASLt has.
+std::optional<EpilogueForm> matchEpilogueForm(linalg::GenericOp generic);
+
+/// The product in whose cuBLASLt call `generic`, on tensors, runs as its
+/// epilogue (the lowering's fold, as the cost model predicts it), with the
+/// form it folds: `generic` has an epilogue's form (matchEpilogueForm), is
+/// not fused into its users, and one of its terms is the result of a
+/// contraction without batch loops stored [m, n] (or that result with its
+/// rows split into leading dimensions), used by nothing else, whose inputs,
+/// result, bias and residual are of one type, with nothing that touches
+/// memory between the two but the producers the form was read through.
+struct GemmEpilogue {
+  Operation *product = nullptr;
+  EpilogueForm form;
+  /// The term that is not the product, if any: C, read by the call.
+  Value residual;
+};
+std::optional<GemmEpilogue> getGemmEpilogue(linalg::GenericOp generic);
 
 /// Whether `op` makes a tensor from nothing but a scalar: an operand-less
 /// `tensor.empty`, or a `linalg.fill` of a scalar into one. Partitioning

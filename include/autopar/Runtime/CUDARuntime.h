@@ -88,15 +88,17 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int32_t inputType, int32_t resultType,
                        int32_t accumulate);
 /// Row-major D[m, n] = act(A B + C + bias[n]) through cuBLASLt (a bias
-/// epilogue, with ReLU when `relu`); A and B stored as for
+/// epilogue; `activation` 0 none, 1 ReLU, 2 GELU in its tanh form); A and
+/// B stored as for
 /// autopar_cuda_gemm, C and D [m, n] (possibly the same buffer), bias [n],
 /// all of `dtype` (0 f32, no TF32; 1 f16 or 2 bf16 on tensor cores),
 /// computed in f32 and rounded once into D; `accumulate` 0: C is not read
 /// (taken as zeros).
 void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                                 int64_t bias, int64_t m, int64_t n, int64_t k,
-                                int32_t transA, int32_t transB, int32_t relu,
-                                int32_t dtype, int32_t accumulate);
+                                int32_t transA, int32_t transB,
+                                int32_t activation, int32_t dtype,
+                                int32_t accumulate);
 /// What autopar-calibrate measures (autopar_cuda_calibrate).
 struct AutoparCalibration {
   char name[256];

@@ -13,10 +13,10 @@
 // them); a result stored [n, m] is the product with the inputs exchanged.
 // Derived from indexing maps, so linalg.matmul, batch_matmul, their transposed
 // variants and the generic contractions of the backward pass are all covered.
-// A following op that only adds a bias over n (and may apply a ReLU) is
-// folded into the product as a cuBLASLt epilogue (`autopar_cuda_gemm_epilogue`)
-// when nothing else can see the product. Other contractions run as
-// generated kernels.
+// A following op that adds a bias over n (and a residual, and may apply a
+// ReLU or tanh-GELU) is folded into the product as a cuBLASLt epilogue
+// (`autopar_cuda_gemm_epilogue`) when nothing else can see the product.
+// Other contractions run as generated kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -142,12 +142,15 @@ static std::optional<Gemm> matchGemm(linalg::LinalgOp op) {
   return gemm;
 }
 
-/// A bias (and ReLU) applied to a gemm's result by the op that follows it,
-/// which cuBLASLt folds into the product as an epilogue.
+/// A bias (and a residual, and an activation) applied to a gemm's result by
+/// the op that follows it, which cuBLASLt folds into the product as an
+/// epilogue.
 struct Epilogue {
   linalg::GenericOp op;
   Value bias, output;
-  bool relu;
+  /// The other summand (C, beta = 1), if any.
+  Value residual;
+  EpilogueActivation activation;
   /// Buffers freed between the product and the epilogue (the product's
   /// inputs, freed after their last use): freed after the fused call.
   SmallVector<memref::DeallocOp> frees;
@@ -160,9 +163,10 @@ struct Epilogue {
 /// loop around reuses), the next op that is not memory-effect free
 /// (allocations, frees and autopar-profile-ops' clock calls aside; `frees`
 /// collects the frees before it), if it is an elementwise generic on
-/// buffers with `inputs` inputs and one output.
+/// buffers with `minInputs` to `maxInputs` inputs and one output.
 static linalg::GenericOp
-getFollowingElementwise(linalg::LinalgOp gemmOp, unsigned inputs,
+getFollowingElementwise(linalg::LinalgOp gemmOp, unsigned minInputs,
+                        unsigned maxInputs,
                         SmallVectorImpl<memref::DeallocOp> &frees) {
   Operation *alloc = gemmOp.getDpsInits()[0].getDefiningOp();
   if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
@@ -177,8 +181,9 @@ getFollowingElementwise(linalg::LinalgOp gemmOp, unsigned inputs,
     next = next->getNextNode();
   }
   auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
-  if (!generic || generic.getNumDpsInputs() != inputs ||
-      generic.getNumDpsInits() != 1 || !generic.hasPureBufferSemantics() ||
+  if (!generic || generic.getNumDpsInputs() < minInputs ||
+      generic.getNumDpsInputs() > maxInputs || generic.getNumDpsInits() != 1 ||
+      !generic.hasPureBufferSemantics() ||
       generic.getNumParallelLoops() != generic.getNumLoops())
     return {};
   return generic;
@@ -218,31 +223,48 @@ static bool isFoldableProduct(linalg::LinalgOp gemmOp, Operation *follower,
 
 /// The elementwise op after `gemm` (a product without batch, stored [m, n],
 /// whose inputs and result are of one type: f32, or f16 or bf16 on tensor
-/// cores) that adds a bias over n of that type to its result, or to the
-/// result's rows split into leading dimensions ([b, s, n] of m = b * s),
-/// and may apply a ReLU, when folding it into the product cannot change
-/// what any op sees: the
-/// product's buffer is a whole allocation that nothing reads or writes
-/// between the two ops nor after the second (deallocation aside), and
-/// nothing between them writes memory.
-static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
-                                             const Gemm &gemm) {
+/// cores) that computes act(x + b [+ r]) of the product x, or of its rows
+/// split into leading dimensions ([b, s, n] of m = b * s), a bias b over n
+/// and, when the product starts from zeros (`zeroFilled`), a residual r of
+/// x's shape and type (C, beta = 1), the activation none, ReLU or tanh-GELU
+/// (Analysis/Fusion.h, matchEpilogueForm), when folding it into the
+/// product cannot change what any op sees: the product's buffer is a whole
+/// allocation that nothing reads or writes between the two ops nor after
+/// the second (deallocation aside), and nothing between them writes
+/// memory.
+static std::optional<Epilogue>
+matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   if (gemm.swapped || gemm.batch != 1 || gemm.inputType != gemm.resultType)
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
   SmallVector<memref::DeallocOp> frees;
-  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 2, frees);
+  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 2, 3, frees);
   if (!generic)
     return std::nullopt;
-  // The epilogue reads the product, or the product with its rows split
-  // into leading dimensions (a 3-D dense layer's [b, s, n] view of the
-  // [b * s, n] product: the same memory, row after row).
-  Value read = generic.getDpsInputs()[0];
+  // The form (Analysis/Fusion.h, which the cost model asks too).
+  std::optional<EpilogueForm> form = matchEpilogueForm(generic);
+  if (!form)
+    return std::nullopt;
+  // One term reads the product, or the product with its rows split into
+  // leading dimensions (a 3-D dense layer's [b, s, n] view of the [b * s,
+  // n] product: the same memory, row after row); the other, if any, is
+  // the residual.
+  auto readsProduct = [&](Value term) {
+    auto view = term.getDefiningOp<memref::ExpandShapeOp>();
+    return term == product || (view && view.getSrc() == product);
+  };
+  Value read, residual;
+  for (Value term : form->terms) {
+    if (!read && readsProduct(term))
+      read = term;
+    else
+      residual = term;
+  }
+  if (!read || (residual && (!zeroFilled || readsProduct(residual))))
+    return std::nullopt;
   memref::ExpandShapeOp view;
   if (read != product) {
     view = read.getDefiningOp<memref::ExpandShapeOp>();
-    if (!view || view.getSrc() != product)
-      return std::nullopt;
     SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
     int64_t rank = view.getResultType().getRank();
     if (groups.size() != 2 || groups[1].size() != 1 ||
@@ -252,28 +274,27 @@ static std::optional<Epilogue> matchEpilogue(linalg::LinalgOp gemmOp,
         }))
       return std::nullopt;
   }
-  // The form (Analysis/Fusion.h, which the cost model asks too): x + b or
-  // max(x + b, 0), the bias over the last loop.
-  bool relu = false;
-  if (generic.getNumLoops() != cast<MemRefType>(read.getType()).getRank() ||
-      !isBiasEpilogue(generic, &relu))
+  if (generic.getNumLoops() != cast<MemRefType>(read.getType()).getRank())
     return std::nullopt;
-  Value bias = generic.getDpsInputs()[1], output = generic.getDpsInits()[0];
+  Value bias = form->bias, output = generic.getDpsInits()[0];
   auto biasType = dyn_cast<MemRefType>(bias.getType());
   auto outputType = dyn_cast<MemRefType>(output.getType());
   if (!biasType ||
       biasType.getElementType() !=
           cast<MemRefType>(product.getType()).getElementType() ||
       !biasType.getLayout().isIdentity() || !outputType ||
-      outputType != read.getType() || (view && output == read))
+      outputType != read.getType() || (view && output == read) ||
+      (residual && residual.getType() != read.getType()))
     return std::nullopt;
   if (!isFoldableProduct(gemmOp, generic, view.getOperation(), output))
     return std::nullopt;
   // What is freed in between is none of the epilogue's buffers.
   for (memref::DeallocOp free : frees)
-    if (llvm::is_contained({product, bias, output}, free.getMemref()))
+    if (llvm::is_contained({product, bias, output}, free.getMemref()) ||
+        (residual && free.getMemref() == residual))
       return std::nullopt;
-  return Epilogue{generic, bias, output, relu, std::move(frees), view};
+  return Epilogue{generic,          bias, output, residual, form->activation,
+                  std::move(frees), view};
 }
 
 /// The op after `gemm` (a product of 16-bit inputs into an f32 buffer it
@@ -295,7 +316,7 @@ static std::optional<Rounding> matchRounding(linalg::LinalgOp gemmOp,
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
   SmallVector<memref::DeallocOp> frees;
-  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 1, frees);
+  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 1, 1, frees);
   if (!generic || generic.getDpsInputs()[0] != product)
     return std::nullopt;
   Value output = generic.getDpsInits()[0];
@@ -354,9 +375,11 @@ struct ContractionsToCUBLASPass
       auto accumulate = [&](Location loc) {
         return constant(loc, i32, zeroFill ? 0 : 1);
       };
-      if (std::optional<Epilogue> epilogue = matchEpilogue(op, gemm)) {
+      if (std::optional<Epilogue> epilogue =
+              matchEpilogue(op, gemm, zeroFill != nullptr)) {
         // One cuBLASLt call where the epilogue op stood: D = act(A B + C +
-        // bias), C the product's initial buffer, D the epilogue's output.
+        // bias), C the residual or the product's initial buffer, D the
+        // epilogue's output.
         builder.setInsertionPoint(epilogue->op);
         Location loc = epilogue->op.getLoc();
         func::FuncOp fused = getOrDeclareRuntimeFunction(
@@ -365,17 +388,19 @@ struct ContractionsToCUBLASPass
             {});
         setStreamOrdered(fused);
         SmallVector<Value> operands;
-        for (Value buffer : {op->getOperand(0), op->getOperand(1),
-                             op->getOperand(2), epilogue->output,
-                             epilogue->bias})
+        Value c = epilogue->residual ? epilogue->residual : op->getOperand(2);
+        for (Value buffer : {op->getOperand(0), op->getOperand(1), c,
+                             epilogue->output, epilogue->bias})
           operands.push_back(getBufferAddress(builder, loc, buffer));
         for (int64_t size : {gemm.m, gemm.n, gemm.k})
           operands.push_back(constant(loc, i64, size));
         operands.push_back(constant(loc, i32, gemm.transA));
         operands.push_back(constant(loc, i32, gemm.transB));
-        operands.push_back(constant(loc, i32, epilogue->relu));
+        operands.push_back(
+            constant(loc, i32, static_cast<int64_t>(epilogue->activation)));
         operands.push_back(constant(loc, i32, gemm.resultType));
-        operands.push_back(accumulate(loc));
+        operands.push_back(epilogue->residual ? constant(loc, i32, 1)
+                                              : accumulate(loc));
         auto call = func::CallOp::create(builder, loc, fused, operands);
         setWrittenOperands(call, {3}); // D
         for (memref::DeallocOp free : llvm::reverse(epilogue->frees))

@@ -5,6 +5,7 @@
    previous contents not read when `accumulate` is 0). Lets the
    CPU check which contractions autopar-contractions-to-cublas hands to
    cuBLAS and with which arguments. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -58,13 +59,14 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
 }
 
 /* autopar_cuda_gemm_epilogue: row-major D[m, n] = act(C + A B + bias[n]),
-   all of `type`, computed in f32 and rounded once into D, act a ReLU when
-   `relu`; C and D may be the same buffer; C not read when `accumulate` is
-   0. */
+   all of `type`, computed in f32 and rounded once into D, act none, a
+   ReLU or tanh-GELU (`activation` 0, 1, 2); C and D may be the same
+   buffer; C not read when `accumulate` is 0. */
 void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                                 int64_t bias, int64_t m, int64_t n, int64_t k,
-                                int32_t transA, int32_t transB, int32_t relu,
-                                int32_t type, int32_t accumulate) {
+                                int32_t transA, int32_t transB,
+                                int32_t activation, int32_t type,
+                                int32_t accumulate) {
   const void *A = (const void *)a, *B = (const void *)b;
   const void *C = (const void *)c, *bv = (const void *)bias;
   void *D = (void *)d;
@@ -75,6 +77,12 @@ void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
         sum += load(A, transA ? p * m + i : i * k + p, type) *
                load(B, transB ? j * k + p : p * n + j, type);
       sum += load(bv, j, type);
-      store(D, i * n + j, type, relu && sum < 0 ? 0 : sum);
+      if (activation == 1 && sum < 0)
+        sum = 0;
+      if (activation == 2)
+        sum =
+            0.5f * sum *
+            (1.0f + tanhf(0.7978845608f * (sum + 0.044715f * sum * sum * sum)));
+      store(D, i * n + j, type, sum);
     }
 }

@@ -1,0 +1,167 @@
+// RUN: autopar-opt %s --split-input-file --pass-pipeline="builtin.module(one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},autopar-contractions-to-cublas)" | FileCheck %s
+
+// The epilogue forms autopar-contractions-to-cublas folds into a product's
+// cuBLASLt call, D = act(A B + C + bias) (Analysis/Fusion.h,
+// matchEpilogueForm): a residual added with the bias is C (beta = 1, the
+// product's zero fill dropped); tanh-GELU is cuBLASLt's GELU epilogue
+// (activation 2), however its cube and constants are written; erf-GELU is
+// not; nor is a residual when the product does not start from zeros.
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// A transformer's output projection: x + (A B + b). C is the residual
+// (the call's third operand, %arg2), accumulate 1; no fill, no kernel.
+// CHECK-LABEL: func.func @residual(
+// CHECK-SAME: %[[A:.*]]: memref<8x16xf32>, %[[B:.*]]: memref<16x32xf32>, %[[X:.*]]: memref<8x32xf32>, %[[BIAS:.*]]: memref<32xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: %[[XP:.*]] = memref.extract_aligned_pointer_as_index %[[X]]
+// CHECK-NEXT: %[[C:.*]] = arith.index_cast %[[XP]]
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %[[C]], %{{.*}}, %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c1_i32) {autopar.writes = array<i32: 3>}
+// CHECK-NOT: linalg.generic
+func.func @residual(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %x: tensor<8x32xf32>, %bias: tensor<32xf32>) -> tensor<8x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %p, %bias : tensor<8x32xf32>, tensor<8x32xf32>, tensor<32xf32>) outs(%e2 : tensor<8x32xf32>) {
+  ^bb0(%r: f32, %v: f32, %c: f32, %o: f32):
+    %s = arith.addf %v, %c : f32
+    %t = arith.addf %r, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  return %y : tensor<8x32xf32>
+}
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// A product accumulating into the residual already (no zero fill): its C
+// is taken, so the residual add stays a kernel.
+// CHECK-LABEL: func.func @residual_after_accumulation(
+// CHECK: call @autopar_cuda_gemm(
+// CHECK: linalg.generic
+func.func @residual_after_accumulation(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %x: tensor<8x32xf32>, %init: tensor<8x32xf32>, %bias: tensor<32xf32>) -> tensor<8x32xf32> {
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%init : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias, %x : tensor<8x32xf32>, tensor<32xf32>, tensor<8x32xf32>) outs(%e2 : tensor<8x32xf32>) {
+  ^bb0(%v: f32, %c: f32, %r: f32, %o: f32):
+    %s = arith.addf %v, %c : f32
+    %t = arith.addf %s, %r : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  return %y : tensor<8x32xf32>
+}
+
+// -----
+
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+#bias3 = affine_map<(b, s, n) -> (n)>
+
+// GPT-2's MLP: tanh-GELU of the bias add on the [b, s, n] view, x^3 as
+// two products (as models/generate.py writes it): activation 2.
+// CHECK-LABEL: func.func @gelu_tanh(
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c2_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}})
+// CHECK-NOT: linalg.generic
+func.func @gelu_tanh(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>) -> tensor<2x4x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %k = arith.constant 0.797884583 : f32
+  %c = arith.constant 0.044715 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %v = tensor.expand_shape %p [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xf32> into tensor<2x4x32xf32>
+  %e2 = tensor.empty() : tensor<2x4x32xf32>
+  %y = linalg.generic {indexing_maps = [#id3, #bias3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %bias : tensor<2x4x32xf32>, tensor<32xf32>) outs(%e2 : tensor<2x4x32xf32>) {
+  ^bb0(%x0: f32, %x1: f32, %o: f32):
+    %s = arith.addf %x0, %x1 : f32
+    %s2 = arith.mulf %s, %s : f32
+    %s3 = arith.mulf %s2, %s : f32
+    %t0 = arith.mulf %s3, %c : f32
+    %t1 = arith.addf %s, %t0 : f32
+    %t2 = arith.mulf %t1, %k : f32
+    %t3 = math.tanh %t2 : f32
+    %h = arith.mulf %s, %half : f32
+    %t4 = arith.addf %t3, %one : f32
+    %g = arith.mulf %h, %t4 : f32
+    linalg.yield %g : f32
+  } -> tensor<2x4x32xf32>
+  return %y : tensor<2x4x32xf32>
+}
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// The same GELU written as x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))
+// with a power: the same function, activation 2.
+// CHECK-LABEL: func.func @gelu_sigmoid(
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c2_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}})
+func.func @gelu_sigmoid(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>) -> tensor<8x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %three = arith.constant 3.0 : f32
+  %k2 = arith.constant -1.59576917 : f32
+  %c = arith.constant 0.044715 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xf32>
+  %y = linalg.generic {indexing_maps = [#bias, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%bias, %p : tensor<32xf32>, tensor<8x32xf32>) outs(%e2 : tensor<8x32xf32>) {
+  ^bb0(%x1: f32, %x0: f32, %o: f32):
+    %s = arith.addf %x1, %x0 : f32
+    %s3 = math.powf %s, %three : f32
+    %t0 = arith.mulf %c, %s3 : f32
+    %t1 = arith.addf %t0, %s : f32
+    %t2 = arith.mulf %k2, %t1 : f32
+    %t3 = math.exp %t2 : f32
+    %t4 = arith.addf %one, %t3 : f32
+    %g = arith.divf %s, %t4 : f32
+    linalg.yield %g : f32
+  } -> tensor<8x32xf32>
+  return %y : tensor<8x32xf32>
+}
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// erf-GELU (PyTorch's default nn.GELU) is no cuBLASLt epilogue: a gemm and
+// a kernel.
+// CHECK-LABEL: func.func @gelu_erf(
+// CHECK-NOT: autopar_cuda_gemm_epilogue
+// CHECK: call @autopar_cuda_gemm(
+// CHECK: linalg.generic
+func.func @gelu_erf(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>) -> tensor<8x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %r2 = arith.constant 0.707106769 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xf32>) outs(%e2 : tensor<8x32xf32>) {
+  ^bb0(%x0: f32, %x1: f32, %o: f32):
+    %s = arith.addf %x0, %x1 : f32
+    %t = arith.mulf %s, %r2 : f32
+    %f = math.erf %t : f32
+    %h = arith.mulf %s, %half : f32
+    %u = arith.addf %f, %one : f32
+    %g = arith.mulf %h, %u : f32
+    linalg.yield %g : f32
+  } -> tensor<8x32xf32>
+  return %y : tensor<8x32xf32>
+}
