@@ -132,6 +132,9 @@ class Builder:
         # Projections of [B,S,K] activations as one 3-D contraction instead
         # of collapse + matmul + expand (`--gemm 3d`).
         self.gemm3d = False
+        # Dense layers as PyTorch's nn.Linear exports: a [N,K] weight
+        # transposed by linalg.transpose, then the matmul (`--linear torch`).
+        self.torch_linear = False
         self.args = []  # (Value, role, loc)
         self.consts = {}  # (literal, type) -> name
         self.const_lines = []
@@ -457,8 +460,12 @@ def bias_act(b, x, bias, bias_dim, act, name):
 
 
 def dense(b, x, n_out, name, act=None):
-    """Fully connected layer on [M,K]: matmul with a [K,N] weight, bias, act."""
-    w = b.param(name + ".weight", [x.shape[1], n_out])
+    """Fully connected layer on [M,K]: matmul with a [K,N] weight (or, as
+    PyTorch's nn.Linear exports, a transposed [N,K] one), bias, act."""
+    if b.torch_linear:
+        w = b.transpose(b.param(name + ".weight", [n_out, x.shape[1]]), [1, 0], name + ".t")
+    else:
+        w = b.param(name + ".weight", [x.shape[1], n_out])
     bias = b.param(name + ".bias", [n_out])
     y = b.matmul(x, w, name)
     return bias_act(b, y, bias, 1, act, name)
@@ -1109,6 +1116,9 @@ def parse_args(argv):
                    help="bert/gpt/llama: projections of [B,S,K] activations as collapse + "
                         "matmul + expand (2d, default) or one contraction over (b, s, n, k) (3d), "
                         "which leaves the sequence a loop of its own")
+    p.add_argument("--linear", choices=["matmul", "torch"], default="matmul",
+                   help="mlp: dense layers as a matmul with a [K,N] weight (default) or as "
+                        "PyTorch's nn.Linear exports them, a [N,K] weight transposed, then the matmul")
     p.add_argument("--no-roles", dest="roles", action="store_false",
                    help="omit the autopar.role argument attributes")
     p.add_argument("--summary", action="store_true",
@@ -1145,6 +1155,8 @@ def parse_args(argv):
             p.error("--heads must be divisible by --kv-heads")
         if a.model != "llama" and a.seq > a.max_pos:
             p.error("--seq must not exceed --max-pos")
+    if a.linear == "torch" and (a.model != "mlp" or a.tosa):
+        p.error("--linear torch is available for: mlp")
     if a.gemm == "3d" and a.model not in ("bert", "gpt", "llama"):
         p.error("--gemm 3d is available for: bert, gpt, llama")
     if a.tosa and MODELS[a.model][1] is None:
@@ -1167,13 +1179,15 @@ def config_line(a):
             v = "4*hidden"
         parts.append("%s=%s" % (k.replace("_", "-"), v))
     return " ".join(parts + ["dtype=" + a.dtype] + (["tosa"] if a.tosa else [])
-                    + (["gemm=3d"] if a.gemm == "3d" else []))
+                    + (["gemm=3d"] if a.gemm == "3d" else [])
+                    + (["linear=torch"] if a.linear == "torch" else []))
 
 
 def build(a):
     lin, tosa = MODELS[a.model]
     b = TosaBuilder(a.dtype, a.roles) if a.tosa else Builder(a.dtype, a.roles)
     b.gemm3d = a.gemm == "3d"
+    b.torch_linear = a.linear == "torch"
     (tosa if a.tosa else lin)(b, a)
     return b
 

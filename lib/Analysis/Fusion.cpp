@@ -587,6 +587,80 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
   return epilogue;
 }
 
+/// The input map of a 2-D transpose on tensors: linalg.transpose, or a
+/// generic with one input and one output, parallel loops only, that yields
+/// its input, read through a [1, 0] map and written through the identity.
+static std::optional<AffineMap> getTransposeMap(Operation *op) {
+  auto linalgOp = dyn_cast_or_null<linalg::LinalgOp>(op);
+  if (!linalgOp || !linalgOp.hasPureTensorSemantics() ||
+      linalgOp.getNumDpsInputs() != 1 || linalgOp.getNumDpsInits() != 1 ||
+      linalgOp.getNumLoops() != 2 ||
+      linalgOp.getNumParallelLoops() != linalgOp.getNumLoops())
+    return std::nullopt;
+  if (!isa<linalg::TransposeOp>(op)) {
+    auto generic = dyn_cast<linalg::GenericOp>(op);
+    if (!generic || generic.getBlock()->getOperations().size() != 1 ||
+        generic.getBlock()->getTerminator()->getOperand(0) !=
+            generic.getBlock()->getArgument(0))
+      return std::nullopt;
+  }
+  AffineMap input =
+      linalgOp.getMatchingIndexingMap(linalgOp.getDpsInputOperand(0));
+  AffineMap output =
+      linalgOp.getMatchingIndexingMap(linalgOp.getDpsInitOperand(0));
+  MLIRContext *context = op->getContext();
+  AffineMap swap =
+      AffineMap::getPermutationMap(ArrayRef<unsigned>{1, 0}, context);
+  if (!output.isIdentity() || input != swap)
+    return std::nullopt;
+  return input;
+}
+
+/// A contraction over one m, one n and one k loop (no batch) on tensors,
+/// whose operands and result are 2-D.
+static bool isTwoDimensionalContraction(Operation *op) {
+  auto linalgOp = dyn_cast_or_null<linalg::LinalgOp>(op);
+  if (!linalgOp || !linalgOp.hasPureTensorSemantics() ||
+      linalgOp.getNumDpsInputs() != 2 || linalgOp.getNumDpsInits() != 1 ||
+      !linalg::isaContractionOpInterface(linalgOp))
+    return false;
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(linalgOp);
+  return succeeded(dims) && dims->batch.empty() && dims->m.size() == 1 &&
+         dims->n.size() == 1 && dims->k.size() == 1 &&
+         llvm::all_of(linalgOp.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.getNumResults() == 2; });
+}
+
+bool mlir::autopar::isTransposeFoldedIntoUsers(Operation *op) {
+  if (!getTransposeMap(op) || op->getResult(0).use_empty())
+    return false;
+  return llvm::all_of(op->getResult(0).getUses(), [&](OpOperand &use) {
+    auto user = dyn_cast<linalg::LinalgOp>(use.getOwner());
+    return user && user->getBlock() == op->getBlock() &&
+           user.isDpsInput(&use) && isTwoDimensionalContraction(user);
+  });
+}
+
+bool mlir::autopar::isTransposeFoldedIntoProducer(Operation *op) {
+  if (!getTransposeMap(op))
+    return false;
+  Value input = cast<linalg::LinalgOp>(op).getDpsInputs()[0];
+  auto producer = input.getDefiningOp<linalg::LinalgOp>();
+  if (!producer || !input.hasOneUse() ||
+      producer->getBlock() != op->getBlock() ||
+      !isTwoDimensionalContraction(producer))
+    return false;
+  Operation *init = producer.getDpsInits()[0].getDefiningOp();
+  return init && isMadeFromScalar(init);
+}
+
+std::pair<Value, AffineMap> mlir::autopar::getTransposedInput(Operation *op) {
+  auto linalgOp = cast<linalg::LinalgOp>(op);
+  return {linalgOp.getDpsInputs()[0],
+          linalgOp.getMatchingIndexingMap(linalgOp.getDpsInputOperand(0))};
+}
+
 bool mlir::autopar::isMadeFromScalar(Operation *op) {
   if (auto empty = dyn_cast<tensor::EmptyOp>(op))
     return empty->getNumOperands() == 0;

@@ -496,7 +496,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     auto isFusedValue = [&](Value value) {
       return fusedReads.contains(value.getDefiningOp());
     };
-    work.fused = isFusedIntoUsers(op);
+    work.fused = isFusedIntoUsers(op) || isTransposeFoldedIntoUsers(op);
     // A later member of a row kernel (Analysis/Fusion.h) launches nothing of
     // its own and reads again from cache what the kernel read or wrote
     // before it, while the kernel's rows fit (kRowKernelCacheBytes).

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -67,6 +68,85 @@ static void dropZeroAccumulation(RewriterBase &rewriter, linalg::GenericOp op) {
   }
 }
 
+/// The rule's fifth part (Analysis/Fusion.h): a 2-D transpose read only
+/// by 2-D contractions goes, each reading its input through the composed
+/// map; a 2-D transpose of a contraction's one-use result goes, the
+/// contraction writing the transposed result (its result map composed
+/// with the inverse permutation, into a fill of the transpose's shape).
+static LogicalResult foldTransposes(RewriterBase &rewriter, Operation *root) {
+  SmallVector<Operation *> transposes;
+  root->walk([&](linalg::LinalgOp op) {
+    if (isTransposeFoldedIntoUsers(op) || isTransposeFoldedIntoProducer(op))
+      transposes.push_back(op);
+  });
+  for (Operation *transpose : transposes) {
+    auto [input, map] = getTransposedInput(transpose);
+    auto generalize = [&](Operation *op) -> FailureOr<linalg::GenericOp> {
+      if (auto generic = dyn_cast<linalg::GenericOp>(op))
+        return generic;
+      rewriter.setInsertionPoint(op);
+      return linalg::generalizeNamedOp(rewriter, cast<linalg::LinalgOp>(op));
+    };
+    if (isTransposeFoldedIntoUsers(transpose)) {
+      // Users read T's result at M(c) = T's loops l; T's result at l is its
+      // input at P(l): they read the input at P(M(c)).
+      while (!transpose->use_empty()) {
+        OpOperand &use = *transpose->getResult(0).use_begin();
+        unsigned position = use.getOperandNumber();
+        FailureOr<linalg::GenericOp> user = generalize(use.getOwner());
+        if (failed(user))
+          return use.getOwner()->emitError()
+                 << "autopar-fuse-elementwise: cannot write this contraction "
+                    "as a linalg.generic";
+        SmallVector<AffineMap> maps = user->getIndexingMapsArray();
+        maps[position] = map.compose(maps[position]);
+        rewriter.modifyOpInPlace(*user, [&] {
+          user->setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps));
+          (*user)->setOperand(position, input);
+        });
+      }
+      rewriter.eraseOp(transpose);
+      continue;
+    }
+    // The producer writes the transposed result: its result index i goes
+    // to l = P^-1(i).
+    FailureOr<linalg::GenericOp> producer = generalize(input.getDefiningOp());
+    if (failed(producer))
+      return input.getDefiningOp()->emitError()
+             << "autopar-fuse-elementwise: cannot write this contraction as "
+                "a linalg.generic";
+    Value result = transpose->getResult(0);
+    OpOperand *init = producer->getDpsInitOperand(0);
+    auto fill = init->get().getDefiningOp<linalg::FillOp>();
+    rewriter.setInsertionPoint(*producer);
+    Value empty = tensor::EmptyOp::create(
+        rewriter, transpose->getLoc(),
+        cast<RankedTensorType>(result.getType()).getShape(),
+        getElementTypeOrSelf(result.getType()));
+    Value start = empty;
+    if (fill)
+      start = linalg::FillOp::create(rewriter, fill.getLoc(),
+                                     fill.getInputs()[0], empty)
+                  .getResult(0);
+    SmallVector<AffineMap> maps = producer->getIndexingMapsArray();
+    unsigned position = init->getOperandNumber();
+    maps[position] = inversePermutation(map).compose(maps[position]);
+    SmallVector<utils::IteratorType> iterators =
+        producer->getIteratorTypesArray();
+    auto folded = linalg::GenericOp::create(
+        rewriter, producer->getLoc(), TypeRange{result.getType()},
+        producer->getDpsInputs(), ValueRange{start}, maps, iterators);
+    rewriter.inlineRegionBefore(producer->getRegion(), folded.getRegion(),
+                                folded.getRegion().end());
+    folded->setDiscardableAttrs((*producer)->getDiscardableAttrDictionary());
+    rewriter.replaceOp(transpose, folded->getResults());
+    rewriter.eraseOp(*producer);
+    if (fill && fill->use_empty())
+      rewriter.eraseOp(fill);
+  }
+  return success();
+}
+
 namespace {
 struct FuseElementwisePass
     : public mlir::autopar::impl::FuseElementwiseBase<FuseElementwisePass> {
@@ -74,6 +154,8 @@ struct FuseElementwisePass
     IRRewriter rewriter(&getContext());
     getOperation()->walk(
         [&](linalg::GenericOp op) { dropZeroAccumulation(rewriter, op); });
+    if (failed(foldTransposes(rewriter, getOperation())))
+      return signalPassFailure();
     // Rounds until nothing fuses: a chain's first op moves into the second,
     // which is then a producer of the same kind.
     for (;;) {

@@ -7,6 +7,8 @@
 // RUN: FileCheck %s --check-prefix=BF16 < %t/bf16.json
 // RUN: autopar-opt %t/residual.mlir --autopar-analyze=report=%t/residual.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=RESIDUAL < %t/residual.json
+// RUN: autopar-opt %t/linear.mlir --autopar-analyze=report=%t/linear.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=LINEAR < %t/linear.json
 // RUN: autopar-opt %t/gelu.mlir --autopar-analyze=report=%t/gelu.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=GELU < %t/gelu.json
 // RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
@@ -125,6 +127,42 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
     linalg.yield %s : f32
   } -> tensor<32x16xf32> loc("residual")
   return %r : tensor<32x16xf32>
+}
+
+//--- linear.mlir
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// PyTorch's linear layer, x W^T + b: the transpose of W folds into the
+// product (Analysis/Fusion.h, the fifth rule: the product reads W
+// transposed), so it moves nothing and launches nothing; the product reads
+// x and W (2048 + 1024 B) and writes 2048 B; the bias add is its epilogue.
+// LINEAR: "loc": "fc.t",
+// LINEAR: "bytes": 0,
+// LINEAR: "fused": true,
+// LINEAR-NEXT: "in_row_kernel": false,
+// LINEAR-NEXT: "in_gemm_epilogue": false,
+// LINEAR-NEXT: "launches": 0
+// LINEAR: "loc": "fc",
+// LINEAR: "bytes": 5120,
+// LINEAR: "launches": 1
+// LINEAR: "loc": "fc.bias",
+// LINEAR: "in_gemm_epilogue": true,
+func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
+                   %b: tensor<16xf32> {autopar.role = "param"}) -> tensor<32x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %et = tensor.empty() : tensor<16x16xf32>
+  %wt = linalg.transpose ins(%w : tensor<16x16xf32>) outs(%et : tensor<16x16xf32>) permutation = [1, 0] loc("fc.t")
+  %e = tensor.empty() : tensor<32x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %p = linalg.matmul ins(%x, %wt : tensor<32x16xf32>, tensor<16x16xf32>) outs(%z : tensor<32x16xf32>) -> tensor<32x16xf32> loc("fc")
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x16xf32>, tensor<16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32> loc("fc.bias")
+  return %y : tensor<32x16xf32>
 }
 
 //--- gelu.mlir

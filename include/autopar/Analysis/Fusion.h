@@ -49,6 +49,14 @@
 // the op's form (matchEpilogueForm); the cost model restates on tensors
 // the pass's conditions on buffers (getGemmEpilogue).
 //
+// The fifth, layouts (autopar-fuse-elementwise, both backends): a 2-D
+// transpose read only by 2-D contractions, or of a 2-D contraction's
+// one-use result, runs inside them: the contraction reads (or writes)
+// through the composed map (isTransposeFoldedIntoUsers,
+// isTransposeFoldedIntoProducer). The cost model prices such a transpose
+// as fused (no launch, no bytes; its backward, the gradient's transpose,
+// folds the same way).
+//
 // Last, constants: a tensor made from nothing but a scalar
 // (isMadeFromScalar) is made inside its users' kernels, never as a kernel
 // of its own or a buffer they read: a GEMM writes with beta = 0, a row
@@ -189,6 +197,27 @@ struct GemmEpilogue {
   Value residual;
 };
 std::optional<GemmEpilogue> getGemmEpilogue(linalg::GenericOp generic);
+
+/// Whether `op` is a 2-D transpose (linalg.transpose, or a generic that
+/// only copies its one input through a [1, 0] map) on tensors whose every
+/// use is an input of a 2-D contraction (one m, one n and one k loop, no
+/// batch): each reads the transpose's input through the composed map
+/// instead (cuBLAS's transA / transB), so the transpose never runs.
+/// PyTorch's linear layers export as a transpose of the weight and a
+/// matmul (torch-mlir's decomposition of aten.linear).
+bool isTransposeFoldedIntoUsers(Operation *op);
+
+/// Whether `op` is a 2-D transpose on tensors of the one-use result of a 2-D
+/// contraction that starts from a tensor made from a scalar: the
+/// contraction writes the transposed result itself (its result map
+/// composed with the inverse permutation; cuBLAS's product with the inputs
+/// exchanged). A training step's weight gradients have this form (the
+/// transpose's gradient of the product's).
+bool isTransposeFoldedIntoProducer(Operation *op);
+
+/// The transpose's input and its indexing map in the transpose's loops, for
+/// the transposes the two rules above take.
+std::pair<Value, AffineMap> getTransposedInput(Operation *op);
 
 /// Whether `op` makes a tensor from nothing but a scalar: an operand-less
 /// `tensor.empty`, or a `linalg.fill` of a scalar into one. Partitioning

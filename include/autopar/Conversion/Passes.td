@@ -308,8 +308,13 @@ def FuseElementwise : Pass<"autopar-fuse-elementwise"> {
     `linalg::fuseElementwiseOps`); the producer is erased, so its result is
     never written and its kernel never launched. Chains fuse to the end
     (a scale, a subtraction and an exponential into the reduction that sums
-    them). The workload analysis prices the same ops the same way, so the
-    cost model's kernels are the ones built.
+    them). A 2-D transpose read only by 2-D contractions (PyTorch's linear
+    layers: the weight transposed, then the matmul) goes too: each reads
+    its input through the composed map (cuBLAS's transA / transB); so does
+    a 2-D transpose of a contraction's one-use result (a training step's
+    weight gradient), which the contraction writes transposed. The
+    workload analysis prices the same ops the same way, so the cost
+    model's kernels are the ones built.
 
     Both backends run it after `autopar-prepare-lowering`, on tensors
     (`autopar-lower-to-cpu` and `autopar-lower-to-cuda`, option `fuse`,
