@@ -497,7 +497,10 @@ std::optional<EpilogueForm> EpilogueReader::read() {
     else
       return std::nullopt;
   }
-  if (!form.bias || form.terms.empty() || form.terms.size() > 2)
+  // Something for the epilogue to do: a bias, a residual or an activation.
+  if (form.terms.empty() || form.terms.size() > 2 ||
+      (!form.bias && form.terms.size() == 1 &&
+       form.activation == EpilogueActivation::None))
     return std::nullopt;
   form.through = through;
   return form;

@@ -571,10 +571,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.runsIn = epilogue->product;
       work.bytesAlone = work.bytes();
       work.kernels = 0;
-      work.bytesRead =
-          sizeInBytes(epilogue->form.bias.getType()) +
-          (epilogue->residual ? sizeInBytes(epilogue->residual.getType())
-                              : 0.0);
+      Value bias = epilogue->form.bias, residual = epilogue->residual;
+      work.bytesRead = (bias ? sizeInBytes(bias.getType()) : 0.0) +
+                       (residual ? sizeInBytes(residual.getType()) : 0.0);
       work.bytesWritten = 0;
     }
     for (Value gathered : body.gathered) {

@@ -2,11 +2,13 @@
 //
 // Before bufferization: aggregated linalg ops (softmax) become the
 // structured ops they stand for, ops that produce only empty tensors
-// become tensor.empty, and scatter-adds become a parallel loop over a row's
-// elements around a loop over their positions.
+// become tensor.empty, scatter-adds become a parallel loop over a row's
+// elements around a loop over their positions, and a constant fill shared
+// by several users is made again for each.
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Analysis/Fusion.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoparOps.h"
 
@@ -15,6 +17,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -458,6 +461,43 @@ struct PrepareLoweringPass
         return signalPassFailure();
       }
       rewriter.replaceOp(op, *replacements);
+    }
+
+    // A tensor made from a scalar (Analysis/Fusion.h, isMadeFromScalar) and
+    // shared by several users (torch-mlir fills one zero tensor for every
+    // product of a shape) is made again for each: bufferization would fill
+    // one buffer and copy it into each user's (HF LLaMA's forward: 63
+    // copies), where each user's own fill is made in its kernel or GEMM
+    // (beta = 0), as the cost model prices it.
+    SmallVector<linalg::FillOp> shared;
+    getOperation()->walk([&](linalg::FillOp fill) {
+      if (isMadeFromScalar(fill) && !fill->getResult(0).hasOneUse())
+        shared.push_back(fill);
+    });
+    for (linalg::FillOp fill : shared) {
+      // Made just before each structured op that uses it; the shared one
+      // goes when nothing else uses it. Other users keep it (made anew for
+      // them too, a ZeRO-1 step's buffers moved from call to call and its
+      // CUDA graph was never captured).
+      SmallVector<OpOperand *> uses;
+      for (OpOperand &use : fill->getResult(0).getUses())
+        if (isa<linalg::LinalgOp>(use.getOwner()))
+          uses.push_back(&use);
+      Operation *empty = fill.getOutputs()[0].getDefiningOp();
+      for (OpOperand *use : uses) {
+        rewriter.setInsertionPoint(use->getOwner());
+        Operation *ownEmpty = rewriter.clone(*empty);
+        IRMapping mapping;
+        mapping.map(empty->getResult(0), ownEmpty->getResult(0));
+        Operation *own = rewriter.clone(*fill, mapping);
+        rewriter.modifyOpInPlace(use->getOwner(),
+                                 [&] { use->set(own->getResult(0)); });
+      }
+      if (!fill->use_empty())
+        continue;
+      rewriter.eraseOp(fill);
+      if (empty->use_empty())
+        rewriter.eraseOp(empty);
     }
   }
 };

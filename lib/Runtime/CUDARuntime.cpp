@@ -2208,16 +2208,17 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
   cublasOperation_t opSecond = gemm.transSecond ? CUBLAS_OP_T : CUBLAS_OP_N;
   // The activation as autopar-contractions-to-cublas numbers it
   // (EpilogueActivation): none, ReLU, GELU (cuBLASLt's is the tanh form).
+  // A null `bias`: the epilogue without one.
   cublasLtEpilogue_t epilogue;
   switch (activation) {
   case 0:
-    epilogue = CUBLASLT_EPILOGUE_BIAS;
+    epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
     break;
   case 1:
-    epilogue = CUBLASLT_EPILOGUE_RELU_BIAS;
+    epilogue = bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
     break;
   case 2:
-    epilogue = CUBLASLT_EPILOGUE_GELU_BIAS;
+    epilogue = bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
     break;
   default:
     fail("autopar_cuda_gemm_epilogue: unknown activation " +
@@ -2230,9 +2231,10 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
                                           &opSecond, sizeof(opSecond)));
   CHECK_LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                           &epilogue, sizeof(epilogue)));
-  CHECK_LT(cublasLtMatmulDescSetAttribute(
-      desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &biasPointer,
-      sizeof(biasPointer)));
+  if (bias)
+    CHECK_LT(cublasLtMatmulDescSetAttribute(desc,
+                                            CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                            &biasPointer, sizeof(biasPointer)));
   // Layouts as stored (column-major rows x columns, leading dimension).
   cublasLtMatrixLayout_t firstLayout, secondLayout, resultLayout;
   CHECK_LT(cublasLtMatrixLayoutCreate(&firstLayout, type, gemm.firstRows(),

@@ -165,3 +165,28 @@ func.func @gelu_erf(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<3
   } -> tensor<8x32xf32>
   return %y : tensor<8x32xf32>
 }
+
+// -----
+
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+
+// LLaMA's output projection, x + A B on the [b, s, n] view, has no bias:
+// C is the residual and the bias address null (CUBLASLT_EPILOGUE_DEFAULT).
+// CHECK-LABEL: func.func @residual_no_bias(
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c0_i64, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c1_i32)
+// CHECK-NOT: linalg.generic
+func.func @residual_no_bias(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %x: tensor<2x4x32xf32>) -> tensor<2x4x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %v = tensor.expand_shape %p [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xf32> into tensor<2x4x32xf32>
+  %e2 = tensor.empty() : tensor<2x4x32xf32>
+  %y = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %v : tensor<2x4x32xf32>, tensor<2x4x32xf32>) outs(%e2 : tensor<2x4x32xf32>) {
+  ^bb0(%r: f32, %s: f32, %o: f32):
+    %t = arith.addf %r, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<2x4x32xf32>
+  return %y : tensor<2x4x32xf32>
+}

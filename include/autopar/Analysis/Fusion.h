@@ -154,9 +154,10 @@ llvm::DenseMap<Operation *, Operation *> findRowKernels(Block &block);
 /// form: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))).
 enum class EpilogueActivation { None = 0, Relu = 1, GeluTanh = 2 };
 
-/// An elementwise op in a GEMM epilogue's form: act(x + b [+ r]).
+/// An elementwise op in a GEMM epilogue's form: act(x [+ b] [+ r]), with a
+/// bias, a residual or an activation.
 struct EpilogueForm {
-  /// The bias: a rank-1 operand indexed by the last loop alone.
+  /// The bias, if any: a rank-1 operand indexed by the last loop alone.
   Value bias;
   /// The summed operands indexed by the loops (identity maps): the product
   /// and, if there are two, a residual (C of cuBLASLt's D = act(A B + C +
@@ -174,12 +175,13 @@ struct EpilogueForm {
 /// parallel loops only, one output indexed by the loops and not read, and
 /// a body (with, on tensors, the bodies of the single-use elementwise
 /// producers fused into it) that yields act(t1 + ... + tn) of its operands,
-/// each once: one bias (EpilogueForm::bias), one or two operands indexed by
-/// the loops, and nothing else. The activation is max(s, 0) (ReLU) or a
-/// function of the sum alone that equals tanh-GELU's to 1e-6 at fixed
-/// points, evaluated in double precision (any way of writing it: x^3 as a
-/// power or products, tanh or 2 sigmoid - 1); erf-GELU, 1e-4 from it, is
-/// no epilogue cuBLASLt has.
+/// each once: at most one bias (EpilogueForm::bias), one or two operands
+/// indexed by the loops, and nothing else; a bias, a second operand or an
+/// activation at least (LLaMA's residual adds have no bias). The activation is
+/// max(s, 0) (ReLU) or a function of the sum alone that equals tanh-GELU's to
+/// 1e-6 at fixed points, evaluated in double precision (any way of writing it:
+/// x^3 as a power or products, tanh or 2 sigmoid - 1); erf-GELU, 1e-4 from it,
+/// is no epilogue cuBLASLt has.
 std::optional<EpilogueForm> matchEpilogueForm(linalg::GenericOp generic);
 
 /// The product in whose cuBLASLt call `generic`, on tensors, runs as its

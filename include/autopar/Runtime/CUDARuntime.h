@@ -88,7 +88,8 @@ void autopar_cuda_gemm(int64_t a, int64_t b, int64_t c, int64_t m, int64_t n,
                        int32_t inputType, int32_t resultType,
                        int32_t accumulate);
 /// Row-major D[m, n] = act(A B + C + bias[n]) through cuBLASLt (a bias
-/// epilogue; `activation` 0 none, 1 ReLU, 2 GELU in its tanh form); A and
+/// epilogue, none when `bias` is 0; `activation` 0 none, 1 ReLU, 2 GELU in
+/// its tanh form); A and
 /// B stored as for
 /// autopar_cuda_gemm, C and D [m, n] (possibly the same buffer), bias [n],
 /// all of `dtype` (0 f32, no TF32; 1 f16 or 2 bf16 on tensor cores),

@@ -277,13 +277,13 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   if (generic.getNumLoops() != cast<MemRefType>(read.getType()).getRank())
     return std::nullopt;
   Value bias = form->bias, output = generic.getDpsInits()[0];
-  auto biasType = dyn_cast<MemRefType>(bias.getType());
+  auto biasType = bias ? dyn_cast<MemRefType>(bias.getType()) : MemRefType();
   auto outputType = dyn_cast<MemRefType>(output.getType());
-  if (!biasType ||
-      biasType.getElementType() !=
-          cast<MemRefType>(product.getType()).getElementType() ||
-      !biasType.getLayout().isIdentity() || !outputType ||
-      outputType != read.getType() || (view && output == read) ||
+  if ((bias && (!biasType ||
+                biasType.getElementType() !=
+                    cast<MemRefType>(product.getType()).getElementType() ||
+                !biasType.getLayout().isIdentity())) ||
+      !outputType || outputType != read.getType() || (view && output == read) ||
       (residual && residual.getType() != read.getType()))
     return std::nullopt;
   if (!isFoldableProduct(gemmOp, generic, view.getOperation(), output))
@@ -389,9 +389,13 @@ struct ContractionsToCUBLASPass
         setStreamOrdered(fused);
         SmallVector<Value> operands;
         Value c = epilogue->residual ? epilogue->residual : op->getOperand(2);
-        for (Value buffer : {op->getOperand(0), op->getOperand(1), c,
-                             epilogue->output, epilogue->bias})
+        for (Value buffer :
+             {op->getOperand(0), op->getOperand(1), c, epilogue->output})
           operands.push_back(getBufferAddress(builder, loc, buffer));
+        // No bias: a null address.
+        operands.push_back(epilogue->bias
+                               ? getBufferAddress(builder, loc, epilogue->bias)
+                               : constant(loc, i64, 0));
         for (int64_t size : {gemm.m, gemm.n, gemm.k})
           operands.push_back(constant(loc, i64, size));
         operands.push_back(constant(loc, i32, gemm.transA));

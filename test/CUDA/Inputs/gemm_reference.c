@@ -76,7 +76,8 @@ void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
       for (int64_t p = 0; p < k; ++p)
         sum += load(A, transA ? p * m + i : i * k + p, type) *
                load(B, transB ? j * k + p : p * n + j, type);
-      sum += load(bv, j, type);
+      if (bv)
+        sum += load(bv, j, type);
       if (activation == 1 && sum < 0)
         sum = 0;
       if (activation == 2)
