@@ -280,6 +280,22 @@ mlir::autopar::findRowKernels(Block &block) {
   return seedOf;
 }
 
+/// A contraction over one m, one n and one k loop (no batch) on tensors,
+/// whose operands and result are 2-D.
+static bool isTwoDimensionalContraction(Operation *op) {
+  auto linalgOp = dyn_cast_or_null<linalg::LinalgOp>(op);
+  if (!linalgOp || !linalgOp.hasPureTensorSemantics() ||
+      linalgOp.getNumDpsInputs() != 2 || linalgOp.getNumDpsInits() != 1 ||
+      !linalg::isaContractionOpInterface(linalgOp))
+    return false;
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(linalgOp);
+  return succeeded(dims) && dims->batch.empty() && dims->m.size() == 1 &&
+         dims->n.size() == 1 && dims->k.size() == 1 &&
+         llvm::all_of(linalgOp.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.getNumResults() == 2; });
+}
+
 namespace {
 /// A scalar of an epilogue's body: a value in the body of the op matched
 /// or of an elementwise producer fused into it, with the map from the
@@ -536,19 +552,14 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
     }
     auto product = read.getDefiningOp<linalg::LinalgOp>();
     if (!product || product->getBlock() != generic->getBlock() ||
-        product.getNumDpsInputs() != 2 || product->getNumResults() != 1 ||
-        !linalg::isaContractionOpInterface(product))
-      return {};
-    FailureOr<linalg::ContractionDimensions> dims =
-        linalg::inferContractionDims(product);
-    if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
-        dims->n.size() != 1 || dims->k.size() != 1)
+        !isTwoDimensionalContraction(product))
       return {};
     // Stored [m, n], the bias over n.
+    FailureOr<linalg::ContractionDimensions> dims =
+        linalg::inferContractionDims(product);
     AffineMap resultMap = product.getIndexingMapsArray()[2];
     MLIRContext *context = product.getContext();
-    if (resultMap.getNumResults() != 2 ||
-        resultMap.getResult(0) != getAffineDimExpr(dims->m[0], context) ||
+    if (resultMap.getResult(0) != getAffineDimExpr(dims->m[0], context) ||
         resultMap.getResult(1) != getAffineDimExpr(dims->n[0], context))
       return {};
     // The fold takes the op after the product: nothing between them may
@@ -617,22 +628,6 @@ static std::optional<AffineMap> getTransposeMap(Operation *op) {
   if (!output.isIdentity() || input != swap)
     return std::nullopt;
   return input;
-}
-
-/// A contraction over one m, one n and one k loop (no batch) on tensors,
-/// whose operands and result are 2-D.
-static bool isTwoDimensionalContraction(Operation *op) {
-  auto linalgOp = dyn_cast_or_null<linalg::LinalgOp>(op);
-  if (!linalgOp || !linalgOp.hasPureTensorSemantics() ||
-      linalgOp.getNumDpsInputs() != 2 || linalgOp.getNumDpsInits() != 1 ||
-      !linalg::isaContractionOpInterface(linalgOp))
-    return false;
-  FailureOr<linalg::ContractionDimensions> dims =
-      linalg::inferContractionDims(linalgOp);
-  return succeeded(dims) && dims->batch.empty() && dims->m.size() == 1 &&
-         dims->n.size() == 1 && dims->k.size() == 1 &&
-         llvm::all_of(linalgOp.getIndexingMapsArray(),
-                      [](AffineMap map) { return map.getNumResults() == 2; });
 }
 
 bool mlir::autopar::isTransposeFoldedIntoUsers(Operation *op) {

@@ -108,6 +108,10 @@ static LogicalResult foldTransposes(RewriterBase &rewriter, Operation *root) {
       rewriter.eraseOp(transpose);
       continue;
     }
+    // An earlier fold may have taken the transpose's producer's other
+    // conditions away: asked again, as the users' rule is.
+    if (!isTransposeFoldedIntoProducer(transpose))
+      continue;
     // The producer writes the transposed result: its result index i goes
     // to l = P^-1(i).
     FailureOr<linalg::GenericOp> producer = generalize(input.getDefiningOp());
