@@ -96,6 +96,9 @@ bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   // that take their operands from memory.
   if (isLibraryCandidate(consumer))
     return false;
+  // A GEMM epilogue reads its bias from memory, in the result's type.
+  if (isEpilogueBias(use))
+    return false;
   // A named elementwise op on either side maps every operand by the
   // identity: its generic form fuses (upstream's conditions hold).
   if (isNamedElementwise(producer) || isNamedElementwise(consumer))
@@ -296,6 +299,72 @@ static bool isTwoDimensionalContraction(Operation *op) {
                       [](AffineMap map) { return map.getNumResults() == 2; });
 }
 
+/// The input of `op` when it only rounds it to a narrower float: a generic
+/// on tensors with one input, identity maps, and a body that yields
+/// `truncf` of it. Else null.
+static Value getRoundedInput(Operation *op) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || !generic.hasPureTensorSemantics() ||
+      generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return {};
+  Block &body = *generic.getBlock();
+  auto round =
+      body.getTerminator()->getOperand(0).getDefiningOp<arith::TruncFOp>();
+  if (!round || round.getIn() != body.getArgument(0) ||
+      body.getOperations().size() != 2)
+    return {};
+  return generic.getDpsInputs()[0];
+}
+
+linalg::LinalgOp mlir::autopar::getRoundedProduct(Operation *op) {
+  Value input = getRoundedInput(op);
+  if (!input)
+    return {};
+  auto product = input.getDefiningOp<linalg::LinalgOp>();
+  if (!product || !input.hasOneUse() || product->getBlock() != op->getBlock() ||
+      !isTwoDimensionalContraction(product))
+    return {};
+  return product;
+}
+
+/// Whether `value` is a 2-D contraction's result, or that result read
+/// through its rounding (getRoundedInput) and a view splitting its rows, in
+/// either order.
+static bool isProductRead(Value value) {
+  for (unsigned step = 0; step < 3 && value; ++step) {
+    Operation *def = value.getDefiningOp();
+    if (!def)
+      return false;
+    if (isTwoDimensionalContraction(def))
+      return true;
+    auto view = dyn_cast<tensor::ExpandShapeOp>(def);
+    value = view ? view.getSrc() : getRoundedInput(def);
+  }
+  return false;
+}
+
+bool mlir::autopar::isEpilogueBias(OpOperand &use) {
+  auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
+  auto type = dyn_cast<RankedTensorType>(use.get().getType());
+  if (!consumer || !consumer.hasPureTensorSemantics() ||
+      !consumer.isDpsInput(&use) || !type || type.getRank() != 1 ||
+      consumer.getNumLoops() == 0 ||
+      consumer.getNumParallelLoops() != consumer.getNumLoops())
+    return false;
+  unsigned rank = consumer.getNumLoops();
+  MLIRContext *context = consumer.getContext();
+  if (consumer.getMatchingIndexingMap(&use) !=
+      AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context))
+    return false;
+  return llvm::any_of(consumer.getDpsInputOperands(), [&](OpOperand *input) {
+    return consumer.getMatchingIndexingMap(input).isIdentity() &&
+           isProductRead(input->get());
+  });
+}
+
 namespace {
 /// A scalar of an epilogue's body: a value in the body of the op matched
 /// or of an elementwise producer fused into it, with the map from the
@@ -328,10 +397,16 @@ private:
     bool valid = true;
   };
   Resolved resolve(Scalar scalar);
+  /// An operand summed: its value, its map in the root's loops, and
+  /// whether it is read rounded (`truncf`).
+  struct Leaf {
+    Value value;
+    AffineMap map;
+    bool rounded = false;
+  };
   /// The operands a tree of additions rooted at `scalar` sums (each a
-  /// leaf), or failure.
-  LogicalResult collectSum(Scalar scalar,
-                           SmallVectorImpl<std::pair<Value, AffineMap>> &sum);
+  /// leaf, or a leaf rounded), or failure.
+  LogicalResult collectSum(Scalar scalar, SmallVectorImpl<Leaf> &sum);
   /// `scalar` as a function of `sum` alone, at `x`, in double precision.
   std::optional<double> evaluate(Scalar scalar, const Scalar &sum, double x,
                                  unsigned depth = 0);
@@ -369,14 +444,21 @@ EpilogueReader::Resolved EpilogueReader::resolve(Scalar scalar) {
   return {scalar, operand->get(), map};
 }
 
-LogicalResult
-EpilogueReader::collectSum(Scalar scalar,
-                           SmallVectorImpl<std::pair<Value, AffineMap>> &sum) {
+LogicalResult EpilogueReader::collectSum(Scalar scalar,
+                                         SmallVectorImpl<Leaf> &sum) {
   Resolved resolved = resolve(scalar);
   if (!resolved.valid)
     return failure();
   if (resolved.leaf) {
     sum.push_back({resolved.leaf, resolved.leafMap});
+    return success();
+  }
+  // An operand rounded to a narrower float before it is added.
+  if (auto round = resolved.scalar.value.getDefiningOp<arith::TruncFOp>()) {
+    Resolved input = resolve({round.getIn(), resolved.scalar.loops});
+    if (!input.valid || !input.leaf)
+      return failure();
+    sum.push_back({input.leaf, input.leafMap, /*rounded=*/true});
     return success();
   }
   auto add = resolved.scalar.value.getDefiningOp<arith::AddFOp>();
@@ -452,7 +534,7 @@ std::optional<EpilogueForm> EpilogueReader::read() {
   Scalar result = {root.getBlock()->getTerminator()->getOperand(0),
                    AffineMap::getMultiDimIdentityMap(rank, context)};
   EpilogueForm form;
-  SmallVector<std::pair<Value, AffineMap>> sum;
+  SmallVector<Leaf> sum;
   // act(s): s itself, max(s, 0), or tanh-GELU of s, s the first sum of
   // operands met from the result (depth first).
   if (succeeded(collectSum(result, sum))) {
@@ -504,14 +586,19 @@ std::optional<EpilogueForm> EpilogueReader::read() {
   AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
   AffineMap overN =
       AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context);
-  for (auto [value, map] : sum) {
-    if (map == overN && !form.bias &&
-        cast<ShapedType>(value.getType()).getRank() == 1)
-      form.bias = value;
-    else if (map == identity && !llvm::is_contained(form.terms, value))
-      form.terms.push_back(value);
-    else
+  for (const Leaf &leaf : sum) {
+    if (leaf.map == overN && !form.bias && !leaf.rounded &&
+        cast<ShapedType>(leaf.value.getType()).getRank() == 1) {
+      form.bias = leaf.value;
+    } else if (leaf.map == identity &&
+               !llvm::is_contained(form.terms, leaf.value) &&
+               !(leaf.rounded && form.rounded)) {
+      form.terms.push_back(leaf.value);
+      if (leaf.rounded)
+        form.rounded = leaf.value;
+    } else {
       return std::nullopt;
+    }
   }
   // Something for the epilogue to do: a bias, a residual or an activation.
   if (form.terms.empty() || form.terms.size() > 2 ||
@@ -536,8 +623,12 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
     return std::nullopt;
   // The product, or the product with its rows split into leading
   // dimensions (a 3-D dense layer's [b, s, n] view of [b * s, n]), read by
-  // the op or the producer fused into it (its one user).
+  // the op or the producer fused into it (its one user); a 16-bit step's
+  // product possibly through its rounding (before the view, which
+  // autopar-fuse-elementwise moves after it, so that the op reads it).
+  Operation *rounding = nullptr;
   auto getProduct = [&](Value read) -> linalg::LinalgOp {
+    rounding = nullptr;
     if (!read.hasOneUse())
       return {};
     if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>()) {
@@ -551,6 +642,10 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
         return {};
     }
     auto product = read.getDefiningOp<linalg::LinalgOp>();
+    if (linalg::LinalgOp rounded = getRoundedProduct(product)) {
+      rounding = product;
+      product = rounded;
+    }
     if (!product || product->getBlock() != generic->getBlock() ||
         !isTwoDimensionalContraction(product))
       return {};
@@ -566,21 +661,25 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
     // touch memory but what the fold takes too.
     for (Operation *between = product->getNextNode(); between != generic;
          between = between->getNextNode())
-      if (!between || (!isBufferizedAway(between) &&
+      if (!between || (!isBufferizedAway(between) && between != rounding &&
                        !llvm::is_contained(form->through, between)))
         return {};
     return product;
   };
   GemmEpilogue epilogue;
+  bool rounded = false;
   for (auto [index, term] : llvm::enumerate(form->terms)) {
     if (linalg::LinalgOp product = getProduct(term)) {
       epilogue.product = product;
+      rounded = rounding || form->rounded == term;
       if (form->terms.size() == 2)
         epilogue.residual = form->terms[1 - index];
       break;
     }
   }
-  if (!epilogue.product)
+  // Only the product may be read rounded (the call rounds its own sum).
+  if (!epilogue.product ||
+      (form->rounded && form->rounded == epilogue.residual))
     return std::nullopt;
   // A residual is C (beta = 1): the product must start from zeros.
   auto product = cast<linalg::LinalgOp>(epilogue.product);
@@ -589,13 +688,18 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
     if (!init || !isMadeFromScalar(init))
       return std::nullopt;
   }
-  Type type = getElementTypeOrSelf(product->getResult(0).getType());
+  // One type (D's); a rounded product's accumulated in a wider float.
+  Type type = getElementTypeOrSelf(generic->getResult(0).getType());
   auto isOfType = [&](Value value) {
     return !value || getElementTypeOrSelf(value.getType()) == type;
   };
+  auto accumulator = dyn_cast<FloatType>(
+      getElementTypeOrSelf(product->getResult(0).getType()));
   if (!llvm::all_of(product.getDpsInputs(), isOfType) ||
       !isOfType(form->bias) || !isOfType(epilogue.residual) ||
-      !isOfType(generic->getResult(0)))
+      (rounded ? !accumulator || !isa<FloatType>(type) ||
+                     accumulator.getWidth() <= type.getIntOrFloatBitWidth()
+               : !isOfType(product->getResult(0))))
     return std::nullopt;
   epilogue.form = std::move(*form);
   return epilogue;

@@ -561,12 +561,12 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // activation stays a kernel (the lowering folds it in a forward pass
     // alone). A 16-bit product is trained accumulating in f32 and rounded
     // (autopar-training's mixed precision): the rounding folds into the
-    // call instead, and the bias add stays a kernel.
+    // call with the bias, and the bias's 16-bit copy is made beside the
+    // weights' (Analysis/Fusion.h).
     auto generic = dyn_cast<linalg::GenericOp>(op);
     std::optional<GemmEpilogue> epilogue =
         generic ? getGemmEpilogue(generic) : std::nullopt;
-    if (epilogue && epilogue->form.activation == EpilogueActivation::None &&
-        elementBytes(elementTypeOf(op->getResult(0).getType())) >= 4) {
+    if (epilogue && epilogue->form.activation == EpilogueActivation::None) {
       work.inEpilogue = true;
       work.runsIn = epilogue->product;
       work.bytesAlone = work.bytes();

@@ -151,6 +151,63 @@ static LogicalResult foldTransposes(RewriterBase &rewriter, Operation *root) {
   return success();
 }
 
+/// Whether `view`, of a rounded product (getRoundedProduct), is read by
+/// the product's GEMM epilogue: by its one user, or through the chain of
+/// one-use ops fused into their user that starts there (a bias add fused
+/// into the residual add after it).
+static bool isReadByEpilogue(tensor::ExpandShapeOp view) {
+  if (!view->hasOneUse())
+    return false;
+  auto product = getRoundedProduct(view.getSrc().getDefiningOp());
+  Operation *user = *view->getUsers().begin();
+  while (user && user->getNumResults() == 1 && user->hasOneUse() &&
+         isFusedIntoUsers(user))
+    user = *user->getUsers().begin();
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(user);
+  std::optional<GemmEpilogue> epilogue =
+      generic ? getGemmEpilogue(generic) : std::nullopt;
+  return epilogue && epilogue->product == product.getOperation();
+}
+
+/// A 16-bit training step's product rounded, then viewed with its rows
+/// split (a 3-D dense layer's [b, s, n] of [b * s, n]), the view read by
+/// the product's GEMM epilogue (Analysis/Fusion.h, getGemmEpilogue): the
+/// view moves before the rounding, which then fuses into the op after it,
+/// so that the epilogue op reads the product and rounds it.
+static void moveViewsBeforeRoundings(RewriterBase &rewriter, Operation *root) {
+  SmallVector<tensor::ExpandShapeOp> views;
+  root->walk([&](tensor::ExpandShapeOp view) {
+    Operation *rounding = view.getSrc().getDefiningOp();
+    if (view.getSrc().hasOneUse() && getRoundedProduct(rounding) &&
+        isReadByEpilogue(view))
+      views.push_back(view);
+  });
+  for (tensor::ExpandShapeOp view : views) {
+    auto rounding = view.getSrc().getDefiningOp<linalg::GenericOp>();
+    Value product = rounding.getDpsInputs()[0];
+    RankedTensorType type = view.getResultType();
+    rewriter.setInsertionPoint(view);
+    Value expanded = tensor::ExpandShapeOp::create(
+        rewriter, view.getLoc(),
+        type.clone(getElementTypeOrSelf(product.getType())), product,
+        view.getReassociationIndices(), view.getMixedOutputShape());
+    Value empty = tensor::EmptyOp::create(
+        rewriter, view.getLoc(), type.getShape(), type.getElementType());
+    AffineMap identity =
+        rewriter.getMultiDimIdentityMap(static_cast<unsigned>(type.getRank()));
+    SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                               utils::IteratorType::parallel);
+    auto moved = linalg::GenericOp::create(
+        rewriter, rounding.getLoc(), TypeRange{type}, ValueRange{expanded},
+        ValueRange{empty}, ArrayRef<AffineMap>{identity, identity}, iterators);
+    rewriter.inlineRegionBefore(rounding.getRegion(), moved.getRegion(),
+                                moved.getRegion().end());
+    moved->setDiscardableAttrs(rounding->getDiscardableAttrDictionary());
+    rewriter.replaceOp(view, moved->getResults());
+    rewriter.eraseOp(rounding);
+  }
+}
+
 namespace {
 struct FuseElementwisePass
     : public mlir::autopar::impl::FuseElementwiseBase<FuseElementwisePass> {
@@ -160,6 +217,7 @@ struct FuseElementwisePass
         [&](linalg::GenericOp op) { dropZeroAccumulation(rewriter, op); });
     if (failed(foldTransposes(rewriter, getOperation())))
       return signalPassFailure();
+    moveViewsBeforeRoundings(rewriter, getOperation());
     // Rounds until nothing fuses: a chain's first op moves into the second,
     // which is then a producer of the same kind.
     for (;;) {

@@ -4,7 +4,8 @@
 // structured ops they stand for, ops that produce only empty tensors
 // become tensor.empty, scatter-adds become a parallel loop over a row's
 // elements around a loop over their positions, and a constant fill shared
-// by several users is made again for each.
+// by several users (or a tensor shared by several fills) is made again for
+// each.
 //
 //===----------------------------------------------------------------------===//
 
@@ -469,9 +470,22 @@ struct PrepareLoweringPass
     // one buffer and copy it into each user's (HF LLaMA's forward: 63
     // copies), where each user's own fill is made in its kernel or GEMM
     // (beta = 0), as the cost model prices it.
+    // Its tensor too: fills of one tensor.empty (CSE merges them in
+    // autopar-run's partitioned programs) would bufferize into one buffer
+    // reused by product after product, which a GEMM epilogue cannot take
+    // (the buffer is written again after it).
     SmallVector<linalg::FillOp> shared;
     getOperation()->walk([&](linalg::FillOp fill) {
-      if (isMadeFromScalar(fill) && !fill->getResult(0).hasOneUse())
+      if (!isMadeFromScalar(fill))
+        return;
+      Operation *empty = fill.getOutputs()[0].getDefiningOp();
+      if (!empty->hasOneUse()) {
+        rewriter.setInsertionPoint(fill);
+        Operation *own = rewriter.clone(*empty);
+        rewriter.modifyOpInPlace(
+            fill, [&] { fill.getOutputsMutable()[0].set(own->getResult(0)); });
+      }
+      if (!fill->getResult(0).hasOneUse())
         shared.push_back(fill);
     });
     for (linalg::FillOp fill : shared) {

@@ -428,6 +428,11 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     recomputes.push_back(*request.recompute);
   else
     recomputes = {Recompute::None, Recompute::Selective, Recompute::Full};
+  // Pinned kinds in the searched order: a stage plan's shardings are solved
+  // under the first configuration's prices (Planner::profileOnMesh), so
+  // pinning the kinds a search chose gives its plan.
+  llvm::sort(zeros);
+  llvm::sort(recomputes);
 
   // Per stage mesh, the microbatch counts it is profiled at: those whose
   // microbatch its first axis divides (so that axis can split the batch),

@@ -992,10 +992,6 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         // from memory), for an op that may run in another's kernel.
         StrategyWork::Kernel alone = {opWork->flops / all,
                                       opWork->bytesAlone * ratio * scale, par};
-        // An f32 product's epilogue trained in 16 bits: the product
-        // accumulates in f32 and is rounded, the bias add a kernel.
-        if (opWork->inEpilogue && isMixedPrecision(options.precision))
-          work.forward = alone;
         // The rows a device holds: the kernel's, split as the op's parallel
         // loops are (the rows lead them).
         if (opWork->rowKernelRows > 0) {

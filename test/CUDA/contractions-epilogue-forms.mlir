@@ -5,7 +5,9 @@
 // matchEpilogueForm): a residual added with the bias is C (beta = 1, the
 // product's zero fill dropped); tanh-GELU is cuBLASLt's GELU epilogue
 // (activation 2), however its cube and constants are written; erf-GELU is
-// not; nor is a residual when the product does not start from zeros.
+// not; nor is a residual when the product does not start from zeros. A
+// 16-bit product accumulated in f32 may be read rounded (truncf), into
+// zeros: the call writes D in the inputs' type.
 
 #id = affine_map<(m, n) -> (m, n)>
 #bias = affine_map<(m, n) -> (n)>
@@ -189,4 +191,125 @@ func.func @residual_no_bias(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %x: ten
     linalg.yield %t : f32
   } -> tensor<2x4x32xf32>
   return %y : tensor<2x4x32xf32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+#bias3 = affine_map<(b, s, n) -> (n)>
+
+// A bf16 training step's dense layer (autopar-training's mixed precision,
+// after autopar-fuse-elementwise): bf16 inputs accumulated into an f32
+// zero fill, read on the [b, s, n] view rounded to bf16 with the bf16 bias
+// added. One call in bf16 (dtype 2) that rounds once after the bias; C is
+// D (beta = 0); the f32 product's buffer goes.
+// CHECK-LABEL: func.func @rounded_bias(
+// CHECK-NOT: memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK: %[[D:.*]] = memref.alloc() {{.*}} : memref<2x4x32xbf16>
+// CHECK-NOT: memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK: %[[DP:.*]] = memref.extract_aligned_pointer_as_index %[[D]]
+// CHECK-NEXT: %[[C:.*]] = arith.index_cast %[[DP]]
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %[[C]], %{{.*}}, %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c2_i32, %c0_i32_{{[0-9]*}})
+// CHECK-NOT: linalg.generic
+func.func @rounded_bias(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf16>, %bias: tensor<32xbf16>) -> tensor<2x4x32xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %m = arith.mulf %xf, %yf : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %v = tensor.expand_shape %p [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xf32> into tensor<2x4x32xf32>
+  %e2 = tensor.empty() : tensor<2x4x32xbf16>
+  %y = linalg.generic {indexing_maps = [#id3, #bias3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %bias : tensor<2x4x32xf32>, tensor<32xbf16>) outs(%e2 : tensor<2x4x32xbf16>) {
+  ^bb0(%s: f32, %c: bf16, %o: bf16):
+    %r = arith.truncf %s : f32 to bf16
+    %t = arith.addf %r, %c : bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x4x32xbf16>
+  return %y : tensor<2x4x32xbf16>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// The same with a bf16 residual: C is the residual (beta = 1), in bf16.
+// CHECK-LABEL: func.func @rounded_residual(
+// CHECK-SAME: %{{.*}}: memref<8x16xbf16>, %{{.*}}: memref<16x32xbf16>, %[[X:.*]]: memref<8x32xbf16>
+// CHECK: %[[XP:.*]] = memref.extract_aligned_pointer_as_index %[[X]]
+// CHECK-NEXT: %[[C:.*]] = arith.index_cast %[[XP]]
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %[[C]], %{{.*}}, %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c2_i32, %c1_i32)
+// CHECK-NOT: linalg.generic
+func.func @rounded_residual(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf16>, %x: tensor<8x32xbf16>, %bias: tensor<32xbf16>) -> tensor<8x32xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%u: bf16, %w: bf16, %acc: f32):
+    %uf = arith.extf %u : bf16 to f32
+    %wf = arith.extf %w : bf16 to f32
+    %m = arith.mulf %uf, %wf : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xbf16>
+  %y = linalg.generic {indexing_maps = [#id, #id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %p, %bias : tensor<8x32xbf16>, tensor<8x32xf32>, tensor<32xbf16>) outs(%e2 : tensor<8x32xbf16>) {
+  ^bb0(%r: bf16, %s: f32, %c: bf16, %o: bf16):
+    %q = arith.truncf %s : f32 to bf16
+    %t = arith.addf %q, %c : bf16
+    %u = arith.addf %r, %t : bf16
+    linalg.yield %u : bf16
+  } -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// Rounded, but accumulating into an f32 buffer it did not fill: C would be
+// that f32 buffer, D bf16; no epilogue (and no rounding folded: the
+// product is not written whole).
+// CHECK-LABEL: func.func @rounded_after_accumulation(
+// CHECK: call @autopar_cuda_gemm(
+// CHECK: linalg.generic
+func.func @rounded_after_accumulation(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf16>, %init: tensor<8x32xf32>, %bias: tensor<32xbf16>) -> tensor<8x32xbf16> {
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%init : tensor<8x32xf32>) {
+  ^bb0(%u: bf16, %w: bf16, %acc: f32):
+    %uf = arith.extf %u : bf16 to f32
+    %wf = arith.extf %w : bf16 to f32
+    %m = arith.mulf %uf, %wf : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xbf16>
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xbf16>) outs(%e2 : tensor<8x32xbf16>) {
+  ^bb0(%s: f32, %c: bf16, %o: bf16):
+    %q = arith.truncf %s : f32 to bf16
+    %t = arith.addf %q, %c : bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x32xbf16>
+  return %y : tensor<8x32xbf16>
 }

@@ -200,3 +200,120 @@ func.func @not_accumulating(%x: tensor<6xf32>, %y: tensor<6xf32>) -> tensor<6xf3
   } -> tensor<6xf32>
   return %r : tensor<6xf32>
 }
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#vec = affine_map<(n) -> (n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+#bias3 = affine_map<(b, s, n) -> (n)>
+
+// A bf16 training step's dense layer (f32 masters, autopar-training's mixed
+// precision): the product accumulates in f32, is rounded, viewed [b, s, n]
+// and its bias added. The bias's bf16 copy stays its own op (a GEMM
+// epilogue reads its bias from memory, Analysis/Fusion.h: isEpilogueBias);
+// the view moves before the rounding, which fuses into the bias add: the
+// add reads the f32 product and rounds it (the cuBLASLt epilogue's form).
+// CHECK-LABEL: func.func @rounded_dense
+// CHECK: %[[B16:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<32xf32>) outs(%{{.*}} : tensor<32xbf16>)
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<8x32xf32>)
+// CHECK: %[[V:.*]] = tensor.expand_shape %[[P]] {{.*}} : tensor<8x32xf32> into tensor<2x4x32xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[V]], %[[B16]] : tensor<2x4x32xf32>, tensor<32xbf16>) outs(%{{.*}} : tensor<2x4x32xbf16>)
+// CHECK-NEXT: ^bb0(%[[S:.*]]: f32, %[[C:.*]]: bf16,
+// CHECK-NEXT: %[[R:.*]] = arith.truncf %[[S]] : f32 to bf16
+// CHECK-NEXT: arith.addf %[[R]], %[[C]] : bf16
+// CHECK-NOT: linalg.generic
+func.func @rounded_dense(%a: tensor<8x16xbf16>, %w: tensor<16x32xbf16>, %b32: tensor<32xf32>) -> tensor<2x4x32xbf16> {
+  %e1 = tensor.empty() : tensor<32xbf16>
+  %b = linalg.generic {indexing_maps = [#vec, #vec], iterator_types = ["parallel"]}
+      ins(%b32 : tensor<32xf32>) outs(%e1 : tensor<32xbf16>) {
+  ^bb0(%x: f32, %o: bf16):
+    %t = arith.truncf %x : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<32xbf16>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %m = arith.mulf %xf, %yf : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %e16 = tensor.empty() : tensor<8x32xbf16>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p : tensor<8x32xf32>) outs(%e16 : tensor<8x32xbf16>) {
+  ^bb0(%x: f32, %o: bf16):
+    %t = arith.truncf %x : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x32xbf16>
+  %v = tensor.expand_shape %r [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xbf16> into tensor<2x4x32xbf16>
+  %e2 = tensor.empty() : tensor<2x4x32xbf16>
+  %y = linalg.generic {indexing_maps = [#id3, #bias3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %b : tensor<2x4x32xbf16>, tensor<32xbf16>) outs(%e2 : tensor<2x4x32xbf16>) {
+  ^bb0(%x: bf16, %c: bf16, %o: bf16):
+    %s = arith.addf %x, %c : bf16
+    linalg.yield %s : bf16
+  } -> tensor<2x4x32xbf16>
+  return %y : tensor<2x4x32xbf16>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+#bias3 = affine_map<(b, s, n) -> (n)>
+
+// The view read by a second op too (a GELU's backward reading the sum): no
+// epilogue can take the product, so the rounding and view stay (cuBLAS
+// writes the rounded product, read twice in bf16).
+// CHECK-LABEL: func.func @rounded_read_twice
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<8x32xf32>)
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<8x32xf32>) outs(%{{.*}} : tensor<8x32xbf16>)
+// CHECK: tensor.expand_shape %[[R]] {{.*}} : tensor<8x32xbf16> into tensor<2x4x32xbf16>
+func.func @rounded_read_twice(%a: tensor<8x16xbf16>, %w: tensor<16x32xbf16>, %b: tensor<32xbf16>) -> (tensor<2x4x32xbf16>, tensor<2x4x32xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %m = arith.mulf %xf, %yf : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %e16 = tensor.empty() : tensor<8x32xbf16>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p : tensor<8x32xf32>) outs(%e16 : tensor<8x32xbf16>) {
+  ^bb0(%x: f32, %o: bf16):
+    %t = arith.truncf %x : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x32xbf16>
+  %v = tensor.expand_shape %r [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xbf16> into tensor<2x4x32xbf16>
+  %e2 = tensor.empty() : tensor<2x4x32xbf16>
+  %y = linalg.generic {indexing_maps = [#id3, #bias3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %b : tensor<2x4x32xbf16>, tensor<32xbf16>) outs(%e2 : tensor<2x4x32xbf16>) {
+  ^bb0(%x: bf16, %c: bf16, %o: bf16):
+    %s = arith.addf %x, %c : bf16
+    linalg.yield %s : bf16
+  } -> tensor<2x4x32xbf16>
+  %e3 = tensor.empty() : tensor<2x4x32xbf16>
+  %g = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %y : tensor<2x4x32xbf16>, tensor<2x4x32xbf16>) outs(%e3 : tensor<2x4x32xbf16>) {
+  ^bb0(%x: bf16, %t: bf16, %o: bf16):
+    %s = arith.mulf %x, %t : bf16
+    linalg.yield %s : bf16
+  } -> tensor<2x4x32xbf16>
+  return %y, %g : tensor<2x4x32xbf16>, tensor<2x4x32xbf16>
+}

@@ -47,7 +47,11 @@
 // product (and a residual, C; and may apply a ReLU or tanh-GELU) runs
 // inside the product's cuBLASLt call. The pass and the cost model share
 // the op's form (matchEpilogueForm); the cost model restates on tensors
-// the pass's conditions on buffers (getGemmEpilogue).
+// the pass's conditions on buffers (getGemmEpilogue). A 16-bit training
+// step's product is rounded from f32 before its bias is added: the
+// rounding runs in the call too, and the bias's cast to 16 bits is kept
+// out of the epilogue (isEpilogueBias), its own loop beside the other
+// working copies' casts (merged with them by the second rule).
 //
 // The fifth, layouts (autopar-fuse-elementwise, both backends): a 2-D
 // transpose read only by 2-D contractions, or of a 2-D contraction's
@@ -163,6 +167,11 @@ struct EpilogueForm {
   /// and, if there are two, a residual (C of cuBLASLt's D = act(A B + C +
   /// bias)).
   SmallVector<Value, 2> terms;
+  /// The term, if any, read rounded to a narrower float type (`truncf`):
+  /// a 16-bit training step's product, accumulated in f32 and rounded
+  /// where its bias is added. The call computes in f32 and rounds once,
+  /// after the bias (where the IR rounds the product, then the sum).
+  Value rounded;
   EpilogueActivation activation = EpilogueActivation::None;
   /// On tensors, the elementwise producers fused into the op (their one
   /// user) that the form was read through: a bias add fused into the
@@ -176,12 +185,13 @@ struct EpilogueForm {
 /// a body (with, on tensors, the bodies of the single-use elementwise
 /// producers fused into it) that yields act(t1 + ... + tn) of its operands,
 /// each once: at most one bias (EpilogueForm::bias), one or two operands
-/// indexed by the loops, and nothing else; a bias, a second operand or an
-/// activation at least (LLaMA's residual adds have no bias). The activation is
-/// max(s, 0) (ReLU) or a function of the sum alone that equals tanh-GELU's to
-/// 1e-6 at fixed points, evaluated in double precision (any way of writing it:
-/// x^3 as a power or products, tanh or 2 sigmoid - 1); erf-GELU, 1e-4 from it,
-/// is no epilogue cuBLASLt has.
+/// indexed by the loops (one of which may be read rounded to a narrower
+/// float, EpilogueForm::rounded), and nothing else; a bias, a second operand or
+/// an activation at least (LLaMA's residual adds have no bias). The activation
+/// is max(s, 0) (ReLU) or a function of the sum alone that equals tanh-GELU's
+/// to 1e-6 at fixed points, evaluated in double precision (any way of writing
+/// it: x^3 as a power or products, tanh or 2 sigmoid - 1); erf-GELU, 1e-4 from
+/// it, is no epilogue cuBLASLt has.
 std::optional<EpilogueForm> matchEpilogueForm(linalg::GenericOp generic);
 
 /// The product in whose cuBLASLt call `generic`, on tensors, runs as its
@@ -191,7 +201,11 @@ std::optional<EpilogueForm> matchEpilogueForm(linalg::GenericOp generic);
 /// contraction without batch loops stored [m, n] (or that result with its
 /// rows split into leading dimensions), used by nothing else, whose inputs,
 /// result, bias and residual are of one type, with nothing that touches
-/// memory between the two but the producers the form was read through.
+/// memory between the two but the producers the form was read through. A
+/// 16-bit training step's product (16-bit inputs accumulated into f32) may
+/// be read rounded to its inputs' type, by the op itself or through a
+/// rounding op (getRoundedProduct) and the view: the call writes D in the
+/// inputs' type.
 struct GemmEpilogue {
   Operation *product = nullptr;
   EpilogueForm form;
@@ -199,6 +213,21 @@ struct GemmEpilogue {
   Value residual;
 };
 std::optional<GemmEpilogue> getGemmEpilogue(linalg::GenericOp generic);
+
+/// The 2-D contraction whose one-use result `op` only rounds to a narrower
+/// float type (a generic with one input, identity maps and a body that
+/// yields `truncf` of it), or null: a 16-bit training step's product,
+/// accumulated in f32 (autopar-training's mixed precision). cuBLAS writes
+/// the rounded result itself (autopar-contractions-to-cublas).
+linalg::LinalgOp getRoundedProduct(Operation *op);
+
+/// Whether `use` is the bias of a GEMM epilogue: a rank-1 operand read over
+/// the last loop by an elementwise generic that also reads, over all its
+/// loops, a 2-D contraction's result (or that result's rounding, or its
+/// rows split into leading dimensions). cuBLASLt reads the bias from
+/// memory in the result's type, so the bias's producer (a 16-bit working
+/// copy's cast) is not fused into that user (canFuseIntoUser).
+bool isEpilogueBias(OpOperand &use);
 
 /// Whether `op` is a 2-D transpose (linalg.transpose, or a generic that
 /// only copies its one input through a [1, 0] map) on tensors whose every

@@ -156,6 +156,9 @@ struct Epilogue {
   SmallVector<memref::DeallocOp> frees;
   /// The view of the product the epilogue reads, if any.
   memref::ExpandShapeOp view;
+  /// The epilogue reads the product (16-bit inputs, f32) rounded to the
+  /// inputs' type: the call writes D in that type.
+  bool rounded = false;
 };
 
 /// The op after `gemmOp` that a fold may take into the call: when the
@@ -231,10 +234,12 @@ static bool isFoldableProduct(linalg::LinalgOp gemmOp, Operation *follower,
 /// product cannot change what any op sees: the product's buffer is a whole
 /// allocation that nothing reads or writes between the two ops nor after
 /// the second (deallocation aside), and nothing between them writes
-/// memory.
+/// memory. A product of 16-bit inputs into zeros in f32 may be read
+/// rounded to the inputs' type (a 16-bit training step's dense layer):
+/// then x, b, r and the result are of the inputs' type.
 static std::optional<Epilogue>
 matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
-  if (gemm.swapped || gemm.batch != 1 || gemm.inputType != gemm.resultType)
+  if (gemm.swapped || gemm.batch != 1)
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
   SmallVector<memref::DeallocOp> frees;
@@ -262,6 +267,15 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   }
   if (!read || (residual && (!zeroFilled || readsProduct(residual))))
     return std::nullopt;
+  // Of one type, or rounded from f32 to the inputs' 16 bits (into zeros:
+  // C is then D, in the inputs' type).
+  bool rounded = form->rounded && form->rounded == read;
+  if ((form->rounded && !rounded) ||
+      (rounded ? gemm.inputType == 0 || gemm.resultType != 0 || !zeroFilled
+               : gemm.inputType != gemm.resultType))
+    return std::nullopt;
+  Type dType = rounded ? getElementTypeOrSelf(gemmOp.getDpsInputs()[0])
+                       : getElementTypeOrSelf(product);
   memref::ExpandShapeOp view;
   if (read != product) {
     view = read.getDefiningOp<memref::ExpandShapeOp>();
@@ -279,12 +293,11 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   Value bias = form->bias, output = generic.getDpsInits()[0];
   auto biasType = bias ? dyn_cast<MemRefType>(bias.getType()) : MemRefType();
   auto outputType = dyn_cast<MemRefType>(output.getType());
-  if ((bias && (!biasType ||
-                biasType.getElementType() !=
-                    cast<MemRefType>(product.getType()).getElementType() ||
+  auto readType = cast<MemRefType>(read.getType()).clone(dType);
+  if ((bias && (!biasType || biasType.getElementType() != dType ||
                 !biasType.getLayout().isIdentity())) ||
-      !outputType || outputType != read.getType() || (view && output == read) ||
-      (residual && residual.getType() != read.getType()))
+      !outputType || outputType != readType || (view && output == read) ||
+      (residual && residual.getType() != readType))
     return std::nullopt;
   if (!isFoldableProduct(gemmOp, generic, view.getOperation(), output))
     return std::nullopt;
@@ -294,7 +307,7 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
         (residual && free.getMemref() == residual))
       return std::nullopt;
   return Epilogue{generic,          bias, output, residual, form->activation,
-                  std::move(frees), view};
+                  std::move(frees), view, rounded};
 }
 
 /// The op after `gemm` (a product of 16-bit inputs into an f32 buffer it
@@ -343,6 +356,18 @@ static std::optional<Rounding> matchRounding(linalg::LinalgOp gemmOp,
   return Rounding{generic, output, std::move(frees)};
 }
 
+/// Erases `buffer`'s allocation and frees when nothing else uses it.
+static void eraseIfUnused(Value buffer) {
+  Operation *alloc = buffer.getDefiningOp();
+  if (!alloc || !llvm::all_of(buffer.getUsers(), [](Operation *user) {
+        return isa<memref::DeallocOp, gpu::DeallocOp>(user);
+      }))
+    return;
+  for (Operation *user : llvm::make_early_inc_range(buffer.getUsers()))
+    user->erase();
+  alloc->erase();
+}
+
 namespace {
 struct ContractionsToCUBLASPass
     : public mlir::autopar::impl::ContractionsToCUBLASBase<
@@ -388,7 +413,11 @@ struct ContractionsToCUBLASPass
             {});
         setStreamOrdered(fused);
         SmallVector<Value> operands;
-        Value c = epilogue->residual ? epilogue->residual : op->getOperand(2);
+        // C unread (beta = 0) is the product's buffer, or D when the call
+        // rounds (the f32 buffer then goes).
+        Value c = epilogue->residual  ? epilogue->residual
+                  : epilogue->rounded ? epilogue->output
+                                      : op->getOperand(2);
         for (Value buffer :
              {op->getOperand(0), op->getOperand(1), c, epilogue->output})
           operands.push_back(getBufferAddress(builder, loc, buffer));
@@ -402,7 +431,8 @@ struct ContractionsToCUBLASPass
         operands.push_back(constant(loc, i32, gemm.transB));
         operands.push_back(
             constant(loc, i32, static_cast<int64_t>(epilogue->activation)));
-        operands.push_back(constant(loc, i32, gemm.resultType));
+        operands.push_back(constant(
+            loc, i32, epilogue->rounded ? gemm.inputType : gemm.resultType));
         operands.push_back(epilogue->residual ? constant(loc, i32, 1)
                                               : accumulate(loc));
         auto call = func::CallOp::create(builder, loc, fused, operands);
@@ -412,9 +442,12 @@ struct ContractionsToCUBLASPass
         epilogue->op->erase();
         if (epilogue->view)
           epilogue->view->erase();
+        Value product = op->getOperand(2);
         op->erase();
         if (zeroFill)
           zeroFill->erase();
+        if (epilogue->rounded)
+          eraseIfUnused(product);
         continue;
       }
       // A product into zeros rounded to its inputs' type by the next op:
@@ -454,15 +487,8 @@ struct ContractionsToCUBLASPass
       if (zeroFill)
         zeroFill->erase();
       // The f32 product's buffer, now only allocated and freed, goes.
-      Operation *alloc = product.getDefiningOp();
-      if (rounding && alloc &&
-          llvm::all_of(product.getUsers(), [](Operation *user) {
-            return isa<memref::DeallocOp, gpu::DeallocOp>(user);
-          })) {
-        for (Operation *user : llvm::make_early_inc_range(product.getUsers()))
-          user->erase();
-        alloc->erase();
-      }
+      if (rounding)
+        eraseIfUnused(product);
     }
   }
 };
