@@ -77,12 +77,11 @@ struct OpWorkload {
   /// and reads from cache what the kernel read or wrote before it.
   bool inRowKernel = false;
   /// The op runs in the call of the product before it, as its cuBLASLt
-  /// epilogue (Analysis/Fusion.h, getGemmEpilogue; f32 products only: a
-  /// 16-bit one is trained in f32 and rounded, and the rounding folds
-  /// instead; no activation: a training step keeps the product for its
-  /// gradient): its forward launches nothing and reads only the bias and
-  /// the residual. Under a 16-bit step precision the planner prices it as
-  /// its own kernel (bytesAlone).
+  /// epilogue (Analysis/Fusion.h, getGemmEpilogue; a 16-bit training
+  /// step's product, accumulated in f32 and rounded, with its rounding;
+  /// no activation: a training step keeps the product for its gradient):
+  /// its forward launches nothing and reads only the bias and the
+  /// residual.
   bool inEpilogue = false;
   /// For an op in a row kernel (its first op or a later member): the
   /// kernel's rows, which a device's share may leave too few for one (a
