@@ -121,6 +121,9 @@ bool mlir::autopar::isFusedIntoUsers(Operation *op) {
   linalg::LinalgOp producer = getElementwiseProducer(op);
   if (!producer)
     return false;
+  // A GEMM epilogue writes it for the users (cuBLASLt's GELU_AUX_BIAS).
+  if (isGeluAuxSum(op))
+    return false;
   unsigned users = 0;
   for (OpOperand &use : op->getResult(0).getUses()) {
     if (++users > kMaxFusedUsers || !canFuseIntoUser(use))
@@ -385,6 +388,8 @@ public:
 
   /// The form, or nothing.
   std::optional<EpilogueForm> read();
+  /// Whether the root yields tanh-GELU of its one input.
+  bool isGeluOfInput();
 
 private:
   /// What `scalar` stands for: itself when an op in a body defines it,
@@ -471,6 +476,8 @@ LogicalResult EpilogueReader::collectSum(Scalar scalar,
 
 std::optional<double> EpilogueReader::evaluate(Scalar scalar, const Scalar &sum,
                                                double x, unsigned depth) {
+  if (scalar == sum)
+    return x;
   Resolved resolved = resolve(scalar);
   if (!resolved.valid || resolved.leaf || depth > 64)
     return std::nullopt; // another operand, or too deep to be an activation
@@ -508,16 +515,21 @@ std::optional<double> EpilogueReader::evaluate(Scalar scalar, const Scalar &sum,
 
 bool EpilogueReader::isGeluTanh(Scalar result, const Scalar &sum) {
   // Points across GELU's bend and tails; erf-GELU differs from the tanh
-  // form by 1.7e-5 at 0.5 and 4.7e-4 at 2.7.
+  // form by 1.7e-5 at 0.5 and 4.7e-4 at 2.7. A body in 16-bit arithmetic
+  // holds its constants rounded (sqrt(2/pi) 0.796875 in bf16): it is
+  // tanh-GELU to its own precision, half a bf16 ulp (2^-9) relative, at
+  // which erf-GELU is too.
   constexpr double kPoints[] = {-6.0, -3.3, -2.7, -1.9, -1.1, -0.7, -0.3, 0.0,
                                 0.2,  0.5,  1.05, 1.7,  2.7,  4.1,  7.0};
+  auto type = dyn_cast<FloatType>(result.value.getType());
+  double tolerance = type && type.getWidth() <= 16 ? 0x1p-9 : 1e-6;
   for (double x : kPoints) {
     std::optional<double> value = evaluate(result, sum, x);
     double expected =
         0.5 * x *
         (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
-    if (!value ||
-        !(std::abs(*value - expected) <= 1e-6 * std::max(1.0, std::abs(x))))
+    if (!value || !(std::abs(*value - expected) <=
+                    tolerance * std::max(1.0, std::abs(x))))
       return false;
   }
   return true;
@@ -576,6 +588,21 @@ std::optional<EpilogueForm> EpilogueReader::read() {
         for (Value operand : llvm::reverse(op->getOperands()))
           stack.push_back({operand, next.scalar.loops});
       }
+      // Or of an operand alone (a GELU after its bias add, which a
+      // training step's backward reads too: isGeluAuxSum).
+      for (unsigned input = 0; !found && input < root.getNumDpsInputs();
+           ++input) {
+        Scalar argument = {root.getBlock()->getArgument(input),
+                           AffineMap::getMultiDimIdentityMap(rank, context)};
+        if (!isGeluTanh(result, argument))
+          continue;
+        sum.clear();
+        Resolved leaf = resolve(argument);
+        if (!leaf.valid || !leaf.leaf)
+          continue;
+        sum.push_back({leaf.leaf, leaf.leafMap});
+        found = true;
+      }
       if (!found)
         return std::nullopt;
       form.activation = EpilogueActivation::GeluTanh;
@@ -609,18 +636,87 @@ std::optional<EpilogueForm> EpilogueReader::read() {
   return form;
 }
 
+bool EpilogueReader::isGeluOfInput() {
+  if (root.getNumDpsInputs() != 1 || root.getNumDpsInits() != 1 ||
+      root.getNumParallelLoops() != root.getNumLoops() ||
+      !llvm::all_of(root.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  unsigned rank = root.getNumLoops();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(rank, root.getContext());
+  return isGeluTanh({root.getBlock()->getTerminator()->getOperand(0), identity},
+                    {root.getBlock()->getArgument(0), identity});
+}
+
 std::optional<EpilogueForm>
 mlir::autopar::matchEpilogueForm(linalg::GenericOp generic) {
   return EpilogueReader(generic).read();
 }
 
+bool mlir::autopar::isGeluOfInput(linalg::GenericOp generic) {
+  return EpilogueReader(generic).isGeluOfInput();
+}
+
+/// getGemmEpilogue, but for `generic` that may be fused into its users
+/// (isGeluAuxSum asks it of a sum that is not, because of what it finds).
+static std::optional<GemmEpilogue> getGemmEpilogueOf(linalg::GenericOp generic);
+
 std::optional<GemmEpilogue>
 mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
   if (!generic.hasPureTensorSemantics() || isFusedIntoUsers(generic))
     return std::nullopt;
+  return getGemmEpilogueOf(generic);
+}
+
+bool mlir::autopar::isGeluAuxSum(Operation *op) {
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || !generic.hasPureTensorSemantics() ||
+      generic->getNumResults() != 1 || generic->getResult(0).use_empty() ||
+      generic->getResult(0).hasOneUse())
+    return false;
+  // cuBLASLt keeps the GELU's input with a leading dimension (the last
+  // dimension here) divisible by 8.
+  auto type = dyn_cast<RankedTensorType>(generic->getResult(0).getType());
+  if (!type || type.getRank() == 0 ||
+      ShapedType::isDynamic(type.getShape().back()) ||
+      type.getShape().back() % 8 != 0)
+    return false;
+  unsigned gelus = 0;
+  for (Operation *user : generic->getResult(0).getUsers()) {
+    auto gelu = dyn_cast<linalg::GenericOp>(user);
+    if (gelu && gelu.getNumDpsInputs() == 1 &&
+        gelu.getDpsInputs()[0] == generic->getResult(0) &&
+        gelu->getBlock() == generic->getBlock() && isGeluOfInput(gelu))
+      ++gelus;
+  }
+  if (gelus != 1)
+    return false;
+  std::optional<GemmEpilogue> epilogue = getGemmEpilogueOf(generic);
+  return epilogue && epilogue->form.bias && !epilogue->residual &&
+         epilogue->form.activation == EpilogueActivation::None;
+}
+
+static std::optional<GemmEpilogue>
+getGemmEpilogueOf(linalg::GenericOp generic) {
   std::optional<EpilogueForm> form = matchEpilogueForm(generic);
   if (!form)
     return std::nullopt;
+  // A GELU of a sum that its product's call writes as AUX (isGeluAuxSum):
+  // the GELU runs in that call too.
+  if (form->terms.size() == 1 && !form->bias && !form->rounded &&
+      form->activation == EpilogueActivation::GeluTanh &&
+      isGeluAuxSum(form->terms.front().getDefiningOp())) {
+    std::optional<GemmEpilogue> sum = getGemmEpilogueOf(
+        form->terms.front().getDefiningOp<linalg::GenericOp>());
+    if (!sum)
+      return std::nullopt;
+    GemmEpilogue epilogue;
+    epilogue.product = sum->product;
+    epilogue.form = std::move(*form);
+    epilogue.aux = epilogue.form.terms.front();
+    return epilogue;
+  }
   // The product, or the product with its rows split into leading
   // dimensions (a 3-D dense layer's [b, s, n] view of [b * s, n]), read by
   // the op or the producer fused into it (its one user); a 16-bit step's

@@ -557,24 +557,35 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // A bias (and a residual) added in the product's cuBLASLt call
     // (Analysis/Fusion.h) reads the bias (and the residual, C); the
     // product's write is its result, priced there. An activation's
-    // gradient needs the sum, so a training step keeps the product and the
-    // activation stays a kernel (the lowering folds it in a forward pass
-    // alone). A 16-bit product is trained accumulating in f32 and rounded
-    // (autopar-training's mixed precision): the rounding folds into the
-    // call with the bias, and the bias's 16-bit copy is made beside the
-    // weights' (Analysis/Fusion.h).
+    // gradient needs the sum: a training step keeps it, which cuBLASLt
+    // writes beside a tanh-GELU's result (GELU_AUX_BIAS, when the last
+    // dimension is a multiple of 8: Fusion.h, isGeluAuxSum), so a GELU
+    // epilogue writes the sum too; a ReLU's (a bitmask in cuBLASLt) is not
+    // kept, and the ReLU stays a kernel (the lowering folds it in a
+    // forward pass alone). A 16-bit product is trained accumulating in f32
+    // and rounded (autopar-training's mixed precision): the rounding folds
+    // into the call with the bias, and the bias's 16-bit copy is made
+    // beside the weights' (Analysis/Fusion.h).
     auto generic = dyn_cast<linalg::GenericOp>(op);
     std::optional<GemmEpilogue> epilogue =
         generic ? getGemmEpilogue(generic) : std::nullopt;
-    if (epilogue && epilogue->form.activation == EpilogueActivation::None) {
+    auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+    bool keepsSum = epilogue &&
+                    epilogue->form.activation == EpilogueActivation::GeluTanh &&
+                    epilogue->form.bias && !epilogue->residual && resultType &&
+                    resultType.hasStaticShape() && resultType.getRank() > 0 &&
+                    resultType.getShape().back() % 8 == 0;
+    if (epilogue &&
+        (epilogue->form.activation == EpilogueActivation::None || keepsSum)) {
       work.inEpilogue = true;
+      work.keepsSum = keepsSum;
       work.runsIn = epilogue->product;
       work.bytesAlone = work.bytes();
       work.kernels = 0;
       Value bias = epilogue->form.bias, residual = epilogue->residual;
       work.bytesRead = (bias ? sizeInBytes(bias.getType()) : 0.0) +
                        (residual ? sizeInBytes(residual.getType()) : 0.0);
-      work.bytesWritten = 0;
+      work.bytesWritten = keepsSum ? resultBytes : 0.0;
     }
     for (Value gathered : body.gathered) {
       double perIteration = elementBytes(elementTypeOf(gathered.getType()));

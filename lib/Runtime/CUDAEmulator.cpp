@@ -363,7 +363,7 @@ void gemm(int64_t m, int64_t n, int64_t k, double alpha, const Matrix &a,
       for (int64_t l = 0; l < k; ++l)
         sum += static_cast<float>(alpha * a.get(i, l)) *
                static_cast<float>(b.get(l, j));
-      store(d, static_cast<size_t>(i + j * ldd), dType, epilogue(i, sum));
+      store(d, static_cast<size_t>(i + j * ldd), dType, epilogue(i, j, sum));
     }
 }
 
@@ -375,6 +375,9 @@ struct LtDesc {
   cublasOperation_t transA = CUBLAS_OP_N, transB = CUBLAS_OP_N;
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   const void *bias = nullptr;
+  /// GELU_AUX_BIAS: where the sum before the GELU goes, in D's type.
+  void *aux = nullptr;
+  int64_t auxLd = 0;
 };
 struct LtLayout {
   cudaDataType type = CUDA_R_32F;
@@ -1016,7 +1019,7 @@ static cublasStatus_t stridedGemm(cublasOperation_t transA,
     Matrix right{offset(b, i * strideB, bType), bType, ldb, tb};
     void *result = const_cast<void *>(offset(c, i * strideC, cType));
     gemm(m, n, k, alpha, left, right, beta, result, cType, ldc, result, cType,
-         ldc, [](int64_t, double value) { return value; });
+         ldc, [](int64_t, int64_t, double value) { return value; });
   }
   return CUBLAS_STATUS_SUCCESS;
 }
@@ -1129,6 +1132,16 @@ cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t handle,
       return CUBLAS_STATUS_INVALID_VALUE;
     std::memcpy(&d.bias, buffer, size);
     return CUBLAS_STATUS_SUCCESS;
+  case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER:
+    if (size != sizeof(d.aux))
+      return CUBLAS_STATUS_INVALID_VALUE;
+    std::memcpy(&d.aux, buffer, size);
+    return CUBLAS_STATUS_SUCCESS;
+  case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD:
+    if (size != sizeof(d.auxLd))
+      return CUBLAS_STATUS_INVALID_VALUE;
+    std::memcpy(&d.auxLd, buffer, size);
+    return CUBLAS_STATUS_SUCCESS;
   default:
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }
@@ -1213,7 +1226,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
   if (!fromCuda(al.type, ae) || !fromCuda(bl.type, be) ||
       !fromCuda(cl.type, ce) || !fromCuda(dl.type, de))
     return CUBLAS_STATUS_NOT_SUPPORTED;
-  bool bias = false, relu = false, gelu = false;
+  bool bias = false, relu = false, gelu = false, aux = false;
   switch (op.epilogue) {
   case CUBLASLT_EPILOGUE_DEFAULT:
     break;
@@ -1232,10 +1245,18 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
   case CUBLASLT_EPILOGUE_GELU_BIAS:
     bias = gelu = true;
     break;
+  case CUBLASLT_EPILOGUE_GELU_AUX_BIAS:
+    bias = gelu = aux = true;
+    break;
   default:
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }
   if (bias && !op.bias)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  // cuBLASLt's rules for the GELU input it keeps: a pointer, and a leading
+  // dimension of at least D's rows, divisible by 8.
+  if (aux && (!op.aux || op.auxLd < static_cast<int64_t>(dl.rows) ||
+              op.auxLd % 8 != 0))
     return CUBLAS_STATUS_INVALID_VALUE;
   // The bias has D's type and one element per row of D.
   const void *biasData = op.bias;
@@ -1244,9 +1265,15 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
   gemm(static_cast<int64_t>(dl.rows), static_cast<int64_t>(dl.cols),
        static_cast<int64_t>(k), *static_cast<const float *>(alpha), left, right,
        *static_cast<const float *>(beta), c, ce, cl.ld, d, de, dl.ld,
-       [&](int64_t row, double value) {
+       [&](int64_t row, int64_t column, double value) {
          if (bias)
            value += load(biasData, static_cast<size_t>(row), de);
+         if (aux) {
+           // Stored in D's type, and the GELU reads it as stored.
+           size_t at = static_cast<size_t>(row + column * op.auxLd);
+           store(op.aux, at, de, value);
+           value = load(op.aux, at, de);
+         }
          if (relu)
            value = value > 0 ? value : 0;
          if (gelu)

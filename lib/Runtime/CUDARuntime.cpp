@@ -2188,11 +2188,14 @@ void *getLtWorkspace(size_t bytes) {
 }
 } // namespace
 
-extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
-                                           int64_t d, int64_t bias, int64_t m,
-                                           int64_t n, int64_t k, int32_t transA,
-                                           int32_t transB, int32_t activation,
-                                           int32_t dtype, int32_t accumulate) {
+/// One cuBLASLt call, row-major D[m, n] = epilogue(A B + C + bias[n]),
+/// with `aux` [m, n] (the sum before the activation) when the epilogue
+/// writes one.
+static void runGemmEpilogue(int64_t a, int64_t b, int64_t c, int64_t d,
+                            int64_t bias, int64_t aux, int64_t m, int64_t n,
+                            int64_t k, int32_t transA, int32_t transB,
+                            cublasLtEpilogue_t epilogue, int32_t dtype,
+                            int32_t accumulate, const char *name) {
   // Row-major D[m, n] = act(A B + C + bias[n]) is column-major
   // D^T = act(B^T A^T + C^T + bias), bias over D^T's rows (DeviceLayout.h).
   cublasLtHandle_t handle = getLt();
@@ -2202,28 +2205,10 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
   const void *second = reinterpret_cast<const void *>(gemm.firstIsB ? a : b);
   cublasLtMatmulDesc_t desc;
   // f32 compute and scaling (no TF32); 16-bit data on tensor cores.
-  cudaDataType type = dataType(dtype, "autopar_cuda_gemm_epilogue");
+  cudaDataType type = dataType(dtype, name);
   CHECK_LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   cublasOperation_t opFirst = gemm.transFirst ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opSecond = gemm.transSecond ? CUBLAS_OP_T : CUBLAS_OP_N;
-  // The activation as autopar-contractions-to-cublas numbers it
-  // (EpilogueActivation): none, ReLU, GELU (cuBLASLt's is the tanh form).
-  // A null `bias`: the epilogue without one.
-  cublasLtEpilogue_t epilogue;
-  switch (activation) {
-  case 0:
-    epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-    break;
-  case 1:
-    epilogue = bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
-    break;
-  case 2:
-    epilogue = bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
-    break;
-  default:
-    fail("autopar_cuda_gemm_epilogue: unknown activation " +
-         std::to_string(activation));
-  }
   const void *biasPointer = reinterpret_cast<const void *>(bias);
   CHECK_LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA,
                                           &opFirst, sizeof(opFirst)));
@@ -2235,6 +2220,16 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
     CHECK_LT(cublasLtMatmulDescSetAttribute(desc,
                                             CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                             &biasPointer, sizeof(biasPointer)));
+  if (aux) {
+    // The aux matrix as D^T is stored: its leading dimension D's (n).
+    void *auxPointer = reinterpret_cast<void *>(aux);
+    int64_t auxLd = gemm.ldc;
+    CHECK_LT(cublasLtMatmulDescSetAttribute(
+        desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &auxPointer,
+        sizeof(auxPointer)));
+    CHECK_LT(cublasLtMatmulDescSetAttribute(
+        desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &auxLd, sizeof(auxLd)));
+  }
   // Layouts as stored (column-major rows x columns, leading dimension).
   cublasLtMatrixLayout_t firstLayout, secondLayout, resultLayout;
   CHECK_LT(cublasLtMatrixLayoutCreate(&firstLayout, type, gemm.firstRows(),
@@ -2256,8 +2251,8 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
       preference, 1, &heuristic, &found));
   if (found == 0)
     fail("cuBLASLt has no algorithm for a " + std::to_string(m) + "x" +
-         std::to_string(n) + "x" + std::to_string(k) +
-         " product with a bias epilogue");
+         std::to_string(n) + "x" + std::to_string(k) + " product with " + name +
+         "'s epilogue");
   const float one = 1.0f;
   const float beta = accumulate ? 1.0f : 0.0f; // C read or not
   CHECK_LT(cublasLtMatmul(
@@ -2270,8 +2265,47 @@ extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
   CHECK_LT(cublasLtMatrixLayoutDestroy(secondLayout));
   CHECK_LT(cublasLtMatrixLayoutDestroy(firstLayout));
   CHECK_LT(cublasLtMatmulDescDestroy(desc));
-  checkpoint("autopar_cuda_gemm_epilogue (" + std::to_string(m) + "x" +
+  checkpoint(std::string(name) + " (" + std::to_string(m) + "x" +
              std::to_string(n) + "x" + std::to_string(k) + ")");
+}
+
+extern "C" void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c,
+                                           int64_t d, int64_t bias, int64_t m,
+                                           int64_t n, int64_t k, int32_t transA,
+                                           int32_t transB, int32_t activation,
+                                           int32_t dtype, int32_t accumulate) {
+  // The activation as autopar-contractions-to-cublas numbers it
+  // (EpilogueActivation): none, ReLU, GELU (cuBLASLt's is the tanh form).
+  // A null `bias`: the epilogue without one.
+  cublasLtEpilogue_t epilogue;
+  switch (activation) {
+  case 0:
+    epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    break;
+  case 1:
+    epilogue = bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+    break;
+  case 2:
+    epilogue = bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+    break;
+  default:
+    fail("autopar_cuda_gemm_epilogue: unknown activation " +
+         std::to_string(activation));
+  }
+  runGemmEpilogue(a, b, c, d, bias, /*aux=*/0, m, n, k, transA, transB,
+                  epilogue, dtype, accumulate, "autopar_cuda_gemm_epilogue");
+}
+
+extern "C" void autopar_cuda_gemm_gelu_aux(int64_t a, int64_t b, int64_t c,
+                                           int64_t d, int64_t bias, int64_t aux,
+                                           int64_t m, int64_t n, int64_t k,
+                                           int32_t transA, int32_t transB,
+                                           int32_t dtype, int32_t accumulate) {
+  if (!bias || !aux)
+    fail("autopar_cuda_gemm_gelu_aux: needs a bias and an aux buffer");
+  runGemmEpilogue(a, b, c, d, bias, aux, m, n, k, transA, transB,
+                  CUBLASLT_EPILOGUE_GELU_AUX_BIAS, dtype, accumulate,
+                  "autopar_cuda_gemm_gelu_aux");
 }
 
 //===----------------------------------------------------------------------===//

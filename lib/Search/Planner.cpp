@@ -622,11 +622,13 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
                    .seconds;
   };
   // A microbatch's share of a row kernel's rows may be too few for one
-  // (Analysis/Fusion.h): its members then run as kernels of their own.
-  bool rowKernel =
-      work.rowKernelRows <= 0 ||
-      work.rowKernelRows / m >= static_cast<double>(kRowKernelMinRows);
-  priced.forward = kernel(rowKernel ? work.forward : work.forwardAlone, type);
+  // (Analysis/Fusion.h): its members then run as kernels of their own; so
+  // does a GELU epilogue whose sum recomputation makes again.
+  bool alone =
+      (work.rowKernelRows > 0 &&
+       work.rowKernelRows / m < static_cast<double>(kRowKernelMinRows)) ||
+      (work.keepsSum && config.recompute != Recompute::None);
+  priced.forward = kernel(alone ? work.forwardAlone : work.forward, type);
   priced.compute = priced.forward + kernel(work.backwardData, type) +
                    kernel(work.backwardWeight, type);
   if (recomputes(index, config.recompute)) {
@@ -997,6 +999,10 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         if (opWork->rowKernelRows > 0) {
           work.rowKernelRows =
               opWork->rowKernelRows / static_cast<double>(parallel);
+          work.forwardAlone = alone;
+        }
+        if (opWork->keepsSum) {
+          work.keepsSum = true;
           work.forwardAlone = alone;
         }
         work.backwardData.launches = work.backwardWeight.launches =

@@ -170,14 +170,16 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
 #bias = affine_map<(m, n) -> (n)>
 
 // GPT-2's MLP, a bias add fused into tanh-GELU: the lowering folds the pair
-// into the product's call in a forward pass alone, but a training step
-// keeps the product for GELU's gradient (which needs the sum), so the cost
-// model, pricing training steps, prices a kernel reading the product and
-// the bias and writing the result (2048 + 64 + 2048 B).
+// into the product's call, and in a training step, whose GELU gradient
+// needs the sum, the call writes the sum too (cuBLASLt's GELU_AUX_BIAS;
+// Fusion.h, isGeluAuxSum): no launch, the bias read and the sum written
+// (64 + 2048 B). Was priced as a kernel reading the product and the bias
+// and writing the result (4160 B, a launch) before the training lowering
+// kept the sum.
 // GELU: "loc": "fc.gelu",
-// GELU: "bytes": 4160,
-// GELU: "in_gemm_epilogue": false,
-// GELU-NEXT: "launches": 1
+// GELU: "bytes": 2112,
+// GELU: "in_gemm_epilogue": true,
+// GELU-NEXT: "launches": 0
 func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
                    %b: tensor<16xf32> {autopar.role = "param"}) -> tensor<32x16xf32> {
   %zero = arith.constant 0.0 : f32

@@ -313,3 +313,102 @@ func.func @rounded_after_accumulation(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf
   } -> tensor<8x32xbf16>
   return %y : tensor<8x32xbf16>
 }
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// A training step's GELU layer: the bias add's sum is read by the GELU and
+// by the GELU's backward (here: returned). One call writes the GELU's
+// result as D and the sum as AUX (cuBLASLt's GELU_AUX_BIAS): the operands
+// A, B, C, D, bias, aux.
+// CHECK-LABEL: func.func @gelu_aux(
+// CHECK: memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK-NEXT: %[[H:.*]] = memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK-NEXT: %[[G:.*]] = memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK: %[[GP:.*]] = memref.extract_aligned_pointer_as_index %[[G]]
+// CHECK-NEXT: %[[D:.*]] = arith.index_cast %[[GP]]
+// CHECK: %[[HP:.*]] = memref.extract_aligned_pointer_as_index %[[H]]
+// CHECK-NEXT: %[[AUX:.*]] = arith.index_cast %[[HP]]
+// CHECK: call @autopar_cuda_gemm_gelu_aux(%{{.*}}, %{{.*}}, %{{.*}}, %[[D]], %{{.*}}, %[[AUX]], %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}) {autopar.writes = array<i32: 3, 5>}
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[G]], %[[H]]
+func.func @gelu_aux(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>) -> (tensor<8x32xf32>, tensor<8x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %k = arith.constant 0.797884583 : f32
+  %c = arith.constant 0.044715 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %e1 = tensor.empty() : tensor<8x32xf32>
+  %h = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xf32>) outs(%e1 : tensor<8x32xf32>) {
+  ^bb0(%v: f32, %s: f32, %o: f32):
+    %t = arith.addf %v, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xf32>
+  %g = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%h : tensor<8x32xf32>) outs(%e2 : tensor<8x32xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %x2 = arith.mulf %x, %x : f32
+    %x3 = arith.mulf %x2, %x : f32
+    %cx3 = arith.mulf %c, %x3 : f32
+    %inner = arith.addf %x, %cx3 : f32
+    %scaled = arith.mulf %k, %inner : f32
+    %t = math.tanh %scaled : f32
+    %onep = arith.addf %one, %t : f32
+    %hx = arith.mulf %half, %x : f32
+    %r = arith.mulf %hx, %onep : f32
+    linalg.yield %r : f32
+  } -> tensor<8x32xf32>
+  return %g, %h : tensor<8x32xf32>, tensor<8x32xf32>
+}
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// The same with 12 columns: cuBLASLt wants AUX's leading dimension a
+// multiple of 8, so the bias add folds alone and the GELU stays a kernel.
+// CHECK-LABEL: func.func @gelu_aux_unaligned(
+// CHECK: call @autopar_cuda_gemm_epilogue(
+// CHECK: linalg.generic
+// CHECK-NOT: call @autopar_cuda_gemm_gelu_aux(
+func.func @gelu_aux_unaligned(%a: tensor<8x16xf32>, %b: tensor<16x12xf32>, %bias: tensor<12xf32>) -> (tensor<8x12xf32>, tensor<8x12xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %k = arith.constant 0.797884583 : f32
+  %c = arith.constant 0.044715 : f32
+  %e = tensor.empty() : tensor<8x12xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x12xf32>) -> tensor<8x12xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x12xf32>) outs(%z : tensor<8x12xf32>) -> tensor<8x12xf32>
+  %e1 = tensor.empty() : tensor<8x12xf32>
+  %h = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x12xf32>, tensor<12xf32>) outs(%e1 : tensor<8x12xf32>) {
+  ^bb0(%v: f32, %s: f32, %o: f32):
+    %t = arith.addf %v, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<8x12xf32>
+  %e2 = tensor.empty() : tensor<8x12xf32>
+  %g = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%h : tensor<8x12xf32>) outs(%e2 : tensor<8x12xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %x2 = arith.mulf %x, %x : f32
+    %x3 = arith.mulf %x2, %x : f32
+    %cx3 = arith.mulf %c, %x3 : f32
+    %inner = arith.addf %x, %cx3 : f32
+    %scaled = arith.mulf %k, %inner : f32
+    %t = math.tanh %scaled : f32
+    %onep = arith.addf %one, %t : f32
+    %hx = arith.mulf %half, %x : f32
+    %r = arith.mulf %hx, %onep : f32
+    linalg.yield %r : f32
+  } -> tensor<8x12xf32>
+  return %g, %h : tensor<8x12xf32>, tensor<8x12xf32>
+}

@@ -317,3 +317,59 @@ func.func @rounded_read_twice(%a: tensor<8x16xbf16>, %w: tensor<16x32xbf16>, %b:
   } -> tensor<2x4x32xbf16>
   return %y, %g : tensor<2x4x32xbf16>, tensor<2x4x32xbf16>
 }
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+
+// A training step's GELU layer: the bias add's sum, read by the GELU and by
+// another op (the GELU's backward), stays its own op (Analysis/Fusion.h,
+// isGeluAuxSum): the product's cuBLASLt call writes it as AUX beside the
+// GELU's result, and the backward reads it. (Fused, each user would make
+// the sum again from the product, which no epilogue could then take.)
+// CHECK-LABEL: func.func @gelu_sum_kept
+// CHECK: %[[P:.*]] = linalg.matmul
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[P]], %{{.*}} : tensor<8x32xf32>, tensor<32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[H]] : tensor<8x32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[H]], %{{.*}} : tensor<8x32xf32>, tensor<8x32xf32>)
+func.func @gelu_sum_kept(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>, %dg: tensor<8x32xf32>) -> (tensor<8x32xf32>, tensor<8x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %k = arith.constant 0.797884583 : f32
+  %c = arith.constant 0.044715 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %e1 = tensor.empty() : tensor<8x32xf32>
+  %h = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xf32>) outs(%e1 : tensor<8x32xf32>) {
+  ^bb0(%v: f32, %s: f32, %o: f32):
+    %t = arith.addf %v, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x32xf32>
+  %g = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%h : tensor<8x32xf32>) outs(%e2 : tensor<8x32xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %x2 = arith.mulf %x, %x : f32
+    %x3 = arith.mulf %x2, %x : f32
+    %cx3 = arith.mulf %c, %x3 : f32
+    %inner = arith.addf %x, %cx3 : f32
+    %scaled = arith.mulf %k, %inner : f32
+    %t = math.tanh %scaled : f32
+    %onep = arith.addf %one, %t : f32
+    %hx = arith.mulf %half, %x : f32
+    %r = arith.mulf %hx, %onep : f32
+    linalg.yield %r : f32
+  } -> tensor<8x32xf32>
+  %e3 = tensor.empty() : tensor<8x32xf32>
+  %back = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%h, %dg : tensor<8x32xf32>, tensor<8x32xf32>) outs(%e3 : tensor<8x32xf32>) {
+  ^bb0(%x: f32, %d: f32, %o: f32):
+    %m = arith.mulf %x, %d : f32
+    linalg.yield %m : f32
+  } -> tensor<8x32xf32>
+  return %g, %back : tensor<8x32xf32>, tensor<8x32xf32>
+}

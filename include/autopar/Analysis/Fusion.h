@@ -51,7 +51,9 @@
 // step's product is rounded from f32 before its bias is added: the
 // rounding runs in the call too, and the bias's cast to 16 bits is kept
 // out of the epilogue (isEpilogueBias), its own loop beside the other
-// working copies' casts (merged with them by the second rule).
+// working copies' casts (merged with them by the second rule). A training
+// step's tanh-GELU folds with its sum kept for the backward (cuBLASLt's
+// GELU_AUX_BIAS): that sum is not fused into its users (isGeluAuxSum).
 //
 // The fifth, layouts (autopar-fuse-elementwise, both backends): a 2-D
 // transpose read only by 2-D contractions, or of a 2-D contraction's
@@ -211,8 +213,24 @@ struct GemmEpilogue {
   EpilogueForm form;
   /// The term that is not the product, if any: C, read by the call.
   Value residual;
+  /// For a GELU of a sum the call keeps (isGeluAuxSum): that sum, written
+  /// by the call as cuBLASLt's AUX.
+  Value aux;
 };
 std::optional<GemmEpilogue> getGemmEpilogue(linalg::GenericOp generic);
+
+/// Whether `generic` (on tensors or buffers) computes tanh-GELU of its one
+/// input, elementwise (identity maps).
+bool isGeluOfInput(linalg::GenericOp generic);
+
+/// Whether `op`, on tensors, is a bias added to a product (a GEMM epilogue
+/// without activation or residual) that a tanh-GELU of it alone reads, and
+/// others too (a training step's GELU backward), its last dimension a
+/// multiple of 8: it is not fused into its users (isFusedIntoUsers) but
+/// written by the product's cuBLASLt call as AUX, beside the GELU's result
+/// (cuBLASLt's GELU_AUX_BIAS); the GELU runs in that call
+/// (GemmEpilogue::aux), and the backward reads the sum.
+bool isGeluAuxSum(Operation *op);
 
 /// The 2-D contraction whose one-use result `op` only rounds to a narrower
 /// float type (a generic with one input, identity maps and a body that

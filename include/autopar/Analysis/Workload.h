@@ -81,8 +81,11 @@ struct OpWorkload {
   /// step's product, accumulated in f32 and rounded, with its rounding;
   /// no activation: a training step keeps the product for its gradient):
   /// its forward launches nothing and reads only the bias and the
-  /// residual.
+  /// residual. A tanh-GELU runs there too, writing the sum its backward
+  /// reads (cuBLASLt's GELU_AUX_BIAS; keepsSum), unless the planner's
+  /// recomputation makes the sum again (then it is a kernel, bytesAlone).
   bool inEpilogue = false;
+  bool keepsSum = false;
   /// For an op in a row kernel (its first op or a later member): the
   /// kernel's rows, which a device's share may leave too few for one (a
   /// sharded or microbatched batch: the planner asks again of the share).

@@ -100,6 +100,14 @@ void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                                 int32_t transA, int32_t transB,
                                 int32_t activation, int32_t dtype,
                                 int32_t accumulate);
+/// As autopar_cuda_gemm_epilogue with tanh-GELU and a bias, writing the
+/// sum before the activation, A B + C + bias, into `aux` too ([m, n], of
+/// `dtype`; cuBLASLt's GELU_AUX_BIAS): a training step's backward reads
+/// it.
+void autopar_cuda_gemm_gelu_aux(int64_t a, int64_t b, int64_t c, int64_t d,
+                                int64_t bias, int64_t aux, int64_t m, int64_t n,
+                                int64_t k, int32_t transA, int32_t transB,
+                                int32_t dtype, int32_t accumulate);
 /// What autopar-calibrate measures (autopar_cuda_calibrate).
 struct AutoparCalibration {
   char name[256];

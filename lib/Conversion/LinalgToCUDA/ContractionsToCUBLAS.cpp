@@ -15,8 +15,11 @@
 // variants and the generic contractions of the backward pass are all covered.
 // A following op that adds a bias over n (and a residual, and may apply a
 // ReLU or tanh-GELU) is folded into the product as a cuBLASLt epilogue
-// (`autopar_cuda_gemm_epilogue`) when nothing else can see the product.
-// Other contractions run as generated kernels.
+// (`autopar_cuda_gemm_epilogue`) when nothing else can see the product;
+// a tanh-GELU after a bias add whose sum others read too (a training
+// step's GELU and its backward) folds with the bias add, the call writing
+// the sum as AUX (`autopar_cuda_gemm_gelu_aux`). Other contractions run as
+// generated kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -310,6 +313,49 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
                   std::move(frees), view, rounded};
 }
 
+/// A tanh-GELU after a bias epilogue (no activation, no residual) that
+/// reads the epilogue's output (the sum) alone, which other ops read too
+/// (a training step's GELU backward): one call writes the GELU's output as
+/// D and the sum as AUX (cuBLASLt's GELU_AUX_BIAS; Analysis/Fusion.h,
+/// isGeluAuxSum), when the GELU's output is an allocation of the sum's
+/// type that cannot overlap the product's inputs, and the sum's last
+/// dimension (AUX's leading dimension) a multiple of 8.
+struct GeluAux {
+  linalg::GenericOp op;
+  Value output;
+  SmallVector<memref::DeallocOp> frees;
+};
+
+static std::optional<GeluAux> matchGeluAux(linalg::LinalgOp gemmOp,
+                                           Epilogue &epilogue) {
+  if (epilogue.activation != EpilogueActivation::None || epilogue.residual ||
+      !epilogue.bias)
+    return std::nullopt;
+  SmallVector<memref::DeallocOp> frees;
+  linalg::GenericOp gelu = getFollowingElementwise(
+      cast<linalg::LinalgOp>(epilogue.op.getOperation()), 1, 1, frees);
+  if (!gelu || gelu.getDpsInputs()[0] != epilogue.output ||
+      !isGeluOfInput(gelu))
+    return std::nullopt;
+  Value output = gelu.getDpsInits()[0];
+  auto sumType = cast<MemRefType>(epilogue.output.getType());
+  Operation *alloc = output.getDefiningOp();
+  if (output == epilogue.output || output.getType() != sumType ||
+      !sumType.getLayout().isIdentity() || sumType.getRank() == 0 ||
+      sumType.getShape().back() % 8 != 0 || !alloc ||
+      !isa<memref::AllocOp, gpu::AllocOp>(alloc))
+    return std::nullopt;
+  for (Value input : gemmOp.getDpsInputs())
+    if (mayAliasBuffers(getRootBuffer(output), getRootBuffer(input)))
+      return std::nullopt;
+  // Frees in between (the bias's, the product's inputs') move after the
+  // call; the sum and the output live on.
+  for (memref::DeallocOp free : frees)
+    if (llvm::is_contained({epilogue.output, output}, free.getMemref()))
+      return std::nullopt;
+  return GeluAux{gelu, output, std::move(frees)};
+}
+
 /// The op after `gemm` (a product of 16-bit inputs into an f32 buffer it
 /// writes whole, beta = 0) that only rounds the product to the inputs'
 /// type, into an allocation of the same shape (a 16-bit attention's
@@ -404,41 +450,62 @@ struct ContractionsToCUBLASPass
               matchEpilogue(op, gemm, zeroFill != nullptr)) {
         // One cuBLASLt call where the epilogue op stood: D = act(A B + C +
         // bias), C the residual or the product's initial buffer, D the
-        // epilogue's output.
-        builder.setInsertionPoint(epilogue->op);
-        Location loc = epilogue->op.getLoc();
+        // epilogue's output. With a GELU of that sum after it, the call
+        // stands where the GELU stood, D its output and AUX the sum.
+        std::optional<GeluAux> gelu = matchGeluAux(op, *epilogue);
+        Operation *last =
+            gelu ? gelu->op.getOperation() : epilogue->op.getOperation();
+        builder.setInsertionPoint(last);
+        Location loc = last->getLoc();
+        SmallVector<Type> types = {i64, i64, i64, i64, i64, i64, i64,
+                                   i64, i32, i32, i32, i32, i32};
+        if (gelu)
+          types = {i64, i64, i64, i64, i64, i64, i64,
+                   i64, i64, i32, i32, i32, i32};
         func::FuncOp fused = getOrDeclareRuntimeFunction(
-            builder, module, "autopar_cuda_gemm_epilogue",
-            {i64, i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32, i32},
-            {});
+            builder, module,
+            gelu ? "autopar_cuda_gemm_gelu_aux" : "autopar_cuda_gemm_epilogue",
+            types, {});
         setStreamOrdered(fused);
+        Value d = gelu ? gelu->output : epilogue->output;
         SmallVector<Value> operands;
         // C unread (beta = 0) is the product's buffer, or D when the call
         // rounds (the f32 buffer then goes).
         Value c = epilogue->residual  ? epilogue->residual
-                  : epilogue->rounded ? epilogue->output
+                  : epilogue->rounded ? d
                                       : op->getOperand(2);
-        for (Value buffer :
-             {op->getOperand(0), op->getOperand(1), c, epilogue->output})
+        for (Value buffer : {op->getOperand(0), op->getOperand(1), c, d})
           operands.push_back(getBufferAddress(builder, loc, buffer));
         // No bias: a null address.
         operands.push_back(epilogue->bias
                                ? getBufferAddress(builder, loc, epilogue->bias)
                                : constant(loc, i64, 0));
+        if (gelu)
+          operands.push_back(getBufferAddress(builder, loc, epilogue->output));
         for (int64_t size : {gemm.m, gemm.n, gemm.k})
           operands.push_back(constant(loc, i64, size));
         operands.push_back(constant(loc, i32, gemm.transA));
         operands.push_back(constant(loc, i32, gemm.transB));
-        operands.push_back(
-            constant(loc, i32, static_cast<int64_t>(epilogue->activation)));
+        if (!gelu)
+          operands.push_back(
+              constant(loc, i32, static_cast<int64_t>(epilogue->activation)));
         operands.push_back(constant(
             loc, i32, epilogue->rounded ? gemm.inputType : gemm.resultType));
         operands.push_back(epilogue->residual ? constant(loc, i32, 1)
                                               : accumulate(loc));
         auto call = func::CallOp::create(builder, loc, fused, operands);
-        setWrittenOperands(call, {3}); // D
+        // D, and AUX.
+        if (gelu)
+          setWrittenOperands(call, {3, 5});
+        else
+          setWrittenOperands(call, {3});
         for (memref::DeallocOp free : llvm::reverse(epilogue->frees))
           free->moveAfter(call);
+        if (gelu) {
+          for (memref::DeallocOp free : llvm::reverse(gelu->frees))
+            free->moveAfter(call);
+          gelu->op->erase();
+        }
         epilogue->op->erase();
         if (epilogue->view)
           epilogue->view->erase();

@@ -87,3 +87,19 @@ void autopar_cuda_gemm_epilogue(int64_t a, int64_t b, int64_t c, int64_t d,
       store(D, i * n + j, type, sum);
     }
 }
+
+/* autopar_cuda_gemm_gelu_aux: as autopar_cuda_gemm_epilogue with tanh-GELU
+   and a bias, the sum before the activation written into `aux` too. */
+void autopar_cuda_gemm_gelu_aux(int64_t a, int64_t b, int64_t c, int64_t d,
+                                int64_t bias, int64_t aux, int64_t m, int64_t n,
+                                int64_t k, int32_t transA, int32_t transB,
+                                int32_t type, int32_t accumulate) {
+  autopar_cuda_gemm_epilogue(a, b, c, aux, bias, m, n, k, transA, transB, 0,
+                             type, accumulate);
+  for (int64_t i = 0; i < m * n; ++i) {
+    float x = load((const void *)aux, i, type);
+    store((void *)d, i, type,
+          0.5f * x *
+              (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x))));
+  }
+}
