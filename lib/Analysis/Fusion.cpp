@@ -669,19 +669,22 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
   return getGemmEpilogueOf(generic);
 }
 
-bool mlir::autopar::isGeluAuxSum(Operation *op) {
+bool mlir::autopar::isGeluAuxShape(Type type) {
+  auto shaped = dyn_cast<ShapedType>(type);
+  return shaped && shaped.hasRank() && shaped.getRank() > 0 &&
+         !ShapedType::isDynamic(shaped.getShape().back()) &&
+         shaped.getShape().back() % 8 == 0;
+}
+
+/// The bias epilogue of `op` when it is a sum the product's call keeps for
+/// a GELU (isGeluAuxSum), else nothing.
+static std::optional<GemmEpilogue> getGeluAuxSumEpilogue(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   if (!generic || !generic.hasPureTensorSemantics() ||
       generic->getNumResults() != 1 || generic->getResult(0).use_empty() ||
-      generic->getResult(0).hasOneUse())
-    return false;
-  // cuBLASLt keeps the GELU's input with a leading dimension (the last
-  // dimension here) divisible by 8.
-  auto type = dyn_cast<RankedTensorType>(generic->getResult(0).getType());
-  if (!type || type.getRank() == 0 ||
-      ShapedType::isDynamic(type.getShape().back()) ||
-      type.getShape().back() % 8 != 0)
-    return false;
+      generic->getResult(0).hasOneUse() ||
+      !isGeluAuxShape(generic->getResult(0).getType()))
+    return std::nullopt;
   unsigned gelus = 0;
   for (Operation *user : generic->getResult(0).getUsers()) {
     auto gelu = dyn_cast<linalg::GenericOp>(user);
@@ -691,10 +694,16 @@ bool mlir::autopar::isGeluAuxSum(Operation *op) {
       ++gelus;
   }
   if (gelus != 1)
-    return false;
+    return std::nullopt;
   std::optional<GemmEpilogue> epilogue = getGemmEpilogueOf(generic);
-  return epilogue && epilogue->form.bias && !epilogue->residual &&
-         epilogue->form.activation == EpilogueActivation::None;
+  if (!epilogue || !epilogue->form.bias || epilogue->residual ||
+      epilogue->form.activation != EpilogueActivation::None)
+    return std::nullopt;
+  return epilogue;
+}
+
+bool mlir::autopar::isGeluAuxSum(Operation *op) {
+  return getGeluAuxSumEpilogue(op).has_value();
 }
 
 static std::optional<GemmEpilogue>
@@ -704,13 +713,11 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
     return std::nullopt;
   // A GELU of a sum that its product's call writes as AUX (isGeluAuxSum):
   // the GELU runs in that call too.
+  std::optional<GemmEpilogue> sum;
   if (form->terms.size() == 1 && !form->bias && !form->rounded &&
-      form->activation == EpilogueActivation::GeluTanh &&
-      isGeluAuxSum(form->terms.front().getDefiningOp())) {
-    std::optional<GemmEpilogue> sum = getGemmEpilogueOf(
-        form->terms.front().getDefiningOp<linalg::GenericOp>());
-    if (!sum)
-      return std::nullopt;
+      form->activation == EpilogueActivation::GeluTanh)
+    sum = getGeluAuxSumEpilogue(form->terms.front().getDefiningOp());
+  if (sum) {
     GemmEpilogue epilogue;
     epilogue.product = sum->product;
     epilogue.form = std::move(*form);

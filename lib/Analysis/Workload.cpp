@@ -569,12 +569,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     auto generic = dyn_cast<linalg::GenericOp>(op);
     std::optional<GemmEpilogue> epilogue =
         generic ? getGemmEpilogue(generic) : std::nullopt;
-    auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
     bool keepsSum = epilogue &&
                     epilogue->form.activation == EpilogueActivation::GeluTanh &&
-                    epilogue->form.bias && !epilogue->residual && resultType &&
-                    resultType.hasStaticShape() && resultType.getRank() > 0 &&
-                    resultType.getShape().back() % 8 == 0;
+                    epilogue->form.bias && !epilogue->residual &&
+                    isGeluAuxShape(op->getResult(0).getType());
     if (epilogue &&
         (epilogue->form.activation == EpilogueActivation::None || keepsSum)) {
       work.inEpilogue = true;

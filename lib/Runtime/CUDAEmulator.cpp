@@ -394,6 +394,16 @@ LtLayout &layout(cublasLtMatrixLayout_t handle) {
   return *reinterpret_cast<LtLayout *>(handle);
 }
 
+/// Copies a cuBLASLt attribute's value into `field`, if it has the
+/// field's size.
+template <typename T>
+cublasStatus_t setField(T &field, const void *buffer, size_t size) {
+  if (size != sizeof(field))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  std::memcpy(&field, buffer, size);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
 //===--------------------------------------------------------------------===//
 // NCCL over MPI
 //===--------------------------------------------------------------------===//
@@ -1113,35 +1123,17 @@ cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t handle,
   LtDesc &d = desc(handle);
   switch (attribute) {
   case CUBLASLT_MATMUL_DESC_TRANSA:
-    if (size != sizeof(d.transA))
-      return CUBLAS_STATUS_INVALID_VALUE;
-    std::memcpy(&d.transA, buffer, size);
-    return CUBLAS_STATUS_SUCCESS;
+    return setField(d.transA, buffer, size);
   case CUBLASLT_MATMUL_DESC_TRANSB:
-    if (size != sizeof(d.transB))
-      return CUBLAS_STATUS_INVALID_VALUE;
-    std::memcpy(&d.transB, buffer, size);
-    return CUBLAS_STATUS_SUCCESS;
+    return setField(d.transB, buffer, size);
   case CUBLASLT_MATMUL_DESC_EPILOGUE:
-    if (size != sizeof(d.epilogue))
-      return CUBLAS_STATUS_INVALID_VALUE;
-    std::memcpy(&d.epilogue, buffer, size);
-    return CUBLAS_STATUS_SUCCESS;
+    return setField(d.epilogue, buffer, size);
   case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
-    if (size != sizeof(d.bias))
-      return CUBLAS_STATUS_INVALID_VALUE;
-    std::memcpy(&d.bias, buffer, size);
-    return CUBLAS_STATUS_SUCCESS;
+    return setField(d.bias, buffer, size);
   case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER:
-    if (size != sizeof(d.aux))
-      return CUBLAS_STATUS_INVALID_VALUE;
-    std::memcpy(&d.aux, buffer, size);
-    return CUBLAS_STATUS_SUCCESS;
+    return setField(d.aux, buffer, size);
   case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD:
-    if (size != sizeof(d.auxLd))
-      return CUBLAS_STATUS_INVALID_VALUE;
-    std::memcpy(&d.auxLd, buffer, size);
-    return CUBLAS_STATUS_SUCCESS;
+    return setField(d.auxLd, buffer, size);
   default:
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }

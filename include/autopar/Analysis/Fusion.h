@@ -223,6 +223,11 @@ std::optional<GemmEpilogue> getGemmEpilogue(linalg::GenericOp generic);
 /// input, elementwise (identity maps).
 bool isGeluOfInput(linalg::GenericOp generic);
 
+/// Whether cuBLASLt can keep a GELU's input of this shape as its AUX
+/// matrix: a static last dimension (AUX's leading dimension) that is a
+/// multiple of 8 (cublasLt.h, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD).
+bool isGeluAuxShape(Type type);
+
 /// Whether `op`, on tensors, is a bias added to a product (a GEMM epilogue
 /// without activation or residual) that a tanh-GELU of it alone reads, and
 /// others too (a training step's GELU backward), its last dimension a

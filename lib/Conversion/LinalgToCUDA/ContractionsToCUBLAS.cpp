@@ -341,8 +341,7 @@ static std::optional<GeluAux> matchGeluAux(linalg::LinalgOp gemmOp,
   auto sumType = cast<MemRefType>(epilogue.output.getType());
   Operation *alloc = output.getDefiningOp();
   if (output == epilogue.output || output.getType() != sumType ||
-      !sumType.getLayout().isIdentity() || sumType.getRank() == 0 ||
-      sumType.getShape().back() % 8 != 0 || !alloc ||
+      !sumType.getLayout().isIdentity() || !isGeluAuxShape(sumType) || !alloc ||
       !isa<memref::AllocOp, gpu::AllocOp>(alloc))
     return std::nullopt;
   for (Value input : gemmOp.getDpsInputs())
@@ -457,11 +456,10 @@ struct ContractionsToCUBLASPass
             gelu ? gelu->op.getOperation() : epilogue->op.getOperation();
         builder.setInsertionPoint(last);
         Location loc = last->getLoc();
-        SmallVector<Type> types = {i64, i64, i64, i64, i64, i64, i64,
-                                   i64, i32, i32, i32, i32, i32};
-        if (gelu)
-          types = {i64, i64, i64, i64, i64, i64, i64,
-                   i64, i64, i32, i32, i32, i32};
+        // A, B, C, D, bias[, aux], m, n, k; transA, transB[, activation],
+        // dtype, accumulate.
+        SmallVector<Type> types(gelu ? 9 : 8, i64);
+        types.append(gelu ? 4 : 5, i32);
         func::FuncOp fused = getOrDeclareRuntimeFunction(
             builder, module,
             gelu ? "autopar_cuda_gemm_gelu_aux" : "autopar_cuda_gemm_epilogue",
