@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -49,6 +50,11 @@ size_t currentStep = 0;
   std::fprintf(stderr, "autopar runtime: rank %d: %s\n", worldRank,
                message.c_str());
   std::fflush(stderr);
+  // Open MPI's launcher forwards a rank's stderr through a pipe it reads
+  // asynchronously, and tears the job down as soon as MPI_Abort reaches it:
+  // the message above was lost that way once under load (permute.mlir's
+  // timeout case, 2026-12-05). Give the launcher a moment to read it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   MPI_Abort(MPI_COMM_WORLD, 3);
   std::exit(3);
 }
