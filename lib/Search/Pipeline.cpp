@@ -354,6 +354,7 @@ double pipelineSeconds(const StageSearchProblem &problem,
                        const std::vector<StageAssignment> &chunks,
                        PipelineTiming &timing) {
   std::vector<StageWork> works;
+  works.reserve(chunks.size());
   for (const StageAssignment &chunk : chunks)
     works.push_back(getStageWork(problem, chunk.begin, chunk.end, chunk.mesh));
   timing = timePipeline(works, problem.microbatches, problem.schedule,
@@ -393,12 +394,14 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
            problem.meshes[m].cutSeconds[j];
   };
   // With v = 1, chunk p is device p: its memory is known inside the DP.
+  std::vector<double> inFlight(devices);
+  for (int64_t device = 0; device < devices; ++device)
+    inFlight[device] = getInFlightMicrobatches(problem.schedule, devices,
+                                               device, problem.microbatches, 1);
   auto memory = [&](int64_t i, int64_t j, unsigned m, int64_t device) {
     const Prefix &prefix = prefixes[m];
-    double inFlight = getInFlightMicrobatches(problem.schedule, devices, device,
-                                              problem.microbatches, 1);
     return prefix.state[j] - prefix.state[i] +
-           inFlight * (prefix.activations[j] - prefix.activations[i]) +
+           inFlight[device] * (prefix.activations[j] - prefix.activations[i]) +
            prefix.transient[i * (layers + 1) + j];
   };
   bool perChunkMemory = v == 1 && problem.memoryCapacity > 0;
@@ -613,6 +616,29 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     }
     return current.second;
   };
+  // The least slowest chunk of any partition on `mesh` (infinite if none):
+  // slowest[p * (K + 1) + j] over the first p chunks ending at j, with
+  // solve's ranges and meshes, so that a cap is feasible for solve exactly
+  // when it is at least this.
+  auto leastSlowest = [&](unsigned mesh) {
+    std::fill(sum.begin(), sum.end(), kNone);
+    sum[0] = 0;
+    for (int64_t p = 1; p <= chunks; ++p) {
+      if (!problem.allowsMesh(p - 1, mesh))
+        return kNone;
+      for (int64_t j = p; j <= layers - (chunks - p); ++j) {
+        double least = kNone;
+        for (int64_t i = p - 1; i < j; ++i) {
+          double before = sum[(p - 1) * (layers + 1) + i];
+          if (before == kNone)
+            continue;
+          least = std::min(least, std::max(before, cost(i, j, mesh)));
+        }
+        sum[p * (layers + 1) + j] = least;
+      }
+    }
+    return sum[chunks * (layers + 1) + layers];
+  };
   double vd = static_cast<double>(v);
   auto bound = [&](double sum) {
     return sum * ((m - 1 / vd) / static_cast<double>(devices) + 1 / vd);
@@ -637,22 +663,13 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     const std::vector<unsigned> allowed = {mesh};
     double found = std::numeric_limits<double>::infinity();
     int64_t stale = 0;
-    // The least cap with a partition: by bisection (a larger cap allows
-    // every partition a smaller one does).
-    std::vector<StageAssignment> scratch;
-    double scratchTotal = 0;
+    // The least cap with a partition: the least slowest chunk of any
+    // partition on this plan (one min-max DP, counted as one cap).
     auto first =
         std::lower_bound(meshCaps.begin(), meshCaps.end(),
                          layersSum / static_cast<double>(chunks) * (1 - 1e-12));
-    auto last = meshCaps.end();
-    while (first < last) {
-      auto middle = first + (last - first) / 2;
-      ++result.capsTried;
-      if (solve(*middle, allowed, scratch, scratchTotal))
-        last = middle;
-      else
-        first = middle + 1;
-    }
+    ++result.capsTried;
+    first = std::lower_bound(first, meshCaps.end(), leastSlowest(mesh));
     for (auto it = first; it != meshCaps.end() && stale < kPatience; ++it) {
       double cap = *it;
       if ((m - 1 / vd) * cap + layersSum / vd >= best * (1 - 1e-12))

@@ -584,19 +584,21 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
       if (chosen.empty() || chosen.back() != usable[at])
         chosen.push_back(usable[at]);
     }
+    SmallVector<SmallVector<StepConfig>> configSets;
     for (int64_t m : chosen) {
-      SmallVector<StepConfig> configs;
+      SmallVector<StepConfig> &configs = configSets.emplace_back();
       for (unsigned zero : zeros)
         for (Recompute recompute : recomputes)
           configs.push_back({zero, recompute, m});
-      FailureOr<std::vector<std::vector<MeshPlan>>> profiled =
-          planner.profileOnMesh(mesh, configs, weights);
-      if (failed(profiled))
-        return failure();
+    }
+    auto consume = [&](size_t set,
+                       std::vector<std::vector<MeshPlan>> &profiled) {
+      int64_t m = chosen[set];
+      ArrayRef<StepConfig> configs = configSets[set];
       // The layers: from the first plan's per-op times.
       if (bounds.empty()) {
         std::vector<double> times;
-        for (const NodeCost &cost : (*profiled)[0][0].nodeCosts)
+        for (const NodeCost &cost : profiled[0][0].nodeCosts)
           times.push_back(cost.forward + cost.backward);
         // At least a layer per chunk; many repeated blocks go a few to a
         // layer, unless the chunks need one each.
@@ -614,14 +616,16 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         bounds =
             getLayerBounds(times, cutCosts, planner.getRepetition(), maxLayers);
       }
+      const std::vector<MeshPlan> *previous = nullptr;
       for (unsigned w = 0; w < std::size(weights); ++w) {
         // A weight that changes no op's strategy adds nothing.
-        if (w > 0 &&
-            (*profiled)[w].front().choice == (*profiled)[w - 1].front().choice)
+        if (profiled[w].empty() || (previous && profiled[w].front().choice ==
+                                                    previous->front().choice))
           continue;
+        previous = &profiled[w];
         auto choice = std::make_shared<const std::vector<unsigned>>(
-            (*profiled)[w].front().choice);
-        for (auto [config, plan] : llvm::zip_equal(configs, (*profiled)[w])) {
+            profiled[w].front().choice);
+        for (auto [config, plan] : llvm::zip_equal(configs, profiled[w])) {
           if (!plan.feasible)
             continue;
           Profile profile = summarize(plan);
@@ -631,7 +635,9 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         }
       }
       allCounts.insert(m);
-    }
+    };
+    if (failed(planner.profileOnMesh(mesh, configSets, weights, consume)))
+      return failure();
   }
 
   if (bounds.empty())

@@ -187,67 +187,82 @@ SmallVector<MeshShape> Planner::getCandidateMeshes(int64_t devices) const {
   return meshes;
 }
 
-FailureOr<std::vector<std::vector<MeshPlan>>>
-Planner::profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
-                       ArrayRef<double> memoryWeights) {
-  std::vector<std::vector<MeshPlan>> plans;
-  if (configs.empty())
-    return plans;
+LogicalResult Planner::profileOnMesh(
+    const MeshShape &mesh, ArrayRef<SmallVector<StepConfig>> configSets,
+    ArrayRef<double> memoryWeights,
+    function_ref<void(size_t set, std::vector<std::vector<MeshPlan>> &plans)>
+        consume) {
   MeshPlan plan;
   plan.mesh = mesh;
   if (failed(buildNodes(mesh, plan.nodes, options.dataParallelOnly)))
     return failure();
-  plan.config = configs.front();
-  price(mesh, plan.nodes, plan.config, /*copies=*/false);
-  plan.graph = buildGraph(mesh, plan.nodes);
   double capacity =
       static_cast<double>(costModel.getTarget().getGpu().getMemoryCapacity());
-  // The scale of the weights: the fastest plan's seconds per byte (from
-  // the plan of weight 0 when it comes first).
-  double scale = 0;
-  // The prices stay configs.front()'s (copies of a repeated block's nodes
-  // read their first copy's, pricedNode): every plan is solved under it
-  // and only evaluated (priceStrategy) under the others.
-  for (double weight : memoryWeights) {
+  for (auto [set, configs] : llvm::enumerate(configSets)) {
+    if (configs.empty())
+      continue;
+    std::vector<std::vector<MeshPlan>> plans;
     plan.config = configs.front();
-    if (weight > 0 && scale == 0) {
+    price(mesh, plan.nodes, plan.config, /*copies=*/false);
+    // The edges are the mesh's alone: one graph (and its edge analysis)
+    // for every set, whose unary costs are set before each solve.
+    if (plan.graph.getNumNodes() == 0)
+      plan.graph = buildGraph(mesh, plan.nodes);
+    // The scale of the weights: the fastest plan's seconds per byte (from
+    // the plan of weight 0 when it comes first).
+    double scale = 0;
+    plans.reserve(memoryWeights.size());
+    std::vector<unsigned> lastSolved;
+    // The prices stay configs.front()'s (copies of a repeated block's
+    // nodes read their first copy's, pricedNode): every plan is solved
+    // under it and only evaluated (priceStrategy) under the others.
+    for (double weight : memoryWeights) {
+      plan.config = configs.front();
+      if (weight > 0 && scale == 0) {
+        for (unsigned index = 0; index < plan.nodes.size(); ++index) {
+          const PlanNode &node = pricedNode(plan.nodes, index);
+          std::vector<double> &unary = plan.graph.getUnary(index);
+          for (size_t s = 0; s < unary.size(); ++s)
+            unary[s] = node.compute[s] + node.sync[s];
+        }
+        plan.choice = solve(plan.graph, SolverOptions()).choice;
+        evaluate(plan);
+        scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
+      }
       for (unsigned index = 0; index < plan.nodes.size(); ++index) {
         const PlanNode &node = pricedNode(plan.nodes, index);
         std::vector<double> &unary = plan.graph.getUnary(index);
         for (size_t s = 0; s < unary.size(); ++s)
-          unary[s] = node.compute[s] + node.sync[s];
+          unary[s] =
+              node.compute[s] + node.sync[s] + weight * scale * node.memory[s];
       }
-      plan.choice = solve(plan.graph, SolverOptions()).choice;
-      evaluate(plan);
-      scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
+      plan.solution = solve(plan.graph, SolverOptions());
+      std::vector<MeshPlan> &perConfig = plans.emplace_back();
+      // A weight that changes no op's strategy adds nothing: left empty.
+      if (plans.size() > 1 && plan.solution.choice == lastSolved)
+        continue;
+      lastSolved = plan.solution.choice;
+      plan.choice = plan.solution.choice;
+      perConfig.reserve(configs.size());
+      for (const StepConfig &config : configs) {
+        plan.config = config;
+        evaluate(plan);
+        MeshPlan copy;
+        copy.mesh = plan.mesh;
+        copy.choice = plan.choice;
+        copy.config = plan.config;
+        copy.metrics = plan.metrics;
+        copy.feasible = plan.feasible;
+        copy.fitsMemory = plan.fitsMemory;
+        copy.nodeCosts = plan.nodeCosts;
+        perConfig.push_back(std::move(copy));
+        if (weight == 0 && scale == 0 && config == configs.front())
+          scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
+      }
     }
-    for (unsigned index = 0; index < plan.nodes.size(); ++index) {
-      const PlanNode &node = pricedNode(plan.nodes, index);
-      std::vector<double> &unary = plan.graph.getUnary(index);
-      for (size_t s = 0; s < unary.size(); ++s)
-        unary[s] =
-            node.compute[s] + node.sync[s] + weight * scale * node.memory[s];
-    }
-    plan.solution = solve(plan.graph, SolverOptions());
-    plan.choice = plan.solution.choice;
-    std::vector<MeshPlan> &perConfig = plans.emplace_back();
-    for (const StepConfig &config : configs) {
-      plan.config = config;
-      evaluate(plan);
-      MeshPlan copy;
-      copy.mesh = plan.mesh;
-      copy.choice = plan.choice;
-      copy.config = plan.config;
-      copy.metrics = plan.metrics;
-      copy.feasible = plan.feasible;
-      copy.fitsMemory = plan.fitsMemory;
-      copy.nodeCosts = plan.nodeCosts;
-      perConfig.push_back(std::move(copy));
-      if (weight == 0 && scale == 0 && config == configs.front())
-        scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
-    }
+    consume(set, plans);
   }
-  return plans;
+  return success();
 }
 
 FailureOr<std::vector<PlanNode>>

@@ -304,15 +304,22 @@ public:
   /// axis, and data x tensor with the inner axis inside a node).
   SmallVector<MeshShape> getCandidateMeshes(int64_t devices) const;
 
-  /// Plans on `mesh` for the pipeline search's stage costs: for each of
+  /// Plans on `mesh` for the pipeline search's stage costs, per set of
+  /// configurations (one per microbatch count, say; the mesh's strategies
+  /// and sharding graph are built once for all): for each of
   /// `memoryWeights` (0: the fastest plan ignoring memory; w > 0: memory
   /// weighed at w times the fastest plan's step time per GPU memory
-  /// capacity, leaner as w grows), the plan
-  /// solved under `configs.front()` and evaluated (not re-solved) under
-  /// each of `configs`. result[w][c].
-  FailureOr<std::vector<std::vector<MeshPlan>>>
-  profileOnMesh(const MeshShape &mesh, ArrayRef<StepConfig> configs,
-                ArrayRef<double> memoryWeights);
+  /// capacity, leaner as w grows), the plan solved under the set's first
+  /// configuration and evaluated (not re-solved) under each of the set's
+  /// configurations: `consume(set, plans)` with plans[w][c] (plans[w]
+  /// empty when weight w solved to the strategies of the weight before),
+  /// one non-empty set at a time (a large model's plans of every set do not all
+  /// fit in memory).
+  LogicalResult profileOnMesh(
+      const MeshShape &mesh, ArrayRef<SmallVector<StepConfig>> configSets,
+      ArrayRef<double> memoryWeights,
+      function_ref<void(size_t set, std::vector<std::vector<MeshPlan>> &plans)>
+          consume);
 
   /// For each cut between nodes (0..nodes: cut k before node k), the bytes
   /// of the values made before it and read after it (the whole batch, in
