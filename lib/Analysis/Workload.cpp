@@ -236,6 +236,41 @@ static Value stripCasts(Value value) {
   return value;
 }
 
+/// Whether input `input` of `op` gets the result's gradient unchanged: the
+/// one result is that input plus a term that does not read it, element for
+/// element (the same map, the same type). A training step then passes the
+/// gradient on without writing it anew (a bias add's 3-D operand:
+/// autopar-fuse-elementwise forwards the copy).
+static bool passesGradientThrough(linalg::LinalgOp op, unsigned input) {
+  Block *body = op.getBlock();
+  if (!body || op->getNumResults() != 1 ||
+      op.getNumParallelLoops() != op.getNumLoops())
+    return false;
+  OpOperand *operand = op.getDpsInputOperand(input);
+  OpOperand *init = op.getDpsInitOperand(0);
+  if (operand->get().getType() != op->getResult(0).getType() ||
+      op.getMatchingIndexingMap(operand) != op.getMatchingIndexingMap(init))
+    return false;
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || add->getBlock() != body)
+    return false;
+  BlockArgument arg = body->getArgument(input);
+  Value other = add.getLhs() == arg ? add.getRhs() : add.getLhs();
+  if (add.getLhs() != arg && add.getRhs() != arg)
+    return false;
+  // The other term must not read the input.
+  SmallVector<Value> pending = {other};
+  while (!pending.empty()) {
+    Value value = pending.pop_back_val();
+    if (value == arg)
+      return false;
+    if (Operation *def = value.getDefiningOp(); def && def->getBlock() == body)
+      llvm::append_range(pending, def->getOperands());
+  }
+  return true;
+}
+
 static BodySummary summarizeBody(linalg::LinalgOp op) {
   BodySummary summary;
   unsigned numInputs = op.getNumDpsInputs();
@@ -599,10 +634,26 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     llvm::append_range(gradInputs, body.gathered);
     bool anyGrad = false;
     double outBytes = resultBytes;
+    // The one input the result's gradient passes to unchanged (a bias
+    // add's activation; not a residual add's two): no work, nothing
+    // written.
+    Value passedInput;
+    for (unsigned k = 0; k < linalgOp.getNumDpsInputs(); ++k)
+      if (passesGradientThrough(linalgOp, k)) {
+        if (passedInput) {
+          passedInput = Value();
+          break;
+        }
+        passedInput = linalgOp.getDpsInputs()[k];
+      }
+    unsigned written = 0;
     for (Value input : gradInputs) {
       if (!requiresGrad.contains(input) || !isFloatLike(input.getType()))
         continue;
       anyGrad = true;
+      if (input == passedInput)
+        continue;
+      ++written;
       // A gather's gradient is a scatter-add: one FLOP per iteration.
       bool isGather = llvm::is_contained(body.gathered, input);
       double gradFlops = work.iterations * (isGather ? 1 : body.flops);
@@ -617,6 +668,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
           (work.fused ? 0.0 : outBytes) +
           (isFusedValue(input) ? 0.0 : sizeInBytes(input.getType()));
     }
+    // Only the passed gradient: no backward kernel.
+    if (anyGrad && written == 0)
+      work.bwdKernels = 0;
     if (anyGrad) {
       for (int input : body.neededInputs.set_bits()) {
         Value value = linalgOp.getDpsInputs()[input];

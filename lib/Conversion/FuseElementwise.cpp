@@ -68,6 +68,28 @@ static void dropZeroAccumulation(RewriterBase &rewriter, linalg::GenericOp op) {
   }
 }
 
+/// A generic that copies its one input element for element (identity maps,
+/// the input's type): what dropZeroAccumulation leaves of a gradient passed
+/// through an addition unchanged (a bias add's, read by its bias gradient
+/// and by contractions, so never fused). Its users read the input instead:
+/// no buffer, no kernel.
+static void forwardCopy(RewriterBase &rewriter, linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+      op.getNumParallelLoops() != op.getNumLoops() ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return;
+  Value input = op.getDpsInputs()[0];
+  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
+  if (input.getType() != op->getResult(0).getType() ||
+      yield.getOperand(0) != op.getBody()->getArgument(0))
+    return;
+  Operation *init = op.getDpsInits()[0].getDefiningOp();
+  rewriter.replaceOp(op, input);
+  if (init && init->use_empty() && isPure(init))
+    rewriter.eraseOp(init);
+}
+
 /// The rule's fifth part (Analysis/Fusion.h): a 2-D transpose read only
 /// by 2-D contractions goes, each reading its input through the composed
 /// map; a 2-D transpose of a contraction's one-use result goes, the
@@ -213,8 +235,10 @@ struct FuseElementwisePass
     : public mlir::autopar::impl::FuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
-    getOperation()->walk(
-        [&](linalg::GenericOp op) { dropZeroAccumulation(rewriter, op); });
+    getOperation()->walk([&](linalg::GenericOp op) {
+      dropZeroAccumulation(rewriter, op);
+      forwardCopy(rewriter, op);
+    });
     if (failed(foldTransposes(rewriter, getOperation())))
       return signalPassFailure();
     moveViewsBeforeRoundings(rewriter, getOperation());

@@ -70,6 +70,7 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     layer.intensity = work.intensity();
     layer.savedBytes = work.savedBytes;
     layer.bwdFlops = work.bwdFlops();
+    layer.bwdBytes = work.bwdBytes;
     layer.estimated = work.estimated;
     layer.fused = work.fused;
     layer.inRowKernel = work.inRowKernel;
@@ -288,6 +289,7 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
           json.attribute("intensity", layer.intensity);
           json.attribute("saved_bytes", layer.savedBytes);
           json.attribute("bwd_flops", layer.bwdFlops);
+          json.attribute("bwd_bytes", layer.bwdBytes);
           json.attribute("time_fwd_s", layer.timeFwd);
           json.attribute("time_bwd_s", layer.timeBwd);
           json.attribute("bound", layer.computeBound ? "compute" : "memory");

@@ -180,6 +180,62 @@ func.func @accumulations(%x: tensor<6xf32>, %acc: tensor<6xf32>, %y: tensor<6x2x
 
 // -----
 
+// A bias add's backward (autopar-training): the activation's gradient is
+// the result's, accumulated into zeros, and read by the bias gradient and
+// by a contraction (so never fused). Left a copy, it would be a buffer and
+// a kernel: the contraction and the reduction read the gradient itself.
+// A copy through a transposing map stays (a kernel of its own).
+#id3 = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+#tr = affine_map<(d0, d1) -> (d1, d0)>
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @passed_gradient
+// CHECK-SAME: (%[[DY:.*]]: tensor<4x8xf32>, %[[W:.*]]: tensor<8x2xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[DY]] : tensor<4x8xf32>) outs(%{{.*}} : tensor<8xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[DY]], %[[W]] : tensor<4x8xf32>, tensor<8x2xf32>)
+// CHECK: %[[T:.*]] = linalg.generic {{.*}} ins(%[[DY]] : tensor<4x8xf32>) outs(%{{.*}} : tensor<8x4xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @passed_gradient(%dy: tensor<4x8xf32>, %w: tensor<8x2xf32>) -> (tensor<8xf32>, tensor<4x2xf32>, tensor<8x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x8xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %dx = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel"]}
+      ins(%dy : tensor<4x8xf32>) outs(%z : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %o, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<4x8xf32>
+  %eb = tensor.empty() : tensor<8xf32>
+  %zb = linalg.fill ins(%zero : f32) outs(%eb : tensor<8xf32>) -> tensor<8xf32>
+  %db = linalg.generic {indexing_maps = [#id3, #col], iterator_types = ["reduction", "parallel"]}
+      ins(%dy : tensor<4x8xf32>) outs(%zb : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %o, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  %ep = tensor.empty() : tensor<4x2xf32>
+  %zp = linalg.fill ins(%zero : f32) outs(%ep : tensor<4x2xf32>) -> tensor<4x2xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dx, %w : tensor<4x8xf32>, tensor<8x2xf32>) outs(%zp : tensor<4x2xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x2xf32>
+  %et = tensor.empty() : tensor<8x4xf32>
+  %t = linalg.generic {indexing_maps = [#tr, #id3], iterator_types = ["parallel", "parallel"]}
+      ins(%dx : tensor<4x8xf32>) outs(%et : tensor<8x4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<8x4xf32>
+  return %db, %p, %t : tensor<8xf32>, tensor<4x2xf32>, tensor<8x4xf32>
+}
+
+// -----
+
 // Not an accumulation into zeros: the sum does not add the init (which
 // another op of the body reads), so the body stays as it is.
 #id = affine_map<(d0) -> (d0)>

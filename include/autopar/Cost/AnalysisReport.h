@@ -25,7 +25,7 @@ struct LayerReport {
   std::string loc;
   std::string shape;
   double flops = 0, macs = 0, params = 0, bytes = 0, intensity = 0;
-  double savedBytes = 0, bwdFlops = 0;
+  double savedBytes = 0, bwdFlops = 0, bwdBytes = 0;
   double timeFwd = 0, timeBwd = 0;
   bool computeBound = false;
   bool estimated = false;
