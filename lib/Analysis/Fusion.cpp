@@ -390,6 +390,9 @@ public:
   std::optional<EpilogueForm> read();
   /// Whether the root yields tanh-GELU of its one input.
   bool isGeluOfInput();
+  /// Whether the root yields input `gradient` times tanh-GELU's derivative
+  /// at input `sum`.
+  bool isGeluGradient(unsigned gradient, unsigned sum);
 
 private:
   /// What `scalar` stands for: itself when an op in a body defines it,
@@ -412,8 +415,10 @@ private:
   /// The operands a tree of additions rooted at `scalar` sums (each a
   /// leaf, or a leaf rounded), or failure.
   LogicalResult collectSum(Scalar scalar, SmallVectorImpl<Leaf> &sum);
-  /// `scalar` as a function of `sum` alone, at `x`, in double precision.
-  std::optional<double> evaluate(Scalar scalar, const Scalar &sum, double x,
+  /// `scalar` as a function of `vars` alone, each at its value, in double
+  /// precision.
+  std::optional<double> evaluate(Scalar scalar,
+                                 ArrayRef<std::pair<Scalar, double>> vars,
                                  unsigned depth = 0);
   /// Whether `result` is tanh-GELU of `sum`.
   bool isGeluTanh(Scalar result, const Scalar &sum);
@@ -474,15 +479,17 @@ LogicalResult EpilogueReader::collectSum(Scalar scalar,
                  succeeded(collectSum({add.getRhs(), loops}, sum)));
 }
 
-std::optional<double> EpilogueReader::evaluate(Scalar scalar, const Scalar &sum,
-                                               double x, unsigned depth) {
-  if (scalar == sum)
-    return x;
+std::optional<double> EpilogueReader::evaluate(
+    Scalar scalar, ArrayRef<std::pair<Scalar, double>> vars, unsigned depth) {
+  for (const auto &[var, x] : vars)
+    if (scalar == var)
+      return x;
   Resolved resolved = resolve(scalar);
   if (!resolved.valid || resolved.leaf || depth > 64)
     return std::nullopt; // another operand, or too deep to be an activation
-  if (resolved.scalar == sum)
-    return x;
+  for (const auto &[var, x] : vars)
+    if (resolved.scalar == var)
+      return x;
   Value value = resolved.scalar.value;
   FloatAttr constant;
   if (matchPattern(value, m_Constant(&constant)))
@@ -493,7 +500,7 @@ std::optional<double> EpilogueReader::evaluate(Scalar scalar, const Scalar &sum,
   SmallVector<double, 3> args;
   for (Value operand : op->getOperands()) {
     std::optional<double> arg =
-        evaluate({operand, resolved.scalar.loops}, sum, x, depth + 1);
+        evaluate({operand, resolved.scalar.loops}, vars, depth + 1);
     if (!arg)
       return std::nullopt;
     args.push_back(*arg);
@@ -524,7 +531,7 @@ bool EpilogueReader::isGeluTanh(Scalar result, const Scalar &sum) {
   auto type = dyn_cast<FloatType>(result.value.getType());
   double tolerance = type && type.getWidth() <= 16 ? 0x1p-9 : 1e-6;
   for (double x : kPoints) {
-    std::optional<double> value = evaluate(result, sum, x);
+    std::optional<double> value = evaluate(result, {{sum, x}});
     double expected =
         0.5 * x *
         (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
@@ -532,6 +539,42 @@ bool EpilogueReader::isGeluTanh(Scalar result, const Scalar &sum) {
                     tolerance * std::max(1.0, std::abs(x))))
       return false;
   }
+  return true;
+}
+
+bool EpilogueReader::isGeluGradient(unsigned gradient, unsigned sum) {
+  if (root.getNumDpsInputs() != 2 || root.getNumDpsInits() != 1 ||
+      gradient == sum || gradient > 1 || sum > 1 ||
+      root.getNumParallelLoops() != root.getNumLoops() ||
+      !llvm::all_of(root.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  unsigned rank = root.getNumLoops();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(rank, root.getContext());
+  Scalar result = {root.getBlock()->getTerminator()->getOperand(0), identity};
+  Scalar g = {root.getBlock()->getArgument(gradient), identity};
+  Scalar h = {root.getBlock()->getArgument(sum), identity};
+  // tanh-GELU's derivative at the points isGeluTanh takes, for two
+  // gradients (one not 1, so that a GELU's derivative alone is not taken
+  // for one scaled by its gradient).
+  constexpr double kPoints[] = {-6.0, -3.3, -2.7, -1.9, -1.1, -0.7, -0.3, 0.0,
+                                0.2,  0.5,  1.05, 1.7,  2.7,  4.1,  7.0};
+  auto type = dyn_cast<FloatType>(result.value.getType());
+  double tolerance = type && type.getWidth() <= 16 ? 0x1p-9 : 1e-6;
+  for (double x : kPoints)
+    for (double dy : {1.0, -2.5}) {
+      std::optional<double> value = evaluate(result, {{g, dy}, {h, x}});
+      double inner = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+      double t = std::tanh(inner);
+      double derivative = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) *
+                                                0.7978845608028654 *
+                                                (1.0 + 3.0 * 0.044715 * x * x);
+      double expected = dy * derivative;
+      if (!value || !(std::abs(*value - expected) <=
+                      tolerance * std::max(1.0, std::abs(expected))))
+        return false;
+    }
   return true;
 }
 
@@ -658,6 +701,11 @@ bool mlir::autopar::isGeluOfInput(linalg::GenericOp generic) {
   return EpilogueReader(generic).isGeluOfInput();
 }
 
+bool mlir::autopar::isGeluGradient(linalg::GenericOp generic, unsigned gradient,
+                                   unsigned sum) {
+  return EpilogueReader(generic).isGeluGradient(gradient, sum);
+}
+
 /// getGemmEpilogue, but for `generic` that may be fused into its users
 /// (isGeluAuxSum asks it of a sum that is not, because of what it finds).
 static std::optional<GemmEpilogue> getGemmEpilogueOf(linalg::GenericOp generic);
@@ -667,6 +715,27 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
   if (!generic.hasPureTensorSemantics() || isFusedIntoUsers(generic))
     return std::nullopt;
   return getGemmEpilogueOf(generic);
+}
+
+bool mlir::autopar::isGeluGradientInEpilogue(linalg::GenericOp gelu) {
+  if (gelu->getNumResults() != 1 || !gelu->getResult(0).hasOneUse() ||
+      !getElementTypeOrSelf(gelu->getResult(0).getType()).isF32())
+    return false;
+  Value value = gelu->getResult(0);
+  Operation *user = *value.getUsers().begin();
+  if (auto view = dyn_cast<tensor::CollapseShapeOp>(user)) {
+    SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
+    if (groups.size() != 2 || groups[1].size() != 1 ||
+        !view->getResult(0).hasOneUse())
+      return false;
+    value = view.getResult();
+    user = *value.getUsers().begin();
+  }
+  auto contraction = dyn_cast<linalg::LinalgOp>(user);
+  return contraction && contraction.getNumDpsInputs() == 2 &&
+         linalg::isaContractionOpInterface(contraction) &&
+         llvm::is_contained(contraction.getDpsInputs(), value) &&
+         cast<ShapedType>(value.getType()).getRank() == 2;
 }
 
 bool mlir::autopar::isGeluAuxShape(Type type) {

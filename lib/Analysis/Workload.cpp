@@ -678,6 +678,14 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         work.bwdBytes += readBytes(value);
       }
     }
+    // A GELU whose sum the step keeps: its backward (and its bias's
+    // gradient, fused here) runs in the epilogue of the product that makes
+    // its gradient (DGELU_BGRAD), which writes the result; the epilogue
+    // reads the kept sum.
+    if (anyGrad && keepsSum && isGeluGradientInEpilogue(generic)) {
+      work.bwdKernels = 0;
+      work.bwdBytes = resultBytes;
+    }
     propagateGrad(gradInputs);
     // A tensor made from a scalar is made in its users' kernels: no bytes,
     // no launch, nothing its users read (Analysis/Fusion.h).

@@ -375,7 +375,9 @@ struct LtDesc {
   cublasOperation_t transA = CUBLAS_OP_N, transB = CUBLAS_OP_N;
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   const void *bias = nullptr;
-  /// GELU_AUX_BIAS: where the sum before the GELU goes, in D's type.
+  /// GELU_AUX_BIAS: where the sum before the GELU goes, in D's type;
+  /// DGELU: where it is read from. (The bias pointer is written for
+  /// DGELU_BGRAD: the bias gradient.)
   void *aux = nullptr;
   int64_t auxLd = 0;
 };
@@ -1218,7 +1220,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
   if (!fromCuda(al.type, ae) || !fromCuda(bl.type, be) ||
       !fromCuda(cl.type, ce) || !fromCuda(dl.type, de))
     return CUBLAS_STATUS_NOT_SUPPORTED;
-  bool bias = false, relu = false, gelu = false, aux = false;
+  bool bias = false, relu = false, gelu = false, aux = false, dgelu = false,
+       bgrad = false;
   switch (op.epilogue) {
   case CUBLASLT_EPILOGUE_DEFAULT:
     break;
@@ -1240,18 +1243,26 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
   case CUBLASLT_EPILOGUE_GELU_AUX_BIAS:
     bias = gelu = aux = true;
     break;
+  case CUBLASLT_EPILOGUE_DGELU:
+    dgelu = aux = true;
+    break;
+  case CUBLASLT_EPILOGUE_DGELU_BGRAD:
+    dgelu = aux = bgrad = true;
+    break;
   default:
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }
-  if (bias && !op.bias)
+  if ((bias || bgrad) && !op.bias)
     return CUBLAS_STATUS_INVALID_VALUE;
   // cuBLASLt's rules for the GELU input it keeps: a pointer, and a leading
   // dimension of at least D's rows, divisible by 8.
   if (aux && (!op.aux || op.auxLd < static_cast<int64_t>(dl.rows) ||
               op.auxLd % 8 != 0))
     return CUBLAS_STATUS_INVALID_VALUE;
-  // The bias has D's type and one element per row of D.
+  // The bias has D's type and one element per row of D; so has the bias
+  // gradient, D summed over its columns.
   const void *biasData = op.bias;
+  std::vector<double> columnSums(bgrad ? dl.rows : 0, 0.0);
   Matrix left{a, ae, al.ld, op.transA != CUBLAS_OP_N};
   Matrix right{b, be, bl.ld, op.transB != CUBLAS_OP_N};
   gemm(static_cast<int64_t>(dl.rows), static_cast<int64_t>(dl.cols),
@@ -1260,12 +1271,23 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
        [&](int64_t row, int64_t column, double value) {
          if (bias)
            value += load(biasData, static_cast<size_t>(row), de);
-         if (aux) {
+         if (aux && dgelu) {
+           // The GELU's input, read in D's type: D is the product times
+           // the GELU's derivative there.
+           double x =
+               load(op.aux, static_cast<size_t>(row + column * op.auxLd), de);
+           double t =
+               std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x));
+           value *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 *
+                                        (1 + 3 * 0.044715 * x * x);
+         } else if (aux) {
            // Stored in D's type, and the GELU reads it as stored.
            size_t at = static_cast<size_t>(row + column * op.auxLd);
            store(op.aux, at, de, value);
            value = load(op.aux, at, de);
          }
+         if (bgrad)
+           columnSums[static_cast<size_t>(row)] += value;
          if (relu)
            value = value > 0 ? value : 0;
          if (gelu)
@@ -1274,6 +1296,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
                                   (value + 0.044715 * value * value * value)));
          return value;
        });
+  for (size_t row = 0; row < columnSums.size(); ++row)
+    store(const_cast<void *>(biasData), row, de, columnSums[row]);
   return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -2308,6 +2308,22 @@ extern "C" void autopar_cuda_gemm_gelu_aux(int64_t a, int64_t b, int64_t c,
                   "autopar_cuda_gemm_gelu_aux");
 }
 
+extern "C" void autopar_cuda_gemm_dgelu(int64_t a, int64_t b, int64_t d,
+                                        int64_t biasGradient, int64_t aux,
+                                        int64_t m, int64_t n, int64_t k,
+                                        int32_t transA, int32_t transB,
+                                        int32_t dtype) {
+  // D = (A B) * GELU'(aux); with a bias gradient buffer, its sum over D's
+  // rows (row-major: over m, one value per column n) too. cuBLASLt writes
+  // the bias gradient through the bias pointer.
+  if (!aux)
+    fail("autopar_cuda_gemm_dgelu: needs the GELU's input (aux)");
+  runGemmEpilogue(a, b, d, d, biasGradient, aux, m, n, k, transA, transB,
+                  biasGradient ? CUBLASLT_EPILOGUE_DGELU_BGRAD
+                               : CUBLASLT_EPILOGUE_DGELU,
+                  dtype, /*accumulate=*/0, "autopar_cuda_gemm_dgelu");
+}
+
 //===----------------------------------------------------------------------===//
 // CUDA graphs
 //===----------------------------------------------------------------------===//

@@ -182,12 +182,22 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
 // (64 + 2048 B). Was priced as a kernel reading the product and the bias
 // and writing the result (4160 B, a launch) before the training lowering
 // kept the sum.
+// Its backward, the GELU's gradient and the bias's, runs in the epilogue
+// of the next layer's data-gradient product (cuBLASLt's DGELU_BGRAD;
+// Fusion.h, isGeluGradientInEpilogue): no kernel; the kept sum read
+// (2048 B; was 4160 B and a launch: the result's gradient read, the sum
+// made again from the product and the bias), the bias's gradient written
+// (64 B, the bias add's own).
+// GELU: "loc": "fc.bias",
+// GELU: "bwd_bytes": 64,
 // GELU: "loc": "fc.gelu",
 // GELU: "bytes": 2112,
+// GELU: "bwd_bytes": 2048,
 // GELU: "in_gemm_epilogue": true,
 // GELU-NEXT: "launches": 0
 func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
-                   %b: tensor<16xf32> {autopar.role = "param"}) -> tensor<32x16xf32> {
+                   %b: tensor<16xf32> {autopar.role = "param"},
+                   %w2: tensor<16x8xf32> {autopar.role = "param"}) -> tensor<32x8xf32> {
   %zero = arith.constant 0.0 : f32
   %half = arith.constant 0.5 : f32
   %one = arith.constant 1.0 : f32
@@ -216,7 +226,10 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
     %r = arith.mulf %h, %t4 : f32
     linalg.yield %r : f32
   } -> tensor<32x16xf32> loc("fc.gelu")
-  return %g : tensor<32x16xf32>
+  %e2 = tensor.empty() : tensor<32x8xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<32x8xf32>) -> tensor<32x8xf32>
+  %p2 = linalg.matmul ins(%g, %w2 : tensor<32x16xf32>, tensor<16x8xf32>) outs(%z2 : tensor<32x8xf32>) -> tensor<32x8xf32> loc("fc2")
+  return %p2 : tensor<32x8xf32>
 }
 
 //--- bf16.mlir

@@ -412,3 +412,89 @@ func.func @gelu_aux_unaligned(%a: tensor<8x16xf32>, %b: tensor<16x12xf32>, %bias
   } -> tensor<8x12xf32>
   return %g, %h : tensor<8x12xf32>, tensor<8x12xf32>
 }
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#nk = affine_map<(m, n, k) -> (n, k)>
+#km = affine_map<(m, n, k) -> (k, m)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+#col3 = affine_map<(b, s, n) -> (n)>
+
+// A training step's GELU backward: the product that makes the GELU's
+// output gradient (dy W^T, viewed [b, s, n]), the weight gradient autodiff
+// puts between them, then dy * GELU'(h) with h the kept sum, then the
+// bias's gradient (its column sum into zeros). The product moves down to
+// the backward: one call writes the gradient as D and the bias gradient
+// (cuBLASLt's DGELU_BGRAD, h as AUX): the operands A, B, D, bias gradient,
+// aux, m, n, k, transA, transB, dtype. The weight gradient stays a GEMM.
+// CHECK-LABEL: func.func @gelu_gradient(
+// CHECK-SAME: %[[DY:[^:]*]]: memref<8x16xf32>
+// CHECK: call @autopar_cuda_gemm(
+// CHECK: %[[DB:.*]] = memref.alloc() {{.*}} : memref<32xf32>
+// CHECK: call @autopar_cuda_gemm_dgelu(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c8_i64{{.*}}, %c32_i64{{.*}}, %c16_i64{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}, %c0_i32{{.*}}) {autopar.writes = array<i32: 2, 3>}
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: linalg.fill
+// CHECK: return
+func.func @gelu_gradient(%dy: tensor<8x16xf32>, %w: tensor<32x16xf32>, %x: tensor<8x32xf32>, %h: tensor<2x4x32xf32>) -> (tensor<2x4x32xf32>, tensor<32xf32>, tensor<32x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %k = arith.constant 0.797884583 : f32
+  %c = arith.constant 0.044715 : f32
+  %c3 = arith.constant 0.134145 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %da = linalg.generic {indexing_maps = [#mk, #nk, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dy, %w : tensor<8x16xf32>, tensor<32x16xf32>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %ew = tensor.empty() : tensor<32x16xf32>
+  %zw = linalg.fill ins(%zero : f32) outs(%ew : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %dw = linalg.generic {indexing_maps = [#km, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %dy : tensor<8x32xf32>, tensor<8x16xf32>) outs(%zw : tensor<32x16xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32>
+  %v = tensor.expand_shape %da [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xf32> into tensor<2x4x32xf32>
+  %eg = tensor.empty() : tensor<2x4x32xf32>
+  %dh = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %h : tensor<2x4x32xf32>, tensor<2x4x32xf32>) outs(%eg : tensor<2x4x32xf32>) {
+  ^bb0(%g: f32, %y: f32, %o: f32):
+    %y2 = arith.mulf %y, %y : f32
+    %y3 = arith.mulf %y2, %y : f32
+    %cy3 = arith.mulf %y3, %c : f32
+    %in = arith.addf %y, %cy3 : f32
+    %s = arith.mulf %in, %k : f32
+    %t = math.tanh %s : f32
+    %onep = arith.addf %t, %one : f32
+    %left = arith.mulf %onep, %half : f32
+    %t2 = arith.mulf %t, %t : f32
+    %sech = arith.subf %one, %t2 : f32
+    %c3y2 = arith.mulf %y2, %c3 : f32
+    %dp = arith.addf %one, %c3y2 : f32
+    %kdp = arith.mulf %dp, %k : f32
+    %hy = arith.mulf %y, %half : f32
+    %a = arith.mulf %hy, %sech : f32
+    %b = arith.mulf %a, %kdp : f32
+    %d = arith.addf %left, %b : f32
+    %r = arith.mulf %g, %d : f32
+    linalg.yield %r : f32
+  } -> tensor<2x4x32xf32>
+  %eb = tensor.empty() : tensor<32xf32>
+  %zb = linalg.fill ins(%zero : f32) outs(%eb : tensor<32xf32>) -> tensor<32xf32>
+  %db = linalg.generic {indexing_maps = [#id3, #col3], iterator_types = ["reduction", "reduction", "parallel"]}
+      ins(%dh : tensor<2x4x32xf32>) outs(%zb : tensor<32xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<32xf32>
+  return %dh, %db, %dw : tensor<2x4x32xf32>, tensor<32xf32>, tensor<32x16xf32>
+}

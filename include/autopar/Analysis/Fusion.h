@@ -223,6 +223,21 @@ std::optional<GemmEpilogue> getGemmEpilogue(linalg::GenericOp generic);
 /// input, elementwise (identity maps).
 bool isGeluOfInput(linalg::GenericOp generic);
 
+/// Whether `generic` (on tensors or buffers, two inputs, identity maps)
+/// computes, elementwise, its input `gradient` times tanh-GELU's
+/// derivative at its input `sum`: a training step's GELU backward, which
+/// cuBLASLt runs in the epilogue of the product that makes the gradient
+/// (DGELU, the sum read as AUX).
+bool isGeluGradient(linalg::GenericOp generic, unsigned gradient, unsigned sum);
+
+/// Whether the backward of `gelu`, a GELU whose sum a training step keeps
+/// (GELU_AUX_BIAS), runs in the epilogue of the product that makes its
+/// gradient, with its bias's gradient (cuBLASLt's DGELU_BGRAD; the
+/// lowering's matchGeluGradient): f32, and its result read only by a 2-D
+/// contraction, directly or with its leading dimensions merged (a dense
+/// layer's [b * s, n] view), whose data gradient is that product.
+bool isGeluGradientInEpilogue(linalg::GenericOp gelu);
+
 /// Whether cuBLASLt can keep a GELU's input of this shape as its AUX
 /// matrix: a static last dimension (AUX's leading dimension) that is a
 /// multiple of 8 (cublasLt.h, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD).

@@ -34,6 +34,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::autopar {
@@ -355,6 +356,165 @@ static std::optional<GeluAux> matchGeluAux(linalg::LinalgOp gemmOp,
   return GeluAux{gelu, output, std::move(frees)};
 }
 
+/// A training step's GELU backward after the product that makes its
+/// gradient: the first op after `gemmOp` (f32, no batch, stored [m, n],
+/// into zeros) that reads the product, or its rows split into leading
+/// dimensions, multiplies it by tanh-GELU's derivative at a kept sum h of
+/// its shape (Analysis/Fusion.h, isGeluGradient) into an allocation of
+/// that shape, its last dimension a multiple of 8 (h as cuBLASLt's AUX).
+/// The product moves down to it: one call writes the gradient (cuBLASLt's
+/// DGELU) where it stood, when the ops in between neither touch the
+/// product's buffer nor write the product's inputs (linalg ops on buffers
+/// only: the weight gradient autodiff puts between them). When the next op
+/// sums that gradient over its rows into a zero-filled [n] buffer (the
+/// bias's gradient) the call writes that sum too (DGELU_BGRAD), and the
+/// fill and the sum go.
+struct GeluGradient {
+  linalg::GenericOp op;
+  Value output, aux;
+  memref::ExpandShapeOp view;
+  SmallVector<memref::DeallocOp> frees;
+  /// The bias gradient's sum, its fill and its buffer, if folded.
+  linalg::GenericOp biasSum;
+  Operation *biasFill = nullptr;
+  Value biasGradient;
+};
+
+/// Whether `generic` sums its one input (identity map) over every loop but
+/// the last into its init (a rank-1 buffer over that loop).
+static bool isColumnSum(linalg::GenericOp generic) {
+  unsigned rank = generic.getNumLoops();
+  if (generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+      rank < 2 || generic.getNumReductionLoops() != rank - 1 ||
+      generic.getIteratorTypesArray().back() != utils::IteratorType::parallel)
+    return false;
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  MLIRContext *context = generic.getContext();
+  if (!maps[0].isIdentity() ||
+      maps[1] != AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)},
+                                context))
+    return false;
+  Block &body = *generic.getBlock();
+  auto add = body.getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  return add && body.getOperations().size() == 2 &&
+         llvm::is_contained({add.getLhs(), add.getRhs()},
+                            body.getArgument(0)) &&
+         llvm::is_contained({add.getLhs(), add.getRhs()}, body.getArgument(1));
+}
+
+static std::optional<GeluGradient>
+matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
+  if (gemm.swapped || gemm.batch != 1 || !zeroFilled || gemm.inputType != 0 ||
+      gemm.resultType != 0)
+    return std::nullopt;
+  Value product = gemmOp.getDpsInits()[0];
+  Operation *alloc = product.getDefiningOp();
+  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
+      alloc->getBlock() != gemmOp->getBlock())
+    return std::nullopt;
+  auto readsProduct = [&](Value value) {
+    auto view = value.getDefiningOp<memref::ExpandShapeOp>();
+    return value == product || (view && view.getSrc() == product);
+  };
+  // Down to the first op reading the product.
+  GeluGradient match;
+  Operation *next = gemmOp->getNextNode();
+  for (; next; next = next->getNextNode()) {
+    if (auto free = dyn_cast<memref::DeallocOp>(next)) {
+      if (free.getMemref() == product)
+        return std::nullopt;
+      match.frees.push_back(free);
+      continue;
+    }
+    if (isa<memref::AllocOp, gpu::AllocOp>(next) || isProfilingCall(next) ||
+        (isMemoryEffectFree(next) && next->getNumRegions() == 0))
+      continue;
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(next);
+    if (!linalgOp || !linalgOp.hasPureBufferSemantics())
+      return std::nullopt;
+    if (llvm::any_of(next->getOperands(), readsProduct))
+      break;
+    for (Value written : linalgOp.getDpsInits())
+      for (Value input : gemmOp.getDpsInputs())
+        if (mayAliasBuffers(getRootBuffer(written), getRootBuffer(input)))
+          return std::nullopt;
+  }
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!generic || generic.getNumDpsInputs() != 2)
+    return std::nullopt;
+  unsigned read = readsProduct(generic.getDpsInputs()[0]) ? 0 : 1;
+  Value gradient = generic.getDpsInputs()[read];
+  Value aux = generic.getDpsInputs()[1 - read];
+  Value output = generic.getDpsInits()[0];
+  if (!readsProduct(gradient) || readsProduct(aux) ||
+      !isGeluGradient(generic, read, 1 - read))
+    return std::nullopt;
+  if (gradient != product) {
+    match.view = gradient.getDefiningOp<memref::ExpandShapeOp>();
+    SmallVector<ReassociationIndices> groups =
+        match.view.getReassociationIndices();
+    int64_t rank = match.view.getResultType().getRank();
+    if (groups.size() != 2 || groups[1].size() != 1 ||
+        groups[1].front() != rank - 1 ||
+        !llvm::all_of(match.view->getUsers(), [&](Operation *user) {
+          return user == generic.getOperation();
+        }))
+      return std::nullopt;
+  }
+  auto outputType = dyn_cast<MemRefType>(output.getType());
+  if (!outputType || outputType != gradient.getType() ||
+      aux.getType() != outputType || !outputType.getLayout().isIdentity() ||
+      !isGeluAuxShape(outputType) || output == aux ||
+      !isFoldableProduct(gemmOp, generic, match.view.getOperation(), output))
+    return std::nullopt;
+  for (memref::DeallocOp free : match.frees)
+    if (llvm::is_contained({aux, output}, free.getMemref()))
+      return std::nullopt;
+  match.op = generic;
+  match.output = output;
+  match.aux = aux;
+  // The bias's gradient next: an allocation filled with zeros, then the
+  // sum of the gradient over its rows into it.
+  Operation *fill = nullptr;
+  for (next = generic->getNextNode(); next; next = next->getNextNode()) {
+    if (auto zero = dyn_cast<linalg::FillOp>(next)) {
+      FloatAttr value;
+      if (fill || !zero.hasPureBufferSemantics() ||
+          !matchPattern(zero.value(), m_Constant(&value)) ||
+          !value.getValue().isZero())
+        break;
+      fill = zero;
+      continue;
+    }
+    if (auto free = dyn_cast<memref::DeallocOp>(next)) {
+      if (free.getMemref() == output)
+        break;
+      continue;
+    }
+    if (isa<memref::AllocOp>(next) ||
+        (isMemoryEffectFree(next) && next->getNumRegions() == 0))
+      continue;
+    break;
+  }
+  auto sum = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!fill || !sum || !sum.hasPureBufferSemantics() || !isColumnSum(sum) ||
+      sum.getDpsInputs()[0] != output)
+    return match;
+  Value bias = sum.getDpsInits()[0];
+  auto biasType = dyn_cast<MemRefType>(bias.getType());
+  auto biasAlloc = bias.getDefiningOp<memref::AllocOp>();
+  if (fill->getOperand(1) != bias || !biasType ||
+      !biasType.getLayout().isIdentity() ||
+      biasType.getElementType() != outputType.getElementType() || !biasAlloc ||
+      biasAlloc->getNumOperands() != 0 ||
+      biasAlloc->getBlock() != generic->getBlock())
+    return match;
+  match.biasSum = sum;
+  match.biasFill = fill;
+  match.biasGradient = bias;
+  return match;
+}
+
 /// The op after `gemm` (a product of 16-bit inputs into an f32 buffer it
 /// writes whole, beta = 0) that only rounds the product to the inputs'
 /// type, into an allocation of the same shape (a 16-bit attention's
@@ -513,6 +673,57 @@ struct ContractionsToCUBLASPass
           zeroFill->erase();
         if (epilogue->rounded)
           eraseIfUnused(product);
+        continue;
+      }
+      // A GELU's backward reading the product (the gradient): one call
+      // where the backward stood, writing its result and, when the bias's
+      // gradient follows, that too.
+      if (std::optional<GeluGradient> dgelu =
+              matchGeluGradient(op, gemm, zeroFill != nullptr)) {
+        builder.setInsertionPoint(dgelu->op);
+        Location loc = dgelu->op.getLoc();
+        if (dgelu->biasGradient)
+          dgelu->biasGradient.getDefiningOp()->moveBefore(dgelu->op);
+        // A, B, D, bias gradient, aux, m, n, k; transA, transB, dtype.
+        SmallVector<Type> types(8, i64);
+        types.append(3, i32);
+        func::FuncOp dgeluCall = getOrDeclareRuntimeFunction(
+            builder, module, "autopar_cuda_gemm_dgelu", types, {});
+        setStreamOrdered(dgeluCall);
+        SmallVector<Value> operands;
+        for (Value buffer :
+             {op->getOperand(0), op->getOperand(1), dgelu->output})
+          operands.push_back(getBufferAddress(builder, loc, buffer));
+        operands.push_back(
+            dgelu->biasGradient
+                ? getBufferAddress(builder, loc, dgelu->biasGradient)
+                : constant(loc, i64, 0));
+        operands.push_back(getBufferAddress(builder, loc, dgelu->aux));
+        for (int64_t size : {gemm.m, gemm.n, gemm.k})
+          operands.push_back(constant(loc, i64, size));
+        operands.push_back(constant(loc, i32, gemm.transA));
+        operands.push_back(constant(loc, i32, gemm.transB));
+        operands.push_back(constant(loc, i32, gemm.resultType));
+        auto call = func::CallOp::create(builder, loc, dgeluCall, operands);
+        // D, and the bias gradient.
+        if (dgelu->biasGradient)
+          setWrittenOperands(call, {2, 3});
+        else
+          setWrittenOperands(call, {2});
+        for (memref::DeallocOp free : llvm::reverse(dgelu->frees))
+          free->moveAfter(call);
+        dgelu->op->erase();
+        if (dgelu->view)
+          dgelu->view->erase();
+        if (dgelu->biasSum) {
+          dgelu->biasSum->erase();
+          dgelu->biasFill->erase();
+        }
+        Value product = op->getOperand(2);
+        op->erase();
+        if (zeroFill)
+          zeroFill->erase();
+        eraseIfUnused(product);
         continue;
       }
       // A product into zeros rounded to its inputs' type by the next op:

@@ -103,3 +103,28 @@ void autopar_cuda_gemm_gelu_aux(int64_t a, int64_t b, int64_t c, int64_t d,
               (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x))));
   }
 }
+
+/* autopar_cuda_gemm_dgelu: D = (A B) * GELU'(aux) (tanh form), and with
+   `bias` its column sums (a training step's GELU and bias gradients). */
+void autopar_cuda_gemm_dgelu(int64_t a, int64_t b, int64_t d, int64_t bias,
+                             int64_t aux, int64_t m, int64_t n, int64_t k,
+                             int32_t transA, int32_t transB, int32_t type) {
+  autopar_cuda_gemm_epilogue(a, b, d, d, 0, m, n, k, transA, transB, 0, type,
+                             0);
+  for (int64_t i = 0; i < m * n; ++i) {
+    float x = load((const void *)aux, i, type);
+    float t = tanhf(0.7978845608f * (x + 0.044715f * x * x * x));
+    float derivative =
+        0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * 0.7978845608f *
+                                (1.0f + 3.0f * 0.044715f * x * x);
+    store((void *)d, i, type, load((const void *)d, i, type) * derivative);
+  }
+  if (!bias)
+    return;
+  for (int64_t j = 0; j < n; ++j) {
+    float sum = 0;
+    for (int64_t i = 0; i < m; ++i)
+      sum += load((const void *)d, i * n + j, type);
+    store((void *)bias, j, type, sum);
+  }
+}
