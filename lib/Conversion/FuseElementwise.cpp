@@ -72,7 +72,10 @@ static void dropZeroAccumulation(RewriterBase &rewriter, linalg::GenericOp op) {
 /// the input's type): what dropZeroAccumulation leaves of a gradient passed
 /// through an addition unchanged (a bias add's, read by its bias gradient
 /// and by contractions, so never fused). Its users read the input instead:
-/// no buffer, no kernel.
+/// no buffer, no kernel. Not when the input's producer runs inside its
+/// users (a loss gradient fused into the copy and the bias gradient's
+/// sum): the copy is then where the value is made, and without it the
+/// producer would be a kernel of its own that the sum waits for.
 static void forwardCopy(RewriterBase &rewriter, linalg::GenericOp op) {
   if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
       op.getNumParallelLoops() != op.getNumLoops() ||
@@ -81,7 +84,9 @@ static void forwardCopy(RewriterBase &rewriter, linalg::GenericOp op) {
     return;
   Value input = op.getDpsInputs()[0];
   auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
-  if (input.getType() != op->getResult(0).getType() ||
+  Operation *producer = input.getDefiningOp();
+  if ((producer && isFusedIntoUsers(producer)) ||
+      input.getType() != op->getResult(0).getType() ||
       yield.getOperand(0) != op.getBody()->getArgument(0))
     return;
   Operation *init = op.getDpsInits()[0].getDefiningOp();

@@ -236,6 +236,61 @@ func.func @passed_gradient(%dy: tensor<4x8xf32>, %w: tensor<8x2xf32>) -> (tensor
 
 // -----
 
+// The same copy of a value its producer makes inside its users (a loss
+// gradient): forwarded, the producer would be a kernel that the bias
+// gradient's sum waits for; kept, the producer runs inside the copy and
+// inside the sum, which need not wait for each other.
+#id3 = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @made_in_users
+// CHECK-SAME: (%[[X:.*]]: tensor<4x8xf32>, %[[W:.*]]: tensor<8x2xf32>)
+// CHECK: %[[COPY:.*]] = linalg.generic {{.*}} ins(%[[X]] : tensor<4x8xf32>) outs(%{{.*}} : tensor<4x8xf32>)
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%[[X]] : tensor<4x8xf32>) outs(%{{.*}} : tensor<8xf32>)
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%[[COPY]], %[[W]] : tensor<4x8xf32>, tensor<8x2xf32>)
+func.func @made_in_users(%x: tensor<4x8xf32>, %w: tensor<8x2xf32>) -> (tensor<8xf32>, tensor<4x2xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x8xf32>
+  %g = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %t = math.exp %a : f32
+    linalg.yield %t : f32
+  } -> tensor<4x8xf32>
+  %e2 = tensor.empty() : tensor<4x8xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e2 : tensor<4x8xf32>) -> tensor<4x8xf32>
+  %dx = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel"]}
+      ins(%g : tensor<4x8xf32>) outs(%z : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %o, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<4x8xf32>
+  %eb = tensor.empty() : tensor<8xf32>
+  %zb = linalg.fill ins(%zero : f32) outs(%eb : tensor<8xf32>) -> tensor<8xf32>
+  %db = linalg.generic {indexing_maps = [#id3, #col], iterator_types = ["reduction", "parallel"]}
+      ins(%g : tensor<4x8xf32>) outs(%zb : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %o, %a : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  %ep = tensor.empty() : tensor<4x2xf32>
+  %zp = linalg.fill ins(%zero : f32) outs(%ep : tensor<4x2xf32>) -> tensor<4x2xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dx, %w : tensor<4x8xf32>, tensor<8x2xf32>) outs(%zp : tensor<4x2xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x2xf32>
+  return %db, %p : tensor<8xf32>, tensor<4x2xf32>
+}
+
+// -----
+
 // Not an accumulation into zeros: the sum does not add the init (which
 // another op of the body reads), so the body stays as it is.
 #id = affine_map<(d0) -> (d0)>

@@ -130,7 +130,12 @@ def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
     batched SGEMM, accumulating into the result as linalg does). The
     contractions are recognized from indexing maps, so matmul, batch_matmul,
     their transposed forms and the backward pass's generic contractions
-    alike. Others are left to the generated kernels.
+    alike. Others are left to the generated kernels. What cuBLASLt can do
+    after a product joins its call as an epilogue
+    (`autopar_cuda_gemm_epilogue`: a bias, a residual, ReLU or tanh-GELU;
+    `autopar_cuda_gemm_gelu_aux`: a training step's GELU, its input kept;
+    `autopar_cuda_gemm_dgelu`: the GELU's backward and its bias's gradient,
+    DGELU_BGRAD), as does a 16-bit product's rounding (docs/cuda.md).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -18,8 +18,10 @@
 // (`autopar_cuda_gemm_epilogue`) when nothing else can see the product;
 // a tanh-GELU after a bias add whose sum others read too (a training
 // step's GELU and its backward) folds with the bias add, the call writing
-// the sum as AUX (`autopar_cuda_gemm_gelu_aux`). Other contractions run as
-// generated kernels.
+// the sum as AUX (`autopar_cuda_gemm_gelu_aux`); the GELU's backward, with
+// its bias's gradient, folds into the product that makes its gradient,
+// reading the sum as AUX (`autopar_cuda_gemm_dgelu`, DGELU_BGRAD). Other
+// contractions run as generated kernels.
 //
 //===----------------------------------------------------------------------===//
 
