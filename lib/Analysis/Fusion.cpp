@@ -395,6 +395,14 @@ public:
   bool isGeluGradient(unsigned gradient, unsigned sum);
 
 private:
+  /// Whether the root has `inputs` inputs and one init, all read and
+  /// written element for element (parallel loops, identity maps).
+  bool isElementwise(unsigned inputs);
+  /// `value` of the root's body, at the root's own loops.
+  Scalar getIdentityScalar(Value value) {
+    return {value, AffineMap::getMultiDimIdentityMap(root.getNumLoops(),
+                                                     root.getContext())};
+  }
   /// What `scalar` stands for: itself when an op in a body defines it,
   /// else the operand its block argument reads (`leaf`, with its map in
   /// the root's loops), or what a fused producer of that operand yields.
@@ -520,22 +528,40 @@ std::optional<double> EpilogueReader::evaluate(
       .Default([](Operation *) { return std::nullopt; });
 }
 
+/// The points a body is checked at against tanh-GELU (and its derivative):
+/// across GELU's bend and tails; erf-GELU differs from the tanh form by
+/// 1.7e-5 at 0.5 and 4.7e-4 at 2.7.
+static constexpr double kGeluPoints[] = {-6.0, -3.3, -2.7, -1.9, -1.1,
+                                         -0.7, -0.3, 0.0,  0.2,  0.5,
+                                         1.05, 1.7,  2.7,  4.1,  7.0};
+
+/// How near a body computing in `type` must come to tanh-GELU, relative: a
+/// body in 16-bit arithmetic holds its constants rounded (sqrt(2/pi)
+/// 0.796875 in bf16): it is tanh-GELU to its own precision, half a bf16
+/// ulp (2^-9), at which erf-GELU is too.
+static double getGeluTolerance(Type type) {
+  auto floatType = dyn_cast<FloatType>(type);
+  return floatType && floatType.getWidth() <= 16 ? 0x1p-9 : 1e-6;
+}
+
+static constexpr double kSqrt2OverPi = 0.7978845608028654, kGeluCube = 0.044715;
+
+static double getGeluTanh(double x) {
+  return 0.5 * x *
+         (1.0 + std::tanh(kSqrt2OverPi * (x + kGeluCube * x * x * x)));
+}
+
+static double getGeluTanhDerivative(double x) {
+  double t = std::tanh(kSqrt2OverPi * (x + kGeluCube * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * kSqrt2OverPi *
+                               (1.0 + 3.0 * kGeluCube * x * x);
+}
+
 bool EpilogueReader::isGeluTanh(Scalar result, const Scalar &sum) {
-  // Points across GELU's bend and tails; erf-GELU differs from the tanh
-  // form by 1.7e-5 at 0.5 and 4.7e-4 at 2.7. A body in 16-bit arithmetic
-  // holds its constants rounded (sqrt(2/pi) 0.796875 in bf16): it is
-  // tanh-GELU to its own precision, half a bf16 ulp (2^-9) relative, at
-  // which erf-GELU is too.
-  constexpr double kPoints[] = {-6.0, -3.3, -2.7, -1.9, -1.1, -0.7, -0.3, 0.0,
-                                0.2,  0.5,  1.05, 1.7,  2.7,  4.1,  7.0};
-  auto type = dyn_cast<FloatType>(result.value.getType());
-  double tolerance = type && type.getWidth() <= 16 ? 0x1p-9 : 1e-6;
-  for (double x : kPoints) {
+  double tolerance = getGeluTolerance(result.value.getType());
+  for (double x : kGeluPoints) {
     std::optional<double> value = evaluate(result, {{sum, x}});
-    double expected =
-        0.5 * x *
-        (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
-    if (!value || !(std::abs(*value - expected) <=
+    if (!value || !(std::abs(*value - getGeluTanh(x)) <=
                     tolerance * std::max(1.0, std::abs(x))))
       return false;
   }
@@ -543,34 +569,20 @@ bool EpilogueReader::isGeluTanh(Scalar result, const Scalar &sum) {
 }
 
 bool EpilogueReader::isGeluGradient(unsigned gradient, unsigned sum) {
-  if (root.getNumDpsInputs() != 2 || root.getNumDpsInits() != 1 ||
-      gradient == sum || gradient > 1 || sum > 1 ||
-      root.getNumParallelLoops() != root.getNumLoops() ||
-      !llvm::all_of(root.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
+  if (gradient == sum || gradient > 1 || sum > 1 || !isElementwise(2))
     return false;
-  unsigned rank = root.getNumLoops();
-  AffineMap identity =
-      AffineMap::getMultiDimIdentityMap(rank, root.getContext());
-  Scalar result = {root.getBlock()->getTerminator()->getOperand(0), identity};
-  Scalar g = {root.getBlock()->getArgument(gradient), identity};
-  Scalar h = {root.getBlock()->getArgument(sum), identity};
-  // tanh-GELU's derivative at the points isGeluTanh takes, for two
-  // gradients (one not 1, so that a GELU's derivative alone is not taken
-  // for one scaled by its gradient).
-  constexpr double kPoints[] = {-6.0, -3.3, -2.7, -1.9, -1.1, -0.7, -0.3, 0.0,
-                                0.2,  0.5,  1.05, 1.7,  2.7,  4.1,  7.0};
-  auto type = dyn_cast<FloatType>(result.value.getType());
-  double tolerance = type && type.getWidth() <= 16 ? 0x1p-9 : 1e-6;
-  for (double x : kPoints)
+  Scalar result =
+      getIdentityScalar(root.getBlock()->getTerminator()->getOperand(0));
+  Scalar g = getIdentityScalar(root.getBlock()->getArgument(gradient));
+  Scalar h = getIdentityScalar(root.getBlock()->getArgument(sum));
+  // At the points isGeluTanh takes, for two gradients (one not 1, so that
+  // a GELU's derivative alone is not taken for one scaled by its
+  // gradient).
+  double tolerance = getGeluTolerance(result.value.getType());
+  for (double x : kGeluPoints)
     for (double dy : {1.0, -2.5}) {
       std::optional<double> value = evaluate(result, {{g, dy}, {h, x}});
-      double inner = 0.7978845608028654 * (x + 0.044715 * x * x * x);
-      double t = std::tanh(inner);
-      double derivative = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) *
-                                                0.7978845608028654 *
-                                                (1.0 + 3.0 * 0.044715 * x * x);
-      double expected = dy * derivative;
+      double expected = dy * getGeluTanhDerivative(x);
       if (!value || !(std::abs(*value - expected) <=
                       tolerance * std::max(1.0, std::abs(expected))))
         return false;
@@ -679,17 +691,18 @@ std::optional<EpilogueForm> EpilogueReader::read() {
   return form;
 }
 
+bool EpilogueReader::isElementwise(unsigned inputs) {
+  return root.getNumDpsInputs() == inputs && root.getNumDpsInits() == 1 &&
+         root.getNumParallelLoops() == root.getNumLoops() &&
+         llvm::all_of(root.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isIdentity(); });
+}
+
 bool EpilogueReader::isGeluOfInput() {
-  if (root.getNumDpsInputs() != 1 || root.getNumDpsInits() != 1 ||
-      root.getNumParallelLoops() != root.getNumLoops() ||
-      !llvm::all_of(root.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
-    return false;
-  unsigned rank = root.getNumLoops();
-  AffineMap identity =
-      AffineMap::getMultiDimIdentityMap(rank, root.getContext());
-  return isGeluTanh({root.getBlock()->getTerminator()->getOperand(0), identity},
-                    {root.getBlock()->getArgument(0), identity});
+  return isElementwise(1) &&
+         isGeluTanh(
+             getIdentityScalar(root.getBlock()->getTerminator()->getOperand(0)),
+             getIdentityScalar(root.getBlock()->getArgument(0)));
 }
 
 std::optional<EpilogueForm>

@@ -1262,6 +1262,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
   // The bias has D's type and one element per row of D; so has the bias
   // gradient, D summed over its columns.
   const void *biasData = op.bias;
+  // cuBLASLt's GELU is the tanh form.
+  constexpr double kSqrt2OverPi = 0.7978845608028654, kGeluCube = 0.044715;
   std::vector<double> columnSums(bgrad ? dl.rows : 0, 0.0);
   Matrix left{a, ae, al.ld, op.transA != CUBLAS_OP_N};
   Matrix right{b, be, bl.ld, op.transB != CUBLAS_OP_N};
@@ -1276,10 +1278,9 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
            // the GELU's derivative there.
            double x =
                load(op.aux, static_cast<size_t>(row + column * op.auxLd), de);
-           double t =
-               std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x));
-           value *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.7978845608028654 *
-                                        (1 + 3 * 0.044715 * x * x);
+           double t = std::tanh(kSqrt2OverPi * (x + kGeluCube * x * x * x));
+           value *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * kSqrt2OverPi *
+                                        (1 + 3 * kGeluCube * x * x);
          } else if (aux) {
            // Stored in D's type, and the GELU reads it as stored.
            size_t at = static_cast<size_t>(row + column * op.auxLd);
@@ -1292,8 +1293,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
            value = value > 0 ? value : 0;
          if (gelu)
            value = 0.5 * value *
-                   (1 + std::tanh(0.7978845608028654 *
-                                  (value + 0.044715 * value * value * value)));
+                   (1 + std::tanh(kSqrt2OverPi *
+                                  (value + kGeluCube * value * value * value)));
          return value;
        });
   for (size_t row = 0; row < columnSums.size(); ++row)

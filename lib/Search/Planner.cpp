@@ -213,29 +213,27 @@ LogicalResult Planner::profileOnMesh(
     double scale = 0;
     plans.reserve(memoryWeights.size());
     std::vector<unsigned> lastSolved;
+    // Each strategy's seconds, memory weighed at `perByte` seconds a byte.
+    auto setUnary = [&](double perByte) {
+      for (unsigned index = 0; index < plan.nodes.size(); ++index) {
+        const PlanNode &node = pricedNode(plan.nodes, index);
+        std::vector<double> &unary = plan.graph.getUnary(index);
+        for (size_t s = 0; s < unary.size(); ++s)
+          unary[s] = node.compute[s] + node.sync[s] + perByte * node.memory[s];
+      }
+    };
     // The prices stay configs.front()'s (copies of a repeated block's
     // nodes read their first copy's, pricedNode): every plan is solved
     // under it and only evaluated (priceStrategy) under the others.
     for (double weight : memoryWeights) {
       plan.config = configs.front();
       if (weight > 0 && scale == 0) {
-        for (unsigned index = 0; index < plan.nodes.size(); ++index) {
-          const PlanNode &node = pricedNode(plan.nodes, index);
-          std::vector<double> &unary = plan.graph.getUnary(index);
-          for (size_t s = 0; s < unary.size(); ++s)
-            unary[s] = node.compute[s] + node.sync[s];
-        }
+        setUnary(0);
         plan.choice = solve(plan.graph, SolverOptions()).choice;
         evaluate(plan);
         scale = plan.metrics.stepSeconds() / std::max(capacity, 1.0);
       }
-      for (unsigned index = 0; index < plan.nodes.size(); ++index) {
-        const PlanNode &node = pricedNode(plan.nodes, index);
-        std::vector<double> &unary = plan.graph.getUnary(index);
-        for (size_t s = 0; s < unary.size(); ++s)
-          unary[s] =
-              node.compute[s] + node.sync[s] + weight * scale * node.memory[s];
-      }
+      setUnary(weight * scale);
       plan.solution = solve(plan.graph, SolverOptions());
       std::vector<MeshPlan> &perConfig = plans.emplace_back();
       // A weight that changes no op's strategy adds nothing: left empty.

@@ -36,7 +36,6 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::autopar {
@@ -167,24 +166,35 @@ struct Epilogue {
   bool rounded = false;
 };
 
+/// Whether the product's buffer is a whole allocation of the gemm's block
+/// (not one a loop around reuses): a fold may replace the product.
+static bool hasOwnProductBuffer(linalg::LinalgOp gemmOp) {
+  Operation *alloc = gemmOp.getDpsInits()[0].getDefiningOp();
+  return alloc && isa<memref::AllocOp, gpu::AllocOp>(alloc) &&
+         alloc->getBlock() == gemmOp->getBlock();
+}
+
+/// Whether a fold may move a call past `op`, which touches no memory:
+/// an allocation, autopar-profile-ops' clock call, or an op without memory
+/// effects or regions (frees aside: each caller says which it allows).
+static bool touchesNoMemory(Operation *op) {
+  return isa<memref::AllocOp, gpu::AllocOp>(op) || isProfilingCall(op) ||
+         (isMemoryEffectFree(op) && op->getNumRegions() == 0);
+}
+
 /// The op after `gemmOp` that a fold may take into the call: when the
-/// product's buffer is a whole allocation of the gemm's block (not one a
-/// loop around reuses), the next op that is not memory-effect free
-/// (allocations, frees and autopar-profile-ops' clock calls aside; `frees`
-/// collects the frees before it), if it is an elementwise generic on
-/// buffers with `minInputs` to `maxInputs` inputs and one output.
+/// product has its own buffer (hasOwnProductBuffer), the next op that
+/// touches memory (frees aside; `frees` collects the frees before it), if
+/// it is an elementwise generic on buffers with `minInputs` to `maxInputs`
+/// inputs and one output.
 static linalg::GenericOp
 getFollowingElementwise(linalg::LinalgOp gemmOp, unsigned minInputs,
                         unsigned maxInputs,
                         SmallVectorImpl<memref::DeallocOp> &frees) {
-  Operation *alloc = gemmOp.getDpsInits()[0].getDefiningOp();
-  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
-      alloc->getBlock() != gemmOp->getBlock())
+  if (!hasOwnProductBuffer(gemmOp))
     return {};
   Operation *next = gemmOp->getNextNode();
-  while (next && (isa<memref::AllocOp, gpu::AllocOp, memref::DeallocOp>(next) ||
-                  isProfilingCall(next) ||
-                  (isMemoryEffectFree(next) && next->getNumRegions() == 0))) {
+  while (next && (isa<memref::DeallocOp>(next) || touchesNoMemory(next))) {
     if (auto free = dyn_cast<memref::DeallocOp>(next))
       frees.push_back(free);
     next = next->getNextNode();
@@ -230,6 +240,32 @@ static bool isFoldableProduct(linalg::LinalgOp gemmOp, Operation *follower,
   return true;
 }
 
+/// Whether `value` is `product`'s buffer or a view of it (an expand_shape).
+static bool readsProduct(Value value, Value product) {
+  auto view = value.getDefiningOp<memref::ExpandShapeOp>();
+  return value == product || (view && view.getSrc() == product);
+}
+
+/// The view through which `reader` reads the product (readsProduct's
+/// `read`): none when it reads the buffer itself; else the product with its
+/// rows split into leading dimensions (a 3-D dense layer's [b, s, n] view
+/// of the [b * s, n] product: the same memory, row after row), used by
+/// `reader` alone, or failure.
+static FailureOr<memref::ExpandShapeOp>
+getRowSplitView(Value read, Value product, Operation *reader) {
+  if (read == product)
+    return memref::ExpandShapeOp();
+  auto view = read.getDefiningOp<memref::ExpandShapeOp>();
+  SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
+  int64_t rank = view.getResultType().getRank();
+  if (groups.size() != 2 || groups[1].size() != 1 ||
+      groups[1].front() != rank - 1 ||
+      !llvm::all_of(view->getUsers(),
+                    [&](Operation *user) { return user == reader; }))
+    return failure();
+  return view;
+}
+
 /// The elementwise op after `gemm` (a product without batch, stored [m, n],
 /// whose inputs and result are of one type: f32, or f16 or bf16 on tensor
 /// cores) that computes act(x + b [+ r]) of the product x, or of its rows
@@ -256,22 +292,16 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   std::optional<EpilogueForm> form = matchEpilogueForm(generic);
   if (!form)
     return std::nullopt;
-  // One term reads the product, or the product with its rows split into
-  // leading dimensions (a 3-D dense layer's [b, s, n] view of the [b * s,
-  // n] product: the same memory, row after row); the other, if any, is
-  // the residual.
-  auto readsProduct = [&](Value term) {
-    auto view = term.getDefiningOp<memref::ExpandShapeOp>();
-    return term == product || (view && view.getSrc() == product);
-  };
+  // One term reads the product, or its rows split (getRowSplitView); the
+  // other, if any, is the residual.
   Value read, residual;
   for (Value term : form->terms) {
-    if (!read && readsProduct(term))
+    if (!read && readsProduct(term, product))
       read = term;
     else
       residual = term;
   }
-  if (!read || (residual && (!zeroFilled || readsProduct(residual))))
+  if (!read || (residual && (!zeroFilled || readsProduct(residual, product))))
     return std::nullopt;
   // Of one type, or rounded from f32 to the inputs' 16 bits (into zeros:
   // C is then D, in the inputs' type).
@@ -282,18 +312,10 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
     return std::nullopt;
   Type dType = rounded ? getElementTypeOrSelf(gemmOp.getDpsInputs()[0])
                        : getElementTypeOrSelf(product);
-  memref::ExpandShapeOp view;
-  if (read != product) {
-    view = read.getDefiningOp<memref::ExpandShapeOp>();
-    SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
-    int64_t rank = view.getResultType().getRank();
-    if (groups.size() != 2 || groups[1].size() != 1 ||
-        groups[1].front() != rank - 1 ||
-        !llvm::all_of(view->getUsers(), [&](Operation *user) {
-          return user == generic.getOperation();
-        }))
-      return std::nullopt;
-  }
+  FailureOr<memref::ExpandShapeOp> view =
+      getRowSplitView(read, product, generic);
+  if (failed(view))
+    return std::nullopt;
   if (generic.getNumLoops() != cast<MemRefType>(read.getType()).getRank())
     return std::nullopt;
   Value bias = form->bias, output = generic.getDpsInits()[0];
@@ -302,18 +324,18 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   auto readType = cast<MemRefType>(read.getType()).clone(dType);
   if ((bias && (!biasType || biasType.getElementType() != dType ||
                 !biasType.getLayout().isIdentity())) ||
-      !outputType || outputType != readType || (view && output == read) ||
+      !outputType || outputType != readType || (*view && output == read) ||
       (residual && residual.getType() != readType))
     return std::nullopt;
-  if (!isFoldableProduct(gemmOp, generic, view.getOperation(), output))
+  if (!isFoldableProduct(gemmOp, generic, view->getOperation(), output))
     return std::nullopt;
   // What is freed in between is none of the epilogue's buffers.
   for (memref::DeallocOp free : frees)
     if (llvm::is_contained({product, bias, output}, free.getMemref()) ||
         (residual && free.getMemref() == residual))
       return std::nullopt;
-  return Epilogue{generic,          bias, output, residual, form->activation,
-                  std::move(frees), view, rounded};
+  return Epilogue{generic,          bias,  output, residual, form->activation,
+                  std::move(frees), *view, rounded};
 }
 
 /// A tanh-GELU after a bias epilogue (no activation, no residual) that
@@ -409,15 +431,10 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   if (gemm.swapped || gemm.batch != 1 || !zeroFilled || gemm.inputType != 0 ||
       gemm.resultType != 0)
     return std::nullopt;
-  Value product = gemmOp.getDpsInits()[0];
-  Operation *alloc = product.getDefiningOp();
-  if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
-      alloc->getBlock() != gemmOp->getBlock())
+  if (!hasOwnProductBuffer(gemmOp))
     return std::nullopt;
-  auto readsProduct = [&](Value value) {
-    auto view = value.getDefiningOp<memref::ExpandShapeOp>();
-    return value == product || (view && view.getSrc() == product);
-  };
+  Value product = gemmOp.getDpsInits()[0];
+  auto reads = [&](Value value) { return readsProduct(value, product); };
   // Down to the first op reading the product.
   GeluGradient match;
   Operation *next = gemmOp->getNextNode();
@@ -428,13 +445,12 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
       match.frees.push_back(free);
       continue;
     }
-    if (isa<memref::AllocOp, gpu::AllocOp>(next) || isProfilingCall(next) ||
-        (isMemoryEffectFree(next) && next->getNumRegions() == 0))
+    if (touchesNoMemory(next))
       continue;
     auto linalgOp = dyn_cast<linalg::LinalgOp>(next);
     if (!linalgOp || !linalgOp.hasPureBufferSemantics())
       return std::nullopt;
-    if (llvm::any_of(next->getOperands(), readsProduct))
+    if (llvm::any_of(next->getOperands(), reads))
       break;
     for (Value written : linalgOp.getDpsInits())
       for (Value input : gemmOp.getDpsInputs())
@@ -444,25 +460,18 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
   if (!generic || generic.getNumDpsInputs() != 2)
     return std::nullopt;
-  unsigned read = readsProduct(generic.getDpsInputs()[0]) ? 0 : 1;
+  unsigned read = reads(generic.getDpsInputs()[0]) ? 0 : 1;
   Value gradient = generic.getDpsInputs()[read];
   Value aux = generic.getDpsInputs()[1 - read];
   Value output = generic.getDpsInits()[0];
-  if (!readsProduct(gradient) || readsProduct(aux) ||
+  if (!reads(gradient) || reads(aux) ||
       !isGeluGradient(generic, read, 1 - read))
     return std::nullopt;
-  if (gradient != product) {
-    match.view = gradient.getDefiningOp<memref::ExpandShapeOp>();
-    SmallVector<ReassociationIndices> groups =
-        match.view.getReassociationIndices();
-    int64_t rank = match.view.getResultType().getRank();
-    if (groups.size() != 2 || groups[1].size() != 1 ||
-        groups[1].front() != rank - 1 ||
-        !llvm::all_of(match.view->getUsers(), [&](Operation *user) {
-          return user == generic.getOperation();
-        }))
-      return std::nullopt;
-  }
+  FailureOr<memref::ExpandShapeOp> view =
+      getRowSplitView(gradient, product, generic);
+  if (failed(view))
+    return std::nullopt;
+  match.view = *view;
   auto outputType = dyn_cast<MemRefType>(output.getType());
   if (!outputType || outputType != gradient.getType() ||
       aux.getType() != outputType || !outputType.getLayout().isIdentity() ||
@@ -479,13 +488,10 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   // sum of the gradient over its rows into it.
   Operation *fill = nullptr;
   for (next = generic->getNextNode(); next; next = next->getNextNode()) {
-    if (auto zero = dyn_cast<linalg::FillOp>(next)) {
-      FloatAttr value;
-      if (fill || !zero.hasPureBufferSemantics() ||
-          !matchPattern(zero.value(), m_Constant(&value)) ||
-          !value.getValue().isZero())
+    if (isa<linalg::FillOp>(next)) {
+      if (fill)
         break;
-      fill = zero;
+      fill = next;
       continue;
     }
     if (auto free = dyn_cast<memref::DeallocOp>(next)) {
@@ -505,7 +511,7 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   Value bias = sum.getDpsInits()[0];
   auto biasType = dyn_cast<MemRefType>(bias.getType());
   auto biasAlloc = bias.getDefiningOp<memref::AllocOp>();
-  if (fill->getOperand(1) != bias || !biasType ||
+  if (getZeroFillBefore(sum, bias) != fill || !biasType ||
       !biasType.getLayout().isIdentity() ||
       biasType.getElementType() != outputType.getElementType() || !biasAlloc ||
       biasAlloc->getNumOperands() != 0 ||
