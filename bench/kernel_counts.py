@@ -28,7 +28,10 @@ autopar-capture-graphs gives).
 
     python3 bench/kernel_counts.py [--build build] [--models mlp,gpt,...]
 
-(`--models gpt2` adds GPT-2 small b8 x 1024, about a minute.)
+(`--models gpt2` adds GPT-2 small b8 x 1024, about a minute; `hf-gpt2` a
+Hugging Face GPT-2 as torch-mlir exports it, test/CUDA/Inputs'
+1-block one; `hf-gpt2-4` bench/models.py's 4-block export, from its
+cache.)
 """
 import argparse
 import os
@@ -68,6 +71,17 @@ MODELS = {
     "gpt2-bf16": ("GPT-2 small b8 x 1024, bf16 model, Adam",
                   ["gpt", "--batch", "8", "--dtype", "bf16"],
                   "loss=softmax-cross-entropy optimizer=adam lr=0.0001"),
+    # Exports (a file instead of generator arguments): torch-mlir's forms.
+    "hf-gpt2": ("HF GPT-2 export, 1 block 64 wide, b2 x 16, momentum",
+                os.path.join(ROOT, "test", "CUDA", "Inputs",
+                             "hf-gpt2-tiny.mlir"),
+                "loss=softmax-cross-entropy optimizer=momentum lr=0.01"),
+    # bench/models.py's export (needs torch once: scripts/torch-env.sh).
+    "hf-gpt2-4": ("HF GPT-2 export, 4 blocks 256 wide, b8 x 128, Adam",
+                  os.path.join(os.environ.get("AUTOPAR_ZOO", os.path.expanduser(
+                      "~/.cache/autopar/zoo")), "hf_gpt2_n_layer=4_n_embd=256_"
+                      "n_head=4_--batch_8_--seq-len_128.mlir"),
+                  "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
 }
 DEFAULT_MODELS = "mlp,alexnet,gpt,llama"
 
@@ -139,10 +153,19 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.models.split(","):
             name, generator, training = MODELS[key]
-            model = os.path.join(tmp, key + ".mlir")
             step = os.path.join(tmp, key + ".step.mlir")
-            run([sys.executable, os.path.join(ROOT, "models", "generate.py")]
-                + generator + ["-o", model])
+            if isinstance(generator, str):
+                model = generator
+                if not os.path.exists(model):
+                    print("%s: no %s (bench/models.py --only 'gpt2 (4 "
+                          "layers, 256)' exports it)" % (key, model),
+                          file=sys.stderr)
+                    continue
+            else:
+                model = os.path.join(tmp, key + ".mlir")
+                run([sys.executable,
+                     os.path.join(ROOT, "models", "generate.py")]
+                    + generator + ["-o", model])
             run([opt, model, "--autopar-training=" + training, "-o", step])
             counts = {}
             for config, options in CONFIGS.items():

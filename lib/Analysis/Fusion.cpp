@@ -235,13 +235,15 @@ mlir::autopar::findRowKernels(Block &block) {
         return false;
       return llvm::all_of(def->getOperands(), isReady);
     };
-    // Whether `value` (through the producers fused into its reader) holds
-    // what the kernel wrote.
+    // Whether `value` (through the producers fused into its reader, or
+    // reshapes) holds what the kernel wrote.
     std::function<bool(Value)> readsWritten = [&](Value value) {
       if (written.contains(value))
         return true;
       Operation *def = value.getDefiningOp();
-      return def && def->getBlock() == &block && isFusedIntoUsers(def) &&
+      return def && def->getBlock() == &block &&
+             (isFusedIntoUsers(def) ||
+              isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(def)) &&
              llvm::any_of(def->getOperands(), readsWritten);
     };
     for (Operation *op = seed->getNextNode(); op; op = op->getNextNode()) {
@@ -266,7 +268,8 @@ mlir::autopar::findRowKernels(Block &block) {
             continue;
           dependent = true;
           atRows &=
-              indexesRow(generic.getMatchingIndexingMap(&operand), rowLoops);
+              indexesRow(generic.getMatchingIndexingMap(&operand), rowLoops) &&
+              isRowView(operand.get(), rowLoops);
         }
         if (shaped && (dependent || reduces) && atRows &&
             llvm::all_of(generic->getOperands(), isReady)) {
@@ -502,6 +505,9 @@ std::optional<double> EpilogueReader::evaluate(
   FloatAttr constant;
   if (matchPattern(value, m_Constant(&constant)))
     return constant.getValueAsDouble();
+  APInt integer; // an integer exponent (fpowi's)
+  if (matchPattern(value, m_ConstantInt(&integer)))
+    return static_cast<double>(integer.getSExtValue());
   Operation *op = value.getDefiningOp();
   if (!op || op->getNumResults() != 1 || op->getNumRegions() != 0)
     return std::nullopt;
@@ -525,6 +531,11 @@ std::optional<double> EpilogueReader::evaluate(
       .Case([&](math::ErfOp) { return std::erf(args[0]); })
       .Case([&](math::SqrtOp) { return std::sqrt(args[0]); })
       .Case([&](math::PowFOp) { return std::pow(args[0], args[1]); })
+      .Case([&](math::FPowIOp) { return std::pow(args[0], args[1]); })
+      // Precision changes (torch-mlir's f64 constants rounded to f32): the
+      // value, as the tolerance allows for the narrower type.
+      .Case([&](arith::TruncFOp) { return args[0]; })
+      .Case([&](arith::ExtFOp) { return args[0]; })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -758,20 +769,44 @@ bool mlir::autopar::isGeluAuxShape(Type type) {
          shaped.getShape().back() % 8 == 0;
 }
 
+/// Whether `view` splits the rows of a 2-D tensor into leading dimensions
+/// ([b, s, n] of [b * s, n]: the same memory, row after row).
+static bool isRowSplit(tensor::ExpandShapeOp view) {
+  SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
+  int64_t rank = view.getResultType().getRank();
+  return groups.size() == 2 && groups[1].size() == 1 &&
+         groups[1].front() == rank - 1;
+}
+
+/// `sum`, or the row split of it that is its one use.
+static Value getSumAsRead(Value sum) {
+  if (sum.hasOneUse())
+    if (auto view = dyn_cast<tensor::ExpandShapeOp>(*sum.getUsers().begin()))
+      if (isRowSplit(view))
+        return view.getResult();
+  return sum;
+}
+
 /// The bias epilogue of `op` when it is a sum the product's call keeps for
 /// a GELU (isGeluAuxSum), else nothing.
 static std::optional<GemmEpilogue> getGeluAuxSumEpilogue(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   if (!generic || !generic.hasPureTensorSemantics() ||
-      generic->getNumResults() != 1 || generic->getResult(0).use_empty() ||
-      generic->getResult(0).hasOneUse() ||
+      generic->getNumResults() != 1 ||
       !isGeluAuxShape(generic->getResult(0).getType()))
     return std::nullopt;
+  // What the GELU and its backward read: the sum, or its rows split into
+  // leading dimensions (Hugging Face GPT-2's Conv1D). A sum the GELU alone
+  // reads fuses into it (GELU_BIAS), unless through the view: a training
+  // step's backward reads it too, and the call writes it for the GELU.
+  Value sum = generic->getResult(0);
+  Value read = getSumAsRead(sum);
+  if (read.use_empty() || (read == sum && read.hasOneUse()))
+    return std::nullopt;
   unsigned gelus = 0;
-  for (Operation *user : generic->getResult(0).getUsers()) {
+  for (Operation *user : read.getUsers()) {
     auto gelu = dyn_cast<linalg::GenericOp>(user);
-    if (gelu && gelu.getNumDpsInputs() == 1 &&
-        gelu.getDpsInputs()[0] == generic->getResult(0) &&
+    if (gelu && gelu.getNumDpsInputs() == 1 && gelu.getDpsInputs()[0] == read &&
         gelu->getBlock() == generic->getBlock() && isGeluOfInput(gelu))
       ++gelus;
   }
@@ -788,6 +823,20 @@ bool mlir::autopar::isGeluAuxSum(Operation *op) {
   return getGeluAuxSumEpilogue(op).has_value();
 }
 
+bool mlir::autopar::isViewedGeluSumGradientInEpilogue(Operation *op) {
+  if (!isGeluAuxSum(op))
+    return false;
+  Value sum = op->getResult(0), read = getSumAsRead(sum);
+  if (read == sum)
+    return false;
+  for (Operation *user : read.getUsers()) {
+    auto gelu = dyn_cast<linalg::GenericOp>(user);
+    if (gelu && gelu.getNumDpsInputs() == 1 && isGeluOfInput(gelu))
+      return isGeluGradientInEpilogue(gelu);
+  }
+  return false;
+}
+
 static std::optional<GemmEpilogue>
 getGemmEpilogueOf(linalg::GenericOp generic) {
   std::optional<EpilogueForm> form = matchEpilogueForm(generic);
@@ -797,8 +846,13 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
   // the GELU runs in that call too.
   std::optional<GemmEpilogue> sum;
   if (form->terms.size() == 1 && !form->bias && !form->rounded &&
-      form->activation == EpilogueActivation::GeluTanh)
-    sum = getGeluAuxSumEpilogue(form->terms.front().getDefiningOp());
+      form->activation == EpilogueActivation::GeluTanh) {
+    Value read = form->terms.front();
+    if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>())
+      if (isRowSplit(view))
+        read = view.getSrc();
+    sum = getGeluAuxSumEpilogue(read.getDefiningOp());
+  }
   if (sum) {
     GemmEpilogue epilogue;
     epilogue.product = sum->product;
@@ -817,10 +871,7 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
     if (!read.hasOneUse())
       return {};
     if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>()) {
-      SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
-      int64_t rank = view.getResultType().getRank();
-      if (groups.size() != 2 || groups[1].size() != 1 ||
-          groups[1].front() != rank - 1)
+      if (!isRowSplit(view))
         return {};
       read = view.getSrc();
       if (!read.hasOneUse())

@@ -7,7 +7,10 @@
 #include "autopar/Analysis/Reductions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -91,11 +94,74 @@ mlir::autopar::getRowReductionLoops(linalg::GenericOp generic) {
       return std::nullopt;
   for (auto [index, init] : llvm::enumerate(generic.getDpsInitsMutable())) {
     AffineMap map = generic.getMatchingIndexingMap(&init);
-    if (map.getNumResults() != rowLoops || !indexesRow(map, rowLoops))
+    if (!indexesRow(map, rowLoops))
       return std::nullopt;
+    // Past the rows, only kept dimensions of size 1.
+    auto type = dyn_cast<ShapedType>(init.get().getType());
+    if (!type || !type.hasRank() ||
+        type.getRank() != static_cast<int64_t>(map.getNumResults()))
+      return std::nullopt;
+    for (unsigned i = rowLoops; i < map.getNumResults(); ++i) {
+      auto constant = dyn_cast<AffineConstantExpr>(map.getResult(i));
+      if (!constant || constant.getValue() != 0 || type.getDimSize(i) != 1)
+        return std::nullopt;
+    }
     Operation *combiner = getCombiner(generic, index);
     if (!combiner || !arith::getNeutralElement(combiner))
       return std::nullopt;
   }
   return rowLoops;
+}
+
+/// Whether a reshape between `expanded` and the shape its `groups` collapse
+/// it to keeps the first `rowLoops` dimensions: each of the first
+/// `rowLoops` groups starts at its own position, the groups before the
+/// last of them are single, and the last takes only dimensions of size 1
+/// besides.
+static bool keepsRows(ArrayRef<ReassociationIndices> groups,
+                      ArrayRef<int64_t> expanded, unsigned rowLoops) {
+  if (groups.size() < rowLoops)
+    return false;
+  for (unsigned i = 0; i < rowLoops; ++i) {
+    ArrayRef<int64_t> group = groups[i];
+    if (group.empty() || group.front() != static_cast<int64_t>(i))
+      return false;
+    for (int64_t dim : group.drop_front())
+      if (dim < static_cast<int64_t>(rowLoops) || expanded[dim] != 1)
+        return false;
+  }
+  return true;
+}
+
+bool mlir::autopar::isRowView(Value value, unsigned rowLoops) {
+  while (Operation *def = value.getDefiningOp()) {
+    SmallVector<ReassociationIndices> groups;
+    ShapedType expanded;
+    Value source;
+    if (auto view = dyn_cast<tensor::ExpandShapeOp>(def)) {
+      groups = view.getReassociationIndices();
+      expanded = view.getResultType();
+      source = view.getSrc();
+    } else if (auto view = dyn_cast<tensor::CollapseShapeOp>(def)) {
+      groups = view.getReassociationIndices();
+      expanded = view.getSrcType();
+      source = view.getSrc();
+    } else if (auto view = dyn_cast<memref::ExpandShapeOp>(def)) {
+      groups = view.getReassociationIndices();
+      expanded = view.getResultType();
+      source = view.getSrc();
+    } else if (auto view = dyn_cast<memref::CollapseShapeOp>(def)) {
+      groups = view.getReassociationIndices();
+      expanded = view.getSrcType();
+      source = view.getSrc();
+    } else {
+      // Another view (a subview, a cast) is not a row view.
+      return !isa<ViewLikeOpInterface>(def);
+    }
+    if (!expanded.hasRank() ||
+        !keepsRows(groups, expanded.getShape(), rowLoops))
+      return false;
+    value = source;
+  }
+  return true;
 }

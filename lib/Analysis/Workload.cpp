@@ -604,10 +604,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     auto generic = dyn_cast<linalg::GenericOp>(op);
     std::optional<GemmEpilogue> epilogue =
         generic ? getGemmEpilogue(generic) : std::nullopt;
-    bool keepsSum = epilogue &&
-                    epilogue->form.activation == EpilogueActivation::GeluTanh &&
-                    epilogue->form.bias && !epilogue->residual &&
-                    isGeluAuxShape(op->getResult(0).getType());
+    bool keepsSum =
+        epilogue && epilogue->form.activation == EpilogueActivation::GeluTanh &&
+        (epilogue->form.bias || epilogue->aux) && !epilogue->residual &&
+        isGeluAuxShape(op->getResult(0).getType());
     if (epilogue &&
         (epilogue->form.activation == EpilogueActivation::None || keepsSum)) {
       work.inEpilogue = true;
@@ -685,6 +685,17 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     if (anyGrad && keepsSum && isGeluGradientInEpilogue(generic)) {
       work.bwdKernels = 0;
       work.bwdBytes = resultBytes;
+    }
+    // A bias add whose sum such a GELU reads through a view (Hugging Face
+    // GPT-2's Conv1D): its backward, the bias's gradient, is summed in that
+    // epilogue too (DGELU_BGRAD), which writes it.
+    if (anyGrad && work.inEpilogue && isViewedGeluSumGradientInEpilogue(op)) {
+      work.bwdKernels = 0;
+      work.bwdBytes = 0;
+      for (Value input : gradInputs)
+        if (requiresGrad.contains(input) && input != passedInput &&
+            isFloatLike(input.getType()))
+          work.bwdBytes += sizeInBytes(input.getType());
     }
     propagateGrad(gradInputs);
     // A tensor made from a scalar is made in its users' kernels: no bytes,

@@ -1,6 +1,8 @@
 // RUN: split-file %s %t
 // RUN: autopar-opt %t/layernorm.mlir --autopar-analyze=report=%t/layernorm.json -o /dev/null
 // RUN: FileCheck %s < %t/layernorm.json
+// RUN: autopar-opt %t/keepdim.mlir --autopar-analyze=report=%t/keepdim.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=KEEP < %t/keepdim.json
 // RUN: autopar-opt %t/few-rows.mlir --autopar-analyze=report=%t/few-rows.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=FEW < %t/few-rows.json
 // RUN: autopar-opt %t/library-call.mlir --autopar-analyze=report=%t/library-call.json -o /dev/null
@@ -71,6 +73,69 @@ func.func @forward(%x: tensor<1024x64xf32>) -> tensor<1024x64xf32> {
     %y = arith.mulf %d, %r : f32
     linalg.yield %y : f32
   } -> tensor<1024x64xf32> loc("norm")
+  return %out : tensor<1024x64xf32>
+}
+
+//--- keepdim.mlir
+#id = affine_map<(r, c) -> (r, c)>
+#keep = affine_map<(r, c) -> (r, 0)>
+
+// The same LayerNorm as torch-mlir writes it: the statistics kept as
+// [rows, 1] (`keepdim`, written and read at (r, 0)), the mean in f64 of the
+// input widened; the variance's sum into [rows] read back through an
+// expand_shape to [rows, 1]. The same kernel: the variance and the
+// normalisation join the mean's.
+// KEEP: "loc": "mean64",
+// KEEP: "in_row_kernel": false,
+// KEEP-NEXT: "in_gemm_epilogue": false,
+// KEEP-NEXT: "launches": 1
+// KEEP: "loc": "var64",
+// KEEP: "in_row_kernel": true,
+// KEEP-NEXT: "in_gemm_epilogue": false,
+// KEEP-NEXT: "launches": 0
+// KEEP: "loc": "norm64",
+// KEEP: "in_row_kernel": true,
+// KEEP-NEXT: "in_gemm_epilogue": false,
+// KEEP-NEXT: "launches": 0
+func.func @forward(%x: tensor<1024x64xf32>) -> tensor<1024x64xf32> {
+  %zero = arith.constant 0.0 : f64
+  %zero32 = arith.constant 0.0 : f32
+  %n = arith.constant 64.0 : f64
+  %n32 = arith.constant 64.0 : f32
+  %e = tensor.empty() : tensor<1024x1xf64>
+  %z = linalg.fill ins(%zero : f64) outs(%e : tensor<1024x1xf64>) -> tensor<1024x1xf64>
+  %sum = linalg.generic {indexing_maps = [#id, #keep], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<1024x64xf32>) outs(%z : tensor<1024x1xf64>) {
+  ^bb0(%v: f32, %acc: f64):
+    %w = arith.extf %v : f32 to f64
+    %s = arith.addf %acc, %w : f64
+    linalg.yield %s : f64
+  } -> tensor<1024x1xf64> loc("mean64")
+  %e2 = tensor.empty() : tensor<1024xf32>
+  %z2 = linalg.fill ins(%zero32 : f32) outs(%e2 : tensor<1024xf32>) -> tensor<1024xf32>
+  %sq = linalg.generic {indexing_maps = [#id, #keep, affine_map<(r, c) -> (r)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %sum : tensor<1024x64xf32>, tensor<1024x1xf64>) outs(%z2 : tensor<1024xf32>) {
+  ^bb0(%v: f32, %s: f64, %acc: f32):
+    %m = arith.divf %s, %n : f64
+    %m32 = arith.truncf %m : f64 to f32
+    %d = arith.subf %v, %m32 : f32
+    %p = arith.mulf %d, %d : f32
+    %a = arith.addf %acc, %p : f32
+    linalg.yield %a : f32
+  } -> tensor<1024xf32> loc("var64")
+  %sqv = tensor.expand_shape %sq [[0, 1]] output_shape [1024, 1] : tensor<1024xf32> into tensor<1024x1xf32>
+  %ex = tensor.empty() : tensor<1024x64xf32>
+  %out = linalg.generic {indexing_maps = [#id, #keep, #keep, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum, %sqv : tensor<1024x64xf32>, tensor<1024x1xf64>, tensor<1024x1xf32>) outs(%ex : tensor<1024x64xf32>) {
+  ^bb0(%v: f32, %s: f64, %q: f32, %o: f32):
+    %m = arith.divf %s, %n : f64
+    %m32 = arith.truncf %m : f64 to f32
+    %d = arith.subf %v, %m32 : f32
+    %var = arith.divf %q, %n32 : f32
+    %r = math.rsqrt %var : f32
+    %y = arith.mulf %d, %r : f32
+    linalg.yield %y : f32
+  } -> tensor<1024x64xf32> loc("norm64")
   return %out : tensor<1024x64xf32>
 }
 

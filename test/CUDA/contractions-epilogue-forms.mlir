@@ -372,6 +372,63 @@ func.func @gelu_aux(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<3
 
 #id = affine_map<(m, n) -> (m, n)>
 #bias = affine_map<(m, n) -> (n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+
+// The same as a Hugging Face GPT-2 exports it (Conv1D: the sum [b * s, n]
+// viewed [b, s, n]; torch-mlir's GELU: the cube by fpowi, its constants f64
+// rounded to f32): the GELU reads the sum's rows split into leading
+// dimensions; D is its [b, s, n] result, AUX the sum.
+// CHECK-LABEL: func.func @gelu_aux_view(
+// CHECK: %[[H:.*]] = memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK: %[[HV:.*]] = memref.expand_shape %[[H]] {{\[\[}}0, 1], [2]] output_shape [2, 4, 32]
+// CHECK: %[[G:.*]] = memref.alloc() {{.*}} : memref<2x4x32xf32>
+// CHECK: %[[GP:.*]] = memref.extract_aligned_pointer_as_index %[[G]]
+// CHECK-NEXT: %[[D:.*]] = arith.index_cast %[[GP]]
+// CHECK: %[[HP:.*]] = memref.extract_aligned_pointer_as_index %[[H]]
+// CHECK-NEXT: %[[AUX:.*]] = arith.index_cast %[[HP]]
+// CHECK: call @autopar_cuda_gemm_gelu_aux(%{{.*}}, %{{.*}}, %{{.*}}, %[[D]], %{{.*}}, %[[AUX]], %c8_i64, %c32_i64, %c16_i64,
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[G]], %[[HV]]
+func.func @gelu_aux_view(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>) -> (tensor<2x4x32xf32>, tensor<2x4x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 5.000000e-01 : f32
+  %one = arith.constant 1.000000e+00 : f32
+  %k = arith.constant 0.79788456080286541 : f64
+  %c = arith.constant 4.471500e-02 : f64
+  %three = arith.constant 3 : i64
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %h = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xf32>) outs(%e : tensor<8x32xf32>) {
+  ^bb0(%v: f32, %s: f32, %o: f32):
+    %t = arith.addf %v, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  %hv = tensor.expand_shape %h [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xf32> into tensor<2x4x32xf32>
+  %e2 = tensor.empty() : tensor<2x4x32xf32>
+  %g = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%hv : tensor<2x4x32xf32>) outs(%e2 : tensor<2x4x32xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %hx = arith.mulf %x, %half : f32
+    %x3 = math.fpowi %x, %three : f32, i64
+    %c32 = arith.truncf %c : f64 to f32
+    %cx3 = arith.mulf %x3, %c32 : f32
+    %inner = arith.addf %x, %cx3 : f32
+    %k32 = arith.truncf %k : f64 to f32
+    %scaled = arith.mulf %inner, %k32 : f32
+    %t = math.tanh %scaled : f32
+    %onep = arith.addf %t, %one : f32
+    %r = arith.mulf %hx, %onep : f32
+    linalg.yield %r : f32
+  } -> tensor<2x4x32xf32>
+  return %g, %hv : tensor<2x4x32xf32>, tensor<2x4x32xf32>
+}
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
 
 // The same with 12 columns: cuBLASLt wants AUX's leading dimension a
 // multiple of 8, so the bias add folds alone and the GELU stays a kernel.

@@ -245,12 +245,23 @@ bool isGeluAuxShape(Type type);
 
 /// Whether `op`, on tensors, is a bias added to a product (a GEMM epilogue
 /// without activation or residual) that a tanh-GELU of it alone reads, and
-/// others too (a training step's GELU backward), its last dimension a
-/// multiple of 8: it is not fused into its users (isFusedIntoUsers) but
+/// others too (a training step's GELU backward), or that GELU through the
+/// sum's rows split into leading dimensions (a Hugging Face GPT-2's
+/// Conv1D: [b * s, n] viewed [b, s, n], which the GELU cannot fuse
+/// across), its last dimension a multiple of 8: it is not fused into its
+/// users (isFusedIntoUsers) but
 /// written by the product's cuBLASLt call as AUX, beside the GELU's result
 /// (cuBLASLt's GELU_AUX_BIAS); the GELU runs in that call
 /// (GemmEpilogue::aux), and the backward reads the sum.
 bool isGeluAuxSum(Operation *op);
+
+/// Whether `op` is such a sum read through its rows split (isGeluAuxSum)
+/// whose GELU's backward runs in a product's epilogue
+/// (isGeluGradientInEpilogue): then the bias's gradient, this op's
+/// backward, is summed there too (DGELU_BGRAD). Where the GELU reads the
+/// sum itself, the bias add is fused into it and the GELU's backward
+/// carries the bias's gradient.
+bool isViewedGeluSumGradientInEpilogue(Operation *op);
 
 /// The 2-D contraction whose one-use result `op` only rounds to a narrower
 /// float type (a generic with one input, identity maps and a body that

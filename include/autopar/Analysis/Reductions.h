@@ -35,8 +35,9 @@ std::optional<unsigned> getContiguousLoop(linalg::GenericOp generic);
 
 /// The rows `generic` reduces over: its leading parallel loops, when the
 /// others are all reductions and each output is indexed by exactly those
-/// loops, in order, and combined by an op partials can be combined by (a
-/// combiner with a neutral element).
+/// loops, in order (then, kept dimensions of size 1: torch-mlir's
+/// `keepdim` reductions index [b, s, 1] at (d0, d1, 0)), and combined by an
+/// op partials can be combined by (a combiner with a neutral element).
 std::optional<unsigned> getRowReductionLoops(linalg::GenericOp generic);
 
 /// `op`'s loop ranges, when every one is static.
@@ -45,6 +46,14 @@ std::optional<SmallVector<int64_t>> getStaticRanges(linalg::LinalgOp op);
 /// Whether `map`'s first `rowLoops` results are the loops 0, 1, ... in
 /// order: the access stays within the row the leading loops name.
 bool indexesRow(AffineMap map, unsigned rowLoops);
+
+/// Whether `value` is a buffer or tensor itself, or reshapes of one
+/// (expand_shape, collapse_shape, on tensors or memrefs) that keep its
+/// first `rowLoops` dimensions as they are and only add or drop dimensions
+/// of size 1 after them: an access indexing the rows of the view
+/// (indexesRow) reaches the same rows of the source. A LayerNorm's
+/// gradient writes its row sums [b, s] and reads them as [b, s, 1].
+bool isRowView(Value value, unsigned rowLoops);
 
 } // namespace mlir::autopar
 

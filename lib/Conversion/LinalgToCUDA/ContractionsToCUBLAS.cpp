@@ -251,15 +251,20 @@ static bool readsProduct(Value value, Value product) {
 /// rows split into leading dimensions (a 3-D dense layer's [b, s, n] view
 /// of the [b * s, n] product: the same memory, row after row), used by
 /// `reader` alone, or failure.
+/// Whether `view` splits the rows of a 2-D buffer into leading dimensions.
+static bool isRowSplit(memref::ExpandShapeOp view) {
+  SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
+  int64_t rank = view.getResultType().getRank();
+  return groups.size() == 2 && groups[1].size() == 1 &&
+         groups[1].front() == rank - 1;
+}
+
 static FailureOr<memref::ExpandShapeOp>
 getRowSplitView(Value read, Value product, Operation *reader) {
   if (read == product)
     return memref::ExpandShapeOp();
   auto view = read.getDefiningOp<memref::ExpandShapeOp>();
-  SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
-  int64_t rank = view.getResultType().getRank();
-  if (groups.size() != 2 || groups[1].size() != 1 ||
-      groups[1].front() != rank - 1 ||
+  if (!isRowSplit(view) ||
       !llvm::all_of(view->getUsers(),
                     [&](Operation *user) { return user == reader; }))
     return failure();
@@ -339,11 +344,12 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
 }
 
 /// A tanh-GELU after a bias epilogue (no activation, no residual) that
-/// reads the epilogue's output (the sum) alone, which other ops read too
+/// reads the epilogue's output (the sum, or its rows split into leading
+/// dimensions) alone, which other ops read too
 /// (a training step's GELU backward): one call writes the GELU's output as
 /// D and the sum as AUX (cuBLASLt's GELU_AUX_BIAS; Analysis/Fusion.h,
-/// isGeluAuxSum), when the GELU's output is an allocation of the sum's
-/// type that cannot overlap the product's inputs, and the sum's last
+/// isGeluAuxSum), when the GELU's output is an allocation of the type it
+/// reads that cannot overlap the product's inputs, and the sum's last
 /// dimension (AUX's leading dimension) a multiple of 8.
 struct GeluAux {
   linalg::GenericOp op;
@@ -359,13 +365,19 @@ static std::optional<GeluAux> matchGeluAux(linalg::LinalgOp gemmOp,
   SmallVector<memref::DeallocOp> frees;
   linalg::GenericOp gelu = getFollowingElementwise(
       cast<linalg::LinalgOp>(epilogue.op.getOperation()), 1, 1, frees);
-  if (!gelu || gelu.getDpsInputs()[0] != epilogue.output ||
-      !isGeluOfInput(gelu))
+  if (!gelu || !isGeluOfInput(gelu))
+    return std::nullopt;
+  // The GELU reads the sum, or its rows split into leading dimensions (a
+  // Hugging Face GPT-2's Conv1D sums [b * s, n], its GELU reads [b, s, n]).
+  Value read = gelu.getDpsInputs()[0];
+  auto view = read.getDefiningOp<memref::ExpandShapeOp>();
+  if (read != epilogue.output &&
+      (!view || view.getSrc() != epilogue.output || !isRowSplit(view)))
     return std::nullopt;
   Value output = gelu.getDpsInits()[0];
   auto sumType = cast<MemRefType>(epilogue.output.getType());
   Operation *alloc = output.getDefiningOp();
-  if (output == epilogue.output || output.getType() != sumType ||
+  if (output == epilogue.output || output.getType() != read.getType() ||
       !sumType.getLayout().isIdentity() || !isGeluAuxShape(sumType) || !alloc ||
       !isa<memref::AllocOp, gpu::AllocOp>(alloc))
     return std::nullopt;
@@ -390,9 +402,9 @@ static std::optional<GeluAux> matchGeluAux(linalg::LinalgOp gemmOp,
 /// DGELU) where it stood, when the ops in between neither touch the
 /// product's buffer nor write the product's inputs (linalg ops on buffers
 /// only: the weight gradient autodiff puts between them). When the next op
-/// sums that gradient over its rows into a zero-filled [n] buffer (the
-/// bias's gradient) the call writes that sum too (DGELU_BGRAD), and the
-/// fill and the sum go.
+/// sums that gradient (or it with its leading dimensions merged) over its
+/// rows into a zero-filled [n] buffer (the bias's gradient) the call
+/// writes that sum too (DGELU_BGRAD), and the fill and the sum go.
 struct GeluGradient {
   linalg::GenericOp op;
   Value output, aux;
@@ -504,9 +516,19 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
       continue;
     break;
   }
+  // The sum reads the gradient, or it with its leading dimensions merged
+  // (the same rows: a Hugging Face GPT-2's bias gradient over [b * s, n]).
   auto sum = dyn_cast_or_null<linalg::GenericOp>(next);
-  if (!fill || !sum || !sum.hasPureBufferSemantics() || !isColumnSum(sum) ||
-      sum.getDpsInputs()[0] != output)
+  if (!fill || !sum || !sum.hasPureBufferSemantics() || !isColumnSum(sum))
+    return match;
+  Value summed = sum.getDpsInputs()[0];
+  if (auto merged = summed.getDefiningOp<memref::CollapseShapeOp>()) {
+    SmallVector<ReassociationIndices> groups = merged.getReassociationIndices();
+    if (merged.getSrc() == output && groups.size() == 2 &&
+        groups[1].size() == 1)
+      summed = output;
+  }
+  if (summed != output)
     return match;
   Value bias = sum.getDpsInits()[0];
   auto biasType = dyn_cast<MemRefType>(bias.getType());

@@ -224,7 +224,8 @@ private:
   }
 
   /// Whether every access of `members` to a buffer they write (`written`,
-  /// roots) is to that buffer itself at the accessing op's row, and each
+  /// roots) is to that buffer itself (or a view of it with the same rows,
+  /// isRowView) at the accessing op's row, and each
   /// written buffer is one the function allocates: no block touches
   /// another's row.
   static bool keepsToRows(ArrayRef<Member> members, unsigned rowLoops,
@@ -239,7 +240,7 @@ private:
         Value root = getRootBuffer(operand.get());
         if (!written.contains(root))
           continue;
-        if (operand.get() != root ||
+        if (!isRowView(operand.get(), rowLoops) ||
             !indexesRow(member.op.getMatchingIndexingMap(&operand), rowLoops))
           return false;
       }
@@ -370,7 +371,11 @@ private:
         continue;
       for (Value init : member.op.getDpsInits()) {
         auto type = cast<MemRefType>(init.getType());
-        if (!type.hasStaticShape() || type.getShape() != ArrayRef(rowRanges))
+        // One value a row: the rows' shape, then kept dimensions of 1.
+        if (!type.hasStaticShape() ||
+            type.getRank() < static_cast<int64_t>(rowLoops) ||
+            type.getShape().take_front(rowLoops) != ArrayRef(rowRanges) ||
+            type.getNumElements() != computeProduct(rowRanges))
           continue;
         if (auto fill = dyn_cast_or_null<linalg::FillOp>(
                 getFillBefore(member.op, init))) {
