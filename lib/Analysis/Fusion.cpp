@@ -860,6 +860,46 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
     epilogue.aux = epilogue.form.terms.front();
     return epilogue;
   }
+  // A residual added to a bias epilogue's sum through its rows split into
+  // leading dimensions (a Hugging Face GPT-2's Conv1D sums [b * s, n], the
+  // residual add reads it [b, s, n], so the bias add cannot fuse into it),
+  // the sum read by nothing else: the product's call adds the residual as
+  // C (the lowering's matchResidualAfter).
+  if (form->terms.size() == 2 && !form->bias && !form->rounded &&
+      form->activation == EpilogueActivation::None) {
+    for (unsigned index = 0; index < 2; ++index) {
+      Value read = form->terms[index], residual = form->terms[1 - index];
+      auto view = read.getDefiningOp<tensor::ExpandShapeOp>();
+      if (!view || !read.hasOneUse() || !isRowSplit(view) ||
+          !view.getSrc().hasOneUse() || residual.getType() != read.getType())
+        continue;
+      auto sumOp = view.getSrc().getDefiningOp<linalg::GenericOp>();
+      if (!sumOp || sumOp->getBlock() != generic->getBlock() ||
+          isFusedIntoUsers(sumOp))
+        continue;
+      std::optional<GemmEpilogue> first = getGemmEpilogueOf(sumOp);
+      if (!first || !first->form.bias || first->residual || first->aux ||
+          first->form.rounded ||
+          first->form.activation != EpilogueActivation::None)
+        continue;
+      Operation *init = cast<linalg::LinalgOp>(first->product)
+                            .getDpsInits()[0]
+                            .getDefiningOp();
+      if (!init || !isMadeFromScalar(init))
+        continue;
+      bool between = false;
+      for (Operation *op = sumOp->getNextNode(); op && op != generic;
+           op = op->getNextNode())
+        between |= !isBufferizedAway(op);
+      if (between)
+        continue;
+      GemmEpilogue epilogue;
+      epilogue.product = first->product;
+      epilogue.residual = residual;
+      epilogue.form = std::move(*form);
+      return epilogue;
+    }
+  }
   // The product, or the product with its rows split into leading
   // dimensions (a 3-D dense layer's [b, s, n] view of [b * s, n]), read by
   // the op or the producer fused into it (its one user); a 16-bit step's

@@ -7,6 +7,8 @@
 // RUN: FileCheck %s --check-prefix=BF16 < %t/bf16.json
 // RUN: autopar-opt %t/residual.mlir --autopar-analyze=report=%t/residual.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=RESIDUAL < %t/residual.json
+// RUN: autopar-opt %t/residual-view.mlir --autopar-analyze=report=%t/residual-view.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=RESIDUALV < %t/residual-view.json
 // RUN: autopar-opt %t/linear.mlir --autopar-analyze=report=%t/linear.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=LINEAR < %t/linear.json
 // RUN: autopar-opt %t/gelu.mlir --autopar-analyze=report=%t/gelu.json -o /dev/null
@@ -135,6 +137,51 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
     linalg.yield %s : f32
   } -> tensor<32x16xf32> loc("residual")
   return %r : tensor<32x16xf32>
+}
+
+//--- residual-view.mlir
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+
+// The same as a Hugging Face GPT-2 writes it: Conv1D's bias add over
+// [b * s, n], the residual added to it viewed [b, s, n] (so the bias add
+// cannot fuse into it). The same call: the bias add reads the bias
+// (64 B), the residual add the residual (2048 B), neither launches. Before,
+// the residual add was a kernel reading both and writing its result
+// (6144 B).
+// RESIDUALV: "loc": "out.bias",
+// RESIDUALV: "bytes": 64,
+// RESIDUALV: "in_gemm_epilogue": true,
+// RESIDUALV-NEXT: "launches": 0
+// RESIDUALV: "loc": "residual",
+// RESIDUALV: "bytes": 2048,
+// RESIDUALV: "fused": false,
+// RESIDUALV-NEXT: "in_row_kernel": false,
+// RESIDUALV-NEXT: "in_gemm_epilogue": true,
+// RESIDUALV-NEXT: "launches": 0
+func.func @forward(%x: tensor<4x8x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
+                   %b: tensor<16xf32> {autopar.role = "param"}) -> tensor<4x8x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %x2 = tensor.collapse_shape %x [[0, 1], [2]] : tensor<4x8x16xf32> into tensor<32x16xf32>
+  %e = tensor.empty() : tensor<32x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %p = linalg.matmul ins(%x2, %w : tensor<32x16xf32>, tensor<16x16xf32>) outs(%z : tensor<32x16xf32>) -> tensor<32x16xf32> loc("out")
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x16xf32>, tensor<16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32> loc("out.bias")
+  %yv = tensor.expand_shape %y [[0, 1], [2]] output_shape [4, 8, 16] : tensor<32x16xf32> into tensor<4x8x16xf32>
+  %e3 = tensor.empty() : tensor<4x8x16xf32>
+  %r = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %yv : tensor<4x8x16xf32>, tensor<4x8x16xf32>) outs(%e3 : tensor<4x8x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<4x8x16xf32> loc("residual")
+  return %r : tensor<4x8x16xf32>
 }
 
 //--- linear.mlir

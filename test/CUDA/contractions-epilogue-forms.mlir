@@ -429,6 +429,83 @@ func.func @gelu_aux_view(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: ten
 
 #id = affine_map<(m, n) -> (m, n)>
 #bias = affine_map<(m, n) -> (n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+
+// A Hugging Face GPT-2's attention or MLP output: Conv1D's bias add over
+// [b * s, n], then the residual added to it viewed [b, s, n]. One call: the
+// residual is C (beta = 1, the last operand), D the add's result; the
+// sum's buffer and the product's go.
+// CHECK-LABEL: func.func @residual_after_view(
+// CHECK-SAME: %[[A:[^:]*]]: memref<8x16xf32>, %[[B:[^:]*]]: memref<16x32xf32>, %[[BIAS:[^:]*]]: memref<32xf32>, %[[R:[^:]*]]: memref<2x4x32xf32>
+// CHECK-NOT: memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {{.*}} : memref<2x4x32xf32>
+// CHECK: %[[RP:.*]] = memref.extract_aligned_pointer_as_index %[[R]]
+// CHECK-NEXT: %[[C:.*]] = arith.index_cast %[[RP]]
+// CHECK-NEXT: %[[DP:.*]] = memref.extract_aligned_pointer_as_index %[[OUT]]
+// CHECK-NEXT: %[[D:.*]] = arith.index_cast %[[DP]]
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %[[C]], %[[D]], %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c1_i32) {autopar.writes = array<i32: 3>}
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[OUT]]
+func.func @residual_after_view(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>, %r: tensor<2x4x32xf32>) -> tensor<2x4x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %h = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xf32>) outs(%e : tensor<8x32xf32>) {
+  ^bb0(%v: f32, %s: f32, %o: f32):
+    %t = arith.addf %v, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  %hv = tensor.expand_shape %h [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xf32> into tensor<2x4x32xf32>
+  %e2 = tensor.empty() : tensor<2x4x32xf32>
+  %y = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%hv, %r : tensor<2x4x32xf32>, tensor<2x4x32xf32>) outs(%e2 : tensor<2x4x32xf32>) {
+  ^bb0(%x: f32, %y0: f32, %o: f32):
+    %t = arith.addf %x, %y0 : f32
+    linalg.yield %t : f32
+  } -> tensor<2x4x32xf32>
+  return %y : tensor<2x4x32xf32>
+}
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+
+// The same with the sum returned too: read after the residual add, so the
+// call must write it; the residual add stays a kernel.
+// CHECK-LABEL: func.func @residual_after_view_kept(
+// CHECK: call @autopar_cuda_gemm_epilogue(
+// CHECK-SAME: %c0_i32_{{[0-9]*}}) {autopar.writes = array<i32: 3>}
+// CHECK: linalg.generic
+func.func @residual_after_view_kept(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: tensor<32xf32>, %r: tensor<2x4x32xf32>) -> (tensor<2x4x32xf32>, tensor<8x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %h = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xf32>) outs(%e : tensor<8x32xf32>) {
+  ^bb0(%v: f32, %s: f32, %o: f32):
+    %t = arith.addf %v, %s : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  %hv = tensor.expand_shape %h [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xf32> into tensor<2x4x32xf32>
+  %e2 = tensor.empty() : tensor<2x4x32xf32>
+  %y = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%hv, %r : tensor<2x4x32xf32>, tensor<2x4x32xf32>) outs(%e2 : tensor<2x4x32xf32>) {
+  ^bb0(%x: f32, %y0: f32, %o: f32):
+    %t = arith.addf %x, %y0 : f32
+    linalg.yield %t : f32
+  } -> tensor<2x4x32xf32>
+  return %y, %h : tensor<2x4x32xf32>, tensor<8x32xf32>
+}
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
 
 // The same with 12 columns: cuBLASLt wants AUX's leading dimension a
 // multiple of 8, so the bias add folds alone and the GELU stays a kernel.

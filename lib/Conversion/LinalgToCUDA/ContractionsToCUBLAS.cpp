@@ -37,6 +37,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_CONTRACTIONSTOCUBLAS
@@ -392,6 +393,111 @@ static std::optional<GeluAux> matchGeluAux(linalg::LinalgOp gemmOp,
   return GeluAux{gelu, output, std::move(frees)};
 }
 
+/// Whether `op` writes all of `buffer` and reads none of it: an
+/// elementwise generic whose one init is `buffer` (identity map), its
+/// value unread, and whose inputs are other buffers.
+static bool overwrites(Operation *op, Value buffer) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || !generic.hasPureBufferSemantics() ||
+      generic.getNumDpsInits() != 1 || generic.getDpsInits()[0] != buffer ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
+           .isIdentity() ||
+      !generic.getMatchingBlockArgument(generic.getDpsInitOperand(0))
+           .use_empty())
+    return false;
+  return llvm::none_of(generic.getDpsInputs(), [&](Value input) {
+    return mayAliasBuffers(getRootBuffer(input), buffer);
+  });
+}
+
+/// Whether no op after `op` in its block reads `buffer` (an allocation)
+/// before it is freed or overwritten whole.
+static bool isDeadAfter(Value buffer, Operation *op) {
+  for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
+    bool touches = false;
+    next->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        if (isa<BaseMemRefType>(operand.getType()) &&
+            getRootBuffer(operand) == buffer)
+          touches = true;
+    });
+    // Views pass it on (their users are what touch it); anything else
+    // that takes it (a return, a call, a reading op) reads it.
+    if (!touches || isa<ViewLikeOpInterface>(next))
+      continue;
+    if (auto free = dyn_cast<memref::DeallocOp>(next))
+      return free.getMemref() == buffer;
+    return overwrites(next, buffer);
+  }
+  return true;
+}
+
+/// A residual added after a bias epilogue (no activation, no residual,
+/// the product into zeros, not rounded) that reads the epilogue's output
+/// (the sum), or its rows split into leading dimensions, which nothing
+/// reads after it (isDeadAfter): a Hugging Face GPT-2's Conv1D sums [b * s, n]
+/// and the residual add reads it viewed [b, s, n]. One call writes the residual
+/// add's result as D, the residual as C (beta = 1); the sum is not written
+/// (its buffer goes when nothing else uses it).
+/// Under matchEpilogue's conditions for the residual: of the read's type,
+/// the result an allocation of that type that overlaps neither the
+/// product's inputs nor the residual.
+struct ResidualAfter {
+  linalg::GenericOp op;
+  Value residual, output;
+  memref::ExpandShapeOp view;
+  SmallVector<memref::DeallocOp> frees;
+};
+
+static std::optional<ResidualAfter> matchResidualAfter(linalg::LinalgOp gemmOp,
+                                                       Epilogue &epilogue,
+                                                       bool zeroFilled) {
+  if (epilogue.activation != EpilogueActivation::None || epilogue.residual ||
+      epilogue.rounded || !epilogue.bias || !zeroFilled)
+    return std::nullopt;
+  SmallVector<memref::DeallocOp> frees;
+  linalg::GenericOp add = getFollowingElementwise(
+      cast<linalg::LinalgOp>(epilogue.op.getOperation()), 2, 2, frees);
+  if (!add)
+    return std::nullopt;
+  std::optional<EpilogueForm> form = matchEpilogueForm(add);
+  if (!form || form->bias || form->rounded ||
+      form->activation != EpilogueActivation::None || form->terms.size() != 2)
+    return std::nullopt;
+  Value sum = epilogue.output;
+  unsigned index = readsProduct(form->terms[0], sum) ? 0 : 1;
+  Value read = form->terms[index], residual = form->terms[1 - index];
+  if (!readsProduct(read, sum) || readsProduct(residual, sum))
+    return std::nullopt;
+  // (The view may serve others too: bufferization gives the sums of two
+  // such layers one buffer, and CSE their views one op.)
+  auto view = read.getDefiningOp<memref::ExpandShapeOp>();
+  if (read != sum && !isRowSplit(view))
+    return std::nullopt;
+  // Nothing else reads the sum: after the add, the buffer is freed or
+  // written whole before anything reads it (bufferization gives the sums
+  // of two such layers one buffer).
+  if (!isDeadAfter(sum, add))
+    return std::nullopt;
+  Value output = add.getDpsInits()[0];
+  Operation *alloc = output.getDefiningOp();
+  if (output.getType() != read.getType() ||
+      residual.getType() != read.getType() ||
+      add.getNumLoops() != cast<MemRefType>(read.getType()).getRank() ||
+      !cast<MemRefType>(output.getType()).getLayout().isIdentity() || !alloc ||
+      !isa<memref::AllocOp, gpu::AllocOp>(alloc) ||
+      mayAliasBuffers(getRootBuffer(output), getRootBuffer(residual)))
+    return std::nullopt;
+  for (Value input : gemmOp.getDpsInputs())
+    if (mayAliasBuffers(getRootBuffer(output), getRootBuffer(input)))
+      return std::nullopt;
+  for (memref::DeallocOp free : frees)
+    if (llvm::is_contained({output, residual}, free.getMemref()))
+      return std::nullopt;
+  return ResidualAfter{add, residual, output, view, std::move(frees)};
+}
+
 /// A training step's GELU backward after the product that makes its
 /// gradient: the first op after `gemmOp` (f32, no batch, stored [m, n],
 /// into zeros) that reads the product, or its rows split into leading
@@ -642,8 +748,15 @@ struct ContractionsToCUBLASPass
         // epilogue's output. With a GELU of that sum after it, the call
         // stands where the GELU stood, D its output and AUX the sum.
         std::optional<GeluAux> gelu = matchGeluAux(op, *epilogue);
-        Operation *last =
-            gelu ? gelu->op.getOperation() : epilogue->op.getOperation();
+        std::optional<ResidualAfter> after;
+        if (!gelu) {
+          after = matchResidualAfter(op, *epilogue, zeroFill != nullptr);
+          if (after)
+            epilogue->residual = after->residual;
+        }
+        Operation *last = gelu    ? gelu->op.getOperation()
+                          : after ? after->op.getOperation()
+                                  : epilogue->op.getOperation();
         builder.setInsertionPoint(last);
         Location loc = last->getLoc();
         // A, B, C, D, bias[, aux], m, n, k; transA, transB[, activation],
@@ -655,7 +768,9 @@ struct ContractionsToCUBLASPass
             gelu ? "autopar_cuda_gemm_gelu_aux" : "autopar_cuda_gemm_epilogue",
             types, {});
         setStreamOrdered(fused);
-        Value d = gelu ? gelu->output : epilogue->output;
+        Value d = gelu    ? gelu->output
+                  : after ? after->output
+                          : epilogue->output;
         SmallVector<Value> operands;
         // C unread (beta = 0) is the product's buffer, or D when the call
         // rounds (the f32 buffer then goes).
@@ -694,14 +809,26 @@ struct ContractionsToCUBLASPass
             free->moveAfter(call);
           gelu->op->erase();
         }
+        if (after) {
+          for (memref::DeallocOp free : llvm::reverse(after->frees))
+            free->moveAfter(call);
+          after->op->erase();
+          if (after->view && after->view->use_empty())
+            after->view->erase();
+        }
+        Value sum = epilogue->output;
         epilogue->op->erase();
         if (epilogue->view)
           epilogue->view->erase();
+        if (after)
+          eraseIfUnused(sum);
         Value product = op->getOperand(2);
         op->erase();
         if (zeroFill)
           zeroFill->erase();
-        if (epilogue->rounded)
+        // Rounded, or with a residual after the sum as C, the product's
+        // buffer is only allocated and freed.
+        if (epilogue->rounded || after)
           eraseIfUnused(product);
         continue;
       }
