@@ -575,6 +575,26 @@ def CollapseParallelLoops : Pass<"autopar-collapse-parallel-loops"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def GuardAsserts : Pass<"autopar-guard-asserts", "::mlir::func::FuncOp"> {
+  let summary = "Asserts inside parallel loops as branches, so that the "
+                "loops map to the GPU";
+  let description = [{
+    The CUDA backend, after tiling, before `convert-parallel-loops-to-gpu`:
+    each `cf.assert %ok, "message"` inside an `scf.parallel` becomes
+    `scf.if` (not %ok) around `cf.assert false, "message"`: the same
+    check. Upstream's conversion leaves a loop with a bare `cf.assert` in
+    its body on the host (torch-mlir's gathers check every index, so every
+    embedding of a PyTorch export and its gradient ran as host loops on
+    managed memory, the host waiting for the GPU before each, and the step
+    could not be captured in a CUDA graph); in a branch it maps, and the
+    kernel's assert lowers to `__assertfail` (a device-side assert, as
+    PyTorch's gathers have: a bad index stops the kernel, and the runtime
+    reports the launch's error).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def RowKernels : Pass<"autopar-row-kernels", "::mlir::func::FuncOp"> {
   let summary = "A block of GPU threads per row: a row's reductions and the "
                 "elementwise ops that read them as one kernel";

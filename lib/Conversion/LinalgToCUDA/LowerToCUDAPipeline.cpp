@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -51,6 +52,7 @@ namespace mlir::autopar {
 #define GEN_PASS_DEF_HOSTFUNCTIONSTOLOOPS
 #define GEN_PASS_DEF_MERGEGPUMODULES
 #define GEN_PASS_DEF_COLLAPSEPARALLELLOOPS
+#define GEN_PASS_DEF_GUARDASSERTS
 #include "autopar/Conversion/Passes.h.inc"
 } // namespace mlir::autopar
 
@@ -126,6 +128,31 @@ struct MergeGpuModulesPass
     });
     for (gpu::GPUModuleOp kernelModule : kernels)
       kernelModule.erase();
+  }
+};
+
+struct GuardAssertsPass
+    : public mlir::autopar::impl::GuardAssertsBase<GuardAssertsPass> {
+  void runOnOperation() override {
+    SmallVector<cf::AssertOp> asserts;
+    getOperation()->walk([&](cf::AssertOp assertOp) {
+      if (assertOp->getParentOfType<scf::ParallelOp>())
+        asserts.push_back(assertOp);
+    });
+    IRRewriter rewriter(&getContext());
+    for (cf::AssertOp assertOp : asserts) {
+      Location loc = assertOp.getLoc();
+      rewriter.setInsertionPoint(assertOp);
+      Value yes = arith::ConstantIntOp::create(rewriter, loc, 1, 1);
+      Value failed =
+          arith::XOrIOp::create(rewriter, loc, assertOp.getArg(), yes);
+      auto branch = scf::IfOp::create(rewriter, loc, failed,
+                                      /*withElseRegion=*/false);
+      rewriter.setInsertionPoint(branch.thenBlock()->getTerminator());
+      Value no = arith::ConstantIntOp::create(rewriter, loc, 0, 1);
+      cf::AssertOp::create(rewriter, loc, no, assertOp.getMsg());
+      rewriter.eraseOp(assertOp);
+    }
   }
 };
 
@@ -250,6 +277,9 @@ void mlir::autopar::buildLowerToCUDAPipeline(
   OpPassManager &mapping = pm.nest<func::FuncOp>();
   // (No canonicalization here: it would merge the block and thread loops
   // into one, which then maps to blocks only.)
+  // Index checks (torch-mlir's gathers) in branches, which the loops'
+  // conversion to launches takes.
+  mapping.addPass(createGuardAsserts());
   mapping.addPass(createGpuMapParallelLoopsPass());
   mapping.addPass(createConvertParallelLoopToGpuPass());
   // Constants and index arithmetic into the launches, so that a kernel's
