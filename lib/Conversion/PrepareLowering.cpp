@@ -3,9 +3,9 @@
 // Before bufferization: aggregated linalg ops (softmax) become the
 // structured ops they stand for, ops that produce only empty tensors
 // become tensor.empty, scatter-adds become a parallel loop over a row's
-// elements around a loop over their positions, and a constant fill shared
-// by several users (or a tensor shared by several fills) is made again for
-// each.
+// elements around a loop over their positions, splat constant inputs
+// become scalars in the body, and a constant fill shared by several users
+// (or a tensor shared by several fills) is made again for each.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +19,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -39,6 +40,64 @@ static bool producesOnlyEmptyTensors(Operation *op) {
     auto tensor = dyn_cast<RankedTensorType>(type);
     return tensor && tensor.hasStaticShape() && tensor.getNumElements() == 0;
   });
+}
+
+/// `generic` without its inputs that are splat constants (torch-mlir's 0-d
+/// tensors: a mask's fill value, a scale), each read as a scalar constant
+/// in the body instead; null when it has none. A constant tensor operand
+/// is a buffer copied from a host global (managed memory on the CUDA
+/// backend, which the host writes: no CUDA graph); a scalar is an operand
+/// of the instructions that use it.
+static linalg::GenericOp foldSplatInputs(RewriterBase &rewriter,
+                                         linalg::GenericOp generic) {
+  SmallVector<std::pair<unsigned, TypedAttr>> splats;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    DenseElementsAttr value;
+    if (!matchPattern(input->get(), m_Constant(&value)) || !value.isSplat() ||
+        !value.getElementType().isIntOrFloat())
+      continue;
+    splats.push_back(
+        {input->getOperandNumber(), value.getSplatValue<TypedAttr>()});
+  }
+  if (splats.empty())
+    return {};
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    if (llvm::any_of(splats, [&](auto &splat) {
+          return splat.first == input->getOperandNumber();
+        }))
+      continue;
+    inputs.push_back(input->get());
+    maps.push_back(generic.getMatchingIndexingMap(input));
+  }
+  for (OpOperand &init : generic.getDpsInitsMutable())
+    maps.push_back(generic.getMatchingIndexingMap(&init));
+  rewriter.setInsertionPoint(generic);
+  auto folded = linalg::GenericOp::create(
+      rewriter, generic.getLoc(), generic->getResultTypes(), inputs,
+      generic.getDpsInits(), maps, generic.getIteratorTypesArray());
+  // The discardable attributes (autopar's annotations) carry over.
+  for (NamedAttribute attr : generic->getDiscardableAttrs())
+    folded->setAttr(attr.getName(), attr.getValue());
+  rewriter.inlineRegionBefore(generic.getRegion(), folded.getRegion(),
+                              folded.getRegion().end());
+  Block &body = folded.getRegion().front();
+  rewriter.setInsertionPointToStart(&body);
+  for (auto &[number, value] : llvm::reverse(splats)) {
+    BlockArgument arg = body.getArgument(number);
+    Value scalar = arith::ConstantOp::create(rewriter, generic.getLoc(), value);
+    rewriter.replaceAllUsesWith(arg, scalar);
+    body.eraseArgument(number);
+  }
+  SmallVector<Operation *> constants;
+  for (auto &splat : splats)
+    constants.push_back(generic->getOperand(splat.first).getDefiningOp());
+  rewriter.replaceOp(generic, folded->getResults());
+  for (Operation *constant : constants)
+    if (constant->use_empty())
+      rewriter.eraseOp(constant);
+  return folded;
 }
 
 /// `op` as an scf.forall over the elements of a row (the GPU's threads),
@@ -463,6 +522,15 @@ struct PrepareLoweringPass
       }
       rewriter.replaceOp(op, *replacements);
     }
+
+    // Splat constant inputs as scalars in the body.
+    SmallVector<linalg::GenericOp> generics;
+    getOperation()->walk([&](linalg::GenericOp generic) {
+      if (generic.hasPureTensorSemantics())
+        generics.push_back(generic);
+    });
+    for (linalg::GenericOp generic : generics)
+      foldSplatInputs(rewriter, generic);
 
     // A tensor made from a scalar (Analysis/Fusion.h, isMadeFromScalar) and
     // shared by several users (torch-mlir fills one zero tensor for every

@@ -204,7 +204,12 @@ def PrepareLowering : Pass<"autopar-prepare-lowering"> {
       bufferizes in place). Every destination element takes its updates in
       position order, as one sequential loop would; on the GPU it is one
       kernel that reads the indices itself (it was a host loop reading
-      them, one launch per position).
+      them, one launch per position);
+    * a `linalg.generic`'s inputs that are splat constants (torch-mlir's
+      0-d tensors: a causal mask's fill value) are read as scalar
+      constants in its body: bufferized, each was a buffer copied from a
+      host global, managed memory on the CUDA backend, which kept a
+      PyTorch export's step out of a CUDA graph.
 
     An `autopar.attention` or `autopar.attention_grad` whose score-sized
     buffers ([B, I, J]) would exceed `attention-block-bytes` is decomposed
