@@ -83,7 +83,7 @@ MODELS = {
                       "n_head=4_--batch_8_--seq-len_128.mlir"),
                   "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
 }
-DEFAULT_MODELS = "mlp,alexnet,gpt,llama"
+DEFAULT_MODELS = "mlp,alexnet,gpt,llama,hf-gpt2"
 
 CONFIGS = {
     "unfused": "fuse=false",
