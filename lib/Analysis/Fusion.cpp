@@ -748,8 +748,7 @@ bool mlir::autopar::isGeluGradientInEpilogue(linalg::GenericOp gelu) {
   Value value = gelu->getResult(0);
   Operation *user = *value.getUsers().begin();
   if (auto view = dyn_cast<tensor::CollapseShapeOp>(user)) {
-    SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
-    if (groups.size() != 2 || groups[1].size() != 1 ||
+    if (!isRowSplit(view.getReassociationIndices()) ||
         !view->getResult(0).hasOneUse())
       return false;
     value = view.getResult();
@@ -769,20 +768,11 @@ bool mlir::autopar::isGeluAuxShape(Type type) {
          shaped.getShape().back() % 8 == 0;
 }
 
-/// Whether `view` splits the rows of a 2-D tensor into leading dimensions
-/// ([b, s, n] of [b * s, n]: the same memory, row after row).
-static bool isRowSplit(tensor::ExpandShapeOp view) {
-  SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
-  int64_t rank = view.getResultType().getRank();
-  return groups.size() == 2 && groups[1].size() == 1 &&
-         groups[1].front() == rank - 1;
-}
-
 /// `sum`, or the row split of it that is its one use.
 static Value getSumAsRead(Value sum) {
   if (sum.hasOneUse())
     if (auto view = dyn_cast<tensor::ExpandShapeOp>(*sum.getUsers().begin()))
-      if (isRowSplit(view))
+      if (isRowSplit(view.getReassociationIndices()))
         return view.getResult();
   return sum;
 }
@@ -849,7 +839,7 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
       form->activation == EpilogueActivation::GeluTanh) {
     Value read = form->terms.front();
     if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>())
-      if (isRowSplit(view))
+      if (isRowSplit(view.getReassociationIndices()))
         read = view.getSrc();
     sum = getGeluAuxSumEpilogue(read.getDefiningOp());
   }
@@ -870,7 +860,8 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
     for (unsigned index = 0; index < 2; ++index) {
       Value read = form->terms[index], residual = form->terms[1 - index];
       auto view = read.getDefiningOp<tensor::ExpandShapeOp>();
-      if (!view || !read.hasOneUse() || !isRowSplit(view) ||
+      if (!view || !read.hasOneUse() ||
+          !isRowSplit(view.getReassociationIndices()) ||
           !view.getSrc().hasOneUse() || residual.getType() != read.getType())
         continue;
       auto sumOp = view.getSrc().getDefiningOp<linalg::GenericOp>();
@@ -911,7 +902,7 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
     if (!read.hasOneUse())
       return {};
     if (auto view = read.getDefiningOp<tensor::ExpandShapeOp>()) {
-      if (!isRowSplit(view))
+      if (!isRowSplit(view.getReassociationIndices()))
         return {};
       read = view.getSrc();
       if (!read.hasOneUse())

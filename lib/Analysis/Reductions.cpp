@@ -113,6 +113,10 @@ mlir::autopar::getRowReductionLoops(linalg::GenericOp generic) {
   return rowLoops;
 }
 
+bool mlir::autopar::isRowSplit(ArrayRef<ReassociationIndices> groups) {
+  return groups.size() == 2 && groups[1].size() == 1;
+}
+
 /// Whether a reshape between `expanded` and the shape its `groups` collapse
 /// it to keeps the first `rowLoops` dimensions: each of the first
 /// `rowLoops` groups starts at its own position, the groups before the

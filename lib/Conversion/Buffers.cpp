@@ -47,21 +47,20 @@ bool mlir::autopar::mayAliasBuffers(Value a, Value b) {
   return true;
 }
 
+bool mlir::autopar::touchesBuffer(Operation *op, Value root) {
+  WalkResult result = op->walk([&](Operation *nested) {
+    for (Value operand : nested->getOperands())
+      if (isa<BaseMemRefType>(operand.getType()) &&
+          mlir::autopar::mayAliasBuffers(mlir::autopar::getRootBuffer(operand),
+                                         root))
+        return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return result.wasInterrupted();
+}
+
 Operation *mlir::autopar::getFillBefore(Operation *op, Value output) {
   Value root = mlir::autopar::getRootBuffer(output);
-  // Whether `between` (or an op nested in it) takes a buffer that may be
-  // `output`'s.
-  auto touches = [&](Operation *between) {
-    WalkResult result = between->walk([&](Operation *nested) {
-      for (Value operand : nested->getOperands())
-        if (isa<BaseMemRefType>(operand.getType()) &&
-            mlir::autopar::mayAliasBuffers(
-                mlir::autopar::getRootBuffer(operand), root))
-          return WalkResult::interrupt();
-      return WalkResult::advance();
-    });
-    return result.wasInterrupted();
-  };
   // The op's own inputs must not read the fill.
   for (Value operand : op->getOperands())
     if (operand != output && isa<BaseMemRefType>(operand.getType()) &&
@@ -74,7 +73,7 @@ Operation *mlir::autopar::getFillBefore(Operation *op, Value output) {
         fill && fill.hasPureBufferSemantics() &&
         fill.getDpsInits()[0] == output)
       return fill;
-    if (touches(before))
+    if (touchesBuffer(before, root))
       return nullptr;
   }
   return nullptr;

@@ -44,12 +44,11 @@ static bool producesOnlyEmptyTensors(Operation *op) {
 
 /// `generic` without its inputs that are splat constants (torch-mlir's 0-d
 /// tensors: a mask's fill value, a scale), each read as a scalar constant
-/// in the body instead; null when it has none. A constant tensor operand
-/// is a buffer copied from a host global (managed memory on the CUDA
+/// in the body instead (left as it is when it has none). A constant tensor
+/// operand is a buffer copied from a host global (managed memory on the CUDA
 /// backend, which the host writes: no CUDA graph); a scalar is an operand
 /// of the instructions that use it.
-static linalg::GenericOp foldSplatInputs(RewriterBase &rewriter,
-                                         linalg::GenericOp generic) {
+static void foldSplatInputs(RewriterBase &rewriter, linalg::GenericOp generic) {
   SmallVector<std::pair<unsigned, TypedAttr>> splats;
   for (OpOperand *input : generic.getDpsInputOperands()) {
     DenseElementsAttr value;
@@ -60,7 +59,7 @@ static linalg::GenericOp foldSplatInputs(RewriterBase &rewriter,
         {input->getOperandNumber(), value.getSplatValue<TypedAttr>()});
   }
   if (splats.empty())
-    return {};
+    return;
   SmallVector<Value> inputs;
   SmallVector<AffineMap> maps;
   for (OpOperand *input : generic.getDpsInputOperands()) {
@@ -97,7 +96,6 @@ static linalg::GenericOp foldSplatInputs(RewriterBase &rewriter,
   for (Operation *constant : constants)
     if (constant->use_empty())
       rewriter.eraseOp(constant);
-  return folded;
 }
 
 /// `op` as an scf.forall over the elements of a row (the GPU's threads),

@@ -47,6 +47,11 @@ std::optional<SmallVector<int64_t>> getStaticRanges(linalg::LinalgOp op);
 /// order: the access stays within the row the leading loops name.
 bool indexesRow(AffineMap map, unsigned rowLoops);
 
+/// Whether a reshape's reassociation `groups` merges the leading dimensions
+/// of a value into one and keeps its last ([b, s, n] <-> [b * s, n], expand
+/// or collapse, tensor or memref: the same memory, row after row).
+bool isRowSplit(ArrayRef<ReassociationIndices> groups);
+
 /// Whether `value` is a buffer or tensor itself, or reshapes of one
 /// (expand_shape, collapse_shape, on tensors or memrefs) that keep its
 /// first `rowLoops` dimensions as they are and only add or drop dimensions

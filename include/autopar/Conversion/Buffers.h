@@ -30,6 +30,10 @@ bool isAllocatedBuffer(Value root);
 /// its own at every call).
 bool mayAliasBuffers(Value a, Value b);
 
+/// Whether `op`, or an op nested in it, takes a buffer whose root may be
+/// `root` (mayAliasBuffers).
+bool touchesBuffer(Operation *op, Value root);
+
 /// The fill that starts `op`'s accumulation into `output` and nothing else
 /// sees: a `linalg.fill` into `output` itself, earlier in `op`'s block, with
 /// no op in between touching a buffer that may alias it and no other

@@ -26,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/Fusion.h"
+#include "autopar/Analysis/Reductions.h"
 #include "autopar/Conversion/Buffers.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Conversion/ProfileOps.h"
@@ -252,20 +253,12 @@ static bool readsProduct(Value value, Value product) {
 /// rows split into leading dimensions (a 3-D dense layer's [b, s, n] view
 /// of the [b * s, n] product: the same memory, row after row), used by
 /// `reader` alone, or failure.
-/// Whether `view` splits the rows of a 2-D buffer into leading dimensions.
-static bool isRowSplit(memref::ExpandShapeOp view) {
-  SmallVector<ReassociationIndices> groups = view.getReassociationIndices();
-  int64_t rank = view.getResultType().getRank();
-  return groups.size() == 2 && groups[1].size() == 1 &&
-         groups[1].front() == rank - 1;
-}
-
 static FailureOr<memref::ExpandShapeOp>
 getRowSplitView(Value read, Value product, Operation *reader) {
   if (read == product)
     return memref::ExpandShapeOp();
   auto view = read.getDefiningOp<memref::ExpandShapeOp>();
-  if (!isRowSplit(view) ||
+  if (!isRowSplit(view.getReassociationIndices()) ||
       !llvm::all_of(view->getUsers(),
                     [&](Operation *user) { return user == reader; }))
     return failure();
@@ -372,8 +365,8 @@ static std::optional<GeluAux> matchGeluAux(linalg::LinalgOp gemmOp,
   // Hugging Face GPT-2's Conv1D sums [b * s, n], its GELU reads [b, s, n]).
   Value read = gelu.getDpsInputs()[0];
   auto view = read.getDefiningOp<memref::ExpandShapeOp>();
-  if (read != epilogue.output &&
-      (!view || view.getSrc() != epilogue.output || !isRowSplit(view)))
+  if (read != epilogue.output && (!view || view.getSrc() != epilogue.output ||
+                                  !isRowSplit(view.getReassociationIndices())))
     return std::nullopt;
   Value output = gelu.getDpsInits()[0];
   auto sumType = cast<MemRefType>(epilogue.output.getType());
@@ -415,16 +408,9 @@ static bool overwrites(Operation *op, Value buffer) {
 /// before it is freed or overwritten whole.
 static bool isDeadAfter(Value buffer, Operation *op) {
   for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
-    bool touches = false;
-    next->walk([&](Operation *nested) {
-      for (Value operand : nested->getOperands())
-        if (isa<BaseMemRefType>(operand.getType()) &&
-            getRootBuffer(operand) == buffer)
-          touches = true;
-    });
     // Views pass it on (their users are what touch it); anything else
     // that takes it (a return, a call, a reading op) reads it.
-    if (!touches || isa<ViewLikeOpInterface>(next))
+    if (!touchesBuffer(next, buffer) || isa<ViewLikeOpInterface>(next))
       continue;
     if (auto free = dyn_cast<memref::DeallocOp>(next))
       return free.getMemref() == buffer;
@@ -473,7 +459,7 @@ static std::optional<ResidualAfter> matchResidualAfter(linalg::LinalgOp gemmOp,
   // (The view may serve others too: bufferization gives the sums of two
   // such layers one buffer, and CSE their views one op.)
   auto view = read.getDefiningOp<memref::ExpandShapeOp>();
-  if (read != sum && !isRowSplit(view))
+  if (read != sum && !isRowSplit(view.getReassociationIndices()))
     return std::nullopt;
   // Nothing else reads the sum: after the add, the buffer is freed or
   // written whole before anything reads it (bufferization gives the sums
@@ -628,12 +614,10 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   if (!fill || !sum || !sum.hasPureBufferSemantics() || !isColumnSum(sum))
     return match;
   Value summed = sum.getDpsInputs()[0];
-  if (auto merged = summed.getDefiningOp<memref::CollapseShapeOp>()) {
-    SmallVector<ReassociationIndices> groups = merged.getReassociationIndices();
-    if (merged.getSrc() == output && groups.size() == 2 &&
-        groups[1].size() == 1)
+  if (auto merged = summed.getDefiningOp<memref::CollapseShapeOp>())
+    if (merged.getSrc() == output &&
+        isRowSplit(merged.getReassociationIndices()))
       summed = output;
-  }
   if (summed != output)
     return match;
   Value bias = sum.getDpsInits()[0];
