@@ -30,8 +30,8 @@ autopar-capture-graphs gives).
 
 (`--models gpt2` adds GPT-2 small b8 x 1024, about a minute; `hf-gpt2` a
 Hugging Face GPT-2 as torch-mlir exports it, test/CUDA/Inputs'
-1-block one; `hf-gpt2-4` bench/models.py's 4-block export, from its
-cache.)
+1-block one, `hf-gpt2-tosa` the same in TOSA; `hf-gpt2-4` and
+`hf-gpt2-4-tosa` bench/models.py's 4-block exports, from its cache.)
 """
 import argparse
 import os
@@ -41,6 +41,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ZOO = os.environ.get("AUTOPAR_ZOO", os.path.expanduser("~/.cache/autopar/zoo"))
 
 MODELS = {
     "mlp": ("MLP 512-1024-1024-16 b64, momentum",
@@ -76,14 +77,22 @@ MODELS = {
                 os.path.join(ROOT, "test", "CUDA", "Inputs",
                              "hf-gpt2-tiny.mlir"),
                 "loss=softmax-cross-entropy optimizer=momentum lr=0.01"),
-    # bench/models.py's export (needs torch once: scripts/torch-env.sh).
+    "hf-gpt2-tosa": ("HF GPT-2 TOSA export, as hf-gpt2, momentum",
+                     os.path.join(ROOT, "test", "CUDA", "Inputs",
+                                  "hf-gpt2-tiny-tosa.mlir"),
+                     "loss=softmax-cross-entropy optimizer=momentum lr=0.01"),
+    # bench/models.py's exports (need torch once: scripts/torch-env.sh).
     "hf-gpt2-4": ("HF GPT-2 export, 4 blocks 256 wide, b8 x 128, Adam",
-                  os.path.join(os.environ.get("AUTOPAR_ZOO", os.path.expanduser(
-                      "~/.cache/autopar/zoo")), "hf_gpt2_n_layer=4_n_embd=256_"
-                      "n_head=4_--batch_8_--seq-len_128.mlir"),
+                  os.path.join(ZOO, "hf_gpt2_n_layer=4_n_embd=256_"
+                               "n_head=4_--batch_8_--seq-len_128.mlir"),
                   "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
+    "hf-gpt2-4-tosa": ("HF GPT-2 TOSA export, as hf-gpt2-4, Adam",
+                       os.path.join(ZOO, "hf_gpt2_n_layer=4_n_embd=256_"
+                                    "n_head=4_--batch_8_--seq-len_128_"
+                                    "--dialect_tosa.mlir"),
+                       "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
 }
-DEFAULT_MODELS = "mlp,alexnet,gpt,llama,hf-gpt2"
+DEFAULT_MODELS = "mlp,alexnet,gpt,llama,hf-gpt2,hf-gpt2-tosa"
 
 CONFIGS = {
     "unfused": "fuse=false",

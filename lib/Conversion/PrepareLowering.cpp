@@ -42,29 +42,60 @@ static bool producesOnlyEmptyTensors(Operation *op) {
   });
 }
 
-/// `generic` without its inputs that are splat constants (torch-mlir's 0-d
-/// tensors: a mask's fill value, a scale), each read as a scalar constant
-/// in the body instead (left as it is when it has none). A constant tensor
-/// operand is a buffer copied from a host global (managed memory on the CUDA
-/// backend, which the host writes: no CUDA graph); a scalar is an operand
-/// of the instructions that use it.
-static void foldSplatInputs(RewriterBase &rewriter, linalg::GenericOp generic) {
-  SmallVector<std::pair<unsigned, TypedAttr>> splats;
-  for (OpOperand *input : generic.getDpsInputOperands()) {
-    DenseElementsAttr value;
-    if (!matchPattern(input->get(), m_Constant(&value)) || !value.isSplat() ||
-        !value.getElementType().isIntOrFloat())
-      continue;
-    splats.push_back(
-        {input->getOperandNumber(), value.getSplatValue<TypedAttr>()});
+/// The value a constant input of `generic` read through `map` has at each
+/// iteration, when the body can make it: a splat's scalar, or an iota's
+/// (a 1-D integer constant whose element i is i, read at loop k: a
+/// torch.arange TOSA exports as a constant) loop index k. Null otherwise.
+static std::function<Value(OpBuilder &, Location)>
+getConstantInputValue(Value input, AffineMap map) {
+  DenseElementsAttr value;
+  if (!matchPattern(input, m_Constant(&value)) ||
+      !value.getElementType().isIntOrFloat())
+    return nullptr;
+  if (value.isSplat()) {
+    auto scalar = value.getSplatValue<TypedAttr>();
+    return [scalar](OpBuilder &b, Location loc) -> Value {
+      return arith::ConstantOp::create(b, loc, scalar);
+    };
   }
-  if (splats.empty())
+  auto dim = dyn_cast<AffineDimExpr>(map.getResult(0));
+  if (value.getType().getRank() != 1 || !dim ||
+      !isa<IntegerType>(value.getElementType()))
+    return nullptr;
+  int64_t position = 0;
+  for (const APInt &element : value.getValues<APInt>())
+    if (element.getSExtValue() != position++)
+      return nullptr;
+  Type type = value.getElementType();
+  unsigned loop = dim.getPosition();
+  return [type, loop](OpBuilder &b, Location loc) -> Value {
+    Value index = linalg::IndexOp::create(b, loc, loop);
+    return arith::IndexCastOp::create(b, loc, type, index);
+  };
+}
+
+/// `generic` without its inputs that are constants its body can make
+/// (getConstantInputValue: torch-mlir's 0-d tensors, a mask's fill value or
+/// a scale, as scalar constants; an arange as the loop index), each made
+/// in the body instead (left as it is when it has none). A constant tensor
+/// operand is a buffer copied from a host global (managed memory on the
+/// CUDA backend, which the host writes: no CUDA graph); a scalar or an
+/// index is an operand of the instructions that use it.
+static void foldConstantInputs(RewriterBase &rewriter,
+                               linalg::GenericOp generic) {
+  SmallVector<std::pair<unsigned, std::function<Value(OpBuilder &, Location)>>>
+      constants;
+  for (OpOperand *input : generic.getDpsInputOperands())
+    if (auto make = getConstantInputValue(
+            input->get(), generic.getMatchingIndexingMap(input)))
+      constants.push_back({input->getOperandNumber(), std::move(make)});
+  if (constants.empty())
     return;
   SmallVector<Value> inputs;
   SmallVector<AffineMap> maps;
   for (OpOperand *input : generic.getDpsInputOperands()) {
-    if (llvm::any_of(splats, [&](auto &splat) {
-          return splat.first == input->getOperandNumber();
+    if (llvm::any_of(constants, [&](auto &constant) {
+          return constant.first == input->getOperandNumber();
         }))
       continue;
     inputs.push_back(input->get());
@@ -83,17 +114,16 @@ static void foldSplatInputs(RewriterBase &rewriter, linalg::GenericOp generic) {
                               folded.getRegion().end());
   Block &body = folded.getRegion().front();
   rewriter.setInsertionPointToStart(&body);
-  for (auto &[number, value] : llvm::reverse(splats)) {
+  for (auto &[number, make] : llvm::reverse(constants)) {
     BlockArgument arg = body.getArgument(number);
-    Value scalar = arith::ConstantOp::create(rewriter, generic.getLoc(), value);
-    rewriter.replaceAllUsesWith(arg, scalar);
+    rewriter.replaceAllUsesWith(arg, make(rewriter, generic.getLoc()));
     body.eraseArgument(number);
   }
-  SmallVector<Operation *> constants;
-  for (auto &splat : splats)
-    constants.push_back(generic->getOperand(splat.first).getDefiningOp());
+  llvm::SetVector<Operation *> constantOps;
+  for (auto &constant : constants)
+    constantOps.insert(generic->getOperand(constant.first).getDefiningOp());
   rewriter.replaceOp(generic, folded->getResults());
-  for (Operation *constant : constants)
+  for (Operation *constant : constantOps)
     if (constant->use_empty())
       rewriter.eraseOp(constant);
 }
@@ -521,14 +551,14 @@ struct PrepareLoweringPass
       rewriter.replaceOp(op, *replacements);
     }
 
-    // Splat constant inputs as scalars in the body.
+    // Splat and iota constant inputs made in the body.
     SmallVector<linalg::GenericOp> generics;
     getOperation()->walk([&](linalg::GenericOp generic) {
       if (generic.hasPureTensorSemantics())
         generics.push_back(generic);
     });
     for (linalg::GenericOp generic : generics)
-      foldSplatInputs(rewriter, generic);
+      foldConstantInputs(rewriter, generic);
 
     // A tensor made from a scalar (Analysis/Fusion.h, isMadeFromScalar) and
     // shared by several users (torch-mlir fills one zero tensor for every

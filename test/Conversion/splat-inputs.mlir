@@ -30,3 +30,41 @@ func.func @masked(%s: tensor<4x4xf32>, %m: tensor<4x4xi1>) -> tensor<4x4xf32> {
   } -> tensor<4x4xf32>
   return %r : tensor<4x4xf32>
 }
+
+// torch.arange as torch-mlir's TOSA export writes it: a constant
+// [0, 1, ..., n-1] (the position ids), here read twice (a causal mask's
+// rows and columns) and once more at a loop it does not start at 0 in
+// (not an iota there: left as an input). Read at a loop, each element is
+// its index: the loop index, cast to the element type.
+// CHECK-LABEL: func.func @arange(
+// CHECK: %[[C:.*]] = arith.constant dense<[0, 1, 2, 3]> : tensor<4xi64>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} outs(%{{.*}} : tensor<4x4xi1>)
+// CHECK-NEXT: ^bb0(%{{.*}}: i1):
+// CHECK-NEXT: %[[J:.*]] = linalg.index 1 : index
+// CHECK-NEXT: %[[JV:.*]] = arith.index_cast %[[J]] : index to i64
+// CHECK-NEXT: %[[I:.*]] = linalg.index 0 : index
+// CHECK-NEXT: %[[IV:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK-NEXT: arith.cmpi sge, %[[IV]], %[[JV]] : i64
+// CHECK: linalg.generic {{.*}} ins(%[[C]], %arg0 : tensor<4xi64>, tensor<2xi64>)
+// CUDA-LABEL: func.func @arange(
+// CUDA-COUNT-1: memref.get_global
+// CUDA-NOT: memref.get_global
+// CUDA: return
+func.func @arange(%x: tensor<2xi64>) -> (tensor<4x4xi1>, tensor<2xi64>) {
+  %ids = arith.constant dense<[0, 1, 2, 3]> : tensor<4xi64>
+  %e = tensor.empty() : tensor<4x4xi1>
+  %mask = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%ids, %ids : tensor<4xi64>, tensor<4xi64>) outs(%e : tensor<4x4xi1>) {
+  ^bb0(%a: i64, %b: i64, %o: i1):
+    %c = arith.cmpi sge, %a, %b : i64
+    linalg.yield %c : i1
+  } -> tensor<4x4xi1>
+  %e2 = tensor.empty() : tensor<2xi64>
+  %shifted = linalg.generic {indexing_maps = [affine_map<(i) -> (i + 2)>, affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%ids, %x : tensor<4xi64>, tensor<2xi64>) outs(%e2 : tensor<2xi64>) {
+  ^bb0(%a: i64, %b: i64, %o: i64):
+    %s = arith.addi %a, %b : i64
+    linalg.yield %s : i64
+  } -> tensor<2xi64>
+  return %mask, %shifted : tensor<4x4xi1>, tensor<2xi64>
+}

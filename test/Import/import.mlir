@@ -1,10 +1,13 @@
 // RUN: autopar-opt %s --autopar-import --split-input-file | FileCheck %s
 // TOSA becomes linalg on tensors with no TOSA left (the shape constants of
-// the reshapes included); a linalg module is left as it is.
+// the reshapes included), a product of a batch of one a matmul
+// (tosa-forms.mlir has the other forms); a linalg module is left as it is.
 
 // CHECK-LABEL: func.func @tosa_mlp(
 // CHECK-NOT: tosa.
-// CHECK: linalg.batch_matmul
+// CHECK: %[[X:.*]] = tensor.collapse_shape %arg0 {{.*}} into tensor<8x16xf32>
+// CHECK: %[[W:.*]] = tensor.collapse_shape %arg1 {{.*}} into tensor<16x4xf32>
+// CHECK: linalg.matmul ins(%[[X]], %[[W]] : tensor<8x16xf32>, tensor<16x4xf32>)
 // CHECK: tensor.collapse_shape
 // CHECK-NOT: tosa.
 func.func @tosa_mlp(%x: tensor<1x8x16xf32>, %w: tensor<1x16x4xf32>, %b: tensor<1x1x4xf32>) -> tensor<8x4xf32> {

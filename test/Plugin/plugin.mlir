@@ -30,7 +30,7 @@
 // PIPELINE: autopar plan: @forward on titanxp-pcie-4
 // PIPELINE: module attributes {autopar.plan = #autopar.plan<mesh = @mesh, gpus = {{[0-9]+}}
 // PIPELINE-SAME: autopar.target = #autopar.target<name = "titanxp-pcie-4"
-// PIPELINE: linalg.batch_matmul
+// PIPELINE: linalg.matmul
 
 // ERROR: bad-gather.mlir:5:8: error: 'autopar.all_gather' op result dimension 0 is 4 but gathering over 4 devices gives 8
 

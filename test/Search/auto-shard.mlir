@@ -29,9 +29,9 @@
 // TOSA: module attributes {autopar.plan = #autopar.plan<mesh = @mesh
 // TOSA-SAME: autopar.target = #autopar.target<name = "titanxp-pcie-4"
 // TOSA: func.func @forward
-// TOSA: linalg.batch_matmul {{.*}}ins(%{{.*}}, %{{.*}} : tensor<1x128x784xf32>, tensor<1x784x512xf32>)
+// TOSA: linalg.matmul {{.*}}ins(%{{.*}}, %{{.*}} : tensor<128x784xf32>, tensor<784x512xf32>)
 // TOSA: arith.maximumf
-// TOSA: linalg.batch_matmul {{.*}}ins(%{{.*}}, %{{.*}} : tensor<1x128x512xf32>, tensor<1x512x10xf32>)
+// TOSA: linalg.matmul {{.*}}ins(%{{.*}}, %{{.*}} : tensor<128x512xf32>, tensor<512x10xf32>)
 // TOSA-NOT: tosa.{{[a-z_]+}} %
 
 // H100: autopar.target = #autopar.target<name = "h100-dgx"

@@ -19,9 +19,11 @@ namespace mlir::autopar {
 /// when the module holds TOSA, then the casts that hide a concatenation's
 /// static shapes; a module with neither is left as it is.
 /// The pass declares the dialects it may create with getImportDialects.
+/// `normalize` false keeps the conversions' own forms.
 LogicalResult importIfNeeded(
     ModuleOp module,
-    function_ref<LogicalResult(OpPassManager &, ModuleOp)> runPipeline);
+    function_ref<LogicalResult(OpPassManager &, ModuleOp)> runPipeline,
+    bool normalize = true);
 
 /// The dialects autopar-import creates.
 void getImportDialects(DialectRegistry &registry);

@@ -13,7 +13,16 @@ def Import : Pass<"autopar-import", "::mlir::ModuleOp"> {
     A module holding TOSA ops (`autopar-import-torch --dialect tosa`,
     `models/generate.py --tosa`, TFLite/ONNX exports) is rewritten with
     upstream's TOSA-to-linalg, -arith and -tensor conversions, and the TOSA
-    shape constants they leave dead are erased. A `tensor.concat` whose
+    shape constants they leave dead are erased. The converted forms are
+    then written as torch-mlir's linalg export writes them, which the
+    analyses and lowerings read: a `linalg.batch_matmul` over a batch of
+    one as a `linalg.matmul`, reshapes that undo each other folded, an
+    input expanded with unit dimensions the op only broadcasts read from
+    its unexpanded source (a bias `[n]` at `(d2)`, not `[1, 1, n]` at
+    `(0, 0, d2)`), a `linalg.reduce` as a generic op that writes the
+    dimensions the expansion after it keeps (`[b, s, 1]` at `(d0, d1, 0)`),
+    then canonicalized; `normalize=false` leaves the conversions' own
+    forms (to compare the two). A `tensor.concat` whose
     operands are `tensor.cast`s of static tensors to dynamic sizes
     (torch-mlir's export of `torch.roll`, in Swin) concatenates the static
     tensors instead, when its result type stays the same: partitioning and
@@ -22,6 +31,10 @@ def Import : Pass<"autopar-import", "::mlir::ModuleOp"> {
     autopar-training and both lowering pipelines run it first, so a TOSA
     file goes wherever a linalg file goes.
   }];
+  let options = [
+    Option<"normalize", "normalize", "bool", /*default=*/"true",
+           "Write the converted TOSA in torch-mlir's linalg forms">,
+  ];
 }
 
 #endif // AUTOPAR_IMPORT_PASSES_TD
