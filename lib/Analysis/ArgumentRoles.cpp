@@ -69,7 +69,12 @@ ArgumentRoles::ArgumentRoles(FunctionOpInterface func) : func(func) {
         batchSize = shaped.getDimSize(dim);
     }
   }
-  // Tensor constants are weights (torch-mlir exports them so).
+  // Tensor constants are weights when no argument is (torch-mlir's
+  // params-as-constants exports); beside parameter arguments they are
+  // constants of the model (a clamp's bounds, a TOSA convolution's zero
+  // bias, a mask), which get no gradient.
+  if (!parameters.empty())
+    return;
   func.walk([&](arith::ConstantOp constant) {
     if (isa<RankedTensorType>(constant.getType())) {
       roots[constant.getResult()] = ValueRole::Param;

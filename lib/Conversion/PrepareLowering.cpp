@@ -3,15 +3,17 @@
 // Before bufferization: aggregated linalg ops (softmax) become the
 // structured ops they stand for, ops that produce only empty tensors
 // become tensor.empty, scatter-adds become a parallel loop over a row's
-// elements around a loop over their positions, splat constant inputs
-// become scalars in the body, and a constant fill shared by several users
-// (or a tensor shared by several fills) is made again for each.
+// elements around a loop over their positions, splat and iota constant
+// inputs are made in the body (Support/ConstantInputs.h), and a constant fill
+// shared by several users (or a tensor shared by several fills) is made again
+// for each.
 //
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/Fusion.h"
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoparOps.h"
+#include "autopar/Support/ConstantInputs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -40,92 +42,6 @@ static bool producesOnlyEmptyTensors(Operation *op) {
     auto tensor = dyn_cast<RankedTensorType>(type);
     return tensor && tensor.hasStaticShape() && tensor.getNumElements() == 0;
   });
-}
-
-/// The value a constant input of `generic` read through `map` has at each
-/// iteration, when the body can make it: a splat's scalar, or an iota's
-/// (a 1-D integer constant whose element i is i, read at loop k: a
-/// torch.arange TOSA exports as a constant) loop index k. Null otherwise.
-static std::function<Value(OpBuilder &, Location)>
-getConstantInputValue(Value input, AffineMap map) {
-  DenseElementsAttr value;
-  if (!matchPattern(input, m_Constant(&value)) ||
-      !value.getElementType().isIntOrFloat())
-    return nullptr;
-  if (value.isSplat()) {
-    auto scalar = value.getSplatValue<TypedAttr>();
-    return [scalar](OpBuilder &b, Location loc) -> Value {
-      return arith::ConstantOp::create(b, loc, scalar);
-    };
-  }
-  auto dim = dyn_cast<AffineDimExpr>(map.getResult(0));
-  if (value.getType().getRank() != 1 || !dim ||
-      !isa<IntegerType>(value.getElementType()))
-    return nullptr;
-  int64_t position = 0;
-  for (const APInt &element : value.getValues<APInt>())
-    if (element.getSExtValue() != position++)
-      return nullptr;
-  Type type = value.getElementType();
-  unsigned loop = dim.getPosition();
-  return [type, loop](OpBuilder &b, Location loc) -> Value {
-    Value index = linalg::IndexOp::create(b, loc, loop);
-    return arith::IndexCastOp::create(b, loc, type, index);
-  };
-}
-
-/// `generic` without its inputs that are constants its body can make
-/// (getConstantInputValue: torch-mlir's 0-d tensors, a mask's fill value or
-/// a scale, as scalar constants; an arange as the loop index), each made
-/// in the body instead (left as it is when it has none). A constant tensor
-/// operand is a buffer copied from a host global (managed memory on the
-/// CUDA backend, which the host writes: no CUDA graph); a scalar or an
-/// index is an operand of the instructions that use it.
-static void foldConstantInputs(RewriterBase &rewriter,
-                               linalg::GenericOp generic) {
-  SmallVector<std::pair<unsigned, std::function<Value(OpBuilder &, Location)>>>
-      constants;
-  for (OpOperand *input : generic.getDpsInputOperands())
-    if (auto make = getConstantInputValue(
-            input->get(), generic.getMatchingIndexingMap(input)))
-      constants.push_back({input->getOperandNumber(), std::move(make)});
-  if (constants.empty())
-    return;
-  SmallVector<Value> inputs;
-  SmallVector<AffineMap> maps;
-  for (OpOperand *input : generic.getDpsInputOperands()) {
-    if (llvm::any_of(constants, [&](auto &constant) {
-          return constant.first == input->getOperandNumber();
-        }))
-      continue;
-    inputs.push_back(input->get());
-    maps.push_back(generic.getMatchingIndexingMap(input));
-  }
-  for (OpOperand &init : generic.getDpsInitsMutable())
-    maps.push_back(generic.getMatchingIndexingMap(&init));
-  rewriter.setInsertionPoint(generic);
-  auto folded = linalg::GenericOp::create(
-      rewriter, generic.getLoc(), generic->getResultTypes(), inputs,
-      generic.getDpsInits(), maps, generic.getIteratorTypesArray());
-  // The discardable attributes (autopar's annotations) carry over.
-  for (NamedAttribute attr : generic->getDiscardableAttrs())
-    folded->setAttr(attr.getName(), attr.getValue());
-  rewriter.inlineRegionBefore(generic.getRegion(), folded.getRegion(),
-                              folded.getRegion().end());
-  Block &body = folded.getRegion().front();
-  rewriter.setInsertionPointToStart(&body);
-  for (auto &[number, make] : llvm::reverse(constants)) {
-    BlockArgument arg = body.getArgument(number);
-    rewriter.replaceAllUsesWith(arg, make(rewriter, generic.getLoc()));
-    body.eraseArgument(number);
-  }
-  llvm::SetVector<Operation *> constantOps;
-  for (auto &constant : constants)
-    constantOps.insert(generic->getOperand(constant.first).getDefiningOp());
-  rewriter.replaceOp(generic, folded->getResults());
-  for (Operation *constant : constantOps)
-    if (constant->use_empty())
-      rewriter.eraseOp(constant);
 }
 
 /// `op` as an scf.forall over the elements of a row (the GPU's threads),

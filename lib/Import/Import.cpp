@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Import/Passes.h"
+#include "autopar/Support/ConstantInputs.h"
 
 #include "mlir/Conversion/TosaToArith/TosaToArith.h"
 #include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
@@ -287,9 +288,8 @@ struct GeneralizeReduce : OpRewritePattern<linalg::ReduceOp> {
 /// which every analysis and lowering reads: batch matmuls of one as
 /// matmuls, reshapes that undo each other folded, broadcasts and table
 /// reads from their unexpanded sources, reductions writing their kept
-/// dimensions,
-/// then canonicalized (as far as the canonicalizer's own limits go: like
-/// it, what is left unsettled stays as valid IR).
+/// dimensions, then canonicalized (as far as the canonicalizer's own limits go:
+/// like it, what is left unsettled stays as valid IR).
 static void normalizeConvertedForms(ModuleOp module) {
   MLIRContext *context = module.getContext();
   RewritePatternSet patterns(context);
@@ -303,6 +303,24 @@ static void normalizeConvertedForms(ModuleOp module) {
   for (RegisteredOperationName op : context->getRegisteredOperations())
     op.getCanonicalizationPatterns(patterns, context);
   (void)applyPatternsGreedily(module, std::move(patterns));
+}
+
+/// Every generic op's scalar constant inputs (one element: a 0-d or
+/// [1, 1, 1] splat) and iota constant inputs made in its body
+/// (Support/ConstantInputs.h), as torch-mlir writes most scalars. The
+/// planner takes every tensor constant for a weight (ArgumentRoles: a
+/// params-as-constants export's), so a clamp's bounds or TOSA's scales
+/// were priced as parameters whose gradients are all-reduced. Larger
+/// splats stay: they may be weights (a LayerNorm's ones).
+static void makeConstantInputs(ModuleOp module) {
+  SmallVector<linalg::GenericOp> generics;
+  module.walk([&](linalg::GenericOp generic) {
+    if (generic.hasPureTensorSemantics())
+      generics.push_back(generic);
+  });
+  IRRewriter rewriter(module.getContext());
+  for (linalg::GenericOp generic : generics)
+    foldConstantInputs(rewriter, generic, /*onlyScalars=*/true);
 }
 
 LogicalResult mlir::autopar::importIfNeeded(
@@ -319,6 +337,8 @@ LogicalResult mlir::autopar::importIfNeeded(
       normalizeConvertedForms(module);
   }
   exposeStaticConcatInputs(module);
+  if (normalize)
+    makeConstantInputs(module);
   return success();
 }
 

@@ -7,7 +7,9 @@
 // upstream's conversions, autopar-import writes them as torch-mlir's
 // linalg export does, which the analyses and lowerings read: a matmul on
 // the unreshaped operands, the bias read as [n] at (d1), the reduction
-// writing [b, s, 1] at (d0, d1, 0), the table read at (row, i) (its
+// writing [b, s, 1] at (d0, d1, 0), a [1, 1, 1] splat constant as a
+// scalar (an arange constant as the loop index: Support/ConstantInputs.h,
+// test/Conversion/splat-inputs.mlir), the table read at (row, i) (its
 // gradient then a scatter-add). normalize=false keeps the conversions'
 // forms.
 
@@ -45,11 +47,15 @@ func.func @linear(%x: tensor<32x64xf32>, %w: tensor<64x192xf32>, %b: tensor<192x
 // CHECK: %[[INIT:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<2x16x1xf32>)
 // CHECK: %[[SUM:.*]] = linalg.generic {indexing_maps = [#[[ID3]], #[[KEPT]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0 : tensor<2x16x64xf32>) outs(%[[INIT]] : tensor<2x16x1xf32>)
 // CHECK: arith.addf
-// CHECK: linalg.generic {{.*}} ins(%[[SUM]], %{{.*}} : tensor<2x16x1xf32>, tensor<1x1x1xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[SUM]] : tensor<2x16x1xf32>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT: %[[SCALE:.*]] = arith.constant 1.562500e-02 : f32
+// CHECK-NEXT: arith.mulf %[[IN]], %[[SCALE]] : f32
 // CHECK-NOT: tensor.expand_shape
 // RAW-LABEL: func.func @mean(
 // RAW: linalg.reduce ins(%arg0 : tensor<2x16x64xf32>) outs(%{{.*}} : tensor<2x16xf32>) dimensions = [2]
 // RAW: tensor.expand_shape {{.*}} into tensor<2x16x1xf32>
+// RAW: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<2x16x1xf32>, tensor<1x1x1xf32>)
 func.func @mean(%x: tensor<2x16x64xf32>) -> tensor<2x16x64xf32> {
   %c = "tosa.const"() {values = dense<1.562500e-02> : tensor<1x1x1xf32>} : () -> tensor<1x1x1xf32>
   %shift = "tosa.const"() {values = dense<0> : tensor<1xi8>} : () -> tensor<1xi8>

@@ -1,4 +1,5 @@
-//===- ArgumentRoles.h - which values are inputs, labels, parameters -*- C++ -*-===//
+//===- ArgumentRoles.h - which values are inputs, labels, parameters -*- C++
+//-*-===//
 //
 // The roles of a function's values for training: batch inputs and labels
 // (split along their batch dimension by data parallelism), parameters (which
@@ -8,7 +9,8 @@
 // Roles come from `autopar.role` argument attributes. Without any, the first
 // argument is the batch input (batch in dim 0) and every other argument is a
 // parameter. Tensor constants (`arith.constant`, as torch-mlir exports
-// weights) are parameters too.
+// weights with --params-as-constants) are parameters too when no argument
+// is one.
 //
 //===----------------------------------------------------------------------===//
 

@@ -21,13 +21,18 @@ def Import : Pass<"autopar-import", "::mlir::ModuleOp"> {
     its unexpanded source (a bias `[n]` at `(d2)`, not `[1, 1, n]` at
     `(0, 0, d2)`), a `linalg.reduce` as a generic op that writes the
     dimensions the expansion after it keeps (`[b, s, 1]` at `(d0, d1, 0)`),
-    then canonicalized; `normalize=false` leaves the conversions' own
-    forms (to compare the two). A `tensor.concat` whose
+    then canonicalized. In every module (linalg too), a generic op's
+    constant inputs of one element (torch-mlir's 0-d tensors: a clamp's
+    bounds, a mask's fill value; TOSA's `[1, 1, 1]` scales) become scalar
+    constants in its body and an iota constant read at a loop (an arange)
+    that loop's index: the planner takes tensor constants for weights
+    (a params-as-constants export's) and priced their gradients. `normalize=false` leaves the
+    forms as they come (to compare). A `tensor.concat` whose
     operands are `tensor.cast`s of static tensors to dynamic sizes
     (torch-mlir's export of `torch.roll`, in Swin) concatenates the static
     tensors instead, when its result type stays the same: partitioning and
-    differentiation need static shapes. A module with neither is left
-    untouched (byte-identical). The auto-shard pipeline, autopar-plan,
+    differentiation need static shapes. A module with none of these is
+    left untouched (byte-identical). The auto-shard pipeline, autopar-plan,
     autopar-training and both lowering pipelines run it first, so a TOSA
     file goes wherever a linalg file goes.
   }];
