@@ -84,3 +84,20 @@ func.func @embedding(%table: tensor<96x64xf32>, %ids: tensor<2x16xi64>) -> tenso
   %r = tosa.reshape %g, %so : (tensor<1x32x64xf32>, !tosa.shape<3>) -> tensor<2x16x64xf32>
   return %r : tensor<2x16x64xf32>
 }
+
+// -----
+
+// A reduction of two results (TOSA's argmax: the index and the running
+// maximum) whose index alone is expanded: that result writes [b, s, 1]
+// at (d0, d1, 0), the other keeps its [b, s].
+// CHECK-LABEL: func.func @argmax(
+// CHECK: %{{.*}}:2 = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0 : tensor<2x16x64xf32>) outs(%{{.*}}, %{{.*}} : tensor<2x16x1xi32>, tensor<2x16xf32>)
+// CHECK: } -> (tensor<2x16x1xi32>, tensor<2x16xf32>)
+// CHECK-NOT: tensor.expand_shape
+// CHECK: return
+func.func @argmax(%x: tensor<2x16x64xf32>) -> tensor<2x16x1xi32> {
+  %a = tosa.argmax %x {axis = 2 : i32} : (tensor<2x16x64xf32>) -> tensor<2x16xi32>
+  %s = tosa.const_shape {values = dense<[2, 16, 1]> : tensor<3xindex>} : () -> !tosa.shape<3>
+  %r = tosa.reshape %a, %s : (tensor<2x16xi32>, !tosa.shape<3>) -> tensor<2x16x1xi32>
+  return %r : tensor<2x16x1xi32>
+}
