@@ -307,11 +307,11 @@ static void normalizeConvertedForms(ModuleOp module) {
 
 /// Every generic op's scalar constant inputs (one element: a 0-d or
 /// [1, 1, 1] splat) and iota constant inputs made in its body
-/// (Support/ConstantInputs.h), as torch-mlir writes most scalars. The
-/// planner takes every tensor constant for a weight (ArgumentRoles: a
-/// params-as-constants export's), so a clamp's bounds or TOSA's scales
-/// were priced as parameters whose gradients are all-reduced. Larger
-/// splats stay: they may be weights (a LayerNorm's ones).
+/// (Support/ConstantInputs.h), as torch-mlir writes most scalars. In a
+/// params-as-constants export every tensor constant is a weight to the
+/// planner (ArgumentRoles), a clamp's bounds and TOSA's scales included;
+/// as scalars they are not. Larger splats stay: they may be weights (a
+/// LayerNorm's ones).
 static void makeConstantInputs(ModuleOp module) {
   SmallVector<linalg::GenericOp> generics;
   module.walk([&](linalg::GenericOp generic) {
