@@ -137,35 +137,43 @@ static bool keepsRows(ArrayRef<ReassociationIndices> groups,
   return true;
 }
 
+namespace {
+/// A reshape's reassociation, the type of its expanded side and its
+/// source.
+struct Reshape {
+  SmallVector<ReassociationIndices> groups;
+  ShapedType expanded;
+  Value source;
+};
+} // namespace
+
+/// `op` as a Reshape when it is an `ExpandOp` or a `CollapseOp` (the
+/// tensor or the memref pair).
+template <typename ExpandOp, typename CollapseOp>
+static std::optional<Reshape> matchReshape(Operation *op) {
+  if (auto view = dyn_cast<ExpandOp>(op))
+    return Reshape{view.getReassociationIndices(), view.getResultType(),
+                   view.getSrc()};
+  if (auto view = dyn_cast<CollapseOp>(op))
+    return Reshape{view.getReassociationIndices(), view.getSrcType(),
+                   view.getSrc()};
+  return std::nullopt;
+}
+
 bool mlir::autopar::isRowView(Value value, unsigned rowLoops) {
   while (Operation *def = value.getDefiningOp()) {
-    SmallVector<ReassociationIndices> groups;
-    ShapedType expanded;
-    Value source;
-    if (auto view = dyn_cast<tensor::ExpandShapeOp>(def)) {
-      groups = view.getReassociationIndices();
-      expanded = view.getResultType();
-      source = view.getSrc();
-    } else if (auto view = dyn_cast<tensor::CollapseShapeOp>(def)) {
-      groups = view.getReassociationIndices();
-      expanded = view.getSrcType();
-      source = view.getSrc();
-    } else if (auto view = dyn_cast<memref::ExpandShapeOp>(def)) {
-      groups = view.getReassociationIndices();
-      expanded = view.getResultType();
-      source = view.getSrc();
-    } else if (auto view = dyn_cast<memref::CollapseShapeOp>(def)) {
-      groups = view.getReassociationIndices();
-      expanded = view.getSrcType();
-      source = view.getSrc();
-    } else {
-      // Another view (a subview, a cast) is not a row view.
+    std::optional<Reshape> reshape =
+        matchReshape<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(def);
+    if (!reshape)
+      reshape =
+          matchReshape<memref::ExpandShapeOp, memref::CollapseShapeOp>(def);
+    // Another view (a subview, a cast) is not a row view.
+    if (!reshape)
       return !isa<ViewLikeOpInterface>(def);
-    }
-    if (!expanded.hasRank() ||
-        !keepsRows(groups, expanded.getShape(), rowLoops))
+    if (!reshape->expanded.hasRank() ||
+        !keepsRows(reshape->groups, reshape->expanded.getShape(), rowLoops))
       return false;
-    value = source;
+    value = reshape->source;
   }
   return true;
 }

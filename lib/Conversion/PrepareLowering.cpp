@@ -21,7 +21,6 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -468,13 +467,7 @@ struct PrepareLoweringPass
     }
 
     // Splat and iota constant inputs made in the body.
-    SmallVector<linalg::GenericOp> generics;
-    getOperation()->walk([&](linalg::GenericOp generic) {
-      if (generic.hasPureTensorSemantics())
-        generics.push_back(generic);
-    });
-    for (linalg::GenericOp generic : generics)
-      foldConstantInputs(rewriter, generic);
+    foldConstantInputs(getOperation());
 
     // A tensor made from a scalar (Analysis/Fusion.h, isMadeFromScalar) and
     // shared by several users (torch-mlir fills one zero tensor for every

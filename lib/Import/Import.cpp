@@ -305,24 +305,6 @@ static void normalizeConvertedForms(ModuleOp module) {
   (void)applyPatternsGreedily(module, std::move(patterns));
 }
 
-/// Every generic op's scalar constant inputs (one element: a 0-d or
-/// [1, 1, 1] splat) and iota constant inputs made in its body
-/// (Support/ConstantInputs.h), as torch-mlir writes most scalars. In a
-/// params-as-constants export every tensor constant is a weight to the
-/// planner (ArgumentRoles), a clamp's bounds and TOSA's scales included;
-/// as scalars they are not. Larger splats stay: they may be weights (a
-/// LayerNorm's ones).
-static void makeConstantInputs(ModuleOp module) {
-  SmallVector<linalg::GenericOp> generics;
-  module.walk([&](linalg::GenericOp generic) {
-    if (generic.hasPureTensorSemantics())
-      generics.push_back(generic);
-  });
-  IRRewriter rewriter(module.getContext());
-  for (linalg::GenericOp generic : generics)
-    foldConstantInputs(rewriter, generic, /*onlyScalars=*/true);
-}
-
 LogicalResult mlir::autopar::importIfNeeded(
     ModuleOp module,
     function_ref<LogicalResult(OpPassManager &, ModuleOp)> runPipeline,
@@ -337,8 +319,14 @@ LogicalResult mlir::autopar::importIfNeeded(
       normalizeConvertedForms(module);
   }
   exposeStaticConcatInputs(module);
+  // Every generic op's scalar constant inputs (one element: a 0-d or
+  // [1, 1, 1] splat) and iota constant inputs made in its body, as
+  // torch-mlir writes most scalars. In a params-as-constants export every
+  // tensor constant is a weight to the planner (ArgumentRoles), a clamp's
+  // bounds and TOSA's scales included; as scalars they are not. Larger
+  // splats stay: they may be weights (a LayerNorm's ones).
   if (normalize)
-    makeConstantInputs(module);
+    foldConstantInputs(module, /*onlyScalars=*/true);
   return success();
 }
 

@@ -7,7 +7,9 @@
 #include "autopar/Support/ConstantInputs.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <functional>
@@ -52,9 +54,11 @@ getConstantInputValue(Value input, AffineMap map, bool onlyScalars) {
   };
 }
 
-linalg::GenericOp mlir::autopar::foldConstantInputs(RewriterBase &rewriter,
-                                                    linalg::GenericOp generic,
-                                                    bool onlyScalars) {
+/// `generic` without its inputs that getConstantInputValue can make, each
+/// made in the body instead; left as it is when it has none.
+static void foldGenericConstantInputs(RewriterBase &rewriter,
+                                      linalg::GenericOp generic,
+                                      bool onlyScalars) {
   SmallVector<std::pair<unsigned, std::function<Value(OpBuilder &, Location)>>>
       constants;
   for (OpOperand *input : generic.getDpsInputOperands())
@@ -62,7 +66,7 @@ linalg::GenericOp mlir::autopar::foldConstantInputs(RewriterBase &rewriter,
             input->get(), generic.getMatchingIndexingMap(input), onlyScalars))
       constants.push_back({input->getOperandNumber(), std::move(make)});
   if (constants.empty())
-    return nullptr;
+    return;
   SmallVector<Value> inputs;
   SmallVector<AffineMap> maps;
   for (OpOperand *input : generic.getDpsInputOperands()) {
@@ -98,5 +102,15 @@ linalg::GenericOp mlir::autopar::foldConstantInputs(RewriterBase &rewriter,
   for (Operation *constant : constantOps)
     if (constant->use_empty())
       rewriter.eraseOp(constant);
-  return folded;
+}
+
+void mlir::autopar::foldConstantInputs(Operation *root, bool onlyScalars) {
+  SmallVector<linalg::GenericOp> generics;
+  root->walk([&](linalg::GenericOp generic) {
+    if (generic.hasPureTensorSemantics())
+      generics.push_back(generic);
+  });
+  IRRewriter rewriter(root->getContext());
+  for (linalg::GenericOp generic : generics)
+    foldGenericConstantInputs(rewriter, generic, onlyScalars);
 }
