@@ -396,6 +396,11 @@ public:
   /// Whether the root yields input `gradient` times tanh-GELU's derivative
   /// at input `sum`.
   bool isGeluGradient(unsigned gradient, unsigned sum);
+  /// Whether the root yields input `gradient` where the sum of inputs
+  /// `terms` is positive and 0 where it is negative (`accumulated`: that
+  /// value added to its init).
+  bool isReluGradient(unsigned gradient, ArrayRef<unsigned> terms,
+                      bool accumulated);
 
 private:
   /// Whether the root has `inputs` inputs and one init, all read and
@@ -490,6 +495,35 @@ LogicalResult EpilogueReader::collectSum(Scalar scalar,
                  succeeded(collectSum({add.getRhs(), loops}, sum)));
 }
 
+/// Whether `lhs predicate rhs` holds, for the ordered and unordered
+/// predicates (the points evaluated are never NaN).
+static std::optional<bool> compareFloats(arith::CmpFPredicate predicate,
+                                         double lhs, double rhs) {
+  using P = arith::CmpFPredicate;
+  switch (predicate) {
+  case P::OEQ:
+  case P::UEQ:
+    return lhs == rhs;
+  case P::ONE:
+  case P::UNE:
+    return lhs != rhs;
+  case P::OGT:
+  case P::UGT:
+    return lhs > rhs;
+  case P::OGE:
+  case P::UGE:
+    return lhs >= rhs;
+  case P::OLT:
+  case P::ULT:
+    return lhs < rhs;
+  case P::OLE:
+  case P::ULE:
+    return lhs <= rhs;
+  default:
+    return std::nullopt;
+  }
+}
+
 std::optional<double> EpilogueReader::evaluate(
     Scalar scalar, ArrayRef<std::pair<Scalar, double>> vars, unsigned depth) {
   for (const auto &[var, x] : vars)
@@ -536,6 +570,28 @@ std::optional<double> EpilogueReader::evaluate(
       // value, as the tolerance allows for the narrower type.
       .Case([&](arith::TruncFOp) { return args[0]; })
       .Case([&](arith::ExtFOp) { return args[0]; })
+      // A derivative's masks: comparisons (1 or 0), selects, the mask as a
+      // float; ReLU's max.
+      .Case([&](arith::CmpFOp cmp) -> std::optional<double> {
+        std::optional<bool> holds =
+            compareFloats(cmp.getPredicate(), args[0], args[1]);
+        if (!holds)
+          return std::nullopt;
+        return *holds ? 1.0 : 0.0;
+      })
+      .Case([&](arith::SelectOp) { return args[0] != 0 ? args[1] : args[2]; })
+      .Case<arith::UIToFPOp, arith::SIToFPOp>([&](Operation *conversion) {
+        // An i1 as a signed integer is -1 when set.
+        return isa<arith::SIToFPOp>(conversion) &&
+                       getElementTypeOrSelf(conversion->getOperand(0))
+                           .isInteger(1)
+                   ? -args[0]
+                   : args[0];
+      })
+      .Case<arith::MaximumFOp, arith::MaxNumFOp>(
+          [&](Operation *) { return std::max(args[0], args[1]); })
+      .Case<arith::MinimumFOp, arith::MinNumFOp>(
+          [&](Operation *) { return std::min(args[0], args[1]); })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -598,6 +654,62 @@ bool EpilogueReader::isGeluGradient(unsigned gradient, unsigned sum) {
                       tolerance * std::max(1.0, std::abs(expected))))
         return false;
     }
+  return true;
+}
+
+/// The sums a ReLU's derivative is checked at: both sides of 0, near it
+/// and far from it. At 0 itself either derivative is taken (0 or 1: the
+/// IR's `x >= 0` and cuBLASLt's bitmask may differ there).
+static constexpr double kReluPoints[] = {-7.0, -1.3, -0.2, -1e-3, 0.0,
+                                         1e-3, 0.3,  1.1,  6.0};
+
+bool EpilogueReader::isReluGradient(unsigned gradient, ArrayRef<unsigned> terms,
+                                    bool accumulated) {
+  unsigned inputs = root.getNumDpsInputs();
+  if (root.getNumDpsInits() != 1 || terms.empty() || terms.size() > 2 ||
+      gradient >= inputs || llvm::is_contained(terms, gradient) ||
+      llvm::any_of(terms, [&](unsigned term) { return term >= inputs; }) ||
+      (terms.size() == 2 && terms[0] == terms[1]))
+    return false;
+  Block &body = *root.getBlock();
+  Value yielded = body.getTerminator()->getOperand(0);
+  if (accumulated) {
+    // init + derivative (the init itself is no variable: evaluate fails on
+    // any other use of it).
+    BlockArgument init =
+        root.getMatchingBlockArgument(root.getDpsInitOperand(0));
+    auto add = yielded.getDefiningOp<arith::AddFOp>();
+    if (!add || add->getBlock() != &body ||
+        !llvm::is_contained({add.getLhs(), add.getRhs()}, init))
+      return false;
+    yielded = add.getLhs() == init ? add.getRhs() : add.getLhs();
+  }
+  Scalar result = getIdentityScalar(yielded);
+  Scalar g = getIdentityScalar(body.getArgument(gradient));
+  SmallVector<Scalar, 2> summed;
+  for (unsigned term : terms)
+    summed.push_back(getIdentityScalar(body.getArgument(term)));
+  // Two terms split each sum two ways, so that neither alone decides.
+  for (double s : kReluPoints)
+    for (double dy : {1.0, -2.5})
+      for (double split : {0.75, -3.0}) {
+        SmallVector<std::pair<Scalar, double>, 3> vars = {{g, dy}};
+        if (summed.size() == 1) {
+          vars.push_back({summed[0], s});
+        } else {
+          vars.push_back({summed[0], s - split});
+          vars.push_back({summed[1], split});
+        }
+        std::optional<double> value = evaluate(result, vars);
+        if (!value)
+          return false;
+        // s - split + split rounds: the sign of the computed sum decides.
+        double computed = summed.size() == 1 ? s : (s - split) + split;
+        bool positive = computed > 0, zero = computed == 0;
+        if (zero ? (*value != 0 && *value != dy)
+                 : *value != (positive ? dy : 0.0))
+          return false;
+      }
   return true;
 }
 
@@ -730,6 +842,15 @@ bool mlir::autopar::isGeluGradient(linalg::GenericOp generic, unsigned gradient,
   return EpilogueReader(generic).isGeluGradient(gradient, sum);
 }
 
+bool mlir::autopar::isReluGradient(linalg::GenericOp generic, unsigned gradient,
+                                   ArrayRef<unsigned> terms, bool accumulated) {
+  return EpilogueReader(generic).isReluGradient(gradient, terms, accumulated);
+}
+
+int64_t mlir::autopar::getReluMaskBytes(int64_t rows, int64_t columns) {
+  return rows * llvm::alignTo(columns, kReluMaskLdAlignment) / 8;
+}
+
 /// getGemmEpilogue, but for `generic` that may be fused into its users
 /// (isGeluAuxSum asks it of a sum that is not, because of what it finds).
 static std::optional<GemmEpilogue> getGemmEpilogueOf(linalg::GenericOp generic);
@@ -741,11 +862,13 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
   return getGemmEpilogueOf(generic);
 }
 
-bool mlir::autopar::isGeluGradientInEpilogue(linalg::GenericOp gelu) {
-  if (gelu->getNumResults() != 1 || !gelu->getResult(0).hasOneUse() ||
-      !getElementTypeOrSelf(gelu->getResult(0).getType()).isF32())
+bool mlir::autopar::isActivationGradientInEpilogue(
+    linalg::GenericOp activation) {
+  if (activation->getNumResults() != 1 ||
+      !activation->getResult(0).hasOneUse() ||
+      !getElementTypeOrSelf(activation->getResult(0).getType()).isF32())
     return false;
-  Value value = gelu->getResult(0);
+  Value value = activation->getResult(0);
   Operation *user = *value.getUsers().begin();
   if (auto view = dyn_cast<tensor::CollapseShapeOp>(user)) {
     if (!isRowSplit(view.getReassociationIndices()) ||
@@ -822,7 +945,7 @@ bool mlir::autopar::isViewedGeluSumGradientInEpilogue(Operation *op) {
   for (Operation *user : read.getUsers()) {
     auto gelu = dyn_cast<linalg::GenericOp>(user);
     if (gelu && gelu.getNumDpsInputs() == 1 && isGeluOfInput(gelu))
-      return isGeluGradientInEpilogue(gelu);
+      return isActivationGradientInEpilogue(gelu);
   }
   return false;
 }

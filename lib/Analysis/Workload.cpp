@@ -595,9 +595,13 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // gradient needs the sum: a training step keeps it, which cuBLASLt
     // writes beside a tanh-GELU's result (GELU_AUX_BIAS, when the last
     // dimension is a multiple of 8: Fusion.h, isGeluAuxSum), so a GELU
-    // epilogue writes the sum too; a ReLU's (a bitmask in cuBLASLt) is not
-    // kept, and the ReLU stays a kernel (the lowering folds it in a
-    // forward pass alone). A 16-bit product is trained accumulating in f32
+    // epilogue writes the sum too. For a ReLU after a bias, on an f32
+    // [m, n] product, whose backward runs in the epilogue of the product
+    // that makes its gradient (isActivationGradientInEpilogue), cuBLASLt
+    // writes a bitmask of where the sum is positive (RELU_AUX_BIAS,
+    // getReluMaskBytes) and the step keeps that instead of the product;
+    // other ReLUs stay kernels (the lowering folds them in a forward pass
+    // alone). A 16-bit product is trained accumulating in f32
     // and rounded (autopar-training's mixed precision): the rounding folds
     // into the call with the bias, and the bias's 16-bit copy is made
     // beside the weights' (Analysis/Fusion.h).
@@ -608,17 +612,29 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         epilogue && epilogue->form.activation == EpilogueActivation::GeluTanh &&
         (epilogue->form.bias || epilogue->aux) && !epilogue->residual &&
         isGeluAuxShape(op->getResult(0).getType());
-    if (epilogue &&
-        (epilogue->form.activation == EpilogueActivation::None || keepsSum)) {
+    auto resultType = op->getNumResults()
+                          ? dyn_cast<ShapedType>(op->getResult(0).getType())
+                          : ShapedType();
+    bool keepsMask =
+        epilogue && epilogue->form.activation == EpilogueActivation::Relu &&
+        epilogue->form.bias && !epilogue->residual && !epilogue->form.rounded &&
+        resultType && resultType.hasStaticShape() &&
+        resultType.getRank() == 2 && isActivationGradientInEpilogue(generic);
+    double maskBytes =
+        keepsMask ? static_cast<double>(getReluMaskBytes(
+                        resultType.getDimSize(0), resultType.getDimSize(1)))
+                  : 0.0;
+    if (epilogue && (epilogue->form.activation == EpilogueActivation::None ||
+                     keepsSum || keepsMask)) {
       work.inEpilogue = true;
-      work.keepsSum = keepsSum;
+      work.keepsAux = keepsSum || keepsMask;
       work.runsIn = epilogue->product;
       work.bytesAlone = work.bytes();
       work.kernels = 0;
       Value bias = epilogue->form.bias, residual = epilogue->residual;
       work.bytesRead = (bias ? sizeInBytes(bias.getType()) : 0.0) +
                        (residual ? sizeInBytes(residual.getType()) : 0.0);
-      work.bytesWritten = keepsSum ? resultBytes : 0.0;
+      work.bytesWritten = keepsSum ? resultBytes : maskBytes;
     }
     for (Value gathered : body.gathered) {
       double perIteration = elementBytes(elementTypeOf(gathered.getType()));
@@ -671,20 +687,25 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // Only the passed gradient: no backward kernel.
     if (anyGrad && written == 0)
       work.bwdKernels = 0;
-    if (anyGrad) {
+    if (anyGrad && !keepsMask) {
       for (int input : body.neededInputs.set_bits()) {
         Value value = linalgOp.getDpsInputs()[input];
         keepForBackward(value);
         work.bwdBytes += readBytes(value);
       }
     }
-    // A GELU whose sum the step keeps: its backward (and its bias's
-    // gradient, fused here) runs in the epilogue of the product that makes
-    // its gradient (DGELU_BGRAD), which writes the result; the epilogue
-    // reads the kept sum.
-    if (anyGrad && keepsSum && isGeluGradientInEpilogue(generic)) {
+    // A GELU whose sum the step keeps, or a ReLU whose mask it keeps: its
+    // backward (and its bias's gradient, fused here) runs in the epilogue
+    // of the product that makes its gradient (DGELU_BGRAD, DRELU_BGRAD),
+    // which writes the result; the epilogue reads the kept sum or mask.
+    if (anyGrad && keepsSum && isActivationGradientInEpilogue(generic)) {
       work.bwdKernels = 0;
       work.bwdBytes = resultBytes;
+    }
+    if (anyGrad && keepsMask) {
+      work.savedBytes += maskBytes;
+      work.bwdKernels = 0;
+      work.bwdBytes = maskBytes;
     }
     // A bias add whose sum such a GELU reads through a view (Hugging Face
     // GPT-2's Conv1D): its backward, the bias's gradient, is summed in that

@@ -1221,7 +1221,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
       !fromCuda(cl.type, ce) || !fromCuda(dl.type, de))
     return CUBLAS_STATUS_NOT_SUPPORTED;
   bool bias = false, relu = false, gelu = false, aux = false, dgelu = false,
-       bgrad = false;
+       drelu = false, bgrad = false;
   switch (op.epilogue) {
   case CUBLASLT_EPILOGUE_DEFAULT:
     break;
@@ -1233,6 +1233,18 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
     break;
   case CUBLASLT_EPILOGUE_RELU_BIAS:
     bias = relu = true;
+    break;
+  case CUBLASLT_EPILOGUE_RELU_AUX:
+    relu = aux = true;
+    break;
+  case CUBLASLT_EPILOGUE_RELU_AUX_BIAS:
+    bias = relu = aux = true;
+    break;
+  case CUBLASLT_EPILOGUE_DRELU:
+    drelu = aux = true;
+    break;
+  case CUBLASLT_EPILOGUE_DRELU_BGRAD:
+    drelu = aux = bgrad = true;
     break;
   case CUBLASLT_EPILOGUE_GELU:
     gelu = true;
@@ -1254,11 +1266,21 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
   }
   if ((bias || bgrad) && !op.bias)
     return CUBLAS_STATUS_INVALID_VALUE;
-  // cuBLASLt's rules for the GELU input it keeps: a pointer, and a leading
-  // dimension of at least D's rows, divisible by 8.
+  // cuBLASLt's rules for the AUX it keeps: a pointer, and a leading
+  // dimension of at least D's rows, divisible by 8 for a GELU's input and
+  // by 128 for a ReLU's bitmask (in bits).
+  bool bitmask = aux && (relu || drelu);
   if (aux && (!op.aux || op.auxLd < static_cast<int64_t>(dl.rows) ||
-              op.auxLd % 8 != 0))
+              op.auxLd % (bitmask ? 128 : 8) != 0))
     return CUBLAS_STATUS_INVALID_VALUE;
+  // The bitmask's bit for D's element (row, column), least significant
+  // bit first (cuBLASLt's own order is not documented; only its DRELU
+  // reads the mask, and this emulator's DRELU reads this one).
+  auto maskBit = [&](int64_t row, int64_t column) {
+    size_t bit = static_cast<size_t>(row + column * op.auxLd);
+    return std::make_pair(static_cast<uint8_t *>(op.aux) + bit / 8,
+                          static_cast<uint8_t>(1u << (bit % 8)));
+  };
   // The bias has D's type and one element per row of D; so has the bias
   // gradient, D summed over its columns.
   const void *biasData = op.bias;
@@ -1273,7 +1295,16 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t operation,
        [&](int64_t row, int64_t column, double value) {
          if (bias)
            value += load(biasData, static_cast<size_t>(row), de);
-         if (aux && dgelu) {
+         if (drelu) {
+           // The product where the forward's sum was positive.
+           auto [byte, bit] = maskBit(row, column);
+           if (!(*byte & bit))
+             value = 0;
+         } else if (bitmask) {
+           // Where the sum is positive (a ReLU's derivative there is 1).
+           auto [byte, bit] = maskBit(row, column);
+           *byte = value > 0 ? (*byte | bit) : (*byte & ~bit);
+         } else if (aux && dgelu) {
            // The GELU's input, read in D's type: D is the product times
            // the GELU's derivative there.
            double x =

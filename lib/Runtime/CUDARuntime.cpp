@@ -2190,12 +2190,15 @@ void *getLtWorkspace(size_t bytes) {
 
 /// One cuBLASLt call, row-major D[m, n] = epilogue(A B + C + bias[n]),
 /// with `aux` [m, n] (the sum before the activation) when the epilogue
-/// writes one.
+/// writes or reads one; a ReLU's (`bitmask`) is a bit an element, each
+/// row of D padded to a multiple of 128 bits (Analysis/Fusion.h,
+/// getReluMaskBytes, which sizes it).
 static void runGemmEpilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                             int64_t bias, int64_t aux, int64_t m, int64_t n,
                             int64_t k, int32_t transA, int32_t transB,
                             cublasLtEpilogue_t epilogue, int32_t dtype,
-                            int32_t accumulate, const char *name) {
+                            int32_t accumulate, const char *name,
+                            bool bitmask = false) {
   // Row-major D[m, n] = act(A B + C + bias[n]) is column-major
   // D^T = act(B^T A^T + C^T + bias), bias over D^T's rows (DeviceLayout.h).
   cublasLtHandle_t handle = getLt();
@@ -2221,9 +2224,11 @@ static void runGemmEpilogue(int64_t a, int64_t b, int64_t c, int64_t d,
                                             CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                             &biasPointer, sizeof(biasPointer)));
   if (aux) {
-    // The aux matrix as D^T is stored: its leading dimension D's (n).
+    // The aux matrix as D^T is stored: its leading dimension D's (n), in
+    // elements (bits for a bitmask, which cuBLASLt wants a multiple of
+    // 128).
     void *auxPointer = reinterpret_cast<void *>(aux);
-    int64_t auxLd = gemm.ldc;
+    int64_t auxLd = bitmask ? (gemm.ldc + 127) / 128 * 128 : gemm.ldc;
     CHECK_LT(cublasLtMatmulDescSetAttribute(
         desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &auxPointer,
         sizeof(auxPointer)));
@@ -2322,6 +2327,39 @@ extern "C" void autopar_cuda_gemm_dgelu(int64_t a, int64_t b, int64_t d,
                   biasGradient ? CUBLASLT_EPILOGUE_DGELU_BGRAD
                                : CUBLASLT_EPILOGUE_DGELU,
                   dtype, /*accumulate=*/0, "autopar_cuda_gemm_dgelu");
+}
+
+extern "C" void autopar_cuda_gemm_relu_aux(int64_t a, int64_t b, int64_t c,
+                                           int64_t d, int64_t bias,
+                                           int64_t mask, int64_t m, int64_t n,
+                                           int64_t k, int32_t transA,
+                                           int32_t transB, int32_t dtype,
+                                           int32_t accumulate) {
+  // D = relu(A B + C + bias) and the bitmask of where it is positive,
+  // which autopar_cuda_gemm_drelu reads.
+  if (!mask)
+    fail("autopar_cuda_gemm_relu_aux: needs a mask buffer");
+  runGemmEpilogue(a, b, c, d, bias, mask, m, n, k, transA, transB,
+                  bias ? CUBLASLT_EPILOGUE_RELU_AUX_BIAS
+                       : CUBLASLT_EPILOGUE_RELU_AUX,
+                  dtype, accumulate, "autopar_cuda_gemm_relu_aux",
+                  /*bitmask=*/true);
+}
+
+extern "C" void autopar_cuda_gemm_drelu(int64_t a, int64_t b, int64_t d,
+                                        int64_t biasGradient, int64_t mask,
+                                        int64_t m, int64_t n, int64_t k,
+                                        int32_t transA, int32_t transB,
+                                        int32_t dtype) {
+  // D = (A B) where the forward's sum was positive, else 0; with a bias
+  // gradient buffer, D summed over its rows too.
+  if (!mask)
+    fail("autopar_cuda_gemm_drelu: needs the ReLU's mask");
+  runGemmEpilogue(a, b, d, d, biasGradient, mask, m, n, k, transA, transB,
+                  biasGradient ? CUBLASLT_EPILOGUE_DRELU_BGRAD
+                               : CUBLASLT_EPILOGUE_DRELU,
+                  dtype, /*accumulate=*/0, "autopar_cuda_gemm_drelu",
+                  /*bitmask=*/true);
 }
 
 //===----------------------------------------------------------------------===//

@@ -636,11 +636,12 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
   };
   // A microbatch's share of a row kernel's rows may be too few for one
   // (Analysis/Fusion.h): its members then run as kernels of their own; so
-  // does a GELU epilogue whose sum recomputation makes again.
+  // does a GELU or ReLU epilogue whose sum or mask recomputation makes
+  // again.
   bool alone =
       (work.rowKernelRows > 0 &&
        work.rowKernelRows / m < static_cast<double>(kRowKernelMinRows)) ||
-      (work.keepsSum && config.recompute != Recompute::None);
+      (work.keepsAux && config.recompute != Recompute::None);
   priced.forward = kernel(alone ? work.forwardAlone : work.forward, type);
   priced.compute = priced.forward + kernel(work.backwardData, type) +
                    kernel(work.backwardWeight, type);
@@ -1014,8 +1015,8 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
               opWork->rowKernelRows / static_cast<double>(parallel);
           work.forwardAlone = alone;
         }
-        if (opWork->keepsSum) {
-          work.keepsSum = true;
+        if (opWork->keepsAux) {
+          work.keepsAux = true;
           work.forwardAlone = alone;
         }
         work.backwardData.launches = work.backwardWeight.launches =

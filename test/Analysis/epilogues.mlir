@@ -15,6 +15,8 @@
 // RUN: FileCheck %s --check-prefix=GELU < %t/gelu.json
 // RUN: autopar-opt %t/gelu-view.mlir --autopar-analyze=report=%t/gelu-view.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=GELUV < %t/gelu-view.json
+// RUN: autopar-opt %t/relu.mlir --autopar-analyze=report=%t/relu.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=RELU < %t/relu.json
 // RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
 // RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 precision=bf16 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-BF16
 // RUN: %python %autopar_src/models/generate.py mlp --layers 16,32,8 --batch 8 -o %t/mlp.mlir
@@ -233,7 +235,7 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
 // kept the sum.
 // Its backward, the GELU's gradient and the bias's, runs in the epilogue
 // of the next layer's data-gradient product (cuBLASLt's DGELU_BGRAD;
-// Fusion.h, isGeluGradientInEpilogue): no kernel; the kept sum read
+// Fusion.h, isActivationGradientInEpilogue): no kernel; the kept sum read
 // (2048 B; was 4160 B and a launch: the result's gradient read, the sum
 // made again from the product and the bias), the bias's gradient written
 // (64 B, the bias add's own).
@@ -391,3 +393,45 @@ func.func @forward(%x: tensor<32x16xbf16>, %w: tensor<16x32xbf16> {autopar.role 
 // product with its bias and ReLU epilogue (a fill, a matmul, a bias add).
 // STAGES: stage 0: ops 0..2 (fc1 .. fc1.bias_relu)
 // STAGES-NEXT: stage 1: ops 3..5 (fc2 .. fc2.bias_add)
+
+//--- relu.mlir
+// A dense layer's ReLU after its bias, whose result the next layer's
+// product alone reads: in a training step the lowering folds it with its
+// backward (autopar-contractions-to-cublas, matchReluTraining): the
+// product's call writes the result and a bitmask of where the sum is
+// positive (cuBLASLt's RELU_AUX_BIAS; 32 rows of 16 columns padded to 128
+// bits, 512 B: Fusion.h, getReluMaskBytes), and the next layer's
+// data-gradient product applies it with the bias's gradient (DRELU_BGRAD;
+// isActivationGradientInEpilogue). No launch either way; the bias read
+// and the mask written (64 + 512 B), the mask kept for the backward
+// instead of the product (512 B saved, was 2048) and read there (512 B).
+// Was priced as a kernel reading the product and the bias and writing the
+// result (4160 B, a launch), its backward reading the gradient and the
+// product (a launch) before the training lowering kept the mask.
+// RELU: "loc": "fc.relu",
+// RELU: "bytes": 576,
+// RELU: "saved_bytes": 512,
+// RELU: "bwd_bytes": 512,
+// RELU: "in_gemm_epilogue": true,
+// RELU-NEXT: "launches": 0
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
+                   %b: tensor<16xf32> {autopar.role = "param"},
+                   %w2: tensor<16x8xf32> {autopar.role = "param"}) -> tensor<32x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<32x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<32x16xf32>, tensor<16x16xf32>) outs(%z : tensor<32x16xf32>) -> tensor<32x16xf32> loc("fc")
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x16xf32>, tensor<16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<32x16xf32> loc("fc.relu")
+  %e2 = tensor.empty() : tensor<32x8xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<32x8xf32>) -> tensor<32x8xf32>
+  %q = linalg.matmul ins(%y, %w2 : tensor<32x16xf32>, tensor<16x8xf32>) outs(%z2 : tensor<32x8xf32>) -> tensor<32x8xf32> loc("fc2")
+  return %q : tensor<32x8xf32>
+}

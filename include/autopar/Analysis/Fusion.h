@@ -53,7 +53,11 @@
 // out of the epilogue (isEpilogueBias), its own loop beside the other
 // working copies' casts (merged with them by the second rule). A training
 // step's tanh-GELU folds with its sum kept for the backward (cuBLASLt's
-// GELU_AUX_BIAS): that sum is not fused into its users (isGeluAuxSum).
+// GELU_AUX_BIAS): that sum is not fused into its users (isGeluAuxSum). A
+// training step's ReLU after a bias folds with a bitmask kept for the
+// backward instead of the product (RELU_AUX_BIAS, getReluMaskBytes), its
+// backward in the epilogue of the product that makes its gradient
+// (DRELU_BGRAD; isReluGradient, isActivationGradientInEpilogue).
 //
 // The fifth, layouts (autopar-fuse-elementwise, both backends): a 2-D
 // transpose read only by 2-D contractions, or of a 2-D contraction's
@@ -230,13 +234,33 @@ bool isGeluOfInput(linalg::GenericOp generic);
 /// (DGELU, the sum read as AUX).
 bool isGeluGradient(linalg::GenericOp generic, unsigned gradient, unsigned sum);
 
-/// Whether the backward of `gelu`, a GELU whose sum a training step keeps
-/// (GELU_AUX_BIAS), runs in the epilogue of the product that makes its
-/// gradient, with its bias's gradient (cuBLASLt's DGELU_BGRAD; the
-/// lowering's matchGeluGradient): f32, and its result read only by a 2-D
-/// contraction, directly or with its leading dimensions merged (a dense
-/// layer's [b * s, n] view), whose data gradient is that product.
-bool isGeluGradientInEpilogue(linalg::GenericOp gelu);
+/// Whether the backward of `activation`, a GELU whose sum a training step
+/// keeps (GELU_AUX_BIAS) or a ReLU whose mask it keeps (RELU_AUX_BIAS),
+/// runs in the epilogue of the product that makes its gradient, with its
+/// bias's gradient (cuBLASLt's DGELU_BGRAD or DRELU_BGRAD; the lowering's
+/// matchGeluGradient and matchReluTraining): f32, and its result read only
+/// by a 2-D contraction, directly or with its leading dimensions merged (a
+/// dense layer's [b * s, n] view), whose data gradient is that product.
+bool isActivationGradientInEpilogue(linalg::GenericOp activation);
+
+/// Whether `generic` (on tensors or buffers; one init) yields, element for
+/// element, its input `gradient` where the sum of its inputs `terms` (the
+/// product, and its bias if any) is positive and 0 where it is negative: a
+/// training step's ReLU backward, any way it is written (evaluated at
+/// points on both sides of 0; at exactly 0 either value, the IR's
+/// `x >= 0` or cuBLASLt's mask). With `accumulated`, the body adds that to
+/// its init (a bias's gradient summed over rows).
+bool isReluGradient(linalg::GenericOp generic, unsigned gradient,
+                    ArrayRef<unsigned> terms, bool accumulated = false);
+
+/// cuBLASLt keeps a ReLU's mask (RELU_AUX) as a bitmask, one bit an
+/// element, each of D's columns (row-major: each row of [m, n]) padded to
+/// a multiple of this many bits (CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD).
+/// Only cuBLASLt reads it (DRELU), so its bit order is never relied upon.
+constexpr int64_t kReluMaskLdAlignment = 128;
+
+/// The bytes of the ReLU mask of a row-major [rows, columns] product.
+int64_t getReluMaskBytes(int64_t rows, int64_t columns);
 
 /// Whether cuBLASLt can keep a GELU's input of this shape as its AUX
 /// matrix: a static last dimension (AUX's leading dimension) that is a
@@ -257,7 +281,7 @@ bool isGeluAuxSum(Operation *op);
 
 /// Whether `op` is such a sum read through its rows split (isGeluAuxSum)
 /// whose GELU's backward runs in a product's epilogue
-/// (isGeluGradientInEpilogue): then the bias's gradient, this op's
+/// (isActivationGradientInEpilogue): then the bias's gradient, this op's
 /// backward, is summed there too (DGELU_BGRAD). Where the GELU reads the
 /// sum itself, the bias add is fused into it and the GELU's backward
 /// carries the bias's gradient.

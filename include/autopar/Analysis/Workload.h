@@ -82,10 +82,13 @@ struct OpWorkload {
   /// no activation: a training step keeps the product for its gradient):
   /// its forward launches nothing and reads only the bias and the
   /// residual. A tanh-GELU runs there too, writing the sum its backward
-  /// reads (cuBLASLt's GELU_AUX_BIAS; keepsSum), unless the planner's
-  /// recomputation makes the sum again (then it is a kernel, bytesAlone).
+  /// reads (cuBLASLt's GELU_AUX_BIAS; keepsAux), and so does a ReLU whose
+  /// backward runs in a product's epilogue, writing the bitmask that
+  /// backward reads (RELU_AUX_BIAS, DRELU_BGRAD; keepsAux), unless the
+  /// planner's recomputation makes them again (then it is a kernel,
+  /// bytesAlone).
   bool inEpilogue = false;
-  bool keepsSum = false;
+  bool keepsAux = false;
   /// For an op in a row kernel (its first op or a later member): the
   /// kernel's rows, which a device's share may leave too few for one (a
   /// sharded or microbatched batch: the planner asks again of the share).

@@ -135,7 +135,10 @@ def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
     (`autopar_cuda_gemm_epilogue`: a bias, a residual, ReLU or tanh-GELU;
     `autopar_cuda_gemm_gelu_aux`: a training step's GELU, its input kept;
     `autopar_cuda_gemm_dgelu`: the GELU's backward and its bias's gradient,
-    DGELU_BGRAD), as does a 16-bit product's rounding (docs/cuda.md).
+    DGELU_BGRAD; `autopar_cuda_gemm_relu_aux` and `autopar_cuda_gemm_drelu`:
+    a training step's ReLU with a bitmask kept, and its backward,
+    RELU_AUX_BIAS and DRELU_BGRAD), as does a 16-bit product's rounding
+    (docs/cuda.md).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -108,6 +108,30 @@ void autopar_cuda_gemm_gelu_aux(int64_t a, int64_t b, int64_t c, int64_t d,
                                 int64_t bias, int64_t aux, int64_t m, int64_t n,
                                 int64_t k, int32_t transA, int32_t transB,
                                 int32_t dtype, int32_t accumulate);
+/// D = (A B) * GELU'(aux) ([m, n], of `dtype`; cuBLASLt's DGELU), and
+/// with a `biasGradient` buffer D summed over its rows into it
+/// (DGELU_BGRAD): a training step's GELU backward.
+void autopar_cuda_gemm_dgelu(int64_t a, int64_t b, int64_t d,
+                             int64_t biasGradient, int64_t aux, int64_t m,
+                             int64_t n, int64_t k, int32_t transA,
+                             int32_t transB, int32_t dtype);
+/// As autopar_cuda_gemm_epilogue with ReLU (and a bias, or none), writing
+/// into `mask` a bit an element for where the sum is positive, each of
+/// D's rows padded to 128 bits (cuBLASLt's RELU_AUX_BIAS; Analysis/
+/// Fusion.h, getReluMaskBytes): the backward's autopar_cuda_gemm_drelu
+/// reads it.
+void autopar_cuda_gemm_relu_aux(int64_t a, int64_t b, int64_t c, int64_t d,
+                                int64_t bias, int64_t mask, int64_t m,
+                                int64_t n, int64_t k, int32_t transA,
+                                int32_t transB, int32_t dtype,
+                                int32_t accumulate);
+/// D = A B where the forward's `mask` is set, else 0 (cuBLASLt's DRELU),
+/// and with a `biasGradient` buffer D summed over its rows into it
+/// (DRELU_BGRAD): a training step's ReLU backward.
+void autopar_cuda_gemm_drelu(int64_t a, int64_t b, int64_t d,
+                             int64_t biasGradient, int64_t mask, int64_t m,
+                             int64_t n, int64_t k, int32_t transA,
+                             int32_t transB, int32_t dtype);
 /// What autopar-calibrate measures (autopar_cuda_calibrate).
 struct AutoparCalibration {
   char name[256];

@@ -153,10 +153,11 @@ struct StrategyWork {
   /// a microbatch's rows are too few for a row kernel (formsRowKernel).
   double rowKernelRows = 0;
   Kernel forwardAlone;
-  /// A GELU epilogue that keeps its sum for the backward (OpWorkload::
-  /// keepsSum): under recomputation the backward makes the sum again, the
-  /// product is read twice and the GELU runs as forwardAlone.
-  bool keepsSum = false;
+  /// A GELU or ReLU epilogue that keeps its sum or mask for the backward
+  /// (OpWorkload::keepsAux): under recomputation the backward makes it
+  /// again, the product is read twice and the activation runs as
+  /// forwardAlone.
+  bool keepsAux = false;
   /// All-reduces of activation gradients and of partial results the
   /// function returns: local bytes and mesh axes.
   SmallVector<std::pair<double, unsigned>, 2> allReduces;

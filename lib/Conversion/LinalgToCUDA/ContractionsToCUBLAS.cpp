@@ -20,7 +20,10 @@
 // step's GELU and its backward) folds with the bias add, the call writing
 // the sum as AUX (`autopar_cuda_gemm_gelu_aux`); the GELU's backward, with
 // its bias's gradient, folds into the product that makes its gradient,
-// reading the sum as AUX (`autopar_cuda_gemm_dgelu`, DGELU_BGRAD). Other
+// reading the sum as AUX (`autopar_cuda_gemm_dgelu`, DGELU_BGRAD). A
+// training step's ReLU after a bias folds likewise with its backward,
+// keeping a bitmask instead of the product (`autopar_cuda_gemm_relu_aux`,
+// RELU_AUX_BIAS; `autopar_cuda_gemm_drelu`, DRELU_BGRAD). Other
 // contractions run as generated kernels.
 //
 //===----------------------------------------------------------------------===//
@@ -211,19 +214,21 @@ getFollowingElementwise(linalg::LinalgOp gemmOp, unsigned minInputs,
 }
 
 /// Whether the product's buffer `product` is used by `gemmOp`, `follower`
-/// (the op folded into the call) and `view` (a view of it `follower`
-/// reads), otherwise only freed or written before the gemm (its
-/// initialization, by ops that make no views of it); when `output` is the
-/// product's buffer, read after `follower` too. And whether `output` is
+/// (the op folded into the call), `view` (a view of it `follower` reads)
+/// and `alsoReading` (ops the caller folds too), otherwise only freed or
+/// written before the gemm (its initialization, by ops that make no views
+/// of it); when `output` is the product's buffer, read after `follower`
+/// too. And whether `output` is
 /// the product's buffer or an allocation of its own that cannot overlap
 /// the product's inputs (unfused, `follower` may write in place into an
 /// input that dies there; fused, the product would read what it writes).
 static bool isFoldableProduct(linalg::LinalgOp gemmOp, Operation *follower,
-                              Operation *view, Value output) {
+                              Operation *view, Value output,
+                              ArrayRef<Operation *> alsoReading = {}) {
   Value product = gemmOp.getDpsInits()[0];
   for (Operation *user : product.getUsers()) {
     if (user == gemmOp.getOperation() || user == follower || user == view ||
-        isa<memref::DeallocOp>(user))
+        isa<memref::DeallocOp>(user) || llvm::is_contained(alsoReading, user))
       continue;
     if (output == product && user->getBlock() == follower->getBlock() &&
         follower->isBeforeInBlock(user))
@@ -277,9 +282,12 @@ getRowSplitView(Value read, Value product, Operation *reader) {
 /// the second (deallocation aside), and nothing between them writes
 /// memory. A product of 16-bit inputs into zeros in f32 may be read
 /// rounded to the inputs' type (a 16-bit training step's dense layer):
-/// then x, b, r and the result are of the inputs' type.
+/// then x, b, r and the result are of the inputs' type. Ops in
+/// `alsoReading` may read the product after the epilogue (the caller folds
+/// them too: matchReluTraining).
 static std::optional<Epilogue>
-matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
+matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled,
+              ArrayRef<Operation *> alsoReading = {}) {
   if (gemm.swapped || gemm.batch != 1)
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
@@ -326,7 +334,8 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
       !outputType || outputType != readType || (*view && output == read) ||
       (residual && residual.getType() != readType))
     return std::nullopt;
-  if (!isFoldableProduct(gemmOp, generic, view->getOperation(), output))
+  if (!isFoldableProduct(gemmOp, generic, view->getOperation(), output,
+                         alsoReading))
     return std::nullopt;
   // What is freed in between is none of the epilogue's buffers.
   for (memref::DeallocOp free : frees)
@@ -530,38 +539,92 @@ static bool isColumnSum(linalg::GenericOp generic) {
          llvm::is_contained({add.getLhs(), add.getRhs()}, body.getArgument(1));
 }
 
-static std::optional<GeluGradient>
-matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
-  if (gemm.swapped || gemm.batch != 1 || !zeroFilled || gemm.inputType != 0 ||
-      gemm.resultType != 0)
-    return std::nullopt;
+/// The first op after `gemmOp` (whose product has a buffer of its own)
+/// that reads the product or a view of it, when everything between touches
+/// no memory, frees another buffer (collected in `frees`) or is a linalg
+/// op on buffers that writes none of the product's inputs (the weight
+/// gradient autodiff puts between a data gradient and its reader); else
+/// null.
+static Operation *getFirstReader(linalg::LinalgOp gemmOp,
+                                 SmallVectorImpl<memref::DeallocOp> &frees) {
   if (!hasOwnProductBuffer(gemmOp))
-    return std::nullopt;
+    return nullptr;
   Value product = gemmOp.getDpsInits()[0];
   auto reads = [&](Value value) { return readsProduct(value, product); };
-  // Down to the first op reading the product.
-  GeluGradient match;
-  Operation *next = gemmOp->getNextNode();
-  for (; next; next = next->getNextNode()) {
+  for (Operation *next = gemmOp->getNextNode(); next;
+       next = next->getNextNode()) {
     if (auto free = dyn_cast<memref::DeallocOp>(next)) {
       if (free.getMemref() == product)
-        return std::nullopt;
-      match.frees.push_back(free);
+        return nullptr;
+      frees.push_back(free);
       continue;
     }
     if (touchesNoMemory(next))
       continue;
     auto linalgOp = dyn_cast<linalg::LinalgOp>(next);
     if (!linalgOp || !linalgOp.hasPureBufferSemantics())
-      return std::nullopt;
+      return nullptr;
     if (llvm::any_of(next->getOperands(), reads))
-      break;
+      return next;
     for (Value written : linalgOp.getDpsInits())
       for (Value input : gemmOp.getDpsInputs())
         if (mayAliasBuffers(getRootBuffer(written), getRootBuffer(input)))
-          return std::nullopt;
+          return nullptr;
   }
-  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  return nullptr;
+}
+
+/// The op after `op` past allocations, ops without memory effects, frees of
+/// buffers `op` does not write and at most one linalg.fill (set in `fill`):
+/// where a bias's gradient, a zero-filled allocation summed into, follows
+/// the gradient it sums.
+static Operation *getNextAfterFill(linalg::LinalgOp op, Operation *&fill) {
+  fill = nullptr;
+  for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
+    if (isa<linalg::FillOp>(next)) {
+      if (fill)
+        return next;
+      fill = next;
+      continue;
+    }
+    if (auto free = dyn_cast<memref::DeallocOp>(next)) {
+      if (llvm::is_contained(op.getDpsInits(), free.getMemref()))
+        return next;
+      continue;
+    }
+    if (isa<memref::AllocOp>(next) ||
+        (isMemoryEffectFree(next) && next->getNumRegions() == 0))
+      continue;
+    return next;
+  }
+  return nullptr;
+}
+
+/// Whether `bias`, which `sum` sums a gradient into, is a rank-1
+/// allocation of `elementType` in `sum`'s block that `fill` fills with
+/// zeros just before: a bias's gradient that cuBLASLt's BGRAD epilogues
+/// write whole.
+static bool isBiasGradientBuffer(linalg::GenericOp sum, Value bias,
+                                 Operation *fill, Type elementType) {
+  auto biasType = dyn_cast<MemRefType>(bias.getType());
+  auto biasAlloc = bias.getDefiningOp<memref::AllocOp>();
+  return fill && getZeroFillBefore(sum, bias) == fill && biasType &&
+         biasType.getRank() == 1 && biasType.getLayout().isIdentity() &&
+         biasType.getElementType() == elementType && biasAlloc &&
+         biasAlloc->getNumOperands() == 0 &&
+         biasAlloc->getBlock() == sum->getBlock();
+}
+
+static std::optional<GeluGradient>
+matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
+  if (gemm.swapped || gemm.batch != 1 || !zeroFilled || gemm.inputType != 0 ||
+      gemm.resultType != 0)
+    return std::nullopt;
+  Value product = gemmOp.getDpsInits()[0];
+  auto reads = [&](Value value) { return readsProduct(value, product); };
+  GeluGradient match;
+  auto generic =
+      dyn_cast_or_null<linalg::GenericOp>(getFirstReader(gemmOp, match.frees));
   if (!generic || generic.getNumDpsInputs() != 2)
     return std::nullopt;
   unsigned read = reads(generic.getDpsInputs()[0]) ? 0 : 1;
@@ -591,26 +654,10 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   // The bias's gradient next: an allocation filled with zeros, then the
   // sum of the gradient over its rows into it.
   Operation *fill = nullptr;
-  for (next = generic->getNextNode(); next; next = next->getNextNode()) {
-    if (isa<linalg::FillOp>(next)) {
-      if (fill)
-        break;
-      fill = next;
-      continue;
-    }
-    if (auto free = dyn_cast<memref::DeallocOp>(next)) {
-      if (free.getMemref() == output)
-        break;
-      continue;
-    }
-    if (isa<memref::AllocOp>(next) ||
-        (isMemoryEffectFree(next) && next->getNumRegions() == 0))
-      continue;
-    break;
-  }
   // The sum reads the gradient, or it with its leading dimensions merged
   // (the same rows: a Hugging Face GPT-2's bias gradient over [b * s, n]).
-  auto sum = dyn_cast_or_null<linalg::GenericOp>(next);
+  auto sum =
+      dyn_cast_or_null<linalg::GenericOp>(getNextAfterFill(generic, fill));
   if (!fill || !sum || !sum.hasPureBufferSemantics() || !isColumnSum(sum))
     return match;
   Value summed = sum.getDpsInputs()[0];
@@ -621,17 +668,167 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   if (summed != output)
     return match;
   Value bias = sum.getDpsInits()[0];
-  auto biasType = dyn_cast<MemRefType>(bias.getType());
-  auto biasAlloc = bias.getDefiningOp<memref::AllocOp>();
-  if (getZeroFillBefore(sum, bias) != fill || !biasType ||
-      !biasType.getLayout().isIdentity() ||
-      biasType.getElementType() != outputType.getElementType() || !biasAlloc ||
-      biasAlloc->getNumOperands() != 0 ||
-      biasAlloc->getBlock() != generic->getBlock())
+  if (!isBiasGradientBuffer(sum, bias, fill, outputType.getElementType()))
     return match;
   match.biasSum = sum;
   match.biasFill = fill;
   match.biasGradient = bias;
+  return match;
+}
+
+/// A training step's ReLU after a bias epilogue and its backward, folded
+/// into the two products around them (cuBLASLt's RELU_AUX_BIAS and
+/// DRELU_BGRAD). The forward: relu(x + b) of a product x (f32, no batch,
+/// stored [m, n], into zeros) that matchEpilogue takes but for the ops
+/// that read the product after it, which must be the ReLU's backward:
+/// the op that yields the gradient g where x + b is positive and 0 where it
+/// is negative (Analysis/Fusion.h, isReluGradient; g, x and the result
+/// [m, n], b over n) and, if any, the sum of that over the rows into a
+/// zero-filled [n] allocation (the bias's gradient) right after it. And g
+/// the product of another gemm (f32, no batch, stored [m, n], into zeros)
+/// that matchGeluGradient's conditions let move down to the backward, g
+/// read by nothing else. Then the forward's call writes the ReLU's result
+/// and a bitmask of where the sum is positive (AUX, getReluMaskBytes), the
+/// backward's call writes the masked gradient and the bias's gradient
+/// reading it, and x and g are never written: the step keeps a bit an
+/// element between the two instead of x.
+struct ReluTraining {
+  Epilogue forward;
+  linalg::LinalgOp gradientOp;
+  Gemm gradientGemm;
+  Operation *gradientFill = nullptr;
+  linalg::GenericOp backward;
+  SmallVector<memref::DeallocOp> backwardFrees;
+  /// The bias gradient's sum and its fill, if any.
+  linalg::GenericOp biasSum;
+  Operation *biasFill = nullptr;
+};
+
+/// Whether `generic` (2 loops, parallel then `lastIterator`) reads `inputs`
+/// in that order, the first two [m, n] and the third (the bias) over n,
+/// and writes an [m, n] init (`lastIterator` parallel) or an [n] one.
+static bool readsReluOperands(linalg::GenericOp generic, ValueRange inputs,
+                              bool summed) {
+  if (!generic.hasPureBufferSemantics() || generic.getNumLoops() != 2 ||
+      generic.getNumDpsInits() != 1 ||
+      !llvm::equal(generic.getDpsInputs(), inputs))
+    return false;
+  MLIRContext *context = generic.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, context);
+  AffineMap columns =
+      AffineMap::get(2, 0, {getAffineDimExpr(1, context)}, context);
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  SmallVector<utils::IteratorType> iterators = generic.getIteratorTypesArray();
+  return maps[0] == identity && maps[1] == identity && maps[2] == columns &&
+         maps[3] == (summed ? columns : identity) &&
+         iterators[0] == (summed ? utils::IteratorType::reduction
+                                 : utils::IteratorType::parallel) &&
+         iterators[1] == utils::IteratorType::parallel;
+}
+
+static std::optional<ReluTraining>
+matchReluTraining(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled,
+                  const llvm::DenseMap<Operation *, Gemm> &gemms) {
+  if (!zeroFilled || gemm.inputType != 0 || gemm.resultType != 0 ||
+      gemm.swapped || gemm.batch != 1 || !hasOwnProductBuffer(gemmOp))
+    return std::nullopt;
+  Value product = gemmOp.getDpsInits()[0];
+  Block *block = gemmOp->getBlock();
+  // The readers after the epilogue's op: the backward and the bias sum.
+  SmallVector<memref::DeallocOp> frees;
+  linalg::GenericOp relu = getFollowingElementwise(gemmOp, 2, 2, frees);
+  if (!relu)
+    return std::nullopt;
+  SmallVector<Operation *, 2> readers;
+  for (Operation *user : product.getUsers()) {
+    if (user == gemmOp.getOperation() || user == relu.getOperation() ||
+        isa<memref::DeallocOp>(user) ||
+        (user->getBlock() == block && user->isBeforeInBlock(gemmOp)))
+      continue;
+    if (user->getBlock() != block || llvm::is_contained(readers, user))
+      return std::nullopt;
+    readers.push_back(user);
+  }
+  if (readers.empty() || readers.size() > 2)
+    return std::nullopt;
+  llvm::sort(readers,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+  std::optional<Epilogue> forward =
+      matchEpilogue(gemmOp, gemm, zeroFilled, readers);
+  if (!forward || forward->op != relu ||
+      forward->activation != EpilogueActivation::Relu || !forward->bias ||
+      forward->residual || forward->rounded || forward->view)
+    return std::nullopt;
+  ReluTraining match;
+  match.forward = std::move(*forward);
+  Value bias = match.forward.bias;
+
+  // The backward: g masked where x + b is positive, into an [m, n]
+  // allocation.
+  match.backward = dyn_cast<linalg::GenericOp>(readers[0]);
+  if (!match.backward || match.backward.getNumDpsInputs() != 3)
+    return std::nullopt;
+  Value gradient = match.backward.getDpsInputs()[0];
+  Value output = match.backward.getDpsInits()[0];
+  auto productType = cast<MemRefType>(product.getType());
+  if (!readsReluOperands(match.backward, {gradient, product, bias},
+                         /*summed=*/false) ||
+      !isReluGradient(match.backward, 0, {1, 2}) ||
+      gradient.getType() != productType || output.getType() != productType ||
+      !productType.getLayout().isIdentity() ||
+      !isa_and_nonnull<memref::AllocOp>(output.getDefiningOp()) ||
+      llvm::is_contained({gradient, product, bias}, output))
+    return std::nullopt;
+
+  // g: the product of a gemm of the same m and n, moved down to the
+  // backward, read by nothing else.
+  auto gradientOp = [&]() -> linalg::LinalgOp {
+    for (Operation *user : gradient.getUsers())
+      if (auto candidate = dyn_cast<linalg::LinalgOp>(user))
+        if (gemms.contains(user) && candidate.getDpsInits()[0] == gradient)
+          return candidate;
+    return {};
+  }();
+  if (!gradientOp || gradientOp->getBlock() != block ||
+      !relu->isBeforeInBlock(gradientOp))
+    return std::nullopt;
+  match.gradientOp = gradientOp;
+  match.gradientGemm = gemms.lookup(gradientOp);
+  const Gemm &other = match.gradientGemm;
+  match.gradientFill = getZeroFillBefore(gradientOp, gradient);
+  if (!match.gradientFill || other.swapped || other.batch != 1 ||
+      other.inputType != 0 || other.resultType != 0 || other.m != gemm.m ||
+      other.n != gemm.n ||
+      getFirstReader(gradientOp, match.backwardFrees) != match.backward)
+    return std::nullopt;
+  for (Value input : gradientOp.getDpsInputs())
+    if (mayAliasBuffers(getRootBuffer(output), getRootBuffer(input)))
+      return std::nullopt;
+
+  // The bias's gradient, if the product has a second reader: the same
+  // masked gradient summed over the rows, right after the backward.
+  if (readers.size() == 2) {
+    match.biasSum = dyn_cast<linalg::GenericOp>(readers[1]);
+    if (!match.biasSum ||
+        getNextAfterFill(match.backward, match.biasFill) != match.biasSum ||
+        match.biasSum.getNumDpsInputs() != 3 ||
+        !readsReluOperands(match.biasSum, {gradient, product, bias},
+                           /*summed=*/true) ||
+        !isReluGradient(match.biasSum, 0, {1, 2}, /*accumulated=*/true) ||
+        !isBiasGradientBuffer(match.biasSum, match.biasSum.getDpsInits()[0],
+                              match.biasFill, productType.getElementType()))
+      return std::nullopt;
+  }
+  // Nothing else reads g; what is freed before the backward is none of
+  // its buffers.
+  for (Operation *user : gradient.getUsers())
+    if (user != gradientOp.getOperation() && user != match.gradientFill &&
+        user != match.backward.getOperation() &&
+        user != match.biasSum.getOperation() && !isa<memref::DeallocOp>(user))
+      return std::nullopt;
+  for (memref::DeallocOp free : match.backwardFrees)
+    if (llvm::is_contained({output, product, bias}, free.getMemref()))
+      return std::nullopt;
   return match;
 }
 
@@ -693,6 +890,102 @@ static void eraseIfUnused(Value buffer) {
   alloc->erase();
 }
 
+/// Rewrites a ReLU's forward and backward (matchReluTraining) into
+/// cuBLASLt calls: `autopar_cuda_gemm_relu_aux` where the ReLU stood,
+/// writing its result and the mask (an allocation of its own, freed after
+/// the backward), and `autopar_cuda_gemm_drelu` where the backward stood,
+/// writing the masked gradient and, if summed, the bias's gradient.
+static void foldReluTraining(OpBuilder &builder, ModuleOp module,
+                             linalg::LinalgOp gemmOp, const Gemm &gemm,
+                             Operation *zeroFill, ReluTraining &relu) {
+  Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
+  auto constant = [&](Location loc, Type type, int64_t value) -> Value {
+    return arith::ConstantOp::create(builder, loc,
+                                     builder.getIntegerAttr(type, value));
+  };
+  Epilogue &forward = relu.forward;
+  Location loc = forward.op.getLoc();
+  builder.setInsertionPoint(forward.op);
+  auto maskType =
+      MemRefType::get({getReluMaskBytes(gemm.m, gemm.n)}, builder.getI8Type());
+  Value mask = memref::AllocOp::create(builder, loc, maskType,
+                                       builder.getI64IntegerAttr(64));
+  // A, B, C, D, bias, mask, m, n, k; transA, transB, dtype, accumulate.
+  SmallVector<Type> types(9, i64);
+  types.append(4, i32);
+  func::FuncOp forwardCallee = getOrDeclareRuntimeFunction(
+      builder, module, "autopar_cuda_gemm_relu_aux", types, {});
+  setStreamOrdered(forwardCallee);
+  // C is unread (beta = 0): D stands for it, and the product's buffer goes.
+  SmallVector<Value> operands;
+  for (Value buffer : {gemmOp->getOperand(0), gemmOp->getOperand(1),
+                       forward.output, forward.output, forward.bias, mask})
+    operands.push_back(getBufferAddress(builder, loc, buffer));
+  for (int64_t size : {gemm.m, gemm.n, gemm.k})
+    operands.push_back(constant(loc, i64, size));
+  for (int64_t flag : {int64_t(gemm.transA), int64_t(gemm.transB),
+                       int64_t(gemm.resultType), int64_t(0)})
+    operands.push_back(constant(loc, i32, flag));
+  auto forwardCall =
+      func::CallOp::create(builder, loc, forwardCallee, operands);
+  setWrittenOperands(forwardCall, {3, 5}); // D, and the mask
+  for (memref::DeallocOp free : llvm::reverse(forward.frees))
+    free->moveAfter(forwardCall);
+  forward.op->erase();
+
+  // The backward, where the masking op stood.
+  linalg::LinalgOp gradientOp = relu.gradientOp;
+  const Gemm &other = relu.gradientGemm;
+  loc = relu.backward.getLoc();
+  Value biasGradient = relu.biasSum ? relu.biasSum.getDpsInits()[0] : Value();
+  if (biasGradient)
+    biasGradient.getDefiningOp()->moveBefore(relu.backward);
+  builder.setInsertionPoint(relu.backward);
+  // A, B, D, bias gradient, mask, m, n, k; transA, transB, dtype.
+  types.assign(8, i64);
+  types.append(3, i32);
+  func::FuncOp backwardCallee = getOrDeclareRuntimeFunction(
+      builder, module, "autopar_cuda_gemm_drelu", types, {});
+  setStreamOrdered(backwardCallee);
+  operands.clear();
+  for (Value buffer : {gradientOp->getOperand(0), gradientOp->getOperand(1),
+                       relu.backward.getDpsInits()[0]})
+    operands.push_back(getBufferAddress(builder, loc, buffer));
+  operands.push_back(biasGradient ? getBufferAddress(builder, loc, biasGradient)
+                                  : constant(loc, i64, 0));
+  operands.push_back(getBufferAddress(builder, loc, mask));
+  for (int64_t size : {other.m, other.n, other.k})
+    operands.push_back(constant(loc, i64, size));
+  for (int64_t flag : {int64_t(other.transA), int64_t(other.transB),
+                       int64_t(other.resultType)})
+    operands.push_back(constant(loc, i32, flag));
+  auto backwardCall =
+      func::CallOp::create(builder, loc, backwardCallee, operands);
+  SmallVector<int32_t, 2> written = {2}; // D, and the bias gradient
+  if (biasGradient)
+    written.push_back(3);
+  setWrittenOperands(backwardCall, written);
+  builder.setInsertionPointAfter(backwardCall);
+  memref::DeallocOp::create(builder, loc, mask);
+  for (memref::DeallocOp free : llvm::reverse(relu.backwardFrees))
+    free->moveAfter(backwardCall);
+  relu.backward->erase();
+  if (relu.biasSum) {
+    relu.biasSum->erase();
+    relu.biasFill->erase();
+  }
+  // Neither product is written: their buffers go with their fills.
+  Value product = gemmOp.getDpsInits()[0];
+  Value gradient = gradientOp.getDpsInits()[0];
+  gradientOp->erase();
+  relu.gradientFill->erase();
+  gemmOp->erase();
+  if (zeroFill)
+    zeroFill->erase();
+  eraseIfUnused(gradient);
+  eraseIfUnused(product);
+}
+
 namespace {
 struct ContractionsToCUBLASPass
     : public mlir::autopar::impl::ContractionsToCUBLASBase<
@@ -718,13 +1011,26 @@ struct ContractionsToCUBLASPass
       return arith::ConstantOp::create(builder, loc,
                                        builder.getIntegerAttr(type, value));
     };
+    llvm::DenseMap<Operation *, Gemm> gemms;
+    for (auto [op, gemm] : found)
+      gemms[op] = gemm;
+    // Gemms already folded into a call with another's (a ReLU's backward).
+    llvm::DenseSet<Operation *> folded;
     for (auto [op, gemm] : found) {
+      if (folded.contains(op))
+        continue;
       // A product into a buffer just filled with zeros writes it instead
       // (beta = 0): the fill goes.
       Operation *zeroFill = getZeroFillBefore(op, op->getOperand(2));
       auto accumulate = [&](Location loc) {
         return constant(loc, i32, zeroFill ? 0 : 1);
       };
+      if (std::optional<ReluTraining> relu =
+              matchReluTraining(op, gemm, zeroFill != nullptr, gemms)) {
+        foldReluTraining(builder, module, op, gemm, zeroFill, *relu);
+        folded.insert(relu->gradientOp);
+        continue;
+      }
       if (std::optional<Epilogue> epilogue =
               matchEpilogue(op, gemm, zeroFill != nullptr)) {
         // One cuBLASLt call where the epilogue op stood: D = act(A B + C +
