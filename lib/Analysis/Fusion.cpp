@@ -438,6 +438,18 @@ private:
                                  unsigned depth = 0);
   /// Whether `result` is tanh-GELU of `sum`.
   bool isGeluTanh(Scalar result, const Scalar &sum);
+  /// Whether `result` is max(`sum`, 0), exactly, at points on both sides
+  /// of 0 and beyond ReLU6's bound.
+  bool isRelu(Scalar result, const Scalar &sum);
+  /// The activation `result` applies to `sum`, if ReLU or tanh-GELU.
+  std::optional<EpilogueActivation> getActivation(Scalar result,
+                                                  const Scalar &sum) {
+    if (isRelu(result, sum))
+      return EpilogueActivation::Relu;
+    if (isGeluTanh(result, sum))
+      return EpilogueActivation::GeluTanh;
+    return std::nullopt;
+  }
 
   linalg::GenericOp root;
   SmallVector<Operation *, 2> through;
@@ -660,8 +672,17 @@ bool EpilogueReader::isGeluGradient(unsigned gradient, unsigned sum) {
 /// The sums a ReLU's derivative is checked at: both sides of 0, near it
 /// and far from it. At 0 itself either derivative is taken (0 or 1: the
 /// IR's `x >= 0` and cuBLASLt's bitmask may differ there).
-static constexpr double kReluPoints[] = {-7.0, -1.3, -0.2, -1e-3, 0.0,
-                                         1e-3, 0.3,  1.1,  6.0};
+static constexpr double kReluPoints[] = {-7.0, -1.3, -0.2, -1e-3, 0.0,  1e-3,
+                                         0.3,  1.1,  6.0,  7.5,   100.0};
+
+bool EpilogueReader::isRelu(Scalar result, const Scalar &sum) {
+  for (double x : kReluPoints) {
+    std::optional<double> value = evaluate(result, {{sum, x}});
+    if (!value || *value != std::max(x, 0.0))
+      return false;
+  }
+  return true;
+}
 
 bool EpilogueReader::isReluGradient(unsigned gradient, ArrayRef<unsigned> terms,
                                     bool accumulated) {
@@ -757,33 +778,38 @@ std::optional<EpilogueForm> EpilogueReader::read() {
           continue;
         if (isa<arith::AddFOp>(op)) {
           sum.clear();
-          if (succeeded(collectSum(next.scalar, sum)) &&
-              isGeluTanh(result, next.scalar)) {
-            found = true;
-            break;
-          }
+          if (succeeded(collectSum(next.scalar, sum)))
+            if (std::optional<EpilogueActivation> activation =
+                    getActivation(result, next.scalar)) {
+              form.activation = *activation;
+              found = true;
+              break;
+            }
         }
         for (Value operand : llvm::reverse(op->getOperands()))
           stack.push_back({operand, next.scalar.loops});
       }
       // Or of an operand alone (a GELU after its bias add, which a
-      // training step's backward reads too: isGeluAuxSum).
+      // training step's backward reads too: isGeluAuxSum; a bias-less
+      // layer's ReLU).
       for (unsigned input = 0; !found && input < root.getNumDpsInputs();
            ++input) {
         Scalar argument = {root.getBlock()->getArgument(input),
                            AffineMap::getMultiDimIdentityMap(rank, context)};
-        if (!isGeluTanh(result, argument))
+        std::optional<EpilogueActivation> activation =
+            getActivation(result, argument);
+        if (!activation)
           continue;
         sum.clear();
         Resolved leaf = resolve(argument);
         if (!leaf.valid || !leaf.leaf)
           continue;
         sum.push_back({leaf.leaf, leaf.leafMap});
+        form.activation = *activation;
         found = true;
       }
       if (!found)
         return std::nullopt;
-      form.activation = EpilogueActivation::GeluTanh;
     }
   }
   // The summed operands: one bias over the last loop, one or two indexed by

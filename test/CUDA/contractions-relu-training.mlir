@@ -218,3 +218,50 @@ func.func @product_returned(%x: tensor<4x24xf32>, %w: tensor<24x32xf32>, %b: ten
   } -> tensor<4x32xf32>
   return %h, %p : tensor<4x32xf32>, tensor<4x32xf32>
 }
+
+// -----
+
+#id = affine_map<(m, n) -> (m, n)>
+
+// torch-mlir's ReLU (a select of x where x > 0) of a bias-less product, in
+// a forward pass: a ReLU epilogue (activation 1), the bias address null.
+// ReLUs are recognised by evaluating the body against max(s, 0) at points
+// on both sides of 0 and beyond 6, so ReLU6 is not one.
+// CHECK-LABEL: func.func @relu_select(
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c0_i64, %c4_i64, %c32_i64, %c24_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c1_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}})
+// CHECK-NOT: linalg.generic
+// CHECK-LABEL: func.func @relu6(
+// CHECK: call @autopar_cuda_gemm(
+// CHECK: linalg.generic
+func.func @relu_select(%x: tensor<4x24xf32>, %w: tensor<24x32xf32>) -> tensor<4x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4x32xf32>) -> tensor<4x32xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<4x24xf32>, tensor<24x32xf32>) outs(%z : tensor<4x32xf32>) -> tensor<4x32xf32>
+  %eh = tensor.empty() : tensor<4x32xf32>
+  %h = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p : tensor<4x32xf32>) outs(%eh : tensor<4x32xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %pos = arith.cmpf ugt, %s, %zero : f32
+    %r = arith.select %pos, %s, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<4x32xf32>
+  return %h : tensor<4x32xf32>
+}
+
+func.func @relu6(%x: tensor<4x24xf32>, %w: tensor<24x32xf32>) -> tensor<4x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %six = arith.constant 6.0 : f32
+  %e = tensor.empty() : tensor<4x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4x32xf32>) -> tensor<4x32xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<4x24xf32>, tensor<24x32xf32>) outs(%z : tensor<4x32xf32>) -> tensor<4x32xf32>
+  %eh = tensor.empty() : tensor<4x32xf32>
+  %h = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p : tensor<4x32xf32>) outs(%eh : tensor<4x32xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %m = arith.maximumf %s, %zero : f32
+    %r = arith.minimumf %m, %six : f32
+    linalg.yield %r : f32
+  } -> tensor<4x32xf32>
+  return %h : tensor<4x32xf32>
+}

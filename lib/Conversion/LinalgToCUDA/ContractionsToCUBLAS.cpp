@@ -292,7 +292,7 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled,
     return std::nullopt;
   Value product = gemmOp.getDpsInits()[0];
   SmallVector<memref::DeallocOp> frees;
-  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 2, 3, frees);
+  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 1, 3, frees);
   if (!generic)
     return std::nullopt;
   // The form (Analysis/Fusion.h, which the cost model asks too).
