@@ -79,13 +79,100 @@ static bool isLibraryCandidate(linalg::LinalgOp op) {
               }));
 }
 
+/// Whether `producer` only widens its one 16-bit float input to a wider
+/// float, element for element (identity maps, `yield extf(x)`).
+static bool isWidening(linalg::LinalgOp producer) {
+  if (producer.getNumDpsInputs() != 1 || producer.getNumDpsInits() != 1 ||
+      !llvm::all_of(producer.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  Block &body = *producer.getBlock();
+  auto extend =
+      body.getTerminator()->getOperand(0).getDefiningOp<arith::ExtFOp>();
+  auto narrow = dyn_cast<FloatType>(
+      getElementTypeOrSelf(producer.getDpsInputs()[0].getType()));
+  return extend && body.getOperations().size() == 2 &&
+         extend.getIn() == body.getArgument(0) && narrow &&
+         narrow.getWidth() == 16;
+}
+
+/// Whether `producer` copies its one input element for element (identity
+/// maps, the input's type): a gradient passed on unchanged, which
+/// autopar-fuse-elementwise forwards or fuses its producer into.
+static bool isCopy(linalg::LinalgOp producer) {
+  return producer.getNumDpsInputs() == 1 && producer.getNumDpsInits() == 1 &&
+         llvm::all_of(producer.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isIdentity(); }) &&
+         producer.getDpsInputs()[0].getType() ==
+             producer->getResult(0).getType() &&
+         producer.getBlock()->getTerminator()->getOperand(0) ==
+             producer.getBlock()->getArgument(0);
+}
+
+/// The element type a contraction's other input holds: the 16-bit type of
+/// the value it widens (through copies), else its own.
+static Type getNarrowElementType(Value input) {
+  Value value = input;
+  while (auto producer = getElementwiseProducer(value.getDefiningOp())) {
+    if (isWidening(producer))
+      return getElementTypeOrSelf(producer.getDpsInputs()[0].getType());
+    if (!isCopy(producer))
+      break;
+    value = producer.getDpsInputs()[0];
+  }
+  return getElementTypeOrSelf(input.getType());
+}
+
+/// Whether `use` is a widening of a 16-bit value (isWidening) read by a
+/// contraction whose other input holds the same 16-bit type (itself, or
+/// widened too): fused, the contraction reads both in 16 bits and widens in
+/// its body, a 16-bit GEMM accumulating in f32 (cuBLAS on tensor cores)
+/// instead of an f32 GEMM of widened copies or a generated kernel on mixed
+/// types. 16-bit PyTorch exports have these: torch-mlir widens a 16-bit
+/// linear layer's operands and multiplies in f32, and the backward's
+/// gradient of the rounding after it is a widened 16-bit value the next
+/// products read.
+static bool isWideningIntoContraction(OpOperand &use, linalg::LinalgOp producer,
+                                      linalg::LinalgOp consumer) {
+  if (!isWidening(producer) || !linalg::isaContractionOpInterface(consumer) ||
+      consumer.getNumDpsInputs() != 2 || consumer.getNumDpsInits() != 1)
+    return false;
+  Value other = consumer.getDpsInputs()[1 - use.getOperandNumber()];
+  if (getNarrowElementType(other) !=
+      getElementTypeOrSelf(producer.getDpsInputs()[0].getType()))
+    return false;
+  // A named contraction fuses as the generic it stands for (every map a
+  // projection of its loops).
+  return isa<linalg::GenericOp>(consumer) ||
+         consumer.getMatchingIndexingMap(&use).isProjectedPermutation();
+}
+
 bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   linalg::LinalgOp producer = getElementwiseProducer(use.get().getDefiningOp());
   if (!producer)
     return false;
   linalg::LinalgOp consumer = getFusionCandidate(use.getOwner());
-  if (!consumer || consumer->getBlock() != producer->getBlock() ||
+  if (!consumer) {
+    // A named contraction takes a 16-bit value's widening as the generic
+    // it stands for.
+    auto named = dyn_cast<linalg::LinalgOp>(use.getOwner());
+    return named && named.hasPureTensorSemantics() &&
+           named->getBlock() == producer->getBlock() &&
+           named.isDpsInput(&use) &&
+           isWideningIntoContraction(use, producer, named);
+  }
+  if (consumer->getBlock() != producer->getBlock() ||
       !consumer.isDpsInput(&use))
+    return false;
+  // A widening that goes into contractions is where they read the 16-bit
+  // value from memory (a 16-bit working copy of a weight): what makes that
+  // value stays a kernel of its own.
+  if (isWidening(consumer) && !consumer->getResult(0).use_empty() &&
+      llvm::all_of(consumer->getResult(0).getUses(), [&](OpOperand &read) {
+        auto contraction = dyn_cast<linalg::LinalgOp>(read.getOwner());
+        return contraction &&
+               isWideningIntoContraction(read, consumer, contraction);
+      }))
     return false;
   // A consumer without a parallel loop (a reduction to a scalar) has no
   // loop to map to GPU threads and runs as host code: parallel work moved
@@ -93,9 +180,10 @@ bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   if (consumer.getNumParallelLoops() == 0)
     return false;
   // Contractions and convolutions become library calls (cuBLAS, cuDNN)
-  // that take their operands from memory.
+  // that take their operands from memory; a 16-bit value's widening goes
+  // into a contraction's body (the library call then reads the value).
   if (isLibraryCandidate(consumer))
-    return false;
+    return isWideningIntoContraction(use, producer, consumer);
   // A GEMM epilogue reads its bias from memory, in the result's type.
   if (isEpilogueBias(use))
     return false;

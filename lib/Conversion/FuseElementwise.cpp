@@ -253,10 +253,12 @@ struct FuseElementwisePass
       // Named elementwise ops that take part become the generics they
       // stand for (upstream fuses generics).
       SmallVector<linalg::LinalgOp> named;
+      // So do named contractions a producer fuses into (a 16-bit value's
+      // widening: Analysis/Fusion.h).
       getOperation()->walk([&](linalg::LinalgOp op) {
-        if (isa<linalg::GenericOp>(op) || !isFusionCandidate(op))
+        if (isa<linalg::GenericOp>(op))
           return;
-        if (isFusedIntoUsers(op) ||
+        if ((isFusionCandidate(op) && isFusedIntoUsers(op)) ||
             llvm::any_of(op->getOperands(), [](Value operand) {
               Operation *producer = operand.getDefiningOp();
               return producer && isFusedIntoUsers(producer);

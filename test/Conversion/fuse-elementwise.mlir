@@ -484,3 +484,77 @@ func.func @gelu_sum_kept(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %bias: ten
   } -> tensor<8x32xf32>
   return %g, %back : tensor<8x32xf32>, tensor<8x32xf32>
 }
+
+// -----
+
+// A 16-bit model as torch-mlir exports it (Analysis/Fusion.h): a linear
+// layer's operands widened to f32 and multiplied in f32, and the backward's
+// products reading the gradient widened from bf16. Each widening goes into
+// the contractions reading it, whose other operand holds bf16 too (itself
+// widened, through a copy): the products read bf16 and widen in their
+// bodies (16-bit GEMMs accumulating in f32). The weight's bf16 working
+// copy (truncf) is not fused into its widening: the products read it.
+// CHECK-LABEL: func.func @widened_products(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<8x16xbf16>, %[[W:[^:]*]]: tensor<16x32xf32>, %[[G:[^:]*]]: tensor<8x32xbf16>
+// CHECK: %[[W16:.*]] = linalg.generic {{.*}} ins(%[[W]] : tensor<16x32xf32>) outs(%{{.*}} : tensor<16x32xbf16>)
+// CHECK: arith.truncf
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[W16]] : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%{{.*}} : tensor<8x32xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[G]], %[[W16]] : tensor<8x32xbf16>, tensor<16x32xbf16>) outs(%{{.*}} : tensor<8x16xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[G]] : tensor<8x16xbf16>, tensor<8x32xbf16>) outs(%{{.*}} : tensor<16x32xf32>)
+// CHECK-NOT: linalg.generic
+#id = affine_map<(m, n) -> (m, n)>
+#mk = affine_map<(m, n, k) -> (m, k)>
+#nk = affine_map<(m, n, k) -> (n, k)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#km = affine_map<(m, n, k) -> (k, m)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+func.func @widened_products(%x: tensor<8x16xbf16>, %w: tensor<16x32xf32>, %g: tensor<8x32xbf16>) -> (tensor<8x32xf32>, tensor<8x16xf32>, tensor<16x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e16 = tensor.empty() : tensor<16x32xbf16>
+  %w16 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%w : tensor<16x32xf32>) outs(%e16 : tensor<16x32xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<16x32xbf16>
+  %ex = tensor.empty() : tensor<8x16xf32>
+  %xw = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<8x16xbf16>) outs(%ex : tensor<8x16xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<8x16xf32>
+  %ew = tensor.empty() : tensor<16x32xf32>
+  %ww = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%w16 : tensor<16x32xbf16>) outs(%ew : tensor<16x32xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<16x32xf32>
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.matmul ins(%xw, %ww : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %gw = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%g : tensor<8x32xbf16>) outs(%e : tensor<8x32xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  %zc = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %gc = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%gw : tensor<8x32xf32>) outs(%zc : tensor<8x32xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %t = arith.addf %o, %a : f32
+    linalg.yield %t : f32
+  } -> tensor<8x32xf32>
+  %zx = linalg.fill ins(%zero : f32) outs(%ex : tensor<8x16xf32>) -> tensor<8x16xf32>
+  %dx = linalg.generic {indexing_maps = [#mk, #nk, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%gc, %ww : tensor<8x32xf32>, tensor<16x32xf32>) outs(%zx : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x16xf32>
+  %zw = linalg.fill ins(%zero : f32) outs(%ew : tensor<16x32xf32>) -> tensor<16x32xf32>
+  %dw = linalg.generic {indexing_maps = [#km, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]} ins(%xw, %gc : tensor<8x16xf32>, tensor<8x32xf32>) outs(%zw : tensor<16x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<16x32xf32>
+  return %p, %dx, %dw : tensor<8x32xf32>, tensor<8x16xf32>, tensor<16x32xf32>
+}
