@@ -30,7 +30,8 @@ autopar-capture-graphs gives).
 
 (`--models gpt2` adds GPT-2 small b8 x 1024, about a minute; `hf-gpt2` a
 Hugging Face GPT-2 as torch-mlir exports it, test/CUDA/Inputs'
-1-block one, `hf-gpt2-tosa` the same in TOSA; `hf-gpt2-4` and
+1-block one, `hf-gpt2-tosa` the same in TOSA, `hf-gpt2-bf16` in bf16;
+`hf-gpt2-4` and
 `hf-gpt2-4-tosa` bench/models.py's 4-block exports, from its cache.)
 """
 import argparse
@@ -81,6 +82,10 @@ MODELS = {
                      os.path.join(ROOT, "test", "CUDA", "Inputs",
                                   "hf-gpt2-tiny-tosa.mlir"),
                      "loss=softmax-cross-entropy optimizer=momentum lr=0.01"),
+    "hf-gpt2-bf16": ("HF GPT-2 bf16 export, as hf-gpt2, momentum",
+                     os.path.join(ROOT, "test", "CUDA", "Inputs",
+                                  "hf-gpt2-tiny-bf16.mlir"),
+                     "loss=softmax-cross-entropy optimizer=momentum lr=0.01"),
     # bench/models.py's exports (need torch once: scripts/torch-env.sh).
     "hf-gpt2-4": ("HF GPT-2 export, 4 blocks 256 wide, b8 x 128, Adam",
                   os.path.join(ZOO, "hf_gpt2_n_layer=4_n_embd=256_"
@@ -92,7 +97,7 @@ MODELS = {
                                     "--dialect_tosa.mlir"),
                        "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
 }
-DEFAULT_MODELS = "mlp,alexnet,gpt,llama,hf-gpt2,hf-gpt2-tosa"
+DEFAULT_MODELS = "mlp,alexnet,gpt,llama,hf-gpt2,hf-gpt2-tosa,hf-gpt2-bf16"
 
 CONFIGS = {
     "unfused": "fuse=false",

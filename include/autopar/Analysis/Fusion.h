@@ -14,8 +14,11 @@
 // the same block that upstream's elementwise fusion accepts
 // (`linalg::areElementwiseOpsFusable`) and that is neither a contraction,
 // a convolution nor any reduction whose body is a multiply-accumulate (those
-// go to cuBLAS and cuDNN, whose calls take no prologue), and the producer's
-// body does not read its result's initial value. It has at most
+// go to cuBLAS and cuDNN, whose calls take no prologue; the one exception, a
+// widening of a 16-bit value read by a contraction whose other operand
+// holds the same 16-bit type, goes into its body: the library call reads
+// the 16-bit values, as a 16-bit PyTorch export's products should), and
+// the producer's body does not read its result's initial value. It has at most
 // kMaxFusedUsers users, and with more than one its inputs are at most
 // kMaxFusedInputRatio times its result's size: each user runs the
 // producer's body again on the producer's inputs, so the producer's result
