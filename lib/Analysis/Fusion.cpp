@@ -164,14 +164,16 @@ bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   if (consumer->getBlock() != producer->getBlock() ||
       !consumer.isDpsInput(&use))
     return false;
-  // A widening that goes into contractions is where they read the 16-bit
-  // value from memory (a 16-bit working copy of a weight): what makes that
-  // value stays a kernel of its own.
+  // A widening that goes into contractions or GEMM epilogues (as their
+  // bias) is where they read the 16-bit value from memory (a 16-bit
+  // working copy of a weight or a bias): what makes that value stays a
+  // kernel of its own.
   if (isWidening(consumer) && !consumer->getResult(0).use_empty() &&
       llvm::all_of(consumer->getResult(0).getUses(), [&](OpOperand &read) {
         auto contraction = dyn_cast<linalg::LinalgOp>(read.getOwner());
-        return contraction &&
-               isWideningIntoContraction(read, consumer, contraction);
+        return isEpilogueBias(read) ||
+               (contraction &&
+                isWideningIntoContraction(read, consumer, contraction));
       }))
     return false;
   // A consumer without a parallel loop (a reduction to a scalar) has no
@@ -184,9 +186,12 @@ bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   // into a contraction's body (the library call then reads the value).
   if (isLibraryCandidate(consumer))
     return isWideningIntoContraction(use, producer, consumer);
-  // A GEMM epilogue reads its bias from memory, in the result's type.
+  // A GEMM epilogue reads its bias from memory, in the result's type: a
+  // bias widened from 16 bits goes in (the epilogue widens it; rounded to
+  // 16 bits, its result is then of the bias's type), anything else that
+  // makes a bias stays out.
   if (isEpilogueBias(use))
-    return false;
+    return isWidening(producer);
   // A named elementwise op on either side maps every operand by the
   // identity: its generic form fuses (upstream's conditions hold).
   if (isNamedElementwise(producer) || isNamedElementwise(consumer))
@@ -515,6 +520,11 @@ private:
     Value value;
     AffineMap map;
     bool rounded = false;
+    /// Read widened (`extf`) from a narrower float type.
+    bool widened = false;
+    /// For a value widened by a producer fused into the op: that
+    /// producer's result, the leaf where nothing rounds back.
+    Value unwidened;
   };
   /// The operands a tree of additions rooted at `scalar` sums (each a
   /// leaf, or a leaf rounded), or failure.
@@ -576,15 +586,33 @@ LogicalResult EpilogueReader::collectSum(Scalar scalar,
   if (!resolved.valid)
     return failure();
   if (resolved.leaf) {
+    // A widening fused into the op that resolve does not read through (a
+    // bias broadcast over the rows): the widened value, read widened.
+    if (linalg::LinalgOp producer =
+            getElementwiseProducer(resolved.leaf.getDefiningOp()))
+      if (isWidening(producer) && isFusedIntoUsers(producer)) {
+        sum.push_back({producer.getDpsInputs()[0], resolved.leafMap,
+                       /*rounded=*/false, /*widened=*/true, resolved.leaf});
+        return success();
+      }
     sum.push_back({resolved.leaf, resolved.leafMap});
     return success();
   }
-  // An operand rounded to a narrower float before it is added.
+  // An operand rounded to a narrower float before it is added, or widened
+  // from one.
   if (auto round = resolved.scalar.value.getDefiningOp<arith::TruncFOp>()) {
     Resolved input = resolve({round.getIn(), resolved.scalar.loops});
     if (!input.valid || !input.leaf)
       return failure();
     sum.push_back({input.leaf, input.leafMap, /*rounded=*/true});
+    return success();
+  }
+  if (auto widen = resolved.scalar.value.getDefiningOp<arith::ExtFOp>()) {
+    Resolved input = resolve({widen.getIn(), resolved.scalar.loops});
+    if (!input.valid || !input.leaf)
+      return failure();
+    sum.push_back({input.leaf, input.leafMap, /*rounded=*/false,
+                   /*widened=*/true});
     return success();
   }
   auto add = resolved.scalar.value.getDefiningOp<arith::AddFOp>();
@@ -834,6 +862,17 @@ std::optional<EpilogueForm> EpilogueReader::read() {
                    AffineMap::getMultiDimIdentityMap(rank, context)};
   EpilogueForm form;
   SmallVector<Leaf> sum;
+  // round(act(s)) into a narrower float result: act(s) read below.
+  auto resultType = dyn_cast<FloatType>(
+      getElementTypeOrSelf(root.getDpsInits()[0].getType()));
+  if (auto round = result.value.getDefiningOp<arith::TruncFOp>()) {
+    if (!resultType || round->getBlock() != root.getBlock() ||
+        round.getIn().getType().getIntOrFloatBitWidth() <=
+            resultType.getWidth())
+      return std::nullopt;
+    form.roundsResult = true;
+    result.value = round.getIn();
+  }
   // act(s): s itself, max(s, 0), or tanh-GELU of s, s the first sum of
   // operands met from the result (depth first).
   if (succeeded(collectSum(result, sum))) {
@@ -905,7 +944,19 @@ std::optional<EpilogueForm> EpilogueReader::read() {
   AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, context);
   AffineMap overN =
       AffineMap::get(rank, 0, {getAffineDimExpr(rank - 1, context)}, context);
-  for (const Leaf &leaf : sum) {
+  for (Leaf leaf : sum) {
+    // Widened operands only in a result rounded back to their type (else
+    // the widening producer's result, if any, is the operand); a rounded
+    // result reads no rounded operand.
+    if (leaf.widened &&
+        (!form.roundsResult ||
+         getElementTypeOrSelf(leaf.value.getType()) != resultType)) {
+      if (!leaf.unwidened)
+        return std::nullopt;
+      leaf = {leaf.unwidened, leaf.map};
+    }
+    if (leaf.rounded && form.roundsResult)
+      return std::nullopt;
     if (leaf.map == overN && !form.bias && !leaf.rounded &&
         cast<ShapedType>(leaf.value.getType()).getRank() == 1) {
       form.bias = leaf.value;
@@ -1175,7 +1226,7 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
   for (auto [index, term] : llvm::enumerate(form->terms)) {
     if (linalg::LinalgOp product = getProduct(term)) {
       epilogue.product = product;
-      rounded = rounding || form->rounded == term;
+      rounded = rounding || form->rounded == term || form->roundsResult;
       if (form->terms.size() == 2)
         epilogue.residual = form->terms[1 - index];
       break;
@@ -1192,14 +1243,19 @@ getGemmEpilogueOf(linalg::GenericOp generic) {
     if (!init || !isMadeFromScalar(init))
       return std::nullopt;
   }
-  // One type (D's); a rounded product's accumulated in a wider float.
+  // One type (D's); a rounded product's accumulated in a wider float, its
+  // inputs possibly widened from D's type (fused into it: a 16-bit
+  // export's product).
   Type type = getElementTypeOrSelf(generic->getResult(0).getType());
   auto isOfType = [&](Value value) {
     return !value || getElementTypeOrSelf(value.getType()) == type;
   };
   auto accumulator = dyn_cast<FloatType>(
       getElementTypeOrSelf(product->getResult(0).getType()));
-  if (!llvm::all_of(product.getDpsInputs(), isOfType) ||
+  auto isInputOfType = [&](Value input) {
+    return isOfType(input) || (rounded && getNarrowElementType(input) == type);
+  };
+  if (!llvm::all_of(product.getDpsInputs(), isInputOfType) ||
       !isOfType(form->bias) || !isOfType(epilogue.residual) ||
       (rounded ? !accumulator || !isa<FloatType>(type) ||
                      accumulator.getWidth() <= type.getIntOrFloatBitWidth()

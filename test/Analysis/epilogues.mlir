@@ -17,6 +17,8 @@
 // RUN: FileCheck %s --check-prefix=GELUV < %t/gelu-view.json
 // RUN: autopar-opt %t/relu.mlir --autopar-analyze=report=%t/relu.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=RELU < %t/relu.json
+// RUN: autopar-opt %t/export16.mlir --autopar-analyze=report=%t/export16.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=EXPORT16 < %t/export16.json
 // RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
 // RUN: autopar-opt %t/epilogue.mlir --autopar-plan="target=a100-dgx mesh=1 precision=bf16 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-BF16
 // RUN: %python %autopar_src/models/generate.py mlp --layers 16,32,8 --batch 8 -o %t/mlp.mlir
@@ -434,4 +436,56 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
   %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<32x8xf32>) -> tensor<32x8xf32>
   %q = linalg.matmul ins(%y, %w2 : tensor<32x16xf32>, tensor<16x8xf32>) outs(%z2 : tensor<32x8xf32>) -> tensor<32x8xf32> loc("fc2")
   return %q : tensor<32x8xf32>
+}
+
+//--- export16.mlir
+// A bf16 linear layer as torch-mlir exports it: operands and bias widened
+// to f32, the product and the bias add in f32, the sum rounded to bf16.
+// The widenings run inside their users (Analysis/Fusion.h: the product's
+// into the product, a 16-bit GEMM; the bias's into the bias add), and the
+// rounded sum is the product's epilogue (EpilogueForm::roundsResult): no
+// launch, only the bf16 bias read (32 B). Was a kernel reading the f32
+// product and bias and writing the result (3104 B).
+// EXPORT16: "loc": "fc.round",
+// EXPORT16: "bytes": 32,
+// EXPORT16: "in_gemm_epilogue": true,
+// EXPORT16-NEXT: "launches": 0
+#id = affine_map<(m, n) -> (m, n)>
+#col = affine_map<(m) -> (m)>
+#bias = affine_map<(m, n) -> (n)>
+func.func @forward(%x: tensor<32x16xbf16>, %w: tensor<16x16xbf16> {autopar.role = "param"}, %b: tensor<16xbf16> {autopar.role = "param"}) -> tensor<32x16xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %eb = tensor.empty() : tensor<16xf32>
+  %bw = linalg.generic {indexing_maps = [#col, #col], iterator_types = ["parallel"]} ins(%b : tensor<16xbf16>) outs(%eb : tensor<16xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<16xf32>
+  %ex = tensor.empty() : tensor<32x16xf32>
+  %xw = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<32x16xbf16>) outs(%ex : tensor<32x16xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<32x16xf32>
+  %ew = tensor.empty() : tensor<16x16xf32>
+  %ww = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%w : tensor<16x16xbf16>) outs(%ew : tensor<16x16xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<16x16xf32>
+  %e = tensor.empty() : tensor<32x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %p = linalg.matmul ins(%xw, %ww : tensor<32x16xf32>, tensor<16x16xf32>) outs(%z : tensor<32x16xf32>) -> tensor<32x16xf32> loc("fc")
+  %s = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]} ins(%p, %bw : tensor<32x16xf32>, tensor<16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %t = arith.addf %a, %c : f32
+    linalg.yield %t : f32
+  } -> tensor<32x16xf32> loc("fc.bias")
+  %e16 = tensor.empty() : tensor<32x16xbf16>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%s : tensor<32x16xf32>) outs(%e16 : tensor<32x16xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<32x16xbf16> loc("fc.round")
+  return %r : tensor<32x16xbf16>
 }

@@ -632,3 +632,73 @@ func.func @gelu_gradient(%dy: tensor<8x16xf32>, %w: tensor<32x16xf32>, %x: tenso
   } -> tensor<32xf32>
   return %dh, %db, %dw : tensor<2x4x32xf32>, tensor<32xf32>, tensor<32x16xf32>
 }
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#col = affine_map<(m, n) -> (n)>
+
+// A 16-bit PyTorch export's linear layer after fusion: a product of bf16
+// operands accumulated in f32, then the bias widened from bf16, added in
+// f32 and the sum rounded to bf16 (EpilogueForm::roundsResult). cuBLASLt
+// computes exactly that with a bf16 D and a bf16 bias: one call (dtype 2),
+// C = D unread, the f32 product's buffer gone. With an f32 bias (not one
+// in D's type) nothing folds.
+// CHECK-LABEL: func.func @export_bias_rounded(
+// CHECK-NOT: memref.alloc() {{.*}} : memref<8x32xf32>
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c2_i32, %c0_i32_{{[0-9]*}})
+// CHECK-NOT: linalg.generic
+// CHECK-LABEL: func.func @export_f32_bias(
+// CHECK: call @autopar_cuda_gemm(
+// CHECK: linalg.generic
+func.func @export_bias_rounded(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf16>, %bias: tensor<32xbf16>) -> tensor<8x32xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %o: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %m = arith.mulf %xw, %yw : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %e16 = tensor.empty() : tensor<8x32xbf16>
+  %r = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xbf16>) outs(%e16 : tensor<8x32xbf16>) {
+  ^bb0(%v: f32, %c: bf16, %o: bf16):
+    %cw = arith.extf %c : bf16 to f32
+    %t = arith.addf %v, %cw : f32
+    %t16 = arith.truncf %t : f32 to bf16
+    linalg.yield %t16 : bf16
+  } -> tensor<8x32xbf16>
+  return %r : tensor<8x32xbf16>
+}
+
+func.func @export_f32_bias(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf16>, %bias: tensor<32xf32>) -> tensor<8x32xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %o: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %m = arith.mulf %xw, %yw : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %e16 = tensor.empty() : tensor<8x32xbf16>
+  %r = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xf32>) outs(%e16 : tensor<8x32xbf16>) {
+  ^bb0(%v: f32, %c: f32, %o: bf16):
+    %t = arith.addf %v, %c : f32
+    %t16 = arith.truncf %t : f32 to bf16
+    linalg.yield %t16 : bf16
+  } -> tensor<8x32xbf16>
+  return %r : tensor<8x32xbf16>
+}

@@ -181,6 +181,11 @@ struct EpilogueForm {
   /// where its bias is added. The call computes in f32 and rounds once,
   /// after the bias (where the IR rounds the product, then the sum).
   Value rounded;
+  /// The op rounds its whole result to a narrower float type instead
+  /// (`truncf` of act(sum)), its other operands read widened (`extf`) from
+  /// that type: a 16-bit PyTorch export's layer, summed in f32 and rounded
+  /// once, as the call computes it.
+  bool roundsResult = false;
   EpilogueActivation activation = EpilogueActivation::None;
   /// On tensors, the elementwise producers fused into the op (their one
   /// user) that the form was read through: a bias add fused into the
@@ -302,7 +307,9 @@ linalg::LinalgOp getRoundedProduct(Operation *op);
 /// loops, a 2-D contraction's result (or that result's rounding, or its
 /// rows split into leading dimensions). cuBLASLt reads the bias from
 /// memory in the result's type, so the bias's producer (a 16-bit working
-/// copy's cast) is not fused into that user (canFuseIntoUser).
+/// copy's cast) is not fused into that user (canFuseIntoUser), unless it
+/// widens a 16-bit bias (a 16-bit export's, whose sum is rounded back to
+/// the bias's type: EpilogueForm::roundsResult).
 bool isEpilogueBias(OpOperand &use);
 
 /// Whether `op` is a 2-D transpose (linalg.transpose, or a generic that

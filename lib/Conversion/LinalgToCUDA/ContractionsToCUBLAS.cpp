@@ -311,8 +311,9 @@ matchEpilogue(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled,
   if (!read || (residual && (!zeroFilled || readsProduct(residual, product))))
     return std::nullopt;
   // Of one type, or rounded from f32 to the inputs' 16 bits (into zeros:
-  // C is then D, in the inputs' type).
-  bool rounded = form->rounded && form->rounded == read;
+  // C is then D, in the inputs' type): the product read rounded, or the
+  // whole result (a 16-bit export's layer, its bias widened from 16 bits).
+  bool rounded = (form->rounded && form->rounded == read) || form->roundsResult;
   if ((form->rounded && !rounded) ||
       (rounded ? gemm.inputType == 0 || gemm.resultType != 0 || !zeroFilled
                : gemm.inputType != gemm.resultType))
