@@ -96,17 +96,15 @@ static bool isWidening(linalg::LinalgOp producer) {
          narrow.getWidth() == 16;
 }
 
-/// Whether `producer` copies its one input element for element (identity
-/// maps, the input's type): a gradient passed on unchanged, which
-/// autopar-fuse-elementwise forwards or fuses its producer into.
-static bool isCopy(linalg::LinalgOp producer) {
-  return producer.getNumDpsInputs() == 1 && producer.getNumDpsInits() == 1 &&
-         llvm::all_of(producer.getIndexingMapsArray(),
+bool mlir::autopar::isElementCopy(linalg::LinalgOp op) {
+  return op.getNumDpsInputs() == 1 && op.getNumDpsInits() == 1 &&
+         op->getNumResults() == 1 &&
+         op.getNumParallelLoops() == op.getNumLoops() &&
+         llvm::all_of(op.getIndexingMapsArray(),
                       [](AffineMap map) { return map.isIdentity(); }) &&
-         producer.getDpsInputs()[0].getType() ==
-             producer->getResult(0).getType() &&
-         producer.getBlock()->getTerminator()->getOperand(0) ==
-             producer.getBlock()->getArgument(0);
+         op.getDpsInputs()[0].getType() == op->getResult(0).getType() &&
+         op.getBlock()->getTerminator()->getOperand(0) ==
+             op.getBlock()->getArgument(0);
 }
 
 /// The element type a contraction's other input holds: the 16-bit type of
@@ -116,7 +114,7 @@ static Type getNarrowElementType(Value input) {
   while (auto producer = getElementwiseProducer(value.getDefiningOp())) {
     if (isWidening(producer))
       return getElementTypeOrSelf(producer.getDpsInputs()[0].getType());
-    if (!isCopy(producer))
+    if (!isElementCopy(producer))
       break;
     value = producer.getDpsInputs()[0];
   }

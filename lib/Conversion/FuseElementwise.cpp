@@ -77,17 +77,11 @@ static void dropZeroAccumulation(RewriterBase &rewriter, linalg::GenericOp op) {
 /// sum): the copy is then where the value is made, and without it the
 /// producer would be a kernel of its own that the sum waits for.
 static void forwardCopy(RewriterBase &rewriter, linalg::GenericOp op) {
-  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
-      op.getNumParallelLoops() != op.getNumLoops() ||
-      !llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
+  if (!isElementCopy(op))
     return;
   Value input = op.getDpsInputs()[0];
-  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
   Operation *producer = input.getDefiningOp();
-  if ((producer && isFusedIntoUsers(producer)) ||
-      input.getType() != op->getResult(0).getType() ||
-      yield.getOperand(0) != op.getBody()->getArgument(0))
+  if (producer && isFusedIntoUsers(producer))
     return;
   Operation *init = op.getDpsInits()[0].getDefiningOp();
   rewriter.replaceOp(op, input);

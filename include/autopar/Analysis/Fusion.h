@@ -312,6 +312,12 @@ linalg::LinalgOp getRoundedProduct(Operation *op);
 /// the bias's type: EpilogueForm::roundsResult).
 bool isEpilogueBias(OpOperand &use);
 
+/// Whether `op`, on tensors, copies its one input element for element
+/// (parallel loops, identity maps, the input's type, `yield` of the input):
+/// a gradient passed on unchanged, which autopar-fuse-elementwise forwards
+/// to its users, and which a widening's users look through.
+bool isElementCopy(linalg::LinalgOp op);
+
 /// Whether `op` is a 2-D transpose (linalg.transpose, or a generic that
 /// only copies its one input through a [1, 0] map) on tensors whose every
 /// use is an input of a 2-D contraction (one m, one n and one k loop, no

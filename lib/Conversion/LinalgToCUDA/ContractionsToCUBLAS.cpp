@@ -891,6 +891,55 @@ static void eraseIfUnused(Value buffer) {
   alloc->erase();
 }
 
+/// An integer constant of `type` at `loc`: a runtime call's size or flag.
+static Value createIntConstant(OpBuilder &builder, Location loc, Type type,
+                               int64_t value) {
+  return arith::ConstantOp::create(builder, loc,
+                                   builder.getIntegerAttr(type, value));
+}
+
+/// A call of `callee` where `at` stands: an activation's backward in the
+/// epilogue of `gemmOp`, the product that makes its gradient
+/// (`autopar_cuda_gemm_dgelu`, `autopar_cuda_gemm_drelu`), with operands A,
+/// B, D (`output`), the bias gradient (a null address without one), the
+/// forward's AUX (`aux`: a GELU's sum, a ReLU's mask), m, n, k; transA,
+/// transB, dtype. It writes D and the bias gradient, whose allocation moves
+/// before it.
+static func::CallOp createGradientEpilogueCall(OpBuilder &builder,
+                                               ModuleOp module,
+                                               StringRef callee, Operation *at,
+                                               linalg::LinalgOp gemmOp,
+                                               const Gemm &gemm, Value output,
+                                               Value biasGradient, Value aux) {
+  Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
+  Location loc = at->getLoc();
+  if (biasGradient)
+    biasGradient.getDefiningOp()->moveBefore(at);
+  builder.setInsertionPoint(at);
+  SmallVector<Type> types(8, i64);
+  types.append(3, i32);
+  func::FuncOp function =
+      getOrDeclareRuntimeFunction(builder, module, callee, types, {});
+  setStreamOrdered(function);
+  SmallVector<Value> operands;
+  for (Value buffer : {gemmOp->getOperand(0), gemmOp->getOperand(1), output})
+    operands.push_back(getBufferAddress(builder, loc, buffer));
+  operands.push_back(biasGradient ? getBufferAddress(builder, loc, biasGradient)
+                                  : createIntConstant(builder, loc, i64, 0));
+  operands.push_back(getBufferAddress(builder, loc, aux));
+  for (int64_t size : {gemm.m, gemm.n, gemm.k})
+    operands.push_back(createIntConstant(builder, loc, i64, size));
+  for (int64_t flag :
+       {int64_t(gemm.transA), int64_t(gemm.transB), int64_t(gemm.resultType)})
+    operands.push_back(createIntConstant(builder, loc, i32, flag));
+  auto call = func::CallOp::create(builder, loc, function, operands);
+  SmallVector<int32_t, 2> written = {2}; // D, and the bias gradient
+  if (biasGradient)
+    written.push_back(3);
+  setWrittenOperands(call, written);
+  return call;
+}
+
 /// Rewrites a ReLU's forward and backward (matchReluTraining) into
 /// cuBLASLt calls: `autopar_cuda_gemm_relu_aux` where the ReLU stood,
 /// writing its result and the mask (an allocation of its own, freed after
@@ -900,9 +949,8 @@ static void foldReluTraining(OpBuilder &builder, ModuleOp module,
                              linalg::LinalgOp gemmOp, const Gemm &gemm,
                              Operation *zeroFill, ReluTraining &relu) {
   Type i64 = builder.getI64Type(), i32 = builder.getI32Type();
-  auto constant = [&](Location loc, Type type, int64_t value) -> Value {
-    return arith::ConstantOp::create(builder, loc,
-                                     builder.getIntegerAttr(type, value));
+  auto constant = [&](Location loc, Type type, int64_t value) {
+    return createIntConstant(builder, loc, type, value);
   };
   Epilogue &forward = relu.forward;
   Location loc = forward.op.getLoc();
@@ -936,38 +984,12 @@ static void foldReluTraining(OpBuilder &builder, ModuleOp module,
 
   // The backward, where the masking op stood.
   linalg::LinalgOp gradientOp = relu.gradientOp;
-  const Gemm &other = relu.gradientGemm;
-  loc = relu.backward.getLoc();
   Value biasGradient = relu.biasSum ? relu.biasSum.getDpsInits()[0] : Value();
-  if (biasGradient)
-    biasGradient.getDefiningOp()->moveBefore(relu.backward);
-  builder.setInsertionPoint(relu.backward);
-  // A, B, D, bias gradient, mask, m, n, k; transA, transB, dtype.
-  types.assign(8, i64);
-  types.append(3, i32);
-  func::FuncOp backwardCallee = getOrDeclareRuntimeFunction(
-      builder, module, "autopar_cuda_gemm_drelu", types, {});
-  setStreamOrdered(backwardCallee);
-  operands.clear();
-  for (Value buffer : {gradientOp->getOperand(0), gradientOp->getOperand(1),
-                       relu.backward.getDpsInits()[0]})
-    operands.push_back(getBufferAddress(builder, loc, buffer));
-  operands.push_back(biasGradient ? getBufferAddress(builder, loc, biasGradient)
-                                  : constant(loc, i64, 0));
-  operands.push_back(getBufferAddress(builder, loc, mask));
-  for (int64_t size : {other.m, other.n, other.k})
-    operands.push_back(constant(loc, i64, size));
-  for (int64_t flag : {int64_t(other.transA), int64_t(other.transB),
-                       int64_t(other.resultType)})
-    operands.push_back(constant(loc, i32, flag));
-  auto backwardCall =
-      func::CallOp::create(builder, loc, backwardCallee, operands);
-  SmallVector<int32_t, 2> written = {2}; // D, and the bias gradient
-  if (biasGradient)
-    written.push_back(3);
-  setWrittenOperands(backwardCall, written);
+  func::CallOp backwardCall = createGradientEpilogueCall(
+      builder, module, "autopar_cuda_gemm_drelu", relu.backward, gradientOp,
+      relu.gradientGemm, relu.backward.getDpsInits()[0], biasGradient, mask);
   builder.setInsertionPointAfter(backwardCall);
-  memref::DeallocOp::create(builder, loc, mask);
+  memref::DeallocOp::create(builder, backwardCall.getLoc(), mask);
   for (memref::DeallocOp free : llvm::reverse(relu.backwardFrees))
     free->moveAfter(backwardCall);
   relu.backward->erase();
@@ -1008,9 +1030,8 @@ struct ContractionsToCUBLASPass
         builder, module, "autopar_cuda_gemm",
         {i64, i64, i64, i64, i64, i64, i64, i32, i32, i32, i32, i32}, {});
     setStreamOrdered(callee);
-    auto constant = [&](Location loc, Type type, int64_t value) -> Value {
-      return arith::ConstantOp::create(builder, loc,
-                                       builder.getIntegerAttr(type, value));
+    auto constant = [&](Location loc, Type type, int64_t value) {
+      return createIntConstant(builder, loc, type, value);
     };
     llvm::DenseMap<Operation *, Gemm> gemms;
     for (auto [op, gemm] : found)
@@ -1128,36 +1149,9 @@ struct ContractionsToCUBLASPass
       // gradient follows, that too.
       if (std::optional<GeluGradient> dgelu =
               matchGeluGradient(op, gemm, zeroFill != nullptr)) {
-        builder.setInsertionPoint(dgelu->op);
-        Location loc = dgelu->op.getLoc();
-        if (dgelu->biasGradient)
-          dgelu->biasGradient.getDefiningOp()->moveBefore(dgelu->op);
-        // A, B, D, bias gradient, aux, m, n, k; transA, transB, dtype.
-        SmallVector<Type> types(8, i64);
-        types.append(3, i32);
-        func::FuncOp dgeluCall = getOrDeclareRuntimeFunction(
-            builder, module, "autopar_cuda_gemm_dgelu", types, {});
-        setStreamOrdered(dgeluCall);
-        SmallVector<Value> operands;
-        for (Value buffer :
-             {op->getOperand(0), op->getOperand(1), dgelu->output})
-          operands.push_back(getBufferAddress(builder, loc, buffer));
-        operands.push_back(
-            dgelu->biasGradient
-                ? getBufferAddress(builder, loc, dgelu->biasGradient)
-                : constant(loc, i64, 0));
-        operands.push_back(getBufferAddress(builder, loc, dgelu->aux));
-        for (int64_t size : {gemm.m, gemm.n, gemm.k})
-          operands.push_back(constant(loc, i64, size));
-        operands.push_back(constant(loc, i32, gemm.transA));
-        operands.push_back(constant(loc, i32, gemm.transB));
-        operands.push_back(constant(loc, i32, gemm.resultType));
-        auto call = func::CallOp::create(builder, loc, dgeluCall, operands);
-        // D, and the bias gradient.
-        if (dgelu->biasGradient)
-          setWrittenOperands(call, {2, 3});
-        else
-          setWrittenOperands(call, {2});
+        func::CallOp call = createGradientEpilogueCall(
+            builder, module, "autopar_cuda_gemm_dgelu", dgelu->op, op, gemm,
+            dgelu->output, dgelu->biasGradient, dgelu->aux);
         for (memref::DeallocOp free : llvm::reverse(dgelu->frees))
           free->moveAfter(call);
         dgelu->op->erase();
