@@ -636,6 +636,162 @@ func.func @gelu_gradient(%dy: tensor<8x16xf32>, %w: tensor<32x16xf32>, %x: tenso
 // -----
 
 #mk = affine_map<(m, n, k) -> (m, k)>
+#nk = affine_map<(m, n, k) -> (n, k)>
+#km = affine_map<(m, n, k) -> (k, m)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id2 = affine_map<(m, n) -> (m, n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+#col3 = affine_map<(b, s, n) -> (n)>
+
+// The same backward in a 16-bit PyTorch export: the data gradient is a
+// product of bf16 operands into f32 zeros, rounded to bf16 after the
+// weight gradient autodiff puts between them, and the GELU's backward
+// reads the rounded gradient and the kept bf16 sum in bf16 arithmetic.
+// The product moves down past the weight gradient (which writes none of
+// its inputs) to the backward: one DGELU call with a bf16 D and AUX
+// (dtype 2: f32 accumulation, rounded once), the rounding and its f32
+// buffer gone. The bias's gradient, an f32 sum of the widened bf16
+// gradient, is not BGRAD's (which would sum into D's type): it stays.
+// CHECK-LABEL: func.func @gelu_gradient_rounded(
+// CHECK: call @autopar_cuda_gemm({{.*}}, %c2_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
+// CHECK: call @autopar_cuda_gemm_dgelu(%{{.*}}, %{{.*}}, %{{.*}}, %c0_i64{{.*}}, %{{.*}}, %c8_i64{{.*}}, %c32_i64{{.*}}, %c16_i64{{.*}}, %c0_i32{{.*}}, %c1_i32{{.*}}, %c2_i32{{.*}}) {autopar.writes = array<i32: 2>}
+// CHECK-NOT: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NOT: math.tanh
+// CHECK: linalg.fill
+// CHECK: linalg.generic
+// CHECK: arith.extf
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @gelu_gradient_rounded(%dy: tensor<8x16xbf16>, %w: tensor<32x16xbf16>, %x: tensor<8x32xbf16>, %h: tensor<2x4x32xbf16>) -> (tensor<2x4x32xbf16>, tensor<32xf32>, tensor<32x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : bf16
+  %one = arith.constant 1.0 : bf16
+  %k = arith.constant 0.797884583 : bf16
+  %c = arith.constant 0.044715 : bf16
+  %c3 = arith.constant 0.134145 : bf16
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %da = linalg.generic {indexing_maps = [#mk, #nk, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dy, %w : tensor<8x16xbf16>, tensor<32x16xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%p: bf16, %q: bf16, %o: f32):
+    %pw = arith.extf %p : bf16 to f32
+    %qw = arith.extf %q : bf16 to f32
+    %m = arith.mulf %pw, %qw : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %ew = tensor.empty() : tensor<32x16xf32>
+  %zw = linalg.fill ins(%zero : f32) outs(%ew : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %dw = linalg.generic {indexing_maps = [#km, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %dy : tensor<8x32xbf16>, tensor<8x16xbf16>) outs(%zw : tensor<32x16xf32>) {
+  ^bb0(%p: bf16, %q: bf16, %o: f32):
+    %pw = arith.extf %p : bf16 to f32
+    %qw = arith.extf %q : bf16 to f32
+    %m = arith.mulf %pw, %qw : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32>
+  %er = tensor.empty() : tensor<8x32xbf16>
+  %r16 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%da : tensor<8x32xf32>) outs(%er : tensor<8x32xbf16>) {
+  ^bb0(%p: f32, %o: bf16):
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x32xbf16>
+  %v = tensor.expand_shape %r16 [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xbf16> into tensor<2x4x32xbf16>
+  %eg = tensor.empty() : tensor<2x4x32xbf16>
+  %dh = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%v, %h : tensor<2x4x32xbf16>, tensor<2x4x32xbf16>) outs(%eg : tensor<2x4x32xbf16>) {
+  ^bb0(%g: bf16, %y: bf16, %o: bf16):
+    %y2 = arith.mulf %y, %y : bf16
+    %y3 = arith.mulf %y2, %y : bf16
+    %cy3 = arith.mulf %y3, %c : bf16
+    %in = arith.addf %y, %cy3 : bf16
+    %s = arith.mulf %in, %k : bf16
+    %t = math.tanh %s : bf16
+    %onep = arith.addf %t, %one : bf16
+    %left = arith.mulf %onep, %half : bf16
+    %t2 = arith.mulf %t, %t : bf16
+    %sech = arith.subf %one, %t2 : bf16
+    %c3y2 = arith.mulf %y2, %c3 : bf16
+    %dp = arith.addf %one, %c3y2 : bf16
+    %kdp = arith.mulf %dp, %k : bf16
+    %hy = arith.mulf %y, %half : bf16
+    %a = arith.mulf %hy, %sech : bf16
+    %b = arith.mulf %a, %kdp : bf16
+    %d = arith.addf %left, %b : bf16
+    %r = arith.mulf %g, %d : bf16
+    linalg.yield %r : bf16
+  } -> tensor<2x4x32xbf16>
+  %eb = tensor.empty() : tensor<32xf32>
+  %zb = linalg.fill ins(%zero : f32) outs(%eb : tensor<32xf32>) -> tensor<32xf32>
+  %db = linalg.generic {indexing_maps = [#id3, #col3], iterator_types = ["reduction", "reduction", "parallel"]}
+      ins(%dh : tensor<2x4x32xbf16>) outs(%zb : tensor<32xf32>) {
+  ^bb0(%p: bf16, %o: f32):
+    %pw = arith.extf %p : bf16 to f32
+    %s = arith.addf %o, %pw : f32
+    linalg.yield %s : f32
+  } -> tensor<32xf32>
+  return %dh, %db, %dw : tensor<2x4x32xbf16>, tensor<32xf32>, tensor<32x16xf32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#nk = affine_map<(m, n, k) -> (n, k)>
+#km = affine_map<(m, n, k) -> (k, m)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id2 = affine_map<(m, n) -> (m, n)>
+
+// A rounded data gradient read by more than the GELU's backward (here
+// returned) keeps its rounding; the product still writes it rounded (the
+// rounding is its first reader, past the weight gradient): a GEMM whose
+// result type is bf16 (2) after the weight gradient's, and no DGELU.
+// CHECK-LABEL: func.func @rounded_past_weight_gradient(
+// CHECK: call @autopar_cuda_gemm({{.*}}, %c2_i32{{.*}}, %c0_i32{{.*}}, %c0_i32{{.*}})
+// CHECK: call @autopar_cuda_gemm({{.*}}, %c2_i32{{.*}}, %c2_i32{{.*}}, %c0_i32{{.*}})
+// CHECK-NOT: call @autopar_cuda_gemm_dgelu
+// CHECK-NOT: arith.truncf
+// CHECK: return
+func.func @rounded_past_weight_gradient(%dy: tensor<8x16xbf16>, %w: tensor<32x16xbf16>, %x: tensor<8x32xbf16>) -> (tensor<8x32xbf16>, tensor<32x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %da = linalg.generic {indexing_maps = [#mk, #nk, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dy, %w : tensor<8x16xbf16>, tensor<32x16xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%p: bf16, %q: bf16, %o: f32):
+    %pw = arith.extf %p : bf16 to f32
+    %qw = arith.extf %q : bf16 to f32
+    %m = arith.mulf %pw, %qw : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %ew = tensor.empty() : tensor<32x16xf32>
+  %zw = linalg.fill ins(%zero : f32) outs(%ew : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %dw = linalg.generic {indexing_maps = [#km, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %dy : tensor<8x32xbf16>, tensor<8x16xbf16>) outs(%zw : tensor<32x16xf32>) {
+  ^bb0(%p: bf16, %q: bf16, %o: f32):
+    %pw = arith.extf %p : bf16 to f32
+    %qw = arith.extf %q : bf16 to f32
+    %m = arith.mulf %pw, %qw : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32>
+  %er = tensor.empty() : tensor<8x32xbf16>
+  %r16 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%da : tensor<8x32xf32>) outs(%er : tensor<8x32xbf16>) {
+  ^bb0(%p: f32, %o: bf16):
+    %t = arith.truncf %p : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x32xbf16>
+  return %r16, %dw : tensor<8x32xbf16>, tensor<32x16xf32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
 #kn = affine_map<(m, n, k) -> (k, n)>
 #mn = affine_map<(m, n, k) -> (m, n)>
 #id = affine_map<(m, n) -> (m, n)>

@@ -494,30 +494,6 @@ static std::optional<ResidualAfter> matchResidualAfter(linalg::LinalgOp gemmOp,
   return ResidualAfter{add, residual, output, view, std::move(frees)};
 }
 
-/// A training step's GELU backward after the product that makes its
-/// gradient: the first op after `gemmOp` (f32, no batch, stored [m, n],
-/// into zeros) that reads the product, or its rows split into leading
-/// dimensions, multiplies it by tanh-GELU's derivative at a kept sum h of
-/// its shape (Analysis/Fusion.h, isGeluGradient) into an allocation of
-/// that shape, its last dimension a multiple of 8 (h as cuBLASLt's AUX).
-/// The product moves down to it: one call writes the gradient (cuBLASLt's
-/// DGELU) where it stood, when the ops in between neither touch the
-/// product's buffer nor write the product's inputs (linalg ops on buffers
-/// only: the weight gradient autodiff puts between them). When the next op
-/// sums that gradient (or it with its leading dimensions merged) over its
-/// rows into a zero-filled [n] buffer (the bias's gradient) the call
-/// writes that sum too (DGELU_BGRAD), and the fill and the sum go.
-struct GeluGradient {
-  linalg::GenericOp op;
-  Value output, aux;
-  memref::ExpandShapeOp view;
-  SmallVector<memref::DeallocOp> frees;
-  /// The bias gradient's sum, its fill and its buffer, if folded.
-  linalg::GenericOp biasSum;
-  Operation *biasFill = nullptr;
-  Value biasGradient;
-};
-
 /// Whether `generic` sums its one input (identity map) over every loop but
 /// the last into its init (a rank-1 buffer over that loop).
 static bool isColumnSum(linalg::GenericOp generic) {
@@ -540,22 +516,18 @@ static bool isColumnSum(linalg::GenericOp generic) {
          llvm::is_contained({add.getLhs(), add.getRhs()}, body.getArgument(1));
 }
 
-/// The first op after `gemmOp` (whose product has a buffer of its own)
-/// that reads the product or a view of it, when everything between touches
-/// no memory, frees another buffer (collected in `frees`) or is a linalg
-/// op on buffers that writes none of the product's inputs (the weight
-/// gradient autodiff puts between a data gradient and its reader); else
-/// null.
-static Operation *getFirstReader(linalg::LinalgOp gemmOp,
-                                 SmallVectorImpl<memref::DeallocOp> &frees) {
-  if (!hasOwnProductBuffer(gemmOp))
-    return nullptr;
-  Value product = gemmOp.getDpsInits()[0];
-  auto reads = [&](Value value) { return readsProduct(value, product); };
-  for (Operation *next = gemmOp->getNextNode(); next;
+/// The first op after `from` that reads `buffer` or a view of it, when
+/// everything between touches no memory, frees another buffer (collected
+/// in `frees`) or is a linalg op on buffers that writes none of `gemmOp`'s
+/// inputs (so that the product may move down to it); else null.
+static Operation *
+getFirstReaderAfter(Operation *from, Value buffer, linalg::LinalgOp gemmOp,
+                    SmallVectorImpl<memref::DeallocOp> &frees) {
+  auto reads = [&](Value value) { return readsProduct(value, buffer); };
+  for (Operation *next = from->getNextNode(); next;
        next = next->getNextNode()) {
     if (auto free = dyn_cast<memref::DeallocOp>(next)) {
-      if (free.getMemref() == product)
+      if (free.getMemref() == buffer)
         return nullptr;
       frees.push_back(free);
       continue;
@@ -573,6 +545,70 @@ static Operation *getFirstReader(linalg::LinalgOp gemmOp,
           return nullptr;
   }
   return nullptr;
+}
+
+/// The first op after `gemmOp` (whose product has a buffer of its own)
+/// that reads the product or a view of it, past ops that write none of the
+/// product's inputs (getFirstReaderAfter: the weight gradient autodiff
+/// puts between a data gradient and its reader); else null.
+static Operation *getFirstReader(linalg::LinalgOp gemmOp,
+                                 SmallVectorImpl<memref::DeallocOp> &frees) {
+  if (!hasOwnProductBuffer(gemmOp))
+    return nullptr;
+  return getFirstReaderAfter(gemmOp, gemmOp.getDpsInits()[0], gemmOp, frees);
+}
+
+/// The op after `gemm` (a product of 16-bit inputs into an f32 buffer it
+/// writes whole, beta = 0) that only rounds the product to the inputs'
+/// type, into an allocation of the same shape (a 16-bit attention's
+/// products, its context and gradients; a 16-bit export's data gradients):
+/// cuBLAS writes the rounded product directly (it computes in f32 and
+/// rounds once, the values the two ops make), without the f32 buffer's
+/// write and read and the rounding's kernel. The rounding is the product's
+/// first reader (getFirstReader: the product moves down to it past the
+/// weight gradient autodiff puts between them, which writes none of its
+/// inputs); folded under matchEpilogue's conditions.
+struct Rounding {
+  linalg::GenericOp op;
+  Value output;
+  SmallVector<memref::DeallocOp> frees;
+};
+
+static std::optional<Rounding> matchRounding(linalg::LinalgOp gemmOp,
+                                             const Gemm &gemm) {
+  if (gemm.inputType == 0 || gemm.resultType != 0)
+    return std::nullopt;
+  Value product = gemmOp.getDpsInits()[0];
+  SmallVector<memref::DeallocOp> frees;
+  auto generic =
+      dyn_cast_or_null<linalg::GenericOp>(getFirstReader(gemmOp, frees));
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      generic.getDpsInputs()[0] != product)
+    return std::nullopt;
+  Value output = generic.getDpsInits()[0];
+  auto productType = cast<MemRefType>(product.getType());
+  auto outputType = dyn_cast<MemRefType>(output.getType());
+  if (!outputType || outputType.getShape() != productType.getShape() ||
+      !outputType.getLayout().isIdentity() ||
+      !productType.getLayout().isIdentity() ||
+      getLibraryElementType(output) != gemm.inputType ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return std::nullopt;
+  // Body: yield truncf(x).
+  Block &body = *generic.getBlock();
+  auto truncate =
+      body.getTerminator()->getOperand(0).getDefiningOp<arith::TruncFOp>();
+  if (!truncate || truncate.getIn() != body.getArgument(0) ||
+      body.getOperations().size() != 2 || output == product ||
+      !isFoldableProduct(gemmOp, generic, nullptr, output))
+    return std::nullopt;
+  for (memref::DeallocOp free : frees)
+    if (free.getMemref() == output)
+      return std::nullopt;
+  return Rounding{generic, output, std::move(frees)};
 }
 
 /// The op after `op` past allocations, ops without memory effects, frees of
@@ -616,16 +652,59 @@ static bool isBiasGradientBuffer(linalg::GenericOp sum, Value bias,
          biasAlloc->getBlock() == sum->getBlock();
 }
 
+/// A training step's GELU backward after the product that makes its
+/// gradient: the first op after `gemmOp` (f32, no batch, stored [m, n],
+/// into zeros) that reads the product, or its rows split into leading
+/// dimensions, multiplies it by tanh-GELU's derivative at a kept sum h of
+/// its shape (Analysis/Fusion.h, isGeluGradient) into an allocation of
+/// that shape, its last dimension a multiple of 8 (h as cuBLASLt's AUX).
+/// The product moves down to it: one call writes the gradient (cuBLASLt's
+/// DGELU) where it stood, when the ops in between neither touch the
+/// product's buffer nor write the product's inputs (linalg ops on buffers
+/// only: the weight gradient autodiff puts between them). When the next op
+/// sums that gradient (or it with its leading dimensions merged) over its
+/// rows into a zero-filled [n] buffer (the bias's gradient) the call
+/// writes that sum too (DGELU_BGRAD), and the fill and the sum go.
+/// A product of 16-bit inputs (f32, into zeros) may reach the backward
+/// rounded to the inputs' type (matchRounding: a 16-bit export's data
+/// gradient, read by nothing else): the call then computes in f32 and
+/// writes the gradient in that type (h and the result of that type), and
+/// the rounding goes; its bias gradient, a sum in f32 of the widened
+/// 16-bit gradient, stays an op of its own (BGRAD's sum would be of D's
+/// type).
+struct GeluGradient {
+  linalg::GenericOp op;
+  Value output, aux;
+  memref::ExpandShapeOp view;
+  SmallVector<memref::DeallocOp> frees;
+  /// The rounding of the product the backward reads, if any.
+  std::optional<Rounding> rounding;
+  /// The bias gradient's sum, its fill and its buffer, if folded.
+  linalg::GenericOp biasSum;
+  Operation *biasFill = nullptr;
+  Value biasGradient;
+};
+
 static std::optional<GeluGradient>
 matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
-  if (gemm.swapped || gemm.batch != 1 || !zeroFilled || gemm.inputType != 0 ||
-      gemm.resultType != 0)
+  if (gemm.swapped || gemm.batch != 1 || !zeroFilled || gemm.resultType != 0)
     return std::nullopt;
-  Value product = gemmOp.getDpsInits()[0];
-  auto reads = [&](Value value) { return readsProduct(value, product); };
   GeluGradient match;
-  auto generic =
-      dyn_cast_or_null<linalg::GenericOp>(getFirstReader(gemmOp, match.frees));
+  // The buffer the backward reads: the product's, or its rounding's.
+  Value product = gemmOp.getDpsInits()[0];
+  Operation *reader = nullptr;
+  if (gemm.inputType == 0) {
+    reader = getFirstReader(gemmOp, match.frees);
+  } else {
+    match.rounding = matchRounding(gemmOp, gemm);
+    if (!match.rounding)
+      return std::nullopt;
+    product = match.rounding->output;
+    reader =
+        getFirstReaderAfter(match.rounding->op, product, gemmOp, match.frees);
+  }
+  auto reads = [&](Value value) { return readsProduct(value, product); };
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(reader);
   if (!generic || generic.getNumDpsInputs() != 2)
     return std::nullopt;
   unsigned read = reads(generic.getDpsInputs()[0]) ? 0 : 1;
@@ -643,15 +722,34 @@ matchGeluGradient(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled) {
   auto outputType = dyn_cast<MemRefType>(output.getType());
   if (!outputType || outputType != gradient.getType() ||
       aux.getType() != outputType || !outputType.getLayout().isIdentity() ||
-      !isGeluAuxShape(outputType) || output == aux ||
-      !isFoldableProduct(gemmOp, generic, match.view.getOperation(), output))
+      !isGeluAuxShape(outputType) || output == aux)
     return std::nullopt;
+  if (!match.rounding) {
+    if (!isFoldableProduct(gemmOp, generic, match.view.getOperation(), output))
+      return std::nullopt;
+  } else {
+    // The rounded product is read by the backward alone, and the result
+    // is an allocation of its own that the product's inputs cannot share.
+    Operation *alloc = output.getDefiningOp();
+    if (!alloc || !isa<memref::AllocOp, gpu::AllocOp>(alloc))
+      return std::nullopt;
+    for (Operation *user : product.getUsers())
+      if (user != match.rounding->op.getOperation() &&
+          user != generic.getOperation() && user != match.view.getOperation() &&
+          !isa<memref::DeallocOp>(user))
+        return std::nullopt;
+    for (Value input : gemmOp.getDpsInputs())
+      if (mayAliasBuffers(getRootBuffer(output), getRootBuffer(input)))
+        return std::nullopt;
+  }
   for (memref::DeallocOp free : match.frees)
     if (llvm::is_contained({aux, output}, free.getMemref()))
       return std::nullopt;
   match.op = generic;
   match.output = output;
   match.aux = aux;
+  if (match.rounding)
+    return match;
   // The bias's gradient next: an allocation filled with zeros, then the
   // sum of the gradient over its rows into it.
   Operation *fill = nullptr;
@@ -831,52 +929,6 @@ matchReluTraining(linalg::LinalgOp gemmOp, const Gemm &gemm, bool zeroFilled,
     if (llvm::is_contained({output, product, bias}, free.getMemref()))
       return std::nullopt;
   return match;
-}
-
-/// The op after `gemm` (a product of 16-bit inputs into an f32 buffer it
-/// writes whole, beta = 0) that only rounds the product to the inputs'
-/// type, into an allocation of the same shape (a 16-bit attention's
-/// products, its context and gradients): cuBLAS writes the rounded product
-/// directly (it computes in f32 and rounds once, the values the two ops
-/// make), without the f32 buffer's write and read and the rounding's
-/// kernel. Folded under matchEpilogue's conditions.
-struct Rounding {
-  linalg::GenericOp op;
-  Value output;
-  SmallVector<memref::DeallocOp> frees;
-};
-
-static std::optional<Rounding> matchRounding(linalg::LinalgOp gemmOp,
-                                             const Gemm &gemm) {
-  if (gemm.inputType == 0 || gemm.resultType != 0)
-    return std::nullopt;
-  Value product = gemmOp.getDpsInits()[0];
-  SmallVector<memref::DeallocOp> frees;
-  linalg::GenericOp generic = getFollowingElementwise(gemmOp, 1, 1, frees);
-  if (!generic || generic.getDpsInputs()[0] != product)
-    return std::nullopt;
-  Value output = generic.getDpsInits()[0];
-  auto productType = cast<MemRefType>(product.getType());
-  auto outputType = dyn_cast<MemRefType>(output.getType());
-  if (!outputType || outputType.getShape() != productType.getShape() ||
-      !outputType.getLayout().isIdentity() ||
-      !productType.getLayout().isIdentity() ||
-      getLibraryElementType(output) != gemm.inputType ||
-      !llvm::all_of(generic.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
-    return std::nullopt;
-  // Body: yield truncf(x).
-  Block &body = *generic.getBlock();
-  auto truncate =
-      body.getTerminator()->getOperand(0).getDefiningOp<arith::TruncFOp>();
-  if (!truncate || truncate.getIn() != body.getArgument(0) ||
-      body.getOperations().size() != 2 || output == product ||
-      !isFoldableProduct(gemmOp, generic, nullptr, output))
-    return std::nullopt;
-  for (memref::DeallocOp free : frees)
-    if (free.getMemref() == output)
-      return std::nullopt;
-  return Rounding{generic, output, std::move(frees)};
 }
 
 /// Erases `buffer`'s allocation and frees when nothing else uses it.
@@ -1149,8 +1201,12 @@ struct ContractionsToCUBLASPass
       // gradient follows, that too.
       if (std::optional<GeluGradient> dgelu =
               matchGeluGradient(op, gemm, zeroFill != nullptr)) {
+        // Read rounded, the call writes the gradient in the inputs' type.
+        Gemm written = gemm;
+        if (dgelu->rounding)
+          written.resultType = gemm.inputType;
         func::CallOp call = createGradientEpilogueCall(
-            builder, module, "autopar_cuda_gemm_dgelu", dgelu->op, op, gemm,
+            builder, module, "autopar_cuda_gemm_dgelu", dgelu->op, op, written,
             dgelu->output, dgelu->biasGradient, dgelu->aux);
         for (memref::DeallocOp free : llvm::reverse(dgelu->frees))
           free->moveAfter(call);
@@ -1160,6 +1216,12 @@ struct ContractionsToCUBLASPass
         if (dgelu->biasSum) {
           dgelu->biasSum->erase();
           dgelu->biasFill->erase();
+        }
+        if (dgelu->rounding) {
+          for (memref::DeallocOp free : llvm::reverse(dgelu->rounding->frees))
+            free->moveAfter(call);
+          dgelu->rounding->op->erase();
+          eraseIfUnused(dgelu->rounding->output);
         }
         Value product = op->getOperand(2);
         op->erase();
