@@ -31,8 +31,9 @@ autopar-capture-graphs gives).
 (`--models gpt2` adds GPT-2 small b8 x 1024, about a minute; `hf-gpt2` a
 Hugging Face GPT-2 as torch-mlir exports it, test/CUDA/Inputs'
 1-block one, `hf-gpt2-tosa` the same in TOSA, `hf-gpt2-bf16` in bf16;
-`hf-gpt2-4` and
-`hf-gpt2-4-tosa` bench/models.py's 4-block exports, from its cache.)
+`hf-gpt2-4`,
+`hf-gpt2-4-tosa` and `hf-gpt2-4-bf16` bench/models.py's 4-block exports,
+from its cache.)
 """
 import argparse
 import os
@@ -95,6 +96,11 @@ MODELS = {
                        os.path.join(ZOO, "hf_gpt2_n_layer=4_n_embd=256_"
                                     "n_head=4_--batch_8_--seq-len_128_"
                                     "--dialect_tosa.mlir"),
+                       "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
+    "hf-gpt2-4-bf16": ("HF GPT-2 bf16 export, as hf-gpt2-4, Adam",
+                       os.path.join(ZOO, "hf_gpt2_n_layer=4_n_embd=256_"
+                                    "n_head=4_--batch_8_--seq-len_128_"
+                                    "--dtype_bf16.mlir"),
                        "loss=softmax-cross-entropy optimizer=adam lr=0.001"),
 }
 DEFAULT_MODELS = "mlp,alexnet,gpt,llama,hf-gpt2,hf-gpt2-tosa,hf-gpt2-bf16"
@@ -172,7 +178,7 @@ def main():
                 model = generator
                 if not os.path.exists(model):
                     print("%s: no %s (bench/models.py --only 'gpt2 (4 "
-                          "layers, 256)' exports it)" % (key, model),
+                          "layers' exports it)" % (key, model),
                           file=sys.stderr)
                     continue
             else:

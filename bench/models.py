@@ -61,6 +61,8 @@ MODELS += [
     ("mobilenet_v2 (TOSA)", "torchvision:mobilenet_v2 --batch 8 --dialect tosa"),
     ("gpt2 (4 layers, 256, TOSA)", "hf:gpt2:n_layer=4,n_embd=256,n_head=4 "
      + SMALL_LM + " --dialect tosa"),
+    ("gpt2 (4 layers, 256, bf16)", "hf:gpt2:n_layer=4,n_embd=256,n_head=4 "
+     + SMALL_LM + " --dtype bf16"),
     ("bert (4 layers, 256, TOSA)", "hf:bert:num_hidden_layers=4,"
      "hidden_size=256,num_attention_heads=4,intermediate_size=1024 "
      + SMALL_LM + " --dialect tosa"),

@@ -145,6 +145,19 @@ static bool isWideningIntoContraction(OpOperand &use, linalg::LinalgOp producer,
          consumer.getMatchingIndexingMap(&use).isProjectedPermutation();
 }
 
+bool mlir::autopar::isWideningRoundedInGradientProduct(Operation *op) {
+  auto widening = dyn_cast_or_null<linalg::LinalgOp>(op);
+  if (!widening || !widening.hasPureTensorSemantics() ||
+      !isWidening(widening) || widening->getNumResults() != 1 ||
+      !widening->getResult(0).hasOneUse())
+    return false;
+  OpOperand &use = *widening->getResult(0).getUses().begin();
+  auto contraction = dyn_cast<linalg::LinalgOp>(use.getOwner());
+  return contraction && contraction.isDpsInput(&use) &&
+         isWideningIntoContraction(use, widening, contraction) &&
+         canFuseIntoUser(use);
+}
+
 bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   linalg::LinalgOp producer = getElementwiseProducer(use.get().getDefiningOp());
   if (!producer)
@@ -484,6 +497,10 @@ public:
   std::optional<EpilogueForm> read();
   /// Whether the root yields tanh-GELU of its one input.
   bool isGeluOfInput();
+  /// The operand whose tanh-GELU the root yields, read at the root's loops
+  /// by the root or the producers fused into it (a GELU written as a chain
+  /// of ops, each reading it: torch-mlir's), or null.
+  Value getGeluInput();
   /// Whether the root yields input `gradient` times tanh-GELU's derivative
   /// at input `sum`.
   bool isGeluGradient(unsigned gradient, unsigned sum);
@@ -527,8 +544,12 @@ private:
   /// The operands a tree of additions rooted at `scalar` sums (each a
   /// leaf, or a leaf rounded), or failure.
   LogicalResult collectSum(Scalar scalar, SmallVectorImpl<Leaf> &sum);
+  /// The one operand (a leaf, with its map) that the expression of
+  /// `scalar` reads, constants aside, or nothing (none, several, or a body
+  /// resolve cannot read).
+  std::optional<Scalar> getOnlyLeaf(Scalar scalar);
   /// `scalar` as a function of `vars` alone, each at its value, in double
-  /// precision.
+  /// precision. A variable may be an operand (a leaf, at its map).
   std::optional<double> evaluate(Scalar scalar,
                                  ArrayRef<std::pair<Scalar, double>> vars,
                                  unsigned depth = 0);
@@ -656,6 +677,12 @@ std::optional<double> EpilogueReader::evaluate(
     if (scalar == var)
       return x;
   Resolved resolved = resolve(scalar);
+  // An operand given a value (a variable of the operand itself, read at
+  // its map, wherever the body or a fused producer's reads it).
+  if (resolved.valid && resolved.leaf)
+    for (const auto &[var, x] : vars)
+      if (var.value == resolved.leaf && var.loops == resolved.leafMap)
+        return x;
   if (!resolved.valid || resolved.leaf || depth > 64)
     return std::nullopt; // another operand, or too deep to be an activation
   for (const auto &[var, x] : vars)
@@ -933,8 +960,19 @@ std::optional<EpilogueForm> EpilogueReader::read() {
         form.activation = *activation;
         found = true;
       }
-      if (!found)
-        return std::nullopt;
+      // Or of the one operand that the root and the producers fused into
+      // it all read (a GELU written as a chain of ops: torch-mlir's).
+      if (!found) {
+        std::optional<Scalar> leaf = getOnlyLeaf(result);
+        std::optional<EpilogueActivation> activation =
+            leaf ? getActivation(result, *leaf) : std::nullopt;
+        if (!activation)
+          return std::nullopt;
+        sum.clear();
+        sum.push_back({leaf->value, leaf->loops});
+        form.activation = *activation;
+        found = true;
+      }
     }
   }
   // The summed operands: one bias over the last loop, one or two indexed by
@@ -984,11 +1022,58 @@ bool EpilogueReader::isElementwise(unsigned inputs) {
                       [](AffineMap map) { return map.isIdentity(); });
 }
 
+std::optional<Scalar> EpilogueReader::getOnlyLeaf(Scalar scalar) {
+  std::optional<Scalar> only;
+  SmallVector<Scalar> stack = {scalar};
+  llvm::DenseSet<std::pair<Value, AffineMap>> seen;
+  while (!stack.empty()) {
+    Scalar next = stack.pop_back_val();
+    if (!seen.insert({next.value, next.loops}).second)
+      continue;
+    if (seen.size() > 256)
+      return std::nullopt; // too large to be an activation
+    Resolved resolved = resolve(next);
+    if (!resolved.valid)
+      return std::nullopt;
+    if (resolved.leaf) {
+      Scalar leaf = {resolved.leaf, resolved.leafMap};
+      if (only && !(*only == leaf))
+        return std::nullopt;
+      only = leaf;
+      continue;
+    }
+    Operation *op = resolved.scalar.value.getDefiningOp();
+    if (!op || op->getNumRegions() != 0 || op->getNumResults() != 1)
+      return std::nullopt;
+    for (Value operand : op->getOperands())
+      stack.push_back({operand, resolved.scalar.loops});
+  }
+  return only;
+}
+
 bool EpilogueReader::isGeluOfInput() {
   return isElementwise(1) &&
          isGeluTanh(
              getIdentityScalar(root.getBlock()->getTerminator()->getOperand(0)),
              getIdentityScalar(root.getBlock()->getArgument(0)));
+}
+
+Value EpilogueReader::getGeluInput() {
+  if (isGeluOfInput())
+    return root.getDpsInputs()[0];
+  if (root.getNumDpsInits() != 1 || root->getNumResults() != 1 ||
+      root.getNumParallelLoops() != root.getNumLoops() ||
+      !llvm::all_of(root.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return {};
+  Scalar result =
+      getIdentityScalar(root.getBlock()->getTerminator()->getOperand(0));
+  std::optional<Scalar> leaf = getOnlyLeaf(result);
+  if (!leaf || !leaf->loops.isIdentity() ||
+      leaf->value.getType() != root->getResult(0).getType() ||
+      !isGeluTanh(result, *leaf))
+    return {};
+  return leaf->value;
 }
 
 std::optional<EpilogueForm>
@@ -1027,9 +1112,11 @@ mlir::autopar::getGemmEpilogue(linalg::GenericOp generic) {
 
 bool mlir::autopar::isActivationGradientInEpilogue(
     linalg::GenericOp activation) {
-  if (activation->getNumResults() != 1 ||
-      !activation->getResult(0).hasOneUse() ||
-      !getElementTypeOrSelf(activation->getResult(0).getType()).isF32())
+  if (activation->getNumResults() != 1 || !activation->getResult(0).hasOneUse())
+    return false;
+  Type elementType = getElementTypeOrSelf(activation->getResult(0).getType());
+  bool narrow = elementType.isF16() || elementType.isBF16();
+  if (!elementType.isF32() && !narrow)
     return false;
   Value value = activation->getResult(0);
   Operation *user = *value.getUsers().begin();
@@ -1038,6 +1125,17 @@ bool mlir::autopar::isActivationGradientInEpilogue(
         !view->getResult(0).hasOneUse())
       return false;
     value = view.getResult();
+    user = *value.getUsers().begin();
+  }
+  // A 16-bit activation is read widened, the widening fused into the
+  // product (a 16-bit export's layer): its gradient is that product's,
+  // rounded, which the call rounds (DGELU with a 16-bit D).
+  if (narrow) {
+    auto widening = dyn_cast<linalg::LinalgOp>(user);
+    if (!widening || !isWidening(widening) || widening->getNumResults() != 1 ||
+        !widening->getResult(0).hasOneUse() || !isFusedIntoUsers(widening))
+      return false;
+    value = widening->getResult(0);
     user = *value.getUsers().begin();
   }
   auto contraction = dyn_cast<linalg::LinalgOp>(user);
@@ -1063,6 +1161,33 @@ static Value getSumAsRead(Value sum) {
   return sum;
 }
 
+/// The op that `op` is fused into: `op` itself unless it is an elementwise
+/// producer fused into its one user (isFusedIntoUsers), then that user's.
+static Operation *getFusedRoot(Operation *op) {
+  for (unsigned depth = 0; depth < 64 && op->getNumResults() == 1 &&
+                           op->getResult(0).hasOneUse() && isFusedIntoUsers(op);
+       ++depth)
+    op = *op->getResult(0).getUsers().begin();
+  return op;
+}
+
+/// The one op computing tanh-GELU of `value` (getGeluInput) among its
+/// readers: a generic reading it, or the op that the ops reading it are
+/// fused into (a GELU written as a chain of ops); else null (none, or
+/// two). Other readers (the GELU's backward) may read it too.
+static linalg::GenericOp getGeluReading(Value value) {
+  linalg::GenericOp gelu;
+  for (Operation *user : value.getUsers()) {
+    auto root = dyn_cast<linalg::GenericOp>(getFusedRoot(user));
+    if (!root || root == gelu || EpilogueReader(root).getGeluInput() != value)
+      continue;
+    if (gelu)
+      return {};
+    gelu = root;
+  }
+  return gelu;
+}
+
 /// The bias epilogue of `op` when it is a sum the product's call keeps for
 /// a GELU (isGeluAuxSum), else nothing.
 static std::optional<GemmEpilogue> getGeluAuxSumEpilogue(Operation *op) {
@@ -1079,14 +1204,8 @@ static std::optional<GemmEpilogue> getGeluAuxSumEpilogue(Operation *op) {
   Value read = getSumAsRead(sum);
   if (read.use_empty() || (read == sum && read.hasOneUse()))
     return std::nullopt;
-  unsigned gelus = 0;
-  for (Operation *user : read.getUsers()) {
-    auto gelu = dyn_cast<linalg::GenericOp>(user);
-    if (gelu && gelu.getNumDpsInputs() == 1 && gelu.getDpsInputs()[0] == read &&
-        gelu->getBlock() == generic->getBlock() && isGeluOfInput(gelu))
-      ++gelus;
-  }
-  if (gelus != 1)
+  linalg::GenericOp gelu = getGeluReading(read);
+  if (!gelu || gelu->getBlock() != generic->getBlock())
     return std::nullopt;
   std::optional<GemmEpilogue> epilogue = getGemmEpilogueOf(generic);
   if (!epilogue || !epilogue->form.bias || epilogue->residual ||
@@ -1105,12 +1224,25 @@ bool mlir::autopar::isViewedGeluSumGradientInEpilogue(Operation *op) {
   Value sum = op->getResult(0), read = getSumAsRead(sum);
   if (read == sum)
     return false;
-  for (Operation *user : read.getUsers()) {
-    auto gelu = dyn_cast<linalg::GenericOp>(user);
-    if (gelu && gelu.getNumDpsInputs() == 1 && isGeluOfInput(gelu))
-      return isActivationGradientInEpilogue(gelu);
-  }
-  return false;
+  // cuBLASLt sums the bias's gradient in D's type: an f32 GELU's alone.
+  linalg::GenericOp gelu = getGeluReading(read);
+  return gelu && getElementTypeOrSelf(gelu->getResult(0).getType()).isF32() &&
+         isActivationGradientInEpilogue(gelu);
+}
+
+Value mlir::autopar::getFusedGeluGradientSum(Operation *op) {
+  if (!isFusedIntoUsers(op))
+    return {};
+  auto gelu = dyn_cast<linalg::GenericOp>(getFusedRoot(op));
+  if (!gelu || gelu.getOperation() == op || gelu->getNumResults() != 1 ||
+      !isGeluAuxShape(gelu->getResult(0).getType()))
+    return {};
+  std::optional<GemmEpilogue> epilogue = getGemmEpilogue(gelu);
+  if (!epilogue || epilogue->form.activation != EpilogueActivation::GeluTanh ||
+      !(epilogue->form.bias || epilogue->aux) || epilogue->residual ||
+      !isActivationGradientInEpilogue(gelu))
+    return {};
+  return EpilogueReader(gelu).getGeluInput();
 }
 
 static std::optional<GemmEpilogue>

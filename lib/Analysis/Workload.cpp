@@ -619,7 +619,8 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         epilogue && epilogue->form.activation == EpilogueActivation::Relu &&
         epilogue->form.bias && !epilogue->residual && !epilogue->form.rounded &&
         resultType && resultType.hasStaticShape() &&
-        resultType.getRank() == 2 && isActivationGradientInEpilogue(generic);
+        resultType.getRank() == 2 && resultType.getElementType().isF32() &&
+        isActivationGradientInEpilogue(generic);
     double maskBytes =
         keepsMask ? static_cast<double>(getReluMaskBytes(
                         resultType.getDimSize(0), resultType.getDimSize(1)))
@@ -687,13 +688,36 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // Only the passed gradient: no backward kernel.
     if (anyGrad && written == 0)
       work.bwdKernels = 0;
-    if (anyGrad && !keepsMask) {
+    // A GELU of a kept sum (GELU_AUX) needs that sum alone, whichever
+    // ops compute it (torch-mlir writes a GELU as a chain, the ops fused
+    // into this one); a chain's member fused into a GELU whose backward
+    // runs in an epilogue has no backward of its own.
+    Value geluSum = getFusedGeluGradientSum(op);
+    bool inGeluGradientEpilogue = static_cast<bool>(geluSum);
+    if (anyGrad && keepsSum && epilogue->aux) {
+      keepForBackward(epilogue->aux);
+      work.bwdBytes += sizeInBytes(epilogue->aux.getType());
+    } else if (anyGrad && !keepsMask && !inGeluGradientEpilogue) {
       for (int input : body.neededInputs.set_bits()) {
         Value value = linalgOp.getDpsInputs()[input];
         keepForBackward(value);
         work.bwdBytes += readBytes(value);
       }
     }
+    if (anyGrad && inGeluGradientEpilogue) {
+      work.bwdKernels = 0;
+      work.bwdBytes = 0;
+      for (Value input : gradInputs)
+        if (requiresGrad.contains(input) && isFloatLike(input.getType()) &&
+            input != passedInput && input != geluSum && !isFusedValue(input))
+          work.bwdBytes += sizeInBytes(input.getType());
+    }
+    // A 16-bit value's widening fused into a contraction: its backward
+    // rounds the contraction's data gradient, which that product's call
+    // writes rounded (its bytes here, no kernel).
+    if (anyGrad && !roles.isParameter(linalgOp.getDpsInputs()[0]) &&
+        isWideningRoundedInGradientProduct(op))
+      work.bwdKernels = 0;
     // A GELU whose sum the step keeps, or a ReLU whose mask it keeps: its
     // backward (and its bias's gradient, fused here) runs in the epilogue
     // of the product that makes its gradient (DGELU_BGRAD, DRELU_BGRAD),

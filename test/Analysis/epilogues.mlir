@@ -15,6 +15,8 @@
 // RUN: FileCheck %s --check-prefix=GELU < %t/gelu.json
 // RUN: autopar-opt %t/gelu-view.mlir --autopar-analyze=report=%t/gelu-view.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=GELUV < %t/gelu-view.json
+// RUN: autopar-opt %t/gelu-chain.mlir --autopar-analyze=report=%t/gelu-chain.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=GELUC < %t/gelu-chain.json
 // RUN: autopar-opt %t/relu.mlir --autopar-analyze=report=%t/relu.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=RELU < %t/relu.json
 // RUN: autopar-opt %t/export16.mlir --autopar-analyze=report=%t/export16.json -o /dev/null
@@ -343,6 +345,106 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = 
     %t3 = math.tanh %t2 : f32
     %t4 = arith.addf %t3, %one : f32
     %r = arith.mulf %h, %t4 : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x16xf32> loc("fc.gelu")
+  %gc = tensor.collapse_shape %g [[0, 1], [2]] : tensor<4x8x16xf32> into tensor<32x16xf32>
+  %e2 = tensor.empty() : tensor<32x8xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<32x8xf32>) -> tensor<32x8xf32>
+  %p2 = linalg.matmul ins(%gc, %w2 : tensor<32x16xf32>, tensor<16x8xf32>) outs(%z2 : tensor<32x8xf32>) -> tensor<32x8xf32> loc("fc2")
+  return %p2 : tensor<32x8xf32>
+}
+
+//--- gelu-chain.mlir
+#id = affine_map<(m, n) -> (m, n)>
+#bias = affine_map<(m, n) -> (n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+
+// The same layer with the GELU as torch-mlir writes it in a PyTorch export:
+// a chain of ops, several reading the viewed sum (x / 2, x^3, x + c x^3),
+// each fused into the next (Analysis/Fusion.h). The last op of the chain is
+// read as tanh-GELU of the sum through the ops fused into it, so the same
+// calls price it: the bias add the product's epilogue, the chain's last op
+// the GELU_AUX_BIAS epilogue's result (2048 B, no launch), the backward in
+// the next product's DGELU_BGRAD (the sum read, no kernel; the bias's
+// gradient written, 64 B), and the chain's other ops no backward at all.
+// Before, the chain's last op was a kernel (2048 B read, 2048 B written),
+// each of the others a backward kernel, and the bias's gradient a column
+// sum (2112 B).
+// GELUC: "loc": "fc.bias",
+// GELUC: "bytes": 64,
+// GELUC: "bwd_bytes": 64,
+// GELUC: "in_gemm_epilogue": true,
+// GELUC-NEXT: "launches": 0
+// GELUC: "loc": "fc.cube",
+// GELUC: "bwd_bytes": 0,
+// GELUC: "fused": true,
+// GELUC: "loc": "fc.tanh",
+// GELUC: "saved_bytes": 0,
+// GELUC: "bwd_bytes": 0,
+// GELUC: "loc": "fc.gelu",
+// GELUC: "bytes": 2048,
+// GELUC: "saved_bytes": 2048,
+// GELUC: "bwd_bytes": 2048,
+// GELUC: "in_gemm_epilogue": true,
+// GELUC-NEXT: "launches": 0
+func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x16xf32> {autopar.role = "param"},
+                   %b: tensor<16xf32> {autopar.role = "param"},
+                   %w2: tensor<16x8xf32> {autopar.role = "param"}) -> tensor<32x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 5.000000e-01 : f32
+  %one = arith.constant 1.000000e+00 : f32
+  %k = arith.constant 0.79788456080286541 : f64
+  %c3 = arith.constant 4.471500e-02 : f64
+  %three = arith.constant 3 : i64
+  %e = tensor.empty() : tensor<32x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<32x16xf32>) -> tensor<32x16xf32>
+  %p = linalg.matmul ins(%x, %w : tensor<32x16xf32>, tensor<16x16xf32>) outs(%z : tensor<32x16xf32>) -> tensor<32x16xf32> loc("fc")
+  %y = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %b : tensor<32x16xf32>, tensor<16xf32>) outs(%e : tensor<32x16xf32>) {
+  ^bb0(%a: f32, %c: f32, %o: f32):
+    %s = arith.addf %a, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<32x16xf32> loc("fc.bias")
+  %yv = tensor.expand_shape %y [[0, 1], [2]] output_shape [4, 8, 16] : tensor<32x16xf32> into tensor<4x8x16xf32>
+  %e3 = tensor.empty() : tensor<4x8x16xf32>
+  %h = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%yv : tensor<4x8x16xf32>) outs(%e3 : tensor<4x8x16xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %r = arith.mulf %s, %half : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x16xf32> loc("fc.half")
+  %cube = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%yv : tensor<4x8x16xf32>) outs(%e3 : tensor<4x8x16xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %s3 = math.fpowi %s, %three : f32, i64
+    %c32 = arith.truncf %c3 : f64 to f32
+    %r = arith.mulf %s3, %c32 : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x16xf32> loc("fc.cube")
+  %inner = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%yv, %cube : tensor<4x8x16xf32>, tensor<4x8x16xf32>) outs(%e3 : tensor<4x8x16xf32>) {
+  ^bb0(%s: f32, %t: f32, %o: f32):
+    %r = arith.addf %s, %t : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x16xf32> loc("fc.inner")
+  %th = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%inner : tensor<4x8x16xf32>) outs(%e3 : tensor<4x8x16xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %k32 = arith.truncf %k : f64 to f32
+    %t = arith.mulf %s, %k32 : f32
+    %r = math.tanh %t : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x16xf32> loc("fc.tanh")
+  %onep = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%th : tensor<4x8x16xf32>) outs(%e3 : tensor<4x8x16xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %r = arith.addf %s, %one : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x16xf32> loc("fc.onep")
+  %g = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%h, %onep : tensor<4x8x16xf32>, tensor<4x8x16xf32>) outs(%e3 : tensor<4x8x16xf32>) {
+  ^bb0(%a: f32, %t: f32, %o: f32):
+    %r = arith.mulf %a, %t : f32
     linalg.yield %r : f32
   } -> tensor<4x8x16xf32> loc("fc.gelu")
   %gc = tensor.collapse_shape %g [[0, 1], [2]] : tensor<4x8x16xf32> into tensor<32x16xf32>

@@ -858,3 +858,62 @@ func.func @export_f32_bias(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf16>, %bias:
   } -> tensor<8x32xbf16>
   return %r : tensor<8x32xbf16>
 }
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#col = affine_map<(m, n) -> (n)>
+#id3 = affine_map<(b, s, n) -> (b, s, n)>
+
+// A 16-bit export's attention or MLP output: the bias epilogue rounded to
+// bf16 (EpilogueForm::roundsResult), its rows viewed [b, s, n], and the
+// residual added in bf16. The residual is C of the same call (beta = 1,
+// dtype 2): cuBLASLt adds it to the f32 sum and rounds once, where the IR
+// rounds the sum and then the addition (within a bf16 ulp). Nothing else
+// reads the sum: no buffer for it, no kernel for the add.
+// CHECK-LABEL: func.func @export_residual_after(
+// CHECK-SAME: %[[R:[^:]*]]: memref<2x4x32xbf16>)
+// CHECK-NOT: memref.alloc() {{.*}} : memref<8x32x
+// CHECK: %[[OUT:.*]] = memref.alloc() {{.*}} : memref<2x4x32xbf16>
+// CHECK: %[[RP:.*]] = memref.extract_aligned_pointer_as_index %[[R]]
+// CHECK-NEXT: %[[C:.*]] = arith.index_cast %[[RP]]
+// CHECK-NEXT: %[[DP:.*]] = memref.extract_aligned_pointer_as_index %[[OUT]]
+// CHECK-NEXT: %[[D:.*]] = arith.index_cast %[[DP]]
+// CHECK: call @autopar_cuda_gemm_epilogue(%{{.*}}, %{{.*}}, %[[C]], %[[D]], %{{.*}}, %c8_i64, %c32_i64, %c16_i64, %c0_i32, %c0_i32_{{[0-9]*}}, %c0_i32_{{[0-9]*}}, %c2_i32, %c1_i32)
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[OUT]]
+func.func @export_residual_after(%a: tensor<8x16xbf16>, %b: tensor<16x32xbf16>, %bias: tensor<32xbf16>, %res: tensor<2x4x32xbf16>) -> tensor<2x4x32xbf16> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %p = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x16xbf16>, tensor<16x32xbf16>) outs(%z : tensor<8x32xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %o: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %m = arith.mulf %xw, %yw : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<8x32xf32>
+  %e16 = tensor.empty() : tensor<8x32xbf16>
+  %r = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %bias : tensor<8x32xf32>, tensor<32xbf16>) outs(%e16 : tensor<8x32xbf16>) {
+  ^bb0(%v: f32, %c: bf16, %o: bf16):
+    %cw = arith.extf %c : bf16 to f32
+    %t = arith.addf %v, %cw : f32
+    %t16 = arith.truncf %t : f32 to bf16
+    linalg.yield %t16 : bf16
+  } -> tensor<8x32xbf16>
+  %rv = tensor.expand_shape %r [[0, 1], [2]] output_shape [2, 4, 32] : tensor<8x32xbf16> into tensor<2x4x32xbf16>
+  %e3 = tensor.empty() : tensor<2x4x32xbf16>
+  %y = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%rv, %res : tensor<2x4x32xbf16>, tensor<2x4x32xbf16>) outs(%e3 : tensor<2x4x32xbf16>) {
+  ^bb0(%x: bf16, %y0: bf16, %o: bf16):
+    %t = arith.addf %x, %y0 : bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x4x32xbf16>
+  return %y : tensor<2x4x32xbf16>
+}

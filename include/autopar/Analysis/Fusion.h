@@ -249,7 +249,25 @@ bool isGeluGradient(linalg::GenericOp generic, unsigned gradient, unsigned sum);
 /// matchGeluGradient and matchReluTraining): f32, and its result read only
 /// by a 2-D contraction, directly or with its leading dimensions merged (a
 /// dense layer's [b * s, n] view), whose data gradient is that product.
+/// Or 16-bit (a 16-bit export's GELU: DGELU with a 16-bit D, rounded once;
+/// its bias's gradient stays an f32 sum of its own): then read widened by
+/// a widening fused into that contraction.
 bool isActivationGradientInEpilogue(linalg::GenericOp activation);
+
+/// Whether `op` widens a 16-bit value into the one contraction that reads
+/// it, fused into it (a 16-bit export's layer): its backward, the rounding
+/// of that contraction's data gradient to 16 bits, runs in the call that
+/// makes the gradient (cuBLAS writes it rounded: no kernel of its own).
+bool isWideningRoundedInGradientProduct(Operation *op);
+
+/// When `op` is an elementwise producer fused into a GELU (through its
+/// one-use users: torch-mlir writes tanh-GELU as a chain of ops, each
+/// reading the sum; or the bias add before it) whose product's call keeps
+/// the sum (GELU_AUX) and whose backward runs in an epilogue
+/// (isActivationGradientInEpilogue): the value the GELU is of, as it reads
+/// it. Then `op` has no backward kernel either, and writes no gradient of
+/// that value (the epilogue's D) nor of other fused values; else null.
+Value getFusedGeluGradientSum(Operation *op);
 
 /// Whether `generic` (on tensors or buffers; one init) yields, element for
 /// element, its input `gradient` where the sum of its inputs `terms` (the

@@ -430,12 +430,15 @@ static bool isDeadAfter(Value buffer, Operation *op) {
 }
 
 /// A residual added after a bias epilogue (no activation, no residual,
-/// the product into zeros, not rounded) that reads the epilogue's output
-/// (the sum), or its rows split into leading dimensions, which nothing
-/// reads after it (isDeadAfter): a Hugging Face GPT-2's Conv1D sums [b * s, n]
-/// and the residual add reads it viewed [b, s, n]. One call writes the residual
+/// the product into zeros) that reads the epilogue's output (the sum), or
+/// its rows split into leading dimensions, which nothing reads after it
+/// (isDeadAfter): a Hugging Face GPT-2's Conv1D sums [b * s, n] and the
+/// residual add reads it viewed [b, s, n]. One call writes the residual
 /// add's result as D, the residual as C (beta = 1); the sum is not written
-/// (its buffer goes when nothing else uses it).
+/// (its buffer goes when nothing else uses it). A 16-bit export's sum is
+/// rounded (the epilogue's `rounded`) and the residual added in 16 bits:
+/// the call adds C to the f32 sum and rounds once, where the IR rounds the
+/// sum, then the addition (within a 16-bit ulp of it).
 /// Under matchEpilogue's conditions for the residual: of the read's type,
 /// the result an allocation of that type that overlaps neither the
 /// product's inputs nor the residual.
@@ -450,7 +453,7 @@ static std::optional<ResidualAfter> matchResidualAfter(linalg::LinalgOp gemmOp,
                                                        Epilogue &epilogue,
                                                        bool zeroFilled) {
   if (epilogue.activation != EpilogueActivation::None || epilogue.residual ||
-      epilogue.rounded || !epilogue.bias || !zeroFilled)
+      !epilogue.bias || !zeroFilled)
     return std::nullopt;
   SmallVector<memref::DeallocOp> frees;
   linalg::GenericOp add = getFollowingElementwise(
