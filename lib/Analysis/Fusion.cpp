@@ -145,6 +145,21 @@ static bool isWideningIntoContraction(OpOperand &use, linalg::LinalgOp producer,
          consumer.getMatchingIndexingMap(&use).isProjectedPermutation();
 }
 
+/// Whether `consumer` sums into one float (no parallel loop, static loops,
+/// one rank-0 float init combined by `addf`): the shape the lowerings split
+/// into parallel partial sums (autopar-reductions-inner's
+/// chooseScalarSplit), so that work fused into it runs in parallel too.
+static bool isSumToScalar(linalg::LinalgOp consumer) {
+  auto generic = dyn_cast<linalg::GenericOp>(consumer.getOperation());
+  if (!generic || generic.getNumParallelLoops() != 0 ||
+      generic.getNumLoops() < 2 || generic.getNumDpsInits() != 1 ||
+      llvm::any_of(generic.getStaticLoopRanges(), ShapedType::isDynamic))
+    return false;
+  auto init = dyn_cast<ShapedType>(generic.getDpsInits()[0].getType());
+  return init && init.getRank() == 0 && isa<FloatType>(init.getElementType()) &&
+         isa_and_nonnull<arith::AddFOp>(getCombiner(generic, 0));
+}
+
 bool mlir::autopar::isWideningRoundedInGradientProduct(Operation *op) {
   auto widening = dyn_cast_or_null<linalg::LinalgOp>(op);
   if (!widening || !widening.hasPureTensorSemantics() ||
@@ -189,8 +204,12 @@ bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
     return false;
   // A consumer without a parallel loop (a reduction to a scalar) has no
   // loop to map to GPU threads and runs as host code: parallel work moved
-  // into it would run serially.
-  if (consumer.getNumParallelLoops() == 0)
+  // into it would run serially. Unless a sum (split into parallel partial
+  // sums on buffers, Conversion/Reductions.h) reads a 16-bit value's
+  // widening: read narrow there, the wide copy is never written (a 16-bit
+  // export's loss over its widened logits).
+  if (consumer.getNumParallelLoops() == 0 &&
+      !(isWidening(producer) && isSumToScalar(consumer)))
     return false;
   // Contractions and convolutions become library calls (cuBLAS, cuDNN)
   // that take their operands from memory; a 16-bit value's widening goes

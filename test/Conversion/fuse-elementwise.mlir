@@ -558,3 +558,67 @@ func.func @widened_products(%x: tensor<8x16xbf16>, %w: tensor<16x32xf32>, %g: te
   } -> tensor<16x32xf32>
   return %p, %dx, %dw : tensor<8x32xf32>, tensor<8x16xf32>, tensor<16x32xf32>
 }
+
+// -----
+
+#id = affine_map<(b, v) -> (b, v)>
+#row = affine_map<(b, v) -> (b)>
+#all = affine_map<(b, v) -> ()>
+
+// A 16-bit export's loss reads its logits widened to f32: the widening
+// goes into every reader, the sum to one value among them (a consumer
+// without a parallel loop, which the lowerings split into parallel partial
+// sums), so the wide copy is never written and each reads the bf16 logits.
+// A max to one value (not split) keeps its producer out.
+// CHECK-LABEL: func.func @widened_loss(
+// CHECK-SAME: %[[L:[^:]*]]: tensor<4x64xbf16>
+// CHECK-NOT: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x64xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[L]] : tensor<4x64xbf16>)
+// CHECK: arith.extf
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[L]] : tensor<4x64xbf16>)
+// CHECK: arith.extf
+// CHECK-LABEL: func.func @widened_max(
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<4x64xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[W]] : tensor<4x64xf32>)
+func.func @widened_loss(%logits: tensor<4x64xbf16>) -> (tensor<4xf32>, tensor<f32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x64xf32>
+  %w = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%logits : tensor<4x64xbf16>) outs(%e : tensor<4x64xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<4x64xf32>
+  %er = tensor.empty() : tensor<4xf32>
+  %zr = linalg.fill ins(%zero : f32) outs(%er : tensor<4xf32>) -> tensor<4xf32>
+  %rows = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%w : tensor<4x64xf32>) outs(%zr : tensor<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %t = arith.maximumf %o, %a : f32
+    linalg.yield %t : f32
+  } -> tensor<4xf32>
+  %es = tensor.empty() : tensor<f32>
+  %zs = linalg.fill ins(%zero : f32) outs(%es : tensor<f32>) -> tensor<f32>
+  %sum = linalg.generic {indexing_maps = [#id, #all], iterator_types = ["reduction", "reduction"]} ins(%w : tensor<4x64xf32>) outs(%zs : tensor<f32>) {
+  ^bb0(%a: f32, %o: f32):
+    %t = arith.addf %o, %a : f32
+    linalg.yield %t : f32
+  } -> tensor<f32>
+  return %rows, %sum : tensor<4xf32>, tensor<f32>
+}
+
+func.func @widened_max(%logits: tensor<4x64xbf16>) -> tensor<f32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x64xf32>
+  %w = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%logits : tensor<4x64xbf16>) outs(%e : tensor<4x64xf32>) {
+  ^bb0(%a: bf16, %o: f32):
+    %t = arith.extf %a : bf16 to f32
+    linalg.yield %t : f32
+  } -> tensor<4x64xf32>
+  %es = tensor.empty() : tensor<f32>
+  %zs = linalg.fill ins(%zero : f32) outs(%es : tensor<f32>) -> tensor<f32>
+  %max = linalg.generic {indexing_maps = [#id, #all], iterator_types = ["reduction", "reduction"]} ins(%w : tensor<4x64xf32>) outs(%zs : tensor<f32>) {
+  ^bb0(%a: f32, %o: f32):
+    %t = arith.maximumf %o, %a : f32
+    linalg.yield %t : f32
+  } -> tensor<f32>
+  return %max : tensor<f32>
+}
