@@ -160,19 +160,6 @@ static bool isSumToScalar(linalg::LinalgOp consumer) {
          isa_and_nonnull<arith::AddFOp>(getCombiner(generic, 0));
 }
 
-bool mlir::autopar::isWideningRoundedInGradientProduct(Operation *op) {
-  auto widening = dyn_cast_or_null<linalg::LinalgOp>(op);
-  if (!widening || !widening.hasPureTensorSemantics() ||
-      !isWidening(widening) || widening->getNumResults() != 1 ||
-      !widening->getResult(0).hasOneUse())
-    return false;
-  OpOperand &use = *widening->getResult(0).getUses().begin();
-  auto contraction = dyn_cast<linalg::LinalgOp>(use.getOwner());
-  return contraction && contraction.isDpsInput(&use) &&
-         isWideningIntoContraction(use, widening, contraction) &&
-         canFuseIntoUser(use);
-}
-
 bool mlir::autopar::canFuseIntoUser(OpOperand &use) {
   linalg::LinalgOp producer = getElementwiseProducer(use.get().getDefiningOp());
   if (!producer)

@@ -691,7 +691,8 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // A GELU of a kept sum (GELU_AUX) needs that sum alone, whichever
     // ops compute it (torch-mlir writes a GELU as a chain, the ops fused
     // into this one); a chain's member fused into a GELU whose backward
-    // runs in an epilogue has no backward of its own.
+    // runs in an epilogue keeps nothing and writes no gradient of the sum
+    // or of a fused value (it launches nothing anyway, being fused).
     Value geluSum = getFusedGeluGradientSum(op);
     bool inGeluGradientEpilogue = static_cast<bool>(geluSum);
     if (anyGrad && keepsSum && epilogue->aux) {
@@ -705,19 +706,12 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       }
     }
     if (anyGrad && inGeluGradientEpilogue) {
-      work.bwdKernels = 0;
       work.bwdBytes = 0;
       for (Value input : gradInputs)
         if (requiresGrad.contains(input) && isFloatLike(input.getType()) &&
             input != passedInput && input != geluSum && !isFusedValue(input))
           work.bwdBytes += sizeInBytes(input.getType());
     }
-    // A 16-bit value's widening fused into a contraction: its backward
-    // rounds the contraction's data gradient, which that product's call
-    // writes rounded (its bytes here, no kernel).
-    if (anyGrad && !roles.isParameter(linalgOp.getDpsInputs()[0]) &&
-        isWideningRoundedInGradientProduct(op))
-      work.bwdKernels = 0;
     // A GELU whose sum the step keeps, or a ReLU whose mask it keeps: its
     // backward (and its bias's gradient, fused here) runs in the epilogue
     // of the product that makes its gradient (DGELU_BGRAD, DRELU_BGRAD),

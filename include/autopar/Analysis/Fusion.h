@@ -254,12 +254,6 @@ bool isGeluGradient(linalg::GenericOp generic, unsigned gradient, unsigned sum);
 /// a widening fused into that contraction.
 bool isActivationGradientInEpilogue(linalg::GenericOp activation);
 
-/// Whether `op` widens a 16-bit value into the one contraction that reads
-/// it, fused into it (a 16-bit export's layer): its backward, the rounding
-/// of that contraction's data gradient to 16 bits, runs in the call that
-/// makes the gradient (cuBLAS writes it rounded: no kernel of its own).
-bool isWideningRoundedInGradientProduct(Operation *op);
-
 /// When `op` is an elementwise producer fused into a GELU (through its
 /// one-use users: torch-mlir writes tanh-GELU as a chain of ops, each
 /// reading the sum; or the bias add before it) whose product's call keeps
