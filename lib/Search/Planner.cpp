@@ -338,6 +338,76 @@ double Planner::allReduceSeconds(double bytes, unsigned axes,
       .seconds;
 }
 
+const OpWorkload *Planner::getEpilogueThrough(const PlanNode &node,
+                                              const PlanNode &producer) const {
+  Operation *product = producer.space.op;
+  Operation *op = node.space.op;
+  // Through the view of the product's rows, to its one reader.
+  if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op)) {
+    if (op->getOperand(0).getDefiningOp() != product ||
+        !op->getResult(0).hasOneUse())
+      return nullptr;
+    op = *op->getResult(0).getUsers().begin();
+  }
+  // Through the ops fused into their one user (a bias add fused into the
+  // residual add the call takes as C), to the op in the epilogue.
+  const OpWorkload *work = workload.lookup(op);
+  for (unsigned depth = 0;
+       work && work->fused && depth < 8 && op->getNumResults() == 1 &&
+       op->getResult(0).hasOneUse();
+       ++depth) {
+    op = *op->getResult(0).getUsers().begin();
+    work = workload.lookup(op);
+  }
+  return work && work->inEpilogue && work->runsIn == product ? work : nullptr;
+}
+
+double Planner::getEpilogueApartSeconds(const OpWorkload &epilogue,
+                                        double shards) const {
+  Type type = computeType(epilogue.elementType);
+  double scale = scaleBytes(epilogue.elementType, 1.0) / shards;
+  double flops = epilogue.flops / shards;
+  double parallel = std::max(1.0, epilogue.parallelIterations / shards);
+  double alone = costModel
+                     .kernelTime(flops, epilogue.bytesAlone * scale, parallel,
+                                 type, /*launches=*/1)
+                     .seconds;
+  double folded = costModel
+                      .kernelTime(flops, epilogue.bytes() * scale, parallel,
+                                  type, /*launches=*/0)
+                      .seconds;
+  return std::max(0.0, alone - folded);
+}
+
+bool Planner::combinesPartials(const TensorSharding &from,
+                               const TensorSharding &to) {
+  for (auto [made, read] : llvm::zip(from.axisDim, to.axisDim))
+    if (made == TensorSharding::kPartial && read != TensorSharding::kPartial)
+      return true;
+  return false;
+}
+
+double Planner::getEdgeEpilogueApartSeconds(const MeshPlan &plan, unsigned from,
+                                            unsigned to) const {
+  const PlanNode &producer = plan.nodes[from], &node = plan.nodes[to];
+  const OpWorkload *epilogue = getEpilogueThrough(node, producer);
+  if (!epilogue)
+    return 0;
+  const Strategy &made = producer.strategies[plan.choice[from]];
+  const Strategy &used = node.strategies[plan.choice[to]];
+  for (const Binding &operand : node.space.operands) {
+    auto it = producers.find(operand.value);
+    if (it == producers.end() || it->second.first != from)
+      continue;
+    const Binding &result = producer.space.results[it->second.second];
+    TensorSharding read = getSharding(node.space, operand, used, false);
+    if (combinesPartials(getSharding(producer.space, result, made, true), read))
+      return getEpilogueApartSeconds(
+          *epilogue, static_cast<double>(getShardCount(read, plan.mesh)));
+  }
+  return 0;
+}
+
 double Planner::reshardSeconds(const TensorSharding &from,
                                const TensorSharding &to, double bytes,
                                const MeshShape &mesh) const {
@@ -1102,6 +1172,14 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
           table[i * consumed.size() + j] = seconds;
         }
       }
+      // An op in the product's epilogue runs as a kernel of its own where
+      // the product's sum reaches it combined (the all-reduce between).
+      if (const OpWorkload *epilogue = getEpilogueThrough(node, from))
+        for (auto [i, source] : llvm::enumerate(produced))
+          for (auto [j, target] : llvm::enumerate(consumed))
+            if (combinesPartials(source, target))
+              table[i * consumed.size() + j] += getEpilogueApartSeconds(
+                  *epilogue, static_cast<double>(getShardCount(target, mesh)));
       std::vector<double> costs;
       costs.reserve(fromIndex.size() * toIndex.size());
       for (unsigned i : fromIndex)
@@ -1148,6 +1226,7 @@ void Planner::evaluate(MeshPlan &plan) {
   metrics.gpus = plan.mesh.getNumDevices();
   metrics.batch = workload.getBatchSize();
   plan.edgeSeconds.assign(plan.nodes.size(), 0);
+  plan.apartSeconds.assign(plan.nodes.size(), 0);
   plan.nodeCosts.assign(plan.nodes.size(), NodeCost());
   const StepConfig &config = plan.config;
   double m = static_cast<double>(config.microbatches);
@@ -1320,9 +1399,15 @@ void Planner::evaluate(MeshPlan &plan) {
         edge.costs[plan.choice[edge.from] *
                        plan.graph.getNumCandidates(edge.to) +
                    plan.choice[edge.to]];
-    metrics.commSeconds += seconds;
-    plan.edgeSeconds[edge.to] += seconds;
-    plan.nodeCosts[edge.to].microbatchComm += seconds;
+    // An epilogue the product's partial sum keeps apart (buildGraph) is
+    // compute; the rest is communication.
+    double apart = getEdgeEpilogueApartSeconds(plan, edge.from, edge.to);
+    metrics.commSeconds += seconds - apart;
+    metrics.computeSeconds += apart;
+    plan.edgeSeconds[edge.to] += seconds - apart;
+    plan.apartSeconds[edge.to] += apart;
+    plan.nodeCosts[edge.to].microbatchComm += seconds - apart;
+    plan.nodeCosts[edge.to].forward += apart;
   }
   plan.metrics = metrics;
   plan.feasible = feasible;

@@ -264,8 +264,11 @@ struct MeshPlan {
   bool pruned = false;
   Solution solution;
   double energyPerSample = 0;
-  /// Per node: time of its incoming edges under the plan.
-  std::vector<double> edgeSeconds;
+  /// Per node: time of its incoming edges under the plan (communication),
+  /// and what its run as a kernel of its own costs more where a partial
+  /// product's all-reduce keeps it out of the product's epilogue
+  /// (Planner::getEdgeEpilogueApartSeconds; compute).
+  std::vector<double> edgeSeconds, apartSeconds;
   /// Per node: its costs under the plan.
   std::vector<NodeCost> nodeCosts;
   /// The cost graph (unary costs without the memory weight).
@@ -452,6 +455,30 @@ private:
   double getAccumulatorScale(Type type) const;
   double reshardSeconds(const TensorSharding &from, const TensorSharding &to,
                         double bytes, const MeshShape &mesh) const;
+  /// The op that runs in the epilogue of `producer`'s product
+  /// (OpWorkload::inEpilogue: a bias, a residual, an activation) and reads
+  /// it through `node`: `node` itself or, when `node` is the view of the
+  /// product's rows (a 3-D dense layer's [b, s, n] of [b * s, n]), its one
+  /// reader; or the op that one is fused into (a bias add fused into the
+  /// residual add the call takes as C). Null for other edges.
+  const OpWorkload *getEpilogueThrough(const PlanNode &node,
+                                       const PlanNode &producer) const;
+  /// What that op costs more as a kernel of its own (OpWorkload::bytesAlone,
+  /// one launch) than in the product's call, on `shards` of the mesh: where
+  /// the product's strategy leaves its result partial and `node` reads it
+  /// combined (combinesPartials), the all-reduce comes between and the
+  /// lowering cannot fold the op. Priced on the edge from the product (the
+  /// two strategies decide it: buildGraph) and counted as compute
+  /// (evaluate).
+  double getEpilogueApartSeconds(const OpWorkload &epilogue,
+                                 double shards) const;
+  /// That cost on the edge `from` -> `to` under `plan`'s choices.
+  double getEdgeEpilogueApartSeconds(const MeshPlan &plan, unsigned from,
+                                     unsigned to) const;
+  /// Whether resharding `from` to `to` combines partial sums (an axis
+  /// partial in `from` and not in `to`): a collective between the two ops.
+  static bool combinesPartials(const TensorSharding &from,
+                               const TensorSharding &to);
   double allReduceSeconds(double bytes, unsigned axes,
                           const MeshShape &mesh) const;
 
