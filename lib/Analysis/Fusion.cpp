@@ -1067,10 +1067,7 @@ bool EpilogueReader::isGeluOfInput() {
 Value EpilogueReader::getGeluInput() {
   if (isGeluOfInput())
     return root.getDpsInputs()[0];
-  if (root.getNumDpsInits() != 1 || root->getNumResults() != 1 ||
-      root.getNumParallelLoops() != root.getNumLoops() ||
-      !llvm::all_of(root.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
+  if (!isElementwise(root.getNumDpsInputs()) || root->getNumResults() != 1)
     return {};
   Scalar result =
       getIdentityScalar(root.getBlock()->getTerminator()->getOperand(0));

@@ -663,6 +663,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         }
         passedInput = linalgOp.getDpsInputs()[k];
       }
+    // A member of a GELU chain whose backward runs in an epilogue
+    // (getFusedGeluGradientSum): the epilogue writes the gradient of the
+    // sum the GELU is of, not this op.
+    Value geluSum = getFusedGeluGradientSum(op);
     unsigned written = 0;
     for (Value input : gradInputs) {
       if (!requiresGrad.contains(input) || !isFloatLike(input.getType()))
@@ -681,36 +685,26 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       // The output's gradient, read (made in the users' fused backward
       // when this op is fused), and the input's, written (unless its
       // producer is fused: then it is the producer's backward's input).
-      work.bwdBytes +=
-          (work.fused ? 0.0 : outBytes) +
-          (isFusedValue(input) ? 0.0 : sizeInBytes(input.getType()));
+      work.bwdBytes += (work.fused ? 0.0 : outBytes) +
+                       (isFusedValue(input) || input == geluSum
+                            ? 0.0
+                            : sizeInBytes(input.getType()));
     }
     // Only the passed gradient: no backward kernel.
     if (anyGrad && written == 0)
       work.bwdKernels = 0;
     // A GELU of a kept sum (GELU_AUX) needs that sum alone, whichever
     // ops compute it (torch-mlir writes a GELU as a chain, the ops fused
-    // into this one); a chain's member fused into a GELU whose backward
-    // runs in an epilogue keeps nothing and writes no gradient of the sum
-    // or of a fused value (it launches nothing anyway, being fused).
-    Value geluSum = getFusedGeluGradientSum(op);
-    bool inGeluGradientEpilogue = static_cast<bool>(geluSum);
+    // into this one); a chain's member keeps nothing.
     if (anyGrad && keepsSum && epilogue->aux) {
       keepForBackward(epilogue->aux);
       work.bwdBytes += sizeInBytes(epilogue->aux.getType());
-    } else if (anyGrad && !keepsMask && !inGeluGradientEpilogue) {
+    } else if (anyGrad && !keepsMask && !geluSum) {
       for (int input : body.neededInputs.set_bits()) {
         Value value = linalgOp.getDpsInputs()[input];
         keepForBackward(value);
         work.bwdBytes += readBytes(value);
       }
-    }
-    if (anyGrad && inGeluGradientEpilogue) {
-      work.bwdBytes = 0;
-      for (Value input : gradInputs)
-        if (requiresGrad.contains(input) && isFloatLike(input.getType()) &&
-            input != passedInput && input != geluSum && !isFusedValue(input))
-          work.bwdBytes += sizeInBytes(input.getType());
     }
     // A GELU whose sum the step keeps, or a ReLU whose mask it keeps: its
     // backward (and its bias's gradient, fused here) runs in the epilogue

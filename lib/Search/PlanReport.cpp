@@ -81,9 +81,7 @@ PlanReport mlir::autopar::buildPlanReport(
     layer.loc = formatLocation(node.space.op->getLoc());
     layer.strategy =
         describeStrategy(node.space, node.strategies[chosen], best.mesh);
-    layer.computeSeconds =
-        node.compute[chosen] +
-        (index < best.apartSeconds.size() ? best.apartSeconds[index] : 0.0);
+    layer.computeSeconds = node.compute[chosen] + best.apartSeconds[index];
     layer.commSeconds = node.sync[chosen] + best.edgeSeconds[index];
     if (auto next = nextBest[index]) {
       layer.hasNextBest = true;
@@ -387,9 +385,7 @@ void mlir::autopar::printPlanTrace(llvm::raw_ostream &os,
     unsigned s = plan.choice[index];
     add("reshard -> " + nameOf(node), "comm", plan.edgeSeconds[index]);
     add("fwd " + nameOf(node), "compute",
-        node.forward[s] + (index < plan.apartSeconds.size()
-                               ? plan.apartSeconds[index]
-                               : 0.0));
+        node.forward[s] + plan.apartSeconds[index]);
   }
   for (size_t index = plan.nodes.size(); index-- > 0;) {
     const PlanNode &node = plan.nodes[index];

@@ -1174,12 +1174,16 @@ CostGraph Planner::buildGraph(const MeshShape &mesh,
       }
       // An op in the product's epilogue runs as a kernel of its own where
       // the product's sum reaches it combined (the all-reduce between).
-      if (const OpWorkload *epilogue = getEpilogueThrough(node, from))
+      if (const OpWorkload *epilogue = getEpilogueThrough(node, from)) {
+        std::vector<double> apart;
+        for (const TensorSharding &target : consumed)
+          apart.push_back(getEpilogueApartSeconds(
+              *epilogue, static_cast<double>(getShardCount(target, mesh))));
         for (auto [i, source] : llvm::enumerate(produced))
           for (auto [j, target] : llvm::enumerate(consumed))
             if (combinesPartials(source, target))
-              table[i * consumed.size() + j] += getEpilogueApartSeconds(
-                  *epilogue, static_cast<double>(getShardCount(target, mesh)));
+              table[i * consumed.size() + j] += apart[j];
+      }
       std::vector<double> costs;
       costs.reserve(fromIndex.size() * toIndex.size());
       for (unsigned i : fromIndex)
