@@ -66,10 +66,60 @@ double mlir::autopar::getInFlightMicrobatches(PipelineSchedule schedule,
                v * microbatches));
 }
 
+/// simulatePipeline, its entries kept or not.
+/// Per device: the order it runs its actions in (getPipelineActions).
+using ScheduleOrders = std::vector<std::vector<PipelineAction>>;
+static ScheduleOrders getScheduleOrders(PipelineSchedule schedule,
+                                        int64_t devices, int64_t microbatches,
+                                        int64_t virtualStages);
+static PipelineSimulation simulate(const std::vector<StageWork> &chunks,
+                                   int64_t microbatches,
+                                   PipelineSchedule schedule,
+                                   int64_t virtualStages, bool keepEntries,
+                                   const ScheduleOrders *orders = nullptr);
+static PipelineTiming timeClosedForm(const std::vector<StageWork> &chunks,
+                                     int64_t microbatches,
+                                     PipelineSchedule schedule,
+                                     int64_t virtualStages);
+
+/// Interleaved chunks of uneven time: the closed form prices a device's
+/// chunks as if alike, but run in the schedule's order a chunk much lighter
+/// than the rest leaves its device waiting for the next one's input. What
+/// the order takes beyond the closed form is bubble too.
+static void addOrderWaits(PipelineTiming &timing,
+                          const std::vector<StageWork> &chunks,
+                          int64_t microbatches, PipelineSchedule schedule,
+                          int64_t virtualStages,
+                          const ScheduleOrders *orders = nullptr) {
+  if (schedule != PipelineSchedule::Interleaved || virtualStages <= 1)
+    return;
+  PipelineSimulation simulation =
+      simulate(chunks, microbatches, schedule, virtualStages,
+               /*keepEntries=*/false, orders);
+  double end = *std::max_element(simulation.deviceEnd.begin(),
+                                 simulation.deviceEnd.end());
+  double closed = timing.seconds - timing.tailSeconds;
+  if (end <= closed)
+    return;
+  timing.bubbleSeconds += end - closed;
+  timing.seconds += end - closed;
+}
+
 PipelineTiming mlir::autopar::timePipeline(const std::vector<StageWork> &chunks,
                                            int64_t microbatches,
                                            PipelineSchedule schedule,
                                            int64_t virtualStages) {
+  PipelineTiming timing =
+      timeClosedForm(chunks, microbatches, schedule, virtualStages);
+  addOrderWaits(timing, chunks, microbatches, schedule, virtualStages);
+  return timing;
+}
+
+/// The closed form of timePipeline.
+static PipelineTiming timeClosedForm(const std::vector<StageWork> &chunks,
+                                     int64_t microbatches,
+                                     PipelineSchedule schedule,
+                                     int64_t virtualStages) {
   PipelineTiming timing;
   int64_t v = std::max<int64_t>(virtualStages, 1);
   int64_t devices = static_cast<int64_t>(chunks.size()) / v;
@@ -222,6 +272,25 @@ PipelineSimulation
 mlir::autopar::simulatePipeline(const std::vector<StageWork> &chunks,
                                 int64_t microbatches, PipelineSchedule schedule,
                                 int64_t virtualStages) {
+  return simulate(chunks, microbatches, schedule, virtualStages,
+                  /*keepEntries=*/true);
+}
+
+static ScheduleOrders getScheduleOrders(PipelineSchedule schedule,
+                                        int64_t devices, int64_t microbatches,
+                                        int64_t virtualStages) {
+  ScheduleOrders orders(devices);
+  for (int64_t d = 0; d < devices; ++d)
+    orders[d] =
+        getPipelineActions(schedule, devices, d, microbatches, virtualStages);
+  return orders;
+}
+
+static PipelineSimulation simulate(const std::vector<StageWork> &chunks,
+                                   int64_t microbatches,
+                                   PipelineSchedule schedule,
+                                   int64_t virtualStages, bool keepEntries,
+                                   const ScheduleOrders *orders) {
   PipelineSimulation simulation;
   int64_t v = schedule == PipelineSchedule::Interleaved
                   ? std::max<int64_t>(virtualStages, 1)
@@ -230,14 +299,17 @@ mlir::autopar::simulatePipeline(const std::vector<StageWork> &chunks,
   int64_t devices = count / v;
   if (devices <= 0 || microbatches <= 0)
     return simulation;
-  std::vector<std::vector<PipelineAction>> order(devices);
-  for (int64_t d = 0; d < devices; ++d)
-    order[d] = getPipelineActions(schedule, devices, d, microbatches, v);
+  ScheduleOrders own;
+  if (!orders) {
+    own = getScheduleOrders(schedule, devices, microbatches, v);
+    orders = &own;
+  }
+  const ScheduleOrders &order = *orders;
   constexpr double kNotYet = -1;
   // Per chunk and microbatch: when its forward and backward end.
-  std::vector<std::vector<double>> forwardEnd(
-      count, std::vector<double>(microbatches, kNotYet));
-  std::vector<std::vector<double>> backwardEnd = forwardEnd;
+  std::vector<double> forwardEnd(count * microbatches, kNotYet);
+  std::vector<double> backwardEnd = forwardEnd;
+  auto at = [&](int64_t c, int64_t m) { return c * microbatches + m; };
   std::vector<size_t> next(devices, 0);
   std::vector<int64_t> held(devices, 0);
   simulation.deviceEnd.assign(devices, 0);
@@ -253,28 +325,30 @@ mlir::autopar::simulatePipeline(const std::vector<StageWork> &chunks,
         double ready = simulation.deviceEnd[d];
         if (!action.backward) {
           if (c > 0) {
-            if (forwardEnd[c - 1][m] == kNotYet)
+            if (forwardEnd[at(c - 1, m)] == kNotYet)
               break;
-            ready = std::max(ready, forwardEnd[c - 1][m]);
+            ready = std::max(ready, forwardEnd[at(c - 1, m)]);
           }
         } else {
           if (c + 1 < count) {
-            if (backwardEnd[c + 1][m] == kNotYet)
+            if (backwardEnd[at(c + 1, m)] == kNotYet)
               break;
-            ready = std::max(ready, backwardEnd[c + 1][m]);
+            ready = std::max(ready, backwardEnd[at(c + 1, m)]);
           }
-          if (forwardEnd[c][m] == kNotYet)
+          if (forwardEnd[at(c, m)] == kNotYet)
             break;
-          ready = std::max(ready, forwardEnd[c][m]);
+          ready = std::max(ready, forwardEnd[at(c, m)]);
         }
         double duration = action.backward ? work.backward + work.receiveBackward
                                           : work.forward + work.receiveForward;
-        (action.backward ? backwardEnd : forwardEnd)[c][m] = ready + duration;
+        (action.backward ? backwardEnd : forwardEnd)[at(c, m)] =
+            ready + duration;
         simulation.deviceEnd[d] = ready + duration;
         held[d] += action.backward ? -1 : 1;
         simulation.peakInFlight[d] =
             std::max(simulation.peakInFlight[d], held[d]);
-        simulation.entries.push_back({action, d, ready, duration});
+        if (keepEntries)
+          simulation.entries.push_back({action, d, ready, duration});
         ++next[d];
         progress = true;
       }
@@ -349,16 +423,23 @@ struct Prefix {
 };
 
 /// The time timePipeline gives a partition, without the tail: what the
-/// search minimises.
+/// search minimises. The schedule's order is run only where the closed
+/// form (never above it) is below `cutoff`: above, the partition loses
+/// either way.
 double pipelineSeconds(const StageSearchProblem &problem,
                        const std::vector<StageAssignment> &chunks,
-                       PipelineTiming &timing) {
+                       PipelineTiming &timing,
+                       double cutoff = std::numeric_limits<double>::infinity(),
+                       const ScheduleOrders *orders = nullptr) {
   std::vector<StageWork> works;
   works.reserve(chunks.size());
   for (const StageAssignment &chunk : chunks)
     works.push_back(getStageWork(problem, chunk.begin, chunk.end, chunk.mesh));
-  timing = timePipeline(works, problem.microbatches, problem.schedule,
-                        problem.virtualStages);
+  timing = timeClosedForm(works, problem.microbatches, problem.schedule,
+                          problem.virtualStages);
+  if (timing.seconds - timing.tailSeconds < cutoff)
+    addOrderWaits(timing, works, problem.microbatches, problem.schedule,
+                  problem.virtualStages, orders);
   return timing.seconds - timing.tailSeconds;
 }
 
@@ -383,6 +464,11 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   if (devices <= 0 || chunks > layers)
     return result;
   unsigned meshCount = problem.meshes.size();
+  // The devices' orders, for the interleaved schedule's runs.
+  ScheduleOrders orders;
+  if (problem.schedule == PipelineSchedule::Interleaved && v > 1)
+    orders =
+        getScheduleOrders(problem.schedule, devices, problem.microbatches, v);
   std::vector<Prefix> prefixes;
   for (const StageSearchProblem::Mesh &mesh : problem.meshes)
     prefixes.emplace_back(mesh);
@@ -511,7 +597,8 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   };
   auto consider = [&](std::vector<StageAssignment> &partition) {
     PipelineTiming timing;
-    double seconds = pipelineSeconds(problem, partition, timing);
+    double seconds = pipelineSeconds(problem, partition, timing,
+                                     best * (1 - 1e-12), &orders);
     if (!fits(problem, timing) || seconds >= best * (1 - 1e-12))
       return;
     best = seconds;
@@ -554,6 +641,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
       if (cap * static_cast<double>(chunks) < least * (1 - 1e-12))
         break;
     }
+    result.lowerBound = best;
     return result;
   }
 
@@ -573,10 +661,14 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   // The DP's partition, then boundaries moved a layer at a time while
   // that makes the pipeline faster (or makes it fit): the busiest device
   // sheds a layer to a neighbouring chunk. Returns the time.
+  // (Moves are priced by the closed form alone: running the schedule's
+  // order for each would cost more than the rest of the search; the
+  // partition found is then timed in full.)
   auto refine = [&](std::vector<StageAssignment> &partition) {
     auto score = [&](const std::vector<StageAssignment> &candidate) {
       PipelineTiming timing;
-      double seconds = pipelineSeconds(problem, candidate, timing);
+      double seconds = pipelineSeconds(
+          problem, candidate, timing, -std::numeric_limits<double>::infinity());
       return std::make_pair(!fits(problem, timing), seconds);
     };
     std::pair<bool, double> current = score(partition);
@@ -689,6 +781,189 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
       consider(partition);
     }
   }
+
+  // Then, per plan, branch and bound over the chunks' boundaries with the
+  // heuristic's best as the incumbent: it proves that pipeline the best or
+  // finds a faster one. Chunks are placed in order, each device's load
+  // (its chunks' per-microbatch work) and memory kept as they grow, each
+  // chunk's ends nearest an even share first; a partial partition is cut
+  // when its memory breaks the limit or when even its best completion
+  // cannot beat the incumbent by the closed form, (M - 1/v) times the
+  // busiest load plus S / v, which the time never goes below: the
+  // remaining layers' compute, the start of the next chunk and the
+  // cheapest boundaries the remaining chunks must cross bound S from
+  // below, and the busiest load is at least each device's load plus a
+  // layer per chunk it has left and the level the work left reaches in
+  // the devices' headroom. (Pruning partial partitions dominated in every
+  // load and S is not sound: the schedule's order waits on the chunks, not
+  // the loads.) Within the problem's node budget; beyond, the best found
+  // so far is kept, not proven, with a lower bound beside it.
+  int64_t nodes = 0;
+  for (unsigned mesh : order) {
+    if (bound(prefixes[mesh].compute[layers]) >= best * (1 - 1e-12))
+      break;
+    bool allowed = true;
+    for (int64_t p = 0; p < chunks; ++p)
+      allowed &= problem.allowsMesh(p, mesh);
+    if (!allowed)
+      continue;
+    const Prefix &prefix = prefixes[mesh];
+    const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+    // What a chunk boundary at layer b (0 < b < K) adds to S: the end of
+    // the chunk before it and the start of the one after. leastBoundary[b]:
+    // the least of those at b or later; leastLayer[b]: the cheapest layer
+    // from b on.
+    std::vector<double> leastBoundary(layers + 1, kNone),
+        leastLayer(layers + 1, kNone);
+    for (int64_t b = layers - 1; b >= 0; --b) {
+      leastLayer[b] = std::min(leastLayer[b + 1],
+                               prefix.compute[b + 1] - prefix.compute[b]);
+      double crossing = b == 0 ? kNone
+                               : on.layers[b - 1].trailSeconds +
+                                     on.layers[b].leadSeconds +
+                                     2 * on.cutSeconds[b];
+      leastBoundary[b] = std::min(leastBoundary[b + 1], crossing);
+    }
+    std::vector<double> load(devices, 0), state(devices, 0),
+        activations(devices, 0), transient(devices, 0);
+    std::vector<double> deviceInFlight(devices);
+    for (int64_t d = 0; d < devices; ++d)
+      deviceInFlight[d] = getInFlightMicrobatches(problem.schedule, devices, d,
+                                                  problem.microbatches, v);
+    std::vector<StageAssignment> partition(chunks);
+    double slope = m - 1 / vd;
+    bool exhausted = false;
+    std::vector<double> loads;
+    // Places chunk p from layer i on; `sum` is S so far.
+    std::function<void(int64_t, int64_t, double)> place = [&](int64_t p,
+                                                              int64_t i,
+                                                              double sum) {
+      if (exhausted)
+        return;
+      if (++nodes > problem.nodeBudget) {
+        exhausted = true;
+        return;
+      }
+      int64_t d = p % devices;
+      int64_t last = layers - (chunks - p - 1);
+      // Every completion's S is at least the layers' compute from i on
+      // plus this chunk's start: a bound on the chunk's own end j.
+      double restCompute = prefix.compute[layers] - prefix.compute[i];
+      // The chunk's ends, those nearest an even share first: the
+      // device's part of the layers' compute left (the devices' loads
+      // levelled) over its chunks left. (The last chunk ends at the
+      // last layer.)
+      int64_t own = (chunks - 1 - p) / devices + 1;
+      double level = restCompute;
+      for (double l : load)
+        level += l;
+      double share = (level / static_cast<double>(devices) - load[d]) /
+                     static_cast<double>(own);
+      std::vector<int64_t> ends;
+      for (int64_t j = p + 1 == chunks ? layers : i + 1; j <= last; ++j) {
+        double compute = prefix.compute[j] - prefix.compute[i];
+        if (slope * (load[d] + compute) + (sum + restCompute) / vd >=
+            best * (1 - 1e-12))
+          break;
+        ends.push_back(j);
+      }
+      llvm::stable_sort(ends, [&](int64_t a, int64_t b) {
+        return std::abs(prefix.compute[a] - prefix.compute[i] - share) <
+               std::abs(prefix.compute[b] - prefix.compute[i] - share);
+      });
+      for (int64_t j : ends) {
+        double c = cost(i, j, mesh);
+        double chunkState = prefix.state[j] - prefix.state[i];
+        double chunkActivations = prefix.activations[j] - prefix.activations[i];
+        double chunkTransient = prefix.transient[i * (layers + 1) + j];
+        double newTransient = std::max(transient[d], chunkTransient);
+        if (problem.memoryCapacity > 0 &&
+            state[d] + chunkState +
+                    deviceInFlight[d] * (activations[d] + chunkActivations) /
+                        vd +
+                    newTransient >
+                problem.memoryCapacity)
+          continue;
+        double newSum = sum + c;
+        double least = newSum;
+        double busiest = 0;
+        int64_t left = chunks - p - 1;
+        if (left > 0) {
+          // The next chunk's start, the boundaries after it, the last
+          // chunk's end, the layers' compute.
+          least += on.layers[j].leadSeconds + on.cutSeconds[j] +
+                   (left - 1) * (left > 1 ? leastBoundary[j + 1] : 0) +
+                   on.layers[layers - 1].trailSeconds + on.cutSeconds[layers] +
+                   prefix.compute[layers] - prefix.compute[j];
+          for (int64_t e = 0; e < devices; ++e) {
+            // Chunks p + 1 .. N - 1 that run on device e.
+            int64_t first =
+                p + 1 + ((e - (p + 1) % devices) + devices) % devices;
+            int64_t count =
+                first < chunks ? (chunks - 1 - first) / devices + 1 : 0;
+            double own = (e == d ? load[d] + c : load[e]) +
+                         static_cast<double>(count) * leastLayer[j];
+            busiest = std::max(busiest, own);
+          }
+          // The work left fills the devices' headroom below the
+          // busiest load: the level it reaches (water-filling; at
+          // least S / P).
+          double rest = least - newSum;
+          loads.assign(load.begin(), load.end());
+          loads[d] += c;
+          llvm::sort(loads);
+          double filled = 0;
+          for (int64_t e = 0; e < devices; ++e) {
+            // Raising the e + 1 least loaded to the next load.
+            double next = e + 1 < devices ? loads[e + 1] : kNone;
+            filled += loads[e];
+            double level = (filled + rest) / static_cast<double>(e + 1);
+            if (level <= next) {
+              busiest = std::max(busiest, level);
+              break;
+            }
+          }
+        } else {
+          for (int64_t e = 0; e < devices; ++e)
+            busiest = std::max(busiest, e == d ? load[d] + c : load[e]);
+        }
+        if (slope * busiest + least / vd >= best * (1 - 1e-12))
+          continue;
+        partition[p] = {i, j, mesh};
+        if (left == 0) {
+          std::vector<StageAssignment> complete = partition;
+          consider(complete);
+          continue;
+        }
+        double savedLoad = load[d], savedState = state[d],
+               savedActivations = activations[d], savedTransient = transient[d];
+        load[d] += c;
+        state[d] += chunkState;
+        activations[d] += chunkActivations;
+        transient[d] = newTransient;
+        place(p + 1, j, newSum);
+        load[d] = savedLoad;
+        state[d] = savedState;
+        activations[d] = savedActivations;
+        transient[d] = savedTransient;
+      }
+    };
+    place(0, 0, 0);
+    if (exhausted) {
+      result.exact = false;
+      // What no partition on this plan goes below: its layers' compute and
+      // cheapest boundaries, levelled over the devices.
+      double least = prefix.compute[layers] + on.layers[0].leadSeconds +
+                     on.cutSeconds[0] +
+                     (chunks > 1 ? (chunks - 1) * leastBoundary[1] : 0) +
+                     on.layers[layers - 1].trailSeconds + on.cutSeconds[layers];
+      result.lowerBound =
+          std::min(result.lowerBound,
+                   slope * least / static_cast<double>(devices) + least / vd);
+    }
+  }
+  result.lowerBound = std::min(result.lowerBound, best);
+  result.nodes = nodes;
   return result;
 }
 

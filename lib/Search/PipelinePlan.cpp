@@ -747,6 +747,9 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
       ++best.configs;
       StageSearchResult result = searchStages(problem);
       best.capsTried += result.capsTried;
+      best.branchNodes += result.nodes;
+      best.unproven += !result.exact;
+      best.lowerBound = std::min(best.lowerBound, result.lowerBound);
       if (!result.found) {
         // Nothing faster than a pipeline found before: no error to word.
         if (problem.incumbent < std::numeric_limits<double>::infinity())
@@ -832,6 +835,11 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   return best;
 }
 
+double PipelinePlan::getBoundGap() const {
+  double seconds = timing.seconds - timing.tailSeconds;
+  return lowerBound > 0 && lowerBound < seconds ? seconds / lowerBound - 1 : 0;
+}
+
 bool PipelinePlan::uniformConfig() const {
   return llvm::all_of(chunks, [&](const PipelineChunk &chunk) {
     return chunk.config == chunks.front().config;
@@ -894,6 +902,17 @@ void mlir::autopar::printPipelineReportText(llvm::raw_ostream &os,
   os << "search: " << plan.layers << " layers, " << plan.meshes
      << " stage meshes, " << plan.configs << " configurations, "
      << plan.capsTried << " slowest-stage caps";
+  if (plan.branchNodes > 0)
+    os << ", " << plan.branchNodes << " interleaved partial partitions";
+  if (plan.unproven > 0 && plan.getBoundGap() > 0)
+    os << llvm::format(" (%lld stopped at the node budget: the pipeline, "
+                       "without its tail, within %.2f%% of a lower bound)",
+                       static_cast<long long>(plan.unproven),
+                       100 * plan.getBoundGap());
+  else if (plan.unproven > 0)
+    os << " (" << plan.unproven
+       << " stopped at the node budget, where their bounds show nothing "
+          "faster)";
   const Repetition &repetition = planner.getRepetition();
   if (repetition.count > 0)
     printRepeatedBlock(os, repetition, opText(planner, repetition.start));
@@ -948,6 +967,9 @@ void mlir::autopar::writePipelineJson(llvm::json::OStream &json,
       json.attribute("meshes", plan.meshes);
       json.attribute("configs", plan.configs);
       json.attribute("caps", plan.capsTried);
+      json.attribute("interleaved_nodes", plan.branchNodes);
+      json.attribute("unproven", plan.unproven);
+      json.attribute("bound_gap", plan.getBoundGap());
       const Repetition &repetition = planner.getRepetition();
       if (repetition.count > 0)
         writeRepeatedBlockJson(json, repetition);

@@ -200,6 +200,29 @@ int main() {
   printSchedule(PipelineSchedule::OneFOneB, 4, 8, 1);
   printSchedule(PipelineSchedule::Interleaved, 4, 8, 2);
   printSchedule(PipelineSchedule::OneFOneB, 4, 2, 1);
+  {
+    // Uneven interleaved chunks: chunks 0 and 1 a tenth of chunks 2 and 3.
+    // The closed form prices each device's two chunks as if alike (3.3 a
+    // microbatch each: 2 x 3.3 + 3.3 / 2 = 8.25); in the schedule's order
+    // at M = 2 the heavy chunks of both microbatches wait for the light
+    // ones and then run back to back, so the order takes longer, and the
+    // time is the order's (its excess is bubble).
+    std::vector<StageWork> chunks(4);
+    for (auto [index, chunk] : llvm::enumerate(chunks)) {
+      chunk.forward = index < 2 ? 0.1 : 1;
+      chunk.backward = 2 * chunk.forward;
+    }
+    double closed = 2 * 3.3 + 3.3 / 2;
+    PipelineTiming timing =
+        timePipeline(chunks, 2, PipelineSchedule::Interleaved, 2);
+    PipelineSimulation simulation =
+        simulatePipeline(chunks, 2, PipelineSchedule::Interleaved, 2);
+    double end = *std::max_element(simulation.deviceEnd.begin(),
+                                   simulation.deviceEnd.end());
+    std::printf("uneven interleaved P=2 M=2 v=2: closed form %.2f, "
+                "simulated: last backward %.2f, time %.2f, bubble %.2f\n",
+                closed, end, timing.seconds, timing.bubbleSeconds);
+  }
   // The interleaved schedule as loops: the same program size at M = 16
   // and M = 64.
   for (int64_t m : {16, 64})
@@ -347,31 +370,50 @@ int main() {
               "%u), partitions found: %u, none fits: %u, failures: %u\n",
               problems, pinned, kinds, found, none, failures);
 
-  // The interleaved search (a heuristic: its DP balances chunks, the
-  // schedule's time follows the busiest device) against enumeration on
-  // random problems without a memory limit: it finds a pipeline whenever
-  // one exists, never one faster than the best (which would be a timing
-  // bug), and how often it finds the best and how far it is from it at
-  // worst are printed.
-  unsigned interleaved = 0, best = 0;
+  // The interleaved search (its DP balances chunks, the schedule's time
+  // follows the busiest device; a branch and bound then proves or
+  // improves the result) against enumeration on random problems, a third
+  // under a memory limit: it finds a pipeline whenever one exists, never
+  // one faster than the best (which would be a timing bug), and how often
+  // it finds the best, proves it (within its node budget) and how far it
+  // is from it at worst are printed.
+  unsigned interleaved = 0, best = 0, proven = 0, limited = 0, fitless = 0;
   double worst = 1;
+  int64_t mostNodes = 0;
+  unsigned stopped = 0, stoppedNone = 0;
+  double worstStopped = 1, loosest = 1;
   for (unsigned trial = 0; trial < 200; ++trial) {
     StageSearchProblem problem;
     problem.schedule = PipelineSchedule::Interleaved;
     problem.stages = 2 + random.below(2);
     problem.virtualStages = 2 + random.below(2);
     int64_t chunks = problem.stages * problem.virtualStages;
-    int64_t layers = chunks + random.below(4);
+    int64_t layers = chunks + random.below(6);
     problem.microbatches = problem.stages * (1 + random.below(4));
-    // One stage plan: the search runs every chunk of a pipeline on one.
-    problem.meshes.push_back(randomMesh(random, 0, layers, false));
+    // One stage plan: the search runs every chunk of a pipeline on one. A
+    // third of the problems take ZeRO-3's plan (leads, trails, gathered
+    // parameters) and a memory limit that some partitions break.
+    bool memory = random.below(3) == 0;
+    problem.meshes.push_back(
+        randomMesh(random, memory ? 1 : 0, layers, memory));
+    if (memory) {
+      problem.memoryCapacity = 150 + 350 * random.unit();
+      ++limited;
+    }
     ++interleaved;
     StageSearchResult searched = searchStages(problem);
     StageSearchResult enumerated = enumerateStages(problem);
-    if (!searched.found || !enumerated.found) {
+    mostNodes = std::max(mostNodes, searched.nodes);
+    proven += searched.exact;
+    if (searched.found != enumerated.found) {
       ++failures;
       std::printf("interleaved trial %u: search found %d, enumeration %d\n",
                   trial, searched.found, enumerated.found);
+      continue;
+    }
+    if (!enumerated.found) {
+      ++fitless;
+      ++best;
       continue;
     }
     double a = searched.timing.seconds - searched.timing.tailSeconds;
@@ -383,9 +425,36 @@ int main() {
     }
     best += a <= b * (1 + 1e-9);
     worst = std::max(worst, a / b);
+    // With a budget of 4 partial partitions the branch and bound stops
+    // early: the heuristic's pipeline (or one it improved) is kept, never
+    // below the best, and the lower bound it reports is at most the best.
+    StageSearchProblem budgeted = problem;
+    budgeted.nodeBudget = 4;
+    StageSearchResult early = searchStages(budgeted);
+    if (!early.exact) {
+      ++stopped;
+      double c = early.found ? early.timing.seconds - early.timing.tailSeconds
+                             : std::numeric_limits<double>::infinity();
+      if (c < b * (1 - 1e-9) || early.lowerBound > b * (1 + 1e-9)) {
+        ++failures;
+        std::printf("interleaved trial %u: stopped early at %.9f, bound "
+                    "%.9f, best %.9f\n",
+                    trial, c, early.lowerBound, b);
+      }
+      if (early.found)
+        worstStopped = std::max(worstStopped, c / b);
+      else
+        ++stoppedNone;
+      loosest = std::max(loosest, b / early.lowerBound);
+    }
   }
-  std::printf("interleaved problems: %u, the best found: %u, worst %.4f of "
-              "the best, failures: %u\n",
-              interleaved, best, worst, failures);
+  std::printf("interleaved problems: %u (memory limited: %u, none fits: %u), "
+              "the best found: %u, proven: %u, worst %.4f of the best, most "
+              "nodes: %lld, failures: %u\n",
+              interleaved, limited, fitless, best, proven, worst,
+              static_cast<long long>(mostNodes), failures);
+  std::printf("stopped at 4 nodes: %u (none found: %u), worst %.4f of the "
+              "best, the best at most %.4f of the bound\n",
+              stopped, stoppedNone, worstStopped, loosest);
   return failures == 0 ? 0 : 1;
 }

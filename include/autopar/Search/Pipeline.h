@@ -89,9 +89,12 @@ double getInFlightMicrobatches(PipelineSchedule schedule, int64_t devices,
 /// c_d the per-microbatch work of device d over its chunks; the tail is
 /// the longest step work that outlasts the backwards still flowing to
 /// device 0 (device d's last backward ends sum_{d' < d} of the devices
-/// before it earlier). Memory per device: its chunks' parameter state, the
-/// activations in flight (getInFlightMicrobatches, over its chunks'
-/// average) and its largest working set.
+/// before it earlier). Interleaved, the closed form prices a device's
+/// chunks as if alike: where the schedule's order, run (simulatePipeline),
+/// ends later (chunks of uneven time wait for each other), the time is the
+/// order's, the excess counted as bubble. Memory per device: its chunks'
+/// parameter state, the activations in flight (getInFlightMicrobatches,
+/// over its chunks' average) and its largest working set.
 PipelineTiming timePipeline(const std::vector<StageWork> &chunks,
                             int64_t microbatches, PipelineSchedule schedule,
                             int64_t virtualStages);
@@ -231,6 +234,9 @@ struct StageSearchProblem {
   /// Seconds of a pipeline found elsewhere: the search finds only faster
   /// ones (its bounds stop it sooner); infinity: any.
   double incumbent = std::numeric_limits<double>::infinity();
+  /// Interleaved: the partial partitions the branch and bound may visit
+  /// before it settles for what it has (StageSearchResult::exact).
+  int64_t nodeBudget = int64_t(1) << 16;
 };
 
 /// One chunk of a pipeline: layers [begin, end) on mesh `mesh`.
@@ -245,6 +251,15 @@ struct StageSearchResult {
   PipelineTiming timing;
   /// Candidate slowest-stage times tried (the DP's outer loop).
   int64_t capsTried = 0;
+  /// Interleaved: the partial partitions the branch and bound visited, and
+  /// whether it finished within its budget (so that `chunks` is the best
+  /// pipeline, or none is faster than the incumbent).
+  int64_t nodes = 0;
+  bool exact = true;
+  /// A time (timePipeline's, without the tail) that no pipeline of the
+  /// problem goes below: the best one found (or the incumbent) when
+  /// exact, else the least of that and the unproven plans' bounds.
+  double lowerBound = std::numeric_limits<double>::infinity();
 };
 
 /// The chunk of layers [begin, end) on `mesh` as a stage's work: its
@@ -256,10 +271,12 @@ StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
 /// device's chunks on one mesh plan, each device within the memory
 /// capacity. Of two chunks' plans that take the same time per microbatch,
 /// the one with less step work (synchronisation, update) is chosen.
-/// Exact for v = 1 (the time of timePipeline without its tail, which is
-/// evaluated on the result); for v > 1 the chunks, all on one mesh, are
-/// balanced under the same outer loop and checked against memory as a
-/// whole.
+/// Exact (the time of timePipeline without its tail, which is evaluated
+/// on the result): for v = 1 by the DP; for v > 1, where every chunk runs
+/// on one mesh plan, the chunks are first balanced under the same outer
+/// loop (a heuristic) and then a branch and bound over their boundaries
+/// proves that pipeline the best or finds a faster one, unless it visits
+/// more partial partitions than its budget (`exact` false).
 StageSearchResult searchStages(const StageSearchProblem &problem);
 
 /// Every partition enumerated (small problems only; tests).
