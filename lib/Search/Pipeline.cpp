@@ -782,79 +782,124 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     }
   }
 
-  // Then, per plan, branch and bound over the chunks' boundaries with the
-  // heuristic's best as the incumbent: it proves that pipeline the best or
-  // finds a faster one. Chunks are placed in order, each device's load
-  // (its chunks' per-microbatch work) and memory kept as they grow, each
-  // chunk's ends nearest an even share first; a partial partition is cut
-  // when its memory breaks the limit or when even its best completion
-  // cannot beat the incumbent by the closed form, (M - 1/v) times the
-  // busiest load plus S / v, which the time never goes below: the
-  // remaining layers' compute, the start of the next chunk and the
-  // cheapest boundaries the remaining chunks must cross bound S from
-  // below, and the busiest load is at least each device's load plus a
-  // layer per chunk it has left and the level the work left reaches in
-  // the devices' headroom. (Pruning partial partitions dominated in every
-  // load and S is not sound: the schedule's order waits on the chunks, not
-  // the loads.) Within the problem's node budget; beyond, the best found
-  // so far is kept, not proven, with a lower bound beside it.
+  // Then a branch and bound over the chunks' boundaries and each device's
+  // plan (its chunks share one; the heuristic's best, on one plan for all,
+  // is the incumbent): it proves that pipeline the best or finds a faster
+  // one. Chunks are placed in order, a device's plan chosen with its first
+  // chunk (the incumbent's first, then by their layers' sum), each
+  // device's load (its chunks' per-microbatch work) and memory kept as
+  // they grow, each chunk's ends nearest an even share first; a partial
+  // partition is cut when its memory breaks the limit or when even its
+  // best completion cannot beat the incumbent by the closed form,
+  // (M - 1/v) times the busiest load plus S / v, which the time never goes
+  // below: the remaining layers' compute, the start of the next chunk and
+  // the cheapest boundaries the remaining chunks must cross (on the
+  // cheapest plan for each) bound S from below, and the busiest load is
+  // at least each device's load plus a layer per chunk it has left and
+  // the level the work left reaches in the devices' headroom. (Pruning
+  // partial partitions dominated in every load and S is not sound: the
+  // schedule's order waits on the chunks, not the loads.) Within the
+  // problem's node budget; beyond, the best found so far is kept, not
+  // proven, with a lower bound beside it.
   int64_t nodes = 0;
-  for (unsigned mesh : order) {
-    if (bound(prefixes[mesh].compute[layers]) >= best * (1 - 1e-12))
-      break;
-    bool allowed = true;
-    for (int64_t p = 0; p < chunks; ++p)
-      allowed &= problem.allowsMesh(p, mesh);
-    if (!allowed)
-      continue;
-    const Prefix &prefix = prefixes[mesh];
+  // The plans some device may run, cheapest first, the incumbent's first.
+  std::vector<unsigned> plans;
+  for (unsigned mesh : order)
+    if (llvm::any_of(llvm::seq<int64_t>(0, devices),
+                     [&](int64_t d) { return problem.allowsMesh(d, mesh); }))
+      plans.push_back(mesh);
+  if (result.found) {
+    auto it = llvm::find(plans, result.chunks.front().mesh);
+    if (it != plans.end())
+      std::rotate(plans.begin(), it, std::next(it));
+  }
+  // Over the plans: the least compute of each layer (prefix sums), of a
+  // boundary at b or later (the end of the chunk before it and the start
+  // of the one after), of a layer from b on.
+  std::vector<double> leastCompute(layers + 1, 0);
+  std::vector<double> leastBoundary(layers + 1, kNone),
+      leastLayer(layers + 1, kNone);
+  for (int64_t b = 0; b < layers; ++b) {
+    double cheapest = kNone;
+    for (unsigned mesh : plans)
+      cheapest = std::min(cheapest, prefixes[mesh].compute[b + 1] -
+                                        prefixes[mesh].compute[b]);
+    leastCompute[b + 1] = leastCompute[b] + cheapest;
+  }
+  double leastFirst = kNone, leastLast = kNone;
+  for (unsigned mesh : plans) {
     const StageSearchProblem::Mesh &on = problem.meshes[mesh];
-    // What a chunk boundary at layer b (0 < b < K) adds to S: the end of
-    // the chunk before it and the start of the one after. leastBoundary[b]:
-    // the least of those at b or later; leastLayer[b]: the cheapest layer
-    // from b on.
-    std::vector<double> leastBoundary(layers + 1, kNone),
-        leastLayer(layers + 1, kNone);
-    for (int64_t b = layers - 1; b >= 0; --b) {
-      leastLayer[b] = std::min(leastLayer[b + 1],
-                               prefix.compute[b + 1] - prefix.compute[b]);
-      double crossing = b == 0 ? kNone
-                               : on.layers[b - 1].trailSeconds +
-                                     on.layers[b].leadSeconds +
-                                     2 * on.cutSeconds[b];
-      leastBoundary[b] = std::min(leastBoundary[b + 1], crossing);
+    leastFirst =
+        std::min(leastFirst, on.layers[0].leadSeconds + on.cutSeconds[0]);
+    leastLast = std::min(leastLast, on.layers[layers - 1].trailSeconds +
+                                        on.cutSeconds[layers]);
+  }
+  for (int64_t b = layers - 1; b >= 0; --b) {
+    leastLayer[b] =
+        std::min(leastLayer[b + 1], leastCompute[b + 1] - leastCompute[b]);
+    double crossing = kNone;
+    for (unsigned mesh : plans) {
+      const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+      if (b > 0)
+        crossing = std::min(crossing, on.layers[b - 1].trailSeconds +
+                                          on.layers[b].leadSeconds +
+                                          2 * on.cutSeconds[b]);
     }
-    std::vector<double> load(devices, 0), state(devices, 0),
-        activations(devices, 0), transient(devices, 0);
-    std::vector<double> deviceInFlight(devices);
-    for (int64_t d = 0; d < devices; ++d)
-      deviceInFlight[d] = getInFlightMicrobatches(problem.schedule, devices, d,
-                                                  problem.microbatches, v);
-    std::vector<StageAssignment> partition(chunks);
-    double slope = m - 1 / vd;
-    bool exhausted = false;
-    std::vector<double> loads;
-    // Places chunk p from layer i on; `sum` is S so far.
-    std::function<void(int64_t, int64_t, double)> place = [&](int64_t p,
-                                                              int64_t i,
-                                                              double sum) {
-      if (exhausted)
-        return;
-      if (++nodes > problem.nodeBudget) {
-        exhausted = true;
-        return;
-      }
-      int64_t d = p % devices;
-      int64_t last = layers - (chunks - p - 1);
-      // Every completion's S is at least the layers' compute from i on
-      // plus this chunk's start: a bound on the chunk's own end j.
-      double restCompute = prefix.compute[layers] - prefix.compute[i];
-      // The chunk's ends, those nearest an even share first: the
-      // device's part of the layers' compute left (the devices' loads
-      // levelled) over its chunks left. (The last chunk ends at the
-      // last layer.)
+    leastBoundary[b] = std::min(leastBoundary[b + 1], crossing);
+  }
+  // The next chunk's start at layer j, at least.
+  auto leastStart = [&](int64_t j) {
+    double least = kNone;
+    for (unsigned mesh : plans) {
+      const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+      least = std::min(least, on.layers[j].leadSeconds + on.cutSeconds[j]);
+    }
+    return least;
+  };
+  std::vector<double> startAt(layers, 0);
+  for (int64_t j = 0; j < layers; ++j)
+    startAt[j] = leastStart(j);
+  std::vector<double> load(devices, 0), state(devices, 0),
+      activations(devices, 0), transient(devices, 0);
+  std::vector<int64_t> devicePlan(devices, -1);
+  std::vector<double> deviceInFlight(devices);
+  for (int64_t d = 0; d < devices; ++d)
+    deviceInFlight[d] = getInFlightMicrobatches(problem.schedule, devices, d,
+                                                problem.microbatches, v);
+  std::vector<StageAssignment> partition(chunks);
+  double slope = m - 1 / vd;
+  bool exhausted = false;
+  std::vector<double> loads;
+  // Places chunk p from layer i on; `sum` is S so far.
+  std::function<void(int64_t, int64_t, double)> place = [&](int64_t p,
+                                                            int64_t i,
+                                                            double sum) {
+    if (exhausted)
+      return;
+    if (++nodes > problem.nodeBudget) {
+      exhausted = true;
+      return;
+    }
+    int64_t d = p % devices;
+    int64_t last = layers - (chunks - p - 1);
+    int64_t left = chunks - p - 1;
+    // Every completion's S is at least the layers' compute from i on (on
+    // their cheapest plans): a bound on the chunk's own end j.
+    double restCompute = leastCompute[layers] - leastCompute[i];
+    std::vector<unsigned> choices;
+    if (devicePlan[d] >= 0)
+      choices.push_back(devicePlan[d]);
+    else
+      for (unsigned mesh : plans)
+        if (problem.allowsMesh(p, mesh))
+          choices.push_back(mesh);
+    for (unsigned mesh : choices) {
+      const Prefix &prefix = prefixes[mesh];
+      // The chunk's ends, those nearest an even share first: the device's
+      // part of the layers' compute left (the devices' loads levelled)
+      // over its chunks left. (The last chunk ends at the last layer.)
       int64_t own = (chunks - 1 - p) / devices + 1;
-      double level = restCompute;
+      double level = prefix.compute[layers] - prefix.compute[i];
       for (double l : load)
         level += l;
       double share = (level / static_cast<double>(devices) - load[d]) /
@@ -887,14 +932,12 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
         double newSum = sum + c;
         double least = newSum;
         double busiest = 0;
-        int64_t left = chunks - p - 1;
         if (left > 0) {
           // The next chunk's start, the boundaries after it, the last
           // chunk's end, the layers' compute.
-          least += on.layers[j].leadSeconds + on.cutSeconds[j] +
+          least += startAt[j] +
                    (left - 1) * (left > 1 ? leastBoundary[j + 1] : 0) +
-                   on.layers[layers - 1].trailSeconds + on.cutSeconds[layers] +
-                   prefix.compute[layers] - prefix.compute[j];
+                   leastLast + leastCompute[layers] - leastCompute[j];
           for (int64_t e = 0; e < devices; ++e) {
             // Chunks p + 1 .. N - 1 that run on device e.
             int64_t first =
@@ -905,9 +948,8 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
                          static_cast<double>(count) * leastLayer[j];
             busiest = std::max(busiest, own);
           }
-          // The work left fills the devices' headroom below the
-          // busiest load: the level it reaches (water-filling; at
-          // least S / P).
+          // The work left fills the devices' headroom below the busiest
+          // load: the level it reaches (water-filling; at least S / P).
           double rest = least - newSum;
           loads.assign(load.begin(), load.end());
           loads[d] += c;
@@ -937,30 +979,33 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
         }
         double savedLoad = load[d], savedState = state[d],
                savedActivations = activations[d], savedTransient = transient[d];
+        int64_t savedPlan = devicePlan[d];
         load[d] += c;
         state[d] += chunkState;
         activations[d] += chunkActivations;
         transient[d] = newTransient;
+        devicePlan[d] = mesh;
         place(p + 1, j, newSum);
         load[d] = savedLoad;
         state[d] = savedState;
         activations[d] = savedActivations;
         transient[d] = savedTransient;
+        devicePlan[d] = savedPlan;
       }
-    };
-    place(0, 0, 0);
-    if (exhausted) {
-      result.exact = false;
-      // What no partition on this plan goes below: its layers' compute and
-      // cheapest boundaries, levelled over the devices.
-      double least = prefix.compute[layers] + on.layers[0].leadSeconds +
-                     on.cutSeconds[0] +
-                     (chunks > 1 ? (chunks - 1) * leastBoundary[1] : 0) +
-                     on.layers[layers - 1].trailSeconds + on.cutSeconds[layers];
-      result.lowerBound =
-          std::min(result.lowerBound,
-                   slope * least / static_cast<double>(devices) + least / vd);
     }
+  };
+  if (!plans.empty())
+    place(0, 0, 0);
+  if (exhausted) {
+    result.exact = false;
+    // What no partition goes below: the layers' compute and cheapest
+    // boundaries, levelled over the devices.
+    double least = leastCompute[layers] + leastFirst +
+                   (chunks > 1 ? (chunks - 1) * leastBoundary[1] : 0) +
+                   leastLast;
+    result.lowerBound =
+        std::min(result.lowerBound,
+                 slope * least / static_cast<double>(devices) + least / vd);
   }
   result.lowerBound = std::min(result.lowerBound, best);
   result.nodes = nodes;

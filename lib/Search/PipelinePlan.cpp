@@ -402,10 +402,6 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     for (unsigned zero : request.stageZero)
       if (!llvm::is_contained(zeros, zero))
         zeros.push_back(zero);
-    if (zeros.size() > 1 && v > 1 &&
-        failed(needsOneForAll("one ZeRO stage; zero= pins " +
-                              Twine(zeros.size()) + " different ones")))
-      return failure();
   } else if (request.zero)
     zeros.push_back(*request.zero);
   else
@@ -420,10 +416,6 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     for (Recompute recompute : request.stageRecompute)
       if (!llvm::is_contained(recomputes, recompute))
         recomputes.push_back(recompute);
-    if (recomputes.size() > 1 && v > 1 &&
-        failed(needsOneForAll("one recomputation; recompute= pins " +
-                              Twine(recomputes.size()) + " kinds")))
-      return failure();
   } else if (request.recompute)
     recomputes.push_back(*request.recompute);
   else
@@ -830,6 +822,12 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
       diag << ": the fastest pipelines need at least "
            << formatBytes(leastMemory) << " on their fullest GPU (" << leanest
            << "); use more stages, GPUs or recomputation";
+    if (best.unproven > 0)
+      diag << " (the interleaved stage search stopped at its node budget "
+              "in "
+           << best.unproven
+           << " searches before finding one that fits: pinning "
+              "virtual-stages= or fewer kinds per stage narrows it)";
     return diag;
   }
   return best;

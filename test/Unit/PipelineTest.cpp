@@ -380,7 +380,7 @@ int main() {
   unsigned interleaved = 0, best = 0, proven = 0, limited = 0, fitless = 0;
   double worst = 1;
   int64_t mostNodes = 0;
-  unsigned stopped = 0, stoppedNone = 0;
+  unsigned stopped = 0, stoppedNone = 0, twoPlans = 0;
   double worstStopped = 1, loosest = 1;
   for (unsigned trial = 0; trial < 200; ++trial) {
     StageSearchProblem problem;
@@ -390,15 +390,25 @@ int main() {
     int64_t chunks = problem.stages * problem.virtualStages;
     int64_t layers = chunks + random.below(6);
     problem.microbatches = problem.stages * (1 + random.below(4));
-    // One stage plan: the search runs every chunk of a pipeline on one. A
-    // third of the problems take ZeRO-3's plan (leads, trails, gathered
-    // parameters) and a memory limit that some partitions break.
+    // A third of the problems take ZeRO-3's plan (leads, trails, gathered
+    // parameters) and a memory limit that some partitions break; a third
+    // a second plan too, each device choosing one for all its chunks, and
+    // then half of those pin a plan per device.
     bool memory = random.below(3) == 0;
     problem.meshes.push_back(
         randomMesh(random, memory ? 1 : 0, layers, memory));
     if (memory) {
       problem.memoryCapacity = 150 + 350 * random.unit();
       ++limited;
+    }
+    if (random.below(3) == 0) {
+      StageSearchProblem::Mesh second = randomMesh(random, 2, layers, memory);
+      second.kind = 1;
+      problem.meshes.push_back(std::move(second));
+      ++twoPlans;
+      if (random.below(2))
+        for (int64_t d = 0; d < problem.stages; ++d)
+          problem.stageKinds.push_back(d == 0 ? 1 : 1 + random.below(3));
     }
     ++interleaved;
     StageSearchResult searched = searchStages(problem);
@@ -448,10 +458,10 @@ int main() {
       loosest = std::max(loosest, b / early.lowerBound);
     }
   }
-  std::printf("interleaved problems: %u (memory limited: %u, none fits: %u), "
-              "the best found: %u, proven: %u, worst %.4f of the best, most "
-              "nodes: %lld, failures: %u\n",
-              interleaved, limited, fitless, best, proven, worst,
+  std::printf("interleaved problems: %u (memory limited: %u, two plans: %u, "
+              "none fits: %u), the best found: %u, proven: %u, worst %.4f of "
+              "the best, most nodes: %lld, failures: %u\n",
+              interleaved, limited, twoPlans, fitless, best, proven, worst,
               static_cast<long long>(mostNodes), failures);
   std::printf("stopped at 4 nodes: %u (none found: %u), worst %.4f of the "
               "best, the best at most %.4f of the bound\n",

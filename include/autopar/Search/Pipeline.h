@@ -272,9 +272,9 @@ StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
 /// capacity. Of two chunks' plans that take the same time per microbatch,
 /// the one with less step work (synchronisation, update) is chosen.
 /// Exact (the time of timePipeline without its tail, which is evaluated
-/// on the result): for v = 1 by the DP; for v > 1, where every chunk runs
-/// on one mesh plan, the chunks are first balanced under the same outer
-/// loop (a heuristic) and then a branch and bound over their boundaries
+/// on the result): for v = 1 by the DP; for v > 1 the chunks are first
+/// balanced on one plan for all under the same outer loop (a heuristic),
+/// then a branch and bound over their boundaries and each device's plan
 /// proves that pipeline the best or finds a faster one, unless it visits
 /// more partial partitions than its budget (`exact` false).
 StageSearchResult searchStages(const StageSearchProblem &problem);
