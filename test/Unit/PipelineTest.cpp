@@ -392,8 +392,9 @@ int main() {
     problem.microbatches = problem.stages * (1 + random.below(4));
     // A third of the problems take ZeRO-3's plan (leads, trails, gathered
     // parameters) and a memory limit that some partitions break; a third
-    // a second plan too, each device choosing one for all its chunks, and
-    // then half of those pin a plan per device.
+    // a second plan too (of another mesh shape in half), each device
+    // choosing one for all its chunks, and then half of those pin a plan
+    // per device.
     bool memory = random.below(3) == 0;
     problem.meshes.push_back(
         randomMesh(random, memory ? 1 : 0, layers, memory));
@@ -404,6 +405,8 @@ int main() {
     if (random.below(3) == 0) {
       StageSearchProblem::Mesh second = randomMesh(random, 2, layers, memory);
       second.kind = 1;
+      // (Of another mesh shape in half: a pipeline's devices take one.)
+      second.shape = random.below(2);
       problem.meshes.push_back(std::move(second));
       ++twoPlans;
       if (random.below(2))
