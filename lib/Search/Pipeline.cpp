@@ -886,16 +886,12 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     // Every completion's S is at least the layers' compute from i on (on
     // their cheapest plans): a bound on the chunk's own end j.
     double restCompute = leastCompute[layers] - leastCompute[i];
-    // (Every device on a mesh of one shape: the partitioner's interleaved
-    // programs have not been checked on meshes that refine one another.)
     std::vector<unsigned> choices;
     if (devicePlan[d] >= 0)
       choices.push_back(devicePlan[d]);
     else
       for (unsigned mesh : plans)
-        if (problem.allowsMesh(p, mesh) &&
-            (devicePlan[0] < 0 ||
-             problem.meshes[mesh].shape == problem.meshes[devicePlan[0]].shape))
+        if (problem.allowsMesh(p, mesh))
           choices.push_back(mesh);
     for (unsigned mesh : choices) {
       const Prefix &prefix = prefixes[mesh];
@@ -1034,14 +1030,9 @@ mlir::autopar::enumerateStages(const StageSearchProblem &problem) {
     if (p == chunks) {
       if (begin != layers)
         return;
-      // Chunks of one device share its mesh; interleaved, every device's
-      // mesh has one shape.
+      // Chunks of one device share its mesh.
       for (int64_t c = problem.stages; c < chunks; ++c)
         if (partition[c].mesh != partition[c % problem.stages].mesh)
-          return;
-      for (int64_t c = 1; c < chunks && v > 1; ++c)
-        if (problem.meshes[partition[c].mesh].shape !=
-            problem.meshes[partition[0].mesh].shape)
           return;
       PipelineTiming timing;
       double seconds = pipelineSeconds(problem, partition, timing);

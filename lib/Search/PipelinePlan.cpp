@@ -261,17 +261,6 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     });
     v = 1;
   };
-  // The stages differ in what a device's chunks must share (`what`: "one
-  // mesh; mesh= pins 2 shapes").
-  auto needsOneForAll = [&](const Twine &what) -> LogicalResult {
-    if (interleavedOnly)
-      return emitError(loc) << "autopar-plan: schedule=interleaved runs "
-                               "chunks of several stages on each device, so "
-                               "the stages need "
-                            << what;
-    dropInterleaved();
-    return success();
-  };
   // Searched beside 1F1B, the interleaved schedule is tried while its
   // layers stay within twice those the stage search otherwise sees (the
   // DP is cubic in them).
@@ -348,10 +337,6 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     if (same == meshes.end())
       meshes.push_back(mesh);
   }
-  if (meshes.size() > 1 && v > 1 &&
-      failed(needsOneForAll("one mesh; mesh= pins " + Twine(meshes.size()) +
-                            " shapes")))
-    return failure();
   if (request.stageMeshes.size() <= 1)
     stageMesh.clear();
   if (meshes.empty())

@@ -405,7 +405,7 @@ int main() {
     if (random.below(3) == 0) {
       StageSearchProblem::Mesh second = randomMesh(random, 2, layers, memory);
       second.kind = 1;
-      // (Of another mesh shape in half: a pipeline's devices take one.)
+      // (Of another mesh shape in half.)
       second.shape = random.below(2);
       problem.meshes.push_back(std::move(second));
       ++twoPlans;

@@ -268,8 +268,8 @@ StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
                        int64_t end, unsigned mesh);
 
 /// The fastest pipeline: P * v chunks of at least one layer each, every
-/// device's chunks on one mesh plan (interleaved, every device's of one
-/// mesh shape), each device within the memory capacity. Of two chunks' plans
+/// device's chunks on one mesh plan, each device within the memory
+/// capacity. Of two chunks' plans
 /// that take the same time per microbatch, the one with less step work
 /// (synchronisation, update) is chosen. Exact (the time of timePipeline without
 /// its tail, which is evaluated on the result): for v = 1 by the DP; for v > 1
