@@ -658,6 +658,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     problem.stages = stages;
     problem.microbatches = count;
     problem.memoryCapacity = request.memoryCapacity;
+    problem.nodeBudget = request.nodeBudget;
     problem.stageShapes.assign(stageMesh.begin(), stageMesh.end());
     // A plan's kind: its ZeRO stage and recomputation (stageKind); each
     // stage may run those its pins allow.

@@ -144,6 +144,10 @@ LogicalResult PlanPass::parseOptions(ModuleOp module, PlannerOptions &options) {
            << "autopar-plan: gather-unit-bytes=" << gatherUnitBytes.getValue()
            << ": a gather unit needs a positive size";
   options.gatherUnitBytes = static_cast<double>(gatherUnitBytes);
+  if (interleavedNodes <= 0)
+    return mlir::emitError(module.getLoc())
+           << "autopar-plan: interleaved-nodes=" << interleavedNodes.getValue()
+           << ": the interleaved stage search needs a positive node budget";
   if (parallelism != "hybrid" && parallelism != "data" &&
       parallelism != "tensor" && parallelism != "data-tensor")
     return mlir::emitError(module.getLoc())
@@ -810,6 +814,7 @@ FailureOr<PipelineRequest> PlanPass::makePipelineRequest(
   if (stageZeros.size() > 1)
     request.stageZero = stageZeros;
   request.microbatches = options.microbatches;
+  request.nodeBudget = interleavedNodes;
   request.memoryCapacity =
       static_cast<double>(target.getGpu().getMemoryCapacity());
   request.gpus = options.maxGpus > 0 ? options.maxGpus : available;

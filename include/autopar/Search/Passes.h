@@ -5,6 +5,7 @@
 
 #include "autopar/Cost/CostModel.h"
 #include "autopar/Dialect/AutoparDialect.h"
+#include "autopar/Search/Pipeline.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 

@@ -50,6 +50,12 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "run them (docs/cost-model.md, \"Overlap\"); false: all of it "
            "exposed, as the WAP paper assumed and as frameworks without "
            "overlap run it">,
+    Option<"interleavedNodes", "interleaved-nodes", "int64_t",
+           /*default=*/"::mlir::autopar::kInterleavedNodeBudget",
+           "Partial partitions the interleaved stage search's branch and "
+           "bound visits at most per search before it keeps the best found "
+           "(the report says how far a lower bound leaves it); more proves "
+           "more pipelines the best, slower">,
     Option<"gatherUnitBytes", "gather-unit-bytes", "int64_t",
            /*default=*/"::mlir::autopar::kGatherUnitBytes",
            "Bytes at which a unit of ZeRO-3's parameter gathers closes, as "

@@ -175,6 +175,11 @@ PipelineSimulation simulatePipeline(const std::vector<StageWork> &chunks,
                                     PipelineSchedule schedule,
                                     int64_t virtualStages);
 
+/// The partial partitions the interleaved stage search's branch and bound
+/// visits at most per search, by default (`autopar-plan
+/// interleaved-nodes=`).
+constexpr int64_t kInterleavedNodeBudget = int64_t(1) << 16;
+
 /// The stage search's input: K layers (contiguous groups of ops, in forward
 /// order) and, for each candidate stage mesh, every layer's costs on it and
 /// the transfer time of each cut.
@@ -236,7 +241,7 @@ struct StageSearchProblem {
   double incumbent = std::numeric_limits<double>::infinity();
   /// Interleaved: the partial partitions the branch and bound may visit
   /// before it settles for what it has (StageSearchResult::exact).
-  int64_t nodeBudget = int64_t(1) << 16;
+  int64_t nodeBudget = kInterleavedNodeBudget;
 };
 
 /// One chunk of a pipeline: layers [begin, end) on mesh `mesh`.

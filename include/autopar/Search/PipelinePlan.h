@@ -56,6 +56,9 @@ struct PipelineRequest {
   /// pipelines are searched for; none is then an error like nothing
   /// fitting. Infinity: any.
   double incumbent = std::numeric_limits<double>::infinity();
+  /// The interleaved stage search's node budget per search
+  /// (StageSearchProblem::nodeBudget).
+  int64_t nodeBudget = kInterleavedNodeBudget;
 };
 
 /// One chunk (a stage, or a virtual stage's chunk) of a pipeline plan.
