@@ -66,12 +66,13 @@ double mlir::autopar::getInFlightMicrobatches(PipelineSchedule schedule,
                v * microbatches));
 }
 
-/// simulatePipeline, its entries kept or not.
 /// Per device: the order it runs its actions in (getPipelineActions).
 using ScheduleOrders = std::vector<std::vector<PipelineAction>>;
 static ScheduleOrders getScheduleOrders(PipelineSchedule schedule,
                                         int64_t devices, int64_t microbatches,
                                         int64_t virtualStages);
+/// simulatePipeline, its entries kept or not, on the devices' orders made
+/// once by the caller or (null) here.
 static PipelineSimulation simulate(const std::vector<StageWork> &chunks,
                                    int64_t microbatches,
                                    PipelineSchedule schedule,
@@ -826,39 +827,28 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
                                         prefixes[mesh].compute[b]);
     leastCompute[b + 1] = leastCompute[b] + cheapest;
   }
-  double leastFirst = kNone, leastLast = kNone;
-  for (unsigned mesh : plans) {
-    const StageSearchProblem::Mesh &on = problem.meshes[mesh];
-    leastFirst =
-        std::min(leastFirst, on.layers[0].leadSeconds + on.cutSeconds[0]);
-    leastLast = std::min(leastLast, on.layers[layers - 1].trailSeconds +
-                                        on.cutSeconds[layers]);
-  }
+  // And the least a chunk adds by starting at layer b (startAt) and the
+  // last chunk by ending at the last layer (leastLast).
+  std::vector<double> startAt(layers, kNone);
+  double leastLast = kNone;
   for (int64_t b = layers - 1; b >= 0; --b) {
     leastLayer[b] =
         std::min(leastLayer[b + 1], leastCompute[b + 1] - leastCompute[b]);
     double crossing = kNone;
     for (unsigned mesh : plans) {
       const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+      startAt[b] =
+          std::min(startAt[b], on.layers[b].leadSeconds + on.cutSeconds[b]);
       if (b > 0)
         crossing = std::min(crossing, on.layers[b - 1].trailSeconds +
                                           on.layers[b].leadSeconds +
                                           2 * on.cutSeconds[b]);
+      if (b == layers - 1)
+        leastLast = std::min(leastLast,
+                             on.layers[b].trailSeconds + on.cutSeconds[layers]);
     }
     leastBoundary[b] = std::min(leastBoundary[b + 1], crossing);
   }
-  // The next chunk's start at layer j, at least.
-  auto leastStart = [&](int64_t j) {
-    double least = kNone;
-    for (unsigned mesh : plans) {
-      const StageSearchProblem::Mesh &on = problem.meshes[mesh];
-      least = std::min(least, on.layers[j].leadSeconds + on.cutSeconds[j]);
-    }
-    return least;
-  };
-  std::vector<double> startAt(layers, 0);
-  for (int64_t j = 0; j < layers; ++j)
-    startAt[j] = leastStart(j);
   std::vector<double> load(devices, 0), state(devices, 0),
       activations(devices, 0), transient(devices, 0);
   std::vector<int64_t> devicePlan(devices, -1);
@@ -944,9 +934,9 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
                 p + 1 + ((e - (p + 1) % devices) + devices) % devices;
             int64_t count =
                 first < chunks ? (chunks - 1 - first) / devices + 1 : 0;
-            double own = (e == d ? load[d] + c : load[e]) +
-                         static_cast<double>(count) * leastLayer[j];
-            busiest = std::max(busiest, own);
+            busiest = std::max(busiest,
+                               (e == d ? load[d] + c : load[e]) +
+                                   static_cast<double>(count) * leastLayer[j]);
           }
           // The work left fills the devices' headroom below the busiest
           // load: the level it reaches (water-filling; at least S / P).
@@ -1000,7 +990,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     result.exact = false;
     // What no partition goes below: the layers' compute and cheapest
     // boundaries, levelled over the devices.
-    double least = leastCompute[layers] + leastFirst +
+    double least = leastCompute[layers] + startAt[0] +
                    (chunks > 1 ? (chunks - 1) * leastBoundary[1] : 0) +
                    leastLast;
     result.lowerBound =
