@@ -15,6 +15,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <numeric>
 
 using namespace mlir::autopar;
 
@@ -423,8 +424,10 @@ struct Prefix {
   }
 };
 
-/// The time timePipeline gives a partition, without the tail: what the
-/// search minimises. The schedule's order is run only where the closed
+/// What the search minimises: the time timePipeline gives a partition,
+/// without its tail for v = 1 (the DP is exact for the sum and the slowest
+/// stage alone), whole when interleaved (the branch and bound's bounds are
+/// on the whole time). The schedule's order is run only where the closed
 /// form (never above it) is below `cutoff`: above, the partition loses
 /// either way.
 double pipelineSeconds(const StageSearchProblem &problem,
@@ -438,10 +441,15 @@ double pipelineSeconds(const StageSearchProblem &problem,
     works.push_back(getStageWork(problem, chunk.begin, chunk.end, chunk.mesh));
   timing = timeClosedForm(works, problem.microbatches, problem.schedule,
                           problem.virtualStages);
-  if (timing.seconds - timing.tailSeconds < cutoff)
+  bool whole = problem.schedule == PipelineSchedule::Interleaved &&
+               problem.virtualStages > 1;
+  auto seconds = [&] {
+    return timing.seconds - (whole ? 0 : timing.tailSeconds);
+  };
+  if (seconds() < cutoff)
     addOrderWaits(timing, works, problem.microbatches, problem.schedule,
                   problem.virtualStages, orders);
-  return timing.seconds - timing.tailSeconds;
+  return seconds();
 }
 
 bool fits(const StageSearchProblem &problem, const PipelineTiming &timing) {
@@ -451,6 +459,212 @@ bool fits(const StageSearchProblem &problem, const PipelineTiming &timing) {
     return bytes <= problem.memoryCapacity;
   });
 }
+
+/// A lower bound on the interleaved closed form that sees whole layers.
+/// The closed form is (M - 1/v) times the busiest device's load plus S / v
+/// (S the chunks' costs summed). For weights lambda_d >= 0 summing to one
+/// the busiest load is at least sum_d lambda_d load_d, so every partition
+/// takes at least sum_p w_p cost_p, w_p = (M - 1/v) lambda_{p mod P} + 1/v.
+/// The least of that over partitions, each chunk on its cheapest plan its
+/// device may run and memory ignored (a relaxation), is a DP over chunks
+/// and layers, linear in the layers because a chunk's cost is its end's
+/// term plus its start's (A(j) + B(i), prefix sums inside). Unlike the
+/// water-filling bound it cannot split a layer between devices. The
+/// weights are raised by projected subgradient steps (a device's
+/// subgradient is its load in the minimising partition); `rest` gives the
+/// least weighted cost of completing a partial partition, for the branch
+/// and bound's nodes. Both add device 0's step work, which the tail is at
+/// least (nothing hides it): the bound is on the whole time.
+class LayerBound {
+public:
+  LayerBound(const StageSearchProblem &problem,
+             const std::vector<Prefix> &prefixes,
+             llvm::ArrayRef<unsigned> plans)
+      : problem(problem), prefixes(prefixes), layers(prefixes.front().layers),
+        devices(problem.stages),
+        chunks(problem.stages * std::max<int64_t>(problem.virtualStages, 1)),
+        slope(static_cast<double>(problem.microbatches) -
+              1 / static_cast<double>(chunks / devices)),
+        lambda(devices, 1 / static_cast<double>(devices)), plansOf(devices) {
+    for (int64_t d = 0; d < devices; ++d)
+      for (unsigned mesh : plans)
+        if (problem.allowsMesh(d, mesh))
+          plansOf[d].push_back(mesh);
+  }
+
+  /// Raises the weights, at most `steps` subgradient steps towards
+  /// `target` (the best time known), stopping once the bound reaches it.
+  /// Returns the best bound.
+  double raise(double target, int64_t steps) {
+    std::vector<double> weights = lambda, loads;
+    double scale = 1;
+    int64_t stale = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      double bound = solve(weights, &loads, slope,
+                           1 / static_cast<double>(chunks / devices),
+                           /*tail=*/1);
+      if (bound > best) {
+        best = bound;
+        lambda = weights;
+        stale = 0;
+      } else if (++stale >= 4) {
+        scale /= 2;
+        stale = 0;
+      }
+      if (!std::isfinite(bound) || !std::isfinite(target) ||
+          best >= target * (1 - 1e-12))
+        break;
+      // Towards the loads above the weighted mean (Polyak's step length
+      // to the target), then back onto the simplex.
+      double mean = 0;
+      for (int64_t d = 0; d < devices; ++d)
+        mean += loads[d] / static_cast<double>(devices);
+      double norm = 0;
+      for (int64_t d = 0; d < devices; ++d)
+        norm += (slope * (loads[d] - mean)) * (slope * (loads[d] - mean));
+      if (norm <= 0)
+        break;
+      double length = scale * (target - bound) / norm;
+      for (int64_t d = 0; d < devices; ++d)
+        weights[d] += length * slope * (loads[d] - mean);
+      projectToSimplex(weights);
+    }
+    return best;
+  }
+
+  double getBound() const { return best; }
+  /// The least S, the chunks' costs summed, of any partition.
+  double getLeastSum() {
+    std::vector<double> loads;
+    return solve(lambda, &loads, 0, 1, /*tail=*/0);
+  }
+  double getWeight(int64_t device) const { return lambda[device]; }
+
+  /// Fills `rest`: rest(q, j) the least weighted cost (the best weights) of
+  /// chunks q .. N - 1 over layers [j, K), with device 0's step work.
+  void prepareRest() {
+    suffix.assign((chunks + 1) * (layers + 1), kNone);
+    suffix[chunks * (layers + 1) + layers] = 0;
+    for (int64_t q = chunks - 1; q >= 0; --q) {
+      double w = weightOf(q), tail = q % devices == 0 ? 1 : 0;
+      // Chunk q starts at i in [q, K - (N - q)] and ends at j in
+      // (i, K - (N - 1 - q)].
+      int64_t lastEnd = layers - (chunks - 1 - q);
+      for (unsigned mesh : plansOf[q % devices]) {
+        double after = kNone;
+        for (int64_t i = lastEnd - 1; i >= q; --i) {
+          int64_t j = i + 1;
+          double next = suffix[(q + 1) * (layers + 1) + j];
+          if (next != kNone)
+            after = std::min(after, w * endTerm(mesh, j) +
+                                        tail * prefixes[mesh].step[j] + next);
+          if (after == kNone)
+            continue;
+          double &at = suffix[q * (layers + 1) + i];
+          at = std::min(at, w * startTerm(mesh, i) -
+                                tail * prefixes[mesh].step[i] + after);
+        }
+      }
+    }
+  }
+  double rest(int64_t q, int64_t j) const {
+    return suffix[q * (layers + 1) + j];
+  }
+
+private:
+  static constexpr double kNone = std::numeric_limits<double>::infinity();
+
+  double weightOf(int64_t chunk) const {
+    return slope * lambda[chunk % devices] +
+           1 / static_cast<double>(chunks / devices);
+  }
+  /// A chunk [i, j) on `mesh` costs endTerm(j) + startTerm(i).
+  double endTerm(unsigned mesh, int64_t j) const {
+    const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+    return prefixes[mesh].compute[j] + on.layers[j - 1].trailSeconds +
+           on.cutSeconds[j];
+  }
+  double startTerm(unsigned mesh, int64_t i) const {
+    const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+    return on.layers[i].leadSeconds + on.cutSeconds[i] -
+           prefixes[mesh].compute[i];
+  }
+
+  /// The least weighted cost, chunk p weighing `scale` times its device's
+  /// weight plus `base`, plus `tail` times device 0's step work, and, in
+  /// `loads`, each device's load in the partition that takes it.
+  double solve(const std::vector<double> &weights, std::vector<double> *loads,
+               double scale, double base, double tail) {
+    sum.assign((chunks + 1) * (layers + 1), kNone);
+    from.assign(sum.size(), {-1, 0});
+    sum[0] = 0;
+    for (int64_t p = 1; p <= chunks; ++p) {
+      double w = scale * weights[(p - 1) % devices] + base;
+      double t = (p - 1) % devices == 0 ? tail : 0;
+      int64_t lastEnd = layers - (chunks - p);
+      for (unsigned mesh : plansOf[(p - 1) % devices]) {
+        // The least sum[p - 1][i] + w B(i) over the starts i < j so far.
+        double before = kNone;
+        int64_t arg = -1;
+        for (int64_t j = p; j <= lastEnd; ++j) {
+          int64_t i = j - 1;
+          double previous = sum[(p - 1) * (layers + 1) + i];
+          double start = w * startTerm(mesh, i) - t * prefixes[mesh].step[i];
+          if (previous != kNone && previous + start < before) {
+            before = previous + start;
+            arg = i;
+          }
+          if (before == kNone)
+            continue;
+          double total =
+              before + w * endTerm(mesh, j) + t * prefixes[mesh].step[j];
+          double &at = sum[p * (layers + 1) + j];
+          if (total < at) {
+            at = total;
+            from[p * (layers + 1) + j] = {arg, mesh};
+          }
+        }
+      }
+    }
+    double total = sum[chunks * (layers + 1) + layers];
+    loads->assign(devices, 0);
+    if (total == kNone)
+      return total;
+    int64_t j = layers;
+    for (int64_t p = chunks; p >= 1; --p) {
+      auto [i, mesh] = from[p * (layers + 1) + j];
+      (*loads)[(p - 1) % devices] += endTerm(mesh, j) + startTerm(mesh, i);
+      j = i;
+    }
+    return total;
+  }
+
+  /// The Euclidean projection onto {x >= 0, sum x = 1}.
+  static void projectToSimplex(std::vector<double> &x) {
+    std::vector<double> sorted = x;
+    llvm::sort(sorted, std::greater<double>());
+    double running = 0, shift = 0;
+    for (auto [k, value] : llvm::enumerate(sorted)) {
+      running += value;
+      double candidate = (running - 1) / static_cast<double>(k + 1);
+      if (value - candidate > 0)
+        shift = candidate;
+    }
+    for (double &value : x)
+      value = std::max(0.0, value - shift);
+  }
+
+  const StageSearchProblem &problem;
+  const std::vector<Prefix> &prefixes;
+  int64_t layers, devices, chunks;
+  double slope;
+  /// The best weights and their bound.
+  std::vector<double> lambda;
+  double best = -kNone;
+  std::vector<std::vector<unsigned>> plansOf;
+  std::vector<double> sum, suffix;
+  std::vector<std::pair<int64_t, unsigned>> from;
+};
 } // namespace
 
 StageSearchResult
@@ -659,6 +873,8 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   // nothing faster (a heuristic: the DP balances chunks, not devices; a
   // larger cap makes chunks, and so devices, less even).
   constexpr int64_t kPatience = 8;
+  // The subgradient steps that raise LayerBound's weights.
+  constexpr int64_t kLayerBoundSteps = 64;
   // The DP's partition, then boundaries moved a layer at a time while
   // that makes the pipeline faster (or makes it fit): the busiest device
   // sheds a layer to a neighbouring chunk. Returns the time.
@@ -796,8 +1012,11 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   // below: the remaining layers' compute, the start of the next chunk and
   // the cheapest boundaries the remaining chunks must cross (on the
   // cheapest plan for each) bound S from below, and the busiest load is
-  // at least each device's load plus a layer per chunk it has left and
-  // the level the work left reaches in the devices' headroom. (Pruning
+  // at least each device's load plus a layer per chunk it has left, the
+  // level the work left reaches in the devices' headroom, and the load of
+  // the ceil(K / P) layers some device runs; and the weighted loads plus
+  // the least weighted completion (LayerBound) bound the time too. At the
+  // root the latter two may prove the incumbent without a node. (Pruning
   // partial partitions dominated in every load and S is not sound: the
   // schedule's order waits on the chunks, not the loads.) Within the
   // problem's node budget; beyond, the best found so far is kept, not
@@ -859,7 +1078,77 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   std::vector<StageAssignment> partition(chunks);
   double slope = m - 1 / vd;
   bool exhausted = false;
+  // Some device runs at least k = ceil(K / P) layers, all on one plan: one
+  // on which k layers fit in memory (the k least memories, at the least
+  // microbatches in flight, within the limit). Its load is at least the
+  // compute of the k cheapest layers on that plan plus the least ends of v
+  // chunks (at most one of them the first chunk, one the last): the least
+  // of that over such plans bounds the busiest load.
+  double countBusiest = 0;
+  if (layers > 1) {
+    int64_t most = (layers + devices - 1) / devices;
+    double leastInFlight =
+        *std::min_element(deviceInFlight.begin(), deviceInFlight.end());
+    countBusiest = kNone;
+    std::vector<double> costs(layers), bytes(layers);
+    for (unsigned mesh : plans) {
+      const Prefix &prefix = prefixes[mesh];
+      const StageSearchProblem::Mesh &on = problem.meshes[mesh];
+      for (int64_t k = 0; k < layers; ++k) {
+        costs[k] = prefix.compute[k + 1] - prefix.compute[k];
+        bytes[k] = prefix.state[k + 1] - prefix.state[k] +
+                   leastInFlight *
+                       (prefix.activations[k + 1] - prefix.activations[k]) / vd;
+      }
+      llvm::sort(costs);
+      llvm::sort(bytes);
+      double held = 0, load = 0;
+      for (int64_t k = 0; k < most; ++k) {
+        held += bytes[k];
+        load += costs[k];
+      }
+      if (problem.memoryCapacity > 0 && held > problem.memoryCapacity)
+        continue;
+      double start = kNone, end = kNone;
+      for (int64_t b = 1; b < layers; ++b) {
+        start = std::min(start, on.layers[b].leadSeconds + on.cutSeconds[b]);
+        end = std::min(end, on.layers[b - 1].trailSeconds + on.cutSeconds[b]);
+      }
+      load += (vd - 1) * (start + end) +
+              std::min(start, on.layers[0].leadSeconds) +
+              std::min(end, on.layers[layers - 1].trailSeconds);
+      countBusiest = std::min(countBusiest, load);
+    }
+  }
+  // The tail is at least device 0's step work (nothing hides it): at
+  // least that of v layers on a plan it may run.
+  double leastTail = kNone;
+  for (unsigned mesh : plans) {
+    if (!problem.allowsMesh(0, mesh))
+      continue;
+    std::vector<double> steps(layers);
+    for (int64_t k = 0; k < layers; ++k)
+      steps[k] = prefixes[mesh].step[k + 1] - prefixes[mesh].step[k];
+    llvm::sort(steps);
+    leastTail = std::min(
+        leastTail, std::accumulate(steps.begin(), steps.begin() + v, 0.0));
+  }
+  // The bounds that see whole layers: when they reach the incumbent at the
+  // root, the incumbent is the best and no node is visited.
+  LayerBound layerBound(problem, prefixes, plans);
+  double rootBound = -kNone;
+  if (!plans.empty()) {
+    rootBound =
+        slope * countBusiest + layerBound.getLeastSum() / vd + leastTail;
+    if (rootBound < best * (1 - 1e-12))
+      rootBound = std::max(rootBound, layerBound.raise(best, kLayerBoundSteps));
+  }
+  bool proven = plans.empty() || rootBound >= best * (1 - 1e-12);
+  if (!proven)
+    layerBound.prepareRest();
   std::vector<double> loads;
+  // Device 0's step work so far: the tail is at least that.
+  double firstStep = 0;
   // Places chunk p from layer i on; `sum` is S so far.
   std::function<void(int64_t, int64_t, double)> place = [&](int64_t p,
                                                             int64_t i,
@@ -912,6 +1201,8 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
         double chunkActivations = prefix.activations[j] - prefix.activations[i];
         double chunkTransient = prefix.transient[i * (layers + 1) + j];
         double newTransient = std::max(transient[d], chunkTransient);
+        double newFirstStep =
+            firstStep + (d == 0 ? prefix.step[j] - prefix.step[i] : 0);
         if (problem.memoryCapacity > 0 &&
             state[d] + chunkState +
                     deviceInFlight[d] * (activations[d] + chunkActivations) /
@@ -959,7 +1250,17 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
           for (int64_t e = 0; e < devices; ++e)
             busiest = std::max(busiest, e == d ? load[d] + c : load[e]);
         }
-        if (slope * busiest + least / vd >= best * (1 - 1e-12))
+        busiest = std::max(busiest, countBusiest);
+        if (slope * busiest + least / vd + newFirstStep >= best * (1 - 1e-12))
+          continue;
+        // The weighted loads so far and the least weighted completion.
+        double weighted = 0;
+        for (int64_t e = 0; e < devices; ++e)
+          weighted +=
+              layerBound.getWeight(e) * (e == d ? load[d] + c : load[e]);
+        if (slope * weighted + newSum / vd + layerBound.rest(p + 1, j) +
+                newFirstStep >=
+            best * (1 - 1e-12))
           continue;
         partition[p] = {i, j, mesh};
         if (left == 0) {
@@ -970,6 +1271,8 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
         double savedLoad = load[d], savedState = state[d],
                savedActivations = activations[d], savedTransient = transient[d];
         int64_t savedPlan = devicePlan[d];
+        double savedFirstStep = firstStep;
+        firstStep = newFirstStep;
         load[d] += c;
         state[d] += chunkState;
         activations[d] += chunkActivations;
@@ -981,21 +1284,25 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
         activations[d] = savedActivations;
         transient[d] = savedTransient;
         devicePlan[d] = savedPlan;
+        firstStep = savedFirstStep;
       }
     }
   };
-  if (!plans.empty())
+  if (!proven)
     place(0, 0, 0);
   if (exhausted) {
     result.exact = false;
     // What no partition goes below: the layers' compute and cheapest
-    // boundaries, levelled over the devices.
+    // boundaries, levelled over the devices, or the bound that sees whole
+    // layers.
     double least = leastCompute[layers] + startAt[0] +
                    (chunks > 1 ? (chunks - 1) * leastBoundary[1] : 0) +
                    leastLast;
     result.lowerBound =
         std::min(result.lowerBound,
-                 slope * least / static_cast<double>(devices) + least / vd);
+                 std::max(slope * least / static_cast<double>(devices) +
+                              least / vd + leastTail,
+                          rootBound));
   }
   result.lowerBound = std::min(result.lowerBound, best);
   result.nodes = nodes;

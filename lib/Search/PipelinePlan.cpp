@@ -820,8 +820,10 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
 }
 
 double PipelinePlan::getBoundGap() const {
-  double seconds = timing.seconds - timing.tailSeconds;
-  return lowerBound > 0 && lowerBound < seconds ? seconds / lowerBound - 1 : 0;
+  double seconds = timing.seconds;
+  return unproven > 0 && lowerBound > 0 && lowerBound < seconds
+             ? seconds / lowerBound - 1
+             : 0;
 }
 
 bool PipelinePlan::uniformConfig() const {
@@ -889,8 +891,8 @@ void mlir::autopar::printPipelineReportText(llvm::raw_ostream &os,
   if (plan.branchNodes > 0)
     os << ", " << plan.branchNodes << " interleaved partial partitions";
   if (plan.unproven > 0 && plan.getBoundGap() > 0)
-    os << llvm::format(" (%lld stopped at the node budget: the pipeline, "
-                       "without its tail, within %.2f%% of a lower bound)",
+    os << llvm::format(" (%lld stopped at the node budget: the pipeline "
+                       "within %.2f%% of a lower bound)",
                        static_cast<long long>(plan.unproven),
                        100 * plan.getBoundGap());
   else if (plan.unproven > 0)

@@ -261,9 +261,10 @@ struct StageSearchResult {
   /// pipeline, or none is faster than the incumbent).
   int64_t nodes = 0;
   bool exact = true;
-  /// A time (timePipeline's, without the tail) that no pipeline of the
-  /// problem goes below: the best one found (or the incumbent) when
-  /// exact, else the least of that and the unproven plans' bounds.
+  /// A time that no pipeline of the problem goes below (timePipeline's,
+  /// without the tail for v = 1, whole when interleaved: what the search
+  /// minimises): the best one found (or the incumbent) when exact, else
+  /// the least of that and the bound of the partitions left unvisited.
   double lowerBound = std::numeric_limits<double>::infinity();
 };
 
@@ -275,13 +276,14 @@ StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
 /// The fastest pipeline: P * v chunks of at least one layer each, every
 /// device's chunks on one mesh plan, each device within the memory
 /// capacity. Of two chunks' plans that take the same time per microbatch,
-/// the one with less step work (synchronisation, update) is chosen. Exact
-/// (the time of timePipeline without its tail, which is evaluated on the
-/// result): for v = 1 by the DP; for v > 1 the chunks are first balanced on
-/// one plan for all under the same outer loop (a heuristic), then a branch
-/// and bound over their boundaries and each device's plan proves that
-/// pipeline the best or finds a faster one, unless it visits more partial
-/// partitions than its budget (`exact` false).
+/// the one with less step work (synchronisation, update) is chosen. Exact:
+/// for v = 1 by the DP, for the time of timePipeline without its tail
+/// (which is evaluated on the result); for v > 1, for the whole time, the
+/// chunks are first balanced on one plan for all under the same outer loop
+/// (a heuristic), then a branch and bound over their boundaries and each
+/// device's plan proves that pipeline the best or finds a faster one,
+/// unless it visits more partial partitions than its budget (`exact`
+/// false).
 StageSearchResult searchStages(const StageSearchProblem &problem);
 
 /// Every partition enumerated (small problems only; tests).

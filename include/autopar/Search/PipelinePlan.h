@@ -84,8 +84,8 @@ struct PipelinePlan {
   StepConfig config;
   /// Whether every chunk has the same ZeRO stage and recomputation.
   bool uniformConfig() const;
-  /// How far the pipeline's time without its tail is above lowerBound, as
-  /// a fraction (0 when the search proved it the best).
+  /// How far the pipeline's time is above lowerBound, as a fraction (0
+  /// when the search proved it the best).
   double getBoundGap() const;
   PipelineTiming timing;
   std::vector<PipelineChunk> chunks;
@@ -96,8 +96,8 @@ struct PipelinePlan {
   /// partitions and the searches it left unproven (its node budget spent),
   /// seconds (not in the reports, which are deterministic).
   int64_t meshes = 0, configs = 0, capsTried = 0, branchNodes = 0, unproven = 0;
-  /// A time (without the tail) no pipeline searched goes below: the least
-  /// of the searches' lower bounds.
+  /// A time no pipeline searched goes below: the least of the searches'
+  /// lower bounds.
   double lowerBound = std::numeric_limits<double>::infinity();
   double searchSeconds = 0;
 };
