@@ -16,6 +16,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 using namespace mlir::autopar;
 
@@ -810,16 +811,22 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     }
     return true;
   };
-  auto consider = [&](std::vector<StageAssignment> &partition) {
+  // Takes the partition if it fits and beats the best; returns its time
+  // (timed in full only below `cutoff`) when it fits.
+  auto consider = [&](std::vector<StageAssignment> &partition,
+                      double cutoff) -> std::optional<double> {
     PipelineTiming timing;
-    double seconds = pipelineSeconds(problem, partition, timing,
-                                     best * (1 - 1e-12), &orders);
-    if (!fits(problem, timing) || seconds >= best * (1 - 1e-12))
-      return;
-    best = seconds;
-    result.found = true;
-    result.chunks = std::move(partition);
-    result.timing = timing;
+    double seconds =
+        pipelineSeconds(problem, partition, timing, cutoff, &orders);
+    if (!fits(problem, timing))
+      return std::nullopt;
+    if (seconds < best * (1 - 1e-12)) {
+      best = seconds;
+      result.found = true;
+      result.chunks = std::move(partition);
+      result.timing = timing;
+    }
+    return seconds;
   };
 
   if (v == 1) {
@@ -846,7 +853,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
       double slowest = 0;
       for (const StageAssignment &chunk : partition)
         slowest = std::max(slowest, cost(chunk.begin, chunk.end, chunk.mesh));
-      consider(partition);
+      consider(partition, best * (1 - 1e-12));
       if (total + (m - 1) * floor >= best * (1 - 1e-12))
         break;
       auto below = std::lower_bound(caps.begin(), caps.end(), slowest);
@@ -958,6 +965,11 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
   llvm::stable_sort(order, [&](unsigned a, unsigned b) {
     return prefixes[a].compute[layers] < prefixes[b].compute[layers];
   });
+  // The plan of the heuristic's fastest partition that fits, whether or
+  // not it beat an incumbent from elsewhere: the branch and bound tries it
+  // first.
+  double fastest = kNone;
+  int64_t guide = -1;
   for (unsigned mesh : order) {
     double layersSum = prefixes[mesh].compute[layers];
     if (bound(layersSum) >= best * (1 - 1e-12))
@@ -995,7 +1007,11 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
       } else {
         ++stale;
       }
-      consider(partition);
+      if (std::optional<double> timed = consider(partition, kNone);
+          timed && *timed < fastest) {
+        fastest = *timed;
+        guide = mesh;
+      }
     }
   }
 
@@ -1028,11 +1044,10 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     if (llvm::any_of(llvm::seq<int64_t>(0, devices),
                      [&](int64_t d) { return problem.allowsMesh(d, mesh); }))
       plans.push_back(mesh);
-  if (result.found) {
-    auto it = llvm::find(plans, result.chunks.front().mesh);
-    if (it != plans.end())
-      std::rotate(plans.begin(), it, std::next(it));
-  }
+  if (result.found)
+    guide = result.chunks.front().mesh;
+  if (auto it = llvm::find(plans, guide); it != plans.end())
+    std::rotate(plans.begin(), it, std::next(it));
   // Over the plans: the least compute of each layer (prefix sums), of a
   // boundary at b or later (the end of the chunk before it and the start
   // of the one after), of a layer from b on.
@@ -1265,7 +1280,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
         partition[p] = {i, j, mesh};
         if (left == 0) {
           std::vector<StageAssignment> complete = partition;
-          consider(complete);
+          consider(complete, best * (1 - 1e-12));
           continue;
         }
         double savedLoad = load[d], savedState = state[d],
