@@ -537,6 +537,18 @@ void PlanPass::runOnOperation() {
         << " must be 1 (no pipeline), 0 (search) or more";
     return signalPassFailure();
   }
+  // A pipeline's own options without a pipeline are said, not ignored.
+  if (stages == 1 && (schedule != "auto" || virtualStages != 0)) {
+    mlir::emitError(entry->getFunction().getLoc())
+        << "autopar-plan: "
+        << (schedule != "auto"
+                ? "schedule=" + schedule
+                : "virtual-stages=" +
+                      std::to_string(static_cast<int64_t>(virtualStages)))
+        << " needs a pipeline: stages=2 or more, or stages=0 to search one "
+           "(stages=1 runs none)";
+    return signalPassFailure();
+  }
   if (stageMeshes.size() > 1 &&
       static_cast<int64_t>(stageMeshes.size()) != stages) {
     mlir::emitError(entry->getFunction().getLoc())
