@@ -484,8 +484,8 @@ public:
       : problem(problem), prefixes(prefixes), layers(prefixes.front().layers),
         devices(problem.stages),
         chunks(problem.stages * std::max<int64_t>(problem.virtualStages, 1)),
-        slope(static_cast<double>(problem.microbatches) -
-              1 / static_cast<double>(chunks / devices)),
+        perChunk(1 / static_cast<double>(chunks / devices)),
+        slope(static_cast<double>(problem.microbatches) - perChunk),
         lambda(devices, 1 / static_cast<double>(devices)), plansOf(devices) {
     for (int64_t d = 0; d < devices; ++d)
       for (unsigned mesh : plans)
@@ -501,9 +501,7 @@ public:
     double scale = 1;
     int64_t stale = 0;
     for (int64_t step = 0; step < steps; ++step) {
-      double bound = solve(weights, &loads, slope,
-                           1 / static_cast<double>(chunks / devices),
-                           /*tail=*/1);
+      double bound = solve(weights, &loads, slope, perChunk, /*tail=*/1);
       if (bound > best) {
         best = bound;
         lambda = weights;
@@ -576,8 +574,7 @@ private:
   static constexpr double kNone = std::numeric_limits<double>::infinity();
 
   double weightOf(int64_t chunk) const {
-    return slope * lambda[chunk % devices] +
-           1 / static_cast<double>(chunks / devices);
+    return slope * lambda[chunk % devices] + perChunk;
   }
   /// A chunk [i, j) on `mesh` costs endTerm(j) + startTerm(i).
   double endTerm(unsigned mesh, int64_t j) const {
@@ -658,7 +655,8 @@ private:
   const StageSearchProblem &problem;
   const std::vector<Prefix> &prefixes;
   int64_t layers, devices, chunks;
-  double slope;
+  /// 1/v and M - 1/v: a chunk's weight in S / v and the busiest load's.
+  double perChunk, slope;
   /// The best weights and their bound.
   std::vector<double> lambda;
   double best = -kNone;

@@ -60,6 +60,19 @@ struct Random {
   double unit() { return static_cast<double>(engine() % 1000) / 1000.0; }
 };
 
+/// Whether the search and enumeration agree that a partition exists; when
+/// not, prints the `what` trial and counts a failure.
+bool agreeOnFound(const char *what, unsigned trial,
+                  const StageSearchResult &searched,
+                  const StageSearchResult &enumerated, unsigned &failures) {
+  if (searched.found == enumerated.found)
+    return true;
+  ++failures;
+  std::printf("%strial %u: search found %d, enumeration %d\n", what, trial,
+              searched.found, enumerated.found);
+  return false;
+}
+
 /// A random stage plan of `layers` layers named m<index>: compute, step
 /// work and cuts, and with `memory` the layers' bytes.
 StageSearchProblem::Mesh randomMesh(Random &random, unsigned index,
@@ -315,12 +328,8 @@ int main() {
     kinds += !problem.stageKinds.empty();
     StageSearchResult searched = searchStages(problem);
     StageSearchResult enumerated = enumerateStages(problem);
-    if (searched.found != enumerated.found) {
-      ++failures;
-      std::printf("trial %u: search found %d, enumeration %d\n", trial,
-                  searched.found, enumerated.found);
+    if (!agreeOnFound("", trial, searched, enumerated, failures))
       continue;
-    }
     if (!enumerated.found) {
       ++none;
       continue;
@@ -421,12 +430,8 @@ int main() {
     allNodes += searched.nodes;
     rootProven += searched.exact && searched.nodes == 0;
     proven += searched.exact;
-    if (searched.found != enumerated.found) {
-      ++failures;
-      std::printf("interleaved trial %u: search found %d, enumeration %d\n",
-                  trial, searched.found, enumerated.found);
+    if (!agreeOnFound("interleaved ", trial, searched, enumerated, failures))
       continue;
-    }
     if (!enumerated.found) {
       ++fitless;
       ++best;
@@ -521,12 +526,8 @@ int main() {
     blockNodes += searched.nodes;
     blockProven += searched.exact;
     blockRoot += searched.exact && searched.nodes == 0;
-    if (searched.found != enumerated.found) {
-      ++failures;
-      std::printf("block trial %u: search found %d, enumeration %d\n", trial,
-                  searched.found, enumerated.found);
+    if (!agreeOnFound("block ", trial, searched, enumerated, failures))
       continue;
-    }
     if (!enumerated.found) {
       ++blockBest;
       continue;
