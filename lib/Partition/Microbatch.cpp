@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -133,6 +134,53 @@ Value mlir::autopar::detail::accumulate(OpBuilder &b, const Accumulator &acc,
                                                     total.getType(), in);
                        return combine(nested, nestedLoc, kind, total, in);
                      });
+}
+
+bool mlir::autopar::detail::isSynchronised(const Accumulator &acc) {
+  // (A scalar, the loss: its synchronisation is a latency, not worth a
+  // second copy of the microbatch's program.)
+  auto type =
+      dyn_cast<RankedTensorType>(acc.collective->getResult(0).getType());
+  if (!type || type.getRank() == 0)
+    return false;
+  return llvm::any_of(acc.collective->getResult(0).getUsers(),
+                      [](Operation *user) {
+                        return isa<CollectiveOpInterface>(user) &&
+                               !isMicrobatchCollective(user);
+                      });
+}
+
+SmallVector<Value> mlir::autopar::detail::peelLastIteration(OpBuilder &b,
+                                                            scf::ForOp loop,
+                                                            int64_t count) {
+  OpBuilder::InsertionGuard guard(b);
+  Location loc = loop.getLoc();
+  b.setInsertionPoint(loop);
+  Value last = arith::ConstantIndexOp::create(b, loc, count - 1);
+  loop.getUpperBoundMutable().assign(last);
+  IRMapping mapping;
+  mapping.map(loop.getInductionVar(), last);
+  for (auto [arg, result] :
+       llvm::zip_equal(loop.getRegionIterArgs(), loop.getResults()))
+    mapping.map(arg, result);
+  b.setInsertionPointAfter(loop);
+  Block *block = loop.getBody();
+  SmallVector<Operation *> cloned;
+  for (Operation &op : block->without_terminator())
+    cloned.push_back(b.clone(op, mapping));
+  SmallVector<Value> results;
+  for (Value yielded : block->getTerminator()->getOperands())
+    results.push_back(mapping.lookupOrDefault(yielded));
+  // What only the loop's own accumulators read (a rounding applied after
+  // the microbatches instead) has no reader in the copy.
+  DenseSet<Operation *> yielding;
+  for (Value result : results)
+    if (Operation *def = result.getDefiningOp())
+      yielding.insert(def);
+  for (Operation *op : llvm::reverse(cloned))
+    if (!yielding.contains(op) && isOpTriviallyDead(op))
+      op->erase();
+  return results;
 }
 
 namespace {
@@ -491,15 +539,27 @@ void Sequentializer::buildLoop() {
       next.push_back(folded);
       continue;
     }
+    // Right where the share is made (the last microbatch's sum is then
+    // ready before the rest of its backward runs).
+    OpBuilder::InsertionGuard guard(b);
+    if (Operation *def = acc.contribution.getDefiningOp();
+        def && def->getBlock() == block)
+      b.setInsertionPointAfter(def);
     next.push_back(accumulate(b, acc, current, acc.contribution, index));
   }
   scf::YieldOp::create(b, loc, next);
 
-  // After the loop: the accumulated values, in the collectives' types.
-  builder.setInsertionPointAfter(loop);
-  for (auto [acc, result] : llvm::zip_equal(accumulators, loop.getResults()))
+  // After the loop: the accumulated values, in the collectives' types,
+  // each as soon as it is made (the last microbatch straight-line when the
+  // step synchronises one, so that its synchronisation starts there).
+  SmallVector<Value> results(loop.getResults());
+  if (count > 1 && llvm::any_of(accumulators, isSynchronised))
+    results = peelLastIteration(builder, loop, count);
+  for (auto [acc, result] : llvm::zip_equal(accumulators, results)) {
+    builder.setInsertionPointAfterValue(result);
     acc.collective->getResult(0).replaceAllUsesWith(
         finishAccumulator(builder, acc, result));
+  }
   // Erased last: one may be the op the builder inserts before.
   for (Accumulator &acc : accumulators) {
     acc.collective->erase();

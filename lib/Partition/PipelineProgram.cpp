@@ -264,6 +264,25 @@ private:
   /// (value, microbatch or -1) -> the value in the stage's program.
   DenseMap<std::pair<Value, int64_t>, Value> mapped;
   bool failedEmit = false;
+
+  /// Per device, in loops: its last loop, to run its last iteration after
+  /// it (peelLastIterations) when the device synchronises an accumulated
+  /// value, and the ops that finish each value accumulated by that loop
+  /// (finishAccumulator's), with the loop result they read.
+  struct LastLoop {
+    scf::ForOp loop;
+    int64_t count = 0;
+    bool synchronised = false;
+    SmallVector<std::pair<unsigned, SmallVector<Operation *>>> finishes;
+  };
+  std::vector<LastLoop> lastLoops;
+  /// Runs each device's LastLoop's last iteration straight-line after it,
+  /// and each value's finishing ops right after its last share: the
+  /// device's synchronisation of that value (emitted where the value is
+  /// made, autopar-group-collectives) then starts inside the last
+  /// backward. After the receives are ordered: the order of every
+  /// device's transfers, loops expanded, is unchanged.
+  void peelLastIterations();
 };
 } // namespace
 
@@ -650,6 +669,13 @@ LogicalResult StagePrograms::emitAction(const PipelineAction &action,
     Value contribution = get(acc->contribution, key);
     if (!contribution)
       return failure();
+    // Right where the share is made: the last microbatch's sum is then
+    // ready (and its synchronisation can start) before the rest of the
+    // backward runs.
+    OpBuilder::InsertionGuard guard(builder);
+    if (Operation *def = contribution.getDefiningOp();
+        def && def->getBlock() == builder.getInsertionBlock())
+      builder.setInsertionPointAfter(def);
     sum = accumulate(builder, *acc, sum, contribution, m);
   }
   return success();
@@ -688,6 +714,8 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
   }
 
   SmallVector<Value> stashes;
+  scf::ForOp lastLoop;
+  int64_t lastCount = 0;
   if (!looped) {
     for (const PipelineAction &action :
          getPipelineActions(schedule, devices, device, count, chunks / devices))
@@ -712,6 +740,15 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
           builder, loc, RankedTensorType::get(shape, type.getElementType()),
           ValueRange{}));
     }
+    // A loop's results (or its peeled iteration's): the sums, the stashes.
+    auto takeResults = [&](ValueRange results) {
+      for (auto [index, result] : llvm::enumerate(results)) {
+        if (index < sums.size())
+          sums[index] = result;
+        else
+          stashes[index - sums.size()] = result;
+      }
+    };
     int64_t key = 0;
     std::vector<PipelineLoop> loops =
         *getPipelineLoops(schedule, devices, device, count, chunks / devices);
@@ -755,20 +792,48 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
       loopAnchor = nullptr;
       loopMicrobatch = nullptr;
       builder.setInsertionPointAfter(loop);
-      for (auto [index, result] : llvm::enumerate(loop.getResults())) {
-        if (index < sums.size())
-          sums[index] = result;
-        else
-          stashes[index - sums.size()] = result;
-      }
+      lastLoop = loop;
+      lastCount = loopSpec.count;
+      takeResults(loop.getResults());
     }
   }
+  LastLoop &last = lastLoops.emplace_back();
+  last.loop = lastLoop;
+  last.count = lastCount;
+  last.synchronised = llvm::any_of(
+      own, [](const Accumulator *acc) { return isSynchronised(*acc); });
 
-  // After the microbatches: the accumulated values, then the device's
-  // once-per-step work.
+  // After the microbatches: the accumulated values, each right after its
+  // last microbatch's share (so that its synchronisation can start inside
+  // that backward: autopar-group-collectives emits it there), then the
+  // device's once-per-step work; what other devices read of them is sent
+  // here, after the microbatches, as before.
+  // (Of the ops a builder inserts, those of `block`: a clone's nested ops
+  // are inserted too.)
+  struct Inserted : OpBuilder::Listener {
+    Block *block = nullptr;
+    SmallVector<Operation *> ops;
+    void notifyOperationInserted(Operation *op,
+                                 OpBuilder::InsertPoint) override {
+      if (op->getBlock() == block)
+        ops.push_back(op);
+    }
+  };
   for (auto [acc, sum] : llvm::zip_equal(own, sums)) {
     Value result = acc->collective->getResult(0);
-    mapped[{result, -1}] = finishAccumulator(builder, *acc, sum);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointAfterValue(sum);
+      Inserted inserted;
+      inserted.block = builder.getInsertionBlock();
+      builder.setListener(&inserted);
+      mapped[{result, -1}] = finishAccumulator(builder, *acc, sum);
+      builder.setListener(nullptr);
+      if (auto made = dyn_cast<OpResult>(sum);
+          made && made.getOwner() == last.loop)
+        last.finishes.push_back(
+            {made.getResultNumber(), std::move(inserted.ops)});
+    }
     sendAfter(acc->collective, -1);
   }
   if (failed(emitPhase(Phase::After)))
@@ -841,6 +906,7 @@ LogicalResult StagePrograms::run() {
     auto stageSwitch =
         scf::IndexSwitchOp::create(builder, loc, terminator->getOperandTypes(),
                                    stage, cases, cases.size());
+    lastLoops.clear();
     for (int64_t d = 0; d < devices; ++d) {
       builder.setInsertionPointToEnd(
           &getDeviceRegion(stageSwitch, d).emplaceBlock());
@@ -870,6 +936,8 @@ LogicalResult StagePrograms::run() {
       return failure();
   }
   scf::IndexSwitchOp stageSwitch = *emitted;
+  if (looped)
+    peelLastIterations();
   terminator->setOperands(stageSwitch.getResults());
   // A result's stage is the device (coordinate along the stages' axis)
   // that makes it.
@@ -883,6 +951,31 @@ LogicalResult StagePrograms::run() {
     op->erase();
   }
   return success();
+}
+
+void StagePrograms::peelLastIterations() {
+  for (LastLoop &last : lastLoops) {
+    if (!last.loop || !last.synchronised)
+      continue;
+    // What reads the loop's results reads the last iteration's instead.
+    SmallVector<OpOperand *> uses;
+    for (Value result : last.loop.getResults())
+      for (OpOperand &use : result.getUses())
+        uses.push_back(&use);
+    SmallVector<Value> results =
+        peelLastIteration(builder, last.loop, last.count);
+    for (OpOperand *use : uses)
+      use->set(results[cast<OpResult>(use->get()).getResultNumber()]);
+    for (auto &[index, finish] : last.finishes) {
+      Operation *at = results[index].getDefiningOp();
+      if (!at || at->getBlock() != last.loop->getBlock())
+        continue;
+      for (Operation *op : finish) {
+        op->moveAfter(at);
+        at = op;
+      }
+    }
+  }
 }
 
 // A device emits its receives where its actions need them, several per

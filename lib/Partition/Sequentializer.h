@@ -15,6 +15,7 @@
 #include "autopar/Partition/Microbatch.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace mlir::autopar::detail {
@@ -50,6 +51,22 @@ Value startAccumulator(OpBuilder &b, Location loc, const Accumulator &acc);
 /// contributions extended to the carried f32), or its block inserted.
 Value accumulate(OpBuilder &b, const Accumulator &acc, Value sum,
                  Value contribution, OpFoldResult microbatch);
+
+/// Whether the step synchronises `acc`'s accumulated value, a tensor of
+/// rank 1 or more, over real axes (a data-parallel all-reduce or ZeRO-1's
+/// reduce-scatter of a gradient reads it): then
+/// the last microbatch runs outside the loop, so that the synchronisation
+/// can start inside its backward (peelLastIteration).
+bool isSynchronised(const Accumulator &acc);
+/// Runs the last of `loop`'s iterations after it, straight-line (the loop
+/// then runs one fewer; its lower bound 0, its step 1, `count` iterations):
+/// returns what the loop's results were, the last iteration's yields. Each
+/// op of that iteration can then be followed by what reads its value once
+/// the microbatches are done: a gradient's synchronisation starts right
+/// after its last microbatch's backward made it (autopar-group-collectives
+/// emits it there), as the planner prices it (Cost/Overlap.h).
+SmallVector<Value> peelLastIteration(OpBuilder &b, scf::ForOp loop,
+                                     int64_t count);
 
 class Sequentializer {
 public:
