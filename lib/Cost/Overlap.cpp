@@ -32,30 +32,36 @@ SmallVector<unsigned> mlir::autopar::getGatherUnits(ArrayRef<double> bytes,
   return units;
 }
 
+SmallVector<Bucket> mlir::autopar::getBuckets(ArrayRef<PassStep> steps,
+                                              double bucketBytes) {
+  SmallVector<Bucket> buckets;
+  double fill = 0;
+  bool open = false;
+  for (auto [i, step] : llvm::enumerate(steps)) {
+    if (step.syncSeconds <= 0 && step.syncBytes <= 0)
+      continue;
+    if (open && fill + step.syncBytes > bucketBytes) {
+      fill = 0;
+      open = false;
+    }
+    if (!open)
+      buckets.emplace_back();
+    buckets.back().last = i;
+    buckets.back().seconds += step.syncSeconds;
+    fill += step.syncBytes;
+    open = true;
+  }
+  return buckets;
+}
+
 double mlir::autopar::getExposedCommunication(ArrayRef<PassStep> steps,
                                               bool prefetch, double bucketBytes,
                                               double unitBytes) {
   size_t count = steps.size();
   // The buckets: the seconds of the one whose last gradient step i makes.
   std::vector<double> bucketAfter(count, 0);
-  double fill = 0;
-  std::optional<size_t> last;
-  for (size_t i = 0; i < count; ++i) {
-    const PassStep &step = steps[i];
-    if (step.syncSeconds <= 0 && step.syncBytes <= 0)
-      continue;
-    if (last && fill + step.syncBytes > bucketBytes) {
-      fill = 0;
-      last.reset();
-    }
-    if (last) {
-      bucketAfter[i] = bucketAfter[*last];
-      bucketAfter[*last] = 0;
-    }
-    bucketAfter[i] += step.syncSeconds;
-    fill += step.syncBytes;
-    last = i;
-  }
+  for (const Bucket &bucket : getBuckets(steps, bucketBytes))
+    bucketAfter[bucket.last] = bucket.seconds;
   // The gather units: the step whose compute first waits for each, and
   // the seconds of its gathers.
   SmallVector<double> gatherBytes;
@@ -135,4 +141,47 @@ SmallVector<GroupExposure> mlir::autopar::getGroupExposure(
     result[k].lead = lead;
   }
   return result;
+}
+
+SmallVector<GroupRelease>
+mlir::autopar::getGroupReleases(ArrayRef<PassStep> steps,
+                                ArrayRef<size_t> bounds, double bucketBytes) {
+  size_t groups = bounds.empty() ? 0 : bounds.size() - 1;
+  SmallVector<GroupRelease> result(groups);
+  SmallVector<Bucket> buckets = getBuckets(steps, bucketBytes);
+  size_t next = 0;
+  double done = 0, issued = 0, open = 0, made = 0;
+  for (size_t k = 0; k < groups; ++k) {
+    for (size_t step = bounds[k]; step < bounds[k + 1]; ++step) {
+      const PassStep &each = steps[step];
+      done += each.computeSeconds;
+      if (each.syncSeconds > 0 || each.syncBytes > 0) {
+        open += each.syncSeconds;
+        made = done;
+      }
+      result[k].seconds += each.syncSeconds;
+      for (; next < buckets.size() && buckets[next].last == step; ++next) {
+        result[k].release = std::max(result[k].release, done - issued);
+        issued += buckets[next].seconds;
+        open -= buckets[next].seconds;
+      }
+    }
+    result[k].drain = issued - done;
+    result[k].open = std::max(0.0, open);
+    result[k].openMade = made - done;
+  }
+  return result;
+}
+
+double mlir::autopar::getRunExposure(double release, const GroupRelease &last,
+                                     double seconds) {
+  // The stream runs the buckets one after another: the one issued at t,
+  // R issued before it, ends no earlier than t + the rest of the run's;
+  // the open one goes after them, from its last gradient on.
+  double end = release == std::numeric_limits<double>::lowest()
+                   ? std::numeric_limits<double>::lowest()
+                   : release + last.drain;
+  if (last.open > 0)
+    end = std::max(end, last.openMade) + last.open;
+  return std::min(seconds, std::max(0.0, end));
 }

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Search/Pipeline.h"
+#include "autopar/Cost/Overlap.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLExtras.h"
@@ -368,12 +369,15 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
                                       unsigned mesh) {
   const StageSearchProblem::Mesh &on = problem.meshes[mesh];
   StageWork work;
-  double gathered = 0;
+  double gathered = 0, synchronised = 0;
+  double released = std::numeric_limits<double>::lowest();
   for (int64_t k = begin; k < end; ++k) {
     const StageSearchProblem::Layer &layer = on.layers[k];
     work.forward += layer.forward;
     work.backward += layer.backward;
     work.step += layer.step;
+    released = std::max(released, layer.sync.release);
+    synchronised += layer.sync.seconds;
     work.stateBytes += layer.stateBytes;
     work.activationBytes += layer.activationBytes;
     work.transientBytes = std::max(work.transientBytes, layer.transientBytes);
@@ -383,6 +387,7 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
   if (begin < end) {
     work.forward += on.layers[begin].leadSeconds;
     work.backward += on.layers[end - 1].trailSeconds;
+    work.step += getRunExposure(released, on.layers[begin].sync, synchronised);
   }
   work.receiveForward = on.cutSeconds[begin];
   work.receiveBackward = on.cutSeconds[end];
@@ -393,6 +398,9 @@ namespace {
 /// Range sums of one mesh's layers, for O(1) stage costs.
 struct Prefix {
   std::vector<double> compute, state, activations, step;
+  /// sync[i * (K + 1) + j]: what the reductions of layers [i, j) add to
+  /// their step work (Layer::sync).
+  std::vector<double> sync;
   /// transient[i * (K + 1) + j]: the largest working set of layers [i, j)
   /// and the ZeRO-3 gathered parameters they hold (getStageWork).
   std::vector<double> transient;
@@ -412,6 +420,16 @@ struct Prefix {
       activations[k + 1] = activations[k] + layer.activationBytes;
       step[k + 1] = step[k] + layer.step;
       gathered[k + 1] = gathered[k] + layer.gatherBytes;
+    }
+    sync.assign((layers + 1) * (layers + 1), 0);
+    for (int64_t i = 0; i < layers; ++i) {
+      double released = std::numeric_limits<double>::lowest(), seconds = 0;
+      for (int64_t j = i + 1; j <= layers; ++j) {
+        released = std::max(released, mesh.layers[j - 1].sync.release);
+        seconds += mesh.layers[j - 1].sync.seconds;
+        sync[i * (layers + 1) + j] =
+            getRunExposure(released, mesh.layers[i].sync, seconds);
+      }
     }
     transient.assign((layers + 1) * (layers + 1), 0);
     for (int64_t i = 0; i < layers; ++i) {
@@ -785,7 +803,9 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
             double total = before + c;
             if (total > least)
               continue;
-            double step = prefixes[mesh].step[j] - prefixes[mesh].step[i];
+            const Prefix &prefix = prefixes[mesh];
+            double step = prefix.step[j] - prefix.step[i] +
+                          prefix.sync[i * (layers + 1) + j];
             if (total < least || (i == arg.first && step < leastStep)) {
               least = total;
               leastStep = step;

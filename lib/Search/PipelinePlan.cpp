@@ -480,10 +480,18 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
     // behind which it was prefetched). Leads below 0 are taken as 0 (the
     // stage search needs a stage to cost at least its layers). Without
     // overlap, all of it exposed.
+    //
+    // ZeRO 0-1 synchronise once a step, each gradient's bucket as soon as
+    // the last microbatch's backward made it (the stage programs run that
+    // backward straight-line): what runs past the stage's last backward is
+    // step work, by the same buckets over one microbatch's backward
+    // (Layer::sync).
     size_t layers = bounds.empty() ? 0 : bounds.size() - 1;
     SmallVector<GroupExposure> forwardExposure, backwardExposure;
+    SmallVector<GroupRelease> syncReleases;
     bool overlapped = zero >= 2 && planner.getOptions().overlap;
-    if (overlapped) {
+    bool syncOverlapped = zero <= 1 && planner.getOptions().overlap;
+    if (overlapped || syncOverlapped) {
       std::vector<PassStep> forward, backward;
       getPassSteps(plan.nodeCosts, m, forward, backward);
       size_t nodes = plan.nodeCosts.size();
@@ -492,12 +500,16 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
       for (int64_t bound : llvm::reverse(bounds))
         backwardBounds.push_back(nodes - static_cast<size_t>(bound));
       double unitBytes = planner.getOptions().gatherUnitBytes;
-      forwardExposure =
-          getGroupExposure(forward, forwardBounds, kExposureHistory, true,
-                           kCollectiveBucketBytes, unitBytes);
-      backwardExposure =
-          getGroupExposure(backward, backwardBounds, kExposureHistory, true,
-                           kCollectiveBucketBytes, unitBytes);
+      if (overlapped) {
+        forwardExposure =
+            getGroupExposure(forward, forwardBounds, kExposureHistory, true,
+                             kCollectiveBucketBytes, unitBytes);
+        backwardExposure =
+            getGroupExposure(backward, backwardBounds, kExposureHistory, true,
+                             kCollectiveBucketBytes, unitBytes);
+      } else {
+        syncReleases = getGroupReleases(backward, backwardBounds);
+      }
     }
     for (size_t k = 0; k < layers; ++k) {
       StageSearchProblem::Layer layer;
@@ -508,6 +520,8 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         layer.backward += backward.marginal;
         layer.leadSeconds = std::max(0.0, forward.lead);
         layer.trailSeconds = std::max(0.0, backward.lead);
+      } else if (syncOverlapped) {
+        layer.sync = syncReleases[layers - 1 - k];
       }
       for (int64_t node = bounds[k]; node < bounds[k + 1]; ++node) {
         const NodeCost &cost = plan.nodeCosts[node];
@@ -516,6 +530,8 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
         // update (ZeRO-2's gather of the updated shards).
         double perMicrobatch = cost.microbatchComm;
         double step = cost.stepComm;
+        if (syncOverlapped)
+          step = std::max(0.0, cost.stepComm - cost.reduceSeconds);
         if (zero >= 2) {
           double each =
               cost.reduceSeconds + (zero >= 3 ? 2 : 0) * cost.gatherSeconds;

@@ -18,6 +18,8 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <limits>
+
 namespace mlir::autopar {
 
 /// The gather units of a pass (kGatherUnitBytes): for each of its
@@ -39,6 +41,18 @@ struct PassStep {
   double syncBytes = 0;
 };
 
+/// The buckets of a pass's gradient reductions, in the order issued: a
+/// gradient joins the open bucket when its op's compute is done, unless
+/// the bucket would pass `bucketBytes`: then a new bucket opens; each is
+/// issued when its last gradient is made. Per bucket: the index of the
+/// step that makes its last gradient, and its seconds.
+struct Bucket {
+  size_t last = 0;
+  double seconds = 0;
+};
+SmallVector<Bucket> getBuckets(ArrayRef<PassStep> steps,
+                               double bucketBytes = kCollectiveBucketBytes);
+
 /// The seconds of communication not hidden behind compute in a pass that
 /// runs `steps` in order on one compute stream, its collectives one after
 /// another on one communication stream, each started no earlier than the
@@ -48,9 +62,7 @@ struct PassStep {
 ///    unit's gathers are issued just before the compute of its first op
 ///    that gathers, or with `prefetch` just before that of the previous
 ///    unit (one unit ahead), and that op's compute waits for all of them;
-///  * a gradient joins the open bucket when its op's compute is done,
-///    unless the bucket would pass `bucketBytes`: then a new bucket opens;
-///    each bucket is issued when its last gradient is made.
+///  * the gradients' reductions go by buckets (getBuckets).
 ///
 /// The result is the time from the end of the pass's compute to the end
 /// of its last collective, plus the time compute waited for gathers.
@@ -81,6 +93,33 @@ getGroupExposure(ArrayRef<PassStep> steps, ArrayRef<size_t> bounds,
                  unsigned history = kExposureHistory, bool prefetch = true,
                  double bucketBytes = kCollectiveBucketBytes,
                  double unitBytes = kGatherUnitBytes);
+
+/// A pass's reductions when nothing but them communicates (ZeRO 0-1's,
+/// once a step, behind the last microbatch's backward), by groups of its
+/// steps (a pipeline stage's layers, in pass order: group k is steps
+/// [bounds[k], bounds[k + 1])). With t the compute done and R the seconds
+/// of the buckets (getBuckets) issued before: `release` is the most t - R
+/// over the buckets whose last gradient the group makes (lowest() when
+/// none), `drain` R - t after the group, its buckets issued, `open` the
+/// seconds of the bucket still open then and `openMade` when its last
+/// gradient was made, less t; `seconds` those of the group's own
+/// reductions.
+struct GroupRelease {
+  double release = std::numeric_limits<double>::lowest();
+  double drain = 0, open = 0, openMade = 0, seconds = 0;
+};
+SmallVector<GroupRelease>
+getGroupReleases(ArrayRef<PassStep> steps, ArrayRef<size_t> bounds,
+                 double bucketBytes = kCollectiveBucketBytes);
+/// What the reductions of a run of groups a..b (pass order) add past its
+/// compute: the issued buckets' end (max release over the run, plus
+/// b's drain), then b's open bucket, issued at its last gradient (a
+/// program of the run alone closes it there); at most the run's own
+/// `seconds`.
+/// getExposedCommunication's number whenever the run's buckets are the
+/// pass's (test/Unit/overlap.test); where a bucket spans the run's start,
+/// a program of the run alone buckets it otherwise.
+double getRunExposure(double release, const GroupRelease &last, double seconds);
 
 } // namespace mlir::autopar
 

@@ -27,6 +27,7 @@
 #ifndef AUTOPAR_SEARCH_PIPELINE_H
 #define AUTOPAR_SEARCH_PIPELINE_H
 
+#include "autopar/Cost/Overlap.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -194,6 +195,15 @@ struct StageSearchProblem {
     /// first layer of a pass has no layer before it to prefetch behind
     /// (Cost/Overlap.h, getGroupExposure's lead); >= 0.
     double leadSeconds = 0, trailSeconds = 0;
+    /// ZeRO 0-1 reduce the gradients once a step, by buckets, each issued
+    /// where the last microbatch's backward makes its last gradient: what
+    /// runs past a stage's last backward is step work too. Over the
+    /// model's backward of one microbatch (the layers last to first), the
+    /// layer's GroupRelease (Cost/Overlap.h, getGroupReleases): layers
+    /// [i, j) add getRunExposure of the most syncRelease of [i, j), layer
+    /// i's (the backward's last) and their syncSeconds (getStageWork).
+    /// `step` holds the rest, which the search's bounds see.
+    GroupRelease sync;
   };
   struct Mesh {
     std::string name;
