@@ -398,9 +398,6 @@ namespace {
 /// Range sums of one mesh's layers, for O(1) stage costs.
 struct Prefix {
   std::vector<double> compute, state, activations, step;
-  /// sync[i * (K + 1) + j]: what the reductions of layers [i, j) add to
-  /// their step work (Layer::sync).
-  std::vector<double> sync;
   /// transient[i * (K + 1) + j]: the largest working set of layers [i, j)
   /// and the ZeRO-3 gathered parameters they hold (getStageWork).
   std::vector<double> transient;
@@ -420,16 +417,6 @@ struct Prefix {
       activations[k + 1] = activations[k] + layer.activationBytes;
       step[k + 1] = step[k] + layer.step;
       gathered[k + 1] = gathered[k] + layer.gatherBytes;
-    }
-    sync.assign((layers + 1) * (layers + 1), 0);
-    for (int64_t i = 0; i < layers; ++i) {
-      double released = std::numeric_limits<double>::lowest(), seconds = 0;
-      for (int64_t j = i + 1; j <= layers; ++j) {
-        released = std::max(released, mesh.layers[j - 1].sync.release);
-        seconds += mesh.layers[j - 1].sync.seconds;
-        sync[i * (layers + 1) + j] =
-            getRunExposure(released, mesh.layers[i].sync, seconds);
-      }
     }
     transient.assign((layers + 1) * (layers + 1), 0);
     for (int64_t i = 0; i < layers; ++i) {
@@ -770,7 +757,10 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     for (int64_t p = 1; p <= chunks; ++p) {
       // Chunk p - 1 ends at j; the chunks after it need a layer each.
       for (int64_t j = p; j <= layers - (chunks - p); ++j) {
-        double least = kNone, leastStep = kNone;
+        double least = kNone;
+        // (Made only for a tie, -1 until then: a stage's reductions take
+        // a walk over its layers.)
+        double leastStep = -1;
         std::pair<int64_t, unsigned> arg{-1, 0};
         int64_t earliest = j;
         for (auto [a, mesh] : llvm::enumerate(allowed)) {
@@ -803,14 +793,20 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
             double total = before + c;
             if (total > least)
               continue;
-            const Prefix &prefix = prefixes[mesh];
-            double step = prefix.step[j] - prefix.step[i] +
-                          prefix.sync[i * (layers + 1) + j];
-            if (total < least || (i == arg.first && step < leastStep)) {
-              least = total;
+            if (total == least && i == arg.first) {
+              if (leastStep < 0)
+                leastStep = getStageWork(problem, i, j, arg.second).step;
+              double step = getStageWork(problem, i, j, mesh).step;
+              if (step >= leastStep)
+                continue;
               leastStep = step;
-              arg = {i, mesh};
+            } else if (total == least) {
+              continue;
+            } else {
+              leastStep = -1;
             }
+            least = total;
+            arg = {i, mesh};
           }
         }
         sum[p * (layers + 1) + j] = least;
