@@ -136,12 +136,13 @@ static PipelineTiming timeClosedForm(const std::vector<StageWork> &chunks,
        llvm::enumerate(llvm::ArrayRef<StageWork>(chunks))) {
     int64_t d = static_cast<int64_t>(index) % devices;
     perDevice[d] += chunk.perMicrobatch();
-    step[d] += chunk.step;
     backward[d] += chunk.backward + chunk.receiveBackward;
     state[d] += chunk.stateBytes;
     activations[d] += chunk.activationBytes;
     transient[d] = std::max(transient[d], chunk.transientBytes);
   }
+  for (int64_t d = 0; d < devices; ++d)
+    step[d] = getDeviceStepWork(chunks, devices, d);
   double slowest = *std::max_element(perDevice.begin(), perDevice.end());
   double total = 0;
   for (double c : perDevice)
@@ -165,6 +166,27 @@ static PipelineTiming timeClosedForm(const std::vector<StageWork> &chunks,
         transient[d]);
   }
   return timing;
+}
+
+double mlir::autopar::getDeviceStepWork(const std::vector<StageWork> &chunks,
+                                        int64_t devices, int64_t device) {
+  double base = 0, latest = 0, queued = 0, each = 0;
+  for (size_t c = device; c < chunks.size(); c += devices) {
+    const StageWork &chunk = chunks[c];
+    each += chunk.step;
+    base += chunk.step - chunk.syncExposed;
+    if (chunk.syncSeconds <= 0)
+      continue;
+    // Its reductions end syncExposed past its own last backward; the
+    // device's last backward ends the earlier chunks' P backwards later,
+    // while their reductions queue on the same stream.
+    latest = std::max(latest, chunk.syncExposed + queued);
+    queued += chunk.syncSeconds - static_cast<double>(devices) * chunk.backward;
+  }
+  // (The chunks' own sum bounds it where each exposes at least its
+  // reductions less one backward, as the rule does; getRunExposure's
+  // estimates across bucket boundaries need not.)
+  return std::min(each, base + latest);
 }
 
 int64_t mlir::autopar::chooseChunk(llvm::ArrayRef<int64_t> inputChunks,
@@ -387,7 +409,10 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
   if (begin < end) {
     work.forward += on.layers[begin].leadSeconds;
     work.backward += on.layers[end - 1].trailSeconds;
-    work.step += getRunExposure(released, on.layers[begin].sync, synchronised);
+    work.syncExposed =
+        getRunExposure(released, on.layers[begin].sync, synchronised);
+    work.syncSeconds = synchronised;
+    work.step += work.syncExposed;
   }
   work.receiveForward = on.cutSeconds[begin];
   work.receiveBackward = on.cutSeconds[end];

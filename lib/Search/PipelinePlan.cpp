@@ -1013,14 +1013,10 @@ LogicalResult mlir::autopar::printPipelineTrace(llvm::raw_ostream &os,
   }
   // Each device's gradient synchronisation and update after its last
   // backward.
-  for (int64_t d = 0; d < devices; ++d) {
-    double step = 0;
-    for (int64_t c = d; c < static_cast<int64_t>(plan.chunks.size());
-         c += devices)
-      step += plan.chunks[c].work.step;
+  for (int64_t d = 0; d < devices; ++d)
     events.push_back({d, "step (synchronise, update)", "step",
-                      simulation.deviceEnd[d], step, -1, -1});
-  }
+                      simulation.deviceEnd[d],
+                      getDeviceStepWork(works, devices, d), -1, -1});
   llvm::json::OStream json(os, /*IndentSize=*/1);
   json.object([&] {
     json.attribute("displayTimeUnit", "ms");

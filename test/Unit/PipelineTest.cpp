@@ -281,6 +281,28 @@ int main() {
     std::printf("\n");
   }
 
+  // A device's step work with its chunks' reductions (P = 2, v = 2):
+  // device 0 runs chunks 0 and 2, each with 1 of update and 2 of
+  // reductions, of which 1.5 past its own last backward (0.5 a
+  // microbatch). Chunk 2's reductions end 1.5 after its last backward,
+  // 0.5 after the device's (P = 2 of chunk 0's backwards, 1, later);
+  // chunk 0's 2, queued behind them, end 2.5 after it (1.5 alone): 2 +
+  // 2.5 = 4.5 against the chunks' own sum, 5. One chunk a device: its
+  // own, 2.5.
+  {
+    std::vector<StageWork> chunks(4);
+    for (StageWork &chunk : chunks) {
+      chunk.backward = 0.5;
+      chunk.syncSeconds = 2;
+      chunk.syncExposed = 1.5;
+      chunk.step = 1 + chunk.syncExposed;
+    }
+    std::printf("device step work, P=2 v=2: %.2f (its chunks alone %.2f); "
+                "v=1: %.2f\n",
+                getDeviceStepWork(chunks, 2, 0), 2 * chunks[0].step,
+                getDeviceStepWork(chunks, 4, 0));
+  }
+
   Random random;
   unsigned orders = 0;
   unsigned failures = checkSchedules(random, orders);

@@ -53,6 +53,9 @@ struct StageWork {
   double forward = 0, backward = 0;
   double receiveForward = 0, receiveBackward = 0;
   double step = 0;
+  /// Of `step`: what of the chunk's once-a-step gradient reductions (ZeRO
+  /// 0-1; `syncSeconds` in all) runs past its own last backward.
+  double syncExposed = 0, syncSeconds = 0;
   /// Parameter state (parameters, gradients, master, optimizer state).
   double stateBytes = 0;
   /// Activations kept for the backward, per microbatch.
@@ -88,17 +91,30 @@ double getInFlightMicrobatches(PipelineSchedule schedule, int64_t devices,
 /// chunks, chunk c on device c mod P) through `microbatches` microbatches:
 ///   time = M * max_d c_d + (sum_d c_d - max_d c_d) / v + tail,
 /// c_d the per-microbatch work of device d over its chunks; the tail is
-/// the longest step work that outlasts the backwards still flowing to
-/// device 0 (device d's last backward ends sum_{d' < d} of the devices
-/// before it earlier). Interleaved, the closed form prices a device's
-/// chunks as if alike: where the schedule's order, run (simulatePipeline),
-/// ends later (chunks of uneven time wait for each other), the time is the
-/// order's, the excess counted as bubble. Memory per device: its chunks'
-/// parameter state, the activations in flight (getInFlightMicrobatches,
-/// over its chunks' average) and its largest working set.
+/// the longest step work (getDeviceStepWork) that outlasts the backwards
+/// still flowing to device 0 (device d's last backward ends sum_{d' < d}
+/// of the devices before it earlier). Interleaved, the closed form prices a
+/// device's chunks as if alike: where the schedule's order, run
+/// (simulatePipeline), ends later (chunks of uneven time wait for each other),
+/// the time is the order's, the excess counted as bubble. Memory per device:
+/// its chunks' parameter state, the activations in flight
+/// (getInFlightMicrobatches, over its chunks' average) and its largest working
+/// set.
 PipelineTiming timePipeline(const std::vector<StageWork> &chunks,
                             int64_t microbatches, PipelineSchedule schedule,
                             int64_t virtualStages);
+
+/// Device `device`'s step work after its last backward (`chunks` as for
+/// timePipeline, P devices): its chunks' step work, except that a chunk's
+/// reductions that run past its own last backward (syncExposed) also run
+/// behind the backwards the device runs after it, P microbatches of each
+/// of its earlier chunks (the interleaved schedule's cool-down), on one
+/// stream for all: max(0, max_l syncExposed_l + sum_{l' < l}
+/// (syncSeconds_l' - P backward_l')) over the device's chunks l that
+/// reduce (l its index among them, forward order), and never above the
+/// sum of its chunks' step work. With one chunk a device, its step work.
+double getDeviceStepWork(const std::vector<StageWork> &chunks, int64_t devices,
+                         int64_t device);
 
 /// The chunk an op the plan did not place runs in, from the chunks of the
 /// values it reads (`inputChunks`, -1 for a value of no chunk): forward
