@@ -104,6 +104,10 @@ Value mlir::autopar::detail::accumulate(OpBuilder &b, const Accumulator &acc,
                                         Value sum, Value contribution,
                                         OpFoldResult microbatch) {
   Location loc = acc.collective->getLoc();
+  OpBuilder::InsertionGuard guard(b);
+  if (Operation *def = contribution.getDefiningOp();
+      def && def->getBlock() == b.getInsertionBlock())
+    b.setInsertionPointAfter(def);
   if (auto gather = dyn_cast<AllGatherOp>(*acc.collective)) {
     // Each microbatch's block at its place along the gathered dimension.
     auto part = cast<RankedTensorType>(contribution.getType());
@@ -151,12 +155,20 @@ bool mlir::autopar::detail::isSynchronised(const Accumulator &acc) {
 }
 
 SmallVector<Value> mlir::autopar::detail::peelLastIteration(OpBuilder &b,
-                                                            scf::ForOp loop,
-                                                            int64_t count) {
+                                                            scf::ForOp loop) {
+  std::optional<int64_t> count = getConstantIntValue(loop.getUpperBound());
+  if (!count || *count < 1 || !isConstantIntValue(loop.getLowerBound(), 0) ||
+      !isConstantIntValue(loop.getStep(), 1))
+    return SmallVector<Value>(loop.getResults());
+  // The readers of the loop's results, before the copy reads them too.
+  SmallVector<OpOperand *> uses;
+  for (Value result : loop.getResults())
+    for (OpOperand &use : result.getUses())
+      uses.push_back(&use);
   OpBuilder::InsertionGuard guard(b);
   Location loc = loop.getLoc();
   b.setInsertionPoint(loop);
-  Value last = arith::ConstantIndexOp::create(b, loc, count - 1);
+  Value last = arith::ConstantIndexOp::create(b, loc, *count - 1);
   loop.getUpperBoundMutable().assign(last);
   IRMapping mapping;
   mapping.map(loop.getInductionVar(), last);
@@ -180,6 +192,8 @@ SmallVector<Value> mlir::autopar::detail::peelLastIteration(OpBuilder &b,
   for (Operation *op : llvm::reverse(cloned))
     if (!yielding.contains(op) && isOpTriviallyDead(op))
       op->erase();
+  for (OpOperand *use : uses)
+    use->set(results[cast<OpResult>(use->get()).getResultNumber()]);
   return results;
 }
 
@@ -539,12 +553,6 @@ void Sequentializer::buildLoop() {
       next.push_back(folded);
       continue;
     }
-    // Right where the share is made (the last microbatch's sum is then
-    // ready before the rest of its backward runs).
-    OpBuilder::InsertionGuard guard(b);
-    if (Operation *def = acc.contribution.getDefiningOp();
-        def && def->getBlock() == block)
-      b.setInsertionPointAfter(def);
     next.push_back(accumulate(b, acc, current, acc.contribution, index));
   }
   scf::YieldOp::create(b, loc, next);
@@ -554,7 +562,7 @@ void Sequentializer::buildLoop() {
   // step synchronises one, so that its synchronisation starts there).
   SmallVector<Value> results(loop.getResults());
   if (count > 1 && llvm::any_of(accumulators, isSynchronised))
-    results = peelLastIteration(builder, loop, count);
+    results = peelLastIteration(builder, loop);
   for (auto [acc, result] : llvm::zip_equal(accumulators, results)) {
     builder.setInsertionPointAfterValue(result);
     acc.collective->getResult(0).replaceAllUsesWith(

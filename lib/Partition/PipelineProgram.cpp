@@ -271,7 +271,6 @@ private:
   /// (finishAccumulator's), with the loop result they read.
   struct LastLoop {
     scf::ForOp loop;
-    int64_t count = 0;
     bool synchronised = false;
     SmallVector<std::pair<unsigned, SmallVector<Operation *>>> finishes;
   };
@@ -669,13 +668,6 @@ LogicalResult StagePrograms::emitAction(const PipelineAction &action,
     Value contribution = get(acc->contribution, key);
     if (!contribution)
       return failure();
-    // Right where the share is made: the last microbatch's sum is then
-    // ready (and its synchronisation can start) before the rest of the
-    // backward runs.
-    OpBuilder::InsertionGuard guard(builder);
-    if (Operation *def = contribution.getDefiningOp();
-        def && def->getBlock() == builder.getInsertionBlock())
-      builder.setInsertionPointAfter(def);
     sum = accumulate(builder, *acc, sum, contribution, m);
   }
   return success();
@@ -715,7 +707,6 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
 
   SmallVector<Value> stashes;
   scf::ForOp lastLoop;
-  int64_t lastCount = 0;
   if (!looped) {
     for (const PipelineAction &action :
          getPipelineActions(schedule, devices, device, count, chunks / devices))
@@ -793,13 +784,11 @@ LogicalResult StagePrograms::emitDevice(int64_t device) {
       loopMicrobatch = nullptr;
       builder.setInsertionPointAfter(loop);
       lastLoop = loop;
-      lastCount = loopSpec.count;
       takeResults(loop.getResults());
     }
   }
   LastLoop &last = lastLoops.emplace_back();
   last.loop = lastLoop;
-  last.count = lastCount;
   last.synchronised = llvm::any_of(
       own, [](const Accumulator *acc) { return isSynchronised(*acc); });
 
@@ -957,15 +946,7 @@ void StagePrograms::peelLastIterations() {
   for (LastLoop &last : lastLoops) {
     if (!last.loop || !last.synchronised)
       continue;
-    // What reads the loop's results reads the last iteration's instead.
-    SmallVector<OpOperand *> uses;
-    for (Value result : last.loop.getResults())
-      for (OpOperand &use : result.getUses())
-        uses.push_back(&use);
-    SmallVector<Value> results =
-        peelLastIteration(builder, last.loop, last.count);
-    for (OpOperand *use : uses)
-      use->set(results[cast<OpResult>(use->get()).getResultNumber()]);
+    SmallVector<Value> results = peelLastIteration(builder, last.loop);
     for (auto &[index, finish] : last.finishes) {
       Operation *at = results[index].getDefiningOp();
       if (!at || at->getBlock() != last.loop->getBlock())

@@ -48,7 +48,10 @@ struct Accumulator {
 /// identity, or an empty tensor the microbatches' blocks fill.
 Value startAccumulator(OpBuilder &b, Location loc, const Accumulator &acc);
 /// `sum` with microbatch `microbatch`'s `contribution` added (16-bit
-/// contributions extended to the carried f32), or its block inserted.
+/// contributions extended to the carried f32), or its block inserted;
+/// right after the contribution's producer when that is in `b`'s block (a
+/// last microbatch's sum is then ready, and its synchronisation can start,
+/// before the rest of its backward runs).
 Value accumulate(OpBuilder &b, const Accumulator &acc, Value sum,
                  Value contribution, OpFoldResult microbatch);
 
@@ -58,15 +61,16 @@ Value accumulate(OpBuilder &b, const Accumulator &acc, Value sum,
 /// the last microbatch runs outside the loop, so that the synchronisation
 /// can start inside its backward (peelLastIteration).
 bool isSynchronised(const Accumulator &acc);
-/// Runs the last of `loop`'s iterations after it, straight-line (the loop
-/// then runs one fewer; its lower bound 0, its step 1, `count` iterations):
-/// returns what the loop's results were, the last iteration's yields. Each
-/// op of that iteration can then be followed by what reads its value once
-/// the microbatches are done: a gradient's synchronisation starts right
-/// after its last microbatch's backward made it (autopar-group-collectives
-/// emits it there), as the planner prices it (Cost/Overlap.h).
-SmallVector<Value> peelLastIteration(OpBuilder &b, scf::ForOp loop,
-                                     int64_t count);
+/// Runs the last of `loop`'s iterations after it, straight-line (the loop,
+/// from 0 by 1 to a constant, then runs one fewer), and makes what read
+/// the loop's results read that iteration's yields instead; returns them
+/// (the loop's results, unchanged, when its trip count is not a constant
+/// of at least 1). Each op of that iteration can then be followed by what
+/// reads its value once the microbatches are done: a gradient's
+/// synchronisation starts right after its last microbatch's backward made
+/// it (autopar-group-collectives emits it there), as the planner prices it
+/// (Cost/Overlap.h).
+SmallVector<Value> peelLastIteration(OpBuilder &b, scf::ForOp loop);
 
 class Sequentializer {
 public:

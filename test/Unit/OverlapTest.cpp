@@ -18,6 +18,37 @@
 using namespace mlir::autopar;
 
 namespace {
+/// A seeded generator of numbers in [0, 1) in steps of 0.001.
+struct Random {
+  uint64_t state;
+  double unit() {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>((state >> 33) % 1000) / 1000.0;
+  }
+};
+
+/// A random pass of 12 steps of compute 0.1-1.1 s, half of them (with
+/// `gathers`) gathering 0-1 s of 1 byte, half reducing 0-1 s of 1 byte,
+/// cut into groups of 1-3 steps (`bounds`).
+std::vector<PassStep> randomPass(Random &random, bool gathers,
+                                 llvm::SmallVectorImpl<size_t> &bounds) {
+  std::vector<PassStep> steps;
+  for (int i = 0; i < 12; ++i) {
+    PassStep step{0.1 + random.unit(), 0, 0, 0, 0};
+    if (gathers && random.unit() < 0.5)
+      step.gatherSeconds = random.unit(), step.gatherBytes = 1;
+    if (random.unit() < 0.5)
+      step.syncSeconds = random.unit(), step.syncBytes = 1;
+    steps.push_back(step);
+  }
+  bounds.assign({0});
+  while (bounds.back() < steps.size())
+    bounds.push_back(
+        std::min(steps.size(),
+                 bounds.back() + 1 + static_cast<size_t>(3 * random.unit())));
+  return steps;
+}
+
 void print(const char *name, llvm::ArrayRef<PassStep> steps, double bucketBytes,
            bool prefetch = true, double unitBytes = 1) {
   std::printf("%s: exposed %.2f\n", name,
@@ -79,27 +110,12 @@ int main() {
   // relative to the run's communication, for 1, 2, 4 and 8 groups of
   // history.
   for (unsigned history : {1u, 2u, 4u, 8u}) {
-    uint64_t state = 12345;
-    auto unit = [&] {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      return static_cast<double>((state >> 33) % 1000) / 1000.0;
-    };
+    Random random{12345};
     double worst = 0, sum = 0;
     unsigned runs = 0, exact = 0, below = 0;
     for (int trial = 0; trial < 200; ++trial) {
-      std::vector<PassStep> steps;
-      for (int i = 0; i < 12; ++i) {
-        PassStep step{0.1 + unit(), 0, 0, 0, 0};
-        if (unit() < 0.5)
-          step.gatherSeconds = unit(), step.gatherBytes = 1;
-        if (unit() < 0.5)
-          step.syncSeconds = unit(), step.syncBytes = 1;
-        steps.push_back(step);
-      }
-      llvm::SmallVector<size_t> bounds = {0};
-      while (bounds.back() < steps.size())
-        bounds.push_back(std::min(
-            steps.size(), bounds.back() + 1 + static_cast<size_t>(3 * unit())));
+      llvm::SmallVector<size_t> bounds;
+      std::vector<PassStep> steps = randomPass(random, true, bounds);
       llvm::SmallVector<GroupExposure> groups =
           getGroupExposure(steps, bounds, history, true, 1, 1);
       for (size_t a = 0; a < groups.size(); ++a) {
@@ -165,25 +181,12 @@ int main() {
   // the run's start: the run, bucketing by itself, splits it otherwise;
   // the difference is then within a bucket, in seconds).
   for (double bucketBytes : {1.0, 2.0}) {
-    uint64_t state = 777;
-    auto unit = [&] {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      return static_cast<double>((state >> 33) % 1000) / 1000.0;
-    };
+    Random random{777};
     unsigned runs = 0, same = 0, sameExact = 0;
     double worst = 0;
     for (int trial = 0; trial < 200; ++trial) {
-      std::vector<PassStep> steps;
-      for (int i = 0; i < 12; ++i) {
-        PassStep step{0.1 + unit(), 0, 0, 0, 0};
-        if (unit() < 0.5)
-          step.syncSeconds = unit(), step.syncBytes = 1;
-        steps.push_back(step);
-      }
-      llvm::SmallVector<size_t> bounds = {0};
-      while (bounds.back() < steps.size())
-        bounds.push_back(std::min(
-            steps.size(), bounds.back() + 1 + static_cast<size_t>(3 * unit())));
+      llvm::SmallVector<size_t> bounds;
+      std::vector<PassStep> steps = randomPass(random, false, bounds);
       llvm::SmallVector<Bucket> buckets = getBuckets(steps, bucketBytes);
       // Each reducing step's bucket, and whether it is the bucket's first.
       std::vector<int> bucketOf(steps.size(), -1);

@@ -109,6 +109,18 @@ StageSearchProblem::Mesh randomMesh(Random &random, unsigned index,
   return mesh;
 }
 
+/// A random interleaved problem's shape: 2-3 devices, 2-3 chunks each,
+/// microbatches a multiple of the devices; returns its layer count, the
+/// chunks and up to 5 more.
+int64_t randomInterleaved(Random &random, StageSearchProblem &problem) {
+  problem.schedule = PipelineSchedule::Interleaved;
+  problem.stages = 2 + random.below(2);
+  problem.virtualStages = 2 + random.below(2);
+  int64_t layers = problem.stages * problem.virtualStages + random.below(6);
+  problem.microbatches = problem.stages * (1 + random.below(4));
+  return layers;
+}
+
 /// Every schedule's order (getPipelineActions) for P = 1..6 devices, v =
 /// 2..4 chunks per device (interleaved), M microbatches: each device runs
 /// each of its chunks' forward and backward of every microbatch once, a
@@ -416,12 +428,7 @@ int main() {
   double worstStopped = 1, loosest = 1;
   for (unsigned trial = 0; trial < 200; ++trial) {
     StageSearchProblem problem;
-    problem.schedule = PipelineSchedule::Interleaved;
-    problem.stages = 2 + random.below(2);
-    problem.virtualStages = 2 + random.below(2);
-    int64_t chunks = problem.stages * problem.virtualStages;
-    int64_t layers = chunks + random.below(6);
-    problem.microbatches = problem.stages * (1 + random.below(4));
+    int64_t layers = randomInterleaved(random, problem);
     // A third of the problems take ZeRO-3's plan (leads, trails, gathered
     // parameters) and a memory limit that some partitions break; a third
     // a second plan too (of another mesh shape in half), each device
@@ -512,12 +519,7 @@ int main() {
   int64_t blockNodes = 0;
   for (unsigned trial = 0; trial < 100; ++trial) {
     StageSearchProblem problem;
-    problem.schedule = PipelineSchedule::Interleaved;
-    problem.stages = 2 + random.below(2);
-    problem.virtualStages = 2 + random.below(2);
-    int64_t chunks = problem.stages * problem.virtualStages;
-    int64_t layers = chunks + random.below(6);
-    problem.microbatches = problem.stages * (1 + random.below(4));
+    int64_t layers = randomInterleaved(random, problem);
     StageSearchProblem::Mesh fast = randomMesh(random, 0, layers, true);
     for (int64_t k = 2; k + 1 < layers; ++k)
       fast.layers[k] = fast.layers[1];
