@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Search/Pipeline.h"
+#include "llvm/ADT/STLExtras.h"
 
 #include <cmath>
 #include <cstdio>
@@ -192,6 +193,18 @@ unsigned checkSchedules(Random &random, unsigned &orders) {
             if (interleaved && m >= 3 * p)
               ok &= static_cast<int64_t>(written) <=
                     2 * (2 * (p - 1) + (v - 1) * p) + 2 * (2 * p * v);
+            // Every chunk's last backward is in the device's last loop that
+            // runs (autopar-partition peels that loop's last iteration so
+            // that each chunk's gradient synchronisation starts inside its
+            // last backward).
+            const PipelineLoop *last = nullptr;
+            for (const PipelineLoop &loop : *loops)
+              if (loop.count > 0)
+                last = &loop;
+            for (int64_t c = d; last && c < p * v; c += p)
+              ok &= llvm::any_of(last->body, [&](const PipelineAction &a) {
+                return a.backward && a.chunk == c;
+              });
             std::vector<PipelineAction> actions =
                 getPipelineActions(schedule, p, d, m, v);
             ok &= expanded.size() == actions.size();

@@ -157,7 +157,9 @@ std::vector<PipelineAction> getPipelineActions(PipelineSchedule schedule,
 /// that steady state, once; as many whole periods as fit, a loop of stride
 /// P; the rest, once; O(P v) actions in all, whatever M. Expanded, they
 /// give getPipelineActions (test/Unit/pipeline.test); autopar-partition's
-/// stage programs run them.
+/// stage programs run them. Every chunk's last backward is in the last loop
+/// that runs (the steady state ends a period before the cool-down), whose
+/// last iteration the stage programs peel.
 struct PipelineLoop {
   int64_t count = 0;
   std::vector<PipelineAction> body;
