@@ -455,12 +455,10 @@ struct Prefix {
   }
 };
 
-/// What the search minimises: the time timePipeline gives a partition,
-/// without its tail for v = 1 (the DP is exact for the sum and the slowest
-/// stage alone), whole when interleaved (the branch and bound's bounds are
-/// on the whole time). The schedule's order is run only where the closed
-/// form (never above it) is below `cutoff`: above, the partition loses
-/// either way.
+/// What the search minimises: the whole time timePipeline gives a
+/// partition, its tail included. The schedule's order is run only where
+/// the closed form (never above it) is below `cutoff`: above, the
+/// partition loses either way.
 double pipelineSeconds(const StageSearchProblem &problem,
                        const std::vector<StageAssignment> &chunks,
                        PipelineTiming &timing,
@@ -472,15 +470,10 @@ double pipelineSeconds(const StageSearchProblem &problem,
     works.push_back(getStageWork(problem, chunk.begin, chunk.end, chunk.mesh));
   timing = timeClosedForm(works, problem.microbatches, problem.schedule,
                           problem.virtualStages);
-  bool whole = problem.schedule == PipelineSchedule::Interleaved &&
-               problem.virtualStages > 1;
-  auto seconds = [&] {
-    return timing.seconds - (whole ? 0 : timing.tailSeconds);
-  };
-  if (seconds() < cutoff)
+  if (timing.seconds < cutoff)
     addOrderWaits(timing, works, problem.microbatches, problem.schedule,
                   problem.virtualStages, orders);
-  return seconds();
+  return timing.seconds;
 }
 
 bool fits(const StageSearchProblem &problem, const PipelineTiming &timing) {
@@ -768,11 +761,35 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     least += cheapest;
   }
   double m = static_cast<double>(problem.microbatches);
-  // The least sum of chunk costs with every chunk at most `cap` on the
-  // meshes `allowed` (and within memory), and its partition; false when
-  // none exists.
+  // v = 1: the first chunk [0, j)'s step work on each mesh (getStageWork's,
+  // summed in its order; the tail is at least that), every j of a mesh made
+  // in one pass when first asked for.
+  std::vector<double> firstSteps;
+  if (v == 1)
+    firstSteps.assign(meshCount * (layers + 1), -1);
+  auto firstStepOf = [&](int64_t j, unsigned mesh) {
+    double *row = &firstSteps[mesh * (layers + 1)];
+    if (row[j] < 0) {
+      const std::vector<StageSearchProblem::Layer> &on =
+          problem.meshes[mesh].layers;
+      double step = 0, synchronised = 0;
+      double released = std::numeric_limits<double>::lowest();
+      for (int64_t k = 0; k < layers; ++k) {
+        step += on[k].step;
+        released = std::max(released, on[k].sync.release);
+        synchronised += on[k].sync.seconds;
+        row[k + 1] =
+            step + getRunExposure(released, on.front().sync, synchronised);
+      }
+    }
+    return row[j];
+  };
+  // The least sum of chunk costs (plus the first chunk's step work when
+  // `withFirstStep`) with every chunk at most `cap` on the meshes `allowed`
+  // (and within memory), and its partition; false when none exists.
   auto solve = [&](double cap, const std::vector<unsigned> &allowed,
-                   std::vector<StageAssignment> &partition, double &total) {
+                   std::vector<StageAssignment> &partition, double &total,
+                   bool withFirstStep) {
     std::fill(sum.begin(), sum.end(), kNone);
     sum[0] = 0;
     // A chunk [i, j) on a mesh costs at least its layers' compute, so
@@ -814,8 +831,10 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
               continue;
             // Plans of the same chunk at equal sums (differing only in
             // their step work, as ZeRO-0 and ZeRO-1 do): the least step
-            // work.
+            // work. (The first chunk's is in its sum.)
             double total = before + c;
+            if (withFirstStep && p == 1)
+              total += firstStepOf(j, mesh);
             if (total > least)
               continue;
             if (total == least && i == arg.first) {
@@ -864,45 +883,58 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
       result.found = true;
       result.chunks = std::move(partition);
       result.timing = timing;
+      result.seconds = seconds;
     }
     return seconds;
   };
 
   if (v == 1) {
-    // The pipeline takes the chunks' sum plus (M - 1) times the slowest,
-    // so the best partition is on the frontier of (slowest chunk, least
-    // sum). Walk it from the top: the least sum under a cap, then the
-    // next cap strictly below that partition's slowest chunk (every cap
-    // in between gives the same sum). Each step lowers the slowest chunk
-    // and raises the sum; the walk stops when the sum plus (M - 1) times
-    // the least any chunk can take reaches the best pipeline. Exact: the
-    // best partition's slowest chunk is a cap the walk cannot step over
-    // without finding a partition at least as good.
+    // The pipeline takes the chunks' sum plus (M - 1) times the slowest
+    // plus the tail, at least device 0's step work (the first chunk's).
+    // For a sum that counts that step work or not, the least time is on
+    // the frontier of (slowest chunk, least sum). Walk each from the top:
+    // the least sum under a cap, then the next cap strictly below that
+    // partition's slowest chunk (every cap in between gives the same sum).
+    // Each step lowers the slowest chunk and raises the sum; a walk stops
+    // when the sum plus (M - 1) times the least any chunk can take reaches
+    // the best pipeline. The partitions met are timed whole. Exact for the
+    // time without the tail (the first walk) and for the time with the
+    // tail taken as device 0's step work (the second): each best
+    // partition's slowest chunk is a cap its walk cannot step over without
+    // finding a partition at least as good. The tail is more than that
+    // where a later stage's step work outlasts the backwards still flowing
+    // to device 0 (a stage whose reductions outweigh its compute): there
+    // the least of the second walk's sums bounds the time from below.
     double floor = least / static_cast<double>(chunks);
     std::vector<unsigned> allMeshes(meshCount);
     for (unsigned mesh = 0; mesh < meshCount; ++mesh)
       allMeshes[mesh] = mesh;
     std::vector<StageAssignment> partition;
-    double cap = caps.empty() ? kNone : caps.back();
-    while (!caps.empty()) {
-      ++result.capsTried;
-      double total = 0;
-      if (!solve(cap, allMeshes, partition, total))
-        break;
-      double slowest = 0;
-      for (const StageAssignment &chunk : partition)
-        slowest = std::max(slowest, cost(chunk.begin, chunk.end, chunk.mesh));
-      consider(partition, best * (1 - 1e-12));
-      if (total + (m - 1) * floor >= best * (1 - 1e-12))
-        break;
-      auto below = std::lower_bound(caps.begin(), caps.end(), slowest);
-      if (below == caps.begin())
-        break;
-      cap = *std::prev(below);
-      if (cap * static_cast<double>(chunks) < least * (1 - 1e-12))
-        break;
+    double lowest = kNone;
+    for (bool withFirstStep : {false, true}) {
+      double cap = caps.empty() ? kNone : caps.back();
+      while (!caps.empty()) {
+        ++result.capsTried;
+        double total = 0;
+        if (!solve(cap, allMeshes, partition, total, withFirstStep))
+          break;
+        double slowest = 0;
+        for (const StageAssignment &chunk : partition)
+          slowest = std::max(slowest, cost(chunk.begin, chunk.end, chunk.mesh));
+        if (withFirstStep)
+          lowest = std::min(lowest, total + (m - 1) * slowest);
+        consider(partition, best * (1 - 1e-12));
+        if (total + (m - 1) * floor >= best * (1 - 1e-12))
+          break;
+        auto below = std::lower_bound(caps.begin(), caps.end(), slowest);
+        if (below == caps.begin())
+          break;
+        cap = *std::prev(below);
+        if (cap * static_cast<double>(chunks) < least * (1 - 1e-12))
+          break;
+      }
     }
-    result.lowerBound = best;
+    result.lowerBound = std::min(best, lowest);
     return result;
   }
 
@@ -1037,7 +1069,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
       ++result.capsTried;
       std::vector<StageAssignment> partition;
       double total = 0;
-      if (!solve(cap, allowed, partition, total))
+      if (!solve(cap, allowed, partition, total, /*withFirstStep=*/false))
         continue;
       double seconds = refine(partition);
       if (seconds < found * (1 - 1e-12)) {
@@ -1392,6 +1424,7 @@ mlir::autopar::enumerateStages(const StageSearchProblem &problem) {
         result.found = true;
         result.chunks = partition;
         result.timing = timing;
+        result.seconds = seconds;
       }
       return;
     }

@@ -282,6 +282,8 @@ struct StageSearchResult {
   bool found = false;
   std::vector<StageAssignment> chunks;
   PipelineTiming timing;
+  /// What the search minimises (below, `lowerBound`), for `chunks`.
+  double seconds = 0;
   /// Candidate slowest-stage times tried (the DP's outer loop).
   int64_t capsTried = 0;
   /// Interleaved: the partial partitions the branch and bound visited, and
@@ -289,10 +291,12 @@ struct StageSearchResult {
   /// pipeline, or none is faster than the incumbent).
   int64_t nodes = 0;
   bool exact = true;
-  /// A time that no pipeline of the problem goes below (timePipeline's,
-  /// without the tail for v = 1, whole when interleaved: what the search
-  /// minimises): the best one found (or the incumbent) when exact, else
-  /// the least of that and the bound of the partitions left unvisited.
+  /// A time that no pipeline of the problem goes below (timePipeline's
+  /// whole time, what the search minimises): the best one found (or the
+  /// incumbent) when the search proves it, else the least of that and the
+  /// bound of the partitions left unvisited (v = 1: below the best only
+  /// where the tail may be more than device 0's step work; interleaved:
+  /// where the branch and bound stopped, `exact` false).
   double lowerBound = std::numeric_limits<double>::infinity();
 };
 
@@ -304,9 +308,12 @@ StageWork getStageWork(const StageSearchProblem &problem, int64_t begin,
 /// The fastest pipeline: P * v chunks of at least one layer each, every
 /// device's chunks on one mesh plan, each device within the memory
 /// capacity. Of two chunks' plans that take the same time per microbatch,
-/// the one with less step work (synchronisation, update) is chosen. Exact:
-/// for v = 1 by the DP, for the time of timePipeline without its tail
-/// (which is evaluated on the result); for v > 1, for the whole time, the
+/// the one with less step work (synchronisation, update) is chosen. The
+/// time minimised is timePipeline's, tail included. For v = 1, two walks of
+/// the DP, one exact for the time without the tail and one for the time
+/// with the tail taken as device 0's step work (which the tail is unless a
+/// later stage's step work outlasts the backwards still flowing to device
+/// 0); the partitions they meet are timed whole. For v > 1, the
 /// chunks are first balanced on one plan for all under the same outer loop
 /// (a heuristic), then a branch and bound over their boundaries and each
 /// device's plan proves that pipeline the best or finds a faster one,
