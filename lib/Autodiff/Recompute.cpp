@@ -29,7 +29,8 @@ using namespace mlir::autopar;
 /// `selective` also every value of a forward op with reduction loops
 /// (contractions, reductions: costly to recompute). `full` recomputes
 /// every other forward value, `selective` only those of elementwise ops.
-/// A clone is made once per segment (between two single-value cuts),
+/// In a pipeline, also every value an op of another stage reads. A clone
+/// is made once per segment (between two single-value cuts),
 /// before the first backward op of that segment that reads it, tagged
 /// `autopar.recomputed` (and its forward op's layer).
 void mlir::autopar::recomputeForward(
@@ -71,6 +72,28 @@ void mlir::autopar::recomputeForward(
       kept.insert(crosser[i]);
       ++segment[i];
     }
+  }
+  // A value an op of another pipeline stage (chunk) reads is kept: each
+  // stage recomputes from what it holds of its own forward and what it
+  // received, in its own backward (a clone another stage's backward makes
+  // would flow against the schedule).
+  auto stageOf = [&](Operation *op) -> int64_t {
+    Operation *ancestor = op ? body.findAncestorOpInBlock(*op) : nullptr;
+    auto stage = ancestor ? ancestor->getAttrOfType<IntegerAttr>(
+                                AutoparDialect::kStageAttrName)
+                          : IntegerAttr();
+    return stage ? stage.getInt() : -1;
+  };
+  for (Operation *op : forward) {
+    int64_t stage = stageOf(op);
+    if (stage < 0)
+      continue;
+    for (Value result : op->getResults())
+      if (llvm::any_of(result.getUsers(), [&](Operation *user) {
+            int64_t other = stageOf(user);
+            return other >= 0 && other != stage;
+          }))
+        kept.insert(result);
   }
   for (Operation *op : forward) {
     Recompute kind = kindOf(op);
