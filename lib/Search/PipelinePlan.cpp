@@ -815,6 +815,33 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   best.searchSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
+  // No stage plan at all, and no stage mesh's first axis (the one that
+  // splits the batch) divides a microbatch: the microbatches are too small
+  // for the stages' meshes, whatever the memory.
+  if (!found && profiles.empty() &&
+      llvm::none_of(meshes, [&](const MeshShape &mesh) {
+        return llvm::any_of(counts, [&](int64_t m) {
+          return (batch / m) % mesh.sizes.front() == 0;
+        });
+      })) {
+    int64_t samples = batch / counts.back();
+    int64_t axis = meshes.front().sizes.front();
+    for (const MeshShape &mesh : meshes)
+      axis = std::min(axis, mesh.sizes.front());
+    return emitError(loc)
+           << "autopar-plan: "
+           << (request.microbatches
+                   ? "microbatches=" + std::to_string(counts.back())
+                   : "schedule=" + schedule +
+                         " over stages=" + std::to_string(stages))
+           << " leaves " << samples << " sample" << (samples > 1 ? "s" : "")
+           << " a microbatch, which no stage mesh splits along its first "
+              "axis (of "
+           << axis << " GPUs at least); use fewer microbatches"
+           << (request.microbatches ? "" : " (schedule=gpipe or fewer stages)")
+           << ", a larger batch, or stage meshes whose first axis divides "
+              "the microbatch (parallelism=tensor)";
+  }
   if (!found) {
     InFlightDiagnostic diag = emitError(loc);
     diag << "autopar-plan: no pipeline of stages=" << stages << " (" << schedule
