@@ -15,7 +15,8 @@ to rounding into updates of rounding noise, docs/partition.md), and runs
 
 A draw PASSES when the check passes, is REFUSED when autopar-plan declines
 the configuration with its own located error (a model with fewer layers
-than chunks), and FAILS otherwise (a check beyond its tolerance, an error
+than chunks, microbatches of one sample over data-parallel GPUs), and
+FAILS otherwise (a check beyond its tolerance, an error
 from a later pass, a crash, a hang past --timeout). Session #42's sweep
 found that every pipeline of the GPT with recompute=full failed to
 partition.
