@@ -391,15 +391,14 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
                                       unsigned mesh) {
   const StageSearchProblem::Mesh &on = problem.meshes[mesh];
   StageWork work;
-  double gathered = 0, synchronised = 0;
-  double released = std::numeric_limits<double>::lowest();
+  double gathered = 0;
+  RunReductions sync;
   for (int64_t k = begin; k < end; ++k) {
     const StageSearchProblem::Layer &layer = on.layers[k];
     work.forward += layer.forward;
     work.backward += layer.backward;
     work.step += layer.step;
-    released = std::max(released, layer.sync.release);
-    synchronised += layer.sync.seconds;
+    sync.add(layer.sync);
     work.stateBytes += layer.stateBytes;
     work.activationBytes += layer.activationBytes;
     work.transientBytes = std::max(work.transientBytes, layer.transientBytes);
@@ -409,9 +408,8 @@ StageWork mlir::autopar::getStageWork(const StageSearchProblem &problem,
   if (begin < end) {
     work.forward += on.layers[begin].leadSeconds;
     work.backward += on.layers[end - 1].trailSeconds;
-    work.syncExposed =
-        getRunExposure(released, on.layers[begin].sync, synchronised);
-    work.syncSeconds = synchronised;
+    work.syncExposed = sync.exposure(on.layers[begin].sync);
+    work.syncSeconds = sync.seconds;
     work.step += work.syncExposed;
   }
   work.receiveForward = on.cutSeconds[begin];
@@ -423,6 +421,9 @@ namespace {
 /// Range sums of one mesh's layers, for O(1) stage costs.
 struct Prefix {
   std::vector<double> compute, state, activations, step;
+  /// firstStep[j]: the step work of the first chunk [0, j) (getStageWork's,
+  /// summed in its order; device 0's, which the tail is at least).
+  std::vector<double> firstStep;
   /// transient[i * (K + 1) + j]: the largest working set of layers [i, j)
   /// and the ZeRO-3 gathered parameters they hold (getStageWork).
   std::vector<double> transient;
@@ -434,13 +435,17 @@ struct Prefix {
     state.assign(layers + 1, 0);
     activations.assign(layers + 1, 0);
     step.assign(layers + 1, 0);
+    firstStep.assign(layers + 1, 0);
     std::vector<double> gathered(layers + 1, 0);
+    RunReductions sync;
     for (int64_t k = 0; k < layers; ++k) {
       const StageSearchProblem::Layer &layer = mesh.layers[k];
       compute[k + 1] = compute[k] + layer.forward + layer.backward;
       state[k + 1] = state[k] + layer.stateBytes;
       activations[k + 1] = activations[k] + layer.activationBytes;
       step[k + 1] = step[k] + layer.step;
+      sync.add(layer.sync);
+      firstStep[k + 1] = step[k + 1] + sync.exposure(mesh.layers.front().sync);
       gathered[k + 1] = gathered[k] + layer.gatherBytes;
     }
     transient.assign((layers + 1) * (layers + 1), 0);
@@ -761,29 +766,6 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
     least += cheapest;
   }
   double m = static_cast<double>(problem.microbatches);
-  // v = 1: the first chunk [0, j)'s step work on each mesh (getStageWork's,
-  // summed in its order; the tail is at least that), every j of a mesh made
-  // in one pass when first asked for.
-  std::vector<double> firstSteps;
-  if (v == 1)
-    firstSteps.assign(meshCount * (layers + 1), -1);
-  auto firstStepOf = [&](int64_t j, unsigned mesh) {
-    double *row = &firstSteps[mesh * (layers + 1)];
-    if (row[j] < 0) {
-      const std::vector<StageSearchProblem::Layer> &on =
-          problem.meshes[mesh].layers;
-      double step = 0, synchronised = 0;
-      double released = std::numeric_limits<double>::lowest();
-      for (int64_t k = 0; k < layers; ++k) {
-        step += on[k].step;
-        released = std::max(released, on[k].sync.release);
-        synchronised += on[k].sync.seconds;
-        row[k + 1] =
-            step + getRunExposure(released, on.front().sync, synchronised);
-      }
-    }
-    return row[j];
-  };
   // The least sum of chunk costs (plus the first chunk's step work when
   // `withFirstStep`) with every chunk at most `cap` on the meshes `allowed`
   // (and within memory), and its partition; false when none exists.
@@ -834,7 +816,7 @@ mlir::autopar::searchStages(const StageSearchProblem &problem) {
             // work. (The first chunk's is in its sum.)
             double total = before + c;
             if (withFirstStep && p == 1)
-              total += firstStepOf(j, mesh);
+              total += prefixes[mesh].firstStep[j];
             if (total > least)
               continue;
             if (total == least && i == arg.first) {

@@ -417,6 +417,9 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   // count solved once (per-op shardings) and evaluated for every ZeRO stage
   // and recomputation.
   constexpr size_t kMaxCounts = 5;
+  auto splitsMicrobatch = [&](const MeshShape &mesh, int64_t count) {
+    return (batch / count) % mesh.sizes.front() == 0;
+  };
   // Each stage mesh's plans from the fastest to the leanest (memory
   // weighed more and more): each is a candidate of the stage search.
   const double weights[] = {0.0, 1.0 / 32, 1.0 / 8, 0.5, 2.0, 8.0};
@@ -561,7 +564,7 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   for (auto [meshIndex, mesh] : llvm::enumerate(meshes)) {
     SmallVector<int64_t> usable;
     for (int64_t m : counts)
-      if ((batch / m) % mesh.sizes.front() == 0)
+      if (splitsMicrobatch(mesh, m))
         usable.push_back(m);
     if (usable.empty())
       usable = counts;
@@ -820,9 +823,8 @@ mlir::autopar::planPipeline(Planner &planner, const CostModel &costModel,
   // for the stages' meshes, whatever the memory.
   if (!found && profiles.empty() &&
       llvm::none_of(meshes, [&](const MeshShape &mesh) {
-        return llvm::any_of(counts, [&](int64_t m) {
-          return (batch / m) % mesh.sizes.front() == 0;
-        });
+        return llvm::any_of(
+            counts, [&](int64_t m) { return splitsMicrobatch(mesh, m); });
       })) {
     int64_t samples = batch / counts.back();
     int64_t axis = meshes.front().sizes.front();

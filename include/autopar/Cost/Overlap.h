@@ -18,6 +18,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace mlir::autopar {
@@ -120,6 +121,20 @@ getGroupReleases(ArrayRef<PassStep> steps, ArrayRef<size_t> bounds,
 /// pass's (test/Unit/overlap.test); where a bucket spans the run's start,
 /// a program of the run alone buckets it otherwise.
 double getRunExposure(double release, const GroupRelease &last, double seconds);
+/// A run's reductions taken a group at a time (in any order): the most
+/// release and the seconds summed; `exposure(last)` is getRunExposure's for
+/// the run whose last group in pass order is `last`.
+struct RunReductions {
+  double release = std::numeric_limits<double>::lowest();
+  double seconds = 0;
+  void add(const GroupRelease &group) {
+    release = std::max(release, group.release);
+    seconds += group.seconds;
+  }
+  double exposure(const GroupRelease &last) const {
+    return getRunExposure(release, last, seconds);
+  }
+};
 
 } // namespace mlir::autopar
 
