@@ -163,6 +163,43 @@ decomposeBlock(RewriterBase &rewriter, AttentionOpInterface op,
   return parts;
 }
 
+/// `part` inserted into `into` at `offsets`, `sizes`, `strides`, computed
+/// in that slice of `into` itself where it can be: when its producer (a
+/// destination-style op, a linalg.fill of its init between; the insertion
+/// its only use) starts from a
+/// tensor.empty used only there, that empty becomes the slice (its
+/// contents were never read: the same values), and bufferization then
+/// writes the block's result in place instead of into a buffer of its own
+/// copied into `into` by a kernel (an attention block's context and
+/// gradients).
+static Value insertComputedInSlice(RewriterBase &rewriter, Location loc,
+                                   Value part, Value into,
+                                   ArrayRef<OpFoldResult> offsets,
+                                   ArrayRef<OpFoldResult> sizes,
+                                   ArrayRef<OpFoldResult> strides) {
+  auto producer = part.getDefiningOp<DestinationStyleOpInterface>();
+  OpOperand *init = producer && part.use_empty()
+                        ? producer.getTiedOpOperand(cast<OpResult>(part))
+                        : nullptr;
+  if (auto fill =
+          init ? init->get().getDefiningOp<linalg::FillOp>() : linalg::FillOp();
+      fill && fill->getResult(0).hasOneUse())
+    init = fill.getDpsInitOperand(0);
+  if (auto empty = init ? init->get().getDefiningOp<tensor::EmptyOp>()
+                        : tensor::EmptyOp();
+      empty && empty->hasOneUse() && empty.getType() == part.getType()) {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(empty);
+    Value slice = tensor::ExtractSliceOp::create(
+        rewriter, loc, cast<RankedTensorType>(part.getType()), into, offsets,
+        sizes, strides);
+    rewriter.modifyOpInPlace(init->getOwner(), [&] { init->set(slice); });
+    rewriter.eraseOp(empty);
+  }
+  return tensor::InsertSliceOp::create(rewriter, loc, part, into, offsets,
+                                       sizes, strides);
+}
+
 /// Blocks of `block` items from 0 to `extent`: an scf.for over the whole
 /// blocks carrying `inits`, then, when `block` does not divide `extent`, the
 /// last block's `extent mod block` items after it (straight-line code).
@@ -251,8 +288,8 @@ decomposeInBatchBlocks(RewriterBase &rewriter, AttentionOpInterface op,
     for (auto [part, into] : llvm::zip_equal(*parts, carried)) {
       auto [offsets, sizes, strides] =
           sliceArguments(cast<RankedTensorType>(into.getType()));
-      updated.push_back(tensor::InsertSliceOp::create(rewriter, loc, part, into,
-                                                      offsets, sizes, strides));
+      updated.push_back(insertComputedInSlice(rewriter, loc, part, into,
+                                              offsets, sizes, strides));
     }
     return updated;
   };
@@ -319,8 +356,8 @@ decomposeInRowBlocks(RewriterBase &rewriter, AttentionOpInterface op,
   auto insert = [&](Value part, Value into, Value batch, Value row = Value(),
                     int64_t size = 0) -> Value {
     auto [type, offsets, sizes, strides] = bounds(into, batch, row, size);
-    return tensor::InsertSliceOp::create(rewriter, loc, part, into, offsets,
-                                         sizes, strides);
+    return insertComputedInSlice(rewriter, loc, part, into, offsets, sizes,
+                                 strides);
   };
 
   auto outer =

@@ -75,14 +75,17 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     layer.fused = work.fused;
     layer.inRowKernel = work.inRowKernel;
     layer.inEpilogue = work.inEpilogue;
-    layer.launches = work.launches();
+    // An op computed in blocks (an attention's batch) launches its
+    // kernels once per block, as the planner prices it.
+    double blocks = work.getBlocks();
+    layer.launches = work.launches() * blocks;
     // A 16-bit 2-D convolution runs at the TF32 rate on the CUDA backend.
     Type type = work.convolution
                     ? CostModel::getConvolutionComputeType(work.elementType)
                     : work.elementType;
     KernelTime forward =
         costModel.kernelTime(work.flops, work.bytes(), work.parallelIterations,
-                             type, work.launches());
+                             type, layer.launches);
     layer.timeFwd = forward.seconds;
     layer.computeBound = forward.computeBound;
     // The data and weight gradients are separate kernels; their bytes are
@@ -90,16 +93,20 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     double bwdFlops = work.bwdFlops();
     if (bwdFlops > 0) {
       for (double part : {work.bwdDataFlops, work.bwdWeightFlops})
-        if (part > 0)
+        if (part > 0) {
+          layer.bwdLaunches += work.bwdLaunches() * blocks;
           layer.timeBwd +=
               costModel
                   .kernelTime(part, work.bwdBytes * part / bwdFlops,
-                              work.parallelIterations, type, work.bwdLaunches())
+                              work.parallelIterations, type,
+                              work.bwdLaunches() * blocks)
                   .seconds;
+        }
     } else if (work.bwdBytes > 0) {
+      layer.bwdLaunches = work.bwdLaunches() * blocks;
       layer.timeBwd = costModel
                           .kernelTime(0, work.bwdBytes, work.parallelIterations,
-                                      work.elementType, work.bwdLaunches())
+                                      work.elementType, layer.bwdLaunches)
                           .seconds;
     }
     report.forwardTime += layer.timeFwd;
@@ -298,6 +305,7 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
           json.attribute("in_row_kernel", layer.inRowKernel);
           json.attribute("in_gemm_epilogue", layer.inEpilogue);
           json.attribute("launches", layer.launches);
+          json.attribute("bwd_launches", layer.bwdLaunches);
         });
     });
     json.attributeArray("gradient_sync", [&] {

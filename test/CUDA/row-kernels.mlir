@@ -337,3 +337,59 @@ func.func @profiled(%x: memref<2048x512xf32>) -> memref<2048x512xf32> {
   func.call @autopar_rt_profile(%c1, %t1) : (i64, f64) -> ()
   return %y : memref<2048x512xf32>
 }
+
+// -----
+
+// A member may write a slice of an allocated buffer (an attention block's
+// rows of its lse) when every member reaches that buffer through the same
+// unit-stride subview: the block's rows map to the slice's one to one. Two
+// different slices of one buffer (here the sum's rows read back shifted by
+// one block) could map one block's row onto another's: the kernel ends.
+// CHECK-LABEL: func.func @slice_rows(
+// CHECK: gpu.launch
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// CHECK-LABEL: func.func @other_slices(
+// CHECK: gpu.launch
+// CHECK: linalg.generic
+// CHECK: return
+#x3 = affine_map<(i, j) -> (i, j)>
+#r3 = affine_map<(i, j) -> (i)>
+func.func @slice_rows(%x: memref<2048x512xf32>, %b: index) -> memref<4096xf32> {
+  %lse = memref.alloc() : memref<4096xf32>
+  %s = memref.alloc() : memref<2048xf32>
+  // expected-remark @below {{row kernel: 2048 rows of 512, 128 threads a row; reduction elementwise}}
+  linalg.generic {indexing_maps = [#x3, #r3], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<2048x512xf32>) outs(%s : memref<2048xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %in, %out : f32
+    linalg.yield %a : f32
+  }
+  %slice = memref.subview %lse[%b] [2048] [1] : memref<4096xf32> to memref<2048xf32, strided<[1], offset: ?>>
+  linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%s : memref<2048xf32>) outs(%slice : memref<2048xf32, strided<[1], offset: ?>>) {
+  ^bb0(%in: f32, %out: f32):
+    %l = math.log %in : f32
+    linalg.yield %l : f32
+  }
+  return %lse : memref<4096xf32>
+}
+func.func @other_slices(%x: memref<2048x512xf32>, %b: index) -> memref<4096xf32> {
+  %lse = memref.alloc() : memref<4096xf32>
+  %first = memref.subview %lse[0] [2048] [1] : memref<4096xf32> to memref<2048xf32, strided<[1]>>
+  // expected-remark @below {{row kernel: 2048 rows of 512, 128 threads a row; reduction}}
+  linalg.generic {indexing_maps = [#x3, #r3], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<2048x512xf32>) outs(%first : memref<2048xf32, strided<[1]>>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %in, %out : f32
+    linalg.yield %a : f32
+  }
+  %second = memref.subview %lse[%b] [2048] [1] : memref<4096xf32> to memref<2048xf32, strided<[1], offset: ?>>
+  linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%first : memref<2048xf32, strided<[1]>>) outs(%second : memref<2048xf32, strided<[1], offset: ?>>) {
+  ^bb0(%in: f32, %out: f32):
+    %l = math.log %in : f32
+    linalg.yield %l : f32
+  }
+  return %lse : memref<4096xf32>
+}

@@ -17,9 +17,20 @@
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 
 namespace mlir::autopar {
+
+/// How many blocks an op whose internal buffers take `internalBytes` is
+/// computed in when its lowering holds them to `limit` bytes at a time (0:
+/// no bound, one block): an attention's batch blocks.
+inline double getInternalBlocks(double internalBytes, double limit) {
+  if (limit <= 0)
+    return 1;
+  return std::max(1.0, std::ceil(internalBytes / limit));
+}
 
 /// The work of one op, forward and backward. Bytes assume every operand is
 /// read once and every result written once (perfect reuse within the op).
@@ -59,6 +70,11 @@ struct OpWorkload {
   /// attention's lowering computes a block of its batch at a time,
   /// getAttentionBatchBlock); 0: no such bound.
   double internalBytesLimit = 0;
+  /// The blocks the lowering computes the op in at the whole batch
+  /// (getInternalBlocks): its kernels launch once per block.
+  double getBlocks() const {
+    return getInternalBlocks(internalBytes, internalBytesLimit);
+  }
   /// The element type the op computes in.
   Type elementType;
   /// A 2-D convolution, as cuDNN takes them (seven loops: its rate in a

@@ -35,8 +35,10 @@ struct LayerReport {
   bool inRowKernel = false;
   /// Runs in the call of the product before it (its cuBLASLt epilogue).
   bool inEpilogue = false;
-  /// Kernels its forward launches.
+  /// Kernels its forward launches, and its backward (the data and the
+  /// weight gradients each bwdLaunches(), as the planner prices them).
   double launches = 0;
+  double bwdLaunches = 0;
 };
 
 struct GradientReport {

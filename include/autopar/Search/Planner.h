@@ -188,10 +188,7 @@ struct StrategyWork {
   }
   /// The blocks one microbatch's internal buffers are computed in.
   double getBlocks(double microbatches) const {
-    if (internalBytesLimit <= 0)
-      return 1;
-    return std::max(
-        1.0, std::ceil(internalBytes / microbatches / internalBytesLimit));
+    return getInternalBlocks(internalBytes / microbatches, internalBytesLimit);
   }
   /// The batch loop's extent and how many ways it is split: microbatches
   /// must keep it divisible.

@@ -225,14 +225,18 @@ private:
 
   /// Whether every access of `members` to a buffer they write (`written`,
   /// roots) is to that buffer itself (or a view of it with the same rows,
-  /// isRowView) at the accessing op's row, and each
-  /// written buffer is one the function allocates: no block touches
+  /// isRowView), or every one through the same unit-stride subview (an
+  /// attention block's slice of its lse), at the accessing op's row, and
+  /// each written buffer is one the function allocates: no block touches
   /// another's row.
   static bool keepsToRows(ArrayRef<Member> members, unsigned rowLoops,
                           const llvm::SetVector<Value> &written) {
     for (Value root : written)
       if (!isAllocatedBuffer(root) || root.getDefiningOp<memref::GetGlobalOp>())
         return false;
+    // Per written root, the one subview the members reach it through (null:
+    // row views only).
+    llvm::DenseMap<Value, Value> views;
     for (const Member &member : members)
       for (OpOperand &operand : member.op->getOpOperands()) {
         if (!isa<MemRefType>(operand.get().getType()))
@@ -240,8 +244,18 @@ private:
         Value root = getRootBuffer(operand.get());
         if (!written.contains(root))
           continue;
-        if (!isRowView(operand.get(), rowLoops) ||
-            !indexesRow(member.op.getMatchingIndexingMap(&operand), rowLoops))
+        if (!indexesRow(member.op.getMatchingIndexingMap(&operand), rowLoops))
+          return false;
+        Value view;
+        if (!isRowView(operand.get(), rowLoops)) {
+          auto subview = operand.get().getDefiningOp<memref::SubViewOp>();
+          if (!subview || !subview.hasUnitStride() ||
+              !isRowView(subview.getSource(), rowLoops))
+            return false;
+          view = subview;
+        }
+        auto [entry, inserted] = views.try_emplace(root, view);
+        if (entry->second != view)
           return false;
       }
     return true;
