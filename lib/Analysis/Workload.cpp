@@ -381,6 +381,7 @@ FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
     // what their members have read or written.
     rowKernelValues.clear();
     rowKernelStarts.clear();
+    rowKernelBackward.clear();
     for (auto [member, seed] : rowKernelSeeds)
       rowKernelStarts.insert(seed);
     for (auto [member, seed] : rowKernelSeeds)
@@ -429,6 +430,26 @@ void FunctionWorkload::collectLoaded(Value value,
   for (Value input : producer.getDpsInputs())
     if (isa<ShapedType>(input.getType()))
       collectLoaded(input, loaded);
+}
+
+Operation *FunctionWorkload::getRowKernelOf(Operation *op,
+                                            unsigned depth) const {
+  if (rowKernelStarts.contains(op))
+    return op;
+  if (auto seed = rowKernelSeeds.find(op); seed != rowKernelSeeds.end())
+    return seed->second;
+  // A chain fused into its users (a softmax's scale and exponential) runs
+  // in their kernel when they all share it.
+  if (depth > 4 || op->use_empty() || !isFusedIntoUsers(op))
+    return nullptr;
+  Operation *kernel = nullptr;
+  for (Operation *user : op->getUsers()) {
+    Operation *userKernel = getRowKernelOf(user, depth + 1);
+    if (!userKernel || (kernel && userKernel != kernel))
+      return nullptr;
+    kernel = userKernel;
+  }
+  return kernel;
 }
 
 /// Ops that only relabel data or produce no tensor work.
@@ -729,6 +750,70 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         if (requiresGrad.contains(input) && input != passedInput &&
             isFloatLike(input.getType()))
           work.bwdBytes += sizeInBytes(input.getType());
+    }
+    // In a row kernel (or fused into its members), the backward runs in
+    // the row kernel the lowering builds of the gradients over the same
+    // rows (a softmax's: one row sum and the elementwise gradient; a
+    // LayerNorm's: its row sums and the input's gradient): its data
+    // gradient reads the result's gradient only when made outside that
+    // kernel, writes an input's gradient only when the input comes from
+    // outside it (once for the kernel), and loads what it needs once for
+    // the kernel while the rows stay in cache (kRowKernelCacheBytes); the
+    // gradient of a parameter read the same at every row (a column sum)
+    // is a kernel of its own, reading the result's gradient and what it
+    // needs from memory.
+    Operation *rowKernel = anyGrad && !work.inEpilogue && !geluSum && !epilogue
+                               ? getRowKernelOf(op)
+                               : nullptr;
+    if (rowKernel) {
+      RowKernelBackward &kernel = rowKernelBackward[rowKernel];
+      bool fits = rowKernelValues.contains(rowKernel);
+      auto inKernel = [&](Operation *other) {
+        return other && getRowKernelOf(other) == rowKernel;
+      };
+      bool gradientInKernel = llvm::all_of(op->getUsers(), inKernel);
+      double data = 0, weight = 0;
+      bool anyData = false, anyWeight = false;
+      for (Value input : gradInputs) {
+        if (!requiresGrad.contains(input) || !isFloatLike(input.getType()) ||
+            input == passedInput)
+          continue;
+        bool leaves = !isFusedValue(input) && !inKernel(input.getDefiningOp());
+        // Read the same at every row (a LayerNorm's scale): its gradient
+        // sums over the rows, which the kernel's blocks split.
+        std::optional<AffineMap> map;
+        if (auto operand = llvm::find(linalgOp.getDpsInputs(), input);
+            operand != linalgOp.getDpsInputs().end())
+          map = linalgOp.getMatchingIndexingMap(
+              linalgOp.getDpsInputOperand(static_cast<unsigned>(
+                  operand - linalgOp.getDpsInputs().begin())));
+        if (roles.isParameter(input) && map && !map->isFunctionOfDim(0)) {
+          anyWeight = true;
+          weight += outBytes + sizeInBytes(input.getType());
+          continue;
+        }
+        anyData = true;
+        if (leaves && kernel.written.insert(input).second)
+          data += sizeInBytes(input.getType());
+      }
+      if (anyData && !work.fused && !gradientInKernel)
+        data += outBytes;
+      for (int input : body.neededInputs.set_bits()) {
+        SmallVector<Value> loaded;
+        collectLoaded(linalgOp.getDpsInputs()[input], loaded);
+        for (Value value : loaded) {
+          double bytes = sizeInBytes(value.getType());
+          if (anyData && (!fits || kernel.loaded.insert(value).second))
+            data += bytes;
+          if (anyWeight)
+            weight += bytes;
+        }
+      }
+      work.bwdBytesAlone = work.bwdBytes;
+      work.bwdBytes = data + weight;
+      work.bwdWeightBytes = weight;
+      work.bwdDataInRowKernel = rowKernel != op;
+      work.bwdRowKernelRows = getRowCount(cast<linalg::GenericOp>(rowKernel));
     }
     propagateGrad(gradInputs);
     // A tensor made from a scalar is made in its users' kernels: no bytes,

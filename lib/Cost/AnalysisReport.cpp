@@ -92,18 +92,19 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     // split in proportion to their FLOPs.
     double bwdFlops = work.bwdFlops();
     if (bwdFlops > 0) {
-      for (double part : {work.bwdDataFlops, work.bwdWeightFlops})
+      auto [dataBytes, weightBytes] = work.splitBwdBytes(work.bwdBytes);
+      for (auto [part, bytes, launches] :
+           {std::tuple(work.bwdDataFlops, dataBytes, work.bwdDataLaunches()),
+            std::tuple(work.bwdWeightFlops, weightBytes, work.bwdLaunches())})
         if (part > 0) {
-          layer.bwdLaunches += work.bwdLaunches() * blocks;
-          layer.timeBwd +=
-              costModel
-                  .kernelTime(part, work.bwdBytes * part / bwdFlops,
-                              work.parallelIterations, type,
-                              work.bwdLaunches() * blocks)
-                  .seconds;
+          layer.bwdLaunches += launches * blocks;
+          layer.timeBwd += costModel
+                               .kernelTime(part, bytes, work.parallelIterations,
+                                           type, launches * blocks)
+                               .seconds;
         }
     } else if (work.bwdBytes > 0) {
-      layer.bwdLaunches = work.bwdLaunches() * blocks;
+      layer.bwdLaunches = work.bwdDataLaunches() * blocks;
       layer.timeBwd = costModel
                           .kernelTime(0, work.bwdBytes, work.parallelIterations,
                                       work.elementType, layer.bwdLaunches)

@@ -547,13 +547,17 @@ void Planner::computeRepetition() {
     // The workload, which fusion makes depend on the neighbours (a user
     // reads a fused producer's inputs).
     if (const OpWorkload *work = workload.lookup(op))
-      hash = llvm::hash_combine(hash, work->fused,
-                                llvm::bit_cast<uint64_t>(work->launches()),
-                                llvm::bit_cast<uint64_t>(work->bwdLaunches()),
-                                llvm::bit_cast<uint64_t>(work->bytes()),
-                                llvm::bit_cast<uint64_t>(work->bwdBytes),
-                                llvm::bit_cast<uint64_t>(work->flops),
-                                llvm::bit_cast<uint64_t>(work->savedBytes));
+      hash = llvm::hash_combine(
+          hash, work->fused, llvm::bit_cast<uint64_t>(work->launches()),
+          llvm::bit_cast<uint64_t>(work->bwdLaunches()),
+          work->bwdDataInRowKernel,
+          llvm::bit_cast<uint64_t>(work->bwdWeightBytes),
+          llvm::bit_cast<uint64_t>(work->bwdBytesAlone),
+          llvm::bit_cast<uint64_t>(work->bwdRowKernelRows),
+          llvm::bit_cast<uint64_t>(work->bytes()),
+          llvm::bit_cast<uint64_t>(work->bwdBytes),
+          llvm::bit_cast<uint64_t>(work->flops),
+          llvm::bit_cast<uint64_t>(work->savedBytes));
     for (const Binding &operand : space.operands) {
       Value value = operand.value;
       auto owner = paramOwner.find(value);
@@ -713,8 +717,15 @@ Planner::Priced Planner::priceStrategy(const MeshShape &mesh,
        work.rowKernelRows / m < static_cast<double>(kRowKernelMinRows)) ||
       (work.keepsAux && config.recompute != Recompute::None);
   priced.forward = kernel(alone ? work.forwardAlone : work.forward, type);
-  priced.compute = priced.forward + kernel(work.backwardData, type) +
-                   kernel(work.backwardWeight, type);
+  // So does a backward that runs in a row kernel's backward.
+  bool backwardAlone =
+      work.bwdRowKernelRows > 0 &&
+      work.bwdRowKernelRows / m < static_cast<double>(kRowKernelMinRows);
+  priced.compute =
+      priced.forward +
+      kernel(backwardAlone ? work.backwardDataAlone : work.backwardData, type) +
+      kernel(backwardAlone ? work.backwardWeightAlone : work.backwardWeight,
+             type);
   if (recomputes(index, config.recompute)) {
     priced.recompute = priced.forward;
     priced.compute += priced.forward;
@@ -1049,20 +1060,21 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         double scale = scaleBytes(opWork->elementType, 1.0);
         work.forward = {opWork->flops / all, opWork->bytes() * ratio * scale,
                         par};
-        double bwdFlops = opWork->bwdFlops();
-        double bwdBytes = opWork->bwdBytes * ratio * scale;
-        if (bwdFlops > 0) {
-          if (opWork->bwdDataFlops > 0)
-            work.backwardData = {opWork->bwdDataFlops / all,
-                                 bwdBytes * opWork->bwdDataFlops / bwdFlops,
-                                 par};
-          if (opWork->bwdWeightFlops > 0)
-            work.backwardWeight = {opWork->bwdWeightFlops / all,
-                                   bwdBytes * opWork->bwdWeightFlops / bwdFlops,
-                                   par};
-        } else if (bwdBytes > 0) {
-          work.backwardData = {0, bwdBytes, par};
-        }
+        // The backward's data and weight kernels, given its bytes.
+        auto backward = [&](double bwdBytes, StrategyWork::Kernel &data,
+                            StrategyWork::Kernel &weight) {
+          auto [dataBytes, weightBytes] = opWork->splitBwdBytes(bwdBytes);
+          if (opWork->bwdFlops() > 0) {
+            if (opWork->bwdDataFlops > 0)
+              data = {opWork->bwdDataFlops / all, dataBytes, par};
+            if (opWork->bwdWeightFlops > 0)
+              weight = {opWork->bwdWeightFlops / all, weightBytes, par};
+          } else if (bwdBytes > 0) {
+            data = {0, bwdBytes, par};
+          }
+        };
+        backward(opWork->bwdBytes * ratio * scale, work.backwardData,
+                 work.backwardWeight);
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
         work.savedBytes = opWork->savedBytes * activationRatio * scale;
@@ -1089,8 +1101,30 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
           work.keepsAux = true;
           work.forwardAlone = alone;
         }
-        work.backwardData.launches = work.backwardWeight.launches =
-            opWork->bwdLaunches();
+        work.backwardData.launches = opWork->bwdDataLaunches();
+        work.backwardWeight.launches = opWork->bwdLaunches();
+        // The backward as kernels of their own, for a share of a row
+        // kernel's rows too few for one.
+        if (opWork->bwdRowKernelRows > 0) {
+          work.bwdRowKernelRows =
+              opWork->bwdRowKernelRows / static_cast<double>(parallel);
+          StrategyWork::Kernel data, weight;
+          double alone = opWork->bwdBytesAlone * ratio * scale;
+          double total = opWork->bwdFlops();
+          if (total > 0) {
+            if (opWork->bwdDataFlops > 0)
+              data = {opWork->bwdDataFlops / all,
+                      alone * opWork->bwdDataFlops / total, par};
+            if (opWork->bwdWeightFlops > 0)
+              weight = {opWork->bwdWeightFlops / all,
+                        alone * opWork->bwdWeightFlops / total, par};
+          } else if (alone > 0) {
+            data = {0, alone, par};
+          }
+          data.launches = weight.launches = opWork->bwdLaunches();
+          work.backwardDataAlone = data;
+          work.backwardWeightAlone = weight;
+        }
       }
       // A constant fill's buffer is its user's output, counted there.
       if (madeFromScalar[index])

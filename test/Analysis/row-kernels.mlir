@@ -11,6 +11,10 @@
 // RUN: autopar-opt %t/share.mlir --autopar-plan="target=a100-dgx mesh=4 parallelism=data microbatches=1 report=-" -o /dev/null | FileCheck %s --check-prefix=SHARE4
 // RUN: autopar-opt %t/share.mlir --autopar-plan="target=a100-dgx mesh=1 microbatches=2 report=-" -o /dev/null | FileCheck %s --check-prefix=MICRO2
 // RUN: autopar-opt %t/share.mlir --autopar-plan="target=a100-dgx mesh=1 microbatches=4 report=-" -o /dev/null | FileCheck %s --check-prefix=MICRO4
+// RUN: autopar-opt %t/softmax-backward.mlir --autopar-analyze=report=%t/softmax-backward.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=BWD < %t/softmax-backward.json
+// RUN: autopar-opt %t/softmax-share.mlir --autopar-plan="target=a100-dgx mesh=1 microbatches=4 report=-" -o /dev/null | FileCheck %s --check-prefix=BWD-MICRO4
+// RUN: autopar-opt %t/softmax-share.mlir --autopar-plan="target=a100-dgx mesh=1 microbatches=8 report=-" -o /dev/null | FileCheck %s --check-prefix=BWD-MICRO8
 // The workload prices the row kernels autopar-row-kernels makes
 // (findRowKernels, Analysis/Fusion.h): a LayerNorm's mean starts a kernel
 // over its 1024 rows of 64; the variance (another reduction of the rows,
@@ -253,4 +257,124 @@ func.func @forward(%x: tensor<2048x64xf32> {autopar.role = "input"}) -> tensor<2
     linalg.yield %a : f32
   } -> tensor<2048xf32> loc("var")
   return %sq : tensor<2048xf32>
+}
+
+//--- softmax-backward.mlir
+// The backward of a row kernel is the row kernel the lowering builds of
+// its gradients: a softmax of a parameter s (4096 rows of 256, 4 MiB)
+// reads the probabilities' gradient (made outside) and s, and writes s's
+// gradient, each once (3 passes of 4 MiB and the rows' maxima and sums,
+// 16 KiB each; 6 passes when priced op by op), one launch at the
+// kernel's first op (the maximum), none at the fused exponential, the
+// sum or the division.
+// BWD: "loc": "max",
+// BWD: "bwd_bytes": 8388608,
+// BWD: "launches": 1,
+// BWD-NEXT: "bwd_launches": 1
+// BWD: "loc": "exp",
+// BWD: "bwd_bytes": 16384,
+// BWD: "fused": true,
+// BWD: "bwd_launches": 0
+// BWD: "loc": "sum",
+// BWD: "bwd_bytes": 0,
+// BWD: "in_row_kernel": true,
+// BWD: "bwd_launches": 0
+// BWD: "loc": "div",
+// BWD: "bwd_bytes": 4210688,
+// BWD: "in_row_kernel": true,
+// BWD: "bwd_launches": 0
+#id = affine_map<(r, c) -> (r, c)>
+#row = affine_map<(r, c) -> (r)>
+func.func @forward(%s: tensor<4096x256xf32> {autopar.role = "param"}) -> tensor<4096x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %low = arith.constant -3.0e38 : f32
+  %e = tensor.empty() : tensor<4096xf32>
+  %lowest = linalg.fill ins(%low : f32) outs(%e : tensor<4096xf32>) -> tensor<4096xf32>
+  %max = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%s : tensor<4096x256xf32>) outs(%lowest : tensor<4096xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %m = arith.maximumf %acc, %v : f32
+    linalg.yield %m : f32
+  } -> tensor<4096xf32> loc("max")
+  %ex = tensor.empty() : tensor<4096x256xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %max : tensor<4096x256xf32>, tensor<4096xf32>) outs(%ex : tensor<4096x256xf32>) {
+  ^bb0(%v: f32, %m: f32, %o: f32):
+    %d = arith.subf %v, %m : f32
+    %x = math.exp %d : f32
+    linalg.yield %x : f32
+  } -> tensor<4096x256xf32> loc("exp")
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4096xf32>) -> tensor<4096xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<4096x256xf32>) outs(%z : tensor<4096xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %a = arith.addf %acc, %v : f32
+    linalg.yield %a : f32
+  } -> tensor<4096xf32> loc("sum")
+  %ey = tensor.empty() : tensor<4096x256xf32>
+  %y = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<4096x256xf32>, tensor<4096xf32>) outs(%ey : tensor<4096x256xf32>) {
+  ^bb0(%v: f32, %t: f32, %o: f32):
+    %q = arith.divf %v, %t : f32
+    linalg.yield %q : f32
+  } -> tensor<4096x256xf32> loc("div")
+  return %y : tensor<4096x256xf32>
+}
+
+//--- softmax-share.mlir
+// The planner asks again of a microbatch's share: as 4 microbatches of
+// 1024 rows the softmax of x scaled by a parameter w (its gradient a column
+// sum, a kernel of its own) keeps its row kernel backward too (the sum and
+// the division about nothing of their own); as 8 microbatches of 512 rows
+// each op's backward is a kernel of its own, priced op by op, as its
+// forward.
+// BWD-MICRO4: step: {{.*}}4 microbatches of 1024
+// BWD-MICRO4: {{[0-9]+}} linalg.generic sum replicated 0.0002
+// BWD-MICRO4: {{[0-9]+}} linalg.generic div replicated 0.0062
+// BWD-MICRO8: step: {{.*}}8 microbatches of 512
+// BWD-MICRO8: {{[0-9]+}} linalg.generic sum replicated 0.0678
+// BWD-MICRO8: {{[0-9]+}} linalg.generic div replicated 0.0824
+#id = affine_map<(r, c) -> (r, c)>
+#row = affine_map<(r, c) -> (r)>
+func.func @forward(%x: tensor<4096x256xf32> {autopar.role = "input"}, %w: tensor<256xf32> {autopar.role = "param"}) -> tensor<4096x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %es = tensor.empty() : tensor<4096x256xf32>
+  %s = linalg.generic {indexing_maps = [#id, affine_map<(r, c) -> (c)>, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %w : tensor<4096x256xf32>, tensor<256xf32>) outs(%es : tensor<4096x256xf32>) {
+  ^bb0(%v: f32, %g: f32, %o: f32):
+    %p = arith.mulf %v, %g : f32
+    linalg.yield %p : f32
+  } -> tensor<4096x256xf32> loc("scale")
+  %low = arith.constant -3.0e38 : f32
+  %e = tensor.empty() : tensor<4096xf32>
+  %lowest = linalg.fill ins(%low : f32) outs(%e : tensor<4096xf32>) -> tensor<4096xf32>
+  %max = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%s : tensor<4096x256xf32>) outs(%lowest : tensor<4096xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %m = arith.maximumf %acc, %v : f32
+    linalg.yield %m : f32
+  } -> tensor<4096xf32> loc("max")
+  %ex = tensor.empty() : tensor<4096x256xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %max : tensor<4096x256xf32>, tensor<4096xf32>) outs(%ex : tensor<4096x256xf32>) {
+  ^bb0(%v: f32, %m: f32, %o: f32):
+    %d = arith.subf %v, %m : f32
+    %xe = math.exp %d : f32
+    linalg.yield %xe : f32
+  } -> tensor<4096x256xf32> loc("exp")
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4096xf32>) -> tensor<4096xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<4096x256xf32>) outs(%z : tensor<4096xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %a = arith.addf %acc, %v : f32
+    linalg.yield %a : f32
+  } -> tensor<4096xf32> loc("sum")
+  %ey = tensor.empty() : tensor<4096x256xf32>
+  %y = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<4096x256xf32>, tensor<4096xf32>) outs(%ey : tensor<4096x256xf32>) {
+  ^bb0(%v: f32, %t: f32, %o: f32):
+    %q = arith.divf %v, %t : f32
+    linalg.yield %q : f32
+  } -> tensor<4096x256xf32> loc("div")
+  return %y : tensor<4096x256xf32>
 }

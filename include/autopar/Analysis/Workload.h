@@ -112,6 +112,23 @@ struct OpWorkload {
   /// For an op in a row kernel or a GEMM's epilogue: the bytes its forward
   /// moves as a kernel of its own, reading everything from memory.
   double bytesAlone = 0;
+  /// For an op in a row kernel (or fused into its members) whose backward
+  /// runs in that kernel's backward (the lowering's row kernel over the
+  /// same rows: a softmax's gradient, a LayerNorm's): the data gradient
+  /// launches nothing of its own but at the kernel's first op
+  /// (bwdDataInRowKernel), reads a gradient made in the kernel or a value
+  /// the kernel already loaded from cache and writes an input's gradient
+  /// once; the weight gradient (a column sum over the rows) stays a kernel
+  /// of its own reading from memory, `bwdWeightBytes` of bwdBytes (-1: the
+  /// data and weight parts split bwdBytes in proportion to their FLOPs).
+  /// `bwdBytesAlone`: the backward as kernels of their own (a device's share
+  /// of the rows too few for a row kernel).
+  /// `bwdRowKernelRows`: that kernel's rows (0: the backward is priced op
+  /// by op), which a device's share may leave too few for one.
+  bool bwdDataInRowKernel = false;
+  double bwdWeightBytes = -1;
+  double bwdBytesAlone = 0;
+  double bwdRowKernelRows = 0;
   /// The earlier op whose kernel or library call this op runs in (a row
   /// kernel's first op, an epilogue's product); null when it runs its own.
   /// A cut between the two (a pipeline stage boundary) would break that
@@ -126,6 +143,21 @@ struct OpWorkload {
   /// Kernels the op launches, forward and backward (0 when fused).
   double launches() const { return fused ? 0.0 : kernels; }
   double bwdLaunches() const { return fused ? 0.0 : bwdKernels; }
+  double bwdDataLaunches() const {
+    return bwdDataInRowKernel ? 0.0 : bwdLaunches();
+  }
+  /// The backward's bytes `bytes` (bwdBytes, or a share of it) split into
+  /// the data and the weight gradients' kernels.
+  std::pair<double, double> splitBwdBytes(double bytes) const {
+    double total = bwdFlops();
+    if (bwdWeightBytes >= 0 && bwdBytes > 0) {
+      double weight = bytes * bwdWeightBytes / bwdBytes;
+      return {bytes - weight, weight};
+    }
+    if (total <= 0)
+      return {bytes, 0.0};
+    return {bytes * bwdDataFlops / total, bytes * bwdWeightFlops / total};
+  }
 
   double bytes() const { return bytesRead + bytesWritten; }
   double bwdFlops() const { return bwdDataFlops + bwdWeightFlops; }
@@ -188,9 +220,19 @@ private:
   llvm::DenseMap<Operation *, Operation *> rowKernelSeeds;
   llvm::DenseSet<Operation *> rowKernelStarts;
   llvm::DenseMap<Operation *, llvm::DenseSet<Value>> rowKernelValues;
+  /// Per row kernel (its first op), what its backward (the lowering's row
+  /// kernel of the gradients over the same rows) has loaded so far and
+  /// the gradients of values from outside it that it writes.
+  struct RowKernelBackward {
+    llvm::DenseSet<Value> loaded, written;
+  };
+  llvm::DenseMap<Operation *, RowKernelBackward> rowKernelBackward;
   /// The values a read of `value` loads: its own, or a fused producer's
   /// inputs (in turn).
   void collectLoaded(Value value, SmallVectorImpl<Value> &loaded) const;
+  /// The row kernel (its first op) `op` runs in: as its first op, a later
+  /// member, or fused into ops that all run in it; null otherwise.
+  Operation *getRowKernelOf(Operation *op, unsigned depth = 0) const;
 };
 
 /// The workload analysis of a module (or of one function): one

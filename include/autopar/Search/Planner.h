@@ -153,6 +153,12 @@ struct StrategyWork {
   /// a microbatch's rows are too few for a row kernel (formsRowKernel).
   double rowKernelRows = 0;
   Kernel forwardAlone;
+  /// For an op whose backward runs in a row kernel's backward
+  /// (OpWorkload::bwdRowKernelRows): that kernel's local rows, and the
+  /// backward as kernels of their own (where a microbatch's rows are too
+  /// few).
+  double bwdRowKernelRows = 0;
+  Kernel backwardDataAlone, backwardWeightAlone;
   /// A GELU or ReLU epilogue that keeps its sum or mask for the backward
   /// (OpWorkload::keepsAux): under recomputation the backward makes it
   /// again, the product is read twice and the activation runs as
