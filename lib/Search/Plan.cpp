@@ -287,8 +287,13 @@ LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
   if (microbatches < 0)
     return func.emitError() << "autopar-plan: microbatches=" << microbatches
                             << " must be positive (or 0 to search)";
+  if (microbatches > 1 && batch < 1)
+    return func.emitError()
+           << "autopar-plan: microbatches=" << microbatches
+           << " splits the batch, but the function's batch is empty (its "
+              "inputs have 0 samples); use microbatches=1";
   if (microbatches > 0) {
-    if (batch < 1 || batch % microbatches != 0) {
+    if (microbatches > 1 && batch % microbatches != 0) {
       InFlightDiagnostic diag = func.emitError()
                                 << "autopar-plan: microbatches=" << microbatches
                                 << " does not divide the batch of " << batch
