@@ -688,6 +688,39 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // (getFusedGeluGradientSum): the epilogue writes the gradient of the
     // sum the GELU is of, not this op.
     Value geluSum = getFusedGeluGradientSum(op);
+    // A parameter read the same at every row (its map does not use the
+    // first loop: a bias, a LayerNorm's scale): its gradient sums over the
+    // rows, a column reduction that no elementwise chain or row kernel of
+    // the gradients runs.
+    auto isColumnSummed = [&](Value input) {
+      if (!roles.isParameter(input))
+        return false;
+      auto operand = llvm::find(linalgOp.getDpsInputs(), input);
+      if (operand == linalgOp.getDpsInputs().end())
+        return false;
+      AffineMap map = linalgOp.getMatchingIndexingMap(
+          linalgOp.getDpsInputOperand(static_cast<unsigned>(
+              operand - linalgOp.getDpsInputs().begin())));
+      return !map.isFunctionOfDim(0);
+    };
+    // A fused op's column sum (a bias add fused into a residual add) is a
+    // kernel of its own reading the result's gradient, unless an f32
+    // activation it feeds has its gradient, and its bias's, made in a
+    // product's epilogue (DGELU_BGRAD, DRELU_BGRAD).
+    auto sumInEpilogue = [&] {
+      for (Operation *user = op; user && user->hasOneUse();) {
+        user = *user->getUsers().begin();
+        auto activation = dyn_cast<linalg::GenericOp>(user);
+        if (!activation)
+          return false;
+        if (isActivationGradientInEpilogue(activation))
+          return getElementTypeOrSelf(activation->getResult(0).getType())
+              .isF32();
+        if (!isFusedIntoUsers(activation))
+          return false;
+      }
+      return false;
+    };
     unsigned written = 0;
     for (Value input : gradInputs) {
       if (!requiresGrad.contains(input) || !isFloatLike(input.getType()))
@@ -696,6 +729,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       if (input == passedInput)
         continue;
       ++written;
+      if (work.fused && isColumnSummed(input) && !sumInEpilogue()) {
+        work.bwdWeightKernel = true;
+        work.bwdBytes += outBytes;
+      }
       // A gather's gradient is a scatter-add: one FLOP per iteration.
       bool isGather = llvm::is_contained(body.gathered, input);
       double gradFlops = work.iterations * (isGather ? 1 : body.flops);
@@ -779,15 +816,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
             input == passedInput)
           continue;
         bool leaves = !isFusedValue(input) && !inKernel(input.getDefiningOp());
-        // Read the same at every row (a LayerNorm's scale): its gradient
-        // sums over the rows, which the kernel's blocks split.
-        std::optional<AffineMap> map;
-        if (auto operand = llvm::find(linalgOp.getDpsInputs(), input);
-            operand != linalgOp.getDpsInputs().end())
-          map = linalgOp.getMatchingIndexingMap(
-              linalgOp.getDpsInputOperand(static_cast<unsigned>(
-                  operand - linalgOp.getDpsInputs().begin())));
-        if (roles.isParameter(input) && map && !map->isFunctionOfDim(0)) {
+        if (isColumnSummed(input)) {
           anyWeight = true;
           weight += outBytes + sizeInBytes(input.getType());
           continue;

@@ -95,7 +95,8 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
       auto [dataBytes, weightBytes] = work.splitBwdBytes(work.bwdBytes);
       for (auto [part, bytes, launches] :
            {std::tuple(work.bwdDataFlops, dataBytes, work.bwdDataLaunches()),
-            std::tuple(work.bwdWeightFlops, weightBytes, work.bwdLaunches())})
+            std::tuple(work.bwdWeightFlops, weightBytes,
+                       work.bwdWeightLaunches())})
         if (part > 0) {
           layer.bwdLaunches += launches * blocks;
           layer.timeBwd += costModel

@@ -1102,7 +1102,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
           work.forwardAlone = alone;
         }
         work.backwardData.launches = opWork->bwdDataLaunches();
-        work.backwardWeight.launches = opWork->bwdLaunches();
+        work.backwardWeight.launches = opWork->bwdWeightLaunches();
         // The backward as kernels of their own, for a share of a row
         // kernel's rows too few for one.
         if (opWork->bwdRowKernelRows > 0) {
@@ -1121,7 +1121,8 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
           } else if (alone > 0) {
             data = {0, alone, par};
           }
-          data.launches = weight.launches = opWork->bwdLaunches();
+          data.launches = opWork->bwdLaunches();
+          weight.launches = opWork->bwdWeightLaunches();
           work.backwardDataAlone = data;
           work.backwardWeightAlone = weight;
         }

@@ -115,9 +115,15 @@ func.func @forward(%x: tensor<32x16xf32>, %w: tensor<16x32xf32> {autopar.role = 
 // into the residual add (autopar-fuse-elementwise makes them one op), and
 // that op is the product's epilogue with the residual as C (beta = 1):
 // it launches nothing and reads the bias and the residual (64 + 2048 B).
+// Backward, the bias's gradient (a sum over the rows, which no elementwise
+// chain of the gradients runs) is a kernel of its own reading the
+// result's gradient (2048 B) and writing the bias's (64 B); before session
+// #43 it was priced fused: no launch, 64 B.
 // RESIDUAL: "loc": "out.bias",
 // RESIDUAL: "bytes": 0,
+// RESIDUAL: "bwd_bytes": 2112,
 // RESIDUAL: "fused": true,
+// RESIDUAL: "bwd_launches": 1
 // RESIDUAL: "loc": "residual",
 // RESIDUAL: "bytes": 2112,
 // RESIDUAL: "fused": false,

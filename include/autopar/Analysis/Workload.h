@@ -126,6 +126,10 @@ struct OpWorkload {
   /// `bwdRowKernelRows`: that kernel's rows (0: the backward is priced op
   /// by op), which a device's share may leave too few for one.
   bool bwdDataInRowKernel = false;
+  /// A fused op whose parameter's gradient is a column sum (a bias add
+  /// fused into a residual add): that sum is a kernel of its own, reading
+  /// the result's gradient (bwdWeightLaunches).
+  bool bwdWeightKernel = false;
   double bwdWeightBytes = -1;
   double bwdBytesAlone = 0;
   double bwdRowKernelRows = 0;
@@ -145,6 +149,9 @@ struct OpWorkload {
   double bwdLaunches() const { return fused ? 0.0 : bwdKernels; }
   double bwdDataLaunches() const {
     return bwdDataInRowKernel ? 0.0 : bwdLaunches();
+  }
+  double bwdWeightLaunches() const {
+    return bwdWeightKernel ? bwdKernels : bwdLaunches();
   }
   /// The backward's bytes `bytes` (bwdBytes, or a share of it) split into
   /// the data and the weight gradients' kernels.
