@@ -125,18 +125,16 @@ def count(text):
     }
 
 
-def per_step(dump, func="train_step"):
-    """Launches, library calls and host waits one call of `func` runs, from
-    the IR dump after autopar-order-on-stream: each op times the trip
-    counts of the host loops (constant bounds) around it."""
+def host_ops(dump, func="train_step"):
+    """(line, times) for each op line of `func` in an IR dump after
+    autopar-order-on-stream, `times` the trip counts of the host loops
+    (constant bounds) around it multiplied."""
     match = re.search(r"func\.func (private )?@%s\(" % func, dump)
-    start = match.start()
-    body = dump[start:]
-    end = re.search(r"\n  }\n", body)
+    body = dump[match.start():]
+    end = re.search(r"\n  }( loc\(#loc\d*\))?\n", body)
     body = body[:end.start()] if end else body
     constants = {m.group(1): int(m.group(2)) for m in re.finditer(
         r"(%c[\w]*) = arith.constant (-?\d+) : index", body)}
-    totals = {"launches": 0, "library": 0, "waits": 0}
     stack = [1]
     for line in body.splitlines()[1:]:
         text = line.strip()
@@ -146,12 +144,7 @@ def per_step(dump, func="train_step"):
                 stack.append(stack[-1])
             continue
         times = stack[-1]
-        if "gpu.launch_func" in text:
-            totals["launches"] += times
-        if re.search(r"call @autopar_(cuda_gemm|cuda_conv2d)", text):
-            totals["library"] += times
-        if "call @autopar_cuda_synchronize" in text:
-            totals["waits"] += times
+        yield text, times
         if text.endswith("{"):
             loop = re.search(r"scf\.for %\S+ = (%\S+) to (%\S+) step (%\S+)",
                              text)
@@ -160,7 +153,40 @@ def per_step(dump, func="train_step"):
                 lo, hi, step = (constants[v] for v in loop.groups())
                 trip = max(0, -(-(hi - lo) // step))
             stack.append(times * trip)
+
+
+def is_library_call(text):
+    return re.search(r"call @autopar_(cuda_gemm|cuda_conv2d)", text)
+
+
+def per_step(dump, func="train_step"):
+    """Launches, library calls and host waits one call of `func` runs, from
+    the IR dump after autopar-order-on-stream (host_ops)."""
+    totals = {"launches": 0, "library": 0, "waits": 0}
+    for text, times in host_ops(dump, func):
+        if "gpu.launch_func" in text:
+            totals["launches"] += times
+        if is_library_call(text):
+            totals["library"] += times
+        if "call @autopar_cuda_synchronize" in text:
+            totals["waits"] += times
     return totals
+
+
+def model_path(key, tmp):
+    """MODELS[key]'s model: its file, or generated into `tmp`; None (and a
+    message) when an export is missing."""
+    generator = MODELS[key][1]
+    if isinstance(generator, str):
+        if not os.path.exists(generator):
+            print("%s: no %s (bench/models.py --only 'gpt2 (4 layers' "
+                  "exports it)" % (key, generator), file=sys.stderr)
+            return None
+        return generator
+    model = os.path.join(tmp, key + ".mlir")
+    run([sys.executable, os.path.join(ROOT, "models", "generate.py")]
+        + generator + ["-o", model])
+    return model
 
 
 def main():
@@ -172,20 +198,11 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.models.split(","):
-            name, generator, training = MODELS[key]
+            name, _, training = MODELS[key]
             step = os.path.join(tmp, key + ".step.mlir")
-            if isinstance(generator, str):
-                model = generator
-                if not os.path.exists(model):
-                    print("%s: no %s (bench/models.py --only 'gpt2 (4 "
-                          "layers' exports it)" % (key, model),
-                          file=sys.stderr)
-                    continue
-            else:
-                model = os.path.join(tmp, key + ".mlir")
-                run([sys.executable,
-                     os.path.join(ROOT, "models", "generate.py")]
-                    + generator + ["-o", model])
+            model = model_path(key, tmp)
+            if model is None:
+                continue
             run([opt, model, "--autopar-training=" + training, "-o", step])
             counts = {}
             for config, options in CONFIGS.items():

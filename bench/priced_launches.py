@@ -39,9 +39,7 @@ import kernel_counts  # noqa: E402  (the models and the host-loop counting)
 ROOT = kernel_counts.ROOT
 
 
-def run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True,
-                          text=True).stdout
+run = kernel_counts.run
 
 
 def resolve_locations(text):
@@ -64,45 +62,24 @@ def names_of(location):
 
 def built_launches(dump, layers, epilogues, func="train_step"):
     """(layer or None, count) per launch or library call of `func`, in
-    order, each counted as often as the host loops around it iterate.
-    `layers` maps each layer's location to its position; `epilogues` an
-    epilogue's location to its product's."""
+    order, each counted as often as the host loops around it iterate
+    (kernel_counts.host_ops). `layers` maps each layer's location to its
+    position; `epilogues` an epilogue's location to its product's."""
     resolve = resolve_locations(dump)
-    match = re.search(r"func\.func (private )?@%s\(" % func, dump)
-    body = dump[match.start():]
-    end = re.search(r"\n  }( loc\(#loc\d*\))?\n", body)
-    body = body[:end.start()] if end else body
-    constants = {m.group(1): int(m.group(2)) for m in re.finditer(
-        r"(%c[\w]*) = arith.constant (-?\d+) : index", body)}
     out = []
-    stack = [1]
-    for line in body.splitlines()[1:]:
-        text = line.strip()
-        if text.startswith("}"):
-            stack.pop()
-            if text.endswith("{"):
-                stack.append(stack[-1])
+    for text, times in kernel_counts.host_ops(dump, func):
+        if ("gpu.launch_func" not in text and
+                not kernel_counts.is_library_call(text)):
             continue
-        times = stack[-1]
-        if "gpu.launch_func" in text or re.search(
-                r"call @autopar_(cuda_gemm|cuda_conv2d)", text):
-            loc = re.search(r"loc\((#loc\d*)\)\s*$", text)
-            names = names_of(resolve(loc.group(1))) if loc else []
-            known = [n for n in names if n in layers]
-            # The earliest layer a fused location names; a product's call
-            # carries its epilogue's location: charge the product.
-            layer = min(known, key=lambda n: layers[n]) if known else None
-            if layer is not None and layer in epilogues:
-                layer = epilogues[layer]
-            out.append((layer, times))
-        if text.endswith("{"):
-            loop = re.search(r"scf\.for %\S+ = (%\S+) to (%\S+) step (%\S+)",
-                             text)
-            trip = 1
-            if loop and all(v in constants for v in loop.groups()):
-                lo, hi, step = (constants[v] for v in loop.groups())
-                trip = max(0, -(-(hi - lo) // step))
-            stack.append(times * trip)
+        loc = re.search(r"loc\((#loc\d*)\)\s*$", text)
+        names = names_of(resolve(loc.group(1))) if loc else []
+        known = [n for n in names if n in layers]
+        # The earliest layer a fused location names; a product's call
+        # carries its epilogue's location: charge the product.
+        layer = min(known, key=lambda n: layers[n]) if known else None
+        if layer is not None and layer in epilogues:
+            layer = epilogues[layer]
+        out.append((layer, times))
     return out
 
 
@@ -166,17 +143,10 @@ def main():
     summary = []
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.models.split(","):
-            name, generator, training = kernel_counts.MODELS[key]
-            if isinstance(generator, str):
-                model = generator
-                if not os.path.exists(model):
-                    print("%s: no %s" % (key, model), file=sys.stderr)
-                    continue
-            else:
-                model = os.path.join(tmp, key + ".mlir")
-                run([sys.executable,
-                     os.path.join(ROOT, "models", "generate.py")]
-                    + generator + ["-o", model])
+            name, _, training = kernel_counts.MODELS[key]
+            model = kernel_counts.model_path(key, tmp)
+            if model is None:
+                continue
             priced, built, other = compare(opt, model, training,
                                            args.fuse_attention, tmp, key)
             print("## %s" % name)

@@ -1060,10 +1060,12 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         double scale = scaleBytes(opWork->elementType, 1.0);
         work.forward = {opWork->flops / all, opWork->bytes() * ratio * scale,
                         par};
-        // The backward's data and weight kernels, given its bytes.
-        auto backward = [&](double bwdBytes, StrategyWork::Kernel &data,
+        // The backward's data and weight kernels, given its bytes and their
+        // split.
+        auto backward = [&](double bwdBytes, std::pair<double, double> split,
+                            StrategyWork::Kernel &data,
                             StrategyWork::Kernel &weight) {
-          auto [dataBytes, weightBytes] = opWork->splitBwdBytes(bwdBytes);
+          auto [dataBytes, weightBytes] = split;
           if (opWork->bwdFlops() > 0) {
             if (opWork->bwdDataFlops > 0)
               data = {opWork->bwdDataFlops / all, dataBytes, par};
@@ -1073,7 +1075,8 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
             data = {0, bwdBytes, par};
           }
         };
-        backward(opWork->bwdBytes * ratio * scale, work.backwardData,
+        double bwdBytes = opWork->bwdBytes * ratio * scale;
+        backward(bwdBytes, opWork->splitBwdBytes(bwdBytes), work.backwardData,
                  work.backwardWeight);
         double activationRatio =
             fullActivations > 0 ? localActivations / fullActivations : 1.0;
@@ -1108,23 +1111,11 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         if (opWork->bwdRowKernelRows > 0) {
           work.bwdRowKernelRows =
               opWork->bwdRowKernelRows / static_cast<double>(parallel);
-          StrategyWork::Kernel data, weight;
           double alone = opWork->bwdBytesAlone * ratio * scale;
-          double total = opWork->bwdFlops();
-          if (total > 0) {
-            if (opWork->bwdDataFlops > 0)
-              data = {opWork->bwdDataFlops / all,
-                      alone * opWork->bwdDataFlops / total, par};
-            if (opWork->bwdWeightFlops > 0)
-              weight = {opWork->bwdWeightFlops / all,
-                        alone * opWork->bwdWeightFlops / total, par};
-          } else if (alone > 0) {
-            data = {0, alone, par};
-          }
-          data.launches = opWork->bwdLaunches();
-          weight.launches = opWork->bwdWeightLaunches();
-          work.backwardDataAlone = data;
-          work.backwardWeightAlone = weight;
+          backward(alone, opWork->splitBwdBytesByFlops(alone),
+                   work.backwardDataAlone, work.backwardWeightAlone);
+          work.backwardDataAlone.launches = opWork->bwdLaunches();
+          work.backwardWeightAlone.launches = opWork->bwdWeightLaunches();
         }
       }
       // A constant fill's buffer is its user's output, counted there.

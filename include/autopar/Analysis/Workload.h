@@ -156,11 +156,16 @@ struct OpWorkload {
   /// The backward's bytes `bytes` (bwdBytes, or a share of it) split into
   /// the data and the weight gradients' kernels.
   std::pair<double, double> splitBwdBytes(double bytes) const {
-    double total = bwdFlops();
     if (bwdWeightBytes >= 0 && bwdBytes > 0) {
       double weight = bytes * bwdWeightBytes / bwdBytes;
       return {bytes - weight, weight};
     }
+    return splitBwdBytesByFlops(bytes);
+  }
+  /// `bytes` split in proportion to the data and weight gradients' FLOPs
+  /// (all data without FLOPs).
+  std::pair<double, double> splitBwdBytesByFlops(double bytes) const {
+    double total = bwdFlops();
     if (total <= 0)
       return {bytes, 0.0};
     return {bytes * bwdDataFlops / total, bytes * bwdWeightFlops / total};
