@@ -4,7 +4,8 @@ and as published configurations pin them (issue 15, item 8).
 
 For each row: generate the model (models/generate.py gpt, bf16, so it
 trains with f32 masters: 16 bytes per parameter with Adam), plan it with
-`autopar-opt --autopar-plan` on a cluster of N DGX nodes (the a100-dgx or
+`autopar-opt --autopar-plan` (the step's cross-entropy loss priced:
+loss=softmax-cross-entropy) on a cluster of N DGX nodes (the a100-dgx or
 h100-dgx preset with `nodes`), and print from the plan's JSON report:
 
   * the chosen mesh, step configuration (ZeRO stage, recomputation,
@@ -122,7 +123,11 @@ def plan(opt, model_path, preset, nodes, options, directory, name,
     """Plans on `nodes` of `preset` (with `memory_capacity` bytes per GPU
     when given), the attention chains fused first (autopar-fuse-attention,
     as auto-shard and autopar-run do) unless `fuse_attention` is false: the
-    JSON report, the seconds, the first error lines."""
+    JSON report, the seconds, the first error lines. The step's loss, a
+    cross-entropy over the vocabulary, is priced with the model (loss=)
+    unless `options` names another."""
+    if "loss=" not in options:
+        options += " loss=softmax-cross-entropy"
     spec = {"preset": preset, "name": "%s-x%d" % (preset, nodes),
             "nodes": nodes}
     suffix = ""

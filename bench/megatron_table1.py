@@ -12,8 +12,9 @@ device (v) or microbatch size, so those are searched
 
 For each row: generate the model (models/generate.py gpt, bf16, the row's
 batch), plan it with `autopar-opt --autopar-plan="stages=p mesh=dxt
-zero=0 recompute=full optimizer=adam schedule=interleaved"` on the row's
-number of DGX A100
+zero=0 recompute=full optimizer=adam loss=softmax-cross-entropy
+schedule=interleaved"` (the step's loss priced too, as Megatron's
+vocabulary-parallel cross-entropy runs it) on the row's number of DGX A100
 nodes (p = 1: the same without stages=), and print the predicted step time
 and TFLOP/s per GPU by Megatron's own count,
 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) / (step x GPUs), next to the
@@ -21,7 +22,7 @@ published figure and the relative error. No constant of the cost model
 was fitted to these rows.
 
 With --searched, each row is also planned with nothing pinned but the
-optimizer (`stages=0 schedule=auto optimizer=adam`: stage count, stage
+optimizer and loss (`stages=0 schedule=auto optimizer=adam`: stage count, stage
 mesh, schedule, ZeRO, recomputation and microbatches searched) and printed beside it: the
 search's plan, its predicted step and TFLOP/s, and how much faster than
 the published configuration as given it predicts (the issue's goal: never
@@ -111,7 +112,8 @@ def main():
         report = os.path.join(directory, "plan-%d.json" % row)
         mesh = "%dx%d" % (d, t) if t > 1 and d > 1 else str(d * t)
         options = ("target=%s mesh=%s zero=0 recompute=full optimizer=adam "
-                   "report=%s" % (target, mesh, report))
+                   "loss=softmax-cross-entropy report=%s" %
+                   (target, mesh, report))
         if p > 1:
             options += " stages=%d schedule=interleaved" % p
         start = time.monotonic()
@@ -143,7 +145,8 @@ def main():
             start = time.monotonic()
             result = subprocess.run(
                 [opt, model, "--autopar-plan=target=%s stages=0 "
-                 "schedule=auto optimizer=adam report=%s" % (target, searched_report),
+                 "schedule=auto optimizer=adam loss=softmax-cross-entropy "
+                 "report=%s" % (target, searched_report),
                  "-o", os.devnull], capture_output=True, text=True)
             searched_seconds = time.monotonic() - start
             if result.returncode != 0:

@@ -32,6 +32,16 @@ Operation *mlir::autopar::getCombiner(linalg::GenericOp generic,
   return combiner;
 }
 
+bool mlir::autopar::isSumIntoOneFloat(linalg::GenericOp generic) {
+  if (generic.getNumParallelLoops() != 0 || generic.getNumDpsInits() != 1 ||
+      generic.getNumLoops() < 2)
+    return false;
+  auto outType = dyn_cast<ShapedType>(generic.getDpsInits()[0].getType());
+  return outType && outType.hasRank() && outType.getRank() == 0 &&
+         isa<FloatType>(outType.getElementType()) &&
+         isa_and_nonnull<arith::AddFOp>(getCombiner(generic, 0));
+}
+
 std::optional<unsigned>
 mlir::autopar::getContiguousLoop(linalg::GenericOp generic) {
   OpOperand *largest = nullptr;

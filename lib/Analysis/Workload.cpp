@@ -29,6 +29,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Interfaces/CastInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallBitVector.h"
 
 using namespace mlir;
@@ -471,6 +472,17 @@ static bool isFree(Operation *op) {
 }
 
 void FunctionWorkload::analyzeOp(Operation *op) {
+  // A loss the planner appended (AppendedLoss, autopar/Autodiff/Loss.h) is
+  // priced forward only: its backward is its gradient op, one of its own
+  // ops; what it reads gets no gradient from it.
+  SmallVector<Value> hidden;
+  if (op->hasAttr(AutoparDialect::kLossAttrName))
+    for (Value operand : op->getOperands())
+      if (requiresGrad.erase(operand))
+        hidden.push_back(operand);
+  auto restore = llvm::make_scope_exit(
+      [&] { requiresGrad.insert(hidden.begin(), hidden.end()); });
+
   auto anyGradOperand = [&](ValueRange values) {
     return llvm::any_of(values, [&](Value value) {
       return requiresGrad.contains(value) && isFloatLike(value.getType());
@@ -531,6 +543,14 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     }
     work.parallelIterations *=
         std::min(reductionIterations, OpWorkload::kReductionThreads);
+    // A sum into one float (a loss) is split into partial sums, each of
+    // kMinReductionChunk elements or more, over as many threads as the GPU
+    // runs (autopar-reductions-inner): not one block's.
+    if (auto generic = dyn_cast<linalg::GenericOp>(op);
+        generic && isSumIntoOneFloat(generic))
+      work.parallelIterations = std::max(
+          work.parallelIterations,
+          reductionIterations / static_cast<double>(kMinReductionChunk));
     if (work.estimated)
       op->emitWarning() << "autopar: dynamic loop bounds; counting each "
                            "dynamic dimension as 1";

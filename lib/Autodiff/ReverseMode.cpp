@@ -46,6 +46,24 @@ Value mlir::autopar::createElementwise(
       .getResult(0);
 }
 
+Value mlir::autopar::createReduction(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
+    double start,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
+  Value init = buildFilled(b, loc, outType, start);
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(outMap);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{outType}, inputs, ValueRange{init}, maps,
+             getIteratorsWritingAt(outMap),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nloc, body(nb, nloc, args.drop_back(), args.back()));
+             })
+      .getResult(0);
+}
+
 void AdjointState::addAdjoint(OpBuilder &builder, Location loc, Value value,
                               Value adjoint) {
   Value &slot = adjoints[value];

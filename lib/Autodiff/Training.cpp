@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/ArgumentRoles.h"
+#include "autopar/Autodiff/Loss.h"
 #include "autopar/Autodiff/Passes.h"
 #include "autopar/Autodiff/ReverseMode.h"
 #include "autopar/Autodiff/StepTransforms.h"
@@ -29,27 +30,6 @@ namespace mlir::autopar {
 
 using namespace mlir;
 using namespace mlir::autopar;
-
-/// Reduces `inputs` (read at `inputMaps`) into a tensor written at
-/// `outMap`, starting from `start`, with `body(elements, accumulator)`; the
-/// loops `outMap` does not use are reduced.
-static Value createReduction(
-    OpBuilder &b, Location loc, ValueRange inputs,
-    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
-    double start,
-    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
-  Value init = buildFilled(b, loc, outType, start);
-  SmallVector<AffineMap> maps(inputMaps);
-  maps.push_back(outMap);
-  return linalg::GenericOp::create(
-             b, loc, TypeRange{outType}, inputs, ValueRange{init}, maps,
-             getIteratorsWritingAt(outMap),
-             [&](OpBuilder &nb, Location nloc, ValueRange args) {
-               linalg::YieldOp::create(
-                   nb, nloc, body(nb, nloc, args.drop_back(), args.back()));
-             })
-      .getResult(0);
-}
 
 /// Drops the results of a multi-result linalg.generic that nothing uses
 /// when the used ones do not depend on them (torch exports max with its
@@ -123,8 +103,6 @@ static void pruneUnusedResults(OpBuilder &b, linalg::GenericOp generic) {
 }
 
 namespace {
-enum class LossKind { Auto, SoftmaxCrossEntropy, MeanSquaredError };
-
 struct TrainingPass : public mlir::autopar::impl::TrainingBase<TrainingPass> {
   using Base::Base;
   void getDependentDialects(DialectRegistry &registry) const override {
@@ -153,19 +131,14 @@ void TrainingPass::runOnOperation() {
         << "autopar-training: a symbol '" << name << "' already exists";
     return signalPassFailure();
   }
-  LossKind lossKind;
-  if (loss == "auto")
-    lossKind = LossKind::Auto;
-  else if (loss == "softmax-cross-entropy")
-    lossKind = LossKind::SoftmaxCrossEntropy;
-  else if (loss == "mse")
-    lossKind = LossKind::MeanSquaredError;
-  else {
+  std::optional<LossKind> parsedLoss = symbolizeLoss(loss);
+  if (!parsedLoss) {
     mlir::emitError(module.getLoc())
         << "autopar-training: unknown loss '" << loss
         << "'; expected auto, softmax-cross-entropy or mse";
     return signalPassFailure();
   }
+  LossKind lossKind = *parsedLoss;
   std::optional<Optimizer> optimizerKind = symbolizeOptimizer(optimizer);
   if (!optimizerKind) {
     mlir::emitError(module.getLoc())
@@ -231,29 +204,11 @@ void TrainingPass::runOnOperation() {
                         << forwardType.getNumResults() << " values";
     return signalPassFailure();
   }
-  auto outputType =
-      dyn_cast<RankedTensorType>(forwardType.getResult(resultIndex));
-  if (!outputType || !outputType.hasStaticShape() ||
-      !isa<FloatType>(outputType.getElementType())) {
-    forward.emitError() << "autopar-training: the forward function must "
-                           "return a statically shaped float tensor";
+  if (failed(verifyLossOutput(forward, "autopar-training", lossKind,
+                              forwardType.getResult(resultIndex))))
     return signalPassFailure();
-  }
+  auto outputType = cast<RankedTensorType>(forwardType.getResult(resultIndex));
   Type elementType = outputType.getElementType();
-  if (lossKind == LossKind::Auto && outputType.getNumElements() != 1) {
-    forward.emitError()
-        << "autopar-training: loss=auto needs the function to return the "
-           "loss (one element), it returns "
-        << outputType << "; choose loss=softmax-cross-entropy or loss=mse";
-    return signalPassFailure();
-  }
-  if (lossKind == LossKind::SoftmaxCrossEntropy && outputType.getRank() < 2) {
-    forward.emitError() << "autopar-training: softmax-cross-entropy needs "
-                           "logits [batch, classes] or [batch, ..., "
-                           "classes] (e.g. [batch, seq, vocab]), got "
-                        << outputType;
-    return signalPassFailure();
-  }
 
   // Mixed precision: a 16-bit model trains in its own type with f32 master
   // parameters, optimizer state and update.
@@ -347,16 +302,9 @@ void TrainingPass::runOnOperation() {
       argTypes[param] = type.clone(f32);
     }
   int labelArg = -1;
-  if (lossKind == LossKind::SoftmaxCrossEntropy) {
+  if (RankedTensorType labelType = getLabelType(lossKind, outputType)) {
     labelArg = argTypes.size();
-    // One class index per row of logits: [batch] for [batch, classes],
-    // [batch, seq] (tokens) for [batch, seq, vocab].
-    argTypes.push_back(RankedTensorType::get(outputType.getShape().drop_back(),
-                                             attrs.getI64Type()));
-    argAttrs.push_back(roleDict("label"));
-  } else if (lossKind == LossKind::MeanSquaredError) {
-    labelArg = argTypes.size();
-    argTypes.push_back(outputType);
+    argTypes.push_back(labelType);
     argAttrs.push_back(roleDict("label"));
   }
   auto statesPerParam =
@@ -448,6 +396,7 @@ void TrainingPass::runOnOperation() {
 
   // The loss and its gradient with respect to the output.
   Location loc = forward.getLoc();
+  Location lossLoc = getLossLoc(forward);
   // fp16: the loss scale of an exponent offset, initial * 2^offset; this
   // step's scale and its inverse.
   auto f32Scalar = RankedTensorType::get({}, f32);
@@ -480,134 +429,19 @@ void TrainingPass::runOnOperation() {
   RankedTensorType modelOutputType = outputType;
   elementType = updateElement;
   outputType = outputType.clone(updateElement);
-  output = createCast(builder, loc, output, updateElement);
+  output = createCast(builder, lossLoc, output, updateElement);
   auto scalarType = RankedTensorType::get({}, elementType);
-  Value lossValue, seed;
-  if (lossKind == LossKind::Auto) {
-    lossValue = output;
-    seed = buildFilled(builder, loc, outputType, 1.0);
-  } else if (lossKind == LossKind::MeanSquaredError) {
-    Value labels =
-        createCast(builder, loc, body->getArgument(labelArg), elementType);
-    double count = static_cast<double>(outputType.getNumElements());
-    unsigned rank = outputType.getRank();
-    AffineMap identity = builder.getMultiDimIdentityMap(rank);
-    AffineMap toScalar = AffineMap::get(rank, 0, context);
-    Value sum = createReduction(
-        builder, loc, {output, labels}, {identity, identity}, toScalar,
-        scalarType,
-        0.0, [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
-          Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
-          Value square = arith::MulFOp::create(nb, nloc, diff, diff);
-          return arith::AddFOp::create(nb, nloc, acc, square).getResult();
-        });
-    lossValue = createElementwise(builder, loc, 
-        {sum}, scalarType, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value n = arith::ConstantOp::create(
-              nb, nloc, nb.getFloatAttr(elementType, count));
-          return arith::DivFOp::create(nb, nloc, args[0], n).getResult();
-        });
-    seed = createElementwise(builder, loc, 
-        {output, labels}, outputType,
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
-          Value scale = arith::ConstantOp::create(
-              nb, nloc, nb.getFloatAttr(elementType, 2.0 / count));
-          return arith::MulFOp::create(nb, nloc, diff, scale).getResult();
-        });
-  } else {
-    // loss = mean_r (logsumexp(logits[r]) - logits[r, label[r]]) over the
-    // rows r of the logits (every index but the last: samples, or tokens of
-    // a [batch, seq, vocab] output), d loss / d logits = (softmax(logits) -
-    // onehot(label)) / rows.
-    Value labels = body->getArgument(labelArg);
-    unsigned rank = outputType.getRank();
-    int64_t rows = outputType.getNumElements() / outputType.getShape().back();
-    auto rowType =
-        RankedTensorType::get(outputType.getShape().drop_back(), elementType);
-    AffineMap bc = builder.getMultiDimIdentityMap(rank);
-    AffineMap bOnly = bc.getMajorSubMap(rank - 1);
-    AffineMap none = AffineMap::get(rank, 0, context);
-    Value rowMax = createReduction(
-        builder, loc, {output}, {bc}, bOnly, rowType,
-        -std::numeric_limits<double>::infinity(),
-        [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
-          return arith::MaximumFOp::create(nb, nloc, acc, args[0]).getResult();
-        });
-    Value rowSum = createReduction(
-        builder, loc, {output, rowMax}, {bc, bOnly}, bOnly, rowType, 0.0,
-        [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
-          Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
-          Value e = math::ExpOp::create(nb, nloc, shifted);
-          return arith::AddFOp::create(nb, nloc, acc, e).getResult();
-        });
-    Value logSumExp = createElementwise(builder, loc, 
-        {rowMax, rowSum}, rowType,
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value log = math::LogOp::create(nb, nloc, args[1]);
-          return arith::AddFOp::create(nb, nloc, args[0], log).getResult();
-        });
-    auto isLabel = [&](OpBuilder &nb, Location nloc, Value label) {
-      Value column = linalg::IndexOp::create(nb, nloc, rank - 1);
-      Value index =
-          arith::IndexCastOp::create(nb, nloc, nb.getIndexType(), label);
-      return arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq, column,
-                                   index)
-          .getResult();
-    };
-    Value total = createReduction(
-        builder, loc, {output, logSumExp, labels}, {bc, bOnly, bOnly}, none,
-        scalarType,
-        0.0, [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
-          Value picked = arith::SubFOp::create(nb, nloc, args[1], args[0]);
-          Value zero = arith::ConstantOp::create(
-              nb, nloc, nb.getFloatAttr(elementType, 0.0));
-          Value term = arith::SelectOp::create(
-              nb, nloc, isLabel(nb, nloc, args[2]), picked, zero);
-          return arith::AddFOp::create(nb, nloc, acc, term).getResult();
-        });
-    double inverseBatch = 1.0 / static_cast<double>(rows);
-    lossValue = createElementwise(builder, loc, 
-        {total}, scalarType, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value scale = arith::ConstantOp::create(
-              nb, nloc, nb.getFloatAttr(elementType, inverseBatch));
-          return arith::MulFOp::create(nb, nloc, args[0], scale).getResult();
-        });
-    // The gradient: a generic over the logits reading the label by row.
-    Value init =
-        tensor::EmptyOp::create(builder, loc, outputType.getShape(), elementType);
-    seed = linalg::GenericOp::create(
-               builder, loc, TypeRange{outputType},
-               ValueRange{output, logSumExp, labels}, ValueRange{init},
-               SmallVector<AffineMap>{bc, bOnly, bOnly, bc},
-               SmallVector<utils::IteratorType>(rank,
-                                                utils::IteratorType::parallel),
-               [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                 Value shifted =
-                     arith::SubFOp::create(nb, nloc, args[0], args[1]);
-                 Value softmax = math::ExpOp::create(nb, nloc, shifted);
-                 Value one = arith::ConstantOp::create(
-                     nb, nloc, nb.getFloatAttr(elementType, 1.0));
-                 Value zero = arith::ConstantOp::create(
-                     nb, nloc, nb.getFloatAttr(elementType, 0.0));
-                 Value onehot = arith::SelectOp::create(
-                     nb, nloc, isLabel(nb, nloc, args[2]), one, zero);
-                 Value diff = arith::SubFOp::create(nb, nloc, softmax, onehot);
-                 Value scale = arith::ConstantOp::create(
-                     nb, nloc, nb.getFloatAttr(elementType, inverseBatch));
-                 linalg::YieldOp::create(
-                     nb, nloc,
-                     arith::MulFOp::create(nb, nloc, diff, scale).getResult());
-               })
-               .getResult(0);
-  }
+  BuiltLoss built =
+      buildLoss(builder, lossLoc, lossKind, output,
+                labelArg >= 0 ? Value(body->getArgument(labelArg)) : Value());
+  Value lossValue = built.loss, seed = built.seed;
 
   // The seed in the model's type (fp16: scaled first).
   if (scaled)
-    seed = createScaled(builder, loc, seed, scale,
+    seed = createScaled(builder, lossLoc, seed, scale,
                         modelOutputType.getElementType());
   else
-    seed = createCast(builder, loc, seed, modelOutputType.getElementType());
+    seed = createCast(builder, lossLoc, seed, modelOutputType.getElementType());
   output = modelOutput;
 
   // The backward pass.

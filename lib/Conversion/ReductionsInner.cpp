@@ -377,13 +377,7 @@ bool canSplit(linalg::GenericOp generic) {
 std::optional<ReductionSplit> chooseScalarSplit(linalg::GenericOp generic,
                                                 int64_t threads,
                                                 int64_t minChunk) {
-  if (generic.getNumParallelLoops() != 0 || generic.getNumDpsInits() != 1 ||
-      generic.getNumLoops() < 2 || !canSplit(generic))
-    return std::nullopt;
-  auto outType =
-      cast<MemRefType>(generic.getDpsInitOperand(0)->get().getType());
-  if (outType.getRank() != 0 || !isa<FloatType>(outType.getElementType()) ||
-      !isa<arith::AddFOp>(getCombiner(generic, 0)))
+  if (!isSumIntoOneFloat(generic) || !canSplit(generic))
     return std::nullopt;
   SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
   ReductionSplit split;

@@ -37,13 +37,31 @@ static std::string formatType(Type type) {
   return text;
 }
 
+FunctionOpInterface mlir::autopar::findEntryFunction(Operation *module) {
+  FunctionOpInterface first;
+  for (Region &region : module->getRegions())
+    for (Block &block : region)
+      for (Operation &op : block) {
+        auto func = dyn_cast<FunctionOpInterface>(op);
+        if (!func || func.isExternal())
+          continue;
+        if (func.getName() == "forward")
+          return func;
+        if (!first)
+          first = func;
+      }
+  return first;
+}
+
 const FunctionWorkload *
 mlir::autopar::getEntryFunction(const WorkloadAnalysis &analysis) {
-  for (const auto &function : analysis.getFunctions())
-    if (function->getFunction().getName() == "forward")
-      return function.get();
   if (analysis.getFunctions().empty())
     return nullptr;
+  FunctionOpInterface entry = findEntryFunction(
+      analysis.getFunctions().front()->getFunction()->getParentOp());
+  for (const auto &function : analysis.getFunctions())
+    if (function->getFunction() == entry)
+      return function.get();
   return analysis.getFunctions().front().get();
 }
 

@@ -35,6 +35,7 @@ void mlir::autopar::buildAutoShardPipeline(
   planOptions.report = options.report;
   planOptions.trace = options.trace;
   planOptions.optimizer = options.optimizer;
+  planOptions.loss = options.loss;
   planOptions.objective = options.objective;
   planOptions.maxGpus = options.maxGpus;
   planOptions.mesh = options.mesh;

@@ -1725,8 +1725,13 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
 }
 
 int mlir::autopar::getBatchLoop(const OpSpace &space) {
-  if (space.results.empty() || space.results.front().dimLoop.empty())
+  if (space.results.empty())
     return -1;
+  if (space.results.front().dimLoop.empty()) {
+    if (space.operands.empty() || space.operands.front().dimLoop.empty())
+      return -1;
+    return space.operands.front().dimLoop.front();
+  }
   int loop = space.results.front().dimLoop.front();
   return loop >= 0 && !space.reduction[loop] ? loop : -1;
 }

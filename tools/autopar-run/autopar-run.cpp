@@ -1011,15 +1011,15 @@ int main(int argc, char **argv) {
     plan += " mesh=" + std::to_string(ranks / stages);
   if (plan.find("max-gpus=") == std::string::npos)
     plan += " max-gpus=" + std::to_string(ranks);
-  // Price the step autopar-training builds: the recomputation, optimizer
-  // and precision its own options ask for (a recompute= of --plan alone is
-  // the plan's to choose, and autopar-recompute builds it). Microbatches are
-  // the plan's (autopar-partition builds them): one unless --plan asks for
-  // more. The ZeRO stage is the plan's too: autopar-propagate shards the update
-  // by it.
+  // Price the step autopar-training builds: the loss, recomputation,
+  // optimizer and precision its own options ask for (a recompute= of --plan
+  // alone is the plan's to choose, and autopar-recompute builds it).
+  // Microbatches are the plan's (autopar-partition builds them): one unless
+  // --plan asks for more. The ZeRO stage is the plan's too: autopar-propagate
+  // shards the update by it.
   SmallVector<std::string> pins = {"recompute=none", "microbatches=1"};
   for (StringRef option : llvm::split(StringRef(trainingOptions), ' '))
-    for (StringRef key : {"recompute=", "optimizer=", "precision="})
+    for (StringRef key : {"recompute=", "optimizer=", "precision=", "loss="})
       if (option.starts_with(key)) {
         llvm::erase_if(pins, [&](const std::string &pin) {
           return StringRef(pin).starts_with(key);
@@ -1289,10 +1289,12 @@ int main(int argc, char **argv) {
         name = "(collectives)";
       else if (layer)
         name = layerNames.lookup(layer.getInt());
-      else if (!train)
+      else if (!train || formatLocation(op->getLoc()) == "loss")
+        // A forward pass's ops by location; a training step's loss and its
+        // gradient at the loss's (getLossLoc), which the plan prices.
         name = formatLocation(op->getLoc());
       else
-        name = "(loss and update)";
+        name = "(update)";
       if (name.empty())
         name = layer ? "layer " + std::to_string(layer.getInt()) : "(other)";
       Site &site = sites.emplace_back();

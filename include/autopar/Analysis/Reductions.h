@@ -40,6 +40,17 @@ std::optional<unsigned> getContiguousLoop(linalg::GenericOp generic);
 /// op partials can be combined by (a combiner with a neutral element).
 std::optional<unsigned> getRowReductionLoops(linalg::GenericOp generic);
 
+/// Whether `generic` sums into one float: no parallel loop, two loops or
+/// more, one rank-0 float output combined by `out + x`. The lowering
+/// splits such a sum into partial sums over as many GPU threads as it has,
+/// each combining kMinReductionChunk elements or more
+/// (autopar-reductions-inner), and the cost model prices it so.
+bool isSumIntoOneFloat(linalg::GenericOp generic);
+
+/// Elements each partial of a split reduction combines, at least (the
+/// default of autopar-reductions-inner's min-chunk).
+constexpr int64_t kMinReductionChunk = 16;
+
 /// `op`'s loop ranges, when every one is static.
 std::optional<SmallVector<int64_t>> getStaticRanges(linalg::LinalgOp op);
 

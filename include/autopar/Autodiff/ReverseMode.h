@@ -75,6 +75,15 @@ Value createElementwise(
     OpBuilder &builder, Location loc, ValueRange inputs, RankedTensorType type,
     function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
+/// Reduces `inputs` (read at `inputMaps`) into a tensor written at
+/// `outMap`, starting from `start`, with `body(elements, accumulator)`; the
+/// loops `outMap` does not use are reduced.
+Value createReduction(
+    OpBuilder &builder, Location loc, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
+    double start,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body);
+
 /// Attaches the reverse-mode rules to linalg and tensor ops.
 void registerReverseModeExternalModels(DialectRegistry &registry);
 

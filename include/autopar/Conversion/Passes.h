@@ -4,6 +4,7 @@
 #define AUTOPAR_CONVERSION_PASSES_H
 
 #include "autopar/Analysis/Fusion.h"
+#include "autopar/Analysis/Reductions.h"
 #include "autopar/Dialect/AutoparDialect.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "mlir/IR/BuiltinOps.h"

@@ -297,7 +297,8 @@ def ReductionsInner : Pass<"autopar-reductions-inner"> {
     Option<"gpuThreads", "gpu-threads", "int64_t", "0",
            "Threads the GPU runs at once; reductions are split to use them "
            "(0: only sums into one value are split)">,
-    Option<"minChunk", "min-chunk", "int64_t", "16",
+    Option<"minChunk", "min-chunk", "int64_t",
+           "::mlir::autopar::kMinReductionChunk",
            "Elements each partial of a split reduction combines, at least">,
     Option<"report", "report", "bool", "false",
            "A remark at each reduction with parallel loops: its threads "

@@ -72,8 +72,11 @@ struct AnalysisReport {
   }
 };
 
-/// The entry function of a workload analysis: `@forward` when there is one,
-/// else the first function with a body; null when there is none.
+/// The function the analysis reports and the plan is for, among `module`'s
+/// functions with a body: `@forward` when there is one, else the first;
+/// null when there is none.
+FunctionOpInterface findEntryFunction(Operation *module);
+/// That function's workload in `analysis` (of a module).
 const FunctionWorkload *getEntryFunction(const WorkloadAnalysis &analysis);
 
 AnalysisReport buildAnalysisReport(const FunctionWorkload &workload,

@@ -39,6 +39,12 @@ struct AutoShardPipelineOptions
       *this, "optimizer",
       llvm::cl::desc("Optimizer of the training step: sgd, momentum, adam"),
       llvm::cl::init("momentum")};
+  PassOptions::Option<std::string> loss{
+      *this, "loss",
+      llvm::cl::desc("The training step's loss, priced with the model: "
+                     "auto (the function returns it), "
+                     "softmax-cross-entropy or mse"),
+      llvm::cl::init("auto")};
   PassOptions::Option<std::string> objective{
       *this, "objective", llvm::cl::desc("time, energy or efficiency:X"),
       llvm::cl::init("time")};

@@ -33,6 +33,11 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Pin the mesh shape, e.g. 4 or 2x4 (with stages: one per stage, e.g. 4,2x2)">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
            "Optimizer of the training step: sgd, momentum or adam">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"auto\"",
+           "The training step's loss, priced with the model (autopar-"
+           "training's loss=): auto (the function returns its loss; none "
+           "is added), softmax-cross-entropy or mse (the loss and its "
+           "gradient priced after the function's output)">,
     Option<"report", "report", "std::string", /*default=*/"\"stderr\"",
            "Where to write the plan report: stderr (default), '-' (stdout), a "
            "file (JSON when it ends in .json), or empty for none">,

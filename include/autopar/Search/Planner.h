@@ -29,7 +29,9 @@ namespace mlir::autopar {
 enum class Objective { Time, Energy, Efficiency };
 
 /// The loop of `space` along the batch: the one its first result's dim 0
-/// follows, when parallel; -1 otherwise.
+/// follows, when parallel; for a rank-0 result (a loss summed over the
+/// batch) the one its first operand's dim 0 follows, a reduction split
+/// into partial sums; -1 otherwise.
 int getBatchLoop(const OpSpace &space);
 
 struct PlannerOptions {

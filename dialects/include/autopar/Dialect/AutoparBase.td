@@ -84,6 +84,9 @@ def Autopar_Dialect : Dialect {
     /// buffer of its own at every call, shared with no other argument.
     static constexpr ::llvm::StringLiteral kInPlaceAttrName = "autopar.in_place";
     static constexpr ::llvm::StringLiteral kLossScaleAttrName = "autopar.loss_scale";
+    /// On the ops of a loss the planner appends to price it (AppendedLoss,
+    /// autopar-plan loss=); erased before the pass ends.
+    static constexpr ::llvm::StringLiteral kLossAttrName = "autopar.loss";
     static constexpr ::llvm::StringLiteral kSpmdAttrName = "autopar.spmd";
     static constexpr ::llvm::StringLiteral kRuntimeDeallocationAttrName =
         "autopar.runtime_deallocation";
