@@ -806,6 +806,7 @@ void PlanPass::runOnOperation() {
   built.function = entry->getFunction().getName().str();
   built.precision = stringifyPrecision(options.precision).str();
   built.optimizer = stringifyOptimizer(options.optimizer).str();
+  built.loss = loss;
   annotate(module, *best, planner, built.plan);
   setStepAndTarget(module, best->config, options.precision, *targetAttr);
 

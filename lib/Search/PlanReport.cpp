@@ -138,8 +138,10 @@ void mlir::autopar::writeRepeatedBlockJson(llvm::json::OStream &json,
 void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
                                         const PlanReport &report) {
   os << "autopar plan: @" << report.function << " on " << report.target
-     << ", batch " << report.batch << ", objective " << report.objective
-     << "\n\n";
+     << ", batch " << report.batch << ", objective " << report.objective;
+  if (report.loss != "auto")
+    os << ", loss " << report.loss << " priced";
+  os << "\n\n";
   os << llvm::format("chosen: %lld GPUs, mesh %s; step %.3f ms, %.1f "
                      "samples/s, speedup %.2f over 1 GPU, efficiency %.2f, "
                      "%.4g J/sample, %s per GPU of %s\n\n",
@@ -288,6 +290,7 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
     json.attribute("batch", report.batch);
     json.attribute("precision", report.precision);
     json.attribute("optimizer", report.optimizer);
+    json.attribute("loss", report.loss);
     json.attribute("objective", report.objective);
     json.attribute("memory_capacity_bytes", report.memoryCapacity);
     json.attributeObject("plan", [&] { writeSummary(json, report.plan); });

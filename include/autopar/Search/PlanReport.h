@@ -52,6 +52,8 @@ struct PlanReport {
   std::string target, function, objective;
   int64_t batch = 1;
   std::string precision, optimizer;
+  /// The loss priced with the model (loss=), `auto` when none was added.
+  std::string loss = "auto";
   double memoryCapacity = 0;
   PlanSummary plan, oneGpu, dataParallel;
   bool haveDataParallel = false;
