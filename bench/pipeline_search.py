@@ -12,7 +12,7 @@ vocabulary 51200, bf16), 66k ops in the cost graph.
 
 For each model: generate it (models/generate.py), plan it with
 `autopar-opt --autopar-plan="target=<64 DGX A100> stages=0
-optimizer=adam"` single-threaded, and print the wall time, the peak
+optimizer=adam loss=softmax-cross-entropy"` single-threaded, and print the wall time, the peak
 memory of the process, the plan and the repeated block the search found.
 `--compare` also plans with `reuse-blocks=false` (every op solved in the
 whole graph: the same plan, minutes slower) and checks the plans agree.
@@ -51,7 +51,8 @@ MODELS = {
 def plan(opt, model, target, report, output, extra, tmp):
     """Runs the search; returns (wall seconds, peak memory in GiB)."""
     command = [opt, model, "--mlir-disable-threading",
-               "--autopar-plan=target=%s stages=0 optimizer=adam report=%s%s"
+               "--autopar-plan=target=%s stages=0 optimizer=adam "
+               "loss=softmax-cross-entropy report=%s%s"
                % (target, report, extra), "-o", output]
     errors = os.path.join(tmp, "stderr.txt")
     start = time.perf_counter()
