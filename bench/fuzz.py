@@ -11,6 +11,7 @@ dimensions included on purpose). For every program:
   plan       autopar-opt --auto-shard (target a100-dgx, 1-8 GPUs)
   partition  autopar-opt --autopar-plan=mesh=2 --autopar-partition
   run        autopar-run -n 2 --check (with --run; slower)
+  loss       plan again with loss=mse or softmax-cross-entropy (by turns)
 
 A stage passes when it succeeds or stops with a located error (exit 1 and
 "error:" on stderr); it FAILS on a crash (a signal, a stack dump, an
@@ -267,6 +268,12 @@ def main():
             if args.run:
                 commands.append(("run", [runner, "-O0", "-n", "2", path,
                                          "--check"]))
+            # The plan again with a training loss priced (appended and
+            # erased by autopar-plan), one of the two by turns.
+            loss = ("mse", "softmax-cross-entropy")[index % 2]
+            commands.append(("loss", [opt, path,
+                                      "--auto-shard=target=a100-dgx report= "
+                                      "loss=" + loss, "-o", os.devnull]))
             for stage, command in commands:
                 result = subprocess.run(command, capture_output=True, text=True)
                 outcome = check(stage, result, stage)
@@ -289,7 +296,7 @@ def main():
                     tally.setdefault(("errors", stage), set()).add(
                         re.sub(r"^.*?error: ", "", first)[:100])
                     break
-    stages = ["plan", "partition"] + (["run"] if args.run else [])
+    stages = ["plan", "partition"] + (["run"] if args.run else []) + ["loss"]
     print("fuzz: %d programs (seed %d)" % (args.count, args.seed))
     for stage in stages:
         print("  %-10s ok %d, located errors %d, failures %d" % (
