@@ -2,6 +2,7 @@
 
 #include "autopar/Search/PlanReport.h"
 #include "autopar/Cost/AnalysisReport.h"
+#include "autopar/Dialect/AutoparDialect.h"
 #include "autopar/Support/Output.h"
 
 #include "llvm/Support/Format.h"
@@ -37,6 +38,7 @@ PlanSummary mlir::autopar::summarizePlan(const MeshPlan &plan,
     Operation *op = planner.getSpaces()[peak].op;
     summary.peakOp = op->getName().getStringRef().str();
     summary.peakLoc = formatLocation(op->getLoc());
+    summary.peakInLoss = op->hasAttr(AutoparDialect::kLossAttrName);
   }
   return summary;
 }
@@ -181,7 +183,8 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
        << " with the parameters and optimizer state\n";
   } else if (memory.peakNode >= 0) {
     os << "memory peak: " << formatBytes(memory.total())
-       << " in the backward of " << plan.peakOp;
+       << (plan.peakInLoss ? " at the loss's " : " in the backward of ")
+       << plan.peakOp;
     if (!plan.peakLoc.empty())
       os << " at " << plan.peakLoc;
     os << ", holding gradients " << formatBytes(memory.peakGradients)
@@ -267,6 +270,7 @@ static void writeSummary(llvm::json::OStream &json,
     json.attribute("transient_bytes", summary.memory.transient);
     json.attributeObject("peak", [&] {
       json.attribute("at", summary.memory.peakAtSync ? "synchronisation"
+                           : summary.peakInLoss      ? "loss"
                                                      : "backward");
       json.attribute("op", summary.peakOp);
       json.attribute("loc", summary.peakLoc);

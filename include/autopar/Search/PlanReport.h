@@ -38,6 +38,9 @@ struct PlanSummary {
   PlanMemory memory;
   /// The op whose backward holds the memory peak, and where it is.
   std::string peakOp, peakLoc;
+  /// The peak's op is one of a loss appended for pricing (loss=), priced
+  /// forward only: the peak is at it, not in its backward.
+  bool peakInLoss = false;
 };
 
 struct PlanLayerReport {
