@@ -1021,6 +1021,14 @@ int main(int argc, char **argv) {
   for (StringRef option : llvm::split(StringRef(trainingOptions), ' '))
     for (StringRef key : {"recompute=", "optimizer=", "precision=", "loss="})
       if (option.starts_with(key)) {
+        // Both naming it differently would plan another step than the one
+        // built.
+        for (StringRef planOption : llvm::split(StringRef(planOptions), ' '))
+          if (planOption.starts_with(key) && planOption != option)
+            return fail("--plan's " + planOption + " and --training's " +
+                        option +
+                        " differ: the plan would price another step than "
+                        "the one built; give it once (--training)");
         llvm::erase_if(pins, [&](const std::string &pin) {
           return StringRef(pin).starts_with(key);
         });
