@@ -12,9 +12,10 @@ autopar-order-on-stream with its locations). Each kernel launch and each
 cuBLAS/cuBLASLt or cuDNN call of the step (times the trip counts of the
 host loops around it) is charged to the layer its location names (the
 first layer a fused location lists); those before the first kernel of the
-loss are the forward's, those after it the backward's, and launches at no
-layer's location are the loss's (before the last layer's backward) or the
-update's (after it). Prints, per model, the layers whose priced and built
+loss are the forward's, those after it the backward's; the loss (priced
+with `loss=` as the training string names it, at location `loss`) counts
+its gradient as its forward; launches at no layer's location are counted
+apart (before the last layer's backward) or as the update's (after it). Prints, per model, the layers whose priced and built
 counts differ, and the totals.
 
     python3 bench/priced_launches.py [--build build] [--models gpt,...]
@@ -90,8 +91,12 @@ def compare(opt, model, training, fuse_attention, tmp, key):
              "-o", fused])
         model = fused
     report = os.path.join(tmp, key + ".json")
-    run([opt, model, "--autopar-analyze=report=" + report, "-o",
-         os.devnull])
+    # The step's loss priced too (at location `loss`, forward only: its
+    # gradient is one of its ops).
+    loss = [o for o in training.split() if o.startswith("loss=")]
+    run([opt, model, "--autopar-analyze=report=%s %s" % (report,
+                                                        " ".join(loss)),
+         "-o", os.devnull])
     layers = json.load(open(report))["layers"]
     priced = collections.OrderedDict()
     epilogues = {}
@@ -115,14 +120,19 @@ def compare(opt, model, training, fuse_attention, tmp, key):
     order = {loc: i for i, loc in enumerate(priced)}
     launches = built_launches(lowered, order, epilogues)
     built = {loc: [0, 0] for loc in priced}
-    other = {"loss": 0, "update": 0}
+    other = {"unlocated": 0, "update": 0}
     last_layer = max((i for i, (layer, _) in enumerate(launches) if layer),
                      default=-1)
     backward = False
     for i, (layer, times) in enumerate(launches):
-        if layer is None:
+        if layer == "loss" and "loss" in priced:
+            # The loss and its gradient (priced as the loss's forward), then
+            # the backward.
             backward = True
-            other["loss" if i < last_layer else "update"] += times
+            built[layer][0] += times
+        elif layer is None:
+            backward = True
+            other["unlocated" if i < last_layer else "update"] += times
         else:
             built[layer][1 if backward else 0] += times
     return priced, built, other
@@ -165,8 +175,8 @@ def main():
                         loc, fmt(fwd), got[0], fmt(bwd), got[1]))
             print("| all layers | %s | %d | %s | %d |" % (
                 fmt(totals[0]), totals[1], fmt(totals[2]), totals[3]))
-            print("\nloss (built): %d, update (built): %d\n" % (
-                other["loss"], other["update"]))
+            print("\nat no layer (built): %d, update (built): %d\n" % (
+                other["unlocated"], other["update"]))
             summary.append((name, totals))
     print("| model | forward priced / built | backward priced / built |")
     print("|---|---|---|")

@@ -1205,3 +1205,50 @@ void RecvOp::getEffects(
                      getOutput() ? &getOperation()->getOpOperand(0) : nullptr,
                      /*writes=*/true, effects);
 }
+
+SmallVector<utils::IteratorType>
+mlir::autopar::getIteratorsWritingAt(AffineMap map) {
+  SmallVector<utils::IteratorType> iterators;
+  for (unsigned loop = 0; loop < map.getNumDims(); ++loop)
+    iterators.push_back(map.isFunctionOfDim(loop)
+                            ? utils::IteratorType::parallel
+                            : utils::IteratorType::reduction);
+  return iterators;
+}
+
+Value mlir::autopar::buildElementwise(
+    OpBuilder &builder, Location loc, ValueRange inputs, RankedTensorType type,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  AffineMap identity = builder.getMultiDimIdentityMap(type.getRank());
+  SmallVector<AffineMap> maps(inputs.size() + 1, identity);
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  Value init = tensor::EmptyOp::create(builder, loc, type.getShape(),
+                                       type.getElementType());
+  return linalg::GenericOp::create(
+             builder, loc, TypeRange{type}, inputs, ValueRange{init}, maps,
+             iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(nb, nloc,
+                                       body(nb, nloc, args.drop_back()));
+             })
+      .getResult(0);
+}
+
+Value mlir::autopar::buildReduction(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
+    double start,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
+  Value init = buildFilled(b, loc, outType, start);
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(outMap);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{outType}, inputs, ValueRange{init}, maps,
+             getIteratorsWritingAt(outMap),
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nloc, body(nb, nloc, args.drop_back(), args.back()));
+             })
+      .getResult(0);
+}

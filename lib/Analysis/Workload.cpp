@@ -472,7 +472,7 @@ static bool isFree(Operation *op) {
 }
 
 void FunctionWorkload::analyzeOp(Operation *op) {
-  // A loss the planner appended (AppendedLoss, autopar/Autodiff/Loss.h) is
+  // A loss appended for pricing (AppendedLoss, autopar/Analysis/Loss.h) is
   // priced forward only: its backward is its gradient op, one of its own
   // ops; what it reads gets no gradient from it.
   SmallVector<Value> hidden;

@@ -845,7 +845,7 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
       state.addAdjoint(b, loc, init, dResult);
     } else if (combiner == Combiner::Extremum) {
       // The initial value wins where it equals the result.
-      Value adjoint = createElementwise(
+      Value adjoint = buildElementwise(
           b, loc, ValueRange{dResult, init, result},
           cast<RankedTensorType>(init.getType()),
           [&](OpBuilder &nb, Location nloc, ValueRange args) {

@@ -6,7 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Analysis/ArgumentRoles.h"
-#include "autopar/Autodiff/Loss.h"
+#include "autopar/Analysis/Loss.h"
 #include "autopar/Autodiff/Passes.h"
 #include "autopar/Autodiff/ReverseMode.h"
 #include "autopar/Autodiff/StepTransforms.h"
@@ -402,7 +402,7 @@ void TrainingPass::runOnOperation() {
   auto f32Scalar = RankedTensorType::get({}, f32);
   double initialScale = lossScale;
   auto scaleOf = [&](Value offset) {
-    return createElementwise(
+    return buildElementwise(
         builder, loc, {offset}, f32Scalar,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value two =
@@ -416,7 +416,7 @@ void TrainingPass::runOnOperation() {
   Value scale, inverseScale;
   if (scaled) {
     scale = scaleOf(body->getArgument(scaleArg));
-    inverseScale = createElementwise(
+    inverseScale = buildElementwise(
         builder, loc, {scale}, f32Scalar,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value one =
@@ -470,7 +470,7 @@ void TrainingPass::runOnOperation() {
     for (Value gradient : *gradients) {
       auto type = cast<RankedTensorType>(gradient.getType());
       unsigned rank = type.getRank();
-      Value sum = createReduction(
+      Value sum = buildReduction(
           builder, loc, {gradient}, {builder.getMultiDimIdentityMap(rank)},
           AffineMap::get(rank, 0, context), f32Scalar, 0.0,
           [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
@@ -486,7 +486,7 @@ void TrainingPass::runOnOperation() {
                       .getResult(0)
                 : sum;
     }
-    ok = createElementwise(
+    ok = buildElementwise(
         builder, loc, {bad}, f32Scalar,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value finite = arith::CmpFOp::create(
@@ -507,8 +507,8 @@ void TrainingPass::runOnOperation() {
   Value stepValue, correction1, correction2;
   if (*optimizerKind == Optimizer::Adam) {
     // t' = t + 1; the bias corrections 1 - beta^t' as rank-0 tensors.
-    stepValue = createElementwise(builder, loc, 
-        {body->getArgument(stepArg)}, scalarType,
+    stepValue = buildElementwise(
+        builder, loc, {body->getArgument(stepArg)}, scalarType,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value one = arith::ConstantOp::create(
               nb, nloc, nb.getFloatAttr(elementType, 1.0));
@@ -516,8 +516,8 @@ void TrainingPass::runOnOperation() {
         });
     newStep = stepValue;
     auto correction = [&](double beta) {
-      return createElementwise(builder, loc, 
-          {stepValue}, scalarType,
+      return buildElementwise(
+          builder, loc, {stepValue}, scalarType,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value base = arith::ConstantOp::create(
                 nb, nloc, nb.getFloatAttr(elementType, beta));
@@ -540,8 +540,8 @@ void TrainingPass::runOnOperation() {
     };
     switch (*optimizerKind) {
     case Optimizer::SGD:
-      newParams.push_back(createElementwise(builder, loc, 
-          {param, gradient}, type,
+      newParams.push_back(buildElementwise(
+          builder, loc, {param, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value delta =
                 arith::MulFOp::create(nb, nloc, args[1], constant(nb, nloc, lr));
@@ -552,16 +552,16 @@ void TrainingPass::runOnOperation() {
       // v' = momentum * v + g; p' = p - lr * v'
       Value velocity = body->getArgument(firstState + index);
       double mu = momentum;
-      Value newVelocity = createElementwise(builder, loc, 
-          {velocity, gradient}, type,
+      Value newVelocity = buildElementwise(
+          builder, loc, {velocity, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value kept =
                 arith::MulFOp::create(nb, nloc, args[0], constant(nb, nloc, mu));
             return arith::AddFOp::create(nb, nloc, kept, args[1]).getResult();
           });
       newStates[index] = newVelocity;
-      newParams.push_back(createElementwise(builder, loc, 
-          {param, newVelocity}, type,
+      newParams.push_back(buildElementwise(
+          builder, loc, {param, newVelocity}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value delta =
                 arith::MulFOp::create(nb, nloc, args[1], constant(nb, nloc, lr));
@@ -575,8 +575,8 @@ void TrainingPass::runOnOperation() {
       Value m = body->getArgument(firstState + index);
       Value v = body->getArgument(firstState + params.size() + index);
       double b1 = beta1, b2 = beta2, eps = epsilon;
-      Value newM = createElementwise(builder, loc, 
-          {m, gradient}, type,
+      Value newM = buildElementwise(
+          builder, loc, {m, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value kept =
                 arith::MulFOp::create(nb, nloc, args[0], constant(nb, nloc, b1));
@@ -584,8 +584,8 @@ void TrainingPass::runOnOperation() {
                                                 constant(nb, nloc, 1 - b1));
             return arith::AddFOp::create(nb, nloc, kept, added).getResult();
           });
-      Value newV = createElementwise(builder, loc, 
-          {v, gradient}, type,
+      Value newV = buildElementwise(
+          builder, loc, {v, gradient}, type,
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
             Value kept =
                 arith::MulFOp::create(nb, nloc, args[0], constant(nb, nloc, b2));
@@ -646,7 +646,7 @@ void TrainingPass::runOnOperation() {
           createSelect(builder, loc, ok, newStep, body->getArgument(stepArg));
     double interval = static_cast<double>(growthInterval);
     auto scaleUpdate = [&](bool exponent) {
-      return createElementwise(
+      return buildElementwise(
           builder, loc,
           {ok, body->getArgument(scaleArg), body->getArgument(cleanArg)},
           f32Scalar, [&](OpBuilder &nb, Location nloc, ValueRange args) {

@@ -210,7 +210,10 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
                                             const AnalysisReport &report) {
   os << "autopar workload report: @" << report.function << " on "
      << report.target << " (1 GPU), batch " << report.batch << ", optimizer "
-     << stringifyOptimizer(report.optimizer) << "\n\n";
+     << stringifyOptimizer(report.optimizer);
+  if (report.loss != "auto")
+    os << ", loss " << report.loss << " priced";
+  os << "\n\n";
   os << llvm::format("%-4s %-24s %-26s %-24s %10s %10s %11s %8s %10s %10s %s\n",
                      "#", "op", "loc", "shape", "FLOP", "params", "bytes",
                      "FLOP/B", "fwd ms", "bwd ms", "bound");
@@ -281,6 +284,7 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
     json.attribute("function", report.function);
     json.attribute("batch", report.batch);
     json.attribute("optimizer", stringifyOptimizer(report.optimizer));
+    json.attribute("loss", report.loss);
     json.attributeObject("total", [&] {
       json.attribute("params", totals.params);
       json.attribute("param_bytes", totals.paramBytes);

@@ -1,11 +1,12 @@
 //===- Analyze.cpp - report workloads and single-GPU costs ----------------===//
 
+#include "autopar/Analysis/Loss.h"
 #include "autopar/Analysis/Workload.h"
-#include "autopar/Cost/CostModel.h"
 #include "autopar/Cost/AnalysisReport.h"
+#include "autopar/Cost/CostModel.h"
+#include "autopar/Cost/Passes.h"
 #include "autopar/Support/Output.h"
 #include "autopar/Target/Target.h"
-#include "autopar/Cost/Passes.h"
 
 #include "llvm/ADT/StringSwitch.h"
 
@@ -36,8 +37,33 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
     if (failed(targetAttr))
       return signalPassFailure();
 
+    // The step's loss, appended while the report is made (Analysis/Loss.h).
+    std::optional<LossKind> lossKind = symbolizeLoss(loss);
+    if (!lossKind) {
+      emitError() << "autopar-analyze: unknown loss '" << loss
+                  << "'; expected auto, softmax-cross-entropy or mse";
+      return signalPassFailure();
+    }
+    AppendedLoss appendedLoss;
+    if (*lossKind != LossKind::Auto) {
+      auto forward = dyn_cast_or_null<func::FuncOp>(
+          findEntryFunction(module).getOperation());
+      if (!forward) {
+        emitError() << "autopar-analyze: loss=" << loss
+                    << " needs a func.func to analyze";
+        return signalPassFailure();
+      }
+      FailureOr<AppendedLoss> appended =
+          AppendedLoss::append(forward, "autopar-analyze", *lossKind);
+      if (failed(appended))
+        return signalPassFailure();
+      appendedLoss = std::move(*appended);
+    }
     const auto &analysis = getAnalysis<WorkloadAnalysis>();
-    markAllAnalysesPreserved();
+    // Erasing the appended loss leaves the IR as it was, but not the
+    // analysis, which saw its ops.
+    if (appendedLoss.empty())
+      markAllAnalysesPreserved();
     const FunctionWorkload *entry = getEntryFunction(analysis);
     if (!entry) {
       mlir::emitWarning(module.getLoc()) << "autopar-analyze: no function with a body";
@@ -47,6 +73,7 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
       return;
     AnalysisReport built =
         buildAnalysisReport(*entry, CostModel(*targetAttr), *parsedOptimizer);
+    built.loss = loss;
 
     if (failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
           if (StringRef(report).ends_with(".json"))

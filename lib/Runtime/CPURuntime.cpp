@@ -51,8 +51,8 @@ size_t currentStep = 0;
                message.c_str());
   std::fflush(stderr);
   // Open MPI's launcher forwards a rank's stderr through a pipe it reads
-  // asynchronously, and tears the job down as soon as MPI_Abort reaches it:
-  // the message above was lost that way once under load (permute.mlir's
+  // asynchronously, and tears the job down as soon as a rank fails: the
+  // message above was lost that way once under load (permute.mlir's
   // timeout case, 2026-12-05). Give the launcher a moment to read it.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   // Leave without MPI_Finalize and with a failing status, which the

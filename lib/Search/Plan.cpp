@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Analysis/Loss.h"
 #include "autopar/Analysis/Workload.h"
-#include "autopar/Autodiff/Loss.h"
 #include "autopar/Cost/AnalysisReport.h"
 #include "autopar/Dialect/AutoparOps.h"
 #include "autopar/Import/Passes.h"

@@ -2,6 +2,7 @@
 // next to the upstream ones (passes first, then pipelines).
 // RUN: autopar-opt --help | FileCheck %s
 // CHECK: --autopar-analyze {{.*}}- Report each op's workload and its cost on one GPU of the target
+// CHECK-NEXT: --loss=<string>
 // CHECK-NEXT: --optimizer=<string>
 // CHECK-NEXT: --report=<string>
 // CHECK-NEXT: --target=<string> {{.*}}- Target machine: a preset name or a .json file
@@ -12,6 +13,7 @@
 // CHECK: --one-shot-bufferize
 // CHECK: --auto-shard {{.*}}- Plan the parallelization of a model
 // CHECK-DAG: --objective=<string>
+// CHECK-DAG: --loss=<string>
 // CHECK-DAG: --max-gpus=<long>
 // CHECK-DAG: --mesh=<string>
 // CHECK-DAG: --report=<string>

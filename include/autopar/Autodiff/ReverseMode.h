@@ -65,25 +65,6 @@ inline Value createZeros(OpBuilder &builder, Location loc,
   return buildFilled(builder, loc, type, 0.0);
 }
 
-/// The iterators of a linalg.generic writing at `map`: the loops `map` uses
-/// are parallel, every other loop is a reduction.
-SmallVector<utils::IteratorType> getIteratorsWritingAt(AffineMap map);
-
-/// An elementwise linalg.generic over `inputs` (all of `type`'s shape) whose
-/// scalar result is `body(inputs' elements)`.
-Value createElementwise(
-    OpBuilder &builder, Location loc, ValueRange inputs, RankedTensorType type,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
-
-/// Reduces `inputs` (read at `inputMaps`) into a tensor written at
-/// `outMap`, starting from `start`, with `body(elements, accumulator)`; the
-/// loops `outMap` does not use are reduced.
-Value createReduction(
-    OpBuilder &builder, Location loc, ValueRange inputs,
-    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
-    double start,
-    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body);
-
 /// Attaches the reverse-mode rules to linalg and tensor ops.
 void registerReverseModeExternalModels(DialectRegistry &registry);
 

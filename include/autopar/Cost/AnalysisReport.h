@@ -60,6 +60,8 @@ struct AnalysisReport {
   std::string function;
   int64_t batch = 1;
   Optimizer optimizer = Optimizer::Momentum;
+  /// The loss priced with the model (loss=), `auto` when none was added.
+  std::string loss = "auto";
   std::vector<LayerReport> layers;
   std::vector<GradientReport> gradients;
   std::vector<SyncReport> gradientSync;

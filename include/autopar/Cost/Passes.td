@@ -14,7 +14,7 @@ def Analyze : Pass<"autopar-analyze", "::mlir::ModuleOp"> {
     model (roofline time on one GPU of the target, memory, predicted
     single-GPU training step) and writes a report: a text table, or JSON
     when `report` ends in `.json` (schema in docs/reports.md). The IR is
-    not changed. Ops the analysis does not understand get a warning and a
+    not changed (a loss= is appended while the report is made, and erased). Ops the analysis does not understand get a warning and a
     conservative estimate.
   }];
   let options = [
@@ -26,7 +26,12 @@ def Analyze : Pass<"autopar-analyze", "::mlir::ModuleOp"> {
            "file (JSON when it ends in .json), or empty for none">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"momentum\"",
            "Optimizer whose state and update the step includes: sgd, "
-           "momentum or adam">
+           "momentum or adam">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"auto\"",
+           "The training step's loss, priced with the model (autopar-"
+           "training's loss=): auto (the function returns its loss; none "
+           "is added), softmax-cross-entropy or mse (its ops and its "
+           "gradient reported at location `loss`)">
   ];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }

@@ -88,6 +88,25 @@ Value buildFilled(OpBuilder &b, Location loc, RankedTensorType type,
 /// it. The attention's decompositions round with it, and so do training
 /// steps (createCast).
 Value buildConverted(OpBuilder &b, Location loc, Value value, Type element);
+
+/// The iterators of a linalg.generic writing at `map`: the loops `map` uses
+/// are parallel, every other loop is a reduction.
+SmallVector<utils::IteratorType> getIteratorsWritingAt(AffineMap map);
+
+/// An elementwise linalg.generic over `inputs` (all of `type`'s shape) whose
+/// scalar result is `body(inputs' elements)`.
+Value buildElementwise(
+    OpBuilder &builder, Location loc, ValueRange inputs, RankedTensorType type,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// Reduces `inputs` (read at `inputMaps`) into a tensor written at
+/// `outMap`, starting from `start`, with `body(elements, accumulator)`; the
+/// loops `outMap` does not use are reduced.
+Value buildReduction(
+    OpBuilder &builder, Location loc, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps, AffineMap outMap, RankedTensorType outType,
+    double start,
+    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body);
 /// The masked, scaled scores S' of `op` ([B, I, J], in
 /// getAttentionAccumulatorType: f32 for a 16-bit attention, never rounded
 /// to 16 bits, so that no kernel of its own rounds them and the softmax

@@ -1,14 +1,14 @@
 //===- Loss.h - a training step's loss and its gradient ---------*- C++ -*-===//
 //
 // The losses autopar-training adds after a forward function's output, and
-// the same ops appended to the forward function for the planner to price
-// (autopar-plan loss=): one builder for both, so the loss the plan prices
-// is the loss the step runs.
+// the same ops appended to the forward function for the analyses to price
+// (autopar-plan and autopar-analyze loss=): one builder for both, so the
+// loss the plan prices is the loss the step runs.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef AUTOPAR_AUTODIFF_LOSS_H
-#define AUTOPAR_AUTODIFF_LOSS_H
+#ifndef AUTOPAR_ANALYSIS_LOSS_H
+#define AUTOPAR_ANALYSIS_LOSS_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -57,12 +57,12 @@ struct BuiltLoss {
 BuiltLoss buildLoss(OpBuilder &builder, Location loc, LossKind kind,
                     Value output, Value labels);
 
-/// A training step's loss appended to its forward function for the planner
-/// to price (autopar-plan loss=): before the return, the ops
-/// autopar-training builds after the forward's output (the loss in f32
-/// when the output is 16-bit, and its gradient cast back), reading labels
-/// made by a tensor.empty (the function's signature is unchanged), each op
-/// marked `autopar.loss` (the workload prices them forward only: their
+/// A training step's loss appended to its forward function for the
+/// analyses to price (autopar-plan and autopar-analyze loss=): before the
+/// return, the ops autopar-training builds after the forward's output (the loss
+/// in f32 when the output is 16-bit, and its gradient cast back), reading
+/// labels made by a tensor.empty (the function's signature is unchanged), each
+/// op marked `autopar.loss` (the workload prices them forward only: their
 /// backward is the gradient op, one of them). Nothing uses their results.
 class AppendedLoss {
 public:
@@ -95,4 +95,4 @@ private:
 
 } // namespace mlir::autopar
 
-#endif // AUTOPAR_AUTODIFF_LOSS_H
+#endif // AUTOPAR_ANALYSIS_LOSS_H

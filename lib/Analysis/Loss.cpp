@@ -1,14 +1,12 @@
 //===- Loss.cpp - a training step's loss and its gradient -----------------===//
 //
 // The losses of autopar-training (docs/training.md), built once for the
-// step and for the planner's pricing (AppendedLoss).
+// step and for the analyses' pricing (AppendedLoss).
 //
 //===----------------------------------------------------------------------===//
 
-#include "autopar/Autodiff/Loss.h"
-#include "autopar/Autodiff/ReverseMode.h"
-#include "autopar/Autodiff/StepTransforms.h"
-#include "autopar/Dialect/AutoparDialect.h"
+#include "autopar/Analysis/Loss.h"
+#include "autopar/Dialect/AutoparOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -96,12 +94,12 @@ BuiltLoss mlir::autopar::buildLoss(OpBuilder &builder, Location loc,
     return {output, buildFilled(builder, loc, outputType, 1.0)};
 
   if (kind == LossKind::MeanSquaredError) {
-    labels = createCast(builder, loc, labels, elementType);
+    labels = buildConverted(builder, loc, labels, elementType);
     double count = static_cast<double>(outputType.getNumElements());
     unsigned rank = outputType.getRank();
     AffineMap identity = builder.getMultiDimIdentityMap(rank);
     AffineMap toScalar = AffineMap::get(rank, 0, context);
-    Value sum = createReduction(
+    Value sum = buildReduction(
         builder, loc, {output, labels}, {identity, identity}, toScalar,
         scalarType, 0.0,
         [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
@@ -109,14 +107,14 @@ BuiltLoss mlir::autopar::buildLoss(OpBuilder &builder, Location loc,
           Value square = arith::MulFOp::create(nb, nloc, diff, diff);
           return arith::AddFOp::create(nb, nloc, acc, square).getResult();
         });
-    Value loss = createElementwise(
+    Value loss = buildElementwise(
         builder, loc, {sum}, scalarType,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value n = arith::ConstantOp::create(
               nb, nloc, nb.getFloatAttr(elementType, count));
           return arith::DivFOp::create(nb, nloc, args[0], n).getResult();
         });
-    Value seed = createElementwise(
+    Value seed = buildElementwise(
         builder, loc, {output, labels}, outputType,
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value diff = arith::SubFOp::create(nb, nloc, args[0], args[1]);
@@ -138,20 +136,20 @@ BuiltLoss mlir::autopar::buildLoss(OpBuilder &builder, Location loc,
   AffineMap bc = builder.getMultiDimIdentityMap(rank);
   AffineMap bOnly = bc.getMajorSubMap(rank - 1);
   AffineMap none = AffineMap::get(rank, 0, context);
-  Value rowMax = createReduction(
+  Value rowMax = buildReduction(
       builder, loc, {output}, {bc}, bOnly, rowType,
       -std::numeric_limits<double>::infinity(),
       [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
         return arith::MaximumFOp::create(nb, nloc, acc, args[0]).getResult();
       });
-  Value rowSum = createReduction(
+  Value rowSum = buildReduction(
       builder, loc, {output, rowMax}, {bc, bOnly}, bOnly, rowType, 0.0,
       [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
         Value shifted = arith::SubFOp::create(nb, nloc, args[0], args[1]);
         Value e = math::ExpOp::create(nb, nloc, shifted);
         return arith::AddFOp::create(nb, nloc, acc, e).getResult();
       });
-  Value logSumExp = createElementwise(
+  Value logSumExp = buildElementwise(
       builder, loc, {rowMax, rowSum}, rowType,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value log = math::LogOp::create(nb, nloc, args[1]);
@@ -165,7 +163,7 @@ BuiltLoss mlir::autopar::buildLoss(OpBuilder &builder, Location loc,
                                  index)
         .getResult();
   };
-  Value total = createReduction(
+  Value total = buildReduction(
       builder, loc, {output, logSumExp, labels}, {bc, bOnly, bOnly}, none,
       scalarType, 0.0,
       [&](OpBuilder &nb, Location nloc, ValueRange args, Value acc) {
@@ -177,7 +175,7 @@ BuiltLoss mlir::autopar::buildLoss(OpBuilder &builder, Location loc,
         return arith::AddFOp::create(nb, nloc, acc, term).getResult();
       });
   double inverseBatch = 1.0 / static_cast<double>(rows);
-  Value loss = createElementwise(
+  Value loss = buildElementwise(
       builder, loc, {total}, scalarType,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value scale = arith::ConstantOp::create(
@@ -239,12 +237,12 @@ FailureOr<AppendedLoss> AppendedLoss::append(func::FuncOp forward,
   Type compute = outputType.getElementType().getIntOrFloatBitWidth() < 32
                      ? Type(f32)
                      : outputType.getElementType();
-  Value computed = createCast(builder, loc, output, compute);
+  Value computed = buildConverted(builder, loc, output, compute);
   RankedTensorType labelType = getLabelType(kind, outputType);
   Value labels = tensor::EmptyOp::create(builder, loc, labelType.getShape(),
                                          labelType.getElementType());
   BuiltLoss loss = buildLoss(builder, loc, kind, computed, labels);
-  createCast(builder, loc, loss.seed, outputType.getElementType());
+  buildConverted(builder, loc, loss.seed, outputType.getElementType());
   for (Operation *op = before ? before->getNextNode() : &body.front();
        op != ret; op = op->getNextNode()) {
     op->setAttr(AutoparDialect::kLossAttrName, builder.getUnitAttr());
