@@ -7,6 +7,7 @@
 #include "autopar/Analysis/Reductions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -40,6 +41,133 @@ bool mlir::autopar::isSumIntoOneFloat(linalg::GenericOp generic) {
   return outType && outType.hasRank() && outType.getRank() == 0 &&
          isa<FloatType>(outType.getElementType()) &&
          isa_and_nonnull<arith::AddFOp>(getCombiner(generic, 0));
+}
+
+/// The scalar body of an elementwise `generic` (all loops parallel, one
+/// result): its yielded value; null otherwise.
+static Value getElementwiseYield(linalg::GenericOp generic) {
+  if (generic.getNumResults() != 1 ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return {};
+  return cast<linalg::YieldOp>(generic.getBody()->getTerminator())
+      .getOperand(0);
+}
+
+/// Whether `value` is `generic`'s block argument for input `input`.
+static bool isInputArg(linalg::GenericOp generic, Value value, Value input) {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || arg.getOwner() != generic.getBody())
+    return false;
+  OpOperand *operand = generic.getMatchingOpOperand(arg);
+  return generic.isDpsInput(operand) && operand->get() == input;
+}
+
+/// Whether `e`, the exponential of a shifted row, is read only by its row
+/// sums (AddF over the trailing loops, written at `rowMap`) and by its
+/// division by them, each sum read only by such divisions.
+static bool isNormalised(Value e, AffineMap rowMap) {
+  bool summed = false, divided = false;
+  unsigned loops = rowMap.getNumDims();
+  for (Operation *user : e.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || generic.getNumLoops() != loops ||
+        generic.getNumResults() != 1)
+      return false;
+    AffineMap identity =
+        AffineMap::getMultiDimIdentityMap(loops, e.getContext());
+    if (Value yield = getElementwiseYield(generic)) {
+      // e / s, with s a row sum of e.
+      auto div = yield.getDefiningOp<arith::DivFOp>();
+      if (!div || generic.getNumDpsInputs() != 2 ||
+          !isInputArg(generic, div.getLhs(), e))
+        return false;
+      auto sumArg = dyn_cast<BlockArgument>(div.getRhs());
+      if (!sumArg || sumArg.getOwner() != generic.getBody())
+        return false;
+      OpOperand *sumOperand = generic.getMatchingOpOperand(sumArg);
+      auto sum = sumOperand->get().getDefiningOp<linalg::GenericOp>();
+      if (!generic.isDpsInput(sumOperand) || !sum ||
+          generic.getMatchingIndexingMap(sumOperand) != rowMap ||
+          sum.getNumDpsInputs() != 1 || sum.getDpsInputs()[0] != e)
+        return false;
+      for (OpOperand &input : generic->getOpOperands())
+        if (input.get() == e &&
+            generic.getMatchingIndexingMap(&input) != identity)
+          return false;
+      divided = true;
+      continue;
+    }
+    // s = sum over the row of e, read only by divisions of e by it.
+    if (generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
+        !isa_and_nonnull<arith::AddFOp>(getCombiner(generic, 0)) ||
+        generic.getMatchingIndexingMap(generic.getDpsInputOperand(0)) !=
+            identity ||
+        generic.getMatchingIndexingMap(generic.getDpsInitOperand(0)) != rowMap)
+      return false;
+    for (Operation *reader : generic->getResult(0).getUsers()) {
+      auto division = dyn_cast<linalg::GenericOp>(reader);
+      Value yield = division ? getElementwiseYield(division) : Value();
+      auto div = yield ? yield.getDefiningOp<arith::DivFOp>() : nullptr;
+      if (!div || !isInputArg(division, div.getLhs(), e) ||
+          !isInputArg(division, div.getRhs(), generic->getResult(0)))
+        return false;
+    }
+    summed = true;
+  }
+  return summed && divided;
+}
+
+bool mlir::autopar::isSoftmaxShift(linalg::GenericOp max) {
+  if (max.getNumDpsInputs() != 1 || max.getNumDpsInits() != 1 ||
+      !isa_and_nonnull<arith::MaximumFOp, arith::MaxNumFOp>(
+          getCombiner(max, 0)) ||
+      !getRowReductionLoops(max) || max->getResult(0).use_empty())
+    return false;
+  Value x = max.getDpsInputs()[0];
+  Value m = max->getResult(0);
+  unsigned loops = max.getNumLoops();
+  AffineMap identity =
+      AffineMap::getMultiDimIdentityMap(loops, max.getContext());
+  AffineMap rowMap = max.getMatchingIndexingMap(max.getDpsInitOperand(0));
+  if (max.getMatchingIndexingMap(max.getDpsInputOperand(0)) != identity)
+    return false;
+  for (Operation *user : m.getUsers()) {
+    auto shift = dyn_cast<linalg::GenericOp>(user);
+    Value yield = shift ? getElementwiseYield(shift) : Value();
+    if (!yield || shift.getNumLoops() != loops || shift.getNumDpsInputs() != 2)
+      return false;
+    for (OpOperand *input : shift.getDpsInputOperands())
+      if (shift.getMatchingIndexingMap(input) !=
+          (input->get() == m ? rowMap : identity))
+        return false;
+    auto isShifted = [&](Value value) {
+      auto sub = value.getDefiningOp<arith::SubFOp>();
+      return sub && isInputArg(shift, sub.getLhs(), x) &&
+             isInputArg(shift, sub.getRhs(), m);
+    };
+    // exp(x - m) in one op.
+    if (auto exp = yield.getDefiningOp<math::ExpOp>()) {
+      if (!isShifted(exp.getOperand()) ||
+          !isNormalised(shift->getResult(0), rowMap))
+        return false;
+      continue;
+    }
+    // x - m, read only by exponentials.
+    if (!isShifted(yield) || shift->getResult(0).use_empty())
+      return false;
+    for (Operation *reader : shift->getResult(0).getUsers()) {
+      auto expOp = dyn_cast<linalg::GenericOp>(reader);
+      Value body = expOp ? getElementwiseYield(expOp) : Value();
+      auto exp = body ? body.getDefiningOp<math::ExpOp>() : nullptr;
+      if (!exp || expOp.getNumDpsInputs() != 1 ||
+          !isInputArg(expOp, exp.getOperand(), shift->getResult(0)) ||
+          expOp.getMatchingIndexingMap(expOp.getDpsInputOperand(0)) !=
+              identity ||
+          !isNormalised(expOp->getResult(0), rowMap))
+        return false;
+    }
+  }
+  return true;
 }
 
 std::optional<unsigned>

@@ -474,9 +474,12 @@ static bool isFree(Operation *op) {
 void FunctionWorkload::analyzeOp(Operation *op) {
   // A loss appended for pricing (AppendedLoss, autopar/Analysis/Loss.h) is
   // priced forward only: its backward is its gradient op, one of its own
-  // ops; what it reads gets no gradient from it.
+  // ops; what it reads gets no gradient from it. So is a softmax's row
+  // maximum, which training does not differentiate (isSoftmaxShift).
   SmallVector<Value> hidden;
-  if (op->hasAttr(AutoparDialect::kLossAttrName))
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (op->hasAttr(AutoparDialect::kLossAttrName) ||
+      (generic && isSoftmaxShift(generic)))
     for (Value operand : op->getOperands())
       if (requiresGrad.erase(operand))
         hidden.push_back(operand);
@@ -861,7 +864,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       work.bwdBytesAlone = work.bwdBytes;
       work.bwdBytes = data + weight;
       work.bwdWeightBytes = weight;
-      work.bwdDataInRowKernel = rowKernel != op;
+      work.bwdDataInRowKernel = kernel.launched;
+      if (!work.fused)
+        kernel.launched = true;
       work.bwdRowKernelRows = getRowCount(cast<linalg::GenericOp>(rowKernel));
     }
     propagateGrad(gradInputs);

@@ -1,6 +1,7 @@
 //===- ReverseMode.cpp - the backward-pass driver -------------------------===//
 
 #include "autopar/Autodiff/ReverseMode.h"
+#include "autopar/Analysis/Reductions.h"
 #include "autopar/Dialect/AutoparDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -92,6 +93,11 @@ mlir::autopar::buildBackward(OpBuilder &builder, Block &block, Value output,
         anyActive = true;
       }
     }
+    // A softmax's row maximum carries no gradient: the softmax is the
+    // same for any shift (isSoftmaxShift, Analysis/Reductions.h).
+    if (auto generic = dyn_cast<linalg::GenericOp>(op);
+        generic && isSoftmaxShift(generic))
+      anyActive = false;
     if (anyActive)
       for (Value result : op.getResults())
         if (isFloatTensor(result))

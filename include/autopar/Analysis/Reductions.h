@@ -47,6 +47,15 @@ std::optional<unsigned> getRowReductionLoops(linalg::GenericOp generic);
 /// (autopar-reductions-inner), and the cost model prices it so.
 bool isSumIntoOneFloat(linalg::GenericOp generic);
 
+/// Whether `max`, a row maximum of `x`, only shifts a softmax of `x`: every
+/// user computes exp(x - max) elementwise (one op, or the difference and
+/// then its exponential), and every such exponential e is read only by
+/// its row sum s (over the same rows) and by e / s. A softmax is the same
+/// for any shift, so no gradient reaches the maximum (it is zero up to
+/// rounding): autopar-training does not differentiate it, and the cost
+/// model prices no backward for it.
+bool isSoftmaxShift(linalg::GenericOp max);
+
 /// Elements each partial of a split reduction combines, at least (the
 /// default of autopar-reductions-inner's min-chunk).
 constexpr int64_t kMinReductionChunk = 16;

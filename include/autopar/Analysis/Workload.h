@@ -115,9 +115,9 @@ struct OpWorkload {
   /// For an op in a row kernel (or fused into its members) whose backward
   /// runs in that kernel's backward (the lowering's row kernel over the
   /// same rows: a softmax's gradient, a LayerNorm's): the data gradient
-  /// launches nothing of its own but at the kernel's first op
-  /// (bwdDataInRowKernel), reads a gradient made in the kernel or a value
-  /// the kernel already loaded from cache and writes an input's gradient
+  /// launches nothing of its own but at the kernel's first op with a
+  /// backward (bwdDataInRowKernel), reads a gradient made in the kernel or a
+  /// value the kernel already loaded from cache and writes an input's gradient
   /// once; the weight gradient (a column sum over the rows) stays a kernel
   /// of its own reading from memory, `bwdWeightBytes` of bwdBytes (-1: the
   /// data and weight parts split bwdBytes in proportion to their FLOPs).
@@ -234,9 +234,12 @@ private:
   llvm::DenseMap<Operation *, llvm::DenseSet<Value>> rowKernelValues;
   /// Per row kernel (its first op), what its backward (the lowering's row
   /// kernel of the gradients over the same rows) has loaded so far and
-  /// the gradients of values from outside it that it writes.
+  /// the gradients of values from outside it that it writes, and whether
+  /// a member has taken its launch (the first with a backward of its own:
+  /// a softmax's maximum has none, isSoftmaxShift).
   struct RowKernelBackward {
     llvm::DenseSet<Value> loaded, written;
+    bool launched = false;
   };
   llvm::DenseMap<Operation *, RowKernelBackward> rowKernelBackward;
   /// The values a read of `value` loads: its own, or a fused producer's
