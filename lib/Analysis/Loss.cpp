@@ -28,6 +28,14 @@ std::optional<LossKind> mlir::autopar::symbolizeLoss(StringRef name) {
       .Default(std::nullopt);
 }
 
+FailureOr<LossKind> mlir::autopar::parseLoss(Location loc, StringRef pass,
+                                             StringRef name) {
+  if (std::optional<LossKind> kind = symbolizeLoss(name))
+    return *kind;
+  return emitError(loc) << pass << ": unknown loss '" << name
+                        << "'; expected auto, softmax-cross-entropy or mse";
+}
+
 StringRef mlir::autopar::stringifyLoss(LossKind kind) {
   switch (kind) {
   case LossKind::Auto:
@@ -249,6 +257,21 @@ FailureOr<AppendedLoss> AppendedLoss::append(func::FuncOp forward,
     appended.ops.push_back(op);
   }
   return appended;
+}
+
+FailureOr<AppendedLoss> AppendedLoss::append(Location loc,
+                                             FunctionOpInterface entry,
+                                             StringRef pass, StringRef name) {
+  FailureOr<LossKind> kind = parseLoss(loc, pass, name);
+  if (failed(kind))
+    return failure();
+  if (*kind == LossKind::Auto)
+    return AppendedLoss();
+  auto forward = dyn_cast_or_null<func::FuncOp>(entry.getOperation());
+  if (!forward)
+    return emitError(loc) << pass << ": loss=" << name
+                          << " needs a func.func to price it in";
+  return append(forward, pass, *kind);
 }
 
 void AppendedLoss::erase() {

@@ -549,8 +549,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // A sum into one float (a loss) is split into partial sums, each of
     // kMinReductionChunk elements or more, over as many threads as the GPU
     // runs (autopar-reductions-inner): not one block's.
-    if (auto generic = dyn_cast<linalg::GenericOp>(op);
-        generic && isSumIntoOneFloat(generic))
+    if (generic && isSumIntoOneFloat(generic))
       work.parallelIterations = std::max(
           work.parallelIterations,
           reductionIterations / static_cast<double>(kMinReductionChunk));

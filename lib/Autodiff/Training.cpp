@@ -131,13 +131,10 @@ void TrainingPass::runOnOperation() {
         << "autopar-training: a symbol '" << name << "' already exists";
     return signalPassFailure();
   }
-  std::optional<LossKind> parsedLoss = symbolizeLoss(loss);
-  if (!parsedLoss) {
-    mlir::emitError(module.getLoc())
-        << "autopar-training: unknown loss '" << loss
-        << "'; expected auto, softmax-cross-entropy or mse";
+  FailureOr<LossKind> parsedLoss =
+      parseLoss(module.getLoc(), "autopar-training", loss);
+  if (failed(parsedLoss))
     return signalPassFailure();
-  }
   LossKind lossKind = *parsedLoss;
   std::optional<Optimizer> optimizerKind = symbolizeOptimizer(optimizer);
   if (!optimizerKind) {

@@ -38,31 +38,14 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
       return signalPassFailure();
 
     // The step's loss, appended while the report is made (Analysis/Loss.h).
-    std::optional<LossKind> lossKind = symbolizeLoss(loss);
-    if (!lossKind) {
-      emitError() << "autopar-analyze: unknown loss '" << loss
-                  << "'; expected auto, softmax-cross-entropy or mse";
+    FailureOr<AppendedLoss> appendedLoss = AppendedLoss::append(
+        module.getLoc(), findEntryFunction(module), "autopar-analyze", loss);
+    if (failed(appendedLoss))
       return signalPassFailure();
-    }
-    AppendedLoss appendedLoss;
-    if (*lossKind != LossKind::Auto) {
-      auto forward = dyn_cast_or_null<func::FuncOp>(
-          findEntryFunction(module).getOperation());
-      if (!forward) {
-        emitError() << "autopar-analyze: loss=" << loss
-                    << " needs a func.func to analyze";
-        return signalPassFailure();
-      }
-      FailureOr<AppendedLoss> appended =
-          AppendedLoss::append(forward, "autopar-analyze", *lossKind);
-      if (failed(appended))
-        return signalPassFailure();
-      appendedLoss = std::move(*appended);
-    }
     const auto &analysis = getAnalysis<WorkloadAnalysis>();
     // Erasing the appended loss leaves the IR as it was, but not the
     // analysis, which saw its ops.
-    if (appendedLoss.empty())
+    if (appendedLoss->empty())
       markAllAnalysesPreserved();
     const FunctionWorkload *entry = getEntryFunction(analysis);
     if (!entry) {

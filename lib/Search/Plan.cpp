@@ -528,28 +528,10 @@ void PlanPass::runOnOperation() {
   // The step's loss, appended to the function while the plan is searched
   // and priced as any op (erased when the pass ends, with the plan's
   // annotations of it).
-  std::optional<LossKind> lossKind = symbolizeLoss(loss);
-  if (!lossKind) {
-    mlir::emitError(module.getLoc())
-        << "autopar-plan: unknown loss '" << loss
-        << "'; expected auto, softmax-cross-entropy or mse";
+  FailureOr<AppendedLoss> appendedLoss = AppendedLoss::append(
+      module.getLoc(), findEntryFunction(module), "autopar-plan", loss);
+  if (failed(appendedLoss))
     return signalPassFailure();
-  }
-  AppendedLoss appendedLoss;
-  if (*lossKind != LossKind::Auto) {
-    auto forward = dyn_cast_or_null<func::FuncOp>(
-        findEntryFunction(module).getOperation());
-    if (!forward) {
-      mlir::emitError(module.getLoc())
-          << "autopar-plan: loss=" << loss << " needs a func.func to plan";
-      return signalPassFailure();
-    }
-    FailureOr<AppendedLoss> appended =
-        AppendedLoss::append(forward, "autopar-plan", *lossKind);
-    if (failed(appended))
-      return signalPassFailure();
-    appendedLoss = std::move(*appended);
-  }
 
   const auto &analysis = getAnalysis<WorkloadAnalysis>();
   const FunctionWorkload *entry = getEntryFunction(analysis);

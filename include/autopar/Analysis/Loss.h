@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 #include <optional>
 
@@ -29,6 +30,9 @@ enum class LossKind {
 /// `auto`, `softmax-cross-entropy` or `mse`, or std::nullopt.
 std::optional<LossKind> symbolizeLoss(StringRef name);
 StringRef stringifyLoss(LossKind kind);
+/// symbolizeLoss with its error: at `loc`, prefixed with `pass`, naming
+/// the losses there are.
+FailureOr<LossKind> parseLoss(Location loc, StringRef pass, StringRef name);
 
 /// Checks that `kind` applies to an output of `outputType` (a statically
 /// shaped float tensor: one element for auto, rank 2 or more for
@@ -71,18 +75,18 @@ public:
   /// loss does not apply. Auto appends nothing.
   static FailureOr<AppendedLoss> append(func::FuncOp forward, StringRef pass,
                                         LossKind kind);
+  /// The loss named `name` (parseLoss) appended to `entry`, the function a
+  /// pass prices (it must be a func.func unless the loss is auto); errors
+  /// at `loc`, prefixed with `pass`.
+  static FailureOr<AppendedLoss> append(Location loc, FunctionOpInterface entry,
+                                        StringRef pass, StringRef name);
   AppendedLoss() = default;
   AppendedLoss(AppendedLoss &&other) : ops(std::move(other.ops)) {
     other.ops.clear();
   }
-  AppendedLoss &operator=(AppendedLoss &&other) {
-    erase();
-    ops = std::move(other.ops);
-    other.ops.clear();
-    return *this;
-  }
   AppendedLoss(const AppendedLoss &) = delete;
   AppendedLoss &operator=(const AppendedLoss &) = delete;
+  AppendedLoss &operator=(AppendedLoss &&) = delete;
   /// Erases the appended ops (the plan's annotations on them go too).
   ~AppendedLoss() { erase(); }
   void erase();
