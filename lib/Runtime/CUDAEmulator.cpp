@@ -23,6 +23,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CUDAAttention.h"
+
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda.h>
@@ -1838,3 +1840,139 @@ ncclResult_t ncclRecv(void *data, size_t count, ncclDataType_t type, int peer,
 }
 
 } // extern "C"
+
+//===----------------------------------------------------------------------===//
+// The fused attention (CUDAAttention.h)
+//===----------------------------------------------------------------------===//
+//
+// Not a library function the runtime calls by cuDNN's name: the GPU build
+// builds cuDNN graphs through the frontend's C++ API (CUDAAttention.cpp),
+// which is checked on a device only. Here the two calls compute what those
+// graphs do, by definition, in f32: the scores from the 16-bit operands
+// (exact products, f32 sums over the head dimension in order), each row's
+// lse, the probabilities exp(S - lse), and the outputs rounded once.
+
+namespace {
+using autopar::cuda::AttentionOperand;
+using autopar::cuda::AttentionProblem;
+
+/// Element (b, h, s, d) of an attention operand.
+size_t at(const AttentionOperand &operand, int64_t b, int64_t h, int64_t s,
+          int64_t d) {
+  return static_cast<size_t>(b * operand.strides[0] + h * operand.strides[1] +
+                             s * operand.strides[2] + d);
+}
+
+Element attentionElement(const AttentionProblem &problem) {
+  return problem.dtype == 1 ? Element::F16 : Element::BF16;
+}
+
+float loadAt(const AttentionOperand &operand, const AttentionProblem &p,
+             int64_t b, int64_t h, int64_t s, int64_t d) {
+  return static_cast<float>(
+      load(operand.data, at(operand, b, h, s, d), attentionElement(p)));
+}
+
+void storeAt(const AttentionOperand &operand, const AttentionProblem &p,
+             int64_t b, int64_t h, int64_t s, int64_t d, float value) {
+  store(operand.data, at(operand, b, h, s, d), attentionElement(p), value);
+}
+
+/// Row i's scaled scores (-inf where masked).
+void attentionScores(const AttentionProblem &p, const AttentionOperand &q,
+                     const AttentionOperand &k, int64_t b, int64_t h, int64_t i,
+                     std::vector<float> &scores) {
+  scores.assign(p.keys, -INFINITY);
+  for (int64_t j = 0; j < p.keys; ++j) {
+    if (p.causal && j > i)
+      continue;
+    float sum = 0;
+    for (int64_t d = 0; d < p.dim; ++d)
+      sum += loadAt(q, p, b, h, i, d) * loadAt(k, p, b, h, j, d);
+    scores[j] = static_cast<float>(p.scale) * sum;
+  }
+}
+
+size_t lseAt(const AttentionProblem &p, int64_t b, int64_t h, int64_t i) {
+  return static_cast<size_t>((b * p.heads + h) * p.rows + i);
+}
+} // namespace
+
+std::string autopar::cuda::runAttention(
+    cudnnHandle_t, const AttentionProblem &p, const AttentionOperand &q,
+    const AttentionOperand &k, const AttentionOperand &v,
+    const AttentionOperand &o, float *lse, const Workspace &) {
+  std::vector<float> scores, out(p.valueDim);
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads; ++h)
+      for (int64_t i = 0; i < p.rows; ++i) {
+        attentionScores(p, q, k, b, h, i, scores);
+        float max = -INFINITY;
+        for (float score : scores)
+          max = std::max(max, score);
+        float sum = 0;
+        for (float score : scores)
+          sum += std::exp(score - max);
+        float rowLse = max + std::log(sum);
+        lse[lseAt(p, b, h, i)] = rowLse;
+        std::fill(out.begin(), out.end(), 0.0f);
+        for (int64_t j = 0; j < p.keys; ++j) {
+          float probability = std::exp(scores[j] - rowLse);
+          for (int64_t e = 0; e < p.valueDim; ++e)
+            out[e] += probability * loadAt(v, p, b, h, j, e);
+        }
+        for (int64_t e = 0; e < p.valueDim; ++e)
+          storeAt(o, p, b, h, i, e, out[e]);
+      }
+  return "";
+}
+
+std::string autopar::cuda::runAttentionGrad(
+    cudnnHandle_t, const AttentionProblem &p, const AttentionOperand &q,
+    const AttentionOperand &k, const AttentionOperand &v,
+    const AttentionOperand &o, const AttentionOperand &dO, const float *lse,
+    const AttentionOperand &dQ, const AttentionOperand &dK,
+    const AttentionOperand &dV, const Workspace &) {
+  std::vector<float> scores, gradScores(p.keys), gradQ(p.dim);
+  std::vector<float> gradK(p.keys * p.dim), gradV(p.keys * p.valueDim);
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads; ++h) {
+      std::fill(gradK.begin(), gradK.end(), 0.0f);
+      std::fill(gradV.begin(), gradV.end(), 0.0f);
+      for (int64_t i = 0; i < p.rows; ++i) {
+        attentionScores(p, q, k, b, h, i, scores);
+        float rowLse = lse[lseAt(p, b, h, i)];
+        float rowDot = 0;
+        for (int64_t e = 0; e < p.valueDim; ++e)
+          rowDot += loadAt(dO, p, b, h, i, e) * loadAt(o, p, b, h, i, e);
+        for (int64_t j = 0; j < p.keys; ++j) {
+          float probability = std::exp(scores[j] - rowLse);
+          float gradProbability = 0;
+          for (int64_t e = 0; e < p.valueDim; ++e) {
+            float gradOut = loadAt(dO, p, b, h, i, e);
+            gradV[j * p.valueDim + e] += probability * gradOut;
+            gradProbability += gradOut * loadAt(v, p, b, h, j, e);
+          }
+          gradScores[j] = std::isinf(scores[j])
+                              ? 0.0f
+                              : static_cast<float>(p.scale) * probability *
+                                    (gradProbability - rowDot);
+        }
+        std::fill(gradQ.begin(), gradQ.end(), 0.0f);
+        for (int64_t j = 0; j < p.keys; ++j)
+          for (int64_t d = 0; d < p.dim; ++d) {
+            gradQ[d] += gradScores[j] * loadAt(k, p, b, h, j, d);
+            gradK[j * p.dim + d] += gradScores[j] * loadAt(q, p, b, h, i, d);
+          }
+        for (int64_t d = 0; d < p.dim; ++d)
+          storeAt(dQ, p, b, h, i, d, gradQ[d]);
+      }
+      for (int64_t j = 0; j < p.keys; ++j) {
+        for (int64_t d = 0; d < p.dim; ++d)
+          storeAt(dK, p, b, h, j, d, gradK[j * p.dim + d]);
+        for (int64_t e = 0; e < p.valueDim; ++e)
+          storeAt(dV, p, b, h, j, e, gradV[j * p.valueDim + e]);
+      }
+    }
+  return "";
+}

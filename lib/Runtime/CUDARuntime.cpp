@@ -13,6 +13,8 @@
 #endif
 #ifdef AUTOPAR_HAVE_CUDNN
 #include <cudnn.h>
+
+#include "CUDAAttention.h"
 #endif
 
 #include <algorithm>
@@ -2086,6 +2088,104 @@ extern "C" void autopar_cuda_conv2d(int64_t x, int64_t w, int64_t y, int64_t n,
 #ifdef AUTOPAR_HAVE_CUDNN
 #pragma GCC diagnostic pop
 #endif
+
+//===----------------------------------------------------------------------===//
+// Fused attention (autopar-attention-to-cudnn)
+//===----------------------------------------------------------------------===//
+//
+// autopar_cuda_attention and autopar_cuda_attention_grad: an
+// autopar.attention and its gradient as one cuDNN flash attention each
+// (CUDAAttention.h: the GPU build through the cuDNN frontend, the emulated
+// build on the host). Every 16-bit operand is [b, h, sequence, dim] with
+// the strides given and a contiguous last dimension (the strides let the
+// lowering pass the heads' views of [b, s, h * d] tensors untransposed);
+// the lse is f32 [b, h, rows], contiguous.
+
+namespace {
+autopar::cuda::AttentionOperand operand(int64_t address, int64_t b, int64_t h,
+                                        int64_t s) {
+  autopar::cuda::AttentionOperand result;
+  result.data = reinterpret_cast<void *>(address);
+  result.strides[0] = b;
+  result.strides[1] = h;
+  result.strides[2] = s;
+  return result;
+}
+
+autopar::cuda::AttentionProblem
+attentionProblem(const char *name, int64_t batch, int64_t heads, int64_t rows,
+                 int64_t keys, int64_t dim, int64_t valueDim, double scale,
+                 int32_t causal, int32_t dtype) {
+  if (dtype != 1 && dtype != 2)
+    fail(std::string(name) +
+         ": the fused attention takes f16 or bf16 (type "
+         "code " +
+         std::to_string(dtype) + ")");
+  if (batch <= 0 || heads <= 0 || rows <= 0 || keys <= 0 || dim <= 0 ||
+      valueDim <= 0)
+    fail(std::string(name) + ": empty or negative sizes");
+  return {batch, heads, rows, keys, dim, valueDim, scale, causal != 0, dtype};
+}
+
+std::string attentionText(const char *name,
+                          const autopar::cuda::AttentionProblem &p) {
+  return std::string(name) + " (" + std::to_string(p.batch) + "x" +
+         std::to_string(p.heads) + " heads, " + std::to_string(p.rows) +
+         " rows, " + std::to_string(p.keys) + " keys, dim " +
+         std::to_string(p.dim) + (p.causal ? ", causal" : "") + ")";
+}
+} // namespace
+
+extern "C" void autopar_cuda_attention(
+    int64_t q, int64_t qB, int64_t qH, int64_t qS, int64_t k, int64_t kB,
+    int64_t kH, int64_t kS, int64_t v, int64_t vB, int64_t vH, int64_t vS,
+    int64_t o, int64_t oB, int64_t oH, int64_t oS, int64_t lse, int64_t batch,
+    int64_t heads, int64_t rows, int64_t keys, int64_t dim, int64_t valueDim,
+    double scale, int32_t causal, int32_t dtype) {
+  const char *name = "autopar_cuda_attention";
+  autopar::cuda::AttentionProblem problem = attentionProblem(
+      name, batch, heads, rows, keys, dim, valueDim, scale, causal, dtype);
+#ifdef AUTOPAR_HAVE_CUDNN
+  std::string error = autopar::cuda::runAttention(
+      getDnn(), problem, operand(q, qB, qH, qS), operand(k, kB, kH, kS),
+      operand(v, vB, vH, vS), operand(o, oB, oH, oS),
+      reinterpret_cast<float *>(lse), getWorkspace);
+  if (!error.empty())
+    fail(attentionText(name, problem) + ": " + error +
+         " (autopar-lower-to-cuda{cudnn-attention=0} decomposes it instead)");
+  checkpoint(attentionText(name, problem));
+#else
+  fail(std::string(name) + ": this runtime was built without cuDNN");
+#endif
+}
+
+extern "C" void autopar_cuda_attention_grad(
+    int64_t q, int64_t qB, int64_t qH, int64_t qS, int64_t k, int64_t kB,
+    int64_t kH, int64_t kS, int64_t v, int64_t vB, int64_t vH, int64_t vS,
+    int64_t o, int64_t oB, int64_t oH, int64_t oS, int64_t dO, int64_t dOB,
+    int64_t dOH, int64_t dOS, int64_t lse, int64_t dQ, int64_t dQB, int64_t dQH,
+    int64_t dQS, int64_t dK, int64_t dKB, int64_t dKH, int64_t dKS, int64_t dV,
+    int64_t dVB, int64_t dVH, int64_t dVS, int64_t batch, int64_t heads,
+    int64_t rows, int64_t keys, int64_t dim, int64_t valueDim, double scale,
+    int32_t causal, int32_t dtype) {
+  const char *name = "autopar_cuda_attention_grad";
+  autopar::cuda::AttentionProblem problem = attentionProblem(
+      name, batch, heads, rows, keys, dim, valueDim, scale, causal, dtype);
+#ifdef AUTOPAR_HAVE_CUDNN
+  std::string error = autopar::cuda::runAttentionGrad(
+      getDnn(), problem, operand(q, qB, qH, qS), operand(k, kB, kH, kS),
+      operand(v, vB, vH, vS), operand(o, oB, oH, oS),
+      operand(dO, dOB, dOH, dOS), reinterpret_cast<const float *>(lse),
+      operand(dQ, dQB, dQH, dQS), operand(dK, dKB, dKH, dKS),
+      operand(dV, dVB, dVH, dVS), getWorkspace);
+  if (!error.empty())
+    fail(attentionText(name, problem) + ": " + error +
+         " (autopar-lower-to-cuda{cudnn-attention=0} decomposes it instead)");
+  checkpoint(attentionText(name, problem));
+#else
+  fail(std::string(name) + ": this runtime was built without cuDNN");
+#endif
+}
 
 //===----------------------------------------------------------------------===//
 // Link calibration (autopar-calibrate -n N)
