@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 using namespace mlir;
 using namespace mlir::autopar;
@@ -127,5 +128,89 @@ LogicalResult RecvOp::bufferize(RewriterBase &rewriter,
                      getAxesAttr(), getPeerAttr(), getTagAttr());
   received->setDiscardableAttrs(getOperation()->getDiscardableAttrDictionary());
   replaceOpWithBufferizedValues(rewriter, *this, *output);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Library calls
+//===----------------------------------------------------------------------===//
+
+/// Whether `type`'s elements are laid out row-major without gaps (at any
+/// offset).
+static bool isContiguousRowMajor(MemRefType type) {
+  if (type.getLayout().isIdentity())
+    return true;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (!type.hasStaticShape() ||
+      failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  int64_t expected = 1;
+  for (int64_t i = type.getRank() - 1; i >= 0; --i) {
+    if (type.getDimSize(i) != 1 && strides[i] != expected)
+      return false;
+    expected *= type.getDimSize(i);
+  }
+  return true;
+}
+
+bool LibraryCallOp::bufferizesToMemoryRead(OpOperand &operand,
+                                           const AnalysisState &) {
+  return !isDpsInit(&operand);
+}
+
+bool LibraryCallOp::bufferizesToMemoryWrite(OpOperand &operand,
+                                            const AnalysisState &) {
+  return isDpsInit(&operand);
+}
+
+AliasingValueList LibraryCallOp::getAliasingValues(OpOperand &operand,
+                                                   const AnalysisState &) {
+  if (!isDpsInit(&operand))
+    return {};
+  return {{getTiedOpResult(&operand), BufferRelation::Equivalent}};
+}
+
+LogicalResult LibraryCallOp::bufferize(RewriterBase &rewriter,
+                                       const BufferizationOptions &options,
+                                       BufferizationState &state) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(*this);
+  Location loc = getLoc();
+  // Every buffer the callee sees is contiguous and row-major: a view that
+  // is not (a slice of a wider tensor) is copied into one that is.
+  auto contiguous = [&](Value buffer, bool copyIn) -> Value {
+    auto type = cast<MemRefType>(buffer.getType());
+    if (isContiguousRowMajor(type))
+      return buffer;
+    auto plain = MemRefType::get(type.getShape(), type.getElementType());
+    Value copy = memref::AllocOp::create(rewriter, loc, plain);
+    if (copyIn)
+      memref::CopyOp::create(rewriter, loc, buffer, copy);
+    return copy;
+  };
+  SmallVector<Value> inputs, outputs, results;
+  for (Value input : getInputs()) {
+    FailureOr<Value> buffer = getBuffer(rewriter, input, options, state);
+    if (failed(buffer))
+      return failure();
+    inputs.push_back(contiguous(*buffer, /*copyIn=*/true));
+  }
+  SmallVector<std::pair<Value, Value>> copiesOut;
+  for (Value output : getOutputs()) {
+    FailureOr<Value> buffer = getBuffer(rewriter, output, options, state);
+    if (failed(buffer))
+      return failure();
+    Value plain = contiguous(*buffer, /*copyIn=*/false);
+    if (plain != *buffer)
+      copiesOut.push_back({plain, *buffer});
+    outputs.push_back(plain);
+    results.push_back(*buffer);
+  }
+  LibraryCallOp::create(rewriter, loc, TypeRange{}, getCalleeAttr(), inputs,
+                        outputs, getValuesAttr(), getStreamOrderedAttr());
+  for (auto [from, to] : copiesOut)
+    memref::CopyOp::create(rewriter, loc, from, to);
+  replaceOpWithBufferizedValues(rewriter, *this, results);
   return success();
 }

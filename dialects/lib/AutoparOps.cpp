@@ -1252,3 +1252,37 @@ Value mlir::autopar::buildReduction(
              })
       .getResult(0);
 }
+
+//===----------------------------------------------------------------------===//
+// LibraryCallOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LibraryCallOp::verify() {
+  bool tensors = llvm::all_of(getOperandTypes(), llvm::IsaPred<TensorType>);
+  bool buffers = llvm::all_of(getOperandTypes(), llvm::IsaPred<MemRefType>);
+  if (!tensors && !buffers)
+    return emitOpError("takes tensors or buffers, not both");
+  if (tensors && TypeRange(getResults()) != TypeRange(getOutputs()))
+    return emitOpError("needs a result of each output's type");
+  if (buffers && !getResults().empty())
+    return emitOpError("on buffers has no results");
+  if (getCallee().empty())
+    return emitOpError("needs a callee");
+  for (Attribute value : getValues())
+    if (!isa<IntegerAttr, FloatAttr>(value))
+      return emitOpError("values must be integers or floats, not ") << value;
+  return success();
+}
+
+void LibraryCallOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  for (OpOperand &input : getInputsMutable())
+    if (isa<MemRefType>(input.get().getType()))
+      effects.emplace_back(MemoryEffects::Read::get(), &input,
+                           SideEffects::DefaultResource::get());
+  for (OpOperand &output : getOutputsMutable())
+    if (isa<MemRefType>(output.get().getType()))
+      effects.emplace_back(MemoryEffects::Write::get(), &output,
+                           SideEffects::DefaultResource::get());
+}

@@ -2137,9 +2137,9 @@ std::string attentionText(const char *name,
 } // namespace
 
 extern "C" void autopar_cuda_attention(
-    int64_t q, int64_t qB, int64_t qH, int64_t qS, int64_t k, int64_t kB,
-    int64_t kH, int64_t kS, int64_t v, int64_t vB, int64_t vH, int64_t vS,
-    int64_t o, int64_t oB, int64_t oH, int64_t oS, int64_t lse, int64_t batch,
+    int64_t q, int64_t k, int64_t v, int64_t o, int64_t lse, int64_t qB,
+    int64_t qH, int64_t qS, int64_t kB, int64_t kH, int64_t kS, int64_t vB,
+    int64_t vH, int64_t vS, int64_t oB, int64_t oH, int64_t oS, int64_t batch,
     int64_t heads, int64_t rows, int64_t keys, int64_t dim, int64_t valueDim,
     double scale, int32_t causal, int32_t dtype) {
   const char *name = "autopar_cuda_attention";
@@ -2160,14 +2160,14 @@ extern "C" void autopar_cuda_attention(
 }
 
 extern "C" void autopar_cuda_attention_grad(
-    int64_t q, int64_t qB, int64_t qH, int64_t qS, int64_t k, int64_t kB,
-    int64_t kH, int64_t kS, int64_t v, int64_t vB, int64_t vH, int64_t vS,
-    int64_t o, int64_t oB, int64_t oH, int64_t oS, int64_t dO, int64_t dOB,
-    int64_t dOH, int64_t dOS, int64_t lse, int64_t dQ, int64_t dQB, int64_t dQH,
-    int64_t dQS, int64_t dK, int64_t dKB, int64_t dKH, int64_t dKS, int64_t dV,
-    int64_t dVB, int64_t dVH, int64_t dVS, int64_t batch, int64_t heads,
-    int64_t rows, int64_t keys, int64_t dim, int64_t valueDim, double scale,
-    int32_t causal, int32_t dtype) {
+    int64_t q, int64_t k, int64_t v, int64_t o, int64_t dO, int64_t lse,
+    int64_t dQ, int64_t dK, int64_t dV, int64_t qB, int64_t qH, int64_t qS,
+    int64_t kB, int64_t kH, int64_t kS, int64_t vB, int64_t vH, int64_t vS,
+    int64_t oB, int64_t oH, int64_t oS, int64_t dOB, int64_t dOH, int64_t dOS,
+    int64_t dQB, int64_t dQH, int64_t dQS, int64_t dKB, int64_t dKH,
+    int64_t dKS, int64_t dVB, int64_t dVH, int64_t dVS, int64_t batch,
+    int64_t heads, int64_t rows, int64_t keys, int64_t dim, int64_t valueDim,
+    double scale, int32_t causal, int32_t dtype) {
   const char *name = "autopar_cuda_attention_grad";
   autopar::cuda::AttentionProblem problem = attentionProblem(
       name, batch, heads, rows, keys, dim, valueDim, scale, causal, dtype);

@@ -155,6 +155,12 @@ struct LowerToCUDAPipelineOptions
       llvm::cl::desc("Run 2-D convolutions through cuDNN (else as kernels; "
                      "for a runtime built without cuDNN)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> cudnnAttention{
+      *this, "cudnn-attention",
+      llvm::cl::desc("Run 16-bit attentions as cuDNN's fused flash "
+                     "attention (autopar-attention-to-cudnn; else "
+                     "decomposed into products and row kernels)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> emulate{
       *this, "emulate",
       llvm::cl::desc(

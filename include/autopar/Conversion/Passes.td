@@ -117,6 +117,59 @@ def CaptureGraphs : Pass<"autopar-capture-graphs", "::mlir::ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def AttentionToCUDNN : Pass<"autopar-attention-to-cudnn", "::mlir::ModuleOp"> {
+  let summary = "Run 16-bit attentions and their gradients as cuDNN's fused "
+                "flash attention";
+  let description = [{
+    For the CUDA backend, on tensors (before autopar-prepare-lowering
+    decomposes attentions): every `autopar.attention` and
+    `autopar.attention_grad` that cuDNN's fused attention computes becomes
+    an `autopar.library_call` of `autopar_cuda_attention` or
+    `autopar_cuda_attention_grad` (lib/Runtime/CUDAAttention.cpp): query,
+    key, value and output all f16 or all bf16, the lse f32, head
+    dimensions multiples of 8 up to 256, static shapes, no mask or the
+    causal one (key j masked where j > i, by -inf or the lowest finite
+    value, not additive, no mask inputs), and for the gradient a zero lse
+    adjoint. The scores never reach memory: one kernel forward, one
+    backward, instead of the decomposition's products, row kernels and
+    score-sized buffers.
+
+    The heads need not be transposed for it: where an operand is a
+    `collapse_shape` of the heads' `transpose` of an `expand_shape` (a
+    [b, s, h * d] projection viewed as [b * h, s, d]), cuDNN reads the
+    projection itself with the strides of that view, and where a result's
+    only use is the inverse chain, cuDNN writes the [b, s, h, d] layout
+    that chain makes (other users get the transpose). The key, which the
+    attention takes as [b * h, d, s], is read as [b, h, s, d] the same way
+    (or transposed first when it is not such a view); dK is written so.
+    Functions in `host-functions` are left alone (they run on the CPU).
+  }];
+  let options = [
+    ListOption<"hostFunctions", "host-functions", "std::string",
+               "Functions that run on the host CPU">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::autopar::AutoparDialect"];
+}
+
+def LowerLibraryCalls : Pass<"autopar-lower-library-calls",
+                             "::mlir::ModuleOp"> {
+  let summary = "Bufferized autopar.library_call ops as calls of their "
+                "runtime functions";
+  let description = [{
+    After bufferization: each `autopar.library_call` on buffers becomes a
+    `func.call` of its callee (declared private, marked
+    `autopar.stream_ordered` where the op is) with the buffers' addresses
+    (i64: inputs, then outputs) and then its values as constants of their
+    types; the call records that it writes the outputs
+    (`autopar.writes`). A library call still on tensors is an error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def ContractionsToCUBLAS : Pass<"autopar-contractions-to-cublas",
                                 "::mlir::ModuleOp"> {
   let summary = "Run bufferized matmul-like contractions through cuBLAS";

@@ -228,7 +228,16 @@ static void buildKernelToNVVMPasses(OpPassManager &pm,
 
 void mlir::autopar::buildLowerToCUDAPipeline(
     OpPassManager &pm, const LowerToCUDAPipelineOptions &options) {
+  // 16-bit attentions as cuDNN's fused attention, stated on tensors (the
+  // others decompose next, in autopar-prepare-lowering).
+  if (options.cudnn && options.cudnnAttention) {
+    AttentionToCUDNNOptions attention;
+    attention.hostFunctions.assign(options.hostFunctions.begin(),
+                                   options.hostFunctions.end());
+    pm.addPass(createAttentionToCUDNN(attention));
+  }
   buildBufferizePasses(pm, options.fuse, options.attentionBlockBytes);
+  pm.addPass(createLowerLibraryCalls());
   // Collectives of partitioned programs: NCCL calls on GPU buffers (their
   // temporary copies are allocated like every other buffer, next).
   pm.addPass(createLowerCollectivesToNCCL());

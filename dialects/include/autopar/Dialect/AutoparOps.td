@@ -520,4 +520,56 @@ def Autopar_RecvOp : Autopar_Op<"recv", [
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Library calls
+//===----------------------------------------------------------------------===//
+
+def Autopar_LibraryCallOp : Autopar_Op<"library_call", [
+    AttrSizedOperandSegments, DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface, [
+      "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+      "getAliasingValues", "bufferize"]>]> {
+  let summary = "a runtime library function computing its outputs from its "
+                "inputs";
+  let description = [{
+    Calls the runtime function `callee` with the addresses of `inputs`
+    (read) and `outputs` (written, as a whole) and then `values` (integer
+    and float constants, in their types), once buffers are final: a
+    lowering that targets a library (autopar-attention-to-cudnn) states
+    the call on tensors, before bufferization, so that the buffers'
+    lifetimes and the frees follow its operands like any op's; after
+    bufferization (buffer form: no results) autopar-lower-library-calls
+    makes it the `func.call`. Every operand is a contiguous row-major
+    buffer once bufferized (an input that is a strided view is copied
+    first). With `stream_ordered` the callee does its work in the CUDA
+    runtime's stream order (`autopar.stream_ordered`).
+
+    ```mlir
+    %o, %lse = autopar.library_call "autopar_cuda_attention"
+        ins(%q, %k, %v : tensor<2x16x32xbf16>, tensor<2x16x32xbf16>,
+                         tensor<2x16x32xbf16>)
+        outs(%oi, %li : tensor<2x16x2x16xbf16>, tensor<4x16xf32>)
+        values [512, 32, 16, 1.250000e-01 : f64, 1 : i32]
+        stream_ordered -> tensor<2x16x2x16xbf16>, tensor<4x16xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$callee,
+                       Variadic<AnyRankedTensorOrMemRef>:$inputs,
+                       Variadic<AnyRankedTensorOrMemRef>:$outputs,
+                       ArrayAttr:$values, UnitAttr:$stream_ordered);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $callee `ins` `(` $inputs `:` type($inputs) `)`
+    `outs` `(` $outputs `:` type($outputs) `)` `values` $values
+    (`stream_ordered` $stream_ordered^)? attr-dict (`->` type($results)^)?
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getOutputsMutable();
+    }
+  }];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAROPS_TD

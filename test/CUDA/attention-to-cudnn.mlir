@@ -1,0 +1,92 @@
+// RUN: autopar-opt %s --autopar-attention-to-cudnn --split-input-file | FileCheck %s
+// RUN: autopar-opt %s --autopar-attention-to-cudnn="host-functions=causal_heads" --split-input-file | FileCheck %s --check-prefix=HOST
+
+// A causal bf16 attention over the heads' views of [b, s, h * d]
+// projections: cuDNN reads the projections in place (strides 512, 16 and
+// 32: batch, head, position) and writes the context in the layout the
+// transpose back makes; no transpose is left.
+// CHECK-LABEL: func.func @causal_heads
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x16x32xbf16>, %[[K:.*]]: tensor<2x16x32xbf16>, %[[V:.*]]: tensor<2x16x32xbf16>)
+// CHECK-NOT: linalg.transpose
+// CHECK: %[[O:.*]] = tensor.empty() : tensor<2x16x2x16xbf16>
+// CHECK: %[[L:.*]] = tensor.empty() : tensor<4x16xf32>
+// CHECK: %[[C:.*]]:2 = autopar.library_call "autopar_cuda_attention" ins(%[[Q]], %[[K]], %[[V]] : tensor<2x16x32xbf16>, tensor<2x16x32xbf16>, tensor<2x16x32xbf16>) outs(%[[O]], %[[L]] : tensor<2x16x2x16xbf16>, tensor<4x16xf32>)
+// CHECK-SAME: values [512, 16, 32, 512, 16, 32, 512, 16, 32, 512, 16, 32, 2, 2, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32] stream_ordered
+// CHECK-NOT: linalg.transpose
+// CHECK: %[[R:.*]] = tensor.collapse_shape %[[C]]#0 {{\[}}[0], [1], [2, 3]]
+// CHECK: return %[[R]], %[[C]]#1
+// HOST-LABEL: func.func @causal_heads
+// HOST: autopar.attention
+// HOST-NOT: library_call
+// HOST-LABEL: func.func @plain
+// HOST: library_call
+func.func @causal_heads(%q: tensor<2x16x32xbf16>, %k: tensor<2x16x32xbf16>, %v: tensor<2x16x32xbf16>) -> (tensor<2x16x32xbf16>, tensor<4x16xf32>) {
+  %qe = tensor.expand_shape %q [[0], [1], [2, 3]] output_shape [2, 16, 2, 16] : tensor<2x16x32xbf16> into tensor<2x16x2x16xbf16>
+  %qi = tensor.empty() : tensor<2x2x16x16xbf16>
+  %qt = linalg.transpose ins(%qe : tensor<2x16x2x16xbf16>) outs(%qi : tensor<2x2x16x16xbf16>) permutation = [0, 2, 1, 3]
+  %qc = tensor.collapse_shape %qt [[0, 1], [2], [3]] : tensor<2x2x16x16xbf16> into tensor<4x16x16xbf16>
+  %ke = tensor.expand_shape %k [[0], [1], [2, 3]] output_shape [2, 16, 2, 16] : tensor<2x16x32xbf16> into tensor<2x16x2x16xbf16>
+  %ki = tensor.empty() : tensor<2x2x16x16xbf16>
+  %kt = linalg.transpose ins(%ke : tensor<2x16x2x16xbf16>) outs(%ki : tensor<2x2x16x16xbf16>) permutation = [0, 2, 3, 1]
+  %kc = tensor.collapse_shape %kt [[0, 1], [2], [3]] : tensor<2x2x16x16xbf16> into tensor<4x16x16xbf16>
+  %ve = tensor.expand_shape %v [[0], [1], [2, 3]] output_shape [2, 16, 2, 16] : tensor<2x16x32xbf16> into tensor<2x16x2x16xbf16>
+  %vi = tensor.empty() : tensor<2x2x16x16xbf16>
+  %vt = linalg.transpose ins(%ve : tensor<2x16x2x16xbf16>) outs(%vi : tensor<2x2x16x16xbf16>) permutation = [0, 2, 1, 3]
+  %vc = tensor.collapse_shape %vt [[0, 1], [2], [3]] : tensor<2x2x16x16xbf16> into tensor<4x16x16xbf16>
+  %oi = tensor.empty() : tensor<4x16x16xbf16>
+  %li = tensor.empty() : tensor<4x16xf32>
+  %o, %lse = autopar.attention ins(%qc, %kc, %vc : tensor<4x16x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x16x16xbf16>, tensor<4x16xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<4x16x16xbf16>, tensor<4x16xf32>
+  %oe = tensor.expand_shape %o [[0, 1], [2], [3]] output_shape [2, 2, 16, 16] : tensor<4x16x16xbf16> into tensor<2x2x16x16xbf16>
+  %ot = tensor.empty() : tensor<2x16x2x16xbf16>
+  %otr = linalg.transpose ins(%oe : tensor<2x2x16x16xbf16>) outs(%ot : tensor<2x16x2x16xbf16>) permutation = [0, 2, 1, 3]
+  %r = tensor.collapse_shape %otr [[0], [1], [2, 3]] : tensor<2x16x2x16xbf16> into tensor<2x16x32xbf16>
+  return %r, %lse : tensor<2x16x32xbf16>, tensor<4x16xf32>
+}
+
+// -----
+
+// Operands that are no such views: read as [B, 1] heads, the keys
+// ([B, D, J]) transposed to [B, J, D] first; no mask, f16.
+// CHECK-LABEL: func.func @plain
+// CHECK: %[[KT:.*]] = linalg.transpose ins(%arg1 : tensor<3x8x24xf16>) outs(%{{.*}} : tensor<3x24x8xf16>) permutation = [0, 2, 1]
+// CHECK: autopar.library_call "autopar_cuda_attention" ins(%arg0, %[[KT]], %arg2 : tensor<3x12x8xf16>, tensor<3x24x8xf16>, tensor<3x24x16xf16>) outs(%{{.*}}, %{{.*}} : tensor<3x12x16xf16>, tensor<3x12xf32>)
+// CHECK-SAME: values [96, 96, 8, 192, 192, 8, 384, 384, 16, 192, 192, 16, 3, 1, 12, 24, 8, 16, 5.000000e-01, 0 : i32, 1 : i32]
+func.func @plain(%q: tensor<3x12x8xf16>, %kt: tensor<3x8x24xf16>, %v: tensor<3x24x16xf16>) -> (tensor<3x12x16xf16>, tensor<3x12xf32>) {
+  %oi = tensor.empty() : tensor<3x12x16xf16>
+  %li = tensor.empty() : tensor<3x12xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<3x12x8xf16>, tensor<3x8x24xf16>, tensor<3x24x16xf16>) outs(%oi, %li : tensor<3x12x16xf16>, tensor<3x12xf32>) scale 5.000000e-01 -> tensor<3x12x16xf16>, tensor<3x12xf32>
+  return %o, %lse : tensor<3x12x16xf16>, tensor<3x12xf32>
+}
+
+// -----
+
+// What cuDNN's fused attention does not compute stays: f32, a head
+// dimension that is no multiple of 8, an additive mask, a mask other than
+// the causal one.
+// CHECK-LABEL: func.func @left
+// CHECK-NOT: library_call
+// CHECK-COUNT-4: autopar.attention ins
+// CHECK-NOT: library_call
+func.func @left(%q: tensor<2x8x8xf32>, %kt: tensor<2x8x8xf32>, %v: tensor<2x8x8xf32>, %q12: tensor<2x8x12xbf16>, %k12: tensor<2x12x8xbf16>, %v12: tensor<2x8x12xbf16>, %qb: tensor<2x8x8xbf16>, %kb: tensor<2x8x8xbf16>, %vb: tensor<2x8x8xbf16>) -> (tensor<2x8x8xf32>, tensor<2x8x12xbf16>, tensor<2x8x8xbf16>, tensor<2x8x8xbf16>) {
+  %li = tensor.empty() : tensor<2x8xf32>
+  %oi = tensor.empty() : tensor<2x8x8xf32>
+  %o, %l = autopar.attention ins(%q, %kt, %v : tensor<2x8x8xf32>, tensor<2x8x8xf32>, tensor<2x8x8xf32>) outs(%oi, %li : tensor<2x8x8xf32>, tensor<2x8xf32>) scale 1.0 -> tensor<2x8x8xf32>, tensor<2x8xf32>
+  %oi12 = tensor.empty() : tensor<2x8x12xbf16>
+  %o12, %l12 = autopar.attention ins(%q12, %k12, %v12 : tensor<2x8x12xbf16>, tensor<2x12x8xbf16>, tensor<2x8x12xbf16>) outs(%oi12, %li : tensor<2x8x12xbf16>, tensor<2x8xf32>) scale 1.0 -> tensor<2x8x12xbf16>, tensor<2x8xf32>
+  %oib = tensor.empty() : tensor<2x8x8xbf16>
+  %oa, %la = autopar.attention ins(%qb, %kb, %vb : tensor<2x8x8xbf16>, tensor<2x8x8xbf16>, tensor<2x8x8xbf16>) outs(%oib, %li : tensor<2x8x8xbf16>, tensor<2x8xf32>) scale 1.0 masked -1.0e+09 additive mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<2x8x8xbf16>, tensor<2x8xf32>
+  %ow, %lw = autopar.attention ins(%qb, %kb, %vb : tensor<2x8x8xbf16>, tensor<2x8x8xbf16>, tensor<2x8x8xbf16>) outs(%oib, %li : tensor<2x8x8xbf16>, tensor<2x8xf32>) scale 1.0 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ult, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<2x8x8xbf16>, tensor<2x8xf32>
+  return %o, %o12, %oa, %ow : tensor<2x8x8xf32>, tensor<2x8x12xbf16>, tensor<2x8x8xbf16>, tensor<2x8x8xbf16>
+}
