@@ -6,8 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
 
-# python3-psutil: lit's per-test time limit (test/lit.cfg.py).
-packages=(cmake ninja-build python3 python3-psutil llvm-22-dev libmlir-22-dev mlir-22-tools
+# python3-psutil: lit's per-test time limit (test/lit.cfg.py); python3-pip:
+# the cuDNN frontend's headers (scripts/cudnn-frontend.sh).
+packages=(cmake ninja-build python3 python3-pip python3-psutil llvm-22-dev libmlir-22-dev mlir-22-tools
           llvm-22-tools libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do

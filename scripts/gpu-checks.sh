@@ -60,7 +60,7 @@ if [ -n "$bundle" ]; then
   echo "gpu-checks: libraries taken from the bundle: $(ls "$unpack/use" | tr '\n' ' ')"
   # The CUDA libraries: where the dynamic linker or a Python package has them.
   cudadirs=
-  for name in libcuda.so.1 libcublas.so.13 libcublasLt.so.13 libcudnn.so.9 libnccl.so.2; do
+  for name in libcuda.so.1 libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libcudnn.so.9 libnccl.so.2; do
     path=$(ldconfig -p | awk -v n="$name" '$1 == n {print $NF; exit}')
     [ -z "$path" ] && path=$(find /usr/local/cuda/ /usr/local/nvidia/ /opt/ /usr/lib/ -name "$name" 2>/dev/null | head -1)
     echo "gpu-checks: $name: ${path:-not found}"
@@ -140,6 +140,7 @@ gen alexnet --batch 128 --dtype bf16 -o "$models/alexnet-bf16.mlir"
 gen alexnet --batch 2 --image 67 --width 16 --classes 8 -o "$models/tiny-cnn.mlir"
 gen gpt --batch 8 -o "$models/gpt2.mlir"
 gen gpt --batch 8 --dtype bf16 -o "$models/gpt2-bf16.mlir"
+gen gpt --batch 4 --layers 2 --seq 64 --hidden 128 --heads 4 --ffn 512 --vocab 512 --max-pos 64 --dtype bf16 -o "$models/gpt-bf16.mlir"
 momentum="loss=mse optimizer=momentum lr=0.01"
 
 # The smallest program first: if the runtime cannot start, this says why.
@@ -162,6 +163,14 @@ done
 # addition: bf16's 8-bit significand sets the tolerance.)
 check "cnn bf16 training" "$run" -n 1 "$models/cnn-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
   --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01"
+# A bf16 transformer whose attention (forward and gradient) is cuDNN's fused
+# flash attention through the cuDNN frontend (first run on a GPU: the
+# graphs' build, the heads' strided views, the lse as cuDNN's statistics),
+# then decomposed (cudnn-attention=0) for comparison.
+check "gpt bf16 training, cuDNN fused attention" "$run" -n 1 "$models/gpt-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
+  --int-range 512 --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01"
+check "gpt bf16 training, attention decomposed" "$run" -n 1 "$models/gpt-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
+  --int-range 512 --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01" --cuda-options="cudnn-attention=0"
 # A transformer: the scatter-add kernel, merged optimizer kernels near the
 # 4 KiB parameter limit, one-thread kernels, 3-D cuBLASLt epilogues.
 # (Adam divides by the square root of the squared gradients: where a
@@ -239,6 +248,10 @@ limit=150 check "gpt-2 small b8x1024 f32 training step, CUDA graph (timed)" bash
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan" --cuda-graph
 limit=150 check "gpt-2 small b8x1024 bf16 training step (timed)" "$run" -n 1 -O0 "$models/gpt2-bf16.mlir" \
   --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan"
+# A/B: its 12 attentions decomposed (products, row kernels, score-sized
+# buffers) instead of cuDNN's fused attention (the default since #45).
+limit=150 check "gpt-2 small b8x1024 bf16 training step, attention decomposed (timed)" "$run" -n 1 -O0 "$models/gpt2-bf16.mlir" \
+  --backend=cuda --steps 5 --int-range 50257 --training="$sgd" --plan="$plan" --cuda-options="cudnn-attention=0"
 # A/B: without row kernels (autopar-row-kernels: each softmax, LayerNorm
 # and the loss one kernel with a block per row; docs/cuda.md).
 limit=150 check "gpt-2 small b8x1024 f32 training step, row-kernels=0 (timed)" "$run" -n 1 -O0 "$models/gpt2.mlir" \

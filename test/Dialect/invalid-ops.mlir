@@ -447,3 +447,27 @@ func.func @attention_grad_key_rows(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>,
   %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %o, %l, %do, %dl : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x6x4xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>, tensor<2x8x4xf32>, tensor<2x8xf32>) outs(%eq, %ek, %ev : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x6x4xf32>) scale 1.0 -> tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x6x4xf32>
   return %dk : tensor<2x4x8xf32>
 }
+
+// -----
+
+func.func @library_call_mixed(%t: tensor<4xf32>, %m: memref<4xf32>) {
+  // expected-error @+1 {{takes tensors or buffers, not both}}
+  autopar.library_call "f" ins(%t : tensor<4xf32>) outs(%m : memref<4xf32>) values []
+  return
+}
+
+// -----
+
+func.func @library_call_result(%t: tensor<4xf32>, %o: tensor<4xf32>) {
+  // expected-error @+1 {{needs a result of each output's type}}
+  autopar.library_call "f" ins(%t : tensor<4xf32>) outs(%o : tensor<4xf32>) values []
+  return
+}
+
+// -----
+
+func.func @library_call_value(%m: memref<4xf32>, %o: memref<4xf32>) {
+  // expected-error @+1 {{values must be integers or floats, not "x"}}
+  autopar.library_call "f" ins(%m : memref<4xf32>) outs(%o : memref<4xf32>) values ["x"]
+  return
+}
