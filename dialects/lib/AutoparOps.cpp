@@ -1286,3 +1286,12 @@ void LibraryCallOp::getEffects(
       effects.emplace_back(MemoryEffects::Write::get(), &output,
                            SideEffects::DefaultResource::get());
 }
+
+bool mlir::autopar::isZeroFilled(Value value) {
+  auto fill = value.getDefiningOp<linalg::FillOp>();
+  if (!fill)
+    return false;
+  FloatAttr zero;
+  return matchPattern(fill.value(), m_Constant(&zero)) &&
+         zero.getValue().isZero();
+}

@@ -28,16 +28,6 @@ namespace mlir::autopar {
 using namespace mlir;
 using namespace mlir::autopar;
 
-/// Whether `value` is a tensor filled with floating-point zero.
-static bool isZeroFilled(Value value) {
-  auto fill = value.getDefiningOp<linalg::FillOp>();
-  if (!fill)
-    return false;
-  FloatAttr zero;
-  return matchPattern(fill.value(), m_Constant(&zero)) &&
-         zero.getValue().isZero();
-}
-
 /// An op with parallel loops only that adds what it computes to a
 /// zero-filled init (autopar-training accumulates every gradient that
 /// way) computes just the value: its init becomes the fill's destination,

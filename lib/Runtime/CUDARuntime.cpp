@@ -2127,6 +2127,7 @@ attentionProblem(const char *name, int64_t batch, int64_t heads, int64_t rows,
   return {batch, heads, rows, keys, dim, valueDim, scale, causal != 0, dtype};
 }
 
+#ifdef AUTOPAR_HAVE_CUDNN
 std::string attentionText(const char *name,
                           const autopar::cuda::AttentionProblem &p) {
   return std::string(name) + " (" + std::to_string(p.batch) + "x" +
@@ -2134,6 +2135,18 @@ std::string attentionText(const char *name,
          " rows, " + std::to_string(p.keys) + " keys, dim " +
          std::to_string(p.dim) + (p.causal ? ", causal" : "") + ")";
 }
+
+/// Fails with cuDNN's reason where the call could not run, else waits for
+/// it where the runtime checks every call.
+void finishAttention(const char *name,
+                     const autopar::cuda::AttentionProblem &problem,
+                     const std::string &error) {
+  if (!error.empty())
+    fail(attentionText(name, problem) + ": " + error +
+         " (autopar-lower-to-cuda{cudnn-attention=0} decomposes it instead)");
+  checkpoint(attentionText(name, problem));
+}
+#endif
 } // namespace
 
 extern "C" void autopar_cuda_attention(
@@ -2146,14 +2159,12 @@ extern "C" void autopar_cuda_attention(
   autopar::cuda::AttentionProblem problem = attentionProblem(
       name, batch, heads, rows, keys, dim, valueDim, scale, causal, dtype);
 #ifdef AUTOPAR_HAVE_CUDNN
-  std::string error = autopar::cuda::runAttention(
-      getDnn(), problem, operand(q, qB, qH, qS), operand(k, kB, kH, kS),
-      operand(v, vB, vH, vS), operand(o, oB, oH, oS),
-      reinterpret_cast<float *>(lse), getWorkspace);
-  if (!error.empty())
-    fail(attentionText(name, problem) + ": " + error +
-         " (autopar-lower-to-cuda{cudnn-attention=0} decomposes it instead)");
-  checkpoint(attentionText(name, problem));
+  finishAttention(name, problem,
+                  autopar::cuda::runAttention(
+                      getDnn(), problem, operand(q, qB, qH, qS),
+                      operand(k, kB, kH, kS), operand(v, vB, vH, vS),
+                      operand(o, oB, oH, oS), reinterpret_cast<float *>(lse),
+                      getWorkspace));
 #else
   fail(std::string(name) + ": this runtime was built without cuDNN");
 #endif
@@ -2172,16 +2183,14 @@ extern "C" void autopar_cuda_attention_grad(
   autopar::cuda::AttentionProblem problem = attentionProblem(
       name, batch, heads, rows, keys, dim, valueDim, scale, causal, dtype);
 #ifdef AUTOPAR_HAVE_CUDNN
-  std::string error = autopar::cuda::runAttentionGrad(
-      getDnn(), problem, operand(q, qB, qH, qS), operand(k, kB, kH, kS),
-      operand(v, vB, vH, vS), operand(o, oB, oH, oS),
-      operand(dO, dOB, dOH, dOS), reinterpret_cast<const float *>(lse),
-      operand(dQ, dQB, dQH, dQS), operand(dK, dKB, dKH, dKS),
-      operand(dV, dVB, dVH, dVS), getWorkspace);
-  if (!error.empty())
-    fail(attentionText(name, problem) + ": " + error +
-         " (autopar-lower-to-cuda{cudnn-attention=0} decomposes it instead)");
-  checkpoint(attentionText(name, problem));
+  finishAttention(name, problem,
+                  autopar::cuda::runAttentionGrad(
+                      getDnn(), problem, operand(q, qB, qH, qS),
+                      operand(k, kB, kH, kS), operand(v, vB, vH, vS),
+                      operand(o, oB, oH, oS), operand(dO, dOB, dOH, dOS),
+                      reinterpret_cast<const float *>(lse),
+                      operand(dQ, dQB, dQH, dQS), operand(dK, dKB, dKH, dKS),
+                      operand(dV, dVB, dVH, dVS), getWorkspace));
 #else
   fail(std::string(name) + ": this runtime was built without cuDNN");
 #endif

@@ -46,6 +46,12 @@ SmallVector<int64_t, 4> rowMajorStrides(ArrayRef<int64_t> shape) {
   return strides;
 }
 
+/// The b, h and s strides of a row-major [b * h, X, Y] tensor read as
+/// [b, h, X, Y].
+std::array<int64_t, 3> contiguousStrides(int64_t heads, int64_t x, int64_t y) {
+  return {heads * x * y, x * y, y};
+}
+
 ArrayRef<int64_t> shapeOf(Value value) {
   return cast<RankedTensorType>(value.getType()).getShape();
 }
@@ -88,8 +94,8 @@ HeadsView traceInput(Value value, bool swap) {
     view.base = value;
     view.batch = shape[0];
     view.heads = 1;
-    SmallVector<int64_t, 4> plain = rowMajorStrides(shape);
-    strides = {plain[0], plain[0], plain[1], plain[2]};
+    std::array<int64_t, 3> plain = contiguousStrides(1, shape[1], shape[2]);
+    strides = {plain[0], plain[1], plain[2], 1};
   }
   if (swap)
     std::swap(strides[2], strides[3]);
@@ -101,12 +107,7 @@ HeadsView traceInput(Value value, bool swap) {
 
 /// Whether `value` is zeros (a fill with 0, or a zero splat).
 bool isZeros(Value value) {
-  if (auto fill = value.getDefiningOp<linalg::FillOp>()) {
-    FloatAttr constant;
-    return matchPattern(fill.getInputs()[0], m_Constant(&constant)) &&
-           constant.getValue().isZero();
-  }
-  return matchPattern(value, m_AnyZeroFloat());
+  return isZeroFilled(value) || matchPattern(value, m_AnyZeroFloat());
 }
 
 /// Whether the mask region is the causal mask j > i (or none at all) with
@@ -196,7 +197,7 @@ OutputPlan planOutput(Value value, int64_t batch, int64_t heads, bool swap) {
   plan.view.batch = batch;
   plan.view.heads = heads;
   int64_t x = swap ? shape[2] : shape[1], y = swap ? shape[1] : shape[2];
-  plan.view.strides = {heads * x * y, x * y, y};
+  plan.view.strides = contiguousStrides(heads, x, y);
   return plan;
 }
 
@@ -274,7 +275,7 @@ SmallVector<HeadsView> planInputs(OpBuilder &builder, Location loc,
     view.base = plain;
     view.batch = shape[0];
     view.heads = 1;
-    view.strides = {shape[1] * shape[2], shape[1] * shape[2], shape[2]};
+    view.strides = contiguousStrides(1, shape[1], shape[2]);
   }
   return views;
 }
@@ -314,22 +315,23 @@ std::optional<Eligible> getEligible(AttentionOpInterface op,
   return Eligible{*dtype, *causal};
 }
 
-void appendStrides(SmallVectorImpl<Attribute> &values, Builder &builder,
-                   const HeadsView &view) {
-  for (int64_t stride : view.strides)
-    values.push_back(builder.getI64IntegerAttr(stride));
-}
-
-void appendProblem(SmallVectorImpl<Attribute> &values, Builder &builder,
-                   const HeadsView &view, ArrayRef<int64_t> sizes, double scale,
-                   const Eligible &eligible) {
-  values.push_back(builder.getI64IntegerAttr(view.batch));
-  values.push_back(builder.getI64IntegerAttr(view.heads));
-  for (int64_t size : sizes)
+/// The runtime call's values: the strides of what it reads and then of
+/// what it writes, b, h, the rows, keys and head dimensions (from the
+/// query [B, I, D] and the value [B, J, E]), the scale, the mask, the type.
+ArrayAttr buildValues(Builder &builder, ArrayRef<HeadsView> views, Value query,
+                      Value value, APFloat scale, const Eligible &eligible) {
+  SmallVector<Attribute> values;
+  for (const HeadsView &view : views)
+    for (int64_t stride : view.strides)
+      values.push_back(builder.getI64IntegerAttr(stride));
+  ArrayRef<int64_t> rows = shapeOf(query), keys = shapeOf(value);
+  for (int64_t size :
+       {views[0].batch, views[0].heads, rows[1], keys[1], rows[2], keys[2]})
     values.push_back(builder.getI64IntegerAttr(size));
-  values.push_back(builder.getF64FloatAttr(scale));
+  values.push_back(builder.getF64FloatAttr(scale.convertToDouble()));
   values.push_back(builder.getI32IntegerAttr(eligible.causal));
   values.push_back(builder.getI32IntegerAttr(eligible.dtype));
+  return builder.getArrayAttr(values);
 }
 
 void rewriteAttention(AttentionOp op, const Eligible &eligible) {
@@ -344,20 +346,15 @@ void rewriteAttention(AttentionOp op, const Eligible &eligible) {
   auto lseType = cast<RankedTensorType>(op.getLse().getType());
   Value lseInit = tensor::EmptyOp::create(builder, loc, lseType.getShape(),
                                           lseType.getElementType());
-  SmallVector<Attribute> values;
-  for (const HeadsView &view : inputs)
-    appendStrides(values, builder, view);
-  appendStrides(values, builder, out.view);
-  ArrayRef<int64_t> query = shapeOf(op.getQuery()),
-                    value = shapeOf(op.getValue());
-  appendProblem(values, builder, inputs[0],
-                {query[1], value[1], query[2], value[2]},
-                op.getScale().convertToDouble(), eligible);
+  SmallVector<HeadsView> views = inputs;
+  views.push_back(out.view);
+  ArrayAttr values = buildValues(builder, views, op.getQuery(), op.getValue(),
+                                 op.getScale(), eligible);
   auto call = LibraryCallOp::create(
       builder, loc, TypeRange{outInit.getType(), lseType},
       "autopar_cuda_attention",
       ValueRange{inputs[0].base, inputs[1].base, inputs[2].base},
-      ValueRange{outInit, lseInit}, builder.getArrayAttr(values),
+      ValueRange{outInit, lseInit}, values,
       /*stream_ordered=*/true);
   op.getLse().replaceAllUsesWith(call.getResult(1));
   replaceOutput(builder, loc, op.getResult(), call.getResult(0), out);
@@ -380,21 +377,15 @@ void rewriteAttentionGrad(AttentionGradOp op, const Eligible &eligible) {
       buildOutputInit(builder, loc, op.getQueryGrad(), dQ),
       buildOutputInit(builder, loc, op.getKeyGrad(), dK),
       buildOutputInit(builder, loc, op.getValueGrad(), dV)};
-  SmallVector<Attribute> values;
-  for (const HeadsView &view : inputs)
-    appendStrides(values, builder, view);
-  for (const OutputPlan *plan : {&dQ, &dK, &dV})
-    appendStrides(values, builder, plan->view);
-  ArrayRef<int64_t> query = shapeOf(op.getQuery()),
-                    value = shapeOf(op.getValue());
-  appendProblem(values, builder, inputs[0],
-                {query[1], value[1], query[2], value[2]},
-                op.getScale().convertToDouble(), eligible);
+  SmallVector<HeadsView> views = inputs;
+  views.append({dQ.view, dK.view, dV.view});
+  ArrayAttr values = buildValues(builder, views, op.getQuery(), op.getValue(),
+                                 op.getScale(), eligible);
   auto call = LibraryCallOp::create(
       builder, loc, ValueRange(inits).getTypes(), "autopar_cuda_attention_grad",
       ValueRange{inputs[0].base, inputs[1].base, inputs[2].base, inputs[3].base,
                  inputs[4].base, op.getLse()},
-      inits, builder.getArrayAttr(values), /*stream_ordered=*/true);
+      inits, values, /*stream_ordered=*/true);
   replaceOutput(builder, loc, op.getQueryGrad(), call.getResult(0), dQ);
   replaceOutput(builder, loc, op.getKeyGrad(), call.getResult(1), dK);
   replaceOutput(builder, loc, op.getValueGrad(), call.getResult(2), dV);

@@ -93,6 +93,9 @@ Value buildConverted(OpBuilder &b, Location loc, Value value, Type element);
 /// are parallel, every other loop is a reduction.
 SmallVector<utils::IteratorType> getIteratorsWritingAt(AffineMap map);
 
+/// Whether `value` is a linalg.fill of a floating-point zero.
+bool isZeroFilled(Value value);
+
 /// An elementwise linalg.generic over `inputs` (all of `type`'s shape) whose
 /// scalar result is `body(inputs' elements)`.
 Value buildElementwise(
