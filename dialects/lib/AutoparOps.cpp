@@ -431,6 +431,105 @@ Type mlir::autopar::getAttentionAccumulatorType(AttentionOpInterface op) {
   return Float32Type::get(op->getContext());
 }
 
+/// The query rows of each stack `op`'s causal mask restarts at, when its
+/// mask region is one: one comparison yielded, of key j above row i
+/// (j > i, or i < j: all I rows one stack), or above the row's position
+/// in its stack (j > i mod S: rows stacked S at a time, the query heads
+/// that share one key-value head).
+static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
+  Block &block = op.getMaskRegion().front();
+  if (block.getNumArguments() != 3)
+    return std::nullopt;
+  auto yield = cast<YieldOp>(block.getTerminator());
+  if (yield.getValues().size() != 1)
+    return std::nullopt;
+  auto compare = yield.getValues()[0].getDefiningOp<arith::CmpIOp>();
+  if (!compare || compare->getBlock() != &block)
+    return std::nullopt;
+  Value row = block.getArgument(1), key = block.getArgument(2);
+  int64_t rows = op.getLoopSizes()[1];
+  // The row's position: i itself, or i mod S (S dividing I).
+  auto position = [&](Value value) -> std::optional<int64_t> {
+    if (value == row)
+      return rows;
+    Operation *rem = value.getDefiningOp();
+    if (!rem || !isa<arith::RemUIOp, arith::RemSIOp>(rem) ||
+        rem->getOperand(0) != row)
+      return std::nullopt;
+    APInt stack;
+    if (!matchPattern(rem->getOperand(1), m_ConstantInt(&stack)) ||
+        stack.getSExtValue() <= 0 || rows % stack.getSExtValue() != 0)
+      return std::nullopt;
+    return stack.getSExtValue();
+  };
+  // Nothing else computed in the region.
+  for (Operation &nested : block.without_terminator())
+    if (&nested != compare.getOperation() &&
+        !isa<arith::RemUIOp, arith::RemSIOp, arith::ConstantOp>(nested))
+      return std::nullopt;
+  arith::CmpIPredicate predicate = compare.getPredicate();
+  if (compare.getLhs() == key && (predicate == arith::CmpIPredicate::ugt ||
+                                  predicate == arith::CmpIPredicate::sgt))
+    return position(compare.getRhs());
+  if (compare.getRhs() == key && (predicate == arith::CmpIPredicate::ult ||
+                                  predicate == arith::CmpIPredicate::slt))
+    return position(compare.getLhs());
+  return std::nullopt;
+}
+
+std::optional<FusedAttentionForm>
+mlir::autopar::getFusedAttentionForm(AttentionOpInterface op) {
+  // Largest head dimension cuDNN's fused attention takes (Hopper).
+  constexpr int64_t kMaxHeadDim = 256;
+  SmallVector<Value, 5> sixteenBit = {op.getQuery(), op.getKey(),
+                                      op.getValue()};
+  Value lse;
+  if (auto attention = dyn_cast<AttentionOp>(op.getOperation())) {
+    sixteenBit.push_back(attention.getResult());
+    lse = attention.getLse();
+  } else if (auto grad = dyn_cast<AttentionGradOp>(op.getOperation())) {
+    Value lseGrad = grad.getLseGrad();
+    if (!isZeroFilled(lseGrad) && !matchPattern(lseGrad, m_AnyZeroFloat()))
+      return std::nullopt;
+    sixteenBit.append({grad.getOutput(), grad.getOutputGrad()});
+    lse = grad.getLse();
+  } else {
+    return std::nullopt;
+  }
+  FusedAttentionForm form;
+  for (Value value : sixteenBit) {
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    if (!type || !type.hasStaticShape() || type.getRank() != 3)
+      return std::nullopt;
+    Type element = type.getElementType();
+    if (!element.isF16() && !element.isBF16())
+      return std::nullopt;
+    if (form.element && form.element != element)
+      return std::nullopt;
+    form.element = element;
+  }
+  auto lseType = dyn_cast<RankedTensorType>(lse.getType());
+  if (!lseType || !lseType.getElementType().isF32())
+    return std::nullopt;
+  // Query [B, I, D], value [B, J, E].
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  for (int64_t size : {loops[3], loops[4]})
+    if (size % 8 != 0 || size > kMaxHeadDim)
+      return std::nullopt;
+  if (!op.hasMask())
+    return form;
+  std::optional<double> masked = op.getMaskedValue();
+  if (op.isAdditiveMask() || !op.getMaskInputs().empty() || !masked ||
+      *masked > -kHugeMaskedValue)
+    return std::nullopt;
+  std::optional<int64_t> stackRows = getCausalStackRows(op);
+  if (!stackRows)
+    return std::nullopt;
+  form.causal = true;
+  form.stacks = loops[1] / *stackRows;
+  return form;
+}
+
 Value mlir::autopar::buildAttentionScores(OpBuilder &b, Location loc,
                                           AttentionOpInterface op) {
   RankedTensorType query = op.getQuery().getType();

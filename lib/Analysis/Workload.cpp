@@ -177,6 +177,64 @@ static AttentionBackward getAttentionBackward(AttentionOpInterface op) {
   return backward;
 }
 
+/// An attention as one call of cuDNN's fused flash attention
+/// (getFusedAttentionForm), forward and backward as FlashAttention computes
+/// them: nothing score-sized is ever written. Per score it computes (the
+/// causal mask's skipped blocks not computed: getUnmaskedScores) the same
+/// multiply-accumulates and scalar FLOPs as the decomposition; it moves
+/// only its operands: the forward reads query, keys and values and writes
+/// the output and the lse (f32); the backward reads those and the output's
+/// adjoint, writes the inputs' adjoints, and accumulates dQ in f32 beside a
+/// row term sum(dO * O) (f32), both written and read once, its only
+/// internal buffers. Launches: one forward; three backward (the row term,
+/// the main kernel, dQ's conversion, as FlashAttention-2's backward and
+/// cuDNN's are built).
+namespace {
+struct FusedAttentionWork {
+  double macs = 0, flops = 0, bytesRead = 0, bytesWritten = 0;
+  double bwdMacs = 0, bwdFlops = 0, bwdBytes = 0, bwdInputBytes = 0,
+         bwdInternalBytes = 0;
+  static constexpr double kKernels = 1, kBwdKernels = 3;
+};
+} // namespace
+
+/// The scores of `op` that cuDNN's fused attention computes in `form`: a
+/// causal mask's leaves (per stack of S query rows, row i sees keys
+/// 0..min(i, J - 1), top-left aligned), or all B x I x J.
+static double getUnmaskedScores(AttentionOpInterface op,
+                                const FusedAttentionForm &form) {
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  double b = loops[0], i = loops[1], j = loops[2];
+  if (!form.causal)
+    return b * i * j;
+  double s = i / static_cast<double>(form.stacks);
+  double stack = s <= j ? s * (s + 1) / 2 : j * (j + 1) / 2 + (s - j) * j;
+  return b * static_cast<double>(form.stacks) * stack;
+}
+
+static FusedAttentionWork
+getFusedAttentionWork(AttentionOpInterface op, const FusedAttentionForm &form) {
+  SmallVector<int64_t, 5> loops = op.getLoopSizes();
+  double b = loops[0], i = loops[1], d = loops[3], e = loops[4];
+  double scores = getUnmaskedScores(op, form);
+  double stored = elementBytes(form.element);
+  FusedAttentionWork work;
+  work.macs = scores * (d + e);
+  work.flops = 2 * work.macs + 6 * scores;
+  for (Value input : {op.getQuery(), op.getKey(), op.getValue()})
+    work.bwdInputBytes += sizeInBytes(input.getType());
+  double outputBytes = b * i * e * stored, lseBytes = b * i * 4;
+  work.bytesRead = work.bwdInputBytes;
+  work.bytesWritten = outputBytes + lseBytes;
+  work.bwdMacs = scores * (3 * d + 2 * e);
+  work.bwdFlops = 2 * work.bwdMacs + 8 * scores;
+  // dQ's f32 accumulator and the row term, each written and read.
+  work.bwdInternalBytes = b * i * d * 4 + b * i * 4;
+  work.bwdBytes = 2 * work.bwdInputBytes + 2 * outputBytes + lseBytes +
+                  2 * work.bwdInternalBytes;
+  return work;
+}
+
 static bool isFloatLike(Type type) {
   return isa<FloatType, ComplexType>(elementTypeOf(type));
 }
@@ -371,8 +429,9 @@ static double getRowBytes(linalg::GenericOp reduction) {
   return bytes / std::max(getRowCount(reduction), 1.0);
 }
 
-FunctionWorkload::FunctionWorkload(FunctionOpInterface func)
-    : func(func), roles(func) {
+FunctionWorkload::FunctionWorkload(FunctionOpInterface func,
+                                   WorkloadOptions options)
+    : func(func), options(options), roles(func) {
   for (Value param : roles.getParameters())
     requiresGrad.insert(param);
   Region &body = func.getFunctionBody();
@@ -890,49 +949,71 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     work.bytesRead = 2 * rows + sizeInBytes(scatter.getIndices().getType());
     work.bytesWritten = rows;
   } else if (auto attention = dyn_cast<AttentionOp>(op)) {
-    // Priced as the chain it decomposes into (autopar.attention's
-    // description): per score (B x I x J) the scores' and context's
-    // multiply-accumulates (D + E), and 6 FLOPs of scale, mask and softmax;
-    // the score-sized traffic and kernels as lowering builds them
-    // (getAttentionPasses). The backward recomputes the scores and
-    // probabilities from the saved query, keys and row log-sum-exp, then
-    // makes dV, dP, dS, dQ and dK': 3D + 2E multiply-accumulates and about
-    // 8 FLOPs per score (getAttentionBackward). Kept: query, keys, values,
-    // output and lse, nothing per score.
+    // Priced as the CUDA backend builds it: one call of cuDNN's fused
+    // attention where it computes it (getFusedAttentionWork), else the
+    // chain it decomposes into (autopar.attention's description): per
+    // score (B x I x J) the scores' and context's multiply-accumulates
+    // (D + E), and 6 FLOPs of scale, mask and softmax; the score-sized
+    // traffic and kernels as lowering builds them (getAttentionPasses).
+    // The backward recomputes the scores and probabilities from the saved
+    // query, keys and row log-sum-exp, then makes dV, dP, dS, dQ and dK':
+    // 3D + 2E multiply-accumulates and about 8 FLOPs per score
+    // (getAttentionBackward). Kept either way: query, keys, values, output
+    // and lse, nothing per score.
     RankedTensorType query = attention.getQuery().getType();
     SmallVector<int64_t, 5> loops = attention.getLoopSizes();
     double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
     double scores = b * i * j;
-    AttentionPasses passes = getAttentionPasses(attention);
+    std::optional<FusedAttentionForm> form;
+    if (options.cudnnAttention)
+      form = getFusedAttentionForm(attention);
     work.elementType = query.getElementType();
     work.iterations = scores * (d + e);
     work.parallelIterations =
         b * i * std::min(j, OpWorkload::kReductionThreads);
-    work.macs = scores * (d + e);
-    work.flops = 2 * work.macs + 6 * scores;
-    double inputBytes = 0;
-    for (Value input :
-         {attention.getQuery(), attention.getKey(), attention.getValue()}) {
-      inputBytes += sizeInBytes(input.getType());
-      addParamRead(input);
-    }
-    // The mask's inputs (a padding mask: batch x keys) read once.
-    for (Value input : attention.getMaskInputs())
-      inputBytes += sizeInBytes(input.getType());
-    work.bytesRead = inputBytes + scores * passes.fwdReadPerScore;
-    work.bytesWritten += scores * passes.fwdWrittenPerScore;
-    std::tie(work.internalBytes, work.internalBytesLimit) =
-        getAttentionHeldBytes(attention, 2);
-    work.kernels = passes.fwdKernels;
     SmallVector<Value> inputs = {attention.getQuery(), attention.getKey(),
                                  attention.getValue()};
-    if (anyGradOperand(inputs)) {
-      AttentionBackward backward = getAttentionBackward(attention);
-      work.bwdDataFlops = backward.flops;
-      work.bwdBytes = backward.bytes;
-      work.internalBytes = backward.internalBytes;
-      work.internalBytesLimit = backward.internalBytesLimit;
-      work.bwdKernels = backward.kernels;
+    for (Value input : inputs)
+      addParamRead(input);
+    bool differentiated = anyGradOperand(inputs);
+    if (form) {
+      FusedAttentionWork fused = getFusedAttentionWork(attention, *form);
+      work.macs = fused.macs;
+      work.flops = fused.flops;
+      work.bytesRead = fused.bytesRead;
+      work.bytesWritten = fused.bytesWritten;
+      work.kernels = FusedAttentionWork::kKernels;
+      if (differentiated) {
+        work.bwdDataFlops = fused.bwdFlops;
+        work.bwdBytes = fused.bwdBytes;
+        work.internalBytes = fused.bwdInternalBytes;
+        work.bwdKernels = FusedAttentionWork::kBwdKernels;
+      }
+    } else {
+      AttentionPasses passes = getAttentionPasses(attention);
+      work.macs = scores * (d + e);
+      work.flops = 2 * work.macs + 6 * scores;
+      double inputBytes = 0;
+      for (Value input : inputs)
+        inputBytes += sizeInBytes(input.getType());
+      // The mask's inputs (a padding mask: batch x keys) read once.
+      for (Value input : attention.getMaskInputs())
+        inputBytes += sizeInBytes(input.getType());
+      work.bytesRead = inputBytes + scores * passes.fwdReadPerScore;
+      work.bytesWritten += scores * passes.fwdWrittenPerScore;
+      std::tie(work.internalBytes, work.internalBytesLimit) =
+          getAttentionHeldBytes(attention, 2);
+      work.kernels = passes.fwdKernels;
+      if (differentiated) {
+        AttentionBackward backward = getAttentionBackward(attention);
+        work.bwdDataFlops = backward.flops;
+        work.bwdBytes = backward.bytes;
+        work.internalBytes = backward.internalBytes;
+        work.internalBytesLimit = backward.internalBytesLimit;
+        work.bwdKernels = backward.kernels;
+      }
+    }
+    if (differentiated) {
       for (Value input : inputs)
         keepForBackward(input);
       for (Value input : attention.getMaskInputs())
@@ -943,22 +1024,36 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     propagateGrad(inputs);
   } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
     // A training step's backward of an attention, priced as the
-    // attention's backward estimate (never differentiated itself).
-    AttentionBackward backward = getAttentionBackward(grad);
+    // attention's backward estimate (never differentiated itself): cuDNN's
+    // fused backward where it computes it, else the decomposition's.
     SmallVector<int64_t, 5> loops = grad.getLoopSizes();
     work.elementType = grad.getQuery().getType().getElementType();
-    work.macs = backward.macs;
-    work.iterations = backward.macs;
     work.parallelIterations =
         loops[0] * loops[1] *
         std::min<double>(loops[2], OpWorkload::kReductionThreads);
-    work.flops = backward.flops;
-    // The gradients (shaped like the inputs) written, the rest read.
-    work.bytesWritten = backward.inputBytes;
-    work.bytesRead = backward.bytes - backward.inputBytes;
-    work.internalBytes = backward.internalBytes;
-    work.internalBytesLimit = backward.internalBytesLimit;
-    work.kernels = backward.kernels;
+    std::optional<FusedAttentionForm> form;
+    if (options.cudnnAttention)
+      form = getFusedAttentionForm(grad);
+    if (form) {
+      FusedAttentionWork fused = getFusedAttentionWork(grad, *form);
+      work.macs = fused.bwdMacs;
+      work.flops = fused.bwdFlops;
+      work.bytesWritten = fused.bwdInputBytes;
+      work.bytesRead = fused.bwdBytes - fused.bwdInputBytes;
+      work.internalBytes = fused.bwdInternalBytes;
+      work.kernels = FusedAttentionWork::kBwdKernels;
+    } else {
+      AttentionBackward backward = getAttentionBackward(grad);
+      work.macs = backward.macs;
+      work.flops = backward.flops;
+      // The gradients (shaped like the inputs) written, the rest read.
+      work.bytesWritten = backward.inputBytes;
+      work.bytesRead = backward.bytes - backward.inputBytes;
+      work.internalBytes = backward.internalBytes;
+      work.internalBytesLimit = backward.internalBytesLimit;
+      work.kernels = backward.kernels;
+    }
+    work.iterations = work.macs;
   } else if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op)) {
     // Per element: max, subtract, exp, sum, divide; the backward
     // y * (dy - sum(dy * y)) reads the saved output and costs four.
@@ -1048,10 +1143,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
 // WorkloadAnalysis
 //===----------------------------------------------------------------------===//
 
-WorkloadAnalysis::WorkloadAnalysis(Operation *op) {
+WorkloadAnalysis::WorkloadAnalysis(Operation *op, WorkloadOptions options) {
   auto analyze = [&](FunctionOpInterface func) {
     if (!func.isExternal())
-      functions.push_back(std::make_unique<FunctionWorkload>(func));
+      functions.push_back(std::make_unique<FunctionWorkload>(func, options));
   };
   if (auto func = dyn_cast<FunctionOpInterface>(op)) {
     analyze(func);

@@ -42,9 +42,8 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
         module.getLoc(), findEntryFunction(module), "autopar-analyze", loss);
     if (failed(appendedLoss))
       return signalPassFailure();
-    const auto &analysis = getAnalysis<WorkloadAnalysis>();
-    // Erasing the appended loss leaves the IR as it was, but not the
-    // analysis, which saw its ops.
+    WorkloadAnalysis analysis(module, WorkloadOptions{cudnnAttention});
+    // The IR is unchanged unless a loss was appended (and erased).
     if (appendedLoss->empty())
       markAllAnalysesPreserved();
     const FunctionWorkload *entry = getEntryFunction(analysis);

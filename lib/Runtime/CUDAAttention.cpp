@@ -45,9 +45,14 @@ struct Built {
   int64_t workspace = 0;
 };
 
-std::vector<int64_t> dims(const AttentionProblem &p, int64_t sequence,
-                          int64_t dim) {
-  return {p.batch, p.heads, sequence, dim};
+/// A query-shaped operand's dimensions (Q, O, dO, dQ; [b, h, rows, dim])
+/// and a key-value one's (K, V, dK, dV; [b, kvHeads, keys, dim]).
+std::vector<int64_t> queryDims(const AttentionProblem &p, int64_t dim) {
+  return {p.batch, p.heads, p.rows, dim};
+}
+
+std::vector<int64_t> kvDims(const AttentionProblem &p, int64_t dim) {
+  return {p.batch, p.kvHeads, p.keys, dim};
 }
 
 std::vector<int64_t> strides(const AttentionOperand &operand) {
@@ -78,8 +83,9 @@ std::string loadLibraries() {
 /// The problem's key in the cache of built graphs.
 std::vector<int64_t> key(bool grad, const AttentionProblem &p,
                          std::initializer_list<const AttentionOperand *> ops) {
-  std::vector<int64_t> result = {grad,  p.batch,    p.heads,  p.rows, p.keys,
-                                 p.dim, p.valueDim, p.causal, p.dtype};
+  std::vector<int64_t> result = {grad,     p.batch, p.heads, p.kvHeads,
+                                 p.rows,   p.keys,  p.dim,   p.valueDim,
+                                 p.causal, p.dtype};
   double scale = p.scale;
   int64_t bits;
   std::memcpy(&bits, &scale, sizeof(bits));
@@ -165,13 +171,12 @@ std::string autopar::cuda::runAttention(
                            .set_attn_scale(static_cast<float>(p.scale))
                            .set_causal_mask(p.causal);
         auto [out, stats] = graph.sdpa(
-            tensor(graph, "Q", Q, dims(p, p.rows, p.dim), strides(q)),
-            tensor(graph, "K", K, dims(p, p.keys, p.dim), strides(k)),
-            tensor(graph, "V", V, dims(p, p.keys, p.valueDim), strides(v)),
-            options);
+            tensor(graph, "Q", Q, queryDims(p, p.dim), strides(q)),
+            tensor(graph, "K", K, kvDims(p, p.dim), strides(k)),
+            tensor(graph, "V", V, kvDims(p, p.valueDim), strides(v)), options);
         out->set_output(true)
             .set_uid(O)
-            .set_dim(dims(p, p.rows, p.valueDim))
+            .set_dim(queryDims(p, p.valueDim))
             .set_stride(strides(o));
         describeStats(p, stats)->set_output(true);
       },
@@ -201,23 +206,23 @@ std::string autopar::cuda::runAttentionGrad(
             graph.tensor(fe::graph::Tensor_attributes().set_name("Stats"));
         describeStats(p, stats);
         auto [gradQ, gradK, gradV] = graph.sdpa_backward(
-            tensor(graph, "Q", Q, dims(p, p.rows, p.dim), strides(q)),
-            tensor(graph, "K", K, dims(p, p.keys, p.dim), strides(k)),
-            tensor(graph, "V", V, dims(p, p.keys, p.valueDim), strides(v)),
-            tensor(graph, "O", O, dims(p, p.rows, p.valueDim), strides(o)),
-            tensor(graph, "dO", DO, dims(p, p.rows, p.valueDim), strides(dO)),
+            tensor(graph, "Q", Q, queryDims(p, p.dim), strides(q)),
+            tensor(graph, "K", K, kvDims(p, p.dim), strides(k)),
+            tensor(graph, "V", V, kvDims(p, p.valueDim), strides(v)),
+            tensor(graph, "O", O, queryDims(p, p.valueDim), strides(o)),
+            tensor(graph, "dO", DO, queryDims(p, p.valueDim), strides(dO)),
             stats, options);
         gradQ->set_output(true)
             .set_uid(DQ)
-            .set_dim(dims(p, p.rows, p.dim))
+            .set_dim(queryDims(p, p.dim))
             .set_stride(strides(dQ));
         gradK->set_output(true)
             .set_uid(DK)
-            .set_dim(dims(p, p.keys, p.dim))
+            .set_dim(kvDims(p, p.dim))
             .set_stride(strides(dK));
         gradV->set_output(true)
             .set_uid(DV)
-            .set_dim(dims(p, p.keys, p.valueDim))
+            .set_dim(kvDims(p, p.valueDim))
             .set_stride(strides(dV));
       },
       built);

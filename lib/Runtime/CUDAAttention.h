@@ -29,12 +29,13 @@ struct AttentionOperand {
   int64_t strides[3] = {0, 0, 0};
 };
 
-/// One attention: Q [b, h, rows, dim], K [b, h, keys, dim], V and O
-/// [b, h, keys or rows, valueDim] of `dtype` (1 f16, 2 bf16); the
+/// One attention: Q [b, h, rows, dim], K [b, kvHeads, keys, dim], V
+/// [b, kvHeads, keys, valueDim] and O [b, h, rows, valueDim] of `dtype` (1
+/// f16, 2 bf16), query head h reading key-value head h / (h / kvHeads); the
 /// log-sum-exp of each row's scaled (and masked) scores in f32, contiguous
 /// [b, h, rows]; with `causal`, key j > row i is masked.
 struct AttentionProblem {
-  int64_t batch, heads, rows, keys, dim, valueDim;
+  int64_t batch, heads, kvHeads, rows, keys, dim, valueDim;
   double scale;
   bool causal;
   int32_t dtype;

@@ -1878,17 +1878,23 @@ void storeAt(const AttentionOperand &operand, const AttentionProblem &p,
   store(operand.data, at(operand, b, h, s, d), attentionElement(p), value);
 }
 
-/// Row i's scaled scores (-inf where masked).
+/// The key-value head query head `h` reads.
+int64_t kvHeadOf(const AttentionProblem &p, int64_t h) {
+  return h / (p.heads / p.kvHeads);
+}
+
+/// Row i's scaled scores (-inf where masked) of query head h.
 void attentionScores(const AttentionProblem &p, const AttentionOperand &q,
                      const AttentionOperand &k, int64_t b, int64_t h, int64_t i,
                      std::vector<float> &scores) {
   scores.assign(p.keys, -INFINITY);
+  int64_t kvHead = kvHeadOf(p, h);
   for (int64_t j = 0; j < p.keys; ++j) {
     if (p.causal && j > i)
       continue;
     float sum = 0;
     for (int64_t d = 0; d < p.dim; ++d)
-      sum += loadAt(q, p, b, h, i, d) * loadAt(k, p, b, h, j, d);
+      sum += loadAt(q, p, b, h, i, d) * loadAt(k, p, b, kvHead, j, d);
     scores[j] = static_cast<float>(p.scale) * sum;
   }
 }
@@ -1919,7 +1925,7 @@ std::string autopar::cuda::runAttention(
         for (int64_t j = 0; j < p.keys; ++j) {
           float probability = std::exp(scores[j] - rowLse);
           for (int64_t e = 0; e < p.valueDim; ++e)
-            out[e] += probability * loadAt(v, p, b, h, j, e);
+            out[e] += probability * loadAt(v, p, b, kvHeadOf(p, h), j, e);
         }
         for (int64_t e = 0; e < p.valueDim; ++e)
           storeAt(o, p, b, h, i, e, out[e]);
@@ -1935,43 +1941,46 @@ std::string autopar::cuda::runAttentionGrad(
     const AttentionOperand &dV, const Workspace &) {
   std::vector<float> scores, gradScores(p.keys), gradQ(p.dim);
   std::vector<float> gradK(p.keys * p.dim), gradV(p.keys * p.valueDim);
+  int64_t group = p.heads / p.kvHeads;
   for (int64_t b = 0; b < p.batch; ++b)
-    for (int64_t h = 0; h < p.heads; ++h) {
+    for (int64_t kvHead = 0; kvHead < p.kvHeads; ++kvHead) {
+      // A key-value head's gradients sum over the query heads reading it.
       std::fill(gradK.begin(), gradK.end(), 0.0f);
       std::fill(gradV.begin(), gradV.end(), 0.0f);
-      for (int64_t i = 0; i < p.rows; ++i) {
-        attentionScores(p, q, k, b, h, i, scores);
-        float rowLse = lse[lseAt(p, b, h, i)];
-        float rowDot = 0;
-        for (int64_t e = 0; e < p.valueDim; ++e)
-          rowDot += loadAt(dO, p, b, h, i, e) * loadAt(o, p, b, h, i, e);
-        for (int64_t j = 0; j < p.keys; ++j) {
-          float probability = std::exp(scores[j] - rowLse);
-          float gradProbability = 0;
-          for (int64_t e = 0; e < p.valueDim; ++e) {
-            float gradOut = loadAt(dO, p, b, h, i, e);
-            gradV[j * p.valueDim + e] += probability * gradOut;
-            gradProbability += gradOut * loadAt(v, p, b, h, j, e);
+      for (int64_t h = kvHead * group; h < (kvHead + 1) * group; ++h)
+        for (int64_t i = 0; i < p.rows; ++i) {
+          attentionScores(p, q, k, b, h, i, scores);
+          float rowLse = lse[lseAt(p, b, h, i)];
+          float rowDot = 0;
+          for (int64_t e = 0; e < p.valueDim; ++e)
+            rowDot += loadAt(dO, p, b, h, i, e) * loadAt(o, p, b, h, i, e);
+          for (int64_t j = 0; j < p.keys; ++j) {
+            float probability = std::exp(scores[j] - rowLse);
+            float gradProbability = 0;
+            for (int64_t e = 0; e < p.valueDim; ++e) {
+              float gradOut = loadAt(dO, p, b, h, i, e);
+              gradV[j * p.valueDim + e] += probability * gradOut;
+              gradProbability += gradOut * loadAt(v, p, b, kvHead, j, e);
+            }
+            gradScores[j] = std::isinf(scores[j])
+                                ? 0.0f
+                                : static_cast<float>(p.scale) * probability *
+                                      (gradProbability - rowDot);
           }
-          gradScores[j] = std::isinf(scores[j])
-                              ? 0.0f
-                              : static_cast<float>(p.scale) * probability *
-                                    (gradProbability - rowDot);
+          std::fill(gradQ.begin(), gradQ.end(), 0.0f);
+          for (int64_t j = 0; j < p.keys; ++j)
+            for (int64_t d = 0; d < p.dim; ++d) {
+              gradQ[d] += gradScores[j] * loadAt(k, p, b, kvHead, j, d);
+              gradK[j * p.dim + d] += gradScores[j] * loadAt(q, p, b, h, i, d);
+            }
+          for (int64_t d = 0; d < p.dim; ++d)
+            storeAt(dQ, p, b, h, i, d, gradQ[d]);
         }
-        std::fill(gradQ.begin(), gradQ.end(), 0.0f);
-        for (int64_t j = 0; j < p.keys; ++j)
-          for (int64_t d = 0; d < p.dim; ++d) {
-            gradQ[d] += gradScores[j] * loadAt(k, p, b, h, j, d);
-            gradK[j * p.dim + d] += gradScores[j] * loadAt(q, p, b, h, i, d);
-          }
-        for (int64_t d = 0; d < p.dim; ++d)
-          storeAt(dQ, p, b, h, i, d, gradQ[d]);
-      }
       for (int64_t j = 0; j < p.keys; ++j) {
         for (int64_t d = 0; d < p.dim; ++d)
-          storeAt(dK, p, b, h, j, d, gradK[j * p.dim + d]);
+          storeAt(dK, p, b, kvHead, j, d, gradK[j * p.dim + d]);
         for (int64_t e = 0; e < p.valueDim; ++e)
-          storeAt(dV, p, b, h, j, e, gradV[j * p.valueDim + e]);
+          storeAt(dV, p, b, kvHead, j, e, gradV[j * p.valueDim + e]);
       }
     }
   return "";

@@ -2113,27 +2113,37 @@ autopar::cuda::AttentionOperand operand(int64_t address, int64_t b, int64_t h,
 }
 
 autopar::cuda::AttentionProblem
-attentionProblem(const char *name, int64_t batch, int64_t heads, int64_t rows,
-                 int64_t keys, int64_t dim, int64_t valueDim, double scale,
-                 int32_t causal, int32_t dtype) {
+attentionProblem(const char *name, int64_t batch, int64_t heads,
+                 int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
+                 int64_t valueDim, double scale, int32_t causal,
+                 int32_t dtype) {
   if (dtype != 1 && dtype != 2)
     fail(std::string(name) +
          ": the fused attention takes f16 or bf16 (type "
          "code " +
          std::to_string(dtype) + ")");
-  if (batch <= 0 || heads <= 0 || rows <= 0 || keys <= 0 || dim <= 0 ||
-      valueDim <= 0)
+  if (batch <= 0 || heads <= 0 || kvHeads <= 0 || rows <= 0 || keys <= 0 ||
+      dim <= 0 || valueDim <= 0)
     fail(std::string(name) + ": empty or negative sizes");
-  return {batch, heads, rows, keys, dim, valueDim, scale, causal != 0, dtype};
+  if (heads % kvHeads != 0)
+    fail(std::string(name) + ": " + std::to_string(heads) +
+         " query heads do not share " + std::to_string(kvHeads) +
+         " key-value heads evenly");
+  return {batch, heads,    kvHeads, rows,        keys,
+          dim,   valueDim, scale,   causal != 0, dtype};
 }
 
 #ifdef AUTOPAR_HAVE_CUDNN
 std::string attentionText(const char *name,
                           const autopar::cuda::AttentionProblem &p) {
   return std::string(name) + " (" + std::to_string(p.batch) + "x" +
-         std::to_string(p.heads) + " heads, " + std::to_string(p.rows) +
-         " rows, " + std::to_string(p.keys) + " keys, dim " +
-         std::to_string(p.dim) + (p.causal ? ", causal" : "") + ")";
+         std::to_string(p.heads) + " heads" +
+         (p.kvHeads != p.heads
+              ? " on " + std::to_string(p.kvHeads) + " key-value heads"
+              : std::string()) +
+         ", " + std::to_string(p.rows) + " rows, " + std::to_string(p.keys) +
+         " keys, dim " + std::to_string(p.dim) + (p.causal ? ", causal" : "") +
+         ")";
 }
 
 /// Fails with cuDNN's reason where the call could not run, else waits for
@@ -2153,11 +2163,12 @@ extern "C" void autopar_cuda_attention(
     int64_t q, int64_t k, int64_t v, int64_t o, int64_t lse, int64_t qB,
     int64_t qH, int64_t qS, int64_t kB, int64_t kH, int64_t kS, int64_t vB,
     int64_t vH, int64_t vS, int64_t oB, int64_t oH, int64_t oS, int64_t batch,
-    int64_t heads, int64_t rows, int64_t keys, int64_t dim, int64_t valueDim,
-    double scale, int32_t causal, int32_t dtype) {
+    int64_t heads, int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
+    int64_t valueDim, double scale, int32_t causal, int32_t dtype) {
   const char *name = "autopar_cuda_attention";
-  autopar::cuda::AttentionProblem problem = attentionProblem(
-      name, batch, heads, rows, keys, dim, valueDim, scale, causal, dtype);
+  autopar::cuda::AttentionProblem problem =
+      attentionProblem(name, batch, heads, kvHeads, rows, keys, dim, valueDim,
+                       scale, causal, dtype);
 #ifdef AUTOPAR_HAVE_CUDNN
   finishAttention(name, problem,
                   autopar::cuda::runAttention(
@@ -2177,11 +2188,12 @@ extern "C" void autopar_cuda_attention_grad(
     int64_t oB, int64_t oH, int64_t oS, int64_t dOB, int64_t dOH, int64_t dOS,
     int64_t dQB, int64_t dQH, int64_t dQS, int64_t dKB, int64_t dKH,
     int64_t dKS, int64_t dVB, int64_t dVH, int64_t dVS, int64_t batch,
-    int64_t heads, int64_t rows, int64_t keys, int64_t dim, int64_t valueDim,
-    double scale, int32_t causal, int32_t dtype) {
+    int64_t heads, int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
+    int64_t valueDim, double scale, int32_t causal, int32_t dtype) {
   const char *name = "autopar_cuda_attention_grad";
-  autopar::cuda::AttentionProblem problem = attentionProblem(
-      name, batch, heads, rows, keys, dim, valueDim, scale, causal, dtype);
+  autopar::cuda::AttentionProblem problem =
+      attentionProblem(name, batch, heads, kvHeads, rows, keys, dim, valueDim,
+                       scale, causal, dtype);
 #ifdef AUTOPAR_HAVE_CUDNN
   finishAttention(name, problem,
                   autopar::cuda::runAttentionGrad(

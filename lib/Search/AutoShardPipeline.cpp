@@ -48,6 +48,7 @@ void mlir::autopar::buildAutoShardPipeline(
   planOptions.schedule = options.schedule;
   planOptions.virtualStages = options.virtualStages;
   planOptions.overlap = options.overlap;
+  planOptions.cudnnAttention = options.cudnnAttention;
   pm.addPass(createPlan(planOptions));
 }
 

@@ -533,7 +533,7 @@ void PlanPass::runOnOperation() {
   if (failed(appendedLoss))
     return signalPassFailure();
 
-  const auto &analysis = getAnalysis<WorkloadAnalysis>();
+  WorkloadAnalysis analysis(module, WorkloadOptions{cudnnAttention});
   const FunctionWorkload *entry = getEntryFunction(analysis);
   if (!entry) {
     mlir::emitWarning(module.getLoc()) << "autopar-plan: no function with a body";

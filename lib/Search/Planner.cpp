@@ -1577,15 +1577,15 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
   };
 
   // Every configuration's fastest plan ignoring memory is a lower bound on
-  // its fastest plan that fits. In the order of those bounds: a plan that
-  // fits is that configuration's best; one that does not is traded for
-  // memory; stop once the bound reaches the best plan found. Exact up to
-  // the Lagrangian's duality gap (and the cap on how many configurations
-  // are traded for memory).
+  // its fastest plan that fits. In the order of their estimates: a plan
+  // that fits is that configuration's best; one that does not is traded
+  // for memory; a configuration whose floor reaches the best plan found is
+  // skipped. Exact up to the Lagrangian's duality gap (and the cap on how
+  // many configurations are traded for memory).
   // The first configuration's fastest plan ignoring memory, and for every
-  // other configuration a lower bound on its fastest plan: the edges do
-  // not change, so it is at least that optimum plus, per op, the least
-  // any of its strategies costs more (or less) than under the first.
+  // other configuration an estimate of its fastest plan: the edges do not
+  // change, so it is about that optimum plus, per op, the least any of
+  // its strategies costs more (or less) than under the first.
   solveWith(configs.front(), 0);
   evaluate(plan);
   double baseSeconds = plan.metrics.stepSeconds();
@@ -1598,40 +1598,51 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
       unary[s] = node.compute[s] + commWeight * node.sync[s];
     baseUnary.push_back(std::move(unary));
   }
+  // That estimate orders the configurations, but it is no bound where
+  // communication hides behind compute (a configuration that adds hidden
+  // collectives, ZeRO-3's gathers, is estimated their whole time slower):
+  // what prunes is the floor, each op's least compute under the
+  // configuration (a step is at least its compute; communication adds
+  // what it does not hide).
   struct Bound {
     unsigned config;
-    double seconds;
+    double estimate, seconds;
   };
   std::vector<Bound> bounds;
   for (auto [index, config] : llvm::enumerate(configs)) {
     if (index == 0)
       continue;
-    double bound = baseSeconds;
-    std::vector<double> leastOf(plan.nodes.size(), 0);
+    double estimate = baseSeconds, floor = 0;
+    std::vector<double> leastOf(plan.nodes.size(), 0),
+        floorOf(plan.nodes.size(), 0);
     for (auto [n, node] : llvm::enumerate(plan.nodes)) {
       // A copy of an earlier node adds what that one does.
       if (unsigned original = representative[n]; original != n) {
-        bound += leastOf[n] = leastOf[original];
+        estimate += leastOf[n] = leastOf[original];
+        floor += floorOf[n] = floorOf[original];
         continue;
       }
       double least = std::numeric_limits<double>::infinity();
+      double leastCompute = std::numeric_limits<double>::infinity();
       for (size_t s = 0; s < node.strategies.size(); ++s) {
         Priced priced = priceStrategy(mesh, node, n, node.works[s], config);
         least = std::min(least, priced.compute + commWeight * priced.sync -
                                     baseUnary[n][s]);
+        leastCompute = std::min(leastCompute, priced.compute);
       }
-      bound += leastOf[n] = least;
+      estimate += leastOf[n] = least;
+      floor += floorOf[n] = leastCompute;
     }
-    bounds.push_back({static_cast<unsigned>(index), bound});
+    bounds.push_back({static_cast<unsigned>(index), estimate, floor});
   }
   llvm::stable_sort(bounds, [](const Bound &a, const Bound &b) {
-    return a.seconds < b.seconds;
+    return a.estimate < b.estimate;
   });
   // Nothing on this mesh can beat a plan found on another: the fastest plan
   // ignoring memory stands for the mesh (it does not fit, or it is best).
   double meshBound = baseSeconds;
-  if (!bounds.empty())
-    meshBound = std::min(meshBound, bounds.front().seconds);
+  for (const Bound &bound : bounds)
+    meshBound = std::min(meshBound, bound.seconds);
   // (Strictly slower only: ties go to fewer GPUs, which may be this mesh.)
   if (!best && meshBound > incumbentSeconds * (1 + 1e-9)) {
     plan.pruned = true;
@@ -1673,10 +1684,10 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
   bool beaten = false;
   for (const Bound &bound : bounds) {
     if (best && bound.seconds >= best->seconds * (1 - 1e-9))
-      break;
+      continue;
     if (bound.seconds > incumbentSeconds * (1 + 1e-9)) {
       beaten = true;
-      break;
+      continue;
     }
     solveWith(configs[bound.config], 0);
     evaluate(plan);

@@ -11,7 +11,7 @@
 // CHECK: %[[O:.*]] = tensor.empty() : tensor<2x16x2x16xbf16>
 // CHECK: %[[L:.*]] = tensor.empty() : tensor<4x16xf32>
 // CHECK: %[[C:.*]]:2 = autopar.library_call "autopar_cuda_attention" ins(%[[Q]], %[[K]], %[[V]] : tensor<2x16x32xbf16>, tensor<2x16x32xbf16>, tensor<2x16x32xbf16>) outs(%[[O]], %[[L]] : tensor<2x16x2x16xbf16>, tensor<4x16xf32>)
-// CHECK-SAME: values [512, 16, 32, 512, 16, 32, 512, 16, 32, 512, 16, 32, 2, 2, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32] stream_ordered
+// CHECK-SAME: values [512, 16, 32, 512, 16, 32, 512, 16, 32, 512, 16, 32, 2, 2, 2, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32] stream_ordered
 // CHECK-NOT: linalg.transpose
 // CHECK: %[[R:.*]] = tensor.collapse_shape %[[C]]#0 {{\[}}[0], [1], [2, 3]]
 // CHECK: return %[[R]], %[[C]]#1
@@ -54,7 +54,7 @@ func.func @causal_heads(%q: tensor<2x16x32xbf16>, %k: tensor<2x16x32xbf16>, %v: 
 // CHECK-LABEL: func.func @plain
 // CHECK: %[[KT:.*]] = linalg.transpose ins(%arg1 : tensor<3x8x24xf16>) outs(%{{.*}} : tensor<3x24x8xf16>) permutation = [0, 2, 1]
 // CHECK: autopar.library_call "autopar_cuda_attention" ins(%arg0, %[[KT]], %arg2 : tensor<3x12x8xf16>, tensor<3x24x8xf16>, tensor<3x24x16xf16>) outs(%{{.*}}, %{{.*}} : tensor<3x12x16xf16>, tensor<3x12xf32>)
-// CHECK-SAME: values [96, 96, 8, 192, 192, 8, 384, 384, 16, 192, 192, 16, 3, 1, 12, 24, 8, 16, 5.000000e-01, 0 : i32, 1 : i32]
+// CHECK-SAME: values [96, 96, 8, 192, 192, 8, 384, 384, 16, 192, 192, 16, 3, 1, 1, 12, 24, 8, 16, 5.000000e-01, 0 : i32, 1 : i32]
 func.func @plain(%q: tensor<3x12x8xf16>, %kt: tensor<3x8x24xf16>, %v: tensor<3x24x16xf16>) -> (tensor<3x12x16xf16>, tensor<3x12xf32>) {
   %oi = tensor.empty() : tensor<3x12x16xf16>
   %li = tensor.empty() : tensor<3x12xf32>
@@ -89,4 +89,80 @@ func.func @left(%q: tensor<2x8x8xf32>, %kt: tensor<2x8x8xf32>, %v: tensor<2x8x8x
     autopar.yield %c : i1
   } -> tensor<2x8x8xbf16>, tensor<2x8xf32>
   return %o, %o12, %oa, %ow : tensor<2x8x8xf32>, tensor<2x8x12xbf16>, tensor<2x8x8xbf16>, tensor<2x8x8xbf16>
+}
+
+// -----
+
+// Grouped-query attention as autopar-fuse-attention makes it of a LLaMA
+// block (2 key-value heads, 2 query heads each): the query rows of the
+// heads sharing a key-value head stacked ([b * 2, 2 * 16, 16]), each
+// stack masked causally on its own (j > i mod 16). cuDNN reads 4 query
+// heads (strides 1024, 16, 64: the projection [2, 16, 64] in place) over
+// 2 key-value heads; the output is written as the transpose back lays it
+// out ([2, 16, 2, 2, 16]).
+// CHECK-LABEL: func.func @grouped
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x16x64xbf16>, %[[K:.*]]: tensor<2x16x32xbf16>, %[[V:.*]]: tensor<2x16x32xbf16>)
+// CHECK-NOT: linalg.transpose
+// CHECK: %[[C:.*]]:2 = autopar.library_call "autopar_cuda_attention" ins(%[[Q]], %[[K]], %[[V]] : tensor<2x16x64xbf16>, tensor<2x16x32xbf16>, tensor<2x16x32xbf16>) outs(%{{.*}}, %{{.*}} : tensor<2x16x2x2x16xbf16>, tensor<4x32xf32>)
+// CHECK-SAME: values [1024, 16, 64, 512, 16, 32, 512, 16, 32, 1024, 16, 64, 2, 4, 2, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32]
+// CHECK-NOT: linalg.transpose
+// CHECK: tensor.collapse_shape %[[C]]#0 {{\[}}[0], [1], [2, 3, 4]]
+func.func @grouped(%q: tensor<2x16x64xbf16>, %k: tensor<2x16x32xbf16>, %v: tensor<2x16x32xbf16>) -> tensor<2x16x64xbf16> {
+  %qe = tensor.expand_shape %q [[0], [1], [2, 3, 4]] output_shape [2, 16, 2, 2, 16] : tensor<2x16x64xbf16> into tensor<2x16x2x2x16xbf16>
+  %qi = tensor.empty() : tensor<2x2x2x16x16xbf16>
+  %qt = linalg.transpose ins(%qe : tensor<2x16x2x2x16xbf16>) outs(%qi : tensor<2x2x2x16x16xbf16>) permutation = [0, 2, 3, 1, 4]
+  %qc = tensor.collapse_shape %qt [[0, 1], [2, 3], [4]] : tensor<2x2x2x16x16xbf16> into tensor<4x32x16xbf16>
+  %ke = tensor.expand_shape %k [[0], [1], [2, 3]] output_shape [2, 16, 2, 16] : tensor<2x16x32xbf16> into tensor<2x16x2x16xbf16>
+  %ki = tensor.empty() : tensor<2x2x16x16xbf16>
+  %kt = linalg.transpose ins(%ke : tensor<2x16x2x16xbf16>) outs(%ki : tensor<2x2x16x16xbf16>) permutation = [0, 2, 3, 1]
+  %kc = tensor.collapse_shape %kt [[0, 1], [2], [3]] : tensor<2x2x16x16xbf16> into tensor<4x16x16xbf16>
+  %ve = tensor.expand_shape %v [[0], [1], [2, 3]] output_shape [2, 16, 2, 16] : tensor<2x16x32xbf16> into tensor<2x16x2x16xbf16>
+  %vi = tensor.empty() : tensor<2x2x16x16xbf16>
+  %vt = linalg.transpose ins(%ve : tensor<2x16x2x16xbf16>) outs(%vi : tensor<2x2x16x16xbf16>) permutation = [0, 2, 1, 3]
+  %vc = tensor.collapse_shape %vt [[0, 1], [2], [3]] : tensor<2x2x16x16xbf16> into tensor<4x16x16xbf16>
+  %oi = tensor.empty() : tensor<4x32x16xbf16>
+  %li = tensor.empty() : tensor<4x32xf32>
+  %o, %lse = autopar.attention ins(%qc, %kc, %vc : tensor<4x32x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x32x16xbf16>, tensor<4x32xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c16 = arith.constant 16 : index
+    %r = arith.remui %i, %c16 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<4x32x16xbf16>, tensor<4x32xf32>
+  %oe = tensor.expand_shape %o [[0, 1], [2, 3], [4]] output_shape [2, 2, 2, 16, 16] : tensor<4x32x16xbf16> into tensor<2x2x2x16x16xbf16>
+  %ot = tensor.empty() : tensor<2x16x2x2x16xbf16>
+  %otr = linalg.transpose ins(%oe : tensor<2x2x2x16x16xbf16>) outs(%ot : tensor<2x16x2x2x16xbf16>) permutation = [0, 3, 1, 2, 4]
+  %r = tensor.collapse_shape %otr [[0], [1], [2, 3, 4]] : tensor<2x16x2x2x16xbf16> into tensor<2x16x64xbf16>
+  return %r : tensor<2x16x64xbf16>
+}
+
+// -----
+
+// The same stacking on plain operands: each of the B = 3 entries is 2
+// query heads of 8 rows (strides 256, 128, 16) over one key-value head;
+// the keys transposed first. A mask whose stacks do not divide the rows
+// (j > i mod 5 of 16) is no causal mask cuDNN knows: that one stays.
+// CHECK-LABEL: func.func @grouped_plain
+// CHECK: autopar.library_call "autopar_cuda_attention"
+// CHECK-SAME: values [256, 128, 16, 128, 128, 16, 128, 128, 16, 256, 128, 16, 3, 2, 1, 8, 8, 16, 16, 2.500000e-01, 1 : i32, 1 : i32]
+// CHECK: autopar.attention ins
+// CHECK-NOT: library_call
+func.func @grouped_plain(%q: tensor<3x16x16xf16>, %kt: tensor<3x16x8xf16>, %v: tensor<3x8x16xf16>) -> (tensor<3x16x16xf16>, tensor<3x16x16xf16>) {
+  %oi = tensor.empty() : tensor<3x16x16xf16>
+  %li = tensor.empty() : tensor<3x16xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<3x16x16xf16>, tensor<3x16x8xf16>, tensor<3x8x16xf16>) outs(%oi, %li : tensor<3x16x16xf16>, tensor<3x16xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c8 = arith.constant 8 : index
+    %r = arith.remui %i, %c8 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<3x16x16xf16>, tensor<3x16xf32>
+  %o5, %lse5 = autopar.attention ins(%q, %kt, %v : tensor<3x16x16xf16>, tensor<3x16x8xf16>, tensor<3x8x16xf16>) outs(%oi, %li : tensor<3x16x16xf16>, tensor<3x16xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c5 = arith.constant 5 : index
+    %r = arith.remui %i, %c5 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<3x16x16xf16>, tensor<3x16xf32>
+  return %o, %o5 : tensor<3x16x16xf16>, tensor<3x16x16xf16>
 }

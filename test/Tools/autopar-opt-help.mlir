@@ -2,6 +2,7 @@
 // next to the upstream ones (passes first, then pipelines).
 // RUN: autopar-opt --help | FileCheck %s
 // CHECK: --autopar-analyze {{.*}}- Report each op's workload and its cost on one GPU of the target
+// CHECK-NEXT: --cudnn-attention {{.*}}- Price 16-bit attentions that cuDNN's fused attention computes as that one call
 // CHECK-NEXT: --loss=<string>
 // CHECK-NEXT: --optimizer=<string>
 // CHECK-NEXT: --report=<string>
@@ -12,6 +13,7 @@
 // CHECK: --autopar-training {{.*}}- Build a training step (forward, backward, update) from a forward function
 // CHECK: --one-shot-bufferize
 // CHECK: --auto-shard {{.*}}- Plan the parallelization of a model
+// CHECK-DAG: --cudnn-attention {{.*}}- Price 16-bit attentions cuDNN's fused attention computes as that call
 // CHECK-DAG: --objective=<string>
 // CHECK-DAG: --loss=<string>
 // CHECK-DAG: --max-gpus=<long>

@@ -129,6 +129,20 @@ static cl::opt<std::string> backend("backend",
                                              "cuda (one GPU per rank, "
                                              "collectives through NCCL)"),
                                     cl::init("cpu"), cl::cat(runCategory));
+
+/// What the backend builds where the cost model has a choice: cuDNN's fused
+/// attention only on CUDA, unless --cuda-options turns it off.
+static WorkloadOptions getBuiltWorkloadOptions() {
+  WorkloadOptions options;
+  options.cudnnAttention =
+      backend == "cuda" &&
+      !llvm::any_of(llvm::split(StringRef(cudaOptions), ' '),
+                    [](StringRef option) {
+                      return option == "cudnn-attention=0" ||
+                             option == "cudnn-attention=false";
+                    });
+  return options;
+}
 static cl::opt<bool> emulateGpu(
     "emulate-gpu",
     cl::desc("--backend=cuda without a GPU: the kernels run as host code "
@@ -1038,6 +1052,10 @@ int main(int argc, char **argv) {
     if (plan.find(StringRef(pin).split('=').first.str() + "=") ==
         std::string::npos)
       plan += " " + pin;
+  // The plan prices the attentions as the backend builds them.
+  if (!getBuiltWorkloadOptions().cudnnAttention &&
+      plan.find("cudnn-attention=") == std::string::npos)
+    plan += " cudnn-attention=0";
   // The plan prices the gather units the grouping pass builds.
   if (gatherUnitBytes > 0 &&
       plan.find("gather-unit-bytes=") == std::string::npos)
@@ -1107,7 +1125,7 @@ int main(int argc, char **argv) {
   // time per layer, by the op's location.
   if (profileOps && !train && ranks == 1)
     if (auto forward = reference->lookupSymbol<func::FuncOp>("forward")) {
-      FunctionWorkload workload(forward);
+      FunctionWorkload workload(forward, getBuiltWorkloadOptions());
       AnalysisReport analysis =
           buildAnalysisReport(workload, costModel, Optimizer::Momentum);
       for (const LayerReport &layer : analysis.layers)
@@ -1280,7 +1298,7 @@ int main(int argc, char **argv) {
   };
   SmallVector<Site> sites;
   if (profileOps) {
-    FunctionWorkload workload(sharded);
+    FunctionWorkload workload(sharded, getBuiltWorkloadOptions());
     llvm::DenseMap<int64_t, std::string> layerNames;
     sharded.walk([&](Operation *op) {
       if (auto layer =

@@ -23,6 +23,16 @@
 
 namespace mlir::autopar {
 
+/// How the CUDA backend will build what the analysis prices, where it has a
+/// choice (the planner's options of the same names).
+struct WorkloadOptions {
+  /// 16-bit attentions cuDNN's fused attention computes
+  /// (getFusedAttentionForm) as that one call, forward and backward, as
+  /// autopar-lower-to-cuda builds them by default (its cudnn-attention);
+  /// false: as their decomposition.
+  bool cudnnAttention = true;
+};
+
 /// How many blocks an op whose internal buffers take `internalBytes` is
 /// computed in when its lowering holds them to `limit` bytes at a time (0:
 /// no bound, one block): an attention's batch blocks.
@@ -191,7 +201,8 @@ struct WorkloadTotals {
 /// The workload of one function.
 class FunctionWorkload {
 public:
-  explicit FunctionWorkload(FunctionOpInterface func);
+  explicit FunctionWorkload(FunctionOpInterface func,
+                            WorkloadOptions options = {});
 
   FunctionOpInterface getFunction() const { return func; }
   const ArgumentRoles &getRoles() const { return roles; }
@@ -214,6 +225,7 @@ private:
   void analyzeOp(Operation *op);
 
   FunctionOpInterface func;
+  WorkloadOptions options;
   ArgumentRoles roles;
   SmallVector<OpWorkload> ops;
   llvm::DenseMap<Operation *, unsigned> index;
@@ -252,11 +264,12 @@ private:
 
 /// The workload analysis of a module (or of one function): one
 /// FunctionWorkload per function with a body. Ops it does not understand get
-/// a warning and a conservative estimate. Use through
-/// `getAnalysis<WorkloadAnalysis>()` so later passes share the result.
+/// a warning and a conservative estimate. With the default options, use
+/// through `getAnalysis<WorkloadAnalysis>()` so later passes share the
+/// result.
 class WorkloadAnalysis {
 public:
-  explicit WorkloadAnalysis(Operation *op);
+  explicit WorkloadAnalysis(Operation *op, WorkloadOptions options = {});
 
   ArrayRef<std::unique_ptr<FunctionWorkload>> getFunctions() const {
     return functions;

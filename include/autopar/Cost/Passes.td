@@ -31,7 +31,12 @@ def Analyze : Pass<"autopar-analyze", "::mlir::ModuleOp"> {
            "The training step's loss, priced with the model (autopar-"
            "training's loss=): auto (the function returns its loss; none "
            "is added), softmax-cross-entropy or mse (its ops and its "
-           "gradient reported at location `loss`)">
+           "gradient reported at location `loss`)">,
+    Option<"cudnnAttention", "cudnn-attention", "bool", /*default=*/"true",
+           "Price 16-bit attentions that cuDNN's fused attention computes "
+           "as that one call, forward and backward, as autopar-lower-to-"
+           "cuda builds them by default (its cudnn-attention); false: as "
+           "their decomposition (score-sized buffers and kernels)">
   ];
   let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }

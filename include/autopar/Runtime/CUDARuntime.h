@@ -192,24 +192,27 @@ int32_t autopar_cuda_rank();
 
 /// Scaled dot-product attention as one cuDNN flash attention (f32 compute):
 /// O = softmax(scale * Q K^T, masked) V and each row's log-sum-exp of the
-/// scaled, masked scores. Q [batch, heads, rows, dim], K [.., keys, dim],
-/// V [.., keys, valueDim], O [.., rows, valueDim], all of `dtype` (1 f16, 2
-/// bf16), each given by its address and then (after the lse's) the strides
-/// (in elements) of its first three dimensions (the last is contiguous);
-/// lse f32 [batch, heads, rows], contiguous. `causal`: key j > row i is
-/// masked (-inf).
+/// scaled, masked scores. Q [batch, heads, rows, dim], K [batch, kvHeads,
+/// keys, dim], V [batch, kvHeads, keys, valueDim], O [batch, heads, rows,
+/// valueDim] (query head h reads key-value head h / (heads / kvHeads):
+/// grouped-query attention where kvHeads < heads), all of `dtype` (1 f16,
+/// 2 bf16), each given by its address and then (after the lse's) the
+/// strides (in elements) of its first three dimensions (the last is
+/// contiguous); lse f32 [batch, heads, rows], contiguous. `causal`: key
+/// j > row i is masked (-inf).
 void autopar_cuda_attention(int64_t q, int64_t k, int64_t v, int64_t o,
                             int64_t lse, int64_t qB, int64_t qH, int64_t qS,
                             int64_t kB, int64_t kH, int64_t kS, int64_t vB,
                             int64_t vH, int64_t vS, int64_t oB, int64_t oH,
                             int64_t oS, int64_t batch, int64_t heads,
-                            int64_t rows, int64_t keys, int64_t dim,
-                            int64_t valueDim, double scale, int32_t causal,
-                            int32_t dtype);
+                            int64_t kvHeads, int64_t rows, int64_t keys,
+                            int64_t dim, int64_t valueDim, double scale,
+                            int32_t causal, int32_t dtype);
 
 /// The gradients of autopar_cuda_attention: dQ, dK and dV (written) from Q,
 /// K, V, O, dO and the lse (whose own adjoint is zero), the operands as
-/// there (dO, dQ, dK and dV shaped as O, Q, K and V).
+/// there (dO, dQ, dK and dV shaped as O, Q, K and V: a key-value head's
+/// gradients sum over the query heads that read it).
 void autopar_cuda_attention_grad(
     int64_t q, int64_t k, int64_t v, int64_t o, int64_t dO, int64_t lse,
     int64_t dQ, int64_t dK, int64_t dV, int64_t qB, int64_t qH, int64_t qS,
@@ -217,8 +220,8 @@ void autopar_cuda_attention_grad(
     int64_t oB, int64_t oH, int64_t oS, int64_t dOB, int64_t dOH, int64_t dOS,
     int64_t dQB, int64_t dQH, int64_t dQS, int64_t dKB, int64_t dKH,
     int64_t dKS, int64_t dVB, int64_t dVH, int64_t dVS, int64_t batch,
-    int64_t heads, int64_t rows, int64_t keys, int64_t dim, int64_t valueDim,
-    double scale, int32_t causal, int32_t dtype);
+    int64_t heads, int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
+    int64_t valueDim, double scale, int32_t causal, int32_t dtype);
 
 /// A 2-D NCHW convolution through cuDNN, accumulating into its result:
 /// mode 0 y += conv(x, w), 1 x += the data gradient of y, 2 w += the

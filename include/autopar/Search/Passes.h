@@ -97,6 +97,12 @@ struct AutoShardPipelineOptions
       llvm::cl::desc("Chunks per device of the interleaved schedule (0: "
                      "searched)"),
       llvm::cl::init(0)};
+  PassOptions::Option<bool> cudnnAttention{
+      *this, "cudnn-attention",
+      llvm::cl::desc("Price 16-bit attentions cuDNN's fused attention "
+                     "computes as that call (false: as their "
+                     "decomposition)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> overlap{
       *this, "overlap",
       llvm::cl::desc("Price gradient synchronisation behind the backward "

@@ -49,6 +49,11 @@ def Plan : Pass<"autopar-plan", "::mlir::ModuleOp"> {
            "Find runs of identical blocks (a Transformer's layers) and solve "
            "one copy for all; false solves the whole graph (the same plan, "
            "slower)">,
+    Option<"cudnnAttention", "cudnn-attention", "bool", /*default=*/"true",
+           "Price 16-bit attentions that cuDNN's fused attention computes "
+           "as that one call, forward and backward, as autopar-lower-to-"
+           "cuda builds them by default (its cudnn-attention); false: as "
+           "their decomposition (score-sized buffers and kernels)">,
     Option<"overlap", "overlap", "bool", /*default=*/"true",
            "Price gradient synchronisation behind the backward and ZeRO-3's "
            "parameter gathers behind the unit before, as autopar's backends "

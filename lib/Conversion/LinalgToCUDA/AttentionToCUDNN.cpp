@@ -11,11 +11,9 @@
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoparOps.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -28,9 +26,6 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
-/// Largest head dimension cuDNN's fused attention takes (Hopper).
-constexpr int64_t kMaxHeadDim = 256;
-
 /// An operand as cuDNN reads or writes it: [b, h, s, d] elements of the
 /// row-major tensor `base`, with these strides for b, h and s (d's is 1).
 struct HeadsView {
@@ -56,28 +51,50 @@ ArrayRef<int64_t> shapeOf(Value value) {
   return cast<RankedTensorType>(value.getType()).getShape();
 }
 
-/// Whether `reassociation` splits or merges the first two dimensions of a
-/// 4-D shape and keeps the other two ([[0, 1], [2], [3]]).
-bool isHeadsGrouping(ArrayRef<ReassociationIndices> reassociation) {
+/// Whether `reassociation` splits or merges [B, X, Y] as the heads' view
+/// of an operand with `stacks` query stacks: B into [b, h] and nothing else
+/// ([[0, 1], [2], [3]]), or, stacked, also X into [stacks, S]
+/// ([[0, 1], [2, 3], [4]]).
+bool isHeadsGrouping(ArrayRef<ReassociationIndices> reassociation,
+                     int64_t stacks) {
   return reassociation.size() == 3 && reassociation[0].size() == 2 &&
-         reassociation[1].size() == 1 && reassociation[2].size() == 1;
+         reassociation[1].size() == (stacks > 1 ? 2u : 1u) &&
+         reassociation[2].size() == 1;
 }
 
-/// The view [B, X, Y] `value` is of a row-major tensor, with its first
-/// dimension split into [b, h] where it is a collapse of a 4-D tensor; with
-/// `swap`, read as [B, Y, X].
-HeadsView traceInput(Value value, bool swap) {
+/// The strides of the heads' view [b, h, X, Y] of a grouped tensor with
+/// `strides` per dimension: as they are, or, stacked ([b, h', stacks, S,
+/// Y]), with h' and the stacks merged into h = h' x stacks heads where
+/// the layout allows it (h' stride = stacks x the stacks' stride).
+std::optional<SmallVector<int64_t, 4>>
+mergeStacks(ArrayRef<int64_t> groupedShape, ArrayRef<int64_t> strides,
+            int64_t stacks) {
+  if (stacks == 1)
+    return SmallVector<int64_t, 4>(strides);
+  if (groupedShape[2] != stacks ||
+      (groupedShape[1] > 1 && strides[1] != stacks * strides[2]))
+    return std::nullopt;
+  return SmallVector<int64_t, 4>{strides[0], strides[2], strides[3],
+                                 strides[4]};
+}
+
+/// The view [B, X, Y] `value` is of a row-major tensor (X = stacks x S
+/// rows), with its first dimension split into [b, h] where it is a
+/// collapse of a grouped tensor (isHeadsGrouping); with `swap`, read as
+/// [B, Y, X]. Read as it is, it is [B, stacks] heads of S rows.
+HeadsView traceInput(Value value, bool swap, int64_t stacks) {
   HeadsView view;
   ArrayRef<int64_t> shape = shapeOf(value);
   SmallVector<int64_t, 4> strides;
   auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>();
-  if (collapse && isHeadsGrouping(collapse.getReassociationIndices())) {
+  if (collapse && isHeadsGrouping(collapse.getReassociationIndices(), stacks)) {
     Value grouped = collapse.getSrc();
     ArrayRef<int64_t> groupedShape = shapeOf(grouped);
+    int64_t rank = static_cast<int64_t>(groupedShape.size());
     view.batch = groupedShape[0];
-    view.heads = groupedShape[1];
+    view.heads = groupedShape[1] * stacks;
     Value source = grouped;
-    SmallVector<int64_t> permutation = {0, 1, 2, 3};
+    SmallVector<int64_t> permutation = llvm::to_vector(llvm::seq(rank));
     if (auto transpose = grouped.getDefiningOp<linalg::TransposeOp>()) {
       source = transpose.getInput();
       permutation.assign(transpose.getPermutation().begin(),
@@ -88,13 +105,20 @@ HeadsView traceInput(Value value, bool swap) {
     view.base = source;
     if (auto expand = source.getDefiningOp<tensor::ExpandShapeOp>())
       view.base = expand.getSrc();
-    for (int64_t i = 0; i < 4; ++i)
-      strides.push_back(sourceStrides[permutation[i]]);
+    SmallVector<int64_t, 5> groupedStrides;
+    for (int64_t i = 0; i < rank; ++i)
+      groupedStrides.push_back(sourceStrides[permutation[i]]);
+    std::optional<SmallVector<int64_t, 4>> merged =
+        mergeStacks(groupedShape, groupedStrides, stacks);
+    if (!merged)
+      return HeadsView();
+    strides = *merged;
   } else {
     view.base = value;
     view.batch = shape[0];
-    view.heads = 1;
-    std::array<int64_t, 3> plain = contiguousStrides(1, shape[1], shape[2]);
+    view.heads = stacks;
+    std::array<int64_t, 3> plain =
+        contiguousStrides(stacks, shape[1] / stacks, shape[2]);
     strides = {plain[0], plain[1], plain[2], 1};
   }
   if (swap)
@@ -105,72 +129,36 @@ HeadsView traceInput(Value value, bool swap) {
   return view;
 }
 
-/// Whether `value` is zeros (a fill with 0, or a zero splat).
-bool isZeros(Value value) {
-  return isZeroFilled(value) || matchPattern(value, m_AnyZeroFloat());
-}
-
-/// Whether the mask region is the causal mask j > i (or none at all) with
-/// a masked value that zeroes the probability.
-std::optional<bool> getCausal(AttentionOpInterface op,
-                              std::optional<double> masked, bool additive,
-                              bool hasMaskInputs) {
-  if (!op.hasMask())
-    return false;
-  if (additive || hasMaskInputs || !masked || *masked > -1e30)
-    return std::nullopt;
-  Block &block = op.getMaskRegion().front();
-  if (block.getNumArguments() != 3 ||
-      !llvm::hasSingleElement(block.without_terminator()))
-    return std::nullopt;
-  auto compare = dyn_cast<arith::CmpIOp>(block.front());
-  auto yield = cast<YieldOp>(block.getTerminator());
-  if (!compare || yield.getValues().size() != 1 ||
-      yield.getValues()[0] != compare.getResult())
-    return std::nullopt;
-  Value row = block.getArgument(1), key = block.getArgument(2);
-  arith::CmpIPredicate predicate = compare.getPredicate();
-  bool keyAbove = compare.getLhs() == key && compare.getRhs() == row &&
-                  (predicate == arith::CmpIPredicate::ugt ||
-                   predicate == arith::CmpIPredicate::sgt);
-  bool rowBelow = compare.getLhs() == row && compare.getRhs() == key &&
-                  (predicate == arith::CmpIPredicate::ult ||
-                   predicate == arith::CmpIPredicate::slt);
-  if (!keyAbove && !rowBelow)
-    return std::nullopt;
-  return true;
-}
-
 /// The runtime's code for a 16-bit type: 1 f16, 2 bf16.
-std::optional<int32_t> getTypeCode(Type type) {
-  if (type.isF16())
-    return 1;
-  if (type.isBF16())
-    return 2;
-  return std::nullopt;
-}
+int32_t getTypeCode(Type type) { return type.isF16() ? 1 : 2; }
 
 /// An output of the call: its init (what cuDNN writes, a new tensor) and
 /// how to get the op's result back from the call's.
 struct OutputPlan {
   HeadsView view;
-  /// The [b, h, X, Y] -> layout transpose whose result the call's output
-  /// replaces (and the expansion before it), or none.
+  /// The grouped [b, h, X, Y] (stacked: [b, h', stacks, S, Y]) -> layout
+  /// transpose whose result the call's output replaces (and the expansion
+  /// before it, with its reassociation), or none.
   mutable linalg::TransposeOp transpose;
   mutable tensor::ExpandShapeOp expand;
+  SmallVector<ReassociationIndices> grouping;
   bool swap = false;
 };
 
 /// Where the call writes result `value` [B, X, Y] (with `swap`, as
-/// [B, Y, X]) given the inputs' [b, h] split: into the layout of the
-/// transpose its expansion feeds, when that is its use, else row-major.
-OutputPlan planOutput(Value value, int64_t batch, int64_t heads, bool swap) {
+/// [B, Y, X]; X = stacks x S rows) given the inputs' [b, h] split: into the
+/// layout of the transpose its expansion feeds, when that is its use,
+/// else row-major.
+OutputPlan planOutput(Value value, int64_t batch, int64_t heads, bool swap,
+                      int64_t stacks) {
   OutputPlan plan;
   plan.swap = swap;
+  plan.view.batch = batch;
+  plan.view.heads = heads;
   ArrayRef<int64_t> shape = shapeOf(value);
   for (Operation *user : value.getUsers()) {
     auto expand = dyn_cast<tensor::ExpandShapeOp>(user);
-    if (!expand || !isHeadsGrouping(expand.getReassociationIndices()) ||
+    if (!expand || !isHeadsGrouping(expand.getReassociationIndices(), stacks) ||
         shapeOf(expand.getResult())[0] != batch || !expand->hasOneUse())
       continue;
     auto transpose = dyn_cast<linalg::TransposeOp>(*expand->user_begin());
@@ -178,25 +166,29 @@ OutputPlan planOutput(Value value, int64_t batch, int64_t heads, bool swap) {
         !transpose.getInit().getDefiningOp<tensor::EmptyOp>())
       continue;
     ArrayRef<int64_t> permutation = transpose.getPermutation();
-    SmallVector<int64_t, 4> layout =
+    ArrayRef<int64_t> groupedShape = shapeOf(expand.getResult());
+    size_t rank = groupedShape.size();
+    SmallVector<int64_t, 5> layout =
         rowMajorStrides(shapeOf(transpose.getResult()[0]));
-    SmallVector<int64_t, 4> strides(4);
-    for (int64_t k = 0; k < 4; ++k)
-      strides[permutation[k]] = layout[k];
+    SmallVector<int64_t, 5> groupedStrides(rank);
+    for (size_t k = 0; k < rank; ++k)
+      groupedStrides[permutation[k]] = layout[k];
+    std::optional<SmallVector<int64_t, 4>> strides =
+        mergeStacks(groupedShape, groupedStrides, stacks);
+    if (!strides)
+      continue;
     if (swap)
-      std::swap(strides[2], strides[3]);
-    if (strides[3] != 1)
+      std::swap((*strides)[2], (*strides)[3]);
+    if ((*strides)[3] != 1)
       continue;
     plan.transpose = transpose;
     plan.expand = expand;
-    plan.view.batch = batch;
-    plan.view.heads = heads;
-    plan.view.strides = {strides[0], strides[1], strides[2]};
+    plan.grouping = expand.getReassociationIndices();
+    plan.view.strides = {(*strides)[0], (*strides)[1], (*strides)[2]};
     return plan;
   }
-  plan.view.batch = batch;
-  plan.view.heads = heads;
-  int64_t x = swap ? shape[2] : shape[1], y = swap ? shape[1] : shape[2];
+  int64_t x = swap ? shape[2] : shape[1] / stacks;
+  int64_t y = swap ? shape[1] : shape[2];
   plan.view.strides = contiguousStrides(heads, x, y);
   return plan;
 }
@@ -237,9 +229,9 @@ void replaceOutput(OpBuilder &builder, Location loc, Value value, Value written,
         plan.swap ? buildTranspose(builder, loc, written, {0, 2, 1}) : written);
     return;
   }
-  SmallVector<int64_t, 4> inverse(4);
   ArrayRef<int64_t> permutation = plan.transpose.getPermutation();
-  for (int64_t k = 0; k < 4; ++k)
+  SmallVector<int64_t, 5> inverse(permutation.size());
+  for (size_t k = 0; k < permutation.size(); ++k)
     inverse[permutation[k]] = k;
   plan.transpose.getResult()[0].replaceAllUsesWith(written);
   plan.transpose->erase();
@@ -247,77 +239,77 @@ void replaceOutput(OpBuilder &builder, Location loc, Value value, Value written,
   if (value.use_empty())
     return;
   Value heads = buildTranspose(builder, loc, written, inverse);
-  Value back = tensor::CollapseShapeOp::create(
-      builder, loc, value.getType(), heads,
-      ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
+  Value back = tensor::CollapseShapeOp::create(builder, loc, value.getType(),
+                                               heads, plan.grouping);
   value.replaceAllUsesWith(back);
 }
 
-/// The inputs' views, all with the same [b, h] split: a view whose split
-/// differs, or that cuDNN cannot read (the head dimension not contiguous),
-/// is read as the op's operand itself (the key transposed to [B, J, D]),
-/// [B, 1] for all.
+/// An operand of the call: the op's value, whether it is read as [B, Y,
+/// X] (the keys, [B, D, J]) and whether it has the query's rows (stacked
+/// where the op's are: FusedAttentionForm::stacks) or the keys'.
+struct CallOperand {
+  Value value;
+  bool swap = false, queryRows = true;
+};
+
+/// The inputs' views, with one [b, h] split: h query heads (of the query,
+/// output and its adjoint) reading h / stacks key-value heads (of the keys
+/// and values). Where a view's split differs, or cuDNN cannot read it (the
+/// head dimension not contiguous), every operand is read as it is (the key
+/// transposed to [B, J, D]): [B, stacks] query heads, [B, 1] key-value
+/// heads.
 SmallVector<HeadsView> planInputs(OpBuilder &builder, Location loc,
-                                  ArrayRef<Value> values,
-                                  ArrayRef<bool> swaps) {
+                                  ArrayRef<CallOperand> operands,
+                                  int64_t stacks) {
+  auto stacksOf = [&](const CallOperand &operand) {
+    return operand.queryRows ? stacks : 1;
+  };
   SmallVector<HeadsView> views;
-  for (auto [value, swap] : llvm::zip_equal(values, swaps))
-    views.push_back(traceInput(value, swap));
-  bool agree = llvm::all_of(views, [&](const HeadsView &view) {
+  for (const CallOperand &operand : operands)
+    views.push_back(traceInput(operand.value, operand.swap, stacksOf(operand)));
+  // The keys' heads (operand 1) are the key-value heads.
+  int64_t kvHeads = views[1].heads;
+  bool agree = llvm::all_of(llvm::zip_equal(views, operands), [&](auto pair) {
+    auto [view, operand] = pair;
     return view.base && view.batch == views[0].batch &&
-           view.heads == views[0].heads;
+           view.heads == kvHeads * stacksOf(operand);
   });
   if (agree)
     return views;
-  for (auto [view, value, swap] : llvm::zip_equal(views, values, swaps)) {
-    Value plain = swap ? buildTranspose(builder, loc, value, {0, 2, 1}) : value;
+  for (auto [view, operand] : llvm::zip_equal(views, operands)) {
+    Value plain = operand.swap
+                      ? buildTranspose(builder, loc, operand.value, {0, 2, 1})
+                      : operand.value;
     ArrayRef<int64_t> shape = shapeOf(plain);
+    int64_t heads = stacksOf(operand);
     view.base = plain;
     view.batch = shape[0];
-    view.heads = 1;
-    view.strides = contiguousStrides(1, shape[1], shape[2]);
+    view.heads = heads;
+    view.strides = contiguousStrides(heads, shape[1] / heads, shape[2]);
   }
   return views;
 }
 
-/// The attention's checks: 16-bit operands of one type, f32 lse, head
-/// dimensions cuDNN takes, static shapes, the causal mask or none.
+/// What the call needs of getFusedAttentionForm: the runtime's type code,
+/// the mask and the query's stacks.
 struct Eligible {
   int32_t dtype;
   bool causal;
+  int64_t stacks;
 };
 
-std::optional<Eligible> getEligible(AttentionOpInterface op,
-                                    ArrayRef<Value> sixteenBit, Value lse,
-                                    std::optional<double> masked, bool additive,
-                                    bool hasMaskInputs) {
-  std::optional<int32_t> dtype;
-  for (Value value : sixteenBit) {
-    auto type = dyn_cast<RankedTensorType>(value.getType());
-    if (!type || !type.hasStaticShape() || type.getRank() != 3)
-      return std::nullopt;
-    std::optional<int32_t> code = getTypeCode(type.getElementType());
-    if (!code || (dtype && *code != *dtype))
-      return std::nullopt;
-    dtype = code;
-  }
-  auto lseType = dyn_cast<RankedTensorType>(lse.getType());
-  if (!lseType || !lseType.getElementType().isF32() || !dtype)
+std::optional<Eligible> getEligible(AttentionOpInterface op) {
+  std::optional<FusedAttentionForm> form = getFusedAttentionForm(op);
+  if (!form)
     return std::nullopt;
-  // Query [B, I, D], key [B, D, J], value [B, J, E].
-  int64_t dim = shapeOf(sixteenBit[0])[2], valueDim = shapeOf(sixteenBit[2])[2];
-  for (int64_t size : {dim, valueDim})
-    if (size % 8 != 0 || size > kMaxHeadDim)
-      return std::nullopt;
-  std::optional<bool> causal = getCausal(op, masked, additive, hasMaskInputs);
-  if (!causal)
-    return std::nullopt;
-  return Eligible{*dtype, *causal};
+  return Eligible{getTypeCode(form->element), form->causal, form->stacks};
 }
 
 /// The runtime call's values: the strides of what it reads and then of
-/// what it writes, b, h, the rows, keys and head dimensions (from the
-/// query [B, I, D] and the value [B, J, E]), the scale, the mask, the type.
+/// what it writes; b, the query heads and the key-value heads (the views'
+/// split: `views` starts with the query's and the keys'); the rows of one
+/// stack, keys and head dimensions (from the query [B, I, D] and the value
+/// [B, J, E]); the scale, the mask, the type.
 ArrayAttr buildValues(Builder &builder, ArrayRef<HeadsView> views, Value query,
                       Value value, APFloat scale, const Eligible &eligible) {
   SmallVector<Attribute> values;
@@ -325,8 +317,8 @@ ArrayAttr buildValues(Builder &builder, ArrayRef<HeadsView> views, Value query,
     for (int64_t stride : view.strides)
       values.push_back(builder.getI64IntegerAttr(stride));
   ArrayRef<int64_t> rows = shapeOf(query), keys = shapeOf(value);
-  for (int64_t size :
-       {views[0].batch, views[0].heads, rows[1], keys[1], rows[2], keys[2]})
+  for (int64_t size : {views[0].batch, views[0].heads, views[1].heads,
+                       rows[1] / eligible.stacks, keys[1], rows[2], keys[2]})
     values.push_back(builder.getI64IntegerAttr(size));
   values.push_back(builder.getF64FloatAttr(scale.convertToDouble()));
   values.push_back(builder.getI32IntegerAttr(eligible.causal));
@@ -337,11 +329,14 @@ ArrayAttr buildValues(Builder &builder, ArrayRef<HeadsView> views, Value query,
 void rewriteAttention(AttentionOp op, const Eligible &eligible) {
   OpBuilder builder(op);
   Location loc = op.getLoc();
-  SmallVector<HeadsView> inputs =
-      planInputs(builder, loc, {op.getQuery(), op.getKey(), op.getValue()},
-                 {false, true, false});
+  SmallVector<HeadsView> inputs = planInputs(builder, loc,
+                                             {{op.getQuery()},
+                                              {op.getKey(), true, false},
+                                              {op.getValue(), false, false}},
+                                             eligible.stacks);
   int64_t batch = inputs[0].batch, heads = inputs[0].heads;
-  OutputPlan out = planOutput(op.getResult(), batch, heads, false);
+  OutputPlan out =
+      planOutput(op.getResult(), batch, heads, false, eligible.stacks);
   Value outInit = buildOutputInit(builder, loc, op.getResult(), out);
   auto lseType = cast<RankedTensorType>(op.getLse().getType());
   Value lseInit = tensor::EmptyOp::create(builder, loc, lseType.getShape(),
@@ -364,15 +359,19 @@ void rewriteAttention(AttentionOp op, const Eligible &eligible) {
 void rewriteAttentionGrad(AttentionGradOp op, const Eligible &eligible) {
   OpBuilder builder(op);
   Location loc = op.getLoc();
-  SmallVector<HeadsView> inputs =
-      planInputs(builder, loc,
-                 {op.getQuery(), op.getKey(), op.getValue(), op.getOutput(),
-                  op.getOutputGrad()},
-                 {false, true, false, false, false});
+  SmallVector<HeadsView> inputs = planInputs(builder, loc,
+                                             {{op.getQuery()},
+                                              {op.getKey(), true, false},
+                                              {op.getValue(), false, false},
+                                              {op.getOutput()},
+                                              {op.getOutputGrad()}},
+                                             eligible.stacks);
   int64_t batch = inputs[0].batch, heads = inputs[0].heads;
-  OutputPlan dQ = planOutput(op.getQueryGrad(), batch, heads, false);
-  OutputPlan dK = planOutput(op.getKeyGrad(), batch, heads, true);
-  OutputPlan dV = planOutput(op.getValueGrad(), batch, heads, false);
+  int64_t kvHeads = inputs[1].heads;
+  OutputPlan dQ =
+      planOutput(op.getQueryGrad(), batch, heads, false, eligible.stacks);
+  OutputPlan dK = planOutput(op.getKeyGrad(), batch, kvHeads, true, 1);
+  OutputPlan dV = planOutput(op.getValueGrad(), batch, kvHeads, false, 1);
   SmallVector<Value> inits = {
       buildOutputInit(builder, loc, op.getQueryGrad(), dQ),
       buildOutputInit(builder, loc, op.getKeyGrad(), dK),
@@ -392,12 +391,6 @@ void rewriteAttentionGrad(AttentionGradOp op, const Eligible &eligible) {
   op->erase();
 }
 
-std::optional<double> toDouble(std::optional<APFloat> value) {
-  if (!value)
-    return std::nullopt;
-  return value->convertToDouble();
-}
-
 struct AttentionToCUDNNPass
     : public mlir::autopar::impl::AttentionToCUDNNBase<AttentionToCUDNNPass> {
   using AttentionToCUDNNBase::AttentionToCUDNNBase;
@@ -413,22 +406,10 @@ struct AttentionToCUDNNPass
         return;
       func.walk([&](Operation *op) {
         if (auto attention = dyn_cast<AttentionOp>(op)) {
-          if (std::optional<Eligible> eligible = getEligible(
-                  attention,
-                  {attention.getQuery(), attention.getKey(),
-                   attention.getValue(), attention.getOutput()},
-                  attention.getLse(), toDouble(attention.getMasked()),
-                  attention.getAdditive(), !attention.getMaskInputs().empty()))
+          if (std::optional<Eligible> eligible = getEligible(attention))
             forward.push_back({attention, *eligible});
         } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
-          if (!isZeros(grad.getLseGrad()))
-            return;
-          if (std::optional<Eligible> eligible = getEligible(
-                  grad,
-                  {grad.getQuery(), grad.getKey(), grad.getValue(),
-                   grad.getOutput(), grad.getOutputGrad()},
-                  grad.getLse(), toDouble(grad.getMasked()), grad.getAdditive(),
-                  !grad.getMaskInputs().empty()))
+          if (std::optional<Eligible> eligible = getEligible(grad))
             backward.push_back({grad, *eligible});
         }
       });

@@ -140,6 +140,32 @@ int64_t getAttentionBatchBlock(AttentionOpInterface op,
 /// getAttentionBatchBlock chooses from B's batches.
 int64_t getAttentionRowBlock(AttentionOpInterface op,
                              int64_t budgetBytes = kAttentionBlockBytes);
+/// How cuDNN's fused flash attention computes an attention or its
+/// gradient as one library call (autopar-attention-to-cudnn builds it; the
+/// workload analysis prices it so).
+struct FusedAttentionForm {
+  /// f16 or bf16: the type of every operand but the lse.
+  Type element;
+  /// Whether the scores of keys after their query (j > i) are masked:
+  /// cuDNN's causal mask (top-left aligned); none are otherwise.
+  bool causal = false;
+  /// The query rows I as `stacks` stacks of I / stacks rows, each masked
+  /// on its own (j > i mod I / stacks): the query heads that share one
+  /// key-value head (grouped-query attention), which cuDNN computes as
+  /// that many heads reading the same keys and values. 1 otherwise.
+  int64_t stacks = 1;
+};
+/// The form of `op` as cuDNN's fused attention, when it has one: query,
+/// keys, values and output (for a gradient also the output's adjoint) all
+/// f16 or all bf16 with static 3-D shapes, the lse f32, head dimensions D
+/// and E multiples of 8 up to 256, no mask or the causal one (key j > row
+/// i, or j > i mod S for stacked query heads, replacing the score by a
+/// masked value of at most -1e30: no additive mask, no mask inputs), and
+/// for a gradient a zero lse adjoint. Both
+/// autopar-attention-to-cudnn and the workload analysis ask this, so that
+/// what is priced is what is built.
+std::optional<FusedAttentionForm>
+getFusedAttentionForm(AttentionOpInterface op);
 /// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
 /// `maps` and `iterators` give (a contraction or a row sum of products);
 /// operands of another float type are converted to `type`'s first.

@@ -1,0 +1,138 @@
+// RUN: split-file %s %t
+// RUN: autopar-opt %t/causal.mlir --autopar-analyze=report=%t/fused.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=FUSED < %t/fused.json
+// RUN: autopar-opt %t/causal.mlir --autopar-analyze="report=%t/decomposed.json cudnn-attention=0" -o /dev/null
+// RUN: FileCheck %s --check-prefix=DECOMPOSED < %t/decomposed.json
+// RUN: autopar-opt %t/causal.mlir --autopar-plan="target=h100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN
+// RUN: autopar-opt %t/causal.mlir --autopar-plan="target=h100-dgx mesh=1 report=- cudnn-attention=0" -o /dev/null | FileCheck %s --check-prefix=PLAN-DECOMPOSED
+// RUN: autopar-opt %t/grad.mlir --autopar-analyze=report=%t/grad.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=GRAD < %t/grad.json
+// RUN: autopar-opt %t/grouped.mlir --autopar-analyze=report=%t/grouped.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=GROUPED < %t/grouped.json
+// RUN: autopar-opt %t/left.mlir --autopar-analyze=report=%t/left.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=LEFT < %t/left.json
+
+// The workload prices a 16-bit attention as the CUDA backend builds it
+// (getFusedAttentionForm, shared with autopar-attention-to-cudnn): one call
+// of cuDNN's fused attention. B = 4 (2 x 2 heads), I = J = 64, D = E = 32,
+// causal: 64 * 65 / 2 = 2080 scores a batch computed, 8320 in all;
+// 8320 * (32 + 32) = 532480 multiply-accumulates, 2 * 532480 + 6 * 8320
+// FLOPs. Bytes: query, keys and values read (3 * 16384), the output
+// (16384) and the lse (4 * 64 * 4) written; one launch. Backward:
+// 8320 * (3 * 32 + 2 * 32) multiply-accumulates (2 * 1331200 + 8 * 8320
+// FLOPs); q, k, v read and their gradients written, o and dO read, the
+// lse read, dQ's f32 accumulator (32768) and the row term (1024) written
+// and read: 199680 bytes, three launches; nothing score-sized held but
+// those 33792 bytes.
+// FUSED: "op": "autopar.attention",
+// FUSED: "flops": 1114880,
+// FUSED-NEXT: "macs": 532480,
+// FUSED-NEXT: "params": {{[0-9]+}},
+// FUSED-NEXT: "bytes": 66560,
+// FUSED: "bwd_flops": 2728960,
+// FUSED-NEXT: "bwd_bytes": 199680,
+// FUSED: "launches": 1,
+// FUSED-NEXT: "bwd_launches": 3
+// With cudnn-attention=0 (what autopar-lower-to-cuda{cudnn-attention=0}
+// builds), the decomposition: every score computed (4 * 64 * 64 = 16384:
+// 16384 * 64 multiply-accumulates, 2 * 1048576 + 6 * 16384 FLOPs), the
+// score-sized buffers written and read, seven kernels forward and nine
+// backward (256 rows are too few for the row kernel: formsRowKernel).
+// DECOMPOSED: "op": "autopar.attention",
+// DECOMPOSED: "flops": 2195456,
+// DECOMPOSED-NEXT: "macs": 1048576,
+// DECOMPOSED: "launches": 7,
+// DECOMPOSED-NEXT: "bwd_launches": 9
+// The plan's memory at the attention's backward: fused, its 33 KiB of
+// f32 dQ and row term beside 33 KiB of gradients in flight; decomposed,
+// four f32 score-sized buffers (256 KiB) more.
+// PLAN: memory peak: {{.*}} in the backward of autopar.attention at {{.*}} transient 66.00 KiB
+// PLAN-DECOMPOSED: memory peak: {{.*}} in the backward of autopar.attention at {{.*}} transient 289.00 KiB
+
+//--- causal.mlir
+func.func @forward(%q: tensor<4x64x32xbf16> {autopar.role = "param"},
+                   %kt: tensor<4x32x64xbf16> {autopar.role = "param"},
+                   %v: tensor<4x64x32xbf16> {autopar.role = "param"}) -> tensor<4x64x32xbf16> {
+  %oi = tensor.empty() : tensor<4x64x32xbf16>
+  %li = tensor.empty() : tensor<4x64xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x64x32xbf16>, tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) outs(%oi, %li : tensor<4x64x32xbf16>, tensor<4x64xf32>) scale 0.125 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<4x64x32xbf16>, tensor<4x64xf32>
+  return %o : tensor<4x64x32xbf16>
+}
+
+// A training step's attention_grad with a zero lse adjoint is the fused
+// backward: the same 2728960 FLOPs; its gradients (3 * 16384 bytes)
+// written, the rest read (199680 in all); three launches.
+// GRAD: "op": "autopar.attention_grad",
+// GRAD: "flops": 2728960,
+// GRAD-NEXT: "macs": 1331200,
+// GRAD-NEXT: "params": 0,
+// GRAD-NEXT: "bytes": 199680,
+// GRAD: "launches": 3,
+
+//--- grad.mlir
+func.func @forward(%q: tensor<4x64x32xbf16>, %kt: tensor<4x32x64xbf16>, %v: tensor<4x64x32xbf16>,
+                   %o: tensor<4x64x32xbf16>, %do: tensor<4x64x32xbf16>, %lse: tensor<4x64xf32>) -> (tensor<4x64x32xbf16>, tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %le = tensor.empty() : tensor<4x64xf32>
+  %dlse = linalg.fill ins(%zero : f32) outs(%le : tensor<4x64xf32>) -> tensor<4x64xf32>
+  %dqi = tensor.empty() : tensor<4x64x32xbf16>
+  %dki = tensor.empty() : tensor<4x32x64xbf16>
+  %dvi = tensor.empty() : tensor<4x64x32xbf16>
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %kt, %v, %o, %lse, %do, %dlse : tensor<4x64x32xbf16>, tensor<4x32x64xbf16>, tensor<4x64x32xbf16>, tensor<4x64x32xbf16>, tensor<4x64xf32>, tensor<4x64x32xbf16>, tensor<4x64xf32>) outs(%dqi, %dki, %dvi : tensor<4x64x32xbf16>, tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) scale 0.125 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<4x64x32xbf16>, tensor<4x32x64xbf16>, tensor<4x64x32xbf16>
+  return %dq, %dk, %dv : tensor<4x64x32xbf16>, tensor<4x32x64xbf16>, tensor<4x64x32xbf16>
+}
+
+// Grouped-query attention: the 64 query rows are 2 stacks of 32 (j > i
+// mod 32), each masked on its own: 32 * 33 / 2 = 528 scores per stack,
+// 4 * 2 * 528 = 4224 in all, 4224 * 64 = 270336 multiply-accumulates
+// (the keys J = 32).
+// GROUPED: "op": "autopar.attention",
+// GROUPED: "macs": 270336,
+// GROUPED: "launches": 1,
+
+//--- grouped.mlir
+func.func @forward(%q: tensor<4x64x32xbf16>, %kt: tensor<4x32x32xbf16>, %v: tensor<4x32x32xbf16>) -> tensor<4x64x32xbf16> {
+  %oi = tensor.empty() : tensor<4x64x32xbf16>
+  %li = tensor.empty() : tensor<4x64xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x64x32xbf16>, tensor<4x32x32xbf16>, tensor<4x32x32xbf16>) outs(%oi, %li : tensor<4x64x32xbf16>, tensor<4x64xf32>) scale 0.125 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c32 = arith.constant 32 : index
+    %r = arith.remui %i, %c32 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<4x64x32xbf16>, tensor<4x64xf32>
+  return %o : tensor<4x64x32xbf16>
+}
+
+// What cuDNN's fused attention does not compute is priced as its
+// decomposition: f32 (every score: 16384 * 64 multiply-accumulates) and
+// a bf16 attention under a mask other than the causal one.
+// LEFT: "op": "autopar.attention",
+// LEFT: "macs": 1048576,
+// LEFT: "launches": 7,
+// LEFT: "op": "autopar.attention",
+// LEFT: "macs": 1048576,
+// LEFT: "launches": 7,
+
+//--- left.mlir
+func.func @forward(%q: tensor<4x64x32xf32>, %kt: tensor<4x32x64xf32>, %v: tensor<4x64x32xf32>,
+                   %qb: tensor<4x64x32xbf16>, %kb: tensor<4x32x64xbf16>, %vb: tensor<4x64x32xbf16>) -> (tensor<4x64x32xf32>, tensor<4x64x32xbf16>) {
+  %oi = tensor.empty() : tensor<4x64x32xf32>
+  %li = tensor.empty() : tensor<4x64xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x64x32xf32>, tensor<4x32x64xf32>, tensor<4x64x32xf32>) outs(%oi, %li : tensor<4x64x32xf32>, tensor<4x64xf32>) scale 0.125 -> tensor<4x64x32xf32>, tensor<4x64xf32>
+  %ob = tensor.empty() : tensor<4x64x32xbf16>
+  %o2, %lse2 = autopar.attention ins(%qb, %kb, %vb : tensor<4x64x32xbf16>, tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) outs(%ob, %li : tensor<4x64x32xbf16>, tensor<4x64xf32>) scale 0.125 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ult, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<4x64x32xbf16>, tensor<4x64xf32>
+  return %o, %o2 : tensor<4x64x32xf32>, tensor<4x64x32xbf16>
+}
