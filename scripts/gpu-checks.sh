@@ -141,6 +141,7 @@ gen alexnet --batch 2 --image 67 --width 16 --classes 8 -o "$models/tiny-cnn.mli
 gen gpt --batch 8 -o "$models/gpt2.mlir"
 gen gpt --batch 8 --dtype bf16 -o "$models/gpt2-bf16.mlir"
 gen gpt --batch 4 --layers 2 --seq 64 --hidden 128 --heads 4 --ffn 512 --vocab 512 --max-pos 64 --dtype bf16 -o "$models/gpt-bf16.mlir"
+gen llama --batch 4 --layers 2 --seq 64 --hidden 256 --heads 4 --kv-heads 2 --ffn 512 --vocab 512 --dtype bf16 -o "$models/llama-bf16.mlir"
 momentum="loss=mse optimizer=momentum lr=0.01"
 
 # The smallest program first: if the runtime cannot start, this says why.
@@ -171,6 +172,10 @@ check "gpt bf16 training, cuDNN fused attention" "$run" -n 1 "$models/gpt-bf16.m
   --int-range 512 --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01"
 check "gpt bf16 training, attention decomposed" "$run" -n 1 "$models/gpt-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
   --int-range 512 --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01" --cuda-options="cudnn-attention=0"
+# Grouped-query attention (4 query heads on 2 key-value heads): cuDNN's
+# own GQA support, the query's stacked heads read in place.
+check "llama gqa bf16 training, cuDNN fused attention" "$run" -n 1 "$models/llama-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
+  --int-range 512 --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01"
 # A transformer: the scatter-add kernel, merged optimizer kernels near the
 # 4 KiB parameter limit, one-thread kernels, 3-D cuBLASLt epilogues.
 # (Adam divides by the square root of the squared gradients: where a

@@ -435,7 +435,8 @@ Type mlir::autopar::getAttentionAccumulatorType(AttentionOpInterface op) {
 /// mask region is one: one comparison yielded, of key j above row i
 /// (j > i, or i < j: all I rows one stack), or above the row's position
 /// in its stack (j > i mod S: rows stacked S at a time, the query heads
-/// that share one key-value head).
+/// that share one key-value head; also (i + k S) mod S, a device's share
+/// of whole stacks).
 static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
   Block &block = op.getMaskRegion().front();
   if (block.getNumArguments() != 3)
@@ -448,24 +449,50 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
     return std::nullopt;
   Value row = block.getArgument(1), key = block.getArgument(2);
   int64_t rows = op.getLoopSizes()[1];
-  // The row's position: i itself, or i mod S (S dividing I).
+  // Whether `value` is a multiple of `stack`: a product with a constant
+  // multiple of it (a device's first row when the stacks are split over
+  // devices: its index times its rows).
+  auto isMultipleOf = [](Value value, int64_t stack) {
+    APInt constant;
+    if (matchPattern(value, m_ConstantInt(&constant)))
+      return constant.getSExtValue() % stack == 0;
+    auto product = value.getDefiningOp<arith::MulIOp>();
+    if (!product)
+      return false;
+    return llvm::any_of(product->getOperands(), [&](Value factor) {
+      return matchPattern(factor, m_ConstantInt(&constant)) &&
+             constant.getSExtValue() % stack == 0;
+    });
+  };
+  // The row's position: i itself, or i mod S (S dividing I), also as
+  // (i + a multiple of S) mod S.
   auto position = [&](Value value) -> std::optional<int64_t> {
     if (value == row)
       return rows;
     Operation *rem = value.getDefiningOp();
+    APInt constant;
     if (!rem || !isa<arith::RemUIOp, arith::RemSIOp>(rem) ||
-        rem->getOperand(0) != row)
+        !matchPattern(rem->getOperand(1), m_ConstantInt(&constant)))
       return std::nullopt;
-    APInt stack;
-    if (!matchPattern(rem->getOperand(1), m_ConstantInt(&stack)) ||
-        stack.getSExtValue() <= 0 || rows % stack.getSExtValue() != 0)
+    int64_t stack = constant.getSExtValue();
+    if (stack <= 0 || rows % stack != 0)
       return std::nullopt;
-    return stack.getSExtValue();
+    Value dividend = rem->getOperand(0);
+    if (auto sum = dividend.getDefiningOp<arith::AddIOp>()) {
+      if (sum.getLhs() == row && isMultipleOf(sum.getRhs(), stack))
+        dividend = row;
+      else if (sum.getRhs() == row && isMultipleOf(sum.getLhs(), stack))
+        dividend = row;
+    }
+    if (dividend != row)
+      return std::nullopt;
+    return stack;
   };
   // Nothing else computed in the region.
   for (Operation &nested : block.without_terminator())
     if (&nested != compare.getOperation() &&
-        !isa<arith::RemUIOp, arith::RemSIOp, arith::ConstantOp>(nested))
+        !isa<arith::RemUIOp, arith::RemSIOp, arith::AddIOp, arith::ConstantOp>(
+            nested))
       return std::nullopt;
   arith::CmpIPredicate predicate = compare.getPredicate();
   if (compare.getLhs() == key && (predicate == arith::CmpIPredicate::ugt ||

@@ -166,3 +166,39 @@ func.func @grouped_plain(%q: tensor<3x16x16xf16>, %kt: tensor<3x16x8xf16>, %v: t
   } -> tensor<3x16x16xf16>, tensor<3x16xf32>
   return %o, %o5 : tensor<3x16x16xf16>, tensor<3x16x16xf16>
 }
+
+// -----
+
+// A device's share of whole stacks (rows split over devices by
+// partitioning): the rows are offset by the device's first row, a
+// multiple of the stack (16 x %rank), which the remainder drops. An
+// offset that is no multiple of it (8 x %rank) is another mask: that one
+// stays.
+// CHECK-LABEL: func.func @stack_share
+// CHECK: autopar.library_call "autopar_cuda_attention"
+// CHECK-SAME: values [256, 256, 16, 256, 256, 16, 256, 256, 16, 256, 256, 16, 4, 1, 1, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32]
+// CHECK: autopar.attention ins
+// CHECK-NOT: library_call
+func.func @stack_share(%q: tensor<4x16x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: tensor<4x16x16xbf16>, %rank: index) -> (tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) {
+  %c8 = arith.constant 8 : index
+  %c16 = arith.constant 16 : index
+  %first = arith.muli %rank, %c16 : index
+  %half = arith.muli %rank, %c8 : index
+  %oi = tensor.empty() : tensor<4x16x16xbf16>
+  %li = tensor.empty() : tensor<4x16xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x16x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x16x16xbf16>, tensor<4x16xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %row = arith.addi %i, %first : index
+    %r = arith.remui %row, %c16 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<4x16x16xbf16>, tensor<4x16xf32>
+  %o8, %lse8 = autopar.attention ins(%q, %kt, %v : tensor<4x16x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x16x16xbf16>, tensor<4x16xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %row = arith.addi %i, %half : index
+    %r = arith.remui %row, %c16 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<4x16x16xbf16>, tensor<4x16xf32>
+  return %o, %o8 : tensor<4x16x16xbf16>, tensor<4x16x16xbf16>
+}
