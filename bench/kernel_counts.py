@@ -156,7 +156,8 @@ def host_ops(dump, func="train_step"):
 
 
 def is_library_call(text):
-    return re.search(r"call @autopar_(cuda_gemm|cuda_conv2d)", text)
+    return re.search(r"call @autopar_(cuda_gemm|cuda_conv2d|cuda_attention)",
+                     text)
 
 
 def per_step(dump, func="train_step"):

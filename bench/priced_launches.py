@@ -131,7 +131,9 @@ def compare(opt, model, training, fuse_attention, tmp, key):
             backward = True
             built[layer][0] += times
         elif layer is None:
-            backward = True
+            # (One before any layer's, a 16-bit step's parameter casts,
+            # starts nothing.)
+            backward = backward or any(l for l, _ in launches[:i])
             other["unlocated" if i < last_layer else "update"] += times
         else:
             built[layer][1 if backward else 0] += times

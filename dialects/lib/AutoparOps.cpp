@@ -505,7 +505,7 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
 }
 
 std::optional<FusedAttentionForm>
-mlir::autopar::getFusedAttentionForm(AttentionOpInterface op) {
+mlir::autopar::getFusedAttentionForm(AttentionOpInterface op, Type computeAs) {
   // Largest head dimension cuDNN's fused attention takes (Hopper).
   constexpr int64_t kMaxHeadDim = 256;
   SmallVector<Value, 5> sixteenBit = {op.getQuery(), op.getKey(),
@@ -529,6 +529,9 @@ mlir::autopar::getFusedAttentionForm(AttentionOpInterface op) {
     if (!type || !type.hasStaticShape() || type.getRank() != 3)
       return std::nullopt;
     Type element = type.getElementType();
+    if (computeAs && isa<FloatType>(element) &&
+        element.getIntOrFloatBitWidth() > 16)
+      element = computeAs;
     if (!element.isF16() && !element.isBF16())
       return std::nullopt;
     if (form.element && form.element != element)

@@ -217,7 +217,9 @@ getFusedAttentionWork(AttentionOpInterface op, const FusedAttentionForm &form) {
   SmallVector<int64_t, 5> loops = op.getLoopSizes();
   double b = loops[0], i = loops[1], d = loops[3], e = loops[4];
   double scores = getUnmaskedScores(op, form);
-  double stored = elementBytes(form.element);
+  // In the op's own types: the planner scales a wider model's bytes to
+  // its precision.
+  double stored = elementBytes(op.getQuery().getType().getElementType());
   FusedAttentionWork work;
   work.macs = scores * (d + e);
   work.flops = 2 * work.macs + 6 * scores;
@@ -966,7 +968,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     double scores = b * i * j;
     std::optional<FusedAttentionForm> form;
     if (options.cudnnAttention)
-      form = getFusedAttentionForm(attention);
+      form = getFusedAttentionForm(attention, options.halfPrecision);
     work.elementType = query.getElementType();
     work.iterations = scores * (d + e);
     work.parallelIterations =
@@ -1033,7 +1035,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         std::min<double>(loops[2], OpWorkload::kReductionThreads);
     std::optional<FusedAttentionForm> form;
     if (options.cudnnAttention)
-      form = getFusedAttentionForm(grad);
+      form = getFusedAttentionForm(grad, options.halfPrecision);
     if (form) {
       FusedAttentionWork fused = getFusedAttentionWork(grad, *form);
       work.macs = fused.bwdMacs;

@@ -42,7 +42,9 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
         module.getLoc(), findEntryFunction(module), "autopar-analyze", loss);
     if (failed(appendedLoss))
       return signalPassFailure();
-    WorkloadAnalysis analysis(module, WorkloadOptions{cudnnAttention});
+    WorkloadOptions workloadOptions;
+    workloadOptions.cudnnAttention = cudnnAttention;
+    WorkloadAnalysis analysis(module, workloadOptions);
     // The IR is unchanged unless a loss was appended (and erased).
     if (appendedLoss->empty())
       markAllAnalysesPreserved();

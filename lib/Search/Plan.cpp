@@ -533,7 +533,16 @@ void PlanPass::runOnOperation() {
   if (failed(appendedLoss))
     return signalPassFailure();
 
-  WorkloadAnalysis analysis(module, WorkloadOptions{cudnnAttention});
+  // The attentions as the backend builds them: a 16-bit step's (the
+  // precision asked for, checked with the other step options below) are
+  // cuDNN's fused attention.
+  WorkloadOptions workloadOptions;
+  workloadOptions.cudnnAttention = cudnnAttention;
+  if (precision == "bf16")
+    workloadOptions.halfPrecision = BFloat16Type::get(&getContext());
+  else if (precision == "fp16")
+    workloadOptions.halfPrecision = Float16Type::get(&getContext());
+  WorkloadAnalysis analysis(module, workloadOptions);
   const FunctionWorkload *entry = getEntryFunction(analysis);
   if (!entry) {
     mlir::emitWarning(module.getLoc()) << "autopar-plan: no function with a body";

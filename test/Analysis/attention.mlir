@@ -5,6 +5,8 @@
 // RUN: FileCheck %s --check-prefix=DECOMPOSED < %t/decomposed.json
 // RUN: autopar-opt %t/causal.mlir --autopar-plan="target=h100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN
 // RUN: autopar-opt %t/causal.mlir --autopar-plan="target=h100-dgx mesh=1 report=- cudnn-attention=0" -o /dev/null | FileCheck %s --check-prefix=PLAN-DECOMPOSED
+// RUN: autopar-opt %t/causal32.mlir --autopar-plan="target=h100-dgx mesh=1 report=- precision=bf16" -o /dev/null | FileCheck %s --check-prefix=PLAN
+// RUN: autopar-opt %t/causal32.mlir --autopar-plan="target=h100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
 // RUN: autopar-opt %t/grad.mlir --autopar-analyze=report=%t/grad.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=GRAD < %t/grad.json
 // RUN: autopar-opt %t/grouped.mlir --autopar-analyze=report=%t/grouped.json -o /dev/null
@@ -61,6 +63,26 @@ func.func @forward(%q: tensor<4x64x32xbf16> {autopar.role = "param"},
     autopar.yield %c : i1
   } -> tensor<4x64x32xbf16>, tensor<4x64xf32>
   return %o : tensor<4x64x32xbf16>
+}
+
+// The same attention in f32: trained in bf16 (precision=bf16:
+// autopar-training makes it a bf16 attention), it is cuDNN's and priced
+// so (66 KiB transient, as above); trained in f32 it decomposes (f32
+// scores: 322 KiB).
+// PLAN-F32: memory peak: {{.*}} in the backward of autopar.attention at {{.*}} transient 322.00 KiB
+
+//--- causal32.mlir
+func.func @forward(%q: tensor<4x64x32xf32> {autopar.role = "param"},
+                   %kt: tensor<4x32x64xf32> {autopar.role = "param"},
+                   %v: tensor<4x64x32xf32> {autopar.role = "param"}) -> tensor<4x64x32xf32> {
+  %oi = tensor.empty() : tensor<4x64x32xf32>
+  %li = tensor.empty() : tensor<4x64xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x64x32xf32>, tensor<4x32x64xf32>, tensor<4x64x32xf32>) outs(%oi, %li : tensor<4x64x32xf32>, tensor<4x64xf32>) scale 0.125 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<4x64x32xf32>, tensor<4x64xf32>
+  return %o : tensor<4x64x32xf32>
 }
 
 // A training step's attention_grad with a zero lse adjoint is the fused

@@ -31,6 +31,10 @@ struct WorkloadOptions {
   /// autopar-lower-to-cuda builds them by default (its cudnn-attention);
   /// false: as their decomposition.
   bool cudnnAttention = true;
+  /// The 16-bit type (bf16 or f16) the step computes the model's wider
+  /// floats in (the plan's precision=), or none: an f32 attention trained
+  /// so is a 16-bit one, which cuDNN's fused attention computes.
+  Type halfPrecision;
 };
 
 /// How many blocks an op whose internal buffers take `internalBytes` is

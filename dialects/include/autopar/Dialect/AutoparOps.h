@@ -163,9 +163,12 @@ struct FusedAttentionForm {
 /// masked value of at most -1e30: no additive mask, no mask inputs), and
 /// for a gradient a zero lse adjoint. Both
 /// autopar-attention-to-cudnn and the workload analysis ask this, so that
-/// what is priced is what is built.
-std::optional<FusedAttentionForm>
-getFusedAttentionForm(AttentionOpInterface op);
+/// what is priced is what is built. With `computeAs` (bf16 or f16), float
+/// operands wider than 16 bits are taken as that type: the op as a
+/// training step in that precision makes it (autopar-training
+/// precision=).
+std::optional<FusedAttentionForm> getFusedAttentionForm(AttentionOpInterface op,
+                                                        Type computeAs = {});
 /// A linalg.generic summing lhs * rhs into zeros of `type`, over the loops
 /// `maps` and `iterators` give (a contraction or a row sum of products);
 /// operands of another float type are converted to `type`'s first.
