@@ -978,7 +978,36 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     for (Value input : inputs)
       addParamRead(input);
     bool differentiated = anyGradOperand(inputs);
+    // The decomposition's price, into `w` (its results' bytes written).
+    auto priceDecomposition = [&](OpWorkload &w) {
+      AttentionPasses passes = getAttentionPasses(attention);
+      w.macs = scores * (d + e);
+      w.flops = 2 * w.macs + 6 * scores;
+      double inputBytes = 0;
+      for (Value input : inputs)
+        inputBytes += sizeInBytes(input.getType());
+      // The mask's inputs (a padding mask: batch x keys) read once.
+      for (Value input : attention.getMaskInputs())
+        inputBytes += sizeInBytes(input.getType());
+      w.bytesRead = inputBytes + scores * passes.fwdReadPerScore;
+      w.bytesWritten += scores * passes.fwdWrittenPerScore;
+      std::tie(w.internalBytes, w.internalBytesLimit) =
+          getAttentionHeldBytes(attention, 2);
+      w.kernels = passes.fwdKernels;
+      if (differentiated) {
+        AttentionBackward backward = getAttentionBackward(attention);
+        w.bwdDataFlops = backward.flops;
+        w.bwdBytes = backward.bytes;
+        w.internalBytes = backward.internalBytes;
+        w.internalBytesLimit = backward.internalBytesLimit;
+        w.bwdKernels = backward.kernels;
+      }
+    };
+    std::shared_ptr<OpWorkload> decomposed;
     if (form) {
+      // What a device whose query rows are no whole stacks builds.
+      decomposed = std::make_shared<OpWorkload>(work);
+      priceDecomposition(*decomposed);
       FusedAttentionWork fused = getFusedAttentionWork(attention, *form);
       work.macs = fused.macs;
       work.flops = fused.flops;
@@ -991,29 +1020,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         work.internalBytes = fused.bwdInternalBytes;
         work.bwdKernels = FusedAttentionWork::kBwdKernels;
       }
+      work.fusedAttentionStacks = form->stacks;
     } else {
-      AttentionPasses passes = getAttentionPasses(attention);
-      work.macs = scores * (d + e);
-      work.flops = 2 * work.macs + 6 * scores;
-      double inputBytes = 0;
-      for (Value input : inputs)
-        inputBytes += sizeInBytes(input.getType());
-      // The mask's inputs (a padding mask: batch x keys) read once.
-      for (Value input : attention.getMaskInputs())
-        inputBytes += sizeInBytes(input.getType());
-      work.bytesRead = inputBytes + scores * passes.fwdReadPerScore;
-      work.bytesWritten += scores * passes.fwdWrittenPerScore;
-      std::tie(work.internalBytes, work.internalBytesLimit) =
-          getAttentionHeldBytes(attention, 2);
-      work.kernels = passes.fwdKernels;
-      if (differentiated) {
-        AttentionBackward backward = getAttentionBackward(attention);
-        work.bwdDataFlops = backward.flops;
-        work.bwdBytes = backward.bytes;
-        work.internalBytes = backward.internalBytes;
-        work.internalBytesLimit = backward.internalBytesLimit;
-        work.bwdKernels = backward.kernels;
-      }
+      priceDecomposition(work);
     }
     if (differentiated) {
       for (Value input : inputs)
@@ -1022,6 +1031,13 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         keepForBackward(input);
       keepForBackward(attention.getResult());
       keepForBackward(attention.getLse());
+    }
+    if (decomposed) {
+      // Kept and read alike.
+      decomposed->savedBytes = work.savedBytes;
+      decomposed->paramCount = work.paramCount;
+      decomposed->paramBytes = work.paramBytes;
+      work.decomposedAttention = std::move(decomposed);
     }
     propagateGrad(inputs);
   } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {

@@ -1054,7 +1054,18 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
                  axes});
         }
       }
-      if (const OpWorkload *opWork = node.work) {
+      const OpWorkload *opWork = node.work;
+      // A fused attention (cuDNN's) whose query rows this split leaves a
+      // device no whole stacks of is built as its decomposition.
+      if (opWork && opWork->decomposedAttention) {
+        int64_t rowSplit = 1;
+        for (auto [axis, loop] : llvm::enumerate(strategy))
+          if (loop == 1)
+            rowSplit *= mesh.sizes[axis];
+        if (opWork->fusedAttentionStacks % rowSplit != 0)
+          opWork = opWork->decomposedAttention.get();
+      }
+      if (opWork) {
         double ratio = fullBytes > 0 ? localBytes / fullBytes : 1.0;
         double par = std::max(1.0, opWork->parallelIterations / parallel);
         double scale = scaleBytes(opWork->elementType, 1.0);

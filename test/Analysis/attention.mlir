@@ -7,6 +7,8 @@
 // RUN: autopar-opt %t/causal.mlir --autopar-plan="target=h100-dgx mesh=1 report=- cudnn-attention=0" -o /dev/null | FileCheck %s --check-prefix=PLAN-DECOMPOSED
 // RUN: autopar-opt %t/causal32.mlir --autopar-plan="target=h100-dgx mesh=1 report=- precision=bf16" -o /dev/null | FileCheck %s --check-prefix=PLAN
 // RUN: autopar-opt %t/causal32.mlir --autopar-plan="target=h100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
+// RUN: autopar-opt %t/rows.mlir --autopar-plan="target=h100-dgx mesh=4 report=-" -o /dev/null | FileCheck %s --check-prefix=ROWS
+// RUN: autopar-opt %t/rows.mlir --autopar-plan="target=h100-dgx mesh=4 report=- cudnn-attention=0" -o /dev/null | FileCheck %s --check-prefix=ROWS-DECOMPOSED
 // RUN: autopar-opt %t/grad.mlir --autopar-analyze=report=%t/grad.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=GRAD < %t/grad.json
 // RUN: autopar-opt %t/grouped.mlir --autopar-analyze=report=%t/grouped.json -o /dev/null
@@ -83,6 +85,29 @@ func.func @forward(%q: tensor<4x64x32xf32> {autopar.role = "param"},
     autopar.yield %c : i1
   } -> tensor<4x64x32xf32>, tensor<4x64xf32>
   return %o : tensor<4x64x32xf32>
+}
+
+// Split by query rows, a device's rows are no whole stack: their causal
+// mask is offset by the device's first row, which cuDNN's is not, and the
+// device builds the decomposition. The planner prices such a split so
+// (OpWorkload::decomposedAttention): on 4 GPUs (B = 2), the fused call on
+// every GPU (0.031 ms) beats the rows split 4 ways and decomposed (0.156
+// ms, the next best); with cudnn-attention=0 that split is chosen.
+// ROWS: autopar.attention {{.*}} replicated 0.0313 {{.*}} d1:gpus (0.156280)
+// ROWS-DECOMPOSED: autopar.attention {{.*}} d1:gpus 0.1265
+
+//--- rows.mlir
+func.func @forward(%q: tensor<2x2048x64xbf16> {autopar.role = "param"},
+                   %kt: tensor<2x64x2048xbf16> {autopar.role = "param"},
+                   %v: tensor<2x2048x64xbf16> {autopar.role = "param"}) -> tensor<2x2048x64xbf16> {
+  %oi = tensor.empty() : tensor<2x2048x64xbf16>
+  %li = tensor.empty() : tensor<2x2048xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<2x2048x64xbf16>, tensor<2x64x2048xbf16>, tensor<2x2048x64xbf16>) outs(%oi, %li : tensor<2x2048x64xbf16>, tensor<2x2048xf32>) scale 0.125 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<2x2048x64xbf16>, tensor<2x2048xf32>
+  return %o : tensor<2x2048x64xbf16>
 }
 
 // A training step's attention_grad with a zero lse adjoint is the fused

@@ -152,6 +152,13 @@ struct OpWorkload {
   /// A cut between the two (a pipeline stage boundary) would break that
   /// kernel.
   Operation *runsIn = nullptr;
+  /// For an attention priced as cuDNN's fused attention
+  /// (getFusedAttentionForm): its query rows' stacks, and its price as the
+  /// decomposition, which a device whose query rows are no whole stacks
+  /// builds (its rows' causal mask offset by its first row: cuDNN's mask
+  /// is not that); the planner prices such a split so.
+  int64_t fusedAttentionStacks = 0;
+  std::shared_ptr<const OpWorkload> decomposedAttention;
   /// Kernels the op's forward and its backward each launch when it is not
   /// fused: one, but an attention's decomposition runs several (and once
   /// per block of its batch: the planner multiplies by the blocks,

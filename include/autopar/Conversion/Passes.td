@@ -125,14 +125,17 @@ def AttentionToCUDNN : Pass<"autopar-attention-to-cudnn", "::mlir::ModuleOp"> {
     decomposes attentions): every `autopar.attention` and
     `autopar.attention_grad` that cuDNN's fused attention computes becomes
     an `autopar.library_call` of `autopar_cuda_attention` or
-    `autopar_cuda_attention_grad` (lib/Runtime/CUDAAttention.cpp): query,
-    key, value and output all f16 or all bf16, the lse f32, head
-    dimensions multiples of 8 up to 256, static shapes, no mask or the
-    causal one (key j masked where j > i, by -inf or the lowest finite
-    value, not additive, no mask inputs), and for the gradient a zero lse
-    adjoint. The scores never reach memory: one kernel forward, one
-    backward, instead of the decomposition's products, row kernels and
-    score-sized buffers.
+    `autopar_cuda_attention_grad` (lib/Runtime/CUDAAttention.cpp): those
+    `getFusedAttentionForm` (AutoparOps.h) accepts, the rule the cost model
+    prices by: query, key, value and output all f16 or all bf16, the lse
+    f32, head dimensions multiples of 8 up to 256, static shapes, no mask
+    or the causal one (key j masked where j > i, or j > i mod S for query
+    rows stacked S at a time, by -inf or the lowest finite value, not
+    additive, no mask inputs), and for the gradient a zero lse adjoint.
+    The scores never reach memory: one call forward, one backward, instead
+    of the decomposition's products, row kernels and score-sized buffers.
+    Stacked rows are grouped-query attention: the g query heads sharing a
+    key-value head, which cuDNN computes as g heads reading that one.
 
     The heads need not be transposed for it: where an operand is a
     `collapse_shape` of the heads' `transpose` of an `expand_shape` (a
@@ -142,6 +145,8 @@ def AttentionToCUDNN : Pass<"autopar-attention-to-cudnn", "::mlir::ModuleOp"> {
     that chain makes (other users get the transpose). The key, which the
     attention takes as [b * h, d, s], is read as [b, h, s, d] the same way
     (or transposed first when it is not such a view); dK is written so.
+    A stacked query is read the same way from its [b, h_kv, g, S, d] view
+    where h_kv and g merge into one head dimension.
     Functions in `host-functions` are left alone (they run on the CPU).
   }];
   let options = [

@@ -4,7 +4,8 @@
 // autopar.attention_grad ops that cuDNN's fused flash attention computes
 // become autopar.library_call ops of autopar_cuda_attention(_grad), reading
 // and writing the heads' views in place where the operands are views of
-// [b, s, h * d] projections (include/autopar/Conversion/Passes.td).
+// [b, s, h * d] projections, grouped-query attention's stacked query heads
+// too (include/autopar/Conversion/Passes.td).
 //
 //===----------------------------------------------------------------------===//
 
