@@ -532,6 +532,38 @@ static bool isFree(Operation *op) {
          llvm::none_of(op->getResultTypes(), isTensor);
 }
 
+bool FunctionWorkload::isInPlaceByFusedAttention(Operation *op) const {
+  auto transpose = dyn_cast<linalg::TransposeOp>(op);
+  if (!transpose || !options.cudnnAttention)
+    return false;
+  auto isFused = [&](Operation *user) {
+    auto attention = dyn_cast_or_null<AttentionOp>(user);
+    return attention &&
+           getFusedAttentionForm(attention, options.halfPrecision).has_value();
+  };
+  // Read: every use a collapse read only as a fused attention's query,
+  // keys or values.
+  Value result = transpose->getResult(0);
+  bool read =
+      !result.use_empty() &&
+      llvm::all_of(result.getUsers(), [&](Operation *user) {
+        auto collapse = dyn_cast<tensor::CollapseShapeOp>(user);
+        return collapse && !collapse->use_empty() &&
+               llvm::all_of(collapse->getUses(), [&](OpOperand &use) {
+                 return use.getOperandNumber() < 3 && isFused(use.getOwner());
+               });
+      });
+  if (read)
+    return true;
+  // Written: the transpose of an expansion of a fused attention's output.
+  auto expand = transpose.getInput().getDefiningOp<tensor::ExpandShapeOp>();
+  if (!expand || !expand->hasOneUse())
+    return false;
+  auto attention = expand.getSrc().getDefiningOp<AttentionOp>();
+  return attention && expand.getSrc() == attention.getResult() &&
+         isFused(attention);
+}
+
 void FunctionWorkload::analyzeOp(Operation *op) {
   // A loss appended for pricing (AppendedLoss, autopar/Analysis/Loss.h) is
   // priced forward only: its backward is its gradient op, one of its own
@@ -635,7 +667,11 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     auto isFusedValue = [&](Value value) {
       return fusedReads.contains(value.getDefiningOp());
     };
-    work.fused = isFusedIntoUsers(op) || isTransposeFoldedIntoUsers(op);
+    // A transpose of the heads' views that cuDNN's fused attention reads
+    // or writes in place (its gradient too) is never built.
+    bool inPlaceByAttention = isInPlaceByFusedAttention(op);
+    work.fused = isFusedIntoUsers(op) || isTransposeFoldedIntoUsers(op) ||
+                 inPlaceByAttention;
     // A later member of a row kernel (Analysis/Fusion.h) launches nothing of
     // its own and reads again from cache what the kernel read or wrote
     // before it, while the kernel's rows fit (kRowKernelCacheBytes).
@@ -834,6 +870,9 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     // Only the passed gradient: no backward kernel.
     if (anyGrad && written == 0)
       work.bwdKernels = 0;
+    // The attention's gradient call reads and writes the other layout.
+    if (inPlaceByAttention)
+      work.bwdBytes = 0;
     // A GELU of a kept sum (GELU_AUX) needs that sum alone, whichever
     // ops compute it (torch-mlir writes a GELU as a chain, the ops fused
     // into this one); a chain's member keeps nothing.

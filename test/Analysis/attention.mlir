@@ -9,6 +9,11 @@
 // RUN: autopar-opt %t/causal32.mlir --autopar-plan="target=h100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
 // RUN: autopar-opt %t/rows.mlir --autopar-plan="target=h100-dgx mesh=4 report=-" -o /dev/null | FileCheck %s --check-prefix=ROWS
 // RUN: autopar-opt %t/rows.mlir --autopar-plan="target=h100-dgx mesh=4 report=- cudnn-attention=0" -o /dev/null | FileCheck %s --check-prefix=ROWS-DECOMPOSED
+// RUN: %python %autopar_src/models/generate.py gpt --batch 2 --layers 1 --seq 16 --hidden 32 --heads 2 --ffn 64 --vocab 64 --max-pos 16 --dtype bf16 | autopar-opt --autopar-fuse-attention --mlir-print-debuginfo -o %t/gpt.mlir
+// RUN: autopar-opt %t/gpt.mlir --autopar-analyze=report=%t/gpt.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=VIEWS < %t/gpt.json
+// RUN: autopar-opt %t/gpt.mlir --autopar-analyze="report=%t/gpt0.json cudnn-attention=0" -o /dev/null
+// RUN: FileCheck %s --check-prefix=VIEWS0 < %t/gpt0.json
 // RUN: autopar-opt %t/grad.mlir --autopar-analyze=report=%t/grad.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=GRAD < %t/grad.json
 // RUN: autopar-opt %t/grouped.mlir --autopar-analyze=report=%t/grouped.json -o /dev/null
@@ -109,6 +114,24 @@ func.func @forward(%q: tensor<2x2048x64xbf16> {autopar.role = "param"},
   } -> tensor<2x2048x64xbf16>, tensor<2x2048xf32>
   return %o : tensor<2x2048x64xbf16>
 }
+
+// The heads' transposes around a fused attention (q, k and v into
+// [b, h, s, d], the context back) are read and written in place by the
+// cuDNN calls, forward and backward (autopar-attention-to-cudnn): no
+// bytes, no launch. Decomposed, each is a kernel.
+// VIEWS: "loc": "h.0.attn.q.transpose",
+// VIEWS: "bytes": 0,
+// VIEWS: "bwd_bytes": 0,
+// VIEWS: "launches": 0,
+// VIEWS-NEXT: "bwd_launches": 0
+// VIEWS: "loc": "h.0.attn.context.transpose",
+// VIEWS: "launches": 0,
+// VIEWS-NEXT: "bwd_launches": 0
+// VIEWS0: "loc": "h.0.attn.q.transpose",
+// VIEWS0: "bytes": 4096,
+// VIEWS0: "launches": 1,
+// VIEWS0: "loc": "h.0.attn.context.transpose",
+// VIEWS0: "launches": 1,
 
 // A training step's attention_grad with a zero lse adjoint is the fused
 // backward: the same 2728960 FLOPs; its gradients (3 * 16384 bytes)

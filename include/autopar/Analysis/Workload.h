@@ -234,6 +234,12 @@ public:
 
 private:
   void analyzeOp(Operation *op);
+  /// Whether `op` is a transpose of the heads' views (a [b, s, h * d]
+  /// projection's into [b, h, s, d], or back) that cuDNN's fused attention
+  /// reads or writes in place, forward and backward, so that the CUDA
+  /// backend builds no transpose (autopar-attention-to-cudnn; which also
+  /// needs the strides to fit, which nearly every model's do).
+  bool isInPlaceByFusedAttention(Operation *op) const;
 
   FunctionOpInterface func;
   WorkloadOptions options;

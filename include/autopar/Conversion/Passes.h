@@ -20,9 +20,10 @@ namespace mlir::autopar {
 /// `autopar-lower-to-cpu`: linalg on tensors to LLVM for the host CPU.
 /// Removes what only the compiler needed once a program is lowered: autopar
 /// argument, result and function attributes, meshes, the module's plan and
-/// target. With `keepBufferFacts`, the arguments' `autopar.in_place` stays
-/// (what later buffer passes still ask, Buffers.h; the last strip before
-/// LLVM removes it).
+/// target. With `keepBufferFacts`, the arguments' `autopar.in_place` and
+/// runtime functions' `autopar.stream_ordered` stay (what later buffer and
+/// stream passes still ask, Buffers.h, RuntimeCalls.h; the last strip
+/// before LLVM removes them).
 void stripAutoparAnnotations(ModuleOp module, bool keepBufferFacts = false);
 
 /// What both backends start with: ops bufferization cannot take rewritten,

@@ -741,7 +741,8 @@ void mlir::autopar::stripAutoparAnnotations(ModuleOp module,
       func.setResultAttrs(i, strip(func.getResultAttrDict(i)));
     SmallVector<StringAttr> own;
     for (NamedAttribute attr : func->getDiscardableAttrs())
-      if (attr.getName().getValue().starts_with("autopar."))
+      if (attr.getName().getValue().starts_with("autopar.") &&
+          !(keepBufferFacts && attr.getName() == kStreamOrderedAttrName))
         own.push_back(attr.getName());
     for (StringAttr name : own)
       func->removeDiscardableAttr(name);

@@ -12,6 +12,7 @@
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoparOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -79,6 +80,53 @@ mergeStacks(ArrayRef<int64_t> groupedShape, ArrayRef<int64_t> strides,
                                  strides[4]};
 }
 
+/// A copy of `input` into `init` permuted as linalg.transpose permutes
+/// (result dimension k is input dimension permutation[k]).
+struct PermutationCopy {
+  Value input, init;
+  SmallVector<int64_t, 5> permutation;
+};
+
+/// `op` as a permutation copy: a linalg.transpose, or a linalg.generic of
+/// one input, both maps permutations, that yields its input (into
+/// anything) or adds it to a zero fill, as a training step's backward
+/// transposes a gradient.
+std::optional<PermutationCopy> getPermutationCopy(Operation *op) {
+  if (auto transpose = dyn_cast_or_null<linalg::TransposeOp>(op))
+    return PermutationCopy{transpose.getInput(), transpose.getInit(),
+                           SmallVector<int64_t, 5>(transpose.getPermutation())};
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 || !generic.hasPureTensorSemantics() ||
+      generic.getNumReductionLoops() != 0)
+    return std::nullopt;
+  AffineMap inputMap =
+      generic.getMatchingIndexingMap(generic.getDpsInputOperand(0));
+  AffineMap outputMap =
+      generic.getMatchingIndexingMap(generic.getDpsInitOperand(0));
+  if (!outputMap.isPermutation() || !inputMap.isPermutation())
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  Value yielded = cast<linalg::YieldOp>(body.getTerminator()).getOperand(0);
+  Value in = body.getArgument(0), out = body.getArgument(1);
+  Value init = generic.getDpsInits()[0];
+  bool copies = yielded == in;
+  if (auto add = yielded.getDefiningOp<arith::AddFOp>())
+    copies = ((add.getLhs() == out && add.getRhs() == in) ||
+              (add.getLhs() == in && add.getRhs() == out)) &&
+             isZeroFilled(init);
+  if (!copies || !llvm::hasNItems(body, yielded == in ? 1 : 2))
+    return std::nullopt;
+  // The input's index from the result's: input dimension m is result
+  // dimension k where the composite's result m is d_k.
+  AffineMap composite = inputMap.compose(inversePermutation(outputMap));
+  PermutationCopy copy{generic.getDpsInputs()[0], init, {}};
+  copy.permutation.resize(composite.getNumResults());
+  for (unsigned m = 0; m < composite.getNumResults(); ++m)
+    copy.permutation[composite.getDimPosition(m)] = m;
+  return copy;
+}
+
 /// The view [B, X, Y] `value` is of a row-major tensor (X = stacks x S
 /// rows), with its first dimension split into [b, h] where it is a
 /// collapse of a grouped tensor (isHeadsGrouping); with `swap`, read as
@@ -96,10 +144,10 @@ HeadsView traceInput(Value value, bool swap, int64_t stacks) {
     view.heads = groupedShape[1] * stacks;
     Value source = grouped;
     SmallVector<int64_t> permutation = llvm::to_vector(llvm::seq(rank));
-    if (auto transpose = grouped.getDefiningOp<linalg::TransposeOp>()) {
-      source = transpose.getInput();
-      permutation.assign(transpose.getPermutation().begin(),
-                         transpose.getPermutation().end());
+    if (std::optional<PermutationCopy> copy =
+            getPermutationCopy(grouped.getDefiningOp())) {
+      source = copy->input;
+      permutation.assign(copy->permutation.begin(), copy->permutation.end());
     }
     SmallVector<int64_t, 4> sourceStrides = rowMajorStrides(shapeOf(source));
     // An expansion of a row-major tensor is laid out as that tensor.
@@ -138,9 +186,11 @@ int32_t getTypeCode(Type type) { return type.isF16() ? 1 : 2; }
 struct OutputPlan {
   HeadsView view;
   /// The grouped [b, h, X, Y] (stacked: [b, h', stacks, S, Y]) -> layout
-  /// transpose whose result the call's output replaces (and the expansion
-  /// before it, with its reassociation), or none.
-  mutable linalg::TransposeOp transpose;
+  /// transpose (a permutation copy) whose result the call's output
+  /// replaces, its permutation (and the expansion before it, with its
+  /// reassociation), or none.
+  mutable Operation *transpose = nullptr;
+  SmallVector<int64_t, 5> permutation;
   mutable tensor::ExpandShapeOp expand;
   SmallVector<ReassociationIndices> grouping;
   bool swap = false;
@@ -162,15 +212,17 @@ OutputPlan planOutput(Value value, int64_t batch, int64_t heads, bool swap,
     if (!expand || !isHeadsGrouping(expand.getReassociationIndices(), stacks) ||
         shapeOf(expand.getResult())[0] != batch || !expand->hasOneUse())
       continue;
-    auto transpose = dyn_cast<linalg::TransposeOp>(*expand->user_begin());
-    if (!transpose || transpose.getInput() != expand.getResult() ||
-        !transpose.getInit().getDefiningOp<tensor::EmptyOp>())
+    Operation *transpose = *expand->user_begin();
+    std::optional<PermutationCopy> copy = getPermutationCopy(transpose);
+    if (!copy || copy->input != expand.getResult() ||
+        !(copy->init.getDefiningOp<tensor::EmptyOp>() ||
+          isZeroFilled(copy->init)))
       continue;
-    ArrayRef<int64_t> permutation = transpose.getPermutation();
+    ArrayRef<int64_t> permutation = copy->permutation;
     ArrayRef<int64_t> groupedShape = shapeOf(expand.getResult());
     size_t rank = groupedShape.size();
     SmallVector<int64_t, 5> layout =
-        rowMajorStrides(shapeOf(transpose.getResult()[0]));
+        rowMajorStrides(shapeOf(transpose->getResult(0)));
     SmallVector<int64_t, 5> groupedStrides(rank);
     for (size_t k = 0; k < rank; ++k)
       groupedStrides[permutation[k]] = layout[k];
@@ -183,6 +235,7 @@ OutputPlan planOutput(Value value, int64_t batch, int64_t heads, bool swap,
     if ((*strides)[3] != 1)
       continue;
     plan.transpose = transpose;
+    plan.permutation = copy->permutation;
     plan.expand = expand;
     plan.grouping = expand.getReassociationIndices();
     plan.view.strides = {(*strides)[0], (*strides)[1], (*strides)[2]};
@@ -200,7 +253,7 @@ Value buildOutputInit(OpBuilder &builder, Location loc, Value value,
   auto type = cast<RankedTensorType>(value.getType());
   if (plan.transpose)
     return tensor::EmptyOp::create(builder, loc,
-                                   shapeOf(plan.transpose.getResult()[0]),
+                                   shapeOf(plan.transpose->getResult(0)),
                                    type.getElementType());
   SmallVector<int64_t, 3> shape(type.getShape());
   if (plan.swap)
@@ -230,11 +283,11 @@ void replaceOutput(OpBuilder &builder, Location loc, Value value, Value written,
         plan.swap ? buildTranspose(builder, loc, written, {0, 2, 1}) : written);
     return;
   }
-  ArrayRef<int64_t> permutation = plan.transpose.getPermutation();
+  ArrayRef<int64_t> permutation = plan.permutation;
   SmallVector<int64_t, 5> inverse(permutation.size());
   for (size_t k = 0; k < permutation.size(); ++k)
     inverse[permutation[k]] = k;
-  plan.transpose.getResult()[0].replaceAllUsesWith(written);
+  plan.transpose->getResult(0).replaceAllUsesWith(written);
   plan.transpose->erase();
   plan.expand->erase();
   if (value.use_empty())
@@ -426,7 +479,8 @@ struct AttentionToCUDNNPass
     SmallVector<Operation *> views;
     getOperation().walk([&](Operation *op) {
       if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
-              linalg::TransposeOp, tensor::EmptyOp>(op))
+              linalg::TransposeOp, linalg::FillOp, tensor::EmptyOp>(op) ||
+          getPermutationCopy(op))
         views.push_back(op);
     });
     for (Operation *op : llvm::reverse(views))
