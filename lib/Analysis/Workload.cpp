@@ -469,6 +469,8 @@ FunctionWorkload::FunctionWorkload(FunctionOpInterface func,
   }
   for (const OpWorkload &work : ops) {
     totals.forwardFlops += work.flops;
+    if (work.fusedAttentionStacks > 0)
+      ++totals.cudnnAttentions;
     totals.forwardMacs += work.macs;
     totals.backwardFlops += work.bwdFlops();
     totals.activationBytes += work.savedBytes;
@@ -1093,6 +1095,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
       form = getFusedAttentionForm(grad, options.halfPrecision);
     if (form) {
       FusedAttentionWork fused = getFusedAttentionWork(grad, *form);
+      work.fusedAttentionStacks = form->stacks;
       work.macs = fused.bwdMacs;
       work.flops = fused.bwdFlops;
       work.bytesWritten = fused.bwdInputBytes;

@@ -213,6 +213,10 @@ void mlir::autopar::printAnalysisReportText(llvm::raw_ostream &os,
      << stringifyOptimizer(report.optimizer);
   if (report.loss != "auto")
     os << ", loss " << report.loss << " priced";
+  if (report.cudnnAttentions > 0)
+    os << ", " << report.cudnnAttentions << " attention"
+       << (report.cudnnAttentions > 1 ? "s" : "")
+       << " priced as cuDNN's fused call";
   os << "\n\n";
   os << llvm::format("%-4s %-24s %-26s %-24s %10s %10s %11s %8s %10s %10s %s\n",
                      "#", "op", "loc", "shape", "FLOP", "params", "bytes",
@@ -292,6 +296,7 @@ void mlir::autopar::printAnalysisReportJson(llvm::raw_ostream &os,
       json.attribute("forward_macs", totals.forwardMacs);
       json.attribute("backward_flops", totals.backwardFlops);
       json.attribute("activation_bytes", totals.activationBytes);
+      json.attribute("cudnn_attentions", totals.cudnnAttentions);
       json.attribute("gradient_bytes", totals.paramBytes);
       json.attributeObject("memory_per_gpu", [&] {
         json.attribute("params", report.memory.params);

@@ -58,6 +58,7 @@ struct AnalyzePass : public mlir::autopar::impl::AnalyzeBase<AnalyzePass> {
     AnalysisReport built =
         buildAnalysisReport(*entry, CostModel(*targetAttr), *parsedOptimizer);
     built.loss = loss;
+    built.cudnnAttentions = entry->getTotals().cudnnAttentions;
 
     if (failed(writeOutputFile(module.getLoc(), report, [&](raw_ostream &os) {
           if (StringRef(report).ends_with(".json"))

@@ -798,6 +798,7 @@ void PlanPass::runOnOperation() {
   built.precision = stringifyPrecision(options.precision).str();
   built.optimizer = stringifyOptimizer(options.optimizer).str();
   built.loss = loss;
+  built.cudnnAttentions = entry->getTotals().cudnnAttentions;
   annotate(module, *best, planner, built.plan);
   setStepAndTarget(module, best->config, options.precision, *targetAttr);
 

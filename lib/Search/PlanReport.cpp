@@ -143,6 +143,10 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
      << ", batch " << report.batch << ", objective " << report.objective;
   if (report.loss != "auto")
     os << ", loss " << report.loss << " priced";
+  if (report.cudnnAttentions > 0)
+    os << ", " << report.cudnnAttentions << " attention"
+       << (report.cudnnAttentions > 1 ? "s" : "")
+       << " priced as cuDNN's fused call";
   os << "\n\n";
   os << llvm::format("chosen: %lld GPUs, mesh %s; step %.3f ms, %.1f "
                      "samples/s, speedup %.2f over 1 GPU, efficiency %.2f, "
@@ -318,6 +322,7 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
     json.attributeObject("forward_collectives", [&] {
       writeCommunicationJson(json, report.forwardCommunication);
     });
+    json.attribute("cudnn_attentions", report.cudnnAttentions);
     json.attributeArray("layers", [&] {
       for (const PlanLayerReport &layer : report.layers)
         json.object([&] {

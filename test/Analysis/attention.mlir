@@ -33,6 +33,7 @@
 // lse read, dQ's f32 accumulator (32768) and the row term (1024) written
 // and read: 199680 bytes, three launches; nothing score-sized held but
 // those 33792 bytes.
+// FUSED: "cudnn_attentions": 1
 // FUSED: "op": "autopar.attention",
 // FUSED: "flops": 1114880,
 // FUSED-NEXT: "macs": 532480,
@@ -55,6 +56,9 @@
 // The plan's memory at the attention's backward: fused, its 33 KiB of
 // f32 dQ and row term beside 33 KiB of gradients in flight; decomposed,
 // four f32 score-sized buffers (256 KiB) more.
+// (The report's header says how many attentions were priced so.)
+// PLAN: autopar plan: @forward on h100-dgx, batch 1, objective time, 1 attention priced as cuDNN's fused call
+// PLAN-DECOMPOSED: autopar plan: @forward on h100-dgx, batch 1, objective time{{$}}
 // PLAN: memory peak: {{.*}} in the backward of autopar.attention at {{.*}} transient 66.00 KiB
 // PLAN-DECOMPOSED: memory peak: {{.*}} in the backward of autopar.attention at {{.*}} transient 289.00 KiB
 

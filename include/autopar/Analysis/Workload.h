@@ -152,8 +152,9 @@ struct OpWorkload {
   /// A cut between the two (a pipeline stage boundary) would break that
   /// kernel.
   Operation *runsIn = nullptr;
-  /// For an attention priced as cuDNN's fused attention
-  /// (getFusedAttentionForm): its query rows' stacks, and its price as the
+  /// For an attention (or gradient) priced as cuDNN's fused attention
+  /// (getFusedAttentionForm; 0 otherwise): its query rows' stacks, and an
+  /// attention's price as the
   /// decomposition, which a device whose query rows are no whole stacks
   /// builds (its rows' causal mask offset by its first row: cuDNN's mask
   /// is not that); the planner prices such a split so.
@@ -207,6 +208,8 @@ struct WorkloadTotals {
   double backwardFlops = 0;
   double activationBytes = 0;
   double bytes = 0;
+  /// Attentions (and their gradients) priced as cuDNN's fused call.
+  int64_t cudnnAttentions = 0;
 };
 
 /// The workload of one function.

@@ -62,6 +62,8 @@ struct AnalysisReport {
   Optimizer optimizer = Optimizer::Momentum;
   /// The loss priced with the model (loss=), `auto` when none was added.
   std::string loss = "auto";
+  /// Attentions priced as cuDNN's fused call (WorkloadTotals).
+  int64_t cudnnAttentions = 0;
   std::vector<LayerReport> layers;
   std::vector<GradientReport> gradients;
   std::vector<SyncReport> gradientSync;

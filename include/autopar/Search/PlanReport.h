@@ -57,6 +57,8 @@ struct PlanReport {
   std::string precision, optimizer;
   /// The loss priced with the model (loss=), `auto` when none was added.
   std::string loss = "auto";
+  /// Attentions priced as cuDNN's fused call (WorkloadTotals).
+  int64_t cudnnAttentions = 0;
   double memoryCapacity = 0;
   PlanSummary plan, oneGpu, dataParallel;
   bool haveDataParallel = false;
