@@ -534,14 +534,20 @@ static bool isFree(Operation *op) {
          llvm::none_of(op->getResultTypes(), isTensor);
 }
 
+std::optional<FusedAttentionForm>
+FunctionWorkload::getBuiltFusedForm(AttentionOpInterface op) const {
+  if (!options.cudnnAttention)
+    return std::nullopt;
+  return getFusedAttentionForm(op, options.halfPrecision);
+}
+
 bool FunctionWorkload::isInPlaceByFusedAttention(Operation *op) const {
   auto transpose = dyn_cast<linalg::TransposeOp>(op);
-  if (!transpose || !options.cudnnAttention)
+  if (!transpose)
     return false;
   auto isFused = [&](Operation *user) {
     auto attention = dyn_cast_or_null<AttentionOp>(user);
-    return attention &&
-           getFusedAttentionForm(attention, options.halfPrecision).has_value();
+    return attention && getBuiltFusedForm(attention).has_value();
   };
   // Read: every use a collapse read only as a fused attention's query,
   // keys or values.
@@ -1007,9 +1013,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     SmallVector<int64_t, 5> loops = attention.getLoopSizes();
     double b = loops[0], i = loops[1], j = loops[2], d = loops[3], e = loops[4];
     double scores = b * i * j;
-    std::optional<FusedAttentionForm> form;
-    if (options.cudnnAttention)
-      form = getFusedAttentionForm(attention, options.halfPrecision);
+    std::optional<FusedAttentionForm> form = getBuiltFusedForm(attention);
     work.elementType = query.getElementType();
     work.iterations = scores * (d + e);
     work.parallelIterations =
@@ -1090,9 +1094,7 @@ void FunctionWorkload::analyzeOp(Operation *op) {
     work.parallelIterations =
         loops[0] * loops[1] *
         std::min<double>(loops[2], OpWorkload::kReductionThreads);
-    std::optional<FusedAttentionForm> form;
-    if (options.cudnnAttention)
-      form = getFusedAttentionForm(grad, options.halfPrecision);
+    std::optional<FusedAttentionForm> form = getBuiltFusedForm(grad);
     if (form) {
       FusedAttentionWork fused = getFusedAttentionWork(grad, *form);
       work.fusedAttentionStacks = form->stacks;

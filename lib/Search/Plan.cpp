@@ -538,9 +538,10 @@ void PlanPass::runOnOperation() {
   // cuDNN's fused attention.
   WorkloadOptions workloadOptions;
   workloadOptions.cudnnAttention = cudnnAttention;
-  if (precision == "bf16")
+  std::optional<Precision> asked = symbolizePrecision(precision);
+  if (asked == Precision::BF16)
     workloadOptions.halfPrecision = BFloat16Type::get(&getContext());
-  else if (precision == "fp16")
+  else if (asked == Precision::FP16)
     workloadOptions.halfPrecision = Float16Type::get(&getContext());
   WorkloadAnalysis analysis(module, workloadOptions);
   const FunctionWorkload *entry = getEntryFunction(analysis);

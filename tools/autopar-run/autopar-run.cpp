@@ -131,16 +131,14 @@ static cl::opt<std::string> backend("backend",
                                     cl::init("cpu"), cl::cat(runCategory));
 
 /// What the backend builds where the cost model has a choice: cuDNN's fused
-/// attention only on CUDA, unless --cuda-options turns it off.
+/// attention only on CUDA, as --cuda-options sets autopar-lower-to-cuda's
+/// cudnn-attention (options it cannot parse are the pipeline's to report).
 static WorkloadOptions getBuiltWorkloadOptions() {
   WorkloadOptions options;
-  options.cudnnAttention =
-      backend == "cuda" &&
-      !llvm::any_of(llvm::split(StringRef(cudaOptions), ' '),
-                    [](StringRef option) {
-                      return option == "cudnn-attention=0" ||
-                             option == "cudnn-attention=false";
-                    });
+  LowerToCUDAPipelineOptions lowering;
+  if (succeeded(lowering.parseFromString(cudaOptions, llvm::nulls())))
+    options.cudnnAttention = lowering.cudnnAttention;
+  options.cudnnAttention &= backend == "cuda";
   return options;
 }
 static cl::opt<bool> emulateGpu(

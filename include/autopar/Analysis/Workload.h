@@ -20,8 +20,12 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 namespace mlir::autopar {
+
+class AttentionOpInterface;
+struct FusedAttentionForm;
 
 /// How the CUDA backend will build what the analysis prices, where it has a
 /// choice (the planner's options of the same names).
@@ -243,6 +247,10 @@ private:
   /// backend builds no transpose (autopar-attention-to-cudnn; which also
   /// needs the strides to fit, which nearly every model's do).
   bool isInPlaceByFusedAttention(Operation *op) const;
+  /// The form cuDNN's fused attention computes `op` in, when the backend
+  /// builds it so (the options).
+  std::optional<FusedAttentionForm>
+  getBuiltFusedForm(AttentionOpInterface op) const;
 
   FunctionOpInterface func;
   WorkloadOptions options;
