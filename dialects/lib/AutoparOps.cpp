@@ -18,6 +18,7 @@
 #include "mlir/IR/OpImplementation.h"
 
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/SmallSet.h"
 #include "llvm/ADT/StringSet.h"
 #include <cmath>
@@ -264,20 +265,26 @@ LogicalResult mlir::autopar::detail::verifyAttentionOp(Operation *op) {
   RankedTensorType query = attention.getQuery().getType(),
                    key = attention.getKey().getType(),
                    value = attention.getValue().getType();
+  int64_t rank = query.getRank();
   for (RankedTensorType type : {query, key, value})
-    if (type.getRank() != 3)
-      return op->emitOpError() << "query, key and value must be rank 3 "
-                                  "([batch, rows, columns]), got "
-                               << type;
+    if (type.getRank() < 3 || type.getRank() != rank)
+      return op->emitOpError()
+             << "query, key and value must have one rank of at least 3 "
+                "([batch..., rows, columns]), got "
+             << type;
   Type element = query.getElementType();
   if (!isa<FloatType>(element) || key.getElementType() != element ||
       value.getElementType() != element)
     return op->emitOpError() << "query, key and value must have one "
                                 "floating-point element type";
-  if (failed(agreeSizes(op, query, 0, key, 0, "batch")) ||
-      failed(agreeSizes(op, query, 0, value, 0, "batch")) ||
-      failed(agreeSizes(op, query, 2, key, 1, "query and key depth")) ||
-      failed(agreeSizes(op, key, 2, value, 1, "key and value row")))
+  for (int64_t dim = 0; dim < rank - 2; ++dim)
+    if (failed(agreeSizes(op, query, dim, key, dim, "batch")) ||
+        failed(agreeSizes(op, query, dim, value, dim, "batch")))
+      return failure();
+  if (failed(agreeSizes(op, query, rank - 1, key, rank - 2,
+                        "query and key depth")) ||
+      failed(
+          agreeSizes(op, key, rank - 1, value, rank - 2, "key and value row")))
     return failure();
   OperandRange maskInputs = attention.getMaskInputs();
   if (!attention.hasMask()) {
@@ -322,22 +329,27 @@ static LogicalResult verifyOutputAndLse(AttentionOpInterface attention,
   Operation *op = attention;
   RankedTensorType query = attention.getQuery().getType(),
                    value = attention.getValue().getType();
-  if (output.getRank() != 3)
-    return op->emitOpError() << "output must be rank 3 ([batch, rows, "
-                                "columns]), got "
-                             << output;
-  if (lse.getRank() != 2)
-    return op->emitOpError()
-           << "lse must be rank 2 ([batch, query rows]), got " << lse;
+  int64_t rank = query.getRank();
+  if (output.getRank() != rank)
+    return op->emitOpError() << "output must be rank " << rank
+                             << " ([batch..., rows, columns]), got " << output;
+  if (lse.getRank() != rank - 1)
+    return op->emitOpError() << "lse must be rank " << rank - 1
+                             << " ([batch..., query rows]), got " << lse;
   if (output.getElementType() != query.getElementType())
     return op->emitOpError() << "output must have the query's element type";
   if (!isa<FloatType>(lse.getElementType()))
     return op->emitOpError() << "lse must have a floating-point element type";
-  if (failed(agreeSizes(op, query, 0, output, 0, "batch")) ||
-      failed(agreeSizes(op, query, 0, lse, 0, "batch")) ||
-      failed(agreeSizes(op, query, 1, output, 1, "query and output row")) ||
-      failed(agreeSizes(op, query, 1, lse, 1, "query and lse row")) ||
-      failed(agreeSizes(op, value, 2, output, 2, "value and output column")))
+  for (int64_t dim = 0; dim < rank - 2; ++dim)
+    if (failed(agreeSizes(op, query, dim, output, dim, "batch")) ||
+        failed(agreeSizes(op, query, dim, lse, dim, "batch")))
+      return failure();
+  if (failed(agreeSizes(op, query, rank - 2, output, rank - 2,
+                        "query and output row")) ||
+      failed(agreeSizes(op, query, rank - 2, lse, rank - 2,
+                        "query and lse row")) ||
+      failed(agreeSizes(op, value, rank - 1, output, rank - 1,
+                        "value and output column")))
     return failure();
   return success();
 }
@@ -370,6 +382,112 @@ LogicalResult AttentionGradOp::verify() {
       getValueGrad().getType() != getValueGradInit().getType())
     return emitOpError() << "results must have the types of the outs";
   return success();
+}
+
+/// `value`, whose first `fromRank` dimensions are a batch, with that batch
+/// as the dimensions `to` (of the same product): a collapse or an
+/// expansion of the leading group (both, through [B], when neither shape
+/// refines the other); `value` itself when it has them.
+static Value reshapeBatch(OpBuilder &b, Location loc, Value value,
+                          unsigned fromRank, ArrayRef<int64_t> to,
+                          SmallVectorImpl<Operation *> &created) {
+  auto type = cast<RankedTensorType>(value.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  if (shape.take_front(fromRank) == to)
+    return value;
+  if (fromRank > 1 && to.size() > 1) {
+    int64_t batch = 1;
+    for (int64_t size : to)
+      batch *= size;
+    Value merged = reshapeBatch(b, loc, value, fromRank, {batch}, created);
+    return reshapeBatch(b, loc, merged, 1, to, created);
+  }
+  unsigned wide = std::max<unsigned>(fromRank, to.size());
+  SmallVector<ReassociationIndices> groups;
+  groups.push_back(llvm::to_vector(llvm::seq<int64_t>(0, wide)));
+  for (unsigned dim = fromRank; dim < shape.size(); ++dim)
+    groups.push_back({static_cast<int64_t>(wide + dim - fromRank)});
+  SmallVector<int64_t> newShape(to);
+  llvm::append_range(newShape, shape.drop_front(fromRank));
+  auto newType = type.clone(newShape);
+  // An empty tensor (an out), or one filled with a constant (a zero
+  // adjoint), is made in the new shape.
+  if (newType.hasStaticShape()) {
+    if (value.getDefiningOp<tensor::EmptyOp>())
+      return tensor::EmptyOp::create(b, loc, newShape, type.getElementType());
+    auto fill = value.getDefiningOp<linalg::FillOp>();
+    if (fill && fill.getOutputs()[0].getDefiningOp<tensor::EmptyOp>()) {
+      Value empty =
+          tensor::EmptyOp::create(b, loc, newShape, type.getElementType());
+      return linalg::FillOp::create(b, loc, fill.getInputs()[0], empty)
+          .getResult(0);
+    }
+  }
+  Operation *reshape =
+      to.size() < fromRank
+          ? tensor::CollapseShapeOp::create(b, loc, newType, value, groups)
+                .getOperation()
+          : tensor::ExpandShapeOp::create(b, loc, newType, value, groups)
+                .getOperation();
+  created.push_back(reshape);
+  return reshape->getResult(0);
+}
+
+AttentionOpInterface
+mlir::autopar::reshapeAttentionBatch(RewriterBase &rewriter,
+                                     AttentionOpInterface op,
+                                     ArrayRef<int64_t> batchShape) {
+  unsigned fromRank = op.getBatchRank();
+  if (op.getBatchShape() == batchShape)
+    return op;
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  Location loc = op->getLoc();
+  SmallVector<Operation *> created;
+  IRMapping mapping;
+  for (OpOperand &operand : op->getOpOperands())
+    if (isa<RankedTensorType>(operand.get().getType()) &&
+        !op.isMaskInput(operand))
+      mapping.map(operand.get(), reshapeBatch(rewriter, loc, operand.get(),
+                                              fromRank, batchShape, created));
+  Operation *reshaped = rewriter.clone(*op, mapping);
+  // The results take the types of their outs (destination style).
+  auto destination = cast<DestinationStyleOpInterface>(reshaped);
+  for (OpResult result : reshaped->getResults())
+    result.setType(destination.getDpsInitOperand(result.getResultNumber())
+                       ->get()
+                       .getType());
+  rewriter.setInsertionPointAfter(reshaped);
+  SmallVector<Value> back;
+  for (OpResult result : reshaped->getResults())
+    back.push_back(reshapeBatch(rewriter, loc, result, batchShape.size(),
+                                op.getBatchShape(), created));
+  rewriter.replaceOp(op, back);
+  // Compose the new reshapes with their neighbours: the collapse that made
+  // an operand, the expansion that reads a result.
+  SmallVector<Operation *> reshapes;
+  auto isReshape = [](Operation *candidate) {
+    return isa_and_nonnull<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+        candidate);
+  };
+  for (Operation *reshape : created) {
+    reshapes.push_back(reshape);
+    if (Operation *def = reshape->getOperand(0).getDefiningOp();
+        isReshape(def) && !llvm::is_contained(reshapes, def))
+      reshapes.push_back(def);
+    for (Operation *user : reshape->getUsers())
+      if (isReshape(user) && !llvm::is_contained(reshapes, user))
+        reshapes.push_back(user);
+  }
+  RewritePatternSet patterns(op->getContext());
+  tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns,
+                                                       op->getContext());
+  tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns,
+                                                     op->getContext());
+  GreedyRewriteConfig config;
+  config.setStrictness(GreedyRewriteStrictness::ExistingOps);
+  (void)applyOpPatternsGreedily(reshapes, std::move(patterns), config);
+  return cast<AttentionOpInterface>(reshaped);
 }
 
 Value mlir::autopar::buildFilled(OpBuilder &b, Location loc,
@@ -526,7 +644,7 @@ mlir::autopar::getFusedAttentionForm(AttentionOpInterface op, Type computeAs) {
   FusedAttentionForm form;
   for (Value value : sixteenBit) {
     auto type = dyn_cast<RankedTensorType>(value.getType());
-    if (!type || !type.hasStaticShape() || type.getRank() != 3)
+    if (!type || !type.hasStaticShape())
       return std::nullopt;
     Type element = type.getElementType();
     if (computeAs && isa<FloatType>(element) &&
@@ -673,8 +791,42 @@ Value mlir::autopar::buildConverted(OpBuilder &b, Location loc, Value value,
       .getResult(0);
 }
 
+/// The decomposition of `op`, whose batch is several dimensions: that of a
+/// clone with them merged, its values expanded back.
+static FailureOr<SmallVector<Value>>
+decomposeMergedBatch(OpBuilder &b, AttentionOpInterface op) {
+  int64_t batch = op.getLoopSizes()[0];
+  if (ShapedType::isDynamic(batch))
+    return op->emitOpError() << "cannot merge a dynamic batch to decompose";
+  Location loc = op->getLoc();
+  unsigned rank = op.getBatchRank();
+  SmallVector<Operation *> created;
+  IRMapping mapping;
+  for (OpOperand &operand : op->getOpOperands())
+    if (isa<RankedTensorType>(operand.get().getType()) &&
+        !op.isMaskInput(operand))
+      mapping.map(operand.get(),
+                  reshapeBatch(b, loc, operand.get(), rank, {batch}, created));
+  Operation *merged = b.clone(*op, mapping);
+  auto destination = cast<DestinationStyleOpInterface>(merged);
+  for (OpResult result : merged->getResults())
+    result.setType(destination.getDpsInitOperand(result.getResultNumber())
+                       ->get()
+                       .getType());
+  FailureOr<SmallVector<Value>> values =
+      cast<linalg::AggregatedOpInterface>(merged).decomposeOperation(b);
+  merged->erase();
+  if (failed(values))
+    return failure();
+  for (Value &value : *values)
+    value = reshapeBatch(b, loc, value, 1, op.getBatchShape(), created);
+  return values;
+}
+
 FailureOr<SmallVector<Value>> AttentionOp::decomposeOperation(OpBuilder &b) {
   Location loc = getLoc();
+  if (getBatchRank() != 1)
+    return decomposeMergedBatch(b, *this);
   RankedTensorType outputType = getOutput().getType();
   Type element = outputType.getElementType();
   Type accumulator = getAttentionAccumulatorType(*this);
@@ -819,6 +971,8 @@ Value mlir::autopar::buildProductSum(OpBuilder &b, Location loc, Value lhs,
 
 FailureOr<SmallVector<Value>>
 AttentionGradOp::decomposeOperation(OpBuilder &b) {
+  if (getBatchRank() != 1)
+    return decomposeMergedBatch(b, *this);
   return buildGradients(b, /*keysInAccumulator=*/false);
 }
 

@@ -549,27 +549,33 @@ bool FunctionWorkload::isInPlaceByFusedAttention(Operation *op) const {
     auto attention = dyn_cast_or_null<AttentionOp>(user);
     return attention && getBuiltFusedForm(attention).has_value();
   };
-  // Read: every use a collapse read only as a fused attention's query,
-  // keys or values.
+  // Read: every use a fused attention's query, keys or values, directly
+  // (batch and heads apart) or through a collapse read only so.
+  auto isFusedInput = [&](OpOperand &use) {
+    return use.getOperandNumber() < 3 && isFused(use.getOwner());
+  };
   Value result = transpose->getResult(0);
-  bool read =
-      !result.use_empty() &&
-      llvm::all_of(result.getUsers(), [&](Operation *user) {
-        auto collapse = dyn_cast<tensor::CollapseShapeOp>(user);
-        return collapse && !collapse->use_empty() &&
-               llvm::all_of(collapse->getUses(), [&](OpOperand &use) {
-                 return use.getOperandNumber() < 3 && isFused(use.getOwner());
-               });
-      });
+  bool read = !result.use_empty() &&
+              llvm::all_of(result.getUses(), [&](OpOperand &use) {
+                if (isFusedInput(use))
+                  return true;
+                auto collapse =
+                    dyn_cast<tensor::CollapseShapeOp>(use.getOwner());
+                return collapse && !collapse->use_empty() &&
+                       llvm::all_of(collapse->getUses(), isFusedInput);
+              });
   if (read)
     return true;
-  // Written: the transpose of an expansion of a fused attention's output.
-  auto expand = transpose.getInput().getDefiningOp<tensor::ExpandShapeOp>();
-  if (!expand || !expand->hasOneUse())
-    return false;
-  auto attention = expand.getSrc().getDefiningOp<AttentionOp>();
-  return attention && expand.getSrc() == attention.getResult() &&
-         isFused(attention);
+  // Written: the transpose of a fused attention's output, or of an
+  // expansion of it.
+  Value written = transpose.getInput();
+  if (auto expand = written.getDefiningOp<tensor::ExpandShapeOp>()) {
+    if (!expand->hasOneUse())
+      return false;
+    written = expand.getSrc();
+  }
+  auto attention = written.getDefiningOp<AttentionOp>();
+  return attention && written == attention.getResult() && isFused(attention);
 }
 
 void FunctionWorkload::analyzeOp(Operation *op) {

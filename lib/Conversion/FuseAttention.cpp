@@ -1398,6 +1398,31 @@ FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
   return attention;
 }
 
+/// The batch of `attention` as its query, keys and values were made: the
+/// dimensions that the collapses making all three merge into their first
+/// (batch and heads, [b, h]); none when those differ, are dynamic, or an
+/// operand is not such a collapse.
+std::optional<SmallVector<int64_t>> getMergedBatch(AttentionOp attention) {
+  std::optional<SmallVector<int64_t>> merged;
+  for (Value operand :
+       {attention.getQuery(), attention.getKey(), attention.getValue()}) {
+    auto collapse = operand.getDefiningOp<tensor::CollapseShapeOp>();
+    if (!collapse)
+      return std::nullopt;
+    ReassociationIndices first = collapse.getReassociationIndices().front();
+    if (first.size() < 2)
+      return std::nullopt;
+    SmallVector<int64_t> dims;
+    for (int64_t dim : first)
+      dims.push_back(collapse.getSrcType().getDimSize(dim));
+    if (llvm::any_of(dims, ShapedType::isDynamic) ||
+        (merged && *merged != dims))
+      return std::nullopt;
+    merged = dims;
+  }
+  return merged;
+}
+
 } // namespace
 
 namespace {
@@ -1440,6 +1465,14 @@ struct FuseAttentionPass
       // The remark goes where the context product was.
       Location at = chain->context->getLoc();
       FailureOr<AttentionOp> attention = fuse(rewriter, *chain, reason, erased);
+      // Batch and heads apart, as the operands were made: a plan can then
+      // split the heads (tensor parallelism) apart from the batch.
+      if (succeeded(attention))
+        if (std::optional<SmallVector<int64_t>> batch =
+                getMergedBatch(*attention))
+          attention = cast<AttentionOp>(
+              reshapeAttentionBatch(rewriter, *attention, *batch)
+                  .getOperation());
       if (failed(attention)) {
         if (report)
           emitRemark(at) << "autopar-fuse-attention: no attention formed: "

@@ -481,9 +481,17 @@ struct PrepareLoweringPass
     getOperation()->walk(
         [&](linalg::AggregatedOpInterface op) { aggregates.push_back(op); });
     for (linalg::AggregatedOpInterface op : aggregates) {
-      rewriter.setInsertionPoint(op);
       FailureOr<SmallVector<Value>> replacements;
       auto attention = dyn_cast<AttentionOpInterface>(op.getOperation());
+      // Batch and heads kept apart (autopar-fuse-attention) merge again:
+      // the decompositions and their blocks are over [B, I, J].
+      if (attention && attention.getBatchRank() != 1 &&
+          !ShapedType::isDynamic(attention.getLoopSizes()[0])) {
+        attention = reshapeAttentionBatch(rewriter, attention,
+                                          {attention.getLoopSizes()[0]});
+        op = cast<linalg::AggregatedOpInterface>(attention.getOperation());
+      }
+      rewriter.setInsertionPoint(op);
       int64_t block =
           attention ? getAttentionBatchBlock(attention, attentionBlockBytes)
                     : 0;

@@ -90,6 +90,20 @@ private:
   Value coord(ArrayRef<unsigned> axes, Location loc) {
     return resharding->getCoord(axes, loc);
   }
+  /// The device's first index of a loop split over `axes` into blocks of
+  /// `localSize` (at the builder's insertion point).
+  Value getFirstIndex(ArrayRef<unsigned> axes, int64_t localSize,
+                      Location loc) {
+    Value size = arith::ConstantIndexOp::create(builder, loc, localSize);
+    return arith::MulIOp::create(builder, loc, coord(axes, loc), size);
+  }
+  /// In the mask of `local`, the device's form of attention `global` with
+  /// several batch loops: its batch index b, linearised over the device's
+  /// block, made the global one (each loop's index offset by the device's
+  /// first, linearised over the global sizes).
+  void shiftLinearisedBatch(AttentionOpInterface global,
+                            AttentionOpInterface local,
+                            const Strategy &strategy, Location loc);
   TensorSharding replicated() const { return resharding->getReplicated(); }
   /// The strategy of `op` on the mesh (replicated when it has none).
   FailureOr<Strategy> strategyOf(Operation *op, const OpSpace &space);
@@ -466,8 +480,17 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
       if (attention.hasMask()) {
         Block &mask = attention.getMaskRegion().front();
         SmallVector<int64_t, 5> sizes = attention.getLoopSizes();
-        for (unsigned loop = 0; loop < 3; ++loop)
-          indices.push_back({mask.getArgument(loop), loop, sizes[loop]});
+        unsigned n = attention.getBatchRank();
+        // The batch's index b is linearised over the batch loops: one
+        // loop counts as before; several (batch and heads apart) are
+        // linearised again below.
+        if (n == 1)
+          indices.push_back({mask.getArgument(0), 0, sizes[0]});
+        indices.push_back({mask.getArgument(1), n, sizes[1]});
+        indices.push_back({mask.getArgument(2), n + 1, sizes[2]});
+        if (n > 1)
+          shiftLinearisedBatch(cast<AttentionOpInterface>(op), attention,
+                               *strategy, loc);
       }
     }
     for (LoopIndex &index : indices) {
@@ -481,9 +504,7 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
       {
         OpBuilder::InsertionGuard guard(builder);
         builder.setInsertionPoint(clone);
-        Value size =
-            arith::ConstantIndexOp::create(builder, loc, index.localSize);
-        offset = arith::MulIOp::create(builder, loc, coord(axes, loc), size);
+        offset = getFirstIndex(axes, index.localSize, loc);
       }
       OpBuilder inner(clone->getContext());
       if (Operation *def = index.value.getDefiningOp())
@@ -506,6 +527,63 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
       scalars.map(result, local);
   }
   return success();
+}
+
+void FunctionPartitioner::shiftLinearisedBatch(AttentionOpInterface global,
+                                               AttentionOpInterface local,
+                                               const Strategy &strategy,
+                                               Location loc) {
+  Block &mask = local.getMaskRegion().front();
+  Value index = mask.getArgument(0);
+  if (index.use_empty())
+    return;
+  unsigned n = global.getBatchRank();
+  ArrayRef<int64_t> globalSizes = global.getBatchShape();
+  ArrayRef<int64_t> localSizes = local.getBatchShape();
+  SmallVector<Value> first(n);
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPoint(local);
+    for (unsigned loop = 0; loop < n; ++loop) {
+      SmallVector<unsigned> axes;
+      for (auto [axis, split] : llvm::enumerate(strategy))
+        if (split == static_cast<int>(loop))
+          axes.push_back(axis);
+      if (!axes.empty())
+        first[loop] = getFirstIndex(axes, localSizes[loop], loc);
+    }
+  }
+  if (llvm::all_of(first, [](Value value) { return !value; }))
+    return;
+  SmallVector<OpOperand *> uses;
+  for (OpOperand &use : index.getUses())
+    uses.push_back(&use);
+  OpBuilder inner = OpBuilder::atBlockBegin(&mask);
+  auto constant = [&](int64_t value) {
+    return arith::ConstantIndexOp::create(inner, loc, value);
+  };
+  // b = sum_k (b_k + first_k) G_k, where b_k = (local b / L_k) mod l_k.
+  Value linear = constant(0);
+  int64_t localStride = 1, globalStride = 1;
+  for (int loop = n - 1; loop >= 0; --loop) {
+    Value position = index;
+    if (localStride != 1)
+      position =
+          arith::DivUIOp::create(inner, loc, position, constant(localStride));
+    if (loop > 0)
+      position = arith::RemUIOp::create(inner, loc, position,
+                                        constant(localSizes[loop]));
+    if (first[loop])
+      position = arith::AddIOp::create(inner, loc, position, first[loop]);
+    if (globalStride != 1)
+      position =
+          arith::MulIOp::create(inner, loc, position, constant(globalStride));
+    linear = arith::AddIOp::create(inner, loc, linear, position);
+    localStride *= localSizes[loop];
+    globalStride *= globalSizes[loop];
+  }
+  for (OpOperand *use : uses)
+    use->set(linear);
 }
 
 LogicalResult FunctionPartitioner::partitionReturn(func::ReturnOp op) {

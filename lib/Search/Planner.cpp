@@ -1058,9 +1058,11 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       // A fused attention (cuDNN's) whose query rows this split leaves a
       // device no whole stacks of is built as its decomposition.
       if (opWork && opWork->decomposedAttention) {
+        // The query rows' loop follows the batch loops.
+        int rowLoop = cast<AttentionOpInterface>(space.op).getBatchRank();
         int64_t rowSplit = 1;
         for (auto [axis, loop] : llvm::enumerate(strategy))
-          if (loop == 1)
+          if (loop == rowLoop)
             rowSplit *= mesh.sizes[axis];
         if (opWork->fusedAttentionStacks % rowSplit != 0)
           opWork = opWork->decomposedAttention.get();

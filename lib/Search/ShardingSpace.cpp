@@ -193,21 +193,28 @@ static OpSpace linalgSpace(linalg::LinalgOp op) {
   return space;
 }
 
-/// An attention's loops: batch b, query row i, key row j, depth d, value
-/// column e. Only b and i split (rows are independent); j is the softmax's
-/// and the context's reduction, d the scores', and e stays whole. Its
-/// gradient has the same loops; split by query rows, the key and value
-/// gradients (which sum over them) are partial. The mask's inputs are read
-/// whole.
+/// An attention's loops: its batch dimensions (batch and heads where
+/// autopar-fuse-attention kept them apart), query row i, key row j, depth
+/// d, value column e. Only the batch and i split (rows are independent); j
+/// is the softmax's and the context's reduction, d the scores', and e
+/// stays whole. Its gradient has the same loops; split by query rows, the
+/// key and value gradients (which sum over them) are partial. The mask's
+/// inputs are read whole.
 static OpSpace attentionSpace(AttentionOpInterface op) {
   OpSpace space;
   space.op = op;
+  unsigned n = op.getBatchRank();
   SmallVector<int64_t, 5> loops = op.getLoopSizes();
-  space.loopSizes.assign(loops.begin(), loops.end());
+  space.loopSizes.assign(op.getBatchShape().begin(), op.getBatchShape().end());
+  space.loopSizes.append(loops.begin() + 1, loops.end());
   bool isGrad = isa<AttentionGradOp>(op);
-  space.reduction = {false, isGrad, true, true, false};
-  space.splittable = {!ShapedType::isDynamic(loops[0]),
-                      !ShapedType::isDynamic(loops[1]), false, false, false};
+  for (unsigned loop = 0; loop < n; ++loop) {
+    space.reduction.push_back(false);
+    space.splittable.push_back(!ShapedType::isDynamic(space.loopSizes[loop]));
+  }
+  space.reduction.append({isGrad, true, true, false});
+  space.splittable.append(
+      {!ShapedType::isDynamic(loops[1]), false, false, false});
   auto bind = [&](Value v, unsigned number, ArrayRef<int> dims) {
     std::optional<Binding> binding = makeBinding(v, number);
     if (binding)
@@ -215,17 +222,24 @@ static OpSpace attentionSpace(AttentionOpInterface op) {
         binding->dimLoop[dim] = loop;
     return binding;
   };
-  const int b = 0, i = 1, j = 2, d = 3, e = 4;
-  SmallVector<SmallVector<int>> operands = {{b, i, d}, {b, d, j}, {b, j, e}};
+  const int i = n, j = n + 1, d = n + 2, e = n + 3;
+  // The batch loops, then the given ones.
+  auto over = [&](std::initializer_list<int> inner) {
+    SmallVector<int> dims = llvm::to_vector(llvm::seq<int>(0, n));
+    dims.append(inner);
+    return dims;
+  };
+  SmallVector<SmallVector<int>> operands = {over({i, d}), over({d, j}),
+                                            over({j, e})};
   SmallVector<SmallVector<int>> results;
   if (isGrad) {
     // output, lse, their adjoints; the outs like query, key and value.
-    operands.append({{b, i, e}, {b, i}, {b, i, e}, {b, i}});
-    operands.append({{b, i, d}, {b, d, j}, {b, j, e}});
-    results = {{b, i, d}, {b, d, j}, {b, j, e}};
+    operands.append({over({i, e}), over({i}), over({i, e}), over({i})});
+    operands.append({over({i, d}), over({d, j}), over({j, e})});
+    results = {over({i, d}), over({d, j}), over({j, e})};
   } else {
-    operands.append({{b, i, e}, {b, i}});
-    results = {{b, i, e}, {b, i}};
+    operands.append({over({i, e}), over({i})});
+    results = {over({i, e}), over({i})};
   }
   for (auto [number, dims] : llvm::enumerate(operands))
     if (auto binding = bind(op->getOperand(number), number, dims))

@@ -455,9 +455,19 @@ struct AttentionToCUDNNPass
       host.insert(name);
     SmallVector<std::pair<AttentionOp, Eligible>> forward;
     SmallVector<std::pair<AttentionGradOp, Eligible>> backward;
+    IRRewriter rewriter(&getContext());
     getOperation().walk([&](func::FuncOp func) {
       if (host.contains(func.getSymName()))
         return;
+      // Batch and heads kept apart (autopar-fuse-attention) merge again:
+      // the call's views read [B, X, Y] as the heads' collapse makes it.
+      SmallVector<AttentionOpInterface> apart;
+      func.walk([&](AttentionOpInterface op) {
+        if (op.getBatchRank() != 1 && op.getQuery().getType().hasStaticShape())
+          apart.push_back(op);
+      });
+      for (AttentionOpInterface op : apart)
+        reshapeAttentionBatch(rewriter, op, {op.getLoopSizes()[0]});
       func.walk([&](Operation *op) {
         if (auto attention = dyn_cast<AttentionOp>(op)) {
           if (std::optional<Eligible> eligible = getEligible(attention))

@@ -54,9 +54,12 @@ def Autopar_AttentionOpInterface : OpInterface<"AttentionOpInterface"> {
     [B, I, D], `key` [B, D, J] (keys transposed) and `value` [B, J, E],
     scores scaled by `scale`, and an optional `mask` region of (b, i, j)
     and the `mask_inputs` it reads yielding `i1` (true: the score is
-    replaced by `masked`). The interface
-    verifies what both ops share (ranks, sizes, one floating-point type,
-    the mask's form); each op checks its other operands.
+    replaced by `masked`). The batch may be several leading dimensions
+    (batch and heads apart, [N0, N1, I, D]: B = N0 N1, so that the heads
+    can be split where the batch is not); the mask's b is then the batch
+    index linearised row-major. The interface verifies what both ops share
+    (ranks, sizes, one floating-point type, the mask's form); each op
+    checks its other operands.
   }];
   let methods = [
     InterfaceMethod<"The queries [B, I, D].", "::mlir::TypedValue<::mlir::RankedTensorType>",
@@ -99,12 +102,28 @@ def Autopar_AttentionOpInterface : OpInterface<"AttentionOpInterface"> {
       unsigned number = operand.getOperandNumber();
       return number >= first && number < first + inputs.size();
     }
-    /// The loop sizes (b, i, j, d, e).
+    /// The number of leading batch dimensions (1: [B, I, D]).
+    unsigned getBatchRank() {
+      return $_op.getQuery().getType().getRank() - 2;
+    }
+    /// The leading batch dimensions' sizes.
+    ::llvm::ArrayRef<int64_t> getBatchShape() {
+      return $_op.getQuery().getType().getShape().take_front(getBatchRank());
+    }
+    /// The loop sizes (b, i, j, d, e), b the batch dimensions' product
+    /// (dynamic when one of them is).
     ::llvm::SmallVector<int64_t, 5> getLoopSizes() {
       ::mlir::RankedTensorType query = $_op.getQuery().getType();
       ::mlir::RankedTensorType value = $_op.getValue().getType();
-      return {query.getDimSize(0), query.getDimSize(1), value.getDimSize(1),
-              query.getDimSize(2), value.getDimSize(2)};
+      unsigned n = getBatchRank();
+      int64_t batch = 1;
+      for (int64_t size : getBatchShape())
+        batch = ::mlir::ShapedType::isDynamic(size) || 
+                        ::mlir::ShapedType::isDynamic(batch)
+                    ? ::mlir::ShapedType::kDynamic
+                    : batch * size;
+      return {batch, query.getDimSize(n), value.getDimSize(n),
+              query.getDimSize(n + 1), value.getDimSize(n + 1)};
     }
   }];
   let verify = [{ return ::mlir::autopar::detail::verifyAttentionOp($_op); }];

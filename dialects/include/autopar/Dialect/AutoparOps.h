@@ -77,6 +77,18 @@ constexpr double kLargeMaskedValue = 1 << 20;
 /// eager 16-bit attention: a row sum of J exponentials rounded to 8 or 11
 /// bits at every addition would lose the row).
 Type getAttentionAccumulatorType(AttentionOpInterface op);
+/// `op` computed with its batch as the leading dimensions `batchShape` (of
+/// the same product): a new op of its kind whose batch-carrying operands
+/// are reshapes of `op`'s (composed with the reshapes that make them, so
+/// that [b, h, I, D] read through a collapse to [b h, I, D] is read as it
+/// was made), and whose results, reshaped back, replace `op`'s (composed
+/// with the reshapes that read them). The mask is kept: its b is the
+/// linearised batch index either way. Returns `op` itself when its batch
+/// already has that shape. autopar-fuse-attention keeps batch and heads
+/// apart with it; lowering merges them again (batchShape = {B}).
+AttentionOpInterface reshapeAttentionBatch(RewriterBase &rewriter,
+                                           AttentionOpInterface op,
+                                           ArrayRef<int64_t> batchShape);
 /// A tensor of `type` filled with `value` (tensor.empty + linalg.fill; an
 /// integer type takes the value truncated): the attention's
 /// decompositions' accumulators, and every zero or seed autopar-training
