@@ -3,7 +3,9 @@
 item 7): Narayanan et al. SC'21, Table 1 (GPT, A100 80 GB, sequence 2048,
 vocabulary 51200, mixed precision; t tensor, p pipeline, d = GPUs / (t p)
 data), with the stage count, the per-stage mesh (d x t), activation
-recomputation (full, as the paper ran) and the schedule pinned: the
+recomputation (full, as the paper ran), what each mesh axis splits (d
+the batch, t within each op: `parallelism=data-tensor`) and the schedule
+pinned: the
 interleaved 1F1B schedule, which the paper's section 5.1 says these runs
 used ("we use the interleaved pipeline schedule with the scatter/gather
 optimization enabled"). The paper does not give each row's chunks per
@@ -12,7 +14,7 @@ device (v) or microbatch size, so those are searched
 
 For each row: generate the model (models/generate.py gpt, bf16, the row's
 batch), plan it with `autopar-opt --autopar-plan="stages=p mesh=dxt
-zero=0 recompute=full optimizer=adam loss=softmax-cross-entropy
+parallelism=data-tensor zero=0 recompute=full optimizer=adam loss=softmax-cross-entropy
 schedule=interleaved"` (the step's loss priced too, as Megatron's
 vocabulary-parallel cross-entropy runs it) on the row's number of DGX A100
 nodes (p = 1: the same without stages=), and print the predicted step time
@@ -111,9 +113,13 @@ def main():
                        (gpus // 8), "nodes": gpus // 8}, f)
         report = os.path.join(directory, "plan-%d.json" % row)
         mesh = "%dx%d" % (d, t) if t > 1 and d > 1 else str(d * t)
-        options = ("target=%s mesh=%s zero=0 recompute=full optimizer=adam "
-                   "loss=softmax-cross-entropy report=%s" %
-                   (target, mesh, report))
+        # What the axes split, as Megatron does: d the batch, t within each
+        # op (parallelism=data-tensor; heads apart from the batch).
+        roles = ("data-tensor" if t > 1 and d > 1 else
+                 "tensor" if t > 1 else "data")
+        options = ("target=%s mesh=%s parallelism=%s zero=0 recompute=full "
+                   "optimizer=adam loss=softmax-cross-entropy report=%s" %
+                   (target, mesh, roles, report))
         if p > 1:
             options += " stages=%d schedule=interleaved" % p
         start = time.monotonic()

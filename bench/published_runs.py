@@ -11,8 +11,10 @@ Rows (the figures as shared/DESIGN.md transcribes them):
     TFLOP/s per GPU, pinned `mesh=N parallelism=data zero=3 recompute=full
     microbatches=1`; PTD-P with t x p = 96 (taken as t = 8, p = 12, 1F1B,
     microbatch 1: batch / d microbatches) at 153 / 149 / 141, pinned
-    `stages=12 schedule=1f1b mesh=dx8 zero=0 recompute=full
-    microbatches=1536/d`.
+    `stages=12 schedule=1f1b mesh=dx8 parallelism=data-tensor zero=0
+    recompute=full microbatches=1536/d` (parallelism=data-tensor: d splits
+    the batch, t within each op, heads apart from the batch, as Megatron
+    splits them).
     TFLOP/s by Megatron's count, 96 B s l h^2 (1 + s/(6h) + V/(16 l h)).
     Both 2021 systems wrote the attention's scores (Megatron's fused
     softmax kernels; FlashAttention came in 2022): these rows are priced
@@ -20,7 +22,8 @@ Rows (the figures as shared/DESIGN.md transcribes them):
   * torchtitan (PyTorch), Llama 3.1 8B on 8 H100, FSDP, local batch 2,
     sequence 8192, selective recomputation: 5,762 tokens/s per GPU; 70B on
     256 H100, FSDP 32 x TP 8, local batch 16, full recomputation: 829.
-    Pinned `zero=3` on `mesh=8 parallelism=data` and `mesh=32x8`. The
+    Pinned `zero=3` on `mesh=8 parallelism=data` and `mesh=32x8
+    parallelism=data-tensor` (TP 8 within each op, FSDP over 32). The
     model is generate.py's LLaMA block (grouped-query attention, SwiGLU,
     RMSNorm; no rotary embedding), the h100-dgx preset with 96 GB (the runs
     used 96 GB H100s at 500 W; the preset's clocks are the 700 W part's).
@@ -81,7 +84,8 @@ for gpus, tflops in ((384, 153), (768, 149), (1536, 141)):
     d = gpus // 96
     ROWS["t2-ptdp-%d" % gpus] = (
         "gpt3-175b", 1536, "a100-dgx", gpus // 8,
-        "stages=12 schedule=1f1b mesh=%dx8 zero=0 recompute=full "
+        "stages=12 schedule=1f1b mesh=%dx8 parallelism=data-tensor zero=0 "
+        "recompute=full "
         "microbatches=%d cudnn-attention=0" % (d, 1536 // d), "tflops", tflops,
         "PTD-P t=8 p=12 d=%d, microbatch 1" % d)
 ROWS["titan-8b-8"] = (
@@ -90,7 +94,8 @@ ROWS["titan-8b-8"] = (
     "tokens", 5762, "FSDP 8, local batch 2, selective")
 ROWS["titan-70b-256"] = (
     "llama31-70b", 512, "h100-dgx", 32,
-    "mesh=32x8 zero=3 recompute=full microbatches=1", "tokens", 829,
+    "mesh=32x8 parallelism=data-tensor zero=3 recompute=full "
+    "microbatches=1", "tokens", 829,
     "FSDP 32 x TP 8, local batch 16, full")
 
 

@@ -138,6 +138,45 @@ func.func @grouped(%q: tensor<2x16x64xbf16>, %k: tensor<2x16x32xbf16>, %v: tenso
 
 // -----
 
+// The same attention with batch and heads apart (autopar-fuse-attention's
+// form: [b, h_kv, g S, d] read straight from the transposes): merged
+// again, it is the same call on the same buffers.
+// CHECK-LABEL: func.func @grouped_apart
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x16x64xbf16>, %[[K:.*]]: tensor<2x16x32xbf16>, %[[V:.*]]: tensor<2x16x32xbf16>)
+// CHECK-NOT: linalg.transpose
+// CHECK: %[[C:.*]]:2 = autopar.library_call "autopar_cuda_attention" ins(%[[Q]], %[[K]], %[[V]] : tensor<2x16x64xbf16>, tensor<2x16x32xbf16>, tensor<2x16x32xbf16>) outs(%{{.*}}, %{{.*}} : tensor<2x16x2x2x16xbf16>, tensor<4x32xf32>)
+// CHECK-SAME: values [1024, 16, 64, 512, 16, 32, 512, 16, 32, 1024, 16, 64, 2, 4, 2, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32]
+// CHECK-NOT: linalg.transpose
+// CHECK: tensor.collapse_shape %[[C]]#0 {{\[}}[0], [1], [2, 3, 4]]
+func.func @grouped_apart(%q: tensor<2x16x64xbf16>, %k: tensor<2x16x32xbf16>, %v: tensor<2x16x32xbf16>) -> tensor<2x16x64xbf16> {
+  %qe = tensor.expand_shape %q [[0], [1], [2, 3, 4]] output_shape [2, 16, 2, 2, 16] : tensor<2x16x64xbf16> into tensor<2x16x2x2x16xbf16>
+  %qi = tensor.empty() : tensor<2x2x2x16x16xbf16>
+  %qt = linalg.transpose ins(%qe : tensor<2x16x2x2x16xbf16>) outs(%qi : tensor<2x2x2x16x16xbf16>) permutation = [0, 2, 3, 1, 4]
+  %qc = tensor.collapse_shape %qt [[0], [1], [2, 3], [4]] : tensor<2x2x2x16x16xbf16> into tensor<2x2x32x16xbf16>
+  %ke = tensor.expand_shape %k [[0], [1], [2, 3]] output_shape [2, 16, 2, 16] : tensor<2x16x32xbf16> into tensor<2x16x2x16xbf16>
+  %ki = tensor.empty() : tensor<2x2x16x16xbf16>
+  %kt = linalg.transpose ins(%ke : tensor<2x16x2x16xbf16>) outs(%ki : tensor<2x2x16x16xbf16>) permutation = [0, 2, 3, 1]
+  %ve = tensor.expand_shape %v [[0], [1], [2, 3]] output_shape [2, 16, 2, 16] : tensor<2x16x32xbf16> into tensor<2x16x2x16xbf16>
+  %vi = tensor.empty() : tensor<2x2x16x16xbf16>
+  %vt = linalg.transpose ins(%ve : tensor<2x16x2x16xbf16>) outs(%vi : tensor<2x2x16x16xbf16>) permutation = [0, 2, 1, 3]
+  %oi = tensor.empty() : tensor<2x2x32x16xbf16>
+  %li = tensor.empty() : tensor<2x2x32xf32>
+  %o, %lse = autopar.attention ins(%qc, %kt, %vt : tensor<2x2x32x16xbf16>, tensor<2x2x16x16xbf16>, tensor<2x2x16x16xbf16>) outs(%oi, %li : tensor<2x2x32x16xbf16>, tensor<2x2x32xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c16 = arith.constant 16 : index
+    %r = arith.remui %i, %c16 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<2x2x32x16xbf16>, tensor<2x2x32xf32>
+  %oe = tensor.expand_shape %o [[0], [1], [2, 3], [4]] output_shape [2, 2, 2, 16, 16] : tensor<2x2x32x16xbf16> into tensor<2x2x2x16x16xbf16>
+  %ot = tensor.empty() : tensor<2x16x2x2x16xbf16>
+  %otr = linalg.transpose ins(%oe : tensor<2x2x2x16x16xbf16>) outs(%ot : tensor<2x16x2x2x16xbf16>) permutation = [0, 3, 1, 2, 4]
+  %r = tensor.collapse_shape %otr [[0], [1], [2, 3, 4]] : tensor<2x16x2x2x16xbf16> into tensor<2x16x64xbf16>
+  return %r : tensor<2x16x64xbf16>
+}
+
+// -----
+
 // The same stacking on plain operands: each of the B = 3 entries is 2
 // query heads of 8 rows (strides 256, 128, 16) over one key-value head;
 // the keys transposed first. A mask whose stacks do not divide the rows

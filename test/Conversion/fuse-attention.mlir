@@ -37,8 +37,8 @@
 // DECOMPOSED: math.exp
 // DECOMPOSED: arith.addf
 // DECOMPOSED: arith.divf
-// DECOMPOSED: linalg.batch_matmul
 // DECOMPOSED: math.log
+// DECOMPOSED: linalg.batch_matmul
 func.func @causal(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4xf32>) -> tensor<2x8x4xf32> {
   %zero = arith.constant 0.0 : f32
   %ninf = arith.constant 0xFF800000 : f32
@@ -86,6 +86,78 @@ func.func @causal(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x8x4
   // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 5.000000e-01, masked)}}
   %o = linalg.batch_matmul ins(%p, %v : tensor<2x8x8xf32>, tensor<2x8x4xf32>) outs(%zo : tensor<2x8x4xf32>) -> tensor<2x8x4xf32>
   return %o : tensor<2x8x4xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row = affine_map<(d0, d1, d2) -> (d0, d1)>
+// Query, keys and values made by collapsing [b, h] into B (as every
+// exported transformer makes them): the attention keeps batch and heads
+// apart, reading the uncollapsed tensors, and its result is what the
+// expansion made (docs/dialect.md). Decomposed, it merges them again.
+// CHECK-LABEL: func.func @heads
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x3x8x4xf32>, %[[K:.*]]: tensor<2x3x4x8xf32>, %[[V:.*]]: tensor<2x3x8x4xf32>)
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: %[[O:.*]], %{{.*}} = autopar.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<2x3x8x4xf32>, tensor<2x3x4x8xf32>, tensor<2x3x8x4xf32>) outs(%{{.*}}, %{{.*}} : tensor<2x3x8x4xf32>, tensor<2x3x8xf32>) scale 5.000000e-01 masked 0xFFF0000000000000 mask {
+// CHECK: } -> tensor<2x3x8x4xf32>, tensor<2x3x8xf32>
+// CHECK-NOT: tensor.expand_shape
+// CHECK: return %[[O]]
+// DECOMPOSED-LABEL: func.func @heads
+// DECOMPOSED: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2], [3]] : tensor<2x3x8x4xf32> into tensor<6x8x4xf32>
+// DECOMPOSED: linalg.batch_matmul ins({{.*}} : tensor<6x8x4xf32>, tensor<6x4x8xf32>)
+// DECOMPOSED: linalg.batch_matmul
+// DECOMPOSED: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2], [3]] output_shape [2, 3, 8, 4]
+func.func @heads(%q4: tensor<2x3x8x4xf32>, %k4: tensor<2x3x4x8xf32>, %v4: tensor<2x3x8x4xf32>) -> tensor<2x3x8x4xf32> {
+  %q = tensor.collapse_shape %q4 [[0, 1], [2], [3]] : tensor<2x3x8x4xf32> into tensor<6x8x4xf32>
+  %k = tensor.collapse_shape %k4 [[0, 1], [2], [3]] : tensor<2x3x4x8xf32> into tensor<6x4x8xf32>
+  %v = tensor.collapse_shape %v4 [[0, 1], [2], [3]] : tensor<2x3x8x4xf32> into tensor<6x8x4xf32>
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %half = arith.constant 0.5 : f32
+  %c4 = arith.constant 4 : index
+  %e = tensor.empty() : tensor<6x8x8xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<6x8x8xf32>) -> tensor<6x8x8xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<6x8x4xf32>, tensor<6x4x8xf32>) outs(%z : tensor<6x8x8xf32>) -> tensor<6x8x8xf32>
+  %m = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<6x8x8xf32>) outs(%e : tensor<6x8x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %x = arith.mulf %in, %half : f32
+    %i = linalg.index 1 : index
+    %j = linalg.index 2 : index
+    %c = arith.cmpi ugt, %j, %i : index
+    %y = arith.select %c, %ninf, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<6x8x8xf32>
+  %er = tensor.empty() : tensor<6x8xf32>
+  %mi = linalg.fill ins(%ninf : f32) outs(%er : tensor<6x8xf32>) -> tensor<6x8xf32>
+  %mx = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%m : tensor<6x8x8xf32>) outs(%mi : tensor<6x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.maximumf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<6x8xf32>
+  %ex = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%m, %mx : tensor<6x8x8xf32>, tensor<6x8xf32>) outs(%e : tensor<6x8x8xf32>) {
+  ^bb0(%in: f32, %mm: f32, %out: f32):
+    %d = arith.subf %in, %mm : f32
+    %y = math.exp %d : f32
+    linalg.yield %y : f32
+  } -> tensor<6x8x8xf32>
+  %si = linalg.fill ins(%zero : f32) outs(%er : tensor<6x8xf32>) -> tensor<6x8xf32>
+  %sm = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "parallel", "reduction"]} ins(%ex : tensor<6x8x8xf32>) outs(%si : tensor<6x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = arith.addf %in, %out : f32
+    linalg.yield %y : f32
+  } -> tensor<6x8xf32>
+  %p = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<6x8x8xf32>, tensor<6x8xf32>) outs(%e : tensor<6x8x8xf32>) {
+  ^bb0(%in: f32, %ss: f32, %out: f32):
+    %y = arith.divf %in, %ss : f32
+    linalg.yield %y : f32
+  } -> tensor<6x8x8xf32>
+  %eo = tensor.empty() : tensor<6x8x4xf32>
+  %zo = linalg.fill ins(%zero : f32) outs(%eo : tensor<6x8x4xf32>) -> tensor<6x8x4xf32>
+  // expected-remark @+1 {{autopar-fuse-attention: attention formed (scale 5.000000e-01, masked)}}
+  %o = linalg.batch_matmul ins(%p, %v : tensor<6x8x8xf32>, tensor<6x8x4xf32>) outs(%zo : tensor<6x8x4xf32>) -> tensor<6x8x4xf32>
+  %o4 = tensor.expand_shape %o [[0, 1], [2], [3]] output_shape [2, 3, 8, 4] : tensor<6x8x4xf32> into tensor<2x3x8x4xf32>
+  return %o4 : tensor<2x3x8x4xf32>
 }
 
 // -----

@@ -371,6 +371,36 @@ func.func @f(%b: memref<8xf32>) {
 
 // -----
 
+func.func @attention_ranks(%q: tensor<2x3x8x4xf32>, %k: tensor<6x4x8xf32>, %v: tensor<6x8x4xf32>) -> tensor<2x3x8x4xf32> {
+  %o = tensor.empty() : tensor<2x3x8x4xf32>
+  %l = tensor.empty() : tensor<2x3x8xf32>
+  // expected-error @+1 {{'autopar.attention' op query, key and value must have one rank of at least 3 ([batch..., rows, columns]), got 'tensor<6x4x8xf32>'}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x3x8x4xf32>, tensor<6x4x8xf32>, tensor<6x8x4xf32>) outs(%o, %l : tensor<2x3x8x4xf32>, tensor<2x3x8xf32>) scale 1.0 -> tensor<2x3x8x4xf32>, tensor<2x3x8xf32>
+  return %r : tensor<2x3x8x4xf32>
+}
+
+// -----
+
+func.func @attention_heads(%q: tensor<2x3x8x4xf32>, %k: tensor<2x2x4x8xf32>, %v: tensor<2x3x8x4xf32>) -> tensor<2x3x8x4xf32> {
+  %o = tensor.empty() : tensor<2x3x8x4xf32>
+  %l = tensor.empty() : tensor<2x3x8xf32>
+  // expected-error @+1 {{'autopar.attention' op batch sizes differ: 3 and 2}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x3x8x4xf32>, tensor<2x2x4x8xf32>, tensor<2x3x8x4xf32>) outs(%o, %l : tensor<2x3x8x4xf32>, tensor<2x3x8xf32>) scale 1.0 -> tensor<2x3x8x4xf32>, tensor<2x3x8xf32>
+  return %r : tensor<2x3x8x4xf32>
+}
+
+// -----
+
+func.func @attention_lse_rank(%q: tensor<2x3x8x4xf32>, %k: tensor<2x3x4x8xf32>, %v: tensor<2x3x8x4xf32>) -> tensor<2x3x8x4xf32> {
+  %o = tensor.empty() : tensor<2x3x8x4xf32>
+  %l = tensor.empty() : tensor<6x8xf32>
+  // expected-error @+1 {{'autopar.attention' op lse must be rank 3 ([batch..., query rows]), got 'tensor<6x8xf32>'}}
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x3x8x4xf32>, tensor<2x3x4x8xf32>, tensor<2x3x8x4xf32>) outs(%o, %l : tensor<2x3x8x4xf32>, tensor<6x8xf32>) scale 1.0 -> tensor<2x3x8x4xf32>, tensor<6x8xf32>
+  return %r : tensor<2x3x8x4xf32>
+}
+
+// -----
+
 func.func @attention_depth(%q: tensor<2x8x4xf32>, %k: tensor<2x3x8xf32>, %v: tensor<2x8x4xf32>) -> tensor<2x8x4xf32> {
   %o = tensor.empty() : tensor<2x8x4xf32>
   %l = tensor.empty() : tensor<2x8xf32>

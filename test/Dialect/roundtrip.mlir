@@ -151,6 +151,20 @@ func.func @attention(%q: tensor<2x8x4xbf16>, %k: tensor<2x4x8xbf16>, %v: tensor<
   return %r, %r2 : tensor<2x8x4xbf16>, tensor<2x8x4xbf16>
 }
 
+// Batch and heads apart: [b, h] leading dimensions, the gradient alike.
+// CHECK-LABEL: func.func @attention_heads
+// CHECK: autopar.attention ins({{.*}} : tensor<2x3x8x4xbf16>, tensor<2x3x4x8xbf16>, tensor<2x3x8x4xbf16>) outs({{.*}} : tensor<2x3x8x4xbf16>, tensor<2x3x8xf32>) scale 1.250000e-01
+// CHECK: autopar.attention_grad {{.*}} -> tensor<2x3x8x4xbf16>, tensor<2x3x4x8xbf16>, tensor<2x3x8x4xbf16>
+func.func @attention_heads(%q: tensor<2x3x8x4xbf16>, %k: tensor<2x3x4x8xbf16>, %v: tensor<2x3x8x4xbf16>, %do: tensor<2x3x8x4xbf16>, %dl: tensor<2x3x8xf32>) -> tensor<2x3x8x4xbf16> {
+  %o = tensor.empty() : tensor<2x3x8x4xbf16>
+  %l = tensor.empty() : tensor<2x3x8xf32>
+  %r, %lse = autopar.attention ins(%q, %k, %v : tensor<2x3x8x4xbf16>, tensor<2x3x4x8xbf16>, tensor<2x3x8x4xbf16>) outs(%o, %l : tensor<2x3x8x4xbf16>, tensor<2x3x8xf32>) scale 0.125 -> tensor<2x3x8x4xbf16>, tensor<2x3x8xf32>
+  %eq = tensor.empty() : tensor<2x3x8x4xbf16>
+  %ek = tensor.empty() : tensor<2x3x4x8xbf16>
+  %dq, %dk, %dv = autopar.attention_grad ins(%q, %k, %v, %r, %lse, %do, %dl : tensor<2x3x8x4xbf16>, tensor<2x3x4x8xbf16>, tensor<2x3x8x4xbf16>, tensor<2x3x8x4xbf16>, tensor<2x3x8xf32>, tensor<2x3x8x4xbf16>, tensor<2x3x8xf32>) outs(%eq, %ek, %eq : tensor<2x3x8x4xbf16>, tensor<2x3x4x8xbf16>, tensor<2x3x8x4xbf16>) scale 0.125 -> tensor<2x3x8x4xbf16>, tensor<2x3x4x8xbf16>, tensor<2x3x8x4xbf16>
+  return %dq : tensor<2x3x8x4xbf16>
+}
+
 // A padding mask read as data, added to the scores.
 // CHECK-LABEL: func.func @attention_padded
 // CHECK: autopar.attention {{.*}} scale 1.250000e-01 masked -3.000000e+38 additive reading(%{{.*}} : tensor<1x8xi64>) mask {
