@@ -260,6 +260,17 @@ static LogicalResult agreeSizes(Operation *op, RankedTensorType a, int64_t dimA,
   return success();
 }
 
+/// Whether the leading batch dimensions of `others` agree with the
+/// query's (all but its last two).
+static LogicalResult agreeBatch(Operation *op, RankedTensorType query,
+                                ArrayRef<RankedTensorType> others) {
+  for (RankedTensorType other : others)
+    for (int64_t dim = 0; dim + 2 < query.getRank(); ++dim)
+      if (failed(agreeSizes(op, query, dim, other, dim, "batch")))
+        return failure();
+  return success();
+}
+
 LogicalResult mlir::autopar::detail::verifyAttentionOp(Operation *op) {
   auto attention = cast<AttentionOpInterface>(op);
   RankedTensorType query = attention.getQuery().getType(),
@@ -277,10 +288,8 @@ LogicalResult mlir::autopar::detail::verifyAttentionOp(Operation *op) {
       value.getElementType() != element)
     return op->emitOpError() << "query, key and value must have one "
                                 "floating-point element type";
-  for (int64_t dim = 0; dim < rank - 2; ++dim)
-    if (failed(agreeSizes(op, query, dim, key, dim, "batch")) ||
-        failed(agreeSizes(op, query, dim, value, dim, "batch")))
-      return failure();
+  if (failed(agreeBatch(op, query, {key, value})))
+    return failure();
   if (failed(agreeSizes(op, query, rank - 1, key, rank - 2,
                         "query and key depth")) ||
       failed(
@@ -340,10 +349,8 @@ static LogicalResult verifyOutputAndLse(AttentionOpInterface attention,
     return op->emitOpError() << "output must have the query's element type";
   if (!isa<FloatType>(lse.getElementType()))
     return op->emitOpError() << "lse must have a floating-point element type";
-  for (int64_t dim = 0; dim < rank - 2; ++dim)
-    if (failed(agreeSizes(op, query, dim, output, dim, "batch")) ||
-        failed(agreeSizes(op, query, dim, lse, dim, "batch")))
-      return failure();
+  if (failed(agreeBatch(op, query, {output, lse})))
+    return failure();
   if (failed(agreeSizes(op, query, rank - 2, output, rank - 2,
                         "query and output row")) ||
       failed(agreeSizes(op, query, rank - 2, lse, rank - 2,
@@ -433,30 +440,39 @@ static Value reshapeBatch(OpBuilder &b, Location loc, Value value,
   return reshape->getResult(0);
 }
 
+/// A clone of `op` (at the builder's insertion point) whose batch is
+/// `batchShape`: its batch-carrying operands reshaped (reshapeBatch), its
+/// results of its outs' types (destination style).
+static Operation *cloneWithBatch(OpBuilder &b, AttentionOpInterface op,
+                                 ArrayRef<int64_t> batchShape,
+                                 SmallVectorImpl<Operation *> &created) {
+  IRMapping mapping;
+  for (OpOperand &operand : op->getOpOperands())
+    if (isa<RankedTensorType>(operand.get().getType()) &&
+        !op.isMaskInput(operand))
+      mapping.map(operand.get(),
+                  reshapeBatch(b, op->getLoc(), operand.get(),
+                               op.getBatchRank(), batchShape, created));
+  Operation *clone = b.clone(*op, mapping);
+  auto destination = cast<DestinationStyleOpInterface>(clone);
+  for (OpResult result : clone->getResults())
+    result.setType(destination.getDpsInitOperand(result.getResultNumber())
+                       ->get()
+                       .getType());
+  return clone;
+}
+
 AttentionOpInterface
 mlir::autopar::reshapeAttentionBatch(RewriterBase &rewriter,
                                      AttentionOpInterface op,
                                      ArrayRef<int64_t> batchShape) {
-  unsigned fromRank = op.getBatchRank();
   if (op.getBatchShape() == batchShape)
     return op;
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   Location loc = op->getLoc();
   SmallVector<Operation *> created;
-  IRMapping mapping;
-  for (OpOperand &operand : op->getOpOperands())
-    if (isa<RankedTensorType>(operand.get().getType()) &&
-        !op.isMaskInput(operand))
-      mapping.map(operand.get(), reshapeBatch(rewriter, loc, operand.get(),
-                                              fromRank, batchShape, created));
-  Operation *reshaped = rewriter.clone(*op, mapping);
-  // The results take the types of their outs (destination style).
-  auto destination = cast<DestinationStyleOpInterface>(reshaped);
-  for (OpResult result : reshaped->getResults())
-    result.setType(destination.getDpsInitOperand(result.getResultNumber())
-                       ->get()
-                       .getType());
+  Operation *reshaped = cloneWithBatch(rewriter, op, batchShape, created);
   rewriter.setInsertionPointAfter(reshaped);
   SmallVector<Value> back;
   for (OpResult result : reshaped->getResults())
@@ -799,20 +815,8 @@ decomposeMergedBatch(OpBuilder &b, AttentionOpInterface op) {
   if (ShapedType::isDynamic(batch))
     return op->emitOpError() << "cannot merge a dynamic batch to decompose";
   Location loc = op->getLoc();
-  unsigned rank = op.getBatchRank();
   SmallVector<Operation *> created;
-  IRMapping mapping;
-  for (OpOperand &operand : op->getOpOperands())
-    if (isa<RankedTensorType>(operand.get().getType()) &&
-        !op.isMaskInput(operand))
-      mapping.map(operand.get(),
-                  reshapeBatch(b, loc, operand.get(), rank, {batch}, created));
-  Operation *merged = b.clone(*op, mapping);
-  auto destination = cast<DestinationStyleOpInterface>(merged);
-  for (OpResult result : merged->getResults())
-    result.setType(destination.getDpsInitOperand(result.getResultNumber())
-                       ->get()
-                       .getType());
+  Operation *merged = cloneWithBatch(b, op, {batch}, created);
   FailureOr<SmallVector<Value>> values =
       cast<linalg::AggregatedOpInterface>(merged).decomposeOperation(b);
   merged->erase();
