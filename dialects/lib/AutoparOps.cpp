@@ -565,12 +565,23 @@ Type mlir::autopar::getAttentionAccumulatorType(AttentionOpInterface op) {
   return Float32Type::get(op->getContext());
 }
 
+/// `value` with index casts (to and from integer types) looked through.
+static Value skipIndexCasts(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isa<arith::IndexCastOp, arith::IndexCastUIOp>(def))
+      break;
+    value = def->getOperand(0);
+  }
+  return value;
+}
+
 /// The query rows of each stack `op`'s causal mask restarts at, when its
 /// mask region is one: one comparison yielded, of key j above row i
 /// (j > i, or i < j: all I rows one stack), or above the row's position
 /// in its stack (j > i mod S: rows stacked S at a time, the query heads
 /// that share one key-value head; also (i + k S) mod S, a device's share
-/// of whole stacks).
+/// of whole stacks). Also as PyTorch exports write it: the negation of
+/// j <= i (`xori` with true) on indices cast to i64.
 static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
   Block &block = op.getMaskRegion().front();
   if (block.getNumArguments() != 3)
@@ -578,7 +589,17 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
   auto yield = cast<YieldOp>(block.getTerminator());
   if (yield.getValues().size() != 1)
     return std::nullopt;
-  auto compare = yield.getValues()[0].getDefiningOp<arith::CmpIOp>();
+  Value predicate = yield.getValues()[0];
+  auto negation = predicate.getDefiningOp<arith::XOrIOp>();
+  if (negation) {
+    if (matchPattern(negation.getRhs(), m_One()))
+      predicate = negation.getLhs();
+    else if (matchPattern(negation.getLhs(), m_One()))
+      predicate = negation.getRhs();
+    else
+      return std::nullopt;
+  }
+  auto compare = predicate.getDefiningOp<arith::CmpIOp>();
   if (!compare || compare->getBlock() != &block)
     return std::nullopt;
   Value row = block.getArgument(1), key = block.getArgument(2);
@@ -601,6 +622,7 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
   // The row's position: i itself, or i mod S (S dividing I), also as
   // (i + a multiple of S) mod S.
   auto position = [&](Value value) -> std::optional<int64_t> {
+    value = skipIndexCasts(value);
     if (value == row)
       return rows;
     Operation *rem = value.getDefiningOp();
@@ -611,7 +633,7 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
     int64_t stack = constant.getSExtValue();
     if (stack <= 0 || rows % stack != 0)
       return std::nullopt;
-    Value dividend = rem->getOperand(0);
+    Value dividend = skipIndexCasts(rem->getOperand(0));
     if (auto sum = dividend.getDefiningOp<arith::AddIOp>()) {
       if (sum.getLhs() == row && isMultipleOf(sum.getRhs(), stack))
         dividend = row;
@@ -624,16 +646,20 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
   };
   // Nothing else computed in the region.
   for (Operation &nested : block.without_terminator())
-    if (&nested != compare.getOperation() &&
-        !isa<arith::RemUIOp, arith::RemSIOp, arith::AddIOp, arith::ConstantOp>(
-            nested))
+    if (&nested != compare.getOperation() && &nested != negation &&
+        !isa<arith::RemUIOp, arith::RemSIOp, arith::AddIOp, arith::ConstantOp,
+             arith::IndexCastOp, arith::IndexCastUIOp>(nested))
       return std::nullopt;
-  arith::CmpIPredicate predicate = compare.getPredicate();
-  if (compare.getLhs() == key && (predicate == arith::CmpIPredicate::ugt ||
-                                  predicate == arith::CmpIPredicate::sgt))
+  arith::CmpIPredicate kind = compare.getPredicate();
+  if (negation)
+    kind = arith::invertPredicate(kind);
+  Value lhs = skipIndexCasts(compare.getLhs());
+  Value rhs = skipIndexCasts(compare.getRhs());
+  if (lhs == key &&
+      (kind == arith::CmpIPredicate::ugt || kind == arith::CmpIPredicate::sgt))
     return position(compare.getRhs());
-  if (compare.getRhs() == key && (predicate == arith::CmpIPredicate::ult ||
-                                  predicate == arith::CmpIPredicate::slt))
+  if (rhs == key &&
+      (kind == arith::CmpIPredicate::ult || kind == arith::CmpIPredicate::slt))
     return position(compare.getLhs());
   return std::nullopt;
 }
@@ -682,9 +708,11 @@ mlir::autopar::getFusedAttentionForm(AttentionOpInterface op, Type computeAs) {
       return std::nullopt;
   if (!op.hasMask())
     return form;
+  // An additive mask of a huge negative value is the replacing one where
+  // no row is masked everywhere, which a causal mask never does (its
+  // diagonal stays): PyTorch's additive causal masks.
   std::optional<double> masked = op.getMaskedValue();
-  if (op.isAdditiveMask() || !op.getMaskInputs().empty() || !masked ||
-      *masked > -kHugeMaskedValue)
+  if (!op.getMaskInputs().empty() || !masked || *masked > -kHugeMaskedValue)
     return std::nullopt;
   std::optional<int64_t> stackRows = getCausalStackRows(op);
   if (!stackRows)

@@ -85,8 +85,22 @@ bool isLowest(const APFloat &value) {
          value == APFloat::getLargest(value.getSemantics(), /*Negative=*/true);
 }
 
-/// A float constant's value.
+/// A float constant's value, also converted to another float type in the
+/// body (torch-mlir writes a Python float's scale as an f64 constant
+/// truncated to f32 where it multiplies): the value in the type it has.
 std::optional<double> getFloatConstant(Value value) {
+  Operation *cast = value.getDefiningOp();
+  if (isa_and_nonnull<arith::TruncFOp, arith::ExtFOp>(cast)) {
+    std::optional<double> source = getFloatConstant(cast->getOperand(0));
+    auto type = dyn_cast<FloatType>(value.getType());
+    if (!source || !type)
+      return std::nullopt;
+    APFloat converted(*source);
+    bool lost = false;
+    converted.convert(type.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                      &lost);
+    return converted.convertToDouble();
+  }
   FloatAttr constant;
   if (!matchPattern(value, m_Constant(&constant)))
     return std::nullopt;

@@ -177,6 +177,30 @@ func.func @grouped_apart(%q: tensor<2x16x64xbf16>, %k: tensor<2x16x32xbf16>, %v:
 
 // -----
 
+// PyTorch's causal mask as torch-mlir exports it: the negation of j <= i on
+// indices cast to i64, the score added to bf16's lowest value (no row is
+// masked everywhere, so adding it is replacing): cuDNN's causal mask.
+// CHECK-LABEL: func.func @exported_causal
+// CHECK: autopar.library_call "autopar_cuda_attention"
+// CHECK-SAME: 1 : i32, 2 : i32]
+// CHECK-NOT: autopar.attention
+func.func @exported_causal(%q: tensor<4x16x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: tensor<4x16x16xbf16>) -> tensor<4x16x16xbf16> {
+  %oi = tensor.empty() : tensor<4x16x16xbf16>
+  %li = tensor.empty() : tensor<4x16xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x16x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x16x16xbf16>, tensor<4x16xf32>) scale 2.500000e-01 masked -3.3895313892515355E+38 additive mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %jj = arith.index_cast %j : index to i64
+    %ii = arith.index_cast %i : index to i64
+    %le = arith.cmpi sle, %jj, %ii : i64
+    %true = arith.constant true
+    %c = arith.xori %le, %true : i1
+    autopar.yield %c : i1
+  } -> tensor<4x16x16xbf16>, tensor<4x16xf32>
+  return %o : tensor<4x16x16xbf16>
+}
+
+// -----
+
 // The same stacking on plain operands: each of the B = 3 entries is 2
 // query heads of 8 rows (strides 256, 128, 16) over one key-value head;
 // the keys transposed first. A mask whose stacks do not divide the rows

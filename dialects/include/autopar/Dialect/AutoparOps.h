@@ -169,10 +169,11 @@ struct FusedAttentionForm {
 };
 /// The form of `op` as cuDNN's fused attention, when it has one: query,
 /// keys, values and output (for a gradient also the output's adjoint) all
-/// f16 or all bf16 with static 3-D shapes, the lse f32, head dimensions D
+/// f16 or all bf16 with static shapes, the lse f32, head dimensions D
 /// and E multiples of 8 up to 256, no mask or the causal one (key j > row
-/// i, or j > i mod S for stacked query heads, replacing the score by a
-/// masked value of at most -1e30: no additive mask, no mask inputs), and
+/// i, or j > i mod S for stacked query heads, also written !(j <= i) on
+/// indices cast to i64 as PyTorch exports it, replacing the score by, or
+/// adding to it, a masked value of at most -1e30; no mask inputs), and
 /// for a gradient a zero lse adjoint. Both
 /// autopar-attention-to-cudnn and the workload analysis ask this, so that
 /// what is priced is what is built. With `computeAs` (bf16 or f16), float
