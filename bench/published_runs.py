@@ -29,6 +29,11 @@ Rows (the figures as shared/DESIGN.md transcribes them):
     used 96 GB H100s at 500 W; the preset's clocks are the 700 W part's).
     Their attention is priced as cuDNN's fused attention autopar builds
     (the default; torchtitan ran PyTorch's SDPA flash attention, eager).
+    The 70B figure is very likely a Float8 run: torchtitan's own async-TP
+    benchmark (docs, June 2025) measured the same configuration with
+    torch.compile at 597.3 tokens/s per GPU in bf16 and 809.8 with float8
+    tensorwise (652.4 and 942.4 with async TP); row `titan-70b-256-bf16`
+    compares with the bf16 figure. autopar plans bf16 (no float8).
 
 For each row: the model generated at the row's global batch (bf16, Adam:
 f32 masters), its attention chains fused (`autopar-fuse-attention`, as
@@ -97,6 +102,11 @@ ROWS["titan-70b-256"] = (
     "mesh=32x8 parallelism=data-tensor zero=3 recompute=full "
     "microbatches=1", "tokens", 829,
     "FSDP 32 x TP 8, local batch 16, full")
+# The same configuration in bf16, as torchtitan's async-TP benchmark
+# measured it (vanilla TP, torch.compile; 809.8 with float8 tensorwise).
+ROWS["titan-70b-256-bf16"] = ROWS["titan-70b-256"][:6] + (
+    597.3, "the same, bf16, torch.compile (vanilla TP)")
+CAPACITY["titan-70b-256-bf16"] = CAPACITY["titan-70b-256"]
 
 
 def describe(report):
