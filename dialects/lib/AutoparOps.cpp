@@ -565,10 +565,19 @@ Type mlir::autopar::getAttentionAccumulatorType(AttentionOpInterface op) {
   return Float32Type::get(op->getContext());
 }
 
-/// `value` with index casts (to and from integer types) looked through.
+/// `value` with index casts looked through (to and from integers of at
+/// least 32 bits, which hold any row index exactly).
 static Value skipIndexCasts(Value value) {
   while (Operation *def = value.getDefiningOp()) {
-    if (!isa<arith::IndexCastOp, arith::IndexCastUIOp>(def))
+    if (!isa<arith::IndexCastOp, arith::IndexCastUIOp>(def) ||
+        llvm::any_of(def->getOperandTypes(),
+                     [](Type type) {
+                       return type.isInteger() &&
+                              type.getIntOrFloatBitWidth() < 32;
+                     }) ||
+        llvm::any_of(def->getResultTypes(), [](Type type) {
+          return type.isInteger() && type.getIntOrFloatBitWidth() < 32;
+        }))
       break;
     value = def->getOperand(0);
   }

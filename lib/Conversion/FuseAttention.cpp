@@ -1414,14 +1414,14 @@ FailureOr<AttentionOp> fuse(RewriterBase &rewriter, Chain &chain,
 
 /// The batch of `attention` as its query, keys and values were made: the
 /// dimensions that the collapses making all three merge into their first
-/// (batch and heads, [b, h]); none when those differ, are dynamic, or an
-/// operand is not such a collapse.
+/// (batch and heads, [b, h]); none when those differ, a shape is dynamic,
+/// or an operand is not such a collapse.
 std::optional<SmallVector<int64_t>> getMergedBatch(AttentionOp attention) {
   std::optional<SmallVector<int64_t>> merged;
   for (Value operand :
        {attention.getQuery(), attention.getKey(), attention.getValue()}) {
     auto collapse = operand.getDefiningOp<tensor::CollapseShapeOp>();
-    if (!collapse)
+    if (!collapse || !collapse.getSrcType().hasStaticShape())
       return std::nullopt;
     ReassociationIndices first = collapse.getReassociationIndices().front();
     if (first.size() < 2)
