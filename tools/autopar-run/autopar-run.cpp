@@ -998,6 +998,14 @@ int main(int argc, char **argv) {
         break;
       }
   }
+  // The step's attentions that the GPU program runs as cuDNN's fused call,
+  // where the host reference (--check) runs their decomposition.
+  int64_t cudnnAttentions = 0;
+  if (auto step = module->lookupSymbol<func::FuncOp>(name);
+      step && getBuiltWorkloadOptions().cudnnAttention)
+    step.walk([&](AttentionOp op) {
+      cudnnAttentions += getFusedAttentionForm(op).has_value();
+    });
   OwningOpRef<ModuleOp> reference = cast<ModuleOp>((*module)->clone());
   // The classes of a classifier: the last dimension of the forward's output.
   int64_t classes = 0;
@@ -1841,6 +1849,20 @@ int main(int argc, char **argv) {
                "differs by its rounding noise between any two summation "
                "orders; optimizer=sgd or momentum checks the partitioning "
                "itself, --tol accepts the difference\n";
+    // cuDNN's fused attention keeps the scores' adjoint in f32 where the
+    // host reference (the decomposition, PyTorch eager's roundings) stores
+    // the probabilities, dP and dS in the 16-bit type: a gradient that is
+    // a sum of cancelling terms (the query and key weights) carries that
+    // rounding.
+    if (!pass && cudnnAttentions > 0 && !std::isinf(worst))
+      say() << "note: " << cudnnAttentions << " attention"
+            << (cudnnAttentions > 1 ? "s run" : " runs")
+            << " as cuDNN's fused call, which keeps the scores' gradient "
+               "in f32 where the host reference stores it in 16 bits: "
+               "gradients that are sums of cancelling terms (query and key "
+               "weights) differ by that rounding; "
+               "--cuda-options=\"cudnn-attention=0\" checks the "
+               "partitioning itself, --tol accepts the difference\n";
     code = pass ? 0 : 1;
   }
   llvm::outs().flush();
