@@ -506,6 +506,15 @@ mlir::autopar::reshapeAttentionBatch(RewriterBase &rewriter,
   return cast<AttentionOpInterface>(reshaped);
 }
 
+AttentionOpInterface
+mlir::autopar::mergeAttentionBatch(RewriterBase &rewriter,
+                                   AttentionOpInterface op) {
+  int64_t batch = op.getLoopSizes()[0];
+  if (op.getBatchRank() == 1 || ShapedType::isDynamic(batch))
+    return op;
+  return reshapeAttentionBatch(rewriter, op, {batch});
+}
+
 Value mlir::autopar::buildFilled(OpBuilder &b, Location loc,
                                  RankedTensorType type, double value) {
   Type element = type.getElementType();
@@ -568,16 +577,13 @@ Type mlir::autopar::getAttentionAccumulatorType(AttentionOpInterface op) {
 /// `value` with index casts looked through (to and from integers of at
 /// least 32 bits, which hold any row index exactly).
 static Value skipIndexCasts(Value value) {
+  auto isNarrow = [](Type type) {
+    return type.isInteger() && type.getIntOrFloatBitWidth() < 32;
+  };
   while (Operation *def = value.getDefiningOp()) {
     if (!isa<arith::IndexCastOp, arith::IndexCastUIOp>(def) ||
-        llvm::any_of(def->getOperandTypes(),
-                     [](Type type) {
-                       return type.isInteger() &&
-                              type.getIntOrFloatBitWidth() < 32;
-                     }) ||
-        llvm::any_of(def->getResultTypes(), [](Type type) {
-          return type.isInteger() && type.getIntOrFloatBitWidth() < 32;
-        }))
+        isNarrow(def->getOperand(0).getType()) ||
+        isNarrow(def->getResult(0).getType()))
       break;
     value = def->getOperand(0);
   }

@@ -485,10 +485,8 @@ struct PrepareLoweringPass
       auto attention = dyn_cast<AttentionOpInterface>(op.getOperation());
       // Batch and heads kept apart (autopar-fuse-attention) merge again:
       // the decompositions and their blocks are over [B, I, J].
-      if (attention && attention.getBatchRank() != 1 &&
-          !ShapedType::isDynamic(attention.getLoopSizes()[0])) {
-        attention = reshapeAttentionBatch(rewriter, attention,
-                                          {attention.getLoopSizes()[0]});
+      if (attention) {
+        attention = mergeAttentionBatch(rewriter, attention);
         op = cast<linalg::AggregatedOpInterface>(attention.getOperation());
       }
       rewriter.setInsertionPoint(op);

@@ -494,10 +494,8 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op) {
       }
     }
     for (LoopIndex &index : indices) {
-      SmallVector<unsigned> axes;
-      for (auto [axis, loop] : llvm::enumerate(*strategy))
-        if (loop == static_cast<int>(index.loop))
-          axes.push_back(axis);
+      SmallVector<unsigned, 2> axes =
+          getAxesSplitting(*strategy, static_cast<int>(index.loop));
       if (axes.empty())
         continue;
       Value offset;
@@ -545,10 +543,8 @@ void FunctionPartitioner::shiftLinearisedBatch(AttentionOpInterface global,
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPoint(local);
     for (unsigned loop = 0; loop < n; ++loop) {
-      SmallVector<unsigned> axes;
-      for (auto [axis, split] : llvm::enumerate(strategy))
-        if (split == static_cast<int>(loop))
-          axes.push_back(axis);
+      SmallVector<unsigned, 2> axes =
+          getAxesSplitting(strategy, static_cast<int>(loop));
       if (!axes.empty())
         first[loop] = getFirstIndex(axes, localSizes[loop], loc);
     }

@@ -21,21 +21,12 @@ StringRef mlir::autopar::stringifyReshardKind(ReshardKind kind) {
   return "";
 }
 
-/// The axes splitting `dim`, in increasing order.
-static SmallVector<unsigned, 2> axesOf(ArrayRef<int> axisDim, int dim) {
-  SmallVector<unsigned, 2> axes;
-  for (auto [axis, split] : llvm::enumerate(axisDim))
-    if (split == dim)
-      axes.push_back(axis);
-  return axes;
-}
-
 /// Whether splitting `dim` further along `axis` keeps it a prefix of what
 /// `target` splits it along.
 static bool canAppend(ArrayRef<int> current, ArrayRef<int> target,
                       unsigned axis, int dim) {
-  SmallVector<unsigned, 2> now = axesOf(current, dim);
-  SmallVector<unsigned, 2> wanted = axesOf(target, dim);
+  SmallVector<unsigned, 2> now = getAxesSplitting(current, dim);
+  SmallVector<unsigned, 2> wanted = getAxesSplitting(target, dim);
   if (!now.empty() && now.back() > axis)
     return false;
   now.push_back(axis);
@@ -82,8 +73,8 @@ mlir::autopar::planResharding(const TensorSharding &from,
   // 2. Every dimension keeps only a prefix of its target's axes.
   for (int dim = 0; dim <= maxDim; ++dim) {
     while (true) {
-      SmallVector<unsigned, 2> now = axesOf(current, dim);
-      SmallVector<unsigned, 2> wanted = axesOf(target, dim);
+      SmallVector<unsigned, 2> now = getAxesSplitting(current, dim);
+      SmallVector<unsigned, 2> wanted = getAxesSplitting(target, dim);
       if (now.size() <= wanted.size() &&
           llvm::equal(now, ArrayRef<unsigned>(wanted).take_front(now.size())))
         break;

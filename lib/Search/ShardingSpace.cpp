@@ -20,6 +20,15 @@ using namespace mlir::autopar;
 // MeshShape
 //===----------------------------------------------------------------------===//
 
+SmallVector<unsigned, 2> mlir::autopar::getAxesSplitting(ArrayRef<int> perAxis,
+                                                         int split) {
+  SmallVector<unsigned, 2> axes;
+  for (auto [axis, entry] : llvm::enumerate(perAxis))
+    if (entry == split)
+      axes.push_back(axis);
+  return axes;
+}
+
 int64_t MeshShape::getNumDevices() const {
   int64_t devices = 1;
   for (int64_t size : sizes)

@@ -71,6 +71,11 @@ struct Binding {
 /// Per mesh axis: the loop it splits, or -1.
 using Strategy = SmallVector<int, 2>;
 
+/// The mesh axes whose entry in `perAxis` (a Strategy's loops, a
+/// TensorSharding's dimensions) is `split`, in increasing order: the axes
+/// splitting that loop or dimension.
+SmallVector<unsigned, 2> getAxesSplitting(ArrayRef<int> perAxis, int split);
+
 struct OpSpace {
   Operation *op = nullptr;
   SmallVector<int64_t> loopSizes;

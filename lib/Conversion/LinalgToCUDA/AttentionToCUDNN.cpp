@@ -461,13 +461,10 @@ struct AttentionToCUDNNPass
         return;
       // Batch and heads kept apart (autopar-fuse-attention) merge again:
       // the call's views read [B, X, Y] as the heads' collapse makes it.
-      SmallVector<AttentionOpInterface> apart;
-      func.walk([&](AttentionOpInterface op) {
-        if (op.getBatchRank() != 1 && op.getQuery().getType().hasStaticShape())
-          apart.push_back(op);
-      });
-      for (AttentionOpInterface op : apart)
-        reshapeAttentionBatch(rewriter, op, {op.getLoopSizes()[0]});
+      SmallVector<AttentionOpInterface> attentions;
+      func.walk([&](AttentionOpInterface op) { attentions.push_back(op); });
+      for (AttentionOpInterface op : attentions)
+        mergeAttentionBatch(rewriter, op);
       func.walk([&](Operation *op) {
         if (auto attention = dyn_cast<AttentionOp>(op)) {
           if (std::optional<Eligible> eligible = getEligible(attention))

@@ -89,6 +89,11 @@ Type getAttentionAccumulatorType(AttentionOpInterface op);
 AttentionOpInterface reshapeAttentionBatch(RewriterBase &rewriter,
                                            AttentionOpInterface op,
                                            ArrayRef<int64_t> batchShape);
+/// `op` with its batch merged into one dimension B (reshapeAttentionBatch),
+/// the form the lowerings take; `op` itself when its batch is one
+/// dimension already or has a dynamic size.
+AttentionOpInterface mergeAttentionBatch(RewriterBase &rewriter,
+                                         AttentionOpInterface op);
 /// A tensor of `type` filled with `value` (tensor.empty + linalg.fill; an
 /// integer type takes the value truncated): the attention's
 /// decompositions' accumulators, and every zero or seed autopar-training
