@@ -208,7 +208,8 @@ LogicalResult LibraryCallOp::bufferize(RewriterBase &rewriter,
     results.push_back(*buffer);
   }
   LibraryCallOp::create(rewriter, loc, TypeRange{}, getCalleeAttr(), inputs,
-                        outputs, getValuesAttr(), getStreamOrderedAttr());
+                        outputs, getValuesAttr(), getScalars(),
+                        getStreamOrderedAttr());
   for (auto [from, to] : copiesOut)
     memref::CopyOp::create(rewriter, loc, from, to);
   replaceOpWithBufferizedValues(rewriter, *this, results);

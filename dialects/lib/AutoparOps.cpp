@@ -595,9 +595,13 @@ static Value skipIndexCasts(Value value) {
 /// (j > i, or i < j: all I rows one stack), or above the row's position
 /// in its stack (j > i mod S: rows stacked S at a time, the query heads
 /// that share one key-value head; also (i + k S) mod S, a device's share
-/// of whole stacks). Also as PyTorch exports write it: the negation of
-/// j <= i (`xori` with true) on indices cast to i64.
-static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
+/// of whole stacks), or above the row offset by an index computed outside
+/// the region (j > i + r: a device's query rows when they are split, r its
+/// first row; all I rows one stack), returned beside. Also as PyTorch
+/// exports write it: the negation of j <= i (`xori` with true) on indices
+/// cast to i64.
+static std::optional<std::pair<int64_t, Value>>
+getCausalStackRows(AttentionOpInterface op) {
   Block &block = op.getMaskRegion().front();
   if (block.getNumArguments() != 3)
     return std::nullopt;
@@ -634,12 +638,23 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
              constant.getSExtValue() % stack == 0;
     });
   };
-  // The row's position: i itself, or i mod S (S dividing I), also as
-  // (i + a multiple of S) mod S.
+  // The row's position: i itself, i + r (r an index from outside), or
+  // i mod S (S dividing I), also as (i + a multiple of S) mod S.
+  Value rowOffset;
   auto position = [&](Value value) -> std::optional<int64_t> {
     value = skipIndexCasts(value);
     if (value == row)
       return rows;
+    if (auto sum = value.getDefiningOp<arith::AddIOp>()) {
+      Value other = sum.getLhs() == row   ? sum.getRhs()
+                    : sum.getRhs() == row ? sum.getLhs()
+                                          : Value();
+      if (other && other.getType().isIndex() &&
+          !op.getMaskRegion().isAncestor(other.getParentRegion())) {
+        rowOffset = other;
+        return rows;
+      }
+    }
     Operation *rem = value.getDefiningOp();
     APInt constant;
     if (!rem || !isa<arith::RemUIOp, arith::RemSIOp>(rem) ||
@@ -670,13 +685,16 @@ static std::optional<int64_t> getCausalStackRows(AttentionOpInterface op) {
     kind = arith::invertPredicate(kind);
   Value lhs = skipIndexCasts(compare.getLhs());
   Value rhs = skipIndexCasts(compare.getRhs());
+  std::optional<int64_t> stack;
   if (lhs == key &&
       (kind == arith::CmpIPredicate::ugt || kind == arith::CmpIPredicate::sgt))
-    return position(compare.getRhs());
-  if (rhs == key &&
-      (kind == arith::CmpIPredicate::ult || kind == arith::CmpIPredicate::slt))
-    return position(compare.getLhs());
-  return std::nullopt;
+    stack = position(compare.getRhs());
+  else if (rhs == key && (kind == arith::CmpIPredicate::ult ||
+                          kind == arith::CmpIPredicate::slt))
+    stack = position(compare.getLhs());
+  if (!stack)
+    return std::nullopt;
+  return std::make_pair(*stack, rowOffset);
 }
 
 std::optional<FusedAttentionForm>
@@ -729,11 +747,12 @@ mlir::autopar::getFusedAttentionForm(AttentionOpInterface op, Type computeAs) {
   std::optional<double> masked = op.getMaskedValue();
   if (!op.getMaskInputs().empty() || !masked || *masked > -kHugeMaskedValue)
     return std::nullopt;
-  std::optional<int64_t> stackRows = getCausalStackRows(op);
+  std::optional<std::pair<int64_t, Value>> stackRows = getCausalStackRows(op);
   if (!stackRows)
     return std::nullopt;
   form.causal = true;
-  form.stacks = loops[1] / *stackRows;
+  form.stacks = loops[1] / stackRows->first;
+  form.rowOffset = stackRows->second;
   return form;
 }
 
@@ -1588,8 +1607,10 @@ Value mlir::autopar::buildReduction(
 //===----------------------------------------------------------------------===//
 
 LogicalResult LibraryCallOp::verify() {
-  bool tensors = llvm::all_of(getOperandTypes(), llvm::IsaPred<TensorType>);
-  bool buffers = llvm::all_of(getOperandTypes(), llvm::IsaPred<MemRefType>);
+  auto operandTypes =
+      llvm::concat<const Type>(getInputs().getTypes(), getOutputs().getTypes());
+  bool tensors = llvm::all_of(operandTypes, llvm::IsaPred<TensorType>);
+  bool buffers = llvm::all_of(operandTypes, llvm::IsaPred<MemRefType>);
   if (!tensors && !buffers)
     return emitOpError("takes tensors or buffers, not both");
   if (tensors && TypeRange(getResults()) != TypeRange(getOutputs()))
@@ -1601,6 +1622,9 @@ LogicalResult LibraryCallOp::verify() {
   for (Attribute value : getValues())
     if (!isa<IntegerAttr, FloatAttr>(value))
       return emitOpError("values must be integers or floats, not ") << value;
+  for (Type type : getScalars().getTypes())
+    if (type.isInteger() && type.getIntOrFloatBitWidth() > 64)
+      return emitOpError("scalars are passed as i64, not ") << type;
   return success();
 }
 

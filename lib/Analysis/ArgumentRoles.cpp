@@ -57,6 +57,9 @@ ArgumentRoles::ArgumentRoles(FunctionOpInterface func) : func(func) {
       role = attr ? parseRole(attr.getValue()).value_or(ValueRole::Param)
                   : ValueRole::Param;
     }
+    // A scalar (an index, a count) is no weight: state, without a gradient.
+    if (role == ValueRole::Param && !isa<ShapedType>(arg.getType()))
+      role = ValueRole::State;
     roots[arg] = role;
     if (role == ValueRole::Param)
       parameters.push_back(arg);

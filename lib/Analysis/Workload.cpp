@@ -198,9 +198,30 @@ struct FusedAttentionWork {
 };
 } // namespace
 
+double mlir::autopar::getCausalScores(double rows, double keys, double offset) {
+  // Rows 0..seeing - 1 see i + offset + 1 keys, the others all of them.
+  double seeing = std::clamp(keys - offset, 0.0, rows);
+  return seeing * (seeing + 1) / 2 + seeing * offset + (rows - seeing) * keys;
+}
+
+double OpWorkload::getRowSplitImbalance(int64_t parts) const {
+  if (!causalAttention || parts <= 1 || attentionRows <= 0)
+    return 1.0;
+  double rows = static_cast<double>(attentionRows);
+  double keys = static_cast<double>(attentionKeys);
+  double share = rows / static_cast<double>(parts);
+  double all = getCausalScores(rows, keys, 0);
+  if (all <= 0)
+    return 1.0;
+  return static_cast<double>(parts) *
+         getCausalScores(share, keys, rows - share) / all;
+}
+
 /// The scores of `op` that cuDNN's fused attention computes in `form`: a
 /// causal mask's leaves (per stack of S query rows, row i sees keys
-/// 0..min(i, J - 1), top-left aligned), or all B x I x J.
+/// 0..min(i, J - 1), top-left aligned), or all B x I x J. A device's share
+/// of the rows (its mask offset by its first row, known at run time) is
+/// counted as the busiest device's, the last I rows of J.
 static double getUnmaskedScores(AttentionOpInterface op,
                                 const FusedAttentionForm &form) {
   SmallVector<int64_t, 5> loops = op.getLoopSizes();
@@ -208,8 +229,8 @@ static double getUnmaskedScores(AttentionOpInterface op,
   if (!form.causal)
     return b * i * j;
   double s = i / static_cast<double>(form.stacks);
-  double stack = s <= j ? s * (s + 1) / 2 : j * (j + 1) / 2 + (s - j) * j;
-  return b * static_cast<double>(form.stacks) * stack;
+  double offset = form.rowOffset ? std::max(0.0, j - s) : 0.0;
+  return b * static_cast<double>(form.stacks) * getCausalScores(s, j, offset);
 }
 
 static FusedAttentionWork
@@ -1072,6 +1093,10 @@ void FunctionWorkload::analyzeOp(Operation *op) {
         work.bwdKernels = FusedAttentionWork::kBwdKernels;
       }
       work.fusedAttentionStacks = form->stacks;
+      SmallVector<int64_t, 5> loops = attention.getLoopSizes();
+      work.attentionRows = loops[1];
+      work.attentionKeys = loops[2];
+      work.causalAttention = form->causal;
     } else {
       priceDecomposition(work);
     }

@@ -42,7 +42,8 @@ struct LowerLibraryCallsPass
       Location loc = op.getLoc();
       SmallVector<Value> operands;
       SmallVector<Type> types;
-      for (Value buffer : op->getOperands()) {
+      for (Value buffer :
+           llvm::concat<Value>(op.getInputs(), op.getOutputs())) {
         operands.push_back(getBufferAddress(builder, loc, buffer));
         types.push_back(i64);
       }
@@ -50,6 +51,15 @@ struct LowerLibraryCallsPass
         auto typed = cast<TypedAttr>(value);
         operands.push_back(arith::ConstantOp::create(builder, loc, typed));
         types.push_back(typed.getType());
+      }
+      // Run-time integers, as i64.
+      for (Value scalar : op.getScalars()) {
+        if (scalar.getType().isIndex())
+          scalar = arith::IndexCastOp::create(builder, loc, i64, scalar);
+        else if (scalar.getType() != i64)
+          scalar = arith::ExtSIOp::create(builder, loc, i64, scalar);
+        operands.push_back(scalar);
+        types.push_back(i64);
       }
       func::FuncOp callee = getOrDeclareRuntimeFunction(
           builder, module, op.getCallee(), types, {});

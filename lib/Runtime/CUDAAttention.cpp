@@ -4,8 +4,10 @@
 // cuDNN's scaled dot-product attention (flash attention: the scores never
 // leave the chip) through the cuDNN frontend's graph API, f32 compute and
 // softmax statistics, 16-bit inputs and outputs. Each problem (shapes,
-// strides, scale, mask, type) builds its graph once (cuDNN's heuristics
-// choose the engine); later calls only execute it. The frontend loads
+// strides, scale, mask and its row offset, type) builds its graph once
+// (cuDNN's heuristics choose the engine); later calls only execute it: a
+// device holding a share of the query rows builds the one for its first
+// row. The frontend loads
 // libcudart and libcudnn itself (NV_CUDNN_FRONTEND_USE_DYNAMIC_LOADING), at
 // the first attention: nothing else in the runtime depends on it. Its
 // errors (it throws where a library cannot be loaded) come back as text.
@@ -83,9 +85,9 @@ std::string loadLibraries() {
 /// The problem's key in the cache of built graphs.
 std::vector<int64_t> key(bool grad, const AttentionProblem &p,
                          std::initializer_list<const AttentionOperand *> ops) {
-  std::vector<int64_t> result = {grad,     p.batch, p.heads, p.kvHeads,
-                                 p.rows,   p.keys,  p.dim,   p.valueDim,
-                                 p.causal, p.dtype};
+  std::vector<int64_t> result = {grad,     p.batch, p.heads,    p.kvHeads,
+                                 p.rows,   p.keys,  p.dim,      p.valueDim,
+                                 p.causal, p.dtype, p.rowOffset};
   double scale = p.scale;
   int64_t bits;
   std::memcpy(&bits, &scale, sizeof(bits));
@@ -145,6 +147,16 @@ std::string execute(cudnnHandle_t handle, const Built &built,
   return "";
 }
 
+/// The causal mask on `options` (forward or backward attributes): key j
+/// > row i + rowOffset masked, cuDNN's diagonal band aligned top-left with
+/// that right bound (set_causal_mask's band where it is 0).
+template <typename Attributes>
+void setMask(Attributes &options, const AttentionProblem &p) {
+  if (p.causal)
+    options.set_diagonal_alignment(fe::DiagonalAlignment_t::TOP_LEFT)
+        .set_diagonal_band_right_bound(static_cast<int>(p.rowOffset));
+}
+
 /// The lse as cuDNN's statistics tensor: [b, h, rows, 1], contiguous.
 std::shared_ptr<fe::graph::Tensor_attributes>
 describeStats(const AttentionProblem &p,
@@ -168,8 +180,8 @@ std::string autopar::cuda::runAttention(
         auto options = fe::graph::SDPA_attributes()
                            .set_name("autopar.attention")
                            .set_generate_stats(true)
-                           .set_attn_scale(static_cast<float>(p.scale))
-                           .set_causal_mask(p.causal);
+                           .set_attn_scale(static_cast<float>(p.scale));
+        setMask(options, p);
         auto [out, stats] = graph.sdpa(
             tensor(graph, "Q", Q, queryDims(p, p.dim), strides(q)),
             tensor(graph, "K", K, kvDims(p, p.dim), strides(k)),
@@ -200,8 +212,8 @@ std::string autopar::cuda::runAttentionGrad(
       [&](fe::graph::Graph &graph) {
         auto options = fe::graph::SDPA_backward_attributes()
                            .set_name("autopar.attention_grad")
-                           .set_attn_scale(static_cast<float>(p.scale))
-                           .set_causal_mask(p.causal);
+                           .set_attn_scale(static_cast<float>(p.scale));
+        setMask(options, p);
         auto stats =
             graph.tensor(fe::graph::Tensor_attributes().set_name("Stats"));
         describeStats(p, stats);

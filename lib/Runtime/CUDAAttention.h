@@ -33,12 +33,14 @@ struct AttentionOperand {
 /// [b, kvHeads, keys, valueDim] and O [b, h, rows, valueDim] of `dtype` (1
 /// f16, 2 bf16), query head h reading key-value head h / (h / kvHeads); the
 /// log-sum-exp of each row's scaled (and masked) scores in f32, contiguous
-/// [b, h, rows]; with `causal`, key j > row i is masked.
+/// [b, h, rows]; with `causal`, key j > row i + rowOffset is masked (the
+/// rows a device holds of a longer query, rowOffset its first).
 struct AttentionProblem {
   int64_t batch, heads, kvHeads, rows, keys, dim, valueDim;
   double scale;
   bool causal;
   int32_t dtype;
+  int64_t rowOffset;
 };
 
 /// Device memory of at least the given size, valid until the next call.

@@ -1890,7 +1890,7 @@ void attentionScores(const AttentionProblem &p, const AttentionOperand &q,
   scores.assign(p.keys, -INFINITY);
   int64_t kvHead = kvHeadOf(p, h);
   for (int64_t j = 0; j < p.keys; ++j) {
-    if (p.causal && j > i)
+    if (p.causal && j > i + p.rowOffset)
       continue;
     float sum = 0;
     for (int64_t d = 0; d < p.dim; ++d)

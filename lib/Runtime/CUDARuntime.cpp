@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -2115,8 +2116,8 @@ autopar::cuda::AttentionOperand operand(int64_t address, int64_t b, int64_t h,
 autopar::cuda::AttentionProblem
 attentionProblem(const char *name, int64_t batch, int64_t heads,
                  int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
-                 int64_t valueDim, double scale, int32_t causal,
-                 int32_t dtype) {
+                 int64_t valueDim, double scale, int32_t causal, int32_t dtype,
+                 int64_t rowOffset) {
   if (dtype != 1 && dtype != 2)
     fail(std::string(name) +
          ": the fused attention takes f16 or bf16 (type "
@@ -2129,8 +2130,11 @@ attentionProblem(const char *name, int64_t batch, int64_t heads,
     fail(std::string(name) + ": " + std::to_string(heads) +
          " query heads do not share " + std::to_string(kvHeads) +
          " key-value heads evenly");
-  return {batch, heads,    kvHeads, rows,        keys,
-          dim,   valueDim, scale,   causal != 0, dtype};
+  if (rowOffset < 0 || rowOffset > std::numeric_limits<int32_t>::max())
+    fail(std::string(name) + ": row offset " + std::to_string(rowOffset) +
+         " out of range");
+  return {batch,    heads, kvHeads,     rows,  keys,     dim,
+          valueDim, scale, causal != 0, dtype, rowOffset};
 }
 
 #ifdef AUTOPAR_HAVE_CUDNN
@@ -2143,6 +2147,9 @@ std::string attentionText(const char *name,
               : std::string()) +
          ", " + std::to_string(p.rows) + " rows, " + std::to_string(p.keys) +
          " keys, dim " + std::to_string(p.dim) + (p.causal ? ", causal" : "") +
+         (p.causal && p.rowOffset > 0
+              ? " from row " + std::to_string(p.rowOffset)
+              : std::string()) +
          ")";
 }
 
@@ -2164,11 +2171,12 @@ extern "C" void autopar_cuda_attention(
     int64_t qH, int64_t qS, int64_t kB, int64_t kH, int64_t kS, int64_t vB,
     int64_t vH, int64_t vS, int64_t oB, int64_t oH, int64_t oS, int64_t batch,
     int64_t heads, int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
-    int64_t valueDim, double scale, int32_t causal, int32_t dtype) {
+    int64_t valueDim, double scale, int32_t causal, int32_t dtype,
+    int64_t rowOffset) {
   const char *name = "autopar_cuda_attention";
   autopar::cuda::AttentionProblem problem =
       attentionProblem(name, batch, heads, kvHeads, rows, keys, dim, valueDim,
-                       scale, causal, dtype);
+                       scale, causal, dtype, rowOffset);
 #ifdef AUTOPAR_HAVE_CUDNN
   finishAttention(name, problem,
                   autopar::cuda::runAttention(
@@ -2189,11 +2197,12 @@ extern "C" void autopar_cuda_attention_grad(
     int64_t dQB, int64_t dQH, int64_t dQS, int64_t dKB, int64_t dKH,
     int64_t dKS, int64_t dVB, int64_t dVH, int64_t dVS, int64_t batch,
     int64_t heads, int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
-    int64_t valueDim, double scale, int32_t causal, int32_t dtype) {
+    int64_t valueDim, double scale, int32_t causal, int32_t dtype,
+    int64_t rowOffset) {
   const char *name = "autopar_cuda_attention_grad";
   autopar::cuda::AttentionProblem problem =
       attentionProblem(name, batch, heads, kvHeads, rows, keys, dim, valueDim,
-                       scale, causal, dtype);
+                       scale, causal, dtype, rowOffset);
 #ifdef AUTOPAR_HAVE_CUDNN
   finishAttention(name, problem,
                   autopar::cuda::runAttentionGrad(

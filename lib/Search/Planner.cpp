@@ -1055,8 +1055,12 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         }
       }
       const OpWorkload *opWork = node.work;
+      // The busiest device's FLOPs over an even share's.
+      double busiest = 1.0;
       // A fused attention (cuDNN's) whose query rows this split leaves a
-      // device no whole stacks of is built as its decomposition.
+      // device part of a stack of several is built as its decomposition;
+      // one stack split keeps the call, its mask offset by the device's
+      // first row, the last rows the most work under a causal mask.
       if (opWork && opWork->decomposedAttention) {
         // The query rows' loop follows the batch loops.
         int rowLoop = cast<AttentionOpInterface>(space.op).getBatchRank();
@@ -1064,15 +1068,17 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         for (auto [axis, loop] : llvm::enumerate(strategy))
           if (loop == rowLoop)
             rowSplit *= mesh.sizes[axis];
-        if (opWork->fusedAttentionStacks % rowSplit != 0)
+        if (opWork->fusedAttentionStacks == 1)
+          busiest = opWork->getRowSplitImbalance(rowSplit);
+        else if (opWork->fusedAttentionStacks % rowSplit != 0)
           opWork = opWork->decomposedAttention.get();
       }
       if (opWork) {
         double ratio = fullBytes > 0 ? localBytes / fullBytes : 1.0;
         double par = std::max(1.0, opWork->parallelIterations / parallel);
         double scale = scaleBytes(opWork->elementType, 1.0);
-        work.forward = {opWork->flops / all, opWork->bytes() * ratio * scale,
-                        par};
+        work.forward = {opWork->flops * busiest / all,
+                        opWork->bytes() * ratio * scale, par};
         // The backward's data and weight kernels, given its bytes and their
         // split.
         auto backward = [&](double bwdBytes, std::pair<double, double> split,
@@ -1081,9 +1087,10 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
           auto [dataBytes, weightBytes] = split;
           if (opWork->bwdFlops() > 0) {
             if (opWork->bwdDataFlops > 0)
-              data = {opWork->bwdDataFlops / all, dataBytes, par};
+              data = {opWork->bwdDataFlops * busiest / all, dataBytes, par};
             if (opWork->bwdWeightFlops > 0)
-              weight = {opWork->bwdWeightFlops / all, weightBytes, par};
+              weight = {opWork->bwdWeightFlops * busiest / all, weightBytes,
+                        par};
           } else if (bwdBytes > 0) {
             data = {0, bwdBytes, par};
           }
@@ -1104,7 +1111,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         work.forward.launches = opWork->launches();
         // The forward as a kernel of its own (one launch, everything read
         // from memory), for an op that may run in another's kernel.
-        StrategyWork::Kernel alone = {opWork->flops / all,
+        StrategyWork::Kernel alone = {opWork->flops * busiest / all,
                                       opWork->bytesAlone * ratio * scale, par};
         // The rows a device holds: the kernel's, split as the op's parallel
         // loops are (the rows lead them).

@@ -9,6 +9,7 @@
 // RUN: autopar-opt %t/causal32.mlir --autopar-plan="target=h100-dgx mesh=1 report=-" -o /dev/null | FileCheck %s --check-prefix=PLAN-F32
 // RUN: autopar-opt %t/rows.mlir --autopar-plan="target=h100-dgx mesh=4 report=-" -o /dev/null | FileCheck %s --check-prefix=ROWS
 // RUN: autopar-opt %t/rows.mlir --autopar-plan="target=h100-dgx mesh=4 report=- cudnn-attention=0" -o /dev/null | FileCheck %s --check-prefix=ROWS-DECOMPOSED
+// RUN: autopar-opt %t/long.mlir --autopar-plan="target=h100-dgx mesh=4 report=-" -o /dev/null | FileCheck %s --check-prefix=LONG
 // RUN: %python %autopar_src/models/generate.py gpt --batch 2 --layers 1 --seq 16 --hidden 32 --heads 2 --ffn 64 --vocab 64 --max-pos 16 --dtype bf16 | autopar-opt --autopar-fuse-attention --mlir-print-debuginfo -o %t/gpt.mlir
 // RUN: autopar-opt %t/gpt.mlir --autopar-analyze=report=%t/gpt.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=VIEWS < %t/gpt.json
@@ -20,6 +21,8 @@
 // RUN: FileCheck %s --check-prefix=GROUPED < %t/grouped.json
 // RUN: autopar-opt %t/left.mlir --autopar-analyze=report=%t/left.json -o /dev/null
 // RUN: FileCheck %s --check-prefix=LEFT < %t/left.json
+// RUN: autopar-opt %t/share.mlir --autopar-analyze=report=%t/share.json -o /dev/null
+// RUN: FileCheck %s --check-prefix=SHARE < %t/share.json
 
 // The workload prices a 16-bit attention as the CUDA backend builds it
 // (getFusedAttentionForm, shared with autopar-attention-to-cudnn): one call
@@ -96,14 +99,21 @@ func.func @forward(%q: tensor<4x64x32xf32> {autopar.role = "param"},
   return %o : tensor<4x64x32xf32>
 }
 
-// Split by query rows, a device's rows are no whole stack: their causal
-// mask is offset by the device's first row, which cuDNN's is not, and the
-// device builds the decomposition. The planner prices such a split so
-// (OpWorkload::decomposedAttention): on 4 GPUs (B = 2), the fused call on
-// every GPU (0.031 ms) beats the rows split 4 ways and decomposed (0.156
-// ms, the next best); with cudnn-attention=0 that split is chosen.
-// ROWS: autopar.attention {{.*}} replicated 0.0313 {{.*}} d1:gpus (0.156280)
+// Split by query rows, a device keeps cuDNN's call, its causal mask
+// offset by its first row (the diagonal band's right bound), and the last
+// device computes the most: its 512 rows see 1,536 to 2,047 keys, 1.75
+// times an even quarter of the scores (OpWorkload::getRowSplitImbalance).
+// On 4 GPUs (B = 2) the call on every GPU (0.031 ms) still beats the rows
+// split 4 ways (0.056 ms, the keys' and values' gathers and gradients'
+// reductions added; 0.156 ms when a split device was priced as the
+// decomposition); with cudnn-attention=0 the split is chosen.
+// ROWS: autopar.attention {{.*}} replicated 0.0313 {{.*}} d1:gpus (0.056370)
 // ROWS-DECOMPOSED: autopar.attention {{.*}} d1:gpus 0.1265
+// A sequence of 16,384 (B = 1): the rows split 4 ways, each device's call
+// 0.2205 ms of compute against 0.48 ms whole (1.75 / 4 of it and the
+// launch), is chosen: context parallelism with gathered keys and values.
+// LONG: chosen: 4 GPUs, mesh gpus=4; step 0.291 ms
+// LONG: autopar.attention {{.*}} d1:gpus 0.2205 0.0710 replicated (0.480483)
 
 //--- rows.mlir
 func.func @forward(%q: tensor<2x2048x64xbf16> {autopar.role = "param"},
@@ -117,6 +127,20 @@ func.func @forward(%q: tensor<2x2048x64xbf16> {autopar.role = "param"},
     autopar.yield %c : i1
   } -> tensor<2x2048x64xbf16>, tensor<2x2048xf32>
   return %o : tensor<2x2048x64xbf16>
+}
+
+//--- long.mlir
+func.func @forward(%q: tensor<1x16384x128xbf16> {autopar.role = "param"},
+                   %kt: tensor<1x128x16384xbf16> {autopar.role = "param"},
+                   %v: tensor<1x16384x128xbf16> {autopar.role = "param"}) -> tensor<1x16384x128xbf16> {
+  %oi = tensor.empty() : tensor<1x16384x128xbf16>
+  %li = tensor.empty() : tensor<1x16384xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<1x16384x128xbf16>, tensor<1x128x16384xbf16>, tensor<1x16384x128xbf16>) outs(%oi, %li : tensor<1x16384x128xbf16>, tensor<1x16384xf32>) scale 0.125 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c = arith.cmpi ugt, %j, %i : index
+    autopar.yield %c : i1
+  } -> tensor<1x16384x128xbf16>, tensor<1x16384xf32>
+  return %o : tensor<1x16384x128xbf16>
 }
 
 // The heads' transposes around a fused attention (q, k and v into
@@ -209,4 +233,26 @@ func.func @forward(%q: tensor<4x64x32xf32>, %kt: tensor<4x32x64xf32>, %v: tensor
     autopar.yield %c : i1
   } -> tensor<4x64x32xbf16>, tensor<4x64xf32>
   return %o, %o2 : tensor<4x64x32xf32>, tensor<4x64x32xbf16>
+}
+
+// A device's share of a causal attention's rows (8 of 16, its mask offset
+// by its first row, a run-time value): cuDNN's call, priced as the
+// busiest device's, the last 8 rows (seeing 9 to 16 keys: 100 scores a
+// batch, 36 for the first 8), 4 x 100 x 32 multiply-accumulates.
+// SHARE: "op": "autopar.attention",
+// SHARE: "flops": 28000,
+// SHARE-NEXT: "macs": 12800,
+// SHARE: "launches": 1,
+
+//--- share.mlir
+func.func @forward(%q: tensor<4x8x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: tensor<4x16x16xbf16>, %first: index) -> tensor<4x8x16xbf16> {
+  %oi = tensor.empty() : tensor<4x8x16xbf16>
+  %li = tensor.empty() : tensor<4x8xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %row = arith.addi %i, %first : index
+    %c = arith.cmpi ugt, %j, %row : index
+    autopar.yield %c : i1
+  } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
+  return %o : tensor<4x8x16xbf16>
 }

@@ -11,7 +11,7 @@
 // CHECK: %[[O:.*]] = tensor.empty() : tensor<2x16x2x16xbf16>
 // CHECK: %[[L:.*]] = tensor.empty() : tensor<4x16xf32>
 // CHECK: %[[C:.*]]:2 = autopar.library_call "autopar_cuda_attention" ins(%[[Q]], %[[K]], %[[V]] : tensor<2x16x32xbf16>, tensor<2x16x32xbf16>, tensor<2x16x32xbf16>) outs(%[[O]], %[[L]] : tensor<2x16x2x16xbf16>, tensor<4x16xf32>)
-// CHECK-SAME: values [512, 16, 32, 512, 16, 32, 512, 16, 32, 512, 16, 32, 2, 2, 2, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32] stream_ordered
+// CHECK-SAME: values [512, 16, 32, 512, 16, 32, 512, 16, 32, 512, 16, 32, 2, 2, 2, 16, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32] scalars(%[[ZERO:.*]] : index) stream_ordered
 // CHECK-NOT: linalg.transpose
 // CHECK: %[[R:.*]] = tensor.collapse_shape %[[C]]#0 {{\[}}[0], [1], [2, 3]]
 // CHECK: return %[[R]], %[[C]]#1
@@ -264,4 +264,45 @@ func.func @stack_share(%q: tensor<4x16x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: 
     autopar.yield %c : i1
   } -> tensor<4x16x16xbf16>, tensor<4x16xf32>
   return %o, %o8 : tensor<4x16x16xbf16>, tensor<4x16x16xbf16>
+}
+
+// -----
+
+// A device's share of one stack of query rows (rows split over devices:
+// 8 of 16 rows, all 16 keys): the mask is offset by the device's first row
+// (8 x %rank, computed outside it), which the call takes at run time: key
+// j > i + first masked (cuDNN's diagonal band, its right bound the
+// offset). An offset computed inside the mask (a constant) or one added
+// to the key is another mask: those stay.
+// CHECK-LABEL: func.func @row_share
+// CHECK: %[[FIRST:.*]] = arith.muli %arg3, %{{.*}} : index
+// CHECK: autopar.library_call "autopar_cuda_attention"
+// CHECK-SAME: values [128, 128, 16, 256, 256, 16, 256, 256, 16, 128, 128, 16, 4, 1, 1, 8, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32] scalars(%[[FIRST]] : index)
+// CHECK-COUNT-2: autopar.attention ins
+// CHECK-NOT: library_call
+func.func @row_share(%q: tensor<4x8x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: tensor<4x16x16xbf16>, %rank: index) -> (tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>) {
+  %c8 = arith.constant 8 : index
+  %first = arith.muli %rank, %c8 : index
+  %oi = tensor.empty() : tensor<4x8x16xbf16>
+  %li = tensor.empty() : tensor<4x8xf32>
+  %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %row = arith.addi %i, %first : index
+    %c = arith.cmpi ugt, %j, %row : index
+    autopar.yield %c : i1
+  } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
+  %oc, %lsec = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %c8i = arith.constant 8 : index
+    %row = arith.addi %i, %c8i : index
+    %c = arith.cmpi ugt, %j, %row : index
+    autopar.yield %c : i1
+  } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
+  %ok, %lsek = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %key = arith.addi %j, %first : index
+    %c = arith.cmpi ugt, %key, %i : index
+    autopar.yield %c : i1
+  } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
+  return %o, %oc, %ok : tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>
 }

@@ -63,8 +63,9 @@ func.func @transfers(%x: tensor<8x16xf32>) -> tensor<8x16xf32> {
 
 // A library call bufferizes as a destination-style op: the inputs' buffers
 // (a strided view copied into a contiguous one first), its output the
-// init's buffer; then autopar-lower-library-calls makes it the call.
-// LIB: func.func private @lib_f(i64, i64, i64, f64) attributes {autopar.stream_ordered}
+// init's buffer; then autopar-lower-library-calls makes it the call, its
+// run-time scalars (an index, an i32) last, as i64.
+// LIB: func.func private @lib_f(i64, i64, i64, f64, i64, i64) attributes {autopar.stream_ordered}
 // LIB-LABEL: func.func @library_call
 // LIB: %[[OUT:.*]] = memref.alloc() {{.*}}: memref<4x4xf32>
 // LIB: %[[COPY:.*]] = memref.alloc() : memref<4x4xf32>
@@ -73,11 +74,13 @@ func.func @transfers(%x: tensor<8x16xf32>) -> tensor<8x16xf32> {
 // LIB: memref.extract_aligned_pointer_as_index %[[OUT]]
 // LIB: %[[N:.*]] = arith.constant 16 : i64
 // LIB: %[[S:.*]] = arith.constant 5.000000e-01 : f64
-// LIB: call @lib_f(%{{.*}}, %{{.*}}, %[[N]], %[[S]]) {autopar.writes = array<i32: 1>} : (i64, i64, i64, f64) -> ()
+// LIB: %[[I:.*]] = arith.index_cast %[[ROW:.*]] : index to i64
+// LIB: %[[C:.*]] = arith.extsi %[[COUNT:.*]] : i32 to i64
+// LIB: call @lib_f(%{{.*}}, %{{.*}}, %[[N]], %[[S]], %[[I]], %[[C]]) {autopar.writes = array<i32: 1>} : (i64, i64, i64, f64, i64, i64) -> ()
 // LIB: return %[[OUT]]
-func.func @library_call(%wide: tensor<4x8xf32>) -> tensor<4x4xf32> {
+func.func @library_call(%wide: tensor<4x8xf32>, %row: index, %count: i32) -> tensor<4x4xf32> {
   %view = tensor.extract_slice %wide[0, 0] [4, 4] [1, 1] : tensor<4x8xf32> to tensor<4x4xf32>
   %init = tensor.empty() : tensor<4x4xf32>
-  %r = autopar.library_call "lib_f" ins(%view : tensor<4x4xf32>) outs(%init : tensor<4x4xf32>) values [16, 5.000000e-01 : f64] stream_ordered -> tensor<4x4xf32>
+  %r = autopar.library_call "lib_f" ins(%view : tensor<4x4xf32>) outs(%init : tensor<4x4xf32>) values [16, 5.000000e-01 : f64] scalars(%row, %count : index, i32) stream_ordered -> tensor<4x4xf32>
   return %r : tensor<4x4xf32>
 }

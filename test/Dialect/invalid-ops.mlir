@@ -501,3 +501,11 @@ func.func @library_call_value(%m: memref<4xf32>, %o: memref<4xf32>) {
   autopar.library_call "f" ins(%m : memref<4xf32>) outs(%o : memref<4xf32>) values ["x"]
   return
 }
+
+// -----
+
+func.func @library_call_scalar(%m: memref<4xf32>, %o: memref<4xf32>, %n: i128) {
+  // expected-error @+1 {{scalars are passed as i64, not 'i128'}}
+  autopar.library_call "f" ins(%m : memref<4xf32>) outs(%o : memref<4xf32>) values [] scalars(%n : i128)
+  return
+}

@@ -8,6 +8,7 @@
 //
 // Roles come from `autopar.role` argument attributes. Without any, the first
 // argument is the batch input (batch in dim 0) and every other argument is a
+// parameter; a scalar argument (an index, a count) is state, never a
 // parameter. Tensor constants (`arith.constant`, as torch-mlir exports
 // weights with --params-as-constants) are parameters too when no argument
 // is one.

@@ -50,6 +50,11 @@ inline double getInternalBlocks(double internalBytes, double limit) {
   return std::max(1.0, std::ceil(internalBytes / limit));
 }
 
+/// The scores a causal mask leaves of `rows` query rows over `keys` keys,
+/// the rows offset by `offset` (row i sees keys 0..min(i + offset, keys -
+/// 1)): what cuDNN's fused attention computes of them.
+double getCausalScores(double rows, double keys, double offset);
+
 /// The work of one op, forward and backward. Bytes assume every operand is
 /// read once and every result written once (perfect reuse within the op).
 struct OpWorkload {
@@ -159,11 +164,21 @@ struct OpWorkload {
   /// For an attention (or gradient) priced as cuDNN's fused attention
   /// (getFusedAttentionForm; 0 otherwise): its query rows' stacks, and an
   /// attention's price as the
-  /// decomposition, which a device whose query rows are no whole stacks
-  /// builds (its rows' causal mask offset by its first row: cuDNN's mask
-  /// is not that); the planner prices such a split so.
+  /// decomposition, which a device whose query rows are part of a stack
+  /// of several builds (its rows' position in their stack offset: cuDNN's
+  /// mask is not that); the planner prices such a split so.
   int64_t fusedAttentionStacks = 0;
   std::shared_ptr<const OpWorkload> decomposedAttention;
+  /// A fused attention's query rows and keys, and whether its mask is
+  /// causal: where its rows (one stack) are split over `parts` devices,
+  /// each keeps cuDNN's call, its mask offset by its first row, and the
+  /// last computes the most: getRowSplitImbalance.
+  int64_t attentionRows = 0, attentionKeys = 0;
+  bool causalAttention = false;
+  /// How much more than an even 1/`parts` share of the scores the busiest
+  /// of `parts` devices (the last rows) computes where a causal fused
+  /// attention's rows are split: 1 for a mask that is not causal.
+  double getRowSplitImbalance(int64_t parts) const;
   /// Kernels the op's forward and its backward each launch when it is not
   /// fused: one, but an attention's decomposition runs several (and once
   /// per block of its batch: the planner multiplies by the blocks,

@@ -129,9 +129,12 @@ def AttentionToCUDNN : Pass<"autopar-attention-to-cudnn", "::mlir::ModuleOp"> {
     `getFusedAttentionForm` (AutoparOps.h) accepts, the rule the cost model
     prices by: query, key, value and output all f16 or all bf16, the lse
     f32, head dimensions multiples of 8 up to 256, static shapes, no mask
-    or the causal one (key j masked where j > i, or j > i mod S for query
-    rows stacked S at a time, by -inf or the lowest finite value, not
-    additive, no mask inputs), and for the gradient a zero lse adjoint.
+    or the causal one (key j masked where j > i, j > i + r for a device's
+    share of the rows, r its first row computed outside the mask and
+    passed to the call as a run-time scalar, or j > i mod S for query
+    rows stacked S at a time, by -inf or the lowest finite value, or
+    added to the score where that value is at most -1e30, no mask
+    inputs), and for the gradient a zero lse adjoint.
     The scores never reach memory: one call forward, one backward, instead
     of the decomposition's products, row kernels and score-sized buffers.
     Stacked rows are grouped-query attention: the g query heads sharing a
@@ -166,8 +169,8 @@ def LowerLibraryCalls : Pass<"autopar-lower-library-calls",
     After bufferization: each `autopar.library_call` on buffers becomes a
     `func.call` of its callee (declared private, marked
     `autopar.stream_ordered` where the op is) with the buffers' addresses
-    (i64: inputs, then outputs) and then its values as constants of their
-    types; the call records that it writes the outputs
+    (i64: inputs, then outputs), then its values as constants of their
+    types and then its run-time scalars as i64; the call records that it writes the outputs
     (`autopar.writes`). A library call still on tensors is an error.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",

@@ -199,7 +199,8 @@ int32_t autopar_cuda_rank();
 /// 2 bf16), each given by its address and then (after the lse's) the
 /// strides (in elements) of its first three dimensions (the last is
 /// contiguous); lse f32 [batch, heads, rows], contiguous. `causal`: key
-/// j > row i is masked (-inf).
+/// j > row i + rowOffset is masked (-inf); rowOffset >= 0 is the first
+/// row of a device that holds a share of the query's rows, else 0.
 void autopar_cuda_attention(int64_t q, int64_t k, int64_t v, int64_t o,
                             int64_t lse, int64_t qB, int64_t qH, int64_t qS,
                             int64_t kB, int64_t kH, int64_t kS, int64_t vB,
@@ -207,7 +208,7 @@ void autopar_cuda_attention(int64_t q, int64_t k, int64_t v, int64_t o,
                             int64_t oS, int64_t batch, int64_t heads,
                             int64_t kvHeads, int64_t rows, int64_t keys,
                             int64_t dim, int64_t valueDim, double scale,
-                            int32_t causal, int32_t dtype);
+                            int32_t causal, int32_t dtype, int64_t rowOffset);
 
 /// The gradients of autopar_cuda_attention: dQ, dK and dV (written) from Q,
 /// K, V, O, dO and the lse (whose own adjoint is zero), the operands as
@@ -221,7 +222,8 @@ void autopar_cuda_attention_grad(
     int64_t dQB, int64_t dQH, int64_t dQS, int64_t dKB, int64_t dKH,
     int64_t dKS, int64_t dVB, int64_t dVH, int64_t dVS, int64_t batch,
     int64_t heads, int64_t kvHeads, int64_t rows, int64_t keys, int64_t dim,
-    int64_t valueDim, double scale, int32_t causal, int32_t dtype);
+    int64_t valueDim, double scale, int32_t causal, int32_t dtype,
+    int64_t rowOffset);
 
 /// A 2-D NCHW convolution through cuDNN, accumulating into its result:
 /// mode 0 y += conv(x, w), 1 x += the data gradient of y, 2 w += the

@@ -345,18 +345,29 @@ SmallVector<HeadsView> planInputs(OpBuilder &builder, Location loc,
 }
 
 /// What the call needs of getFusedAttentionForm: the runtime's type code,
-/// the mask and the query's stacks.
+/// the mask, the query's stacks and the rows' offset (null: none).
 struct Eligible {
   int32_t dtype;
   bool causal;
   int64_t stacks;
+  Value rowOffset;
 };
 
 std::optional<Eligible> getEligible(AttentionOpInterface op) {
   std::optional<FusedAttentionForm> form = getFusedAttentionForm(op);
   if (!form)
     return std::nullopt;
-  return Eligible{getTypeCode(form->element), form->causal, form->stacks};
+  return Eligible{getTypeCode(form->element), form->causal, form->stacks,
+                  form->rowOffset};
+}
+
+/// The call's run-time scalar: the causal mask's row offset (the first
+/// query row of a device whose rows are split; 0 otherwise).
+Value buildRowOffset(OpBuilder &builder, Location loc,
+                     const Eligible &eligible) {
+  if (eligible.rowOffset)
+    return eligible.rowOffset;
+  return arith::ConstantIndexOp::create(builder, loc, 0);
 }
 
 /// The runtime call's values: the strides of what it reads and then of
@@ -404,6 +415,7 @@ void rewriteAttention(AttentionOp op, const Eligible &eligible) {
       "autopar_cuda_attention",
       ValueRange{inputs[0].base, inputs[1].base, inputs[2].base},
       ValueRange{outInit, lseInit}, values,
+      ValueRange{buildRowOffset(builder, loc, eligible)},
       /*stream_ordered=*/true);
   op.getLse().replaceAllUsesWith(call.getResult(1));
   replaceOutput(builder, loc, op.getResult(), call.getResult(0), out);
@@ -438,7 +450,8 @@ void rewriteAttentionGrad(AttentionGradOp op, const Eligible &eligible) {
       builder, loc, ValueRange(inits).getTypes(), "autopar_cuda_attention_grad",
       ValueRange{inputs[0].base, inputs[1].base, inputs[2].base, inputs[3].base,
                  inputs[4].base, op.getLse()},
-      inits, values, /*stream_ordered=*/true);
+      inits, values, ValueRange{buildRowOffset(builder, loc, eligible)},
+      /*stream_ordered=*/true);
   replaceOutput(builder, loc, op.getQueryGrad(), call.getResult(0), dQ);
   replaceOutput(builder, loc, op.getKeyGrad(), call.getResult(1), dK);
   replaceOutput(builder, loc, op.getValueGrad(), call.getResult(2), dV);

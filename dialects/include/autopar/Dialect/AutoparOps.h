@@ -171,12 +171,18 @@ struct FusedAttentionForm {
   /// key-value head (grouped-query attention), which cuDNN computes as
   /// that many heads reading the same keys and values. 1 otherwise.
   int64_t stacks = 1;
+  /// With `causal`, an index computed outside the mask (a device's first
+  /// query row where the rows are split over devices) by which the rows
+  /// are offset: key j > i + rowOffset is masked (cuDNN's diagonal band,
+  /// its right bound the offset). Null where j > i.
+  Value rowOffset;
 };
 /// The form of `op` as cuDNN's fused attention, when it has one: query,
 /// keys, values and output (for a gradient also the output's adjoint) all
 /// f16 or all bf16 with static shapes, the lse f32, head dimensions D
 /// and E multiples of 8 up to 256, no mask or the causal one (key j > row
-/// i, or j > i mod S for stacked query heads, also written !(j <= i) on
+/// i, j > i + r for a device's share of the rows (r computed outside the
+/// mask), or j > i mod S for stacked query heads, also written !(j <= i) on
 /// indices cast to i64 as PyTorch exports it, replacing the score by, or
 /// adding to it, a masked value of at most -1e30; no mask inputs), and
 /// for a gradient a zero lse adjoint. Both

@@ -542,8 +542,10 @@ def Autopar_LibraryCallOp : Autopar_Op<"library_call", [
     bufferization (buffer form: no results) autopar-lower-library-calls
     makes it the `func.call`. Every operand is a contiguous row-major
     buffer once bufferized (an input that is a strided view is copied
-    first). With `stream_ordered` the callee does its work in the CUDA
-    runtime's stream order (`autopar.stream_ordered`).
+    first). `scalars` are integers or indices known only at run time (a
+    device's first query row), passed after the values as i64. With
+    `stream_ordered` the callee does its work in the CUDA runtime's stream
+    order (`autopar.stream_ordered`).
 
     ```mlir
     %o, %lse = autopar.library_call "autopar_cuda_attention"
@@ -551,17 +553,21 @@ def Autopar_LibraryCallOp : Autopar_Op<"library_call", [
                          tensor<2x16x32xbf16>)
         outs(%oi, %li : tensor<2x16x2x16xbf16>, tensor<4x16xf32>)
         values [512, 32, 16, 1.250000e-01 : f64, 1 : i32]
+        scalars(%first_row : index)
         stream_ordered -> tensor<2x16x2x16xbf16>, tensor<4x16xf32>
     ```
   }];
   let arguments = (ins StrAttr:$callee,
                        Variadic<AnyRankedTensorOrMemRef>:$inputs,
                        Variadic<AnyRankedTensorOrMemRef>:$outputs,
-                       ArrayAttr:$values, UnitAttr:$stream_ordered);
+                       ArrayAttr:$values,
+                       Variadic<AnySignlessIntegerOrIndex>:$scalars,
+                       UnitAttr:$stream_ordered);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
     $callee `ins` `(` $inputs `:` type($inputs) `)`
     `outs` `(` $outputs `:` type($outputs) `)` `values` $values
+    (`scalars` `(` $scalars^ `:` type($scalars) `)`)?
     (`stream_ordered` $stream_ordered^)? attr-dict (`->` type($results)^)?
   }];
   let hasVerifier = 1;
