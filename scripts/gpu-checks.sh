@@ -176,6 +176,13 @@ check "gpt bf16 training, attention decomposed" "$run" -n 1 "$models/gpt-bf16.ml
 # own GQA support, the query's stacked heads read in place.
 check "llama gqa bf16 training, cuDNN fused attention" "$run" -n 1 "$models/llama-bf16.mlir" --backend=cuda --steps 3 --check --tol 0.05 \
   --int-range 512 --training="loss=softmax-cross-entropy optimizer=momentum lr=0.01"
+# A device's share of a causal attention's rows (the last 8 of 16): the
+# mask offset by its first row, cuDNN's diagonal band with a right bound
+# of 8 (first run on a GPU), forward and 2 momentum steps.
+check "attention rows 8..15 of 16, cuDNN diagonal band forward" "$run" -n 1 "$root/test/CUDA/Inputs/attention-row-offset.mlir" \
+  --backend=cuda --steps 1 --check --tol 0.02
+check "attention rows 8..15 of 16, cuDNN diagonal band training" "$run" -n 1 "$root/test/CUDA/Inputs/attention-row-offset.mlir" \
+  --backend=cuda --steps 2 --check --tol 0.02 --training="loss=mse optimizer=momentum lr=0.01"
 # A transformer: the scatter-add kernel, merged optimizer kernels near the
 # 4 KiB parameter limit, one-thread kernels, 3-D cuBLASLt epilogues.
 # (Adam divides by the square root of the squared gradients: where a
