@@ -597,11 +597,21 @@ static Value skipIndexCasts(Value value) {
 /// that share one key-value head; also (i + k S) mod S, a device's share
 /// of whole stacks), or above the row offset by an index computed outside
 /// the region (j > i + r: a device's query rows when they are split, r its
-/// first row; all I rows one stack), returned beside. Also as PyTorch
+/// first row; all I rows one stack), returned beside; also (i + r) mod S
+/// with I dividing S and r a multiple of I (a device's share of one stack
+/// of S rows: the offset r mod S). Also as PyTorch
 /// exports write it: the negation of j <= i (`xori` with true) on indices
 /// cast to i64.
-static std::optional<std::pair<int64_t, Value>>
-getCausalStackRows(AttentionOpInterface op) {
+namespace {
+/// A causal mask's stacks of query rows and their offset (getCausalStackRows).
+struct CausalRows {
+  int64_t stackRows;
+  Value rowOffset;
+  int64_t offsetModulus = 0;
+};
+} // namespace
+
+static std::optional<CausalRows> getCausalStackRows(AttentionOpInterface op) {
   Block &block = op.getMaskRegion().front();
   if (block.getNumArguments() != 3)
     return std::nullopt;
@@ -639,8 +649,15 @@ getCausalStackRows(AttentionOpInterface op) {
     });
   };
   // The row's position: i itself, i + r (r an index from outside), or
-  // i mod S (S dividing I), also as (i + a multiple of S) mod S.
+  // i mod S (S dividing I), also as (i + a multiple of S) mod S, or as
+  // (i + r) mod S (I dividing S, r a multiple of I from outside: i + r mod
+  // S, as no share of I rows crosses a stack's end).
   Value rowOffset;
+  int64_t offsetModulus = 0;
+  auto isFromOutside = [&](Value value) {
+    return value && value.getType().isIndex() &&
+           !op.getMaskRegion().isAncestor(value.getParentRegion());
+  };
   auto position = [&](Value value) -> std::optional<int64_t> {
     value = skipIndexCasts(value);
     if (value == row)
@@ -649,8 +666,7 @@ getCausalStackRows(AttentionOpInterface op) {
       Value other = sum.getLhs() == row   ? sum.getRhs()
                     : sum.getRhs() == row ? sum.getLhs()
                                           : Value();
-      if (other && other.getType().isIndex() &&
-          !op.getMaskRegion().isAncestor(other.getParentRegion())) {
+      if (isFromOutside(other)) {
         rowOffset = other;
         return rows;
       }
@@ -661,9 +677,22 @@ getCausalStackRows(AttentionOpInterface op) {
         !matchPattern(rem->getOperand(1), m_ConstantInt(&constant)))
       return std::nullopt;
     int64_t stack = constant.getSExtValue();
-    if (stack <= 0 || rows % stack != 0)
+    if (stack <= 0)
       return std::nullopt;
     Value dividend = skipIndexCasts(rem->getOperand(0));
+    if (rows % stack != 0) {
+      auto sum = dividend.getDefiningOp<arith::AddIOp>();
+      if (stack % rows != 0 || !sum)
+        return std::nullopt;
+      Value other = sum.getLhs() == row   ? sum.getRhs()
+                    : sum.getRhs() == row ? sum.getLhs()
+                                          : Value();
+      if (!isFromOutside(other) || !isMultipleOf(other, rows))
+        return std::nullopt;
+      rowOffset = other;
+      offsetModulus = stack;
+      return rows;
+    }
     if (auto sum = dividend.getDefiningOp<arith::AddIOp>()) {
       if (sum.getLhs() == row && isMultipleOf(sum.getRhs(), stack))
         dividend = row;
@@ -694,7 +723,7 @@ getCausalStackRows(AttentionOpInterface op) {
     stack = position(compare.getLhs());
   if (!stack)
     return std::nullopt;
-  return std::make_pair(*stack, rowOffset);
+  return CausalRows{*stack, rowOffset, offsetModulus};
 }
 
 std::optional<FusedAttentionForm>
@@ -747,12 +776,13 @@ mlir::autopar::getFusedAttentionForm(AttentionOpInterface op, Type computeAs) {
   std::optional<double> masked = op.getMaskedValue();
   if (!op.getMaskInputs().empty() || !masked || *masked > -kHugeMaskedValue)
     return std::nullopt;
-  std::optional<std::pair<int64_t, Value>> stackRows = getCausalStackRows(op);
-  if (!stackRows)
+  std::optional<CausalRows> causal = getCausalStackRows(op);
+  if (!causal)
     return std::nullopt;
   form.causal = true;
-  form.stacks = loops[1] / stackRows->first;
-  form.rowOffset = stackRows->second;
+  form.stacks = loops[1] / causal->stackRows;
+  form.rowOffset = causal->rowOffset;
+  form.rowOffsetModulus = causal->offsetModulus;
   return form;
 }
 

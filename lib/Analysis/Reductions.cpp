@@ -118,7 +118,8 @@ static bool isNormalised(Value e, AffineMap rowMap) {
 }
 
 bool mlir::autopar::isSoftmaxShift(linalg::GenericOp max) {
-  if (max.getNumDpsInputs() != 1 || max.getNumDpsInits() != 1 ||
+  if (!max.hasPureTensorSemantics() || max.getNumDpsInputs() != 1 ||
+      max.getNumDpsInits() != 1 ||
       !isa_and_nonnull<arith::MaximumFOp, arith::MaxNumFOp>(
           getCombiner(max, 0)) ||
       !getRowReductionLoops(max) || max->getResult(0).use_empty())

@@ -76,6 +76,10 @@ static double sizeInBytes(Type type) {
   return numElements(type) * elementBytes(element);
 }
 
+double mlir::autopar::getElementCount(Type type) { return numElements(type); }
+
+double mlir::autopar::getSizeInBytes(Type type) { return sizeInBytes(type); }
+
 namespace {
 /// The score-sized traffic (bytes per score, B x I x J) and kernels of an
 /// attention's decomposition as the CUDA lowering builds it: products (a
@@ -204,16 +208,22 @@ double mlir::autopar::getCausalScores(double rows, double keys, double offset) {
   return seeing * (seeing + 1) / 2 + seeing * offset + (rows - seeing) * keys;
 }
 
-double OpWorkload::getRowSplitImbalance(int64_t parts) const {
-  if (!causalAttention || parts <= 1 || attentionRows <= 0)
+std::optional<double> OpWorkload::getRowSplitImbalance(int64_t parts) const {
+  int64_t stacks = std::max<int64_t>(fusedAttentionStacks, 1);
+  if (!causalAttention || parts <= 1 || attentionRows <= 0 ||
+      stacks % parts == 0)
     return 1.0;
-  double rows = static_cast<double>(attentionRows);
+  // A device's share of one stack, its mask offset within the stack.
+  if (parts % stacks != 0)
+    return std::nullopt;
+  int64_t perStack = parts / stacks;
+  double rows = static_cast<double>(attentionRows / stacks);
   double keys = static_cast<double>(attentionKeys);
-  double share = rows / static_cast<double>(parts);
+  double share = rows / static_cast<double>(perStack);
   double all = getCausalScores(rows, keys, 0);
   if (all <= 0)
     return 1.0;
-  return static_cast<double>(parts) *
+  return static_cast<double>(perStack) *
          getCausalScores(share, keys, rows - share) / all;
 }
 
@@ -482,7 +492,11 @@ FunctionWorkload::FunctionWorkload(FunctionOpInterface func,
         read.insert(roles.getSource(operand));
     });
   for (Value param : roles.getParameters()) {
-    if (!read.contains(param))
+    // Only ranked float tensors are trained (an index or integer argument
+    // left unmarked gets no gradient).
+    auto shaped = dyn_cast<ShapedType>(param.getType());
+    if (!read.contains(param) || !shaped || !shaped.hasRank() ||
+        !isFloatLike(shaped))
       continue;
     gradientValues.push_back(param);
     totals.params += numElements(param.getType());

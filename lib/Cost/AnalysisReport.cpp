@@ -139,9 +139,8 @@ AnalysisReport mlir::autopar::buildAnalysisReport(
     GradientReport gradient;
     auto type = cast<ShapedType>(param.getType());
     gradient.shape = formatType(type);
-    gradient.elements = static_cast<double>(type.getNumElements());
-    gradient.bytes = gradient.elements *
-                     std::max(1u, type.getElementTypeBitWidth() / 8);
+    gradient.elements = getElementCount(type);
+    gradient.bytes = getSizeInBytes(type);
     if (auto arg = dyn_cast<BlockArgument>(param))
       gradient.name = "arg" + std::to_string(arg.getArgNumber());
     else

@@ -1057,10 +1057,11 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       const OpWorkload *opWork = node.work;
       // The busiest device's FLOPs over an even share's.
       double busiest = 1.0;
-      // A fused attention (cuDNN's) whose query rows this split leaves a
-      // device part of a stack of several is built as its decomposition;
-      // one stack split keeps the call, its mask offset by the device's
-      // first row, the last rows the most work under a causal mask.
+      // A fused attention (cuDNN's) whose query rows this split splits
+      // keeps the call on each device, its mask offset by the device's
+      // first row (within its stack), the last rows the most work under a
+      // causal mask; where a device's rows would cross a stack's end it
+      // is built as its decomposition.
       if (opWork && opWork->decomposedAttention) {
         // The query rows' loop follows the batch loops.
         int rowLoop = cast<AttentionOpInterface>(space.op).getBatchRank();
@@ -1068,9 +1069,10 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         for (auto [axis, loop] : llvm::enumerate(strategy))
           if (loop == rowLoop)
             rowSplit *= mesh.sizes[axis];
-        if (opWork->fusedAttentionStacks == 1)
-          busiest = opWork->getRowSplitImbalance(rowSplit);
-        else if (opWork->fusedAttentionStacks % rowSplit != 0)
+        if (std::optional<double> imbalance =
+                opWork->getRowSplitImbalance(rowSplit))
+          busiest = *imbalance;
+        else
           opWork = opWork->decomposedAttention.get();
       }
       if (opWork) {

@@ -273,22 +273,46 @@ func.func @stack_share(%q: tensor<4x16x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: 
 // (8 x %rank, computed outside it), which the call takes at run time: key
 // j > i + first masked (cuDNN's diagonal band, its right bound the
 // offset). An offset computed inside the mask (a constant) or one added
-// to the key is another mask: those stay.
+// to the key is another mask: those stay. A share of one stack of 16
+// rows ((i + first) mod 16, grouped-query rows split finer than their
+// stacks: 8 rows never cross a stack's end) is offset by first mod 16;
+// with a first row that is no multiple of 8 (4 x %rank) it could cross,
+// and stays.
 // CHECK-LABEL: func.func @row_share
 // CHECK: %[[FIRST:.*]] = arith.muli %arg3, %{{.*}} : index
 // CHECK: autopar.library_call "autopar_cuda_attention"
 // CHECK-SAME: values [128, 128, 16, 256, 256, 16, 256, 256, 16, 128, 128, 16, 4, 1, 1, 8, 16, 16, 16, 2.500000e-01, 1 : i32, 2 : i32] scalars(%[[FIRST]] : index)
-// CHECK-COUNT-2: autopar.attention ins
+// CHECK: %[[WITHIN:.*]] = arith.remui %[[FIRST]], %{{.*}} : index
+// CHECK: autopar.library_call "autopar_cuda_attention"
+// CHECK-SAME: scalars(%[[WITHIN]] : index)
+// CHECK-COUNT-3: autopar.attention ins
 // CHECK-NOT: library_call
-func.func @row_share(%q: tensor<4x8x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: tensor<4x16x16xbf16>, %rank: index) -> (tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>) {
+func.func @row_share(%q: tensor<4x8x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: tensor<4x16x16xbf16>, %rank: index) -> (tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>) {
+  %c4 = arith.constant 4 : index
   %c8 = arith.constant 8 : index
+  %c16 = arith.constant 16 : index
   %first = arith.muli %rank, %c8 : index
+  %quarter = arith.muli %rank, %c4 : index
   %oi = tensor.empty() : tensor<4x8x16xbf16>
   %li = tensor.empty() : tensor<4x8xf32>
   %o, %lse = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
   ^bb0(%b: index, %i: index, %j: index):
     %row = arith.addi %i, %first : index
     %c = arith.cmpi ugt, %j, %row : index
+    autopar.yield %c : i1
+  } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
+  %os, %lses = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %row = arith.addi %i, %first : index
+    %r = arith.remui %row, %c16 : index
+    %c = arith.cmpi ugt, %j, %r : index
+    autopar.yield %c : i1
+  } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
+  %oq, %lseq = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
+  ^bb0(%b: index, %i: index, %j: index):
+    %row = arith.addi %i, %quarter : index
+    %r = arith.remui %row, %c16 : index
+    %c = arith.cmpi ugt, %j, %r : index
     autopar.yield %c : i1
   } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
   %oc, %lsec = autopar.attention ins(%q, %kt, %v : tensor<4x8x16xbf16>, tensor<4x16x16xbf16>, tensor<4x16x16xbf16>) outs(%oi, %li : tensor<4x8x16xbf16>, tensor<4x8xf32>) scale 2.500000e-01 masked 0xFFF0000000000000 mask {
@@ -304,5 +328,5 @@ func.func @row_share(%q: tensor<4x8x16xbf16>, %kt: tensor<4x16x16xbf16>, %v: ten
     %c = arith.cmpi ugt, %key, %i : index
     autopar.yield %c : i1
   } -> tensor<4x8x16xbf16>, tensor<4x8xf32>
-  return %o, %oc, %ok : tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>
+  return %o, %os, %oq, %oc, %ok : tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>, tensor<4x8x16xbf16>
 }

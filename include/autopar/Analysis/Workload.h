@@ -50,6 +50,12 @@ inline double getInternalBlocks(double internalBytes, double limit) {
   return std::max(1.0, std::ceil(internalBytes / limit));
 }
 
+/// Elements of a ranked tensor or memref (a dynamic dimension counts as 1),
+/// 1 for a scalar; and their bytes (an index 8, 0 for an element type
+/// that is no number).
+double getElementCount(Type type);
+double getSizeInBytes(Type type);
+
 /// The scores a causal mask leaves of `rows` query rows over `keys` keys,
 /// the rows offset by `offset` (row i sees keys 0..min(i + offset, keys -
 /// 1)): what cuDNN's fused attention computes of them.
@@ -170,15 +176,18 @@ struct OpWorkload {
   int64_t fusedAttentionStacks = 0;
   std::shared_ptr<const OpWorkload> decomposedAttention;
   /// A fused attention's query rows and keys, and whether its mask is
-  /// causal: where its rows (one stack) are split over `parts` devices,
-  /// each keeps cuDNN's call, its mask offset by its first row, and the
-  /// last computes the most: getRowSplitImbalance.
+  /// causal: where its rows are split over `parts` devices, each keeps
+  /// cuDNN's call, its mask offset by its first row (within its stack),
+  /// and the one with a stack's last rows computes the most:
+  /// getRowSplitImbalance.
   int64_t attentionRows = 0, attentionKeys = 0;
   bool causalAttention = false;
   /// How much more than an even 1/`parts` share of the scores the busiest
-  /// of `parts` devices (the last rows) computes where a causal fused
-  /// attention's rows are split: 1 for a mask that is not causal.
-  double getRowSplitImbalance(int64_t parts) const;
+  /// of `parts` devices computes where a fused attention's rows are split:
+  /// 1 for a mask that is not causal or whole stacks a device; for a share
+  /// of one stack, the last share's scores over an even one's; none where
+  /// a device's rows would cross a stack's end (built decomposed).
+  std::optional<double> getRowSplitImbalance(int64_t parts) const;
   /// Kernels the op's forward and its backward each launch when it is not
   /// fused: one, but an attention's decomposition runs several (and once
   /// per block of its batch: the planner multiplies by the blocks,

@@ -351,6 +351,7 @@ struct Eligible {
   bool causal;
   int64_t stacks;
   Value rowOffset;
+  int64_t rowOffsetModulus;
 };
 
 std::optional<Eligible> getEligible(AttentionOpInterface op) {
@@ -358,16 +359,21 @@ std::optional<Eligible> getEligible(AttentionOpInterface op) {
   if (!form)
     return std::nullopt;
   return Eligible{getTypeCode(form->element), form->causal, form->stacks,
-                  form->rowOffset};
+                  form->rowOffset, form->rowOffsetModulus};
 }
 
 /// The call's run-time scalar: the causal mask's row offset (the first
-/// query row of a device whose rows are split; 0 otherwise).
+/// query row of a device whose rows are split, within its stack where
+/// they are a share of one; 0 otherwise).
 Value buildRowOffset(OpBuilder &builder, Location loc,
                      const Eligible &eligible) {
-  if (eligible.rowOffset)
+  if (!eligible.rowOffset)
+    return arith::ConstantIndexOp::create(builder, loc, 0);
+  if (!eligible.rowOffsetModulus)
     return eligible.rowOffset;
-  return arith::ConstantIndexOp::create(builder, loc, 0);
+  return arith::RemUIOp::create(
+      builder, loc, eligible.rowOffset,
+      arith::ConstantIndexOp::create(builder, loc, eligible.rowOffsetModulus));
 }
 
 /// The runtime call's values: the strides of what it reads and then of

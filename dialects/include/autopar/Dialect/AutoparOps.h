@@ -176,13 +176,18 @@ struct FusedAttentionForm {
   /// are offset: key j > i + rowOffset is masked (cuDNN's diagonal band,
   /// its right bound the offset). Null where j > i.
   Value rowOffset;
+  /// Where non-zero, the offset is rowOffset modulo this: a device's share
+  /// of one stack of that many rows (grouped-query rows split finer than
+  /// their stacks; the share never crosses a stack's end).
+  int64_t rowOffsetModulus = 0;
 };
 /// The form of `op` as cuDNN's fused attention, when it has one: query,
 /// keys, values and output (for a gradient also the output's adjoint) all
 /// f16 or all bf16 with static shapes, the lse f32, head dimensions D
 /// and E multiples of 8 up to 256, no mask or the causal one (key j > row
 /// i, j > i + r for a device's share of the rows (r computed outside the
-/// mask), or j > i mod S for stacked query heads, also written !(j <= i) on
+/// mask; also (i + r) mod S, a share of one stack of S), or j > i mod S
+/// for stacked query heads, also written !(j <= i) on
 /// indices cast to i64 as PyTorch exports it, replacing the score by, or
 /// adding to it, a masked value of at most -1e30; no mask inputs), and
 /// for a gradient a zero lse adjoint. Both
