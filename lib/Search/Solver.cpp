@@ -631,6 +631,11 @@ static std::optional<Solution> solveRepeated(const CostGraph &graph,
       if (unary[base(copy) + i] != unary[start + i])
         return std::nullopt;
   const SmallVector<unsigned, 4> &interface = analysis.interface;
+  // Copies that read nothing of the one before are independent: the
+  // general elimination takes them one at a time (the chain would join
+  // them by factors over no variable).
+  if (interface.empty())
+    return std::nullopt;
   uint64_t labellings = 1;
   for (unsigned i : interface) {
     labellings *= unary[start + i].size();

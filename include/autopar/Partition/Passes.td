@@ -97,6 +97,9 @@ def ReportCommunication : Pass<"autopar-report-communication",
            "Where to write the report: stderr (default), '-' (stdout), or a "
            "file (JSON when it ends in .json)">,
   ];
+  // The target it prices on is an autopar attribute, made where the input
+  // does not carry one (a preset).
+  let dependentDialects = ["::mlir::autopar::AutoparDialect"];
 }
 
 def GroupCollectives : Pass<"autopar-group-collectives",
