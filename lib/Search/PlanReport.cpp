@@ -85,6 +85,8 @@ PlanReport mlir::autopar::buildPlanReport(
         describeStrategy(node.space, node.strategies[chosen], best.mesh);
     layer.computeSeconds = node.compute[chosen] + best.apartSeconds[index];
     layer.commSeconds = node.sync[chosen] + best.edgeSeconds[index];
+    if (chosen < node.works.size())
+      layer.busiestShare = node.works[chosen].busiestShare;
     if (auto next = nextBest[index]) {
       layer.hasNextBest = true;
       layer.nextBestStrategy =
@@ -213,10 +215,15 @@ void mlir::autopar::printPlanReportText(llvm::raw_ostream &os,
             ? layer.nextBestStrategy + " (" +
                   std::to_string(layer.nextBestSeconds * 1e3).substr(0, 8) + ")"
             : "-";
+    // A split whose devices compute unevenly says by how much its busiest
+    // one (priced) computes over an even share.
+    std::string strategy = layer.strategy;
+    if (layer.busiestShare != 1.0)
+      strategy += llvm::formatv(", busiest {0:F2}x", layer.busiestShare).str();
     os << llvm::format("%-4zu %-24s %-24s %-28s %10.4f %10.4f  %s\n", index,
-                       layer.op.c_str(), layer.loc.c_str(),
-                       layer.strategy.c_str(), layer.computeSeconds * 1e3,
-                       layer.commSeconds * 1e3, next.c_str());
+                       layer.op.c_str(), layer.loc.c_str(), strategy.c_str(),
+                       layer.computeSeconds * 1e3, layer.commSeconds * 1e3,
+                       next.c_str());
   }
   os << "\nsolver: " << report.solverMethod << ", "
      << (report.exact ? "exact" : "heuristic") << ", width " << report.width
@@ -331,6 +338,8 @@ void mlir::autopar::printPlanReportJson(llvm::raw_ostream &os,
           json.attribute("strategy", layer.strategy);
           json.attribute("compute_s", layer.computeSeconds);
           json.attribute("comm_s", layer.commSeconds);
+          if (layer.busiestShare != 1.0)
+            json.attribute("busiest_share", layer.busiestShare);
           if (layer.hasNextBest)
             json.attributeObject("next_best", [&] {
               json.attribute("strategy", layer.nextBestStrategy);

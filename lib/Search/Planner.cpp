@@ -1071,7 +1071,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
             rowSplit *= mesh.sizes[axis];
         if (std::optional<double> imbalance =
                 opWork->getRowSplitImbalance(rowSplit))
-          busiest = *imbalance;
+          busiest = work.busiestShare = *imbalance;
         else
           opWork = opWork->decomposedAttention.get();
       }

@@ -113,15 +113,16 @@ func.func @forward(%q: tensor<4x64x32xf32> {autopar.role = "param"},
 // ROWS-DECOMPOSED: autopar.attention {{.*}} d1:gpus 0.1265
 // A sequence of 16,384 (B = 1): the rows split 4 ways, each device's call
 // 0.2205 ms of compute against 0.48 ms whole (1.75 / 4 of it and the
-// launch), is chosen: context parallelism with gathered keys and values.
+// launch), is chosen: context parallelism with gathered keys and values;
+// the report says how unevenly the split computes.
 // LONG: chosen: 4 GPUs, mesh gpus=4; step 0.291 ms
-// LONG: autopar.attention {{.*}} d1:gpus 0.2205 0.0710 replicated (0.480483)
+// LONG: autopar.attention {{.*}} d1:gpus, busiest 1.75x 0.2205 0.0710 replicated (0.480483)
 // Grouped-query rows (2 query heads of 8,192 rows stacked on one
 // key-value head): split 2 ways, each device a whole stack, evenly (0.1396
 // ms of 0.2574); 4 ways, each device half a stack, its mask offset within
 // it, the second halves busiest (1.5 x an even quarter: 0.1079 ms).
 // GLONG2: autopar.attention {{.*}} d1:gpus 0.1396 0.0237 replicated (0.257382)
-// GLONG4: autopar.attention {{.*}} d1:gpus 0.1079 0.0535 replicated (0.257382)
+// GLONG4: autopar.attention {{.*}} d1:gpus, busiest 1.50x 0.1079 0.0535 replicated (0.257382)
 
 //--- rows.mlir
 func.func @forward(%q: tensor<2x2048x64xbf16> {autopar.role = "param"},

@@ -46,6 +46,8 @@ struct PlanSummary {
 struct PlanLayerReport {
   std::string op, loc, strategy;
   double computeSeconds = 0, commSeconds = 0;
+  /// The busiest device's compute over an even share's (StrategyWork).
+  double busiestShare = 1;
   bool hasNextBest = false;
   std::string nextBestStrategy;
   double nextBestSeconds = 0;

@@ -166,6 +166,10 @@ struct StrategyWork {
   /// again, the product is read twice and the activation runs as
   /// forwardAlone.
   bool keepsAux = false;
+  /// Where a fused causal attention's query rows are split: how much more
+  /// than an even share the busiest device computes
+  /// (OpWorkload::getRowSplitImbalance; its FLOPs above include it).
+  double busiestShare = 1;
   /// All-reduces of activation gradients and of partial results the
   /// function returns: local bytes and mesh axes.
   SmallVector<std::pair<double, unsigned>, 2> allReduces;
