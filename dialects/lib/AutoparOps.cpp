@@ -658,18 +658,22 @@ static std::optional<CausalRows> getCausalStackRows(AttentionOpInterface op) {
     return value && value.getType().isIndex() &&
            !op.getMaskRegion().isAncestor(value.getParentRegion());
   };
+  // What `value` adds to the row, where it is row + that (or that + row).
+  auto addendOf = [&](Value value) -> Value {
+    auto sum = value.getDefiningOp<arith::AddIOp>();
+    if (!sum)
+      return Value();
+    if (sum.getLhs() == row)
+      return sum.getRhs();
+    return sum.getRhs() == row ? sum.getLhs() : Value();
+  };
   auto position = [&](Value value) -> std::optional<int64_t> {
     value = skipIndexCasts(value);
     if (value == row)
       return rows;
-    if (auto sum = value.getDefiningOp<arith::AddIOp>()) {
-      Value other = sum.getLhs() == row   ? sum.getRhs()
-                    : sum.getRhs() == row ? sum.getLhs()
-                                          : Value();
-      if (isFromOutside(other)) {
-        rowOffset = other;
-        return rows;
-      }
+    if (Value other = addendOf(value); isFromOutside(other)) {
+      rowOffset = other;
+      return rows;
     }
     Operation *rem = value.getDefiningOp();
     APInt constant;
@@ -680,25 +684,17 @@ static std::optional<CausalRows> getCausalStackRows(AttentionOpInterface op) {
     if (stack <= 0)
       return std::nullopt;
     Value dividend = skipIndexCasts(rem->getOperand(0));
+    Value other = addendOf(dividend);
     if (rows % stack != 0) {
-      auto sum = dividend.getDefiningOp<arith::AddIOp>();
-      if (stack % rows != 0 || !sum)
-        return std::nullopt;
-      Value other = sum.getLhs() == row   ? sum.getRhs()
-                    : sum.getRhs() == row ? sum.getLhs()
-                                          : Value();
-      if (!isFromOutside(other) || !isMultipleOf(other, rows))
+      if (stack % rows != 0 || !isFromOutside(other) ||
+          !isMultipleOf(other, rows))
         return std::nullopt;
       rowOffset = other;
       offsetModulus = stack;
       return rows;
     }
-    if (auto sum = dividend.getDefiningOp<arith::AddIOp>()) {
-      if (sum.getLhs() == row && isMultipleOf(sum.getRhs(), stack))
-        dividend = row;
-      else if (sum.getRhs() == row && isMultipleOf(sum.getLhs(), stack))
-        dividend = row;
-    }
+    if (other && isMultipleOf(other, stack))
+      dividend = row;
     if (dividend != row)
       return std::nullopt;
     return stack;

@@ -1055,8 +1055,6 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         }
       }
       const OpWorkload *opWork = node.work;
-      // The busiest device's FLOPs over an even share's.
-      double busiest = 1.0;
       // A fused attention (cuDNN's) whose query rows this split splits
       // keeps the call on each device, its mask offset by the device's
       // first row (within its stack), the last rows the most work under a
@@ -1066,12 +1064,11 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         // The query rows' loop follows the batch loops.
         int rowLoop = cast<AttentionOpInterface>(space.op).getBatchRank();
         int64_t rowSplit = 1;
-        for (auto [axis, loop] : llvm::enumerate(strategy))
-          if (loop == rowLoop)
-            rowSplit *= mesh.sizes[axis];
+        for (unsigned axis : getAxesSplitting(strategy, rowLoop))
+          rowSplit *= mesh.sizes[axis];
         if (std::optional<double> imbalance =
                 opWork->getRowSplitImbalance(rowSplit))
-          busiest = work.busiestShare = *imbalance;
+          work.busiestShare = *imbalance;
         else
           opWork = opWork->decomposedAttention.get();
       }
@@ -1079,7 +1076,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         double ratio = fullBytes > 0 ? localBytes / fullBytes : 1.0;
         double par = std::max(1.0, opWork->parallelIterations / parallel);
         double scale = scaleBytes(opWork->elementType, 1.0);
-        work.forward = {opWork->flops * busiest / all,
+        work.forward = {opWork->flops * work.busiestShare / all,
                         opWork->bytes() * ratio * scale, par};
         // The backward's data and weight kernels, given its bytes and their
         // split.
@@ -1089,10 +1086,11 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
           auto [dataBytes, weightBytes] = split;
           if (opWork->bwdFlops() > 0) {
             if (opWork->bwdDataFlops > 0)
-              data = {opWork->bwdDataFlops * busiest / all, dataBytes, par};
+              data = {opWork->bwdDataFlops * work.busiestShare / all, dataBytes,
+                      par};
             if (opWork->bwdWeightFlops > 0)
-              weight = {opWork->bwdWeightFlops * busiest / all, weightBytes,
-                        par};
+              weight = {opWork->bwdWeightFlops * work.busiestShare / all,
+                        weightBytes, par};
           } else if (bwdBytes > 0) {
             data = {0, bwdBytes, par};
           }
@@ -1113,7 +1111,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
         work.forward.launches = opWork->launches();
         // The forward as a kernel of its own (one launch, everything read
         // from memory), for an op that may run in another's kernel.
-        StrategyWork::Kernel alone = {opWork->flops * busiest / all,
+        StrategyWork::Kernel alone = {opWork->flops * work.busiestShare / all,
                                       opWork->bytesAlone * ratio * scale, par};
         // The rows a device holds: the kernel's, split as the op's parallel
         // loops are (the rows lead them).

@@ -344,36 +344,18 @@ SmallVector<HeadsView> planInputs(OpBuilder &builder, Location loc,
   return views;
 }
 
-/// What the call needs of getFusedAttentionForm: the runtime's type code,
-/// the mask, the query's stacks and the rows' offset (null: none).
-struct Eligible {
-  int32_t dtype;
-  bool causal;
-  int64_t stacks;
-  Value rowOffset;
-  int64_t rowOffsetModulus;
-};
-
-std::optional<Eligible> getEligible(AttentionOpInterface op) {
-  std::optional<FusedAttentionForm> form = getFusedAttentionForm(op);
-  if (!form)
-    return std::nullopt;
-  return Eligible{getTypeCode(form->element), form->causal, form->stacks,
-                  form->rowOffset, form->rowOffsetModulus};
-}
-
 /// The call's run-time scalar: the causal mask's row offset (the first
 /// query row of a device whose rows are split, within its stack where
 /// they are a share of one; 0 otherwise).
 Value buildRowOffset(OpBuilder &builder, Location loc,
-                     const Eligible &eligible) {
-  if (!eligible.rowOffset)
+                     const FusedAttentionForm &form) {
+  if (!form.rowOffset)
     return arith::ConstantIndexOp::create(builder, loc, 0);
-  if (!eligible.rowOffsetModulus)
-    return eligible.rowOffset;
+  if (!form.rowOffsetModulus)
+    return form.rowOffset;
   return arith::RemUIOp::create(
-      builder, loc, eligible.rowOffset,
-      arith::ConstantIndexOp::create(builder, loc, eligible.rowOffsetModulus));
+      builder, loc, form.rowOffset,
+      arith::ConstantIndexOp::create(builder, loc, form.rowOffsetModulus));
 }
 
 /// The runtime call's values: the strides of what it reads and then of
@@ -382,32 +364,32 @@ Value buildRowOffset(OpBuilder &builder, Location loc,
 /// stack, keys and head dimensions (from the query [B, I, D] and the value
 /// [B, J, E]); the scale, the mask, the type.
 ArrayAttr buildValues(Builder &builder, ArrayRef<HeadsView> views, Value query,
-                      Value value, APFloat scale, const Eligible &eligible) {
+                      Value value, APFloat scale,
+                      const FusedAttentionForm &form) {
   SmallVector<Attribute> values;
   for (const HeadsView &view : views)
     for (int64_t stride : view.strides)
       values.push_back(builder.getI64IntegerAttr(stride));
   ArrayRef<int64_t> rows = shapeOf(query), keys = shapeOf(value);
   for (int64_t size : {views[0].batch, views[0].heads, views[1].heads,
-                       rows[1] / eligible.stacks, keys[1], rows[2], keys[2]})
+                       rows[1] / form.stacks, keys[1], rows[2], keys[2]})
     values.push_back(builder.getI64IntegerAttr(size));
   values.push_back(builder.getF64FloatAttr(scale.convertToDouble()));
-  values.push_back(builder.getI32IntegerAttr(eligible.causal));
-  values.push_back(builder.getI32IntegerAttr(eligible.dtype));
+  values.push_back(builder.getI32IntegerAttr(form.causal));
+  values.push_back(builder.getI32IntegerAttr(getTypeCode(form.element)));
   return builder.getArrayAttr(values);
 }
 
-void rewriteAttention(AttentionOp op, const Eligible &eligible) {
+void rewriteAttention(AttentionOp op, const FusedAttentionForm &form) {
   OpBuilder builder(op);
   Location loc = op.getLoc();
   SmallVector<HeadsView> inputs = planInputs(builder, loc,
                                              {{op.getQuery()},
                                               {op.getKey(), true, false},
                                               {op.getValue(), false, false}},
-                                             eligible.stacks);
+                                             form.stacks);
   int64_t batch = inputs[0].batch, heads = inputs[0].heads;
-  OutputPlan out =
-      planOutput(op.getResult(), batch, heads, false, eligible.stacks);
+  OutputPlan out = planOutput(op.getResult(), batch, heads, false, form.stacks);
   Value outInit = buildOutputInit(builder, loc, op.getResult(), out);
   auto lseType = cast<RankedTensorType>(op.getLse().getType());
   Value lseInit = tensor::EmptyOp::create(builder, loc, lseType.getShape(),
@@ -415,20 +397,20 @@ void rewriteAttention(AttentionOp op, const Eligible &eligible) {
   SmallVector<HeadsView> views = inputs;
   views.push_back(out.view);
   ArrayAttr values = buildValues(builder, views, op.getQuery(), op.getValue(),
-                                 op.getScale(), eligible);
+                                 op.getScale(), form);
   auto call = LibraryCallOp::create(
       builder, loc, TypeRange{outInit.getType(), lseType},
       "autopar_cuda_attention",
       ValueRange{inputs[0].base, inputs[1].base, inputs[2].base},
       ValueRange{outInit, lseInit}, values,
-      ValueRange{buildRowOffset(builder, loc, eligible)},
+      ValueRange{buildRowOffset(builder, loc, form)},
       /*stream_ordered=*/true);
   op.getLse().replaceAllUsesWith(call.getResult(1));
   replaceOutput(builder, loc, op.getResult(), call.getResult(0), out);
   op->erase();
 }
 
-void rewriteAttentionGrad(AttentionGradOp op, const Eligible &eligible) {
+void rewriteAttentionGrad(AttentionGradOp op, const FusedAttentionForm &form) {
   OpBuilder builder(op);
   Location loc = op.getLoc();
   SmallVector<HeadsView> inputs = planInputs(builder, loc,
@@ -437,11 +419,11 @@ void rewriteAttentionGrad(AttentionGradOp op, const Eligible &eligible) {
                                               {op.getValue(), false, false},
                                               {op.getOutput()},
                                               {op.getOutputGrad()}},
-                                             eligible.stacks);
+                                             form.stacks);
   int64_t batch = inputs[0].batch, heads = inputs[0].heads;
   int64_t kvHeads = inputs[1].heads;
   OutputPlan dQ =
-      planOutput(op.getQueryGrad(), batch, heads, false, eligible.stacks);
+      planOutput(op.getQueryGrad(), batch, heads, false, form.stacks);
   OutputPlan dK = planOutput(op.getKeyGrad(), batch, kvHeads, true, 1);
   OutputPlan dV = planOutput(op.getValueGrad(), batch, kvHeads, false, 1);
   SmallVector<Value> inits = {
@@ -451,12 +433,12 @@ void rewriteAttentionGrad(AttentionGradOp op, const Eligible &eligible) {
   SmallVector<HeadsView> views = inputs;
   views.append({dQ.view, dK.view, dV.view});
   ArrayAttr values = buildValues(builder, views, op.getQuery(), op.getValue(),
-                                 op.getScale(), eligible);
+                                 op.getScale(), form);
   auto call = LibraryCallOp::create(
       builder, loc, ValueRange(inits).getTypes(), "autopar_cuda_attention_grad",
       ValueRange{inputs[0].base, inputs[1].base, inputs[2].base, inputs[3].base,
                  inputs[4].base, op.getLse()},
-      inits, values, ValueRange{buildRowOffset(builder, loc, eligible)},
+      inits, values, ValueRange{buildRowOffset(builder, loc, form)},
       /*stream_ordered=*/true);
   replaceOutput(builder, loc, op.getQueryGrad(), call.getResult(0), dQ);
   replaceOutput(builder, loc, op.getKeyGrad(), call.getResult(1), dK);
@@ -472,8 +454,8 @@ struct AttentionToCUDNNPass
     llvm::StringSet<> host;
     for (const std::string &name : hostFunctions)
       host.insert(name);
-    SmallVector<std::pair<AttentionOp, Eligible>> forward;
-    SmallVector<std::pair<AttentionGradOp, Eligible>> backward;
+    SmallVector<std::pair<AttentionOp, FusedAttentionForm>> forward;
+    SmallVector<std::pair<AttentionGradOp, FusedAttentionForm>> backward;
     IRRewriter rewriter(&getContext());
     getOperation().walk([&](func::FuncOp func) {
       if (host.contains(func.getSymName()))
@@ -486,19 +468,21 @@ struct AttentionToCUDNNPass
         mergeAttentionBatch(rewriter, op);
       func.walk([&](Operation *op) {
         if (auto attention = dyn_cast<AttentionOp>(op)) {
-          if (std::optional<Eligible> eligible = getEligible(attention))
-            forward.push_back({attention, *eligible});
+          if (std::optional<FusedAttentionForm> form =
+                  getFusedAttentionForm(attention))
+            forward.push_back({attention, *form});
         } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
-          if (std::optional<Eligible> eligible = getEligible(grad))
-            backward.push_back({grad, *eligible});
+          if (std::optional<FusedAttentionForm> form =
+                  getFusedAttentionForm(grad))
+            backward.push_back({grad, *form});
         }
       });
     });
     // Forward first: a gradient then reads the layout its forward wrote.
-    for (auto [op, eligible] : forward)
-      rewriteAttention(op, eligible);
-    for (auto [op, eligible] : backward)
-      rewriteAttentionGrad(op, eligible);
+    for (auto [op, form] : forward)
+      rewriteAttention(op, form);
+    for (auto [op, form] : backward)
+      rewriteAttentionGrad(op, form);
     if (forward.empty() && backward.empty())
       return;
     // The heads' views the calls no longer read (producers after users).
