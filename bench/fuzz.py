@@ -4,22 +4,29 @@
 
 Each program is a random chain over a [batch, features] tensor: matmuls with
 parameter weights, broadcast bias adds, ReLU/tanh, row sums, transposes,
-reshapes through unit and split dimensions, softmax, concatenation, padding
-and slices, with sizes drawn from {0, 1, 2, 3, 4, 6, 8} (zero-size and unit
-dimensions included on purpose). For every program:
+reshapes through unit and split dimensions, softmax, concatenation, padding,
+slices, self-attention over the rows (causal or not; fused by
+autopar-fuse-attention) and 2-D convolutions (stride 1 or 2, a max pool by
+turns) over the features viewed as [c, h, w], with sizes drawn from {0, 1, 2, 3, 4, 6, 8}
+(zero-size and unit dimensions included on purpose). For every program:
 
   plan       autopar-opt --auto-shard (target a100-dgx, 1-8 GPUs)
   partition  autopar-opt --autopar-plan=mesh=2 --autopar-partition
-  run        autopar-run -n 2 --check (with --run; slower)
+  run        autopar-run -n 2 --check (with --run; slower; --ranks N): the
+             search's plan, parallelism=data or parallelism=tensor by turns
+  train      autopar-run -n 2 --train --check: the training step with the
+             loss below and SGD or momentum, in f64 (tolerance 1e-10;
+             with --run); under parallelism=data also ZeRO 1-3,
+             2 microbatches or recomputation by turns
   loss       plan again with loss=mse or softmax-cross-entropy (by turns)
 
 A stage passes when it succeeds or stops with a located error (exit 1 and
 "error:" on stderr); it FAILS on a crash (a signal, a stack dump, an
-assertion), on an error without a location, or, for run, on a result that
-differs from one process. Failing programs are kept in --keep.
+assertion), on an error without a location, or, for run and train, on a
+result that differs from one process. Failing programs are kept in --keep.
 
     python3 bench/fuzz.py [--build build] [--count 200] [--seed 1] [--run]
-        [--keep DIR]
+        [--ranks 2] [--mesh 2x2] [--backend cpu|cuda] [--keep DIR]
 
 Exit status: 0 when every program passed every stage.
 """
@@ -72,13 +79,27 @@ class Program:
                              self.ty(shape)))
         return value
 
-    def generic(self, ins, in_maps, shape, out_map, iterators, body):
+    def fill(self, shape, constant):
+        value = self.fresh()
+        self.lines.append("%s = linalg.fill ins(%s : f32) outs(%s : %s) -> %s"
+                          % (value, constant, self.empty(shape), self.ty(shape),
+                             self.ty(shape)))
+        return value
+
+    def fill_generic(self, ins, in_maps, shape, out_map, iterators, constant,
+                     body):
+        return self.generic(ins, in_maps, shape, out_map, iterators, body,
+                            init=self.fill(shape, constant))
+
+    def generic(self, ins, in_maps, shape, out_map, iterators, body,
+                init=None):
         """body: text using %a, %b (inputs) and %acc (the output)."""
         value = self.fresh()
         names = ["%%a%d" % i for i in range(len(ins))] + ["%acc"]
         args = ", ".join("%s: f32" % n for n in names)
-        init = self.zeros(shape) if "reduction" in iterators else \
-            self.empty(shape)
+        if init is None:
+            init = self.zeros(shape) if "reduction" in iterators else \
+                self.empty(shape)
         maps = ", ".join("affine_map<%s>" % m for m in in_maps + [out_map])
         its = ", ".join('"%s"' % i for i in iterators)
         ins_text = ", ".join(v for v, _ in ins)
@@ -92,7 +113,9 @@ class Program:
 
     # --- steps on a 2-D [b, f] value ------------------------------------
     def matmul(self, x, shape):
-        n = self.rng.choice(SIZES[1:])
+        return self.matmul_to(x, shape, self.rng.choice(SIZES[1:]))
+
+    def matmul_to(self, x, shape, n):
         w = self.param([shape[1], n])
         out = self.zeros([shape[0], n])
         value = self.fresh()
@@ -192,8 +215,121 @@ class Program:
                           % (value, x, shape[0], n, self.ty(shape), self.ty(out)))
         return value, out
 
+    def conv(self, x, shape):
+        # [b, f] -> [b, c, h, w] (f = c x h x w), a 2-D convolution with a
+        # parameter filter (stride 1 or 2), a max pool by turns, back to
+        # [b, co x oh x ow].
+        b, f = shape
+        shapes = [(c, h, f // c // h) for c in range(1, f + 1) if f % c == 0
+                  for h in range(1, f // c + 1) if (f // c) % h == 0]
+        c, h, w = self.rng.choice(shapes)
+        kh, kw = self.rng.randint(1, min(h, 3)), self.rng.randint(1, min(w, 3))
+        stride = self.rng.choice([1, 1, 2])
+        oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+        co = self.rng.choice([1, 2, 3, 4])
+        image = [b, c, h, w]
+        e = self.fresh()
+        self.lines.append("%s = tensor.expand_shape %s [[0], [1, 2, 3]] output_shape [%d, %d, %d, %d] : %s into %s"
+                          % (e, x, b, c, h, w, self.ty(shape),
+                             self.ty(image)))
+        filt = self.param([co, c, kh, kw])
+        out = [b, co, oh, ow]
+        y = self.fresh()
+        self.lines.append("%s = linalg.conv_2d_nchw_fchw {strides = dense<%d> : tensor<2xi64>, dilations = dense<1> : tensor<2xi64>} ins(%s, %s : %s, %s) outs(%s : %s) -> %s"
+                          % (y, stride, e, filt, self.ty(image),
+                             self.ty([co, c, kh, kw]), self.zeros(out),
+                             self.ty(out), self.ty(out)))
+        if oh >= 2 and self.rng.random() < 0.5:
+            window = self.fresh()
+            self.lines.append("%s = tensor.empty() : tensor<2x1xf32>" % window)
+            pooled = [b, co, oh // 2, ow]
+            p = self.fresh()
+            self.lines.append("%s = linalg.pooling_nchw_max {strides = dense<[2, 1]> : tensor<2xi64>, dilations = dense<1> : tensor<2xi64>} ins(%s, %s : %s, tensor<2x1xf32>) outs(%s : %s) -> %s"
+                              % (p, y, window, self.ty(out),
+                                 self.fill(pooled, "%ninf"), self.ty(pooled),
+                                 self.ty(pooled)))
+            y, out = p, pooled
+        flat = [b, out[1] * out[2] * out[3]]
+        back = self.fresh()
+        self.lines.append("%s = tensor.collapse_shape %s [[0], [1, 2, 3]] : %s into %s"
+                          % (back, y, self.ty(out), self.ty(flat)))
+        return back, flat
+
+    def attention(self, x, shape):
+        # Self-attention over the rows: [b, f] -> [B, S, f] (b = B x S),
+        # queries, keys and values by matmuls, scores, an optional causal
+        # mask, the softmax as the generics models export, the context,
+        # back to [b, d]. autopar-fuse-attention makes it one
+        # autopar.attention; a plan may split its batch or its rows.
+        b, f = shape
+        splits = [(1, b)] + [(a, b // a) for a in (2, 3, 4) if b and b % a == 0]
+        batches, rows = self.rng.choice(splits)
+        d = self.rng.choice(SIZES[1:])
+        causal = self.rng.random() < 0.7
+        q, _ = self.matmul_to(x, shape, d)
+        k, _ = self.matmul_to(x, shape, d)
+        v, _ = self.matmul_to(x, shape, d)
+        three = [batches, rows, d]
+
+        def expand(value):
+            e = self.fresh()
+            self.lines.append("%s = tensor.expand_shape %s [[0, 1], [2]] output_shape [%d, %d, %d] : %s into %s"
+                              % (e, value, batches, rows, d,
+                                 self.ty([b, d]), self.ty(three)))
+            return e
+        q3, k3, v3 = expand(q), expand(k), expand(v)
+        kt = self.fresh()
+        self.lines.append("%s = linalg.transpose ins(%s : %s) outs(%s : %s) permutation = [0, 2, 1]"
+                          % (kt, k3, self.ty(three),
+                             self.empty([batches, d, rows]),
+                             self.ty([batches, d, rows])))
+        square = [batches, rows, rows]
+        s = self.fresh()
+        self.lines.append("%s = linalg.batch_matmul ins(%s, %s : %s, %s) outs(%s : %s) -> %s"
+                          % (s, q3, kt, self.ty(three),
+                             self.ty([batches, d, rows]), self.zeros(square),
+                             self.ty(square), self.ty(square)))
+        ident = "(d0, d1, d2) -> (d0, d1, d2)"
+        row = "(d0, d1, d2) -> (d0, d1)"
+        body = ["%sx = arith.mulf %a0, %scale : f32"]
+        if causal:
+            body += ["%i = linalg.index 1 : index",
+                     "%j = linalg.index 2 : index",
+                     "%c = arith.cmpi ugt, %j, %i : index",
+                     "%sy = arith.select %c, %ninf, %sx : f32",
+                     "linalg.yield %sy : f32"]
+        else:
+            body += ["linalg.yield %sx : f32"]
+        par3 = ["parallel"] * 3
+        red3 = ["parallel", "parallel", "reduction"]
+        m = self.generic([(s, square)], [ident], square, ident, par3, body)
+        mx = self.fill_generic([(m, square)], [ident], [batches, rows], row,
+                               red3, "%ninf",
+                               ["%r = arith.maximumf %a0, %acc : f32",
+                                "linalg.yield %r : f32"])
+        ex = self.generic([(m, square), (mx, [batches, rows])], [ident, row],
+                          square, ident, par3,
+                          ["%t = arith.subf %a0, %a1 : f32",
+                           "%r = math.exp %t : f32", "linalg.yield %r : f32"])
+        sm = self.generic([(ex, square)], [ident], [batches, rows], row, red3,
+                          ["%r = arith.addf %a0, %acc : f32",
+                           "linalg.yield %r : f32"])
+        p = self.generic([(ex, square), (sm, [batches, rows])], [ident, row],
+                         square, ident, par3,
+                         ["%r = arith.divf %a0, %a1 : f32",
+                          "linalg.yield %r : f32"])
+        o = self.fresh()
+        self.lines.append("%s = linalg.batch_matmul ins(%s, %s : %s, %s) outs(%s : %s) -> %s"
+                          % (o, p, v3, self.ty(square), self.ty(three),
+                             self.zeros(three), self.ty(three), self.ty(three)))
+        c = self.fresh()
+        self.lines.append("%s = tensor.collapse_shape %s [[0, 1], [2]] : %s into %s"
+                          % (c, o, self.ty(three), self.ty([b, d])))
+        return c, [b, d]
+
     STEPS = ["matmul", "matmul", "bias", "activation", "rowsum_broadcast",
-             "transpose_twice", "reshape", "softmax", "concat", "pad", "slice"]
+             "transpose_twice", "reshape", "softmax", "concat", "pad", "slice",
+             "attention", "conv"]
 
     def build(self, length):
         batch = self.rng.choice(SIZES)
@@ -208,7 +344,7 @@ class Program:
         args.append("%%x: %s {autopar.role = \"input\"}" % self.ty([batch,
                                                                     features]))
         body = "\n".join("  " + l.replace("\n", "\n  ") for l in self.lines)
-        return ("func.func @forward(%s) -> %s {\n  %%zero = arith.constant 0.0 : f32\n%s\n  return %s : %s\n}\n"
+        return ("func.func @forward(%s) -> %s {\n  %%zero = arith.constant 0.0 : f32\n  %%ninf = arith.constant 0xFF800000 : f32\n  %%scale = arith.constant 0.5 : f32\n%s\n  return %s : %s\n}\n"
                 % (", ".join(args), self.ty(shape), body, x, self.ty(shape)))
 
 
@@ -224,7 +360,8 @@ def check(name, result, outcome):
     errors = [l for l in text.splitlines() if "error:" in l]
     if not errors:
         return "FAIL (%s): exit %d without an error" % (name, result.returncode)
-    if outcome == "run" and "check: max relative error" in result.stdout:
+    if outcome in ("run", "train") and \
+            "check: max relative error" in result.stdout:
         return "FAIL (%s): results differ" % name
     if not re.search(r":\d+:\d+: error", errors[0]):
         return "FAIL (%s): error without a location: %s" % (name, errors[0])
@@ -244,6 +381,15 @@ def main():
                         help="most steps per program")
     parser.add_argument("--run", action="store_true",
                         help="also run each program on 2 ranks with --check")
+    parser.add_argument("--ranks", type=int, default=2,
+                        help="ranks of the --run stages")
+    parser.add_argument("--backend", default="cpu", choices=("cpu", "cuda"),
+                        help="backend of the --run stages (cuda: emulated, "
+                        "--emulate-gpu: the CUDA lowering's kernels and "
+                        "library calls on the host)")
+    parser.add_argument("--mesh", default="",
+                        help="mesh of the --run stages (e.g. 2x2 with "
+                        "--ranks 4; default: the ranks in a row)")
     parser.add_argument("--keep", default="",
                         help="directory for the programs that fail")
     args = parser.parse_args()
@@ -265,12 +411,49 @@ def main():
                                "--autopar-plan=mesh=2 target=a100-dgx report=",
                                "--autopar-partition", "-o", os.devnull]),
             ]
+            loss = ("mse", "softmax-cross-entropy")[index % 2]
             if args.run:
-                commands.append(("run", [runner, "-O0", "-n", "2", path,
-                                         "--check"]))
+                ranks = str(args.ranks)
+                backend = (["--backend=cuda", "--emulate-gpu"]
+                           if args.backend == "cuda" else [])
+                # The search's own plan, or a kind of parallelism pinned
+                # (tiny programs are cheapest unsplit: the pins make the
+                # devices split and communicate), by turns.
+                pinned = ("", "parallelism=data",
+                          "parallelism=tensor")[index // 4 % 3]
+                if args.mesh and pinned == "parallelism=data":
+                    pinned = "parallelism=data-tensor"
+                options = " ".join(o for o in (
+                    "mesh=" + args.mesh if args.mesh else "", pinned) if o)
+                plan = ["--plan=" + options] if options else []
+                commands.append(("run", [runner, "-O0", "-n", ranks, path,
+                                         "--check"] + backend + plan))
+                # The training step (the loss below against random
+                # targets, momentum by turns), planned, partitioned and
+                # run on the same ranks.
+                optimizer = ("sgd", "momentum")[index // 2 % 2]
+                # With a data axis pinned, a ZeRO stage, microbatches or
+                # recomputation by turns as well.
+                extra = ("", "zero=1", "zero=2", "zero=3", "microbatches=2",
+                         "recompute=selective", "recompute=full")[index % 7]
+                trainPlan = plan
+                if "parallelism=data" in options and extra:
+                    trainPlan = ["--plan=" + options + " " + extra]
+                # In f64: a random program's gradients can be sums of
+                # terms that cancel (found: 1.5e-5 in f32 from a changed
+                # summation order alone, 0 in f64), so f32 would need a
+                # loose tolerance; in f64 any real difference stands out.
+                path64 = os.path.join(tmp, "p%d-f64.mlir" % index)
+                with open(path64, "w") as f:
+                    f.write(text.replace("f32", "f64").replace(
+                        "0xFF800000", "0xFFF0000000000000"))
+                commands.append(("train", [runner, "-O0", "-n", ranks, path64,
+                                           "--train", "--check", "--tol=1e-10",
+                                           "--training=loss=%s optimizer=%s"
+                                           % (loss, optimizer)]
+                                 + backend + trainPlan))
             # The plan again with a training loss priced (appended and
             # erased by autopar-plan), one of the two by turns.
-            loss = ("mse", "softmax-cross-entropy")[index % 2]
             commands.append(("loss", [opt, path,
                                       "--auto-shard=target=a100-dgx report= "
                                       "loss=" + loss, "-o", os.devnull]))
@@ -290,18 +473,26 @@ def main():
                             f.write(text)
                         print("  kept %s" % kept)
                     break
+                if stage in ("run", "train") and outcome == "ok" and \
+                        "collectives per step: none" not in result.stdout:
+                    tally[("communicated", stage)] = tally.get(
+                        ("communicated", stage), 0) + 1
                 if outcome == "error":
                     first = [l for l in result.stderr.splitlines()
                              if "error:" in l][0]
                     tally.setdefault(("errors", stage), set()).add(
                         re.sub(r"^.*?error: ", "", first)[:100])
                     break
-    stages = ["plan", "partition"] + (["run"] if args.run else []) + ["loss"]
+    stages = ["plan", "partition"] + (["run", "train"] if args.run else []) \
+        + ["loss"]
     print("fuzz: %d programs (seed %d)" % (args.count, args.seed))
     for stage in stages:
         print("  %-10s ok %d, located errors %d, failures %d" % (
             stage, tally.get((stage, "ok"), 0), tally.get((stage, "error"), 0),
             tally.get((stage, "FAIL"), 0)))
+        if stage in ("run", "train"):
+            print("    %d of them with collectives" %
+                  tally.get(("communicated", stage), 0))
         for message in sorted(tally.get(("errors", stage), [])):
             print("    error: %s" % message)
     print("fuzz: %s" % ("PASS" if failures == 0 else "%d FAILED" % failures))

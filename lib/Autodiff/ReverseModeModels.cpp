@@ -31,6 +31,42 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 //===----------------------------------------------------------------------===//
+// Slices
+//===----------------------------------------------------------------------===//
+
+/// Whether a tensor type is known to hold no elements.
+static bool hasNoElements(Type type) {
+  auto ranked = dyn_cast<RankedTensorType>(type);
+  return ranked && llvm::is_contained(ranked.getShape(), 0);
+}
+
+/// The slice of `source` that `type` describes, or an empty tensor where
+/// either holds no elements: MLIR's slice verifiers reject an offset at a
+/// zero size, which the slices of an empty batch would have.
+static Value createSlice(OpBuilder &b, Location loc, RankedTensorType type,
+                         Value source, ArrayRef<OpFoldResult> offsets,
+                         ArrayRef<OpFoldResult> sizes,
+                         ArrayRef<OpFoldResult> strides) {
+  if (hasNoElements(type) || hasNoElements(source.getType()))
+    return tensor::EmptyOp::create(b, loc, type.getShape(),
+                                   type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, type, source, offsets, sizes,
+                                        strides);
+}
+
+/// `dest` with `source` written at the slice, or `dest` itself where
+/// either holds no elements (nothing to write; see createSlice).
+static Value createInsertSlice(OpBuilder &b, Location loc, Value source,
+                               Value dest, ArrayRef<OpFoldResult> offsets,
+                               ArrayRef<OpFoldResult> sizes,
+                               ArrayRef<OpFoldResult> strides) {
+  if (hasNoElements(source.getType()) || hasNoElements(dest.getType()))
+    return dest;
+  return tensor::InsertSliceOp::create(b, loc, source, dest, offsets, sizes,
+                                       strides);
+}
+
+//===----------------------------------------------------------------------===//
 // Scalar bodies
 //===----------------------------------------------------------------------===//
 
@@ -664,8 +700,8 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
       }
       Value zeros = createZeros(
           b, loc, RankedTensorType::get(shape, valueType.getElementType()));
-      Value spread = tensor::InsertSliceOp::create(b, loc, value, zeros,
-                                                   offsets, sizes, strides);
+      Value spread =
+          createInsertSlice(b, loc, value, zeros, offsets, sizes, strides);
       return std::make_pair(spread, map.compose(AffineMap::get(
                                         numLoops, 0, shifted, context)));
     };
@@ -830,9 +866,9 @@ static LogicalResult buildLinalgAdjoints(linalg::LinalgOp op, OpBuilder &b,
           strides(readShape.size(), b.getIndexAttr(1));
       for (int64_t size : readShape)
         sizes.push_back(b.getIndexAttr(size));
-      tableAdjoint = tensor::InsertSliceOp::create(
-          b, loc, tableAdjoint, createZeros(b, loc, tableType), offsets, sizes,
-          strides);
+      tableAdjoint = createInsertSlice(b, loc, tableAdjoint,
+                                       createZeros(b, loc, tableType), offsets,
+                                       sizes, strides);
     }
     state.addAdjoint(b, loc, extract.getTensor(), tableAdjoint);
   }
@@ -926,9 +962,8 @@ struct PadReverseModel
       sizes.push_back(builder.getIndexAttr(size));
       strides.push_back(builder.getIndexAttr(1));
     }
-    Value slice = tensor::ExtractSliceOp::create(
-        builder, op->getLoc(), sourceType, adjoint, pad.getMixedLowPad(),
-        sizes, strides);
+    Value slice = createSlice(builder, op->getLoc(), sourceType, adjoint,
+                              pad.getMixedLowPad(), sizes, strides);
     state.addAdjoint(builder, op->getLoc(), pad.getSource(), slice);
     return success();
   }
@@ -945,7 +980,7 @@ struct ExtractSliceReverseModel
     if (!adjoint || !state.needsGradient(slice.getSource()))
       return success();
     Value zeros = createZeros(builder, op->getLoc(), slice.getSourceType());
-    Value back = tensor::InsertSliceOp::create(
+    Value back = createInsertSlice(
         builder, op->getLoc(), adjoint, zeros, slice.getMixedOffsets(),
         slice.getMixedSizes(), slice.getMixedStrides());
     state.addAdjoint(builder, op->getLoc(), slice.getSource(), back);
@@ -966,15 +1001,15 @@ struct InsertSliceReverseModel
       return success();
     Location loc = op->getLoc();
     if (state.needsGradient(insert.getSource())) {
-      Value slice = tensor::ExtractSliceOp::create(
-          builder, loc, insert.getSourceType(), adjoint,
-          insert.getMixedOffsets(), insert.getMixedSizes(),
-          insert.getMixedStrides());
+      Value slice =
+          createSlice(builder, loc, insert.getSourceType(), adjoint,
+                      insert.getMixedOffsets(), insert.getMixedSizes(),
+                      insert.getMixedStrides());
       state.addAdjoint(builder, loc, insert.getSource(), slice);
     }
     if (state.needsGradient(insert.getDest())) {
       Value zeros = createZeros(builder, loc, insert.getSourceType());
-      Value rest = tensor::InsertSliceOp::create(
+      Value rest = createInsertSlice(
           builder, loc, zeros, adjoint, insert.getMixedOffsets(),
           insert.getMixedSizes(), insert.getMixedStrides());
       state.addAdjoint(builder, loc, insert.getDest(), rest);
@@ -1007,8 +1042,8 @@ struct ConcatReverseModel
           sizes.push_back(builder.getIndexAttr(type.getDimSize(d)));
           strides.push_back(builder.getIndexAttr(1));
         }
-        Value slice = tensor::ExtractSliceOp::create(
-            builder, op->getLoc(), type, adjoint, offsets, sizes, strides);
+        Value slice = createSlice(builder, op->getLoc(), type, adjoint, offsets,
+                                  sizes, strides);
         state.addAdjoint(builder, op->getLoc(), input, slice);
       }
       offset += type.getDimSize(dim);

@@ -543,9 +543,9 @@ Value DriverBuilder::fromOwner(Value local, unsigned index) {
 }
 
 /// max |a - b| / max(max |b|, 1e-3), in f64: relative to the tensor's
-/// largest element, absolute below 1e-3 (a gradient that is zero in exact
-/// arithmetic, such as a softmax-invariant bias's, is rounding noise on both
-/// sides; the gradient checks use the same floor).
+/// largest finite element, absolute below 1e-3 (a gradient that is zero in
+/// exact arithmetic, such as a softmax-invariant bias's, is rounding noise on
+/// both sides; the gradient checks use the same floor).
 Value DriverBuilder::relativeError(Value actual, Value expected) {
   auto type = cast<RankedTensorType>(actual.getType());
   unsigned rank = type.getRank();
@@ -571,9 +571,24 @@ Value DriverBuilder::relativeError(Value actual, Value expected) {
           return arith::ExtFOp::create(b, l, f64, v);
         };
         Value a = widen(args[0]), e = widen(args[1]);
-        Value diff =
-            math::AbsFOp::create(b, l, arith::SubFOp::create(b, l, a, e));
-        Value size = math::AbsFOp::create(b, l, e);
+        // Equal values agree, infinities and NaNs included (both runs made
+        // a NaN there: a mean over no samples); a NaN on one side only
+        // makes the error NaN, which fails the check.
+        auto isNaN = [&](Value v) {
+          return arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, v, v);
+        };
+        Value same = arith::OrIOp::create(
+            b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a, e),
+            arith::AndIOp::create(b, l, isNaN(a), isNaN(e)));
+        Value zero = arith::ConstantOp::create(b, l, b.getF64FloatAttr(0));
+        Value diff = arith::SelectOp::create(
+            b, l, same, zero,
+            math::AbsFOp::create(b, l, arith::SubFOp::create(b, l, a, e)));
+        Value magnitude = math::AbsFOp::create(b, l, e);
+        Value finite = arith::CmpFOp::create(
+            b, l, arith::CmpFPredicate::OLT, magnitude,
+            arith::ConstantOp::create(b, l, b.getF64FloatAttr(INFINITY)));
+        Value size = arith::SelectOp::create(b, l, finite, magnitude, zero);
         Value maxDiff = arith::MaximumFOp::create(b, l, args[2], diff);
         Value maxSize = arith::MaximumFOp::create(b, l, args[3], size);
         linalg::YieldOp::create(b, l, ValueRange{maxDiff, maxSize});
