@@ -724,8 +724,9 @@ void PlanPass::runOnOperation() {
         leanest = &plan;
     double capacity =
         static_cast<double>(targetAttr->getGpu().getMemoryCapacity());
+    Location loc = entry->getFunction()->getLoc();
     if (!leanest->feasible) {
-      mlir::emitError(module.getLoc())
+      mlir::emitError(loc)
           << "autopar: microbatches=" << leanest->config.microbatches
           << " leaves microbatches of "
           << entry->getBatchSize() / leanest->config.microbatches
@@ -735,7 +736,7 @@ void PlanPass::runOnOperation() {
              "slice the global batch before the data axes split it)";
       return signalPassFailure();
     }
-    InFlightDiagnostic diag = mlir::emitError(module.getLoc());
+    InFlightDiagnostic diag = mlir::emitError(loc);
     diag << "autopar: no plan fits in the " << formatBytes(capacity) << " of a "
          << targetAttr->getGpu().getName()
          << ": the least memory per GPU found is "

@@ -104,6 +104,7 @@ LogicalResult Planner::initialize() {
       }
       spaces.push_back(std::move(*space));
     }
+  batchLoops = getBatchLoops(workload.getRoles(), spaces);
   computeSegments();
   // Each constant fill's first user, which it is made for.
   fillUser.assign(spaces.size(), {-1, -1});
@@ -919,7 +920,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
     if (dataParallelOnly && !space.pinned) {
       // The paper's space: split along the batch on every axis, or
       // replicate when the op cannot be split so.
-      int batchLoop = getBatchLoop(space);
+      int batchLoop = batchLoops[index];
       Strategy dataParallel(mesh.getRank(), batchLoop);
       bool available =
           batchLoop >= 0 && llvm::is_contained(node.strategies, dataParallel);
@@ -930,7 +931,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       // Data parallel along the first axis, tensor parallel along the
       // others, as far as the op allows: keep the strategies that match
       // the most of that pattern.
-      int batchLoop = getBatchLoop(space);
+      int batchLoop = batchLoops[index];
       auto score = [&](const Strategy &strategy) {
         int points = 0;
         for (auto [axis, loop] : llvm::enumerate(strategy))
@@ -948,7 +949,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       node.strategies = std::move(kept);
     }
     if (options.tensorParallelOnly && !space.pinned && !dataParallelOnly) {
-      int batchLoop = getBatchLoop(space);
+      int batchLoop = batchLoops[index];
       SmallVector<Strategy> tensorParallel;
       for (const Strategy &strategy : node.strategies)
         if (!llvm::is_contained(strategy, batchLoop) &&
@@ -966,7 +967,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
                << mesh.str();
       node.strategies.push_back(Strategy(mesh.getRank(), -1));
     }
-    int batchLoop = getBatchLoop(space);
+    int batchLoop = batchLoops[index];
     for (const Strategy &strategy : node.strategies) {
       StrategyWork work;
       int64_t all = 1, parallel = 1;
@@ -1753,18 +1754,6 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
   }
   evaluate(plan);
   return plan;
-}
-
-int mlir::autopar::getBatchLoop(const OpSpace &space) {
-  if (space.results.empty())
-    return -1;
-  if (space.results.front().dimLoop.empty()) {
-    if (space.operands.empty() || space.operands.front().dimLoop.empty())
-      return -1;
-    return space.operands.front().dimLoop.front();
-  }
-  int loop = space.results.front().dimLoop.front();
-  return loop >= 0 && !space.reduction[loop] ? loop : -1;
 }
 
 FailureOr<MeshPlan> Planner::dataParallelOnMesh(const MeshShape &mesh) {

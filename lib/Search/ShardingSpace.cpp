@@ -811,36 +811,77 @@ mlir::autopar::getAnnotatedMesh(FunctionOpInterface func, StringRef pass) {
   return mesh;
 }
 
-Operation *mlir::autopar::findBatchStatisticUse(FunctionOpInterface func) {
-  if (func.getFunctionBody().empty())
-    return nullptr;
-  ArgumentRoles roles(func);
-  // Values that carry the batch, with its dimension; values computed from
-  // a reduction over it.
+/// The loop of `space` that the batch of one of its operands follows
+/// (the first such operand's), or -1; `batchDims` holds the batch dimension
+/// of each value known to carry it.
+static int findBatchLoop(const OpSpace &space,
+                         const DenseMap<Value, int64_t> &batchDims) {
+  for (const Binding &binding : space.operands) {
+    auto found = batchDims.find(binding.value);
+    if (found == batchDims.end() ||
+        found->second >= static_cast<int64_t>(binding.dimLoop.size()))
+      continue;
+    if (int loop = binding.dimLoop[found->second]; loop >= 0)
+      return loop;
+  }
+  return -1;
+}
+
+/// Records the batch dimension of each result of `space` that follows
+/// `loop` (a parallel batch loop).
+static void recordBatch(const OpSpace &space, int loop,
+                        DenseMap<Value, int64_t> &batchDims) {
+  for (const Binding &binding : space.results)
+    for (auto [dim, resultLoop] : llvm::enumerate(binding.dimLoop))
+      if (resultLoop == loop) {
+        batchDims[binding.value] = dim;
+        break;
+      }
+}
+
+/// The batch arguments' batch dimensions: where the batch starts.
+static DenseMap<Value, int64_t> getArgumentBatchDims(const ArgumentRoles &roles,
+                                                     FunctionOpInterface func) {
   DenseMap<Value, int64_t> batchDims;
-  DenseSet<Value> statistics;
   for (BlockArgument arg : func.getArguments()) {
     ValueRole role = roles.getRole(arg);
     if (isa<RankedTensorType>(arg.getType()) &&
         (role == ValueRole::Input || role == ValueRole::Label))
       batchDims[arg] = roles.getBatchDim(arg);
   }
+  return batchDims;
+}
+
+SmallVector<int> mlir::autopar::getBatchLoops(const ArgumentRoles &roles,
+                                              ArrayRef<OpSpace> spaces) {
+  SmallVector<int> loops;
+  if (spaces.empty())
+    return loops;
+  auto func = spaces.front().op->getParentOfType<FunctionOpInterface>();
+  DenseMap<Value, int64_t> batchDims = getArgumentBatchDims(roles, func);
+  for (const OpSpace &space : spaces) {
+    int loop = findBatchLoop(space, batchDims);
+    loops.push_back(loop);
+    if (loop >= 0 && !space.reduction[loop])
+      recordBatch(space, loop, batchDims);
+  }
+  return loops;
+}
+
+Operation *mlir::autopar::findBatchStatisticUse(FunctionOpInterface func) {
+  if (func.getFunctionBody().empty())
+    return nullptr;
+  ArgumentRoles roles(func);
+  // Values that carry the batch, with its dimension; values computed from
+  // a reduction over it.
+  DenseMap<Value, int64_t> batchDims = getArgumentBatchDims(roles, func);
+  DenseSet<Value> statistics;
   for (Operation &op : func.getFunctionBody().front()) {
     bool readsStatistic = llvm::any_of(op.getOperands(), [&](Value operand) {
       return statistics.contains(operand);
     });
     std::optional<OpSpace> space = buildOpSpace(&op);
-    int batchLoop = -1;
-    if (space)
-      for (const Binding &binding : space->operands) {
-        auto found = batchDims.find(binding.value);
-        if (found == batchDims.end() ||
-            found->second >= static_cast<int64_t>(binding.dimLoop.size()))
-          continue;
-        batchLoop = binding.dimLoop[found->second];
-        if (batchLoop >= 0)
-          break;
-      }
+    int batchLoop = space ? findBatchLoop(*space, batchDims) : -1;
     if (batchLoop < 0) {
       if (readsStatistic)
         statistics.insert(op.result_begin(), op.result_end());
@@ -852,12 +893,7 @@ Operation *mlir::autopar::findBatchStatisticUse(FunctionOpInterface func) {
     }
     if (readsStatistic)
       return &op;
-    for (const Binding &binding : space->results)
-      for (auto [dim, loop] : llvm::enumerate(binding.dimLoop))
-        if (loop == batchLoop) {
-          batchDims[binding.value] = dim;
-          break;
-        }
+    recordBatch(*space, batchLoop, batchDims);
   }
   return nullptr;
 }

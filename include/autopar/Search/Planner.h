@@ -28,12 +28,6 @@ namespace mlir::autopar {
 
 enum class Objective { Time, Energy, Efficiency };
 
-/// The loop of `space` along the batch: the one its first result's dim 0
-/// follows, when parallel; for a rank-0 result (a loss summed over the
-/// batch) the one its first operand's dim 0 follows, a reduction split
-/// into partial sums; -1 otherwise.
-int getBatchLoop(const OpSpace &space);
-
 struct PlannerOptions {
   Objective objective = Objective::Time;
   /// For Objective::Efficiency: the least parallel efficiency accepted.
@@ -496,6 +490,8 @@ private:
   PlannerOptions options;
   /// The ops that are nodes, in program order, with their spaces.
   std::vector<OpSpace> spaces;
+  /// Per space, the loop its batch follows (getBatchLoops), or -1.
+  SmallVector<int> batchLoops;
   /// Producer of each value: node index and result binding index.
   llvm::DenseMap<Value, std::pair<unsigned, unsigned>> producers;
   /// The node that stores and updates each parameter (its first consumer).

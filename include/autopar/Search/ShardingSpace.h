@@ -24,6 +24,8 @@
 
 namespace mlir::autopar {
 
+class ArgumentRoles;
+
 /// A device mesh under consideration: axis sizes and names, and how the
 /// devices sit on nodes (row-major device numbering, `gpusPerNode` per node).
 struct MeshShape {
@@ -182,6 +184,16 @@ std::optional<ReductionKind> getReductionKind(Operation *op, unsigned result);
 /// data-parallel trainers reduce 16-bit gradients) instead of being made
 /// whole first.
 bool isRoundingCast(Operation *op);
+
+/// Per space of `spaces` (the ops of one function body, in program order):
+/// the loop its batch follows, or -1. The batch starts at the batch
+/// dimension of the input and label arguments (`autopar.batch_dim`,
+/// ArgumentRoles::getBatchDim: 0 unless a sequence-first model says 1) and
+/// goes on through every result dimension that follows that loop; an op
+/// whose operands carry no batch (a parameter's transpose) has none, and
+/// the batch loop may be a reduction (a loss's sum over the samples).
+SmallVector<int> getBatchLoops(const ArgumentRoles &roles,
+                               ArrayRef<OpSpace> spaces);
 
 /// The first op of `func` that reads a statistic over the batch (a value
 /// reduced over the batch loop of the batch inputs) together with the
