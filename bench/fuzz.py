@@ -17,7 +17,8 @@ turns) over the features viewed as [c, h, w], with sizes drawn from {0, 1, 2, 3,
   train      autopar-run -n 2 --train --check: the training step with the
              loss below and SGD or momentum, in f64 (tolerance 1e-10;
              with --run); under parallelism=data also ZeRO 1-3,
-             2 microbatches or recomputation by turns
+             2 microbatches or recomputation by turns, unpinned 2
+             pipeline stages every other program
   loss       plan again with loss=mse or softmax-cross-entropy (by turns)
 
 A stage passes when it succeeds or stops with a located error (exit 1 and
@@ -439,6 +440,10 @@ def main():
                 trainPlan = plan
                 if "parallelism=data" in options and extra:
                     trainPlan = ["--plan=" + options + " " + extra]
+                # Unpinned, every other program as 2 pipeline stages of
+                # 2 microbatches (one rank a stage on 2 ranks).
+                if not pinned and index % 2 and not args.mesh:
+                    trainPlan = ["--plan=stages=2 microbatches=2"]
                 # In f64: a random program's gradients can be sums of
                 # terms that cancel (found: 1.5e-5 in f32 from a changed
                 # summation order alone, 0 in f64), so f32 would need a

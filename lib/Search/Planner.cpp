@@ -127,6 +127,28 @@ LogicalResult Planner::initialize() {
       return text;
     }() << " contradicts the pins, which use mesh "
         << pinnedMesh->second << " (" << pinnedMesh->first.str() << ")";
+  // Pinned microbatches that divide the batch but not an op's batch loop:
+  // the samples reach that op grouped (a reshape made groups of them one
+  // row, or a sequence), and a microbatch would cut a group. (A batch they
+  // do not divide is the caller's error to give.)
+  int64_t batch = workload.getBatchSize();
+  if (options.microbatches && *options.microbatches > 1 && batch > 0 &&
+      batch % *options.microbatches == 0)
+    for (auto [index, space] : llvm::enumerate(spaces)) {
+      int loop = batchLoops[index];
+      if (loop < 0 || space.loopSizes[loop] % *options.microbatches == 0)
+        continue;
+      return space.op->emitError()
+             << "autopar: microbatches=" << *options.microbatches
+             << " cannot split this op: the batch of " << batch
+             << " samples reaches it as a loop of " << space.loopSizes[loop]
+             << " (the samples grouped, as a reshape into sequences groups "
+                "them), which "
+             << *options.microbatches
+             << " microbatches would cut through; choose a count that "
+                "divides "
+             << space.loopSizes[loop];
+    }
   return success();
 }
 

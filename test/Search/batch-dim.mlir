@@ -4,11 +4,14 @@
 // is data parallel along its samples and runs as microbatches, and a value
 // transposed so that the batch is its second dimension still splits into
 // microbatches (both were refused: the first dimension was taken for the
-// batch).
+// batch); microbatches that would cut the groups a reshape made of the
+// samples are refused at the op that sees the groups.
 // RUN: autopar-opt %s -split-input-file --autopar-plan="mesh=2 parallelism=data target=a100-dgx report=" | FileCheck %s
 // RUN: split-file %s %t
 // RUN: autopar-opt %t/seq.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=2 parallelism=data microbatches=2 target=a100-dgx report=" | FileCheck %s --check-prefix=MICRO
 // RUN: autopar-run -O0 -n 2 %t/seq.mlir --train --check --training="loss=mse optimizer=sgd" --plan="parallelism=data microbatches=2" | FileCheck %s --check-prefix=RUNSEQ
+// RUN: not autopar-opt %t/grouped.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=1 microbatches=2 target=a100-dgx report=" -o /dev/null 2>&1 | FileCheck %s --check-prefix=GROUPED
+// RUN: autopar-opt %t/grouped.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=1 microbatches=3 target=a100-dgx report=" | FileCheck %s --check-prefix=GROUPED3
 // RUN: autopar-run -O0 -n 2 %t/transposed.mlir --train --check --training="loss=mse optimizer=sgd" --plan="stages=2 microbatches=2" | FileCheck %s --check-prefix=RUNT
 
 // CHECK-LABEL: func.func @forward
@@ -18,6 +21,8 @@
 // RUNSEQ: check: {{.*}}PASS
 // RUNT: collectives per step: send 2
 // RUNT: check: {{.*}}PASS
+// GROUPED: grouped.mlir:6:11: error: autopar: microbatches=2 cannot split this op: the batch of 6 samples reaches it as a loop of 3 (the samples grouped, as a reshape into sequences groups them), which 2 microbatches would cut through; choose a count that divides 3
+// GROUPED3: autopar.step = {microbatches = 3 : i64
 
 //--- seq.mlir
 // x is [S = 3, B = 8, F = 4].
@@ -59,4 +64,18 @@ func.func @forward(%w: tensor<2x1xf32> {autopar.role = "param"}, %x: tensor<6x1x
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<6x1xf32>) -> tensor<6x1xf32>
   %y = linalg.matmul ins(%cat, %w : tensor<6x2xf32>, tensor<2x1xf32>) outs(%f : tensor<6x1xf32>) -> tensor<6x1xf32>
   return %y : tensor<6x1xf32>
+}
+
+// -----
+//--- grouped.mlir
+// The batch of 6 grouped by a reshape into 3 rows of 2 samples: 2
+// microbatches of 3 samples would cut a row.
+func.func @forward(%w: tensor<4x2xf32> {autopar.role = "param"}, %x: tensor<6x2xf32> {autopar.role = "input"}) -> tensor<3x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %g = tensor.collapse_shape %x [[0, 1]] : tensor<6x2xf32> into tensor<12xf32>
+  %rows = tensor.expand_shape %g [[0, 1]] output_shape [3, 4] : tensor<12xf32> into tensor<3x4xf32>
+  %e = tensor.empty() : tensor<3x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul ins(%rows, %w : tensor<3x4xf32>, tensor<4x2xf32>) outs(%f : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
 }
