@@ -974,7 +974,7 @@ LogicalResult Planner::buildNodes(const MeshShape &mesh,
       int batchLoop = batchLoops[index];
       SmallVector<Strategy> tensorParallel;
       for (const Strategy &strategy : node.strategies)
-        if (!llvm::is_contained(strategy, batchLoop) &&
+        if ((batchLoop < 0 || !llvm::is_contained(strategy, batchLoop)) &&
             llvm::any_of(strategy, [](int loop) { return loop >= 0; }))
           tensorParallel.push_back(strategy);
       if (tensorParallel.empty())
