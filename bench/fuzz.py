@@ -74,11 +74,7 @@ class Program:
         return value
 
     def zeros(self, shape):
-        value = self.fresh()
-        self.lines.append("%s = linalg.fill ins(%%zero : f32) outs(%s : %s) -> %s"
-                          % (value, self.empty(shape), self.ty(shape),
-                             self.ty(shape)))
-        return value
+        return self.fill(shape, "%zero")
 
     def fill(self, shape, constant):
         value = self.fresh()
@@ -86,11 +82,6 @@ class Program:
                           % (value, constant, self.empty(shape), self.ty(shape),
                              self.ty(shape)))
         return value
-
-    def fill_generic(self, ins, in_maps, shape, out_map, iterators, constant,
-                     body):
-        return self.generic(ins, in_maps, shape, out_map, iterators, body,
-                            init=self.fill(shape, constant))
 
     def generic(self, ins, in_maps, shape, out_map, iterators, body,
                 init=None):
@@ -304,10 +295,10 @@ class Program:
         par3 = ["parallel"] * 3
         red3 = ["parallel", "parallel", "reduction"]
         m = self.generic([(s, square)], [ident], square, ident, par3, body)
-        mx = self.fill_generic([(m, square)], [ident], [batches, rows], row,
-                               red3, "%ninf",
-                               ["%r = arith.maximumf %a0, %acc : f32",
-                                "linalg.yield %r : f32"])
+        mx = self.generic([(m, square)], [ident], [batches, rows], row, red3,
+                          ["%r = arith.maximumf %a0, %acc : f32",
+                           "linalg.yield %r : f32"],
+                          init=self.fill([batches, rows], "%ninf"))
         ex = self.generic([(m, square), (mx, [batches, rows])], [ident, row],
                           square, ident, par3,
                           ["%t = arith.subf %a0, %a1 : f32",
