@@ -63,6 +63,12 @@ ArgumentRoles::ArgumentRoles(FunctionOpInterface func) : func(func) {
     roots[arg] = role;
     if (role == ValueRole::Param)
       parameters.push_back(arg);
+    if ((role == ValueRole::Input || role == ValueRole::Label) &&
+        isa<RankedTensorType>(arg.getType())) {
+      batchArguments.push_back(arg);
+      if (!firstInput && role == ValueRole::Input)
+        firstInput = arg;
+    }
     if (role == ValueRole::Input && !haveBatch) {
       haveBatch = true;
       auto shaped = dyn_cast<ShapedType>(arg.getType());

@@ -259,10 +259,16 @@ void TrainingPass::runOnOperation() {
   Builder attrs(context);
   SmallVector<Type> argTypes(forwardType.getInputs());
   SmallVector<DictionaryAttr> argAttrs;
-  for (unsigned i = 0; i < forward.getNumArguments(); ++i)
-    argAttrs.push_back(forward.getArgAttrDict(i)
-                           ? forward.getArgAttrDict(i)
-                           : DictionaryAttr::get(context));
+  // The forward's roles written out: the step marks its labels and state,
+  // so an argument it left unmarked would read as a parameter (the batch
+  // input of a forward whose roles were inferred).
+  for (BlockArgument arg : forward.getArguments()) {
+    NamedAttrList dict(forward.getArgAttrDict(arg.getArgNumber()));
+    if (!dict.get(AutoparDialect::kRoleAttrName))
+      dict.set(AutoparDialect::kRoleAttrName,
+               attrs.getStringAttr(stringifyValueRole(roles.getRole(arg))));
+    argAttrs.push_back(dict.getDictionary(context));
+  }
   auto roleDict = [&](StringRef role) {
     return DictionaryAttr::get(
         context, {attrs.getNamedAttr(AutoparDialect::kRoleAttrName,

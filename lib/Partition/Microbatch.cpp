@@ -433,21 +433,54 @@ LogicalResult Sequentializer::collectLoopBody() {
                                 "depend on the microbatch";
   }
   // What an accumulation feeds runs after the loop; a microbatch's op
-  // among it would need the whole batch first.
-  worklist.assign(boundary.begin(), boundary.end());
-  while (!worklist.empty()) {
-    Operation *op = worklist.pop_back_val();
-    for (Operation *user : op->getUsers()) {
-      Operation *userOp = ancestor(user);
-      if (!userOp)
-        continue;
-      if (inLoop.contains(userOp))
-        return fail(userOp);
-      if (afterLoop.insert(userOp).second)
-        worklist.push_back(userOp);
+  // among it would need the whole batch first. With one microbatch (a
+  // pipeline of one), the microbatch holds the whole batch: a collective
+  // over the microbatch axis alone is its value, and goes (the keys an
+  // attention whose sequence is the samples gathers, their gradients'
+  // sums), so that what reads it runs in the loop; then the loop's body is
+  // collected again.
+  auto isIdentity = [&](Operation *op) {
+    auto collective = cast<CollectiveOpInterface>(op);
+    return count == 1 && collective.getAxesAttr().size() == 1 &&
+           isOnMicrobatchAxis(collective.getAxesAttr()) &&
+           op->getNumResults() == 1 &&
+           op->getResult(0).getType() == op->getOperand(0).getType();
+  };
+  SmallVector<Operation *> identities;
+  for (Operation *end : boundary) {
+    worklist.assign({end});
+    while (!worklist.empty()) {
+      Operation *op = worklist.pop_back_val();
+      for (Operation *user : op->getUsers()) {
+        Operation *userOp = ancestor(user);
+        if (!userOp)
+          continue;
+        if (inLoop.contains(userOp)) {
+          if (!isIdentity(end))
+            return fail(userOp);
+          identities.push_back(end);
+          worklist.clear();
+          break;
+        }
+        if (afterLoop.insert(userOp).second)
+          worklist.push_back(userOp);
+      }
     }
   }
-  return success();
+  if (identities.empty())
+    return success();
+  for (Operation *op : identities) {
+    // The function's results stay whole over the (one) microbatch.
+    op->getResult(0).replaceUsesWithIf(op->getOperand(0), [&](OpOperand &use) {
+      return use.getOwner() != body.getTerminator();
+    });
+    if (op->use_empty())
+      op->erase();
+  }
+  inLoop.clear();
+  afterLoop.clear();
+  boundary.clear();
+  return collectLoopBody();
 }
 
 SmallVector<Accumulator> Sequentializer::collectAccumulators() {

@@ -627,15 +627,9 @@ LogicalResult FunctionPartitioner::run() {
   Value firstInput;
   if (microbatchAxis) {
     ArgumentRoles roles(func);
-    for (BlockArgument arg : body.getArguments()) {
-      ValueRole role = roles.getRole(arg);
-      if (!isa<RankedTensorType>(arg.getType()) ||
-          (role != ValueRole::Input && role != ValueRole::Label))
-        continue;
+    for (BlockArgument arg : roles.getBatchArguments())
       batchDims[arg] = roles.getBatchDim(arg);
-      if (!firstInput && role == ValueRole::Input)
-        firstInput = arg;
-    }
+    firstInput = roles.getFirstInput();
   }
   entry = new Block();
   resharding.emplace(builder, meshAttr, meshRef, entry);

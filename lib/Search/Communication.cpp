@@ -304,17 +304,12 @@ FailureOr<CommunicationSummary> mlir::autopar::predictCommunication(
   DenseSet<Value> batchArguments;
   Value firstInput;
   if (microbatches > 1) {
-    for (BlockArgument arg : func.getArguments()) {
-      ValueRole role = roles.getRole(arg);
-      if (isa<RankedTensorType>(arg.getType()) &&
-          (role == ValueRole::Input || role == ValueRole::Label)) {
-        batchDim[arg] = roles.getBatchDim(arg);
-        perMicrobatch.insert(arg);
-        batchArguments.insert(arg);
-        if (!firstInput && role == ValueRole::Input)
-          firstInput = arg;
-      }
+    for (BlockArgument arg : roles.getBatchArguments()) {
+      batchDim[arg] = roles.getBatchDim(arg);
+      perMicrobatch.insert(arg);
+      batchArguments.insert(arg);
     }
+    firstInput = roles.getFirstInput();
   }
   // A value the loop reads but does not make is resharded once, before it
   // (autopar-partition's loop takes what does not depend on the

@@ -306,14 +306,24 @@ LogicalResult PlanPass::parseStepOptions(const FunctionWorkload &entry,
     }
     options.microbatches = microbatches;
   }
-  // Batch statistics change with the microbatches: only one fits.
-  if (Operation *user = findBatchStatisticUse(func)) {
-    if (microbatches > 1)
-      return user->emitError()
-             << "autopar-plan: microbatches=" << microbatches
-             << ", but this op normalizes by a statistic over the whole "
-                "batch (as BatchNorm in training does), which microbatches "
-                "would change; use microbatches=1";
+  // Batch statistics and pairs of samples change with the microbatches:
+  // only one fits.
+  if (WholeBatchUse use = findWholeBatchUse(func)) {
+    if (microbatches > 1) {
+      InFlightDiagnostic diag = use.op->emitError()
+                                << "autopar-plan: microbatches=" << microbatches
+                                << ", but this op ";
+      if (use.kind == WholeBatchUse::Kind::Statistic)
+        diag << "normalizes by a statistic over the whole batch (as "
+                "BatchNorm in training does), which microbatches would "
+                "change";
+      else
+        diag << "pairs samples of the batch with one another (its operands "
+                "carry the batch along different loops, as an attention "
+                "whose sequence is the samples), which microbatches would "
+                "separate";
+      return diag << "; use microbatches=1";
+    }
     options.microbatches = 1;
   }
   return success();

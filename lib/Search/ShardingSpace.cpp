@@ -811,20 +811,32 @@ mlir::autopar::getAnnotatedMesh(FunctionOpInterface func, StringRef pass) {
   return mesh;
 }
 
-/// The loop of `space` that the batch of one of its operands follows
-/// (the first such operand's), or -1; `batchDims` holds the batch dimension
-/// of each value known to carry it.
-static int findBatchLoop(const OpSpace &space,
-                         const DenseMap<Value, int64_t> &batchDims) {
+/// The loops of `space` that the batch of its operands follows, the first
+/// such operand's first; `batchDims` holds the batch dimension of each value
+/// known to carry it. More than one loop means the op pairs samples with
+/// one another (the scores of an attention whose sequence is the samples).
+static SmallVector<int, 2>
+findBatchLoops(const OpSpace &space,
+               const DenseMap<Value, int64_t> &batchDims) {
+  SmallVector<int, 2> loops;
   for (const Binding &binding : space.operands) {
     auto found = batchDims.find(binding.value);
     if (found == batchDims.end() ||
         found->second >= static_cast<int64_t>(binding.dimLoop.size()))
       continue;
-    if (int loop = binding.dimLoop[found->second]; loop >= 0)
-      return loop;
+    if (int loop = binding.dimLoop[found->second];
+        loop >= 0 && !llvm::is_contained(loops, loop))
+      loops.push_back(loop);
   }
-  return -1;
+  return loops;
+}
+
+/// The loop of `space` that the batch of its first batch operand follows,
+/// or -1.
+static int findBatchLoop(const OpSpace &space,
+                         const DenseMap<Value, int64_t> &batchDims) {
+  SmallVector<int, 2> loops = findBatchLoops(space, batchDims);
+  return loops.empty() ? -1 : loops.front();
 }
 
 /// Records the batch dimension of each result of `space` that follows
@@ -840,25 +852,18 @@ static void recordBatch(const OpSpace &space, int loop,
 }
 
 /// The batch arguments' batch dimensions: where the batch starts.
-static DenseMap<Value, int64_t> getArgumentBatchDims(const ArgumentRoles &roles,
-                                                     FunctionOpInterface func) {
+static DenseMap<Value, int64_t>
+getArgumentBatchDims(const ArgumentRoles &roles) {
   DenseMap<Value, int64_t> batchDims;
-  for (BlockArgument arg : func.getArguments()) {
-    ValueRole role = roles.getRole(arg);
-    if (isa<RankedTensorType>(arg.getType()) &&
-        (role == ValueRole::Input || role == ValueRole::Label))
-      batchDims[arg] = roles.getBatchDim(arg);
-  }
+  for (BlockArgument arg : roles.getBatchArguments())
+    batchDims[arg] = roles.getBatchDim(arg);
   return batchDims;
 }
 
 SmallVector<int> mlir::autopar::getBatchLoops(const ArgumentRoles &roles,
                                               ArrayRef<OpSpace> spaces) {
   SmallVector<int> loops;
-  if (spaces.empty())
-    return loops;
-  auto func = spaces.front().op->getParentOfType<FunctionOpInterface>();
-  DenseMap<Value, int64_t> batchDims = getArgumentBatchDims(roles, func);
+  DenseMap<Value, int64_t> batchDims = getArgumentBatchDims(roles);
   for (const OpSpace &space : spaces) {
     int loop = findBatchLoop(space, batchDims);
     loops.push_back(loop);
@@ -868,32 +873,37 @@ SmallVector<int> mlir::autopar::getBatchLoops(const ArgumentRoles &roles,
   return loops;
 }
 
-Operation *mlir::autopar::findBatchStatisticUse(FunctionOpInterface func) {
+WholeBatchUse mlir::autopar::findWholeBatchUse(FunctionOpInterface func) {
   if (func.getFunctionBody().empty())
-    return nullptr;
+    return {};
   ArgumentRoles roles(func);
   // Values that carry the batch, with its dimension; values computed from
   // a reduction over it.
-  DenseMap<Value, int64_t> batchDims = getArgumentBatchDims(roles, func);
+  DenseMap<Value, int64_t> batchDims = getArgumentBatchDims(roles);
   DenseSet<Value> statistics;
   for (Operation &op : func.getFunctionBody().front()) {
     bool readsStatistic = llvm::any_of(op.getOperands(), [&](Value operand) {
       return statistics.contains(operand);
     });
     std::optional<OpSpace> space = buildOpSpace(&op);
-    int batchLoop = space ? findBatchLoop(*space, batchDims) : -1;
-    if (batchLoop < 0) {
+    SmallVector<int, 2> batchLoops;
+    if (space)
+      batchLoops = findBatchLoops(*space, batchDims);
+    if (batchLoops.empty()) {
       if (readsStatistic)
         statistics.insert(op.result_begin(), op.result_end());
       continue;
     }
+    if (batchLoops.size() > 1)
+      return {&op, WholeBatchUse::Kind::PairedSamples};
+    int batchLoop = batchLoops.front();
     if (space->reduction[batchLoop]) {
       statistics.insert(op.result_begin(), op.result_end());
       continue;
     }
     if (readsStatistic)
-      return &op;
+      return {&op, WholeBatchUse::Kind::Statistic};
     recordBatch(*space, batchLoop, batchDims);
   }
-  return nullptr;
+  return {};
 }

@@ -5,7 +5,12 @@
 // transposed so that the batch is its second dimension still splits into
 // microbatches (both were refused: the first dimension was taken for the
 // batch); microbatches that would cut the groups a reshape made of the
-// samples are refused at the op that sees the groups.
+// samples are refused at the op that sees the groups, and so are
+// microbatches of a model whose op pairs samples with one another (an
+// attention whose sequence is the batch), at planning rather than in
+// autopar-partition; its batch still splits across devices, and a pipeline
+// of one microbatch runs it (the gathers of its keys over a microbatch axis
+// of size 1 are the keys themselves; autopar-partition had refused them).
 // RUN: autopar-opt %s -split-input-file --autopar-plan="mesh=2 parallelism=data target=a100-dgx report=" | FileCheck %s
 // RUN: split-file %s %t
 // RUN: autopar-opt %t/seq.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=2 parallelism=data microbatches=2 target=a100-dgx report=" | FileCheck %s --check-prefix=MICRO
@@ -13,6 +18,10 @@
 // RUN: not autopar-opt %t/grouped.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=1 microbatches=2 target=a100-dgx report=" -o /dev/null 2>&1 | FileCheck %s --check-prefix=GROUPED
 // RUN: autopar-opt %t/grouped.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=1 microbatches=3 target=a100-dgx report=" | FileCheck %s --check-prefix=GROUPED3
 // RUN: autopar-run -O0 -n 2 %t/transposed.mlir --train --check --training="loss=mse optimizer=sgd" --plan="stages=2 microbatches=2" | FileCheck %s --check-prefix=RUNT
+// RUN: not autopar-opt %t/paired.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=2 parallelism=data microbatches=2 target=a100-dgx report=" -o /dev/null 2>&1 | FileCheck %s --check-prefix=PAIRED
+// RUN: autopar-opt %t/paired.mlir --autopar-training="loss=mse optimizer=sgd" --autopar-plan="mesh=1 target=a100-dgx report=" | FileCheck %s --check-prefix=PAIRED-SEARCH
+// RUN: autopar-run -O0 -n 2 %t/paired.mlir --train --check --training="loss=mse optimizer=sgd" --plan="parallelism=data" | FileCheck %s --check-prefix=RUNP
+// RUN: autopar-run -O0 -n 2 %t/paired.mlir --train --check --training="loss=softmax-cross-entropy optimizer=momentum" --plan="stages=2 schedule=gpipe" | FileCheck %s --check-prefix=RUNP1
 
 // CHECK-LABEL: func.func @forward
 // CHECK: linalg.generic {{.*}}autopar.strategy = #autopar.strategy<@mesh, {{\[\[\], \[gpus\], \[\], \[\]\]}}>
@@ -23,6 +32,12 @@
 // RUNT: check: {{.*}}PASS
 // GROUPED: grouped.mlir:6:11: error: autopar: microbatches=2 cannot split this op: the batch of 6 samples reaches it as a loop of 3 (the samples grouped, as a reshape into sequences groups them), which 2 microbatches would cut through; choose a count that divides 3
 // GROUPED3: autopar.step = {microbatches = 3 : i64
+// PAIRED: paired.mlir:17:14: error: autopar-plan: microbatches=2, but this op pairs samples of the batch with one another (its operands carry the batch along different loops, as an attention whose sequence is the samples), which microbatches would separate; use microbatches=1
+// PAIRED-SEARCH: autopar.step = {microbatches = 1 : i64
+// RUNP: collectives per step: all_gather
+// RUNP: check: {{.*}}PASS
+// RUNP1: collectives per step: send 3
+// RUNP1: check: {{.*}}PASS
 
 //--- seq.mlir
 // x is [S = 3, B = 8, F = 4].
@@ -78,4 +93,27 @@ func.func @forward(%w: tensor<4x2xf32> {autopar.role = "param"}, %x: tensor<6x2x
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
   %y = linalg.matmul ins(%rows, %w : tensor<3x4xf32>, tensor<4x2xf32>) outs(%f : tensor<3x2xf32>) -> tensor<3x2xf32>
   return %y : tensor<3x2xf32>
+}
+
+// -----
+//--- paired.mlir
+// An attention whose sequence is the batch of 6 samples: its keys pair
+// every sample with every other.
+func.func @forward(%x: tensor<6x4xf32> {autopar.role = "input"}, %wq: tensor<4x4xf32>, %wk: tensor<4x4xf32>, %wv: tensor<4x4xf32>) -> tensor<6x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<6x4xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<6x4xf32>) -> tensor<6x4xf32>
+  %q = linalg.matmul ins(%x, %wq : tensor<6x4xf32>, tensor<4x4xf32>) outs(%f : tensor<6x4xf32>) -> tensor<6x4xf32>
+  %k = linalg.matmul ins(%x, %wk : tensor<6x4xf32>, tensor<4x4xf32>) outs(%f : tensor<6x4xf32>) -> tensor<6x4xf32>
+  %v = linalg.matmul ins(%x, %wv : tensor<6x4xf32>, tensor<4x4xf32>) outs(%f : tensor<6x4xf32>) -> tensor<6x4xf32>
+  %q3 = tensor.expand_shape %q [[0, 1], [2]] output_shape [1, 6, 4] : tensor<6x4xf32> into tensor<1x6x4xf32>
+  %k3 = tensor.expand_shape %k [[0, 1], [2]] output_shape [1, 6, 4] : tensor<6x4xf32> into tensor<1x6x4xf32>
+  %v3 = tensor.expand_shape %v [[0, 1], [2]] output_shape [1, 6, 4] : tensor<6x4xf32> into tensor<1x6x4xf32>
+  %et = tensor.empty() : tensor<1x4x6xf32>
+  %kt = linalg.transpose ins(%k3 : tensor<1x6x4xf32>) outs(%et : tensor<1x4x6xf32>) permutation = [0, 2, 1]
+  %o = tensor.empty() : tensor<1x6x4xf32>
+  %l = tensor.empty() : tensor<1x6xf32>
+  %r, %lse = autopar.attention ins(%q3, %kt, %v3 : tensor<1x6x4xf32>, tensor<1x4x6xf32>, tensor<1x6x4xf32>) outs(%o, %l : tensor<1x6x4xf32>, tensor<1x6xf32>) scale 0.5 -> tensor<1x6x4xf32>, tensor<1x6xf32>
+  %y = tensor.collapse_shape %r [[0, 1], [2]] : tensor<1x6x4xf32> into tensor<6x4xf32>
+  return %y : tensor<6x4xf32>
 }

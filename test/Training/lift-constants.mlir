@@ -15,6 +15,6 @@ func.func @forward(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
 }
 
 // CHECK-LABEL: func.func @train_step(
-// CHECK-SAME: %[[X:.*]]: tensor<2x4xf32>, %[[W:.*]]: tensor<4x3xf32> {autopar.role = "param"}, %{{.*}}: tensor<2xi64> {autopar.role = "label"}, %{{.*}}: tensor<4x3xf32> {autopar.role = "state"})
+// CHECK-SAME: %[[X:.*]]: tensor<2x4xf32> {autopar.role = "input"}, %[[W:.*]]: tensor<4x3xf32> {autopar.role = "param"}, %{{.*}}: tensor<2xi64> {autopar.role = "label"}, %{{.*}}: tensor<4x3xf32> {autopar.role = "state"})
 // CHECK-SAME: -> (tensor<4x3xf32> {autopar.updates = 1 : i64}, tensor<4x3xf32> {autopar.updates = 3 : i64}, tensor<f32>)
 // CHECK: linalg.matmul {autopar.layer = {{[0-9]+}} : i64} ins(%[[X]], %[[W]] :

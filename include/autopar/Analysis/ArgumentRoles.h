@@ -43,6 +43,13 @@ public:
 
   /// The batch dimension of a batch input or label argument.
   int64_t getBatchDim(BlockArgument arg) const;
+  /// The batch inputs and labels: the ranked tensor arguments that data
+  /// parallelism and microbatches split along their batch dimension, in
+  /// argument order.
+  ArrayRef<BlockArgument> getBatchArguments() const { return batchArguments; }
+  /// The first batch input among them (where the batch size is read), or
+  /// null.
+  BlockArgument getFirstInput() const { return firstInput; }
   /// The batch size: the batch dimension of the first batch input, or 1 when
   /// there is none (or it is dynamic).
   int64_t getBatchSize() const { return batchSize; }
@@ -56,6 +63,8 @@ private:
   FunctionOpInterface func;
   llvm::DenseMap<Value, ValueRole> roots;
   SmallVector<Value> parameters;
+  SmallVector<BlockArgument> batchArguments;
+  BlockArgument firstInput;
   int64_t batchSize = 1;
   bool inferred = true;
 };

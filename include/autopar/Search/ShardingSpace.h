@@ -195,12 +195,28 @@ bool isRoundingCast(Operation *op);
 SmallVector<int> getBatchLoops(const ArgumentRoles &roles,
                                ArrayRef<OpSpace> spaces);
 
-/// The first op of `func` that reads a statistic over the batch (a value
-/// reduced over the batch loop of the batch inputs) together with the
-/// batch itself, as BatchNorm in training normalizes each sample by the
-/// batch's mean and variance; null when there is none. Such a function
-/// cannot run its batch as microbatches without changing its result.
-Operation *findBatchStatisticUse(FunctionOpInterface func);
+/// An op that needs the whole batch at once, and why.
+struct WholeBatchUse {
+  enum class Kind {
+    /// It reads a statistic over the batch (a value reduced over the batch
+    /// loop of the batch inputs) together with the batch itself, as
+    /// BatchNorm in training normalizes each sample by the batch's mean and
+    /// variance.
+    Statistic,
+    /// Its operands carry the batch along different loops: it pairs samples
+    /// with one another, as an attention whose sequence is the samples
+    /// scores every sample against every other.
+    PairedSamples,
+  };
+  Operation *op = nullptr;
+  Kind kind = Kind::Statistic;
+  explicit operator bool() const { return op != nullptr; }
+};
+
+/// The first op of `func` that needs its whole batch at once (see
+/// WholeBatchUse), or none. Such a function cannot run its batch as
+/// microbatches without changing its result.
+WholeBatchUse findWholeBatchUse(FunctionOpInterface func);
 
 /// `sharding` as a #autopar.sharding on mesh `meshRef`.
 ShardingAttr toShardingAttr(const TensorSharding &sharding,
