@@ -6,9 +6,11 @@ Each program is a random chain over a [batch, features] tensor: matmuls with
 parameter weights, broadcast bias adds, ReLU/tanh, row sums, transposes,
 reshapes through unit and split dimensions, softmax, concatenation, padding,
 slices, self-attention over the rows (causal or not; fused by
-autopar-fuse-attention) and 2-D convolutions (stride 1 or 2, a max pool by
-turns) over the features viewed as [c, h, w], with sizes drawn from {0, 1, 2, 3, 4, 6, 8}
-(zero-size and unit dimensions included on purpose). For every program:
+autopar-fuse-attention), 2-D convolutions (stride 1 or 2, a max pool by
+turns) over the features viewed as [c, h, w], layer norms, residual
+blocks and an embedding lookup of integer ids (a second input), with
+sizes drawn from {0, 1, 2, 3, 4, 6, 8} (zero-size and unit dimensions
+included on purpose). For every program:
 
   plan       autopar-opt --auto-shard (target a100-dgx, 1-8 GPUs)
   partition  autopar-opt --autopar-plan=mesh=2 --autopar-partition
@@ -28,6 +30,7 @@ result that differs from one process. Failing programs are kept in --keep.
 
     python3 bench/fuzz.py [--build build] [--count 200] [--seed 1] [--run]
         [--ranks 2] [--mesh 2x2] [--backend cpu|cuda] [--keep DIR]
+        [--steps layernorm,residual,...]
 
 Exit status: 0 when every program passed every stage.
 """
@@ -53,6 +56,7 @@ class Program:
         self.params = []
         self.count = 0
         self.maps = {}
+        self.ids = None  # the embedding's ids' shape, once drawn
 
     def fresh(self):
         self.count += 1
@@ -319,9 +323,83 @@ class Program:
                           % (c, o, self.ty(three), self.ty([b, d])))
         return c, [b, d]
 
+    def layernorm(self, x, shape):
+        # Over the features, as exports write it: the mean, the centred
+        # value, the variance, a scale by rsqrt(var + eps), then a
+        # parameter scale and shift.
+        b, f = shape
+        inv = "%%inv = arith.constant %r : f32" % (1.0 / max(f, 1))
+        ident = "(d0, d1) -> (d0, d1)"
+        row, col = "(d0, d1) -> (d0)", "(d0, d1) -> (d1)"
+        par, red = ["parallel", "parallel"], ["parallel", "reduction"]
+        s = self.generic([(x, shape)], [ident], [b], row, red,
+                         ["%r = arith.addf %a0, %acc : f32",
+                          "linalg.yield %r : f32"])
+        c = self.generic([(x, shape), (s, [b])], [ident, row], shape, ident,
+                         par, [inv, "%m = arith.mulf %a1, %inv : f32",
+                               "%r = arith.subf %a0, %m : f32",
+                               "linalg.yield %r : f32"])
+        v = self.generic([(c, shape)], [ident], [b], row, red,
+                         ["%q = arith.mulf %a0, %a0 : f32",
+                          "%r = arith.addf %q, %acc : f32",
+                          "linalg.yield %r : f32"])
+        n = self.generic([(c, shape), (v, [b])], [ident, row], shape, ident,
+                         par, [inv, "%eps = arith.constant 1.0e-5 : f32",
+                               "%m = arith.mulf %a1, %inv : f32",
+                               "%e = arith.addf %m, %eps : f32",
+                               "%d = math.rsqrt %e : f32",
+                               "%r = arith.mulf %a0, %d : f32",
+                               "linalg.yield %r : f32"])
+        gamma, beta = self.param([f]), self.param([f])
+        y = self.generic([(n, shape), (gamma, [f]), (beta, [f])],
+                         [ident, col, col], shape, ident, par,
+                         ["%m = arith.mulf %a0, %a1 : f32",
+                          "%r = arith.addf %m, %a2 : f32",
+                          "linalg.yield %r : f32"])
+        return y, shape
+
+    def residual(self, x, shape):
+        # x + act(x W): a block whose input also skips it.
+        y, _ = self.matmul_to(x, shape, shape[1])
+        a, _ = self.activation(y, shape)
+        ident = "(d0, d1) -> (d0, d1)"
+        return self.generic([(x, shape), (a, shape)], [ident, ident], shape,
+                            ident, ["parallel", "parallel"],
+                            ["%r = arith.addf %a0, %a1 : f32",
+                             "linalg.yield %r : f32"]), shape
+
+    def embedding(self, x, shape):
+        # A lookup of integer ids (a second batch input, drawn by
+        # autopar-run from [0, 2)) in a parameter table the body reads, as
+        # torch-mlir exports nn.Embedding, added to the value. Once per
+        # program (the ids are one input).
+        if self.ids is not None:
+            return x, shape
+        b, f = shape
+        vocab = self.rng.choice([2, 3, 4])
+        table = self.param([vocab, f])
+        self.ids = [b]
+        value = self.fresh()
+        self.lines.append(
+            "%s = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0)>,"
+            " affine_map<(d0, d1) -> (d0, d1)>], iterator_types = [\"parallel\","
+            " \"parallel\"]} ins(%%ids : tensor<%dxi64>) outs(%s : %s) {\n"
+            "  ^bb0(%%id: i64, %%out: f32):\n"
+            "    %%i = arith.index_cast %%id : i64 to index\n"
+            "    %%j = linalg.index 1 : index\n"
+            "    %%e = tensor.extract %s[%%i, %%j] : %s\n"
+            "    linalg.yield %%e : f32\n  } -> %s"
+            % (value, b, self.empty(shape), self.ty(shape), table,
+               self.ty([vocab, f]), self.ty(shape)))
+        ident = "(d0, d1) -> (d0, d1)"
+        return self.generic([(x, shape), (value, shape)], [ident, ident],
+                            shape, ident, ["parallel", "parallel"],
+                            ["%r = arith.addf %a0, %a1 : f32",
+                             "linalg.yield %r : f32"]), shape
+
     STEPS = ["matmul", "matmul", "bias", "activation", "rowsum_broadcast",
              "transpose_twice", "reshape", "softmax", "concat", "pad", "slice",
-             "attention", "conv"]
+             "attention", "conv", "layernorm", "residual", "embedding"]
 
     def build(self, length):
         batch = self.rng.choice(SIZES)
@@ -335,6 +413,9 @@ class Program:
                 for n, s in self.params]
         args.append("%%x: %s {autopar.role = \"input\"}" % self.ty([batch,
                                                                     features]))
+        if self.ids is not None:
+            args.append("%%ids: tensor<%dxi64> {autopar.role = \"input\"}"
+                        % self.ids[0])
         body = "\n".join("  " + l.replace("\n", "\n  ") for l in self.lines)
         return ("func.func @forward(%s) -> %s {\n  %%zero = arith.constant 0.0 : f32\n  %%ninf = arith.constant 0xFF800000 : f32\n  %%scale = arith.constant 0.5 : f32\n%s\n  return %s : %s\n}\n"
                 % (", ".join(args), self.ty(shape), body, x, self.ty(shape)))
@@ -384,7 +465,16 @@ def main():
                         "--ranks 4; default: the ranks in a row)")
     parser.add_argument("--keep", default="",
                         help="directory for the programs that fail")
+    parser.add_argument("--steps", default="",
+                        help="comma-separated steps to draw from (default: "
+                        "all: %s)" % ", ".join(sorted(set(Program.STEPS))))
     args = parser.parse_args()
+    if args.steps:
+        steps = args.steps.split(",")
+        unknown = [s for s in steps if s not in Program.STEPS]
+        if unknown:
+            parser.error("unknown steps: %s" % ", ".join(unknown))
+        Program.STEPS = steps
     opt = os.path.join(args.build, "bin", "autopar-opt")
     runner = os.path.join(args.build, "bin", "autopar-run")
     tally = {}
