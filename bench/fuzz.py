@@ -23,6 +23,10 @@ included on purpose). For every program:
              pipeline stages every other program
   loss       plan again with loss=mse or softmax-cross-entropy (by turns)
 
+Every plan is for --target (a100-dgx; `slow`: a GPU a million times
+slower than its links, so that the search splits even these programs
+itself rather than only under the pins).
+
 A stage passes when it succeeds or stops with a located error (exit 1 and
 "error:" on stderr); it FAILS on a crash (a signal, a stack dump, an
 assertion), on an error without a location, or, for run and train, on a
@@ -30,7 +34,7 @@ result that differs from one process. Failing programs are kept in --keep.
 
     python3 bench/fuzz.py [--build build] [--count 200] [--seed 1] [--run]
         [--ranks 2] [--mesh 2x2] [--backend cpu|cuda] [--keep DIR]
-        [--steps layernorm,residual,...]
+        [--steps layernorm,residual,...] [--target slow]
 
 Exit status: 0 when every program passed every stage.
 """
@@ -43,6 +47,17 @@ import sys
 import tempfile
 
 SIZES = [0, 1, 2, 3, 4, 6, 8]
+# --target slow: 1 MFLOP/s and 10 MB/s beside 1 TB/s links of 1 ns.
+SLOW_TARGET = """{
+  "name": "fuzz-slow-gpu", "nodes": 1, "gpus_per_node": 4,
+  "gpu": {"name": "slow", "peak_flops": {"f32": 1e6, "f64": 1e6},
+          "memory_bandwidth": 1e7, "memory_capacity": 1073741824,
+          "power_busy": 100, "power_idle": 10, "launch_overhead": 0,
+          "saturation_threads": 1},
+  "intra_node": {"topology": "nvswitch", "bandwidth": 1e12, "latency": 1e-9},
+  "inter_node": {"topology": "infiniband", "bandwidth": 1e12, "latency": 1e-9}
+}
+"""
 CRASH = re.compile(r"Stack dump|PLEASE submit|Assertion|terminate called|"
                    r"Segmentation|LLVM ERROR|UNREACHABLE")
 
@@ -465,6 +480,10 @@ def main():
                         "--ranks 4; default: the ranks in a row)")
     parser.add_argument("--keep", default="",
                         help="directory for the programs that fail")
+    parser.add_argument("--target", default="a100-dgx",
+                        help="target of every plan: a preset, a JSON file, "
+                        "or 'slow' (a GPU a million times slower than its "
+                        "links: the search splits every program)")
     parser.add_argument("--steps", default="",
                         help="comma-separated steps to draw from (default: "
                         "all: %s)" % ", ".join(sorted(set(Program.STEPS))))
@@ -480,6 +499,14 @@ def main():
     tally = {}
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
+        target = args.target
+        if target == "slow":
+            # Compute a million times slower than the links: splitting
+            # pays for any op, so the search's own plans split these tiny
+            # programs (mixed strategies, reductions split, reshards).
+            target = os.path.join(tmp, "slow.json")
+            with open(target, "w") as f:
+                f.write(SLOW_TARGET)
         for index in range(args.count):
             rng = random.Random(args.seed * 100003 + index)
             text = Program(rng).build(rng.randint(1, args.length))
@@ -487,10 +514,10 @@ def main():
             with open(path, "w") as f:
                 f.write(text)
             commands = [
-                ("plan", [opt, path, "--auto-shard=target=a100-dgx report=",
+                ("plan", [opt, path, "--auto-shard=target=%s report=" % target,
                           "-o", os.devnull]),
                 ("partition", [opt, path,
-                               "--autopar-plan=mesh=2 target=a100-dgx report=",
+                               "--autopar-plan=mesh=2 target=%s report=" % target,
                                "--autopar-partition", "-o", os.devnull]),
             ]
             loss = ("mse", "softmax-cross-entropy")[index % 2]
@@ -506,8 +533,9 @@ def main():
                 if args.mesh and pinned == "parallelism=data":
                     pinned = "parallelism=data-tensor"
                 options = " ".join(o for o in (
-                    "mesh=" + args.mesh if args.mesh else "", pinned) if o)
-                plan = ["--plan=" + options] if options else []
+                    "mesh=" + args.mesh if args.mesh else "", pinned,
+                    "target=" + target) if o)
+                plan = ["--plan=" + options]
                 commands.append(("run", [runner, "-O0", "-n", ranks, path,
                                          "--check"] + backend + plan))
                 # The training step (the loss below against random
@@ -524,7 +552,8 @@ def main():
                 # Unpinned, every other program as 2 pipeline stages of
                 # 2 microbatches (one rank a stage on 2 ranks).
                 if not pinned and index % 2 and not args.mesh:
-                    trainPlan = ["--plan=stages=2 microbatches=2"]
+                    trainPlan = ["--plan=stages=2 microbatches=2 target=%s"
+                                 % target]
                 # In f64: a random program's gradients can be sums of
                 # terms that cancel (found: 1.5e-5 in f32 from a changed
                 # summation order alone, 0 in f64), so f32 would need a
@@ -541,7 +570,7 @@ def main():
             # The plan again with a training loss priced (appended and
             # erased by autopar-plan), one of the two by turns.
             commands.append(("loss", [opt, path,
-                                      "--auto-shard=target=a100-dgx report= "
+                                      "--auto-shard=target=%s report= " % target +
                                       "loss=" + loss, "-o", os.devnull]))
             for stage, command in commands:
                 result = subprocess.run(command, capture_output=True, text=True)
