@@ -772,6 +772,32 @@ void PlanPass::runOnOperation() {
     return signalPassFailure();
   }
 
+  // Pinned data parallelism that splits nothing (a batch that does not
+  // divide over the mesh, ops that cannot split theirs) runs every op
+  // whole on each device: said, not silent.
+  int64_t devices = best->mesh.getNumDevices();
+  int64_t batch = entry->getBatchSize();
+  auto sayWhy = [&](InFlightDiagnostic &diag) {
+    if (options.dataParallelOnly && batch > 0 && batch % devices != 0)
+      diag << " (the batch of " << batch << " does not divide over its "
+           << devices << " devices)";
+  };
+  if (options.dataParallelOnly && devices > 1 &&
+      !(options.zero && *options.zero > 0)) {
+    bool split = false;
+    for (auto [index, node] : llvm::enumerate(best->nodes))
+      split |= llvm::any_of(node.strategies[best->choice[index]],
+                            [](int loop) { return loop >= 0; });
+    if (!split) {
+      InFlightDiagnostic diag =
+          mlir::emitWarning(entry->getFunction().getLoc());
+      diag << "autopar-plan: parallelism=data, but no op of the plan on mesh "
+           << best->mesh.str() << " splits its batch";
+      sayWhy(diag);
+      diag << ": every device runs the whole step";
+    }
+  }
+
   // A pinned ZeRO stage shards over data axes: the plan must have one.
   if (options.zero && *options.zero > 0) {
     bool sharded = false;
@@ -780,12 +806,13 @@ void PlanPass::runOnOperation() {
            node.works[best->choice[index]].params)
         sharded |= param.axes != 0;
     if (!sharded) {
-      mlir::emitError(entry->getFunction().getLoc())
+      InFlightDiagnostic diag =
+          mlir::emitError(entry->getFunction().getLoc())
           << "autopar-plan: zero=" << *options.zero
           << " shards over the data axes, but the chosen plan (mesh "
-          << best->mesh.str()
-          << ") replicates no parameter over a split batch; use zero=0, or "
-             "a mesh and parallelism with a data axis";
+          << best->mesh.str() << ") replicates no parameter over a split batch";
+      sayWhy(diag);
+      diag << "; use zero=0, or a mesh and parallelism with a data axis";
       return signalPassFailure();
     }
   }
