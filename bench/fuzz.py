@@ -13,7 +13,8 @@ sizes drawn from {0, 1, 2, 3, 4, 6, 8} (zero-size and unit dimensions
 included on purpose). For every program:
 
   plan       autopar-opt --auto-shard (target a100-dgx, 1-8 GPUs)
-  partition  autopar-opt --autopar-plan=mesh=2 --autopar-partition
+  partition  autopar-opt --autopar-plan=mesh=2 --autopar-partition, twice:
+             the two outputs must be byte-identical
   run        autopar-run -n 2 --check (with --run; slower; --ranks N): the
              search's plan, parallelism=data or parallelism=tensor by turns
   train      autopar-run -n 2 --train --check: the training step with the
@@ -518,7 +519,7 @@ def main():
                           "-o", os.devnull]),
                 ("partition", [opt, path,
                                "--autopar-plan=mesh=2 target=%s report=" % target,
-                               "--autopar-partition", "-o", os.devnull]),
+                               "--autopar-partition", "-o", "-"]),
             ]
             loss = ("mse", "softmax-cross-entropy")[index % 2]
             if args.run:
@@ -575,6 +576,14 @@ def main():
             for stage, command in commands:
                 result = subprocess.run(command, capture_output=True, text=True)
                 outcome = check(stage, result, stage)
+                # The same input gives byte-identical IR: the partitioned
+                # program again.
+                if stage == "partition" and outcome == "ok":
+                    again = subprocess.run(command, capture_output=True,
+                                           text=True)
+                    if again.stdout != result.stdout:
+                        outcome = "FAIL (partition): the IR differs " \
+                            "between two runs"
                 key = (stage, outcome if outcome in ("ok", "error") else "FAIL")
                 tally[key] = tally.get(key, 0) + 1
                 if outcome not in ("ok", "error"):
