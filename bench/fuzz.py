@@ -26,7 +26,8 @@ included on purpose). For every program:
 
 Every plan is for --target (a100-dgx; `slow`: a GPU a million times
 slower than its links, so that the search splits even these programs
-itself rather than only under the pins).
+itself rather than only under the pins; `tight`: the same with 1 KiB of
+memory, so that its plans also shard state, recompute or pipeline).
 
 A stage passes when it succeeds or stops with a located error (exit 1 and
 "error:" on stderr); it FAILS on a crash (a signal, a stack dump, an
@@ -35,7 +36,7 @@ result that differs from one process. Failing programs are kept in --keep.
 
     python3 bench/fuzz.py [--build build] [--count 200] [--seed 1] [--run]
         [--ranks 2] [--mesh 2x2] [--backend cpu|cuda] [--keep DIR]
-        [--steps layernorm,residual,...] [--target slow]
+        [--steps layernorm,residual,...] [--target slow|tight]
 
 Exit status: 0 when every program passed every stage.
 """
@@ -48,11 +49,13 @@ import sys
 import tempfile
 
 SIZES = [0, 1, 2, 3, 4, 6, 8]
-# --target slow: 1 MFLOP/s and 10 MB/s beside 1 TB/s links of 1 ns.
+# --target slow: 1 MFLOP/s and 10 MB/s beside 1 TB/s links of 1 ns;
+# --target tight: the same with 1 KiB of memory, so that the search's
+# plans also shard state (ZeRO), recompute or pipeline to fit.
 SLOW_TARGET = """{
-  "name": "fuzz-slow-gpu", "nodes": 1, "gpus_per_node": 4,
-  "gpu": {"name": "slow", "peak_flops": {"f32": 1e6, "f64": 1e6},
-          "memory_bandwidth": 1e7, "memory_capacity": 1073741824,
+  "name": "fuzz-%(name)s-gpu", "nodes": 1, "gpus_per_node": 4,
+  "gpu": {"name": "%(name)s", "peak_flops": {"f32": 1e6, "f64": 1e6},
+          "memory_bandwidth": 1e7, "memory_capacity": %(memory)d,
           "power_busy": 100, "power_idle": 10, "launch_overhead": 0,
           "saturation_threads": 1},
   "intra_node": {"topology": "nvswitch", "bandwidth": 1e12, "latency": 1e-9},
@@ -483,8 +486,11 @@ def main():
                         help="directory for the programs that fail")
     parser.add_argument("--target", default="a100-dgx",
                         help="target of every plan: a preset, a JSON file, "
-                        "or 'slow' (a GPU a million times slower than its "
-                        "links: the search splits every program)")
+                        "'slow' (a GPU a million times slower than its "
+                        "links: the search splits every program) or "
+                        "'tight' (the same with 1 KiB of memory: the "
+                        "search also shards state, recomputes or pipelines "
+                        "to fit)")
     parser.add_argument("--steps", default="",
                         help="comma-separated steps to draw from (default: "
                         "all: %s)" % ", ".join(sorted(set(Program.STEPS))))
@@ -501,13 +507,14 @@ def main():
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         target = args.target
-        if target == "slow":
+        if target in ("slow", "tight"):
             # Compute a million times slower than the links: splitting
             # pays for any op, so the search's own plans split these tiny
             # programs (mixed strategies, reductions split, reshards).
-            target = os.path.join(tmp, "slow.json")
+            memory = 1 << 30 if target == "slow" else 1024
+            target = os.path.join(tmp, target + ".json")
             with open(target, "w") as f:
-                f.write(SLOW_TARGET)
+                f.write(SLOW_TARGET % {"name": args.target, "memory": memory})
         for index in range(args.count):
             rng = random.Random(args.seed * 100003 + index)
             text = Program(rng).build(rng.randint(1, args.length))

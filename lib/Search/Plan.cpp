@@ -728,10 +728,20 @@ void PlanPass::runOnOperation() {
     return;
   }
   if (!best) {
-    const MeshPlan *leanest = &plans.front();
+    // The leanest plan that can run says how far from fitting the model
+    // is; only when none can run (every one's microbatches cut its batch
+    // split) is that the error.
+    const MeshPlan *leanest = nullptr;
     for (const MeshPlan &plan : plans)
-      if (plan.metrics.memoryPerGpu < leanest->metrics.memoryPerGpu)
+      if (plan.feasible && (!leanest || plan.metrics.memoryPerGpu <
+                                            leanest->metrics.memoryPerGpu))
         leanest = &plan;
+    if (!leanest) {
+      leanest = &plans.front();
+      for (const MeshPlan &plan : plans)
+        if (plan.metrics.memoryPerGpu < leanest->metrics.memoryPerGpu)
+          leanest = &plan;
+    }
     double capacity =
         static_cast<double>(targetAttr->getGpu().getMemoryCapacity());
     Location loc = entry->getFunction()->getLoc();

@@ -1694,7 +1694,8 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
   // When the fastest plan does not fit: can anything? The leanest plans
   // (memory weighed above all) of the configurations with the most ZeRO,
   // one per recomputation and microbatch count, bound the memory from
-  // below.
+  // below. A plan that can run (its microbatches divide its batch split)
+  // comes before one that cannot, however lean.
   std::optional<StepConfig> leanest;
   bool leanestByPeak = false;
   if (!best) {
@@ -1702,6 +1703,7 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
     for (const StepConfig &config : configs)
       mostZero = std::max(mostZero, config.zero);
     double leanestBytes = std::numeric_limits<double>::infinity();
+    bool leanestFeasible = false;
     bool possible = false;
     for (const StepConfig &config : configs) {
       if (config.zero != mostZero)
@@ -1710,8 +1712,10 @@ FailureOr<MeshPlan> Planner::planOnMesh(const MeshShape &mesh,
         solveWith(config, 1e30, peak);
         evaluate(plan);
         possible |= plan.fitsMemory;
-        if (plan.metrics.memoryPerGpu < leanestBytes) {
+        if (std::make_pair(!plan.feasible, plan.metrics.memoryPerGpu) <
+            std::make_pair(!leanestFeasible, leanestBytes)) {
           leanestBytes = plan.metrics.memoryPerGpu;
+          leanestFeasible = plan.feasible;
           leanest = config;
           leanestByPeak = peak;
         }
