@@ -377,15 +377,19 @@ class Program:
                           "linalg.yield %r : f32"])
         return y, shape
 
+    def add(self, a, b, shape):
+        """a + b, both of `shape` ([b, f])."""
+        ident = "(d0, d1) -> (d0, d1)"
+        return self.generic([(a, shape), (b, shape)], [ident, ident], shape,
+                            ident, ["parallel", "parallel"],
+                            ["%r = arith.addf %a0, %a1 : f32",
+                             "linalg.yield %r : f32"])
+
     def residual(self, x, shape):
         # x + act(x W): a block whose input also skips it.
         y, _ = self.matmul_to(x, shape, shape[1])
         a, _ = self.activation(y, shape)
-        ident = "(d0, d1) -> (d0, d1)"
-        return self.generic([(x, shape), (a, shape)], [ident, ident], shape,
-                            ident, ["parallel", "parallel"],
-                            ["%r = arith.addf %a0, %a1 : f32",
-                             "linalg.yield %r : f32"]), shape
+        return self.add(x, a, shape), shape
 
     def embedding(self, x, shape):
         # A lookup of integer ids (a second batch input, drawn by
@@ -410,11 +414,7 @@ class Program:
             "    linalg.yield %%e : f32\n  } -> %s"
             % (value, b, self.empty(shape), self.ty(shape), table,
                self.ty([vocab, f]), self.ty(shape)))
-        ident = "(d0, d1) -> (d0, d1)"
-        return self.generic([(x, shape), (value, shape)], [ident, ident],
-                            shape, ident, ["parallel", "parallel"],
-                            ["%r = arith.addf %a0, %a1 : f32",
-                             "linalg.yield %r : f32"]), shape
+        return self.add(x, value, shape), shape
 
     STEPS = ["matmul", "matmul", "bias", "activation", "rowsum_broadcast",
              "transpose_twice", "reshape", "softmax", "concat", "pad", "slice",

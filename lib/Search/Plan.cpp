@@ -731,17 +731,13 @@ void PlanPass::runOnOperation() {
     // The leanest plan that can run says how far from fitting the model
     // is; only when none can run (every one's microbatches cut its batch
     // split) is that the error.
-    const MeshPlan *leanest = nullptr;
+    auto leanness = [](const MeshPlan &plan) {
+      return std::make_pair(!plan.feasible, plan.metrics.memoryPerGpu);
+    };
+    const MeshPlan *leanest = &plans.front();
     for (const MeshPlan &plan : plans)
-      if (plan.feasible && (!leanest || plan.metrics.memoryPerGpu <
-                                            leanest->metrics.memoryPerGpu))
+      if (leanness(plan) < leanness(*leanest))
         leanest = &plan;
-    if (!leanest) {
-      leanest = &plans.front();
-      for (const MeshPlan &plan : plans)
-        if (plan.metrics.memoryPerGpu < leanest->metrics.memoryPerGpu)
-          leanest = &plan;
-    }
     double capacity =
         static_cast<double>(targetAttr->getGpu().getMemoryCapacity());
     Location loc = entry->getFunction()->getLoc();
